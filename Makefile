@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with Python 3.11 and make:
+#   make demo   creates .venv if needed and runs the demo engagement end to end
+#   make test   creates .venv if needed and runs the test suite
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast system-deps lab benchmark clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/kam run params/demo.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not render" $(PYTEST_ARGS)
+
+# Debian packages used to render deliverables (LibreOffice) and test the HTML
+# dashboard in a real browser (Chromium). Needs root or sudo; CI runs it.
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmark.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

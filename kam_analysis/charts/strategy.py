@@ -1,0 +1,4 @@
+"""Charts for the strategy phase."""
+from __future__ import annotations
+
+__all__: list[str] = []

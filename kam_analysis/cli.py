@@ -1,0 +1,157 @@
+"""The ``kam`` command.
+
+    kam run params/<client>.yaml [--phase PHASE ...] [--set key.sub=value ...]
+    kam validate params/<client>.yaml [--set key.sub=value ...]
+    kam new-client "Client Name"
+    kam demo-data OUT_DIR [--accounts N] [--orders N] [--format csv|parquet]
+
+Data and parameter problems print a readable message (no traceback) and exit 2; a
+failed run exits 1 and says which notebook and cell failed and where the failed run is.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .exceptions import DataValidationError, KAMError, ParameterError
+
+__all__ = ["main"]
+
+_EPILOG = """examples:
+  kam run params/demo.yaml                        run the whole demo engagement
+  kam run params/acme.yaml --phase strategy review  re-run two phases on the last good run
+  kam run params/acme.yaml --set analysis.churn_days=120
+  kam validate params/acme.yaml                   check the client's data before running
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kam", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
+        description="Run a Key Account Management engagement: validate client data, execute the four "
+                    "phase notebooks with Papermill, and build the client deliverables.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add_common(sp):
+        sp.add_argument("params", help="the client's parameter file, e.g. params/demo.yaml")
+        sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a parameter for this run, e.g. --set analysis.churn_days=120 "
+                             "(repeatable; values are read as YAML)")
+
+    r = sub.add_parser("run", help="run the engagement (all phases, or --phase)",
+                       description="Validate the data, execute the phase notebooks into a new run folder "
+                                   "outputs/<client>/<run-id>/ and build the deliverables. A failed run is kept "
+                                   "as <run-id>-failed and never replaces the last good run.")
+    add_common(r)
+    r.add_argument("--phase", dest="phases", action="append", metavar="PHASE",
+                   choices=["assessment", "segmentation", "strategy", "review"],
+                   help="run only this phase (repeatable: assessment, segmentation, strategy, review); earlier "
+                        "phases' results are taken from the client's last good run")
+    r.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
+                   help="seconds a notebook cell may run (default: execution.cell_timeout in the params)")
+    r.add_argument("--no-deliverables", action="store_true", help="skip building the client deliverables")
+    r.add_argument("--quiet", "-q", action="store_true", help="print only the result")
+
+    v = sub.add_parser("validate", help="check the client's data and parameters without running anything",
+                       description="Read every client file named in the params, check it against the data "
+                                   "contract and print one message per problem. Exit status 2 if any error.")
+    add_common(v)
+
+    n = sub.add_parser("new-client", help="create params/<client>.yaml from the annotated example",
+                       description="Copy params/example_client.yaml to params/<client-slug>.yaml with the "
+                                   "client's name filled in, ready to edit.")
+    n.add_argument("name", help="the client's name, e.g. \"Acme Retail\"")
+    n.add_argument("--dir", default="params", help="folder for the new file (default: params)")
+
+    d = sub.add_parser("demo-data", help="write the synthetic demo client's files",
+                       description="Generate the deterministic demo client (or a large synthetic client).")
+    d.add_argument("out_dir", help="folder to write orders, customers, surveys and capability files into")
+    d.add_argument("--seed", type=int, default=42)
+    d.add_argument("--accounts", type=int, default=2000, help="number of accounts (default 2000)")
+    d.add_argument("--orders", type=int, default=None, help="target number of orders (large-client mode)")
+    d.add_argument("--format", choices=["csv", "parquet"], default="csv", help="format of the orders file")
+    return p
+
+
+def _cmd_run(args) -> int:
+    from .runner import run_engagement
+
+    say = None if args.quiet else (lambda m: print(m, flush=True))
+    result = run_engagement(args.params, overrides=args.overrides, phases=args.phases,
+                            cell_timeout=args.timeout, deliverables=not args.no_deliverables, progress=say)
+    print(result.run_dir)
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from .config import load_params
+    from .data.prepare import ensure_demo_data
+    from .data.validate import validate_data
+
+    params = load_params(args.params, args.overrides)
+    ensure_demo_data(params)
+    report = validate_data(params)
+    for p in report.errors + report.warnings:
+        print(p)
+    stats = report.stats
+    for table, s in stats.items():
+        print(f"  {table}: {s.get('rows_read', 0):,} rows read")
+    if report.errors:
+        print(f"\n{len(report.errors)} error(s), {len(report.warnings)} warning(s): fix the errors, then run again.")
+        return 2
+    print(f"\nData OK: {len(report.warnings)} warning(s). Ready for: kam run {args.params}")
+    return 0
+
+
+def _cmd_new_client(args) -> int:
+    from .config import REPO_ROOT, client_slug
+
+    slug = client_slug(args.name)
+    target = Path(args.dir) / f"{slug}.yaml"
+    if target.exists():
+        raise ParameterError(f"{target} already exists; fix: edit it, or choose another client name")
+    text = (REPO_ROOT / "params" / "example_client.yaml").read_text(encoding="utf-8")
+    safe_name = args.name.replace('"', "'")
+    text = text.replace('name: "Example Client"', f'name: "{safe_name}"', 1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    print(f"created {target}: point data.*.path at the client's files, map their columns, then run "
+          f"kam validate {target}")
+    return 0
+
+
+def _cmd_demo_data(args) -> int:
+    from .data.demo import generate_demo
+
+    paths = generate_demo(args.out_dir, seed=args.seed, n_accounts=args.accounts, n_orders=args.orders,
+                          file_format=args.format)
+    for name, path in paths.items():
+        print(f"{name:<13} {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``kam`` console script."""
+    args = _parser().parse_args(argv)
+    import logging
+
+    logging.getLogger("papermill").setLevel(logging.ERROR)  # progress is printed by the runner
+    handlers = {"run": _cmd_run, "validate": _cmd_validate, "new-client": _cmd_new_client,
+                "demo-data": _cmd_demo_data}
+    try:
+        return handlers[args.command](args)
+    except (DataValidationError, ParameterError) as exc:
+        print(f"kam {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KAMError as exc:
+        print(f"kam {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kam: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

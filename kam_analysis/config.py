@@ -1,0 +1,383 @@
+"""The parameter file: schema, loading, ``--set`` overrides and paths.
+
+A consultant writes one YAML file per client (``params/<client>.yaml``). It is
+validated against :class:`Params` before anything runs: an unknown or misspelt key
+is an error that suggests the nearest valid key, and every value is checked for type
+and range. Relative paths in the file are resolved against the file's own folder.
+
+Thresholds, weights, targets and benchmarks live here (and in ``templates/*.yaml``),
+never in code paths, so a consultant can change them per client.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .exceptions import ParameterError
+
+__all__ = [
+    "Params",
+    "load_params",
+    "parse_overrides",
+    "client_slug",
+    "REPO_ROOT",
+    "TEMPLATES_DIR",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = REPO_ROOT / "templates"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- data files
+class FileSpec(_Section):
+    """One client file and how its columns map onto the data contract."""
+
+    path: Path = Field(description="CSV, XLSX/XLS or Parquet file; relative to the params file")
+    sheet: str | int | None = Field(None, description="Excel sheet name or index (default: first sheet)")
+    header_row: int | None = Field(
+        None, ge=1, description="Excel/CSV: 1-based row holding the column names (default: detected)"
+    )
+    encoding: str | None = Field(None, description="CSV encoding (default: detected; utf-8, BOM, latin-1)")
+    delimiter: str | None = Field(None, description="CSV delimiter (default: detected)")
+    date_format: str | None = Field(
+        None, description="strptime format for dates, e.g. '%d/%m/%Y' (default: ISO or detected)"
+    )
+    decimal: Literal[".", ","] = Field(".", description="decimal separator in numbers")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="contract column -> client column; unmapped contract columns use their own name",
+    )
+
+
+class DemoSpec(_Section):
+    """Generate the synthetic demo client into the data files when they are missing."""
+
+    seed: int = 42
+    n_accounts: int = Field(2000, ge=20, le=5_000_000)
+    start: dt.date = dt.date(2022, 1, 1)
+    end: dt.date = dt.date(2025, 12, 31)
+    n_orders: int | None = Field(None, ge=1000, description="large-client mode: target order count")
+    file_format: Literal["csv", "parquet"] = "csv"
+
+
+class DataSection(_Section):
+    transactions: FileSpec
+    accounts: FileSpec | None = None
+    surveys: FileSpec | None = None
+    capability: FileSpec | None = None
+    demo: DemoSpec | None = Field(None, description="only for the demo client")
+
+
+# --------------------------------------------------------------------------- sections
+class ClientSection(_Section):
+    name: str = Field(min_length=1, max_length=120)
+    industry: str = Field("online_retail", description="key into templates/benchmarks.yaml")
+    currency: str = Field("EUR", min_length=3, max_length=3)
+
+    @field_validator("currency")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper()
+
+
+class EngagementSection(_Section):
+    title: str = "Key Account Management Programme"
+    consultant: str = "KAM Advisory"
+    date: dt.date | None = Field(None, description="date printed on deliverables (default: as-of date)")
+
+
+class AnalysisSection(_Section):
+    as_of_date: dt.date = Field(description="the analysis date; orders after it are excluded")
+    programme_start: dt.date | None = Field(None, description="start of the KAM programme, if any")
+    period: Literal["month", "quarter", "year"] = "quarter"
+    churn_days: int = Field(180, ge=7, le=3650, description="no order for this many days = churned")
+    history_start: dt.date | None = Field(None, description="ignore orders before this date")
+
+    @model_validator(mode="after")
+    def _dates(self) -> "AnalysisSection":
+        if self.programme_start and self.programme_start > self.as_of_date:
+            raise ValueError(
+                f"analysis.programme_start ({self.programme_start}) is after analysis.as_of_date "
+                f"({self.as_of_date}); the programme must start on or before the as-of date"
+            )
+        if self.history_start and self.history_start >= self.as_of_date:
+            raise ValueError("analysis.history_start must be before analysis.as_of_date")
+        return self
+
+
+class RAGThresholds(_Section):
+    """Red/amber/green status from the relative shortfall against a target."""
+
+    amber: float = Field(0.05, ge=0, le=1, description="shortfall above this share of target = amber")
+    red: float = Field(0.15, ge=0, le=1, description="shortfall above this share of target = red")
+
+    @model_validator(mode="after")
+    def _order(self) -> "RAGThresholds":
+        if self.red < self.amber:
+            raise ValueError(f"thresholds.rag.red ({self.red}) must be >= thresholds.rag.amber ({self.amber})")
+        return self
+
+
+class ThresholdSection(_Section):
+    rag: RAGThresholds = Field(default_factory=RAGThresholds)
+    min_denominator: int = Field(30, ge=1, description="rates on fewer accounts/responses are flagged")
+    survey_coverage_min: float = Field(0.3, ge=0, le=1, description="below this, NPS/CSAT flagged unreliable")
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+
+
+class BenchmarkSection(_Section):
+    file: Path | None = Field(None, description="benchmarks YAML (default: templates/benchmarks.yaml)")
+    overrides: dict[str, float] = Field(default_factory=dict, description="KPI -> benchmark value")
+
+
+class SegmentationSection(_Section):
+    key_account_share: float = Field(0.1, gt=0, lt=1, description="share of accounts treated as key")
+    tiers: dict[str, float] = Field(
+        default_factory=lambda: {"Key": 0.10, "Growth": 0.25, "Core": 0.65},
+        description="value tiers, top to bottom, as shares of accounts (must sum to 1)",
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_sum(cls, v: dict[str, float]) -> dict[str, float]:
+        total = sum(v.values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"segmentation.tiers shares must sum to 1, they sum to {total:.3f}")
+        if any(s <= 0 for s in v.values()):
+            raise ValueError("segmentation.tiers shares must be positive")
+        return v
+
+
+class StrategySection(_Section):
+    playbooks: Path | None = Field(None, description="playbooks YAML (default: templates/playbooks.yaml)")
+
+
+class ReviewSection(_Section):
+    pass
+
+
+class BrandingSection(_Section):
+    template: Path | None = Field(None, description="deck template .pptx (default: templates/kam_template.pptx)")
+    primary_color: str = "#0B2545"
+    accent_color: str = "#13A89E"
+    logo: Path | None = None
+
+    @field_validator("primary_color", "accent_color")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", v):
+            raise ValueError(f"colour {v!r} must be a hex colour like '#0B2545'")
+        return v.upper()
+
+
+class ExecutionSection(_Section):
+    cell_timeout: int = Field(1800, ge=1, description="seconds a notebook cell may run")
+    kernel: str = "python3"
+
+
+class OutputSection(_Section):
+    root: Path = Field(Path("outputs"), description="runs are written under <root>/<client-slug>/")
+    pseudonymise: bool = Field(False, description="replace account names in client deliverables")
+
+
+class Params(_Section):
+    """Everything a run needs; one YAML file per client."""
+
+    client: ClientSection
+    engagement: EngagementSection = Field(default_factory=EngagementSection)
+    data: DataSection
+    analysis: AnalysisSection
+    thresholds: ThresholdSection = Field(default_factory=ThresholdSection)
+    targets: dict[str, float] = Field(default_factory=dict, description="KPI -> client target")
+    benchmarks: BenchmarkSection = Field(default_factory=BenchmarkSection)
+    segmentation: SegmentationSection = Field(default_factory=SegmentationSection)
+    strategy: StrategySection = Field(default_factory=StrategySection)
+    review: ReviewSection = Field(default_factory=ReviewSection)
+    context: dict[str, Any] = Field(
+        default_factory=dict, description="qualitative inputs (five_forces, pest, most, gaps, strengths)"
+    )
+    branding: BrandingSection = Field(default_factory=BrandingSection)
+    execution: ExecutionSection = Field(default_factory=ExecutionSection)
+    output: OutputSection = Field(default_factory=OutputSection)
+
+    # set by load_params, not by the file
+    source_path: Path | None = Field(None, exclude=True)
+
+    @property
+    def slug(self) -> str:
+        return client_slug(self.client.name)
+
+    def resolved_dump(self) -> dict:
+        """The params as JSON-safe data (paths absolute), for the manifest and notebooks."""
+        return self.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- helpers
+def client_slug(name: str) -> str:
+    """A safe folder name for a client: lowercase ASCII letters, digits and hyphens.
+
+    No path separators, no dots, never empty, at most 60 characters, so the run folder
+    always stays inside the output root.
+    """
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
+    if not slug:
+        raise ParameterError(
+            f"client.name {name!r} has no letters or digits to build a folder name from; "
+            "fix: give the client a name with at least one letter or digit"
+        )
+    return slug
+
+
+def parse_overrides(items: list[str] | None) -> list[tuple[list[str], Any]]:
+    """Parse ``key.sub=value`` strings; values are read as YAML (numbers, dates, lists)."""
+    out = []
+    for item in items or []:
+        if "=" not in item:
+            raise ParameterError(
+                f"override {item!r} is not of the form key.sub=value; "
+                "fix: write e.g. --set analysis.churn_days=120"
+            )
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*", key):
+            raise ParameterError(f"override key {key!r} is not a dotted name like analysis.churn_days")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ParameterError(f"override {item!r}: value is not valid YAML ({exc})") from None
+        out.append((key.split("."), value))
+    return out
+
+
+def _apply_override(raw: dict, path: list[str], value: Any) -> None:
+    node = raw
+    for part in path[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ParameterError(f"override {'.'.join(path)}: '{part}' is a value, not a section")
+        node = nxt
+    node[path[-1]] = value
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at ``loc`` (for key suggestions)."""
+    model: Any = Params
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            return None
+        ann = fields[part].annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
+            return None
+    return model
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"Parameter file {source} is invalid:"]
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        dotted = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            model = _model_at(loc)
+            valid = sorted(getattr(model, "model_fields", {}).keys()) if model else []
+            valid = [v for v in valid if v != "source_path"]
+            guess = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+            hint = f" Did you mean '{guess[0]}'?" if guess else ""
+            lines.append(
+                f"  - unknown key '{dotted}'.{hint} Valid keys here: {', '.join(valid)}"
+            )
+        elif err["type"] == "missing":
+            lines.append(f"  - '{dotted}' is required but missing; fix: add it to the parameter file")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            got = err.get("input")
+            got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"  - '{dotted}': {msg}{got_s}" if dotted else f"  - {msg}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(params: Params, base: Path) -> Params:
+    def res(p: Path | None) -> Path | None:
+        if p is None:
+            return None
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+
+    for name in ("transactions", "accounts", "surveys", "capability"):
+        spec = getattr(params.data, name)
+        if spec is not None:
+            spec.path = res(spec.path)
+    params.benchmarks.file = res(params.benchmarks.file) or TEMPLATES_DIR / "benchmarks.yaml"
+    params.strategy.playbooks = res(params.strategy.playbooks) or TEMPLATES_DIR / "playbooks.yaml"
+    params.branding.template = res(params.branding.template) or TEMPLATES_DIR / "kam_template.pptx"
+    params.branding.logo = res(params.branding.logo)
+    root = Path(params.output.root).expanduser()
+    # output.root is relative to the repository (where `kam` is meant to be run), not the params file
+    params.output.root = root if root.is_absolute() else (REPO_ROOT / root).resolve()
+    return params
+
+
+def load_params(path: str | Path, overrides: list[str] | None = None) -> Params:
+    """Load, override and validate a client parameter file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The YAML parameter file.
+    overrides : list of str, optional
+        ``key.sub=value`` strings applied before validation (as ``kam --set``).
+
+    Returns
+    -------
+    Params
+        Validated parameters with every path made absolute.
+
+    Raises
+    ------
+    ParameterError
+        The file is missing, is not YAML, or fails the schema; the message names each
+        offending key and how to fix it.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ParameterError(
+            f"Parameter file {path} not found; fix: check the path, or copy "
+            "params/example_client.yaml to params/<client>.yaml and edit it"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"Parameter file {path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"Parameter file {path} is not UTF-8 text; fix: save it as UTF-8") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParameterError(f"Parameter file {path} must be a mapping of sections (client:, data:, ...)")
+    for key_path, value in parse_overrides(overrides):
+        _apply_override(raw, key_path, value)
+    try:
+        params = Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ParameterError(_format_validation_error(exc, str(path))) from None
+    params.source_path = path.resolve()
+    client_slug(params.client.name)  # fail early on a name that gives no folder
+    return _resolve_paths(params, path.resolve().parent)

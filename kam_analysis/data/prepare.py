@@ -1,0 +1,192 @@
+"""Prepare a run's data: validate the client files once, write clean Parquet, aggregate.
+
+The runner calls :func:`prepare_run_data` once per run, before any notebook. It
+
+1. generates the demo client's files if the params ask for the demo and they are missing;
+2. validates every client file (:func:`~kam_analysis.data.validate.validate_data`) and
+   stops on errors;
+3. writes the clean, contract-named data to ``<run>/data/*.parquet`` (transaction-level
+   data stays in DuckDB and is streamed to Parquet, never loaded into pandas);
+4. aggregates transactions in DuckDB to the account-level tables every phase reads:
+   ``account_summary``, ``account_period`` and ``account_category``.
+
+Notebooks read these from the run folder, so no phase re-reads the client's files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ..config import Params
+from .demo import generate_demo
+from .readers import sql_str
+from .validate import ValidationReport, validate_data
+
+__all__ = ["ensure_demo_data", "prepare_run_data", "input_files", "sha256_file", "aggregate_tables"]
+
+
+def input_files(params: Params) -> dict[str, Path]:
+    """Contract table -> client file path, for the tables the params name."""
+    out = {}
+    for name in ("transactions", "accounts", "surveys", "capability"):
+        spec = getattr(params.data, name)
+        if spec is not None:
+            out[name] = Path(spec.path)
+    return out
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ensure_demo_data(params: Params) -> None:
+    """Generate the demo client's files when the params ask for the demo and a file is missing."""
+    demo = params.data.demo
+    if demo is None:
+        return
+    files = input_files(params)
+    if all(p.exists() for p in files.values()):
+        return
+    out_dir = files["transactions"].parent
+    generate_demo(out_dir, seed=demo.seed, n_accounts=demo.n_accounts, start=demo.start, end=demo.end,
+                  programme_start=params.analysis.programme_start or demo.start, n_orders=demo.n_orders,
+                  file_format=demo.file_format)
+
+
+def _connect(tmp_dir: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = {sql_str(str(tmp_dir))}")
+    con.execute("SET memory_limit = '4GB'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
+    """Validate the client data and write the run's clean data and account-level tables.
+
+    Raises
+    ------
+    DataValidationError
+        Any validation error; nothing is written in that case.
+    """
+    run_dir = Path(run_dir)
+    ensure_demo_data(params)
+    con = _connect(run_dir / ".duckdb_tmp")
+    try:
+        report = validate_data(params, con)
+        report.raise_for_errors()
+        data_dir = run_dir / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        for name, view in report.views.items():
+            target = data_dir / f"{name}.parquet"
+            tmp = target.with_suffix(".parquet.tmp")
+            order = {"transactions": "order_date, order_id, account_id", "accounts": "account_id",
+                     "surveys": "survey_date, account_id", "capability": "dimension"}[name]
+            con.execute(f"COPY (SELECT * FROM {view} ORDER BY {order}) TO {sql_str(str(tmp))} (FORMAT PARQUET)")
+            tmp.replace(target)
+        (data_dir / "validation.json").write_text(json.dumps({
+            "problems": [{**p.__dict__, "examples": [str(e) for e in p.examples]} for p in report.problems],
+            "stats": report.stats,
+            "present_columns": report.present_columns,
+        }, indent=2, default=str), encoding="utf-8")
+        from ..run import Run
+
+        run = Run(run_dir, params)
+        for name, df in aggregate_tables(con, params, data_dir).items():
+            run.write_table(name, df, phase="prepare")
+        return report
+    finally:
+        con.close()
+        _rmtree(run_dir / ".duckdb_tmp")
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path) -> dict[str, pd.DataFrame]:
+    """Aggregate the clean transactions (Parquet) to account-level frames, in DuckDB.
+
+    Returns
+    -------
+    dict
+        ``account_summary`` (one row per account: attributes, first/last order, orders,
+        revenue, margin, recency, tenure, activity, trailing-12-month figures, survey
+        scores), ``account_period`` (account x period: revenue, orders, margin) and
+        ``account_category`` (account x product category: revenue, orders).
+    """
+    a = params.analysis
+    t = f"read_parquet({sql_str(str(data_dir / 'transactions.parquet'))})"
+    acc = f"read_parquet({sql_str(str(data_dir / 'accounts.parquet'))})"
+    has_surveys = (data_dir / "surveys.parquet").exists()
+    as_of = f"DATE '{a.as_of_date}'"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {t}")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE orders AS
+        SELECT account_id, order_id, min(order_date) AS order_date, sum(net_revenue) AS revenue,
+               sum(gross_margin) AS gross_margin
+        FROM t GROUP BY account_id, order_id""")
+    per_acc = con.execute(f"""
+        SELECT account_id,
+               min(order_date) AS first_order_date,
+               max(order_date) AS last_order_date,
+               count(*) FILTER (WHERE revenue > 0) AS n_orders,
+               sum(revenue) AS revenue,
+               sum(gross_margin) AS gross_margin,
+               sum(revenue) FILTER (WHERE order_date > {as_of} - INTERVAL 12 MONTH) AS revenue_12m,
+               sum(revenue) FILTER (WHERE order_date <= {as_of} - INTERVAL 12 MONTH
+                                     AND order_date > {as_of} - INTERVAL 24 MONTH) AS revenue_prev_12m,
+               count(*) FILTER (WHERE revenue > 0 AND order_date > {as_of} - INTERVAL 12 MONTH) AS orders_12m,
+               count(*) FILTER (WHERE revenue > 0 AND order_date <= {as_of} - INTERVAL 12 MONTH
+                                AND order_date > {as_of} - INTERVAL 24 MONTH) AS orders_prev_12m
+        FROM orders GROUP BY account_id""").df()
+    breadth = con.execute("""
+        SELECT account_id, count(DISTINCT category) AS n_categories, count(DISTINCT channel) AS n_channels
+        FROM t GROUP BY account_id""").df()
+    accounts = con.execute(f"SELECT * FROM {acc}").df()
+    summary = accounts.merge(per_acc, on="account_id", how="left").merge(breadth, on="account_id", how="left")
+    if has_surveys:
+        s = f"read_parquet({sql_str(str(data_dir / 'surveys.parquet'))})"
+        surv = con.execute(f"""
+            SELECT account_id, count(*) AS n_responses, avg(nps) AS nps_mean, avg(csat) AS csat_mean,
+                   arg_max(nps, survey_date) FILTER (WHERE nps IS NOT NULL) AS nps_latest,
+                   max(survey_date) AS last_survey_date
+            FROM {s} GROUP BY account_id""").df()
+        summary = summary.merge(surv, on="account_id", how="left")
+        summary["n_responses"] = summary["n_responses"].fillna(0).astype("int64")
+    for c in ("n_orders", "orders_12m", "orders_prev_12m", "n_categories", "n_channels"):
+        summary[c] = summary[c].fillna(0).astype("int64")
+    for c in ("revenue", "revenue_12m", "revenue_prev_12m"):
+        summary[c] = summary[c].fillna(0.0)
+    if summary["gross_margin"].isna().all():
+        summary["gross_margin"] = float("nan")
+    for c in ("first_order_date", "last_order_date"):
+        summary[c] = pd.to_datetime(summary[c])
+    as_of_ts = pd.Timestamp(a.as_of_date)
+    summary["recency_days"] = (as_of_ts - summary["last_order_date"]).dt.days
+    summary["tenure_days"] = (as_of_ts - summary["first_order_date"]).dt.days
+    summary["active"] = summary["recency_days"].le(a.churn_days) & summary["last_order_date"].notna()
+    summary = summary.sort_values("account_id", kind="stable").reset_index(drop=True)
+
+    period = con.execute(f"""
+        SELECT account_id, CAST(date_trunc('{a.period}', order_date) AS DATE) AS period_start,
+               sum(revenue) AS revenue, count(*) FILTER (WHERE revenue > 0) AS orders,
+               sum(gross_margin) AS gross_margin
+        FROM orders GROUP BY ALL ORDER BY account_id, period_start""").df()
+    period["period_start"] = pd.to_datetime(period["period_start"])
+    category = con.execute("""
+        SELECT account_id, coalesce(category, '(none)') AS category, sum(net_revenue) AS revenue,
+               count(DISTINCT order_id) AS orders
+        FROM t GROUP BY ALL ORDER BY account_id, category""").df()
+    return {"account_summary": summary, "account_period": period, "account_category": category}

@@ -1,0 +1,92 @@
+"""Exceptions raised by kam_analysis.
+
+Every error a consultant can cause (bad data, bad parameters, a failed run) is a
+:class:`KAMError` whose message says what is wrong and how to fix it. The CLI prints
+the message, not a traceback.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "KAMError",
+    "ParameterError",
+    "DataValidationError",
+    "RunError",
+    "Problem",
+]
+
+
+class KAMError(Exception):
+    """Base class for every error kam_analysis raises on purpose."""
+
+
+class ParameterError(KAMError):
+    """The parameter file (or a ``--set`` override) is invalid."""
+
+
+class RunError(KAMError):
+    """A notebook or deliverable failed during ``kam run``."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One data problem found by validation.
+
+    Attributes
+    ----------
+    rule : str
+        Short machine name of the rule, e.g. ``"missing_column"``.
+    message : str
+        What is wrong, in words a consultant understands.
+    fix : str
+        What to do about it.
+    file : str | None
+        The client file (as given in the params) the problem is in.
+    column : str | None
+        The client's column name (not the contract name) where it applies.
+    count : int
+        How many rows are affected (0 when the problem is not about rows).
+    examples : tuple
+        A few offending values.
+    severity : str
+        ``"error"`` stops the run; ``"warning"`` is reported and the run goes on.
+    """
+
+    rule: str
+    message: str
+    fix: str
+    file: str | None = None
+    column: str | None = None
+    count: int = 0
+    examples: tuple = field(default_factory=tuple)
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"file {self.file}")
+        if self.column:
+            where.append(f"column '{self.column}'")
+        head = f"[{self.severity.upper()}] {self.message}"
+        if where:
+            head += f" ({', '.join(where)})"
+        lines = [head]
+        if self.count:
+            lines.append(f"    rows affected: {self.count:,}")
+        if self.examples:
+            shown = ", ".join(repr(e) for e in self.examples)
+            lines.append(f"    examples: {shown}")
+        lines.append(f"    fix: {self.fix}")
+        return "\n".join(lines)
+
+
+class DataValidationError(KAMError):
+    """Client data failed validation; ``problems`` lists every error found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        n = len(errors)
+        header = f"Client data failed validation: {n} problem{'s' if n != 1 else ''} must be fixed."
+        super().__init__("\n".join([header, *[str(p) for p in errors]]))

@@ -1,0 +1,323 @@
+"""Run an engagement: validate, execute the phase notebooks with Papermill, build deliverables.
+
+One run writes one folder, atomically:
+
+* work happens in ``outputs/<slug>/.<run-id>.partial/``;
+* on success it is renamed to ``outputs/<slug>/<run-id>/`` and ``outputs/<slug>/LATEST``
+  is updated to name it;
+* on any failure (an exception in a cell, a cell timeout, a dead kernel, a deliverable
+  that fails, Ctrl-C) it is renamed to ``<run-id>-failed/`` with the failed notebook
+  kept for debugging and ``manifest.json`` marked failed; ``LATEST`` and every earlier
+  run are untouched.
+
+Papermill turns a cell exception into ``PapermillExecutionError`` but lets nbclient's
+``CellTimeoutError`` and ``DeadKernelError`` through, and the notebook it saved after a
+timeout looks successful; the runner records those failures itself (in the manifest and
+in the notebook's metadata).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from .config import REPO_ROOT, Params, load_params
+from .exceptions import KAMError, RunError
+
+__all__ = ["PHASES", "RunResult", "run_engagement", "latest_run", "NOTEBOOKS_DIR"]
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+PHASES: dict[str, str] = {
+    "assessment": "01_assessment.ipynb",
+    "segmentation": "02_segmentation.ipynb",
+    "strategy": "03_strategy.ipynb",
+    "review": "04_review.ipynb",
+}
+_PACKAGES = ["kam-analysis", "pandas", "numpy", "scipy", "statsmodels", "scikit-learn", "duckdb", "pyarrow",
+             "pydantic", "papermill", "nbclient", "ipykernel", "matplotlib", "seaborn", "python-pptx",
+             "openpyxl", "jinja2"]
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_engagement` did."""
+
+    run_dir: Path
+    status: str
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "success"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def latest_run(params: Params) -> Path | None:
+    """The last successful run folder of this client, or None."""
+    marker = Path(params.output.root) / params.slug / "LATEST"
+    if not marker.exists():
+        return None
+    run = marker.parent / marker.read_text().strip()
+    return run if (run / "manifest.json").exists() else None
+
+
+def _client_dir(params: Params) -> Path:
+    root = Path(params.output.root).resolve()
+    d = (root / params.slug).resolve()
+    if root not in d.parents:  # client_slug() cannot produce this; belt and braces
+        raise RunError(f"run folder {d} would be outside the output root {root}")
+    return d
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0]}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _file_list(run_dir: Path) -> list[dict]:
+    from .data.prepare import sha256_file
+
+    files = []
+    for p in sorted(run_dir.rglob("*")):
+        if p.is_file() and p.name != "manifest.json" and not p.name.startswith("."):
+            files.append({"path": p.relative_to(run_dir).as_posix(), "bytes": p.stat().st_size,
+                          "sha256": sha256_file(p)})
+    return files
+
+
+def _failing_cell(nb_path: Path) -> tuple[int | None, dict | None]:
+    """Index and node of the cell that was running when execution stopped."""
+    if not nb_path.exists():
+        return None, None
+    nb = nbformat.read(nb_path, as_version=4)
+    idx = None
+    for i, cell in enumerate(nb.cells):
+        pm = cell.get("metadata", {}).get("papermill", {})
+        if pm.get("start_time"):
+            idx = i
+    return idx, nb
+
+
+def _mark_notebook_failed(nb_path: Path, index: int | None, reason: str) -> None:
+    """Record a timeout / dead kernel in the saved notebook so it no longer looks successful."""
+    idx, nb = _failing_cell(nb_path)
+    if nb is None:
+        return
+    index = idx if index is None else index
+    if index is not None:
+        cell = nb.cells[index]
+        cell.metadata.setdefault("papermill", {})["status"] = "failed"
+        cell.metadata["papermill"]["exception"] = True
+        if cell.cell_type == "code":
+            cell.outputs.append(nbformat.v4.new_output("error", ename="RunError", evalue=reason, traceback=[reason]))
+        for later in nb.cells[index + 1:]:
+            later.metadata.setdefault("papermill", {})["status"] = "pending"
+    nb.metadata.setdefault("papermill", {})["exception"] = True
+    nb.metadata["kam"] = {"status": "failed", "reason": reason}
+    nbformat.write(nb, nb_path)
+
+
+def _cell_source(nb_path: Path, index: int | None) -> str:
+    if index is None or not nb_path.exists():
+        return ""
+    nb = nbformat.read(nb_path, as_version=4)
+    src = nb.cells[index].source.strip().splitlines()
+    return src[0][:120] if src else ""
+
+
+def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: int) -> dict:
+    """Execute one notebook; return a phase record (never raises for notebook failures)."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    t0 = time.perf_counter()
+    rec: dict = {"notebook": nb_out.name, "status": "success"}
+    try:
+        pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=kernel,
+                            cwd=str(nb_in.parent), execution_timeout=timeout, progress_bar=False,
+                            log_output=False, report_mode=False,
+                            # keep the kernel's own start-up chatter off the consultant's terminal
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+    except PapermillExecutionError as exc:
+        rec.update(status="failed", error_type=exc.ename, error=f"{exc.ename}: {exc.evalue}".strip(),
+                   cell_index=exc.cell_index, cell_number=exc.exec_count)
+    except CellTimeoutError as exc:
+        idx, _ = _failing_cell(nb_out)
+        reason = f"cell timed out after {timeout} s (execution.cell_timeout)"
+        _mark_notebook_failed(nb_out, idx, reason)
+        rec.update(status="failed", error_type="CellTimeoutError", error=reason, cell_index=idx, detail=str(exc)[:300])
+    except DeadKernelError as exc:
+        idx, _ = _failing_cell(nb_out)
+        reason = "the kernel died (out of memory, a crash, or the process exited)"
+        _mark_notebook_failed(nb_out, idx, reason)
+        rec.update(status="failed", error_type="DeadKernelError", error=reason, cell_index=idx, detail=str(exc)[:300])
+    except Exception as exc:  # kernel could not start, notebook unreadable, ...
+        rec.update(status="failed", error_type=type(exc).__name__, error=str(exc)[:500], cell_index=None)
+    rec["seconds"] = round(time.perf_counter() - t0, 3)
+    if rec["status"] == "failed":
+        rec["cell_source"] = _cell_source(nb_out, rec.get("cell_index"))
+    return rec
+
+
+def run_engagement(params_path: str | Path, *, overrides: list[str] | None = None,
+                   phases: list[str] | None = None, notebooks_dir: Path | None = None,
+                   cell_timeout: int | None = None, deliverables: bool = True,
+                   progress: Callable[[str], None] | None = print) -> RunResult:
+    """Run the engagement (or some phases of it) for one client.
+
+    Parameters
+    ----------
+    params_path : path
+        The client's parameter file.
+    overrides : list of str, optional
+        ``key.sub=value`` overrides (``kam run --set``).
+    phases : list of str, optional
+        Phases to run (names from :data:`PHASES`). Earlier phases' results are taken
+        from the client's last successful run. Default: all four.
+    notebooks_dir : path, optional
+        Where the phase notebooks are (tests point this at their own notebooks).
+    cell_timeout : int, optional
+        Seconds a cell may run (default: ``execution.cell_timeout`` in the params).
+    deliverables : bool
+        Build the client deliverables after the notebooks.
+    progress : callable, optional
+        Receives one line of progress at a time (None for silence).
+
+    Returns
+    -------
+    RunResult
+        The run folder and its manifest (status ``success``).
+
+    Raises
+    ------
+    ParameterError, DataValidationError
+        Before anything runs; no run folder is created.
+    RunError
+        A notebook or deliverable failed; the run folder is kept as ``<run-id>-failed``.
+    """
+    say = progress or (lambda _msg: None)
+    started = _now()
+    params = load_params(params_path, overrides)
+    nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
+    order = list(PHASES)
+    wanted = order if not phases else [p for p in order if p in set(phases)]
+    unknown = sorted(set(phases or []) - set(order))
+    if unknown:
+        raise RunError(f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(order)}")
+    base = None
+    if wanted != order:
+        base = latest_run(params)
+        first = order.index(wanted[0])
+        if base is None and first > 0:
+            raise RunError(
+                f"--phase {wanted[0]} needs the results of earlier phases, but {params.client.name} has no "
+                "successful run yet; fix: run the whole engagement once (kam run without --phase)")
+    client_dir = _client_dir(params)
+    client_dir.mkdir(parents=True, exist_ok=True)
+    run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    work = client_dir / f".{run_id}.partial"
+    work.mkdir()
+    manifest: dict = {
+        "client": params.client.name, "slug": params.slug, "run_id": run_id, "status": "running",
+        "started_at": started.isoformat(), "params_file": str(Path(params_path).resolve()),
+        "overrides": list(overrides or []), "phases_requested": wanted,
+        "base_run": base.name if base else None, "packages": _versions(),
+    }
+    status, error = "failed", None
+    try:
+        if base is not None:
+            for sub in ("tables", "figures", "notebooks"):
+                if (base / sub).exists():
+                    shutil.copytree(base / sub, work / sub)
+        say(f"kam run: {params.client.name} -> {client_dir / run_id}")
+        say("  validating client data ...")
+        from .data.prepare import input_files, prepare_run_data, sha256_file
+
+        t0 = time.perf_counter()
+        report = prepare_run_data(params, work)
+        manifest["inputs"] = [{"table": k, "path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
+                              for k, p in input_files(params).items()]
+        manifest["validation"] = {"warnings": [str(w) for w in report.warnings], "stats": report.stats}
+        manifest["prepare_seconds"] = round(time.perf_counter() - t0, 3)
+        for w in report.warnings:
+            say("  " + str(w).replace("\n", "\n  "))
+        (work / "params.json").write_text(json.dumps(params.resolved_dump(), indent=2), encoding="utf-8")
+        manifest["params"] = params.resolved_dump()
+        (work / "notebooks").mkdir(exist_ok=True)
+        timeout = cell_timeout or params.execution.cell_timeout
+        manifest["phases"] = []
+        for i, phase in enumerate(wanted, 1):
+            nb_name = PHASES[phase]
+            say(f"  [{i}/{len(wanted)}] {phase:<13} running {nb_name} ...")
+            rec = _execute(nb_dir / nb_name, work / "notebooks" / nb_name,
+                           {"params_path": str(Path(params_path).resolve()), "run_dir": str(work),
+                            "overrides": list(overrides or [])},
+                           kernel=params.execution.kernel, timeout=timeout)
+            rec["phase"] = phase
+            manifest["phases"].append(rec)
+            if rec["status"] != "success":
+                cell = rec.get("cell_index")
+                where = f"cell {cell + 1}" if cell is not None else "before the first cell"
+                src = f" ({rec['cell_source']})" if rec.get("cell_source") else ""
+                raise RunError(f"Notebook {nb_name} failed at {where}{src}: {rec['error']}")
+            say(f"        done in {rec['seconds']:.1f} s")
+        if deliverables:
+            from .deliverables import build_deliverables
+
+            manifest["deliverables"] = build_deliverables(work, params, progress=say)
+            failed = [d for d in manifest["deliverables"] if d["status"] == "failed"]
+            if failed:
+                raise RunError(f"Deliverable {failed[0]['name']} failed: {failed[0]['error']}")
+        status = "success"
+    except KAMError as exc:
+        error = exc
+    except KeyboardInterrupt as exc:
+        error = RunError("run interrupted (Ctrl-C)")
+        error.__cause__ = exc
+    except Exception as exc:  # noqa: BLE001 - recorded in the manifest, re-raised as RunError
+        error = RunError(f"unexpected error: {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+    finally:
+        manifest["status"] = status
+        manifest["finished_at"] = _now().isoformat()
+        if error is not None:
+            manifest["error"] = str(error)
+    # data/params problems before any notebook ran leave no run folder behind
+    from .exceptions import DataValidationError, ParameterError
+
+    if isinstance(error, (DataValidationError, ParameterError)):
+        shutil.rmtree(work, ignore_errors=True)
+        raise error
+    final = client_dir / (run_id if status == "success" else f"{run_id}-failed")
+    manifest["run_dir"] = str(final)
+    manifest["files"] = _file_list(work)
+    (work / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    os.replace(work, final)
+    if status == "success":
+        tmp = client_dir / f".LATEST.{run_id}"
+        tmp.write_text(run_id + "\n")
+        os.replace(tmp, client_dir / "LATEST")
+        say(f"  run complete: {final}")
+        return RunResult(final, status, manifest)
+    say(f"  run FAILED; kept for debugging in {final}")
+    raise RunError(f"{error}\n  The failed run is kept in {final} (the executed notebook shows the error); "
+                   f"earlier runs are untouched.") from error

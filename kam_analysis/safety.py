@@ -1,0 +1,77 @@
+"""Treat client strings as data, never as code, in every output.
+
+* Spreadsheet formula injection: a cell whose text begins with ``= + - @`` (or a tab /
+  carriage return) is executed by Excel/LibreOffice when it comes from a CSV, and becomes
+  a formula when written by a careless XLSX writer. :func:`neutralise_formula` prefixes
+  such text with an apostrophe-free, visible-safe guard (a leading single quote in CSV,
+  explicit string type in XLSX via :func:`safe_cell_value`).
+* Control characters are removed and over-long strings truncated (:func:`clean_text`).
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "clean_text",
+    "neutralise_formula",
+    "neutralise_frame_for_csv",
+    "is_formula_like",
+]
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_NUMERIC = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+
+
+def clean_text(value: Any, *, max_len: int | None = None) -> Any:
+    """Remove control characters (keeping tab/newline) and truncate to ``max_len``.
+
+    Non-strings are returned unchanged.
+    """
+    if not isinstance(value, str):
+        return value
+    text = _CONTROL.sub("", value)
+    if max_len is not None and len(text) > max_len:
+        text = text[: max(max_len - 1, 0)] + "…"
+    return text
+
+
+def is_formula_like(value: Any) -> bool:
+    """True for a string that a spreadsheet would run as a formula.
+
+    A plain signed number such as ``"-12.5"`` is not formula-like.
+    """
+    return (
+        isinstance(value, str)
+        and value.startswith(FORMULA_PREFIXES)
+        and not _NUMERIC.match(value.strip())
+    )
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Prefix formula-like text with ``'`` so a spreadsheet shows it as text."""
+    if is_formula_like(value):
+        return "'" + value
+    return value
+
+
+def neutralise_frame_for_csv(df):
+    """A copy of ``df`` whose text cells cannot run as formulas when the CSV is opened."""
+    out = df.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or str(s.dtype).startswith("string"):
+            out[col] = s.map(lambda v: neutralise_formula(clean_text(v)) if isinstance(v, str) else v)
+    # Column names are client-controlled too (e.g. categories pivoted into columns).
+    out.columns = [neutralise_formula(str(c)) for c in out.columns]
+    return out
+
+
+def finite_or_none(value: Any) -> Any:
+    """``None`` for NaN/inf floats (so they never reach a chart or a cell as NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

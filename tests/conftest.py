@@ -1,0 +1,58 @@
+"""Shared fixtures: a small demo client prepared once per test session.
+
+Phase tests use ``demo_run`` (a prepared run folder of a 400-account demo client) or
+build their own tiny frames. Render/browser tests use ``require_tool``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_demo_params(tmp: Path, *, n_accounts: int = 400, seed: int = 7, name: str = "Test Client",
+                      extra: dict | None = None) -> Path:
+    """A params file for a small demo client whose data and outputs live under ``tmp``."""
+    raw = yaml.safe_load((REPO / "params" / "demo.yaml").read_text())
+    raw["client"]["name"] = name
+    raw["data"]["demo"] = {"seed": seed, "n_accounts": n_accounts}
+    for table in ("transactions", "accounts", "surveys", "capability"):
+        raw["data"][table]["path"] = str(tmp / "data" / Path(raw["data"][table]["path"]).name)
+    raw["output"] = {"root": str(tmp / "outputs")}
+    for k, v in (extra or {}).items():
+        raw[k] = v
+    path = tmp / "params.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_params(tmp_path_factory) -> Path:
+    return write_demo_params(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_params, tmp_path_factory):
+    """A prepared run folder (validated data + account-level tables) of the small demo."""
+    from kam_analysis import open_run
+
+    return open_run(demo_params, tmp_path_factory.mktemp("run"))
+
+
+def require_tool(name: str) -> str:
+    """Path of a system tool (soffice, chromium, pdftoppm); skip the test if absent.
+
+    With KAM_REQUIRE_SYSTEM_DEPS=1 (set by CI) a missing tool fails the test instead.
+    """
+    path = shutil.which(name)
+    if path is None:
+        msg = f"{name} not installed (make system-deps installs it)"
+        if os.environ.get("KAM_REQUIRE_SYSTEM_DEPS") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
