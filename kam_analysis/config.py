@@ -141,7 +141,21 @@ class BenchmarkSection(_Section):
     overrides: dict[str, float] = Field(default_factory=dict, description="KPI -> benchmark value")
 
 
+class QuadrantNames(_Section):
+    """Names of the four KAM portfolio-matrix quadrants (McDonald & Rogers)."""
+
+    high_attractiveness_high_strength: str = "Strategic"
+    high_attractiveness_low_strength: str = "Star"
+    low_attractiveness_high_strength: str = "Status"
+    low_attractiveness_low_strength: str = "Streamline"
+
+    def ordered(self) -> list[str]:
+        return [self.high_attractiveness_high_strength, self.high_attractiveness_low_strength,
+                self.low_attractiveness_high_strength, self.low_attractiveness_low_strength]
+
+
 class SegmentationSection(_Section):
+    quadrant_names: QuadrantNames = Field(default_factory=QuadrantNames)
     key_account_share: float = Field(0.1, gt=0, lt=1, description="share of accounts treated as key")
     tiers: dict[str, float] = Field(
         default_factory=lambda: {"Key": 0.10, "Growth": 0.25, "Core": 0.65},

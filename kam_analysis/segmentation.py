@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["compute_value_tiers"]
+__all__ = ["compute_value_tiers", "compute_portfolio_quadrants"]
 
 
 def compute_value_tiers(account_summary: pd.DataFrame, *, tiers: dict[str, float],
@@ -29,3 +29,34 @@ def compute_value_tiers(account_summary: pd.DataFrame, *, tiers: dict[str, float
     labels += [bounds[-1][0]] * (n - len(labels))
     df["tier"] = pd.Categorical(labels[:n], categories=list(tiers), ordered=True)
     return df.rename(columns={"value": value_col})
+
+
+def compute_portfolio_quadrants(account_summary: pd.DataFrame, *, names, key_account_share: float,
+                                account_col: str = "account_id") -> pd.DataFrame:
+    """A first, transparent KAM portfolio matrix.
+
+    * attractiveness = percentile rank of last-12-month revenue;
+    * relative strength = mean of the percentile ranks of tenure, category breadth and
+      (where surveyed) NPS;
+    * quadrant by the medians (0.5) of both axes, named by ``names`` (QuadrantNames);
+    * ``is_key`` = the top ``key_account_share`` of accounts by attractiveness.
+
+    Returns ``account_id, attractiveness, relative_strength, quadrant, is_key``.
+    """
+    s = account_summary
+    attr = s["revenue_12m"].rank(pct=True, method="average")
+    parts = [s["tenure_days"].fillna(0).rank(pct=True), s["n_categories"].rank(pct=True)]
+    if "nps_mean" in s and s["nps_mean"].notna().any():
+        parts.append(s["nps_mean"].rank(pct=True).fillna(0.5))
+    strength = pd.concat(parts, axis=1).mean(axis=1)
+    hi_a, hi_s = attr > 0.5, strength > 0.5
+    quadrant = pd.Series(names.low_attractiveness_low_strength, index=s.index)
+    quadrant[hi_a & hi_s] = names.high_attractiveness_high_strength
+    quadrant[hi_a & ~hi_s] = names.high_attractiveness_low_strength
+    quadrant[~hi_a & hi_s] = names.low_attractiveness_high_strength
+    n_key = max(1, int(round(key_account_share * len(s))))
+    order = pd.DataFrame({"a": attr, "id": s[account_col]}).sort_values(["a", "id"], ascending=[False, True])
+    is_key = pd.Series(False, index=s.index)
+    is_key[order.index[:n_key]] = True
+    return pd.DataFrame({account_col: s[account_col], "attractiveness": attr, "relative_strength": strength,
+                         "quadrant": quadrant, "is_key": is_key})

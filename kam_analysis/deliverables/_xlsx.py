@@ -1,0 +1,182 @@
+"""The safe cell writer and house style shared by every Excel deliverable.
+
+Rules every workbook follows:
+
+* text from client data is written as a string cell (``data_type = "s"``), never as a
+  formula, whatever it starts with (``= + - @``); control characters are stripped;
+* NaN/inf become empty cells, never the text "nan";
+* tables are real Excel tables (filters, banded rows) with frozen headers, number formats
+  per column and widths that fit their content;
+* workbook metadata (created/modified, creator) comes from the run, so two runs on the
+  same inputs produce the same cell content.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from openpyxl.cell.cell import Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.worksheet.worksheet import Worksheet
+
+from ..safety import clean_text
+
+__all__ = [
+    "FMT", "NAVY", "TEAL", "GREY", "write_cell", "write_frame", "autofit_columns", "style_header_row",
+    "set_workbook_properties", "table_name", "title_block", "RAG_FILLS",
+]
+
+NAVY = "0B2545"
+TEAL = "13A89E"
+GREY = "F2F4F7"
+RAG_FILLS = {"green": PatternFill("solid", fgColor="C6EFCE"), "amber": PatternFill("solid", fgColor="FFEB9C"),
+             "red": PatternFill("solid", fgColor="FFC7CE")}
+
+FMT = {
+    "money": '#,##0;[Red]-#,##0',
+    "money2": '#,##0.00;[Red]-#,##0.00',
+    "int": "#,##0",
+    "pct": "0.0%",
+    "dec1": "0.0",
+    "dec2": "0.00",
+    "dec3": "0.000",
+    "date": "yyyy-mm-dd",
+    "text": "@",
+}
+_THIN = Side(style="thin", color="D0D5DD")
+_MAX_CELL = 32_767  # Excel's limit on characters in a cell
+
+
+def write_cell(ws: Worksheet, row: int, col: int, value: Any, *, number_format: str | None = None) -> Cell:
+    """Write one value safely and return the cell.
+
+    Strings are always stored as text (never interpreted as a formula); NaN, NaT, None
+    and infinities give an empty cell; numpy scalars become Python numbers; timestamps
+    become naive datetimes.
+    """
+    cell = ws.cell(row=row, column=col)
+    if value is None or value is pd.NaT:
+        cell.value = None
+    elif isinstance(value, (float, np.floating)):
+        cell.value = float(value) if math.isfinite(float(value)) else None
+    elif isinstance(value, (bool, np.bool_)):
+        cell.value = bool(value)
+    elif isinstance(value, (int, np.integer)):
+        cell.value = int(value)
+    elif isinstance(value, pd.Timestamp):
+        cell.value = value.to_pydatetime().replace(tzinfo=None)
+    elif isinstance(value, (dt.datetime, dt.date)):
+        cell.value = value
+    else:
+        text = clean_text(str(value), max_len=_MAX_CELL)
+        cell.value = text
+        cell.data_type = "s"  # openpyxl would otherwise treat a leading '=' as a formula
+    if number_format:
+        cell.number_format = number_format
+    return cell
+
+
+def table_name(name: str) -> str:
+    """A valid, unique-looking Excel table name from any text."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not s or not (s[0].isalpha() or s[0] == "_"):
+        s = "T_" + s
+    return s[:250]
+
+
+def style_header_row(ws: Worksheet, row: int, first_col: int, last_col: int) -> None:
+    for c in range(first_col, last_col + 1):
+        cell = ws.cell(row=row, column=c)
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor=NAVY)
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+        cell.border = Border(bottom=_THIN)
+
+
+def write_frame(ws: Worksheet, df: pd.DataFrame, *, start_row: int = 1, start_col: int = 1,
+                formats: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+                table: str | None = None, style: str = "TableStyleMedium2", freeze: bool = True) -> tuple[int, int]:
+    """Write ``df`` with a header row; optionally as an Excel table. Returns (last_row, last_col).
+
+    ``formats`` maps column -> a key of :data:`FMT` or an Excel number format;
+    ``headers`` maps column -> display header (client-readable names).
+    """
+    formats = formats or {}
+    headers = headers or {}
+    cols = list(df.columns)
+    for j, c in enumerate(cols):
+        write_cell(ws, start_row, start_col + j, headers.get(c, str(c)))
+    style_header_row(ws, start_row, start_col, start_col + max(len(cols) - 1, 0))
+    values = df.to_numpy(dtype=object)
+    fmts = [FMT.get(formats.get(c, ""), formats.get(c)) for c in cols]
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            write_cell(ws, start_row + 1 + i, start_col + j, values[i, j], number_format=fmts[j])
+    last_row = start_row + max(len(df), 1)
+    last_col = start_col + len(cols) - 1
+    if table and len(cols):
+        if len(df) == 0:  # an Excel table needs at least one data row
+            write_cell(ws, start_row + 1, start_col, "(none)")
+        ref = f"{get_column_letter(start_col)}{start_row}:{get_column_letter(last_col)}{last_row}"
+        t = Table(displayName=table_name(table), ref=ref)
+        t.tableStyleInfo = TableStyleInfo(name=style, showRowStripes=True)
+        ws.add_table(t)
+    if freeze:
+        ws.freeze_panes = ws.cell(row=start_row + 1, column=start_col)
+    return last_row, last_col
+
+
+def autofit_columns(ws: Worksheet, *, min_width: float = 8, max_width: float = 60,
+                    skip_rows: Iterable[int] = ()) -> None:
+    """Set each column's width to fit its longest displayed value (within limits)."""
+    skip = set(skip_rows)
+    widths: dict[int, float] = {}
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.value is None or cell.row in skip:
+                continue
+            v = cell.value
+            if isinstance(v, float):
+                fmt = cell.number_format or ""
+                text = f"{v:,.0f}" if "0.0" not in fmt else f"{v:,.2f}"
+                if "%" in fmt:
+                    text = f"{v:.1%}"
+            elif isinstance(v, (dt.datetime, dt.date)):
+                text = "2024-12-31"
+            else:
+                text = str(v)
+            longest = max((len(line) for line in text.split("\n")), default=0)
+            bold = cell.font is not None and cell.font.b
+            widths[cell.column] = max(widths.get(cell.column, 0), longest * (1.15 if bold else 1.05) + 2)
+    for col, w in widths.items():
+        ws.column_dimensions[get_column_letter(col)].width = max(min_width, min(max_width, w))
+
+
+def title_block(ws: Worksheet, title: str, subtitle: str = "", *, row: int = 1, col: int = 1) -> int:
+    """A sheet title (and subtitle) in house style; returns the next free row."""
+    c = write_cell(ws, row, col, title)
+    c.font = Font(bold=True, size=16, color=NAVY)
+    if subtitle:
+        s = write_cell(ws, row + 1, col, subtitle)
+        s.font = Font(italic=True, size=10, color="5D6D7E")
+        return row + 3
+    return row + 2
+
+
+def set_workbook_properties(wb, *, title: str, client: str, when: dt.datetime | dt.date, creator: str) -> None:
+    """Workbook metadata from the run (not the wall clock), for reproducible files."""
+    if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
+        when = dt.datetime.combine(when, dt.time(0, 0))
+    wb.properties.title = clean_text(title, max_len=250)
+    wb.properties.subject = clean_text(client, max_len=250)
+    wb.properties.creator = clean_text(creator, max_len=250)
+    wb.properties.lastModifiedBy = clean_text(creator, max_len=250)
+    wb.properties.created = when
+    wb.properties.modified = when
