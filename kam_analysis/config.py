@@ -242,10 +242,16 @@ def client_slug(name: str) -> str:
     """A safe folder name for a client: lowercase ASCII letters, digits and hyphens.
 
     No path separators, no dots, never empty, at most 60 characters, so the run folder
-    always stays inside the output root.
+    always stays inside the output root. A name with no Latin letters or digits (e.g. in
+    Japanese) gets ``client-<hash>``, stable for the same name.
     """
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].strip("-")
+    if not slug and any(ch.isalnum() for ch in name):
+        # a name in a non-Latin script: a stable, safe folder name from its hash
+        import hashlib
+
+        slug = "client-" + hashlib.sha256(name.strip().encode("utf-8")).hexdigest()[:10]
     if not slug:
         raise ParameterError(
             f"client.name {name!r} has no letters or digits to build a folder name from; "

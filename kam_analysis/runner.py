@@ -103,25 +103,49 @@ def _file_list(run_dir: Path) -> list[dict]:
     return files
 
 
+_SPECIAL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
+
+
+def _is_special(cell) -> bool:
+    return bool(_SPECIAL_TAGS & set(cell.get("metadata", {}).get("tags", [])))
+
+
 def _failing_cell(nb_path: Path) -> tuple[int | None, dict | None]:
-    """Index and node of the cell that was running when execution stopped."""
+    """Index (in the saved notebook) of the cell that failed, or was running when execution stopped."""
     if not nb_path.exists():
         return None, None
     nb = nbformat.read(nb_path, as_version=4)
-    idx = None
+    started = None
     for i, cell in enumerate(nb.cells):
         pm = cell.get("metadata", {}).get("papermill", {})
-        if pm.get("start_time"):
-            idx = i
-    return idx, nb
+        if pm.get("exception") or pm.get("status") == "failed":
+            return i, nb
+        if pm.get("start_time") and not _is_special(cell):
+            started = i
+    return started, nb
 
 
-def _mark_notebook_failed(nb_path: Path, index: int | None, reason: str) -> None:
-    """Record a timeout / dead kernel in the saved notebook so it no longer looks successful."""
+def _locate(nb_path: Path) -> dict:
+    """Where a notebook failed, as the analyst sees the source notebook.
+
+    ``cell_number`` is the 1-based position in the source notebook (papermill's injected
+    parameters cell and error banner are not counted), ``exec_count`` the ``In [n]`` shown
+    in the executed notebook, ``cell_source`` the cell's first line.
+    """
     idx, nb = _failing_cell(nb_path)
+    if idx is None or nb is None:
+        return {"cell_number": None, "exec_count": None, "cell_source": ""}
+    number = sum(1 for c in nb.cells[: idx + 1] if not _is_special(c))
+    lines = nb.cells[idx].source.strip().splitlines()
+    return {"cell_number": number, "exec_count": nb.cells[idx].get("execution_count"),
+            "cell_source": lines[0][:120] if lines else ""}
+
+
+def _mark_notebook_failed(nb_path: Path, reason: str) -> None:
+    """Record a timeout / dead kernel in the saved notebook so it no longer looks successful."""
+    index, nb = _failing_cell(nb_path)
     if nb is None:
         return
-    index = idx if index is None else index
     if index is not None:
         cell = nb.cells[index]
         cell.metadata.setdefault("papermill", {})["status"] = "failed"
@@ -133,14 +157,6 @@ def _mark_notebook_failed(nb_path: Path, index: int | None, reason: str) -> None
     nb.metadata.setdefault("papermill", {})["exception"] = True
     nb.metadata["kam"] = {"status": "failed", "reason": reason}
     nbformat.write(nb, nb_path)
-
-
-def _cell_source(nb_path: Path, index: int | None) -> str:
-    if index is None or not nb_path.exists():
-        return ""
-    nb = nbformat.read(nb_path, as_version=4)
-    src = nb.cells[index].source.strip().splitlines()
-    return src[0][:120] if src else ""
 
 
 def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: int) -> dict:
@@ -158,23 +174,20 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: i
                             # keep the kernel's own start-up chatter off the consultant's terminal
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except PapermillExecutionError as exc:
-        rec.update(status="failed", error_type=exc.ename, error=f"{exc.ename}: {exc.evalue}".strip(),
-                   cell_index=exc.cell_index, cell_number=exc.exec_count)
+        rec.update(status="failed", error_type=exc.ename, error=f"{exc.ename}: {exc.evalue}".strip())
     except CellTimeoutError as exc:
-        idx, _ = _failing_cell(nb_out)
         reason = f"cell timed out after {timeout} s (execution.cell_timeout)"
-        _mark_notebook_failed(nb_out, idx, reason)
-        rec.update(status="failed", error_type="CellTimeoutError", error=reason, cell_index=idx, detail=str(exc)[:300])
+        _mark_notebook_failed(nb_out, reason)
+        rec.update(status="failed", error_type="CellTimeoutError", error=reason, detail=str(exc)[:300])
     except DeadKernelError as exc:
-        idx, _ = _failing_cell(nb_out)
         reason = "the kernel died (out of memory, a crash, or the process exited)"
-        _mark_notebook_failed(nb_out, idx, reason)
-        rec.update(status="failed", error_type="DeadKernelError", error=reason, cell_index=idx, detail=str(exc)[:300])
+        _mark_notebook_failed(nb_out, reason)
+        rec.update(status="failed", error_type="DeadKernelError", error=reason, detail=str(exc)[:300])
     except Exception as exc:  # kernel could not start, notebook unreadable, ...
-        rec.update(status="failed", error_type=type(exc).__name__, error=str(exc)[:500], cell_index=None)
+        rec.update(status="failed", error_type=type(exc).__name__, error=str(exc)[:500])
     rec["seconds"] = round(time.perf_counter() - t0, 3)
     if rec["status"] == "failed":
-        rec["cell_source"] = _cell_source(nb_out, rec.get("cell_index"))
+        rec.update(_locate(nb_out))
     return rec
 
 
@@ -275,8 +288,8 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
             rec["phase"] = phase
             manifest["phases"].append(rec)
             if rec["status"] != "success":
-                cell = rec.get("cell_index")
-                where = f"cell {cell + 1}" if cell is not None else "before the first cell"
+                cell = rec.get("cell_number")
+                where = f"cell {cell}" if cell is not None else "before the first cell"
                 src = f" ({rec['cell_source']})" if rec.get("cell_source") else ""
                 raise RunError(f"Notebook {nb_name} failed at {where}{src}: {rec['error']}")
             say(f"        done in {rec['seconds']:.1f} s")

@@ -1,0 +1,84 @@
+"""The `kam` command: help texts, exit codes, readable errors without tracebacks."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import write_demo_params
+from kam_analysis.cli import main
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--help"], ["run", "validate", "new-client", "demo-data"]),
+    (["run", "--help"], ["--phase", "--set", "--timeout", "KEY=VALUE", "last good run"]),
+    (["validate", "--help"], ["--set", "contract"]),
+    (["new-client", "--help"], ["example_client.yaml"]),
+    (["demo-data", "--help"], ["--accounts", "--orders", "--format"]),
+])
+def test_help_describes_the_options(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for word in expected:
+        assert word in out
+
+
+def test_validate_ok_on_demo(tmp_path, capsys):
+    params = write_demo_params(tmp_path, n_accounts=50)
+    assert main(["validate", str(params)]) == 0
+    out = capsys.readouterr().out
+    assert "Data OK" in out and "transactions:" in out
+
+
+def test_validate_reports_bad_data_and_exits_2(tmp_path, capsys):
+    params = write_demo_params(tmp_path, n_accounts=50)
+    main(["validate", str(params)])  # generate the demo files
+    surveys = tmp_path / "data" / "nps_survey.csv"
+    lines = surveys.read_text().splitlines()
+    cols = lines[1].split(",")
+    cols[2] = "11"
+    lines[1] = ",".join(cols)
+    surveys.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert main(["validate", str(params)]) == 2
+    out = capsys.readouterr().out
+    assert "values of nps are outside 0 to 10" in out and "'11'" in out
+    assert "Traceback" not in out
+
+
+def test_bad_params_exit_2_with_message_not_traceback(tmp_path, capsys):
+    p = tmp_path / "bad.yaml"
+    p.write_text("client: {name: X}\ndata: {transactions: {path: o.csv}}\nanalysis: {as_of_date: 2025-01-01, perod: month}\n")
+    assert main(["run", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean 'period'" in err and "Traceback" not in err
+
+
+def test_unknown_override_key_exits_2(tmp_path, capsys):
+    params = write_demo_params(tmp_path, n_accounts=50)
+    assert main(["validate", str(params), "--set", "analysis.churndays=90"]) == 2
+    assert "Did you mean 'churn_days'" in capsys.readouterr().err
+
+
+def test_new_client_creates_params_from_example(tmp_path, capsys):
+    assert main(["new-client", "Acme Retail", "--dir", str(tmp_path)]) == 0
+    created = tmp_path / "acme-retail.yaml"
+    assert 'name: "Acme Retail"' in created.read_text()
+    assert main(["new-client", "Acme Retail", "--dir", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_demo_data_writes_four_files(tmp_path, capsys):
+    assert main(["demo-data", str(tmp_path / "d"), "--accounts", "40"]) == 0
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [
+        "customers.csv", "kam_capability.csv", "nps_survey.csv", "orders.csv"]
+
+
+def test_console_script_is_installed():
+    kam = Path(sys.executable).with_name("kam")
+    res = subprocess.run([str(kam), "--help"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "Key Account Management" in res.stdout

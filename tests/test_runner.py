@@ -1,0 +1,163 @@
+"""The Papermill runner: a whole engagement, and every way a run can fail.
+
+Failure-path tests use tiny stand-in notebooks (``notebooks_dir``) so each run costs a
+few kernel starts; one test runs the real four notebooks on the small demo client.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import write_demo_params
+from kam_analysis.exceptions import DataValidationError, RunError
+from kam_analysis.runner import PHASES, run_engagement
+
+PARAMS_CELL = 'params_path = ""\nrun_dir = ""\noverrides = []'
+OPEN = "from kam_analysis import open_run\nrun = open_run(params_path, run_dir, overrides)"
+
+
+def _notebooks(folder: Path, bodies: dict[str, str] | None = None) -> Path:
+    """Four one-table notebooks; ``bodies`` replaces a phase's work cell."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bodies = bodies or {}
+    for phase, name in PHASES.items():
+        nb = nbformat.v4.new_notebook()
+        p = nbformat.v4.new_code_cell(PARAMS_CELL)
+        p.metadata["tags"] = ["parameters"]
+        work = bodies.get(phase, f"import pandas as pd\nrun.write_table('{phase}_done', pd.DataFrame({{'ok': [1]}}))")
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {phase}"), p, nbformat.v4.new_code_cell(OPEN),
+                    nbformat.v4.new_code_cell(work)]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, folder / name)
+    return folder
+
+
+@pytest.fixture()
+def client(tmp_path):
+    return write_demo_params(tmp_path, n_accounts=60, seed=3, name="Runner Test")
+
+
+def _runs(params: Path) -> Path:
+    return params.parent / "outputs" / "runner-test"
+
+
+def _good_run(client, tmp_path):
+    return run_engagement(client, notebooks_dir=_notebooks(tmp_path / "nb_ok"), deliverables=False, progress=None)
+
+
+def test_successful_run_writes_folder_manifest_and_latest(client, tmp_path):
+    res = _good_run(client, tmp_path)
+    assert res.ok and res.run_dir.parent == _runs(client)
+    m = json.loads((res.run_dir / "manifest.json").read_text())
+    assert m["status"] == "success"
+    assert [p["phase"] for p in m["phases"]] == list(PHASES)
+    assert all(p["status"] == "success" and p["seconds"] > 0 for p in m["phases"])
+    assert {i["table"] for i in m["inputs"]} == {"transactions", "accounts", "surveys", "capability"}
+    assert all(len(i["sha256"]) == 64 for i in m["inputs"])
+    assert m["params"]["client"]["name"] == "Runner Test"
+    assert "pandas" in m["packages"] and "papermill" in m["packages"]
+    listed = {f["path"] for f in m["files"]}
+    assert "tables/review_done.parquet" in listed and "notebooks/04_review.ipynb" in listed
+    assert (_runs(client) / "LATEST").read_text().strip() == res.run_dir.name
+    assert not list(_runs(client).glob(".*.partial"))
+
+
+def _assert_failed_run_left_last_good_untouched(client, good, before_files):
+    runs = _runs(client)
+    assert (runs / "LATEST").read_text().strip() == good.run_dir.name
+    assert sorted(p.relative_to(good.run_dir) for p in good.run_dir.rglob("*")) == before_files
+    failed = [p for p in runs.iterdir() if p.name.endswith("-failed")]
+    assert len(failed) == 1
+    m = json.loads((failed[0] / "manifest.json").read_text())
+    assert m["status"] == "failed"
+    assert not list(runs.glob(".*.partial"))
+    return failed[0], m
+
+
+def test_cell_exception_fails_run_and_keeps_failed_notebook(client, tmp_path):
+    good = _good_run(client, tmp_path)
+    before = sorted(p.relative_to(good.run_dir) for p in good.run_dir.rglob("*"))
+    nbs = _notebooks(tmp_path / "nb_err", {"segmentation": "raise ValueError('boom in segmentation')"})
+    with pytest.raises(RunError, match=r"Notebook 02_segmentation\.ipynb failed at cell 4 \(raise ValueError"
+                                       r".*ValueError: boom in segmentation"):
+        run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None)
+    failed, m = _assert_failed_run_left_last_good_untouched(client, good, before)
+    assert [p["status"] for p in m["phases"]] == ["success", "failed"]
+    nb = nbformat.read(failed / "notebooks" / "02_segmentation.ipynb", as_version=4)
+    errored = [c for c in nb.cells if c.cell_type == "code" and any(o.get("ename") == "ValueError" for o in c.outputs)]
+    assert len(errored) == 1 and errored[0].source.startswith("raise ValueError")
+    assert not (failed / "notebooks" / "03_strategy.ipynb").exists()
+
+
+def test_cell_timeout_fails_run_and_marks_notebook(client, tmp_path):
+    good = _good_run(client, tmp_path)
+    before = sorted(p.relative_to(good.run_dir) for p in good.run_dir.rglob("*"))
+    nbs = _notebooks(tmp_path / "nb_slow", {"strategy": "import time\ntime.sleep(60)"})
+    with pytest.raises(RunError, match=r"03_strategy\.ipynb failed at cell 4 \(import time\): cell timed out after 3 s"):
+        run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None, cell_timeout=3)
+    failed, m = _assert_failed_run_left_last_good_untouched(client, good, before)
+    assert m["phases"][-1]["error_type"] == "CellTimeoutError"
+    nb = nbformat.read(failed / "notebooks" / "03_strategy.ipynb", as_version=4)
+    # papermill alone would leave this notebook looking successful
+    assert nb.metadata["kam"]["status"] == "failed"
+    [slow] = [c for c in nb.cells if c.source.startswith("import time")]
+    assert slow.metadata["papermill"]["status"] == "failed"
+    assert any(o.get("ename") == "RunError" for o in slow.outputs)
+
+
+def test_dead_kernel_fails_run(client, tmp_path):
+    good = _good_run(client, tmp_path)
+    before = sorted(p.relative_to(good.run_dir) for p in good.run_dir.rglob("*"))
+    nbs = _notebooks(tmp_path / "nb_dead", {"assessment": "import os\nos._exit(1)"})
+    with pytest.raises(RunError, match=r"01_assessment\.ipynb failed at cell 4 \(import os\): the kernel died"):
+        run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None)
+    _, m = _assert_failed_run_left_last_good_untouched(client, good, before)
+    assert m["phases"][0]["error_type"] == "DeadKernelError"
+
+
+def test_invalid_data_stops_before_any_run_folder(client, tmp_path):
+    _good_run(client, tmp_path)  # generates the demo files
+    orders = client.parent / "data" / "orders.csv"
+    orders.write_text(orders.read_text().replace("Customer ID", "Cust", 1))
+    with pytest.raises(DataValidationError, match="Required transactions column 'account_id' not found"):
+        run_engagement(client, notebooks_dir=tmp_path / "nb_ok", deliverables=False, progress=None)
+    assert len([p for p in _runs(client).iterdir() if p.is_dir()]) == 1
+
+
+def test_phase_rerun_builds_on_last_good_run(client, tmp_path):
+    first = _good_run(client, tmp_path)
+    nbs = _notebooks(tmp_path / "nb_review2", {
+        "review": "import pandas as pd\nrun.write_table('review_v2', pd.DataFrame({'n': [len(run.tables())]}))"})
+    second = run_engagement(client, phases=["review"], notebooks_dir=nbs, deliverables=False, progress=None)
+    assert second.run_dir != first.run_dir
+    tables = {p.stem for p in (second.run_dir / "tables").glob("*.parquet")}
+    assert {"assessment_done", "segmentation_done", "strategy_done", "review_v2"} <= tables
+    assert not (first.run_dir / "tables" / "review_v2.parquet").exists()
+    assert second.manifest["base_run"] == first.run_dir.name
+    assert [p["phase"] for p in second.manifest["phases"]] == ["review"]
+
+
+def test_phase_rerun_without_a_previous_run_says_what_to_do(client, tmp_path):
+    with pytest.raises(RunError, match="has no successful run yet; fix: run the whole engagement once"):
+        run_engagement(client, phases=["strategy"], notebooks_dir=_notebooks(tmp_path / "nb"), progress=None)
+
+
+@pytest.mark.slow
+def test_whole_engagement_runs_the_real_notebooks(tmp_path):
+    params = write_demo_params(tmp_path, n_accounts=300, seed=11, name="Full Run")
+    lines: list[str] = []
+    res = run_engagement(params, progress=lines.append)
+    assert res.ok
+    nbs = sorted(p.name for p in (res.run_dir / "notebooks").glob("*.ipynb"))
+    assert nbs == sorted(PHASES.values())
+    for name in nbs:
+        nb = nbformat.read(res.run_dir / "notebooks" / name, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert not errors, f"{name}: {errors[:1]}"
+    m = res.manifest
+    assert m["status"] == "success"
+    assert all(d["status"] in ("success", "unavailable") for d in m.get("deliverables", []))
+    assert any("[4/4] review" in line for line in lines)
