@@ -95,9 +95,9 @@ def test_cell_exception_fails_run_and_keeps_failed_notebook(client, tmp_path):
 def test_cell_timeout_fails_run_and_marks_notebook(client, tmp_path):
     good = _good_run(client, tmp_path)
     before = sorted(p.relative_to(good.run_dir) for p in good.run_dir.rglob("*"))
-    nbs = _notebooks(tmp_path / "nb_slow", {"strategy": "import time\ntime.sleep(60)"})
-    with pytest.raises(RunError, match=r"03_strategy\.ipynb failed at cell 4 \(import time\): cell timed out after 3 s"):
-        run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None, cell_timeout=3)
+    nbs = _notebooks(tmp_path / "nb_slow", {"strategy": "import time\ntime.sleep(600)"})
+    with pytest.raises(RunError, match=r"03_strategy\.ipynb failed at cell 4 \(import time\): cell timed out after 20 s"):
+        run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None, cell_timeout=20)
     failed, m = _assert_failed_run_left_last_good_untouched(client, good, before)
     assert m["phases"][-1]["error_type"] == "CellTimeoutError"
     nb = nbformat.read(failed / "notebooks" / "03_strategy.ipynb", as_version=4)
