@@ -275,9 +275,9 @@ def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame
     """
     a = account_kpis
     h = headline.set_index("kpi")
-    T = a.attrs.get("as_of")
-    start = a.attrs.get("data_start")
-    months = ((T - start).days / 30.44) if T is not None and start is not None and pd.notna(start) else np.nan
+    T = pd.Timestamp(a.attrs["as_of"]) if a.attrs.get("as_of") else None
+    start = pd.Timestamp(a.attrs["data_start"]) if a.attrs.get("data_start") else None
+    months = ((T - start).days / 30.44) if T is not None and start is not None else np.nan
     n_orders = int(a["n_orders"].sum())
     rows = [_r("Revenue, orders and order value", n_orders > 0,
                f"{n_orders:,} orders from {start:%d %b %Y} to {T:%d %b %Y} ({months:.0f} months of history)"
@@ -387,7 +387,8 @@ def _fmt(value: float, unit: str, currency: str) -> str:
 
 def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
                          comparisons: pd.DataFrame | None = None, maturity_stage: pd.DataFrame | None = None,
-                         readiness: pd.DataFrame | None = None, currency: str = "EUR") -> pd.DataFrame:
+                         readiness: pd.DataFrame | None = None, currency: str = "EUR",
+                         confidence: float = 0.95) -> pd.DataFrame:
     """The assessment's headline messages, one sentence each, built only from the tables.
 
     Topics: scale and growth, retention, concentration, key-account dependence,
@@ -416,7 +417,7 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
                 f"accounts" + (f", {growth:+.0%} on the previous 12 months." if np.isfinite(growth) else ".")))
     if np.isfinite(v("retention_rate")):
         s = (f"{f('retention_rate')} of the accounts active a year ago are still active "
-             f"(95% interval {h.at['retention_rate', 'ci_low']:.0%}-{h.at['retention_rate', 'ci_high']:.0%}); "
+             f"({confidence:.0%} interval {h.at['retention_rate', 'ci_low']:.0%}-{h.at['retention_rate', 'ci_high']:.0%}); "
              f"{f('churn_rate')} have churned.")
         if comparisons is not None and "retention_rate" in set(comparisons["kpi"]):
             c = comparisons.set_index("kpi").loc["retention_rate"]
@@ -458,3 +459,74 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
                         "on this data: " + ", ".join(readiness.loc[~readiness['supported'], 'analysis'].str.lower())
                         + "."))
     return pd.DataFrame([{"rank": i + 1, "topic": t, "finding": s} for i, (t, s) in enumerate(out)])
+
+
+# --------------------------------------------------------------------------- notebook helpers
+def load_inputs(run) -> dict:
+    """What the assessment reads from the run folder.
+
+    Returns a dict with ``orders`` (order level, :func:`kam_analysis.kpis.load_orders`),
+    ``accounts`` (always present: derived from the transactions when the client gave no
+    accounts file), ``surveys`` and ``capability`` (None when the client gave none).
+    """
+    from .kpis import load_orders
+
+    return {"orders": load_orders(run), "accounts": run.read_data("accounts"),
+            "surveys": run.read_data("surveys") if run.has_data("surveys") else None,
+            "capability": run.read_data("capability") if run.has_data("capability") else None}
+
+
+def format_kpi_values(table: pd.DataFrame, *, currency: str = "EUR", value_cols: tuple[str, ...] = ("value",),
+                      unit_col: str = "unit", interval: bool = True) -> pd.DataFrame:
+    """A display copy of a KPI table: values formatted by their unit, interval as text.
+
+    Money as ``€1,234``, shares as ``12.3%``, scores and ratios with one or two
+    decimals, counts with thousands separators; missing values as an en dash.
+    """
+    from .reporting import CURRENCY_SYMBOLS
+
+    sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
+
+    def one(v, unit):
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            return "–"
+        v = float(v)
+        if unit == "currency":
+            return f"{sym}{v:,.0f}"
+        if unit == "share":
+            return f"{v:.1%}"
+        if unit == "count":
+            return f"{v:,.0f}"
+        if unit == "score":
+            return f"{v:,.1f}"
+        return f"{v:,.2f}"
+
+    out = table.copy()
+    for c in value_cols:
+        out[c] = [one(v, u) for v, u in zip(table[c], table[unit_col])]
+    if interval and {"ci_low", "ci_high"} <= set(table.columns):
+        out["interval"] = [f"{one(lo, u)} – {one(hi, u)}" if np.isfinite(lo) and np.isfinite(hi) else ""
+                           for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
+        out = out.drop(columns=["ci_low", "ci_high"])
+    if "n" in out:
+        out["n"] = [f"{v:,.0f}" if np.isfinite(v) else "" for v in table["n"].astype(float)]
+    return out
+
+
+def pivot_segment_kpis(kpi_by_segment: pd.DataFrame, *, dimension: str, kpis: list[str],
+                       currency: str = "EUR") -> pd.DataFrame:
+    """One dimension's groups as rows and the chosen KPIs as columns, formatted for reading.
+
+    A value whose group differs from the rest beyond noise gets ``*``; one on a small
+    base gets ``†``.
+    """
+    d = kpi_by_segment[(kpi_by_segment["dimension"] == dimension) & kpi_by_segment["kpi"].isin(kpis)]
+    d = format_kpi_values(d, currency=currency, interval=False)
+    raw = kpi_by_segment.loc[d.index]
+    d["cell"] = (d["value"] + np.where(raw["distinguishable"].fillna(False).astype(bool), " *", "")
+                 + np.where(raw["small_n"].fillna(False).astype(bool), " †", ""))
+    wide = d.pivot_table(index="group", columns="kpi", values="cell", aggfunc="first")
+    labels = {k: kpi_label(k) if k in KPI_DEFINITIONS else k.replace("_", " ").capitalize() for k in kpis}
+    wide = wide.reindex(columns=[k for k in kpis if k in wide.columns]).rename(columns=labels)
+    wide.index.name = dimension.replace("_", " ").capitalize()
+    return wide.reset_index()

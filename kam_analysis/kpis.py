@@ -501,12 +501,11 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
         out["clv_historical"] = np.where(out["n_orders"] > 0, out["revenue_total"], np.nan)
     out.attrs["clv_basis"] = "margin" if has_margin else "revenue"
     out.attrs["has_margin"] = has_margin
-    out.attrs["has_cost_to_serve"] = "cost_to_serve" in out and bool(out["cost_to_serve"].notna().any())
-    out.attrs["window"] = (w0, w1)
+    out.attrs["has_cost_to_serve"] = bool("cost_to_serve" in out and out["cost_to_serve"].notna().any())
     for c in ("nps_12m", "csat_12m", "nps_prev_12m", "csat_prev_12m"):
         out[c] = np.nan
     out["responded_12m"] = False
-    out.attrs["has_surveys"] = surveys is not None and len(surveys) > 0
+    out.attrs["has_surveys"] = bool(surveys is not None and len(surveys) > 0)
     if surveys is not None and len(surveys):
         sv = surveys.copy()
         sv[account_col] = sv[account_col].astype(str)
@@ -517,10 +516,11 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
                 out[f"{col}_prev_12m"] = _latest_response(sv, col, p0, p1, account_col).reindex(out.index)
         resp = sv[(sv["survey_date"] > w0) & (sv["survey_date"] <= w1)][account_col].unique()
         out["responded_12m"] = out.index.isin(resp)
-        out.attrs["has_nps"] = "nps" in sv and bool(sv["nps"].notna().any())
-        out.attrs["has_csat"] = "csat" in sv and bool(sv["csat"].notna().any())
-    out.attrs["data_start"] = _ts(o["order_date"].min()) if len(o) else pd.NaT
-    out.attrs["as_of"] = T
+        out.attrs["has_nps"] = bool("nps" in sv and sv["nps"].notna().any())
+        out.attrs["has_csat"] = bool("csat" in sv and sv["csat"].notna().any())
+    # attrs stay JSON-safe (they travel into the Parquet metadata of the run-folder table)
+    out.attrs["data_start"] = _ts(o["order_date"].min()).strftime("%Y-%m-%d") if len(o) else None
+    out.attrs["as_of"] = T.strftime("%Y-%m-%d")
     out.attrs["churn_days"] = int(churn_days)
     return out.reset_index()
 
@@ -755,11 +755,21 @@ def compute_headline_kpis(account_kpis: pd.DataFrame, *, confidence: float = 0.9
     return pd.concat([out, pd.DataFrame(rows)], ignore_index=True)
 
 
+def _dates(a: pd.DataFrame) -> tuple[pd.Timestamp | None, pd.Timestamp | None, int]:
+    start, T = a.attrs.get("data_start"), a.attrs.get("as_of")
+    return (pd.Timestamp(start) if start else None, pd.Timestamp(T) if T else None,
+            int(a.attrs.get("churn_days", 0)))
+
+
 def _history_ok(a: pd.DataFrame) -> dict:
-    start = a.attrs.get("data_start")
-    T = a.attrs.get("as_of")
-    cd = a.attrs.get("churn_days", 0)
-    if start is None or T is None or pd.isna(start):
+    """Whether the history supports the retention base at T-12m and the previous window.
+
+    Retention needs the base window ``(T - 12m - churn_days, T - 12m]`` inside the data;
+    the previous window needs data from ``T - 24m`` (a month of slack allowed, so an
+    extract starting a few days late still counts).
+    """
+    start, T, cd = _dates(a)
+    if start is None or T is None:
         return {"retention": True, "yoy": True}
     return {"retention": start <= T - pd.DateOffset(months=12) - pd.Timedelta(days=cd - 1),
             "yoy": start <= T - pd.DateOffset(months=24) + pd.Timedelta(days=31)}
@@ -916,8 +926,8 @@ def compute_kpi_comparisons(account_kpis: pd.DataFrame, *, confidence: float = 0
 
 
 def _history_prev_retention(a: pd.DataFrame) -> bool:
-    start, T, cd = a.attrs.get("data_start"), a.attrs.get("as_of"), a.attrs.get("churn_days", 0)
-    if start is None or T is None or pd.isna(start):
+    start, T, cd = _dates(a)
+    if start is None or T is None:
         return True
     return start <= T - pd.DateOffset(months=24) - pd.Timedelta(days=cd - 1)
 
