@@ -31,6 +31,14 @@ RAG_COLORS = {"green": "#2E8B57", "amber": "#E0A800", "red": "#C0392B", "n/a": "
 _PCT = mticker.PercentFormatter(1.0, decimals=0)
 
 
+def _money_formatter(currency: str, largest: float):
+    """Full amounts with separators below 10,000 (so 1,500 is not rounded to "2k"), short above."""
+    if largest >= 10_000:
+        return currency_formatter(currency)
+    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
+    return mticker.FuncFormatter(lambda x, _p=None: f"{sym}{x:,.0f}")
+
+
 def _period_labels(dates: pd.Series, period: str) -> list[str]:
     d = pd.to_datetime(dates)
     if period == "month":
@@ -71,7 +79,7 @@ def plot_kpi_trends(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", perio
     ax.plot(x, d["average_order_value"], marker="o", color=PALETTE[2])
     ax.set_title("Average order value")
     ax.set_ylabel(f"Revenue per order ({currency})")
-    ax.yaxis.set_major_formatter(currency_formatter(currency))
+    ax.yaxis.set_major_formatter(_money_formatter(currency, float(d["average_order_value"].max(skipna=True) or 0)))
     ax.set_ylim(bottom=0)
     ax = axes[1, 1]
     ax.plot(x, d["retention_rate"], marker="o", color=PALETTE[0], label="Retention")
@@ -134,9 +142,11 @@ def plot_whale_curve(whale: pd.DataFrame, *, title: str = "Whale curve: cumulati
         i = int(w["cumulative_profit_share"].to_numpy().argmax())
         peak, at = float(w["cumulative_profit_share"].iloc[i]), float(w["account_share"].iloc[i])
         ax.scatter([at], [peak], color=PALETTE[4], zorder=3)
-        ax.annotate(f"Peak {peak:.0%} of total profit\nat {at:.0%} of accounts", (at, peak),
-                    xytext=(10, -34), textcoords="offset points", fontsize=9)
-        ax.text(0.99, 1.0, "100% = total profit", ha="right", va="bottom", fontsize=8, color=PALETTE[5],
+        ax.annotate(f"Peak: {peak:.0%} of total profit\nfrom the top {at:.0%} of accounts; the rest\n"
+                    f"give away {peak - 1:.0%} of total profit", (at, peak), xytext=(-40, -80),
+                    textcoords="offset points", fontsize=9, ha="right",
+                    arrowprops={"arrowstyle": "-", "color": PALETTE[5]})
+        ax.text(0.01, 1.0, "100% = total profit", ha="left", va="bottom", fontsize=8, color=PALETTE[5],
                 transform=ax.get_yaxis_transform())
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)
@@ -170,6 +180,7 @@ def plot_cohort_heatmap(cohort_retention: pd.DataFrame, *, value: str = "retenti
     ax.set_title(title or ("Share of each cohort still ordering" if value == "retention"
                            else "Cohort net revenue retention (revenue vs. first period)"))
     ax.tick_params(axis="y", labelsize=8)
+    ax.grid(False)
     return ax
 
 
@@ -224,8 +235,8 @@ def plot_maturity_radar(maturity: pd.DataFrame, *, title: str = "KAM capability:
     ax.set_xticks(ang, [d.replace(" & ", " &\n") if len(d) > 18 else d for d in m["dimension"]], fontsize=8.5)
     ax.set_ylim(0, 5)
     ax.set_yticks([1, 2, 3, 4, 5], ["1", "2", "3", "4", "5"], fontsize=8, color=PALETTE[5])
-    ax.set_title(title, pad=24)
-    ax.legend(loc="upper right", bbox_to_anchor=(1.15, 1.1), frameon=False)
+    ax.set_title(title, pad=34)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False, ncols=2)
     return ax
 
 
@@ -256,13 +267,14 @@ def plot_segment_kpi(kpi_by_segment: pd.DataFrame, *, dimension: str, kpi: str, 
     if unit == "share":
         ax.xaxis.set_major_formatter(_PCT)
     elif unit == "currency" and currency:
-        ax.xaxis.set_major_formatter(currency_formatter(currency))
+        ax.xaxis.set_major_formatter(_money_formatter(currency, float(d["value"].abs().max()) if len(d) else 0.0))
     label = d["label"].iloc[0] if len(d) else kpi
     ax.set_xlabel(label + ("" if unit != "currency" or not currency else f" ({currency})"))
     ax.set_ylabel("")
     ax.set_title(title or f"{label} by {dimension.replace('_', ' ')}")
-    ax.text(1.0, -0.02, "* differs from the other groups beyond noise; bars show the interval",
-            transform=ax.transAxes, ha="right", va="top", fontsize=7.5, color=PALETTE[5])
+    ax.annotate("* differs from the other groups beyond noise; whiskers show the interval", xy=(1.0, 0.0),
+                xycoords="axes fraction", xytext=(0, -40), textcoords="offset points", ha="right", va="top",
+                fontsize=7.5, color=PALETTE[5])
     if (d["value"] < 0).any():
         ax.axvline(0, color=PALETTE[5], lw=0.8)
     return ax
