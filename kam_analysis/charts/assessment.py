@@ -258,7 +258,8 @@ def plot_segment_kpi(kpi_by_segment: pd.DataFrame, *, dimension: str, kpi: str, 
     ok = np.isfinite(lo) & np.isfinite(hi)
     if ok.any():
         v = d["value"].to_numpy(float)
-        ax.errorbar(v[ok], y[ok], xerr=[v[ok] - lo[ok], hi[ok] - v[ok]], fmt="none", ecolor=PALETTE[5], capsize=3)
+        err = np.clip([v[ok] - lo[ok], hi[ok] - v[ok]], 0, None)  # Wilson bounds at 0/1 can round past the value
+        ax.errorbar(v[ok], y[ok], xerr=err, fmt="none", ecolor=PALETTE[5], capsize=3)
     unit = d["unit"].iloc[0] if len(d) else ""
     labels = [f"{g}{' *' if dist else ''}{' (small n)' if s else ''}"
               for g, dist, s in zip(d["group"], d["distinguishable"], d["small_n"])]
