@@ -31,6 +31,11 @@ __all__ = [
     "compute_maturity_stage",
     "compute_data_readiness",
     "compute_key_findings",
+    "load_inputs",
+    "format_kpi_values",
+    "pivot_segment_kpis",
+    "style_display",
+    "period_table",
 ]
 
 _DEFAULT_FILE = TEMPLATES_DIR / "benchmarks.yaml"
@@ -477,11 +482,14 @@ def load_inputs(run) -> dict:
 
 
 def format_kpi_values(table: pd.DataFrame, *, currency: str = "EUR", value_cols: tuple[str, ...] = ("value",),
-                      unit_col: str = "unit", interval: bool = True) -> pd.DataFrame:
+                      unit_col: str = "unit", interval: bool = True,
+                      points_cols: tuple[str, ...] = ()) -> pd.DataFrame:
     """A display copy of a KPI table: values formatted by their unit, interval as text.
 
     Money as ``€1,234``, shares as ``12.3%``, scores and ratios with one or two
-    decimals, counts with thousands separators; missing values as an en dash.
+    decimals, counts with thousands separators; missing values as an en dash. Columns in
+    ``points_cols`` are differences: shares as percentage points (``+1.2 pts``), others
+    signed.
     """
     from .reporting import CURRENCY_SYMBOLS
 
@@ -503,10 +511,20 @@ def format_kpi_values(table: pd.DataFrame, *, currency: str = "EUR", value_cols:
 
     out = table.copy()
     for c in value_cols:
-        out[c] = [one(v, u) for v, u in zip(table[c], table[unit_col])]
+        if c in points_cols:
+            out[c] = [f"{float(v) * 100:+.1f} pts" if u == "share" and np.isfinite(v) else
+                      (("+" if np.isfinite(v) and v > 0 else "") + one(v, u)) for v, u in zip(table[c], table[unit_col])]
+        else:
+            out[c] = [one(v, u) for v, u in zip(table[c], table[unit_col])]
     if interval and {"ci_low", "ci_high"} <= set(table.columns):
-        out["interval"] = [f"{one(lo, u)} – {one(hi, u)}" if np.isfinite(lo) and np.isfinite(hi) else ""
-                           for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
+        if "difference" in points_cols:
+            out["interval"] = [f"{lo * 100:+.1f} to {hi * 100:+.1f} pts" if u == "share" and np.isfinite(lo)
+                               and np.isfinite(hi) else (f"{one(lo, u)} to {one(hi, u)}" if np.isfinite(lo)
+                                                         and np.isfinite(hi) else "")
+                               for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
+        else:
+            out["interval"] = [f"{one(lo, u)} – {one(hi, u)}" if np.isfinite(lo) and np.isfinite(hi) else ""
+                               for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
         out = out.drop(columns=["ci_low", "ci_high"])
     if "n" in out:
         out["n"] = [f"{v:,.0f}" if np.isfinite(v) else "" for v in table["n"].astype(float)]
@@ -530,3 +548,49 @@ def pivot_segment_kpis(kpi_by_segment: pd.DataFrame, *, dimension: str, kpis: li
     wide = wide.reindex(columns=[k for k in kpis if k in wide.columns]).rename(columns=labels)
     wide.index.name = dimension.replace("_", " ").capitalize()
     return wide.reset_index()
+
+
+_STATUS_STYLE = {"green": "color: white; background-color: #2E8B57", "amber": "color: black; background-color: #E0A800",
+                 "red": "color: white; background-color: #C0392B", "n/a": "color: #5D6D7E",
+                 "supported": "color: #2E8B57", "caution": "color: #B8860B", "unreliable": "color: #C0392B",
+                 "not supported": "color: #C0392B; font-weight: bold"}
+
+
+def style_display(frame: pd.DataFrame, *, status_col: str | None = None, caption: str = ""):
+    """A Styler for reading in the notebook: no index, text left-aligned, numbers right,
+    RAG / readiness status coloured, missing values as an en dash."""
+    text = [c for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype) in ("str", "string")]
+    st = frame.style.hide(axis="index").format(na_rep="–")
+    st = st.set_properties(subset=text, **{"text-align": "left"})
+    st = st.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+    if status_col and status_col in frame:
+        st = st.map(lambda s: _STATUS_STYLE.get(s, ""), subset=[status_col])
+    if caption:
+        st = st.set_caption(caption)
+    return st
+
+
+def period_table(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", period: str = "quarter") -> pd.DataFrame:
+    """``kpi_by_period`` as a readable table: period label and the KPIs a committee reads, formatted."""
+    from .reporting import CURRENCY_SYMBOLS
+
+    sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
+    d = kpi_by_period
+    ps = pd.to_datetime(d["period_start"])
+    label = {"month": ps.dt.strftime("%b %Y"), "year": ps.dt.strftime("%Y")}.get(
+        period, "Q" + ps.dt.quarter.astype(str) + " " + ps.dt.year.astype(str))
+    money = lambda s: [f"{sym}{v:,.0f}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
+    pct = lambda s: [f"{v:+.1%}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
+    share = lambda s: [f"{v:.1%}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
+    out = pd.DataFrame({
+        "Period": label + np.where(d["complete"], "", " (partial)"),
+        "Net revenue": money(d["revenue"]),
+        "vs prior period": pct(d["revenue_growth"]),
+        "vs a year earlier": pct(d["revenue_growth_yoy"]),
+        "Orders": [f"{v:,.0f}" for v in d["orders"]],
+        "Ordering accounts": [f"{v:,.0f}" for v in d["active_accounts"]],
+        "Avg order value": money(d["average_order_value"]),
+        "Retention": share(d["retention_rate"]),
+        "Churn": share(d["churn_rate"]),
+    })
+    return out

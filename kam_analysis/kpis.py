@@ -1034,6 +1034,8 @@ def compute_whale_curve(account_kpis: pd.DataFrame, *, profit_col: str = "profit
     p = p.sort_values([profit_col, account_col], ascending=[False, True], kind="stable")
     x = p[profit_col].to_numpy(dtype="float64")
     n = len(x)
+    if n == 0:
+        return pd.DataFrame(columns=["rank", "account_share", "cumulative_profit", "cumulative_profit_share"])
     cum = np.concatenate([[0.0], np.cumsum(x)])
     ranks = np.arange(n + 1)
     if n > max_points:
