@@ -500,14 +500,14 @@ def format_kpi_values(table: pd.DataFrame, *, currency: str = "EUR", value_cols:
             return "–"
         v = float(v)
         if unit == "currency":
-            return f"{sym}{v:,.0f}"
+            return f"-{sym}{-v:,.0f}" if v < 0 else f"{sym}{v:,.0f}"
         if unit == "share":
             return f"{v:.1%}"
         if unit == "count":
             return f"{v:,.0f}"
         if unit == "score":
             return f"{v:,.1f}"
-        return f"{v:,.2f}"
+        return f"{v:,.4f}" if abs(v) < 0.1 else f"{v:,.2f}"
 
     out = table.copy()
     for c in value_cols:
