@@ -207,3 +207,38 @@ def test_transactions_only_client_runs_and_says_what_is_missing(tmp_path):
     assert "Not computed:** the transactions carry no gross margin" in text
     assert "Not assessed:** the client gave no capability self-assessment" in text
     assert "no survey data" in text
+
+
+# --------------------------------------------------------------------------- charts
+def test_every_assessment_chart_is_titled_and_labelled(acct_demo, demo_run):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from kam_analysis import charts
+
+    a, h = acct_demo
+    o = kpis.load_orders(demo_run)
+    T = demo_run.params.analysis.as_of_date
+    period = kpis.compute_period_kpis(demo_run.read_table("account_period"), as_of=T, orders=o, churn_days=180)
+    seg = kpis.compute_segment_kpis(a, dimensions=["segment"])
+    ladder = assessment.load_maturity_ladder()
+    gaps = assessment.compute_benchmark_gaps(h, benchmarks=assessment.load_benchmarks(industry="online_retail"),
+                                             targets={"nps": 40}, amber=0.05, red=0.15)
+    with charts.kam_style():
+        fig = charts.plot_kpi_trends(period)
+        axes = list(fig.axes)
+        axes += [charts.plot_concentration_curve(kpis.compute_concentration_curve(a["revenue_12m"]),
+                                                 summary=kpis.compute_concentration_summary(a["revenue_12m"])),
+                 charts.plot_whale_curve(kpis.compute_whale_curve(a)),
+                 charts.plot_cohort_heatmap(kpis.compute_cohort_retention(o, as_of=T)),
+                 charts.plot_benchmark_gaps(gaps),
+                 charts.plot_segment_kpi(seg, dimension="segment", kpi="retention_rate")]
+        radar = charts.plot_maturity_radar(assessment.compute_capability_maturity(
+            demo_run.read_data("capability"), ladder=ladder))
+    for ax in axes:
+        assert ax.get_title(), ax
+        assert ax.get_xlabel() and (ax.get_ylabel() or ax.get_yticklabels()), ax.get_title()
+    assert radar.get_title()
+    plt.close("all")

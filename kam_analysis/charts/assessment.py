@@ -212,6 +212,11 @@ def plot_benchmark_gaps(gaps: pd.DataFrame, *, title: str = "KPIs against target
 
     ax.legend(handles=[Patch(color=RAG_COLORS[k], label=k) for k in ("green", "amber", "red")],
               loc="lower right", frameon=False, ncols=3, fontsize=8)
+    if "benchmark_illustrative" in g and ((g["status_basis"] == "benchmark")
+                                          & g["benchmark_illustrative"].fillna(False).astype(bool)).any():
+        ax.annotate("Benchmarks marked illustrative in benchmark_gaps are placeholders, not published figures",
+                    xy=(1.0, 0.0), xycoords="axes fraction", xytext=(0, -40), textcoords="offset points",
+                    ha="right", va="top", fontsize=7.5, color=PALETTE[5])
     return ax
 
 
