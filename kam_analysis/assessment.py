@@ -449,9 +449,19 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
                     "as a finding (see data readiness)."))
     if gaps is not None and len(gaps):
         red = gaps[gaps["status"] == "red"]
-        if len(red):
-            out.append(("Gaps", f"{len(red)} KPI(s) are red against {'target' if (red['status_basis'] == 'target').all() else 'target or benchmark'}: "
-                        + ", ".join(red["label"].str.lower()) + "."))
+        vs_t = red[red["status_basis"] == "target"]
+        vs_b = red[red["status_basis"] == "benchmark"]
+        parts = []
+        if len(vs_t):
+            parts.append(f"{len(vs_t)} KPI(s) are red against the client's target: "
+                         + ", ".join(vs_t["label"].str.lower()))
+        if len(vs_b):
+            illus = vs_b["benchmark_illustrative"].fillna(False).astype(bool).any()
+            parts.append(f"{len(vs_b)} red against the industry benchmark"
+                         + (" (illustrative: confirm with a sourced figure before presenting)" if illus else "")
+                         + ": " + ", ".join(vs_b["label"].str.lower()))
+        if parts:
+            out.append(("Gaps", "; ".join(parts) + "."))
     if maturity_stage is not None and len(maturity_stage):
         m = maturity_stage.iloc[0]
         out.append(("KAM maturity", f"KAM capability scores {m['overall_score']:.1f} of 5 (target "

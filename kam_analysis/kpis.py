@@ -833,6 +833,14 @@ def _two_sample(kpi: str, a1: pd.DataFrame, a2: pd.DataFrame, confidence: float,
     return float(2 * stats.norm.sf(abs(z)))
 
 
+def _group_labels(col: pd.Series) -> pd.Series:
+    """Group labels of an attribute: booleans (key_account) as Key account / Other, blanks as (missing)."""
+    vals = set(col.dropna().unique())
+    if vals and vals <= {True, False}:
+        col = col.map({True: "Key account", False: "Other"})
+    return col.astype("object").where(col.notna(), "(missing)").astype(str)
+
+
 def compute_segment_kpis(account_kpis: pd.DataFrame, *, dimensions: list[str], confidence: float = 0.95,
                          min_denominator: int = 30, survey_coverage_min: float = 0.3) -> pd.DataFrame:
     """KPIs by group of every account attribute in ``dimensions``, each group tested against the rest.
@@ -858,9 +866,7 @@ def compute_segment_kpis(account_kpis: pd.DataFrame, *, dimensions: list[str], c
     for dim in dimensions:
         if dim not in a or a[dim].isna().all():
             continue
-        col = a[dim]
-        col = col.map({True: "Key account", False: "Other"}) if col.dtype == bool else col.astype("object")
-        col = col.fillna("(missing)").astype(str)
+        col = _group_labels(a[dim])
         for grp in sorted(col.unique()):
             m = (col == grp).to_numpy()
             sub, rest = a[m], a[~m]
@@ -942,8 +948,7 @@ def compute_survey_coverage(account_kpis: pd.DataFrame, *, by: str, confidence: 
     data does not carry; coverage is the share of the customer base heard from.)
     """
     a = account_kpis
-    col = a[by].map({True: "Key account", False: "Other"}) if a[by].dtype == bool else a[by]
-    col = col.astype("object").fillna("(missing)").astype(str)
+    col = _group_labels(a[by])
     rows = []
     for grp in sorted(col.unique()):
         s = a[(col == grp).to_numpy()]

@@ -409,3 +409,12 @@ def test_demo_churn_matches_the_raw_files_and_the_generator(demo_run, demo_param
 def test_kpi_dictionary_doc_is_in_sync():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "kpi_dictionary.md").read_text(encoding="utf-8")
     assert kpis.kpi_dictionary_markdown() in doc
+
+
+def test_boolean_attribute_with_blanks_is_labelled(acct):
+    a = acct.copy()
+    a["key_account"] = pd.Series([True, False, None, False, None], dtype="object")
+    s = kpis.compute_segment_kpis(a, dimensions=["key_account"])
+    assert set(s["group"]) == {"Key account", "Other", "(missing)"}
+    n = s[s["kpi"] == "accounts"].set_index("group")["value"]
+    assert n.to_dict() == {"(missing)": 2, "Key account": 1, "Other": 2}
