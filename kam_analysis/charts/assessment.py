@@ -22,6 +22,7 @@ __all__ = [
     "plot_concentration_curve",
     "plot_whale_curve",
     "plot_cohort_heatmap",
+    "plot_cohort_retention",
     "plot_benchmark_gaps",
     "plot_maturity_radar",
     "plot_segment_kpi",
@@ -182,6 +183,20 @@ def plot_cohort_heatmap(cohort_retention: pd.DataFrame, *, value: str = "retenti
     ax.tick_params(axis="y", labelsize=8)
     ax.grid(False)
     return ax
+
+
+def plot_cohort_retention(cohort_retention: pd.DataFrame, *, max_periods: int | None = 12):
+    """Two stacked heatmaps (account retention, net revenue retention), sized to the number of cohorts."""
+    n_coh = cohort_retention["cohort"].nunique()
+    n_per = int(min(cohort_retention["period_index"].max() if len(cohort_retention) else 0,
+                    max_periods if max_periods is not None else 10**6)) + 1
+    width = min(3.5 + 0.8 * n_per, 14)
+    height = 2 * (0.42 * n_coh + 1.4)
+    fig, axes = plt.subplots(2, 1, figsize=(width, max(height, 5)))
+    plot_cohort_heatmap(cohort_retention, value="retention", max_periods=max_periods, ax=axes[0])
+    plot_cohort_heatmap(cohort_retention, value="revenue_retention", max_periods=max_periods, ax=axes[1])
+    fig.tight_layout()
+    return fig
 
 
 def plot_benchmark_gaps(gaps: pd.DataFrame, *, title: str = "KPIs against target (or benchmark)", ax=None):
