@@ -27,7 +27,6 @@ everything after that is account-level pandas.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np

@@ -85,7 +85,7 @@ def plot_kpi_trends(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", perio
     ax = axes[1, 1]
     ax.plot(x, d["retention_rate"], marker="o", color=PALETTE[0], label="Retention")
     ax.plot(x, d["churn_rate"], marker="o", color=PALETTE[4], label="Churn")
-    ax.set_title(f"Account retention and churn, period on period")
+    ax.set_title("Account retention and churn, period on period")
     ax.set_ylabel("Share of accounts active at period start")
     ax.yaxis.set_major_formatter(_PCT)
     ax.set_ylim(0, 1.02)
