@@ -103,6 +103,11 @@ class AnalysisSection(_Section):
     period: Literal["month", "quarter", "year"] = "quarter"
     churn_days: int = Field(180, ge=7, le=3650, description="no order for this many days = churned")
     history_start: dt.date | None = Field(None, description="ignore orders before this date")
+    breakdown_by: list[str] = Field(
+        default_factory=lambda: ["segment", "region", "account_manager", "key_account", "value_tier"],
+        description="account attributes the KPIs are broken down by (absent ones are skipped; "
+                    "value_tier = tiers of segmentation.tiers by last-12-month revenue)",
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> "AnalysisSection":

@@ -1,0 +1,606 @@
+"""Phase 1 diagnosis beyond the KPIs: benchmark and target gaps, KAM maturity, data readiness.
+
+* :func:`load_benchmarks` / :func:`compute_benchmark_gaps` set the headline KPIs against
+  the industry benchmarks of ``templates/benchmarks.yaml`` and the client's targets
+  (params ``targets``), with a red/amber/green status from ``thresholds.rag``.
+* :func:`compute_capability_maturity` / :func:`compute_maturity_stage` read the optional
+  KAM capability self-assessment and place the client on the relationship ladder
+  (exploratory, basic, cooperative, interdependent, integrated).
+* :func:`compute_data_readiness` says what the client data supports and what it does
+  not, so no deliverable presents a number the data cannot carry.
+* :func:`compute_key_findings` turns the tables into the sentences a consultant says.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .config import TEMPLATES_DIR
+from .exceptions import ParameterError
+from .kpis import KPI_DEFINITIONS, kpi_label
+
+__all__ = [
+    "load_benchmarks",
+    "load_maturity_ladder",
+    "rag_status",
+    "compute_benchmark_gaps",
+    "compute_capability_maturity",
+    "compute_maturity_stage",
+    "compute_data_readiness",
+    "compute_key_findings",
+    "load_inputs",
+    "format_kpi_values",
+    "pivot_segment_kpis",
+    "style_display",
+    "period_table",
+]
+
+_DEFAULT_FILE = TEMPLATES_DIR / "benchmarks.yaml"
+
+
+def _read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"Benchmark file {path} not found; fix: set benchmarks.file to an existing YAML "
+                             f"file, or remove it to use {_DEFAULT_FILE}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"Benchmark file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ParameterError(f"Benchmark file {path} must be a mapping with 'industries:' and 'maturity_ladder:'")
+    return raw
+
+
+def load_benchmarks(path: str | Path | None = None, *, industry: str,
+                    overrides: dict[str, float] | None = None) -> pd.DataFrame:
+    """Benchmarks of one industry, with per-client overrides.
+
+    Parameters
+    ----------
+    path : path, optional
+        Benchmark YAML (default ``templates/benchmarks.yaml``).
+    industry : str
+        Key under ``industries:`` (params ``client.industry``).
+    overrides : dict, optional
+        KPI -> value (params ``benchmarks.overrides``); an override replaces the file's
+        value and is marked as the client's own (source ``params benchmarks.overrides``,
+        not illustrative).
+
+    Returns
+    -------
+    DataFrame
+        ``kpi, benchmark, illustrative, source, reference``.
+
+    Raises
+    ------
+    ParameterError
+        The file is missing or malformed, the industry is not in it, or an entry has
+        no numeric value.
+    """
+    path = Path(path) if path else _DEFAULT_FILE
+    raw = _read_yaml(path)
+    inds = raw.get("industries") or {}
+    if industry not in inds:
+        raise ParameterError(
+            f"Industry '{industry}' (client.industry) has no benchmarks in {path}. Industries there: "
+            f"{', '.join(sorted(inds)) or 'none'}; fix: set client.industry to one of them, or add an "
+            f"'{industry}:' section under industries: in the benchmark file")
+    rows = []
+    for kpi, entry in ((inds[industry] or {}).get("kpis") or {}).items():
+        entry = entry if isinstance(entry, dict) else {"value": entry}
+        try:
+            value = float(entry["value"])
+        except (KeyError, TypeError, ValueError):
+            raise ParameterError(f"Benchmark {industry}.{kpi} in {path} has no numeric 'value' "
+                                 f"(got {entry.get('value')!r}); fix: give a number") from None
+        rows.append({"kpi": kpi, "benchmark": value, "illustrative": bool(entry.get("illustrative", True)),
+                     "source": str(entry.get("source", "Illustrative placeholder")),
+                     "reference": str(entry.get("reference", "") or "").strip()})
+    bm = pd.DataFrame(rows, columns=["kpi", "benchmark", "illustrative", "source", "reference"])
+    for kpi, value in (overrides or {}).items():
+        row = {"kpi": kpi, "benchmark": float(value), "illustrative": False,
+               "source": "Client-supplied (params benchmarks.overrides)", "reference": ""}
+        if kpi in set(bm["kpi"]):
+            bm.loc[bm["kpi"] == kpi, list(row)] = list(row.values())
+        else:
+            bm = pd.concat([bm, pd.DataFrame([row])], ignore_index=True)
+    return bm
+
+
+def load_maturity_ladder(path: str | Path | None = None) -> pd.DataFrame:
+    """The relationship ladder: ``stage, min_score, description``, lowest stage first.
+
+    Read from ``maturity_ladder:`` in the benchmark file; a file without one falls back
+    to the template's ladder.
+    """
+    raw = _read_yaml(path) if path else {}
+    ladder = raw.get("maturity_ladder") or _read_yaml(_DEFAULT_FILE).get("maturity_ladder")
+    df = pd.DataFrame(ladder)
+    if not {"stage", "min_score"} <= set(df.columns):
+        raise ParameterError(f"maturity_ladder in {path} needs 'stage' and 'min_score' for every step")
+    if "description" not in df:
+        df["description"] = ""
+    return df.sort_values("min_score", kind="stable").reset_index(drop=True)[["stage", "min_score", "description"]]
+
+
+# --------------------------------------------------------------------------- gaps
+def rag_status(current: float, reference: float, *, amber: float, red: float,
+               higher_is_better: bool = True) -> str:
+    """Red/amber/green from the relative shortfall against a reference (target or benchmark).
+
+    ``shortfall = (reference - current) / |reference|`` (sign reversed when lower is
+    better); green if ``shortfall <= amber``, amber if ``<= red``, red above; ``n/a``
+    when either value is missing or the reference is 0.
+    """
+    if current is None or reference is None:
+        return "n/a"
+    current, reference = float(current), float(reference)
+    if not np.isfinite(current) or not np.isfinite(reference) or reference == 0:
+        return "n/a"
+    shortfall = (reference - current) / abs(reference)
+    if not higher_is_better:
+        shortfall = -shortfall
+    if shortfall <= amber + 1e-12:
+        return "green"
+    if shortfall <= red + 1e-12:
+        return "amber"
+    return "red"
+
+
+def compute_benchmark_gaps(headline: pd.DataFrame, *, benchmarks: pd.DataFrame, targets: dict[str, float],
+                           amber: float, red: float) -> pd.DataFrame:
+    """KPI x (current, benchmark, target, gaps, red/amber/green).
+
+    One row per KPI that has a benchmark or a target, in the headline's order.
+    ``gap_to_benchmark = current - benchmark``, ``gap_to_target = current - target``
+    (positive = above). ``status`` is the RAG of current against the target
+    (``status_basis = 'target'``), or against the benchmark when the client set no
+    target (``'benchmark'``); ``n/a`` when the KPI could not be computed. A KPI whose
+    headline note says it is unreliable keeps its status, and the note says so.
+
+    Raises
+    ------
+    ParameterError
+        A target names a KPI the assessment does not compute.
+    """
+    known = list(headline["kpi"])
+    unknown = sorted(set(targets) - set(known))
+    if unknown:
+        raise ParameterError(
+            f"targets names KPIs the assessment does not compute: {', '.join(unknown)}; known KPIs: "
+            f"{', '.join(known)}; fix: rename the target keys in the params file")
+    h = headline.set_index("kpi")
+    bm = benchmarks.set_index("kpi")
+    rows = []
+    for kpi in known:
+        if kpi not in targets and kpi not in bm.index:
+            continue
+        d = KPI_DEFINITIONS.get(kpi)
+        hib = True if d is None or d.higher_is_better is None else d.higher_is_better
+        cur = float(h.at[kpi, "value"])
+        b = float(bm.at[kpi, "benchmark"]) if kpi in bm.index else np.nan
+        t = float(targets[kpi]) if kpi in targets else np.nan
+        basis = "target" if kpi in targets else "benchmark"
+        ref = t if basis == "target" else b
+        status = rag_status(cur, ref, amber=amber, red=red, higher_is_better=hib)
+        note = str(h.at[kpi, "note"]) if not np.isfinite(cur) or "unreliable" in str(h.at[kpi, "note"]) else ""
+        rows.append({"kpi": kpi, "label": kpi_label(kpi), "unit": h.at[kpi, "unit"], "current": cur,
+                     "benchmark": b, "target": t, "gap_to_benchmark": cur - b, "gap_to_target": cur - t,
+                     "status": status, "status_basis": basis, "higher_is_better": hib,
+                     "benchmark_illustrative": bool(bm.at[kpi, "illustrative"]) if kpi in bm.index else None,
+                     "benchmark_source": str(bm.at[kpi, "source"]) if kpi in bm.index else "",
+                     "note": note})
+    cols = ["kpi", "label", "unit", "current", "benchmark", "target", "gap_to_benchmark", "gap_to_target", "status",
+            "status_basis", "higher_is_better", "benchmark_illustrative", "benchmark_source", "note"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------- maturity
+def _stage_of(score: float, ladder: pd.DataFrame) -> str:
+    if not np.isfinite(score):
+        return "n/a"
+    ok = ladder[ladder["min_score"] <= score + 1e-12]
+    return str(ok["stage"].iloc[-1]) if len(ok) else str(ladder["stage"].iloc[0])
+
+
+def compute_capability_maturity(capability: pd.DataFrame, *, ladder: pd.DataFrame) -> pd.DataFrame:
+    """Score against target by capability dimension.
+
+    ``gap = score - target`` (negative = below target); ``stage`` = the ladder stage the
+    dimension's score reaches; ``below_target`` = score < target. Dimensions keep the
+    order of the self-assessment.
+
+    Returns ``dimension, score, target, gap, stage, below_target``.
+    """
+    c = capability.copy()
+    if "target" not in c:
+        c["target"] = np.nan
+    c["score"] = pd.to_numeric(c["score"], errors="coerce")
+    c["target"] = pd.to_numeric(c["target"], errors="coerce")
+    c["gap"] = c["score"] - c["target"]
+    c["stage"] = [_stage_of(s, ladder) for s in c["score"]]
+    c["below_target"] = c["gap"] < 0
+    return c[["dimension", "score", "target", "gap", "stage", "below_target"]].reset_index(drop=True)
+
+
+def compute_maturity_stage(maturity: pd.DataFrame, *, ladder: pd.DataFrame) -> pd.DataFrame:
+    """Overall stage on the relationship ladder.
+
+    ``overall_score`` = mean of the dimension scores; ``stage`` = highest ladder stage
+    whose ``min_score`` it reaches; ``target_stage`` likewise for the mean target;
+    ``weakest_dimension`` = the dimension with the most negative gap (lowest score
+    without targets).
+
+    Returns one row: ``overall_score, overall_target, stage, stage_number, stages,
+    target_stage, description, next_stage, weakest_dimension, largest_gap``.
+    """
+    score = float(maturity["score"].mean())
+    target = float(maturity["target"].mean()) if maturity["target"].notna().any() else np.nan
+    stage = _stage_of(score, ladder)
+    names = list(ladder["stage"])
+    i = names.index(stage) if stage in names else -1
+    by = maturity.dropna(subset=["gap"]).sort_values("gap", kind="stable")
+    if by.empty:
+        by = maturity.sort_values("score", kind="stable")
+    weakest = by.iloc[0]
+    return pd.DataFrame([{
+        "overall_score": score, "overall_target": target, "stage": stage, "stage_number": i + 1,
+        "stages": len(names), "target_stage": _stage_of(target, ladder),
+        "description": str(ladder["description"].iloc[i]) if i >= 0 else "",
+        "next_stage": names[i + 1] if 0 <= i < len(names) - 1 else "",
+        "weakest_dimension": str(weakest["dimension"]),
+        "largest_gap": float(weakest["gap"]) if np.isfinite(weakest["gap"]) else np.nan}])
+
+
+# --------------------------------------------------------------------------- data readiness
+def _r(analysis: str, supported: bool, reason: str, *, status: str | None = None, kpis: str = "") -> dict:
+    return {"analysis": analysis, "supported": bool(supported),
+            "status": status or ("supported" if supported else "not supported"), "reason": reason, "kpis": kpis}
+
+
+def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame, dimensions: list[str],
+                           has_capability: bool, benchmark_industry: str | None, targets: dict[str, float],
+                           survey_coverage_min: float = 0.3, min_denominator: int = 30,
+                           n_cohorts: int | None = None) -> pd.DataFrame:
+    """What the client data supports, and what it does not, analysis by analysis.
+
+    ``supported`` is False when the data cannot carry the analysis (missing column or
+    file, too little history) *or* when the number would be unreliable (survey coverage
+    below ``survey_coverage_min``, fewer than ``min_denominator`` respondents): such a
+    number is still in the tables, flagged, but deliverables must not present it as a
+    finding. ``status`` is ``supported``, ``caution`` (supported with a caveat),
+    ``unreliable`` or ``not supported``; ``reason`` says why in one sentence; ``kpis``
+    lists the KPI keys affected.
+
+    Returns ``analysis, supported, status, reason, kpis``.
+    """
+    a = account_kpis
+    h = headline.set_index("kpi")
+    T = pd.Timestamp(a.attrs["as_of"]) if a.attrs.get("as_of") else None
+    start = pd.Timestamp(a.attrs["data_start"]) if a.attrs.get("data_start") else None
+    months = ((T - start).days / 30.44) if T is not None and start is not None else np.nan
+    n_orders = int(a["n_orders"].sum())
+    rows = [_r("Revenue, orders and order value", n_orders > 0,
+               f"{n_orders:,} orders from {start:%d %b %Y} to {T:%d %b %Y} ({months:.0f} months of history)"
+               if n_orders else "no orders on or before the as-of date",
+               kpis="revenue_12m, orders_12m, average_order_value, orders_per_account, repeat_purchase_rate")]
+    yoy_ok = np.isfinite(h.at["revenue_growth_yoy", "value"]) if "revenue_growth_yoy" in h.index else False
+    rows.append(_r("Year-on-year growth", yoy_ok,
+                   "24 months of history cover the current and the previous 12 months" if yoy_ok else
+                   f"only {months:.0f} months of history; 24 are needed for year-on-year comparisons",
+                   kpis="revenue_growth_yoy"))
+    ret_n = h.at["retention_rate", "n"] if "retention_rate" in h.index else 0
+    ret_ok = np.isfinite(h.at["retention_rate", "value"])
+    churn_days = a.attrs.get("churn_days", "")
+    if ret_ok:
+        small = ret_n < min_denominator
+        rows.append(_r("Retention and churn", True,
+                       f"churn = no order for {churn_days} days; base of {int(ret_n):,} accounts active 12 months ago"
+                       + (f" (below {min_denominator}: wide interval)" if small else ""),
+                       status="caution" if small else "supported", kpis="retention_rate, churn_rate"))
+    else:
+        rows.append(_r("Retention and churn", False, str(h.at["retention_rate", "note"]),
+                       kpis="retention_rate, churn_rate"))
+    if n_cohorts is not None:
+        rows.append(_r("Acquisition cohorts", n_cohorts >= 2,
+                       f"{n_cohorts} acquisition cohorts; the first holds every account already buying when the "
+                       "data starts (its true acquisition date is earlier)" if n_cohorts >= 2 else
+                       "fewer than two acquisition periods in the data", status="caution" if n_cohorts >= 2 else None))
+    for dim in dimensions:
+        present = dim in a and a[dim].notna().any()
+        groups = a[dim].nunique() if present else 0
+        rows.append(_r(f"Breakdown by {dim.replace('_', ' ')}", present and groups >= 2,
+                       f"{groups} groups" if present and groups >= 2 else
+                       (f"only one {dim} value in the data" if present else f"the accounts data has no {dim} column"),
+                       kpis="kpi_by_segment"))
+    has_key = "key_account" in a and a["key_account"].notna().any()
+    rows.append(_r("Key-account programme analysis", has_key,
+                   f"{int(a['key_account'].fillna(False).astype(bool).sum())} accounts flagged key_account" if has_key
+                   else "the accounts data has no key_account flag", kpis="key_account_revenue_share, key_accounts"))
+    has_margin = bool(a.attrs.get("has_margin", False))
+    rows.append(_r("Gross margin", has_margin,
+                   "the transactions carry gross margin (or cost)" if has_margin else
+                   "the transactions have no gross margin or cost column: margin-based KPIs not computed",
+                   kpis="gross_margin_12m, gross_margin_rate"))
+    has_cts = bool(a.attrs.get("has_cost_to_serve", False))
+    prof_ok = has_margin and has_cts
+    rows.append(_r("Account profitability and whale curve", prof_ok,
+                   "gross margin minus the accounts' annual cost to serve" if prof_ok else
+                   ("no gross margin in the transactions: profitability not computed" if not has_margin else
+                    "the accounts data has no cost_to_serve: profit after cost to serve not computed"),
+                   kpis="profit_12m, unprofitable_account_share"))
+    basis = a.attrs.get("clv_basis", "revenue")
+    rows.append(_r("Historical CLV", n_orders > 0,
+                   "margin-based (cumulative gross margin)" if basis == "margin" else
+                   "revenue-based (no margin in the data): it overstates value for low-margin accounts",
+                   status="supported" if basis == "margin" else "caution", kpis="clv_historical"))
+    has_surveys = bool(a.attrs.get("has_surveys", False))
+    cov = float(h.at["survey_coverage", "value"]) if "survey_coverage" in h.index else np.nan
+    for kpi, name, col in (("nps", "Net Promoter Score", "has_nps"), ("csat_top2", "CSAT", "has_csat")):
+        n = h.at[kpi, "n"] if kpi in h.index else 0
+        if not has_surveys:
+            rows.append(_r(name, False, "no survey data", kpis=kpi))
+        elif not a.attrs.get(col, False) or not np.isfinite(h.at[kpi, "value"]):
+            rows.append(_r(name, False, str(h.at[kpi, "note"]) or "no responses in the last 12 months", kpis=kpi))
+        elif np.isfinite(cov) and cov < survey_coverage_min:
+            rows.append(_r(name, False, f"survey coverage {cov:.0%} is below {survey_coverage_min:.0%}: the "
+                           "respondents may not represent the base", status="unreliable", kpis=kpi))
+        elif n < min_denominator:
+            rows.append(_r(name, False, f"{int(n)} respondents, below the minimum of {min_denominator}",
+                           status="unreliable", kpis=kpi))
+        else:
+            rows.append(_r(name, True, f"{int(n):,} respondents in the last 12 months, coverage {cov:.0%}", kpis=kpi))
+    rows.append(_r("Survey response rate", False, "the survey data lists respondents only, not the accounts "
+                   "invited; coverage of the ordering base is reported instead", kpis="survey_coverage"))
+    rows.append(_r("KAM capability maturity", has_capability,
+                   "self-assessment scores by dimension" if has_capability else
+                   "no capability self-assessment file (data.capability): maturity not assessed",
+                   kpis="kam_maturity_score"))
+    rows.append(_r("Industry benchmarks", benchmark_industry is not None,
+                   f"benchmarks for '{benchmark_industry}' (values marked illustrative are placeholders)"
+                   if benchmark_industry else "no benchmarks for the client's industry",
+                   status="caution" if benchmark_industry else None))
+    rows.append(_r("Client targets", bool(targets),
+                   f"targets set for {len(targets)} KPIs: {', '.join(targets)}" if targets else
+                   "no targets in the params file: gaps are against benchmarks only", kpis=", ".join(targets)))
+    return pd.DataFrame(rows, columns=["analysis", "supported", "status", "reason", "kpis"])
+
+
+# --------------------------------------------------------------------------- findings
+def _fmt(value: float, unit: str, currency: str) -> str:
+    from .reporting import CURRENCY_SYMBOLS
+
+    if value is None or not np.isfinite(value):
+        return "n/a"
+    if unit == "currency":
+        sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
+        a = abs(value)
+        return (f"{sym}{value / 1e6:,.1f}m" if a >= 1e6 else f"{sym}{value / 1e3:,.0f}k" if a >= 1e4
+                else f"{sym}{value:,.0f}")
+    if unit == "share":
+        return f"{value:.0%}"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "score":
+        return f"{value:+.0f}" if abs(value) > 5 else f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
+                         comparisons: pd.DataFrame | None = None, maturity_stage: pd.DataFrame | None = None,
+                         readiness: pd.DataFrame | None = None, currency: str = "EUR",
+                         confidence: float = 0.95) -> pd.DataFrame:
+    """The assessment's headline messages, one sentence each, built only from the tables.
+
+    Topics: scale and growth, retention, concentration, key-account dependence,
+    profitability, customer experience (only when the data supports it), the largest
+    red gaps, maturity, and the number of analyses the data cannot support.
+
+    Returns ``rank, topic, finding``.
+    """
+    h = headline.set_index("kpi")
+
+    def v(k):
+        return float(h.at[k, "value"]) if k in h.index else np.nan
+
+    def f(k):
+        return _fmt(v(k), str(h.at[k, "unit"]) if k in h.index else "", currency)
+
+    unsupported = set()
+    if readiness is not None:
+        for r in readiness.itertuples():
+            if not r.supported:
+                unsupported.update(x.strip() for x in str(r.kpis).split(",") if x.strip())
+    out = []
+    growth = v("revenue_growth_yoy")
+    out.append(("Scale and growth",
+                f"{f('revenue_12m')} net revenue in the last 12 months from {f('ordering_accounts_12m')} ordering "
+                f"accounts" + (f", {growth:+.0%} on the previous 12 months." if np.isfinite(growth) else ".")))
+    if np.isfinite(v("retention_rate")):
+        s = (f"{f('retention_rate')} of the accounts active a year ago are still active "
+             f"({confidence:.0%} interval {h.at['retention_rate', 'ci_low']:.0%}-{h.at['retention_rate', 'ci_high']:.0%}); "
+             f"{f('churn_rate')} have churned.")
+        if comparisons is not None and "retention_rate" in set(comparisons["kpi"]):
+            c = comparisons.set_index("kpi").loc["retention_rate"]
+            if np.isfinite(c["previous"]):
+                s += (f" The change on the previous year ({c['difference'] * 100:+.1f} points) is "
+                      + ("statistically distinguishable from noise." if c["distinguishable"]
+                         else "within the noise."))
+        out.append(("Retention", s))
+    if np.isfinite(v("top20_share")):
+        out.append(("Concentration", f"The top 20% of accounts generate {f('top20_share')} of revenue (top 10%: "
+                    f"{f('top10_share')}; Gini {v('gini'):.2f})."))
+    if np.isfinite(v("key_account_revenue_share")):
+        out.append(("Key accounts", f"The {f('key_accounts')} accounts in the key-account programme carry "
+                    f"{f('key_account_revenue_share')} of revenue."))
+    if np.isfinite(v("profit_12m")):
+        out.append(("Profitability", f"Accounts earned {f('profit_12m')} after cost to serve; "
+                    f"{f('unprofitable_account_share')} of accounts lose money once served."))
+    if np.isfinite(v("nps")) and "nps" not in unsupported:
+        out.append(("Customer experience", f"NPS is {v('nps'):+.0f} (interval {h.at['nps', 'ci_low']:+.0f} to "
+                    f"{h.at['nps', 'ci_high']:+.0f}, {int(h.at['nps', 'n'])} respondents); CSAT top-two-box "
+                    f"{f('csat_top2')}."))
+    elif np.isfinite(v("nps")):
+        out.append(("Customer experience", f"NPS ({v('nps'):+.0f}) rests on too little survey data to present "
+                    "as a finding (see data readiness)."))
+    if gaps is not None and len(gaps):
+        red = gaps[gaps["status"] == "red"]
+        vs_t = red[red["status_basis"] == "target"]
+        vs_b = red[red["status_basis"] == "benchmark"]
+        parts = []
+        if len(vs_t):
+            parts.append(f"{len(vs_t)} KPI(s) are red against the client's target: "
+                         + ", ".join(vs_t["label"].str.lower()))
+        if len(vs_b):
+            illus = vs_b["benchmark_illustrative"].fillna(False).astype(bool).any()
+            parts.append(f"{len(vs_b)} red against the industry benchmark"
+                         + (" (illustrative: confirm with a sourced figure before presenting)" if illus else "")
+                         + ": " + ", ".join(vs_b["label"].str.lower()))
+        if parts:
+            out.append(("Gaps", "; ".join(parts) + "."))
+    if maturity_stage is not None and len(maturity_stage):
+        m = maturity_stage.iloc[0]
+        out.append(("KAM maturity", f"KAM capability scores {m['overall_score']:.1f} of 5 (target "
+                    f"{m['overall_target']:.1f}): the '{m['stage']}' stage of the relationship ladder; the widest "
+                    f"gap is {m['weakest_dimension'].lower()} ({m['largest_gap']:+.1f})."))
+    if readiness is not None:
+        n_no = int((~readiness["supported"]).sum())
+        if n_no:
+            out.append(("Data readiness", f"{n_no} of {len(readiness)} analyses are not supported or not reliable "
+                        "on this data: " + ", ".join(readiness.loc[~readiness['supported'], 'analysis'].str.lower())
+                        + "."))
+    return pd.DataFrame([{"rank": i + 1, "topic": t, "finding": s} for i, (t, s) in enumerate(out)])
+
+
+# --------------------------------------------------------------------------- notebook helpers
+def load_inputs(run) -> dict:
+    """What the assessment reads from the run folder.
+
+    Returns a dict with ``orders`` (order level, :func:`kam_analysis.kpis.load_orders`),
+    ``accounts`` (always present: derived from the transactions when the client gave no
+    accounts file), ``surveys`` and ``capability`` (None when the client gave none).
+    """
+    from .kpis import load_orders
+
+    return {"orders": load_orders(run), "accounts": run.read_data("accounts"),
+            "surveys": run.read_data("surveys") if run.has_data("surveys") else None,
+            "capability": run.read_data("capability") if run.has_data("capability") else None}
+
+
+def format_kpi_values(table: pd.DataFrame, *, currency: str = "EUR", value_cols: tuple[str, ...] = ("value",),
+                      unit_col: str = "unit", interval: bool = True,
+                      points_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A display copy of a KPI table: values formatted by their unit, interval as text.
+
+    Money as ``€1,234``, shares as ``12.3%``, scores and ratios with one or two
+    decimals, counts with thousands separators; missing values as an en dash. Columns in
+    ``points_cols`` are differences: shares as percentage points (``+1.2 pts``), others
+    signed.
+    """
+    from .reporting import CURRENCY_SYMBOLS
+
+    sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
+
+    def one(v, unit):
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            return "–"
+        v = float(v)
+        if unit == "currency":
+            return f"-{sym}{-v:,.0f}" if v < 0 else f"{sym}{v:,.0f}"
+        if unit == "share":
+            return f"{v:.1%}"
+        if unit == "count":
+            return f"{v:,.0f}"
+        if unit == "score":
+            return f"{v:,.1f}"
+        return f"{v:,.4f}" if abs(v) < 0.1 else f"{v:,.2f}"
+
+    out = table.copy()
+    for c in value_cols:
+        if c in points_cols:
+            out[c] = [f"{float(v) * 100:+.1f} pts" if u == "share" and np.isfinite(v) else
+                      (("+" if np.isfinite(v) and v > 0 else "") + one(v, u)) for v, u in zip(table[c], table[unit_col])]
+        else:
+            out[c] = [one(v, u) for v, u in zip(table[c], table[unit_col])]
+    if interval and {"ci_low", "ci_high"} <= set(table.columns):
+        if "difference" in points_cols:
+            out["interval"] = [f"{lo * 100:+.1f} to {hi * 100:+.1f} pts" if u == "share" and np.isfinite(lo)
+                               and np.isfinite(hi) else (f"{one(lo, u)} to {one(hi, u)}" if np.isfinite(lo)
+                                                         and np.isfinite(hi) else "")
+                               for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
+        else:
+            out["interval"] = [f"{one(lo, u)} – {one(hi, u)}" if np.isfinite(lo) and np.isfinite(hi) else ""
+                               for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
+        out = out.drop(columns=["ci_low", "ci_high"])
+    if "n" in out:
+        out["n"] = [f"{v:,.0f}" if np.isfinite(v) else "" for v in table["n"].astype(float)]
+    return out
+
+
+def pivot_segment_kpis(kpi_by_segment: pd.DataFrame, *, dimension: str, kpis: list[str],
+                       currency: str = "EUR") -> pd.DataFrame:
+    """One dimension's groups as rows and the chosen KPIs as columns, formatted for reading.
+
+    A value whose group differs from the rest beyond noise gets ``*``; one on a small
+    base gets ``†``.
+    """
+    d = kpi_by_segment[(kpi_by_segment["dimension"] == dimension) & kpi_by_segment["kpi"].isin(kpis)]
+    d = format_kpi_values(d, currency=currency, interval=False)
+    raw = kpi_by_segment.loc[d.index]
+    d["cell"] = (d["value"] + np.where(raw["distinguishable"].fillna(False).astype(bool), " *", "")
+                 + np.where(raw["small_n"].fillna(False).astype(bool), " †", ""))
+    wide = d.pivot_table(index="group", columns="kpi", values="cell", aggfunc="first")
+    labels = {k: kpi_label(k) if k in KPI_DEFINITIONS else k.replace("_", " ").capitalize() for k in kpis}
+    wide = wide.reindex(columns=[k for k in kpis if k in wide.columns]).rename(columns=labels)
+    wide.index.name = dimension.replace("_", " ").capitalize()
+    return wide.reset_index()
+
+
+_STATUS_STYLE = {"green": "color: white; background-color: #2E8B57", "amber": "color: black; background-color: #E0A800",
+                 "red": "color: white; background-color: #C0392B", "n/a": "color: #5D6D7E",
+                 "supported": "color: #2E8B57", "caution": "color: #B8860B", "unreliable": "color: #C0392B",
+                 "not supported": "color: #C0392B; font-weight: bold"}
+
+
+def style_display(frame: pd.DataFrame, *, status_col: str | None = None, caption: str = ""):
+    """A Styler for reading in the notebook: no index, text left-aligned, numbers right,
+    RAG / readiness status coloured, missing values as an en dash."""
+    text = [c for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype) in ("str", "string")]
+    st = frame.style.hide(axis="index").format(na_rep="–")
+    st = st.set_properties(subset=text, **{"text-align": "left"})
+    st = st.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
+    if status_col and status_col in frame:
+        st = st.map(lambda s: _STATUS_STYLE.get(s, ""), subset=[status_col])
+    if caption:
+        st = st.set_caption(caption)
+    return st
+
+
+def period_table(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", period: str = "quarter") -> pd.DataFrame:
+    """``kpi_by_period`` as a readable table: period label and the KPIs a committee reads, formatted."""
+    from .reporting import CURRENCY_SYMBOLS
+
+    sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
+    d = kpi_by_period
+    ps = pd.to_datetime(d["period_start"])
+    label = {"month": ps.dt.strftime("%b %Y"), "year": ps.dt.strftime("%Y")}.get(
+        period, "Q" + ps.dt.quarter.astype(str) + " " + ps.dt.year.astype(str))
+    money = lambda s: [f"{sym}{v:,.0f}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
+    pct = lambda s: [f"{v:+.1%}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
+    share = lambda s: [f"{v:.1%}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
+    out = pd.DataFrame({
+        "Period": label + np.where(d["complete"], "", " (partial)"),
+        "Net revenue": money(d["revenue"]),
+        "vs prior period": pct(d["revenue_growth"]),
+        "vs a year earlier": pct(d["revenue_growth_yoy"]),
+        "Orders": [f"{v:,.0f}" for v in d["orders"]],
+        "Ordering accounts": [f"{v:,.0f}" for v in d["active_accounts"]],
+        "Avg order value": money(d["average_order_value"]),
+        "Retention": share(d["retention_rate"]),
+        "Churn": share(d["churn_rate"]),
+    })
+    return out
