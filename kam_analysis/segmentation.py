@@ -633,7 +633,7 @@ def compute_clusters(features: pd.DataFrame, *, columns: list[str], k_min: int =
         ``account_id, cluster, cluster_label``.
     profiles : DataFrame
         ``cluster, cluster_label, accounts, account_share, revenue_12m, revenue_share``,
-        the mean of each feature and its mean z-score (``z_<feature>``).
+        the mean of each feature (``mean_<feature>``) and its mean z-score (``z_<feature>``).
     silhouette : DataFrame
         ``k, silhouette, chosen``.
     """
@@ -683,8 +683,7 @@ def compute_clusters(features: pd.DataFrame, *, columns: list[str], k_min: int =
         names[c] = ", ".join(parts).capitalize() if parts else "Average profile"
     assignments = pd.DataFrame({account_col: features[account_col].to_numpy(), "cluster": cluster,
                                 "cluster_label": [names[c] for c in cluster]})
-    prof = X.groupby(cluster).mean()
-    prof.columns = list(prof.columns)
+    prof = X.groupby(cluster).mean().add_prefix("mean_")
     zc = zmean.add_prefix("z_")
     counts = pd.Series(cluster).value_counts().sort_index()
     revenue = pd.Series(value).groupby(cluster).sum()
