@@ -639,6 +639,7 @@ def compute_clusters(features: pd.DataFrame, *, columns: list[str], k_min: int =
     """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
+    from threadpoolctl import threadpool_limits
 
     missing = [c for c in columns if c not in features]
     if missing:
@@ -658,7 +659,9 @@ def compute_clusters(features: pd.DataFrame, *, columns: list[str], k_min: int =
     sample = np.sort(rng.choice(n, size=min(n, silhouette_sample), replace=False))
     rows, fits = [], {}
     for k in range(k_min, k_hi + 1):
-        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(Z.to_numpy())
+        # one thread: k-means on small frames is far slower with OpenMP threads on a busy machine
+        with threadpool_limits(1):
+            km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(Z.to_numpy())
         labels = km.labels_
         sil = silhouette_score(Z.to_numpy()[sample], labels[sample]) if len(set(labels[sample])) > 1 else -1.0
         rows.append({"k": k, "silhouette": float(sil)})
