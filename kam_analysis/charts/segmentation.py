@@ -151,10 +151,15 @@ def plot_cluster_profiles(cluster_profiles: pd.DataFrame, *, title: str = "Behav
 
 def plot_clv_distribution(segments: pd.DataFrame, *, names: list[str], currency: str = "EUR",
                           title: str = "Predicted CLV by portfolio quadrant", ax=None):
-    """Box plot of predicted CLV per quadrant on a log scale (accounts without a CLV are left out)."""
+    """Box plot of predicted CLV per quadrant on a log scale.
+
+    Accounts without a CLV, or with a CLV below 1 currency unit (lapsed accounts whose
+    value rounds to nothing), are left out; the subtitle says how many.
+    """
     df = segments[["quadrant", "clv"]].dropna()
-    df = df[df["clv"] > 0]
-    left_out = len(segments) - len(df)
+    no_clv = len(segments) - len(df)
+    below = int((df["clv"] < 1).sum())
+    df = df[df["clv"] >= 1]
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.8))
     order = [q for q in names if (df["quadrant"] == q).any()]
@@ -167,8 +172,9 @@ def plot_clv_distribution(segments: pd.DataFrame, *, names: list[str], currency:
     ax.yaxis.set_minor_formatter(mticker.NullFormatter())
     ax.set_xlabel("")
     ax.set_ylabel("Predicted CLV (discounted, log scale)")
-    sub = f" ({left_out} accounts without a CLV left out)" if left_out else ""
-    ax.set_title(title + sub)
+    notes = [f"{no_clv:,} without a CLV"] if no_clv else []
+    notes += [f"{below:,} below 1 {currency}"] if below else []
+    ax.set_title(title + (f"\n(not shown: {', '.join(notes)})" if notes else ""))
     return ax
 
 
