@@ -242,7 +242,8 @@ class BetaGeoFitter:
         r, alpha, a, b = self._p()
         x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            log_ratio = np.log(a) - np.log(np.where(x > 0, b + x - 1, 1.0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+            log_ratio = (np.log(a) - np.log(np.where(x > 0, b + x - 1, 1.0))
+                         + (r + x) * (np.log(alpha + T) - np.log(alpha + tx)))
             return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
 
     def expected_purchases(self, t) -> np.ndarray:

@@ -250,7 +250,8 @@ class SegmentationSection(_Section):
     strength_threshold: float | None = Field(
         None, ge=0, le=1, description="matrix split on relative strength (default: the median score)")
     overrides_file: Path | None = Field(
-        None, description="CSV of consultant overrides: account_id, quadrant, reason (relative to the params file)")
+        None, description="consultant overrides: a CSV (account_id, quadrant, reason) or the segmentation workbook "
+        "returned with 'Your override' / 'Your reason' filled in; relative to the params file")
     overrides: list[QuadrantOverride] = Field(default_factory=list, description="inline consultant overrides")
     stability_draws: int = Field(500, ge=10, le=100_000, description="Monte Carlo draws of perturbed weights")
     stability_concentration: float = Field(

@@ -357,7 +357,12 @@ def compute_portfolio_quadrants(account_summary: pd.DataFrame, *, names, key_acc
 
 # --------------------------------------------------------------------------- overrides
 def load_overrides(path: str | Path) -> pd.DataFrame:
-    """Read a consultant overrides CSV with columns ``account_id, quadrant, reason``.
+    """Read consultant overrides: a CSV with columns ``account_id, quadrant, reason``, or a
+    segmentation workbook returned by the client with its 'Your override' / 'Your reason'
+    columns filled in on the Accounts sheet.
+
+    Returns ``account_id, quadrant, reason, source`` (source = file and row, for messages
+    and the override log).
 
     Raises
     ------
@@ -368,6 +373,8 @@ def load_overrides(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise ParameterError(f"overrides file {path} not found (segmentation.overrides_file); fix: check the path "
                              "(relative paths are read from the params file's folder) or remove the setting")
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _load_workbook_overrides(path)
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except Exception as exc:  # noqa: BLE001 - any parse failure is a user file problem
@@ -381,6 +388,39 @@ def load_overrides(path: str | Path) -> pd.DataFrame:
     out = df[["account_id", "quadrant", "reason"]].apply(lambda s: s.str.strip())
     out["source"] = f"file {path.name}, row " + (pd.Series(range(len(out))) + 2).astype(str)
     return out
+
+
+def _load_workbook_overrides(path: Path) -> pd.DataFrame:
+    """Overrides the client proposed in a returned segmentation workbook (Accounts sheet)."""
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise ParameterError(f"overrides workbook {path} could not be opened ({exc}); "
+                             "fix: give the segmentation workbook as returned, saved as .xlsx") from None
+    if "Accounts" not in wb.sheetnames:
+        raise ParameterError(f"overrides workbook {path} has no 'Accounts' sheet; fix: give the segmentation "
+                             "workbook (with 'Your override' filled in) or a CSV account_id,quadrant,reason")
+    rows = list(wb["Accounts"].iter_rows(values_only=True))
+    wb.close()
+    header_at = next((i for i, r in enumerate(rows) if r and "Account ID" in r and "Your override" in r), None)
+    if header_at is None:
+        raise ParameterError(f"overrides workbook {path}: the Accounts sheet has no 'Account ID' and "
+                             "'Your override' columns; fix: use the segmentation workbook as built")
+    head = list(rows[header_at])
+    i_id, i_q = head.index("Account ID"), head.index("Your override")
+    i_r = head.index("Your reason") if "Your reason" in head else None
+    out = []
+    for n, r in enumerate(rows[header_at + 1:], start=header_at + 2):
+        q = r[i_q] if i_q < len(r) else None
+        if q is None or str(q).strip() == "":
+            continue
+        reason = r[i_r] if i_r is not None and i_r < len(r) else None
+        out.append({"account_id": str(r[i_id]).strip(), "quadrant": str(q).strip(),
+                    "reason": "" if reason is None else str(reason).strip(),
+                    "source": f"workbook {path.name}, Accounts row {n}"})
+    return pd.DataFrame(out, columns=["account_id", "quadrant", "reason", "source"])
 
 
 def validate_overrides(overrides: pd.DataFrame, *, account_ids, quadrant_names: list[str]) -> None:

@@ -11,6 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from kam_analysis import ParameterError
 from kam_analysis import segmentation as sg
 from kam_analysis.config import QuadrantOverride
 from kam_analysis.deliverables.workbook import WORKBOOK_SHEETS, build_segmentation_workbook
@@ -166,3 +167,25 @@ def test_workbook_renders_through_libreoffice(built, tmp_path):
                          capture_output=True, text=True, timeout=240)
     pdf = tmp_path / (path.stem + ".pdf")
     assert pdf.exists() and pdf.stat().st_size > 10_000, out.stderr
+
+
+def test_returned_workbook_feeds_overrides(built, tmp_path):
+    """The client picks a quadrant in 'Your override' and gives a reason; the next run reads them."""
+    run, path, _ = built
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Accounts"]
+    headers = {c.value: c.column for c in ws[4]}
+    ws.cell(5, headers["Your override"]).value = "Streamline"
+    ws.cell(5, headers["Your reason"]).value = "Moving to a distributor next year"
+    ws.cell(6, headers["Your override"]).value = "Star"  # no reason given
+    returned = tmp_path / "returned.xlsx"
+    wb.save(returned)
+    ov = sg.load_overrides(returned)
+    assert ov["quadrant"].tolist() == ["Streamline", "Star"]
+    assert ov.loc[0, "account_id"] == ws.cell(5, headers["Account ID"]).value
+    assert ov.loc[0, "source"] == "workbook returned.xlsx, Accounts row 5"
+    seg = run.read_table("segments")[["account_id", "quadrant_model"]]
+    with pytest.raises(ParameterError, match=r"1 override\(s\) have no reason \(workbook returned.xlsx, Accounts row 6\)"):
+        sg.apply_overrides(seg, ov, quadrant_names=run.params.segmentation.quadrant_names.ordered())
+    out, log = sg.apply_overrides(seg, ov.iloc[:1], quadrant_names=run.params.segmentation.quadrant_names.ordered())
+    assert log["reason"].tolist() == ["Moving to a distributor next year"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
@@ -94,7 +93,8 @@ def _readme(ws, run, ctx) -> None:
     row = title_block(ws, "Account segmentation workbook",
                       f"{p.client.name} · {p.engagement.title} · prepared by {p.engagement.consultant}")
     facts = [("Client", p.client.name), ("Date", ctx["date"]), ("Data as of", p.analysis.as_of_date),
-             ("Run", run.dir.name.lstrip(".").removesuffix(".partial")), ("Accounts", ctx["n_accounts"]), ("Key accounts selected", ctx["n_key"]),
+             ("Run", run.dir.name.lstrip(".").removesuffix(".partial")), ("Accounts", ctx["n_accounts"]),
+             ("Key accounts selected", ctx["n_key"]),
              ("Currency", p.client.currency)]
     for k, v in facts:
         write_cell(ws, row, 1, k).font = Font(bold=True)
