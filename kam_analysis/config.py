@@ -204,7 +204,8 @@ class RFMSettings(_Section):
     recency_column: str = "recency_days"
     frequency_column: str = "n_orders"
     monetary_column: str = "revenue"
-    segments_file: Path | None = Field(None, description="RFM segment mapping YAML (default: templates/rfm_segments.yaml)")
+    segments_file: Path | None = Field(
+        None, description="RFM segment mapping YAML, relative to the params file (default: templates/rfm_segments.yaml)")
 
 
 class ClusterSettings(_Section):

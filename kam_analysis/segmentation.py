@@ -52,6 +52,7 @@ __all__ = [
     "compute_segment_profiles",
     "quadrant_positions",
     "resolve_params_path",
+    "rfm_segments_path",
     "compute_clv_for_run",
     "compute_segmentation",
     "write_segmentation_tables",
@@ -808,6 +809,13 @@ def resolve_params_path(params, path: str | Path | None) -> Path | None:
     return (Path(params.source_path).parent / p).resolve()
 
 
+def rfm_segments_path(params) -> Path:
+    """The RFM mapping file: ``segmentation.rfm.segments_file`` or ``templates/rfm_segments.yaml``."""
+    from .config import TEMPLATES_DIR
+
+    return resolve_params_path(params, params.segmentation.rfm.segments_file) or TEMPLATES_DIR / "rfm_segments.yaml"
+
+
 def compute_clv_for_run(run, *, account_col: str = "account_id") -> dict:
     """CLV for every account of a run: fit on all history, plus the calibration/holdout check.
 
@@ -896,8 +904,7 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
         sel_n, wa, str_n, ws, base["quadrant_model"], names=names,
         attractiveness_threshold=seg.attractiveness_threshold, strength_threshold=seg.strength_threshold,
         draws=seg.stability_draws, concentration=seg.stability_concentration, seed=seg.seed).to_numpy()
-    rfm_map = load_rfm_segments(seg.rfm.segments_file or (Path(__file__).resolve().parents[1] / "templates"
-                                                          / "rfm_segments.yaml"))
+    rfm_map = load_rfm_segments(rfm_segments_path(p))
     rfm = compute_rfm(feats, segments=rfm_map, bins=seg.rfm.bins, recency_column=seg.rfm.recency_column,
                       frequency_column=seg.rfm.frequency_column, monetary_column=seg.rfm.monetary_column,
                       account_col=account_col)

@@ -279,3 +279,21 @@ def test_demo_overrides_from_params_and_file(demo_run, tmp_path):
     bad = _run_with(demo_run, overrides=[QuadrantOverride(account_id="NOPE", quadrant="Star", reason="x")])
     with pytest.raises(ParameterError, match="not in the data"):
         sg.compute_segmentation(bad)
+
+
+def test_clv_failure_is_noted_not_invented(demo_run, monkeypatch):
+    from kam_analysis import clv
+
+    def no_fit(self, *a, **k):
+        raise clv.CLVFitError("BG/NBD fit did not converge (planted)")
+
+    monkeypatch.setattr(clv.BetaGeoFitter, "fit", no_fit)
+    out = sg.compute_segmentation(demo_run)
+    seg = out["segments"]
+    assert seg["clv"].isna().all() and seg["p_alive"].isna().all()
+    w = out["selection_weights"].set_index("criterion")
+    assert w.loc["clv", "status"] == "not in data" and w.loc["expected_purchases", "status"] == "not in data"
+    assert w.loc[w["status"] == "used"].groupby("axis")["weight_used"].sum().round(9).eq(1).all()
+    note = dict(zip(out["segmentation_settings"]["setting"], out["segmentation_settings"]["value"]))["clv_note"]
+    assert note.startswith("CLV not estimated") and "planted" in note
+    assert out["clv_params"].empty and out["clv_holdout"].empty

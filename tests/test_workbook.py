@@ -185,7 +185,8 @@ def test_returned_workbook_feeds_overrides(built, tmp_path):
     assert ov.loc[0, "account_id"] == ws.cell(5, headers["Account ID"]).value
     assert ov.loc[0, "source"] == "workbook returned.xlsx, Accounts row 5"
     seg = run.read_table("segments")[["account_id", "quadrant_model"]]
-    with pytest.raises(ParameterError, match=r"1 override\(s\) have no reason \(workbook returned.xlsx, Accounts row 6\)"):
+    with pytest.raises(ParameterError,
+                       match=r"1 override\(s\) have no reason \(workbook returned.xlsx, Accounts row 6\)"):
         sg.apply_overrides(seg, ov, quadrant_names=run.params.segmentation.quadrant_names.ordered())
     out, log = sg.apply_overrides(seg, ov.iloc[:1], quadrant_names=run.params.segmentation.quadrant_names.ordered())
     assert log["reason"].tolist() == ["Moving to a distributor next year"]

@@ -699,12 +699,10 @@ def build_segmentation_workbook(run) -> Path | None:
                        "fix: re-run the segmentation phase (kam run --phase segmentation)")
     seg["account_id"] = seg["account_id"].astype(str)
     settings = _read(run, "segmentation_settings")
-    from ..segmentation import load_rfm_segments
+    from ..segmentation import load_rfm_segments, rfm_segments_path
 
-    rfm_file = p.segmentation.rfm.segments_file or Path(__file__).resolve().parents[2] / "templates" / \
-        "rfm_segments.yaml"
     try:
-        rfm_tones = {s["name"]: s.get("tone", "") for s in load_rfm_segments(rfm_file)["segments"]}
+        rfm_tones = {s["name"]: s.get("tone", "") for s in load_rfm_segments(rfm_segments_path(p))["segments"]}
     except Exception:  # noqa: BLE001 - colours only; the notebook has already validated the file
         rfm_tones = {}
     when = p.engagement.date or p.analysis.as_of_date
