@@ -83,6 +83,13 @@ def _frame(ws, df: pd.DataFrame, **kw) -> tuple[int, int]:
     return last
 
 
+def _colour_series(chart, colours: list[str]) -> None:
+    """House colours for a bar chart's series (in order)."""
+    for s, colour in zip(chart.series, colours):
+        s.graphicalProperties.solidFill = colour
+        s.graphicalProperties.line.solidFill = colour
+
+
 def _fit(ws, title_rows=(1, 2), **kw) -> None:
     autofit_columns(ws, skip_rows=title_rows, **kw)
 
@@ -287,6 +294,8 @@ def _summary(ws, run, ctx) -> None:
             j = cols.index(c) + 1
             ch.add_data(Reference(ws, min_col=j, min_row=row, max_row=last), titles_from_data=True)
     ch.set_categories(cats)
+    _colour_series(ch, ["0B2545", "13A89E", "EEB902"])
+    ch.x_axis.tickLblPos = "low"  # category names below negative profit bars
     ch.height, ch.width = 8, 16
     ch.y_axis.delete = False
     ch.x_axis.delete = False
@@ -300,6 +309,7 @@ def _summary(ws, run, ctx) -> None:
         j = cols.index(c) + 1
         ch2.add_data(Reference(ws, min_col=j, min_row=row, max_row=last), titles_from_data=True)
     ch2.set_categories(cats)
+    _colour_series(ch2, ["8DA9C4", "0B2545"])
     ch2.dataLabels = DataLabelList()
     ch2.dataLabels.showVal = True
     ch2.dataLabels.showSerName = False
@@ -488,6 +498,7 @@ def _clusters(ws, run, ctx) -> None:
         ch.title = "Silhouette by number of clusters"
         ch.add_data(Reference(ws, min_col=2, min_row=r, max_row=l2), titles_from_data=True)
         ch.set_categories(Reference(ws, min_col=1, min_row=r + 1, max_row=l2))
+        _colour_series(ch, ["13A89E"])
         ch.x_axis.title = "Number of clusters (k)"
         ch.y_axis.title = "Mean silhouette"
         ch.y_axis.numFmt = "0.00"
@@ -541,6 +552,7 @@ def _clv(ws, run, ctx) -> None:
         for j in (3, 4):
             ch.add_data(Reference(ws, min_col=j, min_row=h0, max_row=h0 + n_groups), titles_from_data=True)
         ch.set_categories(Reference(ws, min_col=1, min_row=h0 + 1, max_row=h0 + n_groups))
+        _colour_series(ch, ["0B2545", "13A89E"])
         ch.x_axis.title = "Repeat orders in the calibration period"
         ch.y_axis.title = "Mean orders in holdout"
         ch.y_axis.numFmt = "0.0"
