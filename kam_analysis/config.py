@@ -159,13 +159,113 @@ class QuadrantNames(_Section):
                 self.low_attractiveness_high_strength, self.low_attractiveness_low_strength]
 
 
+class QuadrantIntents(_Section):
+    """Recommended engagement intent per portfolio quadrant (input to the strategy phase)."""
+
+    high_attractiveness_high_strength: str = "Invest: partner for joint growth with a dedicated account team"
+    high_attractiveness_low_strength: str = "Develop: build the relationship and share of wallet selectively"
+    low_attractiveness_high_strength: str = "Maintain: protect the relationship at a lower cost to serve"
+    low_attractiveness_low_strength: str = "Streamline: serve efficiently through digital and inside sales"
+
+
+class Criterion(_Section):
+    """One scoring criterion: an account-feature column, its group and weight."""
+
+    column: str = Field(description="account feature (see segmentation.compute_account_features)")
+    group: Literal["value", "growth", "strategic", "relationship"] = "value"
+    weight: float = Field(ge=0, description="relative weight; weights are rescaled to sum to 1")
+    higher_is_better: bool = True
+
+
+def _default_selection() -> dict[str, "Criterion"]:
+    return {
+        "revenue_12m": Criterion(column="revenue_12m", group="value", weight=0.25),
+        "gross_margin_12m": Criterion(column="gross_margin_12m", group="value", weight=0.15),
+        "clv": Criterion(column="clv", group="value", weight=0.10),
+        "revenue_change": Criterion(column="revenue_change", group="growth", weight=0.15),
+        "expected_purchases": Criterion(column="expected_purchases", group="growth", weight=0.10),
+        "strategic_importance": Criterion(column="strategic_importance", group="strategic", weight=0.25),
+    }
+
+
+def _default_strength() -> dict[str, "Criterion"]:
+    return {
+        "nps": Criterion(column="nps_mean", group="relationship", weight=0.25),
+        "csat": Criterion(column="csat_mean", group="relationship", weight=0.15),
+        "tenure": Criterion(column="tenure_days", group="relationship", weight=0.20),
+        "category_breadth": Criterion(column="n_categories", group="relationship", weight=0.20),
+        "order_regularity": Criterion(column="order_regularity", group="relationship", weight=0.20),
+    }
+
+
+class QuadrantOverride(_Section):
+    account_id: str
+    quadrant: str
+    reason: str = Field(min_length=1)
+
+
+class RFMSettings(_Section):
+    bins: int = Field(5, ge=2, le=10, description="quantile bins per R, F and M score")
+    recency_column: str = "recency_days"
+    frequency_column: str = "n_orders"
+    monetary_column: str = "revenue"
+    segments_file: Path | None = Field(
+        None, description="RFM segment mapping YAML, relative to the params file (default: templates/rfm_segments.yaml)")
+
+
+class ClusterSettings(_Section):
+    features: list[str] = Field(default_factory=lambda: [
+        "log_revenue_12m", "log_orders_12m", "recency_days", "tenure_days", "n_categories", "n_channels",
+        "margin_rate", "order_regularity"], description="account features, standardised before clustering")
+    k_min: int = Field(3, ge=2, le=20)
+    k_max: int = Field(8, ge=2, le=30)
+    silhouette_sample: int = Field(5000, ge=100, description="accounts sampled to compute silhouette")
+
+    @model_validator(mode="after")
+    def _range(self) -> "ClusterSettings":
+        if self.k_max < self.k_min:
+            raise ValueError(f"segmentation.clusters.k_max ({self.k_max}) must be >= k_min ({self.k_min})")
+        return self
+
+
+class CLVSettings(_Section):
+    horizon_months: int = Field(36, ge=1, le=240, description="CLV horizon")
+    annual_discount_rate: float = Field(0.10, ge=0, le=1)
+    holdout_weeks: int = Field(26, ge=0, le=260, description="holdout for the calibration check (0 = none)")
+    time_unit_days: float = Field(7.0, gt=0, description="model time unit (7 = weeks, as published)")
+    value_basis: Literal["revenue", "gross_margin"] = Field(
+        "gross_margin", description="CLV in revenue, or in gross margin (revenue x the account's margin rate)")
+
+
 class SegmentationSection(_Section):
     quadrant_names: QuadrantNames = Field(default_factory=QuadrantNames)
-    key_account_share: float = Field(0.1, gt=0, lt=1, description="share of accounts treated as key")
+    quadrant_intents: QuadrantIntents = Field(default_factory=QuadrantIntents)
+    key_account_share: float = Field(0.1, gt=0, lt=1, description="share of accounts selected as key (by score)")
     tiers: dict[str, float] = Field(
         default_factory=lambda: {"Key": 0.10, "Growth": 0.25, "Core": 0.65},
         description="value tiers, top to bottom, as shares of accounts (must sum to 1)",
     )
+    normalisation: Literal["percentile", "minmax"] = Field(
+        "percentile", description="how each criterion is put on 0-1 before weighting")
+    selection_criteria: dict[str, Criterion] = Field(
+        default_factory=_default_selection, description="key-account selection score = account attractiveness")
+    strength_criteria: dict[str, Criterion] = Field(
+        default_factory=_default_strength, description="relative strength of the relationship")
+    attractiveness_threshold: float | None = Field(
+        None, ge=0, le=1, description="matrix split on attractiveness (default: the median score)")
+    strength_threshold: float | None = Field(
+        None, ge=0, le=1, description="matrix split on relative strength (default: the median score)")
+    overrides_file: Path | None = Field(
+        None, description="consultant overrides: a CSV (account_id, quadrant, reason) or the segmentation workbook "
+        "returned with 'Your override' / 'Your reason' filled in; relative to the params file")
+    overrides: list[QuadrantOverride] = Field(default_factory=list, description="inline consultant overrides")
+    stability_draws: int = Field(500, ge=10, le=100_000, description="Monte Carlo draws of perturbed weights")
+    stability_concentration: float = Field(
+        20.0, gt=0, description="Dirichlet concentration of perturbed weights (higher = smaller perturbation)")
+    seed: int = Field(2024, description="seed for stability draws and clustering")
+    rfm: RFMSettings = Field(default_factory=RFMSettings)
+    clusters: ClusterSettings = Field(default_factory=ClusterSettings)
+    clv: CLVSettings = Field(default_factory=CLVSettings)
 
     @field_validator("tiers")
     @classmethod
@@ -176,6 +276,22 @@ class SegmentationSection(_Section):
         if any(s <= 0 for s in v.values()):
             raise ValueError("segmentation.tiers shares must be positive")
         return v
+
+    @field_validator("selection_criteria", "strength_criteria")
+    @classmethod
+    def _weights(cls, v: dict[str, Criterion]) -> dict[str, Criterion]:
+        if not v:
+            raise ValueError("at least one criterion is needed")
+        if sum(c.weight for c in v.values()) <= 0:
+            raise ValueError("criteria weights must not all be zero")
+        return v
+
+    @model_validator(mode="after")
+    def _names(self) -> "SegmentationSection":
+        names = self.quadrant_names.ordered()
+        if len(set(names)) != 4:
+            raise ValueError(f"segmentation.quadrant_names must be four different names, got {names}")
+        return self
 
 
 class StrategySection(_Section):

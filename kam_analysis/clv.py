@@ -1,0 +1,422 @@
+"""Predictive customer lifetime value: BG/NBD, Gamma-Gamma, P(alive) and discounted CLV.
+
+The two models of Fader, Hardie & Lee (2005), fitted by maximum likelihood with scipy:
+
+* **BG/NBD** ("Counting your customers the easy way", *Marketing Science* 24(2)): while
+  alive, an account buys as a Poisson process with rate λ ~ Gamma(r, α); after each
+  purchase it drops out for good with probability p ~ Beta(a, b). From an account's
+  repeat frequency ``x``, recency ``t_x`` and age ``T`` it gives P(alive) and the
+  expected number of purchases in any future period.
+* **Gamma-Gamma** ("RFM and CLV: using iso-value curves", *JMR* 42(4); Fader & Hardie
+  2013 note): the value of each transaction is Gamma(p, ν) with ν ~ Gamma(q, γ); it
+  gives the expected value of an account's future transactions from the mean value
+  ``m_x`` of its ``x`` repeat transactions.
+
+CLV over a horizon is expected spend per transaction times the expected transactions in
+each future month, discounted monthly. Time is measured in ``time_unit_days`` (weeks by
+default, as in the papers). The estimators follow scikit-learn: settings in the
+constructor, ``fit`` validates, sets ``name_`` attributes and returns ``self``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from .exceptions import KAMError
+
+__all__ = [
+    "CLVFitError",
+    "BetaGeoFitter",
+    "GammaGammaFitter",
+    "compute_clv_summary",
+    "compute_holdout_check",
+    "compute_clv",
+    "load_purchase_days",
+]
+
+
+class CLVFitError(KAMError):
+    """A CLV model could not be fitted (bad input or no convergence); the message says why."""
+
+
+# --------------------------------------------------------------------------- data
+def load_purchase_days(run, *, account_col: str = "account_id") -> pd.DataFrame:
+    """Net revenue per account and purchase day, aggregated in DuckDB from the run's transactions.
+
+    Days whose net value is zero or negative (a return on its own) are not purchases and
+    are dropped. Returns ``account_id, order_date, value``.
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        df = con.execute(f"""
+            SELECT {account_col} AS account_id, CAST(order_date AS DATE) AS order_date, sum(net_revenue) AS value
+            FROM {run.transactions_sql()}
+            WHERE order_date <= DATE '{run.params.analysis.as_of_date}'
+            GROUP BY ALL HAVING sum(net_revenue) > 0
+            ORDER BY account_id, order_date""").df()
+    finally:
+        con.close()
+    df["order_date"] = pd.to_datetime(df["order_date"])
+    df["account_id"] = df["account_id"].astype(str)
+    return df
+
+
+def compute_clv_summary(purchases: pd.DataFrame, *, observation_end, calibration_end=None,
+                        account_col: str = "account_id", date_col: str = "order_date",
+                        value_col: str | None = "value", time_unit_days: float = 7.0) -> pd.DataFrame:
+    """Frequency / recency / age / monetary summary per account, with an optional holdout.
+
+    Purchases on the same day are one transaction (their values summed), as in Fader,
+    Hardie & Lee (2005).
+
+    Formulas (per account, time in units of ``time_unit_days``)
+    -----------------------------------------------------------
+    * ``frequency`` x = number of purchase days in the calibration period − 1 (repeat purchases);
+    * ``recency`` t_x = last − first purchase day in the calibration period;
+    * ``T`` = calibration end − first purchase day;
+    * ``monetary_value`` m_x = mean value of the repeat purchases (first purchase excluded;
+      0 when x = 0);
+    * with ``calibration_end``: ``frequency_holdout`` = purchase days after calibration end
+      up to ``observation_end``, ``monetary_holdout`` their mean value and
+      ``duration_holdout`` = observation end − calibration end.
+
+    Only accounts whose first purchase is on or before the calibration end are kept.
+    """
+    obs_end = pd.Timestamp(observation_end)
+    cal_end = pd.Timestamp(calibration_end) if calibration_end is not None else obs_end
+    if cal_end > obs_end:
+        raise CLVFitError(f"calibration end {cal_end.date()} is after observation end {obs_end.date()}; "
+                          "fix: choose a calibration end before the observation end")
+    cols = [account_col, date_col] + ([value_col] if value_col else [])
+    missing = [c for c in cols if c not in purchases.columns]
+    if missing:
+        raise CLVFitError(f"purchase data has no column(s) {missing}; columns present: {list(purchases.columns)}")
+    df = purchases[cols].copy()
+    df[date_col] = pd.to_datetime(df[date_col]).dt.normalize()
+    df = df[df[date_col] <= obs_end]
+    if value_col is None:
+        df["_v"] = 0.0
+        value_col = "_v"
+    daily = df.groupby([account_col, date_col], sort=True)[value_col].sum().reset_index()
+    first = daily.groupby(account_col)[date_col].transform("min")
+    daily = daily[first <= cal_end]
+    first = first[daily.index]
+    cal = daily[daily[date_col] <= cal_end]
+    unit = pd.Timedelta(days=time_unit_days)
+    g = cal.groupby(account_col)
+    out = pd.DataFrame({"frequency": g.size() - 1,
+                        "first": g[date_col].min(), "last": g[date_col].max(),
+                        "total": g[value_col].sum()})
+    first_value = cal.sort_values([account_col, date_col]).groupby(account_col)[value_col].first()
+    out["recency"] = (out["last"] - out["first"]) / unit
+    out["T"] = (cal_end - out["first"]) / unit
+    repeat_total = out["total"] - first_value.reindex(out.index)
+    out["monetary_value"] = np.where(out["frequency"] > 0, repeat_total / out["frequency"].clip(lower=1), 0.0)
+    out = out[["frequency", "recency", "T", "monetary_value"]]
+    if calibration_end is not None:
+        hold = daily[daily[date_col] > cal_end].groupby(account_col)[value_col].agg(["size", "mean"])
+        out["frequency_holdout"] = hold["size"].reindex(out.index).fillna(0).astype("int64")
+        out["monetary_holdout"] = hold["mean"].reindex(out.index).fillna(0.0)
+        out["duration_holdout"] = (obs_end - cal_end) / unit
+    out.index.name = account_col
+    out["frequency"] = out["frequency"].astype("int64")
+    return out.reset_index()
+
+
+def _check_rft(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.asarray(frequency, dtype=float)
+    tx = np.asarray(recency, dtype=float)
+    T = np.asarray(T, dtype=float)
+    if not (len(x) == len(tx) == len(T)):
+        raise CLVFitError("frequency, recency and T must have the same length")
+    if len(x) == 0:
+        raise CLVFitError("no accounts to fit the CLV model on; fix: check the purchase data and dates")
+    problems = []
+    for name, bad in (("missing values", ~np.isfinite(x) | ~np.isfinite(tx) | ~np.isfinite(T)),
+                      ("negative frequency", x < 0), ("non-integer frequency", x != np.round(x)),
+                      ("recency > T", tx > T + 1e-9), ("negative recency", tx < 0),
+                      ("recency 0 with repeat purchases", (x > 0) & (tx <= 0))):
+        if bad.any():
+            problems.append(f"{name}: {int(bad.sum())} rows (first at positions {np.flatnonzero(bad)[:5].tolist()})")
+    if problems:
+        raise CLVFitError("CLV summary is inconsistent — " + "; ".join(problems)
+                          + "; fix: build it with compute_clv_summary from dated purchases")
+    return x, tx, T
+
+
+def _minimise(neg_ll, x0: np.ndarray, names: list[str], model: str, maxiter: int, tol: float):
+    """Minimise on the log scale (all parameters positive); polish with a second start."""
+    with np.errstate(all="ignore"):
+        best = None
+        for method in ("Nelder-Mead", "L-BFGS-B"):
+            start = x0 if best is None else best.x
+            opts = {"maxiter": maxiter, "xatol": tol, "fatol": tol, "maxfev": maxiter * 4} \
+                if method == "Nelder-Mead" else {"maxiter": maxiter, "gtol": 1e-8, "ftol": 1e-14}
+            res = optimize.minimize(neg_ll, start, method=method, options=opts)
+            if best is None or (np.isfinite(res.fun) and res.fun <= best.fun):
+                best = res
+    params = np.exp(best.x)
+    if not np.isfinite(best.fun) or not np.all(np.isfinite(params)):
+        raise CLVFitError(f"{model} fit failed: the log-likelihood is not finite at the solution "
+                          f"({dict(zip(names, params.round(4)))}); fix: check the summary for extreme values")
+    if np.any(params > 1e6) or np.any(params < 1e-6):
+        raise CLVFitError(f"{model} fit did not converge to a usable solution: a parameter ran to a bound "
+                          f"({dict(zip(names, params.round(6)))}). The data may have too few repeat buyers "
+                          "or too short a history; fix: lengthen the history or shorten the holdout")
+    return params, -best.fun, best
+
+
+class BetaGeoFitter:
+    """BG/NBD model of purchase frequency and drop-out (Fader, Hardie & Lee 2005).
+
+    Individual log-likelihood, for repeat frequency x, recency t_x and age T::
+
+        L = Γ(r+x) α^r / Γ(r) · B(a, b+x) / B(a, b) ·
+            [ (α+T)^-(r+x) + 1{x>0} · a/(b+x−1) · (α+t_x)^-(r+x) ]
+
+    Parameters
+    ----------
+    penalizer : float
+        L2 penalty on the parameters (0 = pure maximum likelihood, as published).
+    maxiter : int
+        Iteration limit of the optimiser.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``r, alpha, a, b`` at the maximum.
+    log_likelihood_ : float
+        Total log-likelihood at the maximum.
+    n_ : int
+        Accounts fitted.
+    """
+
+    param_names = ["r", "alpha", "a", "b"]
+
+    def __init__(self, *, penalizer: float = 0.0, maxiter: int = 20_000):
+        self.penalizer = penalizer
+        self.maxiter = maxiter
+
+    @staticmethod
+    def _ll(params, x, tx, T):
+        r, alpha, a, b = params
+        a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+        a2 = special.betaln(a, b + x) - special.betaln(a, b)
+        a3 = -(r + x) * np.log(alpha + T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a4 = np.where(x > 0, np.log(a) - np.log(np.where(x > 0, b + x - 1, 1.0)) - (r + x) * np.log(alpha + tx),
+                          -np.inf)
+        return a1 + a2 + np.logaddexp(a3, a4)
+
+    def fit(self, frequency, recency, T, *, weights=None) -> "BetaGeoFitter":
+        """Fit by maximum likelihood; ``weights`` counts identical rows (optional)."""
+        x, tx, T = _check_rft(frequency, recency, T)
+        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+        if (x > 0).sum() == 0:
+            raise CLVFitError("BG/NBD cannot be fitted: no account made a repeat purchase; "
+                              "fix: use a longer history")
+        scale = max(T.max() / 10.0, 1e-9)  # work on a scale where alpha is near 1
+
+        def neg(logp):
+            p = np.exp(logp)
+            ll = self._ll(p * np.array([1, scale, 1, 1]), x, tx, T)
+            return -(np.sum(w * ll)) / w.sum() + self.penalizer * np.sum(p ** 2)
+
+        params, _, _ = _minimise(neg, np.zeros(4), self.param_names, "BG/NBD", self.maxiter, 1e-10)
+        params = params * np.array([1, scale, 1, 1])
+        self.params_ = dict(zip(self.param_names, map(float, params)))
+        self.log_likelihood_ = float(np.sum(w * self._ll(params, x, tx, T)))
+        self.n_ = int(w.sum())
+        return self
+
+    def _p(self):
+        if not hasattr(self, "params_"):
+            raise CLVFitError("the BG/NBD model is not fitted yet; fix: call fit() first")
+        return (self.params_[k] for k in self.param_names)
+
+    def conditional_probability_alive(self, frequency, recency, T) -> np.ndarray:
+        """P(alive | x, t_x, T) = 1 / (1 + 1{x>0} · a/(b+x−1) · ((α+T)/(α+t_x))^(r+x))."""
+        r, alpha, a, b = self._p()
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            log_ratio = (np.log(a) - np.log(np.where(x > 0, b + x - 1, 1.0))
+                         + (r + x) * (np.log(alpha + T) - np.log(alpha + tx)))
+            return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
+
+    def expected_purchases(self, t) -> np.ndarray:
+        """E[X(t)] for a new account = (a+b−1)/(a−1) · [1 − (α/(α+t))^r · ₂F₁(r, b; a+b−1; t/(α+t))]."""
+        r, alpha, a, b = self._p()
+        t = np.asarray(t, dtype=float)
+        hyp = special.hyp2f1(r, b, a + b - 1, t / (alpha + t))
+        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp)
+
+    def conditional_expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
+        """E[Y(t) | x, t_x, T], expected purchases in the next ``t`` time units.
+
+        ``(a+b+x−1)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · ₂F₁(r+x, b+x; a+b+x−1; t/(α+T+t))] · P(alive)``
+        """
+        r, alpha, a, b = self._p()
+        x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        t = np.asarray(t, dtype=float)
+        z = t / (alpha + T + t)
+        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+        first = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
+        return first * self.conditional_probability_alive(x, tx, T)
+
+
+class GammaGammaFitter:
+    """Gamma-Gamma model of the value of repeat transactions (Fader, Hardie & Lee 2005).
+
+    For an account with x repeat transactions of mean value m_x the likelihood is::
+
+        f(m_x | p, q, γ, x) = Γ(px+q) / (Γ(px) Γ(q)) · γ^q · m_x^(px−1) · x^(px) / (γ + m_x x)^(px+q)
+
+    and the expected value of its future transactions is
+    ``E[M | m_x, x] = (γ + m_x x) p / (p x + q − 1)``.
+
+    Attributes
+    ----------
+    params_ : dict
+        ``p, q, v`` (v is γ) at the maximum.
+    log_likelihood_ : float
+    n_ : int
+        Accounts with repeat purchases used in the fit.
+    """
+
+    param_names = ["p", "q", "v"]
+
+    def __init__(self, *, penalizer: float = 0.0, maxiter: int = 20_000):
+        self.penalizer = penalizer
+        self.maxiter = maxiter
+
+    @staticmethod
+    def _ll(params, x, m):
+        p, q, v = params
+        return (special.gammaln(p * x + q) - special.gammaln(p * x) - special.gammaln(q) + q * np.log(v)
+                + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(v + m * x))
+
+    def fit(self, frequency, monetary_value) -> "GammaGammaFitter":
+        """Fit on accounts with at least one repeat purchase and positive mean value."""
+        x = np.asarray(frequency, dtype=float)
+        m = np.asarray(monetary_value, dtype=float)
+        keep = (x > 0) & np.isfinite(m)
+        bad = keep & (m <= 0)
+        if bad.any():
+            raise CLVFitError(f"Gamma-Gamma needs positive mean transaction values; {int(bad.sum())} accounts with "
+                              "repeat purchases have a mean value <= 0; fix: drop returns-only days from the purchases")
+        x, m = x[keep], m[keep]
+        if len(x) < 10:
+            raise CLVFitError(f"Gamma-Gamma cannot be fitted on {len(x)} accounts with repeat purchases "
+                              "(needs at least 10); fix: use a longer history")
+        scale = float(np.mean(m))
+
+        def neg(logp):
+            p = np.exp(logp)
+            ll = self._ll(p * np.array([1, 1, scale]), x, m)
+            return -np.mean(ll) + self.penalizer * np.sum(p ** 2)
+
+        params, _, _ = _minimise(neg, np.array([0.0, 0.7, 0.0]), self.param_names, "Gamma-Gamma", self.maxiter, 1e-10)
+        params = params * np.array([1, 1, scale])
+        self.params_ = dict(zip(self.param_names, map(float, params)))
+        self.log_likelihood_ = float(np.sum(self._ll(params, x, m)))
+        self.n_ = int(len(x))
+        if self.params_["q"] <= 1:
+            raise CLVFitError(f"Gamma-Gamma fit gives q = {self.params_['q']:.3f} <= 1, so the expected spend is "
+                              "infinite; fix: check for extreme transaction values (outliers) in the data")
+        return self
+
+    def conditional_expected_average_profit(self, frequency, monetary_value) -> np.ndarray:
+        """E[M | m_x, x] = (γ + m_x x) p / (p x + q − 1); the population mean p γ / (q − 1) when x = 0."""
+        if not hasattr(self, "params_"):
+            raise CLVFitError("the Gamma-Gamma model is not fitted yet; fix: call fit() first")
+        p, q, v = (self.params_[k] for k in self.param_names)
+        x = np.asarray(frequency, dtype=float)
+        m = np.where(x > 0, np.asarray(monetary_value, dtype=float), 0.0)
+        return (v + m * x) * p / (p * x + q - 1)
+
+
+# --------------------------------------------------------------------------- CLV
+def _clv_from_models(bgf: BetaGeoFitter, ggf: GammaGammaFitter, summary: pd.DataFrame, *, horizon_months: int,
+                     annual_discount_rate: float, time_unit_days: float) -> tuple[np.ndarray, np.ndarray]:
+    x, tx, T = summary["frequency"], summary["recency"], summary["T"]
+    spend = ggf.conditional_expected_average_profit(x, summary["monetary_value"])
+    month = 365.25 / 12 / time_unit_days
+    d_m = (1 + annual_discount_rate) ** (1 / 12) - 1
+    clv = np.zeros(len(summary))
+    prev = np.zeros(len(summary))
+    for k in range(1, horizon_months + 1):
+        cum = bgf.conditional_expected_purchases(k * month, x, tx, T)
+        clv += (cum - prev) * spend / (1 + d_m) ** k
+        prev = cum
+    return clv, prev
+
+
+def compute_clv(summary: pd.DataFrame, *, horizon_months: int = 36, annual_discount_rate: float = 0.10,
+                time_unit_days: float = 7.0, account_col: str = "account_id"):
+    """Fit BG/NBD and Gamma-Gamma on a CLV summary and score every account.
+
+    Discounted CLV over ``horizon_months``::
+
+        CLV = Σ_{k=1..H} E[M] · (E[Y(k·Δ)] − E[Y((k−1)·Δ)]) / (1 + d)^k
+
+    with Δ one month in model time units and d the monthly rate equivalent to
+    ``annual_discount_rate``.
+
+    Returns
+    -------
+    scores : DataFrame
+        ``account_id, frequency, recency, T, monetary_value, p_alive, expected_purchases``
+        (over the horizon), ``expected_spend`` (per transaction) and ``clv``.
+    params : DataFrame
+        ``model, parameter, value`` (the ``clv_params`` table), including the
+        log-likelihood and the number of accounts fitted.
+    models : tuple
+        The fitted ``(BetaGeoFitter, GammaGammaFitter)``.
+    """
+    bgf = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    ggf = GammaGammaFitter().fit(summary["frequency"], summary["monetary_value"])
+    clv, purchases = _clv_from_models(bgf, ggf, summary, horizon_months=horizon_months,
+                                      annual_discount_rate=annual_discount_rate, time_unit_days=time_unit_days)
+    scores = summary[[account_col, "frequency", "recency", "T", "monetary_value"]].copy()
+    scores["p_alive"] = bgf.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
+    scores["expected_purchases"] = purchases
+    scores["expected_spend"] = ggf.conditional_expected_average_profit(summary["frequency"], summary["monetary_value"])
+    scores["clv"] = clv
+    rows = [("BG/NBD", k, v) for k, v in bgf.params_.items()]
+    rows += [("BG/NBD", "log_likelihood", bgf.log_likelihood_), ("BG/NBD", "n_accounts", float(bgf.n_))]
+    rows += [("Gamma-Gamma", k, v) for k, v in ggf.params_.items()]
+    rows += [("Gamma-Gamma", "log_likelihood", ggf.log_likelihood_), ("Gamma-Gamma", "n_accounts", float(ggf.n_))]
+    rows += [("CLV", "horizon_months", float(horizon_months)), ("CLV", "annual_discount_rate", annual_discount_rate),
+             ("CLV", "time_unit_days", float(time_unit_days))]
+    params = pd.DataFrame(rows, columns=["model", "parameter", "value"])
+    return scores, params, (bgf, ggf)
+
+
+def compute_holdout_check(summary: pd.DataFrame, *, max_frequency: int = 7) -> pd.DataFrame:
+    """Calibration/holdout check: fit BG/NBD on the calibration columns, predict the holdout.
+
+    ``summary`` comes from :func:`compute_clv_summary` with a ``calibration_end``.
+    Accounts are grouped by calibration repeat frequency (``max_frequency``+ pooled);
+    for each group the mean actual and predicted holdout purchases are compared
+    (Fader, Hardie & Lee 2005, figure 4). A final ``all`` row gives the totals.
+
+    Returns ``frequency_group, accounts, actual, predicted, error`` (error = predicted − actual, means).
+    """
+    if "frequency_holdout" not in summary:
+        raise CLVFitError("the summary has no holdout columns; fix: build it with calibration_end set")
+    bgf = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    pred = bgf.conditional_expected_purchases(summary["duration_holdout"], summary["frequency"],
+                                              summary["recency"], summary["T"])
+    df = pd.DataFrame({"x": summary["frequency"].clip(upper=max_frequency), "actual": summary["frequency_holdout"],
+                       "predicted": pred})
+    g = df.groupby("x").agg(accounts=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean"))
+    g.index = [f"{i}+" if i == max_frequency else str(i) for i in g.index]
+    total = pd.DataFrame({"accounts": [len(df)], "actual": [df["actual"].sum()], "predicted": [df["predicted"].sum()]},
+                         index=["all (total)"])
+    out = pd.concat([g, total])
+    out["error"] = out["predicted"] - out["actual"]
+    out.index.name = "frequency_group"
+    return out.reset_index()
