@@ -470,6 +470,8 @@ def _resolve_paths(params: Params, base: Path) -> Params:
     params.strategy.playbooks = res(params.strategy.playbooks) or TEMPLATES_DIR / "playbooks.yaml"
     params.branding.template = res(params.branding.template) or TEMPLATES_DIR / "kam_template.pptx"
     params.branding.logo = res(params.branding.logo)
+    params.segmentation.overrides_file = res(params.segmentation.overrides_file)
+    params.segmentation.rfm.segments_file = res(params.segmentation.rfm.segments_file)
     root = Path(params.output.root).expanduser()
     # output.root is relative to the repository (where `kam` is meant to be run), not the params file
     params.output.root = root if root.is_absolute() else (REPO_ROOT / root).resolve()

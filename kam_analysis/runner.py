@@ -92,6 +92,22 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _config_inputs(params: Params) -> dict[str, Path]:
+    """Files besides the client data that shape the results (hashed in the manifest)."""
+    from .config import TEMPLATES_DIR
+
+    seg = params.segmentation
+    candidates = {
+        "benchmarks": params.benchmarks.file,
+        "playbooks": params.strategy.playbooks,
+        "rfm_segments": seg.rfm.segments_file or TEMPLATES_DIR / "rfm_segments.yaml",
+        "segment_overrides": seg.overrides_file,
+        "deck_template": params.branding.template,
+        "logo": params.branding.logo,
+    }
+    return {k: Path(v) for k, v in candidates.items() if v is not None and Path(v).is_file()}
+
+
 def _file_list(run_dir: Path) -> list[dict]:
     from .data.prepare import sha256_file
 
@@ -268,7 +284,7 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
         t0 = time.perf_counter()
         report = prepare_run_data(params, work)
         manifest["inputs"] = [{"table": k, "path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
-                              for k, p in input_files(params).items()]
+                              for k, p in {**input_files(params), **_config_inputs(params)}.items()]
         manifest["validation"] = {"warnings": [str(w) for w in report.warnings], "stats": report.stats}
         manifest["prepare_seconds"] = round(time.perf_counter() - t0, 3)
         for w in report.warnings:

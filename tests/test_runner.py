@@ -55,7 +55,8 @@ def test_successful_run_writes_folder_manifest_and_latest(client, tmp_path):
     assert m["status"] == "success"
     assert [p["phase"] for p in m["phases"]] == list(PHASES)
     assert all(p["status"] == "success" and p["seconds"] > 0 for p in m["phases"])
-    assert {i["table"] for i in m["inputs"]} == {"transactions", "accounts", "surveys", "capability"}
+    hashed = {i["table"] for i in m["inputs"]}
+    assert {"transactions", "accounts", "surveys", "capability", "benchmarks", "playbooks"} <= hashed
     assert all(len(i["sha256"]) == 64 for i in m["inputs"])
     assert m["params"]["client"]["name"] == "Runner Test"
     assert "pandas" in m["packages"] and "papermill" in m["packages"]
