@@ -43,6 +43,9 @@ __all__ = [
     "compute_baseline_segments",
     "playbook_segment_column",
     "programme_impact_from_params",
+    "compute_spc_set",
+    "compute_playbook_cohorts",
+    "compute_run_recommendations",
 ]
 
 LOWER_IS_BETTER = {"churn_rate", "cost_to_serve_share"}
@@ -409,14 +412,15 @@ def compute_segment_scorecard(summary: pd.DataFrame, segments: pd.DataFrame, *,
                               targets: dict[str, float], amber: float, red: float,
                               baseline_summary: pd.DataFrame | None = None,
                               surveys: pd.DataFrame | None = None, baseline_surveys: pd.DataFrame | None = None,
-                              segment_col: str = "quadrant", account_col: str = "account_id",
+                              baseline_segments: pd.DataFrame | None = None, segment_col: str = "quadrant", account_col: str = "account_id",
                               all_label: str = ALL_ACCOUNTS, min_accounts: int = 1) -> pd.DataFrame:
     """Segment x KPI scorecard over the trailing twelve months, against target and baseline.
 
     Each segment's KPIs are computed with ``headline`` (the assessment's headline-KPI
     function, so a KPI is defined once) on that segment's accounts; the baseline is the
     same function on the baseline summary (the account summary at the baseline date) of
-    the same accounts. With ``surveys`` (responses in the trailing 12 months) the segment's
+    the segment's members at baseline (``baseline_segments``; when None, of today's
+    members — a cohort view: how did these accounts develop). With ``surveys`` (responses in the trailing 12 months) the segment's
     ``nps`` = 100 x (share of scores 9-10 - share of scores 0-6).
 
     Returns
@@ -428,6 +432,13 @@ def compute_segment_scorecard(summary: pd.DataFrame, segments: pd.DataFrame, *,
     seg = segments[[account_col, segment_col]].dropna()
     groups = [(all_label, seg[account_col])] + [
         (str(k), g[account_col]) for k, g in seg.groupby(segment_col, observed=True, sort=True)]
+    if baseline_segments is not None:
+        bseg = baseline_segments[[account_col, segment_col]].dropna()
+        base_members = {str(k): set(g[account_col].astype(str))
+                        for k, g in bseg.groupby(segment_col, observed=True)}
+        base_members[all_label] = set(bseg[account_col].astype(str))
+    else:
+        base_members = None
     rows = []
     for name, ids in groups:
         ids = set(ids.astype(str))
@@ -436,15 +447,18 @@ def compute_segment_scorecard(summary: pd.DataFrame, segments: pd.DataFrame, *,
             continue
         cur_k = headline(cur).set_index("kpi")["value"]
         base_k = pd.Series(dtype=float)
+        base_ids = base_members.get(name, set()) if base_members is not None else ids
+        if baseline_summary is not None and base_members is not None and name == all_label:
+            base_ids = set(baseline_summary[account_col].astype(str))
         if baseline_summary is not None:
-            b = baseline_summary[baseline_summary[account_col].astype(str).isin(ids)]
+            b = baseline_summary[baseline_summary[account_col].astype(str).isin(base_ids)]
             if len(b):
                 base_k = headline(b).set_index("kpi")["value"]
         if surveys is not None and "nps" in surveys:
             cur_k.loc["nps"] = _nps(surveys.loc[surveys[account_col].astype(str).isin(ids), "nps"])
             if baseline_surveys is not None:
-                base_k.loc["nps"] = _nps(baseline_surveys.loc[baseline_surveys[account_col].astype(str).isin(ids),
-                                                              "nps"])
+                base_k.loc["nps"] = _nps(baseline_surveys.loc[
+                    baseline_surveys[account_col].astype(str).isin(base_ids), "nps"])
         for kpi, value in cur_k.items():
             value = float(value) if value is not None else np.nan
             b = float(base_k.get(kpi, np.nan))
@@ -945,8 +959,8 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
 
 
 def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[str], *,
-                           kpi: str = "revenue_12m", min_improvement: float = 0.0, currency: str = "EUR"
-                           ) -> pd.DataFrame:
+                           kpi: str = "revenue_12m", min_improvement: float = 0.0, currency: str = "EUR",
+                           source: str = "playbook_cohorts") -> pd.DataFrame:
     """Playbooks whose segment did not improve since the baseline.
 
     Fires for each playbook segment whose ``kpi`` (default trailing-12-month revenue) changed
@@ -967,7 +981,7 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         rows.append({"rule": "stalled_playbook", "segment": r.segment,
                      "recommendation": f"Revisit the {r.segment} playbook: the segment has not grown since the "
                                        "baseline; check cadence, offer and coverage against the plan",
-                     "evidence": f"kpi_scorecard: {r.segment} {kpi.replace('_', ' ')} {_money(r.value, currency)} "
+                     "evidence": f"{source}: {r.segment} {kpi.replace('_', ' ')} {_money(r.value, currency)} "
                                  f"vs {_money(r.baseline, currency)} at baseline ({change:+.1%})",
                      "value": float(value)})
     return pd.DataFrame(rows, columns=cols)
@@ -1046,3 +1060,93 @@ def programme_impact_from_params(account_period: pd.DataFrame, accounts: pd.Data
                            min_accounts=r.did_min_accounts, min_pre_periods=r.did_min_pre_periods,
                            min_post_periods=r.did_min_post_periods, drop_edge_periods=r.did_drop_edge_periods,
                            match_window_share=r.did_match_window_share).fit(account_period, accounts)
+
+
+#: the KPIs put on control charts: (kpi, chart kind)
+SPC_KPIS = (("revenue", "individuals"), ("average_order_value", "individuals"), ("period_retention_rate", "p"))
+
+
+def compute_spc_set(tracking: pd.DataFrame, *, segment: str = ALL_ACCOUNTS, min_baseline: int = 6,
+                    run_length: int = 8, kpis: Iterable[tuple[str, str]] = SPC_KPIS) -> pd.DataFrame:
+    """Control charts (:func:`compute_spc`) for the main KPIs of one segment of ``kpi_tracking``.
+
+    Limits come from the pre-programme periods (``post_programme`` False). Returns the
+    :func:`compute_spc` columns plus ``kpi`` and ``chart`` (individuals / p).
+    """
+    out = []
+    for kpi, kind in kpis:
+        s = tracking[(tracking["segment"] == segment) & (tracking["kpi"] == kpi)].sort_values("period_start")
+        if s.empty:
+            continue
+        r = compute_spc(s, kind=kind, baseline_mask=~s["post_programme"].astype(bool).to_numpy(),
+                        min_baseline=min_baseline, run_length=run_length)
+        r.insert(0, "kpi", kpi)
+        r.insert(1, "chart", kind)
+        out.append(r)
+    cols = ["kpi", "chart", "period_start", "value", "n", "center", "ucl", "lcl", "signal", "rule", "limits_from"]
+    if not out:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(out, ignore_index=True).reindex(columns=cols)
+
+
+def compute_playbook_cohorts(run, *, base_segments: pd.DataFrame, base_summary: pd.DataFrame,
+                             summary: pd.DataFrame, headline: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+                             ) -> tuple[pd.DataFrame | None, str]:
+    """How each playbook segment's accounts (its members at the baseline) developed since.
+
+    The playbook segments come from ``segment_playbook``; the baseline segmentation column
+    holding those names is found with :func:`playbook_segment_column`. Cohorts follow the
+    same accounts, so a segment's result is not flattered or hurt by accounts moving in or
+    out of it. Returns (scorecard in :func:`compute_segment_scorecard` form, note) — the
+    frame is None, with the reason in the note, when the run lacks what it needs.
+    """
+    from .kpis import compute_headline_kpis
+
+    playbook = read_optional(run, "segment_playbook")
+    if playbook is None or "segment" not in playbook:
+        return None, "stalled-playbook rule skipped: the run has no segment_playbook table"
+    col = playbook_segment_column(base_segments, playbook["segment"].astype(str))
+    if col is None:
+        return None, ("stalled-playbook rule skipped: no baseline segmentation column matches the playbook "
+                      f"segments ({', '.join(map(str, playbook['segment']))})")
+    p = run.params
+    sc = compute_segment_scorecard(summary, base_segments, headline=headline or compute_headline_kpis,
+                                   targets={}, amber=p.thresholds.rag.amber, red=p.thresholds.rag.red,
+                                   baseline_summary=base_summary, segment_col=col)
+    sc = sc[sc["segment"].isin(set(playbook["segment"].astype(str)))].reset_index(drop=True)
+    return sc, f"playbook cohorts by baseline {col}"
+
+
+def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.DataFrame | None,
+                                summary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Apply every recommendation rule to the run's tables; return (ranked table, notes on skipped rules).
+
+    Rules run only when their input table exists (``churn_risk``, ``whitespace`` come from
+    the strategy phase); a skipped rule is named in the notes, never guessed.
+    """
+    p = run.params
+    rv, cur = p.review, p.client.currency
+    notes: list[str] = []
+    seg_rev = scorecard[scorecard["kpi"] == "revenue_12m"].set_index("segment")["value"]
+    outputs = [rule_segment_target_gaps(scorecard, seg_rev, statuses=rv.recommend_on_status, currency=cur)]
+    risk = read_optional(run, "churn_risk")
+    if risk is None or not {"risk_band", "revenue_at_risk"} <= set(risk.columns):
+        notes.append("uncovered-risk rule skipped: the run has no churn_risk table with risk_band and "
+                     "revenue_at_risk")
+    elif "account_manager" not in summary:
+        notes.append("uncovered-risk rule skipped: the accounts data has no account_manager column")
+    else:
+        outputs.append(rule_uncovered_risk(risk, summary, high_bands=rv.high_risk_bands,
+                                           no_coverage=rv.no_coverage_labels, names=run.account_display_names(),
+                                           currency=cur))
+    ws = read_optional(run, "whitespace")
+    if ws is None or not {"category", "expected_value"} <= set(ws.columns):
+        notes.append("whitespace rule skipped: the run has no whitespace table with category and expected_value")
+    else:
+        outputs.append(rule_whitespace(ws, top_n=rv.whitespace_top_n, currency=cur))
+    if cohorts is None:
+        notes.append("stalled-playbook rule skipped: no playbook cohorts (see above)")
+    else:
+        outputs.append(rule_stalled_playbooks(cohorts, cohorts["segment"].unique(),
+                                              min_improvement=rv.playbook_min_improvement, currency=cur))
+    return compute_recommendations(*outputs, top_n=rv.max_recommendations), notes
