@@ -731,17 +731,18 @@ class ProgrammeImpact:
         start = pd.Timestamp(self.programme_start).strftime("%-d %B %Y")
         est = f"{self.uplift_:+.1%}"
         ci = f"{self.uplift_ci_low_:+.1%} to {self.uplift_ci_high_:+.1%}"
-        who = (f"the {self.n_treated_} programme accounts against {self.n_control_} comparable non-programme "
-               "accounts")
+        tr = f"the {self.n_treated_} programme accounts"
+        co = f"{self.n_control_} comparable accounts outside the programme"
         if self.ci_low_ > 0:
-            head = (f"Since the programme started on {start}, revenue per active period of {who} rose by an "
-                    f"estimated {est} more (range {ci}, {lvl} confidence)")
+            head = (f"Since the programme started on {start}, {tr} have grown their revenue per active period by "
+                    f"an estimated {self.uplift_:.1%} more than {co} (range {ci}, {lvl} confidence)")
         elif self.ci_high_ < 0:
-            head = (f"Since the programme started on {start}, revenue per active period of {who} fell by an "
-                    f"estimated {est} relative to the comparison group (range {ci}, {lvl} confidence)")
+            head = (f"Since the programme started on {start}, {tr} have done worse than {co}: revenue per active "
+                    f"period is an estimated {est} lower (range {ci}, {lvl} confidence)")
         else:
-            head = (f"Since the programme started on {start}, there is no measurable difference between {who}: "
-                    f"the estimate is {est} but the {lvl} range ({ci}) includes zero")
+            head = (f"Since the programme started on {start}, there is no measurable difference in revenue per "
+                    f"active period between {tr} and {co}: the estimate is {est} but the {lvl} range ({ci}) "
+                    "includes zero")
         if np.isfinite(self.pretrend_p_value_) and self.pretrend_p_value_ < self.pretrend_alpha:
             tail = ("; caution: the two groups were already diverging before the programme, so part of this "
                     "difference may not be the programme's doing.")

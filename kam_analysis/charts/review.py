@@ -24,7 +24,16 @@ def _format_axis(ax, *, unit: str | None, currency: str | None) -> None:
         ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
 
 
+def _date_axis(ax) -> None:
+    import matplotlib.dates as mdates
+
+    loc = mdates.AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
 def _programme_line(ax, programme_start) -> None:
+    _date_axis(ax)
     if programme_start is not None:
         ax.axvline(pd.Timestamp(programme_start), color=PALETTE[5], ls=":", lw=1.2)
         ax.annotate("programme start", xy=(pd.Timestamp(programme_start), 1), xycoords=("data", "axes fraction"),
@@ -87,6 +96,7 @@ def plot_parallel_trends(trends: pd.DataFrame, event_study: pd.DataFrame, *, pro
     for i, (g, d) in enumerate(t.groupby("group", sort=True)):
         ax.plot(d["period_start"], d["mean_log_revenue"], marker="o", color=PALETTE[i], label=g)
     _programme_line(ax, programme_start)
+    _date_axis(ax)
     ax.set_title("Programme vs matched control accounts")
     ax.set_xlabel("Period")
     ax.set_ylabel("Mean log revenue per active account")
