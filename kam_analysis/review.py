@@ -481,9 +481,13 @@ class ProgrammeImpact:
     """Difference-in-differences estimate of the KAM programme's effect on revenue.
 
     Treated = the client's programme accounts (``key_account``); control = non-key
-    accounts matched to them on pre-programme revenue (``control_ratio`` nearest
-    neighbours per treated account on mean log revenue per active pre-period, with
-    replacement). The outcome is log revenue of each active account-period (revenue > 0).
+    accounts matched to them before the programme: ``control_ratio`` nearest neighbours
+    per treated account, without replacement, on standardised mean log revenue and mean
+    log orders per active period in a *matching window* (the first ``match_window_share``
+    of the pre-programme periods). The matching window is then left out of the estimation:
+    controls picked for a high pre-period level partly owe it to luck and regress to the
+    mean afterwards, which would otherwise masquerade as a programme effect. The outcome is
+    log revenue of each active account-period (revenue > 0).
 
     Model (two-way fixed effects, account effects absorbed by the within transformation)::
 
@@ -587,7 +591,7 @@ class ProgrammeImpact:
 
     def fit(self, account_period: pd.DataFrame, accounts: pd.DataFrame, *, account_col: str = "account_id",
             period_col: str = "period_start", revenue_col: str = "revenue",
-            treated_col: str = "key_account") -> "ProgrammeImpact":
+            treated_col: str = "key_account", orders_col: str | None = "orders") -> "ProgrammeImpact":
         """Estimate the effect; sets the attributes listed in the class docstring."""
         import statsmodels.api as sm
 
@@ -602,7 +606,8 @@ class ProgrammeImpact:
         flag = accounts[[account_col, treated_col]].dropna().copy()
         flag[treated_col] = flag[treated_col].astype(bool)
         start = pd.Timestamp(self.programme_start)
-        ap = account_period[[account_col, period_col, revenue_col]].copy()
+        use_orders = orders_col is not None and orders_col in account_period.columns
+        ap = account_period[[account_col, period_col, revenue_col] + ([orders_col] if use_orders else [])].copy()
         ap[period_col] = pd.to_datetime(ap[period_col])
         ap = ap[ap[revenue_col] > 0]
         ends = ap[period_col] + period_offset(self.period)
@@ -612,6 +617,7 @@ class ProgrammeImpact:
         ap = ap.merge(flag, on=account_col, how="inner")
         ap["post"] = ap[period_col] >= start
         ap["y"] = np.log(ap[revenue_col].astype(float))
+        ap["f"] = np.log(ap[orders_col].clip(lower=1).astype(float)) if use_orders else 0.0
         periods = sorted(ap[period_col].unique())
         n_pre = sum(p < start for p in periods)
         n_post = len(periods) - n_pre
@@ -622,7 +628,6 @@ class ProgrammeImpact:
         if n_post < self.min_post_periods:
             return self._unsupported(f"only {n_post} period(s) since the programme start "
                                      f"({self.programme_start}); at least {self.min_post_periods} are needed")
-        # matching on pre-programme revenue level
         # matching window: the first part of the pre-period, held out of the estimation so the
         # controls' regression to the mean happens before the estimation window, not across it
         pre_periods = [p for p in periods if p < start]
@@ -633,23 +638,33 @@ class ProgrammeImpact:
         else:
             match_end = None
             window = ap[~ap["post"]]
-        pre = window.groupby(account_col).agg(level=("y", "mean"), n=("y", "size"))
+        pre = window.groupby(account_col).agg(level=("y", "mean"), freq=("f", "mean"), n=("y", "size"))
         pre = pre[pre["n"] >= self.min_match_periods].join(flag.set_index(account_col))
         treated = pre[pre[treated_col]]
         pool = pre[~pre[treated_col]]
         if len(treated) < self.min_accounts:
-            return self._unsupported(f"only {len(treated)} programme account(s) bought in at least two periods "
-                                     f"before the start; at least {self.min_accounts} are needed")
+            return self._unsupported(f"only {len(treated)} programme account(s) bought in at least "
+                                     f"{self.min_match_periods} period(s) of the matching window before the start; "
+                                     f"at least {self.min_accounts} are needed")
         if len(pool) < self.min_accounts:
             return self._unsupported(f"only {len(pool)} non-programme account(s) with pre-programme history to "
                                      f"serve as a control group; at least {self.min_accounts} are needed")
         chosen: set = set()
         if self.matching == "nearest":
+            # greedy nearest-neighbour matching without replacement on standardised pre-period
+            # revenue level and order frequency, hardest-to-match (highest revenue) first
+            both = pd.concat([treated, pool])
+            sd = both[["level", "freq"]].std(ddof=0).replace(0, 1.0).fillna(1.0)
             pool_sorted = pool.sort_values("level", kind="stable")
-            lv = pool_sorted["level"].to_numpy()
-            k = min(self.control_ratio, len(pool_sorted))
-            for level in treated["level"].to_numpy():
-                nearest = np.argsort(np.abs(lv - level), kind="stable")[:k]
+            pz = (pool_sorted[["level", "freq"]] / sd).to_numpy()
+            tz = (treated.sort_values("level", ascending=False, kind="stable")[["level", "freq"]] / sd).to_numpy()
+            free = np.ones(len(pz), dtype=bool)
+            for point in tz:
+                if not free.any():
+                    break
+                dist = np.where(free, np.sqrt(((pz - point) ** 2).sum(axis=1)), np.inf)
+                nearest = np.argsort(dist, kind="stable")[: min(self.control_ratio, int(free.sum()))]
+                free[nearest] = False
                 chosen.update(pool_sorted.index[nearest])
         else:  # common support: every non-programme account within the programme accounts' range
             lo = float(treated["level"].quantile(self.support_quantile))
