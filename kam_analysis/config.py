@@ -194,7 +194,8 @@ class ReviewSection(_Section):
     did_match_window_share: float = Field(
         0.5, ge=0, lt=1, description="share of pre-programme periods used only for matching (0 = match and "
                                      "estimate on the whole pre-period)")
-    did_min_accounts: int = Field(10, ge=2, description="fewest treated and control accounts for an estimate")
+    did_min_accounts: int = Field(30, ge=2, description="fewest treated and control accounts for an estimate "
+                                                       "(cluster-robust errors need enough accounts per group)")
     did_min_pre_periods: int = Field(3, ge=2, description="fewest pre-programme periods in the estimation")
     did_min_post_periods: int = Field(2, ge=1, description="fewest periods since the programme start")
     did_drop_edge_periods: bool = Field(True, description="drop each account's partial first and last period")

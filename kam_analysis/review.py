@@ -539,7 +539,7 @@ class ProgrammeImpact:
     """
 
     def __init__(self, *, programme_start: dt.date | None, period: str = "quarter", confidence: float = 0.95,
-                 control_ratio: int = 10, min_accounts: int = 10, min_pre_periods: int = 3,
+                 control_ratio: int = 10, min_accounts: int = 30, min_pre_periods: int = 3,
                  min_post_periods: int = 2, pretrend_alpha: float = 0.05, drop_edge_periods: bool = True,
                  matching: str = "nearest", support_quantile: float = 0.0, match_window_share: float = 0.5,
                  min_match_periods: int = 1):

@@ -187,13 +187,30 @@ def test_did_says_why_when_data_cannot_support_it():
     assert bool(no_control.summary().loc[0, "supported"]) is False
 
 
-def test_did_recovers_the_demo_programme_uplift(demo_run):
-    """The demo client plants +15% order value for key accounts after the programme start."""
-    m = review.programme_impact_from_params(demo_run.read_table("account_period"),
-                                            demo_run.read_table("account_summary"), params=demo_run.params)
+def test_did_recovers_the_demo_programme_uplift(tmp_path_factory):
+    """The demo client (params/demo.yaml: 2,000 accounts, seed 42) plants +15% order value
+    for key accounts after the programme start; the estimate's CI must contain log(1.15)."""
+    from conftest import write_demo_params
+
+    from kam_analysis import open_run
+
+    tmp = tmp_path_factory.mktemp("demo2000")
+    run = open_run(write_demo_params(tmp, n_accounts=2000, seed=42), tmp / "run")
+    m = review.programme_impact_from_params(run.read_table("account_period"), run.read_table("account_summary"),
+                                            params=run.params)
     assert m.supported_, m.reason_
     truth = math.log(1 + PLANTED["programme_uplift"])
     assert m.ci_low_ <= truth <= m.ci_high_
+    assert m.ci_low_ > 0 and m.n_treated_ >= 100
+
+
+def test_did_declines_on_too_few_programme_accounts(demo_run):
+    """The 400-account demo has about 30 key accounts, fewer with history: no number, a reason."""
+    m = review.programme_impact_from_params(demo_run.read_table("account_period"),
+                                            demo_run.read_table("account_summary"), params=demo_run.params)
+    assert not m.supported_
+    assert re.search(r"only \d+ programme account\(s\).*at least 30", m.reason_)
+    assert np.isnan(m.summary().loc[0, "estimate"])
 
 
 # --------------------------------------------------------------------------- migration
