@@ -32,7 +32,7 @@ def test_sheets_and_one_page_summary(workbook, review_run):
     ws = wb["Dashboard"]
     assert ws.page_setup.orientation == "landscape"
     assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 1
-    assert str(ws.print_area).startswith("'Dashboard'!$A$1:$M$")
+    assert str(ws.print_area).startswith("'Dashboard'!$A$1:$N$")
 
 
 def test_tiles_show_current_target_and_status(workbook, review_run):

@@ -21,6 +21,7 @@ note.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -227,7 +228,7 @@ def build_kpi_dashboard(run) -> Path:
         for ch, col in zip(charts, anchors):
             ch.width = 10.0
             ws.add_chart(ch, f"{col}{chart_row}")
-        row = chart_row + 17
+        row = chart_row + 16
     else:
         _note(ws, row, 2, "No kpi_tracking table in this run: trend charts unavailable.")
         notes.append("Charts: no kpi_tracking table.")
@@ -287,13 +288,12 @@ def build_kpi_dashboard(run) -> Path:
     row += 1
     text = (str(imp["sentence"].iloc[0]) if imp is not None and len(imp)
             else "The programme-impact analysis has not run.")
-    c = write_cell(ws, row, 2, text)
-    c.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.merge_cells(start_row=row, start_column=2, end_row=row + 2, end_column=13)
-    for r in range(row, row + 3):
-        ws.row_dimensions[r].height = 18
-    row += 4
-    ws.print_area = f"A1:M{row}"
+    # one row per line (merged wrapped cells are clipped by some renderers when printing)
+    for line in textwrap.wrap(text, width=125) or [""]:
+        write_cell(ws, row, 2, line).font = Font(size=11)
+        row += 1
+    row += 1
+    ws.print_area = f"A1:N{row}"
     _page_setup(ws, client=client, title="KPI dashboard", fit_height=1)
 
     # ------------------------------------------------------------ detail sheets
