@@ -869,6 +869,12 @@ def compute_key_status_changes(baseline: pd.DataFrame, current: pd.DataFrame, *,
 
 
 # --------------------------------------------------------------------------- recommendation rules
+#: how KPI names read in recommendation text
+KPI_NAMES = {"nps": "NPS", "revenue_growth_yoy": "year-on-year revenue growth", "retention_rate": "retention",
+             "average_order_value": "average order value", "repeat_purchase_rate": "repeat purchase",
+             "revenue_12m": "revenue", "churn_rate": "churn"}
+
+
 def _money(v: float, currency: str) -> str:
     sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
     return f"{sym}{v:,.0f}"
@@ -891,21 +897,25 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
 
     Fires for every segment x KPI of the scorecard with ``status_basis == "target"`` and a
     status in ``statuses``. Value = the segment's trailing-12-month revenue x the relative
-    shortfall against target (capped at 1) — the revenue exposed to the gap.
+    shortfall against target (capped at 1) — the revenue exposed to the gap; for growth KPIs
+    (already relative) revenue x (target - current), the revenue missing to reach target growth.
     """
     statuses = set(statuses)
     rows = []
     sc = scorecard[(scorecard["status_basis"] == "target") & scorecard["status"].isin(statuses)
                    & (scorecard["segment"] != all_label)]
     for r in sc.itertuples(index=False):
-        shortfall = abs(r.target - r.value) / abs(r.target) if r.target else np.nan
+        if "growth" in r.kpi:
+            shortfall = abs(r.target - r.value)
+        else:
+            shortfall = abs(r.target - r.value) / abs(r.target) if r.target else np.nan
         rev = float(segment_revenue.get(r.segment, np.nan))
         if not (np.isfinite(shortfall) and np.isfinite(rev)):
             continue
-        label = r.kpi.replace("_", " ")
+        label = KPI_NAMES.get(r.kpi, r.kpi.replace("_", " "))
         rows.append({"rule": "segment_target_gap", "segment": r.segment,
-                     "recommendation": f"Close the {label} gap in the {r.segment} segment: review its playbook "
-                                       f"levers for {label} at the next business review",
+                     "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
+                                       f"{label} levers on the next business-review agenda",
                      "evidence": f"kpi_scorecard: {r.segment} {label} = {_fmt_kpi(r.value, r.kpi)} vs target "
                                  f"{_fmt_kpi(r.target, r.kpi)} (status {r.status}); segment revenue (12m) "
                                  f"{_money(rev, currency)}",

@@ -291,6 +291,8 @@ def test_rule_segment_target_gaps_fires_only_on_red_target_gaps():
     assert r["value"].iloc[0] == pytest.approx(1000 * 0.25)  # (0.8 - 0.6) / 0.8
     assert "kpi_scorecard" in r["evidence"].iloc[0] and "60.0%" in r["evidence"].iloc[0]
     assert review.rule_segment_target_gaps(sc.iloc[[1, 2]], rev).empty
+    growth = _scorecard([("Star", "revenue_growth_yoy", -0.02, 0.1, 0.08, "red", "target")])
+    assert review.rule_segment_target_gaps(growth, rev)["value"].iloc[0] == pytest.approx(1000 * 0.10)
 
 
 def test_rule_uncovered_risk_fires_only_for_uncovered_high_risk():
