@@ -412,7 +412,8 @@ def compute_segment_scorecard(summary: pd.DataFrame, segments: pd.DataFrame, *,
                               targets: dict[str, float], amber: float, red: float,
                               baseline_summary: pd.DataFrame | None = None,
                               surveys: pd.DataFrame | None = None, baseline_surveys: pd.DataFrame | None = None,
-                              baseline_segments: pd.DataFrame | None = None, segment_col: str = "quadrant", account_col: str = "account_id",
+                              baseline_segments: pd.DataFrame | None = None, segment_col: str = "quadrant",
+                              account_col: str = "account_id",
                               all_label: str = ALL_ACCOUNTS, min_accounts: int = 1) -> pd.DataFrame:
     """Segment x KPI scorecard over the trailing twelve months, against target and baseline.
 
@@ -420,8 +421,9 @@ def compute_segment_scorecard(summary: pd.DataFrame, segments: pd.DataFrame, *,
     function, so a KPI is defined once) on that segment's accounts; the baseline is the
     same function on the baseline summary (the account summary at the baseline date) of
     the segment's members at baseline (``baseline_segments``; when None, of today's
-    members — a cohort view: how did these accounts develop). With ``surveys`` (responses in the trailing 12 months) the segment's
-    ``nps`` = 100 x (share of scores 9-10 - share of scores 0-6).
+    members — a cohort view: how did these accounts develop). With ``surveys`` (responses
+    in the trailing 12 months) the segment's ``nps`` = 100 x (share of scores 9-10 - share
+    of scores 0-6).
 
     Returns
     -------

@@ -363,7 +363,8 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                 ("Account-periods", r.get("n_obs")), ("Pre-programme periods used", r.get("n_pre_periods")),
                 ("Periods since start", r.get("n_post_periods"))]
         ws = wb.create_sheet("Programme impact")
-        title_block(ws, "Programme impact (difference-in-differences)", "Programme accounts vs matched comparable accounts, before and after the programme start")
+        title_block(ws, "Programme impact (difference-in-differences)",
+                    "Programme accounts vs matched comparable accounts, before and after the programme start")
         write_cell(ws, 4, 1, "Measure")
         write_cell(ws, 4, 2, "Value")
         style_header_row(ws, 4, 1, 2)
