@@ -431,10 +431,13 @@ def compute_segment_scorecard(summary: pd.DataFrame, segments: pd.DataFrame, *,
         ``segment, kpi, value, n, baseline, vs_baseline, target, gap, status, status_basis``;
         ``status`` is RAG against the target when there is one, else against the baseline.
     """
+    if segment_col not in segments:
+        segments = segments[[account_col]].assign(**{segment_col: all_label})
     seg = segments[[account_col, segment_col]].dropna()
     groups = [(all_label, seg[account_col])] + [
-        (str(k), g[account_col]) for k, g in seg.groupby(segment_col, observed=True, sort=True)]
-    if baseline_segments is not None:
+        (str(k), g[account_col]) for k, g in seg.groupby(segment_col, observed=True, sort=True)
+        if str(k) != all_label]
+    if baseline_segments is not None and segment_col in baseline_segments:
         bseg = baseline_segments[[account_col, segment_col]].dropna()
         base_members = {str(k): set(g[account_col].astype(str))
                         for k, g in bseg.groupby(segment_col, observed=True)}

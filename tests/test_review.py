@@ -340,3 +340,12 @@ def test_recommendations_are_ranked_by_value():
 
 
 
+
+
+def test_scorecard_without_the_segment_column_gives_all_accounts_only():
+    summ = pd.DataFrame({"account_id": ["a", "b"], "revenue_12m": [10.0, 20.0], "revenue_prev_12m": [10.0, 10.0],
+                         "orders_12m": [1, 2], "orders_prev_12m": [1, 1], "active": [True, True]})
+    sc = review.compute_segment_scorecard(summ, summ[["account_id"]], headline=compute_headline_kpis, targets={},
+                                          amber=0.05, red=0.15, segment_col="rfm_segment")
+    assert set(sc["segment"]) == {"All accounts"}
+    assert sc.set_index("kpi").loc["revenue_growth_yoy", "value"] == pytest.approx(0.5)
