@@ -535,6 +535,9 @@ class ProgrammeImpact:
         ``exp(.) - 1`` of the above.
     n_treated_, n_control_, n_obs_, n_pre_periods_, n_post_periods_ : int
     pretrend_p_value_ : float
+    placebo_estimate_, placebo_p_value_ : float
+        Placebo in time: the estimate with a fake start halfway through the pre-period,
+        on pre-programme data only (should be near 0).
     event_study_ : DataFrame
         ``rel_period, period_start, coef, ci_low, ci_high`` (the reference period -1 has 0).
     trends_ : DataFrame
@@ -569,7 +572,7 @@ class ProgrammeImpact:
         self.supported_ = False
         self.reason_ = reason
         for a in ("estimate_", "ci_low_", "ci_high_", "p_value_", "uplift_", "uplift_ci_low_", "uplift_ci_high_",
-                  "pretrend_p_value_"):
+                  "pretrend_p_value_", "placebo_estimate_", "placebo_p_value_"):
             setattr(self, a, np.nan)
         self.event_study_ = pd.DataFrame(columns=["rel_period", "period_start", "coef", "ci_low", "ci_high"])
         self.trends_ = getattr(self, "trends_", pd.DataFrame(columns=["period_start", "group", "mean_log_revenue",
@@ -741,10 +744,37 @@ class ProgrammeImpact:
             self.pretrend_p_value_ = float(w.pvalue)
         else:
             self.pretrend_p_value_ = np.nan
+        self._placebo(d, account_col, period_col, start, alpha)
         self.supported_ = True
         self.reason_ = ""
         self.sentence_ = self._sentence()
         return self
+
+    def _placebo(self, d: pd.DataFrame, account_col: str, period_col: str, start: pd.Timestamp,
+                 alpha: float) -> None:
+        """Placebo in time: the same estimate on pre-programme data only, with a fake start
+        halfway through the pre-period. A real programme effect cannot show up there, so a
+        significant placebo estimate means the groups were drifting apart anyway."""
+        import statsmodels.api as sm
+
+        self.placebo_estimate_ = self.placebo_p_value_ = np.nan
+        pre = d[d[period_col] < start].copy()
+        periods = sorted(pre[period_col].unique())
+        if len(periods) < 4:
+            return
+        fake = periods[len(periods) // 2]
+        pre["fake"] = pre["treated"] * (pre[period_col] >= fake).astype(float)
+        dums = pd.get_dummies(pre[period_col].rank(method="dense").astype(int), prefix="q", dtype=float).iloc[:, 1:]
+        pcols = list(dums.columns)
+        pre = pd.concat([pre.reset_index(drop=True), dums.reset_index(drop=True)], axis=1)
+        X = self._within(pre, ["fake"] + pcols, account_col)
+        y = self._within(pre, ["y"], account_col)["y"]
+        groups = pre[account_col].astype("category").cat.codes.to_numpy()
+        if X["fake"].abs().sum() < 1e-12:
+            return
+        res = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups})
+        self.placebo_estimate_ = float(res.params["fake"])
+        self.placebo_p_value_ = float(res.pvalues["fake"])
 
     def _sentence(self) -> str:
         lvl = f"{self.confidence:.0%}"
@@ -763,7 +793,9 @@ class ProgrammeImpact:
             head = (f"Since the programme started on {start}, there is no measurable difference in revenue per "
                     f"active period between {tr} and {co}: the estimate is {est} but the {lvl} range ({ci}) "
                     "includes zero")
-        if np.isfinite(self.pretrend_p_value_) and self.pretrend_p_value_ < self.pretrend_alpha:
+        diverging = any(np.isfinite(v) and v < self.pretrend_alpha
+                        for v in (self.pretrend_p_value_, self.placebo_p_value_))
+        if diverging:
             tail = ("; caution: the two groups were already diverging before the programme, so part of this "
                     "difference may not be the programme's doing.")
         else:
@@ -777,6 +809,7 @@ class ProgrammeImpact:
             "ci_high": self.ci_high_, "p_value": self.p_value_, "uplift": self.uplift_,
             "uplift_ci_low": self.uplift_ci_low_, "uplift_ci_high": self.uplift_ci_high_,
             "confidence": self.confidence, "pretrend_p_value": self.pretrend_p_value_,
+            "placebo_estimate": self.placebo_estimate_, "placebo_p_value": self.placebo_p_value_,
             "parallel_trends": (bool(self.pretrend_p_value_ >= self.pretrend_alpha)
                                 if np.isfinite(self.pretrend_p_value_) else None),
             "n_treated": self.n_treated_, "n_control": self.n_control_, "n_obs": self.n_obs_,

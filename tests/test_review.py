@@ -148,6 +148,7 @@ def test_did_recovers_planted_effect():
     assert m.ci_low_ > 0 and m.p_value_ < 0.05
     assert m.uplift_ == pytest.approx(math.expm1(m.estimate_))
     assert m.pretrend_p_value_ > 0.05
+    assert abs(m.placebo_estimate_) < 0.05 and m.placebo_p_value_ > 0.05  # no effect before the start
     assert "more than" in m.sentence_
     es = m.event_study_.set_index("rel_period")
     assert es.loc[-1, "coef"] == 0 and es.loc[2, "coef"] > 0.05  # post effects visible
@@ -168,6 +169,7 @@ def test_did_flags_diverging_pre_trends():
     ap, acc, start = simulate_panel(effect=0.0, pre_trend=0.08, seed=2)
     m = review.ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
     assert m.pretrend_p_value_ < 0.05
+    assert m.placebo_estimate_ > 0 and m.placebo_p_value_ < 0.05
     assert "already diverging" in m.sentence_
 
 
