@@ -301,8 +301,9 @@ def build_kpi_dashboard(run) -> Path:
     _about_sheet(wb, run, notes)
     for sheet in wb.worksheets:
         if sheet.title != "Dashboard":
-            repeat = None if sheet.title in {"Programme impact", "Migration", "About"} else "4:4"
-            _page_setup(sheet, client=client, title=sheet.title, repeat_rows=repeat)
+            single = sheet.title in {"Programme impact", "Migration", "About", "KPI vs target", "Trend data"}
+            _page_setup(sheet, client=client, title=sheet.title, repeat_rows=None if single else "4:4",
+                        fit_height=1 if single else 0)
     path = run.deliverable_path("kpi_dashboard.xlsx")
     tmp = path.with_suffix(".xlsx.tmp")
     wb.save(tmp)
@@ -358,7 +359,9 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                 ("Reason (when not supported)", r.get("reason", "")),
                 ("Estimated uplift", r.get("uplift")), ("CI low", r.get("uplift_ci_low")),
                 ("CI high", r.get("uplift_ci_high")), ("Confidence level", r.get("confidence")),
-                ("p-value", r.get("p_value")), ("Parallel-trends p-value", r.get("pretrend_p_value")),
+                ("p-value", r.get("p_value")), ("Parallel-trends p-value (leads)", r.get("pretrend_p_value")),
+                ("Placebo estimate (fake start, pre-period only)", r.get("placebo_estimate")),
+                ("Placebo p-value", r.get("placebo_p_value")),
                 ("Programme accounts", r.get("n_treated")), ("Control accounts", r.get("n_control")),
                 ("Account-periods", r.get("n_obs")), ("Pre-programme periods used", r.get("n_pre_periods")),
                 ("Periods since start", r.get("n_post_periods"))]
@@ -371,7 +374,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         pct_rows = {"Estimated uplift", "CI low", "CI high", "Confidence level"}
         for i, (k, v) in enumerate(rows):
             write_cell(ws, 5 + i, 1, k)
-            fmt = FMT["pct"] if k in pct_rows else (FMT["dec3"] if "p-value" in k else None)
+            fmt = FMT["pct"] if k in pct_rows else (FMT["dec3"] if ("p-value" in k or "estimate" in k) else None)
             write_cell(ws, 5 + i, 2, v, number_format=fmt)
         c = write_cell(ws, 6 + len(rows), 1, str(r["sentence"]))
         c.alignment = Alignment(wrap_text=True, vertical="top")
@@ -383,7 +386,8 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                         headers={"rel_period": "Periods since start", "period_start": "Period",
                                  "coef": "Effect (log revenue)", "ci_low": "CI low", "ci_high": "CI high"},
                         table="EventStudy", freeze=False)
-        ws.column_dimensions["A"].width = 30
+            ws.row_dimensions[12 + len(rows)].height = 30
+        ws.column_dimensions["A"].width = 44
         for col in "BCDEF":
             ws.column_dimensions[col].width = 16
     mig = read_optional(run, "segment_migration")
@@ -391,7 +395,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         ws = wb.create_sheet("Migration")
         title_block(ws, "Segment migration since the baseline", "Rows: segment at baseline; columns: segment now")
         r0 = 4
-        for value, label, fmt in (("accounts", "Accounts", FMT["int"]), ("revenue", f"Revenue (12m, {cur})", money)):
+        for value, label, fmt in (("accounts", "Accounts", FMT["int"]), ("revenue", "Revenue (12m)", money)):
             piv = mig.pivot(index="from_segment", columns="to_segment", values=value)
             piv = piv.reindex(index=list(dict.fromkeys(mig["from_segment"])),
                               columns=list(dict.fromkeys(mig["to_segment"])))
