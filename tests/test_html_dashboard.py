@@ -111,3 +111,14 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             assert errors == [] and requests == [url]
         finally:
             browser.close()
+
+
+def test_pseudonymised_run_shows_no_account_names(review_run):
+    from kam_analysis.run import Run
+
+    params = review_run.params.model_copy(deep=True)
+    params.output.pseudonymise = True
+    data = collect_dashboard_data(Run(review_run.dir, params))
+    shown = [r["name"] for r in data["at_risk"]] + [m["name"] for m in data["matrix"]]
+    assert shown and all(re.fullmatch(r"Account \d{4}", n) for n in shown)
+    assert HOSTILE_SCRIPT not in json.dumps(data)
