@@ -299,7 +299,39 @@ class StrategySection(_Section):
 
 
 class ReviewSection(_Section):
-    pass
+    """Phase 5: KPI tracking, control charts, programme impact, migration, recommendations."""
+
+    baseline_date: dt.date | None = Field(
+        None, description="date of the baseline KPIs and segmentation (default: programme start, "
+                          "else one year before the as-of date)")
+    segment_column: str = Field("quadrant", description="column of the segments table tracked and migrated "
+                                                        "(quadrant, tier, rfm_segment ...)")
+    trend_window: int | None = Field(None, ge=1, description="periods compared for a KPI's trend "
+                                                            "(default: one year of periods)")
+    trend_flat_band: float = Field(0.02, ge=0, le=1, description="relative change within which a trend is 'flat'")
+    spc_min_baseline: int = Field(6, ge=2, description="fewest pre-programme periods to set control limits on")
+    spc_run_length: int = Field(8, ge=3, le=20, description="points on one side of the centre line that signal")
+    did_control_ratio: int = Field(10, ge=1, le=100, description="matched control accounts per programme account")
+    did_match_window_share: float = Field(
+        0.5, ge=0, lt=1, description="share of pre-programme periods used only for matching (0 = match and "
+                                     "estimate on the whole pre-period)")
+    did_min_accounts: int = Field(30, ge=2, description="fewest treated and control accounts for an estimate "
+                                                       "(cluster-robust errors need enough accounts per group)")
+    did_min_pre_periods: int = Field(3, ge=2, description="fewest pre-programme periods in the estimation")
+    did_min_post_periods: int = Field(2, ge=1, description="fewest periods since the programme start")
+    did_drop_edge_periods: bool = Field(True, description="drop each account's partial first and last period")
+    recommend_on_status: list[Literal["red", "amber"]] = Field(
+        default_factory=lambda: ["red"], description="KPI statuses that trigger a target-gap recommendation")
+    high_risk_bands: list[str] = Field(default_factory=lambda: ["high"],
+                                       description="churn_risk bands counted as high risk")
+    no_coverage_labels: list[str] = Field(
+        default_factory=lambda: ["Digital desk", "Unassigned", "House account"],
+        description="account_manager values meaning 'no dedicated manager' (besides empty)")
+    whitespace_top_n: int = Field(20, ge=1, description="whitespace opportunities in the cross-sell recommendation")
+    playbook_min_improvement: float = Field(
+        0.0, ge=-1, le=1, description="a playbook segment growing by no more than this since baseline is flagged")
+    max_recommendations: int = Field(15, ge=1, description="recommendations kept (largest value first)")
+    dashboard_at_risk_rows: int = Field(25, ge=1, le=500, description="accounts in the dashboards' at-risk list")
 
 
 class BrandingSection(_Section):

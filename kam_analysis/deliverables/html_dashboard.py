@@ -1,0 +1,213 @@
+"""The HTML dashboard: one self-contained file that works offline from a ``file://`` URL.
+
+Everything the page needs is inside it: the CSS, a small hand-written SVG charting
+script and the data (as JSON in a ``<script type="application/json">`` block). It makes no
+network request — a Content-Security-Policy meta tag forbids any — so it can be e-mailed
+and opened on a locked-down laptop.
+
+Safety: the template is rendered by Jinja2 with autoescaping, so client strings in the
+markup are text; the JSON block is escaped so that ``</script>``, ``<!--`` and HTML
+entities inside client strings cannot end the block; the script writes client strings
+with ``textContent`` only, never ``innerHTML``.
+
+Every number comes from a run-folder table (see :func:`collect_dashboard_data`); a
+section whose table is missing is replaced by a note saying which phase provides it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import TEMPLATES_DIR
+from ..review import ALL_ACCOUNTS, read_optional
+
+__all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard"]
+
+TEMPLATE = "dashboard.html.j2"
+TREND_KPIS = [("revenue", "Net revenue", "currency"), ("active_accounts", "Ordering accounts", "count"),
+              ("average_order_value", "Average order value", "currency"),
+              ("period_retention_rate", "Period retention", "share")]
+SCORECARD_KPIS = ["revenue_12m", "retention_rate", "revenue_growth_yoy", "average_order_value",
+                  "repeat_purchase_rate", "nps"]
+KPI_LABELS = {"revenue_12m": "Revenue (12m)", "active_accounts": "Active accounts", "retention_rate": "Retention",
+              "revenue_growth_yoy": "Revenue growth (YoY)", "average_order_value": "Average order value",
+              "repeat_purchase_rate": "Repeat purchase", "nps": "NPS", "churn_rate": "Churn rate"}
+KPI_UNITS = {"revenue_12m": "currency", "active_accounts": "count", "retention_rate": "share",
+             "revenue_growth_yoy": "share", "average_order_value": "currency", "repeat_purchase_rate": "share",
+             "nps": "score", "churn_rate": "share"}
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe scalar: NaN/inf -> None, numpy -> Python, timestamps -> ISO dates."""
+    if v is None or v is pd.NaT:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(float(v)) else None
+    if isinstance(v, (pd.Timestamp, dt.datetime, dt.date)):
+        return pd.Timestamp(v).strftime("%Y-%m-%d")
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(v)
+
+
+def _records(df: pd.DataFrame, cols: list[str]) -> list[dict]:
+    cols = [c for c in cols if c in df.columns]
+    return [{c: _clean(v) for c, v in zip(cols, row)} for row in df[cols].itertuples(index=False, name=None)]
+
+
+def json_for_script(data: Any) -> str:
+    """JSON that is safe inside an HTML ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` are written as ``\\u003c``/``\\u003e``/``\\u0026`` (so neither
+    ``</script>`` nor ``<!--`` can appear), and U+2028/U+2029 are escaped; ``JSON.parse``
+    reads the same strings back.
+    """
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def collect_dashboard_data(run) -> dict:
+    """Everything the dashboards show, read from the run's tables (missing tables -> notes)."""
+    p = run.params
+    notes: list[str] = []
+    seg_col = p.review.segment_column
+    data: dict[str, Any] = {
+        "client": p.client.name, "title": p.engagement.title, "consultant": p.engagement.consultant,
+        "as_of": str(p.analysis.as_of_date), "currency": p.client.currency, "period": p.analysis.period,
+        "programme_start": str(p.analysis.programme_start) if p.analysis.programme_start else None,
+        "all_label": ALL_ACCOUNTS, "quadrant_names": p.segmentation.quadrant_names.ordered(),
+    }
+    # KPI tiles
+    kvt = read_optional(run, "kpi_vs_target")
+    tiles = []
+    if kvt is not None and len(kvt):
+        for r in kvt.itertuples(index=False):
+            unit = getattr(r, "unit", None)
+            tiles.append({"kpi": r.kpi, "label": KPI_LABELS.get(r.kpi, str(getattr(r, "label", r.kpi))),
+                          "unit": _clean(unit) or KPI_UNITS.get(r.kpi, "ratio"), "current": _clean(r.current),
+                          "target": _clean(r.target), "status": str(r.status),
+                          "vs_baseline": _clean(getattr(r, "vs_baseline", None))})
+    else:
+        notes.append("KPI tiles: no kpi_vs_target table (the review phase writes it from targets in the params).")
+    data["tiles"] = tiles
+    # trends
+    tr = read_optional(run, "kpi_tracking")
+    trends: dict[str, list] = {}
+    if tr is not None and len(tr):
+        t = tr[tr["kpi"].isin([k for k, _, _ in TREND_KPIS])]
+        trends = {"rows": _records(t.sort_values(["kpi", "segment", "period_start"]),
+                                   ["period_start", "segment", "kpi", "value", "target"])}
+    else:
+        kbp = read_optional(run, "kpi_by_period")
+        if kbp is not None:
+            long = kbp.melt(id_vars=["period_start"], value_vars=[k for k, _, _ in TREND_KPIS if k in kbp],
+                            var_name="kpi", value_name="value")
+            long["segment"] = ALL_ACCOUNTS
+            trends = {"rows": _records(long, ["period_start", "segment", "kpi", "value"])}
+            notes.append("Trends by segment: no kpi_tracking table, showing all accounts only.")
+        else:
+            notes.append("Trends: neither kpi_tracking nor kpi_by_period is in the run.")
+    data["trend_kpis"] = [{"kpi": k, "label": lab, "unit": u} for k, lab, u in TREND_KPIS]
+    data["trends"] = trends.get("rows", [])
+    # segments and portfolio matrix
+    segs = read_optional(run, "segments")
+    names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
+    summary = read_optional(run, "account_summary")
+    segment_names: list[str] = []
+    matrix = []
+    if segs is not None and seg_col in segs:
+        segment_names = [str(s) for s in pd.unique(segs[seg_col].dropna().astype(str))]
+        order = [q for q in p.segmentation.quadrant_names.ordered() if q in segment_names]
+        segment_names = order + sorted(s for s in segment_names if s not in order)
+        if {"attractiveness", "relative_strength"} <= set(segs.columns):
+            m = segs[["account_id", "attractiveness", "relative_strength", seg_col]
+                     + (["is_key"] if "is_key" in segs else [])].rename(columns={seg_col: "segment"})
+            if summary is not None:
+                m = m.merge(summary[["account_id", "revenue_12m"]], on="account_id", how="left")
+            m["name"] = m["account_id"].astype(str).map(names).fillna(m["account_id"].astype(str))
+            m = m.dropna(subset=["attractiveness", "relative_strength"])
+            matrix = _records(m, ["name", "segment", "attractiveness", "relative_strength", "is_key", "revenue_12m"])
+        else:
+            notes.append("Portfolio matrix: the segments table has no attractiveness/relative_strength axes.")
+    else:
+        notes.append(f"Segment filter and portfolio matrix: no segments table with a '{seg_col}' column.")
+    data["segments"] = segment_names
+    data["matrix"] = matrix
+    # at-risk list
+    risk = read_optional(run, "churn_risk")
+    at_risk = []
+    if risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
+        r = risk.copy()
+        if segs is not None and seg_col in segs:
+            r = r.merge(segs[["account_id", seg_col]].rename(columns={seg_col: "segment"}), on="account_id",
+                        how="left")
+        else:
+            r["segment"] = None
+        if summary is not None and "account_manager" in summary:
+            r = r.merge(summary[["account_id", "account_manager"]], on="account_id", how="left")
+        r["name"] = r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str))
+        r = r[r["revenue_at_risk"].fillna(0) > 0].sort_values(["revenue_at_risk", "account_id"],
+                                                              ascending=[False, True])
+        # the top N overall plus the top N of each segment, so the filter always has rows
+        keep = [r.head(p.review.dashboard_at_risk_rows)]
+        keep += [g.head(p.review.dashboard_at_risk_rows) for _, g in r.groupby("segment", dropna=True)]
+        r = pd.concat(keep).drop_duplicates("account_id").sort_values(["revenue_at_risk", "account_id"],
+                                                                       ascending=[False, True])
+        at_risk = _records(r, ["name", "segment", "risk_score", "risk_band", "revenue_at_risk", "account_manager"])
+    else:
+        notes.append("At-risk list: no churn_risk table (the strategy phase's churn-risk model writes it).")
+    data["at_risk"] = at_risk
+    data["at_risk_rows"] = p.review.dashboard_at_risk_rows
+    # scorecard
+    sc = read_optional(run, "kpi_scorecard")
+    data["scorecard"] = _records(sc[sc["kpi"].isin(SCORECARD_KPIS)], ["segment", "kpi", "value", "target",
+                                                                       "status", "status_basis"]) \
+        if sc is not None else []
+    data["scorecard_kpis"] = [{"kpi": k, "label": KPI_LABELS[k], "unit": KPI_UNITS[k]} for k in SCORECARD_KPIS
+                              if sc is not None and k in set(sc["kpi"])]
+    if sc is None:
+        notes.append("Segment scorecard: no kpi_scorecard table.")
+    # impact and recommendations
+    imp = read_optional(run, "programme_impact")
+    data["impact"] = _records(imp, ["supported", "uplift", "uplift_ci_low", "uplift_ci_high", "sentence",
+                                    "reason"])[0] if imp is not None and len(imp) else None
+    recs = read_optional(run, "recommendations")
+    data["recommendations"] = _records(recs.head(8), ["rank", "recommendation", "evidence", "value"]) \
+        if recs is not None else []
+    data["notes"] = notes
+    return data
+
+
+def render_dashboard(data: dict) -> str:
+    """Render the dashboard HTML from :func:`collect_dashboard_data` output (Jinja2, autoescaped)."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+    from markupsafe import Markup
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html", "j2"]),
+                      undefined=StrictUndefined)
+    template = env.get_template(TEMPLATE)
+    return template.render(d=data, data_json=Markup(json_for_script(data)))
+
+
+def build_html_dashboard(run) -> Path:
+    """Write ``deliverables/dashboard.html`` and return its path."""
+    html = render_dashboard(collect_dashboard_data(run))
+    path = run.deliverable_path("dashboard.html")
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,464 @@
+"""The Excel KPI dashboard (``deliverables/kpi_dashboard.xlsx``).
+
+Sheets
+------
+Dashboard        one printable page: KPI tiles (current, target, status), native line charts
+                 of the main KPIs by period, the segment x KPI status table (conditional
+                 formatting by RAG status) and the programme-impact sentence;
+KPI vs target    headline KPIs, target, gap, baseline and status;
+Scorecard        segment x KPI values, targets, baselines and status (long form);
+KPI tracking     every KPI by period and segment (Excel table with filters);
+Trend data       the series behind the dashboard's charts;
+Programme impact the difference-in-differences estimate, its CI and the event study;
+Migration        the segment transition matrix (accounts and revenue);
+Recommendations  ranked, each with its evidence;
+At-risk accounts when the strategy phase has scored churn risk;
+About            what each sheet shows, the RAG thresholds and targets, notes on missing data.
+
+Every cell is written with :mod:`._xlsx` (client text never becomes a formula) and every
+number comes from a run-folder table; sections whose table is missing are replaced by a
+note.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import LineChart, Reference
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from ..review import ALL_ACCOUNTS, read_optional
+from ._xlsx import (FMT, GREY, NAVY, RAG_FILLS, TEAL, autofit_columns, set_workbook_properties, style_header_row,
+                    title_block, write_cell, write_frame)
+from .html_dashboard import KPI_LABELS, KPI_UNITS, SCORECARD_KPIS
+
+__all__ = ["build_kpi_dashboard", "header_footer_text"]
+
+_STATUS_FONT = {"green": "1E7B45", "amber": "8A6100", "red": "9C2A1E", "n/a": "5D6D7E"}
+_THIN = Side(style="thin", color="D0D5DD")
+_CURRENCY_FMT = {"EUR": '"€"#,##0', "USD": '"$"#,##0', "GBP": '"£"#,##0'}
+
+
+def header_footer_text(text: str) -> str:
+    """Text for an Excel page header/footer: ``&`` is a control code there, so it is doubled."""
+    return str(text).replace("&", "&&")[:200]
+
+
+def _unit_format(unit: str | None, currency: str) -> str:
+    if unit == "currency":
+        return _CURRENCY_FMT.get(currency, FMT["money"])
+    if unit == "share":
+        return FMT["pct"]
+    if unit == "count":
+        return FMT["int"]
+    return FMT["dec1"]
+
+
+def _page_setup(ws: Worksheet, *, client: str, title: str, landscape: bool = True, fit_height: int = 0,
+                repeat_rows: str | None = None) -> None:
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = fit_height
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.75
+    ws.page_margins.header = ws.page_margins.footer = 0.3
+    ws.print_options.horizontalCentered = True
+    ws.oddHeader.left.text = header_footer_text(client)
+    ws.oddHeader.right.text = header_footer_text(title)
+    ws.oddFooter.left.text = "&A"
+    ws.oddFooter.right.text = "Page &P of &N"
+    if repeat_rows:
+        ws.print_title_rows = repeat_rows
+
+
+def _note(ws: Worksheet, row: int, col: int, text: str) -> None:
+    c = write_cell(ws, row, col, text)
+    c.font = Font(italic=True, size=9, color="5D6D7E")
+
+
+def _tile(ws: Worksheet, row: int, col: int, tile: dict, currency: str) -> None:
+    """A KPI tile: 2 columns x 4 rows (label, value, target, status)."""
+    status = tile["status"] if tile["status"] in RAG_FILLS else "n/a"
+    fill = PatternFill("solid", fgColor=GREY)
+    for r in range(row, row + 4):
+        for c in range(col, col + 2):
+            cell = ws.cell(row=r, column=c)
+            cell.fill = fill
+            cell.border = Border(left=Side(style="thick", color={"green": "2E9E5B", "amber": "E8A317",
+                                                                 "red": "C0392B"}.get(status, "B0B7C3"))
+                                 if c == col else None)
+    for r, h in zip(range(row, row + 4), (15, 30, 15, 16)):
+        ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=col + 1)
+        ws.row_dimensions[r].height = h
+    lab = write_cell(ws, row, col, tile["label"].upper())
+    lab.font = Font(size=8, bold=True, color="5D6D7E")
+    fmt = _unit_format(tile["unit"], currency)
+    val = write_cell(ws, row + 1, col, tile["current"], number_format=fmt)
+    val.font = Font(size=18, bold=True, color=NAVY)
+    val.alignment = Alignment(horizontal="left")
+    if tile.get("current") is None:
+        write_cell(ws, row + 1, col, "–").font = Font(size=18, bold=True, color=NAVY)
+    tgt = write_cell(ws, row + 2, col, tile["target"], number_format=f'"Target "{fmt}')
+    tgt.font = Font(size=9, color="5D6D7E")
+    tgt.alignment = Alignment(horizontal="left")
+    st = write_cell(ws, row + 3, col, status.upper())
+    st.font = Font(size=9, bold=True, color=_STATUS_FONT[status])
+    if status in RAG_FILLS:
+        for c in (col, col + 1):
+            ws.cell(row=row + 3, column=c).fill = RAG_FILLS[status]
+
+
+def _line_chart(ws_data: Worksheet, *, title: str, y_title: str, cols: list[int], first_row: int, last_row: int,
+                number_format: str, width: float = 12.5, height: float = 7.5) -> LineChart:
+    ch = LineChart()
+    ch.title = title
+    ch.style = 2
+    ch.height, ch.width = height, width
+    ch.y_axis.title = y_title
+    ch.y_axis.numFmt = number_format
+    ch.y_axis.majorGridlines = ch.y_axis.majorGridlines
+    ch.x_axis.number_format = "yyyy-mm"
+    ch.x_axis.title = None
+    ch.x_axis.tickLblSkip = 4 if last_row - first_row >= 8 else 1
+    ch.x_axis.tickMarkSkip = ch.x_axis.tickLblSkip
+    ch.legend.position = "b"
+    for c in cols:
+        ch.add_data(Reference(ws_data, min_col=c, min_row=first_row - 1, max_row=last_row), titles_from_data=True)
+    ch.set_categories(Reference(ws_data, min_col=1, min_row=first_row, max_row=last_row))
+    colors = [NAVY, "C0392B", TEAL]
+    for i, s in enumerate(ch.series):
+        s.graphicalProperties.line.solidFill = colors[i % len(colors)]
+        s.graphicalProperties.line.width = 22000
+        s.smooth = False
+        if i == 1:
+            s.graphicalProperties.line.dashStyle = "dash"
+    # openpyxl >= 3.1 hides axes unless delete is set explicitly
+    ch.x_axis.delete = False
+    ch.y_axis.delete = False
+    return ch
+
+
+def build_kpi_dashboard(run) -> Path:
+    """Write ``deliverables/kpi_dashboard.xlsx`` from the run's tables and return its path."""
+    p = run.params
+    cur = p.client.currency
+    client = p.client.name
+    notes: list[str] = []
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Dashboard"
+    ws.sheet_view.showGridLines = False
+    set_workbook_properties(wb, title=f"{p.engagement.title} — KPI dashboard", client=client,
+                            when=p.engagement.date or p.analysis.as_of_date, creator=p.engagement.consultant)
+    sub = f"Data as of {p.analysis.as_of_date}"
+    if p.analysis.programme_start:
+        sub += f" · programme started {p.analysis.programme_start}"
+    row = title_block(ws, f"{client} — KPI dashboard", f"{sub} · {p.engagement.consultant}", row=1, col=2)
+    ws.column_dimensions["A"].width = 2
+    for c in range(2, 14):
+        ws.column_dimensions[get_column_letter(c)].width = 12.5
+
+    # ------------------------------------------------------------ tiles
+    kvt = read_optional(run, "kpi_vs_target")
+    head = write_cell(ws, row, 2, "Headline KPIs against target (trailing twelve months)")
+    head.font = Font(bold=True, size=11, color=NAVY)
+    row += 1
+    if kvt is not None and len(kvt):
+        tiles = []
+        for r in kvt.itertuples(index=False):
+            unit = getattr(r, "unit", None)
+            tiles.append({"label": KPI_LABELS.get(r.kpi, r.kpi.replace("_", " ")),
+                          "unit": unit if isinstance(unit, str) else KPI_UNITS.get(r.kpi, "ratio"),
+                          "current": r.current if pd.notna(r.current) else None, "target": r.target,
+                          "status": r.status})
+        for i, t in enumerate(tiles[:6]):
+            _tile(ws, row, 2 + 2 * i, t, cur)
+        row += 5
+    else:
+        _note(ws, row, 2, "No kpi_vs_target table in this run: set targets in the params and run the review phase.")
+        notes.append("Tiles: no kpi_vs_target table.")
+        row += 2
+
+    # ------------------------------------------------------------ trend data + charts
+    tr = read_optional(run, "kpi_tracking")
+    wd = wb.create_sheet("Trend data")
+    chart_row = row
+    if tr is not None and len(tr):
+        a = tr[tr["segment"] == ALL_ACCOUNTS]
+        piv = a.pivot_table(index="period_start", columns="kpi", values="value", aggfunc="first").sort_index()
+        tgt = a.dropna(subset=["target"]).groupby("kpi")["target"].first()
+        data = pd.DataFrame({"period_start": piv.index})
+        spec = [("revenue", "Net revenue"), ("active_accounts", "Ordering accounts"),
+                ("average_order_value", "Average order value"), ("period_retention_rate", "Period retention")]
+        for k, label in spec:
+            if k in piv:
+                data[label] = piv[k].to_numpy()
+        if "average_order_value" in tgt:
+            data["AOV target"] = float(tgt["average_order_value"])
+        data = data.dropna(subset=[c for c in data.columns if c != "period_start"], how="all")
+        title_block(wd, "Trend data", "All accounts, by period (feeds the dashboard charts)")
+        last, _ = write_frame(wd, data, start_row=4, formats={"period_start": "date", "Net revenue": "money",
+                                                              "Ordering accounts": "int",
+                                                              "Average order value": "money",
+                                                              "AOV target": "money",
+                                                              "Period retention": "pct"},
+                              headers={"period_start": "Period"}, table="TrendData")
+        autofit_columns(wd, skip_rows=[1, 2])
+        cols = {c: i + 1 for i, c in enumerate(data.columns)}
+        charts = []
+        if "Net revenue" in cols:
+            charts.append(_line_chart(wd, title="Net revenue by period", y_title=cur, cols=[cols["Net revenue"]],
+                                      first_row=5, last_row=last, number_format=_CURRENCY_FMT.get(cur, "#,##0")))
+        if "Average order value" in cols:
+            c2 = [cols["Average order value"]] + ([cols["AOV target"]] if "AOV target" in cols else [])
+            charts.append(_line_chart(wd, title="Average order value vs target", y_title=cur, cols=c2,
+                                      first_row=5, last_row=last, number_format=_CURRENCY_FMT.get(cur, "#,##0")))
+        if "Ordering accounts" in cols:
+            charts.append(_line_chart(wd, title="Ordering accounts by period", y_title="Accounts",
+                                      cols=[cols["Ordering accounts"]], first_row=5, last_row=last,
+                                      number_format="#,##0"))
+        anchors = ["B", "F", "J"]
+        for ch, col in zip(charts, anchors):
+            ch.width = 10.0
+            ws.add_chart(ch, f"{col}{chart_row}")
+        row = chart_row + 16
+    else:
+        _note(ws, row, 2, "No kpi_tracking table in this run: trend charts unavailable.")
+        notes.append("Charts: no kpi_tracking table.")
+        row += 2
+
+    # ------------------------------------------------------------ segment x KPI status table
+    sc = read_optional(run, "kpi_scorecard")
+    h = write_cell(ws, row, 2, "KPI status by segment (trailing twelve months)")
+    h.font = Font(bold=True, size=11, color=NAVY)
+    row += 1
+    if sc is not None and len(sc):
+        kp = [k for k in SCORECARD_KPIS if k in set(sc["kpi"])]
+        segs = list(dict.fromkeys(sc["segment"]))
+        write_cell(ws, row, 2, "Segment")
+        ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=3)
+        for j, k in enumerate(kp):
+            write_cell(ws, row, 4 + j, KPI_LABELS.get(k, k))
+        style_header_row(ws, row, 2, 3 + len(kp))
+        ws.row_dimensions[row].height = 44
+        status_col = 30  # hidden status grid (AD onwards) drives the conditional formatting
+        for j, k in enumerate(kp):
+            write_cell(ws, row, status_col + j, f"status {k}")
+        first = row + 1
+        for i, s in enumerate(segs):
+            r = first + i
+            c = write_cell(ws, r, 2, s)
+            c.font = Font(bold=(s == ALL_ACCOUNTS))
+            ws.merge_cells(start_row=r, start_column=2, end_row=r, end_column=3)
+            for j, k in enumerate(kp):
+                m = sc[(sc["segment"] == s) & (sc["kpi"] == k)]
+                v = m["value"].iloc[0] if len(m) else None
+                cell = write_cell(ws, r, 4 + j, v, number_format=_unit_format(KPI_UNITS.get(k), cur))
+                cell.border = Border(bottom=_THIN)
+                cell.alignment = Alignment(horizontal="right")
+                write_cell(ws, r, status_col + j, m["status"].iloc[0] if len(m) else "n/a")
+        last_r = first + len(segs) - 1
+        rng = f"D{first}:{get_column_letter(3 + len(kp))}{last_r}"
+        off = get_column_letter(status_col)
+        for status, fill in RAG_FILLS.items():
+            ws.conditional_formatting.add(rng, FormulaRule(formula=[f'{off}{first}="{status}"'], fill=fill,
+                                                           font=Font(color=_STATUS_FONT[status])))
+        for j in range(len(kp)):
+            ws.column_dimensions[get_column_letter(status_col + j)].hidden = True
+        row = last_r + 1
+        _note(ws, row, 2, "Green/amber/red against the client's target where one is set, otherwise against the "
+                          "segment at the baseline date.")
+        row += 2
+    else:
+        _note(ws, row, 2, "No kpi_scorecard table in this run.")
+        notes.append("Segment status table: no kpi_scorecard table.")
+        row += 2
+
+    # ------------------------------------------------------------ impact sentence
+    imp = read_optional(run, "programme_impact")
+    h = write_cell(ws, row, 2, "Programme impact")
+    h.font = Font(bold=True, size=11, color=NAVY)
+    row += 1
+    text = (str(imp["sentence"].iloc[0]) if imp is not None and len(imp)
+            else "The programme-impact analysis has not run.")
+    # one row per line (merged wrapped cells are clipped by some renderers when printing)
+    for line in textwrap.wrap(text, width=125) or [""]:
+        write_cell(ws, row, 2, line).font = Font(size=11)
+        row += 1
+    row += 1
+    ws.print_area = f"A1:N{row}"
+    _page_setup(ws, client=client, title="KPI dashboard", fit_height=1)
+
+    # ------------------------------------------------------------ detail sheets
+    _detail_sheets(wb, run, notes)
+    _about_sheet(wb, run, notes)
+    for sheet in wb.worksheets:
+        if sheet.title != "Dashboard":
+            single = sheet.title in {"Programme impact", "Migration", "About", "KPI vs target", "Trend data"}
+            _page_setup(sheet, client=client, title=sheet.title, repeat_rows=None if single else "4:4",
+                        fit_height=1 if single else 0)
+    path = run.deliverable_path("kpi_dashboard.xlsx")
+    tmp = path.with_suffix(".xlsx.tmp")
+    wb.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def _detail(wb: Workbook, name: str, title: str, subtitle: str, df: pd.DataFrame, *, formats: dict,
+            headers: dict | None = None, status_col: str | None = None, table: str | None = None) -> Worksheet:
+    ws = wb.create_sheet(name)
+    title_block(ws, title, subtitle)
+    last, last_col = write_frame(ws, df, start_row=4, formats=formats, headers=headers or {}, table=table or name)
+    if status_col and status_col in df.columns and len(df):
+        j = list(df.columns).index(status_col) + 1
+        letter = get_column_letter(j)
+        for status, fill in RAG_FILLS.items():
+            ws.conditional_formatting.add(f"{letter}5:{letter}{last}",
+                                          CellIsRule(operator="equal", formula=[f'"{status}"'], fill=fill))
+    autofit_columns(ws, skip_rows=[1, 2])
+    return ws
+
+
+def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
+    p = run.params
+    cur = p.client.currency
+    money = _CURRENCY_FMT.get(cur, FMT["money"])
+    kvt = read_optional(run, "kpi_vs_target")
+    if kvt is not None:
+        cols = [c for c in ["kpi", "label", "current", "target", "gap", "status", "baseline", "vs_baseline"]
+                if c in kvt]
+        _detail(wb, "KPI vs target", "Headline KPIs against target and baseline",
+                "Trailing twelve months; baseline = the same KPI at the baseline date", kvt[cols],
+                formats={"current": "dec3", "target": "dec3", "gap": "dec3", "baseline": "dec3",
+                         "vs_baseline": "pct"}, status_col="status", table="KpiVsTarget")
+    sc = read_optional(run, "kpi_scorecard")
+    if sc is not None:
+        _detail(wb, "Scorecard", "Segment scorecard", "Segment x KPI, trailing twelve months, vs target or baseline",
+                sc, formats={"value": "dec2", "n": "int", "baseline": "dec2", "vs_baseline": "pct",
+                             "target": "dec2", "gap": "dec2"}, status_col="status", table="Scorecard")
+    tr = read_optional(run, "kpi_tracking")
+    if tr is not None:
+        cols = ["period_start", "segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "status",
+                "status_basis", "trend"]
+        _detail(wb, "KPI tracking", "KPIs by period and segment",
+                "Status vs target where defined per period, else vs the pre-programme baseline; trend = last year "
+                "of periods vs the year before", tr[[c for c in cols if c in tr]],
+                formats={"period_start": "date", "value": "dec2", "n": "int", "baseline": "dec2",
+                         "vs_baseline": "pct", "target": "dec2"}, status_col="status", table="KpiTracking")
+    imp = read_optional(run, "programme_impact")
+    if imp is not None and len(imp):
+        r = imp.iloc[0]
+        rows = [("Supported by the data", "yes" if bool(r["supported"]) else "no"),
+                ("Reason (when not supported)", r.get("reason", "")),
+                ("Estimated uplift", r.get("uplift")), ("CI low", r.get("uplift_ci_low")),
+                ("CI high", r.get("uplift_ci_high")), ("Confidence level", r.get("confidence")),
+                ("p-value", r.get("p_value")), ("Parallel-trends p-value (leads)", r.get("pretrend_p_value")),
+                ("Placebo estimate (fake start, pre-period only)", r.get("placebo_estimate")),
+                ("Placebo p-value", r.get("placebo_p_value")),
+                ("Programme accounts", r.get("n_treated")), ("Control accounts", r.get("n_control")),
+                ("Account-periods", r.get("n_obs")), ("Pre-programme periods used", r.get("n_pre_periods")),
+                ("Periods since start", r.get("n_post_periods"))]
+        ws = wb.create_sheet("Programme impact")
+        title_block(ws, "Programme impact (difference-in-differences)",
+                    "Programme accounts vs matched comparable accounts, before and after the programme start")
+        write_cell(ws, 4, 1, "Measure")
+        write_cell(ws, 4, 2, "Value")
+        style_header_row(ws, 4, 1, 2)
+        pct_rows = {"Estimated uplift", "CI low", "CI high", "Confidence level"}
+        for i, (k, v) in enumerate(rows):
+            write_cell(ws, 5 + i, 1, k)
+            fmt = FMT["pct"] if k in pct_rows else (FMT["dec3"] if ("p-value" in k or "estimate" in k) else None)
+            write_cell(ws, 5 + i, 2, v, number_format=fmt)
+        c = write_cell(ws, 6 + len(rows), 1, str(r["sentence"]))
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.merge_cells(start_row=6 + len(rows), start_column=1, end_row=9 + len(rows), end_column=6)
+        es = read_optional(run, "programme_event_study")
+        if es is not None and len(es):
+            write_frame(ws, es, start_row=12 + len(rows), formats={"period_start": "date", "coef": "dec3",
+                                                                   "ci_low": "dec3", "ci_high": "dec3"},
+                        headers={"rel_period": "Periods since start", "period_start": "Period",
+                                 "coef": "Effect (log revenue)", "ci_low": "CI low", "ci_high": "CI high"},
+                        table="EventStudy", freeze=False)
+            ws.row_dimensions[12 + len(rows)].height = 30
+        ws.column_dimensions["A"].width = 44
+        for col in "BCDEF":
+            ws.column_dimensions[col].width = 16
+    mig = read_optional(run, "segment_migration")
+    if mig is not None and len(mig):
+        ws = wb.create_sheet("Migration")
+        title_block(ws, "Segment migration since the baseline", "Rows: segment at baseline; columns: segment now")
+        r0 = 4
+        for value, label, fmt in (("accounts", "Accounts", FMT["int"]), ("revenue", "Revenue (12m)", money)):
+            piv = mig.pivot(index="from_segment", columns="to_segment", values=value)
+            piv = piv.reindex(index=list(dict.fromkeys(mig["from_segment"])),
+                              columns=list(dict.fromkeys(mig["to_segment"])))
+            write_cell(ws, r0, 1, f"{label}: baseline → now")
+            for j, c in enumerate(piv.columns):
+                write_cell(ws, r0, 2 + j, c)
+            style_header_row(ws, r0, 1, 1 + len(piv.columns))
+            for i, (idx, vals) in enumerate(piv.iterrows()):
+                write_cell(ws, r0 + 1 + i, 1, idx).font = Font(bold=True)
+                for j, v in enumerate(vals):
+                    cell = write_cell(ws, r0 + 1 + i, 2 + j, v, number_format=fmt)
+                    if idx == piv.columns[j]:
+                        cell.fill = PatternFill("solid", fgColor="DCEFEA")
+            r0 += len(piv) + 3
+        autofit_columns(ws, skip_rows=[1, 2])
+        ws.column_dimensions["A"].width = 36
+    recs = read_optional(run, "recommendations")
+    if recs is not None:
+        ws = _detail(wb, "Recommendations", "Optimisation recommendations", "Ranked by value at stake; each names its "
+                     "evidence (table and number)", recs[[c for c in ["rank", "recommendation", "evidence", "value"]
+                                                          if c in recs]],
+                     formats={"rank": "int", "value": money}, table="Recommendations")
+        for col in ("B", "C"):
+            ws.column_dimensions[col].width = 70
+        for i, rec in enumerate(recs.itertuples(index=False)):
+            r = 5 + i
+            for col in (1, 2, 3, 4):
+                ws.cell(row=r, column=col).alignment = Alignment(wrap_text=True, vertical="top")
+            lines = max(len(str(rec.recommendation)), len(str(rec.evidence))) // 62 + 1
+            ws.row_dimensions[r].height = 15 * lines + 3
+    risk = read_optional(run, "churn_risk")
+    if risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
+        names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
+        r = risk.copy()
+        r.insert(1, "account", r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str)))
+        r = r.sort_values(["revenue_at_risk", "account_id"], ascending=[False, True])
+        r = r.head(max(p.review.dashboard_at_risk_rows * 4, 100))
+        cols = [c for c in ["account_id", "account", "risk_score", "risk_band", "revenue_at_risk"] if c in r]
+        _detail(wb, "At-risk accounts", "Accounts at risk", "Largest revenue at risk first (churn-risk model of the "
+                "strategy phase)", r[cols], formats={"risk_score": "pct", "revenue_at_risk": money},
+                table="AtRisk")
+    else:
+        notes.append("At-risk accounts: no churn_risk table (written by the strategy phase's churn-risk model).")
+
+
+def _about_sheet(wb: Workbook, run, notes: list[str]) -> None:
+    p = run.params
+    ws = wb.create_sheet("About")
+    title_block(ws, "About this dashboard", f"{p.engagement.title} · {p.engagement.consultant}")
+    rows = [("Client", p.client.name), ("As-of date", str(p.analysis.as_of_date)),
+            ("Programme start", str(p.analysis.programme_start or "not set")), ("Period", p.analysis.period),
+            ("Currency", p.client.currency), ("RAG amber threshold (shortfall vs target)", p.thresholds.rag.amber),
+            ("RAG red threshold (shortfall vs target)", p.thresholds.rag.red)]
+    rows += [(f"Target: {k}", v) for k, v in p.targets.items()]
+    write_cell(ws, 4, 1, "Setting")
+    write_cell(ws, 4, 2, "Value")
+    style_header_row(ws, 4, 1, 2)
+    for i, (k, v) in enumerate(rows):
+        write_cell(ws, 5 + i, 1, k)
+        write_cell(ws, 5 + i, 2, v, number_format=FMT["pct"] if "threshold" in k else None)
+    r = 7 + len(rows)
+    write_cell(ws, r, 1, "Notes on the data").font = Font(bold=True, color=NAVY)
+    for i, n in enumerate(notes or ["Every section had its data."]):
+        write_cell(ws, r + 1 + i, 1, n)
+    ws.column_dimensions["A"].width = 48
+    ws.column_dimensions["B"].width = 40

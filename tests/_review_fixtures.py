@@ -1,0 +1,80 @@
+"""Helpers for the dashboard tests: a run folder with the review tables built by hand.
+
+The upstream phases (segmentation, strategy) are built in parallel, so the tests make
+their tables themselves: segments from simple ranks, a churn-risk table from a fixed
+rule, a whitespace table; the review tables come from kam_analysis.review on them.
+Two accounts get hostile names to prove client strings stay text.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kam_analysis import review
+from kam_analysis.kpis import compute_headline_kpis, compute_period_kpis
+from kam_analysis.run import Run
+
+HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>Evil & Co"
+HOSTILE_END = "</script><b>bold</b> =SUM(A1) \u2028 Ltd"
+
+
+def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> Run:
+    """Copy ``source`` (a prepared demo run) to ``dest`` and add the tables the dashboards read."""
+    shutil.copytree(source.dir, dest)
+    run = Run(dest, source.params)
+    p = run.params
+    acc = run.read_data("accounts")
+    summary = run.read_table("account_summary")
+    top = summary.sort_values(["revenue_12m", "account_id"], ascending=[False, True])["account_id"].tolist()
+    hostile = {top[0]: HOSTILE_SCRIPT, top[1]: HOSTILE_END}
+    acc["account_name"] = [hostile.get(a, n) for a, n in zip(acc["account_id"], acc["account_name"])]
+    acc.to_parquet(run.data_dir / "accounts.parquet", index=False)
+    ap = run.read_table("account_period")
+    run.write_table("kpi_by_period", compute_period_kpis(ap))
+    run.write_table("kpi_headline", compute_headline_kpis(summary))
+    if not with_upstream:
+        return run
+    names = p.segmentation.quadrant_names
+    attr = summary["revenue_12m"].rank(pct=True)
+    strength = summary["tenure_days"].fillna(0).rank(pct=True)
+    quad = np.select([(attr > 0.5) & (strength > 0.5), attr > 0.5, strength > 0.5],
+                     [names.high_attractiveness_high_strength, names.high_attractiveness_low_strength,
+                      names.low_attractiveness_high_strength], names.low_attractiveness_low_strength)
+    segments = pd.DataFrame({"account_id": summary["account_id"], "attractiveness": attr,
+                             "relative_strength": strength, "quadrant": quad, "is_key": attr > 0.9})
+    run.write_table("segments", segments)
+    # churn risk: a fixed rule (recency), high band for the two hostile names
+    score = (summary["recency_days"].fillna(999).clip(upper=720) / 720).to_numpy(dtype=float, copy=True)
+    score[summary["account_id"].isin(hostile).to_numpy()] = 0.95
+    band = np.where(score >= 0.6, "high", np.where(score >= 0.3, "medium", "low"))
+    risk = pd.DataFrame({"account_id": summary["account_id"], "risk_score": score, "risk_band": band,
+                         "revenue_at_risk": summary["revenue_12m"].to_numpy() * score})
+    run.write_table("churn_risk", risk)
+    ws = run.read_table("account_category").groupby("category", as_index=False).head(3)
+    run.write_table("whitespace", ws.assign(expected_value=ws["revenue"] * 0.1)[["account_id", "category",
+                                                                                  "expected_value"]])
+    # review tables, as the notebook writes them
+    rag, an, rv = p.thresholds.rag, p.analysis, p.review
+    kvt = review.compute_kpi_vs_target(run.read_table("kpi_headline"), p.targets, amber=rag.amber, red=rag.red)
+    run.write_table("kpi_vs_target", kvt)
+    pk = review.compute_period_segment_kpis(ap, segments, period=an.period, as_of=an.as_of_date)
+    tracking = review.compute_kpi_tracking(pk, programme_start=an.programme_start, targets=p.targets,
+                                           amber=rag.amber, red=rag.red, trend_window=4, flat_band=0.02)
+    run.write_table("kpi_tracking", tracking)
+    base = review.compute_summary_as_of(run, an.programme_start)
+    sc = review.compute_segment_scorecard(summary, segments, headline=compute_headline_kpis, targets=p.targets,
+                                          amber=rag.amber, red=rag.red, baseline_summary=base)
+    run.write_table("kpi_scorecard", sc)
+    impact = review.programme_impact_from_params(ap, summary, params=p)
+    run.write_table("programme_impact", impact.summary())
+    run.write_table("programme_event_study", impact.event_study_)
+    mig = review.compute_segment_migration(segments.assign(quadrant=np.roll(segments["quadrant"].to_numpy(), 1)),
+                                           segments, current_revenue=summary)
+    run.write_table("segment_migration", mig)
+    recs, _ = review.compute_run_recommendations(run, scorecard=sc, cohorts=None, summary=summary)
+    run.write_table("recommendations", recs)
+    assert rv.dashboard_at_risk_rows > 0
+    return run

@@ -1,0 +1,124 @@
+"""Tests for the self-contained HTML dashboard, including a real headless-Chromium check."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from _review_fixtures import HOSTILE_END, HOSTILE_SCRIPT, build_review_run
+from conftest import require_tool
+
+from kam_analysis.deliverables.html_dashboard import (build_html_dashboard, collect_dashboard_data,
+                                                      json_for_script, render_dashboard)
+
+
+@pytest.fixture(scope="module")
+def review_run(demo_run, tmp_path_factory):
+    return build_review_run(demo_run, tmp_path_factory.mktemp("dash") / "run")
+
+
+@pytest.fixture(scope="module")
+def spine_run(demo_run, tmp_path_factory):
+    return build_review_run(demo_run, tmp_path_factory.mktemp("spine") / "run", with_upstream=False)
+
+
+def test_json_for_script_cannot_close_the_script_element():
+    data = {"name": "</script><script>alert(1)</script><!-- & \u2028"}
+    text = json_for_script(data)
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == data
+
+
+def test_rendered_page_is_self_contained_and_escaped(review_run):
+    html = render_dashboard(collect_dashboard_data(review_run))
+    # no external resource of any kind
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)""", html, re.I)
+    assert "@import" not in html and "url(" not in html
+    assert "Content-Security-Policy" in html and "default-src 'none'" in html
+    # exactly the two script elements of the template: hostile names did not add any
+    assert len(re.findall(r"<script\b", html)) == 2
+    assert HOSTILE_SCRIPT not in html and HOSTILE_END not in html
+
+
+def test_client_name_with_markup_is_escaped_in_the_markup(review_run, tmp_path):
+    data = collect_dashboard_data(review_run)
+    data["client"] = "<b>Acme</b> & Sons"
+    data["segments"] = data["segments"] + ['"><script>alert(1)</script>']
+    html = render_dashboard(data)
+    assert "&lt;b&gt;Acme&lt;/b&gt; &amp; Sons" in html
+    assert '<option value="&#34;&gt;&lt;script&gt;' in html
+    assert len(re.findall(r"<script\b", html)) == 2
+
+
+def test_missing_upstream_tables_give_notes_not_numbers(spine_run):
+    data = collect_dashboard_data(spine_run)
+    assert data["at_risk"] == [] and data["matrix"] == [] and data["tiles"] == []
+    joined = " ".join(data["notes"])
+    assert "churn_risk" in joined and "segments" in joined and "kpi_vs_target" in joined
+    # trends fall back to the assessment's kpi_by_period (all accounts)
+    assert data["trends"] and {r["segment"] for r in data["trends"]} == {"All accounts"}
+    path = build_html_dashboard(spine_run)
+    assert path.exists() and "churn_risk" in path.read_text(encoding="utf-8")
+
+
+@pytest.mark.render
+def test_dashboard_in_headless_chromium(review_run, tmp_path):
+    chromium = require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    path = build_html_dashboard(review_run)
+    url = path.resolve().as_uri()
+    errors, requests, dialogs = [], [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-extensions",
+            "--disable-component-update", "--disable-default-apps", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(url)
+            page.wait_for_selector("#at-risk-table")
+            assert errors == []
+            assert requests == [url], requests
+            assert dialogs == [] and page.evaluate("window.__pwned === undefined")
+            # tiles, trends, matrix
+            assert page.locator("#tiles .tile").count() == len(review_run.read_table("kpi_vs_target"))
+            assert page.locator("#trends svg").count() >= 3
+            n_all = page.locator("#matrix circle.pt.on").count()
+            assert n_all == len(review_run.read_table("segments"))
+            # the hostile names show as text, in the at-risk table
+            table_text = page.locator("#at-risk-table").inner_text()
+            assert "<script>window.__pwned = 1</script>Evil & Co" in table_text
+            assert "</script><b>bold</b>" in table_text
+            assert page.locator("#at-risk-table b").count() == 0
+            page.screenshot(path=str(tmp_path / "dashboard_all.png"), full_page=True)
+            # the segment filter changes what is shown
+            segments = page.locator("#segment-filter option").all_inner_texts()
+            target = segments[1]
+            rows_before = page.locator("#at-risk-table tr[data-segment]").count()
+            page.select_option("#segment-filter", target)
+            seg_rows = page.locator("#at-risk-table tr[data-segment]")
+            assert set(seg_rows.evaluate_all("rs => rs.map(r => r.dataset.segment)")) == {target}
+            n_seg = page.locator("#matrix circle.pt.on").count()
+            expected = int((review_run.read_table("segments")["quadrant"] == target).sum())
+            assert n_seg == expected < n_all
+            assert target in page.locator("#trend-segment").inner_text()
+            assert rows_before >= seg_rows.count()
+            page.screenshot(path=str(tmp_path / "dashboard_segment.png"), full_page=True)
+            assert errors == [] and requests == [url]
+        finally:
+            browser.close()
+
+
+def test_pseudonymised_run_shows_no_account_names(review_run):
+    from kam_analysis.run import Run
+
+    params = review_run.params.model_copy(deep=True)
+    params.output.pseudonymise = True
+    data = collect_dashboard_data(Run(review_run.dir, params))
+    shown = [r["name"] for r in data["at_risk"]] + [m["name"] for m in data["matrix"]]
+    assert shown and all(re.fullmatch(r"Account \d{4}", n) for n in shown)
+    assert HOSTILE_SCRIPT not in json.dumps(data)

@@ -1,0 +1,101 @@
+"""Tests for the Excel KPI dashboard."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from _review_fixtures import HOSTILE_END, build_review_run
+from conftest import require_tool
+from openpyxl import load_workbook
+
+from kam_analysis.deliverables.kpi_dashboard import build_kpi_dashboard, header_footer_text
+
+
+@pytest.fixture(scope="module")
+def review_run(demo_run, tmp_path_factory):
+    return build_review_run(demo_run, tmp_path_factory.mktemp("xl") / "run")
+
+
+@pytest.fixture(scope="module")
+def workbook(review_run):
+    path = build_kpi_dashboard(review_run)
+    return path, load_workbook(path)
+
+
+def test_sheets_and_one_page_summary(workbook, review_run):
+    path, wb = workbook
+    assert path.name == "kpi_dashboard.xlsx" and path.parent.name == "deliverables"
+    assert wb.sheetnames[0] == "Dashboard"
+    for name in ("KPI vs target", "Scorecard", "KPI tracking", "Trend data", "Programme impact", "Migration",
+                 "Recommendations", "At-risk accounts", "About"):
+        assert name in wb.sheetnames, name
+    ws = wb["Dashboard"]
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 1
+    assert str(ws.print_area).startswith("'Dashboard'!$A$1:$N$")
+
+
+def test_tiles_show_current_target_and_status(workbook, review_run):
+    _, wb = workbook
+    ws = wb["Dashboard"]
+    kvt = review_run.read_table("kpi_vs_target")
+    first = kvt.iloc[0]
+    cells = {c.coordinate: c.value for row in ws.iter_rows(min_row=1, max_row=12) for c in row if c.value is not None}
+    values = list(cells.values())
+    assert first["status"].upper() in values
+    assert any(isinstance(v, float) and abs(v - first["current"]) < 1e-9 for v in values)
+    assert any(isinstance(v, float) and abs(v - first["target"]) < 1e-9 for v in values)
+
+
+def test_native_charts_and_conditional_formatting(workbook):
+    _, wb = workbook
+    ws = wb["Dashboard"]
+    assert len(ws._charts) == 3
+    assert all(len(ch.series) >= 1 for ch in ws._charts)
+    rules = [r for rng in ws.conditional_formatting for r in rng.rules]
+    assert len(rules) == 3 and all(r.type == "expression" for r in rules)
+    assert any('="red"' in r.formula[0] for r in rules)
+    # the status grid the rules read is hidden, not printed
+    hidden = [k for k, d in ws.column_dimensions.items() if d.hidden]
+    assert hidden
+    tracking = wb["KPI tracking"]
+    assert tracking.tables and tracking.freeze_panes == "A5"
+    assert any(r.type == "cellIs" for rng in tracking.conditional_formatting for r in rng.rules)
+
+
+def test_client_text_is_never_a_formula(workbook):
+    _, wb = workbook
+    found = False
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if isinstance(c.value, str) and c.value.startswith("="):
+                    assert c.data_type == "s", (ws.title, c.coordinate)
+                if isinstance(c.value, str) and HOSTILE_END[:9] in c.value:
+                    found = True
+                    assert c.data_type == "s"
+    assert found  # the hostile account name reached the at-risk sheet, as text
+
+
+def test_header_footer_ampersand_is_escaped():
+    assert header_footer_text("Smith & Sons") == "Smith && Sons"
+
+
+def test_spine_only_run_builds_with_notes(demo_run, tmp_path):
+    run = build_review_run(demo_run, tmp_path / "spine", with_upstream=False)
+    wb = load_workbook(build_kpi_dashboard(run))
+    assert "At-risk accounts" not in wb.sheetnames
+    text = " ".join(str(c.value) for row in wb["About"].iter_rows() for c in row if c.value)
+    assert "churn_risk" in text and "kpi_vs_target" in text
+    dash = " ".join(str(c.value) for row in wb["Dashboard"].iter_rows() for c in row if c.value)
+    assert "No kpi_vs_target table" in dash
+
+
+@pytest.mark.render
+def test_dashboard_renders_in_libreoffice(workbook, tmp_path):
+    soffice = require_tool("soffice")
+    path, _ = workbook
+    subprocess.run([soffice, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+                   check=True, capture_output=True, timeout=180)
+    pdf = tmp_path / "kpi_dashboard.pdf"
+    assert pdf.exists() and pdf.stat().st_size > 10_000

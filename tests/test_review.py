@@ -1,0 +1,353 @@
+"""Tests for kam_analysis.review: tracking, SPC, programme impact, migration, recommendations."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kam_analysis import PLANTED, review
+from kam_analysis.kpis import compute_headline_kpis
+
+
+# --------------------------------------------------------------------------- status and trend
+def test_rag_status_thresholds_and_direction():
+    assert review.rag_status(100, 100, amber=0.05, red=0.15) == "green"
+    assert review.rag_status(96, 100, amber=0.05, red=0.15) == "green"  # 4% short
+    assert review.rag_status(90, 100, amber=0.05, red=0.15) == "amber"  # 10% short
+    assert review.rag_status(80, 100, amber=0.05, red=0.15) == "red"  # 20% short
+    # lower is better: 20% above a churn target is red, 20% below is green
+    assert review.rag_status(0.12, 0.10, amber=0.05, red=0.15, lower_is_better=True) == "red"
+    assert review.rag_status(0.08, 0.10, amber=0.05, red=0.15, lower_is_better=True) == "green"
+    assert review.rag_status(float("nan"), 100, amber=0.05, red=0.15) == "n/a"
+
+
+def test_trend_direction_compares_last_window_with_previous():
+    assert review.trend_direction([10, 10, 12, 12], window=2, flat_band=0.02) == "up"  # +20%
+    assert review.trend_direction([10, 10, 9, 9], window=2, flat_band=0.02) == "down"
+    assert review.trend_direction([10, 10, 10.1, 10.1], window=2, flat_band=0.02) == "flat"  # +1%
+    assert review.trend_direction([10, 12, 11], window=2, flat_band=0.02) == "n/a"  # too short
+
+
+# --------------------------------------------------------------------------- KPIs by period and segment
+def _tiny_period_frame():
+    p1, p2, p3 = pd.Timestamp("2024-01-01"), pd.Timestamp("2024-04-01"), pd.Timestamp("2024-07-01")
+    ap = pd.DataFrame([
+        ("a", p1, 100.0, 2), ("b", p1, 50.0, 1), ("c", p1, 30.0, 1),
+        ("a", p2, 120.0, 3), ("c", p2, 60.0, 2),
+        ("a", p3, 90.0, 1), ("b", p3, 40.0, 1), ("d", p3, 10.0, 1),
+    ], columns=["account_id", "period_start", "revenue", "orders"])
+    seg = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "quadrant": ["S", "S", "T", "T"]})
+    return ap, seg
+
+
+def test_period_segment_kpis_by_hand():
+    ap, seg = _tiny_period_frame()
+    k = review.compute_period_segment_kpis(ap, seg, period="quarter", as_of=dt.date(2024, 9, 30))
+    v = k.set_index(["segment", "kpi", "period_start"])["value"]
+    p2, p3 = pd.Timestamp("2024-04-01"), pd.Timestamp("2024-07-01")
+    assert v[("All accounts", "revenue", p2)] == 180.0
+    assert v[("All accounts", "average_order_value", p2)] == pytest.approx(180 / 5)
+    # retention p2: active in p1 {a,b,c}, kept {a,c} -> 2/3; p3: active p2 {a,c}, kept {a} -> 1/2
+    assert v[("All accounts", "period_retention_rate", p2)] == pytest.approx(2 / 3)
+    assert v[("All accounts", "period_retention_rate", p3)] == pytest.approx(1 / 2)
+    # segment S = {a, b}: p2 revenue 120 from 1 account; retention p2 = {a}/{a,b} = 1/2
+    assert v[("S", "revenue_per_account", p2)] == 120.0
+    assert v[("S", "period_retention_rate", p2)] == pytest.approx(0.5)
+    assert v[("T", "active_accounts", p3)] == 1.0
+    # a period ending after as-of is dropped
+    k2 = review.compute_period_segment_kpis(ap, seg, period="quarter", as_of=dt.date(2024, 8, 15))
+    assert k2["period_start"].max() == p2
+
+
+def test_kpi_tracking_baseline_target_and_status():
+    ap, seg = _tiny_period_frame()
+    k = review.compute_period_segment_kpis(ap, seg, period="quarter")
+    t = review.compute_kpi_tracking(k, programme_start=dt.date(2024, 7, 1), targets={"average_order_value": 40},
+                                    amber=0.05, red=0.15, trend_window=1, flat_band=0.02)
+    row = t[(t.segment == "All accounts") & (t.kpi == "revenue")].set_index("period_start")
+    # baseline = mean of the pre-programme periods (p1 180, p2 180) = 180; p3 = 140 -> 22% short -> red
+    assert row["baseline"].iloc[0] == pytest.approx(180.0)
+    assert row.loc[pd.Timestamp("2024-07-01"), "status"] == "red"
+    assert row.loc[pd.Timestamp("2024-07-01"), "status_basis"] == "baseline"
+    assert row.loc[pd.Timestamp("2024-07-01"), "trend"] == "down"
+    aov = t[(t.segment == "All accounts") & (t.kpi == "average_order_value")].set_index("period_start")
+    # AOV is compared with its target: p3 = 140 / 3 = 46.7 vs 40 -> green; p1 = 180/4 = 45 -> green
+    assert (aov["status_basis"] == "target").all()
+    assert aov.loc[pd.Timestamp("2024-07-01"), "status"] == "green"
+    none = review.compute_kpi_tracking(k, programme_start=None, targets={}, amber=0.05, red=0.15, trend_window=1,
+                                       flat_band=0.02)
+    assert none["baseline"].isna().all() and none["note"].str.contains("no programme start").all()
+
+
+# --------------------------------------------------------------------------- SPC
+def test_individuals_chart_limits_by_hand():
+    x = [10, 12, 11, 13, 10, 12, 30]
+    s = pd.DataFrame({"period_start": pd.date_range("2023-01-01", periods=7, freq="QS"), "value": x})
+    mask = np.array([True] * 6 + [False])
+    r = review.compute_spc(s, kind="individuals", baseline_mask=mask, min_baseline=6)
+    centre = np.mean(x[:6])
+    mr = np.mean(np.abs(np.diff(x[:6])))  # (2+1+2+3+2)/5 = 2
+    assert r["center"].iloc[0] == pytest.approx(centre)
+    assert r["ucl"].iloc[0] == pytest.approx(centre + 2.66 * mr)
+    assert r["lcl"].iloc[0] == pytest.approx(centre - 2.66 * mr)
+    assert r["signal"].tolist() == [False] * 6 + [True]
+    assert r["limits_from"].iloc[0] == "baseline"
+
+
+def test_p_chart_limits_and_run_rule():
+    n = np.array([100, 100, 400, 100, 100, 100, 100, 100, 100, 100])
+    p = np.array([0.50, 0.52, 0.48, 0.55, 0.56, 0.57, 0.55, 0.56, 0.58, 0.57])
+    s = pd.DataFrame({"period_start": pd.date_range("2023-01-01", periods=10, freq="MS"), "value": p, "n": n})
+    r = review.compute_spc(s, kind="p", baseline_mask=np.array([True] * 3 + [False] * 7), min_baseline=2,
+                           run_length=7)
+    pbar = (p[:3] * n[:3]).sum() / n[:3].sum()
+    assert r["center"].iloc[0] == pytest.approx(pbar)
+    assert r["ucl"].iloc[2] == pytest.approx(pbar + 3 * math.sqrt(pbar * (1 - pbar) / 400))
+    assert r["ucl"].iloc[0] > r["ucl"].iloc[2]  # wider limits with a smaller denominator
+    # 7 points above the centre line from index 3 on -> the 7th of them signals a run
+    assert not r["signal"].iloc[:9].any()
+    assert r.loc[9, "rule"] in {"run of 7", "outside limits"} and r["signal"].iloc[9]
+
+
+# --------------------------------------------------------------------------- programme impact (DiD)
+def simulate_panel(*, effect: float, n: int = 600, periods: int = 16, start: int = 10, pre_trend: float = 0.0,
+                   seed: int = 0):
+    """Account x quarter log revenue with account and period effects and a planted programme effect.
+
+    Programme accounts are the top 15% by account effect (selection on level, as in real
+    programmes); after period ``start`` their log revenue rises by ``effect``. With
+    ``pre_trend`` they also drift upward by that much per period all along (a violation of
+    parallel trends). Some account-periods are inactive (no row).
+    """
+    rng = np.random.default_rng(seed)
+    alpha = rng.normal(7, 1, n)
+    key = alpha > np.quantile(alpha, 0.85)
+    gamma = np.cumsum(rng.normal(0.02, 0.05, periods))
+    ps = pd.date_range("2021-01-01", periods=periods, freq="QS")
+    i, t = np.repeat(np.arange(n), periods), np.tile(np.arange(periods), n)
+    y = (alpha[i] + gamma[t] + effect * (key[i] & (t >= start)) + pre_trend * t * key[i]
+         + rng.normal(0, 0.3, n * periods))
+    active = rng.random(n * periods) >= 0.15
+    ap = pd.DataFrame({"account_id": [f"A{k:04d}" for k in i[active]], "period_start": ps[t[active]],
+                       "revenue": np.exp(y[active])})
+    acc = pd.DataFrame({"account_id": [f"A{i:04d}" for i in range(n)], "key_account": key})
+    return ap, acc, ps[start].date()
+
+
+def test_did_recovers_planted_effect():
+    effect = math.log(1.15)
+    ap, acc, start = simulate_panel(effect=effect)
+    m = review.ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
+    assert m.supported_
+    assert m.ci_low_ <= effect <= m.ci_high_
+    assert abs(m.estimate_ - effect) < 0.05
+    assert m.ci_low_ > 0 and m.p_value_ < 0.05
+    assert m.uplift_ == pytest.approx(math.expm1(m.estimate_))
+    assert m.pretrend_p_value_ > 0.05
+    assert abs(m.placebo_estimate_) < 0.05 and m.placebo_p_value_ > 0.05  # no effect before the start
+    assert "more than" in m.sentence_
+    es = m.event_study_.set_index("rel_period")
+    assert es.loc[-1, "coef"] == 0 and es.loc[2, "coef"] > 0.05  # post effects visible
+    t = m.summary()
+    assert t.loc[0, "supported"] and list(t.columns[:5]) == ["supported", "estimate", "ci_low", "ci_high", "p_value"]
+
+
+def test_did_reports_no_effect_on_placebo_data():
+    ap, acc, start = simulate_panel(effect=0.0, seed=1)
+    m = review.ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
+    assert m.supported_
+    assert m.ci_low_ < 0 < m.ci_high_
+    assert m.p_value_ > 0.05
+    assert "no measurable difference" in m.sentence_
+
+
+def test_did_flags_diverging_pre_trends():
+    ap, acc, start = simulate_panel(effect=0.0, pre_trend=0.08, seed=2)
+    m = review.ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
+    assert m.pretrend_p_value_ < 0.05
+    assert m.placebo_estimate_ > 0 and m.placebo_p_value_ < 0.05
+    assert "already diverging" in m.sentence_
+
+
+def test_did_says_why_when_data_cannot_support_it():
+    ap, acc, start = simulate_panel(effect=0.1, n=120, periods=8, start=5)
+    no_date = review.ProgrammeImpact(programme_start=None).fit(ap, acc)
+    assert not no_date.supported_ and "programme start" in no_date.reason_
+    assert np.isnan(no_date.estimate_) and "cannot be estimated" in no_date.sentence_
+    no_flag = review.ProgrammeImpact(programme_start=start).fit(ap, acc.drop(columns="key_account"))
+    assert not no_flag.supported_ and "key_account" in no_flag.reason_
+    early = review.ProgrammeImpact(programme_start=dt.date(2021, 4, 1)).fit(ap, acc)
+    assert not early.supported_ and re.search(r"only \d complete period", early.reason_)
+    late = review.ProgrammeImpact(programme_start=dt.date(2022, 10, 1), min_post_periods=2).fit(ap, acc)
+    assert not late.supported_ and "since the programme start" in late.reason_
+    no_control = review.ProgrammeImpact(programme_start=start).fit(ap, acc.assign(key_account=True))
+    assert not no_control.supported_ and "control group" in no_control.reason_
+    assert bool(no_control.summary().loc[0, "supported"]) is False
+
+
+def test_did_recovers_the_demo_programme_uplift(tmp_path_factory):
+    """The demo client (params/demo.yaml: 2,000 accounts, seed 42) plants +15% order value
+    for key accounts after the programme start; the estimate's CI must contain log(1.15)."""
+    from conftest import write_demo_params
+
+    from kam_analysis import open_run
+
+    tmp = tmp_path_factory.mktemp("demo2000")
+    run = open_run(write_demo_params(tmp, n_accounts=2000, seed=42), tmp / "run")
+    m = review.programme_impact_from_params(run.read_table("account_period"), run.read_table("account_summary"),
+                                            params=run.params)
+    assert m.supported_, m.reason_
+    truth = math.log(1 + PLANTED["programme_uplift"])
+    assert m.ci_low_ <= truth <= m.ci_high_
+    assert m.ci_low_ > 0 and m.n_treated_ >= 100
+
+
+def test_did_declines_on_too_few_programme_accounts(demo_run):
+    """The 400-account demo has about 30 key accounts, fewer with history: no number, a reason."""
+    m = review.programme_impact_from_params(demo_run.read_table("account_period"),
+                                            demo_run.read_table("account_summary"), params=demo_run.params)
+    assert not m.supported_
+    assert re.search(r"only \d+ programme account\(s\).*at least 30", m.reason_)
+    assert np.isnan(m.summary().loc[0, "estimate"])
+
+
+# --------------------------------------------------------------------------- migration
+def test_migration_matrix_matches_hand_built_case():
+    base = pd.DataFrame({"account_id": ["a", "b", "c", "d", "f"], "quadrant": ["S", "S", "T", "T", "S"]})
+    cur = pd.DataFrame({"account_id": ["a", "b", "c", "d", "e"], "quadrant": ["S", "T", "T", "S", "T"]})
+    rev_now = pd.DataFrame({"account_id": ["a", "b", "c", "d", "e"], "revenue_12m": [10.0, 20, 30, 40, 50]})
+    rev_then = pd.DataFrame({"account_id": ["a", "b", "c", "d", "f"], "revenue_12m": [5.0, 25, 30, 10, 7]})
+    m = review.compute_segment_migration(base, cur, current_revenue=rev_now, baseline_revenue=rev_then,
+                                         order=["S", "T"])
+    g = m.set_index(["from_segment", "to_segment"])
+    assert g.loc[("S", "S"), "accounts"] == 1 and g.loc[("S", "T"), "accounts"] == 1
+    assert g.loc[("T", "S"), "accounts"] == 1 and g.loc[("T", "T"), "accounts"] == 1
+    assert g.loc[("New since baseline", "T"), "accounts"] == 1  # e
+    assert g.loc[("S", "No longer segmented"), "accounts"] == 1  # f
+    assert g.loc[("S", "T"), "revenue"] == 20 and g.loc[("S", "T"), "revenue_baseline"] == 25
+    assert g.loc[("T", "S"), "revenue_change"] == 30
+    assert g.loc[("S", "S"), "share_of_from"] == pytest.approx(1 / 3)
+    assert g.loc[("New since baseline", "S"), "accounts"] == 0  # zero cells are present
+    assert m["accounts"].sum() == 6
+    assert not g.loc[("T", "T"), "moved"] and g.loc[("T", "S"), "moved"]
+
+
+def test_key_status_changes():
+    base = pd.DataFrame({"account_id": ["a", "b", "c"], "is_key": [True, True, False], "quadrant": ["S", "S", "T"]})
+    cur = pd.DataFrame({"account_id": ["a", "b", "c"], "is_key": [True, False, True], "quadrant": ["S", "T", "S"]})
+    rev = pd.DataFrame({"account_id": ["a", "b", "c"], "revenue_12m": [1.0, 2.0, 3.0]})
+    k = review.compute_key_status_changes(base, cur, baseline_revenue=rev, current_revenue=rev)
+    assert k.set_index("account_id")["change"].to_dict() == {"b": "fell out of key status", "c": "became key"}
+    assert k.iloc[0]["account_id"] == "b"  # fall-outs first
+    assert k.set_index("account_id").loc["b", "current_segment"] == "T"
+
+
+# --------------------------------------------------------------------------- baseline summary
+def test_summary_as_of_reproduces_account_summary_at_as_of(demo_run):
+    s = demo_run.read_table("account_summary")
+    b = review.compute_summary_as_of(demo_run, demo_run.params.analysis.as_of_date)
+    m = s.merge(b, on="account_id", suffixes=("", "_b"))
+    assert len(m) == s["n_orders"].gt(0).sum() or len(m) == s["first_order_date"].notna().sum()
+    for c in ("revenue_12m", "revenue_prev_12m", "orders_12m", "n_categories", "tenure_days"):
+        assert np.allclose(m[c].astype(float), m[c + "_b"].astype(float)), c
+    earlier = review.compute_summary_as_of(demo_run, dt.date(2024, 7, 1))
+    assert pd.to_datetime(earlier["last_order_date"]).max() <= pd.Timestamp("2024-07-01")
+    assert len(earlier) < len(b)
+
+
+def test_segment_scorecard_uses_headline_definitions_and_baseline():
+    summ = pd.DataFrame({"account_id": ["a", "b", "c"], "revenue_12m": [100.0, 50, 10],
+                         "revenue_prev_12m": [80.0, 50, 20], "orders_12m": [4, 2, 1], "orders_prev_12m": [4, 1, 1],
+                         "active": [True, True, False]})
+    base = summ.assign(revenue_12m=[80.0, 50, 20], revenue_prev_12m=[60.0, 40, 20])
+    seg = pd.DataFrame({"account_id": ["a", "b", "c"], "quadrant": ["S", "S", "T"]})
+    sc = review.compute_segment_scorecard(summ, seg, headline=compute_headline_kpis,
+                                          targets={"average_order_value": 30}, amber=0.05, red=0.15,
+                                          baseline_summary=base)
+    v = sc.set_index(["segment", "kpi"])
+    assert v.loc[("S", "revenue_12m"), "value"] == 150 and v.loc[("S", "revenue_12m"), "baseline"] == 130
+    assert v.loc[("S", "average_order_value"), "value"] == pytest.approx(25)  # 150 / 6
+    assert v.loc[("S", "average_order_value"), "status"] == "red"  # 16.7% short of 30
+    assert v.loc[("T", "average_order_value"), "status"] == "red"
+    assert v.loc[("All accounts", "revenue_12m"), "value"] == 160
+    assert v.loc[("S", "revenue_12m"), "status_basis"] == "baseline"
+
+
+# --------------------------------------------------------------------------- recommendation rules
+def _scorecard(rows):
+    return pd.DataFrame(rows, columns=["segment", "kpi", "value", "baseline", "target", "status", "status_basis"])
+
+
+def test_rule_segment_target_gaps_fires_only_on_red_target_gaps():
+    sc = _scorecard([("Star", "retention_rate", 0.60, 0.7, 0.80, "red", "target"),
+                     ("Strategic", "retention_rate", 0.79, 0.8, 0.80, "green", "target"),
+                     ("Status", "revenue_12m", 10.0, 100.0, np.nan, "red", "baseline"),
+                     ("All accounts", "retention_rate", 0.6, 0.7, 0.8, "red", "target")])
+    rev = pd.Series({"Star": 1000.0, "Strategic": 5000.0, "Status": 10.0})
+    r = review.rule_segment_target_gaps(sc, rev)
+    assert r["segment"].tolist() == ["Star"]
+    assert r["value"].iloc[0] == pytest.approx(1000 * 0.25)  # (0.8 - 0.6) / 0.8
+    assert "kpi_scorecard" in r["evidence"].iloc[0] and "60.0%" in r["evidence"].iloc[0]
+    assert review.rule_segment_target_gaps(sc.iloc[[1, 2]], rev).empty
+    growth = _scorecard([("Star", "revenue_growth_yoy", -0.02, 0.1, 0.08, "red", "target")])
+    assert review.rule_segment_target_gaps(growth, rev)["value"].iloc[0] == pytest.approx(1000 * 0.10)
+
+
+def test_rule_uncovered_risk_fires_only_for_uncovered_high_risk():
+    risk = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "risk_score": [0.9, 0.8, 0.9, 0.2],
+                         "risk_band": ["high", "high", "high", "low"], "revenue_at_risk": [500.0, 300, 200, 900]})
+    acc = pd.DataFrame({"account_id": ["a", "b", "c", "d"],
+                        "account_manager": [None, "Digital desk", "Amelia Hart", None]})
+    names = pd.Series({"a": "Alpha Ltd", "b": "Beta SA"})
+    r = review.rule_uncovered_risk(risk, acc, no_coverage=["digital DESK"], names=names)
+    assert len(r) == 1 and r["value"].iloc[0] == 800.0  # a + b; c is covered, d is low risk
+    assert "Alpha Ltd" in r["recommendation"].iloc[0] and "churn_risk" in r["evidence"].iloc[0]
+    covered = acc.assign(account_manager=["Tom", "Eva", "Amelia Hart", None])
+    assert review.rule_uncovered_risk(risk, covered, no_coverage=["digital desk"]).empty
+
+
+def test_rule_whitespace_fires_on_positive_opportunities_only():
+    ws = pd.DataFrame({"account_id": ["a", "b", "c"], "category": ["Footwear", "Footwear", "Home"],
+                       "expected_value": [100.0, 50.0, 80.0]})
+    r = review.rule_whitespace(ws, top_n=2)
+    assert r["value"].iloc[0] == 180.0 and "Footwear" in r["recommendation"].iloc[0]
+    assert "top 2 of 3" in r["evidence"].iloc[0]
+    assert review.rule_whitespace(ws.assign(expected_value=[0.0, -1.0, np.nan])).empty
+
+
+def test_rule_stalled_playbooks_fires_when_segment_did_not_grow():
+    sc = _scorecard([("Key", "revenue_12m", 900.0, 1000.0, np.nan, "amber", "baseline"),
+                     ("Growth", "revenue_12m", 1200.0, 1000.0, np.nan, "green", "baseline"),
+                     ("Core", "revenue_12m", 1010.0, 1000.0, np.nan, "green", "baseline")])
+    r = review.rule_stalled_playbooks(sc, ["Key", "Growth"])
+    assert r["segment"].tolist() == ["Key"] and r["value"].iloc[0] == 100.0
+    # with a 5% improvement expected, Core (+1%) is stalled too: value = 0 lost + 5% of 1000
+    r2 = review.rule_stalled_playbooks(sc, ["Key", "Growth", "Core"], min_improvement=0.05)
+    assert set(r2["segment"]) == {"Key", "Core"}
+    assert r2.set_index("segment").loc["Core", "value"] == pytest.approx(50.0)
+    assert review.rule_stalled_playbooks(sc, ["Growth"]).empty
+
+
+def test_recommendations_are_ranked_by_value():
+    a = pd.DataFrame([{"rule": "x", "segment": "", "recommendation": "small", "evidence": "t: 1", "value": 10.0}])
+    b = pd.DataFrame([{"rule": "y", "segment": "", "recommendation": "big", "evidence": "t: 2", "value": 99.0},
+                      {"rule": "y", "segment": "", "recommendation": "nan", "evidence": "t: 3", "value": np.nan}])
+    r = review.compute_recommendations(a, b, pd.DataFrame())
+    assert r["recommendation"].tolist() == ["big", "small"] and r["rank"].tolist() == [1, 2]
+    assert review.compute_recommendations().empty
+
+
+
+
+
+def test_scorecard_without_the_segment_column_gives_all_accounts_only():
+    summ = pd.DataFrame({"account_id": ["a", "b"], "revenue_12m": [10.0, 20.0], "revenue_prev_12m": [10.0, 10.0],
+                         "orders_12m": [1, 2], "orders_prev_12m": [1, 1], "active": [True, True]})
+    sc = review.compute_segment_scorecard(summ, summ[["account_id"]], headline=compute_headline_kpis, targets={},
+                                          amber=0.05, red=0.15, segment_col="rfm_segment")
+    assert set(sc["segment"]) == {"All accounts"}
+    assert sc.set_index("kpi").loc["revenue_growth_yoy", "value"] == pytest.approx(0.5)
