@@ -196,12 +196,14 @@ class StrategySection(_Section):
     load_balance_tolerance: float = Field(
         0.10, ge=0, le=1, description="a manager's utilisation may exceed the team average by this many points")
     # ---- churn model
-    churn_horizon_days: int | None = Field(
-        None, ge=30, le=730, description="churn = no order in this many days after the cut-off (default: analysis.churn_days)")
+    churn_horizon_days: int = Field(
+        365, ge=30, le=730, description="churn = an active account places no order in this many days after the cut-off")
+    churn_windows: int = Field(4, ge=1, le=12, description="quarterly cut-offs pooled to train the churn model")
     churn_features: list[str] = Field(
         default_factory=lambda: ["recency_months", "orders_12m_log2", "frequency_trend", "detractor", "no_survey",
-                                 "tenure_years", "category_breadth", "key_account"],
-        description="features of the churn model (see kam_analysis.risk.FEATURES)")
+                                 "tenure_years", "category_breadth"],
+        description="features of the churn model (see kam_analysis.risk.FEATURES; key_account is available but "
+                    "leaks when the client chose key accounts after the training cut-offs)")
     risk_band_shares: dict[str, float] = Field(
         default_factory=lambda: {"high": 0.10, "medium": 0.20},
         description="share of active accounts in the high and medium risk bands (by risk rank)")

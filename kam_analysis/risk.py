@@ -200,7 +200,10 @@ class ChurnRiskModel:
                 X[f] = -X[f]
         return X
 
-    def fit(self, df: pd.DataFrame, *, outcome: str = "churned") -> "ChurnRiskModel":
+    def fit(self, df: pd.DataFrame, *, outcome: str = "churned", groups: str | None = None) -> "ChurnRiskModel":
+        """Fit the logit on ``df``; with ``groups`` (e.g. ``"account_id"`` when the frame
+        pools several cut-offs, so an account appears more than once) the confidence
+        intervals are cluster-robust by that column."""
         import statsmodels.api as sm
 
         if not self.features:
@@ -219,8 +222,13 @@ class ChurnRiskModel:
         self.dropped_ = [f for f in self.features if data[f].nunique() < 2]
         self.features_ = [f for f in self.features if f not in self.dropped_]
         X = sm.add_constant(self._design(data, self.features_), has_constant="add")
+        kw = {}
+        if groups is not None:
+            codes = pd.factorize(data[groups])[0]
+            if len(np.unique(codes)) < len(codes):
+                kw = {"cov_type": "cluster", "cov_kwds": {"groups": codes}}
         try:
-            self.result_ = sm.Logit(y, X).fit(disp=0, maxiter=200)
+            self.result_ = sm.Logit(y, X).fit(disp=0, maxiter=200, **kw)
         except Exception as exc:  # perfect separation, singular matrix
             try:
                 self.result_ = sm.Logit(y, X).fit_regularized(disp=0, alpha=1e-3, maxiter=500)
@@ -236,7 +244,10 @@ class ChurnRiskModel:
         r = self.result_
         ci = np.asarray(r.conf_int(alpha=1 - self.confidence))
         names = list(r.params.index)
-        horizon = f"the next {self.horizon_days} days" if self.horizon_days else "the next period"
+        h = self.horizon_days
+        horizon = ("the next period" if not h else f"the next {round(h / 30.44)} months" if h % 365 and h >= 60
+                   and abs(h / 30.44 - round(h / 30.44)) < 0.1 else f"the next {h // 365 * 12} months" if h % 365 == 0
+                   else f"the next {h} days")
         rows = []
         for i, f in enumerate(names):
             if f == "const":
@@ -390,14 +401,18 @@ def compute_revenue_at_risk(churn_risk: pd.DataFrame, *, order: list[str] | None
 
 def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, horizon_days: int, activity_days: int,
                        features: list[str], surveys: pd.DataFrame | None = None,
-                       accounts: pd.DataFrame | None = None, confidence: float = 0.95) -> dict:
+                       accounts: pd.DataFrame | None = None, confidence: float = 0.95, windows: int = 4,
+                       step_days: int = 91) -> dict:
     """Time-split back-test, final model and scoring frame.
 
-    * train cut-off = as_of - 2 x horizon; test cut-off = as_of - horizon (outcomes of
-      both windows are fully observed by the as-of date);
-    * the back-test model is fitted on the train window and scored on the test window;
-    * the final model is refitted on the test window (the most recent one) and scores
-      the accounts active at the as-of date.
+    * test cut-off = as_of - horizon (the last window whose outcome is fully observed);
+    * the back-test model pools ``windows`` cut-offs ``step_days`` apart whose outcome
+      windows all end on or before the test cut-off (the latest is test cut-off -
+      horizon), so nothing it learns from overlaps the test window; it is scored on the
+      test window;
+    * the final model pools ``windows`` cut-offs ending with the test cut-off and scores
+      the accounts active at the as-of date. Pooled windows repeat accounts, so its
+      confidence intervals are cluster-robust by account.
 
     Features that need data the client does not have (surveys, accounts) are dropped
     and listed in ``skipped``.
@@ -405,26 +420,41 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
     Returns
     -------
     dict
-        ``model`` (final ChurnRiskModel), ``backtest_model``, ``train``, ``test``,
-        ``scoring`` frames, ``backtest`` metrics, ``calibration``, ``skipped`` features,
-        ``cutoffs`` (train, test, score).
+        ``model`` (final ChurnRiskModel), ``backtest_model``, ``train`` and ``final_train``
+        (pooled frames), ``test``, ``scoring``, ``backtest`` metrics, ``calibration``,
+        ``skipped`` features, ``cutoffs`` (train list, test, final list, score).
     """
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
         raise ParameterError(f"strategy.churn_features has unknown feature(s) {unknown}; valid: {', '.join(FEATURES)}")
+    if windows < 1:
+        raise ParameterError(f"windows = {windows}; the churn model needs at least one training window")
     as_of = pd.Timestamp(as_of)
     cut_test = as_of - pd.Timedelta(days=horizon_days)
-    cut_train = cut_test - pd.Timedelta(days=horizon_days)
+    cuts_train = [cut_test - pd.Timedelta(days=horizon_days + k * step_days) for k in range(windows)]
+    cuts_final = [cut_test - pd.Timedelta(days=k * step_days) for k in range(windows)]
     kw = dict(horizon_days=horizon_days, activity_days=activity_days, surveys=surveys, accounts=accounts,
               data_end=as_of)
-    train = build_churn_frame(transactions, cutoff=cut_train, **kw)
-    test = build_churn_frame(transactions, cutoff=cut_test, **kw)
-    scoring = build_churn_frame(transactions, cutoff=as_of, **kw)
+
+    def pooled(cuts):
+        frames = [build_churn_frame(transactions, cutoff=c.date(), **kw) for c in sorted(cuts)]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            raise RunError(f"no account was active before the churn-model cut-offs {[str(c.date()) for c in cuts]}; "
+                           "the order history is too short for a horizon of "
+                           f"{horizon_days} days; fix: set a shorter strategy.churn_horizon_days")
+        return pd.concat(frames, ignore_index=True)
+
+    train = pooled(cuts_train)
+    test = build_churn_frame(transactions, cutoff=cut_test.date(), **kw)
+    final_train = pooled(cuts_final)
+    scoring = build_churn_frame(transactions, cutoff=as_of.date(), **kw)
     skipped = [f for f in features if f not in train.columns]
     used = [f for f in features if f in train.columns]
-    bt = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(train)
+    bt = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(train, groups="account_id")
     metrics, cal = compute_backtest(test["churned"], bt.predict_proba(test))
-    final = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(test)
-    return {"model": final, "backtest_model": bt, "train": train, "test": test, "scoring": scoring,
-            "backtest": metrics, "calibration": cal, "skipped": skipped,
-            "cutoffs": {"train": cut_train.date(), "test": cut_test.date(), "score": as_of.date()}}
+    final = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(final_train, groups="account_id")
+    return {"model": final, "backtest_model": bt, "train": train, "final_train": final_train, "test": test,
+            "scoring": scoring, "backtest": metrics, "calibration": cal, "skipped": skipped,
+            "cutoffs": {"train": [c.date() for c in sorted(cuts_train)], "test": cut_test.date(),
+                        "final": [c.date() for c in sorted(cuts_final)], "score": as_of.date()}}
