@@ -333,8 +333,8 @@ def compute_backtest(y_true, score, *, n_bins: int = 10) -> tuple[pd.DataFrame, 
     return metrics, cal
 
 
-def compute_churn_risk(scoring: pd.DataFrame, model: ChurnRiskModel, *, all_accounts: pd.DataFrame,
-                       band_shares: dict[str, float], segment_col: str = "quadrant",
+def compute_churn_risk(scoring: pd.DataFrame, model: ChurnRiskModel, *, segments: pd.DataFrame,
+                       account_summary: pd.DataFrame, band_shares: dict[str, float], segment_col: str = "quadrant",
                        revenue_col: str = "revenue_12m") -> pd.DataFrame:
     """Risk score, band and revenue at risk for every account.
 
@@ -353,7 +353,8 @@ def compute_churn_risk(scoring: pd.DataFrame, model: ChurnRiskModel, *, all_acco
         account_id, segment, active, risk_score, risk_band, risk_rank, revenue_12m,
         revenue_at_risk, main_driver, note.
     """
-    base = all_accounts[["account_id", segment_col, revenue_col]].rename(columns={segment_col: "segment"}).copy()
+    base = segments[["account_id", segment_col]].merge(account_summary[["account_id", revenue_col]], on="account_id",
+                                                        how="left").rename(columns={segment_col: "segment"})
     base["account_id"] = base["account_id"].astype(str)
     p = pd.Series(model.predict_proba(scoring), index=scoring["account_id"].astype(str).to_numpy())
     contrib = model.contributions(scoring)

@@ -601,11 +601,11 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
     Returns
     -------
     DataFrame
-        account_id, segment, category, rank, segment_penetration, driver_category,
+        account_id, segment, is_key, category, rank, segment_penetration, driver_category,
         co_purchase_confidence, lift, propensity, basis, peer_share_of_wallet,
         revenue_12m, potential_value, expected_value.
     """
-    cols = ["account_id", "segment", "category", "rank", "segment_penetration", "driver_category",
+    cols = ["account_id", "segment", "is_key", "category", "rank", "segment_penetration", "driver_category",
             "co_purchase_confidence", "lift", "propensity", "basis", "peer_share_of_wallet", "revenue_12m",
             "potential_value", "expected_value"]
     rev = _wallet(account_category, account_col=account_col, category_col=category_col, revenue_col=revenue_col)
@@ -623,6 +623,8 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
     cats = list(rev.columns)
     value = account_summary.set_index(account_col)[value_col].reindex(rev.index).fillna(0.0).clip(lower=0)
     all_share = {c: share.loc[buys[c], c].median() for c in cats}
+    is_key = (segments.set_index(account_col)["is_key"].astype(bool) if "is_key" in segments
+              else pd.Series(dtype=bool))
     targets = list(rev.index) if targets is None else [t for t in targets if t in rev.index]
     peer_cache: dict[str, dict] = {}
     rows = []
@@ -657,7 +659,8 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
             potential = float(value[a]) * s / (1 - s)
             basis = (f"{seg_pen:.0%} of {s_a} accounts buy {c}" if seg_pen >= cconf else
                      f"{cconf:.0%} of {driver} buyers also buy {c} (lift {lift:.1f}x)")
-            rows.append({"account_id": a, "segment": s_a, "category": c, "segment_penetration": seg_pen,
+            rows.append({"account_id": a, "segment": s_a, "is_key": bool(is_key.get(a, False)), "category": c,
+                         "segment_penetration": seg_pen,
                          "driver_category": driver, "co_purchase_confidence": cconf, "lift": lift, "propensity": prop,
                          "basis": basis, "peer_share_of_wallet": s, "revenue_12m": float(value[a]),
                          "potential_value": potential, "expected_value": prop * potential})
