@@ -542,7 +542,7 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
 
 # =========================================================================== whitespace
 def _wallet(account_category: pd.DataFrame, *, account_col: str, category_col: str, revenue_col: str) -> pd.DataFrame:
-    rev = account_category.pivot_table(index=account_col, columns=category_col, values=revenue_col,
+    rev = account_category.astype({revenue_col: float}).pivot_table(index=account_col, columns=category_col, values=revenue_col,
                                        aggfunc="sum", fill_value=0.0).clip(lower=0)
     rev = rev[rev.sum(axis=1) > 0]
     rev.columns = [str(c) for c in rev.columns]

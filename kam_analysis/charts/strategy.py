@@ -102,7 +102,7 @@ def plot_whitespace_heatmap(account_category: pd.DataFrame, whitespace: pd.DataF
                             names: pd.Series | None = None, currency: str = "EUR", ax=None):
     """Account x category heatmap: share of wallet where the account buys (blue), and
     the expected value of each whitespace opportunity (boxed, accent) where it does not."""
-    rev = account_category.pivot_table(index="account_id", columns="category", values="revenue", aggfunc="sum",
+    rev = account_category.astype({"revenue": float}).pivot_table(index="account_id", columns="category", values="revenue", aggfunc="sum",
                                        fill_value=0.0).clip(lower=0)
     rev = rev.reindex(accounts).fillna(0.0)
     share = rev.div(rev.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
@@ -136,7 +136,9 @@ def plot_impact_waterfall(impact_by_lever: pd.DataFrame, *, scenario: str = "bas
                           currency: str = "EUR", labels: dict[str, str] | None = None, ax=None):
     """Waterfall of the impact by lever in one scenario, ending in the total."""
     d = impact_by_lever[impact_by_lever["scenario"] == scenario].groupby("lever", sort=False)[value].sum()
-    names = [(labels or {}).get(k, k.replace("_", " ").capitalize()) for k in d.index] + ["Total"]
+    short = {"retention_pts": "Retention", "aov_growth": "Order value", "frequency_growth": "Order frequency",
+             "cross_sell_capture": "Cross-sell", **(labels or {})}
+    names = [short.get(k, k.replace("_", " ").capitalize()) for k in d.index] + ["Total"]
     vals = list(d.to_numpy())
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.5))
@@ -148,7 +150,7 @@ def plot_impact_waterfall(impact_by_lever: pd.DataFrame, *, scenario: str = "bas
     for i, (b, v) in enumerate(zip(list(start) + [0], vals + [total])):
         ax.annotate(currency_formatter(currency)(v), (i, b + v), ha="center", va="bottom", fontsize=9,
                     xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(range(len(names)), names, rotation=12, ha="right")
+    ax.set_xticks(range(len(names)), names)
     ax.yaxis.set_major_formatter(currency_formatter(currency))
     what = "gross profit" if "profit" in value else "revenue"
     ax.set_ylabel(f"Annual {what} impact")
