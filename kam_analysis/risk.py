@@ -299,7 +299,7 @@ def compute_backtest(y_true, score, *, n_bins: int = 10) -> tuple[pd.DataFrame, 
     Returns
     -------
     (DataFrame, DataFrame)
-        metrics (metric, label, value, note) and calibration by score decile (decile,
+        metrics (metric, label, value, unit, note) and calibration by score decile (decile,
         accounts, predicted, observed).
     """
     from sklearn.metrics import roc_auc_score
@@ -316,16 +316,16 @@ def compute_backtest(y_true, score, *, n_bins: int = 10) -> tuple[pd.DataFrame, 
     k = max(1, int(round(len(y) / n_bins)))
     top = float(y[order[:k]].mean()) if len(y) else np.nan
     metrics = pd.DataFrame([
-        ("accounts", "Accounts in the test window", float(len(y)), "active at the test cut-off"),
-        ("base_rate", "Churn rate in the test window", base, ""),
-        ("auc", "AUC (0.5 = chance, 1 = perfect ranking)", auc, ""),
-        ("brier", "Brier score (lower is better)", brier, ""),
+        ("accounts", "Accounts in the test window", float(len(y)), "count", "active at the test cut-off"),
+        ("base_rate", "Churn rate in the test window", base, "share", ""),
+        ("auc", "AUC (0.5 = chance, 1 = perfect ranking)", auc, "ratio", ""),
+        ("brier", "Brier score (lower is better)", brier, "ratio", ""),
         ("brier_skill", "Brier skill vs predicting the base rate", 1 - brier / brier0 if brier0 > 0 else np.nan,
-         "above 0 = better than no model"),
-        ("top_decile_rate", "Churn rate in the top risk decile", top, ""),
-        ("top_decile_lift", "Top-decile lift", top / base if base > 0 else np.nan,
+         "ratio", "above 0 = better than no model"),
+        ("top_decile_rate", "Churn rate in the top risk decile", top, "share", ""),
+        ("top_decile_lift", "Top-decile lift", top / base if base > 0 else np.nan, "ratio",
          "churn rate in the top 10% of scores / overall churn rate"),
-    ], columns=["metric", "label", "value", "note"])
+    ], columns=["metric", "label", "value", "unit", "note"])
     dec = pd.qcut(pd.Series(p).rank(method="first"), n_bins, labels=False) + 1 if len(p) >= n_bins else \
         pd.Series(np.ones(len(p), dtype=int))
     cal = pd.DataFrame({"decile": dec.to_numpy(), "p": p, "y": y}).groupby("decile").agg(

@@ -44,6 +44,7 @@ __all__ = [
     "build_account_plans",
     "build_kpi_ownership",
     "build_operating_calendar",
+    "format_metrics",
 ]
 
 PLAYBOOK_FIELDS = ("objective", "engagement_model", "service_level", "contact_cadence", "investment_level",
@@ -1077,3 +1078,28 @@ def build_operating_calendar(playbooks: dict, *, start: dt.date, months: int = 1
                          "phase": "phase 5 review" if "phase 5" in item["activity"].lower() else "operations"})
     out = pd.DataFrame(rows, columns=["date", "activity", "frequency", "owner", "audience", "kpis", "phase"])
     return out.sort_values(["date", "activity"], kind="stable").reset_index(drop=True)
+
+
+def format_metrics(metrics: pd.DataFrame, *, currency: str = "EUR", value_col: str = "value",
+                   unit_col: str = "unit") -> pd.DataFrame:
+    """A metric table (label, value, unit, note) with each value formatted by its unit,
+    for reading in the notebook: currency with thousands separators, shares as
+    percentages, counts and hours as integers, anything else to three decimals; NaN as
+    an en dash."""
+    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
+
+    def fmt(v, unit):
+        if v is None or not np.isfinite(v):
+            return "–"
+        if unit == "currency":
+            return f"{sym}{v:,.0f}"
+        if unit == "share":
+            return f"{v:.1%}"
+        if unit in ("count", "hours"):
+            return f"{v:,.0f}" + (" h" if unit == "hours" else "")
+        return f"{v:,.3f}"
+
+    out = metrics.copy()
+    out[value_col] = [fmt(float(v), u) for v, u in zip(out[value_col], out[unit_col])]
+    cols = [c for c in ("label", value_col, "note") if c in out]
+    return out[cols]
