@@ -45,6 +45,7 @@ __all__ = [
     "build_kpi_ownership",
     "build_operating_calendar",
     "format_metrics",
+    "build_strategy_headlines",
 ]
 
 PLAYBOOK_FIELDS = ("objective", "engagement_model", "service_level", "contact_cadence", "investment_level",
@@ -933,8 +934,8 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
     -------
     (DataFrame, DataFrame)
         ``account_plans``: rank, account_id, account_name, segment, account_manager,
-        revenue_12m, revenue_prev_12m, revenue_trend, value, value_basis, nps_latest,
-        risk_score, risk_band, objective, engagement_model, contact_cadence, whitespace,
+        revenue_12m, revenue_prev_12m, revenue_trend, value, value_basis, clv and p_alive
+        (NaN when the segmentation has none), nps_latest, risk_score, risk_band, objective, engagement_model, contact_cadence, whitespace,
         whitespace_value, n_actions, next_action, next_action_owner, next_action_due,
         kpis_to_watch; ``account_plan_actions``: account_id, account_name, action, owner,
         due_date, kpi, trigger.
@@ -942,7 +943,11 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
     books = playbooks["playbooks"]
     trig = playbooks.get("triggered_actions") or {}
     value, _ = compute_account_value(segments, account_summary, account_col=account_col)
-    df = segments[[account_col, segment_col] + (["is_key"] if "is_key" in segments else [])].merge(value, on=account_col)
+    extra = [c for c in ("is_key", "clv", "p_alive") if c in segments]
+    df = segments[[account_col, segment_col, *extra]].merge(value, on=account_col)
+    for c in ("clv", "p_alive"):
+        if c not in df:
+            df[c] = np.nan
     keep = [c for c in ("revenue_12m", "revenue_prev_12m", "nps_latest", "account_manager") if c in account_summary]
     df = df.merge(account_summary[[account_col, *keep]], on=account_col, how="left")
     for c in ("nps_latest", "account_manager"):
@@ -1003,6 +1008,7 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
             "rank": rank, "account_id": r[account_col], "account_name": r["account_name"], "segment": seg,
             "account_manager": mgr, "revenue_12m": r["revenue_12m"], "revenue_prev_12m": r["revenue_prev_12m"],
             "revenue_trend": r["revenue_trend"], "value": r["value"], "value_basis": r["value_basis"],
+            "clv": r["clv"], "p_alive": r["p_alive"],
             "nps_latest": r["nps_latest"], "risk_score": r["risk_score"], "risk_band": r["risk_band"],
             "objective": pb.get("objective", ""), "engagement_model": pb.get("engagement_model", ""),
             "contact_cadence": _playbook_text(pb.get("contact_cadence")),
@@ -1014,7 +1020,7 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
             "next_action_due": acts[0]["due_date"] if acts else pd.NaT, "kpis_to_watch": ", ".join(kpis),
         })
     plan_cols = ["rank", "account_id", "account_name", "segment", "account_manager", "revenue_12m", "revenue_prev_12m",
-                 "revenue_trend", "value", "value_basis", "nps_latest", "risk_score", "risk_band", "objective",
+                 "revenue_trend", "value", "value_basis", "clv", "p_alive", "nps_latest", "risk_score", "risk_band", "objective",
                  "engagement_model", "contact_cadence", "whitespace", "whitespace_value", "n_actions", "next_action",
                  "next_action_owner", "next_action_due", "kpis_to_watch"]
     act_cols = ["account_id", "account_name", "action", "owner", "due_date", "kpi", "trigger"]
@@ -1103,3 +1109,73 @@ def format_metrics(metrics: pd.DataFrame, *, currency: str = "EUR", value_col: s
     out[value_col] = [fmt(float(v), u) for v, u in zip(out[value_col], out[unit_col])]
     cols = [c for c in ("label", value_col, "note") if c in out]
     return out[cols]
+
+
+def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: pd.DataFrame,
+                             churn_backtest: pd.DataFrame, revenue_at_risk: pd.DataFrame, whitespace: pd.DataFrame,
+                             impact_scenarios: pd.DataFrame, sensitivity: pd.DataFrame, currency: str = "EUR",
+                             horizon_days: int = 365) -> pd.DataFrame:
+    """The phase's findings as short sentences, each with its number and source table.
+
+    Every number is read from the tables passed in, so the deck and the notebook say the
+    same thing.
+
+    Returns
+    -------
+    DataFrame
+        topic, headline, value, unit, source_table (one row per finding; a finding the
+        data cannot support is left out).
+    """
+    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
+
+    def m(v):
+        return f"{sym}{v / 1e6:,.1f}m" if abs(v) >= 1e6 else f"{sym}{v / 1e3:,.0f}k" if abs(v) >= 1e3 else f"{sym}{v:,.0f}"
+
+    months = round(horizon_days / 30.44)
+    rows = []
+    cap = capacity_summary.set_index("metric")["value"]
+    if {"managers", "accounts_covered", "accounts_needing_hours"} <= set(cap.index):
+        extra = cap.get("additional_headcount", np.nan)
+        more = (f"; covering all of them would take {cap['headcount_full_coverage']:,.0f} managers "
+                f"({extra:,.0f} more)" if np.isfinite(extra) and extra > 0 else "")
+        rows.append(("coverage", f"{cap['managers']:,.0f} account managers ({cap['capacity_hours']:,.0f} h a year) can "
+                     f"give {cap['accounts_covered']:,.0f} of the {cap['accounts_needing_hours']:,.0f} accounts whose "
+                     f"playbook needs manager time their full playbook{more}.",
+                     cap["accounts_covered"] / cap["accounts_needing_hours"] if cap["accounts_needing_hours"] else np.nan,
+                     "share", "capacity_summary"))
+        rows.append(("value_at_stake", f"The accounts left uncovered forgo {m(cap['value_at_stake'])} of expected value "
+                     f"a year; allocating hours by value per hour adds {m(cap['optimiser_gain'])} over covering the "
+                     "largest accounts first.", cap["value_at_stake"], "currency", "capacity_summary"))
+    sig = churn_drivers[churn_drivers["significant"] & (churn_drivers["odds_ratio"] > 1)]
+    if len(sig):
+        top = sig.sort_values("odds_ratio", ascending=False).iloc[0]
+        rows.append(("churn_driver", top["interpretation"], top["odds_ratio"], "ratio", "churn_drivers"))
+    bt = churn_backtest.set_index("metric")["value"]
+    if np.isfinite(bt.get("auc", np.nan)):
+        rows.append(("churn_backtest", f"Tested on a later period it was not trained on, the churn model ranks a churner "
+                     f"above a non-churner {bt['auc']:.0%} of the time (AUC); the riskiest 10% of accounts churn "
+                     f"{bt['top_decile_lift']:.1f}x as often as the average.", bt["auc"], "ratio", "churn_backtest"))
+    if len(revenue_at_risk) and revenue_at_risk["revenue_at_risk"].sum() > 0:
+        r = revenue_at_risk.sort_values("revenue_at_risk", ascending=False)
+        tot = r["revenue_at_risk"].sum()
+        rows.append(("revenue_at_risk", f"{m(tot)} of revenue is at risk of churn over the next {months} months, "
+                     f"{r['revenue_at_risk'].iloc[0] / tot:.0%} of it in the {r['segment'].iloc[0]} segment.",
+                     tot, "currency", "revenue_at_risk_by_segment"))
+    if len(whitespace):
+        key = whitespace[whitespace["is_key"].astype(bool)] if "is_key" in whitespace else whitespace
+        if len(key):
+            cat = key.groupby("category")["expected_value"].sum().sort_values(ascending=False)
+            rows.append(("whitespace", f"Key accounts have {len(key):,} cross-sell opportunities worth "
+                         f"{m(key['expected_value'].sum())} a year in expectation; the largest category is "
+                         f"{cat.index[0]} ({m(cat.iloc[0])}).", key["expected_value"].sum(), "currency", "whitespace"))
+    sc = impact_scenarios.set_index("scenario")
+    if {"low", "base", "high"} <= set(sc.index):
+        rows.append(("impact", f"Reaching the segment targets is worth {m(sc.loc['base', 'profit_impact'])} a year in "
+                     f"profit on {m(sc.loc['base', 'revenue_impact'])} of revenue (low {m(sc.loc['low', 'profit_impact'])}"
+                     f", high {m(sc.loc['high', 'profit_impact'])}).", sc.loc["base", "profit_impact"], "currency",
+                     "impact_scenarios"))
+    if len(sensitivity):
+        t = sensitivity.iloc[0]
+        rows.append(("sensitivity", f"The plan's value depends most on {t['label'].split(' (')[0].lower()}: between its "
+                     f"low and high assumption profit moves by {m(t['swing'])}.", t["swing"], "currency", "sensitivity"))
+    return pd.DataFrame(rows, columns=["topic", "headline", "value", "unit", "source_table"])

@@ -149,3 +149,13 @@ def test_demo_churn_model_finds_planted_detractor_driver(full_demo_run):
     # honest split: training outcome windows end by the test cut-off
     assert max(res["cutoffs"]["train"]) + dt.timedelta(days=p.strategy.churn_horizon_days) <= res["cutoffs"]["test"]
     assert res["scoring"]["churned"].isna().all()
+
+
+def test_churn_analysis_without_surveys_skips_survey_features(demo_run):
+    p = demo_run.params
+    res = risk.run_churn_analysis(demo_run.transactions_sql(), as_of=p.analysis.as_of_date, horizon_days=365,
+                                  activity_days=p.analysis.churn_days, features=p.strategy.churn_features,
+                                  windows=2, surveys=None, accounts=None)
+    assert res["skipped"] == ["detractor", "no_survey"]
+    assert "detractor" not in set(res["model"].drivers_["feature"])
+    assert len(res["scoring"]) > 0 and res["scoring"]["churned"].isna().all()

@@ -399,3 +399,27 @@ def test_operating_calendar_and_kpi_ownership(playbooks):
                                        headline=pd.DataFrame({"kpi": ["retention_rate"], "value": [0.8]}))
     r = own.set_index("kpi").loc["retention_rate"]
     assert r["current"] == 0.8 and r["target"] == 0.85 and r["owner"] == "Head of key accounts"
+
+
+def test_headlines_quote_the_tables():
+    cap = pd.DataFrame({"metric": ["managers", "capacity_hours", "accounts_covered", "accounts_needing_hours",
+                                   "headcount_full_coverage", "additional_headcount", "value_at_stake", "optimiser_gain"],
+                        "value": [2, 2400, 30, 120, 8, 6, 150_000, 12_000]})
+    drivers = pd.DataFrame({"feature": ["detractor", "tenure_years"], "odds_ratio": [2.1, 0.9], "significant": [True, False],
+                            "interpretation": ["Detractors churn more.", "n/a"]})
+    bt = pd.DataFrame({"metric": ["auc", "top_decile_lift"], "value": [0.71, 2.97]})
+    rar = pd.DataFrame({"segment": ["Strategic", "Star"], "revenue_at_risk": [300_000.0, 100_000.0]})
+    ws = pd.DataFrame({"is_key": [True, True, False], "category": ["X", "Y", "X"], "expected_value": [5000.0, 7000.0, 1.0]})
+    sc = pd.DataFrame({"scenario": ["low", "base", "high"], "profit_impact": [1e5, 2e5, 3e5],
+                       "revenue_impact": [2e5, 4e5, 6e5]})
+    tor = pd.DataFrame({"label": ["Cross-sell capture (% of whitespace)"], "swing": [90_000.0]})
+    h = strategy.build_strategy_headlines(capacity_summary=cap, churn_drivers=drivers, churn_backtest=bt,
+                                          revenue_at_risk=rar, whitespace=ws, impact_scenarios=sc, sensitivity=tor)
+    text = dict(zip(h["topic"], h["headline"]))
+    assert text["coverage"].startswith("2 account managers (2,400 h a year) can give 30 of the 120 accounts")
+    assert "take 8 managers (6 more)" in text["coverage"]
+    assert text["churn_driver"] == "Detractors churn more."
+    assert "€400k of revenue is at risk" in text["revenue_at_risk"] and "75% of it in the Strategic" in text["revenue_at_risk"]
+    assert "2 cross-sell opportunities worth €12k" in text["whitespace"] and "category is Y (€7k)" in text["whitespace"]
+    assert "worth €200k a year in profit on €400k of revenue (low €100k, high €300k)" in text["impact"]
+    assert "depends most on cross-sell capture" in text["sensitivity"]

@@ -82,7 +82,7 @@ def plot_churn_drivers(drivers: pd.DataFrame, *, confidence: float = 0.95, ax=No
     return ax
 
 
-def plot_risk_by_segment(revenue_at_risk: pd.DataFrame, *, currency: str = "EUR", ax=None):
+def plot_risk_by_segment(revenue_at_risk: pd.DataFrame, *, currency: str = "EUR", horizon_days: int = 365, ax=None):
     """Bars of revenue at risk per segment, labelled with the share of segment revenue."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.2))
@@ -92,8 +92,10 @@ def plot_risk_by_segment(revenue_at_risk: pd.DataFrame, *, currency: str = "EUR"
         ax.annotate(f"{s:.0%} of revenue", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center",
                     va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
     ax.yaxis.set_major_formatter(currency_formatter(currency))
-    ax.set_ylabel("Expected revenue lost to churn, next 12 months")
-    ax.set_title("Revenue at risk by segment")
+    months = horizon_days / 30.44
+    horizon = f"next {round(months)} months" if abs(months - round(months)) < 0.1 else f"next {horizon_days} days"
+    ax.set_ylabel("Revenue at risk")
+    ax.set_title(f"Revenue at risk of churn by segment ({horizon})")
     ax.margins(y=0.15)
     return ax
 
