@@ -175,7 +175,7 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
     """One row per segment: its size and the playbook that applies.
 
     Columns: segment, accounts, key_accounts, revenue_12m, revenue_share, objective,
-    engagement_model, engagement_label, service_level, contact_cadence, investment_level,
+    engagement_model (readable label), engagement_model_key, service_level, contact_cadence, investment_level,
     kpi_focus, responsible, accountable, consulted, informed, hours_per_account,
     hours_needed (= accounts x hours_per_account), expected_uplift.
 
@@ -201,8 +201,9 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
         pb = books[seg]
         raci = pb.get("raci") or {}
         rows.append({
-            "objective": pb["objective"], "engagement_model": pb["engagement_model"],
-            "engagement_label": models[pb["engagement_model"]].get("label", pb["engagement_model"]),
+            "objective": pb["objective"],
+            "engagement_model": models[pb["engagement_model"]].get("label", pb["engagement_model"]),
+            "engagement_model_key": pb["engagement_model"],
             "service_level": _playbook_text(pb.get("service_level")),
             "contact_cadence": _playbook_text(pb["contact_cadence"]),
             "investment_level": _playbook_text(pb["investment_level"]),
@@ -215,7 +216,7 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
     out["key_accounts"] = out["key_accounts"].astype(int)
     out["hours_needed"] = out["accounts"] * out["hours_per_account"]
     cols = ["segment", "accounts", "key_accounts", "revenue_12m", "revenue_share", "objective", "engagement_model",
-            "engagement_label", "service_level", "contact_cadence", "investment_level", "kpi_focus", "responsible",
+            "engagement_model_key", "service_level", "contact_cadence", "investment_level", "kpi_focus", "responsible",
             "accountable", "consulted", "informed", "hours_per_account", "hours_needed", "expected_uplift"]
     return out[cols]
 
@@ -468,7 +469,9 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
     df = df.merge(account_summary[summ_cols], on=account_col, how="left")
     if "is_key" not in df:
         df["is_key"] = False
-    df["engagement_model"] = df[segment_col].map(lambda s: books[s]["engagement_model"])
+    models = playbooks["engagement_models"]
+    df["engagement_model_key"] = df[segment_col].map(lambda s: books[s]["engagement_model"])
+    df["engagement_model"] = df["engagement_model_key"].map(lambda m: models[m].get("label", m))
     df["hours_per_account"] = df[segment_col].map(lambda s: float(books[s]["hours_per_account"]))
     df["expected_uplift"] = df[segment_col].map(lambda s: float(books[s]["expected_uplift"]))
     df["expected_gain"] = df["value"] * df["expected_uplift"]
@@ -499,7 +502,8 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
     seg["covered"] = seg["covered"].astype(int)
     seg["uncovered"] = seg["accounts"] - seg["covered"]
     seg["coverage_rate"] = seg["covered"] / seg["accounts"].where(seg["accounts"] > 0)
-    seg.insert(0, "engagement_model", [books[s]["engagement_model"] for s in seg.index])
+    seg.insert(0, "engagement_model", [models[books[s]["engagement_model"]].get("label", books[s]["engagement_model"])
+                                       for s in seg.index])
     seg = seg.reset_index(names="segment")[
         ["segment", "engagement_model", "accounts", "covered", "uncovered", "coverage_rate", "hours_needed",
          "hours_allocated", "value", "value_covered", "expected_gain_covered", "value_at_stake",
@@ -535,7 +539,8 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
     ]
     summary = pd.DataFrame(rows, columns=["metric", "label", "value", "unit", "note"])
     summary.loc[summary["metric"] == "expected_gain_covered", "note"] += "; " + note
-    plan_cols = ["account_id", "segment", "is_key", "engagement_model", "hours_per_account", "expected_uplift",
+    plan_cols = ["account_id", "segment", "is_key", "engagement_model", "engagement_model_key", "hours_per_account",
+                 "expected_uplift",
                  "value", "value_basis", "expected_gain", "revenue_12m", "covered", "hours_allocated",
                  "account_manager", "assigned_manager", "status"]
     return {"coverage_plan": df.rename(columns={account_col: "account_id"})[plan_cols], "coverage_by_segment": seg,
@@ -1010,18 +1015,24 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
             "revenue_trend": r["revenue_trend"], "value": r["value"], "value_basis": r["value_basis"],
             "clv": r["clv"], "p_alive": r["p_alive"],
             "nps_latest": r["nps_latest"], "risk_score": r["risk_score"], "risk_band": r["risk_band"],
-            "objective": pb.get("objective", ""), "engagement_model": pb.get("engagement_model", ""),
+            "objective": pb.get("objective", ""), "engagement_model": (playbooks.get("engagement_models") or {}).get(pb.get("engagement_model"), {}).get(
+                "label", pb.get("engagement_model", "")),
             "contact_cadence": _playbook_text(pb.get("contact_cadence")),
             "whitespace": "; ".join(f"{w['category']} ({_money(w['expected_value'], currency)})" for _, w in ws.iterrows())
             if len(ws) else "none above the propensity threshold",
             "whitespace_value": float(ws["expected_value"].sum()) if len(ws) else 0.0,
+            "opportunities": "; ".join(f"{w['category']} ({_money(w['expected_value'], currency)})"
+                                       for _, w in ws.iterrows()) if len(ws) else "",
+            "actions": "; ".join(f"{a['action']} ({a['owner'].split(' (')[0]}, by {a['due_date']:%d %b %Y})"
+                                 for a in acts[:3]),
             "n_actions": len(acts), "next_action": acts[0]["action"] if acts else "",
             "next_action_owner": acts[0]["owner"] if acts else "",
             "next_action_due": acts[0]["due_date"] if acts else pd.NaT, "kpis_to_watch": ", ".join(kpis),
         })
     plan_cols = ["rank", "account_id", "account_name", "segment", "account_manager", "revenue_12m", "revenue_prev_12m",
                  "revenue_trend", "value", "value_basis", "clv", "p_alive", "nps_latest", "risk_score", "risk_band", "objective",
-                 "engagement_model", "contact_cadence", "whitespace", "whitespace_value", "n_actions", "next_action",
+                 "engagement_model", "contact_cadence", "whitespace", "whitespace_value", "opportunities", "actions",
+                 "n_actions", "next_action",
                  "next_action_owner", "next_action_due", "kpis_to_watch"]
     act_cols = ["account_id", "account_name", "action", "owner", "due_date", "kpi", "trigger"]
     return pd.DataFrame(plans, columns=plan_cols), pd.DataFrame(actions, columns=act_cols)

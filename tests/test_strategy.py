@@ -93,6 +93,8 @@ def test_segment_playbook_joins_accounts(playbooks):
     assert out.loc["Strategic", "hours_needed"] == 80.0  # 2 accounts x 40 h
     assert out.loc["Streamline", "accounts"] == 0
     assert out.loc["Strategic", "responsible"] == "Key account manager"
+    assert out.loc["Status", "engagement_model"] == "Pooled account team"
+    assert out.loc["Status", "engagement_model_key"] == "pooled_team"
     bad = seg.assign(quadrant=["Strategic", "Gold", "Status", "Star"])
     with pytest.raises(ParameterError, match=r"'Gold' in the segments table have no playbook"):
         strategy.compute_segment_playbook(bad, summ, playbooks)
@@ -377,7 +379,11 @@ def test_account_plans_pick_top_key_accounts_and_trigger_actions(playbooks):
     assert plans["account_id"].tolist() == ["t"]  # the highest-value key account
     p = plans.iloc[0]
     assert p["revenue_trend"] == pytest.approx(1000 / 2000 - 1)
-    assert p["risk_band"] == "high" and p["whitespace"].startswith("Y (")
+    assert p["risk_band"] == "high" and p["whitespace"].startswith("Y (") and p["opportunities"] == p["whitespace"]
+    assert p["engagement_model"] == "Dedicated key account manager"
+    assert p["actions"].startswith("Retention call with the executive sponsor; agree a recovery plan "
+                                   "(Head of key accounts, by 15 Jan 2026); ")
+    assert np.isnan(p["clv"]) and np.isnan(p["p_alive"])  # the segmentation has no CLV here
     triggers = set(actions["trigger"])
     assert {"high churn risk", "detractor (NPS score 4)", "revenue -50% year on year", "playbook"} <= triggers
     first = actions.iloc[0]
