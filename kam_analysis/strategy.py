@@ -618,63 +618,73 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
     rev = _wallet(account_category, account_col=account_col, category_col=category_col, revenue_col=revenue_col)
     if rev.empty or rev.shape[1] < 2:
         return pd.DataFrame(columns=cols)
-    buys = rev > 0
-    share = rev.div(rev.sum(axis=1), axis=0)
-    seg_all = segments.set_index(account_col)[segment_col].astype(str)
-    seg = seg_all.reindex(rev.index)
-    b = buys.to_numpy(dtype=float)
-    co = b.T @ b  # category x category co-purchase counts
-    n_b = np.diag(co)
-    conf = co / np.where(n_b[:, None] > 0, n_b[:, None], np.nan)  # conf[b, c] = P(c | b)
-    p_c = b.mean(axis=0)
     cats = list(rev.columns)
-    value = account_summary.set_index(account_col)[value_col].reindex(rev.index).fillna(0.0).clip(lower=0)
-    all_share = {c: share.loc[buys[c], c].median() for c in cats}
-    is_key = (segments.set_index(account_col)["is_key"].astype(bool) if "is_key" in segments
-              else pd.Series(dtype=bool))
-    targets = list(rev.index) if targets is None else [t for t in targets if t in rev.index]
-    peer_cache: dict[str, dict] = {}
-    rows = []
-    for a in targets:
-        s_a = seg.get(a)
-        if s_a not in peer_cache:
-            mask = (seg == s_a).to_numpy()
-            peer_buys = buys[mask]
-            med = {c: share.loc[mask & buys[c].to_numpy(), c].median() for c in cats}
-            nb = {c: int(peer_buys[c].sum()) for c in cats}
-            peer_cache[s_a] = {"mask": mask, "med": med, "nb": nb}
-        pc = peer_cache[s_a]
-        mask = pc["mask"].copy()
-        mask[rev.index.get_loc(a)] = False
-        n_peers = int(mask.sum())
-        bought = np.flatnonzero(b[rev.index.get_loc(a)] > 0)
-        for j, c in enumerate(cats):
-            if b[rev.index.get_loc(a), j] > 0:
-                continue
-            seg_pen = float(buys.loc[mask, c].mean()) if n_peers else 0.0
-            if len(bought):
-                k = bought[np.nanargmax(conf[bought, j])]
-                cconf, driver = float(conf[k, j]), cats[k]
-                lift = cconf / p_c[j] if p_c[j] > 0 else np.nan
-            else:
-                cconf, driver, lift = 0.0, None, np.nan
-            prop = max(seg_pen, cconf)
-            if prop < min_propensity or prop <= 0:
-                continue
-            s = pc["med"][c] if pc["nb"][c] >= min_peers else all_share[c]
-            s = float(min(s, 0.9)) if np.isfinite(s) else 0.0
-            potential = float(value[a]) * s / (1 - s)
-            basis = (f"{seg_pen:.0%} of {s_a} accounts buy {c}" if seg_pen >= cconf else
-                     f"{cconf:.0%} of {driver} buyers also buy {c} (lift {lift:.1f}x)")
-            rows.append({"account_id": a, "segment": s_a, "is_key": bool(is_key.get(a, False)), "category": c,
-                         "segment_penetration": seg_pen,
-                         "driver_category": driver, "co_purchase_confidence": cconf, "lift": lift, "propensity": prop,
-                         "basis": basis, "peer_share_of_wallet": s, "revenue_12m": float(value[a]),
-                         "potential_value": potential, "expected_value": prop * potential})
-    if not rows:
+    ids = rev.index.astype(str)
+    n, k = rev.shape
+    b = (rev.to_numpy() > 0)
+    bf = b.astype(float)
+    share = rev.to_numpy() / rev.to_numpy().sum(axis=1, keepdims=True)
+    seg = segments.set_index(segments[account_col].astype(str))[segment_col].astype(str).reindex(ids)
+    seg = seg.fillna("(no segment)").to_numpy()
+    is_key_s = (segments.set_index(segments[account_col].astype(str))["is_key"].astype(bool).reindex(ids)
+                .fillna(False).to_numpy() if "is_key" in segments else np.zeros(n, dtype=bool))
+    seg_codes, seg_idx = np.unique(seg, return_inverse=True)
+    # segment penetration among the *other* accounts of the segment (the account itself does not buy c)
+    seg_n = np.bincount(seg_idx, minlength=len(seg_codes)).astype(float)
+    seg_buyers = np.vstack([np.bincount(seg_idx, weights=bf[:, j], minlength=len(seg_codes)) for j in range(k)]).T
+    others = seg_n[seg_idx] - 1
+    seg_pen = np.where(others[:, None] > 0, seg_buyers[seg_idx] / np.where(others[:, None] > 0, others[:, None], 1), 0.0)
+    # co-purchase: conf[b, c] = P(c | b); best driver among the categories the account buys
+    co = bf.T @ bf
+    n_b = np.diag(co)
+    conf = np.where(n_b[:, None] > 0, co / np.where(n_b[:, None] > 0, n_b[:, None], 1), 0.0)
+    p_c = bf.mean(axis=0)
+    best = np.full((n, k), -1.0)
+    driver = np.full((n, k), -1)
+    for j in range(k):
+        cand = np.where(b[:, j:j + 1], conf[j][None, :], -1.0)
+        better = cand > best
+        best = np.where(better, cand, best)
+        driver = np.where(better, j, driver)
+    cconf = np.clip(best, 0, None)
+    lift = np.where(p_c[None, :] > 0, cconf / np.where(p_c > 0, p_c, 1)[None, :], np.nan)
+    prop = np.maximum(seg_pen, cconf)
+    # typical share of wallet of the category among buyers in the segment (all buyers when too few)
+    med_all = np.array([np.median(share[b[:, j], j]) if b[:, j].any() else np.nan for j in range(k)])
+    med_seg = np.full((len(seg_codes), k), np.nan)
+    for si in range(len(seg_codes)):
+        in_s = seg_idx == si
+        for j in range(k):
+            m = in_s & b[:, j]
+            if m.sum() >= min_peers:
+                med_seg[si, j] = np.median(share[m, j])
+    s_wallet = np.where(np.isnan(med_seg[seg_idx]), med_all[None, :], med_seg[seg_idx])
+    s_wallet = np.clip(np.nan_to_num(s_wallet, nan=0.0), 0, 0.9)
+    value = account_summary.set_index(account_summary[account_col].astype(str))[value_col].reindex(ids)
+    value = value.fillna(0.0).clip(lower=0).to_numpy(dtype=float)
+    potential = value[:, None] * s_wallet / (1 - s_wallet)
+    target = np.ones(n, dtype=bool) if targets is None else np.isin(ids, [str(t) for t in targets])
+    keep = target[:, None] & ~b & (prop >= min_propensity) & (prop > 0)
+    ai, cj = np.nonzero(keep)
+    if not len(ai):
         return pd.DataFrame(columns=cols)
-    out = pd.DataFrame(rows).sort_values(["account_id", "expected_value", "category"], ascending=[True, False, True],
-                                         kind="stable")
+    cat_arr = np.array(cats, dtype=object)
+    drv = driver[ai, cj]
+    out = pd.DataFrame({
+        "account_id": ids[ai].to_numpy() if hasattr(ids[ai], "to_numpy") else ids[ai], "segment": seg[ai],
+        "is_key": is_key_s[ai], "category": cat_arr[cj], "segment_penetration": seg_pen[ai, cj],
+        "driver_category": np.where(drv >= 0, cat_arr[np.clip(drv, 0, None)], None),
+        "co_purchase_confidence": cconf[ai, cj], "lift": np.where(drv >= 0, lift[ai, cj], np.nan),
+        "propensity": prop[ai, cj], "peer_share_of_wallet": s_wallet[ai, cj], "revenue_12m": value[ai],
+        "potential_value": potential[ai, cj]})
+    out["expected_value"] = out["propensity"] * out["potential_value"]
+    seg_based = out["segment_penetration"] >= out["co_purchase_confidence"]
+    out["basis"] = np.where(
+        seg_based,
+        [f"{p:.0%} of {sg} accounts buy {c}" for p, sg, c in zip(out["segment_penetration"], out["segment"], out["category"])],
+        [f"{p:.0%} of {d} buyers also buy {c} (lift {lf:.1f}x)" for p, d, c, lf in
+         zip(out["co_purchase_confidence"], out["driver_category"], out["category"], out["lift"])])
+    out = out.sort_values(["account_id", "expected_value", "category"], ascending=[True, False, True], kind="stable")
     out["rank"] = out.groupby("account_id").cumcount() + 1
     out = out[out["rank"] <= top_n]
     return out[cols].reset_index(drop=True)
