@@ -295,7 +295,7 @@ def resolve_capacity(accounts: pd.DataFrame | None, *, managers: dict[str, float
 
 def optimise_coverage(accounts: pd.DataFrame, *, capacity: float, value_col: str = "value",
                       uplift_col: str = "expected_uplift", hours_col: str = "hours_per_account",
-                      time_limit: float = 60.0) -> pd.Series:
+                      time_limit: float = 30.0, core_size: int = 2000) -> pd.Series:
     """Choose which accounts get their playbook's hours to maximise expected value.
 
     A 0/1 knapsack solved exactly with ``scipy.optimize.milp`` (HiGHS)::
@@ -303,7 +303,13 @@ def optimise_coverage(accounts: pd.DataFrame, *, capacity: float, value_col: str
         maximise   sum_i value_i * uplift_i * x_i
         subject to sum_i hours_i * x_i <= capacity,   x_i in {0, 1}
 
-    Accounts whose playbook needs no hours (digital) are always covered.
+    Accounts whose playbook needs no hours (digital) are always covered. With more than
+    ``core_size`` candidate accounts the problem is solved exactly on the ``core_size``
+    accounts around the value-per-hour cut-off, accounts with a clearly better ratio
+    fixed in and clearly worse ones out (the classic core method: optimal in practice
+    when each account's hours are small against the capacity); if the solver finds no
+    solution within ``time_limit`` seconds, greedy by value per hour is used. The method
+    is in ``result.attrs["method"]``.
 
     Returns
     -------
@@ -327,21 +333,44 @@ def optimise_coverage(accounts: pd.DataFrame, *, capacity: float, value_col: str
             * accounts[uplift_col].fillna(0).to_numpy(dtype=float).clip(min=0))
     covered = hours == 0
     idx = np.flatnonzero(~covered & (hours <= capacity) & (gain > 0))
+    method = "exact (all candidates fit)"
     if len(idx) and hours[idx].sum() <= capacity:
         covered[idx] = True
     elif len(idx):
-        res = milp(c=-gain[idx], integrality=np.ones(len(idx)), bounds=Bounds(0, 1),
-                   constraints=LinearConstraint(hours[idx][None, :], -np.inf, capacity),
-                   options={"time_limit": time_limit, "mip_rel_gap": 1e-7})
-        if res.x is None:
-            raise ParameterError(f"the coverage optimisation found no solution ({res.message})")
-        x = np.round(res.x).astype(bool)
-        # rounding can never add hours: x is 0/1 up to solver tolerance; enforce the budget exactly
-        while hours[idx][x].sum() > capacity + 1e-9:
-            j = np.flatnonzero(x)[np.argmin(gain[idx][x] / hours[idx][x])]
+        # order by value per hour; beyond core_size candidates solve exactly on a "core" around the
+        # greedy break point, with better-ratio accounts fixed in and worse ones fixed out
+        order = idx[np.lexsort((-gain[idx], -gain[idx] / hours[idx]))]
+        fixed_in = np.array([], dtype=int)
+        core = order
+        if len(order) > core_size:
+            brk = int(np.searchsorted(np.cumsum(hours[order]), capacity, side="right"))
+            lo, hi = max(0, brk - core_size // 2), min(len(order), brk + core_size // 2)
+            fixed_in, core = order[:lo], order[lo:hi]
+            method = f"exact on the {len(core):,} accounts around the value-per-hour cut-off (core knapsack)"
+        else:
+            method = "exact"
+        cap_left = capacity - hours[fixed_in].sum()
+        res = milp(c=-gain[core], integrality=np.ones(len(core)), bounds=Bounds(0, 1),
+                   constraints=LinearConstraint(hours[core][None, :], -np.inf, cap_left),
+                   options={"time_limit": time_limit, "mip_rel_gap": 1e-6})
+        if res.x is not None:
+            x = np.round(res.x).astype(bool)
+        else:  # no solution in the time limit: greedy by value per hour (skip what does not fit)
+            x = np.zeros(len(core), dtype=bool)
+            left = cap_left
+            for j in range(len(core)):
+                if hours[core[j]] <= left:
+                    x[j], left = True, left - hours[core[j]]
+            method = "greedy by value per hour (the solver hit its time limit)"
+        # enforce the budget exactly whatever the solver's tolerance
+        while hours[core][x].sum() > cap_left + 1e-9:
+            j = np.flatnonzero(x)[np.argmin(gain[core][x] / hours[core][x])]
             x[j] = False
-        covered[idx[x]] = True
-    return pd.Series(covered, index=accounts.index, name="covered")
+        covered[fixed_in] = True
+        covered[core[x]] = True
+    out = pd.Series(covered, index=accounts.index, name="covered")
+    out.attrs["method"] = method
+    return out
 
 
 def compute_naive_coverage(accounts: pd.DataFrame, *, capacity: float, rank_col: str = "revenue_12m",
@@ -477,7 +506,8 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
     df["expected_gain"] = df["value"] * df["expected_uplift"]
     df["revenue_12m"] = df["revenue_12m"].fillna(0.0)
     capacity = float(sum(managers.values()))
-    df["covered"] = optimise_coverage(df, capacity=capacity)
+    opt = optimise_coverage(df, capacity=capacity)
+    df["covered"] = opt
     naive = compute_naive_coverage(df, capacity=capacity)
     df["hours_allocated"] = np.where(df["covered"], df["hours_per_account"], 0.0)
     if "account_manager" not in df:
@@ -530,7 +560,7 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
         ("accounts_covered", "Of which covered by the plan", int((df["covered"] & needs).sum()), "count", ""),
         ("accounts_uncovered", "Of which left uncovered", int((~df["covered"] & needs).sum()), "count", ""),
         ("expected_gain_covered", "Expected value added by covered accounts", gain_opt, "currency",
-         "value x expected uplift of the playbook"),
+         f"value x expected uplift of the playbook; optimisation: {opt.attrs.get('method', 'exact')}"),
         ("value_at_stake", "Expected value forgone on uncovered accounts",
          float(df.loc[~df["covered"], "expected_gain"].sum()), "currency", ""),
         ("expected_gain_naive", "Expected value when covering by revenue rank", gain_naive, "currency",

@@ -145,6 +145,19 @@ def test_optimiser_matches_brute_force_on_random_case():
     assert gain[opt].sum() == pytest.approx(best, rel=1e-6)
 
 
+def test_core_knapsack_for_large_clients_matches_full_solve():
+    rng = np.random.default_rng(8)
+    n = 1000
+    df = pd.DataFrame({"value": rng.lognormal(7, 1.5, n), "expected_uplift": rng.choice([0.08, 0.12, 0.04], n),
+                       "hours_per_account": rng.choice([40.0, 30.0, 10.0], n)})
+    gain = (df["value"] * df["expected_uplift"]).to_numpy()
+    full = strategy.optimise_coverage(df, capacity=2000, core_size=10_000)
+    core = strategy.optimise_coverage(df, capacity=2000, core_size=100)
+    assert full.attrs["method"] == "exact" and core.attrs["method"].startswith("exact on the 100 accounts")
+    assert df.loc[core, "hours_per_account"].sum() <= 2000
+    assert gain[core.to_numpy()].sum() == pytest.approx(gain[full.to_numpy()].sum(), rel=1e-4)
+
+
 def test_negative_capacity_is_a_clear_error():
     with pytest.raises(ParameterError, match=r"capacity = -5 hours; capacity must be zero or positive"):
         strategy.optimise_coverage(_hand_accounts(), capacity=-5)
