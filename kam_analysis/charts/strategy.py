@@ -70,7 +70,9 @@ def plot_churn_drivers(drivers: pd.DataFrame, *, confidence: float = 0.95, ax=No
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p=None: f"{v:g}×"))
     ax.xaxis.set_minor_formatter(mticker.NullFormatter())
     lo, hi = float(d["ci_low"].min()), float(d["ci_high"].max())
-    ticks = [t for t in (0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6) if lo / 1.3 <= t <= hi * 1.3]
+    ticks = [t for t in (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 6, 10, 20, 50) if lo / 1.3 <= t <= hi * 1.3]
+    if len(ticks) > 8:
+        ticks = [t for t in ticks if t in (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20, 50)]
     ax.set_xticks(ticks)
     ax.set_yticks(y, d["label"])
     for yi, r in zip(y, d.itertuples()):
@@ -101,13 +103,25 @@ def plot_risk_by_segment(revenue_at_risk: pd.DataFrame, *, currency: str = "EUR"
 
 
 def plot_whitespace_heatmap(account_category: pd.DataFrame, whitespace: pd.DataFrame, *, accounts: list[str],
-                            names: pd.Series | None = None, currency: str = "EUR", ax=None):
+                            names: pd.Series | None = None, currency: str = "EUR", max_categories: int = 12, ax=None):
     """Account x category heatmap: share of wallet where the account buys (blue), and
-    the expected value of each whitespace opportunity (boxed, accent) where it does not."""
-    rev = account_category.astype({"revenue": float}).pivot_table(index="account_id", columns="category", values="revenue", aggfunc="sum",
-                                       fill_value=0.0).clip(lower=0)
+    the expected value of each whitespace opportunity (boxed, accent) where it does not.
+    With many categories only the ``max_categories`` with the most revenue plus
+    opportunity value among the shown accounts are drawn."""
+    rev = account_category.astype({"revenue": float}).pivot_table(index="account_id", columns="category",
+                                                                  values="revenue", aggfunc="sum",
+                                                                  fill_value=0.0).clip(lower=0)
     rev = rev.reindex(accounts).fillna(0.0)
-    share = rev.div(rev.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
+    if rev.shape[1] > max_categories:
+        ws_cat = (whitespace[whitespace["account_id"].isin(accounts)].groupby("category")["expected_value"].sum()
+                  if len(whitespace) else pd.Series(dtype=float))
+        weight = rev.sum().add(ws_cat, fill_value=0.0).sort_values(ascending=False)
+        keep_cats = [c for c in rev.columns if c in set(weight.index[:max_categories])]
+        rev_all = rev.sum(axis=1)
+        rev = rev[keep_cats]
+    else:
+        rev_all = rev.sum(axis=1)
+    share = rev.div(rev_all.replace(0, np.nan), axis=0).fillna(0.0)
     cats = list(share.columns)
     if ax is None:
         _, ax = plt.subplots(figsize=(1.5 * len(cats) + 3.5, 0.42 * len(accounts) + 1.8))
