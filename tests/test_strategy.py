@@ -442,3 +442,32 @@ def test_headlines_quote_the_tables():
     assert "2 cross-sell opportunities worth €12k" in text["whitespace"] and "category is Y (€7k)" in text["whitespace"]
     assert "worth €200k a year in profit on €400k of revenue (low €100k, high €300k)" in text["impact"]
     assert "depends most on cross-sell capture" in text["sensitivity"]
+
+
+def test_strategy_charts_are_titled_and_labelled(playbooks):
+    import matplotlib.pyplot as plt
+
+    from kam_analysis import charts
+
+    cov = pd.DataFrame({"segment": ["Strategic", "Star"], "accounts": [10, 5], "covered": [4, 5],
+                        "hours_needed": [400.0, 150.0], "hours_allocated": [160.0, 150.0]})
+    drivers = pd.DataFrame({"label": ["Detractor", "Tenure"], "odds_ratio": [2.1, 0.9], "ci_low": [1.5, 0.7],
+                            "ci_high": [3.0, 1.1], "significant": [True, False]})
+    rar = pd.DataFrame({"segment": ["Strategic", "Star"], "revenue_at_risk": [300.0, 100.0], "share_at_risk": [0.1, 0.2]})
+    ac, seg, summ = _tiny_wallet()
+    ws = strategy.compute_whitespace(ac, segments=seg, account_summary=summ, targets=["t"], min_peers=1)
+    _, by_lever = strategy.compute_impact_scenarios(_baseline(), _levers(), whitespace_value={"A": 200.0},
+                                                    multipliers={"low": 0.5, "base": 1.0, "high": 1.5},
+                                                    weights={"low": 0.25, "base": 0.5, "high": 0.25})
+    tor = strategy.compute_sensitivity(_baseline(), _levers(), whitespace_value={"A": 200.0},
+                                       multipliers={"low": 0.5, "base": 1.0, "high": 1.5})
+    axes = [charts.plot_capacity_vs_demand(cov, capacity_hours=310), charts.plot_churn_drivers(drivers),
+            charts.plot_risk_by_segment(rar), charts.plot_whitespace_heatmap(ac, ws, accounts=["t", "a4"]),
+            charts.plot_impact_waterfall(by_lever), charts.plot_tornado(tor)]
+    for ax in axes:
+        assert ax.get_title()
+        assert ax.get_xlabel() or ax.get_ylabel()
+    assert "310 h available, 550 h needed" in axes[0].get_title()
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["Tenure", "Detractor"]
+    assert [t.get_text() for t in axes[4].get_xticklabels()][-1] == "Total"
+    plt.close("all")
