@@ -46,13 +46,13 @@ class _Feature:
 
 FEATURES: dict[str, _Feature] = {
     "recency_months": _Feature("Months since last order", "each extra month since the last order"),
-    "orders_12m_log2": _Feature("Order count, last 12 months (log2)", "each doubling of the number of orders"),
-    "frequency_trend": _Feature("Order frequency trend (log2 ratio, last 6 vs prior 6 months)",
+    "orders_12m_log2": _Feature("Order count, last 12 months (per doubling)", "each doubling of the number of orders"),
+    "frequency_trend": _Feature("Order rate falling (per halving, last 6 vs prior 6 months)",
                                 "each halving of the recent order rate against the six months before", ),
     "detractor": _Feature("Detractor (latest NPS 0-6)", "a detractor NPS score (0-6) on the latest survey", "surveys"),
     "no_survey": _Feature("No survey response", "having no survey response", "surveys"),
     "csat_low": _Feature("Low CSAT (latest 1-2)", "a low CSAT score (1-2) on the latest survey", "surveys"),
-    "nps_score": _Feature("Latest NPS score (0-10)", "each point lower on the latest NPS score", "surveys"),
+    "nps_score": _Feature("Latest NPS score (per point lower)", "each point lower on the latest NPS score", "surveys"),
     "tenure_years": _Feature("Tenure (years)", "each extra year as a customer"),
     "category_breadth": _Feature("Categories bought, last 12 months", "each extra product category bought", "category"),
     "key_account": _Feature("In the key-account programme", "being in the client's key-account programme", "accounts"),
