@@ -295,7 +295,90 @@ class SegmentationSection(_Section):
 
 
 class StrategySection(_Section):
+    """Phases 3-4: playbooks, coverage plan, churn model, whitespace, scenarios, account plans."""
+
     playbooks: Path | None = Field(None, description="playbooks YAML (default: templates/playbooks.yaml)")
+    playbook_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="segment -> {playbook field: value}; overrides the playbooks file")
+    # ---- coverage and capacity
+    managers: dict[str, float] = Field(
+        default_factory=dict,
+        description="account manager -> hours per year for account work (default: the named managers "
+                    "in the accounts table, each with hours_per_manager)")
+    hours_per_manager: float = Field(1200.0, gt=0, le=3000,
+                                     description="account-work hours per manager per year")
+    headcount: int | None = Field(
+        None, ge=0, description="managers available when neither managers nor the accounts table name any")
+    non_manager_labels: list[str] = Field(
+        default_factory=lambda: ["Digital desk", "Unassigned", "House account", "None", "n/a"],
+        description="account_manager values that are not people (not counted as capacity)")
+    engagement_hours: dict[str, float] = Field(
+        default_factory=dict, description="engagement model -> hours per account per year (overrides the playbooks file)")
+    load_balance_tolerance: float = Field(
+        0.10, ge=0, le=1, description="a manager's utilisation may exceed the team average by this many points")
+    # ---- churn model
+    churn_horizon_days: int = Field(
+        365, ge=30, le=730, description="churn = an active account places no order in this many days after the cut-off")
+    churn_windows: int = Field(4, ge=1, le=12, description="quarterly cut-offs pooled to train the churn model")
+    churn_features: list[str] = Field(
+        default_factory=lambda: ["recency_months", "orders_12m_log2", "frequency_trend", "detractor", "no_survey",
+                                 "tenure_years", "category_breadth"],
+        description="features of the churn model (see kam_analysis.risk.FEATURES; key_account is available but "
+                    "leaks when the client chose key accounts after the training cut-offs)")
+    risk_band_shares: dict[str, float] = Field(
+        default_factory=lambda: {"high": 0.10, "medium": 0.20},
+        description="share of active accounts in the high and medium risk bands (by risk rank)")
+    # ---- whitespace
+    whitespace_min_propensity: float = Field(
+        0.3, ge=0, le=1, description="recommend a category when this share of similar accounts buys it")
+    whitespace_top_n: int = Field(3, ge=1, le=50, description="opportunities kept per account")
+    # ---- targets and scenarios
+    segment_targets: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="segment -> {retention_pts, aov_growth, frequency_growth, cross_sell_capture}")
+    benchmark_gap_closure: float = Field(
+        0.5, ge=0, le=1, description="share of a benchmark gap the plan closes when no target is given")
+    scenario_multipliers: dict[str, float] = Field(
+        default_factory=lambda: {"low": 0.5, "base": 1.0, "high": 1.5},
+        description="low/base/high: multiplier applied to every lever")
+    scenario_weights: dict[str, float] = Field(
+        default_factory=lambda: {"low": 0.25, "base": 0.5, "high": 0.25},
+        description="low/base/high probability weights for the expected impact (sum to 1)")
+    cost_per_hour: float = Field(0.0, ge=0, description="fully loaded cost of an account-manager hour (0: not counted)")
+    # ---- account plans
+    top_n_account_plans: int = Field(10, ge=1, le=500, description="key accounts that get an account plan")
+    plan_date: dt.date | None = Field(None, description="date account-plan actions count from (default: as-of date)")
+
+    @field_validator("managers", "engagement_hours")
+    @classmethod
+    def _positive_hours(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: x for k, x in v.items() if not x >= 0}
+        if bad:
+            raise ValueError(f"hours must be zero or positive; got {bad}; fix: give each an annual number of hours")
+        return v
+
+    @field_validator("risk_band_shares")
+    @classmethod
+    def _bands(cls, v: dict[str, float]) -> dict[str, float]:
+        if set(v) != {"high", "medium"}:
+            raise ValueError(f"risk_band_shares needs exactly the keys high and medium, got {sorted(v)}")
+        if any(x <= 0 for x in v.values()) or sum(v.values()) >= 1:
+            raise ValueError(f"risk_band_shares must be positive and sum to less than 1, got {v}")
+        return v
+
+    @field_validator("scenario_multipliers", "scenario_weights")
+    @classmethod
+    def _scenarios(cls, v: dict[str, float], info) -> dict[str, float]:
+        if set(v) != {"low", "base", "high"}:
+            raise ValueError(f"{info.field_name} needs exactly the keys low, base and high, got {sorted(v)}")
+        if any(x < 0 for x in v.values()):
+            raise ValueError(f"{info.field_name} must not be negative, got {v}")
+        if info.field_name == "scenario_weights" and abs(sum(v.values()) - 1) > 1e-6:
+            raise ValueError(f"scenario_weights must sum to 1, they sum to {sum(v.values()):.3f}; "
+                             "fix: e.g. {low: 0.25, base: 0.5, high: 0.25}")
+        if info.field_name == "scenario_multipliers" and not v["low"] <= v["base"] <= v["high"]:
+            raise ValueError(f"scenario_multipliers must satisfy low <= base <= high, got {v}")
+        return v
 
 
 class ReviewSection(_Section):

@@ -1,0 +1,461 @@
+"""Churn-risk model: who is likely to stop buying in the next period, and why.
+
+The model is a logistic regression (statsmodels) of *churn in the next window* on
+account features measured *at a cut-off date*:
+
+    logit P(churn_i) = b0 + sum_k b_k x_ik,     odds ratio_k = exp(b_k)
+
+* churn = an account active at the cut-off (an order in the ``activity_days`` before
+  it) places no order in the ``horizon_days`` after it;
+* features are computed only from data up to the cut-off (DuckDB over the clean
+  transactions, so a large extract never goes through pandas), so nothing from the
+  outcome window leaks in.
+
+An honest back-test uses a time split: fit on the window that ends one horizon before
+the as-of date's window, test on the last fully observed window (cut-off = as-of date -
+horizon). The final model is refit on that last window and scores every active account
+at the as-of date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import ParameterError, RunError
+
+__all__ = [
+    "FEATURES",
+    "build_churn_frame",
+    "ChurnRiskModel",
+    "compute_backtest",
+    "compute_churn_risk",
+    "compute_revenue_at_risk",
+    "run_churn_analysis",
+]
+
+
+@dataclass(frozen=True)
+class _Feature:
+    label: str
+    unit: str  # how one unit reads in a sentence
+    needs: str = ""  # "surveys", "accounts", "category" when it needs optional data
+
+
+FEATURES: dict[str, _Feature] = {
+    "recency_months": _Feature("Months since last order", "each extra month since the last order"),
+    "orders_12m_log2": _Feature("Order count, last 12 months (per doubling)", "each doubling of the number of orders"),
+    "frequency_trend": _Feature("Order rate falling (per halving, last 6 vs prior 6 months)",
+                                "each halving of the recent order rate against the six months before", ),
+    "detractor": _Feature("Detractor (latest NPS 0-6)", "a detractor NPS score (0-6) on the latest survey", "surveys"),
+    "no_survey": _Feature("No survey response", "having no survey response", "surveys"),
+    "csat_low": _Feature("Low CSAT (latest 1-2)", "a low CSAT score (1-2) on the latest survey", "surveys"),
+    "nps_score": _Feature("Latest NPS score (per point lower)", "each point lower on the latest NPS score", "surveys"),
+    "tenure_years": _Feature("Tenure (years)", "each extra year as a customer"),
+    "category_breadth": _Feature("Categories bought, last 12 months", "each extra product category bought", "category"),
+    "key_account": _Feature("In the key-account programme", "being in the client's key-account programme", "accounts"),
+}
+# features whose sign is flipped so the odds ratio reads naturally ("each halving ...", "each point lower ...")
+_FLIP = {"frequency_trend", "nps_score"}
+
+
+def _sql_date(d) -> str:
+    return f"DATE '{pd.Timestamp(d).date()}'"
+
+
+def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, horizon_days: int, activity_days: int,
+                      surveys: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None,
+                      data_end: dt.date | None = None) -> pd.DataFrame:
+    """Features at ``cutoff`` and the churn outcome in the following window, per active account.
+
+    Parameters
+    ----------
+    transactions : DataFrame or str
+        Clean transactions (account_id, order_id, order_date, net_revenue, category?) or
+        a DuckDB relation expression over them (``run.transactions_sql()``).
+    cutoff : date
+        Features use orders and surveys on or before this date only.
+    horizon_days : int
+        Outcome window: ``churned`` = no order with positive revenue in
+        (cutoff, cutoff + horizon_days].
+    activity_days : int
+        The population: accounts with an order in the ``activity_days`` up to the cut-off.
+    surveys, accounts : DataFrame, optional
+        Survey responses (account_id, survey_date, nps?, csat?) and the accounts table
+        (account_id, key_account?).
+    data_end : date, optional
+        Last date of data; when the outcome window runs past it ``churned`` is NaN.
+
+    Returns
+    -------
+    DataFrame
+        account_id, cutoff, revenue_12m (at the cut-off), every feature in
+        :data:`FEATURES` the data supports, and churned (float 0/1, NaN when unobserved).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        if isinstance(transactions, pd.DataFrame):
+            con.register("src_tx", transactions)
+            src = "src_tx"
+            has_cat = "category" in transactions.columns
+        else:
+            src = transactions
+            has_cat = "category" in [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        c = _sql_date(cutoff)
+        end = _sql_date(pd.Timestamp(cutoff) + pd.Timedelta(days=horizon_days))
+        cat_expr = (f"count(DISTINCT category) FILTER (WHERE order_date > {c} - INTERVAL 365 DAY AND net_revenue > 0)"
+                    if has_cat else "NULL")
+        df = con.execute(f"""
+            WITH tx AS (SELECT account_id, order_id, order_date, net_revenue{', category' if has_cat else ''}
+                        FROM {src} WHERE order_date <= {end}),
+            o AS (SELECT account_id, order_id, min(order_date) AS d, sum(net_revenue) AS rev FROM tx GROUP BY ALL),
+            hist AS (
+                SELECT account_id,
+                       max(d) FILTER (WHERE rev > 0) AS last_d, min(d) AS first_d,
+                       count(*) FILTER (WHERE rev > 0 AND d > {c} - INTERVAL 182 DAY) AS o_recent,
+                       count(*) FILTER (WHERE rev > 0 AND d <= {c} - INTERVAL 182 DAY
+                                                 AND d > {c} - INTERVAL 365 DAY) AS o_prior,
+                       count(*) FILTER (WHERE rev > 0 AND d > {c} - INTERVAL 365 DAY) AS orders_12m,
+                       coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 365 DAY), 0) AS revenue_12m
+                FROM o WHERE d <= {c} GROUP BY account_id),
+            cat AS (SELECT account_id, {cat_expr} AS category_breadth FROM tx WHERE order_date <= {c} GROUP BY 1),
+            fut AS (SELECT account_id, count(*) FILTER (WHERE rev > 0) AS o_future FROM o
+                    WHERE d > {c} AND d <= {end} GROUP BY account_id)
+            SELECT h.*, cat.category_breadth, coalesce(fut.o_future, 0) AS o_future
+            FROM hist h LEFT JOIN cat USING (account_id) LEFT JOIN fut USING (account_id)
+            WHERE h.last_d > {c} - INTERVAL {int(activity_days)} DAY
+            ORDER BY account_id""").df()
+    finally:
+        con.close()
+    cut = pd.Timestamp(cutoff)
+    out = pd.DataFrame({"account_id": df["account_id"].astype(str), "cutoff": cut,
+                        "revenue_12m": df["revenue_12m"].astype(float)})
+    out["recency_months"] = (cut - pd.to_datetime(df["last_d"])).dt.days / 30.44
+    out["orders_12m_log2"] = np.log2(df["orders_12m"].clip(lower=1).astype(float))
+    out["frequency_trend"] = np.log2((df["o_recent"] + 1.0) / (df["o_prior"] + 1.0))
+    out["tenure_years"] = (cut - pd.to_datetime(df["first_d"])).dt.days / 365.25
+    if has_cat:
+        out["category_breadth"] = df["category_breadth"].fillna(0).astype(float)
+    if surveys is not None and len(surveys):
+        s = surveys[pd.to_datetime(surveys["survey_date"]) <= cut].copy()
+        s["survey_date"] = pd.to_datetime(s["survey_date"])
+        s = s.sort_values(["account_id", "survey_date"], kind="stable")
+        latest = s.groupby("account_id").tail(1).set_index("account_id")
+        ids = out["account_id"]
+        has = ids.isin(latest.index).to_numpy()
+        out["no_survey"] = (~has).astype(float)
+        if "nps" in latest:
+            nps = ids.map(latest["nps"]).astype(float)
+            out["detractor"] = (nps <= 6).astype(float).where(nps.notna(), 0.0)
+            out["nps_score"] = nps.fillna(nps.mean() if nps.notna().any() else 0.0)
+        if "csat" in latest:
+            csat = ids.map(latest["csat"]).astype(float)
+            out["csat_low"] = (csat <= 2).astype(float).where(csat.notna(), 0.0)
+    if accounts is not None and "key_account" in accounts:
+        ka = accounts.set_index(accounts["account_id"].astype(str))["key_account"]
+        out["key_account"] = out["account_id"].map(ka).fillna(False).astype(bool).astype(float)
+    observed = data_end is None or cut + pd.Timedelta(days=horizon_days) <= pd.Timestamp(data_end)
+    out["churned"] = (df["o_future"].to_numpy() == 0).astype(float) if observed else np.nan
+    return out
+
+
+class ChurnRiskModel:
+    """Logistic regression of churn on account features, reported as odds ratios.
+
+    Parameters
+    ----------
+    features : list of str
+        Columns of the training frame (names from :data:`FEATURES` get plain-language
+        labels; others are used as they are).
+    confidence : float
+        Confidence level of the odds-ratio intervals.
+    horizon_days : int, optional
+        Only used to word the interpretation ("... in the next 180 days").
+
+    Attributes
+    ----------
+    features_ : list of str
+        Features actually used (constant columns are dropped, see ``dropped_``).
+    result_ : statsmodels results
+    drivers_ : DataFrame
+        feature, label, coef, odds_ratio, ci_low, ci_high, p_value, significant,
+        direction, interpretation (one row per feature).
+    n_, base_rate_ : int, float
+        Training rows and churn rate.
+    """
+
+    def __init__(self, features: list[str], *, confidence: float = 0.95, horizon_days: int | None = None):
+        self.features = list(features)
+        self.confidence = confidence
+        self.horizon_days = horizon_days
+
+    def _design(self, df: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+        X = df[features].astype(float).copy()
+        for f in features:
+            if f in _FLIP:
+                X[f] = -X[f]
+        return X
+
+    def fit(self, df: pd.DataFrame, *, outcome: str = "churned", groups: str | None = None) -> "ChurnRiskModel":
+        """Fit the logit on ``df``; with ``groups`` (e.g. ``"account_id"`` when the frame
+        pools several cut-offs, so an account appears more than once) the confidence
+        intervals are cluster-robust by that column."""
+        import statsmodels.api as sm
+
+        if not self.features:
+            raise ParameterError("the churn model has no features; fix: list some in strategy.churn_features")
+        missing = [f for f in self.features if f not in df.columns]
+        if missing:
+            raise ParameterError(f"churn feature(s) {missing} are not in the data (available: "
+                                 f"{', '.join(c for c in df.columns if c in FEATURES)}); fix: remove them from "
+                                 "strategy.churn_features or provide the data they need (surveys, accounts)")
+        data = df.dropna(subset=[outcome, *self.features])
+        y = data[outcome].astype(float)
+        if len(data) < 30 or y.nunique() < 2 or min(y.sum(), len(y) - y.sum()) < 5:
+            raise RunError(f"too little data to fit the churn model: {len(data)} accounts, {int(y.sum())} churned; "
+                           "it needs at least 30 accounts with 5 churned and 5 retained (a longer history, or a "
+                           "shorter strategy.churn_horizon_days, helps)")
+        self.dropped_ = [f for f in self.features if data[f].nunique() < 2]
+        self.features_ = [f for f in self.features if f not in self.dropped_]
+        X = sm.add_constant(self._design(data, self.features_), has_constant="add")
+        kw = {}
+        if groups is not None:
+            codes = pd.factorize(data[groups])[0]
+            if len(np.unique(codes)) < len(codes):
+                kw = {"cov_type": "cluster", "cov_kwds": {"groups": codes}}
+        try:
+            self.result_ = sm.Logit(y, X).fit(disp=0, maxiter=200, **kw)
+        except Exception as exc:  # perfect separation, singular matrix
+            try:
+                self.result_ = sm.Logit(y, X).fit_regularized(disp=0, alpha=1e-3, maxiter=500)
+            except Exception:
+                raise RunError(f"the churn model could not be fitted ({exc}); fix: drop a feature that "
+                               "perfectly predicts churn or is a copy of another from strategy.churn_features") from None
+        self.n_ = int(len(data))
+        self.base_rate_ = float(y.mean())
+        self.drivers_ = self._drivers()
+        return self
+
+    def _drivers(self) -> pd.DataFrame:
+        r = self.result_
+        ci = np.asarray(r.conf_int(alpha=1 - self.confidence))
+        names = list(r.params.index)
+        h = self.horizon_days
+        horizon = ("the next period" if not h else f"the next {round(h / 30.44)} months" if h % 365 and h >= 60
+                   and abs(h / 30.44 - round(h / 30.44)) < 0.1 else f"the next {h // 365 * 12} months" if h % 365 == 0
+                   else f"the next {h} days")
+        rows = []
+        for i, f in enumerate(names):
+            if f == "const":
+                continue
+            coef, lo, hi, p = float(r.params.iloc[i]), float(ci[i, 0]), float(ci[i, 1]), float(r.pvalues.iloc[i])
+            spec = FEATURES.get(f, _Feature(f.replace("_", " "), f"one unit more of {f.replace('_', ' ')}"))
+            orr, orl, orh = np.exp(coef), np.exp(lo), np.exp(hi)
+            sig = bool(orl > 1 or orh < 1)
+            lvl = f"{self.confidence:.0%}"
+            if not sig:
+                text = (f"No clear effect of {spec.unit} on churn: odds ratio {orr:.2f} "
+                        f"({lvl} CI {orl:.2f}–{orh:.2f} includes 1).")
+            elif orr > 1:
+                text = (f"{spec.unit[0].upper() + spec.unit[1:]} multiplies the odds of churning in {horizon} by "
+                        f"{orr:.2f} ({lvl} CI {orl:.2f}–{orh:.2f}): a risk driver.")
+            else:
+                text = (f"{spec.unit[0].upper() + spec.unit[1:]} cuts the odds of churning in {horizon} by "
+                        f"{1 - orr:.0%} (odds ratio {orr:.2f}, {lvl} CI {orl:.2f}–{orh:.2f}): protective.")
+            rows.append({"feature": f, "label": spec.label, "coef": coef, "odds_ratio": orr, "ci_low": orl,
+                         "ci_high": orh, "p_value": p, "significant": sig,
+                         "direction": ("raises risk" if orr > 1 else "lowers risk") if sig else "unclear",
+                         "interpretation": text})
+        return pd.DataFrame(rows)
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        """Probability of churn in the horizon for each row of ``df``."""
+        import statsmodels.api as sm
+
+        X = sm.add_constant(self._design(df, self.features_).fillna(0.0), has_constant="add")
+        return np.asarray(self.result_.predict(X[self.result_.params.index]), dtype=float)
+
+    def contributions(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Each feature's push on the log-odds relative to the average training account:
+        coef_k x (x_ik - mean_k)."""
+        X = self._design(df, self.features_).fillna(0.0)
+        means = np.asarray(self.result_.model.exog.mean(axis=0))[1:]
+        coefs = self.result_.params.drop("const").to_numpy()
+        return pd.DataFrame((X.to_numpy() - means) * coefs, columns=self.features_, index=df.index)
+
+
+def compute_backtest(y_true, score, *, n_bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Out-of-time performance of churn scores.
+
+    * AUC = probability a churner scores above a non-churner (0.5 = chance);
+    * Brier score = mean (score - outcome)^2; Brier skill = 1 - Brier / Brier of
+      predicting the base rate for everyone;
+    * top-decile lift = churn rate among the 10% highest scores / overall churn rate.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        metrics (metric, label, value, unit, note) and calibration by score decile (decile,
+        accounts, predicted, observed).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(score, dtype=float)
+    ok = np.isfinite(y) & np.isfinite(p)
+    y, p = y[ok], p[ok]
+    base = float(y.mean()) if len(y) else np.nan
+    auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else np.nan
+    brier = float(np.mean((p - y) ** 2))
+    brier0 = float(np.mean((base - y) ** 2))
+    order = np.argsort(-p, kind="stable")
+    k = max(1, int(round(len(y) / n_bins)))
+    top = float(y[order[:k]].mean()) if len(y) else np.nan
+    metrics = pd.DataFrame([
+        ("accounts", "Accounts in the test window", float(len(y)), "count", "active at the test cut-off"),
+        ("base_rate", "Churn rate in the test window", base, "share", ""),
+        ("auc", "AUC (0.5 = chance, 1 = perfect ranking)", auc, "ratio", ""),
+        ("brier", "Brier score (lower is better)", brier, "ratio", ""),
+        ("brier_skill", "Brier skill vs predicting the base rate", 1 - brier / brier0 if brier0 > 0 else np.nan,
+         "ratio", "above 0 = better than no model"),
+        ("top_decile_rate", "Churn rate in the top risk decile", top, "share", ""),
+        ("top_decile_lift", "Top-decile lift", top / base if base > 0 else np.nan, "ratio",
+         "churn rate in the top 10% of scores / overall churn rate"),
+    ], columns=["metric", "label", "value", "unit", "note"])
+    dec = pd.qcut(pd.Series(p).rank(method="first"), n_bins, labels=False) + 1 if len(p) >= n_bins else \
+        pd.Series(np.ones(len(p), dtype=int))
+    cal = pd.DataFrame({"decile": dec.to_numpy(), "p": p, "y": y}).groupby("decile").agg(
+        accounts=("y", "size"), predicted=("p", "mean"), observed=("y", "mean")).reset_index()
+    return metrics, cal
+
+
+def compute_churn_risk(scoring: pd.DataFrame, model: ChurnRiskModel, *, segments: pd.DataFrame,
+                       account_summary: pd.DataFrame, band_shares: dict[str, float], segment_col: str = "quadrant",
+                       revenue_col: str = "revenue_12m") -> pd.DataFrame:
+    """Risk score, band and revenue at risk for every account.
+
+    Active accounts (in ``scoring``, features at the as-of date) get ``risk_score`` =
+    predicted churn probability over the horizon; bands by rank: the top
+    ``band_shares['high']`` share of active accounts is ``high``, the next
+    ``band_shares['medium']`` ``medium``, the rest ``low``. ``revenue_at_risk`` =
+    risk_score x last-12-month revenue. Accounts not active at the as-of date are
+    ``lapsed`` with no score (their revenue is already lost; ``note`` says so).
+    ``main_driver`` is the feature pushing the account's risk up most against the
+    average account.
+
+    Returns
+    -------
+    DataFrame
+        account_id, segment, active, risk_score, risk_band, risk_rank, revenue_12m,
+        revenue_at_risk, main_driver, note.
+    """
+    base = segments[["account_id", segment_col]].merge(account_summary[["account_id", revenue_col]], on="account_id",
+                                                        how="left").rename(columns={segment_col: "segment"})
+    base["account_id"] = base["account_id"].astype(str)
+    p = pd.Series(model.predict_proba(scoring), index=scoring["account_id"].astype(str).to_numpy())
+    contrib = model.contributions(scoring)
+    contrib.index = scoring["account_id"].astype(str).to_numpy()
+    top = contrib.idxmax(axis=1).where(contrib.max(axis=1) > 0)
+    labels = {f: FEATURES[f].label if f in FEATURES else f for f in contrib.columns}
+    base["active"] = base["account_id"].isin(p.index)
+    base["risk_score"] = base["account_id"].map(p)
+    rank = base["risk_score"].rank(ascending=False, method="first")
+    n_act = int(base["active"].sum())
+    hi = int(round(band_shares["high"] * n_act))
+    med = hi + int(round(band_shares["medium"] * n_act))
+    base["risk_rank"] = rank.astype("Int64")
+    base["risk_band"] = np.select([~base["active"], rank <= hi, rank <= med], ["lapsed", "high", "medium"], "low")
+    base["revenue_12m"] = base[revenue_col].fillna(0.0)
+    base["revenue_at_risk"] = (base["risk_score"] * base["revenue_12m"]).fillna(0.0)
+    base["main_driver"] = base["account_id"].map(top).map(labels)
+    base["note"] = np.where(base["active"], "", "no order in the activity window before the as-of date: already lapsed")
+    return base[["account_id", "segment", "active", "risk_score", "risk_band", "risk_rank", "revenue_12m",
+                 "revenue_at_risk", "main_driver", "note"]]
+
+
+def compute_revenue_at_risk(churn_risk: pd.DataFrame, *, order: list[str] | None = None) -> pd.DataFrame:
+    """Revenue at risk per segment.
+
+    Columns: segment, accounts, active_accounts, high_risk_accounts, mean_risk (over
+    active accounts), revenue_12m, revenue_at_risk, share_at_risk (= revenue_at_risk /
+    revenue_12m).
+    """
+    d = churn_risk
+    g = d.groupby("segment")
+    out = pd.DataFrame({
+        "accounts": g.size(), "active_accounts": g["active"].sum(),
+        "high_risk_accounts": d[d["risk_band"] == "high"].groupby("segment").size(),
+        "mean_risk": g["risk_score"].mean(), "revenue_12m": g["revenue_12m"].sum(),
+        "revenue_at_risk": g["revenue_at_risk"].sum(),
+    })
+    order = [s for s in (order or []) if s in out.index] + [s for s in out.index if s not in (order or [])]
+    out = out.reindex(order).fillna({"high_risk_accounts": 0})
+    for c in ("accounts", "active_accounts", "high_risk_accounts"):
+        out[c] = out[c].astype(int)
+    out["share_at_risk"] = out["revenue_at_risk"] / out["revenue_12m"].where(out["revenue_12m"] > 0)
+    return out.reset_index(names="segment")
+
+
+def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, horizon_days: int, activity_days: int,
+                       features: list[str], surveys: pd.DataFrame | None = None,
+                       accounts: pd.DataFrame | None = None, confidence: float = 0.95, windows: int = 4,
+                       step_days: int = 91) -> dict:
+    """Time-split back-test, final model and scoring frame.
+
+    * test cut-off = as_of - horizon (the last window whose outcome is fully observed);
+    * the back-test model pools ``windows`` cut-offs ``step_days`` apart whose outcome
+      windows all end on or before the test cut-off (the latest is test cut-off -
+      horizon), so nothing it learns from overlaps the test window; it is scored on the
+      test window;
+    * the final model pools ``windows`` cut-offs ending with the test cut-off and scores
+      the accounts active at the as-of date. Pooled windows repeat accounts, so its
+      confidence intervals are cluster-robust by account.
+
+    Features that need data the client does not have (surveys, accounts) are dropped
+    and listed in ``skipped``.
+
+    Returns
+    -------
+    dict
+        ``model`` (final ChurnRiskModel), ``backtest_model``, ``train`` and ``final_train``
+        (pooled frames), ``test``, ``scoring``, ``backtest`` metrics, ``calibration``,
+        ``skipped`` features, ``cutoffs`` (train list, test, final list, score).
+    """
+    unknown = [f for f in features if f not in FEATURES]
+    if unknown:
+        raise ParameterError(f"strategy.churn_features has unknown feature(s) {unknown}; valid: {', '.join(FEATURES)}")
+    if windows < 1:
+        raise ParameterError(f"windows = {windows}; the churn model needs at least one training window")
+    as_of = pd.Timestamp(as_of)
+    cut_test = as_of - pd.Timedelta(days=horizon_days)
+    cuts_train = [cut_test - pd.Timedelta(days=horizon_days + k * step_days) for k in range(windows)]
+    cuts_final = [cut_test - pd.Timedelta(days=k * step_days) for k in range(windows)]
+    kw = dict(horizon_days=horizon_days, activity_days=activity_days, surveys=surveys, accounts=accounts,
+              data_end=as_of)
+
+    def pooled(cuts):
+        frames = [build_churn_frame(transactions, cutoff=c.date(), **kw) for c in sorted(cuts)]
+        frames = [f for f in frames if len(f)]
+        if not frames:
+            raise RunError(f"no account was active before the churn-model cut-offs {[str(c.date()) for c in cuts]}; "
+                           "the order history is too short for a horizon of "
+                           f"{horizon_days} days; fix: set a shorter strategy.churn_horizon_days")
+        return pd.concat(frames, ignore_index=True)
+
+    train = pooled(cuts_train)
+    test = build_churn_frame(transactions, cutoff=cut_test.date(), **kw)
+    final_train = pooled(cuts_final)
+    scoring = build_churn_frame(transactions, cutoff=as_of.date(), **kw)
+    skipped = [f for f in features if f not in train.columns]
+    used = [f for f in features if f in train.columns]
+    bt = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(train, groups="account_id")
+    metrics, cal = compute_backtest(test["churned"], bt.predict_proba(test))
+    final = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(final_train, groups="account_id")
+    return {"model": final, "backtest_model": bt, "train": train, "final_train": final_train, "test": test,
+            "scoring": scoring, "backtest": metrics, "calibration": cal, "skipped": skipped,
+            "cutoffs": {"train": [c.date() for c in sorted(cuts_train)], "test": cut_test.date(),
+                        "final": [c.date() for c in sorted(cuts_final)], "score": as_of.date()}}
