@@ -1094,7 +1094,7 @@ def compute_baseline_segments(baseline_summary: pd.DataFrame, *, params) -> pd.D
 
     seg = params.segmentation
     quad = segmentation.compute_portfolio_quadrants(baseline_summary, names=seg.quadrant_names,
-                                                    key_account_share=seg.key_account_share)
+                                                    key_account_share=seg.key_account_share, seg=seg)
     tiers = segmentation.compute_value_tiers(baseline_summary, tiers=seg.tiers)
     out = quad.merge(tiers, on="account_id", how="left")
     out["tier"] = out["tier"].astype(str)
