@@ -117,6 +117,13 @@ def _wrapped_lines(text: str, per_line: int) -> int:
     return n
 
 
+def _drop_theme_style(shape) -> None:
+    """Remove the theme style reference python-pptx gives new shapes (it brings shadows and outlines)."""
+    st = shape._element.find(qn("p:style"))
+    if st is not None:
+        shape._element.remove(st)
+
+
 @dataclass
 class Box:
     """A rectangle in EMU."""
@@ -401,7 +408,7 @@ class SlideCanvas:
                  font_color_runs: bool = True, shape=MSO_SHAPE.RECTANGLE, max_len: int = 600):
         """A text box (or shape) with paragraphs of str or [(text, bold[, colour])] runs."""
         shp = self.slide.shapes.add_shape(shape, Emu(box.x), Emu(box.y), Emu(box.w), Emu(box.h))
-        shp.shadow.inherit = False
+        _drop_theme_style(shp)
         if fill:
             shp.fill.solid()
             shp.fill.fore_color.rgb = rgb(fill)
@@ -441,6 +448,7 @@ class SlideCanvas:
 
     def rule(self, x: int, y: int, w: int, color: str, weight_pt: float = 1.0):
         ln = self.slide.shapes.add_connector(1, Emu(x), Emu(y), Emu(x + w), Emu(y))
+        _drop_theme_style(ln)
         ln.line.color.rgb = rgb(color)
         ln.line.width = Pt(weight_pt)
         return ln
@@ -489,6 +497,11 @@ class SlideCanvas:
         while size > min_pt and sum(heights(size)) > box.h:
             size -= 0.5
         hs = heights(size)
+        # generous rows when there is room: up to 0.45 in, never beyond the box
+        room = min(box.h // max(len(hs), 1), int(0.45 * EMU_PER_IN))
+        hs = [max(h, room) for h in hs]
+        if sum(hs) > box.h:
+            hs = heights(size)
         gf = self.slide.shapes.add_table(len(rows) + 1, ncol, Emu(box.x), Emu(box.y), Emu(box.w), Emu(sum(hs)))
         tbl = gf.table
         # plain style: no banding from the theme's table style; we colour it ourselves
@@ -552,6 +565,7 @@ class SlideCanvas:
 
     # ---------------------------------------------------------------- charts
     def _style_chart(self, chart, *, legend: bool, font_pt: float = 11) -> None:
+        chart.has_title = False  # the slide's action title says what the chart shows
         chart.font.size = Pt(font_pt)
         chart.font.color.rgb = rgb(self.style.text)
         chart.has_legend = legend

@@ -13,7 +13,7 @@ import pandas as pd
 from ..reporting import CURRENCY_SYMBOLS
 
 __all__ = ["fmt_value", "fmt_money", "fmt_share", "fmt_count", "fmt_points", "chart_format", "kpi_label",
-           "period_label", "is_num", "KPI_LABELS"]
+           "period_label", "is_num", "KPI_LABELS", "KPI_UNITS"]
 
 KPI_LABELS = {
     "revenue_12m": "Net revenue (12 months)",
@@ -29,6 +29,13 @@ KPI_LABELS = {
     "gross_margin_rate": "Gross margin rate",
     "net_revenue_retention": "Net revenue retention",
 }
+
+
+# units of KPIs a table may name without giving a unit (kpi_vs_target has no unit column)
+KPI_UNITS = {"revenue_12m": "currency", "active_accounts": "count", "retention_rate": "share", "churn_rate": "share",
+             "revenue_growth_yoy": "share", "average_order_value": "currency", "repeat_purchase_rate": "share",
+             "orders_per_account": "ratio", "nps": "score", "csat": "score", "gross_margin_rate": "share",
+             "net_revenue_retention": "share"}
 
 
 def is_num(v) -> bool:

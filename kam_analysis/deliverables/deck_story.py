@@ -17,7 +17,7 @@ import pandas as pd
 from ..exceptions import RunError
 from ..safety import clean_text
 from ._pptx import EMU_PER_IN, Box, SlideCanvas, tint
-from .deck_format import (chart_format, fmt_count, fmt_money, fmt_share, fmt_value, is_num, kpi_label,
+from .deck_format import (KPI_UNITS, chart_format, fmt_count, fmt_money, fmt_share, fmt_value, is_num, kpi_label,
                           period_label)
 
 __all__ = ["DeckData", "SlideSpec", "SECTIONS", "STORY", "plan_deck"]
@@ -59,6 +59,7 @@ class Finding:
 
     number: str
     text: str
+    short: str = ""  # a clause for the slide's action title
 
 
 class DeckData:
@@ -135,7 +136,7 @@ class DeckData:
                 hit = t.loc[t["kpi"] == kpi, "unit"]
                 if len(hit) and isinstance(hit.iloc[0], str):
                     return hit.iloc[0]
-        return None
+        return KPI_UNITS.get(kpi)
 
     def label_of(self, kpi: str) -> str:
         for name in ("kpi_headline", "benchmark_gaps"):
@@ -207,7 +208,12 @@ def s_title(d: DeckData) -> list[SlideSpec]:
 
 
 def s_exec_summary(d: DeckData) -> list[SlideSpec]:
-    findings = [f for f in (fn(d) for fn in FINDINGS) if f is not None][:5]
+    findings, seen = [], set()
+    for f in (fn(d) for fn in FINDINGS):
+        if f is not None and f.number not in seen and not any(f.number in g.text for g in findings):
+            findings.append(f)
+            seen.add(f.number)
+    findings = findings[:5]
     if not findings:
         d.skipped.append(("Executive summary", "no headline tables in this run"))
         return []
@@ -227,7 +233,9 @@ def s_exec_summary(d: DeckData) -> list[SlideSpec]:
             if i < n - 1:
                 c.rule(r.x, r.y + r.h + int(0.06 * IN), r.w, c.style.grid, 0.75)
 
-    title = findings[0].text if len(findings[0].text) <= 110 else "Executive summary"
+    shorts = [f.short for f in findings if f.short][:2]
+    title = "; ".join(shorts) if shorts else "Executive summary"
+    title = title[0].upper() + title[1:]
     return [SlideSpec("summary", "Title and Content", title, draw, topic="Executive summary",
                       source=d.source("kpi_headline", "segments", "kpi_vs_target"),
                       notes="Headline findings, each generated from a run table: " +
@@ -239,7 +247,9 @@ def _f_revenue(d: DeckData) -> Finding | None:
     if rev is None:
         return None
     tail = f", {'up' if g >= 0 else 'down'} {fmt_share(abs(g))} on the previous year" if g is not None else ""
-    return Finding(d.money(rev), f"Net revenue in the last 12 months{tail}.")
+    short = (f"revenue {'up' if g >= 0 else 'down'} {fmt_share(abs(g))} to {d.money(rev)}" if g is not None
+             else f"revenue of {d.money(rev)} in the last 12 months")
+    return Finding(d.money(rev), f"Net revenue in the last 12 months{tail}.", short)
 
 
 def _f_concentration(d: DeckData) -> Finding | None:
@@ -247,14 +257,16 @@ def _f_concentration(d: DeckData) -> Finding | None:
     if cs is not None and {"metric", "value"} <= set(cs.columns):
         v = cs.loc[cs["metric"] == "top20_share", "value"]
         if len(v) and is_num(v.iloc[0]):
-            return Finding(fmt_share(v.iloc[0]), "of revenue comes from the top 20% of accounts.")
+            return Finding(fmt_share(v.iloc[0]), "of revenue comes from the top 20% of accounts.",
+                           f"the top 20% of accounts bring {fmt_share(v.iloc[0])} of it")
     ts = d.peek("tier_summary")
     if ts is not None and {"tier", "accounts", "revenue_share"} <= set(ts.columns) and len(ts):
         top = ts.iloc[0]
         share_acc = top["accounts"] / ts["accounts"].sum()
         return Finding(fmt_share(top["revenue_share"]),
                        f"of revenue comes from the {_text(top['tier'], 30)} tier, {fmt_share(share_acc, decimals=0)} "
-                       "of accounts.")
+                       "of accounts.",
+                       f"{fmt_share(share_acc, decimals=0)} of accounts bring {fmt_share(top['revenue_share'])} of it")
     return None
 
 
@@ -273,7 +285,8 @@ def _f_targets(d: DeckData) -> Finding | None:
         if is_num(worst.get("current")) and is_num(worst.get("target")):
             u = d.unit_of(worst["kpi"])
             text += f" at {fmt_value(worst['current'], u, d.cur)} vs {fmt_value(worst['target'], u, d.cur)}"
-    return Finding(f"{len(rated) - len(off)} of {len(rated)}", text + ".")
+    return Finding(f"{len(rated) - len(off)} of {len(rated)}", text + ".",
+                   f"{len(rated) - len(off)} of {len(rated)} KPIs on target")
 
 
 def _f_key_accounts(d: DeckData) -> Finding | None:
@@ -284,8 +297,9 @@ def _f_key_accounts(d: DeckData) -> Finding | None:
     if not tot:
         return None
     key = s[s["is_key"].astype(bool)]
-    return Finding(fmt_count(len(key)), f"key accounts selected, holding {fmt_share(key['revenue_12m'].sum() / tot)} "
-                                        "of last-12-month revenue.")
+    share = fmt_share(key['revenue_12m'].sum() / tot)
+    return Finding(fmt_count(len(key)), f"key accounts selected, holding {share} of last-12-month revenue.",
+                   f"{fmt_count(len(key))} key accounts hold {share} of revenue")
 
 
 def _f_impact(d: DeckData) -> Finding | None:
@@ -408,27 +422,32 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
         status.append((num, name, tables, have, state))
     done = sum(s[4] == "Complete" for s in status)
     started = sum(s[4] != "Not started" for s in status)
-    title = (f"All five KAM phases have run; this deck reports each of them" if done == 5 else
-             f"{started} of 5 KAM phases have results so far; {done} complete")
+    if done == 5:
+        title = "All five KAM phases have run; this deck reports each of them"
+    elif done == 0:
+        title = f"{started} of 5 KAM phases have first results; none is complete yet"
+    else:
+        title = f"{started} of 5 KAM phases have results so far, {done} of them complete"
 
     def draw(c: SlideCanvas):
-        box = c.region("Body")
-        cols = box.split_h([1] * 5, gap=int(0.08 * IN))
         from pptx.enum.shapes import MSO_SHAPE
 
+        box = c.region("Body")
+        cols = box.split_h([1] * 5, gap=int(0.08 * IN))
         for k, ((num, name, tables, have, state), b) in enumerate(zip(status, cols)):
             fill = c.style.primary if state == "Complete" else c.style.accent if state == "In progress" else "BFC5CD"
-            c.text_box(Box(b.x, b.y, b.w + int(0.05 * IN), int(1.1 * IN)),
-                       [[(f"Phase {num}", True, "FFFFFF")], [(name, False, "FFFFFF")]], size=13,
-                       fill=fill, align="c", anchor="m", shape=MSO_SHAPE.CHEVRON if k else MSO_SHAPE.PENTAGON,
-                       inset=0.3, min_pt=9)
-            c.text_box(Box(b.x, b.y + int(1.25 * IN), b.w, int(0.4 * IN)), [state], size=13, bold=True,
-                       color=fill if state != "Not started" else c.style.muted, align="c", fit=False)
+            c.text_box(Box(b.x, b.y, b.w + int(0.05 * IN), int(0.75 * IN)), [f"Phase {num}"], size=16, bold=True,
+                       color="FFFFFF", fill=fill, align="c", anchor="m", fit=False,
+                       shape=MSO_SHAPE.CHEVRON if k else MSO_SHAPE.PENTAGON, inset=0.3)
+            c.text_box(Box(b.x, b.y + int(0.9 * IN), b.w - int(0.1 * IN), int(0.75 * IN)), [name], size=16, bold=True,
+                       color=c.style.primary, min_pt=11)
+            c.text_box(Box(b.x, b.y + int(1.65 * IN), b.w - int(0.1 * IN), int(0.4 * IN)), [state], size=13,
+                       bold=True, color=fill if state != "Not started" else c.style.muted, fit=False)
             items = [[("✓ " if t in have else "–  ", True, c.style.accent if t in have else c.style.muted),
                       (_PHASE_OUTPUTS.get(t, t), False, c.style.text if t in have else c.style.muted)]
                      for t in tables]
-            c.text_box(Box(b.x + int(0.1 * IN), b.y + int(1.75 * IN), b.w - int(0.15 * IN), b.h - int(1.8 * IN)),
-                       items, size=13, min_pt=9)
+            c.text_box(Box(b.x, b.y + int(2.15 * IN), b.w - int(0.1 * IN), b.h - int(2.2 * IN)),
+                       items, size=14, min_pt=9)
 
     return [SlideSpec("framework", "Title and Content", title, draw, topic="KAM framework",
                       source=f"KAM engagement run {d.run.dir.name}",
@@ -445,7 +464,7 @@ _FORCE_NAMES = {"rivalry": "Competitive rivalry", "new_entrants": "Threat of new
 def s_five_forces(d: DeckData) -> list[SlideSpec]:
     ff = d.params.context.five_forces
     if ff is None or not any(getattr(ff, k) for k in _FORCE_NAMES):
-        d.limits.append(("Five Forces", "no ratings given in the parameters (context.five_forces)"))
+        d.skipped.append(("Five Forces", "no ratings given in the parameters (context.five_forces)"))
         return []
     forces = {k: getattr(ff, k) for k in _FORCE_NAMES if getattr(ff, k) is not None}
     high = [_FORCE_NAMES[k].lower() for k, f in forces.items() if f.level == "high"]
@@ -480,7 +499,7 @@ def s_pest(d: DeckData) -> list[SlideSpec]:
     p = d.params.context.pest
     parts = {k: getattr(p, k) for k in ("political", "economic", "social", "technological")} if p else {}
     if not any(parts.values()):
-        d.limits.append(("PEST analysis", "no factors given in the parameters (context.pest)"))
+        d.skipped.append(("PEST analysis", "no factors given in the parameters (context.pest)"))
         return []
     most = max(parts, key=lambda k: len(parts[k]))
     title = f"External environment: {most} factors weigh most on the KAM agenda"
@@ -507,7 +526,7 @@ def s_pest(d: DeckData) -> list[SlideSpec]:
 def s_most(d: DeckData) -> list[SlideSpec]:
     m = d.params.context.most
     if m is None or not (m.mission or m.objectives or m.strategies or m.tactics):
-        d.limits.append(("MOST analysis", "no mission/objectives given in the parameters (context.most)"))
+        d.skipped.append(("MOST analysis", "no mission/objectives given in the parameters (context.most)"))
         return []
     rows = [("Mission", [m.mission] if m.mission else []), ("Objectives", m.objectives),
             ("Strategies", m.strategies), ("Tactics", m.tactics)]
@@ -533,7 +552,7 @@ def s_most(d: DeckData) -> list[SlideSpec]:
 def s_gaps(d: DeckData) -> list[SlideSpec]:
     g = d.params.context.gaps
     if not g:
-        d.limits.append(("Gap analysis", "no gaps given in the parameters (context.gaps)"))
+        d.skipped.append(("Gap analysis", "no gaps given in the parameters (context.gaps)"))
         return []
     rows = [[_text(x.area, 60), _text(x.current, 160), _text(x.desired, 160), _text(x.action, 160)] for x in g]
     specs = []
@@ -553,7 +572,7 @@ def s_gaps(d: DeckData) -> list[SlideSpec]:
 def s_strengths(d: DeckData) -> list[SlideSpec]:
     s = d.params.context.strengths
     if not s:
-        d.limits.append(("Strengths", "no strengths given in the parameters (context.strengths)"))
+        d.skipped.append(("Strengths", "no strengths given in the parameters (context.strengths)"))
         return []
 
     def draw(c: SlideCanvas):
@@ -827,6 +846,11 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
     pi = d.peek("programme_impact")
     if pi is not None and {"supported", "sentence"} <= set(pi.columns) and len(pi) and not bool(pi["supported"].iloc[0]):
         rows.append(("Programme impact", _text(pi["sentence"].iloc[0], 180)))
+    kt = d.peek("kpi_vs_target")
+    if kt is not None and {"kpi", "status"} <= set(kt.columns):
+        for k in kt.loc[kt["status"].astype(str) == "n/a", "kpi"]:
+            if not any(d.label_of(k).lower() in r[0].lower() for r in rows):
+                rows.append((d.label_of(k), "a target is set, but the data provided does not measure this KPI"))
     for topic, why in d.limits:
         rows.append((topic, why))
     if not rows:
@@ -869,7 +893,10 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
     order = [q for q in quads if q in set(s["quadrant"])] + sorted(set(s["quadrant"].astype(str)) - set(quads))
     tot = s["revenue_12m"].clip(lower=0).sum()
     by = s.groupby("quadrant").agg(n=("account_id", "size"), rev=("revenue_12m", "sum"))
-    shown = s[s["revenue_12m"] > 0].sort_values("revenue_12m", ascending=False).head(150)
+    pos = s[s["revenue_12m"] > 0].sort_values(["revenue_12m", "account_id"], ascending=[False, True])
+    shown = pos.groupby("quadrant", sort=False).head(40)  # the 40 largest of each quadrant
+    floor = 0.03 * float(shown["revenue_12m"].max()) if len(shown) else 0.0
+    shown = shown.assign(_size=shown["revenue_12m"].clip(lower=floor))
     q0 = order[0]
     title = (f"{q0} accounts are {fmt_share(by.loc[q0, 'n'] / len(s), decimals=0)} of the portfolio but "
              f"{fmt_share(by.loc[q0, 'rev'] / tot, decimals=0)} of revenue") if tot else "KAM portfolio matrix"
@@ -883,7 +910,7 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
         for q in order:
             g = shown[shown["quadrant"] == q]
             if len(g):
-                series[q] = (g["attractiveness"].tolist(), g["relative_strength"].tolist(), g["revenue_12m"].tolist())
+                series[q] = (g["attractiveness"].tolist(), g["relative_strength"].tolist(), g["_size"].tolist())
         c.bubble_chart(c.region("Chart"), series, x_format="0%", y_format="0%",
                        x_title="Account attractiveness (percentile)", y_title="Relative strength (percentile)",
                        colors=_quadrant_colors(d, c), cross=(0.5, 0.5), bounds=(0, 1, 0, 1), scale=40)
@@ -891,8 +918,9 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("segmentation", "Chart", title, draw, topic="Portfolio matrix",
                       source=d.source("segments"),
-                      footnote=f"Bubble size = last-12-month revenue; the {len(shown)} largest accounts shown; "
-                               "axes cross at the median (quadrant boundaries).",
+                      footnote=f"Bubble area = last-12-month revenue (floor at 3% of the largest so small accounts "
+                               f"stay visible); the 40 largest accounts of each quadrant shown ({len(shown)} of "
+                               f"{len(s)}); axes cross at the quadrant boundaries.",
                       notes="KAM portfolio matrix (McDonald & Rogers): attractiveness x relative strength, quadrants "
                             "at the thresholds from params; consultant overrides applied in the segments table.")]
 
@@ -1399,20 +1427,30 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
         items.append([("Data: ", True), (f"provide the {what} to unlock the analyses it supports", False)])
     if d.params.analysis.programme_start is None:
         items.append([("Data: ", True), ("record the KAM programme start date so its impact can be measured", False)])
+    kt = d.peek("kpi_vs_target")
+    if kt is not None and {"kpi", "current", "target", "status"} <= set(kt.columns):
+        for _, r in kt[kt["status"].isin(["red", "amber"])].iterrows():
+            u = d.unit_of(r["kpi"])
+            items.insert(len(d.params.engagement.next_steps),
+                         [("Close the gap: ", True), (f"{d.label_of(r['kpi']).lower()} at {fmt_value(r['current'], u, d.cur)}"
+                                                      f" against a target of {fmt_value(r['target'], u, d.cur)}", False)])
     if not items:
         items.append([("Review: ", True), ("agree the targets and re-run the engagement at the next review date", False)])
     items = items[:7]
 
     def draw(c: SlideCanvas):
         box = c.region("Body")
-        rows = box.split_v([1] * len(items), gap=int(0.08 * IN))
+        rows = box.split_v([1] * max(len(items), 5), gap=int(0.12 * IN))
         for i, (it, r) in enumerate(zip(items, rows)):
             c.text_box(Box(r.x, r.y, int(0.55 * IN), r.h), [f"{i + 1}"], size=18, bold=True, fill=c.style.primary,
                        color="FFFFFF", align="c", anchor="m", fit=False, max_len=4)
             c.text_box(Box(r.x + int(0.7 * IN), r.y, r.w - int(0.7 * IN), r.h), [it], size=16, anchor="m",
                        color=c.style.text, min_pt=10)
 
-    return [SlideSpec("next", "Title and Content", f"{len(items)} next steps, starting with {''.join(t for t, _ in items[0]).rstrip('.').lower()[:70]}",
+    first = "".join(t for t, _ in items[0]).rstrip(".")
+    first = first[0].lower() + first[1:]
+    title = (f"{len(items)} next steps, starting with: {first}" if len(items) > 1 else f"Next step: {first}")
+    return [SlideSpec("next", "Title and Content", title[:150],
                       draw, topic="Next steps", source=f"KAM engagement run {d.run.dir.name}",
                       notes="Next steps: the consultant's agreed steps, the top recommendations, phases still to "
                             "complete and the data that would unlock more analysis.")]
@@ -1427,7 +1465,7 @@ def s_method_notes(d: DeckData, specs: list[SlideSpec]) -> list[SlideSpec]:
         items.append([(f"{s.topic}: ", True), (s.notes.split(". ")[0].rstrip(".") + ".", False)])
     if not items:
         return []
-    pages = _rows_per_page(len(items), 8)
+    pages = _rows_per_page(len(items), 11)
     out = []
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
@@ -1478,7 +1516,7 @@ def s_not_included(d: DeckData) -> list[SlideSpec]:
     if not rows:
         return []
     rows = rows[:20]
-    pages = _rows_per_page(len(rows), 10)
+    pages = _rows_per_page(len(rows), 14)
     out = []
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
