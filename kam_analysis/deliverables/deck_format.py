@@ -106,10 +106,9 @@ def chart_format(unit: str, currency: str = "EUR", *, max_abs: float = 0.0) -> s
     """Excel number format for a chart's axis and labels in ``unit``."""
     s = _sym(currency).replace('"', "")
     if unit == "currency":
-        if max_abs >= 1e6:
-            return f'"{s}"#,##0.0,,"m"'
+        # scale per value, as fmt_money does: €1.2m / €452k / €4,520 (negatives fall to the plain section)
         if max_abs >= 1e4:
-            return f'"{s}"#,##0,"k"'
+            return f'[>=999500]"{s}"#,##0.0,,"m";[>=10000]"{s}"#,##0,"k";"{s}"#,##0'
         return f'"{s}"#,##0'
     if unit == "share":
         return "0%"

@@ -161,6 +161,11 @@ def _text(v, n: int = 120) -> str:
     return clean_text(str(v), max_len=n)
 
 
+def _lc_first(text: str) -> str:
+    """Lower-case the first letter only (keeps names such as 'Star' or 'NPS' inside the text)."""
+    return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
+
+
 def _q(d: DeckData) -> list[str]:
     return d.params.segmentation.quadrant_names.ordered()
 
@@ -422,6 +427,10 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
         status.append((num, name, tables, have, state))
     done = sum(s[4] == "Complete" for s in status)
     started = sum(s[4] != "Not started" for s in status)
+    nxt = next((s for s in status if s[4] != "Complete"), None)
+    stands = (f"Results as of {d.as_of:%d %B %Y}. " +
+              (f"Next: phase {nxt[0]}, {nxt[1].lower()} ({nxt[4].lower()})." if nxt else
+               "All phases have results; the next step is the periodic review against target."))
     if done == 5:
         title = "All five KAM phases have run; this deck reports each of them"
     elif done == 0:
@@ -436,7 +445,7 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
         cols = box.split_h([1] * 5, gap=int(0.08 * IN))
         for k, ((num, name, tables, have, state), b) in enumerate(zip(status, cols)):
             fill = c.style.primary if state == "Complete" else c.style.accent if state == "In progress" else "BFC5CD"
-            c.text_box(Box(b.x, b.y, b.w + int(0.05 * IN), int(0.75 * IN)), [f"Phase {num}"], size=16, bold=True,
+            c.text_box(Box(b.x, b.y, b.w + (int(0.05 * IN) if k < 4 else 0), int(0.75 * IN)), [f"Phase {num}"], size=16, bold=True,
                        color="FFFFFF", fill=fill, align="c", anchor="m", fit=False,
                        shape=MSO_SHAPE.CHEVRON if k else MSO_SHAPE.PENTAGON, inset=0.3)
             c.text_box(Box(b.x, b.y + int(0.9 * IN), b.w - int(0.1 * IN), int(0.75 * IN)), [name], size=16, bold=True,
@@ -446,8 +455,11 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
             items = [[("✓ " if t in have else "–  ", True, c.style.accent if t in have else c.style.muted),
                       (_PHASE_OUTPUTS.get(t, t), False, c.style.text if t in have else c.style.muted)]
                      for t in tables]
-            c.text_box(Box(b.x, b.y + int(2.15 * IN), b.w - int(0.1 * IN), b.h - int(2.2 * IN)),
+            c.text_box(Box(b.x, b.y + int(2.15 * IN), b.w - int(0.1 * IN), int(1.6 * IN)),
                        items, size=14, min_pt=9)
+        band = Box(box.x, box.y + box.h - int(1.0 * IN), box.w, int(1.0 * IN))
+        c.text_box(band, [[("Where the engagement stands  ", True, c.style.primary), (stands, False, c.style.text)]],
+                   size=15, fill=c.style.light, anchor="m", inset=0.2, min_pt=10)
 
     return [SlideSpec("framework", "Title and Content", title, draw, topic="KAM framework",
                       source=f"KAM engagement run {d.run.dir.name}",
@@ -900,7 +912,7 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
     q0 = order[0]
     title = (f"{q0} accounts are {fmt_share(by.loc[q0, 'n'] / len(s), decimals=0)} of the portfolio but "
              f"{fmt_share(by.loc[q0, 'rev'] / tot, decimals=0)} of revenue") if tot else "KAM portfolio matrix"
-    take = [f"{q}: {fmt_count(by.loc[q, 'n'])} accounts, {fmt_share(by.loc[q, 'rev'] / tot, decimals=0)} of revenue"
+    take = [f"{q}: {fmt_count(by.loc[q, 'n'])} accounts, {fmt_share(by.loc[q, 'rev'] / tot)} of revenue"
             for q in order if q in by.index and tot]
     if "is_key" in s.columns:
         take.append(f"{fmt_count(s['is_key'].astype(bool).sum())} accounts selected as key")
@@ -935,6 +947,8 @@ def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
                 ("profit_share", "Profit share", "r", fmt_share),
                 ("intent", "Engagement intent", "l", lambda v: _text(v, 120))]
         cols = [c for c in cols if c[0] in sp.columns]
+        qo = {q: i for i, q in enumerate(_q(d))}
+        sp = sp.assign(_o=sp["segment"].map(qo).fillna(len(qo))).sort_values("_o", kind="stable")
         rows = [[f(r[c]) for c, _, _, f in cols] for _, r in sp.iterrows()]
         top = sp.sort_values("revenue_share", ascending=False).iloc[0]
         title = (f"{_text(top['segment'], 30)} accounts hold {fmt_share(top['revenue_share'])} of revenue; "
@@ -1268,7 +1282,7 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
     cols = [c for c in pref if c in t.columns][:4]
     rows = [[d.name_of(r["account_id"])] + [d.money(r[c]) if c == "revenue_12m" else _text(r[c], 140) for c in cols]
             for _, r in t.head(12).iterrows()]
-    pages = _rows_per_page(len(rows), 6)
+    pages = _rows_per_page(len(rows), 8)
     out = []
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
@@ -1337,15 +1351,26 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
         return []  # reported on the data-readiness slide with its sentence
     unit = r.get("unit") if isinstance(r.get("unit"), str) else "share"
     ci = f"{fmt_value(r['ci_low'], unit, signed=True)} to {fmt_value(r['ci_high'], unit, signed=True)}"
-    p = f"p = {r['p_value']:.3f}" if "p_value" in t.columns and is_num(r.get("p_value")) else ""
+    p = ""
+    if "p_value" in t.columns and is_num(r.get("p_value")):
+        p = "p < 0.001" if r["p_value"] < 0.001 else f"p = {r['p_value']:.3f}"
     conf = fmt_share(d.params.thresholds.confidence, decimals=0)
     title = _text(r["sentence"], 150)
+    lo, hi = (float(r["ci_low"]), float(r["ci_high"])) if is_num(r["ci_low"]) and is_num(r["ci_high"]) else (None, None)
+    body = [[("Estimate: ", True), (f"{_impact_text(r)} ({conf} interval {ci}" + (f"; {p})" if p else ")"), False)]]
+    if lo is not None:
+        clear = lo > 0 or hi < 0
+        body.append([("Reading: ", True), ("the interval excludes zero, so the effect is distinguishable from noise"
+                                            if clear else "the interval includes zero, so the data cannot rule out no "
+                                                          "effect", False)])
+    body.append([("Comparison: ", True), ("key accounts against comparable non-key accounts, before and after the "
+                                          "programme start", False)])
 
     def draw(c: SlideCanvas):
         _tiles(c, c.region("Numbers"), [(_impact_text(r), "Programme effect (estimate)", None),
                                         (ci, f"{conf} confidence interval", None)] +
-               ([(p.split(" = ")[1], "p-value", None)] if p else []))
-        _bullets(c, c.region("Body"), [_text(r["sentence"], 300)], size=16)
+               ([(p.removeprefix("p = "), "p-value", None)] if p else []))
+        _bullets(c, c.region("Body"), body, size=16)
 
     return [SlideSpec("review", "Key Numbers", title, draw, topic="Programme impact", source=d.source("programme_impact"),
                       footnote="Difference-in-differences: key accounts vs comparable non-key accounts, before vs "
@@ -1396,7 +1421,7 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
             ([d.money(r["value"])] if has_v else []) for _, r in t.iterrows()]
     tot = t["value"].sum() if has_v else None
     title = f"{len(t)} recommendations" + (f" worth {d.money(tot)}" if is_num(tot) else "") + \
-        f", led by: {_text(t.iloc[0]['recommendation'], 70).rstrip('.').lower()}"
+        f", led by: {_lc_first(_text(t.iloc[0]['recommendation'], 70).rstrip('.'))}"
     pages = _rows_per_page(len(rows), 5)
     out = []
     for k, sl in enumerate(pages):
@@ -1447,8 +1472,7 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
             c.text_box(Box(r.x + int(0.7 * IN), r.y, r.w - int(0.7 * IN), r.h), [it], size=16, anchor="m",
                        color=c.style.text, min_pt=10)
 
-    first = "".join(t for t, _ in items[0]).rstrip(".")
-    first = first[0].lower() + first[1:]
+    first = _lc_first(items[0][-1][0].rstrip("."))
     title = (f"{len(items)} next steps, starting with: {first}" if len(items) > 1 else f"Next step: {first}")
     return [SlideSpec("next", "Title and Content", title[:150],
                       draw, topic="Next steps", source=f"KAM engagement run {d.run.dir.name}",
@@ -1462,14 +1486,18 @@ def s_method_notes(d: DeckData, specs: list[SlideSpec]) -> list[SlideSpec]:
         if s.section in ("summary", "next", "appendix") or not s.notes or s.topic in seen:
             continue
         seen.add(s.topic)
-        items.append([(f"{s.topic}: ", True), (s.notes.split(". ")[0].rstrip(".") + ".", False)])
+        first = s.notes.split(". ")[0].rstrip(".")
+        head, _, rest = first.partition(": ")
+        if rest and head.split()[0].lower() == s.topic.split()[0].lower():
+            first = rest[0].upper() + rest[1:]
+        items.append([(f"{s.topic}: ", True), (first + ".", False)])
     if not items:
         return []
-    pages = _rows_per_page(len(items), 11)
+    pages = _rows_per_page(len(items), 13)
     out = []
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
-            _bullets(c, c.region("Body"), items[sl], size=14)
+            _bullets(c, c.region("Body"), items[sl], size=13)
         out.append(SlideSpec("appendix", "Title and Content",
                              "Method notes" + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Method notes", notes="One line of method per analysis; full detail in each "
