@@ -76,7 +76,7 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
     cp.last_printed = stamp
     cp.revision = 1
     cp.keywords = "KAM; framework deck"
-    cp.comments = f"Built from run {run.dir.name}"
+    cp.comments = f"Built from run {data.run_id}"
     out = run.deliverable_path(filename)
     buf = io.BytesIO()
     deck.prs.save(buf)

@@ -119,6 +119,11 @@ class DeckData:
 
     # ------------------------------------------------------------------ text helpers
     @property
+    def run_id(self) -> str:
+        """The run's id (the runner builds in '.<id>.partial' and renames it when done)."""
+        return self.run.dir.name.lstrip(".").removesuffix(".partial")
+
+    @property
     def as_of(self) -> dt.date:
         return self.params.analysis.as_of_date
 
@@ -162,8 +167,23 @@ def _text(v, n: int = 120) -> str:
 
 
 def _lc_first(text: str) -> str:
-    """Lower-case the first letter only (keeps names such as 'Star' or 'NPS' inside the text)."""
-    return text[:1].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
+    """Lower-case a label for use mid-sentence, keeping acronyms (NPS, YoY) and names inside it.
+
+    The first word is lower-cased unless it is an acronym; a Title Case label
+    ("Net Promoter Score") is lower-cased word by word, acronyms kept.
+    """
+    def acronym(w: str) -> bool:
+        return sum(ch.isupper() for ch in w) > 1
+
+    words = text.split(" ")
+    caps = [w for w in words if w[:1].isalpha()]
+    title_case = len(caps) > 1 and all(w[:1].isupper() for w in caps)
+    out = []
+    for i, w in enumerate(words):
+        if (i == 0 or title_case) and w[:1].isupper() and not acronym(w):
+            w = w[:1].lower() + w[1:]
+        out.append(w)
+    return " ".join(out)
 
 
 def _q(d: DeckData) -> list[str]:
@@ -209,7 +229,7 @@ def s_title(d: DeckData) -> list[SlideSpec]:
                    max_pt=14, min_pt=10)
 
     return [SlideSpec("summary", "Title", _text(e.title, 120), draw, topic="title",
-                      notes=f"Framework deck built from run {d.run.dir.name}; every number comes from the run's tables.")]
+                      notes=f"Framework deck built from run {d.run_id}; every number comes from the run's tables.")]
 
 
 def s_exec_summary(d: DeckData) -> list[SlideSpec]:
@@ -286,7 +306,7 @@ def _f_targets(d: DeckData) -> Finding | None:
     text = f"of {len(rated)} KPIs with a target are on target"
     if len(off):
         worst = off.sort_values("status", key=lambda s: s.map({"red": 0, "amber": 1})).iloc[0]
-        text += f"; {d.label_of(worst['kpi']).lower()} is {worst['status']}"
+        text += f"; {_lc_first(d.label_of(worst['kpi']))} is {worst['status']}"
         if is_num(worst.get("current")) and is_num(worst.get("target")):
             u = d.unit_of(worst["kpi"])
             text += f" at {fmt_value(worst['current'], u, d.cur)} vs {fmt_value(worst['target'], u, d.cur)}"
@@ -462,7 +482,7 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
                    size=15, fill=c.style.light, anchor="m", inset=0.2, min_pt=10)
 
     return [SlideSpec("framework", "Title and Content", title, draw, topic="KAM framework",
-                      source=f"KAM engagement run {d.run.dir.name}",
+                      source=f"KAM engagement run {d.run_id}",
                       notes="The five-phase KAM framework (assessment, segmentation, strategy, operational planning, "
                             "review). A phase is complete when all its result tables are in the run folder.")]
 
@@ -672,7 +692,7 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
     else:
         worst = tab[status.isin(["red", "amber"])].iloc[0]
         title = (f"{n_red + n_amber} of {rated} measurable KPIs miss their target; "
-                 f"{d.label_of(worst['kpi']).lower()} is {str(worst['status']).lower()}")
+                 f"{_lc_first(d.label_of(worst['kpi']))} is {str(worst['status']).lower()}")
     fills, colors = {}, {}
     for i, s in enumerate(status):
         if s in ("green", "amber", "red"):
@@ -1310,7 +1330,7 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
     t = t.assign(_o=t["status"].map(rank).fillna(3)).sort_values("_o", kind="stable").head(5)
     n_on = int((t["status"] == "green").sum())
     title = f"{n_on} of {len(t)} tracked KPIs are on target" + (
-        f"; {d.label_of(t.iloc[0]['kpi']).lower()} needs attention" if t.iloc[0]["status"] in ("red", "amber") else "")
+        f"; {_lc_first(d.label_of(t.iloc[0]['kpi']))} needs attention" if t.iloc[0]["status"] in ("red", "amber") else "")
     tiles, subs = [], []
     for _, r in t.iterrows():
         u = d.unit_of(r["kpi"])
@@ -1457,7 +1477,7 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
         for _, r in kt[kt["status"].isin(["red", "amber"])].iterrows():
             u = d.unit_of(r["kpi"])
             items.insert(len(d.params.engagement.next_steps),
-                         [("Close the gap: ", True), (f"{d.label_of(r['kpi']).lower()} at {fmt_value(r['current'], u, d.cur)}"
+                         [("Close the gap: ", True), (f"{_lc_first(d.label_of(r['kpi']))} at {fmt_value(r['current'], u, d.cur)}"
                                                       f" against a target of {fmt_value(r['target'], u, d.cur)}", False)])
     if not items:
         items.append([("Review: ", True), ("agree the targets and re-run the engagement at the next review date", False)])
@@ -1472,10 +1492,10 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
             c.text_box(Box(r.x + int(0.7 * IN), r.y, r.w - int(0.7 * IN), r.h), [it], size=16, anchor="m",
                        color=c.style.text, min_pt=10)
 
-    first = _lc_first(items[0][-1][0].rstrip("."))
+    first = _lc_first("".join(r[0] for r in items[0]).rstrip("."))
     title = (f"{len(items)} next steps, starting with: {first}" if len(items) > 1 else f"Next step: {first}")
     return [SlideSpec("next", "Title and Content", title[:150],
-                      draw, topic="Next steps", source=f"KAM engagement run {d.run.dir.name}",
+                      draw, topic="Next steps", source=f"KAM engagement run {d.run_id}",
                       notes="Next steps: the consultant's agreed steps, the top recommendations, phases still to "
                             "complete and the data that would unlock more analysis.")]
 
@@ -1515,7 +1535,7 @@ def s_data_sources(d: DeckData) -> list[SlideSpec]:
         rows.append([table.capitalize(), fname, fmt_count(st.get("rows_read")), fmt_count(kept)])
     a = d.params.analysis
     facts = [f"As-of date: {a.as_of_date:%d %b %Y}", f"Period: {a.period}", f"Churn definition: no order for {a.churn_days} days",
-             f"Run: {d.run.dir.name}"]
+             f"Run: {d.run_id}"]
     if a.programme_start:
         facts.insert(1, f"Programme start: {a.programme_start:%d %b %Y}")
 
