@@ -227,6 +227,10 @@ def s_title(d: DeckData) -> list[SlideSpec]:
         c.set_text("Subtitle", d.client, max_pt=22, min_pt=14)
         c.set_text("Date", " · ".join(x for x in [when, _text(e.consultant, 80), _text(mark, 60)] if x),
                    max_pt=14, min_pt=10)
+        logo = d.params.branding.logo
+        if logo is not None and logo.is_file():
+            w, h = c.deck.width, c.deck.height
+            c.picture(logo, Box(w - int(2.6 * IN), int(0.4 * IN), int(2.0 * IN), int(0.8 * IN)))
 
     return [SlideSpec("summary", "Title", _text(e.title, 120), draw, topic="title",
                       notes=f"Framework deck built from run {d.run_id}; every number comes from the run's tables.")]
@@ -653,6 +657,44 @@ def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
                       footnote="Net revenue after returns." + (" Last 16 periods shown." if len(t) == 16 else ""),
                       notes="Revenue by period = sum of net revenue of orders in the period (returns netted). "
                             "Period length: analysis.period in the params.")]
+
+
+def s_activity(d: DeckData) -> list[SlideSpec]:
+    """Ordering accounts and average order value by period, side by side (Two Content)."""
+    t = d.table("kpi_by_period", ("period_start", "active_accounts", "average_order_value"),
+                topic="Accounts and order value")
+    if t is None:
+        return []
+    t = t.sort_values("period_start").tail(16)
+    t = t[t["active_accounts"].map(is_num) & t["average_order_value"].map(is_num)]
+    if len(t) < 2:
+        return []
+    period = d.params.analysis.period
+    cats = [period_label(p, period) for p in t["period_start"]]
+    acc, aov = t["active_accounts"].astype(float).tolist(), t["average_order_value"].astype(float).tolist()
+    d_acc = acc[-1] / acc[0] - 1 if acc[0] else None
+    d_aov = aov[-1] / aov[0] - 1 if aov[0] else None
+    if d_acc is None or d_aov is None:
+        return []
+    title = (f"Ordering accounts {'rose' if d_acc >= 0 else 'fell'} {fmt_share(abs(d_acc), decimals=0)} and order value "
+             f"{'rose' if d_aov >= 0 else 'fell'} {fmt_share(abs(d_aov), decimals=0)} between {cats[0]} and {cats[-1]}")
+
+    def draw(c: SlideCanvas):
+        for name, vals, fmt, color, label in (
+                ("Left", acc, chart_format("count"), c.style.primary, f"Accounts ordering per {period}"),
+                ("Right", aov, chart_format("currency", d.cur, max_abs=max(aov)), c.style.accent,
+                 f"Average order value ({d.cur})")):
+            box = c.region(name)
+            c.text_box(Box(box.x, box.y, box.w, int(0.4 * IN)), [label], size=14, bold=True, color=c.style.primary,
+                       fit=False)
+            c.line_chart(Box(box.x, box.y + int(0.45 * IN), box.w, box.h - int(0.45 * IN)), cats, {label: vals},
+                         number_format=fmt, colors=[color], minimum=0)
+
+    return [SlideSpec("assessment", "Two Content", title, draw, topic="Accounts and order value",
+                      source=d.source("kpi_by_period"),
+                      footnote=f"Accounts with at least one order in the {period}; order value = revenue / orders.",
+                      notes="Active accounts = accounts with at least one positive order in the period; average order "
+                            "value = net revenue / orders in the period.")]
 
 
 def s_scorecard(d: DeckData) -> list[SlideSpec]:
@@ -1581,7 +1623,7 @@ STORY: list[tuple[str, Callable[[DeckData], list[SlideSpec]]]] = [
     ("framework", s_framework),
     ("context", s_five_forces), ("context", s_pest), ("context", s_most), ("context", s_gaps),
     ("context", s_strengths),
-    ("assessment", s_revenue_trend), ("assessment", s_scorecard), ("assessment", s_concentration),
+    ("assessment", s_revenue_trend), ("assessment", s_activity), ("assessment", s_scorecard), ("assessment", s_concentration),
     ("assessment", s_whale), ("assessment", s_cohorts), ("assessment", s_capability),
     ("segmentation", s_portfolio_matrix), ("segmentation", s_segment_profiles), ("segmentation", s_key_accounts),
     ("segmentation", s_rfm), ("segmentation", s_clv), ("segmentation", s_stability),
