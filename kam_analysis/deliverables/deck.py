@@ -29,7 +29,7 @@ def _style(params) -> Style:
 def _render(deck: DeckTemplate, spec: SlideSpec) -> None:
     c = deck.new_slide(spec.layout)
     if spec.layout != "Title":
-        c.title(spec.title)
+        c.title(spec.title.rstrip("."))
     spec.draw(c)
     if spec.source or spec.footnote:
         c.source(spec.source, spec.footnote)

@@ -1503,7 +1503,7 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
     rec = d.peek("recommendations")
     if rec is not None and {"rank", "recommendation"} <= set(rec.columns):
         for _, r in rec.sort_values("rank").head(3).iterrows():
-            items.append([("Act on: ", True), (_text(r["recommendation"], 160), False)])
+            items.append([("Recommendation: ", True), (_lc_first(_text(r["recommendation"], 160)), False)])
     for num, name, tables, *_ in PHASES:
         if not any(d.run.has_table(t) for t in tables):
             items.append([(f"Phase {num}: ", True), (f"complete {name.lower()} and add it to the next run", False)])
@@ -1519,8 +1519,9 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
         for _, r in kt[kt["status"].isin(["red", "amber"])].iterrows():
             u = d.unit_of(r["kpi"])
             items.insert(len(d.params.engagement.next_steps),
-                         [("Close the gap: ", True), (f"{_lc_first(d.label_of(r['kpi']))} at {fmt_value(r['current'], u, d.cur)}"
-                                                      f" against a target of {fmt_value(r['target'], u, d.cur)}", False)])
+                         [("KPI: ", True), (f"close the gap on {_lc_first(d.label_of(r['kpi']))} "
+                                            f"({fmt_value(r['current'], u, d.cur)} against a target of "
+                                            f"{fmt_value(r['target'], u, d.cur)})", False)])
     if not items:
         items.append([("Review: ", True), ("agree the targets and re-run the engagement at the next review date", False)])
     items = items[:7]
@@ -1534,7 +1535,7 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
             c.text_box(Box(r.x + int(0.7 * IN), r.y, r.w - int(0.7 * IN), r.h), [it], size=16, anchor="m",
                        color=c.style.text, min_pt=10)
 
-    first = _lc_first("".join(r[0] for r in items[0]).rstrip("."))
+    first = _lc_first(items[0][-1][0].rstrip("."))
     title = (f"{len(items)} next steps, starting with: {first}" if len(items) > 1 else f"Next step: {first}")
     return [SlideSpec("next", "Title and Content", title[:150],
                       draw, topic="Next steps", source=f"KAM engagement run {d.run_id}",
