@@ -28,6 +28,11 @@ from kam_analysis.run import Run
 
 ALT = REPO / "tests" / "data" / "alt_template.pptx"
 
+
+def build_deck_strict(run, **kw):
+    """Tests build in strict mode: a builder error fails the test instead of skipping a slide."""
+    return build_deck(run, strict=True, **kw)
+
 CONTEXT = {
     "five_forces": {
         "rivalry": {"rating": "high", "note": "Many online boutiques compete on price for the same trade buyers"},
@@ -164,7 +169,7 @@ def full_run(demo_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def full_deck(full_run):
-    return build_deck(full_run)
+    return build_deck_strict(full_run)
 
 
 def _slides(path):
@@ -349,7 +354,7 @@ def test_pseudonymised_deck_shows_no_real_account_names(full_run, tmp_path):
     params = full_run.params.model_copy(deep=True)
     params.output.pseudonymise = True
     run = _copy_run(full_run, tmp_path / "pseudo", params)
-    _, slides = _slides(build_deck(run))
+    _, slides = _slides(build_deck_strict(run))
     text = "\n".join(t for s in slides for t in _texts(s))
     real = set(run.read_data("accounts")["account_name"].dropna())
     assert "Account 0" in text
@@ -359,7 +364,7 @@ def test_pseudonymised_deck_shows_no_real_account_names(full_run, tmp_path):
 # ------------------------------------------------------------------------------- template swap
 def test_second_template_builds_the_same_storyline(full_run, full_deck, tmp_path):
     alt_run = _copy_run(full_run, tmp_path / "alt", full_run.params)
-    alt = build_deck(alt_run, template=ALT, filename="alt.pptx")
+    alt = build_deck_strict(alt_run, template=ALT, filename="alt.pptx")
     _, a = _slides(full_deck)
     _, b = _slides(alt)
     assert [(s.slide_layout.name, _title(s)) for s in a] == [(s.slide_layout.name, _title(s)) for s in b]
@@ -376,9 +381,9 @@ def test_template_without_a_required_layout_is_a_clear_error(full_run, tmp_path)
     bad = tmp_path / "bad.pptx"
     prs.save(bad)
     with pytest.raises(ParameterError, match="no layout named 'Chart'.*fix: rename"):
-        build_deck(full_run, template=bad)
+        build_deck_strict(full_run, template=bad)
     with pytest.raises(ParameterError, match="not found"):
-        build_deck(full_run, template=tmp_path / "missing.pptx")
+        build_deck_strict(full_run, template=tmp_path / "missing.pptx")
 
 
 # ------------------------------------------------------------------------------- spine-only and thin data
@@ -386,7 +391,7 @@ def test_spine_only_run_skips_absent_sections_without_empty_slides(demo_run, tmp
     params = load_params(write_demo_params(tmp_path))
     run = _copy_run(demo_run, tmp_path / "run", params)
     _spine_tables(run)
-    _, slides = _slides(build_deck(run))
+    _, slides = _slides(build_deck_strict(run))
     titles = [_title(s) for s in slides]
     assert "Market and organisational context" not in titles  # no context in params
     assert not any("capability gap" in t for t in titles)
@@ -417,7 +422,7 @@ def test_transactions_only_run_says_what_the_data_cannot_support(tmp_path):
     p.write_text(yaml.safe_dump(raw))
     run = open_run(p, tmp_path / "run")
     _spine_tables(run)
-    _, slides = _slides(build_deck(run))
+    _, slides = _slides(build_deck_strict(run))
     text = "\n".join(t for s in slides for t in _texts(s))
     titles = [_title(s) for s in slides]
     limits = next(s for s in slides if "could not be supported" in _title(s))
@@ -459,3 +464,13 @@ def test_every_slide_renders_through_libreoffice(full_deck, tmp_path):
     assert pdf.exists()
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
     assert pages == len(Presentation(str(full_deck)).slides)
+
+
+def test_a_table_unlike_the_contract_skips_its_slide_not_the_deck(full_run, tmp_path):
+    run = _copy_run(full_run, tmp_path / "odd", full_run.params)
+    run.write_table("churn_drivers", pd.DataFrame({"feature": ["x"], "odds_ratio": ["not a number"]}))
+    run.write_table("impact_scenarios", pd.DataFrame({"scenario": ["base"], "revenue_impact": [object()]}).astype(str))
+    _, slides = _slides(build_deck(run))
+    titles = [_title(s) for s in slides]
+    assert not any("churn driver" in t for t in titles)
+    assert "Analyses not included in this deck" in " ".join(titles)

@@ -38,7 +38,8 @@ def _render(deck: DeckTemplate, spec: SlideSpec) -> None:
     c.finish()
 
 
-def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_FILENAME) -> Path:
+def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_FILENAME,
+               strict: bool = False) -> Path:
     """Build the framework deck into ``deliverables/`` of the run folder.
 
     Parameters
@@ -49,6 +50,9 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
         A template .pptx; default ``params.branding.template``.
     filename : str
         The deck's file name in ``deliverables/``.
+    strict : bool
+        Re-raise an error in a slide builder (tests) instead of leaving that slide out
+        and listing it on the appendix slide "Analyses not included".
 
     Returns
     -------
@@ -63,7 +67,7 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
     params = run.params
     path = Path(template or params.branding.template)
     deck = DeckTemplate(path, style=_style(params), apply_colors=params.branding.apply_colors_to_template)
-    data = DeckData(run)
+    data = DeckData(run, strict=strict)
     for spec in plan_deck(data):
         _render(deck, spec)
     when = params.engagement.date or params.analysis.as_of_date

@@ -65,8 +65,9 @@ class Finding:
 class DeckData:
     """Read access to the run's tables for the slide builders, recording what was skipped."""
 
-    def __init__(self, run):
+    def __init__(self, run, *, strict: bool = False):
         self.run = run
+        self.strict = strict  # re-raise a builder's error instead of skipping its slide (tests)
         self.params = run.params
         self.cur = run.params.client.currency
         self.client = clean_text(run.params.client.name, max_len=120)
@@ -753,7 +754,9 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
 
 
 def d_style_rag(s: str) -> str:
-    return {"green": "2E7D32", "amber": "C77700", "red": "B42318"}.get(s, "6B7280")
+    from ._pptx import Style
+
+    return Style().rag(s)
 
 
 def s_concentration(d: DeckData) -> list[SlideSpec]:
@@ -818,7 +821,9 @@ def s_whale(d: DeckData) -> list[SlideSpec]:
     w = d.peek("whale_curve")
     if w is None or not {"account_share", "cumulative_profit"} <= set(w.columns) or w.empty:
         return []
-    w = w.sort_values("account_share")
+    w = w[w["account_share"].map(is_num) & w["cumulative_profit"].map(is_num)].sort_values("account_share")
+    if w.empty:
+        return []
     peak_i = int(np.nanargmax(w["cumulative_profit"].to_numpy(dtype=float)))
     peak, final = float(w["cumulative_profit"].iloc[peak_i]), float(w["cumulative_profit"].iloc[-1])
     at = float(w["account_share"].iloc[peak_i])
@@ -875,7 +880,7 @@ def s_capability(d: DeckData) -> list[SlideSpec]:
     t = d.table("capability_maturity", ("dimension", "score", "target"), topic="Capability maturity")
     if t is None:
         return []
-    t = t[t["score"].map(is_num)]
+    t = t[t["score"].map(is_num) & t["target"].map(is_num)]
     if t.empty:
         return []
     t = t.assign(_gap=t["target"].astype(float) - t["score"].astype(float))
@@ -1663,20 +1668,32 @@ def _agenda(sections: list[str]) -> SlideSpec:
     return SlideSpec("summary", "Title and Content", "Agenda", draw, topic="Agenda")
 
 
+def _safe(d: DeckData, builder) -> list[SlideSpec]:
+    """Run one slide builder; a table shaped unlike the contract skips its slide, not the whole deck."""
+    try:
+        return builder(d)
+    except Exception as exc:  # noqa: BLE001 - recorded on the appendix slide; strict mode re-raises
+        if d.strict:
+            raise
+        topic = builder.__name__.removeprefix("s_").replace("_", " ").capitalize()
+        d.skipped.append((topic, f"could not be drawn from this run's tables ({type(exc).__name__}: {exc})"[:200]))
+        return []
+
+
 def plan_deck(d: DeckData) -> list[SlideSpec]:
     """Every slide of the deck in order, with section dividers and an agenda for the sections present."""
     body: list[SlideSpec] = []
     for _section, builder in STORY:
-        body.extend(builder(d))
-    body.extend(s_data_limits(d))
-    nxt = s_next_steps(d)
-    appendix = s_method_notes(d, body) + s_data_sources(d) + s_not_included(d)
+        body.extend(_safe(d, builder))
+    body.extend(_safe(d, s_data_limits))
+    nxt = _safe(d, s_next_steps)
+    appendix = s_method_notes(d, body) + _safe(d, s_data_sources) + s_not_included(d)
     order = ["framework", "context", "assessment", "segmentation", "strategy", "review"]
     # the data-limits slide closes the assessment section even though it is planned last
     by_sec: dict[str, list[SlideSpec]] = {k: [s for s in body if s.section == k] for k in ["summary", *order]}
     sections = [k for k in order if by_sec[k]] + ["next"] + (["appendix"] if appendix else [])
     slides = s_title(d)
-    exec_sum = s_exec_summary(d)
+    exec_sum = _safe(d, s_exec_summary)
     slides += [_agenda(sections)] + exec_sum + by_sec["summary"]
     for i, key in enumerate(sections, start=1):
         slides.append(_section_slide(key, i))
