@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -704,14 +704,18 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
                 f"than {fmt_share(d.params.thresholds.rag.red, decimals=0)} short.")
     if bg is not None and {"kpi", "current", "benchmark", "target", "status"} <= set(bg.columns) and len(bg):
         src, tab = "benchmark_gaps", bg
-        header = ["KPI", "Current", "Benchmark", "Target", "Gap to target", "Status"]
+        header = ["KPI", "Current", "Benchmark", "Gap to benchmark", "Target", "Gap to target", "Status"]
 
         def row(r):
             u = r["unit"] if "unit" in r and isinstance(r["unit"], str) else d.unit_of(r["kpi"])
-            gap = r.get("gap_to_target", r["current"] - r["target"] if is_num(r["current"]) and is_num(r["target"]) else None)
+            both = is_num(r["current"]) and is_num(r["target"])
+            gap = r.get("gap_to_target", r["current"] - r["target"] if both else None)
+            gb = r.get("gap_to_benchmark", r["current"] - r["benchmark"] if is_num(r["current"]) and
+                       is_num(r["benchmark"]) else None)
             return [kpi_label(r["kpi"], r.get("label")), fmt_value(r["current"], u, d.cur),
-                    fmt_value(r["benchmark"], u, d.cur), fmt_value(r["target"], u, d.cur),
-                    fmt_value(gap, u, d.cur, signed=True), str(r["status"]).upper()]
+                    fmt_value(r["benchmark"], u, d.cur), fmt_value(gb, u, d.cur, signed=True),
+                    fmt_value(r["target"], u, d.cur), fmt_value(gap, u, d.cur, signed=True),
+                    str(r["status"]).upper()]
     else:
         tab = d.table("kpi_vs_target", ("kpi", "current", "target", "gap", "status"), topic="KPI scorecard")
         if tab is None:
@@ -734,13 +738,16 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
         title = f"All {rated} measurable KPIs meet their targets"
     else:
         worst = tab[status.isin(["red", "amber"])].iloc[0]
-        title = (f"{n_red + n_amber} of {rated} measurable KPIs miss their target; "
+        against = "target or benchmark" if src == "benchmark_gaps" else "target"
+        title = (f"{n_red + n_amber} of {rated} measurable KPIs fall short of their {against}; "
                  f"{_lc_first(d.label_of(worst['kpi']))} is {str(worst['status']).lower()}")
     fills, colors = {}, {}
     for i, s in enumerate(status):
         if s in ("green", "amber", "red"):
             fills[(i, len(header) - 1)] = tint(d_style_rag(s), 0.8)
             colors[(i, len(header) - 1)] = d_style_rag(s)
+    if src == "benchmark_gaps":
+        rag_note = "Status against the target, or against the benchmark where no target is set. " + rag_note
     foot = rag_note + (f" n/a: {', '.join(d.label_of(k) for k in na)} cannot be measured from the data." if na else "")
 
     def draw(c: SlideCanvas):
@@ -1182,6 +1189,8 @@ def s_playbooks(d: DeckData) -> list[SlideSpec]:
     t = d.table("segment_playbook", ("segment", "objective", "engagement_model"), topic="Segment playbooks")
     if t is None:
         return []
+    if "engagement_label" in t.columns:  # a readable label for the model's code
+        t = t.assign(engagement_model=t["engagement_label"].where(t["engagement_label"].notna(), t["engagement_model"]))
     cols = [("segment", "Segment", 1.0), ("accounts", "Accounts", 0.8), ("revenue_share", "Revenue share", 0.9),
             ("objective", "Objective", 2.6), ("engagement_model", "Engagement model", 1.8),
             ("contact_cadence", "Contact cadence", 1.9), ("investment_level", "Investment", 0.9)]
@@ -1243,25 +1252,32 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
     t["_eff"] = np.abs(np.log(t["odds_ratio"].astype(float).clip(lower=1e-6)))
     t = t.sort_values("_eff", ascending=False).head(8)
     top = t.iloc[0]
-    title = (f"{_text(top['feature'], 40).replace('_', ' ').capitalize()} is the strongest churn driver "
+    top_name = top["label"] if "label" in t.columns and isinstance(top.get("label"), str) else top["feature"]
+    title = (f"{_text(top_name, 40).replace('_', ' ')[:1].upper() + _text(top_name, 40).replace('_', ' ')[1:]} is the strongest churn driver "
              f"(odds ratio {top['odds_ratio']:.2f})")
+    sig = (t["p_value"].astype(float) < 0.05) if "p_value" in t.columns else pd.Series(True, index=t.index)
     take = []
-    for _, r in t.head(4).iterrows():
-        ci = (f", 95% CI {r['ci_low']:.2f}–{r['ci_high']:.2f}" if "ci_low" in t.columns and is_num(r.get("ci_low"))
-              and is_num(r.get("ci_high")) else "")
-        txt = _text(r["interpretation"], 160) if "interpretation" in t.columns and isinstance(r.get("interpretation"), str) \
-            else f"{_text(r['feature'], 40)}: odds ratio {r['odds_ratio']:.2f}"
-        take.append(txt + ci)
+    for _, r in pd.concat([t[sig], t[~sig]]).head(4).iterrows():
+        if "interpretation" in t.columns and isinstance(r.get("interpretation"), str) and r["interpretation"].strip():
+            txt = _text(r["interpretation"], 170)
+        else:
+            txt = f"{_text(r['feature'], 40)}: odds ratio {r['odds_ratio']:.2f}"
+        if "CI" not in txt and "ci_low" in t.columns and is_num(r.get("ci_low")) and is_num(r.get("ci_high")):
+            txt += f" (95% CI {r['ci_low']:.2f}–{r['ci_high']:.2f})"
+        take.append(txt)
 
     def draw(c: SlideCanvas):
-        cats = [_text(x, 30).replace("_", " ") for x in t["feature"]]
-        cols = [c.style.red if v > 1 else c.style.accent for v in t["odds_ratio"]]
+        names = t["label"] if "label" in t.columns else t["feature"]
+        cats = [_text(x, 30).replace("_", " ") for x in names]
+        cols = [("BFC5CD" if not ok else c.style.red if v > 1 else c.style.accent)
+                for v, ok in zip(t["odds_ratio"], sig)]
         c.bar_chart(c.region("Chart"), cats, {"Odds ratio": t["odds_ratio"].tolist()}, number_format="0.00",
                     horizontal=True, point_colors=cols, colors=[c.style.primary])
         _takeaway(c, take, heading="What drives churn")
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Churn-risk drivers", source=d.source("churn_drivers"),
-                      footnote="Odds ratio > 1 raises the odds of churning in the next period; < 1 lowers them.",
+                      footnote="Odds ratio > 1 raises the odds of churning in the next period (red); < 1 lowers them "
+                               "(teal); grey = not distinguishable from no effect (p >= 0.05).",
                       notes="Churn-risk model: logistic regression of churn in the next period on account features; "
                             "odds ratios with confidence intervals; back-tested on a time split.")]
 
@@ -1345,8 +1361,11 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
     t = d.table("account_plans", ("account_id",), topic="Account plans")
     if t is None:
         return []
-    pref = ["revenue_12m", "objective", "objectives", "opportunities", "actions", "owner", "kpis", "risk_band"]
-    cols = [c for c in pref if c in t.columns][:4]
+    pref = ["revenue_12m", "objective", "objectives", "whitespace", "opportunities", "next_action", "actions",
+            "next_action_owner", "owner", "kpis_to_watch", "kpis", "risk_band"]
+    cols = [c for c in pref if c in t.columns][:5]
+    if "rank" in t.columns:
+        t = t.sort_values("rank")
     rows = [[d.name_of(r["account_id"])] + [d.money(r[c]) if c == "revenue_12m" else _text(r[c], 140) for c in cols]
             for _, r in t.head(12).iterrows()]
     pages = _rows_per_page(len(rows), 8)
@@ -1354,7 +1373,7 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
             c.table(c.region("Table"), ["Account"] + [x.replace("_", " ").capitalize() for x in cols], rows[sl],
-                    widths=[1.4] + [0.9 if x == "revenue_12m" else 2 for x in cols],
+                    widths=[1.4] + [0.9 if x == "revenue_12m" else 1.3 if "owner" in x else 2 for x in cols],
                     align=["l"] + ["r" if x == "revenue_12m" else "l" for x in cols], bold_cols=[0], max_pt=12)
         out.append(SlideSpec("strategy", "Table",
                              f"Account plans are ready for the top {len(rows)} key accounts" +
