@@ -137,7 +137,11 @@ def _phase_tables(run: Run) -> None:
                                      "objective": ["Grow share of wallet in footwear"] * 8,
                                      "actions": ["QBR in Q1; joint range review; trade portal onboarding"] * 8,
                                      "owner": ["Amelia Hart", "Jonas Weber"] * 4}))
-    w("programme_impact", pd.DataFrame({"supported": [True], "estimate": [0.139], "ci_low": [0.081], "ci_high": [0.197],
+    # the review phase estimates on log revenue and reports the uplift exp(beta) - 1 beside it
+    w("programme_impact", pd.DataFrame({"supported": [True], "estimate": [np.log1p(0.139)],
+                                        "ci_low": [np.log1p(0.081)], "ci_high": [np.log1p(0.197)],
+                                        "uplift": [0.139], "uplift_ci_low": [0.081], "uplift_ci_high": [0.197],
+                                        "confidence": [0.95], "parallel_trends": [True],
                                         "p_value": [0.0004], "sentence": [
                                             "Key accounts grew 13.9% more than comparable accounts after the programme "
                                             "started (95% CI 8.1% to 19.7%)."]}))
@@ -474,3 +478,27 @@ def test_a_table_unlike_the_contract_skips_its_slide_not_the_deck(full_run, tmp_
     titles = [_title(s) for s in slides]
     assert not any("churn driver" in t for t in titles)
     assert "Analyses not included in this deck" in " ".join(titles)
+
+
+def test_programme_impact_without_uplift_is_not_read_as_a_percentage(full_run, tmp_path):
+    run = _copy_run(full_run, tmp_path / "raw", full_run.params)
+    run.write_table("programme_impact", pd.DataFrame({
+        "supported": [True], "estimate": [0.1302], "ci_low": [0.078], "ci_high": [0.18], "p_value": [0.01],
+        "sentence": ["Key accounts' log revenue rose 0.13 more than comparable accounts'"]}))
+    _, slides = _slides(build_deck_strict(run))
+    s = next(s for s in slides if "log revenue" in _title(s))
+    text = "\n".join(_texts(s))
+    assert "+0.13" in text and "+0.08 to +0.18" in text and "13.0%" not in text
+
+
+def test_unsupported_programme_impact_is_a_reason_not_a_number(full_run, tmp_path):
+    run = _copy_run(full_run, tmp_path / "nope", full_run.params)
+    run.write_table("programme_impact", pd.DataFrame({
+        "supported": [False], "estimate": [np.nan], "ci_low": [np.nan], "ci_high": [np.nan], "p_value": [np.nan],
+        "sentence": ["The programme's impact cannot be estimated from this data: no programme start date."],
+        "reason": ["no programme start date in the params"]}))
+    _, slides = _slides(build_deck_strict(run))
+    titles = [_title(s) for s in slides]
+    assert not any("grew" in t and "comparable" in t for t in titles)
+    limits = next(s for s in slides if "could not be supported" in _title(s))
+    assert "no programme start date in the params" in "\n".join(_texts(limits))

@@ -931,7 +931,9 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
         rows.append(("Profitability and whale curve", "the transactions carry no gross margin"))
     pi = d.peek("programme_impact")
     if pi is not None and {"supported", "sentence"} <= set(pi.columns) and len(pi) and not bool(pi["supported"].iloc[0]):
-        rows.append(("Programme impact", _text(pi["sentence"].iloc[0], 180)))
+        why = pi["reason"].iloc[0] if "reason" in pi.columns and isinstance(pi["reason"].iloc[0], str) \
+            and pi["reason"].iloc[0].strip() else pi["sentence"].iloc[0]
+        rows.append(("Programme impact", _text(why, 180)))
     kt = d.peek("kpi_vs_target")
     if kt is not None and {"kpi", "status"} <= set(kt.columns):
         for k in kt.loc[kt["status"].astype(str) == "n/a", "kpi"]:
@@ -1422,9 +1424,22 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
                             "(thresholds.rag).")]
 
 
+def _impact_values(r) -> tuple[float | None, float | None, float | None, str]:
+    """(effect, low, high, unit): the uplift as a share when the table gives it, else the raw estimate.
+
+    The review phase estimates on log revenue and reports ``uplift = exp(beta) - 1``;
+    a table with only ``estimate`` and no ``unit`` is shown as a plain number, never
+    re-interpreted as a percentage.
+    """
+    if is_num(r.get("uplift")):
+        return (float(r["uplift"]), r.get("uplift_ci_low"), r.get("uplift_ci_high"), "share")
+    unit = r.get("unit") if isinstance(r.get("unit"), str) else "ratio"
+    return (float(r["estimate"]) if is_num(r.get("estimate")) else None, r.get("ci_low"), r.get("ci_high"), unit)
+
+
 def _impact_text(r) -> str:
-    unit = r.get("unit") if isinstance(r.get("unit"), str) else "share"
-    return fmt_value(r["estimate"], unit, signed=True)
+    val, _, _, unit = _impact_values(r)
+    return fmt_value(val, unit, signed=True)
 
 
 def s_programme_impact(d: DeckData) -> list[SlideSpec]:
@@ -1433,22 +1448,28 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
     if t is None:
         return []
     r = t.iloc[0]
-    if not bool(r["supported"]) or not is_num(r["estimate"]):
-        return []  # reported on the data-readiness slide with its sentence
-    unit = r.get("unit") if isinstance(r.get("unit"), str) else "share"
-    ci = f"{fmt_value(r['ci_low'], unit, signed=True)} to {fmt_value(r['ci_high'], unit, signed=True)}"
+    val, lo, hi, unit = _impact_values(r)
+    if not bool(r["supported"]) or val is None:
+        return []  # reported on the data-readiness slide with its reason
+    ci = f"{fmt_value(lo, unit, signed=True)} to {fmt_value(hi, unit, signed=True)}"
     p = ""
     if "p_value" in t.columns and is_num(r.get("p_value")):
         p = "p < 0.001" if r["p_value"] < 0.001 else f"p = {r['p_value']:.3f}"
-    conf = fmt_share(d.params.thresholds.confidence, decimals=0)
-    title = _text(r["sentence"], 150)
-    lo, hi = (float(r["ci_low"]), float(r["ci_high"])) if is_num(r["ci_low"]) and is_num(r["ci_high"]) else (None, None)
+    level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
+    conf = fmt_share(level, decimals=0)
+    title = _text(r["sentence"], 150).split("; ")[0]
     body = [[("Estimate: ", True), (f"{_impact_text(r)} ({conf} interval {ci}" + (f"; {p})" if p else ")"), False)]]
-    if lo is not None:
-        clear = lo > 0 or hi < 0
+    if is_num(lo) and is_num(hi):
+        clear = float(lo) > 0 or float(hi) < 0
         body.append([("Reading: ", True), ("the interval excludes zero, so the effect is distinguishable from noise"
                                             if clear else "the interval includes zero, so the data cannot rule out no "
                                                           "effect", False)])
+    if "parallel_trends" in t.columns and r.get("parallel_trends") is not None and not pd.isna(r.get("parallel_trends")):
+        pt = bool(r["parallel_trends"])
+        body.append([("Pre-programme check: ", True),
+                     ("key and comparison accounts moved in parallel before the start, which supports the comparison"
+                      if pt else "the groups were already diverging before the start; read the estimate with caution",
+                      False)])
     body.append([("Comparison: ", True), ("key accounts against comparable non-key accounts, before and after the "
                                           "programme start", False)])
 
@@ -1461,7 +1482,8 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("review", "Key Numbers", title, draw, topic="Programme impact", source=d.source("programme_impact"),
                       footnote="Difference-in-differences: key accounts vs comparable non-key accounts, before vs "
                                "after the programme start; cluster-robust standard errors.",
-                      notes="Programme impact by difference-in-differences with account and period effects.")]
+                      notes="Programme impact by difference-in-differences with account and period effects; the "
+                            "effect is shown as the revenue uplift exp(beta) - 1 when the table gives it.")]
 
 
 def s_migration(d: DeckData) -> list[SlideSpec]:
