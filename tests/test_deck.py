@@ -131,6 +131,7 @@ def _phase_tables(run: Run) -> None:
                                   "revenue_at_risk": np.linspace(40000, 1000, 30)}))
     w("whitespace", pd.DataFrame({"account_id": ids[:14], "category": ["Footwear", "Fragrance"] * 7,
                                   "expected_value": np.linspace(30000, 4000, 14)}))
+    _whitespace_heatmap(run)
     w("impact_scenarios", pd.DataFrame({"scenario": ["low", "base", "high"], "revenue_impact": [300000.0, 650000.0, 1.1e6],
                                         "profit_impact": [120000.0, 260000.0, 450000.0]}))
     w("account_plans", pd.DataFrame({"account_id": ids[:8], "revenue_12m": np.linspace(180000, 90000, 8),
@@ -153,6 +154,20 @@ def _phase_tables(run: Run) -> None:
         "Win back detractor key accounts with executive sponsorship"],
         "evidence": ["coverage_by_segment: €250k value at stake", "whitespace: €240k expected value",
                      "churn_drivers: detractor odds ratio 3.1"], "value": [250000.0, 240000.0, 180000.0]}))
+
+
+def _whitespace_heatmap(run: Run) -> None:
+    """A seaborn heat map saved the way the strategy phase saves its figures (figures/whitespace_heatmap.png)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    ws = run.read_table("whitespace")
+    mat = ws.pivot_table(index="account_id", columns="category", values="expected_value", aggfunc="sum").fillna(0)
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    sns.heatmap(mat, cmap="Blues", ax=ax, cbar_kws={"label": "Expected value (EUR)"})
+    ax.set_title("Cross-sell whitespace: expected value by account and category")
+    run.save_figure(fig, "whitespace_heatmap", dpi=200)
+    plt.close(fig)
 
 
 def _copy_run(src: Run, dst: Path, params) -> Run:
@@ -502,3 +517,15 @@ def test_unsupported_programme_impact_is_a_reason_not_a_number(full_run, tmp_pat
     assert not any("grew" in t and "comparable" in t for t in titles)
     limits = next(s for s in slides if "could not be supported" in _title(s))
     assert "no programme start date in the params" in "\n".join(_texts(limits))
+
+
+def test_heatmap_figure_placed_at_print_resolution(full_run, full_deck):
+    prs, slides = _slides(full_deck)
+    s = next(s for s in slides if "largest whitespace" in _title(s))
+    pics = [sh for sh in s.shapes if sh.shape_type == 13]  # MSO_SHAPE_TYPE.PICTURE
+    assert len(pics) == 1
+    px_w, _ = pics[0].image.size
+    assert px_w / (pics[0].width / 914400) >= 150  # dots per inch as placed
+    ws = full_run.read_table("whitespace")
+    top = ws.groupby("category")["expected_value"].sum().sort_values(ascending=False)
+    assert fmt_money(top.iloc[0], "EUR") in _title(s) and top.index[0] in _title(s)

@@ -1330,6 +1330,47 @@ def s_whitespace(d: DeckData) -> list[SlideSpec]:
                             "value from co-purchase lift and segment penetration.")]
 
 
+def _figure(d: DeckData, *names: str):
+    """The first of the phase's saved figures (``figures/<name>.png``) that exists, or None."""
+    for name in names:
+        path = d.run.figures_dir / f"{name}.png"
+        if path.is_file():
+            return path
+    return None
+
+
+def s_whitespace_map(d: DeckData) -> list[SlideSpec]:
+    """The phase's whitespace heat map (no native chart type fits an account x category matrix)."""
+    fig = _figure(d, "whitespace_heatmap")
+    if fig is None:
+        return []
+    if d.params.output.pseudonymise:  # a picture may carry real account names the deck cannot replace
+        d.skipped.append(("Whitespace heat map", "left out: the figure may show real names (output.pseudonymise)"))
+        return []
+    t = d.table("whitespace", ("account_id", "category", "expected_value"), topic="Whitespace heat map")
+    if t is None:
+        return []
+    t = t[t["expected_value"].map(is_num)]
+    g = t.groupby("category")["expected_value"].agg(["sum", "size"]).sort_values("sum", ascending=False)
+    if g.empty:
+        return []
+    top = g.index[0]
+    title = (f"{_text(top, 30)} is the largest whitespace: {d.money(g.loc[top, 'sum'])} of expected value across "
+             f"{fmt_count(g.loc[top, 'size'])} opportunities")
+    take = [f"{_text(cat, 30)}: {d.money(r['sum'])} ({fmt_count(r['size'])} opportunities)" for cat, r in g.head(5).iterrows()]
+
+    def draw(c: SlideCanvas):
+        c.picture(fig, c.region("Chart"))
+        _takeaway(c, take, heading="Expected value by category")
+
+    return [SlideSpec("strategy", "Chart", title, draw, topic="Whitespace heat map",
+                      source=d.source("whitespace") + "; figure whitespace_heatmap",
+                      footnote="Heat map drawn by the strategy phase (print resolution); category totals from the "
+                               "whitespace table.",
+                      notes="Whitespace heat map: penetration of each category among similar accounts against the "
+                            "key accounts that do not buy it; expected value per opportunity from the whitespace table.")]
+
+
 def s_impact(d: DeckData) -> list[SlideSpec]:
     t = d.table("impact_scenarios", ("scenario", "revenue_impact"), topic="Impact scenarios")
     if t is None:
@@ -1675,7 +1716,7 @@ STORY: list[tuple[str, Callable[[DeckData], list[SlideSpec]]]] = [
     ("segmentation", s_portfolio_matrix), ("segmentation", s_segment_profiles), ("segmentation", s_key_accounts),
     ("segmentation", s_rfm), ("segmentation", s_clv), ("segmentation", s_stability),
     ("strategy", s_playbooks), ("strategy", s_coverage), ("strategy", s_churn_drivers), ("strategy", s_churn_risk),
-    ("strategy", s_whitespace), ("strategy", s_impact), ("strategy", s_account_plans),
+    ("strategy", s_whitespace), ("strategy", s_whitespace_map), ("strategy", s_impact), ("strategy", s_account_plans),
     ("review", s_kpi_dashboard), ("review", s_programme_impact), ("review", s_migration),
     ("review", s_recommendations),
 ]
