@@ -529,3 +529,19 @@ def test_heatmap_figure_placed_at_print_resolution(full_run, full_deck):
     ws = full_run.read_table("whitespace")
     top = ws.groupby("category")["expected_value"].sum().sort_values(ascending=False)
     assert fmt_money(top.iloc[0], "EUR") in _title(s) and top.index[0] in _title(s)
+
+
+def test_same_run_gives_the_same_deck(full_run, full_deck, tmp_path):
+    import zipfile
+
+    again = build_deck_strict(_copy_run(full_run, tmp_path / "again" / full_run.dir.name, full_run.params),
+                              filename="again.pptx")
+
+    def parts(path):
+        with zipfile.ZipFile(path) as z:
+            return {n: z.read(n) for n in z.namelist()}
+
+    a, b = parts(full_deck), parts(again)
+    assert a.keys() == b.keys()
+    differ = [n for n in a if a[n] != b[n]]
+    assert differ == [], differ

@@ -38,6 +38,34 @@ def _render(deck: DeckTemplate, spec: SlideSpec) -> None:
     c.finish()
 
 
+def _stamp_embedded_workbooks(prs, when: dt.datetime) -> None:
+    """Give each chart's embedded workbook the run's date, so the same run gives the same bytes.
+
+    python-pptx writes the chart data workbooks with the wall-clock time in their
+    ``docProps/core.xml`` and zip entries; both are rewritten here.
+    """
+    import re
+    import zipfile
+
+    iso = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for part in prs.part.package.iter_parts():
+        if not str(part.partname).startswith("/ppt/embeddings/") or not str(part.partname).endswith(".xlsx"):
+            continue
+        src = zipfile.ZipFile(io.BytesIO(part.blob))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    text = data.decode("utf-8")
+                    text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{iso}\g<2>", text)
+                    data = text.encode("utf-8")
+                zi = zipfile.ZipInfo(info.filename, date_time=(when.year, when.month, when.day, 0, 0, 0))
+                zi.compress_type = zipfile.ZIP_DEFLATED
+                dst.writestr(zi, data)
+        part._blob = out.getvalue()
+
+
 def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_FILENAME,
                strict: bool = False) -> Path:
     """Build the framework deck into ``deliverables/`` of the run folder.
@@ -81,6 +109,7 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
     cp.revision = 1
     cp.keywords = "KAM; framework deck"
     cp.comments = f"Built from run {data.run_id}"
+    _stamp_embedded_workbooks(deck.prs, stamp)
     out = run.deliverable_path(filename)
     buf = io.BytesIO()
     deck.prs.save(buf)
