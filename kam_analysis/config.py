@@ -202,9 +202,7 @@ class BrandingSection(_Section):
         return v.upper()
 
 
-
 # --------------------------------------------------------------------------- qualitative context
-
 class ForceRating(_Section):
     """One of Porter's five forces: how strong it is for the client, and why."""
 

@@ -545,3 +545,11 @@ def test_same_run_gives_the_same_deck(full_run, full_deck, tmp_path):
     assert a.keys() == b.keys()
     differ = [n for n in a if a[n] != b[n]]
     assert differ == [], differ
+
+
+
+def test_context_params_are_validated_with_a_clear_message(tmp_path):
+    bad = {"five_forces": {"rivalry": {"rating": 7, "note": "x"}}, "pest": {"economics": ["typo"]}}
+    with pytest.raises(ParameterError, match=r"(?s)context\.five_forces\.rivalry\.rating.*1-5.*"
+                                             r"unknown key 'context\.pest\.economics'.*Did you mean 'economic'"):
+        load_params(write_demo_params(tmp_path, extra={"context": bad}))
