@@ -501,7 +501,7 @@ def test_programme_impact_without_uplift_is_not_read_as_a_percentage(full_run, t
         "supported": [True], "estimate": [0.1302], "ci_low": [0.078], "ci_high": [0.18], "p_value": [0.01],
         "sentence": ["Key accounts' log revenue rose 0.13 more than comparable accounts'"]}))
     _, slides = _slides(build_deck_strict(run))
-    s = next(s for s in slides if "log revenue" in _title(s))
+    s = next(s for s in slides if "programme effect is estimated at +0.13" in _title(s))
     text = "\n".join(_texts(s))
     assert "+0.13" in text and "+0.08 to +0.18" in text and "13.0%" not in text
 
@@ -514,7 +514,7 @@ def test_unsupported_programme_impact_is_a_reason_not_a_number(full_run, tmp_pat
         "reason": ["no programme start date in the params"]}))
     _, slides = _slides(build_deck_strict(run))
     titles = [_title(s) for s in slides]
-    assert not any("grew" in t and "comparable" in t for t in titles)
+    assert not any("programme effect" in t.lower() or "grew revenue an estimated" in t for t in titles)
     limits = next(s for s in slides if "could not be supported" in _title(s))
     assert "no programme start date in the params" in "\n".join(_texts(limits))
 
@@ -553,3 +553,17 @@ def test_context_params_are_validated_with_a_clear_message(tmp_path):
     with pytest.raises(ParameterError, match=r"(?s)context\.five_forces\.rivalry\.rating.*1-5.*"
                                              r"unknown key 'context\.pest\.economics'.*Did you mean 'economic'"):
         load_params(write_demo_params(tmp_path, extra={"context": bad}))
+
+
+def test_migration_counts_changes_among_baseline_accounts_only(full_run, full_deck, tmp_path):
+    _, slides = _slides(full_deck)
+    # fixture: 390 accounts at both dates, 50 + 70 + 90 + 160 stayed -> 20 moved
+    assert any(_title(s).startswith("20 of 390 accounts (5%) changed segment") for s in slides)
+    run = _copy_run(full_run, tmp_path / "mig", full_run.params)
+    mig = run.read_table("segment_migration")
+    new = pd.DataFrame({"from_segment": ["New since baseline"] * 2, "to_segment": ["Star", "Status"],
+                        "accounts": [2, 1], "revenue": [1.0, 1.0]})
+    run.write_table("segment_migration", pd.concat([mig, new], ignore_index=True))
+    _, slides = _slides(build_deck_strict(run))
+    assert any(_title(s) == "20 of 390 accounts (5%) changed segment since the baseline; 3 accounts are new or "
+               "re-entered" for s in slides)

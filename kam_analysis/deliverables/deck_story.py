@@ -1498,8 +1498,13 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
         p = "p < 0.001" if r["p_value"] < 0.001 else f"p = {r['p_value']:.3f}"
     level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
     conf = fmt_share(level, decimals=0)
-    title = _text(r["sentence"], 150).split("; ")[0]
-    body = [[("Estimate: ", True), (f"{_impact_text(r)} ({conf} interval {ci}" + (f"; {p})" if p else ")"), False)]]
+    if unit == "share":
+        title = (f"Key accounts grew revenue an estimated {_impact_text(r)} more than comparable accounts "
+                 f"({conf} interval {ci})")
+    else:
+        title = f"The programme effect is estimated at {_impact_text(r)} ({conf} interval {ci})"
+    body = [[("In plain words: ", True), (_text(r["sentence"], 400), False)],
+            [("Estimate: ", True), (f"{_impact_text(r)} ({conf} interval {ci}" + (f"; {p})" if p else ")"), False)]]
     if is_num(lo) and is_num(hi):
         clear = float(lo) > 0 or float(hi) < 0
         body.append([("Reading: ", True), ("the interval excludes zero, so the effect is distinguishable from noise"
@@ -1532,18 +1537,26 @@ def s_migration(d: DeckData) -> list[SlideSpec]:
     if t is None:
         return []
     piv = t.pivot_table(index="from_segment", columns="to_segment", values="accounts", aggfunc="sum", fill_value=0)
-    labels = [q for q in _q(d) if q in piv.index or q in piv.columns]
-    labels += sorted((set(piv.index) | set(piv.columns)) - set(labels), key=str)
-    piv = piv.reindex(index=labels, columns=labels, fill_value=0)
-    total = piv.to_numpy().sum()
-    stay = np.trace(piv.to_numpy())
-    moved = total - stay
-    title = f"{fmt_count(moved)} accounts ({fmt_share(moved / total, decimals=0) if total else 'n/a'}) changed segment since the baseline"
+
+    def ordered(names) -> list:
+        first = [q for q in _q(d) if q in set(names)]
+        return first + sorted(set(names) - set(first), key=str)
+
+    row_labels, col_labels = ordered(piv.index), ordered(piv.columns)
+    piv = piv.reindex(index=row_labels, columns=col_labels, fill_value=0)
+    common = [x for x in row_labels if x in set(col_labels)]  # segments present at both dates
+    core = piv.loc[common, common].to_numpy()
+    base, stay = core.sum(), np.trace(core)
+    moved = base - stay
+    new = piv.loc[[x for x in row_labels if x not in set(common)]].to_numpy().sum()
+    title = (f"{fmt_count(moved)} of {fmt_count(base)} accounts ({fmt_share(moved / base, decimals=0) if base else 'n/a'})"
+             " changed segment since the baseline" + (f"; {fmt_count(new)} accounts are new or re-entered" if new else ""))
     rows, fills, colors = [], {}, {}
+    labels = col_labels
     mx = piv.to_numpy().max() or 1
-    for i, a in enumerate(labels):
+    for i, a in enumerate(row_labels):
         rows.append([_text(a, 24)] + [fmt_count(v) for v in piv.loc[a]])
-        for j, b in enumerate(labels, start=1):
+        for j, b in enumerate(col_labels, start=1):
             v = piv.loc[a, b]
             fills[(i, j)] = tint(d.params.branding.primary_color, 1 - 0.8 * v / mx) if a == b else tint(
                 d.params.branding.accent_color, 1 - 0.7 * v / mx)
@@ -1569,8 +1582,9 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 160), _text(r["evidence"], 160)] +
             ([d.money(r["value"])] if has_v else []) for _, r in t.iterrows()]
     tot = t["value"].sum() if has_v else None
-    title = f"{len(t)} recommendations" + (f" worth {d.money(tot)}" if is_num(tot) else "") + \
-        f", led by: {_lc_first(_text(t.iloc[0]['recommendation'], 70).rstrip('.'))}"
+    lead = str(t.iloc[0]["recommendation"]).split(": ")[0].split("; ")[0].rstrip(".")
+    lead = _lc_first(_text(lead, 70))
+    title = f"{len(t)} recommendations" + (f" worth {d.money(tot)}" if is_num(tot) else "") + f"; first: {lead}"
     pages = _rows_per_page(len(rows), 5)
     out = []
     for k, sl in enumerate(pages):
