@@ -92,9 +92,12 @@ class ClientSection(_Section):
 
 
 class EngagementSection(_Section):
-    title: str = "Key Account Management Programme"
-    consultant: str = "KAM Advisory"
+    title: str = Field("Key Account Management Programme", min_length=1, max_length=120)
+    consultant: str = Field("KAM Advisory", max_length=80)
     date: dt.date | None = Field(None, description="date printed on deliverables (default: as-of date)")
+    next_steps: list[str] = Field(
+        default_factory=list, max_length=6,
+        description="the consultant's agreed next steps, shown first on the deck's next-steps slide")
 
 
 class AnalysisSection(_Section):
@@ -422,6 +425,10 @@ class BrandingSection(_Section):
     primary_color: str = "#0B2545"
     accent_color: str = "#13A89E"
     logo: Path | None = None
+    apply_colors_to_template: bool = Field(
+        True, description="write primary/accent colours into the template's theme (false: keep a firm's own theme)")
+    confidentiality: str = Field("Confidential", max_length=60,
+                                 description="marking printed on the deck's title slide ('' for none)")
 
     @field_validator("primary_color", "accent_color")
     @classmethod
@@ -429,6 +436,76 @@ class BrandingSection(_Section):
         if not re.fullmatch(r"#[0-9A-Fa-f]{6}", v):
             raise ValueError(f"colour {v!r} must be a hex colour like '#0B2545'")
         return v.upper()
+
+
+# --------------------------------------------------------------------------- qualitative context
+class ForceRating(_Section):
+    """One of Porter's five forces: how strong it is for the client, and why."""
+
+    rating: Literal["low", "medium", "high"] | int = Field(
+        description="low/medium/high, or 1 (weak) to 5 (strong)")
+    note: str = Field("", max_length=300, description="one sentence of evidence")
+
+    @field_validator("rating")
+    @classmethod
+    def _rating(cls, v):
+        if isinstance(v, int) and not 1 <= v <= 5:
+            raise ValueError(f"a force rating is low/medium/high or 1-5, got {v}")
+        return v
+
+    @property
+    def level(self) -> str:
+        """low / medium / high, whichever way the rating was given."""
+        if isinstance(self.rating, str):
+            return self.rating
+        return "low" if self.rating <= 2 else "medium" if self.rating == 3 else "high"
+
+
+class FiveForces(_Section):
+    """Porter's five forces for the client's market (any may be left out)."""
+
+    rivalry: ForceRating | None = None
+    new_entrants: ForceRating | None = None
+    substitutes: ForceRating | None = None
+    buyer_power: ForceRating | None = None
+    supplier_power: ForceRating | None = None
+
+
+class PestSection(_Section):
+    """PEST: external factors, a few short points each."""
+
+    political: list[str] = Field(default_factory=list, max_length=6)
+    economic: list[str] = Field(default_factory=list, max_length=6)
+    social: list[str] = Field(default_factory=list, max_length=6)
+    technological: list[str] = Field(default_factory=list, max_length=6)
+
+
+class MostSection(_Section):
+    """MOST: mission, objectives, strategies, tactics of the KAM programme."""
+
+    mission: str | None = Field(None, max_length=400)
+    objectives: list[str] = Field(default_factory=list, max_length=6)
+    strategies: list[str] = Field(default_factory=list, max_length=6)
+    tactics: list[str] = Field(default_factory=list, max_length=6)
+
+
+class GapItem(_Section):
+    """One row of the gap analysis: where the client is, where it wants to be, how to close it."""
+
+    area: str = Field(min_length=1, max_length=80)
+    current: str = Field("", max_length=200)
+    desired: str = Field("", max_length=200)
+    action: str = Field("", max_length=200)
+
+
+class ContextSection(_Section):
+    """The consultant's qualitative inputs, rendered as framework slides; all optional."""
+
+    five_forces: FiveForces | None = None
+    pest: PestSection | None = None
+    most: MostSection | None = None
+    gaps: list[GapItem] = Field(default_factory=list, max_length=12, description="gap analysis rows")
+    strengths: list[str] = Field(default_factory=list, max_length=8, description="the client's KAM strengths")
 
 
 class ExecutionSection(_Section):
@@ -454,9 +531,9 @@ class Params(_Section):
     segmentation: SegmentationSection = Field(default_factory=SegmentationSection)
     strategy: StrategySection = Field(default_factory=StrategySection)
     review: ReviewSection = Field(default_factory=ReviewSection)
-    context: dict[str, Any] = Field(
-        default_factory=dict, description="qualitative inputs (five_forces, pest, most, gaps, strengths)"
-    )
+    context: ContextSection = Field(
+        default_factory=lambda: ContextSection(),
+        description="qualitative inputs (five_forces, pest, most, gaps, strengths)")
     branding: BrandingSection = Field(default_factory=BrandingSection)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
     output: OutputSection = Field(default_factory=OutputSection)

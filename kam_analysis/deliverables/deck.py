@@ -1,0 +1,119 @@
+"""The framework deck: a client-ready PowerPoint built from the run folder's tables.
+
+:func:`build_deck` opens the template named in ``params.branding.template`` (layouts and
+placeholders looked up by name, see ``scripts/build_deck_template.py``), plans the
+storyline from the tables present (:mod:`.deck_story`), and draws each slide with native
+charts and tables (:mod:`._pptx`). A section appears only when its phase's tables exist;
+a slide whose table or column is absent is skipped and listed in the appendix.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+from ..safety import clean_text
+from ._pptx import DeckTemplate, Style
+from .deck_story import DeckData, SlideSpec, plan_deck
+
+__all__ = ["build_deck", "DECK_FILENAME"]
+
+DECK_FILENAME = "framework_deck.pptx"
+
+
+def _style(params) -> Style:
+    b = params.branding
+    return Style(primary=b.primary_color.lstrip("#").upper(), accent=b.accent_color.lstrip("#").upper())
+
+
+def _render(deck: DeckTemplate, spec: SlideSpec) -> None:
+    c = deck.new_slide(spec.layout)
+    if spec.layout != "Title":
+        c.title(spec.title.rstrip("."))
+    spec.draw(c)
+    if spec.source or spec.footnote:
+        c.source(spec.source, spec.footnote)
+    if spec.notes:
+        c.notes(spec.notes)
+    c.finish()
+
+
+def _stamp_embedded_workbooks(prs, when: dt.datetime) -> None:
+    """Give each chart's embedded workbook the run's date, so the same run gives the same bytes.
+
+    python-pptx writes the chart data workbooks with the wall-clock time in their
+    ``docProps/core.xml`` and zip entries; both are rewritten here.
+    """
+    import re
+    import zipfile
+
+    iso = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for part in prs.part.package.iter_parts():
+        if not str(part.partname).startswith("/ppt/embeddings/") or not str(part.partname).endswith(".xlsx"):
+            continue
+        src = zipfile.ZipFile(io.BytesIO(part.blob))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    text = data.decode("utf-8")
+                    text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{iso}\g<2>", text)
+                    data = text.encode("utf-8")
+                zi = zipfile.ZipInfo(info.filename, date_time=(when.year, when.month, when.day, 0, 0, 0))
+                zi.compress_type = zipfile.ZIP_DEFLATED
+                dst.writestr(zi, data)
+        part._blob = out.getvalue()
+
+
+def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_FILENAME,
+               strict: bool = False) -> Path:
+    """Build the framework deck into ``deliverables/`` of the run folder.
+
+    Parameters
+    ----------
+    run : Run
+        The run folder (tables, params).
+    template : path, optional
+        A template .pptx; default ``params.branding.template``.
+    filename : str
+        The deck's file name in ``deliverables/``.
+    strict : bool
+        Re-raise an error in a slide builder (tests) instead of leaving that slide out
+        and listing it on the appendix slide "Analyses not included".
+
+    Returns
+    -------
+    Path
+        The written .pptx.
+
+    Raises
+    ------
+    ParameterError
+        The template is missing, unreadable or lacks a required layout.
+    """
+    params = run.params
+    path = Path(template or params.branding.template)
+    deck = DeckTemplate(path, style=_style(params), apply_colors=params.branding.apply_colors_to_template)
+    data = DeckData(run, strict=strict)
+    for spec in plan_deck(data):
+        _render(deck, spec)
+    when = params.engagement.date or params.analysis.as_of_date
+    stamp = dt.datetime.combine(when, dt.time(0, 0))
+    cp = deck.prs.core_properties
+    cp.title = clean_text(f"{params.engagement.title} — {params.client.name}", max_len=250)
+    cp.subject = clean_text(params.client.name, max_len=250)
+    cp.author = cp.last_modified_by = clean_text(params.engagement.consultant, max_len=250)
+    cp.created = cp.modified = stamp
+    cp.last_printed = stamp
+    cp.revision = 1
+    cp.keywords = "KAM; framework deck"
+    cp.comments = f"Built from run {data.run_id}"
+    _stamp_embedded_workbooks(deck.prs, stamp)
+    out = run.deliverable_path(filename)
+    buf = io.BytesIO()
+    deck.prs.save(buf)
+    tmp = out.with_name("." + out.name + ".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(out)
+    return out

@@ -1,0 +1,569 @@
+"""The framework deck: storyline from the tables present, template swap, consistency with the run's tables.
+
+The phase tables other than the spine are written here as tiny hand-made frames that follow
+docs/tables.md, so every slide type is exercised before the phases that write them exist.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from pptx import Presentation
+from pptx.util import Emu
+
+from conftest import REPO, require_tool, write_demo_params
+from kam_analysis import kpis, open_run, review, segmentation, strategy
+from kam_analysis.config import load_params
+from kam_analysis.deliverables._pptx import fit_font_size
+from kam_analysis.deliverables.deck import build_deck
+from kam_analysis.deliverables.deck_format import fmt_money, fmt_share, fmt_value
+from kam_analysis.exceptions import ParameterError
+from kam_analysis.run import Run
+
+ALT = REPO / "tests" / "data" / "alt_template.pptx"
+
+
+def build_deck_strict(run, **kw):
+    """Tests build in strict mode: a builder error fails the test instead of skipping a slide."""
+    return build_deck(run, strict=True, **kw)
+
+CONTEXT = {
+    "five_forces": {
+        "rivalry": {"rating": "high", "note": "Many online boutiques compete on price for the same trade buyers"},
+        "buyer_power": {"rating": 4, "note": "Department stores negotiate annual terms"},
+        "supplier_power": {"rating": "low", "note": "Ateliers depend on the client's volume"},
+        "new_entrants": {"rating": "medium", "note": "Marketplaces lower the entry cost"},
+        "substitutes": {"rating": 2, "note": ""},
+    },
+    "pest": {"political": ["Post-Brexit customs friction for UK trade accounts"],
+             "economic": ["Hospitality capex recovering", "Luxury demand softening in DACH"],
+             "social": ["Shift to curated, sustainable interiors"],
+             "technological": ["B2B e-commerce portals expected by trade buyers", "PIM and EDI integration"]},
+    "most": {"mission": "Be the preferred home and lifestyle partner for Europe's leading boutiques and hotels",
+             "objectives": ["Grow key-account revenue 15% a year", "Retain 90% of key accounts"],
+             "strategies": ["Dedicated KAMs for strategic accounts", "Joint business plans"],
+             "tactics": ["Quarterly business reviews", "Trade portal with reorder lists", "Hotel fit-out bundles"]},
+    "gaps": [{"area": "Account planning", "current": "Ad hoc, in managers' heads",
+              "desired": "Written plans for every key account", "action": "Plan template and quarterly review"},
+             {"area": "Customer insight", "current": "NPS only", "desired": "Share-of-wallet estimates",
+              "action": "Add wallet sizing to the QBR"}],
+    "strengths": ["Loyal trade base with long tenure", "Strong brand in hospitality",
+                  "=HYPERLINK(\"http://evil\") stays text\x07 with a control char"],
+}
+
+
+# ------------------------------------------------------------------------------- fixtures
+def _spine_tables(run: Run) -> None:
+    """The tables the spine notebooks write (same calls as notebooks/0*.ipynb)."""
+    p = run.params
+    summary = run.read_table("account_summary")
+    run.write_table("kpi_by_period", kpis.compute_period_kpis(run.read_table("account_period")))
+    headline = kpis.compute_headline_kpis(summary)
+    run.write_table("kpi_headline", headline)
+    tiers = segmentation.compute_value_tiers(summary, tiers=p.segmentation.tiers)
+    matrix = segmentation.compute_portfolio_quadrants(summary, names=p.segmentation.quadrant_names,
+                                                      key_account_share=p.segmentation.key_account_share)
+    segs = matrix.merge(tiers, on="account_id")
+    run.write_table("segments", segs)
+    ts = segs.groupby("tier", observed=True).agg(accounts=("account_id", "size"),
+                                                 revenue_12m=("revenue_12m", "sum")).reset_index()
+    ts["revenue_share"] = ts["revenue_12m"] / ts["revenue_12m"].sum()
+    run.write_table("tier_summary", ts)
+    plan = strategy.compute_tier_playbook(segs, summary, strategy.load_playbooks(p.strategy.playbooks))
+    run.write_table("segment_playbook", plan)
+    rag = p.thresholds.rag
+    run.write_table("kpi_vs_target", review.compute_kpi_vs_target(headline, p.targets, amber=rag.amber, red=rag.red))
+
+
+def _phase_tables(run: Run) -> None:
+    """Tiny hand-made tables for every other contract table (docs/tables.md)."""
+    segs = run.read_table("segments")
+    ids = segs.sort_values("revenue_12m", ascending=False)["account_id"].tolist()
+    n = len(segs)
+    rng = np.random.default_rng(0)
+    w = run.write_table
+    w("benchmark_gaps", pd.DataFrame({
+        "kpi": ["retention_rate", "average_order_value", "nps"], "label": ["Account retention", "Average order value", "NPS"],
+        "unit": ["share", "currency", "score"], "current": [0.80, 977.0, 31.0], "benchmark": [0.82, 700.0, 35.0],
+        "target": [0.85, 450.0, 40.0], "gap_to_benchmark": [-0.02, 277.0, -4.0], "gap_to_target": [-0.05, 527.0, -9.0],
+        "status": ["amber", "green", "red"]}))
+    share = np.linspace(0.01, 1, 100)
+    w("concentration_curve", pd.DataFrame({"account_share": share, "revenue_share": 1 - (1 - share) ** 6}))
+    w("concentration_summary", pd.DataFrame({"metric": ["top10_share", "top20_share", "gini", "hhi"],
+                                             "value": [0.4686, 0.7379, 0.71, 0.012]}))
+    w("whale_curve", pd.DataFrame({"account_share": share, "cumulative_profit": 1e6 * (1.6 * share - share ** 2 * 0.9)}))
+    w("cohort_retention", pd.DataFrame([{"cohort": pd.Timestamp(2024, m, 1), "period_index": k, "accounts": 50,
+                                         "retention": 1.0 if k == 0 else round(0.8 * 0.93 ** k, 3)}
+                                        for m in (1, 4, 7, 10) for k in range(0, 6)]))
+    w("capability_maturity", pd.DataFrame({"dimension": ["Account selection", "Account planning", "Customer insight",
+                                                         "KAM roles & skills", "Performance measurement"],
+                                           "score": [2.5, 2.0, 3.0, 2.5, 1.5], "target": [4.0, 4.0, 4.0, 4.0, 4.0],
+                                           "gap": [1.5, 2.0, 1.0, 1.5, 2.5]}))
+    w("data_readiness", pd.DataFrame({"analysis": ["NPS by segment", "Profitability"], "supported": [True, False],
+                                      "reason": ["", "cost to serve missing for 40% of accounts"]}))
+    segs = segs.assign(rfm_segment=rng.choice(["Champions", "Loyal", "At risk", "Hibernating"], n),
+                       cluster=rng.integers(0, 4, n), clv=segs["revenue_12m"] * 2.5, p_alive=rng.uniform(0.3, 1, n),
+                       stability=np.where(rng.uniform(size=n) < 0.8, 1.0, rng.uniform(0.4, 0.95, n)))
+    w("segments", segs)
+    q = segs.groupby("quadrant").agg(accounts=("account_id", "size"), revenue_12m=("revenue_12m", "sum")).reset_index()
+    q["revenue_share"] = q["revenue_12m"] / q["revenue_12m"].sum()
+    w("segment_profiles", q.rename(columns={"quadrant": "segment"}).assign(
+        profit_share=q["revenue_share"], intent=["Invest to grow", "Develop", "Maintain", "Serve efficiently"][: len(q)]))
+    w("clv_params", pd.DataFrame({"model": ["bgnbd"] * 4, "parameter": ["r", "alpha", "a", "b"],
+                                  "value": [0.243, 4.414, 0.793, 2.426]}))
+    w("coverage_by_segment", pd.DataFrame({"segment": ["Strategic", "Star", "Status"], "accounts": [60, 90, 150],
+                                           "covered": [60, 70, 40], "hours_needed": [2400, 1800, 900],
+                                           "hours_allocated": [2400, 1400, 300], "value_at_stake": [0, 250000.0, 80000.0]}))
+    w("churn_drivers", pd.DataFrame({"feature": ["detractor", "recency_days", "n_categories", "tenure_days"],
+                                     "odds_ratio": [3.1, 1.8, 0.7, 0.95], "ci_low": [2.2, 1.4, 0.55, 0.8],
+                                     "ci_high": [4.3, 2.3, 0.9, 1.1], "p_value": [0.0001, 0.001, 0.01, 0.5],
+                                     "interpretation": ["Detractors are 3.1 times as likely to churn",
+                                                        "Longer since last order raises churn odds",
+                                                        "Broader buyers churn less", "Tenure has no clear effect"]}))
+    w("churn_risk", pd.DataFrame({"account_id": ids[:30], "risk_score": np.linspace(0.9, 0.1, 30),
+                                  "risk_band": ["high"] * 10 + ["medium"] * 10 + ["low"] * 10,
+                                  "revenue_at_risk": np.linspace(40000, 1000, 30)}))
+    w("whitespace", pd.DataFrame({"account_id": ids[:14], "category": ["Footwear", "Fragrance"] * 7,
+                                  "expected_value": np.linspace(30000, 4000, 14)}))
+    _whitespace_heatmap(run)
+    w("impact_scenarios", pd.DataFrame({"scenario": ["low", "base", "high"], "revenue_impact": [300000.0, 650000.0, 1.1e6],
+                                        "profit_impact": [120000.0, 260000.0, 450000.0]}))
+    w("account_plans", pd.DataFrame({"account_id": ids[:8], "revenue_12m": np.linspace(180000, 90000, 8),
+                                     "objective": ["Grow share of wallet in footwear"] * 8,
+                                     "actions": ["QBR in Q1; joint range review; trade portal onboarding"] * 8,
+                                     "owner": ["Amelia Hart", "Jonas Weber"] * 4}))
+    # the review phase estimates on log revenue and reports the uplift exp(beta) - 1 beside it
+    w("programme_impact", pd.DataFrame({"supported": [True], "estimate": [np.log1p(0.139)],
+                                        "ci_low": [np.log1p(0.081)], "ci_high": [np.log1p(0.197)],
+                                        "uplift": [0.139], "uplift_ci_low": [0.081], "uplift_ci_high": [0.197],
+                                        "confidence": [0.95], "parallel_trends": [True],
+                                        "p_value": [0.0004], "sentence": [
+                                            "Key accounts grew 13.9% more than comparable accounts after the programme "
+                                            "started (95% CI 8.1% to 19.7%)."]}))
+    w("segment_migration", pd.DataFrame({"from_segment": ["Strategic", "Strategic", "Star", "Star", "Status", "Streamline"],
+                                         "to_segment": ["Strategic", "Star", "Star", "Strategic", "Status", "Streamline"],
+                                         "accounts": [50, 8, 70, 12, 90, 160], "revenue": [1e6, 5e4, 4e5, 9e4, 1e5, 2e4]}))
+    w("recommendations", pd.DataFrame({"rank": [1, 2, 3], "recommendation": [
+        "Cover the 20 uncovered Star accounts with the pooled team", "Run a footwear cross-sell campaign for key accounts",
+        "Win back detractor key accounts with executive sponsorship"],
+        "evidence": ["coverage_by_segment: €250k value at stake", "whitespace: €240k expected value",
+                     "churn_drivers: detractor odds ratio 3.1"], "value": [250000.0, 240000.0, 180000.0]}))
+
+
+def _whitespace_heatmap(run: Run) -> None:
+    """A seaborn heat map saved the way the strategy phase saves its figures (figures/whitespace_heatmap.png)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    ws = run.read_table("whitespace")
+    mat = ws.pivot_table(index="account_id", columns="category", values="expected_value", aggfunc="sum").fillna(0)
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    sns.heatmap(mat, cmap="Blues", ax=ax, cbar_kws={"label": "Expected value (EUR)"})
+    ax.set_title("Cross-sell whitespace: expected value by account and category")
+    run.save_figure(fig, "whitespace_heatmap", dpi=200)
+    plt.close(fig)
+
+
+def _copy_run(src: Run, dst: Path, params) -> Run:
+    shutil.copytree(src.dir, dst, dirs_exist_ok=True)
+    return Run(dst, params)
+
+
+@pytest.fixture(scope="module")
+def full_run(demo_run, tmp_path_factory):
+    """The demo run with the spine tables, every other contract table and consultant context."""
+    tmp = tmp_path_factory.mktemp("deckfull")
+    params = load_params(write_demo_params(tmp, extra={"context": CONTEXT}))
+    run = _copy_run(demo_run, tmp / "run", params)
+    _spine_tables(run)
+    _phase_tables(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def full_deck(full_run):
+    return build_deck_strict(full_run)
+
+
+def _slides(path):
+    prs = Presentation(str(path))
+    return prs, list(prs.slides)
+
+
+def _texts(slide) -> list[str]:
+    out = []
+    for sh in slide.shapes:
+        if sh.has_text_frame:
+            out.append(sh.text_frame.text)
+        if sh.has_table:
+            out += [c.text for r in sh.table.rows for c in r.cells]
+    return out
+
+
+def _title(slide) -> str:
+    t = slide.shapes.title
+    return t.text_frame.text if t is not None else ""
+
+
+# ------------------------------------------------------------------------------- storyline
+SECTION_ORDER = ["The KAM framework", "Market and organisational context", "Assessment & benchmarking",
+                 "Segmentation", "Strategy & operating model", "Review & optimisation", "Next steps", "Appendix"]
+
+
+def test_full_storyline_in_order_with_native_charts(full_deck):
+    prs, slides = _slides(full_deck)
+    layouts = [s.slide_layout.name for s in slides]
+    sections = [_title(s) for s, lay in zip(slides, layouts) if lay == "Section"]
+    assert sections == SECTION_ORDER
+    assert layouts[0] == "Title" and _title(slides[1]) == "Agenda"
+    titles = [_title(s) for s in slides]
+    for expected in ("strongest forces", "External environment: economic", "cascades from its mission to 3",
+                     "2 gaps separate", "3 existing strengths"):
+        assert any(expected.lower() in t.lower() for t in titles), expected
+    kinds = {str(sh.chart.chart_type).split(".")[-1].split(" ")[0] for s in slides for sh in s.shapes if sh.has_chart}
+    assert {"BUBBLE", "RADAR_MARKERS", "COLUMN_CLUSTERED", "BAR_CLUSTERED", "XY_SCATTER_LINES_NO_MARKERS"} <= kinds
+    # every content slide has an action title, a number, and something on it besides the title
+    for s, lay in zip(slides, layouts):
+        if lay in ("Title", "Section"):
+            continue
+        assert _title(s).strip(), f"slide {slides.index(s) + 1} has no title"
+        others = [sh for sh in s.shapes if sh != s.shapes.title and not (sh.is_placeholder and "Slide Number" in sh.name)
+                  and sh.name != "Source"]
+        assert len(others) >= 1, f"slide {slides.index(s) + 1} ({_title(s)}) is empty"
+    # analytic slides carry a source line and speaker notes
+    analytic = [s for s, lay in zip(slides, layouts) if lay in ("Chart", "Table", "Key Numbers")]
+    for s in analytic:
+        assert any(t.startswith(("Source:", "Note:")) for t in _texts(s)), _title(s)
+        assert s.has_notes_slide and s.notes_slide.notes_text_frame.text.strip(), _title(s)
+
+
+def test_core_properties_from_the_run_not_the_clock(full_run, full_deck):
+    prs = Presentation(str(full_deck))
+    as_of = full_run.params.analysis.as_of_date
+    assert prs.core_properties.created.date() == as_of
+    assert prs.core_properties.modified.date() == as_of
+
+
+def test_no_nan_in_chart_data_and_client_text_is_clean(full_deck):
+    prs, slides = _slides(full_deck)
+    for s in slides:
+        for sh in s.shapes:
+            if sh.has_chart:
+                for plot in sh.chart.plots:
+                    for series in plot.series:
+                        assert all(v is None or np.isfinite(v) for v in series.values)
+                xml = sh.chart.part.blob.decode("utf-8")
+                assert "NaN" not in xml and ">nan<" not in xml
+        for t in _texts(s):
+            assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", t)
+    strengths = [t for s in slides for t in _texts(s) if "HYPERLINK" in t]
+    assert strengths and all("\x07" not in t for t in strengths)
+
+
+def test_shapes_stay_on_the_slide_and_titles_fit(full_deck):
+    prs, slides = _slides(full_deck)
+    W, H = prs.slide_width, prs.slide_height
+    for i, s in enumerate(slides, 1):
+        for sh in s.shapes:
+            if sh.left is None:
+                continue
+            assert sh.left >= 0 and sh.top >= 0, (i, sh.name)
+            assert sh.left + sh.width <= W + Emu(10) and sh.top + sh.height <= H + Emu(10), (i, sh.name)
+        t = s.shapes.title
+        if t is not None and t.text_frame.text:
+            runs = t.text_frame.paragraphs[0].runs
+            size = runs[0].font.size.pt if runs and runs[0].font.size else 24
+            lay_title = next(p for p in s.slide_layout.placeholders if p.name == "Title")
+            assert fit_font_size([t.text_frame.text], lay_title.width, lay_title.height, max_pt=size,
+                                 min_pt=size, char_w=0.5, line_spacing=1.15) == size
+
+
+# ------------------------------------------------------------------------------- consistency
+def _chart_values(slides, title_part: str) -> dict[str, list]:
+    for s in slides:
+        if title_part.lower() in _title(s).lower():
+            for sh in s.shapes:
+                if sh.has_chart:
+                    return {ser.name: list(ser.values) for ser in sh.chart.plots[0].series}
+    raise AssertionError(f"no chart slide titled like {title_part!r}")
+
+
+def test_headline_numbers_equal_the_run_tables(full_run, full_deck):
+    prs, slides = _slides(full_deck)
+    cur = full_run.params.client.currency
+    all_text = "\n".join(t for s in slides for t in _texts(s))
+    head = full_run.read_table("kpi_headline").set_index("kpi")
+    # key-number tiles: the formatted table values
+    kn = next(s for s in slides if s.slide_layout.name == "Key Numbers")
+    tile_text = "\n".join(_texts(kn))
+    for kpi in ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate", "average_order_value"):
+        assert fmt_value(head.loc[kpi, "value"], head.loc[kpi, "unit"], cur) in tile_text, kpi
+    # executive summary: revenue, key-account count and its revenue share
+    ex = "\n".join(_texts(slides[2]))
+    assert fmt_money(head.loc["revenue_12m", "value"], cur) in ex
+    segs = full_run.read_table("segments")
+    key = segs[segs["is_key"]]
+    assert f"{len(key):,}" in ex
+    assert fmt_share(key["revenue_12m"].sum() / segs["revenue_12m"].sum()) in ex
+    # native chart data equal the tables exactly
+    kbp = full_run.read_table("kpi_by_period").sort_values("period_start").tail(16)
+    assert _chart_values(slides, "year on year")["Net revenue"] == pytest.approx(kbp["revenue"].tolist())
+    cap = full_run.read_table("capability_maturity")
+    assert _chart_values(slides, "capability gap")["Current score"] == pytest.approx(cap["score"].tolist())
+    imp = full_run.read_table("impact_scenarios")
+    assert _chart_values(slides, "base case")["Revenue impact"] == pytest.approx(imp["revenue_impact"].tolist())
+    # scorecard table from benchmark_gaps, RAG status per KPI
+    bg = full_run.read_table("benchmark_gaps")
+    for _, r in bg.iterrows():
+        assert fmt_value(r["current"], r["unit"], cur) in all_text
+        assert fmt_value(r["benchmark"], r["unit"], cur) in all_text
+    # concentration and programme impact
+    assert "73.8%" in all_text  # top20_share 0.7379 from concentration_summary
+    assert "+13.9%" in all_text and "+8.1% to +19.7%" in all_text
+
+
+def test_deck_agrees_with_the_segmentation_workbook_when_present(full_run, full_deck):
+    """Key-account names and quadrant counts on the deck are those in the segmentation workbook."""
+    from kam_analysis.deliverables import build_deliverables
+
+    books = sorted(full_run.deliverables_dir.glob("*segment*.xlsx"))
+    if not books:
+        rec = build_deliverables(full_run.dir, full_run.params, only=["segmentation_workbook"])[0]
+        if rec["status"] != "success":
+            pytest.skip(f"segmentation workbook not built in this version ({rec['status']}: {rec.get('error', '')})")
+        books = sorted(full_run.deliverables_dir.glob("*.xlsx"))
+    from openpyxl import load_workbook
+
+    wb = load_workbook(books[0], read_only=True, data_only=True)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c is not None]
+    strings = {str(c) for c in cells}
+    numbers = {round(float(c), 6) for c in cells if isinstance(c, (int, float)) and not isinstance(c, bool)}
+    _, slides = _slides(full_deck)
+    key_slide = next(s for s in slides if "key accounts generate" in _title(s))
+    table = next(sh.table for sh in key_slide.shapes if sh.has_table)
+    names = [table.cell(i, 0).text for i in range(1, len(table.rows))]
+    assert names and all(n in strings for n in names)
+    segs = full_run.read_table("segments")
+    for q, n in segs["quadrant"].value_counts().items():
+        assert float(n) in numbers, f"{q}: {n} accounts not in the workbook"
+
+
+def test_content_stays_between_title_and_source_line(full_deck):
+    """No drawn shape overlaps the title area or the source line of its layout."""
+    prs, slides = _slides(full_deck)
+    for i, s in enumerate(slides, 1):
+        lay = {p.name: p for p in s.slide_layout.placeholders}
+        if s.slide_layout.name in ("Title", "Section") or "Title" not in lay or "Source" not in lay:
+            continue
+        top = lay["Title"].top + lay["Title"].height
+        bottom = lay["Source"].top
+        for sh in s.shapes:
+            if sh.is_placeholder:
+                continue
+            assert sh.top >= top and sh.top + sh.height <= bottom + Emu(2), (i, _title(s), sh.name)
+
+
+def test_pseudonymised_deck_shows_no_real_account_names(full_run, tmp_path):
+    params = full_run.params.model_copy(deep=True)
+    params.output.pseudonymise = True
+    run = _copy_run(full_run, tmp_path / "pseudo", params)
+    _, slides = _slides(build_deck_strict(run))
+    text = "\n".join(t for s in slides for t in _texts(s))
+    real = set(run.read_data("accounts")["account_name"].dropna())
+    assert "Account 0" in text
+    assert not any(name in text for name in real if len(name) > 6)
+
+
+# ------------------------------------------------------------------------------- template swap
+def test_second_template_builds_the_same_storyline(full_run, full_deck, tmp_path):
+    alt_run = _copy_run(full_run, tmp_path / "alt", full_run.params)
+    alt = build_deck_strict(alt_run, template=ALT, filename="alt.pptx")
+    _, a = _slides(full_deck)
+    _, b = _slides(alt)
+    assert [(s.slide_layout.name, _title(s)) for s in a] == [(s.slide_layout.name, _title(s)) for s in b]
+    # a different look: the title placeholders sit elsewhere
+    ta = next(p for p in a[3].slide_layout.placeholders if p.name == "Title")
+    tb = next(p for p in b[3].slide_layout.placeholders if p.name == "Title")
+    assert (ta.top, ta.height) != (tb.top, tb.height)
+
+
+def test_template_without_a_required_layout_is_a_clear_error(full_run, tmp_path):
+    prs = Presentation(str(REPO / "templates" / "kam_template.pptx"))
+    chart = next(lay for lay in prs.slide_layouts if lay.name == "Chart")
+    chart._element.cSld.set("name", "Graph")
+    bad = tmp_path / "bad.pptx"
+    prs.save(bad)
+    with pytest.raises(ParameterError, match="no layout named 'Chart'.*fix: rename"):
+        build_deck_strict(full_run, template=bad)
+    with pytest.raises(ParameterError, match="not found"):
+        build_deck_strict(full_run, template=tmp_path / "missing.pptx")
+
+
+# ------------------------------------------------------------------------------- spine-only and thin data
+def test_spine_only_run_skips_absent_sections_without_empty_slides(demo_run, tmp_path):
+    params = load_params(write_demo_params(tmp_path))
+    run = _copy_run(demo_run, tmp_path / "run", params)
+    _spine_tables(run)
+    _, slides = _slides(build_deck_strict(run))
+    titles = [_title(s) for s in slides]
+    assert "Market and organisational context" not in titles  # no context in params
+    assert not any("capability gap" in t for t in titles)
+    assert "Analyses not included in this deck" in " ".join(titles)
+
+
+def test_transactions_only_run_says_what_the_data_cannot_support(tmp_path):
+    raw = yaml.safe_load((REPO / "params" / "demo.yaml").read_text())
+    src = tmp_path / "data"
+    raw["data"] = {"demo": {"seed": 3, "n_accounts": 200},
+                   "transactions": {**raw["data"]["transactions"], "path": str(src / "orders.csv")},
+                   "accounts": {**raw["data"]["accounts"], "path": str(src / "customers.csv")},
+                   "surveys": {**raw["data"]["surveys"], "path": str(src / "nps_survey.csv")},
+                   "capability": {**raw["data"]["capability"], "path": str(src / "kam_capability.csv")}}
+    raw["output"] = {"root": str(tmp_path / "outputs")}
+    gen = tmp_path / "gen.yaml"
+    gen.write_text(yaml.safe_dump(raw))
+    load_params(gen)
+    from kam_analysis.data.prepare import ensure_demo_data
+
+    ensure_demo_data(load_params(gen))  # writes the demo files
+    orders = pd.read_csv(src / "orders.csv").drop(columns=["Gross Margin (EUR)"])
+    orders.to_csv(src / "orders_only.csv", index=False)
+    cols = {k: v for k, v in raw["data"]["transactions"]["columns"].items() if k != "gross_margin"}
+    raw["data"] = {"transactions": {"path": str(src / "orders_only.csv"), "columns": cols}}
+    raw.pop("context", None)
+    p = tmp_path / "tx_only.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    run = open_run(p, tmp_path / "run")
+    _spine_tables(run)
+    _, slides = _slides(build_deck_strict(run))
+    text = "\n".join(t for s in slides for t in _texts(s))
+    titles = [_title(s) for s in slides]
+    limits = next(s for s in slides if "could not be supported" in _title(s))
+    lt = "\n".join(_texts(limits))
+    assert "no survey file" in lt and "no capability self-assessment" in lt and "no gross margin" in lt
+    assert "Net Promoter Score" in lt
+    for s in slides:
+        if s.slide_layout.name not in ("Title", "Section"):
+            assert len(list(s.shapes)) >= 2, _title(s)
+    assert "Next steps" in titles and "provide the survey file" in text
+
+
+# ------------------------------------------------------------------------------- helpers
+def test_fit_font_size_shrinks_long_text_and_keeps_short_text():
+    one_inch = 914400
+    assert fit_font_size(["Short"], 4 * one_inch, one_inch, max_pt=18) == 18
+    long = ["word " * 200]
+    assert fit_font_size(long, 4 * one_inch, one_inch, max_pt=18, min_pt=6) < 10
+
+
+def test_number_formats_by_unit():
+    assert fmt_value(8957654.99, "currency", "EUR") == "€9.0m"
+    assert fmt_value(45210, "currency", "GBP") == "£45k"
+    assert fmt_value(977.27, "currency", "EUR") == "€977"
+    assert fmt_value(0.8048, "share") == "80.5%"
+    assert fmt_value(-0.0452, "share", signed=True) == "-4.5%"
+    assert fmt_value(1071.0, "count") == "1,071"
+    assert fmt_value(float("nan"), "share") == "n/a"
+    assert fmt_value(31.0, "score") == "31.0"
+
+
+@pytest.mark.render
+def test_every_slide_renders_through_libreoffice(full_deck, tmp_path):
+    soffice = require_tool("soffice")
+    out = tmp_path / "pdf"
+    subprocess.run([soffice, "--headless", "--convert-to", "pdf", "--outdir", str(out), str(full_deck)],
+                   check=True, capture_output=True, timeout=240)
+    pdf = out / (full_deck.stem + ".pdf")
+    assert pdf.exists()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    assert pages == len(Presentation(str(full_deck)).slides)
+
+
+def test_a_table_unlike_the_contract_skips_its_slide_not_the_deck(full_run, tmp_path):
+    run = _copy_run(full_run, tmp_path / "odd", full_run.params)
+    run.write_table("churn_drivers", pd.DataFrame({"feature": ["x"], "odds_ratio": ["not a number"]}))
+    run.write_table("impact_scenarios", pd.DataFrame({"scenario": ["base"], "revenue_impact": [object()]}).astype(str))
+    _, slides = _slides(build_deck(run))
+    titles = [_title(s) for s in slides]
+    assert not any("churn driver" in t for t in titles)
+    assert "Analyses not included in this deck" in " ".join(titles)
+
+
+def test_programme_impact_without_uplift_is_not_read_as_a_percentage(full_run, tmp_path):
+    run = _copy_run(full_run, tmp_path / "raw", full_run.params)
+    run.write_table("programme_impact", pd.DataFrame({
+        "supported": [True], "estimate": [0.1302], "ci_low": [0.078], "ci_high": [0.18], "p_value": [0.01],
+        "sentence": ["Key accounts' log revenue rose 0.13 more than comparable accounts'"]}))
+    _, slides = _slides(build_deck_strict(run))
+    s = next(s for s in slides if "programme effect is estimated at +0.13" in _title(s))
+    text = "\n".join(_texts(s))
+    assert "+0.13" in text and "+0.08 to +0.18" in text and "13.0%" not in text
+
+
+def test_unsupported_programme_impact_is_a_reason_not_a_number(full_run, tmp_path):
+    run = _copy_run(full_run, tmp_path / "nope", full_run.params)
+    run.write_table("programme_impact", pd.DataFrame({
+        "supported": [False], "estimate": [np.nan], "ci_low": [np.nan], "ci_high": [np.nan], "p_value": [np.nan],
+        "sentence": ["The programme's impact cannot be estimated from this data: no programme start date."],
+        "reason": ["no programme start date in the params"]}))
+    _, slides = _slides(build_deck_strict(run))
+    titles = [_title(s) for s in slides]
+    assert not any("programme effect" in t.lower() or "grew revenue an estimated" in t for t in titles)
+    limits = next(s for s in slides if "could not be supported" in _title(s))
+    assert "no programme start date in the params" in "\n".join(_texts(limits))
+
+
+def test_heatmap_figure_placed_at_print_resolution(full_run, full_deck):
+    prs, slides = _slides(full_deck)
+    s = next(s for s in slides if "largest whitespace" in _title(s))
+    pics = [sh for sh in s.shapes if sh.shape_type == 13]  # MSO_SHAPE_TYPE.PICTURE
+    assert len(pics) == 1
+    px_w, _ = pics[0].image.size
+    assert px_w / (pics[0].width / 914400) >= 150  # dots per inch as placed
+    ws = full_run.read_table("whitespace")
+    top = ws.groupby("category")["expected_value"].sum().sort_values(ascending=False)
+    assert fmt_money(top.iloc[0], "EUR") in _title(s) and top.index[0] in _title(s)
+
+
+def test_same_run_gives_the_same_deck(full_run, full_deck, tmp_path):
+    import zipfile
+
+    again = build_deck_strict(_copy_run(full_run, tmp_path / "again" / full_run.dir.name, full_run.params),
+                              filename="again.pptx")
+
+    def parts(path):
+        with zipfile.ZipFile(path) as z:
+            return {n: z.read(n) for n in z.namelist()}
+
+    a, b = parts(full_deck), parts(again)
+    assert a.keys() == b.keys()
+    differ = [n for n in a if a[n] != b[n]]
+    assert differ == [], differ
+
+
+
+def test_context_params_are_validated_with_a_clear_message(tmp_path):
+    bad = {"five_forces": {"rivalry": {"rating": 7, "note": "x"}}, "pest": {"economics": ["typo"]}}
+    with pytest.raises(ParameterError, match=r"(?s)context\.five_forces\.rivalry\.rating.*1-5.*"
+                                             r"unknown key 'context\.pest\.economics'.*Did you mean 'economic'"):
+        load_params(write_demo_params(tmp_path, extra={"context": bad}))
+
+
+def test_migration_counts_changes_among_baseline_accounts_only(full_run, full_deck, tmp_path):
+    _, slides = _slides(full_deck)
+    # fixture: 390 accounts at both dates, 50 + 70 + 90 + 160 stayed -> 20 moved
+    assert any(_title(s).startswith("20 of 390 accounts (5%) changed segment") for s in slides)
+    run = _copy_run(full_run, tmp_path / "mig", full_run.params)
+    mig = run.read_table("segment_migration")
+    new = pd.DataFrame({"from_segment": ["New since baseline"] * 2, "to_segment": ["Star", "Status"],
+                        "accounts": [2, 1], "revenue": [1.0, 1.0]})
+    run.write_table("segment_migration", pd.concat([mig, new], ignore_index=True))
+    _, slides = _slides(build_deck_strict(run))
+    assert any(_title(s) == "20 of 390 accounts (5%) changed segment since the baseline; 3 accounts are new or "
+               "re-entered" for s in slides)
