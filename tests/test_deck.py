@@ -18,7 +18,7 @@ from pptx import Presentation
 from pptx.util import Emu
 
 from conftest import REPO, require_tool, write_demo_params
-from kam_analysis import kpis, open_run, review, segmentation, strategy
+from kam_analysis import assessment, kpis, open_run, review, segmentation, strategy
 from kam_analysis.config import load_params
 from kam_analysis.deliverables._pptx import fit_font_size
 from kam_analysis.deliverables.deck import build_deck
@@ -64,7 +64,11 @@ def _spine_tables(run: Run) -> None:
     p = run.params
     summary = run.read_table("account_summary")
     run.write_table("kpi_by_period", kpis.compute_period_kpis(run.read_table("account_period")))
-    headline = kpis.compute_headline_kpis(summary)
+    inputs = assessment.load_inputs(run)
+    account_kpis = kpis.compute_account_kpis(inputs["orders"], as_of=p.analysis.as_of_date,
+                                             churn_days=p.analysis.churn_days, accounts=inputs["accounts"],
+                                             surveys=inputs["surveys"])
+    headline = kpis.compute_headline_kpis(account_kpis)
     run.write_table("kpi_headline", headline)
     tiers = segmentation.compute_value_tiers(summary, tiers=p.segmentation.tiers)
     matrix = segmentation.compute_portfolio_quadrants(summary, names=p.segmentation.quadrant_names,
@@ -75,7 +79,8 @@ def _spine_tables(run: Run) -> None:
                                                  revenue_12m=("revenue_12m", "sum")).reset_index()
     ts["revenue_share"] = ts["revenue_12m"] / ts["revenue_12m"].sum()
     run.write_table("tier_summary", ts)
-    plan = strategy.compute_tier_playbook(segs, summary, strategy.load_playbooks(p.strategy.playbooks))
+    plan = strategy.compute_segment_playbook(segs, summary, strategy.load_playbooks(
+        p.strategy.playbooks, segments=p.segmentation.quadrant_names.ordered()))
     run.write_table("segment_playbook", plan)
     rag = p.thresholds.rag
     run.write_table("kpi_vs_target", review.compute_kpi_vs_target(headline, p.targets, amber=rag.amber, red=rag.red))
@@ -407,7 +412,7 @@ def test_template_without_a_required_layout_is_a_clear_error(full_run, tmp_path)
 
 # ------------------------------------------------------------------------------- spine-only and thin data
 def test_spine_only_run_skips_absent_sections_without_empty_slides(demo_run, tmp_path):
-    params = load_params(write_demo_params(tmp_path))
+    params = load_params(write_demo_params(tmp_path, extra={"context": {}}))
     run = _copy_run(demo_run, tmp_path / "run", params)
     _spine_tables(run)
     _, slides = _slides(build_deck_strict(run))
