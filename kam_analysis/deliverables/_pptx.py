@@ -590,12 +590,15 @@ class SlideCanvas:
         if maximum is not None:
             axis.maximum_scale = maximum
         if title:
-            axis.has_title = True
-            axis.axis_title.text_frame.text = clean_text(title, max_len=60)
-            r = axis.axis_title.text_frame.paragraphs[0].runs[0]
-            r.font.size = Pt(10)
-            r.font.bold = False
-            r.font.color.rgb = rgb(self.style.muted)
+            self._axis_title(axis, title)
+
+    def _axis_title(self, axis, title: str) -> None:
+        axis.has_title = True
+        axis.axis_title.text_frame.text = clean_text(title, max_len=60)
+        r = axis.axis_title.text_frame.paragraphs[0].runs[0]
+        r.font.size = Pt(10)
+        r.font.bold = False
+        r.font.color.rgb = rgb(self.style.muted)
 
     def _category_axis(self, axis, *, title: str = "") -> None:
         axis.format.line.color.rgb = rgb(self.style.grid)
@@ -603,12 +606,7 @@ class SlideCanvas:
         axis.tick_labels.font.color.rgb = rgb(self.style.text)
         axis.has_major_gridlines = False
         if title:
-            axis.has_title = True
-            axis.axis_title.text_frame.text = clean_text(title, max_len=60)
-            r = axis.axis_title.text_frame.paragraphs[0].runs[0]
-            r.font.size = Pt(10)
-            r.font.bold = False
-            r.font.color.rgb = rgb(self.style.muted)
+            self._axis_title(axis, title)
 
     def bar_chart(self, box: Box, categories: Sequence[str], series: dict[str, Sequence], *, number_format: str,
                   horizontal: bool = False, stacked: bool = False, labels: bool = True, axis_title: str = "",
