@@ -59,8 +59,9 @@ __all__ = [
 LOWER_IS_BETTER = frozenset(k for k, d in KPI_DEFINITIONS.items() if d.higher_is_better is False)
 ALL_ACCOUNTS = "All accounts"
 _REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "segment"]
-#: KPIs of the segment scorecard (KPIs with a target are always added)
-SCORECARD_KPIS = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate", "churn_rate",
+#: KPIs of the segment scorecard (KPIs with a target are always added). Churn is left out by
+#: default: it is 1 - retention, and a second colour for the same fact would confuse.
+SCORECARD_KPIS = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate",
                   "average_order_value", "repeat_purchase_rate", "nps")
 
 

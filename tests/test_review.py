@@ -290,8 +290,8 @@ def _tiny_engine_frames():
 def test_segment_scorecard_uses_the_kpi_engine_and_baseline():
     now, base = _tiny_engine_frames()
     seg = pd.DataFrame({"account_id": ["a", "b", "c"], "quadrant": ["S", "S", "T"]})
-    sc = review.compute_segment_scorecard(now, seg, targets={"average_order_value": 45, "nps": 40}, amber=0.05,
-                                          red=0.15, baseline_kpis=base)
+    sc = review.compute_segment_scorecard(now, seg, targets={"average_order_value": 45, "nps": 40, "churn_rate": 0.3},
+                                          amber=0.05, red=0.15, baseline_kpis=base)
     v = sc.set_index(["segment", "kpi"])
     assert v.loc[("S", "revenue_12m"), "value"] == 150 and v.loc[("S", "revenue_12m"), "baseline"] == 110
     assert v.loc[("S", "revenue_12m"), "vs_baseline"] == pytest.approx(150 / 110 - 1)
@@ -303,6 +303,8 @@ def test_segment_scorecard_uses_the_kpi_engine_and_baseline():
     # retention (engine definition: active at T-12m and at T): S 2/2, T 0/1, all 2/3; churn is its complement
     assert v.loc[("S", "retention_rate"), "value"] == 1.0 and v.loc[("T", "retention_rate"), "value"] == 0.0
     assert v.loc[("All accounts", "churn_rate"), "value"] == pytest.approx(1 / 3)
+    assert v.loc[("All accounts", "churn_rate"), "status"] == "amber"  # lower is better: 11% above 0.3
+    assert set(sc["kpi"]) == set(review.SCORECARD_KPIS) | {"churn_rate"}  # the default KPIs + those with a target
     # NPS is the engine's: latest answer per account (a's 6, b's 9) -> S = 0, not the 33 of all answers
     assert v.loc[("S", "nps"), "value"] == pytest.approx(0.0) and v.loc[("S", "nps"), "baseline"] == 100
     assert v.loc[("S", "nps"), "status"] == "red" and v.loc[("T", "nps"), "value"] == 100
@@ -461,5 +463,7 @@ def test_scorecard_without_the_segment_column_gives_all_accounts_only():
     sc = review.compute_segment_scorecard(now, now[["account_id"]], targets={}, amber=0.05, red=0.15,
                                           segment_col="rfm_segment")
     assert set(sc["segment"]) == {"All accounts"}
+    every = review.compute_segment_scorecard(now, now[["account_id"]], targets={}, amber=0.05, red=0.15, kpis=None)
+    assert {"gini", "churn_rate", "csat_top2"} <= set(every["kpi"])  # kpis=None: all the engine computes
     assert sc.set_index("kpi").loc["revenue_growth_yoy", "value"] == pytest.approx(160 / 150 - 1)
     assert np.isnan(sc.set_index("kpi").loc["revenue_12m", "baseline"])  # no baseline frame given
