@@ -52,7 +52,8 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     score = (summary["recency_days"].fillna(999).clip(upper=720) / 720).to_numpy(dtype=float, copy=True)
     score[summary["account_id"].isin(hostile).to_numpy()] = 0.95
     band = np.where(score >= 0.6, "high", np.where(score >= 0.3, "medium", "low"))
-    risk = pd.DataFrame({"account_id": summary["account_id"], "risk_score": score, "risk_band": band,
+    # like the strategy's churn_risk, it carries its own segment column
+    risk = pd.DataFrame({"account_id": summary["account_id"], "segment": quad, "risk_score": score, "risk_band": band,
                          "revenue_at_risk": summary["revenue_12m"].to_numpy() * score})
     run.write_table("churn_risk", risk)
     ws = run.read_table("account_category").groupby("category", as_index=False).head(3)
