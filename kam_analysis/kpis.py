@@ -45,6 +45,7 @@ __all__ = [
     "compute_retention",
     "compute_period_kpis",
     "compute_account_kpis",
+    "compute_account_kpis_as_of",
     "compute_value_tier",
     "compute_group_kpis",
     "compute_headline_kpis",
@@ -522,6 +523,47 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
     out.attrs["as_of"] = T.strftime("%Y-%m-%d")
     out.attrs["churn_days"] = int(churn_days)
     return out.reset_index()
+
+
+def compute_account_kpis_as_of(run, as_of, *, orders: pd.DataFrame | None = None,
+                               accounts: pd.DataFrame | None = None,
+                               surveys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The account KPI frame (:func:`compute_account_kpis`) as it stood on ``as_of``.
+
+    The same engine on the run's data with everything after ``as_of`` excluded: orders
+    dated after ``as_of`` (:func:`load_orders`) and survey responses dated after it are
+    dropped, then :func:`compute_account_kpis` runs with ``T = as_of`` and the run's
+    ``analysis.churn_days``. Account attributes are today's (the accounts file has no
+    history), so every account of the accounts file appears, with zeros when it had not
+    ordered yet. With ``as_of`` = ``analysis.as_of_date`` this is the assessment's
+    ``account_kpis`` table (without its ``value_tier`` column), so a KPI at the baseline
+    date and today differ only by the data, never by the definition.
+
+    Parameters
+    ----------
+    run : Run
+        The run folder (clean transactions, accounts, surveys).
+    as_of : date
+        The earlier as-of date.
+    orders, accounts, surveys : DataFrame, optional
+        Already loaded inputs (default: read from the run); they are filtered here.
+
+    Returns
+    -------
+    DataFrame
+        The columns and attrs of :func:`compute_account_kpis` at ``as_of``.
+    """
+    T = _ts(as_of)
+    o = load_orders(run) if orders is None else orders
+    o = o[pd.to_datetime(o["order_date"]) <= T]
+    if accounts is None and run.has_data("accounts"):
+        accounts = run.read_data("accounts")
+    if surveys is None and run.has_data("surveys"):
+        surveys = run.read_data("surveys")
+    if surveys is not None and "survey_date" in surveys:
+        surveys = surveys[pd.to_datetime(surveys["survey_date"]) <= T]
+    return compute_account_kpis(o, as_of=T, churn_days=run.params.analysis.churn_days, accounts=accounts,
+                                surveys=surveys)
 
 
 def compute_value_tier(account_kpis: pd.DataFrame, *, tiers: dict[str, float], value_col: str = "revenue_12m",

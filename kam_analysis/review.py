@@ -5,22 +5,30 @@ pre-programme baseline, control charts, a difference-in-differences estimate of 
 programme's effect) and *what should change* (segment migration, rule-based
 recommendations that each name their evidence).
 
-Every function takes account-level frames from the run folder; nothing here reads the
-client's files except :func:`compute_summary_as_of`, which re-aggregates the run's clean
-transactions in DuckDB to rebuild the account summary as it stood on an earlier date.
+Every KPI value here comes from the KPI engine (:mod:`kam_analysis.kpis`): today's from
+the assessment's ``account_kpis`` / ``kpi_headline`` tables, the baseline's from the same
+engine as of the baseline date (:func:`kam_analysis.kpis.compute_account_kpis_as_of`).
+Nothing here reads the client's files except :func:`compute_summary_as_of`, which
+re-aggregates the run's clean transactions in DuckDB to rebuild the account summary (the
+segmentation's input) as it stood on an earlier date, for the baseline segmentation.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
+from .assessment import rag_status as assessment_rag_status
+from .kpis import KPI_DEFINITIONS, compute_headline_kpis
+
 __all__ = [
     "LOWER_IS_BETTER",
+    "SCORECARD_KPIS",
     "rag_status",
+    "higher_is_better",
     "trend_direction",
     "compute_kpi_vs_target",
     "compute_period_segment_kpis",
@@ -39,7 +47,6 @@ __all__ = [
     "baseline_date",
     "period_offset",
     "read_optional",
-    "surveys_in_window",
     "compute_baseline_segments",
     "playbook_segment_column",
     "programme_impact_from_params",
@@ -48,28 +55,31 @@ __all__ = [
     "compute_run_recommendations",
 ]
 
-LOWER_IS_BETTER = {"churn_rate", "cost_to_serve_share"}
+#: KPIs where lower is better, from the KPI dictionary (the one source of each KPI's direction)
+LOWER_IS_BETTER = frozenset(k for k, d in KPI_DEFINITIONS.items() if d.higher_is_better is False)
 ALL_ACCOUNTS = "All accounts"
 _REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "segment"]
+#: KPIs of the segment scorecard (KPIs with a target are always added). Churn is left out by
+#: default: it is 1 - retention, and a second colour for the same fact would confuse.
+SCORECARD_KPIS = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate",
+                  "average_order_value", "repeat_purchase_rate", "nps")
 
 
 # --------------------------------------------------------------------------- status and trend
-def rag_status(current: float, target: float, *, amber: float, red: float, lower_is_better: bool = False) -> str:
-    """Red/amber/green from the relative shortfall against target.
+#: red/amber/green: the assessment's function (one definition for benchmark gaps, KPI vs target,
+#: tracking and the scorecard): ``rag_status(current, reference, *, amber, red, higher_is_better)``
+rag_status = assessment_rag_status
 
-    shortfall = (target - current) / |target|  (reversed when lower is better);
-    green if shortfall <= amber, amber if <= red, else red; "n/a" without data.
+
+def higher_is_better(kpi: str) -> bool:
+    """Direction of a KPI for its status, as the assessment's benchmark gaps read it.
+
+    From :data:`kam_analysis.kpis.KPI_DEFINITIONS`; KPIs outside the dictionary (the
+    review's period KPIs such as ``revenue``) and KPIs without a direction count as
+    higher-is-better.
     """
-    if current is None or target is None or not np.isfinite(current) or not np.isfinite(target) or target == 0:
-        return "n/a"
-    shortfall = (target - current) / abs(target)
-    if lower_is_better:
-        shortfall = -shortfall
-    if shortfall <= amber:
-        return "green"
-    if shortfall <= red:
-        return "amber"
-    return "red"
+    d = KPI_DEFINITIONS.get(kpi)
+    return True if d is None or d.higher_is_better is None else bool(d.higher_is_better)
 
 
 def trend_direction(values: Iterable[float], *, window: int, flat_band: float,
@@ -123,8 +133,12 @@ def compute_kpi_vs_target(headline: pd.DataFrame, targets: dict[str, float], *, 
                           red: float, baseline: pd.DataFrame | None = None) -> pd.DataFrame:
     """KPI, current value, target, gap (current - target) and RAG status, for KPIs with a target.
 
-    With ``baseline`` (a headline table computed at the baseline date) the frame also has
-    ``baseline`` and ``vs_baseline`` = current / baseline - 1.
+    ``headline`` is the assessment's ``kpi_headline`` table. With ``baseline`` (the same
+    engine at the baseline date: ``kpis.compute_headline_kpis`` of
+    ``kpis.compute_account_kpis_as_of(run, baseline_date)``) the frame also has
+    ``baseline`` and ``vs_baseline`` = current / baseline - 1. ``status`` is
+    :func:`rag_status` with the KPI's direction from the KPI dictionary — the same call the
+    assessment's ``benchmark_gaps`` makes, so both tables give a KPI the same status.
     """
     cur = headline.set_index("kpi")["value"]
     base = baseline.set_index("kpi")["value"] if baseline is not None and len(baseline) else pd.Series(dtype=float)
@@ -138,7 +152,7 @@ def compute_kpi_vs_target(headline: pd.DataFrame, targets: dict[str, float], *, 
                      "unit": units.get(kpi, None), "current": value, "target": float(target),
                      "gap": value - float(target),
                      "status": rag_status(value, float(target), amber=amber, red=red,
-                                          lower_is_better=kpi in LOWER_IS_BETTER),
+                                          higher_is_better=higher_is_better(kpi)),
                      "baseline": b, "vs_baseline": value / b - 1 if np.isfinite(b) and b != 0 else np.nan})
     return pd.DataFrame(rows, columns=["kpi", "label", "unit", "current", "target", "gap", "status", "baseline",
                                        "vs_baseline"])
@@ -252,12 +266,12 @@ def compute_kpi_tracking(period_kpis: pd.DataFrame, *, programme_start: dt.date 
         g["vs_baseline"] = g["value"] / base - 1 if np.isfinite(base) and base != 0 else np.nan
         tgt = float(targets[kpi]) if kpi in targets and kpi in PERIOD_TARGET_KPIS else np.nan
         g["target"] = tgt
-        low = kpi in LOWER_IS_BETTER
+        hib = higher_is_better(kpi)
         if np.isfinite(tgt):
-            g["status"] = [rag_status(v, tgt, amber=amber, red=red, lower_is_better=low) for v in g["value"]]
+            g["status"] = [rag_status(v, tgt, amber=amber, red=red, higher_is_better=hib) for v in g["value"]]
             g["status_basis"] = "target"
         else:
-            g["status"] = [rag_status(v, base, amber=amber, red=red, lower_is_better=low) for v in g["value"]]
+            g["status"] = [rag_status(v, base, amber=amber, red=red, higher_is_better=hib) for v in g["value"]]
             g["status_basis"] = "baseline" if np.isfinite(base) else "n/a"
         vals = g["value"].to_numpy(dtype=float)
         g["trend"] = [trend_direction(vals[: i + 1], window=trend_window, flat_band=flat_band) for i in range(len(g))]
@@ -343,7 +357,8 @@ def compute_summary_as_of(run, as_of: dt.date) -> pd.DataFrame:
 
     Re-aggregates the run's clean transactions in DuckDB with orders after ``as_of``
     excluded, using the same definitions as ``account_summary`` for the columns the
-    segmentation and headline KPIs use: ``first_order_date, last_order_date, n_orders,
+    segmentation uses (it feeds :func:`compute_baseline_segments`; KPIs at the baseline
+    come from :func:`kam_analysis.kpis.compute_account_kpis_as_of`): ``first_order_date, last_order_date, n_orders,
     revenue, revenue_12m, revenue_prev_12m, orders_12m, orders_prev_12m, n_categories,
     n_channels, recency_days, tenure_days, active`` (and ``nps_mean``/``n_responses`` from
     surveys answered by then). Accounts without an order by ``as_of`` are left out.
@@ -400,85 +415,100 @@ def compute_summary_as_of(run, as_of: dt.date) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- segment scorecard
-def _nps(scores: pd.Series) -> float:
-    s = scores.dropna()
-    if not len(s):
-        return np.nan
-    return float(100 * ((s >= 9).mean() - (s <= 6).mean()))
+def _kpi_values(account_kpis: pd.DataFrame, ids: set[str] | None, *, account_col: str,
+                options: dict) -> tuple[pd.Series, int]:
+    """The KPI engine's headline KPIs (value by kpi) of the accounts ``ids`` (all when None)."""
+    a = account_kpis if ids is None else account_kpis[account_kpis[account_col].astype(str).isin(ids)]
+    a.attrs = dict(account_kpis.attrs)  # as-of date, churn days, data start: what the history supports
+    return compute_headline_kpis(a, **options).set_index("kpi")["value"], len(a)
 
 
-def compute_segment_scorecard(summary: pd.DataFrame, segments: pd.DataFrame, *,
-                              headline: Callable[[pd.DataFrame], pd.DataFrame],
+def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame, *,
                               targets: dict[str, float], amber: float, red: float,
-                              baseline_summary: pd.DataFrame | None = None,
-                              surveys: pd.DataFrame | None = None, baseline_surveys: pd.DataFrame | None = None,
-                              baseline_segments: pd.DataFrame | None = None, segment_col: str = "quadrant",
-                              account_col: str = "account_id",
-                              all_label: str = ALL_ACCOUNTS, min_accounts: int = 1) -> pd.DataFrame:
+                              baseline_kpis: pd.DataFrame | None = None,
+                              baseline_segments: pd.DataFrame | None = None,
+                              kpis: Iterable[str] | None = SCORECARD_KPIS, segment_col: str = "quadrant",
+                              account_col: str = "account_id", all_label: str = ALL_ACCOUNTS,
+                              min_accounts: int = 1, confidence: float = 0.95, min_denominator: int = 30,
+                              survey_coverage_min: float = 0.3) -> pd.DataFrame:
     """Segment x KPI scorecard over the trailing twelve months, against target and baseline.
 
-    Each segment's KPIs are computed with ``headline`` (the assessment's headline-KPI
-    function, so a KPI is defined once) on that segment's accounts; the baseline is the
-    same function on the baseline summary (the account summary at the baseline date) of
-    the segment's members at baseline (``baseline_segments``; when None, of today's
-    members — a cohort view: how did these accounts develop). With ``surveys`` (responses
-    in the trailing 12 months) the segment's ``nps`` = 100 x (share of scores 9-10 - share
-    of scores 0-6).
+    Every value comes from the KPI engine: :func:`kam_analysis.kpis.compute_headline_kpis`
+    on the rows of ``account_kpis`` (the assessment's ``account_kpis`` table, from
+    :func:`kam_analysis.kpis.compute_account_kpis`) of the segment's accounts, so each KPI
+    — NPS included (latest response per account in the window, promoters 9-10 minus
+    detractors 0-6) — is defined once. ``All accounts`` is the whole frame, so its row
+    equals ``kpi_headline``.
+
+    The baseline is the same function on ``baseline_kpis`` (the account KPI frame as of the
+    baseline date, :func:`kam_analysis.kpis.compute_account_kpis_as_of`) for the segment's
+    members at the baseline (``baseline_segments``); when ``baseline_segments`` is None, for
+    today's members — a cohort view: how did these same accounts develop.
+
+    Parameters
+    ----------
+    kpis : iterable of str, optional
+        KPIs kept (default :data:`SCORECARD_KPIS`; every KPI with a target is added);
+        None keeps every KPI the engine computes.
+    confidence, min_denominator, survey_coverage_min : float, int, float
+        Passed to the engine (``thresholds``), as in the assessment.
 
     Returns
     -------
     DataFrame
-        ``segment, kpi, value, n, baseline, vs_baseline, target, gap, status, status_basis``;
-        ``status`` is RAG against the target when there is one, else against the baseline.
+        ``segment, kpi, value, n`` (accounts in the segment), ``baseline, vs_baseline``
+        (value / baseline - 1), ``target, gap`` (value - target), ``status, status_basis``;
+        ``status`` is RAG (:func:`rag_status`, the KPI's direction from the KPI dictionary)
+        against the target when there is one, else against the baseline.
     """
+    options = {"confidence": confidence, "min_denominator": min_denominator,
+               "survey_coverage_min": survey_coverage_min}
+    keep = None if kpis is None else list(dict.fromkeys([*kpis, *targets]))
     if segment_col not in segments:
         segments = segments[[account_col]].assign(**{segment_col: all_label})
     seg = segments[[account_col, segment_col]].dropna()
-    groups = [(all_label, seg[account_col])] + [
-        (str(k), g[account_col]) for k, g in seg.groupby(segment_col, observed=True, sort=True)
+    groups: list[tuple[str, set[str] | None]] = [(all_label, None)] + [
+        (str(k), set(g[account_col].astype(str))) for k, g in seg.groupby(segment_col, observed=True, sort=True)
         if str(k) != all_label]
     if baseline_segments is not None and segment_col in baseline_segments:
         bseg = baseline_segments[[account_col, segment_col]].dropna()
         base_members = {str(k): set(g[account_col].astype(str))
                         for k, g in bseg.groupby(segment_col, observed=True)}
-        base_members[all_label] = set(bseg[account_col].astype(str))
     else:
         base_members = None
     rows = []
     for name, ids in groups:
-        ids = set(ids.astype(str))
-        cur = summary[summary[account_col].astype(str).isin(ids)]
-        if len(cur) < min_accounts:
+        cur_k, n = _kpi_values(account_kpis, ids, account_col=account_col, options=options)
+        if n < min_accounts:
             continue
-        cur_k = headline(cur).set_index("kpi")["value"]
         base_k = pd.Series(dtype=float)
-        base_ids = base_members.get(name, set()) if base_members is not None else ids
-        if baseline_summary is not None and base_members is not None and name == all_label:
-            base_ids = set(baseline_summary[account_col].astype(str))
-        if baseline_summary is not None:
-            b = baseline_summary[baseline_summary[account_col].astype(str).isin(base_ids)]
-            if len(b):
-                base_k = headline(b).set_index("kpi")["value"]
-        if surveys is not None and "nps" in surveys:
-            cur_k.loc["nps"] = _nps(surveys.loc[surveys[account_col].astype(str).isin(ids), "nps"])
-            if baseline_surveys is not None:
-                base_k.loc["nps"] = _nps(baseline_surveys.loc[
-                    baseline_surveys[account_col].astype(str).isin(base_ids), "nps"])
+        if baseline_kpis is not None:
+            base_ids = ids if base_members is None or ids is None else base_members.get(name, set())
+            if base_ids is None or base_ids:
+                base_k, _ = _kpi_values(baseline_kpis, base_ids, account_col=account_col, options=options)
         for kpi, value in cur_k.items():
+            if keep is not None and kpi not in keep:
+                continue
             value = float(value) if value is not None else np.nan
             b = float(base_k.get(kpi, np.nan))
             t = float(targets.get(kpi, np.nan))
-            low = kpi in LOWER_IS_BETTER
+            hib = higher_is_better(kpi)
             if np.isfinite(t):
-                status, basis = rag_status(value, t, amber=amber, red=red, lower_is_better=low), "target"
+                status, basis = rag_status(value, t, amber=amber, red=red, higher_is_better=hib), "target"
             else:
-                status, basis = rag_status(value, b, amber=amber, red=red, lower_is_better=low), "baseline"
-            rows.append({"segment": name, "kpi": kpi, "value": value, "n": len(cur), "baseline": b,
+                status, basis = rag_status(value, b, amber=amber, red=red, higher_is_better=hib), "baseline"
+            rows.append({"segment": name, "kpi": kpi, "value": value, "n": n, "baseline": b,
                          "vs_baseline": value / b - 1 if np.isfinite(b) and b != 0 and np.isfinite(value) else np.nan,
                          "target": t, "gap": value - t if np.isfinite(t) else np.nan, "status": status,
                          "status_basis": basis if status != "n/a" else "n/a"})
-    return pd.DataFrame(rows, columns=["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap",
-                                       "status", "status_basis"])
+    out = pd.DataFrame(rows, columns=["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap",
+                                      "status", "status_basis"])
+    if keep is not None:  # the scorecard's KPI order, not the engine's
+        order = {k: i for i, k in enumerate(keep)}
+        seg_order = {g: i for i, (g, _) in enumerate(groups)}
+        out = out.sort_values(["segment", "kpi"], key=lambda c: c.map(seg_order if c.name == "segment" else order),
+                              kind="stable").reset_index(drop=True)
+    return out
 
 
 # --------------------------------------------------------------------------- programme impact
@@ -961,25 +991,52 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
     return pd.DataFrame(rows, columns=[c for c in _REC_COLUMNS if c != "rank"])
 
 
-def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame, *, high_bands: Iterable[str] = ("high",),
-                        no_coverage: Iterable[str] = (), names: pd.Series | None = None, currency: str = "EUR",
-                        manager_col: str = "account_manager", account_col: str = "account_id",
-                        max_named: int = 3) -> pd.DataFrame:
+def _blank_or_label(values: pd.Series, labels: set[str]) -> pd.Series:
+    """True where a manager field is empty or one of ``labels`` (case-insensitive)."""
+    v = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.lower()
+    return (v == "") | v.isin(labels)
+
+
+def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None, *,
+                        high_bands: Iterable[str] = ("high",), no_coverage: Iterable[str] = (),
+                        coverage_plan: pd.DataFrame | None = None, names: pd.Series | None = None,
+                        currency: str = "EUR", manager_col: str = "account_manager",
+                        plan_manager_col: str = "assigned_manager", covered_col: str = "covered",
+                        account_col: str = "account_id", max_named: int = 3) -> pd.DataFrame:
     """High-risk accounts without a dedicated account manager.
 
-    An account is uncovered when its ``manager_col`` is empty or one of ``no_coverage``
-    (case-insensitive, e.g. "Digital desk"). Fires once when at least one account in a
-    ``high_bands`` risk band is uncovered; value = their summed ``revenue_at_risk``.
+    Coverage comes from the strategy phase's ``coverage_plan`` when given: an account in
+    the plan is uncovered when the plan leaves it uncovered (``covered_col`` False; without
+    that column, when its ``plan_manager_col`` is empty or one of ``no_coverage``) —
+    accounts the plan serves digitally count as covered, as in the plan. Accounts not in
+    the plan (or without a plan) fall back to today's ``manager_col`` of ``accounts``:
+    uncovered when empty or one of ``no_coverage`` (case-insensitive, e.g. "Digital desk").
+    Fires once when at least one account in a ``high_bands`` risk band is uncovered;
+    value = their summed ``revenue_at_risk``.
     """
     cols = [c for c in _REC_COLUMNS if c != "rank"]
-    if manager_col not in accounts:
+    has_plan = coverage_plan is not None and ({covered_col, plan_manager_col} & set(coverage_plan.columns))
+    has_mgr = accounts is not None and manager_col in accounts
+    if not has_plan and not has_mgr:
         return pd.DataFrame(columns=cols)
     bands = {b.lower() for b in high_bands}
-    uncovered_labels = {s.strip().lower() for s in no_coverage}
-    risk = churn_risk[churn_risk["risk_band"].astype(str).str.lower().isin(bands)]
-    m = risk.merge(accounts[[account_col, manager_col]], on=account_col, how="left")
-    mgr = m[manager_col].astype(object).where(m[manager_col].notna(), "").astype(str).str.strip().str.lower()
-    m = m[(mgr == "") | mgr.isin(uncovered_labels)]
+    labels = {s.strip().lower() for s in no_coverage}
+    m = churn_risk[churn_risk["risk_band"].astype(str).str.lower().isin(bands)].copy()
+    m["_id"] = m[account_col].astype(str)
+    uncovered = pd.Series(pd.NA, index=m.index, dtype="boolean")
+    if has_plan:
+        plan = coverage_plan.assign(_id=coverage_plan[account_col].astype(str)).drop_duplicates("_id")
+        plan = plan.set_index("_id")
+        if covered_col in plan:
+            by_plan = ~plan[covered_col].astype("boolean").fillna(False)
+        else:
+            by_plan = _blank_or_label(plan[plan_manager_col], labels)
+        uncovered = m["_id"].map(by_plan).astype("boolean")
+    if has_mgr:
+        acc = accounts.assign(_id=accounts[account_col].astype(str)).drop_duplicates("_id").set_index("_id")
+        by_mgr = m["_id"].map(_blank_or_label(acc[manager_col], labels)).astype("boolean").fillna(True)
+        uncovered = uncovered.fillna(by_mgr)
+    m = m[uncovered.fillna(False).astype(bool)]
     m = m[m["revenue_at_risk"].fillna(0) > 0]
     if m.empty:
         return pd.DataFrame(columns=cols)
@@ -988,12 +1045,14 @@ def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame, *, hig
     top = m.head(max_named)[account_col].astype(str)
     shown = [str(names.get(a, a)) if names is not None else a for a in top]
     more = f" and {len(m) - len(shown)} more" if len(m) > len(shown) else ""
+    source = "churn_risk, coverage_plan" if has_plan else "churn_risk"
+    why = "the coverage plan leaves without a manager" if has_plan else "with no dedicated manager"
     return pd.DataFrame([{
         "rule": "uncovered_high_risk", "segment": "",
         "recommendation": f"Assign an account manager to the {len(m)} high-churn-risk account(s) without one, "
                           f"starting with {', '.join(shown)}{more}",
-        "evidence": f"churn_risk: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} with no dedicated "
-                    f"manager; revenue at risk {_money(total, currency)}",
+        "evidence": f"{source}: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} {why}; "
+                    f"revenue at risk {_money(total, currency)}",
         "value": total}], columns=cols)
 
 
@@ -1072,16 +1131,6 @@ def read_optional(run, name: str) -> pd.DataFrame | None:
     return run.read_table(name) if run.has_table(name) else None
 
 
-def surveys_in_window(surveys: pd.DataFrame | None, *, end: dt.date, months: int = 12,
-                      date_col: str = "survey_date") -> pd.DataFrame | None:
-    """Survey responses in the ``months`` months up to and including ``end`` (None without surveys)."""
-    if surveys is None or date_col not in surveys or "nps" not in surveys:
-        return None
-    d = pd.to_datetime(surveys[date_col])
-    hi = pd.Timestamp(end)
-    return surveys[(d > hi - pd.DateOffset(months=months)) & (d <= hi)]
-
-
 def compute_baseline_segments(baseline_summary: pd.DataFrame, *, params) -> pd.DataFrame:
     """The segmentation as it stood at the baseline date.
 
@@ -1153,19 +1202,19 @@ def compute_spc_set(tracking: pd.DataFrame, *, segment: str = ALL_ACCOUNTS, min_
     return pd.concat(out, ignore_index=True).reindex(columns=cols)
 
 
-def compute_playbook_cohorts(run, *, base_segments: pd.DataFrame, base_summary: pd.DataFrame,
-                             summary: pd.DataFrame, headline: Callable[[pd.DataFrame], pd.DataFrame] | None = None
-                             ) -> tuple[pd.DataFrame | None, str]:
+def compute_playbook_cohorts(run, *, base_segments: pd.DataFrame, account_kpis: pd.DataFrame,
+                             baseline_kpis: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
     """How each playbook segment's accounts (its members at the baseline) developed since.
 
     The playbook segments come from ``segment_playbook``; the baseline segmentation column
     holding those names is found with :func:`playbook_segment_column`. Cohorts follow the
     same accounts, so a segment's result is not flattered or hurt by accounts moving in or
-    out of it. Returns (scorecard in :func:`compute_segment_scorecard` form, note) — the
-    frame is None, with the reason in the note, when the run lacks what it needs.
+    out of it: each segment's KPIs now (``account_kpis``) and at the baseline
+    (``baseline_kpis``, :func:`kam_analysis.kpis.compute_account_kpis_as_of`) are the KPI
+    engine's on the same baseline members. Returns (scorecard in
+    :func:`compute_segment_scorecard` form, note) — the frame is None, with the reason in
+    the note, when the run lacks what it needs.
     """
-    from .kpis import compute_headline_kpis
-
     playbook = read_optional(run, "segment_playbook")
     if playbook is None or "segment" not in playbook:
         return None, "stalled-playbook rule skipped: the run has no segment_playbook table"
@@ -1173,20 +1222,22 @@ def compute_playbook_cohorts(run, *, base_segments: pd.DataFrame, base_summary: 
     if col is None:
         return None, ("stalled-playbook rule skipped: no baseline segmentation column matches the playbook "
                       f"segments ({', '.join(map(str, playbook['segment']))})")
-    p = run.params
-    sc = compute_segment_scorecard(summary, base_segments, headline=headline or compute_headline_kpis,
-                                   targets={}, amber=p.thresholds.rag.amber, red=p.thresholds.rag.red,
-                                   baseline_summary=base_summary, segment_col=col)
+    t = run.params.thresholds
+    sc = compute_segment_scorecard(account_kpis, base_segments, targets={}, amber=t.rag.amber, red=t.rag.red,
+                                   baseline_kpis=baseline_kpis, segment_col=col, confidence=t.confidence,
+                                   min_denominator=t.min_denominator, survey_coverage_min=t.survey_coverage_min)
     sc = sc[sc["segment"].isin(set(playbook["segment"].astype(str)))].reset_index(drop=True)
     return sc, f"playbook cohorts by baseline {col}"
 
 
 def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.DataFrame | None,
-                                summary: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+                                accounts: pd.DataFrame | None) -> tuple[pd.DataFrame, list[str]]:
     """Apply every recommendation rule to the run's tables; return (ranked table, notes on skipped rules).
 
-    Rules run only when their input table exists (``churn_risk``, ``whitespace`` come from
-    the strategy phase); a skipped rule is named in the notes, never guessed.
+    Rules run only when their input table exists (``churn_risk``, ``whitespace`` and
+    ``coverage_plan`` come from the strategy phase); a skipped rule is named in the notes,
+    never guessed. ``accounts`` carries today's ``account_manager`` (the ``account_kpis``
+    table does), the fallback where the run has no coverage plan.
     """
     p = run.params
     rv, cur = p.review, p.client.currency
@@ -1194,13 +1245,19 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     seg_rev = scorecard[scorecard["kpi"] == "revenue_12m"].set_index("segment")["value"]
     outputs = [rule_segment_target_gaps(scorecard, seg_rev, statuses=rv.recommend_on_status, currency=cur)]
     risk = read_optional(run, "churn_risk")
+    plan = read_optional(run, "coverage_plan")
+    if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
+        plan = None
     if risk is None or not {"risk_band", "revenue_at_risk"} <= set(risk.columns):
         notes.append("uncovered-risk rule skipped: the run has no churn_risk table with risk_band and "
                      "revenue_at_risk")
-    elif "account_manager" not in summary:
-        notes.append("uncovered-risk rule skipped: the accounts data has no account_manager column")
+    elif plan is None and (accounts is None or "account_manager" not in accounts):
+        notes.append("uncovered-risk rule skipped: no coverage_plan table and the accounts data has no "
+                     "account_manager column")
     else:
-        outputs.append(rule_uncovered_risk(risk, summary, high_bands=rv.high_risk_bands,
+        if plan is None:
+            notes.append("uncovered-risk rule: no coverage_plan table, coverage read from today's account_manager")
+        outputs.append(rule_uncovered_risk(risk, accounts, high_bands=rv.high_risk_bands, coverage_plan=plan,
                                            no_coverage=rv.no_coverage_labels, names=run.account_display_names(),
                                            currency=cur))
     ws = read_optional(run, "whitespace")

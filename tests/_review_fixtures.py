@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kam_analysis import review
-from kam_analysis.kpis import compute_headline_kpis, compute_period_kpis
+from kam_analysis.kpis import compute_account_kpis_as_of, compute_headline_kpis, compute_period_kpis
 from kam_analysis.run import Run
 
 HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>Evil & Co"
@@ -34,7 +34,9 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     acc.to_parquet(run.data_dir / "accounts.parquet", index=False)
     ap = run.read_table("account_period")
     run.write_table("kpi_by_period", compute_period_kpis(ap))
-    run.write_table("kpi_headline", compute_headline_kpis(summary))
+    account_kpis = compute_account_kpis_as_of(run, p.analysis.as_of_date)  # as the assessment writes it
+    run.write_table("account_kpis", account_kpis)
+    run.write_table("kpi_headline", compute_headline_kpis(account_kpis))
     if not with_upstream:
         return run
     names = p.segmentation.quadrant_names
@@ -50,7 +52,8 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     score = (summary["recency_days"].fillna(999).clip(upper=720) / 720).to_numpy(dtype=float, copy=True)
     score[summary["account_id"].isin(hostile).to_numpy()] = 0.95
     band = np.where(score >= 0.6, "high", np.where(score >= 0.3, "medium", "low"))
-    risk = pd.DataFrame({"account_id": summary["account_id"], "risk_score": score, "risk_band": band,
+    # like the strategy's churn_risk, it carries its own segment column
+    risk = pd.DataFrame({"account_id": summary["account_id"], "segment": quad, "risk_score": score, "risk_band": band,
                          "revenue_at_risk": summary["revenue_12m"].to_numpy() * score})
     run.write_table("churn_risk", risk)
     ws = run.read_table("account_category").groupby("category", as_index=False).head(3)
@@ -58,15 +61,16 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
                                                                                   "expected_value"]])
     # review tables, as the notebook writes them
     rag, an, rv = p.thresholds.rag, p.analysis, p.review
-    kvt = review.compute_kpi_vs_target(run.read_table("kpi_headline"), p.targets, amber=rag.amber, red=rag.red)
+    base = compute_account_kpis_as_of(run, an.programme_start)
+    kvt = review.compute_kpi_vs_target(run.read_table("kpi_headline"), p.targets, amber=rag.amber, red=rag.red,
+                                       baseline=compute_headline_kpis(base))
     run.write_table("kpi_vs_target", kvt)
     pk = review.compute_period_segment_kpis(ap, segments, period=an.period, as_of=an.as_of_date)
     tracking = review.compute_kpi_tracking(pk, programme_start=an.programme_start, targets=p.targets,
                                            amber=rag.amber, red=rag.red, trend_window=4, flat_band=0.02)
     run.write_table("kpi_tracking", tracking)
-    base = review.compute_summary_as_of(run, an.programme_start)
-    sc = review.compute_segment_scorecard(summary, segments, headline=compute_headline_kpis, targets=p.targets,
-                                          amber=rag.amber, red=rag.red, baseline_summary=base)
+    sc = review.compute_segment_scorecard(account_kpis, segments, targets=p.targets, amber=rag.amber, red=rag.red,
+                                          baseline_kpis=base)
     run.write_table("kpi_scorecard", sc)
     impact = review.programme_impact_from_params(ap, summary, params=p)
     run.write_table("programme_impact", impact.summary())
@@ -74,7 +78,7 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     mig = review.compute_segment_migration(segments.assign(quadrant=np.roll(segments["quadrant"].to_numpy(), 1)),
                                            segments, current_revenue=summary)
     run.write_table("segment_migration", mig)
-    recs, _ = review.compute_run_recommendations(run, scorecard=sc, cohorts=None, summary=summary)
+    recs, _ = review.compute_run_recommendations(run, scorecard=sc, cohorts=None, accounts=account_kpis)
     run.write_table("recommendations", recs)
     assert rv.dashboard_at_risk_rows > 0
     return run

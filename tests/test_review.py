@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kam_analysis import PLANTED, review
-from kam_analysis.kpis import compute_headline_kpis
+from kam_analysis import PLANTED, assessment, kpis, review
+from kam_analysis.kpis import compute_account_kpis, compute_headline_kpis
 
 
 # --------------------------------------------------------------------------- status and trend
@@ -20,9 +20,14 @@ def test_rag_status_thresholds_and_direction():
     assert review.rag_status(90, 100, amber=0.05, red=0.15) == "amber"  # 10% short
     assert review.rag_status(80, 100, amber=0.05, red=0.15) == "red"  # 20% short
     # lower is better: 20% above a churn target is red, 20% below is green
-    assert review.rag_status(0.12, 0.10, amber=0.05, red=0.15, lower_is_better=True) == "red"
-    assert review.rag_status(0.08, 0.10, amber=0.05, red=0.15, lower_is_better=True) == "green"
+    assert review.rag_status(0.12, 0.10, amber=0.05, red=0.15, higher_is_better=False) == "red"
+    assert review.rag_status(0.08, 0.10, amber=0.05, red=0.15, higher_is_better=False) == "green"
     assert review.rag_status(float("nan"), 100, amber=0.05, red=0.15) == "n/a"
+    # one definition: the assessment's; directions from the KPI dictionary
+    assert review.rag_status is assessment.rag_status
+    assert {"churn_rate", "top10_share", "unprofitable_account_share"} <= review.LOWER_IS_BETTER
+    assert "retention_rate" not in review.LOWER_IS_BETTER
+    assert not review.higher_is_better("churn_rate") and review.higher_is_better("revenue")
 
 
 def test_trend_direction_compares_last_window_with_previous():
@@ -259,22 +264,110 @@ def test_summary_as_of_reproduces_account_summary_at_as_of(demo_run):
     assert len(earlier) < len(b)
 
 
-def test_segment_scorecard_uses_headline_definitions_and_baseline():
-    summ = pd.DataFrame({"account_id": ["a", "b", "c"], "revenue_12m": [100.0, 50, 10],
-                         "revenue_prev_12m": [80.0, 50, 20], "orders_12m": [4, 2, 1], "orders_prev_12m": [4, 1, 1],
-                         "active": [True, True, False]})
-    base = summ.assign(revenue_12m=[80.0, 50, 20], revenue_prev_12m=[60.0, 40, 20])
+def _tiny_engine_frames():
+    """Three accounts, by hand (T = 2024-12-31, churn 180 days, baseline B = 2024-06-30).
+
+    a: P 60 + 20, W 40 + 60 (2 orders); b: P 50, W 50; c: P 20, W 10 (2024-02-01, churned
+    by T). All three active at T-12m (orders in (2023-07-04, 2023-12-31]); a, b active at T.
+    NPS: a answers 10 then 6 (latest 6: detractor), b 9, c 10 (c's only answer).
+    At B: revenue in (2023-06-30, 2024-06-30]: a 20 + 40, b 50, c 20 + 10; NPS a 10, b 9, c 10.
+    """
+    orders = pd.DataFrame([
+        ("a", "a1", "2023-01-15", 60.0), ("a", "a2", "2023-11-01", 20.0), ("a", "a3", "2024-03-01", 40.0),
+        ("a", "a4", "2024-10-01", 60.0), ("b", "b1", "2023-09-01", 50.0), ("b", "b2", "2024-11-15", 50.0),
+        ("c", "c1", "2023-10-01", 20.0), ("c", "c2", "2024-02-01", 10.0)],
+        columns=["account_id", "order_id", "order_date", "revenue"]).assign(
+        order_date=lambda d: pd.to_datetime(d["order_date"]), gross_margin=np.nan)
+    surveys = pd.DataFrame({"account_id": ["a", "a", "b", "c"], "nps": [10, 6, 9, 10],
+                            "survey_date": pd.to_datetime(["2024-05-01", "2024-09-01", "2024-06-01", "2024-03-01"])})
+    T, B = pd.Timestamp("2024-12-31"), pd.Timestamp("2024-06-30")
+    now = compute_account_kpis(orders, as_of=T, churn_days=180, surveys=surveys)
+    base = compute_account_kpis(orders[orders["order_date"] <= B], as_of=B, churn_days=180,
+                                surveys=surveys[surveys["survey_date"] <= B])
+    return now, base
+
+
+def test_segment_scorecard_uses_the_kpi_engine_and_baseline():
+    now, base = _tiny_engine_frames()
     seg = pd.DataFrame({"account_id": ["a", "b", "c"], "quadrant": ["S", "S", "T"]})
-    sc = review.compute_segment_scorecard(summ, seg, headline=compute_headline_kpis,
-                                          targets={"average_order_value": 30}, amber=0.05, red=0.15,
-                                          baseline_summary=base)
+    sc = review.compute_segment_scorecard(now, seg, targets={"average_order_value": 45, "nps": 40, "churn_rate": 0.3},
+                                          amber=0.05, red=0.15, baseline_kpis=base)
     v = sc.set_index(["segment", "kpi"])
-    assert v.loc[("S", "revenue_12m"), "value"] == 150 and v.loc[("S", "revenue_12m"), "baseline"] == 130
-    assert v.loc[("S", "average_order_value"), "value"] == pytest.approx(25)  # 150 / 6
-    assert v.loc[("S", "average_order_value"), "status"] == "red"  # 16.7% short of 30
-    assert v.loc[("T", "average_order_value"), "status"] == "red"
-    assert v.loc[("All accounts", "revenue_12m"), "value"] == 160
-    assert v.loc[("S", "revenue_12m"), "status_basis"] == "baseline"
+    assert v.loc[("S", "revenue_12m"), "value"] == 150 and v.loc[("S", "revenue_12m"), "baseline"] == 110
+    assert v.loc[("S", "revenue_12m"), "vs_baseline"] == pytest.approx(150 / 110 - 1)
+    assert v.loc[("S", "revenue_12m"), "n"] == 2 and v.loc[("S", "revenue_12m"), "status_basis"] == "baseline"
+    assert v.loc[("S", "average_order_value"), "value"] == pytest.approx(50)  # 150 / 3 orders
+    assert v.loc[("S", "average_order_value"), "status"] == "green"  # above 45
+    assert v.loc[("T", "average_order_value"), "status"] == "red"  # 10 vs 45
+    assert v.loc[("All accounts", "average_order_value"), "status"] == "amber"  # 40: 11% short of 45
+    # retention (engine definition: active at T-12m and at T): S 2/2, T 0/1, all 2/3; churn is its complement
+    assert v.loc[("S", "retention_rate"), "value"] == 1.0 and v.loc[("T", "retention_rate"), "value"] == 0.0
+    assert v.loc[("All accounts", "churn_rate"), "value"] == pytest.approx(1 / 3)
+    assert v.loc[("All accounts", "churn_rate"), "status"] == "amber"  # lower is better: 11% above 0.3
+    assert set(sc["kpi"]) == set(review.SCORECARD_KPIS) | {"churn_rate"}  # the default KPIs + those with a target
+    # NPS is the engine's: latest answer per account (a's 6, b's 9) -> S = 0, not the 33 of all answers
+    assert v.loc[("S", "nps"), "value"] == pytest.approx(0.0) and v.loc[("S", "nps"), "baseline"] == 100
+    assert v.loc[("S", "nps"), "status"] == "red" and v.loc[("T", "nps"), "value"] == 100
+    # All accounts is the whole frame and equals the headline KPIs
+    head = compute_headline_kpis(now).set_index("kpi")["value"]
+    for kpi in ("revenue_12m", "retention_rate", "average_order_value", "nps", "revenue_growth_yoy"):
+        assert v.loc[("All accounts", kpi), "value"] == pytest.approx(head[kpi]), kpi
+    assert list(dict.fromkeys(sc["segment"])) == ["All accounts", "S", "T"]
+    # baseline members: c was in S at the baseline -> S's baseline is a + b + c
+    bseg = pd.DataFrame({"account_id": ["a", "b", "c"], "quadrant": ["S", "S", "S"]})
+    sc2 = review.compute_segment_scorecard(now, seg, targets={}, amber=0.05, red=0.15, baseline_kpis=base,
+                                           baseline_segments=bseg).set_index(["segment", "kpi"])
+    assert sc2.loc[("S", "revenue_12m"), "baseline"] == 140
+    assert np.isnan(sc2.loc[("T", "revenue_12m"), "baseline"])  # no T at the baseline
+
+
+def test_account_kpis_as_of_reproduces_the_engine_and_cuts_at_the_date(demo_run):
+    p = demo_run.params.analysis
+    orders = kpis.load_orders(demo_run)
+    surveys = demo_run.read_data("surveys")
+    # the assessment's account_kpis (notebook 01: engine on all orders, accounts, surveys)
+    today = kpis.compute_account_kpis(orders, as_of=p.as_of_date, churn_days=p.churn_days,
+                                      accounts=demo_run.read_data("accounts"), surveys=surveys)
+    again = kpis.compute_account_kpis_as_of(demo_run, p.as_of_date)
+    pd.testing.assert_frame_equal(today, again)
+    assert today.attrs == again.attrs
+    B = pd.Timestamp(p.programme_start)
+    base = kpis.compute_account_kpis_as_of(demo_run, p.programme_start).set_index("account_id")
+    assert base.attrs["as_of"] == B.strftime("%Y-%m-%d")
+    assert pd.to_datetime(base["last_order_date"]).max() <= B  # nothing after the baseline date
+    w = orders[(orders["order_date"] > B - pd.DateOffset(months=12)) & (orders["order_date"] <= B)]
+    rev = w.groupby("account_id")["revenue"].sum()
+    assert np.allclose(base.loc[rev.index, "revenue_12m"], rev)
+    assert base["revenue_total"].sum() == pytest.approx(orders.loc[orders["order_date"] <= B, "revenue"].sum())
+    sd = pd.to_datetime(surveys["survey_date"])
+    sv = surveys[(sd > B - pd.DateOffset(months=12)) & (sd <= B)]
+    assert base["responded_12m"].sum() == sv["account_id"].nunique()
+    assert base["revenue_12m"].sum() < today["revenue_12m"].sum() * 1.5  # a different, earlier window
+    assert (base["revenue_12m"].to_numpy() != today.set_index("account_id").loc[base.index, "revenue_12m"]).any()
+
+
+def test_kpi_vs_target_and_benchmark_gaps_give_the_same_status(demo_run):
+    """Same KPI, target and thresholds -> the same RAG in the review and the assessment,
+    including lower-is-better KPIs (churn, concentration)."""
+    p = demo_run.params
+    a = kpis.compute_account_kpis_as_of(demo_run, p.analysis.as_of_date)
+    head = compute_headline_kpis(a)
+    h = head.set_index("kpi")["value"]
+    targets = dict(p.targets, churn_rate=float(h["churn_rate"]) * 0.9, top10_share=float(h["top10_share"]) * 1.2,
+                   gini=float(h["gini"]) * 0.8)
+    rag = p.thresholds.rag
+    gaps = assessment.compute_benchmark_gaps(head, benchmarks=pd.DataFrame(columns=["kpi", "benchmark"]),
+                                             targets=targets, amber=rag.amber, red=rag.red)
+    base = compute_headline_kpis(kpis.compute_account_kpis_as_of(demo_run, p.analysis.programme_start))
+    kvt = review.compute_kpi_vs_target(head, targets, amber=rag.amber, red=rag.red, baseline=base)
+    m = kvt.merge(gaps, on="kpi", suffixes=("", "_gap"))
+    assert len(m) == len(targets)
+    assert (m["status"] == m["status_gap"]).all(), m[["kpi", "status", "status_gap"]]
+    s = m.set_index("kpi")["status"]
+    assert s["churn_rate"] == "amber" and s["top10_share"] == "green" and s["gini"] == "red"
+    assert kvt["baseline"].notna().all()
+    assert kvt.set_index("kpi").loc["average_order_value", "baseline"] == pytest.approx(
+        base.set_index("kpi").loc["average_order_value", "value"])
 
 
 # --------------------------------------------------------------------------- recommendation rules
@@ -308,6 +401,27 @@ def test_rule_uncovered_risk_fires_only_for_uncovered_high_risk():
     assert "Alpha Ltd" in r["recommendation"].iloc[0] and "churn_risk" in r["evidence"].iloc[0]
     covered = acc.assign(account_manager=["Tom", "Eva", "Amelia Hart", None])
     assert review.rule_uncovered_risk(risk, covered, no_coverage=["digital desk"]).empty
+
+
+def test_rule_uncovered_risk_reads_the_coverage_plan_first():
+    risk = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "risk_band": ["high"] * 4,
+                         "revenue_at_risk": [500.0, 300, 200, 100]})
+    acc = pd.DataFrame({"account_id": ["a", "b", "c", "d"],
+                        "account_manager": ["Tom", "Digital desk", None, None]})
+    # the plan: a loses its manager (uncovered), b is served digitally (covered by the plan),
+    # c gets a manager; d is not in the plan -> today's manager (none) decides
+    plan = pd.DataFrame({"account_id": ["a", "b", "c"], "covered": [False, True, True],
+                         "assigned_manager": [None, None, "Eva"]})
+    r = review.rule_uncovered_risk(risk, acc, coverage_plan=plan, no_coverage=["Digital desk"])
+    assert r["value"].iloc[0] == 600.0  # a + d
+    assert "coverage_plan" in r["evidence"].iloc[0] and "2 high-churn-risk" in r["recommendation"].iloc[0]
+    # a plan without the covered flag: the assigned manager decides (empty or a no-coverage label)
+    plan2 = plan.drop(columns="covered").assign(assigned_manager=["Digital desk", "Ann", None])
+    r2 = review.rule_uncovered_risk(risk, acc, coverage_plan=plan2, no_coverage=["digital desk"])
+    assert r2["value"].iloc[0] == 500.0 + 200 + 100  # a (label), c (empty), d (fallback)
+    # without a plan, today's managers: b (Digital desk), c, d uncovered
+    assert review.rule_uncovered_risk(risk, acc, no_coverage=["digital desk"])["value"].iloc[0] == 600.0
+    assert review.rule_uncovered_risk(risk, None).empty  # nothing to decide coverage from
 
 
 def test_rule_whitespace_fires_on_positive_opportunities_only():
@@ -345,9 +459,11 @@ def test_recommendations_are_ranked_by_value():
 
 
 def test_scorecard_without_the_segment_column_gives_all_accounts_only():
-    summ = pd.DataFrame({"account_id": ["a", "b"], "revenue_12m": [10.0, 20.0], "revenue_prev_12m": [10.0, 10.0],
-                         "orders_12m": [1, 2], "orders_prev_12m": [1, 1], "active": [True, True]})
-    sc = review.compute_segment_scorecard(summ, summ[["account_id"]], headline=compute_headline_kpis, targets={},
-                                          amber=0.05, red=0.15, segment_col="rfm_segment")
+    now, _ = _tiny_engine_frames()
+    sc = review.compute_segment_scorecard(now, now[["account_id"]], targets={}, amber=0.05, red=0.15,
+                                          segment_col="rfm_segment")
     assert set(sc["segment"]) == {"All accounts"}
-    assert sc.set_index("kpi").loc["revenue_growth_yoy", "value"] == pytest.approx(0.5)
+    every = review.compute_segment_scorecard(now, now[["account_id"]], targets={}, amber=0.05, red=0.15, kpis=None)
+    assert {"gini", "churn_rate", "csat_top2"} <= set(every["kpi"])  # kpis=None: all the engine computes
+    assert sc.set_index("kpi").loc["revenue_growth_yoy", "value"] == pytest.approx(160 / 150 - 1)
+    assert np.isnan(sc.set_index("kpi").loc["revenue_12m", "baseline"])  # no baseline frame given

@@ -151,7 +151,9 @@ def collect_dashboard_data(run) -> dict:
     risk = read_optional(run, "churn_risk")
     at_risk = []
     if risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
-        r = risk.copy()
+        # the strategy's churn_risk carries its own `segment` (the quadrant); the dashboard's
+        # segment is the tracked column (review.segment_column), so it replaces it
+        r = risk.drop(columns=["segment", "account_manager"], errors="ignore")
         if segs is not None and seg_col in segs:
             r = r.merge(segs[["account_id", seg_col]].rename(columns={seg_col: "segment"}), on="account_id",
                         how="left")
