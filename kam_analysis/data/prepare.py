@@ -115,6 +115,11 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _dsum(expr: str) -> str:
+    """SQL for an exact (DECIMAL) sum of a money column."""
+    return f"sum(CAST({expr} AS DECIMAL(38, 4)))"
+
+
 def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path) -> dict[str, pd.DataFrame]:
     """Aggregate the clean transactions (Parquet) to account-level frames, in DuckDB.
 
@@ -132,21 +137,23 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
     has_surveys = (data_dir / "surveys.parquet").exists()
     as_of = f"DATE '{a.as_of_date}'"
     con.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {t}")
+    # Money is summed as DECIMAL: exact, so the totals do not depend on the order in which
+    # DuckDB's threads add rows up (double sums would differ in the last bits between runs).
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE orders AS
-        SELECT account_id, order_id, min(order_date) AS order_date, sum(net_revenue) AS revenue,
-               sum(gross_margin) AS gross_margin
+        SELECT account_id, order_id, min(order_date) AS order_date, {_dsum('net_revenue')} AS revenue,
+               {_dsum('gross_margin')} AS gross_margin
         FROM t GROUP BY account_id, order_id""")
     per_acc = con.execute(f"""
         SELECT account_id,
                min(order_date) AS first_order_date,
                max(order_date) AS last_order_date,
                count(*) FILTER (WHERE revenue > 0) AS n_orders,
-               sum(revenue) AS revenue,
-               sum(gross_margin) AS gross_margin,
-               sum(revenue) FILTER (WHERE order_date > {as_of} - INTERVAL 12 MONTH) AS revenue_12m,
-               sum(revenue) FILTER (WHERE order_date <= {as_of} - INTERVAL 12 MONTH
-                                     AND order_date > {as_of} - INTERVAL 24 MONTH) AS revenue_prev_12m,
+               sum(revenue)::DOUBLE AS revenue,
+               sum(gross_margin)::DOUBLE AS gross_margin,
+               (sum(revenue) FILTER (WHERE order_date > {as_of} - INTERVAL 12 MONTH))::DOUBLE AS revenue_12m,
+               (sum(revenue) FILTER (WHERE order_date <= {as_of} - INTERVAL 12 MONTH
+                                     AND order_date > {as_of} - INTERVAL 24 MONTH))::DOUBLE AS revenue_prev_12m,
                count(*) FILTER (WHERE revenue > 0 AND order_date > {as_of} - INTERVAL 12 MONTH) AS orders_12m,
                count(*) FILTER (WHERE revenue > 0 AND order_date <= {as_of} - INTERVAL 12 MONTH
                                 AND order_date > {as_of} - INTERVAL 24 MONTH) AS orders_prev_12m
@@ -160,7 +167,7 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
         s = f"read_parquet({sql_str(str(data_dir / 'surveys.parquet'))})"
         surv = con.execute(f"""
             SELECT account_id, count(*) AS n_responses, avg(nps) AS nps_mean, avg(csat) AS csat_mean,
-                   arg_max(nps, survey_date) FILTER (WHERE nps IS NOT NULL) AS nps_latest,
+                   arg_max(nps, [epoch(survey_date), nps]) FILTER (WHERE nps IS NOT NULL) AS nps_latest,
                    max(survey_date) AS last_survey_date
             FROM {s} GROUP BY account_id""").df()
         summary = summary.merge(surv, on="account_id", how="left")
@@ -181,12 +188,12 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
 
     period = con.execute(f"""
         SELECT account_id, CAST(date_trunc('{a.period}', order_date) AS DATE) AS period_start,
-               sum(revenue) AS revenue, count(*) FILTER (WHERE revenue > 0) AS orders,
-               sum(gross_margin) AS gross_margin
+               sum(revenue)::DOUBLE AS revenue, count(*) FILTER (WHERE revenue > 0) AS orders,
+               sum(gross_margin)::DOUBLE AS gross_margin
         FROM orders GROUP BY ALL ORDER BY account_id, period_start""").df()
     period["period_start"] = pd.to_datetime(period["period_start"])
-    category = con.execute("""
-        SELECT account_id, coalesce(category, '(none)') AS category, sum(net_revenue) AS revenue,
+    category = con.execute(f"""
+        SELECT account_id, coalesce(category, '(none)') AS category, {_dsum('net_revenue')}::DOUBLE AS revenue,
                count(DISTINCT order_id) AS orders
         FROM t GROUP BY ALL ORDER BY account_id, category""").df()
     return {"account_summary": summary, "account_period": period, "account_category": category}

@@ -33,6 +33,7 @@ from .readers import read_raw, sql_ident, sql_str
 __all__ = ["ValidationReport", "validate_data"]
 
 _N_EXAMPLES = 5
+_MAX_NUMBER = 1e15  # no client amount or score is this large; it is an export error
 _CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
@@ -343,6 +344,16 @@ class _Checker:
                                    f"if the file writes decimals with a comma (1.234,50), set data.{table.name}.decimal: ','")
                     self.add(rule="unparseable", file=fname, column=client, count=int(n_bad),
                              message=f"{n_bad:,} values in {name} cannot be read as {kind}", examples=ex, fix=fix)
+            if col.dtype in ("number", "integer"):
+                cond = f"{parsed} IS NOT NULL AND (NOT isfinite({parsed}) OR abs({parsed}) >= {_MAX_NUMBER!r})"
+                n_huge = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
+                if n_huge:
+                    ex = _examples(con, f"SELECT CAST({shown} AS VARCHAR) FROM {stg} WHERE {cond} GROUP BY {shown} "
+                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
+                    self.add(rule="implausible_number", file=fname, column=client, count=int(n_huge), examples=ex,
+                             message=f"{n_huge:,} values of {name} are infinite, not a number, or larger than "
+                                     f"{_MAX_NUMBER:,.0f} in size",
+                             fix=f"check the {name} column mapping and the export (an id or a date read as a number?)")
             if col.min is not None or col.max is not None:
                 conds = []
                 if col.min is not None:
