@@ -60,11 +60,16 @@ def neutralise_formula(value: Any) -> Any:
 
 def neutralise_frame_for_csv(df):
     """A copy of ``df`` whose text cells cannot run as formulas when the CSV is opened."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         s = out[col]
-        if s.dtype == object or str(s.dtype).startswith("string"):
-            out[col] = s.map(lambda v: neutralise_formula(clean_text(v)) if isinstance(v, str) else v)
+        # pandas 3 reads text as the "str" dtype, older pandas as object; categories hold text too
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            out[col] = s.astype(object).map(lambda v: neutralise_formula(clean_text(v)) if isinstance(v, str) else v)
     # Column names are client-controlled too (e.g. categories pivoted into columns).
     out.columns = [neutralise_formula(str(c)) for c in out.columns]
     return out

@@ -28,7 +28,10 @@ import duckdb
 from ..config import FileSpec
 from ..exceptions import DataValidationError, Problem
 
-__all__ = ["read_raw", "detect_encoding", "sql_ident", "sql_str"]
+__all__ = ["read_raw", "detect_encoding", "sql_ident", "sql_str", "ROW_COLUMN"]
+
+#: Column the Excel reader adds: the row number of each record in its sheet (for messages).
+ROW_COLUMN = "__kam_sheet_row__"
 
 _EXCEL = {".xlsx", ".xlsm", ".xls"}
 _CSV = {".csv", ".txt", ".tsv"}
@@ -131,6 +134,7 @@ def read_raw(con: duckdb.DuckDBPyConnection, spec: FileSpec, *, table: str, view
 
 
 _DELIMITERS = (",", ";", "\t", "|")
+_SMALL_CSV = 50_000_000  # bytes; larger CSVs are read in parallel (rows must be complete)
 
 
 def _find_csv_header(path: Path, encoding: str, delimiter: str | None, required: list[str],
@@ -168,8 +172,14 @@ def _read_csv(con: duckdb.DuckDBPyConnection, spec: FileSpec, view: str, require
         found = _find_csv_header(path, enc, delimiter, required)
         if found is not None:
             skip, delimiter = found
-    opts = [f"encoding={sql_str(enc)}", "all_varchar=true", "header=true", "null_padding=true",
-            "strict_mode=false", "sample_size=-1" if path.stat().st_size < 50_000_000 else "sample_size=200000"]
+    small = path.stat().st_size < _SMALL_CSV
+    opts = [f"encoding={sql_str(enc)}", "all_varchar=true", "header=true", "strict_mode=false"]
+    if small:
+        # Short rows are padded with empty values; DuckDB can only do that (with quoted
+        # newlines inside fields) on one thread, which is fine below _SMALL_CSV bytes.
+        opts += ["sample_size=-1", "null_padding=true", "parallel=false", "quote='\"'", "escape='\"'"]
+    else:
+        opts += ["sample_size=200000"]
     if delimiter:
         opts.append(f"delim={sql_str(delimiter)}")
     if skip:
@@ -223,7 +233,7 @@ def _excel_grid(spec: FileSpec, table: str):
                 ws.cell(r, c).value = value
     rows = list(ws.iter_rows(values_only=True))
     wb.close()
-    return pd.DataFrame(rows, dtype=object)
+    return pd.DataFrame(rows, dtype=object, index=range(1, len(rows) + 1))
 
 
 def _read_excel(spec: FileSpec, table: str, required: list[str], info: dict):
@@ -256,6 +266,7 @@ def _read_excel(spec: FileSpec, table: str, required: list[str], info: dict):
     body = grid.iloc[hdr + 1:].copy()
     body.columns = header
     body = body.dropna(how="all")
+    sheet_rows = [int(i) if isinstance(i, (int,)) or str(i).isdigit() else None for i in body.index]
     # Dates and numbers become text in a stable format so one parser handles every source.
     def _to_text(v):
         if v is None or (isinstance(v, float) and v != v):
@@ -268,4 +279,6 @@ def _read_excel(spec: FileSpec, table: str, required: list[str], info: dict):
 
     out = pd.DataFrame({c: pd.array([_to_text(v) for v in body[c].tolist()], dtype=object)
                         for c in body.columns}) if len(body.columns) else pd.DataFrame()
+    if grid.index[0] == 1 and len(out.columns):  # openpyxl grid: keep each row's number in the sheet
+        out[ROW_COLUMN] = pd.array(sheet_rows, dtype="Int64")
     return out.reset_index(drop=True)

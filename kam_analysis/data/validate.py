@@ -28,7 +28,7 @@ import duckdb
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
 from .contract import CONTRACT, Column, Table
-from .readers import read_raw, sql_ident, sql_str
+from .readers import ROW_COLUMN, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
 
@@ -192,6 +192,7 @@ class _Checker:
         self.params = params
         self.r = report
         self.con = report.con
+        self.mixed: set[tuple[str, str]] = set()  # (file, column) already reported as mixed date formats
 
     def add(self, **kw) -> None:
         self.r.problems.append(Problem(**kw))
@@ -231,8 +232,19 @@ class _Checker:
                         info=info)
         header_line = int(info.get("header_row", 1))
         types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {sql_ident(raw_view)})").fetchall())
+        has_sheet_rows = ROW_COLUMN in cols
+        cols = [c for c in cols if c != ROW_COLUMN]
         by_lower = {c.strip().lower(): c for c in cols}
 
+        hint = _delimiter_hint(cols).replace("<table>", table.name)
+        missing_required = [c for c in table.required_columns
+                            if spec.columns.get(c, c) not in cols and spec.columns.get(c, c).strip().lower() not in by_lower]
+        if hint and len(missing_required) > 1:
+            # one problem, not one per column: the delimiter is wrong
+            self.add(rule="wrong_delimiter", file=fname, examples=(cols[0][:120],),
+                     message=f"The {table.name} file was read as a single column, so none of its columns were found",
+                     fix=hint.strip())
+            return None
         mapped: dict[str, str] = {}
         for c in table.columns:
             client = spec.columns.get(c.name, c.name)
@@ -242,8 +254,7 @@ class _Checker:
             elif c.required or c.name in spec.columns:
                 guess = difflib.get_close_matches(client, cols, n=1, cutoff=0.4)
                 shown = ", ".join(repr(x) for x in cols[:12]) + (" ..." if len(cols) > 12 else "")
-                fix = (_delimiter_hint(cols).replace("<table>", table.name)
-                       + f"map it in the params: data.{table.name}.columns.{c.name}: "
+                fix = (hint + f"map it in the params: data.{table.name}.columns.{c.name}: "
                        f"\"{guess[0] if guess else '<client column name>'}\"")
                 self.add(rule="missing_column", file=fname, column=client,
                          message=f"Required {table.name} column '{c.name}' not found (looked for '{client}')"
@@ -275,7 +286,9 @@ class _Checker:
         old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
         con.execute("SET preserve_insertion_order = true")
         try:
-            con.execute(f"CREATE OR REPLACE TABLE {stg} AS SELECT row_number() OVER () + {header_line} AS _row, "
+            row_expr = (f"CAST({sql_ident(ROW_COLUMN)} AS BIGINT)" if has_sheet_rows
+                        else f"row_number() OVER () + {header_line}")
+            con.execute(f"CREATE OR REPLACE TABLE {stg} AS SELECT {row_expr} AS _row, "
                         f"{', '.join(selects)} FROM {sql_ident(raw_view)}")
         finally:
             con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
@@ -301,6 +314,7 @@ class _Checker:
         table = next((k for k in ("transactions", "accounts", "surveys", "capability")
                       if getattr(self.params.data, k) is spec), "<table>")
         if day_first and month_first:
+            self.mixed.add((str(spec.path), client))
             self.add(rule="mixed_date_formats", file=str(spec.path), column=client,
                      message="Dates mix day-first and month-first formats", count=int(day_first + month_first),
                      examples=(ex_d, ex_m),
@@ -317,21 +331,28 @@ class _Checker:
     def _parse_failures(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
                         raw_kept: dict[str, bool]) -> None:
         con, fname = self.con, str(spec.path)
+        # one problem for rows missing required values (a footer or blank row misses several)
+        missing = {name: (f"{sql_ident('raw__' + name)} IS NULL" if name in raw_kept else f"{sql_ident(name)} IS NULL")
+                   for name in mapped if table.column(name).required}
+        if missing:
+            counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {c})" for c in missing.values())
+                                 + f", count(*) FILTER (WHERE {' OR '.join(missing.values())}) FROM {stg}").fetchone()
+            n_any = counts[-1]
+            if n_any:
+                names = [n for n, k in zip(missing, counts[:-1]) if k]
+                any_missing = " OR ".join(missing.values())
+                rows = _examples(con, f"SELECT _row FROM {stg} WHERE {any_missing} ORDER BY _row LIMIT {_N_EXAMPLES}")
+                self.add(rule="missing_value", file=fname, column=", ".join(mapped[n] for n in names),
+                         count=int(n_any), message=f"{n_any:,} rows have no {' or no '.join(names)}",
+                         examples=tuple(f"row {r}" for r in rows),
+                         fix=f"fill in {' and '.join(names)} for these rows or remove them from the extract "
+                             "(a totals row below the table counts as such a row)")
         for name, client in mapped.items():
             col = table.column(name)
             parsed = sql_ident(name)
             raw = sql_ident("raw__" + name) if name in raw_kept else None
             shown = raw or parsed
-            if col.required:
-                missing = f"{raw} IS NULL" if raw else f"{parsed} IS NULL"
-                n_missing = con.execute(f"SELECT count(*) FROM {stg} WHERE {missing}").fetchone()[0]
-                if n_missing:
-                    rows = _examples(con, f"SELECT _row FROM {stg} WHERE {missing} ORDER BY _row LIMIT {_N_EXAMPLES}")
-                    self.add(rule="missing_value", file=fname, column=client, count=int(n_missing),
-                             message=f"{n_missing:,} rows have no {name}",
-                             examples=tuple(f"row {r}" for r in rows),
-                             fix=f"fill in {name} for these rows or remove them from the extract")
-            if raw is not None:
+            if raw is not None and (fname, client) not in self.mixed:
                 cond = f"{raw} IS NOT NULL AND {parsed} IS NULL"
                 n_bad = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
                 if n_bad:
