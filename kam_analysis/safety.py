@@ -21,7 +21,7 @@ __all__ = [
     "is_formula_like",
 ]
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NUMERIC = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 
@@ -58,6 +58,15 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
+def _csv_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    # A bare carriage return is not quoted by a CSV writer whose line end is "\n", so a
+    # reader would start a new row there (and "=..." after it would be a formula).
+    text = clean_text(value).replace("\r\n", "\n").replace("\r", "\n")
+    return neutralise_formula(text)
+
+
 def neutralise_frame_for_csv(df):
     """A copy of ``df`` whose text cells cannot run as formulas when the CSV is opened."""
     import pandas as pd
@@ -69,9 +78,9 @@ def neutralise_frame_for_csv(df):
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            out[col] = s.astype(object).map(lambda v: neutralise_formula(clean_text(v)) if isinstance(v, str) else v)
+            out[col] = s.astype(object).map(_csv_text)
     # Column names are client-controlled too (e.g. categories pivoted into columns).
-    out.columns = [neutralise_formula(str(c)) for c in out.columns]
+    out.columns = [_csv_text(str(c)) for c in out.columns]
     return out
 
 
