@@ -89,8 +89,12 @@ def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
         for name, view in report.views.items():
             target = data_dir / f"{name}.parquet"
             tmp = target.with_suffix(".parquet.tmp")
-            order = {"transactions": "order_date, order_id, account_id", "accounts": "account_id",
-                     "surveys": "survey_date, account_id", "capability": "dimension"}[name]
+            # a total order (every column is a sort key), so the file is the same on every run
+            # whatever the number of DuckDB threads: lines of one order tie on date and id
+            first = {"transactions": ["order_date", "order_id", "account_id"], "accounts": ["account_id"],
+                     "surveys": ["survey_date", "account_id"], "capability": ["dimension"]}[name]
+            cols = [d[0] for d in con.execute(f"SELECT * FROM {view} LIMIT 0").description]
+            order = ", ".join(first + [c for c in cols if c not in first])
             con.execute(f"COPY (SELECT * FROM {view} ORDER BY {order}) TO {sql_str(str(tmp))} (FORMAT PARQUET)")
             tmp.replace(target)
         (data_dir / "validation.json").write_text(json.dumps({
