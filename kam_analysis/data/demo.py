@@ -226,17 +226,23 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     ret_mar = -np.round(margin[ret] * r_share, 2)
 
     acc_ids = np.array([f"C{100000 + i}" for i in range(n)])
-    orders = pd.DataFrame({
-        "Order No": np.concatenate([order_no, order_no[ret]]).astype(str),
-        "Customer ID": acc_ids[np.concatenate([acc_of_order, acc_of_order[ret]])],
-        "Order Date": np.concatenate([dates, dates[ret]]),
-        "Net Sales (EUR)": np.concatenate([revenue, ret_rev]),
-        "Gross Margin (EUR)": np.concatenate([margin, ret_mar]),
-        "Product Category": np.array(CATEGORIES)[np.concatenate([cat, cat[ret]])],
-        "Sales Channel": np.array(CHANNELS)[np.concatenate([chan, chan[ret]])],
-    })
-    orders["Order No"] = "SO-" + orders["Order No"]
-    orders = orders.sort_values(["Order Date", "Order No"], kind="stable").reset_index(drop=True)
+    # Built column by column as Arrow arrays (categories and ids as dictionary codes), so a
+    # 10-million-order client never holds fixed-width numpy strings or a pandas copy.
+    line_no = np.concatenate([order_no, order_no[ret]])
+    line_date = np.concatenate([dates, dates[ret]])
+    # by date, then order number; stable, so an order's line comes before its return line
+    # (the same order as sorting the "SO-<number>" strings while numbers have equal length)
+    rows = np.lexsort((line_no, line_date))
+    orders = {
+        "Order No": line_no[rows],
+        "Customer ID": np.concatenate([acc_of_order, acc_of_order[ret]])[rows],
+        "Order Date": line_date[rows],
+        "Net Sales (EUR)": np.concatenate([revenue, ret_rev])[rows],
+        "Gross Margin (EUR)": np.concatenate([margin, ret_mar])[rows],
+        "Product Category": np.concatenate([cat, cat[ret]])[rows],
+        "Sales Channel": np.concatenate([chan, chan[ret]])[rows],
+    }
+    del rows, line_no, line_date
 
     # ---------------- accounts file
     n_orders_acc = np.bincount(acc_of_order, minlength=n)
@@ -282,7 +288,7 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     capability = pd.DataFrame(CAPABILITY, columns=["Dimension", "Score", "Target"])
 
     paths = demo_files(out, file_format)
-    _write_orders(orders, paths["transactions"], file_format)
+    _write_orders(orders, paths["transactions"], file_format, acc_ids)
     accounts.to_csv(paths["accounts"], index=False, encoding="utf-8")
     surveys["Response Date"] = pd.to_datetime(surveys["Response Date"]).dt.strftime("%Y-%m-%d")
     surveys.to_csv(paths["surveys"], index=False, encoding="utf-8")
@@ -304,18 +310,31 @@ def _draw_choice(u: np.ndarray, probs: np.ndarray, owner: np.ndarray, chunk: int
     return out
 
 
-def _write_orders(orders: pd.DataFrame, path: Path, file_format: str) -> None:
+def _write_orders(orders: dict[str, np.ndarray], path: Path, file_format: str, acc_ids: np.ndarray) -> None:
+    """Write the orders (numpy columns; ids and categories as codes) as Parquet or CSV."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    def decode(codes: np.ndarray, labels) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(list(labels))).dictionary_decode()
+
+    when = pa.array(orders["Order Date"].astype("datetime64[ms]"))
+    columns = {
+        "Order No": pc.binary_join_element_wise("SO-", pc.cast(pa.array(orders["Order No"]), pa.string()), ""),
+        "Customer ID": decode(orders["Customer ID"], acc_ids),
+        # European retailer: day-first dates in CSV, as client extracts usually are
+        "Order Date": when if file_format == "parquet" else pc.strftime(when, format="%d/%m/%Y"),
+        "Net Sales (EUR)": pa.array(orders["Net Sales (EUR)"]),
+        "Gross Margin (EUR)": pa.array(orders["Gross Margin (EUR)"]),
+        "Product Category": decode(orders["Product Category"], CATEGORIES),
+        "Sales Channel": decode(orders["Sales Channel"], CHANNELS),
+    }
+    table = pa.table(columns)
     tmp = path.with_suffix(path.suffix + ".tmp")
     if file_format == "parquet":
-        table = pa.Table.from_pandas(orders.assign(**{"Order Date": orders["Order Date"].astype("datetime64[ms]")}),
-                                     preserve_index=False)
         pq.write_table(table, tmp)
     else:
-        # European retailer: day-first dates, as client extracts usually are
-        out = orders.assign(**{"Order Date": pd.to_datetime(orders["Order Date"]).dt.strftime("%d/%m/%Y")})
-        pacsv.write_csv(pa.Table.from_pandas(out, preserve_index=False), tmp)
+        pacsv.write_csv(table, tmp)
     tmp.replace(path)

@@ -67,6 +67,7 @@ def _connect(tmp_dir: Path) -> duckdb.DuckDBPyConnection:
     con.execute(f"SET temp_directory = {sql_str(str(tmp_dir))}")
     con.execute("SET memory_limit = '4GB'")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # the runner prints its own progress
     return con
 
 
