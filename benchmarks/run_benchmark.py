@@ -143,15 +143,20 @@ def bare_notebook_start(reps: int = 3) -> dict:
 
 
 # --------------------------------------------------------------------------- engagements
-def large_params(n_orders: int, accounts: int) -> Path:
-    """Generate (once) the large client's files and write its params file; return the params path."""
+def _tag(n_orders: int, fmt: str) -> str:
     tag = f"{n_orders // 1_000_000}m" if n_orders >= 1_000_000 else f"{n_orders // 1000}k"
+    return tag if fmt == "parquet" else f"{tag}_{fmt}"
+
+
+def large_params(n_orders: int, accounts: int, fmt: str = "parquet") -> Path:
+    """Write the large client's params file (its data from :func:`generate`); return the params path."""
+    tag = _tag(n_orders, fmt)
     folder = DATA / f"large_{tag}"
     params_path = DATA / f"large_{tag}.yaml"
     raw = yaml.safe_load((REPO / "params" / "demo.yaml").read_text())
     raw["client"]["name"] = f"Large Client {tag.upper()}"
     raw["data"].pop("demo", None)
-    raw["data"]["transactions"]["path"] = str(folder / "orders.parquet")
+    raw["data"]["transactions"]["path"] = str(folder / f"orders.{fmt}")
     for table, name in (("accounts", "customers.csv"), ("surveys", "nps_survey.csv"),
                         ("capability", "kam_capability.csv")):
         raw["data"][table]["path"] = str(folder / name)
@@ -162,7 +167,7 @@ def large_params(n_orders: int, accounts: int) -> Path:
 
 
 def generate(n_orders: int, accounts: int, fmt: str = "parquet") -> dict | None:
-    tag = f"{n_orders // 1_000_000}m" if n_orders >= 1_000_000 else f"{n_orders // 1000}k"
+    tag = _tag(n_orders, fmt)
     folder = DATA / f"large_{tag}"
     if (folder / f"orders.{fmt}").exists():
         return None
@@ -248,9 +253,8 @@ def write_report(results: dict, md_path: Path) -> None:
                   "|---|" + "---|" * len(names)]
         for r in dl:
             lines.append(f"| {r['label']} | " + " | ".join(_s(r["deliverables"].get(n)) for n in names) + " |")
-    g = results.get("growth")
-    if g:
-        lines += ["", f"## Growth from {g['from']} to {g['to']} ({g['order_ratio']:.1f}× the orders)", "",
+    for g in results.get("growth", []):
+        lines += ["", f"## Growth from {g['from']} to {g['to']} ({g['order_ratio']:.1f}× the order rows)", "",
                   "| step | ratio |", "|---|---|"]
         for k, v in g["ratios"].items():
             lines.append(f"| {k} | {v:.2f}× |")
@@ -281,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000000,10000000", help="comma-separated order counts of large clients")
     ap.add_argument("--accounts", type=int, default=200_000, help="accounts of the large clients")
+    ap.add_argument("--formats", default="parquet", help="comma-separated orders file formats: parquet,csv")
     ap.add_argument("--no-demo", action="store_true", help="skip the demo engagement")
     ap.add_argument("--no-deliverables", action="store_true", help="pass --no-deliverables to kam run")
     ap.add_argument("--out", default=str(HERE / "results"), help="results file stem (.md and .json)")
@@ -297,16 +302,20 @@ def main(argv: list[str] | None = None) -> int:
             engagement("demo", REPO / "params" / "demo.yaml", extra + ["--set", f"output.root={DATA / 'outputs'}"]))
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     large = []
-    for n in sizes:
-        gen = generate(n, args.accounts)
-        if gen:
-            results["generation"][f"{n:,} orders"] = gen
-        label = f"large {n / 1e6:g}M orders"
-        r = engagement(label, large_params(n, args.accounts), extra)
-        results["engagements"].append(r)
-        large.append(r)
-    if len(large) >= 2:
-        results["growth"] = growth(large[0], large[-1])
+    for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
+        for n in sizes:
+            gen = generate(n, args.accounts, fmt)
+            if gen:
+                results["generation"][f"{n:,} orders ({fmt})"] = gen
+            label = f"large {n / 1e6:g}M orders ({fmt})"
+            r = engagement(label, large_params(n, args.accounts, fmt), extra)
+            results["engagements"].append(r)
+            large.append(r)
+        same = [r for r in large if r["label"].endswith(f"({fmt})")]
+        if len(same) >= 2:
+            g = growth(same[0], same[-1])
+            if g:
+                results.setdefault("growth", []).append(g)
     results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
