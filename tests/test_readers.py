@@ -137,7 +137,8 @@ def test_parquet_native_types(tmp_path):
     p = tmp_path / "f.parquet"
     pd.DataFrame({"account_id": ["A1"], "order_id": ["O1"], "v": [1.5]}).to_parquet(p)
     cols, rows, info = _read(p)
-    assert cols == ["account_id", "order_id", "v"] and rows == [("A1", "O1", 1.5)] and info["header_row"] == 0
+    assert cols == ["account_id", "order_id", "v", ROW_COLUMN] and rows == [("A1", "O1", 1.5, 1)]
+    assert info["header_row"] == 0
 
 
 def test_corrupt_parquet_is_a_clear_error(tmp_path):

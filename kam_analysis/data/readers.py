@@ -30,7 +30,8 @@ from ..exceptions import DataValidationError, Problem
 
 __all__ = ["read_raw", "detect_encoding", "sql_ident", "sql_str", "ROW_COLUMN"]
 
-#: Column the Excel reader adds: the row number of each record in its sheet (for messages).
+#: Column the Excel and Parquet readers add: each record's row number in its sheet or file
+#: (for messages; CSV rows are numbered while staging).
 ROW_COLUMN = "__kam_sheet_row__"
 
 _EXCEL = {".xlsx", ".xlsm", ".xls"}
@@ -108,7 +109,10 @@ def read_raw(con: duckdb.DuckDBPyConnection, spec: FileSpec, *, table: str, view
     suffix = path.suffix.lower()
     try:
         if suffix in _PARQUET:
-            con.execute(f"CREATE OR REPLACE VIEW {sql_ident(view)} AS SELECT * FROM read_parquet({sql_str(str(path))})")
+            # the file's own row numbers (1-based, for messages), read in parallel
+            con.execute(f"CREATE OR REPLACE VIEW {sql_ident(view)} AS SELECT * EXCLUDE (file_row_number), "
+                        f"file_row_number + 1 AS {sql_ident(ROW_COLUMN)} "
+                        f"FROM read_parquet({sql_str(str(path))}, file_row_number = true)")
             info["header_row"] = 0  # Parquet has no header line: row 1 is the first record
         elif suffix in _EXCEL:
             df = _read_excel(spec, table, required_client_columns or [], info)

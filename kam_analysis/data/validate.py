@@ -100,12 +100,27 @@ _GROUPED = {".": r"^([0-9]{1,3}(,[0-9]{3})+|[0-9]*)(\.[0-9]*)?$",
 _SCIENTIFIC = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$"
 
 
-def _number_sql(expr: str, native_numeric: bool, decimal: str) -> str:
-    """SQL reading a client number (see the module docstring for the rules); NULL if unreadable."""
+def _number_text_sql(expr: str) -> str:
+    """The number's text with spaces and apostrophes (thousands separators) removed."""
+    return f"regexp_replace(CAST({expr} AS VARCHAR), '[\\s\u00a0\u202f''’]', '', 'g')"
+
+
+def _number_parts_sql(text: str) -> str:
+    """A struct of the number's parts (see _NUM_PATTERN); computed once per value."""
+    return f"regexp_extract({text}, {sql_str(_NUM_PATTERN)}, {_NUM_PARTS!r})"
+
+
+def _number_sql(expr: str, native_numeric: bool, decimal: str, *, text: str | None = None,
+                parts: str | None = None) -> str:
+    """SQL reading a client number (see the module docstring for the rules); NULL if unreadable.
+
+    ``text`` and ``parts`` may name columns already holding :func:`_number_text_sql` and
+    :func:`_number_parts_sql` of ``expr`` (so the regular expression runs once per value).
+    """
     if native_numeric:
         return f"TRY_CAST({expr} AS DOUBLE)"
-    s = f"regexp_replace(CAST({expr} AS VARCHAR), '[\\s\u00a0\u202f''’]', '', 'g')"
-    parts = f"regexp_extract({s}, {sql_str(_NUM_PATTERN)}, {_NUM_PARTS!r})"
+    s = text or _number_text_sql(expr)
+    parts = parts or _number_parts_sql(s)
     core = f"{parts}.num"
     digits = (f"replace({core}, ',', '')" if decimal == "." else f"replace(replace({core}, '.', ''), ',', '.')")
     neg = (f"(({parts}.open = '(' AND {parts}.close = ')') OR {parts}.s1 = '-' OR {parts}.s2 = '-' "
@@ -268,14 +283,21 @@ class _Checker:
                      fix="re-export the data from the client system with its rows")
             return None
 
-        selects, self_cols, raw_kept = [], [], {}
-        for name, client in mapped.items():
+        selects, self_cols, raw_kept, pre = [], [], {}, []
+        for i, (name, client) in enumerate(mapped.items()):
             col = table.column(name)
             expr = sql_ident(client)
             native_type = types.get(client, "VARCHAR")
             slash = self._slash_order(raw_view, client, spec, col) if (
                 col.dtype == "date" and not _is_native(col, native_type)) else "dmy"
-            selects.append(f"{_parse_sql(col, expr, native_type, spec, slash)} AS {sql_ident(name)}")
+            if col.dtype in ("number", "integer") and not _is_native(col, native_type):
+                # the number's parts, extracted once in an inner query
+                pre.append(f"{_number_text_sql(expr)} AS __kam_nt{i}")
+                pre.append(f"{_number_parts_sql(f'__kam_nt{i}')} AS __kam_np{i}")
+                parsed_sql = _number_sql(expr, False, spec.decimal, text=f"__kam_nt{i}", parts=f"__kam_np{i}")
+            else:
+                parsed_sql = _parse_sql(col, expr, native_type, spec, slash)
+            selects.append(f"{parsed_sql} AS {sql_ident(name)}")
             if col.dtype not in ("id", "text") and not _is_native(col, native_type):
                 # the text as given, kept only where parsing can fail (for the examples in messages)
                 selects.append(f"NULLIF(trim(CAST({expr} AS VARCHAR)), '') AS {sql_ident('raw__' + name)}")
@@ -288,8 +310,11 @@ class _Checker:
         try:
             row_expr = (f"CAST({sql_ident(ROW_COLUMN)} AS BIGINT)" if has_sheet_rows
                         else f"row_number() OVER () + {header_line}")
+            source = sql_ident(raw_view)
+            if pre:
+                source = f"(SELECT *, {', '.join(pre)} FROM {source})"
             con.execute(f"CREATE OR REPLACE TABLE {stg} AS SELECT {row_expr} AS _row, "
-                        f"{', '.join(selects)} FROM {sql_ident(raw_view)}")
+                        f"{', '.join(selects)} FROM {source}")
         finally:
             con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
         self.r.present_columns[table.name] = self_cols
@@ -442,6 +467,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
     """
     if con is None:
         con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
     report = ValidationReport(con=con)
     ck = _Checker(params, report)
     data = params.data
