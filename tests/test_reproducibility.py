@@ -141,6 +141,8 @@ def test_two_runs_same_inputs_identical_tables_and_deliverables(tmp_path):
 @pytest.mark.slow
 def test_two_clients_at_the_same_time(tmp_path):
     """Two `kam run`s for different clients, started together, both succeed and keep to their folders."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     pa = write_demo_params(tmp_path / "a", n_accounts=120, seed=41, name="Client Alpha",
                            extra={"output": {"root": str(tmp_path / "outputs")}})
     pb = write_demo_params(tmp_path / "b", n_accounts=130, seed=42, name="Client Beta",

@@ -253,7 +253,7 @@ def hostile_run(tmp_path_factory):
     bad = HOSTILE + [HTML_HOSTILE]
     customers.loc[: len(bad) - 1, "Customer Name"] = bad
     customers.loc[: len(bad) - 1, "Region"] = list(reversed(bad))
-    customers.to_csv(tmp / "data" / "customers.csv", index=False)
+    customers.to_csv(tmp / "data" / "customers.csv", index=False, quoting=csv.QUOTE_ALL)  # as Excel would
     title = f'Title """ \n{code}\n\'\'\' "; {code}'
     argv = ["run", str(params_path), "--quiet", "--set", f"engagement.consultant={code}",
             "--set", f"engagement.title={json.dumps(title)}"]
