@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..config import Params
 from .demo import generate_demo
-from .readers import sql_str
+from .readers import connect_duckdb, sql_str
 from .validate import ValidationReport, validate_data
 
 __all__ = ["ensure_demo_data", "prepare_run_data", "input_files", "sha256_file", "aggregate_tables"]
@@ -62,13 +62,8 @@ def ensure_demo_data(params: Params) -> None:
 
 
 def _connect(tmp_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = {sql_str(str(tmp_dir))}")
-    con.execute("SET memory_limit = '4GB'")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")  # the runner prints its own progress
-    return con
+    """DuckDB for this run: 4 GB memory cap, spilling into the run's own temporary folder."""
+    return connect_duckdb(tmp_dir)
 
 
 def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:

@@ -28,7 +28,10 @@ import duckdb
 from ..config import FileSpec
 from ..exceptions import DataValidationError, Problem
 
-__all__ = ["read_raw", "detect_encoding", "sql_ident", "sql_str", "ROW_COLUMN"]
+__all__ = ["read_raw", "detect_encoding", "sql_ident", "sql_str", "ROW_COLUMN", "connect_duckdb"]
+
+#: DuckDB memory cap for transaction-level work; beyond it DuckDB spills to disk.
+MEMORY_LIMIT = "4GB"
 
 #: Column the Excel and Parquet readers add: each record's row number in its sheet or file
 #: (for messages; CSV rows are numbered while staging).
@@ -37,6 +40,27 @@ ROW_COLUMN = "__kam_sheet_row__"
 _EXCEL = {".xlsx", ".xlsm", ".xls"}
 _CSV = {".csv", ".txt", ".tsv"}
 _PARQUET = {".parquet", ".pq"}
+
+
+def connect_duckdb(tmp_dir: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up for client extracts of any size.
+
+    Memory is capped at :data:`MEMORY_LIMIT` and larger intermediate results spill to
+    ``tmp_dir`` (default: a per-process folder in the system temp dir), so a
+    10-million-row file validates on a laptop; insertion order is not preserved (less
+    memory) except where a step asks for it; no progress bar on the terminal.
+    """
+    import os
+    import tempfile
+
+    con = duckdb.connect()
+    tmp = Path(tmp_dir) if tmp_dir else Path(tempfile.gettempdir()) / f"kam-duckdb-{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET temp_directory = {sql_str(str(tmp))}")
+    con.execute(f"SET memory_limit = {sql_str(MEMORY_LIMIT)}")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def sql_ident(name: str) -> str:

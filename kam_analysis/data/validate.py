@@ -28,7 +28,7 @@ import duckdb
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
 from .contract import CONTRACT, Column, Table
-from .readers import ROW_COLUMN, read_raw, sql_ident, sql_str
+from .readers import ROW_COLUMN, connect_duckdb, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
 
@@ -466,8 +466,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
         was found. Call ``report.raise_for_errors()`` to stop on errors.
     """
     if con is None:
-        con = duckdb.connect()
-        con.execute("SET enable_progress_bar = false")
+        con = connect_duckdb()
     report = ValidationReport(con=con)
     ck = _Checker(params, report)
     data = params.data
