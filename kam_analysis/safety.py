@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+
+import numpy as np
 from typing import Any
 
 __all__ = [
@@ -78,7 +80,14 @@ def neutralise_frame_for_csv(df):
         if isinstance(s.dtype, pd.CategoricalDtype):
             s = s.astype(object)
         if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            out[col] = s.astype(object).map(_csv_text)
+            # each distinct value once (ids repeat across periods and categories)
+            codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+            if len(uniques) == 0:
+                continue
+            fixed = np.array([_csv_text(v) for v in uniques], dtype=object)
+            values = fixed.take(np.where(codes < 0, 0, codes))
+            values[codes < 0] = None
+            out[col] = pd.Series(values, index=out.index, dtype=object).where(codes >= 0, s.astype(object))
     # Column names are client-controlled too (e.g. categories pivoted into columns).
     out.columns = [_csv_text(str(c)) for c in out.columns]
     return out
