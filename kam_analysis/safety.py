@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+
+import numpy as np
 from typing import Any
 
 __all__ = [
@@ -21,7 +23,7 @@ __all__ = [
     "is_formula_like",
 ]
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _NUMERIC = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
 
@@ -58,15 +60,36 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
+def _csv_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    # A bare carriage return is not quoted by a CSV writer whose line end is "\n", so a
+    # reader would start a new row there (and "=..." after it would be a formula).
+    text = clean_text(value).replace("\r\n", "\n").replace("\r", "\n")
+    return neutralise_formula(text)
+
+
 def neutralise_frame_for_csv(df):
     """A copy of ``df`` whose text cells cannot run as formulas when the CSV is opened."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         s = out[col]
-        if s.dtype == object or str(s.dtype).startswith("string"):
-            out[col] = s.map(lambda v: neutralise_formula(clean_text(v)) if isinstance(v, str) else v)
+        # pandas 3 reads text as the "str" dtype, older pandas as object; categories hold text too
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.astype(object)
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            # each distinct value once (ids repeat across periods and categories)
+            codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
+            if len(uniques) == 0:
+                continue
+            fixed = np.array([_csv_text(v) for v in uniques], dtype=object)
+            values = fixed.take(np.where(codes < 0, 0, codes))
+            values[codes < 0] = None
+            out[col] = pd.Series(values, index=out.index, dtype=object).where(codes >= 0, s.astype(object))
     # Column names are client-controlled too (e.g. categories pivoted into columns).
-    out.columns = [neutralise_formula(str(c)) for c in out.columns]
+    out.columns = [_csv_text(str(c)) for c in out.columns]
     return out
 
 

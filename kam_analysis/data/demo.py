@@ -162,8 +162,6 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     acq_m = np.where(existing, 0, rng.integers(0, max(n_m - 3, 1), n))
     acq_offset_days = np.where(existing, rng.integers(30, 1500, n), 0)
     rate = rng.gamma(2.0, 0.25, n) * np.where(is_trade, 2.2, 0.9)  # orders / month
-    if n_orders:
-        rate = rate * (n_orders / max(_expected_orders(rate, acq_m, n_m), 1.0))
     aov = np.exp(rng.normal(0.0, 0.55, n)) * np.where(is_trade, P["trade_aov"], P["consumer_aov"])
     nps_true = np.clip(np.round(rng.normal(7.4, 2.0, n)), 0, 10)
     detractor = nps_true <= 6
@@ -197,6 +195,10 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     month_of_year = np.array([p.month for p in months])
     season = np.select([np.isin(month_of_year, [11, 12]), np.isin(month_of_year, [7, 8])], [1.35, 0.85], 1.0)
     lam = rate[:, None] * season[None, :] * alive
+    if n_orders:
+        # large-client mode: scale every account's purchase rate by one factor so the
+        # expected number of orders (before returns) is n_orders; ranks and shares are unchanged
+        lam = lam * (float(n_orders) / max(float(lam.sum()), 1e-9))
     counts = rng.poisson(lam)
     acc_of_order = np.repeat(np.repeat(np.arange(n), n_m), counts.ravel())
     mon_of_order = np.repeat(np.tile(m_idx, n), counts.ravel())
@@ -208,10 +210,8 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     years = (mon_of_order / 12.0)
     uplift = np.where(is_key[acc_of_order] & (mon_of_order >= prog_m), 1 + P["programme_uplift"], 1.0)
     value = aov[acc_of_order] * np.exp(rng.normal(-0.06, 0.35, n_ord)) * (1 + P["market_growth"]) ** years * uplift
-    cum = np.cumsum(affinity[acc_of_order], axis=1)
-    cat = (rng.random(n_ord)[:, None] > cum).sum(axis=1).clip(0, len(CATEGORIES) - 1)
-    ccum = np.cumsum(chan_p[acc_of_order], axis=1)
-    chan = (rng.random(n_ord)[:, None] > ccum).sum(axis=1).clip(0, len(CHANNELS) - 1)
+    cat = _draw_choice(rng.random(n_ord), affinity, acc_of_order).clip(0, len(CATEGORIES) - 1)
+    chan = _draw_choice(rng.random(n_ord), chan_p, acc_of_order).clip(0, len(CHANNELS) - 1)
     mrate = _MARGIN_RATE[cat] - np.where(is_trade[acc_of_order], 0.12, 0.0) + rng.normal(0, 0.03, n_ord)
     order_sort = np.lexsort((acc_of_order, dates))
     acc_of_order, dates, value, cat, chan, mrate = (a[order_sort] for a in (acc_of_order, dates, value, cat, chan, mrate))
@@ -226,17 +226,23 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     ret_mar = -np.round(margin[ret] * r_share, 2)
 
     acc_ids = np.array([f"C{100000 + i}" for i in range(n)])
-    orders = pd.DataFrame({
-        "Order No": np.concatenate([order_no, order_no[ret]]).astype(str),
-        "Customer ID": acc_ids[np.concatenate([acc_of_order, acc_of_order[ret]])],
-        "Order Date": np.concatenate([dates, dates[ret]]),
-        "Net Sales (EUR)": np.concatenate([revenue, ret_rev]),
-        "Gross Margin (EUR)": np.concatenate([margin, ret_mar]),
-        "Product Category": np.array(CATEGORIES)[np.concatenate([cat, cat[ret]])],
-        "Sales Channel": np.array(CHANNELS)[np.concatenate([chan, chan[ret]])],
-    })
-    orders["Order No"] = "SO-" + orders["Order No"]
-    orders = orders.sort_values(["Order Date", "Order No"], kind="stable").reset_index(drop=True)
+    # Built column by column as Arrow arrays (categories and ids as dictionary codes), so a
+    # 10-million-order client never holds fixed-width numpy strings or a pandas copy.
+    line_no = np.concatenate([order_no, order_no[ret]])
+    line_date = np.concatenate([dates, dates[ret]])
+    # by date, then order number; stable, so an order's line comes before its return line
+    # (the same order as sorting the "SO-<number>" strings while numbers have equal length)
+    rows = np.lexsort((line_no, line_date))
+    orders = {
+        "Order No": line_no[rows],
+        "Customer ID": np.concatenate([acc_of_order, acc_of_order[ret]])[rows],
+        "Order Date": line_date[rows],
+        "Net Sales (EUR)": np.concatenate([revenue, ret_rev])[rows],
+        "Gross Margin (EUR)": np.concatenate([margin, ret_mar])[rows],
+        "Product Category": np.concatenate([cat, cat[ret]])[rows],
+        "Sales Channel": np.concatenate([chan, chan[ret]])[rows],
+    }
+    del rows, line_no, line_date
 
     # ---------------- accounts file
     n_orders_acc = np.bincount(acc_of_order, minlength=n)
@@ -282,7 +288,7 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     capability = pd.DataFrame(CAPABILITY, columns=["Dimension", "Score", "Target"])
 
     paths = demo_files(out, file_format)
-    _write_orders(orders, paths["transactions"], file_format)
+    _write_orders(orders, paths["transactions"], file_format, acc_ids)
     accounts.to_csv(paths["accounts"], index=False, encoding="utf-8")
     surveys["Response Date"] = pd.to_datetime(surveys["Response Date"]).dt.strftime("%Y-%m-%d")
     surveys.to_csv(paths["surveys"], index=False, encoding="utf-8")
@@ -290,22 +296,45 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     return paths
 
 
-def _expected_orders(rate: np.ndarray, acq_m: np.ndarray, n_m: int) -> float:
-    return float(np.sum(rate * np.minimum(n_m - acq_m, 1 / PLANTED["base_monthly_churn"])))
+def _draw_choice(u: np.ndarray, probs: np.ndarray, owner: np.ndarray, chunk: int = 1_000_000) -> np.ndarray:
+    """Index of the option each uniform draw ``u[i]`` falls in, under row ``probs[owner[i]]``.
+
+    Inverse-CDF sampling, done in chunks so a 10-million-order client never builds an
+    orders x options matrix in one piece (same result as doing it at once).
+    """
+    out = np.empty(len(u), dtype=np.int64)
+    cum_by_owner = np.cumsum(probs, axis=1)
+    for lo in range(0, len(u), chunk):
+        hi = min(lo + chunk, len(u))
+        out[lo:hi] = (u[lo:hi, None] > cum_by_owner[owner[lo:hi]]).sum(axis=1)
+    return out
 
 
-def _write_orders(orders: pd.DataFrame, path: Path, file_format: str) -> None:
+def _write_orders(orders: dict[str, np.ndarray], path: Path, file_format: str, acc_ids: np.ndarray) -> None:
+    """Write the orders (numpy columns; ids and categories as codes) as Parquet or CSV."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    def decode(codes: np.ndarray, labels) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(list(labels))).dictionary_decode()
+
+    when = pa.array(orders["Order Date"].astype("datetime64[ms]"))
+    columns = {
+        "Order No": pc.binary_join_element_wise("SO-", pc.cast(pa.array(orders["Order No"]), pa.string()), ""),
+        "Customer ID": decode(orders["Customer ID"], acc_ids),
+        # European retailer: day-first dates in CSV, as client extracts usually are
+        "Order Date": when if file_format == "parquet" else pc.strftime(when, format="%d/%m/%Y"),
+        "Net Sales (EUR)": pa.array(orders["Net Sales (EUR)"]),
+        "Gross Margin (EUR)": pa.array(orders["Gross Margin (EUR)"]),
+        "Product Category": decode(orders["Product Category"], CATEGORIES),
+        "Sales Channel": decode(orders["Sales Channel"], CHANNELS),
+    }
+    table = pa.table(columns)
     tmp = path.with_suffix(path.suffix + ".tmp")
     if file_format == "parquet":
-        table = pa.Table.from_pandas(orders.assign(**{"Order Date": orders["Order Date"].astype("datetime64[ms]")}),
-                                     preserve_index=False)
         pq.write_table(table, tmp)
     else:
-        # European retailer: day-first dates, as client extracts usually are
-        out = orders.assign(**{"Order Date": pd.to_datetime(orders["Order Date"]).dt.strftime("%d/%m/%Y")})
-        pacsv.write_csv(pa.Table.from_pandas(out, preserve_index=False), tmp)
+        pacsv.write_csv(table, tmp)
     tmp.replace(path)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..config import Params
 from .demo import generate_demo
-from .readers import sql_str
+from .readers import connect_duckdb, sql_str
 from .validate import ValidationReport, validate_data
 
 __all__ = ["ensure_demo_data", "prepare_run_data", "input_files", "sha256_file", "aggregate_tables"]
@@ -62,12 +62,8 @@ def ensure_demo_data(params: Params) -> None:
 
 
 def _connect(tmp_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = {sql_str(str(tmp_dir))}")
-    con.execute("SET memory_limit = '4GB'")
-    con.execute("SET preserve_insertion_order = false")
-    return con
+    """DuckDB for this run: 4 GB memory cap, spilling into the run's own temporary folder."""
+    return connect_duckdb(tmp_dir)
 
 
 def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
@@ -89,8 +85,12 @@ def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
         for name, view in report.views.items():
             target = data_dir / f"{name}.parquet"
             tmp = target.with_suffix(".parquet.tmp")
-            order = {"transactions": "order_date, order_id, account_id", "accounts": "account_id",
-                     "surveys": "survey_date, account_id", "capability": "dimension"}[name]
+            # a total order (every column is a sort key), so the file is the same on every run
+            # whatever the number of DuckDB threads: lines of one order tie on date and id
+            first = {"transactions": ["order_date", "order_id", "account_id"], "accounts": ["account_id"],
+                     "surveys": ["survey_date", "account_id"], "capability": ["dimension"]}[name]
+            cols = [d[0] for d in con.execute(f"SELECT * FROM {view} LIMIT 0").description]
+            order = ", ".join(first + [c for c in cols if c not in first])
             con.execute(f"COPY (SELECT * FROM {view} ORDER BY {order}) TO {sql_str(str(tmp))} (FORMAT PARQUET)")
             tmp.replace(target)
         (data_dir / "validation.json").write_text(json.dumps({
@@ -115,6 +115,11 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _dsum(expr: str) -> str:
+    """SQL for an exact (DECIMAL) sum of a money column."""
+    return f"sum(CAST({expr} AS DECIMAL(38, 4)))"
+
+
 def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path) -> dict[str, pd.DataFrame]:
     """Aggregate the clean transactions (Parquet) to account-level frames, in DuckDB.
 
@@ -132,21 +137,23 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
     has_surveys = (data_dir / "surveys.parquet").exists()
     as_of = f"DATE '{a.as_of_date}'"
     con.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {t}")
+    # Money is summed as DECIMAL: exact, so the totals do not depend on the order in which
+    # DuckDB's threads add rows up (double sums would differ in the last bits between runs).
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE orders AS
-        SELECT account_id, order_id, min(order_date) AS order_date, sum(net_revenue) AS revenue,
-               sum(gross_margin) AS gross_margin
+        SELECT account_id, order_id, min(order_date) AS order_date, {_dsum('net_revenue')} AS revenue,
+               {_dsum('gross_margin')} AS gross_margin
         FROM t GROUP BY account_id, order_id""")
     per_acc = con.execute(f"""
         SELECT account_id,
                min(order_date) AS first_order_date,
                max(order_date) AS last_order_date,
                count(*) FILTER (WHERE revenue > 0) AS n_orders,
-               sum(revenue) AS revenue,
-               sum(gross_margin) AS gross_margin,
-               sum(revenue) FILTER (WHERE order_date > {as_of} - INTERVAL 12 MONTH) AS revenue_12m,
-               sum(revenue) FILTER (WHERE order_date <= {as_of} - INTERVAL 12 MONTH
-                                     AND order_date > {as_of} - INTERVAL 24 MONTH) AS revenue_prev_12m,
+               sum(revenue)::DOUBLE AS revenue,
+               sum(gross_margin)::DOUBLE AS gross_margin,
+               (sum(revenue) FILTER (WHERE order_date > {as_of} - INTERVAL 12 MONTH))::DOUBLE AS revenue_12m,
+               (sum(revenue) FILTER (WHERE order_date <= {as_of} - INTERVAL 12 MONTH
+                                     AND order_date > {as_of} - INTERVAL 24 MONTH))::DOUBLE AS revenue_prev_12m,
                count(*) FILTER (WHERE revenue > 0 AND order_date > {as_of} - INTERVAL 12 MONTH) AS orders_12m,
                count(*) FILTER (WHERE revenue > 0 AND order_date <= {as_of} - INTERVAL 12 MONTH
                                 AND order_date > {as_of} - INTERVAL 24 MONTH) AS orders_prev_12m
@@ -160,7 +167,7 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
         s = f"read_parquet({sql_str(str(data_dir / 'surveys.parquet'))})"
         surv = con.execute(f"""
             SELECT account_id, count(*) AS n_responses, avg(nps) AS nps_mean, avg(csat) AS csat_mean,
-                   arg_max(nps, survey_date) FILTER (WHERE nps IS NOT NULL) AS nps_latest,
+                   arg_max(nps, [epoch(survey_date), nps]) FILTER (WHERE nps IS NOT NULL) AS nps_latest,
                    max(survey_date) AS last_survey_date
             FROM {s} GROUP BY account_id""").df()
         summary = summary.merge(surv, on="account_id", how="left")
@@ -181,12 +188,12 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
 
     period = con.execute(f"""
         SELECT account_id, CAST(date_trunc('{a.period}', order_date) AS DATE) AS period_start,
-               sum(revenue) AS revenue, count(*) FILTER (WHERE revenue > 0) AS orders,
-               sum(gross_margin) AS gross_margin
+               sum(revenue)::DOUBLE AS revenue, count(*) FILTER (WHERE revenue > 0) AS orders,
+               sum(gross_margin)::DOUBLE AS gross_margin
         FROM orders GROUP BY ALL ORDER BY account_id, period_start""").df()
     period["period_start"] = pd.to_datetime(period["period_start"])
-    category = con.execute("""
-        SELECT account_id, coalesce(category, '(none)') AS category, sum(net_revenue) AS revenue,
+    category = con.execute(f"""
+        SELECT account_id, coalesce(category, '(none)') AS category, {_dsum('net_revenue')}::DOUBLE AS revenue,
                count(DISTINCT order_id) AS orders
         FROM t GROUP BY ALL ORDER BY account_id, category""").df()
     return {"account_summary": summary, "account_period": period, "account_category": category}

@@ -28,11 +28,12 @@ import duckdb
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
 from .contract import CONTRACT, Column, Table
-from .readers import read_raw, sql_ident, sql_str
+from .readers import ROW_COLUMN, connect_duckdb, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
 
 _N_EXAMPLES = 5
+_MAX_NUMBER = 1e15  # no client amount or score is this large; it is an export error
 _CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
@@ -86,19 +87,55 @@ def _text(expr: str) -> str:
     return f"NULLIF(trim(regexp_replace(CAST({expr} AS VARCHAR), '{_CONTROL_RE}', '', 'g')), '')"
 
 
-def _number_sql(expr: str, native_numeric: bool, decimal: str) -> str:
+# A number as clients write it: optional brackets, sign, currency (code or symbol) before
+# or after, a trailing minus (SAP-style "12.50-"); spaces and apostrophes are removed
+# first, so "EUR 1 234,50" and "1'234.50" reach this pattern as "EUR1234,50" / "1234.50".
+_NUM_PATTERN = (r"^(\(?)([+-]?)([A-Za-z]{0,3}[$€£¥₹]?)([+-]?)([0-9.,]*[0-9][0-9.,]*)"
+                r"([A-Za-z]{0,3}[$€£¥₹]?)(-?)(\)?)$")
+_NUM_PARTS = ["open", "s1", "cur1", "s2", "num", "cur2", "s3", "close"]
+# The digits must be grouped consistently: with decimal "." commas only as thousands
+# separators between groups of three ("1,234.5"), never "1,5" (ambiguous: European decimal).
+_GROUPED = {".": r"^([0-9]{1,3}(,[0-9]{3})+|[0-9]*)(\.[0-9]*)?$",
+            ",": r"^([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]*)?$"}
+_SCIENTIFIC = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$"
+
+
+def _number_text_sql(expr: str) -> str:
+    """The number's text with spaces and apostrophes (thousands separators) removed."""
+    return f"regexp_replace(CAST({expr} AS VARCHAR), '[\\s\u00a0\u202f''’]', '', 'g')"
+
+
+def _number_parts_sql(text: str) -> str:
+    """A struct of the number's parts (see _NUM_PATTERN); computed once per value."""
+    return f"regexp_extract({text}, {sql_str(_NUM_PATTERN)}, {_NUM_PARTS!r})"
+
+
+def _number_sql(expr: str, native_numeric: bool, decimal: str, *, text: str | None = None,
+                parts: str | None = None) -> str:
+    """SQL reading a client number (see the module docstring for the rules); NULL if unreadable.
+
+    ``text`` and ``parts`` may name columns already holding :func:`_number_text_sql` and
+    :func:`_number_parts_sql` of ``expr`` (so the regular expression runs once per value).
+    """
     if native_numeric:
         return f"TRY_CAST({expr} AS DOUBLE)"
-    t = f"trim(CAST({expr} AS VARCHAR))"
-    # strip currency codes/symbols and spaces around the number, then inner spaces/quotes
-    core = (f"regexp_replace(regexp_replace({t}, '^[\\(\\s]*[A-Za-z$€£¥₹\\s]*|[A-Za-z$€£¥₹%\\s\\)]*$', '', 'g'), "
-            f"'[\\s''’\u00a0]', '', 'g')")
-    if decimal == ",":
-        core = f"replace(replace({core}, '.', ''), ',', '.')"
-    else:
-        core = f"replace({core}, ',', '')"
-    val = f"TRY_CAST(NULLIF({core}, '') AS DOUBLE)"
-    return f"(CASE WHEN {t} LIKE '(%)' THEN -1 ELSE 1 END) * {val}"
+    s = text or _number_text_sql(expr)
+    parts = parts or _number_parts_sql(s)
+    core = f"{parts}.num"
+    digits = (f"replace({core}, ',', '')" if decimal == "." else f"replace(replace({core}, '.', ''), ',', '.')")
+    neg = (f"(({parts}.open = '(' AND {parts}.close = ')') OR {parts}.s1 = '-' OR {parts}.s2 = '-' "
+           f"OR {parts}.s3 = '-')")
+    balanced = f"(({parts}.open = '(') = ({parts}.close = ')'))"
+    signs = f"(length({parts}.s1) + length({parts}.s2) + length({parts}.s3) <= 1)"
+    value = (f"CASE WHEN {balanced} AND {signs} AND regexp_full_match({core}, {sql_str(_GROUPED[decimal])}) "
+             f"THEN (CASE WHEN {neg} THEN -1 ELSE 1 END) * TRY_CAST(NULLIF({digits}, '') AS DOUBLE) END")
+    if decimal == ".":
+        value = f"CASE WHEN regexp_full_match({s}, {sql_str(_SCIENTIFIC)}) THEN TRY_CAST({s} AS DOUBLE) ELSE {value} END"
+    return value
+
+
+# Dates with a month name are unambiguous; tried after ISO and the numeric forms.
+_NAMED_MONTH_FORMATS = ["%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%y"]
 
 
 def _date_sql(expr: str, fmt: str | None, slash_order: str) -> str:
@@ -109,6 +146,7 @@ def _date_sql(expr: str, fmt: str | None, slash_order: str) -> str:
     parts = [f"TRY_CAST({t} AS DATE)", f"CAST(TRY_CAST({t} AS TIMESTAMP) AS DATE)",
              f"CAST(TRY_STRPTIME({t}, '%Y/%m/%d') AS DATE)"]
     parts += [f"CAST(TRY_STRPTIME(split_part({t}, ' ', 1), {sql_str(f)}) AS DATE)" for f in sep_fmts]
+    parts += [f"CAST(TRY_STRPTIME({t}, {sql_str(f)}) AS DATE)" for f in _NAMED_MONTH_FORMATS]
     return f"COALESCE({', '.join(parts)})"
 
 
@@ -118,18 +156,30 @@ def _bool_sql(expr: str) -> str:
             f"WHEN {t} IN ('0','0.0','false','no','n','f') THEN FALSE ELSE NULL END")
 
 
+def _is_native(col: Column, native_type: str) -> bool:
+    """True when the file's own type already is the contract type (Parquet), so parsing cannot fail."""
+    t = native_type.upper()
+    if col.dtype in ("number", "integer"):
+        return any(k in t for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL"))
+    if col.dtype == "date":
+        return "DATE" in t or "TIMESTAMP" in t
+    if col.dtype == "bool":
+        return t == "BOOLEAN"
+    return True  # text and ids: trimming cannot fail
+
+
 def _parse_sql(col: Column, expr: str, native_type: str, spec: FileSpec, slash_order: str) -> str:
-    numeric_native = any(k in native_type.upper() for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL"))
+    native = _is_native(col, native_type)
     if col.dtype in ("id", "text"):
         return _text(expr)
     if col.dtype in ("number", "integer"):
-        return _number_sql(expr, numeric_native, spec.decimal)
+        return _number_sql(expr, native, spec.decimal)
     if col.dtype == "date":
-        if "DATE" in native_type.upper() or "TIMESTAMP" in native_type.upper():
+        if native:
             return f"CAST({expr} AS DATE)"
         return _date_sql(expr, spec.date_format, slash_order)
     if col.dtype == "bool":
-        if native_type.upper() == "BOOLEAN":
+        if native:
             return expr
         return _bool_sql(expr)
     raise AssertionError(col.dtype)
@@ -140,18 +190,47 @@ def _examples(con, sql: str) -> tuple:
     return tuple(r[0] for r in rows)
 
 
+def _delimiter_hint(cols: list[str]) -> str:
+    """A fix for a file read as one column whose name contains another delimiter."""
+    if len(cols) != 1:
+        return ""
+    for delim, shown in ((";", "';'"), ("\t", "'\\t' (tab)"), ("|", "'|'"), (",", "','")):
+        if delim in cols[0]:
+            return (f"The file was read as a single column; it looks delimited by {shown}: "
+                    f"set data.<table>.delimiter to {shown} (or remove the delimiter setting to detect it). ")
+    return ""
+
+
 # --------------------------------------------------------------------------- per table
 class _Checker:
     def __init__(self, params: Params, report: ValidationReport):
         self.params = params
         self.r = report
         self.con = report.con
+        self.mixed: set[tuple[str, str]] = set()  # (file, column) already reported as mixed date formats
 
     def add(self, **kw) -> None:
         self.r.problems.append(Problem(**kw))
 
     def stage(self, table: Table, spec: FileSpec) -> str | None:
-        """Read, map and parse one table into ``stg_<table>``; return its name or None."""
+        """Read, map and parse one table into ``stg_<table>``; return its name or None.
+
+        Never raises for a data problem: anything the reader or DuckDB cannot make sense
+        of becomes one :class:`Problem` naming the file.
+        """
+        try:
+            return self._stage(table, spec)
+        except DataValidationError as exc:
+            self.r.problems.extend(exc.problems)
+        except (duckdb.Error, ValueError, OSError, UnicodeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            self.add(rule="unreadable_file", file=str(spec.path),
+                     message=f"The {table.name} file could not be processed: {first}",
+                     fix=f"check the file opens in Excel and matches data.{table.name} in the params "
+                         "(delimiter, encoding, header_row, sheet)")
+        return None
+
+    def _stage(self, table: Table, spec: FileSpec) -> str | None:
         con, fname = self.con, str(spec.path)
         valid_names = [c.name for c in table.columns]
         for key in spec.columns:
@@ -163,14 +242,24 @@ class _Checker:
                          + f"valid columns: {', '.join(valid_names)}")
         wanted_required = [spec.columns.get(c, c) for c in table.required_columns]
         raw_view = f"raw_{table.name}"
-        try:
-            cols = read_raw(con, spec, table=table.name, view=raw_view, required_client_columns=wanted_required)
-        except DataValidationError as exc:
-            self.r.problems.extend(exc.problems)
-            return None
+        info: dict = {}
+        cols = read_raw(con, spec, table=table.name, view=raw_view, required_client_columns=wanted_required,
+                        info=info)
+        header_line = int(info.get("header_row", 1))
         types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {sql_ident(raw_view)})").fetchall())
+        has_sheet_rows = ROW_COLUMN in cols
+        cols = [c for c in cols if c != ROW_COLUMN]
         by_lower = {c.strip().lower(): c for c in cols}
 
+        hint = _delimiter_hint(cols).replace("<table>", table.name)
+        missing_required = [c for c in table.required_columns
+                            if spec.columns.get(c, c) not in cols and spec.columns.get(c, c).strip().lower() not in by_lower]
+        if hint and len(missing_required) > 1:
+            # one problem, not one per column: the delimiter is wrong
+            self.add(rule="wrong_delimiter", file=fname, examples=(cols[0][:120],),
+                     message=f"The {table.name} file was read as a single column, so none of its columns were found",
+                     fix=hint.strip())
+            return None
         mapped: dict[str, str] = {}
         for c in table.columns:
             client = spec.columns.get(c.name, c.name)
@@ -180,12 +269,12 @@ class _Checker:
             elif c.required or c.name in spec.columns:
                 guess = difflib.get_close_matches(client, cols, n=1, cutoff=0.4)
                 shown = ", ".join(repr(x) for x in cols[:12]) + (" ..." if len(cols) > 12 else "")
-                fix = (f"map it in the params: data.{table.name}.columns.{c.name}: "
+                fix = (hint + f"map it in the params: data.{table.name}.columns.{c.name}: "
                        f"\"{guess[0] if guess else '<client column name>'}\"")
                 self.add(rule="missing_column", file=fname, column=client,
                          message=f"Required {table.name} column '{c.name}' not found (looked for '{client}')"
                          if c.required else f"Mapped {table.name} column '{c.name}' not found (looked for '{client}')",
-                         examples=tuple(cols[:8]), fix=fix + f". The file's columns are: {shown}")
+                         fix=fix + f". The file's columns are: {shown}")
         if any(c not in mapped for c in table.required_columns):
             return None
         n_rows = con.execute(f"SELECT count(*) FROM {sql_ident(raw_view)}").fetchone()[0]
@@ -194,75 +283,134 @@ class _Checker:
                      fix="re-export the data from the client system with its rows")
             return None
 
-        selects, self_cols = [], []
-        for name, client in mapped.items():
+        selects, self_cols, raw_kept, pre = [], [], {}, []
+        for i, (name, client) in enumerate(mapped.items()):
             col = table.column(name)
             expr = sql_ident(client)
-            slash = self._slash_order(raw_view, client, spec, col) if col.dtype == "date" else "dmy"
-            selects.append(f"{_parse_sql(col, expr, types.get(client, 'VARCHAR'), spec, slash)} AS {sql_ident(name)}")
-            selects.append(f"CAST({expr} AS VARCHAR) AS {sql_ident('raw__' + name)}")
+            native_type = types.get(client, "VARCHAR")
+            slash = self._slash_order(raw_view, client, spec, col) if (
+                col.dtype == "date" and not _is_native(col, native_type)) else "dmy"
+            if col.dtype in ("number", "integer") and not _is_native(col, native_type):
+                # the number's parts, extracted once in an inner query
+                pre.append(f"{_number_text_sql(expr)} AS __kam_nt{i}")
+                pre.append(f"{_number_parts_sql(f'__kam_nt{i}')} AS __kam_np{i}")
+                parsed_sql = _number_sql(expr, False, spec.decimal, text=f"__kam_nt{i}", parts=f"__kam_np{i}")
+            else:
+                parsed_sql = _parse_sql(col, expr, native_type, spec, slash)
+            selects.append(f"{parsed_sql} AS {sql_ident(name)}")
+            if col.dtype not in ("id", "text") and not _is_native(col, native_type):
+                # the text as given, kept only where parsing can fail (for the examples in messages)
+                selects.append(f"NULLIF(trim(CAST({expr} AS VARCHAR)), '') AS {sql_ident('raw__' + name)}")
+                raw_kept[name] = True
             self_cols.append(name)
         stg = f"stg_{table.name}"
-        con.execute(f"CREATE OR REPLACE TABLE {stg} AS SELECT row_number() OVER () + 1 AS _row, "
-                    f"{', '.join(selects)} FROM {sql_ident(raw_view)}")
+        # row numbers follow the file only while DuckDB preserves insertion order
+        old = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            row_expr = (f"CAST({sql_ident(ROW_COLUMN)} AS BIGINT)" if has_sheet_rows
+                        else f"row_number() OVER () + {header_line}")
+            source = sql_ident(raw_view)
+            if pre:
+                source = f"(SELECT *, {', '.join(pre)} FROM {source})"
+            con.execute(f"CREATE OR REPLACE TABLE {stg} AS SELECT {row_expr} AS _row, "
+                        f"{', '.join(selects)} FROM {source}")
+        finally:
+            con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
         self.r.present_columns[table.name] = self_cols
         self.r.stats[table.name] = {"rows_read": int(n_rows)}
-        self._parse_failures(table, spec, stg, mapped)
+        self._parse_failures(table, spec, stg, mapped, raw_kept)
         return stg
 
     def _slash_order(self, view: str, client: str, spec: FileSpec, col: Column) -> str:
+        """``"dmy"`` or ``"mdy"`` for numeric dates like 05/03/2024, decided from the whole column."""
         if spec.date_format:
             return "dmy"
         t = f"trim(CAST({sql_ident(client)} AS VARCHAR))"
         pat = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})"
-        q = (f"SELECT count(*) FILTER (WHERE TRY_CAST(regexp_extract({t}, '{pat}', 1) AS INT) > 12), "
-             f"count(*) FILTER (WHERE TRY_CAST(regexp_extract({t}, '{pat}', 2) AS INT) > 12), "
-             f"any_value({t}) FILTER (WHERE TRY_CAST(regexp_extract({t}, '{pat}', 1) AS INT) > 12), "
-             f"any_value({t}) FILTER (WHERE TRY_CAST(regexp_extract({t}, '{pat}', 2) AS INT) > 12) "
+        d1 = f"TRY_CAST(regexp_extract({t}, '{pat}', 1) AS INT)"
+        d2 = f"TRY_CAST(regexp_extract({t}, '{pat}', 2) AS INT)"
+        q = (f"SELECT count(*) FILTER (WHERE {d1} > 12), count(*) FILTER (WHERE {d2} > 12), "
+             f"min({t}) FILTER (WHERE {d1} > 12), min({t}) FILTER (WHERE {d2} > 12), "
+             f"count(*) FILTER (WHERE {d1} <= 12 AND {d2} <= 12 AND {d1} <> {d2}), "
+             f"min({t}) FILTER (WHERE {d1} <= 12 AND {d2} <= 12 AND {d1} <> {d2}) "
              f"FROM {sql_ident(view)}")
-        day_first, month_first, ex_d, ex_m = self.con.execute(q).fetchone()
+        day_first, month_first, ex_d, ex_m, n_ambiguous, ex_a = self.con.execute(q).fetchone()
+        table = next((k for k in ("transactions", "accounts", "surveys", "capability")
+                      if getattr(self.params.data, k) is spec), "<table>")
         if day_first and month_first:
+            self.mixed.add((str(spec.path), client))
             self.add(rule="mixed_date_formats", file=str(spec.path), column=client,
                      message="Dates mix day-first and month-first formats", count=int(day_first + month_first),
                      examples=(ex_d, ex_m),
                      fix="export dates as ISO (YYYY-MM-DD), or split the file by format; "
-                         "set data.<table>.date_format if every date has one format")
+                         f"set data.{table}.date_format if every date has one format")
+        elif n_ambiguous and not day_first and not month_first:
+            self.add(rule="ambiguous_dates", severity="warning", file=str(spec.path), column=client,
+                     count=int(n_ambiguous), examples=(ex_a,),
+                     message="No date in the column shows whether it is day-first or month-first; "
+                             "read as day-first (dd/mm/yyyy)",
+                     fix=f"if the dates are month-first, set data.{table}.date_format: '%m/%d/%Y'")
         return "mdy" if month_first and not day_first else "dmy"
 
-    def _parse_failures(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str]) -> None:
+    def _parse_failures(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
+                        raw_kept: dict[str, bool]) -> None:
         con, fname = self.con, str(spec.path)
+        # one problem for rows missing required values (a footer or blank row misses several)
+        missing = {name: (f"{sql_ident('raw__' + name)} IS NULL" if name in raw_kept else f"{sql_ident(name)} IS NULL")
+                   for name in mapped if table.column(name).required}
+        if missing:
+            counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {c})" for c in missing.values())
+                                 + f", count(*) FILTER (WHERE {' OR '.join(missing.values())}) FROM {stg}").fetchone()
+            n_any = counts[-1]
+            if n_any:
+                names = [n for n, k in zip(missing, counts[:-1]) if k]
+                any_missing = " OR ".join(missing.values())
+                rows = _examples(con, f"SELECT _row FROM {stg} WHERE {any_missing} ORDER BY _row LIMIT {_N_EXAMPLES}")
+                self.add(rule="missing_value", file=fname, column=", ".join(mapped[n] for n in names),
+                         count=int(n_any), message=f"{n_any:,} rows have no {' or no '.join(names)}",
+                         examples=tuple(f"row {r}" for r in rows),
+                         fix=f"fill in {' and '.join(names)} for these rows or remove them from the extract "
+                             "(a totals row below the table counts as such a row)")
         for name, client in mapped.items():
             col = table.column(name)
-            raw = sql_ident("raw__" + name)
-            if col.required:
-                n_missing = con.execute(
-                    f"SELECT count(*) FROM {stg} WHERE {raw} IS NULL OR trim({raw}) = ''").fetchone()[0]
-                if n_missing:
-                    rows = _examples(con, f"SELECT _row FROM {stg} WHERE {raw} IS NULL OR trim({raw}) = '' "
-                                          f"ORDER BY _row LIMIT {_N_EXAMPLES}")
-                    self.add(rule="missing_value", file=fname, column=client, count=int(n_missing),
-                             message=f"{n_missing:,} rows have no {name}",
-                             examples=tuple(f"row {r}" for r in rows),
-                             fix=f"fill in {name} for these rows or remove them from the extract")
-            if col.dtype in ("date", "number", "integer", "bool"):
-                cond = f"{raw} IS NOT NULL AND trim({raw}) <> '' AND {sql_ident(name)} IS NULL"
+            parsed = sql_ident(name)
+            raw = sql_ident("raw__" + name) if name in raw_kept else None
+            shown = raw or parsed
+            if raw is not None and (fname, client) not in self.mixed:
+                cond = f"{raw} IS NOT NULL AND {parsed} IS NULL"
                 n_bad = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
                 if n_bad:
-                    ex = _examples(con, f"SELECT DISTINCT {raw} FROM {stg} WHERE {cond} LIMIT {_N_EXAMPLES}")
+                    ex = _examples(con, f"SELECT {raw} FROM {stg} WHERE {cond} GROUP BY {raw} "
+                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
                     kind = {"date": "dates", "bool": "yes/no values"}.get(col.dtype, "numbers")
                     fix = {"date": f"use ISO dates (YYYY-MM-DD) or set data.{table.name}.date_format, e.g. '%d/%m/%Y'",
                            "bool": "use yes/no, true/false or 1/0"}.get(
-                        col.dtype, f"remove text from the numbers; set data.{table.name}.decimal: ',' for 1.234,50")
+                        col.dtype, "remove text from the numbers (a currency symbol or code before or after is fine); "
+                                   f"if the file writes decimals with a comma (1.234,50), set data.{table.name}.decimal: ','")
                     self.add(rule="unparseable", file=fname, column=client, count=int(n_bad),
                              message=f"{n_bad:,} values in {name} cannot be read as {kind}", examples=ex, fix=fix)
+            if col.dtype in ("number", "integer"):
+                cond = f"{parsed} IS NOT NULL AND (NOT isfinite({parsed}) OR abs({parsed}) >= {_MAX_NUMBER!r})"
+                n_huge = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
+                if n_huge:
+                    ex = _examples(con, f"SELECT CAST({shown} AS VARCHAR) FROM {stg} WHERE {cond} GROUP BY {shown} "
+                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
+                    self.add(rule="implausible_number", file=fname, column=client, count=int(n_huge), examples=ex,
+                             message=f"{n_huge:,} values of {name} are infinite, not a number, or larger than "
+                                     f"{_MAX_NUMBER:,.0f} in size",
+                             fix=f"check the {name} column mapping and the export (an id or a date read as a number?)")
             if col.min is not None or col.max is not None:
-                lo = col.min if col.min is not None else float("-inf")
-                hi = col.max if col.max is not None else float("inf")
-                cond = f"{sql_ident(name)} IS NOT NULL AND ({sql_ident(name)} < {lo} OR {sql_ident(name)} > {hi})"
-                cond = cond.replace("-inf", "'-inf'::DOUBLE").replace(" inf)", " 'inf'::DOUBLE)")
+                conds = []
+                if col.min is not None:
+                    conds.append(f"{parsed} < {col.min!r}")
+                if col.max is not None:
+                    conds.append(f"{parsed} > {col.max!r}")
+                cond = f"{parsed} IS NOT NULL AND ({' OR '.join(conds)})"
                 n_out = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
                 if n_out:
-                    ex = _examples(con, f"SELECT DISTINCT {raw} FROM {stg} WHERE {cond} LIMIT {_N_EXAMPLES}")
+                    ex = _examples(con, f"SELECT CAST({shown} AS VARCHAR) FROM {stg} WHERE {cond} GROUP BY {shown} "
+                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
                     rng = f"{col.min:g} to {col.max:g}" if col.max is not None else f"at least {col.min:g}"
                     self.add(rule="out_of_range", file=fname, column=client, count=int(n_out),
                              message=f"{n_out:,} values of {name} are outside {rng}", examples=ex,
@@ -275,7 +423,8 @@ class _Checker:
         client = spec.columns.get(col, col)
         c = sql_ident(col)
         n_future, ex = self.con.execute(
-            f"SELECT count(*), list(DISTINCT CAST({c} AS VARCHAR))[1:{_N_EXAMPLES}] FROM {stg} WHERE {c} > DATE '{today}'"
+            f"SELECT count(*), list(DISTINCT CAST({c} AS VARCHAR) ORDER BY CAST({c} AS VARCHAR))[1:{_N_EXAMPLES}] "
+            f"FROM {stg} WHERE {c} > DATE '{today}'"
         ).fetchone()
         if n_future:
             self.add(rule="future_date", file=str(spec.path), column=client, count=int(n_future),
@@ -292,6 +441,11 @@ class _Checker:
         if hs:
             keep += f" AND {c} >= DATE '{hs}'"
         return keep
+
+
+def _first_ids(con, sql_from: str, col: str = "account_id") -> tuple:
+    """A few example ids, smallest first (so messages are the same on every run)."""
+    return _examples(con, f"SELECT DISTINCT {col} {sql_from} ORDER BY {col} LIMIT {_N_EXAMPLES}")
 
 
 def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) -> ValidationReport:
@@ -312,7 +466,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
         was found. Call ``report.raise_for_errors()`` to stop on errors.
     """
     if con is None:
-        con = duckdb.connect()
+        con = connect_duckdb()
     report = ValidationReport(con=con)
     ck = _Checker(params, report)
     data = params.data
@@ -323,39 +477,43 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
         spec = data.transactions
         keep = ck.future_dates("transactions", spec, stg_t, "order_date")
         cols = report.present_columns["transactions"]
+        id_col = spec.columns.get("order_id", "order_id")
         # an order id may hold several lines, but only for one account
-        n_conf, ex = con.execute(
-            f"SELECT count(*), list(order_id)[1:{_N_EXAMPLES}] FROM (SELECT order_id FROM {stg_t} "
-            f"WHERE order_id IS NOT NULL GROUP BY order_id HAVING count(DISTINCT account_id) > 1)").fetchone()
+        n_conf = con.execute(
+            f"SELECT count(*) FROM (SELECT order_id FROM {stg_t} WHERE order_id IS NOT NULL "
+            "GROUP BY order_id HAVING count(DISTINCT account_id) > 1)").fetchone()[0]
         if n_conf:
-            ck.add(rule="duplicate_id", file=str(spec.path), column=spec.columns.get("order_id", "order_id"),
-                   count=int(n_conf), examples=tuple(ex),
+            ex = _examples(con, f"SELECT order_id FROM {stg_t} WHERE order_id IS NOT NULL GROUP BY order_id "
+                                f"HAVING count(DISTINCT account_id) > 1 ORDER BY order_id LIMIT {_N_EXAMPLES}")
+            ck.add(rule="duplicate_id", file=str(spec.path), column=id_col,
+                   count=int(n_conf), examples=ex,
                    message=f"{n_conf:,} order ids belong to more than one account",
                    fix="order ids must be unique per order; check the order id mapping or de-duplicate the extract")
-        parsed = ", ".join(sql_ident(c) for c in cols)
-        n_dup = con.execute(
-            f"SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {stg_t} GROUP BY ALL_COLS) "
-            .replace("ALL_COLS", parsed)).fetchone()[0]
+        opt = [c for c in ("gross_margin", "cost", "category", "channel") if c in cols]
+        base_cols = ["account_id", "order_id", "order_date", "net_revenue"] + opt
+        # exact duplicate rows are dropped once, here, into a table every later step reads
+        con.execute(
+            f"CREATE OR REPLACE TABLE clean_transactions AS SELECT DISTINCT {', '.join(base_cols)} FROM {stg_t} "
+            f"WHERE account_id IS NOT NULL AND order_id IS NOT NULL AND order_date IS NOT NULL "
+            f"AND net_revenue IS NOT NULL AND {keep}")
+        n_in_scope = con.execute(
+            f"SELECT count(*) FROM {stg_t} WHERE account_id IS NOT NULL AND order_id IS NOT NULL "
+            f"AND order_date IS NOT NULL AND net_revenue IS NOT NULL AND {keep}").fetchone()[0]
+        kept = con.execute("SELECT count(*) FROM clean_transactions").fetchone()[0]
+        n_dup = int(n_in_scope) - int(kept)
         if n_dup:
-            ck.add(rule="duplicate_rows", severity="warning", file=str(spec.path), count=int(n_dup),
+            ck.add(rule="duplicate_rows", severity="warning", file=str(spec.path), count=n_dup,
                    message=f"{n_dup:,} transaction rows are exact duplicates of another row and were dropped",
                    fix="nothing to do if the extract double-counted; if the lines are real, give each a distinct "
                        "order id or line detail")
-        select = [c for c in ("account_id", "order_id", "order_date", "net_revenue") ]
-        opt = [c for c in ("gross_margin", "cost", "category", "channel") if c in cols]
         margin = ("gross_margin" if "gross_margin" in cols else
                   "net_revenue - cost" if "cost" in cols else "NULL::DOUBLE")
-        con.execute(
-            f"CREATE OR REPLACE VIEW clean_transactions AS SELECT DISTINCT {', '.join(select + opt)} FROM {stg_t} "
-            f"WHERE account_id IS NOT NULL AND order_id IS NOT NULL AND order_date IS NOT NULL "
-            f"AND net_revenue IS NOT NULL AND {keep}")
         con.execute(
             "CREATE OR REPLACE VIEW v_transactions AS SELECT account_id, order_id, order_date, net_revenue, "
             f"{margin} AS gross_margin, "
             + ("category" if "category" in cols else "NULL::VARCHAR AS category") + ", "
             + ("channel" if "channel" in cols else "NULL::VARCHAR AS channel")
             + " FROM clean_transactions")
-        kept = con.execute("SELECT count(*) FROM v_transactions").fetchone()[0]
         report.stats["transactions"]["rows_kept"] = int(kept)
         if kept == 0 and not report.errors:
             ck.add(rule="empty_table", file=str(spec.path),
@@ -364,35 +522,39 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
         report.views["transactions"] = "v_transactions"
 
     # ---------------- accounts
+    stg_a = None
     if data.accounts is not None:
         stg_a = ck.stage(CONTRACT["accounts"], data.accounts)
         if stg_a:
             spec = data.accounts
-            n_dup, ex = con.execute(
-                f"SELECT count(*), list(account_id)[1:{_N_EXAMPLES}] FROM (SELECT account_id FROM {stg_a} "
-                f"WHERE account_id IS NOT NULL GROUP BY account_id HAVING count(*) > 1)").fetchone()
+            n_dup = con.execute(
+                f"SELECT count(*) FROM (SELECT account_id FROM {stg_a} "
+                f"WHERE account_id IS NOT NULL GROUP BY account_id HAVING count(*) > 1)").fetchone()[0]
             if n_dup:
+                ex = _examples(con, f"SELECT account_id FROM {stg_a} WHERE account_id IS NOT NULL GROUP BY account_id "
+                                    f"HAVING count(*) > 1 ORDER BY account_id LIMIT {_N_EXAMPLES}")
                 ck.add(rule="duplicate_id", file=str(spec.path), column=spec.columns.get("account_id", "account_id"),
-                       count=int(n_dup), examples=tuple(ex), message=f"{n_dup:,} account ids appear more than once",
+                       count=int(n_dup), examples=ex, message=f"{n_dup:,} account ids appear more than once",
                        fix="the accounts file needs one row per account; remove or merge the duplicates")
             cols = [c for c in report.present_columns["accounts"]]
             con.execute(f"CREATE OR REPLACE VIEW v_accounts_given AS SELECT {', '.join(cols)} FROM {stg_a} "
                         "WHERE account_id IS NOT NULL QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY _row) = 1")
             if stg_t:
                 tspec = data.transactions
-                n_orph, ex = con.execute(
-                    f"SELECT count(DISTINCT t.account_id), list(DISTINCT t.account_id)[1:{_N_EXAMPLES}] "
+                n_orph, n_orph_rows = con.execute(
+                    "SELECT count(DISTINCT t.account_id), count(*) "
                     "FROM v_transactions t ANTI JOIN v_accounts_given a USING (account_id)").fetchone()
                 if n_orph:
+                    ex = _first_ids(con, "FROM v_transactions t ANTI JOIN v_accounts_given a USING (account_id)")
                     ck.add(rule="orphan_account", file=str(tspec.path),
-                           column=tspec.columns.get("account_id", "account_id"), count=int(n_orph),
-                           examples=tuple(ex),
+                           column=tspec.columns.get("account_id", "account_id"), count=int(n_orph_rows),
+                           examples=ex,
                            message=f"{n_orph:,} account ids in transactions are not in the accounts file "
                                    f"({spec.path.name})",
                            fix="add these accounts to the accounts file, or check both files use the same id format")
     # derived / completed accounts view
     if stg_t:
-        if "v_accounts_given" in _views(con):
+        if stg_a:
             cols = report.present_columns["accounts"]
             con.execute("CREATE OR REPLACE VIEW v_accounts AS SELECT * FROM v_accounts_given")
         else:
@@ -416,12 +578,14 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
                              "nps" if "nps" in cols else "NULL::DOUBLE AS nps",
                              "csat" if "csat" in cols else "NULL::DOUBLE AS csat"])
             if stg_t:
-                n_unk, ex = con.execute(
-                    f"SELECT count(*), list(DISTINCT s.account_id)[1:{_N_EXAMPLES}] FROM {stg_s} s "
-                    "ANTI JOIN v_accounts a USING (account_id) WHERE s.account_id IS NOT NULL").fetchone()
+                n_unk = con.execute(
+                    f"SELECT count(*) FROM {stg_s} s "
+                    "ANTI JOIN v_accounts a USING (account_id) WHERE s.account_id IS NOT NULL").fetchone()[0]
                 if n_unk:
+                    ex = _first_ids(con, f"FROM {stg_s} s ANTI JOIN v_accounts a USING (account_id) "
+                                         "WHERE s.account_id IS NOT NULL")
                     ck.add(rule="unknown_account", severity="warning", file=str(spec.path),
-                           column=spec.columns.get("account_id", "account_id"), count=int(n_unk), examples=tuple(ex),
+                           column=spec.columns.get("account_id", "account_id"), count=int(n_unk), examples=ex,
                            message=f"{n_unk:,} survey responses are for accounts not in the data; they are ignored",
                            fix="check the survey file uses the same account ids as the transactions")
                 con.execute(f"CREATE OR REPLACE VIEW v_surveys AS SELECT {sel} FROM {stg_s} "
@@ -442,20 +606,18 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
         stg_c = ck.stage(CONTRACT["capability"], data.capability)
         if stg_c:
             cols = report.present_columns["capability"]
-            n_dup, ex = con.execute(
-                f"SELECT count(*), list(dimension)[1:{_N_EXAMPLES}] FROM (SELECT dimension FROM {stg_c} "
-                "WHERE dimension IS NOT NULL GROUP BY dimension HAVING count(*) > 1)").fetchone()
+            n_dup = con.execute(
+                f"SELECT count(*) FROM (SELECT dimension FROM {stg_c} "
+                "WHERE dimension IS NOT NULL GROUP BY dimension HAVING count(*) > 1)").fetchone()[0]
             if n_dup:
+                ex = _examples(con, f"SELECT dimension FROM {stg_c} WHERE dimension IS NOT NULL GROUP BY dimension "
+                                    f"HAVING count(*) > 1 ORDER BY dimension LIMIT {_N_EXAMPLES}")
                 ck.add(rule="duplicate_id", file=str(data.capability.path),
                        column=data.capability.columns.get("dimension", "dimension"), count=int(n_dup),
-                       examples=tuple(ex), message=f"{n_dup} capability dimensions appear more than once",
+                       examples=ex, message=f"{n_dup} capability dimensions appear more than once",
                        fix="give one score per dimension (average the assessors' scores first)")
             sel = "dimension, score, " + ("target" if "target" in cols else "NULL::DOUBLE AS target")
             con.execute(f"CREATE OR REPLACE VIEW v_capability AS SELECT {sel} FROM {stg_c} "
                         "WHERE dimension IS NOT NULL AND score IS NOT NULL")
             report.views["capability"] = "v_capability"
     return report
-
-
-def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}

@@ -1,0 +1,328 @@
+"""Benchmark the engagement: demo client and large synthetic clients (1M and 10M orders).
+
+    python benchmarks/run_benchmark.py                 # demo + 1M + 10M (the 10M run takes minutes)
+    python benchmarks/run_benchmark.py --sizes 1000000  # demo + 1M only
+    python benchmarks/run_benchmark.py --no-demo --sizes 10000000
+
+For each engagement it runs ``kam run`` in a child process and samples, every 0.2 s,
+the resident memory (RSS) of the whole process tree (the runner plus its Jupyter
+kernels) with psutil. It reads the per-step timings the runner records in
+``manifest.json`` (``prepare_seconds``, ``phases[].seconds``, ``deliverables[].seconds``),
+times a bare notebook start (kernel start, and kernel start + ``import kam_analysis``:
+the floor under every phase), and writes everything to ``benchmarks/results.json`` and
+``benchmarks/results.md`` together with the machine it ran on.
+
+Large clients are generated once into ``benchmarks/data/`` (git-ignored) with the
+demo generator's large-client mode (``kam demo-data --accounts 200000 --orders N
+--format parquet``); generation time and memory are reported too.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DATA = HERE / "data"
+KAM = [sys.executable, "-m", "kam_analysis.cli"]
+
+
+# --------------------------------------------------------------------------- measuring
+class TreeSampler:
+    """Peak RSS of a process and all its descendants, sampled in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.2):
+        self.pid, self.interval = pid, interval
+        self.peak_tree = 0
+        self.peak_single = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                break
+            for p in procs:
+                try:
+                    rss = p.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                total += rss
+                self.peak_single = max(self.peak_single, rss)
+            self.peak_tree = max(self.peak_tree, total)
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "TreeSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run_measured(cmd: list[str], *, env: dict | None = None, log: Path | None = None) -> dict:
+    """Run ``cmd``; return wall seconds, exit code and peak tree/single-process RSS (bytes)."""
+    t0 = time.perf_counter()
+    out = open(log, "w") if log else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+        with TreeSampler(proc.pid) as s:
+            code = proc.wait()
+    finally:
+        if log:
+            out.close()
+    return {"seconds": round(time.perf_counter() - t0, 2), "exit_code": code,
+            "peak_rss_tree_bytes": s.peak_tree, "peak_rss_single_bytes": s.peak_single, "samples": s.samples}
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import duckdb
+    import pandas
+
+    return {"cpu_model": cpu or "unknown", "logical_cores": psutil.cpu_count(logical=True),
+            "physical_cores": psutil.cpu_count(logical=False),
+            "ram_gib": round(psutil.virtual_memory().total / 2**30, 1), "os": platform.platform(),
+            "python": platform.python_version(), "duckdb": duckdb.__version__, "pandas": pandas.__version__,
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def bare_notebook_start(reps: int = 3) -> dict:
+    """Seconds to execute a one-cell notebook with papermill: empty, and importing kam_analysis."""
+    import nbformat
+    import papermill as pm
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, source in (("kernel_only", "1 + 1"),
+                              ("kernel_plus_imports", "import kam_analysis\nfrom kam_analysis import charts, kpis, "
+                                                      "reporting, segmentation, strategy, review\n"
+                                                      "import matplotlib.pyplot as plt")):
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+            nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+            src = Path(tmp) / f"{label}.ipynb"
+            nbformat.write(nb, src)
+            times = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                pm.execute_notebook(str(src), str(Path(tmp) / f"{label}_out.ipynb"), progress_bar=False,
+                                    log_output=False, kernel_name="python3")
+                times.append(time.perf_counter() - t0)
+            out[label] = {"median_seconds": round(statistics.median(times), 2), "runs": [round(t, 2) for t in times]}
+    return out
+
+
+# --------------------------------------------------------------------------- engagements
+def _tag(n_orders: int, fmt: str) -> str:
+    tag = f"{n_orders // 1_000_000}m" if n_orders >= 1_000_000 else f"{n_orders // 1000}k"
+    return tag if fmt == "parquet" else f"{tag}_{fmt}"
+
+
+def large_params(n_orders: int, accounts: int, fmt: str = "parquet") -> Path:
+    """Write the large client's params file (its data from :func:`generate`); return the params path."""
+    tag = _tag(n_orders, fmt)
+    folder = DATA / f"large_{tag}"
+    params_path = DATA / f"large_{tag}.yaml"
+    raw = yaml.safe_load((REPO / "params" / "demo.yaml").read_text())
+    raw["client"]["name"] = f"Large Client {tag.upper()}"
+    raw["data"].pop("demo", None)
+    raw["data"]["transactions"]["path"] = str(folder / f"orders.{fmt}")
+    for table, name in (("accounts", "customers.csv"), ("surveys", "nps_survey.csv"),
+                        ("capability", "kam_capability.csv")):
+        raw["data"][table]["path"] = str(folder / name)
+    raw["output"] = {"root": str(DATA / "outputs")}
+    DATA.mkdir(parents=True, exist_ok=True)
+    params_path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return params_path
+
+
+def generate(n_orders: int, accounts: int, fmt: str = "parquet") -> dict | None:
+    tag = _tag(n_orders, fmt)
+    folder = DATA / f"large_{tag}"
+    if (folder / f"orders.{fmt}").exists():
+        return None
+    print(f"generating {n_orders:,} orders for {accounts:,} accounts ({fmt}) ...", flush=True)
+    return run_measured([*KAM, "demo-data", str(folder), "--accounts", str(accounts), "--orders", str(n_orders),
+                         "--format", fmt], log=DATA / f"generate_{tag}_{fmt}.log")
+
+
+def engagement(label: str, params_path: Path, extra: list[str] | None = None) -> dict:
+    print(f"running {label} ...", flush=True)
+    log = DATA / f"run_{label}.log"
+    res = run_measured([*KAM, "run", str(params_path), *(extra or [])], log=log)
+    text = log.read_text()
+    run_dir = Path(text.strip().splitlines()[-1]) if res["exit_code"] == 0 else None
+    res["label"] = label
+    if run_dir and (run_dir / "manifest.json").exists():
+        m = json.loads((run_dir / "manifest.json").read_text())
+        res["run_dir"] = str(run_dir)
+        res["prepare_seconds"] = m.get("prepare_seconds")
+        res["phases"] = {p["phase"]: p["seconds"] for p in m.get("phases", [])}
+        res["deliverables"] = {d["name"]: d.get("seconds") for d in m.get("deliverables", [])
+                               if d.get("status") == "success"}
+        res["deliverables_status"] = {d["name"]: d["status"] for d in m.get("deliverables", [])}
+        res["rows"] = m.get("validation", {}).get("stats", {})
+        res["input_bytes"] = sum(i["bytes"] for i in m.get("inputs", []))
+    else:
+        res["error_tail"] = text[-2000:]
+    print(f"  {label}: {res['seconds']:.1f} s, peak tree RSS {res['peak_rss_tree_bytes'] / 2**30:.2f} GiB, "
+          f"exit {res['exit_code']}", flush=True)
+    return res
+
+
+# --------------------------------------------------------------------------- report
+def _gib(b: float | None) -> str:
+    return "–" if not b else f"{b / 2**30:.2f} GiB"
+
+
+def _s(x: float | None) -> str:
+    return "–" if x is None else f"{x:,.1f} s"
+
+
+def write_report(results: dict, md_path: Path) -> None:
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {results['finished_at']} with `python benchmarks/run_benchmark.py {' '.join(results['argv'])}`.",
+        "",
+        f"**Machine:** {m['cpu_model']}, {m['logical_cores']} logical cores ({m['physical_cores']} physical), "
+        f"{m['ram_gib']} GiB RAM, {m['os']}; Python {m['python']}, DuckDB {m['duckdb']}, pandas {m['pandas']}. "
+        f"Load average at start: {', '.join(map(str, m['load_average_at_start']))} (the machine was shared, "
+        "so wall times are upper bounds).",
+        "",
+        "## Floor: a bare notebook start",
+        "",
+        "| what | median | runs |",
+        "|---|---|---|",
+    ]
+    for k, v in results["notebook_start"].items():
+        lines.append(f"| {k.replace('_', ' ')} | {v['median_seconds']:.2f} s | {', '.join(map(str, v['runs']))} |")
+    floor = results["notebook_start"].get("kernel_plus_imports", {}).get("median_seconds")
+    if floor:
+        lines += ["", f"Four phase notebooks cost at least 4 × {floor:.1f} s = {4 * floor:.1f} s before any "
+                      "analysis runs; that is the floor the runner cannot go under with one kernel per phase."]
+    runs = results["engagements"]
+    lines += ["", "## Engagements (`kam run`, whole process tree)", "",
+              "| engagement | orders (rows) | accounts | wall | prepare (validate + aggregate) | "
+              + " | ".join(runs[0].get("phases", {}).keys() if runs else []) + " | deliverables | peak RSS (tree) | "
+              "peak RSS (largest process) |",
+              "|" + "---|" * (8 + len(runs[0].get("phases", {}) if runs else []))]
+    for r in runs:
+        rows = r.get("rows", {})
+        phases = " | ".join(_s(v) for v in r.get("phases", {}).values())
+        deliv = sum(v for v in r.get("deliverables", {}).values() if v) if r.get("deliverables") else None
+        lines.append(
+            f"| {r['label']} | {rows.get('transactions', {}).get('rows_read', 0):,} | "
+            f"{rows.get('accounts', {}).get('rows_read', 0):,} | {_s(r['seconds'])} | {_s(r.get('prepare_seconds'))} | "
+            f"{phases} | {_s(deliv)} | {_gib(r['peak_rss_tree_bytes'])} | {_gib(r['peak_rss_single_bytes'])} |")
+    dl = [r for r in runs if r.get("deliverables")]
+    if dl:
+        names = sorted({k for r in dl for k in r["deliverables"]})
+        lines += ["", "### Deliverables (seconds each)", "", "| engagement | " + " | ".join(names) + " |",
+                  "|---|" + "---|" * len(names)]
+        for r in dl:
+            lines.append(f"| {r['label']} | " + " | ".join(_s(r["deliverables"].get(n)) for n in names) + " |")
+    for g in results.get("growth", []):
+        lines += ["", f"## Growth from {g['from']} to {g['to']} ({g['order_ratio']:.1f}× the order rows)", "",
+                  "| step | ratio |", "|---|---|"]
+        for k, v in g["ratios"].items():
+            lines.append(f"| {k} | {v:.2f}× |")
+    gens = results.get("generation", {})
+    if gens:
+        lines += ["", "## Generating the large clients (`kam demo-data`)", "", "| client | wall | peak RSS |",
+                  "|---|---|---|"]
+        for k, v in gens.items():
+            lines.append(f"| {k} | {_s(v['seconds'])} | {_gib(v['peak_rss_tree_bytes'])} |")
+    lines.append("")
+    md_path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def growth(a: dict, b: dict) -> dict | None:
+    if not (a.get("phases") and b.get("phases")):
+        return None
+    ra = a["rows"]["transactions"]["rows_read"]
+    rb = b["rows"]["transactions"]["rows_read"]
+    ratios = {"wall": b["seconds"] / a["seconds"], "prepare": b["prepare_seconds"] / a["prepare_seconds"]}
+    for k in a["phases"]:
+        if k in b["phases"] and a["phases"][k]:
+            ratios[f"phase {k}"] = b["phases"][k] / a["phases"][k]
+    ratios["peak RSS (tree)"] = b["peak_rss_tree_bytes"] / max(a["peak_rss_tree_bytes"], 1)
+    return {"from": a["label"], "to": b["label"], "order_ratio": rb / ra, "ratios": ratios}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000000,10000000", help="comma-separated order counts of large clients")
+    ap.add_argument("--accounts", type=int, default=200_000, help="accounts of the large clients")
+    ap.add_argument("--formats", default="parquet", help="comma-separated orders file formats: parquet,csv")
+    ap.add_argument("--no-demo", action="store_true", help="skip the demo engagement")
+    ap.add_argument("--no-deliverables", action="store_true", help="pass --no-deliverables to kam run")
+    ap.add_argument("--out", default=str(HERE / "results"), help="results file stem (.md and .json)")
+    args = ap.parse_args(argv)
+    env_note = os.environ.get("PYTHONPATH")
+    results: dict = {"argv": argv if argv is not None else sys.argv[1:], "machine": machine(),
+                     "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                     "pythonpath": env_note, "engagements": [], "generation": {}}
+    print("timing a bare notebook start ...", flush=True)
+    results["notebook_start"] = bare_notebook_start()
+    extra = ["--no-deliverables"] if args.no_deliverables else []
+    if not args.no_demo:
+        results["engagements"].append(
+            engagement("demo", REPO / "params" / "demo.yaml", extra + ["--set", f"output.root={DATA / 'outputs'}"]))
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    large = []
+    for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
+        for n in sizes:
+            gen = generate(n, args.accounts, fmt)
+            if gen:
+                results["generation"][f"{n:,} orders ({fmt})"] = gen
+            label = f"large {n / 1e6:g}M orders ({fmt})"
+            r = engagement(label, large_params(n, args.accounts, fmt), extra)
+            results["engagements"].append(r)
+            large.append(r)
+        same = [r for r in large if r["label"].endswith(f"({fmt})")]
+        if len(same) >= 2:
+            g = growth(same[0], same[-1])
+            if g:
+                results.setdefault("growth", []).append(g)
+    results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    write_report(results, out.with_suffix(".md"))
+    print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+    return 0 if all(r["exit_code"] == 0 for r in results["engagements"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Same params and data give the same tables and deliverables; concurrent runs do not interfere.
+
+The deliverable comparison is generic (every file in deliverables/, whatever builds it):
+zip-based Office files are compared part by part (XML text, so metadata timestamps must
+come from the run, not the clock), other files as text or bytes. The run's own id and
+folder are the only strings allowed to differ.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kam_analysis.config import load_params
+from kam_analysis.data.prepare import prepare_run_data
+
+sys.path.insert(0, str(Path(__file__).parent))
+from conftest import REPO, write_demo_params  # noqa: E402
+
+
+def _tables(run_dir: Path) -> dict[str, pd.DataFrame]:
+    out = {}
+    for sub in ("tables", "data"):
+        for p in sorted((run_dir / sub).glob("*.parquet")):
+            out[f"{sub}/{p.name}"] = pd.read_parquet(p)
+    return out
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    ta, tb = _tables(a), _tables(b)
+    assert sorted(ta) == sorted(tb)
+    assert ta, "no tables written"
+    for name in ta:
+        pd.testing.assert_frame_equal(ta[name], tb[name], check_exact=True, obj=name)
+    for p in sorted((a / "tables").glob("*.csv")):
+        assert p.read_bytes() == (b / "tables" / p.name).read_bytes(), p.name
+
+
+def _normalised(data: bytes, run_dir: Path) -> bytes:
+    for token in (str(run_dir), run_dir.name, run_dir.name.removesuffix("-failed")):
+        data = data.replace(token.encode(), b"<RUN>")
+    return data
+
+
+def deliverable_differences(a: Path, b: Path) -> list[str]:
+    """Parts of the deliverables of run ``a`` and run ``b`` that differ (beyond the run id/folder)."""
+    da, db = a / "deliverables", b / "deliverables"
+    files_a = sorted(p.name for p in da.glob("*")) if da.exists() else []
+    files_b = sorted(p.name for p in db.glob("*")) if db.exists() else []
+    if files_a != files_b:
+        return [f"different files: {files_a} vs {files_b}"]
+    diffs = []
+    for name in files_a:
+        pa, pb = da / name, db / name
+        if zipfile.is_zipfile(pa):
+            with zipfile.ZipFile(pa) as za, zipfile.ZipFile(pb) as zb:
+                if sorted(za.namelist()) != sorted(zb.namelist()):
+                    diffs.append(f"{name}: different parts")
+                    continue
+                for part in za.namelist():
+                    if _normalised(za.read(part), a) != _normalised(zb.read(part), b):
+                        diffs.append(f"{name}:{part}")
+        elif _normalised(pa.read_bytes(), a) != _normalised(pb.read_bytes(), b):
+            diffs.append(name)
+    return diffs
+
+
+# --------------------------------------------------------------------------- fast: prepare twice
+def test_prepare_twice_gives_identical_tables(tmp_path):
+    params = load_params(write_demo_params(tmp_path, n_accounts=150, seed=21))
+    prepare_run_data(params, tmp_path / "run_a")
+    prepare_run_data(params, tmp_path / "run_b")
+    assert_same_tables(tmp_path / "run_a", tmp_path / "run_b")
+    va = json.loads((tmp_path / "run_a" / "data" / "validation.json").read_text())
+    vb = json.loads((tmp_path / "run_b" / "data" / "validation.json").read_text())
+    assert va == vb
+
+
+def test_prepare_does_not_depend_on_thread_count(tmp_path, monkeypatch):
+    """DuckDB adds money up in parallel; sums are exact (DECIMAL) so one thread gives the same tables."""
+    import duckdb
+
+    from kam_analysis.data import prepare as prep
+
+    params = load_params(write_demo_params(tmp_path, n_accounts=150, seed=22))
+    prepare_run_data(params, tmp_path / "many")
+    real_connect = prep._connect
+
+    def one_thread(tmp_dir):
+        con = real_connect(tmp_dir)
+        con.execute("SET threads = 1")
+        return con
+
+    monkeypatch.setattr(prep, "_connect", one_thread)
+    prepare_run_data(params, tmp_path / "one")
+    assert_same_tables(tmp_path / "many", tmp_path / "one")
+    assert duckdb  # imported for the monkeypatched connection
+
+
+def test_differences_are_detected(tmp_path):
+    """The comparison itself can fail: a changed input gives different tables."""
+    params = load_params(write_demo_params(tmp_path, n_accounts=150, seed=23))
+    prepare_run_data(params, tmp_path / "a")
+    params.analysis.churn_days = 30
+    prepare_run_data(params, tmp_path / "b")
+    with pytest.raises(AssertionError):
+        assert_same_tables(tmp_path / "a", tmp_path / "b")
+
+
+# --------------------------------------------------------------------------- slow: whole runs
+def _kam_run(params_path: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-m", "kam_analysis.cli", "run", str(params_path), "--quiet", *extra],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen, timeout: int = 900) -> Path:
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+    run_dir = Path(out.strip().splitlines()[-1])
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "success"
+    return run_dir
+
+
+@pytest.mark.slow
+def test_two_runs_same_inputs_identical_tables_and_deliverables(tmp_path):
+    params_path = write_demo_params(tmp_path, n_accounts=150, seed=31)
+    a = _finish(_kam_run(params_path))
+    b = _finish(_kam_run(params_path))
+    assert a != b
+    assert_same_tables(a, b)
+    assert deliverable_differences(a, b) == []
+
+
+@pytest.mark.slow
+def test_two_clients_at_the_same_time(tmp_path):
+    """Two `kam run`s for different clients, started together, both succeed and keep to their folders."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    pa = write_demo_params(tmp_path / "a", n_accounts=120, seed=41, name="Client Alpha",
+                           extra={"output": {"root": str(tmp_path / "outputs")}})
+    pb = write_demo_params(tmp_path / "b", n_accounts=130, seed=42, name="Client Beta",
+                           extra={"output": {"root": str(tmp_path / "outputs")}})
+    procs = [_kam_run(pa), _kam_run(pb)]
+    run_a, run_b = (_finish(p) for p in procs)
+    assert run_a.parent.name == "client-alpha" and run_b.parent.name == "client-beta"
+    assert (run_a.parent / "LATEST").read_text().strip() == run_a.name
+    assert (run_b.parent / "LATEST").read_text().strip() == run_b.name
+    sa = pd.read_parquet(run_a / "tables" / "account_summary.parquet")
+    sb = pd.read_parquet(run_b / "tables" / "account_summary.parquet")
+    assert (len(sa), len(sb)) == (120, 130)
+    # each equals a run of the same client on its own
+    solo = _finish(_kam_run(pa, "--no-deliverables"))
+    assert_same_tables(run_a, solo)
+    leftovers = [p.name for p in (tmp_path / "outputs").glob("*/.*partial")]
+    assert leftovers == []

@@ -1,0 +1,336 @@
+"""Validation rules: one test per rule, asserting the message a consultant reads."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from data_helpers import ACCOUNTS, CAPABILITY, SURVEYS, TRANSACTIONS, messages, validate, write_params
+from kam_analysis.cli import main
+from kam_analysis.config import load_params
+from kam_analysis.data.validate import validate_data
+from kam_analysis.exceptions import DataValidationError
+
+
+def _raise(report):
+    report.raise_for_errors()
+
+
+# --------------------------------------------------------------------------- clean data
+def test_clean_data_has_no_problems(tmp_path):
+    rep = validate(tmp_path, accounts=ACCOUNTS, surveys=SURVEYS, capability=CAPABILITY)
+    assert rep.ok, rep.summary()
+    assert rep.stats["transactions"] == {"rows_read": 4, "rows_kept": 4}
+    got = rep.con.execute("SELECT account_id, order_id, order_date::VARCHAR, net_revenue FROM v_transactions "
+                          "ORDER BY order_id").fetchall()
+    assert got[1] == ("A1", "O2", "2024-03-10", 250.5)
+    assert rep.con.execute("SELECT strategic_importance FROM v_accounts WHERE account_id='A3'").fetchone()[0] == 5
+
+
+# --------------------------------------------------------------------------- files
+def test_missing_file(tmp_path):
+    rep = validate(tmp_path, transactions={"path": tmp_path / "nowhere.csv"})
+    with pytest.raises(DataValidationError, match=r"The transactions file does not exist \(file .*nowhere\.csv\)"):
+        _raise(rep)
+    assert "fix: check data.transactions.path" in messages(rep)
+
+
+def test_empty_file_zero_bytes(tmp_path):
+    rep = validate(tmp_path, transactions=b"")
+    with pytest.raises(DataValidationError, match=r"The transactions file is empty \(0 bytes\)"):
+        _raise(rep)
+
+
+def test_header_but_no_rows(tmp_path):
+    rep = validate(tmp_path, transactions="account_id,order_id,order_date,net_revenue\n")
+    with pytest.raises(DataValidationError, match="The transactions file has a header but no rows"):
+        _raise(rep)
+
+
+def test_unsupported_file_type(tmp_path):
+    rep = validate(tmp_path, transactions={"content": "x", "file": "orders.json"})
+    with pytest.raises(DataValidationError, match=r"File type '\.json' is not supported"):
+        _raise(rep)
+
+
+# --------------------------------------------------------------------------- columns
+def test_missing_required_column_names_the_file_columns(tmp_path):
+    rep = validate(tmp_path, transactions={"content": TRANSACTIONS.replace("net_revenue", "Amount EUR"),
+                                           "columns": {"net_revenue": "Net Amount"}})
+    with pytest.raises(DataValidationError,
+                       match=r"Required transactions column 'net_revenue' not found \(looked for 'Net Amount'\)"):
+        _raise(rep)
+    text = messages(rep)
+    assert "data.transactions.columns.net_revenue: \"Amount EUR\"" in text  # nearest client column suggested
+    assert "'account_id', 'order_id', 'order_date', 'Amount EUR'" in text
+
+
+def test_missing_mapped_optional_column(tmp_path):
+    rep = validate(tmp_path, accounts={"content": ACCOUNTS, "columns": {"region": "Country"}})
+    with pytest.raises(DataValidationError, match=r"Mapped accounts column 'region' not found \(looked for 'Country'\)"):
+        _raise(rep)
+
+
+def test_unknown_mapping_key_suggests_contract_column(tmp_path):
+    rep = validate(tmp_path, transactions={"content": TRANSACTIONS, "columns": {"revenue": "net_revenue"}})
+    with pytest.raises(DataValidationError, match="maps 'revenue', which is not a transactions contract column"):
+        _raise(rep)
+    assert "did you mean 'net_revenue'?" in messages(rep)
+
+
+def test_column_names_match_case_insensitively(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("account_id", "ACCOUNT_ID "))
+    assert rep.ok, rep.summary()
+
+
+def test_surveys_without_nps_or_csat(tmp_path):
+    rep = validate(tmp_path, surveys="account_id,survey_date,comment\nA1,2024-06-01,fine\n")
+    with pytest.raises(DataValidationError, match="The surveys file has neither an NPS nor a CSAT column"):
+        _raise(rep)
+
+
+# --------------------------------------------------------------------------- values
+def test_unparseable_dates(tmp_path):
+    bad = TRANSACTIONS.replace("2024-01-15", "2024-13-45").replace("2024-02-01", "yesterday")
+    rep = validate(tmp_path, transactions=bad)
+    with pytest.raises(DataValidationError, match="2 values in order_date cannot be read as dates"):
+        _raise(rep)
+    assert "examples: '2024-13-45', 'yesterday'" in messages(rep)
+
+
+def test_unparseable_numbers(tmp_path):
+    bad = TRANSACTIONS.replace("250.50", "n/a").replace(",80\n", ",about 80\n")
+    rep = validate(tmp_path, transactions=bad)
+    with pytest.raises(DataValidationError, match="2 values in net_revenue cannot be read as numbers"):
+        _raise(rep)
+    assert "examples: 'n/a', 'about 80'" in messages(rep)
+
+
+def test_decimal_comma_with_default_decimal_is_an_error_not_a_guess(tmp_path):
+    bad = TRANSACTIONS.replace("250.50", '"250,5"')
+    rep = validate(tmp_path, transactions=bad)
+    with pytest.raises(DataValidationError, match="1 values in net_revenue cannot be read as numbers"):
+        _raise(rep)
+    assert "set data.transactions.decimal: ','" in messages(rep)
+
+
+def test_missing_required_values_name_rows(tmp_path):
+    bad = TRANSACTIONS.replace("A2,O3", ",O3")
+    rep = validate(tmp_path, transactions=bad)
+    with pytest.raises(DataValidationError, match="1 rows have no account_id"):
+        _raise(rep)
+    assert "examples: 'row 4'" in messages(rep)  # header is row 1
+
+
+def test_implausible_number(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("1200", "1e20"))
+    with pytest.raises(DataValidationError, match="1 values of net_revenue are infinite, not a number, or larger"):
+        _raise(rep)
+
+
+# --------------------------------------------------------------------------- ids
+def test_order_id_shared_by_two_accounts(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("A2,O3", "A2,O1"))
+    with pytest.raises(DataValidationError, match="1 order ids belong to more than one account"):
+        _raise(rep)
+    assert "examples: 'O1'" in messages(rep)
+
+
+def test_order_lines_sharing_an_order_id_are_fine(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS + "A1,O1,2024-01-15,-20.00\n")
+    assert rep.ok, rep.summary()
+
+
+def test_duplicate_account_ids(tmp_path):
+    rep = validate(tmp_path, accounts=ACCOUNTS + "A2,Beta again,3\n")
+    with pytest.raises(DataValidationError, match="1 account ids appear more than once"):
+        _raise(rep)
+    assert "examples: 'A2'" in messages(rep)
+
+
+def test_orphan_accounts(tmp_path):
+    rep = validate(tmp_path, accounts=ACCOUNTS.replace("A3,Gamma SA,5\n", ""))
+    with pytest.raises(DataValidationError, match=r"1 account ids in transactions are not in the accounts file \(accounts\.csv\)"):
+        _raise(rep)
+    assert "examples: 'A3'" in messages(rep)
+
+
+def test_duplicate_capability_dimension(tmp_path):
+    rep = validate(tmp_path, capability=CAPABILITY + "Governance,2,4\n")
+    with pytest.raises(DataValidationError, match="1 capability dimensions appear more than once"):
+        _raise(rep)
+
+
+def test_exact_duplicate_rows_are_dropped_with_a_warning(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS + "A3,O4,2024-05-20,1200\n")
+    assert rep.ok
+    assert re.search("1 transaction rows are exact duplicates of another row and were dropped", messages(rep, "warning"))
+    assert rep.stats["transactions"]["rows_kept"] == 4
+
+
+# --------------------------------------------------------------------------- ranges
+@pytest.mark.parametrize("column,value,expected", [
+    ("nps", "11", "1 values of nps are outside 0 to 10"),
+    ("nps", "-1", "1 values of nps are outside 0 to 10"),
+    ("csat", "0", "1 values of csat are outside 1 to 5"),
+    ("csat", "6", "1 values of csat are outside 1 to 5"),
+])
+def test_survey_scores_out_of_range(tmp_path, column, value, expected):
+    rows = SURVEYS.replace("A1,2024-06-01,9,5", "A1,2024-06-01," + ("%s,5" % value if column == "nps" else "9,%s" % value))
+    rep = validate(tmp_path, surveys=rows)
+    with pytest.raises(DataValidationError, match=expected):
+        _raise(rep)
+    assert f"examples: '{value}'" in messages(rep)
+
+
+def test_strategic_importance_out_of_range(tmp_path):
+    rep = validate(tmp_path, accounts=ACCOUNTS.replace("Gamma SA,5", "Gamma SA,7"))
+    with pytest.raises(DataValidationError, match="1 values of strategic_importance are outside 1 to 5"):
+        _raise(rep)
+
+
+def test_capability_score_out_of_range(tmp_path):
+    rep = validate(tmp_path, capability=CAPABILITY.replace("Governance,3,4", "Governance,30,4"))
+    with pytest.raises(DataValidationError, match="1 values of score are outside 1 to 5"):
+        _raise(rep)
+
+
+# --------------------------------------------------------------------------- dates
+def test_future_dates(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS + "A1,O9,2999-01-01,10\n")
+    with pytest.raises(DataValidationError, match=r"1 transactions rows are dated in the future \(after today"):
+        _raise(rep)
+    assert "examples: '2999-01-01'" in messages(rep)
+
+
+def test_rows_after_as_of_are_a_warning_and_excluded(tmp_path):
+    rep = validate(tmp_path, as_of="2024-04-30")
+    assert rep.ok
+    assert "1 transactions rows are after the as-of date 2024-04-30 and are excluded" in messages(rep, "warning")
+    assert rep.stats["transactions"]["rows_kept"] == 3
+
+
+def test_nothing_left_before_as_of(tmp_path):
+    rep = validate(tmp_path, as_of="2023-01-31")
+    with pytest.raises(DataValidationError, match="No transactions remain on or before the as-of date 2023-01-31"):
+        _raise(rep)
+
+
+def test_mixed_day_first_and_month_first(tmp_path):
+    bad = TRANSACTIONS.replace("2024-01-15", "15/01/2024").replace("2024-03-10", "03/25/2024")
+    rep = validate(tmp_path, transactions=bad)
+    with pytest.raises(DataValidationError, match="Dates mix day-first and month-first formats"):
+        _raise(rep)
+    assert "examples: '15/01/2024', '03/25/2024'" in messages(rep)
+
+
+def test_ambiguous_slash_dates_read_day_first_with_warning(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("2024-03-10", "03/05/2024"))
+    assert rep.ok
+    assert "No date in the column shows whether it is day-first or month-first; read as day-first" \
+        in messages(rep, "warning")
+    d = rep.con.execute("SELECT order_date::VARCHAR FROM v_transactions WHERE order_id='O2'").fetchone()[0]
+    assert d == "2024-05-03"
+
+
+def test_month_first_detected_from_the_data(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("2024-01-15", "01/15/2024")
+                   .replace("2024-03-10", "03/10/2024"))
+    assert rep.ok, rep.summary()
+    got = dict(rep.con.execute("SELECT order_id, order_date::VARCHAR FROM v_transactions").fetchall())
+    assert got["O1"] == "2024-01-15" and got["O2"] == "2024-03-10"
+
+
+# --------------------------------------------------------------------------- surveys
+def test_low_survey_coverage_is_a_warning(tmp_path):
+    rep = validate(tmp_path, surveys="account_id,survey_date,nps\nA1,2024-06-01,9\n",
+                   extra={"thresholds": {"survey_coverage_min": 0.5}})
+    assert rep.ok
+    assert re.search(r"Only 33% of accounts have a survey response \(threshold 50%\)", messages(rep, "warning"))
+
+
+def test_surveys_for_unknown_accounts_are_ignored_with_a_warning(tmp_path):
+    rep = validate(tmp_path, surveys=SURVEYS + "ZZ9,2024-06-03,7,4\n")
+    assert rep.ok
+    assert "1 survey responses are for accounts not in the data; they are ignored" in messages(rep, "warning")
+    assert rep.con.execute("SELECT count(*) FROM v_surveys").fetchone()[0] == 2
+
+
+def test_many_problems_all_reported_at_once(tmp_path):
+    rep = validate(tmp_path,
+                   transactions=TRANSACTIONS.replace("2024-02-01", "someday"),
+                   accounts=ACCOUNTS.replace("A3,Gamma SA,5\n", ""),
+                   surveys=SURVEYS.replace(",9,5", ",11,5"))
+    rules = sorted(p.rule for p in rep.errors)
+    assert rules == ["orphan_account", "out_of_range", "unparseable"]
+
+
+# --------------------------------------------------------------------------- kam validate
+@pytest.fixture()
+def broken_demo(tmp_path):
+    """A copy of the demo data with a missing column, bad dates, orphan accounts and an NPS of 11."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import write_demo_params
+    from kam_analysis.data.prepare import ensure_demo_data
+
+    params_path = write_demo_params(tmp_path, n_accounts=120, seed=3)
+    ensure_demo_data(load_params(params_path))
+    d = tmp_path / "data"
+    orders = pd.read_csv(d / "orders.csv", dtype=str, keep_default_na=False)
+    orders.loc[[3, 10], "Order Date"] = ["2024-13-45", "yesterday"]
+    orders.to_csv(d / "orders.csv", index=False)
+    customers = pd.read_csv(d / "customers.csv", dtype=str, keep_default_na=False)
+    customers.drop(columns=["Region"]).iloc[2:].to_csv(d / "customers.csv", index=False)
+    surveys = pd.read_csv(d / "nps_survey.csv", dtype=str, keep_default_na=False)
+    surveys.loc[0, "Likelihood to Recommend (0-10)"] = "11"
+    surveys.to_csv(d / "nps_survey.csv", index=False)
+    return params_path
+
+
+def test_kam_validate_on_broken_demo_prints_one_message_per_problem(broken_demo, capsys):
+    code = main(["validate", str(broken_demo)])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert code == 2
+    assert "Traceback" not in text
+    assert text.count("[ERROR]") == 4
+    assert re.search(r"\[ERROR\] 2 values in order_date cannot be read as dates \(file .*orders\.csv, "
+                     r"column 'Order Date'\)", text)
+    assert re.search(r"\[ERROR\] Mapped accounts column 'region' not found \(looked for 'Region'\)", text)
+    assert re.search(r"\[ERROR\] 2 account ids in transactions are not in the accounts file \(customers\.csv\)", text)
+    assert re.search(r"\[ERROR\] 1 values of nps are outside 0 to 10 \(file .*nps_survey\.csv, "
+                     r"column 'Likelihood to Recommend \(0-10\)'\)", text)
+    assert "4 error(s)" in text
+
+
+def test_kam_validate_clean_demo_exits_zero(tmp_path, capsys):
+    from conftest import write_demo_params
+
+    params_path = write_demo_params(tmp_path, n_accounts=60, seed=5)
+    assert main(["validate", str(params_path)]) == 0
+    assert "Data OK" in capsys.readouterr().out
+
+
+def test_kam_run_on_broken_data_leaves_no_run_folder(broken_demo, capsys):
+    code = main(["run", str(broken_demo), "--no-deliverables", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Client data failed validation: 4 problems must be fixed." in err
+    assert "Traceback" not in err
+    out_root = broken_demo.parent / "outputs"
+    leftovers = [p for p in out_root.rglob("*") if p.is_dir() and p.parent != out_root] if out_root.exists() else []
+    assert leftovers == []
+
+
+def test_validation_is_repeatable(tmp_path):
+    """Same files give the same problems, examples in the same order."""
+    kw = dict(transactions=TRANSACTIONS.replace("2024-02-01", "someday") + "B7,O8,2024-01-01,1\nB5,O9,2024-01-01,1\n",
+              accounts=ACCOUNTS)
+    first = validate(tmp_path / "a", **kw).summary()
+    second = validate(tmp_path / "b", **kw).summary().replace(str(tmp_path / "b"), str(tmp_path / "a"))
+    assert first == second
+    assert "examples: 'B5', 'B7'" in first
