@@ -44,6 +44,23 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV (UTF-8, header, RFC 4180 quoting) written by Arrow: ~10x faster than pandas on big tables."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    out = frame.copy()
+    for c in out.columns:  # dates as plain ISO dates/times, as a person expects in Excel
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            t = out[c]
+            has_time = bool((t.dropna() != t.dropna().dt.normalize()).any())
+            out[c] = t.dt.strftime("%Y-%m-%d %H:%M:%S" if has_time else "%Y-%m-%d")
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(pa.Table.from_pandas(out, preserve_index=False), sink,
+                    write_options=pacsv.WriteOptions(quoting_style="needed"))
+    return sink.getvalue().to_pybytes()
+
+
 class Run:
     """Read and write one run folder.
 
@@ -107,8 +124,7 @@ class Run:
         buf = io.BytesIO()
         frame.to_parquet(buf, index=False)
         _atomic_write_bytes(path, buf.getvalue())
-        csv = neutralise_frame_for_csv(frame).to_csv(index=False, lineterminator="\n")
-        _atomic_write_bytes(path.with_suffix(".csv"), csv.encode("utf-8"))
+        _atomic_write_bytes(path.with_suffix(".csv"), _csv_bytes(neutralise_frame_for_csv(frame)))
         index_path = self.tables_dir / "_index.json"
         index = json.loads(index_path.read_text()) if index_path.exists() else {}
         index[name] = {"rows": int(len(frame)), "columns": list(frame.columns),

@@ -29,8 +29,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
-import nbformat
-
 from .config import REPO_ROOT, Params, load_params
 from .exceptions import KAMError, RunError
 
@@ -128,6 +126,8 @@ def _is_special(cell) -> bool:
 
 def _failing_cell(nb_path: Path) -> tuple[int | None, dict | None]:
     """Index (in the saved notebook) of the cell that failed, or was running when execution stopped."""
+    import nbformat  # lazily: it pulls in jsonschema, ~2.5 s on every kernel's import
+
     if not nb_path.exists():
         return None, None
     nb = nbformat.read(nb_path, as_version=4)
@@ -159,6 +159,8 @@ def _locate(nb_path: Path) -> dict:
 
 def _mark_notebook_failed(nb_path: Path, reason: str) -> None:
     """Record a timeout / dead kernel in the saved notebook so it no longer looks successful."""
+    import nbformat  # lazily: it pulls in jsonschema, ~2.5 s on every kernel's import
+
     index, nb = _failing_cell(nb_path)
     if nb is None:
         return

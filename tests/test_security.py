@@ -160,7 +160,14 @@ def test_client_slug_stays_a_plain_folder_name(name, slug):
     assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", s) and len(s) <= 60
 
 
-@pytest.mark.parametrize("name", ["..", "/", "...", "名前", "\u202e", "   "])
+@pytest.mark.parametrize("name", ["名前", "Ünïcödé ∞ 名前"])
+def test_non_latin_client_name_gets_a_safe_hashed_folder(name):
+    s = client_slug(name)
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", s) and len(s) <= 60
+    assert client_slug(name) == s
+
+
+@pytest.mark.parametrize("name", ["..", "/", "...", "\u202e", "   "])
 def test_client_name_without_letters_is_refused(name, tmp_path):
     with pytest.raises(ParameterError, match="has no letters or digits to build a folder name from"):
         client_slug(name)
@@ -229,7 +236,8 @@ def test_pseudonyms_are_stable_across_calls(tmp_path):
 
 
 # --------------------------------------------------------------------------- whole engagement
-CODE = "__import__('pathlib').Path(r'PWNED_PATH').write_text('x')"
+# Short enough to fit the deck's length limits on titles (engagement.title <= 120 characters)
+CODE = "__import__('os').mkdir(r'PWNED_PATH')"
 
 
 @pytest.fixture(scope="module")
@@ -243,8 +251,10 @@ def hostile_run(tmp_path_factory):
     from kam_analysis.cli import main
     from kam_analysis.data.prepare import ensure_demo_data
 
+    import tempfile
+
     tmp = tmp_path_factory.mktemp("hostile_run")
-    pwned = tmp / "PWNED"
+    pwned = Path(tempfile.mkdtemp(prefix="k")) / "P"  # a short path keeps the payload short
     code = CODE.replace("PWNED_PATH", str(pwned))
     params_path = write_demo_params(tmp, n_accounts=120, seed=11, name=f'Evil "Co"; {code} #',
                                     extra={"output": {"root": str(tmp / "outputs"), "pseudonymise": True}})
@@ -252,7 +262,8 @@ def hostile_run(tmp_path_factory):
     customers = pd.read_csv(tmp / "data" / "customers.csv", dtype=str, keep_default_na=False)
     bad = HOSTILE + [HTML_HOSTILE]
     customers.loc[: len(bad) - 1, "Customer Name"] = bad
-    customers.loc[: len(bad) - 1, "Region"] = list(reversed(bad))
+    # regions are shown (only names are pseudonymised): hostile too, but distinct from any name
+    customers.loc[: len(bad) - 1, "Region"] = [f"{'=+-@'[i % 4]}Region {i}" for i in range(len(bad))]
     customers.to_csv(tmp / "data" / "customers.csv", index=False, quoting=csv.QUOTE_ALL)  # as Excel would
     title = f'Title """ \n{code}\n\'\'\' "; {code}'
     argv = ["run", str(params_path), "--quiet", "--set", f"engagement.consultant={code}",

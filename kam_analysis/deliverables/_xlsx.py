@@ -30,7 +30,7 @@ from ..safety import clean_text
 
 __all__ = [
     "FMT", "NAVY", "TEAL", "GREY", "write_cell", "write_frame", "autofit_columns", "style_header_row",
-    "set_workbook_properties", "table_name", "title_block", "RAG_FILLS",
+    "set_workbook_properties", "save_workbook", "table_name", "title_block", "RAG_FILLS",
 ]
 
 NAVY = "0B2545"
@@ -180,3 +180,44 @@ def set_workbook_properties(wb, *, title: str, client: str, when: dt.datetime | 
     wb.properties.lastModifiedBy = clean_text(creator, max_len=250)
     wb.properties.created = when
     wb.properties.modified = when
+
+
+def save_workbook(wb, path, *, when: dt.datetime | dt.date) -> None:
+    """Save ``wb`` atomically with every timestamp pinned to ``when`` (the run's date).
+
+    openpyxl stamps ``dcterms:modified`` with the wall clock at save time and zip
+    entries carry the current time; both are replaced so that the same run inputs give
+    the same file contents.
+    """
+    import io
+    import os
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
+        when = dt.datetime.combine(when, dt.time(0, 0))
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    buf = io.BytesIO()
+    wb.save(buf)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
+            zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
+            entry = zipfile.ZipInfo(info.filename, date_time=(max(when.year, 1980), when.month, when.day, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            dst.writestr(entry, data)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(out.getvalue())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

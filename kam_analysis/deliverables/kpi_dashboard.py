@@ -33,7 +33,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..review import ALL_ACCOUNTS, read_optional
-from ._xlsx import (FMT, GREY, NAVY, RAG_FILLS, TEAL, autofit_columns, set_workbook_properties, style_header_row,
+from ._xlsx import (FMT, GREY, NAVY, RAG_FILLS, TEAL, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
 from .html_dashboard import KPI_LABELS, KPI_UNITS, SCORECARD_KPIS
 
@@ -305,9 +305,7 @@ def build_kpi_dashboard(run) -> Path:
             _page_setup(sheet, client=client, title=sheet.title, repeat_rows=None if single else "4:4",
                         fit_height=1 if single else 0)
     path = run.deliverable_path("kpi_dashboard.xlsx")
-    tmp = path.with_suffix(".xlsx.tmp")
-    wb.save(tmp)
-    tmp.replace(path)
+    save_workbook(wb, path, when=p.engagement.date or p.analysis.as_of_date)
     return path
 
 

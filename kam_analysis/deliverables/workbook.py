@@ -24,7 +24,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..exceptions import RunError
-from ._xlsx import FMT, GREY, NAVY, TEAL, autofit_columns, set_workbook_properties, title_block, write_cell, write_frame
+from ._xlsx import (FMT, GREY, NAVY, TEAL, autofit_columns, save_workbook, set_workbook_properties, title_block,
+                    write_cell, write_frame)
 
 __all__ = ["build_segmentation_workbook", "WORKBOOK_SHEETS"]
 
@@ -749,7 +750,5 @@ def build_segmentation_workbook(run) -> Path | None:
     set_workbook_properties(wb, title=f"{p.engagement.title}: account segmentation", client=p.client.name,
                             when=when, creator=p.engagement.consultant)
     path = run.deliverable_path(f"{p.slug}_segmentation.xlsx")
-    tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
-    tmp.replace(path)
+    save_workbook(wb, path, when=when)
     return path
