@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from copy import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -116,9 +117,18 @@ def write_frame(ws: Worksheet, df: pd.DataFrame, *, start_row: int = 1, start_co
     style_header_row(ws, start_row, start_col, start_col + max(len(cols) - 1, 0))
     values = df.to_numpy(dtype=object)
     fmts = [FMT.get(formats.get(c, ""), formats.get(c)) for c in cols]
+    # Setting number_format looks the style up per cell; on big sheets copy the style
+    # array of the column's first formatted cell instead (same result, several times faster).
+    templates: list = [None] * len(cols)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
-            write_cell(ws, start_row + 1 + i, start_col + j, values[i, j], number_format=fmts[j])
+            if templates[j] is None:
+                cell = write_cell(ws, start_row + 1 + i, start_col + j, values[i, j], number_format=fmts[j])
+                if fmts[j]:
+                    templates[j] = cell._style
+            else:
+                cell = write_cell(ws, start_row + 1 + i, start_col + j, values[i, j])
+                cell._style = copy(templates[j])
     last_row = start_row + max(len(df), 1)
     last_col = start_col + len(cols) - 1
     if table and len(cols):
@@ -134,11 +144,15 @@ def write_frame(ws: Worksheet, df: pd.DataFrame, *, start_row: int = 1, start_co
 
 
 def autofit_columns(ws: Worksheet, *, min_width: float = 8, max_width: float = 60,
-                    skip_rows: Iterable[int] = ()) -> None:
-    """Set each column's width to fit its longest displayed value (within limits)."""
+                    skip_rows: Iterable[int] = (), sample_rows: int = 2000) -> None:
+    """Set each column's width to fit its longest displayed value (within limits).
+
+    Widths are measured on the first ``sample_rows`` rows: enough for every sheet of a
+    normal engagement, and it keeps a 200,000-account sheet from costing a minute.
+    """
     skip = set(skip_rows)
     widths: dict[int, float] = {}
-    for row in ws.iter_rows():
+    for row in ws.iter_rows(max_row=min(ws.max_row, sample_rows)):
         for cell in row:
             if cell.value is None or cell.row in skip:
                 continue
