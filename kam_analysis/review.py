@@ -1088,10 +1088,12 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
                 extra = (f"; retention {cur_ret:.1%} vs {tgt:.1%}: revenue at risk {_money(value, currency)}")
         elif "growth" in r.kpi:
             basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value)
+            extra = f"; revenue at target growth {_money(value, currency)} higher"
         else:
             if not r.value:
                 continue
             basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value) / abs(r.value)
+            extra = f"; at today's volume, {_money(value, currency)} more revenue at target"
         if not np.isfinite(value):
             continue
         rows.append({"rule": "segment_target_gap", "segment": r.segment,
