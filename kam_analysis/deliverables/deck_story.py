@@ -1616,12 +1616,9 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     has_v = "value" in t.columns
     has_b = has_v and "value_basis" in t.columns
 
-    def value_cell(r) -> str:
-        basis = _text(r["value_basis"], 60) if has_b else ""
-        return d.money(r["value"]) + (f"\n{basis}" if basis else "")
-
     rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 160), _text(r["evidence"], 160)] +
-            ([value_cell(r)] if has_v else []) for _, r in t.iterrows()]
+            ([d.money(r["value"])] if has_v else []) + ([_text(r["value_basis"], 60)] if has_b else [])
+            for _, r in t.iterrows()]
     first = t.iloc[0]
     lead = _lc_first(_first_clause(first["recommendation"], 70))
     title = f"{len(t)} recommendation{'s' if len(t) != 1 else ''}; the largest: {lead}"
@@ -1632,12 +1629,13 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     out = []
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
-            c.table(c.region("Table"), ["#", "Recommendation", "Evidence"] + (["Value at stake"] if has_v else []),
-                    rows[sl], widths=[0.4, 3, 3] + ([1.2] if has_v else []),
-                    align=["c", "l", "l"] + (["r"] if has_v else []), max_pt=13)
+            c.table(c.region("Table"), ["#", "Recommendation", "Evidence"] + (["Value at stake"] if has_v else [])
+                    + (["What the value is"] if has_b else []), rows[sl],
+                    widths=[0.4, 3, 3] + ([0.9] if has_v else []) + ([1.3] if has_b else []),
+                    align=["c", "l", "l"] + (["r"] if has_v else []) + (["l"] if has_b else []), max_pt=13)
         out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Recommendations", source=d.source("recommendations"),
-                             footnote="Each value is the money at stake for that action, of the kind named under it; "
+                             footnote="Each value is the money at stake for that action, of the kind named beside it; "
                                       "values of different kinds are not added up." if has_v else "",
                              notes="Rule-based recommendations ranked by value at stake; each names its evidence. "
                                    "Values are of different kinds (revenue at risk of churn, revenue uplift, expected "
