@@ -599,7 +599,8 @@ def demo_like_deck(full_run, tmp_path_factory):
             "Lift NPS in the Star segment to target: put the playbook's NPS levers on the next business-review "
             "agenda",
             "Assign an account manager to the 12 high-churn-risk account(s) without one, starting with A, B, C"],
-        "evidence": ["whitespace: top 20 of 140 opportunities, expected value €458,550",
+        "evidence": ["whitespace: top 20 of 140 opportunities, expected value €458,550; the category with the most "
+                     "of it is Footwear with €300,000 in the top 20 of the opportunities by expected value",
                      "kpi_scorecard: Star NPS = 9.9 vs target 40.0 (status red)",
                      "churn_risk: 12 account(s) in risk band high; revenue at risk €44,666"],
         "value": [458550.0, 150000.0, 44666.0],
@@ -645,6 +646,7 @@ def test_recommendation_values_are_not_summed_and_carry_their_basis(demo_like_de
         "value)" in title
     text = "\n".join(_texts(s))
     assert "Value at stake" in text and text.count("revenue at risk of churn") >= 2
+    assert "…" not in text and "by expected value" in text  # evidence shown whole, not cut mid-number
 
 
 def test_revenue_at_risk_chart_leaves_out_empty_bands(demo_like_deck):

@@ -1616,7 +1616,7 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     has_v = "value" in t.columns
     has_b = has_v and "value_basis" in t.columns
 
-    rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 160), _text(r["evidence"], 160)] +
+    rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 200), _text(r["evidence"], 260)] +
             ([d.money(r["value"])] if has_v else []) + ([_text(r["value_basis"], 60)] if has_b else [])
             for _, r in t.iterrows()]
     first = t.iloc[0]
