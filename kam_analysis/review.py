@@ -30,6 +30,9 @@ __all__ = [
     "rag_status",
     "higher_is_better",
     "trend_direction",
+    "POINT_UNITS",
+    "kpi_unit",
+    "change_vs_baseline",
     "compute_kpi_vs_target",
     "compute_period_segment_kpis",
     "compute_kpi_tracking",
@@ -58,7 +61,7 @@ __all__ = [
 #: KPIs where lower is better, from the KPI dictionary (the one source of each KPI's direction)
 LOWER_IS_BETTER = frozenset(k for k, d in KPI_DEFINITIONS.items() if d.higher_is_better is False)
 ALL_ACCOUNTS = "All accounts"
-_REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "segment"]
+_REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "value_basis", "segment"]
 #: KPIs of the segment scorecard (KPIs with a target are always added). Churn is left out by
 #: default: it is 1 - retention, and a second colour for the same fact would confuse.
 SCORECARD_KPIS = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate",
@@ -128,6 +131,46 @@ def baseline_date(*, as_of: dt.date, programme_start: dt.date | None, configured
     return (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
 
 
+# --------------------------------------------------------------------------- change vs baseline
+#: KPI units whose change against the baseline is a difference in points, not a relative change
+POINT_UNITS = frozenset({"share", "score"})
+
+
+def kpi_unit(kpi: str) -> str:
+    """The unit of a KPI: from the KPI dictionary, else read from its name (period KPIs such as
+    ``period_retention_rate`` or ``revenue`` are not in the dictionary)."""
+    d = KPI_DEFINITIONS.get(kpi)
+    if d is not None:
+        return d.unit
+    k = kpi.lower()
+    if any(w in k for w in ("rate", "share", "growth")):
+        return "share"
+    if any(w in k for w in ("nps", "csat", "score")):
+        return "score"
+    if any(w in k for w in ("revenue", "value", "margin", "profit", "clv")):
+        return "currency"
+    return "count"
+
+
+def change_vs_baseline(value, baseline, kpi: str):
+    """Change of a KPI against its baseline, and its kind ("points" or "relative").
+
+    * share and score KPIs (:data:`POINT_UNITS`: retention, growth, NPS, CSAT ...):
+      ``value - baseline``, a difference in the KPI's own unit — points (NPS 6.2 -> 9.9 is
+      +3.7; retention 0.736 -> 0.743 is +0.007, shown as +0.7 pts). A relative change of
+      a share or a score (NPS +60%) means nothing to a reader.
+    * currency, count and ratio KPIs: ``value / baseline - 1``, a relative change (NaN
+      when the baseline is 0).
+
+    ``value`` may be a scalar or an array/Series; NaN where either side is missing.
+    """
+    if kpi_unit(kpi) in POINT_UNITS:
+        return value - baseline, "points"
+    if isinstance(baseline, (int, float, np.floating)) and (not np.isfinite(baseline) or baseline == 0):
+        return value * np.nan, "relative"
+    return value / baseline - 1, "relative"
+
+
 # --------------------------------------------------------------------------- KPIs vs target
 def compute_kpi_vs_target(headline: pd.DataFrame, targets: dict[str, float], *, amber: float,
                           red: float, baseline: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -136,7 +179,9 @@ def compute_kpi_vs_target(headline: pd.DataFrame, targets: dict[str, float], *, 
     ``headline`` is the assessment's ``kpi_headline`` table. With ``baseline`` (the same
     engine at the baseline date: ``kpis.compute_headline_kpis`` of
     ``kpis.compute_account_kpis_as_of(run, baseline_date)``) the frame also has
-    ``baseline`` and ``vs_baseline`` = current / baseline - 1. ``status`` is
+    ``baseline``, ``vs_baseline`` (:func:`change_vs_baseline`: current - baseline in points
+    for share/score KPIs, current / baseline - 1 for currency/count KPIs) and
+    ``vs_baseline_kind`` ("points" / "relative"). ``status`` is
     :func:`rag_status` with the KPI's direction from the KPI dictionary — the same call the
     assessment's ``benchmark_gaps`` makes, so both tables give a KPI the same status.
     """
@@ -148,14 +193,15 @@ def compute_kpi_vs_target(headline: pd.DataFrame, targets: dict[str, float], *, 
     for kpi, target in targets.items():
         value = float(cur.get(kpi, np.nan))
         b = float(base.get(kpi, np.nan))
+        change, kind = change_vs_baseline(value, b, kpi)
         rows.append({"kpi": kpi, "label": labels.get(kpi, kpi.replace("_", " ").capitalize()),
                      "unit": units.get(kpi, None), "current": value, "target": float(target),
                      "gap": value - float(target),
                      "status": rag_status(value, float(target), amber=amber, red=red,
                                           higher_is_better=higher_is_better(kpi)),
-                     "baseline": b, "vs_baseline": value / b - 1 if np.isfinite(b) and b != 0 else np.nan})
+                     "baseline": b, "vs_baseline": float(change), "vs_baseline_kind": kind})
     return pd.DataFrame(rows, columns=["kpi", "label", "unit", "current", "target", "gap", "status", "baseline",
-                                       "vs_baseline"])
+                                       "vs_baseline", "vs_baseline_kind"])
 
 
 # --------------------------------------------------------------------------- KPIs by period and segment
@@ -248,10 +294,12 @@ def compute_kpi_tracking(period_kpis: pd.DataFrame, *, programme_start: dt.date 
       (:data:`PERIOD_TARGET_KPIS`);
     * ``status`` = :func:`rag_status` against the target when there is one, else against
       the baseline (``status_basis`` says which);
+    * ``vs_baseline`` = :func:`change_vs_baseline` (points for share/score KPIs, relative
+      for currency/count KPIs; ``vs_baseline_kind`` says which);
     * ``trend`` = :func:`trend_direction` of the series up to and including the period.
     """
-    cols = ["period_start", "segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "status",
-            "status_basis", "trend", "post_programme", "note"]
+    cols = ["period_start", "segment", "kpi", "value", "n", "baseline", "vs_baseline", "vs_baseline_kind", "target",
+            "status", "status_basis", "trend", "post_programme", "note"]
     if period_kpis.empty:
         return pd.DataFrame(columns=cols)
     df = period_kpis.sort_values(["segment", "kpi", "period_start"], kind="stable").copy()
@@ -263,7 +311,7 @@ def compute_kpi_tracking(period_kpis: pd.DataFrame, *, programme_start: dt.date 
         pre = g.loc[~g["post_programme"], "value"].dropna() if start is not None else pd.Series(dtype=float)
         base = float(pre.mean()) if len(pre) else np.nan
         g["baseline"] = base
-        g["vs_baseline"] = g["value"] / base - 1 if np.isfinite(base) and base != 0 else np.nan
+        g["vs_baseline"], g["vs_baseline_kind"] = change_vs_baseline(g["value"].astype(float), base, kpi)
         tgt = float(targets[kpi]) if kpi in targets and kpi in PERIOD_TARGET_KPIS else np.nan
         g["target"] = tgt
         hib = higher_is_better(kpi)
@@ -456,8 +504,9 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
     Returns
     -------
     DataFrame
-        ``segment, kpi, value, n`` (accounts in the segment), ``baseline, vs_baseline``
-        (value / baseline - 1), ``target, gap`` (value - target), ``status, status_basis``;
+        ``segment, kpi, value, n`` (accounts in the segment), ``baseline, vs_baseline,
+        vs_baseline_kind`` (:func:`change_vs_baseline`: value - baseline in points for
+        share/score KPIs, value / baseline - 1 for currency/count KPIs), ``target, gap`` (value - target), ``status, status_basis``;
         ``status`` is RAG (:func:`rag_status`, the KPI's direction from the KPI dictionary)
         against the target when there is one, else against the baseline.
     """
@@ -497,12 +546,13 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
                 status, basis = rag_status(value, t, amber=amber, red=red, higher_is_better=hib), "target"
             else:
                 status, basis = rag_status(value, b, amber=amber, red=red, higher_is_better=hib), "baseline"
+            change, kind = change_vs_baseline(value, b, kpi)
             rows.append({"segment": name, "kpi": kpi, "value": value, "n": n, "baseline": b,
-                         "vs_baseline": value / b - 1 if np.isfinite(b) and b != 0 and np.isfinite(value) else np.nan,
+                         "vs_baseline": float(change), "vs_baseline_kind": kind,
                          "target": t, "gap": value - t if np.isfinite(t) else np.nan, "status": status,
                          "status_basis": basis if status != "n/a" else "n/a"})
-    out = pd.DataFrame(rows, columns=["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap",
-                                      "status", "status_basis"])
+    out = pd.DataFrame(rows, columns=["segment", "kpi", "value", "n", "baseline", "vs_baseline", "vs_baseline_kind",
+                                      "target", "gap", "status", "status_basis"])
     if keep is not None:  # the scorecard's KPI order, not the engine's
         order = {k: i for i, k in enumerate(keep)}
         seg_order = {g: i for i, (g, _) in enumerate(groups)}
@@ -958,36 +1008,101 @@ def _fmt_kpi(v: float, kpi: str) -> str:
     return f"{v:,.1f}"
 
 
+#: what a recommendation's ``value`` measures (the ``value_basis`` column); values of different
+#: bases are never added up
+VALUE_BASIS = {
+    "risk": "revenue at risk of churn",
+    "uplift": "revenue uplift if the KPI reached target",
+    "expected": "expected cross-sell value",
+    "shortfall": "revenue short of the expected improvement",
+}
+#: relationship KPIs: missing their target puts the segment's revenue at risk of churn
+LOYALTY_KPIS = frozenset({"nps", "nps_revenue_weighted", "csat_top2", "csat_mean", "retention_rate", "churn_rate",
+                          "repeat_purchase_rate"})
+
+
+def _segment_risk(churn_risk: pd.DataFrame | None, segments: pd.DataFrame | None, segment: str, *,
+                  segment_col: str, account_col: str) -> float | None:
+    """Summed ``revenue_at_risk`` of the segment's accounts, or None when the tables are missing."""
+    if (churn_risk is None or segments is None or segment_col not in segments
+            or not {account_col, "revenue_at_risk"} <= set(churn_risk.columns)):
+        return None
+    ids = set(segments.loc[segments[segment_col].astype(str) == segment, account_col].astype(str))
+    r = churn_risk[churn_risk[account_col].astype(str).isin(ids)]["revenue_at_risk"].astype(float)
+    return float(r[np.isfinite(r)].sum())
+
+
 def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series, *,
+                             churn_risk: pd.DataFrame | None = None, segments: pd.DataFrame | None = None,
                              statuses: Iterable[str] = ("red",), currency: str = "EUR",
-                             all_label: str = ALL_ACCOUNTS) -> pd.DataFrame:
-    """Segments missing a KPI target.
+                             all_label: str = ALL_ACCOUNTS, segment_col: str = "quadrant",
+                             account_col: str = "account_id") -> pd.DataFrame:
+    """Segments missing a KPI target, each valued at the money at stake for closing that gap.
 
     Fires for every segment x KPI of the scorecard with ``status_basis == "target"`` and a
-    status in ``statuses``. Value = the segment's trailing-12-month revenue x the relative
-    shortfall against target (capped at 1) — the revenue exposed to the gap; for growth KPIs
-    (already relative) revenue x (target - current), the revenue missing to reach target growth.
+    status in ``statuses``. ``value`` and ``value_basis`` (``R`` = the segment's
+    trailing-12-month revenue, ``segment_revenue``):
+
+    * relationship KPIs (:data:`LOYALTY_KPIS`: NPS, CSAT, retention, churn, repeat purchase)
+      — "revenue at risk of churn": with ``churn_risk`` and ``segments``, the summed
+      ``revenue_at_risk`` (churn probability x revenue) of the segment's accounts; else
+      ``R x max(r* - r, 0)``, the segment's retention ``r`` short of the retention target
+      ``r*`` (of the all-accounts retention without a target) in points — what the segment
+      loses in a year beyond the retention it should have;
+    * growth KPIs (already relative) — "revenue uplift": ``R x (target - current)``;
+    * other KPIs (average order value, revenue, counts) — "revenue uplift":
+      ``R x |target - current| / |current|``, the revenue gained if the KPI reached target
+      at today's volume (e.g. the same orders at the target order value).
+
+    A value is never the whole segment revenue by construction, and values of different
+    bases are not comparable sums: the deliverables show each with its basis.
     """
     statuses = set(statuses)
     rows = []
     sc = scorecard[(scorecard["status_basis"] == "target") & scorecard["status"].isin(statuses)
                    & (scorecard["segment"] != all_label)]
+    ret = scorecard[scorecard["kpi"] == "retention_rate"]
+    ret_all = ret.loc[ret["segment"] == all_label, "value"]
     for r in sc.itertuples(index=False):
-        if "growth" in r.kpi:
-            shortfall = abs(r.target - r.value)
-        else:
-            shortfall = abs(r.target - r.value) / abs(r.target) if r.target else np.nan
         rev = float(segment_revenue.get(r.segment, np.nan))
-        if not (np.isfinite(shortfall) and np.isfinite(rev)):
+        if not np.isfinite(rev):
             continue
         label = KPI_NAMES.get(r.kpi, r.kpi.replace("_", " "))
+        extra = ""
+        if r.kpi in LOYALTY_KPIS:
+            basis = VALUE_BASIS["risk"]
+            risk = _segment_risk(churn_risk, segments, r.segment, segment_col=segment_col, account_col=account_col)
+            if risk is not None:
+                value = risk
+                extra = f"; churn_risk: revenue at risk in the segment {_money(value, currency)}"
+            else:
+                seg_ret = ret[ret["segment"] == r.segment]
+                if seg_ret.empty or not np.isfinite(seg_ret["value"].iloc[0]):
+                    continue
+                cur_ret = float(seg_ret["value"].iloc[0])
+                tgt = float(seg_ret["target"].iloc[0]) if np.isfinite(seg_ret["target"].iloc[0]) else (
+                    float(ret_all.iloc[0]) if len(ret_all) else np.nan)
+                if not np.isfinite(tgt):
+                    continue
+                value = rev * max(tgt - cur_ret, 0.0)
+                extra = (f"; retention {cur_ret:.1%} vs {tgt:.1%}: revenue at risk {_money(value, currency)}")
+        elif "growth" in r.kpi:
+            basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value)
+            extra = f"; revenue at target growth {_money(value, currency)} higher"
+        else:
+            if not r.value:
+                continue
+            basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value) / abs(r.value)
+            extra = f"; at today's volume, {_money(value, currency)} more revenue at target"
+        if not np.isfinite(value):
+            continue
         rows.append({"rule": "segment_target_gap", "segment": r.segment,
                      "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
                                        f"{label} levers on the next business-review agenda",
                      "evidence": f"kpi_scorecard: {r.segment} {label} = {_fmt_kpi(r.value, r.kpi)} vs target "
                                  f"{_fmt_kpi(r.target, r.kpi)} (status {r.status}); segment revenue (12m) "
-                                 f"{_money(rev, currency)}",
-                     "value": rev * min(shortfall, 1.0)})
+                                 f"{_money(rev, currency)}{extra}",
+                     "value": float(value), "value_basis": basis})
     return pd.DataFrame(rows, columns=[c for c in _REC_COLUMNS if c != "rank"])
 
 
@@ -1012,7 +1127,8 @@ def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None,
     the plan (or without a plan) fall back to today's ``manager_col`` of ``accounts``:
     uncovered when empty or one of ``no_coverage`` (case-insensitive, e.g. "Digital desk").
     Fires once when at least one account in a ``high_bands`` risk band is uncovered;
-    value = their summed ``revenue_at_risk``.
+    value = their summed ``revenue_at_risk`` (churn probability x trailing revenue);
+    ``value_basis`` "revenue at risk of churn".
     """
     cols = [c for c in _REC_COLUMNS if c != "rank"]
     has_plan = coverage_plan is not None and ({covered_col, plan_manager_col} & set(coverage_plan.columns))
@@ -1053,7 +1169,7 @@ def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None,
                           f"starting with {', '.join(shown)}{more}",
         "evidence": f"{source}: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} {why}; "
                     f"revenue at risk {_money(total, currency)}",
-        "value": total}], columns=cols)
+        "value": total, "value_basis": VALUE_BASIS["risk"]}], columns=cols)
 
 
 def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str = "EUR",
@@ -1061,8 +1177,9 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
     """The largest cross-sell whitespace.
 
     Fires when ``whitespace`` has opportunities with positive ``expected_value``; value =
-    the summed expected value of the ``top_n`` largest; the text names the category with
-    the most of that value.
+    the summed expected value (probability x potential) of the ``top_n`` largest,
+    ``value_basis`` "expected cross-sell value"; the text names the category with the most
+    of that value.
     """
     cols = [c for c in _REC_COLUMNS if c != "rank"]
     w = whitespace[whitespace["expected_value"].fillna(0) > 0]
@@ -1078,7 +1195,7 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
                           f"{cat} ({_money(float(by_cat.iloc[0]), currency)} of the total)",
         "evidence": f"whitespace: top {len(top)} of {len(w)} opportunities, expected value "
                     f"{_money(total, currency)}",
-        "value": total}], columns=cols)
+        "value": total, "value_basis": VALUE_BASIS["expected"]}], columns=cols)
 
 
 def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[str], *,
@@ -1089,7 +1206,8 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
     Fires for each playbook segment whose ``kpi`` (default trailing-12-month revenue) changed
     by no more than ``min_improvement`` (relative) between baseline and now; value = the
     revenue lost (baseline - current, at least 0) plus the improvement that was expected
-    (``min_improvement`` x baseline).
+    (``min_improvement`` x baseline); ``value_basis`` "revenue short of the expected
+    improvement".
     """
     cols = [c for c in _REC_COLUMNS if c != "rank"]
     sc = scorecard[(scorecard["kpi"] == kpi) & scorecard["segment"].isin(set(map(str, playbook_segments)))]
@@ -1106,17 +1224,23 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
                                        "baseline; check cadence, offer and coverage against the plan",
                      "evidence": f"{source}: {r.segment} {kpi.replace('_', ' ')} {_money(r.value, currency)} "
                                  f"vs {_money(r.baseline, currency)} at baseline ({change:+.1%})",
-                     "value": float(value)})
+                     "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
     return pd.DataFrame(rows, columns=cols)
 
 
 def compute_recommendations(*rule_outputs: pd.DataFrame, top_n: int | None = None) -> pd.DataFrame:
     """All rules' recommendations ranked by value (largest first): ``rank, rule, recommendation,
-    evidence, value, segment``."""
+    evidence, value, value_basis, segment``.
+
+    Ranking by value orders the actions by money at stake; the values are of different
+    bases (``value_basis``) and are never summed."""
     frames = [f for f in rule_outputs if f is not None and len(f)]
     if not frames:
         return pd.DataFrame(columns=_REC_COLUMNS)
     df = pd.concat(frames, ignore_index=True)
+    if "value_basis" not in df:
+        df["value_basis"] = ""
+    df["value_basis"] = df["value_basis"].fillna("")
     df = df[np.isfinite(df["value"].astype(float))]
     df = df.sort_values(["value", "rule", "segment"], ascending=[False, True, True], kind="stable")
     if top_n:
@@ -1243,8 +1367,13 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     rv, cur = p.review, p.client.currency
     notes: list[str] = []
     seg_rev = scorecard[scorecard["kpi"] == "revenue_12m"].set_index("segment")["value"]
-    outputs = [rule_segment_target_gaps(scorecard, seg_rev, statuses=rv.recommend_on_status, currency=cur)]
     risk = read_optional(run, "churn_risk")
+    segs = read_optional(run, "segments")
+    seg_col = rv.segment_column if segs is not None and rv.segment_column in segs else "quadrant"
+    if risk is not None and not {"account_id", "revenue_at_risk"} <= set(risk.columns):
+        risk = None
+    outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
+                                        statuses=rv.recommend_on_status, currency=cur)]
     plan = read_optional(run, "coverage_plan")
     if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
         plan = None

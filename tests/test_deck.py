@@ -572,3 +572,87 @@ def test_migration_counts_changes_among_baseline_accounts_only(full_run, full_de
     _, slides = _slides(build_deck_strict(run))
     assert any(_title(s) == "20 of 390 accounts (5%) changed segment since the baseline; 3 accounts are new or "
                "re-entered" for s in slides)
+
+
+# ------------------------------------------------------------------------------- texts that fit, honest values
+#: the sentence ProgrammeImpact writes on the demo (longer than a summary line)
+LONG_IMPACT = ("Since the programme started on 1 July 2024, the 114 programme accounts have grown their revenue per "
+               "active period by an estimated 25.8% more than 627 comparable accounts outside the programme (range "
+               "+14.8% to +37.9%, 95% confidence); before the programme both groups moved in parallel, which "
+               "supports the comparison.")
+
+
+@pytest.fixture(scope="module")
+def demo_like_deck(full_run, tmp_path_factory):
+    """The full run with the demo's real-length texts, values with their basis and a lapsed band at €0."""
+    run = _copy_run(full_run, tmp_path_factory.mktemp("demolike") / "run", full_run.params)
+    run.write_table("programme_impact", pd.DataFrame({
+        "supported": [True], "estimate": [np.log1p(0.258)], "ci_low": [np.log1p(0.148)],
+        "ci_high": [np.log1p(0.379)], "uplift": [0.258205], "uplift_ci_low": [0.14829], "uplift_ci_high": [0.37864],
+        "confidence": [0.95], "parallel_trends": [True], "p_value": [1e-6], "sentence": [LONG_IMPACT]}))
+    # the top recommendation is not the largest summed kind: whitespace first, then two churn-risk values
+    run.write_table("recommendations", pd.DataFrame({
+        "rank": [1, 2, 3], "rule": ["whitespace", "segment_target_gap", "uncovered_high_risk"],
+        "recommendation": [
+            "Run a cross-sell push on the 20 largest whitespace opportunities, led by Footwear (€300,000 of the "
+            "total)",
+            "Lift NPS in the Star segment to target: put the playbook's NPS levers on the next business-review "
+            "agenda",
+            "Assign an account manager to the 12 high-churn-risk account(s) without one, starting with A, B, C"],
+        "evidence": ["whitespace: top 20 of 140 opportunities, expected value €458,550; the category with the most "
+                     "of it is Footwear with €300,000 in the top 20 of the opportunities by expected value",
+                     "kpi_scorecard: Star NPS = 9.9 vs target 40.0 (status red)",
+                     "churn_risk: 12 account(s) in risk band high; revenue at risk €44,666"],
+        "value": [458550.0, 150000.0, 44666.0],
+        "value_basis": ["expected cross-sell value", "revenue at risk of churn", "revenue at risk of churn"],
+        "segment": ["", "Star", ""]}))
+    risk = run.read_table("churn_risk")
+    lapsed = pd.DataFrame({"account_id": ["zz1", "zz2"], "risk_score": [1.0, 1.0], "risk_band": ["lapsed"] * 2,
+                           "revenue_at_risk": [0.0, 0.0]})
+    run.write_table("churn_risk", pd.concat([risk, lapsed], ignore_index=True))
+    prs, slides = _slides(build_deck_strict(run))
+    return run, slides
+
+
+def _exec_summary(slides):
+    return next(s for s in slides if s.has_notes_slide
+                and s.notes_slide.notes_text_frame.text.startswith("Headline findings"))
+
+
+def test_exec_summary_and_titles_are_never_cut(demo_like_deck):
+    _, slides = demo_like_deck
+    summary = _exec_summary(slides)
+    texts = [t for t in _texts(summary) if t.strip()]
+    assert len(texts) >= 8  # five numbers, five sentences (and the numbering)
+    for t in texts + [_title(s) for s in slides]:
+        assert "…" not in t and "..." not in t, t
+        assert not t.rstrip().endswith(("(range", "(", ",", ";", ":")), t
+    joined = "\n".join(texts)
+    # the impact finding is composed from the table's numbers, CI included, not the long sentence cut short
+    assert "+25.8%" in joined and "95% CI +14.8% to +37.9%" in joined and "range +14" not in joined
+    from kam_analysis.deliverables.deck_story import DeckData, _f_recommendation
+
+    f = _f_recommendation(DeckData(demo_like_deck[0]))
+    assert f.text == "expected cross-sell value behind the top recommendation: run a cross-sell push on the 20 " \
+                     "largest whitespace opportunities."
+
+
+def test_recommendation_values_are_not_summed_and_carry_their_basis(demo_like_deck):
+    _, slides = demo_like_deck
+    s = next(s for s in slides if _title(s).startswith("3 recommendations"))
+    title = _title(s)
+    assert "worth" not in title and fmt_money(458550 + 150000 + 44666, "EUR") not in title
+    assert "the largest: run a cross-sell push" in title and f"({fmt_money(458550.0, 'EUR')} expected cross-sell " \
+        "value)" in title
+    text = "\n".join(_texts(s))
+    assert "Value at stake" in text and text.count("revenue at risk of churn") >= 2
+    assert "…" not in text and "by expected value" in text  # evidence shown whole, not cut mid-number
+
+
+def test_revenue_at_risk_chart_leaves_out_empty_bands(demo_like_deck):
+    _, slides = demo_like_deck
+    s = next(s for s in slides if "of revenue is at risk" in _title(s))
+    chart = next(sh.chart for sh in s.shapes if sh.has_chart)
+    cats = list(chart.plots[0].categories)
+    assert cats == ["High", "Medium", "Low"] and all(v > 0 for v in chart.plots[0].series[0].values)
+    assert "lapsed" in "\n".join(_texts(s)).lower()  # the footnote says the band was left out

@@ -8,8 +8,8 @@ import pytest
 from _review_fixtures import HOSTILE_END, HOSTILE_SCRIPT, build_review_run
 from conftest import require_tool
 
-from kam_analysis.deliverables.html_dashboard import (build_html_dashboard, collect_dashboard_data,
-                                                      json_for_script, render_dashboard)
+from kam_analysis.deliverables.html_dashboard import (baseline_change_text, build_html_dashboard,
+                                                      collect_dashboard_data, json_for_script, render_dashboard)
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +27,22 @@ def test_json_for_script_cannot_close_the_script_element():
     text = json_for_script(data)
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
     assert json.loads(text) == data
+
+
+def test_baseline_change_is_in_points_for_scores_and_shares():
+    # NPS 6.2 -> 9.9 is +3.7 points, not "+59.7%"; retention 0.736 -> 0.743 is +0.7 pts; money relative
+    assert baseline_change_text("nps", 9.9, 6.2) == "+3.7 pts vs baseline"
+    assert baseline_change_text("retention_rate", 0.743, 0.736) == "+0.7 pts vs baseline"
+    assert baseline_change_text("average_order_value", 420.0, 400.0) == "+5.0% vs baseline"
+    assert baseline_change_text("nps", 9.9, float("nan")) is None
+
+
+def test_tiles_and_recommendations_carry_the_readable_change_and_value_basis(review_run):
+    data = collect_dashboard_data(review_run)
+    kvt = review_run.read_table("kpi_vs_target").set_index("kpi")
+    nps = next(t for t in data["tiles"] if t["kpi"] == "nps")
+    assert nps["vs_baseline_text"] == f"{kvt.loc['nps', 'current'] - kvt.loc['nps', 'baseline']:+.1f} pts vs baseline"
+    assert data["recommendations"] and all(r["value_basis"] for r in data["recommendations"])
 
 
 def test_rendered_page_is_self_contained_and_escaped(review_run):
@@ -86,6 +102,10 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             assert dialogs == [] and page.evaluate("window.__pwned === undefined")
             # tiles, trends, matrix
             assert page.locator("#tiles .tile").count() == len(review_run.read_table("kpi_vs_target"))
+            nps_tile = page.locator('#tiles .tile[data-kpi="nps"]').inner_text()
+            assert "pts vs baseline" in nps_tile and "% vs baseline" not in nps_tile
+            recs_text = page.locator("#recs").inner_text()
+            assert "revenue at risk of churn" in recs_text or "expected cross-sell value" in recs_text
             assert page.locator("#trends svg").count() >= 3
             n_all = page.locator("#matrix circle.pt.on").count()
             assert n_all == len(review_run.read_table("segments"))

@@ -99,3 +99,56 @@ def test_dashboard_renders_in_libreoffice(workbook, tmp_path):
                    check=True, capture_output=True, timeout=180)
     pdf = tmp_path / "kpi_dashboard.pdf"
     assert pdf.exists() and pdf.stat().st_size > 10_000
+
+
+def _sheet_rows(ws):
+    """(headers, rows as header -> cell) of a detail sheet (header row 4)."""
+    headers = [c.value for c in ws[4]]
+    rows = [dict(zip(headers, r)) for r in ws.iter_rows(min_row=5) if r[0].value is not None]
+    return headers, rows
+
+
+def test_detail_sheets_have_client_headers_and_kpi_labels(workbook):
+    _, wb = workbook
+    for name in ("KPI vs target", "Scorecard", "KPI tracking", "Recommendations", "At-risk accounts"):
+        headers, rows = _sheet_rows(wb[name])
+        assert rows, name
+        for h in headers:  # no raw snake_case column names
+            assert h and "_" not in h and h == h.strip(), (name, h)
+        if "KPI" in headers:
+            kpis = {r["KPI"].value for r in rows}
+            assert not any("_" in k for k in kpis), (name, kpis)
+    _, rows = _sheet_rows(wb["KPI vs target"])
+    assert "Account retention, 12 months" in {r["KPI"].value for r in rows}
+    assert "Change vs baseline" in [c.value for c in wb["Scorecard"][4]]
+
+
+def test_detail_sheet_number_formats_follow_the_kpi_unit(workbook, review_run):
+    _, wb = workbook
+    _, rows = _sheet_rows(wb["KPI vs target"])
+    by = {r["KPI"].value: r for r in rows}
+    ret, rev = by["Account retention, 12 months"], by["Average order value"]
+    assert ret["Current"].number_format == "0.0%" and "€" in rev["Current"].number_format
+    assert "#,##0" in rev["Current"].number_format
+    assert by["Net Promoter Score"]["Current"].number_format == "0.0"
+    assert "pts" in by["Net Promoter Score"]["Change vs baseline"].number_format
+    # changes vs baseline: retention in points (x100), order value (currency) relative
+    kvt = review_run.read_table("kpi_vs_target").set_index("kpi")
+    r = kvt.loc["retention_rate"]
+    assert ret["Change vs baseline"].value == pytest.approx((r["current"] - r["baseline"]) * 100)
+    assert "pts" in ret["Change vs baseline"].number_format
+    assert rev["Change vs baseline"].number_format.startswith("+0.0%")
+    assert ret["Gap to target"].value == pytest.approx((r["current"] - r["target"]) * 100)
+    _, sc = _sheet_rows(wb["Scorecard"])
+    nps = [x for x in sc if x["KPI"].value == "Net Promoter Score"]
+    assert nps and all(x["Value"].number_format == "0.0" and "pts" in x["Change vs baseline"].number_format
+                       for x in nps)
+    cnt = [x for x in sc if x["KPI"].value == "Active accounts at the as-of date"]
+    assert cnt and cnt[0]["Value"].number_format == "#,##0"
+    money = [x for x in sc if x["KPI"].value == "Net revenue, last 12 months"]
+    assert money and "€" in money[0]["Value"].number_format and money[0]["Change vs baseline"].number_format == \
+        "+0.0%;-0.0%;0.0%"
+    assert {x["Status against"].value for x in sc} <= {"Target", "Baseline", "–"}
+    _, recs = _sheet_rows(wb["Recommendations"])
+    assert all(x["What the value measures"].value for x in recs)
+    assert "€" in recs[0]["Value at stake"].number_format

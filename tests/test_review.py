@@ -86,6 +86,22 @@ def test_kpi_tracking_baseline_target_and_status():
     none = review.compute_kpi_tracking(k, programme_start=None, targets={}, amber=0.05, red=0.15, trend_window=1,
                                        flat_band=0.02)
     assert none["baseline"].isna().all() and none["note"].str.contains("no programme start").all()
+    # revenue (currency) changes relatively: 140 / 180 - 1; retention (share) in points
+    assert row.loc[pd.Timestamp("2024-07-01"), "vs_baseline"] == pytest.approx(140 / 180 - 1)
+    assert (row["vs_baseline_kind"] == "relative").all()
+    ret = t[(t.segment == "All accounts") & (t.kpi == "period_retention_rate")]
+    assert (ret["vs_baseline_kind"] == "points").all()
+    assert ret["vs_baseline"].dropna().to_numpy() == pytest.approx((ret["value"] - ret["baseline"]).dropna())
+
+
+def test_change_vs_baseline_is_points_for_shares_and_scores_relative_for_money():
+    # NPS 6.2 -> 9.9 is +3.7 points (not +60%); retention 0.736 -> 0.743 is +0.007 (0.7 pts)
+    assert review.change_vs_baseline(9.9, 6.2, "nps") == (pytest.approx(3.7), "points")
+    assert review.change_vs_baseline(0.743, 0.736, "retention_rate") == (pytest.approx(0.007), "points")
+    assert review.change_vs_baseline(110.0, 100.0, "revenue_12m") == (pytest.approx(0.10), "relative")
+    assert review.change_vs_baseline(5.0, 4.0, "active_accounts") == (pytest.approx(0.25), "relative")
+    assert np.isnan(review.change_vs_baseline(5.0, 0.0, "revenue_12m")[0])
+    assert review.kpi_unit("period_retention_rate") == "share" and review.kpi_unit("revenue") == "currency"
 
 
 # --------------------------------------------------------------------------- SPC
@@ -308,6 +324,10 @@ def test_segment_scorecard_uses_the_kpi_engine_and_baseline():
     # NPS is the engine's: latest answer per account (a's 6, b's 9) -> S = 0, not the 33 of all answers
     assert v.loc[("S", "nps"), "value"] == pytest.approx(0.0) and v.loc[("S", "nps"), "baseline"] == 100
     assert v.loc[("S", "nps"), "status"] == "red" and v.loc[("T", "nps"), "value"] == 100
+    # a score's change vs baseline is in points (0 - 100 = -100 points), never a relative -100%
+    assert v.loc[("S", "nps"), "vs_baseline"] == pytest.approx(-100.0)
+    assert v.loc[("S", "nps"), "vs_baseline_kind"] == "points"
+    assert v.loc[("S", "revenue_12m"), "vs_baseline_kind"] == "relative"
     # All accounts is the whole frame and equals the headline KPIs
     head = compute_headline_kpis(now).set_index("kpi")["value"]
     for kpi in ("revenue_12m", "retention_rate", "average_order_value", "nps", "revenue_growth_yoy"):
@@ -383,11 +403,34 @@ def test_rule_segment_target_gaps_fires_only_on_red_target_gaps():
     rev = pd.Series({"Star": 1000.0, "Strategic": 5000.0, "Status": 10.0})
     r = review.rule_segment_target_gaps(sc, rev)
     assert r["segment"].tolist() == ["Star"]
-    assert r["value"].iloc[0] == pytest.approx(1000 * 0.25)  # (0.8 - 0.6) / 0.8
+    # no churn_risk table: revenue x retention shortfall in points = 1000 x (0.80 - 0.60)
+    assert r["value"].iloc[0] == pytest.approx(1000 * 0.20)
+    assert r["value_basis"].iloc[0] == "revenue at risk of churn"
     assert "kpi_scorecard" in r["evidence"].iloc[0] and "60.0%" in r["evidence"].iloc[0]
     assert review.rule_segment_target_gaps(sc.iloc[[1, 2]], rev).empty
     growth = _scorecard([("Star", "revenue_growth_yoy", -0.02, 0.1, 0.08, "red", "target")])
-    assert review.rule_segment_target_gaps(growth, rev)["value"].iloc[0] == pytest.approx(1000 * 0.10)
+    g = review.rule_segment_target_gaps(growth, rev)
+    assert g["value"].iloc[0] == pytest.approx(1000 * 0.10)
+    assert g["value_basis"].iloc[0] == "revenue uplift if the KPI reached target"
+    # average order value 40 vs target 50 at today's volume: 1000 x 10 / 40
+    aov = _scorecard([("Star", "average_order_value", 40.0, 45.0, 50.0, "red", "target")])
+    assert review.rule_segment_target_gaps(aov, rev)["value"].iloc[0] == pytest.approx(250.0)
+
+
+def test_rule_segment_target_gap_values_an_nps_gap_at_the_segments_revenue_at_risk():
+    # the old rule valued a 100% NPS shortfall at the whole segment revenue (1000); the value is now
+    # the churn model's revenue at risk of the segment's accounts (a 120 + b 30; c is in another segment)
+    sc = _scorecard([("Star", "nps", -5.0, 6.0, 30.0, "red", "target"),
+                     ("Star", "retention_rate", 0.9, 0.9, 0.95, "amber", "target")])
+    rev = pd.Series({"Star": 1000.0})
+    risk = pd.DataFrame({"account_id": ["a", "b", "c"], "revenue_at_risk": [120.0, 30.0, 500.0]})
+    segs = pd.DataFrame({"account_id": ["a", "b", "c"], "quadrant": ["Star", "Star", "Core"]})
+    r = review.rule_segment_target_gaps(sc, rev, churn_risk=risk, segments=segs)
+    assert r["value"].tolist() == [150.0] and r["value_basis"].tolist() == ["revenue at risk of churn"]
+    assert "churn_risk" in r["evidence"].iloc[0] and "€150" in r["evidence"].iloc[0]
+    # without the churn model: revenue x retention shortfall vs its target, 1000 x (0.95 - 0.90)
+    r2 = review.rule_segment_target_gaps(sc, rev)
+    assert r2["value"].iloc[0] == pytest.approx(50.0) and r2["value"].iloc[0] < rev["Star"]
 
 
 def test_rule_uncovered_risk_fires_only_for_uncovered_high_risk():
@@ -444,6 +487,7 @@ def test_rule_stalled_playbooks_fires_when_segment_did_not_grow():
     assert set(r2["segment"]) == {"Key", "Core"}
     assert r2.set_index("segment").loc["Core", "value"] == pytest.approx(50.0)
     assert review.rule_stalled_playbooks(sc, ["Growth"]).empty
+    assert set(r2["value_basis"]) == {"revenue short of the expected improvement"}
 
 
 def test_recommendations_are_ranked_by_value():
@@ -452,6 +496,7 @@ def test_recommendations_are_ranked_by_value():
                       {"rule": "y", "segment": "", "recommendation": "nan", "evidence": "t: 3", "value": np.nan}])
     r = review.compute_recommendations(a, b, pd.DataFrame())
     assert r["recommendation"].tolist() == ["big", "small"] and r["rank"].tolist() == [1, 2]
+    assert "value_basis" in r.columns and r["value_basis"].tolist() == ["", ""]
     assert review.compute_recommendations().empty
 
 

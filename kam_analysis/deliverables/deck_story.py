@@ -332,14 +332,36 @@ def _f_key_accounts(d: DeckData) -> Finding | None:
                    f"{fmt_count(len(key))} key accounts hold {share} of revenue")
 
 
+def _first_clause(text, n: int = 90) -> str:
+    """The leading clause of a sentence (up to the first ": " or "; "), never cut mid-word with an
+    ellipsis: when even the clause is longer than ``n``, the clause before the first ", "."""
+    t = _text(text, 10_000).strip()
+    for sep in (": ", "; "):
+        t = t.split(sep)[0]
+    if len(t) > n and ", " in t:
+        t = t.split(", ")[0]
+    return t.rstrip(".")
+
+
 def _f_impact(d: DeckData) -> Finding | None:
+    """The programme effect, composed from the table's numbers (not the long ``sentence``, which
+    does not fit a summary line): "more revenue growth in programme accounts than in comparable
+    accounts (95% CI +14.8% to +37.9%)"."""
     p = d.peek("programme_impact")
-    if p is None or not {"supported", "estimate", "sentence"} <= set(p.columns) or p.empty:
+    if p is None or not {"supported", "estimate"} <= set(p.columns) or p.empty:
         return None
     r = p.iloc[0]
     if not bool(r["supported"]) or not is_num(r["estimate"]):
         return None
-    return Finding(_impact_text(r), _text(r["sentence"], 200))
+    val, lo, hi, unit = _impact_values(r)
+    level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
+    ci = (f" ({fmt_share(level, decimals=0)} CI {fmt_value(lo, unit, signed=True)} to "
+          f"{fmt_value(hi, unit, signed=True)})") if is_num(lo) and is_num(hi) else ""
+    if unit == "share":
+        text = f"more revenue growth in programme accounts than in comparable accounts{ci}."
+    else:
+        text = f"estimated programme effect on revenue, programme vs comparable accounts{ci}."
+    return Finding(_impact_text(r), text)
 
 
 def _f_risk(d: DeckData) -> Finding | None:
@@ -357,7 +379,9 @@ def _f_recommendation(d: DeckData) -> Finding | None:
     top = r.sort_values("rank").iloc[0]
     if not is_num(top["value"]):
         return None
-    return Finding(d.money(top["value"]), "at stake in the top recommendation: " + _text(top["recommendation"], 140))
+    basis = _text(top.get("value_basis"), 60) if "value_basis" in r.columns else ""
+    return Finding(d.money(top["value"]), f"{basis or 'at stake'} behind the top recommendation: "
+                   f"{_lc_first(_first_clause(top['recommendation']))}.")
 
 
 FINDINGS = [_f_revenue, _f_concentration, _f_key_accounts, _f_targets, _f_impact, _f_risk, _f_recommendation]
@@ -1292,6 +1316,13 @@ def s_churn_risk(d: DeckData) -> list[SlideSpec]:
     order = [b for b in ("high", "medium", "low", "High", "Medium", "Low") if b in g.index] + \
         [b for b in g.index if b not in ("high", "medium", "low", "High", "Medium", "Low")]
     g = g.loc[order]
+    empty = [str(b).lower() for b in g.index if not (is_num(g[b]) and g[b] > 0)]
+    g = g[[b for b in g.index if is_num(g[b]) and g[b] > 0]]  # a band with nothing at risk is not a bar
+    if g.empty:
+        d.skipped.append(("Revenue at risk", "the churn-risk model puts no revenue at risk"))
+        return []
+    left_out = (f" Band{'s' if len(empty) > 1 else ''} with no revenue at risk left out: {', '.join(empty)}"
+                + (" (accounts already lapsed)." if "lapsed" in empty else ".")) if empty else ""
     tot = g.sum()
     hi = g.iloc[0]
     title = f"{d.money(tot)} of revenue is at risk; {fmt_share(hi / tot, decimals=0) if tot else 'n/a'} of it in the {str(g.index[0]).lower()}-risk band"
@@ -1305,7 +1336,8 @@ def s_churn_risk(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, take, heading="Largest revenue at risk")
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Revenue at risk", source=d.source("churn_risk"),
-                      notes="Revenue at risk = churn probability x last-12-month revenue, by risk band.")]
+                      footnote=("Revenue at risk = churn probability x last-12-month revenue." + left_out).strip(),
+                      notes="Revenue at risk = churn probability x last-12-month revenue, by risk band." + left_out)]
 
 
 def s_whitespace(d: DeckData) -> list[SlideSpec]:
@@ -1574,31 +1606,43 @@ def s_migration(d: DeckData) -> list[SlideSpec]:
 
 
 def s_recommendations(d: DeckData) -> list[SlideSpec]:
+    """Ranked recommendations. Each value is shown with its basis (revenue at risk, uplift,
+    expected value): values of different kinds are never added up, so the title names the count
+    and the largest, not a total."""
     t = d.table("recommendations", ("rank", "recommendation", "evidence"), topic="Recommendations")
     if t is None:
         return []
     t = t.sort_values("rank").head(8)
     has_v = "value" in t.columns
-    rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 160), _text(r["evidence"], 160)] +
-            ([d.money(r["value"])] if has_v else []) for _, r in t.iterrows()]
-    tot = t["value"].sum() if has_v else None
-    lead = str(t.iloc[0]["recommendation"]).split(": ")[0].split("; ")[0].rstrip(".")
-    lead = _lc_first(_text(lead, 70))
-    title = f"{len(t)} recommendations" + (f" worth {d.money(tot)}" if is_num(tot) else "") + f"; first: {lead}"
+    has_b = has_v and "value_basis" in t.columns
+
+    rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 200), _text(r["evidence"], 260)] +
+            ([d.money(r["value"])] if has_v else []) + ([_text(r["value_basis"], 60)] if has_b else [])
+            for _, r in t.iterrows()]
+    first = t.iloc[0]
+    lead = _lc_first(_first_clause(first["recommendation"], 70))
+    title = f"{len(t)} recommendation{'s' if len(t) != 1 else ''}; the largest: {lead}"
+    if has_v and is_num(first["value"]):
+        basis = _text(first["value_basis"], 60) if has_b and _text(first["value_basis"], 60) else "at stake"
+        title += f" ({d.money(first['value'])} {basis})"
     pages = _rows_per_page(len(rows), 5)
     out = []
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
-            c.table(c.region("Table"), ["#", "Recommendation", "Evidence"] + (["Value"] if has_v else []), rows[sl],
-                    widths=[0.4, 3, 3] + ([1] if has_v else []), align=["c", "l", "l"] + (["r"] if has_v else []),
-                    max_pt=13)
+            c.table(c.region("Table"), ["#", "Recommendation", "Evidence"] + (["Value at stake"] if has_v else [])
+                    + (["What the value is"] if has_b else []), rows[sl],
+                    widths=[0.4, 3, 3] + ([0.9] if has_v else []) + ([1.3] if has_b else []),
+                    align=["c", "l", "l"] + (["r"] if has_v else []) + (["l"] if has_b else []), max_pt=13)
         out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Recommendations", source=d.source("recommendations"),
-                             notes="Rule-based recommendations ranked by value; each names its evidence."))
+                             footnote="Each value is the money at stake for that action, of the kind named beside it; "
+                                      "values of different kinds are not added up." if has_v else "",
+                             notes="Rule-based recommendations ranked by value at stake; each names its evidence. "
+                                   "Values are of different kinds (revenue at risk of churn, revenue uplift, expected "
+                                   "cross-sell value) and are not summed."))
     return out
 
 
-# =============================================================================== section 8 + appendix
 def s_next_steps(d: DeckData) -> list[SlideSpec]:
     items = [[(_text(x, 200), False)] for x in d.params.engagement.next_steps]
     rec = d.peek("recommendations")

@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from ..config import TEMPLATES_DIR
-from ..review import ALL_ACCOUNTS, read_optional
+from ..review import ALL_ACCOUNTS, change_vs_baseline, kpi_unit, read_optional
 
-__all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard"]
+__all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
+           "baseline_change_text"]
 
 TEMPLATE = "dashboard.html.j2"
 TREND_KPIS = [("revenue", "Net revenue", "currency"), ("active_accounts", "Ordering accounts", "count"),
@@ -100,7 +101,8 @@ def collect_dashboard_data(run) -> dict:
             tiles.append({"kpi": r.kpi, "label": KPI_LABELS.get(r.kpi, str(getattr(r, "label", r.kpi))),
                           "unit": _clean(unit) or KPI_UNITS.get(r.kpi, "ratio"), "current": _clean(r.current),
                           "target": _clean(r.target), "status": str(r.status),
-                          "vs_baseline": _clean(getattr(r, "vs_baseline", None))})
+                          "vs_baseline": _clean(getattr(r, "vs_baseline", None)),
+                          "vs_baseline_text": baseline_change_text(r.kpi, r.current, getattr(r, "baseline", None))})
     else:
         notes.append("KPI tiles: no kpi_vs_target table (the review phase writes it from targets in the params).")
     data["tiles"] = tiles
@@ -188,10 +190,32 @@ def collect_dashboard_data(run) -> dict:
     data["impact"] = _records(imp, ["supported", "uplift", "uplift_ci_low", "uplift_ci_high", "sentence",
                                     "reason"])[0] if imp is not None and len(imp) else None
     recs = read_optional(run, "recommendations")
-    data["recommendations"] = _records(recs.head(8), ["rank", "recommendation", "evidence", "value"]) \
-        if recs is not None else []
+    if recs is not None and "value_basis" not in recs:
+        recs = recs.assign(value_basis="at stake")
+    data["recommendations"] = _records(recs.head(8), ["rank", "recommendation", "evidence", "value",
+                                                      "value_basis"]) if recs is not None else []
     data["notes"] = notes
     return data
+
+
+def baseline_change_text(kpi: str, current, baseline) -> str | None:
+    """The change of a KPI against its baseline as a reader sees it, by
+    :func:`kam_analysis.review.change_vs_baseline`: share KPIs in points x 100 ("+0.7 pts"),
+    score KPIs in points ("+3.7 pts"), currency/count KPIs relative ("+5.0%"); None when either
+    value is missing."""
+    try:
+        cur, base = float(current), float(baseline)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(cur) and math.isfinite(base)):
+        return None
+    change, kind = change_vs_baseline(cur, base, kpi)
+    if not math.isfinite(change):
+        return None
+    if kind == "points":
+        pts = change * 100 if kpi_unit(kpi) == "share" else change
+        return f"{pts:+.1f} pts vs baseline"
+    return f"{change:+.1%} vs baseline"
 
 
 def render_dashboard(data: dict) -> str:

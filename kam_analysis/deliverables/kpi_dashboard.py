@@ -32,12 +32,13 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..review import ALL_ACCOUNTS, read_optional
+from ..kpis import KPI_DEFINITIONS
+from ..review import ALL_ACCOUNTS, POINT_UNITS, change_vs_baseline, kpi_unit, read_optional
 from ._xlsx import (FMT, GREY, NAVY, RAG_FILLS, TEAL, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
 from .html_dashboard import KPI_LABELS, KPI_UNITS, SCORECARD_KPIS
 
-__all__ = ["build_kpi_dashboard", "header_footer_text"]
+__all__ = ["build_kpi_dashboard", "header_footer_text", "kpi_display_label"]
 
 _STATUS_FONT = {"green": "1E7B45", "amber": "8A6100", "red": "9C2A1E", "n/a": "5D6D7E"}
 _THIN = Side(style="thin", color="D0D5DD")
@@ -57,6 +58,64 @@ def _unit_format(unit: str | None, currency: str) -> str:
     if unit == "count":
         return FMT["int"]
     return FMT["dec1"]
+
+
+#: labels of the period KPIs of ``kpi_tracking`` that are not in the KPI dictionary
+_PERIOD_LABELS = {"revenue": "Net revenue (period)", "orders": "Orders (period)",
+                  "active_accounts": "Active accounts", "average_order_value": "Average order value",
+                  "revenue_per_account": "Revenue per active account",
+                  "period_retention_rate": "Account retention (period on period)",
+                  "revenue_growth_yoy": "Revenue growth vs same period last year"}
+_POINTS_FMT = '+0.0" pts";-0.0" pts";0.0" pts"'
+_RELATIVE_FMT = "+0.0%;-0.0%;0.0%"
+_STATUS_BASIS = {"target": "Target", "baseline": "Baseline", "n/a": "–"}
+
+
+def kpi_display_label(kpi: str, *, period: bool = False) -> str:
+    """A KPI's client-readable label: the KPI dictionary's, else the period KPIs', else the key in words."""
+    if period and kpi in _PERIOD_LABELS:
+        return _PERIOD_LABELS[kpi]
+    d = KPI_DEFINITIONS.get(kpi)
+    if d is not None:
+        return d.label
+    return _PERIOD_LABELS.get(kpi, kpi.replace("_", " ").capitalize())
+
+
+def _signed_format(unit: str, currency: str) -> str:
+    """Number format of a difference in a KPI's unit (shares and scores in points)."""
+    if unit in POINT_UNITS:
+        return _POINTS_FMT
+    if unit == "currency":
+        sym = _CURRENCY_FMT.get(currency, '#,##0').split("#")[0]
+        return f'+{sym}#,##0;-{sym}#,##0;{sym}0'
+    if unit == "count":
+        return "+#,##0;-#,##0;0"
+    return "+0.00;-0.00;0.00"
+
+
+def _kpi_view(df: pd.DataFrame, *, value_cols: list[str], currency: str, period: bool = False
+              ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """A KPI table for a client: the KPI's label instead of its key, differences and changes vs
+    baseline in points for share/score KPIs (x100 for shares: 0.007 -> +0.7 pts) and relative
+    for currency/count KPIs; returns (frame, per-row number formats by column)."""
+    out = df.copy()
+    units = [kpi_unit(k) for k in out["kpi"].astype(str)]
+    fmts: dict[str, list[str]] = {c: [_unit_format(u, currency) for u in units] for c in value_cols if c in out}
+    if "gap" in out:
+        out["gap"] = [g * 100 if u == "share" else g for g, u in zip(out["gap"].astype(float), units)]
+        fmts["gap"] = [_signed_format(u, currency) for u in units]
+    if "vs_baseline" in out:
+        change = []
+        for k, u, v, b in zip(out["kpi"].astype(str), units, out.get("value", out.get("current")).astype(float),
+                              out["baseline"].astype(float)):
+            c, kind = change_vs_baseline(v, b, k)  # recomputed from value and baseline: one rule everywhere
+            change.append(c * 100 if kind == "points" and u == "share" else c)
+        out["vs_baseline"] = change
+        fmts["vs_baseline"] = [_POINTS_FMT if u in POINT_UNITS else _RELATIVE_FMT for u in units]
+    out["kpi"] = [kpi_display_label(k, period=period) for k in out["kpi"].astype(str)]
+    if "status_basis" in out:
+        out["status_basis"] = out["status_basis"].map(lambda x: _STATUS_BASIS.get(x, x))
+    return out, fmts
 
 
 def _page_setup(ws: Worksheet, *, client: str, title: str, landscape: bool = True, fit_height: int = 0,
@@ -309,11 +368,25 @@ def build_kpi_dashboard(run) -> Path:
     return path
 
 
+_HEADERS = {"kpi": "KPI", "label": "KPI", "current": "Current", "target": "Target", "gap": "Gap to target",
+            "status": "Status", "baseline": "Baseline", "vs_baseline": "Change vs baseline", "segment": "Segment",
+            "value": "Value", "n": "Accounts", "status_basis": "Status against", "period_start": "Period",
+            "trend": "Trend", "rank": "#", "recommendation": "Recommendation", "evidence": "Evidence",
+            "value_basis": "What the value measures", "account_id": "Account ID", "account": "Account",
+            "risk_score": "Churn probability", "risk_band": "Risk band", "revenue_at_risk": "Revenue at risk"}
+
+
 def _detail(wb: Workbook, name: str, title: str, subtitle: str, df: pd.DataFrame, *, formats: dict,
-            headers: dict | None = None, status_col: str | None = None, table: str | None = None) -> Worksheet:
+            headers: dict | None = None, status_col: str | None = None, table: str | None = None,
+            row_formats: dict[str, list[str]] | None = None) -> Worksheet:
     ws = wb.create_sheet(name)
     title_block(ws, title, subtitle)
-    last, last_col = write_frame(ws, df, start_row=4, formats=formats, headers=headers or {}, table=table or name)
+    last, last_col = write_frame(ws, df, start_row=4, formats=formats, headers={**_HEADERS, **(headers or {})},
+                                 table=table or name)
+    for col, fmts in (row_formats or {}).items():  # per-row number formats (a KPI's unit)
+        j = list(df.columns).index(col) + 1
+        for i, f in enumerate(fmts):
+            ws.cell(row=5 + i, column=j).number_format = f
     if status_col and status_col in df.columns and len(df):
         j = list(df.columns).index(status_col) + 1
         letter = get_column_letter(j)
@@ -330,26 +403,31 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     money = _CURRENCY_FMT.get(cur, FMT["money"])
     kvt = read_optional(run, "kpi_vs_target")
     if kvt is not None:
-        cols = [c for c in ["kpi", "label", "current", "target", "gap", "status", "baseline", "vs_baseline"]
-                if c in kvt]
+        cols = [c for c in ["kpi", "current", "target", "gap", "status", "baseline", "vs_baseline"] if c in kvt]
+        view, fmts = _kpi_view(kvt[cols], value_cols=["current", "target", "baseline"], currency=cur)
         _detail(wb, "KPI vs target", "Headline KPIs against target and baseline",
-                "Trailing twelve months; baseline = the same KPI at the baseline date", kvt[cols],
-                formats={"current": "dec3", "target": "dec3", "gap": "dec3", "baseline": "dec3",
-                         "vs_baseline": "pct"}, status_col="status", table="KpiVsTarget")
+                "Trailing twelve months; baseline = the same KPI at the baseline date; changes of shares and "
+                "scores in points, of money and counts in %", view, formats={}, row_formats=fmts,
+                status_col="status", table="KpiVsTarget")
     sc = read_optional(run, "kpi_scorecard")
     if sc is not None:
-        _detail(wb, "Scorecard", "Segment scorecard", "Segment x KPI, trailing twelve months, vs target or baseline",
-                sc, formats={"value": "dec2", "n": "int", "baseline": "dec2", "vs_baseline": "pct",
-                             "target": "dec2", "gap": "dec2"}, status_col="status", table="Scorecard")
+        cols = [c for c in ["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap", "status",
+                            "status_basis"] if c in sc]
+        view, fmts = _kpi_view(sc[cols], value_cols=["value", "baseline", "target"], currency=cur)
+        _detail(wb, "Scorecard", "Segment scorecard", "Segment x KPI, trailing twelve months, vs target or "
+                "baseline; changes of shares and scores in points, of money and counts in %", view,
+                formats={"n": "int"}, row_formats=fmts, status_col="status", table="Scorecard")
     tr = read_optional(run, "kpi_tracking")
     if tr is not None:
         cols = ["period_start", "segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "status",
                 "status_basis", "trend"]
+        view, fmts = _kpi_view(tr[[c for c in cols if c in tr]], value_cols=["value", "baseline", "target"],
+                               currency=cur, period=True)
         _detail(wb, "KPI tracking", "KPIs by period and segment",
                 "Status vs target where defined per period, else vs the pre-programme baseline; trend = last year "
-                "of periods vs the year before", tr[[c for c in cols if c in tr]],
-                formats={"period_start": "date", "value": "dec2", "n": "int", "baseline": "dec2",
-                         "vs_baseline": "pct", "target": "dec2"}, status_col="status", table="KpiTracking")
+                "of periods vs the year before; changes of shares in points, of money and counts in %", view,
+                formats={"period_start": "date", "n": "int"}, row_formats=fmts, status_col="status",
+                table="KpiTracking")
     imp = read_optional(run, "programme_impact")
     if imp is not None and len(imp):
         r = imp.iloc[0]
@@ -412,15 +490,17 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         ws.column_dimensions["A"].width = 36
     recs = read_optional(run, "recommendations")
     if recs is not None:
-        ws = _detail(wb, "Recommendations", "Optimisation recommendations", "Ranked by value at stake; each names its "
-                     "evidence (table and number)", recs[[c for c in ["rank", "recommendation", "evidence", "value"]
-                                                          if c in recs]],
-                     formats={"rank": "int", "value": money}, table="Recommendations")
+        ws = _detail(wb, "Recommendations", "Optimisation recommendations",
+                     "Ranked by the money at stake for each action; each value says what it measures (revenue at "
+                     "risk, uplift, expected value) — values of different kinds are not added up",
+                     recs[[c for c in ["rank", "recommendation", "evidence", "value", "value_basis"] if c in recs]],
+                     formats={"rank": "int", "value": money}, headers={"value": "Value at stake"},
+                     table="Recommendations")
         for col in ("B", "C"):
             ws.column_dimensions[col].width = 70
         for i, rec in enumerate(recs.itertuples(index=False)):
             r = 5 + i
-            for col in (1, 2, 3, 4):
+            for col in (1, 2, 3, 4, 5):
                 ws.cell(row=r, column=col).alignment = Alignment(wrap_text=True, vertical="top")
             lines = max(len(str(rec.recommendation)), len(str(rec.evidence))) // 62 + 1
             ws.row_dimensions[r].height = 15 * lines + 3
