@@ -656,6 +656,10 @@ def compute_rfm_profiles(rfm: pd.DataFrame, features: pd.DataFrame, *, segments:
 
 
 # --------------------------------------------------------------------------- clusters
+class ClusteringNotSupported(ParameterError):
+    """The data cannot support clustering (too few accounts, or no feature varies)."""
+
+
 def compute_clusters(features: pd.DataFrame, *, columns: list[str], k_min: int = 2, k_max: int = 8, seed: int = 0,
                      silhouette_sample: int = 5000, account_col: str = "account_id"):
     """Behavioural clusters: k-means on standardised features, k by the best silhouette.
@@ -689,13 +693,15 @@ def compute_clusters(features: pd.DataFrame, *, columns: list[str], k_min: int =
     X = features[columns].apply(pd.to_numeric, errors="coerce").astype(float)
     usable = [c for c in columns if X[c].notna().any() and X[c].std(skipna=True) > 0]
     if not usable:
-        raise ParameterError("none of segmentation.clusters.features varies across accounts; fix: choose others")
+        raise ClusteringNotSupported("none of segmentation.clusters.features varies across accounts; "
+                                     "fix: choose others")
     X = X[usable].fillna(X[usable].median())
     Z = (X - X.mean()) / X.std(ddof=0)
     n = len(Z)
     k_hi = min(k_max, n - 1)
     if k_hi < k_min:
-        raise ParameterError(f"{n} accounts are too few for {k_min}+ clusters; fix: lower segmentation.clusters.k_min")
+        raise ClusteringNotSupported(f"{n} accounts are too few for {k_min}+ clusters; "
+                                     "fix: lower segmentation.clusters.k_min")
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, size=min(n, silhouette_sample), replace=False))
     rows, fits = [], {}
@@ -908,9 +914,22 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     rfm = compute_rfm(feats, segments=rfm_map, bins=seg.rfm.bins, recency_column=seg.rfm.recency_column,
                       frequency_column=seg.rfm.frequency_column, monetary_column=seg.rfm.monetary_column,
                       account_col=account_col)
-    clus, clus_prof, sil = compute_clusters(feats, columns=seg.clusters.features, k_min=seg.clusters.k_min,
-                                            k_max=seg.clusters.k_max, seed=seg.seed,
-                                            silhouette_sample=seg.clusters.silhouette_sample, account_col=account_col)
+    try:
+        clus, clus_prof, sil = compute_clusters(feats, columns=seg.clusters.features, k_min=seg.clusters.k_min,
+                                                k_max=seg.clusters.k_max, seed=seg.seed,
+                                                silhouette_sample=seg.clusters.silhouette_sample,
+                                                account_col=account_col)
+        cluster_note = ""
+    except ClusteringNotSupported as exc:
+        # a data limitation (one account, identical behaviour), not a reason to stop the engagement
+        cluster_note = "not clustered: " + str(exc).split("; fix:")[0]
+        clus = pd.DataFrame({account_col: feats[account_col].to_numpy(),
+                             "cluster": pd.array([pd.NA] * len(feats), dtype="Int64"),
+                             "cluster_label": "Not clustered"})
+        clus_prof = pd.DataFrame(columns=["cluster", "cluster_label", "accounts", "account_share", "revenue_12m",
+                                          "revenue_share"])
+        sil = pd.DataFrame({"k": pd.array([], dtype="Int64"), "silhouette": pd.array([], dtype="float64"),
+                            "chosen": pd.array([], dtype="bool")})
     tiers = compute_value_tiers(feats, tiers=seg.tiers, account_col=account_col)
     segments = (base.merge(rfm, on=account_col).merge(clus, on=account_col)
                 .merge(tiers[[account_col, "tier"]], on=account_col))
@@ -948,7 +967,7 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
         ("rfm_columns", f"{seg.rfm.recency_column}, {seg.rfm.frequency_column}, {seg.rfm.monetary_column}"),
         ("cluster_features", ", ".join(seg.clusters.features)),
         ("cluster_k_range", f"{seg.clusters.k_min}-{seg.clusters.k_max}"),
-        ("clusters_chosen", str(int(sil.loc[sil["chosen"], "k"].iloc[0]))),
+        ("clusters_chosen", str(int(sil.loc[sil["chosen"], "k"].iloc[0])) if sil["chosen"].any() else cluster_note),
         ("clv_horizon_months", str(seg.clv.horizon_months)),
         ("clv_annual_discount_rate", f"{seg.clv.annual_discount_rate:.1%}"),
         ("clv_value_basis", seg.clv.value_basis),
@@ -993,3 +1012,18 @@ def write_segmentation_tables(run, tables: dict[str, pd.DataFrame]) -> list[str]
     for name, df in tables.items():
         run.write_table(name, df, phase="segmentation", description=TABLE_DESCRIPTIONS.get(name, ""))
     return list(tables)
+
+
+def compute_top_accounts(segments: pd.DataFrame, *, display_names: pd.Series, n: int = 15,
+                         account_col: str = "account_id") -> pd.DataFrame:
+    """The ``n`` highest-scoring accounts with their score composition, for display.
+
+    Shows the columns the run has (the strategic score and the client's current key flag
+    exist only when the client gave an accounts file); ``account`` is the display name
+    (pseudonymised when the params ask for it).
+    """
+    top = segments.sort_values(["selection_score", account_col], ascending=[False, True], kind="stable").head(n).copy()
+    top["account"] = top[account_col].astype(str).map(display_names).fillna(top[account_col].astype(str))
+    wanted = ["selection_rank", "account", "selection_score", "score_value", "score_growth", "score_strategic",
+              "currently_key", "quadrant", "revenue_12m", "clv"]
+    return top[[c for c in wanted if c in top.columns]].reset_index(drop=True)

@@ -263,10 +263,13 @@ def resolve_capacity(accounts: pd.DataFrame | None, *, managers: dict[str, float
     "Digital desk"), each with ``hours_per_manager``; else ``headcount`` anonymous
     managers ("Manager 1", ...).
 
+    With none of these, no capacity is known: an empty dict (zero hours) and a note
+    saying so — the plan then reports what full coverage would need.
+
     Raises
     ------
     ParameterError
-        Negative hours, or no source of capacity at all.
+        Negative hours.
     """
     if hours_per_manager is None or not hours_per_manager > 0:
         raise ParameterError(f"strategy.hours_per_manager = {hours_per_manager!r}; it must be a positive number "
@@ -289,8 +292,10 @@ def resolve_capacity(accounts: pd.DataFrame | None, *, managers: dict[str, float
             raise ParameterError(f"strategy.headcount = {headcount}; it must be >= 0")
         return ({f"Manager {i + 1}": float(hours_per_manager) for i in range(headcount)},
                 f"strategy.headcount = {headcount} x {hours_per_manager:,.0f} h")
-    raise ParameterError("no account-manager capacity: the accounts table names no account managers and the params "
-                         "give none; fix: set strategy.managers ({name: hours per year}) or strategy.headcount")
+    # Nothing says who is available: plan with zero capacity rather than invent a team. The
+    # coverage tables then show the hours and headcount full coverage needs.
+    return {}, ("no account-manager capacity known: the accounts table names no managers and the params set "
+                "neither strategy.managers nor strategy.headcount (set one to plan with a team)")
 
 
 def optimise_coverage(accounts: pd.DataFrame, *, capacity: float, value_col: str = "value",
@@ -450,8 +455,8 @@ def assign_managers(plan: pd.DataFrame, *, managers: dict[str, float], current_c
                     load[j] += hours[i]
         who = np.where(x.sum(axis=1) > 0, x.argmax(axis=1), -1)
         assigned.iloc[idx] = [names[j] if j >= 0 else None for j in who]
-    load = pd.DataFrame({"manager": names, "capacity_hours": cap})
-    a = pd.DataFrame({"manager": assigned.iloc[idx].to_numpy(), "hours": hours,
+    load = pd.DataFrame({"manager": pd.Series(names, dtype=object), "capacity_hours": cap})
+    a = pd.DataFrame({"manager": pd.Series(assigned.iloc[idx].to_numpy(), dtype=object), "hours": hours,
                       "kept": [assigned.iloc[idx].iloc[i] == current[i] for i in range(n)]})
     g = a.dropna(subset=["manager"]).groupby("manager").agg(hours_assigned=("hours", "sum"),
                                                              accounts=("hours", "size"), accounts_kept=("kept", "sum"))

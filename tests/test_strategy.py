@@ -172,8 +172,9 @@ def test_resolve_capacity_reads_named_managers():
     assert "2 named managers" in note
     mgr, _ = strategy.resolve_capacity(acc.drop(columns="account_manager"), headcount=3, hours_per_manager=500)
     assert sum(mgr.values()) == 1500
-    with pytest.raises(ParameterError, match="no account-manager capacity"):
-        strategy.resolve_capacity(acc.drop(columns="account_manager"))
+    # nothing known: zero capacity and a note saying so, never an invented team
+    mgr, note = strategy.resolve_capacity(acc.drop(columns="account_manager"))
+    assert mgr == {} and "no account-manager capacity known" in note
 
 
 def test_assign_managers_balances_load_and_keeps_relationships():

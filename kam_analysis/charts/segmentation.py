@@ -130,6 +130,15 @@ def plot_cluster_profiles(cluster_profiles: pd.DataFrame, *, title: str = "Behav
     from ..segmentation import FEATURE_LABELS
 
     zc = [c for c in cluster_profiles.columns if c.startswith("z_")]
+    if cluster_profiles.empty or not zc:
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 2))
+        ax.text(0.5, 0.5, "Not clustered: the data does not support behavioural clusters\n"
+                "(too few accounts, or no behaviour varies between them)", ha="center", va="center",
+                fontsize=11, transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title)
+        return ax
     grid = cluster_profiles.set_index(
         cluster_profiles["cluster"].astype(str) + ". " + cluster_profiles["cluster_label"].astype(str)
         + " (" + cluster_profiles["accounts"].astype(int).astype(str) + ")")[zc]
