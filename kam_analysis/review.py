@@ -1372,12 +1372,19 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     seg_col = rv.segment_column if segs is not None and rv.segment_column in segs else "quadrant"
     if risk is not None and not {"account_id", "revenue_at_risk"} <= set(risk.columns):
         risk = None
+    no_scores = risk is not None and risk.empty
+    if no_scores:  # the churn model was not supported by the data: no revenue at risk to cite, not zero
+        risk = None
+        notes.append("churn-risk evidence and the uncovered-risk rule skipped: the churn_risk table has no scored "
+                     "account (the data did not support the churn model; see churn_model_status)")
     outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
                                         statuses=rv.recommend_on_status, currency=cur)]
     plan = read_optional(run, "coverage_plan")
     if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
         plan = None
-    if risk is None or not {"risk_band", "revenue_at_risk"} <= set(risk.columns):
+    if no_scores:
+        pass
+    elif risk is None or not {"risk_band", "revenue_at_risk"} <= set(risk.columns):
         notes.append("uncovered-risk rule skipped: the run has no churn_risk table with risk_band and "
                      "revenue_at_risk")
     elif plan is None and (accounts is None or "account_manager" not in accounts):
