@@ -1261,11 +1261,18 @@ def compute_baseline_segments(baseline_summary: pd.DataFrame, *, params) -> pd.D
     Applies the segmentation module's portfolio matrix and value tiers (the same functions
     and parameters as the current segmentation) to the account summary at the baseline
     date, so a move between segments reflects the account, not a change of method.
-    Returns ``account_id, quadrant, is_key, tier, revenue_12m`` (+ matrix axes).
+    Returns ``account_id, quadrant, is_key, tier, revenue_12m`` (+ matrix axes). When no
+    account had bought by the baseline date (a history shorter than the review window)
+    there is nothing to segment: the frame is empty with those columns, so every current
+    account reads as new since the baseline.
     """
     from . import segmentation
 
     seg = params.segmentation
+    if baseline_summary.empty:
+        return pd.DataFrame({"account_id": pd.Series(dtype="object"), "quadrant": pd.Series(dtype="object"),
+                             "is_key": pd.Series(dtype="bool"), "tier": pd.Series(dtype="object"),
+                             "revenue_12m": pd.Series(dtype="float64")})
     quad = segmentation.compute_portfolio_quadrants(baseline_summary, names=seg.quadrant_names,
                                                     key_account_share=seg.key_account_share, seg=seg)
     tiers = segmentation.compute_value_tiers(baseline_summary, tiers=seg.tiers)
