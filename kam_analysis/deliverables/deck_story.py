@@ -974,8 +974,9 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
             if not any(d.label_of(k).lower() in r[0].lower() for r in rows):
                 rows.append((d.label_of(k), "a target is set, but the data provided does not measure this KPI"))
     churn_why = _churn_unsupported(d)
-    if churn_why and not any("churn" in r[0].lower() for r in rows):
-        rows.append(("Churn-risk model and revenue at risk", _text(churn_why, 180)))
+    if churn_why and not any("churn-risk" in r[0].lower() for r in rows):
+        # first: a whole model left out matters more than a missing breakdown, and the list is capped
+        rows.insert(0, ("Churn-risk model and revenue at risk", _text(churn_why, 180)))
     for topic, why in d.limits:
         rows.append((topic, why))
     if not rows:
