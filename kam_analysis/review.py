@@ -1261,11 +1261,18 @@ def compute_baseline_segments(baseline_summary: pd.DataFrame, *, params) -> pd.D
     Applies the segmentation module's portfolio matrix and value tiers (the same functions
     and parameters as the current segmentation) to the account summary at the baseline
     date, so a move between segments reflects the account, not a change of method.
-    Returns ``account_id, quadrant, is_key, tier, revenue_12m`` (+ matrix axes).
+    Returns ``account_id, quadrant, is_key, tier, revenue_12m`` (+ matrix axes). When no
+    account had bought by the baseline date (a history shorter than the review window)
+    there is nothing to segment: the frame is empty with those columns, so every current
+    account reads as new since the baseline.
     """
     from . import segmentation
 
     seg = params.segmentation
+    if baseline_summary.empty:
+        return pd.DataFrame({"account_id": pd.Series(dtype="object"), "quadrant": pd.Series(dtype="object"),
+                             "is_key": pd.Series(dtype="bool"), "tier": pd.Series(dtype="object"),
+                             "revenue_12m": pd.Series(dtype="float64")})
     quad = segmentation.compute_portfolio_quadrants(baseline_summary, names=seg.quadrant_names,
                                                     key_account_share=seg.key_account_share, seg=seg)
     tiers = segmentation.compute_value_tiers(baseline_summary, tiers=seg.tiers)
@@ -1372,12 +1379,19 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     seg_col = rv.segment_column if segs is not None and rv.segment_column in segs else "quadrant"
     if risk is not None and not {"account_id", "revenue_at_risk"} <= set(risk.columns):
         risk = None
+    no_scores = risk is not None and risk.empty
+    if no_scores:  # the churn model was not supported by the data: no revenue at risk to cite, not zero
+        risk = None
+        notes.append("churn-risk evidence and the uncovered-risk rule skipped: the churn_risk table has no scored "
+                     "account (the data did not support the churn model; see churn_model_status)")
     outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
                                         statuses=rv.recommend_on_status, currency=cur)]
     plan = read_optional(run, "coverage_plan")
     if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
         plan = None
-    if risk is None or not {"risk_band", "revenue_at_risk"} <= set(risk.columns):
+    if no_scores:
+        pass
+    elif risk is None or not {"risk_band", "revenue_at_risk"} <= set(risk.columns):
         notes.append("uncovered-risk rule skipped: the run has no churn_risk table with risk_band and "
                      "revenue_at_risk")
     elif plan is None and (accounts is None or "account_manager" not in accounts):

@@ -28,11 +28,14 @@ from .exceptions import ParameterError, RunError
 
 __all__ = [
     "FEATURES",
+    "ChurnModelNotSupported",
     "build_churn_frame",
     "ChurnRiskModel",
     "compute_backtest",
     "compute_churn_risk",
     "compute_revenue_at_risk",
+    "compute_churn_model_status",
+    "describe_churn_analysis",
     "run_churn_analysis",
 ]
 
@@ -57,6 +60,20 @@ FEATURES: dict[str, _Feature] = {
     "category_breadth": _Feature("Categories bought, last 12 months", "each extra product category bought", "category"),
     "key_account": _Feature("In the key-account programme", "being in the client's key-account programme", "accounts"),
 }
+DRIVER_COLUMNS = ["feature", "label", "coef", "odds_ratio", "ci_low", "ci_high", "p_value", "significant",
+                  "direction", "interpretation"]
+BACKTEST_COLUMNS = ["metric", "label", "value", "unit", "note"]
+CALIBRATION_COLUMNS = ["decile", "accounts", "predicted", "observed"]
+CHURN_RISK_COLUMNS = ["account_id", "segment", "active", "risk_score", "risk_band", "risk_rank", "revenue_12m",
+                      "revenue_at_risk", "main_driver", "note"]
+
+
+class ChurnModelNotSupported(RunError):
+    """The client's data cannot support the churn model (history too short for the horizon,
+    too few accounts or too few churners). A data limitation: the engagement goes on
+    without churn scores, and says why."""
+
+
 # features whose sign is flipped so the odds ratio reads naturally ("each halving ...", "each point lower ...")
 _FLIP = {"frequency_trend", "nps_score"}
 
@@ -216,7 +233,7 @@ class ChurnRiskModel:
         data = df.dropna(subset=[outcome, *self.features])
         y = data[outcome].astype(float)
         if len(data) < 30 or y.nunique() < 2 or min(y.sum(), len(y) - y.sum()) < 5:
-            raise RunError(f"too little data to fit the churn model: {len(data)} accounts, {int(y.sum())} churned; "
+            raise ChurnModelNotSupported(f"too little data to fit the churn model: {len(data)} accounts, {int(y.sum())} churned; "
                            "it needs at least 30 accounts with 5 churned and 5 retained (a longer history, or a "
                            "shorter strategy.churn_horizon_days, helps)")
         self.dropped_ = [f for f in self.features if data[f].nunique() < 2]
@@ -333,7 +350,7 @@ def compute_backtest(y_true, score, *, n_bins: int = 10) -> tuple[pd.DataFrame, 
     return metrics, cal
 
 
-def compute_churn_risk(scoring: pd.DataFrame, model: ChurnRiskModel, *, segments: pd.DataFrame,
+def compute_churn_risk(scoring: pd.DataFrame, model: ChurnRiskModel | None, *, segments: pd.DataFrame,
                        account_summary: pd.DataFrame, band_shares: dict[str, float], segment_col: str = "quadrant",
                        revenue_col: str = "revenue_12m") -> pd.DataFrame:
     """Risk score, band and revenue at risk for every account.
@@ -347,12 +364,20 @@ def compute_churn_risk(scoring: pd.DataFrame, model: ChurnRiskModel, *, segments
     ``main_driver`` is the feature pushing the account's risk up most against the
     average account.
 
+    With ``model=None`` (the data could not support the churn model, see
+    :func:`run_churn_analysis`) no account is scored: the table is empty (with its
+    columns), so no risk score or revenue at risk is invented.
+
     Returns
     -------
     DataFrame
         account_id, segment, active, risk_score, risk_band, risk_rank, revenue_12m,
         revenue_at_risk, main_driver, note.
     """
+    if model is None:
+        return pd.DataFrame({c: pd.Series(dtype=("bool" if c == "active" else "Int64" if c == "risk_rank" else
+                                                  "float64" if c in ("risk_score", "revenue_12m", "revenue_at_risk")
+                                                  else "object")) for c in CHURN_RISK_COLUMNS})
     base = segments[["account_id", segment_col]].merge(account_summary[["account_id", revenue_col]], on="account_id",
                                                         how="left").rename(columns={segment_col: "segment"})
     base["account_id"] = base["account_id"].astype(str)
@@ -385,6 +410,11 @@ def compute_revenue_at_risk(churn_risk: pd.DataFrame, *, order: list[str] | None
     revenue_12m).
     """
     d = churn_risk
+    if d.empty:  # no account scored (churn model not supported)
+        return pd.DataFrame({c: pd.Series(dtype="object" if c == "segment" else "int64" if "accounts" in c
+                                          else "float64")
+                             for c in ("segment", "accounts", "active_accounts", "high_risk_accounts", "mean_risk",
+                                       "revenue_12m", "revenue_at_risk", "share_at_risk")})
     g = d.groupby("segment")
     out = pd.DataFrame({
         "accounts": g.size(), "active_accounts": g["active"].sum(),
@@ -418,12 +448,22 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
     Features that need data the client does not have (surveys, accounts) are dropped
     and listed in ``skipped``.
 
+    When the data cannot support a model (:class:`ChurnModelNotSupported`: no account
+    active before the cut-offs, or too few accounts / churners) this is a data
+    limitation, not a user error: the result has ``supported`` False, ``model`` None,
+    empty ``drivers`` / ``backtest`` / ``calibration`` frames (with their columns) and
+    the reason in ``note``. When only the back-test cannot be fitted (history too short
+    for its earlier windows) the final model is kept, the back-test frames are empty
+    and ``note`` says why.
+
     Returns
     -------
     dict
-        ``model`` (final ChurnRiskModel), ``backtest_model``, ``train`` and ``final_train``
-        (pooled frames), ``test``, ``scoring``, ``backtest`` metrics, ``calibration``,
-        ``skipped`` features, ``cutoffs`` (train list, test, final list, score).
+        ``supported`` (bool), ``note`` (why the model or its back-test is missing, else
+        ""), ``model`` (final ChurnRiskModel or None), ``drivers`` (its drivers_),
+        ``backtest_model``, ``train`` and ``final_train`` (pooled frames), ``test``,
+        ``scoring``, ``backtest`` metrics, ``calibration``, ``skipped`` features,
+        ``cutoffs`` (train list, test, final list, score).
     """
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
@@ -441,21 +481,75 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
         frames = [build_churn_frame(transactions, cutoff=c.date(), **kw) for c in sorted(cuts)]
         frames = [f for f in frames if len(f)]
         if not frames:
-            raise RunError(f"no account was active before the churn-model cut-offs {[str(c.date()) for c in cuts]}; "
+            raise ChurnModelNotSupported(f"no account was active before the churn-model cut-offs {[str(c.date()) for c in cuts]}; "
                            "the order history is too short for a horizon of "
                            f"{horizon_days} days; fix: set a shorter strategy.churn_horizon_days")
         return pd.concat(frames, ignore_index=True)
 
-    train = pooled(cuts_train)
-    test = build_churn_frame(transactions, cutoff=cut_test.date(), **kw)
-    final_train = pooled(cuts_final)
+    def reason(exc: Exception) -> str:
+        return str(exc).split("; fix:")[0]
+
+    cutoffs = {"train": [c.date() for c in sorted(cuts_train)], "test": cut_test.date(),
+               "final": [c.date() for c in sorted(cuts_final)], "score": as_of.date()}
+    empty_bt = pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "object") for c in BACKTEST_COLUMNS})
+    empty_cal = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("predicted", "observed") else "int64")
+                              for c in CALIBRATION_COLUMNS})
     scoring = build_churn_frame(transactions, cutoff=as_of.date(), **kw)
-    skipped = [f for f in features if f not in train.columns]
-    used = [f for f in features if f in train.columns]
-    bt = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(train, groups="account_id")
-    metrics, cal = compute_backtest(test["churned"], bt.predict_proba(test))
-    final = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(final_train, groups="account_id")
-    return {"model": final, "backtest_model": bt, "train": train, "final_train": final_train, "test": test,
-            "scoring": scoring, "backtest": metrics, "calibration": cal, "skipped": skipped,
-            "cutoffs": {"train": [c.date() for c in sorted(cuts_train)], "test": cut_test.date(),
-                        "final": [c.date() for c in sorted(cuts_final)], "score": as_of.date()}}
+    test = build_churn_frame(transactions, cutoff=cut_test.date(), **kw)
+    try:
+        final_train = pooled(cuts_final)
+        skipped = [f for f in features if f not in final_train.columns]
+        used = [f for f in features if f in final_train.columns]
+        final = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(final_train,
+                                                                                          groups="account_id")
+    except ChurnModelNotSupported as exc:
+        empty_drivers = pd.DataFrame({c: pd.Series(dtype="bool" if c == "significant" else "float64"
+                                                   if c in ("coef", "odds_ratio", "ci_low", "ci_high", "p_value")
+                                                   else "object") for c in DRIVER_COLUMNS})
+        return {"supported": False, "note": f"churn model not supported: {reason(exc)}", "model": None,
+                "drivers": empty_drivers, "backtest_model": None, "train": None, "final_train": None,
+                "test": test, "scoring": scoring, "backtest": empty_bt, "calibration": empty_cal,
+                "skipped": [f for f in features if f not in scoring.columns], "cutoffs": cutoffs}
+    note, train, bt = "", None, None
+    metrics, cal = empty_bt, empty_cal
+    try:
+        train = pooled(cuts_train)
+        bt = ChurnRiskModel([f for f in used if f in train.columns], confidence=confidence,
+                            horizon_days=horizon_days).fit(train, groups="account_id")
+        metrics, cal = compute_backtest(test["churned"], bt.predict_proba(test))
+    except ChurnModelNotSupported as exc:
+        note = f"churn back-test not supported: {reason(exc)}"
+    return {"supported": True, "note": note, "model": final, "drivers": final.drivers_, "backtest_model": bt,
+            "train": train, "final_train": final_train, "test": test, "scoring": scoring, "backtest": metrics,
+            "calibration": cal, "skipped": skipped, "cutoffs": cutoffs}
+
+
+def compute_churn_model_status(result: dict) -> pd.DataFrame:
+    """One row saying whether the data supported the churn model (for the deck's
+    data-limits slide and the review).
+
+    Returns
+    -------
+    DataFrame
+        analysis, supported (bool), reason ("" when supported and back-tested).
+    """
+    return pd.DataFrame({"analysis": ["Churn-risk model"], "supported": [bool(result["supported"])],
+                         "reason": [str(result.get("note") or "")]})
+
+
+def describe_churn_analysis(result: dict) -> str:
+    """A sentence on what the churn model was trained and tested on, or why it was not fitted."""
+    cut = result["cutoffs"]
+    skipped = (f" Features skipped for lack of data: {', '.join(result['skipped'])}." if result["skipped"] else "")
+    if result["model"] is None:
+        return (f"**The churn-risk model is not supported by this data** — {result['note']}. No account gets a "
+                "risk score and no revenue at risk is estimated; downstream tables carry no churn numbers.")
+    m = result["model"]
+    text = (f"Trained on cut-offs {', '.join(str(c) for c in cut['final'])} ({m.n_:,} account-windows, churn rate "
+            f"{m.base_rate_:.1%});")
+    if result["backtest_model"] is not None:
+        text += (f" back-test model trained on {', '.join(str(c) for c in cut['train'])}, tested on "
+                 f"{cut['test']}.")
+    else:
+        text += f" no back-test ({result['note']})."
+    return text + skipped

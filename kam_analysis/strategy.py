@@ -650,9 +650,13 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
     cols = ["account_id", "segment", "is_key", "category", "rank", "segment_penetration", "driver_category",
             "co_purchase_confidence", "lift", "propensity", "basis", "peer_share_of_wallet", "revenue_12m",
             "potential_value", "expected_value"]
+    # no opportunity: an empty frame with typed columns, so filters such as ws[ws["is_key"]] still work
+    empty = pd.DataFrame({c: pd.Series(dtype="bool" if c == "is_key" else "int64" if c == "rank" else "object"
+                                       if c in ("account_id", "segment", "category", "driver_category", "basis")
+                                       else "float64") for c in cols})
     rev = _wallet(account_category, account_col=account_col, category_col=category_col, revenue_col=revenue_col)
     if rev.empty or rev.shape[1] < 2:
-        return pd.DataFrame(columns=cols)
+        return empty
     cats = list(rev.columns)
     ids = rev.index.astype(str)
     n, k = rev.shape
@@ -702,7 +706,7 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
     keep = target[:, None] & ~b & (prop >= min_propensity) & (prop > 0)
     ai, cj = np.nonzero(keep)
     if not len(ai):
-        return pd.DataFrame(columns=cols)
+        return empty
     cat_arr = np.array(cats, dtype=object)
     drv = driver[ai, cj]
     out = pd.DataFrame({

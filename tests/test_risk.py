@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -159,3 +160,57 @@ def test_churn_analysis_without_surveys_skips_survey_features(demo_run):
     assert res["skipped"] == ["detractor", "no_survey"]
     assert "detractor" not in set(res["model"].drivers_["feature"])
     assert len(res["scoring"]) > 0 and res["scoring"]["churned"].isna().all()
+
+
+# --------------------------------------------------------------------------- data that cannot support the model
+def test_history_too_short_is_reported_not_supported_and_scores_nobody():
+    # three accounts whose only orders fall 60 days before the as-of date: nobody was active
+    # before any cut-off of a 365-day horizon, so the model cannot be fitted
+    tx = _tx([("A1", "O1", "2024-11-01", 100.0, "x"), ("A2", "O2", "2024-11-01", -20.0, "x"),
+              ("A3", "O3", "2024-11-01", 0.0, "y")])
+    res = risk.run_churn_analysis(tx, as_of=dt.date(2024, 12, 31), horizon_days=365, activity_days=180,
+                                  features=["recency_months", "orders_12m_log2", "tenure_years"])
+    assert res["supported"] is False and res["model"] is None and res["backtest_model"] is None
+    assert re.search(r"^churn model not supported: no account was active before the churn-model cut-offs "
+                     r"\['2024-01-01', .*too short for a horizon of 365 days$", res["note"])
+    assert "fix:" not in res["note"]
+    assert list(res["drivers"].columns) == risk.DRIVER_COLUMNS and res["drivers"].empty
+    assert list(res["backtest"].columns) == risk.BACKTEST_COLUMNS and res["backtest"].empty
+    assert list(res["calibration"].columns) == risk.CALIBRATION_COLUMNS and res["calibration"].empty
+    status = risk.compute_churn_model_status(res)
+    assert status.to_dict("records") == [{"analysis": "Churn-risk model", "supported": False, "reason": res["note"]}]
+    assert "not supported by this data" in risk.describe_churn_analysis(res)
+
+    segs = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "quadrant": ["Star", "Star", "Status"]})
+    summ = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "revenue_12m": [100.0, -20.0, 0.0]})
+    cr = risk.compute_churn_risk(res["scoring"], res["model"], segments=segs, account_summary=summ,
+                                 band_shares={"high": 0.1, "medium": 0.2})
+    assert cr.empty and list(cr.columns) == risk.CHURN_RISK_COLUMNS  # no invented scores or revenue at risk
+    by_seg = risk.compute_revenue_at_risk(cr, order=["Star", "Status"])
+    assert by_seg.empty and {"segment", "revenue_at_risk", "share_at_risk"} <= set(by_seg.columns)
+
+
+def test_too_few_accounts_is_not_supported_with_its_reason():
+    # 10 accounts ordering every month for three years: the windows exist but hold < 30 accounts
+    rows = [(f"A{i}", f"O{i}-{m}", (pd.Timestamp("2022-01-15") + pd.DateOffset(months=m)).date().isoformat(),
+             100.0, "x") for i in range(10) for m in range(36)]
+    res = risk.run_churn_analysis(_tx(rows), as_of=dt.date(2024, 12, 31), horizon_days=180, activity_days=180,
+                                  features=["recency_months", "orders_12m_log2"])
+    assert res["supported"] is False
+    assert "no account was active" not in res["note"]  # the reason is the fit's, not the history's
+    assert re.match(r"churn model not supported: too little data to fit the churn model: \d+ accounts, 0 churned",
+                    res["note"])
+
+
+def test_churn_charts_draw_a_not_supported_panel():
+    import matplotlib.pyplot as plt
+
+    from kam_analysis import charts
+
+    note = "churn model not supported: the order history is too short"
+    ax = charts.plot_churn_drivers(pd.DataFrame(columns=risk.DRIVER_COLUMNS), note=note)
+    assert "not supported" in ax.get_title() and any(note in t.get_text() for t in ax.texts)
+    ax2 = charts.plot_risk_by_segment(risk.compute_revenue_at_risk(pd.DataFrame(columns=risk.CHURN_RISK_COLUMNS)),
+                                      note=note)
+    assert "not estimated" in ax2.get_title() and not ax2.patches
+    plt.close("all")

@@ -472,3 +472,13 @@ def test_strategy_charts_are_titled_and_labelled(playbooks):
     assert [t.get_text() for t in axes[1].get_yticklabels()] == ["Tenure", "Detractor"]
     assert [t.get_text() for t in axes[4].get_xticklabels()][-1] == "Total"
     plt.close("all")
+
+
+def test_whitespace_without_opportunities_keeps_typed_columns():
+    # one category only: nothing to cross-sell; the empty result must still filter like a full one
+    ac = pd.DataFrame({"account_id": ["A1", "A2"], "category": ["x", "x"], "revenue": [100.0, 50.0]})
+    segs = pd.DataFrame({"account_id": ["A1", "A2"], "quadrant": ["Star", "Star"], "is_key": [True, False]})
+    summ = pd.DataFrame({"account_id": ["A1", "A2"], "revenue_12m": [100.0, 50.0]})
+    ws = strategy.compute_whitespace(ac, segments=segs, account_summary=summ)
+    assert ws.empty and ws["is_key"].dtype == bool and ws["expected_value"].dtype == float
+    assert ws[ws["is_key"]]["expected_value"].sum() == 0.0 and "expected_value" in ws[ws["is_key"]].columns

@@ -53,10 +53,32 @@ def plot_capacity_vs_demand(coverage_by_segment: pd.DataFrame, *, capacity_hours
     return ax
 
 
-def plot_churn_drivers(drivers: pd.DataFrame, *, confidence: float = 0.95, ax=None):
+def _not_supported_panel(ax, title: str, note: str):
+    """An empty chart saying plainly why nothing is drawn (no invented bars or points)."""
+    import textwrap
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.2))
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.text(0.5, 0.5, "\n".join(textwrap.wrap(note or "not supported by the data", 80)), ha="center", va="center",
+            transform=ax.transAxes, fontsize=11, color=PALETTE[5])
+    return ax
+
+
+def plot_churn_drivers(drivers: pd.DataFrame, *, confidence: float = 0.95, note: str = "", ax=None):
     """Forest plot: odds ratio and confidence interval of each churn driver (log scale).
 
-    Drivers whose interval excludes 1 are coloured (red = raises risk, teal = lowers)."""
+    Drivers whose interval excludes 1 are coloured (red = raises risk, teal = lowers).
+    With no drivers (the churn model was not supported by the data) the panel states
+    ``note`` instead."""
+    if drivers.empty:
+        return _not_supported_panel(ax, "What drives churn: churn-risk model not supported",
+                                    note or "churn model not supported: no drivers estimated")
     d = drivers.sort_values("odds_ratio").reset_index(drop=True)
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 0.55 * len(d) + 1.6))
@@ -84,8 +106,13 @@ def plot_churn_drivers(drivers: pd.DataFrame, *, confidence: float = 0.95, ax=No
     return ax
 
 
-def plot_risk_by_segment(revenue_at_risk: pd.DataFrame, *, currency: str = "EUR", horizon_days: int = 365, ax=None):
-    """Bars of revenue at risk per segment, labelled with the share of segment revenue."""
+def plot_risk_by_segment(revenue_at_risk: pd.DataFrame, *, currency: str = "EUR", horizon_days: int = 365,
+                         note: str = "", ax=None):
+    """Bars of revenue at risk per segment, labelled with the share of segment revenue.
+    With no rows (no account scored) the panel states ``note`` instead."""
+    if revenue_at_risk.empty:
+        return _not_supported_panel(ax, "Revenue at risk of churn by segment: not estimated",
+                                    note or "no account has a churn-risk score")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.2))
     d = revenue_at_risk.fillna(0)

@@ -364,9 +364,19 @@ def _f_impact(d: DeckData) -> Finding | None:
     return Finding(_impact_text(r), text)
 
 
+def _churn_unsupported(d: DeckData) -> str | None:
+    """Why the data could not support the churn model (table churn_model_status), or None."""
+    st = d.peek("churn_model_status")
+    if st is None or not {"supported", "reason"} <= set(st.columns) or st.empty or bool(st["supported"].iloc[0]):
+        return None
+    why = st["reason"].iloc[0]
+    why = why if isinstance(why, str) and why.strip() else "the data could not support the churn model"
+    return why.removeprefix("churn model not supported: ")
+
+
 def _f_risk(d: DeckData) -> Finding | None:
     r = d.peek("churn_risk")
-    if r is None or "revenue_at_risk" not in r.columns:
+    if r is None or "revenue_at_risk" not in r.columns or r.empty or _churn_unsupported(d):
         return None
     v = r["revenue_at_risk"].sum()
     return Finding(d.money(v), "of revenue is at risk of churn (churn-risk model).") if is_num(v) else None
@@ -471,7 +481,7 @@ _PHASE_OUTPUTS = {"kpi_headline": "KPI baseline", "benchmark_gaps": "Benchmark g
 def s_framework(d: DeckData) -> list[SlideSpec]:
     status = []
     for num, name, tables in PHASES:
-        have = [t for t in tables if d.run.has_table(t)]
+        have = [t for t in tables if d.run.has_table(t) and not (t == "churn_drivers" and _churn_unsupported(d))]
         state = "Complete" if len(have) == len(tables) else "In progress" if have else "Not started"
         status.append((num, name, tables, have, state))
     done = sum(s[4] == "Complete" for s in status)
@@ -963,6 +973,10 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
         for k in kt.loc[kt["status"].astype(str) == "n/a", "kpi"]:
             if not any(d.label_of(k).lower() in r[0].lower() for r in rows):
                 rows.append((d.label_of(k), "a target is set, but the data provided does not measure this KPI"))
+    churn_why = _churn_unsupported(d)
+    if churn_why and not any("churn-risk" in r[0].lower() for r in rows):
+        # first: a whole model left out matters more than a missing breakdown, and the list is capped
+        rows.insert(0, ("Churn-risk model and revenue at risk", _text(churn_why, 180)))
     for topic, why in d.limits:
         rows.append((topic, why))
     if not rows:
@@ -1269,6 +1283,9 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
 
 
 def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
+    if why := _churn_unsupported(d):
+        d.skipped.append(("Churn-risk drivers", f"churn model not supported by the data: {_text(why, 160)}"))
+        return []
     t = d.table("churn_drivers", ("feature", "odds_ratio"), topic="Churn-risk drivers")
     if t is None:
         return []
@@ -1309,6 +1326,9 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
 
 
 def s_churn_risk(d: DeckData) -> list[SlideSpec]:
+    if why := _churn_unsupported(d):
+        d.skipped.append(("Revenue at risk", f"churn model not supported by the data: {_text(why, 160)}"))
+        return []
     t = d.table("churn_risk", ("account_id", "risk_band", "revenue_at_risk"), topic="Revenue at risk")
     if t is None:
         return []

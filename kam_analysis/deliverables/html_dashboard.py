@@ -152,7 +152,9 @@ def collect_dashboard_data(run) -> dict:
     # at-risk list
     risk = read_optional(run, "churn_risk")
     at_risk = []
-    if risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
+    if risk is not None and risk.empty:
+        notes.append("At-risk list: no account has a churn-risk score (the data did not support the churn model).")
+    elif risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
         # the strategy's churn_risk carries its own `segment` (the quadrant); the dashboard's
         # segment is the tracked column (review.segment_column), so it replaces it
         r = risk.drop(columns=["segment", "account_manager"], errors="ignore")

@@ -505,7 +505,10 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
             lines = max(len(str(rec.recommendation)), len(str(rec.evidence))) // 62 + 1
             ws.row_dimensions[r].height = 15 * lines + 3
     risk = read_optional(run, "churn_risk")
-    if risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
+    if risk is not None and risk.empty:
+        notes.append("At-risk accounts: no account has a churn-risk score (the data did not support the churn "
+                     "model).")
+    elif risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
         names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
         r = risk.copy()
         r.insert(1, "account", r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str)))
