@@ -512,3 +512,19 @@ def test_scorecard_without_the_segment_column_gives_all_accounts_only():
     assert {"gini", "churn_rate", "csat_top2"} <= set(every["kpi"])  # kpis=None: all the engine computes
     assert sc.set_index("kpi").loc["revenue_growth_yoy", "value"] == pytest.approx(160 / 150 - 1)
     assert np.isnan(sc.set_index("kpi").loc["revenue_12m", "baseline"])  # no baseline frame given
+
+
+def test_empty_baseline_means_every_current_account_is_new():
+    """No account had bought by the baseline date: nothing to segment, so all accounts are new since then."""
+    from kam_analysis.config import Params
+
+    params = Params.model_validate({"client": {"name": "X"}, "data": {"transactions": {"path": "o.csv"}},
+                                    "analysis": {"as_of_date": "2025-12-31"}})
+    empty = pd.DataFrame(columns=["account_id", "revenue_12m", "tenure_days", "n_categories"])
+    base = review.compute_baseline_segments(empty, params=params)
+    assert base.empty and {"account_id", "quadrant", "is_key", "tier", "revenue_12m"} <= set(base.columns)
+    current = pd.DataFrame({"account_id": ["a", "b"], "quadrant": ["Strategic", "Star"], "revenue_12m": [10.0, 5.0]})
+    mig = review.compute_segment_migration(base, current)
+    moved = mig[mig["accounts"] > 0]
+    assert set(moved["from_segment"]) == {"New since baseline"}
+    assert moved["accounts"].sum() == 2 and set(moved["to_segment"]) == {"Strategic", "Star"}
