@@ -49,13 +49,16 @@ def load_purchase_days(run, *, account_col: str = "account_id") -> pd.DataFrame:
     """
     import duckdb
 
+    from .data.prepare import exact_sum
+
     con = duckdb.connect()
     try:
         df = con.execute(f"""
-            SELECT {account_col} AS account_id, CAST(order_date AS DATE) AS order_date, sum(net_revenue) AS value
+            SELECT {account_col} AS account_id, CAST(order_date AS DATE) AS order_date,
+                   CAST({exact_sum('net_revenue')} AS DOUBLE) AS value
             FROM {run.transactions_sql()}
             WHERE order_date <= DATE '{run.params.analysis.as_of_date}'
-            GROUP BY ALL HAVING sum(net_revenue) > 0
+            GROUP BY ALL HAVING {exact_sum('net_revenue')} > 0
             ORDER BY account_id, order_date""").df()
     finally:
         con.close()

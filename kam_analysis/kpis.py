@@ -165,11 +165,14 @@ def load_orders(run) -> pd.DataFrame:
     """
     import duckdb
 
+    from .data.prepare import exact_sum
+
     con = duckdb.connect()
     try:
         df = con.execute(
             f"SELECT account_id, order_id, CAST(min(order_date) AS TIMESTAMP) AS order_date, "
-            f"sum(net_revenue) AS revenue, sum(gross_margin) AS gross_margin "
+            f"CAST({exact_sum('net_revenue')} AS DOUBLE) AS revenue, "
+            f"CAST({exact_sum('gross_margin')} AS DOUBLE) AS gross_margin "
             f"FROM {run.transactions_sql()} GROUP BY account_id, order_id ORDER BY order_date, order_id").df()
     finally:
         con.close()

@@ -413,6 +413,8 @@ def compute_summary_as_of(run, as_of: dt.date) -> pd.DataFrame:
     """
     import duckdb
 
+    from .data.prepare import exact_sum
+
     from .data.readers import sql_str
 
     a = run.params.analysis
@@ -421,14 +423,17 @@ def compute_summary_as_of(run, as_of: dt.date) -> pd.DataFrame:
     con = duckdb.connect()
     try:
         con.execute(f"CREATE TEMP VIEW t AS SELECT * FROM {t} WHERE order_date <= {d}")
-        con.execute("""CREATE TEMP TABLE o AS SELECT account_id, order_id, min(order_date) AS order_date,
-                       sum(net_revenue) AS revenue FROM t GROUP BY account_id, order_id""")
+        # exact DECIMAL sums: double sums vary in the last bits with DuckDB's thread order
+        con.execute(f"""CREATE TEMP TABLE o AS SELECT account_id, order_id, min(order_date) AS order_date,
+                       {exact_sum('net_revenue')} AS revenue FROM t GROUP BY account_id, order_id""")
         s = con.execute(f"""
             SELECT account_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
-                   count(*) FILTER (WHERE revenue > 0) AS n_orders, sum(revenue) AS revenue,
-                   coalesce(sum(revenue) FILTER (WHERE order_date > {d} - INTERVAL 12 MONTH), 0) AS revenue_12m,
-                   coalesce(sum(revenue) FILTER (WHERE order_date <= {d} - INTERVAL 12 MONTH
-                                        AND order_date > {d} - INTERVAL 24 MONTH), 0) AS revenue_prev_12m,
+                   count(*) FILTER (WHERE revenue > 0) AS n_orders, CAST(sum(revenue) AS DOUBLE) AS revenue,
+                   CAST(coalesce(sum(revenue) FILTER (WHERE order_date > {d} - INTERVAL 12 MONTH), 0) AS DOUBLE)
+                       AS revenue_12m,
+                   CAST(coalesce(sum(revenue) FILTER (WHERE order_date <= {d} - INTERVAL 12 MONTH
+                                        AND order_date > {d} - INTERVAL 24 MONTH), 0) AS DOUBLE)
+                       AS revenue_prev_12m,
                    count(*) FILTER (WHERE revenue > 0 AND order_date > {d} - INTERVAL 12 MONTH) AS orders_12m,
                    count(*) FILTER (WHERE revenue > 0 AND order_date <= {d} - INTERVAL 12 MONTH
                                     AND order_date > {d} - INTERVAL 24 MONTH) AS orders_prev_12m

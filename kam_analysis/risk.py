@@ -113,6 +113,8 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
     """
     import duckdb
 
+    from .data.prepare import exact_sum
+
     con = duckdb.connect()
     try:
         if isinstance(transactions, pd.DataFrame):
@@ -129,7 +131,7 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
         df = con.execute(f"""
             WITH tx AS (SELECT account_id, order_id, order_date, net_revenue{', category' if has_cat else ''}
                         FROM {src} WHERE order_date <= {end}),
-            o AS (SELECT account_id, order_id, min(order_date) AS d, sum(net_revenue) AS rev FROM tx GROUP BY ALL),
+            o AS (SELECT account_id, order_id, min(order_date) AS d, {exact_sum('net_revenue')} AS rev FROM tx GROUP BY ALL),
             hist AS (
                 SELECT account_id,
                        max(d) FILTER (WHERE rev > 0) AS last_d, min(d) AS first_d,
@@ -137,7 +139,7 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
                        count(*) FILTER (WHERE rev > 0 AND d <= {c} - INTERVAL 182 DAY
                                                  AND d > {c} - INTERVAL 365 DAY) AS o_prior,
                        count(*) FILTER (WHERE rev > 0 AND d > {c} - INTERVAL 365 DAY) AS orders_12m,
-                       coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 365 DAY), 0) AS revenue_12m
+                       CAST(coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 365 DAY), 0) AS DOUBLE) AS revenue_12m
                 FROM o WHERE d <= {c} GROUP BY account_id),
             cat AS (SELECT account_id, {cat_expr} AS category_breadth FROM tx WHERE order_date <= {c} GROUP BY 1),
             fut AS (SELECT account_id, count(*) FILTER (WHERE rev > 0) AS o_future FROM o

@@ -115,9 +115,17 @@ def _rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _dsum(expr: str) -> str:
-    """SQL for an exact (DECIMAL) sum of a money column."""
+def exact_sum(expr: str) -> str:
+    """SQL for an exact (DECIMAL) sum of a money column.
+
+    DuckDB adds DOUBLEs in whatever order its threads meet the rows, so a double sum can
+    differ in the last bits between two runs on the same data; a DECIMAL sum cannot. Every
+    money sum over transactions uses this (wrap in ``CAST(... AS DOUBLE)`` for pandas).
+    """
     return f"sum(CAST({expr} AS DECIMAL(38, 4)))"
+
+
+_dsum = exact_sum
 
 
 def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path) -> dict[str, pd.DataFrame]:
