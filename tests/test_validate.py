@@ -334,3 +334,25 @@ def test_validation_is_repeatable(tmp_path):
     second = validate(tmp_path / "b", **kw).summary().replace(str(tmp_path / "b"), str(tmp_path / "a"))
     assert first == second
     assert "examples: 'B5', 'B7'" in first
+
+
+def test_an_impossible_date_is_unparseable_not_a_second_date_format(tmp_path):
+    """31-31-2024 is valid under neither reading: one unparseable value, not 'mixed formats'."""
+    from kam_analysis.config import load_params
+    from kam_analysis.data.validate import validate_data
+
+    (tmp_path / "o.csv").write_text("account_id,order_id,order_date,net_revenue\n"
+                                    "a,1,13/01/2024,10\na,2,14/02/2024,5\nb,3,31-31-2024,7\n")
+    (tmp_path / "p.yaml").write_text("client: {name: X}\ndata: {transactions: {path: o.csv}}\n"
+                                     "analysis: {as_of_date: 2024-12-31}\n")
+    report = validate_data(load_params(tmp_path / "p.yaml"))
+    assert [p.rule for p in report.errors] == ["unparseable"]
+    assert re.search(r"1 value in order_date cannot be read as dates", report.errors[0].message)
+
+
+def test_missing_column_suggests_the_abbreviated_client_column():
+    from kam_analysis.data.validate import _guess_column
+
+    cols = ["Cust", "Customer Name", "Customer Type", "Region"]
+    assert _guess_column("Customer ID", cols) == ["Cust"]
+    assert _guess_column("Regoin", cols) == ["Region"]

@@ -201,6 +201,16 @@ def _delimiter_hint(cols: list[str]) -> str:
     return ""
 
 
+def _guess_column(wanted: str, cols: list[str]) -> list[str]:
+    """The client column most likely meant: an abbreviation of the expected name ('Cust' for
+    'Customer ID') first, else the closest spelling."""
+    w = wanted.strip().lower()
+    prefix = [c for c in cols if len(c.strip()) >= 3 and w.startswith(c.strip().lower())]
+    if prefix:
+        return [max(prefix, key=len)]
+    return difflib.get_close_matches(wanted, cols, n=1, cutoff=0.4)
+
+
 # --------------------------------------------------------------------------- per table
 class _Checker:
     def __init__(self, params: Params, report: ValidationReport):
@@ -267,7 +277,7 @@ class _Checker:
             if actual is not None:
                 mapped[c.name] = actual
             elif c.required or c.name in spec.columns:
-                guess = difflib.get_close_matches(client, cols, n=1, cutoff=0.4)
+                guess = _guess_column(client, cols)
                 shown = ", ".join(repr(x) for x in cols[:12]) + (" ..." if len(cols) > 12 else "")
                 fix = (hint + f"map it in the params: data.{table.name}.columns.{c.name}: "
                        f"\"{guess[0] if guess else '<client column name>'}\"")
@@ -330,10 +340,15 @@ class _Checker:
         pat = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})"
         d1 = f"TRY_CAST(regexp_extract({t}, '{pat}', 1) AS INT)"
         d2 = f"TRY_CAST(regexp_extract({t}, '{pat}', 2) AS INT)"
-        q = (f"SELECT count(*) FILTER (WHERE {d1} > 12), count(*) FILTER (WHERE {d2} > 12), "
-             f"min({t}) FILTER (WHERE {d1} > 12), min({t}) FILTER (WHERE {d2} > 12), "
-             f"count(*) FILTER (WHERE {d1} <= 12 AND {d2} <= 12 AND {d1} <> {d2}), "
-             f"min({t}) FILTER (WHERE {d1} <= 12 AND {d2} <= 12 AND {d1} <> {d2}) "
+        # evidence for an order = a date valid under that reading only (day 13-31, month 1-12);
+        # a value valid under neither (31-31-2024) is evidence of nothing: it is reported as
+        # unparseable by the parsing rule, not as a second date format
+        day_ev = f"({d1} BETWEEN 13 AND 31 AND {d2} BETWEEN 1 AND 12)"
+        month_ev = f"({d2} BETWEEN 13 AND 31 AND {d1} BETWEEN 1 AND 12)"
+        either = f"({d1} BETWEEN 1 AND 12 AND {d2} BETWEEN 1 AND 12 AND {d1} <> {d2})"
+        q = (f"SELECT count(*) FILTER (WHERE {day_ev}), count(*) FILTER (WHERE {month_ev}), "
+             f"min({t}) FILTER (WHERE {day_ev}), min({t}) FILTER (WHERE {month_ev}), "
+             f"count(*) FILTER (WHERE {either}), min({t}) FILTER (WHERE {either}) "
              f"FROM {sql_ident(view)}")
         day_first, month_first, ex_d, ex_m, n_ambiguous, ex_a = self.con.execute(q).fetchone()
         table = next((k for k in ("transactions", "accounts", "surveys", "capability")
@@ -389,7 +404,7 @@ class _Checker:
                         col.dtype, "remove text from the numbers (a currency symbol or code before or after is fine); "
                                    f"if the file writes decimals with a comma (1.234,50), set data.{table.name}.decimal: ','")
                     self.add(rule="unparseable", file=fname, column=client, count=int(n_bad),
-                             message=f"{n_bad:,} values in {name} cannot be read as {kind}", examples=ex, fix=fix)
+                             message=f"{n_bad:,} value{'s' if n_bad != 1 else ''} in {name} cannot be read as {kind}", examples=ex, fix=fix)
             if col.dtype in ("number", "integer"):
                 cond = f"{parsed} IS NOT NULL AND (NOT isfinite({parsed}) OR abs({parsed}) >= {_MAX_NUMBER!r})"
                 n_huge = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
