@@ -111,7 +111,7 @@ def test_unparseable_numbers(tmp_path):
 def test_decimal_comma_with_default_decimal_is_an_error_not_a_guess(tmp_path):
     bad = TRANSACTIONS.replace("250.50", '"250,5"')
     rep = validate(tmp_path, transactions=bad)
-    with pytest.raises(DataValidationError, match="1 values in net_revenue cannot be read as numbers"):
+    with pytest.raises(DataValidationError, match="1 value in net_revenue cannot be read as numbers"):
         _raise(rep)
     assert "set data.transactions.decimal: ','" in messages(rep)
 
