@@ -403,68 +403,22 @@ def compute_spc(series: pd.DataFrame, *, kind: str = "individuals", value_col: s
 def compute_summary_as_of(run, as_of: dt.date) -> pd.DataFrame:
     """The account summary as it stood on ``as_of`` (an earlier date than the run's).
 
-    Re-aggregates the run's clean transactions in DuckDB with orders after ``as_of``
-    excluded, using the same definitions as ``account_summary`` for the columns the
-    segmentation uses (it feeds :func:`compute_baseline_segments`; KPIs at the baseline
-    come from :func:`kam_analysis.kpis.compute_account_kpis_as_of`): ``first_order_date, last_order_date, n_orders,
-    revenue, revenue_12m, revenue_prev_12m, orders_12m, orders_prev_12m, n_categories,
-    n_channels, recency_days, tenure_days, active`` (and ``nps_mean``/``n_responses`` from
-    surveys answered by then). Accounts without an order by ``as_of`` are left out.
+    The same aggregation as the run's ``account_summary``
+    (:func:`kam_analysis.data.prepare.compute_account_summary`) with orders and survey
+    responses after ``as_of`` left out; it feeds :func:`compute_baseline_segments` (KPIs at
+    the baseline come from :func:`kam_analysis.kpis.compute_account_kpis_as_of`). Accounts
+    without an order by ``as_of`` are left out.
     """
     import duckdb
 
-    from .data.prepare import exact_sum
+    from .data.prepare import compute_account_summary
 
-    from .data.readers import sql_str
-
-    a = run.params.analysis
-    t = run.transactions_sql()
-    d = f"DATE '{pd.Timestamp(as_of).date()}'"
     con = duckdb.connect()
     try:
-        con.execute(f"CREATE TEMP VIEW t AS SELECT * FROM {t} WHERE order_date <= {d}")
-        # exact DECIMAL sums: double sums vary in the last bits with DuckDB's thread order
-        con.execute(f"""CREATE TEMP TABLE o AS SELECT account_id, order_id, min(order_date) AS order_date,
-                       {exact_sum('net_revenue')} AS revenue FROM t GROUP BY account_id, order_id""")
-        s = con.execute(f"""
-            SELECT account_id, min(order_date) AS first_order_date, max(order_date) AS last_order_date,
-                   count(*) FILTER (WHERE revenue > 0) AS n_orders, CAST(sum(revenue) AS DOUBLE) AS revenue,
-                   CAST(coalesce(sum(revenue) FILTER (WHERE order_date > {d} - INTERVAL 12 MONTH), 0) AS DOUBLE)
-                       AS revenue_12m,
-                   CAST(coalesce(sum(revenue) FILTER (WHERE order_date <= {d} - INTERVAL 12 MONTH
-                                        AND order_date > {d} - INTERVAL 24 MONTH), 0) AS DOUBLE)
-                       AS revenue_prev_12m,
-                   count(*) FILTER (WHERE revenue > 0 AND order_date > {d} - INTERVAL 12 MONTH) AS orders_12m,
-                   count(*) FILTER (WHERE revenue > 0 AND order_date <= {d} - INTERVAL 12 MONTH
-                                    AND order_date > {d} - INTERVAL 24 MONTH) AS orders_prev_12m
-            FROM o GROUP BY account_id""").df()
-        b = con.execute("""SELECT account_id, count(DISTINCT category) AS n_categories,
-                           count(DISTINCT channel) AS n_channels FROM t GROUP BY account_id""").df()
-        s = s.merge(b, on="account_id", how="left")
-        if run.has_data("surveys"):
-            p = sql_str(str(run.data_dir / "surveys.parquet"))
-            cols = set(con.execute(f"SELECT * FROM read_parquet({p}) LIMIT 0").df().columns)
-            if {"nps", "survey_date"} <= cols:
-                sv = con.execute(f"""SELECT account_id, count(*) AS n_responses, avg(nps) AS nps_mean
-                                     FROM read_parquet({p}) WHERE survey_date <= {d}
-                                     GROUP BY account_id""").df()
-                s = s.merge(sv, on="account_id", how="left")
-                s["n_responses"] = s["n_responses"].fillna(0).astype("int64")
+        s = compute_account_summary(con, run.params, run.data_dir, as_of=as_of)
     finally:
         con.close()
-    if run.has_data("accounts"):
-        acc = run.read_data("accounts")
-        keep = [c for c in ("account_id", "account_name", "segment", "region", "key_account") if c in acc]
-        s = acc[keep].merge(s, on="account_id", how="right")
-    for c in ("n_orders", "orders_12m", "orders_prev_12m", "n_categories", "n_channels"):
-        s[c] = s[c].fillna(0).astype("int64")
-    for c in ("first_order_date", "last_order_date"):
-        s[c] = pd.to_datetime(s[c])
-    ts = pd.Timestamp(as_of)
-    s["recency_days"] = (ts - s["last_order_date"]).dt.days
-    s["tenure_days"] = (ts - s["first_order_date"]).dt.days
-    s["active"] = s["recency_days"].le(a.churn_days)
-    return s.sort_values("account_id", kind="stable").reset_index(drop=True)
+    return s[s["first_order_date"].notna()].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- segment scorecard

@@ -26,7 +26,7 @@ from .demo import generate_demo
 from .readers import connect_duckdb, sql_str
 from .validate import ValidationReport, validate_data
 
-__all__ = ["ensure_demo_data", "prepare_run_data", "input_files", "sha256_file", "aggregate_tables"]
+__all__ = ["ensure_demo_data", "prepare_run_data", "compute_account_summary", "exact_sum", "input_files", "sha256_file", "aggregate_tables"]
 
 
 def input_files(params: Params) -> dict[str, Path]:
@@ -125,32 +125,30 @@ def exact_sum(expr: str) -> str:
     return f"sum(CAST({expr} AS DECIMAL(38, 4)))"
 
 
-_dsum = exact_sum
 
 
-def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path) -> dict[str, pd.DataFrame]:
-    """Aggregate the clean transactions (Parquet) to account-level frames, in DuckDB.
+def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path, *,
+                            as_of=None) -> pd.DataFrame:
+    """One row per account as it stood on ``as_of`` (default: the run's as-of date), in DuckDB.
 
-    Returns
-    -------
-    dict
-        ``account_summary`` (one row per account: attributes, first/last order, orders,
-        revenue, margin, recency, tenure, activity, trailing-12-month figures, survey
-        scores), ``account_period`` (account x period: revenue, orders, margin) and
-        ``account_category`` (account x product category: revenue, orders).
+    Orders and survey responses after ``as_of`` are left out; windows (last 12 months,
+    previous 12), recency, tenure and activity are measured from ``as_of``. Leaves the
+    temporary views ``t`` (transactions) and ``orders`` (lines summed per order) on
+    ``con`` for callers that aggregate further.
     """
     a = params.analysis
+    as_of_date = pd.Timestamp(as_of or a.as_of_date).date()
     t = f"read_parquet({sql_str(str(data_dir / 'transactions.parquet'))})"
     acc = f"read_parquet({sql_str(str(data_dir / 'accounts.parquet'))})"
     has_surveys = (data_dir / "surveys.parquet").exists()
-    as_of = f"DATE '{a.as_of_date}'"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {t}")
+    as_of = f"DATE '{as_of_date}'"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {t} WHERE order_date <= {as_of}")
     # Money is summed as DECIMAL: exact, so the totals do not depend on the order in which
     # DuckDB's threads add rows up (double sums would differ in the last bits between runs).
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE orders AS
-        SELECT account_id, order_id, min(order_date) AS order_date, {_dsum('net_revenue')} AS revenue,
-               {_dsum('gross_margin')} AS gross_margin
+        SELECT account_id, order_id, min(order_date) AS order_date, {exact_sum('net_revenue')} AS revenue,
+               {exact_sum('gross_margin')} AS gross_margin
         FROM t GROUP BY account_id, order_id""")
     per_acc = con.execute(f"""
         SELECT account_id,
@@ -177,7 +175,7 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
             SELECT account_id, count(*) AS n_responses, avg(nps) AS nps_mean, avg(csat) AS csat_mean,
                    arg_max(nps, [epoch(survey_date), nps]) FILTER (WHERE nps IS NOT NULL) AS nps_latest,
                    max(survey_date) AS last_survey_date
-            FROM {s} GROUP BY account_id""").df()
+            FROM {s} WHERE survey_date <= {as_of} GROUP BY account_id""").df()
         summary = summary.merge(surv, on="account_id", how="left")
         summary["n_responses"] = summary["n_responses"].fillna(0).astype("int64")
     for c in ("n_orders", "orders_12m", "orders_prev_12m", "n_categories", "n_channels"):
@@ -188,12 +186,26 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
         summary["gross_margin"] = float("nan")
     for c in ("first_order_date", "last_order_date"):
         summary[c] = pd.to_datetime(summary[c])
-    as_of_ts = pd.Timestamp(a.as_of_date)
+    as_of_ts = pd.Timestamp(as_of_date)
     summary["recency_days"] = (as_of_ts - summary["last_order_date"]).dt.days
     summary["tenure_days"] = (as_of_ts - summary["first_order_date"]).dt.days
     summary["active"] = summary["recency_days"].le(a.churn_days) & summary["last_order_date"].notna()
-    summary = summary.sort_values("account_id", kind="stable").reset_index(drop=True)
+    return summary.sort_values("account_id", kind="stable").reset_index(drop=True)
 
+
+def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path) -> dict[str, pd.DataFrame]:
+    """Aggregate the clean transactions (Parquet) to account-level frames, in DuckDB.
+
+    Returns
+    -------
+    dict
+        ``account_summary`` (one row per account: attributes, first/last order, orders,
+        revenue, margin, recency, tenure, activity, trailing-12-month figures, survey
+        scores), ``account_period`` (account x period: revenue, orders, margin) and
+        ``account_category`` (account x product category: revenue, orders).
+    """
+    summary = compute_account_summary(con, params, data_dir)
+    a = params.analysis
     period = con.execute(f"""
         SELECT account_id, CAST(date_trunc('{a.period}', order_date) AS DATE) AS period_start,
                sum(revenue)::DOUBLE AS revenue, count(*) FILTER (WHERE revenue > 0) AS orders,
@@ -201,7 +213,7 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
         FROM orders GROUP BY ALL ORDER BY account_id, period_start""").df()
     period["period_start"] = pd.to_datetime(period["period_start"])
     category = con.execute(f"""
-        SELECT account_id, coalesce(category, '(none)') AS category, {_dsum('net_revenue')}::DOUBLE AS revenue,
+        SELECT account_id, coalesce(category, '(none)') AS category, {exact_sum('net_revenue')}::DOUBLE AS revenue,
                count(DISTINCT order_id) AS orders
         FROM t GROUP BY ALL ORDER BY account_id, category""").df()
     return {"account_summary": summary, "account_period": period, "account_category": category}

@@ -230,7 +230,7 @@ def s_title(d: DeckData) -> list[SlideSpec]:
                    max_pt=14, min_pt=10)
         logo = d.params.branding.logo
         if logo is not None and logo.is_file():
-            w, h = c.deck.width, c.deck.height
+            w = c.deck.width
             c.picture(logo, Box(w - int(2.6 * IN), int(0.4 * IN), int(2.0 * IN), int(0.8 * IN)))
 
     return [SlideSpec("summary", "Title", _text(e.title, 120), draw, topic="title",
