@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .config import TEMPLATES_DIR
 from .exceptions import ParameterError
@@ -42,17 +41,9 @@ _DEFAULT_FILE = TEMPLATES_DIR / "benchmarks.yaml"
 
 
 def _read_yaml(path: str | Path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ParameterError(f"Benchmark file {path} not found; fix: set benchmarks.file to an existing YAML "
-                             f"file, or remove it to use {_DEFAULT_FILE}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"Benchmark file {path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ParameterError(f"Benchmark file {path} must be a mapping with 'industries:' and 'maturity_ladder:'")
-    return raw
+    from .config import read_yaml_mapping
+
+    return read_yaml_mapping(path, what="Benchmark file", setting="benchmarks.file")
 
 
 def load_benchmarks(path: str | Path | None = None, *, industry: str,

@@ -27,6 +27,7 @@ __all__ = [
     "load_params",
     "parse_overrides",
     "client_slug",
+    "read_yaml_mapping",
     "REPO_ROOT",
     "TEMPLATES_DIR",
 ]
@@ -571,6 +572,30 @@ def client_slug(name: str) -> str:
             "fix: give the client a name with at least one letter or digit"
         )
     return slug
+
+
+def read_yaml_mapping(path: str | Path, *, what: str, setting: str) -> dict:
+    """Read a consultant-editable YAML file (playbooks, benchmarks, RFM segments) as a mapping.
+
+    Raises
+    ------
+    ParameterError
+        The file is missing, is not valid YAML, or is not a mapping; the message names the
+        file and the parameter that points at it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"{what} {path} not found; fix: set {setting} in the params to an existing file, "
+                             "or remove it to use the default in templates/")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{what} {path} is not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"{what} {path} is not UTF-8 text; fix: save it as UTF-8") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"{what} {path} must be a YAML mapping (key: value), not {type(data).__name__}")
+    return data
 
 
 def parse_overrides(items: list[str] | None) -> list[tuple[list[str], Any]]:

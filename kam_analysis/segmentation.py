@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .exceptions import ParameterError
 
@@ -551,12 +550,10 @@ def load_rfm_segments(path: str | Path) -> dict:
     ParameterError
         The file is missing or malformed, or some R × F combination matches no rule.
     """
+    from .config import read_yaml_mapping
+
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParameterError(f"RFM segments file {path} not found; fix: set segmentation.rfm.segments_file "
-                             "or restore templates/rfm_segments.yaml") from None
+    data = read_yaml_mapping(path, what="RFM segments file", setting="segmentation.rfm.segments_file")
     if not isinstance(data, dict) or not isinstance(data.get("segments"), list) or not data["segments"]:
         raise ParameterError(f"RFM segments file {path} must have 'scale:' and a 'segments:' list of rules")
     scale = int(data.get("scale", 5))

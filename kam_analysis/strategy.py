@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .exceptions import ParameterError
 
@@ -92,14 +91,10 @@ def load_playbooks(path: str | Path, *, segments: list[str] | None = None,
         Missing/unreadable file, a playbook for a segment that does not exist, a segment
         without a playbook, an unknown field or engagement model, or a value out of range.
     """
+    from .config import read_yaml_mapping
+
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParameterError(f"playbooks file {path} not found; fix: set strategy.playbooks in the params "
-                             "to an existing file (default templates/playbooks.yaml)") from None
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"playbooks file {path} is not valid YAML: {exc}") from None
+    data = read_yaml_mapping(path, what="playbooks file", setting="strategy.playbooks")
     if not isinstance(data, dict) or not isinstance(data.get("playbooks"), dict) or not data["playbooks"]:
         raise ParameterError(f"playbooks file {path} must have a top-level 'playbooks:' mapping of segment -> fields")
     data = copy.deepcopy(data)

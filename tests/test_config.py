@@ -137,3 +137,19 @@ def test_client_slug_for_non_latin_name_is_stable_and_safe():
 def test_client_slug_rejects_names_without_letters_or_digits(name):
     with pytest.raises(ParameterError, match="no letters or digits"):
         client_slug(name)
+
+
+@pytest.mark.parametrize("loader, kwargs, what", [
+    ("kam_analysis.strategy:load_playbooks", {}, "playbooks file"),
+    ("kam_analysis.segmentation:load_rfm_segments", {}, "RFM segments file"),
+])
+def test_malformed_consultant_yaml_is_a_message_not_a_traceback(tmp_path, loader, kwargs, what):
+    import importlib
+
+    mod, fn = loader.split(":")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("segments: [unclosed\n")
+    with pytest.raises(ParameterError, match=f"{what} .* is not valid YAML"):
+        getattr(importlib.import_module(mod), fn)(bad, **kwargs)
+    with pytest.raises(ParameterError, match=f"{what} .* not found; fix: set"):
+        getattr(importlib.import_module(mod), fn)(tmp_path / "missing.yaml", **kwargs)
