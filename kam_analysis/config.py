@@ -327,7 +327,7 @@ class StrategySection(_Section):
     churn_features: list[str] = Field(
         default_factory=lambda: ["recency_months", "orders_12m_log2", "frequency_trend", "detractor", "no_survey",
                                  "tenure_years", "category_breadth"],
-        description="features of the churn model (see kam_analysis.risk.FEATURES; key_account is available but "
+        description="features of the churn model (see kam_analysis.models.churn.FEATURES; key_account is available but "
                     "leaks when the client chose key accounts after the training cut-offs)")
     risk_band_shares: dict[str, float] = Field(
         default_factory=lambda: {"high": 0.10, "medium": 0.20},

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["style_table", "validation_table", "CURRENCY_SYMBOLS"]
+from .present.formats import currency_symbol
 
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF ", "JPY": "¥"}
+__all__ = ["style_table", "validation_table"]
 
 
 def style_table(df: pd.DataFrame, *, currency: str | None = None, money: list[str] = (), pct: list[str] = (),
@@ -15,7 +15,7 @@ def style_table(df: pd.DataFrame, *, currency: str | None = None, money: list[st
 
     Missing values show as an en dash, never as "nan".
     """
-    sym = CURRENCY_SYMBOLS.get(currency or "", (currency + " ") if currency else "")
+    sym = currency_symbol(currency)
     fmt: dict = {}
     for c in money:
         fmt[c] = lambda v, s=sym: f"{s}{v:,.0f}"

@@ -30,7 +30,6 @@ colours), and replaces each kept layout's shapes with the placeholders above.
 from __future__ import annotations
 
 import argparse
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 

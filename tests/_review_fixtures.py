@@ -2,7 +2,7 @@
 
 The upstream phases (segmentation, strategy) are built in parallel, so the tests make
 their tables themselves: segments from simple ranks, a churn-risk table from a fixed
-rule, a whitespace table; the review tables come from kam_analysis.review on them.
+rule, a whitespace table; the review tables come from kam_analysis.phases.review on them.
 Two accounts get hostile names to prove client strings stay text.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kam_analysis import review
-from kam_analysis.kpis import compute_account_kpis_as_of, compute_headline_kpis, compute_period_kpis
-from kam_analysis.run import Run
+from kam_analysis.phases import review
+from kam_analysis.metrics.kpis import compute_account_kpis_as_of, compute_headline_kpis, compute_period_kpis
+from kam_analysis.data.runfolder import Run
 
 HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>Evil & Co"
 HOSTILE_END = "</script><b>bold</b> =SUM(A1) \u2028 Ltd"

@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from kam_analysis import ParameterError, assessment, kpis
+from kam_analysis import ParameterError
+from kam_analysis.phases import assessment
+from kam_analysis.metrics import kpis
 from kam_analysis.config import TEMPLATES_DIR
 
 from conftest import write_demo_params

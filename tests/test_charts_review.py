@@ -5,7 +5,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from kam_analysis import charts, review
+from kam_analysis import charts
+from kam_analysis.phases import review
 
 
 def _tracking():

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kam_analysis import clv
-from kam_analysis.clv import BetaGeoFitter, CLVFitError, GammaGammaFitter
+from kam_analysis.models import clv
+from kam_analysis.models.clv import BetaGeoFitter, CLVFitError, GammaGammaFitter
 
 DATA = Path(__file__).parent / "data" / "CDNOW_sample.txt"
 

@@ -18,13 +18,15 @@ from pptx import Presentation
 from pptx.util import Emu
 
 from conftest import REPO, require_tool, write_demo_params
-from kam_analysis import assessment, kpis, open_run, review, segmentation, strategy
+from kam_analysis.phases import assessment, review, segmentation, strategy
+from kam_analysis.metrics import kpis
+from kam_analysis import open_run
 from kam_analysis.config import load_params
 from kam_analysis.deliverables._pptx import fit_font_size
 from kam_analysis.deliverables.deck import build_deck
 from kam_analysis.deliverables.deck_format import fmt_money, fmt_share, fmt_value
 from kam_analysis.exceptions import ParameterError
-from kam_analysis.run import Run
+from kam_analysis.data.runfolder import Run
 
 ALT = REPO / "tests" / "data" / "alt_template.pptx"
 

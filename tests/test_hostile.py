@@ -7,7 +7,6 @@ leaves a run folder behind and never shows a traceback.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_helpers import ACCOUNTS, TRANSACTIONS, write_params
+from data_helpers import TRANSACTIONS, write_params
 from kam_analysis.cli import main
 from kam_analysis.config import load_params
 from kam_analysis.data.prepare import prepare_run_data
 from kam_analysis.data.validate import validate_data
-from kam_analysis.run import Run
+from kam_analysis.data.runfolder import Run
 
 CORPUS = Path(__file__).parent / "corpus"
 

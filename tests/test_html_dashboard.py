@@ -134,7 +134,7 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
 
 
 def test_pseudonymised_run_shows_no_account_names(review_run):
-    from kam_analysis.run import Run
+    from kam_analysis.data.runfolder import Run
 
     params = review_run.params.model_copy(deep=True)
     params.output.pseudonymise = True

@@ -20,7 +20,7 @@ def _read(path, **spec):
     info: dict = {}
     cols = read_raw(con, FileSpec(path=path, **spec), table="transactions", view="raw", required_client_columns=REQ,
                     info=info)
-    rows = con.execute(f"SELECT * FROM raw").fetchall()
+    rows = con.execute("SELECT * FROM raw").fetchall()
     return cols, rows, info
 
 

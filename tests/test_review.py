@@ -1,4 +1,4 @@
-"""Tests for kam_analysis.review: tracking, SPC, programme impact, migration, recommendations."""
+"""Tests for kam_analysis.phases.review: tracking, SPC, programme impact, migration, recommendations."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kam_analysis import PLANTED, assessment, kpis, review
-from kam_analysis.kpis import compute_account_kpis, compute_headline_kpis
+from kam_analysis import PLANTED
+from kam_analysis.phases import assessment, review
+from kam_analysis.metrics import kpis
+from kam_analysis.metrics.kpis import compute_account_kpis, compute_headline_kpis
 
 
 # --------------------------------------------------------------------------- status and trend

@@ -8,7 +8,6 @@ tables, deliverables of any kind — so deliverables added later are covered too
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import zipfile
@@ -18,12 +17,12 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from data_helpers import TRANSACTIONS, write_params
+from data_helpers import write_params
 from kam_analysis.config import client_slug, load_params
 from kam_analysis.data.prepare import prepare_run_data
 from kam_analysis.deliverables._xlsx import write_cell, write_frame
 from kam_analysis.exceptions import ParameterError
-from kam_analysis.run import Run
+from kam_analysis.data.runfolder import Run
 from kam_analysis.safety import is_formula_like, neutralise_formula, neutralise_frame_for_csv
 
 HOSTILE = [

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from kam_analysis import ParameterError
-from kam_analysis import segmentation as sg
+from kam_analysis.phases import segmentation as sg
 from kam_analysis.config import Criterion, QuadrantNames, QuadrantOverride, REPO_ROOT
-from kam_analysis.run import Run
+from kam_analysis.data.runfolder import Run
 
 NAMES = QuadrantNames()
 
@@ -282,7 +282,7 @@ def test_demo_overrides_from_params_and_file(demo_run, tmp_path):
 
 
 def test_clv_failure_is_noted_not_invented(demo_run, monkeypatch):
-    from kam_analysis import clv
+    from kam_analysis.models import clv
 
     def no_fit(self, *a, **k):
         raise clv.CLVFitError("BG/NBD fit did not converge (planted)")

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from kam_analysis import ParameterError, load_params, segmentation, strategy
+from kam_analysis import ParameterError, load_params
+from kam_analysis.phases import segmentation, strategy
 from kam_analysis.config import TEMPLATES_DIR, QuadrantNames
 from tests.conftest import write_demo_params
 

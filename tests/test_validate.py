@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data_helpers import ACCOUNTS, CAPABILITY, SURVEYS, TRANSACTIONS, messages, validate, write_params
+from data_helpers import ACCOUNTS, CAPABILITY, SURVEYS, TRANSACTIONS, messages, validate
 from kam_analysis.cli import main
 from kam_analysis.config import load_params
 from kam_analysis.data.validate import validate_data
@@ -339,7 +339,6 @@ def test_validation_is_repeatable(tmp_path):
 def test_an_impossible_date_is_unparseable_not_a_second_date_format(tmp_path):
     """31-31-2024 is valid under neither reading: one unparseable value, not 'mixed formats'."""
     from kam_analysis.config import load_params
-    from kam_analysis.data.validate import validate_data
 
     (tmp_path / "o.csv").write_text("account_id,order_id,order_date,net_revenue\n"
                                     "a,1,13/01/2024,10\na,2,14/02/2024,5\nb,3,31-31-2024,7\n")

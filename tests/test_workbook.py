@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from kam_analysis import ParameterError
-from kam_analysis import segmentation as sg
+from kam_analysis.phases import segmentation as sg
 from kam_analysis.config import QuadrantOverride
 from kam_analysis.deliverables.workbook import WORKBOOK_SHEETS, build_segmentation_workbook
-from kam_analysis.run import Run
+from kam_analysis.data.runfolder import Run
 
 from conftest import require_tool
 

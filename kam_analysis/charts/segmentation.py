@@ -127,7 +127,7 @@ def plot_rfm_heatmap(segments: pd.DataFrame, *, bins: int = 5, value: str = "acc
 def plot_cluster_profiles(cluster_profiles: pd.DataFrame, *, title: str = "Behavioural clusters: feature profile",
                           ax=None):
     """Heatmap of each cluster's mean z-score per feature (0 = the average account)."""
-    from ..segmentation import FEATURE_LABELS
+    from ..phases.segmentation import FEATURE_LABELS
 
     zc = [c for c in cluster_profiles.columns if c.startswith("z_")]
     if cluster_profiles.empty or not zc:

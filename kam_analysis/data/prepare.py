@@ -21,12 +21,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ..config import Params
+from ..config import Params, load_params
 from .demo import generate_demo
 from .readers import connect_duckdb, sql_str
+from .runfolder import Run, _atomic_write_bytes
 from .validate import ValidationReport, validate_data
 
-__all__ = ["ensure_demo_data", "prepare_run_data", "compute_account_summary", "exact_sum", "input_files", "sha256_file", "aggregate_tables"]
+__all__ = ["open_run", "ensure_demo_data", "prepare_run_data", "compute_account_summary", "exact_sum", "input_files", "sha256_file", "aggregate_tables"]
 
 
 def input_files(params: Params) -> dict[str, Path]:
@@ -98,8 +99,6 @@ def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
             "stats": report.stats,
             "present_columns": report.present_columns,
         }, indent=2, default=str), encoding="utf-8")
-        from ..run import Run
-
         run = Run(run_dir, params)
         for name, df in aggregate_tables(con, params, data_dir).items():
             run.write_table(name, df, phase="prepare")
@@ -217,3 +216,30 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
                count(DISTINCT order_id) AS orders
         FROM t GROUP BY ALL ORDER BY account_id, category""").df()
     return {"account_summary": summary, "account_period": period, "account_category": category}
+
+
+def open_run(params_path: str | Path, run_dir: str | Path | None = None,
+             overrides: list[str] | None = None) -> Run:
+    """Open the run folder a notebook works in.
+
+    Inside ``kam run`` the runner passes ``run_dir``; the run's ``params.json`` (resolved
+    by the runner) is used so every notebook sees the same parameters. Opened by hand
+    (JupyterLab, ``run_dir`` empty), a scratch run ``outputs/<client>/interactive`` is
+    used and its data prepared on first use.
+    """
+    if run_dir:
+        rd = Path(run_dir)
+        pj = rd / "params.json"
+        if pj.exists():
+            params = Params.model_validate(json.loads(pj.read_text()))
+            params.source_path = Path(params_path).resolve() if params_path else None
+        else:
+            params = load_params(params_path, overrides)
+    else:
+        params = load_params(params_path, overrides)
+        rd = Path(params.output.root) / params.slug / "interactive"
+    run = Run(rd, params)
+    if not run.has_data("transactions"):
+        prepare_run_data(params, rd)
+        _atomic_write_bytes(rd / "params.json", json.dumps(params.resolved_dump(), indent=2).encode())
+    return run

@@ -26,7 +26,7 @@ BUILDERS: dict[str, str] = {
 def build_deliverables(run_dir: str | Path, params, *, only: list[str] | None = None,
                        progress: Callable[[str], None] | None = None) -> list[dict]:
     """Build every registered deliverable; return one record per deliverable."""
-    from ..run import Run
+    from ..data.runfolder import Run
 
     run = Run(run_dir, params)
     say = progress or (lambda _m: None)

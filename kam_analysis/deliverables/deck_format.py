@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from ..reporting import CURRENCY_SYMBOLS
+from ..present.formats import CURRENCY_SYMBOLS
 
 __all__ = ["fmt_value", "fmt_money", "fmt_share", "fmt_count", "fmt_points", "chart_format", "kpi_label",
            "period_label", "is_num", "KPI_LABELS", "KPI_UNITS"]

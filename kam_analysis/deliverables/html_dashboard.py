@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import TEMPLATES_DIR
-from ..review import ALL_ACCOUNTS, change_vs_baseline, kpi_unit, read_optional
+from ..phases.review import ALL_ACCOUNTS, change_vs_baseline, kpi_unit, read_optional
 
 __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
            "baseline_change_text"]
@@ -202,7 +202,7 @@ def collect_dashboard_data(run) -> dict:
 
 def baseline_change_text(kpi: str, current, baseline) -> str | None:
     """The change of a KPI against its baseline as a reader sees it, by
-    :func:`kam_analysis.review.change_vs_baseline`: share KPIs in points x 100 ("+0.7 pts"),
+    :func:`kam_analysis.phases.review.change_vs_baseline`: share KPIs in points x 100 ("+0.7 pts"),
     score KPIs in points ("+3.7 pts"), currency/count KPIs relative ("+5.0%"); None when either
     value is missing."""
     try:

@@ -32,8 +32,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..kpis import KPI_DEFINITIONS
-from ..review import ALL_ACCOUNTS, POINT_UNITS, change_vs_baseline, kpi_unit, read_optional
+from ..metrics.kpis import KPI_DEFINITIONS
+from ..phases.review import ALL_ACCOUNTS, POINT_UNITS, change_vs_baseline, kpi_unit, read_optional
 from ._xlsx import (FMT, GREY, NAVY, RAG_FILLS, TEAL, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
 from .html_dashboard import KPI_LABELS, KPI_UNITS, SCORECARD_KPIS

@@ -444,7 +444,7 @@ def _rfm(ws, run, ctx) -> None:
 
 
 def _clusters(ws, run, ctx) -> None:
-    from ..segmentation import FEATURE_LABELS
+    from ..phases.segmentation import FEATURE_LABELS
 
     prof = _read(run, "cluster_profiles")
     sil = _read(run, "cluster_silhouette")
@@ -712,7 +712,7 @@ def build_segmentation_workbook(run) -> Path | None:
                        "fix: re-run the segmentation phase (kam run --phase segmentation)")
     seg["account_id"] = seg["account_id"].astype(str)
     settings = _read(run, "segmentation_settings")
-    from ..segmentation import load_rfm_segments, rfm_segments_path
+    from ..phases.segmentation import load_rfm_segments, rfm_segments_path
 
     try:
         rfm_tones = {s["name"]: s.get("tone", "") for s in load_rfm_segments(rfm_segments_path(p))["segments"]}

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Params, load_params
-from .exceptions import KAMError, RunError
-from .safety import neutralise_frame_for_csv
+from ..config import Params
+from ..exceptions import RunError
+from ..safety import neutralise_frame_for_csv
 
-__all__ = ["Run", "open_run"]
+__all__ = ["Run"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -219,35 +219,3 @@ class Run:
             raise ValueError(f"deliverable file name {filename!r} must be a plain file name")
         self.deliverables_dir.mkdir(parents=True, exist_ok=True)
         return self.deliverables_dir / filename
-
-
-def open_run(params_path: str | Path, run_dir: str | Path | None = None,
-             overrides: list[str] | None = None) -> Run:
-    """Open the run folder a notebook works in.
-
-    Inside ``kam run`` the runner passes ``run_dir``; the run's ``params.json`` (resolved
-    by the runner) is used so every notebook sees the same parameters. Opened by hand
-    (JupyterLab, ``run_dir`` empty), a scratch run ``outputs/<client>/interactive`` is
-    used and its data prepared on first use.
-    """
-    if run_dir:
-        rd = Path(run_dir)
-        pj = rd / "params.json"
-        if pj.exists():
-            params = Params.model_validate(json.loads(pj.read_text()))
-            params.source_path = Path(params_path).resolve() if params_path else None
-        else:
-            params = load_params(params_path, overrides)
-    else:
-        params = load_params(params_path, overrides)
-        rd = Path(params.output.root) / params.slug / "interactive"
-    run = Run(rd, params)
-    if not run.has_data("transactions"):
-        from .data.prepare import prepare_run_data
-
-        try:
-            prepare_run_data(params, rd)
-        except KAMError:
-            raise
-        _atomic_write_bytes(rd / "params.json", json.dumps(params.resolved_dump(), indent=2).encode())
-    return run

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .exceptions import ParameterError, RunError
+from ..exceptions import ParameterError, RunError
 
 __all__ = [
     "FEATURES",
@@ -113,7 +113,7 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
     """
     import duckdb
 
-    from .data.prepare import exact_sum
+    from ..data.prepare import exact_sum
 
     con = duckdb.connect()
     try:

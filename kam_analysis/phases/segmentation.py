@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 
 __all__ = [
     "compute_value_tiers",
@@ -340,7 +340,7 @@ def compute_portfolio_quadrants(account_summary: pd.DataFrame, *, names, key_acc
     :func:`compute_relative_strength` and :func:`assign_quadrants`. Returns
     ``account_id, attractiveness, relative_strength, quadrant, is_key``.
     """
-    from .config import SegmentationSection
+    from ..config import SegmentationSection
 
     seg = seg or SegmentationSection()
     feats = compute_account_features(account_summary, account_col=account_col)
@@ -550,7 +550,7 @@ def load_rfm_segments(path: str | Path) -> dict:
     ParameterError
         The file is missing or malformed, or some R × F combination matches no rule.
     """
-    from .config import read_yaml_mapping
+    from ..config import read_yaml_mapping
 
     path = Path(path)
     data = read_yaml_mapping(path, what="RFM segments file", setting="segmentation.rfm.segments_file")
@@ -814,7 +814,7 @@ def resolve_params_path(params, path: str | Path | None) -> Path | None:
 
 def rfm_segments_path(params) -> Path:
     """The RFM mapping file: ``segmentation.rfm.segments_file`` or ``templates/rfm_segments.yaml``."""
-    from .config import TEMPLATES_DIR
+    from ..config import TEMPLATES_DIR
 
     return resolve_params_path(params, params.segmentation.rfm.segments_file) or TEMPLATES_DIR / "rfm_segments.yaml"
 
@@ -827,7 +827,7 @@ def compute_clv_for_run(run, *, account_col: str = "account_id") -> dict:
     A model that cannot be fitted gives NaN CLV with the reason in ``note``, never a
     made-up number.
     """
-    from . import clv as clvmod
+    from ..models import clv as clvmod
 
     cfg = run.params.segmentation.clv
     as_of = pd.Timestamp(run.params.analysis.as_of_date)

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kam_analysis import PLANTED, ParameterError, RunError, open_run, risk
+from kam_analysis import PLANTED, ParameterError, RunError, open_run
+from kam_analysis.models import churn
 from tests.conftest import write_demo_params
 
 
@@ -29,7 +30,7 @@ def _simulate(n: int, seed: int, log_or_detractor: float) -> pd.DataFrame:
 def test_model_recovers_planted_driver_direction_and_size():
     true_or = 2.5
     df = _simulate(6000, seed=11, log_or_detractor=np.log(true_or))
-    m = risk.ChurnRiskModel(["recency_months", "detractor", "tenure_years"], horizon_days=365).fit(df)
+    m = churn.ChurnRiskModel(["recency_months", "detractor", "tenure_years"], horizon_days=365).fit(df)
     d = m.drivers_.set_index("feature")
     assert d.loc["detractor", "ci_low"] < true_or < d.loc["detractor", "ci_high"]
     assert d.loc["detractor", "odds_ratio"] == pytest.approx(true_or, rel=0.2)
@@ -44,7 +45,7 @@ def test_model_recovers_planted_driver_direction_and_size():
 
 def test_protective_driver_reads_as_protective():
     df = _simulate(4000, seed=5, log_or_detractor=np.log(0.4))
-    d = risk.ChurnRiskModel(["recency_months", "detractor"]).fit(df).drivers_.set_index("feature")
+    d = churn.ChurnRiskModel(["recency_months", "detractor"]).fit(df).drivers_.set_index("feature")
     assert d.loc["detractor", "odds_ratio"] < 1 and d.loc["detractor", "direction"] == "lowers risk"
     assert "cuts the odds" in d.loc["detractor", "interpretation"]
 
@@ -52,11 +53,11 @@ def test_protective_driver_reads_as_protective():
 def test_model_input_errors():
     df = _simulate(200, seed=1, log_or_detractor=0.5)
     with pytest.raises(ParameterError, match=r"churn feature\(s\) \['nps_score'\] are not in the data"):
-        risk.ChurnRiskModel(["recency_months", "nps_score"]).fit(df)
+        churn.ChurnRiskModel(["recency_months", "nps_score"]).fit(df)
     with pytest.raises(RunError, match="too little data to fit the churn model"):
-        risk.ChurnRiskModel(["recency_months"]).fit(df.head(20))
+        churn.ChurnRiskModel(["recency_months"]).fit(df.head(20))
     with pytest.raises(ParameterError, match=r"unknown feature\(s\) \['mood'\]"):
-        risk.run_churn_analysis(pd.DataFrame(), as_of=dt.date(2025, 1, 1), horizon_days=365, activity_days=180,
+        churn.run_churn_analysis(pd.DataFrame(), as_of=dt.date(2025, 1, 1), horizon_days=365, activity_days=180,
                                 features=["mood"])
 
 
@@ -77,7 +78,7 @@ def test_churn_frame_features_and_outcome_by_hand():
     ])
     surveys = pd.DataFrame({"account_id": ["a", "b", "b"], "survey_date": ["2024-10-01", "2024-10-01", "2025-01-10"],
                             "nps": [9.0, 4.0, 10.0], "csat": [5.0, 2.0, 5.0]})
-    f = risk.build_churn_frame(tx, cutoff=dt.date(2024, 12, 31), horizon_days=180, activity_days=180, surveys=surveys,
+    f = churn.build_churn_frame(tx, cutoff=dt.date(2024, 12, 31), horizon_days=180, activity_days=180, surveys=surveys,
                                data_end=dt.date(2025, 12, 31)).set_index("account_id")
     assert list(f.index) == ["a", "b"]
     assert f.loc["a", "churned"] == 0 and f.loc["b", "churned"] == 1
@@ -91,13 +92,13 @@ def test_churn_frame_features_and_outcome_by_hand():
     assert f.loc["b", "detractor"] == 1 and f.loc["a", "detractor"] == 0 and f.loc["b", "csat_low"] == 1
     assert f["no_survey"].sum() == 0
     # outcome window beyond the data: unobserved
-    g = risk.build_churn_frame(tx, cutoff=dt.date(2025, 10, 1), horizon_days=180, activity_days=365,
+    g = churn.build_churn_frame(tx, cutoff=dt.date(2025, 10, 1), horizon_days=180, activity_days=365,
                                data_end=dt.date(2025, 12, 31))
     assert g["churned"].isna().all() and "detractor" not in g
 
 
 def test_backtest_metrics_by_hand():
-    m, cal = risk.compute_backtest([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.3], n_bins=2)
+    m, cal = churn.compute_backtest([1, 0, 1, 0], [0.9, 0.1, 0.8, 0.3], n_bins=2)
     v = m.set_index("metric")["value"]
     assert v["auc"] == 1.0
     assert v["brier"] == pytest.approx((0.01 + 0.01 + 0.04 + 0.09) / 4)
@@ -108,18 +109,18 @@ def test_backtest_metrics_by_hand():
 
 def test_risk_bands_and_revenue_at_risk():
     df = _simulate(1000, seed=2, log_or_detractor=1.0)
-    m = risk.ChurnRiskModel(["recency_months", "detractor"]).fit(df)
+    m = churn.ChurnRiskModel(["recency_months", "detractor"]).fit(df)
     scoring = df.head(100)
     segs = pd.DataFrame({"account_id": [f"A{i}" for i in range(120)], "quadrant": ["S", "T"] * 60})
     summ = pd.DataFrame({"account_id": segs["account_id"], "revenue_12m": 100.0})
-    cr = risk.compute_churn_risk(scoring, m, segments=segs, account_summary=summ,
+    cr = churn.compute_churn_risk(scoring, m, segments=segs, account_summary=summ,
                                  band_shares={"high": 0.1, "medium": 0.2})
     assert (cr["risk_band"] == "high").sum() == 10 and (cr["risk_band"] == "medium").sum() == 20
     assert (cr["risk_band"] == "lapsed").sum() == 20 and cr.loc[~cr["active"], "risk_score"].isna().all()
     hi = cr[cr["risk_band"] == "high"]["risk_score"].min()
     assert hi >= cr[cr["risk_band"] == "medium"]["risk_score"].max()
     assert cr["revenue_at_risk"].sum() == pytest.approx(100 * cr["risk_score"].sum())
-    by = risk.compute_revenue_at_risk(cr, order=["T", "S"])
+    by = churn.compute_revenue_at_risk(cr, order=["T", "S"])
     assert by["segment"].tolist() == ["T", "S"]
     assert by["revenue_at_risk"].sum() == pytest.approx(cr["revenue_at_risk"].sum())
     assert by["active_accounts"].sum() == 100
@@ -136,7 +137,7 @@ def full_demo_run(tmp_path_factory):
 def test_demo_churn_model_finds_planted_detractor_driver(full_demo_run):
     run = full_demo_run
     p = run.params
-    res = risk.run_churn_analysis(run.transactions_sql(), as_of=p.analysis.as_of_date,
+    res = churn.run_churn_analysis(run.transactions_sql(), as_of=p.analysis.as_of_date,
                                   horizon_days=p.strategy.churn_horizon_days, activity_days=p.analysis.churn_days,
                                   features=p.strategy.churn_features, windows=p.strategy.churn_windows,
                                   surveys=run.read_data("surveys"), accounts=run.read_data("accounts"))
@@ -154,7 +155,7 @@ def test_demo_churn_model_finds_planted_detractor_driver(full_demo_run):
 
 def test_churn_analysis_without_surveys_skips_survey_features(demo_run):
     p = demo_run.params
-    res = risk.run_churn_analysis(demo_run.transactions_sql(), as_of=p.analysis.as_of_date, horizon_days=365,
+    res = churn.run_churn_analysis(demo_run.transactions_sql(), as_of=p.analysis.as_of_date, horizon_days=365,
                                   activity_days=p.analysis.churn_days, features=p.strategy.churn_features,
                                   windows=2, surveys=None, accounts=None)
     assert res["skipped"] == ["detractor", "no_survey"]
@@ -168,25 +169,25 @@ def test_history_too_short_is_reported_not_supported_and_scores_nobody():
     # before any cut-off of a 365-day horizon, so the model cannot be fitted
     tx = _tx([("A1", "O1", "2024-11-01", 100.0, "x"), ("A2", "O2", "2024-11-01", -20.0, "x"),
               ("A3", "O3", "2024-11-01", 0.0, "y")])
-    res = risk.run_churn_analysis(tx, as_of=dt.date(2024, 12, 31), horizon_days=365, activity_days=180,
+    res = churn.run_churn_analysis(tx, as_of=dt.date(2024, 12, 31), horizon_days=365, activity_days=180,
                                   features=["recency_months", "orders_12m_log2", "tenure_years"])
     assert res["supported"] is False and res["model"] is None and res["backtest_model"] is None
     assert re.search(r"^churn model not supported: no account was active before the churn-model cut-offs "
                      r"\['2024-01-01', .*too short for a horizon of 365 days$", res["note"])
     assert "fix:" not in res["note"]
-    assert list(res["drivers"].columns) == risk.DRIVER_COLUMNS and res["drivers"].empty
-    assert list(res["backtest"].columns) == risk.BACKTEST_COLUMNS and res["backtest"].empty
-    assert list(res["calibration"].columns) == risk.CALIBRATION_COLUMNS and res["calibration"].empty
-    status = risk.compute_churn_model_status(res)
+    assert list(res["drivers"].columns) == churn.DRIVER_COLUMNS and res["drivers"].empty
+    assert list(res["backtest"].columns) == churn.BACKTEST_COLUMNS and res["backtest"].empty
+    assert list(res["calibration"].columns) == churn.CALIBRATION_COLUMNS and res["calibration"].empty
+    status = churn.compute_churn_model_status(res)
     assert status.to_dict("records") == [{"analysis": "Churn-risk model", "supported": False, "reason": res["note"]}]
-    assert "not supported by this data" in risk.describe_churn_analysis(res)
+    assert "not supported by this data" in churn.describe_churn_analysis(res)
 
     segs = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "quadrant": ["Star", "Star", "Status"]})
     summ = pd.DataFrame({"account_id": ["A1", "A2", "A3"], "revenue_12m": [100.0, -20.0, 0.0]})
-    cr = risk.compute_churn_risk(res["scoring"], res["model"], segments=segs, account_summary=summ,
+    cr = churn.compute_churn_risk(res["scoring"], res["model"], segments=segs, account_summary=summ,
                                  band_shares={"high": 0.1, "medium": 0.2})
-    assert cr.empty and list(cr.columns) == risk.CHURN_RISK_COLUMNS  # no invented scores or revenue at risk
-    by_seg = risk.compute_revenue_at_risk(cr, order=["Star", "Status"])
+    assert cr.empty and list(cr.columns) == churn.CHURN_RISK_COLUMNS  # no invented scores or revenue at risk
+    by_seg = churn.compute_revenue_at_risk(cr, order=["Star", "Status"])
     assert by_seg.empty and {"segment", "revenue_at_risk", "share_at_risk"} <= set(by_seg.columns)
 
 
@@ -194,7 +195,7 @@ def test_too_few_accounts_is_not_supported_with_its_reason():
     # 10 accounts ordering every month for three years: the windows exist but hold < 30 accounts
     rows = [(f"A{i}", f"O{i}-{m}", (pd.Timestamp("2022-01-15") + pd.DateOffset(months=m)).date().isoformat(),
              100.0, "x") for i in range(10) for m in range(36)]
-    res = risk.run_churn_analysis(_tx(rows), as_of=dt.date(2024, 12, 31), horizon_days=180, activity_days=180,
+    res = churn.run_churn_analysis(_tx(rows), as_of=dt.date(2024, 12, 31), horizon_days=180, activity_days=180,
                                   features=["recency_months", "orders_12m_log2"])
     assert res["supported"] is False
     assert "no account was active" not in res["note"]  # the reason is the fit's, not the history's
@@ -208,9 +209,9 @@ def test_churn_charts_draw_a_not_supported_panel():
     from kam_analysis import charts
 
     note = "churn model not supported: the order history is too short"
-    ax = charts.plot_churn_drivers(pd.DataFrame(columns=risk.DRIVER_COLUMNS), note=note)
+    ax = charts.plot_churn_drivers(pd.DataFrame(columns=churn.DRIVER_COLUMNS), note=note)
     assert "not supported" in ax.get_title() and any(note in t.get_text() for t in ax.texts)
-    ax2 = charts.plot_risk_by_segment(risk.compute_revenue_at_risk(pd.DataFrame(columns=risk.CHURN_RISK_COLUMNS)),
+    ax2 = charts.plot_risk_by_segment(churn.compute_revenue_at_risk(pd.DataFrame(columns=churn.CHURN_RISK_COLUMNS)),
                                       note=note)
     assert "not estimated" in ax2.get_title() and not ax2.patches
     plt.close("all")

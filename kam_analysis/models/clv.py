@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from .exceptions import KAMError
+from ..exceptions import KAMError
 
 __all__ = [
     "CLVFitError",
@@ -49,7 +49,7 @@ def load_purchase_days(run, *, account_col: str = "account_id") -> pd.DataFrame:
     """
     import duckdb
 
-    from .data.prepare import exact_sum
+    from ..data.prepare import exact_sum
 
     con = duckdb.connect()
     try:

@@ -5,9 +5,9 @@ pre-programme baseline, control charts, a difference-in-differences estimate of 
 programme's effect) and *what should change* (segment migration, rule-based
 recommendations that each name their evidence).
 
-Every KPI value here comes from the KPI engine (:mod:`kam_analysis.kpis`): today's from
+Every KPI value here comes from the KPI engine (:mod:`kam_analysis.metrics.kpis`): today's from
 the assessment's ``account_kpis`` / ``kpi_headline`` tables, the baseline's from the same
-engine as of the baseline date (:func:`kam_analysis.kpis.compute_account_kpis_as_of`).
+engine as of the baseline date (:func:`kam_analysis.metrics.kpis.compute_account_kpis_as_of`).
 Nothing here reads the client's files except :func:`compute_summary_as_of`, which
 re-aggregates the run's clean transactions in DuckDB to rebuild the account summary (the
 segmentation's input) as it stood on an earlier date, for the baseline segmentation.
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .assessment import rag_status as assessment_rag_status
-from .kpis import KPI_DEFINITIONS, compute_headline_kpis
+from ..metrics.kpis import KPI_DEFINITIONS, compute_headline_kpis
 
 __all__ = [
     "LOWER_IS_BETTER",
@@ -77,7 +77,7 @@ rag_status = assessment_rag_status
 def higher_is_better(kpi: str) -> bool:
     """Direction of a KPI for its status, as the assessment's benchmark gaps read it.
 
-    From :data:`kam_analysis.kpis.KPI_DEFINITIONS`; KPIs outside the dictionary (the
+    From :data:`kam_analysis.metrics.kpis.KPI_DEFINITIONS`; KPIs outside the dictionary (the
     review's period KPIs such as ``revenue``) and KPIs without a direction count as
     higher-is-better.
     """
@@ -406,12 +406,12 @@ def compute_summary_as_of(run, as_of: dt.date) -> pd.DataFrame:
     The same aggregation as the run's ``account_summary``
     (:func:`kam_analysis.data.prepare.compute_account_summary`) with orders and survey
     responses after ``as_of`` left out; it feeds :func:`compute_baseline_segments` (KPIs at
-    the baseline come from :func:`kam_analysis.kpis.compute_account_kpis_as_of`). Accounts
+    the baseline come from :func:`kam_analysis.metrics.kpis.compute_account_kpis_as_of`). Accounts
     without an order by ``as_of`` are left out.
     """
     import duckdb
 
-    from .data.prepare import compute_account_summary
+    from ..data.prepare import compute_account_summary
 
     con = duckdb.connect()
     try:
@@ -440,15 +440,15 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
                               survey_coverage_min: float = 0.3) -> pd.DataFrame:
     """Segment x KPI scorecard over the trailing twelve months, against target and baseline.
 
-    Every value comes from the KPI engine: :func:`kam_analysis.kpis.compute_headline_kpis`
+    Every value comes from the KPI engine: :func:`kam_analysis.metrics.kpis.compute_headline_kpis`
     on the rows of ``account_kpis`` (the assessment's ``account_kpis`` table, from
-    :func:`kam_analysis.kpis.compute_account_kpis`) of the segment's accounts, so each KPI
+    :func:`kam_analysis.metrics.kpis.compute_account_kpis`) of the segment's accounts, so each KPI
     — NPS included (latest response per account in the window, promoters 9-10 minus
     detractors 0-6) — is defined once. ``All accounts`` is the whole frame, so its row
     equals ``kpi_headline``.
 
     The baseline is the same function on ``baseline_kpis`` (the account KPI frame as of the
-    baseline date, :func:`kam_analysis.kpis.compute_account_kpis_as_of`) for the segment's
+    baseline date, :func:`kam_analysis.metrics.kpis.compute_account_kpis_as_of`) for the segment's
     members at the baseline (``baseline_segments``); when ``baseline_segments`` is None, for
     today's members — a cohort view: how did these same accounts develop.
 
@@ -1300,7 +1300,7 @@ def compute_playbook_cohorts(run, *, base_segments: pd.DataFrame, account_kpis: 
     holding those names is found with :func:`playbook_segment_column`. Cohorts follow the
     same accounts, so a segment's result is not flattered or hurt by accounts moving in or
     out of it: each segment's KPIs now (``account_kpis``) and at the baseline
-    (``baseline_kpis``, :func:`kam_analysis.kpis.compute_account_kpis_as_of`) are the KPI
+    (``baseline_kpis``, :func:`kam_analysis.metrics.kpis.compute_account_kpis_as_of`) are the KPI
     engine's on the same baseline members. Returns (scorecard in
     :func:`compute_segment_scorecard` form, note) — the frame is None, with the reason in
     the note, when the run lacks what it needs.

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from kam_analysis import kpis
+from kam_analysis.metrics import kpis
 
 AS_OF = "2025-12-31"
 

@@ -165,7 +165,7 @@ def load_orders(run) -> pd.DataFrame:
     """
     import duckdb
 
-    from .data.prepare import exact_sum
+    from ..data.prepare import exact_sum
 
     con = duckdb.connect()
     try:

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import TEMPLATES_DIR
-from .exceptions import ParameterError
-from .kpis import KPI_DEFINITIONS, kpi_label
+from ..config import TEMPLATES_DIR
+from ..exceptions import ParameterError
+from ..metrics.kpis import KPI_DEFINITIONS, kpi_label
 
 __all__ = [
     "load_benchmarks",
@@ -41,7 +41,7 @@ _DEFAULT_FILE = TEMPLATES_DIR / "benchmarks.yaml"
 
 
 def _read_yaml(path: str | Path) -> dict:
-    from .config import read_yaml_mapping
+    from ..config import read_yaml_mapping
 
     return read_yaml_mapping(path, what="Benchmark file", setting="benchmarks.file")
 
@@ -363,7 +363,7 @@ def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame
 
 # --------------------------------------------------------------------------- findings
 def _fmt(value: float, unit: str, currency: str) -> str:
-    from .reporting import CURRENCY_SYMBOLS
+    from ..present.formats import CURRENCY_SYMBOLS
 
     if value is None or not np.isfinite(value):
         return "n/a"
@@ -471,11 +471,11 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
 def load_inputs(run) -> dict:
     """What the assessment reads from the run folder.
 
-    Returns a dict with ``orders`` (order level, :func:`kam_analysis.kpis.load_orders`),
+    Returns a dict with ``orders`` (order level, :func:`kam_analysis.metrics.kpis.load_orders`),
     ``accounts`` (always present: derived from the transactions when the client gave no
     accounts file), ``surveys`` and ``capability`` (None when the client gave none).
     """
-    from .kpis import load_orders
+    from ..metrics.kpis import load_orders
 
     return {"orders": load_orders(run), "accounts": run.read_data("accounts"),
             "surveys": run.read_data("surveys") if run.has_data("surveys") else None,
@@ -492,7 +492,7 @@ def format_kpi_values(table: pd.DataFrame, *, currency: str = "EUR", value_cols:
     ``points_cols`` are differences: shares as percentage points (``+1.2 pts``), others
     signed.
     """
-    from .reporting import CURRENCY_SYMBOLS
+    from ..present.formats import CURRENCY_SYMBOLS
 
     sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
 
@@ -573,7 +573,7 @@ def style_display(frame: pd.DataFrame, *, status_col: str | None = None, caption
 
 def period_table(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", period: str = "quarter") -> pd.DataFrame:
     """``kpi_by_period`` as a readable table: period label and the KPIs a committee reads, formatted."""
-    from .reporting import CURRENCY_SYMBOLS
+    from ..present.formats import CURRENCY_SYMBOLS
 
     sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
     d = kpi_by_period

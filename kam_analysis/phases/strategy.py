@@ -4,7 +4,7 @@ From the segmentation to a plan the client can run: the playbook each portfolio
 quadrant gets, who covers which account with how many hours (an optimisation), what to
 sell to whom (cross-sell whitespace), what reaching the targets is worth (scenarios and
 a tornado), an account plan for each top key account and the operating calendar phase 5
-monitors against. The churn-risk model lives in :mod:`kam_analysis.risk`.
+monitors against. The churn-risk model lives in :mod:`kam_analysis.models.churn`.
 
 Everything configurable (playbooks, hours, uplifts, default levers, actions, the
 operating rhythm) comes from ``templates/playbooks.yaml`` and ``params.strategy``.
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .exceptions import ParameterError
+from ..exceptions import ParameterError
 
 __all__ = [
     "PLAYBOOK_FIELDS",
@@ -91,7 +91,7 @@ def load_playbooks(path: str | Path, *, segments: list[str] | None = None,
         Missing/unreadable file, a playbook for a segment that does not exist, a segment
         without a playbook, an unknown field or engagement model, or a value out of range.
     """
-    from .config import read_yaml_mapping
+    from ..config import read_yaml_mapping
 
     path = Path(path)
     data = read_yaml_mapping(path, what="playbooks file", setting="strategy.playbooks")
