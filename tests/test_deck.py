@@ -609,7 +609,8 @@ def test_exec_summary_and_titles_are_never_cut(demo_like_deck):
     joined = "\n".join(texts)
     # the impact finding is composed from the table's numbers, CI included, not the long sentence cut short
     assert "+25.8%" in joined and "95% CI +14.8% to +37.9%" in joined and "range +14" not in joined
-    from kam_analysis.deliverables.deck_story import DeckData, _f_recommendation
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.summary import _f_recommendation
 
     f = _f_recommendation(DeckData(demo_like_deck[0]))
     assert f.text == "expected cross-sell value behind the top recommendation: run a cross-sell push on the 20 " \

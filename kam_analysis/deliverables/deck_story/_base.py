@@ -1,0 +1,267 @@
+"""What every slide builder shares: the run's tables (:class:`DeckData`), the slide spec, and the
+text and drawing helpers used by more than one section."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ...exceptions import RunError
+from ...safety import clean_text
+from .._pptx import EMU_PER_IN, Box, SlideCanvas
+from ..deck_format import KPI_UNITS, fmt_money, fmt_value, is_num, kpi_label
+
+
+IN = EMU_PER_IN
+
+
+SECTIONS: dict[str, tuple[str, str]] = {
+    "summary": ("Executive summary", ""),
+    "framework": ("The KAM framework", "Five phases from diagnosis to review, and where this engagement stands"),
+    "context": ("Market and organisational context", "The consultant's qualitative assessment: market forces, "
+                "external factors, programme goals, gaps and strengths"),
+    "assessment": ("Assessment & benchmarking", "Where the business stands today: KPIs against benchmark and "
+                   "target, concentration, retention, capability and data readiness"),
+    "segmentation": ("Segmentation", "Which accounts are key, and how robust that choice is"),
+    "strategy": ("Strategy & operating model", "What each segment gets, who covers it, and what it is worth"),
+    "review": ("Review & optimisation", "Is the programme on track, and what should change"),
+    "next": ("Next steps", "What happens next"),
+    "appendix": ("Appendix", "Method notes and data sources"),
+}
+
+
+@dataclass
+class SlideSpec:
+    """One slide to draw: layout, action title, what to draw, and its source/notes."""
+
+    section: str
+    layout: str
+    title: str
+    draw: Callable[[SlideCanvas], None]
+    source: str = ""
+    footnote: str = ""
+    notes: str = ""
+    topic: str = ""
+
+
+@dataclass
+class Finding:
+    """An executive-summary finding: the number and the sentence around it."""
+
+    number: str
+    text: str
+    short: str = ""  # a clause for the slide's action title
+
+
+class DeckData:
+    """Read access to the run's tables for the slide builders, recording what was skipped."""
+
+    def __init__(self, run, *, strict: bool = False):
+        self.run = run
+        self.strict = strict  # re-raise a builder's error instead of skipping its slide (tests)
+        self.params = run.params
+        self.cur = run.params.client.currency
+        self.client = clean_text(run.params.client.name, max_len=120)
+        self.skipped: list[tuple[str, str]] = []
+        self.limits: list[tuple[str, str]] = []  # (analysis, why the data could not support it)
+        self._cache: dict[str, pd.DataFrame] = {}
+        self._names: pd.Series | None = None
+
+    # ------------------------------------------------------------------ tables
+    def table(self, name: str, cols: tuple[str, ...] = (), *, topic: str) -> pd.DataFrame | None:
+        """The table if it exists with ``cols`` and at least one row; else None (and the skip is recorded)."""
+        if name not in self._cache:
+            if not self.run.has_table(name):
+                self.skipped.append((topic, f"not produced in this run (table {name})"))
+                return None
+            self._cache[name] = self.run.read_table(name)
+        df = self._cache[name]
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            self.skipped.append((topic, f"table {name} lacks column(s) {', '.join(missing)}"))
+            return None
+        if df.empty:
+            self.skipped.append((topic, f"table {name} has no rows"))
+            return None
+        return df
+
+    def peek(self, name: str) -> pd.DataFrame | None:
+        """The table, or None, without recording a skip (for optional enrichments)."""
+        if name in self._cache:
+            return self._cache[name]
+        if not self.run.has_table(name):
+            return None
+        self._cache[name] = self.run.read_table(name)
+        return self._cache[name]
+
+    def names(self) -> pd.Series:
+        """account_id -> display name (pseudonymised when the params say so)."""
+        if self._names is None:
+            try:
+                self._names = self.run.account_display_names()
+            except RunError:  # no accounts data: show the ids
+                summ = self.peek("account_summary")
+                ids = summ["account_id"].astype(str) if summ is not None else pd.Series([], dtype=str)
+                self._names = pd.Series(ids.to_numpy(), index=ids.to_numpy())
+        return self._names
+
+    def name_of(self, account_id) -> str:
+        n = self.names()
+        return clean_text(str(n.get(str(account_id), account_id)), max_len=40)
+
+    # ------------------------------------------------------------------ text helpers
+    @property
+    def run_id(self) -> str:
+        """The run's id (the runner builds in '.<id>.partial' and renames it when done)."""
+        return self.run.dir.name.lstrip(".").removesuffix(".partial")
+
+    @property
+    def as_of(self) -> dt.date:
+        return self.params.analysis.as_of_date
+
+    def source(self, *tables: str, data: str = "order data") -> str:
+        when = self.as_of.strftime("%d %b %Y")
+        return f"{self.client} {data} to {when}; KAM analysis (run tables: {', '.join(tables)})"
+
+    def money(self, v) -> str:
+        return fmt_money(v, self.cur)
+
+    def unit_of(self, kpi: str) -> str | None:
+        for name in ("kpi_headline", "benchmark_gaps"):
+            t = self.peek(name)
+            if t is not None and "unit" in t.columns and "kpi" in t.columns:
+                hit = t.loc[t["kpi"] == kpi, "unit"]
+                if len(hit) and isinstance(hit.iloc[0], str):
+                    return hit.iloc[0]
+        return KPI_UNITS.get(kpi)
+
+    def label_of(self, kpi: str) -> str:
+        for name in ("kpi_headline", "benchmark_gaps"):
+            t = self.peek(name)
+            if t is not None and "label" in t.columns and "kpi" in t.columns:
+                hit = t.loc[t["kpi"] == kpi, "label"]
+                if len(hit):
+                    return kpi_label(kpi, hit.iloc[0])
+        return kpi_label(kpi)
+
+    def headline(self, kpi: str) -> float | None:
+        t = self.peek("kpi_headline")
+        if t is None or "kpi" not in t.columns or "value" not in t.columns:
+            return None
+        hit = t.loc[t["kpi"] == kpi, "value"]
+        return float(hit.iloc[0]) if len(hit) and is_num(hit.iloc[0]) else None
+
+
+def _text(v, n: int = 120) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return ""
+    return clean_text(str(v), max_len=n)
+
+
+def _lc_first(text: str) -> str:
+    """Lower-case a label for use mid-sentence, keeping acronyms (NPS, YoY) and names inside it.
+
+    The first word is lower-cased unless it is an acronym; a Title Case label
+    ("Net Promoter Score") is lower-cased word by word, acronyms kept.
+    """
+    def acronym(w: str) -> bool:
+        return sum(ch.isupper() for ch in w) > 1
+
+    words = text.split(" ")
+    caps = [w for w in words if w[:1].isalpha()]
+    title_case = len(caps) > 1 and all(w[:1].isupper() for w in caps)
+    out = []
+    for i, w in enumerate(words):
+        if (i == 0 or title_case) and w[:1].isupper() and not acronym(w):
+            w = w[:1].lower() + w[1:]
+        out.append(w)
+    return " ".join(out)
+
+
+def _q(d: DeckData) -> list[str]:
+    return d.params.segmentation.quadrant_names.ordered()
+
+
+def _rows_per_page(n: int, per: int) -> list[slice]:
+    pages = max(1, int(np.ceil(n / per)))
+    size = int(np.ceil(n / pages))
+    return [slice(i * size, min((i + 1) * size, n)) for i in range(pages)]
+
+
+def _bullets(c: SlideCanvas, box: Box, items: list, *, size: float = 16, color: str | None = None,
+             marker: str = "•"):
+    """Bulleted paragraphs (str or runs) drawn as a text box with a coloured marker run."""
+    paras = []
+    for it in items:
+        runs = it if isinstance(it, list) else [(str(it), False)]
+        paras.append([(marker + "  ", True, c.style.accent), *runs])
+    return c.text_box(box, paras, size=size, color=color or c.style.text)
+
+
+def _takeaway(c: SlideCanvas, items: list, *, heading: str = "Key takeaways") -> None:
+    box = c.region("Takeaway", remove=False)
+    ph = c.placeholder("Takeaway")
+    paras = [[(heading, True, c.style.primary)], *[it if isinstance(it, list) else [(str(it), False)] for it in items]]
+    if ph is not None:
+        c.region("Takeaway")  # draw our own box in its place, with bullets and fitted text
+    fill = None if ph is None else c.style.light
+    c.text_box(box, paras, size=14, fill=fill, inset=0.18, color=c.style.text, min_pt=9)
+
+
+def _first_clause(text, n: int = 90) -> str:
+    """The leading clause of a sentence (up to the first ": " or "; "), never cut mid-word with an
+    ellipsis: when even the clause is longer than ``n``, the clause before the first ", "."""
+    t = _text(text, 10_000).strip()
+    for sep in (": ", "; "):
+        t = t.split(sep)[0]
+    if len(t) > n and ", " in t:
+        t = t.split(", ")[0]
+    return t.rstrip(".")
+
+
+def _churn_unsupported(d: DeckData) -> str | None:
+    """Why the data could not support the churn model (table churn_model_status), or None."""
+    st = d.peek("churn_model_status")
+    if st is None or not {"supported", "reason"} <= set(st.columns) or st.empty or bool(st["supported"].iloc[0]):
+        return None
+    why = st["reason"].iloc[0]
+    why = why if isinstance(why, str) and why.strip() else "the data could not support the churn model"
+    return why.removeprefix("churn model not supported: ")
+
+
+def _tiles(c: SlideCanvas, box: Box, tiles: list[tuple[str, str, str | None]], *, sub: list[str] | None = None):
+    """KPI tiles: big number, label, optional coloured status bar."""
+    n = len(tiles)
+    boxes = box.split_h([1] * n, gap=int(0.25 * IN))
+    for k, ((value, label, status), b) in enumerate(zip(tiles, boxes)):
+        bar = c.style.rag(status) if status else c.style.accent
+        c.text_box(Box(b.x, b.y, b.w, int(0.07 * IN)), [""], fill=bar, fit=False)
+        c.text_box(Box(b.x, b.y + int(0.07 * IN), b.w, b.h - int(0.07 * IN)), [""], fill=c.style.light, fit=False)
+        c.text_box(Box(b.x + int(0.1 * IN), b.y + int(0.25 * IN), b.w - int(0.2 * IN), int(0.9 * IN)), [value],
+                   size=32, bold=True, color=c.style.primary, align="c", anchor="m", min_pt=16)
+        lines = [label] + ([sub[k]] if sub and sub[k] else [])
+        paras = [[(lines[0], True, c.style.text)]] + [[(x, False, c.style.muted)] for x in lines[1:]]
+        c.text_box(Box(b.x + int(0.1 * IN), b.y + int(1.2 * IN), b.w - int(0.2 * IN), b.h - int(1.3 * IN)), paras,
+                   size=13, align="c", min_pt=9)
+
+
+def _impact_values(r) -> tuple[float | None, float | None, float | None, str]:
+    """(effect, low, high, unit): the uplift as a share when the table gives it, else the raw estimate.
+
+    The review phase estimates on log revenue and reports ``uplift = exp(beta) - 1``;
+    a table with only ``estimate`` and no ``unit`` is shown as a plain number, never
+    re-interpreted as a percentage.
+    """
+    if is_num(r.get("uplift")):
+        return (float(r["uplift"]), r.get("uplift_ci_low"), r.get("uplift_ci_high"), "share")
+    unit = r.get("unit") if isinstance(r.get("unit"), str) else "ratio"
+    return (float(r["estimate"]) if is_num(r.get("estimate")) else None, r.get("ci_low"), r.get("ci_high"), unit)
+
+
+def _impact_text(r) -> str:
+    val, _, _, unit = _impact_values(r)
+    return fmt_value(val, unit, signed=True)
+

@@ -1,0 +1,354 @@
+"""Section 4 of the deck: assessment and benchmarking, and the data-limits slide that closes it."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._pptx import Box, SlideCanvas, tint
+from ..deck_format import (chart_format, fmt_count, fmt_share, fmt_value, is_num, kpi_label,
+                          period_label)
+from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
+
+
+def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
+    t = d.table("kpi_by_period", ("period_start", "revenue"), topic="Revenue trend")
+    if t is None:
+        return []
+    t = t.sort_values("period_start")
+    t = t[t["revenue"].map(is_num)].tail(16)
+    if t.empty:
+        return []
+    period = d.params.analysis.period
+    cats = [period_label(p, period) for p in t["period_start"]]
+    vals = t["revenue"].astype(float).tolist()
+    first, last = vals[0], vals[-1]
+    change = last / first - 1 if first else None
+    rev, g = d.headline("revenue_12m"), d.headline("revenue_growth_yoy")
+    if rev is not None and g is not None:
+        title = f"Revenue {'grew' if g >= 0 else 'fell'} {fmt_share(abs(g))} year on year to {d.money(rev)} in the last 12 months"
+    else:
+        title = f"Revenue per {period} moved from {d.money(first)} to {d.money(last)} over the period shown"
+    take = [f"{cats[-1]}: {d.money(last)} net revenue" + (f", {fmt_share(change, signed=True)} vs {cats[0]}" if change is not None else "")]
+    best = int(np.argmax(vals))
+    take.append(f"Highest {period}: {cats[best]} at {d.money(vals[best])}")
+    if "active_accounts" in t.columns and is_num(t["active_accounts"].iloc[-1]):
+        take.append(f"{fmt_count(t['active_accounts'].iloc[-1])} accounts ordered in {cats[-1]}")
+    if "average_order_value" in t.columns and is_num(t["average_order_value"].iloc[-1]):
+        take.append(f"Average order value {d.money(t['average_order_value'].iloc[-1])} in {cats[-1]}")
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), cats, {"Net revenue": vals},
+                    number_format=chart_format("currency", d.cur, max_abs=max(abs(v) for v in vals)),
+                    labels=len(cats) <= 12, axis_title=f"Net revenue per {period} ({d.cur})",
+                    colors=[c.style.primary], gap_width=50)
+        _takeaway(c, take)
+
+    return [SlideSpec("assessment", "Chart", title, draw, topic="Revenue trend", source=d.source("kpi_by_period"),
+                      footnote="Net revenue after returns." + (" Last 16 periods shown." if len(t) == 16 else ""),
+                      notes="Revenue by period = sum of net revenue of orders in the period (returns netted). "
+                            "Period length: analysis.period in the params.")]
+
+
+def s_activity(d: DeckData) -> list[SlideSpec]:
+    """Ordering accounts and average order value by period, side by side (Two Content)."""
+    t = d.table("kpi_by_period", ("period_start", "active_accounts", "average_order_value"),
+                topic="Accounts and order value")
+    if t is None:
+        return []
+    t = t.sort_values("period_start").tail(16)
+    t = t[t["active_accounts"].map(is_num) & t["average_order_value"].map(is_num)]
+    if len(t) < 2:
+        return []
+    period = d.params.analysis.period
+    cats = [period_label(p, period) for p in t["period_start"]]
+    acc, aov = t["active_accounts"].astype(float).tolist(), t["average_order_value"].astype(float).tolist()
+    d_acc = acc[-1] / acc[0] - 1 if acc[0] else None
+    d_aov = aov[-1] / aov[0] - 1 if aov[0] else None
+    if d_acc is None or d_aov is None:
+        return []
+    title = (f"Ordering accounts {'rose' if d_acc >= 0 else 'fell'} {fmt_share(abs(d_acc), decimals=0)} and order value "
+             f"{'rose' if d_aov >= 0 else 'fell'} {fmt_share(abs(d_aov), decimals=0)} between {cats[0]} and {cats[-1]}")
+
+    def draw(c: SlideCanvas):
+        for name, vals, fmt, color, label in (
+                ("Left", acc, chart_format("count"), c.style.primary, f"Accounts ordering per {period}"),
+                ("Right", aov, chart_format("currency", d.cur, max_abs=max(aov)), c.style.accent,
+                 f"Average order value ({d.cur})")):
+            box = c.region(name)
+            c.text_box(Box(box.x, box.y, box.w, int(0.4 * IN)), [label], size=14, bold=True, color=c.style.primary,
+                       fit=False)
+            c.line_chart(Box(box.x, box.y + int(0.45 * IN), box.w, box.h - int(0.45 * IN)), cats, {label: vals},
+                         number_format=fmt, colors=[color], minimum=0)
+
+    return [SlideSpec("assessment", "Two Content", title, draw, topic="Accounts and order value",
+                      source=d.source("kpi_by_period"),
+                      footnote=f"Accounts with at least one order in the {period}; order value = revenue / orders.",
+                      notes="Active accounts = accounts with at least one positive order in the period; average order "
+                            "value = net revenue / orders in the period.")]
+
+
+def s_scorecard(d: DeckData) -> list[SlideSpec]:
+    bg = d.peek("benchmark_gaps")
+    rag_note = (f"Status: green = within {fmt_share(d.params.thresholds.rag.amber, decimals=0)} of target, red = more "
+                f"than {fmt_share(d.params.thresholds.rag.red, decimals=0)} short.")
+    if bg is not None and {"kpi", "current", "benchmark", "target", "status"} <= set(bg.columns) and len(bg):
+        src, tab = "benchmark_gaps", bg
+        header = ["KPI", "Current", "Benchmark", "Gap to benchmark", "Target", "Gap to target", "Status"]
+
+        def row(r):
+            u = r["unit"] if "unit" in r and isinstance(r["unit"], str) else d.unit_of(r["kpi"])
+            both = is_num(r["current"]) and is_num(r["target"])
+            gap = r.get("gap_to_target", r["current"] - r["target"] if both else None)
+            gb = r.get("gap_to_benchmark", r["current"] - r["benchmark"] if is_num(r["current"]) and
+                       is_num(r["benchmark"]) else None)
+            return [kpi_label(r["kpi"], r.get("label")), fmt_value(r["current"], u, d.cur),
+                    fmt_value(r["benchmark"], u, d.cur), fmt_value(gb, u, d.cur, signed=True),
+                    fmt_value(r["target"], u, d.cur), fmt_value(gap, u, d.cur, signed=True),
+                    str(r["status"]).upper()]
+    else:
+        tab = d.table("kpi_vs_target", ("kpi", "current", "target", "gap", "status"), topic="KPI scorecard")
+        if tab is None:
+            return []
+        src = "kpi_vs_target"
+        header = ["KPI", "Current", "Target", "Gap to target", "Status"]
+
+        def row(r):
+            u = d.unit_of(r["kpi"])
+            return [d.label_of(r["kpi"]), fmt_value(r["current"], u, d.cur), fmt_value(r["target"], u, d.cur),
+                    fmt_value(r["gap"], u, d.cur, signed=True), str(r["status"]).upper()]
+    rows = [row(r) for _, r in tab.iterrows()]
+    status = tab["status"].astype(str).str.lower()
+    n_red, n_amber = int((status == "red").sum()), int((status == "amber").sum())
+    rated = int(status.isin(["green", "amber", "red"]).sum())
+    na = tab.loc[status == "n/a", "kpi"].tolist()
+    if rated == 0:
+        title = "No KPI with a target can be measured from the data provided"
+    elif n_red + n_amber == 0:
+        title = f"All {rated} measurable KPIs meet their targets"
+    else:
+        worst = tab[status.isin(["red", "amber"])].iloc[0]
+        against = "target or benchmark" if src == "benchmark_gaps" else "target"
+        title = (f"{n_red + n_amber} of {rated} measurable KPIs fall short of their {against}; "
+                 f"{_lc_first(d.label_of(worst['kpi']))} is {str(worst['status']).lower()}")
+    fills, colors = {}, {}
+    for i, s in enumerate(status):
+        if s in ("green", "amber", "red"):
+            fills[(i, len(header) - 1)] = tint(d_style_rag(s), 0.8)
+            colors[(i, len(header) - 1)] = d_style_rag(s)
+    if src == "benchmark_gaps":
+        rag_note = "Status against the target, or against the benchmark where no target is set. " + rag_note
+    foot = rag_note + (f" n/a: {', '.join(d.label_of(k) for k in na)} cannot be measured from the data." if na else "")
+
+    def draw(c: SlideCanvas):
+        c.table(c.region("Table"), header, rows, widths=[2.4] + [1.2] * (len(header) - 2) + [0.9],
+                align=["l"] + ["r"] * (len(header) - 2) + ["c"], fills=fills, font_colors=colors, bold_cols=[0],
+                max_pt=14)
+
+    return [SlideSpec("assessment", "Table", title, draw, topic="KPI scorecard", source=d.source(src),
+                      footnote=foot, notes=f"KPI scorecard from table {src}: current value (trailing 12 months), "
+                                           "target from params, gap = current - target, RAG by relative shortfall.")]
+
+
+def d_style_rag(s: str) -> str:
+    from .._pptx import Style
+
+    return Style().rag(s)
+
+
+def s_concentration(d: DeckData) -> list[SlideSpec]:
+    cc = d.peek("concentration_curve")
+    cs = d.peek("concentration_summary")
+    if cc is not None and {"account_share", "revenue_share"} <= set(cc.columns) and len(cc):
+        summ = {}
+        if cs is not None and {"metric", "value"} <= set(cs.columns):
+            summ = {r["metric"]: r["value"] for _, r in cs.iterrows() if is_num(r["value"])}
+        cc = cc.sort_values("account_share")
+        if len(cc) > 200:  # thin the curve for the chart; the shape is unchanged
+            idx = np.unique(np.linspace(0, len(cc) - 1, 200).round().astype(int))
+            cc = cc.iloc[idx]
+        xs = [0.0, *cc["account_share"].astype(float)]
+        ys = [0.0, *cc["revenue_share"].astype(float)]
+        top20 = summ.get("top20_share")
+        title = (f"The top 20% of accounts generate {fmt_share(top20)} of revenue" if top20 is not None
+                 else "Revenue is concentrated in a minority of accounts")
+        take = [f"Top {k}% of accounts: {fmt_share(summ[m])} of revenue" for k, m in ((10, "top10_share"),
+                                                                                     (20, "top20_share")) if m in summ]
+        if "gini" in summ:
+            take.append(f"Gini coefficient {summ['gini']:.2f} (0 = equal, 1 = one account)")
+        if "hhi" in summ:
+            take.append(f"HHI {summ['hhi']:.3f}")
+
+        def draw(c: SlideCanvas):
+            c.xy_chart(c.region("Chart"), {"Cumulative revenue": (xs, ys), "Equal distribution": ([0, 1], [0, 1])},
+                       x_format="0%", y_format="0%", x_title="Share of accounts (largest first)",
+                       y_title="Share of revenue", colors=[c.style.primary, "BFC5CD"], x_min=0, x_max=1, y_min=0,
+                       y_max=1)
+            _takeaway(c, take or ["Curve from the concentration table"])
+
+        return [SlideSpec("assessment", "Chart", title, draw, topic="Revenue concentration",
+                          source=d.source("concentration_curve", "concentration_summary"),
+                          notes="Pareto curve: accounts ranked by revenue, cumulative share of revenue against "
+                                "cumulative share of accounts. Gini and HHI from the same ranking.")]
+    ts = d.table("tier_summary", ("tier", "accounts", "revenue_share"), topic="Revenue concentration")
+    if ts is None:
+        return []
+    ts = ts[ts["revenue_share"].map(is_num)]
+    acc_share = (ts["accounts"] / ts["accounts"].sum()).tolist()
+    tiers = [_text(x, 30) for x in ts["tier"]]
+    top = ts.iloc[0]
+    title = (f"The {tiers[0]} tier — {fmt_share(acc_share[0], decimals=0)} of accounts — generates "
+             f"{fmt_share(top['revenue_share'])} of revenue")
+    take = [f"{t}: {fmt_count(a)} accounts, {fmt_share(s)} of revenue" for t, a, s in
+            zip(tiers, ts["accounts"], ts["revenue_share"])]
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), tiers, {"Share of accounts": acc_share,
+                                              "Share of revenue (12 months)": ts["revenue_share"].tolist()},
+                    number_format="0%", colors=[tint(c.style.primary, 0.55), c.style.primary])
+        _takeaway(c, take)
+
+    return [SlideSpec("assessment", "Chart", title, draw, topic="Revenue concentration",
+                      source=d.source("tier_summary"),
+                      footnote="Tiers cut by share of accounts ranked by last-12-month revenue (segmentation.tiers).",
+                      notes="Value tiers: accounts ranked by last-12-month revenue and cut by share of accounts.")]
+
+
+def s_whale(d: DeckData) -> list[SlideSpec]:
+    w = d.peek("whale_curve")
+    if w is None or not {"account_share", "cumulative_profit"} <= set(w.columns) or w.empty:
+        return []
+    w = w[w["account_share"].map(is_num) & w["cumulative_profit"].map(is_num)].sort_values("account_share")
+    if w.empty:
+        return []
+    peak_i = int(np.nanargmax(w["cumulative_profit"].to_numpy(dtype=float)))
+    peak, final = float(w["cumulative_profit"].iloc[peak_i]), float(w["cumulative_profit"].iloc[-1])
+    at = float(w["account_share"].iloc[peak_i])
+    if len(w) > 200:
+        w = w.iloc[np.unique(np.linspace(0, len(w) - 1, 200).round().astype(int))]
+    title = (f"Profit peaks at {d.money(peak)} with the most profitable {fmt_share(at, decimals=0)} of accounts; "
+             f"the rest erode it to {d.money(final)}")
+
+    def draw(c: SlideCanvas):
+        c.xy_chart(c.region("Chart"), {"Cumulative profit": (w["account_share"].tolist(), w["cumulative_profit"].tolist())},
+                   x_format="0%", y_format=chart_format("currency", d.cur, max_abs=abs(peak)),
+                   x_title="Share of accounts (most profitable first)", y_title=f"Cumulative profit ({d.cur})",
+                   colors=[c.style.primary], x_min=0, x_max=1)
+        _takeaway(c, [f"Peak profit {d.money(peak)} at {fmt_share(at, decimals=0)} of accounts",
+                      f"Total profit {d.money(final)}", f"Profit given back by the tail: {d.money(peak - final)}"])
+
+    return [SlideSpec("assessment", "Chart", title, draw, topic="Whale curve", source=d.source("whale_curve"),
+                      notes="Whale curve: accounts ranked from most to least profitable (gross margin minus cost to "
+                            "serve); cumulative profit against share of accounts.")]
+
+
+def s_cohorts(d: DeckData) -> list[SlideSpec]:
+    t = d.table("cohort_retention", ("cohort", "period_index", "retention"), topic="Cohort retention")
+    if t is None:
+        return []
+    piv = t.pivot_table(index="cohort", columns="period_index", values="retention", aggfunc="first").sort_index()
+    piv = piv.iloc[-10:, :9]
+    cols = [c for c in piv.columns]
+    k = 4 if 4 in piv.columns else cols[min(len(cols) - 1, 4)]
+    col = piv[k].dropna()
+    title = (f"On average {fmt_share(col.mean(), decimals=0)} of an acquisition cohort still orders {k} periods later"
+             if len(col) else "Cohort retention by acquisition period")
+    rows, fills, colors = [], {}, {}
+    for i, (cohort, r) in enumerate(piv.iterrows()):
+        label = period_label(cohort, d.params.analysis.period) if not isinstance(cohort, str) else _text(cohort, 20)
+        rows.append([label] + [fmt_share(v, decimals=0) if is_num(v) else "" for v in r])
+        for j, v in enumerate(r, start=1):
+            if is_num(v):
+                fills[(i, j)] = tint(d.params.branding.primary_color, 1 - 0.85 * max(0.0, min(1.0, float(v))))
+                colors[(i, j)] = "FFFFFF" if v > 0.5 else "1F2933"
+
+    def draw(c: SlideCanvas):
+        c.table(c.region("Table"), ["Cohort"] + [f"+{p}" for p in cols], rows, widths=[1.6] + [1] * len(cols),
+                align=["l"] + ["c"] * len(cols), fills=fills, font_colors=colors, max_pt=13)
+
+    return [SlideSpec("assessment", "Table", title, draw, topic="Cohort retention", source=d.source("cohort_retention"),
+                      footnote="Share of each acquisition cohort's accounts ordering n periods after their first order; "
+                               "last 10 cohorts, first 9 periods.",
+                      notes="Cohort retention matrix: cohort = period of first order; retention = accounts of the "
+                            "cohort active in period n / cohort size.")]
+
+
+def s_capability(d: DeckData) -> list[SlideSpec]:
+    t = d.table("capability_maturity", ("dimension", "score", "target"), topic="Capability maturity")
+    if t is None:
+        return []
+    t = t[t["score"].map(is_num) & t["target"].map(is_num)]
+    if t.empty:
+        return []
+    t = t.assign(_gap=t["target"].astype(float) - t["score"].astype(float))
+    worst = t.sort_values("_gap", ascending=False).head(3)
+    w0 = worst.iloc[0]
+    title = (f"Largest capability gap: {_text(w0['dimension'], 50).lower()} scores {w0['score']:.1f} "
+             f"against a target of {w0['target']:.1f}")
+    dims = [_text(x, 34) for x in t["dimension"]]
+    mx = float(np.nanmax([t["score"].max(), t["target"].max(), 5]))
+
+    def draw(c: SlideCanvas):
+        c.radar_chart(c.region("Chart"), dims, {"Current score": t["score"].tolist(), "Target": t["target"].tolist()},
+                      number_format="0", maximum=mx, colors=[c.style.primary, c.style.accent])
+        _takeaway(c, [f"{_text(r['dimension'], 50)}: {r['score']:.1f} vs {r['target']:.1f}" for _, r in worst.iterrows()],
+                  heading="Widest gaps")
+
+    return [SlideSpec("assessment", "Chart", title, draw, topic="Capability maturity",
+                      source=d.source("capability_maturity", data="KAM self-assessment"),
+                      notes="KAM capability self-assessment: score per dimension (1-5) against the target score.")]
+
+
+def s_data_limits(d: DeckData) -> list[SlideSpec]:
+    """What the data could and could not support; always present so nobody over-reads a number."""
+    rows = []
+    dr = d.peek("data_readiness")
+    if dr is not None and {"analysis", "supported", "reason"} <= set(dr.columns):
+        for _, r in dr.iterrows():
+            if not bool(r["supported"]):
+                rows.append((_text(r["analysis"], 60), _text(r["reason"], 180)))
+    p = d.params.data
+    have_rows = {r[0].lower() for r in rows}
+    inputs = [("surveys", "NPS and satisfaction", "no survey file was provided"),
+              ("capability", "KAM capability maturity", "no capability self-assessment was provided"),
+              ("accounts", "Account attributes (region, segment, manager)", "no account master file was provided")]
+    for attr, analysis, why in inputs:
+        if getattr(p, attr) is None and analysis.lower() not in have_rows:
+            rows.append((analysis, why))
+    v = d.run.validation()
+    present = v.get("present_columns", {}).get("transactions")
+    if present is not None and "gross_margin" not in present and not any("profit" in r[0].lower() for r in rows):
+        rows.append(("Profitability and whale curve", "the transactions carry no gross margin"))
+    pi = d.peek("programme_impact")
+    if pi is not None and {"supported", "sentence"} <= set(pi.columns) and len(pi) and not bool(pi["supported"].iloc[0]):
+        why = pi["reason"].iloc[0] if "reason" in pi.columns and isinstance(pi["reason"].iloc[0], str) \
+            and pi["reason"].iloc[0].strip() else pi["sentence"].iloc[0]
+        rows.append(("Programme impact", _text(why, 180)))
+    kt = d.peek("kpi_vs_target")
+    if kt is not None and {"kpi", "status"} <= set(kt.columns):
+        for k in kt.loc[kt["status"].astype(str) == "n/a", "kpi"]:
+            if not any(d.label_of(k).lower() in r[0].lower() for r in rows):
+                rows.append((d.label_of(k), "a target is set, but the data provided does not measure this KPI"))
+    churn_why = _churn_unsupported(d)
+    if churn_why and not any("churn-risk" in r[0].lower() for r in rows):
+        # first: a whole model left out matters more than a missing breakdown, and the list is capped
+        rows.insert(0, ("Churn-risk model and revenue at risk", _text(churn_why, 180)))
+    for topic, why in d.limits:
+        rows.append((topic, why))
+    if not rows:
+        return []
+    rows = rows[:14]
+    title = (f"{len(rows)} analyses could not be supported by the data and inputs provided"
+             if len(rows) > 1 else f"One analysis could not be supported: {rows[0][0].lower()}")
+    pages = _rows_per_page(len(rows), 7)
+    out = []
+    for k, sl in enumerate(pages):
+        def draw(c: SlideCanvas, sl=sl):
+            c.table(c.region("Table"), ["Analysis", "Why it is not shown"], [list(r) for r in rows[sl]],
+                    widths=[1.3, 2.7], bold_cols=[0], max_pt=14)
+        out.append(SlideSpec("assessment", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""),
+                             draw, topic="Data readiness", source=d.source("data_readiness") if dr is not None else
+                             f"Engagement parameters and data validation, {d.client}",
+                             footnote="Numbers the data cannot support are left out of this deck, not estimated.",
+                             notes="Data readiness: analyses the data or the consultant's inputs could not support, "
+                                   "with the reason. Provide the missing input to add them in the next run."))
+    return out
+

@@ -1,0 +1,202 @@
+"""Sections 2 and 3 of the deck: the KAM framework and the market and organisational context."""
+from __future__ import annotations
+
+
+from .._pptx import Box, SlideCanvas, tint
+from ._base import _bullets, _churn_unsupported, DeckData, IN, _rows_per_page, SlideSpec, _text
+
+
+PHASES = [
+    ("1", "Assessment & benchmarking", ["kpi_headline", "benchmark_gaps", "cohort_retention", "capability_maturity"]),
+    ("2", "Segmentation", ["segments", "segment_profiles", "clv_params"]),
+    ("3", "Strategy", ["segment_playbook", "churn_drivers", "whitespace", "impact_scenarios"]),
+    ("4", "Operational planning", ["coverage_by_segment", "account_plans"]),
+    ("5", "Monitoring, review & optimisation", ["kpi_vs_target", "programme_impact", "segment_migration",
+                                               "recommendations"]),
+]
+
+
+_PHASE_OUTPUTS = {"kpi_headline": "KPI baseline", "benchmark_gaps": "Benchmark gaps", "cohort_retention": "Cohorts",
+                  "capability_maturity": "Capability maturity", "segments": "Account segments",
+                  "segment_profiles": "Segment profiles", "clv_params": "Predictive CLV",
+                  "segment_playbook": "Playbooks", "churn_drivers": "Churn drivers", "whitespace": "Whitespace",
+                  "impact_scenarios": "Impact scenarios", "coverage_by_segment": "Coverage plan",
+                  "account_plans": "Account plans", "kpi_vs_target": "KPIs vs target",
+                  "programme_impact": "Programme impact", "segment_migration": "Migration",
+                  "recommendations": "Recommendations"}
+
+
+def s_framework(d: DeckData) -> list[SlideSpec]:
+    status = []
+    for num, name, tables in PHASES:
+        have = [t for t in tables if d.run.has_table(t) and not (t == "churn_drivers" and _churn_unsupported(d))]
+        state = "Complete" if len(have) == len(tables) else "In progress" if have else "Not started"
+        status.append((num, name, tables, have, state))
+    done = sum(s[4] == "Complete" for s in status)
+    started = sum(s[4] != "Not started" for s in status)
+    nxt = next((s for s in status if s[4] != "Complete"), None)
+    stands = (f"Results as of {d.as_of:%d %B %Y}. " +
+              (f"Next: phase {nxt[0]}, {nxt[1].lower()} ({nxt[4].lower()})." if nxt else
+               "All phases have results; the next step is the periodic review against target."))
+    if done == 5:
+        title = "All five KAM phases have run; this deck reports each of them"
+    elif done == 0:
+        title = f"{started} of 5 KAM phases have first results; none is complete yet"
+    else:
+        title = f"{started} of 5 KAM phases have results so far, {done} of them complete"
+
+    def draw(c: SlideCanvas):
+        from pptx.enum.shapes import MSO_SHAPE
+
+        box = c.region("Body")
+        cols = box.split_h([1] * 5, gap=int(0.08 * IN))
+        for k, ((num, name, tables, have, state), b) in enumerate(zip(status, cols)):
+            fill = c.style.primary if state == "Complete" else c.style.accent if state == "In progress" else "BFC5CD"
+            c.text_box(Box(b.x, b.y, b.w + (int(0.05 * IN) if k < 4 else 0), int(0.75 * IN)), [f"Phase {num}"], size=16, bold=True,
+                       color="FFFFFF", fill=fill, align="c", anchor="m", fit=False,
+                       shape=MSO_SHAPE.CHEVRON if k else MSO_SHAPE.PENTAGON, inset=0.3)
+            c.text_box(Box(b.x, b.y + int(0.9 * IN), b.w - int(0.1 * IN), int(0.75 * IN)), [name], size=16, bold=True,
+                       color=c.style.primary, min_pt=11)
+            c.text_box(Box(b.x, b.y + int(1.65 * IN), b.w - int(0.1 * IN), int(0.4 * IN)), [state], size=13,
+                       bold=True, color=fill if state != "Not started" else c.style.muted, fit=False)
+            items = [[("✓ " if t in have else "–  ", True, c.style.accent if t in have else c.style.muted),
+                      (_PHASE_OUTPUTS.get(t, t), False, c.style.text if t in have else c.style.muted)]
+                     for t in tables]
+            c.text_box(Box(b.x, b.y + int(2.15 * IN), b.w - int(0.1 * IN), int(1.6 * IN)),
+                       items, size=14, min_pt=9)
+        band = Box(box.x, box.y + box.h - int(1.0 * IN), box.w, int(1.0 * IN))
+        c.text_box(band, [[("Where the engagement stands  ", True, c.style.primary), (stands, False, c.style.text)]],
+                   size=15, fill=c.style.light, anchor="m", inset=0.2, min_pt=10)
+
+    return [SlideSpec("framework", "Title and Content", title, draw, topic="KAM framework",
+                      source=f"KAM engagement run {d.run_id}",
+                      notes="The five-phase KAM framework (assessment, segmentation, strategy, operational planning, "
+                            "review). A phase is complete when all its result tables are in the run folder.")]
+
+
+_FORCE_NAMES = {"rivalry": "Competitive rivalry", "new_entrants": "Threat of new entrants",
+                "substitutes": "Threat of substitutes", "buyer_power": "Buyer power",
+                "supplier_power": "Supplier power"}
+
+
+def s_five_forces(d: DeckData) -> list[SlideSpec]:
+    ff = d.params.context.five_forces
+    if ff is None or not any(getattr(ff, k) for k in _FORCE_NAMES):
+        d.skipped.append(("Five Forces", "no ratings given in the parameters (context.five_forces)"))
+        return []
+    forces = {k: getattr(ff, k) for k in _FORCE_NAMES if getattr(ff, k) is not None}
+    high = [_FORCE_NAMES[k].lower() for k, f in forces.items() if f.level == "high"]
+    title = (f"{high[0][0].upper() + high[0][1:]}" + (f" and {high[1]}" if len(high) > 1 else "") +
+             (" are" if len(high) > 1 else " is") + " the strongest force" + ("s" if len(high) > 1 else "") +
+             " on the market" if high else "No market force is rated high; competition is moderate")
+
+    def draw(c: SlideCanvas):
+        box = c.region("Body")
+        w, h = int(box.w * 0.31), int(box.h * 0.31)
+        cx, cy = box.x + (box.w - w) // 2, box.y + (box.h - h) // 2
+        pos = {"rivalry": (cx, cy), "new_entrants": (cx, box.y), "substitutes": (cx, box.y + box.h - h),
+               "supplier_power": (box.x, cy), "buyer_power": (box.x + box.w - w, cy)}
+        for k, f in forces.items():
+            x, y = pos[k]
+            lvl = f.level
+            fill = {"high": c.style.primary, "medium": tint(c.style.primary, 0.45), "low": tint(c.style.primary, 0.85)}[lvl]
+            fg = "FFFFFF" if lvl != "low" else c.style.text
+            rating = lvl.capitalize() + (f" ({f.rating}/5)" if isinstance(f.rating, int) else "")
+            paras = [[(_FORCE_NAMES[k], True, fg)], [(rating, False, fg)]]
+            if f.note:
+                paras.append([(_text(f.note, 200), False, fg)])
+            c.text_box(Box(x, y, w, h), paras, size=13, fill=fill, align="c", anchor="m", inset=0.12, min_pt=8)
+
+    return [SlideSpec("context", "Title and Content", title, draw, topic="Five Forces",
+                      source=f"Consultant assessment ({d.params.engagement.consultant}), engagement parameters",
+                      footnote="Force strength as rated by the engagement team; darker = stronger force.",
+                      notes="Porter's Five Forces, rated by the consultant in params (context.five_forces).")]
+
+
+def s_pest(d: DeckData) -> list[SlideSpec]:
+    p = d.params.context.pest
+    parts = {k: getattr(p, k) for k in ("political", "economic", "social", "technological")} if p else {}
+    if not any(parts.values()):
+        d.skipped.append(("PEST analysis", "no factors given in the parameters (context.pest)"))
+        return []
+    most = max(parts, key=lambda k: len(parts[k]))
+    title = f"External environment: {most} factors weigh most on the KAM agenda"
+
+    def draw(c: SlideCanvas):
+        box = c.region("Body")
+        rows = box.split_v([1, 1], gap=int(0.2 * IN))
+        quads = [b for r in rows for b in r.split_h([1, 1], gap=int(0.25 * IN))]
+        for (k, items), b in zip(parts.items(), quads):
+            c.text_box(Box(b.x, b.y, int(0.45 * IN), b.h), [k[0].upper()], size=28, bold=True, fill=c.style.primary,
+                       color="FFFFFF", align="c", anchor="m", fit=False)
+            paras = [[(k.capitalize(), True, c.style.primary)]] + [[("•  ", True, c.style.accent),
+                                                                   (_text(x, 160), False)] for x in items]
+            if not items:
+                paras.append([("No factor noted", False, c.style.muted)])
+            c.text_box(Box(b.x + int(0.55 * IN), b.y, b.w - int(0.55 * IN), b.h), paras, size=14,
+                       color=c.style.text, fill=c.style.light, inset=0.12, min_pt=8)
+
+    return [SlideSpec("context", "Title and Content", title, draw, topic="PEST",
+                      source="Consultant assessment, engagement parameters (context.pest)",
+                      notes="PEST: political, economic, social and technological factors noted by the consultant.")]
+
+
+def s_most(d: DeckData) -> list[SlideSpec]:
+    m = d.params.context.most
+    if m is None or not (m.mission or m.objectives or m.strategies or m.tactics):
+        d.skipped.append(("MOST analysis", "no mission/objectives given in the parameters (context.most)"))
+        return []
+    rows = [("Mission", [m.mission] if m.mission else []), ("Objectives", m.objectives),
+            ("Strategies", m.strategies), ("Tactics", m.tactics)]
+    rows = [r for r in rows if r[1]]
+    title = (f"The KAM programme cascades from its mission to {len(m.tactics)} concrete tactics" if m.tactics
+             else "The KAM programme's mission and objectives set the direction")
+
+    def draw(c: SlideCanvas):
+        box = c.region("Body")
+        bands = box.split_v([1] * len(rows), gap=int(0.12 * IN))
+        for (label, items), b in zip(rows, bands):
+            c.text_box(Box(b.x, b.y, int(2.2 * IN), b.h), [label], size=16, bold=True, fill=c.style.primary,
+                       color="FFFFFF", anchor="m", inset=0.15, fit=False)
+            paras = [[("•  ", True, c.style.accent), (_text(x, 200), False)] for x in items]
+            c.text_box(Box(b.x + int(2.3 * IN), b.y, b.w - int(2.3 * IN), b.h), paras, size=14, color=c.style.text,
+                       anchor="m", fill=c.style.light, inset=0.12, min_pt=8)
+
+    return [SlideSpec("context", "Title and Content", title, draw, topic="MOST",
+                      source="Consultant assessment, engagement parameters (context.most)",
+                      notes="MOST: mission, objectives, strategies and tactics of the KAM programme.")]
+
+
+def s_gaps(d: DeckData) -> list[SlideSpec]:
+    g = d.params.context.gaps
+    if not g:
+        d.skipped.append(("Gap analysis", "no gaps given in the parameters (context.gaps)"))
+        return []
+    rows = [[_text(x.area, 60), _text(x.current, 160), _text(x.desired, 160), _text(x.action, 160)] for x in g]
+    specs = []
+    pages = _rows_per_page(len(rows), 6)
+    for k, sl in enumerate(pages):
+        def draw(c: SlideCanvas, sl=sl):
+            c.table(c.region("Table"), ["Area", "Today", "Target state", "How to close the gap"], rows[sl],
+                    widths=[1.3, 2, 2, 2.2], bold_cols=[0], max_pt=13)
+        title = f"{len(g)} gaps separate today's account management from the target state" + (
+            f" ({k + 1}/{len(pages)})" if len(pages) > 1 else "")
+        specs.append(SlideSpec("context", "Table", title, draw, topic="Gap analysis",
+                               source="Consultant assessment, engagement parameters (context.gaps)",
+                               notes="Gap analysis: current state, desired state and closing action per area."))
+    return specs
+
+
+def s_strengths(d: DeckData) -> list[SlideSpec]:
+    s = d.params.context.strengths
+    if not s:
+        d.skipped.append(("Strengths", "no strengths given in the parameters (context.strengths)"))
+        return []
+
+    def draw(c: SlideCanvas):
+        _bullets(c, c.region("Body"), [_text(x, 220) for x in s], size=18)
+
+    return [SlideSpec("context", "Title and Content", f"The programme can build on {len(s)} existing strengths", draw,
+                      topic="Strengths", source="Consultant assessment, engagement parameters (context.strengths)",
+                      notes="Strengths recorded by the engagement team.")]
+

@@ -1,0 +1,176 @@
+"""Section 7 of the deck: KPI tracking, programme impact, migration and recommendations."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._pptx import SlideCanvas, tint
+from ..deck_format import fmt_count, fmt_share, fmt_value, is_num
+from ._base import (_bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
+                    SlideSpec, _text, _tiles)
+
+
+def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
+    t = d.table("kpi_vs_target", ("kpi", "current", "target", "status"), topic="KPI dashboard")
+    if t is None:
+        return []
+    t = t[t["current"].map(is_num)]
+    if t.empty:
+        return []
+    rank = {"red": 0, "amber": 1, "green": 2}
+    t = t.assign(_o=t["status"].map(rank).fillna(3)).sort_values("_o", kind="stable").head(5)
+    n_on = int((t["status"] == "green").sum())
+    title = f"{n_on} of {len(t)} tracked KPIs are on target" + (
+        f"; {_lc_first(d.label_of(t.iloc[0]['kpi']))} needs attention" if t.iloc[0]["status"] in ("red", "amber") else "")
+    tiles, subs = [], []
+    for _, r in t.iterrows():
+        u = d.unit_of(r["kpi"])
+        tiles.append((fmt_value(r["current"], u, d.cur), d.label_of(r["kpi"]), r["status"]))
+        subs.append(f"Target {fmt_value(r['target'], u, d.cur)} · {str(r['status']).upper()}")
+    body = []
+    for _, r in t.iterrows():
+        if r["status"] in ("red", "amber") and "gap" in t.columns:
+            u = d.unit_of(r["kpi"])
+            body.append([(f"{d.label_of(r['kpi'])}: ", True),
+                         (f"{fmt_value(r['gap'], u, d.cur, signed=True)} against target", False)])
+
+    def draw(c: SlideCanvas):
+        _tiles(c, c.region("Numbers"), tiles, sub=subs)
+        if body:
+            _bullets(c, c.region("Body"), body[:4], size=15)
+        else:
+            c.region("Body")
+
+    return [SlideSpec("review", "Key Numbers", title, draw, topic="KPI dashboard", source=d.source("kpi_vs_target"),
+                      footnote="Bar colour = status against target (green / amber / red).",
+                      notes="KPI tracking against the targets in params; status from the relative shortfall "
+                            "(thresholds.rag).")]
+
+
+def s_programme_impact(d: DeckData) -> list[SlideSpec]:
+    t = d.table("programme_impact", ("supported", "estimate", "ci_low", "ci_high", "sentence"),
+                topic="Programme impact")
+    if t is None:
+        return []
+    r = t.iloc[0]
+    val, lo, hi, unit = _impact_values(r)
+    if not bool(r["supported"]) or val is None:
+        return []  # reported on the data-readiness slide with its reason
+    ci = f"{fmt_value(lo, unit, signed=True)} to {fmt_value(hi, unit, signed=True)}"
+    p = ""
+    if "p_value" in t.columns and is_num(r.get("p_value")):
+        p = "p < 0.001" if r["p_value"] < 0.001 else f"p = {r['p_value']:.3f}"
+    level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
+    conf = fmt_share(level, decimals=0)
+    if unit == "share":
+        title = (f"Key accounts grew revenue an estimated {_impact_text(r)} more than comparable accounts "
+                 f"({conf} interval {ci})")
+    else:
+        title = f"The programme effect is estimated at {_impact_text(r)} ({conf} interval {ci})"
+    body = [[("In plain words: ", True), (_text(r["sentence"], 400), False)],
+            [("Estimate: ", True), (f"{_impact_text(r)} ({conf} interval {ci}" + (f"; {p})" if p else ")"), False)]]
+    if is_num(lo) and is_num(hi):
+        clear = float(lo) > 0 or float(hi) < 0
+        body.append([("Reading: ", True), ("the interval excludes zero, so the effect is distinguishable from noise"
+                                            if clear else "the interval includes zero, so the data cannot rule out no "
+                                                          "effect", False)])
+    if "parallel_trends" in t.columns and r.get("parallel_trends") is not None and not pd.isna(r.get("parallel_trends")):
+        pt = bool(r["parallel_trends"])
+        body.append([("Pre-programme check: ", True),
+                     ("key and comparison accounts moved in parallel before the start, which supports the comparison"
+                      if pt else "the groups were already diverging before the start; read the estimate with caution",
+                      False)])
+    body.append([("Comparison: ", True), ("key accounts against comparable non-key accounts, before and after the "
+                                          "programme start", False)])
+
+    def draw(c: SlideCanvas):
+        _tiles(c, c.region("Numbers"), [(_impact_text(r), "Programme effect (estimate)", None),
+                                        (ci, f"{conf} confidence interval", None)] +
+               ([(p.removeprefix("p = "), "p-value", None)] if p else []))
+        _bullets(c, c.region("Body"), body, size=16)
+
+    return [SlideSpec("review", "Key Numbers", title, draw, topic="Programme impact", source=d.source("programme_impact"),
+                      footnote="Difference-in-differences: key accounts vs comparable non-key accounts, before vs "
+                               "after the programme start; cluster-robust standard errors.",
+                      notes="Programme impact by difference-in-differences with account and period effects; the "
+                            "effect is shown as the revenue uplift exp(beta) - 1 when the table gives it.")]
+
+
+def s_migration(d: DeckData) -> list[SlideSpec]:
+    t = d.table("segment_migration", ("from_segment", "to_segment", "accounts"), topic="Segment migration")
+    if t is None:
+        return []
+    piv = t.pivot_table(index="from_segment", columns="to_segment", values="accounts", aggfunc="sum", fill_value=0)
+
+    def ordered(names) -> list:
+        first = [q for q in _q(d) if q in set(names)]
+        return first + sorted(set(names) - set(first), key=str)
+
+    row_labels, col_labels = ordered(piv.index), ordered(piv.columns)
+    piv = piv.reindex(index=row_labels, columns=col_labels, fill_value=0)
+    common = [x for x in row_labels if x in set(col_labels)]  # segments present at both dates
+    core = piv.loc[common, common].to_numpy()
+    base, stay = core.sum(), np.trace(core)
+    moved = base - stay
+    new = piv.loc[[x for x in row_labels if x not in set(common)]].to_numpy().sum()
+    title = (f"{fmt_count(moved)} of {fmt_count(base)} accounts ({fmt_share(moved / base, decimals=0) if base else 'n/a'})"
+             " changed segment since the baseline" + (f"; {fmt_count(new)} accounts are new or re-entered" if new else ""))
+    rows, fills, colors = [], {}, {}
+    labels = col_labels
+    mx = piv.to_numpy().max() or 1
+    for i, a in enumerate(row_labels):
+        rows.append([_text(a, 24)] + [fmt_count(v) for v in piv.loc[a]])
+        for j, b in enumerate(col_labels, start=1):
+            v = piv.loc[a, b]
+            fills[(i, j)] = tint(d.params.branding.primary_color, 1 - 0.8 * v / mx) if a == b else tint(
+                d.params.branding.accent_color, 1 - 0.7 * v / mx)
+            colors[(i, j)] = "FFFFFF" if v / mx > 0.55 else "1F2933"
+
+    def draw(c: SlideCanvas):
+        c.table(c.region("Table"), ["From \\ to"] + [_text(x, 24) for x in labels], rows,
+                widths=[1.4] + [1] * len(labels), align=["l"] + ["c"] * len(labels), fills=fills, font_colors=colors,
+                bold_cols=[0], max_pt=14)
+
+    return [SlideSpec("review", "Table", title, draw, topic="Segment migration", source=d.source("segment_migration"),
+                      footnote="Rows: segment at the baseline; columns: segment now; diagonal = accounts that stayed.",
+                      notes="Segment migration: transition matrix of accounts between the baseline and the current "
+                            "segmentation.")]
+
+
+def s_recommendations(d: DeckData) -> list[SlideSpec]:
+    """Ranked recommendations. Each value is shown with its basis (revenue at risk, uplift,
+    expected value): values of different kinds are never added up, so the title names the count
+    and the largest, not a total."""
+    t = d.table("recommendations", ("rank", "recommendation", "evidence"), topic="Recommendations")
+    if t is None:
+        return []
+    t = t.sort_values("rank").head(8)
+    has_v = "value" in t.columns
+    has_b = has_v and "value_basis" in t.columns
+
+    rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 200), _text(r["evidence"], 260)] +
+            ([d.money(r["value"])] if has_v else []) + ([_text(r["value_basis"], 60)] if has_b else [])
+            for _, r in t.iterrows()]
+    first = t.iloc[0]
+    lead = _lc_first(_first_clause(first["recommendation"], 70))
+    title = f"{len(t)} recommendation{'s' if len(t) != 1 else ''}; the largest: {lead}"
+    if has_v and is_num(first["value"]):
+        basis = _text(first["value_basis"], 60) if has_b and _text(first["value_basis"], 60) else "at stake"
+        title += f" ({d.money(first['value'])} {basis})"
+    pages = _rows_per_page(len(rows), 5)
+    out = []
+    for k, sl in enumerate(pages):
+        def draw(c: SlideCanvas, sl=sl):
+            c.table(c.region("Table"), ["#", "Recommendation", "Evidence"] + (["Value at stake"] if has_v else [])
+                    + (["What the value is"] if has_b else []), rows[sl],
+                    widths=[0.4, 3, 3] + ([0.9] if has_v else []) + ([1.3] if has_b else []),
+                    align=["c", "l", "l"] + (["r"] if has_v else []) + (["l"] if has_b else []), max_pt=13)
+        out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
+                             topic="Recommendations", source=d.source("recommendations"),
+                             footnote="Each value is the money at stake for that action, of the kind named beside it; "
+                                      "values of different kinds are not added up." if has_v else "",
+                             notes="Rule-based recommendations ranked by value at stake; each names its evidence. "
+                                   "Values are of different kinds (revenue at risk of churn, revenue uplift, expected "
+                                   "cross-sell value) and are not summed."))
+    return out
+

@@ -1,0 +1,232 @@
+"""Section 5 of the deck: portfolio matrix, segment profiles, key accounts, RFM, CLV and robustness."""
+from __future__ import annotations
+
+
+from .._pptx import SlideCanvas, tint
+from ..deck_format import chart_format, fmt_count, fmt_share, is_num
+from ._base import DeckData, _q, SlideSpec, _takeaway, _text
+
+
+def _quadrant_colors(d: DeckData, c: SlideCanvas) -> list[str]:
+    return [c.style.primary, c.style.accent, tint(c.style.primary, 0.5), "BFC5CD"]
+
+
+def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
+    s = d.table("segments", ("account_id", "attractiveness", "relative_strength", "quadrant"), topic="Portfolio matrix")
+    if s is None:
+        return []
+    if "revenue_12m" not in s.columns:
+        summ = d.peek("account_summary")
+        if summ is None or "revenue_12m" not in summ.columns:
+            d.skipped.append(("Portfolio matrix", "no revenue_12m to size the bubbles"))
+            return []
+        s = s.merge(summ[["account_id", "revenue_12m"]], on="account_id", how="left")
+    s = s[s["attractiveness"].map(is_num) & s["relative_strength"].map(is_num)]
+    quads = _q(d)
+    order = [q for q in quads if q in set(s["quadrant"])] + sorted(set(s["quadrant"].astype(str)) - set(quads))
+    tot = s["revenue_12m"].clip(lower=0).sum()
+    by = s.groupby("quadrant").agg(n=("account_id", "size"), rev=("revenue_12m", "sum"))
+    pos = s[s["revenue_12m"] > 0].sort_values(["revenue_12m", "account_id"], ascending=[False, True])
+    shown = pos.groupby("quadrant", sort=False).head(40)  # the 40 largest of each quadrant
+    floor = 0.03 * float(shown["revenue_12m"].max()) if len(shown) else 0.0
+    shown = shown.assign(_size=shown["revenue_12m"].clip(lower=floor))
+    q0 = order[0]
+    title = (f"{q0} accounts are {fmt_share(by.loc[q0, 'n'] / len(s), decimals=0)} of the portfolio but "
+             f"{fmt_share(by.loc[q0, 'rev'] / tot, decimals=0)} of revenue") if tot else "KAM portfolio matrix"
+    take = [f"{q}: {fmt_count(by.loc[q, 'n'])} accounts, {fmt_share(by.loc[q, 'rev'] / tot)} of revenue"
+            for q in order if q in by.index and tot]
+    if "is_key" in s.columns:
+        take.append(f"{fmt_count(s['is_key'].astype(bool).sum())} accounts selected as key")
+
+    def draw(c: SlideCanvas):
+        series = {}
+        for q in order:
+            g = shown[shown["quadrant"] == q]
+            if len(g):
+                series[q] = (g["attractiveness"].tolist(), g["relative_strength"].tolist(), g["_size"].tolist())
+        c.bubble_chart(c.region("Chart"), series, x_format="0%", y_format="0%",
+                       x_title="Account attractiveness (percentile)", y_title="Relative strength (percentile)",
+                       colors=_quadrant_colors(d, c), cross=(0.5, 0.5), bounds=(0, 1, 0, 1), scale=40)
+        _takeaway(c, take)
+
+    return [SlideSpec("segmentation", "Chart", title, draw, topic="Portfolio matrix",
+                      source=d.source("segments"),
+                      footnote=f"Bubble area = last-12-month revenue (floor at 3% of the largest so small accounts "
+                               f"stay visible); the 40 largest accounts of each quadrant shown ({len(shown)} of "
+                               f"{len(s)}); axes cross at the quadrant boundaries.",
+                      notes="KAM portfolio matrix (McDonald & Rogers): attractiveness x relative strength, quadrants "
+                            "at the thresholds from params; consultant overrides applied in the segments table.")]
+
+
+def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
+    sp = d.peek("segment_profiles")
+    if sp is not None and {"segment", "accounts", "revenue_share"} <= set(sp.columns) and len(sp):
+        cols = [("segment", "Segment", "l", lambda v: _text(v, 30)),
+                ("accounts", "Accounts", "r", fmt_count),
+                ("revenue_12m", "Revenue (12m)", "r", d.money),
+                ("revenue_share", "Revenue share", "r", fmt_share),
+                ("profit_share", "Profit share", "r", fmt_share),
+                ("intent", "Engagement intent", "l", lambda v: _text(v, 120))]
+        cols = [c for c in cols if c[0] in sp.columns]
+        qo = {q: i for i, q in enumerate(_q(d))}
+        sp = sp.assign(_o=sp["segment"].map(qo).fillna(len(qo))).sort_values("_o", kind="stable")
+        rows = [[f(r[c]) for c, _, _, f in cols] for _, r in sp.iterrows()]
+        top = sp.sort_values("revenue_share", ascending=False).iloc[0]
+        title = (f"{_text(top['segment'], 30)} accounts hold {fmt_share(top['revenue_share'])} of revenue; "
+                 "each segment gets its own engagement intent")
+
+        def draw(c: SlideCanvas):
+            c.table(c.region("Table"), [h for _, h, _, _ in cols], rows,
+                    widths=[3 if c_[0] == "intent" else 1.2 for c_ in cols], align=[a for _, _, a, _ in cols],
+                    bold_cols=[0], max_pt=14)
+
+        return [SlideSpec("segmentation", "Table", title, draw, topic="Segment profiles",
+                          source=d.source("segment_profiles"),
+                          notes="Segment profiles: accounts, revenue and profit share per quadrant, and the intent "
+                                "carried into the strategy.")]
+    s = d.table("segments", ("account_id", "quadrant", "revenue_12m"), topic="Segment profiles")
+    if s is None:
+        return []
+    g = s.groupby("quadrant").agg(accounts=("account_id", "size"), revenue=("revenue_12m", "sum"))
+    order = [q for q in _q(d) if q in g.index] + [q for q in g.index if q not in _q(d)]
+    g = g.loc[order]
+    tot = g["revenue"].sum()
+    extra = [c for c in ("is_key",) if c in s.columns]
+    rows = []
+    for q, r in g.iterrows():
+        row = [_text(q, 30), fmt_count(r["accounts"]), fmt_share(r["accounts"] / g["accounts"].sum()),
+               d.money(r["revenue"]), fmt_share(r["revenue"] / tot) if tot else "n/a"]
+        if extra:
+            row.append(fmt_count(s.loc[s["quadrant"] == q, "is_key"].astype(bool).sum()))
+        rows.append(row)
+    top = g["revenue"].idxmax()
+    title = f"The {top} quadrant holds {fmt_share(g.loc[top, 'revenue'] / tot)} of revenue with {fmt_count(g.loc[top, 'accounts'])} accounts"
+
+    def draw(c: SlideCanvas):
+        header = ["Quadrant", "Accounts", "Share of accounts", "Revenue (12m)", "Share of revenue"] + (
+            ["Key accounts"] if extra else [])
+        c.table(c.region("Table"), header, rows, widths=[1.6] + [1] * (len(header) - 1),
+                align=["l"] + ["r"] * (len(header) - 1), bold_cols=[0], max_pt=15)
+
+    return [SlideSpec("segmentation", "Table", title, draw, topic="Segment profiles", source=d.source("segments"),
+                      notes="Accounts and last-12-month revenue per portfolio quadrant (segments table).")]
+
+
+def s_key_accounts(d: DeckData) -> list[SlideSpec]:
+    s = d.table("segments", ("account_id", "is_key", "revenue_12m"), topic="Key account list")
+    if s is None:
+        return []
+    key = s[s["is_key"].astype(bool)].sort_values(["revenue_12m", "account_id"], ascending=[False, True])
+    if key.empty:
+        return []
+    tot = s["revenue_12m"].sum()
+    top = key.head(12)
+    opt = [("quadrant", "Quadrant", "l", lambda v: _text(v, 20)), ("tier", "Tier", "l", lambda v: _text(v, 20)),
+           ("rfm_segment", "RFM segment", "l", lambda v: _text(v, 24)), ("clv", "CLV", "r", d.money),
+           ("p_alive", "P(alive)", "r", lambda v: fmt_share(v, decimals=0)),
+           ("stability", "Stability", "r", lambda v: fmt_share(v, decimals=0))]
+    opt = [o for o in opt if o[0] in s.columns][:4]
+    rows = [[d.name_of(r["account_id"]), d.money(r["revenue_12m"]),
+             fmt_share(r["revenue_12m"] / tot) if tot else "n/a"] + [f(r[c]) for c, _, _, f in opt]
+            for _, r in top.iterrows()]
+    title = (f"The top {len(top)} key accounts generate {fmt_share(top['revenue_12m'].sum() / tot)} of revenue"
+             if tot else f"The top {len(top)} key accounts")
+
+    def draw(c: SlideCanvas):
+        header = ["Account", "Revenue (12m)", "Share"] + [h for _, h, _, _ in opt]
+        c.table(c.region("Table"), header, rows, widths=[2.2, 1.1, 0.8] + [1] * len(opt),
+                align=["l", "r", "r"] + [a for _, _, a, _ in opt], max_pt=12, bold_cols=[0])
+
+    return [SlideSpec("segmentation", "Table", title, draw, topic="Key account list", source=d.source("segments"),
+                      footnote=f"{fmt_count(len(key))} key accounts in total; the {len(top)} largest by last-12-month "
+                               "revenue shown.",
+                      notes="Key accounts = accounts flagged is_key by the selection scoring (segments table).")]
+
+
+def s_rfm(d: DeckData) -> list[SlideSpec]:
+    s = d.table("segments", ("account_id", "rfm_segment", "revenue_12m"), topic="RFM segments")
+    if s is None:
+        return []
+    g = s.groupby("rfm_segment").agg(n=("account_id", "size"), rev=("revenue_12m", "sum")).sort_values(
+        "rev", ascending=False).head(10)
+    tot_n, tot_r = len(s), s["revenue_12m"].sum()
+    if not tot_r:
+        return []
+    top = g.index[0]
+    title = (f"'{_text(top, 30)}' accounts are {fmt_share(g.loc[top, 'n'] / tot_n, decimals=0)} of accounts and "
+             f"{fmt_share(g.loc[top, 'rev'] / tot_r, decimals=0)} of revenue")
+    cats = [_text(x, 24) for x in g.index]
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), cats, {"Share of accounts": (g["n"] / tot_n).tolist(),
+                                             "Share of revenue": (g["rev"] / tot_r).tolist()},
+                    number_format="0%", horizontal=True, colors=[tint(c.style.primary, 0.55), c.style.primary])
+        _takeaway(c, [f"{cat}: {fmt_count(n)} accounts" for cat, n in zip(cats[:5], g["n"][:5])])
+
+    return [SlideSpec("segmentation", "Chart", title, draw, topic="RFM segments", source=d.source("segments"),
+                      notes="RFM: recency, frequency and monetary scores by quantile, mapped to named segments.")]
+
+
+def s_clv(d: DeckData) -> list[SlideSpec]:
+    s = d.table("segments", ("account_id", "clv", "quadrant"), topic="Predictive CLV")
+    if s is None:
+        return []
+    s = s[s["clv"].map(is_num)]
+    if s.empty:
+        return []
+    g = s.groupby("quadrant")["clv"].sum()
+    order = [q for q in _q(d) if q in g.index] + [q for q in g.index if q not in _q(d)]
+    g = g.loc[order]
+    tot = g.sum()
+    top = g.idxmax()
+    title = f"Predicted customer lifetime value totals {d.money(tot)}; {fmt_share(g[top] / tot, decimals=0)} sits with {top} accounts"
+    take = [f"{q}: {d.money(v)}" for q, v in g.items()]
+    if "p_alive" in s.columns and s["p_alive"].map(is_num).any():
+        take.append(f"Median P(alive): {fmt_share(s['p_alive'].median(), decimals=0)}")
+    cp = d.peek("clv_params")
+    notes = "Predictive CLV: BG/NBD for purchases and survival, Gamma-Gamma for spend, discounted over the horizon."
+    if cp is not None and {"model", "parameter", "value"} <= set(cp.columns):
+        notes += " Fitted parameters: " + "; ".join(f"{r['model']} {r['parameter']} = {r['value']:.3g}"
+                                                    for _, r in cp.iterrows() if is_num(r["value"]))
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), order, {"Predicted CLV": g.tolist()},
+                    number_format=chart_format("currency", d.cur, max_abs=float(g.abs().max())),
+                    colors=[c.style.primary])
+        _takeaway(c, take)
+
+    return [SlideSpec("segmentation", "Chart", title, draw, topic="Predictive CLV", source=d.source("segments", "clv_params"),
+                      notes=notes)]
+
+
+def s_stability(d: DeckData) -> list[SlideSpec]:
+    s = d.table("segments", ("account_id", "quadrant", "stability"), topic="Robustness of assignments")
+    if s is None:
+        return []
+    s = s[s["stability"].map(is_num)]
+    if s.empty:
+        return []
+    g = s.groupby("quadrant")["stability"].agg(["mean", "size", lambda x: (x >= 0.999).mean()])
+    g.columns = ["mean", "n", "always"]
+    order = [q for q in _q(d) if q in g.index] + [q for q in g.index if q not in _q(d)]
+    g = g.loc[order]
+    always = (s["stability"] >= 0.999).mean()
+    title = f"{fmt_share(always, decimals=0)} of accounts keep their quadrant under every weight perturbation"
+    take = [f"{q}: mean stability {fmt_share(r['mean'], decimals=0)}" for q, r in g.iterrows()]
+    if "is_key" in s.columns:
+        k = s[s["is_key"].astype(bool)]
+        if len(k):
+            take.append(f"Key accounts always in the same quadrant: {fmt_count((k['stability'] >= 0.999).sum())} of "
+                        f"{fmt_count(len(k))}")
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), order, {"Always same quadrant": g["always"].tolist(),
+                                              "Mean stability": g["mean"].tolist()},
+                    number_format="0%", colors=[c.style.primary, c.style.accent], minimum=0, maximum=1)
+        _takeaway(c, take)
+
+    return [SlideSpec("segmentation", "Chart", title, draw, topic="Robustness of assignments",
+                      source=d.source("segments"),
+                      notes="Stability: share of seeded Monte Carlo perturbations of the selection weights in which "
+                            "the account stays in its quadrant.")]
+

@@ -1,0 +1,264 @@
+"""Section 6 of the deck: playbooks, coverage, churn risk, whitespace, impact and account plans."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._pptx import SlideCanvas, tint
+from ..deck_format import chart_format, fmt_count, fmt_share, is_num
+from ._base import _churn_unsupported, DeckData, _rows_per_page, SlideSpec, _takeaway, _text
+
+
+def s_playbooks(d: DeckData) -> list[SlideSpec]:
+    t = d.table("segment_playbook", ("segment", "objective", "engagement_model"), topic="Segment playbooks")
+    if t is None:
+        return []
+    if "engagement_label" in t.columns:  # a readable label for the model's code
+        t = t.assign(engagement_model=t["engagement_label"].where(t["engagement_label"].notna(), t["engagement_model"]))
+    cols = [("segment", "Segment", 1.0), ("accounts", "Accounts", 0.8), ("revenue_share", "Revenue share", 0.9),
+            ("objective", "Objective", 2.6), ("engagement_model", "Engagement model", 1.8),
+            ("contact_cadence", "Contact cadence", 1.9), ("investment_level", "Investment", 0.9)]
+    cols = [c for c in cols if c[0] in t.columns]
+    fmt = {"accounts": fmt_count, "revenue_share": fmt_share}
+    rows = [[fmt.get(c, lambda v: _text(v, 110))(r[c]) for c, _, _ in cols] for _, r in t.iterrows()]
+    first = t.iloc[0]
+    title = f"{_text(first['segment'], 30)} accounts get a {_text(first['engagement_model'], 60).lower()}"
+    if "revenue_share" in t.columns and is_num(first["revenue_share"]):
+        title += f", in line with their {fmt_share(first['revenue_share'], decimals=0)} share of revenue"
+    specs = []
+    pages = _rows_per_page(len(rows), 6)
+    for k, sl in enumerate(pages):
+        def draw(c: SlideCanvas, sl=sl):
+            c.table(c.region("Table"), [h for _, h, _ in cols], rows[sl], widths=[w for _, _, w in cols],
+                    align=["r" if c_ in fmt else "l" for c_, _, _ in cols], bold_cols=[0], max_pt=13)
+        specs.append(SlideSpec("strategy", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""),
+                               draw, topic="Segment playbooks", source=d.source("segment_playbook"),
+                               footnote="Playbooks from templates/playbooks.yaml or the client's own file "
+                                        "(strategy.playbooks).",
+                               notes="Segment playbooks: objective, engagement model, cadence and investment per "
+                                     "segment, joined to the segment's accounts and revenue."))
+    return specs
+
+
+def s_coverage(d: DeckData) -> list[SlideSpec]:
+    t = d.table("coverage_by_segment", ("segment", "accounts", "covered", "hours_needed", "hours_allocated"),
+                topic="Coverage and capacity")
+    if t is None:
+        return []
+    cov = t["covered"].sum() / t["accounts"].sum() if t["accounts"].sum() else None
+    stake = t["value_at_stake"].sum() if "value_at_stake" in t.columns else None
+    title = f"The plan covers {fmt_count(t['covered'].sum())} of {fmt_count(t['accounts'].sum())} accounts" + (
+        f"; {d.money(stake)} of value is at stake" if is_num(stake) else "")
+    take = [f"{_text(r['segment'], 30)}: {fmt_count(r['covered'])}/{fmt_count(r['accounts'])} covered, "
+            f"{fmt_count(r['hours_allocated'])} of {fmt_count(r['hours_needed'])} hours" for _, r in t.iterrows()]
+    if cov is not None:
+        take.insert(0, f"Coverage {fmt_share(cov, decimals=0)} of accounts")
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), [_text(x, 30) for x in t["segment"]],
+                    {"Hours needed": t["hours_needed"].tolist(), "Hours allocated": t["hours_allocated"].tolist()},
+                    number_format="#,##0", colors=[tint(c.style.primary, 0.55), c.style.primary])
+        _takeaway(c, take[:6])
+
+    return [SlideSpec("strategy", "Chart", title, draw, topic="Coverage and capacity",
+                      source=d.source("coverage_by_segment"),
+                      notes="Coverage plan: account-manager hours allocated to maximise expected value subject to "
+                            "capacity (linear programme); hours needed from each engagement model.")]
+
+
+def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
+    if why := _churn_unsupported(d):
+        d.skipped.append(("Churn-risk drivers", f"churn model not supported by the data: {_text(why, 160)}"))
+        return []
+    t = d.table("churn_drivers", ("feature", "odds_ratio"), topic="Churn-risk drivers")
+    if t is None:
+        return []
+    t = t[t["odds_ratio"].map(is_num)].copy()
+    if t.empty:
+        return []
+    t["_eff"] = np.abs(np.log(t["odds_ratio"].astype(float).clip(lower=1e-6)))
+    t = t.sort_values("_eff", ascending=False).head(8)
+    top = t.iloc[0]
+    top_name = top["label"] if "label" in t.columns and isinstance(top.get("label"), str) else top["feature"]
+    title = (f"{_text(top_name, 40).replace('_', ' ')[:1].upper() + _text(top_name, 40).replace('_', ' ')[1:]} is the strongest churn driver "
+             f"(odds ratio {top['odds_ratio']:.2f})")
+    sig = (t["p_value"].astype(float) < 0.05) if "p_value" in t.columns else pd.Series(True, index=t.index)
+    take = []
+    for _, r in pd.concat([t[sig], t[~sig]]).head(4).iterrows():
+        if "interpretation" in t.columns and isinstance(r.get("interpretation"), str) and r["interpretation"].strip():
+            txt = _text(r["interpretation"], 170)
+        else:
+            txt = f"{_text(r['feature'], 40)}: odds ratio {r['odds_ratio']:.2f}"
+        if "CI" not in txt and "ci_low" in t.columns and is_num(r.get("ci_low")) and is_num(r.get("ci_high")):
+            txt += f" (95% CI {r['ci_low']:.2f}–{r['ci_high']:.2f})"
+        take.append(txt)
+
+    def draw(c: SlideCanvas):
+        names = t["label"] if "label" in t.columns else t["feature"]
+        cats = [_text(x, 30).replace("_", " ") for x in names]
+        cols = [("BFC5CD" if not ok else c.style.red if v > 1 else c.style.accent)
+                for v, ok in zip(t["odds_ratio"], sig)]
+        c.bar_chart(c.region("Chart"), cats, {"Odds ratio": t["odds_ratio"].tolist()}, number_format="0.00",
+                    horizontal=True, point_colors=cols, colors=[c.style.primary])
+        _takeaway(c, take, heading="What drives churn")
+
+    return [SlideSpec("strategy", "Chart", title, draw, topic="Churn-risk drivers", source=d.source("churn_drivers"),
+                      footnote="Odds ratio > 1 raises the odds of churning in the next period (red); < 1 lowers them "
+                               "(teal); grey = not distinguishable from no effect (p >= 0.05).",
+                      notes="Churn-risk model: logistic regression of churn in the next period on account features; "
+                            "odds ratios with confidence intervals; back-tested on a time split.")]
+
+
+def s_churn_risk(d: DeckData) -> list[SlideSpec]:
+    if why := _churn_unsupported(d):
+        d.skipped.append(("Revenue at risk", f"churn model not supported by the data: {_text(why, 160)}"))
+        return []
+    t = d.table("churn_risk", ("account_id", "risk_band", "revenue_at_risk"), topic="Revenue at risk")
+    if t is None:
+        return []
+    g = t.groupby("risk_band")["revenue_at_risk"].sum()
+    order = [b for b in ("high", "medium", "low", "High", "Medium", "Low") if b in g.index] + \
+        [b for b in g.index if b not in ("high", "medium", "low", "High", "Medium", "Low")]
+    g = g.loc[order]
+    empty = [str(b).lower() for b in g.index if not (is_num(g[b]) and g[b] > 0)]
+    g = g[[b for b in g.index if is_num(g[b]) and g[b] > 0]]  # a band with nothing at risk is not a bar
+    if g.empty:
+        d.skipped.append(("Revenue at risk", "the churn-risk model puts no revenue at risk"))
+        return []
+    left_out = (f" Band{'s' if len(empty) > 1 else ''} with no revenue at risk left out: {', '.join(empty)}"
+                + (" (accounts already lapsed)." if "lapsed" in empty else ".")) if empty else ""
+    tot = g.sum()
+    hi = g.iloc[0]
+    title = f"{d.money(tot)} of revenue is at risk; {fmt_share(hi / tot, decimals=0) if tot else 'n/a'} of it in the {str(g.index[0]).lower()}-risk band"
+    top = t.sort_values("revenue_at_risk", ascending=False).head(5)
+    take = [f"{d.name_of(r['account_id'])}: {d.money(r['revenue_at_risk'])}" for _, r in top.iterrows()]
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), [str(x).capitalize() for x in g.index], {"Revenue at risk": g.tolist()},
+                    number_format=chart_format("currency", d.cur, max_abs=float(g.abs().max())),
+                    colors=[c.style.red])
+        _takeaway(c, take, heading="Largest revenue at risk")
+
+    return [SlideSpec("strategy", "Chart", title, draw, topic="Revenue at risk", source=d.source("churn_risk"),
+                      footnote=("Revenue at risk = churn probability x last-12-month revenue." + left_out).strip(),
+                      notes="Revenue at risk = churn probability x last-12-month revenue, by risk band." + left_out)]
+
+
+def s_whitespace(d: DeckData) -> list[SlideSpec]:
+    t = d.table("whitespace", ("account_id", "category", "expected_value"), topic="Cross-sell whitespace")
+    if t is None:
+        return []
+    t = t[t["expected_value"].map(is_num)].sort_values(["expected_value", "account_id"], ascending=[False, True])
+    if t.empty:
+        return []
+    top = t.head(10)
+    title = (f"{fmt_count(len(t))} cross-sell opportunities worth {d.money(t['expected_value'].sum())}; the top 10 are "
+             f"worth {d.money(top['expected_value'].sum())}")
+    rows = [[d.name_of(r["account_id"]), _text(r["category"], 40), d.money(r["expected_value"])]
+            for _, r in top.iterrows()]
+
+    def draw(c: SlideCanvas):
+        c.table(c.region("Table"), ["Account", "Category not yet bought", "Expected value"], rows,
+                widths=[2, 2, 1], align=["l", "l", "r"], bold_cols=[0], max_pt=14)
+
+    return [SlideSpec("strategy", "Table", title, draw, topic="Cross-sell whitespace", source=d.source("whitespace"),
+                      notes="Whitespace: categories a key account does not buy that similar accounts do; expected "
+                            "value from co-purchase lift and segment penetration.")]
+
+
+def _figure(d: DeckData, *names: str):
+    """The first of the phase's saved figures (``figures/<name>.png``) that exists, or None."""
+    for name in names:
+        path = d.run.figures_dir / f"{name}.png"
+        if path.is_file():
+            return path
+    return None
+
+
+def s_whitespace_map(d: DeckData) -> list[SlideSpec]:
+    """The phase's whitespace heat map (no native chart type fits an account x category matrix)."""
+    fig = _figure(d, "whitespace_heatmap")
+    if fig is None:
+        return []
+    if d.params.output.pseudonymise:  # a picture may carry real account names the deck cannot replace
+        d.skipped.append(("Whitespace heat map", "left out: the figure may show real names (output.pseudonymise)"))
+        return []
+    t = d.table("whitespace", ("account_id", "category", "expected_value"), topic="Whitespace heat map")
+    if t is None:
+        return []
+    t = t[t["expected_value"].map(is_num)]
+    g = t.groupby("category")["expected_value"].agg(["sum", "size"]).sort_values("sum", ascending=False)
+    if g.empty:
+        return []
+    top = g.index[0]
+    title = (f"{_text(top, 30)} is the largest whitespace: {d.money(g.loc[top, 'sum'])} of expected value across "
+             f"{fmt_count(g.loc[top, 'size'])} opportunities")
+    take = [f"{_text(cat, 30)}: {d.money(r['sum'])} ({fmt_count(r['size'])} opportunities)" for cat, r in g.head(5).iterrows()]
+
+    def draw(c: SlideCanvas):
+        c.picture(fig, c.region("Chart"))
+        _takeaway(c, take, heading="Expected value by category")
+
+    return [SlideSpec("strategy", "Chart", title, draw, topic="Whitespace heat map",
+                      source=d.source("whitespace") + "; figure whitespace_heatmap",
+                      footnote="Heat map drawn by the strategy phase (print resolution); category totals from the "
+                               "whitespace table.",
+                      notes="Whitespace heat map: penetration of each category among similar accounts against the "
+                            "key accounts that do not buy it; expected value per opportunity from the whitespace table.")]
+
+
+def s_impact(d: DeckData) -> list[SlideSpec]:
+    t = d.table("impact_scenarios", ("scenario", "revenue_impact"), topic="Impact scenarios")
+    if t is None:
+        return []
+    order = {"low": 0, "base": 1, "high": 2}
+    t = t.assign(_o=t["scenario"].astype(str).str.lower().map(order).fillna(9)).sort_values("_o")
+    series = {"Revenue impact": t["revenue_impact"].tolist()}
+    if "profit_impact" in t.columns:
+        series["Profit impact"] = t["profit_impact"].tolist()
+    base = t[t["scenario"].astype(str).str.lower() == "base"]
+    if len(base):
+        title = (f"Reaching the targets adds {d.money(base['revenue_impact'].iloc[0])} of revenue in the base case "
+                 f"(range {d.money(t['revenue_impact'].min())} to {d.money(t['revenue_impact'].max())})")
+    else:
+        title = f"Reaching the targets adds {d.money(t['revenue_impact'].min())} to {d.money(t['revenue_impact'].max())} of revenue"
+    mx = float(np.nanmax(np.abs(t[list({"revenue_impact", "profit_impact"} & set(t.columns))].to_numpy(dtype=float))))
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), [str(x).capitalize() for x in t["scenario"]], series,
+                    number_format=chart_format("currency", d.cur, max_abs=mx), colors=[c.style.primary, c.style.accent])
+        _takeaway(c, [f"{str(r['scenario']).capitalize()}: {d.money(r['revenue_impact'])} revenue" +
+                      (f", {d.money(r['profit_impact'])} profit" if "profit_impact" in t.columns else "")
+                      for _, r in t.iterrows()])
+
+    return [SlideSpec("strategy", "Chart", title, draw, topic="Impact scenarios", source=d.source("impact_scenarios"),
+                      notes="Impact scenarios: revenue and profit if the KPI targets are reached, low/base/high "
+                            "assumptions.")]
+
+
+def s_account_plans(d: DeckData) -> list[SlideSpec]:
+    t = d.table("account_plans", ("account_id",), topic="Account plans")
+    if t is None:
+        return []
+    pref = ["revenue_12m", "objective", "objectives", "whitespace", "opportunities", "next_action", "actions",
+            "next_action_owner", "owner", "kpis_to_watch", "kpis", "risk_band"]
+    cols = [c for c in pref if c in t.columns][:5]
+    if "rank" in t.columns:
+        t = t.sort_values("rank")
+    rows = [[d.name_of(r["account_id"])] + [d.money(r[c]) if c == "revenue_12m" else _text(r[c], 140) for c in cols]
+            for _, r in t.head(12).iterrows()]
+    pages = _rows_per_page(len(rows), 8)
+    out = []
+    for k, sl in enumerate(pages):
+        def draw(c: SlideCanvas, sl=sl):
+            c.table(c.region("Table"), ["Account"] + [x.replace("_", " ").capitalize() for x in cols], rows[sl],
+                    widths=[1.4] + [0.9 if x == "revenue_12m" else 1.3 if "owner" in x else 2 for x in cols],
+                    align=["l"] + ["r" if x == "revenue_12m" else "l" for x in cols], bold_cols=[0], max_pt=12)
+        out.append(SlideSpec("strategy", "Table",
+                             f"Account plans are ready for the top {len(rows)} key accounts" +
+                             (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw, topic="Account plans",
+                             source=d.source("account_plans"),
+                             notes="Account plans for the top key accounts: current state, objectives, "
+                                   "opportunities and actions."))
+    return out
+
