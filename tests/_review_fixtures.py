@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kam_analysis.phases import review
+from kam_analysis.phases import migration, recommendations, review
 from kam_analysis.metrics.kpis import compute_account_kpis_as_of, compute_headline_kpis, compute_period_kpis
 from kam_analysis.data.runfolder import Run
 
@@ -75,10 +75,10 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     impact = review.programme_impact_from_params(ap, summary, params=p)
     run.write_table("programme_impact", impact.summary())
     run.write_table("programme_event_study", impact.event_study_)
-    mig = review.compute_segment_migration(segments.assign(quadrant=np.roll(segments["quadrant"].to_numpy(), 1)),
+    mig = migration.compute_segment_migration(segments.assign(quadrant=np.roll(segments["quadrant"].to_numpy(), 1)),
                                            segments, current_revenue=summary)
     run.write_table("segment_migration", mig)
-    recs, _ = review.compute_run_recommendations(run, scorecard=sc, cohorts=None, accounts=account_kpis)
+    recs, _ = recommendations.compute_run_recommendations(run, scorecard=sc, cohorts=None, accounts=account_kpis)
     run.write_table("recommendations", recs)
     assert rv.dashboard_at_risk_rows > 0
     return run

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from kam_analysis import PLANTED
-from kam_analysis.phases import assessment, review
+from kam_analysis.models.impact import ProgrammeImpact
+from kam_analysis.models.spc import compute_spc
+from kam_analysis.phases import assessment, migration, recommendations, review
 from kam_analysis.metrics import kpis
 from kam_analysis.metrics.kpis import compute_account_kpis, compute_headline_kpis
 
@@ -111,7 +113,7 @@ def test_individuals_chart_limits_by_hand():
     x = [10, 12, 11, 13, 10, 12, 30]
     s = pd.DataFrame({"period_start": pd.date_range("2023-01-01", periods=7, freq="QS"), "value": x})
     mask = np.array([True] * 6 + [False])
-    r = review.compute_spc(s, kind="individuals", baseline_mask=mask, min_baseline=6)
+    r = compute_spc(s, kind="individuals", baseline_mask=mask, min_baseline=6)
     centre = np.mean(x[:6])
     mr = np.mean(np.abs(np.diff(x[:6])))  # (2+1+2+3+2)/5 = 2
     assert r["center"].iloc[0] == pytest.approx(centre)
@@ -125,7 +127,7 @@ def test_p_chart_limits_and_run_rule():
     n = np.array([100, 100, 400, 100, 100, 100, 100, 100, 100, 100])
     p = np.array([0.50, 0.52, 0.48, 0.55, 0.56, 0.57, 0.55, 0.56, 0.58, 0.57])
     s = pd.DataFrame({"period_start": pd.date_range("2023-01-01", periods=10, freq="MS"), "value": p, "n": n})
-    r = review.compute_spc(s, kind="p", baseline_mask=np.array([True] * 3 + [False] * 7), min_baseline=2,
+    r = compute_spc(s, kind="p", baseline_mask=np.array([True] * 3 + [False] * 7), min_baseline=2,
                            run_length=7)
     pbar = (p[:3] * n[:3]).sum() / n[:3].sum()
     assert r["center"].iloc[0] == pytest.approx(pbar)
@@ -164,7 +166,7 @@ def simulate_panel(*, effect: float, n: int = 600, periods: int = 16, start: int
 def test_did_recovers_planted_effect():
     effect = math.log(1.15)
     ap, acc, start = simulate_panel(effect=effect)
-    m = review.ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
+    m = ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
     assert m.supported_
     assert m.ci_low_ <= effect <= m.ci_high_
     assert abs(m.estimate_ - effect) < 0.05
@@ -181,7 +183,7 @@ def test_did_recovers_planted_effect():
 
 def test_did_reports_no_effect_on_placebo_data():
     ap, acc, start = simulate_panel(effect=0.0, seed=1)
-    m = review.ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
+    m = ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
     assert m.supported_
     assert m.ci_low_ < 0 < m.ci_high_
     assert m.p_value_ > 0.05
@@ -190,7 +192,7 @@ def test_did_reports_no_effect_on_placebo_data():
 
 def test_did_flags_diverging_pre_trends():
     ap, acc, start = simulate_panel(effect=0.0, pre_trend=0.08, seed=2)
-    m = review.ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
+    m = ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
     assert m.pretrend_p_value_ < 0.05
     assert m.placebo_estimate_ > 0 and m.placebo_p_value_ < 0.05
     assert "already diverging" in m.sentence_
@@ -198,16 +200,16 @@ def test_did_flags_diverging_pre_trends():
 
 def test_did_says_why_when_data_cannot_support_it():
     ap, acc, start = simulate_panel(effect=0.1, n=120, periods=8, start=5)
-    no_date = review.ProgrammeImpact(programme_start=None).fit(ap, acc)
+    no_date = ProgrammeImpact(programme_start=None).fit(ap, acc)
     assert not no_date.supported_ and "programme start" in no_date.reason_
     assert np.isnan(no_date.estimate_) and "cannot be estimated" in no_date.sentence_
-    no_flag = review.ProgrammeImpact(programme_start=start).fit(ap, acc.drop(columns="key_account"))
+    no_flag = ProgrammeImpact(programme_start=start).fit(ap, acc.drop(columns="key_account"))
     assert not no_flag.supported_ and "key_account" in no_flag.reason_
-    early = review.ProgrammeImpact(programme_start=dt.date(2021, 4, 1)).fit(ap, acc)
+    early = ProgrammeImpact(programme_start=dt.date(2021, 4, 1)).fit(ap, acc)
     assert not early.supported_ and re.search(r"only \d complete period", early.reason_)
-    late = review.ProgrammeImpact(programme_start=dt.date(2022, 10, 1), min_post_periods=2).fit(ap, acc)
+    late = ProgrammeImpact(programme_start=dt.date(2022, 10, 1), min_post_periods=2).fit(ap, acc)
     assert not late.supported_ and "since the programme start" in late.reason_
-    no_control = review.ProgrammeImpact(programme_start=start).fit(ap, acc.assign(key_account=True))
+    no_control = ProgrammeImpact(programme_start=start).fit(ap, acc.assign(key_account=True))
     assert not no_control.supported_ and "control group" in no_control.reason_
     assert bool(no_control.summary().loc[0, "supported"]) is False
 
@@ -244,7 +246,7 @@ def test_migration_matrix_matches_hand_built_case():
     cur = pd.DataFrame({"account_id": ["a", "b", "c", "d", "e"], "quadrant": ["S", "T", "T", "S", "T"]})
     rev_now = pd.DataFrame({"account_id": ["a", "b", "c", "d", "e"], "revenue_12m": [10.0, 20, 30, 40, 50]})
     rev_then = pd.DataFrame({"account_id": ["a", "b", "c", "d", "f"], "revenue_12m": [5.0, 25, 30, 10, 7]})
-    m = review.compute_segment_migration(base, cur, current_revenue=rev_now, baseline_revenue=rev_then,
+    m = migration.compute_segment_migration(base, cur, current_revenue=rev_now, baseline_revenue=rev_then,
                                          order=["S", "T"])
     g = m.set_index(["from_segment", "to_segment"])
     assert g.loc[("S", "S"), "accounts"] == 1 and g.loc[("S", "T"), "accounts"] == 1
@@ -263,7 +265,7 @@ def test_key_status_changes():
     base = pd.DataFrame({"account_id": ["a", "b", "c"], "is_key": [True, True, False], "quadrant": ["S", "S", "T"]})
     cur = pd.DataFrame({"account_id": ["a", "b", "c"], "is_key": [True, False, True], "quadrant": ["S", "T", "S"]})
     rev = pd.DataFrame({"account_id": ["a", "b", "c"], "revenue_12m": [1.0, 2.0, 3.0]})
-    k = review.compute_key_status_changes(base, cur, baseline_revenue=rev, current_revenue=rev)
+    k = migration.compute_key_status_changes(base, cur, baseline_revenue=rev, current_revenue=rev)
     assert k.set_index("account_id")["change"].to_dict() == {"b": "fell out of key status", "c": "became key"}
     assert k.iloc[0]["account_id"] == "b"  # fall-outs first
     assert k.set_index("account_id").loc["b", "current_segment"] == "T"
@@ -272,12 +274,12 @@ def test_key_status_changes():
 # --------------------------------------------------------------------------- baseline summary
 def test_summary_as_of_reproduces_account_summary_at_as_of(demo_run):
     s = demo_run.read_table("account_summary")
-    b = review.compute_summary_as_of(demo_run, demo_run.params.analysis.as_of_date)
+    b = migration.compute_summary_as_of(demo_run, demo_run.params.analysis.as_of_date)
     m = s.merge(b, on="account_id", suffixes=("", "_b"))
     assert len(m) == s["n_orders"].gt(0).sum() or len(m) == s["first_order_date"].notna().sum()
     for c in ("revenue_12m", "revenue_prev_12m", "orders_12m", "n_categories", "tenure_days"):
         assert np.allclose(m[c].astype(float), m[c + "_b"].astype(float)), c
-    earlier = review.compute_summary_as_of(demo_run, dt.date(2024, 7, 1))
+    earlier = migration.compute_summary_as_of(demo_run, dt.date(2024, 7, 1))
     assert pd.to_datetime(earlier["last_order_date"]).max() <= pd.Timestamp("2024-07-01")
     assert len(earlier) < len(b)
 
@@ -403,20 +405,20 @@ def test_rule_segment_target_gaps_fires_only_on_red_target_gaps():
                      ("Status", "revenue_12m", 10.0, 100.0, np.nan, "red", "baseline"),
                      ("All accounts", "retention_rate", 0.6, 0.7, 0.8, "red", "target")])
     rev = pd.Series({"Star": 1000.0, "Strategic": 5000.0, "Status": 10.0})
-    r = review.rule_segment_target_gaps(sc, rev)
+    r = recommendations.rule_segment_target_gaps(sc, rev)
     assert r["segment"].tolist() == ["Star"]
     # no churn_risk table: revenue x retention shortfall in points = 1000 x (0.80 - 0.60)
     assert r["value"].iloc[0] == pytest.approx(1000 * 0.20)
     assert r["value_basis"].iloc[0] == "revenue at risk of churn"
     assert "kpi_scorecard" in r["evidence"].iloc[0] and "60.0%" in r["evidence"].iloc[0]
-    assert review.rule_segment_target_gaps(sc.iloc[[1, 2]], rev).empty
+    assert recommendations.rule_segment_target_gaps(sc.iloc[[1, 2]], rev).empty
     growth = _scorecard([("Star", "revenue_growth_yoy", -0.02, 0.1, 0.08, "red", "target")])
-    g = review.rule_segment_target_gaps(growth, rev)
+    g = recommendations.rule_segment_target_gaps(growth, rev)
     assert g["value"].iloc[0] == pytest.approx(1000 * 0.10)
     assert g["value_basis"].iloc[0] == "revenue uplift if the KPI reached target"
     # average order value 40 vs target 50 at today's volume: 1000 x 10 / 40
     aov = _scorecard([("Star", "average_order_value", 40.0, 45.0, 50.0, "red", "target")])
-    assert review.rule_segment_target_gaps(aov, rev)["value"].iloc[0] == pytest.approx(250.0)
+    assert recommendations.rule_segment_target_gaps(aov, rev)["value"].iloc[0] == pytest.approx(250.0)
 
 
 def test_rule_segment_target_gap_values_an_nps_gap_at_the_segments_revenue_at_risk():
@@ -427,11 +429,11 @@ def test_rule_segment_target_gap_values_an_nps_gap_at_the_segments_revenue_at_ri
     rev = pd.Series({"Star": 1000.0})
     risk = pd.DataFrame({"account_id": ["a", "b", "c"], "revenue_at_risk": [120.0, 30.0, 500.0]})
     segs = pd.DataFrame({"account_id": ["a", "b", "c"], "quadrant": ["Star", "Star", "Core"]})
-    r = review.rule_segment_target_gaps(sc, rev, churn_risk=risk, segments=segs)
+    r = recommendations.rule_segment_target_gaps(sc, rev, churn_risk=risk, segments=segs)
     assert r["value"].tolist() == [150.0] and r["value_basis"].tolist() == ["revenue at risk of churn"]
     assert "churn_risk" in r["evidence"].iloc[0] and "€150" in r["evidence"].iloc[0]
     # without the churn model: revenue x retention shortfall vs its target, 1000 x (0.95 - 0.90)
-    r2 = review.rule_segment_target_gaps(sc, rev)
+    r2 = recommendations.rule_segment_target_gaps(sc, rev)
     assert r2["value"].iloc[0] == pytest.approx(50.0) and r2["value"].iloc[0] < rev["Star"]
 
 
@@ -441,11 +443,11 @@ def test_rule_uncovered_risk_fires_only_for_uncovered_high_risk():
     acc = pd.DataFrame({"account_id": ["a", "b", "c", "d"],
                         "account_manager": [None, "Digital desk", "Amelia Hart", None]})
     names = pd.Series({"a": "Alpha Ltd", "b": "Beta SA"})
-    r = review.rule_uncovered_risk(risk, acc, no_coverage=["digital DESK"], names=names)
+    r = recommendations.rule_uncovered_risk(risk, acc, no_coverage=["digital DESK"], names=names)
     assert len(r) == 1 and r["value"].iloc[0] == 800.0  # a + b; c is covered, d is low risk
     assert "Alpha Ltd" in r["recommendation"].iloc[0] and "churn_risk" in r["evidence"].iloc[0]
     covered = acc.assign(account_manager=["Tom", "Eva", "Amelia Hart", None])
-    assert review.rule_uncovered_risk(risk, covered, no_coverage=["digital desk"]).empty
+    assert recommendations.rule_uncovered_risk(risk, covered, no_coverage=["digital desk"]).empty
 
 
 def test_rule_uncovered_risk_reads_the_coverage_plan_first():
@@ -457,38 +459,38 @@ def test_rule_uncovered_risk_reads_the_coverage_plan_first():
     # c gets a manager; d is not in the plan -> today's manager (none) decides
     plan = pd.DataFrame({"account_id": ["a", "b", "c"], "covered": [False, True, True],
                          "assigned_manager": [None, None, "Eva"]})
-    r = review.rule_uncovered_risk(risk, acc, coverage_plan=plan, no_coverage=["Digital desk"])
+    r = recommendations.rule_uncovered_risk(risk, acc, coverage_plan=plan, no_coverage=["Digital desk"])
     assert r["value"].iloc[0] == 600.0  # a + d
     assert "coverage_plan" in r["evidence"].iloc[0] and "2 high-churn-risk" in r["recommendation"].iloc[0]
     # a plan without the covered flag: the assigned manager decides (empty or a no-coverage label)
     plan2 = plan.drop(columns="covered").assign(assigned_manager=["Digital desk", "Ann", None])
-    r2 = review.rule_uncovered_risk(risk, acc, coverage_plan=plan2, no_coverage=["digital desk"])
+    r2 = recommendations.rule_uncovered_risk(risk, acc, coverage_plan=plan2, no_coverage=["digital desk"])
     assert r2["value"].iloc[0] == 500.0 + 200 + 100  # a (label), c (empty), d (fallback)
     # without a plan, today's managers: b (Digital desk), c, d uncovered
-    assert review.rule_uncovered_risk(risk, acc, no_coverage=["digital desk"])["value"].iloc[0] == 600.0
-    assert review.rule_uncovered_risk(risk, None).empty  # nothing to decide coverage from
+    assert recommendations.rule_uncovered_risk(risk, acc, no_coverage=["digital desk"])["value"].iloc[0] == 600.0
+    assert recommendations.rule_uncovered_risk(risk, None).empty  # nothing to decide coverage from
 
 
 def test_rule_whitespace_fires_on_positive_opportunities_only():
     ws = pd.DataFrame({"account_id": ["a", "b", "c"], "category": ["Footwear", "Footwear", "Home"],
                        "expected_value": [100.0, 50.0, 80.0]})
-    r = review.rule_whitespace(ws, top_n=2)
+    r = recommendations.rule_whitespace(ws, top_n=2)
     assert r["value"].iloc[0] == 180.0 and "Footwear" in r["recommendation"].iloc[0]
     assert "top 2 of 3" in r["evidence"].iloc[0]
-    assert review.rule_whitespace(ws.assign(expected_value=[0.0, -1.0, np.nan])).empty
+    assert recommendations.rule_whitespace(ws.assign(expected_value=[0.0, -1.0, np.nan])).empty
 
 
 def test_rule_stalled_playbooks_fires_when_segment_did_not_grow():
     sc = _scorecard([("Key", "revenue_12m", 900.0, 1000.0, np.nan, "amber", "baseline"),
                      ("Growth", "revenue_12m", 1200.0, 1000.0, np.nan, "green", "baseline"),
                      ("Core", "revenue_12m", 1010.0, 1000.0, np.nan, "green", "baseline")])
-    r = review.rule_stalled_playbooks(sc, ["Key", "Growth"])
+    r = recommendations.rule_stalled_playbooks(sc, ["Key", "Growth"])
     assert r["segment"].tolist() == ["Key"] and r["value"].iloc[0] == 100.0
     # with a 5% improvement expected, Core (+1%) is stalled too: value = 0 lost + 5% of 1000
-    r2 = review.rule_stalled_playbooks(sc, ["Key", "Growth", "Core"], min_improvement=0.05)
+    r2 = recommendations.rule_stalled_playbooks(sc, ["Key", "Growth", "Core"], min_improvement=0.05)
     assert set(r2["segment"]) == {"Key", "Core"}
     assert r2.set_index("segment").loc["Core", "value"] == pytest.approx(50.0)
-    assert review.rule_stalled_playbooks(sc, ["Growth"]).empty
+    assert recommendations.rule_stalled_playbooks(sc, ["Growth"]).empty
     assert set(r2["value_basis"]) == {"revenue short of the expected improvement"}
 
 
@@ -496,10 +498,10 @@ def test_recommendations_are_ranked_by_value():
     a = pd.DataFrame([{"rule": "x", "segment": "", "recommendation": "small", "evidence": "t: 1", "value": 10.0}])
     b = pd.DataFrame([{"rule": "y", "segment": "", "recommendation": "big", "evidence": "t: 2", "value": 99.0},
                       {"rule": "y", "segment": "", "recommendation": "nan", "evidence": "t: 3", "value": np.nan}])
-    r = review.compute_recommendations(a, b, pd.DataFrame())
+    r = recommendations.compute_recommendations(a, b, pd.DataFrame())
     assert r["recommendation"].tolist() == ["big", "small"] and r["rank"].tolist() == [1, 2]
     assert "value_basis" in r.columns and r["value_basis"].tolist() == ["", ""]
-    assert review.compute_recommendations().empty
+    assert recommendations.compute_recommendations().empty
 
 
 
@@ -523,10 +525,10 @@ def test_empty_baseline_means_every_current_account_is_new():
     params = Params.model_validate({"client": {"name": "X"}, "data": {"transactions": {"path": "o.csv"}},
                                     "analysis": {"as_of_date": "2025-12-31"}})
     empty = pd.DataFrame(columns=["account_id", "revenue_12m", "tenure_days", "n_categories"])
-    base = review.compute_baseline_segments(empty, params=params)
+    base = migration.compute_baseline_segments(empty, params=params)
     assert base.empty and {"account_id", "quadrant", "is_key", "tier", "revenue_12m"} <= set(base.columns)
     current = pd.DataFrame({"account_id": ["a", "b"], "quadrant": ["Strategic", "Star"], "revenue_12m": [10.0, 5.0]})
-    mig = review.compute_segment_migration(base, current)
+    mig = migration.compute_segment_migration(base, current)
     moved = mig[mig["accounts"] > 0]
     assert set(moved["from_segment"]) == {"New since baseline"}
     assert moved["accounts"].sum() == 2 and set(moved["to_segment"]) == {"Strategic", "Star"}

@@ -1,0 +1,363 @@
+"""Recommendations: rules that turn the review's evidence into ranked, valued actions.
+
+Each rule reads one kind of evidence (the segment scorecard, churn risk and coverage, the
+whitespace opportunities, the playbook cohorts) and returns candidate actions with the
+evidence they rest on, a value and what that value measures (``value_basis``).
+:func:`compute_recommendations` ranks them all by value; the ``recommendations`` table
+keeps every one, so the count of recommendations is its number of rows and a list that
+shows fewer says "top N of M".
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from .review import ALL_ACCOUNTS, read_optional
+
+__all__ = [
+    "VALUE_BASIS",
+    "LOYALTY_KPIS",
+    "rule_segment_target_gaps",
+    "rule_uncovered_risk",
+    "rule_whitespace",
+    "rule_stalled_playbooks",
+    "compute_recommendations",
+    "compute_run_recommendations",
+]
+
+
+_REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "value_basis", "segment"]
+
+
+
+#: how KPI names read in recommendation text
+KPI_NAMES = {"nps": "NPS", "revenue_growth_yoy": "year-on-year revenue growth", "retention_rate": "retention",
+             "average_order_value": "average order value", "repeat_purchase_rate": "repeat purchase",
+             "revenue_12m": "revenue", "churn_rate": "churn"}
+
+
+
+def _money(v: float, currency: str) -> str:
+    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
+    return f"{sym}{v:,.0f}"
+
+
+
+def _fmt_kpi(v: float, kpi: str) -> str:
+    if not np.isfinite(v):
+        return "n/a"
+    if "rate" in kpi or "growth" in kpi or "share" in kpi:
+        return f"{v:.1%}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:,.1f}"
+
+
+
+#: what a recommendation's ``value`` measures (the ``value_basis`` column); values of different
+#: bases are never added up
+VALUE_BASIS = {
+    "risk": "revenue at risk of churn",
+    "uplift": "revenue uplift if the KPI reached target",
+    "expected": "expected cross-sell value",
+    "shortfall": "revenue short of the expected improvement",
+}
+
+
+
+#: relationship KPIs: missing their target puts the segment's revenue at risk of churn
+LOYALTY_KPIS = frozenset({"nps", "nps_revenue_weighted", "csat_top2", "csat_mean", "retention_rate", "churn_rate",
+                          "repeat_purchase_rate"})
+
+
+
+def _segment_risk(churn_risk: pd.DataFrame | None, segments: pd.DataFrame | None, segment: str, *,
+                  segment_col: str, account_col: str) -> float | None:
+    """Summed ``revenue_at_risk`` of the segment's accounts, or None when the tables are missing."""
+    if (churn_risk is None or segments is None or segment_col not in segments
+            or not {account_col, "revenue_at_risk"} <= set(churn_risk.columns)):
+        return None
+    ids = set(segments.loc[segments[segment_col].astype(str) == segment, account_col].astype(str))
+    r = churn_risk[churn_risk[account_col].astype(str).isin(ids)]["revenue_at_risk"].astype(float)
+    return float(r[np.isfinite(r)].sum())
+
+
+
+def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series, *,
+                             churn_risk: pd.DataFrame | None = None, segments: pd.DataFrame | None = None,
+                             statuses: Iterable[str] = ("red",), currency: str = "EUR",
+                             all_label: str = ALL_ACCOUNTS, segment_col: str = "quadrant",
+                             account_col: str = "account_id") -> pd.DataFrame:
+    """Segments missing a KPI target, each valued at the money at stake for closing that gap.
+
+    Fires for every segment x KPI of the scorecard with ``status_basis == "target"`` and a
+    status in ``statuses``. ``value`` and ``value_basis`` (``R`` = the segment's
+    trailing-12-month revenue, ``segment_revenue``):
+
+    * relationship KPIs (:data:`LOYALTY_KPIS`: NPS, CSAT, retention, churn, repeat purchase)
+      — "revenue at risk of churn": with ``churn_risk`` and ``segments``, the summed
+      ``revenue_at_risk`` (churn probability x revenue) of the segment's accounts; else
+      ``R x max(r* - r, 0)``, the segment's retention ``r`` short of the retention target
+      ``r*`` (of the all-accounts retention without a target) in points — what the segment
+      loses in a year beyond the retention it should have;
+    * growth KPIs (already relative) — "revenue uplift": ``R x (target - current)``;
+    * other KPIs (average order value, revenue, counts) — "revenue uplift":
+      ``R x |target - current| / |current|``, the revenue gained if the KPI reached target
+      at today's volume (e.g. the same orders at the target order value).
+
+    A value is never the whole segment revenue by construction, and values of different
+    bases are not comparable sums: the deliverables show each with its basis.
+    """
+    statuses = set(statuses)
+    rows = []
+    sc = scorecard[(scorecard["status_basis"] == "target") & scorecard["status"].isin(statuses)
+                   & (scorecard["segment"] != all_label)]
+    ret = scorecard[scorecard["kpi"] == "retention_rate"]
+    ret_all = ret.loc[ret["segment"] == all_label, "value"]
+    for r in sc.itertuples(index=False):
+        rev = float(segment_revenue.get(r.segment, np.nan))
+        if not np.isfinite(rev):
+            continue
+        label = KPI_NAMES.get(r.kpi, r.kpi.replace("_", " "))
+        extra = ""
+        if r.kpi in LOYALTY_KPIS:
+            basis = VALUE_BASIS["risk"]
+            risk = _segment_risk(churn_risk, segments, r.segment, segment_col=segment_col, account_col=account_col)
+            if risk is not None:
+                value = risk
+                extra = f"; churn_risk: revenue at risk in the segment {_money(value, currency)}"
+            else:
+                seg_ret = ret[ret["segment"] == r.segment]
+                if seg_ret.empty or not np.isfinite(seg_ret["value"].iloc[0]):
+                    continue
+                cur_ret = float(seg_ret["value"].iloc[0])
+                tgt = float(seg_ret["target"].iloc[0]) if np.isfinite(seg_ret["target"].iloc[0]) else (
+                    float(ret_all.iloc[0]) if len(ret_all) else np.nan)
+                if not np.isfinite(tgt):
+                    continue
+                value = rev * max(tgt - cur_ret, 0.0)
+                extra = (f"; retention {cur_ret:.1%} vs {tgt:.1%}: revenue at risk {_money(value, currency)}")
+        elif "growth" in r.kpi:
+            basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value)
+            extra = f"; revenue at target growth {_money(value, currency)} higher"
+        else:
+            if not r.value:
+                continue
+            basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value) / abs(r.value)
+            extra = f"; at today's volume, {_money(value, currency)} more revenue at target"
+        if not np.isfinite(value):
+            continue
+        rows.append({"rule": "segment_target_gap", "segment": r.segment,
+                     "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
+                                       f"{label} levers on the next business-review agenda",
+                     "evidence": f"kpi_scorecard: {r.segment} {label} = {_fmt_kpi(r.value, r.kpi)} vs target "
+                                 f"{_fmt_kpi(r.target, r.kpi)} (status {r.status}); segment revenue (12m) "
+                                 f"{_money(rev, currency)}{extra}",
+                     "value": float(value), "value_basis": basis})
+    return pd.DataFrame(rows, columns=[c for c in _REC_COLUMNS if c != "rank"])
+
+
+
+def _blank_or_label(values: pd.Series, labels: set[str]) -> pd.Series:
+    """True where a manager field is empty or one of ``labels`` (case-insensitive)."""
+    v = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.lower()
+    return (v == "") | v.isin(labels)
+
+
+
+def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None, *,
+                        high_bands: Iterable[str] = ("high",), no_coverage: Iterable[str] = (),
+                        coverage_plan: pd.DataFrame | None = None, names: pd.Series | None = None,
+                        currency: str = "EUR", manager_col: str = "account_manager",
+                        plan_manager_col: str = "assigned_manager", covered_col: str = "covered",
+                        account_col: str = "account_id", max_named: int = 3) -> pd.DataFrame:
+    """High-risk accounts without a dedicated account manager.
+
+    Coverage comes from the strategy phase's ``coverage_plan`` when given: an account in
+    the plan is uncovered when the plan leaves it uncovered (``covered_col`` False; without
+    that column, when its ``plan_manager_col`` is empty or one of ``no_coverage``) —
+    accounts the plan serves digitally count as covered, as in the plan. Accounts not in
+    the plan (or without a plan) fall back to today's ``manager_col`` of ``accounts``:
+    uncovered when empty or one of ``no_coverage`` (case-insensitive, e.g. "Digital desk").
+    Fires once when at least one account in a ``high_bands`` risk band is uncovered;
+    value = their summed ``revenue_at_risk`` (churn probability x trailing revenue);
+    ``value_basis`` "revenue at risk of churn".
+    """
+    cols = [c for c in _REC_COLUMNS if c != "rank"]
+    has_plan = coverage_plan is not None and ({covered_col, plan_manager_col} & set(coverage_plan.columns))
+    has_mgr = accounts is not None and manager_col in accounts
+    if not has_plan and not has_mgr:
+        return pd.DataFrame(columns=cols)
+    bands = {b.lower() for b in high_bands}
+    labels = {s.strip().lower() for s in no_coverage}
+    m = churn_risk[churn_risk["risk_band"].astype(str).str.lower().isin(bands)].copy()
+    m["_id"] = m[account_col].astype(str)
+    uncovered = pd.Series(pd.NA, index=m.index, dtype="boolean")
+    if has_plan:
+        plan = coverage_plan.assign(_id=coverage_plan[account_col].astype(str)).drop_duplicates("_id")
+        plan = plan.set_index("_id")
+        if covered_col in plan:
+            by_plan = ~plan[covered_col].astype("boolean").fillna(False)
+        else:
+            by_plan = _blank_or_label(plan[plan_manager_col], labels)
+        uncovered = m["_id"].map(by_plan).astype("boolean")
+    if has_mgr:
+        acc = accounts.assign(_id=accounts[account_col].astype(str)).drop_duplicates("_id").set_index("_id")
+        by_mgr = m["_id"].map(_blank_or_label(acc[manager_col], labels)).astype("boolean").fillna(True)
+        uncovered = uncovered.fillna(by_mgr)
+    m = m[uncovered.fillna(False).astype(bool)]
+    m = m[m["revenue_at_risk"].fillna(0) > 0]
+    if m.empty:
+        return pd.DataFrame(columns=cols)
+    m = m.sort_values(["revenue_at_risk", account_col], ascending=[False, True])
+    total = float(m["revenue_at_risk"].sum())
+    top = m.head(max_named)[account_col].astype(str)
+    shown = [str(names.get(a, a)) if names is not None else a for a in top]
+    more = f" and {len(m) - len(shown)} more" if len(m) > len(shown) else ""
+    source = "churn_risk, coverage_plan" if has_plan else "churn_risk"
+    why = "the coverage plan leaves without a manager" if has_plan else "with no dedicated manager"
+    return pd.DataFrame([{
+        "rule": "uncovered_high_risk", "segment": "",
+        "recommendation": f"Assign an account manager to the {len(m)} high-churn-risk account(s) without one, "
+                          f"starting with {', '.join(shown)}{more}",
+        "evidence": f"{source}: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} {why}; "
+                    f"revenue at risk {_money(total, currency)}",
+        "value": total, "value_basis": VALUE_BASIS["risk"]}], columns=cols)
+
+
+
+def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str = "EUR",
+                    account_col: str = "account_id") -> pd.DataFrame:
+    """The largest cross-sell whitespace.
+
+    Fires when ``whitespace`` has opportunities with positive ``expected_value``; value =
+    the summed expected value (probability x potential) of the ``top_n`` largest,
+    ``value_basis`` "expected cross-sell value"; the text names the category with the most
+    of that value.
+    """
+    cols = [c for c in _REC_COLUMNS if c != "rank"]
+    w = whitespace[whitespace["expected_value"].fillna(0) > 0]
+    if w.empty:
+        return pd.DataFrame(columns=cols)
+    top = w.sort_values(["expected_value", account_col], ascending=[False, True]).head(top_n)
+    total = float(top["expected_value"].sum())
+    by_cat = top.groupby("category")["expected_value"].sum().sort_values(ascending=False)
+    cat = str(by_cat.index[0])
+    return pd.DataFrame([{
+        "rule": "whitespace", "segment": "",
+        "recommendation": f"Run a cross-sell push on the {len(top)} largest whitespace opportunities, led by "
+                          f"{cat} ({_money(float(by_cat.iloc[0]), currency)} of the total)",
+        "evidence": f"whitespace: top {len(top)} of {len(w)} opportunities, expected value "
+                    f"{_money(total, currency)}",
+        "value": total, "value_basis": VALUE_BASIS["expected"]}], columns=cols)
+
+
+
+def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[str], *,
+                           kpi: str = "revenue_12m", min_improvement: float = 0.0, currency: str = "EUR",
+                           source: str = "playbook_cohorts") -> pd.DataFrame:
+    """Playbooks whose segment did not improve since the baseline.
+
+    Fires for each playbook segment whose ``kpi`` (default trailing-12-month revenue) changed
+    by no more than ``min_improvement`` (relative) between baseline and now; value = the
+    revenue lost (baseline - current, at least 0) plus the improvement that was expected
+    (``min_improvement`` x baseline); ``value_basis`` "revenue short of the expected
+    improvement".
+    """
+    cols = [c for c in _REC_COLUMNS if c != "rank"]
+    sc = scorecard[(scorecard["kpi"] == kpi) & scorecard["segment"].isin(set(map(str, playbook_segments)))]
+    rows = []
+    for r in sc.itertuples(index=False):
+        if not (np.isfinite(r.baseline) and np.isfinite(r.value)) or r.baseline <= 0:
+            continue
+        change = r.value / r.baseline - 1
+        if change > min_improvement:
+            continue
+        value = max(r.baseline - r.value, 0.0) + min_improvement * r.baseline
+        rows.append({"rule": "stalled_playbook", "segment": r.segment,
+                     "recommendation": f"Revisit the {r.segment} playbook: the segment has not grown since the "
+                                       "baseline; check cadence, offer and coverage against the plan",
+                     "evidence": f"{source}: {r.segment} {kpi.replace('_', ' ')} {_money(r.value, currency)} "
+                                 f"vs {_money(r.baseline, currency)} at baseline ({change:+.1%})",
+                     "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
+    return pd.DataFrame(rows, columns=cols)
+
+
+
+def compute_recommendations(*rule_outputs: pd.DataFrame, top_n: int | None = None) -> pd.DataFrame:
+    """All rules' recommendations ranked by value (largest first): ``rank, rule, recommendation,
+    evidence, value, value_basis, segment``.
+
+    Ranking by value orders the actions by money at stake; the values are of different
+    bases (``value_basis``) and are never summed."""
+    frames = [f for f in rule_outputs if f is not None and len(f)]
+    if not frames:
+        return pd.DataFrame(columns=_REC_COLUMNS)
+    df = pd.concat(frames, ignore_index=True)
+    if "value_basis" not in df:
+        df["value_basis"] = ""
+    df["value_basis"] = df["value_basis"].fillna("")
+    df = df[np.isfinite(df["value"].astype(float))]
+    df = df.sort_values(["value", "rule", "segment"], ascending=[False, True, True], kind="stable")
+    if top_n:
+        df = df.head(top_n)
+    df.insert(0, "rank", range(1, len(df) + 1))
+    return df[_REC_COLUMNS].reset_index(drop=True)
+
+
+
+def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.DataFrame | None,
+                                accounts: pd.DataFrame | None) -> tuple[pd.DataFrame, list[str]]:
+    """Apply every recommendation rule to the run's tables; return (ranked table, notes on skipped rules).
+
+    Rules run only when their input table exists (``churn_risk``, ``whitespace`` and
+    ``coverage_plan`` come from the strategy phase); a skipped rule is named in the notes,
+    never guessed. ``accounts`` carries today's ``account_manager`` (the ``account_kpis``
+    table does), the fallback where the run has no coverage plan.
+    """
+    p = run.params
+    rv, cur = p.review, p.client.currency
+    notes: list[str] = []
+    seg_rev = scorecard[scorecard["kpi"] == "revenue_12m"].set_index("segment")["value"]
+    risk = read_optional(run, "churn_risk")
+    segs = read_optional(run, "segments")
+    seg_col = rv.segment_column if segs is not None and rv.segment_column in segs else "quadrant"
+    if risk is not None and not {"account_id", "revenue_at_risk"} <= set(risk.columns):
+        risk = None
+    no_scores = risk is not None and risk.empty
+    if no_scores:  # the churn model was not supported by the data: no revenue at risk to cite, not zero
+        risk = None
+        notes.append("churn-risk evidence and the uncovered-risk rule skipped: the churn_risk table has no scored "
+                     "account (the data did not support the churn model; see churn_model_status)")
+    outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
+                                        statuses=rv.recommend_on_status, currency=cur)]
+    plan = read_optional(run, "coverage_plan")
+    if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
+        plan = None
+    if no_scores:
+        pass
+    elif risk is None or not {"risk_band", "revenue_at_risk"} <= set(risk.columns):
+        notes.append("uncovered-risk rule skipped: the run has no churn_risk table with risk_band and "
+                     "revenue_at_risk")
+    elif plan is None and (accounts is None or "account_manager" not in accounts):
+        notes.append("uncovered-risk rule skipped: no coverage_plan table and the accounts data has no "
+                     "account_manager column")
+    else:
+        if plan is None:
+            notes.append("uncovered-risk rule: no coverage_plan table, coverage read from today's account_manager")
+        outputs.append(rule_uncovered_risk(risk, accounts, high_bands=rv.high_risk_bands, coverage_plan=plan,
+                                           no_coverage=rv.no_coverage_labels, names=run.account_display_names(),
+                                           currency=cur))
+    ws = read_optional(run, "whitespace")
+    if ws is None or not {"category", "expected_value"} <= set(ws.columns):
+        notes.append("whitespace rule skipped: the run has no whitespace table with category and expected_value")
+    else:
+        outputs.append(rule_whitespace(ws, top_n=rv.whitespace_top_n, currency=cur))
+    if cohorts is None:
+        notes.append("stalled-playbook rule skipped: no playbook cohorts (see above)")
+    else:
+        outputs.append(rule_stalled_playbooks(cohorts, cohorts["segment"].unique(),
+                                              min_improvement=rv.playbook_min_improvement, currency=cur))
+    return compute_recommendations(*outputs, top_n=rv.max_recommendations), notes
