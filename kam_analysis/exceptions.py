@@ -14,6 +14,7 @@ __all__ = [
     "DataValidationError",
     "RunError",
     "Problem",
+    "list_values",
 ]
 
 
@@ -90,3 +91,14 @@ class DataValidationError(KAMError):
         n = len(errors)
         header = f"Client data failed validation: {n} problem{'s' if n != 1 else ''} must be fixed."
         super().__init__("\n".join([header, *[str(p) for p in errors]]))
+
+
+def list_values(values, n: int = 5) -> str:
+    """Up to ``n`` offending values for an error message, quoted, and how many more there are.
+
+    >>> list_values(["a", "b", "c"], n=2)
+    "'a', 'b' (and 1 more)"
+    """
+    values = list(values)
+    shown = ", ".join(repr(v) for v in values[:n])
+    return shown + (f" (and {len(values) - n} more)" if len(values) > n else "")

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from kam_analysis import ParameterError, load_params
+from kam_analysis.models import coverage as coverage_model
 from kam_analysis.phases import segmentation, strategy
 from kam_analysis.config import TEMPLATES_DIR, QuadrantNames
 from tests.conftest import write_demo_params
@@ -119,14 +120,14 @@ def _gain(df, covered):
 def test_optimiser_respects_capacity_and_beats_revenue_rank():
     df = _hand_accounts()
     # capacity 40 h: revenue rank covers A (gain 100); the optimum is C + D (gain 180)
-    opt = strategy.optimise_coverage(df, capacity=40)
-    naive = strategy.compute_naive_coverage(df, capacity=40)
+    opt = coverage_model.optimise_coverage(df, capacity=40)
+    naive = coverage_model.compute_naive_coverage(df, capacity=40)
     assert list(df.loc[opt, "account_id"]) == ["C", "D", "E"]  # E is digital: always covered
     assert list(df.loc[naive, "account_id"]) == ["A", "E"]
     assert df.loc[opt, "hours_per_account"].sum() <= 40
     assert _gain(df, opt) == pytest.approx(180 + 5) and _gain(df, naive) == pytest.approx(100 + 5)
     # capacity 60 h: A + C (200) beats C + D (180)
-    opt60 = strategy.optimise_coverage(df, capacity=60)
+    opt60 = coverage_model.optimise_coverage(df, capacity=60)
     assert set(df.loc[opt60, "account_id"]) == {"A", "C", "E"}
     assert df.loc[opt60, "hours_per_account"].sum() == 60
 
@@ -137,7 +138,7 @@ def test_optimiser_matches_brute_force_on_random_case():
     df = pd.DataFrame({"value": rng.lognormal(8, 1, n), "expected_uplift": rng.uniform(0.02, 0.2, n),
                        "hours_per_account": rng.choice([10.0, 20.0, 30.0, 40.0], n)})
     cap = 97.0
-    opt = strategy.optimise_coverage(df, capacity=cap).to_numpy()
+    opt = coverage_model.optimise_coverage(df, capacity=cap).to_numpy()
     gain = (df["value"] * df["expected_uplift"]).to_numpy()
     h = df["hours_per_account"].to_numpy()
     best = max(gain[list(c)].sum() for k in range(n + 1) for c in itertools.combinations(range(n), k)
@@ -152,8 +153,8 @@ def test_core_knapsack_for_large_clients_matches_full_solve():
     df = pd.DataFrame({"value": rng.lognormal(7, 1.5, n), "expected_uplift": rng.choice([0.08, 0.12, 0.04], n),
                        "hours_per_account": rng.choice([40.0, 30.0, 10.0], n)})
     gain = (df["value"] * df["expected_uplift"]).to_numpy()
-    full = strategy.optimise_coverage(df, capacity=2000, core_size=10_000)
-    core = strategy.optimise_coverage(df, capacity=2000, core_size=100)
+    full = coverage_model.optimise_coverage(df, capacity=2000, core_size=10_000)
+    core = coverage_model.optimise_coverage(df, capacity=2000, core_size=100)
     assert full.attrs["method"] == "exact" and core.attrs["method"].startswith("exact on the 100 accounts")
     assert df.loc[core, "hours_per_account"].sum() <= 2000
     assert gain[core.to_numpy()].sum() == pytest.approx(gain[full.to_numpy()].sum(), rel=1e-4)
@@ -161,7 +162,7 @@ def test_core_knapsack_for_large_clients_matches_full_solve():
 
 def test_negative_capacity_is_a_clear_error():
     with pytest.raises(ParameterError, match=r"capacity = -5 hours; capacity must be zero or positive"):
-        strategy.optimise_coverage(_hand_accounts(), capacity=-5)
+        coverage_model.optimise_coverage(_hand_accounts(), capacity=-5)
     with pytest.raises(ParameterError, match=r"strategy.managers has negative or missing capacity"):
         strategy.resolve_capacity(None, managers={"Ann": -100.0})
 
@@ -181,7 +182,7 @@ def test_resolve_capacity_reads_named_managers():
 def test_assign_managers_balances_load_and_keeps_relationships():
     plan = pd.DataFrame({"covered": [True] * 4 + [False], "hours_per_account": [40.0] * 5,
                          "account_manager": ["Ann", "Ann", "Ann", "Bob", "Ann"]})
-    assigned, load = strategy.assign_managers(plan, managers={"Ann": 100.0, "Bob": 100.0}, tolerance=0.0)
+    assigned, load = coverage_model.assign_managers(plan, managers={"Ann": 100.0, "Bob": 100.0}, tolerance=0.0)
     # team load 160/200 = 80%: with no tolerance each manager takes 80 h = 2 accounts
     load = load.set_index("manager")
     assert load["hours_assigned"].tolist() == [80.0, 80.0]

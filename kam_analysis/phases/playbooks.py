@@ -1,0 +1,254 @@
+"""Segment playbooks and the operating rhythm they set.
+
+The playbooks file (``templates/playbooks.yaml``, overridable per client) gives each
+portfolio segment its objective, engagement model, cadence, investment, hours, expected
+uplift, targets and actions; the KPI ownership and the operating calendar phase 5
+monitors against come from the same file.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ParameterError, list_values
+from .targets import LEVERS
+
+__all__ = [
+    "PLAYBOOK_FIELDS",
+    "load_playbooks",
+    "playbook_text",
+    "compute_segment_playbook",
+    "build_kpi_ownership",
+    "build_operating_calendar",
+]
+
+
+PLAYBOOK_FIELDS = ("objective", "engagement_model", "service_level", "contact_cadence", "investment_level",
+                   "kpi_focus", "raci", "hours_per_account", "expected_uplift", "targets", "actions")
+
+
+
+_REQUIRED_FIELDS = ("objective", "engagement_model", "contact_cadence", "investment_level", "expected_uplift")
+
+
+
+def load_playbooks(path: str | Path, *, segments: list[str] | None = None,
+                   overrides: dict[str, dict[str, Any]] | None = None,
+                   engagement_hours: dict[str, float] | None = None) -> dict:
+    """Read and validate the playbooks file, applying the client's overrides.
+
+    Parameters
+    ----------
+    path : path
+        ``templates/playbooks.yaml`` or the client's copy (``strategy.playbooks``).
+    segments : list of str, optional
+        The portfolio quadrant names (``segmentation.quadrant_names.ordered()``). Every
+        playbook must be for one of them and every one of them must have a playbook.
+    overrides : dict, optional
+        ``segment -> {field: value}`` (``strategy.playbook_overrides``); replaces entries.
+    engagement_hours : dict, optional
+        ``engagement model -> hours per account per year`` (``strategy.engagement_hours``).
+
+    Returns
+    -------
+    dict
+        The file's content with ``playbooks`` resolved: overrides applied and
+        ``hours_per_account`` filled from the engagement model where a playbook has none.
+
+    Raises
+    ------
+    ParameterError
+        Missing/unreadable file, a playbook for a segment that does not exist, a segment
+        without a playbook, an unknown field or engagement model, or a value out of range.
+    """
+    from ..config import read_yaml_mapping
+
+    path = Path(path)
+    data = read_yaml_mapping(path, what="playbooks file", setting="strategy.playbooks")
+    if not isinstance(data, dict) or not isinstance(data.get("playbooks"), dict) or not data["playbooks"]:
+        raise ParameterError(f"playbooks file {path} must have a top-level 'playbooks:' mapping of segment -> fields")
+    data = copy.deepcopy(data)
+    books: dict[str, dict] = {str(k): dict(v or {}) for k, v in data["playbooks"].items()}
+    models: dict[str, dict] = {str(k): dict(v or {}) for k, v in (data.get("engagement_models") or {}).items()}
+    if not models:
+        raise ParameterError(f"playbooks file {path} has no 'engagement_models:' section; fix: add one with "
+                             "hours_per_account for each model (see templates/playbooks.yaml)")
+    for model, hours in (engagement_hours or {}).items():
+        if model not in models:
+            raise ParameterError(f"strategy.engagement_hours names engagement model {model!r}, which is not in "
+                                 f"{path} (models: {', '.join(models)}); fix: use one of those names")
+        if hours is None or not hours >= 0:
+            raise ParameterError(f"strategy.engagement_hours[{model!r}] = {hours!r}; hours must be >= 0")
+        models[model]["hours_per_account"] = float(hours)
+    for seg, fields in (overrides or {}).items():
+        if seg not in books:
+            raise ParameterError(
+                f"strategy.playbook_overrides has a playbook for segment {seg!r}, which does not exist "
+                f"(playbooks in {path.name}: {', '.join(books)}); fix: use one of those segment names")
+        unknown = [f for f in fields if f not in PLAYBOOK_FIELDS]
+        if unknown:
+            raise ParameterError(f"strategy.playbook_overrides[{seg!r}] has unknown field(s) {list_values(unknown)}; "
+                                 f"valid fields: {', '.join(PLAYBOOK_FIELDS)}")
+        books[seg].update(copy.deepcopy(fields))
+    if segments is not None:
+        extra = [s for s in books if s not in segments]
+        if extra:
+            raise ParameterError(
+                f"{path.name} has a playbook for segment(s) {list_values(extra)} that do not exist in the portfolio "
+                f"matrix (segments: {', '.join(segments)}); fix: rename the playbook(s) to the quadrant names or "
+                "change segmentation.quadrant_names")
+        missing = [s for s in segments if s not in books]
+        if missing:
+            raise ParameterError(f"segment(s) {list_values(missing)} have no playbook in {path.name}; fix: add a "
+                                 "playbook for each quadrant (copy one of the existing entries)")
+    for seg, pb in books.items():
+        where = f"playbook {seg!r} ({path.name})"
+        unknown = [f for f in pb if f not in PLAYBOOK_FIELDS]
+        if unknown:
+            raise ParameterError(f"{where} has unknown field(s) {list_values(unknown)}; valid: {', '.join(PLAYBOOK_FIELDS)}")
+        miss = [f for f in _REQUIRED_FIELDS if f not in pb]
+        if miss:
+            raise ParameterError(f"{where} is missing {', '.join(miss)}; fix: add the field(s)")
+        if pb["engagement_model"] not in models:
+            raise ParameterError(f"{where} uses engagement model {pb['engagement_model']!r}, which is not in "
+                                 f"engagement_models ({', '.join(models)}); fix: use one of those")
+        if pb.get("hours_per_account") is None or pb["engagement_model"] in (engagement_hours or {}):
+            pb["hours_per_account"] = float(models[pb["engagement_model"]].get("hours_per_account", 0.0))
+        for f, lo, hi in (("hours_per_account", 0, 2000), ("expected_uplift", 0, 1)):
+            v = pb[f]
+            if not isinstance(v, (int, float)) or not lo <= v <= hi:
+                raise ParameterError(f"{where}: {f} = {v!r} must be a number between {lo} and {hi}")
+        for lever, v in (pb.get("targets") or {}).items():
+            if lever not in LEVERS:
+                raise ParameterError(f"{where}: unknown target lever {lever!r}; valid: {', '.join(LEVERS)}")
+            if not isinstance(v, (int, float)) or not -1 <= v <= 1:
+                raise ParameterError(f"{where}: targets.{lever} = {v!r} must be a share between -1 and 1")
+    data["playbooks"] = books
+    data["engagement_models"] = models
+    return data
+
+
+
+def playbook_text(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v).replace("_", " ") for v in value)
+    return "" if value is None else str(value)
+
+
+
+def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFrame, playbooks: dict, *,
+                             segment_col: str = "quadrant", account_col: str = "account_id",
+                             revenue_col: str = "revenue_12m", order: list[str] | None = None) -> pd.DataFrame:
+    """One row per segment: its size and the playbook that applies.
+
+    Columns: segment, accounts, key_accounts, revenue_12m, revenue_share, objective,
+    engagement_model (readable label), engagement_model_key, service_level, contact_cadence, investment_level,
+    kpi_focus, responsible, accountable, consulted, informed, hours_per_account,
+    hours_needed (= accounts x hours_per_account), expected_uplift.
+
+    ``playbooks`` is the dict :func:`load_playbooks` returns. A segment in the data
+    without a playbook raises :class:`ParameterError`.
+    """
+    books, models = playbooks["playbooks"], playbooks["engagement_models"]
+    df = segments[[account_col, segment_col] + (["is_key"] if "is_key" in segments else [])].merge(
+        account_summary[[account_col, revenue_col]], on=account_col, how="left")
+    df[segment_col] = df[segment_col].astype(str)
+    missing = sorted(set(df[segment_col]) - set(books))
+    if missing:
+        raise ParameterError(f"segment(s) {list_values(missing)} in the segments table have no playbook "
+                             f"(playbooks: {', '.join(books)}); fix: add them to the playbooks file")
+    g = df.groupby(segment_col).agg(accounts=(account_col, "size"), revenue_12m=(revenue_col, "sum"))
+    g["key_accounts"] = df.groupby(segment_col)["is_key"].sum().astype(int) if "is_key" in df else 0
+    order = [s for s in (order or list(books)) if s in books]
+    g = g.reindex(order).fillna({"accounts": 0, "revenue_12m": 0.0, "key_accounts": 0})
+    total = g["revenue_12m"].sum()
+    g["revenue_share"] = g["revenue_12m"] / total if total else np.nan
+    rows = []
+    for seg in g.index:
+        pb = books[seg]
+        raci = pb.get("raci") or {}
+        rows.append({
+            "objective": pb["objective"],
+            "engagement_model": models[pb["engagement_model"]].get("label", pb["engagement_model"]),
+            "engagement_model_key": pb["engagement_model"],
+            "service_level": playbook_text(pb.get("service_level")),
+            "contact_cadence": playbook_text(pb["contact_cadence"]),
+            "investment_level": playbook_text(pb["investment_level"]),
+            "kpi_focus": playbook_text(pb.get("kpi_focus")),
+            **{r: playbook_text(raci.get(r)) for r in ("responsible", "accountable", "consulted", "informed")},
+            "hours_per_account": float(pb["hours_per_account"]), "expected_uplift": float(pb["expected_uplift"]),
+        })
+    out = pd.concat([g.reset_index(names="segment"), pd.DataFrame(rows)], axis=1)
+    out["accounts"] = out["accounts"].astype(int)
+    out["key_accounts"] = out["key_accounts"].astype(int)
+    out["hours_needed"] = out["accounts"] * out["hours_per_account"]
+    cols = ["segment", "accounts", "key_accounts", "revenue_12m", "revenue_share", "objective", "engagement_model",
+            "engagement_model_key", "service_level", "contact_cadence", "investment_level", "kpi_focus", "responsible",
+            "accountable", "consulted", "informed", "hours_per_account", "hours_needed", "expected_uplift"]
+    return out[cols]
+
+
+
+_FREQ_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
+
+
+
+def build_kpi_ownership(playbooks: dict, *, targets: dict[str, float] | None = None,
+                        headline: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Who owns each programme KPI, how often it is reviewed, its current value and target.
+
+    From ``kpi_ownership`` in the playbooks file; ``current`` from the ``kpi_headline``
+    table where it has the KPI, ``target`` from ``params.targets``.
+
+    Returns
+    -------
+    DataFrame
+        kpi, label, owner, review, source_table, current, target.
+    """
+    items = playbooks.get("kpi_ownership") or []
+    df = pd.DataFrame(items, columns=["kpi", "label", "owner", "review", "source_table"])
+    bad = sorted(set(df["review"].dropna()) - set(_FREQ_MONTHS))
+    if bad:
+        raise ParameterError(f"kpi_ownership review cadence {list_values(bad)} unknown; valid: {', '.join(_FREQ_MONTHS)}")
+    cur = headline.set_index("kpi")["value"] if headline is not None and "kpi" in headline else pd.Series(dtype=float)
+    df["current"] = df["kpi"].map(cur).astype(float)
+    df["target"] = df["kpi"].map(targets or {}).astype(float)
+    return df
+
+
+
+def build_operating_calendar(playbooks: dict, *, start: dt.date, months: int = 12) -> pd.DataFrame:
+    """The reporting and review calendar for the ``months`` after ``start``.
+
+    Each ``operating_rhythm`` item of the playbooks file recurs at its frequency
+    (monthly, quarterly, semiannual, annual), first in the month after ``start``, dated
+    the first working day (Mon-Fri) of its month.
+
+    Returns
+    -------
+    DataFrame
+        date, activity, frequency, owner, audience, kpis, phase (``phase 5 review`` for
+        the programme reviews phase 5 runs, otherwise ``operations``), sorted by date.
+    """
+    rows = []
+    first = (pd.Timestamp(start) + pd.offsets.MonthBegin(1)).normalize()
+    for item in playbooks.get("operating_rhythm") or []:
+        freq = item.get("frequency")
+        if freq not in _FREQ_MONTHS:
+            raise ParameterError(f"operating_rhythm activity {item.get('activity')!r} has frequency {freq!r}; "
+                                 f"valid: {', '.join(_FREQ_MONTHS)}")
+        step = _FREQ_MONTHS[freq]
+        for m in range(step - 1 if step > 1 else 0, months, step):
+            d = first + pd.DateOffset(months=m)
+            while d.weekday() >= 5:
+                d += pd.Timedelta(days=1)
+            rows.append({"date": d, "activity": item["activity"], "frequency": freq, "owner": item.get("owner", ""),
+                         "audience": item.get("audience", ""), "kpis": item.get("kpis", ""),
+                         "phase": "phase 5 review" if "phase 5" in item["activity"].lower() else "operations"})
+    out = pd.DataFrame(rows, columns=["date", "activity", "frequency", "owner", "audience", "kpis", "phase"])
+    return out.sort_values(["date", "activity"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,263 @@
+"""Targets and scenarios: each segment's baseline, the levers' targets, and what reaching them is worth.
+
+The levers (retention, order value, order frequency, cross-sell capture) get a target per
+segment from the playbooks, the params' overrides or the benchmark gap; the impact of each
+lever, the low/base/high scenarios and a tornado of their sensitivity follow from the
+segment baseline. Cross-sell capture values the whitespace opportunity set
+(:func:`kam_analysis.phases.whitespace.whitespace_value_by_segment`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ParameterError, list_values
+
+__all__ = [
+    "LEVERS",
+    "compute_segment_baseline",
+    "resolve_segment_targets",
+    "compute_lever_impact",
+    "compute_impact_scenarios",
+    "compute_sensitivity",
+]
+
+
+LEVERS = ("retention_pts", "aov_growth", "frequency_growth", "cross_sell_capture")
+
+
+
+_LEVER_LABELS = {"retention_pts": "Retention (+points)", "aov_growth": "Average order value (+%)",
+                 "frequency_growth": "Order frequency (+%)", "cross_sell_capture": "Cross-sell capture (% of whitespace)"}
+
+
+
+def compute_segment_baseline(account_summary: pd.DataFrame, segments: pd.DataFrame, *, segment_col: str = "quadrant",
+                             account_col: str = "account_id", order: list[str] | None = None) -> pd.DataFrame:
+    """Current KPIs per segment that the impact levers act on (trailing twelve months).
+
+    Formulas
+    --------
+    * ``base_accounts`` = accounts that ordered in the previous 12 months;
+    * ``retained`` = of those, accounts that ordered again in the last 12 months;
+    * ``retention_rate`` = retained / base_accounts;
+    * ``revenue_per_retained`` = last-12-month revenue of retained accounts / retained;
+    * ``average_order_value`` = revenue_12m / orders_12m;
+    * ``orders_per_account`` = orders_12m / accounts with an order in the last 12 months;
+    * ``margin_rate`` = gross margin / revenue over the whole history (1 when the data
+      has no margin, noted in ``note``).
+    """
+    df = segments[[account_col, segment_col]].merge(account_summary, on=account_col, how="left")
+    df[segment_col] = df[segment_col].astype(str)
+    prev = df["orders_prev_12m"].fillna(0) > 0
+    last = df["orders_12m"].fillna(0) > 0
+    df["_base"], df["_ret"] = prev, prev & last
+    df["_ret_rev"] = np.where(df["_ret"], df["revenue_12m"].fillna(0), 0.0)
+    df["_buyer"] = last
+    has_margin = "gross_margin" in df and df["gross_margin"].notna().any()
+    df["_gm"] = df["gross_margin"].fillna(0.0) if has_margin else 0.0
+    g = df.groupby(segment_col)
+    out = pd.DataFrame({
+        "accounts": g.size(), "revenue_12m": g["revenue_12m"].sum(), "orders_12m": g["orders_12m"].sum(),
+        "buyers_12m": g["_buyer"].sum(), "base_accounts": g["_base"].sum(), "retained": g["_ret"].sum(),
+        "retained_revenue": g["_ret_rev"].sum(), "gross_margin": g["_gm"].sum(), "revenue": g["revenue"].sum(),
+    })
+    order = [s for s in (order or []) if s in out.index] + [s for s in out.index if s not in (order or [])]
+    out = out.reindex(order)
+    out["retention_rate"] = out["retained"] / out["base_accounts"].where(out["base_accounts"] > 0)
+    out["revenue_per_retained"] = out["retained_revenue"] / out["retained"].where(out["retained"] > 0)
+    out["average_order_value"] = out["revenue_12m"] / out["orders_12m"].where(out["orders_12m"] > 0)
+    out["orders_per_account"] = out["orders_12m"] / out["buyers_12m"].where(out["buyers_12m"] > 0)
+    if has_margin:
+        out["margin_rate"] = (out["gross_margin"] / out["revenue"].where(out["revenue"] > 0)).fillna(0.0)
+        out["note"] = ""
+    else:
+        out["margin_rate"] = 1.0
+        out["note"] = "no gross margin in the data: profit impact = revenue impact"
+    for c in ("accounts", "orders_12m", "buyers_12m", "base_accounts", "retained"):
+        out[c] = out[c].astype(int)
+    return out.reset_index(names="segment")[
+        ["segment", "accounts", "revenue_12m", "base_accounts", "retained", "retention_rate", "revenue_per_retained",
+         "orders_12m", "buyers_12m", "average_order_value", "orders_per_account", "margin_rate", "note"]]
+
+
+
+def resolve_segment_targets(baseline: pd.DataFrame, *, playbooks: dict, overrides: dict[str, dict[str, float]]
+                            | None = None, benchmark_gaps: pd.DataFrame | None = None,
+                            gap_closure: float = 0.5) -> pd.DataFrame:
+    """The lever value per segment, and where it comes from.
+
+    Priority: ``strategy.segment_targets`` in the params > the benchmark gap (company
+    level, from the ``benchmark_gaps`` table when phase 1 wrote it; ``gap_closure`` of
+    the gap is closed) > the playbook's default ``targets``. Levers:
+
+    * ``retention_pts`` = closure x max(benchmark - current retention, 0);
+    * ``aov_growth`` = closure x max(benchmark AOV / current AOV - 1, 0);
+    * ``frequency_growth``, ``cross_sell_capture``: params or playbook only.
+
+    Returns
+    -------
+    DataFrame
+        segment, lever, label, value, source, current_kpi, target_kpi (retention and AOV
+        as levels; NaN otherwise).
+
+    Raises
+    ------
+    ParameterError
+        A target for a segment that does not exist, or an unknown lever.
+    """
+    books = playbooks["playbooks"]
+    segs = list(baseline["segment"])
+    for s, levers in (overrides or {}).items():
+        if s not in segs and s not in books:
+            raise ParameterError(f"strategy.segment_targets has targets for segment {s!r}, which does not exist "
+                                 f"(segments: {', '.join(segs)}); fix: use one of those names")
+        bad = [k for k in levers if k not in LEVERS]
+        if bad:
+            raise ParameterError(f"strategy.segment_targets[{s!r}] has unknown lever(s) {list_values(bad)}; "
+                                 f"valid: {', '.join(LEVERS)}")
+        for k, v in levers.items():
+            if not isinstance(v, (int, float)) or not -1 <= v <= 1:
+                raise ParameterError(f"strategy.segment_targets[{s!r}].{k} = {v!r} must be a share between -1 and 1 "
+                                     "(0.03 = +3 points / +3%)")
+    bench: dict[str, tuple[float, float]] = {}
+    if benchmark_gaps is not None and {"kpi", "current", "benchmark"} <= set(benchmark_gaps.columns):
+        for _, r in benchmark_gaps.iterrows():
+            if pd.notna(r["current"]) and pd.notna(r["benchmark"]):
+                bench[str(r["kpi"])] = (float(r["current"]), float(r["benchmark"]))
+    rows = []
+    for _, b in baseline.iterrows():
+        s = b["segment"]
+        for lever in LEVERS:
+            src, val = None, None
+            if lever in (overrides or {}).get(s, {}):
+                val, src = float(overrides[s][lever]), "params (strategy.segment_targets)"
+            elif lever == "retention_pts" and "retention_rate" in bench:
+                cur, bm = bench["retention_rate"]
+                val, src = gap_closure * max(bm - cur, 0.0), f"benchmark gap x {gap_closure:.0%} (company level)"
+            elif lever == "aov_growth" and "average_order_value" in bench and bench["average_order_value"][0] > 0:
+                cur, bm = bench["average_order_value"]
+                val, src = gap_closure * max(bm / cur - 1, 0.0), f"benchmark gap x {gap_closure:.0%} (company level)"
+            else:
+                val = float((books.get(s, {}).get("targets") or {}).get(lever, 0.0))
+                src = "playbook default" if lever in (books.get(s, {}).get("targets") or {}) else "none (0)"
+            cur_kpi = tgt_kpi = np.nan
+            if lever == "retention_pts" and pd.notna(b["retention_rate"]):
+                cur_kpi, tgt_kpi = b["retention_rate"], min(b["retention_rate"] + val, 1.0)
+            elif lever == "aov_growth" and pd.notna(b["average_order_value"]):
+                cur_kpi, tgt_kpi = b["average_order_value"], b["average_order_value"] * (1 + val)
+            elif lever == "frequency_growth" and pd.notna(b["orders_per_account"]):
+                cur_kpi, tgt_kpi = b["orders_per_account"], b["orders_per_account"] * (1 + val)
+            rows.append({"segment": s, "lever": lever, "label": _LEVER_LABELS[lever], "value": val, "source": src,
+                         "current_kpi": cur_kpi, "target_kpi": tgt_kpi})
+    return pd.DataFrame(rows)
+
+
+
+def compute_lever_impact(baseline: pd.DataFrame, levers: pd.DataFrame, *,
+                         whitespace_value: dict[str, float] | None = None,
+                         multipliers: dict[str, float] | None = None) -> pd.DataFrame:
+    """Annual revenue and gross-profit impact of each lever in each segment.
+
+    With lever value ``v`` scaled by ``multipliers[lever]`` (default 1):
+
+    * retention: ``min(v, 1 - retention_rate) x base_accounts x revenue_per_retained``;
+    * AOV and frequency: ``v x revenue_12m``;
+    * cross-sell: ``v x whitespace value of the segment``;
+    * gross profit = revenue impact x ``margin_rate`` of the segment.
+
+    Levers add up (interactions are ignored, which slightly understates a combined plan).
+
+    Returns
+    -------
+    DataFrame
+        segment, lever, lever_value, revenue_impact, profit_impact.
+    """
+    b = baseline.set_index("segment")
+    ws = whitespace_value or {}
+    mult = multipliers or {}
+    rows = []
+    for _, r in levers.iterrows():
+        s, lever = r["segment"], r["lever"]
+        v = float(r["value"]) * float(mult.get(lever, 1.0))
+        row = b.loc[s]
+        if lever == "retention_pts":
+            rr = row["retention_rate"]
+            room = 1 - rr if pd.notna(rr) else 0.0
+            rev = min(v, room) * row["base_accounts"] * (row["revenue_per_retained"] if pd.notna(row["revenue_per_retained"]) else 0.0)
+        elif lever in ("aov_growth", "frequency_growth"):
+            rev = v * row["revenue_12m"]
+        elif lever == "cross_sell_capture":
+            rev = v * float(ws.get(s, 0.0))
+        else:
+            raise ParameterError(f"unknown lever {lever!r}; valid: {', '.join(LEVERS)}")
+        rows.append({"segment": s, "lever": lever, "lever_value": v, "revenue_impact": float(rev),
+                     "profit_impact": float(rev) * float(row["margin_rate"])})
+    return pd.DataFrame(rows, columns=["segment", "lever", "lever_value", "revenue_impact", "profit_impact"])
+
+
+
+def compute_impact_scenarios(baseline: pd.DataFrame, levers: pd.DataFrame, *, whitespace_value: dict[str, float]
+                             | None = None, multipliers: dict[str, float], weights: dict[str, float],
+                             programme_cost: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Low / base / high impact of reaching the targets.
+
+    Each scenario multiplies every lever by ``multipliers[scenario]``; ``profit_impact``
+    = gross-profit impact - ``programme_cost`` (account-manager hours x cost per hour).
+    ``weight`` is the scenario's probability weight (``strategy.scenario_weights``, sum
+    1); ``weighted_profit_impact`` = weight x profit_impact, so the column sums to the
+    expected impact.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        ``impact_scenarios``: scenario, multiplier, weight, revenue_12m, revenue_impact,
+        revenue_impact_share, gross_profit_impact, programme_cost, profit_impact,
+        weighted_profit_impact; and ``impact_by_lever``: scenario, segment, lever,
+        lever_value, revenue_impact, profit_impact.
+    """
+    if abs(sum(weights.values()) - 1) > 1e-6:
+        raise ParameterError(f"strategy.scenario_weights must sum to 1, they sum to {sum(weights.values()):.3f}")
+    if programme_cost < 0:
+        raise ParameterError(f"programme cost {programme_cost} is negative; check strategy.cost_per_hour")
+    rows, by_lever = [], []
+    base_rev = float(baseline["revenue_12m"].sum())
+    for scen in ("low", "base", "high"):
+        m = float(multipliers[scen])
+        imp = compute_lever_impact(baseline, levers, whitespace_value=whitespace_value,
+                                   multipliers={k: m for k in LEVERS})
+        imp.insert(0, "scenario", scen)
+        by_lever.append(imp)
+        rev, gp = imp["revenue_impact"].sum(), imp["profit_impact"].sum()
+        rows.append({"scenario": scen, "multiplier": m, "weight": float(weights[scen]), "revenue_12m": base_rev,
+                     "revenue_impact": rev, "revenue_impact_share": rev / base_rev if base_rev else np.nan,
+                     "gross_profit_impact": gp, "programme_cost": float(programme_cost),
+                     "profit_impact": gp - programme_cost, "weighted_profit_impact": float(weights[scen]) * (gp - programme_cost)})
+    return pd.DataFrame(rows), pd.concat(by_lever, ignore_index=True)
+
+
+
+def compute_sensitivity(baseline: pd.DataFrame, levers: pd.DataFrame, *, whitespace_value: dict[str, float]
+                        | None = None, multipliers: dict[str, float], programme_cost: float = 0.0) -> pd.DataFrame:
+    """Tornado table: swing one lever from its low to its high multiplier, others at base.
+
+    Returns
+    -------
+    DataFrame
+        lever, label, low_multiplier, high_multiplier, profit_low, profit_base,
+        profit_high, swing (= profit_high - profit_low), sorted by swing (largest first).
+    """
+    def total(mult):
+        return compute_lever_impact(baseline, levers, whitespace_value=whitespace_value,
+                                    multipliers=mult)["profit_impact"].sum() - programme_cost
+
+    base_m = {k: multipliers["base"] for k in LEVERS}
+    p_base = total(base_m)
+    rows = []
+    for lever in LEVERS:
+        lo = total({**base_m, lever: multipliers["low"]})
+        hi = total({**base_m, lever: multipliers["high"]})
+        rows.append({"lever": lever, "label": _LEVER_LABELS[lever], "low_multiplier": multipliers["low"],
+                     "high_multiplier": multipliers["high"], "profit_low": lo, "profit_base": p_base,
+                     "profit_high": hi, "swing": hi - lo})
+    return pd.DataFrame(rows).sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
