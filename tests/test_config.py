@@ -141,7 +141,7 @@ def test_client_slug_rejects_names_without_letters_or_digits(name):
 
 @pytest.mark.parametrize("loader, kwargs, what", [
     ("kam_analysis.phases.playbooks:load_playbooks", {}, "playbooks file"),
-    ("kam_analysis.phases.segmentation:load_rfm_segments", {}, "RFM segments file"),
+    ("kam_analysis.phases.rfm:load_rfm_segments", {}, "RFM segments file"),
 ])
 def test_malformed_consultant_yaml_is_a_message_not_a_traceback(tmp_path, loader, kwargs, what):
     import importlib

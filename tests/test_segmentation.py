@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from kam_analysis import ParameterError
+from kam_analysis.models import clustering
+from kam_analysis.phases import overrides, rfm
 from kam_analysis.phases import segmentation as sg
 from kam_analysis.config import Criterion, QuadrantNames, QuadrantOverride, REPO_ROOT
 from kam_analysis.data.runfolder import Run
@@ -106,7 +108,7 @@ def small_segments():
 def test_overrides_applied_and_logged(small_segments):
     ov = pd.DataFrame({"account_id": ["B", "C"], "quadrant": ["Strategic", "Streamline"],
                        "reason": ["Board-level partnership signed 2025", "Confirmed"]})
-    out, log = sg.apply_overrides(small_segments, ov, quadrant_names=NAMES.ordered())
+    out, log = overrides.apply_overrides(small_segments, ov, quadrant_names=NAMES.ordered())
     o = out.set_index("account_id")
     assert o.loc["B", "quadrant"] == "Strategic" and o.loc["B", "quadrant_model"] == "Star"
     assert o.loc["B", "override_reason"] == "Board-level partnership signed 2025"
@@ -121,29 +123,29 @@ def test_bad_overrides_give_clear_errors(small_segments):
     q = NAMES.ordered()
     bad = pd.DataFrame({"account_id": ["Z9"], "quadrant": ["Strategic"], "reason": ["x"]})
     with pytest.raises(ParameterError, match=r"not in the data.*'Z9'"):
-        sg.apply_overrides(small_segments, bad, quadrant_names=q)
+        overrides.apply_overrides(small_segments, bad, quadrant_names=q)
     bad = pd.DataFrame({"account_id": ["A"], "quadrant": ["Strategik"], "reason": ["x"]})
     with pytest.raises(ParameterError, match=r"'Strategik' is not one of .*did you mean 'Strategic'"):
-        sg.apply_overrides(small_segments, bad, quadrant_names=q)
+        overrides.apply_overrides(small_segments, bad, quadrant_names=q)
     bad = pd.DataFrame({"account_id": ["A"], "quadrant": ["Star"], "reason": ["  "]})
     with pytest.raises(ParameterError, match="no reason"):
-        sg.apply_overrides(small_segments, bad, quadrant_names=q)
+        overrides.apply_overrides(small_segments, bad, quadrant_names=q)
     bad = pd.DataFrame({"account_id": ["A", "A"], "quadrant": ["Star", "Status"], "reason": ["x", "y"]})
     with pytest.raises(ParameterError, match="more than once"):
-        sg.apply_overrides(small_segments, bad, quadrant_names=q)
+        overrides.apply_overrides(small_segments, bad, quadrant_names=q)
 
 
 def test_load_overrides_file(tmp_path):
     p = tmp_path / "ov.csv"
     p.write_text("Account_ID,Quadrant,Reason\nB,Status,Dormant contract\n", encoding="utf-8")
-    ov = sg.load_overrides(p)
+    ov = overrides.load_overrides(p)
     assert ov.iloc[0].to_dict() == {"account_id": "B", "quadrant": "Status", "reason": "Dormant contract",
                                     "source": "file ov.csv, row 2"}
     (tmp_path / "bad.csv").write_text("account_id,segment\nB,Status\n")
     with pytest.raises(ParameterError, match=r"no column\(s\) \['quadrant', 'reason'\]"):
-        sg.load_overrides(tmp_path / "bad.csv")
+        overrides.load_overrides(tmp_path / "bad.csv")
     with pytest.raises(ParameterError, match="not found"):
-        sg.load_overrides(tmp_path / "missing.csv")
+        overrides.load_overrides(tmp_path / "missing.csv")
 
 
 # ---------------------------------------------------------------- stability
@@ -166,19 +168,19 @@ def test_stability_far_accounts_are_stable_and_boundary_ones_are_not():
 # ---------------------------------------------------------------- RFM
 @pytest.fixture(scope="module")
 def rfm_map():
-    return sg.load_rfm_segments(REPO_ROOT / "templates" / "rfm_segments.yaml")
+    return rfm.load_rfm_segments(REPO_ROOT / "templates" / "rfm_segments.yaml")
 
 
 def test_rfm_hand_worked(rfm_map):
     f = pd.DataFrame({"account_id": list("ABCDEF"), "recency_days": [1, 2, 3, 4, 5, np.nan],
                       "n_orders": [50, 40, 30, 20, 10, 0], "revenue": [5, 4, 3, 2, 1, 0]})
-    r = sg.compute_rfm(f, segments=rfm_map, bins=5).set_index("account_id")
+    r = rfm.compute_rfm(f, segments=rfm_map, bins=5).set_index("account_id")
     # 5 ordering accounts + one that never ordered (scores 1); ranks over 6 rows
     assert r.loc["A", "rfm_score"] == "555" and r.loc["A", "rfm_segment"] == "Champions"
     assert r.loc["F", "rfm_score"] == "111" and r.loc["F", "rfm_segment"] == "Hibernating"
     assert r.loc["E", "r_score"] == 1 and r.loc["E", "f_score"] == 2  # rank 2 of 6 -> ceil(5*2/6)=2
     # 3 bins are rescaled to the 5-point mapping: 3 -> 5, 1 -> 2
-    r3 = sg.compute_rfm(f, segments=rfm_map, bins=3).set_index("account_id")
+    r3 = rfm.compute_rfm(f, segments=rfm_map, bins=3).set_index("account_id")
     assert r3.loc["A", "rfm_segment"] == "Champions" and r3["r_score"].max() == 3
 
 
@@ -186,7 +188,7 @@ def test_rfm_mapping_gaps_are_named(tmp_path):
     p = tmp_path / "rfm.yaml"
     p.write_text("scale: 5\nsegments:\n  - name: Top\n    recency: [3, 5]\n    frequency: [1, 5]\n")
     with pytest.raises(ParameterError, match=r"leaves 10 \(R, F\) score pair\(s\) unnamed"):
-        sg.load_rfm_segments(p)
+        rfm.load_rfm_segments(p)
 
 
 # ---------------------------------------------------------------- clusters
@@ -197,16 +199,18 @@ def test_clusters_recover_planted_groups_reproducibly():
     truth = np.repeat([0, 1, 2], 60)
     f = pd.DataFrame({"account_id": [f"A{i:03d}" for i in range(180)], "revenue_12m": X[:, 0],
                       "n_categories": X[:, 1]})
-    a, prof, sil = sg.compute_clusters(f, columns=["revenue_12m", "n_categories"], k_min=2, k_max=6, seed=3)
+    a, prof, sil = clustering.compute_clusters(f, columns=["revenue_12m", "n_categories"], k_min=2, k_max=6, seed=3,
+                                             feature_labels=sg.FEATURE_LABELS)
     assert int(sil.loc[sil["chosen"], "k"].iloc[0]) == 3
     assert pd.crosstab(a["cluster"], truth).max(axis=1).tolist() == [60, 60, 60]
     # numbered by revenue: cluster 1 is the high-revenue blob
     assert prof.loc[prof["cluster"] == 1, "revenue_12m"].iloc[0] > 5
     assert "High spend" in prof.loc[prof["cluster"] == 1, "cluster_label"].iloc[0]
-    a2, _, _ = sg.compute_clusters(f, columns=["revenue_12m", "n_categories"], k_min=2, k_max=6, seed=3)
+    a2, _, _ = clustering.compute_clusters(f, columns=["revenue_12m", "n_categories"], k_min=2, k_max=6, seed=3,
+                                             feature_labels=sg.FEATURE_LABELS)
     pd.testing.assert_frame_equal(a, a2)
     with pytest.raises(ParameterError, match="not account features"):
-        sg.compute_clusters(f, columns=["nope"])
+        clustering.compute_clusters(f, columns=["nope"])
 
 
 # ---------------------------------------------------------------- profiles

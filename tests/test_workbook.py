@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from kam_analysis import ParameterError
+from kam_analysis.phases import overrides
 from kam_analysis.phases import segmentation as sg
 from kam_analysis.config import QuadrantOverride
 from kam_analysis.deliverables.workbook import WORKBOOK_SHEETS, build_segmentation_workbook
@@ -180,13 +181,13 @@ def test_returned_workbook_feeds_overrides(built, tmp_path):
     ws.cell(6, headers["Your override"]).value = "Star"  # no reason given
     returned = tmp_path / "returned.xlsx"
     wb.save(returned)
-    ov = sg.load_overrides(returned)
+    ov = overrides.load_overrides(returned)
     assert ov["quadrant"].tolist() == ["Streamline", "Star"]
     assert ov.loc[0, "account_id"] == ws.cell(5, headers["Account ID"]).value
     assert ov.loc[0, "source"] == "workbook returned.xlsx, Accounts row 5"
     seg = run.read_table("segments")[["account_id", "quadrant_model"]]
     with pytest.raises(ParameterError,
                        match=r"1 override\(s\) have no reason \(workbook returned.xlsx, Accounts row 6\)"):
-        sg.apply_overrides(seg, ov, quadrant_names=run.params.segmentation.quadrant_names.ordered())
-    out, log = sg.apply_overrides(seg, ov.iloc[:1], quadrant_names=run.params.segmentation.quadrant_names.ordered())
+        overrides.apply_overrides(seg, ov, quadrant_names=run.params.segmentation.quadrant_names.ordered())
+    out, log = overrides.apply_overrides(seg, ov.iloc[:1], quadrant_names=run.params.segmentation.quadrant_names.ordered())
     assert log["reason"].tolist() == ["Moving to a distributor next year"]

@@ -712,7 +712,8 @@ def build_segmentation_workbook(run) -> Path | None:
                        "fix: re-run the segmentation phase (kam run --phase segmentation)")
     seg["account_id"] = seg["account_id"].astype(str)
     settings = _read(run, "segmentation_settings")
-    from ..phases.segmentation import load_rfm_segments, rfm_segments_path
+    from ..phases.rfm import load_rfm_segments
+    from ..phases.segmentation import rfm_segments_path
 
     try:
         rfm_tones = {s["name"]: s.get("tone", "") for s in load_rfm_segments(rfm_segments_path(p))["segments"]}

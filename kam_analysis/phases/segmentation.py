@@ -9,13 +9,14 @@ The steps of phase 2, each a function on account-level frames:
 3. :func:`compute_selection_scores` — key-account selection (= account attractiveness)
    and :func:`compute_relative_strength`;
 4. :func:`assign_quadrants` — the McDonald & Rogers / Cranfield KAM portfolio matrix;
-5. :func:`load_overrides` / :func:`apply_overrides` — consultant overrides, validated,
-   applied and logged;
+5. :mod:`~kam_analysis.phases.overrides` — consultant overrides, validated, applied
+   and logged;
 6. :func:`compute_stability` — Monte Carlo weight perturbation: how often each account
    keeps its quadrant;
-7. :func:`compute_rfm` — RFM scores and named segments (mapping in
+7. :mod:`~kam_analysis.phases.rfm` — RFM scores and named segments (mapping in
    ``templates/rfm_segments.yaml``);
-8. :func:`compute_clusters` — k-means on standardised behaviour, k by silhouette;
+8. :mod:`kam_analysis.models.clustering` — k-means on standardised behaviour, k by
+   silhouette;
 9. :func:`compute_segment_profiles` — per-quadrant counts, revenue/profit share, KPIs, intent.
 
 Weights, thresholds, names and mappings come from ``params.segmentation`` and
@@ -23,13 +24,15 @@ Weights, thresholds, names and mappings come from ``params.segmentation`` and
 """
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError
+from ..models.clustering import ClusteringNotSupported, compute_clusters
+from .overrides import apply_overrides, load_overrides
+from .rfm import compute_rfm, compute_rfm_profiles, load_rfm_segments
 
 __all__ = [
     "compute_value_tiers",
@@ -40,14 +43,7 @@ __all__ = [
     "compute_relative_strength",
     "assign_quadrants",
     "compute_portfolio_quadrants",
-    "load_overrides",
-    "validate_overrides",
-    "apply_overrides",
     "compute_stability",
-    "load_rfm_segments",
-    "compute_rfm",
-    "compute_rfm_profiles",
-    "compute_clusters",
     "compute_segment_profiles",
     "quadrant_positions",
     "resolve_params_path",
@@ -355,145 +351,6 @@ def compute_portfolio_quadrants(account_summary: pd.DataFrame, *, names, key_acc
                          "relative_strength": strength["relative_strength"], "quadrant": q, "is_key": sel["is_key"]})
 
 
-# --------------------------------------------------------------------------- overrides
-def load_overrides(path: str | Path) -> pd.DataFrame:
-    """Read consultant overrides: a CSV with columns ``account_id, quadrant, reason``, or a
-    segmentation workbook returned by the client with its 'Your override' / 'Your reason'
-    columns filled in on the Accounts sheet.
-
-    Returns ``account_id, quadrant, reason, source`` (source = file and row, for messages
-    and the override log).
-
-    Raises
-    ------
-    ParameterError
-        The file is missing or unreadable, or a required column is absent.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ParameterError(f"overrides file {path} not found (segmentation.overrides_file); fix: check the path "
-                             "(relative paths are read from the params file's folder) or remove the setting")
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return _load_workbook_overrides(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a user file problem
-        raise ParameterError(f"overrides file {path} could not be read as CSV ({exc}); "
-                             "fix: save it as a UTF-8 CSV with columns account_id, quadrant, reason") from None
-    df.columns = [c.strip().lower() for c in df.columns]
-    missing = [c for c in ("account_id", "quadrant", "reason") if c not in df.columns]
-    if missing:
-        raise ParameterError(f"overrides file {path} has no column(s) {missing} (columns: {list(df.columns)}); "
-                             "fix: use the header account_id,quadrant,reason")
-    out = df[["account_id", "quadrant", "reason"]].apply(lambda s: s.str.strip())
-    out["source"] = f"file {path.name}, row " + (pd.Series(range(len(out))) + 2).astype(str)
-    return out
-
-
-def _load_workbook_overrides(path: Path) -> pd.DataFrame:
-    """Overrides the client proposed in a returned segmentation workbook (Accounts sheet)."""
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise ParameterError(f"overrides workbook {path} could not be opened ({exc}); "
-                             "fix: give the segmentation workbook as returned, saved as .xlsx") from None
-    if "Accounts" not in wb.sheetnames:
-        raise ParameterError(f"overrides workbook {path} has no 'Accounts' sheet; fix: give the segmentation "
-                             "workbook (with 'Your override' filled in) or a CSV account_id,quadrant,reason")
-    rows = list(wb["Accounts"].iter_rows(values_only=True))
-    wb.close()
-    header_at = next((i for i, r in enumerate(rows) if r and "Account ID" in r and "Your override" in r), None)
-    if header_at is None:
-        raise ParameterError(f"overrides workbook {path}: the Accounts sheet has no 'Account ID' and "
-                             "'Your override' columns; fix: use the segmentation workbook as built")
-    head = list(rows[header_at])
-    i_id, i_q = head.index("Account ID"), head.index("Your override")
-    i_r = head.index("Your reason") if "Your reason" in head else None
-    out = []
-    for n, r in enumerate(rows[header_at + 1:], start=header_at + 2):
-        q = r[i_q] if i_q < len(r) else None
-        if q is None or str(q).strip() == "":
-            continue
-        reason = r[i_r] if i_r is not None and i_r < len(r) else None
-        out.append({"account_id": str(r[i_id]).strip(), "quadrant": str(q).strip(),
-                    "reason": "" if reason is None else str(reason).strip(),
-                    "source": f"workbook {path.name}, Accounts row {n}"})
-    return pd.DataFrame(out, columns=["account_id", "quadrant", "reason", "source"])
-
-
-def validate_overrides(overrides: pd.DataFrame, *, account_ids, quadrant_names: list[str]) -> None:
-    """Every override names a known account and quadrant, has a reason, and appears once.
-
-    Raises
-    ------
-    ParameterError
-        Naming each offending row (by its ``source``), the bad values and the fix.
-    """
-    if overrides.empty:
-        return
-    known = set(map(str, account_ids))
-    problems = []
-    src = overrides.get("source", pd.Series([f"row {i + 1}" for i in range(len(overrides))], index=overrides.index))
-    unknown = ~overrides["account_id"].astype(str).isin(known)
-    if unknown.any():
-        ex = [f"{s}: {a!r}" for s, a in zip(src[unknown][:5], overrides.loc[unknown, "account_id"][:5])]
-        problems.append(f"{int(unknown.sum())} override(s) name an account that is not in the data ({'; '.join(ex)})"
-                        " — fix: use the account_id as in the client's accounts file")
-    badq = ~overrides["quadrant"].isin(quadrant_names)
-    for s, q in list(zip(src[badq], overrides.loc[badq, "quadrant"]))[:5]:
-        guess = difflib.get_close_matches(str(q), quadrant_names, n=1, cutoff=0.5)
-        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        problems.append(f"{s}: quadrant {q!r} is not one of {quadrant_names}{hint}")
-    if badq.sum() > 5:
-        problems.append(f"... and {int(badq.sum()) - 5} more unknown quadrant(s)")
-    noreason = overrides["reason"].fillna("").astype(str).str.strip() == ""
-    if noreason.any():
-        problems.append(f"{int(noreason.sum())} override(s) have no reason ({', '.join(src[noreason][:5])})"
-                        " — fix: every override must say why the consultant overrules the data")
-    dup = overrides["account_id"].astype(str).duplicated(keep=False)
-    if dup.any():
-        ids = sorted(set(overrides.loc[dup, "account_id"].astype(str)))[:5]
-        problems.append(f"account(s) {ids} are overridden more than once — fix: keep one row per account")
-    if problems:
-        raise ParameterError("Quadrant overrides are invalid:\n  - " + "\n  - ".join(problems))
-
-
-def apply_overrides(segments: pd.DataFrame, overrides: pd.DataFrame | None, *, quadrant_names: list[str],
-                    account_col: str = "account_id") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Apply consultant overrides to ``quadrant``; return the segments and the override log.
-
-    ``segments`` must have ``quadrant_model`` (the data's quadrant). The result has
-    ``quadrant`` (after overrides), ``override_reason`` (None where not overridden) and
-    ``overridden`` (bool). The log has one row per override:
-    ``account_id, quadrant_model, quadrant, changed, reason, source``.
-    """
-    out = segments.copy()
-    out["quadrant"] = out["quadrant_model"]
-    out["override_reason"] = None
-    out["overridden"] = False
-    cols = [account_col, "quadrant_model", "quadrant", "changed", "reason", "source"]
-    if overrides is None or overrides.empty:
-        return out, pd.DataFrame(columns=cols)
-    ov = overrides.copy()
-    if "source" not in ov:
-        ov["source"] = [f"params row {i + 1}" for i in range(len(ov))]
-    ov["account_id"] = ov["account_id"].astype(str)
-    validate_overrides(ov, account_ids=out[account_col], quadrant_names=quadrant_names)
-    idx = pd.Series(out.index, index=out[account_col].astype(str))
-    rows = idx.reindex(ov["account_id"]).to_numpy()
-    out.loc[rows, "quadrant"] = ov["quadrant"].to_numpy()
-    out.loc[rows, "override_reason"] = ov["reason"].to_numpy()
-    out.loc[rows, "overridden"] = True
-    log = pd.DataFrame({account_col: ov["account_id"].to_numpy(),
-                        "quadrant_model": out.loc[rows, "quadrant_model"].to_numpy(),
-                        "quadrant": ov["quadrant"].to_numpy(), "reason": ov["reason"].to_numpy(),
-                        "source": ov["source"].to_numpy()})
-    log["changed"] = log["quadrant_model"] != log["quadrant"]
-    return out, log[cols]
-
-
 # --------------------------------------------------------------------------- stability
 def compute_stability(norm_attractiveness: pd.DataFrame, attractiveness_weights: pd.Series,
                       norm_strength: pd.DataFrame, strength_weights: pd.Series, quadrant_model, *, names,
@@ -539,207 +396,6 @@ def compute_stability(norm_attractiveness: pd.DataFrame, attractiveness_weights:
         same += (code == model_code[:, None]).sum(axis=1)
         done += m
     return pd.Series(same / draws, index=norm_attractiveness.index, name="stability")
-
-
-# --------------------------------------------------------------------------- RFM
-def load_rfm_segments(path: str | Path) -> dict:
-    """Read and check the RFM segment mapping (``templates/rfm_segments.yaml``).
-
-    Raises
-    ------
-    ParameterError
-        The file is missing or malformed, or some R × F combination matches no rule.
-    """
-    from ..config import read_yaml_mapping
-
-    path = Path(path)
-    data = read_yaml_mapping(path, what="RFM segments file", setting="segmentation.rfm.segments_file")
-    if not isinstance(data, dict) or not isinstance(data.get("segments"), list) or not data["segments"]:
-        raise ParameterError(f"RFM segments file {path} must have 'scale:' and a 'segments:' list of rules")
-    scale = int(data.get("scale", 5))
-    for i, rule in enumerate(data["segments"], 1):
-        if not isinstance(rule, dict) or "name" not in rule:
-            raise ParameterError(f"RFM segments file {path}: rule {i} has no 'name'")
-        for k in ("recency", "frequency", "monetary"):
-            r = rule.get(k, [1, scale])
-            if not (isinstance(r, list) and len(r) == 2 and 1 <= r[0] <= r[1] <= scale):
-                raise ParameterError(f"RFM segments file {path}: rule {rule['name']!r} has {k} {r!r}; "
-                                     f"fix: give a range [min, max] within 1..{scale}")
-    gaps = [(r, f) for r in range(1, scale + 1) for f in range(1, scale + 1)
-            if not any(_rule_matches(rule, r, f, None, scale) for rule in data["segments"])]
-    if gaps:
-        raise ParameterError(f"RFM segments file {path} leaves {len(gaps)} (R, F) score pair(s) unnamed, e.g. "
-                             f"{gaps[:5]}; fix: add rules that cover them")
-    return {"scale": scale, "segments": data["segments"]}
-
-
-def _rule_matches(rule, r, f, m, scale) -> bool:
-    rr = rule.get("recency", [1, scale])
-    fr = rule.get("frequency", [1, scale])
-    ok = rr[0] <= r <= rr[1] and fr[0] <= f <= fr[1]
-    if m is not None and "monetary" in rule:
-        ok = ok and rule["monetary"][0] <= m <= rule["monetary"][1]
-    return ok
-
-
-def _quantile_score(values: pd.Series, bins: int, higher_is_better: bool) -> pd.Series:
-    v = pd.to_numeric(values, errors="coerce")
-    r = v.rank(method="average", ascending=higher_is_better, pct=True)  # best -> 1.0
-    score = np.ceil(r * bins).clip(1, bins)
-    return score.fillna(1).astype("int64")
-
-
-def compute_rfm(features: pd.DataFrame, *, segments: dict, bins: int = 5, recency_column: str = "recency_days",
-                frequency_column: str = "n_orders", monetary_column: str = "revenue",
-                account_col: str = "account_id") -> pd.DataFrame:
-    """RFM scores by quantile and the named segment of each account.
-
-    Each score is ``ceil(percentile rank × bins)`` on 1..bins, with 5 (= ``bins``) the
-    best: most recent (fewest days since last order), most orders, most revenue. Ties
-    share their mean rank; accounts that never ordered score 1. The R and F scores are
-    rescaled to the mapping's scale (``ceil(score × scale / bins)``) and the first rule
-    of ``segments`` (:func:`load_rfm_segments`) that contains them names the segment.
-
-    Returns ``account_id, r_score, f_score, m_score, rfm_score`` (e.g. "545"), ``rfm_segment``.
-    """
-    for c in (recency_column, frequency_column, monetary_column):
-        if c not in features:
-            raise ParameterError(f"segmentation.rfm: column {c!r} is not an account feature; "
-                                 f"fix: choose one of {', '.join(sorted(features.columns))}")
-    out = pd.DataFrame({account_col: features[account_col]})
-    out["r_score"] = _quantile_score(features[recency_column], bins, higher_is_better=False)
-    out["f_score"] = _quantile_score(features[frequency_column], bins, higher_is_better=True)
-    out["m_score"] = _quantile_score(features[monetary_column], bins, higher_is_better=True)
-    never = pd.to_numeric(features[recency_column], errors="coerce").isna()
-    out.loc[never, ["r_score", "f_score", "m_score"]] = 1
-    out["rfm_score"] = out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
-    scale = segments["scale"]
-
-    def rescale(s):
-        return np.ceil(s * scale / bins).clip(1, scale).astype(int)
-
-    r, f, m = rescale(out["r_score"]), rescale(out["f_score"]), rescale(out["m_score"])
-    names = np.full(len(out), None, dtype=object)
-    for rule in reversed(segments["segments"]):  # first matching rule wins
-        hit = np.array([_rule_matches(rule, a, b, c, scale) for a, b, c in zip(r, f, m)], dtype=bool)
-        names[hit] = rule["name"]
-    out["rfm_segment"] = names
-    return out
-
-
-def compute_rfm_profiles(rfm: pd.DataFrame, features: pd.DataFrame, *, segments: dict,
-                         account_col: str = "account_id") -> pd.DataFrame:
-    """Per RFM segment: accounts, revenue (12m) and its share, mean R/F/M scores, description.
-
-    Segments are listed in the order of the mapping file; empty segments are kept with
-    0 accounts so the workbook always shows the full scheme.
-    """
-    df = rfm.merge(features[[account_col, "revenue_12m", "n_orders", "recency_days"]], on=account_col)
-    g = df.groupby("rfm_segment").agg(accounts=(account_col, "size"), revenue_12m=("revenue_12m", "sum"),
-                                      r_score=("r_score", "mean"), f_score=("f_score", "mean"),
-                                      m_score=("m_score", "mean"), median_orders=("n_orders", "median"),
-                                      median_recency_days=("recency_days", "median"))
-    order = [s["name"] for s in segments["segments"]]
-    g = g.reindex(order)
-    g["accounts"] = g["accounts"].fillna(0).astype("int64")
-    g["revenue_12m"] = g["revenue_12m"].fillna(0.0)
-    total = g["revenue_12m"].sum()
-    g["revenue_share"] = g["revenue_12m"] / total if total else np.nan
-    g["account_share"] = g["accounts"] / max(g["accounts"].sum(), 1)
-    g["description"] = [s.get("description", "") for s in segments["segments"]]
-    g.index.name = "rfm_segment"
-    return g.reset_index()[["rfm_segment", "accounts", "account_share", "revenue_12m", "revenue_share", "r_score",
-                            "f_score", "m_score", "median_orders", "median_recency_days", "description"]]
-
-
-# --------------------------------------------------------------------------- clusters
-class ClusteringNotSupported(ParameterError):
-    """The data cannot support clustering (too few accounts, or no feature varies)."""
-
-
-def compute_clusters(features: pd.DataFrame, *, columns: list[str], k_min: int = 2, k_max: int = 8, seed: int = 0,
-                     silhouette_sample: int = 5000, account_col: str = "account_id"):
-    """Behavioural clusters: k-means on standardised features, k by the best silhouette.
-
-    Each feature is filled with its median where missing and standardised
-    (z = (v − mean) / sd). For each k in [k_min, k_max] k-means (10 seeded starts) is fitted
-    and the mean silhouette computed (on a seeded sample of ``silhouette_sample``
-    accounts); the k with the highest silhouette is kept (the smaller k on a tie).
-    Clusters are numbered 1..k by descending mean ``revenue_12m`` (if present) so the
-    numbering is stable. Each cluster is labelled by its two most distinctive features
-    (largest |mean z| ≥ 0.3), e.g. "high spend, broad range".
-
-    Returns
-    -------
-    assignments : DataFrame
-        ``account_id, cluster, cluster_label``.
-    profiles : DataFrame
-        ``cluster, cluster_label, accounts, account_share, revenue_12m, revenue_share``,
-        the mean of each feature (``mean_<feature>``) and its mean z-score (``z_<feature>``).
-    silhouette : DataFrame
-        ``k, silhouette, chosen``.
-    """
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-    from threadpoolctl import threadpool_limits
-
-    missing = [c for c in columns if c not in features]
-    if missing:
-        raise ParameterError(f"segmentation.clusters.features {missing} are not account features; "
-                             f"fix: choose from {', '.join(sorted(features.columns))}")
-    X = features[columns].apply(pd.to_numeric, errors="coerce").astype(float)
-    usable = [c for c in columns if X[c].notna().any() and X[c].std(skipna=True) > 0]
-    if not usable:
-        raise ClusteringNotSupported("none of segmentation.clusters.features varies across accounts; "
-                                     "fix: choose others")
-    X = X[usable].fillna(X[usable].median())
-    Z = (X - X.mean()) / X.std(ddof=0)
-    n = len(Z)
-    k_hi = min(k_max, n - 1)
-    if k_hi < k_min:
-        raise ClusteringNotSupported(f"{n} accounts are too few for {k_min}+ clusters; "
-                                     "fix: lower segmentation.clusters.k_min")
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(n, size=min(n, silhouette_sample), replace=False))
-    rows, fits = [], {}
-    for k in range(k_min, k_hi + 1):
-        # one thread: k-means on small frames is far slower with OpenMP threads on a busy machine
-        with threadpool_limits(1):
-            km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(Z.to_numpy())
-        labels = km.labels_
-        sil = silhouette_score(Z.to_numpy()[sample], labels[sample]) if len(set(labels[sample])) > 1 else -1.0
-        rows.append({"k": k, "silhouette": float(sil)})
-        fits[k] = labels
-    sil = pd.DataFrame(rows)
-    best = int(sil.loc[sil["silhouette"].idxmax(), "k"])
-    sil["chosen"] = sil["k"] == best
-    labels = fits[best]
-    value = features["revenue_12m"].to_numpy(dtype=float) if "revenue_12m" in features else np.zeros(n)
-    means = pd.Series(value).groupby(labels).mean().sort_values(ascending=False, kind="stable")
-    remap = {old: new for new, old in enumerate(means.index, start=1)}
-    cluster = np.array([remap[x] for x in labels])
-    zmean = Z.groupby(cluster).mean()
-    names = {}
-    for c, row in zmean.iterrows():
-        top = row.abs().sort_values(ascending=False, kind="stable")
-        parts = []
-        for feat in top.index[:2]:
-            if abs(row[feat]) >= 0.3:
-                lab = FEATURE_LABELS.get(feat, (feat, f"high {feat}", f"low {feat}"))
-                parts.append(lab[1] if row[feat] > 0 else lab[2])
-        names[c] = ", ".join(parts).capitalize() if parts else "Average profile"
-    assignments = pd.DataFrame({account_col: features[account_col].to_numpy(), "cluster": cluster,
-                                "cluster_label": [names[c] for c in cluster]})
-    prof = X.groupby(cluster).mean().add_prefix("mean_")
-    zc = zmean.add_prefix("z_")
-    counts = pd.Series(cluster).value_counts().sort_index()
-    revenue = pd.Series(value).groupby(cluster).sum()
-    out = pd.DataFrame({"cluster": counts.index, "cluster_label": [names[c] for c in counts.index],
-                        "accounts": counts.to_numpy(), "account_share": counts.to_numpy() / n,
-                        "revenue_12m": revenue.reindex(counts.index).to_numpy(),
-                        "revenue_share": revenue.reindex(counts.index).to_numpy() / (value.sum() or np.nan)})
-    out = pd.concat([out.reset_index(drop=True), prof.reset_index(drop=True), zc.reset_index(drop=True)], axis=1)
-    return assignments, out, sil
 
 
 # --------------------------------------------------------------------------- profiles
@@ -915,7 +571,7 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
         clus, clus_prof, sil = compute_clusters(feats, columns=seg.clusters.features, k_min=seg.clusters.k_min,
                                                 k_max=seg.clusters.k_max, seed=seg.seed,
                                                 silhouette_sample=seg.clusters.silhouette_sample,
-                                                account_col=account_col)
+                                                account_col=account_col, feature_labels=FEATURE_LABELS)
         cluster_note = ""
     except ClusteringNotSupported as exc:
         # a data limitation (one account, identical behaviour), not a reason to stop the engagement
