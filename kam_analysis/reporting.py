@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .present.formats import currency_symbol
+from .present.formats import fmt_money
 
 __all__ = ["style_table", "validation_table"]
 
@@ -15,10 +15,9 @@ def style_table(df: pd.DataFrame, *, currency: str | None = None, money: list[st
 
     Missing values show as an en dash, never as "nan".
     """
-    sym = currency_symbol(currency)
     fmt: dict = {}
     for c in money:
-        fmt[c] = lambda v, s=sym: f"{s}{v:,.0f}"
+        fmt[c] = lambda v: fmt_money(v, currency or "")
     for c in pct:
         fmt[c] = "{:.1%}"
     for c in ints:

@@ -15,7 +15,7 @@ from pptx import Presentation
 
 from conftest import write_demo_params
 from kam_analysis.config import load_params
-from kam_analysis.deliverables.deck_format import fmt_money, fmt_share
+from kam_analysis.present.formats import fmt_money, fmt_share
 from kam_analysis.data.runfolder import Run
 from kam_analysis.runner import run_engagement
 

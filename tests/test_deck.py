@@ -24,7 +24,7 @@ from kam_analysis import open_run
 from kam_analysis.config import load_params
 from kam_analysis.deliverables._pptx import fit_font_size
 from kam_analysis.deliverables.deck import build_deck
-from kam_analysis.deliverables.deck_format import fmt_money, fmt_share, fmt_value
+from kam_analysis.present.formats import fmt_money, fmt_share, fmt_value
 from kam_analysis.exceptions import ParameterError
 from kam_analysis.data.runfolder import Run
 

@@ -442,7 +442,7 @@ def test_headlines_quote_the_tables():
     assert "take 8 managers (6 more)" in text["coverage"]
     assert text["churn_driver"] == "Detractors churn more."
     assert "€400k of revenue is at risk" in text["revenue_at_risk"] and "75% of it in the Strategic" in text["revenue_at_risk"]
-    assert "2 cross-sell opportunities worth €12k" in text["whitespace"] and "category is Y (€7k)" in text["whitespace"]
+    assert "2 cross-sell opportunities worth €12k" in text["whitespace"] and "category is Y (€7,000)" in text["whitespace"]
     assert "worth €200k a year in profit on €400k of revenue (low €100k, high €300k)" in text["impact"]
     assert "depends most on cross-sell capture" in text["sensitivity"]
 

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ._style import PALETTE, currency_formatter
+from ..present.formats import fmt_period
+from ._style import series_colors, money_axis, rag_color
 
 __all__ = [
-    "RAG_COLORS",
     "plot_kpi_trends",
     "plot_concentration_curve",
     "plot_whale_curve",
@@ -28,25 +28,11 @@ __all__ = [
     "plot_segment_kpi",
 ]
 
-RAG_COLORS = {"green": "#2E8B57", "amber": "#E0A800", "red": "#C0392B", "n/a": "#B0B7BF"}
 _PCT = mticker.PercentFormatter(1.0, decimals=0)
 
 
-def _money_formatter(currency: str, largest: float):
-    """Full amounts with separators below 10,000 (so 1,500 is not rounded to "2k"), short above."""
-    if largest >= 10_000:
-        return currency_formatter(currency)
-    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
-    return mticker.FuncFormatter(lambda x, _p=None: f"{sym}{x:,.0f}")
-
-
 def _period_labels(dates: pd.Series, period: str) -> list[str]:
-    d = pd.to_datetime(dates)
-    if period == "month":
-        return [x.strftime("%b %y") for x in d]
-    if period == "year":
-        return [str(x.year) for x in d]
-    return [f"Q{x.quarter} {str(x.year)[2:]}" for x in d]
+    return [fmt_period(x, period) for x in pd.to_datetime(dates)]
 
 
 def plot_kpi_trends(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", period: str = "quarter",
@@ -62,29 +48,29 @@ def plot_kpi_trends(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", perio
     complete = d["complete"].to_numpy() if "complete" in d else np.ones(len(d), dtype=bool)
     fig, axes = plt.subplots(2, 2, figsize=(13, 7.5))
     ax = axes[0, 0]
-    bars = ax.bar(x, d["revenue"], color=[PALETTE[0] if c else "white" for c in complete],
-                  edgecolor=PALETTE[0])
+    bars = ax.bar(x, d["revenue"], color=[series_colors()[0] if c else "white" for c in complete],
+                  edgecolor=series_colors()[0])
     for b, c in zip(bars, complete):
         if not c:
             b.set_hatch("//")
     ax.set_title("Net revenue")
     ax.set_ylabel(f"Net revenue ({currency})")
-    ax.yaxis.set_major_formatter(currency_formatter(currency))
+    ax.yaxis.set_major_formatter(money_axis(currency))
     ax = axes[0, 1]
-    ax.plot(x, d["active_accounts"], marker="o", color=PALETTE[1])
+    ax.plot(x, d["active_accounts"], marker="o", color=series_colors()[1])
     ax.set_title("Ordering accounts")
     ax.set_ylabel("Accounts with an order")
     ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
     ax.set_ylim(bottom=0)
     ax = axes[1, 0]
-    ax.plot(x, d["average_order_value"], marker="o", color=PALETTE[2])
+    ax.plot(x, d["average_order_value"], marker="o", color=series_colors()[2])
     ax.set_title("Average order value")
     ax.set_ylabel(f"Revenue per order ({currency})")
-    ax.yaxis.set_major_formatter(_money_formatter(currency, float(d["average_order_value"].max(skipna=True) or 0)))
+    ax.yaxis.set_major_formatter(money_axis(currency))
     ax.set_ylim(bottom=0)
     ax = axes[1, 1]
-    ax.plot(x, d["retention_rate"], marker="o", color=PALETTE[0], label="Retention")
-    ax.plot(x, d["churn_rate"], marker="o", color=PALETTE[4], label="Churn")
+    ax.plot(x, d["retention_rate"], marker="o", color=series_colors()[0], label="Retention")
+    ax.plot(x, d["churn_rate"], marker="o", color=series_colors()[4], label="Churn")
     ax.set_title("Account retention and churn, period on period")
     ax.set_ylabel("Share of accounts active at period start")
     ax.yaxis.set_major_formatter(_PCT)
@@ -104,22 +90,22 @@ def plot_concentration_curve(curve: pd.DataFrame, *, summary: pd.DataFrame | Non
     """Cumulative revenue share against cumulative account share, largest accounts first."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 5))
-    ax.plot(curve["account_share"], curve["revenue_share"], color=PALETTE[0], lw=2.2, label="Client")
-    ax.plot([0, 1], [0, 1], ls="--", color=PALETTE[5], lw=1, label="Equal revenue per account")
-    ax.fill_between(curve["account_share"], curve["revenue_share"], curve["account_share"], color=PALETTE[0],
+    ax.plot(curve["account_share"], curve["revenue_share"], color=series_colors()[0], lw=2.2, label="Client")
+    ax.plot([0, 1], [0, 1], ls="--", color=series_colors()[5], lw=1, label="Equal revenue per account")
+    ax.fill_between(curve["account_share"], curve["revenue_share"], curve["account_share"], color=series_colors()[0],
                     alpha=0.08)
     if summary is not None:
         s = summary.set_index("metric")["value"]
         for q, key in ((0.2, "top20_share"), (0.1, "top10_share")):
             if key in s and np.isfinite(s[key]):
-                ax.plot([q, q], [0, s[key]], ls=":", color=PALETTE[1])
-                ax.plot([0, q], [s[key], s[key]], ls=":", color=PALETTE[1])
+                ax.plot([q, q], [0, s[key]], ls=":", color=series_colors()[1])
+                ax.plot([0, q], [s[key], s[key]], ls=":", color=series_colors()[1])
                 ax.annotate(f"Top {q:.0%} of accounts: {s[key]:.0%} of revenue", (q, s[key]),
                             xytext=(12, -14 if q == 0.1 else -4), textcoords="offset points", fontsize=9,
-                            color=PALETTE[0])
+                            color=series_colors()[0])
         if "gini" in s and np.isfinite(s["gini"]):
             ax.text(0.97, 0.05, f"Gini {s['gini']:.2f}", ha="right", transform=ax.transAxes, fontsize=10,
-                    color=PALETTE[0], fontweight="bold")
+                    color=series_colors()[0], fontweight="bold")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.xaxis.set_major_formatter(_PCT)
@@ -137,17 +123,17 @@ def plot_whale_curve(whale: pd.DataFrame, *, title: str = "Whale curve: cumulati
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 5))
     w = whale.dropna(subset=["cumulative_profit_share"])
-    ax.plot(w["account_share"], w["cumulative_profit_share"], color=PALETTE[0], lw=2.2)
-    ax.axhline(1.0, ls="--", color=PALETTE[5], lw=1)
+    ax.plot(w["account_share"], w["cumulative_profit_share"], color=series_colors()[0], lw=2.2)
+    ax.axhline(1.0, ls="--", color=series_colors()[5], lw=1)
     if len(w):
         i = int(w["cumulative_profit_share"].to_numpy().argmax())
         peak, at = float(w["cumulative_profit_share"].iloc[i]), float(w["account_share"].iloc[i])
-        ax.scatter([at], [peak], color=PALETTE[4], zorder=3)
+        ax.scatter([at], [peak], color=series_colors()[4], zorder=3)
         ax.annotate(f"Peak: {peak:.0%} of total profit\nfrom the top {at:.0%} of accounts; the rest\n"
                     f"give away {peak - 1:.0%} of total profit", (at, peak), xytext=(-40, -80),
                     textcoords="offset points", fontsize=9, ha="right",
-                    arrowprops={"arrowstyle": "-", "color": PALETTE[5]})
-        ax.text(0.01, 1.0, "100% = total profit", ha="left", va="bottom", fontsize=8, color=PALETTE[5],
+                    arrowprops={"arrowstyle": "-", "color": series_colors()[5]})
+        ax.text(0.01, 1.0, "100% = total profit", ha="left", va="bottom", fontsize=8, color=series_colors()[5],
                 transform=ax.get_yaxis_transform())
     ax.set_xlim(0, 1)
     ax.set_ylim(bottom=0)
@@ -214,8 +200,8 @@ def plot_benchmark_gaps(gaps: pd.DataFrame, *, title: str = "KPIs against target
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 0.45 * len(g) + 1.6))
     labels = [f"{lab} (vs {basis})" for lab, basis in zip(g["label"], g["status_basis"])]
-    ax.barh(labels, g["index"], color=[RAG_COLORS.get(s, RAG_COLORS["n/a"]) for s in g["status"]])
-    ax.axvline(1.0, color=PALETTE[0], lw=1.2)
+    ax.barh(labels, g["index"], color=[rag_color(s) for s in g["status"]])
+    ax.axvline(1.0, color=series_colors()[0], lw=1.2)
     for y, v in enumerate(g["index"]):
         ax.text(v + 0.01, y, f"{v:.0%}", va="center", fontsize=8.5)
     ax.xaxis.set_major_formatter(_PCT)
@@ -225,13 +211,13 @@ def plot_benchmark_gaps(gaps: pd.DataFrame, *, title: str = "KPIs against target
     ax.set_xlim(0, max(1.3, float(g["index"].max()) * 1.12) if len(g) else 1.3)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=RAG_COLORS[k], label=k) for k in ("green", "amber", "red")],
+    ax.legend(handles=[Patch(color=rag_color(k), label=k) for k in ("green", "amber", "red")],
               loc="lower right", frameon=False, ncols=3, fontsize=8)
     if "benchmark_illustrative" in g and ((g["status_basis"] == "benchmark")
                                           & g["benchmark_illustrative"].fillna(False).astype(bool)).any():
         ax.annotate("Benchmarks marked illustrative in benchmark_gaps are placeholders, not published figures",
                     xy=(1.0, 0.0), xycoords="axes fraction", xytext=(0, -40), textcoords="offset points",
-                    ha="right", va="top", fontsize=7.5, color=PALETTE[5])
+                    ha="right", va="top", fontsize=7.5, color=series_colors()[5])
     return ax
 
 
@@ -248,13 +234,13 @@ def plot_maturity_radar(maturity: pd.DataFrame, *, title: str = "KAM capability:
     ax.set_theta_offset(np.pi / 2)
     ax.set_theta_direction(-1)
     if m["target"].notna().any():
-        ax.plot(close(ang), close(m["target"].fillna(0).to_numpy(float)), color=PALETTE[1], lw=2, ls="--",
+        ax.plot(close(ang), close(m["target"].fillna(0).to_numpy(float)), color=series_colors()[1], lw=2, ls="--",
                 label="Target")
-    ax.plot(close(ang), close(m["score"].to_numpy(float)), color=PALETTE[0], lw=2.2, label="Current score")
-    ax.fill(close(ang), close(m["score"].to_numpy(float)), color=PALETTE[0], alpha=0.15)
+    ax.plot(close(ang), close(m["score"].to_numpy(float)), color=series_colors()[0], lw=2.2, label="Current score")
+    ax.fill(close(ang), close(m["score"].to_numpy(float)), color=series_colors()[0], alpha=0.15)
     ax.set_xticks(ang, [d.replace(" & ", " &\n") if len(d) > 18 else d for d in m["dimension"]], fontsize=8.5)
     ax.set_ylim(0, 5)
-    ax.set_yticks([1, 2, 3, 4, 5], ["1", "2", "3", "4", "5"], fontsize=8, color=PALETTE[5])
+    ax.set_yticks([1, 2, 3, 4, 5], ["1", "2", "3", "4", "5"], fontsize=8, color=series_colors()[5])
     ax.set_title(title, pad=34)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), frameon=False, ncols=2)
     return ax
@@ -271,7 +257,7 @@ def plot_segment_kpi(kpi_by_segment: pd.DataFrame, *, dimension: str, kpi: str, 
     d = d[np.isfinite(d["value"].astype(float))].sort_values("value", ascending=False)
     if ax is None:
         _, ax = plt.subplots(figsize=(8.5, 0.5 * max(len(d), 2) + 1.6))
-    colors = [PALETTE[2] if s else PALETTE[0] for s in d["small_n"]]
+    colors = [series_colors()[2] if s else series_colors()[0] for s in d["small_n"]]
     y = np.arange(len(d))
     ax.barh(y, d["value"], color=colors)
     lo, hi = d["ci_low"].to_numpy(float), d["ci_high"].to_numpy(float)
@@ -279,7 +265,7 @@ def plot_segment_kpi(kpi_by_segment: pd.DataFrame, *, dimension: str, kpi: str, 
     if ok.any():
         v = d["value"].to_numpy(float)
         err = np.clip([v[ok] - lo[ok], hi[ok] - v[ok]], 0, None)  # Wilson bounds at 0/1 can round past the value
-        ax.errorbar(v[ok], y[ok], xerr=err, fmt="none", ecolor=PALETTE[5], capsize=3)
+        ax.errorbar(v[ok], y[ok], xerr=err, fmt="none", ecolor=series_colors()[5], capsize=3)
     unit = d["unit"].iloc[0] if len(d) else ""
     labels = [f"{g}{' *' if dist else ''}{' (small n)' if s else ''}"
               for g, dist, s in zip(d["group"], d["distinguishable"], d["small_n"])]
@@ -288,14 +274,14 @@ def plot_segment_kpi(kpi_by_segment: pd.DataFrame, *, dimension: str, kpi: str, 
     if unit == "share":
         ax.xaxis.set_major_formatter(_PCT)
     elif unit == "currency" and currency:
-        ax.xaxis.set_major_formatter(_money_formatter(currency, float(d["value"].abs().max()) if len(d) else 0.0))
+        ax.xaxis.set_major_formatter(money_axis(currency))
     label = d["label"].iloc[0] if len(d) else kpi
     ax.set_xlabel(label + ("" if unit != "currency" or not currency else f" ({currency})"))
     ax.set_ylabel("")
     ax.set_title(title or f"{label} by {dimension.replace('_', ' ')}")
     ax.annotate("* differs from the other groups beyond noise; whiskers show the interval", xy=(1.0, 0.0),
                 xycoords="axes fraction", xytext=(0, -40), textcoords="offset points", ha="right", va="top",
-                fontsize=7.5, color=PALETTE[5])
+                fontsize=7.5, color=series_colors()[5])
     if (d["value"] < 0).any():
-        ax.axvline(0, color=PALETTE[5], lw=0.8)
+        ax.axvline(0, color=series_colors()[5], lw=0.8)
     return ax

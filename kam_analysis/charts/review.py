@@ -7,17 +7,15 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ._style import PALETTE, currency_formatter
+from ..present.formats import fmt_share, fmt_value
+from ._style import series_colors, money_axis, rag_color
 
 __all__ = ["plot_kpi_tracking", "plot_spc", "plot_parallel_trends", "plot_migration_matrix",
            "plot_recommendations", "plot_scorecard"]
 
-_RAG = {"green": "#2E9E5B", "amber": "#E8A317", "red": "#C0392B", "n/a": "#B0B7C3"}
-
-
 def _format_axis(ax, *, unit: str | None, currency: str | None) -> None:
     if unit == "currency" and currency:
-        ax.yaxis.set_major_formatter(currency_formatter(currency))
+        ax.yaxis.set_major_formatter(money_axis(currency))
     elif unit == "share":
         ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
     else:
@@ -35,9 +33,9 @@ def _date_axis(ax) -> None:
 def _programme_line(ax, programme_start) -> None:
     _date_axis(ax)
     if programme_start is not None:
-        ax.axvline(pd.Timestamp(programme_start), color=PALETTE[5], ls=":", lw=1.2)
+        ax.axvline(pd.Timestamp(programme_start), color=series_colors()[5], ls=":", lw=1.2)
         ax.annotate("programme start", xy=(pd.Timestamp(programme_start), 1), xycoords=("data", "axes fraction"),
-                    xytext=(3, -12), textcoords="offset points", fontsize=8, color=PALETTE[5])
+                    xytext=(3, -12), textcoords="offset points", fontsize=8, color=series_colors()[5])
 
 
 def plot_kpi_tracking(tracking: pd.DataFrame, *, kpi: str, segments: list[str] | None = None, title: str = "",
@@ -51,10 +49,10 @@ def plot_kpi_tracking(tracking: pd.DataFrame, *, kpi: str, segments: list[str] |
         d = d[d["segment"].isin(segments)]
     order = list(dict.fromkeys(d["segment"]))
     sns.lineplot(data=d, x="period_start", y="value", hue="segment", hue_order=order, marker="o", ax=ax,
-                 palette=PALETTE[: len(order)])
+                 palette=series_colors()[: len(order)])
     tgt = d["target"].dropna()
     if len(tgt):
-        ax.axhline(float(tgt.iloc[0]), color=_RAG["red"], ls="--", lw=1, label="target")
+        ax.axhline(float(tgt.iloc[0]), color=rag_color("red"), ls="--", lw=1, label="target")
     _programme_line(ax, programme_start)
     ax.set_title(title or kpi.replace("_", " ").capitalize())
     ax.set_xlabel("Period")
@@ -71,12 +69,12 @@ def plot_spc(spc: pd.DataFrame, *, title: str, ylabel: str, unit: str | None = N
         _, ax = plt.subplots()
     d = spc[spc["value"].notna() & spc["ucl"].notna()]
     x = d["period_start"]
-    ax.plot(x, d["value"], marker="o", color=PALETTE[0], lw=1.5, label="actual")
-    ax.step(x, d["center"], where="mid", color=PALETTE[1], lw=1.2, label="centre line")
-    ax.step(x, d["ucl"], where="mid", color=PALETTE[4], lw=1, ls="--", label="control limits")
-    ax.step(x, d["lcl"], where="mid", color=PALETTE[4], lw=1, ls="--")
+    ax.plot(x, d["value"], marker="o", color=series_colors()[0], lw=1.5, label="actual")
+    ax.step(x, d["center"], where="mid", color=series_colors()[1], lw=1.2, label="centre line")
+    ax.step(x, d["ucl"], where="mid", color=series_colors()[4], lw=1, ls="--", label="control limits")
+    ax.step(x, d["lcl"], where="mid", color=series_colors()[4], lw=1, ls="--")
     sig = d[d["signal"]]
-    ax.scatter(sig["period_start"], sig["value"], color=PALETTE[4], s=60, zorder=5, label="signal")
+    ax.scatter(sig["period_start"], sig["value"], color=series_colors()[4], s=60, zorder=5, label="signal")
     _programme_line(ax, programme_start)
     src = d["limits_from"].iloc[0] if len(d) else ""
     ax.set_title(title)
@@ -94,7 +92,7 @@ def plot_parallel_trends(trends: pd.DataFrame, event_study: pd.DataFrame, *, pro
     ax = axes[0]
     t = trends.dropna(subset=["mean_log_revenue"])
     for i, (g, d) in enumerate(t.groupby("group", sort=True)):
-        ax.plot(d["period_start"], d["mean_log_revenue"], marker="o", color=PALETTE[i], label=g)
+        ax.plot(d["period_start"], d["mean_log_revenue"], marker="o", color=series_colors()[i], label=g)
     _programme_line(ax, programme_start)
     _date_axis(ax)
     ax.set_title("Programme vs matched control accounts")
@@ -105,11 +103,11 @@ def plot_parallel_trends(trends: pd.DataFrame, event_study: pd.DataFrame, *, pro
     ax = axes[1]
     e = event_study.dropna(subset=["coef"])
     if len(e):
-        ax.axhline(0, color=PALETTE[5], lw=1)
-        ax.axvline(-0.5, color=PALETTE[5], ls=":", lw=1.2)
-        colors = [PALETTE[2] if r < 0 else PALETTE[1] for r in e["rel_period"]]
+        ax.axhline(0, color=series_colors()[5], lw=1)
+        ax.axvline(-0.5, color=series_colors()[5], ls=":", lw=1.2)
+        colors = [series_colors()[2] if r < 0 else series_colors()[1] for r in e["rel_period"]]
         ax.errorbar(e["rel_period"], e["coef"], yerr=[e["coef"] - e["ci_low"], e["ci_high"] - e["coef"]],
-                    fmt="none", ecolor=PALETTE[5], elinewidth=1, capsize=2)
+                    fmt="none", ecolor=series_colors()[5], elinewidth=1, capsize=2)
         ax.scatter(e["rel_period"], e["coef"], c=colors, s=40, zorder=3)
     ax.set_title(f"Difference by period vs the period before the start ({confidence:.0%} CI)")
     ax.set_xlabel("Periods since programme start")
@@ -131,9 +129,9 @@ def plot_migration_matrix(migration: pd.DataFrame, *, value: str = "accounts", t
     if value == "accounts":
         annot = m.map(lambda v: f"{v:,.0f}")
     else:
-        f = currency_formatter(currency or "EUR")
+        f = money_axis(currency or "EUR")
         annot = m.map(lambda v: f(v))
-    sns.heatmap(m, annot=annot, fmt="", cmap=sns.light_palette(PALETTE[0], as_cmap=True), cbar=False, ax=ax,
+    sns.heatmap(m, annot=annot, fmt="", cmap=sns.light_palette(series_colors()[0], as_cmap=True), cbar=False, ax=ax,
                 linewidths=0.5, linecolor="white")
     ax.set_title(title or f"Segment migration ({value})")
     ax.set_xlabel("Segment now")
@@ -149,8 +147,8 @@ def plot_recommendations(recs: pd.DataFrame, *, currency: str = "EUR", top: int 
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 0.5 * max(len(d), 2) + 1.2))
     labels = [f"{r}. {t[:70]}{'…' if len(t) > 70 else ''}" for r, t in zip(d["rank"], d["recommendation"])]
-    ax.barh(labels, d["value"].astype(float), color=PALETTE[1])
-    ax.xaxis.set_major_formatter(currency_formatter(currency))
+    ax.barh(labels, d["value"].astype(float), color=series_colors()[1])
+    ax.xaxis.set_major_formatter(money_axis(currency))
     ax.set_title("Recommendations ranked by value at stake")
     ax.set_xlabel("Value at stake")
     ax.set_ylabel("")
@@ -169,14 +167,15 @@ def plot_scorecard(scorecard: pd.DataFrame, *, kpis: list[str] | None = None, ax
     vals = d.pivot(index="segment", columns="kpi", values="value").reindex(index=segs, columns=ks)
     from matplotlib.colors import ListedColormap
 
-    cmap = ListedColormap([_RAG["red"], _RAG["amber"], _RAG["green"], _RAG["n/a"]])
+    cmap = ListedColormap([rag_color("red"), rag_color("amber"), rag_color("green"), rag_color("n/a")])
+
+    units = dict(zip(d["kpi"], d["unit"])) if "unit" in d else {}
 
     def fmt(v, k):
         if not np.isfinite(v):
             return "–"
-        if "rate" in k or "growth" in k or "share" in k:
-            return f"{v:.0%}"
-        return f"{v:,.0f}"
+        unit = units.get(k) or ("share" if ("rate" in k or "growth" in k or "share" in k) else "count")
+        return fmt_share(v, decimals=0) if unit == "share" else fmt_value(v, unit, "")
 
     annot = np.array([[fmt(vals.iloc[i, j], ks[j]) for j in range(len(ks))] for i in range(len(segs))])
     sns.heatmap(grid.map(code.get).astype(float), annot=annot, fmt="", cmap=cmap, vmin=-0.5, vmax=3.5, cbar=False,

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ._style import PALETTE, currency_formatter
+from ..present.theme import MATRIX, active_theme, hex_css
+from ._style import series_colors, money_axis
 
 __all__ = [
     "quadrant_colors",
@@ -25,16 +26,16 @@ __all__ = [
     "plot_stability",
 ]
 
-_GROUP_COLORS = {"score_value": PALETTE[0], "score_growth": PALETTE[1], "score_strategic": PALETTE[3]}
+_GROUP_COLORS = {"score_value": series_colors()[0], "score_growth": series_colors()[1], "score_strategic": series_colors()[3]}
 
 
 def quadrant_colors(names: list[str]) -> dict[str, str]:
-    """Quadrant name -> colour, in matrix order (Strategic, Star, Status, Streamline)."""
-    return dict(zip(names, [PALETTE[0], PALETTE[1], PALETTE[3], PALETTE[2]]))
+    """Quadrant name -> ``#RRGGBB`` in the active theme, for names in matrix order."""
+    return {q: hex_css(c) for q, c in active_theme().quadrant_colors(list(names)).items()}
 
 
 def plot_portfolio_matrix(segments: pd.DataFrame, *, names: list[str], size_col: str = "revenue_12m",
-                          x: str = "relative_strength", y: str = "attractiveness", quadrant_col: str = "quadrant",
+                          x: str = MATRIX.x, y: str = MATRIX.y, quadrant_col: str = "quadrant",
                           x_threshold: float | None = None, y_threshold: float | None = None,
                           title: str = "KAM portfolio matrix", ax=None):
     """Bubble chart of the KAM portfolio matrix: relative strength × attractiveness, bubble = revenue.
@@ -54,18 +55,18 @@ def plot_portfolio_matrix(segments: pd.DataFrame, *, names: list[str], size_col:
         m = (df[quadrant_col] == q).to_numpy()
         ax.scatter(df.loc[m, x], df.loc[m, y], s=s[m], color=colors[q], alpha=0.55, edgecolor="white",
                    linewidth=0.6, label=f"{q} ({int(m.sum())})")
-    ax.axvline(xt, color="#5D6D7E", lw=1, ls="--")
-    ax.axhline(yt, color="#5D6D7E", lw=1, ls="--")
+    ax.axvline(xt, color=series_colors()[5], lw=1, ls="--")
+    ax.axhline(yt, color=series_colors()[5], lw=1, ls="--")
     lo_x, hi_x = 0.0, 1.0
     ax.set_xlim(lo_x - 0.02, hi_x + 0.02)
     ax.set_ylim(-0.02, 1.02)
     box = {"boxstyle": "round,pad=0.3", "fc": "white", "ec": "none", "alpha": 0.8}
-    for q, (px, py, ha) in zip(names, [(0.98, 0.98, "right"), (0.02, 0.98, "left"),
-                                       (0.98, 0.02, "right"), (0.02, 0.02, "left")]):
+    for q, (right, top) in zip(names, MATRIX.corners):
+        px, py, ha = (0.98 if right else 0.02), (0.98 if top else 0.02), ("right" if right else "left")
         ax.text(px, py, q, transform=ax.transAxes, ha=ha, va="top" if py > 0.5 else "bottom", fontsize=12,
                 fontweight="bold", color=colors[q], bbox=box)
-    ax.set_xlabel("Relative strength of the relationship (0-1)")
-    ax.set_ylabel("Account attractiveness / selection score (0-1)")
+    ax.set_xlabel(f"{MATRIX.x_title} (0-1)")
+    ax.set_ylabel(f"{MATRIX.y_title} (0-1)")
     ax.set_title(title)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False, markerscale=0.5,
               title=f"bubble size = {size_col.replace('_', ' ')}")
@@ -177,7 +178,7 @@ def plot_clv_distribution(segments: pd.DataFrame, *, names: list[str], currency:
     sns.stripplot(data=df, x="quadrant", y="clv", order=order, color="#333333", size=2, alpha=0.35, ax=ax)
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(mticker.LogLocator(base=10))
-    ax.yaxis.set_major_formatter(currency_formatter(currency))
+    ax.yaxis.set_major_formatter(money_axis(currency))
     ax.yaxis.set_minor_formatter(mticker.NullFormatter())
     ax.set_xlabel("")
     ax.set_ylabel("Predicted CLV (discounted, log scale)")
@@ -194,8 +195,8 @@ def plot_holdout_check(clv_holdout: pd.DataFrame, *, title: str = "BG/NBD holdou
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.5))
     xpos = np.arange(len(df))
-    ax.bar(xpos - 0.2, df["actual"], width=0.4, color=PALETTE[0], label="Actual")
-    ax.bar(xpos + 0.2, df["predicted"], width=0.4, color=PALETTE[1], label="Predicted (BG/NBD)")
+    ax.bar(xpos - 0.2, df["actual"], width=0.4, color=series_colors()[0], label="Actual")
+    ax.bar(xpos + 0.2, df["predicted"], width=0.4, color=series_colors()[1], label="Predicted (BG/NBD)")
     ax.set_xticks(xpos, df["frequency_group"].astype(str))
     ax.set_xlabel("Repeat purchases in the calibration period")
     ax.set_ylabel("Mean purchases in the holdout")
@@ -217,7 +218,7 @@ def plot_stability(segments: pd.DataFrame, *, names: list[str], robust: float = 
         _, ax = plt.subplots(figsize=(9, 4.5))
     left = np.zeros(len(tab))
     ypos = np.arange(len(tab))[::-1]
-    for col, color in zip(list(tab.columns)[::-1], [PALETTE[1], PALETTE[3], PALETTE[4]]):
+    for col, color in zip(list(tab.columns)[::-1], [series_colors()[1], series_colors()[3], series_colors()[4]]):
         v = tab[col].to_numpy()
         ax.barh(ypos, v, left=left, color=color, label=str(col))
         left += v

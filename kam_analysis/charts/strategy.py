@@ -6,7 +6,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
-from ._style import PALETTE, currency_formatter
+from ._style import series_colors, money_axis
 
 __all__ = [
     "plot_capacity_vs_demand",
@@ -31,8 +31,8 @@ def plot_capacity_vs_demand(coverage_by_segment: pd.DataFrame, *, capacity_hours
     d = coverage_by_segment.fillna(0)
     x = np.arange(len(d))
     w = 0.38
-    b1 = ax.bar(x - w / 2, d["hours_needed"], w, label="Hours needed (full coverage)", color=PALETTE[2])
-    b2 = ax.bar(x + w / 2, d["hours_allocated"], w, label="Hours allocated (optimised plan)", color=PALETTE[0])
+    b1 = ax.bar(x - w / 2, d["hours_needed"], w, label="Hours needed (full coverage)", color=series_colors()[2])
+    b2 = ax.bar(x + w / 2, d["hours_allocated"], w, label="Hours allocated (optimised plan)", color=series_colors()[0])
     for bars in (b1, b2):
         for b in bars:
             if b.get_height() > 0:
@@ -40,7 +40,7 @@ def plot_capacity_vs_demand(coverage_by_segment: pd.DataFrame, *, capacity_hours
                             ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
     for i, r in enumerate(d.itertuples()):
         ax.annotate(f"{r.covered:,} of {r.accounts:,} accounts covered", (i, 0), xytext=(0, -28),
-                    textcoords="offset points", ha="center", fontsize=8, color=PALETTE[5])
+                    textcoords="offset points", ha="center", fontsize=8, color=series_colors()[5])
     ax.set_xticks(x, d[segment])
     ax.yaxis.set_major_formatter(_hours_formatter())
     ax.set_ylabel("Account-manager hours per year")
@@ -66,7 +66,7 @@ def _not_supported_panel(ax, title: str, note: str):
     for side in ax.spines.values():
         side.set_visible(False)
     ax.text(0.5, 0.5, "\n".join(textwrap.wrap(note or "not supported by the data", 80)), ha="center", va="center",
-            transform=ax.transAxes, fontsize=11, color=PALETTE[5])
+            transform=ax.transAxes, fontsize=11, color=series_colors()[5])
     return ax
 
 
@@ -83,7 +83,7 @@ def plot_churn_drivers(drivers: pd.DataFrame, *, confidence: float = 0.95, note:
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 0.55 * len(d) + 1.6))
     y = np.arange(len(d))
-    colors = [PALETTE[4] if (s and o > 1) else PALETTE[1] if s else PALETTE[5]
+    colors = [series_colors()[4] if (s and o > 1) else series_colors()[1] if s else series_colors()[5]
               for s, o in zip(d["significant"], d["odds_ratio"])]
     ax.hlines(y, d["ci_low"], d["ci_high"], color=colors, lw=2.5)
     ax.scatter(d["odds_ratio"], y, color=colors, s=60, zorder=3)
@@ -116,11 +116,11 @@ def plot_risk_by_segment(revenue_at_risk: pd.DataFrame, *, currency: str = "EUR"
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.2))
     d = revenue_at_risk.fillna(0)
-    bars = ax.bar(d["segment"], d["revenue_at_risk"], color=PALETTE[4])
+    bars = ax.bar(d["segment"], d["revenue_at_risk"], color=series_colors()[4])
     for b, s in zip(bars, d["share_at_risk"]):
         ax.annotate(f"{s:.0%} of revenue", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center",
                     va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
-    ax.yaxis.set_major_formatter(currency_formatter(currency))
+    ax.yaxis.set_major_formatter(money_axis(currency))
     months = horizon_days / 30.44
     horizon = f"next {round(months)} months" if abs(months - round(months)) < 0.1 else f"next {horizon_days} days"
     ax.set_ylabel("Revenue at risk")
@@ -153,7 +153,7 @@ def plot_whitespace_heatmap(account_category: pd.DataFrame, whitespace: pd.DataF
     if ax is None:
         _, ax = plt.subplots(figsize=(1.5 * len(cats) + 3.5, 0.42 * len(accounts) + 1.8))
     ax.imshow(share.to_numpy(), cmap="Blues", vmin=0, vmax=max(0.6, float(share.to_numpy().max())), aspect="auto")
-    fmt = currency_formatter(currency)
+    fmt = money_axis(currency)
     ws = whitespace.set_index(["account_id", "category"])["expected_value"] if len(whitespace) else pd.Series(dtype=float)
     for i, a in enumerate(accounts):
         for j, c in enumerate(cats):
@@ -163,7 +163,7 @@ def plot_whitespace_heatmap(account_category: pd.DataFrame, whitespace: pd.DataF
                         color="white" if v > 0.35 else "#0B2545")
             elif (a, c) in ws.index:
                 ax.add_patch(plt.Rectangle((j - 0.46, i - 0.42), 0.92, 0.84, fill=True, facecolor="#FFF4CC",
-                                           edgecolor=PALETTE[3], lw=1.5))
+                                           edgecolor=series_colors()[3], lw=1.5))
                 ax.text(j, i, f"+{fmt(ws[(a, c)])}", ha="center", va="center", fontsize=8, color="#7A5C00",
                         fontweight="bold")
     labels = [str(names.get(a, a)) if names is not None else str(a) for a in accounts]
@@ -186,15 +186,15 @@ def plot_impact_waterfall(impact_by_lever: pd.DataFrame, *, scenario: str = "bas
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 4.5))
     start = np.concatenate([[0], np.cumsum(vals)[:-1]])
-    colors = [PALETTE[1] if v >= 0 else PALETTE[4] for v in vals]
+    colors = [series_colors()[1] if v >= 0 else series_colors()[4] for v in vals]
     ax.bar(range(len(vals)), vals, bottom=start, color=colors)
     total = float(np.sum(vals))
-    ax.bar(len(vals), total, color=PALETTE[0])
+    ax.bar(len(vals), total, color=series_colors()[0])
     for i, (b, v) in enumerate(zip(list(start) + [0], vals + [total])):
-        ax.annotate(currency_formatter(currency)(v), (i, b + v), ha="center", va="bottom", fontsize=9,
+        ax.annotate(money_axis(currency)(v), (i, b + v), ha="center", va="bottom", fontsize=9,
                     xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(range(len(names)), names)
-    ax.yaxis.set_major_formatter(currency_formatter(currency))
+    ax.yaxis.set_major_formatter(money_axis(currency))
     what = "gross profit" if "profit" in value else "revenue"
     ax.set_ylabel(f"Annual {what} impact")
     ax.set_title(f"Impact of reaching the targets by lever ({scenario} scenario, {what})")
@@ -210,10 +210,10 @@ def plot_tornado(sensitivity: pd.DataFrame, *, currency: str = "EUR", ax=None):
         _, ax = plt.subplots(figsize=(9, 0.6 * len(d) + 1.8))
     base = float(d["profit_base"].iloc[0]) if len(d) else 0.0
     y = np.arange(len(d))
-    ax.barh(y, d["profit_low"] - base, left=base, color=PALETTE[4], label="Low assumption")
-    ax.barh(y, d["profit_high"] - base, left=base, color=PALETTE[1], label="High assumption")
+    ax.barh(y, d["profit_low"] - base, left=base, color=series_colors()[4], label="Low assumption")
+    ax.barh(y, d["profit_high"] - base, left=base, color=series_colors()[1], label="High assumption")
     ax.axvline(base, color="#333333", lw=1)
-    fmt = currency_formatter(currency)
+    fmt = money_axis(currency)
     for yi, r in zip(y, d.itertuples()):
         ax.annotate(fmt(r.profit_low), (r.profit_low, yi), xytext=(-4, 0), textcoords="offset points",
                     ha="right", va="center", fontsize=8)

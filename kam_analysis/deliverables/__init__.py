@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..present.theme import theme_for, use_theme
+
 __all__ = ["BUILDERS", "build_deliverables"]
 
 # name -> "module:function"; each function takes a Run and returns the written path,
@@ -46,7 +48,8 @@ def build_deliverables(run_dir: str | Path, params, *, only: list[str] | None = 
                 rec.update(status="unavailable", path=None)  # not built in this version
                 records.append(rec)
                 continue
-            path = getattr(module, func_name)(run)
+            with use_theme(theme_for(params)):  # the client's colours in every deliverable
+                path = getattr(module, func_name)(run)
             rec.update(status="success", path=str(Path(path).relative_to(run.dir)) if path else None)
         except Exception as exc:  # noqa: BLE001 - reported by the runner, which fails the run
             rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")

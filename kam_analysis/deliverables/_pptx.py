@@ -20,7 +20,7 @@ import copy
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lxml import etree
 from pptx import Presentation
@@ -33,10 +33,11 @@ from pptx.oxml.ns import qn
 from pptx.util import Emu, Pt
 
 from ..exceptions import ParameterError
+from ..present.theme import Theme
 from ..safety import clean_text
 
 __all__ = [
-    "Box", "DeckTemplate", "SlideCanvas", "LAYOUTS", "finite", "fit_font_size", "rgb", "tint",
+    "Box", "DeckTemplate", "SlideCanvas", "LAYOUTS", "finite", "fit_font_size", "rgb",
 ]
 
 EMU_PER_IN = 914400
@@ -69,14 +70,6 @@ def finite(v) -> float | None:
 
 def rgb(hex_colour: str) -> RGBColor:
     return RGBColor.from_string(hex_colour.lstrip("#").upper())
-
-
-def tint(hex_colour: str, amount: float) -> str:
-    """Mix a colour with white (amount 0 = colour, 1 = white)."""
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
-    mix = [round(c + (255 - c) * amount) for c in (r, g, b)]
-    return "".join(f"{c:02X}" for c in mix)
 
 
 def fit_font_size(paragraphs: Sequence[str], width_emu: int, height_emu: int, *, max_pt: float = 18,
@@ -158,29 +151,6 @@ class Box:
         return out
 
 
-@dataclass
-class Style:
-    """Colours and type the builder draws with (from params.branding)."""
-
-    primary: str = "0B2545"
-    accent: str = "13A89E"
-    text: str = "1F2933"
-    muted: str = "6B7280"
-    grid: str = "D9DDE3"
-    light: str = "F3F4F6"
-    green: str = "2E7D32"
-    amber: str = "C77700"
-    red: str = "B42318"
-    extra: list[str] = field(default_factory=lambda: ["8DA9C4", "EEB902", "5D6D7E", "C0392B", "7FB069"])
-
-    @property
-    def series(self) -> list[str]:
-        return [self.primary, self.accent, *self.extra]
-
-    def rag(self, status: str) -> str:
-        return {"green": self.green, "amber": self.amber, "red": self.red}.get(str(status).lower(), self.muted)
-
-
 class DeckTemplate:
     """A template .pptx whose layouts are found by name.
 
@@ -190,7 +160,7 @@ class DeckTemplate:
         The file is missing or not a .pptx, or lacks one of the required layouts.
     """
 
-    def __init__(self, path, *, style: Style, apply_colors: bool = True):
+    def __init__(self, path, *, style: Theme, apply_colors: bool = True):
         from pathlib import Path
 
         path = Path(path)

@@ -27,18 +27,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..present.theme import active_theme
 from ..safety import clean_text
 
 __all__ = [
-    "FMT", "NAVY", "TEAL", "GREY", "write_cell", "write_frame", "autofit_columns", "style_header_row",
-    "set_workbook_properties", "save_workbook", "table_name", "title_block", "RAG_FILLS",
+    "FMT", "rag_fill", "write_cell", "write_frame", "autofit_columns", "style_header_row",
+    "set_workbook_properties", "save_workbook", "table_name", "title_block",
 ]
 
-NAVY = "0B2545"
-TEAL = "13A89E"
-GREY = "F2F4F7"
-RAG_FILLS = {"green": PatternFill("solid", fgColor="C6EFCE"), "amber": PatternFill("solid", fgColor="FFEB9C"),
-             "red": PatternFill("solid", fgColor="FFC7CE")}
 
 FMT = {
     "money": '#,##0;[Red]-#,##0',
@@ -52,6 +48,13 @@ FMT = {
     "text": "@",
 }
 _THIN = Side(style="thin", color="D0D5DD")
+
+
+def rag_fill(status: str) -> PatternFill:
+    """The light cell fill of a RAG status in the active theme."""
+    return PatternFill("solid", fgColor=active_theme().rag_fill(status))
+
+
 _MAX_CELL = 32_767  # Excel's limit on characters in a cell
 
 
@@ -96,7 +99,7 @@ def style_header_row(ws: Worksheet, row: int, first_col: int, last_col: int) -> 
     for c in range(first_col, last_col + 1):
         cell = ws.cell(row=row, column=c)
         cell.font = Font(bold=True, color="FFFFFF")
-        cell.fill = PatternFill("solid", fgColor=NAVY)
+        cell.fill = PatternFill("solid", fgColor=active_theme().primary)
         cell.alignment = Alignment(vertical="center", wrap_text=True)
         cell.border = Border(bottom=_THIN)
 
@@ -176,10 +179,10 @@ def autofit_columns(ws: Worksheet, *, min_width: float = 8, max_width: float = 6
 def title_block(ws: Worksheet, title: str, subtitle: str = "", *, row: int = 1, col: int = 1) -> int:
     """A sheet title (and subtitle) in house style; returns the next free row."""
     c = write_cell(ws, row, col, title)
-    c.font = Font(bold=True, size=16, color=NAVY)
+    c.font = Font(bold=True, size=16, color=active_theme().primary)
     if subtitle:
         s = write_cell(ws, row + 1, col, subtitle)
-        s.font = Font(italic=True, size=10, color="5D6D7E")
+        s.font = Font(italic=True, size=10, color=active_theme().muted)
         return row + 3
     return row + 2
 

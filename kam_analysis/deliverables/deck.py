@@ -13,7 +13,8 @@ import io
 from pathlib import Path
 
 from ..safety import clean_text
-from ._pptx import DeckTemplate, Style
+from ..present.theme import Theme, theme_for
+from ._pptx import DeckTemplate
 from .deck_story import DeckData, SlideSpec, plan_deck
 
 __all__ = ["build_deck", "DECK_FILENAME"]
@@ -21,9 +22,8 @@ __all__ = ["build_deck", "DECK_FILENAME"]
 DECK_FILENAME = "framework_deck.pptx"
 
 
-def _style(params) -> Style:
-    b = params.branding
-    return Style(primary=b.primary_color.lstrip("#").upper(), accent=b.accent_color.lstrip("#").upper())
+def _style(params) -> Theme:
+    return theme_for(params)
 
 
 def _render(deck: DeckTemplate, spec: SlideSpec) -> None:

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import TEMPLATES_DIR
+from ..present.formats import currency_symbol
+from ..present.theme import hex_css, theme_for
 from ..phases.review import ALL_ACCOUNTS, change_vs_baseline, kpi_unit, read_optional
 
 __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
@@ -91,6 +93,7 @@ def collect_dashboard_data(run) -> dict:
         "as_of": str(p.analysis.as_of_date), "currency": p.client.currency, "period": p.analysis.period,
         "programme_start": str(p.analysis.programme_start) if p.analysis.programme_start else None,
         "all_label": ALL_ACCOUNTS, "quadrant_names": p.segmentation.quadrant_names.ordered(),
+        "currency_symbol": currency_symbol(p.client.currency), "theme": _theme_data(p),
     }
     # KPI tiles
     kvt = read_optional(run, "kpi_vs_target")
@@ -218,6 +221,14 @@ def baseline_change_text(kpi: str, current, baseline) -> str | None:
         pts = change * 100 if kpi_unit(kpi) == "share" else change
         return f"{pts:+.1f} pts vs baseline"
     return f"{change:+.1%} vs baseline"
+
+
+def _theme_data(params) -> dict:
+    """The client's theme as the page uses it: CSS colours, series colours, quadrant colours."""
+    th = theme_for(params)
+    names = params.segmentation.quadrant_names.ordered()
+    return {"css": th.css(), "series": [hex_css(c) for c in th.series],
+            "quadrant_colors": {q: hex_css(c) for q, c in th.quadrant_colors(names).items()}}
 
 
 def render_dashboard(data: dict) -> str:

@@ -34,15 +34,15 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..metrics.kpis import KPI_DEFINITIONS
 from ..phases.review import ALL_ACCOUNTS, POINT_UNITS, change_vs_baseline, kpi_unit, read_optional
-from ._xlsx import (FMT, GREY, NAVY, RAG_FILLS, TEAL, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
+from ..present.formats import currency_symbol, excel_number_format
+from ..present.theme import active_theme
+from ._xlsx import (FMT, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
 from .html_dashboard import KPI_LABELS, KPI_UNITS, SCORECARD_KPIS
 
 __all__ = ["build_kpi_dashboard", "header_footer_text", "kpi_display_label"]
 
-_STATUS_FONT = {"green": "1E7B45", "amber": "8A6100", "red": "9C2A1E", "n/a": "5D6D7E"}
 _THIN = Side(style="thin", color="D0D5DD")
-_CURRENCY_FMT = {"EUR": '"€"#,##0', "USD": '"$"#,##0', "GBP": '"£"#,##0'}
 
 
 def header_footer_text(text: str) -> str:
@@ -51,13 +51,8 @@ def header_footer_text(text: str) -> str:
 
 
 def _unit_format(unit: str | None, currency: str) -> str:
-    if unit == "currency":
-        return _CURRENCY_FMT.get(currency, FMT["money"])
-    if unit == "share":
-        return FMT["pct"]
-    if unit == "count":
-        return FMT["int"]
-    return FMT["dec1"]
+    """Excel number format of a KPI value, as the deck and the HTML write it (full amounts)."""
+    return excel_number_format(unit or "score", currency, compact=False)
 
 
 #: labels of the period KPIs of ``kpi_tracking`` that are not in the KPI dictionary
@@ -86,7 +81,7 @@ def _signed_format(unit: str, currency: str) -> str:
     if unit in POINT_UNITS:
         return _POINTS_FMT
     if unit == "currency":
-        sym = _CURRENCY_FMT.get(currency, '#,##0').split("#")[0]
+        sym = '"' + currency_symbol(currency).replace('"', "") + '"'
         return f'+{sym}#,##0;-{sym}#,##0;{sym}0'
     if unit == "count":
         return "+#,##0;-#,##0;0"
@@ -139,39 +134,38 @@ def _page_setup(ws: Worksheet, *, client: str, title: str, landscape: bool = Tru
 
 def _note(ws: Worksheet, row: int, col: int, text: str) -> None:
     c = write_cell(ws, row, col, text)
-    c.font = Font(italic=True, size=9, color="5D6D7E")
+    c.font = Font(italic=True, size=9, color=active_theme().muted)
 
 
 def _tile(ws: Worksheet, row: int, col: int, tile: dict, currency: str) -> None:
     """A KPI tile: 2 columns x 4 rows (label, value, target, status)."""
-    status = tile["status"] if tile["status"] in RAG_FILLS else "n/a"
-    fill = PatternFill("solid", fgColor=GREY)
+    status = tile["status"] if tile["status"] in ("green", "amber", "red") else "n/a"
+    fill = PatternFill("solid", fgColor=active_theme().light)
     for r in range(row, row + 4):
         for c in range(col, col + 2):
             cell = ws.cell(row=r, column=c)
             cell.fill = fill
-            cell.border = Border(left=Side(style="thick", color={"green": "2E9E5B", "amber": "E8A317",
-                                                                 "red": "C0392B"}.get(status, "B0B7C3"))
+            cell.border = Border(left=Side(style="thick", color=active_theme().rag(status))
                                  if c == col else None)
     for r, h in zip(range(row, row + 4), (15, 30, 15, 16)):
         ws.merge_cells(start_row=r, start_column=col, end_row=r, end_column=col + 1)
         ws.row_dimensions[r].height = h
     lab = write_cell(ws, row, col, tile["label"].upper())
-    lab.font = Font(size=8, bold=True, color="5D6D7E")
+    lab.font = Font(size=8, bold=True, color=active_theme().muted)
     fmt = _unit_format(tile["unit"], currency)
     val = write_cell(ws, row + 1, col, tile["current"], number_format=fmt)
-    val.font = Font(size=18, bold=True, color=NAVY)
+    val.font = Font(size=18, bold=True, color=active_theme().primary)
     val.alignment = Alignment(horizontal="left")
     if tile.get("current") is None:
-        write_cell(ws, row + 1, col, "–").font = Font(size=18, bold=True, color=NAVY)
+        write_cell(ws, row + 1, col, "–").font = Font(size=18, bold=True, color=active_theme().primary)
     tgt = write_cell(ws, row + 2, col, tile["target"], number_format=f'"Target "{fmt}')
-    tgt.font = Font(size=9, color="5D6D7E")
+    tgt.font = Font(size=9, color=active_theme().muted)
     tgt.alignment = Alignment(horizontal="left")
     st = write_cell(ws, row + 3, col, status.upper())
-    st.font = Font(size=9, bold=True, color=_STATUS_FONT[status])
-    if status in RAG_FILLS:
+    st.font = Font(size=9, bold=True, color=active_theme().rag(status))
+    if status != "n/a":
         for c in (col, col + 1):
-            ws.cell(row=row + 3, column=c).fill = RAG_FILLS[status]
+            ws.cell(row=row + 3, column=c).fill = rag_fill(status)
 
 
 def _line_chart(ws_data: Worksheet, *, title: str, y_title: str, cols: list[int], first_row: int, last_row: int,
@@ -191,7 +185,7 @@ def _line_chart(ws_data: Worksheet, *, title: str, y_title: str, cols: list[int]
     for c in cols:
         ch.add_data(Reference(ws_data, min_col=c, min_row=first_row - 1, max_row=last_row), titles_from_data=True)
     ch.set_categories(Reference(ws_data, min_col=1, min_row=first_row, max_row=last_row))
-    colors = [NAVY, "C0392B", TEAL]
+    colors = [active_theme().primary, active_theme().red, active_theme().accent]
     for i, s in enumerate(ch.series):
         s.graphicalProperties.line.solidFill = colors[i % len(colors)]
         s.graphicalProperties.line.width = 22000
@@ -227,7 +221,7 @@ def build_kpi_dashboard(run) -> Path:
     # ------------------------------------------------------------ tiles
     kvt = read_optional(run, "kpi_vs_target")
     head = write_cell(ws, row, 2, "Headline KPIs against target (trailing twelve months)")
-    head.font = Font(bold=True, size=11, color=NAVY)
+    head.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
     if kvt is not None and len(kvt):
         tiles = []
@@ -274,11 +268,11 @@ def build_kpi_dashboard(run) -> Path:
         charts = []
         if "Net revenue" in cols:
             charts.append(_line_chart(wd, title="Net revenue by period", y_title=cur, cols=[cols["Net revenue"]],
-                                      first_row=5, last_row=last, number_format=_CURRENCY_FMT.get(cur, "#,##0")))
+                                      first_row=5, last_row=last, number_format=excel_number_format("currency", cur, compact=False)))
         if "Average order value" in cols:
             c2 = [cols["Average order value"]] + ([cols["AOV target"]] if "AOV target" in cols else [])
             charts.append(_line_chart(wd, title="Average order value vs target", y_title=cur, cols=c2,
-                                      first_row=5, last_row=last, number_format=_CURRENCY_FMT.get(cur, "#,##0")))
+                                      first_row=5, last_row=last, number_format=excel_number_format("currency", cur, compact=False)))
         if "Ordering accounts" in cols:
             charts.append(_line_chart(wd, title="Ordering accounts by period", y_title="Accounts",
                                       cols=[cols["Ordering accounts"]], first_row=5, last_row=last,
@@ -296,7 +290,7 @@ def build_kpi_dashboard(run) -> Path:
     # ------------------------------------------------------------ segment x KPI status table
     sc = read_optional(run, "kpi_scorecard")
     h = write_cell(ws, row, 2, "KPI status by segment (trailing twelve months)")
-    h.font = Font(bold=True, size=11, color=NAVY)
+    h.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
     if sc is not None and len(sc):
         kp = [k for k in SCORECARD_KPIS if k in set(sc["kpi"])]
@@ -326,9 +320,9 @@ def build_kpi_dashboard(run) -> Path:
         last_r = first + len(segs) - 1
         rng = f"D{first}:{get_column_letter(3 + len(kp))}{last_r}"
         off = get_column_letter(status_col)
-        for status, fill in RAG_FILLS.items():
-            ws.conditional_formatting.add(rng, FormulaRule(formula=[f'{off}{first}="{status}"'], fill=fill,
-                                                           font=Font(color=_STATUS_FONT[status])))
+        for status in ("green", "amber", "red"):
+            ws.conditional_formatting.add(rng, FormulaRule(formula=[f'{off}{first}="{status}"'], fill=rag_fill(status),
+                                                           font=Font(color=active_theme().rag(status))))
         for j in range(len(kp)):
             ws.column_dimensions[get_column_letter(status_col + j)].hidden = True
         row = last_r + 1
@@ -343,7 +337,7 @@ def build_kpi_dashboard(run) -> Path:
     # ------------------------------------------------------------ impact sentence
     imp = read_optional(run, "programme_impact")
     h = write_cell(ws, row, 2, "Programme impact")
-    h.font = Font(bold=True, size=11, color=NAVY)
+    h.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
     text = (str(imp["sentence"].iloc[0]) if imp is not None and len(imp)
             else "The programme-impact analysis has not run.")
@@ -390,9 +384,9 @@ def _detail(wb: Workbook, name: str, title: str, subtitle: str, df: pd.DataFrame
     if status_col and status_col in df.columns and len(df):
         j = list(df.columns).index(status_col) + 1
         letter = get_column_letter(j)
-        for status, fill in RAG_FILLS.items():
+        for status in ("green", "amber", "red"):
             ws.conditional_formatting.add(f"{letter}5:{letter}{last}",
-                                          CellIsRule(operator="equal", formula=[f'"{status}"'], fill=fill))
+                                          CellIsRule(operator="equal", formula=[f'"{status}"'], fill=rag_fill(status)))
     autofit_columns(ws, skip_rows=[1, 2])
     return ws
 
@@ -400,7 +394,7 @@ def _detail(wb: Workbook, name: str, title: str, subtitle: str, df: pd.DataFrame
 def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     p = run.params
     cur = p.client.currency
-    money = _CURRENCY_FMT.get(cur, FMT["money"])
+    money = excel_number_format("currency", cur, compact=False)
     kvt = read_optional(run, "kpi_vs_target")
     if kvt is not None:
         cols = [c for c in ["kpi", "current", "target", "gap", "status", "baseline", "vs_baseline"] if c in kvt]
@@ -538,7 +532,7 @@ def _about_sheet(wb: Workbook, run, notes: list[str]) -> None:
         write_cell(ws, 5 + i, 1, k)
         write_cell(ws, 5 + i, 2, v, number_format=FMT["pct"] if "threshold" in k else None)
     r = 7 + len(rows)
-    write_cell(ws, r, 1, "Notes on the data").font = Font(bold=True, color=NAVY)
+    write_cell(ws, r, 1, "Notes on the data").font = Font(bold=True, color=active_theme().primary)
     for i, n in enumerate(notes or ["Every section had its data."]):
         write_cell(ws, r + 1 + i, 1, n)
     ws.column_dimensions["A"].width = 48

@@ -24,7 +24,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..exceptions import RunError
-from ._xlsx import (FMT, GREY, NAVY, TEAL, autofit_columns, save_workbook, set_workbook_properties, title_block,
+from ..present.theme import active_theme
+from ._xlsx import (FMT, autofit_columns, save_workbook, set_workbook_properties, title_block,
                     write_cell, write_frame)
 
 __all__ = ["build_segmentation_workbook", "WORKBOOK_SHEETS"]
@@ -45,7 +46,6 @@ WORKBOOK_SHEETS = {
 }
 
 _TONE_FILLS = {"good": "C6EFCE", "neutral": "DDEBF7", "watch": "FFEB9C", "risk": "FFC7CE"}
-_QUAD_FILLS = ["C9D3E3", "C2ECE8", "FCEFC0", "E3EAF2"]  # light tints of navy, teal, gold, slate
 _CLUSTER_FILLS = ["DDEBF7", "E2F0D9", "FFF2CC", "FCE4D6", "EDE2F6", "D9F2F0", "F2F2F2", "FFE1E1", "E8EEF8", "F0F7E3"]
 _THIN = Side(style="thin", color="D0D5DD")
 
@@ -61,13 +61,13 @@ def _quote(text: str) -> str:
 
 def _note(ws, row: int, text: str, *, col: int = 1, italic: bool = True) -> int:
     c = write_cell(ws, row, col, text)
-    c.font = Font(italic=italic, size=9, color="5D6D7E")
+    c.font = Font(italic=italic, size=9, color=active_theme().muted)
     return row + 1
 
 
 def _section(ws, row: int, text: str, *, col: int = 1) -> int:
     c = write_cell(ws, row, col, text)
-    c.font = Font(bold=True, size=12, color=NAVY)
+    c.font = Font(bold=True, size=12, color=active_theme().primary)
     return row + 1
 
 
@@ -200,10 +200,10 @@ def _accounts(ws, run, ctx) -> None:
                                                                  end_type="max", end_color="9BC2E6"))
     for c in ("clv", "revenue_12m"):
         if c in col:
-            ws.conditional_formatting.add(rng(c), DataBarRule(start_type="min", end_type="max", color="13A89E"))
+            ws.conditional_formatting.add(rng(c), DataBarRule(start_type="min", end_type="max", color=active_theme().accent))
     for c in ("quadrant", "quadrant_model"):
         if c in col:
-            for q, fill in zip(ctx["names"], _QUAD_FILLS):
+            for q, fill in active_theme().quadrant_fills(ctx["names"]).items():
                 ws.conditional_formatting.add(rng(c), FormulaRule(
                     formula=[f"${col[c]}{first}={_quote(q)}"], fill=PatternFill("solid", bgColor=fill)))
     if "rfm_segment" in col:
@@ -229,7 +229,7 @@ def _accounts(ws, run, ctx) -> None:
     ws.add_data_validation(dv)
     dv.add(rng("your_override"))
     for c in ("your_override", "your_reason"):
-        ws.cell(row, df.columns.get_loc(c) + 1).fill = PatternFill("solid", fgColor=TEAL)
+        ws.cell(row, df.columns.get_loc(c) + 1).fill = PatternFill("solid", fgColor=active_theme().accent)
     for c in ("is_key", "currently_key", "cluster", "rfm_score", "selection_rank"):
         if c in col:
             j = df.columns.get_loc(c) + 1
@@ -295,7 +295,7 @@ def _summary(ws, run, ctx) -> None:
             j = cols.index(c) + 1
             ch.add_data(Reference(ws, min_col=j, min_row=row, max_row=last), titles_from_data=True)
     ch.set_categories(cats)
-    _colour_series(ch, ["0B2545", "13A89E", "EEB902"])
+    _colour_series(ch, active_theme().series[:2] + [active_theme().highlight])
     ch.x_axis.tickLblPos = "low"  # category names below negative profit bars
     ch.height, ch.width = 8, 16
     ch.y_axis.delete = False
@@ -310,7 +310,7 @@ def _summary(ws, run, ctx) -> None:
         j = cols.index(c) + 1
         ch2.add_data(Reference(ws, min_col=j, min_row=row, max_row=last), titles_from_data=True)
     ch2.set_categories(cats)
-    _colour_series(ch2, ["8DA9C4", "0B2545"])
+    _colour_series(ch2, [active_theme().extra[0], active_theme().primary])
     ch2.dataLabels = DataLabelList()
     ch2.dataLabels.showVal = True
     ch2.dataLabels.showSerName = False
@@ -332,13 +332,13 @@ def _matrix(ws, run, ctx, data_ws) -> None:
                       "of the relationship · McDonald & Rogers / Cranfield")
     thin = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
     # layout: row labels in A, two boxes in B and C
-    write_cell(ws, row, 2, "Low relative strength").font = Font(bold=True, color="5D6D7E")
-    write_cell(ws, row, 3, "High relative strength").font = Font(bold=True, color="5D6D7E")
+    write_cell(ws, row, 2, "Low relative strength").font = Font(bold=True, color=active_theme().muted)
+    write_cell(ws, row, 3, "High relative strength").font = Font(bold=True, color=active_theme().muted)
     grid = [(names[1], names[0]), (names[3], names[2])]
     for i, (left, right) in enumerate(grid):
         r = row + 1 + i
         lab = write_cell(ws, r, 1, "High attractiveness" if i == 0 else "Low attractiveness")
-        lab.font = Font(bold=True, color="5D6D7E")
+        lab.font = Font(bold=True, color=active_theme().muted)
         lab.alignment = Alignment(vertical="center", wrap_text=True)
         for j, q in enumerate((left, right)):
             p = prof.loc[q] if q in prof.index else None
@@ -351,9 +351,9 @@ def _matrix(ws, run, ctx, data_ws) -> None:
                           str(p.get("intent", ""))]
             c = write_cell(ws, r, 2 + j, "\n".join(lines))
             c.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
-            c.fill = PatternFill("solid", fgColor=_QUAD_FILLS[names.index(q)])
+            c.fill = PatternFill("solid", fgColor=active_theme().quadrant_fills(names)[q])
             c.border = thin
-            c.font = Font(size=11, color=NAVY)
+            c.font = Font(size=11, color=active_theme().primary)
         ws.row_dimensions[r].height = 96
     ws.column_dimensions["A"].width = 20
     ws.column_dimensions["B"].width = 46
@@ -370,7 +370,7 @@ def _matrix(ws, run, ctx, data_ws) -> None:
     chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
     chart.x_axis.numFmt = chart.y_axis.numFmt = "0.0"
     chart.x_axis.delete = chart.y_axis.delete = False
-    colors = ["0B2545", "13A89E", "EEB902", "8DA9C4"]
+    colors = list(active_theme().quadrant_palette)
     for k, q in enumerate(names):
         sub = seg.loc[seg["quadrant"] == q, ["relative_strength", "attractiveness"]].dropna()
         c0 = data_col + 2 * k
@@ -419,7 +419,7 @@ def _rfm(ws, run, ctx) -> None:
         if tone in _TONE_FILLS:
             ws.cell(r, 1).fill = PatternFill("solid", fgColor=_TONE_FILLS[tone])
     ws.conditional_formatting.add(f"E{first}:E{last}", DataBarRule(start_type="num", start_value=0,
-                                                                    end_type="max", color="13A89E"))
+                                                                    end_type="max", color=active_theme().accent))
     ws.row_dimensions[row].height = 32
     # the R x F grid
     seg = ctx["segments"]
@@ -499,7 +499,7 @@ def _clusters(ws, run, ctx) -> None:
         ch.title = "Silhouette by number of clusters"
         ch.add_data(Reference(ws, min_col=2, min_row=r, max_row=l2), titles_from_data=True)
         ch.set_categories(Reference(ws, min_col=1, min_row=r + 1, max_row=l2))
-        _colour_series(ch, ["13A89E"])
+        _colour_series(ch, [active_theme().accent])
         ch.x_axis.title = "Number of clusters (k)"
         ch.y_axis.title = "Mean silhouette"
         ch.y_axis.numFmt = "0.00"
@@ -553,7 +553,7 @@ def _clv(ws, run, ctx) -> None:
         for j in (3, 4):
             ch.add_data(Reference(ws, min_col=j, min_row=h0, max_row=h0 + n_groups), titles_from_data=True)
         ch.set_categories(Reference(ws, min_col=1, min_row=h0 + 1, max_row=h0 + n_groups))
-        _colour_series(ch, ["0B2545", "13A89E"])
+        _colour_series(ch, active_theme().series[:2])
         ch.x_axis.title = "Repeat orders in the calibration period"
         ch.y_axis.title = "Mean orders in holdout"
         ch.y_axis.numFmt = "0.0"
@@ -611,7 +611,7 @@ def _weights(ws, run, ctx) -> None:
                               table="Weights", freeze=False)
         ws.conditional_formatting.add(f"F{row + 1}:F{last}", DataBarRule(start_type="num", start_value=0,
                                                                          end_type="num", end_value=1,
-                                                                         color="13A89E"))
+                                                                         color=active_theme().accent))
         row = last + 2
     row = _section(ws, row, "Settings")
     s = pd.DataFrame(list(ctx["settings"].items()), columns=["setting", "value"])
@@ -742,7 +742,7 @@ def build_segmentation_workbook(run) -> Path | None:
     _overrides(sheets["Overrides log"], run, ctx)
     _data_quality(sheets["Data quality"], run, ctx)
     for ws in wb.worksheets:
-        ws.sheet_properties.tabColor = NAVY if ws.title in ("README", "Accounts") else GREY
+        ws.sheet_properties.tabColor = active_theme().primary if ws.title in ("README", "Accounts") else active_theme().light
         ws.page_setup.orientation = "landscape"
         ws.page_setup.fitToWidth = 1
         ws.page_setup.fitToHeight = 0 if ws.title in ("Accounts", "Overrides log", "Data quality") else 1

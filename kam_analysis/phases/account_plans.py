@@ -8,6 +8,7 @@ import pandas as pd
 
 from .coverage import compute_account_value
 from .playbooks import playbook_text
+from ..present.formats import fmt_money
 
 __all__ = ["build_account_plans"]
 
@@ -19,11 +20,6 @@ def _owner(role_key: str, pb: dict, manager: str | None) -> str:
         return f"{manager} ({role})"
     return str(role)
 
-
-
-def _money(v: float, currency: str) -> str:
-    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
-    return f"{sym}{v / 1e3:,.0f}k" if abs(v) >= 1e3 else f"{sym}{v:,.0f}"
 
 
 
@@ -108,7 +104,7 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
         if len(ws) and "whitespace" in trig:
             t = trig["whitespace"]
             for _, w in ws.iterrows():
-                add(t["action"].format(category=w["category"], value=_money(w["expected_value"], currency)),
+                add(t["action"].format(category=w["category"], value=fmt_money(w["expected_value"], currency)),
                     t["owner"], t["due_days"], t.get("kpi", ""), w["basis"])
         acts.sort(key=lambda x: x["due_date"])
         actions += acts
@@ -123,10 +119,10 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
             "objective": pb.get("objective", ""), "engagement_model": (playbooks.get("engagement_models") or {}).get(pb.get("engagement_model"), {}).get(
                 "label", pb.get("engagement_model", "")),
             "contact_cadence": playbook_text(pb.get("contact_cadence")),
-            "whitespace": "; ".join(f"{w['category']} ({_money(w['expected_value'], currency)})" for _, w in ws.iterrows())
+            "whitespace": "; ".join(f"{w['category']} ({fmt_money(w['expected_value'], currency)})" for _, w in ws.iterrows())
             if len(ws) else "none above the propensity threshold",
             "whitespace_value": float(ws["expected_value"].sum()) if len(ws) else 0.0,
-            "opportunities": "; ".join(f"{w['category']} ({_money(w['expected_value'], currency)})"
+            "opportunities": "; ".join(f"{w['category']} ({fmt_money(w['expected_value'], currency)})"
                                        for _, w in ws.iterrows()) if len(ws) else "",
             "actions": "; ".join(f"{a['action']} ({a['owner'].split(' (')[0]}, by {a['due_date']:%d %b %Y})"
                                  for a in acts[:3]),

@@ -20,6 +20,8 @@ import pandas as pd
 from ..config import TEMPLATES_DIR
 from ..exceptions import ParameterError
 from ..metrics.kpis import KPI_DEFINITIONS, kpi_label
+from ..present.formats import fmt_change, fmt_count, fmt_money, fmt_period, fmt_share, fmt_value, is_num
+from ..present.theme import active_theme, hex_css
 
 __all__ = [
     "load_benchmarks",
@@ -362,25 +364,6 @@ def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame
 
 
 # --------------------------------------------------------------------------- findings
-def _fmt(value: float, unit: str, currency: str) -> str:
-    from ..present.formats import CURRENCY_SYMBOLS
-
-    if value is None or not np.isfinite(value):
-        return "n/a"
-    if unit == "currency":
-        sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
-        a = abs(value)
-        return (f"{sym}{value / 1e6:,.1f}m" if a >= 1e6 else f"{sym}{value / 1e3:,.0f}k" if a >= 1e4
-                else f"{sym}{value:,.0f}")
-    if unit == "share":
-        return f"{value:.0%}"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "score":
-        return f"{value:+.0f}" if abs(value) > 5 else f"{value:.1f}"
-    return f"{value:.2f}"
-
-
 def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
                          comparisons: pd.DataFrame | None = None, maturity_stage: pd.DataFrame | None = None,
                          readiness: pd.DataFrame | None = None, currency: str = "EUR",
@@ -399,7 +382,7 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
         return float(h.at[k, "value"]) if k in h.index else np.nan
 
     def f(k):
-        return _fmt(v(k), str(h.at[k, "unit"]) if k in h.index else "", currency)
+        return fmt_value(v(k), str(h.at[k, "unit"]) if k in h.index else "", currency)
 
     unsupported = set()
     if readiness is not None:
@@ -487,48 +470,21 @@ def format_kpi_values(table: pd.DataFrame, *, currency: str = "EUR", value_cols:
                       points_cols: tuple[str, ...] = ()) -> pd.DataFrame:
     """A display copy of a KPI table: values formatted by their unit, interval as text.
 
-    Money as ``€1,234``, shares as ``12.3%``, scores and ratios with one or two
-    decimals, counts with thousands separators; missing values as an en dash. Columns in
-    ``points_cols`` are differences: shares as percentage points (``+1.2 pts``), others
-    signed.
+    Every value is written as the deliverables write it (:mod:`kam_analysis.present.formats`).
+    Columns in ``points_cols`` are differences: shares and scores in points (``+1.2 pts``),
+    others signed.
     """
-    from ..present.formats import CURRENCY_SYMBOLS
-
-    sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
-
-    def one(v, unit):
-        if v is None or (isinstance(v, float) and not np.isfinite(v)):
-            return "–"
-        v = float(v)
-        if unit == "currency":
-            return f"-{sym}{-v:,.0f}" if v < 0 else f"{sym}{v:,.0f}"
-        if unit == "share":
-            return f"{v:.1%}"
-        if unit == "count":
-            return f"{v:,.0f}"
-        if unit == "score":
-            return f"{v:,.1f}"
-        return f"{v:,.4f}" if abs(v) < 0.1 else f"{v:,.2f}"
-
     out = table.copy()
     for c in value_cols:
-        if c in points_cols:
-            out[c] = [f"{float(v) * 100:+.1f} pts" if u == "share" and np.isfinite(v) else
-                      (("+" if np.isfinite(v) and v > 0 else "") + one(v, u)) for v, u in zip(table[c], table[unit_col])]
-        else:
-            out[c] = [one(v, u) for v, u in zip(table[c], table[unit_col])]
+        fmt = fmt_change if c in points_cols else fmt_value
+        out[c] = [fmt(v, u, currency) for v, u in zip(table[c], table[unit_col])]
     if interval and {"ci_low", "ci_high"} <= set(table.columns):
-        if "difference" in points_cols:
-            out["interval"] = [f"{lo * 100:+.1f} to {hi * 100:+.1f} pts" if u == "share" and np.isfinite(lo)
-                               and np.isfinite(hi) else (f"{one(lo, u)} to {one(hi, u)}" if np.isfinite(lo)
-                                                         and np.isfinite(hi) else "")
-                               for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
-        else:
-            out["interval"] = [f"{one(lo, u)} – {one(hi, u)}" if np.isfinite(lo) and np.isfinite(hi) else ""
-                               for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
+        fmt = fmt_change if "difference" in points_cols else fmt_value
+        out["interval"] = [f"{fmt(lo, u, currency)} to {fmt(hi, u, currency)}" if is_num(lo) and is_num(hi) else ""
+                           for lo, hi, u in zip(table["ci_low"], table["ci_high"], table[unit_col])]
         out = out.drop(columns=["ci_low", "ci_high"])
     if "n" in out:
-        out["n"] = [f"{v:,.0f}" if np.isfinite(v) else "" for v in table["n"].astype(float)]
+        out["n"] = [fmt_count(v) if is_num(v) else "" for v in table["n"]]
     return out
 
 
@@ -551,10 +507,15 @@ def pivot_segment_kpis(kpi_by_segment: pd.DataFrame, *, dimension: str, kpis: li
     return wide.reset_index()
 
 
-_STATUS_STYLE = {"green": "color: white; background-color: #2E8B57", "amber": "color: black; background-color: #E0A800",
-                 "red": "color: white; background-color: #C0392B", "n/a": "color: #5D6D7E",
-                 "supported": "color: #2E8B57", "caution": "color: #B8860B", "unreliable": "color: #C0392B",
-                 "not supported": "color: #C0392B; font-weight: bold"}
+def _status_style(status) -> str:
+    """CSS for a RAG or readiness status cell, in the theme's status colours."""
+    th = active_theme()
+    tone = {"supported": "green", "caution": "amber", "unreliable": "red", "not supported": "red"}.get(status)
+    if tone:
+        return f"color: {hex_css(th.rag(tone))}" + ("; font-weight: bold" if status == "not supported" else "")
+    if status in ("green", "amber", "red"):
+        return f"color: {hex_css(th.text)}; background-color: {hex_css(th.rag_fill(status))}"
+    return f"color: {hex_css(th.muted)}" if status == "n/a" else ""
 
 
 def style_display(frame: pd.DataFrame, *, status_col: str | None = None, caption: str = ""):
@@ -565,7 +526,7 @@ def style_display(frame: pd.DataFrame, *, status_col: str | None = None, caption
     st = st.set_properties(subset=text, **{"text-align": "left"})
     st = st.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
     if status_col and status_col in frame:
-        st = st.map(lambda s: _STATUS_STYLE.get(s, ""), subset=[status_col])
+        st = st.map(_status_style, subset=[status_col])
     if caption:
         st = st.set_caption(caption)
     return st
@@ -573,25 +534,18 @@ def style_display(frame: pd.DataFrame, *, status_col: str | None = None, caption
 
 def period_table(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", period: str = "quarter") -> pd.DataFrame:
     """``kpi_by_period`` as a readable table: period label and the KPIs a committee reads, formatted."""
-    from ..present.formats import CURRENCY_SYMBOLS
-
-    sym = CURRENCY_SYMBOLS.get(currency, currency + " ")
     d = kpi_by_period
-    ps = pd.to_datetime(d["period_start"])
-    label = {"month": ps.dt.strftime("%b %Y"), "year": ps.dt.strftime("%Y")}.get(
-        period, "Q" + ps.dt.quarter.astype(str) + " " + ps.dt.year.astype(str))
-    money = lambda s: [f"{sym}{v:,.0f}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
-    pct = lambda s: [f"{v:+.1%}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
-    share = lambda s: [f"{v:.1%}" if np.isfinite(v) else "–" for v in s.astype(float)]  # noqa: E731
-    out = pd.DataFrame({
-        "Period": label + np.where(d["complete"], "", " (partial)"),
+    money = lambda s: [fmt_money(v, currency) for v in s]  # noqa: E731
+    change = lambda s: [fmt_share(v, signed=True) for v in s]  # noqa: E731
+    share = lambda s: [fmt_share(v) for v in s]  # noqa: E731
+    return pd.DataFrame({
+        "Period": [fmt_period(p, period) + ("" if c else " (partial)") for p, c in zip(d["period_start"], d["complete"])],
         "Net revenue": money(d["revenue"]),
-        "vs prior period": pct(d["revenue_growth"]),
-        "vs a year earlier": pct(d["revenue_growth_yoy"]),
-        "Orders": [f"{v:,.0f}" for v in d["orders"]],
-        "Ordering accounts": [f"{v:,.0f}" for v in d["active_accounts"]],
+        "vs prior period": change(d["revenue_growth"]),
+        "vs a year earlier": change(d["revenue_growth_yoy"]),
+        "Orders": [fmt_count(v) for v in d["orders"]],
+        "Ordering accounts": [fmt_count(v) for v in d["active_accounts"]],
         "Avg order value": money(d["average_order_value"]),
         "Retention": share(d["retention_rate"]),
         "Churn": share(d["churn_rate"]),
     })
-    return out

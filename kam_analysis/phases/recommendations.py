@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .review import ALL_ACCOUNTS, read_optional
+from ..present.formats import fmt_money
 
 __all__ = [
     "VALUE_BASIS",
@@ -37,11 +38,6 @@ KPI_NAMES = {"nps": "NPS", "revenue_growth_yoy": "year-on-year revenue growth", 
              "average_order_value": "average order value", "repeat_purchase_rate": "repeat purchase",
              "revenue_12m": "revenue", "churn_rate": "churn"}
 
-
-
-def _money(v: float, currency: str) -> str:
-    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
-    return f"{sym}{v:,.0f}"
 
 
 
@@ -127,7 +123,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
             risk = _segment_risk(churn_risk, segments, r.segment, segment_col=segment_col, account_col=account_col)
             if risk is not None:
                 value = risk
-                extra = f"; churn_risk: revenue at risk in the segment {_money(value, currency)}"
+                extra = f"; churn_risk: revenue at risk in the segment {fmt_money(value, currency)}"
             else:
                 seg_ret = ret[ret["segment"] == r.segment]
                 if seg_ret.empty or not np.isfinite(seg_ret["value"].iloc[0]):
@@ -138,15 +134,15 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
                 if not np.isfinite(tgt):
                     continue
                 value = rev * max(tgt - cur_ret, 0.0)
-                extra = (f"; retention {cur_ret:.1%} vs {tgt:.1%}: revenue at risk {_money(value, currency)}")
+                extra = (f"; retention {cur_ret:.1%} vs {tgt:.1%}: revenue at risk {fmt_money(value, currency)}")
         elif "growth" in r.kpi:
             basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value)
-            extra = f"; revenue at target growth {_money(value, currency)} higher"
+            extra = f"; revenue at target growth {fmt_money(value, currency)} higher"
         else:
             if not r.value:
                 continue
             basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value) / abs(r.value)
-            extra = f"; at today's volume, {_money(value, currency)} more revenue at target"
+            extra = f"; at today's volume, {fmt_money(value, currency)} more revenue at target"
         if not np.isfinite(value):
             continue
         rows.append({"rule": "segment_target_gap", "segment": r.segment,
@@ -154,7 +150,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
                                        f"{label} levers on the next business-review agenda",
                      "evidence": f"kpi_scorecard: {r.segment} {label} = {_fmt_kpi(r.value, r.kpi)} vs target "
                                  f"{_fmt_kpi(r.target, r.kpi)} (status {r.status}); segment revenue (12m) "
-                                 f"{_money(rev, currency)}{extra}",
+                                 f"{fmt_money(rev, currency)}{extra}",
                      "value": float(value), "value_basis": basis})
     return pd.DataFrame(rows, columns=[c for c in _REC_COLUMNS if c != "rank"])
 
@@ -223,7 +219,7 @@ def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None,
         "recommendation": f"Assign an account manager to the {len(m)} high-churn-risk account(s) without one, "
                           f"starting with {', '.join(shown)}{more}",
         "evidence": f"{source}: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} {why}; "
-                    f"revenue at risk {_money(total, currency)}",
+                    f"revenue at risk {fmt_money(total, currency)}",
         "value": total, "value_basis": VALUE_BASIS["risk"]}], columns=cols)
 
 
@@ -248,9 +244,9 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
     return pd.DataFrame([{
         "rule": "whitespace", "segment": "",
         "recommendation": f"Run a cross-sell push on the {len(top)} largest whitespace opportunities, led by "
-                          f"{cat} ({_money(float(by_cat.iloc[0]), currency)} of the total)",
+                          f"{cat} ({fmt_money(float(by_cat.iloc[0]), currency)} of the total)",
         "evidence": f"whitespace: top {len(top)} of {len(w)} opportunities, expected value "
-                    f"{_money(total, currency)}",
+                    f"{fmt_money(total, currency)}",
         "value": total, "value_basis": VALUE_BASIS["expected"]}], columns=cols)
 
 
@@ -279,8 +275,8 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         rows.append({"rule": "stalled_playbook", "segment": r.segment,
                      "recommendation": f"Revisit the {r.segment} playbook: the segment has not grown since the "
                                        "baseline; check cadence, offer and coverage against the plan",
-                     "evidence": f"{source}: {r.segment} {kpi.replace('_', ' ')} {_money(r.value, currency)} "
-                                 f"vs {_money(r.baseline, currency)} at baseline ({change:+.1%})",
+                     "evidence": f"{source}: {r.segment} {kpi.replace('_', ' ')} {fmt_money(r.value, currency)} "
+                                 f"vs {fmt_money(r.baseline, currency)} at baseline ({change:+.1%})",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
     return pd.DataFrame(rows, columns=cols)
 

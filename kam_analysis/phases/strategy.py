@@ -25,6 +25,7 @@ from .playbooks import build_kpi_ownership, build_operating_calendar, compute_se
 from .targets import compute_impact_scenarios, compute_lever_impact, compute_segment_baseline, \
     compute_sensitivity, resolve_segment_targets
 from .whitespace import compute_category_penetration, compute_whitespace
+from ..present.formats import fmt_money, fmt_value
 
 __all__ = [
     "load_playbooks",
@@ -49,25 +50,10 @@ __all__ = [
 
 def format_metrics(metrics: pd.DataFrame, *, currency: str = "EUR", value_col: str = "value",
                    unit_col: str = "unit") -> pd.DataFrame:
-    """A metric table (label, value, unit, note) with each value formatted by its unit,
-    for reading in the notebook: currency with thousands separators, shares as
-    percentages, counts and hours as integers, anything else to three decimals; NaN as
-    an en dash."""
-    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
-
-    def fmt(v, unit):
-        if v is None or not np.isfinite(v):
-            return "–"
-        if unit == "currency":
-            return f"{sym}{v:,.0f}"
-        if unit == "share":
-            return f"{v:.1%}"
-        if unit in ("count", "hours"):
-            return f"{v:,.0f}" + (" h" if unit == "hours" else "")
-        return f"{v:,.3f}"
-
+    """A metric table (label, value, unit, note) with each value formatted by its unit
+    (:func:`kam_analysis.present.formats.fmt_value`), for reading in the notebook."""
     out = metrics.copy()
-    out[value_col] = [fmt(float(v), u) for v, u in zip(out[value_col], out[unit_col])]
+    out[value_col] = [fmt_value(v, u, currency) for v, u in zip(out[value_col], out[unit_col])]
     cols = [c for c in ("label", value_col, "note") if c in out]
     return out[cols]
 
@@ -87,10 +73,8 @@ def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: p
         topic, headline, value, unit, source_table (one row per finding; a finding the
         data cannot support is left out).
     """
-    sym = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, currency + " ")
-
     def m(v):
-        return f"{sym}{v / 1e6:,.1f}m" if abs(v) >= 1e6 else f"{sym}{v / 1e3:,.0f}k" if abs(v) >= 1e3 else f"{sym}{v:,.0f}"
+        return fmt_money(v, currency)
 
     months = round(horizon_days / 30.44)
     rows = []

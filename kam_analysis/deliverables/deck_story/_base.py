@@ -12,7 +12,8 @@ import pandas as pd
 from ...exceptions import RunError
 from ...safety import clean_text
 from .._pptx import EMU_PER_IN, Box, SlideCanvas
-from ..deck_format import KPI_UNITS, fmt_money, fmt_value, is_num, kpi_label
+from ...present.formats import fmt_money, fmt_value, is_num
+from ..deck_format import KPI_UNITS, kpi_label
 
 
 IN = EMU_PER_IN

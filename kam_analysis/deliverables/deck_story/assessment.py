@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._pptx import Box, SlideCanvas, tint
-from ..deck_format import (chart_format, fmt_count, fmt_share, fmt_value, is_num, kpi_label,
-                          period_label)
+from ...present.theme import Theme, tint
+from .._pptx import Box, SlideCanvas
+from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_value, is_num
+from ..deck_format import kpi_label
 from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
 
@@ -18,7 +19,7 @@ def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
     if t.empty:
         return []
     period = d.params.analysis.period
-    cats = [period_label(p, period) for p in t["period_start"]]
+    cats = [fmt_period(p, period) for p in t["period_start"]]
     vals = t["revenue"].astype(float).tolist()
     first, last = vals[0], vals[-1]
     change = last / first - 1 if first else None
@@ -37,7 +38,7 @@ def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         c.bar_chart(c.region("Chart"), cats, {"Net revenue": vals},
-                    number_format=chart_format("currency", d.cur, max_abs=max(abs(v) for v in vals)),
+                    number_format=excel_number_format("currency", d.cur, max_abs=max(abs(v) for v in vals)),
                     labels=len(cats) <= 12, axis_title=f"Net revenue per {period} ({d.cur})",
                     colors=[c.style.primary], gap_width=50)
         _takeaway(c, take)
@@ -59,7 +60,7 @@ def s_activity(d: DeckData) -> list[SlideSpec]:
     if len(t) < 2:
         return []
     period = d.params.analysis.period
-    cats = [period_label(p, period) for p in t["period_start"]]
+    cats = [fmt_period(p, period) for p in t["period_start"]]
     acc, aov = t["active_accounts"].astype(float).tolist(), t["average_order_value"].astype(float).tolist()
     d_acc = acc[-1] / acc[0] - 1 if acc[0] else None
     d_aov = aov[-1] / aov[0] - 1 if aov[0] else None
@@ -70,8 +71,8 @@ def s_activity(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         for name, vals, fmt, color, label in (
-                ("Left", acc, chart_format("count"), c.style.primary, f"Accounts ordering per {period}"),
-                ("Right", aov, chart_format("currency", d.cur, max_abs=max(aov)), c.style.accent,
+                ("Left", acc, excel_number_format("count"), c.style.primary, f"Accounts ordering per {period}"),
+                ("Right", aov, excel_number_format("currency", d.cur, max_abs=max(aov)), c.style.accent,
                  f"Average order value ({d.cur})")):
             box = c.region(name)
             c.text_box(Box(box.x, box.y, box.w, int(0.4 * IN)), [label], size=14, bold=True, color=c.style.primary,
@@ -132,7 +133,7 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
     fills, colors = {}, {}
     for i, s in enumerate(status):
         if s in ("green", "amber", "red"):
-            fills[(i, len(header) - 1)] = tint(d_style_rag(s), 0.8)
+            fills[(i, len(header) - 1)] = Theme().rag_fill(s)
             colors[(i, len(header) - 1)] = d_style_rag(s)
     if src == "benchmark_gaps":
         rag_note = "Status against the target, or against the benchmark where no target is set. " + rag_note
@@ -149,9 +150,7 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
 
 
 def d_style_rag(s: str) -> str:
-    from .._pptx import Style
-
-    return Style().rag(s)
+    return Theme().rag(s)
 
 
 def s_concentration(d: DeckData) -> list[SlideSpec]:
@@ -229,7 +228,7 @@ def s_whale(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         c.xy_chart(c.region("Chart"), {"Cumulative profit": (w["account_share"].tolist(), w["cumulative_profit"].tolist())},
-                   x_format="0%", y_format=chart_format("currency", d.cur, max_abs=abs(peak)),
+                   x_format="0%", y_format=excel_number_format("currency", d.cur, max_abs=abs(peak)),
                    x_title="Share of accounts (most profitable first)", y_title=f"Cumulative profit ({d.cur})",
                    colors=[c.style.primary], x_min=0, x_max=1)
         _takeaway(c, [f"Peak profit {d.money(peak)} at {fmt_share(at, decimals=0)} of accounts",
@@ -253,7 +252,7 @@ def s_cohorts(d: DeckData) -> list[SlideSpec]:
              if len(col) else "Cohort retention by acquisition period")
     rows, fills, colors = [], {}, {}
     for i, (cohort, r) in enumerate(piv.iterrows()):
-        label = period_label(cohort, d.params.analysis.period) if not isinstance(cohort, str) else _text(cohort, 20)
+        label = fmt_period(cohort, d.params.analysis.period) if not isinstance(cohort, str) else _text(cohort, 20)
         rows.append([label] + [fmt_share(v, decimals=0) if is_num(v) else "" for v in r])
         for j, v in enumerate(r, start=1):
             if is_num(v):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from .._pptx import Box, SlideCanvas
-from ..deck_format import fmt_count, fmt_value
+from ...present.formats import fmt_count, fmt_value
 from ._base import _bullets, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text
 from .context import PHASES
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 
-from .._pptx import Box, SlideCanvas, tint
+from ...present.theme import tint
+from .._pptx import Box, SlideCanvas
 from ._base import _bullets, _churn_unsupported, DeckData, IN, _rows_per_page, SlideSpec, _text
 
 

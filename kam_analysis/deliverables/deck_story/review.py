@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._pptx import SlideCanvas, tint
-from ..deck_format import fmt_count, fmt_share, fmt_value, is_num
+from ...present.theme import tint
+from .._pptx import SlideCanvas
+from ...present.formats import fmt_count, fmt_share, fmt_value, is_num
 from ._base import (_bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
                     SlideSpec, _text, _tiles)
 

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 
-from .._pptx import SlideCanvas, tint
-from ..deck_format import chart_format, fmt_count, fmt_share, is_num
+from ...present.theme import tint
+from .._pptx import SlideCanvas
+from ...present.formats import excel_number_format, fmt_count, fmt_share, is_num
 from ._base import DeckData, _q, SlideSpec, _takeaway, _text
 
 
-def _quadrant_colors(d: DeckData, c: SlideCanvas) -> list[str]:
-    return [c.style.primary, c.style.accent, tint(c.style.primary, 0.5), "BFC5CD"]
+def _quadrant_colors(d: DeckData, c: SlideCanvas, order: list[str]) -> list[str]:
+    """Colours of the quadrants in ``order``, each its position's colour in the theme."""
+    by_name = c.style.quadrant_colors(_q(d))
+    return [by_name.get(q, c.style.muted) for q in order]
 
 
 def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
@@ -46,7 +49,7 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
                 series[q] = (g["attractiveness"].tolist(), g["relative_strength"].tolist(), g["_size"].tolist())
         c.bubble_chart(c.region("Chart"), series, x_format="0%", y_format="0%",
                        x_title="Account attractiveness (percentile)", y_title="Relative strength (percentile)",
-                       colors=_quadrant_colors(d, c), cross=(0.5, 0.5), bounds=(0, 1, 0, 1), scale=40)
+                       colors=_quadrant_colors(d, c, [q for q in order if q in series]), cross=(0.5, 0.5), bounds=(0, 1, 0, 1), scale=40)
         _takeaway(c, take)
 
     return [SlideSpec("segmentation", "Chart", title, draw, topic="Portfolio matrix",
@@ -191,7 +194,7 @@ def s_clv(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         c.bar_chart(c.region("Chart"), order, {"Predicted CLV": g.tolist()},
-                    number_format=chart_format("currency", d.cur, max_abs=float(g.abs().max())),
+                    number_format=excel_number_format("currency", d.cur, max_abs=float(g.abs().max())),
                     colors=[c.style.primary])
         _takeaway(c, take)
 

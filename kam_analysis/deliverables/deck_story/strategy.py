@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._pptx import SlideCanvas, tint
-from ..deck_format import chart_format, fmt_count, fmt_share, is_num
+from ...present.theme import tint
+from .._pptx import SlideCanvas
+from ...present.formats import excel_number_format, fmt_count, fmt_share, is_num
 from ._base import _churn_unsupported, DeckData, _rows_per_page, SlideSpec, _takeaway, _text
 
 
@@ -135,7 +136,7 @@ def s_churn_risk(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         c.bar_chart(c.region("Chart"), [str(x).capitalize() for x in g.index], {"Revenue at risk": g.tolist()},
-                    number_format=chart_format("currency", d.cur, max_abs=float(g.abs().max())),
+                    number_format=excel_number_format("currency", d.cur, max_abs=float(g.abs().max())),
                     colors=[c.style.red])
         _takeaway(c, take, heading="Largest revenue at risk")
 
@@ -226,7 +227,7 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         c.bar_chart(c.region("Chart"), [str(x).capitalize() for x in t["scenario"]], series,
-                    number_format=chart_format("currency", d.cur, max_abs=mx), colors=[c.style.primary, c.style.accent])
+                    number_format=excel_number_format("currency", d.cur, max_abs=mx), colors=[c.style.primary, c.style.accent])
         _takeaway(c, [f"{str(r['scenario']).capitalize()}: {d.money(r['revenue_impact'])} revenue" +
                       (f", {d.money(r['profit_impact'])} profit" if "profit_impact" in t.columns else "")
                       for _, r in t.iterrows()])

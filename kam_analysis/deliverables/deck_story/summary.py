@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from .._pptx import Box, SlideCanvas
-from ..deck_format import fmt_count, fmt_share, fmt_value, is_num
+from ...present.formats import fmt_count, fmt_share, fmt_value, is_num
 from ._base import (_bullets, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
                     _lc_first, SlideSpec, _text, _tiles)
 
