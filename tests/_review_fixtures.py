@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kam_analysis.phases import migration, recommendations, review
-from kam_analysis.metrics.kpis import compute_account_kpis_as_of, compute_headline_kpis, compute_period_kpis
+from kam_analysis.metrics import compute_account_kpis_as_of, compute_headline_kpis, compute_period_kpis
 from kam_analysis.data.runfolder import Run
 
 HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>Evil & Co"

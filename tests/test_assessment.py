@@ -13,14 +13,14 @@ import yaml
 
 from kam_analysis import ParameterError
 from kam_analysis.phases import assessment
-from kam_analysis.metrics import kpis
+from kam_analysis import metrics
 from kam_analysis.config import TEMPLATES_DIR
 
 from conftest import write_demo_params
 
 
 def _headline(**values) -> pd.DataFrame:
-    rows = [{"kpi": k, "label": k, "value": v, "unit": kpis.KPI_DEFINITIONS[k].unit, "ci_low": np.nan,
+    rows = [{"kpi": k, "label": k, "value": v, "unit": metrics.KPI_DEFINITIONS[k].unit, "ci_low": np.nan,
              "ci_high": np.nan, "n": 100.0, "note": ""} for k, v in values.items()]
     return pd.DataFrame(rows)
 
@@ -70,7 +70,7 @@ def test_benchmarks_file_every_value_is_sourced_or_illustrative():
     assert "online_retail" in raw["industries"]
     for ind, spec in raw["industries"].items():
         for kpi, e in spec["kpis"].items():
-            assert kpi in kpis.KPI_DEFINITIONS, f"{ind}.{kpi} is not a KPI"
+            assert kpi in metrics.KPI_DEFINITIONS, f"{ind}.{kpi} is not a KPI"
             assert isinstance(e["value"], (int, float))
             assert e.get("illustrative") is True or e.get("source"), f"{ind}.{kpi} has no source"
             assert e.get("source"), f"{ind}.{kpi}: name the source or say 'Illustrative'"
@@ -119,12 +119,12 @@ def _tiny_acct(**kw):
     o = pd.DataFrame({"account_id": ["A", "A", "B"], "order_id": ["1", "2", "3"],
                       "order_date": pd.to_datetime(["2023-01-10", "2025-06-01", "2025-07-01"]),
                       "revenue": [10.0, 20.0, 30.0], "gross_margin": np.nan})
-    return kpis.compute_account_kpis(o, as_of="2025-12-31", churn_days=180, **kw)
+    return metrics.compute_account_kpis(o, as_of="2025-12-31", churn_days=180, **kw)
 
 
 def test_data_readiness_says_what_is_missing():
     a = _tiny_acct()
-    h = kpis.compute_headline_kpis(a)
+    h = metrics.compute_headline_kpis(a)
     r = assessment.compute_data_readiness(a, headline=h, dimensions=["segment"], has_capability=False,
                                           benchmark_industry="online_retail", targets={}).set_index("analysis")
     assert {"supported", "reason"} <= set(r.columns)
@@ -142,7 +142,7 @@ def test_low_survey_coverage_makes_nps_unsupported():
     s = pd.DataFrame({"account_id": ["A"], "survey_date": pd.to_datetime(["2025-10-01"]), "nps": [10.0],
                       "csat": [5.0]})
     a = _tiny_acct(surveys=s)  # 1 of 2 ordering accounts -> 50%
-    h = kpis.compute_headline_kpis(a, survey_coverage_min=0.6)
+    h = metrics.compute_headline_kpis(a, survey_coverage_min=0.6)
     assert "unreliable: survey coverage 50% < 60%" in h.set_index("kpi").at["nps", "note"]
     r = assessment.compute_data_readiness(a, headline=h, dimensions=[], has_capability=False,
                                           benchmark_industry=None, targets={}, survey_coverage_min=0.6)
@@ -164,10 +164,10 @@ def test_findings_are_built_from_the_tables(acct_demo):
 
 @pytest.fixture(scope="module")
 def acct_demo(demo_run):
-    a = kpis.compute_account_kpis(kpis.load_orders(demo_run), as_of=demo_run.params.analysis.as_of_date,
+    a = metrics.compute_account_kpis(metrics.load_orders(demo_run), as_of=demo_run.params.analysis.as_of_date,
                                   churn_days=180, accounts=demo_run.read_data("accounts"),
                                   surveys=demo_run.read_data("surveys"))
-    return a, kpis.compute_headline_kpis(a, capability=demo_run.read_data("capability"))
+    return a, metrics.compute_headline_kpis(a, capability=demo_run.read_data("capability"))
 
 
 def test_demo_headline_has_the_contract_kpis(acct_demo):
@@ -221,20 +221,20 @@ def test_every_assessment_chart_is_titled_and_labelled(acct_demo, demo_run):
     from kam_analysis import charts
 
     a, h = acct_demo
-    o = kpis.load_orders(demo_run)
+    o = metrics.load_orders(demo_run)
     T = demo_run.params.analysis.as_of_date
-    period = kpis.compute_period_kpis(demo_run.read_table("account_period"), as_of=T, orders=o, churn_days=180)
-    seg = kpis.compute_segment_kpis(a, dimensions=["segment"])
+    period = metrics.compute_period_kpis(demo_run.read_table("account_period"), as_of=T, orders=o, churn_days=180)
+    seg = metrics.compute_segment_kpis(a, dimensions=["segment"])
     ladder = assessment.load_maturity_ladder()
     gaps = assessment.compute_benchmark_gaps(h, benchmarks=assessment.load_benchmarks(industry="online_retail"),
                                              targets={"nps": 40}, amber=0.05, red=0.15)
     with charts.kam_style():
         fig = charts.plot_kpi_trends(period)
         axes = list(fig.axes)
-        axes += [charts.plot_concentration_curve(kpis.compute_concentration_curve(a["revenue_12m"]),
-                                                 summary=kpis.compute_concentration_summary(a["revenue_12m"])),
-                 charts.plot_whale_curve(kpis.compute_whale_curve(a)),
-                 charts.plot_cohort_heatmap(kpis.compute_cohort_retention(o, as_of=T)),
+        axes += [charts.plot_concentration_curve(metrics.compute_concentration_curve(a["revenue_12m"]),
+                                                 summary=metrics.compute_concentration_summary(a["revenue_12m"])),
+                 charts.plot_whale_curve(metrics.compute_whale_curve(a)),
+                 charts.plot_cohort_heatmap(metrics.compute_cohort_retention(o, as_of=T)),
                  charts.plot_benchmark_gaps(gaps),
                  charts.plot_segment_kpi(seg, dimension="segment", kpi="retention_rate")]
         radar = charts.plot_maturity_radar(assessment.compute_capability_maturity(

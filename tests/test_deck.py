@@ -19,7 +19,7 @@ from pptx.util import Emu
 
 from conftest import REPO, require_tool, write_demo_params
 from kam_analysis.phases import assessment, review, segmentation, strategy
-from kam_analysis.metrics import kpis
+from kam_analysis import metrics
 from kam_analysis import open_run
 from kam_analysis.config import load_params
 from kam_analysis.deliverables._pptx import fit_font_size
@@ -65,12 +65,12 @@ def _spine_tables(run: Run) -> None:
     """The tables the spine notebooks write (same calls as notebooks/0*.ipynb)."""
     p = run.params
     summary = run.read_table("account_summary")
-    run.write_table("kpi_by_period", kpis.compute_period_kpis(run.read_table("account_period")))
+    run.write_table("kpi_by_period", metrics.compute_period_kpis(run.read_table("account_period")))
     inputs = assessment.load_inputs(run)
-    account_kpis = kpis.compute_account_kpis(inputs["orders"], as_of=p.analysis.as_of_date,
+    account_kpis = metrics.compute_account_kpis(inputs["orders"], as_of=p.analysis.as_of_date,
                                              churn_days=p.analysis.churn_days, accounts=inputs["accounts"],
                                              surveys=inputs["surveys"])
-    headline = kpis.compute_headline_kpis(account_kpis)
+    headline = metrics.compute_headline_kpis(account_kpis)
     run.write_table("kpi_headline", headline)
     tiers = segmentation.compute_value_tiers(summary, tiers=p.segmentation.tiers)
     matrix = segmentation.compute_portfolio_quadrants(summary, names=p.segmentation.quadrant_names,

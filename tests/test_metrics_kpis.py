@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from kam_analysis.metrics import kpis
+from kam_analysis import metrics
 
 AS_OF = "2025-12-31"
 
@@ -52,7 +52,7 @@ def _surveys() -> pd.DataFrame:
 
 @pytest.fixture()
 def acct() -> pd.DataFrame:
-    return kpis.compute_account_kpis(_orders(), as_of=AS_OF, churn_days=90, accounts=_accounts(), surveys=_surveys())
+    return metrics.compute_account_kpis(_orders(), as_of=AS_OF, churn_days=90, accounts=_accounts(), surveys=_surveys())
 
 
 def _h(headline: pd.DataFrame, kpi: str, col: str = "value"):
@@ -77,7 +77,7 @@ def test_account_frame_by_hand(acct):
 
 
 def test_headline_kpis_by_hand(acct):
-    h = kpis.compute_headline_kpis(acct, confidence=0.95, min_denominator=2)
+    h = metrics.compute_headline_kpis(acct, confidence=0.95, min_denominator=2)
     assert {"kpi", "label", "value", "unit", "ci_low", "ci_high", "n", "note"} <= set(h.columns)
     assert _h(h, "revenue_12m") == 870.0
     assert _h(h, "revenue_prev_12m") == 350.0
@@ -117,22 +117,22 @@ def test_headline_kpis_by_hand(acct):
 
 
 def test_small_base_is_flagged_not_hidden(acct):
-    h = kpis.compute_headline_kpis(acct, min_denominator=30)
+    h = metrics.compute_headline_kpis(acct, min_denominator=30)
     assert _h(h, "retention_rate") == 0.5
     assert "small base (n=2 < 30)" in _h(h, "retention_rate", "note")
 
 
 def test_no_margin_gives_revenue_based_clv_and_no_profit():
-    a = kpis.compute_account_kpis(_orders(margin=False), as_of=AS_OF, churn_days=90, accounts=_accounts())
-    h = kpis.compute_headline_kpis(a)
+    a = metrics.compute_account_kpis(_orders(margin=False), as_of=AS_OF, churn_days=90, accounts=_accounts())
+    h = metrics.compute_headline_kpis(a)
     assert _h(h, "clv_historical") == pytest.approx((650 + 400 + 50 + 200) / 4)
     assert "revenue-based" in _h(h, "clv_historical", "note")
     assert np.isnan(_h(h, "profit_12m")) and "no gross margin" in _h(h, "profit_12m", "note")
 
 
 def test_missing_surveys_and_attributes():
-    a = kpis.compute_account_kpis(_orders(), as_of=AS_OF, churn_days=90)
-    h = kpis.compute_headline_kpis(a)
+    a = metrics.compute_account_kpis(_orders(), as_of=AS_OF, churn_days=90)
+    h = metrics.compute_headline_kpis(a)
     for k in ("nps", "csat_top2", "csat_mean", "survey_coverage", "nps_revenue_weighted"):
         assert np.isnan(_h(h, k)) and _h(h, k, "note") == "not computed: no survey data"
     assert np.isnan(_h(h, "key_account_revenue_share"))
@@ -146,20 +146,20 @@ def test_missing_surveys_and_attributes():
 def test_short_history_is_not_supported():
     o = _orders()
     o = o[o["order_date"] >= "2025-06-01"]
-    a = kpis.compute_account_kpis(o, as_of=AS_OF, churn_days=90)
-    h = kpis.compute_headline_kpis(a)
+    a = metrics.compute_account_kpis(o, as_of=AS_OF, churn_days=90)
+    h = metrics.compute_headline_kpis(a)
     assert np.isnan(_h(h, "retention_rate")) and "history too short" in _h(h, "retention_rate", "note")
     assert np.isnan(_h(h, "revenue_growth_yoy")) and "24 months" in _h(h, "revenue_growth_yoy", "note")
 
 
 def test_nps_with_interval():
-    r = kpis.compute_nps(pd.Series([10, 9, 8, 7, 6, 0, np.nan]))
+    r = metrics.compute_nps(pd.Series([10, 9, 8, 7, 6, 0, np.nan]))
     assert r["n"] == 6 and r["value"] == pytest.approx(0.0)
     se = 100 * math.sqrt((4 / 6) / 6)
     z = stats.norm.ppf(0.975)
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((-z * se, z * se))
     assert r["promoters"] == pytest.approx(1 / 3) and r["passives"] == pytest.approx(1 / 3)
-    empty = kpis.compute_nps(pd.Series([np.nan]))
+    empty = metrics.compute_nps(pd.Series([np.nan]))
     assert empty["n"] == 0 and np.isnan(empty["value"])
 
 
@@ -181,7 +181,7 @@ def _period_frames():
 
 def test_period_kpis_by_hand_with_an_empty_period():
     orders, ap = _period_frames()
-    p = kpis.compute_period_kpis(ap, period="quarter", as_of=AS_OF, orders=orders, churn_days=150)
+    p = metrics.compute_period_kpis(ap, period="quarter", as_of=AS_OF, orders=orders, churn_days=150)
     assert list(p["period_start"].dt.strftime("%Y-%m-%d")) == ["2025-01-01", "2025-04-01", "2025-07-01", "2025-10-01"]
     assert list(p["revenue"]) == [150.0, 0.0, 10.0, 200.0]
     assert list(p["orders"]) == [2, 0, 1, 2]
@@ -197,20 +197,20 @@ def test_period_kpis_by_hand_with_an_empty_period():
 
 def test_partial_last_period_is_marked():
     orders, ap = _period_frames()
-    p = kpis.compute_period_kpis(ap, period="quarter", as_of="2025-11-15")
+    p = metrics.compute_period_kpis(ap, period="quarter", as_of="2025-11-15")
     assert list(p["complete"]) == [True, True, True, False]
     assert "partial" in p["note"].iloc[-1]
 
 
 def test_period_starts():
     d = pd.Series(pd.to_datetime(["2025-05-17", "2025-12-31"]))
-    assert list(kpis.period_starts(d, "month").dt.strftime("%Y-%m-%d")) == ["2025-05-01", "2025-12-01"]
-    assert list(kpis.period_starts(d, "quarter").dt.strftime("%Y-%m-%d")) == ["2025-04-01", "2025-10-01"]
-    assert list(kpis.period_starts(d, "year").dt.strftime("%Y-%m-%d")) == ["2025-01-01", "2025-01-01"]
+    assert list(metrics.period_starts(d, "month").dt.strftime("%Y-%m-%d")) == ["2025-05-01", "2025-12-01"]
+    assert list(metrics.period_starts(d, "quarter").dt.strftime("%Y-%m-%d")) == ["2025-04-01", "2025-10-01"]
+    assert list(metrics.period_starts(d, "year").dt.strftime("%Y-%m-%d")) == ["2025-01-01", "2025-01-01"]
 
 
 def test_retention_counts_new_and_reactivated():
-    r = kpis.compute_retention(_orders(), start="2024-12-31", end=AS_OF, churn_days=90)
+    r = metrics.compute_retention(_orders(), start="2024-12-31", end=AS_OF, churn_days=90)
     assert r == {"base": 2, "retained": 1, "churned": 1, "new": 1, "reactivated": 1, "retention_rate": 0.5,
                  "churn_rate": 0.5}
 
@@ -218,27 +218,27 @@ def test_retention_counts_new_and_reactivated():
 # --------------------------------------------------------------------------- concentration, whale, cohorts
 def test_concentration_by_hand():
     x = pd.Series([10.0, 0.0, -5.0, 20.0, 30.0, 40.0])
-    s = kpis.compute_concentration_summary(x).set_index("metric")["value"]
+    s = metrics.compute_concentration_summary(x).set_index("metric")["value"]
     assert s["top10_share"] == pytest.approx(0.4) and s["top20_share"] == pytest.approx(0.4)
     assert s["gini"] == pytest.approx(0.25)
     assert s["hhi"] == pytest.approx(0.30)
     assert s["effective_accounts"] == pytest.approx(1 / 0.3)
     assert s["accounts_for_80pct"] == pytest.approx(0.75)
-    c = kpis.compute_concentration_curve(x)
+    c = metrics.compute_concentration_curve(x)
     assert list(c["account_share"]) == [0, 0.25, 0.5, 0.75, 1.0]
     assert list(c["revenue_share"]) == pytest.approx([0, 0.4, 0.7, 0.9, 1.0])
-    eq = kpis.compute_concentration_summary(pd.Series([5.0] * 8)).set_index("metric")["value"]
+    eq = metrics.compute_concentration_summary(pd.Series([5.0] * 8)).set_index("metric")["value"]
     assert eq["gini"] == pytest.approx(0.0) and eq["hhi"] == pytest.approx(1 / 8)
 
 
 def test_concentration_curve_is_thinned_for_large_clients():
-    c = kpis.compute_concentration_curve(pd.Series(np.arange(1, 10_001, dtype=float)), max_points=100)
+    c = metrics.compute_concentration_curve(pd.Series(np.arange(1, 10_001, dtype=float)), max_points=100)
     assert len(c) == 101 and c["revenue_share"].iloc[-1] == pytest.approx(1.0)
     assert c["account_share"].iloc[0] == 0 and c["account_share"].iloc[-1] == 1
 
 
 def test_whale_curve_by_hand(acct):
-    w = kpis.compute_whale_curve(acct)
+    w = metrics.compute_whale_curve(acct)
     assert list(w["cumulative_profit"]) == pytest.approx([0, 110, 150, 138])
     assert list(w["cumulative_profit_share"]) == pytest.approx([0, 110 / 138, 150 / 138, 1.0])
     assert list(w["account_share"]) == pytest.approx([0, 1 / 3, 2 / 3, 1])
@@ -248,7 +248,7 @@ def test_cohort_retention_by_hand():
     orders, _ = _period_frames()
     z = pd.DataFrame({"account_id": ["Z", "Z"], "order_id": ["7", "8"],
                       "order_date": pd.to_datetime(["2025-05-01", "2025-12-01"]), "revenue": [60.0, -10.0]})
-    c = kpis.compute_cohort_retention(pd.concat([orders, z]), period="quarter", as_of=AS_OF, min_denominator=2)
+    c = metrics.compute_cohort_retention(pd.concat([orders, z]), period="quarter", as_of=AS_OF, min_denominator=2)
     q1 = c[c["cohort_label"] == "2025-Q1"].set_index("period_index")
     assert list(q1["accounts"]) == [2, 2, 2, 2]
     assert list(q1["active_accounts"]) == [2, 0, 1, 1]
@@ -265,13 +265,13 @@ def test_cohort_retention_by_hand():
 
 # --------------------------------------------------------------------------- segments, tiers, comparisons
 def test_value_tier_by_hand(acct):
-    tier = kpis.compute_value_tier(acct, tiers={"Top": 0.34, "Rest": 0.66})
+    tier = metrics.compute_value_tier(acct, tiers={"Top": 0.34, "Rest": 0.66})
     assert dict(zip(acct["account_id"], tier)) == {"A": "Rest", "B": "Top", "C": "No orders (12m)", "D": "Rest",
                                                    "E": "No orders (12m)"}
 
 
 def test_segment_kpis_by_hand(acct):
-    s = kpis.compute_segment_kpis(acct, dimensions=["segment", "key_account", "region"], min_denominator=2)
+    s = metrics.compute_segment_kpis(acct, dimensions=["segment", "key_account", "region"], min_denominator=2)
     assert {"dimension", "group", "kpi", "value", "n", "note"} <= set(s.columns)
     assert set(s["dimension"]) == {"segment", "key_account"}  # region is not in the data: skipped
     v = s.set_index(["dimension", "group", "kpi"])["value"]
@@ -299,18 +299,18 @@ def test_segment_difference_detected_only_beyond_noise():
                  revenue_prev_12m=100.0, in_book_12m=True, is_new_12m=False, active_at_prev_start=True,
                  gross_margin_12m=np.nan, profit_12m=np.nan, clv_historical=100.0, nps_12m=np.nan, csat_12m=np.nan,
                  nps_prev_12m=np.nan, csat_prev_12m=np.nan, responded_12m=False, n_orders=1)
-    s = kpis.compute_segment_kpis(a, dimensions=["segment"])
+    s = metrics.compute_segment_kpis(a, dimensions=["segment"])
     r = s[s["kpi"] == "retention_rate"].set_index("group")
     assert r.loc["G1", "distinguishable"] and r.loc["G2", "distinguishable"]
     a2 = a.copy()
     a2["segment"] = np.where(np.arange(len(a2)) % 2 == 0, "odd", "even")
-    s2 = kpis.compute_segment_kpis(a2, dimensions=["segment"])
+    s2 = metrics.compute_segment_kpis(a2, dimensions=["segment"])
     r2 = s2[s2["kpi"] == "retention_rate"].set_index("group")
     assert r2["p_value"].min() > 0.05 and not r2["distinguishable"].any()
 
 
 def test_comparisons_have_tests(acct):
-    c = kpis.compute_kpi_comparisons(acct)
+    c = metrics.compute_kpi_comparisons(acct)
     assert {"kpi", "current", "previous", "difference", "p_value", "distinguishable"} <= set(c.columns)
     r = c.set_index("kpi")
     assert r.loc["repeat_purchase_rate", "current"] == pytest.approx(1 / 3)
@@ -334,8 +334,8 @@ def test_recovers_planted_churn_hazard():
     o = pd.DataFrame({"account_id": acc, "order_date": pd.to_datetime(dates), "revenue": 10.0})
     o["order_id"] = np.arange(len(o)).astype(str)
     as_of = pd.Timestamp("2025-12-31")
-    a = kpis.compute_account_kpis(o, as_of=as_of, churn_days=45)
-    hd = kpis.compute_headline_kpis(a)
+    a = metrics.compute_account_kpis(o, as_of=as_of, churn_days=45)
+    hd = metrics.compute_headline_kpis(a)
     expected = (1 - h) ** 12
     got, lo, hi = (_h(hd, "retention_rate", c) for c in ("value", "ci_low", "ci_high"))
     assert abs(got - expected) < 0.03
@@ -347,7 +347,7 @@ def test_recovers_planted_lognormal_gini():
     rng = np.random.default_rng(5)
     sigma = 1.0
     x = pd.Series(rng.lognormal(0, sigma, 200_000))
-    g = kpis.compute_concentration_summary(x).set_index("metric").at["gini", "value"]
+    g = metrics.compute_concentration_summary(x).set_index("metric").at["gini", "value"]
     assert g == pytest.approx(2 * stats.norm.cdf(sigma / math.sqrt(2)) - 1, abs=0.005)
 
 
@@ -369,9 +369,9 @@ def test_demo_concentration_matches_the_raw_files(demo_run, demo_params):
     # independent formulas: Gini by mean absolute difference; top 20% by ceil
     gini = np.abs(x[:, None] - x[None, :]).sum() / (2 * n * n * x.mean())
     top20 = x[::-1][: math.ceil(0.2 * n)].sum() / x.sum()
-    a = kpis.compute_account_kpis(kpis.load_orders(demo_run), as_of=AS_OF, churn_days=180,
+    a = metrics.compute_account_kpis(metrics.load_orders(demo_run), as_of=AS_OF, churn_days=180,
                                   accounts=demo_run.read_data("accounts"))
-    s = kpis.compute_concentration_summary(a["revenue_12m"]).set_index("metric")["value"]
+    s = metrics.compute_concentration_summary(a["revenue_12m"]).set_index("metric")["value"]
     assert s["gini"] == pytest.approx(gini, abs=1e-9)
     assert s["top20_share"] == pytest.approx(top20, abs=1e-9)
     # the planted long tail: a heavily concentrated base (lognormal values x gamma rates)
@@ -392,9 +392,9 @@ def test_demo_churn_matches_the_raw_files_and_the_generator(demo_run, demo_param
 
     base, end = active(start), active(T)
     expected = 1 - len(base & end) / len(base)
-    a = kpis.compute_account_kpis(kpis.load_orders(demo_run), as_of=AS_OF, churn_days=180,
+    a = metrics.compute_account_kpis(metrics.load_orders(demo_run), as_of=AS_OF, churn_days=180,
                                   accounts=demo_run.read_data("accounts"))
-    h = kpis.compute_headline_kpis(a)
+    h = metrics.compute_headline_kpis(a)
     assert _h(h, "churn_rate") == pytest.approx(expected, abs=1e-12)
     # generator: a true monthly churn hazard of at least base_monthly_churn means at least
     # 1 - (1 - h)^12 of the base truly stops within the year; the 180-day rule adds
@@ -408,13 +408,13 @@ def test_demo_churn_matches_the_raw_files_and_the_generator(demo_run, demo_param
 
 def test_kpi_dictionary_doc_is_in_sync():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "kpi_dictionary.md").read_text(encoding="utf-8")
-    assert kpis.kpi_dictionary_markdown() in doc
+    assert metrics.kpi_dictionary_markdown() in doc
 
 
 def test_boolean_attribute_with_blanks_is_labelled(acct):
     a = acct.copy()
     a["key_account"] = pd.Series([True, False, None, False, None], dtype="object")
-    s = kpis.compute_segment_kpis(a, dimensions=["key_account"])
+    s = metrics.compute_segment_kpis(a, dimensions=["key_account"])
     assert set(s["group"]) == {"Key account", "Other", "(missing)"}
     n = s[s["kpi"] == "accounts"].set_index("group")["value"]
     assert n.to_dict() == {"(missing)": 2, "Key account": 1, "Other": 2}

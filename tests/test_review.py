@@ -13,8 +13,8 @@ from kam_analysis import PLANTED
 from kam_analysis.models.impact import ProgrammeImpact
 from kam_analysis.models.spc import compute_spc
 from kam_analysis.phases import assessment, migration, recommendations, review
-from kam_analysis.metrics import kpis
-from kam_analysis.metrics.kpis import compute_account_kpis, compute_headline_kpis
+from kam_analysis import metrics
+from kam_analysis.metrics import compute_account_kpis, compute_headline_kpis
 
 
 # --------------------------------------------------------------------------- status and trend
@@ -347,16 +347,16 @@ def test_segment_scorecard_uses_the_kpi_engine_and_baseline():
 
 def test_account_kpis_as_of_reproduces_the_engine_and_cuts_at_the_date(demo_run):
     p = demo_run.params.analysis
-    orders = kpis.load_orders(demo_run)
+    orders = metrics.load_orders(demo_run)
     surveys = demo_run.read_data("surveys")
     # the assessment's account_kpis (notebook 01: engine on all orders, accounts, surveys)
-    today = kpis.compute_account_kpis(orders, as_of=p.as_of_date, churn_days=p.churn_days,
+    today = metrics.compute_account_kpis(orders, as_of=p.as_of_date, churn_days=p.churn_days,
                                       accounts=demo_run.read_data("accounts"), surveys=surveys)
-    again = kpis.compute_account_kpis_as_of(demo_run, p.as_of_date)
+    again = metrics.compute_account_kpis_as_of(demo_run, p.as_of_date)
     pd.testing.assert_frame_equal(today, again)
     assert today.attrs == again.attrs
     B = pd.Timestamp(p.programme_start)
-    base = kpis.compute_account_kpis_as_of(demo_run, p.programme_start).set_index("account_id")
+    base = metrics.compute_account_kpis_as_of(demo_run, p.programme_start).set_index("account_id")
     assert base.attrs["as_of"] == B.strftime("%Y-%m-%d")
     assert pd.to_datetime(base["last_order_date"]).max() <= B  # nothing after the baseline date
     w = orders[(orders["order_date"] > B - pd.DateOffset(months=12)) & (orders["order_date"] <= B)]
@@ -374,7 +374,7 @@ def test_kpi_vs_target_and_benchmark_gaps_give_the_same_status(demo_run):
     """Same KPI, target and thresholds -> the same RAG in the review and the assessment,
     including lower-is-better KPIs (churn, concentration)."""
     p = demo_run.params
-    a = kpis.compute_account_kpis_as_of(demo_run, p.analysis.as_of_date)
+    a = metrics.compute_account_kpis_as_of(demo_run, p.analysis.as_of_date)
     head = compute_headline_kpis(a)
     h = head.set_index("kpi")["value"]
     targets = dict(p.targets, churn_rate=float(h["churn_rate"]) * 0.9, top10_share=float(h["top10_share"]) * 1.2,
@@ -382,7 +382,7 @@ def test_kpi_vs_target_and_benchmark_gaps_give_the_same_status(demo_run):
     rag = p.thresholds.rag
     gaps = assessment.compute_benchmark_gaps(head, benchmarks=pd.DataFrame(columns=["kpi", "benchmark"]),
                                              targets=targets, amber=rag.amber, red=rag.red)
-    base = compute_headline_kpis(kpis.compute_account_kpis_as_of(demo_run, p.analysis.programme_start))
+    base = compute_headline_kpis(metrics.compute_account_kpis_as_of(demo_run, p.analysis.programme_start))
     kvt = review.compute_kpi_vs_target(head, targets, amber=rag.amber, red=rag.red, baseline=base)
     m = kvt.merge(gaps, on="kpi", suffixes=("", "_gap"))
     assert len(m) == len(targets)

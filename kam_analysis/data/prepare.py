@@ -27,7 +27,8 @@ from .readers import connect_duckdb, sql_str
 from .runfolder import Run, _atomic_write_bytes
 from .validate import ValidationReport, validate_data
 
-__all__ = ["open_run", "ensure_demo_data", "prepare_run_data", "compute_account_summary", "exact_sum", "input_files", "sha256_file", "aggregate_tables"]
+__all__ = ["open_run", "ensure_demo_data", "prepare_run_data", "compute_account_summary", "exact_sum",
+           "counted_order_sql", "active_sql", "input_files", "sha256_file", "aggregate_tables"]
 
 
 def input_files(params: Params) -> dict[str, Path]:
@@ -126,14 +127,47 @@ def exact_sum(expr: str) -> str:
 
 
 
+# --------------------------------------------------------------------------- the activity rule, in SQL
+# The rule is defined in :mod:`kam_analysis.metrics.activity` (``is_counted_order``,
+# ``is_active``), which is the reference for every Python caller. The account summary is
+# aggregated here, in DuckDB, before any phase runs, and the data layer may not import the
+# metrics layer; so the SQL spelling of the same rule lives here, in these two builders and
+# nowhere else, and ``tests/test_metrics_activity.py`` checks on a tiny client (a refund-only
+# last order, an account exactly ``churn_days`` back) that both spellings give the same
+# last order, recency and activity.
+def counted_order_sql(revenue: str = "revenue") -> str:
+    """SQL condition: the order *counts* (orders, activity, first/last order): net revenue > 0.
+
+    A refund-only credit note (net revenue <= 0) moves revenue but is not an order, does
+    not make an account active and is never its last order.
+    """
+    return f"({revenue} > 0)"
+
+
+def active_sql(last_order: str, *, as_of: str, churn_days: int) -> str:
+    """SQL condition: active at ``as_of`` = last counted order in ``(as_of - churn_days, as_of]``.
+
+    ``last_order`` is the SQL of the account's last *counted* order date (NULL: never
+    ordered, so not active); ``as_of`` a SQL date. Half-open on the left: an account whose
+    last order is exactly ``churn_days`` before ``as_of`` has churned (recency_days <
+    churn_days is active).
+    """
+    return (f"coalesce({last_order} > {as_of} - INTERVAL {int(churn_days)} DAY "
+            f"AND {last_order} <= {as_of}, false)")
+
+
 def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path, *,
                             as_of=None) -> pd.DataFrame:
     """One row per account as it stood on ``as_of`` (default: the run's as-of date), in DuckDB.
 
     Orders and survey responses after ``as_of`` are left out; windows (last 12 months,
-    previous 12), recency, tenure and activity are measured from ``as_of``. Leaves the
-    temporary views ``t`` (transactions) and ``orders`` (lines summed per order) on
-    ``con`` for callers that aggregate further.
+    previous 12), recency, tenure and activity are measured from ``as_of``. First and
+    last order are *counted* orders (:func:`counted_order_sql`: a refund-only credit note
+    is not an account's last order); ``recency_days`` = days from the last counted order to
+    ``as_of``; ``active`` = :func:`active_sql` (the rule of
+    :func:`kam_analysis.metrics.activity.is_active`). Leaves the temporary views ``t``
+    (transactions) and ``orders`` (lines summed per order) on ``con`` for callers that
+    aggregate further.
     """
     a = params.analysis
     as_of_date = pd.Timestamp(as_of or a.as_of_date).date()
@@ -141,6 +175,7 @@ def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data
     acc = f"read_parquet({sql_str(str(data_dir / 'accounts.parquet'))})"
     has_surveys = (data_dir / "surveys.parquet").exists()
     as_of = f"DATE '{as_of_date}'"
+    counted = counted_order_sql("revenue")
     con.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {t} WHERE order_date <= {as_of}")
     # Money is summed as DECIMAL: exact, so the totals do not depend on the order in which
     # DuckDB's threads add rows up (double sums would differ in the last bits between runs).
@@ -150,19 +185,24 @@ def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data
                {exact_sum('gross_margin')} AS gross_margin
         FROM t GROUP BY account_id, order_id""")
     per_acc = con.execute(f"""
+        WITH per AS (
         SELECT account_id,
-               min(order_date) AS first_order_date,
-               max(order_date) AS last_order_date,
-               count(*) FILTER (WHERE revenue > 0) AS n_orders,
+               min(order_date) FILTER (WHERE {counted}) AS first_order_date,
+               max(order_date) FILTER (WHERE {counted}) AS last_order_date,
+               count(*) FILTER (WHERE {counted}) AS n_orders,
                sum(revenue)::DOUBLE AS revenue,
                sum(gross_margin)::DOUBLE AS gross_margin,
                (sum(revenue) FILTER (WHERE order_date > {as_of} - INTERVAL 12 MONTH))::DOUBLE AS revenue_12m,
                (sum(revenue) FILTER (WHERE order_date <= {as_of} - INTERVAL 12 MONTH
                                      AND order_date > {as_of} - INTERVAL 24 MONTH))::DOUBLE AS revenue_prev_12m,
-               count(*) FILTER (WHERE revenue > 0 AND order_date > {as_of} - INTERVAL 12 MONTH) AS orders_12m,
-               count(*) FILTER (WHERE revenue > 0 AND order_date <= {as_of} - INTERVAL 12 MONTH
+               count(*) FILTER (WHERE {counted} AND order_date > {as_of} - INTERVAL 12 MONTH) AS orders_12m,
+               count(*) FILTER (WHERE {counted} AND order_date <= {as_of} - INTERVAL 12 MONTH
                                 AND order_date > {as_of} - INTERVAL 24 MONTH) AS orders_prev_12m
-        FROM orders GROUP BY account_id""").df()
+        FROM orders GROUP BY account_id)
+        SELECT *, date_diff('day', last_order_date, {as_of}) AS recency_days,
+               date_diff('day', first_order_date, {as_of}) AS tenure_days,
+               {active_sql('last_order_date', as_of=as_of, churn_days=a.churn_days)} AS active
+        FROM per""").df()
     breadth = con.execute("""
         SELECT account_id, count(DISTINCT category) AS n_categories, count(DISTINCT channel) AS n_channels
         FROM t GROUP BY account_id""").df()
@@ -185,10 +225,9 @@ def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data
         summary["gross_margin"] = float("nan")
     for c in ("first_order_date", "last_order_date"):
         summary[c] = pd.to_datetime(summary[c])
-    as_of_ts = pd.Timestamp(as_of_date)
-    summary["recency_days"] = (as_of_ts - summary["last_order_date"]).dt.days
-    summary["tenure_days"] = (as_of_ts - summary["first_order_date"]).dt.days
-    summary["active"] = summary["recency_days"].le(a.churn_days) & summary["last_order_date"].notna()
+    for c in ("recency_days", "tenure_days"):
+        summary[c] = summary[c].astype("float64")
+    summary["active"] = summary["active"].astype("boolean").fillna(False).astype(bool)
     return summary.sort_values("account_id", kind="stable").reset_index(drop=True)
 
 
@@ -207,7 +246,7 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
     a = params.analysis
     period = con.execute(f"""
         SELECT account_id, CAST(date_trunc('{a.period}', order_date) AS DATE) AS period_start,
-               sum(revenue)::DOUBLE AS revenue, count(*) FILTER (WHERE revenue > 0) AS orders,
+               sum(revenue)::DOUBLE AS revenue, count(*) FILTER (WHERE {counted_order_sql('revenue')}) AS orders,
                sum(gross_margin)::DOUBLE AS gross_margin
         FROM orders GROUP BY ALL ORDER BY account_id, period_start""").df()
     period["period_start"] = pd.to_datetime(period["period_start"])

@@ -32,7 +32,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..metrics.kpis import KPI_DEFINITIONS
+from ..metrics import KPI_DEFINITIONS
 from ..phases.review import ALL_ACCOUNTS, POINT_UNITS, change_vs_baseline, kpi_unit, read_optional
 from ..present.formats import currency_symbol, excel_number_format
 from ..present.theme import active_theme

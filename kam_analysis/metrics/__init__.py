@@ -1,0 +1,35 @@
+"""The metrics layer: every KPI and shared business definition, defined once.
+
+Concept modules (each imports only lower layers and its siblings):
+
+* :mod:`.definitions` - the KPI registry (label, unit, better-direction, data needs, formula);
+* :mod:`.activity` - counted order, active / churned, recency, retention, new, reactivated;
+* :mod:`.account` - orders from the run and one row per account with every KPI's inputs;
+* :mod:`.group` - KPIs of a group of accounts: headline, by segment, year on year;
+* :mod:`.period` - KPIs by month / quarter / year;
+* :mod:`.concentration`, :mod:`.cohorts`, :mod:`.stats` - concentration, acquisition
+  cohorts, and the intervals shared by every KPI.
+
+Notebooks use ``from kam_analysis import metrics`` and call ``metrics.compute_...``.
+"""
+from .account import compute_account_kpis, compute_account_kpis_as_of, compute_value_tier, load_orders
+from .activity import (active_accounts_at, compute_retention, is_active, is_counted_order, last_counted_order,
+                       period_starts, recency_days)
+from .cohorts import compute_cohort_retention
+from .concentration import compute_concentration_curve, compute_concentration_summary, compute_whale_curve
+from .definitions import KPI, KPI_DEFINITIONS, kpi_dictionary_markdown, kpi_label
+from .group import (compute_group_kpis, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
+                    compute_survey_coverage)
+from .period import compute_period_kpis
+from .stats import compute_nps
+
+__all__ = [
+    "KPI", "KPI_DEFINITIONS", "kpi_label", "kpi_dictionary_markdown",
+    "is_counted_order", "last_counted_order", "recency_days", "is_active", "active_accounts_at",
+    "compute_retention", "period_starts",
+    "load_orders", "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier",
+    "compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
+    "compute_survey_coverage", "compute_period_kpis", "compute_nps",
+    "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",
+    "compute_cohort_retention",
+]

@@ -113,7 +113,7 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
     """
     import duckdb
 
-    from ..data.prepare import exact_sum
+    from ..data.prepare import active_sql, exact_sum
 
     con = duckdb.connect()
     try:
@@ -146,7 +146,7 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
                     WHERE d > {c} AND d <= {end} GROUP BY account_id)
             SELECT h.*, cat.category_breadth, coalesce(fut.o_future, 0) AS o_future
             FROM hist h LEFT JOIN cat USING (account_id) LEFT JOIN fut USING (account_id)
-            WHERE h.last_d > {c} - INTERVAL {int(activity_days)} DAY
+            WHERE {active_sql('h.last_d', as_of=c, churn_days=activity_days)}
             ORDER BY account_id""").df()
     finally:
         con.close()

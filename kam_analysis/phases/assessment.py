@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..config import TEMPLATES_DIR
 from ..exceptions import ParameterError
-from ..metrics.kpis import KPI_DEFINITIONS, kpi_label
+from ..metrics import KPI_DEFINITIONS, kpi_label
 from ..present.formats import fmt_change, fmt_count, fmt_money, fmt_period, fmt_share, fmt_value, is_num
 from ..present.theme import active_theme, hex_css
 
@@ -454,11 +454,11 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
 def load_inputs(run) -> dict:
     """What the assessment reads from the run folder.
 
-    Returns a dict with ``orders`` (order level, :func:`kam_analysis.metrics.kpis.load_orders`),
+    Returns a dict with ``orders`` (order level, :func:`kam_analysis.metrics.load_orders`),
     ``accounts`` (always present: derived from the transactions when the client gave no
     accounts file), ``surveys`` and ``capability`` (None when the client gave none).
     """
-    from ..metrics.kpis import load_orders
+    from ..metrics import load_orders
 
     return {"orders": load_orders(run), "accounts": run.read_data("accounts"),
             "surveys": run.read_data("surveys") if run.has_data("surveys") else None,

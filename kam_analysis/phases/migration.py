@@ -25,7 +25,7 @@ def compute_summary_as_of(run, as_of: dt.date) -> pd.DataFrame:
     The same aggregation as the run's ``account_summary``
     (:func:`kam_analysis.data.prepare.compute_account_summary`) with orders and survey
     responses after ``as_of`` left out; it feeds :func:`compute_baseline_segments` (KPIs at
-    the baseline come from :func:`kam_analysis.metrics.kpis.compute_account_kpis_as_of`). Accounts
+    the baseline come from :func:`kam_analysis.metrics.compute_account_kpis_as_of`). Accounts
     without an order by ``as_of`` are left out.
     """
     import duckdb

@@ -7,9 +7,9 @@ the difference-in-differences estimate of the programme's effect
 :mod:`kam_analysis.phases.migration` (the baseline segmentation and how accounts moved)
 and :mod:`kam_analysis.phases.recommendations` (the ranked actions).
 
-Every KPI value here comes from the KPI engine (:mod:`kam_analysis.metrics.kpis`): today's from
+Every KPI value here comes from the KPI engine (:mod:`kam_analysis.metrics`): today's from
 the assessment's ``account_kpis`` / ``kpi_headline`` tables, the baseline's from the same
-engine as of the baseline date (:func:`kam_analysis.metrics.kpis.compute_account_kpis_as_of`).
+engine as of the baseline date (:func:`kam_analysis.metrics.compute_account_kpis_as_of`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .assessment import rag_status as assessment_rag_status
-from ..metrics.kpis import KPI_DEFINITIONS, compute_headline_kpis
+from ..metrics import KPI_DEFINITIONS, compute_headline_kpis
 from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
 
@@ -64,7 +64,7 @@ rag_status = assessment_rag_status
 def higher_is_better(kpi: str) -> bool:
     """Direction of a KPI for its status, as the assessment's benchmark gaps read it.
 
-    From :data:`kam_analysis.metrics.kpis.KPI_DEFINITIONS`; KPIs outside the dictionary (the
+    From :data:`kam_analysis.metrics.KPI_DEFINITIONS`; KPIs outside the dictionary (the
     review's period KPIs such as ``revenue``) and KPIs without a direction count as
     higher-is-better.
     """
@@ -152,8 +152,8 @@ def compute_kpi_vs_target(headline: pd.DataFrame, targets: dict[str, float], *, 
     """KPI, current value, target, gap (current - target) and RAG status, for KPIs with a target.
 
     ``headline`` is the assessment's ``kpi_headline`` table. With ``baseline`` (the same
-    engine at the baseline date: ``kpis.compute_headline_kpis`` of
-    ``kpis.compute_account_kpis_as_of(run, baseline_date)``) the frame also has
+    engine at the baseline date: ``metrics.compute_headline_kpis`` of
+    ``metrics.compute_account_kpis_as_of(run, baseline_date)``) the frame also has
     ``baseline``, ``vs_baseline`` (:func:`change_vs_baseline`: current - baseline in points
     for share/score KPIs, current / baseline - 1 for currency/count KPIs) and
     ``vs_baseline_kind`` ("points" / "relative"). ``status`` is
@@ -327,15 +327,15 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
                               survey_coverage_min: float = 0.3) -> pd.DataFrame:
     """Segment x KPI scorecard over the trailing twelve months, against target and baseline.
 
-    Every value comes from the KPI engine: :func:`kam_analysis.metrics.kpis.compute_headline_kpis`
+    Every value comes from the KPI engine: :func:`kam_analysis.metrics.compute_headline_kpis`
     on the rows of ``account_kpis`` (the assessment's ``account_kpis`` table, from
-    :func:`kam_analysis.metrics.kpis.compute_account_kpis`) of the segment's accounts, so each KPI
+    :func:`kam_analysis.metrics.compute_account_kpis`) of the segment's accounts, so each KPI
     — NPS included (latest response per account in the window, promoters 9-10 minus
     detractors 0-6) — is defined once. ``All accounts`` is the whole frame, so its row
     equals ``kpi_headline``.
 
     The baseline is the same function on ``baseline_kpis`` (the account KPI frame as of the
-    baseline date, :func:`kam_analysis.metrics.kpis.compute_account_kpis_as_of`) for the segment's
+    baseline date, :func:`kam_analysis.metrics.compute_account_kpis_as_of`) for the segment's
     members at the baseline (``baseline_segments``); when ``baseline_segments`` is None, for
     today's members — a cohort view: how did these same accounts develop.
 
@@ -473,7 +473,7 @@ def compute_playbook_cohorts(run, *, base_segments: pd.DataFrame, account_kpis: 
     holding those names is found with :func:`playbook_segment_column`. Cohorts follow the
     same accounts, so a segment's result is not flattered or hurt by accounts moving in or
     out of it: each segment's KPIs now (``account_kpis``) and at the baseline
-    (``baseline_kpis``, :func:`kam_analysis.metrics.kpis.compute_account_kpis_as_of`) are the KPI
+    (``baseline_kpis``, :func:`kam_analysis.metrics.compute_account_kpis_as_of`) are the KPI
     engine's on the same baseline members. Returns (scorecard in
     :func:`compute_segment_scorecard` form, note) — the frame is None, with the reason in
     the note, when the run lacks what it needs.

@@ -1,0 +1,229 @@
+"""Account level: orders from the run, and one row per account with the inputs of every KPI."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .activity import active_accounts_at, is_counted_order, to_day
+
+__all__ = ["load_orders", "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier"]
+
+
+def load_orders(run) -> pd.DataFrame:
+    """Order-level frame from the run's clean transactions, summed in DuckDB.
+
+    Returns ``account_id, order_id, order_date (datetime), revenue, gross_margin``:
+    one row per order id, lines (including returns) summed. ``gross_margin`` is NaN
+    when the data has no margin or cost.
+    """
+    import duckdb
+
+    from ..data.prepare import exact_sum
+
+    con = duckdb.connect()
+    try:
+        df = con.execute(
+            f"SELECT account_id, order_id, CAST(min(order_date) AS TIMESTAMP) AS order_date, "
+            f"CAST({exact_sum('net_revenue')} AS DOUBLE) AS revenue, "
+            f"CAST({exact_sum('gross_margin')} AS DOUBLE) AS gross_margin "
+            f"FROM {run.transactions_sql()} GROUP BY account_id, order_id ORDER BY order_date, order_id").df()
+    finally:
+        con.close()
+    df["order_date"] = pd.to_datetime(df["order_date"])
+    df["gross_margin"] = df["gross_margin"].astype("float64")
+    return df
+
+
+
+def _window(as_of: pd.Timestamp, months: int, back: int = 0) -> tuple[pd.Timestamp, pd.Timestamp]:
+    end = as_of - pd.DateOffset(months=months * back)
+    return end - pd.DateOffset(months=months), end
+
+
+def _latest_response(surveys: pd.DataFrame, col: str, lo: pd.Timestamp, hi: pd.Timestamp,
+                     account_col: str) -> pd.Series:
+    s = surveys[(surveys["survey_date"] > lo) & (surveys["survey_date"] <= hi) & surveys[col].notna()]
+    s = s.sort_values(["survey_date"], kind="stable")
+    return s.groupby(account_col)[col].last()
+
+
+def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accounts: pd.DataFrame | None = None,
+                         surveys: pd.DataFrame | None = None, months: int = 12,
+                         account_col: str = "account_id") -> pd.DataFrame:
+    """One row per account with the inputs every KPI is computed from.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        Order level (:func:`load_orders`): account_id, order_date, revenue, gross_margin.
+    as_of : date
+        T.
+    churn_days : int
+        Activity window of the churn definition.
+    accounts : DataFrame, optional
+        Account attributes (segment, region, account_manager, key_account,
+        cost_to_serve, ...); every account in it appears, ordering or not.
+    surveys : DataFrame, optional
+        account_id, survey_date, nps, csat.
+    months : int
+        Window length (12).
+
+    Returns
+    -------
+    DataFrame
+        The attributes plus: ``first_order_date`` / ``last_order_date`` (counted orders),
+        ``n_orders``, ``revenue_total``, ``gross_margin_total``, ``revenue_12m``,
+        ``revenue_prev_12m``, ``orders_12m``, ``orders_prev_12m``, ``gross_margin_12m``,
+        ``in_book_12m`` (any order line in W), ``active`` (at T), ``active_at_start``
+        (at T-12m), ``active_at_prev_start`` (at T-24m), ``is_new_12m``,
+        ``profit_12m`` (gross_margin_12m - cost_to_serve for accounts in the book; NaN
+        without margin), ``clv_historical`` (gross_margin_total, or revenue_total
+        without margin), ``nps_12m`` / ``csat_12m`` (latest response in W),
+        ``nps_prev_12m`` / ``csat_prev_12m`` (latest in P), ``responded_12m``.
+    """
+    T = to_day(as_of)
+    w0, w1 = _window(T, months)
+    p0, p1 = _window(T, months, back=1)
+    o = orders.copy()
+    o["order_date"] = pd.to_datetime(o["order_date"])
+    if "gross_margin" not in o:
+        o["gross_margin"] = np.nan
+    has_margin = bool(o["gross_margin"].notna().any())
+    pos = is_counted_order(o["revenue"])
+    in_w = (o["order_date"] > w0) & (o["order_date"] <= w1)
+    in_p = (o["order_date"] > p0) & (o["order_date"] <= p1)
+    g = o.groupby(account_col)
+    per = pd.DataFrame({
+        "first_order_date": o[pos].groupby(account_col)["order_date"].min(),
+        "last_order_date": o[pos].groupby(account_col)["order_date"].max(),
+        "n_orders": o[pos].groupby(account_col).size(),
+        "revenue_total": g["revenue"].sum(),
+        "gross_margin_total": g["gross_margin"].sum(min_count=1),
+        "revenue_12m": o[in_w].groupby(account_col)["revenue"].sum(),
+        "revenue_prev_12m": o[in_p].groupby(account_col)["revenue"].sum(),
+        "orders_12m": o[in_w & pos].groupby(account_col).size(),
+        "orders_prev_12m": o[in_p & pos].groupby(account_col).size(),
+        "gross_margin_12m": o[in_w].groupby(account_col)["gross_margin"].sum(min_count=1),
+        "in_book_12m": o[in_w].groupby(account_col).size() > 0,
+    })
+    per.index.name = account_col
+    if accounts is not None and len(accounts.columns) > 0:
+        acc = accounts.copy()
+        acc[account_col] = acc[account_col].astype(str)
+        ids = pd.Index(acc[account_col]).union(per.index.astype(str))
+        out = acc.set_index(account_col).reindex(ids)
+        out.index.name = account_col
+        out = out.join(per)
+    else:
+        out = per.copy()
+    for c in ("n_orders", "orders_12m", "orders_prev_12m"):
+        out[c] = out[c].fillna(0).astype("int64")
+    for c in ("revenue_total", "revenue_12m", "revenue_prev_12m"):
+        out[c] = out[c].fillna(0.0)
+    out["in_book_12m"] = out["in_book_12m"].fillna(False).astype(bool)
+    if has_margin:
+        out["gross_margin_12m"] = out["gross_margin_12m"].fillna(0.0)
+    else:
+        out["gross_margin_12m"] = np.nan
+        out["gross_margin_total"] = np.nan
+    kw = dict(churn_days=churn_days, account_col=account_col)
+    out["active"] = out.index.isin(active_accounts_at(o, T, **kw))
+    out["active_at_start"] = out.index.isin(active_accounts_at(o, w0, **kw))
+    out["active_at_prev_start"] = out.index.isin(active_accounts_at(o, p0, **kw))
+    out["is_new_12m"] = (out["first_order_date"] > w0) & (out["first_order_date"] <= w1)
+    if has_margin:
+        cts = out["cost_to_serve"] if "cost_to_serve" in out else 0.0
+        cts = pd.Series(cts, index=out.index, dtype="float64").fillna(0.0)
+        out["profit_12m"] = np.where(out["in_book_12m"], out["gross_margin_12m"] - cts, np.nan)
+        out["clv_historical"] = np.where(out["n_orders"] > 0, out["gross_margin_total"].fillna(0.0), np.nan)
+    else:
+        out["profit_12m"] = np.nan
+        out["clv_historical"] = np.where(out["n_orders"] > 0, out["revenue_total"], np.nan)
+    out.attrs["clv_basis"] = "margin" if has_margin else "revenue"
+    out.attrs["has_margin"] = has_margin
+    out.attrs["has_cost_to_serve"] = bool("cost_to_serve" in out and out["cost_to_serve"].notna().any())
+    for c in ("nps_12m", "csat_12m", "nps_prev_12m", "csat_prev_12m"):
+        out[c] = np.nan
+    out["responded_12m"] = False
+    out.attrs["has_surveys"] = bool(surveys is not None and len(surveys) > 0)
+    if surveys is not None and len(surveys):
+        sv = surveys.copy()
+        sv[account_col] = sv[account_col].astype(str)
+        sv["survey_date"] = pd.to_datetime(sv["survey_date"])
+        for col in ("nps", "csat"):
+            if col in sv:
+                out[f"{col}_12m"] = _latest_response(sv, col, w0, w1, account_col).reindex(out.index)
+                out[f"{col}_prev_12m"] = _latest_response(sv, col, p0, p1, account_col).reindex(out.index)
+        resp = sv[(sv["survey_date"] > w0) & (sv["survey_date"] <= w1)][account_col].unique()
+        out["responded_12m"] = out.index.isin(resp)
+        out.attrs["has_nps"] = bool("nps" in sv and sv["nps"].notna().any())
+        out.attrs["has_csat"] = bool("csat" in sv and sv["csat"].notna().any())
+    # attrs stay JSON-safe (they travel into the Parquet metadata of the run-folder table)
+    out.attrs["data_start"] = to_day(o["order_date"].min()).strftime("%Y-%m-%d") if len(o) else None
+    out.attrs["as_of"] = T.strftime("%Y-%m-%d")
+    out.attrs["churn_days"] = int(churn_days)
+    return out.reset_index()
+
+
+def compute_account_kpis_as_of(run, as_of, *, orders: pd.DataFrame | None = None,
+                               accounts: pd.DataFrame | None = None,
+                               surveys: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The account KPI frame (:func:`compute_account_kpis`) as it stood on ``as_of``.
+
+    The same engine on the run's data with everything after ``as_of`` excluded: orders
+    dated after ``as_of`` (:func:`load_orders`) and survey responses dated after it are
+    dropped, then :func:`compute_account_kpis` runs with ``T = as_of`` and the run's
+    ``analysis.churn_days``. Account attributes are today's (the accounts file has no
+    history), so every account of the accounts file appears, with zeros when it had not
+    ordered yet. With ``as_of`` = ``analysis.as_of_date`` this is the assessment's
+    ``account_kpis`` table (without its ``value_tier`` column), so a KPI at the baseline
+    date and today differ only by the data, never by the definition.
+
+    Parameters
+    ----------
+    run : Run
+        The run folder (clean transactions, accounts, surveys).
+    as_of : date
+        The earlier as-of date.
+    orders, accounts, surveys : DataFrame, optional
+        Already loaded inputs (default: read from the run); they are filtered here.
+
+    Returns
+    -------
+    DataFrame
+        The columns and attrs of :func:`compute_account_kpis` at ``as_of``.
+    """
+    T = to_day(as_of)
+    o = load_orders(run) if orders is None else orders
+    o = o[pd.to_datetime(o["order_date"]) <= T]
+    if accounts is None and run.has_data("accounts"):
+        accounts = run.read_data("accounts")
+    if surveys is None and run.has_data("surveys"):
+        surveys = run.read_data("surveys")
+    if surveys is not None and "survey_date" in surveys:
+        surveys = surveys[pd.to_datetime(surveys["survey_date"]) <= T]
+    return compute_account_kpis(o, as_of=T, churn_days=run.params.analysis.churn_days, accounts=accounts,
+                                surveys=surveys)
+
+
+def compute_value_tier(account_kpis: pd.DataFrame, *, tiers: dict[str, float], value_col: str = "revenue_12m",
+                       account_col: str = "account_id", inactive_label: str = "No orders (12m)") -> pd.Series:
+    """A descriptive value tier by trailing revenue, for the assessment's breakdowns.
+
+    Accounts with ``value_col > 0`` are ranked (largest first, ties by account id) and
+    cut by the shares in ``tiers`` (``segmentation.tiers``, top tier first): the first
+    ``round(share_1 n)`` accounts get tier 1, and so on. Accounts without positive value
+    get ``inactive_label``.
+    """
+    a = account_kpis
+    tier = pd.Series(inactive_label, index=a.index, dtype="object")
+    pos = a[a[value_col] > 0].sort_values([value_col, account_col], ascending=[False, True], kind="stable")
+    n, cum, start = len(pos), 0.0, 0
+    for name, share in tiers.items():
+        cum += share
+        end = int(round(cum * n))
+        tier.loc[pos.index[start:end]] = name
+        start = end
+    if start < n:
+        tier.loc[pos.index[start:]] = list(tiers)[-1]
+    return tier
