@@ -471,13 +471,14 @@ def test_rule_uncovered_risk_reads_the_coverage_plan_first():
     assert recommendations.rule_uncovered_risk(risk, None).empty  # nothing to decide coverage from
 
 
-def test_rule_whitespace_fires_on_positive_opportunities_only():
+def test_rule_whitespace_values_the_top_n_of_the_whole_set():
     ws = pd.DataFrame({"account_id": ["a", "b", "c"], "category": ["Footwear", "Footwear", "Home"],
                        "expected_value": [100.0, 50.0, 80.0]})
     r = recommendations.rule_whitespace(ws, top_n=2)
     assert r["value"].iloc[0] == 180.0 and "Footwear" in r["recommendation"].iloc[0]
-    assert "top 2 of 3" in r["evidence"].iloc[0]
-    assert recommendations.rule_whitespace(ws.assign(expected_value=[0.0, -1.0, np.nan])).empty
+    assert "top 2 of 3 opportunities, expected value €180 of €230" in r["evidence"].iloc[0]
+    assert "led by Footwear (€100 of their €180)" in r["recommendation"].iloc[0]
+    assert recommendations.rule_whitespace(ws.iloc[0:0]).empty
 
 
 def test_rule_stalled_playbooks_fires_when_segment_did_not_grow():

@@ -275,6 +275,35 @@ def test_whitespace_threshold_and_ranking():
     assert pen.loc["Y", "penetration"] == pytest.approx(4 / 6)
 
 
+def test_whitespace_is_one_set_every_figure_counts():
+    """An account without revenue in the last 12 months has nothing to gain: no opportunity. The
+    headline, the scenarios' lever and the recommendation count the same set (M = its rows)."""
+    from kam_analysis.phases import recommendations
+
+    ac, seg, summ = _tiny_wallet()
+    summ.loc[summ["account_id"] == "u", "revenue_12m"] = 0.0  # u: propensity for X and Y, but no wallet
+    ws = strategy.compute_whitespace(ac, segments=seg, account_summary=summ, targets=["t", "u"], min_propensity=0.3,
+                                     min_peers=1)
+    # t: Y = 0.8 x 1000 x 0.5 / 0.5; Z = 0.4 (a4, u of the 5 others) x 1000 x s / (1 - s), s = median(1/3, 1) = 2/3
+    assert ws[["account_id", "category"]].values.tolist() == [["t", "Y"], ["t", "Z"]]
+    assert ws["expected_value"].tolist() == pytest.approx([800.0, 800.0])
+    total = strategy.summarise_whitespace(ws)
+    assert total == {"opportunities": 2, "accounts": 1, "expected_value": pytest.approx(1600.0),
+                     "key_opportunities": 2, "key_accounts": 1, "key_expected_value": pytest.approx(1600.0)}
+    assert strategy.whitespace_value_by_segment(ws) == {"S": pytest.approx(1600.0)}
+    rec = recommendations.rule_whitespace(ws, top_n=1)
+    assert rec["value"].iloc[0] == pytest.approx(800.0)
+    assert "top 1 of 2 opportunities, expected value €800 of €1,600" in rec["evidence"].iloc[0]
+    empty = pd.DataFrame(columns=["metric", "value"])
+    h = strategy.build_strategy_headlines(
+        capacity_summary=empty, churn_drivers=pd.DataFrame(columns=["significant", "odds_ratio"]),
+        churn_backtest=empty, revenue_at_risk=pd.DataFrame(columns=["segment", "revenue_at_risk"]), whitespace=ws,
+        impact_scenarios=pd.DataFrame(columns=["scenario"]), sensitivity=pd.DataFrame()).set_index("topic")
+    assert h.loc["whitespace", "value"] == pytest.approx(1600.0)
+    assert h.loc["whitespace", "headline"].startswith("2 cross-sell opportunities are worth €1,600 a year in "
+                                                      "expectation, 2 of them (€1,600) in key accounts")
+
+
 # --------------------------------------------------------------------------- targets and scenarios
 def _baseline():
     return pd.DataFrame({"segment": ["A", "B"], "revenue_12m": [1000.0, 400.0], "base_accounts": [10, 5],
@@ -431,7 +460,8 @@ def test_headlines_quote_the_tables():
                             "interpretation": ["Detractors churn more.", "n/a"]})
     bt = pd.DataFrame({"metric": ["auc", "top_decile_lift"], "value": [0.71, 2.97]})
     rar = pd.DataFrame({"segment": ["Strategic", "Star"], "revenue_at_risk": [300_000.0, 100_000.0]})
-    ws = pd.DataFrame({"is_key": [True, True, False], "category": ["X", "Y", "X"], "expected_value": [5000.0, 7000.0, 1.0]})
+    ws = pd.DataFrame({"account_id": ["a", "a", "b"], "is_key": [True, True, False], "category": ["X", "Y", "X"],
+                       "expected_value": [5000.0, 7000.0, 1.0]})
     sc = pd.DataFrame({"scenario": ["low", "base", "high"], "profit_impact": [1e5, 2e5, 3e5],
                        "revenue_impact": [2e5, 4e5, 6e5]})
     tor = pd.DataFrame({"label": ["Cross-sell capture (% of whitespace)"], "swing": [90_000.0]})
@@ -442,7 +472,8 @@ def test_headlines_quote_the_tables():
     assert "take 8 managers (6 more)" in text["coverage"]
     assert text["churn_driver"] == "Detractors churn more."
     assert "€400k of revenue is at risk" in text["revenue_at_risk"] and "75% of it in the Strategic" in text["revenue_at_risk"]
-    assert "2 cross-sell opportunities worth €12k" in text["whitespace"] and "category is Y (€7,000)" in text["whitespace"]
+    assert text["whitespace"] == ("3 cross-sell opportunities are worth €12k a year in expectation, 2 of them (€12k) in "
+                                  "key accounts; the largest category is Y (€7,000).")
     assert "worth €200k a year in profit on €400k of revenue (low €100k, high €300k)" in text["impact"]
     assert "depends most on cross-sell capture" in text["sensitivity"]
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .review import ALL_ACCOUNTS, read_optional
 from ..present.formats import fmt_money
+from .whitespace import summarise_whitespace
 
 __all__ = [
     "VALUE_BASIS",
@@ -228,27 +229,28 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
                     account_col: str = "account_id") -> pd.DataFrame:
     """The largest cross-sell whitespace.
 
-    Fires when ``whitespace`` has opportunities with positive ``expected_value``; value =
-    the summed expected value (probability x potential) of the ``top_n`` largest,
-    ``value_basis`` "expected cross-sell value"; the text names the category with the most
-    of that value.
+    ``whitespace`` is the opportunity set (:func:`kam_analysis.phases.whitespace.compute_whitespace`,
+    every row a positive expected value). Fires when it is not empty; value = the summed
+    expected value (probability x potential) of the ``top_n`` largest, ``value_basis``
+    "expected cross-sell value"; the evidence says "top N of M", M the set's size
+    (:func:`kam_analysis.phases.whitespace.summarise_whitespace`), and the text names the
+    category with the most of the top opportunities' value.
     """
     cols = [c for c in _REC_COLUMNS if c != "rank"]
-    w = whitespace[whitespace["expected_value"].fillna(0) > 0]
-    if w.empty:
+    if whitespace.empty:
         return pd.DataFrame(columns=cols)
-    top = w.sort_values(["expected_value", account_col], ascending=[False, True]).head(top_n)
+    ws = summarise_whitespace(whitespace)
+    top = whitespace.sort_values(["expected_value", account_col], ascending=[False, True]).head(top_n)
     total = float(top["expected_value"].sum())
     by_cat = top.groupby("category")["expected_value"].sum().sort_values(ascending=False)
     cat = str(by_cat.index[0])
     return pd.DataFrame([{
         "rule": "whitespace", "segment": "",
         "recommendation": f"Run a cross-sell push on the {len(top)} largest whitespace opportunities, led by "
-                          f"{cat} ({fmt_money(float(by_cat.iloc[0]), currency)} of the total)",
-        "evidence": f"whitespace: top {len(top)} of {len(w)} opportunities, expected value "
-                    f"{fmt_money(total, currency)}",
+                          f"{cat} ({fmt_money(float(by_cat.iloc[0]), currency)} of their {fmt_money(total, currency)})",
+        "evidence": f"whitespace: top {len(top)} of {ws['opportunities']:,} opportunities, expected value "
+                    f"{fmt_money(total, currency)} of {fmt_money(ws['expected_value'], currency)}",
         "value": total, "value_basis": VALUE_BASIS["expected"]}], columns=cols)
-
 
 
 def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[str], *,

@@ -24,7 +24,8 @@ from .coverage import compute_account_value, compute_coverage_plan, resolve_capa
 from .playbooks import build_kpi_ownership, build_operating_calendar, compute_segment_playbook, load_playbooks
 from .targets import compute_impact_scenarios, compute_lever_impact, compute_segment_baseline, \
     compute_sensitivity, resolve_segment_targets
-from .whitespace import compute_category_penetration, compute_whitespace
+from .whitespace import compute_category_penetration, compute_whitespace, summarise_whitespace, \
+    whitespace_value_by_segment
 from ..present.formats import fmt_money, fmt_value
 
 __all__ = [
@@ -35,6 +36,8 @@ __all__ = [
     "compute_coverage_plan",
     "compute_whitespace",
     "compute_category_penetration",
+    "summarise_whitespace",
+    "whitespace_value_by_segment",
     "compute_segment_baseline",
     "resolve_segment_targets",
     "compute_lever_impact",
@@ -107,12 +110,13 @@ def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: p
                      f"{r['revenue_at_risk'].iloc[0] / tot:.0%} of it in the {r['segment'].iloc[0]} segment.",
                      tot, "currency", "revenue_at_risk_by_segment"))
     if len(whitespace):
-        key = whitespace[whitespace["is_key"].astype(bool)] if "is_key" in whitespace else whitespace
-        if len(key):
-            cat = key.groupby("category")["expected_value"].sum().sort_values(ascending=False)
-            rows.append(("whitespace", f"Key accounts have {len(key):,} cross-sell opportunities worth "
-                         f"{m(key['expected_value'].sum())} a year in expectation; the largest category is "
-                         f"{cat.index[0]} ({m(cat.iloc[0])}).", key["expected_value"].sum(), "currency", "whitespace"))
+        ws = summarise_whitespace(whitespace)
+        cat = whitespace.groupby("category")["expected_value"].sum().sort_values(ascending=False)
+        key = (f", {ws['key_opportunities']:,} of them ({m(ws['key_expected_value'])}) in key accounts"
+               if ws["key_opportunities"] else "")
+        rows.append(("whitespace", f"{ws['opportunities']:,} cross-sell opportunities are worth "
+                     f"{m(ws['expected_value'])} a year in expectation{key}; the largest category is "
+                     f"{cat.index[0]} ({m(cat.iloc[0])}).", ws["expected_value"], "currency", "whitespace"))
     sc = impact_scenarios.set_index("scenario")
     if {"low", "base", "high"} <= set(sc.index):
         rows.append(("impact", f"Reaching the segment targets is worth {m(sc.loc['base', 'profit_impact'])} a year in "

@@ -1,10 +1,28 @@
-"""Cross-sell whitespace: which account could buy which category it does not buy yet, and what it is worth."""
+"""Cross-sell whitespace: which account could buy which category it does not buy yet, and what it is worth.
+
+**The opportunity set** is defined once, by :func:`compute_whitespace`, and written as the
+``whitespace`` table; every figure about whitespace — the headline, the recommendation,
+the scenarios' cross-sell lever, the account plans, the deck — is a sum or a subset of
+that table:
+
+* accounts: every account with positive revenue in ``account_category``;
+* categories: those the account has never bought;
+* kept when the propensity is at least ``strategy.whitespace_min_propensity`` and the
+  expected value is positive (an account with no revenue in the last twelve months has
+  no wallet to grow, so nothing to gain), the best ``strategy.whitespace_top_n`` per
+  account;
+* value: ``expected_value`` = propensity x potential annual revenue.
+
+Its size (the M of "top N of M") and total are :func:`summarise_whitespace`; its value by
+segment, the scenarios' input, is :func:`whitespace_value_by_segment`.
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["compute_category_penetration", "compute_whitespace"]
+__all__ = ["compute_category_penetration", "compute_whitespace", "summarise_whitespace",
+           "whitespace_value_by_segment"]
 
 
 def _wallet(account_category: pd.DataFrame, *, account_col: str, category_col: str, revenue_col: str) -> pd.DataFrame:
@@ -63,8 +81,9 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
       the account's wallet, with R its last-12-month revenue; ``expected_value`` =
       propensity x potential_value.
 
-    Opportunities with propensity >= ``min_propensity`` are kept, the ``top_n`` per
-    account by expected value (``rank`` 1 = best).
+    Opportunities with propensity >= ``min_propensity`` and a positive expected value
+    are kept, the ``top_n`` per account by expected value (``rank`` 1 = best): this is the
+    opportunity set (see the module docstring).
 
     Returns
     -------
@@ -129,7 +148,7 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
     value = value.fillna(0.0).clip(lower=0).to_numpy(dtype=float)
     potential = value[:, None] * s_wallet / (1 - s_wallet)
     target = np.ones(n, dtype=bool) if targets is None else np.isin(ids, [str(t) for t in targets])
-    keep = target[:, None] & ~b & (prop >= min_propensity) & (prop > 0)
+    keep = target[:, None] & ~b & (prop >= min_propensity) & (prop > 0) & (potential > 0)
     ai, cj = np.nonzero(keep)
     if not len(ai):
         return empty
@@ -153,3 +172,27 @@ def compute_whitespace(account_category: pd.DataFrame, *, segments: pd.DataFrame
     out["rank"] = out.groupby("account_id").cumcount() + 1
     out = out[out["rank"] <= top_n]
     return out[cols].reset_index(drop=True)
+
+
+def summarise_whitespace(whitespace: pd.DataFrame, *, key_col: str = "is_key") -> dict[str, float]:
+    """Size and value of the opportunity set (the ``whitespace`` table), overall and in key accounts.
+
+    Returns
+    -------
+    dict
+        ``opportunities`` (rows: the M of any "top N of M"), ``accounts`` (distinct
+        accounts with an opportunity), ``expected_value`` (summed), and the same three for
+        the selected key accounts (``key_opportunities``, ``key_accounts``,
+        ``key_expected_value``; 0 without a ``key_col`` column).
+    """
+    key = (whitespace[whitespace[key_col].astype("boolean").fillna(False).astype(bool)] if key_col in whitespace
+           else whitespace.iloc[0:0])
+    return {"opportunities": len(whitespace), "accounts": int(whitespace["account_id"].nunique()),
+            "expected_value": float(whitespace["expected_value"].sum()),
+            "key_opportunities": len(key), "key_accounts": int(key["account_id"].nunique()),
+            "key_expected_value": float(key["expected_value"].sum())}
+
+
+def whitespace_value_by_segment(whitespace: pd.DataFrame, *, segment_col: str = "segment") -> dict[str, float]:
+    """Expected value of the opportunity set by segment: the cross-sell lever's base in the scenarios."""
+    return {str(k): float(v) for k, v in whitespace.groupby(segment_col)["expected_value"].sum().items()}
