@@ -417,7 +417,6 @@ class ReviewSection(_Section):
     whitespace_top_n: int = Field(20, ge=1, description="whitespace opportunities in the cross-sell recommendation")
     playbook_min_improvement: float = Field(
         0.0, ge=-1, le=1, description="a playbook segment growing by no more than this since baseline is flagged")
-    max_recommendations: int = Field(15, ge=1, description="recommendations kept (largest value first)")
     dashboard_at_risk_rows: int = Field(25, ge=1, le=500, description="accounts in the dashboards' at-risk list")
 
 

@@ -505,6 +505,14 @@ def test_recommendations_are_ranked_by_value():
     assert recommendations.compute_recommendations().empty
 
 
+def test_every_recommendation_is_kept_so_the_count_is_the_tables_rows():
+    many = [pd.DataFrame([{"rule": "r", "segment": f"S{i:02d}", "recommendation": f"do {i}", "evidence": "t: x",
+                           "value": float(i)}]) for i in range(1, 21)]
+    r = recommendations.compute_recommendations(*many)
+    assert len(r) == 20 and r["rank"].tolist() == list(range(1, 21))  # no cap: a deliverable says "top N of 20"
+    assert r["recommendation"].iloc[0] == "do 20" and r["recommendation"].iloc[-1] == "do 1"
+
+
 
 
 

@@ -284,12 +284,14 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
 
 
 
-def compute_recommendations(*rule_outputs: pd.DataFrame, top_n: int | None = None) -> pd.DataFrame:
+def compute_recommendations(*rule_outputs: pd.DataFrame) -> pd.DataFrame:
     """All rules' recommendations ranked by value (largest first): ``rank, rule, recommendation,
     evidence, value, value_basis, segment``.
 
-    Ranking by value orders the actions by money at stake; the values are of different
-    bases (``value_basis``) and are never summed."""
+    Every recommendation is kept: the table's number of rows is *the* number of
+    recommendations, ``rank`` runs 1..M without gaps, and a view that shows the first N
+    says "top N of M". Ranking by value orders the actions by money at stake; the values
+    are of different bases (``value_basis``) and are never summed."""
     frames = [f for f in rule_outputs if f is not None and len(f)]
     if not frames:
         return pd.DataFrame(columns=_REC_COLUMNS)
@@ -299,11 +301,8 @@ def compute_recommendations(*rule_outputs: pd.DataFrame, top_n: int | None = Non
     df["value_basis"] = df["value_basis"].fillna("")
     df = df[np.isfinite(df["value"].astype(float))]
     df = df.sort_values(["value", "rule", "segment"], ascending=[False, True, True], kind="stable")
-    if top_n:
-        df = df.head(top_n)
     df.insert(0, "rank", range(1, len(df) + 1))
     return df[_REC_COLUMNS].reset_index(drop=True)
-
 
 
 def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.DataFrame | None,
@@ -358,4 +357,4 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     else:
         outputs.append(rule_stalled_playbooks(cohorts, cohorts["segment"].unique(),
                                               min_improvement=rv.playbook_min_improvement, currency=cur))
-    return compute_recommendations(*outputs, top_n=rv.max_recommendations), notes
+    return compute_recommendations(*outputs), notes
