@@ -122,3 +122,33 @@ def test_sql_and_python_spellings_agree_at_the_boundary():
     assert metrics.is_active(T + pd.Timedelta(days=1), as_of=T, churn_days=180) is False  # after T: not yet
     counted = con.execute(f"SELECT {counted_order_sql('r')} FROM unnest([-50.0, 0.0, 0.01]) AS u(r)").fetchall()
     assert [c[0] for c in counted] == metrics.is_counted_order(pd.Series([-50.0, 0.0, 0.01])).tolist()
+
+
+def test_retention_by_group_is_the_headline_rule_per_group(tiny):
+    _, orders = tiny
+    kpis = metrics.compute_account_kpis(orders, as_of=T, churn_days=180)
+    kpis["grp"] = kpis["account_id"].map({"A": "X", "B": "X", "C": "Y", "D": "Y", "E": "Y"})
+    r = metrics.compute_retention_by_group(kpis, by="grp", order=["Y"]).set_index("group")
+    assert list(r.index) == ["Y", "X"]
+    # X = {A, B}: both active a year ago, A still -> 1/2; Y = {C, D, E}: only D (C is 180 days back) -> 1/3
+    assert (r.at["X", "base"], r.at["X", "retained"], r.at["Y", "base"], r.at["Y", "retained"]) == (2, 1, 3, 1)
+    assert r.at["X", "retained_revenue_12m"] == 100.0  # A's last-12-month revenue
+    seg = metrics.compute_segment_kpis(kpis, dimensions=["grp"], min_denominator=1)
+    v = seg[seg["kpi"] == "retention_rate"].set_index("group")["value"]
+    assert v["X"] == pytest.approx(r.at["X", "retention_rate"]) == pytest.approx(0.5)
+    assert v["Y"] == pytest.approx(r.at["Y", "retention_rate"]) == pytest.approx(1 / 3)
+
+
+def test_period_retention_by_group_uses_the_same_rule(tiny):
+    _, orders = tiny
+    p = metrics.compute_period_retention(orders, period="year", as_of=T, churn_days=180,
+                                         groups=pd.Series({"A": "X", "B": "X", "C": "Y", "D": "Y", "E": "Y"}),
+                                         all_label="All").set_index(["period_start", "group"])
+    y24 = pd.Timestamp("2024-01-01")
+    # the year 2024: base = active on 2023-12-31 (all five), retained at T = A and D, as compute_retention says
+    assert (p.at[(y24, "All"), "base"], p.at[(y24, "All"), "retained"]) == (5, 2)
+    assert p.at[(y24, "All"), "period_retention_rate"] == pytest.approx(
+        metrics.compute_retention(orders, start="2023-12-31", end=T, churn_days=180)["retention_rate"])
+    assert p.at[(y24, "X"), "period_retention_rate"] == pytest.approx(0.5)
+    assert p.at[(y24, "Y"), "period_retention_rate"] == pytest.approx(1 / 3)
+    assert "history" in p.at[(pd.Timestamp("2023-01-01"), "All"), "note"]

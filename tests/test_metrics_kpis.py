@@ -189,8 +189,8 @@ def test_period_kpis_by_hand_with_an_empty_period():
     np.testing.assert_array_equal(p["average_order_value"], [75.0, np.nan, 10.0, 100.0])
     np.testing.assert_array_equal(p["revenue_growth"], [np.nan, -1.0, np.nan, 19.0])
     # retention: Q1/Q2 lack 150 days of history; Q3 base {X, Y} -> Y only; Q4 base {Y} -> Y
-    np.testing.assert_array_equal(p["retention_rate"], [np.nan, np.nan, 0.5, 1.0])
-    np.testing.assert_array_equal(p["churn_rate"], [np.nan, np.nan, 0.5, 0.0])
+    np.testing.assert_array_equal(p["period_retention_rate"], [np.nan, np.nan, 0.5, 1.0])
+    np.testing.assert_array_equal(p["period_churn_rate"], [np.nan, np.nan, 0.5, 0.0])
     assert "history" in p["note"].iloc[0] and p["note"].iloc[2] == ""
     assert p["complete"].all()
 

@@ -53,14 +53,25 @@ def _tiny_period_frame():
     return ap, seg
 
 
+# orders for the retention rule (churn_days 90): active the day before Q2 {a, b, c} (orders on
+# 15 Feb), at the end of Q2 {a, c} (15 May); active the day before Q3 {a, c}, at its end {a, b, d}
+TINY_ORDERS = pd.DataFrame([
+    ("a", "2023-10-01", 10.0), ("a", "2024-02-15", 50.0), ("b", "2024-02-15", 50.0), ("c", "2024-02-15", 30.0),
+    ("a", "2024-05-15", 120.0), ("c", "2024-05-15", 60.0),
+    ("a", "2024-08-15", 90.0), ("b", "2024-08-15", 40.0), ("d", "2024-08-15", 10.0), ("b", "2024-08-20", -40.0),
+], columns=["account_id", "order_date", "revenue"]).assign(order_date=lambda d: pd.to_datetime(d["order_date"]))
+
+
 def test_period_segment_kpis_by_hand():
     ap, seg = _tiny_period_frame()
-    k = review.compute_period_segment_kpis(ap, seg, period="quarter", as_of=dt.date(2024, 9, 30))
+    k = review.compute_period_segment_kpis(ap, seg, period="quarter", as_of=dt.date(2024, 9, 30),
+                                           orders=TINY_ORDERS, churn_days=90)
     v = k.set_index(["segment", "kpi", "period_start"])["value"]
     p2, p3 = pd.Timestamp("2024-04-01"), pd.Timestamp("2024-07-01")
     assert v[("All accounts", "revenue", p2)] == 180.0
     assert v[("All accounts", "average_order_value", p2)] == pytest.approx(180 / 5)
-    # retention p2: active in p1 {a,b,c}, kept {a,c} -> 2/3; p3: active p2 {a,c}, kept {a} -> 1/2
+    # retention p2: base {a,b,c}, kept {a,c} -> 2/3; p3: base {a,c}, kept {a} -> 1/2 (b's refund
+    # on 20 Aug does not change its last order)
     assert v[("All accounts", "period_retention_rate", p2)] == pytest.approx(2 / 3)
     assert v[("All accounts", "period_retention_rate", p3)] == pytest.approx(1 / 2)
     # segment S = {a, b}: p2 revenue 120 from 1 account; retention p2 = {a}/{a,b} = 1/2
@@ -74,7 +85,7 @@ def test_period_segment_kpis_by_hand():
 
 def test_kpi_tracking_baseline_target_and_status():
     ap, seg = _tiny_period_frame()
-    k = review.compute_period_segment_kpis(ap, seg, period="quarter")
+    k = review.compute_period_segment_kpis(ap, seg, period="quarter", orders=TINY_ORDERS, churn_days=90)
     t = review.compute_kpi_tracking(k, programme_start=dt.date(2024, 7, 1), targets={"average_order_value": 40},
                                     amber=0.05, red=0.15, trend_window=1, flat_band=0.02)
     row = t[(t.segment == "All accounts") & (t.kpi == "revenue")].set_index("period_start")
@@ -95,7 +106,8 @@ def test_kpi_tracking_baseline_target_and_status():
     assert (row["vs_baseline_kind"] == "relative").all()
     ret = t[(t.segment == "All accounts") & (t.kpi == "period_retention_rate")]
     assert (ret["vs_baseline_kind"] == "points").all()
-    assert ret["vs_baseline"].dropna().to_numpy() == pytest.approx((ret["value"] - ret["baseline"]).dropna())
+    # baseline = p2's 2/3 (p1 has no account active before it); p3 = 1/2 -> -1/6 points
+    assert ret.set_index("period_start").loc[pd.Timestamp("2024-07-01"), "vs_baseline"] == pytest.approx(0.5 - 2 / 3)
 
 
 def test_change_vs_baseline_is_points_for_shares_and_scores_relative_for_money():

@@ -380,16 +380,18 @@ def test_bad_strategy_params_are_clear_errors(tmp_path, strategy_params, message
 
 
 def test_segment_baseline_by_hand():
-    summ = pd.DataFrame({"account_id": list("abc"), "revenue_12m": [300.0, 0.0, 100.0],
-                         "orders_12m": [3, 0, 2], "orders_prev_12m": [2, 1, 0], "gross_margin": [200.0, 50.0, 50.0],
-                         "revenue": [500.0, 100.0, 100.0]})
+    # a and b were active 12 months ago, only a still is (c is new); retention is the headline rule
+    kpis = pd.DataFrame({"account_id": list("abc"), "revenue_12m": [300.0, 0.0, 100.0],
+                         "orders_12m": [3, 0, 2], "orders_prev_12m": [2, 1, 0], "gross_margin_12m": [120.0, 0.0, 30.0],
+                         "active_at_start": [True, True, False], "active": [True, False, True]})
     seg = pd.DataFrame({"account_id": list("abc"), "quadrant": ["S", "S", "S"]})
-    b = strategy.compute_segment_baseline(summ, seg).iloc[0]
-    assert b["retention_rate"] == pytest.approx(0.5)  # a and b bought before; only a again
+    b = strategy.compute_segment_baseline(kpis, seg).iloc[0]
+    assert (b["base_accounts"], b["retained"]) == (2, 1)
+    assert b["retention_rate"] == pytest.approx(0.5)
     assert b["revenue_per_retained"] == pytest.approx(300)
     assert b["average_order_value"] == pytest.approx(400 / 5)
     assert b["orders_per_account"] == pytest.approx(5 / 2)
-    assert b["margin_rate"] == pytest.approx(300 / 700)
+    assert b["margin_rate"] == pytest.approx(150 / 400)  # 12-month margin / 12-month revenue
 
 
 def test_targets_priority_params_benchmark_playbook(playbooks):

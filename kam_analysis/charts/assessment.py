@@ -69,8 +69,8 @@ def plot_kpi_trends(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", perio
     ax.yaxis.set_major_formatter(money_axis(currency))
     ax.set_ylim(bottom=0)
     ax = axes[1, 1]
-    ax.plot(x, d["retention_rate"], marker="o", color=series_colors()[0], label="Retention")
-    ax.plot(x, d["churn_rate"], marker="o", color=series_colors()[4], label="Churn")
+    ax.plot(x, d["period_retention_rate"], marker="o", color=series_colors()[0], label="Retention")
+    ax.plot(x, d["period_churn_rate"], marker="o", color=series_colors()[4], label="Churn")
     ax.set_title("Account retention and churn, period on period")
     ax.set_ylabel("Share of accounts active at period start")
     ax.yaxis.set_major_formatter(_PCT)

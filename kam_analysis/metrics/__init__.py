@@ -18,9 +18,9 @@ from .activity import (active_accounts_at, compute_retention, is_active, is_coun
 from .cohorts import compute_cohort_retention
 from .concentration import compute_concentration_curve, compute_concentration_summary, compute_whale_curve
 from .definitions import KPI, KPI_DEFINITIONS, kpi_dictionary_markdown, kpi_label
-from .group import (compute_group_kpis, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
+from .group import (compute_group_kpis, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
                     compute_survey_coverage)
-from .period import compute_period_kpis
+from .period import compute_period_kpis, compute_period_retention
 from .stats import compute_nps
 
 __all__ = [
@@ -28,8 +28,8 @@ __all__ = [
     "is_counted_order", "last_counted_order", "recency_days", "is_active", "active_accounts_at",
     "compute_retention", "period_starts",
     "load_orders", "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier",
-    "compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
-    "compute_survey_coverage", "compute_period_kpis", "compute_nps",
+    "compute_group_kpis", "compute_retention_by_group", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
+    "compute_survey_coverage", "compute_period_kpis", "compute_period_retention", "compute_nps",
     "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",
     "compute_cohort_retention",
 ]

@@ -43,6 +43,11 @@ KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
     KPI("churn_rate", "Account churn, 12 months", "share", False,
         "1 - retention_rate: accounts active at T-12m with no counted order in (T - churn_days, T] / "
         "accounts active at T-12m"),
+    KPI("period_retention_rate", "Account retention, period on period", "share", True,
+        "accounts active at the day before the period starts that are still active at its end / accounts active "
+        "the day before it starts (the retention rule over one period; not the 12-month retention_rate)"),
+    KPI("period_churn_rate", "Account churn, period on period", "share", False,
+        "1 - period_retention_rate"),
     KPI("average_order_value", "Average order value", "currency", True,
         "revenue_12m / orders_12m"),
     KPI("orders_per_account", "Orders per ordering account", "ratio", True,

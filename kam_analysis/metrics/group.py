@@ -10,26 +10,72 @@ from .concentration import compute_concentration_summary
 from .definitions import KPI_DEFINITIONS, kpi_label
 from .stats import compute_nps, ratio_estimate, t_interval, wilson_interval
 
-__all__ = ["compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
+__all__ = ["compute_retention_by_group", "compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
            "compute_survey_coverage"]
 
 
 # rate KPIs: name -> (base mask, success mask) over account_kpis rows
+def _retention_masks(a: pd.DataFrame, prev: bool = False) -> tuple[pd.Series, pd.Series]:
+    """(base, retained) of the 12-month retention: active 12 months before T, and still active at T
+    (``prev``: the same a year earlier, active at T-24m and at T-12m)."""
+    start, end = ("active_at_prev_start", "active_at_start") if prev else ("active_at_start", "active")
+    base = a[start].fillna(False).astype(bool)
+    return base, base & a[end].fillna(False).astype(bool)
+
+
 def _rate_masks(a: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
     ordering = a["orders_12m"] > 0
     prev_ordering = a["orders_prev_12m"] > 0
+    base, kept = _retention_masks(a)
+    base_p, kept_p = _retention_masks(a, prev=True)
     return {
-        "retention_rate": (a["active_at_start"], a["active_at_start"] & a["active"]),
-        "churn_rate": (a["active_at_start"], a["active_at_start"] & ~a["active"]),
+        "retention_rate": (base, kept),
+        "churn_rate": (base, base & ~kept),
         "repeat_purchase_rate": (ordering, a["orders_12m"] >= 2),
         "csat_top2": (a["csat_12m"].notna(), a["csat_12m"] >= 4),
         "survey_coverage": (ordering, ordering & a["responded_12m"]),
         # previous window, for comparisons
-        "retention_rate_prev": (a["active_at_prev_start"], a["active_at_prev_start"] & a["active_at_start"]),
-        "churn_rate_prev": (a["active_at_prev_start"], a["active_at_prev_start"] & ~a["active_at_start"]),
+        "retention_rate_prev": (base_p, kept_p),
+        "churn_rate_prev": (base_p, base_p & ~kept_p),
         "repeat_purchase_rate_prev": (prev_ordering, a["orders_prev_12m"] >= 2),
         "csat_top2_prev": (a["csat_prev_12m"].notna(), a["csat_prev_12m"] >= 4),
     }
+
+
+def compute_retention_by_group(account_kpis: pd.DataFrame, *, by: str,
+                               order: list[str] | None = None) -> pd.DataFrame:
+    """The 12-month ``retention_rate`` per group: the headline KPI's own rule and masks.
+
+    For the accounts of each group (``account_kpis[by]``, e.g. a segment merged in):
+    ``base`` = accounts active 12 months before the as-of date (``active_at_start``),
+    ``retained`` = base accounts active at the as-of date, ``retention_rate`` = retained /
+    base (NaN with no base), ``churn_rate`` = 1 - retention_rate, ``retained_revenue_12m``
+    = last-12-month revenue of the retained accounts. The all-accounts figure is
+    :func:`compute_headline_kpis`' ``retention_rate``; a group's is the same as
+    :func:`compute_segment_kpis` gives for it.
+
+    Returns
+    -------
+    DataFrame
+        ``group, accounts, base, retained, churned, retention_rate, churn_rate,
+        retained_revenue_12m``, groups in ``order`` first, then sorted.
+    """
+    a = account_kpis
+    base, succ = _retention_masks(a)
+    df = pd.DataFrame({"group": a[by].astype(str), "base": base.astype(bool), "retained": succ.astype(bool),
+                       "rev": np.where(succ, a["revenue_12m"].fillna(0.0), 0.0)})
+    g = df.groupby("group", sort=True)
+    out = pd.DataFrame({"accounts": g.size(), "base": g["base"].sum(), "retained": g["retained"].sum(),
+                        "retained_revenue_12m": g["rev"].sum()})
+    names = [s for s in (order or []) if s in out.index] + [s for s in out.index if s not in (order or [])]
+    out = out.reindex(names)
+    for c in ("accounts", "base", "retained"):
+        out[c] = out[c].astype("int64")
+    out["churned"] = out["base"] - out["retained"]
+    out["retention_rate"] = out["retained"] / out["base"].where(out["base"] > 0)
+    out["churn_rate"] = 1 - out["retention_rate"]
+    return out.reset_index(names="group")[["group", "accounts", "base", "retained", "churned", "retention_rate",
+                                           "churn_rate", "retained_revenue_12m"]]
 
 
 def _row(kpi, value, lo=np.nan, hi=np.nan, n=np.nan, note="") -> dict:

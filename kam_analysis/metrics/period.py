@@ -4,9 +4,85 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .activity import PERIOD_FREQ, compute_retention, to_day
+from .activity import PERIOD_FREQ, active_accounts_at, is_counted_order, to_day
 
-__all__ = ["compute_period_kpis"]
+__all__ = ["compute_period_retention", "compute_period_kpis"]
+
+
+def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_days: int,
+                             groups: pd.Series | None = None, all_label: str | None = None,
+                             account_col: str = "account_id", date_col: str = "order_date",
+                             revenue_col: str = "revenue") -> pd.DataFrame:
+    """Account retention period on period (``period_retention_rate``), overall or by group.
+
+    The retention rule of :func:`kam_analysis.metrics.activity.compute_retention` over one
+    period: for a period starting ``s`` and ending ``e`` (capped at ``as_of``), ``base`` =
+    accounts active (:func:`~kam_analysis.metrics.activity.is_active`) the day before
+    ``s``; ``retained`` = base accounts still active at ``e``; ``period_retention_rate`` =
+    retained / base and ``period_churn_rate`` = 1 - that. New and reactivated accounts are
+    outside the base. It is *not* the 12-month ``retention_rate`` (a different window), so
+    it carries its own name and label. Where the history before the base date is shorter
+    than ``churn_days`` the rate is NaN and ``note`` says so.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        Order level (:func:`kam_analysis.metrics.load_orders`).
+    period : str
+        ``month``, ``quarter`` or ``year``.
+    as_of : date
+        Periods up to the one holding ``as_of``.
+    churn_days : int
+        The activity window.
+    groups : Series, optional
+        Group label by account id (e.g. today's segment); accounts without one are left out
+        of the groups (they still count in ``all_label``).
+    all_label : str, optional
+        Label of the all-accounts rows (default: all-accounts rows only when ``groups`` is
+        None, labelled ``None``).
+
+    Returns
+    -------
+    DataFrame
+        ``period_start, group, base, retained, period_retention_rate, period_churn_rate, note``.
+    """
+    cols = ["period_start", "group", "base", "retained", "period_retention_rate", "period_churn_rate", "note"]
+    o = orders[[account_col, date_col, revenue_col]].copy()
+    o[date_col] = pd.to_datetime(o[date_col])
+    if o.empty:
+        return pd.DataFrame(columns=cols)
+    freq = PERIOD_FREQ[period]
+    T = to_day(as_of)
+    data_start = to_day(o[date_col].min())
+    first = o.loc[is_counted_order(o[revenue_col]), date_col].min()
+    first = first if pd.notna(first) else data_start
+    idx = pd.period_range(first.to_period(freq), T.to_period(freq), freq=freq)
+    labels: list[tuple[object, pd.Index | None]] = []
+    if groups is None or all_label is not None:
+        labels.append((all_label, None))
+    if groups is not None:
+        g = pd.Series(groups).dropna()
+        g.index = g.index.astype(str)
+        for name in sorted(g.unique(), key=str):
+            labels.append((name, pd.Index(g.index[g == name])))
+    rows = []
+    kw = dict(churn_days=churn_days, account_col=account_col, date_col=date_col, revenue_col=revenue_col)
+    for p in idx:
+        base_date = p.start_time.normalize() - pd.Timedelta(days=1)
+        end = min(p.end_time.normalize(), T)
+        short = data_start > base_date - pd.Timedelta(days=churn_days - 1)
+        base = active_accounts_at(o, base_date, **kw).astype(str)
+        kept = base.intersection(active_accounts_at(o, end, **kw).astype(str))
+        for name, members in labels:
+            b = base if members is None else base.intersection(members)
+            k = kept if members is None else kept.intersection(members)
+            rate = np.nan if short or len(b) == 0 else len(k) / len(b)
+            note = (f"retention needs {churn_days} days of history before the period" if short
+                    else "" if len(b) else "no account active before the period")
+            rows.append({"period_start": p.start_time, "group": name, "base": 0 if short else len(b),
+                         "retained": 0 if short else len(k), "period_retention_rate": rate,
+                         "period_churn_rate": 1 - rate if np.isfinite(rate) else np.nan, "note": note})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter", as_of=None,
@@ -25,10 +101,10 @@ def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter"
     * ``orders_per_account`` = orders / active_accounts;
     * ``revenue_growth`` = revenue / previous period's revenue - 1 (period over period);
     * ``revenue_growth_yoy`` = revenue / revenue of the period one year earlier - 1;
-    * ``retention_rate`` = accounts active (churn definition) at the previous period's
-      end that are still active at this period's end / accounts active at the previous
-      period's end; ``churn_rate`` = 1 - retention_rate. Needs ``orders``; NaN (with a
-      note) where the history before the base date is shorter than ``churn_days``.
+    * ``period_retention_rate``, ``period_churn_rate``, ``retention_base``: account
+      retention period on period (:func:`compute_period_retention`). Needs ``orders``;
+      NaN (with a note) where the history before the base date is shorter than
+      ``churn_days``.
 
     A period with no orders is a row of zeros (not dropped). The last period is marked
     ``complete = False`` when it ends after the as-of date.
@@ -58,21 +134,16 @@ def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter"
     out["period_end"] = np.minimum(ends, as_of_ts)
     out["complete"] = ends <= as_of_ts
     notes = np.where(out["complete"], "", "partial period (ends after the as-of date)")
-    out["retention_rate"] = np.nan
-    out["churn_rate"] = np.nan
+    out["period_retention_rate"] = np.nan
+    out["period_churn_rate"] = np.nan
     out["retention_base"] = 0
     if orders is not None and len(orders):
-        data_start = to_day(orders["order_date"].min())
-        for i, ps in enumerate(idx):
-            base_date = ps - pd.Timedelta(days=1)
-            if data_start > base_date - pd.Timedelta(days=churn_days - 1):
-                notes[i] = "; ".join(x for x in (notes[i], f"retention needs {churn_days} days of history "
-                                                 "before the period") if x)
-                continue
-            r = compute_retention(orders, start=base_date, end=out["period_end"].iloc[i], churn_days=churn_days,
-                                  account_col=account_col)
-            out.iloc[i, out.columns.get_loc("retention_rate")] = r["retention_rate"]
-            out.iloc[i, out.columns.get_loc("churn_rate")] = r["churn_rate"]
-            out.iloc[i, out.columns.get_loc("retention_base")] = r["base"]
+        r = compute_period_retention(orders, period=period, as_of=as_of_ts, churn_days=churn_days,
+                                     account_col=account_col).set_index("period_start").reindex(idx)
+        out["period_retention_rate"] = r["period_retention_rate"].to_numpy(dtype=float)
+        out["period_churn_rate"] = r["period_churn_rate"].to_numpy(dtype=float)
+        out["retention_base"] = r["base"].fillna(0).astype("int64").to_numpy()
+        notes = np.array(["; ".join(x for x in (n, m) if isinstance(x, str) and x)
+                          for n, m in zip(notes, r["note"].to_numpy())], dtype=object)
     out["note"] = notes
     return out.reset_index()

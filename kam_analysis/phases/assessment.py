@@ -546,6 +546,6 @@ def period_table(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", period: 
         "Orders": [fmt_count(v) for v in d["orders"]],
         "Ordering accounts": [fmt_count(v) for v in d["active_accounts"]],
         "Avg order value": money(d["average_order_value"]),
-        "Retention": share(d["retention_rate"]),
-        "Churn": share(d["churn_rate"]),
+        kpi_label("period_retention_rate"): share(d["period_retention_rate"]),
+        kpi_label("period_churn_rate"): share(d["period_churn_rate"]),
     })

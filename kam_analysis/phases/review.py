@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .assessment import rag_status as assessment_rag_status
-from ..metrics import KPI_DEFINITIONS, compute_headline_kpis
+from ..metrics import KPI_DEFINITIONS, compute_headline_kpis, compute_period_retention
 from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
 
@@ -184,7 +184,8 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
                                 segment_col: str = "quadrant", period: str = "quarter",
                                 as_of: dt.date | None = None, account_col: str = "account_id",
                                 period_col: str = "period_start", revenue_col: str = "revenue",
-                                orders_col: str = "orders", all_label: str = ALL_ACCOUNTS) -> pd.DataFrame:
+                                orders_col: str = "orders", all_label: str = ALL_ACCOUNTS,
+                                orders: pd.DataFrame | None = None, churn_days: int = 180) -> pd.DataFrame:
     """KPIs for every period and segment (and all accounts), in long form.
 
     Segments are today's (``segments[segment_col]``) applied to the whole history, so a
@@ -197,8 +198,11 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
     * ``active_accounts`` = accounts with at least one order;
     * ``average_order_value`` = revenue / orders;
     * ``revenue_per_account`` = revenue / active_accounts;
-    * ``period_retention_rate`` = accounts active in *t-1* and in *t* / accounts active in
-      *t-1* (``n`` = accounts active in *t-1*);
+    * ``period_retention_rate`` = account retention period on period, the metrics layer's
+      rule (:func:`kam_analysis.metrics.compute_period_retention`: accounts active under
+      ``churn_days`` the day before *t* still active at its end; ``n`` = that base). Needs
+      the order-level ``orders`` (:func:`kam_analysis.metrics.load_orders`); without them
+      the KPI is left out;
     * ``revenue_growth_yoy`` = revenue / revenue one year of periods earlier - 1.
 
     Returns
@@ -207,6 +211,7 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
         ``period_start, segment, kpi, value, n`` (``n`` = active accounts, or the
         retention denominator).
     """
+    order_level = orders
     ap = account_period[[account_col, period_col, revenue_col, orders_col]].copy()
     ap[period_col] = pd.to_datetime(ap[period_col])
     if as_of is not None:
@@ -227,16 +232,6 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
         orders = by[orders_col].sum().reindex(periods, fill_value=0).astype(float)
         active_sets = g[g[orders_col] > 0].groupby(period_col)[account_col].apply(set)
         active = pd.Series([len(active_sets.get(p, ())) for p in periods], index=periods, dtype=float)
-        kept, prev_n = [], []
-        for i, p in enumerate(periods):
-            if i == 0:
-                kept.append(np.nan)
-                prev_n.append(np.nan)
-                continue
-            prev = active_sets.get(periods[i - 1], set())
-            cur = active_sets.get(p, set())
-            prev_n.append(float(len(prev)))
-            kept.append(len(prev & cur) / len(prev) if prev else np.nan)
         yoy = revenue / revenue.shift(py).replace(0, np.nan) - 1
         kpis = {
             "revenue": (revenue, active),
@@ -244,12 +239,23 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
             "active_accounts": (active, active),
             "average_order_value": (revenue / orders.replace(0, np.nan), active),
             "revenue_per_account": (revenue / active.replace(0, np.nan), active),
-            "period_retention_rate": (pd.Series(kept, index=periods), pd.Series(prev_n, index=periods)),
             "revenue_growth_yoy": (yoy, active),
         }
         for kpi, (vals, n) in kpis.items():
             out.append(pd.DataFrame({"period_start": periods, "segment": name, "kpi": kpi,
                                      "value": vals.to_numpy(dtype=float), "n": n.to_numpy(dtype=float)}))
+    if order_level is not None and len(periods):
+        seg_of = None
+        if segments is not None and segment_col in segments:
+            seg_of = segments.dropna(subset=[segment_col]).set_index(segments.dropna(subset=[segment_col])[account_col]
+                                                                     .astype(str))[segment_col].astype(str)
+        last_day = periods.max() + period_offset(period) - pd.Timedelta(days=1)
+        r = compute_period_retention(order_level, period=period, as_of=as_of or last_day, churn_days=churn_days,
+                                     groups=seg_of, all_label=all_label, account_col=account_col)
+        r = r[r["period_start"].isin(periods)]
+        out.append(pd.DataFrame({"period_start": r["period_start"], "segment": r["group"].astype(str),
+                                 "kpi": "period_retention_rate", "value": r["period_retention_rate"].astype(float),
+                                 "n": r["base"].astype(float)}))
     cols = ["period_start", "segment", "kpi", "value", "n"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 

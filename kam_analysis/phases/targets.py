@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError, list_values
+from ..metrics import compute_retention_by_group
 
 __all__ = [
     "LEVERS",
@@ -32,44 +33,47 @@ _LEVER_LABELS = {"retention_pts": "Retention (+points)", "aov_growth": "Average 
 
 
 
-def compute_segment_baseline(account_summary: pd.DataFrame, segments: pd.DataFrame, *, segment_col: str = "quadrant",
+def compute_segment_baseline(account_kpis: pd.DataFrame, segments: pd.DataFrame, *, segment_col: str = "quadrant",
                              account_col: str = "account_id", order: list[str] | None = None) -> pd.DataFrame:
     """Current KPIs per segment that the impact levers act on (trailing twelve months).
 
+    Every figure is the metrics layer's, on the assessment's ``account_kpis`` (one row per
+    account), so a segment's baseline is the headline KPI's definition on its accounts.
+
     Formulas
     --------
-    * ``base_accounts`` = accounts that ordered in the previous 12 months;
-    * ``retained`` = of those, accounts that ordered again in the last 12 months;
-    * ``retention_rate`` = retained / base_accounts;
+    * ``base_accounts``, ``retained``, ``retention_rate``: the 12-month account retention
+      (:func:`kam_analysis.metrics.compute_retention_by_group`: accounts active 12 months
+      ago, those still active today, their ratio);
     * ``revenue_per_retained`` = last-12-month revenue of retained accounts / retained;
     * ``average_order_value`` = revenue_12m / orders_12m;
     * ``orders_per_account`` = orders_12m / accounts with an order in the last 12 months;
-    * ``margin_rate`` = gross margin / revenue over the whole history (1 when the data
-      has no margin, noted in ``note``).
+    * ``margin_rate`` = gross_margin_12m / revenue_12m (the ``gross_margin_rate`` KPI per
+      segment; 1 when the data has no margin, noted in ``note``).
     """
-    df = segments[[account_col, segment_col]].merge(account_summary, on=account_col, how="left")
+    df = segments[[account_col, segment_col]].merge(account_kpis, on=account_col, how="left")
     df[segment_col] = df[segment_col].astype(str)
-    prev = df["orders_prev_12m"].fillna(0) > 0
-    last = df["orders_12m"].fillna(0) > 0
-    df["_base"], df["_ret"] = prev, prev & last
-    df["_ret_rev"] = np.where(df["_ret"], df["revenue_12m"].fillna(0), 0.0)
-    df["_buyer"] = last
-    has_margin = "gross_margin" in df and df["gross_margin"].notna().any()
-    df["_gm"] = df["gross_margin"].fillna(0.0) if has_margin else 0.0
+    for c in ("active_at_start", "active"):
+        df[c] = df[c].fillna(False).astype(bool)
+    ret = compute_retention_by_group(df, by=segment_col).set_index("group")
+    has_margin = "gross_margin_12m" in df and df["gross_margin_12m"].notna().any()
+    df["_gm"] = df["gross_margin_12m"].fillna(0.0) if has_margin else 0.0
+    df["_buyer"] = df["orders_12m"].fillna(0) > 0
     g = df.groupby(segment_col)
     out = pd.DataFrame({
         "accounts": g.size(), "revenue_12m": g["revenue_12m"].sum(), "orders_12m": g["orders_12m"].sum(),
-        "buyers_12m": g["_buyer"].sum(), "base_accounts": g["_base"].sum(), "retained": g["_ret"].sum(),
-        "retained_revenue": g["_ret_rev"].sum(), "gross_margin": g["_gm"].sum(), "revenue": g["revenue"].sum(),
+        "buyers_12m": g["_buyer"].sum(), "gross_margin_12m": g["_gm"].sum(),
     })
+    out["base_accounts"] = ret["base"]
+    out["retained"] = ret["retained"]
+    out["retention_rate"] = ret["retention_rate"]
+    out["revenue_per_retained"] = ret["retained_revenue_12m"] / out["retained"].where(out["retained"] > 0)
     order = [s for s in (order or []) if s in out.index] + [s for s in out.index if s not in (order or [])]
     out = out.reindex(order)
-    out["retention_rate"] = out["retained"] / out["base_accounts"].where(out["base_accounts"] > 0)
-    out["revenue_per_retained"] = out["retained_revenue"] / out["retained"].where(out["retained"] > 0)
     out["average_order_value"] = out["revenue_12m"] / out["orders_12m"].where(out["orders_12m"] > 0)
     out["orders_per_account"] = out["orders_12m"] / out["buyers_12m"].where(out["buyers_12m"] > 0)
     if has_margin:
-        out["margin_rate"] = (out["gross_margin"] / out["revenue"].where(out["revenue"] > 0)).fillna(0.0)
+        out["margin_rate"] = (out["gross_margin_12m"] / out["revenue_12m"].where(out["revenue_12m"] > 0)).fillna(0.0)
         out["note"] = ""
     else:
         out["margin_rate"] = 1.0
@@ -79,7 +83,6 @@ def compute_segment_baseline(account_summary: pd.DataFrame, segments: pd.DataFra
     return out.reset_index(names="segment")[
         ["segment", "accounts", "revenue_12m", "base_accounts", "retained", "retention_rate", "revenue_per_retained",
          "orders_12m", "buyers_12m", "average_order_value", "orders_per_account", "margin_rate", "note"]]
-
 
 
 def resolve_segment_targets(baseline: pd.DataFrame, *, playbooks: dict, overrides: dict[str, dict[str, float]]
