@@ -210,6 +210,36 @@ def test_did_flags_diverging_pre_trends():
     assert "already diverging" in m.sentence_
 
 
+def test_did_accounts_for_every_programme_account():
+    """From the client's programme list to the estimate: each programme account left out is
+    counted under its reason, and the counts add up to the programme."""
+    ap, acc, start = simulate_panel(effect=0.1, n=300, seed=3)
+    ps = sorted(ap["period_start"].unique())
+    planted = pd.DataFrame({"account_id": ["P_NONE1", "P_NONE2", "P_EDGE", "P_NEW1", "P_NEW2", "P_NEW3"],
+                            "key_account": True})
+    extra = pd.DataFrame([("P_EDGE", ps[3], 900.0)]  # one period only: both its first and its last, dropped
+                         + [(f"P_NEW{k}", ps[p], 800.0) for k in (1, 2, 3) for p in range(11, 16)],  # joined after
+                         columns=["account_id", "period_start", "revenue"])
+    m = ProgrammeImpact(programme_start=start).fit(pd.concat([ap, extra]), pd.concat([acc, planted]))
+    assert m.supported_
+    n_key = int(acc["key_account"].sum())
+    assert m.n_programme_ == n_key + 6
+    assert (m.n_excluded_no_revenue_, m.n_excluded_partial_periods_, m.n_excluded_no_pre_history_) == (2, 1, 3)
+    assert m.n_treated_ == n_key  # every simulated programme account bought in the matching window
+    assert m.n_control_ <= m.n_control_pool_ == int((~acc["key_account"]).sum())
+    assert m.accounts_note_ == (
+        f"{n_key} of the {n_key + 6} accounts in the client's programme are in the estimate; left out: 2 with no "
+        "revenue in the data; 1 with revenue only in partly covered periods (an account's first or last period, or "
+        "the one the programme started in); 3 that did not buy in the first 4 of the 9 periods before the "
+        "programme (the matching window), so have no history to be matched on.")
+    row = m.summary().iloc[0]
+    assert row["n_programme"] == row["n_treated"] + row["n_excluded_no_revenue"] + row[
+        "n_excluded_partial_periods"] + row["n_excluded_no_pre_history"]
+    assert row["accounts_note"] == m.accounts_note_
+    full = ProgrammeImpact(programme_start=start).fit(ap, acc)
+    assert full.accounts_note_ == f"All {n_key} accounts in the client's programme are in the estimate."
+
+
 def test_did_says_why_when_data_cannot_support_it():
     ap, acc, start = simulate_panel(effect=0.1, n=120, periods=8, start=5)
     no_date = ProgrammeImpact(programme_start=None).fit(ap, acc)

@@ -78,6 +78,20 @@ class ProgrammeImpact:
     uplift_, uplift_ci_low_, uplift_ci_high_ : float
         ``exp(.) - 1`` of the above.
     n_treated_, n_control_, n_obs_, n_pre_periods_, n_post_periods_ : int
+    n_programme_ : int
+        Accounts the client's programme flag marks (``treated_col`` true).
+    n_excluded_no_revenue_, n_excluded_partial_periods_, n_excluded_no_pre_history_ : int
+        Programme accounts left out of the estimate, by reason: no period with revenue in
+        the data; revenue only in partly covered periods (an account's first or last
+        period, or the one the programme starts in); no purchase in the matching window
+        before the programme (new or lapsed accounts: nothing to match them on).
+        ``n_programme_ = n_treated_ + the three`` once matching has run.
+    n_control_pool_ : int
+        Non-programme accounts with history in the matching window, the pool the
+        ``n_control_`` matched controls are drawn from.
+    accounts_note_ : str
+        The reconciliation in one sentence, from the programme to the estimate ("114 of
+        the 160 accounts in the client's programme are in the estimate; left out: ...").
     pretrend_p_value_ : float
     placebo_estimate_, placebo_p_value_ : float
         Placebo in time: the estimate with a fake start halfway through the pre-period,
@@ -147,16 +161,22 @@ class ProgrammeImpact:
         """Estimate the effect; sets the attributes listed in the class docstring."""
         import statsmodels.api as sm
 
-        for a in ("n_treated_", "n_control_", "n_obs_", "n_pre_periods_", "n_post_periods_"):
+        for a in ("n_treated_", "n_control_", "n_obs_", "n_pre_periods_", "n_post_periods_", "n_programme_",
+                  "n_excluded_no_revenue_", "n_excluded_partial_periods_", "n_excluded_no_pre_history_",
+                  "n_control_pool_"):
             setattr(self, a, 0)
+        self.accounts_note_ = ""
         self.trends_ = pd.DataFrame(columns=["period_start", "group", "mean_log_revenue", "accounts"])
         if self.programme_start is None:
             return self._unsupported("no programme start date is set (analysis.programme_start in the params)")
         if treated_col not in accounts.columns or accounts[treated_col].isna().all():
             return self._unsupported(f"the accounts data has no '{treated_col}' column marking programme accounts, "
                                      "so there is no treated group")
-        flag = accounts[[account_col, treated_col]].dropna().copy()
+        flag = accounts[[account_col, treated_col]].dropna().drop_duplicates(account_col).copy()
         flag[treated_col] = flag[treated_col].astype(bool)
+        programme = set(flag.loc[flag[treated_col], account_col])
+        self.n_programme_ = len(programme)
+        bought = set(account_period.loc[account_period[revenue_col] > 0, account_col])
         start = pd.Timestamp(self.programme_start)
         use_orders = orders_col is not None and orders_col in account_period.columns
         ap = account_period[[account_col, period_col, revenue_col] + ([orders_col] if use_orders else [])].copy()
@@ -167,6 +187,9 @@ class ProgrammeImpact:
         if self.drop_edge_periods:
             ap = self._drop_edges(ap, account_col, period_col)
         ap = ap.merge(flag, on=account_col, how="inner")
+        usable = set(ap.loc[ap[treated_col], account_col])
+        self.n_excluded_no_revenue_ = len(programme - bought)
+        self.n_excluded_partial_periods_ = len((programme & bought) - usable)
         ap["post"] = ap[period_col] >= start
         ap["y"] = np.log(ap[revenue_col].astype(float))
         ap["f"] = np.log(ap[orders_col].clip(lower=1).astype(float)) if use_orders else 0.0
@@ -194,6 +217,10 @@ class ProgrammeImpact:
         pre = pre[pre["n"] >= self.min_match_periods].join(flag.set_index(account_col))
         treated = pre[pre[treated_col]]
         pool = pre[~pre[treated_col]]
+        self.n_excluded_no_pre_history_ = len(usable) - len(treated)
+        self.n_control_pool_ = len(pool)
+        self.match_window_periods_ = n_match if match_end is not None else len(pre_periods)
+        self.match_pre_periods_ = len(pre_periods)
         if len(treated) < self.min_accounts:
             return self._unsupported(f"only {len(treated)} programme account(s) bought in at least "
                                      f"{self.min_match_periods} period(s) of the matching window before the start; "
@@ -292,7 +319,23 @@ class ProgrammeImpact:
         self.supported_ = True
         self.reason_ = ""
         self.sentence_ = self._sentence()
+        self.accounts_note_ = self._accounts_note()
         return self
+
+    def _accounts_note(self) -> str:
+        """From the client's programme list to the accounts in the estimate, in one sentence."""
+        n, k = self.n_programme_, self.n_treated_
+        if n == k:
+            return f"All {n:,} accounts in the client's programme are in the estimate."
+        m, n_pre = self.match_window_periods_, self.match_pre_periods_
+        window = ("before the programme" if self.match_window_end_ is None else
+                  f"in the first {m} of the {n_pre} periods before the programme (the matching window)")
+        parts = [(self.n_excluded_no_revenue_, "with no revenue in the data"),
+                 (self.n_excluded_partial_periods_, "with revenue only in partly covered periods (an account's first "
+                                                    "or last period, or the one the programme started in)"),
+                 (self.n_excluded_no_pre_history_, f"that did not buy {window}, so have no history to be matched on")]
+        left = "; ".join(f"{c:,} {why}" for c, why in parts if c)
+        return f"{k:,} of the {n:,} accounts in the client's programme are in the estimate; left out: {left}."
 
     def _placebo(self, d: pd.DataFrame, account_col: str, period_col: str, start: pd.Timestamp,
                  alpha: float) -> None:
@@ -356,7 +399,11 @@ class ProgrammeImpact:
             "placebo_estimate": self.placebo_estimate_, "placebo_p_value": self.placebo_p_value_,
             "parallel_trends": (bool(self.pretrend_p_value_ >= self.pretrend_alpha)
                                 if np.isfinite(self.pretrend_p_value_) else None),
-            "n_treated": self.n_treated_, "n_control": self.n_control_, "n_obs": self.n_obs_,
+            "n_programme": self.n_programme_, "n_excluded_no_revenue": self.n_excluded_no_revenue_,
+            "n_excluded_partial_periods": self.n_excluded_partial_periods_,
+            "n_excluded_no_pre_history": self.n_excluded_no_pre_history_,
+            "n_treated": self.n_treated_, "n_control_pool": self.n_control_pool_, "n_control": self.n_control_,
+            "n_obs": self.n_obs_,
             "n_pre_periods": self.n_pre_periods_, "n_post_periods": self.n_post_periods_,
             "programme_start": pd.Timestamp(self.programme_start) if self.programme_start else pd.NaT,
-            "sentence": self.sentence_, "reason": self.reason_}])
+            "sentence": self.sentence_, "accounts_note": self.accounts_note_, "reason": self.reason_}])
