@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -91,10 +90,3 @@ def neutralise_frame_for_csv(df):
     # Column names are client-controlled too (e.g. categories pivoted into columns).
     out.columns = [_csv_text(str(c)) for c in out.columns]
     return out
-
-
-def finite_or_none(value: Any) -> Any:
-    """``None`` for NaN/inf floats (so they never reach a chart or a cell as NaN)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

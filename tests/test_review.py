@@ -29,8 +29,8 @@ def test_rag_status_thresholds_and_direction():
     assert review.rag_status(float("nan"), 100, amber=0.05, red=0.15) == "n/a"
     # one definition: the assessment's; directions from the KPI dictionary
     assert review.rag_status is assessment.rag_status
-    assert {"churn_rate", "top10_share", "unprofitable_account_share"} <= review.LOWER_IS_BETTER
-    assert "retention_rate" not in review.LOWER_IS_BETTER
+    assert not any(map(review.higher_is_better, ("churn_rate", "top10_share", "unprofitable_account_share")))
+    assert review.higher_is_better("retention_rate")
     assert not review.higher_is_better("churn_rate") and review.higher_is_better("revenue")
 
 

@@ -60,7 +60,6 @@ CHANNELS = ["Web", "Mobile app", "Store", "Trade desk"]
 REGIONS = ["UK & Ireland", "DACH", "France", "Benelux", "Nordics", "Southern Europe"]
 _REGION_P = [0.24, 0.22, 0.18, 0.12, 0.10, 0.14]
 TRADE_SEGMENTS = ["Boutique retailer", "Department store", "Interior designer", "Hospitality"]
-CONSUMER_SEGMENTS = ["VIP consumer", "Consumer"]
 MANAGERS = ["Amelia Hart", "Jonas Weber", "Claire Dubois", "Luca Romano", "Sofia Lindqvist",
             "Daniel Okafor", "Eva Novak", "Tom Jansen"]
 CAPABILITY = [  # dimension, score, target

@@ -149,10 +149,6 @@ class Run:
             )
         return pd.read_parquet(path)
 
-    def table_info(self) -> dict:
-        p = self.tables_dir / "_index.json"
-        return json.loads(p.read_text()) if p.exists() else {}
-
     # ------------------------------------------------------------------ data
     def has_data(self, name: str) -> bool:
         return (self.data_dir / f"{name}.parquet").exists()

@@ -745,28 +745,6 @@ class SlideCanvas:
                 etree.SubElement(clr, qn("a:alpha"), val="70000")
         return chart
 
-    def doughnut_chart(self, box: Box, categories: Sequence[str], values: Sequence, *, number_format: str,
-                       colors: Sequence[str] | None = None):
-        cd = CategoryChartData(number_format=number_format)
-        cd.categories = [clean_text(str(c), max_len=40) for c in categories]
-        cd.add_series("share", [finite(v) or 0.0 for v in values])
-        gf = self.slide.shapes.add_chart(XL_CHART_TYPE.DOUGHNUT, Emu(box.x), Emu(box.y), Emu(box.w), Emu(box.h), cd)
-        chart = gf.chart
-        self._style_chart(chart, legend=True)
-        chart.legend.position = XL_LEGEND_POSITION.RIGHT
-        colors = list(colors or self.style.series)
-        plot = chart.plots[0]
-        for k in range(len(categories)):
-            pt = plot.series[0].points[k]
-            pt.format.fill.solid()
-            pt.format.fill.fore_color.rgb = rgb(colors[k % len(colors)])
-        plot.has_data_labels = True
-        plot.data_labels.number_format = number_format
-        plot.data_labels.number_format_is_linked = False
-        plot.data_labels.font.size = Pt(11)
-        plot.data_labels.font.color.rgb = rgb("FFFFFF")
-        return chart
-
     def radar_chart(self, box: Box, categories: Sequence[str], series: dict[str, Sequence], *, number_format: str,
                     maximum: float | None = None, colors: Sequence[str] | None = None):
         cd = CategoryChartData(number_format=number_format)

@@ -25,7 +25,6 @@ from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
 
 __all__ = [
-    "LOWER_IS_BETTER",
     "SCORECARD_KPIS",
     "ALL_ACCOUNTS",
     "rag_status",
@@ -46,8 +45,6 @@ __all__ = [
     "compute_playbook_cohorts",
 ]
 
-#: KPIs where lower is better, from the KPI dictionary (the one source of each KPI's direction)
-LOWER_IS_BETTER = frozenset(k for k, d in KPI_DEFINITIONS.items() if d.higher_is_better is False)
 ALL_ACCOUNTS = "All accounts"
 #: KPIs of the segment scorecard (KPIs with a target are always added). Churn is left out by
 #: default: it is 1 - retention, and a second colour for the same fact would confuse.
