@@ -46,7 +46,7 @@ def test_validate_reports_bad_data_and_exits_2(tmp_path, capsys):
     capsys.readouterr()
     assert main(["validate", str(params)]) == 2
     out = capsys.readouterr().out
-    assert "values of nps are outside 0 to 10" in out and "'11'" in out
+    assert "values of nps are outside 0 to 10" in out and "'row 2: 11'" in out
     assert "Traceback" not in out
 
 

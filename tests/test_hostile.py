@@ -46,15 +46,48 @@ ERRORS = [
          error=r"Sheet 'Order' not found in the transactions workbook[\s\S]*fix: set data\.transactions\.sheet to "
                r"one of: Notes, Orders"),
     Case("excel_total_row.xlsx",
-         error=r"1 rows have no order_id or no order_date \(file .*excel_total_row\.xlsx, column 'order_id, order_date'\)"
-               r"[\s\S]*examples: 'row 9'"),
+         error=r"Row 9 of the transactions file is a totals row, not a transaction \(file .*excel_total_row\.xlsx, "
+               r"column 'account_id'\)[\s\S]*examples: \"row 9: account_id is 'Total'\"[\s\S]*"
+               r"fix: delete the totals and subtotal rows"),
     Case("european_amounts_without_decimal_setting.csv",
-         error=r"2 values in net_revenue cannot be read as numbers[\s\S]*examples: '1\.234,50', '80,5'[\s\S]*"
+         error=r"2 values in net_revenue cannot be read as numbers[\s\S]*examples: 'row 2: 1\.234,50', 'row 3: 80,5'[\s\S]*"
                r"set data\.transactions\.decimal: ','"),
     Case("conflicting_date_formats.csv",
          error=r"Dates mix day-first and month-first formats[\s\S]*examples: '25/03/2024', '03/25/2024'"),
     Case("excel_serial_dates.csv",
-         error=r"2 values in order_date cannot be read as dates[\s\S]*examples: '45306', '45323'"),
+         error=r"2 values in order_date cannot be read as dates[\s\S]*examples: 'row 2: 45306', 'row 3: 45323'"),
+    # "25.000" in a semicolon file: twenty-five thousand or 25.0? Refused, never read as 25.0
+    Case("european_thousands_no_decimals.csv",
+         error=r"2 values of net_revenue have a dot before exactly three digits \(e\.g\. 25\.000\)[\s\S]*"
+               r"examples: 'row 2: 25\.000', 'row 3: 1\.500'[\s\S]*fix: set data\.transactions\.decimal: ',' if the "
+               r"dot separates thousands[\s\S]*or data\.transactions\.decimal: '\.' if it is a decimal point"),
+    Case("totals_row_labelled.csv",
+         error=r"Row 5 of the transactions file is a totals row, not a transaction[\s\S]*"
+               r"examples: \"row 5: account_id is 'Grand Total:'\""),
+    Case("totals_row_unlabelled.csv",
+         error=r"Row 6 of the transactions file is a totals row, not a transaction[\s\S]*"
+               r"examples: 'row 6: net_revenue 1,400\.00 is the sum of all other rows'"),
+    Case("duplicate_headers.csv", spec={"columns": {"net_revenue": "Net Amount"}},
+         error=r"The transactions file has 2 columns named 'Net Amount' and 'Net Amount' \(the same name up to case "
+               r"and spaces\), so which one is net_revenue is ambiguous[\s\S]*fix: rename all but one of them"),
+    Case("headers_case_and_spaces.csv", spec={"columns": {"net_revenue": "Net Revenue"}},
+         error=r"The transactions file has 2 columns named 'Net Revenue' and 'net  revenue' \(the same name up to "
+               r"case and spaces\)"),
+    Case("surveys_nps_fraction.csv", table="surveys",
+         error=r"1 values of nps are not whole numbers \(file .*surveys_nps_fraction\.csv, column 'nps'\)[\s\S]*"
+               r"examples: 'row 3: 9\.5'[\s\S]*a value such as 9\.5 is an average or a typing error"),
+    Case("zero_dates.csv",
+         error=r"4 values of order_date are before 1990-01-01[\s\S]*examples: 'row 3: 1899-12-30', "
+               r"'row 4: 1899-12-31', 'row 5: 1900-01-00', 'row 6: 1985-06-01'[\s\S]*how a spreadsheet shows an "
+               r"empty date"),
+    Case("image_renamed.csv", error=r"The transactions file is not a text file: it looks like a PNG image"),
+    Case("excel_two_sheets.xlsx",
+         error=r"The transactions columns are not on the workbook's first sheet 'Notes'; sheet 'Orders' holds them"
+               r"[\s\S]*fix: set data\.transactions\.sheet: \"Orders\""),
+    Case("excel_uncalculated_formulas.xlsx",
+         error=r"2 formula cells in the transactions sheet 'Orders' have no calculated value[\s\S]*"
+               r"examples: 'D3', 'D4'[\s\S]*fix: open the workbook in Excel \(or LibreOffice\), let it calculate, "
+               r"save it"),
 ]
 
 
@@ -109,7 +142,8 @@ def test_windows_line_endings(tmp_path):
     assert _revenue(run) == {"A1": 100.0, "A2": 80.0}
 
 
-@pytest.mark.parametrize("file", ["accounts_latin1.csv", "accounts_utf8_bom.csv", "accounts_utf16.csv"])
+@pytest.mark.parametrize("file", ["accounts_latin1.csv", "accounts_utf8_bom.csv", "accounts_utf16.csv",
+                                  "accounts_utf16_no_bom.csv"])
 def test_encodings_give_the_same_names(file, tmp_path):
     run, _ = _prepare(tmp_path, transactions=TRANSACTIONS, accounts={"path": CORPUS / file})
     acc = run.read_data("accounts").set_index("account_id")
@@ -117,6 +151,53 @@ def test_encodings_give_the_same_names(file, tmp_path):
     assert acc.loc["A1", "account_name"] == "Société Générale"
     assert acc.loc["A2", "account_name"] == "Müller & Söhne"
     assert acc.loc["A1", "region"] == "Île-de-France"
+
+
+def test_european_thousands_proven_by_a_value_with_two_dots(tmp_path):
+    run, rep = _prepare(tmp_path, transactions={"path": CORPUS / "european_thousands_proven.csv"})
+    assert _revenue(run) == {"A1": 25000.0, "A2": 1234567.0, "A3": 800.0}
+    assert re.search(r"The dots in net_revenue separate thousands[\s\S]*examples: 'row 2: 25\.000', "
+                     r"'row 3: 1\.234\.567'", "\n".join(map(str, rep.warnings)))
+
+
+def test_european_thousands_with_the_decimal_setting(tmp_path):
+    run, rep = _prepare(tmp_path, transactions={"path": CORPUS / "european_thousands_no_decimals.csv",
+                                                "decimal": ","})
+    assert _revenue(run) == {"A1": 25000.0, "A2": 1500.0, "A3": 800.0}
+    assert rep.warnings == []
+
+
+def test_dots_as_decimal_points_when_said_so(tmp_path):
+    run, _ = _prepare(tmp_path, transactions={"path": CORPUS / "european_thousands_no_decimals.csv",
+                                              "decimal": "."})
+    assert _revenue(run) == {"A1": 25.0, "A2": 1.5, "A3": 800.0}
+
+
+def test_placeholders_are_missing_values_in_text_columns(tmp_path):
+    run, _ = _prepare(tmp_path, transactions=TRANSACTIONS, accounts={"path": CORPUS / "accounts_placeholders.csv"})
+    acc = run.read_data("accounts").set_index("account_id")
+    assert acc["region"].isna().tolist() == [True, True, True, True, False]
+    assert acc["account_manager"].isna().tolist() == [True, True, True, True, False]
+    assert acc.loc["A5", "region"] == "Nord" and acc.loc["A5", "account_manager"] == "Ana"
+
+
+@pytest.mark.parametrize("machine_zone", ["Pacific/Kiritimati", "America/Los_Angeles", "UTC"])
+@pytest.mark.parametrize("file,dates", [
+    ("orders_tz_paris.parquet", ["2024-03-31", "2024-06-30"]),  # the date on the clock in Paris
+    ("orders_tz_utc.parquet", ["2024-03-31", "2024-06-30"]),  # the date in UTC
+])
+def test_time_zone_aware_timestamps_dated_in_their_own_zone(file, dates, machine_zone, tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", machine_zone)
+    time.tzset()
+    try:
+        run, _ = _prepare(tmp_path, transactions={"path": CORPUS / file})
+        t = run.read_data("transactions").sort_values("order_id")
+        assert [str(pd.Timestamp(d).date()) for d in t["order_date"]] == dates
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_excel_header_rows_above_the_table(tmp_path):
@@ -239,9 +320,9 @@ def test_formula_like_account_ids_are_neutralised_in_csv(tmp_path):
 
 
 def test_every_corpus_file_has_a_test():
-    tested = {c.file for c in ERRORS} | set(re.findall(r'CORPUS / "([^"]+)"', Path(__file__).read_text()))
-    tested |= {"accounts_latin1.csv", "accounts_utf8_bom.csv", "accounts_utf16.csv"}
-    on_disk = {p.name for p in CORPUS.iterdir() if p.suffix in {".csv", ".tsv", ".xlsx"}}
+    tested = {c.file for c in ERRORS} | set(re.findall(r'"([\w.-]+\.(?:csv|tsv|xlsx|parquet))"',
+                                                        Path(__file__).read_text()))
+    on_disk = {p.name for p in CORPUS.iterdir() if p.suffix in {".csv", ".tsv", ".xlsx", ".parquet"}}
     assert on_disk - tested == set()
 
 

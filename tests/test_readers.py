@@ -146,3 +146,56 @@ def test_corrupt_parquet_is_a_clear_error(tmp_path):
     p.write_bytes(b"PAR1 not really")
     with pytest.raises(DataValidationError, match="The transactions file could not be read"):
         _read(p)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("account_id,name\nA1,Müller\n".encode("utf-16-le"), "utf-16"),
+    ("account_id,name\nA1,Müller\n".encode("utf-16-be"), "utf-16-be"),
+])
+def test_utf16_without_byte_order_mark_is_sniffed(tmp_path, raw, expected):
+    p = tmp_path / "f.csv"
+    p.write_bytes(raw)
+    assert detect_encoding(p) == expected
+
+
+def test_utf16_big_endian_refused_with_the_fix(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_bytes("account_id,order_id\nA1,O1\n".encode("utf-16-be"))
+    with pytest.raises(DataValidationError, match=r"f\.csv is UTF-16 big-endian text[\s\S]*save it again as 'CSV UTF-8'"):
+        _read(p)
+
+
+def test_a_folder_given_as_the_file(tmp_path):
+    with pytest.raises(DataValidationError, match=r"The transactions path is a folder, not a file[\s\S]*"
+                                                  r"set data\.transactions\.path to the file inside it"):
+        _read(tmp_path)
+
+
+def test_permission_denied_is_said_so(tmp_path, monkeypatch):
+    import builtins
+
+    from kam_analysis.data import readers
+
+    p = tmp_path / "f.csv"
+    p.write_text("account_id,order_id\nA1,O1\n")
+
+    def locked(file, *args, **kwargs):
+        if str(file) == str(p):
+            raise PermissionError(13, "Permission denied", str(file))
+        return builtins.open(file, *args, **kwargs)
+
+    monkeypatch.setattr(readers, "open", locked, raising=False)
+    with pytest.raises(DataValidationError, match=r"The transactions file cannot be opened: permission denied[\s\S]*"
+                                                  r"give your user read access") as exc:
+        _read(p)
+    assert "delimiter" not in str(exc.value)
+
+
+@pytest.mark.parametrize("magic,what", [(b"\xff\xd8\xff\xe0\x00\x10JFIF", "a JPEG image"),
+                                        (b"PK\x03\x04\x14\x00", "a zip archive or an Excel \\(.xlsx\\) workbook"),
+                                        (b"\x01\x02\x00\x03\x00garbage\x00\x00", "a binary file")])
+def test_binary_file_named_csv(tmp_path, magic, what):
+    p = tmp_path / "f.csv"
+    p.write_bytes(magic + bytes(range(256)))
+    with pytest.raises(DataValidationError, match=f"The transactions file is not a text file: it looks like {what}"):
+        _read(p)

@@ -97,15 +97,15 @@ def test_unparseable_dates(tmp_path):
     rep = validate(tmp_path, transactions=bad)
     with pytest.raises(DataValidationError, match="2 values in order_date cannot be read as dates"):
         _raise(rep)
-    assert "examples: '2024-13-45', 'yesterday'" in messages(rep)
+    assert "examples: 'row 2: 2024-13-45', 'row 4: yesterday'" in messages(rep)  # the header is row 1
 
 
 def test_unparseable_numbers(tmp_path):
-    bad = TRANSACTIONS.replace("250.50", "n/a").replace(",80\n", ",about 80\n")
+    bad = TRANSACTIONS.replace("250.50", "circa 250").replace(",80\n", ",about 80\n")
     rep = validate(tmp_path, transactions=bad)
     with pytest.raises(DataValidationError, match="2 values in net_revenue cannot be read as numbers"):
         _raise(rep)
-    assert "examples: 'n/a', 'about 80'" in messages(rep)
+    assert "examples: 'row 3: circa 250', 'row 4: about 80'" in messages(rep)
 
 
 def test_decimal_comma_with_default_decimal_is_an_error_not_a_guess(tmp_path):
@@ -182,7 +182,7 @@ def test_survey_scores_out_of_range(tmp_path, column, value, expected):
     rep = validate(tmp_path, surveys=rows)
     with pytest.raises(DataValidationError, match=expected):
         _raise(rep)
-    assert f"examples: '{value}'" in messages(rep)
+    assert f"examples: 'row 2: {value}'" in messages(rep)
 
 
 def test_strategic_importance_out_of_range(tmp_path):
@@ -202,7 +202,7 @@ def test_future_dates(tmp_path):
     rep = validate(tmp_path, transactions=TRANSACTIONS + "A1,O9,2999-01-01,10\n")
     with pytest.raises(DataValidationError, match=r"1 transactions rows are dated in the future \(after today"):
         _raise(rep)
-    assert "examples: '2999-01-01'" in messages(rep)
+    assert "examples: 'row 6: 2999-01-01'" in messages(rep)
 
 
 def test_rows_after_as_of_are_a_warning_and_excluded(tmp_path):
@@ -355,3 +355,42 @@ def test_missing_column_suggests_the_abbreviated_client_column():
     cols = ["Cust", "Customer Name", "Customer Type", "Region"]
     assert _guess_column("Customer ID", cols) == ["Cust"]
     assert _guess_column("Regoin", cols) == ["Region"]
+
+
+# --------------------------------------------------------------------------- rows named in every value message
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_bad_value_near_the_end_of_a_large_file_names_its_row(tmp_path, monkeypatch, parallel):
+    from kam_analysis.data import readers
+
+    if parallel:  # the reading path of files above readers._SMALL_CSV bytes (read in parallel)
+        monkeypatch.setattr(readers, "_SMALL_CSV", 0)
+    n = 100_000
+    lines = [f"A{i % 97},O{i},2024-01-{i % 28 + 1:02d},{i % 500}.25" for i in range(n)]
+    lines[n - 7] = lines[n - 7].rsplit(",", 1)[0] + ",12 euros"
+    rep = validate(tmp_path, transactions="account_id,order_id,order_date,net_revenue\n" + "\n".join(lines) + "\n")
+    with pytest.raises(DataValidationError, match=r"1 value in net_revenue cannot be read as numbers[\s\S]*"
+                                                  rf"examples: 'row {n - 7 + 2}: 12 euros'"):
+        _raise(rep)
+
+
+def test_placeholders_in_an_optional_number_column_are_missing_not_errors(tmp_path):
+    rep = validate(tmp_path, surveys="account_id,survey_date,nps,csat\nA1,2024-06-01,N/A,5\nA2,2024-06-02,-,#N/A\n"
+                                     "A3,2024-06-03,8,null\n")
+    assert rep.ok, rep.summary()
+    got = rep.con.execute("SELECT account_id, nps, csat FROM v_surveys ORDER BY account_id").fetchall()
+    assert got == [("A1", None, 5.0), ("A2", None, None), ("A3", 8.0, None)]
+
+
+def test_placeholder_in_a_required_column_is_a_missing_value_with_its_row(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("A2,O3", "N/A,O3"))
+    with pytest.raises(DataValidationError, match=r"1 rows have no account_id[\s\S]*examples: 'row 4'[\s\S]*"
+                                                  r"\(empty, 'n/a', 'na', '#n/a', '-' \.\.\. count as no value\)"):
+        _raise(rep)
+
+
+def test_totals_rule_ignores_a_large_order_that_is_not_the_sum(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("1200", "330.49"))  # 100+250.5+80 = 430.5
+    assert rep.ok, rep.summary()
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("1200", "430.5"))
+    with pytest.raises(DataValidationError, match=r"Row 5 of the transactions file is a totals row"):
+        _raise(rep)

@@ -10,9 +10,23 @@ is generated from the same definitions (``python -m kam_analysis.data.contract``
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
-__all__ = ["Column", "Table", "CONTRACT", "contract_markdown"]
+__all__ = ["Column", "Table", "CONTRACT", "PLACEHOLDERS", "TOTAL_LABELS", "DATE_FLOOR", "contract_markdown"]
+
+#: Cell values that mean "no value" in client exports; read as missing in every column
+#: (compared trimmed and case-insensitively).
+PLACEHOLDERS: tuple[str, ...] = ("", "n/a", "na", "#n/a", "-", "null", "none", "n.a.", "#null!", "nan")
+
+#: Whole cell values that label a totals row (compared trimmed, case-insensitively, with a
+#: trailing colon ignored): such a row is a footer of the export, never an account or order.
+TOTAL_LABELS: tuple[str, ...] = ("total", "totals", "grand total", "sub total", "subtotal", "sum", "summe",
+                                 "gesamt", "gesamtsumme", "total général", "totaal", "totale", "somme")
+
+#: Earliest plausible business date: an order or survey before it is an export error (an
+#: empty spreadsheet date cell shows as 1899-12-30 or 1899-12-31, or 1900-01-00).
+DATE_FLOOR = dt.date(1990, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -23,6 +37,7 @@ class Column:
     description: str
     min: float | None = None
     max: float | None = None
+    earliest: dt.date | None = None  # dates only: earlier values are refused
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,7 @@ TRANSACTIONS = Table(
     (
         Column("account_id", "id", True, "The customer account that placed the order."),
         Column("order_id", "id", True, "Order identifier. Several lines may share one order id."),
-        Column("order_date", "date", True, "Date of the order."),
+        Column("order_date", "date", True, "Date of the order.", earliest=DATE_FLOOR),
         Column("net_revenue", "number", True, "Revenue net of discounts and tax, in the client currency."),
         Column("gross_margin", "number", False, "Gross margin of the line (revenue minus cost of goods)."),
         Column("cost", "number", False, "Cost of goods of the line; margin = net_revenue - cost when no margin is given."),
@@ -67,7 +82,8 @@ ACCOUNTS = Table(
         Column("account_name", "text", False, "Display name."),
         Column("region", "text", False, "Region or country."),
         Column("segment", "text", False, "Client's own segment or industry of the account."),
-        Column("acquisition_date", "date", False, "When the account was won (default: first order)."),
+        Column("acquisition_date", "date", False, "When the account was won (default: first order).",
+               earliest=dt.date(1900, 1, 1)),
         Column("account_manager", "text", False, "Named account manager."),
         Column("strategic_importance", "number", False, "Client's strategic-importance rating, 1 (low) to 5 (high).", 1, 5),
         Column("cost_to_serve", "number", False, "Annual cost to serve the account (sales, service, logistics), client currency.", 0, None),
@@ -82,9 +98,9 @@ SURVEYS = Table(
     "One row per survey response.",
     (
         Column("account_id", "id", True, "Responding account."),
-        Column("survey_date", "date", True, "Date of the response."),
-        Column("nps", "number", False, "Likelihood to recommend, 0-10.", 0, 10),
-        Column("csat", "number", False, "Satisfaction, 1-5.", 1, 5),
+        Column("survey_date", "date", True, "Date of the response.", earliest=DATE_FLOOR),
+        Column("nps", "integer", False, "Likelihood to recommend, a whole number 0-10.", 0, 10),
+        Column("csat", "integer", False, "Satisfaction, a whole number 1-5.", 1, 5),
     ),
 )
 
@@ -114,6 +130,8 @@ def contract_markdown() -> str:
             rng = ""
             if c.min is not None or c.max is not None:
                 rng = f" Range {c.min if c.min is not None else '-inf'} to {c.max if c.max is not None else 'inf'}."
+            if c.earliest is not None:
+                rng += f" Not before {c.earliest:%Y-%m-%d}."
             out.append(f"| `{c.name}` | {c.dtype} | {'yes' if c.required else 'no'} | {c.description}{rng} |")
         out.append("")
     return "\n".join(out)

@@ -7,15 +7,16 @@ extract never has to fit in pandas.
 
 Rules (docs/data_rules.md documents them for consultants):
 
-* CSV: encoding detected (UTF-8 with or without BOM, UTF-16 with BOM, else Latin-1)
-  unless given; the header is the first line (within the first 50) that names every
+* CSV: encoding detected (UTF-8 with or without BOM, UTF-16 with or without BOM, else
+  Latin-1) unless given; a binary file (image, PDF, zip) is refused as not text; the header is the first line (within the first 50) that names every
   mapped required column, else the first line, unless ``header_row`` is given; the
   delimiter is the one that splits that line into those names, else DuckDB's sniffer
   decides, unless ``delimiter`` is given. A file of only blank space is empty.
-* Excel (.xlsx/.xlsm): first sheet unless ``sheet`` is given; the header row is the
+* Excel (.xlsx/.xlsm): first sheet unless ``sheet`` is given (when only another sheet
+  holds the columns, the error names it); formulas never calculated are refused; the header row is the
   first row containing all mapped required columns unless ``header_row`` is given; a
   merged cell's value fills every cell it covers. Old .xls needs ``xlrd``.
-* Parquet: read as is.
+* Parquet: read as is; the time zone of each zoned timestamp column is reported.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ import duckdb
 from ..config import FileSpec
 from ..exceptions import DataValidationError, Problem
 
-__all__ = ["read_raw", "detect_encoding", "sql_ident", "sql_str", "ROW_COLUMN", "connect_duckdb"]
+__all__ = ["read_raw", "detect_encoding", "header_key", "sql_ident", "sql_str", "ROW_COLUMN", "connect_duckdb"]
 
 #: DuckDB memory cap for transaction-level work; beyond it DuckDB spills to disk.
 MEMORY_LIMIT = "4GB"
@@ -60,7 +61,14 @@ def connect_duckdb(tmp_dir: str | Path | None = None) -> duckdb.DuckDBPyConnecti
     con.execute(f"SET memory_limit = {sql_str(MEMORY_LIMIT)}")
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET enable_progress_bar = false")
+    # time-zone-aware timestamps are dated by the rule in validate, never by the machine's zone
+    con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def header_key(name: object) -> str:
+    """A column name as matched against the mapping: case and white space ignored."""
+    return "".join(str(name).replace("\ufeff", "").split()).lower()
 
 
 def sql_ident(name: str) -> str:
@@ -74,14 +82,22 @@ def sql_str(value: str) -> str:
 
 
 def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
-    """``"utf-8"`` when the sample decodes as UTF-8 (BOM or not), else ``"latin-1"``.
+    """The text encoding of a CSV: ``"utf-8"``, ``"utf-16"`` (little-endian) or ``"latin-1"``.
 
-    UTF-16 files (with a BOM) are reported as ``"utf-16"``.
+    UTF-8 with or without a byte-order mark is ``"utf-8"``; UTF-16 is recognised by its
+    byte-order mark or, without one, by the NUL byte of every second byte that plain
+    text in UTF-16 has (``"utf-16"`` little-endian, ``"utf-16-be"`` big-endian); anything
+    else that is not valid UTF-8 is ``"latin-1"``.
     """
     with open(path, "rb") as fh:
         head = fh.read(sample_bytes)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if head.startswith(codecs.BOM_UTF16_LE):
         return "utf-16"
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
+    sniffed = _utf16_without_bom(head)
+    if sniffed:
+        return sniffed
     try:
         head.decode("utf-8")
         return "utf-8"
@@ -90,6 +106,41 @@ def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
         if exc.start >= len(head) - 4:
             return "utf-8"
         return "latin-1"
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """``"utf-16"`` / ``"utf-16-be"`` when most odd (even) bytes are NUL and the others are not."""
+    sample = head[:4096]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    nul_even, nul_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if nul_odd > 0.6 and nul_even < 0.1:
+        return "utf-16"
+    if nul_even > 0.6 and nul_odd < 0.1:
+        return "utf-16-be"
+    return None
+
+
+#: Signatures of files that are not text, so a renamed image or workbook is named as such.
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a zip archive or an Excel (.xlsx) workbook"),
+          (b"\xd0\xcf\x11\xe0", "an old Excel (.xls) or Office document"), (b"PAR1", "a Parquet file"),
+          (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"))
+
+
+def _not_text(path: Path) -> str | None:
+    """What a file given as CSV really is when it is not text (None when it is text)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    if _utf16_without_bom(head) or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    if b"\x00" in head:
+        return "a binary file"
+    return None
 
 
 def _problem(spec: FileSpec, table: str, message: str, fix: str, **kw) -> DataValidationError:
@@ -124,9 +175,19 @@ def read_raw(con: duckdb.DuckDBPyConnection, spec: FileSpec, *, table: str, view
     """
     info = {} if info is None else info
     path = Path(spec.path)
-    if not path.is_file():
+    if path.is_dir():
+        raise _problem(spec, table, f"The {table} path is a folder, not a file", rule="missing_file",
+                       fix=f"set data.{table}.path to the file inside it (e.g. {path.name}/orders.csv)")
+    if not path.exists():
         raise _problem(spec, table, f"The {table} file does not exist", rule="missing_file",
                        fix=f"check data.{table}.path in the parameter file (it is resolved relative to the params file)")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise _problem(spec, table, f"The {table} file cannot be opened: permission denied", rule="unreadable_file",
+                       fix="give your user read access to the file (or copy it into a folder of your own) "
+                           "and close it in any program that locks it") from None
     if path.stat().st_size == 0:
         raise _problem(spec, table, f"The {table} file is empty (0 bytes)", rule="empty_table",
                        fix="re-export the file from the client system; it has no header and no rows")
@@ -138,11 +199,18 @@ def read_raw(con: duckdb.DuckDBPyConnection, spec: FileSpec, *, table: str, view
                         f"file_row_number + 1 AS {sql_ident(ROW_COLUMN)} "
                         f"FROM read_parquet({sql_str(str(path))}, file_row_number = true)")
             info["header_row"] = 0  # Parquet has no header line: row 1 is the first record
+            info["timezones"] = _parquet_timezones(path)
         elif suffix in _EXCEL:
             df = _read_excel(spec, table, required_client_columns or [], info)
             con.register(f"{view}_df", df)
             con.execute(f"CREATE OR REPLACE VIEW {sql_ident(view)} AS SELECT * FROM {sql_ident(view + '_df')}")
         elif suffix in _CSV or suffix == "":
+            what = _not_text(path)
+            if what:
+                raise _problem(spec, table, f"The {table} file is not a text file: it looks like {what}",
+                               rule="unsupported_file",
+                               fix=f"give data.{table}.path the client's CSV export (or the workbook with its own "
+                                   ".xlsx extension)")
             if _blank_text_file(path):
                 raise _problem(spec, table, f"The {table} file has no header and no rows (only blank space)",
                                rule="empty_table", fix="re-export the file from the client system")
@@ -161,27 +229,40 @@ def read_raw(con: duckdb.DuckDBPyConnection, spec: FileSpec, *, table: str, view
     return cols
 
 
+def _parquet_timezones(path: Path) -> dict[str, str]:
+    """Column -> the time zone a Parquet timestamp column was written in (as the file records it)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow is a dependency of the Parquet writer
+        return {}
+    schema = pq.read_schema(path)
+    return {f.name: f.type.tz for f in schema if getattr(f.type, "tz", None)}
+
+
 _DELIMITERS = (",", ";", "\t", "|")
 _SMALL_CSV = 50_000_000  # bytes; larger CSVs are read in parallel (rows must be complete)
 
 
 def _find_csv_header(path: Path, encoding: str, delimiter: str | None, required: list[str],
-                     max_lines: int = 50) -> tuple[int, str] | None:
-    """(0-based line, delimiter) of the first line naming every required column, or None."""
+                     max_lines: int = 50) -> tuple[int, str, list[str]] | None:
+    """(0-based line, delimiter, the line's names) of the first line naming every required column, or None."""
     if not required:
         return None
-    wanted = {r.strip().lower() for r in required}
+    wanted = {header_key(r) for r in required}
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    text = head.decode(encoding if encoding != "utf-8" else "utf-8-sig", errors="replace")
+    if encoding == "utf-16":
+        text = head.removeprefix(codecs.BOM_UTF16_LE).decode("utf-16-le", errors="replace")
+    else:
+        text = head.decode(encoding if encoding != "utf-8" else "utf-8-sig", errors="replace")
     lines = text.splitlines()[:max_lines]
     for i, line in enumerate(lines):
         for d in ([delimiter] if delimiter else _DELIMITERS):
             if d not in line and len(wanted) > 1:
                 continue
-            fields = next(csv.reader([line], delimiter=d), [])
-            if wanted <= {f.strip().strip("\ufeff").lower() for f in fields}:
-                return i, d
+            fields = [f.strip().strip("\ufeff") for f in next(csv.reader([line], delimiter=d), [])]
+            if wanted <= {header_key(f) for f in fields}:
+                return i, d, fields
     return None
 
 
@@ -192,6 +273,11 @@ def _read_csv(con: duckdb.DuckDBPyConnection, spec: FileSpec, view: str, require
         enc = "utf-8"
     if enc in ("iso-8859-1", "latin1", "cp1252", "windows-1252", "iso-8859-15", "latin-9"):
         enc = "latin-1"
+    if enc in ("utf-16-le", "utf16", "utf16le"):
+        enc = "utf-16"
+    if enc in ("utf-16-be", "utf16be"):
+        raise _problem(spec, "", f"The file {path.name} is UTF-16 big-endian text, which cannot be read",
+                       rule="unreadable_file", fix="save it again as 'CSV UTF-8' (or UTF-16 little-endian)")
     if enc not in ("utf-8", "latin-1", "utf-16"):
         raise ValueError(f"encoding {spec.encoding!r} is not supported; use utf-8, latin-1 or utf-16")
     delimiter = spec.delimiter
@@ -199,7 +285,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, spec: FileSpec, view: str, require
     if not spec.header_row:
         found = _find_csv_header(path, enc, delimiter, required)
         if found is not None:
-            skip, delimiter = found
+            skip, delimiter, info["header_names"] = found
     small = path.stat().st_size < _SMALL_CSV
     opts = [f"encoding={sql_str(enc)}", "all_varchar=true", "header=true", "strict_mode=false"]
     if small:
@@ -260,28 +346,98 @@ def _excel_grid(spec: FileSpec, table: str):
             for c in range(rng.min_col, rng.max_col + 1):
                 ws.cell(r, c).value = value
     rows = list(ws.iter_rows(values_only=True))
+    title = ws.title
     wb.close()
-    return pd.DataFrame(rows, dtype=object, index=range(1, len(rows) + 1))
+    grid = pd.DataFrame(rows, dtype=object, index=range(1, len(rows) + 1))
+    grid.attrs["uncalculated"] = _uncalculated_formulas(path, title, rows)
+    grid.attrs["sheet"] = title
+    return grid
+
+
+def _uncalculated_formulas(path: Path, sheet: str, values: list[tuple]) -> list[tuple[int, str]]:
+    """(row, cell) of each formula cell whose result was never calculated and saved.
+
+    A workbook written by a program rather than saved by Excel keeps a formula's text
+    but no result, so the cell reads as empty. Only checked when the file holds formulas.
+    """
+    import zipfile
+
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    with zipfile.ZipFile(path) as zf:
+        if not any(b"<f>" in zf.read(n) or b"<f " in zf.read(n)
+                   for n in zf.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")):
+            return []
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        out = []
+        for r, row in enumerate(wb[sheet].iter_rows(values_only=True), start=1):
+            for c, v in enumerate(row, start=1):
+                if isinstance(v, str) and v.startswith("=") and (
+                        r > len(values) or c > len(values[r - 1]) or values[r - 1][c - 1] is None):
+                    out.append((r, f"{get_column_letter(c)}{r}"))
+        return out
+    finally:
+        wb.close()
+
+
+def _sheets_with_columns(path: Path, wanted: set[str], max_rows: int = 50) -> list[str]:
+    """Names of the workbook's sheets with a row (within the first 50) naming every wanted column."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        found = []
+        for ws in wb.worksheets:
+            for row in ws.iter_rows(max_row=max_rows, values_only=True):
+                if wanted <= {header_key(v) for v in row if v is not None}:
+                    found.append(ws.title)
+                    break
+        return found
+    finally:
+        wb.close()
 
 
 def _read_excel(spec: FileSpec, table: str, required: list[str], info: dict):
     import pandas as pd
 
     grid = _excel_grid(spec, table)
+    wanted = {header_key(r) for r in required}
     if spec.header_row:
         hdr = spec.header_row - 1
     else:
-        hdr = 0
-        wanted = {r.strip().lower() for r in required}
+        hdr = None
         for i in range(min(len(grid), 50)):
-            values = {str(v).strip().lower() for v in grid.iloc[i].tolist() if v is not None and str(v) != "nan"}
+            values = {header_key(v) for v in grid.iloc[i].tolist() if v is not None and str(v) != "nan"}
             if wanted and wanted <= values:
                 hdr = i
                 break
+        if hdr is None and wanted and spec.sheet is None and Path(spec.path).suffix.lower() != ".xls":
+            others = [n for n in _sheets_with_columns(Path(spec.path), wanted) if n != grid.attrs.get("sheet")]
+            if others:
+                raise _problem(spec, table, f"The {table} columns are not on the workbook's first sheet "
+                                            f"'{grid.attrs.get('sheet')}'; sheet{'s' if len(others) > 1 else ''} "
+                                            f"{', '.join(repr(o) for o in others)} "
+                                            f"{'hold' if len(others) > 1 else 'holds'} them",
+                               rule="missing_sheet", examples=tuple(others[:8]),
+                               fix=f"set data.{table}.sheet: \"{others[0]}\" in the parameter file")
+        hdr = hdr or 0
     if hdr >= len(grid):
         raise _problem(spec, table, f"The {table} sheet has no rows", rule="empty_table",
                        fix="check the sheet name and that the table is not empty")
     info["header_row"] = hdr + 1
+    uncalculated = [cell for r, cell in grid.attrs.get("uncalculated", []) if r > hdr + 1]
+    if uncalculated:
+        n = len(uncalculated)
+        raise _problem(spec, table, f"{n:,} formula cell{'s' if n != 1 else ''} in the {table} sheet "
+                                    f"'{grid.attrs.get('sheet')}' {'have' if n != 1 else 'has'} no calculated value "
+                                    "(the workbook was written by a program and never calculated)",
+                       rule="uncalculated_formulas", count=n, examples=tuple(uncalculated[:5]),
+                       fix="open the workbook in Excel (or LibreOffice), let it calculate, save it, and run again; "
+                           "or export the sheet as CSV")
+    info["header_names"] = [str(v).strip() for v in grid.iloc[hdr].tolist()
+                            if v is not None and str(v) != "nan" and str(v).strip()]
     header, seen = [], {}
     for j, v in enumerate(grid.iloc[hdr].tolist()):
         name = str(v).strip() if v is not None and str(v) != "nan" and str(v).strip() else f"column_{j + 1}"

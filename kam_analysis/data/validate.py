@@ -15,20 +15,25 @@ Parsing rules (the README documents them for consultants):
   ``mm/dd/yyyy`` is chosen from the data (a value like ``31/01/2024`` proves day-first)
   and must be consistent within a column; ``date_format`` in the params overrides;
 * booleans: 1/0, true/false, yes/no, y/n;
-* text: trimmed, control characters removed.
+* text: trimmed, control characters removed;
+* everywhere: placeholders such as ``N/A``, ``-``, ``null`` are missing values
+  (:data:`~kam_analysis.data.contract.PLACEHOLDERS`); a totals row is refused; every
+  example value in a message names its row.
 """
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
+import zoneinfo
 from dataclasses import dataclass, field
 
 import duckdb
 
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
-from .contract import CONTRACT, Column, Table
-from .readers import ROW_COLUMN, connect_duckdb, read_raw, sql_ident, sql_str
+from .contract import CONTRACT, PLACEHOLDERS, TOTAL_LABELS, Column, Table
+from .readers import ROW_COLUMN, connect_duckdb, header_key, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
 
@@ -83,8 +88,21 @@ class ValidationReport:
 
 
 # --------------------------------------------------------------------------- SQL pieces
+def _given(expr: str) -> str:
+    """The cell as text, NULL when it is empty or a placeholder such as 'N/A' or '-' (contract.PLACEHOLDERS)."""
+    values = ", ".join(sql_str(p) for p in PLACEHOLDERS)
+    return (f"CASE WHEN lower(trim(CAST({expr} AS VARCHAR))) IN ({values}) THEN NULL "
+            f"ELSE CAST({expr} AS VARCHAR) END")
+
+
 def _text(expr: str) -> str:
-    return f"NULLIF(trim(regexp_replace(CAST({expr} AS VARCHAR), '{_CONTROL_RE}', '', 'g')), '')"
+    cleaned = f"trim(regexp_replace(CAST({expr} AS VARCHAR), '{_CONTROL_RE}', '', 'g'))"
+    return f"NULLIF({_given(cleaned)}, '')"
+
+
+def _with_row(value: str) -> str:
+    """SQL of the example 'row <n>: <value>' (the first file row holding the value)."""
+    return f"'row ' || min(_row) || ': ' || CAST({value} AS VARCHAR)"
 
 
 # A number as clients write it: optional brackets, sign, currency (code or symbol) before
@@ -98,6 +116,10 @@ _NUM_PARTS = ["open", "s1", "cur1", "s2", "num", "cur2", "s3", "close"]
 _GROUPED = {".": r"^([0-9]{1,3}(,[0-9]{3})+|[0-9]*)(\.[0-9]*)?$",
             ",": r"^([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]*)?$"}
 _SCIENTIFIC = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$"
+# Digits grouped by dots in threes only ("25.000", "1.234.567"): thousands or decimals?
+_DOT_GROUPS = r"^[0-9]{1,3}(\.[0-9]{3})+$"
+# A spreadsheet's day zero written as a date (1900-01-00, 00/01/1900, 0.1.1900)
+_ZERO_DATE = r"^(1900-0?1-0?0|0?0[/.\-]0?1[/.\-]1900|0?1[/.\-]0?0[/.\-]1900)([ T].*)?$"
 
 
 def _number_text_sql(expr: str) -> str:
@@ -168,20 +190,37 @@ def _is_native(col: Column, native_type: str) -> bool:
     return True  # text and ids: trimming cannot fail
 
 
-def _parse_sql(col: Column, expr: str, native_type: str, spec: FileSpec, slash_order: str) -> str:
+def _zoned_date_sql(expr: str, zone: str | None) -> str:
+    """The calendar date of a time-zone-aware timestamp on the clock of the zone the file
+    records for it (a fixed offset such as '+02:00' or a zone name); UTC when it records none."""
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone or "")
+    if m:
+        minutes = (1 if m.group(1) == "+" else -1) * (int(m.group(2)) * 60 + int(m.group(3)))
+        return f"CAST(timezone('UTC', {expr}) + INTERVAL ({minutes}) MINUTE AS DATE)"
+    try:
+        name = str(zoneinfo.ZoneInfo(zone)) if zone else "UTC"
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        name = "UTC"
+    return f"CAST(timezone({sql_str(name)}, {expr}) AS DATE)"
+
+
+def _parse_sql(col: Column, expr: str, native_type: str, spec: FileSpec, slash_order: str,
+               zone: str | None = None) -> str:
     native = _is_native(col, native_type)
     if col.dtype in ("id", "text"):
         return _text(expr)
     if col.dtype in ("number", "integer"):
-        return _number_sql(expr, native, spec.decimal)
+        return _number_sql(expr if native else _given(expr), native, spec.decimal)
     if col.dtype == "date":
+        if native and "TIME ZONE" in native_type.upper():
+            return _zoned_date_sql(expr, zone)
         if native:
             return f"CAST({expr} AS DATE)"
-        return _date_sql(expr, spec.date_format, slash_order)
+        return _date_sql(_given(expr), spec.date_format, slash_order)
     if col.dtype == "bool":
         if native:
             return expr
-        return _bool_sql(expr)
+        return _bool_sql(_given(expr))
     raise AssertionError(col.dtype)
 
 
@@ -259,11 +298,13 @@ class _Checker:
         types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {sql_ident(raw_view)})").fetchall())
         has_sheet_rows = ROW_COLUMN in cols
         cols = [c for c in cols if c != ROW_COLUMN]
-        by_lower = {c.strip().lower(): c for c in cols}
+        by_lower = {header_key(c): c for c in cols}
+        if self._duplicate_headers(table, spec, info.get("header_names") or cols):
+            return None
 
         hint = _delimiter_hint(cols).replace("<table>", table.name)
         missing_required = [c for c in table.required_columns
-                            if spec.columns.get(c, c) not in cols and spec.columns.get(c, c).strip().lower() not in by_lower]
+                            if spec.columns.get(c, c) not in cols and header_key(spec.columns.get(c, c)) not in by_lower]
         if hint and len(missing_required) > 1:
             # one problem, not one per column: the delimiter is wrong
             self.add(rule="wrong_delimiter", file=fname, examples=(cols[0][:120],),
@@ -273,7 +314,7 @@ class _Checker:
         mapped: dict[str, str] = {}
         for c in table.columns:
             client = spec.columns.get(c.name, c.name)
-            actual = client if client in cols else by_lower.get(client.strip().lower())
+            actual = client if client in cols else by_lower.get(header_key(client))
             if actual is not None:
                 mapped[c.name] = actual
             elif c.required or c.name in spec.columns:
@@ -302,15 +343,15 @@ class _Checker:
                 col.dtype == "date" and not _is_native(col, native_type)) else "dmy"
             if col.dtype in ("number", "integer") and not _is_native(col, native_type):
                 # the number's parts, extracted once in an inner query
-                pre.append(f"{_number_text_sql(expr)} AS __kam_nt{i}")
+                pre.append(f"{_number_text_sql(_given(expr))} AS __kam_nt{i}")
                 pre.append(f"{_number_parts_sql(f'__kam_nt{i}')} AS __kam_np{i}")
                 parsed_sql = _number_sql(expr, False, spec.decimal, text=f"__kam_nt{i}", parts=f"__kam_np{i}")
             else:
-                parsed_sql = _parse_sql(col, expr, native_type, spec, slash)
+                parsed_sql = _parse_sql(col, expr, native_type, spec, slash, (info.get("timezones") or {}).get(client))
             selects.append(f"{parsed_sql} AS {sql_ident(name)}")
             if col.dtype not in ("id", "text") and not _is_native(col, native_type):
                 # the text as given, kept only where parsing can fail (for the examples in messages)
-                selects.append(f"NULLIF(trim(CAST({expr} AS VARCHAR)), '') AS {sql_ident('raw__' + name)}")
+                selects.append(f"NULLIF(trim({_given(expr)}), '') AS {sql_ident('raw__' + name)}")
                 raw_kept[name] = True
             self_cols.append(name)
         stg = f"stg_{table.name}"
@@ -368,9 +409,114 @@ class _Checker:
                      fix=f"if the dates are month-first, set data.{table}.date_format: '%m/%d/%Y'")
         return "mdy" if month_first and not day_first else "dmy"
 
+    def _duplicate_headers(self, table: Table, spec: FileSpec, names: list[str]) -> bool:
+        """An error for each contract column the file names more than once (ignoring case and spaces)."""
+        found = False
+        for c in table.columns:
+            client = spec.columns.get(c.name, c.name)
+            same = [n for n in names if header_key(n) == header_key(client)]
+            if len(same) > 1:
+                found = True
+                self.add(rule="duplicate_column", file=str(spec.path), column=client,
+                         examples=tuple(same),
+                         message=f"The {table.name} file has {len(same)} columns named "
+                                 + " and ".join(repr(n) for n in same)
+                                 + f" (the same name up to case and spaces), so which one is {c.name} is ambiguous",
+                         fix="rename all but one of them in the file so every column name is unique (or delete the "
+                             f"copies), then map the right one: data.{table.name}.columns.{c.name}: \"<its name>\"")
+        return found
+
+    def _ambiguous_thousands(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
+                             raw_kept: dict[str, bool]) -> None:
+        """Numbers whose dots could be thousands separators or decimal points ('25.000').
+
+        Only when ``decimal`` is not set: a value with two dots (1.234.567) proves the dots
+        separate thousands and the column is read so (with a warning); otherwise the file is
+        refused with the setting that decides.
+        """
+        if "decimal" in spec.model_fields_set:
+            return
+        for name, client in mapped.items():
+            if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
+                continue
+            raw = sql_ident("raw__" + name)
+            num = f"({_number_parts_sql(_number_text_sql(raw))}).num"
+            grouped = f"regexp_full_match(n, {sql_str(_DOT_GROUPS)})"
+            n_grouped, n_multi, n_decimal, n_comma = self.con.execute(
+                f"SELECT count(*) FILTER (WHERE {grouped}), "
+                f"count(*) FILTER (WHERE {grouped} AND n LIKE '%.%.%'), "
+                f"count(*) FILTER (WHERE n LIKE '%.%' AND NOT {grouped}), count(*) FILTER (WHERE n LIKE '%,%') "
+                f"FROM (SELECT {num} AS n FROM {stg} WHERE {raw} IS NOT NULL)").fetchone()
+            if not n_grouped or n_decimal or n_comma:
+                continue
+            ex = _examples(self.con, f"SELECT {_with_row(raw)} FROM {stg} WHERE regexp_full_match("
+                                     f"{num}, {sql_str(_DOT_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
+                                     f"LIMIT {_N_EXAMPLES}")
+            if n_multi:
+                self.con.execute(f"UPDATE {stg} SET {sql_ident(name)} = {_number_sql(raw, False, ',')}")
+                self.add(rule="thousands_separator", severity="warning", file=str(spec.path), column=client,
+                         count=int(n_grouped), examples=ex,
+                         message=f"The dots in {name} separate thousands (a value has two of them, "
+                                 "and none has decimals), so 25.000 is read as twenty-five thousand",
+                         fix=f"nothing to do if that is right; otherwise set data.{table.name}.decimal: '.'")
+            else:
+                self.add(rule="ambiguous_number", file=str(spec.path), column=client, count=int(n_grouped),
+                         examples=ex,
+                         message=f"{n_grouped:,} values of {name} have a dot before exactly three digits "
+                                 "(e.g. 25.000), which may be a thousands separator (25,000) or a decimal "
+                                 "point (25.0); nothing in the column decides",
+                         fix=f"set data.{table.name}.decimal: ',' if the dot separates thousands (European "
+                             f"style, 25.000 = twenty-five thousand), or data.{table.name}.decimal: '.' if it is "
+                             "a decimal point")
+
+    def _totals_rows(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
+                     raw_kept: dict[str, bool]) -> None:
+        """Refuse rows that are an export's totals, not data, and leave them out of later checks.
+
+        A totals row is one whose id or text cell (or any cell) is a totals label (contract.
+        TOTAL_LABELS: 'Total', 'Grand total', 'Sum', ...), or whose amount is the largest in
+        the column and equals the sum of all the other rows (at least three of them).
+        """
+        con = self.con
+        labels = ", ".join(sql_str(v) for v in TOTAL_LABELS)
+        cells = {n: (sql_ident("raw__" + n) if n in raw_kept else sql_ident(n)) for n in mapped}
+        conds = [f"trim(rtrim(lower(CAST({c} AS VARCHAR)), ':')) IN ({labels})" for c in cells.values()]
+        reasons: dict[int, str] = {}
+        columns: set[str] = set()
+        for row, *vals in con.execute(f"SELECT _row, {', '.join(cells.values())} FROM {stg} "
+                                      f"WHERE {' OR '.join(conds)} ORDER BY _row LIMIT 1000").fetchall():
+            n, v = next((n, v) for n, v in zip(cells, vals)
+                        if v is not None and str(v).lower().rstrip(":").strip() in TOTAL_LABELS)
+            reasons[row] = f"row {row}: {mapped[n]} is {str(v)!r}"
+            columns.add(mapped[n])
+        amount = {"transactions": "net_revenue", "accounts": "cost_to_serve"}.get(table.name)
+        if amount in mapped:
+            a = sql_ident(amount)
+            for row, value in con.execute(
+                    f"WITH t AS (SELECT sum({a}) AS s, count({a}) AS n, max(abs({a})) AS m FROM {stg}) "
+                    f"SELECT _row, {a} FROM {stg}, t WHERE t.n >= 4 AND {a} <> 0 AND abs({a}) = t.m "
+                    f"AND abs({a} - (t.s - {a})) <= 0.005 + 1e-9 * abs({a}) ORDER BY _row LIMIT 5").fetchall():
+                if row not in reasons:
+                    reasons[row] = f"row {row}: {mapped[amount]} {value:,.2f} is the sum of all other rows"
+                    columns.add(mapped[amount])
+        if not reasons:
+            return
+        rows = sorted(reasons)
+        self.add(rule="totals_row", file=str(spec.path), count=len(rows),
+                 column=", ".join(sorted(columns)),
+                 examples=tuple(reasons[r] for r in rows[:_N_EXAMPLES]),
+                 message=f"{'Row' if len(rows) == 1 else 'Rows'} {', '.join(map(str, rows[:_N_EXAMPLES]))}"
+                         f"{' ...' if len(rows) > _N_EXAMPLES else ''} of the {table.name} file "
+                         f"{'is a totals row' if len(rows) == 1 else 'are totals rows'}, not "
+                         f"{'a ' + table.name[:-1] if table.name != 'capability' else 'capability scores'}",
+                 fix="delete the totals and subtotal rows from the extract (the analysis makes its own totals)")
+        con.execute(f"DELETE FROM {stg} WHERE _row IN ({', '.join(map(str, rows))})")
+
     def _parse_failures(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
                         raw_kept: dict[str, bool]) -> None:
         con, fname = self.con, str(spec.path)
+        self._totals_rows(table, spec, stg, mapped, raw_kept)
+        self._ambiguous_thousands(table, spec, stg, mapped, raw_kept)
         # one problem for rows missing required values (a footer or blank row misses several)
         missing = {name: (f"{sql_ident('raw__' + name)} IS NULL" if name in raw_kept else f"{sql_ident(name)} IS NULL")
                    for name in mapped if table.column(name).required}
@@ -386,17 +532,18 @@ class _Checker:
                          count=int(n_any), message=f"{n_any:,} rows have no {' or no '.join(names)}",
                          examples=tuple(f"row {r}" for r in rows),
                          fix=f"fill in {' and '.join(names)} for these rows or remove them from the extract "
-                             "(a totals row below the table counts as such a row)")
+                             f"(empty, {', '.join(repr(p) for p in PLACEHOLDERS[1:5])} ... count as no value)")
         for name, client in mapped.items():
             col = table.column(name)
             parsed = sql_ident(name)
             raw = sql_ident("raw__" + name) if name in raw_kept else None
             shown = raw or parsed
+            zero_date = f"regexp_full_match({raw}, {sql_str(_ZERO_DATE)})" if raw and col.dtype == "date" else "FALSE"
             if raw is not None and (fname, client) not in self.mixed:
-                cond = f"{raw} IS NOT NULL AND {parsed} IS NULL"
+                cond = f"{raw} IS NOT NULL AND {parsed} IS NULL AND NOT {zero_date}"
                 n_bad = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
                 if n_bad:
-                    ex = _examples(con, f"SELECT {raw} FROM {stg} WHERE {cond} GROUP BY {raw} "
+                    ex = _examples(con, f"SELECT {_with_row(raw)} FROM {stg} WHERE {cond} GROUP BY {raw} "
                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
                     kind = {"date": "dates", "bool": "yes/no values"}.get(col.dtype, "numbers")
                     fix = {"date": f"use ISO dates (YYYY-MM-DD) or set data.{table.name}.date_format, e.g. '%d/%m/%Y'",
@@ -404,12 +551,24 @@ class _Checker:
                         col.dtype, "remove text from the numbers (a currency symbol or code before or after is fine); "
                                    f"if the file writes decimals with a comma (1.234,50), set data.{table.name}.decimal: ','")
                     self.add(rule="unparseable", file=fname, column=client, count=int(n_bad),
-                             message=f"{n_bad:,} value{'s' if n_bad != 1 else ''} in {name} cannot be read as {kind}", examples=ex, fix=fix)
+                             message=f"{n_bad:,} value{'s' if n_bad != 1 else ''} in {name} cannot be read as {kind}",
+                             examples=ex, fix=fix)
+            if col.dtype == "date" and col.earliest is not None:
+                cond = f"({parsed} < DATE '{col.earliest}' OR {zero_date})"
+                n_early = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
+                if n_early:
+                    ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
+                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
+                    self.add(rule="implausible_date", file=fname, column=client, count=int(n_early), examples=ex,
+                             message=f"{n_early:,} value{'s' if n_early != 1 else ''} of {name} "
+                                     f"{'are' if n_early != 1 else 'is'} before {col.earliest:%Y-%m-%d}",
+                             fix="1899-12-30, 1899-12-31 and 1900-01-00 are how a spreadsheet shows an empty date: "
+                                 "leave these cells empty in the export or give the real dates")
             if col.dtype in ("number", "integer"):
                 cond = f"{parsed} IS NOT NULL AND (NOT isfinite({parsed}) OR abs({parsed}) >= {_MAX_NUMBER!r})"
                 n_huge = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
                 if n_huge:
-                    ex = _examples(con, f"SELECT CAST({shown} AS VARCHAR) FROM {stg} WHERE {cond} GROUP BY {shown} "
+                    ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
                     self.add(rule="implausible_number", file=fname, column=client, count=int(n_huge), examples=ex,
                              message=f"{n_huge:,} values of {name} are infinite, not a number, or larger than "
@@ -424,12 +583,22 @@ class _Checker:
                 cond = f"{parsed} IS NOT NULL AND ({' OR '.join(conds)})"
                 n_out = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
                 if n_out:
-                    ex = _examples(con, f"SELECT CAST({shown} AS VARCHAR) FROM {stg} WHERE {cond} GROUP BY {shown} "
+                    ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
                     rng = f"{col.min:g} to {col.max:g}" if col.max is not None else f"at least {col.min:g}"
                     self.add(rule="out_of_range", file=fname, column=client, count=int(n_out),
                              message=f"{n_out:,} values of {name} are outside {rng}", examples=ex,
                              fix=f"{name} must be {rng}; correct the values or map the right column")
+            if col.dtype == "integer":
+                cond = f"{parsed} IS NOT NULL AND isfinite({parsed}) AND {parsed} <> round({parsed})"
+                n_frac = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
+                if n_frac:
+                    ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
+                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
+                    self.add(rule="not_whole", file=fname, column=client, count=int(n_frac), examples=ex,
+                             message=f"{n_frac:,} values of {name} are not whole numbers",
+                             fix=f"{name} is one respondent's whole-number answer per row: a value such as 9.5 is "
+                                 "an average or a typing error; give the individual responses")
 
     def future_dates(self, table: str, spec: FileSpec, stg: str, col: str) -> str:
         """Errors for dates after today, a warning for dates after the as-of date; returns the keep filter."""
@@ -437,11 +606,10 @@ class _Checker:
         today = dt.date.today()
         client = spec.columns.get(col, col)
         c = sql_ident(col)
-        n_future, ex = self.con.execute(
-            f"SELECT count(*), list(DISTINCT CAST({c} AS VARCHAR) ORDER BY CAST({c} AS VARCHAR))[1:{_N_EXAMPLES}] "
-            f"FROM {stg} WHERE {c} > DATE '{today}'"
-        ).fetchone()
+        n_future = self.con.execute(f"SELECT count(*) FROM {stg} WHERE {c} > DATE '{today}'").fetchone()[0]
         if n_future:
+            ex = _examples(self.con, f"SELECT {_with_row(c)} FROM {stg} WHERE {c} > DATE '{today}' GROUP BY {c} "
+                                     f"ORDER BY {c} LIMIT {_N_EXAMPLES}")
             self.add(rule="future_date", file=str(spec.path), column=client, count=int(n_future),
                      message=f"{n_future:,} {table} rows are dated in the future (after today, {today})",
                      examples=tuple(ex), fix="check the date column mapping and the date format (day/month order)")

@@ -134,6 +134,57 @@ def main() -> None:
        "account_id,account_name\nA1,Alpha\x07 Ltd\nA2,Be\x1b[31mta\x1b[0m\nA3,\x01Gamma\x0b SA\x7f\n")
     _w("ids_formula_like.csv", HEADER + "\n=A1,O1,2024-01-15,100\n+A2,O2,2024-02-01,80\n")
 
+    # ---- ambiguous numbers: European thousands without decimals ("25.000" is 25,000, not 25.0)
+    _w("european_thousands_no_decimals.csv",
+       "account_id;order_id;order_date;net_revenue\nA1;O1;15.01.2024;25.000\nA2;O2;01.02.2024;1.500\n"
+       "A3;O3;20.05.2024;800\n")
+    _w("european_thousands_proven.csv",
+       "account_id;order_id;order_date;net_revenue\nA1;O1;15.01.2024;25.000\nA2;O2;01.02.2024;1.234.567\n"
+       "A3;O3;20.05.2024;800\n")
+    # ---- totals rows: labelled in any column, or unlabelled with the sum of the other rows
+    _w("totals_row_labelled.csv",
+       HEADER + "\nA1,O1,2024-01-15,100\nA2,O2,2024-02-01,80\nA3,O3,2024-05-20,1200\nGrand Total:,,,1380\n")
+    _w("totals_row_unlabelled.csv",
+       HEADER + "\nA1,O1,2024-01-15,100\nA2,O2,2024-02-01,80\nA3,O3,2024-05-20,1200\nA3,O4,2024-06-20,20\n"
+                "A9,O9,2024-12-31,1400\n")
+    # ---- headers: the same name twice, or differing only in case and spaces
+    _w("duplicate_headers.csv", "account_id,order_id,order_date,Net Amount,Net Amount\n"
+                                "A1,O1,2024-01-15,119,100\nA2,O2,2024-02-01,95.2,80\n")
+    _w("headers_case_and_spaces.csv", "account_id,order_id,order_date,Net Revenue,net  revenue \n"
+                                      "A1,O1,2024-01-15,119,100\nA2,O2,2024-02-01,95.2,80\n")
+    # ---- placeholders for "no value" in text columns
+    _w("accounts_placeholders.csv",
+       "account_id,account_name,region,account_manager\nA1,Alpha,N/A,-\nA2,Beta,null,#N/A\nA3,Gamma,NA,n/a\n"
+       "A4,Delta,,none\nA5,Epsilon,Nord,Ana\n")
+    # ---- scores and dates out of range
+    _w("surveys_nps_fraction.csv", "account_id,survey_date,nps,csat\nA1,2024-06-01,9,5\nA2,2024-06-02,9.5,4\n"
+                                   "A3,2024-06-03,7,4\n")
+    _w("zero_dates.csv", HEADER + "\nA1,O1,2024-01-15,100\nA2,O2,1899-12-30,80\nA3,O3,1899-12-31,1200\n"
+                                  "A3,O4,1900-01-00,5\nA1,O5,1985-06-01,7\n")
+    # ---- encodings and files that are not text
+    _w("accounts_utf16_no_bom.csv", accounts.encode("utf-16-le"))
+    _w("image_renamed.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+
+    def uncalculated(wb):
+        ws = wb.active
+        ws.title = "Orders"
+        ws.append(["account_id", "order_id", "order_date", "net_revenue"])
+        ws.append(["A1", "O1", "2024-01-15", 100])
+        ws.append(["A2", "O2", "2024-02-01", "=B3*0+80"])  # a formula openpyxl saves without its result
+        ws.append(["A3", "O3", "2024-05-20", "=D2*12"])
+
+    _xlsx("excel_uncalculated_formulas.xlsx", uncalculated)
+    # ---- Parquet timestamps with a time zone: 23:30 in Paris on 31 March is 31 March
+    import pandas as pd
+
+    stamps = pd.to_datetime(["2024-03-31 23:30", "2024-06-30 00:15"])
+    pd.DataFrame({"account_id": ["A1", "A2"], "order_id": ["O1", "O2"],
+                  "order_date": stamps.tz_localize("Europe/Paris"), "net_revenue": [100.0, 80.0]}
+                 ).to_parquet(HERE / "orders_tz_paris.parquet", index=False)
+    pd.DataFrame({"account_id": ["A1", "A2"], "order_id": ["O1", "O2"],
+                  "order_date": stamps.tz_localize("UTC"), "net_revenue": [100.0, 80.0]}
+                 ).to_parquet(HERE / "orders_tz_utc.parquet", index=False)
+
 
 if __name__ == "__main__":
     main()
