@@ -89,10 +89,14 @@ def test_account_features_hand_worked():
                            "orders": [2, 1]})
     period = pd.concat([period, pd.DataFrame({"account_id": ["X", "X"], "orders": [1, 1],
                                               "period_start": pd.to_datetime(["2024-01-01", "2024-07-01"])})])
-    f = sg.compute_account_features(summary, account_period=period).set_index("account_id")
+    ak = pd.DataFrame({"account_id": ["A", "B"], "gross_margin_12m": [180.0, 0.0], "profit_12m": [80.0, np.nan]})
+    f = sg.compute_account_features(summary, account_period=period, account_kpis=ak).set_index("account_id")
     assert f.loc["A", "margin_rate"] == pytest.approx(0.4)
-    assert f.loc["A", "gross_margin_12m"] == pytest.approx(200.0)
-    assert f.loc["A", "profit_12m"] == pytest.approx(100.0)
+    # the metrics layer's 12-month margin and profit, not a lifetime rate applied to 12-month revenue
+    assert f.loc["A", "gross_margin_12m"] == pytest.approx(180.0)
+    assert f.loc["A", "profit_12m"] == pytest.approx(80.0) and np.isnan(f.loc["B", "profit_12m"])
+    bare = sg.compute_account_features(summary, account_period=period).set_index("account_id")
+    assert bare["profit_12m"].isna().all()  # never estimated when the metrics layer's figures are absent
     assert f.loc["A", "revenue_change"] == 250 and f.loc["A", "revenue_growth"] == pytest.approx(1.0)
     # periods: Jan, Apr, Jul, Oct; A first orders in Apr -> 2 of 3 periods
     assert f.loc["A", "order_regularity"] == pytest.approx(2 / 3)

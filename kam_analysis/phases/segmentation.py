@@ -106,14 +106,18 @@ def compute_value_tiers(account_summary: pd.DataFrame, *, tiers: dict[str, float
 # --------------------------------------------------------------------------- features
 def compute_account_features(account_summary: pd.DataFrame, *, account_period: pd.DataFrame | None = None,
                              clv_scores: pd.DataFrame | None = None, clv_value_basis: str = "revenue",
+                             account_kpis: pd.DataFrame | None = None,
                              account_col: str = "account_id") -> pd.DataFrame:
     """One row per account with every feature scoring, RFM and clustering use.
 
     Formulas
     --------
     * ``margin_rate`` = gross_margin / revenue (lifetime; NaN without margin data), clipped to [-1, 1];
-    * ``gross_margin_12m`` = revenue_12m × margin_rate;
-    * ``profit_12m`` = gross_margin_12m − cost_to_serve (when the data has cost to serve);
+    * ``gross_margin_12m`` and ``profit_12m``: the metrics layer's per-account figures
+      (``account_kpis`` from :func:`kam_analysis.metrics.kpis.compute_account_kpis`: the
+      margin of the last 12 months, and profit after cost to serve for accounts that ordered
+      in them), so the segment profiles add up to the headline profit; NaN without
+      ``account_kpis``;
     * ``revenue_change`` = revenue_12m − revenue_prev_12m (absolute growth);
     * ``revenue_growth`` = revenue_12m / revenue_prev_12m − 1 (NaN without prior revenue);
     * ``order_regularity`` = periods with an order / periods from the account's first
@@ -137,11 +141,11 @@ def compute_account_features(account_summary: pd.DataFrame, *, account_period: p
         out["margin_rate"] = (out["gross_margin"] / rev.where(rev > 0)).clip(-1, 1)
     else:
         out["margin_rate"] = np.nan
-    out["gross_margin_12m"] = out["revenue_12m"] * out["margin_rate"]
-    if "cost_to_serve" in out:
-        out["profit_12m"] = out["gross_margin_12m"] - out["cost_to_serve"].astype(float)
-    else:
-        out["profit_12m"] = out["gross_margin_12m"]
+    for c in ("gross_margin_12m", "profit_12m"):
+        out[c] = np.nan
+        if account_kpis is not None and c in account_kpis:
+            ak = account_kpis.set_index(account_kpis[account_col].astype(str))[c]
+            out[c] = out[account_col].map(ak).astype(float).to_numpy()
     out["revenue_change"] = out["revenue_12m"] - out["revenue_prev_12m"]
     prev = out["revenue_prev_12m"].astype(float)
     out["revenue_growth"] = out["revenue_12m"] / prev.where(prev > 0) - 1
@@ -527,7 +531,9 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     period = run.read_table("account_period") if run.has_table("account_period") else None
     clv_res = compute_clv_for_run(run, account_col=account_col)
     feats = compute_account_features(summary, account_period=period, clv_scores=clv_res["scores"],
-                                     clv_value_basis=seg.clv.value_basis, account_col=account_col)
+                                     clv_value_basis=seg.clv.value_basis, account_col=account_col,
+                                     account_kpis=run.read_table("account_kpis") if run.has_table("account_kpis")
+                                     else None)
     sel, sel_w, sel_n = compute_selection_scores(feats, criteria=seg.selection_criteria,
                                                  normalisation=seg.normalisation,
                                                  key_account_share=seg.key_account_share, account_col=account_col)
