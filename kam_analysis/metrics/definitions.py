@@ -76,7 +76,7 @@ KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
         "mean CSAT of the latest response per account in W", "surveys"),
     KPI("survey_coverage", "Survey coverage", "share", True,
         "ordering accounts in W with a survey response in W / ordering accounts in W", "surveys"),
-    KPI("key_account_revenue_share", "Key-account share of revenue", "share", None,
+    KPI("key_account_revenue_share", "Key-account share of revenue (client's programme)", "share", None,
         "revenue_12m of accounts flagged key_account / revenue_12m", "accounts.key_account"),
     KPI("key_accounts", "Key accounts (client's programme)", "count", None,
         "accounts flagged key_account", "accounts.key_account"),
