@@ -154,7 +154,7 @@ def collect_dashboard_data(run) -> dict:
     data["matrix"] = matrix
     # at-risk list
     risk = read_optional(run, "churn_risk")
-    at_risk = []
+    at_risk, at_risk_counts = [], {}
     if risk is not None and risk.empty:
         notes.append("At-risk list: no account has a churn-risk score (the data did not support the churn model).")
     elif risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
@@ -171,6 +171,8 @@ def collect_dashboard_data(run) -> dict:
         r["name"] = r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str))
         r = r[r["revenue_at_risk"].fillna(0) > 0].sort_values(["revenue_at_risk", "account_id"],
                                                               ascending=[False, True])
+        # how many accounts are at risk in all and per segment, so a shortened list says "top N of M"
+        at_risk_counts = {ALL_ACCOUNTS: len(r), **{str(k): int(v) for k, v in r["segment"].value_counts().items()}}
         # the top N overall plus the top N of each segment, so the filter always has rows
         keep = [r.head(p.review.dashboard_at_risk_rows)]
         keep += [g.head(p.review.dashboard_at_risk_rows) for _, g in r.groupby("segment", dropna=True)]
@@ -180,6 +182,7 @@ def collect_dashboard_data(run) -> dict:
     else:
         notes.append("At-risk list: no churn_risk table (the strategy phase's churn-risk model writes it).")
     data["at_risk"] = at_risk
+    data["at_risk_counts"] = at_risk_counts
     data["at_risk_rows"] = p.review.dashboard_at_risk_rows
     # scorecard
     sc = read_optional(run, "kpi_scorecard")
@@ -197,8 +200,10 @@ def collect_dashboard_data(run) -> dict:
     recs = read_optional(run, "recommendations")
     if recs is not None and "value_basis" not in recs:
         recs = recs.assign(value_basis="at stake")
-    data["recommendations"] = _records(recs.head(8), ["rank", "recommendation", "evidence", "value",
-                                                      "value_basis"]) if recs is not None else []
+    # every recommendation of the table (the deck shows the largest and says how many there are)
+    data["recommendations"] = _records(recs.sort_values("rank"), ["rank", "recommendation", "evidence", "value",
+                                                                  "value_basis"]) if recs is not None else []
+    data["recommendations_total"] = 0 if recs is None else len(recs)
     data["notes"] = notes
     return data
 

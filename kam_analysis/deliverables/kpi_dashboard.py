@@ -34,7 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..metrics import KPI_DEFINITIONS
 from ..phases.review import ALL_ACCOUNTS, POINT_UNITS, change_vs_baseline, kpi_unit, read_optional
-from ..present.formats import currency_symbol, excel_number_format
+from ..present.formats import currency_symbol, excel_number_format, fmt_top
 from ..present.theme import active_theme
 from ._xlsx import (FMT, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
@@ -506,12 +506,13 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
         r = risk.copy()
         r.insert(1, "account", r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str)))
-        r = r.sort_values(["revenue_at_risk", "account_id"], ascending=[False, True])
-        r = r.head(max(p.review.dashboard_at_risk_rows * 4, 100))
+        r = r[r["revenue_at_risk"].fillna(0) > 0].sort_values(["revenue_at_risk", "account_id"],
+                                                              ascending=[False, True])
+        shown = r.head(max(p.review.dashboard_at_risk_rows * 4, 100))
         cols = [c for c in ["account_id", "account", "risk_score", "risk_band", "revenue_at_risk"] if c in r]
-        _detail(wb, "At-risk accounts", "Accounts at risk", "Largest revenue at risk first (churn-risk model of the "
-                "strategy phase)", r[cols], formats={"risk_score": "pct", "revenue_at_risk": money},
-                table="AtRisk")
+        _detail(wb, "At-risk accounts", "Accounts at risk", f"Largest revenue at risk first: the "
+                f"{fmt_top(len(shown), len(r))} accounts with revenue at risk (churn-risk model of the strategy phase)",
+                shown[cols], formats={"risk_score": "pct", "revenue_at_risk": money}, table="AtRisk")
     else:
         notes.append("At-risk accounts: no churn_risk table (written by the strategy phase's churn-risk model).")
 

@@ -17,7 +17,7 @@ import math
 
 __all__ = [
     "CURRENCY_SYMBOLS", "NA", "currency_symbol", "is_num", "fmt_money", "fmt_share", "fmt_points", "fmt_count",
-    "fmt_score", "fmt_ratio", "fmt_days", "fmt_value", "fmt_change", "fmt_date", "fmt_period",
+    "fmt_top", "fmt_score", "fmt_ratio", "fmt_days", "fmt_value", "fmt_change", "fmt_date", "fmt_period",
     "excel_number_format", "axis_formatter", "POINT_UNITS",
 ]
 
@@ -84,6 +84,12 @@ def fmt_count(v, *, signed: bool = False) -> str:
     if not is_num(v):
         return NA
     return f"{float(v):{'+' if signed else ''},.0f}"
+
+
+def fmt_top(shown: int, total: int) -> str:
+    """How much of a list is shown: ``top 8 of 10`` when only the first ``shown`` of ``total``
+    are listed, ``all 10`` when every one is (a shortened list always says of how many)."""
+    return f"all {fmt_count(total)}" if shown >= total else f"top {fmt_count(shown)} of {fmt_count(total)}"
 
 
 def fmt_score(v, *, signed: bool = False) -> str:

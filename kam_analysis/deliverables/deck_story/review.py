@@ -6,9 +6,12 @@ import pandas as pd
 
 from ...present.theme import tint
 from .._pptx import SlideCanvas
-from ...present.formats import fmt_count, fmt_share, fmt_value, is_num
+from ...present.formats import fmt_count, fmt_share, fmt_value, fmt_top, is_num
 from ._base import (_bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
                     SlideSpec, _text, _tiles)
+
+
+DECK_RECOMMENDATIONS = 8  # the deck lists the largest; the KPI dashboard and the HTML dashboard list all
 
 
 def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
@@ -48,6 +51,24 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
                             "(thresholds.rag).")]
 
 
+def _impact_groups(d: DeckData, r) -> str:
+    """Who the estimate compares, reconciled with the programme's size: the accounts in the
+    client's KAM programme that bought before the start (the estimate needs them), of all of them."""
+    segs = d.peek("segments")
+    prog = int(segs["currently_key"].astype(bool).sum()) if segs is not None and "currently_key" in segs.columns \
+        else None
+    treated = int(r["n_treated"]) if is_num(r.get("n_treated")) else None
+    control = int(r["n_control"]) if is_num(r.get("n_control")) else None
+    if treated is None:
+        return ("accounts in the client's KAM programme against comparable accounts outside it, before and after "
+                "the programme start")
+    of = f" of the {fmt_count(prog)} accounts in the client's KAM programme" if prog is not None else \
+        " accounts in the client's KAM programme"
+    return (f"{fmt_count(treated)}{of} (those that bought before the start) against "
+            + (f"{fmt_count(control)} comparable accounts outside it" if control is not None else
+               "comparable accounts outside it") + ", before and after the programme start")
+
+
 def s_programme_impact(d: DeckData) -> list[SlideSpec]:
     t = d.table("programme_impact", ("supported", "estimate", "ci_low", "ci_high", "sentence"),
                 topic="Programme impact")
@@ -64,7 +85,7 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
     level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
     conf = fmt_share(level, decimals=0)
     if unit == "share":
-        title = (f"Key accounts grew revenue an estimated {_impact_text(r)} more than comparable accounts "
+        title = (f"Programme accounts grew revenue an estimated {_impact_text(r)} more than comparable accounts "
                  f"({conf} interval {ci})")
     else:
         title = f"The programme effect is estimated at {_impact_text(r)} ({conf} interval {ci})"
@@ -81,8 +102,7 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
                      ("key and comparison accounts moved in parallel before the start, which supports the comparison"
                       if pt else "the groups were already diverging before the start; read the estimate with caution",
                       False)])
-    body.append([("Comparison: ", True), ("key accounts against comparable non-key accounts, before and after the "
-                                          "programme start", False)])
+    body.append([("Comparison: ", True), (_impact_groups(d, r), False)])
 
     def draw(c: SlideCanvas):
         _tiles(c, c.region("Numbers"), [(_impact_text(r), "Programme effect (estimate)", None),
@@ -91,8 +111,8 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
         _bullets(c, c.region("Body"), body, size=16)
 
     return [SlideSpec("review", "Key Numbers", title, draw, topic="Programme impact", source=d.source("programme_impact"),
-                      footnote="Difference-in-differences: key accounts vs comparable non-key accounts, before vs "
-                               "after the programme start; cluster-robust standard errors.",
+                      footnote="Difference-in-differences: accounts in the client's KAM programme vs comparable "
+                               "accounts outside it, before vs after the programme start; cluster-robust standard errors.",
                       notes="Programme impact by difference-in-differences with account and period effects; the "
                             "effect is shown as the revenue uplift exp(beta) - 1 when the table gives it.")]
 
@@ -145,7 +165,8 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     t = d.table("recommendations", ("rank", "recommendation", "evidence"), topic="Recommendations")
     if t is None:
         return []
-    t = t.sort_values("rank").head(8)
+    total = len(t)
+    t = t.sort_values("rank").head(DECK_RECOMMENDATIONS)
     has_v = "value" in t.columns
     has_b = has_v and "value_basis" in t.columns
 
@@ -154,7 +175,8 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
             for _, r in t.iterrows()]
     first = t.iloc[0]
     lead = _lc_first(_first_clause(first["recommendation"], 70))
-    title = f"{len(t)} recommendation{'s' if len(t) != 1 else ''}; the largest: {lead}"
+    title = (f"{total} recommendation{'s' if total != 1 else ''}" if len(t) == total else
+             f"The {fmt_top(len(t), total)} recommendations") + f"; the largest: {lead}"
     if has_v and is_num(first["value"]):
         basis = _text(first["value_basis"], 60) if has_b and _text(first["value_basis"], 60) else "at stake"
         title += f" ({d.money(first['value'])} {basis})"
@@ -168,8 +190,10 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
                     align=["c", "l", "l"] + (["r"] if has_v else []) + (["l"] if has_b else []), max_pt=13)
         out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Recommendations", source=d.source("recommendations"),
-                             footnote="Each value is the money at stake for that action, of the kind named beside it; "
-                                      "values of different kinds are not added up." if has_v else "",
+                             footnote=(f"The {fmt_top(len(t), total)} recommendations by value; every one is in the "
+                                       "KPI dashboard. " if len(t) < total else "") +
+                                      ("Each value is the money at stake for that action, of the kind named beside it; "
+                                       "values of different kinds are not added up." if has_v else ""),
                              notes="Rule-based recommendations ranked by value at stake; each names its evidence. "
                                    "Values are of different kinds (revenue at risk of churn, revenue uplift, expected "
                                    "cross-sell value) and are not summed."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...present.theme import tint
 from .._pptx import SlideCanvas
-from ...present.formats import excel_number_format, fmt_count, fmt_share, is_num
+from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
 from ._base import DeckData, _q, SlideSpec, _takeaway, _text
 
 
@@ -46,9 +46,9 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
         for q in order:
             g = shown[shown["quadrant"] == q]
             if len(g):
-                series[q] = (g["attractiveness"].tolist(), g["relative_strength"].tolist(), g["_size"].tolist())
+                series[q] = (g["relative_strength"].tolist(), g["attractiveness"].tolist(), g["_size"].tolist())
         c.bubble_chart(c.region("Chart"), series, x_format="0%", y_format="0%",
-                       x_title="Account attractiveness (percentile)", y_title="Relative strength (percentile)",
+                       x_title="Relative strength (percentile)", y_title="Account attractiveness (percentile)",
                        colors=_quadrant_colors(d, c, [q for q in order if q in series]), cross=(0.5, 0.5), bounds=(0, 1, 0, 1), scale=40)
         _takeaway(c, take)
 
@@ -57,7 +57,7 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
                       footnote=f"Bubble area = last-12-month revenue (floor at 3% of the largest so small accounts "
                                f"stay visible); the 40 largest accounts of each quadrant shown ({len(shown)} of "
                                f"{len(s)}); axes cross at the quadrant boundaries.",
-                      notes="KAM portfolio matrix (McDonald & Rogers): attractiveness x relative strength, quadrants "
+                      notes="KAM portfolio matrix (McDonald & Rogers): relative strength across, attractiveness up, quadrants "
                             "at the thresholds from params; consultant overrides applied in the segments table.")]
 
 
@@ -132,8 +132,9 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
     rows = [[d.name_of(r["account_id"]), d.money(r["revenue_12m"]),
              fmt_share(r["revenue_12m"] / tot) if tot else "n/a"] + [f(r[c]) for c, _, _, f in opt]
             for _, r in top.iterrows()]
-    title = (f"The top {len(top)} key accounts generate {fmt_share(top['revenue_12m'].sum() / tot)} of revenue"
-             if tot else f"The top {len(top)} key accounts")
+    which = fmt_top(len(top), len(key))
+    title = (f"The {which} key accounts generate {fmt_share(top['revenue_12m'].sum() / tot)} of revenue"
+             if tot else f"The {which} key accounts")
 
     def draw(c: SlideCanvas):
         header = ["Account", "Revenue (12m)", "Share"] + [h for _, h, _, _ in opt]
@@ -141,8 +142,8 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
                 align=["l", "r", "r"] + [a for _, _, a, _ in opt], max_pt=12, bold_cols=[0])
 
     return [SlideSpec("segmentation", "Table", title, draw, topic="Key account list", source=d.source("segments"),
-                      footnote=f"{fmt_count(len(key))} key accounts in total; the {len(top)} largest by last-12-month "
-                               "revenue shown.",
+                      footnote=f"{fmt_count(len(key))} key accounts selected; the {fmt_top(len(top), len(key))} by "
+                               "last-12-month revenue shown.",
                       notes="Key accounts = accounts flagged is_key by the selection scoring (segments table).")]
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ...present.theme import tint
 from .._pptx import SlideCanvas
-from ...present.formats import excel_number_format, fmt_count, fmt_share, is_num
+from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
 from ._base import _churn_unsupported, DeckData, _rows_per_page, SlideSpec, _takeaway, _text
 
 
@@ -131,14 +131,15 @@ def s_churn_risk(d: DeckData) -> list[SlideSpec]:
     tot = g.sum()
     hi = g.iloc[0]
     title = f"{d.money(tot)} of revenue is at risk; {fmt_share(hi / tot, decimals=0) if tot else 'n/a'} of it in the {str(g.index[0]).lower()}-risk band"
-    top = t.sort_values("revenue_at_risk", ascending=False).head(5)
+    n_risk = int((t["revenue_at_risk"].fillna(0) > 0).sum())
+    top = t[t["revenue_at_risk"].fillna(0) > 0].sort_values("revenue_at_risk", ascending=False).head(5)
     take = [f"{d.name_of(r['account_id'])}: {d.money(r['revenue_at_risk'])}" for _, r in top.iterrows()]
 
     def draw(c: SlideCanvas):
         c.bar_chart(c.region("Chart"), [str(x).capitalize() for x in g.index], {"Revenue at risk": g.tolist()},
                     number_format=excel_number_format("currency", d.cur, max_abs=float(g.abs().max())),
                     colors=[c.style.red])
-        _takeaway(c, take, heading="Largest revenue at risk")
+        _takeaway(c, take, heading=f"Largest revenue at risk ({fmt_top(len(top), n_risk)} accounts)")
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Revenue at risk", source=d.source("churn_risk"),
                       footnote=("Revenue at risk = churn probability x last-12-month revenue." + left_out).strip(),
@@ -153,8 +154,8 @@ def s_whitespace(d: DeckData) -> list[SlideSpec]:
     if t.empty:
         return []
     top = t.head(10)
-    title = (f"{fmt_count(len(t))} cross-sell opportunities worth {d.money(t['expected_value'].sum())}; the top 10 are "
-             f"worth {d.money(top['expected_value'].sum())}")
+    title = (f"{fmt_count(len(t))} cross-sell opportunities worth {d.money(t['expected_value'].sum())}; the "
+             f"{fmt_top(len(top), len(t))} are worth {d.money(top['expected_value'].sum())}")
     rows = [[d.name_of(r["account_id"]), _text(r["category"], 40), d.money(r["expected_value"])]
             for _, r in top.iterrows()]
 
@@ -248,6 +249,8 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
         t = t.sort_values("rank")
     rows = [[d.name_of(r["account_id"])] + [d.money(r[c]) if c == "revenue_12m" else _text(r[c], 140) for c in cols]
             for _, r in t.head(12).iterrows()]
+    segs = d.peek("segments")
+    n_key = int(segs["is_key"].astype(bool).sum()) if segs is not None and "is_key" in segs.columns else len(t)
     pages = _rows_per_page(len(rows), 8)
     out = []
     for k, sl in enumerate(pages):
@@ -256,7 +259,7 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
                     widths=[1.4] + [0.9 if x == "revenue_12m" else 1.3 if "owner" in x else 2 for x in cols],
                     align=["l"] + ["r" if x == "revenue_12m" else "l" for x in cols], bold_cols=[0], max_pt=12)
         out.append(SlideSpec("strategy", "Table",
-                             f"Account plans are ready for the top {len(rows)} key accounts" +
+                             f"Account plans are ready for the {fmt_top(len(rows), n_key)} key accounts" +
                              (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw, topic="Account plans",
                              source=d.source("account_plans"),
                              notes="Account plans for the top key accounts: current state, objectives, "
