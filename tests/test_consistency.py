@@ -1,99 +1,529 @@
-"""One engagement, four deliverables, one set of numbers.
+"""Three engagements, four deliverables, one set of numbers.
 
-Runs the real engagement on a small demo client and checks that the framework deck, the
-segmentation workbook, the Excel KPI dashboard and the HTML dashboard show the numbers
-of the run's tables: headline KPIs, key accounts and quadrant sizes.
+Runs the real engagement end to end on three clients — a small demo, a transactions-only
+client (no accounts, surveys or capability files, no margin) and a degenerate one (eight
+accounts, four months of history) — and reads back what each deliverable shows: the
+framework deck (slide text, tables and native chart data via python-pptx), the
+segmentation workbook and the KPI dashboard (cells via openpyxl) and the HTML dashboard
+(its embedded JSON and its text). Every figure below must be the run's table value
+wherever it appears; a figure a deliverable leaves out is fine, a figure shown
+differently is a failure. Displayed strings are compared with the table values formatted
+by the deliverables' own formatters, never with hard-coded numbers.
+
+Figures: revenue 12m, growth, active accounts, retention, NPS, AOV (headline KPIs); key
+accounts selected and in the client's programme; quadrant sizes; programme effect and
+its interval; revenue at risk; whitespace value and count; total profit; number of
+recommendations (a list that shows only the top ones says "top N of M"); and the
+portfolio matrix's axes (relative strength across, attractiveness up).
 """
 from __future__ import annotations
 
 import html
+import json
+import math
+import random
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 from openpyxl import load_workbook
 from pptx import Presentation
 
 from conftest import write_demo_params
+from data_helpers import write_params
 from kam_analysis.config import load_params
-from kam_analysis.present.formats import fmt_money, fmt_share
 from kam_analysis.data.runfolder import Run
+from kam_analysis.present.formats import fmt_count, fmt_money, fmt_value
 from kam_analysis.runner import run_engagement
 
 pytestmark = pytest.mark.slow
 
+HEADLINE = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate", "nps", "average_order_value")
 
-@pytest.fixture(scope="module")
-def engagement(tmp_path_factory):
-    params = write_demo_params(tmp_path_factory.mktemp("consistency"), n_accounts=500, seed=5, name="Consistency Co")
+
+# --------------------------------------------------------------------------- the three clients
+def _demo(tmp: Path) -> Path:
+    # 900 accounts: enough programme accounts with pre-programme orders for the impact estimate
+    return write_demo_params(tmp, n_accounts=900, seed=5, name="Consistency Co")
+
+
+def _transactions_only(tmp: Path) -> Path:
+    path = write_demo_params(tmp, n_accounts=300, seed=3, name="Bare Client")
+    raw = yaml.safe_load(path.read_text())
+    for t in ("accounts", "surveys", "capability"):
+        raw["data"].pop(t)
+    raw["data"]["transactions"]["columns"].pop("gross_margin")
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _degenerate(tmp: Path) -> Path:
+    """Eight accounts, a few orders each, all in the last four months."""
+    rng = random.Random(3)
+    cats = ["Apparel", "Footwear", "Home"]
+    rows, k = ["account_id,order_id,order_date,net_revenue,category"], 0
+    for a in range(1, 9):
+        for _ in range(rng.randint(1, 5)):
+            k += 1
+            rows.append(f"A{a},O{k},2024-{rng.randint(9, 12):02d}-{rng.randint(1, 28):02d},"
+                        f"{rng.randint(50, 2000)}.00,{rng.choice(cats[: 1 + a % 3])}")
+    return write_params(tmp, transactions="\n".join(rows) + "\n", name="Tiny Client")
+
+
+CLIENTS = {"demo": _demo, "transactions_only": _transactions_only, "degenerate": _degenerate}
+
+
+# --------------------------------------------------------------------------- what each deliverable shows
+@dataclass
+class Slide:
+    title: str
+    texts: list[str]  # every text frame, in shape order (title included)
+    tables: list[list[list[str]]]
+    charts: list[dict]  # {"type", "categories", "series": {name: (xs | None, ys)}, "x_title", "y_title"}
+
+    @property
+    def all_text(self) -> str:
+        return "\n".join(self.texts + [c for t in self.tables for row in t for c in row])
+
+
+@dataclass
+class Engagement:
+    name: str
+    run: Run
+    deck: list[Slide] = field(default_factory=list)
+    workbook: dict[str, list[list]] = field(default_factory=dict)  # sheet -> rows of values
+    kpi_book: dict[str, list[list]] = field(default_factory=dict)
+    html_data: dict = field(default_factory=dict)
+    html_text: str = ""
+
+    @property
+    def cur(self) -> str:
+        return self.run.params.client.currency
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        return self.run.read_table(name) if self.run.has_table(name) else None
+
+    def deck_text(self) -> str:
+        return "\n".join(s.all_text for s in self.deck)
+
+
+def _chart_data(chart) -> dict:
+    from pptx.oxml.ns import qn
+
+    def axis_title(ax) -> str:
+        try:
+            return ax.axis_title.text_frame.text if ax.has_title else ""
+        except (AttributeError, ValueError):
+            return ""
+
+    out = {"type": str(chart.chart_type), "series": {}, "categories": []}
+    plot = chart.plots[0]
+    try:
+        out["categories"] = [str(c) for c in plot.categories]
+    except (AttributeError, ValueError, TypeError):
+        out["categories"] = []
+    for s in plot.series:
+        xv = s._element.find(qn("c:xVal"))
+        xs = None
+        if xv is not None:
+            xs = [float(v.text) for v in xv.iter(qn("c:v"))]
+        out["series"][s.name] = (xs, [float(v) if v is not None else math.nan for v in s.values])
+    try:
+        out["x_title"], out["y_title"] = axis_title(chart.category_axis), axis_title(chart.value_axis)
+    except (ValueError, AttributeError):
+        out["x_title"] = out["y_title"] = ""
+    return out
+
+
+def read_deck(path: Path) -> list[Slide]:
+    slides = []
+    for slide in Presentation(path).slides:
+        title = slide.shapes.title.text_frame.text if slide.shapes.title is not None else ""
+        texts, tables, charts = [], [], []
+        for sh in slide.shapes:
+            if sh.has_text_frame and sh.text_frame.text.strip():
+                texts.append(sh.text_frame.text)
+            if getattr(sh, "has_table", False) and sh.has_table:
+                tables.append([[c.text for c in row.cells] for row in sh.table.rows])
+            if getattr(sh, "has_chart", False) and sh.has_chart:
+                charts.append(_chart_data(sh.chart))
+        slides.append(Slide(title, texts, tables, charts))
+    return slides
+
+
+def read_workbook(path: Path) -> dict[str, list[list]]:
+    wb = load_workbook(path, data_only=True)
+    return {ws.title: [list(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+
+
+def read_html(path: Path) -> tuple[dict, str]:
+    page = path.read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>', page, re.S)
+    assert m, "the dashboard's data island is missing"
+    text = html.unescape(re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.S))
+    return json.loads(m.group(1)), text
+
+
+@pytest.fixture(scope="module", params=list(CLIENTS))
+def eng(request, tmp_path_factory) -> Engagement:
+    params = CLIENTS[request.param](tmp_path_factory.mktemp(request.param))
     res = run_engagement(params, progress=None)
     assert res.ok
     d = {rec["name"]: res.run_dir / rec["path"] for rec in res.manifest["deliverables"]}
     assert set(d) == {"segmentation_workbook", "kpi_dashboard", "html_dashboard", "deck"}
-    return Run(res.run_dir, load_params(params)), d
+    e = Engagement(request.param, Run(res.run_dir, load_params(params)))
+    e.deck = read_deck(d["deck"])
+    e.workbook = read_workbook(d["segmentation_workbook"])
+    e.kpi_book = read_workbook(d["kpi_dashboard"])
+    e.html_data, e.html_text = read_html(d["html_dashboard"])
+    return e
 
 
-def _deck_text(path) -> str:
-    prs = Presentation(path)
-    parts = []
-    for slide in prs.slides:
-        for sh in slide.shapes:
-            if sh.has_text_frame:
-                parts.append(sh.text_frame.text)
-            if getattr(sh, "has_table", False) and sh.has_table:
-                parts += [c.text for row in sh.table.rows for c in row.cells]
-    return "\n".join(parts)
+# --------------------------------------------------------------------------- helpers
+def same(a, b, rel: float = 1e-9) -> bool:
+    """Two numbers from a table and a workbook/JSON are the same figure."""
+    if a is None or b is None:
+        return False
+    a, b = float(a), float(b)
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
 
 
-def _xlsx_values(path) -> tuple[set[str], list[float]]:
-    wb = load_workbook(path, read_only=True, data_only=True)
-    cells = [c for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row if c is not None]
-    return ({str(c) for c in cells},
-            [float(c) for c in cells if isinstance(c, (int, float)) and not isinstance(c, bool)])
+def headline(e: Engagement) -> dict[str, tuple[float, str, str]]:
+    """kpi -> (value, unit, label) for the headline KPIs with a value."""
+    h = e.table("kpi_headline")
+    out = {}
+    for _, r in h.iterrows():
+        if r["kpi"] in HEADLINE and pd.notna(r["value"]):
+            out[r["kpi"]] = (float(r["value"]), r["unit"], r["label"])
+    return out
 
 
-def _headline(run: Run) -> dict[str, float]:
-    h = run.read_table("kpi_headline")
-    return dict(zip(h["kpi"], h["value"]))
+def rows_after_header(rows: list[list], first: str) -> tuple[list, list[list]]:
+    """The header row whose first cell is ``first`` and the rows below it, up to the first blank row."""
+    for i, r in enumerate(rows):
+        if r and r[0] == first:
+            body = []
+            for r2 in rows[i + 1:]:
+                if not r2 or r2[0] is None:
+                    break
+                body.append(r2)
+            return r, body
+    return [], []
 
 
-def test_deck_headline_numbers_are_the_tables(engagement):
-    run, d = engagement
-    h = _headline(run)
-    text = _deck_text(d["deck"])
-    cur = run.params.client.currency
-    assert fmt_money(h["revenue_12m"], cur) in text
-    assert fmt_share(h["retention_rate"]) in text
-    assert fmt_share(h["revenue_growth_yoy"]) in text
-    n_key = int(run.read_table("segments")["is_key"].sum())
-    assert re.search(rf"\b{n_key}\b key accounts|\b{n_key} accounts selected", text)
+def deck_label_values(e: Engagement) -> list[tuple[str, str, str]]:
+    """(slide title, label, displayed value) pairs the deck shows for a labelled KPI:
+    tiles (value box followed by its label box), table rows with a 'Current' column, and
+    bullets 'Label: value against a target of ...'."""
+    out = []
+    for s in e.deck:
+        for value, label in zip(s.texts, s.texts[1:]):
+            first_line = label.split("\n")[0].split(" | ")[0]
+            if re.fullmatch(r"[-+€$£]?[\d.,]+[%kmbn]*|[-+]?[A-Z]{0,3} ?[\d.,]+[kmbn]*", value.strip()):
+                out.append((s.title, first_line.strip(), value.strip()))
+        for t in s.tables:
+            if "Current" in t[0]:
+                j = t[0].index("Current")
+                out += [(s.title, row[0], row[j]) for row in t[1:]]
+        for text in s.texts:
+            for m in re.finditer(r"(?:^|\n)•?\s*([^:\n•]+): ([^\s]+) against a target of", text):
+                out.append((s.title, m.group(1).strip(), m.group(2)))
+    return out
 
 
-def test_kpi_dashboard_tiles_are_the_headline_values(engagement):
-    run, d = engagement
-    h = _headline(run)
-    _, numbers = _xlsx_values(d["kpi_dashboard"])
-    for kpi in ("revenue_12m", "retention_rate", "average_order_value", "repeat_purchase_rate"):
-        assert any(abs(x - h[kpi]) < 1e-9 * max(1, abs(h[kpi])) for x in numbers), kpi
+# --------------------------------------------------------------------------- headline KPIs
+def test_headline_kpis_in_the_deck_are_the_table_values(eng):
+    h = headline(eng)
+    pairs = deck_label_values(eng)
+    seen = set()
+    for kpi, (v, unit, label) in h.items():
+        want = fmt_value(v, unit, eng.cur)
+        for title, lab, shown in pairs:
+            if lab == label:
+                assert shown == want, f"{eng.name}: {label} shows {shown} on '{title}', the table says {want}"
+                seen.add(kpi)
+    assert {"revenue_12m", "active_accounts", "retention_rate"} & set(h) <= seen, f"{eng.name}: deck shows {seen}"
 
 
-def test_segmentation_workbook_holds_every_key_account_and_quadrant_size(engagement):
-    run, d = engagement
-    strings, numbers = _xlsx_values(d["segmentation_workbook"])
-    segs = run.read_table("segments")
-    names = run.account_display_names()
-    key_names = {names[a] for a in segs.loc[segs["is_key"], "account_id"]}
-    assert key_names and key_names <= strings
-    for q, n in segs["quadrant"].value_counts().items():
-        assert float(n) in numbers, f"{q}: {n} accounts"
+def test_headline_kpis_in_the_kpi_dashboard_are_the_table_values(eng):
+    h = headline(eng)
+    by_label = {label: (kpi, v) for kpi, (v, _, label) in h.items()}
+    seen = set()
+    # 'KPI vs target' and the all-accounts rows of 'Scorecard' name each KPI by its label
+    _, body = rows_after_header(eng.kpi_book.get("KPI vs target", []), "KPI")
+    for r in body:
+        if r[0] in by_label:
+            kpi, v = by_label[r[0]]
+            assert same(r[1], v), f"{eng.name}: KPI vs target shows {r[1]} for {kpi}, the table says {v}"
+            seen.add(kpi)
+    _, body = rows_after_header(eng.kpi_book.get("Scorecard", []), "Segment")
+    for r in body:
+        if r[0] == "All accounts" and r[1] in by_label:
+            kpi, v = by_label[r[1]]
+            assert same(r[2], v), f"{eng.name}: Scorecard shows {r[2]} for {kpi}, the table says {v}"
+            seen.add(kpi)
+    # the Dashboard sheet's tiles: one per kpi_vs_target row, current value under the label
+    kvt = eng.table("kpi_vs_target")
+    if kvt is not None and len(kvt) and "Dashboard" in eng.kpi_book:
+        rows = eng.kpi_book["Dashboard"]
+        tile_row = next(i for i, r in enumerate(rows) if r and any(isinstance(c, str) and c.isupper() for c in r))
+        values = [c for c in rows[tile_row + 1] if c is not None]
+        assert len(values) == len(kvt)
+        for (_, r), shown in zip(kvt.iterrows(), values):
+            if pd.isna(r["current"]):
+                assert not isinstance(shown, (int, float)), f"{eng.name}: tile {r['kpi']} shows {shown} for no value"
+                continue
+            assert same(shown, r["current"]), f"{eng.name}: Dashboard tile {r['kpi']} shows {shown}"
+            if r["kpi"] in h:
+                assert same(shown, h[r["kpi"]][0]), f"{eng.name}: tile {r['kpi']} is not the headline value"
+    if eng.name == "demo":
+        assert {"revenue_12m", "retention_rate", "active_accounts", "average_order_value", "nps"} <= seen, seen
 
 
-def test_html_dashboard_shows_the_headline_values(engagement):
-    run, d = engagement
-    h = _headline(run)
-    page = html.unescape(d["html_dashboard"].read_text(encoding="utf-8"))
-    m = re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>', page, re.S)
-    assert m, "the dashboard's data island is missing"
-    blob = m.group(1)
-    values = [float(x) for x in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", blob)]
-    for kpi in ("retention_rate", "average_order_value", "revenue_growth_yoy"):
-        assert any(abs(x - h[kpi]) < 1e-6 * max(1, abs(h[kpi])) for x in values), kpi
+def test_headline_kpis_in_the_html_dashboard_are_the_table_values(eng):
+    h = headline(eng)
+    D = eng.html_data
+    for t in D["tiles"]:
+        if t["kpi"] in h:
+            assert same(t["current"], h[t["kpi"]][0]), f"{eng.name}: HTML tile {t['kpi']}"
+    for r in D["scorecard"]:
+        if r["segment"] == D["all_label"] and r["kpi"] in h:
+            assert same(r["value"], h[r["kpi"]][0]), f"{eng.name}: HTML scorecard {r['kpi']}"
+
+
+def test_revenue_by_quadrant_adds_up_to_the_headline_revenue(eng):
+    """The workbook's quadrant revenues are the same revenue as the headline (no second revenue)."""
+    h = headline(eng)
+    _, body = rows_after_header(eng.workbook.get("Summary", []), "Quadrant")
+    if not body or "revenue_12m" not in h:
+        pytest.skip("no quadrant summary in this run")
+    header, _ = rows_after_header(eng.workbook["Summary"], "Quadrant")
+    j = next(i for i, c in enumerate(header) if isinstance(c, str) and c.startswith("Revenue 12m"))
+    assert same(sum(float(r[j]) for r in body), h["revenue_12m"][0], rel=1e-6)
+
+
+# --------------------------------------------------------------------------- key accounts and quadrants
+def _key_counts(e: Engagement) -> tuple[int | None, int | None]:
+    s = e.table("segments")
+    if s is None:
+        return None, None
+    sel = int(s["is_key"].astype(bool).sum())
+    prog = int(s["currently_key"].astype(bool).sum()) if "currently_key" in s else None
+    return sel, prog
+
+
+def test_key_accounts_selected_and_in_programme_agree_everywhere(eng):
+    sel, prog = _key_counts(eng)
+    if sel is None:
+        pytest.skip("no segmentation in this run")
+    text = eng.deck_text()
+    # every "<n> key accounts" in the deck (not "top <n> key accounts") is the selection
+    for m in re.finditer(r"(?<!top )(?<![\d,])(\d[\d,]*) (?:key accounts|accounts selected as key)", text):
+        assert m.group(1) == fmt_count(sel), f"{eng.name}: deck says '{m.group(0)}', {sel} are selected"
+    for m in re.finditer(r"(\d[\d,]*) (?:accounts )?in the client's (?:KAM )?programme", text):
+        assert prog is not None and m.group(1) == fmt_count(prog), f"{eng.name}: deck says '{m.group(0)}'"
+    # the workbook: README, Accounts sheet flags, Summary column
+    readme = {r[0]: r[1] for r in eng.workbook["README"] if r and r[0]}
+    assert readme.get("Key accounts selected") == sel
+    header, body = rows_after_header(eng.workbook["Accounts"], "Account ID")
+    assert sum(r[header.index("Key account")] == "Yes" for r in body) == sel
+    if prog is not None:
+        assert sum(r[header.index("In client's KAM programme")] == "Yes" for r in body) == prog
+    header, body = rows_after_header(eng.workbook["Summary"], "Quadrant")
+    if "Key accounts" in header:
+        assert sum(r[header.index("Key accounts")] for r in body) == sel
+    # the HTML matrix outlines exactly the selected key accounts
+    if eng.html_data["matrix"]:
+        assert sum(bool(m.get("is_key")) for m in eng.html_data["matrix"]) == sel
+    # the programme's own count, where the tables give it
+    kh = eng.table("kpi_headline").set_index("kpi")["value"]
+    if prog is not None and "key_accounts" in kh and pd.notna(kh["key_accounts"]):
+        assert int(kh["key_accounts"]) == prog, "kpi_headline and segments count the programme differently"
+
+
+def test_quadrant_sizes_agree_everywhere(eng):
+    s = eng.table("segments")
+    if s is None:
+        pytest.skip("no segmentation in this run")
+    sizes = s["quadrant"].value_counts().to_dict()
+    # deck: "<quadrant>: <n> accounts" takeaways and every table with a Segment/Quadrant and an Accounts column
+    for sl in eng.deck:
+        for m in re.finditer(r"(?:^|\n|\| )([A-Z][\w ]+): ([\d,]+) accounts", "\n".join(sl.texts)):
+            if m.group(1) in sizes:
+                assert m.group(2) == fmt_count(sizes[m.group(1)]), f"{eng.name}: '{m.group(0)}' on '{sl.title}'"
+        for t in sl.tables:
+            if t[0][0] in ("Segment", "Quadrant") and "Accounts" in t[0]:
+                j = t[0].index("Accounts")
+                for row in t[1:]:
+                    if row[0] in sizes:
+                        assert row[j] == fmt_count(sizes[row[0]]), f"{eng.name}: {row[0]} on '{sl.title}'"
+    # workbook Summary and matrix grid
+    _, body = rows_after_header(eng.workbook["Summary"], "Quadrant")
+    for r in body:
+        assert r[1] == sizes.get(r[0], 0), f"{eng.name}: workbook Summary {r[0]}"
+    for r in eng.workbook["Portfolio matrix"]:
+        for c in r:
+            if isinstance(c, str) and "\n" in c and c.split("\n")[0] in sizes:
+                q = c.split("\n")[0]
+                assert c.split("\n")[1].startswith(f"{sizes[q]:,} accounts"), f"{eng.name}: matrix cell {q}"
+    # KPI dashboard scorecard: the accounts of each segment
+    _, body = rows_after_header(eng.kpi_book.get("Scorecard", []), "Segment")
+    for r in body:
+        if r[0] in sizes:
+            assert r[3] == sizes[r[0]], f"{eng.name}: KPI dashboard scorecard {r[0]} has {r[3]} accounts"
+    # HTML matrix: one point per account with both scores
+    if eng.html_data["matrix"]:
+        scored = s.dropna(subset=["attractiveness", "relative_strength"])["quadrant"].value_counts().to_dict()
+        shown = pd.Series([m["segment"] for m in eng.html_data["matrix"]]).value_counts().to_dict()
+        assert shown == scored
+
+
+def test_portfolio_matrix_axes_are_strength_across_and_attractiveness_up(eng):
+    s = eng.table("segments")
+    if s is None:
+        pytest.skip("no segmentation in this run")
+    s = s.dropna(subset=["attractiveness", "relative_strength"])
+    for sl in eng.deck:
+        for ch in sl.charts:
+            if "BUBBLE" not in ch["type"]:
+                continue
+            assert "strength" in ch["x_title"].lower() and "attractiveness" in ch["y_title"].lower(), ch
+            for q, (xs, ys) in ch["series"].items():
+                g = s[s["quadrant"] == q]
+                pts = set(zip(g["relative_strength"].round(6), g["attractiveness"].round(6)))
+                assert all((round(x, 6), round(y, 6)) in pts for x, y in zip(xs, ys)), f"{eng.name}: {q}"
+    data = eng.workbook.get("Chart data", [])
+    if data and len(data) > 1:
+        header = data[1]
+        assert all(("strength" in str(header[i])) and ("attractiveness" in str(header[i + 1]))
+                   for i in range(0, len([h for h in header if h]), 2))
+
+
+# --------------------------------------------------------------------------- impact, risk, whitespace, profit
+def test_programme_effect_and_interval_agree_everywhere(eng):
+    p = eng.table("programme_impact")
+    if p is None or p.empty or not bool(p["supported"].iloc[0]):
+        # not estimated: no deliverable may show an effect
+        assert not any("Programme effect (estimate)" in sl.all_text for sl in eng.deck)
+        if eng.html_data.get("impact"):
+            assert eng.html_data["impact"].get("uplift") is None
+        return
+    r = p.iloc[0]
+    effect, lo, hi = (r["uplift"], r["uplift_ci_low"], r["uplift_ci_high"]) if pd.notna(r.get("uplift")) else \
+        (r["estimate"], r["ci_low"], r["ci_high"])
+    unit = "share" if pd.notna(r.get("uplift")) else "ratio"
+    text = eng.deck_text()
+    want = fmt_value(effect, unit, signed=True)
+    ci = f"{fmt_value(lo, unit, signed=True)} to {fmt_value(hi, unit, signed=True)}"
+    assert want in text and ci in text, f"{eng.name}: deck lacks {want} ({ci})"
+    imp = eng.html_data["impact"]
+    assert same(imp["uplift"], r["uplift"]) and same(imp["uplift_ci_low"], r["uplift_ci_low"]) \
+        and same(imp["uplift_ci_high"], r["uplift_ci_high"])
+    assert imp["sentence"] == r["sentence"]
+    sheet = eng.kpi_book.get("Programme impact", [])
+    nums = [c for row in sheet for c in row if isinstance(c, float)]
+    for v in (effect, lo, hi):
+        assert any(same(x, v) for x in nums), f"{eng.name}: KPI dashboard lacks the effect or its interval ({v})"
+
+
+def test_revenue_at_risk_agrees_everywhere(eng):
+    cr = eng.table("churn_risk")
+    st = eng.table("churn_model_status")
+    supported = st is None or st.empty or bool(st["supported"].iloc[0])
+    text = eng.deck_text()
+    if cr is None or cr.empty or not supported:
+        assert "of revenue is at risk" not in text and "of revenue at risk" not in text
+        assert not eng.html_data["at_risk"]
+        return
+    total = fmt_money(cr["revenue_at_risk"].sum(), eng.cur)
+    for m in re.finditer(r"([€$£][\d.,]+[kmbn]*) of revenue (?:is )?at risk", text):
+        assert m.group(1) == total, f"{eng.name}: deck says '{m.group(0)}', the table totals {total}"
+    by_id = cr.set_index(cr["account_id"].astype(str))["revenue_at_risk"]
+    names = eng.run.account_display_names()
+    shown_name = {a: str(names.get(a, a)) for a in by_id.index}
+    unique = pd.Series(list(shown_name.values())).value_counts()
+    by_name = {n: by_id[a] for a, n in shown_name.items() if unique[n] == 1}
+    n_at_risk = int((cr["revenue_at_risk"].fillna(0) > 0).sum())
+    sheet = eng.kpi_book.get("At-risk accounts", [])
+    _, body = rows_after_header(sheet, "Account ID")
+    for r in body:
+        assert same(r[4], by_id[str(r[0])]), f"{eng.name}: KPI dashboard at-risk {r[0]}"
+    if body:
+        subtitle = str(sheet[1][0])
+        want = f"all {fmt_count(n_at_risk)}" if len(body) == n_at_risk else f"top {len(body)} of {fmt_count(n_at_risk)}"
+        assert want in subtitle, f"{eng.name}: the at-risk sheet says '{subtitle}', not '{want}'"
+    if eng.html_data["at_risk"]:
+        assert eng.html_data["at_risk_counts"][eng.html_data["all_label"]] == n_at_risk
+    for r in eng.html_data["at_risk"]:
+        if r["name"] in by_name:
+            assert same(r["revenue_at_risk"], by_name[r["name"]]), f"{eng.name}: HTML at-risk {r['name']}"
+
+
+def test_whitespace_value_and_count_agree_everywhere(eng):
+    w = eng.table("whitespace")
+    if w is None or w.empty:
+        assert "cross-sell opportunities worth" not in eng.deck_text()
+        return
+    n, value = len(w), w["expected_value"].sum()
+    assert (w["expected_value"] > 0).all(), "the whitespace table lists opportunities worth nothing"
+    text = eng.deck_text()
+    for m in re.finditer(r"([\d,]+) cross-sell opportunities worth ([^\s;,]+)", text):
+        assert (m.group(1), m.group(2)) == (fmt_count(n), fmt_money(value, eng.cur)), f"{eng.name}: '{m.group(0)}'"
+    recs = eng.table("recommendations")
+    evidence = " ".join(recs["evidence"].astype(str)) if recs is not None else ""
+    for m in re.finditer(r"whitespace: top (\d+) of ([\d,]+) opportunities", evidence + "\n" + text):
+        assert m.group(2).replace(",", "") == str(n), f"{eng.name}: '{m.group(0)}', the table has {n}"
+
+
+def test_total_profit_is_one_figure(eng):
+    h = eng.table("kpi_headline").set_index("kpi")["value"]
+    profit = h.get("profit_12m")
+    text = eng.deck_text()
+    if profit is None or pd.isna(profit):
+        assert "Total profit" not in text
+        return
+    for m in re.finditer(r"Total profit ([^\s|]+)", text):
+        assert m.group(1) == fmt_money(profit, eng.cur), f"{eng.name}: deck '{m.group(0)}'"
+    header, body = rows_after_header(eng.workbook["Summary"], "Quadrant")
+    j = next((i for i, c in enumerate(header) if isinstance(c, str) and c.startswith("Profit 12m")), None)
+    if j is not None:
+        total = sum(float(r[j]) for r in body if r[j] is not None)
+        assert same(total, profit, rel=1e-6), f"{eng.name}: workbook profit {total:,.0f}, kpi_headline {profit:,.0f}"
+
+
+# --------------------------------------------------------------------------- recommendations and top-N lists
+def test_number_of_recommendations_agrees_everywhere(eng):
+    recs = eng.table("recommendations")
+    m_total = 0 if recs is None else len(recs)
+    # deck: rows in the recommendations tables, and the title's count
+    shown = [row for sl in eng.deck for t in sl.tables if t[0][:2] == ["#", "Recommendation"] for row in t[1:]]
+    titles = {sl.title for sl in eng.deck for t in sl.tables if t[0][:2] == ["#", "Recommendation"]}
+    if shown:
+        for title in titles:
+            if len(shown) < m_total:
+                assert f"top {len(shown)} of {m_total}" in title, f"{eng.name}: '{title}' hides how many there are"
+            else:
+                assert title.startswith(f"{m_total} recommendation"), f"{eng.name}: '{title}'"
+    # KPI dashboard
+    _, body = rows_after_header(eng.kpi_book.get("Recommendations", []), "#")
+    if body:
+        sub = " ".join(str(c) for r in eng.kpi_book["Recommendations"][:3] for c in r if c)
+        assert len(body) == m_total or f"top {len(body)} of {m_total}" in sub
+    # HTML
+    # HTML: every recommendation, and the count the page states
+    assert eng.html_data["recommendations_total"] == m_total
+    assert len(eng.html_data["recommendations"]) == m_total, f"{eng.name}: the HTML dashboard drops some"
+    assert not shown or len(shown) <= m_total
+
+
+def test_every_top_list_on_a_client_page_says_of_how_many(eng):
+    """A list that shows only the first few says "top N of M" (the deck's titles and notes)."""
+    for sl in eng.deck:
+        text = sl.all_text
+        for m in re.finditer(r"\b[Tt]op (\d+)\b(?! of )(?!%)", text):
+            window = text[m.start():m.start() + 80]
+            assert re.match(r"[Tt]op \d+ (?:\w+ ){0,3}of [\d,]+", window) or "%" in window[:12], \
+                f"{eng.name}: '{window}' on '{sl.title}' does not say of how many"
