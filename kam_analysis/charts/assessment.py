@@ -57,7 +57,7 @@ def plot_kpi_trends(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", perio
     ax.set_ylabel(f"Net revenue ({currency})")
     ax.yaxis.set_major_formatter(money_axis(currency))
     ax = axes[0, 1]
-    ax.plot(x, d["active_accounts"], marker="o", color=series_colors()[1])
+    ax.plot(x, d["ordering_accounts"], marker="o", color=series_colors()[1])
     ax.set_title("Ordering accounts")
     ax.set_ylabel("Accounts with an order")
     ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))

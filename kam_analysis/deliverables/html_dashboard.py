@@ -27,23 +27,16 @@ import pandas as pd
 from ..config import TEMPLATES_DIR
 from ..present.formats import currency_symbol
 from ..present.theme import hex_css, theme_for
-from ..phases.review import ALL_ACCOUNTS, change_vs_baseline, kpi_unit, read_optional
+from ..metrics import change_vs_baseline, kpi_label, kpi_unit
+from ..phases.review import ALL_ACCOUNTS, read_optional
 
 __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
            "baseline_change_text"]
 
 TEMPLATE = "dashboard.html.j2"
-TREND_KPIS = [("revenue", "Net revenue", "currency"), ("active_accounts", "Ordering accounts", "count"),
-              ("average_order_value", "Average order value", "currency"),
-              ("period_retention_rate", "Period retention", "share")]
+TREND_KPIS = ["revenue", "ordering_accounts", "average_order_value", "period_retention_rate"]
 SCORECARD_KPIS = ["revenue_12m", "retention_rate", "revenue_growth_yoy", "average_order_value",
                   "repeat_purchase_rate", "nps"]
-KPI_LABELS = {"revenue_12m": "Revenue (12m)", "active_accounts": "Active accounts", "retention_rate": "Retention",
-              "revenue_growth_yoy": "Revenue growth (YoY)", "average_order_value": "Average order value",
-              "repeat_purchase_rate": "Repeat purchase", "nps": "NPS", "churn_rate": "Churn rate"}
-KPI_UNITS = {"revenue_12m": "currency", "active_accounts": "count", "retention_rate": "share",
-             "revenue_growth_yoy": "share", "average_order_value": "currency", "repeat_purchase_rate": "share",
-             "nps": "score", "churn_rate": "share"}
 
 
 def _clean(v: Any) -> Any:
@@ -101,8 +94,8 @@ def collect_dashboard_data(run) -> dict:
     if kvt is not None and len(kvt):
         for r in kvt.itertuples(index=False):
             unit = getattr(r, "unit", None)
-            tiles.append({"kpi": r.kpi, "label": KPI_LABELS.get(r.kpi, str(getattr(r, "label", r.kpi))),
-                          "unit": _clean(unit) or KPI_UNITS.get(r.kpi, "ratio"), "current": _clean(r.current),
+            tiles.append({"kpi": r.kpi, "label": kpi_label(r.kpi, short=True),
+                          "unit": _clean(unit) or kpi_unit(r.kpi), "current": _clean(r.current),
                           "target": _clean(r.target), "status": str(r.status),
                           "vs_baseline": _clean(getattr(r, "vs_baseline", None)),
                           "vs_baseline_text": baseline_change_text(r.kpi, r.current, getattr(r, "baseline", None))})
@@ -113,20 +106,20 @@ def collect_dashboard_data(run) -> dict:
     tr = read_optional(run, "kpi_tracking")
     trends: dict[str, list] = {}
     if tr is not None and len(tr):
-        t = tr[tr["kpi"].isin([k for k, _, _ in TREND_KPIS])]
+        t = tr[tr["kpi"].isin(TREND_KPIS)]
         trends = {"rows": _records(t.sort_values(["kpi", "segment", "period_start"]),
                                    ["period_start", "segment", "kpi", "value", "target"])}
     else:
         kbp = read_optional(run, "kpi_by_period")
         if kbp is not None:
-            long = kbp.melt(id_vars=["period_start"], value_vars=[k for k, _, _ in TREND_KPIS if k in kbp],
+            long = kbp.melt(id_vars=["period_start"], value_vars=[k for k in TREND_KPIS if k in kbp],
                             var_name="kpi", value_name="value")
             long["segment"] = ALL_ACCOUNTS
             trends = {"rows": _records(long, ["period_start", "segment", "kpi", "value"])}
             notes.append("Trends by segment: no kpi_tracking table, showing all accounts only.")
         else:
             notes.append("Trends: neither kpi_tracking nor kpi_by_period is in the run.")
-    data["trend_kpis"] = [{"kpi": k, "label": lab, "unit": u} for k, lab, u in TREND_KPIS]
+    data["trend_kpis"] = [{"kpi": k, "label": kpi_label(k, short=True), "unit": kpi_unit(k)} for k in TREND_KPIS]
     data["trends"] = trends.get("rows", [])
     # segments and portfolio matrix
     segs = read_optional(run, "segments")
@@ -189,7 +182,7 @@ def collect_dashboard_data(run) -> dict:
     data["scorecard"] = _records(sc[sc["kpi"].isin(SCORECARD_KPIS)], ["segment", "kpi", "value", "target",
                                                                        "status", "status_basis"]) \
         if sc is not None else []
-    data["scorecard_kpis"] = [{"kpi": k, "label": KPI_LABELS[k], "unit": KPI_UNITS[k]} for k in SCORECARD_KPIS
+    data["scorecard_kpis"] = [{"kpi": k, "label": kpi_label(k, short=True), "unit": kpi_unit(k)} for k in SCORECARD_KPIS
                               if sc is not None and k in set(sc["kpi"])]
     if sc is None:
         notes.append("Segment scorecard: no kpi_scorecard table.")
@@ -210,7 +203,7 @@ def collect_dashboard_data(run) -> dict:
 
 def baseline_change_text(kpi: str, current, baseline) -> str | None:
     """The change of a KPI against its baseline as a reader sees it, by
-    :func:`kam_analysis.phases.review.change_vs_baseline`: share KPIs in points x 100 ("+0.7 pts"),
+    :func:`kam_analysis.metrics.change_vs_baseline`: share KPIs in points x 100 ("+0.7 pts"),
     score KPIs in points ("+3.7 pts"), currency/count KPIs relative ("+5.0%"); None when either
     value is missing."""
     try:

@@ -32,15 +32,15 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..metrics import KPI_DEFINITIONS
-from ..phases.review import ALL_ACCOUNTS, POINT_UNITS, change_vs_baseline, kpi_unit, read_optional
-from ..present.formats import currency_symbol, excel_number_format, fmt_top
+from ..metrics import change_vs_baseline, kpi_label, kpi_unit
+from ..phases.review import ALL_ACCOUNTS, read_optional
+from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top
 from ..present.theme import active_theme
 from ._xlsx import (FMT, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
-from .html_dashboard import KPI_LABELS, KPI_UNITS, SCORECARD_KPIS
+from .html_dashboard import SCORECARD_KPIS, TREND_KPIS
 
-__all__ = ["build_kpi_dashboard", "header_footer_text", "kpi_display_label"]
+__all__ = ["build_kpi_dashboard", "header_footer_text"]
 
 _THIN = Side(style="thin", color="D0D5DD")
 
@@ -55,25 +55,9 @@ def _unit_format(unit: str | None, currency: str) -> str:
     return excel_number_format(unit or "score", currency, compact=False)
 
 
-#: labels of the period KPIs of ``kpi_tracking`` that are not in the KPI dictionary
-_PERIOD_LABELS = {"revenue": "Net revenue (period)", "orders": "Orders (period)",
-                  "active_accounts": "Active accounts", "average_order_value": "Average order value",
-                  "revenue_per_account": "Revenue per active account",
-                  "period_retention_rate": "Account retention (period on period)",
-                  "revenue_growth_yoy": "Revenue growth vs same period last year"}
 _POINTS_FMT = '+0.0" pts";-0.0" pts";0.0" pts"'
 _RELATIVE_FMT = "+0.0%;-0.0%;0.0%"
 _STATUS_BASIS = {"target": "Target", "baseline": "Baseline", "n/a": "–"}
-
-
-def kpi_display_label(kpi: str, *, period: bool = False) -> str:
-    """A KPI's client-readable label: the KPI dictionary's, else the period KPIs', else the key in words."""
-    if period and kpi in _PERIOD_LABELS:
-        return _PERIOD_LABELS[kpi]
-    d = KPI_DEFINITIONS.get(kpi)
-    if d is not None:
-        return d.label
-    return _PERIOD_LABELS.get(kpi, kpi.replace("_", " ").capitalize())
 
 
 def _signed_format(unit: str, currency: str) -> str:
@@ -88,7 +72,7 @@ def _signed_format(unit: str, currency: str) -> str:
     return "+0.00;-0.00;0.00"
 
 
-def _kpi_view(df: pd.DataFrame, *, value_cols: list[str], currency: str, period: bool = False
+def _kpi_view(df: pd.DataFrame, *, value_cols: list[str], currency: str
               ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """A KPI table for a client: the KPI's label instead of its key, differences and changes vs
     baseline in points for share/score KPIs (x100 for shares: 0.007 -> +0.7 pts) and relative
@@ -107,7 +91,7 @@ def _kpi_view(df: pd.DataFrame, *, value_cols: list[str], currency: str, period:
             change.append(c * 100 if kind == "points" and u == "share" else c)
         out["vs_baseline"] = change
         fmts["vs_baseline"] = [_POINTS_FMT if u in POINT_UNITS else _RELATIVE_FMT for u in units]
-    out["kpi"] = [kpi_display_label(k, period=period) for k in out["kpi"].astype(str)]
+    out["kpi"] = [kpi_label(k) for k in out["kpi"].astype(str)]
     if "status_basis" in out:
         out["status_basis"] = out["status_basis"].map(lambda x: _STATUS_BASIS.get(x, x))
     return out, fmts
@@ -227,8 +211,8 @@ def build_kpi_dashboard(run) -> Path:
         tiles = []
         for r in kvt.itertuples(index=False):
             unit = getattr(r, "unit", None)
-            tiles.append({"label": KPI_LABELS.get(r.kpi, r.kpi.replace("_", " ")),
-                          "unit": unit if isinstance(unit, str) else KPI_UNITS.get(r.kpi, "ratio"),
+            tiles.append({"label": kpi_label(r.kpi, short=True),
+                          "unit": unit if isinstance(unit, str) else kpi_unit(r.kpi),
                           "current": r.current if pd.notna(r.current) else None, "target": r.target,
                           "status": r.status})
         for i, t in enumerate(tiles[:6]):
@@ -248,8 +232,7 @@ def build_kpi_dashboard(run) -> Path:
         piv = a.pivot_table(index="period_start", columns="kpi", values="value", aggfunc="first").sort_index()
         tgt = a.dropna(subset=["target"]).groupby("kpi")["target"].first()
         data = pd.DataFrame({"period_start": piv.index})
-        spec = [("revenue", "Net revenue"), ("active_accounts", "Ordering accounts"),
-                ("average_order_value", "Average order value"), ("period_retention_rate", "Period retention")]
+        spec = [(k, kpi_label(k, short=True)) for k in TREND_KPIS]
         for k, label in spec:
             if k in piv:
                 data[label] = piv[k].to_numpy()
@@ -257,25 +240,24 @@ def build_kpi_dashboard(run) -> Path:
             data["AOV target"] = float(tgt["average_order_value"])
         data = data.dropna(subset=[c for c in data.columns if c != "period_start"], how="all")
         title_block(wd, "Trend data", "All accounts, by period (feeds the dashboard charts)")
-        last, _ = write_frame(wd, data, start_row=4, formats={"period_start": "date", "Net revenue": "money",
-                                                              "Ordering accounts": "int",
-                                                              "Average order value": "money",
-                                                              "AOV target": "money",
-                                                              "Period retention": "pct"},
+        lab = dict(spec)
+        fmt_of = {"currency": "money", "count": "int", "share": "pct"}
+        last, _ = write_frame(wd, data, start_row=4, formats={"period_start": "date", "AOV target": "money",
+                                                              **{lab[k]: fmt_of[kpi_unit(k)] for k in TREND_KPIS}},
                               headers={"period_start": "Period"}, table="TrendData")
         autofit_columns(wd, skip_rows=[1, 2])
         cols = {c: i + 1 for i, c in enumerate(data.columns)}
         charts = []
-        if "Net revenue" in cols:
-            charts.append(_line_chart(wd, title="Net revenue by period", y_title=cur, cols=[cols["Net revenue"]],
+        if lab["revenue"] in cols:
+            charts.append(_line_chart(wd, title=f"{lab['revenue']} by period", y_title=cur, cols=[cols[lab["revenue"]]],
                                       first_row=5, last_row=last, number_format=excel_number_format("currency", cur, compact=False)))
-        if "Average order value" in cols:
-            c2 = [cols["Average order value"]] + ([cols["AOV target"]] if "AOV target" in cols else [])
-            charts.append(_line_chart(wd, title="Average order value vs target", y_title=cur, cols=c2,
+        if lab["average_order_value"] in cols:
+            c2 = [cols[lab["average_order_value"]]] + ([cols["AOV target"]] if "AOV target" in cols else [])
+            charts.append(_line_chart(wd, title=f"{lab['average_order_value']} vs target", y_title=cur, cols=c2,
                                       first_row=5, last_row=last, number_format=excel_number_format("currency", cur, compact=False)))
-        if "Ordering accounts" in cols:
-            charts.append(_line_chart(wd, title="Ordering accounts by period", y_title="Accounts",
-                                      cols=[cols["Ordering accounts"]], first_row=5, last_row=last,
+        if lab["ordering_accounts"] in cols:
+            charts.append(_line_chart(wd, title=f"{lab['ordering_accounts']} by period", y_title="Accounts",
+                                      cols=[cols[lab["ordering_accounts"]]], first_row=5, last_row=last,
                                       number_format="#,##0"))
         anchors = ["B", "F", "J"]
         for ch, col in zip(charts, anchors):
@@ -298,7 +280,7 @@ def build_kpi_dashboard(run) -> Path:
         write_cell(ws, row, 2, "Segment")
         ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=3)
         for j, k in enumerate(kp):
-            write_cell(ws, row, 4 + j, KPI_LABELS.get(k, k))
+            write_cell(ws, row, 4 + j, kpi_label(k, short=True))
         style_header_row(ws, row, 2, 3 + len(kp))
         ws.row_dimensions[row].height = 44
         status_col = 30  # hidden status grid (AD onwards) drives the conditional formatting
@@ -313,7 +295,7 @@ def build_kpi_dashboard(run) -> Path:
             for j, k in enumerate(kp):
                 m = sc[(sc["segment"] == s) & (sc["kpi"] == k)]
                 v = m["value"].iloc[0] if len(m) else None
-                cell = write_cell(ws, r, 4 + j, v, number_format=_unit_format(KPI_UNITS.get(k), cur))
+                cell = write_cell(ws, r, 4 + j, v, number_format=_unit_format(kpi_unit(k), cur))
                 cell.border = Border(bottom=_THIN)
                 cell.alignment = Alignment(horizontal="right")
                 write_cell(ws, r, status_col + j, m["status"].iloc[0] if len(m) else "n/a")
@@ -416,7 +398,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         cols = ["period_start", "segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "status",
                 "status_basis", "trend"]
         view, fmts = _kpi_view(tr[[c for c in cols if c in tr]], value_cols=["value", "baseline", "target"],
-                               currency=cur, period=True)
+                               currency=cur)
         _detail(wb, "KPI tracking", "KPIs by period and segment",
                 "Status vs target where defined per period, else vs the pre-programme baseline; trend = last year "
                 "of periods vs the year before; changes of shares in points, of money and counts in %", view,

@@ -17,14 +17,19 @@ from .activity import (active_accounts_at, compute_retention, is_active, is_coun
                        period_starts, recency_days)
 from .cohorts import compute_cohort_retention
 from .concentration import compute_concentration_curve, compute_concentration_summary, compute_whale_curve
-from .definitions import KPI, KPI_DEFINITIONS, kpi_dictionary_markdown, kpi_label
+from .definitions import (KPI, KPI_DEFINITIONS, LOWER_IS_BETTER, UNITS, change_vs_baseline, format_kpi, get_kpi,
+                          higher_is_better, kpi_dictionary_markdown, kpi_explanation, kpi_label, kpi_prose,
+                          kpi_unit,
+                          render_kpi_dictionary, write_kpi_dictionary)
 from .group import (compute_group_kpis, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
                     compute_survey_coverage)
 from .period import compute_period_kpis, compute_period_retention
 from .stats import compute_nps
 
 __all__ = [
-    "KPI", "KPI_DEFINITIONS", "kpi_label", "kpi_dictionary_markdown",
+    "KPI", "KPI_DEFINITIONS", "UNITS", "LOWER_IS_BETTER", "get_kpi", "kpi_label", "kpi_prose", "kpi_explanation", "kpi_unit",
+    "higher_is_better", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown", "render_kpi_dictionary",
+    "write_kpi_dictionary",
     "is_counted_order", "last_counted_order", "recency_days", "is_active", "active_accounts_at",
     "compute_retention", "period_starts",
     "load_orders", "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier",

@@ -1,25 +1,72 @@
-"""The KPI registry: every KPI's name, label, unit, better-direction, data needs and formula, once.
+"""The KPI registry: every KPI's name, labels, unit, better-direction, data needs and formula, once.
 
-Every table, notebook, deliverable and speaker note takes a KPI's words from here, and
-``docs/kpi_dictionary.md`` embeds :func:`kpi_dictionary_markdown`.
+Every table, notebook, deliverable and speaker note takes a KPI's words and format from
+here: :func:`kpi_label` (tables; ``short=True`` for tiles and legends), :func:`kpi_prose`
+(inside a sentence), :func:`kpi_unit` and :func:`format_kpi` (the display format of its unit,
+:func:`kam_analysis.present.formats.fmt_value`), :func:`higher_is_better` and
+:func:`change_vs_baseline`. ``docs/kpi_dictionary.md`` is generated from it
+(:func:`write_kpi_dictionary`; a test fails when the committed page is stale).
+
+Units: ``currency`` (client currency), ``share`` (fraction 0-1), ``count``, ``score`` (NPS
+-100..100, CSAT and maturity 1-5), ``ratio``, ``days``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["KPI", "KPI_DEFINITIONS", "kpi_label", "kpi_dictionary_markdown"]
+import numpy as np
+
+from ..present.formats import POINT_UNITS, fmt_value
+
+__all__ = ["KPI", "KPI_DEFINITIONS", "UNITS", "LOWER_IS_BETTER", "get_kpi", "kpi_label", "kpi_prose", "kpi_explanation", "kpi_unit",
+           "higher_is_better", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown",
+           "render_kpi_dictionary", "write_kpi_dictionary"]
+
+#: the units a KPI may have (each has one display format in present.formats.fmt_value)
+UNITS = ("currency", "share", "count", "score", "ratio", "days")
 
 
 @dataclass(frozen=True)
 class KPI:
-    """One KPI's definition: the single source for labels, units, direction and formula."""
+    """One KPI's definition: the single source for its words, unit, direction and formula.
+
+    Attributes
+    ----------
+    name : str
+        The key used in every table (``kpi`` column, column names).
+    label : str
+        Full label for tables and the dictionary ("Net revenue, last 12 months").
+    unit : str
+        One of :data:`UNITS`; decides the display format and how a change is read.
+    higher_is_better : bool or None
+        Direction for status colours; None when neither is better (a count of key accounts).
+    formula : str
+        The definition, in the dictionary's notation (T, W, P).
+    needs : str
+        The data the KPI needs (``transactions``, ``margin``, ``surveys`` ...).
+    short : str
+        Label for tiles, chart legends and column heads ("Revenue (12m)"); the label when empty.
+    prose : str
+        How the KPI reads inside a sentence ("retention"); the label in lower case when empty.
+    explain : str
+        The definition in the client's words, for speaker notes and footnotes
+        (``{churn_days}`` is filled in by :func:`kpi_explanation`); the formula when empty.
+    """
 
     name: str
     label: str
-    unit: str  # currency / share / count / score / ratio
+    unit: str
     higher_is_better: bool | None
     formula: str
     needs: str = "transactions"
+    short: str = ""
+    prose: str = ""
+    explain: str = ""
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ValueError(f"KPI {self.name!r}: unit {self.unit!r} is not one of {UNITS}")
 
 
 KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
@@ -89,21 +136,166 @@ KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
         "sum_i (2i - n - 1) x_(i) / (n sum x), x ascending, accounts with revenue_12m > 0"),
     KPI("hhi", "Herfindahl-Hirschman index of revenue", "ratio", False,
         "sum of squared revenue shares (0-1 scale; x 10,000 for the antitrust scale)"),
+    # account groups (kpi_by_segment)
+    KPI("accounts", "Accounts", "count", None, "accounts in the group"),
+    KPI("revenue_share", "Share of revenue, last 12 months", "share", None,
+        "revenue_12m of the group / revenue_12m of all accounts"),
+    # one period (kpi_by_period, kpi_tracking): month, quarter or year
+    KPI("revenue", "Net revenue in the period", "currency", True,
+        "sum of net revenue of the order lines dated in the period (refunds netted off)", short="Net revenue"),
+    KPI("orders", "Orders in the period", "count", True,
+        "orders dated in the period with positive net revenue", short="Orders"),
+    KPI("ordering_accounts", "Ordering accounts in the period", "count", True,
+        "accounts with at least one counted order in the period (not the active_accounts of the churn rule)",
+        short="Ordering accounts"),
+    KPI("revenue_per_account", "Revenue per ordering account in the period", "currency", True,
+        "revenue / ordering_accounts of the period", short="Revenue per ordering account"),
+    KPI("revenue_growth", "Revenue growth on the previous period", "share", True,
+        "revenue / revenue of the previous period - 1", short="Growth vs previous period"),
     KPI("kam_maturity_score", "KAM capability maturity (1-5)", "score", True,
         "mean self-assessed score over capability dimensions", "capability"),
 ]}
 
 
-def kpi_label(kpi: str) -> str:
-    """The display label of a KPI (the KPI key itself when it is not in the dictionary)."""
+
+_SHORT_PROSE = {
+    "revenue_12m": ("Revenue (12m)", "revenue"),
+    "revenue_growth_yoy": ("Revenue growth (YoY)", "year-on-year revenue growth"),
+    "active_accounts": ("Active accounts", "active accounts"),
+    "retention_rate": ("Retention", "retention"),
+    "churn_rate": ("Churn rate", "churn"),
+    "period_retention_rate": ("Retention (period on period)", "retention period on period"),
+    "period_churn_rate": ("Churn (period on period)", "churn period on period"),
+    "average_order_value": ("Average order value", "average order value"),
+    "repeat_purchase_rate": ("Repeat purchase", "repeat purchase"),
+    "orders_per_account": ("Orders per account", "orders per account"),
+    "gross_margin_rate": ("Gross margin rate", "gross margin rate"),
+    "nps": ("NPS", "NPS"),
+    "nps_revenue_weighted": ("NPS (revenue-weighted)", "revenue-weighted NPS"),
+    "csat_top2": ("CSAT top-two-box", "CSAT top-two-box"),
+    "csat_mean": ("CSAT", "CSAT"),
+}
+_EXPLAIN = {
+    "revenue_12m": "net revenue of the last 12 months, returns netted off",
+    "revenue_growth_yoy": "net revenue of the last 12 months against the 12 months before, minus 1",
+    "active_accounts": "accounts with an order in the last {churn_days} days",
+    "retention_rate": "of the accounts active 12 months ago (an order in the {churn_days} days before), the share "
+                      "still active today (an order in the last {churn_days} days); new and returning accounts are "
+                      "not in the base",
+    "churn_rate": "of the accounts active 12 months ago, the share with no order in the last {churn_days} days",
+    "period_retention_rate": "of the accounts active the day before a period starts (an order in the {churn_days} "
+                             "days before), the share still active at its end",
+    "average_order_value": "net revenue of the last 12 months divided by the orders placed in them",
+    "repeat_purchase_rate": "of the accounts that ordered in the last 12 months, the share that ordered twice or more",
+    "nps": "share of promoters (9-10) minus share of detractors (0-6), latest answer of each account in the last "
+           "12 months, on a -100 to 100 scale",
+}
+KPI_DEFINITIONS = {k: KPI(**{**d.__dict__, "short": _SHORT_PROSE.get(k, ("", ""))[0],
+                             "prose": _SHORT_PROSE.get(k, ("", ""))[1], "explain": _EXPLAIN.get(k, "")})
+                   for k, d in KPI_DEFINITIONS.items()}
+
+#: KPIs where lower is better (churn, concentration, unprofitable share)
+LOWER_IS_BETTER = frozenset(k for k, d in KPI_DEFINITIONS.items() if d.higher_is_better is False)
+
+
+def get_kpi(kpi: str) -> KPI:
+    """The registry entry of ``kpi``.
+
+    Raises
+    ------
+    KeyError
+        ``kpi`` is not in the registry; the message names it and where to add it.
+    """
+    try:
+        return KPI_DEFINITIONS[kpi]
+    except KeyError:
+        raise KeyError(f"KPI {kpi!r} is not in the KPI registry; fix: use one of its names or add it to "
+                       "KPI_DEFINITIONS in kam_analysis/metrics/definitions.py") from None
+
+
+def kpi_label(kpi: str, *, short: bool = False) -> str:
+    """The display label of a KPI (``short``: for tiles and legends); the key in words when unregistered."""
     d = KPI_DEFINITIONS.get(kpi)
-    return d.label if d else kpi.replace("_", " ").capitalize()
+    if d is None:
+        return str(kpi).replace("_", " ").capitalize()
+    return (d.short or d.label) if short else d.label
+
+
+def kpi_prose(kpi: str) -> str:
+    """How a KPI reads inside a sentence ("retention", "NPS")."""
+    d = KPI_DEFINITIONS.get(kpi)
+    if d is None:
+        return str(kpi).replace("_", " ")
+    return d.prose or d.label[:1].lower() + d.label[1:]
+
+
+def kpi_explanation(kpi: str, *, churn_days: int) -> str:
+    """A KPI's definition in the client's words (speaker notes), with the run's activity window."""
+    d = get_kpi(kpi)
+    return (d.explain or d.formula).format(churn_days=churn_days)
+
+
+def kpi_unit(kpi: str) -> str:
+    """The unit of a registered KPI (raises ``KeyError`` naming it when it is not registered)."""
+    return get_kpi(kpi).unit
+
+
+def higher_is_better(kpi: str) -> bool:
+    """Direction of a KPI for status colours: the registry's; True for KPIs without a direction."""
+    d = get_kpi(kpi)
+    return True if d.higher_is_better is None else bool(d.higher_is_better)
+
+
+def format_kpi(value, kpi: str, currency: str = "EUR", *, signed: bool = False) -> str:
+    """A KPI value in its display format (its unit's, :func:`kam_analysis.present.formats.fmt_value`)."""
+    return fmt_value(value, kpi_unit(kpi), currency, signed=signed)
+
+
+def change_vs_baseline(value, baseline, kpi: str):
+    """Change of a KPI against its baseline, and its kind ("points" or "relative").
+
+    * share and score KPIs (:data:`kam_analysis.present.formats.POINT_UNITS`: retention,
+      growth, NPS, CSAT ...): ``value - baseline``, a difference in the KPI's own unit —
+      points (NPS 6.2 -> 9.9 is +3.7; retention 0.736 -> 0.743 is +0.007, shown as +0.7
+      pts). A relative change of a share or a score (NPS +60%) means nothing to a reader.
+    * currency, count, ratio and days KPIs: ``value / baseline - 1``, a relative change
+      (NaN when the baseline is 0).
+
+    ``value`` may be a scalar or an array/Series; NaN where either side is missing.
+    """
+    if kpi_unit(kpi) in POINT_UNITS:
+        return value - baseline, "points"
+    if isinstance(baseline, (int, float, np.floating)) and (not np.isfinite(baseline) or baseline == 0):
+        return value * np.nan, "relative"
+    return value / baseline - 1, "relative"
 
 
 def kpi_dictionary_markdown() -> str:
-    """The KPI dictionary as a Markdown table (``docs/kpi_dictionary.md`` embeds it)."""
-    lines = ["| kpi | label | unit | better | needs | formula |", "|---|---|---|---|---|---|"]
+    """The registry as a Markdown table (the body of ``docs/kpi_dictionary.md``)."""
+    lines = ["| kpi | label | short label | unit | better | needs | formula |", "|---|---|---|---|---|---|---|"]
     for k in KPI_DEFINITIONS.values():
         better = {True: "higher", False: "lower", None: "-"}[k.higher_is_better]
-        lines.append(f"| `{k.name}` | {k.label} | {k.unit} | {better} | {k.needs} | {k.formula} |")
+        lines.append(f"| `{k.name}` | {k.label} | {k.short or k.label} | {k.unit} | {better} | {k.needs} | "
+                     f"{k.formula} |")
     return "\n".join(lines)
+
+
+_DOC = Path(__file__).resolve().parents[2] / "docs" / "kpi_dictionary.md"
+_TEMPLATE = Path(__file__).resolve().with_name("kpi_dictionary.md.in")
+_MARK = "{{KPI_TABLE}}"
+
+
+def render_kpi_dictionary() -> str:
+    """The whole KPI dictionary page: the conventions (``metrics/kpi_dictionary.md.in``) and the table."""
+    return _TEMPLATE.read_text(encoding="utf-8").replace(_MARK, kpi_dictionary_markdown())
+
+
+def write_kpi_dictionary(path: str | Path | None = None) -> Path:
+    """Write the generated KPI dictionary page (default ``docs/kpi_dictionary.md``) and return its path.
+
+    Run ``python -c "from kam_analysis.metrics import write_kpi_dictionary as w; w()"`` after
+    changing the registry; ``tests/test_metrics_definitions.py`` fails while the page is stale.
+    """
+    target = Path(path) if path else _DOC
+    target.write_text(render_kpi_dictionary(), encoding="utf-8")
+    return target

@@ -7,7 +7,7 @@ from scipy import stats
 from statsmodels.stats.proportion import proportions_ztest
 
 from .concentration import compute_concentration_summary
-from .definitions import KPI_DEFINITIONS, kpi_label
+from .definitions import get_kpi, kpi_label
 from .stats import compute_nps, ratio_estimate, t_interval, wilson_interval
 
 __all__ = ["compute_retention_by_group", "compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
@@ -79,9 +79,9 @@ def compute_retention_by_group(account_kpis: pd.DataFrame, *, by: str,
 
 
 def _row(kpi, value, lo=np.nan, hi=np.nan, n=np.nan, note="") -> dict:
-    d = KPI_DEFINITIONS.get(kpi)
-    return {"kpi": kpi, "label": kpi_label(kpi), "value": float(value) if value is not None else np.nan,
-            "unit": d.unit if d else "", "ci_low": float(lo), "ci_high": float(hi),
+    d = get_kpi(kpi)
+    return {"kpi": kpi, "label": d.label, "value": float(value) if value is not None else np.nan,
+            "unit": d.unit, "ci_low": float(lo), "ci_high": float(hi),
             "n": float(n) if n is not None else np.nan, "note": note}
 
 
@@ -387,8 +387,6 @@ def compute_segment_kpis(account_kpis: pd.DataFrame, *, dimensions: list[str], c
             extra = pd.DataFrame([_row("accounts", len(sub), n=len(sub)),
                                   _row("revenue_share", sub["revenue_12m"].sum() / total_rev if total_rev > 0
                                        else np.nan, n=int((sub["orders_12m"] > 0).sum()))])
-            extra.loc[:, "unit"] = ["count", "share"]
-            extra.loc[:, "label"] = ["Accounts", "Share of revenue, last 12 months"]
             k = pd.concat([extra, k], ignore_index=True)
             k["p_value"] = [(_two_sample(kpi, sub, rest, confidence) if kpi in _COMPARED and len(rest) else np.nan)
                             for kpi in k["kpi"]]
@@ -435,7 +433,7 @@ def compute_kpi_comparisons(account_kpis: pd.DataFrame, *, confidence: float = 0
         se = np.sqrt(se1 ** 2 + se2 ** 2) if np.isfinite(se1) and np.isfinite(se2) else np.nan
         if min(n1, n2) < min_denominator:
             note = _join(note, f"small base (n={min(n1, n2)} < {min_denominator})")
-        rows.append({"kpi": kpi, "label": kpi_label(kpi), "unit": KPI_DEFINITIONS[kpi].unit, "current": cur,
+        rows.append({"kpi": kpi, "label": kpi_label(kpi), "unit": get_kpi(kpi).unit, "current": cur,
                      "previous": prv, "difference": diff, "ci_low": diff - z * se, "ci_high": diff + z * se,
                      "n_current": n1, "n_previous": n2, "p_value": p,
                      "distinguishable": bool(np.isfinite(p) and p < 1 - confidence), "note": note})

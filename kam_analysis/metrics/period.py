@@ -95,10 +95,10 @@ def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter"
     Formulas
     --------
     * ``revenue`` = net revenue of the period's orders (refunds netted off);
-    * ``orders`` = orders with positive net revenue; ``active_accounts`` = accounts with
+    * ``orders`` = orders with positive net revenue; ``ordering_accounts`` = accounts with
       at least one such order in the period (ordering accounts);
     * ``average_order_value`` = revenue / orders (NaN for a period with no orders);
-    * ``orders_per_account`` = orders / active_accounts;
+    * ``orders_per_account`` = orders / ordering_accounts;
     * ``revenue_growth`` = revenue / previous period's revenue - 1 (period over period);
     * ``revenue_growth_yoy`` = revenue / revenue of the period one year earlier - 1;
     * ``period_retention_rate``, ``period_churn_rate``, ``retention_base``: account
@@ -120,11 +120,11 @@ def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter"
     out["revenue"] = g[revenue_col].sum().reindex(idx).fillna(0.0).to_numpy()
     out["orders"] = g[orders_col].sum().reindex(idx).fillna(0).astype("int64").to_numpy()
     act = ap[ap[orders_col] > 0].groupby(period_col)[account_col].nunique()
-    out["active_accounts"] = act.reindex(idx).fillna(0).astype("int64").to_numpy()
+    out["ordering_accounts"] = act.reindex(idx).fillna(0).astype("int64").to_numpy()
     if margin_col in ap and ap[margin_col].notna().any():
         out["gross_margin"] = g[margin_col].sum().reindex(idx).fillna(0.0).to_numpy()
     out["average_order_value"] = out["revenue"] / out["orders"].replace(0, np.nan)
-    out["orders_per_account"] = out["orders"] / out["active_accounts"].replace(0, np.nan)
+    out["orders_per_account"] = out["orders"] / out["ordering_accounts"].replace(0, np.nan)
     prev = out["revenue"].shift(1)
     out["revenue_growth"] = np.where(prev > 0, out["revenue"] / prev - 1, np.nan)
     per_year = {"month": 12, "quarter": 4, "year": 1}[period]

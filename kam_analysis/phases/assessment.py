@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..config import TEMPLATES_DIR
 from ..exceptions import ParameterError
-from ..metrics import KPI_DEFINITIONS, kpi_label
+from ..metrics import higher_is_better, kpi_label
 from ..present.formats import fmt_change, fmt_count, fmt_money, fmt_period, fmt_share, fmt_value, is_num
 from ..present.theme import active_theme, hex_css
 
@@ -172,8 +172,7 @@ def compute_benchmark_gaps(headline: pd.DataFrame, *, benchmarks: pd.DataFrame, 
     for kpi in known:
         if kpi not in targets and kpi not in bm.index:
             continue
-        d = KPI_DEFINITIONS.get(kpi)
-        hib = True if d is None or d.higher_is_better is None else d.higher_is_better
+        hib = higher_is_better(kpi)
         cur = float(h.at[kpi, "value"])
         b = float(bm.at[kpi, "benchmark"]) if kpi in bm.index else np.nan
         t = float(targets[kpi]) if kpi in targets else np.nan
@@ -501,7 +500,7 @@ def pivot_segment_kpis(kpi_by_segment: pd.DataFrame, *, dimension: str, kpis: li
     d["cell"] = (d["value"] + np.where(raw["distinguishable"].fillna(False).astype(bool), " *", "")
                  + np.where(raw["small_n"].fillna(False).astype(bool), " †", ""))
     wide = d.pivot_table(index="group", columns="kpi", values="cell", aggfunc="first")
-    labels = {k: kpi_label(k) if k in KPI_DEFINITIONS else k.replace("_", " ").capitalize() for k in kpis}
+    labels = {k: kpi_label(k) for k in kpis}
     wide = wide.reindex(columns=[k for k in kpis if k in wide.columns]).rename(columns=labels)
     wide.index.name = dimension.replace("_", " ").capitalize()
     return wide.reset_index()
@@ -544,7 +543,7 @@ def period_table(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", period: 
         "vs prior period": change(d["revenue_growth"]),
         "vs a year earlier": change(d["revenue_growth_yoy"]),
         "Orders": [fmt_count(v) for v in d["orders"]],
-        "Ordering accounts": [fmt_count(v) for v in d["active_accounts"]],
+        "Ordering accounts": [fmt_count(v) for v in d["ordering_accounts"]],
         "Avg order value": money(d["average_order_value"]),
         kpi_label("period_retention_rate"): share(d["period_retention_rate"]),
         kpi_label("period_churn_rate"): share(d["period_churn_rate"]),

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from ..metrics import kpi_prose
 from .review import ALL_ACCOUNTS, read_optional
 from ..present.formats import fmt_money
 from .whitespace import summarise_whitespace
@@ -34,10 +35,6 @@ _REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "value_ba
 
 
 
-#: how KPI names read in recommendation text
-KPI_NAMES = {"nps": "NPS", "revenue_growth_yoy": "year-on-year revenue growth", "retention_rate": "retention",
-             "average_order_value": "average order value", "repeat_purchase_rate": "repeat purchase",
-             "revenue_12m": "revenue", "churn_rate": "churn"}
 
 
 
@@ -117,7 +114,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
         rev = float(segment_revenue.get(r.segment, np.nan))
         if not np.isfinite(rev):
             continue
-        label = KPI_NAMES.get(r.kpi, r.kpi.replace("_", " "))
+        label = kpi_prose(r.kpi)
         extra = ""
         if r.kpi in LOYALTY_KPIS:
             basis = VALUE_BASIS["risk"]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .assessment import rag_status as assessment_rag_status
-from ..metrics import KPI_DEFINITIONS, compute_headline_kpis, compute_period_retention
+from ..metrics import change_vs_baseline, compute_headline_kpis, compute_period_retention, higher_is_better
 from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
 
@@ -28,11 +28,7 @@ __all__ = [
     "SCORECARD_KPIS",
     "ALL_ACCOUNTS",
     "rag_status",
-    "higher_is_better",
     "trend_direction",
-    "POINT_UNITS",
-    "kpi_unit",
-    "change_vs_baseline",
     "compute_kpi_vs_target",
     "compute_period_segment_kpis",
     "compute_kpi_tracking",
@@ -56,17 +52,6 @@ SCORECARD_KPIS = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "reten
 #: red/amber/green: the assessment's function (one definition for benchmark gaps, KPI vs target,
 #: tracking and the scorecard): ``rag_status(current, reference, *, amber, red, higher_is_better)``
 rag_status = assessment_rag_status
-
-
-def higher_is_better(kpi: str) -> bool:
-    """Direction of a KPI for its status, as the assessment's benchmark gaps read it.
-
-    From :data:`kam_analysis.metrics.KPI_DEFINITIONS`; KPIs outside the dictionary (the
-    review's period KPIs such as ``revenue``) and KPIs without a direction count as
-    higher-is-better.
-    """
-    d = KPI_DEFINITIONS.get(kpi)
-    return True if d is None or d.higher_is_better is None else bool(d.higher_is_better)
 
 
 def trend_direction(values: Iterable[float], *, window: int, flat_band: float,
@@ -101,46 +86,6 @@ def baseline_date(*, as_of: dt.date, programme_start: dt.date | None, configured
     if programme_start is not None:
         return programme_start
     return (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
-
-
-# --------------------------------------------------------------------------- change vs baseline
-#: KPI units whose change against the baseline is a difference in points, not a relative change
-POINT_UNITS = frozenset({"share", "score"})
-
-
-def kpi_unit(kpi: str) -> str:
-    """The unit of a KPI: from the KPI dictionary, else read from its name (period KPIs such as
-    ``period_retention_rate`` or ``revenue`` are not in the dictionary)."""
-    d = KPI_DEFINITIONS.get(kpi)
-    if d is not None:
-        return d.unit
-    k = kpi.lower()
-    if any(w in k for w in ("rate", "share", "growth")):
-        return "share"
-    if any(w in k for w in ("nps", "csat", "score")):
-        return "score"
-    if any(w in k for w in ("revenue", "value", "margin", "profit", "clv")):
-        return "currency"
-    return "count"
-
-
-def change_vs_baseline(value, baseline, kpi: str):
-    """Change of a KPI against its baseline, and its kind ("points" or "relative").
-
-    * share and score KPIs (:data:`POINT_UNITS`: retention, growth, NPS, CSAT ...):
-      ``value - baseline``, a difference in the KPI's own unit — points (NPS 6.2 -> 9.9 is
-      +3.7; retention 0.736 -> 0.743 is +0.007, shown as +0.7 pts). A relative change of
-      a share or a score (NPS +60%) means nothing to a reader.
-    * currency, count and ratio KPIs: ``value / baseline - 1``, a relative change (NaN
-      when the baseline is 0).
-
-    ``value`` may be a scalar or an array/Series; NaN where either side is missing.
-    """
-    if kpi_unit(kpi) in POINT_UNITS:
-        return value - baseline, "points"
-    if isinstance(baseline, (int, float, np.floating)) and (not np.isfinite(baseline) or baseline == 0):
-        return value * np.nan, "relative"
-    return value / baseline - 1, "relative"
 
 
 # --------------------------------------------------------------------------- KPIs vs target
@@ -192,9 +137,9 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
     Formulas (per period *t* and segment)
     -------------------------------------
     * ``revenue`` = sum of net revenue; ``orders`` = orders with positive revenue;
-    * ``active_accounts`` = accounts with at least one order;
+    * ``ordering_accounts`` = accounts with at least one order;
     * ``average_order_value`` = revenue / orders;
-    * ``revenue_per_account`` = revenue / active_accounts;
+    * ``revenue_per_account`` = revenue / ordering_accounts;
     * ``period_retention_rate`` = account retention period on period, the metrics layer's
       rule (:func:`kam_analysis.metrics.compute_period_retention`: accounts active under
       ``churn_days`` the day before *t* still active at its end; ``n`` = that base). Needs
@@ -233,7 +178,7 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
         kpis = {
             "revenue": (revenue, active),
             "orders": (orders, active),
-            "active_accounts": (active, active),
+            "ordering_accounts": (active, active),
             "average_order_value": (revenue / orders.replace(0, np.nan), active),
             "revenue_per_account": (revenue / active.replace(0, np.nan), active),
             "revenue_growth_yoy": (yoy, active),

@@ -13,7 +13,7 @@ from ...exceptions import RunError
 from ...safety import clean_text
 from .._pptx import EMU_PER_IN, Box, SlideCanvas
 from ...present.formats import fmt_money, fmt_value, is_num
-from ..deck_format import KPI_UNITS, kpi_label
+from ...metrics import KPI_DEFINITIONS, kpi_label
 
 
 IN = EMU_PER_IN
@@ -131,21 +131,12 @@ class DeckData:
         return fmt_money(v, self.cur)
 
     def unit_of(self, kpi: str) -> str | None:
-        for name in ("kpi_headline", "benchmark_gaps"):
-            t = self.peek(name)
-            if t is not None and "unit" in t.columns and "kpi" in t.columns:
-                hit = t.loc[t["kpi"] == kpi, "unit"]
-                if len(hit) and isinstance(hit.iloc[0], str):
-                    return hit.iloc[0]
-        return KPI_UNITS.get(kpi)
+        """The KPI's unit, from the KPI registry (None for a name the registry does not know)."""
+        d = KPI_DEFINITIONS.get(kpi)
+        return d.unit if d else None
 
     def label_of(self, kpi: str) -> str:
-        for name in ("kpi_headline", "benchmark_gaps"):
-            t = self.peek(name)
-            if t is not None and "label" in t.columns and "kpi" in t.columns:
-                hit = t.loc[t["kpi"] == kpi, "label"]
-                if len(hit):
-                    return kpi_label(kpi, hit.iloc[0])
+        """The KPI's label, from the KPI registry."""
         return kpi_label(kpi)
 
     def headline(self, kpi: str) -> float | None:

@@ -6,7 +6,7 @@ import numpy as np
 from ...present.theme import Theme, tint
 from .._pptx import Box, SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_value, is_num
-from ..deck_format import kpi_label
+from ...metrics import kpi_label
 from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
 
@@ -31,8 +31,8 @@ def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
     take = [f"{cats[-1]}: {d.money(last)} net revenue" + (f", {fmt_share(change, signed=True)} vs {cats[0]}" if change is not None else "")]
     best = int(np.argmax(vals))
     take.append(f"Highest {period}: {cats[best]} at {d.money(vals[best])}")
-    if "active_accounts" in t.columns and is_num(t["active_accounts"].iloc[-1]):
-        take.append(f"{fmt_count(t['active_accounts'].iloc[-1])} accounts ordered in {cats[-1]}")
+    if "ordering_accounts" in t.columns and is_num(t["ordering_accounts"].iloc[-1]):
+        take.append(f"{fmt_count(t['ordering_accounts'].iloc[-1])} accounts ordered in {cats[-1]}")
     if "average_order_value" in t.columns and is_num(t["average_order_value"].iloc[-1]):
         take.append(f"Average order value {d.money(t['average_order_value'].iloc[-1])} in {cats[-1]}")
 
@@ -51,17 +51,17 @@ def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
 
 def s_activity(d: DeckData) -> list[SlideSpec]:
     """Ordering accounts and average order value by period, side by side (Two Content)."""
-    t = d.table("kpi_by_period", ("period_start", "active_accounts", "average_order_value"),
+    t = d.table("kpi_by_period", ("period_start", "ordering_accounts", "average_order_value"),
                 topic="Accounts and order value")
     if t is None:
         return []
     t = t.sort_values("period_start").tail(16)
-    t = t[t["active_accounts"].map(is_num) & t["average_order_value"].map(is_num)]
+    t = t[t["ordering_accounts"].map(is_num) & t["average_order_value"].map(is_num)]
     if len(t) < 2:
         return []
     period = d.params.analysis.period
     cats = [fmt_period(p, period) for p in t["period_start"]]
-    acc, aov = t["active_accounts"].astype(float).tolist(), t["average_order_value"].astype(float).tolist()
+    acc, aov = t["ordering_accounts"].astype(float).tolist(), t["average_order_value"].astype(float).tolist()
     d_acc = acc[-1] / acc[0] - 1 if acc[0] else None
     d_aov = aov[-1] / aov[0] - 1 if aov[0] else None
     if d_acc is None or d_aov is None:
@@ -101,7 +101,7 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
             gap = r.get("gap_to_target", r["current"] - r["target"] if both else None)
             gb = r.get("gap_to_benchmark", r["current"] - r["benchmark"] if is_num(r["current"]) and
                        is_num(r["benchmark"]) else None)
-            return [kpi_label(r["kpi"], r.get("label")), fmt_value(r["current"], u, d.cur),
+            return [kpi_label(r["kpi"]), fmt_value(r["current"], u, d.cur),
                     fmt_value(r["benchmark"], u, d.cur), fmt_value(gb, u, d.cur, signed=True),
                     fmt_value(r["target"], u, d.cur), fmt_value(gap, u, d.cur, signed=True),
                     str(r["status"]).upper()]

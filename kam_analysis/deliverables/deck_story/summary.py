@@ -3,6 +3,7 @@ from __future__ import annotations
 
 
 from .._pptx import Box, SlideCanvas
+from ...metrics import kpi_explanation, kpi_label
 from ...present.formats import fmt_count, fmt_share, fmt_value, is_num
 from ._base import (_bullets, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
                     _lc_first, SlideSpec, _text, _tiles)
@@ -207,7 +208,7 @@ def s_key_numbers(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("summary", "Key Numbers", title, draw, topic="Headline KPIs",
                       source=d.source("kpi_headline", "kpi_vs_target"),
-                      notes="Headline KPIs over the trailing twelve months to the as-of date. Revenue is net of "
-                            "returns; retention = accounts ordering in both the previous and the last 12 months / "
-                            "accounts ordering in the previous 12 months; growth = revenue_12m / revenue_prev_12m - 1.")]
+                      notes="Headline KPIs over the trailing twelve months to the as-of date. " + "; ".join(
+                          f"{kpi_label(k)}: {kpi_explanation(k, churn_days=d.params.analysis.churn_days)}"
+                          for k in tiles["kpi"]) + ".")]
 
