@@ -53,7 +53,7 @@ ERRORS = [
          error=r"2 values in net_revenue cannot be read as numbers[\s\S]*examples: 'row 2: 1\.234,50', 'row 3: 80,5'[\s\S]*"
                r"set data\.transactions\.decimal: ','"),
     Case("conflicting_date_formats.csv",
-         error=r"Dates mix day-first and month-first formats[\s\S]*examples: '25/03/2024', '03/25/2024'"),
+         error=r"Dates mix day-first and month-first formats[\s\S]*examples: 'row 2: 25/03/2024', 'row 3: 03/25/2024'"),
     Case("excel_serial_dates.csv",
          error=r"2 values in order_date cannot be read as dates[\s\S]*examples: 'row 2: 45306', 'row 3: 45323'"),
     # "25.000" in a semicolon file: twenty-five thousand or 25.0? Refused, never read as 25.0
@@ -61,6 +61,10 @@ ERRORS = [
          error=r"2 values of net_revenue have a dot before exactly three digits \(e\.g\. 25\.000\)[\s\S]*"
                r"examples: 'row 2: 25\.000', 'row 3: 1\.500'[\s\S]*fix: set data\.transactions\.decimal: ',' if the "
                r"dot separates thousands[\s\S]*or data\.transactions\.decimal: '\.' if it is a decimal point"),
+    Case("semicolon_comma_thousands.csv",
+         error=r"2 values of net_revenue have a comma before exactly three digits \(e\.g\. 25,000\) in a "
+               r"semicolon-separated file[\s\S]*examples: 'row 2: 25,000', 'row 3: 1,500'[\s\S]*"
+               r"fix: set data\.transactions\.decimal: '\.' if the comma separates thousands"),
     Case("totals_row_labelled.csv",
          error=r"Row 5 of the transactions file is a totals row, not a transaction[\s\S]*"
                r"examples: \"row 5: account_id is 'Grand Total:'\""),
@@ -165,6 +169,11 @@ def test_european_thousands_with_the_decimal_setting(tmp_path):
                                                 "decimal": ","})
     assert _revenue(run) == {"A1": 25000.0, "A2": 1500.0, "A3": 800.0}
     assert rep.warnings == []
+
+
+def test_semicolon_file_with_commas_as_thousands_when_said_so(tmp_path):
+    run, _ = _prepare(tmp_path, transactions={"path": CORPUS / "semicolon_comma_thousands.csv", "decimal": "."})
+    assert _revenue(run) == {"A1": 25000.0, "A2": 1500.0, "A3": 800.0}
 
 
 def test_dots_as_decimal_points_when_said_so(tmp_path):
@@ -275,7 +284,7 @@ def test_surveys_for_unknown_accounts(tmp_path):
     run, rep = _prepare(tmp_path, transactions=TRANSACTIONS,
                         surveys={"path": CORPUS / "surveys_unknown_accounts.csv"})
     assert re.search(r"2 survey responses are for accounts not in the data; they are ignored[\s\S]*"
-                     r"examples: 'X8', 'X9'", "\n".join(map(str, rep.warnings)))
+                     r"examples: 'X8 \(row 4\)', 'X9 \(row 3\)'", "\n".join(map(str, rep.warnings)))
     s = run.read_table("account_summary").set_index("account_id")
     assert s.loc["A1", "nps_mean"] == 9 and s["n_responses"].sum() == 1
 

@@ -135,7 +135,7 @@ def test_order_id_shared_by_two_accounts(tmp_path):
     rep = validate(tmp_path, transactions=TRANSACTIONS.replace("A2,O3", "A2,O1"))
     with pytest.raises(DataValidationError, match="1 order ids belong to more than one account"):
         _raise(rep)
-    assert "examples: 'O1'" in messages(rep)
+    assert "examples: 'O1 (rows 2, 4)'" in messages(rep)
 
 
 def test_order_lines_sharing_an_order_id_are_fine(tmp_path):
@@ -147,14 +147,14 @@ def test_duplicate_account_ids(tmp_path):
     rep = validate(tmp_path, accounts=ACCOUNTS + "A2,Beta again,3\n")
     with pytest.raises(DataValidationError, match="1 account ids appear more than once"):
         _raise(rep)
-    assert "examples: 'A2'" in messages(rep)
+    assert "examples: 'A2 (rows 3, 5)'" in messages(rep)
 
 
 def test_orphan_accounts(tmp_path):
     rep = validate(tmp_path, accounts=ACCOUNTS.replace("A3,Gamma SA,5\n", ""))
     with pytest.raises(DataValidationError, match=r"1 account ids in transactions are not in the accounts file \(accounts\.csv\)"):
         _raise(rep)
-    assert "examples: 'A3'" in messages(rep)
+    assert "examples: 'A3 (row 5)'" in messages(rep)
 
 
 def test_duplicate_capability_dimension(tmp_path):
@@ -223,7 +223,7 @@ def test_mixed_day_first_and_month_first(tmp_path):
     rep = validate(tmp_path, transactions=bad)
     with pytest.raises(DataValidationError, match="Dates mix day-first and month-first formats"):
         _raise(rep)
-    assert "examples: '15/01/2024', '03/25/2024'" in messages(rep)
+    assert "examples: 'row 2: 15/01/2024', 'row 3: 03/25/2024'" in messages(rep)
 
 
 def test_ambiguous_slash_dates_read_day_first_with_warning(tmp_path):
@@ -231,6 +231,7 @@ def test_ambiguous_slash_dates_read_day_first_with_warning(tmp_path):
     assert rep.ok
     assert "No date in the column shows whether it is day-first or month-first; read as day-first" \
         in messages(rep, "warning")
+    assert "examples: 'row 3: 03/05/2024'" in messages(rep, "warning")
     d = rep.con.execute("SELECT order_date::VARCHAR FROM v_transactions WHERE order_id='O2'").fetchone()[0]
     assert d == "2024-05-03"
 
@@ -333,7 +334,7 @@ def test_validation_is_repeatable(tmp_path):
     first = validate(tmp_path / "a", **kw).summary()
     second = validate(tmp_path / "b", **kw).summary().replace(str(tmp_path / "b"), str(tmp_path / "a"))
     assert first == second
-    assert "examples: 'B5', 'B7'" in first
+    assert "examples: 'B5 (row 7)', 'B7 (row 6)'" in first
 
 
 def test_an_impossible_date_is_unparseable_not_a_second_date_format(tmp_path):
@@ -393,4 +394,12 @@ def test_totals_rule_ignores_a_large_order_that_is_not_the_sum(tmp_path):
     assert rep.ok, rep.summary()
     rep = validate(tmp_path, transactions=TRANSACTIONS.replace("1200", "430.5"))
     with pytest.raises(DataValidationError, match=r"Row 5 of the transactions file is a totals row"):
+        _raise(rep)
+
+
+def test_duplicated_header_found_with_an_explicit_header_row(tmp_path):
+    rep = validate(tmp_path, transactions={"content": "Orders export\naccount_id;order_id;order_date;Amount;AMOUNT\n"
+                                                      "A1;O1;2024-01-15;119;100\n",
+                                           "header_row": 2, "columns": {"net_revenue": "Amount"}})
+    with pytest.raises(DataValidationError, match=r"The transactions file has 2 columns named 'Amount' and 'AMOUNT'"):
         _raise(rep)

@@ -243,20 +243,34 @@ _DELIMITERS = (",", ";", "\t", "|")
 _SMALL_CSV = 50_000_000  # bytes; larger CSVs are read in parallel (rows must be complete)
 
 
-def _find_csv_header(path: Path, encoding: str, delimiter: str | None, required: list[str],
-                     max_lines: int = 50) -> tuple[int, str, list[str]] | None:
-    """(0-based line, delimiter, the line's names) of the first line naming every required column, or None."""
-    if not required:
-        return None
-    wanted = {header_key(r) for r in required}
+def _head_lines(path: Path, encoding: str) -> list[str]:
+    """The first lines of a text file (its first 64 kB), decoded."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
     if encoding == "utf-16":
         text = head.removeprefix(codecs.BOM_UTF16_LE).decode("utf-16-le", errors="replace")
     else:
         text = head.decode(encoding if encoding != "utf-8" else "utf-8-sig", errors="replace")
-    lines = text.splitlines()[:max_lines]
-    for i, line in enumerate(lines):
+    return text.splitlines()
+
+
+def _header_names(path: Path, encoding: str, delimiter: str | None, line: int) -> list[str] | None:
+    """The names on the header line as written (before any renaming of repeated names)."""
+    lines = _head_lines(path, encoding)
+    if line >= len(lines):
+        return None
+    splits = [[f.strip().strip("\ufeff") for f in next(csv.reader([lines[line]], delimiter=d), [])]
+              for d in ([delimiter] if delimiter else _DELIMITERS)]
+    return max(splits, key=len) if splits else None
+
+
+def _find_csv_header(path: Path, encoding: str, delimiter: str | None, required: list[str],
+                     max_lines: int = 50) -> tuple[int, str, list[str]] | None:
+    """(0-based line, delimiter, the line's names) of the first line naming every required column, or None."""
+    if not required:
+        return None
+    wanted = {header_key(r) for r in required}
+    for i, line in enumerate(_head_lines(path, encoding)[:max_lines]):
         for d in ([delimiter] if delimiter else _DELIMITERS):
             if d not in line and len(wanted) > 1:
                 continue
@@ -286,6 +300,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, spec: FileSpec, view: str, require
         found = _find_csv_header(path, enc, delimiter, required)
         if found is not None:
             skip, delimiter, info["header_names"] = found
+    if "header_names" not in info:
+        info["header_names"] = _header_names(path, enc, delimiter, skip)
     small = path.stat().st_size < _SMALL_CSV
     opts = [f"encoding={sql_str(enc)}", "all_varchar=true", "header=true", "strict_mode=false"]
     if small:

@@ -22,6 +22,7 @@ Parsing rules (the README documents them for consultants):
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import re
@@ -118,6 +119,7 @@ _GROUPED = {".": r"^([0-9]{1,3}(,[0-9]{3})+|[0-9]*)(\.[0-9]*)?$",
 _SCIENTIFIC = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$"
 # Digits grouped by dots in threes only ("25.000", "1.234.567"): thousands or decimals?
 _DOT_GROUPS = r"^[0-9]{1,3}(\.[0-9]{3})+$"
+_COMMA_GROUPS = r"^[0-9]{1,3}(,[0-9]{3})+$"
 # A spreadsheet's day zero written as a date (1900-01-00, 00/01/1900, 0.1.1900)
 _ZERO_DATE = r"^(1900-0?1-0?0|0?0[/.\-]0?1[/.\-]1900|0?1[/.\-]0?0[/.\-]1900)([ T].*)?$"
 
@@ -257,6 +259,7 @@ class _Checker:
         self.r = report
         self.con = report.con
         self.mixed: set[tuple[str, str]] = set()  # (file, column) already reported as mixed date formats
+        self.delimiter: str | None = None  # the CSV delimiter of the file being staged
 
     def add(self, **kw) -> None:
         self.r.problems.append(Problem(**kw))
@@ -295,6 +298,7 @@ class _Checker:
         cols = read_raw(con, spec, table=table.name, view=raw_view, required_client_columns=wanted_required,
                         info=info)
         header_line = int(info.get("header_row", 1))
+        self.delimiter = info.get("delimiter")
         types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {sql_ident(raw_view)})").fetchall())
         has_sheet_rows = ROW_COLUMN in cols
         cols = [c for c in cols if c != ROW_COLUMN]
@@ -334,6 +338,7 @@ class _Checker:
                      fix="re-export the data from the client system with its rows")
             return None
 
+        n_before = len(self.r.problems)
         selects, self_cols, raw_kept, pre = [], [], {}, []
         for i, (name, client) in enumerate(mapped.items()):
             col = table.column(name)
@@ -370,6 +375,7 @@ class _Checker:
             con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
         self.r.present_columns[table.name] = self_cols
         self.r.stats[table.name] = {"rows_read": int(n_rows)}
+        self._name_rows(stg, mapped, raw_kept, n_before)
         self._parse_failures(table, spec, stg, mapped, raw_kept)
         return stg
 
@@ -409,6 +415,20 @@ class _Checker:
                      fix=f"if the dates are month-first, set data.{table}.date_format: '%m/%d/%Y'")
         return "mdy" if month_first and not day_first else "dmy"
 
+    def _name_rows(self, stg: str, mapped: dict[str, str], raw_kept: dict[str, bool], since: int) -> None:
+        """Give the date-order examples found before staging ('25/03/2024') their rows ('row 2: 25/03/2024')."""
+        by_client = {client: name for name, client in mapped.items() if name in raw_kept}
+        for i in range(since, len(self.r.problems)):
+            p = self.r.problems[i]
+            if p.rule not in ("mixed_date_formats", "ambiguous_dates") or p.column not in by_client:
+                continue
+            raw = sql_ident("raw__" + by_client[p.column])
+            shown = []
+            for value in p.examples:
+                row = self.con.execute(f"SELECT min(_row) FROM {stg} WHERE {raw} = ?", [value]).fetchone()[0]
+                shown.append(f"row {row}: {value}" if row is not None else value)
+            self.r.problems[i] = dataclasses.replace(p, examples=tuple(shown))
+
     def _duplicate_headers(self, table: Table, spec: FileSpec, names: list[str]) -> bool:
         """An error for each contract column the file names more than once (ignoring case and spaces)."""
         found = False
@@ -432,10 +452,14 @@ class _Checker:
 
         Only when ``decimal`` is not set: a value with two dots (1.234.567) proves the dots
         separate thousands and the column is read so (with a warning); otherwise the file is
-        refused with the setting that decides.
+        refused with the setting that decides. In a semicolon-separated file, where the comma
+        is the usual decimal mark, '25,000' is refused the same way unless a value with two
+        commas (1,234,567) shows they separate thousands.
         """
         if "decimal" in spec.model_fields_set:
             return
+        if self.delimiter == ";":
+            self._ambiguous_commas(table, spec, stg, mapped, raw_kept)
         for name, client in mapped.items():
             if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
                 continue
@@ -468,6 +492,31 @@ class _Checker:
                          fix=f"set data.{table.name}.decimal: ',' if the dot separates thousands (European "
                              f"style, 25.000 = twenty-five thousand), or data.{table.name}.decimal: '.' if it is "
                              "a decimal point")
+
+    def _ambiguous_commas(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
+                          raw_kept: dict[str, bool]) -> None:
+        for name, client in mapped.items():
+            if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
+                continue
+            raw = sql_ident("raw__" + name)
+            num = f"({_number_parts_sql(_number_text_sql(raw))}).num"
+            grouped = f"regexp_full_match(n, {sql_str(_COMMA_GROUPS)})"
+            n_grouped, n_multi, n_other = self.con.execute(
+                f"SELECT count(*) FILTER (WHERE {grouped}), count(*) FILTER (WHERE {grouped} AND n LIKE '%,%,%'), "
+                f"count(*) FILTER (WHERE n LIKE '%.%' OR (n LIKE '%,%' AND NOT {grouped})) "
+                f"FROM (SELECT {num} AS n FROM {stg} WHERE {raw} IS NOT NULL)").fetchone()
+            if not n_grouped or n_multi or n_other:
+                continue
+            ex = _examples(self.con, f"SELECT {_with_row(raw)} FROM {stg} WHERE regexp_full_match("
+                                     f"{num}, {sql_str(_COMMA_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
+                                     f"LIMIT {_N_EXAMPLES}")
+            self.add(rule="ambiguous_number", file=str(spec.path), column=client, count=int(n_grouped),
+                     examples=ex,
+                     message=f"{n_grouped:,} values of {name} have a comma before exactly three digits (e.g. "
+                             "25,000) in a semicolon-separated file, where the comma is usually the decimal mark: "
+                             "25,000 may be twenty-five thousand or 25.0; nothing in the column decides",
+                     fix=f"set data.{table.name}.decimal: '.' if the comma separates thousands, or "
+                         f"data.{table.name}.decimal: ',' if it is the decimal mark")
 
     def _totals_rows(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
                      raw_kept: dict[str, bool]) -> None:
@@ -626,9 +675,18 @@ class _Checker:
         return keep
 
 
-def _first_ids(con, sql_from: str, col: str = "account_id") -> tuple:
-    """A few example ids, smallest first (so messages are the same on every run)."""
-    return _examples(con, f"SELECT DISTINCT {col} {sql_from} ORDER BY {col} LIMIT {_N_EXAMPLES}")
+def _first_ids(con, stg: str, where: str, col: str = "account_id") -> tuple:
+    """A few example ids of staging table ``stg`` with their rows, smallest id first
+    (so messages are the same on every run): ``'A9 (rows 5, 8)'``."""
+    return _examples(con, f"SELECT {_id_rows(col)} FROM {stg} WHERE {where} GROUP BY {col} "
+                          f"ORDER BY {col} LIMIT {_N_EXAMPLES}")
+
+
+def _id_rows(col: str) -> str:
+    """SQL of an id with the first rows holding it, grouped by ``col``: ``'O1 (rows 2, 5)'``."""
+    return (f"{col} || ' (row' || CASE WHEN count(*) > 1 THEN 's ' ELSE ' ' END "
+            f"|| array_to_string(list(_row ORDER BY _row)[1:3], ', ') "
+            f"|| CASE WHEN count(*) > 3 THEN ', ...)' ELSE ')' END")
 
 
 def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) -> ValidationReport:
@@ -666,8 +724,9 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
             f"SELECT count(*) FROM (SELECT order_id FROM {stg_t} WHERE order_id IS NOT NULL "
             "GROUP BY order_id HAVING count(DISTINCT account_id) > 1)").fetchone()[0]
         if n_conf:
-            ex = _examples(con, f"SELECT order_id FROM {stg_t} WHERE order_id IS NOT NULL GROUP BY order_id "
-                                f"HAVING count(DISTINCT account_id) > 1 ORDER BY order_id LIMIT {_N_EXAMPLES}")
+            ex = _examples(con, f"SELECT {_id_rows('order_id')} FROM {stg_t} WHERE order_id IS NOT NULL "
+                                f"GROUP BY order_id HAVING count(DISTINCT account_id) > 1 ORDER BY order_id "
+                                f"LIMIT {_N_EXAMPLES}")
             ck.add(rule="duplicate_id", file=str(spec.path), column=id_col,
                    count=int(n_conf), examples=ex,
                    message=f"{n_conf:,} order ids belong to more than one account",
@@ -714,8 +773,8 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
                 f"SELECT count(*) FROM (SELECT account_id FROM {stg_a} "
                 f"WHERE account_id IS NOT NULL GROUP BY account_id HAVING count(*) > 1)").fetchone()[0]
             if n_dup:
-                ex = _examples(con, f"SELECT account_id FROM {stg_a} WHERE account_id IS NOT NULL GROUP BY account_id "
-                                    f"HAVING count(*) > 1 ORDER BY account_id LIMIT {_N_EXAMPLES}")
+                ex = _examples(con, f"SELECT {_id_rows('account_id')} FROM {stg_a} WHERE account_id IS NOT NULL "
+                                    f"GROUP BY account_id HAVING count(*) > 1 ORDER BY account_id LIMIT {_N_EXAMPLES}")
                 ck.add(rule="duplicate_id", file=str(spec.path), column=spec.columns.get("account_id", "account_id"),
                        count=int(n_dup), examples=ex, message=f"{n_dup:,} account ids appear more than once",
                        fix="the accounts file needs one row per account; remove or merge the duplicates")
@@ -728,7 +787,8 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
                     "SELECT count(DISTINCT t.account_id), count(*) "
                     "FROM v_transactions t ANTI JOIN v_accounts_given a USING (account_id)").fetchone()
                 if n_orph:
-                    ex = _first_ids(con, "FROM v_transactions t ANTI JOIN v_accounts_given a USING (account_id)")
+                    ex = _first_ids(con, stg_t, "account_id IN (SELECT account_id FROM v_transactions "
+                                                "ANTI JOIN v_accounts_given USING (account_id))")
                     ck.add(rule="orphan_account", file=str(tspec.path),
                            column=tspec.columns.get("account_id", "account_id"), count=int(n_orph_rows),
                            examples=ex,
@@ -765,8 +825,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
                     f"SELECT count(*) FROM {stg_s} s "
                     "ANTI JOIN v_accounts a USING (account_id) WHERE s.account_id IS NOT NULL").fetchone()[0]
                 if n_unk:
-                    ex = _first_ids(con, f"FROM {stg_s} s ANTI JOIN v_accounts a USING (account_id) "
-                                         "WHERE s.account_id IS NOT NULL")
+                    ex = _first_ids(con, stg_s, "account_id NOT IN (SELECT account_id FROM v_accounts)")
                     ck.add(rule="unknown_account", severity="warning", file=str(spec.path),
                            column=spec.columns.get("account_id", "account_id"), count=int(n_unk), examples=ex,
                            message=f"{n_unk:,} survey responses are for accounts not in the data; they are ignored",
@@ -793,8 +852,8 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
                 f"SELECT count(*) FROM (SELECT dimension FROM {stg_c} "
                 "WHERE dimension IS NOT NULL GROUP BY dimension HAVING count(*) > 1)").fetchone()[0]
             if n_dup:
-                ex = _examples(con, f"SELECT dimension FROM {stg_c} WHERE dimension IS NOT NULL GROUP BY dimension "
-                                    f"HAVING count(*) > 1 ORDER BY dimension LIMIT {_N_EXAMPLES}")
+                ex = _examples(con, f"SELECT {_id_rows('dimension')} FROM {stg_c} WHERE dimension IS NOT NULL "
+                                    f"GROUP BY dimension HAVING count(*) > 1 ORDER BY dimension LIMIT {_N_EXAMPLES}")
                 ck.add(rule="duplicate_id", file=str(data.capability.path),
                        column=data.capability.columns.get("dimension", "dimension"), count=int(n_dup),
                        examples=ex, message=f"{n_dup} capability dimensions appear more than once",

@@ -141,6 +141,9 @@ def main() -> None:
     _w("european_thousands_proven.csv",
        "account_id;order_id;order_date;net_revenue\nA1;O1;15.01.2024;25.000\nA2;O2;01.02.2024;1.234.567\n"
        "A3;O3;20.05.2024;800\n")
+    _w("semicolon_comma_thousands.csv",
+       "account_id;order_id;order_date;net_revenue\nA1;O1;2024-01-15;25,000\nA2;O2;2024-02-01;1,500\n"
+       "A3;O3;2024-05-20;800\n")
     # ---- totals rows: labelled in any column, or unlabelled with the sum of the other rows
     _w("totals_row_labelled.csv",
        HEADER + "\nA1,O1,2024-01-15,100\nA2,O2,2024-02-01,80\nA3,O3,2024-05-20,1200\nGrand Total:,,,1380\n")
