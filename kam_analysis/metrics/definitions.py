@@ -127,6 +127,11 @@ KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
         "revenue_12m of accounts flagged key_account / revenue_12m", "accounts.key_account"),
     KPI("key_accounts", "Key accounts (client's programme)", "count", None,
         "accounts flagged key_account", "accounts.key_account"),
+    KPI("key_accounts_selected", "Key accounts selected by the scoring", "count", None,
+        "accounts the selection scoring picks (segments.is_key)", "segmentation", short="Key accounts selected"),
+    KPI("key_accounts_union", "Key accounts, selected or in the client's programme", "count", None,
+        "accounts selected by the scoring or flagged key_account (compute_key_account_sets)",
+        "segmentation + accounts.key_account", short="Key accounts (selected or programme)"),
     KPI("top10_share", "Revenue share of top 10% of accounts", "share", False,
         "revenue_12m of the ceil(0.1 n) largest accounts / revenue_12m, over the n accounts with "
         "revenue_12m > 0"),

@@ -8,6 +8,7 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from .concentration import compute_concentration_summary
 from .definitions import get_kpi, kpi_label
+from .key_accounts import in_programme
 from .stats import compute_nps, ratio_estimate, t_interval, wilson_interval
 
 __all__ = ["compute_retention_by_group", "compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
@@ -225,7 +226,7 @@ def compute_group_kpis(account_kpis: pd.DataFrame, *, confidence: float = 0.95, 
             for kpi in ("csat_top2", "csat_mean"):
                 rows.append(_row(kpi, np.nan, note="not computed: the surveys have no CSAT score"))
     if "key_account" in a and a["key_account"].notna().any():
-        key = a["key_account"].fillna(False).astype(bool)
+        key = pd.Series(in_programme(a).to_numpy(), index=a.index)
         rows.append(_row("key_accounts", int(key.sum()), n=len(a)))
         rows.append(_row("key_account_revenue_share",
                          a.loc[key, "revenue_12m"].sum() / rev if rev > 0 else np.nan, n=int(key.sum())))

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError
+from ..metrics import in_programme
 from ..models.clustering import ClusteringNotSupported, compute_clusters
 from .overrides import apply_overrides, load_overrides
 from .rfm import compute_rfm, compute_rfm_profiles, load_rfm_segments
@@ -545,8 +546,7 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     base = pd.DataFrame({account_col: feats[account_col], "selection_score": sel["selection_score"],
                          "selection_rank": sel["selection_rank"], "is_key": sel["is_key"].astype(bool)})
     if "key_account" in feats:
-        base["currently_key"] = feats["key_account"].astype(str).str.strip().str.upper().isin(
-            ["Y", "YES", "TRUE", "1"]).to_numpy()
+        base["currently_key"] = in_programme(feats, account_col=account_col).to_numpy()
     for g in GROUPS[:3]:
         if f"selection_score_{g}" in sel:
             base[f"score_{g}"] = sel[f"selection_score_{g}"]
