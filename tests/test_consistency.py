@@ -305,6 +305,31 @@ def test_revenue_by_quadrant_adds_up_to_the_headline_revenue(eng):
     assert same(sum(float(r[j]) for r in body), h["revenue_12m"][0], rel=1e-6)
 
 
+def test_period_retention_is_one_series(eng):
+    """The period-on-period retention the KPI dashboard and the HTML dashboard draw is the
+    table's series, period by period."""
+    kbp = eng.table("kpi_by_period")
+    if kbp is None or "period_retention_rate" not in kbp:
+        pytest.skip("no period KPIs in this run")
+    want = {pd.Timestamp(p): v for p, v in zip(kbp["period_start"], kbp["period_retention_rate"]) if pd.notna(v)}
+    tr = eng.table("kpi_tracking")
+    if tr is not None:
+        t = tr[(tr["kpi"] == "period_retention_rate") & (tr["segment"] == eng.html_data["all_label"])]
+        for p, v in zip(t["period_start"], t["value"]):
+            if pd.notna(v):
+                assert same(v, want.get(pd.Timestamp(p))), f"{eng.name}: kpi_tracking retention {p}: {v} vs {want}"
+    header, body = rows_after_header(eng.kpi_book.get("Trend data", []), "Period")
+    if "Period retention" in header:
+        j = header.index("Period retention")
+        for r in body:
+            if r[j] is not None:
+                assert same(r[j], want.get(pd.Timestamp(r[0]))), f"{eng.name}: KPI dashboard retention {r[0]}"
+    for r in eng.html_data["trends"]:
+        if r["kpi"] == "period_retention_rate" and r["segment"] == eng.html_data["all_label"] \
+                and r["value"] is not None:
+            assert same(r["value"], want.get(pd.Timestamp(r["period_start"]))), f"{eng.name}: HTML retention {r}"
+
+
 # --------------------------------------------------------------------------- key accounts and quadrants
 def _key_counts(e: Engagement) -> tuple[int | None, int | None]:
     s = e.table("segments")
@@ -338,10 +363,17 @@ def test_key_accounts_selected_and_in_programme_agree_everywhere(eng):
     # the HTML matrix outlines exactly the selected key accounts
     if eng.html_data["matrix"]:
         assert sum(bool(m.get("is_key")) for m in eng.html_data["matrix"]) == sel
-    # the programme's own count, where the tables give it
+    # the programme's own count, where the tables give it: the KPI and the impact estimate's base
     kh = eng.table("kpi_headline").set_index("kpi")["value"]
     if prog is not None and "key_accounts" in kh and pd.notna(kh["key_accounts"]):
         assert int(kh["key_accounts"]) == prog, "kpi_headline and segments count the programme differently"
+    pi = eng.table("programme_impact")
+    if prog is not None and pi is not None and len(pi) and pd.notna(pi["n_programme"].iloc[0]) \
+            and int(pi["n_programme"].iloc[0]) > 0:
+        assert int(pi["n_programme"].iloc[0]) == prog, "the impact estimate starts from another programme"
+    for r in eng.kpi_book.get("Programme impact", []):
+        if r and r[0] == "Accounts in the client's programme":
+            assert prog is not None and int(r[1]) == prog, f"{eng.name}: KPI dashboard programme accounts {r[1]}"
 
 
 def test_quadrant_sizes_agree_everywhere(eng):

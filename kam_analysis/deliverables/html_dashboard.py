@@ -189,7 +189,7 @@ def collect_dashboard_data(run) -> dict:
     # impact and recommendations
     imp = read_optional(run, "programme_impact")
     data["impact"] = _records(imp, ["supported", "uplift", "uplift_ci_low", "uplift_ci_high", "sentence",
-                                    "reason"])[0] if imp is not None and len(imp) else None
+                                    "accounts_note", "reason"])[0] if imp is not None and len(imp) else None
     recs = read_optional(run, "recommendations")
     if recs is not None and "value_basis" not in recs:
         recs = recs.assign(value_basis="at stake")

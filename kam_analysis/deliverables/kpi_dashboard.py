@@ -323,6 +323,9 @@ def build_kpi_dashboard(run) -> Path:
     row += 1
     text = (str(imp["sentence"].iloc[0]) if imp is not None and len(imp)
             else "The programme-impact analysis has not run.")
+    note = imp["accounts_note"].iloc[0] if imp is not None and len(imp) and "accounts_note" in imp else None
+    if isinstance(note, str) and note.strip():
+        text += " " + note
     # one row per line (merged wrapped cells are clipped by some renderers when printing)
     for line in textwrap.wrap(text, width=125) or [""]:
         write_cell(ws, row, 2, line).font = Font(size=11)
@@ -414,7 +417,12 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                 ("p-value", r.get("p_value")), ("Parallel-trends p-value (leads)", r.get("pretrend_p_value")),
                 ("Placebo estimate (fake start, pre-period only)", r.get("placebo_estimate")),
                 ("Placebo p-value", r.get("placebo_p_value")),
-                ("Programme accounts", r.get("n_treated")), ("Control accounts", r.get("n_control")),
+                *([("Accounts in the client's programme", r.get("n_programme")),
+                   ("Programme accounts in the estimate", r.get("n_treated")),
+                   ("From the programme to the estimate", r.get("accounts_note", ""))]
+                  # without a programme flag in the data there is no programme to count (not zero accounts)
+                  if pd.notna(r.get("n_programme")) and r.get("n_programme") > 0 else []),
+                ("Control accounts", r.get("n_control")),
                 ("Account-periods", r.get("n_obs")), ("Pre-programme periods used", r.get("n_pre_periods")),
                 ("Periods since start", r.get("n_post_periods"))]
         ws = wb.create_sheet("Programme impact")

@@ -51,22 +51,18 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
                             "(thresholds.rag).")]
 
 
-def _impact_groups(d: DeckData, r) -> str:
-    """Who the estimate compares, reconciled with the programme's size: the accounts in the
-    client's KAM programme that bought before the start (the estimate needs them), of all of them."""
-    segs = d.peek("segments")
-    prog = int(segs["currently_key"].astype(bool).sum()) if segs is not None and "currently_key" in segs.columns \
-        else None
-    treated = int(r["n_treated"]) if is_num(r.get("n_treated")) else None
-    control = int(r["n_control"]) if is_num(r.get("n_control")) else None
-    if treated is None:
-        return ("accounts in the client's KAM programme against comparable accounts outside it, before and after "
-                "the programme start")
-    of = f" of the {fmt_count(prog)} accounts in the client's KAM programme" if prog is not None else \
-        " accounts in the client's KAM programme"
-    return (f"{fmt_count(treated)}{of} (those that bought before the start) against "
-            + (f"{fmt_count(control)} comparable accounts outside it" if control is not None else
-               "comparable accounts outside it") + ", before and after the programme start")
+def _impact_groups(r) -> list[list]:
+    """Who the estimate compares, reconciled with the programme's size by the table's own
+    sentence (``accounts_note``: "114 of the 160 accounts in the client's programme are in the
+    estimate; left out: ...")."""
+    treated = fmt_count(r["n_treated"]) + " " if is_num(r.get("n_treated")) else ""
+    control = fmt_count(r["n_control"]) + " " if is_num(r.get("n_control")) else ""
+    out = [[("Comparison: ", True), (f"{treated}programme accounts against {control}comparable accounts outside the "
+                                      "programme, before and after the programme start", False)]]
+    note = r.get("accounts_note")
+    if isinstance(note, str) and note.strip():
+        out.append([("Accounts: ", True), (_text(note, 400), False)])
+    return out
 
 
 def s_programme_impact(d: DeckData) -> list[SlideSpec]:
@@ -102,7 +98,7 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
                      ("key and comparison accounts moved in parallel before the start, which supports the comparison"
                       if pt else "the groups were already diverging before the start; read the estimate with caution",
                       False)])
-    body.append([("Comparison: ", True), (_impact_groups(d, r), False)])
+    body += _impact_groups(r)
 
     def draw(c: SlideCanvas):
         _tiles(c, c.region("Numbers"), [(_impact_text(r), "Programme effect (estimate)", None),
