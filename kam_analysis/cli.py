@@ -1,6 +1,6 @@
 """The ``kam`` command.
 
-    kam run params/<client>.yaml [--phase PHASE ...] [--set key.sub=value ...]
+    kam run params/<client>.yaml [--phase PHASE ... [--only]] [--set key.sub=value ...]
     kam validate params/<client>.yaml [--set key.sub=value ...]
     kam new-client "Client Name"
     kam demo-data OUT_DIR [--accounts N] [--orders N] [--format csv|parquet]
@@ -14,13 +14,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from .data.tables import PHASES
 from .exceptions import DataValidationError, KAMError, ParameterError
 
 __all__ = ["main"]
 
 _EPILOG = """examples:
   kam run params/demo.yaml                        run the whole demo engagement
-  kam run params/acme.yaml --phase strategy review  re-run two phases on the last good run
+  kam run params/acme.yaml --phase strategy        re-run strategy and the review after it,
+                                                  reusing assessment and segmentation
   kam run params/acme.yaml --set analysis.churn_days=120
   kam validate params/acme.yaml                   check the client's data before running
 """
@@ -45,10 +47,13 @@ def _parser() -> argparse.ArgumentParser:
                                    "outputs/<client>/<run-id>/ and build the deliverables. A failed run is kept "
                                    "as <run-id>-failed and never replaces the last good run.")
     add_common(r)
-    r.add_argument("--phase", dest="phases", action="append", metavar="PHASE",
-                   choices=["assessment", "segmentation", "strategy", "review"],
-                   help="run only this phase (repeatable: assessment, segmentation, strategy, review); earlier "
-                        "phases' results are taken from the client's last good run")
+    r.add_argument("--phase", dest="phases", action="append", metavar="PHASE", choices=list(PHASES),
+                   help="re-run this phase and every phase after it (repeatable: " + ", ".join(PHASES) + "); "
+                        "earlier phases' results are reused from the client's last good run when its input "
+                        "files and data/analysis parameters are today's, otherwise the run stops and says so")
+    r.add_argument("--only", action="store_true",
+                   help="with --phase: refuse, naming the phases and the command, rather than re-run the "
+                        "phases that depend on the ones named")
     r.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
                    help="seconds a notebook cell may run (default: execution.cell_timeout in the params)")
     r.add_argument("--no-deliverables", action="store_true", help="skip building the client deliverables")
@@ -79,7 +84,9 @@ def _cmd_run(args) -> int:
     from .runner import run_engagement
 
     say = None if args.quiet else (lambda m: print(m, flush=True))
-    result = run_engagement(args.params, overrides=args.overrides, phases=args.phases,
+    if args.only and not args.phases:
+        raise ParameterError("--only goes with --phase: name the phases to run, e.g. --phase review --only")
+    result = run_engagement(args.params, overrides=args.overrides, phases=args.phases, only=args.only,
                             cell_timeout=args.timeout, deliverables=not args.no_deliverables, progress=say)
     print(result.run_dir)
     return 0

@@ -30,17 +30,12 @@ from pathlib import Path
 from typing import Callable
 
 from .config import REPO_ROOT, Params, load_params
+from .data.tables import PHASES, TABLES, downstream
 from .exceptions import KAMError, RunError
 
-__all__ = ["PHASES", "RunResult", "run_engagement", "latest_run", "NOTEBOOKS_DIR"]
+__all__ = ["PHASES", "RunResult", "run_engagement", "latest_run", "plan_phases", "NOTEBOOKS_DIR"]
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-PHASES: dict[str, str] = {
-    "assessment": "01_assessment.ipynb",
-    "segmentation": "02_segmentation.ipynb",
-    "strategy": "03_strategy.ipynb",
-    "review": "04_review.ipynb",
-}
 _PACKAGES = ["kam-analysis", "pandas", "numpy", "scipy", "statsmodels", "scikit-learn", "duckdb", "pyarrow",
              "pydantic", "papermill", "nbclient", "ipykernel", "matplotlib", "seaborn", "python-pptx",
              "openpyxl", "jinja2"]
@@ -209,8 +204,149 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: i
     return rec
 
 
+def _command(params_path: str | Path, phases: list[str], overrides: list[str]) -> str:
+    """The ``kam run`` command line that runs ``phases`` (all of them when empty)."""
+    import shlex
+
+    parts = ["kam", "run", str(params_path)]
+    for ph in phases:
+        parts += ["--phase", ph]
+    for o in overrides:
+        parts += ["--set", o]
+    return " ".join(shlex.quote(x) for x in parts)
+
+
+def plan_phases(requested: list[str] | None, *, only: bool = False, params_path: str | Path = "PARAMS",
+                overrides: list[str] | None = None) -> list[str]:
+    """The phases a run executes: every phase when none is requested, else the requested
+    phases and every phase that depends on them, in run order.
+
+    Raises
+    ------
+    RunError
+        An unknown phase; or ``only`` and a later phase depends on a requested one (the
+        message names the phases and the command that runs them too).
+    """
+    if not requested:
+        return list(PHASES)
+    wanted = downstream(requested)
+    extra = [ph for ph in wanted if ph not in requested]
+    if only and extra:
+        asked = ", ".join(ph for ph in wanted if ph in requested)
+        raise RunError(
+            f"--only {asked}: {', '.join(extra)} read{'s' if len(extra) == 1 else ''} what {asked} "
+            f"write{'s' if len(wanted) - len(extra) == 1 else ''}, so re-running {asked} alone would leave "
+            f"{'it' if len(extra) == 1 else 'them'} on the old results; fix: "
+            f"{_command(params_path, wanted, list(overrides or []))} (or drop --only)")
+    return wanted
+
+
+def _input_hashes(params: Params) -> dict[str, dict]:
+    """Input name -> path and sha256 of every file that shapes the results (None when missing)."""
+    from .data.prepare import input_files, sha256_file
+
+    out = {}
+    for k, path in {**input_files(params), **_config_inputs(params)}.items():
+        exists = path.is_file()
+        out[k] = {"table": k, "path": str(path), "bytes": path.stat().st_size if exists else None,
+                  "sha256": sha256_file(path) if exists else None}
+    return out
+
+
+#: params sections every phase depends on: a change in them makes every earlier table stale
+_SHARED_PARAMS = ("data", "analysis")
+
+
+def _flat(d, prefix: str = "") -> dict[str, object]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def _reusable_base(base: Path, params: Params, reused: list[str], *, inputs: dict[str, dict],
+                   params_path: str | Path, overrides: list[str]) -> dict:
+    """Check that ``base``'s results of the ``reused`` phases still hold for today's inputs.
+
+    Returns the base run's manifest. Raises RunError naming what changed and the fix.
+    """
+    m = json.loads((base / "manifest.json").read_text(encoding="utf-8"))
+    fix = f"fix: run every phase: {_command(params_path, [], overrides)}"
+    then = {i["table"]: i for i in m.get("inputs", [])}
+    changed = []
+    for k in sorted(set(then) | set(inputs)):
+        old, new = then.get(k), inputs.get(k)
+        if new is None or new["sha256"] is None:
+            changed.append(f"{k} ({(old or new)['path']}: {'missing' if new else 'no longer given'})")
+        elif old is None:
+            changed.append(f"{k} ({new['path']}: not an input of that run)")
+        elif old["sha256"] != new["sha256"]:
+            changed.append(f"{k} ({new['path']}: contents changed)")
+    old_p, new_p = _flat(m.get("params", {})), _flat(params.resolved_dump())
+    keys = sorted(k for k in set(old_p) | set(new_p)
+                  if k.split(".")[0] in _SHARED_PARAMS and old_p.get(k) != new_p.get(k))
+    if keys:
+        changed.append("parameters " + ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else ""))
+    if changed:
+        raise RunError(
+            f"the {', '.join(reused)} results of run {base.name} cannot be reused: since that run, "
+            f"{'; '.join(changed)}. {fix}")
+    records = {r["phase"]: r for r in m.get("phases", []) if r.get("status") in ("success", "reused")}
+    missing = [ph for ph in reused if ph not in records or "figures" not in records[ph]]
+    if missing:
+        raise RunError(f"run {base.name} does not record the {', '.join(missing)} results it would lend "
+                       f"(made by an earlier version, or the phase did not run there). {fix}")
+    return m
+
+
+def _reuse(base: Path, base_manifest: dict, work: Path, reused: list[str]) -> list[dict]:
+    """Copy the tables, figures and executed notebooks of the ``reused`` phases from ``base``.
+
+    Only those phases' results are copied: the tables of the phases that run again are never
+    taken from the base run. Returns the phase records for the manifest.
+    """
+    records = {r["phase"]: r for r in base_manifest["phases"]}
+    index_path = base / "tables" / "_index.json"
+    base_index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    work_index_path = work / "tables" / "_index.json"
+    index = json.loads(work_index_path.read_text()) if work_index_path.exists() else {}
+    out = []
+    for ph in reused:
+        tables = [t for t, spec in TABLES.items() if spec.phase == ph and (base / "tables" / f"{t}.parquet").exists()]
+        for t in tables:
+            for ext in (".parquet", ".csv"):
+                if (base / "tables" / f"{t}{ext}").exists():
+                    shutil.copy2(base / "tables" / f"{t}{ext}", work / "tables" / f"{t}{ext}")
+            if t in base_index:
+                index[t] = base_index[t]
+        rec = records[ph]
+        for fig in rec["figures"]:
+            (work / "figures").mkdir(exist_ok=True)
+            shutil.copy2(base / "figures" / fig, work / "figures" / fig)
+        nb = PHASES[ph].notebook
+        if (base / "notebooks" / nb).exists():
+            shutil.copy2(base / "notebooks" / nb, work / "notebooks" / nb)
+        out.append({"phase": ph, "status": "reused", "from_run": rec.get("from_run", base.name),
+                    "notebook": nb, "tables": tables, "figures": list(rec["figures"])})
+    work_index_path.write_text(json.dumps(index, indent=2, sort_keys=True), encoding="utf-8")
+    return out
+
+
+def _figures(work: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (work / "figures").glob("*.png")}
+
+
+def _written(work: Path, phase: str, figures_before: dict[str, int]) -> dict:
+    """The tables and figures a phase wrote (recorded so a later run can reuse exactly those)."""
+    figs = [name for name, t in sorted(_figures(work).items()) if figures_before.get(name) != t]
+    tables = [t for t, spec in TABLES.items() if spec.phase == phase and (work / "tables" / f"{t}.parquet").exists()]
+    return {"tables": tables, "figures": figs}
+
+
 def run_engagement(params_path: str | Path, *, overrides: list[str] | None = None,
-                   phases: list[str] | None = None, notebooks_dir: Path | None = None,
+                   phases: list[str] | None = None, only: bool = False, notebooks_dir: Path | None = None,
                    cell_timeout: int | None = None, deliverables: bool = True,
                    progress: Callable[[str], None] | None = print) -> RunResult:
     """Run the engagement (or some phases of it) for one client.
@@ -222,8 +358,13 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
     overrides : list of str, optional
         ``key.sub=value`` overrides (``kam run --set``).
     phases : list of str, optional
-        Phases to run (names from :data:`PHASES`). Earlier phases' results are taken
-        from the client's last successful run. Default: all four.
+        Phases to re-run (names from :data:`PHASES`); every phase that depends on one of
+        them runs again too. The earlier phases' results are reused from the client's last
+        successful run, after checking that its input files (and its ``data`` and
+        ``analysis`` parameters) are today's. Default: all four.
+    only : bool
+        With ``phases``: refuse, naming the phases and the command, instead of re-running
+        the phases that depend on them.
     notebooks_dir : path, optional
         Where the phase notebooks are (tests point this at their own notebooks).
     cell_timeout : int, optional
@@ -236,32 +377,36 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
     Returns
     -------
     RunResult
-        The run folder and its manifest (status ``success``).
+        The run folder and its manifest (status ``success``). ``manifest["phases"]`` has one
+        record per phase: ``success`` (run now) or ``reused`` (with ``from_run``).
 
     Raises
     ------
     ParameterError, DataValidationError
         Before anything runs; no run folder is created.
     RunError
-        A notebook or deliverable failed; the run folder is kept as ``<run-id>-failed``.
+        A phase cannot be reused or left stale (before anything runs; no run folder), or a
+        notebook or deliverable failed (the run folder is kept as ``<run-id>-failed``).
     """
     say = progress or (lambda _msg: None)
     started = _now()
     params = load_params(params_path, overrides)
+    overrides = list(overrides or [])
     nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
-    order = list(PHASES)
-    wanted = order if not phases else [p for p in order if p in set(phases)]
-    unknown = sorted(set(phases or []) - set(order))
-    if unknown:
-        raise RunError(f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(order)}")
-    base = None
-    if wanted != order:
+    wanted = plan_phases(phases, only=only, params_path=params_path, overrides=overrides)
+    reused = [ph for ph in PHASES if ph not in wanted]
+    base, base_manifest = None, None
+    if reused:
         base = latest_run(params)
-        first = order.index(wanted[0])
-        if base is None and first > 0:
+        if base is None:
             raise RunError(
                 f"--phase {wanted[0]} needs the results of earlier phases, but {params.client.name} has no "
-                "successful run yet; fix: run the whole engagement once (kam run without --phase)")
+                f"successful run yet; fix: run the whole engagement once: {_command(params_path, [], overrides)}")
+        from .data.prepare import ensure_demo_data
+
+        ensure_demo_data(params)
+        base_manifest = _reusable_base(base, params, reused, inputs=_input_hashes(params),
+                                       params_path=params_path, overrides=overrides)
     client_dir = _client_dir(params)
     client_dir.mkdir(parents=True, exist_ok=True)
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -270,23 +415,19 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
     manifest: dict = {
         "client": params.client.name, "slug": params.slug, "run_id": run_id, "status": "running",
         "started_at": started.isoformat(), "params_file": str(Path(params_path).resolve()),
-        "overrides": list(overrides or []), "phases_requested": wanted,
-        "base_run": base.name if base else None, "packages": _versions(),
+        "overrides": overrides, "phases_requested": list(phases or []), "phases_run": wanted,
+        "phases_reused": {ph: None for ph in reused}, "base_run": base.name if base else None,
+        "packages": _versions(),
     }
     status, error = "failed", None
     try:
-        if base is not None:
-            for sub in ("tables", "figures", "notebooks"):
-                if (base / sub).exists():
-                    shutil.copytree(base / sub, work / sub)
         say(f"kam run: {params.client.name} -> {client_dir / run_id}")
         say("  validating client data ...")
-        from .data.prepare import input_files, prepare_run_data, sha256_file
+        from .data.prepare import prepare_run_data
 
         t0 = time.perf_counter()
         report = prepare_run_data(params, work)
-        manifest["inputs"] = [{"table": k, "path": str(p), "bytes": p.stat().st_size, "sha256": sha256_file(p)}
-                              for k, p in {**input_files(params), **_config_inputs(params)}.items()]
+        manifest["inputs"] = list(_input_hashes(params).values())
         manifest["validation"] = {"warnings": [str(w) for w in report.warnings], "stats": report.stats}
         manifest["prepare_seconds"] = round(time.perf_counter() - t0, 3)
         for w in report.warnings:
@@ -294,16 +435,23 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
         (work / "params.json").write_text(json.dumps(params.resolved_dump(), indent=2), encoding="utf-8")
         manifest["params"] = params.resolved_dump()
         (work / "notebooks").mkdir(exist_ok=True)
-        timeout = cell_timeout or params.execution.cell_timeout
         manifest["phases"] = []
+        if base is not None:
+            manifest["phases"] = _reuse(base, base_manifest, work, reused)
+            manifest["phases_reused"] = {r["phase"]: r["from_run"] for r in manifest["phases"]}
+            for r in manifest["phases"]:
+                say(f"  {r['phase']:<13} reused from run {r['from_run']} (inputs unchanged)")
+        timeout = cell_timeout or params.execution.cell_timeout
         for i, phase in enumerate(wanted, 1):
-            nb_name = PHASES[phase]
+            nb_name = PHASES[phase].notebook
             say(f"  [{i}/{len(wanted)}] {phase:<13} running {nb_name} ...")
+            before = _figures(work)
             rec = _execute(nb_dir / nb_name, work / "notebooks" / nb_name,
                            {"params_path": str(Path(params_path).resolve()), "run_dir": str(work),
-                            "overrides": list(overrides or [])},
+                            "overrides": overrides},
                            kernel=params.execution.kernel, timeout=timeout)
             rec["phase"] = phase
+            rec.update(_written(work, phase, before))
             manifest["phases"].append(rec)
             if rec["status"] != "success":
                 cell = rec.get("cell_number")
@@ -317,7 +465,7 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
             manifest["deliverables"] = build_deliverables(work, params, progress=say)
             failed = [d for d in manifest["deliverables"] if d["status"] == "failed"]
             if failed:
-                raise RunError(f"Deliverable {failed[0]['name']} failed: {failed[0]['error']}")
+                raise RunError("; ".join(f"Deliverable {d['name']} failed: {d['error']}" for d in failed))
         status = "success"
     except KAMError as exc:
         error = exc

@@ -25,7 +25,7 @@ from kam_analysis.config import load_params
 from kam_analysis.deliverables._pptx import fit_font_size
 from kam_analysis.deliverables.deck import build_deck
 from kam_analysis.present.formats import fmt_money, fmt_share, fmt_value
-from kam_analysis.exceptions import ParameterError
+from kam_analysis.exceptions import ParameterError, RunError
 from kam_analysis.data.runfolder import Run
 
 ALT = REPO / "tests" / "data" / "alt_template.pptx"
@@ -469,14 +469,10 @@ def test_every_slide_renders_through_libreoffice(full_deck, tmp_path):
     assert pages == len(Presentation(str(full_deck)).slides)
 
 
-def test_a_table_unlike_the_contract_skips_its_slide_not_the_deck(full_run, tmp_path):
+def test_a_table_unlike_the_contract_is_refused_when_written(full_run, tmp_path):
     run = _copy_run(full_run, tmp_path / "odd", full_run.params)
-    run.write_table("churn_drivers", pd.DataFrame({"feature": ["x"], "odds_ratio": ["not a number"]}))
-    run.write_table("impact_scenarios", pd.DataFrame({"scenario": ["base"], "revenue_impact": [object()]}).astype(str))
-    _, slides = _slides(build_deck(run))
-    titles = [_title(s) for s in slides]
-    assert not any("churn driver" in t for t in titles)
-    assert "Analyses not included in this deck" in " ".join(titles)
+    with pytest.raises(RunError, match=r"table 'churn_drivers' written by phase strategy lacks required column"):
+        run.write_table("churn_drivers", pd.DataFrame({"feature": ["x"], "odds_ratio": ["not a number"]}))
 
 
 def test_programme_impact_without_uplift_is_not_read_as_a_percentage(full_run, tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from kam_analysis.runner import PHASES
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = [NB_DIR / n for n in PHASES.values()]
+NOTEBOOKS = [NB_DIR / p.notebook for p in PHASES.values()]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

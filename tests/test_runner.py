@@ -12,26 +12,40 @@ import nbformat
 import pytest
 
 from conftest import write_demo_params
+from kam_analysis import deliverables
+from kam_analysis.data.tables import TABLES
 from kam_analysis.exceptions import DataValidationError, RunError
 from kam_analysis.runner import PHASES, run_engagement
 
 PARAMS_CELL = 'params_path = ""\nrun_dir = ""\noverrides = []'
 OPEN = "from kam_analysis import open_run\nrun = open_run(params_path, run_dir, overrides)"
+#: a phase's work: every table it always writes, its required columns holding ``mark``
+TABLES_CELL = """import pandas as pd
+from kam_analysis.data.tables import TABLES
+for t in TABLES.values():
+    if t.phase == '{phase}' and not t.conditional:
+        run.write_table(t.name, pd.DataFrame({{c: [{mark}] for c in t.required}}))"""
+FIGURE_CELL = """import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+run.save_figure(plt.figure(figsize=(1, 1)), '{phase}_figure')"""
 
 
-def _notebooks(folder: Path, bodies: dict[str, str] | None = None) -> Path:
-    """Four one-table notebooks; ``bodies`` replaces a phase's work cell."""
+def _notebooks(folder: Path, bodies: dict[str, str] | None = None, *, mark: int = 1, figures: bool = False) -> Path:
+    """Four fast notebooks writing their phase's tables; ``bodies`` replaces a phase's work cell."""
     folder.mkdir(parents=True, exist_ok=True)
     bodies = bodies or {}
-    for phase, name in PHASES.items():
+    for phase, spec in PHASES.items():
         nb = nbformat.v4.new_notebook()
         p = nbformat.v4.new_code_cell(PARAMS_CELL)
         p.metadata["tags"] = ["parameters"]
-        work = bodies.get(phase, f"import pandas as pd\nrun.write_table('{phase}_done', pd.DataFrame({{'ok': [1]}}))")
+        work = bodies.get(phase, TABLES_CELL.format(phase=phase, mark=mark))
         nb.cells = [nbformat.v4.new_markdown_cell(f"# {phase}"), p, nbformat.v4.new_code_cell(OPEN),
                     nbformat.v4.new_code_cell(work)]
+        if figures:
+            nb.cells.append(nbformat.v4.new_code_cell(FIGURE_CELL.format(phase=phase)))
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nbformat.write(nb, folder / name)
+        nbformat.write(nb, folder / spec.notebook)
     return folder
 
 
@@ -61,7 +75,9 @@ def test_successful_run_writes_folder_manifest_and_latest(client, tmp_path):
     assert m["params"]["client"]["name"] == "Runner Test"
     assert "pandas" in m["packages"] and "papermill" in m["packages"]
     listed = {f["path"] for f in m["files"]}
-    assert "tables/review_done.parquet" in listed and "notebooks/04_review.ipynb" in listed
+    assert "tables/recommendations.parquet" in listed and "notebooks/04_review.ipynb" in listed
+    assert m["phases_run"] == list(PHASES) and m["phases_reused"] == {} and m["base_run"] is None
+    assert "churn_risk" in m["phases"][2]["tables"] and "segments" not in m["phases"][2]["tables"]
     assert (_runs(client) / "LATEST").read_text().strip() == res.run_dir.name
     assert not list(_runs(client).glob(".*.partial"))
 
@@ -128,17 +144,88 @@ def test_invalid_data_stops_before_any_run_folder(client, tmp_path):
     assert len([p for p in _runs(client).iterdir() if p.is_dir()]) == 1
 
 
-def test_phase_rerun_builds_on_last_good_run(client, tmp_path):
-    first = _good_run(client, tmp_path)
-    nbs = _notebooks(tmp_path / "nb_review2", {
-        "review": "import pandas as pd\nrun.write_table('review_v2', pd.DataFrame({'n': [len(run.tables())]}))"})
-    second = run_engagement(client, phases=["review"], notebooks_dir=nbs, deliverables=False, progress=None)
-    assert second.run_dir != first.run_dir
-    tables = {p.stem for p in (second.run_dir / "tables").glob("*.parquet")}
-    assert {"assessment_done", "segmentation_done", "strategy_done", "review_v2"} <= tables
-    assert not (first.run_dir / "tables" / "review_v2.parquet").exists()
-    assert second.manifest["base_run"] == first.run_dir.name
-    assert [p["phase"] for p in second.manifest["phases"]] == ["review"]
+def _first(name: str, run_dir: Path):
+    """The first required value of table ``name`` (the ``mark`` of the run that wrote it)."""
+    import pandas as pd
+
+    return pd.read_parquet(run_dir / "tables" / f"{name}.parquet")[TABLES[name].required[0]].iloc[0]
+
+
+def test_phase_rerun_reruns_what_depends_on_it_and_reuses_only_what_came_before(client, tmp_path):
+    first = run_engagement(client, notebooks_dir=_notebooks(tmp_path / "nb1", mark=1, figures=True),
+                           deliverables=False, progress=None)
+    second = run_engagement(client, phases=["segmentation"], deliverables=False, progress=None,
+                            notebooks_dir=_notebooks(tmp_path / "nb2", mark=2, figures=True))
+    m = second.manifest
+    assert [(p["phase"], p["status"]) for p in m["phases"]] == [
+        ("assessment", "reused"), ("segmentation", "success"), ("strategy", "success"), ("review", "success")]
+    assert m["phases_run"] == ["segmentation", "strategy", "review"]
+    assert m["phases_reused"] == {"assessment": first.run_dir.name} and m["base_run"] == first.run_dir.name
+    # the reused phase's results come from the first run; every later phase's from this one
+    assert _first("kpi_headline", second.run_dir) == 1
+    assert [_first(t, second.run_dir) for t in ("segments", "churn_risk", "recommendations")] == [2, 2, 2]
+    assert (second.run_dir / "figures" / "assessment_figure.png").exists()
+    assert (second.run_dir / "notebooks" / "01_assessment.ipynb").exists()
+    index = json.loads((second.run_dir / "tables" / "_index.json").read_text())
+    assert index["kpi_headline"]["phase"] == "assessment" and index["segments"]["phase"] == "segmentation"
+    # a run built on a run that reused a phase names the run that computed it
+    third = run_engagement(client, phases=["review"], deliverables=False, progress=None,
+                           notebooks_dir=_notebooks(tmp_path / "nb3", mark=3))
+    assert third.manifest["phases_reused"] == {"assessment": first.run_dir.name,
+                                               "segmentation": second.run_dir.name,
+                                               "strategy": second.run_dir.name}
+    assert [_first(t, third.run_dir) for t in ("kpi_headline", "segments", "recommendations")] == [1, 2, 3]
+
+
+def test_only_refuses_to_leave_later_phases_stale_and_gives_the_command(client, tmp_path):
+    _good_run(client, tmp_path)
+    before = sorted(p.name for p in _runs(client).iterdir())
+    with pytest.raises(RunError, match=r"--only segmentation: strategy, review read what segmentation writes.*"
+                                       r"fix: kam run \S+params\.yaml --phase segmentation --phase strategy "
+                                       r"--phase review \(or drop --only\)"):
+        run_engagement(client, phases=["segmentation"], only=True, notebooks_dir=tmp_path / "nb_ok",
+                       deliverables=False, progress=None)
+    assert sorted(p.name for p in _runs(client).iterdir()) == before
+    res = run_engagement(client, phases=["review"], only=True, notebooks_dir=tmp_path / "nb_ok",
+                         deliverables=False, progress=None)
+    assert res.manifest["phases_run"] == ["review"]
+
+
+def test_changed_input_file_is_never_reused(client, tmp_path):
+    _good_run(client, tmp_path)
+    before = sorted(p.name for p in _runs(client).iterdir())
+    orders = client.parent / "data" / "orders.csv"
+    orders.write_text(orders.read_text() + "\n")
+    with pytest.raises(RunError, match=r"the assessment, segmentation results of run \S+ cannot be reused: since "
+                                       r"that run, transactions \(\S+orders\.csv: contents changed\)\. fix: run "
+                                       r"every phase: kam run \S+params\.yaml$"):
+        run_engagement(client, phases=["strategy"], notebooks_dir=tmp_path / "nb_ok", deliverables=False,
+                       progress=None)
+    assert sorted(p.name for p in _runs(client).iterdir()) == before
+
+
+def test_changed_analysis_parameter_is_never_reused(client, tmp_path):
+    _good_run(client, tmp_path)
+    with pytest.raises(RunError, match=r"cannot be reused: since that run, parameters analysis\.churn_days\. fix: "
+                                       r"run every phase: kam run \S+ --set analysis\.churn_days=120"):
+        run_engagement(client, phases=["review"], overrides=["analysis.churn_days=120"],
+                       notebooks_dir=tmp_path / "nb_ok", deliverables=False, progress=None)
+
+
+def probe_deliverable(run):
+    """A deliverable that needs a column the fake assessment does not write (gross margin)."""
+    return run.read_table("kpi_by_period", columns=["period_start", "gross_margin"])
+
+
+def test_deliverable_needing_a_missing_column_fails_the_run_naming_both(client, tmp_path, monkeypatch):
+    monkeypatch.setattr(deliverables, "BUILDERS", {"probe": "test_runner:probe_deliverable"})
+    with pytest.raises(RunError, match=r"Deliverable probe failed: RunError: deliverable probe needs column\(s\) "
+                                       r"gross_margin of table 'kpi_by_period', which phase assessment did not write"):
+        run_engagement(client, notebooks_dir=_notebooks(tmp_path / "nb"), progress=None)
+    [failed] = [p for p in _runs(client).iterdir() if p.name.endswith("-failed")]
+    m = json.loads((failed / "manifest.json").read_text())
+    assert m["status"] == "failed" and m["deliverables"][0]["status"] == "failed"
+    assert not (_runs(client) / "LATEST").exists()
 
 
 def test_phase_rerun_without_a_previous_run_says_what_to_do(client, tmp_path):
@@ -153,12 +240,12 @@ def test_whole_engagement_runs_the_real_notebooks(tmp_path):
     res = run_engagement(params, progress=lines.append)
     assert res.ok
     nbs = sorted(p.name for p in (res.run_dir / "notebooks").glob("*.ipynb"))
-    assert nbs == sorted(PHASES.values())
+    assert nbs == sorted(p.notebook for p in PHASES.values())
     for name in nbs:
         nb = nbformat.read(res.run_dir / "notebooks" / name, as_version=4)
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{name}: {errors[:1]}"
     m = res.manifest
     assert m["status"] == "success"
-    assert all(d["status"] in ("success", "unavailable") for d in m.get("deliverables", []))
+    assert [d["status"] for d in m["deliverables"]] == ["success"] * 4
     assert any("[4/4] review" in line for line in lines)

@@ -83,7 +83,9 @@ def check_outputs_are_inert(run_dir: Path, client_strings: list[str]) -> list[st
 
 
 # --------------------------------------------------------------------------- CSV
-def test_write_table_csv_neutralises_every_text_column(tmp_path):
+def test_write_table_csv_neutralises_every_text_column(tmp_path, monkeypatch):
+    from kam_analysis.data.tables import TABLES, TableSpec
+
     params = load_params(write_params(tmp_path))
     run = Run(tmp_path / "run", params)
     df = pd.DataFrame({
@@ -94,6 +96,8 @@ def test_write_table_csv_neutralises_every_text_column(tmp_path):
         "num": range(7),
     })
     df["=evil_header"] = "x"
+    monkeypatch.setitem(TABLES, "hostile", TableSpec("hostile", "assessment", "value", "client text", ("obj",),
+                                                     tuple(df.columns[1:])))
     run.write_table("hostile", df)
     cells = list(_csv_cells(run.tables_dir / "hostile.csv"))
     assert [c for c in cells if is_formula_like(c)] == []

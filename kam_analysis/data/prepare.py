@@ -102,7 +102,7 @@ def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
         }, indent=2, default=str), encoding="utf-8")
         run = Run(run_dir, params)
         for name, df in aggregate_tables(con, params, data_dir).items():
-            run.write_table(name, df, phase="prepare")
+            run.write_table(name, df)
         return report
     finally:
         con.close()

@@ -11,7 +11,8 @@ A run folder ``outputs/<client-slug>/<run-id>/`` holds::
     deliverables/        the client files (deck, workbooks, dashboards)
 
 Phases talk only through ``tables/``: a notebook reads what earlier phases wrote with
-:meth:`Run.read_table` and writes its own results with :meth:`Run.write_table`.
+:meth:`Run.read_table` and writes its own results with :meth:`Run.write_table`. Both check
+the table against the catalogue (:mod:`kam_analysis.data.tables`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import pandas as pd
 from ..config import Params
 from ..exceptions import RunError
 from ..safety import neutralise_frame_for_csv
+from .tables import check_columns, table_spec
 
 __all__ = ["Run"]
 
@@ -70,11 +72,15 @@ class Run:
         The run folder.
     params : Params
         The run's resolved parameters.
+    reader : str
+        Who reads the tables, named in the message when a table or column is missing
+        (``build_deliverables`` opens the run as ``"deliverable <name>"``).
     """
 
-    def __init__(self, run_dir: str | Path, params: Params):
+    def __init__(self, run_dir: str | Path, params: Params, *, reader: str = "this step"):
         self.dir = Path(run_dir)
         self.params = params
+        self.reader = reader
 
     # ------------------------------------------------------------------ folders
     @property
@@ -108,17 +114,25 @@ class Run:
     def tables(self) -> list[str]:
         return sorted(p.stem for p in self.tables_dir.glob("*.parquet"))
 
-    def write_table(self, name: str, df: pd.DataFrame, *, description: str = "", phase: str = "") -> Path:
+    def write_table(self, name: str, df: pd.DataFrame) -> Path:
         """Write ``df`` as ``tables/<name>.parquet`` (exact) and ``.csv`` (formula-safe).
 
+        The table is checked against its declaration in :mod:`kam_analysis.data.tables`,
+        which also gives its phase and description (recorded in ``tables/_index.json``).
         Both files are written atomically. The CSV is for people opening it in Excel:
         text that would run as a formula is prefixed with ``'``.
+
+        Raises
+        ------
+        RunError
+            The table is not declared, lacks a required column or has an undeclared one.
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"write_table({name!r}) needs a DataFrame, got {type(df).__name__}")
         path = self.table_path(name)
         frame = df.reset_index(drop=True)
         frame.columns = [str(c) for c in frame.columns]
+        spec = check_columns(name, frame.columns)
         import io
 
         buf = io.BytesIO()
@@ -128,26 +142,60 @@ class Run:
         index_path = self.tables_dir / "_index.json"
         index = json.loads(index_path.read_text()) if index_path.exists() else {}
         index[name] = {"rows": int(len(frame)), "columns": list(frame.columns),
-                       "description": description, "phase": phase}
+                       "description": spec.description, "phase": spec.phase}
         _atomic_write_bytes(index_path, json.dumps(index, indent=2, sort_keys=True).encode())
         return path
 
-    def read_table(self, name: str) -> pd.DataFrame:
-        """Read a table an earlier step wrote.
+    def read_table(self, name: str, *, columns: list[str] | tuple[str, ...] = (),
+                   missing_ok: bool = False) -> pd.DataFrame | None:
+        """Read a table an earlier step wrote, checked for the columns the reader needs.
+
+        Parameters
+        ----------
+        name : str
+            A table of the catalogue (:data:`kam_analysis.data.tables.TABLES`).
+        columns : sequence of str
+            Columns the reader uses; each must be declared for the table and present.
+        missing_ok : bool
+            Return None when the table is absent. Only for tables the catalogue marks as
+            written on a condition (``written_when``): a table its phase always writes
+            is never optional.
+
+        Returns
+        -------
+        DataFrame or None
+            The whole table (None only with ``missing_ok`` and the table absent).
 
         Raises
         ------
         RunError
-            The table does not exist (the phase that writes it has not run).
+            The table is undeclared or absent, or a column is undeclared or absent; the
+            message names the reader, the table, the columns and the phase.
         """
+        spec = table_spec(name)
+        if missing_ok and not spec.conditional:
+            raise RunError(f"{self.reader} reads table '{name}' as optional, but phase {spec.phase} always "
+                           "writes it; fix: read it without missing_ok, or declare when it is written "
+                           "(written_when) in kam_analysis/data/tables.py")
+        undeclared = [c for c in columns if c not in spec.columns and not c.startswith(spec.open_prefixes)]
+        if undeclared:
+            raise RunError(f"{self.reader} needs column(s) {', '.join(undeclared)} of table '{name}', which "
+                           f"phase {spec.phase} does not write (not declared in kam_analysis/data/tables.py); "
+                           f"declared: {', '.join(spec.columns)}")
         path = self.table_path(name)
         if not path.exists():
-            known = ", ".join(self.tables()) or "none yet"
+            if missing_ok:
+                return None
             raise RunError(
-                f"Table '{name}' is not in run folder {self.dir}. Tables present: {known}. "
-                "fix: run the phase that writes it first (kam run without --phase runs them all)"
-            )
-        return pd.read_parquet(path)
+                f"{self.reader} needs table '{name}', which phase {spec.phase} did not write in run folder "
+                f"{self.dir}; fix: run the engagement again (kam run without --phase runs every phase)")
+        df = pd.read_parquet(path)
+        absent = [c for c in columns if c not in df.columns]
+        if absent:
+            raise RunError(f"{self.reader} needs column(s) {', '.join(absent)} of table '{name}', which phase "
+                           f"{spec.phase} did not write in this run (it writes them only when the data supports "
+                           "them); fix: read them only when present")
+        return df
 
     # ------------------------------------------------------------------ data
     def has_data(self, name: str) -> bool:

@@ -3,6 +3,12 @@
 Each deliverable is a function ``build(run) -> Path`` registered in :data:`BUILDERS`.
 The runner calls :func:`build_deliverables` after the notebooks; every number a
 deliverable shows comes from the run's tables, so they cannot disagree.
+
+A deliverable reads a table with ``run.read_table(name, columns=[...])``: a table or a
+column that is not there raises a RunError naming the deliverable, the table, the column
+and the phase, which fails the run (a deliverable never turns it into a slide or a
+sheet). A table its phase writes only on a condition is read with ``missing_ok=True``
+(None when absent); an optional column is checked with ``"col" in df``.
 """
 from __future__ import annotations
 
@@ -27,10 +33,13 @@ BUILDERS: dict[str, str] = {
 
 def build_deliverables(run_dir: str | Path, params, *, only: list[str] | None = None,
                        progress: Callable[[str], None] | None = None) -> list[dict]:
-    """Build every registered deliverable; return one record per deliverable."""
+    """Build every registered deliverable; return one record per deliverable.
+
+    A deliverable that raises is recorded as ``failed`` with its error (the runner then
+    fails the run); the others are still built, so one run reports every failure.
+    """
     from ..data.runfolder import Run
 
-    run = Run(run_dir, params)
     say = progress or (lambda _m: None)
     records = []
     for name, target in BUILDERS.items():
@@ -39,15 +48,9 @@ def build_deliverables(run_dir: str | Path, params, *, only: list[str] | None = 
         mod_name, func_name = target.split(":")
         t0 = time.perf_counter()
         rec = {"name": name}
+        run = Run(run_dir, params, reader=f"deliverable {name}")
         try:
-            try:
-                module = importlib.import_module(mod_name, __name__)
-            except ModuleNotFoundError as exc:
-                if exc.name != __name__ + mod_name:
-                    raise
-                rec.update(status="unavailable", path=None)  # not built in this version
-                records.append(rec)
-                continue
+            module = importlib.import_module(mod_name, __name__)
             with use_theme(theme_for(params)):  # the client's colours in every deliverable
                 path = getattr(module, func_name)(run)
             rec.update(status="success", path=str(Path(path).relative_to(run.dir)) if path else None)

@@ -52,7 +52,6 @@ __all__ = [
     "compute_clv_for_run",
     "compute_segmentation",
     "write_segmentation_tables",
-    "TABLE_DESCRIPTIONS",
     "GROUPS",
     "FEATURE_LABELS",
 ]
@@ -648,28 +647,10 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     }
 
 
-TABLE_DESCRIPTIONS = {
-    "segments": "account -> selection score, key flag, portfolio quadrant (model and after overrides), "
-                "stability, RFM segment, cluster, CLV, P(alive)",
-    "segment_profiles": "quadrant -> accounts, revenue and profit share, KPIs, behaviour, engagement intent",
-    "clv_params": "BG/NBD and Gamma-Gamma parameter estimates and CLV settings",
-    "clv_holdout": "calibration/holdout check: actual vs predicted holdout purchases by calibration frequency",
-    "clv_accounts": "account -> frequency, recency, T, monetary value, P(alive), expected purchases, CLV",
-    "selection_weights": "criteria of both matrix axes: column, group, weight, weight used, status",
-    "score_components": "account -> weighted contribution of every criterion to both scores",
-    "segment_overrides": "consultant quadrant overrides applied, with reason and source",
-    "rfm_profiles": "RFM segment -> accounts, revenue share, mean scores, description",
-    "cluster_profiles": "behavioural cluster -> size, revenue share, feature means and z-scores",
-    "cluster_silhouette": "k -> mean silhouette; the chosen k",
-    "tier_summary": "value tier -> accounts and revenue",
-    "segmentation_settings": "the segmentation settings and thresholds used in this run",
-}
-
-
 def write_segmentation_tables(run, tables: dict[str, pd.DataFrame]) -> list[str]:
     """Write the tables of :func:`compute_segmentation` to the run folder; return their names."""
     for name, df in tables.items():
-        run.write_table(name, df, phase="segmentation", description=TABLE_DESCRIPTIONS.get(name, ""))
+        run.write_table(name, df)
     return list(tables)
 
 
