@@ -453,6 +453,13 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
             rec["phase"] = phase
             rec.update(_written(work, phase, before))
             manifest["phases"].append(rec)
+            unwritten = [t for t, spec in TABLES.items()
+                         if spec.phase == phase and not spec.conditional and t not in rec["tables"]]
+            if rec["status"] == "success" and unwritten:
+                rec.update(status="failed", error_type="RunError",
+                           error=f"the notebook finished without writing table(s) {', '.join(unwritten)}, which "
+                                 "kam_analysis/data/tables.py says the phase always writes")
+                raise RunError(f"Notebook {nb_name}: {rec['error']}")
             if rec["status"] != "success":
                 cell = rec.get("cell_number")
                 where = f"cell {cell}" if cell is not None else "before the first cell"

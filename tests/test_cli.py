@@ -13,7 +13,8 @@ from kam_analysis.cli import main
 
 @pytest.mark.parametrize("argv, expected", [
     (["--help"], ["run", "validate", "new-client", "demo-data"]),
-    (["run", "--help"], ["--phase", "--set", "--timeout", "KEY=VALUE", "last good run"]),
+    (["run", "--help"], ["--phase", "--only", "--set", "--timeout", "KEY=VALUE", "last good run",
+                         "every phase after it"]),
     (["validate", "--help"], ["--set", "contract"]),
     (["new-client", "--help"], ["example_client.yaml"]),
     (["demo-data", "--help"], ["--accounts", "--orders", "--format"]),
@@ -56,6 +57,20 @@ def test_bad_params_exit_2_with_message_not_traceback(tmp_path, capsys):
     assert main(["run", str(p)]) == 2
     err = capsys.readouterr().err
     assert "Did you mean 'period'" in err and "Traceback" not in err
+
+
+def test_only_without_phase_exits_2(tmp_path, capsys):
+    params = write_demo_params(tmp_path, n_accounts=50)
+    assert main(["run", str(params), "--only"]) == 2
+    assert "--only goes with --phase" in capsys.readouterr().err
+
+
+def test_phase_refused_by_only_exits_1_with_the_command(tmp_path, capsys):
+    params = write_demo_params(tmp_path, n_accounts=50)
+    assert main(["run", str(params), "--phase", "strategy", "--only"]) == 1
+    err = capsys.readouterr().err
+    assert f"fix: kam run {params} --phase strategy --phase review (or drop --only)" in err
+    assert "Traceback" not in err
 
 
 def test_unknown_override_key_exits_2(tmp_path, capsys):

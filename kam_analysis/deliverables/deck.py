@@ -66,8 +66,7 @@ def _stamp_embedded_workbooks(prs, when: dt.datetime) -> None:
         part._blob = out.getvalue()
 
 
-def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_FILENAME,
-               strict: bool = False) -> Path:
+def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_FILENAME) -> Path:
     """Build the framework deck into ``deliverables/`` of the run folder.
 
     Parameters
@@ -78,9 +77,6 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
         A template .pptx; default ``params.branding.template``.
     filename : str
         The deck's file name in ``deliverables/``.
-    strict : bool
-        Re-raise an error in a slide builder (tests) instead of leaving that slide out
-        and listing it on the appendix slide "Analyses not included".
 
     Returns
     -------
@@ -91,11 +87,14 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
     ------
     ParameterError
         The template is missing, unreadable or lacks a required layout.
+    RunError
+        A table or column a slide needs is not in the run (the error names both); the
+        deck is not written.
     """
     params = run.params
     path = Path(template or params.branding.template)
     deck = DeckTemplate(path, style=_style(params), apply_colors=params.branding.apply_colors_to_template)
-    data = DeckData(run, strict=strict)
+    data = DeckData(run)
     for spec in plan_deck(data):
         _render(deck, spec)
     when = params.engagement.date or params.analysis.as_of_date

@@ -68,32 +68,20 @@ def _agenda(sections: list[str]) -> SlideSpec:
     return SlideSpec("summary", "Title and Content", "Agenda", draw, topic="Agenda")
 
 
-def _safe(d: DeckData, builder) -> list[SlideSpec]:
-    """Run one slide builder; a table shaped unlike the contract skips its slide, not the whole deck."""
-    try:
-        return builder(d)
-    except Exception as exc:  # noqa: BLE001 - recorded on the appendix slide; strict mode re-raises
-        if d.strict:
-            raise
-        topic = builder.__name__.removeprefix("s_").replace("_", " ").capitalize()
-        d.skipped.append((topic, f"could not be drawn from this run's tables ({type(exc).__name__}: {exc})"[:200]))
-        return []
-
-
 def plan_deck(d: DeckData) -> list[SlideSpec]:
     """Every slide of the deck in order, with section dividers and an agenda for the sections present."""
     body: list[SlideSpec] = []
     for _section, builder in STORY:
-        body.extend(_safe(d, builder))
-    body.extend(_safe(d, s_data_limits))
-    nxt = _safe(d, s_next_steps)
-    appendix = s_method_notes(d, body) + _safe(d, s_data_sources) + s_not_included(d)
+        body.extend(builder(d))
+    body.extend(s_data_limits(d))
+    nxt = s_next_steps(d)
+    appendix = s_method_notes(d, body) + s_data_sources(d) + s_not_included(d)
     order = ["framework", "context", "assessment", "segmentation", "strategy", "review"]
     # the data-limits slide closes the assessment section even though it is planned last
     by_sec: dict[str, list[SlideSpec]] = {k: [s for s in body if s.section == k] for k in ["summary", *order]}
     sections = [k for k in order if by_sec[k]] + ["next"] + (["appendix"] if appendix else [])
     slides = s_title(d)
-    exec_sum = _safe(d, s_exec_summary)
+    exec_sum = s_exec_summary(d)
     slides += [_agenda(sections)] + exec_sum + by_sec["summary"]
     for i, key in enumerate(sections, start=1):
         slides.append(_section_slide(key, i))

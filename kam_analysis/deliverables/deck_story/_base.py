@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...data.tables import table_spec
 from ...exceptions import RunError
 from ...safety import clean_text
 from .._pptx import EMU_PER_IN, Box, SlideCanvas
@@ -58,11 +59,18 @@ class Finding:
 
 
 class DeckData:
-    """Read access to the run's tables for the slide builders, recording what was skipped."""
+    """Read access to the run's tables for the slide builders, recording what was skipped.
 
-    def __init__(self, run, *, strict: bool = False):
+    A column the deck needs and the table lacks, or a table name the catalogue does not
+    declare, raises the run's RunError (naming the table, the column and the phase), which
+    fails the run; so does any error in a slide builder. A slide is left out, and listed on
+    the appendix slide, only when the run has no such table (its phase wrote it on a
+    condition the data did not meet, or the phase did not run: the runner itself fails a
+    phase that skips a table it always writes) or the table has no rows.
+    """
+
+    def __init__(self, run):
         self.run = run
-        self.strict = strict  # re-raise a builder's error instead of skipping its slide (tests)
         self.params = run.params
         self.cur = run.params.client.currency
         self.client = clean_text(run.params.client.name, max_len=120)
@@ -72,31 +80,36 @@ class DeckData:
         self._names: pd.Series | None = None
 
     # ------------------------------------------------------------------ tables
+    def _read(self, name: str, cols: tuple[str, ...]) -> pd.DataFrame | None:
+        table_spec(name)  # a name the catalogue does not declare is a bug, not a missing slide
+        if not self.run.has_table(name):
+            return None
+        if name not in self._cache or cols:  # the run checks the columns on every read
+            self._cache.setdefault(name, self.run.read_table(name, columns=cols))
+        return self._cache[name]
+
     def table(self, name: str, cols: tuple[str, ...] = (), *, topic: str) -> pd.DataFrame | None:
-        """The table if it exists with ``cols`` and at least one row; else None (and the skip is recorded)."""
-        if name not in self._cache:
-            if not self.run.has_table(name):
-                self.skipped.append((topic, f"not produced in this run (table {name})"))
-                return None
-            self._cache[name] = self.run.read_table(name)
-        df = self._cache[name]
-        missing = [c for c in cols if c not in df.columns]
-        if missing:
-            self.skipped.append((topic, f"table {name} lacks column(s) {', '.join(missing)}"))
+        """The table, checked for ``cols``, if it has at least one row; else None (and the skip is recorded).
+
+        Raises
+        ------
+        RunError
+            The table is not declared, or one of ``cols`` is missing.
+        """
+        df = self._read(name, cols)
+        if df is None:
+            when = table_spec(name).written_when
+            self.skipped.append((topic, f"not produced in this run (table {name}"
+                                        + (f", written only when {when})" if when else ")")))
             return None
         if df.empty:
             self.skipped.append((topic, f"table {name} has no rows"))
             return None
         return df
 
-    def peek(self, name: str) -> pd.DataFrame | None:
-        """The table, or None, without recording a skip (for optional enrichments)."""
-        if name in self._cache:
-            return self._cache[name]
-        if not self.run.has_table(name):
-            return None
-        self._cache[name] = self.run.read_table(name)
-        return self._cache[name]
+    def peek(self, name: str, cols: tuple[str, ...] = ()) -> pd.DataFrame | None:
+        """The table checked for ``cols``, or None when the run has none, without recording a skip."""
+        return self._read(name, cols)
 
     def names(self) -> pd.Series:
         """account_id -> display name (pseudonymised when the params say so)."""
