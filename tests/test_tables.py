@@ -121,3 +121,13 @@ def test_deck_fails_on_a_missing_column_instead_of_skipping_its_slide(run):
                                        r"segmentation did not write"):
         build_deck(run)
     assert not list(run.deliverables_dir.glob("*.pptx"))
+
+
+def test_every_phase_page_explains_each_table_of_its_phase():
+    import re
+
+    for phase in PHASES:
+        page = (DOCS.parent / "tables" / f"{phase}.md").read_text(encoding="utf-8")
+        for t in (t for t in TABLES.values() if t.phase == phase):
+            assert re.search(rf"`{t.name}`|^##+ {t.name}\b", page, flags=re.M), (
+                f"docs/tables/{phase}.md does not explain table {t.name}")

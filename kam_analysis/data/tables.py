@@ -164,7 +164,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("kpi_by_period", "assessment", "period",
        "revenue, orders, ordering accounts, AOV, growth and retention by period",
        required="period_start revenue orders active_accounts average_order_value orders_per_account revenue_growth "
-                "revenue_growth_yoy period_end complete retention_rate churn_rate retention_base note",
+                "revenue_growth_yoy period_end complete period_retention_rate period_churn_rate retention_base note",
        optional="gross_margin"),
     _t("kpi_by_segment", "assessment", "dimension × group × KPI",
        "dimension x group x KPI, with intervals and a test against the other groups",
@@ -344,7 +344,9 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "difference-in-differences estimate of the programme's effect, with CI and sentence",
        required="supported estimate ci_low ci_high p_value sentence",
        optional="uplift uplift_ci_low uplift_ci_high confidence pretrend_p_value placebo_estimate placebo_p_value "
-                "parallel_trends n_treated n_control n_obs n_pre_periods n_post_periods programme_start reason"),
+                "parallel_trends n_treated n_control n_obs n_pre_periods n_post_periods programme_start reason "
+                "n_programme n_excluded_no_revenue n_excluded_partial_periods n_excluded_no_pre_history "
+                "n_control_pool accounts_note"),
     _t("programme_trends", "review", "period × group",
        "mean log revenue of programme vs matched control accounts by period",
        required="period_start group mean_log_revenue accounts"),
