@@ -125,8 +125,11 @@ def test_excel_missing_sheet_lists_the_sheets(tmp_path):
 
 
 def test_corrupt_workbook_is_a_clear_error(tmp_path):
+    wb = openpyxl.Workbook()
+    wb.active.append(["account_id", "order_id"])
     p = tmp_path / "f.xlsx"
-    p.write_bytes(b"this is not a zip file")
+    wb.save(p)
+    p.write_bytes(p.read_bytes()[:600])  # cut short, as by a failed download
     with pytest.raises(DataValidationError, match="The transactions workbook could not be opened"):
         _read(p)
 

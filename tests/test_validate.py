@@ -403,3 +403,23 @@ def test_duplicated_header_found_with_an_explicit_header_row(tmp_path):
                                            "header_row": 2, "columns": {"net_revenue": "Amount"}})
     with pytest.raises(DataValidationError, match=r"The transactions file has 2 columns named 'Amount' and 'AMOUNT'"):
         _raise(rep)
+
+
+def test_duplicated_header_in_a_workbook(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.append(["account_id", "order_id", "order_date", "Net Amount", "net amount"])
+    wb.active.append(["A1", "O1", "2024-01-15", 119, 100])
+    wb.save(tmp_path / "orders.xlsx")
+    rep = validate(tmp_path, transactions={"path": tmp_path / "orders.xlsx", "columns": {"net_revenue": "Net Amount"}})
+    with pytest.raises(DataValidationError, match=r"2 columns named 'Net Amount' and 'net amount' \(the same name up "
+                                                  r"to case and spaces\), so which one is net_revenue is ambiguous"):
+        _raise(rep)
+
+
+def test_a_text_file_named_xlsx(tmp_path):
+    rep = validate(tmp_path, transactions={"content": TRANSACTIONS, "file": "orders.xlsx"})
+    with pytest.raises(DataValidationError, match=r"The transactions file is not an Excel workbook: it looks like a "
+                                                  r"text \(CSV\) file[\s\S]*give the file its real extension"):
+        _raise(rep)

@@ -19,10 +19,11 @@ __all__ = ["Column", "Table", "CONTRACT", "PLACEHOLDERS", "TOTAL_LABELS", "DATE_
 #: (compared trimmed and case-insensitively).
 PLACEHOLDERS: tuple[str, ...] = ("", "n/a", "na", "#n/a", "-", "null", "none", "n.a.", "#null!", "nan")
 
-#: Whole cell values that label a totals row (compared trimmed, case-insensitively, with a
-#: trailing colon ignored): such a row is a footer of the export, never an account or order.
+#: Whole cell values that label a totals (or average) row (compared trimmed, case-insensitively,
+#: with a trailing colon ignored): such a row is a footer of the export, never an account or order.
 TOTAL_LABELS: tuple[str, ...] = ("total", "totals", "grand total", "sub total", "subtotal", "sum", "summe",
-                                 "gesamt", "gesamtsumme", "total général", "totaal", "totale", "somme")
+                                 "gesamt", "gesamtsumme", "total général", "totaal", "totale", "somme",
+                                 "average", "avg", "mean")
 
 #: Earliest plausible business date: an order or survey before it is an export error (an
 #: empty spreadsheet date cell shows as 1899-12-30 or 1899-12-31, or 1900-01-00).

@@ -338,6 +338,15 @@ def _excel_grid(spec: FileSpec, table: str):
                            fix=f"set data.{table}.sheet to one of the workbook's sheet names") from None
     import openpyxl
 
+    import zipfile
+
+    with open(path, "rb") as fh:
+        zipped = fh.read(4) == b"PK\x03\x04"  # a workbook, perhaps damaged: openpyxl says what is wrong
+    if not zipped and not zipfile.is_zipfile(path):
+        what = _not_text(path)
+        raise _problem(spec, table, f"The {table} file is not an Excel workbook: it looks like "
+                                    f"{what or 'a text (CSV) file'}", rule="unsupported_file",
+                       fix="give the file its real extension (.csv for a text export) or save it from Excel as .xlsx")
     try:
         wb = openpyxl.load_workbook(path, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a broken file
@@ -381,8 +390,11 @@ def _uncalculated_formulas(path: Path, sheet: str, values: list[tuple]) -> list[
     import openpyxl
     from openpyxl.utils import get_column_letter
 
+    def has_formula(xml: bytes) -> bool:
+        return b"<f>" in xml or b"<f " in xml
+
     with zipfile.ZipFile(path) as zf:
-        if not any(b"<f>" in zf.read(n) or b"<f " in zf.read(n)
+        if not any(has_formula(zf.read(n))
                    for n in zf.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")):
             return []
     wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
