@@ -73,3 +73,9 @@ def test_change_vs_baseline_is_points_for_shares_and_scores_relative_for_money()
     assert np.isnan(metrics.change_vs_baseline(5.0, 0.0, "revenue_12m")[0])
     ch, kind = metrics.change_vs_baseline(pd.Series([0.5, 0.6]), 0.5, "period_retention_rate")
     assert kind == "points" and list(ch) == pytest.approx([0.0, 0.1])
+
+
+def test_short_labels_given_with_an_entry_are_kept():
+    assert metrics.kpi_label("revenue", short=True) == "Net revenue"
+    assert metrics.kpi_label("ordering_accounts", short=True) == "Ordering accounts"
+    assert metrics.kpi_label("key_accounts_selected", short=True) == "Key accounts selected"

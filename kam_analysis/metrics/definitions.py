@@ -195,8 +195,9 @@ _EXPLAIN = {
     "nps": "share of promoters (9-10) minus share of detractors (0-6), latest answer of each account in the last "
            "12 months, on a -100 to 100 scale",
 }
-KPI_DEFINITIONS = {k: KPI(**{**d.__dict__, "short": _SHORT_PROSE.get(k, ("", ""))[0],
-                             "prose": _SHORT_PROSE.get(k, ("", ""))[1], "explain": _EXPLAIN.get(k, "")})
+KPI_DEFINITIONS = {k: KPI(**{**d.__dict__, "short": _SHORT_PROSE.get(k, (d.short, d.prose))[0],
+                             "prose": _SHORT_PROSE.get(k, (d.short, d.prose))[1],
+                             "explain": _EXPLAIN.get(k, d.explain)})
                    for k, d in KPI_DEFINITIONS.items()}
 
 #: KPIs where lower is better (churn, concentration, unprofitable share)
