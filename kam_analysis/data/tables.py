@@ -163,7 +163,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        optional="status kpis"),
     _t("kpi_by_period", "assessment", "period",
        "revenue, orders, ordering accounts, AOV, growth and retention by period",
-       required="period_start revenue orders active_accounts average_order_value orders_per_account revenue_growth "
+       required="period_start revenue orders ordering_accounts average_order_value orders_per_account revenue_growth "
                 "revenue_growth_yoy period_end complete period_retention_rate period_churn_rate retention_base note",
        optional="gross_margin"),
     _t("kpi_by_segment", "assessment", "dimension × group × KPI",
