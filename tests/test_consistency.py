@@ -98,6 +98,7 @@ class Engagement:
     kpi_book: dict[str, list[list]] = field(default_factory=dict)
     html_data: dict = field(default_factory=dict)
     html_text: str = ""
+    paths: dict[str, Path] = field(default_factory=dict)  # deliverable name -> file
 
     @property
     def cur(self) -> str:
@@ -119,7 +120,7 @@ def _chart_data(chart) -> dict:
         except (AttributeError, ValueError):
             return ""
 
-    out = {"type": str(chart.chart_type), "series": {}, "categories": []}
+    out = {"type": str(chart.chart_type), "series": {}, "categories": [], "colors": {}}
     plot = chart.plots[0]
     try:
         out["categories"] = [str(c) for c in plot.categories]
@@ -131,6 +132,10 @@ def _chart_data(chart) -> dict:
         if xv is not None:
             xs = [float(v.text) for v in xv.iter(qn("c:v"))]
         out["series"][s.name] = (xs, [float(v) if v is not None else math.nan for v in s.values])
+        try:
+            out["colors"][s.name] = str(s.format.fill.fore_color.rgb).upper()
+        except (AttributeError, TypeError):
+            pass
     try:
         out["x_title"], out["y_title"] = axis_title(chart.category_axis), axis_title(chart.value_axis)
     except (ValueError, AttributeError):
@@ -174,7 +179,7 @@ def eng(request, tmp_path_factory) -> Engagement:
     assert res.ok
     d = {rec["name"]: res.run_dir / rec["path"] for rec in res.manifest["deliverables"]}
     assert set(d) == {"segmentation_workbook", "kpi_dashboard", "html_dashboard", "deck"}
-    e = Engagement(request.param, Run(res.run_dir, load_params(params)))
+    e = Engagement(request.param, Run(res.run_dir, load_params(params)), paths=d)
     e.deck = read_deck(d["deck"])
     e.workbook = read_workbook(d["segmentation_workbook"])
     e.kpi_book = read_workbook(d["kpi_dashboard"])
@@ -432,6 +437,37 @@ def test_portfolio_matrix_axes_are_strength_across_and_attractiveness_up(eng):
         header = data[1]
         assert all(("strength" in str(header[i])) and ("attractiveness" in str(header[i + 1]))
                    for i in range(0, len([h for h in header if h]), 2))
+
+
+def _workbook_scatter_colors(path: Path) -> dict[str, str]:
+    """Quadrant -> marker colour of the workbook's portfolio-matrix scatter (openpyxl does not read charts back)."""
+    import zipfile
+
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if not name.startswith("xl/charts/"):
+                continue
+            xml = z.read(name).decode("utf-8")
+            if "scatterChart" not in xml:
+                continue
+            for ser in re.findall(r"<(?:c:)?ser>(.*?)</(?:c:)?ser>", xml, re.S):
+                t = re.search(r"<(?:c:)?tx>.*?<(?:c:)?v>(.*?)</", ser, re.S)
+                c = re.search(r"<(?:c:)?marker>.*?srgbClr val=\"([0-9A-Fa-f]{6})\"", ser, re.S)
+                if t and c:
+                    out[html.unescape(t.group(1))] = c.group(1).upper()
+    return out
+
+
+def test_each_quadrant_has_one_colour_everywhere(eng):
+    deck = {q: c for sl in eng.deck for ch in sl.charts if "BUBBLE" in ch["type"] for q, c in ch["colors"].items()}
+    book = _workbook_scatter_colors(eng.paths["segmentation_workbook"])
+    page = {q: c.lstrip("#").upper() for q, c in eng.html_data.get("theme", {}).get("quadrant_colors", {}).items()}
+    if not (deck or book):
+        pytest.skip("no portfolio matrix drawn in this run")
+    for q in set(deck) | set(book):
+        shown = {src: m[q] for src, m in (("deck", deck), ("workbook", book), ("HTML", page)) if q in m}
+        assert len(set(shown.values())) == 1, f"{eng.name}: {q} is drawn in {shown}"
 
 
 # --------------------------------------------------------------------------- impact, risk, whitespace, profit
