@@ -630,3 +630,26 @@ def test_revenue_at_risk_chart_leaves_out_empty_bands(demo_like_deck):
     cats = list(chart.plots[0].categories)
     assert cats == ["High", "Medium", "Low"] and all(v > 0 for v in chart.plots[0].series[0].values)
     assert "lapsed" in "\n".join(_texts(s)).lower()  # the footnote says the band was left out
+
+
+def test_impact_interval_across_zero_is_not_called_growth(full_run, tmp_path):
+    """An estimate whose interval includes zero is no measured effect: neither the impact slide's
+    title nor the executive-summary finding says programme accounts grew more."""
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.review import s_programme_impact
+    from kam_analysis.deliverables.deck_story.summary import _f_impact
+
+    run = _copy_run(full_run, tmp_path / "run", full_run.params)
+    run.write_table("programme_impact", pd.DataFrame({
+        "supported": [True], "estimate": [np.log1p(0.057)], "ci_low": [np.log1p(-0.065)],
+        "ci_high": [np.log1p(0.194)], "uplift": [0.057], "uplift_ci_low": [-0.065], "uplift_ci_high": [0.194],
+        "confidence": [0.95], "p_value": [0.375], "n_treated": [49], "n_control": [271],
+        "accounts_note": ["49 of the 72 accounts in the client's programme are in the estimate; left out: 23 that "
+                          "did not buy before the programme, so have no history to be matched on."],
+        "sentence": ["No measurable difference."]}))
+    d = DeckData(run, strict=True)
+    (spec,) = s_programme_impact(d)
+    assert spec.title == "No measurable programme effect yet: the estimate is +5.7% (95% interval -6.5% to +19.4%)"
+    f = _f_impact(d)
+    assert f.number == "+5.7%" and "not distinguishable from no effect (95% CI -6.5% to +19.4%)" in f.text
+    assert "grew" not in spec.title and "more revenue growth" not in f.text

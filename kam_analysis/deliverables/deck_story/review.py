@@ -80,7 +80,10 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
         p = "p < 0.001" if r["p_value"] < 0.001 else f"p = {r['p_value']:.3f}"
     level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
     conf = fmt_share(level, decimals=0)
-    if unit == "share":
+    if is_num(lo) and is_num(hi) and float(lo) <= 0 <= float(hi):
+        # an interval across zero is no measured effect: the title does not claim one
+        title = f"No measurable programme effect yet: the estimate is {_impact_text(r)} ({conf} interval {ci})"
+    elif unit == "share":
         title = (f"Programme accounts grew revenue an estimated {_impact_text(r)} more than comparable accounts "
                  f"({conf} interval {ci})")
     else:
@@ -187,7 +190,7 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
         out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Recommendations", source=d.source("recommendations"),
                              footnote=(f"The {fmt_top(len(t), total)} recommendations by value; every one is in the "
-                                       "KPI dashboard. " if len(t) < total else "") +
+                                       "KPI and HTML dashboards. " if len(t) < total else "") +
                                       ("Each value is the money at stake for that action, of the kind named beside it; "
                                        "values of different kinds are not added up." if has_v else ""),
                              notes="Rule-based recommendations ranked by value at stake; each names its evidence. "

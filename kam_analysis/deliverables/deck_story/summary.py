@@ -137,7 +137,9 @@ def _f_impact(d: DeckData) -> Finding | None:
     level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
     ci = (f" ({fmt_share(level, decimals=0)} CI {fmt_value(lo, unit, signed=True)} to "
           f"{fmt_value(hi, unit, signed=True)})") if is_num(lo) and is_num(hi) else ""
-    if unit == "share":
+    if is_num(lo) and is_num(hi) and float(lo) <= 0 <= float(hi):
+        text = f"estimated programme effect on revenue, not distinguishable from no effect{ci}."
+    elif unit == "share":
         text = f"more revenue growth in programme accounts than in comparable accounts{ci}."
     else:
         text = f"estimated programme effect on revenue, programme vs comparable accounts{ci}."
