@@ -202,3 +202,10 @@ def test_binary_file_named_csv(tmp_path, magic, what):
     p.write_bytes(magic + bytes(range(256)))
     with pytest.raises(DataValidationError, match=f"The transactions file is not a text file: it looks like {what}"):
         _read(p)
+
+
+def test_a_stray_nul_byte_does_not_make_a_text_file_binary(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_bytes(b"account_id,order_id\nA1,O1\x00\nA2,O2\n")
+    cols, rows, _ = _read(p)
+    assert cols == ["account_id", "order_id"] and len(rows) == 2

@@ -423,3 +423,14 @@ def test_a_text_file_named_xlsx(tmp_path):
     with pytest.raises(DataValidationError, match=r"The transactions file is not an Excel workbook: it looks like a "
                                                   r"text \(CSV\) file[\s\S]*give the file its real extension"):
         _raise(rep)
+
+
+@pytest.mark.parametrize("body,line", [
+    ("A1,O1,2024-01-15,100\n\n\nA2,O2,2024-02-01,oops\n", 5),  # blank lines (which the reader skips)
+    ('A1,O1,2024-01-15,100,"Home\ndecor"\nA2,O2,2024-02-01,oops,Apparel\n', 4),  # a line break inside quotes
+    ("A1,O1,2024-01-15,100\r\n\r\nA2,O2,2024-02-01,oops\r\n", 4),  # Windows line endings
+])
+def test_rows_are_the_file_lines_despite_blank_lines_and_quoted_line_breaks(tmp_path, body, line):
+    header = "account_id,order_id,order_date,net_revenue" + (",category" if "decor" in body else "")
+    rep = validate(tmp_path, transactions=header + ("\r\n" if "\r" in body else "\n") + body)
+    assert f"examples: 'row {line}: oops'" in messages(rep)

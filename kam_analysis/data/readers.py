@@ -29,7 +29,8 @@ import duckdb
 from ..config import FileSpec
 from ..exceptions import DataValidationError, Problem
 
-__all__ = ["read_raw", "detect_encoding", "header_key", "sql_ident", "sql_str", "ROW_COLUMN", "connect_duckdb"]
+__all__ = ["read_raw", "detect_encoding", "csv_record_lines", "header_key", "sql_ident", "sql_str", "ROW_COLUMN",
+           "connect_duckdb"]
 
 #: DuckDB memory cap for transaction-level work; beyond it DuckDB spills to disk.
 MEMORY_LIMIT = "4GB"
@@ -138,7 +139,10 @@ def _not_text(path: Path) -> str | None:
             return what
     if _utf16_without_bom(head) or head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
-    if b"\x00" in head:
+    # text has almost no control bytes (a stray NUL or bell is removed while reading);
+    # a binary file has about one in ten
+    controls = sum(head.count(bytes([b])) for b in (*range(0, 9), *range(14, 27), *range(28, 32)))
+    if head and controls / len(head) > 0.05:
         return "a binary file"
     return None
 
@@ -318,6 +322,44 @@ def _read_csv(con: duckdb.DuckDBPyConnection, spec: FileSpec, view: str, require
     con.execute(
         f"CREATE OR REPLACE VIEW {sql_ident(view)} AS SELECT * FROM read_csv({sql_str(str(path))}, {', '.join(opts)})"
     )
+
+
+def csv_record_lines(path: Path, info: dict, n_records: int) -> list[int] | None:
+    """The file line on which each data record of a CSV read by :func:`read_raw` starts.
+
+    ``None`` when every line below the header is one record (the usual case, found by
+    counting line breaks), so record *k* is on line ``header_row + k``. Otherwise (blank
+    lines, which DuckDB skips, or line breaks inside quoted fields) the file is read once
+    more with Python's csv module to number the records' lines.
+    """
+    enc, header_row = info.get("encoding"), int(info.get("header_row", 1))
+    if enc is None:
+        return None
+    newline = "\n".encode("utf-16-le") if enc == "utf-16" else b"\n"
+    n_lines, last = 0, b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            n_lines += chunk.count(newline)
+            last = chunk
+    if last and not last.endswith(newline):
+        n_lines += 1
+    if n_lines <= header_row + n_records:
+        return None
+    py_enc = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16"}[enc]
+    if enc == "utf-16":
+        with open(path, "rb") as fh:
+            py_enc = "utf-16" if fh.read(2) == codecs.BOM_UTF16_LE else "utf-16-le"
+    lines: list[int] = []
+    with open(path, encoding=py_enc, newline="") as fh:
+        for _ in range(header_row):  # lines above the table, and the header
+            fh.readline()
+        reader = csv.reader(fh, delimiter=info.get("delimiter") or ",", quotechar='"', doublequote=True)
+        start = header_row
+        for row in reader:
+            if row and any(f.strip() for f in row) or len(row) > 1:
+                lines.append(start + 1)
+            start = header_row + reader.line_num
+    return lines if len(lines) == n_records else None
 
 
 def _excel_grid(spec: FileSpec, table: str):

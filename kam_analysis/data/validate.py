@@ -34,7 +34,7 @@ import duckdb
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
 from .contract import CONTRACT, PLACEHOLDERS, TOTAL_LABELS, Column, Table
-from .readers import ROW_COLUMN, connect_duckdb, header_key, read_raw, sql_ident, sql_str
+from .readers import ROW_COLUMN, connect_duckdb, csv_record_lines, header_key, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
 
@@ -373,6 +373,8 @@ class _Checker:
                         f"{', '.join(selects)} FROM {source}")
         finally:
             con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
+        if not has_sheet_rows:
+            self._file_lines(stg, spec, info, int(n_rows))
         self.r.present_columns[table.name] = self_cols
         self.r.stats[table.name] = {"rows_read": int(n_rows)}
         self._name_rows(stg, mapped, raw_kept, n_before)
@@ -414,6 +416,21 @@ class _Checker:
                              "read as day-first (dd/mm/yyyy)",
                      fix=f"if the dates are month-first, set data.{table}.date_format: '%m/%d/%Y'")
         return "mdy" if month_first and not day_first else "dmy"
+
+    def _file_lines(self, stg: str, spec: FileSpec, info: dict, n_rows: int) -> None:
+        """Renumber ``_row`` as the file's lines when blank lines or quoted line breaks shift them."""
+        lines = csv_record_lines(spec.path, info, n_rows)
+        if lines is None:
+            return
+        import pyarrow as pa
+
+        header_line = int(info.get("header_row", 1))
+        self.con.register("__kam_lines", pa.table({"rec": pa.array(range(header_line + 1, header_line + 1 + n_rows)),
+                                                    "line": pa.array(lines)}))
+        try:
+            self.con.execute(f"UPDATE {stg} SET _row = l.line FROM __kam_lines l WHERE {stg}._row = l.rec")
+        finally:
+            self.con.unregister("__kam_lines")
 
     def _name_rows(self, stg: str, mapped: dict[str, str], raw_kept: dict[str, bool], since: int) -> None:
         """Give the date-order examples found before staging ('25/03/2024') their rows ('row 2: 25/03/2024')."""
