@@ -434,3 +434,10 @@ def test_rows_are_the_file_lines_despite_blank_lines_and_quoted_line_breaks(tmp_
     header = "account_id,order_id,order_date,net_revenue" + (",category" if "decor" in body else "")
     rep = validate(tmp_path, transactions=header + ("\r\n" if "\r" in body else "\n") + body)
     assert f"examples: 'row {line}: oops'" in messages(rep)
+
+
+def test_readme_data_contract_is_generated_from_the_contract():
+    from kam_analysis.data.contract import contract_markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert contract_markdown().rstrip("\n") in readme, "regenerate: python -m kam_analysis.data.contract"
