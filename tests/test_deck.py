@@ -647,7 +647,7 @@ def test_impact_interval_across_zero_is_not_called_growth(full_run, tmp_path):
         "accounts_note": ["49 of the 72 accounts in the client's programme are in the estimate; left out: 23 that "
                           "did not buy before the programme, so have no history to be matched on."],
         "sentence": ["No measurable difference."]}))
-    d = DeckData(run, strict=True)
+    d = DeckData(run)
     (spec,) = s_programme_impact(d)
     assert spec.title == "No measurable programme effect yet: the estimate is +5.7% (95% interval -6.5% to +19.4%)"
     f = _f_impact(d)
