@@ -5,7 +5,7 @@ import numpy as np
 
 from ...present.theme import Theme, tint
 from .._pptx import Box, SlideCanvas
-from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_value, is_num
+from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_top, fmt_value, is_num
 from ...metrics import kpi_label
 from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
@@ -289,7 +289,7 @@ def s_capability(d: DeckData) -> list[SlideSpec]:
         c.radar_chart(c.region("Chart"), dims, {"Current score": t["score"].tolist(), "Target": t["target"].tolist()},
                       number_format="0", maximum=mx, colors=[c.style.primary, c.style.accent])
         _takeaway(c, [f"{_text(r['dimension'], 50)}: {r['score']:.1f} vs {r['target']:.1f}" for _, r in worst.iterrows()],
-                  heading="Widest gaps")
+                  heading=f"Widest gaps ({fmt_top(len(worst), len(t))} dimensions)")
 
     return [SlideSpec("assessment", "Chart", title, draw, topic="Capability maturity",
                       source=d.source("capability_maturity", data="KAM self-assessment"),
@@ -334,7 +334,6 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
         rows.append((topic, why))
     if not rows:
         return []
-    rows = rows[:14]
     title = (f"{len(rows)} analyses could not be supported by the data and inputs provided"
              if len(rows) > 1 else f"One analysis could not be supported: {rows[0][0].lower()}")
     pages = _rows_per_page(len(rows), 7)

@@ -116,7 +116,6 @@ def s_not_included(d: DeckData) -> list[SlideSpec]:
             rows.append([topic, why])
     if not rows:
         return []
-    rows = rows[:20]
     pages = _rows_per_page(len(rows), 14)
     out = []
     for k, sl in enumerate(pages):

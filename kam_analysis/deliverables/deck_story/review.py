@@ -22,9 +22,11 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
     if t.empty:
         return []
     rank = {"red": 0, "amber": 1, "green": 2}
-    t = t.assign(_o=t["status"].map(rank).fillna(3)).sort_values("_o", kind="stable").head(5)
-    n_on = int((t["status"] == "green").sum())
-    title = f"{n_on} of {len(t)} tracked KPIs are on target" + (
+    t = t.assign(_o=t["status"].map(rank).fillna(3)).sort_values("_o", kind="stable")
+    rated = t[t["status"].isin(list(rank))]
+    n_on, n_tracked = int((rated["status"] == "green").sum()), len(rated)  # as the executive summary counts them
+    n_all, t = len(t), t.head(5)
+    title = f"{n_on} of {n_tracked} tracked KPIs are on target" + (
         f"; {_lc_first(d.label_of(t.iloc[0]['kpi']))} needs attention" if t.iloc[0]["status"] in ("red", "amber") else "")
     tiles, subs = [], []
     for _, r in t.iterrows():
@@ -46,7 +48,9 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
             c.region("Body")
 
     return [SlideSpec("review", "Key Numbers", title, draw, topic="KPI dashboard", source=d.source("kpi_vs_target"),
-                      footnote="Bar colour = status against target (green / amber / red).",
+                      footnote="Bar colour = status against target (green / amber / red)." + (
+                          f" The {fmt_top(len(t), n_all)} KPIs with a target, worst status first." if len(t) < n_all
+                          else ""),
                       notes="KPI tracking against the targets in params; status from the relative shortfall "
                             "(thresholds.rag).")]
 

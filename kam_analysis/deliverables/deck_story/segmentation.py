@@ -152,7 +152,8 @@ def s_rfm(d: DeckData) -> list[SlideSpec]:
     if s is None:
         return []
     g = s.groupby("rfm_segment").agg(n=("account_id", "size"), rev=("revenue_12m", "sum")).sort_values(
-        "rev", ascending=False).head(10)
+        "rev", ascending=False)
+    n_seg, g = len(g), g.head(10)
     tot_n, tot_r = len(s), s["revenue_12m"].sum()
     if not tot_r:
         return []
@@ -165,9 +166,11 @@ def s_rfm(d: DeckData) -> list[SlideSpec]:
         c.bar_chart(c.region("Chart"), cats, {"Share of accounts": (g["n"] / tot_n).tolist(),
                                              "Share of revenue": (g["rev"] / tot_r).tolist()},
                     number_format="0%", horizontal=True, colors=[tint(c.style.primary, 0.55), c.style.primary])
-        _takeaway(c, [f"{cat}: {fmt_count(n)} accounts" for cat, n in zip(cats[:5], g["n"][:5])])
+        _takeaway(c, [f"{cat}: {fmt_count(n)} accounts" for cat, n in zip(cats[:5], g["n"][:5])],
+                  heading=f"Largest by revenue ({fmt_top(min(5, len(cats)), n_seg)} segments)")
 
     return [SlideSpec("segmentation", "Chart", title, draw, topic="RFM segments", source=d.source("segments"),
+                      footnote=f"The {fmt_top(len(g), n_seg)} RFM segments by revenue shown." if len(g) < n_seg else "",
                       notes="RFM: recency, frequency and monetary scores by quantile, mapped to named segments.")]
 
 

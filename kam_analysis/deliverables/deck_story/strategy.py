@@ -78,6 +78,7 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
     if t.empty:
         return []
     t["_eff"] = np.abs(np.log(t["odds_ratio"].astype(float).clip(lower=1e-6)))
+    n_drivers = len(t)
     t = t.sort_values("_eff", ascending=False).head(8)
     top = t.iloc[0]
     top_name = top["label"] if "label" in t.columns and isinstance(top.get("label"), str) else top["feature"]
@@ -105,7 +106,9 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Churn-risk drivers", source=d.source("churn_drivers"),
                       footnote="Odds ratio > 1 raises the odds of churning in the next period (red); < 1 lowers them "
-                               "(teal); grey = not distinguishable from no effect (p >= 0.05).",
+                               "(teal); grey = not distinguishable from no effect (p >= 0.05)." + (
+                                   f" The {fmt_top(len(t), n_drivers)} drivers by strength shown." if len(t) < n_drivers
+                                   else ""),
                       notes="Churn-risk model: logistic regression of churn in the next period on account features; "
                             "odds ratios with confidence intervals; back-tested on a time split.")]
 
@@ -199,7 +202,7 @@ def s_whitespace_map(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         c.picture(fig, c.region("Chart"))
-        _takeaway(c, take, heading="Expected value by category")
+        _takeaway(c, take, heading=f"Expected value by category ({fmt_top(len(take), len(g))})")
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Whitespace heat map",
                       source=d.source("whitespace") + "; figure whitespace_heatmap",
