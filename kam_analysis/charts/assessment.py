@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..metrics import kpi_label
 from ..present.formats import fmt_period
 from ._style import series_colors, money_axis, rag_color
 
@@ -53,24 +54,26 @@ def plot_kpi_trends(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", perio
     for b, c in zip(bars, complete):
         if not c:
             b.set_hatch("//")
-    ax.set_title("Net revenue")
+    ax.set_title(kpi_label("revenue", short=True))
     ax.set_ylabel(f"Net revenue ({currency})")
     ax.yaxis.set_major_formatter(money_axis(currency))
     ax = axes[0, 1]
     ax.plot(x, d["ordering_accounts"], marker="o", color=series_colors()[1])
-    ax.set_title("Ordering accounts")
+    ax.set_title(kpi_label("ordering_accounts", short=True))
     ax.set_ylabel("Accounts with an order")
     ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
     ax.set_ylim(bottom=0)
     ax = axes[1, 0]
     ax.plot(x, d["average_order_value"], marker="o", color=series_colors()[2])
-    ax.set_title("Average order value")
+    ax.set_title(kpi_label("average_order_value", short=True))
     ax.set_ylabel(f"Revenue per order ({currency})")
     ax.yaxis.set_major_formatter(money_axis(currency))
     ax.set_ylim(bottom=0)
     ax = axes[1, 1]
-    ax.plot(x, d["period_retention_rate"], marker="o", color=series_colors()[0], label="Retention")
-    ax.plot(x, d["period_churn_rate"], marker="o", color=series_colors()[4], label="Churn")
+    ax.plot(x, d["period_retention_rate"], marker="o", color=series_colors()[0],
+            label=kpi_label("period_retention_rate", short=True))
+    ax.plot(x, d["period_churn_rate"], marker="o", color=series_colors()[4],
+            label=kpi_label("period_churn_rate", short=True))
     ax.set_title("Account retention and churn, period on period")
     ax.set_ylabel("Share of accounts active at period start")
     ax.yaxis.set_major_formatter(_PCT)

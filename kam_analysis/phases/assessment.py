@@ -19,8 +19,8 @@ import pandas as pd
 
 from ..config import TEMPLATES_DIR
 from ..exceptions import ParameterError
-from ..metrics import higher_is_better, kpi_label
-from ..present.formats import fmt_change, fmt_count, fmt_money, fmt_period, fmt_share, fmt_value, is_num
+from ..metrics import format_kpi, higher_is_better, kpi_label
+from ..present.formats import fmt_change, fmt_count, fmt_period, fmt_value, is_num
 from ..present.theme import active_theme, hex_css
 
 __all__ = [
@@ -534,17 +534,10 @@ def style_display(frame: pd.DataFrame, *, status_col: str | None = None, caption
 def period_table(kpi_by_period: pd.DataFrame, *, currency: str = "EUR", period: str = "quarter") -> pd.DataFrame:
     """``kpi_by_period`` as a readable table: period label and the KPIs a committee reads, formatted."""
     d = kpi_by_period
-    money = lambda s: [fmt_money(v, currency) for v in s]  # noqa: E731
-    change = lambda s: [fmt_share(v, signed=True) for v in s]  # noqa: E731
-    share = lambda s: [fmt_share(v) for v in s]  # noqa: E731
-    return pd.DataFrame({
-        "Period": [fmt_period(p, period) + ("" if c else " (partial)") for p, c in zip(d["period_start"], d["complete"])],
-        "Net revenue": money(d["revenue"]),
-        "vs prior period": change(d["revenue_growth"]),
-        "vs a year earlier": change(d["revenue_growth_yoy"]),
-        "Orders": [fmt_count(v) for v in d["orders"]],
-        "Ordering accounts": [fmt_count(v) for v in d["ordering_accounts"]],
-        "Avg order value": money(d["average_order_value"]),
-        kpi_label("period_retention_rate"): share(d["period_retention_rate"]),
-        kpi_label("period_churn_rate"): share(d["period_churn_rate"]),
-    })
+    kpis = ("revenue", "revenue_growth", "revenue_growth_yoy", "orders", "ordering_accounts", "average_order_value",
+            "period_retention_rate", "period_churn_rate")
+    out = {"Period": [fmt_period(p, period) + ("" if c else " (partial)") for p, c in zip(d["period_start"], d["complete"])]}
+    for k in kpis:  # labels and formats from the KPI registry
+        out[kpi_label(k, short=True)] = [format_kpi(v, k, currency, signed=k.startswith("revenue_growth"))
+                                         for v in d[k]]
+    return pd.DataFrame(out)

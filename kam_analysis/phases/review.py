@@ -150,7 +150,7 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
     Returns
     -------
     DataFrame
-        ``period_start, segment, kpi, value, n`` (``n`` = active accounts, or the
+        ``period_start, segment, kpi, value, n`` (``n`` = ordering accounts, or the
         retention denominator).
     """
     order_level = orders
