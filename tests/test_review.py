@@ -18,19 +18,6 @@ from kam_analysis.metrics import compute_account_kpis, compute_headline_kpis
 
 
 # --------------------------------------------------------------------------- status and trend
-def test_rag_status_thresholds_and_direction():
-    assert review.rag_status(100, 100, amber=0.05, red=0.15) == "green"
-    assert review.rag_status(96, 100, amber=0.05, red=0.15) == "green"  # 4% short
-    assert review.rag_status(90, 100, amber=0.05, red=0.15) == "amber"  # 10% short
-    assert review.rag_status(80, 100, amber=0.05, red=0.15) == "red"  # 20% short
-    # lower is better: 20% above a churn target is red, 20% below is green
-    assert review.rag_status(0.12, 0.10, amber=0.05, red=0.15, higher_is_better=False) == "red"
-    assert review.rag_status(0.08, 0.10, amber=0.05, red=0.15, higher_is_better=False) == "green"
-    assert review.rag_status(float("nan"), 100, amber=0.05, red=0.15) == "n/a"
-    # one definition: the assessment's; directions from the KPI dictionary
-    assert review.rag_status is assessment.rag_status
-
-
 def test_trend_direction_compares_last_window_with_previous():
     assert review.trend_direction([10, 10, 12, 12], window=2, flat_band=0.02) == "up"  # +20%
     assert review.trend_direction([10, 10, 9, 9], window=2, flat_band=0.02) == "down"

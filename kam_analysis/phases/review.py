@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .assessment import rag_status as assessment_rag_status
+from .assessment import rag_status
 from ..metrics import change_vs_baseline, compute_headline_kpis, compute_period_retention, higher_is_better
 from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
@@ -27,7 +27,6 @@ from ..models.spc import compute_spc
 __all__ = [
     "SCORECARD_KPIS",
     "ALL_ACCOUNTS",
-    "rag_status",
     "trend_direction",
     "compute_kpi_vs_target",
     "compute_period_segment_kpis",
@@ -49,11 +48,6 @@ SCORECARD_KPIS = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "reten
 
 
 # --------------------------------------------------------------------------- status and trend
-#: red/amber/green: the assessment's function (one definition for benchmark gaps, KPI vs target,
-#: tracking and the scorecard): ``rag_status(current, reference, *, amber, red, higher_is_better)``
-rag_status = assessment_rag_status
-
-
 def trend_direction(values: Iterable[float], *, window: int, flat_band: float,
                     lower_is_better: bool = False) -> str:
     """Direction of a KPI: the mean of the last ``window`` values against the ``window`` before.
