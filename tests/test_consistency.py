@@ -10,11 +10,13 @@ wherever it appears; a figure a deliverable leaves out is fine, a figure shown
 differently is a failure. Displayed strings are compared with the table values formatted
 by the deliverables' own formatters, never with hard-coded numbers.
 
-Figures: revenue 12m, growth, active accounts, retention, NPS, AOV (headline KPIs); key
-accounts selected and in the client's programme; quadrant sizes; programme effect and
-its interval; revenue at risk; whitespace value and count; total profit; number of
-recommendations (a list that shows only the top ones says "top N of M"); and the
-portfolio matrix's axes (relative strength across, attractiveness up).
+Figures: revenue 12m, growth, active accounts, retention, NPS, AOV (headline KPIs); the
+period retention series; key accounts selected and in the client's programme (and the
+programme accounts the impact estimate uses, of how many); quadrant sizes; programme
+effect and its interval; revenue at risk; whitespace value and count; total profit;
+number of recommendations (a list that shows only the top ones says "top N of M"); the
+portfolio matrix's axes (relative strength across, attractiveness up) and each quadrant's
+colour. Revenue already lost is not yet a table figure, so no deliverable shows it.
 """
 from __future__ import annotations
 
