@@ -113,7 +113,7 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
     """
     import duckdb
 
-    from ..data.prepare import active_sql, exact_sum
+    from ..data.prepare import active_sql, counted_order_sql, exact_sum
 
     con = duckdb.connect()
     try:
@@ -125,6 +125,7 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
             src = transactions
             has_cat = "category" in [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
         c = _sql_date(cutoff)
+        counted = counted_order_sql('rev')
         end = _sql_date(pd.Timestamp(cutoff) + pd.Timedelta(days=horizon_days))
         cat_expr = (f"count(DISTINCT category) FILTER (WHERE order_date > {c} - INTERVAL 365 DAY AND net_revenue > 0)"
                     if has_cat else "NULL")
@@ -134,15 +135,15 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
             o AS (SELECT account_id, order_id, min(order_date) AS d, {exact_sum('net_revenue')} AS rev FROM tx GROUP BY ALL),
             hist AS (
                 SELECT account_id,
-                       max(d) FILTER (WHERE rev > 0) AS last_d, min(d) AS first_d,
-                       count(*) FILTER (WHERE rev > 0 AND d > {c} - INTERVAL 182 DAY) AS o_recent,
-                       count(*) FILTER (WHERE rev > 0 AND d <= {c} - INTERVAL 182 DAY
+                       max(d) FILTER (WHERE {counted}) AS last_d, min(d) FILTER (WHERE {counted}) AS first_d,
+                       count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 182 DAY) AS o_recent,
+                       count(*) FILTER (WHERE {counted} AND d <= {c} - INTERVAL 182 DAY
                                                  AND d > {c} - INTERVAL 365 DAY) AS o_prior,
-                       count(*) FILTER (WHERE rev > 0 AND d > {c} - INTERVAL 365 DAY) AS orders_12m,
+                       count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 365 DAY) AS orders_12m,
                        CAST(coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 365 DAY), 0) AS DOUBLE) AS revenue_12m
                 FROM o WHERE d <= {c} GROUP BY account_id),
             cat AS (SELECT account_id, {cat_expr} AS category_breadth FROM tx WHERE order_date <= {c} GROUP BY 1),
-            fut AS (SELECT account_id, count(*) FILTER (WHERE rev > 0) AS o_future FROM o
+            fut AS (SELECT account_id, count(*) FILTER (WHERE {counted}) AS o_future FROM o
                     WHERE d > {c} AND d <= {end} GROUP BY account_id)
             SELECT h.*, cat.category_breadth, coalesce(fut.o_future, 0) AS o_future
             FROM hist h LEFT JOIN cat USING (account_id) LEFT JOIN fut USING (account_id)

@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..metrics import in_programme
+
 __all__ = ["ProgrammeImpact", "period_offset"]
 
 
@@ -173,7 +175,7 @@ class ProgrammeImpact:
             return self._unsupported(f"the accounts data has no '{treated_col}' column marking programme accounts, "
                                      "so there is no treated group")
         flag = accounts[[account_col, treated_col]].dropna().drop_duplicates(account_col).copy()
-        flag[treated_col] = flag[treated_col].astype(bool)
+        flag[treated_col] = in_programme(flag, flag_col=treated_col, account_col=account_col).to_numpy()
         programme = set(flag.loc[flag[treated_col], account_col])
         self.n_programme_ = len(programme)
         bought = set(account_period.loc[account_period[revenue_col] > 0, account_col])
