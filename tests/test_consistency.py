@@ -544,7 +544,7 @@ def test_whitespace_value_and_count_agree_everywhere(eng):
         assert (m.group(1), m.group(2)) == (fmt_count(n), fmt_money(value, eng.cur)), f"{eng.name}: '{m.group(0)}'"
     recs = eng.table("recommendations")
     evidence = " ".join(recs["evidence"].astype(str)) if recs is not None else ""
-    for m in re.finditer(r"whitespace: top (\d+) of ([\d,]+) opportunities", evidence + "\n" + text):
+    for m in re.finditer(r"[Ww]hitespace: top (\d+) of ([\d,]+) opportunities", evidence + "\n" + text):
         assert m.group(2).replace(",", "") == str(n), f"{eng.name}: '{m.group(0)}', the table has {n}"
 
 
@@ -597,3 +597,12 @@ def test_every_top_list_on_a_client_page_says_of_how_many(eng):
             window = text[m.start():m.start() + 80]
             assert re.match(r"[Tt]op \d+ (?:\w+ ){0,3}of [\d,]+", window) or "%" in window[:12], \
                 f"{eng.name}: '{window}' on '{sl.title}' does not say of how many"
+
+
+def test_recommendations_speak_client_language(eng):
+    """What the deck and both dashboards print for each recommendation names no table or column."""
+    recs = eng.table("recommendations")
+    if recs is None or recs.empty:
+        pytest.skip("no recommendation in this run")
+    for text in list(recs["recommendation"]) + list(recs["evidence"]):
+        assert not re.search(r"\b[a-z]+_[a-z0-9_]+\b", str(text)), f"{eng.name}: '{text}'"

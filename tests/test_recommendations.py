@@ -24,7 +24,7 @@ def test_rule_segment_target_gaps_fires_only_on_red_target_gaps():
     # no churn_risk table: revenue x retention shortfall in points = 1000 x (0.80 - 0.60)
     assert r["value"].iloc[0] == pytest.approx(1000 * 0.20)
     assert r["value_basis"].iloc[0] == "revenue at risk of churn"
-    assert "kpi_scorecard" in r["evidence"].iloc[0] and "60.0%" in r["evidence"].iloc[0]
+    assert r["evidence"].iloc[0].startswith("KPI scorecard: ") and "60.0%" in r["evidence"].iloc[0]
     assert recommendations.rule_segment_target_gaps(sc.iloc[[1, 2]], rev).empty
     growth = _scorecard([("Star", "revenue_growth_yoy", -0.02, 0.1, 0.08, "red", "target")])
     g = recommendations.rule_segment_target_gaps(growth, rev)
@@ -46,7 +46,8 @@ def test_rule_segment_target_gap_values_an_nps_gap_at_the_segments_revenue_at_ri
     segs = pd.DataFrame({"account_id": ["a", "b", "c"], "quadrant": ["Star", "Star", "Core"]})
     r = recommendations.rule_segment_target_gaps(sc, rev, churn_risk=risk, segments=segs)
     assert r["value"].tolist() == [150.0] and r["value_basis"].tolist() == ["revenue at risk of churn"]
-    assert "churn_risk" in r["evidence"].iloc[0] and "€150" in r["evidence"].iloc[0]
+    ev = r["evidence"].iloc[0]
+    assert "churn-risk model: revenue at risk in the segment" in ev and "€150" in ev
     # without the churn model: revenue x retention shortfall vs its target, 1000 x (0.95 - 0.90)
     r2 = recommendations.rule_segment_target_gaps(sc, rev)
     assert r2["value"].iloc[0] == pytest.approx(50.0) and r2["value"].iloc[0] < rev["Star"]
@@ -61,7 +62,7 @@ def test_rule_uncovered_risk_fires_only_for_uncovered_high_risk():
     names = pd.Series({"a": "Alpha Ltd", "b": "Beta SA"})
     r = recommendations.rule_uncovered_risk(risk, acc, no_coverage=["digital DESK"], names=names)
     assert len(r) == 1 and r["value"].iloc[0] == 800.0  # a + b; c is covered, d is low risk
-    assert "Alpha Ltd" in r["recommendation"].iloc[0] and "churn_risk" in r["evidence"].iloc[0]
+    assert "Alpha Ltd" in r["recommendation"].iloc[0] and r["evidence"].iloc[0].startswith("Churn-risk model: ")
     covered = acc.assign(account_manager=["Tom", "Eva", "Amelia Hart", None])
     assert recommendations.rule_uncovered_risk(risk, covered, no_coverage=["digital desk"]).empty
 
@@ -78,7 +79,8 @@ def test_rule_uncovered_risk_reads_the_coverage_plan_first():
                          "assigned_manager": [None, None, "Eva"]})
     r = recommendations.rule_uncovered_risk(risk, acc, coverage_plan=plan, no_coverage=["Digital desk"])
     assert r["value"].iloc[0] == 600.0  # a + d
-    assert "coverage_plan" in r["evidence"].iloc[0] and "2 high-churn-risk" in r["recommendation"].iloc[0]
+    assert r["evidence"].iloc[0].startswith("Churn-risk model and coverage plan: ")
+    assert "2 high-churn-risk" in r["recommendation"].iloc[0]
     # a plan without the covered flag: the assigned manager decides (empty or a no-coverage label)
     plan2 = plan.drop(columns="covered").assign(assigned_manager=["Digital desk", "Ann", None])
     r2 = recommendations.rule_uncovered_risk(risk, acc, coverage_plan=plan2, no_coverage=["digital desk"])

@@ -121,7 +121,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
             risk = _segment_risk(churn_risk, segments, r.segment, segment_col=segment_col, account_col=account_col)
             if risk is not None:
                 value = risk
-                extra = f"; churn_risk: revenue at risk in the segment {fmt_money(value, currency)}"
+                extra = f"; churn-risk model: revenue at risk in the segment {fmt_money(value, currency)}"
             else:
                 seg_ret = ret[ret["segment"] == r.segment]
                 if seg_ret.empty or not np.isfinite(seg_ret["value"].iloc[0]):
@@ -146,7 +146,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
         rows.append({"rule": "segment_target_gap", "segment": r.segment,
                      "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
                                        f"{label} levers on the next business-review agenda",
-                     "evidence": f"kpi_scorecard: {r.segment} {label} = {_fmt_kpi(r.value, r.kpi)} vs target "
+                     "evidence": f"KPI scorecard: {r.segment} {label} = {_fmt_kpi(r.value, r.kpi)} vs target "
                                  f"{_fmt_kpi(r.target, r.kpi)} (status {r.status}); segment revenue (12m) "
                                  f"{fmt_money(rev, currency)}{extra}",
                      "value": float(value), "value_basis": basis})
@@ -210,13 +210,13 @@ def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None,
     top = m.head(max_named)[account_col].astype(str)
     shown = [str(names.get(a, a)) if names is not None else a for a in top]
     more = f" and {len(m) - len(shown)} more" if len(m) > len(shown) else ""
-    source = "churn_risk, coverage_plan" if has_plan else "churn_risk"
+    source = "churn-risk model and coverage plan" if has_plan else "churn-risk model"
     why = "the coverage plan leaves without a manager" if has_plan else "with no dedicated manager"
     return pd.DataFrame([{
         "rule": "uncovered_high_risk", "segment": "",
         "recommendation": f"Assign an account manager to the {len(m)} high-churn-risk account(s) without one, "
                           f"starting with {', '.join(shown)}{more}",
-        "evidence": f"{source}: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} {why}; "
+        "evidence": f"{source.capitalize()}: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} {why}; "
                     f"revenue at risk {fmt_money(total, currency)}",
         "value": total, "value_basis": VALUE_BASIS["risk"]}], columns=cols)
 
@@ -245,14 +245,14 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
         "rule": "whitespace", "segment": "",
         "recommendation": f"Run a cross-sell push on the {len(top)} largest whitespace opportunities, led by "
                           f"{cat} ({fmt_money(float(by_cat.iloc[0]), currency)} of their {fmt_money(total, currency)})",
-        "evidence": f"whitespace: top {len(top)} of {ws['opportunities']:,} opportunities, expected value "
+        "evidence": f"Cross-sell whitespace: top {len(top)} of {ws['opportunities']:,} opportunities, expected value "
                     f"{fmt_money(total, currency)} of {fmt_money(ws['expected_value'], currency)}",
         "value": total, "value_basis": VALUE_BASIS["expected"]}], columns=cols)
 
 
 def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[str], *,
                            kpi: str = "revenue_12m", min_improvement: float = 0.0, currency: str = "EUR",
-                           source: str = "playbook_cohorts") -> pd.DataFrame:
+                           source: str = "Playbook cohorts") -> pd.DataFrame:
     """Playbooks whose segment did not improve since the baseline.
 
     Fires for each playbook segment whose ``kpi`` (default trailing-12-month revenue) changed
@@ -274,7 +274,7 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         rows.append({"rule": "stalled_playbook", "segment": r.segment,
                      "recommendation": f"Revisit the {r.segment} playbook: the segment has not grown since the "
                                        "baseline; check cadence, offer and coverage against the plan",
-                     "evidence": f"{source}: {r.segment} {kpi.replace('_', ' ')} {fmt_money(r.value, currency)} "
+                     "evidence": f"{source}: {r.segment} {kpi_prose(kpi)} {fmt_money(r.value, currency)} "
                                  f"vs {fmt_money(r.baseline, currency)} at baseline ({change:+.1%})",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
     return pd.DataFrame(rows, columns=cols)
