@@ -3,7 +3,7 @@
     kam run params/<client>.yaml [--phase PHASE ... [--only]] [--set key.sub=value ...]
     kam validate params/<client>.yaml [--set key.sub=value ...]
     kam new-client "Client Name"
-    kam demo-data OUT_DIR [--accounts N] [--orders N] [--format csv|parquet]
+    kam demo-data OUT_DIR [--profile demo|consumer|b2b] [--accounts N] [--orders N] [--format csv|parquet]
 
 Data and parameter problems print a readable message (no traceback) and exit 2; a
 failed run exits 1 and says which notebook and cell failed and where the failed run is.
@@ -70,11 +70,17 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("name", help="the client's name, e.g. \"Acme Retail\"")
     n.add_argument("--dir", default="params", help="folder for the new file (default: params)")
 
-    d = sub.add_parser("demo-data", help="write the synthetic demo client's files",
-                       description="Generate the deterministic demo client (or a large synthetic client).")
-    d.add_argument("out_dir", help="folder to write orders, customers, surveys and capability files into")
-    d.add_argument("--seed", type=int, default=42)
-    d.add_argument("--accounts", type=int, default=2000, help="number of accounts (default 2000)")
+    d = sub.add_parser("demo-data", help="write a synthetic client's files",
+                       description="Generate a deterministic synthetic client: the demo (every input; or a large "
+                                   "client with --orders), a transactions-only consumer retailer (no order id, "
+                                   "US dollars, 18 months) or an invoice-only B2B wholesaler (pounds, 12 months). "
+                                   "params/demo.yaml, params/demo-consumer.yaml and params/demo-b2b.yaml run them.")
+    d.add_argument("out_dir", help="folder to write the client's files into")
+    d.add_argument("--profile", choices=["demo", "consumer", "b2b"], default="demo",
+                   help="which client (default: demo)")
+    d.add_argument("--seed", type=int, default=None, help="random seed (default: the profile's)")
+    d.add_argument("--accounts", type=int, default=None,
+                   help="number of accounts (default: 2000 demo, 26000 consumer, 3000 b2b)")
     d.add_argument("--orders", type=int, default=None, help="target number of orders (large-client mode)")
     d.add_argument("--format", choices=["csv", "parquet"], default="csv", help="format of the orders file")
     return p
@@ -130,10 +136,12 @@ def _cmd_new_client(args) -> int:
 
 
 def _cmd_demo_data(args) -> int:
-    from .data.demo import generate_demo
+    from .data.demo_clients import generate_client
 
-    paths = generate_demo(args.out_dir, seed=args.seed, n_accounts=args.accounts, n_orders=args.orders,
-                          file_format=args.format)
+    if args.profile != "demo" and (args.orders is not None or args.format != "csv"):
+        raise ParameterError("--orders and --format apply to --profile demo only")
+    paths = generate_client(args.profile, args.out_dir, seed=args.seed, n_accounts=args.accounts,
+                            n_orders=args.orders, file_format=args.format)
     for name, path in paths.items():
         print(f"{name:<13} {path}")
     return 0

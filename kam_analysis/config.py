@@ -62,14 +62,28 @@ class FileSpec(_Section):
 
 
 class DemoSpec(_Section):
-    """Generate the synthetic demo client into the data files when they are missing."""
+    """Generate a synthetic client into the data files when they are missing.
 
-    seed: int = 42
-    n_accounts: int = Field(2000, ge=20, le=5_000_000)
-    start: dt.date = dt.date(2022, 1, 1)
-    end: dt.date = dt.date(2025, 12, 31)
-    n_orders: int | None = Field(None, ge=1000, description="large-client mode: target order count")
-    file_format: Literal["csv", "parquet"] = "csv"
+    ``profile`` picks the client: ``demo`` (Maison Demo, every input), ``consumer`` (a
+    transactions-only US consumer retailer, no order id) or ``b2b`` (an invoice-only UK
+    wholesaler); see :mod:`kam_analysis.data.demo_clients`. Unset values take the profile's
+    defaults.
+    """
+
+    profile: Literal["demo", "consumer", "b2b"] = "demo"
+    seed: int | None = Field(None, description="default: 42 (demo), 12 (consumer), 21 (b2b)")
+    n_accounts: int | None = Field(None, ge=20, le=5_000_000,
+                                   description="default: 2,000 (demo), 26,000 (consumer), 3,000 (b2b)")
+    start: dt.date | None = Field(None, description="first day of history (default: the profile's)")
+    end: dt.date | None = Field(None, description="last day of history (default: the profile's)")
+    n_orders: int | None = Field(None, ge=1000, description="large-client mode (demo only): target order count")
+    file_format: Literal["csv", "parquet"] = Field("csv", description="format of the orders file (demo only)")
+
+    @model_validator(mode="after")
+    def _demo_only(self) -> "DemoSpec":
+        if self.profile != "demo" and (self.n_orders is not None or self.file_format != "csv"):
+            raise ValueError(f"data.demo.n_orders and file_format apply to the demo profile only, not '{self.profile}'")
+        return self
 
 
 class DataSection(_Section):

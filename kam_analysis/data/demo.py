@@ -54,6 +54,9 @@ PLANTED: dict[str, float] = {
     "key_account_share": 0.08,
 }
 
+#: The demo's default history (a programme start left unset means "from the first day").
+DEMO_START, DEMO_END = dt.date(2022, 1, 1), dt.date(2025, 12, 31)
+
 CATEGORIES = ["Apparel", "Footwear", "Luxury accessories", "Home decor", "Fragrance"]
 _MARGIN_RATE = np.array([0.52, 0.48, 0.61, 0.44, 0.57])
 CHANNELS = ["Web", "Mobile app", "Store", "Trade desk"]
@@ -123,7 +126,7 @@ def _names(rng: np.random.Generator, is_trade: np.ndarray) -> list[str]:
 
 
 def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000,
-                  start: dt.date = dt.date(2022, 1, 1), end: dt.date = dt.date(2025, 12, 31),
+                  start: dt.date = DEMO_START, end: dt.date = DEMO_END,
                   programme_start: dt.date = dt.date(2024, 7, 1), n_orders: int | None = None,
                   file_format: str = "csv") -> dict[str, Path]:
     """Write the demo client's four files into ``out_dir`` and return their paths.

@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from ..config import Params, load_params
-from .demo import generate_demo
+from .demo_clients import generate_client
 from .readers import connect_duckdb, sql_str
 from .runfolder import Run, _atomic_write_bytes
 from .validate import ValidationReport, validate_data
@@ -50,7 +50,7 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def ensure_demo_data(params: Params) -> None:
-    """Generate the demo client's files when the params ask for the demo and a file is missing."""
+    """Generate the synthetic client (``data.demo``) when the params ask for one and a file is missing."""
     demo = params.data.demo
     if demo is None:
         return
@@ -58,9 +58,9 @@ def ensure_demo_data(params: Params) -> None:
     if all(p.exists() for p in files.values()):
         return
     out_dir = files["transactions"].parent
-    generate_demo(out_dir, seed=demo.seed, n_accounts=demo.n_accounts, start=demo.start, end=demo.end,
-                  programme_start=params.analysis.programme_start or demo.start, n_orders=demo.n_orders,
-                  file_format=demo.file_format)
+    generate_client(demo.profile, out_dir, seed=demo.seed, n_accounts=demo.n_accounts, start=demo.start,
+                    end=demo.end, programme_start=params.analysis.programme_start or demo.start,
+                    n_orders=demo.n_orders, file_format=demo.file_format)
 
 
 def _connect(tmp_dir: Path) -> duckdb.DuckDBPyConnection:
