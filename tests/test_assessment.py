@@ -57,6 +57,39 @@ def test_benchmark_gaps_by_hand():
     assert bool(g.at["retention_rate", "benchmark_illustrative"]) is True
 
 
+def test_illustrative_or_foreign_currency_benchmarks_never_rate_a_kpi():
+    """An illustrative benchmark is a labelled reference: no status. A money benchmark in
+    another currency (or an unstated one) is not compared at all; one in the client's
+    currency, sourced, rates the KPI when there is no target."""
+    h = _headline(retention_rate=0.50, average_order_value=100.0, nps=10.0, repeat_purchase_rate=0.30)
+    bm = pd.DataFrame({"kpi": ["retention_rate", "average_order_value", "nps", "repeat_purchase_rate"],
+                       "benchmark": [0.70, 400.0, 35.0, 0.60], "illustrative": [True, False, False, True],
+                       "source": ["Illustrative placeholder", "Trade survey 2024", "NPS study 2023", "Illustrative"],
+                       "reference": [""] * 4, "currency": [None, "EUR", None, None]})
+    usd = assessment.compute_benchmark_gaps(h, benchmarks=bm, targets={}, amber=0.05, red=0.15,
+                                            currency="USD").set_index("kpi")
+    assert usd.at["retention_rate", "status"] == "not rated" and usd.at["retention_rate", "status_basis"] == "none"
+    assert usd.at["retention_rate", "benchmark"] == pytest.approx(0.70)  # shown, labelled, not rated
+    assert "illustrative" in usd.at["retention_rate", "note"]
+    assert np.isnan(usd.at["average_order_value", "benchmark"])  # EUR value never set against USD orders
+    assert np.isnan(usd.at["average_order_value", "gap_to_benchmark"])
+    assert usd.at["average_order_value", "status"] == "not rated"
+    assert "EUR" in usd.at["average_order_value", "note"] and "USD" in usd.at["average_order_value", "note"]
+    assert usd.at["nps", "status"] == "red" and usd.at["nps", "status_basis"] == "benchmark"  # sourced, unitless
+    eur = assessment.compute_benchmark_gaps(h, benchmarks=bm, targets={}, amber=0.05, red=0.15,
+                                            currency="EUR").set_index("kpi")
+    assert eur.at["average_order_value", "status"] == "red"  # 100 vs 400, same currency, sourced
+    assert eur.at["average_order_value", "gap_to_benchmark"] == pytest.approx(-300.0)
+
+
+def test_the_template_states_the_currency_of_its_money_benchmarks():
+    bm = assessment.load_benchmarks(industry="online_retail", client_currency="USD",
+                                    overrides={"orders_per_account": 3.0}).set_index("kpi")
+    assert bm.at["average_order_value", "currency"] == "EUR"
+    assert pd.isna(bm.at["retention_rate", "currency"])
+    assert bm.at["orders_per_account", "illustrative"] == False  # noqa: E712 - the client's own figure
+
+
 def test_unknown_target_is_a_parameter_error():
     h = _headline(retention_rate=0.8)
     with pytest.raises(ParameterError, match=r"targets names KPIs .*retention_rte.*fix: rename"):

@@ -20,6 +20,7 @@ import pandas as pd
 from ..config import TEMPLATES_DIR
 from ..exceptions import ParameterError
 from ..metrics import format_kpi, higher_is_better, kpi_label
+from ..metrics.benchmarks import benchmark_comparable, benchmark_label, benchmark_usable, load_benchmarks
 from ..present.formats import fmt_change, fmt_count, fmt_period, fmt_value, is_num
 from ..present.theme import active_theme, hex_css
 
@@ -39,69 +40,13 @@ __all__ = [
     "period_table",
 ]
 
-_DEFAULT_FILE = TEMPLATES_DIR / "benchmarks.yaml"
+_DEFAULT_FILE = TEMPLATES_DIR / "benchmarks.yaml"  # also holds the maturity ladder
 
 
 def _read_yaml(path: str | Path) -> dict:
     from ..config import read_yaml_mapping
 
     return read_yaml_mapping(path, what="Benchmark file", setting="benchmarks.file")
-
-
-def load_benchmarks(path: str | Path | None = None, *, industry: str,
-                    overrides: dict[str, float] | None = None) -> pd.DataFrame:
-    """Benchmarks of one industry, with per-client overrides.
-
-    Parameters
-    ----------
-    path : path, optional
-        Benchmark YAML (default ``templates/benchmarks.yaml``).
-    industry : str
-        Key under ``industries:`` (params ``client.industry``).
-    overrides : dict, optional
-        KPI -> value (params ``benchmarks.overrides``); an override replaces the file's
-        value and is marked as the client's own (source ``params benchmarks.overrides``,
-        not illustrative).
-
-    Returns
-    -------
-    DataFrame
-        ``kpi, benchmark, illustrative, source, reference``.
-
-    Raises
-    ------
-    ParameterError
-        The file is missing or malformed, the industry is not in it, or an entry has
-        no numeric value.
-    """
-    path = Path(path) if path else _DEFAULT_FILE
-    raw = _read_yaml(path)
-    inds = raw.get("industries") or {}
-    if industry not in inds:
-        raise ParameterError(
-            f"Industry '{industry}' (client.industry) has no benchmarks in {path}. Industries there: "
-            f"{', '.join(sorted(inds)) or 'none'}; fix: set client.industry to one of them, or add an "
-            f"'{industry}:' section under industries: in the benchmark file")
-    rows = []
-    for kpi, entry in ((inds[industry] or {}).get("kpis") or {}).items():
-        entry = entry if isinstance(entry, dict) else {"value": entry}
-        try:
-            value = float(entry["value"])
-        except (KeyError, TypeError, ValueError):
-            raise ParameterError(f"Benchmark {industry}.{kpi} in {path} has no numeric 'value' "
-                                 f"(got {entry.get('value')!r}); fix: give a number") from None
-        rows.append({"kpi": kpi, "benchmark": value, "illustrative": bool(entry.get("illustrative", True)),
-                     "source": str(entry.get("source", "Illustrative placeholder")),
-                     "reference": str(entry.get("reference", "") or "").strip()})
-    bm = pd.DataFrame(rows, columns=["kpi", "benchmark", "illustrative", "source", "reference"])
-    for kpi, value in (overrides or {}).items():
-        row = {"kpi": kpi, "benchmark": float(value), "illustrative": False,
-               "source": "Client-supplied (params benchmarks.overrides)", "reference": ""}
-        if kpi in set(bm["kpi"]):
-            bm.loc[bm["kpi"] == kpi, list(row)] = list(row.values())
-        else:
-            bm = pd.concat([bm, pd.DataFrame([row])], ignore_index=True)
-    return bm
 
 
 def load_maturity_ladder(path: str | Path | None = None) -> pd.DataFrame:
@@ -145,14 +90,20 @@ def rag_status(current: float, reference: float, *, amber: float, red: float,
 
 
 def compute_benchmark_gaps(headline: pd.DataFrame, *, benchmarks: pd.DataFrame, targets: dict[str, float],
-                           amber: float, red: float) -> pd.DataFrame:
+                           amber: float, red: float, currency: str = "EUR") -> pd.DataFrame:
     """KPI x (current, benchmark, target, gaps, red/amber/green).
 
     One row per KPI that has a benchmark or a target, in the headline's order.
     ``gap_to_benchmark = current - benchmark``, ``gap_to_target = current - target``
     (positive = above). ``status`` is the RAG of current against the target
     (``status_basis = 'target'``), or against the benchmark when the client set no
-    target (``'benchmark'``); ``n/a`` when the KPI could not be computed. A KPI whose
+    target and the benchmark may drive a status
+    (:func:`kam_analysis.metrics.benchmarks.benchmark_usable`: sourced, and in the
+    client's ``currency`` for a money KPI; ``'benchmark'``). Otherwise the KPI is not
+    rated: ``status = 'not rated'``, ``status_basis = 'none'``, and ``note`` says why (an
+    illustrative benchmark is a labelled reference only). A money benchmark in another
+    currency is not compared at all: ``benchmark`` and its gap are NaN and the note names
+    both currencies. ``status`` is ``n/a`` when the KPI could not be computed. A KPI whose
     headline note says it is unreliable keeps its status, and the note says so.
 
     Raises
@@ -174,18 +125,35 @@ def compute_benchmark_gaps(headline: pd.DataFrame, *, benchmarks: pd.DataFrame, 
             continue
         hib = higher_is_better(kpi)
         cur = float(h.at[kpi, "value"])
-        b = float(bm.at[kpi, "benchmark"]) if kpi in bm.index else np.nan
+        has_bm = kpi in bm.index
+        illus = bool(bm.at[kpi, "illustrative"]) if has_bm else None
+        src = str(bm.at[kpi, "source"]) if has_bm else ""
+        bcur = bm.at[kpi, "currency"] if has_bm and "currency" in bm.columns else None
+        bcur = bcur if isinstance(bcur, str) and bcur else None
+        comparable = has_bm and benchmark_comparable(kpi, bcur, currency)
+        b = float(bm.at[kpi, "benchmark"]) if comparable else np.nan
         t = float(targets[kpi]) if kpi in targets else np.nan
-        basis = "target" if kpi in targets else "benchmark"
-        ref = t if basis == "target" else b
-        status = rag_status(cur, ref, amber=amber, red=red, higher_is_better=hib)
-        note = str(h.at[kpi, "note"]) if not np.isfinite(cur) or "unreliable" in str(h.at[kpi, "note"]) else ""
+        notes = []
+        if has_bm and not comparable:
+            notes.append(f"benchmark in {bcur or 'an unstated currency'}, not compared with {currency} data")
+        if kpi in targets:
+            basis, status = "target", rag_status(cur, t, amber=amber, red=red, higher_is_better=hib)
+        elif comparable and benchmark_usable(kpi, illustrative=illus, benchmark_currency=bcur, client_currency=currency):
+            basis, status = "benchmark", rag_status(cur, b, amber=amber, red=red, higher_is_better=hib)
+        else:
+            basis, status = "none", "not rated"
+            if comparable:
+                notes.append(f"no target; the benchmark is {benchmark_label(illustrative=illus, source=src)}: "
+                             "shown for reference, not rated")
+        if not np.isfinite(cur):
+            status = "n/a"
+        if not np.isfinite(cur) or "unreliable" in str(h.at[kpi, "note"]):
+            notes.insert(0, str(h.at[kpi, "note"]))
         rows.append({"kpi": kpi, "label": kpi_label(kpi), "unit": h.at[kpi, "unit"], "current": cur,
                      "benchmark": b, "target": t, "gap_to_benchmark": cur - b, "gap_to_target": cur - t,
                      "status": status, "status_basis": basis, "higher_is_better": hib,
-                     "benchmark_illustrative": bool(bm.at[kpi, "illustrative"]) if kpi in bm.index else None,
-                     "benchmark_source": str(bm.at[kpi, "source"]) if kpi in bm.index else "",
-                     "note": note})
+                     "benchmark_illustrative": illus, "benchmark_source": src,
+                     "note": "; ".join(n for n in notes if n)})
     cols = ["kpi", "label", "unit", "current", "benchmark", "target", "gap_to_benchmark", "gap_to_target", "status",
             "status_basis", "higher_is_better", "benchmark_illustrative", "benchmark_source", "note"]
     return pd.DataFrame(rows, columns=cols)
@@ -429,10 +397,8 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
             parts.append(f"{len(vs_t)} KPI(s) are red against the client's target: "
                          + ", ".join(vs_t["label"].str.lower()))
         if len(vs_b):
-            illus = vs_b["benchmark_illustrative"].fillna(False).astype(bool).any()
-            parts.append(f"{len(vs_b)} red against the industry benchmark"
-                         + (" (illustrative: confirm with a sourced figure before presenting)" if illus else "")
-                         + ": " + ", ".join(vs_b["label"].str.lower()))
+            # only a sourced benchmark in the client's currency rates a KPI (compute_benchmark_gaps)
+            parts.append(f"{len(vs_b)} red against the industry benchmark: " + ", ".join(vs_b["label"].str.lower()))
         if parts:
             out.append(("Gaps", "; ".join(parts) + "."))
     if maturity_stage is not None and len(maturity_stage):

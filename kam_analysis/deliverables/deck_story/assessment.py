@@ -7,6 +7,7 @@ from ...present.theme import Theme, tint
 from .._pptx import Box, SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_top, fmt_value, is_num
 from ...metrics import kpi_label
+from ...metrics.benchmarks import ILLUSTRATIVE_LABEL, benchmark_label
 from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
 
@@ -87,24 +88,45 @@ def s_activity(d: DeckData) -> list[SlideSpec]:
                             "value = net revenue / orders in the period.")]
 
 
+def _benchmark_cell(r, u, cur: str) -> str:
+    """A benchmark as the scorecard shows it: labelled illustrative (never a bare placeholder),
+    or 'not compared' when it is a money figure in another currency."""
+    if not is_num(r.get("benchmark")):
+        note = str(r.get("note") or "")
+        return "not compared" if "not compared" in note else "–"
+    text = fmt_value(r["benchmark"], u, cur)
+    illus = r.get("benchmark_illustrative")
+    return f"{text} ({ILLUSTRATIVE_LABEL})" if illus is None or bool(illus) else text
+
+
 def s_scorecard(d: DeckData) -> list[SlideSpec]:
     bg = d.peek("benchmark_gaps")
     rag_note = (f"Status: green = within {fmt_share(d.params.thresholds.rag.amber, decimals=0)} of target, red = more "
                 f"than {fmt_share(d.params.thresholds.rag.red, decimals=0)} short.")
+    illus_sources: list[str] = []
     if bg is not None and {"kpi", "current", "benchmark", "target", "status"} <= set(bg.columns) and len(bg):
         src, tab = "benchmark_gaps", bg
-        header = ["KPI", "Current", "Benchmark", "Gap to benchmark", "Target", "Gap to target", "Status"]
+        has_targets = bg["target"].map(is_num).any()
+        header = ["KPI", "Current", "Benchmark", "Gap to benchmark"] + (["Target", "Gap to target"] if has_targets
+                                                                        else []) + ["Status"]
+        for _, r in bg.iterrows():
+            if is_num(r["benchmark"]) and (r.get("benchmark_illustrative") is None or bool(r.get("benchmark_illustrative"))):
+                lab = benchmark_label(illustrative=True, source=r.get("benchmark_source"))
+                if lab not in illus_sources:
+                    illus_sources.append(lab)
 
         def row(r):
             u = r["unit"] if "unit" in r and isinstance(r["unit"], str) else d.unit_of(r["kpi"])
-            both = is_num(r["current"]) and is_num(r["target"])
-            gap = r.get("gap_to_target", r["current"] - r["target"] if both else None)
-            gb = r.get("gap_to_benchmark", r["current"] - r["benchmark"] if is_num(r["current"]) and
-                       is_num(r["benchmark"]) else None)
-            return [kpi_label(r["kpi"]), fmt_value(r["current"], u, d.cur),
-                    fmt_value(r["benchmark"], u, d.cur), fmt_value(gb, u, d.cur, signed=True),
-                    fmt_value(r["target"], u, d.cur), fmt_value(gap, u, d.cur, signed=True),
-                    str(r["status"]).upper()]
+            usable = str(r.get("status_basis")) == "benchmark"  # a sourced benchmark in the client's currency
+            gb = r.get("gap_to_benchmark") if usable else None
+            out = [kpi_label(r["kpi"]), fmt_value(r["current"], u, d.cur), _benchmark_cell(r, u, d.cur),
+                   fmt_value(gb, u, d.cur, signed=True) if is_num(gb) else "–"]
+            if has_targets:
+                gap = r.get("gap_to_target")
+                out += [fmt_value(r["target"], u, d.cur) if is_num(r["target"]) else "–",
+                        fmt_value(gap, u, d.cur, signed=True) if is_num(gap) else "–"]
+            st = str(r["status"])
+            return out + [st.upper() if st in ("green", "amber", "red") else "not rated" if st == "not rated" else "n/a"]
     else:
         tab = d.table("kpi_vs_target", ("kpi", "current", "target", "gap", "status"), topic="KPI scorecard")
         if tab is None:
@@ -121,13 +143,18 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
     n_red, n_amber = int((status == "red").sum()), int((status == "amber").sum())
     rated = int(status.isin(["green", "amber", "red"]).sum())
     na = tab.loc[status == "n/a", "kpi"].tolist()
-    if rated == 0:
+    unrated = int((status == "not rated").sum())
+    if rated == 0 and unrated:
+        title = (f"No targets are set: {unrated} KPIs are shown against illustrative benchmarks for reference only, "
+                 "none is rated" if illus_sources else f"No targets are set: {unrated} KPIs are shown, none is rated")
+    elif rated == 0:
         title = "No KPI with a target can be measured from the data provided"
     elif n_red + n_amber == 0:
         title = f"All {rated} measurable KPIs meet their targets"
     else:
         worst = tab[status.isin(["red", "amber"])].iloc[0]
-        against = "target or benchmark" if src == "benchmark_gaps" else "target"
+        against = ("target or benchmark" if src == "benchmark_gaps" and "status_basis" in tab
+                   and (tab["status_basis"] == "benchmark").any() else "target")
         title = (f"{n_red + n_amber} of {rated} measurable KPIs fall short of their {against}; "
                  f"{_lc_first(d.label_of(worst['kpi']))} is {str(worst['status']).lower()}")
     fills, colors = {}, {}
@@ -136,8 +163,16 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
             fills[(i, len(header) - 1)] = Theme().rag_fill(s)
             colors[(i, len(header) - 1)] = d_style_rag(s)
     if src == "benchmark_gaps":
-        rag_note = "Status against the target, or against the benchmark where no target is set. " + rag_note
-    foot = rag_note + (f" n/a: {', '.join(d.label_of(k) for k in na)} cannot be measured from the data." if na else "")
+        rag_note = ("Status against the target, or against a sourced benchmark where no target is set. " + rag_note
+                    if rated else "")
+    foot = rag_note
+    if illus_sources:
+        foot += (" Benchmarks marked illustrative are placeholders, not published figures: "
+                 + "; ".join(illus_sources) + ". They rate no KPI.")
+    if unrated:
+        foot += " Not rated: no target, and no sourced benchmark in the client's currency."
+    if na:
+        foot += f" n/a: {', '.join(d.label_of(k) for k in na)} cannot be measured from the data."
 
     def draw(c: SlideCanvas):
         c.table(c.region("Table"), header, rows, widths=[2.4] + [1.2] * (len(header) - 2) + [0.9],
@@ -145,8 +180,11 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
                 max_pt=14)
 
     return [SlideSpec("assessment", "Table", title, draw, topic="KPI scorecard", source=d.source(src),
-                      footnote=foot, notes=f"KPI scorecard from table {src}: current value (trailing 12 months), "
-                                           "target from params, gap = current - target, RAG by relative shortfall.")]
+                      footnote=foot.strip(),
+                      notes=f"KPI scorecard: current value (trailing 12 months) against the client's target and the "
+                            "industry benchmark; gap = current - reference; RAG by relative shortfall against the "
+                            "target, or a sourced benchmark in the client's currency. Illustrative benchmarks are "
+                            "reference only and never rate a KPI.")]
 
 
 def d_style_rag(s: str) -> str:
