@@ -101,6 +101,7 @@ def _cmd_run(args) -> int:
 def _cmd_validate(args) -> int:
     from .config import load_params
     from .data.prepare import ensure_demo_data
+    from .data.orders import order_rule
     from .data.validate import validate_data
 
     params = load_params(args.params, args.overrides)
@@ -111,6 +112,8 @@ def _cmd_validate(args) -> int:
     stats = report.stats
     for table, s in stats.items():
         print(f"  {table}: {s.get('rows_read', 0):,} rows read")
+        if table == "transactions" and "orders" in s:
+            print(f"    {order_rule(s)}")
     if report.errors:
         print(f"\n{len(report.errors)} error(s), {len(report.warnings)} warning(s): fix the errors, then run again.")
         return 2

@@ -267,10 +267,11 @@ def test_all_orders_on_one_day(tmp_path):
     assert run.read_table("account_period")["period_start"].nunique() == 1
 
 
-def test_duplicated_orders_dropped_with_warning(tmp_path):
+def test_duplicated_lines_kept_as_lines_of_their_order_with_a_warning(tmp_path):
     run, rep = _prepare(tmp_path, transactions={"path": CORPUS / "duplicated_orders.csv"})
-    assert _revenue(run) == {"A1": 100.0, "A2": 80.0, "A3": 1200.0}
-    assert re.search("3 transaction rows are exact duplicates of another row and were dropped",
+    assert _revenue(run) == {"A1": 200.0, "A2": 240.0, "A3": 1200.0}
+    assert run.read_table("account_summary").set_index("account_id")["n_orders"].to_dict() == {"A1": 1, "A2": 1, "A3": 1}
+    assert re.search("3 transaction rows repeat another row exactly .* kept as further lines of the same order",
                      "\n".join(map(str, rep.warnings)))
 
 

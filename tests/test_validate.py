@@ -22,7 +22,8 @@ def _raise(report):
 def test_clean_data_has_no_problems(tmp_path):
     rep = validate(tmp_path, accounts=ACCOUNTS, surveys=SURVEYS, capability=CAPABILITY)
     assert rep.ok, rep.summary()
-    assert rep.stats["transactions"] == {"rows_read": 4, "rows_kept": 4}
+    assert rep.stats["transactions"] == {"rows_read": 4, "rows_kept": 4, "orders": 4, "order_id_given": 1,
+                                         "repeat_lines": 0, "copies_dropped": 0}
     got = rep.con.execute("SELECT account_id, order_id, order_date::VARCHAR, net_revenue FROM v_transactions "
                           "ORDER BY order_id").fetchall()
     assert got[1] == ("A1", "O2", "2024-03-10", 250.5)
@@ -163,11 +164,107 @@ def test_duplicate_capability_dimension(tmp_path):
         _raise(rep)
 
 
-def test_exact_duplicate_rows_are_dropped_with_a_warning(tmp_path):
+def test_exact_duplicate_rows_are_kept_as_lines_of_their_order(tmp_path):
+    """Two identical lines are two of one item: kept (their revenue counts twice), with a note."""
     rep = validate(tmp_path, transactions=TRANSACTIONS + "A3,O4,2024-05-20,1200\n")
     assert rep.ok
-    assert re.search("1 transaction rows are exact duplicates of another row and were dropped", messages(rep, "warning"))
-    assert rep.stats["transactions"]["rows_kept"] == 4
+    assert re.search("1 transaction rows repeat another row exactly .* they are kept as further lines of the "
+                     "same order", messages(rep, "warning"))
+    assert rep.stats["transactions"]["rows_kept"] == 5 and rep.stats["transactions"]["orders"] == 4
+    assert rep.con.execute("SELECT sum(net_revenue) FROM v_transactions WHERE order_id = 'O4'").fetchone()[0] == 2400
+
+
+def test_a_line_id_says_which_identical_rows_are_copies(tmp_path):
+    body = ("account_id,order_id,line_id,order_date,net_revenue\n"
+            "A1,O1,1,2024-01-15,100\nA1,O1,2,2024-01-15,100\nA1,O1,2,2024-01-15,100\nA2,O2,1,2024-02-01,80\n")
+    rep = validate(tmp_path, transactions=body)
+    assert rep.ok, rep.summary()
+    assert "1 transaction rows repeat a line id of their order with identical values: copies of one line, " \
+           "dropped" in messages(rep, "warning")
+    assert rep.con.execute("SELECT sum(net_revenue) FROM v_transactions WHERE order_id = 'O1'").fetchone()[0] == 200
+    rep = validate(tmp_path, transactions=body.replace("A1,O1,2,2024-01-15,100\nA1", "A1,O1,2,2024-01-15,90\nA1"))
+    assert "1 line ids repeat within an order with different values" in messages(rep)
+
+
+# --------------------------------------------------------------------------- what an order is
+NO_ID = """customer,day,amount
+A1,2024-01-15,100
+A1,2024-01-15,100
+A1,2024-01-15,-30
+A1,2024-03-10,250.50
+A2,2024-02-01,80
+A2,2024-02-02,20
+"""
+
+
+def test_without_an_order_id_an_order_is_an_accounts_lines_on_one_date(tmp_path):
+    cols = {"account_id": "customer", "order_date": "day", "net_revenue": "amount"}
+    rep = validate(tmp_path, transactions={"content": NO_ID, "columns": cols})
+    assert rep.ok, rep.summary()
+    orders = rep.con.execute("SELECT account_id, order_date::VARCHAR, sum(net_revenue), count(*) FROM v_transactions "
+                             "GROUP BY account_id, order_id, order_date ORDER BY 1, 2").fetchall()
+    assert orders == [("A1", "2024-01-15", 170.0, 3), ("A1", "2024-03-10", 250.5, 1),
+                      ("A2", "2024-02-01", 80.0, 1), ("A2", "2024-02-02", 20.0, 1)]
+    s = rep.stats["transactions"]
+    assert s["orders"] == 4 and s["order_id_given"] == 0 and s["repeat_lines"] == 1 and s["rows_kept"] == 6
+    from kam_analysis.data.orders import order_rule
+
+    assert order_rule(s) == "4 orders (no order id in the data: an order is an account's lines on one date)"
+
+
+def test_validate_summary_says_what_an_order_is(tmp_path, capsys):
+    from data_helpers import write_params
+
+    cols = {"account_id": "customer", "order_date": "day", "net_revenue": "amount"}
+    assert main(["validate", str(write_params(tmp_path, transactions={"content": NO_ID, "columns": cols}))]) == 0
+    assert "4 orders (no order id in the data: an order is an account's lines on one date)" in capsys.readouterr().out
+
+
+def test_compact_dates_are_read(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("2024-01-15", "20240115").replace("2024-03-10", "20240310"))
+    assert rep.ok, rep.summary()
+    got = dict(rep.con.execute("SELECT order_id, order_date::VARCHAR FROM v_transactions").fetchall())
+    assert got["O1"] == "2024-01-15" and got["O2"] == "2024-03-10"
+
+
+def test_order_id_mapped_to_the_account_column_is_refused(tmp_path):
+    cols = {"account_id": "customer", "order_id": "customer", "order_date": "day", "net_revenue": "amount"}
+    rep = validate(tmp_path, transactions={"content": NO_ID, "columns": cols})
+    text = messages(rep)
+    assert "The order id ('customer') is the account id ('customer'): every account's purchases would count as " \
+           "one single order" in text
+    assert "fix: remove data.transactions.columns.order_id from the params" in text
+
+
+def test_an_order_id_copying_the_account_id_is_refused(tmp_path):
+    body = "account_id,order_id,order_date,net_revenue\nA1,A1,2024-01-15,100\nA2,A2,2024-02-01,80\n"
+    rep = validate(tmp_path, transactions=body)
+    assert "The order id ('order_id') is the account id ('account_id') on 2 of 2 rows" in messages(rep)
+
+
+def test_an_order_id_spanning_months_is_refused(tmp_path):
+    body = ("account_id,order_id,order_date,net_revenue\n"
+            "A1,C-1,2024-01-15,100\nA1,C-1,2024-03-10,50\nA1,C-1,2024-06-10,50\nA2,C-2,2024-02-01,80\n")
+    rep = validate(tmp_path, transactions=body)
+    text = messages(rep)
+    assert "1 order ids ('order_id') have lines more than 31 days apart (3 of 4 rows): this is not an order " \
+           "number" in text
+    assert "examples: 'C-1: 3 dates from 2024-01-15 to 2024-06-10 (row 2)'" in text
+    assert "fix: remove data.transactions.columns.order_id" in text
+
+
+def test_an_order_over_a_few_days_is_dated_by_its_first_line(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS + "A1,O1,2024-01-17,40\n")
+    assert rep.ok, rep.summary()
+    assert "1 order ids have lines on more than one date; each such order is dated by its first line" \
+        in messages(rep, "warning")
+
+
+def test_empty_order_ids_are_an_error_naming_the_alternative(tmp_path):
+    rep = validate(tmp_path, transactions=TRANSACTIONS.replace("A2,O3", "A2,"))
+    text = messages(rep)
+    assert "1 rows have no order_id" in text and "examples: 'row 4'" in text
+    assert "remove data.transactions.columns.order_id" in text
 
 
 # --------------------------------------------------------------------------- ranges

@@ -60,18 +60,24 @@ class Table:
 TRANSACTIONS = Table(
     "transactions",
     True,
-    "One row per order (or order line; lines of one order are summed). Returns are negative amounts.",
+    "One row per order or order line; lines of one order are summed. Without an order id, an order is an "
+    "account's lines on one date. Rows identical in every column are kept as repeat lines of their order "
+    "(with a line id, copies of one line are dropped). Returns are negative amounts.",
     (
         Column("account_id", "id", True, "The customer account that placed the order."),
-        Column("order_id", "id", True, "Order identifier. Several lines may share one order id."),
+        Column("order_id", "id", False, "Order, invoice or receipt number; several lines may share one. "
+               "Optional: without it an order is an account's lines on one date. Must belong to one account "
+               "and one day (lines up to 31 days apart are tolerated)."),
         Column("order_date", "date", True, "Date of the order.", earliest=DATE_FLOOR),
         Column("net_revenue", "number", True, "Revenue net of discounts and tax, in the client currency."),
         Column("gross_margin", "number", False, "Gross margin of the line (revenue minus cost of goods)."),
         Column("cost", "number", False, "Cost of goods of the line; margin = net_revenue - cost when no margin is given."),
         Column("category", "text", False, "Product category."),
         Column("channel", "text", False, "Sales channel (web, mobile, store, trade, ...)."),
+        Column("line_id", "id", False, "Line number within its order: rows repeating an order's line id with "
+               "identical values are one line exported twice (the copy is dropped)."),
     ),
-    key=("order_id",),
+    key=("order_id", "line_id"),
 )
 
 ACCOUNTS = Table(

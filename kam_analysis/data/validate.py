@@ -11,7 +11,7 @@ Parsing rules (the README documents them for consultants):
 * numbers: surrounding currency symbols/codes and spaces are ignored, thousands
   separators removed (``1,234.50``; with ``decimal: ","`` also ``1.234,50``), and
   ``(12.00)`` is read as ``-12.00``;
-* dates: ISO ``2024-03-31`` (with or without a time) always; ``dd/mm/yyyy`` or
+* dates: ISO ``2024-03-31`` (with or without a time) and compact ``20240331`` always; ``dd/mm/yyyy`` or
   ``mm/dd/yyyy`` is chosen from the data (a value like ``31/01/2024`` proves day-first)
   and must be consistent within a column; ``date_format`` in the params overrides;
 * booleans: 1/0, true/false, yes/no, y/n;
@@ -34,11 +34,11 @@ import duckdb
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
 from .contract import CONTRACT, PLACEHOLDERS, TOTAL_LABELS, Column, Table
+from .orders import N_EXAMPLES as _N_EXAMPLES, build_transactions, examples_sql as _examples, id_rows_sql as _id_rows
 from .readers import ROW_COLUMN, connect_duckdb, csv_record_lines, header_key, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
 
-_N_EXAMPLES = 5
 _MAX_NUMBER = 1e15  # no client amount or score is this large; it is an export error
 _CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
@@ -171,6 +171,9 @@ def _date_sql(expr: str, fmt: str | None, slash_order: str) -> str:
              f"CAST(TRY_STRPTIME({t}, '%Y/%m/%d') AS DATE)"]
     parts += [f"CAST(TRY_STRPTIME(split_part({t}, ' ', 1), {sql_str(f)}) AS DATE)" for f in sep_fmts]
     parts += [f"CAST(TRY_STRPTIME({t}, {sql_str(f)}) AS DATE)" for f in _NAMED_MONTH_FORMATS]
+    # compact dates as POS and ERP systems write them: 20250314 (year 1900-2099 first, so never ddmmyyyy)
+    parts.append(f"CASE WHEN regexp_full_match({t}, '(19|20)[0-9]{{6}}') "
+                 f"THEN CAST(TRY_STRPTIME({t}, '%Y%m%d') AS DATE) END")
     return f"COALESCE({', '.join(parts)})"
 
 
@@ -224,11 +227,6 @@ def _parse_sql(col: Column, expr: str, native_type: str, spec: FileSpec, slash_o
             return expr
         return _bool_sql(_given(expr))
     raise AssertionError(col.dtype)
-
-
-def _examples(con, sql: str) -> tuple:
-    rows = con.execute(sql).fetchall()
-    return tuple(r[0] for r in rows)
 
 
 def _delimiter_hint(cols: list[str]) -> str:
@@ -699,13 +697,6 @@ def _first_ids(con, stg: str, where: str, col: str = "account_id") -> tuple:
                           f"ORDER BY {col} LIMIT {_N_EXAMPLES}")
 
 
-def _id_rows(col: str) -> str:
-    """SQL of an id with the first rows holding it, grouped by ``col``: ``'O1 (rows 2, 5)'``."""
-    return (f"{col} || ' (row' || CASE WHEN count(*) > 1 THEN 's ' ELSE ' ' END "
-            f"|| array_to_string(list(_row ORDER BY _row)[1:3], ', ') "
-            f"|| CASE WHEN count(*) > 3 THEN ', ...)' ELSE ')' END")
-
-
 def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) -> ValidationReport:
     """Read and check every client file named in ``params``.
 
@@ -734,51 +725,8 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
     if stg_t:
         spec = data.transactions
         keep = ck.future_dates("transactions", spec, stg_t, "order_date")
-        cols = report.present_columns["transactions"]
-        id_col = spec.columns.get("order_id", "order_id")
-        # an order id may hold several lines, but only for one account
-        n_conf = con.execute(
-            f"SELECT count(*) FROM (SELECT order_id FROM {stg_t} WHERE order_id IS NOT NULL "
-            "GROUP BY order_id HAVING count(DISTINCT account_id) > 1)").fetchone()[0]
-        if n_conf:
-            ex = _examples(con, f"SELECT {_id_rows('order_id')} FROM {stg_t} WHERE order_id IS NOT NULL "
-                                f"GROUP BY order_id HAVING count(DISTINCT account_id) > 1 ORDER BY order_id "
-                                f"LIMIT {_N_EXAMPLES}")
-            ck.add(rule="duplicate_id", file=str(spec.path), column=id_col,
-                   count=int(n_conf), examples=ex,
-                   message=f"{n_conf:,} order ids belong to more than one account",
-                   fix="order ids must be unique per order; check the order id mapping or de-duplicate the extract")
-        opt = [c for c in ("gross_margin", "cost", "category", "channel") if c in cols]
-        base_cols = ["account_id", "order_id", "order_date", "net_revenue"] + opt
-        # exact duplicate rows are dropped once, here, into a table every later step reads
-        con.execute(
-            f"CREATE OR REPLACE TABLE clean_transactions AS SELECT DISTINCT {', '.join(base_cols)} FROM {stg_t} "
-            f"WHERE account_id IS NOT NULL AND order_id IS NOT NULL AND order_date IS NOT NULL "
-            f"AND net_revenue IS NOT NULL AND {keep}")
-        n_in_scope = con.execute(
-            f"SELECT count(*) FROM {stg_t} WHERE account_id IS NOT NULL AND order_id IS NOT NULL "
-            f"AND order_date IS NOT NULL AND net_revenue IS NOT NULL AND {keep}").fetchone()[0]
-        kept = con.execute("SELECT count(*) FROM clean_transactions").fetchone()[0]
-        n_dup = int(n_in_scope) - int(kept)
-        if n_dup:
-            ck.add(rule="duplicate_rows", severity="warning", file=str(spec.path), count=n_dup,
-                   message=f"{n_dup:,} transaction rows are exact duplicates of another row and were dropped",
-                   fix="nothing to do if the extract double-counted; if the lines are real, give each a distinct "
-                       "order id or line detail")
-        margin = ("gross_margin" if "gross_margin" in cols else
-                  "net_revenue - cost" if "cost" in cols else "NULL::DOUBLE")
-        con.execute(
-            "CREATE OR REPLACE VIEW v_transactions AS SELECT account_id, order_id, order_date, net_revenue, "
-            f"{margin} AS gross_margin, "
-            + ("category" if "category" in cols else "NULL::VARCHAR AS category") + ", "
-            + ("channel" if "channel" in cols else "NULL::VARCHAR AS channel")
-            + " FROM clean_transactions")
-        report.stats["transactions"]["rows_kept"] = int(kept)
-        if kept == 0 and not report.errors:
-            ck.add(rule="empty_table", file=str(spec.path),
-                   message=f"No transactions remain on or before the as-of date {params.analysis.as_of_date}",
-                   fix="check analysis.as_of_date / history_start and the order date column")
-        report.views["transactions"] = "v_transactions"
+        if not build_transactions(ck, report, params, stg_t, keep):
+            stg_t = None  # the order-id mapping is refused: nothing below can use the transactions
 
     # ---------------- accounts
     stg_a = None
