@@ -9,9 +9,8 @@ from .config import Params, load_params
 from .data.demo import PLANTED, generate_demo
 from .data.validate import validate_data
 from .exceptions import DataValidationError, KAMError, ParameterError, RunError
-from .data.prepare import open_run
 from .data.runfolder import Run
-from .runner import run_engagement
+from .runner import open_run, run_engagement
 
 __version__ = "0.1.0"
 

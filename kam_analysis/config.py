@@ -355,7 +355,11 @@ class StrategySection(_Section):
         default_factory=dict,
         description="segment -> {retention_pts, aov_growth, frequency_growth, cross_sell_capture}")
     benchmark_gap_closure: float = Field(
-        0.5, ge=0, le=1, description="share of a benchmark gap the plan closes when no target is given")
+        0.5, ge=0, le=1, description="share of a gap (to a sourced benchmark, or without targets to the client's "
+                                     "own top-quartile segment) the plan closes when no target is given")
+    impact_cap_share: float = Field(
+        0.10, gt=0, le=1, description="without client targets, the impact scenarios' revenue impact is capped at "
+                                      "this share of last-12-month revenue")
     scenario_multipliers: dict[str, float] = Field(
         default_factory=lambda: {"low": 0.5, "base": 1.0, "high": 1.5},
         description="low/base/high: multiplier applied to every lever")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from .config import REPO_ROOT, Params, load_params
+from .data.runfolder import Run
 from .data.tables import PHASES, TABLES, downstream
 from .exceptions import KAMError, RunError
 
@@ -427,6 +428,9 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
 
         t0 = time.perf_counter()
         report = prepare_run_data(params, work)
+        from .metrics.capability import write_capability_tables
+
+        write_capability_tables(Run(work, params))  # what the data supports: every phase reads it
         manifest["inputs"] = list(_input_hashes(params).values())
         manifest["validation"] = {"warnings": [str(w) for w in report.warnings], "stats": report.stats}
         manifest["prepare_seconds"] = round(time.perf_counter() - t0, 3)
@@ -507,3 +511,16 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
     say(f"  run FAILED; kept for debugging in {final}")
     raise RunError(f"{error}\n  The failed run is kept in {final} (the executed notebook shows the error); "
                    f"earlier runs are untouched.") from error
+
+
+def open_run(params_path: str | Path, run_dir: str | Path | None = None, overrides: list[str] | None = None) -> Run:
+    """Open the run folder a notebook works in (:func:`kam_analysis.data.prepare.open_run`),
+    with its data-capability profile (``data_profile``, ``analysis_support``) written when a
+    scratch run lacks it (``kam run`` writes it before any notebook)."""
+    from .data.prepare import open_run as _open
+    from .metrics.capability import write_capability_tables
+
+    run = _open(params_path, run_dir, overrides)
+    if not run.has_table("analysis_support"):
+        write_capability_tables(run)
+    return run

@@ -135,6 +135,15 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
                 "revenue_prev_12m orders_12m orders_prev_12m n_categories n_channels recency_days tenure_days "
                 "active",
        optional=_ACCOUNT_ATTRIBUTES + " n_responses nps_mean csat_mean nps_latest last_survey_date"),
+    _t("analysis_support", "prepare", "analysis",
+       "what the run's data and inputs support: each analysis supported, supported with a caveat (in client "
+       "words) or not supported, with the input that would unlock it",
+       required="analysis label status caveat unlock unlock_item"),
+    _t("data_profile", "prepare", "profile item",
+       "the data-capability profile: which inputs are present (sourced or illustrative benchmarks and their "
+       "currency), history length, and the customer base's shape (live / dormant / lapsed, concentration, "
+       "order value)",
+       required="item group label present value unit detail"),
     # ------------------------------------------------------------------ assessment
     _t("account_kpis", "assessment", "account",
        "one row per account: the inputs of every KPI (12-month windows, activity, profit, CLV, surveys)",

@@ -1,0 +1,145 @@
+"""The data-capability profile: lifecycle by hand, support rules on hand-made profiles, and the
+profile of the demo against a transactions-only client (no accounts, surveys, capability,
+margin, targets or programme)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import write_demo_params
+from kam_analysis import open_run
+from kam_analysis.config import load_params
+from kam_analysis.metrics.capability import (ANALYSES, CAVEAT, NOT_SUPPORTED, SUPPORTED, Capability,
+                                             compute_analysis_support, data_requests, lifecycle_status)
+
+
+def transactions_only_params(tmp: Path, *, n_accounts: int = 300, seed: int = 3, name: str = "Bare Client") -> Path:
+    """The demo's orders only: no accounts, surveys or capability files, no margin, no targets,
+    no programme start, no managers — what a first real client extract looks like."""
+    path = write_demo_params(tmp, n_accounts=n_accounts, seed=seed, name=name)
+    raw = yaml.safe_load(path.read_text())
+    for t in ("accounts", "surveys", "capability"):
+        raw["data"].pop(t)
+    raw["data"]["transactions"]["columns"].pop("gross_margin")
+    raw.pop("targets", None)
+    raw["analysis"].pop("programme_start", None)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_lifecycle_live_dormant_lapsed_by_hand():
+    s = pd.DataFrame({"active": [True, False, False, False, True],
+                      "orders_12m": [3, 1, 0, 0, 0],  # the last: active on a churn window longer than a year
+                      "n_orders": [9, 4, 2, 0, 5]})
+    assert list(lifecycle_status(s)) == ["live", "dormant", "lapsed", "no orders", "live"]
+
+
+def _profile(**present) -> pd.DataFrame:
+    base = {"account_attributes": True, "surveys": True, "margin": True, "cost_to_serve": True, "managers": True,
+            "programme_members": True, "programme_start": True, "capability": True, "targets": True,
+            "segment_targets": False, "benchmarks_sourced": True, "benchmark_currency": True}
+    base.update(present)
+    values = {"history_months": 48.0, "pre_programme_months": 30.0, "accounts_live": 100.0}
+    rows = [{"item": k, "present": v, "value": np.nan, "detail": "in EUR, not the client's USD: not compared"}
+            for k, v in base.items()]
+    rows += [{"item": k, "present": True, "value": v, "detail": ""} for k, v in values.items()]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def params(tmp_path_factory):
+    return load_params(write_demo_params(tmp_path_factory.mktemp("p"), n_accounts=300))
+
+
+def test_every_analysis_supported_when_every_input_is_there(params):
+    s = compute_analysis_support(_profile(), params).set_index("analysis")
+    assert set(s.index) == set(ANALYSES)
+    assert (s["status"] == SUPPORTED).all(), s[s["status"] != SUPPORTED]
+    assert data_requests(s.reset_index()).empty
+
+
+def test_missing_inputs_say_what_they_cost_and_what_unlocks_them(params):
+    prof = _profile(margin=False, targets=False, programme_members=False, programme_start=False,
+                    benchmarks_sourced=False, managers=False, surveys=False)
+    s = compute_analysis_support(prof, params).set_index("analysis")
+    assert s.at["predictive_clv", "status"] == CAVEAT and "revenue" in s.at["predictive_clv", "caveat"]
+    assert s.at["kpi_vs_target", "status"] == NOT_SUPPORTED
+    assert s.at["benchmark_rag", "status"] == NOT_SUPPORTED and "illustrative" in s.at["benchmark_rag", "caveat"]
+    assert s.at["scenarios", "status"] == CAVEAT and "10%" in s.at["scenarios", "caveat"]
+    for k in ("programme_impact", "playbook_gap", "migration"):
+        assert s.at[k, "status"] == NOT_SUPPORTED and "baseline" in s.at[k, "caveat"]
+        assert s.at[k, "unlock_item"] == "programme_members"
+    assert s.at["coverage_capacity", "status"] == CAVEAT
+    assert s.at["customer_experience", "status"] == NOT_SUPPORTED
+    req = data_requests(s.reset_index()).set_index("send")
+    programme = next(i for i in req.index if "programme" in i)
+    assert req.at[programme, "unlocks"].count(";") == 2  # one request unlocks the three programme analyses
+    margin = next(i for i in req.index if "margin" in i.lower())
+    assert "lifetime value" in req.at[margin, "firms_up"].lower()
+    # a money benchmark in another currency: the benchmark rating carries the caveat
+    s2 = compute_analysis_support(_profile(benchmark_currency=False), params).set_index("analysis")
+    assert s2.at["benchmark_rag", "status"] == CAVEAT and "not compared" in s2.at["benchmark_rag", "caveat"]
+
+
+def test_short_history_is_not_supported_for_the_models(params):
+    prof = _profile()
+    prof.loc[prof["item"] == "history_months", "value"] = 14.0
+    prof.loc[prof["item"] == "pre_programme_months", "value"] = 4.0
+    s = compute_analysis_support(prof, params).set_index("analysis")
+    assert s.at["yoy_growth", "status"] == NOT_SUPPORTED
+    assert s.at["churn_backtest", "status"] == NOT_SUPPORTED and "14" in s.at["churn_backtest", "caveat"]
+    assert s.at["programme_impact", "status"] == NOT_SUPPORTED
+
+
+# --------------------------------------------------------------------------- two real profiles
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    demo_tmp, bare_tmp = tmp_path_factory.mktemp("demo"), tmp_path_factory.mktemp("bare")
+    demo = open_run(write_demo_params(demo_tmp, n_accounts=300, seed=3), demo_tmp / "run")
+    bare = open_run(transactions_only_params(bare_tmp), bare_tmp / "run")
+    return demo, bare
+
+
+def test_profile_of_the_demo_and_of_a_transactions_only_client(runs):
+    demo, bare = runs
+    dp = demo.read_table("data_profile").set_index("item")
+    bp = bare.read_table("data_profile").set_index("item")
+    for item in ("account_attributes", "surveys", "margin", "managers", "programme_members", "programme_start",
+                 "capability", "targets"):
+        assert bool(dp.at[item, "present"]), item
+        assert not bool(bp.at[item, "present"]), item
+    assert bool(bp.at["benchmarks_illustrative", "present"]) and not bool(bp.at["benchmarks_sourced", "present"])
+    # the customer base's shape is the account summary's, counted by hand
+    summ = bare.read_table("account_summary")
+    assert bp.at["accounts", "value"] == len(summ)
+    assert bp.at["accounts_live", "value"] == int(summ["active"].sum())
+    lapsed = (~summ["active"]) & (summ["orders_12m"] == 0) & (summ["n_orders"] > 0)
+    assert bp.at["accounts_lapsed", "value"] == int(lapsed.sum())
+    assert bp.at["average_order_value", "value"] == pytest.approx(summ["revenue_12m"].sum() / summ["orders_12m"].sum())
+    top = summ["revenue_12m"].clip(lower=0).sort_values(ascending=False)
+    n20 = int(np.ceil(0.2 * (top > 0).sum()))
+    assert bp.at["top20_share", "value"] == pytest.approx(top.head(n20).sum() / top.sum(), abs=0.02)
+
+
+def test_analysis_statuses_of_the_demo_and_of_a_transactions_only_client(runs):
+    demo, bare = runs
+    d, b = Capability.of(demo), Capability.of(bare)
+    expected_bare = {"kpi_vs_target": NOT_SUPPORTED, "benchmark_rag": NOT_SUPPORTED,
+                     "customer_experience": NOT_SUPPORTED, "profitability": NOT_SUPPORTED,
+                     "capability_maturity": NOT_SUPPORTED, "segment_breakdowns": NOT_SUPPORTED,
+                     "predictive_clv": CAVEAT, "scenarios": CAVEAT, "coverage_capacity": CAVEAT,
+                     "programme_impact": NOT_SUPPORTED, "playbook_gap": NOT_SUPPORTED, "migration": NOT_SUPPORTED,
+                     "kpi_baseline": SUPPORTED, "whitespace": SUPPORTED, "churn_backtest": SUPPORTED}
+    for k, st in expected_bare.items():
+        assert b.status(k) == st, (k, b.status(k), b.caveat(k))
+    for k in ("kpi_vs_target", "predictive_clv", "scenarios", "coverage_capacity", "programme_impact",
+              "playbook_gap", "migration", "customer_experience", "profitability"):
+        assert d.status(k) == SUPPORTED, (k, d.caveat(k))
+    assert d.status("benchmark_rag") == NOT_SUPPORTED  # the template's benchmarks are all illustrative
+    for k in ANALYSES:  # every not-supported analysis names what unlocks it
+        if b.status(k) == NOT_SUPPORTED:
+            assert b.unlock(k) and b.caveat(k), k
