@@ -17,6 +17,7 @@ from kam_analysis.phases import segmentation as sg
 from kam_analysis.config import QuadrantOverride
 from kam_analysis.deliverables.workbook import WORKBOOK_SHEETS, build_segmentation_workbook
 from kam_analysis.data.runfolder import Run
+from kam_analysis.present.labels import P_ALIVE
 
 from conftest import require_tool
 
@@ -70,13 +71,13 @@ def test_accounts_table_formats_and_dropdown(built):
     assert ws.freeze_panes == f"C{header_row + 1}"
     col = {h: i + 1 for i, h in enumerate(headers)}
     for h in ("Account ID", "Account", "Selection score", "Quadrant", "Quadrant (data)", "Override reason",
-              "Stability", "RFM segment", "Cluster", "Predicted CLV (EUR)", "P(alive)", "Your override",
+              "Stability", "RFM segment", "Cluster", "Predicted CLV (EUR)", P_ALIVE, "Your override",
               "Your reason"):
         assert h in col, h
     r = header_row + 1
     assert ws.cell(r, col["Selection score"]).number_format == "0.000"
     assert ws.cell(r, col["Predicted CLV (EUR)"]).number_format == "#,##0;[Red]-#,##0"
-    assert ws.cell(r, col["P(alive)"]).number_format == "0%"
+    assert ws.cell(r, col[P_ALIVE]).number_format == "0%"
     assert ws.cell(r, col["Stability"]).number_format == "0%"
     assert ws.cell(r, col["Account ID"]).number_format == "@"
     # first row is the best selection score
@@ -86,7 +87,7 @@ def test_accounts_table_formats_and_dropdown(built):
     for rng in ws.conditional_formatting:
         cf_cols |= {re.match(r"[A-Z]+", str(c)).group() for c in str(rng.sqref).split()}
     letters = {h: openpyxl.utils.get_column_letter(i) for h, i in col.items()}
-    for h in ("Selection score", "Quadrant", "RFM segment", "Cluster", "Predicted CLV (EUR)", "P(alive)"):
+    for h in ("Selection score", "Quadrant", "RFM segment", "Cluster", "Predicted CLV (EUR)", P_ALIVE):
         assert letters[h] in cf_cols, h
     # override drop-down: a list validation on the whole 'Your override' column, fed by the quadrant names
     dvs = ws.data_validations.dataValidation

@@ -33,8 +33,12 @@ def _render(deck: DeckTemplate, spec: SlideSpec) -> None:
     spec.draw(c)
     if spec.source or spec.footnote:
         c.source(spec.source, spec.footnote)
-    if spec.notes:
-        c.notes(spec.notes)
+    notes = spec.notes
+    tables = getattr(spec.source, "tables", ())
+    if tables:  # method detail for the consultant: which run tables the slide shows
+        notes = (notes + "\n\n" if notes else "") + f"Run tables: {', '.join(tables)}."
+    if notes:
+        c.notes(notes)
     c.finish()
 
 

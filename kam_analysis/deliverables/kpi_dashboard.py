@@ -285,7 +285,7 @@ def build_kpi_dashboard(run) -> Path:
         ws.row_dimensions[row].height = 44
         status_col = 30  # hidden status grid (AD onwards) drives the conditional formatting
         for j, k in enumerate(kp):
-            write_cell(ws, row, status_col + j, f"status {k}")
+            write_cell(ws, row, status_col + j, f"Status: {kpi_label(k, short=True)}")
         first = row + 1
         for i, s in enumerate(segs):
             r = first + i
@@ -414,9 +414,9 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                 ("Reason (when not supported)", r.get("reason", "")),
                 ("Estimated uplift", r.get("uplift")), ("CI low", r.get("uplift_ci_low")),
                 ("CI high", r.get("uplift_ci_high")), ("Confidence level", r.get("confidence")),
-                ("p-value", r.get("p_value")), ("Parallel-trends p-value (leads)", r.get("pretrend_p_value")),
+                (_P_EFFECT, r.get("p_value")), (_P_PRETREND, r.get("pretrend_p_value")),
                 ("Placebo estimate (fake start, pre-period only)", r.get("placebo_estimate")),
-                ("Placebo p-value", r.get("placebo_p_value")),
+                (_P_PLACEBO, r.get("placebo_p_value")),
                 *([("Accounts in the client's programme", r.get("n_programme")),
                    ("Programme accounts in the estimate", r.get("n_treated")),
                    ("From the programme to the estimate", r.get("accounts_note", ""))]
@@ -434,7 +434,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         pct_rows = {"Estimated uplift", "CI low", "CI high", "Confidence level"}
         for i, (k, v) in enumerate(rows):
             write_cell(ws, 5 + i, 1, k)
-            fmt = FMT["pct"] if k in pct_rows else (FMT["dec3"] if ("p-value" in k or "estimate" in k) else None)
+            fmt = FMT["pct"] if k in pct_rows else (FMT["dec3"] if (k in (_P_EFFECT, _P_PRETREND, _P_PLACEBO) or "estimate" in k) else None)
             write_cell(ws, 5 + i, 2, v, number_format=fmt)
         c = write_cell(ws, 6 + len(rows), 1, str(r["sentence"]))
         c.alignment = Alignment(wrap_text=True, vertical="top")
@@ -507,6 +507,12 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         notes.append("At-risk accounts: no churn_risk table (written by the strategy phase's churn-risk model).")
 
 
+# the three test probabilities of the impact estimate, in words (the method note keeps the statistics' names)
+_P_EFFECT = "Probability of an effect this large by chance alone"
+_P_PRETREND = "Pre-programme check: probability the groups moved in parallel (low = already diverging)"
+_P_PLACEBO = "Placebo check: probability of the fake-start effect by chance (low = a warning)"
+
+
 def _about_sheet(wb: Workbook, run, notes: list[str]) -> None:
     p = run.params
     ws = wb.create_sheet("About")
@@ -515,7 +521,7 @@ def _about_sheet(wb: Workbook, run, notes: list[str]) -> None:
             ("Programme start", str(p.analysis.programme_start or "not set")), ("Period", p.analysis.period),
             ("Currency", p.client.currency), ("RAG amber threshold (shortfall vs target)", p.thresholds.rag.amber),
             ("RAG red threshold (shortfall vs target)", p.thresholds.rag.red)]
-    rows += [(f"Target: {k}", v) for k, v in p.targets.items()]
+    rows += [(f"Target: {kpi_label(k)}", v) for k, v in p.targets.items()]
     write_cell(ws, 4, 1, "Setting")
     write_cell(ws, 4, 2, "Value")
     style_header_row(ws, 4, 1, 2)

@@ -24,6 +24,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..exceptions import RunError
+from ..metrics import kpi_label
+from ..present.labels import P_ALIVE, label, labels
 from ..present.theme import active_theme
 from ._xlsx import (FMT, autofit_columns, save_workbook, set_workbook_properties, title_block,
                     write_cell, write_frame)
@@ -33,7 +35,7 @@ __all__ = ["build_segmentation_workbook", "WORKBOOK_SHEETS"]
 WORKBOOK_SHEETS = {
     "README": "This page: what the workbook contains, the date and the key parameters.",
     "Accounts": "Every account: selection score and its parts, portfolio quadrant, stability, RFM segment, "
-                "cluster, predicted CLV and P(alive). Filter and sort freely. Use the last two columns to "
+                "cluster, predicted CLV and the chance it is still active. Filter and sort freely. Use the last two columns to "
                 "propose a different quadrant and say why.",
     "Summary": "One row per portfolio quadrant: accounts, revenue and profit share, behaviour, engagement intent.",
     "Portfolio matrix": "The KAM portfolio matrix (attractiveness x relative strength) and every account on it.",
@@ -101,7 +103,7 @@ def _readme(ws, run, ctx) -> None:
     row = title_block(ws, "Account segmentation workbook",
                       f"{p.client.name} · {p.engagement.title} · prepared by {p.engagement.consultant}")
     facts = [("Client", p.client.name), ("Date", ctx["date"]), ("Data as of", p.analysis.as_of_date),
-             ("Run", run.dir.name.lstrip(".").removesuffix(".partial")), ("Accounts", ctx["n_accounts"]),
+             ("Accounts", ctx["n_accounts"]),
              ("Key accounts selected", ctx["n_key"]),
              ("Currency", p.client.currency)]
     for k, v in facts:
@@ -174,7 +176,7 @@ def _accounts(ws, run, ctx) -> None:
                "stability": "Stability", "rfm_segment": "RFM segment", "rfm_score": "RFM score",
                "cluster": "Cluster", "cluster_label": "Cluster profile", "revenue_12m": f"Revenue 12m ({cur})",
                "gross_margin_12m": f"Gross margin 12m ({cur})", "clv": f"Predicted CLV ({cur})",
-               "p_alive": "P(alive)", "expected_purchases": "Expected orders",
+               "p_alive": P_ALIVE, "expected_purchases": "Expected orders",
                "currently_key": "In client's KAM programme", "your_override": "Your override",
                "your_reason": "Your reason"}
     formats = {"selection_rank": "int", "selection_score": "dec3", "score_value": "dec3", "score_growth": "dec3",
@@ -260,7 +262,7 @@ def _summary(ws, run, ctx) -> None:
                "avg_orders_12m": "Avg orders 12m", "median_recency_days": "Median days since last order",
                "avg_tenure_years": "Avg tenure (years)", "avg_categories": "Avg categories",
                "nps_mean": "Avg NPS score (0-10)", "clv_total": f"Predicted CLV ({cur})",
-               "avg_p_alive": "Avg P(alive)", "avg_stability": "Avg stability",
+               "avg_p_alive": f"Avg {P_ALIVE.lower()}", "avg_stability": "Avg stability",
                "top_rfm_segment": "Most common RFM segment", "top_cluster": "Most common cluster",
                "intent": "Engagement intent"}
     formats = {"accounts": "int", "key_accounts": "int", "account_share": "pct", "revenue_12m": "money",
@@ -530,7 +532,8 @@ def _clv(ws, run, ctx) -> None:
                "time_unit_days": "model time unit (days)"}
     if params is not None and len(params):
         row = _section(ws, row, "Model parameters")
-        p = params.assign(meaning=params["parameter"].map(meaning).fillna(""))
+        p = params.assign(meaning=params["parameter"].map(meaning).fillna(""),
+                          parameter=[x if "_" not in str(x) else label(x) for x in params["parameter"]])
         last, _ = _frame(ws, p, start_row=row, formats={"value": "#,##0.000"},
                          headers={"model": "Model", "parameter": "Parameter", "value": "Estimate",
                                   "meaning": "Meaning"}, table="CLVParameters", freeze=False)
@@ -577,7 +580,7 @@ def _clv(ws, run, ctx) -> None:
                                                                "avg_p_alive": "pct"},
                               headers={"quadrant": "Quadrant", "accounts_with_clv": "Accounts with a CLV",
                                        "clv_total": "Total CLV", "clv_mean": "Mean CLV", "clv_median": "Median CLV",
-                                       "avg_p_alive": "Avg P(alive)"}, table="CLVByQuadrant", freeze=False)
+                                       "avg_p_alive": f"Avg {P_ALIVE.lower()}"}, table="CLVByQuadrant", freeze=False)
         row = last + 2
         row = _section(ws, row, "Top 20 accounts by predicted CLV")
         names = run.account_display_names()
@@ -591,7 +594,7 @@ def _clv(ws, run, ctx) -> None:
                               formats={"clv": "money", "p_alive": "pct", "expected_purchases": "dec1",
                                        "revenue_12m": "money"},
                               headers={"account": "Account", "quadrant": "Quadrant", "clv": f"Predicted CLV ({cur})",
-                                       "p_alive": "P(alive)", "expected_purchases": "Expected orders",
+                                       "p_alive": P_ALIVE, "expected_purchases": "Expected orders",
                                        "revenue_12m": f"Revenue 12m ({cur})"}, table="CLVTop", freeze=False)
     ws.freeze_panes = None
     _fit(ws, max_width=44, title_rows=(1, 2, 4))
@@ -603,7 +606,8 @@ def _weights(ws, run, ctx) -> None:
     row = title_block(ws, "Weights & parameters", "What the scores are made of, and every setting used in this run")
     if w is not None:
         row = _section(ws, row, "Criteria of the two matrix axes (weights rescaled over the criteria the data has)")
-        w = w.assign(higher_is_better=_yes_no(w["higher_is_better"]))
+        w = w.assign(higher_is_better=_yes_no(w["higher_is_better"]), criterion=w["criterion"].map(label),
+                     column=w["column"].map(label))
         last, _ = _frame(ws, w, start_row=row, formats={"weight": "dec2", "weight_used": "pct"},
                               headers={"axis": "Axis", "criterion": "Criterion", "column": "Account feature",
                                        "group": "Group", "weight": "Weight (params)", "weight_used": "Weight used",
@@ -615,7 +619,8 @@ def _weights(ws, run, ctx) -> None:
         row = last + 2
     row = _section(ws, row, "Settings")
     s = pd.DataFrame(list(ctx["settings"].items()), columns=["setting", "value"])
-    s["setting"] = s["setting"].str.replace("_", " ")
+    s["setting"] = s["setting"].map(label)
+    s["value"] = [labels(v) if isinstance(v, str) and "_" in v else v for v in s["value"]]
     last, _ = _frame(ws, s, start_row=row, headers={"setting": "Setting", "value": "Value"},
                           table="Settings", freeze=False)
     row = last + 2
@@ -631,7 +636,7 @@ def _weights(ws, run, ctx) -> None:
 def _overrides(ws, run, ctx) -> None:
     log = _read(run, "segment_overrides")
     row = title_block(ws, "Overrides log", "Quadrants the consultant set against the data, with the reason "
-                      "(segmentation.overrides_file / segmentation.overrides in the parameters)")
+                      "(the overrides returned in this workbook's Accounts sheet or agreed in the engagement)")
     if log is None or log.empty:
         _note(ws, row, "No overrides in this run: every quadrant is the data's assignment.", italic=False)
         ws.column_dimensions["A"].width = 80
@@ -680,10 +685,13 @@ def _data_quality(ws, run, ctx) -> None:
     row = _section(ws, row, "Which analyses the data supports")
     if dr is not None and len(dr):
         d = dr.copy()
+        if "kpis" in d:
+            d["kpis"] = [", ".join(kpi_label(k.strip()) for k in str(v).split(",") if k.strip()) for v in d["kpis"]]
         if "supported" in d:
             d["supported"] = _yes_no(d["supported"])
         last, _ = _frame(ws, d, start_row=row, headers={"analysis": "Analysis", "supported": "Supported",
-                                                             "reason": "Reason"}, table="DataReadiness",
+                                                             "status": "Status", "reason": "Reason",
+                                                             "kpis": "KPIs it supports"}, table="DataReadiness",
                               freeze=False)
         row = last + 2
     else:

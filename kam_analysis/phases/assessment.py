@@ -279,7 +279,7 @@ def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame
                        kpis="kpi_by_segment"))
     has_key = "key_account" in a and a["key_account"].notna().any()
     rows.append(_r("Key-account programme analysis", has_key,
-                   f"{int(a['key_account'].fillna(False).astype(bool).sum())} accounts flagged key_account" if has_key
+                   f"{int(a['key_account'].fillna(False).astype(bool).sum())} accounts flagged as key accounts in the client's data" if has_key
                    else "the accounts data has no key_account flag", kpis="key_account_revenue_share, key_accounts"))
     has_margin = bool(a.attrs.get("has_margin", False))
     rows.append(_r("Gross margin", has_margin,
@@ -321,11 +321,11 @@ def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame
                    "no capability self-assessment file (data.capability): maturity not assessed",
                    kpis="kam_maturity_score"))
     rows.append(_r("Industry benchmarks", benchmark_industry is not None,
-                   f"benchmarks for '{benchmark_industry}' (values marked illustrative are placeholders)"
+                   f"benchmarks for {str(benchmark_industry).replace('_', ' ')} (values marked illustrative are placeholders)"
                    if benchmark_industry else "no benchmarks for the client's industry",
                    status="caution" if benchmark_industry else None))
     rows.append(_r("Client targets", bool(targets),
-                   f"targets set for {len(targets)} KPIs: {', '.join(targets)}" if targets else
+                   f"targets set for {len(targets)} KPIs: {', '.join(kpi_label(t) for t in targets)}" if targets else
                    "no targets in the params file: gaps are against benchmarks only", kpis=", ".join(targets)))
     return pd.DataFrame(rows, columns=["analysis", "supported", "status", "reason", "kpis"])
 

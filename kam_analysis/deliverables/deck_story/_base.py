@@ -49,6 +49,21 @@ class SlideSpec:
     topic: str = ""
 
 
+class Source(str):
+    """A slide's source line (what the client reads) that also carries the run tables it came
+    from; the deck writes those into the speaker notes, never on the slide."""
+
+    tables: tuple[str, ...]
+
+    def __new__(cls, text: str, tables=()):
+        obj = super().__new__(cls, text)
+        obj.tables = tuple(tables)
+        return obj
+
+    def __add__(self, other):  # "source + '; figure x'" keeps the tables
+        return Source(str.__add__(self, other), self.tables)
+
+
 @dataclass
 class Finding:
     """An executive-summary finding: the number and the sentence around it."""
@@ -99,8 +114,7 @@ class DeckData:
         df = self._read(name, cols)
         if df is None:
             when = table_spec(name).written_when
-            self.skipped.append((topic, f"not produced in this run (table {name}"
-                                        + (f", written only when {when})" if when else ")")))
+            self.skipped.append((topic, "not produced in this run" + (f": only when {when}" if when else "")))
             return None
         if df.empty:
             self.skipped.append((topic, f"table {name} has no rows"))
@@ -136,9 +150,10 @@ class DeckData:
     def as_of(self) -> dt.date:
         return self.params.analysis.as_of_date
 
-    def source(self, *tables: str, data: str = "order data") -> str:
+    def source(self, *tables: str, data: str = "order data") -> "Source":
+        """The slide's source line in client words; the run tables behind it go to the speaker notes."""
         when = self.as_of.strftime("%d %b %Y")
-        return f"{self.client} {data} to {when}; KAM analysis (run tables: {', '.join(tables)})"
+        return Source(f"{self.client} {data} to {when}; KAM analysis", tables)
 
     def money(self, v) -> str:
         return fmt_money(v, self.cur)

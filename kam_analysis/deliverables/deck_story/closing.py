@@ -48,9 +48,9 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
     first = _lc_first(items[0][-1][0].rstrip("."))
     title = (f"{len(items)} next steps, starting with: {first}" if len(items) > 1 else f"Next step: {first}")
     return [SlideSpec("next", "Title and Content", title[:150],
-                      draw, topic="Next steps", source=f"KAM engagement run {d.run_id}",
+                      draw, topic="Next steps", source="KAM analysis: the consultant's next steps and the recommendations",
                       notes="Next steps: the consultant's agreed steps, the top recommendations, phases still to "
-                            "complete and the data that would unlock more analysis.")]
+                            "complete and the data that would unlock more analysis. Run {d.run_id}.")]
 
 
 def s_method_notes(d: DeckData, specs: list[SlideSpec]) -> list[SlideSpec]:
@@ -78,17 +78,22 @@ def s_method_notes(d: DeckData, specs: list[SlideSpec]) -> list[SlideSpec]:
     return out
 
 
+_INPUT_NAMES = {"transactions": "Orders", "accounts": "Customer master data", "surveys": "Customer surveys",
+                "capability": "KAM capability self-assessment"}
+
+
 def s_data_sources(d: DeckData) -> list[SlideSpec]:
     v = d.run.validation()
-    rows = []
+    rows, files = [], []
     for table, st in v.get("stats", {}).items():
         spec = getattr(d.params.data, table, None)
-        fname = _text(spec.path.name, 50) if spec is not None and getattr(spec, "path", None) else "—"
+        fname = _text(spec.path.name, 50) if spec is not None and getattr(spec, "path", None) else ""
+        files.append(f"{table}: {fname}" if fname else table)
         kept = st.get("rows_kept", st.get("rows_read"))
-        rows.append([table.capitalize(), fname, fmt_count(st.get("rows_read")), fmt_count(kept)])
+        rows.append([_INPUT_NAMES.get(table, table.capitalize()), fmt_count(st.get("rows_read")), fmt_count(kept)])
     a = d.params.analysis
     facts = [f"As-of date: {a.as_of_date:%d %b %Y}", f"Period: {a.period}", f"Churn definition: no order for {a.churn_days} days",
-             f"Run: {d.run_id}"]
+             ]
     if a.programme_start:
         facts.insert(1, f"Programme start: {a.programme_start:%d %b %Y}")
 
@@ -97,15 +102,16 @@ def s_data_sources(d: DeckData) -> list[SlideSpec]:
         left, right = box.split_h([2.2, 1], gap=int(0.4 * IN))
         if rows:
             c.table(Box(left.x, left.y, left.w, min(left.h, int(0.45 * IN) * (len(rows) + 1))),
-                    ["Input", "File", "Rows read", "Rows used"], rows, widths=[1, 2, 1, 1],
-                    align=["l", "l", "r", "r"], max_pt=13)
+                    ["Input", "Rows read", "Rows used"], rows, widths=[2, 1, 1],
+                    align=["l", "r", "r"], max_pt=13)
         c.text_box(right, [[("Analysis settings", True, c.style.primary)], *[[(f, False)] for f in facts]], size=13,
                    fill=c.style.light, inset=0.15, color=c.style.text)
 
     return [SlideSpec("appendix", "Table", "Data sources and analysis settings", draw, topic="Data sources",
-                      source="Data validation report of this run (data/validation.json)",
+                      source="Data validation of this engagement's client files",
                       notes="Client files as validated: rows read and rows kept after removing duplicates, rows "
-                            "after the as-of date and unparseable rows.")]
+                            "after the as-of date and unparseable rows. Files: " + "; ".join(files)
+                            + f". Validation report: data/validation.json of run {d.run_id}.")]
 
 
 def s_not_included(d: DeckData) -> list[SlideSpec]:

@@ -70,9 +70,10 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
                    size=15, fill=c.style.light, anchor="m", inset=0.2, min_pt=10)
 
     return [SlideSpec("framework", "Title and Content", title, draw, topic="KAM framework",
-                      source=f"KAM engagement run {d.run_id}",
+                      source="KAM engagement status",
                       notes="The five-phase KAM framework (assessment, segmentation, strategy, operational planning, "
-                            "review). A phase is complete when all its result tables are in the run folder.")]
+                            "review). A phase is complete when all its result tables are in the run folder "
+                            f"(run {d.run_id}).")]
 
 
 _FORCE_NAMES = {"rivalry": "Competitive rivalry", "new_entrants": "Threat of new entrants",
@@ -111,7 +112,7 @@ def s_five_forces(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("context", "Title and Content", title, draw, topic="Five Forces",
                       source=f"Consultant assessment ({d.params.engagement.consultant}), engagement parameters",
                       footnote="Force strength as rated by the engagement team; darker = stronger force.",
-                      notes="Porter's Five Forces, rated by the consultant in params (context.five_forces).")]
+                      notes="Porter's Five Forces, rated by the consultant. Parameters: context.five_forces.")]
 
 
 def s_pest(d: DeckData) -> list[SlideSpec]:
@@ -138,8 +139,8 @@ def s_pest(d: DeckData) -> list[SlideSpec]:
                        color=c.style.text, fill=c.style.light, inset=0.12, min_pt=8)
 
     return [SlideSpec("context", "Title and Content", title, draw, topic="PEST",
-                      source="Consultant assessment, engagement parameters (context.pest)",
-                      notes="PEST: political, economic, social and technological factors noted by the consultant.")]
+                      source="Consultant assessment",
+                      notes="PEST: political, economic, social and technological factors noted by the consultant. Parameters: context.pest.")]
 
 
 def s_most(d: DeckData) -> list[SlideSpec]:
@@ -164,7 +165,7 @@ def s_most(d: DeckData) -> list[SlideSpec]:
                        anchor="m", fill=c.style.light, inset=0.12, min_pt=8)
 
     return [SlideSpec("context", "Title and Content", title, draw, topic="MOST",
-                      source="Consultant assessment, engagement parameters (context.most)",
+                      source="Consultant assessment",
                       notes="MOST: mission, objectives, strategies and tactics of the KAM programme.")]
 
 
@@ -183,7 +184,7 @@ def s_gaps(d: DeckData) -> list[SlideSpec]:
         title = f"{len(g)} gaps separate today's account management from the target state" + (
             f" ({k + 1}/{len(pages)})" if len(pages) > 1 else "")
         specs.append(SlideSpec("context", "Table", title, draw, topic="Gap analysis",
-                               source="Consultant assessment, engagement parameters (context.gaps)",
+                               source="Consultant assessment",
                                notes="Gap analysis: current state, desired state and closing action per area."))
     return specs
 
@@ -198,6 +199,6 @@ def s_strengths(d: DeckData) -> list[SlideSpec]:
         _bullets(c, c.region("Body"), [_text(x, 220) for x in s], size=18)
 
     return [SlideSpec("context", "Title and Content", f"The programme can build on {len(s)} existing strengths", draw,
-                      topic="Strengths", source="Consultant assessment, engagement parameters (context.strengths)",
+                      topic="Strengths", source="Consultant assessment",
                       notes="Strengths recorded by the engagement team.")]
 

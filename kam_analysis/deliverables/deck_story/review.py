@@ -51,8 +51,8 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
                       footnote="Bar colour = status against target (green / amber / red)." + (
                           f" The {fmt_top(len(t), n_all)} KPIs with a target, worst status first." if len(t) < n_all
                           else ""),
-                      notes="KPI tracking against the targets in params; status from the relative shortfall "
-                            "(thresholds.rag).")]
+                      notes="KPI tracking against the client's targets; status from the shortfall relative to "
+                            "the target (parameters: thresholds.rag).")]
 
 
 def _impact_groups(r) -> list[list]:
@@ -81,7 +81,7 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
     ci = f"{fmt_value(lo, unit, signed=True)} to {fmt_value(hi, unit, signed=True)}"
     p = ""
     if "p_value" in t.columns and is_num(r.get("p_value")):
-        p = "p < 0.001" if r["p_value"] < 0.001 else f"p = {r['p_value']:.3f}"
+        p = "p < 0.001" if r["p_value"] < 0.001 else f"p = {r['p_value']:.3f}"  # speaker notes only
     level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
     conf = fmt_share(level, decimals=0)
     if is_num(lo) and is_num(hi) and float(lo) <= 0 <= float(hi):
@@ -93,7 +93,7 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
     else:
         title = f"The programme effect is estimated at {_impact_text(r)} ({conf} interval {ci})"
     body = [[("In plain words: ", True), (_text(r["sentence"], 400), False)],
-            [("Estimate: ", True), (f"{_impact_text(r)} ({conf} interval {ci}" + (f"; {p})" if p else ")"), False)]]
+            [("Estimate: ", True), (f"{_impact_text(r)} ({conf} interval {ci})", False)]]
     if is_num(lo) and is_num(hi):
         clear = float(lo) > 0 or float(hi) < 0
         body.append([("Reading: ", True), ("the interval excludes zero, so the effect is distinguishable from noise"
@@ -109,15 +109,15 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         _tiles(c, c.region("Numbers"), [(_impact_text(r), "Programme effect (estimate)", None),
-                                        (ci, f"{conf} confidence interval", None)] +
-               ([(p.removeprefix("p = "), "p-value", None)] if p else []))
+                                        (ci, f"{conf} confidence interval", None)])
         _bullets(c, c.region("Body"), body, size=16)
 
     return [SlideSpec("review", "Key Numbers", title, draw, topic="Programme impact", source=d.source("programme_impact"),
                       footnote="Difference-in-differences: accounts in the client's KAM programme vs comparable "
                                "accounts outside it, before vs after the programme start; cluster-robust standard errors.",
                       notes="Programme impact by difference-in-differences with account and period effects; the "
-                            "effect is shown as the revenue uplift exp(beta) - 1 when the table gives it.")]
+                            "effect is shown as the revenue uplift exp(beta) - 1 when the table gives it." +
+                            (f" Test of no effect: {p}." if p else ""))]
 
 
 def s_migration(d: DeckData) -> list[SlideSpec]:

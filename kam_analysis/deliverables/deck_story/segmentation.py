@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
+from ...present.labels import P_ALIVE
 from ._base import DeckData, _q, SlideSpec, _takeaway, _text
 
 
@@ -126,7 +127,7 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
     top = key.head(12)
     opt = [("quadrant", "Quadrant", "l", lambda v: _text(v, 20)), ("tier", "Tier", "l", lambda v: _text(v, 20)),
            ("rfm_segment", "RFM segment", "l", lambda v: _text(v, 24)), ("clv", "CLV", "r", d.money),
-           ("p_alive", "P(alive)", "r", lambda v: fmt_share(v, decimals=0)),
+           ("p_alive", P_ALIVE, "r", lambda v: fmt_share(v, decimals=0)),
            ("stability", "Stability", "r", lambda v: fmt_share(v, decimals=0))]
     opt = [o for o in opt if o[0] in s.columns][:4]
     rows = [[d.name_of(r["account_id"]), d.money(r["revenue_12m"]),
@@ -144,7 +145,7 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("segmentation", "Table", title, draw, topic="Key account list", source=d.source("segments"),
                       footnote=f"{fmt_count(len(key))} key accounts selected; the {fmt_top(len(top), len(key))} by "
                                "last-12-month revenue shown.",
-                      notes="Key accounts = accounts flagged is_key by the selection scoring (segments table).")]
+                      notes="Key accounts are the accounts the selection scoring picks. Flag is_key in the segments table.")]
 
 
 def s_rfm(d: DeckData) -> list[SlideSpec]:
@@ -189,7 +190,7 @@ def s_clv(d: DeckData) -> list[SlideSpec]:
     title = f"Predicted customer lifetime value totals {d.money(tot)}; {fmt_share(g[top] / tot, decimals=0)} sits with {top} accounts"
     take = [f"{q}: {d.money(v)}" for q, v in g.items()]
     if "p_alive" in s.columns and s["p_alive"].map(is_num).any():
-        take.append(f"Median P(alive): {fmt_share(s['p_alive'].median(), decimals=0)}")
+        take.append(f"Median {P_ALIVE.lower()}: {fmt_share(s['p_alive'].median(), decimals=0)}")
     cp = d.peek("clv_params")
     notes = "Predictive CLV: BG/NBD for purchases and survival, Gamma-Gamma for spend, discounted over the horizon."
     if cp is not None and {"model", "parameter", "value"} <= set(cp.columns):

@@ -34,10 +34,10 @@ def s_playbooks(d: DeckData) -> list[SlideSpec]:
                     align=["r" if c_ in fmt else "l" for c_, _, _ in cols], bold_cols=[0], max_pt=13)
         specs.append(SlideSpec("strategy", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""),
                                draw, topic="Segment playbooks", source=d.source("segment_playbook"),
-                               footnote="Playbooks from templates/playbooks.yaml or the client's own file "
-                                        "(strategy.playbooks).",
+                               footnote="Playbooks: the engagement's standard KAM playbooks, adapted to the client where agreed.",
                                notes="Segment playbooks: objective, engagement model, cadence and investment per "
-                                     "segment, joined to the segment's accounts and revenue."))
+                                     "segment, joined to the segment's accounts and revenue. Playbooks file: "
+                                     "templates/playbooks.yaml or the client's own (strategy.playbooks)."))
     return specs
 
 
@@ -106,7 +106,7 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Churn-risk drivers", source=d.source("churn_drivers"),
                       footnote="Odds ratio > 1 raises the odds of churning in the next period (red); < 1 lowers them "
-                               "(teal); grey = not distinguishable from no effect (p >= 0.05)." + (
+                               "(teal); grey = not distinguishable from no effect at 95% confidence." + (
                                    f" The {fmt_top(len(t), n_drivers)} drivers by strength shown." if len(t) < n_drivers
                                    else ""),
                       notes="Churn-risk model: logistic regression of churn in the next period on account features; "
@@ -205,11 +205,12 @@ def s_whitespace_map(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, take, heading=f"Expected value by category ({fmt_top(len(take), len(g))})")
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Whitespace heat map",
-                      source=d.source("whitespace") + "; figure whitespace_heatmap",
+                      source=d.source("whitespace"),
                       footnote="Heat map drawn by the strategy phase (print resolution); category totals from the "
-                               "whitespace table.",
+                               "cross-sell opportunities.",
                       notes="Whitespace heat map: penetration of each category among similar accounts against the "
-                            "key accounts that do not buy it; expected value per opportunity from the whitespace table.")]
+                            "key accounts that do not buy it; expected value per opportunity from the cross-sell model. "
+                            "Figure whitespace_heatmap, table whitespace.")]
 
 
 def s_impact(d: DeckData) -> list[SlideSpec]:

@@ -1,0 +1,60 @@
+"""Client language: no internal name on any page a client reads.
+
+Runs the demo engagement once and scans every client-facing text of its four
+deliverables (tests/client_text.py: slide text and tables, not speaker notes; every cell
+of both workbooks; the HTML dashboard's visible text and the strings its script shows)
+for table names, parameter keys, snake_case identifiers, file names, run ids and
+unexplained statistics. Method detail belongs in the speaker notes, in words.
+"""
+from __future__ import annotations
+
+import pytest
+
+from client_text import client_texts, internal_names, scan
+from conftest import write_demo_params
+from kam_analysis.runner import run_engagement
+
+
+@pytest.mark.parametrize("text, hit", [
+    ("Source: KAM analysis (run tables: kpi_headline, segments)", "kpi_headline"),
+    ("Playbooks from templates/playbooks.yaml", "playbooks.yaml"),
+    ("see strategy.playbooks in the parameters", "strategy.playbooks"),
+    ("Run: 20261204T094224Z-ecc43e", "20261204T094224Z-ecc43e"),
+    ("Median P(alive): 94%", "P(alive)"),
+    ("p-value", "p-value"),
+    ("grey = no effect (p >= 0.05)", "p >= 0.0"),
+    ("not produced in this run (table segments)", "segments"),
+    ("Target: retention_rate", "retention_rate"),
+])
+def test_the_scan_finds_internal_names(text, hit):
+    assert hit in internal_names(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Net revenue of €6.3m over the last 12 months, up 4.6% year on year",
+    "Retention 71.2% vs target 75.0% (-3.8 pts)",
+    "Top 5 of 10 recommendations; owner: Head of Sales; by 31 Mar 2026",
+    "Strategic accounts get a dedicated account team, e-mail follow-up and a 1-to-1 review",
+    "The segments of the portfolio and the whitespace in each",
+    "did not buy in the first 4 periods",
+])
+def test_the_scan_leaves_client_prose_alone(text):
+    assert internal_names(text) == []
+
+
+@pytest.fixture(scope="module")
+def deliverables(tmp_path_factory):
+    params = write_demo_params(tmp_path_factory.mktemp("lang"), n_accounts=600, seed=11, name="Language Co")
+    res = run_engagement(params, progress=None)
+    assert res.ok
+    return {rec["name"]: res.run_dir / rec["path"] for rec in res.manifest["deliverables"]}
+
+
+@pytest.mark.slow
+def test_client_pages_show_no_internal_name(deliverables):
+    texts = client_texts(deliverables)
+    assert any(w.startswith("slide") for w, _ in texts) and any(w.startswith("html") for w, _ in texts)
+    assert sum(".xlsx!" in w for w, _ in texts) > 100  # both workbooks were read
+    found = scan(deliverables)
+    assert not found, f"{len(found)} client texts show internal names:\n" + "\n".join(
+        f"  {w}: {hits} in {t[:140]!r}" for w, t, hits in found[:40])
