@@ -58,3 +58,18 @@ def test_client_pages_show_no_internal_name(deliverables):
     found = scan(deliverables)
     assert not found, f"{len(found)} client texts show internal names:\n" + "\n".join(
         f"  {w}: {hits} in {t[:140]!r}" for w, t, hits in found[:40])
+
+
+def test_accounts_of_one_name_are_told_apart_by_their_id(tmp_path):
+    """Two accounts called the same get their id beside the name on every client page."""
+    from data_helpers import write_params
+    from kam_analysis.config import load_params
+    from kam_analysis.data.prepare import prepare_run_data
+    from kam_analysis.data.runfolder import Run
+
+    accounts = "account_id,account_name\nA1,Dupont SA\nA2,Dupont SA\nA3,Martin\n"
+    params = load_params(write_params(tmp_path, accounts=accounts,
+                                      extra={"output": {"root": str(tmp_path / "out")}}))
+    prepare_run_data(params, tmp_path / "run")
+    names = Run(tmp_path / "run", params).account_display_names().to_dict()
+    assert names == {"A1": "Dupont SA (A1)", "A2": "Dupont SA (A2)", "A3": "Martin"}

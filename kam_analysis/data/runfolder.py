@@ -236,7 +236,8 @@ class Run:
     def account_display_names(self) -> pd.Series:
         """account_id -> the name to show in client deliverables.
 
-        The account's name (or its id when the data has no names); with
+        The account's name (or its id when the data has no names), with the id in brackets
+        when several accounts share the name; with
         ``output.pseudonymise: true`` a stable pseudonym ("Account 0001", numbered in
         account-id order) instead. The pseudonym -> real name mapping is kept for the
         consultant in ``private/pseudonyms.csv`` in the run folder, never in a deliverable.
@@ -245,6 +246,9 @@ class Run:
         ids = acc["account_id"].astype(str)
         names = acc["account_name"] if "account_name" in acc else ids
         names = names.where(names.notna(), ids).astype(str)
+        # two accounts of one name are told apart by their id: "Dupont SA (C1042)"
+        dup = names.duplicated(keep=False) & (names != ids)
+        names = names.where(~dup, names + " (" + ids + ")")
         if not self.params.output.pseudonymise:
             return pd.Series(names.to_numpy(), index=ids.to_numpy(), name="display_name")
         order = ids.sort_values(kind="stable")

@@ -5,7 +5,8 @@ import numpy as np
 
 from ...present.theme import Theme, tint
 from .._pptx import Box, SlideCanvas
-from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_top, fmt_value, is_num
+from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_period, fmt_share, fmt_top, fmt_value,
+                                 is_num)
 from ...metrics import kpi_label
 from ...metrics.benchmarks import ILLUSTRATIVE_LABEL, benchmark_label
 from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
@@ -120,11 +121,11 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
             usable = str(r.get("status_basis")) == "benchmark"  # a sourced benchmark in the client's currency
             gb = r.get("gap_to_benchmark") if usable else None
             out = [kpi_label(r["kpi"]), fmt_value(r["current"], u, d.cur), _benchmark_cell(r, u, d.cur),
-                   fmt_value(gb, u, d.cur, signed=True) if is_num(gb) else "–"]
+                   fmt_change(gb, u, d.cur) if is_num(gb) else "–"]
             if has_targets:
                 gap = r.get("gap_to_target")
                 out += [fmt_value(r["target"], u, d.cur) if is_num(r["target"]) else "–",
-                        fmt_value(gap, u, d.cur, signed=True) if is_num(gap) else "–"]
+                        fmt_change(gap, u, d.cur) if is_num(gap) else "–"]
             st = str(r["status"])
             return out + [st.upper() if st in ("green", "amber", "red") else "not rated" if st == "not rated" else "n/a"]
     else:
@@ -137,7 +138,7 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
         def row(r):
             u = d.unit_of(r["kpi"])
             return [d.label_of(r["kpi"]), fmt_value(r["current"], u, d.cur), fmt_value(r["target"], u, d.cur),
-                    fmt_value(r["gap"], u, d.cur, signed=True), str(r["status"]).upper()]
+                    fmt_change(r["gap"], u, d.cur), str(r["status"]).upper()]
     rows = [row(r) for _, r in tab.iterrows()]
     status = tab["status"].astype(str).str.lower()
     n_red, n_amber = int((status == "red").sum()), int((status == "amber").sum())
