@@ -397,7 +397,7 @@ def test_segment_baseline_by_hand():
 def test_targets_priority_params_benchmark_playbook(playbooks):
     base = _baseline().assign(segment=["Strategic", "Star"])
     gaps = pd.DataFrame({"kpi": ["retention_rate", "average_order_value"], "current": [0.7, 50.0],
-                         "benchmark": [0.8, 60.0]})
+                         "benchmark": [0.8, 60.0], "benchmark_illustrative": [False, False]})
     t = strategy.resolve_segment_targets(base, playbooks=playbooks, overrides={"Star": {"retention_pts": 0.04}},
                                          benchmark_gaps=gaps, gap_closure=0.5).set_index(["segment", "lever"])
     assert t.loc[("Star", "retention_pts"), "value"] == 0.04
@@ -410,6 +410,50 @@ def test_targets_priority_params_benchmark_playbook(playbooks):
         strategy.resolve_segment_targets(base, playbooks=playbooks, overrides={"Gold": {"aov_growth": 0.1}})
     with pytest.raises(ParameterError, match=r"unknown lever\(s\) 'price'"):
         strategy.resolve_segment_targets(base, playbooks=playbooks, overrides={"Star": {"price": 0.1}})
+
+
+def test_an_illustrative_benchmark_never_sets_a_lever(playbooks):
+    base = _baseline().assign(segment=["Strategic", "Star"])
+    gaps = pd.DataFrame({"kpi": ["retention_rate", "average_order_value"], "current": [0.7, 50.0],
+                         "benchmark": [0.8, 400.0], "benchmark_illustrative": [True, True]})
+    t = strategy.resolve_segment_targets(base, playbooks=playbooks, benchmark_gaps=gaps,
+                                         gap_closure=0.5).set_index(["segment", "lever"])
+    assert not t["source"].str.contains("benchmark").any()  # the playbook defaults instead
+
+
+def test_without_targets_levers_come_from_own_history_and_the_impact_is_capped(playbooks):
+    """Four segments; each closes half its gap to the top quartile (75th percentile) of the
+    segments' values; no playbook default, no benchmark, no cross-sell; the scenarios never
+    exceed the cap, and the waterfall still adds up."""
+    base = pd.DataFrame({"segment": ["Strategic", "Star", "Status", "Streamline"],
+                         "revenue_12m": [1000.0, 400.0, 200.0, 100.0], "base_accounts": [10, 5, 4, 2],
+                         "retention_rate": [0.9, 0.8, 0.6, 0.5], "revenue_per_retained": [100.0, 80.0, 50.0, 50.0],
+                         "margin_rate": [1.0] * 4, "average_order_value": [100.0, 50.0, 40.0, 20.0],
+                         "orders_per_account": [4.0, 2.0, 2.0, 1.0]})
+    gaps = pd.DataFrame({"kpi": ["average_order_value"], "current": [50.0], "benchmark": [400.0],
+                         "benchmark_illustrative": [False]})  # even a sourced benchmark is not used without targets
+    t = strategy.resolve_segment_targets(base, playbooks=playbooks, benchmark_gaps=gaps, gap_closure=0.5,
+                                         own_history=True).set_index(["segment", "lever"])
+    q_ret = np.quantile([0.9, 0.8, 0.6, 0.5], 0.75)  # 0.825
+    q_aov = np.quantile([100, 50, 40, 20], 0.75)  # 62.5
+    assert t.loc[("Status", "retention_pts"), "value"] == pytest.approx(0.5 * (q_ret - 0.6))
+    assert t.loc[("Strategic", "retention_pts"), "value"] == 0.0  # already above the top quartile
+    assert t.loc[("Streamline", "aov_growth"), "value"] == pytest.approx(0.5 * (q_aov / 20 - 1))
+    assert (t.xs("cross_sell_capture", level="lever")["value"] == 0).all()
+    assert t["source"].str.contains("own history|not counted").all()
+    mult = {"low": 0.5, "base": 1.0, "high": 1.5}
+    w = {"low": 0.25, "base": 0.5, "high": 0.25}
+    free, _ = strategy.compute_impact_scenarios(base, t.reset_index(), multipliers=mult, weights=w)
+    cap = 0.10
+    sc, by = strategy.compute_impact_scenarios(base, t.reset_index(), multipliers=mult, weights=w, cap_share=cap)
+    sc = sc.set_index("scenario")
+    assert free.set_index("scenario").at["high", "revenue_impact"] > cap * 1700  # the cap binds on this data
+    assert (sc["revenue_impact"] <= cap * 1700 + 1e-9).all()
+    assert bool(sc.at["high", "capped"]) and sc.at["high", "revenue_impact"] == pytest.approx(170.0)
+    for scen, g in by.groupby("scenario"):
+        assert g["revenue_impact"].sum() == pytest.approx(sc.at[scen, "revenue_impact"])
+    tor = strategy.compute_sensitivity(base, t.reset_index(), multipliers=mult, cap_share=cap)
+    assert (tor[["profit_low", "profit_base", "profit_high"]] <= cap * 1700 + 1e-9).all().all()
 
 
 # --------------------------------------------------------------------------- account plans and calendar

@@ -297,7 +297,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("impact_scenarios", "strategy", "scenario", "low/base/high revenue and profit impact",
        required="scenario revenue_impact profit_impact",
        optional="multiplier weight revenue_12m revenue_impact_share gross_profit_impact programme_cost "
-                "weighted_profit_impact"),
+                "weighted_profit_impact cap_share capped"),
     _t("kpi_ownership", "strategy", "KPI", "KPI -> owner, review cadence, current, target",
        required="kpi label owner review source_table current target"),
     _t("manager_load", "strategy", "account manager",

@@ -97,6 +97,16 @@ def _fit(ws, title_rows=(1, 2), **kw) -> None:
     autofit_columns(ws, skip_rows=title_rows, **kw)
 
 
+def _clv_basis(run) -> str:
+    """The value basis the CLV was given in (segmentation_settings: revenue when the data has no margin)."""
+    st = _read(run, "segmentation_settings")
+    if st is not None and {"setting", "value"} <= set(st.columns):
+        hit = st.loc[st["setting"] == "clv_value_basis", "value"]
+        if len(hit):
+            return str(hit.iloc[0])
+    return run.params.segmentation.clv.value_basis
+
+
 # --------------------------------------------------------------------------- sheets
 def _readme(ws, run, ctx) -> None:
     p = run.params
@@ -131,7 +141,7 @@ def _readme(ws, run, ctx) -> None:
         "Stability = share of Monte Carlo draws of perturbed weights in which the account keeps its quadrant.",
         "CLV = BG/NBD expected orders x Gamma-Gamma expected order value over "
         f"{p.segmentation.clv.horizon_months} months, discounted at {p.segmentation.clv.annual_discount_rate:.0%} "
-        f"a year, in {p.segmentation.clv.value_basis.replace('_', ' ')}.",
+        f"a year, in {_clv_basis(run).replace('_', ' ')}.",
         "To propose a different quadrant for an account, pick it in 'Your override' on the Accounts sheet and "
         "give a reason in 'Your reason'; the consultant applies it in the next run and logs it.",
     ]:

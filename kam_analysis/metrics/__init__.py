@@ -15,6 +15,7 @@ Notebooks use ``from kam_analysis import metrics`` and call ``metrics.compute_..
 from .account import compute_account_kpis, compute_account_kpis_as_of, compute_value_tier, load_orders
 from .activity import (active_accounts_at, compute_retention, is_active, is_counted_order, last_counted_order,
                        period_starts, recency_days)
+from .capability import Capability, lifecycle_status
 from .cohorts import compute_cohort_retention
 from .concentration import compute_concentration_curve, compute_concentration_summary, compute_whale_curve
 from .definitions import (KPI, KPI_DEFINITIONS, LOWER_IS_BETTER, UNITS, change_vs_baseline, format_kpi, get_kpi,
@@ -37,5 +38,5 @@ __all__ = [
     "compute_group_kpis", "compute_retention_by_group", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
     "compute_survey_coverage", "compute_period_kpis", "compute_period_retention", "compute_nps",
     "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",
-    "compute_cohort_retention", "in_programme", "compute_key_account_sets",
+    "compute_cohort_retention", "in_programme", "compute_key_account_sets", "Capability", "lifecycle_status",
 ]

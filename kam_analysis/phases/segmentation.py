@@ -50,6 +50,8 @@ __all__ = [
     "resolve_params_path",
     "rfm_segments_path",
     "compute_clv_for_run",
+    "clv_value_basis",
+    "CLV_REVENUE_FALLBACK",
     "compute_segmentation",
     "write_segmentation_tables",
     "GROUPS",
@@ -479,6 +481,19 @@ def rfm_segments_path(params) -> Path:
     return resolve_params_path(params, params.segmentation.rfm.segments_file) or TEMPLATES_DIR / "rfm_segments.yaml"
 
 
+#: what the CLV note says when the run asks for margin CLV and the data has no margin
+CLV_REVENUE_FALLBACK = ("CLV in revenue, not gross margin: the orders carry no margin, so lifetime value overstates "
+                        "what low-margin accounts are worth")
+
+
+def clv_value_basis(requested: str, *, has_margin: bool) -> str:
+    """The value basis the CLV is given in: ``requested`` (``segmentation.clv.value_basis``),
+    except that gross-margin CLV falls back to revenue when the data has no margin (a
+    margin CLV would be blank for every account); the segmentation settings and the CLV
+    note then say so (:data:`CLV_REVENUE_FALLBACK`)."""
+    return "revenue" if requested == "gross_margin" and not has_margin else requested
+
+
 def compute_clv_for_run(run, *, account_col: str = "account_id") -> dict:
     """CLV for every account of a run: fit on all history, plus the calibration/holdout check.
 
@@ -530,8 +545,11 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     summary = run.read_table("account_summary")
     period = run.read_table("account_period") if run.has_table("account_period") else None
     clv_res = compute_clv_for_run(run, account_col=account_col)
+    clv_basis = clv_value_basis(seg.clv.value_basis, has_margin=bool(summary["gross_margin"].notna().any()))
+    if clv_basis != seg.clv.value_basis and clv_res["scores"] is not None:
+        clv_res["note"] = "; ".join(x for x in (clv_res["note"], CLV_REVENUE_FALLBACK) if x)
     feats = compute_account_features(summary, account_period=period, clv_scores=clv_res["scores"],
-                                     clv_value_basis=seg.clv.value_basis, account_col=account_col,
+                                     clv_value_basis=clv_basis, account_col=account_col,
                                      account_kpis=run.read_table("account_kpis") if run.has_table("account_kpis")
                                      else None)
     sel, sel_w, sel_n = compute_selection_scores(feats, criteria=seg.selection_criteria,
@@ -628,7 +646,7 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
         ("clusters_chosen", str(int(sil.loc[sil["chosen"], "k"].iloc[0])) if sil["chosen"].any() else cluster_note),
         ("clv_horizon_months", str(seg.clv.horizon_months)),
         ("clv_annual_discount_rate", f"{seg.clv.annual_discount_rate:.1%}"),
-        ("clv_value_basis", seg.clv.value_basis),
+        ("clv_value_basis", clv_basis),
         ("clv_holdout_weeks", str(seg.clv.holdout_weeks)),
         ("clv_note", clv_res["note"] or "BG/NBD and Gamma-Gamma fitted"),
     ] + [(f"quadrant: {q}", getattr(seg.quadrant_intents, k)) for q, k in quadrant_positions(names).items()]

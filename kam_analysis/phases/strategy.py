@@ -118,7 +118,14 @@ def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: p
                      f"{m(ws['expected_value'])} a year in expectation{key}; the largest category is "
                      f"{cat.index[0]} ({m(cat.iloc[0])}).", ws["expected_value"], "currency", "whitespace"))
     sc = impact_scenarios.set_index("scenario")
-    if {"low", "base", "high"} <= set(sc.index):
+    own = "cap_share" in sc.columns and sc["cap_share"].notna().any()
+    if {"low", "base", "high"} <= set(sc.index) and own:
+        cap = float(sc["cap_share"].dropna().iloc[0])
+        rows.append(("impact", f"With no targets set, closing part of each segment's gap to the client's own best "
+                     f"segments is worth {m(sc.loc['base', 'revenue_impact'])} of revenue a year (low "
+                     f"{m(sc.loc['low', 'revenue_impact'])}, high {m(sc.loc['high', 'revenue_impact'])}), capped at "
+                     f"{cap:.0%} of revenue.", sc.loc["base", "revenue_impact"], "currency", "impact_scenarios"))
+    elif {"low", "base", "high"} <= set(sc.index):
         rows.append(("impact", f"Reaching the segment targets is worth {m(sc.loc['base', 'profit_impact'])} a year in "
                      f"profit on {m(sc.loc['base', 'revenue_impact'])} of revenue (low {m(sc.loc['low', 'profit_impact'])}"
                      f", high {m(sc.loc['high', 'profit_impact'])}).", sc.loc["base", "profit_impact"], "currency",

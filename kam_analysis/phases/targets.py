@@ -21,6 +21,7 @@ __all__ = [
     "compute_lever_impact",
     "compute_impact_scenarios",
     "compute_sensitivity",
+    "OWN_HISTORY_SOURCE",
 ]
 
 
@@ -85,18 +86,49 @@ def compute_segment_baseline(account_kpis: pd.DataFrame, segments: pd.DataFrame,
          "orders_12m", "buyers_12m", "average_order_value", "orders_per_account", "margin_rate", "note"]]
 
 
+#: the source of a lever set from the client's own history (no targets)
+OWN_HISTORY_SOURCE = "own history: {closure:.0%} of the gap to the client's top-quartile segment"
+
+
+def _own_history_levers(baseline: pd.DataFrame, *, gap_closure: float) -> dict[tuple[str, str], tuple[float, str]]:
+    """Levers from the client's own history: close ``gap_closure`` of each segment's gap to the
+    top quartile (75th percentile) of the segments' current values of the same KPI."""
+    out = {}
+    src = OWN_HISTORY_SOURCE.format(closure=gap_closure)
+    for lever, col in (("retention_pts", "retention_rate"), ("aov_growth", "average_order_value"),
+                       ("frequency_growth", "orders_per_account")):
+        vals = pd.to_numeric(baseline[col], errors="coerce")
+        if vals.notna().sum() < 2:
+            continue
+        ref = float(vals.quantile(0.75))
+        for seg, cur in zip(baseline["segment"], vals):
+            if not np.isfinite(cur) or cur <= 0:
+                continue
+            gap = ref - cur if lever == "retention_pts" else ref / cur - 1
+            out[(seg, lever)] = (gap_closure * max(gap, 0.0), src)
+    return out
+
+
 def resolve_segment_targets(baseline: pd.DataFrame, *, playbooks: dict, overrides: dict[str, dict[str, float]]
                             | None = None, benchmark_gaps: pd.DataFrame | None = None,
-                            gap_closure: float = 0.5) -> pd.DataFrame:
+                            gap_closure: float = 0.5, own_history: bool = False) -> pd.DataFrame:
     """The lever value per segment, and where it comes from.
 
-    Priority: ``strategy.segment_targets`` in the params > the benchmark gap (company
-    level, from the ``benchmark_gaps`` table when phase 1 wrote it; ``gap_closure`` of
-    the gap is closed) > the playbook's default ``targets``. Levers:
+    With targets (``own_history`` False), priority: ``strategy.segment_targets`` in the
+    params > the gap to a *sourced* benchmark (company level, from the ``benchmark_gaps``
+    table when phase 1 wrote it; ``gap_closure`` of the gap is closed; an illustrative
+    benchmark, or a money one in another currency, is never a target — see
+    :mod:`kam_analysis.metrics.benchmarks`) > the playbook's default ``targets``. Levers:
 
     * ``retention_pts`` = closure x max(benchmark - current retention, 0);
     * ``aov_growth`` = closure x max(benchmark AOV / current AOV - 1, 0);
     * ``frequency_growth``, ``cross_sell_capture``: params or playbook only.
+
+    Without client targets (``own_history`` True: no ``targets`` and no
+    ``strategy.segment_targets``), levers come only from the client's own history:
+    ``gap_closure`` of each segment's gap to the top-quartile segment value of retention,
+    order value and order frequency (:data:`OWN_HISTORY_SOURCE`); no playbook default, no
+    benchmark, and cross-sell capture is not counted (0).
 
     Returns
     -------
@@ -124,10 +156,14 @@ def resolve_segment_targets(baseline: pd.DataFrame, *, playbooks: dict, override
                 raise ParameterError(f"strategy.segment_targets[{s!r}].{k} = {v!r} must be a share between -1 and 1 "
                                      "(0.03 = +3 points / +3%)")
     bench: dict[str, tuple[float, float]] = {}
-    if benchmark_gaps is not None and {"kpi", "current", "benchmark"} <= set(benchmark_gaps.columns):
+    if not own_history and benchmark_gaps is not None and {"kpi", "current", "benchmark"} <= set(benchmark_gaps.columns):
         for _, r in benchmark_gaps.iterrows():
-            if pd.notna(r["current"]) and pd.notna(r["benchmark"]):
+            illus = r.get("benchmark_illustrative")
+            sourced = illus is not None and not (isinstance(illus, float) and np.isnan(illus)) and not bool(illus)
+            # compute_benchmark_gaps leaves a money benchmark in another currency NaN
+            if sourced and pd.notna(r["current"]) and pd.notna(r["benchmark"]):
                 bench[str(r["kpi"])] = (float(r["current"]), float(r["benchmark"]))
+    own = _own_history_levers(baseline, gap_closure=gap_closure) if own_history else {}
     rows = []
     for _, b in baseline.iterrows():
         s = b["segment"]
@@ -135,6 +171,8 @@ def resolve_segment_targets(baseline: pd.DataFrame, *, playbooks: dict, override
             src, val = None, None
             if lever in (overrides or {}).get(s, {}):
                 val, src = float(overrides[s][lever]), "params (strategy.segment_targets)"
+            elif own_history:
+                val, src = own.get((s, lever), (0.0, "not counted without targets"))
             elif lever == "retention_pts" and "retention_rate" in bench:
                 cur, bm = bench["retention_rate"]
                 val, src = gap_closure * max(bm - cur, 0.0), f"benchmark gap x {gap_closure:.0%} (company level)"
@@ -200,24 +238,41 @@ def compute_lever_impact(baseline: pd.DataFrame, levers: pd.DataFrame, *,
 
 
 
+def _cap(imp: pd.DataFrame, cap_revenue: float | None) -> tuple[pd.DataFrame, bool]:
+    """Scale every lever's impact down in proportion so the revenue impact is at most
+    ``cap_revenue`` (None: no cap). Returns the frame and whether the cap bound."""
+    total = float(imp["revenue_impact"].sum())
+    if cap_revenue is None or total <= cap_revenue or total <= 0:
+        return imp, False
+    k = max(cap_revenue, 0.0) / total
+    imp = imp.copy()
+    imp["revenue_impact"] *= k
+    imp["profit_impact"] *= k
+    return imp, True
+
+
 def compute_impact_scenarios(baseline: pd.DataFrame, levers: pd.DataFrame, *, whitespace_value: dict[str, float]
                              | None = None, multipliers: dict[str, float], weights: dict[str, float],
-                             programme_cost: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                             programme_cost: float = 0.0, cap_share: float | None = None
+                             ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Low / base / high impact of reaching the targets.
 
     Each scenario multiplies every lever by ``multipliers[scenario]``; ``profit_impact``
     = gross-profit impact - ``programme_cost`` (account-manager hours x cost per hour).
     ``weight`` is the scenario's probability weight (``strategy.scenario_weights``, sum
     1); ``weighted_profit_impact`` = weight x profit_impact, so the column sums to the
-    expected impact.
+    expected impact. With ``cap_share`` (``strategy.impact_cap_share``, used when the
+    client set no targets) a scenario's revenue impact is at most ``cap_share`` x
+    last-12-month revenue: its levers are scaled down in proportion, and ``capped`` says
+    whether the cap bound.
 
     Returns
     -------
     (DataFrame, DataFrame)
         ``impact_scenarios``: scenario, multiplier, weight, revenue_12m, revenue_impact,
         revenue_impact_share, gross_profit_impact, programme_cost, profit_impact,
-        weighted_profit_impact; and ``impact_by_lever``: scenario, segment, lever,
-        lever_value, revenue_impact, profit_impact.
+        weighted_profit_impact, cap_share, capped; and ``impact_by_lever``: scenario,
+        segment, lever, lever_value, revenue_impact, profit_impact.
     """
     if abs(sum(weights.values()) - 1) > 1e-6:
         raise ParameterError(f"strategy.scenario_weights must sum to 1, they sum to {sum(weights.values()):.3f}")
@@ -225,24 +280,29 @@ def compute_impact_scenarios(baseline: pd.DataFrame, levers: pd.DataFrame, *, wh
         raise ParameterError(f"programme cost {programme_cost} is negative; check strategy.cost_per_hour")
     rows, by_lever = [], []
     base_rev = float(baseline["revenue_12m"].sum())
+    cap_rev = cap_share * max(base_rev, 0.0) if cap_share is not None else None
     for scen in ("low", "base", "high"):
         m = float(multipliers[scen])
         imp = compute_lever_impact(baseline, levers, whitespace_value=whitespace_value,
                                    multipliers={k: m for k in LEVERS})
+        imp, capped = _cap(imp, cap_rev)
         imp.insert(0, "scenario", scen)
         by_lever.append(imp)
         rev, gp = imp["revenue_impact"].sum(), imp["profit_impact"].sum()
         rows.append({"scenario": scen, "multiplier": m, "weight": float(weights[scen]), "revenue_12m": base_rev,
                      "revenue_impact": rev, "revenue_impact_share": rev / base_rev if base_rev else np.nan,
                      "gross_profit_impact": gp, "programme_cost": float(programme_cost),
-                     "profit_impact": gp - programme_cost, "weighted_profit_impact": float(weights[scen]) * (gp - programme_cost)})
+                     "profit_impact": gp - programme_cost, "weighted_profit_impact": float(weights[scen]) * (gp - programme_cost),
+                     "cap_share": float(cap_share) if cap_share is not None else np.nan, "capped": capped})
     return pd.DataFrame(rows), pd.concat(by_lever, ignore_index=True)
 
 
 
 def compute_sensitivity(baseline: pd.DataFrame, levers: pd.DataFrame, *, whitespace_value: dict[str, float]
-                        | None = None, multipliers: dict[str, float], programme_cost: float = 0.0) -> pd.DataFrame:
-    """Tornado table: swing one lever from its low to its high multiplier, others at base.
+                        | None = None, multipliers: dict[str, float], programme_cost: float = 0.0,
+                        cap_share: float | None = None) -> pd.DataFrame:
+    """Tornado table: swing one lever from its low to its high multiplier, others at base
+    (each total under the same cap as :func:`compute_impact_scenarios`).
 
     Returns
     -------
@@ -250,9 +310,12 @@ def compute_sensitivity(baseline: pd.DataFrame, levers: pd.DataFrame, *, whitesp
         lever, label, low_multiplier, high_multiplier, profit_low, profit_base,
         profit_high, swing (= profit_high - profit_low), sorted by swing (largest first).
     """
+    cap_rev = cap_share * max(float(baseline["revenue_12m"].sum()), 0.0) if cap_share is not None else None
+
     def total(mult):
-        return compute_lever_impact(baseline, levers, whitespace_value=whitespace_value,
-                                    multipliers=mult)["profit_impact"].sum() - programme_cost
+        imp, _ = _cap(compute_lever_impact(baseline, levers, whitespace_value=whitespace_value, multipliers=mult),
+                      cap_rev)
+        return imp["profit_impact"].sum() - programme_cost
 
     base_m = {k: multipliers["base"] for k in LEVERS}
     p_base = total(base_m)

@@ -167,6 +167,28 @@ class DeckData:
         """The KPI's label, from the KPI registry."""
         return kpi_label(kpi)
 
+    # ------------------------------------------------------------------ what the data supports
+    def support(self, analysis: str) -> str:
+        """The run's support status of ``analysis`` (table ``analysis_support``: supported,
+        supported_with_caveat or not_supported; supported for a run without the table)."""
+        from ...metrics.capability import Capability
+
+        if "_capability" not in self.__dict__:
+            self._capability = Capability(self.peek("analysis_support"))
+        return self._capability.status(analysis)
+
+    def supports(self, analysis: str) -> bool:
+        """Whether the run supports ``analysis`` (with or without a caveat)."""
+        return self.support(analysis) != "not_supported"
+
+    def has_input(self, item: str) -> bool:
+        """Whether the data-capability profile (``data_profile``) records input ``item`` as present
+        (True for a run without the table)."""
+        p = self.peek("data_profile")
+        if p is None or item not in set(p["item"]):
+            return True
+        return bool(p.loc[p["item"] == item, "present"].iloc[0])
+
     def headline(self, kpi: str) -> float | None:
         t = self.peek("kpi_headline")
         if t is None or "kpi" not in t.columns or "value" not in t.columns:

@@ -187,7 +187,16 @@ def s_clv(d: DeckData) -> list[SlideSpec]:
     g = g.loc[order]
     tot = g.sum()
     top = g.idxmax()
-    title = f"Predicted customer lifetime value totals {d.money(tot)}; {fmt_share(g[top] / tot, decimals=0)} sits with {top} accounts"
+    settings = d.peek("segmentation_settings")
+    basis = "gross_margin"
+    if settings is not None and {"setting", "value"} <= set(settings.columns):
+        hit = settings.loc[settings["setting"] == "clv_value_basis", "value"]
+        basis = str(hit.iloc[0]) if len(hit) else basis
+    in_words = "gross margin" if basis == "gross_margin" else "revenue"
+    title = (f"Predicted customer lifetime value (in {in_words}) totals {d.money(tot)}; "
+             f"{fmt_share(g[top] / tot, decimals=0)} sits with {top} accounts")
+    foot = ("Lifetime value in revenue, not margin: the orders carry no margin, so it overstates what low-margin "
+            "accounts are worth." if basis == "revenue" else "Lifetime value in gross margin.")
     take = [f"{q}: {d.money(v)}" for q, v in g.items()]
     if "p_alive" in s.columns and s["p_alive"].map(is_num).any():
         take.append(f"Median {P_ALIVE.lower()}: {fmt_share(s['p_alive'].median(), decimals=0)}")
@@ -204,7 +213,7 @@ def s_clv(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, take)
 
     return [SlideSpec("segmentation", "Chart", title, draw, topic="Predictive CLV", source=d.source("segments", "clv_params"),
-                      notes=notes)]
+                      footnote=foot, notes=notes + f" Value basis: {in_words}.")]
 
 
 def s_stability(d: DeckData) -> list[SlideSpec]:

@@ -220,26 +220,39 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
     order = {"low": 0, "base": 1, "high": 2}
     t = t.assign(_o=t["scenario"].astype(str).str.lower().map(order).fillna(9)).sort_values("_o")
     series = {"Revenue impact": t["revenue_impact"].tolist()}
-    if "profit_impact" in t.columns:
+    # without margin data a profit impact would only repeat the revenue impact under another name
+    show_profit = "profit_impact" in t.columns and d.has_input("margin")
+    if show_profit:
         series["Profit impact"] = t["profit_impact"].tolist()
     base = t[t["scenario"].astype(str).str.lower() == "base"]
+    own = "cap_share" in t.columns and t["cap_share"].map(is_num).any()  # no client targets: own history, capped
+    cap = float(t["cap_share"].dropna().iloc[0]) if own else None
+    what = "Closing part of the gap to the client's own best segments" if own else "Reaching the targets"
     if len(base):
-        title = (f"Reaching the targets adds {d.money(base['revenue_impact'].iloc[0])} of revenue in the base case "
+        title = (f"{what} adds {d.money(base['revenue_impact'].iloc[0])} of revenue in the base case "
                  f"(range {d.money(t['revenue_impact'].min())} to {d.money(t['revenue_impact'].max())})")
     else:
-        title = f"Reaching the targets adds {d.money(t['revenue_impact'].min())} to {d.money(t['revenue_impact'].max())} of revenue"
-    mx = float(np.nanmax(np.abs(t[list({"revenue_impact", "profit_impact"} & set(t.columns))].to_numpy(dtype=float))))
+        title = f"{what} adds {d.money(t['revenue_impact'].min())} to {d.money(t['revenue_impact'].max())} of revenue"
+    foot = (f"No targets were set: each segment closes part of its gap to the client's top-quartile segment "
+            f"(retention, order value, order frequency), and no scenario exceeds {fmt_share(cap, decimals=0)} of "
+            "last-12-month revenue. No industry benchmark or playbook default is used." if own else "")
+    cols = ["revenue_impact", "profit_impact"] if show_profit else ["revenue_impact"]
+    mx = float(np.nanmax(np.abs(t[cols].to_numpy(dtype=float))))
 
     def draw(c: SlideCanvas):
         c.bar_chart(c.region("Chart"), [str(x).capitalize() for x in t["scenario"]], series,
                     number_format=excel_number_format("currency", d.cur, max_abs=mx), colors=[c.style.primary, c.style.accent])
         _takeaway(c, [f"{str(r['scenario']).capitalize()}: {d.money(r['revenue_impact'])} revenue" +
-                      (f", {d.money(r['profit_impact'])} profit" if "profit_impact" in t.columns else "")
+                      (f", {d.money(r['profit_impact'])} profit" if show_profit else "")
                       for _, r in t.iterrows()])
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Impact scenarios", source=d.source("impact_scenarios"),
-                      notes="Impact scenarios: revenue and profit if the KPI targets are reached, low/base/high "
-                            "assumptions.")]
+                      footnote=foot,
+                      notes=("Impact scenarios from the client's own history (no targets were given): levers close "
+                             "part of each segment's gap to the top-quartile segment, scaled down in proportion when "
+                             "a scenario would exceed the cap on its share of revenue; low/base/high multiply every "
+                             "lever." if own else "Impact scenarios: revenue and profit if the KPI targets are "
+                             "reached, low/base/high assumptions."))]
 
 
 def s_account_plans(d: DeckData) -> list[SlideSpec]:
