@@ -18,7 +18,7 @@ from .assessment import (s_activity, s_capability, s_cohorts, s_concentration, s
 from .segmentation import s_clv, s_key_accounts, s_portfolio_matrix, s_rfm, s_segment_profiles, s_stability
 from .strategy import (s_account_plans, s_churn_drivers, s_churn_risk, s_coverage, s_impact, s_playbooks, s_whitespace,
                        s_whitespace_map)
-from .review import s_kpi_dashboard, s_migration, s_programme_impact, s_recommendations
+from .review import s_kpi_dashboard, s_migration, s_programme_impact, s_recommendations, s_review_baseline
 from .closing import s_data_sources, s_method_notes, s_next_steps, s_not_included
 
 __all__ = ["DeckData", "SlideSpec", "SECTIONS", "STORY", "plan_deck"]
@@ -35,7 +35,7 @@ STORY: list[tuple[str, Callable[[DeckData], list[SlideSpec]]]] = [
     ("segmentation", s_rfm), ("segmentation", s_clv), ("segmentation", s_stability),
     ("strategy", s_playbooks), ("strategy", s_coverage), ("strategy", s_churn_drivers), ("strategy", s_churn_risk),
     ("strategy", s_whitespace), ("strategy", s_whitespace_map), ("strategy", s_impact), ("strategy", s_account_plans),
-    ("review", s_kpi_dashboard), ("review", s_programme_impact), ("review", s_migration),
+    ("review", s_kpi_dashboard), ("review", s_review_baseline), ("review", s_programme_impact), ("review", s_migration),
     ("review", s_recommendations),
 ]
 

@@ -274,6 +274,15 @@ def _churn_unsupported(d: DeckData) -> str | None:
     return why.removeprefix("churn model not supported: ")
 
 
+def _churn_backtested(d: DeckData) -> bool:
+    """Whether the churn model was back-tested in this run (table churn_backtest has a finite AUC)."""
+    bt = d.peek("churn_backtest")
+    if bt is None or bt.empty or not {"metric", "value"} <= set(bt.columns) or _churn_unsupported(d):
+        return False
+    auc = bt.loc[bt["metric"] == "auc", "value"]
+    return bool(len(auc)) and is_num(auc.iloc[0])
+
+
 def _tiles(c: SlideCanvas, box: Box, tiles: list[tuple[str, str, str | None]], *, sub: list[str] | None = None):
     """KPI tiles: big number, label, optional coloured status bar."""
     n = len(tiles)

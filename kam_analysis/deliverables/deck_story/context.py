@@ -17,7 +17,7 @@ PHASES = [
 ]
 
 
-_PHASE_OUTPUTS = {"kpi_headline": "KPI baseline", "benchmark_gaps": "Benchmark gaps", "cohort_retention": "Cohorts",
+_PHASE_OUTPUTS = {"kpi_headline": "KPI baseline", "benchmark_gaps": "KPIs rated", "cohort_retention": "Cohorts",
                   "capability_maturity": "Capability maturity", "segments": "Account segments",
                   "segment_profiles": "Segment profiles", "clv_params": "Predictive CLV",
                   "segment_playbook": "Playbooks", "churn_drivers": "Churn drivers", "whitespace": "Whitespace",
@@ -27,10 +27,32 @@ _PHASE_OUTPUTS = {"kpi_headline": "KPI baseline", "benchmark_gaps": "Benchmark g
                   "recommendations": "Recommendations"}
 
 
+def produced(d: DeckData, table: str) -> bool:
+    """Whether the run produced the result the phase-status slide ticks for ``table``: the table
+    has rows, and holds a result rather than the record of why there is none (a programme impact
+    the data did not support, a churn model it could not fit, a CLV blank for every account, KPI
+    gaps that rate nothing because the only benchmarks are illustrative)."""
+    t = d.peek(table)
+    if t is None or t.empty:
+        return False
+    if table == "churn_drivers":
+        return not _churn_unsupported(d)
+    if table == "programme_impact":
+        return "supported" in t.columns and bool(t["supported"].iloc[0])
+    if table == "clv_params":
+        s = d.peek("segments")
+        return s is not None and "clv" in s.columns and bool(s["clv"].notna().any())
+    if table == "benchmark_gaps":
+        return "status" in t.columns and bool(t["status"].isin(["green", "amber", "red"]).any())
+    if table == "segment_migration":
+        return d.supports("migration")
+    return True
+
+
 def s_framework(d: DeckData) -> list[SlideSpec]:
     status = []
     for num, name, tables in PHASES:
-        have = [t for t in tables if d.run.has_table(t) and not (t == "churn_drivers" and _churn_unsupported(d))]
+        have = [t for t in tables if produced(d, t)]
         state = "Complete" if len(have) == len(tables) else "In progress" if have else "Not started"
         status.append((num, name, tables, have, state))
     done = sum(s[4] == "Complete" for s in status)
@@ -72,8 +94,10 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("framework", "Title and Content", title, draw, topic="KAM framework",
                       source="KAM engagement status",
                       notes="The five-phase KAM framework (assessment, segmentation, strategy, operational planning, "
-                            "review). A phase is complete when all its result tables are in the run folder "
-                            f"(run {d.run_id}).")]
+                            "review). A result is ticked only when this run produced it; a phase is complete when it "
+                            "produced all of them. Not produced: " + (", ".join(
+                                _PHASE_OUTPUTS[t] for _, _, ts in PHASES for t in ts if not produced(d, t)) or "none")
+                            + f" (run {d.run_id}).")]
 
 
 _FORCE_NAMES = {"rivalry": "Competitive rivalry", "new_entrants": "Threat of new entrants",

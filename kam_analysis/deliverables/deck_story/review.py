@@ -120,7 +120,52 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
                             (f" Test of no effect: {p}." if p else ""))]
 
 
+def s_review_baseline(d: DeckData) -> list[SlideSpec]:
+    """Without a key-account programme (membership and start) there is nothing to measure a
+    programme against: the review states the baseline the next review will compare with —
+    today's headline KPIs and key-account selection — and what to send to track progress."""
+    if d.supports("programme_impact") and d.supports("migration"):
+        return []
+    h = d.peek("kpi_headline")
+    if h is None or h.empty:
+        return []
+    h = h[h["value"].map(is_num)]
+    order = ["revenue_12m", "active_accounts", "retention_rate", "average_order_value", "repeat_purchase_rate", "nps"]
+    h = h[h["kpi"].isin(order)].assign(_o=lambda x: x["kpi"].map(order.index)).sort_values("_o").head(5)
+    if h.empty:
+        return []
+    tiles = [(fmt_value(r["value"], r["unit"], d.cur), d.label_of(r["kpi"]), None) for _, r in h.iterrows()]
+    when = d.as_of.strftime("%d %B %Y").lstrip("0")
+    body = [[("Baseline: ", True), (f"the key figures above, over the 12 months to {when}", False)]]
+    segs = d.peek("segments")
+    if segs is not None and {"is_key", "quadrant"} <= set(segs.columns):
+        n_key = int(segs["is_key"].astype(bool).sum())
+        sizes = segs["quadrant"].astype(str).value_counts()
+        body.append([("Segmentation today: ", True),
+                     (f"{fmt_count(n_key)} key accounts selected; " + ", ".join(
+                         f"{q} {fmt_count(sizes.get(q, 0))}" for q in _q(d)) + " accounts", False)])
+    body.append([("Next review: ", True), ("compares these figures and segments with the same measures then; to "
+                                           "measure a programme's effect, record which accounts join it and when",
+                                           False)])
+    why = d.support("programme_impact")
+
+    def draw(c: SlideCanvas):
+        _tiles(c, c.region("Numbers"), tiles)
+        _bullets(c, c.region("Body"), body, size=15)
+
+    return [SlideSpec("review", "Key Numbers",
+                      f"This review sets the baseline the next review will measure progress against ({when})", draw,
+                      topic="Review baseline", source=d.source("kpi_headline", "segments"),
+                      footnote="No key-account programme is recorded in the data, so no programme effect, playbook "
+                               "result or segment migration is claimed.",
+                      notes="The review compares KPIs and segments with a baseline. Without programme membership and "
+                            f"a start date (analysis support: programme impact {why.replace('_', ' ')}), today's "
+                            "figures are the baseline the next review compares against.")]
+
+
 def s_migration(d: DeckData) -> list[SlideSpec]:
+    if not d.supports("migration"):
+        return []  # no programme: the review-baseline slide says what the next review compares with
     t = d.table("segment_migration", ("from_segment", "to_segment", "accounts"), topic="Segment migration")
     if t is None:
         return []

@@ -7,7 +7,7 @@ import pandas as pd
 from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
-from ._base import _churn_unsupported, DeckData, _rows_per_page, SlideSpec, _takeaway, _text
+from ._base import _churn_backtested, _churn_unsupported, DeckData, _rows_per_page, SlideSpec, _takeaway, _text
 
 
 def s_playbooks(d: DeckData) -> list[SlideSpec]:
@@ -110,7 +110,9 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
                                    f" The {fmt_top(len(t), n_drivers)} drivers by strength shown." if len(t) < n_drivers
                                    else ""),
                       notes="Churn-risk model: logistic regression of churn in the next period on account features; "
-                            "odds ratios with confidence intervals; back-tested on a time split.")]
+                            "odds ratios with confidence intervals; " + (
+                                "back-tested on a later period it was not trained on." if _churn_backtested(d) else
+                                "not back-tested: the order history is too short to hold out a later period."))]
 
 
 def s_churn_risk(d: DeckData) -> list[SlideSpec]:
