@@ -426,10 +426,12 @@ def test_transactions_only_run_says_what_the_data_cannot_support(tmp_path):
     _, slides = _slides(build_deck(run))
     text = "\n".join(t for s in slides for t in _texts(s))
     titles = [_title(s) for s in slides]
-    limits = next(s for s in slides if "could not be supported" in _title(s))
-    lt = "\n".join(_texts(limits))
-    assert "no survey file" in lt and "no capability self-assessment" in lt and "no gross margin" in lt
-    assert "Net Promoter Score" in lt
+    # the data-limits page is a data request: what to send, and what it unlocks
+    limits = [s for s in slides if "need data the client has not sent" in _title(s)]
+    lt = "\n".join(t for s in limits for t in _texts(s))
+    assert "What to send" in lt and "What it unlocks" in lt
+    assert "Customer survey responses" in lt and "capability self-assessment" in lt and "Gross margin" in lt
+    assert "Customer experience (NPS, satisfaction)" in lt and "KAM capability maturity" in lt
     for s in slides:
         if s.slide_layout.name not in ("Title", "Section"):
             assert len(list(s.shapes)) >= 2, _title(s)
@@ -493,8 +495,8 @@ def test_unsupported_programme_impact_is_a_reason_not_a_number(full_run, tmp_pat
     _, slides = _slides(build_deck(run))
     titles = [_title(s) for s in slides]
     assert not any("programme effect" in t.lower() or "grew revenue an estimated" in t for t in titles)
-    limits = next(s for s in slides if "could not be supported" in _title(s))
-    assert "no programme start date in the params" in "\n".join(_texts(limits))
+    limits = [s for s in slides if "What to send" in "\n".join(_texts(s))]
+    assert "no programme start date in the params" in "\n".join(t for s in limits for t in _texts(s))
 
 
 def test_heatmap_figure_placed_at_print_resolution(full_run, full_deck):

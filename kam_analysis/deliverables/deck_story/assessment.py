@@ -336,7 +336,59 @@ def s_capability(d: DeckData) -> list[SlideSpec]:
 
 
 def s_data_limits(d: DeckData) -> list[SlideSpec]:
-    """What the data could and could not support; always present so nobody over-reads a number."""
+    """What the data could not support, as a data request the consultant can send the client:
+    each input to send, the analyses it unlocks and those it makes firmer (from the run's
+    ``analysis_support``). A run without that table gets the list of analyses and reasons."""
+    support = d.peek("analysis_support")
+    if support is None or support.empty:
+        return _data_limits_list(d)
+    from ...metrics.capability import data_requests
+
+    req = data_requests(support)
+    rows = [[_text(r["send"], 160), _text(r["unlocks"], 220) or "–", _text(r["firms_up"], 220) or "–"]
+            for _, r in req.iterrows()]
+    covered = " ".join(req["unlocks"].str.lower())
+    dr = d.peek("data_readiness")
+    if dr is not None and {"analysis", "supported", "status", "reason"} <= set(dr.columns):
+        for _, r in dr[dr["status"].astype(str) == "unreliable"].iterrows():
+            rows.append([f"More survey responses: {_text(r['reason'], 140)}", _text(r["analysis"], 60), "–"])
+    pi = d.peek("programme_impact")
+    if (pi is not None and {"supported", "sentence"} <= set(pi.columns) and len(pi) and not bool(pi["supported"].iloc[0])
+            and "programme impact" not in covered):
+        why = pi["reason"].iloc[0] if "reason" in pi.columns and isinstance(pi["reason"].iloc[0], str) \
+            and pi["reason"].iloc[0].strip() else pi["sentence"].iloc[0]
+        rows.append([f"What the programme comparison lacks: {_text(why, 160)}", "Programme impact", "–"])
+    churn_why = _churn_unsupported(d)
+    if churn_why and "churn" not in covered:
+        rows.append([f"A longer order history ({_text(churn_why, 140)})", "Churn-risk model and revenue at risk", "–"])
+    for topic, why in d.limits:
+        rows.append([_text(why, 160), _text(topic, 60), "–"])
+    if not rows:
+        return []
+    n_out = int((support["status"] == "not_supported").sum())
+    title = (f"{n_out} analyses need data the client has not sent yet: {len(rows)} inputs would unlock them"
+             if n_out else f"{len(rows)} further inputs would make the analysis firmer")
+    pages = _rows_per_page(len(rows), 6)
+    out = []
+    for k, sl in enumerate(pages):
+        def draw(c: SlideCanvas, sl=sl):
+            c.table(c.region("Table"), ["What to send", "What it unlocks", "What it makes firmer"], rows[sl],
+                    widths=[1.6, 1.4, 1.2], bold_cols=[0], max_pt=13)
+        out.append(SlideSpec("assessment", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""),
+                             draw, topic="Data request", source=d.source("analysis_support", "data_profile",
+                                                                        data="data and engagement inputs"),
+                             footnote="Numbers the data cannot support are left out of this deck, not estimated. "
+                                      "Send these to add them in the next run.",
+                             notes="Data request: for every analysis the data did not support, or supported only "
+                                   "with a caveat, the input that would unlock or firm it up. Analyses not "
+                                   "supported: " + "; ".join(
+                                       f"{r['label']} ({r['caveat']})" for _, r in
+                                       support[support["status"] == "not_supported"].iterrows()) + "."))
+    return out
+
+
+def _data_limits_list(d: DeckData) -> list[SlideSpec]:
+    """The analyses the data could not support, with the reason (runs without ``analysis_support``)."""
     rows = []
     dr = d.peek("data_readiness")
     if dr is not None and {"analysis", "supported", "reason"} <= set(dr.columns):
