@@ -5,8 +5,9 @@
     kam new-client "Client Name"
     kam demo-data OUT_DIR [--profile demo|consumer|b2b] [--accounts N] [--orders N] [--format csv|parquet]
 
-Data and parameter problems print a readable message (no traceback) and exit 2; a
-failed run exits 1 and says which notebook and cell failed and where the failed run is.
+Exit status: 0 success; 1 a failed run (it says which notebook and cell failed, or that
+the disk is full, and where the failed run is kept); 2 a data or parameter problem (a
+readable message, no traceback); 130 interrupted by Ctrl-C; 143 stopped by SIGTERM.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .data.tables import PHASES
-from .exceptions import DataValidationError, KAMError, ParameterError
+from .exceptions import DataValidationError, KAMError, ParameterError, Terminated
 
 __all__ = ["main"]
 
@@ -107,6 +108,7 @@ def _cmd_validate(args) -> int:
     params = load_params(args.params, args.overrides)
     ensure_demo_data(params)
     report = validate_data(params)
+    report.con.close()  # DuckDB removes its spill folder (if it made one) on close
     for p in report.errors + report.warnings:
         print(p)
     stats = report.stats
@@ -158,6 +160,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("papermill").setLevel(logging.ERROR)  # progress is printed by the runner
     handlers = {"run": _cmd_run, "validate": _cmd_validate, "new-client": _cmd_new_client,
                 "demo-data": _cmd_demo_data}
+    import signal
+    import threading
+
+    def on_sigterm(_signum, _frame):
+        raise Terminated()
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     try:
         return handlers[args.command](args)
     except (DataValidationError, ParameterError) as exc:
@@ -165,10 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KAMError as exc:
         print(f"kam {args.command}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("kam: interrupted", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 1)
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated)
+        print(f"kam {args.command}: {'stopped by SIGTERM' if term else 'interrupted (Ctrl-C)'}", file=sys.stderr)
+        return 143 if term else 130
+    finally:
+        if main_thread and old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 if __name__ == "__main__":  # pragma: no cover

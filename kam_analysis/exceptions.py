@@ -13,6 +13,8 @@ __all__ = [
     "ParameterError",
     "DataValidationError",
     "RunError",
+    "RunStopped",
+    "Terminated",
     "Problem",
     "list_values",
 ]
@@ -27,7 +29,30 @@ class ParameterError(KAMError):
 
 
 class RunError(KAMError):
-    """A notebook or deliverable failed during ``kam run``."""
+    """A notebook or deliverable failed during ``kam run``.
+
+    ``exit_code`` is the ``kam`` command's exit status for it (1).
+    """
+
+    exit_code = 1
+
+
+class RunStopped(RunError):
+    """The run was stopped by a signal: Ctrl-C (SIGINT, exit 130) or SIGTERM (exit 143).
+
+    The run folder is kept as ``<run-id>-failed`` with the phase that was running.
+    """
+
+    def __init__(self, message: str, *, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM during ``kam``.
+
+    A KeyboardInterrupt, so every step that stops cleanly on Ctrl-C stops on SIGTERM too.
+    """
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ One run writes one folder, atomically:
 * on success it is renamed to ``outputs/<slug>/<run-id>/`` and ``outputs/<slug>/LATEST``
   is updated to name it;
 * on any failure (an exception in a cell, a cell timeout, a dead kernel, a deliverable
-  that fails, Ctrl-C) it is renamed to ``<run-id>-failed/`` with the failed notebook
-  kept for debugging and ``manifest.json`` marked failed; ``LATEST`` and every earlier
-  run are untouched.
+  that fails, a full disk, Ctrl-C or SIGTERM) it is renamed to ``<run-id>-failed/`` with
+  the failed notebook kept for debugging and ``manifest.json`` marked failed, naming the
+  phase and the cause (:mod:`kam_analysis.faults`); ``LATEST`` and every earlier run are
+  untouched;
+* a data or parameter error stops the run before anything is kept: no run folder, and
+  no client folder if this run would have been the client's first.
 
 Papermill turns a cell exception into ``PapermillExecutionError`` but lets nbclient's
 ``CellTimeoutError`` and ``DeadKernelError`` through, and the notebook it saved after a
@@ -32,7 +35,8 @@ from typing import Callable
 from .config import REPO_ROOT, Params, load_params
 from .data.runfolder import Run
 from .data.tables import PHASES, TABLES, downstream
-from .exceptions import KAMError, RunError
+from . import faults
+from .exceptions import KAMError, RunError, RunStopped, Terminated
 
 __all__ = ["PHASES", "RunResult", "run_engagement", "latest_run", "plan_phases", "NOTEBOOKS_DIR"]
 
@@ -102,17 +106,6 @@ def _config_inputs(params: Params) -> dict[str, Path]:
     return {k: Path(v) for k, v in candidates.items() if v is not None and Path(v).is_file()}
 
 
-def _file_list(run_dir: Path) -> list[dict]:
-    from .data.prepare import sha256_file
-
-    files = []
-    for p in sorted(run_dir.rglob("*")):
-        if p.is_file() and p.name != "manifest.json" and not p.name.startswith("."):
-            files.append({"path": p.relative_to(run_dir).as_posix(), "bytes": p.stat().st_size,
-                          "sha256": sha256_file(p)})
-    return files
-
-
 _SPECIAL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 
 
@@ -144,7 +137,10 @@ def _locate(nb_path: Path) -> dict:
     parameters cell and error banner are not counted), ``exec_count`` the ``In [n]`` shown
     in the executed notebook, ``cell_source`` the cell's first line.
     """
-    idx, nb = _failing_cell(nb_path)
+    try:
+        idx, nb = _failing_cell(nb_path)
+    except Exception:  # noqa: BLE001 - a notebook cut short (disk full, killed) is not readable
+        idx, nb = None, None
     if idx is None or nb is None:
         return {"cell_number": None, "exec_count": None, "cell_source": ""}
     number = sum(1 for c in nb.cells[: idx + 1] if not _is_special(c))
@@ -155,6 +151,13 @@ def _locate(nb_path: Path) -> dict:
 
 def _mark_notebook_failed(nb_path: Path, reason: str) -> None:
     """Record a timeout / dead kernel in the saved notebook so it no longer looks successful."""
+    try:
+        _mark_failed(nb_path, reason)
+    except Exception:  # noqa: BLE001 - unreadable or unwritable (disk full): the manifest says why
+        pass
+
+
+def _mark_failed(nb_path: Path, reason: str) -> None:
     import nbformat  # lazily: it pulls in jsonschema, ~2.5 s on every kernel's import
 
     index, nb = _failing_cell(nb_path)
@@ -170,35 +173,70 @@ def _mark_notebook_failed(nb_path: Path, reason: str) -> None:
             later.metadata.setdefault("papermill", {})["status"] = "pending"
     nb.metadata.setdefault("papermill", {})["exception"] = True
     nb.metadata["kam"] = {"status": "failed", "reason": reason}
-    nbformat.write(nb, nb_path)
+    from .data.runfolder import _atomic_write_bytes
+
+    _atomic_write_bytes(nb_path, nbformat.writes(nb).encode("utf-8"))
 
 
 def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: int) -> dict:
-    """Execute one notebook; return a phase record (never raises for notebook failures)."""
+    """Execute one notebook; return a phase record (never raises for notebook failures).
+
+    Papermill runs in a worker thread while the main thread waits, so a Ctrl-C or SIGTERM
+    reaches the runner (not nbclient's own signal handling, which only stops the kernel):
+    the kernel is interrupted and stopped, the notebook saved as far as it ran, and the
+    KeyboardInterrupt (or :class:`Terminated`) re-raised after the phase record is written
+    into ``rec_out``.
+    """
+    import threading
+
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     t0 = time.perf_counter()
     rec: dict = {"notebook": nb_out.name, "status": "success"}
+    managers: list = []
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=kernel,
+                                cwd=str(nb_in.parent), execution_timeout=timeout, progress_bar=False,
+                                log_output=False, report_mode=False,
+                                kernel_manager_class=faults.kernel_manager_class(managers),
+                                # keep the kernel's own start-up chatter off the consultant's terminal
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            outcome["exc"] = exc
+
+    worker = threading.Thread(target=work, name=f"papermill-{nb_out.stem}", daemon=True)
+    worker.start()
     try:
-        pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=kernel,
-                            cwd=str(nb_in.parent), execution_timeout=timeout, progress_bar=False,
-                            log_output=False, report_mode=False,
-                            # keep the kernel's own start-up chatter off the consultant's terminal
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
-    except PapermillExecutionError as exc:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or Terminated (SIGTERM)
+        faults.stop_kernel(managers, worker)
+        reason = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted (Ctrl-C)"
+        _mark_notebook_failed(nb_out, f"run {reason} while this cell was running")
+        rec.update(status="failed", error_type=type(stop).__name__, error=f"run {reason}",
+                   seconds=round(time.perf_counter() - t0, 3), **_locate(nb_out))
+        stop.kam_phase_record = rec  # type: ignore[attr-defined]
+        raise
+    exc = outcome.get("exc")
+    if isinstance(exc, PapermillExecutionError):
         rec.update(status="failed", error_type=exc.ename, error=f"{exc.ename}: {exc.evalue}".strip())
-    except CellTimeoutError as exc:
+    elif isinstance(exc, CellTimeoutError):
         reason = f"cell timed out after {timeout} s (execution.cell_timeout)"
         _mark_notebook_failed(nb_out, reason)
         rec.update(status="failed", error_type="CellTimeoutError", error=reason, detail=str(exc)[:300])
-    except DeadKernelError as exc:
+    elif isinstance(exc, DeadKernelError):
         reason = "the kernel died (out of memory, a crash, or the process exited)"
         _mark_notebook_failed(nb_out, reason)
         rec.update(status="failed", error_type="DeadKernelError", error=reason, detail=str(exc)[:300])
-    except Exception as exc:  # kernel could not start, notebook unreadable, ...
-        rec.update(status="failed", error_type=type(exc).__name__, error=str(exc)[:500])
+    elif exc is not None:  # kernel could not start, notebook unreadable, disk full while saving ...
+        rec.update(status="failed", error_type=type(exc).__name__, error=f"{type(exc).__name__}: {exc}"[:500])
+        if faults.disk_full(exc):
+            rec["error"] = "the disk is full (no space left on device) " + rec["error"]
     rec["seconds"] = round(time.perf_counter() - t0, 3)
     if rec["status"] == "failed":
         rec.update(_locate(nb_out))
@@ -390,6 +428,15 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
         notebook or deliverable failed (the run folder is kept as ``<run-id>-failed``).
     """
     say = progress or (lambda _msg: None)
+    with faults.StopSignals() as stop:
+        try:
+            return _run(params_path, overrides=overrides, phases=phases, only=only, notebooks_dir=notebooks_dir,
+                        cell_timeout=cell_timeout, deliverables=deliverables, say=say, stop=stop)
+        except KeyboardInterrupt as exc:  # before a run folder existed: nothing to keep
+            raise faults.stopped_error(exc, stop, None) from None
+
+
+def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, deliverables, say, stop) -> RunResult:
     started = _now()
     params = load_params(params_path, overrides)
     overrides = list(overrides or [])
@@ -409,10 +456,17 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
         base_manifest = _reusable_base(base, params, reused, inputs=_input_hashes(params),
                                        params_path=params_path, overrides=overrides)
     client_dir = _client_dir(params)
-    client_dir.mkdir(parents=True, exist_ok=True)
+    new_client_dir = not client_dir.exists()
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     work = client_dir / f".{run_id}.partial"
-    work.mkdir()
+    try:
+        client_dir.mkdir(parents=True, exist_ok=True)
+        work.mkdir()
+    except OSError as exc:
+        faults.discard(work, client_dir if new_client_dir else None)
+        full = "the disk is full; " if faults.disk_full(exc) else ""
+        raise RunError(f"cannot create the run folder {work}: {exc}; fix: {full}make room or permission to "
+                       f"write under {client_dir.parent} (output.root), then run again") from None
     manifest: dict = {
         "client": params.client.name, "slug": params.slug, "run_id": run_id, "status": "running",
         "started_at": started.isoformat(), "params_file": str(Path(params_path).resolve()),
@@ -420,7 +474,7 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
         "phases_reused": {ph: None for ph in reused}, "base_run": base.name if base else None,
         "packages": _versions(),
     }
-    status, error = "failed", None
+    status, error, stage = "failed", None, "prepare"
     try:
         say(f"kam run: {params.client.name} -> {client_dir / run_id}")
         say("  validating client data ...")
@@ -447,13 +501,20 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
                 say(f"  {r['phase']:<13} reused from run {r['from_run']} (inputs unchanged)")
         timeout = cell_timeout or params.execution.cell_timeout
         for i, phase in enumerate(wanted, 1):
+            stage = phase
             nb_name = PHASES[phase].notebook
             say(f"  [{i}/{len(wanted)}] {phase:<13} running {nb_name} ...")
             before = _figures(work)
-            rec = _execute(nb_dir / nb_name, work / "notebooks" / nb_name,
-                           {"params_path": str(Path(params_path).resolve()), "run_dir": str(work),
-                            "overrides": overrides},
-                           kernel=params.execution.kernel, timeout=timeout)
+            try:
+                rec = _execute(nb_dir / nb_name, work / "notebooks" / nb_name,
+                               {"params_path": str(Path(params_path).resolve()), "run_dir": str(work),
+                                "overrides": overrides},
+                               kernel=params.execution.kernel, timeout=timeout)
+            except KeyboardInterrupt as exc:
+                rec = getattr(exc, "kam_phase_record", {"notebook": nb_name, "status": "failed",
+                                                        "error_type": type(exc).__name__, "error": "run stopped"})
+                manifest["phases"].append({**rec, "phase": phase})
+                raise
             rec["phase"] = phase
             rec.update(_written(work, phase, before))
             manifest["phases"].append(rec)
@@ -471,46 +532,77 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
                 raise RunError(f"Notebook {nb_name} failed at {where}{src}: {rec['error']}")
             say(f"        done in {rec['seconds']:.1f} s")
         if deliverables:
+            stage = "deliverables"
             from .deliverables import build_deliverables
 
             manifest["deliverables"] = build_deliverables(work, params, progress=say)
             failed = [d for d in manifest["deliverables"] if d["status"] == "failed"]
             if failed:
                 raise RunError("; ".join(f"Deliverable {d['name']} failed: {d['error']}" for d in failed))
+        stage = "finish"
         status = "success"
     except KAMError as exc:
         error = exc
-    except KeyboardInterrupt as exc:
-        error = RunError("run interrupted (Ctrl-C)")
-        error.__cause__ = exc
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated)
+        error = faults.stopped_error(exc, stop, stage)
     except Exception as exc:  # noqa: BLE001 - recorded in the manifest, re-raised as RunError
-        error = RunError(f"unexpected error: {type(exc).__name__}: {exc}")
+        if faults.disk_full(exc):
+            error = RunError(f"the disk is full (no space left on device) during {faults.STAGES.get(stage, stage)}: {exc}")
+        else:
+            error = RunError(f"unexpected error: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
-    finally:
-        manifest["status"] = status
-        manifest["finished_at"] = _now().isoformat()
-        if error is not None:
-            manifest["error"] = str(error)
-    # data/params problems before any notebook ran leave no run folder behind
+    if stop.signum is not None and not isinstance(error, RunStopped):
+        # a library turned the signal into its own error (DuckDB: "Interrupted"); it is still a stop
+        error, status = faults.stopped_error(KeyboardInterrupt(), stop, stage), "failed"
+    # data/params problems before any notebook ran leave no run folder (and no new client folder)
     from .exceptions import DataValidationError, ParameterError
 
     if isinstance(error, (DataValidationError, ParameterError)):
-        shutil.rmtree(work, ignore_errors=True)
+        faults.discard(work, client_dir if new_client_dir else None)
         raise error
+    manifest["status"] = status
+    manifest["finished_at"] = _now().isoformat()
+    if error is not None:
+        manifest["error"] = str(error)
+        manifest["failure"] = faults.failure(error, stage, manifest)
     final = client_dir / (run_id if status == "success" else f"{run_id}-failed")
     manifest["run_dir"] = str(final)
-    manifest["files"] = _file_list(work)
-    (work / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
-    os.replace(work, final)
-    if status == "success":
+    kept = faults.finalise(work, final, manifest, client_dir if new_client_dir else None)
+    final = Path(manifest["run_dir"])
+    if status == "success" and manifest["status"] == "success":
         tmp = client_dir / f".LATEST.{run_id}"
-        tmp.write_text(run_id + "\n")
-        os.replace(tmp, client_dir / "LATEST")
+        try:
+            tmp.write_text(run_id + "\n")
+            os.replace(tmp, client_dir / "LATEST")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise RunError(f"the run is complete in {final}, but {client_dir / 'LATEST'} could not be updated "
+                           f"to name it ({exc}), so --phase still reuses the run before; fix: free disk space, "
+                           f"then write {run_id} into that file") from None
         say(f"  run complete: {final}")
         return RunResult(final, status, manifest)
-    say(f"  run FAILED; kept for debugging in {final}")
-    raise RunError(f"{error}\n  The failed run is kept in {final} (the executed notebook shows the error); "
-                   f"earlier runs are untouched.") from error
+    if error is None:  # the run's last write found the disk full
+        error = RunError(manifest["error"])
+    cause = manifest["failure"]["cause"]
+    if not kept:
+        say("  run FAILED; the disk is full, so nothing of it was kept")
+        msg = (f"{error}\n  The disk is full: the failed run could not be kept (its files were removed to free "
+               f"the space); earlier runs are untouched. Fix: free disk space under {client_dir.parent}, then run "
+               "again.")
+    else:
+        say(f"  run FAILED; kept for debugging in {final}")
+        msg = f"{error}\n  The failed run is kept in {final}"
+        if cause == "disk_full":
+            msg = f"{error}\n  The disk is full. The failed run is kept in {final}"
+            msg += (" (its data, tables, figures and deliverables were removed to free the space); earlier runs "
+                    f"are untouched. Fix: free disk space under {client_dir.parent}, then run again.")
+        elif isinstance(error, RunStopped):
+            msg += "; earlier runs are untouched."
+        else:
+            msg += " (the executed notebook shows the error); earlier runs are untouched."
+    if isinstance(error, RunStopped):
+        raise RunStopped(msg, exit_code=error.exit_code) from None
+    raise RunError(msg) from error
 
 
 def open_run(params_path: str | Path, run_dir: str | Path | None = None, overrides: list[str] | None = None) -> Run:

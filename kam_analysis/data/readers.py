@@ -51,13 +51,17 @@ def connect_duckdb(tmp_dir: str | Path | None = None) -> duckdb.DuckDBPyConnecti
     ``tmp_dir`` (default: a per-process folder in the system temp dir), so a
     10-million-row file validates on a laptop; insertion order is not preserved (less
     memory) except where a step asks for it; no progress bar on the terminal.
+
+    The spill folder is not created here: DuckDB creates it only when it spills and
+    removes it when the connection closes, so a run or ``kam validate`` leaves no empty
+    temporary folder behind.
     """
     import os
     import tempfile
 
     con = duckdb.connect()
     tmp = Path(tmp_dir) if tmp_dir else Path(tempfile.gettempdir()) / f"kam-duckdb-{os.getpid()}"
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {sql_str(str(tmp))}")
     con.execute(f"SET memory_limit = {sql_str(MEMORY_LIMIT)}")
     con.execute("SET preserve_insertion_order = false")
