@@ -68,9 +68,14 @@ def test_client_name_with_markup_is_escaped_in_the_markup(review_run, tmp_path):
 
 def test_missing_upstream_tables_give_notes_not_numbers(spine_run):
     data = collect_dashboard_data(spine_run)
-    assert data["at_risk"] == [] and data["matrix"] == [] and data["tiles"] == []
+    assert data["at_risk"] == [] and data["matrix"] == []
+    # no targets: the headline KPIs as the baseline, no status, and a note in client words
+    head = spine_run.read_table("kpi_headline").set_index("kpi")["value"]
+    assert data["tiles"] and {t["status"] for t in data["tiles"]} == {"baseline"}
+    assert all(t["target"] is None and t["current"] == pytest.approx(head[t["kpi"]]) for t in data["tiles"])
+    assert "baseline the next review" in data["tiles_note"] and "kpi_" not in data["tiles_note"]
     joined = " ".join(data["notes"])
-    assert "churn_risk" in joined and "segments" in joined and "kpi_vs_target" in joined
+    assert "churn_risk" in joined and "segments" in joined
     # trends fall back to the assessment's kpi_by_period (all accounts)
     assert data["trends"] and {r["segment"] for r in data["trends"]} == {"All accounts"}
     path = build_html_dashboard(spine_run)

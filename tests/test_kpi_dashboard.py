@@ -86,9 +86,11 @@ def test_spine_only_run_builds_with_notes(demo_run, tmp_path):
     wb = load_workbook(build_kpi_dashboard(run))
     assert "At-risk accounts" not in wb.sheetnames
     text = " ".join(str(c.value) for row in wb["About"].iter_rows() for c in row if c.value)
-    assert "churn_risk" in text and "kpi_vs_target" in text
+    assert "churn_risk" in text
     dash = " ".join(str(c.value) for row in wb["Dashboard"].iter_rows() for c in row if c.value)
-    assert "No kpi_vs_target table" in dash
+    # no targets: the headline KPIs as the baseline, never developer text where the tiles should be
+    assert "kpi_" not in dash and "table" not in dash
+    assert "No target set" in dash and "BASELINE" in dash and "baseline the next review" in dash
 
 
 @pytest.mark.render

@@ -29,6 +29,7 @@ from ..present.formats import currency_symbol
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS, read_optional
+from ._kpi_tiles import NO_TARGET_NOTE, baseline_tiles
 
 __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
            "baseline_change_text"]
@@ -99,8 +100,9 @@ def collect_dashboard_data(run) -> dict:
                           "target": _clean(r.target), "status": str(r.status),
                           "vs_baseline": _clean(getattr(r, "vs_baseline", None)),
                           "vs_baseline_text": baseline_change_text(r.kpi, r.current, getattr(r, "baseline", None))})
-    else:
-        notes.append("KPI tiles: no kpi_vs_target table (the review phase writes it from targets in the params).")
+    else:  # no targets: today's values are the baseline, not rated
+        tiles = [{**t, "vs_baseline": None, "vs_baseline_text": ""} for t in baseline_tiles(run)]
+        data["tiles_note"] = NO_TARGET_NOTE if tiles else "The headline KPIs could not be computed from the data provided."
     data["tiles"] = tiles
     # trends
     tr = read_optional(run, "kpi_tracking")

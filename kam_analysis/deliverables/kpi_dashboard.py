@@ -36,6 +36,7 @@ from ..metrics import change_vs_baseline, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS, read_optional
 from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top
 from ..present.theme import active_theme
+from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles
 from ._xlsx import (FMT, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
 from .html_dashboard import SCORECARD_KPIS, TREND_KPIS
@@ -142,10 +143,13 @@ def _tile(ws: Worksheet, row: int, col: int, tile: dict, currency: str) -> None:
     val.alignment = Alignment(horizontal="left")
     if tile.get("current") is None:
         write_cell(ws, row + 1, col, "–").font = Font(size=18, bold=True, color=active_theme().primary)
-    tgt = write_cell(ws, row + 2, col, tile["target"], number_format=f'"Target "{fmt}')
+    if tile["target"] is None:
+        tgt = write_cell(ws, row + 2, col, "No target set")
+    else:
+        tgt = write_cell(ws, row + 2, col, tile["target"], number_format=f'"Target "{fmt}')
     tgt.font = Font(size=9, color=active_theme().muted)
     tgt.alignment = Alignment(horizontal="left")
-    st = write_cell(ws, row + 3, col, status.upper())
+    st = write_cell(ws, row + 3, col, "BASELINE" if tile["status"] == BASELINE_STATUS else status.upper())
     st.font = Font(size=9, bold=True, color=active_theme().rag(status))
     if status != "n/a":
         for c in (col, col + 1):
@@ -204,7 +208,8 @@ def build_kpi_dashboard(run) -> Path:
 
     # ------------------------------------------------------------ tiles
     kvt = read_optional(run, "kpi_vs_target")
-    head = write_cell(ws, row, 2, "Headline KPIs against target (trailing twelve months)")
+    head = write_cell(ws, row, 2, "Headline KPIs against target (trailing twelve months)" if kvt is not None and len(kvt)
+                      else "Headline KPIs, the baseline (trailing twelve months)")
     head.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
     if kvt is not None and len(kvt):
@@ -218,9 +223,14 @@ def build_kpi_dashboard(run) -> Path:
         for i, t in enumerate(tiles[:6]):
             _tile(ws, row, 2 + 2 * i, t, cur)
         row += 5
+    elif tiles := baseline_tiles(run):  # no targets: today's values are the baseline, not rated
+        for i, t in enumerate(tiles[:6]):
+            _tile(ws, row, 2 + 2 * i, t, cur)
+        row += 4
+        _note(ws, row, 2, NO_TARGET_NOTE)
+        row += 2
     else:
-        _note(ws, row, 2, "No kpi_vs_target table in this run: set targets in the params and run the review phase.")
-        notes.append("Tiles: no kpi_vs_target table.")
+        _note(ws, row, 2, "The headline KPIs could not be computed from the data provided.")
         row += 2
 
     # ------------------------------------------------------------ trend data + charts
@@ -265,7 +275,7 @@ def build_kpi_dashboard(run) -> Path:
             ws.add_chart(ch, f"{col}{chart_row}")
         row = chart_row + 16
     else:
-        _note(ws, row, 2, "No kpi_tracking table in this run: trend charts unavailable.")
+        _note(ws, row, 2, "Trend charts are not available: the review of KPIs by period did not run on this data.")
         notes.append("Charts: no kpi_tracking table.")
         row += 2
 
@@ -312,7 +322,7 @@ def build_kpi_dashboard(run) -> Path:
                           "segment at the baseline date.")
         row += 2
     else:
-        _note(ws, row, 2, "No kpi_scorecard table in this run.")
+        _note(ws, row, 2, "The KPI status by segment is not available: the segment review did not run on this data.")
         notes.append("Segment status table: no kpi_scorecard table.")
         row += 2
 
