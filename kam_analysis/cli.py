@@ -2,7 +2,7 @@
 
     kam run params/<client>.yaml [--phase PHASE ... [--only]] [--set key.sub=value ...]
     kam validate params/<client>.yaml [--set key.sub=value ...]
-    kam new-client "Client Name"
+    kam new-client "Client Name" [--industry X] [--currency USD] [--as-of DATE] [--programme-start DATE | --no-programme]
     kam demo-data OUT_DIR [--profile demo|consumer|b2b] [--accounts N] [--orders N] [--format csv|parquet]
 
 Exit status: 0 success; 1 a failed run (it says which notebook and cell failed, or that
@@ -65,11 +65,19 @@ def _parser() -> argparse.ArgumentParser:
                                    "contract and print one message per problem. Exit status 2 if any error.")
     add_common(v)
 
-    n = sub.add_parser("new-client", help="create params/<client>.yaml from the annotated example",
-                       description="Copy params/example_client.yaml to params/<client-slug>.yaml with the "
-                                   "client's name filled in, ready to edit.")
+    n = sub.add_parser("new-client", help="create a clean params/<client>.yaml for a new client",
+                       description="Write params/<client-slug>.yaml from templates/new_client.yaml: the client's "
+                                   "name and what the options give; every other input empty or marked FILL_IN "
+                                   "(kam validate lists what is left to fill in).")
     n.add_argument("name", help="the client's name, e.g. \"Acme Retail\"")
     n.add_argument("--dir", default="params", help="folder for the new file (default: params)")
+    n.add_argument("--industry", help="benchmark set of templates/benchmarks.yaml (else FILL_IN)")
+    n.add_argument("--currency", help="ISO code of the client's money, e.g. USD (else FILL_IN)")
+    n.add_argument("--as-of", dest="as_of", metavar="DATE", help="analysis date, YYYY-MM-DD (else FILL_IN)")
+    prog = n.add_mutually_exclusive_group()
+    prog.add_argument("--programme-start", dest="programme_start", metavar="DATE",
+                      help="start of the client's KAM programme, YYYY-MM-DD")
+    prog.add_argument("--no-programme", action="store_true", help="the client has no KAM programme")
 
     d = sub.add_parser("demo-data", help="write a synthetic client's files",
                        description="Generate a deterministic synthetic client: the demo (every input; or a large "
@@ -101,41 +109,39 @@ def _cmd_run(args) -> int:
 
 def _cmd_validate(args) -> int:
     from .config import load_params
-    from .data.prepare import ensure_demo_data
     from .data.orders import order_rule
+    from .data.prepare import ensure_demo_data
     from .data.validate import validate_data
+    from .preflight import check_params
 
     params = load_params(args.params, args.overrides)
+    setup = check_params(params)  # industry, benchmarks, playbooks, RFM file, overrides, template, logo
     ensure_demo_data(params)
     report = validate_data(params)
     report.con.close()  # DuckDB removes its spill folder (if it made one) on close
-    for p in report.errors + report.warnings:
+    errors = setup + report.errors
+    for p in errors + report.warnings:
         print(p)
     stats = report.stats
     for table, s in stats.items():
         print(f"  {table}: {s.get('rows_read', 0):,} rows read")
         if table == "transactions" and "orders" in s:
             print(f"    {order_rule(s)}")
-    if report.errors:
-        print(f"\n{len(report.errors)} error(s), {len(report.warnings)} warning(s): fix the errors, then run again.")
+    if errors:
+        print(f"\n{len(errors)} error(s), {len(report.warnings)} warning(s): fix the errors, then run again.")
         return 2
-    print(f"\nData OK: {len(report.warnings)} warning(s). Ready for: kam run {args.params}")
+    print(f"\nData OK, parameters OK: {len(report.warnings)} warning(s). Ready for: kam run {args.params}")
     return 0
 
 
 def _cmd_new_client(args) -> int:
-    from .config import REPO_ROOT, client_slug
+    from .newclient import write_new_client
 
-    slug = client_slug(args.name)
-    target = Path(args.dir) / f"{slug}.yaml"
-    if target.exists():
-        raise ParameterError(f"{target} already exists; fix: edit it, or choose another client name")
-    text = (REPO_ROOT / "params" / "example_client.yaml").read_text(encoding="utf-8")
-    safe_name = args.name.replace('"', "'")
-    text = text.replace('name: "Example Client"', f'name: "{safe_name}"', 1)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
-    print(f"created {target}: point data.*.path at the client's files, map their columns, then run "
+    target = write_new_client(args.name, args.dir, industry=args.industry, currency=args.currency,
+                              as_of_date=args.as_of, programme_start=args.programme_start,
+                              no_programme=args.no_programme)
+    print(f"created {target}: replace every FILL_IN (the client's file, its columns"
+          f"{', currency' if not args.currency else ''}{', dates' if not args.as_of else ''} ...), then run "
           f"kam validate {target}")
     return 0
 

@@ -30,7 +30,11 @@ __all__ = [
     "read_yaml_mapping",
     "REPO_ROOT",
     "TEMPLATES_DIR",
+    "FILL_IN",
 ]
+
+#: A value the consultant still has to fill in (``kam new-client`` writes it); a run refuses it by key.
+FILL_IN = "FILL_IN"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = REPO_ROOT / "templates"
@@ -712,6 +716,15 @@ def _resolve_paths(params: Params, base: Path) -> Params:
     return params
 
 
+def _to_fill_in(raw: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose value is still the :data:`FILL_IN` marker."""
+    if isinstance(raw, dict):
+        return [k for key, v in raw.items() for k in _to_fill_in(v, f"{prefix}{key}.")]
+    if isinstance(raw, list):
+        return [k for i, v in enumerate(raw) for k in _to_fill_in(v, f"{prefix}{i}.")]
+    return [prefix.rstrip(".")] if isinstance(raw, str) and raw.strip() == FILL_IN else []
+
+
 def load_params(path: str | Path, overrides: list[str] | None = None) -> Params:
     """Load, override and validate a client parameter file.
 
@@ -751,6 +764,12 @@ def load_params(path: str | Path, overrides: list[str] | None = None) -> Params:
         raise ParameterError(f"Parameter file {path} must be a mapping of sections (client:, data:, ...)")
     for key_path, value in parse_overrides(overrides):
         _apply_override(raw, key_path, value)
+    todo = _to_fill_in(raw)
+    if todo:
+        raise ParameterError(
+            f"Parameter file {path} still has {len(todo)} value(s) to fill in: {', '.join(todo)}; fix: replace "
+            f"each {FILL_IN} with the client's value (the comment beside it says what), then run "
+            f"kam validate {path}")
     try:
         params = Params.model_validate(raw)
     except ValidationError as exc:

@@ -77,6 +77,8 @@ class Problem:
         A few offending values.
     severity : str
         ``"error"`` stops the run; ``"warning"`` is reported and the run goes on.
+    setting : str | None
+        The parameter-file key the problem is about (``client.industry``), when it is one.
     """
 
     rule: str
@@ -87,6 +89,7 @@ class Problem:
     count: int = 0
     examples: tuple = field(default_factory=tuple)
     severity: str = "error"
+    setting: str | None = None
 
     def __str__(self) -> str:
         where = []
@@ -94,6 +97,8 @@ class Problem:
             where.append(f"file {self.file}")
         if self.column:
             where.append(f"column '{self.column}'")
+        if self.setting:
+            where.append(f"parameter {self.setting}")
         head = f"[{self.severity.upper()}] {self.message}"
         if where:
             head += f" ({', '.join(where)})"

@@ -439,6 +439,9 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
 def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, deliverables, say, stop) -> RunResult:
     started = _now()
     params = load_params(params_path, overrides)
+    from .preflight import raise_for_params
+
+    raise_for_params(params)  # the industry, playbooks, RFM file, template ...: before anything runs
     overrides = list(overrides or [])
     nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
     wanted = plan_phases(phases, only=only, params_path=params_path, overrides=overrides)

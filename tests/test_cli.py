@@ -16,8 +16,8 @@ from kam_analysis.cli import main
     (["run", "--help"], ["--phase", "--only", "--set", "--timeout", "KEY=VALUE", "last good run",
                          "every phase after it"]),
     (["validate", "--help"], ["--set", "contract"]),
-    (["new-client", "--help"], ["example_client.yaml"]),
-    (["demo-data", "--help"], ["--accounts", "--orders", "--format"]),
+    (["new-client", "--help"], ["FILL_IN", "--currency", "--as-of", "--no-programme"]),
+    (["demo-data", "--help"], ["--accounts", "--orders", "--format", "--profile"]),
 ])
 def test_help_describes_the_options(argv, expected, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -79,7 +79,7 @@ def test_unknown_override_key_exits_2(tmp_path, capsys):
     assert "Did you mean 'churn_days'" in capsys.readouterr().err
 
 
-def test_new_client_creates_params_from_example(tmp_path, capsys):
+def test_new_client_creates_params_from_the_template(tmp_path, capsys):
     assert main(["new-client", "Acme Retail", "--dir", str(tmp_path)]) == 0
     created = tmp_path / "acme-retail.yaml"
     assert 'name: "Acme Retail"' in created.read_text()

@@ -70,7 +70,7 @@ def test_b2b_is_an_invoice_lines_extract(tmp_path):
     assert by_customer.head(n_customers // 10).sum() / by_customer.sum() > 1 / 3
 
 
-@pytest.mark.parametrize("profile", ["b2b"])
+@pytest.mark.parametrize("profile", ["consumer", "b2b"])
 def test_params_file_runs_the_profile(tmp_path, profile):
     """params/demo-<profile>.yaml generates its client on first use and validates clean."""
     raw = yaml.safe_load((REPO_ROOT / "params" / f"demo-{profile}.yaml").read_text())
