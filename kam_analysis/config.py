@@ -316,6 +316,12 @@ class SegmentationSection(_Section):
         return self
 
 
+#: what the business case assumes for a programme cost the client has not given (client currency);
+#: every page that uses one says it is an assumption to replace
+ASSUMED_PROGRAMME_COSTS: dict[str, float] = {"cost_per_hour": 60.0, "tools_cost_per_year": 20_000.0,
+                                             "setup_cost": 50_000.0}
+
+
 class StrategySection(_Section):
     """Phases 3-4: playbooks, coverage plan, churn model, whitespace, scenarios, account plans."""
 
@@ -370,10 +376,31 @@ class StrategySection(_Section):
     scenario_weights: dict[str, float] = Field(
         default_factory=lambda: {"low": 0.25, "base": 0.5, "high": 0.25},
         description="low/base/high probability weights for the expected impact (sum to 1)")
-    cost_per_hour: float = Field(0.0, ge=0, description="fully loaded cost of an account-manager hour (0: not counted)")
+    # ---- programme cost and business case (None: the documented assumption, labelled as such on every page)
+    cost_per_hour: float | None = Field(
+        None, ge=0, description="fully loaded cost of an account-manager hour, in the client's currency; not given: "
+                                f"the business case assumes {ASSUMED_PROGRAMME_COSTS['cost_per_hour']:,.0f} and says so")
+    tools_cost_per_year: float | None = Field(
+        None, ge=0, description="CRM seats, data and tools for the programme per year; not given: the business case "
+                                f"assumes {ASSUMED_PROGRAMME_COSTS['tools_cost_per_year']:,.0f} and says so")
+    setup_cost: float | None = Field(
+        None, ge=0, description="one-off set-up (training, CRM configuration, account-plan workshops); not given: the "
+                                f"business case assumes {ASSUMED_PROGRAMME_COSTS['setup_cost']:,.0f} and says so")
+    ramp_up: list[float] = Field(
+        default_factory=lambda: [0.4, 0.8, 1.0],
+        description="share of the full-year impact realised in each programme year (its length is the business "
+                    "case's horizon)")
     # ---- account plans
     top_n_account_plans: int = Field(10, ge=1, le=500, description="key accounts that get an account plan")
     plan_date: dt.date | None = Field(None, description="date account-plan actions count from (default: as-of date)")
+
+    @field_validator("ramp_up")
+    @classmethod
+    def _ramp(cls, v: list[float]) -> list[float]:
+        if not v or len(v) > 10 or any(not 0 <= x <= 1 for x in v):
+            raise ValueError(f"ramp_up must list 1 to 10 shares between 0 and 1 (one per programme year), got {v}; "
+                             "fix: e.g. [0.4, 0.8, 1.0]")
+        return v
 
     @field_validator("managers", "engagement_hours")
     @classmethod

@@ -73,3 +73,26 @@ def test_accounts_of_one_name_are_told_apart_by_their_id(tmp_path):
     prepare_run_data(params, tmp_path / "run")
     names = Run(tmp_path / "run", params).account_display_names().to_dict()
     assert names == {"A1": "Dupont SA (A1)", "A2": "Dupont SA (A2)", "A3": "Martin"}
+
+
+# --------------------------------------------------------------------------- the storyline
+@pytest.mark.slow
+def test_the_executive_summary_opens_with_decisions_with_value_cost_and_return(deliverables):
+    from pptx import Presentation
+
+    slides = list(Presentation(deliverables["deck"]).slides)
+    titles = [s.shapes.title.text_frame.text if s.shapes.title is not None else "" for s in slides]
+    agenda = titles.index("Agenda")
+    first = slides[agenda + 1]
+    assert "decision" in titles[agenda + 1].lower(), titles[agenda + 1]
+    table = next(sh.table for sh in first.shapes if getattr(sh, "has_table", False) and sh.has_table)
+    head = [c.text for c in table.rows[0].cells]
+    assert head[:3] == ["Decision", "Value", "Cost"] and "Return" in head[3]
+    rows = [[c.text for c in r.cells] for r in list(table.rows)[1:]]
+    assert len(rows) == 3
+    fund = rows[0]
+    assert fund[0].startswith("1. Fund the KAM programme")
+    assert "€" in fund[1] and "€" in fund[2] and "ROI" in fund[3] and ("payback" in fund[3])
+    # the demo gives no programme cost: the page says the costs are assumed and asks for the client's own
+    text = "\n".join(sh.text_frame.text for sh in first.shapes if sh.has_text_frame)
+    assert "(assumed)" in fund[2] and "replace with yours" in text

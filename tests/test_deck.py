@@ -310,7 +310,8 @@ def test_headline_numbers_equal_the_run_tables(full_run, full_deck):
     for kpi in ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate", "average_order_value"):
         assert fmt_value(head.loc[kpi, "value"], head.loc[kpi, "unit"], cur) in tile_text, kpi
     # executive summary: revenue, key-account count and its revenue share
-    ex = "\n".join(_texts(slides[2]))
+    assert "decision" in _title(slides[2]).lower()  # the summary opens with the decisions
+    ex = "\n".join(_texts(slides[3]))
     assert fmt_money(head.loc["revenue_12m", "value"], cur) in ex
     segs = full_run.read_table("segments")
     key = segs[segs["is_key"]]

@@ -292,6 +292,14 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        required="account_id segment is_key engagement_model engagement_model_key hours_per_account expected_uplift "
                 "value value_basis expected_gain revenue_12m covered hours_allocated account_manager "
                 "assigned_manager status"),
+    _t("programme_cost", "strategy", "cost item",
+       "the programme's cost: manager time on key accounts, tools per year, one-off set-up; assumed = the "
+       "documented default, not the client's figure",
+       required="item label kind quantity unit_cost amount assumed parameter"),
+    _t("business_case", "strategy", "scenario",
+       "ROI and payback of each impact scenario over the programme years (impact ramps up, costs from day one)",
+       required="scenario years profit_full_year running_cost_per_year setup_cost profit_over_horizon "
+                "cost_over_horizon net_over_horizon roi payback_months assumed_costs"),
     _t("impact_by_lever", "strategy", "scenario × segment × lever", "scenario x segment x lever impact",
        required="scenario segment lever lever_value revenue_impact profit_impact"),
     _t("impact_scenarios", "strategy", "scenario", "low/base/high revenue and profit impact",

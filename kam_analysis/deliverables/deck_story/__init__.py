@@ -12,6 +12,7 @@ from collections.abc import Callable
 from .._pptx import Box, SlideCanvas
 from ._base import DeckData, IN, SECTIONS, SlideSpec
 from .summary import s_exec_summary, s_key_numbers, s_title
+from .decisions import s_business_case, s_decisions
 from .context import s_five_forces, s_framework, s_gaps, s_most, s_pest, s_strengths
 from .assessment import (s_activity, s_capability, s_cohorts, s_concentration, s_data_limits, s_revenue_trend,
                          s_scorecard, s_whale)
@@ -34,7 +35,8 @@ STORY: list[tuple[str, Callable[[DeckData], list[SlideSpec]]]] = [
     ("segmentation", s_portfolio_matrix), ("segmentation", s_segment_profiles), ("segmentation", s_key_accounts),
     ("segmentation", s_rfm), ("segmentation", s_clv), ("segmentation", s_stability),
     ("strategy", s_playbooks), ("strategy", s_coverage), ("strategy", s_churn_drivers), ("strategy", s_churn_risk),
-    ("strategy", s_whitespace), ("strategy", s_whitespace_map), ("strategy", s_impact), ("strategy", s_account_plans),
+    ("strategy", s_whitespace), ("strategy", s_whitespace_map), ("strategy", s_impact), ("strategy", s_business_case),
+    ("strategy", s_account_plans),
     ("review", s_kpi_dashboard), ("review", s_review_baseline), ("review", s_programme_impact), ("review", s_migration),
     ("review", s_recommendations),
 ]
@@ -81,7 +83,7 @@ def plan_deck(d: DeckData) -> list[SlideSpec]:
     by_sec: dict[str, list[SlideSpec]] = {k: [s for s in body if s.section == k] for k in ["summary", *order]}
     sections = [k for k in order if by_sec[k]] + ["next"] + (["appendix"] if appendix else [])
     slides = s_title(d)
-    exec_sum = s_exec_summary(d)
+    exec_sum = s_decisions(d) + s_exec_summary(d)  # the summary opens with the decisions
     slides += [_agenda(sections)] + exec_sum + by_sec["summary"]
     for i, key in enumerate(sections, start=1):
         slides.append(_section_slide(key, i))

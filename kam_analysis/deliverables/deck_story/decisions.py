@@ -1,0 +1,165 @@
+"""The decisions the client must take, with their value, cost and return, and the business case.
+
+The executive summary opens with them: (1) fund the KAM programme — the base case's
+profit, the programme's cost and its return and payback (the business case table); (2)
+and (3) the two largest recommendations, each with the value at stake, who owns it and
+by when, and what it costs when the recommendation table says. A cost the client has
+not given is the documented assumption and every page that uses it says so.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .._pptx import Box, SlideCanvas
+from ...present.formats import fmt_count, fmt_money, fmt_share, is_num
+from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text
+
+
+def _business_case(d: DeckData) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    bc, cost = d.peek("business_case"), d.peek("programme_cost")
+    if bc is None or cost is None or bc.empty or cost.empty:
+        return None
+    order = {"low": 0, "base": 1, "high": 2}
+    bc = bc.assign(_o=bc["scenario"].astype(str).str.lower().map(order).fillna(9)).sort_values("_o")
+    return bc, cost
+
+
+def assumption_note(d: DeckData, cost: pd.DataFrame) -> str:
+    """'Assumed €60 per manager hour, €50k set-up — replace with yours' for the items not given, or ''."""
+    parts = []
+    for _, r in cost[cost["assumed"].astype(bool)].iterrows():
+        if r["item"] == "manager_time":
+            parts.append(f"{fmt_money(r['unit_cost'], d.cur)} per account-manager hour")
+        elif r["kind"] == "one-off":
+            parts.append(f"{d.money(r['amount'])} one-off set-up")
+        else:
+            parts.append(f"{d.money(r['amount'])} a year for tools")
+    return ("Assumed " + ", ".join(parts) + " — replace with yours.") if parts else ""
+
+
+def _payback(v, years: int) -> str:
+    return f"payback in {fmt_count(v)} months" if is_num(v) else f"no payback within {years} years"
+
+
+def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
+    """(row cells, title clause, note) for 'fund the programme', from the business case."""
+    got = _business_case(d)
+    if got is None:
+        return None
+    bc, cost = got
+    base = bc[bc["scenario"].astype(str).str.lower() == "base"]
+    if base.empty or not is_num(base["profit_full_year"].iloc[0]):
+        return None
+    b = base.iloc[0]
+    years = int(b["years"])
+    segs = d.peek("segments")
+    n_key = int(segs["is_key"].astype(bool).sum()) if segs is not None and "is_key" in segs else None
+    who = f" for the {fmt_count(n_key)} key accounts" if n_key else ""
+    rois = [r for r in bc["roi"] if is_num(r)]
+    ret = f"ROI {fmt_share(b['roi'], decimals=0, signed=True)}, {_payback(b['payback_months'], years)}"
+    if len(rois) > 1:
+        ret += f" (range {fmt_share(min(rois), decimals=0, signed=True)} to {fmt_share(max(rois), decimals=0, signed=True)})"
+    row = [f"Fund the KAM programme{who}",
+           f"{d.money(b['profit_over_horizon'])} gross profit over {years} years (base case)",
+           f"{d.money(b['cost_over_horizon'])} over {years} years" + (" (assumed)" if bool(b["assumed_costs"]) else ""),
+           ret]
+    clause = (f"funding the programme returns {fmt_share(b['roi'], decimals=0)} over {years} years" if b["roi"] > 0
+              else f"the programme does not pay back within {years} years in the base case")
+    if bool(b["assumed_costs"]):
+        clause += " at assumed costs"
+    return row, clause, assumption_note(d, cost)
+
+
+def _recommendation_decisions(d: DeckData, n: int) -> list[list[str]]:
+    r = d.peek("recommendations")
+    if r is None or r.empty or "rank" not in r:
+        return []
+    out = []
+    for _, x in r.sort_values("rank").head(n).iterrows():
+        value = (f"{d.money(x['value'])} {_text(x.get('value_basis'), 50)}".strip() if is_num(x.get("value"))
+                 else "not valued")
+        cost = (d.money(x["cost"]) + (" (assumed)" if bool(x.get("cost_assumed")) else "")) if is_num(x.get("cost")) \
+            else "within the programme's manager time"
+        when = []
+        if isinstance(x.get("owner"), str) and x["owner"].strip():
+            when.append(_text(x["owner"], 40))
+        if isinstance(x.get("timing"), str) and x["timing"].strip():
+            when.append(_text(x["timing"], 30))
+        ret = (f"{fmt_share(x['roi'], decimals=0)} return" if is_num(x.get("roi")) else "") or "; ".join(when) or "—"
+        out.append([_first_clause(x["recommendation"], 80), value, cost, ret])
+    return out
+
+
+def s_decisions(d: DeckData) -> list[SlideSpec]:
+    """The executive summary's first slide: three decisions with value, cost and return."""
+    prog = _programme_decision(d)
+    rows = ([prog[0]] if prog else []) + _recommendation_decisions(d, 3 - (1 if prog else 0))
+    if not rows:
+        d.skipped.append(("Decisions", "no business case or recommendation in this run"))
+        return []
+    note = prog[2] if prog else ""
+    n = len(rows)
+    title = (f"{'Three' if n == 3 else fmt_count(n).capitalize()} decision{'s' if n > 1 else ''} for the board"
+             + (f": {prog[1]}" if prog else ""))
+
+    def draw(c: SlideCanvas):
+        box = c.region("Body")
+        c.table(Box(box.x, box.y, box.w, min(box.h - int(0.9 * IN), int(0.95 * IN) * (n + 1))),
+                ["Decision", "Value", "Cost", "Return / owner and timing"],
+                [[f"{i + 1}. {r[0]}", *r[1:]] for i, r in enumerate(rows)],
+                widths=[2.6, 2.0, 1.6, 2.0], align=["l", "l", "l", "l"], bold_cols=[0], max_pt=15)
+        if note:
+            c.text_box(Box(box.x, box.y + box.h - int(0.8 * IN), box.w, int(0.7 * IN)),
+                       [[("Cost assumptions  ", True, c.style.primary), (note, False, c.style.text)]],
+                       size=13, fill=c.style.light, anchor="m", inset=0.15, min_pt=9)
+
+    return [SlideSpec("summary", "Title and Content", title, draw, topic="Decisions",
+                      source=d.source("business_case", "programme_cost", "recommendations"),
+                      notes="The decisions the client must take. 1: the business case — the base scenario's gross "
+                            "profit over the programme years (impact ramping up), against the programme's cost "
+                            "(account-manager hours on key accounts x cost per hour, tools per year, one-off set-up); "
+                            "ROI = net / cost; payback = first month the cumulative net turns positive. Others: the "
+                            "largest recommendations by value. " + (note or "All costs are the client's figures."))]
+
+
+def s_business_case(d: DeckData) -> list[SlideSpec]:
+    """Strategy section: ROI and payback per scenario, and what the programme costs."""
+    got = _business_case(d)
+    if got is None:
+        return []
+    bc, cost = got
+    bc = bc[bc["profit_full_year"].map(is_num)]
+    if bc.empty:
+        d.skipped.append(("Business case", "the impact scenarios have no profit figure (no margin in the data)"))
+        return []
+    years = int(bc["years"].iloc[0])
+    base = bc[bc["scenario"].astype(str).str.lower() == "base"]
+    b = base.iloc[0] if len(base) else bc.iloc[0]
+    title = (f"In the base case the programme returns {fmt_share(b['roi'], decimals=0, signed=True)} on "
+             f"{d.money(b['cost_over_horizon'])} over {years} years, {_payback(b['payback_months'], years)}")
+    rows = [[str(r["scenario"]).capitalize(), d.money(r["profit_full_year"]), d.money(r["profit_over_horizon"]),
+             d.money(r["cost_over_horizon"]), d.money(r["net_over_horizon"]),
+             fmt_share(r["roi"], decimals=0, signed=True), _payback(r["payback_months"], years).removeprefix("payback in ")]
+            for _, r in bc.iterrows()]
+    take = [f"{_text(r['label'], 70)}: {d.money(r['amount'])} {r['kind']}" + (" (assumed)" if bool(r["assumed"]) else "")
+            for _, r in cost.iterrows()]
+    note = assumption_note(d, cost)
+    if note:
+        take.append(note)
+
+    def draw(c: SlideCanvas):
+        box = c.region("Chart")
+        c.table(Box(box.x, box.y, box.w, min(box.h, int(0.55 * IN) * (len(rows) + 1))),
+                ["Scenario", "Profit a year at full run-rate", f"Profit over {years} years", f"Cost over {years} years",
+                 "Net", "ROI", "Payback"], rows, widths=[0.9, 1.3, 1.2, 1.2, 1.1, 0.7, 1.2],
+                align=["l", "r", "r", "r", "r", "r", "r"], bold_cols=[0], max_pt=13)
+        _takeaway(c, take[:6], heading="What the programme costs")
+
+    ramp = ", ".join(f"{x:.0%}" for x in d.params.strategy.ramp_up)
+    return [SlideSpec("strategy", "Chart", title, draw, topic="Business case",
+                      source=d.source("business_case", "programme_cost"),
+                      footnote=f"Impact builds up over the years ({ramp} of a full year); costs run from day one; "
+                               "ROI = net / cost.",
+                      notes="Business case: each scenario's gross-profit impact at full run-rate, ramped up over the "
+                            "programme years, against the programme's cost; payback is the first month the cumulative "
+                            "net (set-up paid at the start) turns positive. " + (note or ""))]

@@ -1,0 +1,52 @@
+"""The business case: programme cost items and ROI / payback per scenario, computed by hand."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from kam_analysis.config import ASSUMED_PROGRAMME_COSTS
+from kam_analysis.phases.business_case import compute_business_case, compute_programme_cost
+
+PLAN = pd.DataFrame({"account_id": ["A", "B", "C"], "is_key": [True, True, False],
+                     "hours_allocated": [100.0, 50.0, 400.0]})
+
+
+def test_cost_counts_only_key_account_hours_and_the_clients_figures():
+    c = compute_programme_cost(PLAN, cost_per_hour=80, tools_cost_per_year=1000, setup_cost=5000).set_index("item")
+    assert c.loc["manager_time", "quantity"] == 150  # C is not a key account
+    assert c.loc["manager_time", "amount"] == 150 * 80
+    assert c.loc["tools", "amount"] == 1000 and c.loc["setup", "amount"] == 5000
+    assert not c["assumed"].any()
+    assert c.loc["setup", "kind"] == "one-off" and c.loc["tools", "kind"] == "per year"
+
+
+def test_a_cost_not_given_is_the_documented_assumption_and_says_so():
+    c = compute_programme_cost(PLAN, cost_per_hour=None, tools_cost_per_year=0, setup_cost=None).set_index("item")
+    assert c.loc["manager_time", "unit_cost"] == ASSUMED_PROGRAMME_COSTS["cost_per_hour"]
+    assert bool(c.loc["manager_time", "assumed"]) and bool(c.loc["setup", "assumed"])
+    assert not bool(c.loc["tools", "assumed"]) and c.loc["tools", "amount"] == 0  # zero is the client's figure
+
+
+def test_roi_and_payback_by_hand():
+    cost = compute_programme_cost(PLAN, cost_per_hour=80, tools_cost_per_year=0, setup_cost=6000)  # 12,000 a year
+    sc = pd.DataFrame({"scenario": ["low", "base"], "gross_profit_impact": [6000.0, 48000.0]})
+    bc = compute_business_case(sc, cost, ramp_up=[0.5, 1.0]).set_index("scenario")
+    # base: profit 48,000 x 1.5 = 72,000; cost 6,000 + 2 x 12,000 = 30,000; net 42,000; ROI 1.4
+    assert bc.loc["base", "profit_over_horizon"] == pytest.approx(72000)
+    assert bc.loc["base", "cost_over_horizon"] == pytest.approx(30000)
+    assert bc.loc["base", "roi"] == pytest.approx(1.4)
+    # year 1 monthly net = 2,000 - 1,000 = 1,000: the 6,000 set-up is back after 6 months
+    assert bc.loc["base", "payback_months"] == 6
+    # low: monthly net 250 - 1,000 in year 1, 500 - 1,000 in year 2: never pays back, ROI negative
+    assert math.isnan(bc.loc["low", "payback_months"])
+    assert bc.loc["low", "roi"] == pytest.approx((9000 - 30000) / 30000)
+    assert not bc["assumed_costs"].any()
+
+
+def test_ramp_up_is_validated():
+    from kam_analysis.config import StrategySection
+
+    with pytest.raises(ValueError, match="ramp_up"):
+        StrategySection(ramp_up=[0.5, 1.5])
