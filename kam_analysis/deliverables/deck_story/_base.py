@@ -117,7 +117,7 @@ class DeckData:
             self.skipped.append((topic, "not produced in this run" + (f": only when {when}" if when else "")))
             return None
         if df.empty:
-            self.skipped.append((topic, f"table {name} has no rows"))
+            self.skipped.append((topic, "the data gave no result for it"))
             return None
         return df
 

@@ -168,8 +168,8 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
                     if rated else "")
     foot = rag_note
     if illus_sources:
-        foot += (" Benchmarks marked illustrative are placeholders, not published figures: "
-                 + "; ".join(illus_sources) + ". They rate no KPI.")
+        foot += (" Benchmarks marked (illustrative) are placeholders from the engagement's benchmark template, not "
+                 "published figures (each one's note is in the speaker notes); they rate no KPI.")
     if unrated:
         foot += " Not rated: no target, and no sourced benchmark in the client's currency."
     if na:
@@ -185,7 +185,8 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
                       notes=f"KPI scorecard: current value (trailing 12 months) against the client's target and the "
                             "industry benchmark; gap = current - reference; RAG by relative shortfall against the "
                             "target, or a sourced benchmark in the client's currency. Illustrative benchmarks are "
-                            "reference only and never rate a KPI.")]
+                            "reference only and never rate a KPI." + (" Illustrative benchmarks: " + "; ".join(
+                                illus_sources) + "." if illus_sources else ""))]
 
 
 def d_style_rag(s: str) -> str:

@@ -15,6 +15,8 @@ DECK_RECOMMENDATIONS = 8  # the deck lists the largest; the KPI dashboard and th
 
 
 def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
+    if not d.supports("kpi_vs_target"):
+        return []  # no targets: the review-baseline slide shows the KPIs, the data request asks for targets
     t = d.table("kpi_vs_target", ("kpi", "current", "target", "status"), topic="KPI dashboard")
     if t is None:
         return []
