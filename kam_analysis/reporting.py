@@ -1,11 +1,32 @@
-"""Notebook presentation helpers: formatted tables for a consultant to read."""
+"""Notebook presentation helpers: formatted tables for a consultant to read.
+
+Client text (account, region, category and dimension names, the client's own name) is
+data in the notebooks' rich output too: :class:`Markdown` escapes every ``<`` and ``>``
+so no text can become HTML (a ``<script>`` in an account name would otherwise run when
+the executed notebook is exported with ``jupyter nbconvert --to html``), and the tables'
+Stylers escape their cells, headers and captions (:func:`kam_analysis.safety.escape_styler`).
+"""
 from __future__ import annotations
 
 import pandas as pd
+from IPython.display import Markdown as _IPythonMarkdown
 
 from .present.formats import fmt_money
+from .safety import escape_styler, safe_markdown
 
-__all__ = ["style_table", "validation_table"]
+__all__ = ["Markdown", "style_table", "validation_table"]
+
+
+class Markdown(_IPythonMarkdown):
+    """IPython's Markdown display, with :func:`safe_markdown` applied to the text.
+
+    The notebooks build their Markdown with f-strings holding client text; through this
+    class none of it can become markup (the notebooks' own text uses none). Use it instead
+    of ``IPython.display.Markdown`` in every notebook.
+    """
+
+    def __init__(self, data: str | None = None, *args, **kwargs):
+        super().__init__(safe_markdown(data) if isinstance(data, str) else data, *args, **kwargs)
 
 
 def style_table(df: pd.DataFrame, *, currency: str | None = None, money: list[str] = (), pct: list[str] = (),
@@ -27,9 +48,7 @@ def style_table(df: pd.DataFrame, *, currency: str | None = None, money: list[st
     for c in dates:
         fmt[c] = lambda v: v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else v
     fmt = {k: v for k, v in fmt.items() if k in df.columns}
-    st = df.style.format(fmt, na_rep="–").hide(axis="index")
-    if caption:
-        st = st.set_caption(caption)
+    st = escape_styler(df, caption=caption).format(fmt, na_rep="–", escape="html").hide(axis="index")
     return st
 
 

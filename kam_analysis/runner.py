@@ -72,6 +72,64 @@ def latest_run(params: Params) -> Path | None:
     return run if (run / "manifest.json").exists() else None
 
 
+#: the client folder's record of whose it is: ``{"name", "slug", "params_file", "inputs", "last_run"}``
+CLIENT_FILE = "client.json"
+
+
+def _folder_owner(client_dir: Path) -> str | None:
+    """The client name a client folder belongs to (its client.json, else its runs' manifests)."""
+    record = client_dir / CLIENT_FILE
+    if record.is_file():
+        try:
+            return json.loads(record.read_text(encoding="utf-8"))["name"]
+        except (ValueError, KeyError, OSError):
+            pass
+    for manifest in sorted(client_dir.glob("*/manifest.json"), reverse=True):  # runs made before client.json
+        try:
+            return json.loads(manifest.read_text(encoding="utf-8"))["client"]
+        except (ValueError, KeyError, OSError):
+            continue
+    return None
+
+
+def check_client_identity(params: Params) -> None:
+    """Refuse to run a client into another client's folder.
+
+    Two client names can give the same folder name (``"Acme Retail"`` and ``"ACME-retail"``
+    are both ``acme-retail``); the folder's ``client.json`` names the client it belongs to,
+    and a run of any other name stops before anything is written, so neither client's
+    ``--phase`` can reuse the other's tables.
+
+    Raises
+    ------
+    ParameterError
+        The folder belongs to a client of another name; the message names both and the fix.
+    """
+    from .exceptions import ParameterError
+
+    client_dir = _client_dir(params)
+    owner = _folder_owner(client_dir) if client_dir.is_dir() else None
+    if owner is not None and owner != params.client.name:
+        raise ParameterError(
+            f"client.name {params.client.name!r} gives the output folder {client_dir}, which belongs to another "
+            f"client, {owner!r} (see {client_dir / CLIENT_FILE}); two clients never share a folder, so --phase "
+            f"cannot reuse the other client's results. Fix: if this is {owner!r}, write client.name exactly so; "
+            f"otherwise give this client a name that makes another folder name, or another output.root")
+
+
+def _record_client_identity(client_dir: Path, params: Params, manifest: dict) -> None:
+    """Write the client folder's ``client.json``: the client's name and its last run's input hashes."""
+    from .data.runfolder import _atomic_write_bytes
+
+    record = {"name": params.client.name, "slug": params.slug, "params_file": manifest.get("params_file"),
+              "last_run": Path(manifest["run_dir"]).name,
+              "inputs": {i["table"]: i["sha256"] for i in manifest.get("inputs", [])}}
+    try:
+        _atomic_write_bytes(client_dir / CLIENT_FILE, json.dumps(record, indent=2).encode("utf-8"))
+    except OSError:  # a full disk: the runs' manifests still name the client
+        pass
+
+
 def _client_dir(params: Params) -> Path:
     root = Path(params.output.root).resolve()
     d = (root / params.slug).resolve()
@@ -446,6 +504,7 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
     nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
     wanted = plan_phases(phases, only=only, params_path=params_path, overrides=overrides)
     reused = [ph for ph in PHASES if ph not in wanted]
+    check_client_identity(params)
     base, base_manifest = None, None
     if reused:
         base = latest_run(params)
@@ -570,7 +629,10 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         manifest["failure"] = faults.failure(error, stage, manifest)
     final = client_dir / (run_id if status == "success" else f"{run_id}-failed")
     manifest["run_dir"] = str(final)
+    _name_final_folder(work, final)
     kept = faults.finalise(work, final, manifest, client_dir if new_client_dir else None)
+    if kept:
+        _record_client_identity(client_dir, params, manifest)
     final = Path(manifest["run_dir"])
     if status == "success" and manifest["status"] == "success":
         tmp = client_dir / f".LATEST.{run_id}"
@@ -606,6 +668,21 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
     if isinstance(error, RunStopped):
         raise RunStopped(msg, exit_code=error.exit_code) from None
     raise RunError(msg) from error
+
+
+def _name_final_folder(work: Path, final: Path) -> None:
+    """Point the executed notebooks at the run folder they will be found in, not the
+    ``.partial`` folder they ran in (their ``run_dir`` parameter and Papermill's paths)."""
+    from .data.runfolder import _atomic_write_bytes
+
+    old, new = json.dumps(str(work))[1:-1], json.dumps(str(final))[1:-1]
+    for nb in sorted((work / "notebooks").glob("*.ipynb")):
+        try:
+            text = nb.read_text(encoding="utf-8")
+            if old in text:
+                _atomic_write_bytes(nb, text.replace(old, new).encode("utf-8"))
+        except (OSError, UnicodeDecodeError):  # a full disk: the notebook keeps the path it ran with
+            pass
 
 
 def open_run(params_path: str | Path, run_dir: str | Path | None = None, overrides: list[str] | None = None) -> Run:

@@ -6,9 +6,13 @@
   such text with an apostrophe-free, visible-safe guard (a leading single quote in CSV,
   explicit string type in XLSX via :func:`safe_cell_value`).
 * Control characters are removed and over-long strings truncated (:func:`clean_text`).
+* Notebook rich output: Markdown holds no HTML (:func:`safe_markdown`) and table Stylers
+  escape every cell, label and caption (:func:`escape_styler`), so a ``<script>`` in an
+  account name stays text in JupyterLab and in ``jupyter nbconvert --to html``.
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -20,6 +24,8 @@ __all__ = [
     "neutralise_formula",
     "neutralise_frame_for_csv",
     "is_formula_like",
+    "safe_markdown",
+    "escape_styler",
 ]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -90,3 +96,46 @@ def neutralise_frame_for_csv(df):
     # Column names are client-controlled too (e.g. categories pivoted into columns).
     out.columns = [_csv_text(str(c)) for c in out.columns]
     return out
+
+
+def safe_markdown(text: str) -> str:
+    """Markdown whose ``<`` and ``>`` are entities: it renders the same, but holds no HTML."""
+    return str(text).replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_styler(frame, *, caption: str = ""):
+    """A pandas Styler of ``frame`` whose cells, column and index labels and caption are
+    escaped HTML text, now and after any later ``.format(...)``/``.format_index(...)``/
+    ``.set_caption(...)`` (pandas' own Styler forgets the escaping of every column when a
+    notebook later formats a few number columns).
+    """
+    st = _safe_styler_class()(frame, escape="html", na_rep="\u2013")
+    st.format_index(axis=0).format_index(axis=1)
+    if caption:
+        st.set_caption(caption)
+    return st
+
+
+@functools.cache
+def _safe_styler_class():
+    import html
+
+    from pandas.io.formats.style import Styler
+
+    class SafeStyler(Styler):
+        """A Styler that escapes client text as HTML by default (see :func:`escape_styler`)."""
+
+        def format(self, formatter=None, subset=None, na_rep="\u2013", precision=None, decimal=".",
+                   thousands=None, escape="html", hyperlinks=None):
+            return super().format(formatter, subset=subset, na_rep=na_rep, precision=precision, decimal=decimal,
+                                  thousands=thousands, escape=escape, hyperlinks=hyperlinks)
+
+        def format_index(self, formatter=None, axis=0, level=None, na_rep=None, precision=None, decimal=".",
+                         thousands=None, escape="html", hyperlinks=None):
+            return super().format_index(formatter, axis=axis, level=level, na_rep=na_rep, precision=precision,
+                                        decimal=decimal, thousands=thousands, escape=escape, hyperlinks=hyperlinks)
+
+        def set_caption(self, caption):
+            return super().set_caption(html.escape(caption) if isinstance(caption, str) else caption)
+
+    return SafeStyler

@@ -50,3 +50,20 @@ def test_notebook_explains_itself(path):
     md = [c for c in nb.cells if c.cell_type == "markdown"]
     assert md and md[0].source.startswith("# ")
     assert len(md) >= 3
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_rich_output_goes_through_the_escaping_helpers(path):
+    """Markdown comes from kam_analysis.reporting (client text escaped), never IPython's own;
+    no raw HTML display and no unescaped Styler (``.style``) built in a notebook."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("IPython"):
+                assert {a.name for a in node.names} <= {"display"}, f"{path.name}: {ast.unparse(node)}"
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("style", "to_html"), f"{path.name}: {ast.unparse(node)[:80]}"
+            if isinstance(node, ast.Name):
+                assert node.id not in ("HTML", "Javascript"), f"{path.name}: uses {node.id}"

@@ -1,14 +1,16 @@
 """Same params and data give the same tables and deliverables; concurrent runs do not interfere.
 
-The deliverable comparison is generic (every file in deliverables/, whatever builds it):
-zip-based Office files are compared part by part (XML text, so metadata timestamps must
-come from the run, not the clock), other files as text or bytes. The run's own id and
-folder are the only strings allowed to differ.
+The deliverable comparison is generic (every file in deliverables/ and figures/, whatever
+builds it) and byte for byte: document timestamps come from the run's as-of date, not the
+clock, figures are seeded, and the run's id appears only in its manifest. The executed
+notebooks name their own run folder (the parameter they ran with) but hold no memory
+address and no temporary path.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -42,33 +44,58 @@ def assert_same_tables(a: Path, b: Path) -> None:
         assert p.read_bytes() == (b / "tables" / p.name).read_bytes(), p.name
 
 
-def _normalised(data: bytes, run_dir: Path) -> bytes:
-    for token in (str(run_dir), run_dir.name, run_dir.name.removesuffix("-failed")):
-        data = data.replace(token.encode(), b"<RUN>")
-    return data
-
-
 def deliverable_differences(a: Path, b: Path) -> list[str]:
-    """Parts of the deliverables of run ``a`` and run ``b`` that differ (beyond the run id/folder)."""
-    da, db = a / "deliverables", b / "deliverables"
-    files_a = sorted(p.name for p in da.glob("*")) if da.exists() else []
-    files_b = sorted(p.name for p in db.glob("*")) if db.exists() else []
-    if files_a != files_b:
-        return [f"different files: {files_a} vs {files_b}"]
+    """Files of run ``a``'s deliverables and figures that are not byte-identical to run ``b``'s.
+
+    Nothing is normalised: the run id lives only in the manifest, document timestamps come
+    from the run's as-of date and figures are seeded. For a zip-based Office file the
+    differing parts are named, to say where a difference comes from.
+    """
     diffs = []
-    for name in files_a:
-        pa, pb = da / name, db / name
-        if zipfile.is_zipfile(pa):
-            with zipfile.ZipFile(pa) as za, zipfile.ZipFile(pb) as zb:
-                if sorted(za.namelist()) != sorted(zb.namelist()):
-                    diffs.append(f"{name}: different parts")
-                    continue
-                for part in za.namelist():
-                    if _normalised(za.read(part), a) != _normalised(zb.read(part), b):
-                        diffs.append(f"{name}:{part}")
-        elif _normalised(pa.read_bytes(), a) != _normalised(pb.read_bytes(), b):
-            diffs.append(name)
+    for sub, pattern in (("deliverables", "*"), ("figures", "*.png")):
+        da, db = a / sub, b / sub
+        files_a = sorted(p.name for p in da.glob(pattern)) if da.exists() else []
+        files_b = sorted(p.name for p in db.glob(pattern)) if db.exists() else []
+        if files_a != files_b:
+            diffs.append(f"{sub}: different files: {files_a} vs {files_b}")
+            continue
+        for name in files_a:
+            pa, pb = da / name, db / name
+            if pa.read_bytes() == pb.read_bytes():
+                continue
+            if zipfile.is_zipfile(pa):
+                with zipfile.ZipFile(pa) as za, zipfile.ZipFile(pb) as zb:
+                    parts = [i.filename for i in za.infolist()]
+                    if parts != [i.filename for i in zb.infolist()]:
+                        diffs.append(f"{name}: different parts")
+                        continue
+                    differing = [part for part in parts if za.read(part) != zb.read(part)]
+                    times = [i.filename for i, j in zip(za.infolist(), zb.infolist()) if i.date_time != j.date_time]
+                    diffs.append(f"{name}: parts {differing[:5]} differ" + (f", zip times of {times[:3]}" if times else ""))
+            else:
+                diffs.append(f"{sub}/{name}")
+        for name in files_a:  # the run id is only in the manifest
+            data = (da / name).read_bytes()
+            if zipfile.is_zipfile(da / name):
+                with zipfile.ZipFile(da / name) as z:
+                    data = b"".join(z.read(n) for n in z.namelist() if not n.endswith((".png", ".jpeg", ".xlsx")))
+            if a.name.encode() in data:
+                diffs.append(f"{sub}/{name}: holds the run id {a.name}")
     return diffs
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-f]{6,}|object at 0x|0x[0-9a-f]{8,}")
+
+
+def notebook_problems(run_dir: Path) -> list[str]:
+    """Memory addresses and temporary paths in the run's executed notebooks."""
+    problems = []
+    for nb in sorted((run_dir / "notebooks").glob("*.ipynb")):
+        text = nb.read_text(encoding="utf-8")
+        if ".partial" in text:
+            problems.append(f"{nb.name}: names the temporary .partial folder")
+        problems += [f"{nb.name}: memory address {m.group(0)!r}" for m in _ADDRESS.finditer(text)][:3]
+    return problems
 
 
 # --------------------------------------------------------------------------- fast: prepare twice
@@ -136,6 +163,7 @@ def test_two_runs_same_inputs_identical_tables_and_deliverables(tmp_path):
     assert a != b
     assert_same_tables(a, b)
     assert deliverable_differences(a, b) == []
+    assert notebook_problems(a) == [] and notebook_problems(b) == []
 
 
 @pytest.mark.slow

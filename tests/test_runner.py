@@ -258,3 +258,26 @@ def test_whole_engagement_runs_the_real_notebooks(tmp_path):
     assert m["status"] == "success"
     assert [d["status"] for d in m["deliverables"]] == ["success"] * 4
     assert any("[4/4] review" in line for line in lines)
+
+
+def test_a_second_client_whose_name_makes_the_same_folder_is_refused(client, tmp_path):
+    from kam_analysis.exceptions import ParameterError
+
+    first = _good_run(client, tmp_path)
+    record = json.loads((_runs(client) / "client.json").read_text())
+    assert record["name"] == "Runner Test" and record["last_run"] == first.run_dir.name
+    assert len(record["inputs"]["transactions"]) == 64
+    other = client.with_name("other.yaml")
+    other.write_text(client.read_text().replace("Runner Test", "RUNNER-test"))
+    before = sorted(p.name for p in _runs(client).iterdir())
+    for phases in (None, ["strategy"]):
+        with pytest.raises(ParameterError, match=r"client.name 'RUNNER-test' gives the output folder .*runner-test, "
+                                                 r"which belongs to another client, 'Runner Test'"):
+            run_engagement(other, phases=phases, notebooks_dir=tmp_path / "nb_ok", deliverables=False, progress=None)
+    assert sorted(p.name for p in _runs(client).iterdir()) == before
+    # a folder made before client.json existed is recognised by its runs' manifests
+    (_runs(client) / "client.json").unlink()
+    with pytest.raises(ParameterError, match="belongs to another client, 'Runner Test'"):
+        run_engagement(other, notebooks_dir=tmp_path / "nb_ok", deliverables=False, progress=None)
+    assert run_engagement(client, phases=["review"], notebooks_dir=tmp_path / "nb_ok", deliverables=False,
+                          progress=None).ok

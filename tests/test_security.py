@@ -35,6 +35,9 @@ HOSTILE = [
     "=cmd|' /C notepad'!'A1'",
 ]
 HTML_HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+REGION_MARKUP = "<script>alert(1)</script><b onmouseover=alert(2)>R</b>"
+#: markup that would act in a browser: a script with client code, an event handler in a tag
+LIVE_MARKUP = re.compile(r"<script>alert\(|<[a-z]+[^<>]*\son(error|mouseover)=", re.I)
 
 
 # --------------------------------------------------------------------------- helpers used on any run
@@ -65,6 +68,26 @@ def _xlsx_problems(path: Path, client_strings: list[str]) -> list[str]:
     return problems
 
 
+def _pptx_chart_problems(path: Path, client_strings: list[str]) -> list[str]:
+    """Formula cells in the deck charts' embedded data workbooks (PowerPoint's Edit Data)."""
+    import io
+    import tempfile
+
+    problems = []
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.startswith("ppt/embeddings/") and name.endswith(".xlsx"):
+                with tempfile.NamedTemporaryFile(suffix=".xlsx") as fh:
+                    fh.write(io.BytesIO(z.read(name)).getvalue())
+                    fh.flush()
+                    problems += [f"{name}: {p}" for p in _xlsx_problems(Path(fh.name), client_strings)]
+                with zipfile.ZipFile(io.BytesIO(z.read(name))) as inner:
+                    for sheet in inner.namelist():
+                        if sheet.startswith("xl/worksheets/") and "<f>" in inner.read(sheet).decode("utf-8", "replace"):
+                            problems.append(f"{name}:{sheet}: a formula in a chart's data workbook")
+    return problems
+
+
 def check_outputs_are_inert(run_dir: Path, client_strings: list[str]) -> list[str]:
     """Every CSV cell, XLSX cell and HTML text in a run folder that could run client text as code."""
     problems = []
@@ -75,6 +98,8 @@ def check_outputs_are_inert(run_dir: Path, client_strings: list[str]) -> list[st
                     problems.append(f"{path.relative_to(run_dir)}: formula-like cell {cell!r}")
         elif path.suffix == ".xlsx":
             problems += [f"{path.relative_to(run_dir)}: {p}" for p in _xlsx_problems(path, client_strings)]
+        elif path.suffix == ".pptx":
+            problems += [f"{path.relative_to(run_dir)}: {p}" for p in _pptx_chart_problems(path, client_strings)]
         elif path.suffix in {".html", ".htm"}:
             text = path.read_text(encoding="utf-8", errors="replace")
             if "<script>alert(" in text or "onerror=alert" in text:
@@ -186,7 +211,10 @@ def test_hostile_client_name_runs_inside_output_root(tmp_path, capsys):
     capsys.readouterr()
     created = [p for p in tmp_path.rglob("*") if p.is_dir()]
     assert all(str(p).startswith(str(tmp_path)) for p in created)
-    assert (tmp_path / "outputs" / "etc-passwd").is_dir()
+    from kam_analysis.runner import _client_dir
+
+    assert _client_dir(load_params(params_path)) == (tmp_path / "outputs" / "etc-passwd").resolve()
+    assert not (tmp_path / "outputs" / "etc-passwd").exists()  # a data error leaves no empty client folder
 
 
 @pytest.mark.parametrize("bad", ["../x.xlsx", "/etc/passwd", "a/b.pptx", "..\\x.html", ".hidden"])
@@ -238,6 +266,46 @@ def test_pseudonyms_are_stable_across_calls(tmp_path):
     assert run.account_display_names().equals(run.account_display_names())
 
 
+# --------------------------------------------------------------------------- deck chart data workbooks
+def test_deck_chart_data_workbooks_hold_client_text_as_text(tmp_path):
+    """python-pptx writes a chart's data into an embedded workbook with XlsxWriter, whose
+    write() turns "=..." into a formula; the deck's chart data classes switch that off."""
+    from pptx import Presentation
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
+
+    from kam_analysis.deliverables._pptx import BubbleChartData, CategoryChartData, XyChartData
+
+    prs = Presentation()
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    cd = CategoryChartData()
+    cd.categories = HOSTILE[:4] + ["http://evil.example", "12"]
+    cd.add_series("@SUM(A1:A9)", [1, 2, 3, 4, 5, 6])
+    xy, bubble = XyChartData(), BubbleChartData()
+    xy.add_series("=cmd|' /C notepad'!'A1'").add_data_point(1, 2)
+    bubble.add_series("+1+cmd|' /C calc'!A0").add_data_point(1, 2, 3)
+    for kind, data in ((XL_CHART_TYPE.COLUMN_CLUSTERED, cd), (XL_CHART_TYPE.XY_SCATTER, xy),
+                       (XL_CHART_TYPE.BUBBLE, bubble)):
+        slide.shapes.add_chart(kind, Inches(1), Inches(1), Inches(4), Inches(3), data)
+    path = tmp_path / "deck.pptx"
+    prs.save(path)
+    assert _pptx_chart_problems(path, HOSTILE) == []
+    # the text is there, as text, for the consultant who opens Edit Data
+    with zipfile.ZipFile(path) as z:
+        [first] = [n for n in z.namelist() if n.startswith("ppt/embeddings/")][:1]
+        wb = openpyxl.load_workbook(io_bytes(z.read(first)))
+    cells = [c.value for row in wb.active.iter_rows() for c in row]
+    assert HOSTILE[0] in cells and "@SUM(A1:A9)" in cells and "http://evil.example" in cells
+    assert "12" in cells  # a category that looks like a number stays the label it was
+    assert not wb.active._hyperlinks
+
+
+def io_bytes(data: bytes):
+    import io
+
+    return io.BytesIO(data)
+
+
 # --------------------------------------------------------------------------- whole engagement
 # Short enough to fit the deck's length limits on titles (engagement.title <= 120 characters)
 CODE = "__import__('os').mkdir(r'PWNED_PATH')"
@@ -267,6 +335,11 @@ def hostile_run(tmp_path_factory):
     customers.loc[: len(bad) - 1, "Customer Name"] = bad
     # regions are shown (only names are pseudonymised): hostile too, but distinct from any name
     customers.loc[: len(bad) - 1, "Region"] = [f"{'=+-@'[i % 4]}Region {i}" for i in range(len(bad))]
+    customers.loc[len(bad) - 1, "Region"] = REGION_MARKUP
+    # capability dimensions are shown in the notebooks' tables and the deck's charts
+    capability = tmp / "data" / "kam_capability.csv"
+    capability.write_text(capability.read_text().replace("Account planning", f'"{REGION_MARKUP}"')
+                          .replace("Customer insight", "=1+2 insight"))
     customers.to_csv(tmp / "data" / "customers.csv", index=False, quoting=csv.QUOTE_ALL)  # as Excel would
     title = f'Title """ \n{code}\n\'\'\' "; {code}'
     argv = ["run", str(params_path), "--quiet", "--set", f"engagement.consultant={code}",
@@ -291,6 +364,39 @@ def test_parameter_values_reach_notebooks_as_data(hostile_run):
 def test_no_output_of_a_hostile_run_runs_client_text(hostile_run):
     (run_dir,) = hostile_run["runs"]
     assert check_outputs_are_inert(run_dir, hostile_run["hostile"]) == []
+
+
+@pytest.mark.slow
+def test_executed_notebooks_exported_to_html_run_no_client_markup(hostile_run):
+    """`jupyter nbconvert --to html` of the executed notebooks: client markup is shown as text."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    (run_dir,) = hostile_run["runs"]
+    shown = []
+    for nb_path in sorted((run_dir / "notebooks").glob("*.ipynb")):
+        body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
+        assert not LIVE_MARKUP.search(body), f"{nb_path.name}: {LIVE_MARKUP.search(body).group(0)}"
+        shown += [nb_path.name] if "&lt;script&gt;alert(1)" in body else []
+    assert shown, "the hostile region reached no notebook output, so the test proves nothing"
+
+
+def test_notebook_markdown_and_tables_escape_client_text():
+    from nbconvert.filters.markdown import markdown2html
+
+    from kam_analysis.phases.assessment import style_display
+    from kam_analysis.reporting import Markdown, style_table
+
+    md = Markdown(f"**Region:** {REGION_MARKUP} &nbsp;·&nbsp; p < 0.05")
+    rendered = markdown2html(md._repr_markdown_())
+    assert not LIVE_MARKUP.search(rendered) and "&lt;script&gt;alert(1)" in rendered
+    assert "&amp;nbsp;" not in rendered  # the notebooks' own entities still render
+    frame = pd.DataFrame({REGION_MARKUP: [REGION_MARKUP, None], "revenue": [1.5, 2.0]})
+    for st in (style_table(frame, money=["revenue"], caption=REGION_MARKUP),
+               style_display(frame, caption=REGION_MARKUP).format({"revenue": "{:.1f}"})):
+        html_text = st.to_html()
+        assert not LIVE_MARKUP.search(html_text), html_text
+        assert html_text.count("&lt;script&gt;alert(1)") == 3  # header, cell, caption
 
 
 @pytest.mark.slow

@@ -175,7 +175,14 @@ def plot_clv_distribution(segments: pd.DataFrame, *, names: list[str], currency:
     order = [q for q in names if (df["quadrant"] == q).any()]
     sns.boxplot(data=df, x="quadrant", y="clv", order=order, hue="quadrant", hue_order=order,
                 palette=quadrant_colors(names), ax=ax, showfliers=False, legend=False)
-    sns.stripplot(data=df, x="quadrant", y="clv", order=order, color="#333333", size=2, alpha=0.35, ax=ax)
+    # seaborn jitters with NumPy's global random state: seeded here (and restored), so the
+    # same run gives the same figure and the kernel's other random draws are untouched
+    state = np.random.get_state()
+    np.random.seed(0)
+    try:
+        sns.stripplot(data=df, x="quadrant", y="clv", order=order, color="#333333", size=2, alpha=0.35, ax=ax)
+    finally:
+        np.random.set_state(state)
     ax.set_yscale("log")
     ax.yaxis.set_major_locator(mticker.LogLocator(base=10))
     ax.yaxis.set_major_formatter(money_axis(currency))

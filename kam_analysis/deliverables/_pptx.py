@@ -11,6 +11,10 @@ Conventions
   removed, length-limited) — client strings are data.
 * Chart data never contains NaN: :func:`finite` maps NaN/inf to ``None`` and callers drop
   rows without a value before building chart data.
+* A chart's embedded data workbook (PowerPoint's *Edit Data*) holds client text as text:
+  the chart data classes here write it with XlsxWriter's string conversions off, so a
+  category or series name such as ``=HYPERLINK(...)`` or ``@SUM(...)`` never becomes a
+  formula, a link or a number.
 * Font sizes are chosen so text fits its box (:func:`fit_font_size`, a conservative
   character-width estimate for the template's sans-serif fonts).
 """
@@ -24,7 +28,10 @@ from dataclasses import dataclass
 
 from lxml import etree
 from pptx import Presentation
-from pptx.chart.data import BubbleChartData, CategoryChartData, XyChartData
+from pptx.chart.data import BubbleChartData as _BubbleChartData
+from pptx.chart.data import CategoryChartData as _CategoryChartData
+from pptx.chart.data import XyChartData as _XyChartData
+from pptx.chart.xlsx import BubbleWorkbookWriter, CategoryWorkbookWriter, XyWorkbookWriter
 from pptx.dml.color import RGBColor
 from pptx.enum.chart import XL_CHART_TYPE, XL_LABEL_POSITION, XL_LEGEND_POSITION, XL_TICK_LABEL_POSITION
 from pptx.enum.shapes import MSO_SHAPE
@@ -39,6 +46,66 @@ from ..safety import clean_text
 __all__ = [
     "Box", "DeckTemplate", "SlideCanvas", "LAYOUTS", "finite", "fit_font_size", "rgb",
 ]
+
+#: XlsxWriter options of the charts' data workbooks: client text is written as text, never
+#: as a formula ("=", "+", "-", "@"), a hyperlink or a number
+SAFE_XLSXWRITER_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                           "strings_to_numbers": False}
+
+
+class _TextSafeWorkbook:
+    """Mixin for python-pptx's workbook writers: open the workbook with the safe options."""
+
+    def _open_worksheet(self, xlsx_file):
+        import contextlib
+
+        from xlsxwriter import Workbook
+
+        @contextlib.contextmanager
+        def opened():
+            workbook = Workbook(xlsx_file, SAFE_XLSXWRITER_OPTIONS)
+            worksheet = workbook.add_worksheet()
+            yield workbook, worksheet
+            workbook.close()
+
+        return opened()
+
+
+class _CategoryWriter(_TextSafeWorkbook, CategoryWorkbookWriter):
+    pass
+
+
+class _XyWriter(_TextSafeWorkbook, XyWorkbookWriter):
+    pass
+
+
+class _BubbleWriter(_TextSafeWorkbook, BubbleWorkbookWriter):
+    pass
+
+
+class CategoryChartData(_CategoryChartData):
+    """python-pptx's category chart data, whose embedded workbook keeps client text as text."""
+
+    @property
+    def _workbook_writer(self):
+        return _CategoryWriter(self)
+
+
+class XyChartData(_XyChartData):
+    """python-pptx's XY chart data, whose embedded workbook keeps client text as text."""
+
+    @property
+    def _workbook_writer(self):
+        return _XyWriter(self)
+
+
+class BubbleChartData(_BubbleChartData):
+    """python-pptx's bubble chart data, whose embedded workbook keeps client text as text."""
+
+    @property
+    def _workbook_writer(self):
+        return _BubbleWriter(self)
+
 
 EMU_PER_IN = 914400
 EMU_PER_PT = 12700

@@ -111,7 +111,7 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
     cp.last_printed = stamp
     cp.revision = 1
     cp.keywords = "KAM; framework deck"
-    cp.comments = f"Built from run {data.run_id}"
+    cp.comments = "Built by kam_analysis from the engagement run's tables"
     _stamp_embedded_workbooks(deck.prs, stamp)
     out = run.deliverable_path(filename)
     buf = io.BytesIO()

@@ -23,6 +23,7 @@ from ..metrics import format_kpi, higher_is_better, kpi_label
 from ..metrics.benchmarks import benchmark_comparable, benchmark_label, benchmark_usable, load_benchmarks
 from ..present.formats import fmt_change, fmt_count, fmt_period, fmt_value, is_num
 from ..present.theme import active_theme, hex_css
+from ..safety import escape_styler
 
 __all__ = [
     "load_benchmarks",
@@ -487,13 +488,11 @@ def style_display(frame: pd.DataFrame, *, status_col: str | None = None, caption
     """A Styler for reading in the notebook: no index, text left-aligned, numbers right,
     RAG / readiness status coloured, missing values as an en dash."""
     text = [c for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype) in ("str", "string")]
-    st = frame.style.hide(axis="index").format(na_rep="–")
+    st = escape_styler(frame, caption=caption).hide(axis="index")  # client text stays text
     st = st.set_properties(subset=text, **{"text-align": "left"})
     st = st.set_table_styles([{"selector": "th", "props": [("text-align", "left")]}])
     if status_col and status_col in frame:
         st = st.map(_status_style, subset=[status_col])
-    if caption:
-        st = st.set_caption(caption)
     return st
 
 

@@ -142,11 +142,6 @@ class DeckData:
 
     # ------------------------------------------------------------------ text helpers
     @property
-    def run_id(self) -> str:
-        """The run's id (the runner builds in '.<id>.partial' and renames it when done)."""
-        return self.run.dir.name.lstrip(".").removesuffix(".partial")
-
-    @property
     def as_of(self) -> dt.date:
         return self.params.analysis.as_of_date
 

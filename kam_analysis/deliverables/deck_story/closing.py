@@ -50,7 +50,7 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("next", "Title and Content", title[:150],
                       draw, topic="Next steps", source="KAM analysis: the consultant's next steps and the recommendations",
                       notes="Next steps: the consultant's agreed steps, the top recommendations, phases still to "
-                            "complete and the data that would unlock more analysis. Run {d.run_id}.")]
+                            "complete and the data that would unlock more analysis.")]
 
 
 def s_method_notes(d: DeckData, specs: list[SlideSpec]) -> list[SlideSpec]:
@@ -111,7 +111,7 @@ def s_data_sources(d: DeckData) -> list[SlideSpec]:
                       source="Data validation of this engagement's client files",
                       notes="Client files as validated: rows read and rows kept after removing duplicates, rows "
                             "after the as-of date and unparseable rows. Files: " + "; ".join(files)
-                            + f". Validation report: data/validation.json of run {d.run_id}.")]
+                            + ". Validation report: data/validation.json of the run.")]
 
 
 def s_not_included(d: DeckData) -> list[SlideSpec]:

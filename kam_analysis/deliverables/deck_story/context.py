@@ -97,7 +97,7 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
                             "review). A result is ticked only when this run produced it; a phase is complete when it "
                             "produced all of them. Not produced: " + (", ".join(
                                 _PHASE_OUTPUTS[t] for _, _, ts in PHASES for t in ts if not produced(d, t)) or "none")
-                            + f" (run {d.run_id}).")]
+                            + ".")]
 
 
 _FORCE_NAMES = {"rivalry": "Competitive rivalry", "new_entrants": "Threat of new entrants",

@@ -25,7 +25,8 @@ def s_title(d: DeckData) -> list[SlideSpec]:
             c.picture(logo, Box(w - int(2.6 * IN), int(0.4 * IN), int(2.0 * IN), int(0.8 * IN)))
 
     return [SlideSpec("summary", "Title", _text(e.title, 120), draw, topic="title",
-                      notes=f"Framework deck built from run {d.run_id}; every number comes from the run's tables.")]
+                      notes="Framework deck built from the engagement run's tables; every number comes from them (the run's "
+                            "manifest lists this file with its checksum).")]
 
 
 def s_exec_summary(d: DeckData) -> list[SlideSpec]:
