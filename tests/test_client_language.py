@@ -96,3 +96,36 @@ def test_the_executive_summary_opens_with_decisions_with_value_cost_and_return(d
     # the demo gives no programme cost: the page says the costs are assumed and asks for the client's own
     text = "\n".join(sh.text_frame.text for sh in first.shapes if sh.has_text_frame)
     assert "(assumed)" in fund[2] and "replace with yours" in text
+
+
+@pytest.mark.slow
+def test_the_deck_shows_three_to_five_recommendations_with_owner_and_says_of_how_many(deliverables):
+    import json
+    import re
+
+    from openpyxl import load_workbook
+    from pptx import Presentation
+
+    run_dir = deliverables["deck"].parents[1]
+    import pandas as pd
+    m = len(pd.read_parquet(run_dir / "tables" / "recommendations.parquet"))
+    shown, titles = [], []
+    for s in Presentation(deliverables["deck"]).slides:
+        for sh in s.shapes:
+            if getattr(sh, "has_table", False) and sh.has_table and sh.table.cell(0, 1).text == "Recommendation":
+                rows = [[c.text for c in r.cells] for r in list(sh.table.rows)]
+                assert rows[0][2] == "Owner and timing"
+                assert all(re.search(r", by \d{1,2} \w{3} \d{4}$", r[2]) for r in rows[1:]), rows
+                shown += rows[1:]
+                titles.append(s.shapes.title.text_frame.text)
+    assert m >= 3 and 3 <= len(shown) <= 5
+    if len(shown) < m:
+        assert all(f"top {len(shown)} of {m}" in t for t in titles), titles
+    ws = load_workbook(deliverables["kpi_dashboard"])["Recommendations"]
+    head = [c.value for c in ws[4]]
+    assert "Owner" in head and "Due by" in head
+    assert sum(1 for r in ws.iter_rows(min_row=5, values_only=True) if r[0] is not None) == m
+    page = deliverables["html_dashboard"].read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="dashboard-data">(.*?)</script>', page, re.S).group(1))
+    assert data["recommendations_total"] == m == len(data["recommendations"])
+    assert all(r.get("owner") for r in data["recommendations"])

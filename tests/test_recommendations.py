@@ -134,3 +134,19 @@ def test_every_recommendation_is_kept_so_the_count_is_the_tables_rows():
     r = recommendations.compute_recommendations(*many)
     assert len(r) == 20 and r["rank"].tolist() == list(range(1, 21))  # no cap: a deliverable says "top N of 20"
     assert r["recommendation"].iloc[0] == "do 20" and r["recommendation"].iloc[-1] == "do 1"
+
+
+def test_each_recommendation_has_an_owner_and_a_due_date_from_its_rule():
+    import datetime as dt
+
+    from kam_analysis.phases.recommendations import RULE_OWNERS, compute_recommendations
+
+    a = pd.DataFrame([{"rule": "whitespace", "recommendation": "x", "evidence": "e", "value": 10.0,
+                       "value_basis": "b", "segment": ""},
+                      {"rule": "uncovered_high_risk", "recommendation": "y", "evidence": "e", "value": 20.0,
+                       "value_basis": "b", "segment": ""}])
+    r = compute_recommendations(a, plan_date=dt.date(2026, 1, 1)).set_index("rule")
+    assert r.loc["uncovered_high_risk", "owner"] == RULE_OWNERS["uncovered_high_risk"][0]
+    assert r.loc["uncovered_high_risk", "due_date"] == pd.Timestamp("2026-01-31")
+    assert r.loc["whitespace", "due_date"] == pd.Timestamp("2026-04-01")
+    assert "owner" not in compute_recommendations(a).columns  # no plan date, no made-up dates

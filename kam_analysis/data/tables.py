@@ -370,7 +370,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("recommendations", "review", "recommendation",
        "optimisation recommendations ranked by value, each with its evidence",
        required="rank recommendation evidence value",
-       optional="rule value_basis segment"),
+       optional="rule value_basis segment owner due_date"),
     _t("segment_migration", "review", "baseline segment × current segment",
        "transition matrix baseline -> current segment: accounts and revenue",
        required="from_segment to_segment accounts revenue",

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import TEMPLATES_DIR
-from ..present.formats import currency_symbol
+from ..present.formats import currency_symbol, fmt_date
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS, read_optional
@@ -196,8 +196,11 @@ def collect_dashboard_data(run) -> dict:
     if recs is not None and "value_basis" not in recs:
         recs = recs.assign(value_basis="at stake")
     # every recommendation of the table (the deck shows the largest and says how many there are)
-    data["recommendations"] = _records(recs.sort_values("rank"), ["rank", "recommendation", "evidence", "value",
-                                                                  "value_basis"]) if recs is not None else []
+    if recs is not None and "due_date" in recs:
+        recs = recs.assign(due=[fmt_date(x) if pd.notna(x) else "" for x in recs["due_date"]])
+    data["recommendations"] = _records(recs.sort_values("rank"), [c for c in (
+        "rank", "recommendation", "evidence", "value", "value_basis", "owner", "due") if c in recs]) \
+        if recs is not None else []
     data["recommendations_total"] = 0 if recs is None else len(recs)
     data["notes"] = notes
     return data

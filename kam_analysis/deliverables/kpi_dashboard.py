@@ -487,8 +487,11 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         ws = _detail(wb, "Recommendations", "Optimisation recommendations",
                      "Ranked by the money at stake for each action; each value says what it measures (revenue at "
                      "risk, uplift, expected value) — values of different kinds are not added up",
-                     recs[[c for c in ["rank", "recommendation", "evidence", "value", "value_basis"] if c in recs]],
-                     formats={"rank": "int", "value": money}, headers={"value": "Value at stake"},
+                     recs[[c for c in ["rank", "recommendation", "evidence", "value", "value_basis", "owner",
+                                       "due_date"] if c in recs]],
+                     formats={"rank": "int", "value": money, "due_date": "date"},
+                     headers={"value": "Value at stake", "owner": "Owner",
+                              "due_date": "Due by"},
                      table="Recommendations")
         for col in ("B", "C"):
             ws.column_dimensions[col].width = 70

@@ -21,6 +21,7 @@ from .whitespace import summarise_whitespace
 
 __all__ = [
     "VALUE_BASIS",
+    "RULE_OWNERS",
     "LOYALTY_KPIS",
     "rule_segment_target_gaps",
     "rule_uncovered_risk",
@@ -32,6 +33,15 @@ __all__ = [
 
 
 _REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "value_basis", "segment"]
+
+#: who owns each kind of recommendation and how many days from the plan date it is due: the
+#: consultant's proposal, shown beside each recommendation for the client to confirm
+RULE_OWNERS: dict[str, tuple[str, int]] = {
+    "uncovered_high_risk": ("Head of sales", 30),
+    "stalled_playbook": ("KAM programme lead", 60),
+    "segment_target_gap": ("Key-account lead of the segment", 90),
+    "whitespace": ("Key-account managers, with marketing", 90),
+}
 
 
 
@@ -281,9 +291,10 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
 
 
 
-def compute_recommendations(*rule_outputs: pd.DataFrame) -> pd.DataFrame:
+def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None) -> pd.DataFrame:
     """All rules' recommendations ranked by value (largest first): ``rank, rule, recommendation,
-    evidence, value, value_basis, segment``.
+    evidence, value, value_basis, segment``, and with ``plan_date`` each one's ``owner`` and
+    ``due_date`` (:data:`RULE_OWNERS`: days after the plan date).
 
     Every recommendation is kept: the table's number of rows is *the* number of
     recommendations, ``rank`` runs 1..M without gaps, and a view that shows the first N
@@ -299,7 +310,12 @@ def compute_recommendations(*rule_outputs: pd.DataFrame) -> pd.DataFrame:
     df = df[np.isfinite(df["value"].astype(float))]
     df = df.sort_values(["value", "rule", "segment"], ascending=[False, True, True], kind="stable")
     df.insert(0, "rank", range(1, len(df) + 1))
-    return df[_REC_COLUMNS].reset_index(drop=True)
+    df = df[_REC_COLUMNS].reset_index(drop=True)
+    if plan_date is not None:
+        df["owner"] = df["rule"].map(lambda r: RULE_OWNERS.get(r, ("KAM programme lead", 90))[0])
+        days = df["rule"].map(lambda r: RULE_OWNERS.get(r, ("KAM programme lead", 90))[1])
+        df["due_date"] = pd.Timestamp(plan_date) + pd.to_timedelta(days.astype(int), unit="D")
+    return df
 
 
 def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.DataFrame | None,
@@ -354,4 +370,4 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     else:
         outputs.append(rule_stalled_playbooks(cohorts, cohorts["segment"].unique(),
                                               min_improvement=rv.playbook_min_improvement, currency=cur))
-    return compute_recommendations(*outputs), notes
+    return compute_recommendations(*outputs, plan_date=p.strategy.plan_date or p.analysis.as_of_date), notes

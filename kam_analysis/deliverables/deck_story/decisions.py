@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .._pptx import Box, SlideCanvas
-from ...present.formats import fmt_count, fmt_money, fmt_share, is_num
+from ...present.formats import fmt_count, fmt_date, fmt_money, fmt_share, is_num
 from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text
 
 
@@ -78,14 +78,13 @@ def _recommendation_decisions(d: DeckData, n: int) -> list[list[str]]:
     for _, x in r.sort_values("rank").head(n).iterrows():
         value = (f"{d.money(x['value'])} {_text(x.get('value_basis'), 50)}".strip() if is_num(x.get("value"))
                  else "not valued")
-        cost = (d.money(x["cost"]) + (" (assumed)" if bool(x.get("cost_assumed")) else "")) if is_num(x.get("cost")) \
-            else "within the programme's manager time"
+        cost = "within the programme's manager time"
         when = []
         if isinstance(x.get("owner"), str) and x["owner"].strip():
             when.append(_text(x["owner"], 40))
-        if isinstance(x.get("timing"), str) and x["timing"].strip():
-            when.append(_text(x["timing"], 30))
-        ret = (f"{fmt_share(x['roi'], decimals=0)} return" if is_num(x.get("roi")) else "") or "; ".join(when) or "—"
+        if x.get("due_date") is not None and not pd.isna(x.get("due_date")):
+            when.append(f"by {fmt_date(x['due_date'])}")
+        ret = ", ".join(when) or "—"
         out.append([_first_clause(x["recommendation"], 80), value, cost, ret])
     return out
 

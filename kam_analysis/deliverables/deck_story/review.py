@@ -6,12 +6,12 @@ import pandas as pd
 
 from ...present.theme import tint
 from .._pptx import SlideCanvas
-from ...present.formats import fmt_count, fmt_share, fmt_value, fmt_top, is_num
+from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, fmt_top, is_num
 from ._base import (_bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
                     SlideSpec, _text, _tiles)
 
 
-DECK_RECOMMENDATIONS = 8  # the deck lists the largest; the KPI dashboard and the HTML dashboard list all
+DECK_RECOMMENDATIONS = 5  # the deck lists the largest; the KPI dashboard and the HTML dashboard list all
 
 
 def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
@@ -220,8 +220,15 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     has_v = "value" in t.columns
     has_b = has_v and "value_basis" in t.columns
 
-    rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 200), _text(r["evidence"], 260)] +
-            ([d.money(r["value"])] if has_v else []) + ([_text(r["value_basis"], 60)] if has_b else [])
+    has_o = "owner" in t.columns
+
+    def owner(r) -> str:
+        due = r.get("due_date")
+        return _text(r.get("owner"), 50) + (f", by {fmt_date(due)}" if due is not None and not pd.isna(due) else "")
+
+    rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 200)] + ([owner(r)] if has_o else []) +
+            [_text(r["evidence"], 260)] +
+            ([d.money(r["value"]) + (f" {_text(r['value_basis'], 60)}" if has_b else "")] if has_v else [])
             for _, r in t.iterrows()]
     first = t.iloc[0]
     lead = _lc_first(_first_clause(first["recommendation"], 70))
@@ -234,10 +241,10 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     out = []
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
-            c.table(c.region("Table"), ["#", "Recommendation", "Evidence"] + (["Value at stake"] if has_v else [])
-                    + (["What the value is"] if has_b else []), rows[sl],
-                    widths=[0.4, 3, 3] + ([0.9] if has_v else []) + ([1.3] if has_b else []),
-                    align=["c", "l", "l"] + (["r"] if has_v else []) + (["l"] if has_b else []), max_pt=13)
+            c.table(c.region("Table"), ["#", "Recommendation"] + (["Owner and timing"] if has_o else []) + ["Evidence"]
+                    + (["Value at stake"] if has_v else []), rows[sl],
+                    widths=[0.4, 2.6] + ([1.3] if has_o else []) + [2.8] + ([1.4] if has_v else []),
+                    align=["c", "l"] + (["l"] if has_o else []) + ["l"] + (["l"] if has_v else []), max_pt=13)
         out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Recommendations", source=d.source("recommendations"),
                              footnote=(f"The {fmt_top(len(t), total)} recommendations by value; every one is in the "
