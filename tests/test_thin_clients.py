@@ -86,3 +86,22 @@ def test_identical_lines_are_kept(thin):
     assert clean["net_revenue"].sum() == pytest.approx(file["net_revenue"].sum(), abs=0.01)
     summary = result.run.read_table("account_summary")
     assert summary["revenue"].sum() == pytest.approx(file["net_revenue"].sum(), abs=0.05)
+
+
+def test_deliverables_say_how_orders_were_counted(thin):
+    """The deck's data-sources page and the workbook's data-quality sheet state the order rule."""
+    from openpyxl import load_workbook
+    from pptx import Presentation
+
+    from kam_analysis.data.orders import order_rule_client
+
+    profile, result, _ = thin
+    stats = result.manifest["validation"]["stats"]["transactions"]
+    expected = order_rule_client(stats)
+    assert ("no order number" in expected) == (profile == "consumer")
+    built = {d["name"]: result.run_dir / d["path"] for d in result.manifest["deliverables"]}
+    deck = "\n".join(sh.text_frame.text for s in Presentation(built["deck"]).slides for sh in s.shapes
+                     if sh.has_text_frame)
+    assert expected in deck
+    ws = load_workbook(built["segmentation_workbook"], read_only=True)["Data quality"]
+    assert expected + "." in [c for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]

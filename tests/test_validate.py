@@ -538,3 +538,12 @@ def test_readme_data_contract_is_generated_from_the_contract():
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert contract_markdown().rstrip("\n") in readme, "regenerate: python -m kam_analysis.data.contract"
+
+
+def test_the_order_rule_in_client_words():
+    from kam_analysis.data.orders import order_rule_client
+
+    assert order_rule_client({"orders": 53603, "order_id_given": 0}) == (
+        "Orders: 53,603, each an account's purchases on one day (the data has no order number)")
+    assert order_rule_client({"orders": 12, "order_id_given": 1}) == "Orders: 12, one per order number"
+    assert order_rule_client({}) is None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .readers import header_key
 
-__all__ = ["build_transactions", "order_rule", "ORDER_RULE_NO_ID", "examples_sql", "id_rows_sql", "MAX_ORDER_SPAN_DAYS",
+__all__ = ["build_transactions", "order_rule", "order_rule_client", "ORDER_RULE_NO_ID", "examples_sql", "id_rows_sql", "MAX_ORDER_SPAN_DAYS",
            "SPREAD_ORDER_LINE_SHARE", "N_EXAMPLES"]
 
 N_EXAMPLES = 5
@@ -54,6 +54,16 @@ def order_rule(stats: dict) -> str:
     if stats.get("order_id_given", 1):
         return f"{n:,} orders (lines sharing an order id)"
     return f"{n:,} orders ({ORDER_RULE_NO_ID})"
+
+
+def order_rule_client(stats: dict) -> str | None:
+    """The same, in client words for a deliverable's data-sources page (None before orders were counted)."""
+    if "orders" not in stats:
+        return None
+    n = int(stats["orders"])
+    if stats.get("order_id_given", 1):
+        return f"Orders: {n:,}, one per order number"
+    return f"Orders: {n:,}, each an account's purchases on one day (the data has no order number)"
 
 
 _NO_ID_FIX = ("remove data.transactions.columns.order_id from the params (an order is then an account's lines "

@@ -23,6 +23,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from ..data.orders import order_rule_client
 from ..exceptions import RunError
 from ..metrics import kpi_label
 from ..present.labels import P_ALIVE, label, labels
@@ -676,6 +677,9 @@ def _data_quality(ws, run, ctx) -> None:
                               headers={"table": "Data", "rows_read": "Rows read", "rows_kept": "Rows kept"},
                               table="RowsLoaded", freeze=False)
         row = last + 2
+        orders = order_rule_client(stats.get("transactions", {}))
+        if orders:
+            row = _note(ws, row, orders + ".", italic=False) + 1
     row = _section(ws, row, "Problems found")
     probs = v.get("problems", [])
     if probs:

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 
-from .._pptx import Box, SlideCanvas
+from ...data.orders import order_rule_client
 from ...present.formats import fmt_count, fmt_value
+from .._pptx import Box, SlideCanvas
 from ._base import _bullets, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text
 from .context import PHASES
 
@@ -96,6 +97,9 @@ def s_data_sources(d: DeckData) -> list[SlideSpec]:
              ]
     if a.programme_start:
         facts.insert(1, f"Programme start: {a.programme_start:%d %b %Y}")
+    orders = order_rule_client(v.get("stats", {}).get("transactions", {}))
+    if orders:
+        facts.append(orders)
 
     def draw(c: SlideCanvas):
         box = c.region("Table")
@@ -109,8 +113,9 @@ def s_data_sources(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("appendix", "Table", "Data sources and analysis settings", draw, topic="Data sources",
                       source="Data validation of this engagement's client files",
-                      notes="Client files as validated: rows read and rows kept after removing duplicates, rows "
-                            "after the as-of date and unparseable rows. Files: " + "; ".join(files)
+                      notes="Client files as validated: rows read, and rows kept after leaving out copies of a line "
+                            "(rows repeating an order's line number), rows after the as-of date and unparseable rows; "
+                            "identical rows without a line number are kept as repeat purchases. Files: " + "; ".join(files)
                             + ". Validation report: data/validation.json of the run.")]
 
 
