@@ -1,5 +1,6 @@
-"""The KPI tiles both dashboards show: KPIs against the client's targets, or — when the client
-set none — the headline KPIs as the baseline, with no status (nothing to rate them against)."""
+"""What both dashboards say where the data supports less: the KPI tiles (KPIs against the
+client's targets, or — when the client set none — the headline KPIs as the baseline, with no
+status) and the programme-impact sentence when no programme is recorded."""
 from __future__ import annotations
 
 import pandas as pd
@@ -26,3 +27,17 @@ def baseline_tiles(run) -> list[dict]:
     return [{"kpi": r.kpi, "label": kpi_label(r.kpi, short=True), "unit": kpi_unit(r.kpi),
              "current": float(r.value) if pd.notna(r.value) else None, "target": None, "status": BASELINE_STATUS}
             for r in h.itertuples(index=False)]
+
+
+def programme_sentence(run) -> str | None:
+    """The dashboards' programme-impact text when the data records no programme (from the run's
+    analysis support, in client words); None when there is a programme to estimate."""
+    from ..metrics.capability import Capability
+
+    cap = Capability.of(run)
+    if cap.table is None or cap.supported("programme_impact"):
+        return None
+    why = cap.caveat("programme_impact")
+    if "programme" not in why or "baseline" not in why:
+        return None  # a programme exists, but too little history: the table's own sentence says so
+    return why[:1].upper() + why[1:] + "."

@@ -29,7 +29,7 @@ from ..present.formats import currency_symbol, fmt_date
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS, read_optional
-from ._kpi_tiles import NO_TARGET_NOTE, baseline_tiles
+from ._kpi_tiles import NO_TARGET_NOTE, baseline_tiles, programme_sentence
 
 __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
            "baseline_change_text"]
@@ -192,6 +192,8 @@ def collect_dashboard_data(run) -> dict:
     imp = read_optional(run, "programme_impact")
     data["impact"] = _records(imp, ["supported", "uplift", "uplift_ci_low", "uplift_ci_high", "sentence",
                                     "accounts_note", "reason"])[0] if imp is not None and len(imp) else None
+    if (no_programme := programme_sentence(run)) is not None:  # no programme recorded: no estimate to report
+        data["impact"] = {"supported": False, "sentence": no_programme, "accounts_note": None}
     recs = read_optional(run, "recommendations")
     if recs is not None and "value_basis" not in recs:
         recs = recs.assign(value_basis="at stake")

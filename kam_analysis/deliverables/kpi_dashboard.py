@@ -36,7 +36,7 @@ from ..metrics import change_vs_baseline, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS, read_optional
 from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top
 from ..present.theme import active_theme
-from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles
+from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
 from ._xlsx import (FMT, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
 from .html_dashboard import SCORECARD_KPIS, TREND_KPIS
@@ -331,9 +331,11 @@ def build_kpi_dashboard(run) -> Path:
     h = write_cell(ws, row, 2, "Programme impact")
     h.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
-    text = (str(imp["sentence"].iloc[0]) if imp is not None and len(imp)
-            else "The programme-impact analysis has not run.")
-    note = imp["accounts_note"].iloc[0] if imp is not None and len(imp) and "accounts_note" in imp else None
+    no_programme = programme_sentence(run)
+    text = (no_programme or (str(imp["sentence"].iloc[0]) if imp is not None and len(imp)
+                             else "The programme-impact analysis has not run."))
+    note = (imp["accounts_note"].iloc[0] if imp is not None and len(imp) and "accounts_note" in imp
+            and no_programme is None else None)
     if isinstance(note, str) and note.strip():
         text += " " + note
     # one row per line (merged wrapped cells are clipped by some renderers when printing)
@@ -418,7 +420,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                 formats={"period_start": "date", "n": "int"}, row_formats=fmts, status_col="status",
                 table="KpiTracking")
     imp = read_optional(run, "programme_impact")
-    if imp is not None and len(imp):
+    if imp is not None and len(imp) and programme_sentence(run) is None:  # no programme: no estimate sheet
         r = imp.iloc[0]
         rows = [("Supported by the data", "yes" if bool(r["supported"]) else "no"),
                 ("Reason (when not supported)", r.get("reason", "")),

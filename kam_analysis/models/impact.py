@@ -170,7 +170,7 @@ class ProgrammeImpact:
         self.accounts_note_ = ""
         self.trends_ = pd.DataFrame(columns=["period_start", "group", "mean_log_revenue", "accounts"])
         if self.programme_start is None:
-            return self._unsupported("no programme start date is set (analysis.programme_start in the params)")
+            return self._unsupported("no programme start date is recorded")
         if treated_col not in accounts.columns or accounts[treated_col].isna().all():
             return self._unsupported(f"the accounts data has no '{treated_col}' column marking programme accounts, "
                                      "so there is no treated group")

@@ -367,9 +367,9 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
     if not rows:
         return []
     n_out = int((support["status"] == "not_supported").sum())
-    title = (f"{n_out} analyses need data the client has not sent yet: {len(rows)} inputs would unlock them"
-             if n_out else f"{len(rows)} further inputs would make the analysis firmer")
-    pages = _rows_per_page(len(rows), 6)
+    title = (f"{n_out} analyses need data the client has not sent yet: {len(rows)} inputs would unlock or firm "
+             "them up" if n_out else f"{len(rows)} further inputs would make the analysis firmer")
+    pages = _rows_per_page(len(rows), 8)
     out = []
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):

@@ -246,7 +246,8 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
                     number_format=excel_number_format("currency", d.cur, max_abs=mx), colors=[c.style.primary, c.style.accent])
         _takeaway(c, [f"{str(r['scenario']).capitalize()}: {d.money(r['revenue_impact'])} revenue" +
                       (f", {d.money(r['profit_impact'])} profit" if show_profit else "")
-                      for _, r in t.iterrows()])
+                      for _, r in t.iterrows()] + ([f"No targets set: from the client's own history, at most "
+                                                    f"{fmt_share(cap, decimals=0)} of revenue"] if own else []))
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Impact scenarios", source=d.source("impact_scenarios"),
                       footnote=foot,
