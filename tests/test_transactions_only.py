@@ -162,5 +162,5 @@ def test_dashboards_show_the_baseline_not_developer_text(bare):
     html = (bare["dir"] / "deliverables" / "dashboard.html").read_text(encoding="utf-8")
     assert "baseline the next review" in html and "No kpi_vs_target" not in html
     # no programme: the programme section says so in client words, and there is no estimate sheet
-    assert "No key-account programme is recorded" in html and "programme_start" not in html
+    assert "No key-account programme is recorded" in html and "analysis.programme_start" not in html
     assert "No key-account programme is recorded" in dash and "Programme impact" not in wb.sheetnames
