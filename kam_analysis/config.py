@@ -184,7 +184,8 @@ class QuadrantNames(_Section):
 class QuadrantIntents(_Section):
     """Recommended engagement intent per portfolio quadrant (input to the strategy phase)."""
 
-    high_attractiveness_high_strength: str = "Invest: partner for joint growth with a dedicated account team"
+    high_attractiveness_high_strength: str = ("Invest: partner for joint growth, with a dedicated manager where "
+                                              "the account's value can carry one")
     high_attractiveness_low_strength: str = "Develop: build the relationship and share of wallet selectively"
     low_attractiveness_high_strength: str = "Maintain: protect the relationship at a lower cost to serve"
     low_attractiveness_low_strength: str = "Streamline: serve efficiently through digital and inside sales"
@@ -259,12 +260,41 @@ class CLVSettings(_Section):
         "gross_margin", description="CLV in revenue, or in gross margin (revenue x the account's margin rate)")
 
 
+class TierNames(_Section):
+    """The coverage tiers as the client reads them (metrics.key_accounts.TIERS)."""
+
+    key: str = Field("Key accounts", min_length=1, description="a dedicated key account manager and a joint plan")
+    growth: str = Field("Growth accounts", min_length=1, description="a pooled account team")
+    core: str = Field("Core accounts", min_length=1, description="digital and inside sales, no manager hours")
+    inactive: str = Field("Inactive accounts", min_length=1,
+                          description="no order in the activity window: lapsed or dormant (also their group "
+                                      "in the portfolio segments, apart from the matrix)")
+
+
+class KeyAccountSizing(_Section):
+    """How many key accounts value and capacity support (docs/key_accounts.md)."""
+
+    min_revenue_share: float = Field(
+        0.01, gt=0, lt=1, description="without a cost per hour: the share of live revenue an account needs to "
+                                      "carry a dedicated manager (smaller service tiers need proportionally less)")
+    max_cost_share: float = Field(
+        0.10, gt=0, le=1, description="with strategy.cost_per_hour: the most an account's manager time may cost, "
+                                      "as a share of its revenue")
+    tier_names: TierNames = Field(default_factory=TierNames)
+    inactive_intent: str = Field(
+        "Win back through digital campaigns; no account-manager time until they buy again",
+        description="the engagement intent of the inactive group")
+
+
 class SegmentationSection(_Section):
     quadrant_names: QuadrantNames = Field(default_factory=QuadrantNames)
     quadrant_intents: QuadrantIntents = Field(default_factory=QuadrantIntents)
-    key_account_share: float = Field(0.1, gt=0, lt=1, description="share of accounts selected as key (by score)")
+    key_account_share: float | None = Field(
+        None, gt=0, lt=1, description="optional cap: at most this share of live accounts is selected as key "
+                                      "(value and capacity decide the number: segmentation.key_accounts)")
+    key_accounts: KeyAccountSizing = Field(default_factory=KeyAccountSizing)
     tiers: dict[str, float] = Field(
-        default_factory=lambda: {"Key": 0.10, "Growth": 0.25, "Core": 0.65},
+        default_factory=lambda: {"Top": 0.10, "Middle": 0.25, "Tail": 0.65},
         description="value tiers, top to bottom, as shares of accounts (must sum to 1)",
     )
     normalisation: Literal["percentile", "minmax"] = Field(
@@ -313,6 +343,9 @@ class SegmentationSection(_Section):
         names = self.quadrant_names.ordered()
         if len(set(names)) != 4:
             raise ValueError(f"segmentation.quadrant_names must be four different names, got {names}")
+        if self.key_accounts.tier_names.inactive in names:
+            raise ValueError(f"segmentation.key_accounts.tier_names.inactive ({self.key_accounts.tier_names.inactive!r}) "
+                             "is also a quadrant name; fix: give the inactive group its own name")
         return self
 
 

@@ -80,7 +80,8 @@ def _spine_tables(run: Run) -> None:
     ts["revenue_share"] = ts["revenue_12m"] / ts["revenue_12m"].sum()
     run.write_table("tier_summary", ts)
     plan = strategy.compute_segment_playbook(segs, summary, strategy.load_playbooks(
-        p.strategy.playbooks, segments=p.segmentation.quadrant_names.ordered()))
+        p.strategy.playbooks, segments=p.segmentation.quadrant_names.ordered(),
+        inactive=p.segmentation.key_accounts.tier_names.inactive))
     run.write_table("segment_playbook", plan)
     rag = p.thresholds.rag
     run.write_table("kpi_vs_target", review.compute_kpi_vs_target(headline, p.targets, amber=rag.amber, red=rag.red))
@@ -119,7 +120,7 @@ def _phase_tables(run: Run) -> None:
     q = segs.groupby("quadrant").agg(accounts=("account_id", "size"), revenue_12m=("revenue_12m", "sum")).reset_index()
     q["revenue_share"] = q["revenue_12m"] / q["revenue_12m"].sum()
     w("segment_profiles", q.rename(columns={"quadrant": "segment"}).assign(
-        profit_share=q["revenue_share"], intent=["Invest to grow", "Develop", "Maintain", "Serve efficiently"][: len(q)]))
+        profit_share=q["revenue_share"], intent=["Invest to grow", "Develop", "Maintain", "Serve efficiently", "Win back"][: len(q)]))
     w("clv_params", pd.DataFrame({"model": ["bgnbd"] * 4, "parameter": ["r", "alpha", "a", "b"],
                                   "value": [0.243, 4.414, 0.793, 2.426]}))
     w("coverage_by_segment", pd.DataFrame({"segment": ["Strategic", "Star", "Status"], "accounts": [60, 90, 150],

@@ -257,9 +257,17 @@ def test_demo_segmentation_contract_and_reproducible(demo_run):
         a["segment_profiles"].columns)
     assert {"model", "parameter", "value"} == set(a["clv_params"].columns)
     pd.testing.assert_frame_equal(seg, b["segments"])  # seeded: identical segments
-    assert set(seg["quadrant"]) <= set(NAMES.ordered())
-    assert seg["stability"].between(0, 1).all()
-    assert seg["is_key"].sum() == round(0.1 * len(seg))
+    live = seg["account_status"] == "live"
+    inactive = demo_run.params.segmentation.key_accounts.tier_names.inactive
+    assert set(seg.loc[live, "quadrant"]) <= set(NAMES.ordered())
+    assert (seg.loc[~live, "quadrant"] == inactive).all() and (~live).any()
+    assert seg.loc[~live, ["attractiveness", "relative_strength", "stability"]].isna().all().all()
+    assert seg.loc[live, "stability"].between(0, 1).all()
+    # key accounts: live, and their value carries a dedicated manager (docs/key_accounts.md)
+    sizing = a["key_account_sizing"].set_index("metric")["value"]
+    assert seg["is_key"].sum() == sizing["selected"] > 0
+    assert not seg.loc[~live, "is_key"].any()
+    assert (seg.loc[seg["is_key"], "revenue_12m"] >= sizing["key_floor"]).all()
     # the client's own key accounts (planted: chosen by value) score far above the rest
     assert seg.loc[seg["currently_key"], "selection_score"].mean() > seg.loc[~seg["currently_key"],
                                                                               "selection_score"].mean() + 0.2

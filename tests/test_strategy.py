@@ -20,7 +20,7 @@ QUADRANTS = QuadrantNames().ordered()
 
 @pytest.fixture(scope="module")
 def playbooks():
-    return strategy.load_playbooks(TEMPLATES_DIR / "playbooks.yaml", segments=QUADRANTS)
+    return strategy.load_playbooks(TEMPLATES_DIR / "playbooks.yaml", segments=QUADRANTS, inactive="Inactive accounts")
 
 
 def _write_playbooks(tmp_path, books: dict, models=None):
@@ -39,7 +39,8 @@ def _book(model="dedicated_kam", uplift=0.1, **kw):
 # --------------------------------------------------------------------------- playbooks
 def test_template_playbooks_cover_the_default_quadrants(playbooks):
     books = playbooks["playbooks"]
-    assert list(books) == QUADRANTS
+    assert list(books) == QUADRANTS + ["Inactive accounts"]  # the inactive group: the template's win-back playbook
+    assert books["Inactive accounts"]["hours_per_account"] == 0.0
     assert books["Streamline"]["hours_per_account"] == 0.0  # digital model: filled from engagement_models
     assert books["Strategic"]["hours_per_account"] == 40
     for pb in books.values():

@@ -127,9 +127,12 @@ def test_summary_and_native_charts(built):
     prof = run.read_table("segment_profiles")
     ws = wb["Summary"]
     t = ws.tables["SegmentSummary"]
-    assert int(re.search(r":[A-Z]+(\d+)$", t.ref).group(1)) - int(re.search(r"^[A-Z]+(\d+)", t.ref).group(1)) == 4
+    # one row per segment: the four quadrants, then the inactive accounts (off the matrix)
+    n = len(prof)
+    assert n == 5 and prof["segment"].iloc[-1] == run.params.segmentation.key_accounts.tier_names.inactive
+    assert int(re.search(r":[A-Z]+(\d+)$", t.ref).group(1)) - int(re.search(r"^[A-Z]+(\d+)", t.ref).group(1)) == n
     start = int(re.search(r"^[A-Z]+(\d+)", t.ref).group(1))
-    assert [ws.cell(start + 1 + i, 1).value for i in range(4)] == prof["segment"].tolist()
+    assert [ws.cell(start + 1 + i, 1).value for i in range(n)] == prof["segment"].tolist()
     assert ws.cell(start + 1, 6).number_format == "0.0%"  # revenue share
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]

@@ -245,10 +245,19 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        optional="selection_score quadrant_model override_reason rfm_segment cluster clv p_alive stability "
                 "selection_rank score_value score_growth overridden r_score f_score m_score rfm_score "
                 "cluster_label tier expected_purchases revenue_12m gross_margin_12m profit_12m currently_key "
-                "score_strategic value_rank"),
+                "score_strategic value_rank account_status warrants_key coverage_tier coverage_tier_key"),
     _t("selection_weights", "segmentation", "criterion",
        "criteria of both matrix axes: column, group, weight, weight used, status",
        required="axis criterion column group weight weight_used higher_is_better status"),
+    _t("key_account_sizing", "segmentation", "figure",
+       "how many key accounts value and capacity support: live and inactive accounts, the revenue an account "
+       "needs to carry a dedicated manager or a pooled team, warranted key accounts, the managers' capacity, "
+       "key accounts selected, the capacity gap and the managers it needs (docs/key_accounts.md)",
+       required="metric label value unit note"),
+    _t("coverage_tiers", "segmentation", "coverage tier",
+       "coverage tier (key, growth, core, inactive; the client's names) -> accounts, revenue and the manager "
+       "hours a year each account can carry",
+       required="tier label accounts account_share revenue_12m revenue_share hours_per_account"),
     _t("tier_summary", "segmentation", "value tier", "value tier -> accounts and revenue",
        required="tier accounts revenue_12m revenue_share"),
     # ------------------------------------------------------------------ strategy
@@ -324,7 +333,8 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "segment -> playbook (objective, engagement model, cadence, RACI, hours), accounts, revenue",
        required="segment accounts key_accounts revenue_12m revenue_share objective engagement_model "
                 "engagement_model_key service_level contact_cadence investment_level kpi_focus responsible "
-                "accountable consulted informed hours_per_account hours_needed expected_uplift"),
+                "accountable consulted informed hours_per_account hours_needed expected_uplift",
+       optional="engagement_mix"),
     _t("segment_targets", "strategy", "segment × lever", "segment x lever -> target value and its source",
        required="segment lever label value source current_kpi target_kpi"),
     _t("sensitivity", "strategy", "lever", "tornado: profit impact when one lever swings",

@@ -134,9 +134,13 @@ def _readme(ws, run, ctx) -> None:
     row = last + 2
     row = _section(ws, row, "How the segmentation was made")
     for line in [
+        "Only live accounts (an order in the last "
+        f"{p.analysis.churn_days} days) are scored and placed on the matrix; the others are "
+        f"'{p.segmentation.key_accounts.tier_names.inactive}', a group of their own.",
         "Selection score (0-1) = weighted sum of criteria on value, growth potential and strategic importance, "
-        f"each scaled 0-1 by {p.segmentation.normalisation} rank; the top "
-        f"{p.segmentation.key_account_share:.0%} of accounts are selected as key accounts.",
+        f"each scaled 0-1 by {p.segmentation.normalisation} rank among live accounts. Key accounts = the live "
+        "accounts whose revenue can carry a dedicated manager, best score first, as many as the managers can "
+        "serve (see 'Weights & parameters').",
         "Portfolio matrix: account attractiveness (= selection score) x relative strength of the relationship "
         "(NPS, CSAT, tenure, category breadth, order regularity). Thresholds: see 'Weights & parameters'.",
         "Stability = share of Monte Carlo draws of perturbed weights in which the account keeps its quadrant.",

@@ -24,7 +24,8 @@ from .definitions import (KPI, KPI_DEFINITIONS, LOWER_IS_BETTER, UNITS, change_v
                           render_kpi_dictionary, write_kpi_dictionary)
 from .group import (compute_group_kpis, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
                     compute_survey_coverage)
-from .key_accounts import compute_key_account_sets, in_programme
+from .key_accounts import (TIERS, compute_key_account_sets, compute_key_account_sizing, in_programme,
+                           value_per_hour_floor)
 from .period import compute_period_kpis, compute_period_retention
 from .stats import compute_nps
 
@@ -39,4 +40,5 @@ __all__ = [
     "compute_survey_coverage", "compute_period_kpis", "compute_period_retention", "compute_nps",
     "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",
     "compute_cohort_retention", "in_programme", "compute_key_account_sets", "Capability", "lifecycle_status",
+    "value_per_hour_floor", "compute_key_account_sizing", "TIERS",
 ]

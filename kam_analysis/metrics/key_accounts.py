@@ -9,12 +9,19 @@
 
 :func:`compute_key_account_sets` gives the counts (and the overlap) a deliverable quotes, so
 "200 selected, 160 in the programme" can always be reconciled on the page.
+
+Who can be selected, and how many (docs/key_accounts.md): only **live** accounts
+(:func:`kam_analysis.metrics.capability.lifecycle_status`); only accounts whose value **can carry** a dedicated manager's
+hours (:func:`value_per_hour_floor`); and no more than the client's managers can serve
+(:func:`compute_key_account_sizing`, which also gives every account its coverage tier:
+key, growth, core or inactive).
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["in_programme", "compute_key_account_sets"]
+__all__ = ["in_programme", "compute_key_account_sets", "value_per_hour_floor", "compute_key_account_sizing", "TIERS"]
 
 _TRUE_TEXT = frozenset({"Y", "YES", "TRUE", "1", "T", "X"})
 
@@ -72,3 +79,102 @@ def compute_key_account_sets(segments: pd.DataFrame, accounts: pd.DataFrame | No
                both=int((sel & prog).sum()), selected_only=int((sel & ~prog).sum()),
                programme_only=int((~sel & prog).sum()), union=int((sel | prog).sum()))
     return out
+
+
+# --------------------------------------------------------------------------- live accounts, sizing, tiers
+#: coverage tiers, richest service first (:func:`compute_key_account_sizing`); the names shown to
+#: the client come from ``segmentation.key_accounts.tier_names``
+TIERS = ("key", "growth", "core", "inactive")
+
+
+def value_per_hour_floor(live_revenue: float, *, key_hours: float, min_revenue_share: float,
+                         cost_per_hour: float = 0.0, max_cost_share: float = 0.10) -> tuple[float, str]:
+    """The value an account must bring a year for each account-manager hour it gets.
+
+    An account **can carry** ``h`` hours of account-manager time a year when its
+    last-12-month revenue is at least ``h x floor``. The floor is, in order:
+
+    * with a cost per hour (``strategy.cost_per_hour`` > 0): ``cost_per_hour / max_cost_share``
+      - the manager's time may cost at most ``max_cost_share`` of the account's revenue;
+    * otherwise: ``min_revenue_share x live_revenue / key_hours`` - a dedicated manager's
+      ``key_hours`` need an account with at least ``min_revenue_share`` of the live base's
+      revenue (the client's own concentration decides how many accounts reach it).
+
+    Returns ``(floor, basis)``, ``basis`` a sentence for the method notes. ``floor`` is
+    infinite when the live base has no revenue (no account can carry any hours).
+    """
+    if cost_per_hour and cost_per_hour > 0:
+        return (float(cost_per_hour) / max_cost_share,
+                f"manager time may cost at most {max_cost_share:.0%} of an account's revenue "
+                f"(cost per hour {cost_per_hour:,.2f})")
+    if not live_revenue or live_revenue <= 0 or not key_hours or key_hours <= 0:
+        return float("inf"), "no revenue from live accounts: no account can carry manager time"
+    return (min_revenue_share * float(live_revenue) / float(key_hours),
+            f"a dedicated manager ({key_hours:,.0f} h a year) needs an account with at least "
+            f"{min_revenue_share:.1%} of the live accounts' revenue")
+
+
+def compute_key_account_sizing(accounts: pd.DataFrame, *, key_hours: float, growth_hours: float,
+                               floor: float, capacity_hours: float | None, hours_per_manager: float,
+                               managers: int | None = None, max_share: float | None = None,
+                               account_col: str = "account_id", value_col: str = "revenue_12m",
+                               live_col: str = "live", score_col: str = "selection_score"
+                               ) -> tuple[pd.DataFrame, dict]:
+    """How many key accounts value and capacity support, which they are, and every account's tier.
+
+    The rule (docs/key_accounts.md)
+    -------------------------------
+    * **warranted** - live accounts whose value can carry a dedicated manager:
+      ``value >= key_hours x floor`` (:func:`value_per_hour_floor`);
+    * **capacity** - key accounts the client's managers can serve:
+      ``floor(capacity_hours / key_hours)``; None when the capacity is unknown (then it
+      does not limit the list, and the headcount it needs is reported instead);
+    * **selected** (``is_key``) - the ``min(warranted, capacity)`` warranted accounts
+      with the best selection score (ties by account id), and no more than ``max_share``
+      of the live accounts when a share is set (``segmentation.key_account_share``);
+    * **capacity gap** - ``warranted - capacity`` when the capacity binds;
+    * tiers: ``key`` = selected; ``growth`` = other live accounts whose value can carry
+      ``growth_hours`` (a pooled team; warranted accounts beyond capacity land here);
+      ``core`` = other live accounts (digital and inside sales, no manager hours);
+      ``inactive`` = accounts that are not live.
+
+    Parameters
+    ----------
+    accounts : DataFrame
+        ``account_id``, ``revenue_12m``, ``live`` (bool) and ``selection_score`` (NaN for
+        accounts that are not live).
+
+    Returns
+    -------
+    (DataFrame, dict)
+        Per account ``account_id, warrants_key, is_key, coverage_tier`` (a :data:`TIERS`
+        key); and the sizing: live_accounts, inactive_accounts, live_revenue, floor,
+        key_floor (value a key account needs), growth_floor, warranted, capacity_accounts
+        (None: unknown), selected, capacity_gap, managers, managers_needed (for every
+        warranted account), capacity_binds.
+    """
+    a = accounts[[account_col, value_col, live_col, score_col]].copy()
+    live = a[live_col].fillna(False).astype(bool)
+    value = a[value_col].astype(float).fillna(0.0)
+    key_floor = key_hours * floor
+    growth_floor = growth_hours * floor if growth_hours > 0 else float("inf")
+    warrants = live & (value >= key_floor) & (value > 0)
+    cap = None if capacity_hours is None else int(capacity_hours // key_hours) if key_hours > 0 else 0
+    n_w = int(warrants.sum())
+    served = n_w if cap is None else min(n_w, cap)
+    limit = served if max_share is None else min(served, int(max_share * live.sum()))
+    order = (a[warrants].assign(_s=a.loc[warrants, score_col].astype(float).fillna(-1.0))
+             .sort_values(["_s", account_col], ascending=[False, True], kind="stable"))
+    chosen = set(order.head(limit)[account_col])
+    is_key = a[account_col].isin(chosen).to_numpy()
+    tier = np.where(~live, "inactive", np.where(is_key, "key", np.where(value >= growth_floor, "growth", "core")))
+    per = pd.DataFrame({account_col: a[account_col].to_numpy(), "warrants_key": warrants.to_numpy(),
+                        "is_key": is_key, "coverage_tier": tier})
+    needed = int(np.ceil(n_w * key_hours / hours_per_manager - 1e-9)) if hours_per_manager > 0 else None
+    sizing = {"live_accounts": int(live.sum()), "inactive_accounts": int((~live).sum()),
+              "live_revenue": float(value[live].clip(lower=0).sum()), "floor": float(floor),
+              "key_floor": float(key_floor), "growth_floor": float(growth_floor), "warranted": n_w,
+              "capacity_accounts": cap, "selected": int(len(chosen)), "capacity_gap": int(n_w - served),
+              "managers": managers, "managers_needed": needed,
+              "capacity_binds": bool(cap is not None and n_w > cap)}
+    return per, sizing

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..exceptions import ParameterError, list_values
 from ..models.coverage import assign_managers, compute_naive_coverage, optimise_coverage
+from .playbooks import compute_account_engagement
 
 __all__ = ["compute_account_value", "resolve_capacity", "compute_coverage_plan"]
 
@@ -100,7 +101,8 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
                           tolerance: float = 0.10, order: list[str] | None = None) -> dict[str, Any]:
     """The coverage and capacity plan.
 
-    Joins each account to its segment's playbook (hours, expected uplift), values it
+    Joins each account to its engagement (:func:`~kam_analysis.phases.playbooks.compute_account_engagement`:
+    its segment's playbook, with the hours capped at what its coverage tier can carry), values it
     (:func:`compute_account_value`), chooses the accounts to cover with
     :func:`optimise_coverage` under the managers' total hours, compares with covering by
     revenue rank (:func:`compute_naive_coverage`) and assigns covered accounts to
@@ -131,10 +133,8 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
     if "is_key" not in df:
         df["is_key"] = False
     models = playbooks["engagement_models"]
-    df["engagement_model_key"] = df[segment_col].map(lambda s: books[s]["engagement_model"])
-    df["engagement_model"] = df["engagement_model_key"].map(lambda m: models[m].get("label", m))
-    df["hours_per_account"] = df[segment_col].map(lambda s: float(books[s]["hours_per_account"]))
-    df["expected_uplift"] = df[segment_col].map(lambda s: float(books[s]["expected_uplift"]))
+    eng = compute_account_engagement(segments, playbooks, segment_col=segment_col, account_col=account_col)
+    df = df.merge(eng, on=account_col, how="left")
     df["expected_gain"] = df["value"] * df["expected_uplift"]
     df["revenue_12m"] = df["revenue_12m"].fillna(0.0)
     capacity = float(sum(managers.values()))

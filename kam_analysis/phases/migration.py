@@ -130,12 +130,17 @@ def compute_key_status_changes(baseline: pd.DataFrame, current: pd.DataFrame, *,
 
 
 
-def compute_baseline_segments(baseline_summary: pd.DataFrame, *, params) -> pd.DataFrame:
+def compute_baseline_segments(baseline_summary: pd.DataFrame, *, params,
+                              sizing_inputs: dict | None = None) -> pd.DataFrame:
     """The segmentation as it stood at the baseline date.
 
     Applies the segmentation module's portfolio matrix and value tiers (the same functions
     and parameters as the current segmentation) to the account summary at the baseline
     date, so a move between segments reflects the account, not a change of method.
+    Only the accounts live at the baseline date are scored, the others form the inactive
+    group; with ``sizing_inputs``
+    (:func:`~kam_analysis.phases.key_accounts.resolve_sizing_inputs`) the key accounts
+    follow the sizing rule on the baseline's revenue (today's managers and hours).
     Returns ``account_id, quadrant, is_key, tier, revenue_12m`` (+ matrix axes). When no
     account had bought by the baseline date (a history shorter than the review window)
     there is nothing to segment: the frame is empty with those columns, so every current
@@ -148,8 +153,8 @@ def compute_baseline_segments(baseline_summary: pd.DataFrame, *, params) -> pd.D
         return pd.DataFrame({"account_id": pd.Series(dtype="object"), "quadrant": pd.Series(dtype="object"),
                              "is_key": pd.Series(dtype="bool"), "tier": pd.Series(dtype="object"),
                              "revenue_12m": pd.Series(dtype="float64")})
-    quad = segmentation.compute_portfolio_quadrants(baseline_summary, names=seg.quadrant_names,
-                                                    key_account_share=seg.key_account_share, seg=seg)
+    quad = segmentation.compute_portfolio_quadrants(baseline_summary, names=seg.quadrant_names, seg=seg,
+                                                    sizing_inputs=sizing_inputs)
     tiers = segmentation.compute_value_tiers(baseline_summary, tiers=seg.tiers)
     out = quad.merge(tiers, on="account_id", how="left")
     out["tier"] = out["tier"].astype(str)

@@ -22,6 +22,9 @@ __all__ = [
     "PLAYBOOK_FIELDS",
     "load_playbooks",
     "playbook_text",
+    "engagement_tier_models",
+    "compute_account_engagement",
+    "engagement_tier_hours",
     "compute_segment_playbook",
     "build_kpi_ownership",
     "build_operating_calendar",
@@ -39,7 +42,7 @@ _REQUIRED_FIELDS = ("objective", "engagement_model", "contact_cadence", "investm
 
 def load_playbooks(path: str | Path, *, segments: list[str] | None = None,
                    overrides: dict[str, dict[str, Any]] | None = None,
-                   engagement_hours: dict[str, float] | None = None) -> dict:
+                   engagement_hours: dict[str, float] | None = None, inactive: str | None = None) -> dict:
     """Read and validate the playbooks file, applying the client's overrides.
 
     Parameters
@@ -53,6 +56,11 @@ def load_playbooks(path: str | Path, *, segments: list[str] | None = None,
         ``segment -> {field: value}`` (``strategy.playbook_overrides``); replaces entries.
     engagement_hours : dict, optional
         ``engagement model -> hours per account per year`` (``strategy.engagement_hours``).
+    inactive : str, optional
+        The name of the group of accounts that are not live
+        (``segmentation.key_accounts.tier_names.inactive``): it gets the file's
+        ``inactive_playbook`` (a win-back playbook without manager hours), or the packaged
+        template's when the file has none.
 
     Returns
     -------
@@ -74,6 +82,15 @@ def load_playbooks(path: str | Path, *, segments: list[str] | None = None,
         raise ParameterError(f"playbooks file {path} must have a top-level 'playbooks:' mapping of segment -> fields")
     data = copy.deepcopy(data)
     books: dict[str, dict] = {str(k): dict(v or {}) for k, v in data["playbooks"].items()}
+    if inactive is not None and inactive not in books:
+        from ..config import TEMPLATES_DIR
+
+        spare = data.get("inactive_playbook") or read_yaml_mapping(
+            TEMPLATES_DIR / "playbooks.yaml", what="playbooks template", setting="strategy.playbooks"
+        ).get("inactive_playbook")
+        books[inactive] = dict(spare or {})
+    if inactive is not None and segments is not None and inactive not in segments:
+        segments = [*segments, inactive]
     models: dict[str, dict] = {str(k): dict(v or {}) for k, v in (data.get("engagement_models") or {}).items()}
     if not models:
         raise ParameterError(f"playbooks file {path} has no 'engagement_models:' section; fix: add one with "
@@ -134,6 +151,67 @@ def load_playbooks(path: str | Path, *, segments: list[str] | None = None,
 
 
 
+def engagement_tier_models(playbooks: dict) -> dict[str, tuple[str | None, float]]:
+    """The engagement model and manager hours a year per account of each coverage tier.
+
+    From the playbooks' engagement models: ``key`` = the model with the most hours (a
+    dedicated manager); ``growth`` = the model with the next most, still positive, hours (a
+    pooled team; ``(None, 0)`` when there is none); ``core`` and ``inactive`` = the model
+    with the fewest hours when it has none (digital and inside sales), else ``(None, 0)``.
+    """
+    models = sorted(((float(m.get("hours_per_account", 0.0)), k) for k, m in playbooks["engagement_models"].items()),
+                    key=lambda x: (-x[0], x[1]))
+    key = (models[0][1], models[0][0]) if models and models[0][0] > 0 else (None, 0.0)
+    growth = next(((k, h) for h, k in models if 0 < h < key[1]), (None, 0.0))
+    digital = next(((k, h) for h, k in reversed(models) if h == 0), (None, 0.0))
+    return {"key": key, "growth": growth, "core": digital, "inactive": digital}
+
+
+def engagement_tier_hours(playbooks: dict) -> dict[str, float]:
+    """Manager hours a year per account of each coverage tier (:func:`engagement_tier_models`)."""
+    return {t: h for t, (_, h) in engagement_tier_models(playbooks).items()}
+
+
+def compute_account_engagement(segments: pd.DataFrame, playbooks: dict, *, segment_col: str = "quadrant",
+                               account_col: str = "account_id") -> pd.DataFrame:
+    """Each account's engagement model, manager hours a year and expected uplift.
+
+    The account's segment playbook gives them; with ``segments.coverage_tier_key`` the
+    hours are capped at what the account's coverage tier can carry
+    (:func:`engagement_tier_models`): a Strategic account that is not a key account gets a
+    pooled team or digital service, not the playbook's dedicated manager. A capped account
+    takes its tier's engagement model, and an expected uplift no higher than that of the
+    playbooks using that model.
+
+    Returns ``account_id, engagement_model_key, engagement_model`` (label),
+    ``hours_per_account, expected_uplift, capped``.
+    """
+    books, models = playbooks["playbooks"], playbooks["engagement_models"]
+    seg = segments[segment_col].astype(str)
+    missing = sorted(set(seg) - set(books))
+    if missing:
+        raise ParameterError(f"segment(s) {list_values(missing)} have no playbook; fix: add them to the playbooks file")
+    key = seg.map(lambda s: books[s]["engagement_model"]).to_numpy(dtype=object)
+    hours = seg.map(lambda s: float(books[s]["hours_per_account"])).to_numpy(dtype=float)
+    uplift = seg.map(lambda s: float(books[s]["expected_uplift"])).to_numpy(dtype=float)
+    capped = np.zeros(len(seg), dtype=bool)
+    if "coverage_tier_key" in segments:
+        tiers = engagement_tier_models(playbooks)
+        tier = segments["coverage_tier_key"].fillna("core").astype(str).to_numpy()
+        t_model = np.array([tiers.get(t, (None, 0.0))[0] for t in tier], dtype=object)
+        t_hours = np.array([tiers.get(t, (None, 0.0))[1] for t in tier], dtype=float)
+        capped = t_hours < hours
+        best = {m: max((float(b["expected_uplift"]) for b in books.values() if b["engagement_model"] == m),
+                       default=None) for m in models}
+        hours = np.where(capped, t_hours, hours)
+        key = np.where(capped & (t_model != None), t_model, key)  # noqa: E711 (element-wise)
+        cap_uplift = np.array([best.get(m) if best.get(m) is not None else u for m, u in zip(key, uplift)])
+        uplift = np.where(capped, np.minimum(uplift, cap_uplift), uplift)
+    return pd.DataFrame({account_col: segments[account_col].to_numpy(), "engagement_model_key": key,
+                         "engagement_model": [models[m].get("label", m) for m in key],
+                         "hours_per_account": hours, "expected_uplift": uplift, "capped": capped})
+
+
 def playbook_text(value) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v).replace("_", " ") for v in value)
@@ -149,7 +227,11 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
     Columns: segment, accounts, key_accounts, revenue_12m, revenue_share, objective,
     engagement_model (readable label), engagement_model_key, service_level, contact_cadence, investment_level,
     kpi_focus, responsible, accountable, consulted, informed, hours_per_account,
-    hours_needed (= accounts x hours_per_account), expected_uplift.
+    hours_needed (= accounts x hours_per_account), expected_uplift. With
+    ``segments.coverage_tier_key``: hours_needed is the sum of each account's hours capped at
+    its tier (:func:`compute_account_engagement`), and ``engagement_mix`` says how many of the
+    segment's accounts get each engagement model ("Dedicated key account manager: 12;
+    Digital and inside sales: 240").
 
     ``playbooks`` is the dict :func:`load_playbooks` returns. A segment in the data
     without a playbook raises :class:`ParameterError`.
@@ -190,6 +272,22 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
     cols = ["segment", "accounts", "key_accounts", "revenue_12m", "revenue_share", "objective", "engagement_model",
             "engagement_model_key", "service_level", "contact_cadence", "investment_level", "kpi_focus", "responsible",
             "accountable", "consulted", "informed", "hours_per_account", "hours_needed", "expected_uplift"]
+    if "coverage_tier_key" in segments:
+        # what each segment's accounts actually get once their value caps the playbook's hours
+        eng = compute_account_engagement(segments, playbooks, segment_col=segment_col, account_col=account_col)
+        eng["segment"] = segments[segment_col].astype(str).to_numpy()
+        out["hours_needed"] = out["segment"].map(eng.groupby("segment")["hours_per_account"].sum()).fillna(0.0)
+        label_order = {m: i for i, m in enumerate(sorted(models, key=lambda m: -float(
+            models[m].get("hours_per_account", 0.0))))}
+
+        def mix(s):
+            e = eng[eng["segment"] == s]
+            c = e.groupby("engagement_model_key").size()
+            return "; ".join(f"{models[m].get('label', m)}: {n:,}" for m, n in
+                             sorted(c.items(), key=lambda x: label_order.get(x[0], 99)))
+
+        out["engagement_mix"] = out["segment"].map(mix)
+        cols.append("engagement_mix")
     return out[cols]
 
 

@@ -29,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..exceptions import ParameterError
+from ..exceptions import ParameterError, RunError
 from ..metrics import in_programme
+from ..metrics.capability import lifecycle_status
+from .key_accounts import compute_coverage_tiers, resolve_sizing_inputs, size_key_accounts, sizing_table, tier_label
 from ..models.clustering import ClusteringNotSupported, compute_clusters
 from .overrides import apply_overrides, load_overrides
 from .rfm import compute_rfm, compute_rfm_profiles, load_rfm_segments
@@ -269,12 +271,15 @@ def compute_weighted_score(features: pd.DataFrame, *, criteria, normalisation: s
 
 
 def compute_selection_scores(features: pd.DataFrame, *, criteria, normalisation: str = "percentile",
-                             key_account_share: float = 0.1, account_col: str = "account_id"):
+                             key_account_share: float | None = 0.1, account_col: str = "account_id"):
     """Key-account selection score (value, growth potential, strategic importance).
 
     ``selection_score`` = the weighted score of :func:`compute_weighted_score`;
     ``selection_rank`` = 1 for the best (ties broken by account id); ``is_key`` = the
-    top ``round(key_account_share × n)`` accounts (at least one).
+    top ``round(key_account_share × n)`` accounts (at least one; none when the share is
+    None). The engagement's key accounts are chosen by
+    :func:`~kam_analysis.metrics.key_accounts.compute_key_account_sizing`, which ranks the
+    accounts whose value can carry a manager by this score.
 
     Returns ``(scores, weights, normalised)`` as :func:`compute_weighted_score`, the
     scores with ``selection_rank`` and ``is_key`` added.
@@ -284,7 +289,7 @@ def compute_selection_scores(features: pd.DataFrame, *, criteria, normalisation:
     order = scores.sort_values(["selection_score", account_col], ascending=[False, True], kind="stable").index
     rank = pd.Series(np.arange(1, len(scores) + 1), index=order)
     scores["selection_rank"] = rank.reindex(scores.index).to_numpy()
-    n_key = max(1, int(round(key_account_share * len(scores))))
+    n_key = max(1, int(round(key_account_share * len(scores)))) if key_account_share else 0
     scores["is_key"] = scores["selection_rank"] <= n_key
     return scores, weights, normalised
 
@@ -334,27 +339,55 @@ def assign_quadrants(attractiveness, strength, *, names, attractiveness_threshol
     return pd.Series(q, index=index, name="quadrant", dtype=object)
 
 
-def compute_portfolio_quadrants(account_summary: pd.DataFrame, *, names, key_account_share: float,
-                                account_col: str = "account_id", seg=None) -> pd.DataFrame:
+def compute_portfolio_quadrants(account_summary: pd.DataFrame, *, names, key_account_share: float | None = None,
+                                account_col: str = "account_id", seg=None, sizing_inputs: dict | None = None,
+                                live_only: bool = True) -> pd.DataFrame:
     """Portfolio matrix from the account summary with the default (or ``seg``'s) criteria.
 
     A convenience over :func:`compute_account_features`, :func:`compute_selection_scores`,
-    :func:`compute_relative_strength` and :func:`assign_quadrants`. Returns
-    ``account_id, attractiveness, relative_strength, quadrant, is_key``.
+    :func:`compute_relative_strength` and :func:`assign_quadrants`, with the current
+    segmentation's rules: only live accounts
+    (:func:`~kam_analysis.metrics.capability.lifecycle_status` of the summary, which is as
+    of its own date) are scored and placed in a quadrant, the others go to the inactive
+    group (``live_only=False``: every account is scored); with ``sizing_inputs``
+    (:func:`~kam_analysis.phases.key_accounts.resolve_sizing_inputs`) ``is_key`` follows
+    the sizing rule, otherwise the top ``key_account_share`` of scored accounts (10% when
+    None). Returns ``account_id, attractiveness, relative_strength, quadrant, is_key``.
     """
     from ..config import SegmentationSection
 
     seg = seg or SegmentationSection()
     feats = compute_account_features(account_summary, account_col=account_col)
-    sel, _, _ = compute_selection_scores(feats, criteria=seg.selection_criteria, normalisation=seg.normalisation,
-                                         key_account_share=key_account_share, account_col=account_col)
-    strength, _, _ = compute_relative_strength(feats, criteria=seg.strength_criteria, normalisation=seg.normalisation,
+    if live_only and {"active", "orders_12m", "n_orders"} <= set(account_summary.columns):
+        live = (lifecycle_status(account_summary).reset_index(drop=True) == "live").to_numpy()
+    else:
+        live = np.ones(len(feats), dtype=bool)
+    lf = feats[live].reset_index(drop=True)
+    out = pd.DataFrame({account_col: feats[account_col], "attractiveness": np.nan, "relative_strength": np.nan,
+                        "quadrant": seg.key_accounts.tier_names.inactive, "is_key": False})
+    if not live.any():
+        return out
+    share = key_account_share or seg.key_account_share or 0.1
+    sel, _, _ = compute_selection_scores(lf, criteria=seg.selection_criteria, normalisation=seg.normalisation,
+                                         key_account_share=share, account_col=account_col)
+    strength, _, _ = compute_relative_strength(lf, criteria=seg.strength_criteria, normalisation=seg.normalisation,
                                                account_col=account_col)
     q = assign_quadrants(sel["selection_score"], strength["relative_strength"], names=names,
                          attractiveness_threshold=seg.attractiveness_threshold,
                          strength_threshold=seg.strength_threshold)
-    return pd.DataFrame({account_col: feats[account_col], "attractiveness": sel["selection_score"],
-                         "relative_strength": strength["relative_strength"], "quadrant": q, "is_key": sel["is_key"]})
+    out.loc[live, "attractiveness"] = sel["selection_score"].to_numpy()
+    out.loc[live, "relative_strength"] = strength["relative_strength"].to_numpy()
+    out.loc[live, "quadrant"] = q.to_numpy()
+    if sizing_inputs is not None:
+        per, _ = size_key_accounts(pd.DataFrame({account_col: feats[account_col].to_numpy(),
+                                                 "revenue_12m": feats["revenue_12m"].to_numpy(), "live": live,
+                                                 "selection_score": out["attractiveness"].to_numpy()}),
+                                   sizing_inputs, account_col=account_col)
+        out["is_key"] = per["is_key"].to_numpy(dtype=bool)
+    else:
+        out.loc[live, "is_key"] = sel["is_key"].to_numpy()
+    out["is_key"] = out["is_key"].astype(bool)
+    return out
 
 
 # --------------------------------------------------------------------------- stability
@@ -406,7 +439,8 @@ def compute_stability(norm_attractiveness: pd.DataFrame, attractiveness_weights:
 
 # --------------------------------------------------------------------------- profiles
 def compute_segment_profiles(segments: pd.DataFrame, features: pd.DataFrame, *, names, intents,
-                             segment_col: str = "quadrant", account_col: str = "account_id") -> pd.DataFrame:
+                             segment_col: str = "quadrant", account_col: str = "account_id",
+                             inactive: tuple[str, str] | None = None) -> pd.DataFrame:
     """Per quadrant: size, revenue and profit share, KPIs, behaviour and engagement intent.
 
     Formulas
@@ -418,7 +452,9 @@ def compute_segment_profiles(segments: pd.DataFrame, features: pd.DataFrame, *, 
     * ``top_rfm_segment`` / ``top_cluster`` = the most common RFM segment / cluster label;
     * ``intent`` from ``params.segmentation.quadrant_intents``.
 
-    All four quadrants are listed (in matrix order), with 0 accounts when empty.
+    All four quadrants are listed (in matrix order), with 0 accounts when empty; then the
+    ``inactive`` group (name, intent) - the accounts that are not live, off the matrix - when
+    it has accounts.
     """
     cols = [c for c in ("revenue_12m", "gross_margin_12m", "profit_12m", "orders_12m", "recency_days",
                         "tenure_days", "n_categories", "order_regularity", "nps_mean", "margin_rate")
@@ -426,6 +462,8 @@ def compute_segment_profiles(segments: pd.DataFrame, features: pd.DataFrame, *, 
     df = segments.merge(features[[account_col, *cols]], on=account_col, how="left",
                         suffixes=("", "_f"))
     order = names.ordered()
+    if inactive is not None and (df[segment_col] == inactive[0]).any():
+        order = order + [inactive[0]]
     g = df.groupby(segment_col)
     out = pd.DataFrame(index=pd.Index(order, name="segment"))
     out["accounts"] = g.size().reindex(order).fillna(0).astype("int64")
@@ -459,7 +497,7 @@ def compute_segment_profiles(segments: pd.DataFrame, features: pd.DataFrame, *, 
         if c in df:
             out[name] = g[c].agg(lambda s: s.value_counts().index[0] if s.notna().any() else None).reindex(order)
     pos = quadrant_positions(names)
-    out["intent"] = [getattr(intents, pos[q]) for q in order]
+    out["intent"] = [getattr(intents, pos[q]) if q in pos else inactive[1] for q in order]
     return out.reset_index()
 
 
@@ -552,16 +590,38 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
                                      clv_value_basis=clv_basis, account_col=account_col,
                                      account_kpis=run.read_table("account_kpis") if run.has_table("account_kpis")
                                      else None)
-    sel, sel_w, sel_n = compute_selection_scores(feats, criteria=seg.selection_criteria,
-                                                 normalisation=seg.normalisation,
-                                                 key_account_share=seg.key_account_share, account_col=account_col)
-    stre, str_w, str_n = compute_relative_strength(feats, criteria=seg.strength_criteria,
-                                                   normalisation=seg.normalisation, account_col=account_col)
-    quad = assign_quadrants(sel["selection_score"], stre["relative_strength"], names=names,
-                            attractiveness_threshold=seg.attractiveness_threshold,
-                            strength_threshold=seg.strength_threshold)
+    # only live accounts are scored and placed on the matrix (metrics.capability.lifecycle_status);
+    # the others form their own group, apart from the quadrants
+    status = lifecycle_status(summary).reset_index(drop=True)
+    live = (status == "live").to_numpy()
+    if not live.any():
+        raise RunError(f"no live account: none of the {len(feats):,} accounts placed an order in the "
+                       f"{p.analysis.churn_days} days to {p.analysis.as_of_date}, so none can be scored or selected; "
+                       "fix: check analysis.as_of_date against the dates in the transactions file")
+    lf = feats[live].reset_index(drop=True)
+    sel_l, sel_w, sel_n = compute_selection_scores(lf, criteria=seg.selection_criteria,
+                                                   normalisation=seg.normalisation,
+                                                   key_account_share=seg.key_account_share, account_col=account_col)
+    stre_l, str_w, str_n = compute_relative_strength(lf, criteria=seg.strength_criteria,
+                                                     normalisation=seg.normalisation, account_col=account_col)
+    quad_l = assign_quadrants(sel_l["selection_score"], stre_l["relative_strength"], names=names,
+                              attractiveness_threshold=seg.attractiveness_threshold,
+                              strength_threshold=seg.strength_threshold)
+    ids = feats[[account_col]]
+    sel = ids.merge(sel_l, on=account_col, how="left")
+    stre = ids.merge(stre_l, on=account_col, how="left")
+    inactive = seg.key_accounts.tier_names.inactive
+    quad = pd.Series(inactive, index=feats.index, dtype=object)
+    quad[live] = quad_l.to_numpy()
+    inputs = resolve_sizing_inputs(run)
+    per, sizing = size_key_accounts(pd.DataFrame({
+        account_col: feats[account_col].to_numpy(), "revenue_12m": feats["revenue_12m"].to_numpy(),
+        "live": live, "selection_score": sel["selection_score"].to_numpy()}), inputs, account_col=account_col)
     base = pd.DataFrame({account_col: feats[account_col], "selection_score": sel["selection_score"],
-                         "selection_rank": sel["selection_rank"], "is_key": sel["is_key"].astype(bool)})
+                         "selection_rank": sel["selection_rank"], "is_key": per["is_key"].to_numpy(dtype=bool),
+                         "account_status": status.to_numpy(), "warrants_key": per["warrants_key"].to_numpy(dtype=bool),
+                         "coverage_tier_key": per["coverage_tier"].to_numpy()})
+    base["coverage_tier"] = base["coverage_tier_key"].map(lambda t: tier_label(p, t))
     if "key_account" in feats:
         base["currently_key"] = in_programme(feats, account_col=account_col).to_numpy()
     for g in GROUPS[:3]:
@@ -582,8 +642,9 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     base, log = apply_overrides(base, overrides, quadrant_names=names.ordered(), account_col=account_col)
     wa = sel_w.set_index("criterion")["weight_used"]
     ws = str_w.set_index("criterion")["weight_used"]
-    base["stability"] = compute_stability(
-        sel_n, wa, str_n, ws, base["quadrant_model"], names=names,
+    base["stability"] = np.nan
+    base.loc[live, "stability"] = compute_stability(
+        sel_n, wa, str_n, ws, base.loc[live, "quadrant_model"].to_numpy(), names=names,
         attractiveness_threshold=seg.attractiveness_threshold, strength_threshold=seg.strength_threshold,
         draws=seg.stability_draws, concentration=seg.stability_concentration, seed=seg.seed).to_numpy()
     rfm_map = load_rfm_segments(rfm_segments_path(p))
@@ -616,7 +677,7 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
             "quadrant_model", "override_reason", "rfm_segment", "cluster", "clv", "p_alive", "stability"]
     segments = segments[lead + [c for c in segments.columns if c not in lead]]
     profiles = compute_segment_profiles(segments, feats, names=names, intents=seg.quadrant_intents,
-                                        account_col=account_col)
+                                        account_col=account_col, inactive=(inactive, seg.key_accounts.inactive_intent))
     tier_summary = (segments.groupby("tier", sort=False).agg(accounts=(account_col, "size"),
                                                              revenue_12m=("revenue_12m", "sum"))
                     .reindex(list(seg.tiers)).fillna(0).reset_index())
@@ -624,17 +685,23 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     weights = pd.concat([sel_w.assign(axis="attractiveness (selection score)"),
                          str_w.assign(axis="relative strength")], ignore_index=True)
     weights = weights[["axis", "criterion", "column", "group", "weight", "weight_used", "higher_is_better", "status"]]
-    comps = sel.drop(columns=["selection_rank", "is_key"]).merge(stre, on=account_col)
+    comps = sel_l.drop(columns=["selection_rank", "is_key"]).merge(stre_l, on=account_col)
     a_thr = seg.attractiveness_threshold
     s_thr = seg.strength_threshold
     settings = [
         ("normalisation", seg.normalisation),
-        ("key_account_share", f"{seg.key_account_share:.0%}"),
+        ("live_accounts", f"{int(live.sum())} of {len(base)} (an order in the last {p.analysis.churn_days} days); "
+                          "only live accounts are scored and can be key accounts"),
+        ("key_account_value_floor", f"{sizing['key_floor']:,.2f} revenue (12m): {sizing['floor_basis']}"),
+        ("key_account_capacity", "unknown: " + sizing["capacity_source"] if sizing["capacity_accounts"] is None
+         else f"{sizing['capacity_accounts']} key accounts ({sizing['capacity_source']})"),
+        ("key_account_share", f"at most {seg.key_account_share:.0%} of live accounts" if seg.key_account_share
+         else "no cap (value and capacity decide)"),
         ("key_accounts_selected", str(int(base["is_key"].sum()))),
         ("attractiveness_threshold", f"{a_thr:.3f}" if a_thr is not None
-         else f"median = {np.median(base['attractiveness']):.3f}"),
+         else f"median of live accounts = {np.nanmedian(base['attractiveness']):.3f}"),
         ("strength_threshold", f"{s_thr:.3f}" if s_thr is not None
-         else f"median = {np.median(base['relative_strength']):.3f}"),
+         else f"median of live accounts = {np.nanmedian(base['relative_strength']):.3f}"),
         ("stability_draws", str(seg.stability_draws)),
         ("stability_concentration", f"{seg.stability_concentration:g}"),
         ("seed", str(seg.seed)),
@@ -662,6 +729,8 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
         "rfm_profiles": compute_rfm_profiles(rfm, feats, segments=rfm_map, account_col=account_col),
         "cluster_profiles": clus_prof, "cluster_silhouette": sil, "tier_summary": tier_summary,
         "segmentation_settings": pd.DataFrame(settings, columns=["setting", "value"]),
+        "key_account_sizing": sizing_table(sizing),
+        "coverage_tiers": compute_coverage_tiers(segments, params=p, hours=inputs["hours"]),
     }
 
 

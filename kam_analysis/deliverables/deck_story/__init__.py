@@ -16,7 +16,8 @@ from .decisions import s_business_case, s_decisions
 from .context import s_five_forces, s_framework, s_gaps, s_most, s_pest, s_strengths
 from .assessment import (s_activity, s_capability, s_cohorts, s_concentration, s_data_limits, s_revenue_trend,
                          s_scorecard, s_whale)
-from .segmentation import s_clv, s_key_accounts, s_portfolio_matrix, s_rfm, s_segment_profiles, s_stability
+from .segmentation import (s_clv, s_key_accounts, s_portfolio_matrix, s_programme_size, s_rfm, s_segment_profiles,
+                           s_stability)
 from .strategy import (s_account_plans, s_churn_drivers, s_churn_risk, s_coverage, s_impact, s_playbooks, s_whitespace,
                        s_whitespace_map)
 from .review import s_kpi_dashboard, s_migration, s_programme_impact, s_recommendations, s_review_baseline
@@ -32,7 +33,7 @@ STORY: list[tuple[str, Callable[[DeckData], list[SlideSpec]]]] = [
     ("context", s_strengths),
     ("assessment", s_revenue_trend), ("assessment", s_activity), ("assessment", s_scorecard), ("assessment", s_concentration),
     ("assessment", s_whale), ("assessment", s_cohorts), ("assessment", s_capability),
-    ("segmentation", s_portfolio_matrix), ("segmentation", s_segment_profiles), ("segmentation", s_key_accounts),
+    ("segmentation", s_programme_size), ("segmentation", s_portfolio_matrix), ("segmentation", s_segment_profiles), ("segmentation", s_key_accounts),
     ("segmentation", s_rfm), ("segmentation", s_clv), ("segmentation", s_stability),
     ("strategy", s_playbooks), ("strategy", s_coverage), ("strategy", s_churn_drivers), ("strategy", s_churn_risk),
     ("strategy", s_whitespace), ("strategy", s_whitespace_map), ("strategy", s_impact), ("strategy", s_business_case),

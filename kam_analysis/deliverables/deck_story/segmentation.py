@@ -35,8 +35,8 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
     floor = 0.03 * float(shown["revenue_12m"].max()) if len(shown) else 0.0
     shown = shown.assign(_size=shown["revenue_12m"].clip(lower=floor))
     q0 = order[0]
-    title = (f"{q0} accounts are {fmt_share(by.loc[q0, 'n'] / len(s), decimals=0)} of the portfolio but "
-             f"{fmt_share(by.loc[q0, 'rev'] / tot, decimals=0)} of revenue") if tot else "KAM portfolio matrix"
+    title = (f"{q0} accounts are {fmt_share(by.loc[q0, 'n'] / len(s), decimals=0)} of the live accounts but "
+             f"{fmt_share(by.loc[q0, 'rev'] / tot, decimals=0)} of their revenue") if tot else "KAM portfolio matrix"
     take = [f"{q}: {fmt_count(by.loc[q, 'n'])} accounts, {fmt_share(by.loc[q, 'rev'] / tot)} of revenue"
             for q in order if q in by.index and tot]
     if "is_key" in s.columns:
@@ -55,7 +55,8 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("segmentation", "Chart", title, draw, topic="Portfolio matrix",
                       source=d.source("segments"),
-                      footnote=f"Bubble area = last-12-month revenue (floor at 3% of the largest so small accounts "
+                      footnote=f"Live accounts only ({fmt_count(len(s))}); inactive accounts are a group of their "
+                               f"own. Bubble area = last-12-month revenue (floor at 3% of the largest so small accounts "
                                f"stay visible); the 40 largest accounts of each quadrant shown ({len(shown)} of "
                                f"{len(s)}); axes cross at the quadrant boundaries.",
                       notes="KAM portfolio matrix (McDonald & Rogers): relative strength across, attractiveness up, quadrants "
@@ -247,3 +248,80 @@ def s_stability(d: DeckData) -> list[SlideSpec]:
                       notes="Stability: share of seeded Monte Carlo perturbations of the selection weights in which "
                             "the account stays in its quadrant.")]
 
+
+
+def sizing_values(d: DeckData) -> dict | None:
+    """The ``key_account_sizing`` figures as metric -> value (None without the table)."""
+    t = d.peek("key_account_sizing", ("metric", "value"))
+    if t is None or t.empty:
+        return None
+    return {m: v for m, v in zip(t["metric"], t["value"])}
+
+
+def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
+    """(headline, short) on what the managers can do against what the value supports."""
+    w, sel = int(z["warranted"]), int(z["selected"])
+    if is_num(z.get("capacity_accounts")) and z.get("capacity_gap", 0) > 0:
+        extra = z.get("additional_managers")
+        more = (f": {fmt_count(extra)} more manager{'s' if extra != 1 else ''} needed" if is_num(extra) and extra > 0
+                else "")
+        return (f"{fmt_count(w)} accounts can carry a dedicated manager, but {fmt_count(z['managers'])} managers can "
+                f"serve only {fmt_count(z['capacity_accounts'])} of them{more}",
+                f"the managers can serve {fmt_count(z['capacity_accounts'])} of {fmt_count(w)} accounts that warrant one")
+    if not is_num(z.get("managers")):
+        need = z.get("managers_needed")
+        return ((f"The data does not say how many account managers there are; the {fmt_count(sel)} key accounts "
+                 f"would need {fmt_count(need)}") if sel and is_num(need) else
+                "The data does not say how many account managers there are", "")
+    return (f"{fmt_count(z['managers'])} managers have the hours for up to {fmt_count(z['capacity_accounts'])} "
+            f"accounts with a dedicated manager; the value supports {fmt_count(w)}", "")
+
+
+def s_programme_size(d: DeckData) -> list[SlideSpec]:
+    """Where key-account management fits: live and inactive accounts, the coverage tiers, capacity."""
+    z = sizing_values(d)
+    if z is None:  # a run from before the sizing rule: nothing to say, nothing skipped
+        return []
+    t = d.table("coverage_tiers", ("tier", "label", "accounts", "revenue_share", "hours_per_account"),
+                topic="Where key-account management fits")
+    if t is None:
+        return []
+    live, sel = int(z["live_accounts"]), int(z["selected"])
+    key = t[t["tier"] == "key"].iloc[0]
+    served = {"key": "Dedicated key account manager and a joint account plan", "growth": "Pooled account team",
+              "core": "Digital and inside sales; no account manager", "inactive": "Win-back campaign; no manager time"}
+    rows = [[_text(r["label"], 30), fmt_count(r["accounts"]), fmt_share(r["revenue_share"]),
+             served.get(r["tier"], ""), fmt_count(r["hours_per_account"])] for _, r in t.iterrows()]
+    cap, _ = capacity_sentence(d, z)
+    if z.get("capacity_gap", 0) > 0 and is_num(z.get("capacity_accounts")):
+        title = cap
+    elif sel == 0:
+        title = (f"Key-account management fits none of the {fmt_count(live)} live accounts: none brings enough "
+                 "revenue to carry a dedicated manager, so every account is served by a tier")
+    else:
+        title = (f"Key-account management fits {fmt_count(sel)} of {fmt_count(live)} live accounts "
+                 f"({fmt_share(key['revenue_share'], decimals=0)} of revenue); the others are served by tiers")
+    take = [f"{fmt_count(live)} live accounts; {fmt_count(z['inactive_accounts'])} inactive (no order in the last "
+            f"{d.params.analysis.churn_days} days), a group of their own, off the portfolio matrix",
+            f"A dedicated manager needs an account with at least {d.money(z['key_floor'])} of revenue a year; "
+            f"a pooled team {d.money(z['growth_floor'])}" if is_num(z.get("growth_floor")) and z["growth_floor"] < 1e300
+            else f"A dedicated manager needs an account with at least {d.money(z['key_floor'])} of revenue a year",
+            cap]
+
+    def draw(c: SlideCanvas):
+        c.table(c.region("Chart"), ["Tier", "Accounts", "Share of revenue", "Service", "Manager hours a year"], rows,
+                widths=[1.3, 0.9, 0.9, 2.4, 0.9], align=["l", "r", "r", "l", "r"], bold_cols=[0], max_pt=13)
+        _takeaway(c, take)
+
+    floor_note = d.peek("key_account_sizing", ("metric", "note"))
+    basis = ""
+    if floor_note is not None:
+        n = floor_note.loc[floor_note["metric"] == "key_floor", "note"]
+        basis = _text(n.iloc[0], 200) if len(n) else ""
+    return [SlideSpec("segmentation", "Chart", title, draw, topic="Where key-account management fits",
+                      source=d.source("key_account_sizing", "coverage_tiers"),
+                      notes="Sizing rule: only live accounts can be key accounts; an account "
+                            "can carry a dedicated manager when its last-12-month revenue reaches the floor (" + basis
+                            + "); the key accounts are the accounts above it with the best selection score, no more "
+                            "than the managers' hours allow. Tiers: key (dedicated manager), growth (pooled team: "
+                            "revenue carries its hours), core (digital, no manager hours), inactive (win-back).")]

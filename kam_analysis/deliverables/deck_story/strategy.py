@@ -16,16 +16,26 @@ def s_playbooks(d: DeckData) -> list[SlideSpec]:
         return []
     if "engagement_label" in t.columns:  # a readable label for the model's code
         t = t.assign(engagement_model=t["engagement_label"].where(t["engagement_label"].notna(), t["engagement_model"]))
+    mix = "engagement_mix" in t.columns and t["engagement_mix"].notna().all()
+    if mix:  # what the accounts get once their value caps the playbook, not the playbook's nominal model
+        t = t.assign(engagement_model=t["engagement_mix"])
     cols = [("segment", "Segment", 1.0), ("accounts", "Accounts", 0.8), ("revenue_share", "Revenue share", 0.9),
-            ("objective", "Objective", 2.6), ("engagement_model", "Engagement model", 1.8),
+            ("objective", "Objective", 2.6), ("engagement_model", "Engagement (accounts)" if "engagement_mix" in t.columns
+                                               else "Engagement model", 2.2),
             ("contact_cadence", "Contact cadence", 1.9), ("investment_level", "Investment", 0.9)]
     cols = [c for c in cols if c[0] in t.columns]
     fmt = {"accounts": fmt_count, "revenue_share": fmt_share}
     rows = [[fmt.get(c, lambda v: _text(v, 110))(r[c]) for c, _, _ in cols] for _, r in t.iterrows()]
     first = t.iloc[0]
-    title = f"{_text(first['segment'], 30)} accounts get a {_text(first['engagement_model'], 60).lower()}"
-    if "revenue_share" in t.columns and is_num(first["revenue_share"]):
-        title += f", in line with their {fmt_share(first['revenue_share'], decimals=0)} share of revenue"
+    if mix:
+        n_key = int(t["key_accounts"].sum()) if "key_accounts" in t.columns else 0
+        title = ("Only the key accounts get a dedicated manager; every other account gets the service its value "
+                 "can carry" if n_key else
+                 "No account gets a dedicated manager: each gets the service its value can carry")
+    else:
+        title = f"{_text(first['segment'], 30)} accounts get a {_text(first['engagement_model'], 60).lower()}"
+        if "revenue_share" in t.columns and is_num(first["revenue_share"]):
+            title += f", in line with their {fmt_share(first['revenue_share'], decimals=0)} share of revenue"
     specs = []
     pages = _rows_per_page(len(rows), 6)
     for k, sl in enumerate(pages):

@@ -111,6 +111,17 @@ def _f_targets(d: DeckData) -> Finding | None:
                    f"{len(rated) - len(off)} of {len(rated)} KPIs on target")
 
 
+def _f_capacity(d: DeckData) -> Finding | None:
+    """The capacity gap, when the managers cannot serve every account whose value warrants one."""
+    from .segmentation import capacity_sentence, sizing_values
+
+    z = sizing_values(d)
+    if z is None or not (z.get("capacity_gap", 0) > 0 and is_num(z.get("capacity_accounts"))):
+        return None
+    text, short = capacity_sentence(d, z)
+    return Finding(f"{fmt_count(z['capacity_accounts'])} of {fmt_count(z['warranted'])}", text + ".", short)
+
+
 def _f_key_accounts(d: DeckData) -> Finding | None:
     s = d.peek("segments")
     if s is None or not {"is_key", "revenue_12m"} <= set(s.columns):
@@ -119,8 +130,14 @@ def _f_key_accounts(d: DeckData) -> Finding | None:
     if not tot:
         return None
     key = s[s["is_key"].astype(bool)]
+    if key.empty and "account_status" in s.columns:
+        live = int((s["account_status"] == "live").sum())
+        return Finding("0", f"of {fmt_count(live)} live accounts bring enough revenue to carry a dedicated key account "
+                       "manager: every account is served by a tier (pooled team or digital).",
+                       "no account can carry a dedicated manager")
     share = fmt_share(key['revenue_12m'].sum() / tot)
-    return Finding(fmt_count(len(key)), f"key accounts selected, holding {share} of last-12-month revenue.",
+    return Finding(fmt_count(len(key)), f"key accounts selected, holding {share} of last-12-month revenue: the live "
+                   "accounts whose value can carry a dedicated manager.",
                    f"{fmt_count(len(key))} key accounts hold {share} of revenue")
 
 
@@ -167,7 +184,7 @@ def _f_recommendation(d: DeckData) -> Finding | None:
                    f"{_lc_first(_first_clause(top['recommendation']))}.")
 
 
-FINDINGS = [_f_revenue, _f_concentration, _f_key_accounts, _f_targets, _f_impact, _f_risk, _f_recommendation]
+FINDINGS = [_f_revenue, _f_concentration, _f_capacity, _f_key_accounts, _f_targets, _f_impact, _f_risk, _f_recommendation]
 
 
 def s_key_numbers(d: DeckData) -> list[SlideSpec]:
