@@ -424,7 +424,9 @@ class StrategySection(_Section):
         description="share of the full-year impact realised in each programme year (its length is the business "
                     "case's horizon)")
     # ---- account plans
-    top_n_account_plans: int = Field(10, ge=1, le=500, description="key accounts that get an account plan")
+    top_n_account_plans: int = Field(
+        10, ge=1, le=500, description="key accounts whose plan the deck shows (every key account gets a plan in "
+                                      "the segmentation workbook)")
     plan_date: dt.date | None = Field(None, description="date account-plan actions count from (default: as-of date)")
 
     @field_validator("ramp_up")

@@ -129,3 +129,23 @@ def test_the_deck_shows_three_to_five_recommendations_with_owner_and_says_of_how
     data = json.loads(re.search(r'id="dashboard-data">(.*?)</script>', page, re.S).group(1))
     assert data["recommendations_total"] == m == len(data["recommendations"])
     assert all(r.get("owner") for r in data["recommendations"])
+
+
+@pytest.mark.slow
+def test_every_key_account_has_its_own_plan_in_a_crm_ready_sheet(deliverables):
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    run_dir = deliverables["deck"].parents[1]
+    plans = pd.read_parquet(run_dir / "tables" / "account_plans.parquet")
+    segs = pd.read_parquet(run_dir / "tables" / "segments.parquet")
+    assert len(plans) == int(segs["is_key"].sum())
+    assert plans["situation"].str.split("; ").str[0].nunique() >= 3  # the demo plants several situations
+    assert plans["objective"].nunique() > len(plans) // 2  # objectives are the accounts' own, not one text
+    ws = load_workbook(deliverables["segmentation_workbook"])["Account plans"]
+    head = [c.value for c in ws[1]]
+    assert head[:2] == ["Account ID", "Account"] and {"Action", "Owner", "Due date", "Target"} <= set(head)
+    assert not ws.merged_cells.ranges
+    rows = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] is not None]
+    per = pd.Series([r[0] for r in rows]).value_counts()
+    assert len(per) == len(plans) and per.between(3, 5).all()

@@ -477,7 +477,10 @@ def test_account_plans_pick_top_key_accounts_and_trigger_actions(playbooks):
                                    "(Head of key accounts, by 15 Jan 2026); ")
     assert np.isnan(p["clv"]) and np.isnan(p["p_alive"])  # the segmentation has no CLV here
     triggers = set(actions["trigger"])
-    assert {"high churn risk", "detractor (NPS score 4)", "revenue -50% year on year", "playbook"} <= triggers
+    assert {"high churn risk", "detractor (NPS score 4)", "revenue -50% year on year"} <= triggers
+    assert 3 <= len(actions) <= 5 and actions["target"].str.len().gt(0).all()
+    assert p["situation"].startswith("retention risk; service issue")
+    assert p["objective"].startswith("Protect €2,000 of revenue: stop the decline (-50% on the year)")
     first = actions.iloc[0]
     assert first["trigger"] == "high churn risk" and first["due_date"] == pd.Timestamp("2026-01-15")
     assert (actions["due_date"].diff().dropna() >= pd.Timedelta(0)).all()
@@ -562,3 +565,30 @@ def test_whitespace_without_opportunities_keeps_typed_columns():
     ws = strategy.compute_whitespace(ac, segments=segs, account_summary=summ)
     assert ws.empty and ws["is_key"].dtype == bool and ws["expected_value"].dtype == float
     assert ws[ws["is_key"]]["expected_value"].sum() == 0.0 and "expected_value" in ws[ws["is_key"]].columns
+
+
+def test_account_plans_differ_with_the_accounts_situation(playbooks):
+    """Four key accounts with planted situations get four different objectives and action sets."""
+    ids = ["risk", "detractor", "grower", "promoter"]
+    seg = pd.DataFrame({"account_id": ids, "quadrant": "Strategic", "is_key": True,
+                        "selection_score": [0.9, 0.8, 0.7, 0.6]})
+    summ = pd.DataFrame({"account_id": ids, "revenue_12m": [5000.0, 4000.0, 3000.0, 2000.0],
+                         "revenue_prev_12m": [8000.0, 4000.0, 2000.0, 2000.0], "nps_latest": [8.0, 3.0, 8.0, 10.0],
+                         "gross_margin_12m": [1000.0, 800.0, 600.0, 400.0], "account_manager": "Ann"})
+    risk = pd.DataFrame({"account_id": ids, "risk_score": [0.2, 0.2, 0.1, 0.1], "risk_band": "low"})
+    plans, actions = strategy.build_account_plans(seg, summ, playbooks=playbooks, churn_risk=risk,
+                                                  plan_date=dt.date(2026, 1, 1))
+    p = plans.set_index("account_id")
+    assert p.loc["risk", "situation"] == "retention risk"
+    assert p.loc["detractor", "situation"] == "service issue"
+    assert p.loc["grower", "situation"] == "growth headroom"
+    assert p.loc["promoter", "situation"] == "relationship strength"
+    assert p.loc["risk", "objective"].startswith("Protect €8,000 of revenue")
+    assert "NPS score of 3" in p.loc["detractor", "objective"]
+    assert "€3,300" in p.loc["grower", "objective"]  # +10% on 3,000
+    assert "promoter" in p.loc["promoter", "objective"]
+    assert p["objective"].nunique() == 4
+    sets = actions.groupby("account_id")["action"].apply(frozenset)
+    assert sets.nunique() == 4
+    assert actions.groupby("account_id").size().between(3, 5).all()
+    assert actions["target"].str.len().gt(0).all() and actions["owner"].str.len().gt(0).all()

@@ -261,15 +261,16 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("tier_summary", "segmentation", "value tier", "value tier -> accounts and revenue",
        required="tier accounts revenue_12m revenue_share"),
     # ------------------------------------------------------------------ strategy
-    _t("account_plan_actions", "strategy", "action", "account plan actions with owner, due date, KPI and trigger",
-       required="account_id account_name action owner due_date kpi trigger"),
-    _t("account_plans", "strategy", "top key account",
-       "top key account -> current state, objective, whitespace, next action, KPIs to watch",
+    _t("account_plan_actions", "strategy", "action",
+       "account plan actions with owner, due date, KPI, trigger and measurable target",
+       required="account_id account_name action owner due_date kpi trigger", optional="target"),
+    _t("account_plans", "strategy", "key account",
+       "key account -> current state, situation, its own objective, whitespace, next action, KPIs to watch",
        required="account_id revenue_12m objective actions",
        optional="rank account_name segment account_manager revenue_prev_12m revenue_trend value value_basis clv "
                 "p_alive nps_latest risk_score risk_band engagement_model contact_cadence whitespace "
                 "whitespace_value opportunities n_actions next_action next_action_owner next_action_due "
-                "kpis_to_watch owner"),
+                "kpis_to_watch owner situation target segment_objective"),
     _t("capacity_summary", "strategy", "metric",
        "capacity, hours needed, headcount for full coverage, optimiser vs revenue-rank rule",
        required="metric label value unit note"),

@@ -46,6 +46,9 @@ WORKBOOK_SHEETS = {
     "Weights & parameters": "The criteria and weights behind both matrix axes and every setting used.",
     "Overrides log": "Every consultant override of the data's quadrant, with its reason.",
     "Data quality": "Data problems found on loading and which analyses the data supports.",
+    "Account plans": "Every key account's plan, one row per action: situation, objective, action, owner, due date "
+                     "and target. The header is in row 1 and nothing is merged, so the sheet imports into a CRM as "
+                     "tasks.",
 }
 
 _TONE_FILLS = {"good": "C6EFCE", "neutral": "DDEBF7", "watch": "FFEB9C", "risk": "FFC7CE"}
@@ -722,6 +725,36 @@ def _data_quality(ws, run, ctx) -> None:
     _fit(ws, max_width=70)
 
 
+#: the account-plan sheet's columns: the CRM import layout (one task per row, header in row 1)
+PLAN_COLUMNS = {"account_id": "Account ID", "account_name": "Account", "account_manager": "Account manager",
+                "segment": "Segment", "situation": "Situation", "objective": "Objective", "action": "Action",
+                "owner": "Owner", "due_date": "Due date", "target": "Target", "status": "Status"}
+
+
+def _account_plans(ws, run, ctx) -> None:
+    plans, acts = _read(run, "account_plans"), _read(run, "account_plan_actions")
+    if plans is None or acts is None or acts.empty:
+        write_cell(ws, 1, 1, "No account plans in this run: the strategy phase has not run.")
+        ws.column_dimensions["A"].width = 80
+        return
+    keep = [c for c in ("account_id", "account_manager", "segment", "situation", "objective") if c in plans]
+    df = acts.drop(columns=[c for c in ("account_manager", "segment", "situation", "objective") if c in acts])
+    df = df.merge(plans[keep].assign(account_id=plans["account_id"].astype(str)), how="left",
+                  on="account_id") if len(keep) > 1 else df
+    if "rank" in plans:
+        order = dict(zip(plans["account_id"].astype(str), plans["rank"]))
+        df = df.assign(_r=df["account_id"].astype(str).map(order)).sort_values(["_r", "due_date"], kind="stable")
+    names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
+    df["account_name"] = df["account_id"].astype(str).map(names).fillna(df["account_name"])
+    df["status"] = "Open"
+    cols = [c for c in PLAN_COLUMNS if c in df]
+    _frame(ws, df[cols].reset_index(drop=True), start_row=1, formats={"account_id": "text", "due_date": "date"},
+           headers=PLAN_COLUMNS, table="AccountPlans")
+    ws.freeze_panes = "C2"
+    ws.print_title_rows = "1:1"
+    _fit(ws, title_rows=(), max_width=60)
+
+
 # --------------------------------------------------------------------------- build
 def build_segmentation_workbook(run) -> Path | None:
     """Write ``deliverables/<client-slug>_segmentation.xlsx`` from the run's phase-2 tables.
@@ -767,11 +800,13 @@ def build_segmentation_workbook(run) -> Path | None:
     _clv(sheets["CLV"], run, ctx)
     _overrides(sheets["Overrides log"], run, ctx)
     _data_quality(sheets["Data quality"], run, ctx)
+    _account_plans(sheets["Account plans"], run, ctx)
     for ws in wb.worksheets:
         ws.sheet_properties.tabColor = active_theme().primary if ws.title in ("README", "Accounts") else active_theme().light
         ws.page_setup.orientation = "landscape"
         ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0 if ws.title in ("Accounts", "Overrides log", "Data quality") else 1
+        ws.page_setup.fitToHeight = 0 if ws.title in ("Accounts", "Overrides log", "Data quality",
+                                                      "Account plans") else 1
         ws.sheet_properties.pageSetUpPr.fitToPage = True
     wb.active = 0
     set_workbook_properties(wb, title=f"{p.engagement.title}: account segmentation", client=p.client.name,

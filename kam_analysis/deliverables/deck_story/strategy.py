@@ -6,8 +6,9 @@ import pandas as pd
 
 from ...present.theme import tint
 from .._pptx import SlideCanvas
-from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
-from ._base import _churn_backtested, _churn_unsupported, DeckData, _rows_per_page, SlideSpec, _takeaway, _text
+from ...present.formats import excel_number_format, fmt_count, fmt_date, fmt_share, fmt_top, is_num
+from ._base import (_churn_backtested, _churn_unsupported, DeckData, _lc_first, _rows_per_page, SlideSpec, _takeaway,
+                    _text)
 
 
 def s_playbooks(d: DeckData) -> list[SlideSpec]:
@@ -269,30 +270,76 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
 
 
 def s_account_plans(d: DeckData) -> list[SlideSpec]:
-    t = d.table("account_plans", ("account_id",), topic="Account plans")
+    """The key accounts' plans: an overview of the top accounts (situation, own objective, next action),
+    then one page for each of the first three with its 3-5 actions, owners, dates and targets."""
+    t = d.table("account_plans", ("account_id", "objective"), topic="Account plans")
     if t is None:
         return []
-    pref = ["revenue_12m", "objective", "objectives", "whitespace", "opportunities", "next_action", "actions",
-            "next_action_owner", "owner", "kpis_to_watch", "kpis", "risk_band"]
-    cols = [c for c in pref if c in t.columns][:5]
     if "rank" in t.columns:
         t = t.sort_values("rank")
-    rows = [[d.name_of(r["account_id"])] + [d.money(r[c]) if c == "revenue_12m" else _text(r[c], 140) for c in cols]
-            for _, r in t.head(12).iterrows()]
-    segs = d.peek("segments")
-    n_key = int(segs["is_key"].astype(bool).sum()) if segs is not None and "is_key" in segs.columns else len(t)
-    pages = _rows_per_page(len(rows), 8)
-    out = []
-    for k, sl in enumerate(pages):
-        def draw(c: SlideCanvas, sl=sl):
-            c.table(c.region("Table"), ["Account"] + [x.replace("_", " ").capitalize() for x in cols], rows[sl],
-                    widths=[1.4] + [0.9 if x == "revenue_12m" else 1.3 if "owner" in x else 2 for x in cols],
-                    align=["l"] + ["r" if x == "revenue_12m" else "l" for x in cols], bold_cols=[0], max_pt=12)
-        out.append(SlideSpec("strategy", "Table",
-                             f"Account plans are ready for the {fmt_top(len(rows), n_key)} key accounts" +
-                             (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw, topic="Account plans",
-                             source=d.source("account_plans"),
-                             notes="Account plans for the top key accounts: current state, objectives, "
-                                   "opportunities and actions."))
-    return out
+    n_all = len(t)
+    top = t.head(min(d.params.strategy.top_n_account_plans, 8))
+    acts = d.peek("account_plan_actions")
 
+    def nxt(r) -> str:
+        if not isinstance(r.get("next_action"), str) or not r["next_action"]:
+            return ""
+        who = _text(r.get("next_action_owner"), 40).split(" (")[0]
+        due = r.get("next_action_due")
+        return _text(r["next_action"], 110) + (f" ({who}" if who else " (") + (
+            f", by {fmt_date(due)})" if due is not None and not pd.isna(due) else ")")
+
+    has_sit = "situation" in t.columns
+    rows = [[d.name_of(r["account_id"]), d.money(r["revenue_12m"])] + ([_text(r["situation"], 60)] if has_sit else [])
+            + [_text(r["objective"], 150), nxt(r)] for _, r in top.iterrows()]
+    which = fmt_top(len(top), n_all)
+    sits = t["situation"].astype(str).str.split("; ").str[0].value_counts() if has_sit else pd.Series(dtype=int)
+    title = (f"Each key account gets its own plan; of the {which} by value, "
+             f"{fmt_count(int((top['situation'].astype(str).str.split('; ').str[0] == sits.index[0]).sum()))} "
+             f"start with {sits.index[0]}" if has_sit and len(sits) else f"Account plans for the {which} key accounts")
+
+    def draw(c: SlideCanvas):
+        c.table(c.region("Table"), ["Account", "Revenue (12m)"] + (["Situation"] if has_sit else []) +
+                ["Objective", "Next action"], rows,
+                widths=[1.4, 0.9] + ([1.2] if has_sit else []) + [2.6, 2.6],
+                align=["l", "r"] + (["l"] if has_sit else []) + ["l", "l"], bold_cols=[0], max_pt=12)
+
+    out = [SlideSpec("strategy", "Table", title, draw, topic="Account plans", source=d.source("account_plans"),
+                     footnote=f"Every key account's plan, with each action's owner, due date and target, is in the "
+                              f"segmentation workbook ({fmt_count(n_all)} accounts), ready to import into the CRM.",
+                     notes="Account plans: each key account's situation is read from its data in order of urgency — "
+                           "retention risk (high churn-risk band or revenue down over 10% on the year), service issue "
+                           "(latest NPS 6 or below), whitespace (cross-sell potential of 15% of revenue or more), growth "
+                           "headroom (revenue up 10% or more), relationship strength (NPS 9-10) — and the first sets "
+                           "the objective; each situation adds its actions, the playbook fills up to three.")]
+    if acts is None or acts.empty or "target" not in acts.columns:
+        return out
+    for _, r in top.head(3).iterrows():
+        a = acts[acts["account_id"].astype(str) == str(r["account_id"])].sort_values("due_date")
+        if a.empty:
+            continue
+        arows = [[_text(x["action"], 120), _text(x["owner"], 50), fmt_date(x["due_date"]), _text(x["target"], 110)]
+                 for _, x in a.iterrows()]
+        facts = [f"Revenue (12m): {d.money(r['revenue_12m'])}" + (
+            f", {fmt_share(r['revenue_trend'], decimals=0, signed=True)} on the year"
+            if is_num(r.get("revenue_trend")) else "")]
+        if is_num(r.get("nps_latest")):
+            facts.append(f"Latest NPS score: {r['nps_latest']:.0f}")
+        if isinstance(r.get("risk_band"), str) and r["risk_band"] != "not scored":
+            facts.append(f"Churn risk: {r['risk_band']}")
+        if is_num(r.get("whitespace_value")) and r["whitespace_value"] > 0:
+            facts.append(f"Cross-sell potential: {d.money(r['whitespace_value'])} a year")
+        if has_sit:
+            facts.append(f"Situation: {_text(r['situation'], 80)}")
+        name = d.name_of(r["account_id"])
+
+        def draw_one(c: SlideCanvas, arows=arows, facts=facts):
+            c.table(c.region("Chart"), ["Action", "Owner", "Due", "Target"], arows, widths=[2.6, 1.4, 0.9, 2.2],
+                    align=["l", "l", "l", "l"], max_pt=12)
+            _takeaway(c, facts, heading="Where the account stands")
+
+        out.append(SlideSpec("strategy", "Chart", f"{name}: {_lc_first(_text(r['objective'], 140))}", draw_one,
+                             topic="Account plan", source=d.source("account_plans", "account_plan_actions"),
+                             notes=f"Account plan for {name} (rank {int(r['rank']) if 'rank' in r else ''} by value): "
+                                   "objective from its situation; actions with owner, due date and measurable target."))
+    return out
