@@ -195,6 +195,8 @@ def plot_benchmark_gaps(gaps: pd.DataFrame, *, title: str = "KPIs against target
     right of 100 % is always better.
     """
     g = gaps.copy()
+    # only KPIs rated against a target or a sourced benchmark: an illustrative placeholder is no reference
+    g = g[g["status_basis"].isin(["target", "benchmark"])] if "status_basis" in g else g
     ref = np.where(g["status_basis"] == "target", g["target"], g["benchmark"])
     cur = g["current"].astype(float)
     idx = np.where(g["higher_is_better"].astype(bool), cur / ref, ref / cur)
@@ -216,11 +218,10 @@ def plot_benchmark_gaps(gaps: pd.DataFrame, *, title: str = "KPIs against target
 
     ax.legend(handles=[Patch(color=rag_color(k), label=k) for k in ("green", "amber", "red")],
               loc="lower right", frameon=False, ncols=3, fontsize=8)
-    if "benchmark_illustrative" in g and ((g["status_basis"] == "benchmark")
-                                          & g["benchmark_illustrative"].fillna(False).astype(bool)).any():
-        ax.annotate("Benchmarks marked illustrative in benchmark_gaps are placeholders, not published figures",
-                    xy=(1.0, 0.0), xycoords="axes fraction", xytext=(0, -40), textcoords="offset points",
-                    ha="right", va="top", fontsize=7.5, color=series_colors()[5])
+    if g.empty:
+        ax.text(0.5, 0.5, "No KPI is rated: no targets are set and no sourced benchmark is available\n"
+                "(illustrative benchmarks are shown for reference only)", transform=ax.transAxes, ha="center",
+                va="center", fontsize=10, color=series_colors()[5])
     return ax
 
 
