@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import TEMPLATES_DIR
-from ..present.formats import currency_symbol, fmt_date
+from ..present.formats import currency_symbol, fmt_date, fmt_money
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS, read_optional
@@ -77,6 +77,22 @@ def json_for_script(data: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+def programme_size_data(run) -> dict | None:
+    """Title, takeaways and tier rows of the key-account sizing, as the deck words them (None without it)."""
+    from .deck_story.segmentation import programme_size_text, sizing_figures
+
+    z = sizing_figures(read_optional(run, "key_account_sizing"))
+    tiers = read_optional(run, "coverage_tiers")
+    if z is None or tiers is None or tiers.empty:
+        return None
+    cur = run.params.client.currency
+    text = programme_size_text(z, tiers, money=lambda v: fmt_money(v, cur),
+                               churn_days=run.params.analysis.churn_days)
+    text["rows"] = [{**r, "accounts": int(r["accounts"]), "revenue_share": _clean(r["revenue_share"]),
+                     "hours": _clean(r["hours"])} for r in text["rows"]]
+    return text
+
+
 def collect_dashboard_data(run) -> dict:
     """Everything the dashboards show, read from the run's tables (missing tables -> notes)."""
     p = run.params
@@ -104,6 +120,8 @@ def collect_dashboard_data(run) -> dict:
         tiles = [{**t, "vs_baseline": None, "vs_baseline_text": ""} for t in baseline_tiles(run)]
         data["tiles_note"] = NO_TARGET_NOTE if tiles else "The headline KPIs could not be computed from the data provided."
     data["tiles"] = tiles
+    # where key-account management fits (the capacity gap is its headline when it binds)
+    data["programme"] = programme_size_data(run)
     # trends
     tr = read_optional(run, "kpi_tracking")
     trends: dict[str, list] = {}

@@ -39,7 +39,7 @@ from ..present.theme import active_theme
 from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
 from ._xlsx import (FMT, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
-from .html_dashboard import SCORECARD_KPIS, TREND_KPIS
+from .html_dashboard import SCORECARD_KPIS, TREND_KPIS, programme_size_data
 
 __all__ = ["build_kpi_dashboard", "header_footer_text"]
 
@@ -232,6 +232,21 @@ def build_kpi_dashboard(run) -> Path:
     else:
         _note(ws, row, 2, "The headline KPIs could not be computed from the data provided.")
         row += 2
+
+    # ------------------------------------------------------------ where key-account management fits
+    prog = programme_size_data(run)
+    if prog is not None:
+        h = write_cell(ws, row, 2, "Where key-account management fits")
+        h.font = Font(bold=True, size=11, color=active_theme().primary)
+        row += 1
+        t = write_cell(ws, row, 2, prog["title"])
+        t.font = Font(bold=prog["capacity_binds"], size=11,
+                      color=active_theme().red if prog["capacity_binds"] else active_theme().text)
+        row += 1
+        for line in prog["takeaways"][:2]:
+            _note(ws, row, 2, line)
+            row += 1
+        row += 1
 
     # ------------------------------------------------------------ trend data + charts
     tr = read_optional(run, "kpi_tracking")

@@ -43,7 +43,7 @@ def resolve_sizing_inputs(run) -> dict[str, Any]:
             "capacity_hours": float(sum(managers.values())) if managers else None,
             "hours_per_manager": (float(sum(managers.values())) / len(managers) if managers
                                   else float(st.hours_per_manager)),
-            "cost_per_hour": float(st.cost_per_hour), "sizing": p.segmentation.key_accounts,
+            "cost_per_hour": float(st.cost_per_hour or 0.0), "sizing": p.segmentation.key_accounts,
             "max_share": p.segmentation.key_account_share}
 
 

@@ -1,6 +1,8 @@
 """Section 5 of the deck: portfolio matrix, segment profiles, key accounts, RFM, CLV and robustness."""
 from __future__ import annotations
 
+import pandas as pd
+
 
 from ...present.theme import tint
 from .._pptx import SlideCanvas
@@ -250,15 +252,25 @@ def s_stability(d: DeckData) -> list[SlideSpec]:
 
 
 
-def sizing_values(d: DeckData) -> dict | None:
-    """The ``key_account_sizing`` figures as metric -> value (None without the table)."""
-    t = d.peek("key_account_sizing", ("metric", "value"))
-    if t is None or t.empty:
+#: what each coverage tier gets, in the client's words (the deck and both dashboards)
+TIER_SERVICE = {"key": "Dedicated key account manager and a joint account plan", "growth": "Pooled account team",
+                "core": "Digital and inside sales; no account manager",
+                "inactive": "Win-back campaign; no manager time"}
+
+
+def sizing_figures(t: pd.DataFrame | None) -> dict | None:
+    """The ``key_account_sizing`` table as metric -> value (None without the table)."""
+    if t is None or t.empty or not {"metric", "value"} <= set(t.columns):
         return None
     return {m: v for m, v in zip(t["metric"], t["value"])}
 
 
-def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
+def sizing_values(d: DeckData) -> dict | None:
+    """The run's ``key_account_sizing`` figures as metric -> value (None without the table)."""
+    return sizing_figures(d.peek("key_account_sizing", ("metric", "value")))
+
+
+def capacity_text(z: dict) -> tuple[str, str]:
     """(headline, short) on what the managers can do against what the value supports."""
     w, sel = int(z["warranted"]), int(z["selected"])
     if is_num(z.get("capacity_accounts")) and z.get("capacity_gap", 0) > 0:
@@ -277,6 +289,40 @@ def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
             f"accounts with a dedicated manager; the value supports {fmt_count(w)}", "")
 
 
+def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
+    """:func:`capacity_text` (kept for the executive summary's finding)."""
+    return capacity_text(z)
+
+
+def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int) -> dict:
+    """Title, takeaways and tier rows of "where key-account management fits", for every deliverable.
+
+    ``z``: :func:`sizing_figures`; ``tiers``: the ``coverage_tiers`` table; ``money``: the
+    client's money formatter. The title is the capacity gap when it binds.
+    """
+    live, sel = int(z["live_accounts"]), int(z["selected"])
+    key = tiers[tiers["tier"] == "key"]
+    key_share = key["revenue_share"].iloc[0] if len(key) else float("nan")
+    cap, _ = capacity_text(z)
+    if z.get("capacity_gap", 0) > 0 and is_num(z.get("capacity_accounts")):
+        title = cap
+    elif sel == 0:
+        title = (f"Key-account management fits none of the {fmt_count(live)} live accounts: none brings enough "
+                 "revenue to carry a dedicated manager, so every account is served by a tier")
+    else:
+        title = (f"Key-account management fits {fmt_count(sel)} of {fmt_count(live)} live accounts "
+                 f"({fmt_share(key_share, decimals=0)} of revenue); the others are served by tiers")
+    floor = f"A dedicated manager needs an account with at least {money(z['key_floor'])} of revenue a year"
+    if is_num(z.get("growth_floor")) and z["growth_floor"] < 1e300:
+        floor += f"; a pooled team {money(z['growth_floor'])}"
+    take = [f"{fmt_count(live)} live accounts; {fmt_count(z['inactive_accounts'])} inactive (no order in the last "
+            f"{churn_days} days), a group of their own, off the portfolio matrix", floor, cap]
+    rows = [{"tier": r["label"], "accounts": r["accounts"], "revenue_share": r["revenue_share"],
+             "service": TIER_SERVICE.get(r["tier"], ""), "hours": r["hours_per_account"]} for _, r in tiers.iterrows()]
+    return {"title": title, "takeaways": take, "rows": rows, "capacity_binds": bool(z.get("capacity_gap", 0) > 0
+                                                                                    and is_num(z.get("capacity_accounts")))}
+
+
 def s_programme_size(d: DeckData) -> list[SlideSpec]:
     """Where key-account management fits: live and inactive accounts, the coverage tiers, capacity."""
     z = sizing_values(d)
@@ -286,27 +332,10 @@ def s_programme_size(d: DeckData) -> list[SlideSpec]:
                 topic="Where key-account management fits")
     if t is None:
         return []
-    live, sel = int(z["live_accounts"]), int(z["selected"])
-    key = t[t["tier"] == "key"].iloc[0]
-    served = {"key": "Dedicated key account manager and a joint account plan", "growth": "Pooled account team",
-              "core": "Digital and inside sales; no account manager", "inactive": "Win-back campaign; no manager time"}
-    rows = [[_text(r["label"], 30), fmt_count(r["accounts"]), fmt_share(r["revenue_share"]),
-             served.get(r["tier"], ""), fmt_count(r["hours_per_account"])] for _, r in t.iterrows()]
-    cap, _ = capacity_sentence(d, z)
-    if z.get("capacity_gap", 0) > 0 and is_num(z.get("capacity_accounts")):
-        title = cap
-    elif sel == 0:
-        title = (f"Key-account management fits none of the {fmt_count(live)} live accounts: none brings enough "
-                 "revenue to carry a dedicated manager, so every account is served by a tier")
-    else:
-        title = (f"Key-account management fits {fmt_count(sel)} of {fmt_count(live)} live accounts "
-                 f"({fmt_share(key['revenue_share'], decimals=0)} of revenue); the others are served by tiers")
-    take = [f"{fmt_count(live)} live accounts; {fmt_count(z['inactive_accounts'])} inactive (no order in the last "
-            f"{d.params.analysis.churn_days} days), a group of their own, off the portfolio matrix",
-            f"A dedicated manager needs an account with at least {d.money(z['key_floor'])} of revenue a year; "
-            f"a pooled team {d.money(z['growth_floor'])}" if is_num(z.get("growth_floor")) and z["growth_floor"] < 1e300
-            else f"A dedicated manager needs an account with at least {d.money(z['key_floor'])} of revenue a year",
-            cap]
+    text = programme_size_text(z, t, money=d.money, churn_days=d.params.analysis.churn_days)
+    title, take = text["title"], text["takeaways"]
+    rows = [[_text(r["tier"], 30), fmt_count(r["accounts"]), fmt_share(r["revenue_share"]), r["service"],
+             fmt_count(r["hours"])] for r in text["rows"]]
 
     def draw(c: SlideCanvas):
         c.table(c.region("Chart"), ["Tier", "Accounts", "Share of revenue", "Service", "Manager hours a year"], rows,
