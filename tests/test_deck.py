@@ -429,7 +429,7 @@ def test_transactions_only_run_says_what_the_data_cannot_support(tmp_path):
     text = "\n".join(t for s in slides for t in _texts(s))
     titles = [_title(s) for s in slides]
     # the data-limits page is a data request: what to send, and what it unlocks
-    limits = [s for s in slides if "need data the client has not sent" in _title(s)]
+    limits = [s for s in slides if "data the client has not sent" in _title(s)]
     lt = "\n".join(t for s in limits for t in _texts(s))
     assert "What to send" in lt and "What it unlocks" in lt
     assert "Customer survey responses" in lt and "capability self-assessment" in lt and "Gross margin" in lt

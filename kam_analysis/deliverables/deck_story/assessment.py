@@ -164,16 +164,16 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
             fills[(i, len(header) - 1)] = Theme().rag_fill(s)
             colors[(i, len(header) - 1)] = d_style_rag(s)
     if src == "benchmark_gaps":
-        rag_note = ("Status against the target, or against a sourced benchmark where no target is set. " + rag_note
-                    if rated else "")
+        rag_note = (f"Status against target (or a sourced benchmark): green within "
+                    f"{fmt_share(d.params.thresholds.rag.amber, decimals=0)}, red more than "
+                    f"{fmt_share(d.params.thresholds.rag.red, decimals=0)} short." if rated else "")
     foot = rag_note
     if illus_sources:
-        foot += (" Benchmarks marked (illustrative) are placeholders from the engagement's benchmark template, not "
-                 "published figures (each one's note is in the speaker notes); they rate no KPI.")
-    if unrated:
-        foot += " Not rated: no target, and no sourced benchmark in the client's currency."
+        foot += " Illustrative benchmarks are template placeholders, not published figures: they rate no KPI."
+    if unrated and not illus_sources:
+        foot += " Not rated: no target and no sourced benchmark."
     if na:
-        foot += f" n/a: {', '.join(d.label_of(k) for k in na)} cannot be measured from the data."
+        foot += f" n/a: not measurable from the data ({', '.join(d.label_of(k) for k in na)})."
 
     def draw(c: SlideCanvas):
         c.table(c.region("Table"), header, rows, widths=[2.4] + [1.2] * (len(header) - 2) + [0.9],
@@ -367,8 +367,10 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
     if not rows:
         return []
     n_out = int((support["status"] == "not_supported").sum())
-    title = (f"{n_out} analyses need data the client has not sent yet: {len(rows)} inputs would unlock or firm "
-             "them up" if n_out else f"{len(rows)} further inputs would make the analysis firmer")
+    ins = f"{len(rows)} input{'s' if len(rows) != 1 else ''} would"
+    title = (f"{n_out} {'analyses need' if n_out != 1 else 'analysis needs'} data the client has not sent yet: "
+             f"{ins} unlock or firm {'them' if n_out != 1 else 'it'} up" if n_out else
+             f"{ins} make the analysis firmer")
     pages = _rows_per_page(len(rows), 8)
     out = []
     for k, sl in enumerate(pages):
