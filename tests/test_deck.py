@@ -657,3 +657,10 @@ def test_impact_interval_across_zero_is_not_called_growth(full_run, tmp_path):
     f = _f_impact(d)
     assert f.number == "+5.7%" and "not distinguishable from no effect (95% CI -6.5% to +19.4%)" in f.text
     assert "grew" not in spec.title and "more revenue growth" not in f.text
+
+
+def test_a_change_that_rounds_to_zero_is_held_steady():
+    from kam_analysis.deliverables.deck_story.assessment import change_words
+
+    assert change_words(0.24) == "rose 24%" and change_words(-0.02) == "fell 2%"
+    assert change_words(-0.004) == "held steady" and change_words(0.0) == "held steady"

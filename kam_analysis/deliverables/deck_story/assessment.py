@@ -12,6 +12,11 @@ from ...metrics.benchmarks import ILLUSTRATIVE_LABEL, benchmark_label
 from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
 
+def change_words(x: float) -> str:
+    """'rose 24%' / 'fell 2%', or 'held steady' when the change rounds to 0% (never 'fell 0%')."""
+    shown = fmt_share(abs(x), decimals=0)
+    return "held steady" if shown == fmt_share(0.0, decimals=0) else f"{'rose' if x >= 0 else 'fell'} {shown}"
+
 def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
     t = d.table("kpi_by_period", ("period_start", "revenue"), topic="Revenue trend")
     if t is None:
@@ -68,8 +73,8 @@ def s_activity(d: DeckData) -> list[SlideSpec]:
     d_aov = aov[-1] / aov[0] - 1 if aov[0] else None
     if d_acc is None or d_aov is None:
         return []
-    title = (f"Ordering accounts {'rose' if d_acc >= 0 else 'fell'} {fmt_share(abs(d_acc), decimals=0)} and order value "
-             f"{'rose' if d_aov >= 0 else 'fell'} {fmt_share(abs(d_aov), decimals=0)} between {cats[0]} and {cats[-1]}")
+    title = (f"Ordering accounts {change_words(d_acc)} and order value {change_words(d_aov)} "
+             f"between {cats[0]} and {cats[-1]}")
 
     def draw(c: SlideCanvas):
         for name, vals, fmt, color, label in (

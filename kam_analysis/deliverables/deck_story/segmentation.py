@@ -59,8 +59,8 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
                       source=d.source("segments"),
                       footnote=f"Live accounts only ({fmt_count(len(s))}); inactive accounts are a group of their "
                                f"own. Bubble area = last-12-month revenue (floor at 3% of the largest so small accounts "
-                               f"stay visible); the 40 largest accounts of each quadrant shown ({len(shown)} of "
-                               f"{len(s)}); axes cross at the quadrant boundaries.",
+                               f"stay visible); the 40 largest accounts of each quadrant shown ({fmt_count(len(shown))} of "
+                               f"{fmt_count(len(s))}); axes cross at the quadrant boundaries.",
                       notes="KAM portfolio matrix (McDonald & Rogers): relative strength across, attractiveness up, quadrants "
                             "at the thresholds from params; consultant overrides applied in the segments table.")]
 
