@@ -1,6 +1,6 @@
 """The ``kam`` command.
 
-    kam run params/<client>.yaml [--phase PHASE ... [--only]] [--set key.sub=value ...]
+    kam run params/<client>.yaml [--phase PHASE [PHASE ...] [--only]] [--set key.sub=value ...]
     kam validate params/<client>.yaml [--set key.sub=value ...]
     kam new-client "Client Name" [--industry X] [--currency USD] [--as-of DATE] [--programme-start DATE | --no-programme]
     kam demo-data OUT_DIR [--profile demo|consumer|b2b] [--accounts N] [--orders N] [--format csv|parquet]
@@ -24,9 +24,23 @@ _EPILOG = """examples:
   kam run params/demo.yaml                        run the whole demo engagement
   kam run params/acme.yaml --phase strategy        re-run strategy and the review after it,
                                                   reusing assessment and segmentation
+  kam run params/acme.yaml --phase strategy review --only
+                                                  the same, refusing if a later phase depends on them
   kam run params/acme.yaml --set analysis.churn_days=120
   kam validate params/acme.yaml                   check the client's data before running
 """
+
+
+def _version() -> str:
+    """The installed kam-analysis version (the package's own when it is not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("kam-analysis")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="kam", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
         description="Run a Key Account Management engagement: validate client data, execute the four "
                     "phase notebooks with Papermill, and build the client deliverables.")
+    p.add_argument("--version", action="version", version=f"kam {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -41,15 +56,17 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("params", help="the client's parameter file, e.g. params/demo.yaml")
         sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a parameter for this run, e.g. --set analysis.churn_days=120 "
-                             "(repeatable; values are read as YAML)")
+                             "(repeatable; typed by the parameter schema: a text setting keeps the words "
+                             "written, so --set client.name=No is the name 'No')")
 
     r = sub.add_parser("run", help="run the engagement (all phases, or --phase)",
                        description="Validate the data, execute the phase notebooks into a new run folder "
                                    "outputs/<client>/<run-id>/ and build the deliverables. A failed run is kept "
                                    "as <run-id>-failed and never replaces the last good run.")
     add_common(r)
-    r.add_argument("--phase", dest="phases", action="append", metavar="PHASE", choices=list(PHASES),
-                   help="re-run this phase and every phase after it (repeatable: " + ", ".join(PHASES) + "); "
+    r.add_argument("--phase", dest="phases", action="extend", nargs="+", metavar="PHASE", choices=list(PHASES),
+                   help="re-run these phases and every phase after them (" + ", ".join(PHASES) + "; "
+                        "--phase strategy review and --phase strategy --phase review are the same); "
                         "earlier phases' results are reused from the client's last good run when its input "
                         "files and data/analysis parameters are today's, otherwise the run stops and says so")
     r.add_argument("--only", action="store_true",

@@ -682,7 +682,11 @@ def read_yaml_mapping(path: str | Path, *, what: str, setting: str) -> dict:
 
 
 def parse_overrides(items: list[str] | None) -> list[tuple[list[str], Any]]:
-    """Parse ``key.sub=value`` strings; values are read as YAML (numbers, dates, lists)."""
+    """Parse ``key.sub=value`` strings.
+
+    A value whose field the schema types as text (a name, a title, a path) is kept as
+    written; any other value is read as YAML (numbers, dates, booleans, lists).
+    """
     out = []
     for item in items or []:
         if "=" not in item:
@@ -694,12 +698,45 @@ def parse_overrides(items: list[str] | None) -> list[tuple[list[str], Any]]:
         key = key.strip()
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*", key):
             raise ParameterError(f"override key {key!r} is not a dotted name like analysis.churn_days")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as exc:
-            raise ParameterError(f"override {item!r}: value is not valid YAML ({exc})") from None
+        text = _text_field(key.split("."))
+        if text:
+            # the schema says text: "No", "1.0" and "2024-01-01" stay the words written; an
+            # optional one is unset by an empty value or null
+            value = raw.strip()
+            if text == "optional" and value in ("", "null", "~"):
+                value = None
+        else:
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else None
+            except yaml.YAMLError as exc:
+                raise ParameterError(f"override {item!r}: value is not valid YAML ({exc})") from None
         out.append((key.split("."), value))
     return out
+
+
+def _text_field(path: list[str]) -> str:
+    """``"required"`` or ``"optional"`` when the schema types ``path`` as text (str or a
+    path), else ``""``.
+
+    ``--set`` values are typed by the schema, not by YAML's guessing: YAML would read a
+    client called ``No`` as ``False`` and a title ``2024`` as a number.
+    """
+    import types
+    import typing
+
+    model: Any = Params
+    for i, part in enumerate(path):
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return ""
+        ann = fields[part].annotation
+        union = typing.get_origin(ann) in (typing.Union, types.UnionType)
+        args = [a for a in (typing.get_args(ann) if union else (ann,)) if a is not type(None)]
+        if i == len(path) - 1:
+            text = bool(args) and all(isinstance(a, type) and issubclass(a, (str, Path)) for a in args)
+            return ("optional" if union and type(None) in typing.get_args(ann) else "required") if text else ""
+        model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return ""
 
 
 def _apply_override(raw: dict, path: list[str], value: Any) -> None:

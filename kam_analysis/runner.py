@@ -685,14 +685,48 @@ def _name_final_folder(work: Path, final: Path) -> None:
             pass
 
 
-def open_run(params_path: str | Path, run_dir: str | Path | None = None, overrides: list[str] | None = None) -> Run:
-    """Open the run folder a notebook works in (:func:`kam_analysis.data.prepare.open_run`),
-    with its data-capability profile (``data_profile``, ``analysis_support``) written when a
-    scratch run lacks it (``kam run`` writes it before any notebook)."""
+def open_run(params_path: str | Path, run_dir: str | Path | None = None, overrides: list[str] | None = None,
+             *, phase: str | None = None) -> Run:
+    """Open the run folder a notebook works in (:func:`kam_analysis.data.prepare.open_run`).
+
+    Inside ``kam run`` (``run_dir`` given) the runner has prepared everything. Opened by
+    hand in JupyterLab (``run_dir`` empty) the notebook works in the client's scratch run
+    ``outputs/<client>/interactive``, prepared again whenever the parameters or input files
+    change; with ``phase`` (the notebook's own phase) the earlier phases' notebooks are
+    executed into it first when their tables are missing, so any notebook runs top to
+    bottom on its own. The data-capability profile (``data_profile``,
+    ``analysis_support``) is written when the scratch run lacks it.
+    """
     from .data.prepare import open_run as _open
     from .metrics.capability import write_capability_tables
 
     run = _open(params_path, run_dir, overrides)
     if not run.has_table("analysis_support"):
         write_capability_tables(run)
+    if not run_dir and phase is not None:
+        _prepare_earlier_phases(run, params_path, list(overrides or []), phase)
     return run
+
+
+def _prepare_earlier_phases(run: Run, params_path: str | Path, overrides: list[str], phase: str) -> None:
+    """Execute, into the scratch run, the notebooks of the phases before ``phase`` whose tables are missing."""
+    if phase not in PHASES:
+        raise RunError(f"open_run: unknown phase {phase!r}; phases: {', '.join(PHASES)}")
+    earlier = list(PHASES)[: list(PHASES).index(phase)]
+    missing = [ph for ph in earlier
+               if any(not run.has_table(t) for t, spec in TABLES.items() if spec.phase == ph and not spec.conditional)]
+    if not missing:
+        return
+    # a phase re-runs with every phase after it, so the scratch run never mixes old and new results
+    todo = earlier[earlier.index(missing[0]):]
+    (run.dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    for ph in todo:
+        nb = PHASES[ph].notebook
+        print(f"Preparing the scratch run: running {nb} (this notebook needs the {ph} results) ...", flush=True)
+        rec = _execute(NOTEBOOKS_DIR / nb, run.dir / "notebooks" / nb,
+                       {"params_path": str(Path(params_path).resolve()), "run_dir": str(run.dir),
+                        "overrides": overrides},
+                       kernel=run.params.execution.kernel, timeout=run.params.execution.cell_timeout)
+        if rec["status"] != "success":
+            raise RunError(f"preparing the scratch run {run.dir}: {nb} failed at cell {rec.get('cell_number')}: "
+                           f"{rec['error']}; fix: open notebooks/{nb} and run it to see the error")

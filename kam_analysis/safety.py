@@ -135,6 +135,11 @@ def _safe_styler_class():
             return super().format_index(formatter, axis=axis, level=level, na_rep=na_rep, precision=precision,
                                         decimal=decimal, thousands=thousands, escape=escape, hyperlinks=hyperlinks)
 
+        def __repr__(self) -> str:
+            # the plain-text view of the table (an object's default repr holds its memory
+            # address, which made two runs' notebooks differ)
+            return f"<table: {self.data.shape[0]:,} rows x {self.data.shape[1]:,} columns>"
+
         def set_caption(self, caption):
             return super().set_caption(html.escape(caption) if isinstance(caption, str) else caption)
 

@@ -14,7 +14,7 @@ from kam_analysis.cli import main
 @pytest.mark.parametrize("argv, expected", [
     (["--help"], ["run", "validate", "new-client", "demo-data"]),
     (["run", "--help"], ["--phase", "--only", "--set", "--timeout", "KEY=VALUE", "last good run",
-                         "every phase after it"]),
+                         "every phase after them"]),
     (["validate", "--help"], ["--set", "contract"]),
     (["new-client", "--help"], ["FILL_IN", "--currency", "--as-of", "--no-programme"]),
     (["demo-data", "--help"], ["--accounts", "--orders", "--format", "--profile"]),
@@ -97,3 +97,45 @@ def test_console_script_is_installed():
     kam = Path(sys.executable).with_name("kam")
     res = subprocess.run([str(kam), "--help"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and "Key Account Management" in res.stdout
+
+
+def test_every_help_example_parses():
+    """The examples the help prints are commands the parser accepts (--phase takes several)."""
+    import shlex
+
+    from kam_analysis.cli import _EPILOG, _parser
+
+    examples = [line.strip().split("  ")[0] for line in _EPILOG.splitlines() if line.strip().startswith("kam ")]
+    assert any("--phase strategy review" in e for e in examples)
+    for example in examples:
+        args = _parser().parse_args(shlex.split(example)[1:])
+        assert args.command in ("run", "validate")
+    args = _parser().parse_args(["run", "p.yaml", "--phase", "strategy", "review", "--only"])
+    assert args.phases == ["strategy", "review"] and args.only
+    assert _parser().parse_args(["run", "p.yaml", "--phase", "strategy", "--phase", "review"]).phases == [
+        "strategy", "review"]
+
+
+def test_version(capsys):
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"kam {metadata.version('kam-analysis')}"
+
+
+@pytest.mark.parametrize("override, key, expected", [
+    ("client.name=No", ("client", "name"), "No"),
+    ("client.name=2024", ("client", "name"), "2024"),
+    ("engagement.title=1.0", ("engagement", "title"), "1.0"),
+    ("analysis.churn_days=120", ("analysis", "churn_days"), 120),
+    ("output.pseudonymise=yes", ("output", "pseudonymise"), True),
+    ("branding.logo=null", ("branding", "logo"), None),
+])
+def test_set_values_are_typed_by_the_schema(tmp_path, override, key, expected):
+    from kam_analysis.config import load_params
+
+    params = load_params(write_demo_params(tmp_path, n_accounts=50), [override])
+    section, name = key
+    assert getattr(getattr(params, section), name) == expected

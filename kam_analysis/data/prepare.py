@@ -277,8 +277,43 @@ def open_run(params_path: str | Path, run_dir: str | Path | None = None,
     else:
         params = load_params(params_path, overrides)
         rd = Path(params.output.root) / params.slug / "interactive"
+        _refresh_scratch_run(rd, params)
     run = Run(rd, params)
     if not run.has_data("transactions"):
         prepare_run_data(params, rd)
         _atomic_write_bytes(rd / "params.json", json.dumps(params.resolved_dump(), indent=2).encode())
+        _atomic_write_bytes(rd / SCRATCH_INPUTS, json.dumps(_scratch_inputs(params), indent=2).encode())
     return run
+
+
+#: the scratch run's record of the input files it was prepared from (name -> SHA-256)
+SCRATCH_INPUTS = "inputs.json"
+
+
+def _scratch_inputs(params: Params) -> dict[str, str | None]:
+    return {name: sha256_file(p) if p.is_file() else None for name, p in sorted(input_files(params).items())}
+
+
+def _refresh_scratch_run(rd: Path, params: Params) -> None:
+    """Empty the scratch run when it was prepared with other parameters or input files.
+
+    A notebook opened by hand works in ``outputs/<client>/interactive``; when the
+    parameter file, an override or a client file has changed since that folder was
+    prepared, every table in it is stale, so it is removed and prepared again (and the
+    earlier phases re-run when a later notebook needs them).
+    """
+    import shutil
+
+    if not rd.exists():
+        return
+    try:
+        old_params = json.loads((rd / "params.json").read_text(encoding="utf-8"))
+        old_inputs = json.loads((rd / SCRATCH_INPUTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old_params, old_inputs = None, None
+    new_params = json.loads(json.dumps(params.resolved_dump(), default=str))
+    if old_params == new_params and old_inputs == _scratch_inputs(params):
+        return
+    changed = "an input file" if old_params == new_params else "the parameters"
+    print(f"The scratch run {rd} was prepared with other inputs ({changed} changed): preparing it again.")
+    shutil.rmtree(rd)

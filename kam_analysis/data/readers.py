@@ -65,7 +65,12 @@ def connect_duckdb(tmp_dir: str | Path | None = None) -> duckdb.DuckDBPyConnecti
     con.execute(f"SET temp_directory = {sql_str(str(tmp))}")
     con.execute(f"SET memory_limit = {sql_str(MEMORY_LIMIT)}")
     con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        # in a Jupyter kernel without ipywidgets DuckDB refuses to change the setting at all
+        # (and draws no bar there): the notebooks run in JupyterLab with its defaults
+        pass
     # time-zone-aware timestamps are dated by the rule in validate, never by the machine's zone
     con.execute("SET TimeZone = 'UTC'")
     return con

@@ -64,10 +64,24 @@ def _stamp_embedded_workbooks(prs, when: dt.datetime) -> None:
                     text = data.decode("utf-8")
                     text = re.sub(r"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rf"\g<1>{iso}\g<2>", text)
                     data = text.encode("utf-8")
-                zi = zipfile.ZipInfo(info.filename, date_time=(when.year, when.month, when.day, 0, 0, 0))
+                zi = zipfile.ZipInfo(info.filename, date_time=(max(when.year, 1980), when.month, when.day, 0, 0, 0))
                 zi.compress_type = zipfile.ZIP_DEFLATED
                 dst.writestr(zi, data)
         part._blob = out.getvalue()
+
+
+def _pinned_zip_times(blob: bytes, when: dt.datetime) -> bytes:
+    """The same zip with every entry dated ``when`` (python-pptx dates them with the wall clock)."""
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(blob)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=(max(when.year, 1980), when.month, when.day, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            dst.writestr(entry, src.read(info.filename))
+    return out.getvalue()
 
 
 def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_FILENAME) -> Path:
@@ -117,6 +131,6 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
     buf = io.BytesIO()
     deck.prs.save(buf)
     tmp = out.with_name("." + out.name + ".tmp")
-    tmp.write_bytes(buf.getvalue())
+    tmp.write_bytes(_pinned_zip_times(buf.getvalue(), stamp))
     tmp.replace(out)
     return out
