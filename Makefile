@@ -8,10 +8,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-fast system-deps lab benchmark clean
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package to the versions the tests passed with, so two
+# installs (a consultant's laptop, CI) run the same code; pyproject.toml keeps the ranges.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -36,8 +36,35 @@ __all__ = [
 #: A value the consultant still has to fill in (``kam new-client`` writes it); a run refuses it by key.
 FILL_IN = "FILL_IN"
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Where installed resources live besides the package: a wheel puts the repository's
+#: ``templates/``, ``notebooks/`` and ``params/example_client.yaml`` under
+#: ``<prefix>/share/kam-analysis/`` (pyproject's data-files)
+SHARE_DIR_NAME = "share/kam-analysis"
+
+
+def _resource_root(package: Path | None = None) -> Path:
+    """The folder holding ``templates/`` and ``notebooks/``.
+
+    A source checkout or editable install: the repository. A wheel install: the
+    ``share/kam-analysis`` folder of the prefix the package was installed into (found
+    from the package's own location, so ``--prefix``, ``--user`` and virtual environments
+    all work).
+    """
+    package = package or Path(__file__).resolve().parent
+    if (package.parent / "templates").is_dir() and (package.parent / "pyproject.toml").is_file():
+        return package.parent
+    for ancestor in package.parents:
+        candidate = ancestor / SHARE_DIR_NAME
+        if (candidate / "templates").is_dir():
+            return candidate
+    return package.parent  # neither: messages name the missing file under the source layout
+
+
+#: The repository (source checkout, editable install) or the installed share folder.
+REPO_ROOT = _resource_root()
 TEMPLATES_DIR = REPO_ROOT / "templates"
+#: whether the package runs from a source checkout (relative output roots are then the repository's)
+SOURCE_CHECKOUT = (Path(__file__).resolve().parent.parent / "pyproject.toml").is_file()
 
 
 class _Section(BaseModel):
@@ -811,7 +838,9 @@ def _resolve_paths(params: Params, base: Path) -> Params:
     params.segmentation.rfm.segments_file = res(params.segmentation.rfm.segments_file)
     root = Path(params.output.root).expanduser()
     # output.root is relative to the repository (where `kam` is meant to be run), not the params file
-    params.output.root = root if root.is_absolute() else (REPO_ROOT / root).resolve()
+    # relative output roots: the repository's outputs/ in a source checkout; for an
+    # installed package, the folder kam runs in
+    params.output.root = root if root.is_absolute() else ((REPO_ROOT if SOURCE_CHECKOUT else Path.cwd()) / root).resolve()
     return params
 
 
