@@ -22,8 +22,8 @@ def _raise(report):
 def test_clean_data_has_no_problems(tmp_path):
     rep = validate(tmp_path, accounts=ACCOUNTS, surveys=SURVEYS, capability=CAPABILITY)
     assert rep.ok, rep.summary()
-    assert rep.stats["transactions"] == {"rows_read": 4, "rows_kept": 4, "orders": 4, "order_id_given": 1,
-                                         "repeat_lines": 0, "copies_dropped": 0}
+    assert rep.stats["transactions"] == {"rows_read": 4, "rows_kept": 4, "orders": 4, "accounts": 3,
+                                         "order_id_given": 1, "repeat_lines": 0, "copies_dropped": 0}
     got = rep.con.execute("SELECT account_id, order_id, order_date::VARCHAR, net_revenue FROM v_transactions "
                           "ORDER BY order_id").fetchall()
     assert got[1] == ("A1", "O2", "2024-03-10", 250.5)
@@ -209,7 +209,8 @@ def test_without_an_order_id_an_order_is_an_accounts_lines_on_one_date(tmp_path)
     assert s["orders"] == 4 and s["order_id_given"] == 0 and s["repeat_lines"] == 1 and s["rows_kept"] == 6
     from kam_analysis.data.orders import order_rule
 
-    assert order_rule(s) == "4 orders (no order id in the data: an order is an account's lines on one date)"
+    assert order_rule(s) == ("4 orders of 2 accounts (no order id in the data: an order is an account's lines on "
+                             "one date)")
 
 
 def test_validate_summary_says_what_an_order_is(tmp_path, capsys):
@@ -217,7 +218,8 @@ def test_validate_summary_says_what_an_order_is(tmp_path, capsys):
 
     cols = {"account_id": "customer", "order_date": "day", "net_revenue": "amount"}
     assert main(["validate", str(write_params(tmp_path, transactions={"content": NO_ID, "columns": cols}))]) == 0
-    assert "4 orders (no order id in the data: an order is an account's lines on one date)" in capsys.readouterr().out
+    assert "4 orders of 2 accounts (no order id in the data: an order is an account's lines on one date)" \
+        in capsys.readouterr().out
 
 
 def test_compact_dates_are_read(tmp_path):

@@ -51,9 +51,10 @@ ORDER_RULE_NO_ID = "no order id in the data: an order is an account's lines on o
 def order_rule(stats: dict) -> str:
     """One line for validation's summary: how many orders, and what an order is."""
     n = int(stats.get("orders", 0))
+    of = f" of {int(stats['accounts']):,} accounts" if "accounts" in stats else ""
     if stats.get("order_id_given", 1):
-        return f"{n:,} orders (lines sharing an order id)"
-    return f"{n:,} orders ({ORDER_RULE_NO_ID})"
+        return f"{n:,} orders{of} (lines sharing an order id)"
+    return f"{n:,} orders{of} ({ORDER_RULE_NO_ID})"
 
 
 def order_rule_client(stats: dict) -> str | None:
@@ -75,7 +76,7 @@ def build_transactions(ck, report, params, stg_t: str, keep: str) -> bool:
 
     ``ck`` is the validation checker (``ck.add(**problem)``, ``ck.con``); ``keep`` the SQL
     filter of rows in the analysis window. Adds to ``report.stats['transactions']``:
-    ``rows_kept``, ``orders``, ``order_id_given`` (1/0), ``repeat_lines`` (identical rows kept)
+    ``rows_kept``, ``orders``, ``accounts`` (with an order), ``order_id_given`` (1/0), ``repeat_lines`` (identical rows kept)
     and ``copies_dropped``. Returns False (and builds nothing) when the order-id mapping is refused.
     """
     con, spec = ck.con, params.data.transactions
@@ -126,8 +127,9 @@ def build_transactions(ck, report, params, stg_t: str, keep: str) -> bool:
         + " FROM clean_transactions")
     stats["rows_kept"] = int(kept)
     stats["order_id_given"] = int(has_id)
-    stats["orders"] = int(con.execute("SELECT count(*) FROM (SELECT DISTINCT account_id, order_id "
-                                      "FROM clean_transactions)").fetchone()[0])
+    n_orders, n_accounts = con.execute("SELECT count(*), count(DISTINCT account_id) FROM (SELECT DISTINCT "
+                                       "account_id, order_id FROM clean_transactions)").fetchone()
+    stats["orders"], stats["accounts"] = int(n_orders), int(n_accounts)
     if kept == 0 and not report.errors:
         ck.add(rule="empty_table", file=fname,
                message=f"No transactions remain on or before the as-of date {params.analysis.as_of_date}",
