@@ -278,7 +278,9 @@ def build_kpi_dashboard(run) -> Path:
                                       first_row=5, last_row=last, number_format=excel_number_format("currency", cur, compact=False)))
         if lab["average_order_value"] in cols:
             c2 = [cols[lab["average_order_value"]]] + ([cols["AOV target"]] if "AOV target" in cols else [])
-            charts.append(_line_chart(wd, title=f"{lab['average_order_value']} vs target", y_title=cur, cols=c2,
+            charts.append(_line_chart(wd, title=f"{lab['average_order_value']}" + (" vs target" if "AOV target" in cols
+                                                                                   else " by period"),
+                                      y_title=cur, cols=c2,
                                       first_row=5, last_row=last, number_format=excel_number_format("currency", cur, compact=False)))
         if lab["ordering_accounts"] in cols:
             charts.append(_line_chart(wd, title=f"{lab['ordering_accounts']} by period", y_title="Accounts",
