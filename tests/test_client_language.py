@@ -149,3 +149,35 @@ def test_every_key_account_has_its_own_plan_in_a_crm_ready_sheet(deliverables):
     rows = [r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] is not None]
     per = pd.Series([r[0] for r in rows]).value_counts()
     assert len(per) == len(plans) and per.between(3, 5).all()
+
+
+@pytest.mark.slow
+def test_every_table_reaches_a_deliverable_or_is_documented_consultant_only(deliverables):
+    """Build the deliverables again, recording every table they read: a table a phase wrote that
+    no deliverable reads must say in the catalogue why only the consultant sees it."""
+    from kam_analysis.config import load_params
+    from kam_analysis.data.runfolder import Run
+    from kam_analysis.data.tables import TABLES
+    from kam_analysis.deliverables import build_deliverables
+
+    run_dir = deliverables["deck"].parents[1]
+    read: set[str] = set()
+    orig = Run.read_table
+
+    def spy(self, name, *a, **k):
+        read.add(name)
+        return orig(self, name, *a, **k)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(Run, "read_table", spy)
+    try:
+        params = load_params(run_dir.parents[1].parent / "params.yaml")
+        recs = build_deliverables(run_dir, params)
+    finally:
+        mp.undo()
+    assert all(r["status"] == "success" for r in recs), recs
+    written = {p.stem for p in (run_dir / "tables").glob("*.parquet")}
+    unseen = sorted(t for t in written - read if not TABLES[t].consultant_only)
+    assert not unseen, f"tables no deliverable shows and the catalogue does not call consultant-only: {unseen}"
+    shown_anyway = sorted(t for t in read & written if TABLES[t].consultant_only)
+    assert not shown_anyway, f"tables marked consultant-only that a deliverable reads: {shown_anyway}"

@@ -18,14 +18,14 @@ A new table: add a :class:`TableSpec` to :data:`TABLES`, then regenerate the pag
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from ..exceptions import RunError
 from .contract import CONTRACT
 
-__all__ = ["PHASES", "PREPARE", "Phase", "TABLES", "TableSpec", "check_columns", "downstream", "table_spec",
-           "tables_markdown"]
+__all__ = ["CONSULTANT_ONLY", "PHASES", "PREPARE", "Phase", "TABLES", "TableSpec", "check_columns", "downstream",
+           "table_spec", "tables_markdown"]
 
 #: the step before the notebooks that writes the account-level tables every phase reads
 PREPARE = "prepare"
@@ -92,6 +92,10 @@ class TableSpec:
     open_prefixes : tuple of str
         Besides ``required`` and ``optional``, columns whose name starts with one of these
         (one per criterion or feature the parameters choose).
+    consultant_only : str or None
+        None when a deliverable shows the table; else why only the consultant reads it
+        (an intermediate table, or one the notebooks explain). ``tests/test_client_language.py``
+        checks that every other table reaches a deliverable.
     """
 
     name: str
@@ -102,6 +106,7 @@ class TableSpec:
     optional: tuple[str, ...] = ()
     written_when: str | None = None
     open_prefixes: tuple[str, ...] = ()
+    consultant_only: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -440,6 +445,35 @@ def _cols(cols: tuple[str, ...]) -> str:
     return ", ".join(cols) if cols else "–"
 
 
+#: tables no deliverable shows, and why: the consultant reads them in the notebooks and the run folder
+CONSULTANT_ONLY: dict[str, str] = {
+    "account_category": "working table: revenue by account and category, read by the whitespace model",
+    "account_kpis": "working table: per-account KPIs the segment baseline and recommendations read",
+    "account_period": "working table: per-account period revenue, read by the KPI and impact models",
+    "assessment_findings": "the assessment notebook's narrative; the deck words its own findings",
+    "baseline_segments": "the segmentation at the baseline date, read by the migration analysis",
+    "capacity_summary": "capacity figures; the deck's coverage slides show them from the coverage tables",
+    "category_penetration": "working table of the whitespace heat map (the figure reaches the deck)",
+    "churn_calibration": "model check by risk decile; the deck says the back-test quality in words",
+    "clv_accounts": "per-account CLV model inputs; the workbook shows the CLV itself",
+    "coverage_plan": "per-account coverage; the workbook's account plans and the deck show what it decides",
+    "impact_by_lever": "scenario detail by segment and lever; the deck shows the scenarios and the tornado",
+    "key_status_changes": "audit of accounts whose key-account flag changed; the notebook lists them",
+    "kpi_by_segment": "the assessment's breakdowns; the dashboards show the review's segment scorecard",
+    "kpi_comparisons": "working table of KPI comparisons the assessment notebook explains",
+    "playbook_cohorts": "working table of the stalled-playbook recommendation rule",
+    "programme_trends": "working table of the programme-impact notebook (trends before and after)",
+    "revenue_at_risk_by_segment": "the churn risk by segment; the deck shows it by risk band and account",
+    "score_components": "per-account parts of the selection score; the workbook shows the score",
+    "segment_baseline": "inputs of the impact scenarios, explained in the strategy notebook",
+    "segment_targets": "lever targets per segment, explained in the strategy notebook",
+    "strategy_headlines": "the strategy notebook's summary lines; the deck words its own titles",
+    "survey_coverage": "survey reach behind the NPS figures; the data-quality notes cite it",
+    "tier_summary": "value tiers; the deck uses them only when the concentration table is missing",
+}
+TABLES = {k: replace(v, consultant_only=CONSULTANT_ONLY[k]) if k in CONSULTANT_ONLY else v for k, v in TABLES.items()}
+
+
 def tables_markdown() -> str:
     """The page ``docs/tables.md``, generated from :data:`TABLES` and :data:`PHASES`."""
     lines = [
@@ -478,7 +512,7 @@ def tables_markdown() -> str:
               **{p.name: p.title for p in PHASES.values()}}
     for phase, title in titles.items():
         lines += ["", f"## {title}", "", "| table | one row per | description | required columns | "
-                  "optional columns | written when |", "|---|---|---|---|---|---|"]
+                  "optional columns | written when | client sees it |", "|---|---|---|---|---|---|---|"]
         for t in TABLES.values():
             if t.phase != phase:
                 continue
@@ -487,7 +521,8 @@ def tables_markdown() -> str:
                 named = " or ".join(f"{p}*" for p in t.open_prefixes)
                 optional = (optional + "; " if t.optional else "") + f"one {named} per criterion or feature"
             lines.append(f"| `{t.name}` | {t.one_row_per} | {t.description} | {_cols(t.required)} | {optional} | "
-                         f"{t.written_when or 'always'} |")
+                         f"{t.written_when or 'always'} | "
+                         f"{'no: ' + t.consultant_only if t.consultant_only else 'yes'} |")
     return "\n".join(lines) + "\n"
 
 

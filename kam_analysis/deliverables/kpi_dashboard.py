@@ -32,7 +32,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..metrics import change_vs_baseline, kpi_label, kpi_unit
+from ..metrics import KPI_DEFINITIONS, change_vs_baseline, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS, read_optional
 from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top
 from ..present.theme import active_theme
@@ -365,6 +365,7 @@ def build_kpi_dashboard(run) -> Path:
 
     # ------------------------------------------------------------ detail sheets
     _detail_sheets(wb, run, notes)
+    _operating_sheets(wb, run)
     _about_sheet(wb, run, notes)
     for sheet in wb.worksheets:
         if sheet.title != "Dashboard":
@@ -543,6 +544,24 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
 _P_EFFECT = "Probability of an effect this large by chance alone"
 _P_PRETREND = "Pre-programme check: probability the groups moved in parallel (low = already diverging)"
 _P_PLACEBO = "Placebo check: probability of the fake-start effect by chance (low = a warning)"
+
+
+def _operating_sheets(wb: Workbook, run) -> None:
+    """Who owns each programme KPI and the dated operating rhythm of the next 12 months."""
+    own = read_optional(run, "kpi_ownership")
+    if own is not None and len(own):
+        df = own.assign(label=[kpi_label(k) if k in KPI_DEFINITIONS else lab for k, lab in zip(own["kpi"], own["label"])])
+        _detail(wb, "KPI owners", "Who owns each programme KPI", "Owner and review cadence of every KPI the "
+                "programme tracks", df[[c for c in ("label", "owner", "review") if c in df]],
+                formats={}, headers={"label": "KPI", "owner": "Owner", "review": "Reviewed"}, table="KpiOwners")
+    cal = read_optional(run, "operating_calendar")
+    if cal is not None and len(cal):
+        _detail(wb, "Operating calendar", "Operating rhythm of the next 12 months",
+                "Every dated review and report, its owner and audience",
+                cal[[c for c in ("date", "activity", "frequency", "owner", "audience", "kpis") if c in cal]],
+                formats={"date": "date"}, headers={"date": "Date", "activity": "Activity", "frequency": "Frequency",
+                                                   "owner": "Owner", "audience": "Audience", "kpis": "KPIs"},
+                table="OperatingCalendar")
 
 
 def _about_sheet(wb: Workbook, run, notes: list[str]) -> None:

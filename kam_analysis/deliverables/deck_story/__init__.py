@@ -13,6 +13,7 @@ from .._pptx import Box, SlideCanvas
 from ._base import DeckData, IN, SECTIONS, SlideSpec
 from .summary import s_exec_summary, s_key_numbers, s_title
 from .decisions import s_business_case, s_decisions
+from .computed import s_control_charts, s_manager_coverage, s_maturity, s_sensitivity
 from .context import s_five_forces, s_framework, s_gaps, s_most, s_pest, s_strengths
 from .assessment import (s_activity, s_capability, s_cohorts, s_concentration, s_data_limits, s_revenue_trend,
                          s_scorecard, s_whale)
@@ -33,12 +34,16 @@ STORY: list[tuple[str, Callable[[DeckData], list[SlideSpec]]]] = [
     ("context", s_strengths),
     ("assessment", s_revenue_trend), ("assessment", s_activity), ("assessment", s_scorecard), ("assessment", s_concentration),
     ("assessment", s_whale), ("assessment", s_cohorts), ("assessment", s_capability),
+    ("assessment", s_maturity),
     ("segmentation", s_programme_size), ("segmentation", s_portfolio_matrix), ("segmentation", s_segment_profiles), ("segmentation", s_key_accounts),
     ("segmentation", s_rfm), ("segmentation", s_clv), ("segmentation", s_stability),
-    ("strategy", s_playbooks), ("strategy", s_coverage), ("strategy", s_churn_drivers), ("strategy", s_churn_risk),
+    ("strategy", s_playbooks), ("strategy", s_coverage), ("strategy", s_manager_coverage),
+    ("strategy", s_churn_drivers), ("strategy", s_churn_risk),
     ("strategy", s_whitespace), ("strategy", s_whitespace_map), ("strategy", s_impact), ("strategy", s_business_case),
+    ("strategy", s_sensitivity),
     ("strategy", s_account_plans),
-    ("review", s_kpi_dashboard), ("review", s_review_baseline), ("review", s_programme_impact), ("review", s_migration),
+    ("review", s_kpi_dashboard), ("review", s_control_charts), ("review", s_review_baseline),
+    ("review", s_programme_impact), ("review", s_migration),
     ("review", s_recommendations),
 ]
 

@@ -134,6 +134,7 @@ def s_not_included(d: DeckData) -> list[SlideSpec]:
             c.table(c.region("Table"), ["Analysis", "Status"], rows[sl], widths=[1.2, 2.5], max_pt=12, bold_cols=[0])
         out.append(SlideSpec("appendix", "Table", "Analyses not included in this deck" +
                              (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw, topic="Not included",
+                             source="KAM analysis: the results this engagement produced",
                              notes="Slides the deck leaves out because their results are not in this run."))
     return out
 

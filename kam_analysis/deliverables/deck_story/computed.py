@@ -1,0 +1,150 @@
+"""Slides for what the phases compute and the client should see: the scenario sensitivity
+(tornado), the KAM maturity stage, the coverage by account manager and the control charts
+of the tracked KPIs."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .._pptx import SlideCanvas
+from ...metrics import KPI_DEFINITIONS, kpi_label
+from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_value, is_num
+from ._base import DeckData, SlideSpec, _takeaway, _text
+
+
+def s_sensitivity(d: DeckData) -> list[SlideSpec]:
+    """Tornado: how far each lever moves the base case's profit impact from its low to its high value."""
+    t = d.table("sensitivity", ("label", "profit_low", "profit_base", "profit_high", "swing"),
+                topic="Scenario sensitivity")
+    if t is None:
+        return []
+    t = t[t["swing"].map(is_num)].sort_values("swing", ascending=True)  # largest bar on top
+    if t.empty or not (t["swing"] > 0).any():
+        return []
+    base = float(t["profit_base"].iloc[0])
+    top = t.iloc[-1]
+    title = (f"{_text(top['label'], 50).split(' (')[0]} moves the profit impact most: "
+             f"{d.money(top['profit_low'])} to {d.money(top['profit_high'])} around the base case's {d.money(base)}")
+    mx = float(max((t["profit_high"] - base).abs().max(), (t["profit_low"] - base).abs().max()))
+    take = [f"{_text(r['label'], 50)}: {d.money(r['profit_low'])} to {d.money(r['profit_high'])}"
+            for _, r in t.iloc[::-1].iterrows()]
+
+    def draw(c: SlideCanvas):
+        from pptx.enum.chart import XL_TICK_LABEL_POSITION
+
+        chart = c.bar_chart(c.region("Chart"), [_text(x, 40) for x in t["label"]],
+                            {"Lever at its low value": (t["profit_low"] - base).tolist(),
+                             "Lever at its high value": (t["profit_high"] - base).tolist()},
+                            number_format=excel_number_format("currency", d.cur, max_abs=mx), horizontal=True,
+                            colors=[c.style.red, c.style.accent])
+        chart.category_axis.tick_label_position = XL_TICK_LABEL_POSITION.LOW  # labels left of the bars
+        chart.plots[0].overlap = 100  # one bar per lever, low to the left and high to the right
+        _takeaway(c, take, heading="Profit impact a year, one lever at a time")
+
+    m = d.params.strategy.scenario_multipliers
+    return [SlideSpec("strategy", "Chart", title, draw, topic="Scenario sensitivity", source=d.source("sensitivity"),
+                      footnote=f"Each lever swung from {m['low']:g}x to {m['high']:g}x its target, the others at the "
+                               "base case; bars show the change in the yearly profit impact.",
+                      notes="Tornado: one lever at a time moved between its low and high scenario multiplier, the "
+                            "others at base; the widest bar is the assumption the business case depends on most.")]
+
+
+def s_maturity(d: DeckData) -> list[SlideSpec]:
+    t = d.peek("maturity_stage")
+    if t is None or t.empty or not is_num(t["overall_score"].iloc[0]):
+        return []
+    r = t.iloc[0]
+    stage, target = _text(r["stage"], 30), _text(r.get("target_stage"), 30)
+    title = (f"KAM maturity is at the '{stage}' stage ({fmt_count(r['stage_number'])} of {fmt_count(r['stages'])}); "
+             f"the target is '{target}'" if target else f"KAM maturity is at the '{stage}' stage")
+    body = [[("Where the organisation stands: ", True), (_text(r["description"], 220), False)],
+            [("Overall score: ", True), (f"{r['overall_score']:.1f} of 5 against a target of "
+                                         f"{r['overall_target']:.1f}" if is_num(r.get("overall_target"))
+                                         else f"{r['overall_score']:.1f} of 5", False)]]
+    if isinstance(r.get("next_stage"), str) and r["next_stage"]:
+        body.append([("Next stage: ", True), (r["next_stage"], False)])
+    if isinstance(r.get("weakest_dimension"), str) and r["weakest_dimension"]:
+        body.append([("Weakest dimension: ", True), (r["weakest_dimension"] + (
+            f", {abs(float(r['largest_gap'])):.1f} points below target" if is_num(r.get("largest_gap")) else ""),
+                                                      False)])
+
+    def draw(c: SlideCanvas):
+        from ._base import _bullets
+        _bullets(c, c.region("Body"), body, size=17)
+
+    return [SlideSpec("assessment", "Title and Content", title, draw, topic="KAM maturity stage",
+                      source=d.source("maturity_stage", data="KAM self-assessment"),
+                      notes="Maturity stage: the average capability score mapped to the five stages of key-account "
+                            "relationship development (exploratory, basic, cooperative, interdependent, integrated).")]
+
+
+def s_manager_coverage(d: DeckData) -> list[SlideSpec]:
+    t = d.table("manager_load", ("manager", "capacity_hours", "hours_assigned", "utilisation", "accounts"),
+                topic="Coverage by account manager")
+    if t is None:
+        return []
+    t = t.sort_values(["hours_assigned", "manager"], ascending=[False, True])
+    over = t[t["utilisation"] > 1.0]
+    full = int((t["utilisation"] >= 0.995).sum())
+    title = (f"{fmt_count(full)} of {fmt_count(len(t))} account managers are fully booked by the coverage plan"
+             if full else f"The coverage plan uses {fmt_share(t['hours_assigned'].sum() / t['capacity_hours'].sum(), decimals=0)} "
+                          "of the account managers' time")
+    rows = [[_text(r["manager"], 40), fmt_count(r["accounts"]),
+             fmt_count(r["accounts_kept"]) if "accounts_kept" in t and is_num(r.get("accounts_kept")) else "–",
+             f"{fmt_count(r['hours_assigned'])} of {fmt_count(r['capacity_hours'])}", fmt_share(r["utilisation"], decimals=0)]
+            for _, r in t.iterrows()]
+
+    def draw(c: SlideCanvas):
+        c.table(c.region("Table"), ["Account manager", "Accounts", "Of which kept from today's book", "Hours a year",
+                                    "Time used"], rows, widths=[2, 1, 1.5, 1.5, 1], align=["l", "r", "r", "r", "r"],
+                bold_cols=[0], max_pt=13)
+
+    return [SlideSpec("strategy", "Table", title, draw, topic="Coverage by account manager",
+                      source=d.source("manager_load"),
+                      footnote="Accounts kept = accounts the manager already covers today; the plan moves as few as "
+                               "it can." + (f" {fmt_count(len(over))} manager(s) above capacity." if len(over) else ""),
+                      notes="Coverage assignment by manager: the optimiser's hours per manager against each "
+                            "manager's capacity, keeping today's account-manager relationships where possible.")]
+
+
+def s_control_charts(d: DeckData) -> list[SlideSpec]:
+    """One control chart per tracked KPI that has limits: is the change a signal or noise?"""
+    t = d.peek("spc_limits")
+    if t is None or t.empty or not {"kpi", "period_start", "value", "center", "ucl", "lcl"} <= set(t.columns):
+        return []
+    out = []
+    for kpi, g in list(t.groupby("kpi", sort=False))[:2]:
+        g = g.sort_values("period_start")
+        unit = KPI_DEFINITIONS[kpi].unit if kpi in KPI_DEFINITIONS else ("currency" if kpi == "revenue" else "ratio")
+        label = kpi_label(kpi) if kpi in KPI_DEFINITIONS else str(kpi).replace("_", " ").capitalize()
+        signals = g[g["signal"].astype(bool)] if "signal" in g else g.iloc[0:0]
+        cats = [fmt_period(p, d.params.analysis.period) for p in g["period_start"]]
+        if len(signals):
+            last = signals.iloc[-1]
+            title = (f"{label}: {fmt_count(len(signals))} period(s) outside normal variation, the latest "
+                     f"{fmt_period(last['period_start'], d.params.analysis.period)} at "
+                     f"{fmt_value(last['value'], unit, d.cur)}")
+        else:
+            title = f"{label} stays within its normal variation: no period signals a real change"
+        mx = float(pd.concat([g["value"], g["ucl"]]).abs().max())
+
+        start = d.params.analysis.programme_start
+        n_base = int((g["period_start"] < pd.Timestamp(start)).sum()) if start else 0
+
+        def draw(c: SlideCanvas, g=g, cats=cats, mx=mx, unit=unit, signals=signals, n_base=n_base):
+            c.line_chart(c.region("Chart"), cats, {"Value": g["value"].tolist(), "Centre line": g["center"].tolist(),
+                                                   "Upper limit": g["ucl"].tolist(), "Lower limit": g["lcl"].tolist()},
+                         number_format=excel_number_format(unit if unit in ("currency", "share") else "ratio", d.cur,
+                                                           max_abs=mx),
+                         colors=[c.style.primary, c.style.muted, c.style.red, c.style.red], labels_last=False)
+            _takeaway(c, [f"Limits from the {fmt_count(n_base)} periods before the programme" if n_base
+                          else "Limits from the whole history (no programme start)",
+                          "A point outside the limits, or a long run on one side of the centre line, is a real "
+                          "change, not noise"] +
+                      [f"{fmt_period(r['period_start'], d.params.analysis.period)}: "
+                       f"{fmt_value(r['value'], unit, d.cur)}" for _, r in signals.tail(3).iterrows()],
+                      heading="How to read it")
+
+        out.append(SlideSpec("review", "Chart", title, draw, topic="Control charts", source=d.source("spc_limits"),
+                             notes="Statistical process control: individuals chart; centre line and 3-sigma limits "
+                                   "from the pre-programme periods; signals by the Western Electric rules."))
+    return out
