@@ -322,12 +322,13 @@ def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame
                    "no capability self-assessment file (data.capability): maturity not assessed",
                    kpis="kam_maturity_score"))
     rows.append(_r("Industry benchmarks", benchmark_industry is not None,
-                   f"benchmarks for {str(benchmark_industry).replace('_', ' ')} (values marked illustrative are placeholders)"
+                   f"benchmarks for {str(benchmark_industry).replace('_', ' ')} (those marked illustrative are placeholders, shown for reference only)"
                    if benchmark_industry else "no benchmarks for the client's industry",
                    status="caution" if benchmark_industry else None))
     rows.append(_r("Client targets", bool(targets),
                    f"targets set for {len(targets)} KPIs: {', '.join(kpi_label(t) for t in targets)}" if targets else
-                   "no targets in the params file: gaps are against benchmarks only", kpis=", ".join(targets)))
+                   "no KPI targets were given: KPIs are reported as a baseline; only a sourced benchmark could "
+                   "rate them (illustrative ones rate nothing)", kpis=", ".join(targets)))
     return pd.DataFrame(rows, columns=["analysis", "supported", "status", "reason", "kpis"])
 
 
