@@ -1,94 +1,11 @@
-"""The key-account programme sized to the client (metrics.key_accounts, docs/key_accounts.md).
-
-Planted truths: a concentrated client gets few key accounts; a mass-consumer base gets none
-and is served by tiers; the list never exceeds what value and capacity support; the
-capacity gap is reported when managers x hours fall short; no lapsed account is selected.
-"""
+"""The key-account programme sized to the client, as the phases and the deck apply it
+(phases.key_accounts, playbooks.compute_account_engagement, the deck's sizing slide and
+finding; the rule itself is tested in test_metrics_key_accounts.py; docs/key_accounts.md)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-
-from kam_analysis.metrics.key_accounts import compute_key_account_sizing, value_per_hour_floor
-
-KEY_H, GROWTH_H = 40.0, 10.0
-
-
-def _size(frame, *, capacity_hours=None, min_share=0.01, cost=0.0, managers=None):
-    live_rev = frame.loc[frame["live"], "revenue_12m"].sum()
-    floor, _ = value_per_hour_floor(live_rev, key_hours=KEY_H, min_revenue_share=min_share, cost_per_hour=cost)
-    return compute_key_account_sizing(frame, key_hours=KEY_H, growth_hours=GROWTH_H, floor=floor,
-                                      capacity_hours=capacity_hours, hours_per_manager=1200.0, managers=managers)
-
-
-def _frame(values, live=None, score=None):
-    n = len(values)
-    return pd.DataFrame({"account_id": [f"A{i:05d}" for i in range(n)], "revenue_12m": values,
-                         "live": np.ones(n, bool) if live is None else live,
-                         "selection_score": np.linspace(1, 0, n) if score is None else score})
-
-
-def test_value_floor_by_hand():
-    assert value_per_hour_floor(1_000_000, key_hours=40, min_revenue_share=0.01)[0] == pytest.approx(250.0)
-    # with a cost per hour: 60 / 10% = 600 a year per hour, whatever the revenue
-    assert value_per_hour_floor(1_000_000, key_hours=40, min_revenue_share=0.01, cost_per_hour=60,
-                                max_cost_share=0.1)[0] == pytest.approx(600.0)
-    assert value_per_hour_floor(0.0, key_hours=40, min_revenue_share=0.01)[0] == float("inf")
-
-
-def test_strong_concentration_gives_few_key_accounts():
-    # five whales hold 60% of revenue, 995 small accounts the rest
-    values = np.r_[np.full(5, 120_000.0), np.full(995, 400_000.0 / 995)]
-    per, s = _size(_frame(values))
-    assert s["warranted"] == 5 and s["selected"] == 5
-    assert set(per.loc[per["is_key"], "account_id"]) == {f"A{i:05d}" for i in range(5)}
-    assert (per.loc[~per["is_key"], "coverage_tier"] == "core").all()
-
-
-def test_mass_consumer_base_gets_tiers_and_no_dedicated_manager():
-    rng = np.random.default_rng(1)
-    values = rng.lognormal(3.5, 1.2, 20_000)  # 20,000 small accounts, the largest well under 1% of revenue
-    assert values.max() < 0.01 * values.sum()
-    per, s = _size(_frame(values), capacity_hours=2 * 1200.0, managers=2)
-    assert s["warranted"] == 0 and s["selected"] == 0 and not per["is_key"].any()
-    assert per["coverage_tier"].value_counts().index[0] == "core"
-    # an account that can carry a pooled team needs a quarter of the dedicated manager's floor
-    assert s["growth_floor"] == pytest.approx(s["key_floor"] * GROWTH_H / KEY_H)
-
-
-def test_capacity_binds_and_the_gap_is_reported():
-    # 60 accounts of equal value, each 1/60 > 1% of revenue: all warranted; 8 managers x 150 h = 30 key accounts
-    per, s = _size(_frame(np.full(60, 1000.0)), capacity_hours=8 * 150.0, managers=8)
-    assert s["warranted"] == 60 and s["capacity_accounts"] == 30 and s["selected"] == 30
-    assert s["capacity_binds"] and s["capacity_gap"] == 30
-    assert s["managers_needed"] == 2  # 60 x 40 h / 1,200 h
-    # the best-scored warranted accounts are chosen; those beyond capacity drop to the growth tier
-    assert per["is_key"].iloc[:30].all() and not per["is_key"].iloc[30:].any()
-    assert (per["coverage_tier"].iloc[30:] == "growth").all()
-
-
-def test_capacity_unknown_does_not_cap_and_enough_capacity_does_not_bind():
-    per, s = _size(_frame(np.full(60, 1000.0)))
-    assert s["capacity_accounts"] is None and s["selected"] == 60 and not s["capacity_binds"]
-    per, s = _size(_frame(np.full(60, 1000.0)), capacity_hours=10 * 1200.0, managers=10)
-    assert s["selected"] == 60 and s["capacity_gap"] == 0 and not s["capacity_binds"]
-
-
-def test_no_lapsed_account_is_selected_and_the_list_stays_within_value_and_capacity():
-    rng = np.random.default_rng(7)
-    values = rng.pareto(1.2, 3000) * 1000
-    live = rng.random(3000) > 0.35
-    big_lapsed = np.argsort(-values)[:10]
-    live[big_lapsed] = False  # the ten largest accounts stopped buying
-    per, s = _size(_frame(values, live=live), capacity_hours=4 * 1200.0, managers=4)
-    key = per["is_key"].to_numpy()
-    assert not key[~live].any()
-    assert (per.loc[~live, "coverage_tier"] == "inactive").all()
-    assert key.sum() <= s["capacity_accounts"] and key.sum() <= s["warranted"]
-    assert (values[key] >= s["key_floor"]).all()
-    # the floor is on live revenue only
-    assert s["key_floor"] == pytest.approx(0.01 * values[live].sum())
 
 
 def test_a_strategic_account_that_is_not_key_gets_no_dedicated_manager():

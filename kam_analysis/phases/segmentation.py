@@ -693,8 +693,9 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
         ("live_accounts", f"{int(live.sum())} of {len(base)} (an order in the last {p.analysis.churn_days} days); "
                           "only live accounts are scored and can be key accounts"),
         ("key_account_value_floor", f"{sizing['key_floor']:,.2f} revenue (12m): {sizing['floor_basis']}"),
-        ("key_account_capacity", "unknown: " + sizing["capacity_source"] if sizing["capacity_accounts"] is None
-         else f"{sizing['capacity_accounts']} key accounts ({sizing['capacity_source']})"),
+        ("key_account_capacity", "unknown: the data names no account managers, so capacity does not limit the list"
+         if sizing["capacity_accounts"] is None
+         else f"{sizing['capacity_accounts']} key accounts ({sizing['managers']} managers' hours)"),
         ("key_account_share", f"at most {seg.key_account_share:.0%} of live accounts" if seg.key_account_share
          else "no cap (value and capacity decide)"),
         ("key_accounts_selected", str(int(base["is_key"].sum()))),

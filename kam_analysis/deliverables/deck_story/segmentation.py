@@ -137,8 +137,9 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
              fmt_share(r["revenue_12m"] / tot) if tot else "n/a"] + [f(r[c]) for c, _, _, f in opt]
             for _, r in top.iterrows()]
     which = fmt_top(len(top), len(key))
-    title = (f"The {which} key accounts generate {fmt_share(top['revenue_12m'].sum() / tot)} of revenue"
-             if tot else f"The {which} key accounts")
+    lead = which.capitalize() if len(top) >= len(key) else f"The {which}"  # "All 2", "The top 12 of 26"
+    title = (f"{lead} key accounts generate {fmt_share(top['revenue_12m'].sum() / tot)} of revenue"
+             if tot else f"{lead} key accounts")
 
     def draw(c: SlideCanvas):
         header = ["Account", "Revenue (12m)", "Share"] + [h for _, h, _, _ in opt]
