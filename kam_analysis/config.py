@@ -288,37 +288,30 @@ class CLVSettings(_Section):
 
 
 class TierNames(_Section):
-    """The coverage tiers as the client reads them (metrics.key_accounts.TIERS)."""
+    """The coverage tiers as the client reads them (metrics.key_accounts.TIERS; docs/key_accounts.md)."""
 
-    key: str = Field("Key accounts", min_length=1, description="a dedicated key account manager and a joint plan")
-    growth: str = Field("Growth accounts", min_length=1, description="a pooled account team")
-    core: str = Field("Core accounts", min_length=1, description="digital and inside sales, no manager hours")
-    inactive: str = Field("Inactive accounts", min_length=1,
-                          description="no order in the activity window: lapsed or dormant (also their group "
-                                      "in the portfolio segments, apart from the matrix)")
+    key: str = Field("Key accounts", min_length=1)  # a dedicated key account manager and a joint plan
+    growth: str = Field("Growth accounts", min_length=1)  # a pooled account team
+    core: str = Field("Core accounts", min_length=1)  # digital and inside sales, no manager hours
+    inactive: str = Field("Inactive accounts", min_length=1)  # not live; also their group apart from the matrix
 
 
 class KeyAccountSizing(_Section):
     """How many key accounts value and capacity support (docs/key_accounts.md)."""
 
-    min_revenue_share: float = Field(
-        0.01, gt=0, lt=1, description="without a cost per hour: the share of live revenue an account needs to "
-                                      "carry a dedicated manager (smaller service tiers need proportionally less)")
-    max_cost_share: float = Field(
-        0.10, gt=0, le=1, description="with strategy.cost_per_hour: the most an account's manager time may cost, "
-                                      "as a share of its revenue")
+    min_revenue_share: float = Field(0.01, gt=0, lt=1, description="without a cost per hour: the share of live "
+                                     "revenue an account needs to carry a dedicated manager")
+    max_cost_share: float = Field(0.10, gt=0, le=1, description="with strategy.cost_per_hour: the most an account's "
+                                  "manager time may cost, as a share of its revenue")
     tier_names: TierNames = Field(default_factory=TierNames)
-    inactive_intent: str = Field(
-        "Win back through digital campaigns; no account-manager time until they buy again",
-        description="the engagement intent of the inactive group")
+    inactive_intent: str = "Win back through digital campaigns; no account-manager time until they buy again"
 
 
 class SegmentationSection(_Section):
     quadrant_names: QuadrantNames = Field(default_factory=QuadrantNames)
     quadrant_intents: QuadrantIntents = Field(default_factory=QuadrantIntents)
-    key_account_share: float | None = Field(
-        None, gt=0, lt=1, description="optional cap: at most this share of live accounts is selected as key "
-                                      "(value and capacity decide the number: segmentation.key_accounts)")
+    key_account_share: float | None = Field(None, gt=0, lt=1, description="optional cap on the share of live "
+                                            "accounts selected (value and capacity decide: key_accounts)")
     key_accounts: KeyAccountSizing = Field(default_factory=KeyAccountSizing)
     tiers: dict[str, float] = Field(
         default_factory=lambda: {"Top": 0.10, "Middle": 0.25, "Tail": 0.65},
@@ -370,9 +363,9 @@ class SegmentationSection(_Section):
         names = self.quadrant_names.ordered()
         if len(set(names)) != 4:
             raise ValueError(f"segmentation.quadrant_names must be four different names, got {names}")
-        if self.key_accounts.tier_names.inactive in names:
-            raise ValueError(f"segmentation.key_accounts.tier_names.inactive ({self.key_accounts.tier_names.inactive!r}) "
-                             "is also a quadrant name; fix: give the inactive group its own name")
+        if (bad := self.key_accounts.tier_names.inactive) in names:
+            raise ValueError(f"segmentation.key_accounts.tier_names.inactive ({bad!r}) is also a quadrant name; fix: "
+                             "give the inactive group its own name")
         return self
 
 
