@@ -80,6 +80,11 @@ def test_missing_inputs_say_what_they_cost_and_what_unlocks_them(params):
     assert req.at[programme, "unlocks"].count(";") == 2  # one request unlocks the three programme analyses
     margin = next(i for i in req.index if "margin" in i.lower())
     assert "lifetime value" in req.at[margin, "firms_up"].lower()
+    # a previous review's date (review.baseline_date) is a baseline segments can migrate from, programme or not
+    with_review = params.model_copy(update={"review": params.review.model_copy(
+        update={"baseline_date": params.analysis.as_of_date.replace(year=params.analysis.as_of_date.year - 1)})})
+    s3 = compute_analysis_support(prof, with_review).set_index("analysis")
+    assert s3.at["migration", "status"] == SUPPORTED and s3.at["programme_impact", "status"] == NOT_SUPPORTED
     # a money benchmark in another currency: the benchmark rating carries the caveat
     s2 = compute_analysis_support(_profile(benchmark_currency=False), params).set_index("analysis")
     assert s2.at["benchmark_rag", "status"] == CAVEAT and "not compared" in s2.at["benchmark_rag", "caveat"]

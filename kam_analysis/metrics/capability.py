@@ -345,7 +345,11 @@ def compute_analysis_support(profile: pd.DataFrame, params) -> pd.DataFrame:
            "no account is flagged as a programme member")
     pre = val("pre_programme_months")
     if not prog:
+        last_review = params.review.baseline_date  # a previous review to compare with: segments can migrate
         for k in ("programme_impact", "playbook_gap", "migration"):
+            if k == "migration" and last_review is not None:
+                rows.append(_s(k, SUPPORTED))
+                continue
             rows.append(_s(k, NOT_SUPPORTED, why + ": this review sets the baseline the next one compares against",
                            "programme"))
     else:

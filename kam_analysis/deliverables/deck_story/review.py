@@ -158,8 +158,9 @@ def s_review_baseline(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("review", "Key Numbers",
                       f"This review sets the baseline the next review will measure progress against ({when})", draw,
                       topic="Review baseline", source=d.source("kpi_headline", "segments"),
-                      footnote="No key-account programme is recorded in the data, so no programme effect, playbook "
-                               "result or segment migration is claimed.",
+                      footnote="No key-account programme is recorded in the data, so no programme effect" + (
+                          ", playbook result or segment migration" if not d.supports("migration") else
+                          " or playbook result") + " is claimed.",
                       notes="The review compares KPIs and segments with a baseline. Without programme membership and "
                             f"a start date (analysis support: programme impact {why.replace('_', ' ')}), today's "
                             "figures are the baseline the next review compares against.")]
