@@ -12,6 +12,11 @@ a ``<run-id>-failed/`` folder whose ``manifest.json`` names the phase and the ca
   Papermill runs in a worker thread, so nbclient's own signal handling (which only stops
   the kernel and lets the run carry on) is not installed. The running cell is interrupted,
   then the kernel killed, and the notebook is marked failed at that cell.
+* **Killed.** A run killed outright (SIGKILL, the machine's out-of-memory killer, a power
+  cut) cannot close its folder; it leaves ``.<run-id>.partial/`` with ``.owner.json``
+  (process, host, the phase it was in). The client's next run finds it, sees that its
+  process is gone, and keeps it as ``<run-id>-failed/`` with a manifest (cause
+  ``killed``) instead of leaving it half-written.
 * **Disk full.** The failed run keeps only its notebooks and manifest: data, tables,
   figures and deliverables are removed to give the space back (``removed_to_free_space``);
   if not even the manifest can be written, the run folder is removed. Manifests are
@@ -27,7 +32,7 @@ from pathlib import Path
 from .data.tables import PHASES
 from .exceptions import RunStopped, Terminated
 
-__all__ = ["StopSignals", "stop_kernel", "kernel_manager_class", "stopped_error", "disk_full", "failure",
+__all__ = ["recover_killed_runs", "mark_stage", "StopSignals", "stop_kernel", "kernel_manager_class", "stopped_error", "disk_full", "failure",
            "discard", "write_manifest", "finalise", "file_list", "STAGES"]
 
 
@@ -236,5 +241,69 @@ def finalise(work: Path, final: Path, manifest: dict, new_client_dir: Path | Non
         except OSError:
             discard(work, new_client_dir)
             return False
+    (work / OWNER_FILE).unlink(missing_ok=True)
     os.replace(work, final)
     return True
+
+
+# --------------------------------------------------------------------------- killed runs
+OWNER_FILE = ".owner.json"
+
+
+def mark_stage(work: Path, stage: str, **first) -> None:
+    """Record in the ``.partial`` folder which process owns it and the stage it is in."""
+    import socket
+
+    path = work / OWNER_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        record.update(first)
+        record.update(pid=os.getpid(), host=socket.gethostname(), stage=stage)
+        path.write_text(json.dumps(record), encoding="utf-8")
+    except (OSError, ValueError):  # a full disk: the run still closes itself normally
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_killed_runs(client_dir: Path) -> list[Path]:
+    """Keep the ``.partial`` folders of killed runs of this machine as ``<run-id>-failed``.
+
+    A folder is recovered only when its ``.owner.json`` names this host and a process
+    that no longer exists, so a run still in progress (another terminal) is never touched.
+    Returns the folders kept.
+    """
+    import socket
+
+    kept = []
+    for work in sorted(client_dir.glob(".*.partial")):
+        try:
+            owner = json.loads((work / OWNER_FILE).read_text(encoding="utf-8"))
+            if owner.get("host") != socket.gethostname() or _alive(int(owner["pid"])):
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        run_id = owner.get("run_id") or work.name[1:].removesuffix(".partial")
+        stage = owner.get("stage", "prepare")
+        message = (f"the run was killed during {STAGES.get(stage, stage)} (its process {owner['pid']} ended without "
+                   "closing the run: SIGKILL, out of memory, or the machine stopped)")
+        final = client_dir / f"{run_id}-failed"
+        manifest = {"client": owner.get("client"), "run_id": run_id, "status": "failed", "error": message,
+                    "failure": {"phase": stage, "cause": "killed", "message": message}, "run_dir": str(final),
+                    "files": file_list(work)}
+        try:
+            (work / OWNER_FILE).unlink(missing_ok=True)
+            write_manifest(work, manifest)
+            os.replace(work, final)
+        except OSError:
+            continue
+        kept.append(final)
+    return kept

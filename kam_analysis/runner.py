@@ -523,7 +523,10 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
     work = client_dir / f".{run_id}.partial"
     try:
         client_dir.mkdir(parents=True, exist_ok=True)
+        for stale in faults.recover_killed_runs(client_dir):
+            say(f"  an earlier run of this client was killed before it could finish: kept as {stale}")
         work.mkdir()
+        faults.mark_stage(work, "prepare", run_id=run_id, client=params.client.name)
     except OSError as exc:
         faults.discard(work, client_dir if new_client_dir else None)
         full = "the disk is full; " if faults.disk_full(exc) else ""
@@ -564,6 +567,7 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         timeout = cell_timeout or params.execution.cell_timeout
         for i, phase in enumerate(wanted, 1):
             stage = phase
+            faults.mark_stage(work, stage)
             nb_name = PHASES[phase].notebook
             say(f"  [{i}/{len(wanted)}] {phase:<13} running {nb_name} ...")
             before = _figures(work)
@@ -595,6 +599,7 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
             say(f"        done in {rec['seconds']:.1f} s")
         if deliverables:
             stage = "deliverables"
+            faults.mark_stage(work, stage)
             from .deliverables import build_deliverables
 
             manifest["deliverables"] = build_deliverables(work, params, progress=say)

@@ -162,3 +162,31 @@ def test_signal_stops_a_real_run_into_a_failed_folder(tmp_path, sig, code, cause
         assert nb.metadata["kam"]["status"] == "failed"
         assert any(c.metadata.get("papermill", {}).get("status") in ("pending", "failed") for c in nb.cells)
     assert not (_client_dir(params) / "LATEST").exists()
+
+
+# --------------------------------------------------------------------------- killed outright
+def test_a_killed_runs_partial_folder_is_kept_as_failed_by_the_next_run(client, tmp_path):
+    import socket
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    runs = _client_dir(client)
+    killed, running = runs / ".20260101T000000Z-aaaaaa.partial", runs / ".20260101T000000Z-bbbbbb.partial"
+    for work, pid in ((killed, dead.pid), (running, os.getpid())):
+        (work / "tables").mkdir(parents=True)
+        (work / "tables" / "x.parquet").write_bytes(b"partial")
+        (work / faults.OWNER_FILE).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                                          "stage": "segmentation", "client": "Fault Test"}))
+    lines = []
+    res = runner.run_engagement(client, notebooks_dir=_notebooks(tmp_path / "nb"), deliverables=False,
+                                progress=lines.append)
+    assert res.ok
+    recovered = runs / "20260101T000000Z-aaaaaa-failed"
+    m = json.loads((recovered / "manifest.json").read_text())
+    assert m["status"] == "failed" and m["failure"] == {
+        "phase": "segmentation", "cause": "killed", "message": m["error"]}
+    assert "killed during segmentation" in m["error"] and [f["path"] for f in m["files"]] == ["tables/x.parquet"]
+    assert not killed.exists() and not (recovered / faults.OWNER_FILE).exists()
+    assert running.exists()  # its process is alive: another run in progress is never touched
+    assert any("was killed before it could finish" in line for line in lines)
+    assert not (res.run_dir / faults.OWNER_FILE).exists()
