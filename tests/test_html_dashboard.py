@@ -132,7 +132,13 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             assert n_seg == expected < n_all
             assert target in page.locator("#trend-segment").inner_text()
             assert rows_before >= seg_rows.count()
+            # ... the KPI tiles too: each shows the segment's own value
+            tiles = page.locator("#tiles .tile .label").all_inner_texts()
+            assert tiles and all(t.endswith("\u2014 " + target) for t in tiles), tiles
             page.screenshot(path=str(tmp_path / "dashboard_segment.png"), full_page=True)
+            # on a phone (390 px) nothing is wider than the screen: wide tables scroll inside their box
+            page.set_viewport_size({"width": 390, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
             assert errors == [] and requests == [url]
         finally:
             browser.close()

@@ -199,8 +199,29 @@ def set_workbook_properties(wb, *, title: str, client: str, when: dt.datetime | 
     wb.properties.modified = when
 
 
+def explicit_fonts(wb, name: str | None = None) -> None:
+    """Give every styled cell, and the workbook's default style, an explicit font name (the theme's
+    body font, Calibri by default: LibreOffice substitutes the metric-compatible Carlito), so
+    no text falls back to a viewer's default serif. Chart and table styles keep their own."""
+    from copy import copy
+
+    name = name or active_theme().body_font
+    for style in wb._fonts:  # the workbook's font table, default font first
+        if style.name is None:
+            style.name = name
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.has_style and c.font is not None and c.font.name != name:
+                    f = copy(c.font)
+                    f.name = name
+                    c.font = f
+
+
 def save_workbook(wb, path, *, when: dt.datetime | dt.date) -> None:
     """Save ``wb`` atomically with every timestamp pinned to ``when`` (the run's date).
+
+    Every cell gets an explicit font first (:func:`explicit_fonts`).
 
     openpyxl stamps ``dcterms:modified`` with the wall clock at save time and zip
     entries carry the current time; both are replaced so that the same run inputs give
@@ -215,6 +236,7 @@ def save_workbook(wb, path, *, when: dt.datetime | dt.date) -> None:
     if isinstance(when, dt.date) and not isinstance(when, dt.datetime):
         when = dt.datetime.combine(when, dt.time(0, 0))
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    explicit_fonts(wb)
     buf = io.BytesIO()
     wb.save(buf)
     out = io.BytesIO()

@@ -199,7 +199,8 @@ def collect_dashboard_data(run) -> dict:
     data["at_risk_rows"] = p.review.dashboard_at_risk_rows
     # scorecard
     sc = read_optional(run, "kpi_scorecard")
-    data["scorecard"] = _records(sc[sc["kpi"].isin(SCORECARD_KPIS)], ["segment", "kpi", "value", "target",
+    shown_kpis = set(SCORECARD_KPIS) | {t["kpi"] for t in data["tiles"]}  # the tiles follow the segment filter too
+    data["scorecard"] = _records(sc[sc["kpi"].isin(shown_kpis)], ["segment", "kpi", "value", "target",
                                                                        "status", "status_basis"]) \
         if sc is not None else []
     data["scorecard_kpis"] = [{"kpi": k, "label": kpi_label(k, short=True), "unit": kpi_unit(k)} for k in SCORECARD_KPIS

@@ -20,7 +20,7 @@ from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.chart.label import DataLabelList
 from openpyxl.formatting.rule import ColorScaleRule, DataBarRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..data.orders import order_rule_client
@@ -808,6 +808,11 @@ def build_segmentation_workbook(run) -> Path | None:
         ws.page_setup.fitToHeight = 0 if ws.title in ("Accounts", "Overrides log", "Data quality",
                                                       "Account plans") else 1
         ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.paperSize = ws.PAPERSIZE_A3 if ws.title == "Accounts" else ws.PAPERSIZE_A4  # 28 columns
+        tables = list(ws.tables.values())
+        if tables and ws.title != "README" and ws.print_title_rows is None:  # a long table's header on every page
+            header = range_boundaries(tables[0].ref)[1]
+            ws.print_title_rows = f"{header}:{header}"
     wb.active = 0
     set_workbook_properties(wb, title=f"{p.engagement.title}: account segmentation", client=p.client.name,
                             when=when, creator=p.engagement.consultant)

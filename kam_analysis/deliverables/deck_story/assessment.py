@@ -69,12 +69,16 @@ def s_activity(d: DeckData) -> list[SlideSpec]:
     period = d.params.analysis.period
     cats = [fmt_period(p, period) for p in t["period_start"]]
     acc, aov = t["ordering_accounts"].astype(float).tolist(), t["average_order_value"].astype(float).tolist()
-    d_acc = acc[-1] / acc[0] - 1 if acc[0] else None
-    d_aov = aov[-1] / aov[0] - 1 if aov[0] else None
+    # year on year: the last period against the same period a year earlier (not first vs last of the chart)
+    lag = {"month": 12, "quarter": 4, "year": 1}.get(period, 4)
+    if len(t) <= lag:
+        return []
+    d_acc = acc[-1] / acc[-1 - lag] - 1 if acc[-1 - lag] else None
+    d_aov = aov[-1] / aov[-1 - lag] - 1 if aov[-1 - lag] else None
     if d_acc is None or d_aov is None:
         return []
-    title = (f"Ordering accounts {change_words(d_acc)} and order value {change_words(d_aov)} "
-             f"between {cats[0]} and {cats[-1]}")
+    title = (f"Year on year, ordering accounts {change_words(d_acc)} and order value {change_words(d_aov)} "
+             f"({cats[-1]} against {cats[-1 - lag]})")
 
     def draw(c: SlideCanvas):
         for name, vals, fmt, color, label in (

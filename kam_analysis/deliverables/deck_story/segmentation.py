@@ -87,8 +87,13 @@ def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
                     widths=[3 if c_[0] == "intent" else 1.2 for c_ in cols], align=[a for _, _, a, _ in cols],
                     bold_cols=[0], max_pt=14)
 
+        neg = (sp[sp["profit_share"].map(is_num) & (sp["profit_share"].astype(float) < 0)]
+               if "profit_share" in sp.columns else sp.iloc[0:0])
+        foot = (f"A negative profit share ({', '.join(_text(x, 30) for x in neg['segment'])}): those accounts cost "
+                "more to serve than the gross margin they bring, so the other segments earn more than 100% of the "
+                "profit." if len(neg) else "")
         return [SlideSpec("segmentation", "Table", title, draw, topic="Segment profiles",
-                          source=d.source("segment_profiles"),
+                          source=d.source("segment_profiles"), footnote=foot,
                           notes="Segment profiles: accounts, revenue and profit share per quadrant, and the intent "
                                 "carried into the strategy.")]
     s = d.table("segments", ("account_id", "quadrant", "revenue_12m"), topic="Segment profiles")

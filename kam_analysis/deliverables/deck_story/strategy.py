@@ -126,6 +126,20 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
                                 "not back-tested: the order history is too short to hold out a later period."))]
 
 
+def _backtest_words(d: DeckData) -> str:
+    """The churn model's back-test quality in words a client reads (no AUC, no Brier score)."""
+    if not _churn_backtested(d):
+        return ""
+    bt = d.peek("churn_backtest").set_index("metric")["value"]
+    auc, lift, rate = bt.get("auc"), bt.get("top_decile_lift"), bt.get("top_decile_rate")
+    out = (f"Tested on a later period the model had not seen: it ranked an account that then churned above one "
+           f"that stayed {fmt_share(auc, decimals=0)} of the time (50% = guessing)")
+    if is_num(lift) and is_num(rate):
+        out += (f", and the riskiest tenth of accounts churned at {fmt_share(rate, decimals=0)}, "
+                f"{lift:.1f} times the average")
+    return out + "."
+
+
 def s_churn_risk(d: DeckData) -> list[SlideSpec]:
     if why := _churn_unsupported(d):
         d.skipped.append(("Revenue at risk", f"churn model not supported by the data: {_text(why, 160)}"))
@@ -158,7 +172,8 @@ def s_churn_risk(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, take, heading=f"Largest revenue at risk ({fmt_top(len(top), n_risk)} accounts)")
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Revenue at risk", source=d.source("churn_risk"),
-                      footnote=("Revenue at risk = churn probability x last-12-month revenue." + left_out).strip(),
+                      footnote=("Revenue at risk = churn probability x last-12-month revenue." + left_out + (
+                          " " + _backtest_words(d) if _backtest_words(d) else "")).strip(),
                       notes="Revenue at risk = churn probability x last-12-month revenue, by risk band." + left_out)]
 
 

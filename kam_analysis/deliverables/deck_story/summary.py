@@ -187,6 +187,18 @@ def _f_recommendation(d: DeckData) -> Finding | None:
 FINDINGS = [_f_revenue, _f_concentration, _f_capacity, _f_key_accounts, _f_targets, _f_impact, _f_risk, _f_recommendation]
 
 
+def _qualifier(d: DeckData, r) -> str:
+    """What qualifies a headline KPI beside it: its interval, and a small-base flag when it rests on
+    fewer accounts or responses than ``thresholds.min_denominator``."""
+    out = []
+    if is_num(r.get("ci_low")) and is_num(r.get("ci_high")):
+        lvl = fmt_share(d.params.thresholds.confidence, decimals=0)
+        out.append(f"{lvl} range {fmt_value(r['ci_low'], r['unit'], d.cur)}–{fmt_value(r['ci_high'], r['unit'], d.cur)}")
+    if is_num(r.get("n")) and r["n"] < d.params.thresholds.min_denominator:
+        out.append(f"small base: {fmt_count(r['n'])}, read with care")
+    return "; ".join(out)
+
+
 def s_key_numbers(d: DeckData) -> list[SlideSpec]:
     t = d.table("kpi_headline", ("kpi", "value", "unit"), topic="Headline KPIs")
     if t is None:
@@ -199,28 +211,23 @@ def s_key_numbers(d: DeckData) -> list[SlideSpec]:
     if tiles.empty:
         return []
     notes_col = "note" in t.columns
-    tv = d.peek("kpi_vs_target")
-    body = []
-    if tv is not None and {"kpi", "current", "target", "status"} <= set(tv.columns):
-        for _, r in tv[tv["status"].isin(["green", "amber", "red"])].iterrows():
-            u = d.unit_of(r["kpi"])
-            body.append([(f"{d.label_of(r['kpi'])}: ", True),
-                         (f"{fmt_value(r['current'], u, d.cur)} against a target of {fmt_value(r['target'], u, d.cur)}"
-                          f" ({r['status']})", False)])
+    body = []  # status against target is the review section's KPI slide; this one says what each number is
     if notes_col:
         for _, r in tiles.iterrows():
             if isinstance(r["note"], str) and r["note"].strip():
                 body.append([(f"{d.label_of(r['kpi'])}: ", True), (_text(r["note"], 160), False)])
-    rev, g = d.headline("revenue_12m"), d.headline("revenue_growth_yoy")
-    if rev is not None and g is not None:
-        title = f"Net revenue of {d.money(rev)} over the last 12 months, {'up' if g >= 0 else 'down'} {fmt_share(abs(g))} year on year"
+    act, ret, aov = d.headline("active_accounts"), d.headline("retention_rate"), d.headline("average_order_value")
+    if act is not None and ret is not None:
+        title = (f"{fmt_count(act)} accounts are active and {fmt_share(ret, decimals=0)} of last year's accounts "
+                 "stayed" + (f"; an order averages {d.money(aov)}" if aov is not None else ""))
     else:
         first = tiles.iloc[0]
         title = f"{d.label_of(first['kpi'])} stands at {fmt_value(first['value'], first['unit'], d.cur)}"
 
     def draw(c: SlideCanvas):
         _tiles(c, c.region("Numbers"), [(fmt_value(r["value"], r["unit"], d.cur),
-                                         d.label_of(r["kpi"]), None) for _, r in tiles.iterrows()])
+                                         d.label_of(r["kpi"]), None) for _, r in tiles.iterrows()],
+               sub=[_qualifier(d, r) for _, r in tiles.iterrows()])
         if body:
             _bullets(c, c.region("Body"), body[:5], size=15)
         else:
