@@ -134,7 +134,7 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             assert rows_before >= seg_rows.count()
             # ... the KPI tiles too: each shows the segment's own value
             tiles = page.locator("#tiles .tile .label").all_inner_texts()
-            assert tiles and all(t.endswith("\u2014 " + target) for t in tiles), tiles
+            assert tiles and all(t.lower().endswith("\u2014 " + target.lower()) for t in tiles), tiles
             page.screenshot(path=str(tmp_path / "dashboard_segment.png"), full_page=True)
             # on a phone (390 px) nothing is wider than the screen: wide tables scroll inside their box
             page.set_viewport_size({"width": 390, "height": 900})
