@@ -39,7 +39,7 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
     q0 = order[0]
     title = (f"{q0} accounts are {fmt_share(by.loc[q0, 'n'] / len(s), decimals=0)} of the live accounts but "
              f"{fmt_share(by.loc[q0, 'rev'] / tot, decimals=0)} of their revenue") if tot else "KAM portfolio matrix"
-    take = [f"{q}: {fmt_count(by.loc[q, 'n'])} accounts, {fmt_share(by.loc[q, 'rev'] / tot)} of revenue"
+    take = [f"{q}: {fmt_count(by.loc[q, 'n'])} accounts, {fmt_share(by.loc[q, 'rev'] / tot)} of live revenue"
             for q in order if q in by.index and tot]
     if "is_key" in s.columns:
         take.append(f"{fmt_count(s['is_key'].astype(bool).sum())} accounts selected as key")
@@ -58,9 +58,8 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("segmentation", "Chart", title, draw, topic="Portfolio matrix",
                       source=d.source("segments"),
                       footnote=f"Live accounts only ({fmt_count(len(s))}); inactive accounts are a group of their "
-                               f"own. Bubble area = last-12-month revenue (floor at 3% of the largest so small accounts "
-                               f"stay visible); the 40 largest accounts of each quadrant shown ({fmt_count(len(shown))} of "
-                               f"{fmt_count(len(s))}); axes cross at the quadrant boundaries.",
+                               f"own. Bubble area = revenue (12m; floor 3% of the largest); the 40 largest of each "
+                               f"quadrant shown ({fmt_count(len(shown))} of {fmt_count(len(s))}).",
                       notes="KAM portfolio matrix (McDonald & Rogers): relative strength across, attractiveness up, quadrants "
                             "at the thresholds from params; consultant overrides applied in the segments table.")]
 
