@@ -1,8 +1,10 @@
 """Helpers for the dashboard tests: a run folder with the review tables built by hand.
 
-The upstream phases (segmentation, strategy) are built in parallel, so the tests make
-their tables themselves: segments from simple ranks, a churn-risk table from a fixed
-rule, a whitespace table; the review tables come from kam_analysis.phases.review on them.
+The tests make the upstream tables themselves, quickly: segments from simple ranks, a
+churn-risk table from a fixed rule, a whitespace table; the coverage plan and revenue
+already lost from the strategy's and the metrics' own functions; the review tables come
+from kam_analysis.phases.review on them. Without the upstream tables (``with_upstream``
+False) the dashboards must fail, naming the missing table.
 Two accounts get hostile names to prove client strings stay text.
 """
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kam_analysis.phases import migration, recommendations, review
-from kam_analysis.metrics import compute_account_kpis_as_of, compute_headline_kpis, compute_period_kpis
+from kam_analysis.phases import migration, recommendations, review, strategy
+from kam_analysis.metrics import (compute_account_kpis_as_of, compute_headline_kpis, compute_lost_accounts,
+                                  compute_period_kpis, compute_revenue_lost, load_orders)
 from kam_analysis.data.runfolder import Run
 
 HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>Evil & Co"
@@ -56,6 +59,22 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     risk = pd.DataFrame({"account_id": summary["account_id"], "segment": quad, "risk_score": score, "risk_band": band,
                          "revenue_at_risk": summary["revenue_12m"].to_numpy() * score})
     run.write_table("churn_risk", risk)
+    # the strategy's coverage plan and revenue already lost, from the package's own functions
+    st = p.strategy
+    playbooks = strategy.load_playbooks(st.playbooks, segments=names.ordered(), overrides=st.playbook_overrides,
+                                        engagement_hours=st.engagement_hours)
+    managers, _ = strategy.resolve_capacity(acc, managers=st.managers, hours_per_manager=st.hours_per_manager,
+                                            headcount=st.headcount, non_manager_labels=st.non_manager_labels)
+    coverage = strategy.compute_coverage_plan(segments, summary, playbooks, managers=managers, order=names.ordered(),
+                                              tolerance=st.load_balance_tolerance)
+    run.write_table("coverage_plan", coverage["coverage_plan"])
+    orders = load_orders(run)
+    lapsed = compute_lost_accounts(orders, as_of=p.analysis.as_of_date, churn_days=p.analysis.churn_days,
+                                     segments=segments)
+    run.write_table("lost_accounts", lapsed)
+    run.write_table("revenue_lost", compute_revenue_lost(lapsed, as_of=p.analysis.as_of_date,
+                                                         churn_days=p.analysis.churn_days,
+                                                         data_start=orders["order_date"].min()))
     ws = run.read_table("account_category").groupby("category", as_index=False).head(3)
     run.write_table("whitespace", ws.assign(expected_value=ws["revenue"] * 0.1)[["account_id", "category",
                                                                                   "expected_value"]])
@@ -81,4 +100,8 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     recs, _ = recommendations.compute_run_recommendations(run, scorecard=sc, cohorts=None, accounts=account_kpis)
     run.write_table("recommendations", recs)
     assert rv.dashboard_at_risk_rows > 0
+    # every other table the phases always write, with no rows: the deliverables read them strictly
+    for spec in TABLES.values():
+        if spec.phase in ("segmentation", "strategy") and not spec.conditional and not run.has_table(spec.name):
+            run.write_table(spec.name, pd.DataFrame(columns=list(spec.required)))
     return run

@@ -13,10 +13,11 @@ by the deliverables' own formatters, never with hard-coded numbers.
 Figures: revenue 12m, growth, active accounts, retention, NPS, AOV (headline KPIs); the
 period retention series; key accounts selected and in the client's programme (and the
 programme accounts the impact estimate uses, of how many); quadrant sizes; programme
-effect and its interval; revenue at risk; whitespace value and count; total profit;
-number of recommendations (a list that shows only the top ones says "top N of M"); the
-portfolio matrix's axes (relative strength across, attractiveness up) and each quadrant's
-colour. Revenue already lost is not yet a table figure, so no deliverable shows it.
+effect and its interval; revenue at risk; revenue already lost and the number of accounts
+lost (table ``revenue_lost``, kept apart from revenue at risk: no lost account is scored;
+their dormant/lapsed status is the data profile's lifecycle); whitespace value and count; total profit; number of recommendations (a list that
+shows only the top ones says "top N of M"); the portfolio matrix's axes (relative strength
+across, attractiveness up) and each quadrant's colour.
 """
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ from conftest import write_demo_params
 from data_helpers import write_params
 from kam_analysis.config import load_params
 from kam_analysis.data.runfolder import Run
-from kam_analysis.present.formats import fmt_count, fmt_money, fmt_value
+from kam_analysis.metrics import describe_revenue_lost, kpi_label, lifecycle_status
+from kam_analysis.present.formats import fmt_count, fmt_money, fmt_top, fmt_value
 from kam_analysis.runner import run_engagement
 
 pytestmark = pytest.mark.slow
@@ -530,6 +532,57 @@ def test_revenue_at_risk_agrees_everywhere(eng):
     for r in eng.html_data["at_risk"]:
         if r["name"] in by_name:
             assert same(r["revenue_at_risk"], by_name[r["name"]]), f"{eng.name}: HTML at-risk {r['name']}"
+
+
+def test_revenue_already_lost_agrees_everywhere(eng):
+    """'€X already lost to N accounts that stopped buying': one row of revenue_lost, the sum and
+    count of lost_accounts, the same figure in the deck, the KPI dashboard and the HTML dashboard;
+    none of those accounts has a risk score, and each one's dormant/lapsed status is the one
+    lifecycle rule's (metrics.capability.lifecycle_status on the account summary)."""
+    rl, la = eng.table("revenue_lost"), eng.table("lost_accounts")
+    assert rl is not None and len(rl) == 1 and la is not None, f"{eng.name}: the strategy phase always writes both"
+    r = rl.iloc[0]
+    n, value = int(r["accounts_lost_12m"]), float(r["revenue_lost_12m"])
+    assert n == len(la) and same(value, la["revenue_lost_12m"].sum() if n else 0.0)
+    assert (la["days_since_last_order"] >= eng.run.params.analysis.churn_days).all()
+    cr = eng.table("churn_risk")
+    if cr is not None and len(cr):
+        scored = cr[cr["risk_score"].notna()]["account_id"].astype(str)
+        assert not set(scored) & set(la["account_id"].astype(str)), f"{eng.name}: a lost account is scored"
+    summary = eng.table("account_summary")
+    life = lifecycle_status(summary).set_axis(summary["account_id"].astype(str))
+    assert la.set_index(la["account_id"].astype(str))["lifecycle"].to_dict() == \
+        life.reindex(la["account_id"].astype(str)).to_dict(), f"{eng.name}: two lifecycles"
+    assert (int(r["dormant_accounts"]), int(r["lapsed_accounts"])) == (int((la["lifecycle"] == "dormant").sum()),
+                                                                      int((la["lifecycle"] == "lapsed").sum()))
+    money, count = fmt_money(value, eng.cur), fmt_count(n)
+    said = describe_revenue_lost(r, eng.cur)
+    # deck: every "<money> already lost to <n> account", the slide's title, the summary finding
+    text = eng.deck_text()
+    for m in re.finditer(r"([€$£][\d.,]+[kmbn]*) already lost to ([\d,]+) account", text):
+        assert (m.group(1), m.group(2)) == (money, count), f"{eng.name}: deck says '{m.group(0)}'"
+    for sl in eng.deck:
+        for shown, words in zip(sl.texts, sl.texts[1:]):
+            if words.startswith("already lost to"):
+                assert shown == money and words.startswith(f"already lost to {count} account"), f"{eng.name}: {words}"
+    if n:
+        assert any(sl.title == said[:1].upper() + said[1:] for sl in eng.deck), f"{eng.name}: no slide says '{said}'"
+    else:
+        assert "already lost to" not in text
+    # KPI dashboard: the two labelled cells and the list's "top N of M"
+    sheet = eng.kpi_book["Lost accounts"]
+    cells = {row[0]: row[1] for row in sheet if row and isinstance(row[0], str)}
+    assert same(cells[kpi_label("revenue_lost_12m")], value) and cells[kpi_label("accounts_lost_12m")] == n
+    header, body = rows_after_header(sheet, "Account ID")
+    if n:
+        assert body and all(same(b[header.index(kpi_label("revenue_lost_12m", short=True))],
+                                 la.set_index(la["account_id"].astype(str)).loc[str(b[0]), "revenue_lost_12m"])
+                            for b in body)
+        assert any(isinstance(row[0], str) and fmt_top(len(body), n) in row[0] for row in sheet)
+    # HTML dashboard: the figure and the sentence the page shows
+    h = eng.html_data["revenue_lost"]
+    assert same(h["revenue_lost_12m"], value) and h["accounts_lost_12m"] == n
+    assert h["sentence"] == said[:1].upper() + said[1:] + "."
 
 
 def test_whitespace_value_and_count_agree_everywhere(eng):

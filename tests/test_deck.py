@@ -135,6 +135,12 @@ def _phase_tables(run: Run) -> None:
     w("churn_risk", pd.DataFrame({"account_id": ids[:30], "risk_score": np.linspace(0.9, 0.1, 30),
                                   "risk_band": ["high"] * 10 + ["medium"] * 10 + ["low"] * 10,
                                   "revenue_at_risk": np.linspace(40000, 1000, 30)}))
+    an = run.params.analysis  # revenue already lost: the metric itself on the demo's orders
+    orders = metrics.load_orders(run)
+    lapsed = metrics.compute_lost_accounts(orders, as_of=an.as_of_date, churn_days=an.churn_days, segments=segs)
+    w("lost_accounts", lapsed)
+    w("revenue_lost", metrics.compute_revenue_lost(lapsed, as_of=an.as_of_date, churn_days=an.churn_days,
+                                                   data_start=orders["order_date"].min()))
     w("whitespace", pd.DataFrame({"account_id": ids[:14], "category": ["Footwear", "Fragrance"] * 7,
                                   "expected_value": np.linspace(30000, 4000, 14)}))
     _whitespace_heatmap(run)
@@ -230,7 +236,7 @@ def test_full_storyline_in_order_with_native_charts(full_deck):
     assert layouts[0] == "Title" and _title(slides[1]) == "Agenda"
     titles = [_title(s) for s in slides]
     for expected in ("strongest forces", "External environment: economic", "cascades from its mission to 3",
-                     "2 gaps separate", "3 existing strengths"):
+                     "2 gaps separate", "3 existing strengths", "already lost to"):
         assert any(expected.lower() in t.lower() for t in titles), expected
     kinds = {str(sh.chart.chart_type).split(".")[-1].split(" ")[0] for s in slides for sh in s.shapes if sh.has_chart}
     assert {"BUBBLE", "RADAR_MARKERS", "COLUMN_CLUSTERED", "BAR_CLUSTERED", "XY_SCATTER_LINES_NO_MARKERS"} <= kinds

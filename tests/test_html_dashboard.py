@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import pytest
 from _review_fixtures import HOSTILE_END, HOSTILE_SCRIPT, build_review_run
 from conftest import require_tool
 
+from kam_analysis.data.runfolder import Run
+from kam_analysis.exceptions import RunError
+from kam_analysis.phases import review
+from kam_analysis.present.formats import fmt_money
 from kam_analysis.deliverables.html_dashboard import (baseline_change_text, build_html_dashboard,
                                                       collect_dashboard_data, json_for_script, render_dashboard)
 
@@ -66,20 +71,39 @@ def test_client_name_with_markup_is_escaped_in_the_markup(review_run, tmp_path):
     assert len(re.findall(r"<script\b", html)) == 2
 
 
-def test_missing_upstream_tables_give_notes_not_numbers(spine_run):
-    data = collect_dashboard_data(spine_run)
-    assert data["at_risk"] == [] and data["matrix"] == []
+def test_a_missing_table_fails_loudly_naming_it_and_its_phase(spine_run):
+    """A table the catalogue says its phase always writes is never a silent hole on the page."""
+    with pytest.raises(RunError, match=r"table 'kpi_vs_target', which phase review did not write"):
+        collect_dashboard_data(spine_run)
+
+
+def test_revenue_already_lost_is_its_own_figure(review_run):
+    data = collect_dashboard_data(review_run)
+    lost = review_run.read_table("revenue_lost").iloc[0]
+    shown = data["revenue_lost"]
+    assert shown["revenue_lost_12m"] == lost["revenue_lost_12m"] and shown["accounts_lost_12m"] == lost["accounts_lost_12m"]
+    assert shown["sentence"].startswith(fmt_money(lost["revenue_lost_12m"], "EUR")) or \
+        shown["sentence"].startswith("At least") or shown["sentence"].startswith("No account")
+    page = render_dashboard(data)
+    assert 'id="lost"' in page and "Revenue already lost" in page
+
+
+def _without_targets(run, dest):
+    """A copy of ``run`` whose client set no KPI target (kpi_vs_target has no rows)."""
+    shutil.copytree(run.dir, dest)
+    copy = Run(dest, run.params)
+    copy.write_table("kpi_vs_target", review.compute_kpi_vs_target(copy.read_table("kpi_headline"), {}, amber=0.05,
+                                                                   red=0.15))
+    return copy
+
+
+def test_without_targets_the_tiles_show_the_baseline(review_run, tmp_path):
+    data = collect_dashboard_data(_without_targets(review_run, tmp_path / "run"))
     # no targets: the headline KPIs as the baseline, no status, and a note in client words
-    head = spine_run.read_table("kpi_headline").set_index("kpi")["value"]
+    head = review_run.read_table("kpi_headline").set_index("kpi")["value"]
     assert data["tiles"] and {t["status"] for t in data["tiles"]} == {"baseline"}
     assert all(t["target"] is None and t["current"] == pytest.approx(head[t["kpi"]]) for t in data["tiles"])
     assert "baseline the next review" in data["tiles_note"] and "kpi_" not in data["tiles_note"]
-    joined = " ".join(data["notes"])
-    assert "churn_risk" in joined and "segments" in joined
-    # trends fall back to the assessment's kpi_by_period (all accounts)
-    assert data["trends"] and {r["segment"] for r in data["trends"]} == {"All accounts"}
-    path = build_html_dashboard(spine_run)
-    assert path.exists() and "churn_risk" in path.read_text(encoding="utf-8")
 
 
 @pytest.mark.render

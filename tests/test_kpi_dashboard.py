@@ -1,6 +1,7 @@
 """Tests for the Excel KPI dashboard."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
@@ -9,6 +10,9 @@ from conftest import require_tool
 from openpyxl import load_workbook
 
 from kam_analysis.deliverables.kpi_dashboard import build_kpi_dashboard, header_footer_text
+from kam_analysis.data.runfolder import Run
+from kam_analysis.exceptions import RunError
+from kam_analysis.phases import review
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +85,29 @@ def test_header_footer_ampersand_is_escaped():
     assert header_footer_text("Smith & Sons") == "Smith && Sons"
 
 
-def test_spine_only_run_builds_with_notes(demo_run, tmp_path):
+def test_spine_only_run_fails_naming_the_missing_table(demo_run, tmp_path):
+    """A table its phase always writes is never replaced by a note: the build fails naming it."""
     run = build_review_run(demo_run, tmp_path / "spine", with_upstream=False)
+    with pytest.raises(RunError, match=r"table 'kpi_vs_target', which phase review did not write"):
+        build_kpi_dashboard(run)
+
+
+def test_lost_accounts_sheet_shows_revenue_already_lost(workbook, review_run):
+    path, _ = workbook
+    ws = load_workbook(path)["Lost accounts"]
+    lost = review_run.read_table("revenue_lost").iloc[0]
+    cells = {r[0].value: r[1].value for r in ws.iter_rows(min_row=4, max_row=5)}
+    assert cells["Revenue already lost to accounts that stopped buying in the last 12 months"] == \
+        pytest.approx(lost["revenue_lost_12m"], rel=1e-12)
+    assert cells["Accounts lost in the last 12 months"] == lost["accounts_lost_12m"]
+
+
+def test_without_targets_the_tiles_show_the_baseline(review_run, tmp_path):
+    shutil.copytree(review_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", review_run.params)
+    run.write_table("kpi_vs_target", review.compute_kpi_vs_target(run.read_table("kpi_headline"), {}, amber=0.05,
+                                                                  red=0.15))
     wb = load_workbook(build_kpi_dashboard(run))
-    assert "At-risk accounts" not in wb.sheetnames
-    text = " ".join(str(c.value) for row in wb["About"].iter_rows() for c in row if c.value)
-    assert "churn_risk" in text
     dash = " ".join(str(c.value) for row in wb["Dashboard"].iter_rows() for c in row if c.value)
     # no targets: the headline KPIs as the baseline, never developer text where the tiles should be
     assert "kpi_" not in dash and "table" not in dash

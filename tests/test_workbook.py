@@ -15,6 +15,9 @@ from kam_analysis import ParameterError
 from kam_analysis.phases import overrides
 from kam_analysis.phases import segmentation as sg
 from kam_analysis.config import QuadrantOverride
+from kam_analysis.exceptions import RunError
+from kam_analysis.metrics import compute_account_kpis_as_of, compute_headline_kpis
+from kam_analysis.phases.assessment import compute_data_readiness
 from kam_analysis.deliverables.workbook import WORKBOOK_SHEETS, build_segmentation_workbook
 from kam_analysis.data.runfolder import Run
 from kam_analysis.present.labels import P_ALIVE
@@ -39,6 +42,11 @@ def _tiny_run(demo_run, tmp_path) -> Run:
                                                       reason="=SUM(A1:A9) planted reason")]
     run = Run(rd, params)
     sg.write_segmentation_tables(run, sg.compute_segmentation(run))
+    # the assessment's data-readiness table, which the Data quality sheet reads
+    a = compute_account_kpis_as_of(run, params.analysis.as_of_date)
+    run.write_table("data_readiness", compute_data_readiness(
+        a, headline=compute_headline_kpis(a), dimensions=params.analysis.breakdown_by, has_capability=False,
+        benchmark_industry=params.client.industry, targets=params.targets))
     return run
 
 
@@ -155,12 +163,14 @@ def test_pseudonymised_workbook_hides_names(built, tmp_path):
     assert any(t.startswith("Account 0") for t in texts)
 
 
-def test_no_segments_no_workbook(demo_run, tmp_path):
+def test_no_segments_fails_naming_the_table_and_its_phase(demo_run, tmp_path):
+    """No silent skip: a run without the segmentation's table says which table, which phase, and the fix."""
     rd = tmp_path / "empty"
     shutil.copytree(demo_run.dir, rd, ignore=shutil.ignore_patterns("deliverables", "private"))
     for p in (rd / "tables").glob("segments.*"):
         p.unlink()
-    assert build_segmentation_workbook(Run(rd, demo_run.params)) is None
+    with pytest.raises(RunError, match=r"table 'segments', which phase segmentation did not write.*fix: run"):
+        build_segmentation_workbook(Run(rd, demo_run.params))
 
 
 @pytest.mark.render

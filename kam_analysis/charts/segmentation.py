@@ -180,7 +180,7 @@ def plot_clv_distribution(segments: pd.DataFrame, *, names: list[str], currency:
     state = np.random.get_state()
     np.random.seed(0)
     try:
-        sns.stripplot(data=df, x="quadrant", y="clv", order=order, color="#333333", size=2, alpha=0.35, ax=ax)
+        sns.stripplot(data=df, x="quadrant", y="clv", order=order, color=hex_css(active_theme().text), size=2, alpha=0.35, ax=ax)
     finally:
         np.random.set_state(state)
     ax.set_yscale("log")

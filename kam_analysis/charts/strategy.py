@@ -6,6 +6,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 
+from ..present.theme import active_theme, hex_css, tint
 from ._style import series_colors, money_axis
 
 __all__ = [
@@ -87,7 +88,7 @@ def plot_churn_drivers(drivers: pd.DataFrame, *, confidence: float = 0.95, note:
               for s, o in zip(d["significant"], d["odds_ratio"])]
     ax.hlines(y, d["ci_low"], d["ci_high"], color=colors, lw=2.5)
     ax.scatter(d["odds_ratio"], y, color=colors, s=60, zorder=3)
-    ax.axvline(1, color="#333333", lw=1, ls="--")
+    ax.axvline(1, color=hex_css(active_theme().text), lw=1, ls="--")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p=None: f"{v:g}×"))
     ax.xaxis.set_minor_formatter(mticker.NullFormatter())
@@ -160,11 +161,11 @@ def plot_whitespace_heatmap(account_category: pd.DataFrame, whitespace: pd.DataF
             v = share.iat[i, j]
             if v > 0:
                 ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=8,
-                        color="white" if v > 0.35 else "#0B2545")
+                        color="white" if v > 0.35 else hex_css(active_theme().primary))
             elif (a, c) in ws.index:
-                ax.add_patch(plt.Rectangle((j - 0.46, i - 0.42), 0.92, 0.84, fill=True, facecolor="#FFF4CC",
+                ax.add_patch(plt.Rectangle((j - 0.46, i - 0.42), 0.92, 0.84, fill=True, facecolor=hex_css(tint(active_theme().highlight, 0.8)),
                                            edgecolor=series_colors()[3], lw=1.5))
-                ax.text(j, i, f"+{fmt(ws[(a, c)])}", ha="center", va="center", fontsize=8, color="#7A5C00",
+                ax.text(j, i, f"+{fmt(ws[(a, c)])}", ha="center", va="center", fontsize=8, color=hex_css(active_theme().amber),
                         fontweight="bold")
     labels = [str(names.get(a, a)) if names is not None else str(a) for a in accounts]
     ax.set_xticks(range(len(cats)), cats, rotation=20, ha="right")
@@ -212,7 +213,7 @@ def plot_tornado(sensitivity: pd.DataFrame, *, currency: str = "EUR", ax=None):
     y = np.arange(len(d))
     ax.barh(y, d["profit_low"] - base, left=base, color=series_colors()[4], label="Low assumption")
     ax.barh(y, d["profit_high"] - base, left=base, color=series_colors()[1], label="High assumption")
-    ax.axvline(base, color="#333333", lw=1)
+    ax.axvline(base, color=hex_css(active_theme().text), lw=1)
     fmt = money_axis(currency)
     for yi, r in zip(y, d.itertuples()):
         ax.annotate(fmt(r.profit_low), (r.profit_low, yi), xytext=(-4, 0), textcoords="offset points",

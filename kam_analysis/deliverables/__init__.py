@@ -21,8 +21,8 @@ from ..present.theme import theme_for, use_theme
 
 __all__ = ["BUILDERS", "build_deliverables"]
 
-# name -> "module:function"; each function takes a Run and returns the written path,
-# or None when the run has nothing for it.
+# name -> "module:function"; each function takes a Run and returns the written path (a
+# table it needs that is missing raises the run's RunError, which fails the run).
 BUILDERS: dict[str, str] = {
     "segmentation_workbook": ".workbook:build_segmentation_workbook",
     "kpi_dashboard": ".kpi_dashboard:build_kpi_dashboard",

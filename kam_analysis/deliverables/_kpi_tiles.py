@@ -19,8 +19,6 @@ NO_TARGET_NOTE = ("No KPI targets were set: the tiles show today's values, the b
 
 def baseline_tiles(run) -> list[dict]:
     """Tiles of the headline KPIs (``kpi_headline``) with no target and status ``baseline``."""
-    if not run.has_table("kpi_headline"):
-        return []
     h = run.read_table("kpi_headline", columns=["kpi", "value"])
     h = h[h["kpi"].isin(BASELINE_TILE_KPIS) & h["value"].notna()]
     h = h.assign(_o=h["kpi"].map(BASELINE_TILE_KPIS.index)).sort_values("_o")

@@ -27,11 +27,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..present.theme import active_theme
+from ..present.theme import Theme, active_theme
 from ..safety import clean_text
 
 __all__ = [
-    "FMT", "rag_fill", "write_cell", "write_frame", "autofit_columns", "style_header_row",
+    "FMT", "THIN", "rag_fill", "write_cell", "write_frame", "autofit_columns", "style_header_row",
     "set_workbook_properties", "save_workbook", "table_name", "title_block",
 ]
 
@@ -47,7 +47,8 @@ FMT = {
     "date": "yyyy-mm-dd",
     "text": "@",
 }
-_THIN = Side(style="thin", color="D0D5DD")
+#: the thin cell border of both workbooks, in the theme's grid colour (the same in every client theme)
+THIN = Side(style="thin", color=Theme().grid)
 
 
 def rag_fill(status: str) -> PatternFill:
@@ -101,7 +102,7 @@ def style_header_row(ws: Worksheet, row: int, first_col: int, last_col: int) -> 
         cell.font = Font(bold=True, color="FFFFFF")
         cell.fill = PatternFill("solid", fgColor=active_theme().primary)
         cell.alignment = Alignment(vertical="center", wrap_text=True)
-        cell.border = Border(bottom=_THIN)
+        cell.border = Border(bottom=THIN)
 
 
 def write_frame(ws: Worksheet, df: pd.DataFrame, *, start_row: int = 1, start_col: int = 1,

@@ -10,8 +10,10 @@ markup are text; the JSON block is escaped so that ``</script>``, ``<!--`` and H
 entities inside client strings cannot end the block; the script writes client strings
 with ``textContent`` only, never ``innerHTML``.
 
-Every number comes from a run-folder table (see :func:`collect_dashboard_data`); a
-section whose table is missing is replaced by a note saying which phase provides it.
+Every number comes from a run-folder table (see :func:`collect_dashboard_data`), read with
+``run.read_table``: a table the catalogue says is always written and is missing fails the
+run, naming the table and its phase; a section with nothing to show (no churn-risk score
+when the data did not support the model) says so in a note.
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ import pandas as pd
 from ..config import TEMPLATES_DIR
 from ..present.formats import currency_symbol, fmt_date, fmt_money
 from ..present.theme import hex_css, theme_for
-from ..metrics import change_vs_baseline, kpi_label, kpi_unit
-from ..phases.review import ALL_ACCOUNTS, read_optional
+from ..metrics import change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label, kpi_unit
+from ..phases.review import ALL_ACCOUNTS
 from ._kpi_tiles import NO_TARGET_NOTE, baseline_tiles, programme_sentence
 
 __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
@@ -81,9 +83,9 @@ def programme_size_data(run) -> dict | None:
     """Title, takeaways and tier rows of the key-account sizing, as the deck words them (None without it)."""
     from .deck_story.segmentation import programme_size_text, sizing_figures
 
-    z = sizing_figures(read_optional(run, "key_account_sizing"))
-    tiers = read_optional(run, "coverage_tiers")
-    if z is None or tiers is None or tiers.empty:
+    z = sizing_figures(run.read_table("key_account_sizing"))
+    tiers = run.read_table("coverage_tiers")
+    if z is None or tiers.empty:
         return None
     cur = run.params.client.currency
     text = programme_size_text(z, tiers, money=lambda v: fmt_money(v, cur),
@@ -94,7 +96,7 @@ def programme_size_data(run) -> dict | None:
 
 
 def collect_dashboard_data(run) -> dict:
-    """Everything the dashboards show, read from the run's tables (missing tables -> notes)."""
+    """Everything the dashboards show, read from the run's tables (a missing table is a RunError)."""
     p = run.params
     notes: list[str] = []
     seg_col = p.review.segment_column
@@ -106,9 +108,9 @@ def collect_dashboard_data(run) -> dict:
         "currency_symbol": currency_symbol(p.client.currency), "theme": _theme_data(p),
     }
     # KPI tiles
-    kvt = read_optional(run, "kpi_vs_target")
+    kvt = run.read_table("kpi_vs_target")
     tiles = []
-    if kvt is not None and len(kvt):
+    if len(kvt):
         for r in kvt.itertuples(index=False):
             unit = getattr(r, "unit", None)
             tiles.append({"kpi": r.kpi, "label": kpi_label(r.kpi, short=True),
@@ -123,63 +125,49 @@ def collect_dashboard_data(run) -> dict:
     # where key-account management fits (the capacity gap is its headline when it binds)
     data["programme"] = programme_size_data(run)
     # trends
-    tr = read_optional(run, "kpi_tracking")
-    trends: dict[str, list] = {}
-    if tr is not None and len(tr):
-        t = tr[tr["kpi"].isin(TREND_KPIS)]
-        trends = {"rows": _records(t.sort_values(["kpi", "segment", "period_start"]),
-                                   ["period_start", "segment", "kpi", "value", "target"])}
-    else:
-        kbp = read_optional(run, "kpi_by_period")
-        if kbp is not None:
-            long = kbp.melt(id_vars=["period_start"], value_vars=[k for k in TREND_KPIS if k in kbp],
-                            var_name="kpi", value_name="value")
-            long["segment"] = ALL_ACCOUNTS
-            trends = {"rows": _records(long, ["period_start", "segment", "kpi", "value"])}
-            notes.append("Trends by segment: no kpi_tracking table, showing all accounts only.")
-        else:
-            notes.append("Trends: neither kpi_tracking nor kpi_by_period is in the run.")
+    tr = run.read_table("kpi_tracking")
+    t = tr[tr["kpi"].isin(TREND_KPIS)]
     data["trend_kpis"] = [{"kpi": k, "label": kpi_label(k, short=True), "unit": kpi_unit(k)} for k in TREND_KPIS]
-    data["trends"] = trends.get("rows", [])
+    data["trends"] = _records(t.sort_values(["kpi", "segment", "period_start"]),
+                              ["period_start", "segment", "kpi", "value", "target"])
     # segments and portfolio matrix
-    segs = read_optional(run, "segments")
+    segs = run.read_table("segments")
     names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
-    summary = read_optional(run, "account_summary")
+    summary = run.read_table("account_summary")
     segment_names: list[str] = []
     matrix = []
-    if segs is not None and seg_col in segs:
+    if seg_col in segs:
         segment_names = [str(s) for s in pd.unique(segs[seg_col].dropna().astype(str))]
         order = [q for q in p.segmentation.quadrant_names.ordered() if q in segment_names]
         segment_names = order + sorted(s for s in segment_names if s not in order)
         if {"attractiveness", "relative_strength"} <= set(segs.columns):
             m = segs[["account_id", "attractiveness", "relative_strength", seg_col]
                      + (["is_key"] if "is_key" in segs else [])].rename(columns={seg_col: "segment"})
-            if summary is not None:
-                m = m.merge(summary[["account_id", "revenue_12m"]], on="account_id", how="left")
+            m = m.merge(summary[["account_id", "revenue_12m"]], on="account_id", how="left")
             m["name"] = m["account_id"].astype(str).map(names).fillna(m["account_id"].astype(str))
             m = m.dropna(subset=["attractiveness", "relative_strength"])
             matrix = _records(m, ["name", "segment", "attractiveness", "relative_strength", "is_key", "revenue_12m"])
         else:
-            notes.append("Portfolio matrix: the segments table has no attractiveness/relative_strength axes.")
+            notes.append("Portfolio matrix: the segmentation has no attractiveness and relative-strength scores.")
     else:
-        notes.append(f"Segment filter and portfolio matrix: no segments table with a '{seg_col}' column.")
+        notes.append(f"Segment filter and portfolio matrix: the segmentation has no '{seg_col}' column.")
     data["segments"] = segment_names
     data["matrix"] = matrix
     # at-risk list
-    risk = read_optional(run, "churn_risk")
+    risk = run.read_table("churn_risk", columns=("account_id", "risk_score", "revenue_at_risk"))
     at_risk, at_risk_counts = [], {}
-    if risk is not None and risk.empty:
+    if risk.empty:
         notes.append("At-risk list: no account has a churn-risk score (the data did not support the churn model).")
-    elif risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
+    else:
         # the strategy's churn_risk carries its own `segment` (the quadrant); the dashboard's
         # segment is the tracked column (review.segment_column), so it replaces it
         r = risk.drop(columns=["segment", "account_manager"], errors="ignore")
-        if segs is not None and seg_col in segs:
+        if seg_col in segs:
             r = r.merge(segs[["account_id", seg_col]].rename(columns={seg_col: "segment"}), on="account_id",
                         how="left")
         else:
             r["segment"] = None
-        if summary is not None and "account_manager" in summary:
+        if "account_manager" in summary:
             r = r.merge(summary[["account_id", "account_manager"]], on="account_id", how="left")
         r["name"] = r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str))
         r = r[r["revenue_at_risk"].fillna(0) > 0].sort_values(["revenue_at_risk", "account_id"],
@@ -192,39 +180,46 @@ def collect_dashboard_data(run) -> dict:
         r = pd.concat(keep).drop_duplicates("account_id").sort_values(["revenue_at_risk", "account_id"],
                                                                        ascending=[False, True])
         at_risk = _records(r, ["name", "segment", "risk_score", "risk_band", "revenue_at_risk", "account_manager"])
-    else:
-        notes.append("At-risk list: no churn_risk table (the strategy phase's churn-risk model writes it).")
     data["at_risk"] = at_risk
     data["at_risk_counts"] = at_risk_counts
     data["at_risk_rows"] = p.review.dashboard_at_risk_rows
+    # revenue already lost: its own figure beside the at-risk list, never added to it
+    lost = run.read_table("revenue_lost", columns=("accounts_lost_12m", "revenue_lost_12m", "dormant_accounts",
+                                                   "lapsed_accounts", "history_complete", "note"))
+    r = lost.iloc[0]
+    data["revenue_lost"] = {**_records(lost, ["accounts_lost_12m", "revenue_lost_12m", "dormant_accounts",
+                                              "lapsed_accounts", "history_complete", "note"])[0],
+                            "sentence": _sentence(describe_revenue_lost(r, p.client.currency)),
+                            "split": _sentence("Accounts lost: " + describe_lost_split(
+                                r, churn_days=p.analysis.churn_days))}
     # scorecard
-    sc = read_optional(run, "kpi_scorecard")
+    sc = run.read_table("kpi_scorecard")
     shown_kpis = set(SCORECARD_KPIS) | {t["kpi"] for t in data["tiles"]}  # the tiles follow the segment filter too
     data["scorecard"] = _records(sc[sc["kpi"].isin(shown_kpis)], ["segment", "kpi", "value", "target",
-                                                                       "status", "status_basis"]) \
-        if sc is not None else []
+                                                                   "status", "status_basis"])
     data["scorecard_kpis"] = [{"kpi": k, "label": kpi_label(k, short=True), "unit": kpi_unit(k)} for k in SCORECARD_KPIS
-                              if sc is not None and k in set(sc["kpi"])]
-    if sc is None:
-        notes.append("Segment scorecard: no kpi_scorecard table.")
+                              if k in set(sc["kpi"])]
     # impact and recommendations
-    imp = read_optional(run, "programme_impact")
+    imp = run.read_table("programme_impact")
     data["impact"] = _records(imp, ["supported", "uplift", "uplift_ci_low", "uplift_ci_high", "sentence",
-                                    "accounts_note", "reason"])[0] if imp is not None and len(imp) else None
+                                    "accounts_note", "reason"])[0] if len(imp) else None
     if (no_programme := programme_sentence(run)) is not None:  # no programme recorded: no estimate to report
         data["impact"] = {"supported": False, "sentence": no_programme, "accounts_note": None}
-    recs = read_optional(run, "recommendations")
-    if recs is not None and "value_basis" not in recs:
+    recs = run.read_table("recommendations")
+    if "value_basis" not in recs:
         recs = recs.assign(value_basis="at stake")
     # every recommendation of the table (the deck shows the largest and says how many there are)
-    if recs is not None and "due_date" in recs:
+    if "due_date" in recs:
         recs = recs.assign(due=[fmt_date(x) if pd.notna(x) else "" for x in recs["due_date"]])
     data["recommendations"] = _records(recs.sort_values("rank"), [c for c in (
-        "rank", "recommendation", "evidence", "value", "value_basis", "owner", "due") if c in recs]) \
-        if recs is not None else []
-    data["recommendations_total"] = 0 if recs is None else len(recs)
+        "rank", "recommendation", "evidence", "value", "value_basis", "owner", "due") if c in recs])
+    data["recommendations_total"] = len(recs)
     data["notes"] = notes
     return data
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def baseline_change_text(kpi: str, current, baseline) -> str | None:

@@ -13,11 +13,13 @@ Programme impact the difference-in-differences estimate, its CI and the event st
 Migration        the segment transition matrix (accounts and revenue);
 Recommendations  ranked, each with its evidence;
 At-risk accounts when the strategy phase has scored churn risk;
+Lost accounts    revenue already lost to the accounts that stopped buying in the last 12 months, and the list;
 About            what each sheet shows, the RAG thresholds and targets, notes on missing data.
 
 Every cell is written with :mod:`._xlsx` (client text never becomes a formula) and every
-number comes from a run-folder table; sections whose table is missing are replaced by a
-note.
+number comes from a run-folder table, read with ``run.read_table``: a table its phase
+always writes and that is missing fails the run naming it; only the segment migration
+(written on a condition) may be absent.
 """
 from __future__ import annotations
 
@@ -32,18 +34,18 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..metrics import KPI_DEFINITIONS, change_vs_baseline, kpi_label, kpi_unit
-from ..phases.review import ALL_ACCOUNTS, read_optional
+from ..metrics import (KPI_DEFINITIONS, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
+                       kpi_unit)
+from ..phases.review import ALL_ACCOUNTS
 from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top
-from ..present.theme import active_theme
+from ..present.theme import active_theme, tint
 from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
-from ._xlsx import (FMT, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
+from ._xlsx import (FMT, THIN, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
 from .html_dashboard import SCORECARD_KPIS, TREND_KPIS, programme_size_data
 
 __all__ = ["build_kpi_dashboard", "header_footer_text"]
 
-_THIN = Side(style="thin", color="D0D5DD")
 
 
 def header_footer_text(text: str) -> str:
@@ -207,12 +209,12 @@ def build_kpi_dashboard(run) -> Path:
         ws.column_dimensions[get_column_letter(c)].width = 12.5
 
     # ------------------------------------------------------------ tiles
-    kvt = read_optional(run, "kpi_vs_target")
-    head = write_cell(ws, row, 2, "Headline KPIs against target (trailing twelve months)" if kvt is not None and len(kvt)
+    kvt = run.read_table("kpi_vs_target")  # no rows without targets: the tiles show the baseline
+    head = write_cell(ws, row, 2, "Headline KPIs against target (trailing twelve months)" if len(kvt)
                       else "Headline KPIs, the baseline (trailing twelve months)")
     head.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
-    if kvt is not None and len(kvt):
+    if len(kvt):
         tiles = []
         for r in kvt.itertuples(index=False):
             unit = getattr(r, "unit", None)
@@ -249,10 +251,10 @@ def build_kpi_dashboard(run) -> Path:
         row += 1
 
     # ------------------------------------------------------------ trend data + charts
-    tr = read_optional(run, "kpi_tracking")
+    tr = run.read_table("kpi_tracking")
     wd = wb.create_sheet("Trend data")
     chart_row = row
-    if tr is not None and len(tr):
+    if len(tr):
         a = tr[tr["segment"] == ALL_ACCOUNTS]
         piv = a.pivot_table(index="period_start", columns="kpi", values="value", aggfunc="first").sort_index()
         tgt = a.dropna(subset=["target"]).groupby("kpi")["target"].first()
@@ -293,15 +295,15 @@ def build_kpi_dashboard(run) -> Path:
         row = chart_row + 16
     else:
         _note(ws, row, 2, "Trend charts are not available: the review of KPIs by period did not run on this data.")
-        notes.append("Charts: no kpi_tracking table.")
+        notes.append("Charts: no KPI by period in this run.")
         row += 2
 
     # ------------------------------------------------------------ segment x KPI status table
-    sc = read_optional(run, "kpi_scorecard")
+    sc = run.read_table("kpi_scorecard")
     h = write_cell(ws, row, 2, "KPI status by segment (trailing twelve months)")
     h.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
-    if sc is not None and len(sc):
+    if len(sc):
         kp = [k for k in SCORECARD_KPIS if k in set(sc["kpi"])]
         segs = list(dict.fromkeys(sc["segment"]))
         write_cell(ws, row, 2, "Segment")
@@ -323,7 +325,7 @@ def build_kpi_dashboard(run) -> Path:
                 m = sc[(sc["segment"] == s) & (sc["kpi"] == k)]
                 v = m["value"].iloc[0] if len(m) else None
                 cell = write_cell(ws, r, 4 + j, v, number_format=_unit_format(kpi_unit(k), cur))
-                cell.border = Border(bottom=_THIN)
+                cell.border = Border(bottom=THIN)
                 cell.alignment = Alignment(horizontal="right")
                 write_cell(ws, r, status_col + j, m["status"].iloc[0] if len(m) else "n/a")
         last_r = first + len(segs) - 1
@@ -340,19 +342,17 @@ def build_kpi_dashboard(run) -> Path:
         row += 2
     else:
         _note(ws, row, 2, "The KPI status by segment is not available: the segment review did not run on this data.")
-        notes.append("Segment status table: no kpi_scorecard table.")
+        notes.append("Segment status table: no segment KPI in this run.")
         row += 2
 
     # ------------------------------------------------------------ impact sentence
-    imp = read_optional(run, "programme_impact")
+    imp = run.read_table("programme_impact")
     h = write_cell(ws, row, 2, "Programme impact")
     h.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
     no_programme = programme_sentence(run)
-    text = (no_programme or (str(imp["sentence"].iloc[0]) if imp is not None and len(imp)
-                             else "The programme-impact analysis has not run."))
-    note = (imp["accounts_note"].iloc[0] if imp is not None and len(imp) and "accounts_note" in imp
-            and no_programme is None else None)
+    text = no_programme or (str(imp["sentence"].iloc[0]) if len(imp) else "The programme-impact analysis has no result.")
+    note = imp["accounts_note"].iloc[0] if len(imp) and "accounts_note" in imp and no_programme is None else None
     if isinstance(note, str) and note.strip():
         text += " " + note
     # one row per line (merged wrapped cells are clipped by some renderers when printing)
@@ -410,35 +410,32 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     p = run.params
     cur = p.client.currency
     money = excel_number_format("currency", cur, compact=False)
-    kvt = read_optional(run, "kpi_vs_target")
-    if kvt is not None:
-        cols = [c for c in ["kpi", "current", "target", "gap", "status", "baseline", "vs_baseline"] if c in kvt]
-        view, fmts = _kpi_view(kvt[cols], value_cols=["current", "target", "baseline"], currency=cur)
-        _detail(wb, "KPI vs target", "Headline KPIs against target and baseline",
-                "Trailing twelve months; baseline = the same KPI at the baseline date; changes of shares and "
-                "scores in points, of money and counts in %", view, formats={}, row_formats=fmts,
-                status_col="status", table="KpiVsTarget")
-    sc = read_optional(run, "kpi_scorecard")
-    if sc is not None:
-        cols = [c for c in ["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap", "status",
-                            "status_basis"] if c in sc]
-        view, fmts = _kpi_view(sc[cols], value_cols=["value", "baseline", "target"], currency=cur)
-        _detail(wb, "Scorecard", "Segment scorecard", "Segment x KPI, trailing twelve months, vs target or "
-                "baseline; changes of shares and scores in points, of money and counts in %", view,
-                formats={"n": "int"}, row_formats=fmts, status_col="status", table="Scorecard")
-    tr = read_optional(run, "kpi_tracking")
-    if tr is not None:
-        cols = ["period_start", "segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "status",
-                "status_basis", "trend"]
-        view, fmts = _kpi_view(tr[[c for c in cols if c in tr]], value_cols=["value", "baseline", "target"],
-                               currency=cur)
-        _detail(wb, "KPI tracking", "KPIs by period and segment",
-                "Status vs target where defined per period, else vs the pre-programme baseline; trend = last year "
-                "of periods vs the year before; changes of shares in points, of money and counts in %", view,
-                formats={"period_start": "date", "n": "int"}, row_formats=fmts, status_col="status",
-                table="KpiTracking")
-    imp = read_optional(run, "programme_impact")
-    if imp is not None and len(imp) and programme_sentence(run) is None:  # no programme: no estimate sheet
+    kvt = run.read_table("kpi_vs_target")
+    cols = [c for c in ["kpi", "current", "target", "gap", "status", "baseline", "vs_baseline"] if c in kvt]
+    view, fmts = _kpi_view(kvt[cols], value_cols=["current", "target", "baseline"], currency=cur)
+    _detail(wb, "KPI vs target", "Headline KPIs against target and baseline",
+            "Trailing twelve months; baseline = the same KPI at the baseline date; changes of shares and "
+            "scores in points, of money and counts in %", view, formats={}, row_formats=fmts,
+            status_col="status", table="KpiVsTarget")
+    sc = run.read_table("kpi_scorecard")
+    cols = [c for c in ["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap", "status",
+                        "status_basis"] if c in sc]
+    view, fmts = _kpi_view(sc[cols], value_cols=["value", "baseline", "target"], currency=cur)
+    _detail(wb, "Scorecard", "Segment scorecard", "Segment x KPI, trailing twelve months, vs target or "
+            "baseline; changes of shares and scores in points, of money and counts in %", view,
+            formats={"n": "int"}, row_formats=fmts, status_col="status", table="Scorecard")
+    tr = run.read_table("kpi_tracking")
+    cols = ["period_start", "segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "status",
+            "status_basis", "trend"]
+    view, fmts = _kpi_view(tr[[c for c in cols if c in tr]], value_cols=["value", "baseline", "target"],
+                           currency=cur)
+    _detail(wb, "KPI tracking", "KPIs by period and segment",
+            "Status vs target where defined per period, else vs the pre-programme baseline; trend = last year "
+            "of periods vs the year before; changes of shares in points, of money and counts in %", view,
+            formats={"period_start": "date", "n": "int"}, row_formats=fmts, status_col="status",
+            table="KpiTracking")
+    imp = run.read_table("programme_impact")
+    if len(imp) and programme_sentence(run) is None:  # no programme: no estimate sheet
         r = imp.iloc[0]
         rows = [("Supported by the data", "yes" if bool(r["supported"]) else "no"),
                 ("Reason (when not supported)", r.get("reason", "")),
@@ -469,8 +466,8 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         c = write_cell(ws, 6 + len(rows), 1, str(r["sentence"]))
         c.alignment = Alignment(wrap_text=True, vertical="top")
         ws.merge_cells(start_row=6 + len(rows), start_column=1, end_row=9 + len(rows), end_column=6)
-        es = read_optional(run, "programme_event_study")
-        if es is not None and len(es):
+        es = run.read_table("programme_event_study")
+        if len(es):
             write_frame(ws, es, start_row=12 + len(rows), formats={"period_start": "date", "coef": "dec3",
                                                                    "ci_low": "dec3", "ci_high": "dec3"},
                         headers={"rel_period": "Periods since start", "period_start": "Period",
@@ -480,12 +477,12 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         ws.column_dimensions["A"].width = 44
         for col in "BCDEF":
             ws.column_dimensions[col].width = 16
-    mig = read_optional(run, "segment_migration")
+    mig = run.read_table("segment_migration", missing_ok=True)  # written only when the baseline has the column
     if mig is not None and len(mig):
         ws = wb.create_sheet("Migration")
         title_block(ws, "Segment migration since the baseline", "Rows: segment at baseline; columns: segment now")
         r0 = 4
-        for value, label, fmt in (("accounts", "Accounts", FMT["int"]), ("revenue", "Revenue (12m)", money)):
+        for value, label, fmt in (("accounts", "Accounts", FMT["int"]), ("revenue", kpi_label("revenue_12m", short=True), money)):
             piv = mig.pivot(index="from_segment", columns="to_segment", values=value)
             piv = piv.reindex(index=list(dict.fromkeys(mig["from_segment"])),
                               columns=list(dict.fromkeys(mig["to_segment"])))
@@ -498,34 +495,32 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                 for j, v in enumerate(vals):
                     cell = write_cell(ws, r0 + 1 + i, 2 + j, v, number_format=fmt)
                     if idx == piv.columns[j]:
-                        cell.fill = PatternFill("solid", fgColor="DCEFEA")
+                        cell.fill = PatternFill("solid", fgColor=tint(active_theme().accent, 0.85))
             r0 += len(piv) + 3
         autofit_columns(ws, skip_rows=[1, 2])
         ws.column_dimensions["A"].width = 36
-    recs = read_optional(run, "recommendations")
-    if recs is not None:
-        ws = _detail(wb, "Recommendations", "Optimisation recommendations",
-                     "Ranked by the money at stake for each action; each value says what it measures (revenue at "
-                     "risk, uplift, expected value) — values of different kinds are not added up",
-                     recs[[c for c in ["rank", "recommendation", "evidence", "value", "value_basis", "owner",
-                                       "due_date"] if c in recs]],
-                     formats={"rank": "int", "value": money, "due_date": "date"},
-                     headers={"value": "Value at stake", "owner": "Owner",
-                              "due_date": "Due by"},
-                     table="Recommendations")
-        for col in ("B", "C"):
-            ws.column_dimensions[col].width = 70
-        for i, rec in enumerate(recs.itertuples(index=False)):
-            r = 5 + i
-            for col in (1, 2, 3, 4, 5):
-                ws.cell(row=r, column=col).alignment = Alignment(wrap_text=True, vertical="top")
-            lines = max(len(str(rec.recommendation)), len(str(rec.evidence))) // 62 + 1
-            ws.row_dimensions[r].height = 15 * lines + 3
-    risk = read_optional(run, "churn_risk")
-    if risk is not None and risk.empty:
+    recs = run.read_table("recommendations")
+    ws = _detail(wb, "Recommendations", "Optimisation recommendations",
+                 "Ranked by the money at stake for each action; each value says what it measures (revenue at "
+                 "risk, uplift, expected value) — values of different kinds are not added up",
+                 recs[[c for c in ["rank", "recommendation", "evidence", "value", "value_basis", "owner",
+                                   "due_date"] if c in recs]],
+                 formats={"rank": "int", "value": money, "due_date": "date"},
+                 headers={"value": "Value at stake", "owner": "Owner", "due_date": "Due by"},
+                 table="Recommendations")
+    for col in ("B", "C"):
+        ws.column_dimensions[col].width = 70
+    for i, rec in enumerate(recs.itertuples(index=False)):
+        r = 5 + i
+        for col in (1, 2, 3, 4, 5):
+            ws.cell(row=r, column=col).alignment = Alignment(wrap_text=True, vertical="top")
+        lines = max(len(str(rec.recommendation)), len(str(rec.evidence))) // 62 + 1
+        ws.row_dimensions[r].height = 15 * lines + 3
+    risk = run.read_table("churn_risk", columns=("account_id", "risk_score", "revenue_at_risk"))
+    if risk.empty:
         notes.append("At-risk accounts: no account has a churn-risk score (the data did not support the churn "
                      "model).")
-    elif risk is not None and {"risk_score", "revenue_at_risk"} <= set(risk.columns):
+    else:
         names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
         r = risk.copy()
         r.insert(1, "account", r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str)))
@@ -536,8 +531,53 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         _detail(wb, "At-risk accounts", "Accounts at risk", f"Largest revenue at risk first: the "
                 f"{fmt_top(len(shown), len(r))} accounts with revenue at risk (churn-risk model of the strategy phase)",
                 shown[cols], formats={"risk_score": "pct", "revenue_at_risk": money}, table="AtRisk")
-    else:
-        notes.append("At-risk accounts: no churn_risk table (written by the strategy phase's churn-risk model).")
+    _lost_sheet(wb, run, money)
+
+
+def _lost_sheet(wb: Workbook, run, money: str) -> None:
+    """Revenue already lost to the accounts that stopped buying in the last 12 months: the figure,
+    the number of accounts (dormant and lapsed) in labelled cells, then the accounts, largest first.
+    Its own sheet: never added to revenue at risk."""
+    p = run.params
+    lost = run.read_table("revenue_lost", columns=("accounts_lost_12m", "revenue_lost_12m", "dormant_accounts",
+                                                   "lapsed_accounts", "history_complete", "note")).iloc[0]
+    said = describe_revenue_lost(lost, p.client.currency)
+    ws = wb.create_sheet("Lost accounts")
+    title_block(ws, kpi_label("revenue_lost_12m", short=True),
+                f"{said[:1].upper()}{said[1:]}; not part of revenue at risk, which is for accounts still active")
+    rows = [(kpi_label("revenue_lost_12m"), lost["revenue_lost_12m"], money),
+            (kpi_label("accounts_lost_12m"), int(lost["accounts_lost_12m"]), FMT["int"])]
+    for i, (label, value, fmt) in enumerate(rows):
+        write_cell(ws, 4 + i, 1, label).font = Font(bold=True)
+        write_cell(ws, 4 + i, 2, value, number_format=fmt)
+    text = (f"Accounts lost: {describe_lost_split(lost, churn_days=p.analysis.churn_days)}. Revenue already lost = "
+            "what each bought in the 12 months up to its last order, returns netted off.")
+    if not bool(lost["history_complete"]):
+        text += f" A lower bound: {lost['note']}."
+    write_cell(ws, 7, 1, text).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.merge_cells(start_row=7, start_column=1, end_row=8, end_column=6)
+    ws.row_dimensions[7].height = 30
+    accts = run.read_table("lost_accounts", columns=("account_id", "last_order_date", "days_since_last_order",
+                                                     "lifecycle", "revenue_lost_12m"))
+    if len(accts):
+        names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
+        accts = accts.sort_values(["revenue_lost_12m", "account_id"], ascending=[False, True])
+        ids = accts["account_id"].astype(str)
+        accts.insert(1, "account", ids.map(names).fillna(ids))
+        accts["lifecycle"] = accts["lifecycle"].astype(str).str.capitalize()
+        shown = accts.head(max(p.review.dashboard_at_risk_rows * 4, 100))
+        write_cell(ws, 10, 1, f"Largest revenue already lost first: the {fmt_top(len(shown), len(accts))} accounts "
+                   "lost").font = Font(bold=True)
+        cols = [c for c in ("account_id", "account", "segment", "lifecycle", "last_order_date",
+                            "days_since_last_order", "revenue_lost_12m") if c in shown]
+        write_frame(ws, shown[cols], start_row=11, formats={"last_order_date": "date", "days_since_last_order": "int",
+                                                            "revenue_lost_12m": money},
+                    headers={**_HEADERS, "lifecycle": "Status", "last_order_date": "Last order",
+                             "days_since_last_order": "Days since",
+                             "revenue_lost_12m": kpi_label("revenue_lost_12m", short=True)}, table="LostAccounts",
+                    freeze=False)
+    autofit_columns(ws, skip_rows=[1, 2, 7, 10])
+    ws.column_dimensions["A"].width = 44
 
 
 # the three test probabilities of the impact estimate, in words (the method note keeps the statistics' names)
@@ -548,14 +588,14 @@ _P_PLACEBO = "Placebo check: probability of the fake-start effect by chance (low
 
 def _operating_sheets(wb: Workbook, run) -> None:
     """Who owns each programme KPI and the dated operating rhythm of the next 12 months."""
-    own = read_optional(run, "kpi_ownership")
-    if own is not None and len(own):
+    own = run.read_table("kpi_ownership")
+    if len(own):
         df = own.assign(label=[kpi_label(k) if k in KPI_DEFINITIONS else lab for k, lab in zip(own["kpi"], own["label"])])
         _detail(wb, "KPI owners", "Who owns each programme KPI", "Owner and review cadence of every KPI the "
                 "programme tracks", df[[c for c in ("label", "owner", "review") if c in df]],
                 formats={}, headers={"label": "KPI", "owner": "Owner", "review": "Reviewed"}, table="KpiOwners")
-    cal = read_optional(run, "operating_calendar")
-    if cal is not None and len(cal):
+    cal = run.read_table("operating_calendar")
+    if len(cal):
         _detail(wb, "Operating calendar", "Operating rhythm of the next 12 months",
                 "Every dated review and report, its owner and audience",
                 cal[[c for c in ("date", "activity", "frequency", "owner", "audience", "kpis") if c in cal]],

@@ -19,16 +19,15 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.chart.label import DataLabelList
 from openpyxl.formatting.rule import ColorScaleRule, DataBarRule, FormulaRule
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles import Alignment, Border, Font, PatternFill
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..data.orders import order_rule_client
-from ..exceptions import RunError
 from ..metrics import kpi_label
 from ..present.labels import P_ALIVE, label, labels
 from ..present.theme import active_theme
-from ._xlsx import (FMT, autofit_columns, save_workbook, set_workbook_properties, title_block,
+from ._xlsx import (FMT, THIN, autofit_columns, save_workbook, set_workbook_properties, title_block,
                     write_cell, write_frame)
 
 __all__ = ["build_segmentation_workbook", "WORKBOOK_SHEETS"]
@@ -51,9 +50,6 @@ WORKBOOK_SHEETS = {
                      "tasks.",
 }
 
-_TONE_FILLS = {"good": "C6EFCE", "neutral": "DDEBF7", "watch": "FFEB9C", "risk": "FFC7CE"}
-_CLUSTER_FILLS = ["DDEBF7", "E2F0D9", "FFF2CC", "FCE4D6", "EDE2F6", "D9F2F0", "F2F2F2", "FFE1E1", "E8EEF8", "F0F7E3"]
-_THIN = Side(style="thin", color="D0D5DD")
 
 
 def _yes_no(s: pd.Series) -> pd.Series:
@@ -75,10 +71,6 @@ def _section(ws, row: int, text: str, *, col: int = 1) -> int:
     c = write_cell(ws, row, col, text)
     c.font = Font(bold=True, size=12, color=active_theme().primary)
     return row + 1
-
-
-def _read(run, name: str) -> pd.DataFrame | None:
-    return run.read_table(name) if run.has_table(name) else None
 
 
 def _frame(ws, df: pd.DataFrame, **kw) -> tuple[int, int]:
@@ -103,7 +95,7 @@ def _fit(ws, title_rows=(1, 2), **kw) -> None:
 
 def _clv_basis(run) -> str:
     """The value basis the CLV was given in (segmentation_settings: revenue when the data has no margin)."""
-    st = _read(run, "segmentation_settings")
+    st = run.read_table("segmentation_settings")
     if st is not None and {"setting", "value"} <= set(st.columns):
         hit = st.loc[st["setting"] == "clv_value_basis", "value"]
         if len(hit):
@@ -118,7 +110,7 @@ def _readme(ws, run, ctx) -> None:
                       f"{p.client.name} · {p.engagement.title} · prepared by {p.engagement.consultant}")
     facts = [("Client", p.client.name), ("Date", ctx["date"]), ("Data as of", p.analysis.as_of_date),
              ("Accounts", ctx["n_accounts"]),
-             ("Key accounts selected", ctx["n_key"]),
+             (kpi_label("key_accounts_selected", short=True), ctx["n_key"]),
              ("Currency", p.client.currency)]
     for k, v in facts:
         write_cell(ws, row, 1, k).font = Font(bold=True)
@@ -209,15 +201,18 @@ def _accounts(ws, run, ctx) -> None:
     first = row + 1
     col = {c: get_column_letter(i + 1) for i, c in enumerate(df.columns)}
     rng = lambda c: f"{col[c]}{first}:{col[c]}{last_row}"  # noqa: E731
-    green_scale = ColorScaleRule(start_type="num", start_value=0, start_color="F8696B", mid_type="num",
-                                 mid_value=0.5, mid_color="FFEB84", end_type="num", end_value=1, end_color="63BE7B")
+    th = active_theme()
+    low, mid, high = th.rag_scale()
+    green_scale = ColorScaleRule(start_type="num", start_value=0, start_color=low, mid_type="num",
+                                 mid_value=0.5, mid_color=mid, end_type="num", end_value=1, end_color=high)
     for c in ("selection_score", "relative_strength", "stability", "p_alive"):
         if c in col:
             ws.conditional_formatting.add(rng(c), green_scale)
     for c in ("score_value", "score_growth", "score_strategic"):
         if c in col:
-            ws.conditional_formatting.add(rng(c), ColorScaleRule(start_type="min", start_color="FFFFFF",
-                                                                 end_type="max", end_color="9BC2E6"))
+            low, high = th.sequential_scale()
+            ws.conditional_formatting.add(rng(c), ColorScaleRule(start_type="min", start_color=low, end_type="max",
+                                                                 end_color=high))
     for c in ("clv", "revenue_12m"):
         if c in col:
             ws.conditional_formatting.add(rng(c), DataBarRule(start_type="min", end_type="max", color=active_theme().accent))
@@ -228,16 +223,16 @@ def _accounts(ws, run, ctx) -> None:
                     formula=[f"${col[c]}{first}={_quote(q)}"], fill=PatternFill("solid", bgColor=fill)))
     if "rfm_segment" in col:
         for seg_name, tone in ctx["rfm_tones"].items():
-            if tone in _TONE_FILLS:
+            if th.tone_fill(tone):
                 ws.conditional_formatting.add(rng("rfm_segment"), FormulaRule(
                     formula=[f"${col['rfm_segment']}{first}={_quote(seg_name)}"],
-                    fill=PatternFill("solid", bgColor=_TONE_FILLS[tone])))
+                    fill=PatternFill("solid", bgColor=th.tone_fill(tone))))
     if "cluster" in col:
         for k in sorted(set(pd.to_numeric(df["cluster"], errors="coerce").dropna().astype(int))):
             for c in ("cluster", "cluster_label"):
                 ws.conditional_formatting.add(rng(c), FormulaRule(
                     formula=[f"${col['cluster']}{first}={k}"],
-                    fill=PatternFill("solid", bgColor=_CLUSTER_FILLS[(k - 1) % len(_CLUSTER_FILLS)])))
+                    fill=PatternFill("solid", bgColor=th.category_fills[(k - 1) % len(th.category_fills)])))
     # the client's feedback columns: a drop-down of quadrant names and free text
     dv = DataValidation(type="list", formula1=ctx["quadrant_list_ref"], allow_blank=True, showDropDown=False)
     dv.error = "Choose one of the four quadrant names"
@@ -350,7 +345,7 @@ def _matrix(ws, run, ctx, data_ws) -> None:
     seg = ctx["segments"]
     row = title_block(ws, "KAM portfolio matrix", "Account attractiveness (selection score) x relative strength "
                       "of the relationship · McDonald & Rogers / Cranfield")
-    thin = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+    thin = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
     # layout: row labels in A, two boxes in B and C
     write_cell(ws, row, 2, "Low relative strength").font = Font(bold=True, color=active_theme().muted)
     write_cell(ws, row, 3, "High relative strength").font = Font(bold=True, color=active_theme().muted)
@@ -418,7 +413,7 @@ def _matrix(ws, run, ctx, data_ws) -> None:
 
 
 def _rfm(ws, run, ctx) -> None:
-    prof = _read(run, "rfm_profiles")
+    prof = run.read_table("rfm_profiles")
     cur = run.params.client.currency
     row = title_block(ws, "RFM segments", "Recency, frequency and monetary scores by quantile (5 = best) · "
                       "segment names from the recency x frequency grid")
@@ -436,8 +431,8 @@ def _rfm(ws, run, ctx) -> None:
     first = row + 1
     for r in range(first, last + 1):
         tone = ctx["rfm_tones"].get(ws.cell(r, 1).value)
-        if tone in _TONE_FILLS:
-            ws.cell(r, 1).fill = PatternFill("solid", fgColor=_TONE_FILLS[tone])
+        if active_theme().tone_fill(tone):
+            ws.cell(r, 1).fill = PatternFill("solid", fgColor=active_theme().tone_fill(tone))
     ws.conditional_formatting.add(f"E{first}:E{last}", DataBarRule(start_type="num", start_value=0,
                                                                     end_type="max", color=active_theme().accent))
     ws.row_dimensions[row].height = 32
@@ -456,18 +451,18 @@ def _rfm(ws, run, ctx) -> None:
         for j, f in enumerate(grid.columns):
             c = write_cell(ws, r + 1 + i, 2 + j, int(grid.loc[rs, f]), number_format=FMT["int"])
             c.alignment = Alignment(horizontal="center")
-            c.border = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+            c.border = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
     ref = f"B{r + 1}:{get_column_letter(1 + bins)}{r + bins}"
-    ws.conditional_formatting.add(ref, ColorScaleRule(start_type="min", start_color="FFFFFF", end_type="max",
-                                                      end_color="5B9BD5"))
+    low, high = active_theme().sequential_scale()
+    ws.conditional_formatting.add(ref, ColorScaleRule(start_type="min", start_color=low, end_type="max", end_color=high))
     _fit(ws, max_width=70)
 
 
 def _clusters(ws, run, ctx) -> None:
     from ..phases.segmentation import FEATURE_LABELS
 
-    prof = _read(run, "cluster_profiles")
-    sil = _read(run, "cluster_silhouette")
+    prof = run.read_table("cluster_profiles")
+    sil = run.read_table("cluster_silhouette")
     cur = run.params.client.currency
     row = title_block(ws, "Behavioural clusters", "k-means on standardised account behaviour · the number of "
                       "clusters with the best silhouette is kept · z = standard deviations from the average")
@@ -502,9 +497,10 @@ def _clusters(ws, run, ctx) -> None:
                                   formats={f"c{j}": ("0.0;-0.0" if block == "ClusterZ" else "#,##0.00")
                                            for j in range(len(heads))})
         if block == "ClusterZ":
+            low, mid, high = active_theme().diverging_scale()
             ws.conditional_formatting.add(f"B{row + 1}:{get_column_letter(lastc)}{last}", ColorScaleRule(
-                start_type="num", start_value=-1.5, start_color="5B9BD5", mid_type="num", mid_value=0,
-                mid_color="FFFFFF", end_type="num", end_value=1.5, end_color="F8696B"))
+                start_type="num", start_value=-1.5, start_color=low, mid_type="num", mid_value=0,
+                mid_color=mid, end_type="num", end_value=1.5, end_color=high))
         ws.row_dimensions[row].height = 30
         row = last + 2
     last = row - 2
@@ -534,8 +530,8 @@ def _clusters(ws, run, ctx) -> None:
 
 def _clv(ws, run, ctx) -> None:
     cur = run.params.client.currency
-    params = _read(run, "clv_params")
-    hold = _read(run, "clv_holdout")
+    params = run.read_table("clv_params")
+    hold = run.read_table("clv_holdout")
     settings = ctx["settings"]
     row = title_block(ws, "Predictive customer lifetime value",
                       "BG/NBD (orders and drop-out) and Gamma-Gamma (order value), fitted by maximum likelihood "
@@ -620,7 +616,7 @@ def _clv(ws, run, ctx) -> None:
 
 
 def _weights(ws, run, ctx) -> None:
-    w = _read(run, "selection_weights")
+    w = run.read_table("selection_weights")
     row = title_block(ws, "Weights & parameters", "What the scores are made of, and every setting used in this run")
     if w is not None:
         row = _section(ws, row, "Criteria of the two matrix axes (weights rescaled over the criteria the data has)")
@@ -652,7 +648,7 @@ def _weights(ws, run, ctx) -> None:
 
 
 def _overrides(ws, run, ctx) -> None:
-    log = _read(run, "segment_overrides")
+    log = run.read_table("segment_overrides")
     row = title_block(ws, "Overrides log", "Quadrants the consultant set against the data, with the reason "
                       "(the overrides returned in this workbook's Accounts sheet or agreed in the engagement)")
     if log is None or log.empty:
@@ -702,7 +698,7 @@ def _data_quality(ws, run, ctx) -> None:
         row = last + 2
     else:
         row = _note(ws, row, "No problems found.", italic=False) + 1
-    dr = _read(run, "data_readiness")
+    dr = run.read_table("data_readiness")
     row = _section(ws, row, "Which analyses the data supports")
     if dr is not None and len(dr):
         d = dr.copy()
@@ -732,9 +728,9 @@ PLAN_COLUMNS = {"account_id": "Account ID", "account_name": "Account", "account_
 
 
 def _account_plans(ws, run, ctx) -> None:
-    plans, acts = _read(run, "account_plans"), _read(run, "account_plan_actions")
-    if plans is None or acts is None or acts.empty:
-        write_cell(ws, 1, 1, "No account plans in this run: the strategy phase has not run.")
+    plans, acts = run.read_table("account_plans"), run.read_table("account_plan_actions")
+    if acts.empty:
+        write_cell(ws, 1, 1, "No account plans in this run: no key account to plan for.")
         ws.column_dimensions["A"].width = 80
         return
     keep = [c for c in ("account_id", "account_manager", "segment", "situation", "objective") if c in plans]
@@ -756,21 +752,17 @@ def _account_plans(ws, run, ctx) -> None:
 
 
 # --------------------------------------------------------------------------- build
-def build_segmentation_workbook(run) -> Path | None:
+def build_segmentation_workbook(run) -> Path:
     """Write ``deliverables/<client-slug>_segmentation.xlsx`` from the run's phase-2 tables.
 
-    Returns None when the run has no ``segments`` table (the segmentation phase did
-    not run).
+    Every table is read with ``run.read_table``: a run without the segmentation's tables
+    (``segments``, ``segment_profiles`` ...) fails with a RunError naming the table, the
+    phase that writes it and the command that does, never a silently missing workbook.
     """
-    if not run.has_table("segments"):
-        return None
     p = run.params
     seg = run.read_table("segments")
-    if not run.has_table("segment_profiles"):
-        raise RunError(f"run folder {run.dir} has 'segments' but no 'segment_profiles'; "
-                       "fix: re-run the segmentation phase (kam run --phase segmentation)")
     seg["account_id"] = seg["account_id"].astype(str)
-    settings = _read(run, "segmentation_settings")
+    settings = run.read_table("segmentation_settings")
     from ..phases.rfm import load_rfm_segments
     from ..phases.segmentation import rfm_segments_path
 

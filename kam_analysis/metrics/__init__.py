@@ -4,6 +4,7 @@ Concept modules (each imports only lower layers and its siblings):
 
 * :mod:`.definitions` - the KPI registry (label, unit, better-direction, data needs, formula);
 * :mod:`.activity` - counted order, active / churned, recency, retention, new, reactivated;
+* :mod:`.lost` - accounts that stopped buying in the last 12 months and the revenue already lost with them;
 * :mod:`.account` - orders from the run and one row per account with every KPI's inputs;
 * :mod:`.group` - KPIs of a group of accounts: headline, by segment, year on year;
 * :mod:`.period` - KPIs by month / quarter / year;
@@ -26,6 +27,8 @@ from .group import (compute_group_kpis, compute_retention_by_group, compute_head
                     compute_survey_coverage)
 from .key_accounts import (TIERS, compute_key_account_sets, compute_key_account_sizing, in_programme,
                            value_per_hour_floor)
+from .lost import (compute_lost_accounts, compute_revenue_lost, describe_lost_split, describe_revenue_lost,
+                   lost_window)
 from .period import compute_period_kpis, compute_period_retention
 from .stats import compute_nps
 
@@ -41,4 +44,5 @@ __all__ = [
     "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",
     "compute_cohort_retention", "in_programme", "compute_key_account_sets", "Capability", "lifecycle_status",
     "value_per_hour_floor", "compute_key_account_sizing", "TIERS",
+    "lost_window", "compute_lost_accounts", "compute_revenue_lost", "describe_revenue_lost", "describe_lost_split",
 ]

@@ -68,9 +68,11 @@ def lifecycle_status(summary: pd.DataFrame) -> pd.Series:
       within the churn window, column ``active``);
     * ``dormant``: not active, but ordered in the last 12 months (``orders_12m > 0``) —
       only possible when the churn window is shorter than a year;
-    * ``lapsed``: no counted order in the last 12 months, but earlier ones: its revenue
-      is already lost;
+    * ``lapsed``: no counted order in the last 12 months, but earlier ones;
     * ``no orders``: an account with no counted order on or before the as-of date.
+
+    The accounts whose revenue is *already lost* (:mod:`kam_analysis.metrics.lost`) are the
+    dormant ones and the lapsed ones that stopped buying within the last 12 months.
     """
     active = summary["active"].fillna(False).astype(bool)
     o12 = pd.to_numeric(summary["orders_12m"], errors="coerce").fillna(0) > 0

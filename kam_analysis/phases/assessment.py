@@ -301,7 +301,7 @@ def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame
                    status="supported" if basis == "margin" else "caution", kpis="clv_historical"))
     has_surveys = bool(a.attrs.get("has_surveys", False))
     cov = float(h.at["survey_coverage", "value"]) if "survey_coverage" in h.index else np.nan
-    for kpi, name, col in (("nps", "Net Promoter Score", "has_nps"), ("csat_top2", "CSAT", "has_csat")):
+    for kpi, name, col in (("nps", kpi_label("nps"), "has_nps"), ("csat_top2", "CSAT", "has_csat")):
         n = h.at[kpi, "n"] if kpi in h.index else 0
         if not has_surveys:
             rows.append(_r(name, False, "no survey data", kpis=kpi))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import kpi_prose
-from .review import ALL_ACCOUNTS, read_optional
+from .review import ALL_ACCOUNTS
 from ..present.formats import fmt_money
 from .whitespace import summarise_whitespace
 
@@ -322,17 +322,18 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
                                 accounts: pd.DataFrame | None) -> tuple[pd.DataFrame, list[str]]:
     """Apply every recommendation rule to the run's tables; return (ranked table, notes on skipped rules).
 
-    Rules run only when their input table exists (``churn_risk``, ``whitespace`` and
-    ``coverage_plan`` come from the strategy phase); a skipped rule is named in the notes,
-    never guessed. ``accounts`` carries today's ``account_manager`` (the ``account_kpis``
+    Rules read their inputs with ``run.read_table`` (``churn_risk``, ``whitespace`` and
+    ``coverage_plan`` come from the strategy phase, which always writes them: a missing one
+    fails the run, naming it); a rule whose input has no rows or lacks a column is skipped and
+    named in the notes, never guessed. ``accounts`` carries today's ``account_manager`` (the ``account_kpis``
     table does), the fallback where the run has no coverage plan.
     """
     p = run.params
     rv, cur = p.review, p.client.currency
     notes: list[str] = []
     seg_rev = scorecard[scorecard["kpi"] == "revenue_12m"].set_index("segment")["value"]
-    risk = read_optional(run, "churn_risk")
-    segs = read_optional(run, "segments")
+    risk = run.read_table("churn_risk")
+    segs = run.read_table("segments")
     seg_col = rv.segment_column if segs is not None and rv.segment_column in segs else "quadrant"
     if risk is not None and not {"account_id", "revenue_at_risk"} <= set(risk.columns):
         risk = None
@@ -343,7 +344,7 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
                      "account (the data did not support the churn model; see churn_model_status)")
     outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
                                         statuses=rv.recommend_on_status, currency=cur)]
-    plan = read_optional(run, "coverage_plan")
+    plan = run.read_table("coverage_plan")
     if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
         plan = None
     if no_scores:
@@ -360,7 +361,7 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
         outputs.append(rule_uncovered_risk(risk, accounts, high_bands=rv.high_risk_bands, coverage_plan=plan,
                                            no_coverage=rv.no_coverage_labels, names=run.account_display_names(),
                                            currency=cur))
-    ws = read_optional(run, "whitespace")
+    ws = run.read_table("whitespace")
     if ws is None or not {"category", "expected_value"} <= set(ws.columns):
         notes.append("whitespace rule skipped: the run has no whitespace table with category and expected_value")
     else:

@@ -33,7 +33,6 @@ __all__ = [
     "compute_kpi_tracking",
     "compute_segment_scorecard",
     "baseline_date",
-    "read_optional",
     "playbook_segment_column",
     "programme_impact_from_params",
     "compute_spc_set",
@@ -350,11 +349,6 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
 
 
 # --------------------------------------------------------------------------- run helpers
-def read_optional(run, name: str) -> pd.DataFrame | None:
-    """A run table, or None when the phase that writes it has not (yet) produced it."""
-    return run.read_table(name) if run.has_table(name) else None
-
-
 def playbook_segment_column(segments: pd.DataFrame, playbook_segments: Iterable[str]) -> str | None:
     """The column of ``segments`` whose values name the playbooks' segments (most matches wins)."""
     wanted = {str(s) for s in playbook_segments}
@@ -420,9 +414,7 @@ def compute_playbook_cohorts(run, *, base_segments: pd.DataFrame, account_kpis: 
     :func:`compute_segment_scorecard` form, note) — the frame is None, with the reason in
     the note, when the run lacks what it needs.
     """
-    playbook = read_optional(run, "segment_playbook")
-    if playbook is None or "segment" not in playbook:
-        return None, "stalled-playbook rule skipped: the run has no segment_playbook table"
+    playbook = run.read_table("segment_playbook", columns=("segment",))
     col = playbook_segment_column(base_segments, playbook["segment"].astype(str))
     if col is None:
         return None, ("stalled-playbook rule skipped: no baseline segmentation column matches the playbook "

@@ -27,6 +27,7 @@ from .targets import compute_impact_scenarios, compute_lever_impact, compute_seg
     compute_sensitivity, resolve_segment_targets
 from .whitespace import compute_category_penetration, compute_whitespace, summarise_whitespace, \
     whitespace_value_by_segment
+from ..metrics import describe_revenue_lost
 from ..present.formats import fmt_money, fmt_value
 
 __all__ = [
@@ -67,7 +68,7 @@ def format_metrics(metrics: pd.DataFrame, *, currency: str = "EUR", value_col: s
 def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: pd.DataFrame,
                              churn_backtest: pd.DataFrame, revenue_at_risk: pd.DataFrame, whitespace: pd.DataFrame,
                              impact_scenarios: pd.DataFrame, sensitivity: pd.DataFrame, currency: str = "EUR",
-                             horizon_days: int = 365) -> pd.DataFrame:
+                             horizon_days: int = 365, revenue_lost: pd.DataFrame | None = None) -> pd.DataFrame:
     """The phase's findings as short sentences, each with its number and source table.
 
     Every number is read from the tables passed in, so the deck and the notebook say the
@@ -112,6 +113,11 @@ def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: p
         rows.append(("revenue_at_risk", f"{m(tot)} of revenue is at risk of churn over the next {months} months, "
                      f"{r['revenue_at_risk'].iloc[0] / tot:.0%} of it in the {r['segment'].iloc[0]} segment.",
                      tot, "currency", "revenue_at_risk_by_segment"))
+    if revenue_lost is not None and len(revenue_lost) and revenue_lost["accounts_lost_12m"].iloc[0] > 0:
+        lost = revenue_lost.iloc[0]  # apart from revenue at risk: these accounts are no longer active
+        text = describe_revenue_lost(lost, currency)
+        rows.append(("revenue_lost", f"{text[:1].upper()}{text[1:]}, apart from the revenue at risk of active "
+                     "accounts.", lost["revenue_lost_12m"], "currency", "revenue_lost"))
     if len(whitespace):
         ws = summarise_whitespace(whitespace)
         cat = whitespace.groupby("category")["expected_value"].sum().sort_values(ascending=False)

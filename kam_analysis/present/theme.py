@@ -91,6 +91,30 @@ class Theme:
         return {"green": self.green_fill, "amber": self.amber_fill, "red": self.red_fill}.get(
             str(status).lower(), self.na_fill)
 
+    # ------------------------------------------------------------------ table fills and colour scales
+    def tone_fill(self, tone) -> str | None:
+        """Light fill of a tone (``good`` / ``neutral`` / ``watch`` / ``risk``, e.g. an RFM
+        segment's): the RAG fills, a primary tint for neutral; None for any other tone."""
+        return {"good": self.green_fill, "neutral": tint(self.primary, 0.85), "watch": self.amber_fill,
+                "risk": self.red_fill}.get(str(tone))
+
+    @property
+    def category_fills(self) -> list[str]:
+        """Light fills for unordered categories (behavioural clusters): the series colours tinted."""
+        return [tint(c, 0.8) for c in self.series]
+
+    def rag_scale(self) -> tuple[str, str, str]:
+        """(low, mid, high) of a bad-to-good colour scale: red, amber, green, lightened for cells."""
+        return tint(self.red, 0.45), tint(self.amber, 0.45), tint(self.green, 0.45)
+
+    def sequential_scale(self) -> tuple[str, str]:
+        """(low, high) of a one-colour scale for counts and scores: white to a primary tint."""
+        return "FFFFFF", tint(self.primary, 0.45)
+
+    def diverging_scale(self) -> tuple[str, str, str]:
+        """(low, mid, high) of a scale around zero (z-scores): primary tint, white, red tint."""
+        return tint(self.primary, 0.45), "FFFFFF", tint(self.red, 0.45)
+
     # ------------------------------------------------------------------ quadrants
     @property
     def quadrant_palette(self) -> tuple[str, ...]:

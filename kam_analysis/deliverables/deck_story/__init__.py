@@ -19,8 +19,8 @@ from .assessment import (s_activity, s_capability, s_cohorts, s_concentration, s
                          s_scorecard, s_whale)
 from .segmentation import (s_clv, s_key_accounts, s_portfolio_matrix, s_programme_size, s_rfm, s_segment_profiles,
                            s_stability)
-from .strategy import (s_account_plans, s_churn_drivers, s_churn_risk, s_coverage, s_impact, s_playbooks, s_whitespace,
-                       s_whitespace_map)
+from .strategy import (s_account_plans, s_churn_drivers, s_churn_risk, s_coverage, s_impact, s_playbooks,
+                       s_revenue_lost, s_whitespace, s_whitespace_map)
 from .review import s_kpi_dashboard, s_migration, s_programme_impact, s_recommendations, s_review_baseline
 from .closing import s_data_sources, s_method_notes, s_next_steps, s_not_included
 
@@ -38,7 +38,7 @@ STORY: list[tuple[str, Callable[[DeckData], list[SlideSpec]]]] = [
     ("segmentation", s_programme_size), ("segmentation", s_portfolio_matrix), ("segmentation", s_segment_profiles), ("segmentation", s_key_accounts),
     ("segmentation", s_rfm), ("segmentation", s_clv), ("segmentation", s_stability),
     ("strategy", s_playbooks), ("strategy", s_coverage), ("strategy", s_manager_coverage),
-    ("strategy", s_churn_drivers), ("strategy", s_churn_risk),
+    ("strategy", s_churn_drivers), ("strategy", s_churn_risk), ("strategy", s_revenue_lost),
     ("strategy", s_whitespace), ("strategy", s_whitespace_map), ("strategy", s_impact), ("strategy", s_business_case),
     ("strategy", s_sensitivity),
     ("strategy", s_account_plans),

@@ -89,7 +89,8 @@ class DeckData:
         self.params = run.params
         self.cur = run.params.client.currency
         self.client = clean_text(run.params.client.name, max_len=120)
-        self.skipped: list[tuple[str, str]] = []
+        self.skipped: list[tuple[str, str]] = []  # (analysis, why in the client's words) for the appendix
+        self.skip_notes: list[str] = []  # the technical detail of a skip (parameter, column) for its speaker notes
         self.limits: list[tuple[str, str]] = []  # (analysis, why the data could not support it)
         self._cache: dict[str, pd.DataFrame] = {}
         self._names: pd.Series | None = None
@@ -120,6 +121,13 @@ class DeckData:
             self.skipped.append((topic, "the data gave no result for it"))
             return None
         return df
+
+    def skip(self, topic: str, why: str, *, detail: str = "") -> None:
+        """Leave a slide out: ``why`` in the client's words goes on the appendix page, ``detail``
+        (a parameter key or a column name) only into that page's speaker notes."""
+        self.skipped.append((topic, why))
+        if detail:
+            self.skip_notes.append(f"{topic}: {detail}")
 
     def peek(self, name: str, cols: tuple[str, ...] = ()) -> pd.DataFrame | None:
         """The table checked for ``cols``, or None when the run has none, without recording a skip."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...present.theme import Theme, tint
+from ...present.theme import Theme, active_theme, tint
 from .._pptx import Box, SlideCanvas
 from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_period, fmt_share, fmt_top, fmt_value,
                                  is_num)
@@ -44,7 +44,7 @@ def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
         take.append(f"Average order value {d.money(t['average_order_value'].iloc[-1])} in {cats[-1]}")
 
     def draw(c: SlideCanvas):
-        c.bar_chart(c.region("Chart"), cats, {"Net revenue": vals},
+        c.bar_chart(c.region("Chart"), cats, {kpi_label("revenue", short=True): vals},
                     number_format=excel_number_format("currency", d.cur, max_abs=max(abs(v) for v in vals)),
                     labels=len(cats) <= 12, axis_title=f"Net revenue per {period} ({d.cur})",
                     colors=[c.style.primary], gap_width=50)
@@ -228,7 +228,7 @@ def s_concentration(d: DeckData) -> list[SlideSpec]:
         def draw(c: SlideCanvas):
             c.xy_chart(c.region("Chart"), {"Cumulative revenue": (xs, ys), "Equal distribution": ([0, 1], [0, 1])},
                        x_format="0%", y_format="0%", x_title="Share of accounts (largest first)",
-                       y_title="Share of revenue", colors=[c.style.primary, "BFC5CD"], x_min=0, x_max=1, y_min=0,
+                       y_title="Share of revenue", colors=[c.style.primary, c.style.na], x_min=0, x_max=1, y_min=0,
                        y_max=1)
             _takeaway(c, take or ["Curve from the concentration table"])
 
@@ -306,7 +306,7 @@ def s_cohorts(d: DeckData) -> list[SlideSpec]:
         for j, v in enumerate(r, start=1):
             if is_num(v):
                 fills[(i, j)] = tint(d.params.branding.primary_color, 1 - 0.85 * max(0.0, min(1.0, float(v))))
-                colors[(i, j)] = "FFFFFF" if v > 0.5 else "1F2933"
+                colors[(i, j)] = "FFFFFF" if v > 0.5 else active_theme().text
 
     def draw(c: SlideCanvas):
         c.table(c.region("Table"), ["Cohort"] + [f"+{p}" for p in cols], rows, widths=[1.6] + [1] * len(cols),

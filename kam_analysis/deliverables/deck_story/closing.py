@@ -135,6 +135,7 @@ def s_not_included(d: DeckData) -> list[SlideSpec]:
         out.append(SlideSpec("appendix", "Table", "Analyses not included in this deck" +
                              (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw, topic="Not included",
                              source="KAM analysis: the results this engagement produced",
-                             notes="Slides the deck leaves out because their results are not in this run."))
+                             notes=" ".join(["Slides the deck leaves out because their results are not in this run.",
+                                             *[n + "." for n in d.skip_notes]])))
     return out
 

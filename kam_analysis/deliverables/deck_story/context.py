@@ -74,7 +74,7 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
         box = c.region("Body")
         cols = box.split_h([1] * 5, gap=int(0.08 * IN))
         for k, ((num, name, tables, have, state), b) in enumerate(zip(status, cols)):
-            fill = c.style.primary if state == "Complete" else c.style.accent if state == "In progress" else "BFC5CD"
+            fill = c.style.primary if state == "Complete" else c.style.accent if state == "In progress" else c.style.na
             c.text_box(Box(b.x, b.y, b.w + (int(0.05 * IN) if k < 4 else 0), int(0.75 * IN)), [f"Phase {num}"], size=16, bold=True,
                        color="FFFFFF", fill=fill, align="c", anchor="m", fit=False,
                        shape=MSO_SHAPE.CHEVRON if k else MSO_SHAPE.PENTAGON, inset=0.3)
@@ -108,7 +108,7 @@ _FORCE_NAMES = {"rivalry": "Competitive rivalry", "new_entrants": "Threat of new
 def s_five_forces(d: DeckData) -> list[SlideSpec]:
     ff = d.params.context.five_forces
     if ff is None or not any(getattr(ff, k) for k in _FORCE_NAMES):
-        d.skipped.append(("Five Forces", "no ratings given in the parameters (context.five_forces)"))
+        d.skip("Five Forces", "no ratings given for this engagement", detail="parameter context.five_forces")
         return []
     forces = {k: getattr(ff, k) for k in _FORCE_NAMES if getattr(ff, k) is not None}
     high = [_FORCE_NAMES[k].lower() for k, f in forces.items() if f.level == "high"]
@@ -143,7 +143,7 @@ def s_pest(d: DeckData) -> list[SlideSpec]:
     p = d.params.context.pest
     parts = {k: getattr(p, k) for k in ("political", "economic", "social", "technological")} if p else {}
     if not any(parts.values()):
-        d.skipped.append(("PEST analysis", "no factors given in the parameters (context.pest)"))
+        d.skip("PEST analysis", "no factors given for this engagement", detail="parameter context.pest")
         return []
     most = max(parts, key=lambda k: len(parts[k]))
     title = f"External environment: {most} factors weigh most on the KAM agenda"
@@ -170,7 +170,7 @@ def s_pest(d: DeckData) -> list[SlideSpec]:
 def s_most(d: DeckData) -> list[SlideSpec]:
     m = d.params.context.most
     if m is None or not (m.mission or m.objectives or m.strategies or m.tactics):
-        d.skipped.append(("MOST analysis", "no mission/objectives given in the parameters (context.most)"))
+        d.skip("MOST analysis", "no mission/objectives given for this engagement", detail="parameter context.most")
         return []
     rows = [("Mission", [m.mission] if m.mission else []), ("Objectives", m.objectives),
             ("Strategies", m.strategies), ("Tactics", m.tactics)]
@@ -196,7 +196,7 @@ def s_most(d: DeckData) -> list[SlideSpec]:
 def s_gaps(d: DeckData) -> list[SlideSpec]:
     g = d.params.context.gaps
     if not g:
-        d.skipped.append(("Gap analysis", "no gaps given in the parameters (context.gaps)"))
+        d.skip("Gap analysis", "no gaps given for this engagement", detail="parameter context.gaps")
         return []
     rows = [[_text(x.area, 60), _text(x.current, 160), _text(x.desired, 160), _text(x.action, 160)] for x in g]
     specs = []
@@ -216,7 +216,7 @@ def s_gaps(d: DeckData) -> list[SlideSpec]:
 def s_strengths(d: DeckData) -> list[SlideSpec]:
     s = d.params.context.strengths
     if not s:
-        d.skipped.append(("Strengths", "no strengths given in the parameters (context.strengths)"))
+        d.skip("Strengths", "no strengths given for this engagement", detail="parameter context.strengths")
         return []
 
     def draw(c: SlideCanvas):

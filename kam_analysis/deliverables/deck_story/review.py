@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ...present.theme import tint
+from ...present.theme import active_theme, tint
 from .._pptx import SlideCanvas
 from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, fmt_top, is_num
 from ._base import (_bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
@@ -196,7 +196,7 @@ def s_migration(d: DeckData) -> list[SlideSpec]:
             v = piv.loc[a, b]
             fills[(i, j)] = tint(d.params.branding.primary_color, 1 - 0.8 * v / mx) if a == b else tint(
                 d.params.branding.accent_color, 1 - 0.7 * v / mx)
-            colors[(i, j)] = "FFFFFF" if v / mx > 0.55 else "1F2933"
+            colors[(i, j)] = "FFFFFF" if v / mx > 0.55 else active_theme().text
 
     def draw(c: SlideCanvas):
         c.table(c.region("Table"), ["From \\ to"] + [_text(x, 24) for x in labels], rows,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 
+from ...metrics import kpi_label
 from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
@@ -24,7 +25,7 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
     if "revenue_12m" not in s.columns:
         summ = d.peek("account_summary")
         if summ is None or "revenue_12m" not in summ.columns:
-            d.skipped.append(("Portfolio matrix", "no revenue_12m to size the bubbles"))
+            d.skip("Portfolio matrix", "no last-12-month revenue to size the bubbles", detail="segments.revenue_12m")
             return []
         s = s.merge(summ[["account_id", "revenue_12m"]], on="account_id", how="left")
     s = s[s["attractiveness"].map(is_num) & s["relative_strength"].map(is_num)]
@@ -69,7 +70,7 @@ def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
     if sp is not None and {"segment", "accounts", "revenue_share"} <= set(sp.columns) and len(sp):
         cols = [("segment", "Segment", "l", lambda v: _text(v, 30)),
                 ("accounts", "Accounts", "r", fmt_count),
-                ("revenue_12m", "Revenue (12m)", "r", d.money),
+                ("revenue_12m", kpi_label("revenue_12m", short=True), "r", d.money),
                 ("revenue_share", "Revenue share", "r", fmt_share),
                 ("profit_share", "Profit share", "r", fmt_share),
                 ("intent", "Engagement intent", "l", lambda v: _text(v, 120))]
@@ -114,8 +115,8 @@ def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
     title = f"The {top} quadrant holds {fmt_share(g.loc[top, 'revenue'] / tot)} of revenue with {fmt_count(g.loc[top, 'accounts'])} accounts"
 
     def draw(c: SlideCanvas):
-        header = ["Quadrant", "Accounts", "Share of accounts", "Revenue (12m)", "Share of revenue"] + (
-            ["Key accounts"] if extra else [])
+        header = ["Quadrant", "Accounts", "Share of accounts", kpi_label("revenue_12m", short=True),
+                  "Share of revenue"] + (["Key accounts"] if extra else [])
         c.table(c.region("Table"), header, rows, widths=[1.6] + [1] * (len(header) - 1),
                 align=["l"] + ["r"] * (len(header) - 1), bold_cols=[0], max_pt=15)
 
@@ -146,7 +147,7 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
              if tot else f"{lead} key accounts")
 
     def draw(c: SlideCanvas):
-        header = ["Account", "Revenue (12m)", "Share"] + [h for _, h, _, _ in opt]
+        header = ["Account", kpi_label("revenue_12m", short=True), "Share"] + [h for _, h, _, _ in opt]
         c.table(c.region("Table"), header, rows, widths=[2.2, 1.1, 0.8] + [1] * len(opt),
                 align=["l", "r", "r"] + [a for _, _, a, _ in opt], max_pt=12, bold_cols=[0])
 

@@ -6,9 +6,10 @@ import pandas as pd
 
 from ...present.theme import tint
 from .._pptx import SlideCanvas
+from ...metrics import describe_lost_split, describe_revenue_lost, kpi_explanation, kpi_label
 from ...present.formats import excel_number_format, fmt_count, fmt_date, fmt_share, fmt_top, is_num
-from ._base import (_churn_backtested, _churn_unsupported, DeckData, _lc_first, _rows_per_page, SlideSpec, _takeaway,
-                    _text)
+from ._base import (_churn_backtested, _churn_unsupported, DeckData, _lc_first, _q, _rows_per_page, SlideSpec,
+                    _takeaway, _text)
 
 
 def s_playbooks(d: DeckData) -> list[SlideSpec]:
@@ -109,7 +110,7 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
     def draw(c: SlideCanvas):
         names = t["label"] if "label" in t.columns else t["feature"]
         cats = [_text(x, 30).replace("_", " ") for x in names]
-        cols = [("BFC5CD" if not ok else c.style.red if v > 1 else c.style.accent)
+        cols = [(c.style.na if not ok else c.style.red if v > 1 else c.style.accent)
                 for v, ok in zip(t["odds_ratio"], sig)]
         c.bar_chart(c.region("Chart"), cats, {"Odds ratio": t["odds_ratio"].tolist()}, number_format="0.00",
                     horizontal=True, point_colors=cols, colors=[c.style.primary])
@@ -177,6 +178,57 @@ def s_churn_risk(d: DeckData) -> list[SlideSpec]:
                       notes="Revenue at risk = churn probability x last-12-month revenue, by risk band." + left_out)]
 
 
+_LOST = kpi_label("revenue_lost_12m", short=True)
+
+
+def s_revenue_lost(d: DeckData) -> list[SlideSpec]:
+    """Revenue already lost to the accounts that stopped buying in the last 12 months: its own figure,
+    next to (never added to) revenue at risk; written whether or not the churn model is supported."""
+    t = d.table("revenue_lost", ("accounts_lost_12m", "revenue_lost_12m", "dormant_accounts", "lapsed_accounts",
+                                 "history_complete", "note"), topic=_LOST)
+    if t is None:
+        return []
+    r = t.iloc[0]
+    said = describe_revenue_lost(r, d.cur)
+    said = said[:1].upper() + said[1:]
+    if int(r["accounts_lost_12m"]) == 0:
+        d.skip(_LOST, said)
+        return []
+    lost = d.table("lost_accounts", ("account_id", "last_order_date", "revenue_lost_12m"), topic=_LOST)
+    if lost is None:
+        return []
+    lost = lost.sort_values(["revenue_lost_12m", "account_id"], ascending=[False, True])
+    if "segment" in lost.columns and lost["segment"].notna().any():
+        order = [q for q in _q(d) if q in set(lost["segment"])]
+        g = lost.groupby("segment")["revenue_lost_12m"].agg(["sum", "size"])
+        g = g.reindex(order + [s for s in g.index if s not in order])
+    else:  # no segmentation column: by the quarter the accounts churned
+        q = pd.to_datetime(lost["churn_date"] if "churn_date" in lost.columns else lost["last_order_date"])
+        g = lost.groupby(q.dt.to_period("Q").astype(str))["revenue_lost_12m"].agg(["sum", "size"]).sort_index()
+    by = [f"{_text(k, 30)}: {d.money(v['sum'])} ({fmt_count(v['size'])} accounts)" for k, v in g.iterrows()]
+    top = lost.head(5)
+    take = [f"{d.name_of(a['account_id'])}: {d.money(a['revenue_lost_12m'])}, last order "
+            f"{fmt_date(a['last_order_date'])}" for _, a in top.iterrows()]
+    n = int(r["accounts_lost_12m"])
+    churn_days = d.params.analysis.churn_days
+    lower = "" if bool(r["history_complete"]) else f" A lower bound: {_text(r['note'], 200)}."
+
+    def draw(c: SlideCanvas):
+        c.bar_chart(c.region("Chart"), [str(x) for x in g.index], {_LOST: g["sum"].tolist()},
+                    number_format=excel_number_format("currency", d.cur, max_abs=float(g["sum"].abs().max())),
+                    colors=[c.style.muted])
+        _takeaway(c, take, heading=f"Largest revenue already lost ({fmt_top(len(top), n)} accounts)")
+
+    return [SlideSpec("strategy", "Chart", said, draw, topic=_LOST, source=d.source("revenue_lost", "lost_accounts"),
+                      footnote=(f"Accounts lost: {describe_lost_split(r, churn_days=churn_days)}. Revenue already "
+                                "lost = what each bought in the 12 months up to its last order; not part of revenue "
+                                "at risk, which is for active accounts." + lower),
+                      notes=(f"Revenue already lost: {kpi_explanation('revenue_lost_12m', churn_days=churn_days)}. "
+                             f"Accounts lost: {kpi_explanation('accounts_lost_12m', churn_days=churn_days)}. "
+                             "By " + ("segment" if "segment" in lost.columns else "quarter they stopped") + ": "
+                             + "; ".join(by) + "." + lower))]
+
+
 def s_whitespace(d: DeckData) -> list[SlideSpec]:
     t = d.table("whitespace", ("account_id", "category", "expected_value"), topic="Cross-sell whitespace")
     if t is None:
@@ -214,7 +266,8 @@ def s_whitespace_map(d: DeckData) -> list[SlideSpec]:
     if fig is None:
         return []
     if d.params.output.pseudonymise:  # a picture may carry real account names the deck cannot replace
-        d.skipped.append(("Whitespace heat map", "left out: the figure may show real names (output.pseudonymise)"))
+        d.skip("Whitespace heat map", "left out: the figure may show real account names, and this deck is "
+                   "pseudonymised", detail="parameter output.pseudonymise")
         return []
     t = d.table("whitespace", ("account_id", "category", "expected_value"), topic="Whitespace heat map")
     if t is None:

@@ -37,7 +37,7 @@ def s_exec_summary(d: DeckData) -> list[SlideSpec]:
             seen.add(f.number)
     findings = findings[:5]
     if not findings:
-        d.skipped.append(("Executive summary", "no headline tables in this run"))
+        d.skip("Executive summary", "no headline results in this engagement")
         return []
 
     def draw(c: SlideCanvas):
@@ -172,6 +172,19 @@ def _f_risk(d: DeckData) -> Finding | None:
     return Finding(d.money(v), "of revenue is at risk of churn (churn-risk model).") if is_num(v) else None
 
 
+def _f_lost(d: DeckData) -> Finding | None:
+    """Revenue already lost to the accounts that stopped buying: its own finding, apart from revenue at risk."""
+    r = d.peek("revenue_lost", ("accounts_lost_12m", "revenue_lost_12m", "history_complete"))
+    if r is None or r.empty or int(r["accounts_lost_12m"].iloc[0]) == 0:
+        return None
+    r = r.iloc[0]
+    n = int(r["accounts_lost_12m"])
+    lower = "" if bool(r["history_complete"]) else " (at least: the order history is too short to see them all)"
+    return Finding(d.money(r["revenue_lost_12m"]),
+                   f"already lost to {fmt_count(n)} account{'s' if n != 1 else ''} that stopped buying in the last 12 months"
+                   f"{lower}, apart from the revenue at risk of active accounts.")
+
+
 def _f_recommendation(d: DeckData) -> Finding | None:
     r = d.peek("recommendations")
     if r is None or not {"rank", "recommendation", "value"} <= set(r.columns) or r.empty:
@@ -184,7 +197,8 @@ def _f_recommendation(d: DeckData) -> Finding | None:
                    f"{_lc_first(_first_clause(top['recommendation']))}.")
 
 
-FINDINGS = [_f_revenue, _f_concentration, _f_capacity, _f_key_accounts, _f_targets, _f_impact, _f_risk, _f_recommendation]
+FINDINGS = [_f_revenue, _f_concentration, _f_capacity, _f_key_accounts, _f_targets, _f_impact, _f_risk, _f_lost,
+            _f_recommendation]
 
 
 def _qualifier(d: DeckData, r) -> str:

@@ -1,0 +1,201 @@
+"""Revenue already lost: the accounts that stopped buying in the last 12 months, and what they bought.
+
+The rule, defined once (and kept apart from *revenue at risk*, which is for accounts still
+active at T; :mod:`kam_analysis.models.churn` scores only those):
+
+* An account was **lost in the last 12 months** when its last counted order (net revenue
+  > 0, :func:`~kam_analysis.metrics.activity.is_counted_order`) on or before T is in
+  ``(T - 12 months - churn_days, T - churn_days]`` (:func:`lost_window`). In the activity
+  rule's words: it has churned at T (not active; an account whose last counted order is
+  exactly ``churn_days`` back has churned), and the day it churned — its last counted
+  order + ``churn_days`` (``churn_date``) — falls in W = ``(T - 12 months, T]``, i.e. it was
+  still active at T - 12 months or later. Accounts that churned earlier, and accounts that
+  never placed a counted order, are not in the group. A refund-only credit note is never
+  the last order.
+* In the lifecycle of :func:`kam_analysis.metrics.capability.lifecycle_status` the group is
+  every *dormant* account (not active, an order in the last 12 months) plus the *lapsed*
+  accounts (no order in the last 12 months) whose last order falls in
+  ``(T - 12 months - churn_days, T - 12 months]``; each account's status is in the
+  ``lifecycle`` column and the two counts in the headline row.
+* **Revenue already lost** of such an account = the net revenue of its order lines dated in
+  the 12 months up to and including its last counted order, ``(last - 12 months, last]``
+  (refunds in that window netted off): the annual revenue it brought when it stopped
+  buying. A credit note dated after the last counted order is outside that window.
+* ``revenue_lost_12m`` sums it over the group, ``accounts_lost_12m`` counts the group
+  (registry: :data:`~kam_analysis.metrics.definitions.KPI_DEFINITIONS`).
+
+When the order history starts after ``T - 12 months - churn_days - 12 months`` an account
+that stopped buying early in the window may be missing, or part of its 12 months unseen:
+the figures are then a lower bound and ``history_complete`` is False.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..present.formats import fmt_count, fmt_date, fmt_money
+from .activity import is_counted_order, last_counted_order, to_day
+from .capability import lifecycle_status
+
+__all__ = ["lost_window", "compute_lost_accounts", "compute_revenue_lost", "describe_revenue_lost",
+           "describe_lost_split", "LOST_COLUMNS", "REVENUE_LOST_COLUMNS"]
+
+#: columns of :func:`compute_lost_accounts` (the ``lost_accounts`` table; ``segment`` when given segments)
+LOST_COLUMNS = ["account_id", "last_order_date", "churn_date", "days_since_last_order", "lifecycle",
+                "revenue_lost_12m"]
+#: columns of :func:`compute_revenue_lost` (the one-row ``revenue_lost`` table)
+REVENUE_LOST_COLUMNS = ["accounts_lost_12m", "revenue_lost_12m", "dormant_accounts", "lapsed_accounts",
+                        "last_order_after", "last_order_until", "data_start", "history_complete", "note"]
+
+
+def lost_window(as_of, *, churn_days: int, months: int = 12) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(lo, hi)``: an account was lost in the last ``months`` months iff its last counted order is in ``(lo, hi]``.
+
+    ``hi = T - churn_days`` (on ``hi`` itself the account is exactly ``churn_days`` back: not
+    active), ``lo = (T - months) - churn_days``.
+    """
+    T = to_day(as_of)
+    gap = pd.Timedelta(days=int(churn_days))
+    return T - pd.DateOffset(months=months) - gap, T - gap
+
+
+def _empty(with_segment: bool) -> pd.DataFrame:
+    out = pd.DataFrame({"account_id": pd.Series(dtype="object"),
+                        "last_order_date": pd.Series(dtype="datetime64[ns]"),
+                        "churn_date": pd.Series(dtype="datetime64[ns]"),
+                        "days_since_last_order": pd.Series(dtype="int64"),
+                        "lifecycle": pd.Series(dtype="object"),
+                        "revenue_lost_12m": pd.Series(dtype="float64")})
+    return out.assign(segment=pd.Series(dtype="object")) if with_segment else out
+
+
+def compute_lost_accounts(orders: pd.DataFrame, *, as_of, churn_days: int, months: int = 12,
+                          segments: pd.DataFrame | None = None, segment_col: str = "quadrant",
+                          account_col: str = "account_id", date_col: str = "order_date",
+                          revenue_col: str = "revenue") -> pd.DataFrame:
+    """One row per account lost in the last ``months`` months, with the revenue lost.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        Order level (:func:`kam_analysis.metrics.load_orders`): account, date, net revenue.
+        Orders after ``as_of`` are ignored.
+    as_of : date
+        T.
+    churn_days : int
+        The activity window (``analysis.churn_days``).
+    months : int
+        How far back the loss may be (12), and the length of the revenue window.
+    segments : DataFrame, optional
+        Adds each account's ``segment`` (``segments[segment_col]``).
+
+    Returns
+    -------
+    DataFrame
+        ``account_id, last_order_date, churn_date`` (last counted order + ``churn_days``: the
+        first day it is not active), ``days_since_last_order``, ``lifecycle`` (``dormant`` or
+        ``lapsed``, :func:`~kam_analysis.metrics.capability.lifecycle_status`),
+        ``revenue_lost_12m`` (the rule in this module's docstring), and ``segment`` with
+        ``segments``; largest revenue lost first (ties by account id).
+    """
+    T = to_day(as_of)
+    o = orders[[account_col, date_col, revenue_col]].copy()
+    o[date_col] = pd.to_datetime(o[date_col])
+    o[account_col] = o[account_col].astype(str)
+    o = o[o[date_col] <= T]
+    lo, hi = lost_window(T, churn_days=churn_days, months=months)
+    last = last_counted_order(o, account_col=account_col, date_col=date_col, revenue_col=revenue_col)
+    last = last[(last > lo) & (last <= hi)]
+    if last.empty:
+        return _empty(segments is not None)
+    o = o[o[account_col].isin(last.index)]
+    start = pd.to_datetime(o[account_col].map(last - pd.DateOffset(months=months)))
+    end = pd.to_datetime(o[account_col].map(last))
+    in_window = (o[date_col] > start) & (o[date_col] <= end)
+    lost = o[in_window].groupby(account_col)[revenue_col].sum().astype("float64").reindex(last.index,
+                                                                                          fill_value=0.0)
+    # the lifecycle status by its one definition: none of these accounts is active at T
+    counted = o[is_counted_order(o[revenue_col])]
+    in_w = counted[counted[date_col] > T - pd.DateOffset(months=months)]
+    status = lifecycle_status(pd.DataFrame({
+        "active": False, "n_orders": counted.groupby(account_col).size().reindex(last.index, fill_value=0),
+        "orders_12m": in_w.groupby(account_col).size().reindex(last.index, fill_value=0)}, index=last.index))
+    out = pd.DataFrame({
+        "account_id": last.index.astype(str),
+        "last_order_date": last.to_numpy(),
+        "churn_date": (last + pd.Timedelta(days=int(churn_days))).to_numpy(),
+        "days_since_last_order": (T - last).dt.days.astype("int64").to_numpy(),
+        "lifecycle": status.to_numpy(),
+        "revenue_lost_12m": lost.astype("float64").to_numpy(),
+    })
+    if segments is not None:
+        seg = segments[[account_col, segment_col]].rename(columns={account_col: "account_id", segment_col: "segment"})
+        out = out.merge(seg.assign(account_id=seg["account_id"].astype(str)), on="account_id", how="left")
+    return out.sort_values(["revenue_lost_12m", "account_id"], ascending=[False, True],
+                           kind="stable").reset_index(drop=True)
+
+
+def compute_revenue_lost(lost: pd.DataFrame, *, as_of, churn_days: int, data_start, months: int = 12
+                         ) -> pd.DataFrame:
+    """The headline: revenue already lost and the number of accounts lost (one row).
+
+    Parameters
+    ----------
+    lost : DataFrame
+        :func:`compute_lost_accounts`.
+    as_of, churn_days, months
+        As for :func:`compute_lost_accounts`.
+    data_start : date or None
+        The first order date of the history (None or NaT: no orders).
+
+    Returns
+    -------
+    DataFrame
+        One row: ``accounts_lost_12m`` (accounts), ``revenue_lost_12m`` (their summed revenue
+        lost), ``dormant_accounts`` / ``lapsed_accounts`` (how many of them are dormant and
+        lapsed by :func:`~kam_analysis.metrics.capability.lifecycle_status`),
+        ``last_order_after`` / ``last_order_until`` (the window ``(lo, hi]`` of
+        :func:`lost_window`), ``data_start``, ``history_complete`` (the history reaches
+        ``lo - months``, so neither an account nor a month of its revenue can be missing) and
+        ``note`` (why the figures are a lower bound, when they are).
+    """
+    lo, hi = lost_window(as_of, churn_days=churn_days, months=months)
+    start = to_day(data_start) if data_start is not None and pd.notna(data_start) else None
+    need = lo - pd.DateOffset(months=months)
+    complete = start is not None and start <= need
+    note = "" if complete else (
+        f"the order history starts on {fmt_date(start)}, after {fmt_date(need)}: accounts that stopped buying early "
+        f"in the last {months} months, or part of their last {months} months of orders, may be missing, so these "
+        "figures are a lower bound" if start is not None else "no orders")
+    status = lost["lifecycle"] if "lifecycle" in lost else pd.Series(dtype="object")
+    return pd.DataFrame([{
+        "accounts_lost_12m": int(len(lost)),
+        "revenue_lost_12m": float(lost["revenue_lost_12m"].sum()) if len(lost) else 0.0,
+        "dormant_accounts": int((status == "dormant").sum()), "lapsed_accounts": int((status == "lapsed").sum()),
+        "last_order_after": lo, "last_order_until": hi,
+        "data_start": start if start is not None else pd.NaT,
+        "history_complete": bool(complete), "note": note,
+    }], columns=REVENUE_LOST_COLUMNS)
+
+
+def describe_revenue_lost(row, currency: str = "EUR") -> str:
+    """The figure as every deliverable words it, from one ``revenue_lost`` row.
+
+    ``"€1.2m already lost to 85 accounts that stopped buying in the last 12 months"``;
+    ``"at least "`` in front when the history is too short to see every such account
+    (``history_complete`` False); ``"no account stopped buying in the last 12 months"`` when
+    none did.
+    """
+    n = int(row["accounts_lost_12m"])
+    complete = bool(row["history_complete"])
+    if n == 0:
+        return ("no account stopped buying in the last 12 months" if complete else
+                "no account stopped buying in the last 12 months of the order history (too short to see every one)")
+    return (f"{'' if complete else 'at least '}{fmt_money(row['revenue_lost_12m'], currency)} already lost to "
+            f"{fmt_count(n)} account{'s' if n != 1 else ''} that stopped buying in the last 12 months")
+
+
+def describe_lost_split(row, *, churn_days: int) -> str:
+    """How the accounts lost split into dormant and lapsed, in the client's words."""
+    d, lp = int(row["dormant_accounts"]), int(row["lapsed_accounts"])
+    return (f"{fmt_count(d)} dormant (an order in the last 12 months, none in the last {churn_days} days) and "
+            f"{fmt_count(lp)} lapsed (no order for more than 12 months)")
