@@ -19,6 +19,7 @@ from kam_analysis.phases import migration, recommendations, review, strategy
 from kam_analysis.metrics import (compute_account_kpis_as_of, compute_headline_kpis, compute_lost_accounts,
                                   compute_period_kpis, compute_revenue_lost, load_orders)
 from kam_analysis.data.runfolder import Run
+from kam_analysis.data.tables import table_spec
 
 HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>Evil & Co"
 HOSTILE_END = "</script><b>bold</b> =SUM(A1) \u2028 Ltd"
@@ -51,6 +52,8 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     segments = pd.DataFrame({"account_id": summary["account_id"], "attractiveness": attr,
                              "relative_strength": strength, "quadrant": quad, "is_key": attr > 0.9})
     run.write_table("segments", segments)
+    for name in ("key_account_sizing", "coverage_tiers"):  # no sizing here: the dashboards leave it out
+        run.write_table(name, pd.DataFrame(columns=list(table_spec(name).required)))
     # churn risk: a fixed rule (recency), high band for the two hostile names
     score = (summary["recency_days"].fillna(999).clip(upper=720) / 720).to_numpy(dtype=float, copy=True)
     score[summary["account_id"].isin(hostile).to_numpy()] = 0.95

@@ -42,7 +42,11 @@ def _tiny_run(demo_run, tmp_path) -> Run:
                                                       reason="=SUM(A1:A9) planted reason")]
     run = Run(rd, params)
     sg.write_segmentation_tables(run, sg.compute_segmentation(run))
-    # the assessment's data-readiness table, which the Data quality sheet reads
+    # the strategy's account plans (none here: the Account plans sheet says so) and the
+    # assessment's data-readiness table, which the Data quality sheet reads
+    from kam_analysis.data.tables import table_spec
+    for name in ("account_plans", "account_plan_actions"):
+        run.write_table(name, pd.DataFrame(columns=list(table_spec(name).required)))
     a = compute_account_kpis_as_of(run, params.analysis.as_of_date)
     run.write_table("data_readiness", compute_data_readiness(
         a, headline=compute_headline_kpis(a), dimensions=params.analysis.breakdown_by, has_capability=False,
