@@ -198,13 +198,15 @@ def s_revenue_lost(d: DeckData) -> list[SlideSpec]:
     if lost is None:
         return []
     lost = lost.sort_values(["revenue_lost_12m", "account_id"], ascending=[False, True])
-    if "segment" in lost.columns and lost["segment"].notna().any():
+    by_segment = "segment" in lost.columns and lost["segment"].nunique() > 1
+    if by_segment:
         order = [q for q in _q(d) if q in set(lost["segment"])]
         g = lost.groupby("segment")["revenue_lost_12m"].agg(["sum", "size"])
         g = g.reindex(order + [s for s in g.index if s not in order])
-    else:  # no segmentation column: by the quarter the accounts churned
+    else:  # one segment (accounts that stopped buying are all inactive): by the quarter they stopped
         q = pd.to_datetime(lost["churn_date"] if "churn_date" in lost.columns else lost["last_order_date"])
-        g = lost.groupby(q.dt.to_period("Q").astype(str))["revenue_lost_12m"].agg(["sum", "size"]).sort_index()
+        g = lost.groupby(q.dt.to_period("Q"))["revenue_lost_12m"].agg(["sum", "size"]).sort_index()
+        g.index = [f"Stopped Q{x.quarter} {x.year}" for x in g.index]
     by = [f"{_text(k, 30)}: {d.money(v['sum'])} ({fmt_count(v['size'])} accounts)" for k, v in g.iterrows()]
     top = lost.head(5)
     take = [f"{d.name_of(a['account_id'])}: {d.money(a['revenue_lost_12m'])}, last order "
@@ -220,12 +222,13 @@ def s_revenue_lost(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, take, heading=f"Largest revenue already lost ({fmt_top(len(top), n)} accounts)")
 
     return [SlideSpec("strategy", "Chart", said, draw, topic=_LOST, source=d.source("revenue_lost", "lost_accounts"),
-                      footnote=(f"Accounts lost: {describe_lost_split(r, churn_days=churn_days)}. Revenue already "
-                                "lost = what each bought in the 12 months up to its last order; not part of revenue "
-                                "at risk, which is for active accounts." + lower),
+                      footnote=(f"Accounts lost: {describe_lost_split(r, churn_days=churn_days)}. " + (
+                          "Revenue already lost = their revenue in the 12 months up to their last order; never part "
+                          "of revenue at risk." if not lower else
+                          "A lower bound: the order history is too short to see every account lost.")),
                       notes=(f"Revenue already lost: {kpi_explanation('revenue_lost_12m', churn_days=churn_days)}. "
                              f"Accounts lost: {kpi_explanation('accounts_lost_12m', churn_days=churn_days)}. "
-                             "By " + ("segment" if "segment" in lost.columns else "quarter they stopped") + ": "
+                             "By " + ("segment" if by_segment else "quarter they stopped (became inactive)") + ": "
                              + "; ".join(by) + "." + lower))]
 
 
