@@ -19,7 +19,7 @@ from kam_analysis.phases import migration, recommendations, review, strategy
 from kam_analysis.metrics import (compute_account_kpis_as_of, compute_headline_kpis, compute_lost_accounts,
                                   compute_period_kpis, compute_revenue_lost, load_orders)
 from kam_analysis.data.runfolder import Run
-from kam_analysis.data.tables import table_spec
+from kam_analysis.data.tables import TABLES, table_spec
 
 HOSTILE_SCRIPT = "<script>window.__pwned = 1</script>Evil & Co"
 HOSTILE_END = "</script><b>bold</b> =SUM(A1) \u2028 Ltd"
