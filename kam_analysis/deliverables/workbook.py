@@ -168,7 +168,7 @@ def _accounts(ws, run, ctx) -> None:
         if c in acc and (show_attrs or c != "account_manager"):
             df[c] = df["account_id"].map(acc.set_index("account_id")[c])
     df["is_key"] = _yes_no(seg["is_key"])
-    for c in ("selection_rank", "selection_score", "score_value", "score_growth", "score_strategic",
+    for c in ("coverage_tier", "selection_rank", "selection_score", "score_value", "score_growth", "score_strategic",
               "relative_strength", "quadrant_model", "quadrant", "override_reason", "stability", "rfm_segment",
               "rfm_score", "cluster", "cluster_label", "revenue_12m", "gross_margin_12m", "clv", "p_alive",
               "expected_purchases"):
@@ -179,7 +179,8 @@ def _accounts(ws, run, ctx) -> None:
     df["your_override"] = None
     df["your_reason"] = None
     headers = {"account_id": "Account ID", "account": "Account", "region": "Region", "segment": "Customer type",
-               "account_manager": "Account manager", "is_key": "Key account", "selection_rank": "Rank",
+               "account_manager": "Account manager", "is_key": "Key account", "coverage_tier": "Coverage tier",
+               "selection_rank": "Rank",
                "selection_score": "Selection score", "score_value": "Value", "score_growth": "Growth",
                "score_strategic": "Strategic", "relative_strength": "Relative strength",
                "quadrant_model": "Quadrant (data)", "quadrant": "Quadrant", "override_reason": "Override reason",
