@@ -13,6 +13,9 @@ from ._base import DeckData, SlideSpec, _takeaway, _text
 
 def s_sensitivity(d: DeckData) -> list[SlideSpec]:
     """Tornado: how far each lever moves the base case's profit impact from its low to its high value."""
+    sc = d.peek("impact_scenarios")
+    if sc is not None and "capped" in sc.columns and sc.loc[sc["scenario"] == "base", "capped"].astype(bool).any():
+        return []  # no targets and the cap binds in the base case: every lever moves a figure held at the cap
     t = d.table("sensitivity", ("label", "profit_low", "profit_base", "profit_high", "swing"),
                 topic="Scenario sensitivity")
     if t is None:
