@@ -181,6 +181,8 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
         foot += " Illustrative benchmarks are template placeholders, not published figures: they rate no KPI."
     if unrated and not illus_sources:
         foot += " Not rated: no target and no sourced benchmark."
+    if any(r[2] == "not compared" for r in rows if len(r) > 2):
+        foot += " Not compared: the benchmark is in another currency than the client's."
     if na:
         foot += f" n/a: not measurable from the data ({', '.join(d.label_of(k) for k in na)})."
 
