@@ -659,3 +659,16 @@ def test_recommendations_speak_client_language(eng):
         pytest.skip("no recommendation in this run")
     for text in list(recs["recommendation"]) + list(recs["evidence"]):
         assert not re.search(r"\b[a-z]+_[a-z0-9_]+\b", str(text)), f"{eng.name}: '{text}'"
+
+
+def test_where_key_account_management_fits_is_one_sentence_everywhere(eng):
+    """The sizing headline (the capacity gap when it binds) reads the same on the deck and both dashboards."""
+    prog = eng.html_data.get("programme")
+    if not prog:
+        pytest.skip("no key-account sizing in this run")
+    sizing = eng.table("key_account_sizing").set_index("metric")["value"]
+    assert int(sizing["selected"]) == int(eng.table("segments")["is_key"].sum())
+    assert prog["title"] in [s.title for s in eng.deck]
+    cells = {c for row in eng.kpi_book["Dashboard"] for c in row if isinstance(c, str)}
+    assert prog["title"] in cells
+    assert html.unescape(prog["title"]) in eng.html_text
