@@ -19,7 +19,7 @@ from kam_analysis.metrics.capability import (ANALYSES, CAVEAT, NOT_SUPPORTED, SU
 
 def transactions_only_params(tmp: Path, *, n_accounts: int = 300, seed: int = 3, name: str = "Bare Client") -> Path:
     """The demo's orders only: no accounts, surveys or capability files, no margin, no targets,
-    no programme start, no managers — what a first real client extract looks like."""
+    no programme start, no managers, in US dollars — what a first real client extract looks like."""
     path = write_demo_params(tmp, n_accounts=n_accounts, seed=seed, name=name)
     raw = yaml.safe_load(path.read_text())
     for t in ("accounts", "surveys", "capability"):
@@ -27,6 +27,7 @@ def transactions_only_params(tmp: Path, *, n_accounts: int = 300, seed: int = 3,
     raw["data"]["transactions"]["columns"].pop("gross_margin")
     raw.pop("targets", None)
     raw["analysis"].pop("programme_start", None)
+    raw["client"]["currency"] = "USD"  # the template's money benchmarks are in euros: never compared
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 

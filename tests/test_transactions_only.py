@@ -6,7 +6,8 @@ From the deck's text (slides and speaker notes) and the run's tables:
 
 * no impact figure comes from an illustrative benchmark (or a playbook default), and none
   exceeds the stated cap on its share of revenue;
-* every benchmark shown is labelled illustrative, and none rates a KPI;
+* every benchmark shown is labelled illustrative, and none rates a KPI; the euro order-value
+  benchmark is never compared with the client's dollars;
 * predictive CLV is there, in revenue, and says so;
 * no programme claim: no programme effect, playbook gap or migration matrix; the review
   reports the baseline the next review will compare against;
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from openpyxl import load_workbook
 from pptx import Presentation
@@ -92,6 +94,11 @@ def test_every_benchmark_shown_is_labelled_illustrative_and_rates_nothing(bare):
     assert shown and all(cell.endswith("(illustrative)") for cell in shown), shown
     assert all(r[-1] in ("not rated", "n/a") for r in rows)  # no RED/AMBER/GREEN against a placeholder
     assert "illustrative" in card.shapes.title.text.lower() or "illustrative" in _slide_text(card)
+    # the euro order-value benchmark is never set against dollar orders
+    aov = gaps.set_index("kpi").loc["average_order_value"]
+    assert pd.isna(aov["benchmark"]) and "EUR" in aov["note"] and "USD" in aov["note"]
+    assert next(r for r in rows if r[0] == "Average order value")[2] == "not compared"
+    assert "€" not in "\n".join(_slide_text(s) for s in bare["slides"])  # no euro figure anywhere in the deck
     assert "against the industry benchmark" not in " ".join(run.read_table("assessment_findings")["finding"])
 
 
