@@ -86,3 +86,31 @@ def test_the_dashboards_carry_the_capacity_gap_headline(demo_run, tmp_path):
     assert prog["capacity_binds"] and prog["title"].startswith("80 accounts can carry a dedicated manager, but 2 "
                                                                "managers can serve only 60 of them")
     assert [r["accounts"] for r in prog["rows"]] == [60, 100, 840, 400]
+
+
+def test_no_fund_the_programme_decision_without_key_accounts(demo_run, tmp_path):
+    """A base where no account can carry a dedicated manager gets no 'fund the KAM programme' decision."""
+    import shutil
+
+    from kam_analysis.data.runfolder import Run
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.decisions import _programme_decision
+
+    shutil.copytree(demo_run.dir, tmp_path / "run", dirs_exist_ok=True)
+    run = Run(tmp_path / "run", demo_run.params)
+    run.write_table("programme_cost", pd.DataFrame({
+        "item": ["manager_time"], "label": ["Manager time"], "kind": ["per year"], "quantity": [400.0],
+        "unit_cost": [60.0], "amount": [24_000.0], "assumed": [True], "parameter": ["strategy.cost_per_hour"]}))
+    run.write_table("business_case", pd.DataFrame({
+        "scenario": ["base"], "years": [3], "profit_full_year": [100_000.0], "running_cost_per_year": [24_000.0],
+        "setup_cost": [0.0], "profit_over_horizon": [250_000.0], "cost_over_horizon": [72_000.0],
+        "net_over_horizon": [178_000.0], "roi": [2.47], "payback_months": [9.0], "assumed_costs": [True]}))
+    ids = run.read_table("account_summary")["account_id"].astype(str)
+    for n_key, expect in ((2, True), (0, False)):
+        run.write_table("segments", pd.DataFrame({
+            "account_id": ids, "is_key": [i < n_key for i in range(len(ids))], "attractiveness": 0.5,
+            "relative_strength": 0.5, "quadrant": "Strategic"}))
+        got = _programme_decision(DeckData(run))
+        assert (got is not None) == expect
+        if expect:
+            assert got[0][0] == "Fund the KAM programme for the 2 key accounts"

@@ -54,6 +54,8 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     years = int(b["years"])
     segs = d.peek("segments")
     n_key = int(segs["is_key"].astype(bool).sum()) if segs is not None and "is_key" in segs else None
+    if n_key == 0:  # no account's value carries a dedicated manager: there is no KAM programme to fund
+        return None
     who = f" for the {fmt_count(n_key)} key accounts" if n_key else ""
     rois = [r for r in bc["roi"] if is_num(r)]
     ret = f"ROI {fmt_share(b['roi'], decimals=0, signed=True)}, {_payback(b['payback_months'], years)}"
