@@ -99,6 +99,8 @@ def test_short_history_is_not_supported_for_the_models(params):
     assert s.at["yoy_growth", "status"] == NOT_SUPPORTED
     assert s.at["churn_backtest", "status"] == NOT_SUPPORTED and "14" in s.at["churn_backtest", "caveat"]
     assert s.at["churn_model", "status"] == SUPPORTED  # more history than the 12-month horizon: the model fits
+    prof.loc[prof["item"] == "history_months", "value"] = 12.0  # a year of invoices, a 12-month horizon
+    assert compute_analysis_support(prof, params).set_index("analysis").at["churn_model", "status"] == NOT_SUPPORTED
     assert s.at["programme_impact", "status"] == NOT_SUPPORTED
 
 

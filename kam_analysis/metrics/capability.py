@@ -317,16 +317,17 @@ def compute_analysis_support(profile: pd.DataFrame, params) -> pd.DataFrame:
         rows.append(_s("predictive_clv", CAVEAT, "in revenue, not margin: the orders carry no margin, so lifetime "
                        "value overstates what low-margin accounts are worth", "margin"))
     # the churn model's own rule (models.churn.run_churn_analysis): accounts active before its cut-offs, one
-    # horizon back for the model, two for the back-test on a later period
+    # horizon back for the model, two for the back-test on a later period (and at least a month of orders
+    # before the cut-off to learn from)
     horizon_m = st.churn_horizon_days / 30.44
-    if months <= horizon_m:
+    if months < horizon_m + 1:
         rows.append(_s("churn_model", NOT_SUPPORTED, f"{months:.0f} months of history are too few for a "
                        f"{horizon_m:.0f}-month churn horizon", "history"))
     else:
         rows.append(_s("churn_model", SUPPORTED) if has("surveys") else
                     _s("churn_model", CAVEAT, "without survey scores the model rests on buying behaviour only",
                        "surveys"))
-    if months <= 2 * horizon_m:
+    if months < 2 * horizon_m + 1:
         rows.append(_s("churn_backtest", NOT_SUPPORTED, f"a back-test on a later period needs more than "
                        f"{2 * horizon_m:.0f} months of history; the data has {months:.0f}", "history"))
     else:
