@@ -548,8 +548,10 @@ def _lost_sheet(wb: Workbook, run, money: str) -> None:
     rows = [(kpi_label("revenue_lost_12m"), lost["revenue_lost_12m"], money),
             (kpi_label("accounts_lost_12m"), int(lost["accounts_lost_12m"]), FMT["int"])]
     for i, (label, value, fmt) in enumerate(rows):
-        write_cell(ws, 4 + i, 1, label).font = Font(bold=True)
-        write_cell(ws, 4 + i, 2, value, number_format=fmt)
+        cell = write_cell(ws, 4 + i, 1, label)
+        cell.font, cell.alignment = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+        write_cell(ws, 4 + i, 2, value, number_format=fmt).alignment = Alignment(vertical="top")
+        ws.row_dimensions[4 + i].height = 30 if len(label) > 44 else 15
     text = (f"Accounts lost: {describe_lost_split(lost, churn_days=p.analysis.churn_days)}. Revenue already lost = "
             "what each bought in the 12 months up to its last order, returns netted off.")
     if not bool(lost["history_complete"]):
@@ -568,8 +570,10 @@ def _lost_sheet(wb: Workbook, run, money: str) -> None:
         shown = accts.head(max(p.review.dashboard_at_risk_rows * 4, 100))
         write_cell(ws, 10, 1, f"Largest revenue already lost first: the {fmt_top(len(shown), len(accts))} accounts "
                    "lost").font = Font(bold=True)
+        one_segment = "segment" in shown and accts["segment"].nunique() <= 1  # all 'inactive': says nothing
         cols = [c for c in ("account_id", "account", "segment", "lifecycle", "last_order_date",
-                            "days_since_last_order", "revenue_lost_12m") if c in shown]
+                            "days_since_last_order", "revenue_lost_12m") if c in shown
+                and not (c == "segment" and one_segment)]
         write_frame(ws, shown[cols], start_row=11, formats={"last_order_date": "date", "days_since_last_order": "int",
                                                             "revenue_lost_12m": money},
                     headers={**_HEADERS, "lifecycle": "Status", "last_order_date": "Last order",
