@@ -13,10 +13,10 @@ PLAN = pd.DataFrame({"account_id": ["A", "B", "C"], "is_key": [True, True, False
                      "hours_allocated": [100.0, 50.0, 400.0]})
 
 
-def test_cost_counts_only_key_account_hours_and_the_clients_figures():
+def test_cost_counts_every_allocated_hour_and_the_clients_figures():
     c = compute_programme_cost(PLAN, cost_per_hour=80, tools_cost_per_year=1000, setup_cost=5000).set_index("item")
-    assert c.loc["manager_time", "quantity"] == 150  # C is not a key account
-    assert c.loc["manager_time", "amount"] == 150 * 80
+    assert c.loc["manager_time", "quantity"] == 550  # every segment's playbook hours: the scenarios count them all
+    assert c.loc["manager_time", "amount"] == 550 * 80
     assert c.loc["tools", "amount"] == 1000 and c.loc["setup", "amount"] == 5000
     assert not c["assumed"].any()
     assert c.loc["setup", "kind"] == "one-off" and c.loc["tools", "kind"] == "per year"
@@ -30,7 +30,7 @@ def test_a_cost_not_given_is_the_documented_assumption_and_says_so():
 
 
 def test_roi_and_payback_by_hand():
-    cost = compute_programme_cost(PLAN, cost_per_hour=80, tools_cost_per_year=0, setup_cost=6000)  # 12,000 a year
+    cost = compute_programme_cost(PLAN.iloc[:2], cost_per_hour=80, tools_cost_per_year=0, setup_cost=6000)  # 12,000
     sc = pd.DataFrame({"scenario": ["low", "base"], "gross_profit_impact": [6000.0, 48000.0]})
     bc = compute_business_case(sc, cost, ramp_up=[0.5, 1.0]).set_index("scenario")
     # base: profit 48,000 x 1.5 = 72,000; cost 6,000 + 2 x 12,000 = 30,000; net 42,000; ROI 1.4

@@ -749,7 +749,16 @@ def _account_plans(ws, run, ctx) -> None:
            headers=PLAN_COLUMNS, table="AccountPlans")
     ws.freeze_panes = "C2"
     ws.print_title_rows = "1:1"
-    _fit(ws, title_rows=(), max_width=60)
+    _fit(ws, title_rows=(), max_width=28)
+    for j, c in enumerate(cols, start=1):  # the long texts wrap, so the sheet prints legibly on A4 landscape
+        if c in ("objective", "action", "target", "situation"):
+            ws.column_dimensions[get_column_letter(j)].width = 22 if c == "situation" else 38
+            for r in range(2, len(df) + 2):
+                ws.cell(r, j).alignment = Alignment(wrap_text=True, vertical="top")
+    width = {j: ws.column_dimensions[get_column_letter(j)].width or 10 for j in range(1, len(cols) + 1)}
+    for r in range(2, len(df) + 2):  # explicit heights: LibreOffice does not grow a row for wrapped text
+        lines = max(len(str(ws.cell(r, j).value or "")) // max(int(width[j]) - 2, 1) + 1 for j in width)
+        ws.row_dimensions[r].height = 15 * min(lines, 6)
 
 
 # --------------------------------------------------------------------------- build
@@ -801,7 +810,10 @@ def build_segmentation_workbook(run) -> Path:
         ws.page_setup.fitToHeight = 0 if ws.title in ("Accounts", "Overrides log", "Data quality",
                                                       "Account plans") else 1
         ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.page_setup.paperSize = ws.PAPERSIZE_A3 if ws.title == "Accounts" else ws.PAPERSIZE_A4  # 28 columns
+        ws.page_setup.paperSize = ws.PAPERSIZE_A3 if ws.title == "Accounts" else ws.PAPERSIZE_A4
+        if ws.title == "Accounts":  # 28 columns: two A3 pages wide, the account's id and name on both
+            ws.page_setup.fitToWidth = 2
+            ws.print_title_cols = "A:B"
         tables = list(ws.tables.values())
         if tables and ws.title != "README" and ws.print_title_rows is None:  # a long table's header on every page
             header = range_boundaries(tables[0].ref)[1]

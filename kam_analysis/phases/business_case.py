@@ -1,7 +1,8 @@
 """The business case: what the programme costs, and what each scenario returns on it.
 
-The programme's cost is the account-manager time it puts on the key accounts (the
-coverage plan's hours on key accounts x the cost of an hour), the tools it needs each
+The programme's cost is the account-manager time the coverage plan allocates (every
+segment's playbook hours, since the impact scenarios count every segment's levers, x the
+cost of an hour), the tools it needs each
 year and a one-off set-up. Each comes from the parameters (``strategy.cost_per_hour``,
 ``strategy.tools_cost_per_year``, ``strategy.setup_cost``); one the client has not given
 is :data:`~kam_analysis.config.ASSUMED_PROGRAMME_COSTS` and is marked ``assumed`` so every
@@ -24,7 +25,7 @@ __all__ = ["COST_ITEMS", "compute_business_case", "compute_programme_cost"]
 
 #: cost item -> (label, parameter, kind)
 COST_ITEMS: dict[str, tuple[str, str, str]] = {
-    "manager_time": ("Account-manager time on key accounts", "cost_per_hour", "per year"),
+    "manager_time": ("Account-manager time the coverage plan allocates", "cost_per_hour", "per year"),
     "tools": ("CRM, data and tools", "tools_cost_per_year", "per year"),
     "setup": ("One-off set-up (training, CRM set-up, account-plan workshops)", "setup_cost", "one-off"),
 }
@@ -37,7 +38,7 @@ def compute_programme_cost(coverage_plan: pd.DataFrame, *, cost_per_hour: float 
     Parameters
     ----------
     coverage_plan : DataFrame
-        The coverage plan (``is_key``, ``hours_allocated``): the hours the plan puts on key accounts.
+        The coverage plan (``hours_allocated``): the hours the plan puts on accounts, every segment.
     cost_per_hour, tools_cost_per_year, setup_cost : float or None
         The client's figures; None uses the documented assumption and marks the item ``assumed``.
 
@@ -47,8 +48,7 @@ def compute_programme_cost(coverage_plan: pd.DataFrame, *, cost_per_hour: float 
         ``programme_cost``: item, label, kind ("per year" or "one-off"), quantity (hours for
         manager time, else 1), unit_cost, amount, assumed, parameter.
     """
-    key = coverage_plan["is_key"].astype(bool) if "is_key" in coverage_plan else pd.Series(True, coverage_plan.index)
-    hours = float(coverage_plan.loc[key, "hours_allocated"].fillna(0).sum())
+    hours = float(coverage_plan["hours_allocated"].fillna(0).sum())
     given = {"cost_per_hour": cost_per_hour, "tools_cost_per_year": tools_cost_per_year, "setup_cost": setup_cost}
     rows = []
     for item, (label, param, kind) in COST_ITEMS.items():

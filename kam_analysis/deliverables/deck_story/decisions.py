@@ -56,7 +56,7 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     n_key = int(segs["is_key"].astype(bool).sum()) if segs is not None and "is_key" in segs else None
     if n_key == 0:  # no account's value carries a dedicated manager: there is no KAM programme to fund
         return None
-    who = f" for the {fmt_count(n_key)} key accounts" if n_key else ""
+    who = f": {fmt_count(n_key)} key accounts and the coverage plan for the rest" if n_key else " and its coverage plan"
     rois = [r for r in bc["roi"] if is_num(r)]
     ret = f"ROI {fmt_share(b['roi'], decimals=0, signed=True)}, {_payback(b['payback_months'], years)}"
     if len(rois) > 1:
@@ -118,7 +118,7 @@ def s_decisions(d: DeckData) -> list[SlideSpec]:
                       source=d.source("business_case", "programme_cost", "recommendations"),
                       notes="The decisions the client must take. 1: the business case — the base scenario's gross "
                             "profit over the programme years (impact ramping up), against the programme's cost "
-                            "(account-manager hours on key accounts x cost per hour, tools per year, one-off set-up); "
+                            "(account-manager hours the coverage plan allocates x cost per hour, tools per year, one-off set-up); "
                             "ROI = net / cost; payback = first month the cumulative net turns positive. Others: the "
                             "largest recommendations by value. " + (note or "All costs are the client's figures."))]
 

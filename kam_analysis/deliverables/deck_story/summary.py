@@ -228,7 +228,7 @@ def s_key_numbers(d: DeckData) -> list[SlideSpec]:
     body = []  # status against target is the review section's KPI slide; this one says what each number is
     if notes_col:
         for _, r in tiles.iterrows():
-            if isinstance(r["note"], str) and r["note"].strip():
+            if isinstance(r["note"], str) and r["note"].strip() and "CI" not in r["note"]:  # method: notes only
                 body.append([(f"{d.label_of(r['kpi'])}: ", True), (_text(r["note"], 160), False)])
     act, ret, aov = d.headline("active_accounts"), d.headline("retention_rate"), d.headline("average_order_value")
     if act is not None and ret is not None:
