@@ -89,7 +89,8 @@ def programme_size_data(run) -> dict | None:
         return None
     cur = run.params.client.currency
     text = programme_size_text(z, tiers, money=lambda v: fmt_money(v, cur),
-                               churn_days=run.params.analysis.churn_days)
+                               churn_days=run.params.analysis.churn_days,
+                               lost=run.read_table("revenue_lost") if run.has_table("revenue_lost") else None)
     text["rows"] = [{**r, "accounts": int(r["accounts"]), "revenue_share": _clean(r["revenue_share"]),
                      "hours": _clean(r["hours"])} for r in text["rows"]]
     return text

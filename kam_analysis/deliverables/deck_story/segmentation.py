@@ -300,11 +300,14 @@ def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
     return capacity_text(z)
 
 
-def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int) -> dict:
+def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
+                        lost: pd.DataFrame | None = None) -> dict:
     """Title, takeaways and tier rows of "where key-account management fits", for every deliverable.
 
     ``z``: :func:`sizing_figures`; ``tiers``: the ``coverage_tiers`` table; ``money``: the
-    client's money formatter. The title is the capacity gap when it binds.
+    client's money formatter; ``lost``: the ``revenue_lost`` table (the revenue already lost
+    to the accounts that stopped buying, said with the inactive group). The title is the
+    capacity gap when it binds.
     """
     live, sel = int(z["live_accounts"]), int(z["selected"])
     key = tiers[tiers["tier"] == "key"]
@@ -321,8 +324,14 @@ def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int)
     floor = f"A dedicated manager needs an account with at least {money(z['key_floor'])} of revenue a year"
     if is_num(z.get("growth_floor")) and z["growth_floor"] < 1e300:
         floor += f"; a pooled team {money(z['growth_floor'])}"
-    take = [f"{fmt_count(live)} live accounts; {fmt_count(z['inactive_accounts'])} inactive (no order in the last "
-            f"{churn_days} days), a group of their own, off the portfolio matrix", floor, cap]
+    inactive = (f"{fmt_count(live)} live accounts; {fmt_count(z['inactive_accounts'])} inactive (no order in the "
+                f"last {churn_days} days), a group of their own, off the portfolio matrix")
+    if lost is not None and len(lost) and int(lost["accounts_lost_12m"].iloc[0]) > 0:
+        r = lost.iloc[0]
+        inactive += (f"; {'at least ' if not bool(r['history_complete']) else ''}{money(r['revenue_lost_12m'])} of "
+                     f"revenue already lost to the {fmt_count(r['accounts_lost_12m'])} that stopped buying in the "
+                     "last 12 months")
+    take = [inactive, floor, cap]
     rows = [{"tier": r["label"], "accounts": r["accounts"], "revenue_share": r["revenue_share"],
              "service": TIER_SERVICE.get(r["tier"], ""), "hours": r["hours_per_account"]} for _, r in tiers.iterrows()]
     return {"title": title, "takeaways": take, "rows": rows, "capacity_binds": bool(z.get("capacity_gap", 0) > 0
@@ -338,7 +347,8 @@ def s_programme_size(d: DeckData) -> list[SlideSpec]:
                 topic="Where key-account management fits")
     if t is None:
         return []
-    text = programme_size_text(z, t, money=d.money, churn_days=d.params.analysis.churn_days)
+    text = programme_size_text(z, t, money=d.money, churn_days=d.params.analysis.churn_days,
+                               lost=d.peek("revenue_lost", ("accounts_lost_12m", "revenue_lost_12m", "history_complete")))
     title, take = text["title"], text["takeaways"]
     rows = [[_text(r["tier"], 30), fmt_count(r["accounts"]), fmt_share(r["revenue_share"]), r["service"],
              fmt_count(r["hours"])] for r in text["rows"]]
