@@ -113,4 +113,4 @@ def test_no_fund_the_programme_decision_without_key_accounts(demo_run, tmp_path)
         got = _programme_decision(DeckData(run))
         assert (got is not None) == expect
         if expect:
-            assert got[0][0] == "Fund the KAM programme for the 2 key accounts"
+            assert got[0][0].startswith("Fund the KAM programme") and "2 key accounts" in got[0][0]
