@@ -7,19 +7,15 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ..present.formats import fmt_share, fmt_value
+from ..present.formats import axis_formatter, fmt_count, fmt_share, fmt_value
 from ._style import series_colors, money_axis, rag_color
 
 __all__ = ["plot_kpi_tracking", "plot_spc", "plot_parallel_trends", "plot_migration_matrix",
            "plot_recommendations", "plot_scorecard"]
 
 def _format_axis(ax, *, unit: str | None, currency: str | None) -> None:
-    if unit == "currency" and currency:
-        ax.yaxis.set_major_formatter(money_axis(currency))
-    elif unit == "share":
-        ax.yaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
-    else:
-        ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
+    """Ticks as the deliverables write the KPI's unit (present.formats.axis_formatter)."""
+    ax.yaxis.set_major_formatter(axis_formatter(unit or "count", currency or "EUR"))
 
 
 def _date_axis(ax) -> None:
@@ -127,7 +123,7 @@ def plot_migration_matrix(migration: pd.DataFrame, *, value: str = "accounts", t
     m = migration.pivot(index="from_segment", columns="to_segment", values=value).reindex(index=rows, columns=cols)
     m = m.fillna(0)
     if value == "accounts":
-        annot = m.map(lambda v: f"{v:,.0f}")
+        annot = m.map(fmt_count)
     else:
         f = money_axis(currency or "EUR")
         annot = m.map(lambda v: f(v))

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ..metrics import kpi_prose
+from ..metrics import format_kpi, kpi_prose
 from .review import ALL_ACCOUNTS
 from ..present.formats import fmt_money
 from .whitespace import summarise_whitespace
@@ -44,22 +44,6 @@ RULE_OWNERS: dict[str, tuple[str, int]] = {
 }
 
 
-
-
-
-
-
-def _fmt_kpi(v: float, kpi: str) -> str:
-    if not np.isfinite(v):
-        return "n/a"
-    if "rate" in kpi or "growth" in kpi or "share" in kpi:
-        return f"{v:.1%}"
-    if abs(v) >= 100:
-        return f"{v:,.0f}"
-    return f"{v:,.1f}"
-
-
-
 #: what a recommendation's ``value`` measures (the ``value_basis`` column); values of different
 #: bases are never added up
 VALUE_BASIS = {
@@ -70,11 +54,9 @@ VALUE_BASIS = {
 }
 
 
-
 #: relationship KPIs: missing their target puts the segment's revenue at risk of churn
 LOYALTY_KPIS = frozenset({"nps", "nps_revenue_weighted", "csat_top2", "csat_mean", "retention_rate", "churn_rate",
                           "repeat_purchase_rate"})
-
 
 
 def _segment_risk(churn_risk: pd.DataFrame | None, segments: pd.DataFrame | None, segment: str, *,
@@ -86,7 +68,6 @@ def _segment_risk(churn_risk: pd.DataFrame | None, segments: pd.DataFrame | None
     ids = set(segments.loc[segments[segment_col].astype(str) == segment, account_col].astype(str))
     r = churn_risk[churn_risk[account_col].astype(str).isin(ids)]["revenue_at_risk"].astype(float)
     return float(r[np.isfinite(r)].sum())
-
 
 
 def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series, *,
@@ -156,19 +137,17 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
         rows.append({"rule": "segment_target_gap", "segment": r.segment,
                      "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
                                        f"{label} levers on the next business-review agenda",
-                     "evidence": f"KPI scorecard: {r.segment} {label} = {_fmt_kpi(r.value, r.kpi)} vs target "
-                                 f"{_fmt_kpi(r.target, r.kpi)} (status {r.status}); segment revenue (12m) "
+                     "evidence": f"KPI scorecard: {r.segment} {label} = {format_kpi(r.value, r.kpi, currency)} vs target "
+                                 f"{format_kpi(r.target, r.kpi, currency)} (status {r.status}); segment revenue (12m) "
                                  f"{fmt_money(rev, currency)}{extra}",
                      "value": float(value), "value_basis": basis})
     return pd.DataFrame(rows, columns=[c for c in _REC_COLUMNS if c != "rank"])
-
 
 
 def _blank_or_label(values: pd.Series, labels: set[str]) -> pd.Series:
     """True where a manager field is empty or one of ``labels`` (case-insensitive)."""
     v = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.lower()
     return (v == "") | v.isin(labels)
-
 
 
 def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None, *,
@@ -231,7 +210,6 @@ def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None,
         "value": total, "value_basis": VALUE_BASIS["risk"]}], columns=cols)
 
 
-
 def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str = "EUR",
                     account_col: str = "account_id") -> pd.DataFrame:
     """The largest cross-sell whitespace.
@@ -288,7 +266,6 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
                                  f"vs {fmt_money(r.baseline, currency)} at baseline ({change:+.1%})",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
     return pd.DataFrame(rows, columns=cols)
-
 
 
 def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None) -> pd.DataFrame:
