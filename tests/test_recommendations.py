@@ -33,6 +33,8 @@ def test_rule_segment_target_gaps_fires_only_on_red_target_gaps():
     # average order value 40 vs target 50 at today's volume: 1000 x 10 / 40
     aov = _scorecard([("Star", "average_order_value", 40.0, 45.0, 50.0, "red", "target")])
     assert recommendations.rule_segment_target_gaps(aov, rev)["value"].iloc[0] == pytest.approx(250.0)
+    # the inactive accounts get no 'lift the KPI to target' (nothing to review with a dormant account)
+    assert recommendations.rule_segment_target_gaps(aov, rev, skip=["Star"]).empty
 
 
 

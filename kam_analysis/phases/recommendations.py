@@ -74,8 +74,11 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
                              churn_risk: pd.DataFrame | None = None, segments: pd.DataFrame | None = None,
                              statuses: Iterable[str] = ("red",), currency: str = "EUR",
                              all_label: str = ALL_ACCOUNTS, segment_col: str = "quadrant",
-                             account_col: str = "account_id") -> pd.DataFrame:
+                             account_col: str = "account_id", skip: Iterable[str] = ()) -> pd.DataFrame:
     """Segments missing a KPI target, each valued at the money at stake for closing that gap.
+
+    ``skip`` names segments that get no such recommendation: the inactive accounts (no order
+    in the churn window), whose order value or growth no business review can lift.
 
     Fires for every segment x KPI of the scorecard with ``status_basis == "target"`` and a
     status in ``statuses``. ``value`` and ``value_basis`` (``R`` = the segment's
@@ -98,7 +101,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
     statuses = set(statuses)
     rows = []
     sc = scorecard[(scorecard["status_basis"] == "target") & scorecard["status"].isin(statuses)
-                   & (scorecard["segment"] != all_label)]
+                   & (scorecard["segment"] != all_label) & ~scorecard["segment"].isin(set(skip))]
     ret = scorecard[scorecard["kpi"] == "retention_rate"]
     ret_all = ret.loc[ret["segment"] == all_label, "value"]
     for r in sc.itertuples(index=False):
@@ -320,7 +323,8 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
         notes.append("churn-risk evidence and the uncovered-risk rule skipped: the churn_risk table has no scored "
                      "account (the data did not support the churn model; see churn_model_status)")
     outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
-                                        statuses=rv.recommend_on_status, currency=cur)]
+                                        statuses=rv.recommend_on_status, currency=cur,
+                                        skip=[p.segmentation.key_accounts.tier_names.inactive])]
     plan = run.read_table("coverage_plan")
     if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
         plan = None
