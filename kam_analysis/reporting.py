@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown as _IPythonMarkdown
 
-from .present.formats import fmt_money
+from .present.formats import fmt_count, fmt_date, fmt_money, fmt_share
 from .safety import escape_styler, safe_markdown
 
 __all__ = ["Markdown", "style_table", "validation_table"]
@@ -32,7 +32,8 @@ class Markdown(_IPythonMarkdown):
 def style_table(df: pd.DataFrame, *, currency: str | None = None, money: list[str] = (), pct: list[str] = (),
                 ints: list[str] = (), decimals: dict[str, int] | None = None, dates: list[str] = (),
                 caption: str = ""):
-    """A pandas Styler with number formats: money, percentages, integers, dates.
+    """A pandas Styler with number formats: money, percentages, integers, dates, each written as the
+    deliverables write it (:mod:`kam_analysis.present.formats`).
 
     Missing values show as an en dash, never as "nan".
     """
@@ -40,13 +41,13 @@ def style_table(df: pd.DataFrame, *, currency: str | None = None, money: list[st
     for c in money:
         fmt[c] = lambda v: fmt_money(v, currency or "")
     for c in pct:
-        fmt[c] = "{:.1%}"
+        fmt[c] = fmt_share
     for c in ints:
-        fmt[c] = "{:,.0f}"
+        fmt[c] = fmt_count
     for c, d in (decimals or {}).items():
         fmt[c] = "{:,.%df}" % d
     for c in dates:
-        fmt[c] = lambda v: v.strftime("%Y-%m-%d") if hasattr(v, "strftime") else v
+        fmt[c] = lambda v: fmt_date(v) if hasattr(v, "strftime") else v
     fmt = {k: v for k, v in fmt.items() if k in df.columns}
     st = escape_styler(df, caption=caption).format(fmt, na_rep="–", escape="html").hide(axis="index")
     return st
