@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...present.theme import tint
 from .._pptx import Box, SlideCanvas
-from ._base import _bullets, _churn_unsupported, DeckData, IN, _rows_per_page, SlideSpec, _text
+from ._base import _bullets, _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text
 
 
 PHASES = [
@@ -175,8 +175,10 @@ def s_most(d: DeckData) -> list[SlideSpec]:
     rows = [("Mission", [m.mission] if m.mission else []), ("Objectives", m.objectives),
             ("Strategies", m.strategies), ("Tactics", m.tactics)]
     rows = [r for r in rows if r[1]]
-    title = (f"The KAM programme cascades from its mission to {len(m.tactics)} concrete tactics" if m.tactics
-             else "The KAM programme's mission and objectives set the direction")
+    goals = [_lc_first(_text(x, 80).rstrip(".")) for x in m.objectives[:2]]
+    title = (f"The programme aims to {' and '.join(goals)}" if goals
+             else f"Mission: {_text(m.mission, 110).rstrip('.')}" if m.mission
+             else "The KAM programme's strategies and tactics set the direction")
 
     def draw(c: SlideCanvas):
         box = c.region("Body")
@@ -198,6 +200,15 @@ def s_gaps(d: DeckData) -> list[SlideSpec]:
     if not g:
         d.skip("Gap analysis", "no gaps given for this engagement", detail="parameter context.gaps")
         return []
+    # the gap the capability self-assessment scores weakest comes first; else the consultant's first
+    ms = d.peek("maturity_stage")
+    weakest = str(ms["weakest_dimension"].iloc[0]).lower() if ms is not None and len(ms) and \
+        "weakest_dimension" in ms.columns and isinstance(ms["weakest_dimension"].iloc[0], str) else ""
+    g = sorted(g, key=lambda x: x.area.strip().lower() != weakest)
+    first = g[0]
+    lead = (f"{_text(first.area, 60)} is the gap to close first: "
+            + (f"{_lc_first(_text(first.current, 70))} today, " if first.current else "")
+            + (f"{_lc_first(_text(first.desired, 70))} as the target" if first.desired else "the target state"))
     rows = [[_text(x.area, 60), _text(x.current, 160), _text(x.desired, 160), _text(x.action, 160)] for x in g]
     specs = []
     pages = _rows_per_page(len(rows), 6)
@@ -205,8 +216,7 @@ def s_gaps(d: DeckData) -> list[SlideSpec]:
         def draw(c: SlideCanvas, sl=sl):
             c.table(c.region("Table"), ["Area", "Today", "Target state", "How to close the gap"], rows[sl],
                     widths=[1.3, 2, 2, 2.2], bold_cols=[0], max_pt=13)
-        title = f"{len(g)} gaps separate today's account management from the target state" + (
-            f" ({k + 1}/{len(pages)})" if len(pages) > 1 else "")
+        title = lead + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else "")
         specs.append(SlideSpec("context", "Table", title, draw, topic="Gap analysis",
                                source="Consultant assessment",
                                notes="Gap analysis: current state, desired state and closing action per area."))
@@ -222,7 +232,8 @@ def s_strengths(d: DeckData) -> list[SlideSpec]:
     def draw(c: SlideCanvas):
         _bullets(c, c.region("Body"), [_text(x, 220) for x in s], size=18)
 
-    return [SlideSpec("context", "Title and Content", f"The programme can build on {len(s)} existing strengths", draw,
+    lead = " and ".join(_lc_first(_text(x, 70).rstrip(".")) for x in s[:2])
+    return [SlideSpec("context", "Title and Content", f"The programme can build on {lead}", draw,
                       topic="Strengths", source="Consultant assessment",
                       notes="Strengths recorded by the engagement team.")]
 
