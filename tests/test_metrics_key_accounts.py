@@ -128,3 +128,15 @@ def test_no_lapsed_account_is_selected_and_the_list_stays_within_value_and_capac
     assert s["key_floor"] == pytest.approx(0.01 * values[live].sum())
 
 
+
+
+def test_without_a_cost_the_assumed_cost_only_makes_the_floor_stricter():
+    # 1% of 200,000 over 40 h = 50 per hour; the assumed 60 / 10% = 600 per hour is stricter
+    f, basis = value_per_hour_floor(200_000, key_hours=40, min_revenue_share=0.01, assumed_cost_per_hour=60)
+    assert f == pytest.approx(600.0) and "assumed" in basis
+    # 1% of 10m over 40 h = 2,500 per hour: the share floor stands
+    assert value_per_hour_floor(10e6, key_hours=40, min_revenue_share=0.01,
+                                assumed_cost_per_hour=60)[0] == pytest.approx(2500.0)
+    # the client's own cost replaces both
+    assert value_per_hour_floor(10e6, key_hours=40, min_revenue_share=0.01, cost_per_hour=30,
+                                assumed_cost_per_hour=60)[0] == pytest.approx(300.0)

@@ -105,3 +105,32 @@ def test_deliverables_say_how_orders_were_counted(thin):
     assert expected in deck
     ws = load_workbook(built["segmentation_workbook"], read_only=True)["Data quality"]
     assert expected + "." in [c for row in ws.iter_rows(values_only=True) for c in row if isinstance(c, str)]
+
+
+def test_key_accounts_within_value_and_capacity_and_no_manager_promise_to_the_mass(thin):
+    """docs/key_accounts.md on both thin clients: key accounts are live, carry a dedicated manager's hours
+    and no more than capacity allows; only they get a dedicated manager or an account plan; the consumer
+    base (no customer near 1% of revenue) gets none, and the deck says so."""
+    from pptx import Presentation
+
+    profile, result, _ = thin
+    run = result.run
+    seg = run.read_table("segments")
+    z = run.read_table("key_account_sizing").set_index("metric")["value"]
+    key = seg[seg["is_key"].astype(bool)]
+    assert (key["account_status"] == "live").all() and len(key) == z["selected"]
+    assert (key["revenue_12m"] >= z["key_floor"]).all()
+    if pd.notna(z["capacity_accounts"]):
+        assert len(key) <= z["capacity_accounts"]
+    plan = run.read_table("coverage_plan")
+    dedicated = plan[plan["hours_per_account"] >= run.read_table("coverage_tiers").set_index("tier").loc[
+        "key", "hours_per_account"]]
+    assert set(dedicated["account_id"]) <= set(key["account_id"])
+    assert set(run.read_table("account_plans")["account_id"]) <= set(key["account_id"])
+    titles = [s.shapes.title.text_frame.text for s in Presentation(run.dir / "deliverables" / "framework_deck.pptx").slides
+              if s.shapes.title is not None]
+    if profile == "consumer":
+        assert key.empty
+        assert any(t.startswith("Key-account management fits none of the") for t in titles)
+    else:
+        assert any(t.startswith(f"Key-account management fits {len(key):,} of") for t in titles)

@@ -88,17 +88,22 @@ TIERS = ("key", "growth", "core", "inactive")
 
 
 def value_per_hour_floor(live_revenue: float, *, key_hours: float, min_revenue_share: float,
-                         cost_per_hour: float = 0.0, max_cost_share: float = 0.10) -> tuple[float, str]:
-    """The value an account must bring a year for each account-manager hour it gets.
+                         cost_per_hour: float | None = None, max_cost_share: float = 0.10,
+                         assumed_cost_per_hour: float | None = None) -> tuple[float, str]:
+    """The revenue an account must bring a year for each account-manager hour it gets.
 
     An account **can carry** ``h`` hours of account-manager time a year when its
-    last-12-month revenue is at least ``h x floor``. The floor is, in order:
+    last-12-month revenue is at least ``h x floor``:
 
-    * with a cost per hour (``strategy.cost_per_hour`` > 0): ``cost_per_hour / max_cost_share``
-      - the manager's time may cost at most ``max_cost_share`` of the account's revenue;
-    * otherwise: ``min_revenue_share x live_revenue / key_hours`` - a dedicated manager's
-      ``key_hours`` need an account with at least ``min_revenue_share`` of the live base's
-      revenue (the client's own concentration decides how many accounts reach it).
+    * with the client's cost per hour (``strategy.cost_per_hour`` > 0):
+      ``cost_per_hour / max_cost_share`` - the manager's time may cost at most
+      ``max_cost_share`` of the account's revenue;
+    * otherwise the stricter of ``min_revenue_share x live_revenue / key_hours`` (a dedicated
+      manager's ``key_hours`` need an account with at least ``min_revenue_share`` of the
+      live base's revenue: the client's own concentration decides how many reach it) and,
+      with ``assumed_cost_per_hour`` (the business case's documented assumption),
+      ``assumed_cost_per_hour / max_cost_share`` - so a small base whose few customers are
+      each a visible share of its revenue does not promise a manager to a small account.
 
     Returns ``(floor, basis)``, ``basis`` a sentence for the method notes. ``floor`` is
     infinite when the live base has no revenue (no account can carry any hours).
@@ -109,9 +114,14 @@ def value_per_hour_floor(live_revenue: float, *, key_hours: float, min_revenue_s
                 f"(cost per hour {cost_per_hour:,.2f})")
     if not live_revenue or live_revenue <= 0 or not key_hours or key_hours <= 0:
         return float("inf"), "no revenue from live accounts: no account can carry manager time"
-    return (min_revenue_share * float(live_revenue) / float(key_hours),
-            f"a dedicated manager ({key_hours:,.0f} h a year) needs an account with at least "
-            f"{min_revenue_share:.1%} of the live accounts' revenue")
+    share = min_revenue_share * float(live_revenue) / float(key_hours)
+    basis = (f"a dedicated manager ({key_hours:,.0f} h a year) needs an account with at least "
+             f"{min_revenue_share:.1%} of the live accounts' revenue")
+    if assumed_cost_per_hour and assumed_cost_per_hour / max_cost_share > share:
+        return (float(assumed_cost_per_hour) / max_cost_share,
+                f"manager time may cost at most {max_cost_share:.0%} of an account's revenue at an assumed "
+                f"{assumed_cost_per_hour:,.0f} per hour (no cost per hour given; stricter here than {basis[2:]})")
+    return share, basis
 
 
 def compute_key_account_sizing(accounts: pd.DataFrame, *, key_hours: float, growth_hours: float,

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..config import ASSUMED_PROGRAMME_COSTS
 from ..metrics.key_accounts import compute_key_account_sizing, value_per_hour_floor
 from .coverage import resolve_capacity
 from .playbooks import engagement_tier_hours, engagement_tier_models, load_playbooks
@@ -58,7 +59,8 @@ def size_key_accounts(accounts: pd.DataFrame, inputs: dict[str, Any], *, account
     h = inputs["hours"]
     live_rev = float(accounts.loc[accounts["live"].astype(bool), "revenue_12m"].clip(lower=0).sum())
     floor, basis = value_per_hour_floor(live_rev, key_hours=h["key"], min_revenue_share=cfg.min_revenue_share,
-                                        cost_per_hour=inputs["cost_per_hour"], max_cost_share=cfg.max_cost_share)
+                                        cost_per_hour=inputs["cost_per_hour"], max_cost_share=cfg.max_cost_share,
+                                        assumed_cost_per_hour=ASSUMED_PROGRAMME_COSTS["cost_per_hour"])
     per, sizing = compute_key_account_sizing(
         accounts, key_hours=h["key"], growth_hours=h["growth"], floor=floor,
         capacity_hours=inputs["capacity_hours"], hours_per_manager=inputs["hours_per_manager"],
