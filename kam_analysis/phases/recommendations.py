@@ -350,6 +350,7 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     if cohorts is None:
         notes.append("stalled-playbook rule skipped: no playbook cohorts (see above)")
     else:
-        outputs.append(rule_stalled_playbooks(cohorts, cohorts["segment"].unique(),
+        inactive = p.segmentation.key_accounts.tier_names.inactive  # stopped buying: a win-back list, not a cohort
+        outputs.append(rule_stalled_playbooks(cohorts, [s for s in cohorts["segment"].unique() if s != inactive],
                                               min_improvement=rv.playbook_min_improvement, currency=cur))
     return compute_recommendations(*outputs, plan_date=p.strategy.plan_date or p.analysis.as_of_date), notes
