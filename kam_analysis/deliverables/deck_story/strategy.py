@@ -364,10 +364,11 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
     rows = [[d.name_of(r["account_id"]), d.money(r["revenue_12m"])] + ([_text(r["situation"], 60)] if has_sit else [])
             + [_text(r["objective"], 150), nxt(r)] for _, r in top.iterrows()]
     which = fmt_top(len(top), n_all)
+    which = which if len(top) >= n_all else f"the {which}"  # "all 2", "the top 8 of 15"
     sits = t["situation"].astype(str).str.split("; ").str[0].value_counts() if has_sit else pd.Series(dtype=int)
-    title = (f"Each key account gets its own plan; of the {which} by value, "
+    title = (f"Each key account gets its own plan; of {which} by value, "
              f"{fmt_count(int((top['situation'].astype(str).str.split('; ').str[0] == sits.index[0]).sum()))} "
-             f"start with {sits.index[0]}" if has_sit and len(sits) else f"Account plans for the {which} key accounts")
+             f"start with {sits.index[0]}" if has_sit and len(sits) else f"Account plans for {which} key accounts")
 
     def draw(c: SlideCanvas):
         c.table(c.region("Table"), ["Account", "Revenue (12m)"] + (["Situation"] if has_sit else []) +
