@@ -134,3 +134,12 @@ def test_key_accounts_within_value_and_capacity_and_no_manager_promise_to_the_ma
         assert any(t.startswith("Key-account management fits none of the") for t in titles)
     else:
         assert any(t.startswith(f"Key-account management fits {len(key):,} of") for t in titles)
+
+
+def test_client_pages_show_no_internal_name(thin):
+    """The client-language scan (tests/test_client_language.py) on the consumer and B2B clients."""
+    from client_text import scan
+
+    _, result, _ = thin
+    found = scan({p.stem: p for p in (result.run_dir / "deliverables").iterdir()})
+    assert not found, "\n".join(f"{w}: {h} in {t[:140]!r}" for w, t, h in found[:30])

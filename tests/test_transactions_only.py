@@ -171,3 +171,12 @@ def test_dashboards_show_the_baseline_not_developer_text(bare):
     # no programme: the programme section says so in client words, and there is no estimate sheet
     assert "No key-account programme is recorded" in html and "analysis.programme_start" not in html
     assert "No key-account programme is recorded" in dash and "Programme impact" not in wb.sheetnames
+
+
+def test_client_pages_show_no_internal_name(bare):
+    """The client-language scan (tests/test_client_language.py) on a client that sent only orders:
+    the 'not included' and data-request pages must say what is missing in words too."""
+    from client_text import scan
+
+    found = scan({p.stem: p for p in (bare["dir"] / "deliverables").iterdir()})
+    assert not found, "\n".join(f"{w}: {h} in {t[:140]!r}" for w, t, h in found[:30])

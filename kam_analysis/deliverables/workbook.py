@@ -25,7 +25,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..data.orders import order_rule_client
 from ..metrics import kpi_label
-from ..present.labels import P_ALIVE, label, labels
+from ..present.labels import P_ALIVE, client_words, label, labels
 from ..present.theme import active_theme
 from ._xlsx import (FMT, THIN, autofit_columns, save_workbook, set_workbook_properties, title_block,
                     write_cell, write_frame)
@@ -687,14 +687,16 @@ def _data_quality(ws, run, ctx) -> None:
     row = _section(ws, row, "Problems found")
     probs = v.get("problems", [])
     if probs:
-        pr = pd.DataFrame([{"severity": p.get("severity"), "message": p.get("message"), "file": p.get("file"),
-                            "column": p.get("column"), "rows": p.get("count"), "fix": p.get("fix")} for p in probs])
+        # in client words: no file path or parameter key (the consultant has both in validation.json)
+        pr = pd.DataFrame([{"severity": p.get("severity"), "message": client_words(p.get("message")),
+                            "column": p.get("column"), "rows": p.get("count"), "fix": client_words(p.get("fix"))}
+                           for p in probs])
         last, _ = _frame(ws, pr, start_row=row, formats={"rows": "int"},
-                              headers={"severity": "Severity", "message": "Problem", "file": "File",
+                              headers={"severity": "Severity", "message": "Problem",
                                        "column": "Column", "rows": "Rows affected", "fix": "What to do"},
                               table="DataProblems", freeze=False)
         for r in range(row + 1, last + 1):
-            for c in (2, 6):
+            for c in (2, 5):
                 ws.cell(r, c).alignment = Alignment(wrap_text=True, vertical="top")
         row = last + 2
     else:
@@ -705,6 +707,8 @@ def _data_quality(ws, run, ctx) -> None:
         d = dr.copy()
         if "kpis" in d:
             d["kpis"] = [", ".join(kpi_label(k.strip()) for k in str(v).split(",") if k.strip()) for v in d["kpis"]]
+        if "reason" in d:
+            d["reason"] = d["reason"].map(client_words)
         if "supported" in d:
             d["supported"] = _yes_no(d["supported"])
         last, _ = _frame(ws, d, start_row=row, headers={"analysis": "Analysis", "supported": "Supported",

@@ -7,7 +7,9 @@ here to give it a better name).
 """
 from __future__ import annotations
 
-__all__ = ["COLUMN_LABELS", "P_ALIVE", "label", "labels"]
+import re
+
+__all__ = ["COLUMN_LABELS", "P_ALIVE", "client_words", "label", "labels"]
 
 #: the BG/NBD probability that an account is still buying, in words
 P_ALIVE = "Chance still active"
@@ -55,3 +57,19 @@ def label(name) -> str:
 def labels(text) -> str:
     """A comma-separated list of names (``"recency_days, n_orders"``) in the client's words."""
     return ", ".join(label(x.strip()) for x in str(text).split(",") if x.strip())
+
+
+_PARAM_REF = re.compile(r"\s*\((?:[^()]*?\b[a-z_]+\.[a-z_.]+\b[^()]*)\)")
+_SNAKE = re.compile(r"(?<![\w.@/-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/])")
+_FILE = re.compile(r"(?:[\w./\\-]*[/\\])?[\w.-]+\.(?:csv|ya?ml|parquet|json|xlsx|xls)\b", re.I)
+
+
+def client_words(text) -> str:
+    """Consultant text made fit for a client page: a parenthesis naming a parameter key
+    ("(data.capability)") is dropped, a snake_case name is said in words (:func:`label`) and a
+    file path becomes "the client's file"."""
+    if not isinstance(text, str):
+        return text
+    t = _PARAM_REF.sub("", text)
+    t = _FILE.sub("the client's file", t)
+    return _SNAKE.sub(lambda m: label(m.group(0)), t)
