@@ -181,3 +181,26 @@ def test_every_table_reaches_a_deliverable_or_is_documented_consultant_only(deli
     assert not unseen, f"tables no deliverable shows and the catalogue does not call consultant-only: {unseen}"
     shown_anyway = sorted(t for t in read & written if TABLES[t].consultant_only)
     assert not shown_anyway, f"tables marked consultant-only that a deliverable reads: {shown_anyway}"
+
+
+@pytest.mark.slow
+def test_kpi_intervals_stand_beside_the_kpis(deliverables):
+    """The KPI dashboard's KPI-vs-target sheet and the deck's KPI tiles carry each KPI's interval."""
+    import pandas as pd
+    from openpyxl import load_workbook
+    from pptx import Presentation
+
+    from kam_analysis.present.formats import fmt_value
+
+    run_dir = deliverables["deck"].parents[1]
+    head = pd.read_parquet(run_dir / "tables" / "kpi_headline.parquet").set_index("kpi")
+    ws = load_workbook(deliverables["kpi_dashboard"])["KPI vs target"]
+    header = [c.value for c in ws[4]]
+    lo = header.index("95% range, low")
+    row = next(r for r in ws.iter_rows(min_row=5, values_only=True) if r[0] == head.loc["retention_rate", "label"])
+    assert row[lo] == pytest.approx(head.loc["retention_rate", "ci_low"])
+    want = (f"95% range {fmt_value(head.loc['retention_rate', 'ci_low'], 'share')}–"
+            f"{fmt_value(head.loc['retention_rate', 'ci_high'], 'share')}")
+    deck = "\n".join(sh.text_frame.text for s in Presentation(deliverables["deck"]).slides for sh in s.shapes
+                     if sh.has_text_frame)
+    assert want in deck

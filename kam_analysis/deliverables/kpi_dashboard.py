@@ -412,11 +412,21 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     money = excel_number_format("currency", cur, compact=False)
     kvt = run.read_table("kpi_vs_target")
     cols = [c for c in ["kpi", "current", "target", "gap", "status", "baseline", "vs_baseline"] if c in kvt]
-    view, fmts = _kpi_view(kvt[cols], value_cols=["current", "target", "baseline"], currency=cur)
+    kv = kvt[cols]
+    head = run.read_table("kpi_headline") if run.has_table("kpi_headline") else None
+    if head is not None and {"kpi", "ci_low", "ci_high", "n"} <= set(head.columns):  # what qualifies each KPI
+        q = head.drop_duplicates("kpi").set_index("kpi")
+        kv = kv.assign(ci_low=kv["kpi"].map(q["ci_low"]), ci_high=kv["kpi"].map(q["ci_high"]),
+                       small_base=[f"yes: {n:,.0f}" if pd.notna(n) and n < p.thresholds.min_denominator else ""
+                                   for n in kv["kpi"].map(q["n"])])
+    view, fmts = _kpi_view(kv, value_cols=["current", "target", "baseline", "ci_low", "ci_high"], currency=cur)
+    lvl = f"{p.thresholds.confidence:.0%}"
     _detail(wb, "KPI vs target", "Headline KPIs against target and baseline",
             "Trailing twelve months; baseline = the same KPI at the baseline date; changes of shares and "
-            "scores in points, of money and counts in %", view, formats={}, row_formats=fmts,
-            status_col="status", table="KpiVsTarget")
+            f"scores in points, of money and counts in %; {lvl} range where the KPI has one; small base = fewer "
+            f"than {p.thresholds.min_denominator} accounts or responses, read with care", view, formats={},
+            row_formats=fmts, status_col="status", table="KpiVsTarget",
+            headers={"ci_low": f"{lvl} range, low", "ci_high": f"{lvl} range, high", "small_base": "Small base"})
     sc = run.read_table("kpi_scorecard")
     cols = [c for c in ["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap", "status",
                         "status_basis"] if c in sc]
