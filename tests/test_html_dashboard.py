@@ -143,6 +143,21 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             assert "<script>window.__pwned = 1</script>Evil & Co" in table_text
             assert "</script><b>bold</b>" in table_text
             assert page.locator("#at-risk-table b").count() == 0
+            # the KPI-by-segment cells are coloured only where the client set a target
+            data = collect_dashboard_data(review_run)
+            shown = {k["kpi"] for k in data["scorecard_kpis"]}
+            rated = sum(r["status_basis"] == "target" and r["status"] in ("green", "amber", "red")
+                        for r in data["scorecard"] if r["kpi"] in shown)
+            baseline_only = sum(r["status_basis"] != "target" for r in data["scorecard"] if r["kpi"] in shown)
+            assert baseline_only > 0  # the fixture has KPIs with no target: they stay uncoloured
+            assert page.locator("#scorecard-table td[class*='rag-']").count() == rated
+            # every x-axis label of the trend charts lies inside its chart (none cut off at the edge)
+            overflow = page.evaluate("""() => Array.from(document.querySelectorAll('#trends svg')).flatMap(svg => {
+                const box = svg.getBoundingClientRect();
+                return Array.from(svg.querySelectorAll('text.x-label')).map(t => t.getBoundingClientRect())
+                  .filter(r => r.left < box.left - 0.5 || r.right > box.right + 0.5).map(r => [r.left, r.right, box.right]);
+            })""")
+            assert page.locator("#trends text.x-label").count() >= 2 and overflow == []
             page.screenshot(path=str(tmp_path / "dashboard_all.png"), full_page=True)
             # the segment filter changes what is shown
             segments = page.locator("#segment-filter option").all_inner_texts()
@@ -177,3 +192,55 @@ def test_pseudonymised_run_shows_no_account_names(review_run):
     shown = [r["name"] for r in data["at_risk"]] + [m["name"] for m in data["matrix"]]
     assert shown and all(re.fullmatch(r"Account \d{4}", n) for n in shown)
     assert HOSTILE_SCRIPT not in json.dumps(data)
+
+
+# --------------------------------------------------------------------------- what a thin client sees
+def test_heading_speaks_of_targets_only_when_one_is_set(review_run, tmp_path):
+    with_targets = collect_dashboard_data(review_run)
+    assert with_targets["has_targets"] and "Headline KPIs against target" in render_dashboard(with_targets)
+    data = collect_dashboard_data(_without_targets(review_run, tmp_path / "run"))
+    page = render_dashboard(data)
+    assert data["has_targets"] is False
+    assert "Headline KPIs: the baseline" in page and "Headline KPIs against target" not in page
+
+
+def test_at_risk_list_shows_only_the_high_and_medium_bands(review_run):
+    risk = review_run.read_table("churn_risk")
+    low = risk[(risk["risk_band"] == "low") & (risk["revenue_at_risk"] > 0)]
+    assert len(low)  # the fixture has low-band accounts with some revenue at risk
+    data = collect_dashboard_data(review_run)
+    assert data["at_risk"] and {r["risk_band"] for r in data["at_risk"]} <= {"high", "medium"}
+    at_risk = risk[risk["risk_band"].isin(["high", "medium"]) & (risk["revenue_at_risk"] > 0)]
+    assert data["at_risk_counts"][data["all_label"]] == len(at_risk)
+
+
+def test_without_a_churn_model_the_page_says_why_in_client_words(review_run, tmp_path):
+    import pandas as pd
+
+    shutil.copytree(review_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", review_run.params)
+    run.write_table("churn_risk", pd.DataFrame(columns=["account_id", "risk_score", "risk_band", "revenue_at_risk"]))
+    why = "12 months of history are too few for a 12-month churn horizon"
+    run.write_table("analysis_support", pd.DataFrame([{
+        "analysis": "churn_model", "label": "Churn-risk model and revenue at risk", "status": "not_supported",
+        "caveat": why, "unlock": "Order history going back further (at least 24 months in total)",
+        "unlock_item": "history_months"}]))
+    data = collect_dashboard_data(run)
+    assert data["at_risk"] == [] and why in data["at_risk_empty"]
+    assert "order history going back further" in data["at_risk_empty"]
+    page = render_dashboard(data)
+    assert "strategy phase" not in page and "churn_risk" not in json.dumps(data["notes"])
+
+
+def test_visible_page_text_has_no_internal_wording(review_run):
+    page = render_dashboard(collect_dashboard_data(review_run))
+    visible = re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    assert "programme_start" not in visible  # a key of the page's data, never its text
+    for bad in ("run-folder", "in the params", "strategy phase"):  # nor in a string the script shows
+        assert bad not in page, bad
+
+
+def test_trend_points_carry_a_period_label(review_run):
+    data = collect_dashboard_data(review_run)
+    assert data["trends"] and all(re.fullmatch(r"Q[1-4] \d{4}|[A-Z][a-z]{2} \d{4}|\d{4}", t["period_label"])
+                                  for t in data["trends"])

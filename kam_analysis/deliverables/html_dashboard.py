@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import TEMPLATES_DIR
-from ..present.formats import currency_symbol, fmt_date, fmt_money
+from ..present.formats import currency_symbol, fmt_date, fmt_money, fmt_period
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS
@@ -37,6 +37,8 @@ __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", 
            "baseline_change_text"]
 
 TEMPLATE = "dashboard.html.j2"
+#: the churn-risk bands the at-risk list shows (a low band is not "at risk")
+AT_RISK_BANDS = ("high", "medium")
 TREND_KPIS = ["revenue", "ordering_accounts", "average_order_value", "period_retention_rate"]
 SCORECARD_KPIS = ["revenue_12m", "retention_rate", "revenue_growth_yoy", "average_order_value",
                   "repeat_purchase_rate", "nps"]
@@ -123,14 +125,17 @@ def collect_dashboard_data(run) -> dict:
         tiles = [{**t, "vs_baseline": None, "vs_baseline_text": ""} for t in baseline_tiles(run)]
         data["tiles_note"] = NO_TARGET_NOTE if tiles else "The headline KPIs could not be computed from the data provided."
     data["tiles"] = tiles
+    # the heading and colours speak of targets only when the client set one
+    data["has_targets"] = any(t.get("target") is not None for t in tiles)
     # where key-account management fits (the capacity gap is its headline when it binds)
     data["programme"] = programme_size_data(run)
     # trends
     tr = run.read_table("kpi_tracking")
     t = tr[tr["kpi"].isin(TREND_KPIS)]
     data["trend_kpis"] = [{"kpi": k, "label": kpi_label(k, short=True), "unit": kpi_unit(k)} for k in TREND_KPIS]
-    data["trends"] = _records(t.sort_values(["kpi", "segment", "period_start"]),
-                              ["period_start", "segment", "kpi", "value", "target"])
+    t = t.sort_values(["kpi", "segment", "period_start"])
+    t = t.assign(period_label=[fmt_period(x, p.analysis.period) if pd.notna(x) else "" for x in t["period_start"]])
+    data["trends"] = _records(t, ["period_start", "period_label", "segment", "kpi", "value", "target"])
     # segments and portfolio matrix
     segs = run.read_table("segments")
     names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
@@ -151,14 +156,15 @@ def collect_dashboard_data(run) -> dict:
         else:
             notes.append("Portfolio matrix: the segmentation has no attractiveness and relative-strength scores.")
     else:
-        notes.append(f"Segment filter and portfolio matrix: the segmentation has no '{seg_col}' column.")
+        notes.append("Segment filter and portfolio matrix: the accounts have no segment in this review.")
     data["segments"] = segment_names
     data["matrix"] = matrix
     # at-risk list
     risk = run.read_table("churn_risk", columns=("account_id", "risk_score", "revenue_at_risk"))
     at_risk, at_risk_counts = [], {}
+    data["at_risk_empty"] = None
     if risk.empty:
-        notes.append("At-risk list: no account has a churn-risk score (the data did not support the churn model).")
+        data["at_risk_empty"] = churn_unsupported_text(run)
     else:
         # the strategy's churn_risk carries its own `segment` (the quadrant); the dashboard's
         # segment is the tracked column (review.segment_column), so it replaces it
@@ -171,7 +177,10 @@ def collect_dashboard_data(run) -> dict:
         if "account_manager" in summary:
             r = r.merge(summary[["account_id", "account_manager"]], on="account_id", how="left")
         r["name"] = r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str))
-        r = r[r["revenue_at_risk"].fillna(0) > 0].sort_values(["revenue_at_risk", "account_id"],
+        r = r[r["revenue_at_risk"].fillna(0) > 0]
+        if "risk_band" in r:  # the list is of accounts at risk: the high and medium bands, never the low one
+            r = r[r["risk_band"].isin(AT_RISK_BANDS)]
+        r = r.sort_values(["revenue_at_risk", "account_id"],
                                                               ascending=[False, True])
         # how many accounts are at risk in all and per segment, so a shortened list says "top N of M"
         at_risk_counts = {ALL_ACCOUNTS: len(r), **{str(k): int(v) for k, v in r["segment"].value_counts().items()}}
@@ -217,6 +226,21 @@ def collect_dashboard_data(run) -> dict:
     data["recommendations_total"] = len(recs)
     data["notes"] = notes
     return data
+
+
+def churn_unsupported_text(run) -> str:
+    """Why there is no at-risk list, in client words: the churn model's caveat from the run's
+    analysis support (e.g. too little order history) and the input that would unlock it."""
+    from ..metrics.capability import Capability
+
+    cap = Capability.of(run)
+    why, unlock = cap.caveat("churn_model").strip(), cap.unlock("churn_model").strip()
+    if not why or why == "nan":
+        return "No account has a churn-risk score: the data could not support the churn-risk model."
+    text = "No at-risk list: the churn-risk model needs more than the data gives (" + why.rstrip(".") + ")."
+    if unlock and unlock != "nan":
+        text += " To unlock it: " + unlock[:1].lower() + unlock[1:].rstrip(".") + "."
+    return text
 
 
 def _sentence(text: str) -> str:
