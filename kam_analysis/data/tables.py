@@ -314,7 +314,8 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("business_case", "strategy", "scenario",
        "ROI and payback of each impact scenario over the programme years (impact ramps up, costs from day one)",
        required="scenario years profit_full_year running_cost_per_year setup_cost profit_over_horizon "
-                "cost_over_horizon net_over_horizon roi payback_months assumed_costs"),
+                "cost_over_horizon net_over_horizon roi payback_months assumed_costs",
+       optional="benefit_basis whole_base_full_year programme_accounts programme_revenue_share"),
     _t("impact_by_lever", "strategy", "scenario × segment × lever", "scenario x segment x lever impact",
        required="scenario segment lever lever_value revenue_impact profit_impact"),
     _t("impact_scenarios", "strategy", "scenario", "low/base/high revenue and profit impact",

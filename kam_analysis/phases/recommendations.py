@@ -28,6 +28,8 @@ __all__ = [
     "rule_whitespace",
     "rule_stalled_playbooks",
     "compute_recommendations",
+    "rule_owner",
+    "RULE_OWNERS_NO_KEY",
     "compute_run_recommendations",
 ]
 
@@ -42,6 +44,21 @@ RULE_OWNERS: dict[str, tuple[str, int]] = {
     "segment_target_gap": ("Key-account lead of the segment", 90),
     "whitespace": ("Key-account managers, with marketing", 90),
 }
+
+#: the owners when the client has no key account: no key-account manager or KAM programme to
+#: own anything, so the sales organisation does
+RULE_OWNERS_NO_KEY: dict[str, tuple[str, int]] = {
+    "uncovered_high_risk": ("Head of sales", 30),
+    "stalled_playbook": ("Head of sales", 60),
+    "segment_target_gap": ("Sales lead of the segment", 90),
+    "whitespace": ("Sales team, with marketing", 90),
+}
+
+
+def rule_owner(rule: str, *, has_key_accounts: bool = True) -> tuple[str, int]:
+    """(owner, days to due) of a recommendation rule; without key accounts no owner is a key-account role."""
+    table = RULE_OWNERS if has_key_accounts else RULE_OWNERS_NO_KEY
+    return table.get(rule, ("KAM programme lead", 90) if has_key_accounts else ("Head of sales", 90))
 
 
 #: what a recommendation's ``value`` measures (the ``value_basis`` column); values of different
@@ -271,10 +288,11 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
     return pd.DataFrame(rows, columns=cols)
 
 
-def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None) -> pd.DataFrame:
+def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key_accounts: bool = True) -> pd.DataFrame:
     """All rules' recommendations ranked by value (largest first): ``rank, rule, recommendation,
     evidence, value, value_basis, segment``, and with ``plan_date`` each one's ``owner`` and
-    ``due_date`` (:data:`RULE_OWNERS`: days after the plan date).
+    ``due_date`` (:data:`RULE_OWNERS`: days after the plan date; :data:`RULE_OWNERS_NO_KEY`
+    when ``has_key_accounts`` is False, so no owner is a role the client does not have).
 
     Every recommendation is kept: the table's number of rows is *the* number of
     recommendations, ``rank`` runs 1..M without gaps, and a view that shows the first N
@@ -292,8 +310,8 @@ def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None) -> pd.D
     df.insert(0, "rank", range(1, len(df) + 1))
     df = df[_REC_COLUMNS].reset_index(drop=True)
     if plan_date is not None:
-        df["owner"] = df["rule"].map(lambda r: RULE_OWNERS.get(r, ("KAM programme lead", 90))[0])
-        days = df["rule"].map(lambda r: RULE_OWNERS.get(r, ("KAM programme lead", 90))[1])
+        df["owner"] = df["rule"].map(lambda r: rule_owner(r, has_key_accounts=has_key_accounts)[0])
+        days = df["rule"].map(lambda r: rule_owner(r, has_key_accounts=has_key_accounts)[1])
         df["due_date"] = pd.Timestamp(plan_date) + pd.to_timedelta(days.astype(int), unit="D")
     return df
 
@@ -353,4 +371,6 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
         inactive = p.segmentation.key_accounts.tier_names.inactive  # stopped buying: a win-back list, not a cohort
         outputs.append(rule_stalled_playbooks(cohorts, [s for s in cohorts["segment"].unique() if s != inactive],
                                               min_improvement=rv.playbook_min_improvement, currency=cur))
-    return compute_recommendations(*outputs, plan_date=p.strategy.plan_date or p.analysis.as_of_date), notes
+    has_key = segs is None or "is_key" not in segs or bool(segs["is_key"].fillna(False).astype(bool).any())
+    return compute_recommendations(*outputs, plan_date=p.strategy.plan_date or p.analysis.as_of_date,
+                                   has_key_accounts=has_key), notes

@@ -20,7 +20,7 @@ import pandas as pd
 # The phase's public surface: the functions the strategy notebook calls, each defined once
 # in its concept module and listed here so the notebook reads ``strategy.<function>``.
 from .account_plans import build_account_plans
-from .business_case import compute_business_case, compute_programme_cost
+from .business_case import compute_business_case, compute_programme_cost, margin_known
 from .coverage import compute_account_value, compute_coverage_plan, resolve_capacity
 from .playbooks import build_kpi_ownership, build_operating_calendar, compute_segment_playbook, load_playbooks
 from .targets import compute_impact_scenarios, compute_lever_impact, compute_segment_baseline, \
@@ -47,6 +47,7 @@ __all__ = [
     "compute_sensitivity",
     "compute_programme_cost",
     "compute_business_case",
+    "margin_known",
     "build_account_plans",
     "build_kpi_ownership",
     "build_operating_calendar",

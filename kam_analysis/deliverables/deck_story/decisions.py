@@ -1,7 +1,10 @@
 """The decisions the client must take, with their value, cost and return, and the business case.
 
 The executive summary opens with them: (1) fund the KAM programme — the base case's
-profit, the programme's cost and its return and payback (the business case table); (2)
+benefit in the accounts the programme covers, the programme's cost and its return and
+payback (the business case table); without margin on the orders the benefit is revenue, so
+no return (ROI) is shown, only a revenue payback labelled as such and the input that would
+give a profit return; with no key account there is no programme to fund; (2)
 and (3) the two largest recommendations, each with the value at stake, who owns it and
 by when, and what it costs when the recommendation table says. A cost the client has
 not given is the documented assumption and every page that uses it says so.
@@ -37,8 +40,40 @@ def assumption_note(d: DeckData, cost: pd.DataFrame) -> str:
     return ("Assumed " + ", ".join(parts) + " — replace with yours.") if parts else ""
 
 
+def _months(v) -> str:
+    return f"{fmt_count(v)} month{'' if round(float(v)) == 1 else 's'}"
+
+
 def _payback(v, years: int) -> str:
-    return f"payback in {fmt_count(v)} months" if is_num(v) else f"no payback within {years} years"
+    return f"payback in {_months(v)}" if is_num(v) else f"no payback within {years} years"
+
+
+def _revenue_basis(b) -> bool:
+    """True when the business case's benefit is revenue (no margin on the orders)."""
+    return str(b.get("benefit_basis", "gross profit")) == "revenue"
+
+
+#: without margin the benefit is revenue: no return is stated, and this says what would give one
+NO_MARGIN_RETURN = "a return on the cost (ROI) needs gross margin or cost of goods on the order lines"
+
+
+#: when the scenarios credit nothing to the programme's accounts: why, and the input that values it
+NO_GAIN = "the scenarios' uplift lies in accounts the plan gives no manager hours"
+NO_GAIN_UNLOCK = "set targets for the key accounts to value the programme"
+
+
+def _no_gain(b) -> bool:
+    """True when the benefit credited to the programme's accounts is nil though the whole base has one."""
+    full, whole = b.get("profit_full_year"), b.get("whole_base_full_year")
+    return is_num(full) and float(full) <= 0 and is_num(whole) and float(whole) > 0
+
+
+def _scope(b) -> str:
+    """'in the 46 accounts the plan puts manager hours on' or ''."""
+    n = b.get("programme_accounts")
+    if not is_num(n):
+        return ""
+    return f"in the {fmt_count(n)} account{'' if int(n) == 1 else 's'} the plan puts manager hours on"
 
 
 def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
@@ -57,18 +92,35 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     if n_key == 0:  # no account's value carries a dedicated manager: there is no KAM programme to fund
         return None
     who = f": {fmt_count(n_key)} key accounts and the coverage plan for the rest" if n_key else " and its coverage plan"
-    rois = [r for r in bc["roi"] if is_num(r)]
-    ret = f"ROI {fmt_share(b['roi'], decimals=0, signed=True)}, {_payback(b['payback_months'], years)}"
-    if len(rois) > 1:
-        ret += f" (range {fmt_share(min(rois), decimals=0, signed=True)} to {fmt_share(max(rois), decimals=0, signed=True)})"
-    row = [f"Fund the KAM programme{who}",
-           f"{d.money(b['profit_over_horizon'])} gross profit over {years} years (base case)",
-           f"{d.money(b['cost_over_horizon'])} over {years} years" + (" (assumed)" if bool(b["assumed_costs"]) else ""),
-           ret]
-    clause = (f"funding the programme returns {fmt_share(b['roi'], decimals=0)} over {years} years" if b["roi"] > 0
-              else f"the programme does not pay back within {years} years in the base case")
-    if bool(b["assumed_costs"]):
-        clause += " at assumed costs"
+    assumed = bool(b["assumed_costs"])
+    revenue = _revenue_basis(b)
+    scope = _scope(b)
+    value = (f"{d.money(b['profit_over_horizon'])} {'revenue' if revenue else 'gross profit'} over {years} years "
+             f"(base case{', ' + scope if scope else ''})")
+    if _no_gain(b):  # the scenarios' uplift is all outside the accounts the programme pays for
+        value = f"no gain credited {scope or 'to the programme'}: {NO_GAIN}"
+        ret = f"{NO_GAIN_UNLOCK[:1].upper()}{NO_GAIN_UNLOCK[1:]}"
+        clause = (f"the data credits no gain to the accounts the programme covers "
+                  f"({d.money(b['cost_over_horizon'])}{' of assumed cost' if assumed else ''} over {years} years)")
+    elif revenue:  # a revenue multiple is not a return: payback on revenue, labelled, and what unlocks a return
+        ret = (f"revenue covers the cost {'in ' + _months(b['payback_months']) if is_num(b['payback_months']) else f'not within {years} years'}"
+               f"{' at assumed costs' if assumed else ''}; {NO_MARGIN_RETURN}")
+        clause = (f"the programme's accounts add {d.money(b['profit_over_horizon'])} of revenue over {years} years "
+                  f"for {d.money(b['cost_over_horizon'])}{' of assumed cost' if assumed else ''}")
+    else:
+        rois = [r for r in bc["roi"] if is_num(r)]
+        ret = f"ROI {fmt_share(b['roi'], decimals=0, signed=True)}, {_payback(b['payback_months'], years)}"
+        if len(rois) > 1:
+            ret += (f" (range {fmt_share(min(rois), decimals=0, signed=True)} to "
+                    f"{fmt_share(max(rois), decimals=0, signed=True)})")
+        if assumed:
+            ret += ", on assumed costs"
+        clause = (f"funding the programme returns {fmt_share(b['roi'], decimals=0)} over {years} years"
+                  if b["roi"] > 0 else f"the programme does not pay back within {years} years in the base case")
+        if assumed:
+            clause += " at assumed costs"
+    row = [f"Fund the KAM programme{who}", value,
+           f"{d.money(b['cost_over_horizon'])} over {years} years" + (" (assumed)" if assumed else ""), ret]
     return row, clause, assumption_note(d, cost)
 
 
@@ -100,7 +152,7 @@ def s_decisions(d: DeckData) -> list[SlideSpec]:
         return []
     note = prog[2] if prog else ""
     n = len(rows)
-    title = (f"{'Three' if n == 3 else fmt_count(n).capitalize()} decision{'s' if n > 1 else ''} for the board"
+    title = (f"{({1: 'One', 2: 'Two', 3: 'Three'}).get(n, fmt_count(n))} decision{'s' if n > 1 else ''} for the board"
              + (f": {prog[1]}" if prog else ""))
 
     def draw(c: SlideCanvas):
@@ -117,7 +169,9 @@ def s_decisions(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("summary", "Title and Content", title, draw, topic="Decisions",
                       source=d.source("business_case", "programme_cost", "recommendations"),
                       notes="The decisions the client must take. 1: the business case — the base scenario's gross "
-                            "profit over the programme years (impact ramping up), against the programme's cost "
+                            "profit (revenue when the orders carry no margin) over the programme years (impact "
+                            "ramping up), counted only in the accounts the plan puts manager hours on, against the "
+                            "programme's cost "
                             "(account-manager hours the coverage plan allocates x cost per hour, tools per year, one-off set-up); "
                             "ROI = net / cost; payback = first month the cumulative net turns positive. Others: the "
                             "largest recommendations by value. " + (note or "All costs are the client's figures."))]
@@ -136,14 +190,46 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
     years = int(bc["years"].iloc[0])
     base = bc[bc["scenario"].astype(str).str.lower() == "base"]
     b = base.iloc[0] if len(base) else bc.iloc[0]
-    title = (f"In the base case the programme returns {fmt_share(b['roi'], decimals=0, signed=True)} on "
-             f"{d.money(b['cost_over_horizon'])} over {years} years, {_payback(b['payback_months'], years)}")
-    rows = [[str(r["scenario"]).capitalize(), d.money(r["profit_full_year"]), d.money(r["profit_over_horizon"]),
-             d.money(r["cost_over_horizon"]), d.money(r["net_over_horizon"]),
-             fmt_share(r["roi"], decimals=0, signed=True), _payback(r["payback_months"], years).removeprefix("payback in ")]
-            for _, r in bc.iterrows()]
+    if is_num(b.get("programme_accounts")) and int(b["programme_accounts"]) == 0:
+        d.skipped.append(("Business case", "the plan puts manager hours on no account, so there is no programme "
+                                           "to cost or credit"))
+        return []
+    revenue = _revenue_basis(b)
+    assumed = bool(b["assumed_costs"])
+    scope = _scope(b)
+    at = " at assumed costs" if assumed else ""
+    title = (f"The data credits no gain to the accounts the programme covers, for {d.money(b['cost_over_horizon'])} "
+             f"over {years} years{at}: {NO_GAIN_UNLOCK}") if _no_gain(b) else ""
+    if revenue:  # no margin: revenue and a revenue payback, never a 'return'
+        title = title or (f"In the base case the programme's accounts add {d.money(b['profit_over_horizon'])} of revenue "
+                          f"over {years} years for {d.money(b['cost_over_horizon'])}{at}; a return needs margin data")
+        head = ["Scenario", "Revenue a year at full run-rate", f"Revenue over {years} years",
+                f"Cost over {years} years", "Revenue covers cost in"]
+        rows = [[str(r["scenario"]).capitalize(), d.money(r["profit_full_year"]), d.money(r["profit_over_horizon"]),
+                 d.money(r["cost_over_horizon"]),
+                 _months(r["payback_months"]) if is_num(r["payback_months"]) else f"not within {years} years"]
+                for _, r in bc.iterrows()]
+        widths, align = [0.9, 1.6, 1.5, 1.5, 1.6], ["l", "r", "r", "r", "r"]
+    else:
+        title = title or (
+            f"In the base case the programme returns {fmt_share(b['roi'], decimals=0, signed=True)} on "
+            f"{d.money(b['cost_over_horizon'])} over {years} years{at}, {_payback(b['payback_months'], years)}")
+        head = ["Scenario", "Profit a year at full run-rate", f"Profit over {years} years", f"Cost over {years} years",
+                "Net", "ROI" + (" (assumed costs)" if assumed else ""), "Payback"]
+        rows = [[str(r["scenario"]).capitalize(), d.money(r["profit_full_year"]), d.money(r["profit_over_horizon"]),
+                 d.money(r["cost_over_horizon"]), d.money(r["net_over_horizon"]),
+                 fmt_share(r["roi"], decimals=0, signed=True),
+                 _payback(r["payback_months"], years).removeprefix("payback in ")]
+                for _, r in bc.iterrows()]
+        widths, align = [0.9, 1.3, 1.2, 1.2, 1.1, 0.7, 1.2], ["l", "r", "r", "r", "r", "r", "r"]
     take = [f"{_text(r['label'], 70)}: {d.money(r['amount'])} {r['kind']}" + (" (assumed)" if bool(r["assumed"]) else "")
             for _, r in cost.iterrows()]
+    if scope:
+        whole = b.get("whole_base_full_year")
+        take.insert(0, f"Benefit counted only {scope}, the accounts the cost pays for"
+                    + (f" (the whole base's scenario: {d.money(whole)} a year)" if is_num(whole) else ""))
+    if revenue:
+        take.append(f"No margin on the orders: {NO_MARGIN_RETURN}")
     note = assumption_note(d, cost)
     if note:
         take.append(note)
@@ -151,16 +237,15 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
     def draw(c: SlideCanvas):
         box = c.region("Chart")
         c.table(Box(box.x, box.y, box.w, min(box.h, int(0.55 * IN) * (len(rows) + 1))),
-                ["Scenario", "Profit a year at full run-rate", f"Profit over {years} years", f"Cost over {years} years",
-                 "Net", "ROI", "Payback"], rows, widths=[0.9, 1.3, 1.2, 1.2, 1.1, 0.7, 1.2],
-                align=["l", "r", "r", "r", "r", "r", "r"], bold_cols=[0], max_pt=13)
-        _takeaway(c, take[:6], heading="What the programme costs")
+                head, rows, widths=widths, align=align, bold_cols=[0], max_pt=13)
+        _takeaway(c, take[:7], heading="What the programme costs")
 
     ramp = ", ".join(f"{x:.0%}" for x in d.params.strategy.ramp_up)
     return [SlideSpec("strategy", "Chart", title, draw, topic="Business case",
                       source=d.source("business_case", "programme_cost"),
                       footnote=f"Impact builds up over the years ({ramp} of a full year); costs run from day one; "
-                               "ROI = net / cost.",
-                      notes="Business case: each scenario's gross-profit impact at full run-rate, ramped up over the "
+                               + ("the benefit is revenue: the orders carry no margin." if revenue else "ROI = net / cost."),
+                      notes="Business case: each scenario's impact (gross profit; revenue when the orders carry no "
+                            "margin) in the accounts the plan puts manager hours on, at full run-rate, ramped up over the "
                             "programme years, against the programme's cost; payback is the first month the cumulative "
                             "net (set-up paid at the start) turns positive. " + (note or ""))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 
-from ...metrics import kpi_label
+from ...metrics import kpi_label, lifecycle_status
 from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
@@ -184,6 +184,16 @@ def s_rfm(d: DeckData) -> list[SlideSpec]:
                       notes="RFM: recency, frequency and monetary scores by quantile, mapped to named segments.")]
 
 
+def live_share(d: DeckData) -> float | None:
+    """Share of accounts live by the one lifecycle rule (:func:`~kam_analysis.metrics.lifecycle_status`),
+    or None without an account summary. The CLV slide shows it instead of the model's median
+    chance still active, which BG/NBD puts at 100% for one-time buyers however long ago they bought."""
+    summ = d.peek("account_summary")
+    if summ is None or summ.empty or not {"active", "orders_12m", "n_orders"} <= set(summ.columns):
+        return None
+    return float((lifecycle_status(summ) == "live").mean())
+
+
 def s_clv(d: DeckData) -> list[SlideSpec]:
     s = d.table("segments", ("account_id", "clv", "quadrant"), topic="Predictive CLV")
     if s is None:
@@ -207,10 +217,14 @@ def s_clv(d: DeckData) -> list[SlideSpec]:
     foot = ("Lifetime value in revenue, not margin: the orders carry no margin, so it overstates what low-margin "
             "accounts are worth." if basis == "revenue" else "Lifetime value in gross margin.")
     take = [f"{q}: {d.money(v)}" for q, v in g.items()]
-    if "p_alive" in s.columns and s["p_alive"].map(is_num).any():
-        take.append(f"Median {P_ALIVE.lower()}: {fmt_share(s['p_alive'].median(), decimals=0)}")
+    live = live_share(d)
+    if live is not None:  # the lifecycle rule, not the model's P(alive): BG/NBD calls a one-time buyer alive
+        take.append(f"Live accounts (an order in the last {d.params.analysis.churn_days} days): "
+                    f"{fmt_share(live, decimals=0)}")
     cp = d.peek("clv_params")
-    notes = "Predictive CLV: BG/NBD for purchases and survival, Gamma-Gamma for spend, discounted over the horizon."
+    notes = ("Predictive CLV: BG/NBD for purchases and survival, Gamma-Gamma for spend, discounted over the horizon. "
+             f"The model's {P_ALIVE.lower()} is not a headline: for an account that bought once it stays near 100% "
+             "however long ago that was; the live share is the lifecycle rule's.")
     if cp is not None and {"model", "parameter", "value"} <= set(cp.columns):
         notes += " Fitted parameters: " + "; ".join(f"{r['model']} {r['parameter']} = {r['value']:.3g}"
                                                     for _, r in cp.iterrows() if is_num(r["value"]))

@@ -79,6 +79,19 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
                             "capacity (linear programme); hours needed from each engagement model.")]
 
 
+def driver_is_clear(t: pd.DataFrame) -> pd.Series:
+    """Per churn driver: True when its effect is distinguishable from none at 95% — the confidence
+    interval of the odds ratio excludes 1 (else ``p_value`` < 0.05; else ``significant``; else False)."""
+    if {"ci_low", "ci_high"} <= set(t.columns):
+        lo, hi = pd.to_numeric(t["ci_low"], errors="coerce"), pd.to_numeric(t["ci_high"], errors="coerce")
+        return ((lo > 1) | (hi < 1)).fillna(False)
+    if "p_value" in t.columns:
+        return (pd.to_numeric(t["p_value"], errors="coerce") < 0.05).fillna(False)
+    if "significant" in t.columns:
+        return t["significant"].fillna(False).astype(bool)
+    return pd.Series(False, index=t.index)
+
+
 def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
     if why := _churn_unsupported(d):
         d.skipped.append(("Churn-risk drivers", f"churn model not supported by the data: {_text(why, 160)}"))
@@ -92,11 +105,17 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
     t["_eff"] = np.abs(np.log(t["odds_ratio"].astype(float).clip(lower=1e-6)))
     n_drivers = len(t)
     t = t.sort_values("_eff", ascending=False).head(8)
-    top = t.iloc[0]
-    top_name = top["label"] if "label" in t.columns and isinstance(top.get("label"), str) else top["feature"]
-    title = (f"{_text(top_name, 40).replace('_', ' ')[:1].upper() + _text(top_name, 40).replace('_', ' ')[1:]} is the strongest churn driver "
-             f"(odds ratio {top['odds_ratio']:.2f})")
-    sig = (t["p_value"].astype(float) < 0.05) if "p_value" in t.columns else pd.Series(True, index=t.index)
+    sig = driver_is_clear(t)
+    clear = t[sig]
+    if clear.empty:  # every interval includes 1: name no driver
+        title = "No account feature clearly drives churn: every odds ratio's 95% range includes no effect"
+    else:
+        top = clear.iloc[0]
+        name = top["label"] if "label" in t.columns and isinstance(top.get("label"), str) else top["feature"]
+        name = _text(str(name).split(" (")[0].replace("_", " "), 60)  # the unit in brackets belongs to the chart
+        rng = (f", 95% range {top['ci_low']:.2f}–{top['ci_high']:.2f}"
+               if is_num(top.get("ci_low")) and is_num(top.get("ci_high")) else "")
+        title = f"{name[:1].upper() + name[1:]} is the strongest clear churn driver (odds ratio {top['odds_ratio']:.2f}{rng})"
     take = []
     for _, r in pd.concat([t[sig], t[~sig]]).head(4).iterrows():
         if "interpretation" in t.columns and isinstance(r.get("interpretation"), str) and r["interpretation"].strip():

@@ -1,0 +1,231 @@
+"""What the business case and its neighbours may claim, on planted cases.
+
+* benefit and cost cover the same accounts: a client with few key accounts gets a return
+  bounded by a figure computed by hand from the covered accounts' revenue;
+* without margin the benefit is revenue: no slide text of the business case says "profit";
+* the churn title never names a driver whose 95% range includes 1;
+* recommendation owners are roles the client has; the CLV slide shows the lifecycle rule's
+  live share, not the model's median chance still active.
+"""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kam_analysis.phases.business_case import (compute_business_case, compute_programme_cost, margin_known,
+                                               programme_hours, programme_revenue_share)
+
+# segment A: 10 accounts of 100 revenue each, the plan covers 2 key accounts (40 h each); segment B:
+# 5 accounts of 200 each, none covered (digital)
+PLAN = pd.DataFrame({
+    "account_id": [f"A{i}" for i in range(10)] + [f"B{i}" for i in range(5)],
+    "segment": ["A"] * 10 + ["B"] * 5,
+    "is_key": [True, True] + [False] * 13,
+    "hours_per_account": [40.0, 40.0] + [0.0] * 13,
+    "hours_allocated": [40.0, 40.0] + [0.0] * 13,
+    "revenue_12m": [100.0] * 10 + [200.0] * 5,
+})
+# the whole-base scenario: 10% uplift on every segment's revenue (A 1,000 -> 100; B 1,000 -> 100)
+LEVERS = pd.DataFrame({"scenario": ["base", "base"], "segment": ["A", "B"], "lever": ["aov_growth"] * 2,
+                       "lever_value": [0.1, 0.1], "revenue_impact": [100.0, 100.0], "profit_impact": [100.0, 100.0]})
+SCEN = pd.DataFrame({"scenario": ["base"], "gross_profit_impact": [200.0]})
+
+
+def _cost(plan=PLAN):
+    return compute_programme_cost(plan, cost_per_hour=1.0, tools_cost_per_year=0.0, setup_cost=0.0)
+
+
+def test_benefit_counts_only_the_accounts_the_cost_pays_for():
+    bc = compute_business_case(SCEN, _cost(), ramp_up=[1.0], impact_by_lever=LEVERS, coverage_plan=PLAN).iloc[0]
+    # the 2 covered accounts carry 200 of segment A's 1,000: 20% of A's 100 impact = 20; B none
+    assert bc["profit_full_year"] == pytest.approx(20.0)
+    assert bc["whole_base_full_year"] == pytest.approx(200.0)
+    assert bc["programme_accounts"] == 2 and bc["programme_revenue_share"] == pytest.approx(200 / 2000)
+    # cost: 80 hours x 1 = 80; ROI = (20 - 80) / 80
+    assert bc["cost_over_horizon"] == pytest.approx(80.0)
+    assert bc["roi"] == pytest.approx(-0.75)
+    # the bound a reader can check: benefit <= covered revenue x the largest segment uplift rate (10%)
+    assert bc["profit_full_year"] <= 200.0 * 0.10 + 1e-9
+    # the whole-base benefit against the same cost would claim (200 - 80) / 80 = +150%: not what is credited
+    whole = compute_business_case(SCEN, _cost(), ramp_up=[1.0]).iloc[0]
+    assert whole["roi"] == pytest.approx(1.5) and bc["roi"] < whole["roi"]
+
+
+def test_without_capacity_the_programme_is_costed_and_credited_at_the_hours_it_needs():
+    plan = PLAN.assign(hours_allocated=0.0)  # no manager capacity known: the plan staffs nobody
+    hours, basis = programme_hours(plan)
+    assert basis == "needed" and hours.sum() == 80
+    cost = _cost(plan).set_index("item")
+    assert cost.loc["manager_time", "quantity"] == 80 and "needs" in cost.loc["manager_time", "label"]
+    share = programme_revenue_share(plan).set_index("segment")["share"]
+    assert share["A"] == pytest.approx(0.2) and share["B"] == 0
+    bc = compute_business_case(SCEN, cost.reset_index(), ramp_up=[1.0], impact_by_lever=LEVERS,
+                               coverage_plan=plan).iloc[0]
+    assert bc["profit_full_year"] == pytest.approx(20.0)
+
+
+def test_margin_basis_follows_the_baseline():
+    assert margin_known(pd.DataFrame({"segment": ["A"], "note": [""]}))
+    assert not margin_known(pd.DataFrame({"segment": ["A"], "note": ["no gross margin in the data: ..."]}))
+    bc = compute_business_case(SCEN, _cost(), ramp_up=[1.0], margin_known=False)
+    assert (bc["benefit_basis"] == "revenue").all()
+
+
+# ------------------------------------------------------------------ the deck, on a copied demo run
+def _run_copy(demo_run, tmp_path):
+    from kam_analysis.data.runfolder import Run
+
+    shutil.copytree(demo_run.dir, tmp_path / "run", dirs_exist_ok=True)
+    return Run(tmp_path / "run", demo_run.params)
+
+
+def _slide_texts(run, builder) -> list[tuple[str, list[str]]]:
+    """(title, every text on the slide) of the slides ``builder`` makes, rendered as in the deck."""
+    from kam_analysis.deliverables.deck import _render, _style
+    from kam_analysis.deliverables._pptx import DeckTemplate
+    from kam_analysis.deliverables.deck_story._base import DeckData
+
+    p = run.params
+    deck = DeckTemplate(p.branding.template, style=_style(p), apply_colors=p.branding.apply_colors_to_template)
+    specs = builder(DeckData(run))
+    for spec in specs:
+        _render(deck, spec)
+    out = []
+    for spec, slide in zip(specs, deck.prs.slides):
+        texts = []
+        for sh in slide.shapes:
+            if sh.has_text_frame:
+                texts.append(sh.text_frame.text)
+            if getattr(sh, "has_table", False) and sh.has_table:
+                texts += [c.text for r in sh.table.rows for c in r.cells]
+        out.append((spec.title, texts))
+    return out
+
+
+def _write_business_case(run, *, basis: str, n_key: int = 2, payback: float = 1.0):
+    cost = compute_programme_cost(PLAN, cost_per_hour=None, tools_cost_per_year=None, setup_cost=None)
+    run.write_table("programme_cost", cost)
+    bc = compute_business_case(SCEN.assign(gross_profit_impact=[50_000.0]), cost, ramp_up=[0.5, 1.0, 1.0],
+                               impact_by_lever=LEVERS.assign(revenue_impact=[50_000.0, 50_000.0],
+                                                             profit_impact=[50_000.0, 50_000.0]),
+                               coverage_plan=PLAN, margin_known=basis == "gross profit")
+    run.write_table("business_case", bc.assign(payback_months=payback))
+    ids = run.read_table("account_summary")["account_id"].astype(str)
+    run.write_table("segments", pd.DataFrame({
+        "account_id": ids, "is_key": [i < n_key for i in range(len(ids))], "attractiveness": 0.5,
+        "relative_strength": 0.5, "quadrant": "Strategic"}))
+    return bc
+
+
+def test_no_profit_word_in_the_business_case_without_margin(demo_run, tmp_path):
+    from kam_analysis.deliverables.deck_story.decisions import s_business_case, s_decisions
+
+    run = _run_copy(demo_run, tmp_path)
+    _write_business_case(run, basis="revenue")
+    slides = _slide_texts(run, s_business_case) + _slide_texts(run, s_decisions)
+    assert len(slides) == 2
+    for title, texts in slides:
+        blob = " ".join([title, *texts])
+        assert "profit" not in blob.lower(), blob
+        assert "ROI +" not in blob and "returns" not in title  # no revenue multiple dressed as a return
+    bc_title, bc_texts = slides[0]
+    assert "revenue" in bc_title and "margin" in bc_title and "assumed" in bc_title
+    assert any("gross margin or cost of goods" in t for t in bc_texts)
+    assert any("in the 2 accounts the plan puts manager hours on" in t for t in bc_texts)
+    dec = " ".join(slides[1][1])
+    assert "(assumed)" in dec and "revenue covers the cost in 1 month " in dec  # 1 month, not '1 months'
+
+
+def test_with_margin_the_roi_is_marked_as_resting_on_assumed_costs(demo_run, tmp_path):
+    from kam_analysis.deliverables.deck_story.decisions import s_business_case, s_decisions
+
+    run = _run_copy(demo_run, tmp_path)
+    _write_business_case(run, basis="gross profit", payback=7.0)
+    (bc_title, bc_texts), (dec_title, dec_texts) = _slide_texts(run, s_business_case) + _slide_texts(run, s_decisions)
+    assert "at assumed costs" in bc_title and "payback in 7 months" in bc_title
+    assert any(t == "ROI (assumed costs)" for t in bc_texts)
+    assert "at assumed costs" in dec_title
+    assert any("on assumed costs" in t for t in dec_texts) and any("replace with yours" in t for t in dec_texts)
+
+
+def test_no_programme_decision_and_no_key_account_owner_without_key_accounts(demo_run, tmp_path):
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.decisions import _programme_decision
+    from kam_analysis.phases.recommendations import compute_recommendations
+
+    run = _run_copy(demo_run, tmp_path)
+    _write_business_case(run, basis="revenue", n_key=0)
+    assert _programme_decision(DeckData(run)) is None
+    rule = pd.DataFrame({"rule": ["whitespace", "segment_target_gap", "stalled_playbook"],
+                         "recommendation": ["x", "y", "z"], "evidence": "", "value": [3.0, 2.0, 1.0],
+                         "value_basis": "", "segment": "S"})
+    for has_key in (True, False):
+        owners = compute_recommendations(rule, plan_date="2025-01-01", has_key_accounts=has_key)["owner"]
+        assert owners.str.contains("Key-account|KAM").any() == has_key
+
+
+def _churn_drivers(run, rows):
+    run.write_table("churn_model_status", pd.DataFrame({"analysis": ["churn"], "supported": [True], "reason": [""]}))
+    run.write_table("churn_drivers", pd.DataFrame(rows, columns=["feature", "label", "odds_ratio", "ci_low", "ci_high",
+                                                                 "p_value", "interpretation"]))
+
+
+def test_churn_title_names_only_a_driver_whose_interval_excludes_one(demo_run, tmp_path):
+    from kam_analysis.deliverables.deck_story.strategy import s_churn_drivers
+
+    run = _run_copy(demo_run, tmp_path)
+    # the strongest odds ratio (0.47) spans 1; the weaker 1.60 is clear of it
+    _churn_drivers(run, [
+        ("n_orders", "Order count (per doubling of orders)", 0.47, 0.15, 1.45, 0.19, ""),
+        ("days_since", "Days since last order (per 30 days)", 1.60, 1.20, 2.10, 0.001, ""),
+    ])
+    (title, _), = _slide_texts(run, s_churn_drivers)
+    assert title.startswith("Days since last order is the strongest clear churn driver")
+    assert "Order count" not in title and "(per" not in title and "…" not in title
+    _churn_drivers(run, [("n_orders", "Order count (per doubling of orders)", 0.47, 0.15, 1.45, 0.19, ""),
+                         ("days_since", "Days since last order", 1.10, 0.90, 1.30, 0.30, "")])
+    (title, _), = _slide_texts(run, s_churn_drivers)
+    assert title.startswith("No account feature clearly drives churn")
+
+
+def test_clv_slide_shows_the_live_share_not_the_model_chance_alive(demo_run, tmp_path):
+    from kam_analysis.deliverables.deck_story.segmentation import live_share, s_clv
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.metrics import lifecycle_status
+
+    run = _run_copy(demo_run, tmp_path)
+    summ = run.read_table("account_summary")
+    ids = summ["account_id"].astype(str)
+    # the model says every account is certainly alive (the one-time-buyer artefact)
+    run.write_table("segments", pd.DataFrame({"account_id": ids, "is_key": False, "attractiveness": 0.5,
+                                              "relative_strength": 0.5,
+                                              "quadrant": np.where(np.arange(len(ids)) % 3 == 0, "Strategic", "Star"),
+                                              "clv": 100.0, "p_alive": 1.0}))
+    want = float((lifecycle_status(summ) == "live").mean())
+    assert want < 1  # the demo has lapsed accounts: 100% alive would contradict it
+    assert live_share(DeckData(run)) == pytest.approx(want)
+    (title, texts), = _slide_texts(run, s_clv)
+    blob = " ".join(texts)
+    assert "100%" not in blob and "chance still active" not in blob.lower()
+    assert f"Live accounts (an order in the last {run.params.analysis.churn_days} days): {want:.0%}" in blob
+
+
+def test_no_gain_credited_when_the_uplift_lies_outside_the_programme_accounts(demo_run, tmp_path):
+    """The B2B demo's case: own-history uplift only in segments the plan gives no hours: no ROI at all."""
+    from kam_analysis.deliverables.deck_story.decisions import s_business_case, s_decisions
+
+    run = _run_copy(demo_run, tmp_path)
+    _write_business_case(run, basis="revenue")
+    cost = run.read_table("programme_cost")
+    levers = LEVERS.assign(revenue_impact=[0.0, 50_000.0], profit_impact=[0.0, 50_000.0])  # all in segment B
+    bc = compute_business_case(SCEN.assign(gross_profit_impact=[50_000.0]), cost, ramp_up=[0.5, 1.0, 1.0],
+                               impact_by_lever=levers, coverage_plan=PLAN, margin_known=False)
+    assert (bc["profit_full_year"] == 0).all() and (bc["whole_base_full_year"] == 50_000).all()
+    run.write_table("business_case", bc)
+    (bc_title, _), (dec_title, dec_texts) = _slide_texts(run, s_business_case) + _slide_texts(run, s_decisions)
+    assert bc_title.startswith("The data credits no gain") and "set targets for the key accounts" in bc_title
+    assert dec_title.startswith("One decision for the board: the data credits no gain")
+    assert not any("ROI" in t or "%" in t for t in dec_texts)
