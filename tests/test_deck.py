@@ -673,3 +673,68 @@ def test_a_change_that_rounds_to_zero_is_held_steady():
 
     assert change_words(0.24) == "rose 24%" and change_words(-0.02) == "fell 2%"
     assert change_words(-0.004) == "held steady" and change_words(0.0) == "held steady"
+
+
+# ------------------------------------------------------------------------------- charts and titles a client reads
+def test_every_bar_chart_starts_at_zero(full_deck):
+    """A bar's length is its value: PowerPoint's automatic axis would start near the smallest bar."""
+    from pptx.enum.chart import XL_CHART_TYPE
+
+    bars = {XL_CHART_TYPE.BAR_CLUSTERED, XL_CHART_TYPE.BAR_STACKED, XL_CHART_TYPE.COLUMN_CLUSTERED,
+            XL_CHART_TYPE.COLUMN_STACKED}
+    _, slides = _slides(full_deck)
+    charts = [sh.chart for s in slides for sh in s.shapes if sh.has_chart and sh.chart.chart_type in bars]
+    assert len(charts) >= 3
+    for ch in charts:
+        vals = [v for p in ch.plots for s in p.series for v in s.values if v is not None]
+        if vals and min(vals) >= 0:
+            assert ch.value_axis.minimum_scale == 0, [s.name for p in ch.plots for s in p.series]
+
+
+def test_bar_axis_bounds_always_include_zero():
+    from kam_analysis.deliverables._pptx import bar_axis_bounds
+
+    assert bar_axis_bounds([133_000, 156_000]) == (0.0, None)  # $133k is not drawn as a third of $156k
+    assert bar_axis_bounds([0.646, 0.712], minimum=0.6) == (0.0, None)  # a caller's positive floor is lowered
+    assert bar_axis_bounds([-5, -2]) == (None, 0.0)
+    assert bar_axis_bounds([-5, 3]) == (None, None)
+    assert bar_axis_bounds([None, float("nan")], minimum=1) == (1, None)
+
+
+def test_a_change_between_equal_figures_reads_as_held_steady():
+    from kam_analysis.deliverables.deck_story.assessment import moved_title
+
+    assert moved_title("Revenue per quarter", "£6.4m", "£6.4m") == \
+        "Revenue per quarter held steady at £6.4m over the period shown"
+    assert "moved from £6.1m to £6.4m" in moved_title("Revenue per quarter", "£6.1m", "£6.4m")
+
+
+def test_concentration_of_thousands_of_accounts_reads_as_equivalent_accounts():
+    from kam_analysis.deliverables.deck_story.assessment import concentration_equivalent
+
+    # 22,000 accounts: HHI 0.00044 would read "HHI 0.000"; 1 / HHI accounts is what a reader can picture
+    assert concentration_equivalent({"hhi": 0.00044, "effective_accounts": 2279.47}) == \
+        "Revenue as concentrated as if 2,279 accounts shared it equally"
+    assert concentration_equivalent({"hhi": 0.25}) == "Revenue as concentrated as if 4 accounts shared it equally"
+    assert concentration_equivalent({}) is None
+
+
+def test_churn_model_not_supported_is_said_in_client_words(full_run, tmp_path):
+    """The deck's reason is the analysis support's caveat; the model's cut-off dates go to the notes."""
+    run = _copy_run(full_run, tmp_path / "run", full_run.params)
+    technical = ("churn model not supported: no account was active before the churn-model cut-off dates "
+                 "(2 Jul 2023, 1 Oct 2023); the order history is too short for a horizon of 365 days")
+    run.write_table("churn_model_status", pd.DataFrame([{"analysis": "Churn-risk model", "supported": False,
+                                                          "reason": technical}]))
+    why = "12 months of history are too few for a 12-month churn horizon"
+    sup = run.read_table("analysis_support") if run.has_table("analysis_support") else pd.DataFrame(
+        columns=["analysis", "label", "status", "caveat", "unlock", "unlock_item"])
+    sup = pd.concat([sup[sup["analysis"] != "churn_model"], pd.DataFrame([{
+        "analysis": "churn_model", "label": "Churn-risk model and revenue at risk", "status": "not_supported",
+        "caveat": why, "unlock": "Order history going back further", "unlock_item": "history_months"}])])
+    run.write_table("analysis_support", sup)
+    _, slides = _slides(build_deck(run))
+    text = "\n".join(t for s in slides for t in _texts(s))
+    notes = "\n".join(s.notes_slide.notes_text_frame.text for s in slides if s.has_notes_slide)
+    assert why in text and "cut-off" not in text and "['" not in text
+    assert "2 Jul 2023" in notes

@@ -44,13 +44,28 @@ from ..present.theme import Theme
 from ..safety import clean_text
 
 __all__ = [
-    "Box", "DeckTemplate", "SlideCanvas", "LAYOUTS", "finite", "fit_font_size", "rgb",
+    "Box", "DeckTemplate", "SlideCanvas", "LAYOUTS", "bar_axis_bounds", "finite", "fit_font_size", "rgb",
 ]
 
 #: XlsxWriter options of the charts' data workbooks: client text is written as text, never
 #: as a formula ("=", "+", "-", "@"), a hyperlink or a number
 SAFE_XLSXWRITER_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
                            "strings_to_numbers": False}
+
+
+def bar_axis_bounds(values: Sequence, minimum: float | None = None, maximum: float | None = None
+                    ) -> tuple[float | None, float | None]:
+    """The value-axis bounds of a bar chart so that every bar starts at 0: all values >= 0 pins
+    the minimum at 0 (a positive ``minimum`` is lowered to 0), all values <= 0 pins the maximum
+    at 0; mixed signs leave the automatic axis, which then spans 0."""
+    vals = [float(v) for v in values if finite(v) is not None]
+    if not vals:
+        return minimum, maximum
+    if min(vals) >= 0:
+        minimum = 0.0 if minimum is None else min(float(minimum), 0.0)
+    elif max(vals) <= 0:
+        maximum = 0.0 if maximum is None else max(float(maximum), 0.0)
+    return minimum, maximum
 
 
 class _TextSafeWorkbook:
@@ -650,7 +665,12 @@ class SlideCanvas:
                   colors: Sequence[str] | None = None, point_colors: Sequence[str] | None = None,
                   gap_width: int = 60, minimum: float | None = None, maximum: float | None = None,
                   label_format: str | None = None):
-        """A native clustered/stacked bar or column chart; ``None`` values stay empty (never NaN)."""
+        """A native clustered/stacked bar or column chart; ``None`` values stay empty (never NaN).
+
+        A bar's length is its value, so the value axis always includes 0 (PowerPoint's automatic
+        axis would start near the smallest bar and draw $133k as a third of $156k): ``minimum``
+        is at most 0, and ``maximum`` at least 0."""
+        minimum, maximum = bar_axis_bounds([v for vals in series.values() for v in vals], minimum, maximum)
         cd = CategoryChartData(number_format=number_format)
         cd.categories = [clean_text(str(c), max_len=40) for c in categories]
         for name, vals in series.items():

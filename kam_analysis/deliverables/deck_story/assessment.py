@@ -1,6 +1,8 @@
 """Section 4 of the deck: assessment and benchmarking, and the data-limits slide that closes it."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...present.theme import Theme, active_theme, tint
@@ -34,7 +36,7 @@ def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
     if rev is not None and g is not None:
         title = f"Revenue {'grew' if g >= 0 else 'fell'} {fmt_share(abs(g))} year on year to {d.money(rev)} in the last 12 months"
     else:
-        title = f"Revenue per {period} moved from {d.money(first)} to {d.money(last)} over the period shown"
+        title = moved_title(f"Revenue per {period}", d.money(first), d.money(last))
     take = [f"{cats[-1]}: {d.money(last)} net revenue" + (f", {fmt_share(change, signed=True)} vs {cats[0]}" if change is not None else "")]
     best = int(np.argmax(vals))
     take.append(f"Highest {period}: {cats[best]} at {d.money(vals[best])}")
@@ -204,6 +206,26 @@ def d_style_rag(s: str) -> str:
     return Theme().rag(s)
 
 
+def moved_title(what: str, first: str, last: str) -> str:
+    """A slide title for a change between two formatted values: "held steady at" when they read
+    the same (never "moved from £6.4m to £6.4m")."""
+    if first == last:
+        return f"{what} held steady at {last} over the period shown"
+    return f"{what} moved from {first} to {last} over the period shown"
+
+
+def concentration_equivalent(summ: dict) -> str | None:
+    """The concentration takeaway a reader can picture: revenue is as concentrated as if it were
+    shared equally by N accounts (N = 1 / HHI, ``effective_accounts``). With thousands of accounts
+    the HHI itself reads 0.000 at three decimals, so the index stays in the speaker notes."""
+    n = summ.get("effective_accounts")
+    if n is None and summ.get("hhi"):
+        n = 1.0 / float(summ["hhi"])
+    if n is None or not math.isfinite(float(n)) or float(n) <= 0:
+        return None
+    return f"Revenue as concentrated as if {fmt_count(n)} accounts shared it equally"
+
+
 def s_concentration(d: DeckData) -> list[SlideSpec]:
     cc = d.peek("concentration_curve")
     cs = d.peek("concentration_summary")
@@ -224,8 +246,8 @@ def s_concentration(d: DeckData) -> list[SlideSpec]:
                                                                                      (20, "top20_share")) if m in summ]
         if "gini" in summ:
             take.append(f"Gini coefficient {summ['gini']:.2f} (0 = equal, 1 = one account)")
-        if "hhi" in summ:
-            take.append(f"HHI {summ['hhi']:.3f}")
+        if (eff := concentration_equivalent(summ)) is not None:
+            take.append(eff)
 
         def draw(c: SlideCanvas):
             c.xy_chart(c.region("Chart"), {"Cumulative revenue": (xs, ys), "Equal distribution": ([0, 1], [0, 1])},
@@ -237,7 +259,9 @@ def s_concentration(d: DeckData) -> list[SlideSpec]:
         return [SlideSpec("assessment", "Chart", title, draw, topic="Revenue concentration",
                           source=d.source("concentration_curve", "concentration_summary"),
                           notes="Pareto curve: accounts ranked by revenue, cumulative share of revenue against "
-                                "cumulative share of accounts. Gini and HHI from the same ranking.")]
+                                "cumulative share of accounts. Gini and HHI from the same ranking; the equivalent number "
+                                "of equal accounts is 1 / HHI (Herfindahl-Hirschman index)." + (
+                                    f" HHI {summ['hhi']:.6f}." if "hhi" in summ else ""))]
     ts = d.table("tier_summary", ("tier", "accounts", "revenue_share"), topic="Revenue concentration")
     if ts is None:
         return []
