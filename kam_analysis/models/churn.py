@@ -484,7 +484,8 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
         frames = [build_churn_frame(transactions, cutoff=c.date(), **kw) for c in sorted(cuts)]
         frames = [f for f in frames if len(f)]
         if not frames:
-            raise ChurnModelNotSupported(f"no account was active before the churn-model cut-offs {[str(c.date()) for c in cuts]}; "
+            dates = ", ".join(pd.Timestamp(c).strftime("%-d %b %Y") for c in sorted(cuts))
+            raise ChurnModelNotSupported(f"no account was active before the churn-model cut-off dates ({dates}); "
                            "the order history is too short for a horizon of "
                            f"{horizon_days} days; fix: set a shorter strategy.churn_horizon_days")
         return pd.concat(frames, ignore_index=True)

@@ -268,13 +268,27 @@ def _first_clause(text, n: int = 90) -> str:
 
 
 def _churn_unsupported(d: DeckData) -> str | None:
-    """Why the data could not support the churn model (table churn_model_status), or None."""
+    """Why the data could not support the churn model, in client words, or None when it did.
+
+    Whether: the table churn_model_status. Why: the run's analysis support (its caveat for the
+    churn model, e.g. "12 months of history are too few for a 12-month churn horizon") when it
+    has one; the model's own reason (cut-off dates, the parameter to change) goes to the
+    speaker notes of the not-included page, never onto the page."""
+    from ...metrics.capability import Capability
+
     st = d.peek("churn_model_status")
     if st is None or not {"supported", "reason"} <= set(st.columns) or st.empty or bool(st["supported"].iloc[0]):
         return None
     why = st["reason"].iloc[0]
     why = why if isinstance(why, str) and why.strip() else "the data could not support the churn model"
-    return why.removeprefix("churn model not supported: ")
+    why = why.removeprefix("churn model not supported: ")
+    caveat = Capability.of(d.run).caveat("churn_model").strip()
+    if caveat and caveat != "nan":
+        note = f"Churn model: {why}"
+        if note not in d.skip_notes:
+            d.skip_notes.append(note)
+        return caveat
+    return why.split("; fix:")[0]
 
 
 def _churn_backtested(d: DeckData) -> bool:
