@@ -175,3 +175,56 @@ def test_detail_sheet_number_formats_follow_the_kpi_unit(workbook, review_run):
     _, recs = _sheet_rows(wb["Recommendations"])
     assert all(x["What the value measures"].value for x in recs)
     assert "€" in recs[0]["Value at stake"].number_format
+
+
+def _chart_titles(ws) -> list[str]:
+    return ["".join(r.t for p in ch.title.tx.rich.p for r in (p.r or [])) for ch in ws._charts if ch.title is not None]
+
+
+def test_order_value_chart_speaks_of_a_target_only_when_one_is_set(review_run, tmp_path):
+    shutil.copytree(review_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", review_run.params)
+    tr = run.read_table("kpi_tracking")
+    run.write_table("kpi_tracking", tr.assign(target=float("nan")))  # the client set no target
+    wb = load_workbook(build_kpi_dashboard(run))
+    titles = _chart_titles(wb["Dashboard"])
+    assert titles and not any("target" in t.lower() for t in titles), titles
+    assert "AOV target" not in [c.value for c in wb["Trend data"][4]]
+    # with an order-value target the chart and the trend data carry it
+    run.write_table("kpi_tracking", tr.assign(target=[100.0 if k == "average_order_value" else float("nan")
+                                                      for k in tr["kpi"]]))
+    wb = load_workbook(build_kpi_dashboard(run))
+    assert any("vs target" in t for t in _chart_titles(wb["Dashboard"]))
+    assert "AOV target" in [c.value for c in wb["Trend data"][4]]
+
+
+def test_an_undefined_period_kpi_is_blank_on_both_sheets(review_run, tmp_path):
+    """Period retention has no value for a period with no accounts before it (a base of 0): KPI
+    tracking shows it blank, with no '0' accounts beside it, as Trend data does."""
+    from kam_analysis.metrics import kpi_label
+    from kam_analysis.phases.review import ALL_ACCOUNTS
+
+    shutil.copytree(review_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", review_run.params)
+    tr = run.read_table("kpi_tracking")
+    kpi = next(k for k in ("period_retention_rate", "average_order_value") if k in set(tr["kpi"]))
+    first = tr["period_start"].min()
+    undefined = (tr["kpi"] == kpi) & (tr["period_start"] == first)
+    assert undefined.any()
+    run.write_table("kpi_tracking", tr.assign(value=tr["value"].mask(undefined), n=tr["n"].mask(undefined, 0)))
+    wb = load_workbook(build_kpi_dashboard(run))
+    _, rows = _sheet_rows(wb["KPI tracking"])
+    rows = [{k: c.value for k, c in r.items()} for r in rows]
+    ret = [r for r in rows if r["KPI"] == kpi_label(kpi)]
+    blank = [r for r in ret if r["Value"] is None]
+    assert blank and all(r["Accounts"] is None for r in blank)
+    assert all(r["Accounts"] is not None for r in ret if r["Value"] is not None)
+    trend_head = [c.value for c in wb["Trend data"][4]]
+    col = trend_head.index(kpi_label(kpi, short=True))
+    trend = {r[0]: r[col] for r in wb["Trend data"].iter_rows(min_row=5, values_only=True) if r[0] is not None}
+    compared = 0
+    for r in ret:
+        if r["Segment"] == ALL_ACCOUNTS and r["Period"] in trend:
+            assert (r["Value"] is None) == (trend[r["Period"]] is None), r["Period"]
+            compared += 1
+    assert compared >= 2

@@ -435,6 +435,8 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
             "baseline; changes of shares and scores in points, of money and counts in %", view,
             formats={"n": "int"}, row_formats=fmts, status_col="status", table="Scorecard")
     tr = run.read_table("kpi_tracking")
+    if {"n", "value"} <= set(tr.columns):  # a period whose KPI is undefined (no base) is blank, as on Trend data
+        tr = tr.assign(n=tr["n"].where(tr["value"].notna()))
     cols = ["period_start", "segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "status",
             "status_basis", "trend"]
     view, fmts = _kpi_view(tr[[c for c in cols if c in tr]], value_cols=["value", "baseline", "target"],
