@@ -58,7 +58,7 @@ NO_MARGIN_RETURN = "a return on the cost (ROI) needs gross margin or cost of goo
 
 
 #: when the scenarios credit nothing to the programme's accounts: why, and the input that values it
-NO_GAIN = "the scenarios' uplift lies in accounts the plan gives no manager hours"
+NO_GAIN = "the scenarios' uplift lies in accounts that get no manager time"
 NO_GAIN_UNLOCK = "set targets for the key accounts to value the programme"
 
 
@@ -69,11 +69,11 @@ def _no_gain(b) -> bool:
 
 
 def _scope(b) -> str:
-    """'in the 46 accounts the plan puts manager hours on' or ''."""
+    """'in the 46 accounts whose manager time is costed' or ''."""
     n = b.get("programme_accounts")
     if not is_num(n):
         return ""
-    return f"in the {fmt_count(n)} account{'' if int(n) == 1 else 's'} the plan puts manager hours on"
+    return f"in the {fmt_count(n)} account{'' if int(n) == 1 else 's'} whose manager time is costed"
 
 
 def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
@@ -98,7 +98,7 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     value = (f"{d.money(b['profit_over_horizon'])} {'revenue' if revenue else 'gross profit'} over {years} years "
              f"(base case{', ' + scope if scope else ''})")
     if _no_gain(b):  # the scenarios' uplift is all outside the accounts the programme pays for
-        value = f"no gain credited {scope or 'to the programme'}: {NO_GAIN}"
+        value = f"None credited {scope or 'to the programme'}: {NO_GAIN}"
         ret = f"{NO_GAIN_UNLOCK[:1].upper()}{NO_GAIN_UNLOCK[1:]}"
         clause = (f"the data credits no gain to the accounts the programme covers "
                   f"({d.money(b['cost_over_horizon'])}{' of assumed cost' if assumed else ''} over {years} years)")
@@ -226,7 +226,7 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
             for _, r in cost.iterrows()]
     if scope:
         whole = b.get("whole_base_full_year")
-        take.insert(0, f"Benefit counted only {scope}, the accounts the cost pays for"
+        take.insert(0, f"Benefit counted only {scope}"
                     + (f" (the whole base's scenario: {d.money(whole)} a year)" if is_num(whole) else ""))
     if revenue:
         take.append(f"No margin on the orders: {NO_MARGIN_RETURN}")
