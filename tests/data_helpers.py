@@ -45,7 +45,7 @@ def write_file(path: Path, content: str | bytes) -> Path:
 
 def write_params(tmp: Path, *, transactions: str | bytes | dict | Path | None = TRANSACTIONS,
                  accounts: str | bytes | dict | Path | None = None, surveys: str | bytes | dict | Path | None = None,
-                 capability: str | bytes | dict | Path | None = None, as_of: str = "2024-12-31",
+                 capability: str | bytes | dict | Path | None = None, as_of: str = "2024-06-30",
                  name: str = "Test Client", extra: dict | None = None) -> Path:
     """Write the given tables (text, bytes, a Path, or a FileSpec dict with 'content') and a params file.
 

@@ -64,7 +64,7 @@ def test_a_file_with_fill_in_left_is_refused_naming_each_key(tmp_path, capsys):
 
 def test_options_fill_in_the_client_and_the_filled_file_validates(tmp_path, capsys):
     assert main(["new-client", "Acme Retail", "--dir", str(tmp_path), "--currency", "gbp", "--industry",
-                 "wholesale_distribution", "--as-of", "2024-12-31", "--no-programme"]) == 0
+                 "wholesale_distribution", "--as-of", "2024-06-30", "--no-programme"]) == 0
     path = tmp_path / "acme-retail.yaml"
     data = write_file(tmp_path / "client" / "orders.csv", TRANSACTIONS)
     text = path.read_text().replace(f"path: {FILL_IN}", f"path: {data}")
@@ -73,7 +73,7 @@ def test_options_fill_in_the_client_and_the_filled_file_validates(tmp_path, caps
     path.write_text(text)
     p = load_params(path)
     assert (p.client.currency, p.client.industry) == ("GBP", "wholesale_distribution")
-    assert str(p.analysis.as_of_date) == "2024-12-31" and p.analysis.programme_start is None
+    assert str(p.analysis.as_of_date) == "2024-06-30" and p.analysis.programme_start is None
     assert p.targets == {} and p.context.five_forces is None
     assert main(["validate", str(path)]) == 0
     assert "Data OK, parameters OK" in capsys.readouterr().out

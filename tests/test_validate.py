@@ -549,3 +549,20 @@ def test_the_order_rule_in_client_words():
         "Orders: 53,603, each an account's purchases on one day (the data has no order number)")
     assert order_rule_client({"orders": 12, "order_id_given": 1}) == "Orders: 12, one per order number"
     assert order_rule_client({}) is None
+
+
+def test_no_live_account_names_the_last_order_and_the_as_of_fix(tmp_path):
+    # last order 2024-05-20; as-of 2024-12-31 with churn_days 180: nobody ordered in the window
+    rep = validate(tmp_path, as_of="2024-12-31")
+    (p,) = [x for x in rep.errors if x.rule == "no_live_account"]
+    assert "2024-12-31" in p.message and "2024-05-20" in p.message
+    assert "analysis.as_of_date" in p.fix and "2024-05-20" in p.fix and "above 225" in p.fix
+    assert len(rep.errors) == 1
+    # one day inside the window: the same data is fine
+    assert validate(tmp_path / "b", as_of="2024-11-15").ok  # 2024-05-20 is 179 days before
+
+
+def test_a_refund_inside_the_window_does_not_make_an_account_live(tmp_path):
+    tx = "account_id,order_id,order_date,net_revenue\nA1,O1,2024-01-15,100\nA1,R1,2024-06-20,-40\n"
+    rep = validate(tmp_path, transactions=tx, as_of="2024-07-31")  # the counted order is 198 days back
+    assert [x.rule for x in rep.errors] == ["no_live_account"]

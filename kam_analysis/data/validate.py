@@ -689,6 +689,30 @@ class _Checker:
             keep += f" AND {c} >= DATE '{hs}'"
         return keep
 
+    def no_live_account(self, spec: FileSpec) -> None:
+        """An error when no account placed a counted order in the activity window before the as-of date.
+
+        The activity rule (``data.prepare.active_sql``, ``metrics.activity.is_active``): an order
+        counts when its net revenue is positive; an account is live when its last counted order is
+        in ``(as_of - churn_days, as_of]``. With none live there is nothing to score, select or plan
+        for, and the usual cause is an as-of date past the end of the data.
+        """
+        a = self.params.analysis
+        live, last = self.con.execute(
+            "SELECT count(DISTINCT account_id) FILTER (WHERE order_date > DATE '{as_of}' - INTERVAL {d} DAY), "
+            "max(order_date) FROM (SELECT account_id, order_id, min(order_date) AS order_date FROM v_transactions "
+            "GROUP BY account_id, order_id HAVING sum(net_revenue) > 0)".format(as_of=a.as_of_date, d=int(a.churn_days))
+        ).fetchone()
+        if live or last is None:
+            return
+        self.add(rule="no_live_account", file=str(spec.path), column=spec.columns.get("order_date", "order_date"),
+                 message=(f"no account placed an order in the {a.churn_days} days up to the as-of date {a.as_of_date}: "
+                          f"the last order is dated {last}, so every account has stopped buying and there is no live "
+                          "account to score, select or plan for"),
+                 examples=(str(last),),
+                 fix=(f"set analysis.as_of_date to the end of the data (e.g. {last}), or raise analysis.churn_days "
+                      f"above {(a.as_of_date - last).days} if the client's customers order that rarely"))
+
 
 def _first_ids(con, stg: str, where: str, col: str = "account_id") -> tuple:
     """A few example ids of staging table ``stg`` with their rows, smallest id first
@@ -827,4 +851,6 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
             con.execute(f"CREATE OR REPLACE VIEW v_capability AS SELECT {sel} FROM {stg_c} "
                         "WHERE dimension IS NOT NULL AND score IS NOT NULL")
             report.views["capability"] = "v_capability"
+    if stg_t and not report.errors:  # a consequence of the dates: reported when nothing else is wrong
+        ck.no_live_account(data.transactions)
     return report
