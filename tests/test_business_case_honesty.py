@@ -156,9 +156,19 @@ def test_no_programme_decision_and_no_key_account_owner_without_key_accounts(dem
     from kam_analysis.deliverables.deck_story.decisions import _programme_decision
     from kam_analysis.phases.recommendations import compute_recommendations
 
+    from kam_analysis.deliverables.deck_story.decisions import _recommendation_decisions, s_business_case
+
     run = _run_copy(demo_run, tmp_path)
     _write_business_case(run, basis="revenue", n_key=0)
-    assert _programme_decision(DeckData(run)) is None
+    d = DeckData(run)
+    assert _programme_decision(d) is None
+    assert s_business_case(d) == [] and any(t == "Business case" for t, _ in d.skipped)
+    run.write_table("recommendations", pd.DataFrame({
+        "rank": [1], "rule": ["whitespace"], "recommendation": ["Run a cross-sell push"], "evidence": [""],
+        "value": [10.0], "value_basis": [""], "segment": ["S"], "owner": ["Sales team, with marketing"],
+        "due_date": [pd.Timestamp("2025-06-01")]}))
+    (row,) = _recommendation_decisions(DeckData(run), 1)
+    assert "programme" not in row[2] and "Key-account" not in row[3]
     rule = pd.DataFrame({"rule": ["whitespace", "segment_target_gap", "stalled_playbook"],
                          "recommendation": ["x", "y", "z"], "evidence": "", "value": [3.0, 2.0, 1.0],
                          "value_basis": "", "segment": "S"})

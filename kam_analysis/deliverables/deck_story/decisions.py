@@ -76,6 +76,12 @@ def _scope(b) -> str:
     return f"in the {fmt_count(n)} account{'' if int(n) == 1 else 's'} whose manager time is costed"
 
 
+def _n_key(d: DeckData) -> int | None:
+    """How many key accounts the run selected (None when the run has no segments table)."""
+    segs = d.peek("segments")
+    return int(segs["is_key"].fillna(False).astype(bool).sum()) if segs is not None and "is_key" in segs else None
+
+
 def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     """(row cells, title clause, note) for 'fund the programme', from the business case."""
     got = _business_case(d)
@@ -87,8 +93,7 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
         return None
     b = base.iloc[0]
     years = int(b["years"])
-    segs = d.peek("segments")
-    n_key = int(segs["is_key"].astype(bool).sum()) if segs is not None and "is_key" in segs else None
+    n_key = _n_key(d)
     if n_key == 0:  # no account's value carries a dedicated manager: there is no KAM programme to fund
         return None
     who = f": {fmt_count(n_key)} key accounts and the coverage plan for the rest" if n_key else " and its coverage plan"
@@ -128,11 +133,12 @@ def _recommendation_decisions(d: DeckData, n: int) -> list[list[str]]:
     r = d.peek("recommendations")
     if r is None or r.empty or "rank" not in r:
         return []
+    # without key accounts there is no programme whose manager time would carry the work
+    cost = "within the programme's manager time" if _n_key(d) != 0 else "within the sales team's time"
     out = []
     for _, x in r.sort_values("rank").head(n).iterrows():
         value = (f"{d.money(x['value'])} {_text(x.get('value_basis'), 50)}".strip() if is_num(x.get("value"))
                  else "not valued")
-        cost = "within the programme's manager time"
         when = []
         if isinstance(x.get("owner"), str) and x["owner"].strip():
             when.append(_text(x["owner"], 40))
@@ -190,6 +196,10 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
     years = int(bc["years"].iloc[0])
     base = bc[bc["scenario"].astype(str).str.lower() == "base"]
     b = base.iloc[0] if len(base) else bc.iloc[0]
+    if _n_key(d) == 0:
+        d.skipped.append(("Business case", "no account brings enough revenue to carry a dedicated manager, so "
+                                           "there is no KAM programme to cost"))
+        return []
     if is_num(b.get("programme_accounts")) and int(b["programme_accounts"]) == 0:
         d.skipped.append(("Business case", "the plan puts manager hours on no account, so there is no programme "
                                            "to cost or credit"))
