@@ -12,7 +12,7 @@ from conftest import require_tool
 from kam_analysis.data.runfolder import Run
 from kam_analysis.exceptions import RunError
 from kam_analysis.phases import review
-from kam_analysis.present.formats import fmt_money
+from kam_analysis.present.formats import fmt_date, fmt_money
 from kam_analysis.deliverables.html_dashboard import (baseline_change_text, build_html_dashboard,
                                                       collect_dashboard_data, json_for_script, render_dashboard)
 
@@ -236,6 +236,7 @@ def test_visible_page_text_has_no_internal_wording(review_run):
     page = render_dashboard(collect_dashboard_data(review_run))
     visible = re.sub(r"<script.*?</script>", "", page, flags=re.S)
     assert "programme_start" not in visible  # a key of the page's data, never its text
+    assert fmt_date(review_run.params.analysis.as_of_date) in visible  # dates as the deck writes them
     for bad in ("run-folder", "in the params", "strategy phase"):  # nor in a string the script shows
         assert bad not in page, bad
 

@@ -107,6 +107,8 @@ def collect_dashboard_data(run) -> dict:
         "client": p.client.name, "title": p.engagement.title, "consultant": p.engagement.consultant,
         "as_of": str(p.analysis.as_of_date), "currency": p.client.currency, "period": p.analysis.period,
         "programme_start": str(p.analysis.programme_start) if p.analysis.programme_start else None,
+        "as_of_text": fmt_date(p.analysis.as_of_date),
+        "programme_start_text": fmt_date(p.analysis.programme_start) if p.analysis.programme_start else None,
         "all_label": ALL_ACCOUNTS, "quadrant_names": p.segmentation.quadrant_names.ordered(),
         "currency_symbol": currency_symbol(p.client.currency), "theme": _theme_data(p),
     }
