@@ -617,6 +617,33 @@ def test_total_profit_is_one_figure(eng):
         assert same(total, profit, rel=1e-6), f"{eng.name}: workbook profit {total:,.0f}, kpi_headline {profit:,.0f}"
 
 
+def test_business_case_credits_only_the_accounts_it_costs(eng):
+    """Benefit and cost over the same accounts: the benefit a year is at most the costed accounts'
+    12-month revenue x the largest segment uplift rate of the scenario, the cost's hours are those
+    accounts' hours, and without margin no business-case text on the deck says 'profit' or 'ROI'."""
+    bc, plan = eng.table("business_case"), eng.table("coverage_plan")
+    il, cost, base = eng.table("impact_by_lever"), eng.table("programme_cost"), eng.table("segment_baseline")
+    if bc is None or plan is None or il is None or bc.empty:
+        return
+    alloc = plan["hours_allocated"].fillna(0)
+    hours = alloc if alloc.sum() > 0 else plan["hours_per_account"].fillna(0)
+    costed = hours > 0
+    assert same(cost.set_index("item").loc["manager_time", "quantity"], float(hours.sum()))
+    assert (bc["programme_accounts"] == int(costed.sum())).all()
+    rev_costed = float(plan.loc[costed, "revenue_12m"].clip(lower=0).sum())
+    seg_rev = base.set_index("segment")["revenue_12m"]
+    for _, r in bc.iterrows():
+        seg = il[il["scenario"] == r["scenario"]].groupby("segment")["profit_impact"].sum()
+        rate = (seg / seg_rev.reindex(seg.index).where(lambda x: x > 0)).fillna(0).clip(lower=0)
+        bound = rev_costed * (float(rate.max()) if len(rate) else 0.0)
+        assert r["profit_full_year"] <= bound + 1e-6, f"{eng.name}: {r['scenario']} credits {r['profit_full_year']:,.0f} > {bound:,.0f}"
+        assert r["profit_full_year"] <= r["whole_base_full_year"] + 1e-6
+    if (bc["benefit_basis"] == "revenue").all():
+        for s in eng.deck:
+            if "programme" in s.title and ("credits" in s.title or "decision" in s.title or "add" in s.title):
+                assert "profit" not in s.all_text.lower() and "ROI +" not in s.all_text, f"{eng.name}: {s.title}"
+
+
 # --------------------------------------------------------------------------- recommendations and top-N lists
 def test_number_of_recommendations_agrees_everywhere(eng):
     recs = eng.table("recommendations")
