@@ -128,7 +128,7 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
 
     def draw(c: SlideCanvas):
         names = t["label"] if "label" in t.columns else t["feature"]
-        cats = [_text(x, 30).replace("_", " ") for x in names]
+        cats = [_text(x, 60).replace("_", " ") for x in names]
         cols = [(c.style.na if not ok else c.style.red if v > 1 else c.style.accent)
                 for v, ok in zip(t["odds_ratio"], sig)]
         c.bar_chart(c.region("Chart"), cats, {"Odds ratio": t["odds_ratio"].tolist()}, number_format="0.00",
