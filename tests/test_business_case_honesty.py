@@ -239,3 +239,19 @@ def test_no_gain_credited_when_the_uplift_lies_outside_the_programme_accounts(de
     assert bc_title.startswith("The data credits no gain") and "set targets for the key accounts" in bc_title
     assert dec_title.startswith("One decision for the board: the data credits no gain")
     assert not any("ROI" in t or "%" in t for t in dec_texts)
+
+
+def test_sensitivity_slide_calls_a_revenue_impact_revenue(demo_run, tmp_path):
+    from kam_analysis.deliverables.deck_story.computed import s_sensitivity
+
+    run = _run_copy(demo_run, tmp_path)
+    run.write_table("sensitivity", pd.DataFrame({
+        "lever": ["aov_growth", "frequency_growth"], "label": ["Average order value (+%)", "Order frequency (+%)"],
+        "low_multiplier": 0.5, "high_multiplier": 1.5, "profit_low": [80.0, 90.0], "profit_base": [100.0, 100.0],
+        "profit_high": [130.0, 110.0], "swing": [50.0, 20.0]}))
+    for basis, word in (("revenue", "revenue"), ("gross profit", "profit")):
+        _write_business_case(run, basis=basis)
+        (title, texts), = _slide_texts(run, s_sensitivity)
+        assert title.startswith(f"Average order value moves the {word} impact most"), title
+        if basis == "revenue":
+            assert "profit" not in " ".join([title, *texts]).lower()

@@ -25,7 +25,10 @@ def s_sensitivity(d: DeckData) -> list[SlideSpec]:
         return []
     base = float(t["profit_base"].iloc[0])
     top = t.iloc[-1]
-    title = (f"{_text(top['label'], 50).split(' (')[0]} moves the profit impact most: "
+    bc = d.peek("business_case")  # without margin on the orders the impact is revenue: never call it profit
+    word = ("revenue" if bc is not None and "benefit_basis" in bc.columns
+            and (bc["benefit_basis"].astype(str) == "revenue").any() else "profit")
+    title = (f"{_text(top['label'], 50).split(' (')[0]} moves the {word} impact most: "
              f"{d.money(top['profit_low'])} to {d.money(top['profit_high'])} around the base case's {d.money(base)}")
     mx = float(max((t["profit_high"] - base).abs().max(), (t["profit_low"] - base).abs().max()))
     take = [f"{_text(r['label'], 50)}: {d.money(r['profit_low'])} to {d.money(r['profit_high'])}"
@@ -41,12 +44,12 @@ def s_sensitivity(d: DeckData) -> list[SlideSpec]:
                             colors=[c.style.red, c.style.accent])
         chart.category_axis.tick_label_position = XL_TICK_LABEL_POSITION.LOW  # labels left of the bars
         chart.plots[0].overlap = 100  # one bar per lever, low to the left and high to the right
-        _takeaway(c, take, heading="Profit impact a year, one lever at a time")
+        _takeaway(c, take, heading=f"{word.capitalize()} impact a year, one lever at a time")
 
     m = d.params.strategy.scenario_multipliers
     return [SlideSpec("strategy", "Chart", title, draw, topic="Scenario sensitivity", source=d.source("sensitivity"),
                       footnote=f"Each lever swung from {m['low']:g}x to {m['high']:g}x its target, the others at the "
-                               "base case; bars show the change in the yearly profit impact.",
+                               f"base case; bars show the change in the yearly {word} impact.",
                       notes="Tornado: one lever at a time moved between its low and high scenario multiplier, the "
                             "others at base; the widest bar is the assumption the business case depends on most.")]
 
