@@ -225,7 +225,7 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
             f"In the base case the programme returns {fmt_share(b['roi'], decimals=0, signed=True)} on "
             f"{d.money(b['cost_over_horizon'])} over {years} years{at}, {_payback(b['payback_months'], years)}")
         head = ["Scenario", "Profit a year at full run-rate", f"Profit over {years} years", f"Cost over {years} years",
-                "Net", "ROI" + (" (assumed costs)" if assumed else ""), "Payback"]
+                "Net", "ROI", "Payback"]
         rows = [[str(r["scenario"]).capitalize(), d.money(r["profit_full_year"]), d.money(r["profit_over_horizon"]),
                  d.money(r["cost_over_horizon"]), d.money(r["net_over_horizon"]),
                  fmt_share(r["roi"], decimals=0, signed=True),
@@ -254,7 +254,8 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("strategy", "Chart", title, draw, topic="Business case",
                       source=d.source("business_case", "programme_cost"),
                       footnote=f"Impact builds up over the years ({ramp} of a full year); costs run from day one; "
-                               + ("the benefit is revenue: the orders carry no margin." if revenue else "ROI = net / cost."),
+                               + ("the benefit is revenue: the orders carry no margin." if revenue
+                                  else "ROI = net / cost" + (", at assumed costs." if assumed else ".")),
                       notes="Business case: each scenario's impact (gross profit; revenue when the orders carry no "
                             "margin) in the accounts the plan puts manager hours on, at full run-rate, ramped up over the "
                             "programme years, against the programme's cost; payback is the first month the cumulative "
