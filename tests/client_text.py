@@ -52,7 +52,7 @@ def internal_names(text: str) -> list[str]:
     hits = []
     for rx in (RUN_ID, FILE_NAME, SNAKE, STATS):
         hits += [m.group(0) for m in rx.finditer(text)]
-    hits += [p for p in params if re.search(rf"(?<![\w.]){re.escape(p)}(?![\w])", text)]
+    hits += [p for p in params if re.search(rf"(?<![\w.]){re.escape(p)}(?![\w])", text, re.I)]
     hits += [t for t in tables if re.search(rf"\btables?:? {re.escape(t)}\b", text)]
     return sorted(set(hits))
 

@@ -1,6 +1,8 @@
 """The deck's closing: next steps and the appendix (method notes, data sources, what was left out)."""
 from __future__ import annotations
 
+import re
+
 
 from ...data.orders import order_rule_client
 from ...present.formats import fmt_count, fmt_value
@@ -60,9 +62,11 @@ def s_method_notes(d: DeckData, specs: list[SlideSpec]) -> list[SlideSpec]:
         if s.section in ("summary", "next", "appendix") or not s.notes or s.topic in seen:
             continue
         seen.add(s.topic)
-        first = s.notes.split(". ")[0].rstrip(".")
+        # the first sentence of the speaker notes, without the parenthesised settings and tables
+        # notes may name for the consultant (the appendix is a client page)
+        first = re.sub(r"\s*\([^()]*\)", "", s.notes).split(". ")[0].rstrip(".").strip()
         head, _, rest = first.partition(": ")
-        if rest and head.split()[0].lower() == s.topic.split()[0].lower():
+        if rest and len(head.split()) <= 4 and head.split()[0].lower() == s.topic.split()[0].lower():
             first = rest[0].upper() + rest[1:]
         items.append([(f"{s.topic}: ", True), (first + ".", False)])
     if not items:

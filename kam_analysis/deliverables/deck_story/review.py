@@ -54,7 +54,8 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
                           f" The {fmt_top(len(t), n_all)} KPIs with a target, worst status first." if len(t) < n_all
                           else ""),
                       notes="KPI tracking against the client's targets; status from the shortfall relative to "
-                            "the target (parameters: thresholds.rag).")]
+                            "the target, with the amber and red thresholds of the engagement settings "
+                            "(thresholds.rag).")]
 
 
 def _impact_groups(r) -> list[list]:
