@@ -56,3 +56,33 @@ def require_tool(name: str) -> str:
             pytest.fail(msg)
         pytest.skip(msg)
     return path
+
+
+THIN_SIZES = {"consumer": 2_500, "b2b": 600}
+
+
+@pytest.fixture(scope="session")
+def thin_client_runs(tmp_path_factory):
+    """The two transactions-only demo clients (params/demo-consumer.yaml, demo-b2b.yaml, scaled
+    down), each run once per session with the real runner: profile -> (result, raw params)."""
+    import yaml
+
+    from kam_analysis.config import REPO_ROOT
+    from kam_analysis.data.demo_clients import profile_files
+    from kam_analysis.runner import run_engagement
+
+    cache: dict = {}
+
+    def get(profile: str):
+        if profile not in cache:
+            tmp = tmp_path_factory.mktemp(profile)
+            raw = yaml.safe_load((REPO_ROOT / "params" / f"demo-{profile}.yaml").read_text())
+            raw["data"]["demo"]["n_accounts"] = THIN_SIZES[profile]
+            raw["data"]["transactions"]["path"] = str(profile_files(profile, tmp / "data")["transactions"])
+            raw["output"] = {"root": str(tmp / "outputs")}
+            path = tmp / "params.yaml"
+            path.write_text(yaml.safe_dump(raw, sort_keys=False))
+            cache[profile] = (run_engagement(path, progress=None), raw, path)
+        return cache[profile]
+
+    return get

@@ -15,31 +15,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-from kam_analysis.config import REPO_ROOT, load_params
-from kam_analysis.data.demo_clients import CLIENT_COLUMNS, profile_files
+from kam_analysis.config import load_params
+from kam_analysis.data.demo_clients import CLIENT_COLUMNS
 from kam_analysis.data.runfolder import Run
-from kam_analysis.runner import run_engagement
 
 pytestmark = pytest.mark.slow
 
-SIZES = {"consumer": 2_500, "b2b": 600}
 DELIVERABLES = {"segmentation_workbook", "kpi_dashboard", "html_dashboard", "deck"}
 
 
 @pytest.fixture(scope="module", params=["consumer", "b2b"])
-def thin(request, tmp_path_factory):
+def thin(request, thin_client_runs):
     """(profile, run result, the raw file as the client sent it, contract-named)."""
     profile = request.param
-    tmp = tmp_path_factory.mktemp(profile)
-    raw = yaml.safe_load((REPO_ROOT / "params" / f"demo-{profile}.yaml").read_text())
-    raw["data"]["demo"]["n_accounts"] = SIZES[profile]
-    raw["data"]["transactions"]["path"] = str(profile_files(profile, tmp / "data")["transactions"])
-    raw["output"] = {"root": str(tmp / "outputs")}
-    path = tmp / "params.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    result = run_engagement(path, progress=None)
+    result, raw, path = thin_client_runs(profile)
     result.run = Run(result.run_dir, load_params(path))
     rename = {v: k for k, v in CLIENT_COLUMNS[profile].items()}
     file = pd.read_csv(raw["data"]["transactions"]["path"], dtype=str).rename(columns=rename)
