@@ -74,7 +74,7 @@ def _degenerate(tmp: Path) -> Path:
             k += 1
             rows.append(f"A{a},O{k},2024-{rng.randint(9, 12):02d}-{rng.randint(1, 28):02d},"
                         f"{rng.randint(50, 2000)}.00,{rng.choice(cats[: 1 + a % 3])}")
-    return write_params(tmp, transactions="\n".join(rows) + "\n", name="Tiny Client")
+    return write_params(tmp, transactions="\n".join(rows) + "\n", name="Tiny Client", as_of="2024-12-31")
 
 
 CLIENTS = {"demo": _demo, "transactions_only": _transactions_only, "degenerate": _degenerate}

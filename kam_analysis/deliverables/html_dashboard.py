@@ -38,7 +38,6 @@ __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", 
 
 TEMPLATE = "dashboard.html.j2"
 #: the churn-risk bands the at-risk list shows (a low band is not "at risk")
-AT_RISK_BANDS = ("high", "medium")
 TREND_KPIS = ["revenue", "ordering_accounts", "average_order_value", "period_retention_rate"]
 SCORECARD_KPIS = ["revenue_12m", "retention_rate", "revenue_growth_yoy", "average_order_value",
                   "repeat_purchase_rate", "nps"]
@@ -180,8 +179,6 @@ def collect_dashboard_data(run) -> dict:
             r = r.merge(summary[["account_id", "account_manager"]], on="account_id", how="left")
         r["name"] = r["account_id"].astype(str).map(names).fillna(r["account_id"].astype(str))
         r = r[r["revenue_at_risk"].fillna(0) > 0]
-        if "risk_band" in r:  # the list is of accounts at risk: the high and medium bands, never the low one
-            r = r[r["risk_band"].isin(AT_RISK_BANDS)]
         r = r.sort_values(["revenue_at_risk", "account_id"],
                                                               ascending=[False, True])
         # how many accounts are at risk in all and per segment, so a shortened list says "top N of M"
