@@ -50,23 +50,24 @@ def produced(d: DeckData, table: str) -> bool:
 
 
 def s_framework(d: DeckData) -> list[SlideSpec]:
+    # every phase has run by the time the deck is built; a result it does not show is one the
+    # client's data does not support yet (the data request in the appendix says what unlocks it)
     status = []
     for num, name, tables in PHASES:
         have = [t for t in tables if produced(d, t)]
-        state = "Complete" if len(have) == len(tables) else "In progress" if have else "Not started"
+        state = "Complete" if len(have) == len(tables) else "Partly: needs data" if have else "Needs data"
         status.append((num, name, tables, have, state))
     done = sum(s[4] == "Complete" for s in status)
-    started = sum(s[4] != "Not started" for s in status)
-    nxt = next((s for s in status if s[4] != "Complete"), None)
+    missing = sum(len(s[2]) - len(s[3]) for s in status)
     stands = (f"Results as of {d.as_of:%d %B %Y}. " +
-              (f"Next: phase {nxt[0]}, {nxt[1].lower()} ({nxt[4].lower()})." if nxt else
-               "All phases have results; the next step is the periodic review against target."))
+              ("All phases have results; the next step is the periodic review against target." if done == 5 else
+               f"{missing} result{'s' if missing != 1 else ''} need data the client has not sent yet: the data "
+               "request in the appendix lists what would unlock each."))
     if done == 5:
         title = "All five KAM phases have run; this deck reports each of them"
-    elif done == 0:
-        title = f"{started} of 5 KAM phases have first results; none is complete yet"
     else:
-        title = f"{started} of 5 KAM phases have results so far, {done} of them complete"
+        title = (f"All five KAM phases have run; {missing} of their "
+                 f"{sum(len(s[2]) for s in status)} results wait for data the client has not sent")
 
     def draw(c: SlideCanvas):
         from pptx.enum.shapes import MSO_SHAPE
@@ -74,14 +75,14 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
         box = c.region("Body")
         cols = box.split_h([1] * 5, gap=int(0.08 * IN))
         for k, ((num, name, tables, have, state), b) in enumerate(zip(status, cols)):
-            fill = c.style.primary if state == "Complete" else c.style.accent if state == "In progress" else c.style.na
+            fill = c.style.primary if state == "Complete" else c.style.accent if state.startswith("Partly") else c.style.na
             c.text_box(Box(b.x, b.y, b.w + (int(0.05 * IN) if k < 4 else 0), int(0.75 * IN)), [f"Phase {num}"], size=16, bold=True,
                        color="FFFFFF", fill=fill, align="c", anchor="m", fit=False,
                        shape=MSO_SHAPE.CHEVRON if k else MSO_SHAPE.PENTAGON, inset=0.3)
             c.text_box(Box(b.x, b.y + int(0.9 * IN), b.w - int(0.1 * IN), int(0.75 * IN)), [name], size=16, bold=True,
                        color=c.style.primary, min_pt=11)
             c.text_box(Box(b.x, b.y + int(1.65 * IN), b.w - int(0.1 * IN), int(0.4 * IN)), [state], size=13,
-                       bold=True, color=fill if state != "Not started" else c.style.muted, fit=False)
+                       bold=True, color=fill if state != "Needs data" else c.style.muted, fit=False)
             items = [[("✓ " if t in have else "–  ", True, c.style.accent if t in have else c.style.muted),
                       (_PHASE_OUTPUTS.get(t, t), False, c.style.text if t in have else c.style.muted)]
                      for t in tables]
