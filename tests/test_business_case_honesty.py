@@ -239,6 +239,8 @@ def test_no_gain_credited_when_the_uplift_lies_outside_the_programme_accounts(de
     assert bc_title.startswith("The data credits no gain") and "set targets for the key accounts" in bc_title
     assert dec_title.startswith("One decision for the board: the data credits no gain")
     assert not any("ROI" in t or "%" in t for t in dec_texts)
+    assert not any("Fund the KAM programme" in t for t in dec_texts)  # not a funding decision without a gain
+    assert any(t.startswith("1. Set key-account targets before funding the programme") for t in dec_texts)
 
 
 def test_sensitivity_slide_calls_a_revenue_impact_revenue(demo_run, tmp_path):

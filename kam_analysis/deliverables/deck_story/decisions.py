@@ -124,7 +124,9 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
                   if b["roi"] > 0 else f"the programme does not pay back within {years} years in the base case")
         if assumed:
             clause += " at assumed costs"
-    row = [f"Fund the KAM programme{who}", value,
+    # with no gain credited to the accounts it pays for, the decision is to value the programme first
+    label = "Set key-account targets before funding the programme" if _no_gain(b) else "Fund the KAM programme"
+    row = [f"{label}{who}", value,
            f"{d.money(b['cost_over_horizon'])} over {years} years" + (" (assumed)" if assumed else ""), ret]
     return row, clause, assumption_note(d, cost)
 
