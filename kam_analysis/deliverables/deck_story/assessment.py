@@ -19,25 +19,51 @@ def change_words(x: float) -> str:
     shown = fmt_share(abs(x), decimals=0)
     return "held steady" if shown == fmt_share(0.0, decimals=0) else f"{'rose' if x >= 0 else 'fell'} {shown}"
 
+#: periods in a year, for year-on-year comparisons of one period with the same period a year before
+PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+
+
+def _yoy_takeaways(t, period: str) -> list[str]:
+    """Year-on-year change of the latest period, and of the same period a year before, so a
+    slowdown shows (never the latest period against the first one shown)."""
+    lag = PERIODS_PER_YEAR[period]
+    rev = t["revenue"].astype(float).tolist()
+    cats = [fmt_period(p, period) for p in t["period_start"]]
+
+    def yoy(i: int):
+        j = i - lag
+        return rev[i] / rev[j] - 1 if j >= 0 and rev[j] > 0 else None
+
+    last, prev = yoy(len(rev) - 1), yoy(len(rev) - 1 - lag)
+    if last is None:
+        return []
+    out = [f"Year on year: {fmt_share(last, signed=True)} on {cats[-1 - lag]}"]
+    if prev is not None:
+        trend = "faster than" if last > prev else "slower than" if last < prev else "as"
+        out.append(f"Growth {trend} a year before ({fmt_share(prev, signed=True)} in {cats[-1 - lag]} on "
+                   f"{cats[-1 - 2 * lag]})")
+    return out
+
+
 def s_revenue_trend(d: DeckData) -> list[SlideSpec]:
     t = d.table("kpi_by_period", ("period_start", "revenue"), topic="Revenue trend")
     if t is None:
         return []
     t = t.sort_values("period_start")
-    t = t[t["revenue"].map(is_num)].tail(16)
+    full = t[t["revenue"].map(is_num)]
+    t = full.tail(16)
     if t.empty:
         return []
     period = d.params.analysis.period
     cats = [fmt_period(p, period) for p in t["period_start"]]
     vals = t["revenue"].astype(float).tolist()
     first, last = vals[0], vals[-1]
-    change = last / first - 1 if first else None
     rev, g = d.headline("revenue_12m"), d.headline("revenue_growth_yoy")
     if rev is not None and g is not None:
         title = f"Revenue {'grew' if g >= 0 else 'fell'} {fmt_share(abs(g))} year on year to {d.money(rev)} in the last 12 months"
     else:
         title = moved_title(f"Revenue per {period}", d.money(first), d.money(last))
-    take = [f"{cats[-1]}: {d.money(last)} net revenue" + (f", {fmt_share(change, signed=True)} vs {cats[0]}" if change is not None else "")]
+    take = [f"{cats[-1]}: {d.money(last)} net revenue"] + _yoy_takeaways(full, period)
     best = int(np.argmax(vals))
     take.append(f"Highest {period}: {cats[best]} at {d.money(vals[best])}")
     if "ordering_accounts" in t.columns and is_num(t["ordering_accounts"].iloc[-1]):
