@@ -566,3 +566,10 @@ def test_a_refund_inside_the_window_does_not_make_an_account_live(tmp_path):
     tx = "account_id,order_id,order_date,net_revenue\nA1,O1,2024-01-15,100\nA1,R1,2024-06-20,-40\n"
     rep = validate(tmp_path, transactions=tx, as_of="2024-07-31")  # the counted order is 198 days back
     assert [x.rule for x in rep.errors] == ["no_live_account"]
+
+
+def test_order_rule_line_says_one_order_of_one_account_in_the_singular():
+    from kam_analysis.data.orders import order_rule
+
+    assert order_rule({"orders": 1, "accounts": 1, "order_id_given": True}) == "1 order of 1 account (lines sharing an order id)"
+    assert order_rule({"orders": 1_200, "accounts": 3, "order_id_given": False}).startswith("1,200 orders of 3 accounts (")

@@ -51,10 +51,13 @@ ORDER_RULE_NO_ID = "no order id in the data: an order is an account's lines on o
 def order_rule(stats: dict) -> str:
     """One line for validation's summary: how many orders, and what an order is."""
     n = int(stats.get("orders", 0))
-    of = f" of {int(stats['accounts']):,} accounts" if "accounts" in stats else ""
+    orders = f"{n:,} order{'' if n == 1 else 's'}"
+    if "accounts" in stats:
+        k = int(stats["accounts"])
+        orders += f" of {k:,} account{'' if k == 1 else 's'}"
     if stats.get("order_id_given", 1):
-        return f"{n:,} orders{of} (lines sharing an order id)"
-    return f"{n:,} orders{of} ({ORDER_RULE_NO_ID})"
+        return f"{orders} (lines sharing an order id)"
+    return f"{orders} ({ORDER_RULE_NO_ID})"
 
 
 def order_rule_client(stats: dict) -> str | None:
