@@ -350,7 +350,7 @@ def s_cohorts(d: DeckData) -> list[SlideSpec]:
     k = 4 if 4 in piv.columns else cols[min(len(cols) - 1, 4)]
     col = piv[k].dropna()
     title = (f"On average {fmt_share(col.mean(), decimals=0)} of an acquisition cohort still orders {k} periods later"
-             if len(col) else "Cohort retention by acquisition period")
+             if len(col) and k > 0 else "Cohort retention by acquisition period")  # period 0 is 100% by definition
     rows, fills, colors = [], {}, {}
     for i, (cohort, r) in enumerate(piv.iterrows()):
         label = fmt_period(cohort, d.params.analysis.period) if not isinstance(cohort, str) else _text(cohort, 20)

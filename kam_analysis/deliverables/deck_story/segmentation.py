@@ -38,8 +38,11 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
     floor = 0.03 * float(shown["revenue_12m"].max()) if len(shown) else 0.0
     shown = shown.assign(_size=shown["revenue_12m"].clip(lower=floor))
     q0 = order[0]
-    title = (f"{q0} accounts are {fmt_share(by.loc[q0, 'n'] / len(s), decimals=0)} of the live accounts but "
-             f"{fmt_share(by.loc[q0, 'rev'] / tot, decimals=0)} of their revenue") if tot else "KAM portfolio matrix"
+    n_share = fmt_share(by.loc[q0, "n"] / len(s), decimals=0)
+    r_share = fmt_share(by.loc[q0, "rev"] / tot, decimals=0) if tot else ""
+    joint = "and" if n_share == r_share else "but"  # 'but' only when the two shares differ
+    title = (f"{q0} accounts are {n_share} of the live accounts {joint} {r_share} of their revenue"
+             if tot else "KAM portfolio matrix")
     take = [f"{q}: {fmt_count(by.loc[q, 'n'])} accounts, {fmt_share(by.loc[q, 'rev'] / tot)} of live revenue"
             for q in order if q in by.index and tot]
     if "is_key" in s.columns:
