@@ -1,6 +1,6 @@
 """The ``kam`` command.
 
-    kam run params/<client>.yaml [--phase PHASE [PHASE ...] [--only]] [--set key.sub=value ...]
+    kam run params/<client>.yaml [--phase PHASE [PHASE ...] [--only]] [--plan-run RUN] [--set key.sub=value ...]
     kam validate params/<client>.yaml [--set key.sub=value ...]
     kam new-client "Client Name" [--industry X] [--currency USD] [--as-of DATE] [--programme-start DATE | --no-programme]
     kam demo-data OUT_DIR [--profile demo|consumer|b2b] [--accounts N] [--orders N] [--format csv|parquet]
@@ -27,6 +27,7 @@ _EPILOG = """examples:
   kam run params/acme.yaml --phase strategy review --only
                                                   the same, refusing if a later phase depends on them
   kam run params/acme.yaml --set analysis.churn_days=120
+  kam run params/acme-q3.yaml --plan-run latest    a follow-up review: the plan of the last run vs the new data
   kam validate params/acme.yaml                   check the client's data before running
 """
 
@@ -72,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--only", action="store_true",
                    help="with --phase: refuse, naming the phases and the command, rather than re-run the "
                         "phases that depend on the ones named")
+    r.add_argument("--plan-run", dest="plan_run", metavar="RUN",
+                   help="a follow-up review: measure the plan of an earlier run of this client (its run folder, "
+                        "its run id, or 'latest' = the most recent successful run with an earlier as-of date); "
+                        "the same as --set review.plan_run=RUN")
     r.add_argument("--timeout", type=int, default=None, metavar="SECONDS",
                    help="seconds a notebook cell may run (default: execution.cell_timeout in the params)")
     r.add_argument("--no-deliverables", action="store_true", help="skip building the client deliverables")
@@ -118,7 +123,10 @@ def _cmd_run(args) -> int:
     say = None if args.quiet else (lambda m: print(m, flush=True))
     if args.only and not args.phases:
         raise ParameterError("--only goes with --phase: name the phases to run, e.g. --phase review --only")
-    result = run_engagement(args.params, overrides=args.overrides, phases=args.phases, only=args.only,
+    overrides = list(args.overrides)
+    if args.plan_run is not None:  # sugar for --set review.plan_run=RUN (after the --set items: it wins)
+        overrides.append(f"review.plan_run={args.plan_run}")
+    result = run_engagement(args.params, overrides=overrides, phases=args.phases, only=args.only,
                             cell_timeout=args.timeout, deliverables=not args.no_deliverables, progress=say)
     print(result.run_dir)
     return 0

@@ -139,3 +139,18 @@ def test_set_values_are_typed_by_the_schema(tmp_path, override, key, expected):
     params = load_params(write_demo_params(tmp_path, n_accounts=50), [override])
     section, name = key
     assert getattr(getattr(params, section), name) == expected
+
+
+def test_plan_run_option_is_the_review_plan_run_override(tmp_path, monkeypatch, capsys):
+    import kam_analysis.runner as runner
+
+    seen = {}
+
+    def fake_run(params, *, overrides, **kw):
+        seen["overrides"] = overrides
+        return runner.RunResult(tmp_path, "success")
+
+    monkeypatch.setattr(runner, "run_engagement", fake_run)
+    assert main(["run", "p.yaml", "--set", "review.plan_run=x", "--plan-run", "latest", "-q"]) == 0
+    assert seen["overrides"] == ["review.plan_run=x", "review.plan_run=latest"]  # the option wins
+    assert main(["run", "p.yaml", "-q"]) == 0 and seen["overrides"] == []

@@ -153,3 +153,18 @@ def test_malformed_consultant_yaml_is_a_message_not_a_traceback(tmp_path, loader
         getattr(importlib.import_module(mod), fn)(bad, **kwargs)
     with pytest.raises(ParameterError, match=f"{what} .* not found; fix: set"):
         getattr(importlib.import_module(mod), fn)(tmp_path / "missing.yaml", **kwargs)
+
+
+def test_plan_run_is_a_folder_relative_to_the_params_file_a_run_id_or_latest(tmp_path, minimal):
+    (tmp_path / "runs" / "20260101T000000Z-abc123").mkdir(parents=True)
+    minimal["review"] = {"plan_run": "runs/20260101T000000Z-abc123", "actions_file": "returned.csv"}
+    p = load_params(_write(tmp_path, minimal))
+    assert p.review.plan_run == str((tmp_path / "runs" / "20260101T000000Z-abc123").resolve())
+    assert p.review.actions_file == (tmp_path / "returned.csv").resolve()
+    minimal["review"] = {"plan_run": "20260101T000000Z-abc123"}  # a run id: found under outputs/<client>/
+    assert load_params(_write(tmp_path, minimal)).review.plan_run == "20260101T000000Z-abc123"
+    minimal["review"] = {"plan_run": " Latest "}
+    assert load_params(_write(tmp_path, minimal)).review.plan_run == "latest"
+    minimal["review"] = {"plan_run": ""}
+    assert load_params(_write(tmp_path, minimal)).review.plan_run is None
+    assert load_params(_write(tmp_path, {k: v for k, v in minimal.items() if k != "review"})).review.plan_run is None

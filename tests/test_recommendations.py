@@ -136,6 +136,15 @@ def test_every_recommendation_is_kept_so_the_count_is_the_tables_rows():
     r = recommendations.compute_recommendations(*many)
     assert len(r) == 20 and r["rank"].tolist() == list(range(1, 21))  # no cap: a deliverable says "top N of 20"
     assert r["recommendation"].iloc[0] == "do 20" and r["recommendation"].iloc[-1] == "do 1"
+    # a stable id per recommendation, the key of the client's returned actions file
+    assert r["recommendation_id"].tolist() == [f"REC-{i:02d}" for i in range(1, 21)]
+    assert r["recommendation_id"].is_unique
+    assert "recommendation_id" in recommendations.compute_recommendations().columns
+
+
+def test_recommendation_ids_widen_past_99():
+    ids = recommendations.recommendation_ids(pd.Series([1, 2, 100]))
+    assert ids.tolist() == ["REC-001", "REC-002", "REC-100"]
 
 
 def test_each_recommendation_has_an_owner_and_a_due_date_from_its_rule():

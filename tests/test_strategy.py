@@ -485,6 +485,18 @@ def test_account_plans_pick_top_key_accounts_and_trigger_actions(playbooks):
     assert first["trigger"] == "high churn risk" and first["due_date"] == pd.Timestamp("2026-01-15")
     assert (actions["due_date"].diff().dropna() >= pd.Timedelta(0)).all()
     assert actions.loc[actions["trigger"].str.startswith("detractor"), "owner"].iloc[0] == "Ann (Key account manager)"
+    # stable ids "<account>-<n>" in due-date order: the key of the returned actions file
+    assert actions["action_id"].tolist() == [f"t-{i}" for i in range(1, len(actions) + 1)]
+    again = strategy.build_account_plans(seg, summ, playbooks=playbooks, churn_risk=risk, whitespace=ws,
+                                         top_n=1, plan_date=dt.date(2026, 1, 1))[1]
+    pd.testing.assert_frame_equal(actions, again)  # deterministic
+
+
+def test_action_ids_number_each_accounts_actions_in_table_order():
+    from kam_analysis.phases.account_plans import action_ids
+
+    acts = pd.DataFrame({"account_id": ["B7", "B7", "A1", "A1", "A1"]})
+    assert action_ids(acts).tolist() == ["B7-1", "B7-2", "A1-1", "A1-2", "A1-3"]
 
 
 def test_operating_calendar_and_kpi_ownership(playbooks):

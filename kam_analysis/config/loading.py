@@ -165,6 +165,13 @@ def _resolve_paths(params: Params, base: Path) -> Params:
     params.branding.logo = res(params.branding.logo)
     params.segmentation.overrides_file = res(params.segmentation.overrides_file)
     params.segmentation.rfm.segments_file = res(params.segmentation.rfm.segments_file)
+    params.review.actions_file = res(params.review.actions_file)
+    plan = params.review.plan_run
+    if plan is not None and plan != "latest":  # a run folder relative to the params file; else a run id, kept
+        folder = Path(plan).expanduser()
+        folder = folder if folder.is_absolute() else base / folder
+        if folder.is_dir() or any(sep in plan for sep in ("/", "\\")) or plan.startswith("."):
+            params.review.plan_run = str(folder.resolve())
     root = Path(params.output.root).expanduser()
     # output.root is relative to the repository (where `kam` is meant to be run), not the params file
     # relative output roots: the repository's outputs/ in a source checkout; for an

@@ -466,6 +466,30 @@ class ReviewSection(_Section):
     playbook_min_improvement: float = Field(
         0.0, ge=-1, le=1, description="a playbook segment growing by no more than this since baseline is flagged")
     dashboard_at_risk_rows: int = Field(25, ge=1, le=500, description="accounts in the dashboards' at-risk list")
+    # ---- the follow-up review: measuring what an earlier run committed to (docs/followup.md)
+    plan_run: str | None = Field(
+        None, description="the earlier run of this client whose plan this review measures: its run folder (relative "
+                          "to the params file), its run id (a folder name under outputs/<client>/), or 'latest' "
+                          "(the client's most recent successful run with an earlier as-of date); empty: no "
+                          "follow-up")
+    actions_file: Path | None = Field(
+        None, description="the returned actions file, CSV or XLSX (relative to the params file): action_id, status "
+                          "(done, in progress, not started, dropped), status_date, comment; one row per action or "
+                          "recommendation (its REC- id)")
+    followup_grown: float = Field(
+        0.10, ge=0, le=10, description="follow-up: a committed key account whose trailing-12-month revenue rose by "
+                                       "more than this share since the plan has grown")
+    followup_declined: float = Field(
+        0.10, ge=0, le=1, description="follow-up: one whose revenue fell by more than this share has declined "
+                                      "(within both bands: stable)")
+
+    @field_validator("plan_run")
+    @classmethod
+    def _plan_run_text(cls, v: str | None) -> str | None:
+        if v is None or not str(v).strip():
+            return None
+        v = str(v).strip()
+        return "latest" if v.lower() == "latest" else v
 
 
 class BrandingSection(_Section):

@@ -123,6 +123,9 @@ def _t(name: str, phase: str, one_row_per: str, description: str, *, required: s
                      written_when, open_prefixes)
 
 
+#: when the follow-up review's tables are written
+_FOLLOWUP = "review.plan_run names an earlier run of the client (a follow-up review)"
+
 #: the optional columns of the client's accounts file, carried into the account-level tables
 _ACCOUNT_ATTRIBUTES = " ".join(c.name for c in CONTRACT["accounts"].columns if not c.required)
 
@@ -267,8 +270,9 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        required="tier accounts revenue_12m revenue_share"),
     # ------------------------------------------------------------------ strategy
     _t("account_plan_actions", "strategy", "action",
-       "account plan actions with owner, due date, KPI, trigger and measurable target",
-       required="account_id account_name action owner due_date kpi trigger", optional="target"),
+       "account plan actions with a stable id (<account id>-<n>, the key of the returned actions file), owner, "
+       "due date, KPI, trigger and measurable target",
+       required="action_id account_id account_name action owner due_date kpi trigger", optional="target"),
     _t("account_plans", "strategy", "key account",
        "key account -> current state, situation, its own objective, whitespace, next action, KPIs to watch",
        required="account_id revenue_12m objective actions",
@@ -396,9 +400,10 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "mean log revenue of programme vs matched control accounts by period",
        required="period_start group mean_log_revenue accounts"),
     _t("recommendations", "review", "recommendation",
-       "optimisation recommendations ranked by value, each with its evidence",
+       "optimisation recommendations ranked by value, each with its evidence and a stable id (REC-<rank>, the "
+       "key of the returned actions file)",
        required="rank recommendation evidence value",
-       optional="rule value_basis segment owner due_date"),
+       optional="rule value_basis segment owner due_date recommendation_id"),
     _t("segment_migration", "review", "baseline segment × current segment",
        "transition matrix baseline -> current segment: accounts and revenue",
        required="from_segment to_segment accounts revenue",
@@ -410,7 +415,50 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "each playbook segment's baseline members: KPIs now vs at baseline",
        required="segment kpi value n baseline vs_baseline vs_baseline_kind target gap status status_basis",
        written_when="the baseline segmentation has playbook segments"),
-
+    # ------------------------------------------------------------------ review: the follow-up of a plan run
+    _t("plan_summary", "review", "figure",
+       "the follow-up review in figures: the plan run's date and as-of date, months since, key accounts, "
+       "actions and recommendations committed, done and overdue, and what the follow-up leaves out",
+       required="metric label value unit note", written_when=_FOLLOWUP),
+    _t("plan_kpis", "review", "KPI",
+       "each headline KPI at the plan, its committed target and today's value from the same KPI engine; the "
+       "change, the share of the gap closed against the share of the time elapsed, and the status (met, on "
+       "track, off track, no target)",
+       required="kpi plan_value target actual change status",
+       optional="label unit trajectory gap_closed time_elapsed change_kind target_date note",
+       written_when=_FOLLOWUP),
+    _t("plan_key_accounts", "review", "key account committed in the plan",
+       "each committed key account: its committed and current segment, trailing-12-month revenue at the plan "
+       "and now, and the outcome (grown, stable, declined, lost; review.followup_* thresholds)",
+       required="account_id account_name plan_segment current_segment revenue_plan revenue_now change outcome",
+       optional="still_key account_status whitespace_plan whitespace_converted whitespace_categories "
+                "last_order_date",
+       written_when=_FOLLOWUP),
+    _t("plan_segments", "review", "committed segment",
+       "each segment of the committed segmentation, its members followed: accounts, accounts still buying, "
+       "revenue at the plan and now, retention (share of the members that bought at the plan still buying)",
+       required="segment accounts accounts_active revenue_plan revenue_now retention",
+       optional="change key_accounts accounts_active_plan", written_when=_FOLLOWUP),
+    _t("plan_migration", "review", "committed segment × current segment",
+       "where the accounts of each committed segment are today (the plan run's segmentation, not today's "
+       "criteria applied to the past): accounts and revenue now",
+       required="plan_segment current_segment accounts revenue_now",
+       optional="revenue_plan share_of_plan_segment moved", written_when=_FOLLOWUP),
+    _t("plan_coverage", "review", "manager in the coverage plan",
+       "coverage delivered against the plan: accounts and hours the plan gave each manager, and the accounts "
+       "the new data names that manager for",
+       required="manager accounts_planned accounts_delivered hours_planned",
+       optional="delivery_rate status", written_when=_FOLLOWUP),
+    _t("plan_actions", "review", "committed account-plan action",
+       "each account-plan action of the plan with its status from the returned actions file (not reported when "
+       "the file does not mention it) and whether it is overdue (due before the as-of date and not done)",
+       required="action_id account_id account_name action owner due_date status status_date comment overdue",
+       optional="kpi target source", written_when=_FOLLOWUP),
+    _t("plan_recommendations", "review", "committed recommendation",
+       "each recommendation of the plan run with its status from the returned actions file",
+       required="recommendation_id title status",
+       optional="rank owner due_date value value_basis status_date comment overdue source",
+       written_when=_FOLLOWUP),
 )}
 
 

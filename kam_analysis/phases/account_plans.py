@@ -20,7 +20,7 @@ from .coverage import compute_account_value
 from .playbooks import playbook_text
 from ..present.formats import fmt_money
 
-__all__ = ["SITUATIONS", "account_situations", "build_account_plans"]
+__all__ = ["SITUATIONS", "account_situations", "action_ids", "build_account_plans"]
 
 #: situation -> what it means, in order of urgency (the first that applies sets the objective)
 SITUATIONS: dict[str, str] = {
@@ -50,6 +50,20 @@ def account_situations(*, risk_band, revenue_trend, nps_latest, whitespace_value
     if num(nps_latest) and nps_latest >= 9 and str(risk_band).lower() != "high":
         out.append("relationship_strength")
     return out or ["steady"]
+
+
+def action_ids(actions: pd.DataFrame, *, account_col: str = "account_id") -> pd.Series:
+    """The stable id of each account-plan action: ``"<account_id>-<n>"``, n = 1, 2 ... in table order.
+
+    Deterministic: the plan lists each account's actions by due date, so the same data and
+    parameters give the same ids. The id is the key of the round trip with the client: the
+    exported actions file carries it, and the follow-up review (:mod:`.followup`) matches the
+    returned status on it. A plan run written before the ids existed gets the same ids
+    from this function, as its actions are in the same order.
+    """
+    acc = actions[account_col].astype(str)
+    n = acc.groupby(acc, sort=False).cumcount() + 1
+    return (acc + "-" + n.astype(str)).rename("action_id")
 
 
 def _owner(role_key: str, pb: dict, manager: str | None) -> str:
@@ -83,8 +97,8 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
         (the account's own), target (of the first action), segment_objective, engagement_model,
         contact_cadence, whitespace,
         whitespace_value, n_actions, next_action, next_action_owner, next_action_due,
-        kpis_to_watch; ``account_plan_actions``: account_id, account_name, action, owner,
-        due_date, kpi, trigger, target.
+        kpis_to_watch; ``account_plan_actions``: action_id (:func:`action_ids`), account_id,
+        account_name, action, owner, due_date, kpi, trigger, target.
     """
     books = playbooks["playbooks"]
     trig_book = playbooks.get("triggered_actions") or {}
@@ -226,4 +240,6 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
                  "n_actions", "next_action",
                  "next_action_owner", "next_action_due", "kpis_to_watch"]
     act_cols = ["account_id", "account_name", "action", "owner", "due_date", "kpi", "trigger", "target"]
-    return pd.DataFrame(plans, columns=plan_cols), pd.DataFrame(actions, columns=act_cols)
+    acts_df = pd.DataFrame(actions, columns=act_cols)
+    acts_df.insert(0, "action_id", action_ids(acts_df, account_col="account_id"))
+    return pd.DataFrame(plans, columns=plan_cols), acts_df

@@ -31,6 +31,7 @@ __all__ = [
     "rule_owner",
     "RULE_OWNERS_NO_KEY",
     "compute_run_recommendations",
+    "recommendation_ids",
 ]
 
 
@@ -288,9 +289,20 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
     return pd.DataFrame(rows, columns=cols)
 
 
+def recommendation_ids(ranks: pd.Series) -> pd.Series:
+    """The stable id of each recommendation of a run: ``"REC-<rank>"`` (``REC-01``, ``REC-02`` ...).
+
+    Deterministic for the run (the rank orders by value, then rule, then segment), and of
+    another form than an account-plan action's ``<account_id>-<n>``, so one returned file
+    can report on both; the follow-up review matches the returned status on it.
+    """
+    width = max(2, len(str(int(ranks.max())))) if len(ranks) else 2
+    return ranks.astype(int).map(lambda r: f"REC-{r:0{width}d}").rename("recommendation_id")
+
+
 def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key_accounts: bool = True) -> pd.DataFrame:
     """All rules' recommendations ranked by value (largest first): ``rank, rule, recommendation,
-    evidence, value, value_basis, segment``, and with ``plan_date`` each one's ``owner`` and
+    evidence, value, value_basis, segment, recommendation_id`` (:func:`recommendation_ids`), and with ``plan_date`` each one's ``owner`` and
     ``due_date`` (:data:`RULE_OWNERS`: days after the plan date; :data:`RULE_OWNERS_NO_KEY`
     when ``has_key_accounts`` is False, so no owner is a role the client does not have).
 
@@ -300,7 +312,7 @@ def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key
     are of different bases (``value_basis``) and are never summed."""
     frames = [f for f in rule_outputs if f is not None and len(f)]
     if not frames:
-        return pd.DataFrame(columns=_REC_COLUMNS)
+        return pd.DataFrame(columns=[*_REC_COLUMNS, "recommendation_id"])
     df = pd.concat(frames, ignore_index=True)
     if "value_basis" not in df:
         df["value_basis"] = ""
@@ -309,6 +321,7 @@ def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key
     df = df.sort_values(["value", "rule", "segment"], ascending=[False, True, True], kind="stable")
     df.insert(0, "rank", range(1, len(df) + 1))
     df = df[_REC_COLUMNS].reset_index(drop=True)
+    df["recommendation_id"] = recommendation_ids(df["rank"])
     if plan_date is not None:
         df["owner"] = df["rule"].map(lambda r: rule_owner(r, has_key_accounts=has_key_accounts)[0])
         days = df["rule"].map(lambda r: rule_owner(r, has_key_accounts=has_key_accounts)[1])
