@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["PLANTED", "DEMO_COLUMNS", "generate_demo", "demo_files"]
+__all__ = ["PLANTED", "DEMO_COLUMNS", "generate_demo", "demo_files", "season_factor"]
 
 PLANTED: dict[str, float] = {
     "programme_uplift": 0.15,
@@ -107,6 +107,11 @@ def demo_files(out_dir: str | Path, file_format: str = "csv") -> dict[str, Path]
     ext = "parquet" if file_format == "parquet" else "csv"
     return {"transactions": out / f"orders.{ext}", "accounts": out / "customers.csv",
             "surveys": out / "nps_survey.csv", "capability": out / "kam_capability.csv"}
+
+
+def season_factor(month_of_year: np.ndarray) -> np.ndarray:
+    """Purchase-rate multiplier of each calendar month (1-12): busy November-December, quiet July-August."""
+    return np.select([np.isin(month_of_year, [11, 12]), np.isin(month_of_year, [7, 8])], [1.35, 0.85], 1.0)
 
 
 def _names(rng: np.random.Generator, is_trade: np.ndarray) -> list[str]:
@@ -194,8 +199,7 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     # ---------------- orders: account x month counts, vectorised
     m_idx = np.arange(n_m)
     alive = (m_idx[None, :] >= acq_m[:, None]) & (m_idx[None, :] < last_m[:, None])
-    month_of_year = np.array([p.month for p in months])
-    season = np.select([np.isin(month_of_year, [11, 12]), np.isin(month_of_year, [7, 8])], [1.35, 0.85], 1.0)
+    season = season_factor(np.array([p.month for p in months]))
     lam = rate[:, None] * season[None, :] * alive
     if n_orders:
         # large-client mode: scale every account's purchase rate by one factor so the
