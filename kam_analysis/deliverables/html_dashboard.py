@@ -223,8 +223,22 @@ def collect_dashboard_data(run) -> dict:
     data["recommendations"] = _records(recs.sort_values("rank"), [c for c in (
         "rank", "recommendation", "evidence", "value", "value_basis", "owner", "due") if c in recs])
     data["recommendations_total"] = len(recs)
+    data["followup"] = followup_data(run)
     data["notes"] = notes
     return data
+
+
+def followup_data(run) -> dict | None:
+    """The "Since the last review" block on a follow-up review (None on a first review): the same
+    story as the deck's section, worded once by :mod:`.followup_story`."""
+    from .followup_story import load_followup
+
+    def read(name, cols):
+        return run.read_table(name, columns=cols) if run.has_table(name) else None
+
+    names = run.account_display_names().to_dict() if run.has_data("accounts") else {}
+    f = load_followup(read, run.params, names)
+    return None if f is None else f.as_dict()
 
 
 def churn_unsupported_text(run) -> str:

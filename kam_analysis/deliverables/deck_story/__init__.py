@@ -22,6 +22,7 @@ from .segmentation import (s_clv, s_key_accounts, s_portfolio_matrix, s_programm
 from .strategy import (s_account_plans, s_churn_drivers, s_churn_risk, s_coverage, s_impact, s_playbooks,
                        s_revenue_lost, s_whitespace, s_whitespace_map)
 from .review import s_kpi_dashboard, s_migration, s_programme_impact, s_recommendations, s_review_baseline
+from .followup import FOLLOWUP_STORY
 from .closing import s_data_sources, s_method_notes, s_next_steps, s_not_included
 
 __all__ = ["DeckData", "SlideSpec", "SECTIONS", "STORY", "plan_deck"]
@@ -29,6 +30,7 @@ __all__ = ["DeckData", "SlideSpec", "SECTIONS", "STORY", "plan_deck"]
 
 STORY: list[tuple[str, Callable[[DeckData], list[SlideSpec]]]] = [
     ("summary", s_key_numbers),
+    *(("since", b) for b in FOLLOWUP_STORY),  # a follow-up review only: what the last review committed to
     ("framework", s_framework),
     ("context", s_five_forces), ("context", s_pest), ("context", s_most), ("context", s_gaps),
     ("context", s_strengths),
@@ -84,7 +86,7 @@ def plan_deck(d: DeckData) -> list[SlideSpec]:
     body.extend(s_data_limits(d))
     nxt = s_next_steps(d)
     appendix = s_method_notes(d, body) + s_data_sources(d) + s_not_included(d)
-    order = ["framework", "context", "assessment", "segmentation", "strategy", "review"]
+    order = ["since", "framework", "context", "assessment", "segmentation", "strategy", "review"]
     # the data-limits slide closes the assessment section even though it is planned last
     by_sec: dict[str, list[SlideSpec]] = {k: [s for s in body if s.section == k] for k in ["summary", *order]}
     sections = [k for k in order if by_sec[k]] + ["next"] + (["appendix"] if appendix else [])

@@ -22,6 +22,7 @@ IN = EMU_PER_IN
 
 SECTIONS: dict[str, tuple[str, str]] = {
     "summary": ("Executive summary", ""),
+    "since": ("Since the last review", "What the last review committed to, what happened, and what changes now"),
     "framework": ("The KAM framework", "Five phases from diagnosis to review, and where this engagement stands"),
     "context": ("Market and organisational context", "The consultant's qualitative assessment: market forces, "
                 "external factors, programme goals, gaps and strengths"),

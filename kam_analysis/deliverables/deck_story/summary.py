@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .._pptx import Box, SlideCanvas
 from ...metrics import kpi_explanation, kpi_label
-from ...present.formats import fmt_count, fmt_share, fmt_value, is_num
+from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, is_num
 from ._base import (_bullets, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
                     _lc_first, SlideSpec, _text, _tiles)
 
@@ -197,7 +197,25 @@ def _f_recommendation(d: DeckData) -> Finding | None:
                    f"{_lc_first(_first_clause(top['recommendation']))}.")
 
 
-FINDINGS = [_f_revenue, _f_concentration, _f_capacity, _f_key_accounts, _f_targets, _f_impact, _f_risk, _f_lost,
+def _f_followup(d: DeckData) -> Finding | None:
+    """On a follow-up review, what became of the key accounts the last review committed to."""
+    from .followup import followup
+
+    f = followup(d)
+    if f is None:
+        return None
+    n, c = len(f.key_accounts), f.outcome_counts()
+    text = f"key accounts committed at the last review{' (' + fmt_date(f.plan_as_of) + ')' if f.plan_as_of else ''} grew"
+    if c["lost"]:
+        text += (f"; {fmt_count(c['lost'])} {'was' if c['lost'] == 1 else 'were'} lost, with "
+                 f"{f.money(f.outcome_revenue('lost'))} of revenue a year at the plan")
+    if (k := f.kpi_headline()) is not None:
+        text += f"; {k}"
+    short = f"{fmt_count(c['grown'])} of {fmt_count(n)} key accounts grew since the last review"
+    return Finding(f"{fmt_count(c['grown'])} of {fmt_count(n)}", text + ".", short)
+
+
+FINDINGS = [_f_followup, _f_revenue, _f_concentration, _f_capacity, _f_key_accounts, _f_targets, _f_impact, _f_risk, _f_lost,
             _f_recommendation]
 
 

@@ -1,0 +1,467 @@
+"""The follow-up review's story — what was committed, what happened, what changes now — told
+once for the deck's "Since the last review" section and the HTML dashboard's block.
+
+A follow-up run (``review.plan_run`` set) holds the ``plan_*`` tables of the review phase
+(docs/tables.md): the plan run's key accounts, KPI targets, segmentation, coverage and
+actions, each measured on the new data. :func:`load_followup` reads them into a
+:class:`FollowUp`; its methods word the figures (counts, money, percentage points) the same
+way on both deliverables. Nothing is invented: without the returned actions file the
+actions have no status, and the story says so and what the file would unlock; a run without
+the tables (a first review) has no follow-up at all (``load_followup`` returns None).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..metrics import KPI_DEFINITIONS, kpi_label
+from ..present.formats import fmt_change, fmt_count, fmt_date, fmt_money, fmt_share, fmt_value, is_num
+from ..safety import clean_text
+
+__all__ = ["ACTION_BUCKETS", "COLUMNS", "FollowUp", "OUTCOMES", "PLAN_TABLES", "STATUS_RAG", "load_followup"]
+
+#: the review phase's follow-up tables; the story needs the key accounts, the rest add to it
+PLAN_TABLES = ("plan_summary", "plan_kpis", "plan_key_accounts", "plan_segments", "plan_migration",
+               "plan_coverage", "plan_actions", "plan_recommendations")
+#: a committed key account's outcome (review.followup_* thresholds), best first
+OUTCOMES = ("grown", "stable", "declined", "lost")
+#: where a committed action stands, as the client reads it; "not reported" when the returned file
+#: does not mention it (an unreported action is never called overdue: its status is unknown)
+ACTION_BUCKETS = ("done", "in progress", "not started", "overdue", "dropped", "not reported")
+_KPI_STATUS = ("met", "on track", "off track", "no target")
+#: the status colour (present.theme RAG) of each outcome, action bucket and KPI status, on every deliverable
+STATUS_RAG: dict[str, str] = {"grown": "green", "stable": "n/a", "declined": "amber", "lost": "red",
+                              "done": "green", "in progress": "amber", "not started": "n/a", "overdue": "red",
+                              "dropped": "n/a", "not reported": "n/a",
+                              "met": "green", "on track": "green", "off track": "red", "no target": "n/a"}
+
+
+def _s(v, n: int = 80) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return clean_text(str(v), max_len=n)
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{fmt_count(n)} {one if n == 1 else (many or one + 's')}"
+
+
+def _was(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
+def _join(items: list[str]) -> str:
+    items = [x for x in items if x]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
+@dataclass
+class FollowUp:
+    """The follow-up tables of a run, with the sentences both deliverables show."""
+
+    key_accounts: pd.DataFrame
+    currency: str
+    as_of: dt.date
+    actions_returned: bool
+    summary: pd.DataFrame | None = None
+    kpis: pd.DataFrame | None = None
+    segments: pd.DataFrame | None = None
+    migration: pd.DataFrame | None = None
+    coverage: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
+    recommendations: pd.DataFrame | None = None
+    names: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ figures
+    def money(self, v) -> str:
+        return fmt_money(v, self.currency)
+
+    def summary_value(self, *metrics: str):
+        """The value of the first of ``metrics`` the summary table has (None when none)."""
+        s = self.summary
+        if s is None or s.empty:
+            return None
+        for m in metrics:
+            hit = s.loc[s["metric"] == m, "value"]
+            if len(hit) and hit.iloc[0] is not None and not (isinstance(hit.iloc[0], float) and hit.iloc[0] != hit.iloc[0]):
+                return hit.iloc[0]
+        return None
+
+    @property
+    def plan_as_of(self) -> dt.date | None:
+        """The as-of date of the plan run (its data's end), from the summary table."""
+        v = self.summary_value("plan_as_of", "plan_as_of_date")
+        try:
+            return pd.Timestamp(v).date() if v is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def since(self) -> str:
+        """"since the review of 30 Jun 2026" or "since the last review"."""
+        return f"since the review of {fmt_date(self.plan_as_of)}" if self.plan_as_of else "since the last review"
+
+    def account_names(self, t: pd.DataFrame) -> pd.Series:
+        """Each account's name as the client reads it, with its id where two accounts share a name."""
+        ids = t["account_id"].astype(str)
+        own = t["account_name"] if "account_name" in t.columns else pd.Series([None] * len(t), index=t.index)
+        names = pd.Series([_s(self.names.get(i)) or _s(n, 60) or i for i, n in zip(ids, own)], index=t.index)
+        dup = names.duplicated(keep=False) & (names != ids) & ~names.str.endswith(")")
+        return names.where(~dup, names + " (" + ids + ")")
+
+    # ------------------------------------------------------------------ key accounts
+    def outcome_counts(self) -> dict[str, int]:
+        oc = self.key_accounts["outcome"].astype(str).str.lower().value_counts()
+        return {o: int(oc.get(o, 0)) for o in OUTCOMES}
+
+    def outcome_revenue(self, outcome: str, column: str = "revenue_plan") -> float:
+        t = self.key_accounts
+        return float(pd.to_numeric(t.loc[t["outcome"].astype(str).str.lower() == outcome, column],
+                                   errors="coerce").fillna(0).sum())
+
+    def headline(self) -> str:
+        """"7 of 10 key accounts grew; 2 were lost, with €412k of revenue a year at the plan"."""
+        n, c = len(self.key_accounts), self.outcome_counts()
+        grew = (f"{fmt_count(c['grown'])} of {_plural(n, 'key account')} grew" if c["grown"]
+                else f"none of the {_plural(n, 'key account')} grew")
+        if c["lost"]:
+            grew += (f"; {fmt_count(c['lost'])} {_was(c['lost'])} lost, with {self.money(self.outcome_revenue('lost'))} "
+                     "of revenue a year at the plan")
+        elif c["declined"]:
+            grew += f"; {fmt_count(c['declined'])} declined and none was lost"
+        else:
+            grew += "; none was lost"
+        return grew[:1].upper() + grew[1:]
+
+    def revenue_then_now(self) -> tuple[float, float]:
+        t = self.key_accounts
+        return (float(pd.to_numeric(t["revenue_plan"], errors="coerce").fillna(0).sum()),
+                float(pd.to_numeric(t["revenue_now"], errors="coerce").fillna(0).sum()))
+
+    def key_account_rows(self) -> pd.DataFrame:
+        """The committed key accounts, largest revenue at the plan first: name (with id where names
+        repeat), segment then and now, revenue then and now, change and outcome."""
+        t = self.key_accounts.copy()
+        t["name"] = self.account_names(t)
+        t["outcome"] = t["outcome"].astype(str).str.lower()
+        t["_o"] = t["outcome"].map({o: i for i, o in enumerate(OUTCOMES)}).fillna(len(OUTCOMES))
+        return t.sort_values(["revenue_plan", "account_id"], ascending=[False, True], kind="stable")
+
+    # ------------------------------------------------------------------ KPIs
+    def kpi_rows(self) -> pd.DataFrame | None:
+        """Per KPI: label, unit, the values at the plan, target and now in one format, the change since
+        the plan (points for rates and scores), the trajectory and the status; worst first."""
+        k = self.kpis
+        if k is None or k.empty:
+            return None
+        rows = []
+        for _, r in k.iterrows():
+            kpi = str(r["kpi"])
+            unit = _s(r.get("unit")) or (KPI_DEFINITIONS[kpi].unit if kpi in KPI_DEFINITIONS else None)
+            label = _s(r.get("label")) if "label" in k.columns and _s(r.get("label")) else kpi_label(kpi)
+            status = _s(r["status"]).lower() or "no target"
+            rows.append({"kpi": kpi, "label": label, "unit": unit, "status": status,
+                         "plan": fmt_value(r["plan_value"], unit, self.currency),
+                         "target": fmt_value(r["target"], unit, self.currency) if is_num(r["target"]) else "none set",
+                         "actual": fmt_value(r["actual"], unit, self.currency),
+                         "change": fmt_change(r["change"], unit, self.currency) if is_num(r["change"]) else "n/a",
+                         "trajectory": self._trajectory(r),
+                         "_o": _KPI_STATUS.index(status) if status in _KPI_STATUS else len(_KPI_STATUS)})
+        order = {"off track": 0, "on track": 1, "met": 2, "no target": 3}
+        out = pd.DataFrame(rows)
+        return out.assign(_o=out["status"].map(order).fillna(4)).sort_values("_o", kind="stable")
+
+    @staticmethod
+    def _trajectory(r) -> str:
+        """"60% of the gap closed in 50% of the time" when the table gives both shares."""
+        g, e = r.get("gap_closed"), r.get("time_elapsed")
+        if is_num(g) and is_num(e):
+            return f"{fmt_share(g, decimals=0)} of the gap closed in {fmt_share(e, decimals=0)} of the time"
+        return _s(r.get("trajectory"), 80)
+
+    def kpi_headline(self) -> str | None:
+        """"2 of 4 KPI targets met, 1 on track; retention is off track at 71.0% against 80.0%"."""
+        rows = self.kpi_rows()
+        if rows is None:
+            return None
+        rated = rows[rows["status"].isin(["met", "on track", "off track"])]
+        if rated.empty:
+            return None
+        n_met, n_on = int((rated["status"] == "met").sum()), int((rated["status"] == "on track").sum())
+        text = f"{fmt_count(n_met)} of {_plural(len(rated), 'KPI target')} met"
+        if n_on:
+            text += f", {fmt_count(n_on)} on track"
+        off = rated[rated["status"] == "off track"]
+        if len(off):
+            w = off.iloc[0]
+            text += f"; {_lc(w['label'])} is off track at {w['actual']} against {w['target']}"
+        return text
+
+    # ------------------------------------------------------------------ actions
+    def action_rows(self) -> pd.DataFrame | None:
+        """Committed actions with their bucket (:data:`ACTION_BUCKETS`)."""
+        a = self.actions
+        if a is None or a.empty:
+            return None
+        st = a["status"].astype(str).str.strip().str.lower()
+        overdue = a["overdue"].fillna(False).astype(bool)
+        bucket = st.where(st.isin(["done", "in progress", "not started", "dropped"]), "not reported")
+        bucket = bucket.where(~(overdue & bucket.isin(["in progress", "not started"])), "overdue")
+        out = a.assign(bucket=bucket, owner=a["owner"].map(lambda v: _s(v, 50) or "No owner named"))
+        out["name"] = self.account_names(out) if "account_id" in out.columns else ""
+        return out
+
+    def actions_due(self) -> int:
+        a = self.actions
+        if a is None or a.empty:
+            return 0
+        due = pd.to_datetime(a["due_date"], errors="coerce")
+        return int((due.dt.date <= self.as_of).sum())
+
+    def actions_by_owner(self) -> pd.DataFrame | None:
+        """Owner x bucket counts, owners with the most actions first."""
+        a = self.action_rows()
+        if a is None:
+            return None
+        g = a.groupby(["owner", "bucket"]).size().unstack(fill_value=0)
+        g = g.reindex(columns=[b for b in ACTION_BUCKETS if b in g.columns])
+        return g.assign(_n=g.sum(axis=1)).sort_values("_n", ascending=False, kind="stable").drop(columns="_n")
+
+    def actions_headline(self) -> str | None:
+        a = self.action_rows()
+        if a is None:
+            return None
+        n = len(a)
+        owners = a["owner"].nunique()
+        if not self.actions_returned:
+            due = self.actions_due()
+            return (f"No status has come back for the {_plural(n, 'committed action')} of {_plural(owners, 'owner')}"
+                    + (f"; {fmt_count(due)} {_was(due)} due by now" if due else ""))
+        c = a["bucket"].value_counts()
+        text = f"{fmt_count(c.get('done', 0))} of {_plural(n, 'committed action')} are done"
+        if c.get("overdue", 0):
+            text += f"; {fmt_count(c['overdue'])} {'is' if c['overdue'] == 1 else 'are'} overdue"
+        if c.get("not reported", 0):
+            text += f"; {fmt_count(c['not reported'])} not reported"
+        return text
+
+    # ------------------------------------------------------------------ migration
+    def migration_matrix(self) -> pd.DataFrame | None:
+        m = self.migration
+        if m is None or m.empty:
+            return None
+        m = m.assign(current_segment=m["current_segment"].map(lambda v: _s(v, 30) or "Not in the new data"),
+                     plan_segment=m["plan_segment"].map(lambda v: _s(v, 30) or "No segment"))
+        return m.pivot_table(index="plan_segment", columns="current_segment", values="accounts", aggfunc="sum",
+                             fill_value=0)
+
+    def largest_move(self) -> tuple[str, str, int] | None:
+        piv = self.migration_matrix()
+        if piv is None:
+            return None
+        best = None
+        for a in piv.index:
+            for b in piv.columns:
+                if a != b and piv.loc[a, b] > 0 and (best is None or piv.loc[a, b] > best[2]):
+                    best = (str(a), str(b), int(piv.loc[a, b]))
+        return best
+
+    def migration_headline(self) -> str | None:
+        piv = self.migration_matrix()
+        if piv is None:
+            return None
+        base = int(piv.to_numpy().sum())
+        stay = int(sum(piv.loc[a, a] for a in piv.index if a in piv.columns))
+        moved = base - stay
+        if not base:
+            return None
+        text = (f"{fmt_count(moved)} of the {_plural(base, 'account')} of the committed segmentation "
+                f"({fmt_share(moved / base, decimals=0)}) are in another segment now")
+        if (mv := self.largest_move()) is not None:
+            text += f"; the largest move: {fmt_count(mv[2])} from {mv[0]} to {mv[1]}"
+        return text
+
+    # ------------------------------------------------------------------ what changes now
+    def changes(self) -> list[tuple[str, str]]:
+        """(heading, sentence) per change, derived from the figures above, most urgent first."""
+        out: list[tuple[str, str]] = []
+        ka = self.key_account_rows()
+        lost = ka[ka["outcome"] == "lost"]
+        if len(lost):
+            out.append(("Replace lost key accounts",
+                        f"{_join(lost['name'].head(4).tolist())}{' and others' if len(lost) > 4 else ''} stopped "
+                        f"buying ({self.money(self.outcome_revenue('lost'))} of revenue a year at the plan): take "
+                        f"{'it' if len(lost) == 1 else 'them'} off the key-account list and choose "
+                        f"{'a replacement' if len(lost) == 1 else 'replacements'} from today's selection"))
+        dec = ka[ka["outcome"] == "declined"]
+        if len(dec):
+            drop = self.outcome_revenue("declined") - self.outcome_revenue("declined", "revenue_now")
+            out.append(("Re-plan declining key accounts",
+                        f"{_plural(len(dec), 'key account')} bought less than at the plan ({self.money(-drop)}): "
+                        f"{_join(dec['name'].head(3).tolist())}{' and others' if len(dec) > 3 else ''}"))
+        a = self.action_rows()
+        if a is not None:
+            if not self.actions_returned:
+                out.append(("Return the action statuses",
+                            f"the status of the {_plural(len(a), 'committed action')} was not returned; with it, this "
+                            "review would show which were done, which are overdue and whom to reassign them to"))
+            else:
+                over = a[a["bucket"] == "overdue"]
+                if len(over):
+                    per = over["owner"].value_counts()
+                    out.append(("Reassign overdue actions",
+                                f"{_plural(len(over), 'action')} past due and not done: " +
+                                ", ".join(f"{o} {fmt_count(k)}" for o, k in per.head(4).items()) +
+                                ("; and others" if len(per) > 4 else "")))
+                nr = a[a["bucket"] == "not reported"]
+                if len(nr):
+                    out.append(("Ask for the missing statuses",
+                                f"the returned file does not mention {_plural(len(nr), 'committed action')}"))
+        rows = self.kpi_rows()
+        if rows is not None:
+            for _, r in rows[rows["status"] == "off track"].head(2).iterrows():
+                out.append((f"Re-plan {_lc(r['label'])}",
+                            f"off track at {r['actual']} against a target of {r['target']} "
+                            f"({r['change']} since the plan)"))
+        if (mv := self.largest_move()) is not None:
+            out.append(("Adjust the service of accounts that moved",
+                        f"{_plural(mv[2], 'account')} moved from {mv[0]} to {mv[1]}: their playbook follows their "
+                        "new segment"))
+        cov = self.coverage
+        if cov is not None and not cov.empty:
+            planned = pd.to_numeric(cov["accounts_planned"], errors="coerce").fillna(0).sum()
+            done = pd.to_numeric(cov["accounts_delivered"], errors="coerce")
+            if planned and done.notna().any() and done.sum() < planned:
+                out.append(("Close the coverage gap",
+                            f"{fmt_count(done.sum())} of the {_plural(int(planned), 'account')} the coverage plan "
+                            "assigned are served by the manager it named"))
+        return out
+
+    def tiles(self) -> list[dict]:
+        """The follow-up's key figures as tiles: value, label, a line below, status colour."""
+        n, c = len(self.key_accounts), self.outcome_counts()
+        then, _ = self.revenue_then_now()
+        out = [{"value": fmt_count(n), "label": "Key accounts committed", "sub": f"{self.money(then)} a year at the plan",
+                "status": "n/a"},
+               {"value": fmt_count(c["grown"]), "label": "Grew", "sub": f"of {fmt_count(n)}", "status": "green"},
+               {"value": fmt_count(c["lost"]), "label": "Lost", "status": "red" if c["lost"] else "n/a",
+                "sub": f"{self.money(self.outcome_revenue('lost'))} a year at the plan" if c["lost"]
+                else "none stopped buying"}]
+        kr = self.kpi_rows()
+        if kr is not None and kr["status"].isin(["met", "on track", "off track"]).any():
+            rated = kr[kr["status"].isin(["met", "on track", "off track"])]
+            met = int((rated["status"] == "met").sum())
+            out.append({"value": f"{met} of {len(rated)}", "label": "KPI targets met",
+                        "sub": f"{fmt_count((rated['status'] == 'on track').sum())} more on track",
+                        "status": "green" if met == len(rated) else "amber"})
+        a = self.action_rows()
+        if a is not None:
+            if self.actions_returned:
+                out.append({"value": f"{int((a['bucket'] == 'done').sum())} of {len(a)}", "label": "Actions done",
+                            "sub": f"{fmt_count((a['bucket'] == 'overdue').sum())} overdue", "status": "n/a"})
+            else:
+                out.append({"value": fmt_count(len(a)), "label": "Actions committed", "sub": "no status returned yet",
+                            "status": "n/a"})
+        return out
+
+    def as_dict(self) -> dict:
+        """Everything the HTML dashboard's block shows, formatted (JSON-ready)."""
+        ka = self.key_account_rows()
+        kr = self.kpi_rows()
+        owners = self.actions_by_owner()
+        return {
+            "title": "Since the last review" + (f" ({fmt_date(self.plan_as_of)})" if self.plan_as_of else ""),
+            "headline": self.headline() + ".",
+            "tiles": self.tiles(),
+            "kpi_headline": _cap(self.kpi_headline() or "") or None,
+            "kpis": [] if kr is None else [
+                {k: r[k] for k in ("label", "plan", "target", "actual", "change", "trajectory", "status")}
+                | {"rag": STATUS_RAG.get(r["status"], "n/a")} for _, r in kr.iterrows()],
+            "key_accounts": [{"name": r["name"], "plan_segment": _s(r["plan_segment"], 30),
+                              "current_segment": _s(r["current_segment"], 30) or "Not in the new data",
+                              "revenue_plan": self.money(r["revenue_plan"]), "revenue_now": self.money(r["revenue_now"]),
+                              "outcome": r["outcome"], "rag": STATUS_RAG.get(r["outcome"], "n/a")}
+                             for _, r in ka.iterrows()],
+            "actions_headline": _cap(self.actions_headline() or "") or None,
+            "actions_returned": self.actions_returned,
+            "action_buckets": [] if owners is None else [b for b in owners.columns],
+            "actions_by_owner": [] if owners is None else [
+                {"owner": o, "counts": [int(v) for v in row]} for o, row in owners.iterrows()],
+            "migration_headline": _cap(self.migration_headline() or "") or None,
+            "changes_title": self.changes_headline(),
+            "changes": [{"head": h, "text": t} for h, t in self.changes()],
+        }
+
+    def changes_headline(self) -> str:
+        ch = self.changes()
+        shorts = []
+        for head, _ in ch[:2]:
+            shorts.append(_short(head, self))
+        return "What changes now: " + _join(shorts) if shorts else "Nothing in the plan needs to change now"
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _lc(text: str) -> str:
+    w = text.split(" ")
+    if w and w[0][:1].isupper() and sum(ch.isupper() for ch in w[0]) == 1:
+        w[0] = w[0][:1].lower() + w[0][1:]
+    return " ".join(w)
+
+
+def _short(head: str, f: FollowUp) -> str:
+    """A change's heading with its count, for a title: "replace 2 lost key accounts"."""
+    c = f.outcome_counts()
+    a = f.action_rows()
+    n_over = int((a["bucket"] == "overdue").sum()) if a is not None else 0
+    n_nr = int((a["bucket"] == "not reported").sum()) if a is not None else 0
+    return {
+        "Replace lost key accounts": f"replace {_plural(c['lost'], 'lost key account')}",
+        "Re-plan declining key accounts": f"re-plan {_plural(c['declined'], 'declining key account')}",
+        "Return the action statuses": "return the action statuses",
+        "Reassign overdue actions": f"reassign {_plural(n_over, 'overdue action')}",
+        "Ask for the missing statuses": f"collect {_plural(n_nr, 'missing action status', 'missing action statuses')}",
+    }.get(head, _lc(head))
+
+
+#: the columns the story reads from each follow-up table (checked by the run on reading)
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "plan_summary": ("metric", "label", "value", "unit", "note"),
+    "plan_kpis": ("kpi", "plan_value", "target", "actual", "change", "status"),
+    "plan_key_accounts": ("account_id", "account_name", "plan_segment", "current_segment", "revenue_plan",
+                          "revenue_now", "change", "outcome"),
+    "plan_segments": ("segment", "accounts", "accounts_active", "revenue_plan", "revenue_now", "retention"),
+    "plan_migration": ("plan_segment", "current_segment", "accounts", "revenue_now"),
+    "plan_coverage": ("manager", "accounts_planned", "accounts_delivered", "hours_planned"),
+    "plan_actions": ("action_id", "account_id", "account_name", "action", "owner", "due_date", "status",
+                     "status_date", "comment", "overdue"),
+    "plan_recommendations": ("recommendation_id", "title", "status"),
+}
+
+
+def load_followup(read: Callable[[str, tuple[str, ...]], pd.DataFrame | None], params,
+                  names: dict | None = None) -> FollowUp | None:
+    """The follow-up of a run, or None on a first review (no committed key accounts to follow).
+
+    ``read(name, columns)`` returns a table of the run, checked for ``columns``, or None when
+    the run has none (a first review writes none of them)."""
+    def get(name: str) -> pd.DataFrame | None:
+        t = read(name, COLUMNS[name])
+        return None if t is None or t.empty else t
+
+    ka = get("plan_key_accounts")
+    if ka is None:
+        return None
+    actions = get("plan_actions")
+    # returned: the engagement names the file, or some action carries a status from it
+    returned = getattr(params.review, "actions_file", None) is not None or (
+        actions is not None and bool((actions["status"].astype(str).str.strip().str.lower() != "not reported").any()))
+    return FollowUp(key_accounts=ka, currency=params.client.currency, as_of=params.analysis.as_of_date,
+                    actions_returned=returned, summary=get("plan_summary"), kpis=get("plan_kpis"), segments=get("plan_segments"),
+                    migration=get("plan_migration"), coverage=get("plan_coverage"), actions=actions,
+                    recommendations=get("plan_recommendations"), names=dict(names or {}))

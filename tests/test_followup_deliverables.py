@@ -1,0 +1,270 @@
+"""The follow-up review in the deliverables: the deck's "Since the last review" section and the
+HTML dashboard's block, built from hand-made follow-up tables (docs/tables.md, plan_*) with
+planted outcomes, and absent on a first review.
+
+Planted: 10 committed key accounts — 6 grown, 1 stable, 1 declined, 2 lost (two of them share
+a name); 4 KPIs — 1 met, 1 on track, 1 off track (retention, 71% against 80%), 1 without a
+target; 12 actions of 3 owners — 5 done, 2 in progress, 3 overdue, 1 dropped, 1 not reported;
+one segment move of 3 accounts from the first quadrant to the second.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from pptx import Presentation
+
+from _review_fixtures import build_review_run
+from client_text import deck_texts, internal_names
+from kam_analysis.data.runfolder import Run
+from kam_analysis.data.tables import TABLES, _t
+from kam_analysis.deliverables.deck import build_deck
+from kam_analysis.deliverables.html_dashboard import build_html_dashboard, collect_dashboard_data
+from kam_analysis.present.formats import fmt_money
+
+_FOLLOWUP = "review.plan_run names an earlier run of the client (a follow-up review)"
+# the contract's tables (CONTRACT16.md), declared here until the review phase's catalogue entries land
+_SPECS = [
+    _t("plan_summary", "review", "figure", "follow-up figures", required="metric label value unit note",
+       written_when=_FOLLOWUP),
+    _t("plan_kpis", "review", "KPI", "KPI plan vs actual", required="kpi plan_value target actual change status",
+       optional="label unit trajectory gap_closed time_elapsed change_kind target_date note", written_when=_FOLLOWUP),
+    _t("plan_key_accounts", "review", "key account", "committed key accounts",
+       required="account_id account_name plan_segment current_segment revenue_plan revenue_now change outcome",
+       optional="still_key account_status whitespace_plan whitespace_converted whitespace_categories last_order_date",
+       written_when=_FOLLOWUP),
+    _t("plan_segments", "review", "segment", "committed segments",
+       required="segment accounts accounts_active revenue_plan revenue_now retention",
+       optional="change key_accounts accounts_active_plan", written_when=_FOLLOWUP),
+    _t("plan_migration", "review", "segment pair", "migration", required="plan_segment current_segment accounts revenue_now",
+       optional="revenue_plan share_of_plan_segment moved", written_when=_FOLLOWUP),
+    _t("plan_coverage", "review", "manager", "coverage", required="manager accounts_planned accounts_delivered hours_planned",
+       optional="delivery_rate status", written_when=_FOLLOWUP),
+    _t("plan_actions", "review", "action", "actions",
+       required="action_id account_id account_name action owner due_date status status_date comment overdue",
+       optional="kpi target source", written_when=_FOLLOWUP),
+    _t("plan_recommendations", "review", "recommendation", "recommendations",
+       required="recommendation_id title status",
+       optional="rank owner due_date value value_basis status_date comment overdue source", written_when=_FOLLOWUP),
+]
+PLAN_AS_OF = dt.date(2025, 6, 30)
+OUTCOMES = ["grown"] * 6 + ["stable", "declined", "lost", "lost"]
+REV_PLAN = [300_000.0, 250_000.0, 200_000.0, 180_000.0, 160_000.0, 150_000.0, 140_000.0, 120_000.0, 110_000.0,
+            90_000.0]
+REV_NOW = [400_000.0, 320_000.0, 260_000.0, 220_000.0, 200_000.0, 190_000.0, 141_000.0, 80_000.0, 0.0, 0.0]
+ACTION_STATUS = (["done"] * 5 + ["in progress"] * 2 + ["in progress", "not started", "not started"] + ["dropped"] +
+                 ["not reported"])
+ACTION_OVERDUE = [False] * 5 + [False, False] + [True, True, True] + [False, False]
+OWNERS = ["Amelia Hart", "Jonas Weber", "Chloé Martin"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _catalogue():
+    mp = pytest.MonkeyPatch()
+    for spec in _SPECS:
+        if spec.name not in TABLES:
+            mp.setitem(TABLES, spec.name, spec)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def first_run(demo_run, tmp_path_factory):
+    """The review tables of the dashboard tests, with the deck tests' segmentation and phase tables on top."""
+    from test_deck import _phase_tables, _spine_tables
+
+    run = build_review_run(demo_run, tmp_path_factory.mktemp("first") / "run")
+    _spine_tables(run)
+    _phase_tables(run)
+    return run
+
+
+def _plan_tables(run: Run, *, returned: bool = True) -> dict:
+    """Write the follow-up tables with the planted outcomes; return what was planted."""
+    segs = run.read_table("segments")
+    q = run.params.segmentation.quadrant_names.ordered()
+    key = segs.sort_values("attractiveness", ascending=False)["account_id"].astype(str).head(10).tolist()
+    names = [f"Account {i}" for i in range(10)]
+    names[8] = names[9] = "Dupont SA"  # the two lost accounts share a name, in the client's accounts file too
+    acc = run.read_data("accounts")
+    acc["account_name"] = acc["account_name"].where(~acc["account_id"].astype(str).isin(key[8:]), "Dupont SA")
+    acc.to_parquet(run.data_dir / "accounts.parquet", index=False)
+    now_seg = [q[0]] * 7 + [q[1], "Lost", "Lost"]
+    w = run.write_table
+    w("plan_key_accounts", pd.DataFrame({
+        "account_id": key, "account_name": names, "plan_segment": [q[0]] * 10, "current_segment": now_seg,
+        "revenue_plan": REV_PLAN, "revenue_now": REV_NOW, "change": np.array(REV_NOW) / np.array(REV_PLAN) - 1,
+        "outcome": OUTCOMES}))
+    w("plan_summary", pd.DataFrame({"metric": ["plan_as_of", "months_since"], "label": ["Plan as of", "Months since"],
+                                    "value": [str(PLAN_AS_OF), "6"], "unit": ["date", "count"], "note": ["", ""]}))
+    w("plan_kpis", pd.DataFrame({
+        "kpi": ["revenue_12m", "average_order_value", "retention_rate", "nps"],
+        "plan_value": [5.0e6, 900.0, 0.75, 30.0], "target": [5.2e6, 1000.0, 0.80, np.nan],
+        "actual": [5.3e6, 950.0, 0.71, 33.0], "change": [0.3e6, 50.0, -0.04, 3.0],
+        "status": ["met", "on track", "off track", "no target"]}))
+    seg_names = [q[0], q[1]]
+    w("plan_segments", pd.DataFrame({"segment": seg_names, "accounts": [40, 60], "accounts_active": [36, 51],
+                                     "revenue_plan": [2.0e6, 1.0e6], "revenue_now": [2.1e6, 0.9e6],
+                                     "retention": [0.9, 0.85]}))
+    w("plan_migration", pd.DataFrame({"plan_segment": [q[0], q[0], q[0], q[1], q[1]],
+                                      "current_segment": [q[0], q[1], "Lost", q[1], "Lost"],
+                                      "accounts": [34, 4, 2, 57, 3], "revenue_now": [2.0e6, 1e5, 0.0, 9e5, 0.0]}))
+    w("plan_coverage", pd.DataFrame({"manager": OWNERS, "accounts_planned": [4, 3, 3],
+                                     "accounts_delivered": [4, 2, 3], "hours_planned": [400.0, 300.0, 300.0]}))
+    status = ACTION_STATUS if returned else ["not reported"] * 12
+    overdue = ACTION_OVERDUE if returned else [False] * 12
+    due = [PLAN_AS_OF + dt.timedelta(days=30 * (i % 9 + 1)) for i in range(12)]
+    w("plan_actions", pd.DataFrame({
+        "action_id": [f"{key[i % 10]}-{i}" for i in range(12)], "account_id": [key[i % 10] for i in range(12)],
+        "account_name": [names[i % 10] for i in range(12)], "action": [f"Quarterly business review {i}" for i in range(12)],
+        "owner": [OWNERS[i % 3] for i in range(12)], "due_date": due, "status": status,
+        "status_date": [pd.NaT] * 12, "comment": [""] * 12, "overdue": overdue}))
+    w("plan_recommendations", pd.DataFrame({"recommendation_id": ["REC-1", "REC-2"],
+                                            "title": ["Cover the Star accounts", "Win back detractors"],
+                                            "status": ["done", "not reported"] if returned else ["not reported"] * 2}))
+    return {"key": key, "quadrants": q}
+
+
+@pytest.fixture(scope="module")
+def followup_run(first_run, tmp_path_factory):
+    import shutil
+
+    dest = tmp_path_factory.mktemp("followup") / "run"
+    shutil.copytree(first_run.dir, dest)
+    run = Run(dest, first_run.params)
+    run.planted = _plan_tables(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def unreturned_run(first_run, tmp_path_factory):
+    import shutil
+
+    dest = tmp_path_factory.mktemp("unreturned") / "run"
+    shutil.copytree(first_run.dir, dest)
+    run = Run(dest, first_run.params)
+    _plan_tables(run, returned=False)
+    return run
+
+
+def _deck(run) -> list[tuple[str, str, list[str]]]:
+    """(layout, title, texts) per slide."""
+    out = []
+    for s in Presentation(str(build_deck(run))).slides:
+        title = s.shapes.title.text_frame.text if s.shapes.title is not None else ""
+        texts = [sh.text_frame.text for sh in s.shapes if sh.has_text_frame]
+        texts += [c.text for sh in s.shapes if sh.has_table for r in sh.table.rows for c in r.cells]
+        out.append((s.slide_layout.name, title, texts))
+    return out
+
+
+def _since(slides) -> list[tuple[str, str, list[str]]]:
+    start = next(i for i, (lay, t, _) in enumerate(slides) if lay == "Section" and t == "Since the last review")
+    end = next(i for i in range(start + 1, len(slides)) if slides[i][0] == "Section")
+    return slides[start + 1:end]
+
+
+@pytest.fixture(scope="module")
+def followup_deck(followup_run):
+    return _deck(followup_run)
+
+
+def eur(v) -> str:
+    return fmt_money(v, "EUR")
+
+
+# ------------------------------------------------------------------ a first review has no such section
+def test_a_first_review_has_no_since_section_and_no_block(first_run):
+    slides = _deck(first_run)
+    assert not any("since the last review" in t.lower() for _, t, _ in slides)
+    assert not any("Since the last review" in x for _, _, texts in slides for x in texts)
+    assert collect_dashboard_data(first_run)["followup"] is None
+    assert 'id="since"' not in build_html_dashboard(first_run).read_text()
+
+
+# ------------------------------------------------------------------ the deck
+def test_the_section_follows_the_summary_with_six_pages(followup_deck):
+    sections = [t for lay, t, _ in followup_deck if lay == "Section"]
+    assert sections[0] == "Since the last review"  # the first section after the executive summary
+    assert len(_since(followup_deck)) == 6
+
+
+def test_titles_carry_the_planted_counts_and_money(followup_deck):
+    titles = [t for _, t, _ in _since(followup_deck)]
+    lost = eur(REV_PLAN[8] + REV_PLAN[9])
+    assert titles[0] == f"6 of 10 key accounts grew; 2 were lost, with {lost} of revenue a year at the plan"
+    assert titles[1].startswith("1 of 3 KPI targets met, 1 on track; account retention is off track at 71.0% "
+                                "against 80.0%") or re.match(r"1 of 3 KPI targets met, 1 on track; .* off track at "
+                                                             r"71\.0% against 80\.0%", titles[1]), titles[1]
+    then, now = sum(REV_PLAN), sum(REV_NOW)
+    assert titles[2] == (f"Key-account revenue went from {eur(then)} to {eur(now)} "
+                         f"({now / then - 1:+.0%}): 6 grown, 1 stable, 1 declined, 2 lost")
+    assert titles[3] == "5 of 12 committed actions are done; 3 are overdue; 1 not reported"
+    assert titles[4].startswith("9 of the 100 accounts of the committed segmentation (9%) are in another segment now"
+                                "; the largest move: 4 from "), titles[4]
+    assert titles[5] == "What changes now: replace 2 lost key accounts and re-plan 1 declining key account"
+
+
+def test_kpi_changes_are_in_points_and_money_in_one_format(followup_deck):
+    _, _, texts = _since(followup_deck)[1]
+    assert "-4.0 pts" in texts and "+3.0 pts" in texts  # retention (a rate) and NPS (a score) in points
+    assert eur(5.3e6) in texts and "+€300k" in texts
+    assert "None set" in texts or "none set" in texts  # the KPI without a committed target
+
+
+def test_lost_accounts_of_one_name_carry_their_ids_and_the_changes_name_them(followup_run, followup_deck):
+    key = followup_run.planted["key"]
+    _, _, texts = _since(followup_deck)[2]
+    body = " ".join(texts)
+    assert f"Dupont SA ({key[8]})" in body and f"Dupont SA ({key[9]})" in body
+    _, _, changes = _since(followup_deck)[5]
+    text = " ".join(changes)
+    assert f"Dupont SA ({key[8]})" in text and f"Dupont SA ({key[9]})" in text
+    assert "Reassign overdue actions: 3 actions past due and not done" in text
+
+
+def test_the_executive_summary_leads_with_the_follow_up(followup_deck):
+    titles = [t for _, t, _ in followup_deck]
+    first_section = next(i for i, (lay, _, _) in enumerate(followup_deck) if lay == "Section")
+    summ = [(t, x) for _, t, x in followup_deck[:first_section] if t.startswith("6 of 10 key accounts grew since")]
+    assert len(summ) == 1, titles[:first_section]
+    assert any("key accounts committed at the last review (30 Jun 2025) grew; 2 were lost" in x for x in summ[0][1])
+
+
+def test_without_returned_statuses_nothing_is_called_done_or_overdue(unreturned_run):
+    since = _since(_deck(unreturned_run))
+    titles = [t for _, t, _ in since]
+    assert titles[3].startswith("No status has come back for the 12 committed actions of 3 owners")
+    text = " ".join(x for _, _, texts in since for x in texts)
+    assert "Return the action statuses" in text and "which were done, which are overdue" in text
+    assert "Actions done" not in text and "overdue action" not in titles[5]
+
+
+def test_the_since_pages_speak_client_language(followup_run, followup_deck, tmp_path):
+    path = followup_run.dir / "deliverables"
+    deck = next(path.glob("*.pptx"))
+    texts = deck_texts(deck)
+    slides = Presentation(str(deck)).slides
+    lo = next(i for i, s in enumerate(slides, 1) if s.shapes.title is not None
+              and s.shapes.title.text_frame.text == "Since the last review")
+    mine = [(w, t) for w, t in texts if lo <= int(w.split()[1]) <= lo + 6]
+    assert mine
+    hits = [(w, t, h) for w, t in mine if (h := internal_names(t))]
+    assert not hits, hits
+
+
+# ------------------------------------------------------------------ the HTML dashboard
+def test_the_dashboard_tells_the_same_story(followup_run):
+    f = collect_dashboard_data(followup_run)["followup"]
+    assert f["headline"].startswith("6 of 10 key accounts grew; 2 were lost")
+    assert [t["value"] for t in f["tiles"]][:3] == ["10", "6", "2"]
+    assert f["actions_headline"] == "5 of 12 committed actions are done; 3 are overdue; 1 not reported"
+    assert f["changes_title"] == "What changes now: replace 2 lost key accounts and re-plan 1 declining key account"
+    page = build_html_dashboard(followup_run).read_text()
+    assert 'id="since"' in page and "What changes now" in page
+    block = page.split('<section id="since">')[1].split("<h2>Headline KPIs")[0]
+    visible = re.sub(r"<[^>]+>", " ", block)
+    assert not internal_names(visible), internal_names(visible)
