@@ -197,7 +197,7 @@ class FollowUp:
         off = rated[rated["status"] == "off track"]
         if len(off):
             w = off.iloc[0]
-            text += f"; {_lc(w['label'])} is off track at {w['actual']} against {w['target']}"
+            text += f"; {_lc(_head(w['label']))} is off track at {w['actual']} against {w['target']}"
         return text
 
     # ------------------------------------------------------------------ actions
@@ -323,7 +323,7 @@ class FollowUp:
         rows = self.kpi_rows()
         if rows is not None:
             for _, r in rows[rows["status"] == "off track"].head(2).iterrows():
-                out.append((f"Re-plan {_lc(r['label'])}",
+                out.append((f"Re-plan {_lc(_head(r['label']))}",
                             f"off track at {r['actual']} against a target of {r['target']} "
                             f"({r['change']} since the plan)"))
         if (mv := self.largest_move()) is not None:
@@ -401,6 +401,11 @@ class FollowUp:
         for head, _ in ch[:2]:
             shorts.append(_short(head, self))
         return "What changes now: " + _join(shorts) if shorts else "Nothing in the plan needs to change now"
+
+
+def _head(label: str) -> str:
+    """A KPI label for a sentence: "Account retention, 12 months" -> "Account retention"."""
+    return label.split(",")[0]
 
 
 def _cap(text: str) -> str:

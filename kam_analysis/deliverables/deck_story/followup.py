@@ -13,7 +13,7 @@ from .._pptx import Box, SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_date, fmt_share, fmt_top
 from ...present.theme import tint
 from ..followup_story import ACTION_BUCKETS, OUTCOMES, PLAN_TABLES, STATUS_RAG, FollowUp, load_followup
-from ._base import _bullets, DeckData, IN, _rows_per_page, SlideSpec, _takeaway, _text, _tiles
+from ._base import _bullets, DeckData, IN, SlideSpec, Source, _takeaway, _text, _tiles
 
 SECTION = "since"
 KEY_ACCOUNTS_ON_CHART = 12
@@ -30,8 +30,9 @@ def followup(d: DeckData) -> FollowUp | None:
 
 
 def _source(d: DeckData, f: FollowUp, *tables: str, data: str = "order data"):
-    plan = f" and the plan of {fmt_date(f.plan_as_of)}" if f.plan_as_of else " and the last review's plan"
-    return d.source(*tables, data=data + plan)
+    """"Client order data to 31 Dec 2025; the plan of the review of 30 Jun 2025; KAM analysis"."""
+    plan = f"the plan of the review of {fmt_date(f.plan_as_of)}" if f.plan_as_of else "the last review's plan"
+    return Source(f"{d.client} {data} to {fmt_date(d.as_of)}; {plan}; KAM analysis", tables)
 
 
 def _cap(text: str) -> str:
@@ -202,7 +203,8 @@ def s_since_actions(d: DeckData) -> list[SlideSpec]:
                          (f"{_text(r['action'], 70)} ({_text(r['owner'], 30)}, due {fmt_date(r['due_date'])})", False)])
         nr = int((a["bucket"] == "not reported").sum())
         if nr:
-            take.append([("Not reported: ", True), (f"{fmt_count(nr)} actions the returned file does not mention", False)])
+            take.append([("Not reported: ", True), (f"{fmt_count(nr)} action{'s' if nr != 1 else ''} the returned file "
+                                                     "does not mention", False)])
         if not take:
             take.append([("No action is overdue.", False)])
     else:
@@ -228,7 +230,7 @@ def s_since_actions(d: DeckData) -> list[SlideSpec]:
             greys = iter([c.style.na, tint(c.style.na, 0.35), tint(c.style.na, 0.65)])
             colors = [col if x != "n/a" else next(greys) for col, x in zip(colors, rag)]
         c.bar_chart(c.region("Chart"), [_text(o, 30) for o in owners.index], series, number_format="0",
-                    horizontal=True, stacked=True, colors=colors)
+                    horizontal=True, stacked=True, colors=colors, label_format="0;-0;;")  # no label on an empty part
         _takeaway(c, take[:5], heading="Overdue first" if f.actions_returned else "Action status")
 
     foot = ("Overdue: past its due date and not done, by the status the owner returned; an action the returned file "
