@@ -20,36 +20,10 @@ from pptx import Presentation
 from _review_fixtures import build_review_run
 from client_text import deck_texts, internal_names
 from kam_analysis.data.runfolder import Run
-from kam_analysis.data.tables import TABLES, _t
 from kam_analysis.deliverables.deck import build_deck
 from kam_analysis.deliverables.html_dashboard import build_html_dashboard, collect_dashboard_data
 from kam_analysis.present.formats import fmt_money
 
-_FOLLOWUP = "review.plan_run names an earlier run of the client (a follow-up review)"
-# the contract's tables (CONTRACT16.md), declared here until the review phase's catalogue entries land
-_SPECS = [
-    _t("plan_summary", "review", "figure", "follow-up figures", required="metric label value unit note",
-       written_when=_FOLLOWUP),
-    _t("plan_kpis", "review", "KPI", "KPI plan vs actual", required="kpi plan_value target actual change status",
-       optional="label unit trajectory gap_closed time_elapsed change_kind target_date note", written_when=_FOLLOWUP),
-    _t("plan_key_accounts", "review", "key account", "committed key accounts",
-       required="account_id account_name plan_segment current_segment revenue_plan revenue_now change outcome",
-       optional="still_key account_status whitespace_plan whitespace_converted whitespace_categories last_order_date",
-       written_when=_FOLLOWUP),
-    _t("plan_segments", "review", "segment", "committed segments",
-       required="segment accounts accounts_active revenue_plan revenue_now retention",
-       optional="change key_accounts accounts_active_plan", written_when=_FOLLOWUP),
-    _t("plan_migration", "review", "segment pair", "migration", required="plan_segment current_segment accounts revenue_now",
-       optional="revenue_plan share_of_plan_segment moved", written_when=_FOLLOWUP),
-    _t("plan_coverage", "review", "manager", "coverage", required="manager accounts_planned accounts_delivered hours_planned",
-       optional="delivery_rate status", written_when=_FOLLOWUP),
-    _t("plan_actions", "review", "action", "actions",
-       required="action_id account_id account_name action owner due_date status status_date comment overdue",
-       optional="kpi target source", written_when=_FOLLOWUP),
-    _t("plan_recommendations", "review", "recommendation", "recommendations",
-       required="recommendation_id title status",
-       optional="rank owner due_date value value_basis status_date comment overdue source", written_when=_FOLLOWUP),
-]
 PLAN_AS_OF = dt.date(2025, 6, 30)
 OUTCOMES = ["grown"] * 6 + ["stable", "declined", "lost", "lost"]
 REV_PLAN = [300_000.0, 250_000.0, 200_000.0, 180_000.0, 160_000.0, 150_000.0, 140_000.0, 120_000.0, 110_000.0,
@@ -59,16 +33,6 @@ ACTION_STATUS = (["done"] * 5 + ["in progress"] * 2 + ["in progress", "not start
                  ["not reported"])
 ACTION_OVERDUE = [False] * 5 + [False, False] + [True, True, True] + [False, False]
 OWNERS = ["Amelia Hart", "Jonas Weber", "Chloé Martin"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _catalogue():
-    mp = pytest.MonkeyPatch()
-    for spec in _SPECS:
-        if spec.name not in TABLES:
-            mp.setitem(TABLES, spec.name, spec)
-    yield
-    mp.undo()
 
 
 @pytest.fixture(scope="module")
