@@ -149,6 +149,47 @@ def scan(deliverables: dict[str, Path]) -> list[tuple[str, str, list[str]]]:
     return [(w, t, hits) for w, t in client_texts(deliverables) if (hits := internal_names(t))]
 
 
+# ---------------------------------------------------------------------------------- money style
+MONEY = re.compile(r"(?:€|\$|£|¥|CHF |SEK )(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:bn|k|m)?(?![\w])")
+
+
+def money_kind(token: str) -> str | None:
+    """``compact`` (€23k, €1.2m, €9.7k), ``full`` (€9,713) or None (€641 reads the same in both)."""
+    if token.endswith(("k", "m", "bn")):
+        return "compact"
+    return "full" if "," in token or len(re.sub(r"\D", "", token.split(".")[0])) >= 4 else None
+
+
+def _excel_money_kinds(path: Path) -> list[tuple[str, str]]:
+    """(where, kind) of every money number format of a workbook's cells: scaled (k/m) or full."""
+    out = []
+    for ws in load_workbook(path).worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                f = c.number_format or ""
+                if isinstance(c.value, (int, float)) and re.search(r'"(?:€|\$|£|¥|CHF |SEK )"', f):
+                    out.append((f"{path.name}!{ws.title}!{c.coordinate} format",
+                                "compact" if re.search(r',"k"|,,"m"', f) else "full"))
+    return out
+
+
+def money_styles(deliverables: dict[str, Path]) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """Per deliverable: ``{"compact": [(where, token or format)...], "full": [...]}`` of every money
+    figure a client reads in its text (and, in a workbook, in its cells' number formats)."""
+    out: dict[str, dict[str, list]] = {}
+    for name, path in deliverables.items():
+        kinds: dict[str, list] = {"compact": [], "full": []}
+        for where, text in client_texts({name: path}):
+            for token in MONEY.findall(text):
+                if (k := money_kind(token)) is not None:
+                    kinds[k].append((where, token))
+        if path.suffix == ".xlsx":
+            for where, k in _excel_money_kinds(path):
+                kinds[k].append((where, "number format"))
+        out[name] = kinds
+    return out
+
+
 if __name__ == "__main__":  # python tests/client_text.py RUN_DIR: list what a client would read
     import sys
     from collections import Counter

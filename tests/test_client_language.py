@@ -204,3 +204,34 @@ def test_kpi_intervals_stand_beside_the_kpis(deliverables):
     deck = "\n".join(sh.text_frame.text for s in Presentation(deliverables["deck"]).slides for sh in s.shapes
                      if sh.has_text_frame)
     assert want in deck
+
+
+# --------------------------------------------------------------------------- one money style
+def assert_one_money_style(deliverables: dict) -> None:
+    """Every deliverable writes money in its own style (present.formats.DELIVERABLE_MONEY_STYLE)
+    and only in it: no '€23k' beside '€9,713' on one deliverable."""
+    from client_text import money_styles
+    from kam_analysis.present.formats import money_style
+
+    by_name = {"framework_deck": "deck", "dashboard": "html_dashboard"}
+    found = money_styles(deliverables)
+    assert found, "no deliverable read"
+    for name, kinds in found.items():
+        key = by_name.get(name, "segmentation_workbook" if name.endswith("segmentation") else name)
+        want = money_style(key)
+        other = "full" if want == "compact" else "compact"
+        assert kinds[want], f"{name}: no money written {want}"  # the scan does read the figures
+        assert not kinds[other], f"{name} writes money {want} but also {other}:\n" + "\n".join(
+            f"  {w}: {t}" for w, t in kinds[other][:20])
+
+
+def test_the_money_scan_tells_the_styles_apart():
+    from client_text import MONEY, money_kind
+
+    tokens = MONEY.findall("€23k and €9,713; $1.2m, £641, -€3.0k, €12,345.50 and €4520")
+    assert [money_kind(t) for t in tokens] == ["compact", "full", "compact", None, "compact", "full", "full"]
+
+
+@pytest.mark.slow
+def test_each_deliverable_writes_money_in_one_style(deliverables):
+    assert_one_money_style(deliverables)

@@ -11,7 +11,8 @@ from kam_analysis.present.theme import MATRIX, Theme, active_theme, theme_for, t
 
 
 @pytest.mark.parametrize("value, text", [
-    (6641, "€6,641"), (9_999.4, "€9,999"), (10_000, "€10k"), (452_300, "€452k"), (999_499, "€999k"),
+    (641.4, "€641"), (999.4, "€999"), (999.5, "€1.0k"), (6641, "€6.6k"), (9_713, "€9.7k"), (9_949, "€9.9k"),
+    (9_999.4, "€10k"), (10_000, "€10k"), (-3_000, "-€3.0k"), (452_300, "€452k"), (999_499, "€999k"),
     (999_500, "€1.0m"), (2_510_000, "€2.5m"), (1.2e9, "€1.2bn"), (-3_000_000, "-€3.0m"), (-0.2, "€0"),
     (None, "n/a"), (math.nan, "n/a"), (math.inf, "n/a"), ("x", "n/a"), (True, "n/a"),
 ])
@@ -21,9 +22,38 @@ def test_money(value, text):
 
 def test_money_in_the_clients_currency():
     assert fmt_money(1_070_000, "USD") == "$1.1m"
-    assert fmt_money(1234, "GBP") == "£1,234"
-    assert fmt_money(1234, "SEK") == "SEK 1,234"  # an unknown code is written out
+    assert fmt_money(1234, "GBP") == "£1.2k"
+    assert fmt_money(1234, "SEK", style="full") == "SEK 1,234"  # an unknown code is written out
     assert fmt_money(5_000_000, "USD", signed=True) == "+$5.0m"
+
+
+@pytest.mark.parametrize("value, text", [
+    (641.4, "€641"), (9_713, "€9,713"), (23_412.4, "€23,412"), (1_204_566, "€1,204,566"), (-3_000, "-€3,000"),
+    (5e6, "+€5,000,000"),
+])
+def test_money_in_full(value, text):
+    assert fmt_money(value, "EUR", style="full", signed=value == 5e6) == text
+
+
+def test_one_money_style_per_deliverable():
+    from kam_analysis.present.formats import DELIVERABLE_MONEY_STYLE, money_style
+
+    assert money_style("deck") == money_style("html_dashboard") == "compact"
+    assert money_style("kpi_dashboard") == money_style("segmentation_workbook") == "full"
+    assert set(DELIVERABLE_MONEY_STYLE.values()) <= {"compact", "full"}
+    with pytest.raises(ValueError):
+        fmt_money(1, style="short")
+
+
+def test_full_figures_in_a_sentence_read_compact_on_a_compact_page():
+    from kam_analysis.present.formats import compact_money
+
+    text = "Oak B.V.: €20,123; Hygge Ltd: €5,078, range €857–€1,204, loss -€9,713, €1,031.50; €23k and €1.2m stay"
+    assert compact_money(text, "EUR") == ("Oak B.V.: €20k; Hygge Ltd: €5.1k, range €857–€1.2k, loss -€9.7k, €1.0k; "
+                                          "€23k and €1.2m stay")
+    assert compact_money("$12,345 but €12,345", "USD") == "$12k but €12,345"  # only the client's currency
+    assert compact_money("CHF 2,500,000", "CHF") == "CHF 2.5m"
+    assert compact_money(None) is None and compact_money("12,345 accounts") == "12,345 accounts"
 
 
 def test_shares_points_counts():
@@ -41,7 +71,7 @@ def test_value_dispatch_and_change():
     assert fmt_value(1200.0, "hours") == "1,200 h"
     assert fmt_change(0.012, "share") == "+1.2 pts"
     assert fmt_change(3.0, "score") == "+3.0 pts"
-    assert fmt_change(-1500, "currency", "EUR") == "-€1,500"
+    assert fmt_change(-1500, "currency", "EUR") == "-€1.5k"
 
 
 def test_dates_and_periods():
@@ -55,7 +85,11 @@ def test_dates_and_periods():
 
 def test_excel_formats_follow_the_text_formats():
     assert excel_number_format("currency", "USD", compact=False) == '"$"#,##0;[Red]-"$"#,##0'
-    assert '"€"#,##0.0,,"m"' in excel_number_format("currency", "EUR", max_abs=2e6)
+    assert excel_number_format("currency", "EUR", max_abs=2e6) == '"€"#,##0.0,,"m";-"€"#,##0.0,,"m"'
+    # one compact scale per chart, never a full figure: €9,713 on a chart of tens of thousands reads €10k
+    assert excel_number_format("currency", "EUR", max_abs=45_000) == '"€"#,##0,"k";-"€"#,##0,"k"'
+    assert excel_number_format("currency", "EUR", max_abs=9_713) == '"€"#,##0.0,"k";-"€"#,##0.0,"k"'
+    assert excel_number_format("currency", "EUR", max_abs=641) == '"€"#,##0;-"€"#,##0'
     assert excel_number_format("share") == "0%"
     assert excel_number_format("count") == "#,##0"
 

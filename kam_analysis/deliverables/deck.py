@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from pathlib import Path
 
+from ..present.formats import compact_money, money_style
 from ..safety import clean_text
 from ..present.theme import Theme, theme_for
 from ._pptx import DeckTemplate
@@ -40,6 +41,40 @@ def _render(deck: DeckTemplate, spec: SlideSpec) -> None:
     if notes:
         c.notes(notes)
     c.finish()
+
+
+def _text_frames(prs):
+    """Every text frame of the deck: shapes (in groups too), table cells, chart titles, notes."""
+    def shapes(coll):
+        for sh in coll:
+            if sh.shape_type == 6:  # a group
+                yield from shapes(sh.shapes)
+            else:
+                yield sh
+
+    for slide in prs.slides:
+        for sh in shapes(slide.shapes):
+            if sh.has_text_frame:
+                yield sh.text_frame
+            if getattr(sh, "has_table", False) and sh.has_table:
+                yield from (c.text_frame for row in sh.table.rows for c in row.cells)
+            if getattr(sh, "has_chart", False) and sh.has_chart and sh.chart.has_title:
+                yield sh.chart.chart_title.text_frame
+        if slide.has_notes_slide:
+            yield slide.notes_slide.notes_text_frame
+
+
+def _money_in_style(prs, currency: str) -> None:
+    """Write every money figure of the deck in its style (compact): the phases' sentences carry
+    full figures (``€9,713``), the deck writes ``€9.7k`` beside ``€23k``."""
+    if money_style("deck") != "compact":
+        return
+    for tf in _text_frames(prs):
+        for para in tf.paragraphs:
+            for r in para.runs:
+                new = compact_money(r.text, currency)
+                if new != r.text:
+                    r.text = new
 
 
 def _stamp_embedded_workbooks(prs, when: dt.datetime) -> None:
@@ -115,6 +150,7 @@ def build_deck(run, *, template: str | Path | None = None, filename: str = DECK_
     data = DeckData(run)
     for spec in plan_deck(data):
         _render(deck, spec)
+    _money_in_style(deck.prs, params.client.currency)
     when = params.engagement.date or params.analysis.as_of_date
     stamp = dt.datetime.combine(when, dt.time(0, 0))
     cp = deck.prs.core_properties

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import TEMPLATES_DIR
-from ..present.formats import currency_symbol, fmt_date, fmt_money, fmt_period
+from ..present.formats import compact_money, currency_symbol, fmt_date, fmt_money, fmt_period, money_style
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS
@@ -80,8 +80,9 @@ def json_for_script(data: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def programme_size_data(run) -> dict | None:
-    """Title, takeaways and tier rows of the key-account sizing, as the deck words them (None without it)."""
+def programme_size_data(run, *, money: str = "compact") -> dict | None:
+    """Title, takeaways and tier rows of the key-account sizing, as the deck words them (None without
+    it), money in the deliverable's style (``money``: compact or full)."""
     from .deck_story.segmentation import programme_size_text, sizing_figures
 
     z = sizing_figures(run.read_table("key_account_sizing"))
@@ -89,7 +90,7 @@ def programme_size_data(run) -> dict | None:
     if z is None or tiers.empty:
         return None
     cur = run.params.client.currency
-    text = programme_size_text(z, tiers, money=lambda v: fmt_money(v, cur),
+    text = programme_size_text(z, tiers, money=lambda v: fmt_money(v, cur, style=money),
                                churn_days=run.params.analysis.churn_days,
                                lost=run.read_table("revenue_lost") if run.has_table("revenue_lost") else None)
     text["rows"] = [{**r, "accounts": int(r["accounts"]), "revenue_share": _clean(r["revenue_share"]),
@@ -288,6 +289,17 @@ def _theme_data(params) -> dict:
             "quadrant_colors": {q: hex_css(c) for q, c in th.quadrant_colors(names).items()}}
 
 
+def _compact_strings(v: Any, currency: str) -> Any:
+    """Every string of the page's data with its money compact (the HTML's money style)."""
+    if isinstance(v, str):
+        return compact_money(v, currency)
+    if isinstance(v, dict):
+        return {k: _compact_strings(x, currency) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_compact_strings(x, currency) for x in v]
+    return v
+
+
 def render_dashboard(data: dict) -> str:
     """Render the dashboard HTML from :func:`collect_dashboard_data` output (Jinja2, autoescaped)."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -301,7 +313,10 @@ def render_dashboard(data: dict) -> str:
 
 def build_html_dashboard(run) -> Path:
     """Write ``deliverables/dashboard.html`` and return its path."""
-    html = render_dashboard(collect_dashboard_data(run))
+    data = collect_dashboard_data(run)
+    if money_style("html_dashboard") == "compact":  # the phases' sentences carry full figures
+        data = _compact_strings(data, run.params.client.currency)
+    html = render_dashboard(data)
     path = run.deliverable_path("dashboard.html")
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(html, encoding="utf-8")

@@ -37,7 +37,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..metrics import (KPI_DEFINITIONS, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
                        kpi_unit)
 from ..phases.review import ALL_ACCOUNTS
-from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top
+from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top, money_style
 from ..present.theme import active_theme, tint
 from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
 from ._xlsx import (FMT, THIN, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
@@ -236,7 +236,7 @@ def build_kpi_dashboard(run) -> Path:
         row += 2
 
     # ------------------------------------------------------------ where key-account management fits
-    prog = programme_size_data(run)
+    prog = programme_size_data(run, money=money_style("kpi_dashboard"))
     if prog is not None:
         h = write_cell(ws, row, 2, "Where key-account management fits")
         h.font = Font(bold=True, size=11, color=active_theme().primary)
@@ -553,7 +553,7 @@ def _lost_sheet(wb: Workbook, run, money: str) -> None:
     p = run.params
     lost = run.read_table("revenue_lost", columns=("accounts_lost_12m", "revenue_lost_12m", "dormant_accounts",
                                                    "lapsed_accounts", "history_complete", "note")).iloc[0]
-    said = describe_revenue_lost(lost, p.client.currency)
+    said = describe_revenue_lost(lost, p.client.currency, style=money_style("kpi_dashboard"))
     ws = wb.create_sheet("Lost accounts")
     title_block(ws, kpi_label("revenue_lost_12m", short=True),
                 f"{said[:1].upper()}{said[1:]}; not part of revenue at risk, which is for accounts still active")

@@ -209,9 +209,9 @@ def compute_data_profile(run) -> pd.DataFrame:
         m = life == status
         extra = ""
         if status == "lapsed":
-            extra = f"{fmt_money(prev12[m].sum(), p.client.currency)} of revenue in the 12 months before"
+            extra = f"{fmt_money(prev12[m].sum(), p.client.currency, style='full')} of revenue in the 12 months before"
         elif status in ("live", "dormant"):
-            extra = f"{fmt_money(rev12[m].sum(), p.client.currency)} of revenue in the last 12 months"
+            extra = f"{fmt_money(rev12[m].sum(), p.client.currency, style='full')} of revenue in the last 12 months"
         rows.append(_row(f"accounts_{status.replace(' ', '_')}", "customer base", f"{status.capitalize()} accounts",
                          bool(m.any()), int(m.sum()), "count", extra))
     conc = compute_concentration_summary(rev12).set_index("metric")["value"]

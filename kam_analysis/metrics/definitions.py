@@ -130,9 +130,9 @@ KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
     KPI("nps_revenue_weighted", "Net Promoter Score, revenue-weighted", "score", True,
         "100 x sum(w x [promoter - detractor]) / sum(w), w = max(revenue_12m, 0) of each respondent", "surveys"),
     KPI("csat_top2", "CSAT top-two-box", "share", True,
-        "respondents scoring 4 or 5 (of 5) / respondents; latest response per account in W", "surveys"),
+        "respondents scoring 4 or 5 (of 5) / respondents; latest response per account in W"),
     KPI("csat_mean", "CSAT mean (1-5)", "score", True,
-        "mean CSAT of the latest response per account in W", "surveys"),
+        "mean CSAT of the latest response per account in W"),
     KPI("survey_coverage", "Survey coverage", "share", True,
         "ordering accounts in W with a survey response in W / ordering accounts in W", "surveys"),
     KPI("key_account_revenue_share", "Key-account share of revenue (client's programme)", "share", None,
@@ -269,9 +269,10 @@ def higher_is_better(kpi: str) -> bool:
     return True if d.higher_is_better is None else bool(d.higher_is_better)
 
 
-def format_kpi(value, kpi: str, currency: str = "EUR", *, signed: bool = False) -> str:
-    """A KPI value in its display format (its unit's, :func:`kam_analysis.present.formats.fmt_value`)."""
-    return fmt_value(value, kpi_unit(kpi), currency, signed=signed)
+def format_kpi(value, kpi: str, currency: str = "EUR", *, signed: bool = False, money: str = "compact") -> str:
+    """A KPI value in its display format (its unit's, :func:`kam_analysis.present.formats.fmt_value`);
+    ``money`` is the money style (compact or full)."""
+    return fmt_value(value, kpi_unit(kpi), currency, signed=signed, money=money)
 
 
 def change_vs_baseline(value, baseline, kpi: str):

@@ -177,20 +177,20 @@ def compute_revenue_lost(lost: pd.DataFrame, *, as_of, churn_days: int, data_sta
     }], columns=REVENUE_LOST_COLUMNS)
 
 
-def describe_revenue_lost(row, currency: str = "EUR") -> str:
+def describe_revenue_lost(row, currency: str = "EUR", *, style: str = "compact") -> str:
     """The figure as every deliverable words it, from one ``revenue_lost`` row.
 
     ``"€1.2m already lost to 85 accounts that stopped buying in the last 12 months"``;
     ``"at least "`` in front when the history is too short to see every such account
     (``history_complete`` False); ``"no account stopped buying in the last 12 months"`` when
-    none did.
+    none did. ``style`` is the deliverable's money style (:func:`~kam_analysis.present.formats.money_style`).
     """
     n = int(row["accounts_lost_12m"])
     complete = bool(row["history_complete"])
     if n == 0:
         return ("no account stopped buying in the last 12 months" if complete else
                 "no account stopped buying in the last 12 months of the order history (too short to see every one)")
-    return (f"{'' if complete else 'at least '}{fmt_money(row['revenue_lost_12m'], currency)} already lost to "
+    return (f"{'' if complete else 'at least '}{fmt_money(row['revenue_lost_12m'], currency, style=style)} already lost to "
             f"{fmt_count(n)} account{'s' if n != 1 else ''} that stopped buying in the last 12 months")
 
 

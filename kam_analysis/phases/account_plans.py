@@ -145,7 +145,7 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
                                   whitespace_value=ws_value, revenue_12m=rev)
 
         def money(v):
-            return fmt_money(v, currency)
+            return fmt_money(v, currency, style='full')
 
         acts = []
 
@@ -222,10 +222,10 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
             "engagement_model": (playbooks.get("engagement_models") or {}).get(pb.get("engagement_model"), {}).get(
                 "label", pb.get("engagement_model", "")),
             "contact_cadence": playbook_text(pb.get("contact_cadence")),
-            "whitespace": "; ".join(f"{w['category']} ({fmt_money(w['expected_value'], currency)})" for _, w in ws.iterrows())
+            "whitespace": "; ".join(f"{w['category']} ({fmt_money(w['expected_value'], currency, style='full')})" for _, w in ws.iterrows())
             if len(ws) else "none above the propensity threshold",
             "whitespace_value": ws_value,
-            "opportunities": "; ".join(f"{w['category']} ({fmt_money(w['expected_value'], currency)})"
+            "opportunities": "; ".join(f"{w['category']} ({fmt_money(w['expected_value'], currency, style='full')})"
                                        for _, w in ws.iterrows()) if len(ws) else "",
             "actions": "; ".join(f"{a['action']} ({a['owner'].split(' (')[0]}, by {a['due_date']:%d %b %Y})"
                                  for a in acts[:3]),

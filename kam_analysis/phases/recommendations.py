@@ -133,7 +133,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
             risk = _segment_risk(churn_risk, segments, r.segment, segment_col=segment_col, account_col=account_col)
             if risk is not None:
                 value = risk
-                extra = f"; churn-risk model: revenue at risk in the segment {fmt_money(value, currency)}"
+                extra = f"; churn-risk model: revenue at risk in the segment {fmt_money(value, currency, style='full')}"
             else:
                 seg_ret = ret[ret["segment"] == r.segment]
                 if seg_ret.empty or not np.isfinite(seg_ret["value"].iloc[0]):
@@ -144,23 +144,23 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
                 if not np.isfinite(tgt):
                     continue
                 value = rev * max(tgt - cur_ret, 0.0)
-                extra = (f"; retention {cur_ret:.1%} vs {tgt:.1%}: revenue at risk {fmt_money(value, currency)}")
+                extra = (f"; retention {cur_ret:.1%} vs {tgt:.1%}: revenue at risk {fmt_money(value, currency, style='full')}")
         elif "growth" in r.kpi:
             basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value)
-            extra = f"; revenue at target growth {fmt_money(value, currency)} higher"
+            extra = f"; revenue at target growth {fmt_money(value, currency, style='full')} higher"
         else:
             if not r.value:
                 continue
             basis, value = VALUE_BASIS["uplift"], rev * abs(r.target - r.value) / abs(r.value)
-            extra = f"; at today's volume, {fmt_money(value, currency)} more revenue at target"
+            extra = f"; at today's volume, {fmt_money(value, currency, style='full')} more revenue at target"
         if not np.isfinite(value):
             continue
         rows.append({"rule": "segment_target_gap", "segment": r.segment,
                      "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
                                        f"{label} levers on the next business-review agenda",
-                     "evidence": f"KPI scorecard: {r.segment} {label} = {format_kpi(r.value, r.kpi, currency)} vs target "
-                                 f"{format_kpi(r.target, r.kpi, currency)} (status {r.status}); segment revenue (12m) "
-                                 f"{fmt_money(rev, currency)}{extra}",
+                     "evidence": f"KPI scorecard: {r.segment} {label} = {format_kpi(r.value, r.kpi, currency, money='full')} vs target "
+                                 f"{format_kpi(r.target, r.kpi, currency, money='full')} (status {r.status}); segment revenue (12m) "
+                                 f"{fmt_money(rev, currency, style='full')}{extra}",
                      "value": float(value), "value_basis": basis})
     return pd.DataFrame(rows, columns=[c for c in _REC_COLUMNS if c != "rank"])
 
@@ -227,7 +227,7 @@ def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None,
         "recommendation": f"Assign an account manager to the {len(m)} high-churn-risk account(s) without one, "
                           f"starting with {', '.join(shown)}{more}",
         "evidence": f"{source.capitalize()}: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} {why}; "
-                    f"revenue at risk {fmt_money(total, currency)}",
+                    f"revenue at risk {fmt_money(total, currency, style='full')}",
         "value": total, "value_basis": VALUE_BASIS["risk"]}], columns=cols)
 
 
@@ -253,9 +253,9 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
     return pd.DataFrame([{
         "rule": "whitespace", "segment": "",
         "recommendation": f"Run a cross-sell push on the {len(top)} largest whitespace opportunities, led by "
-                          f"{cat} ({fmt_money(float(by_cat.iloc[0]), currency)} of their {fmt_money(total, currency)})",
+                          f"{cat} ({fmt_money(float(by_cat.iloc[0]), currency, style='full')} of their {fmt_money(total, currency, style='full')})",
         "evidence": f"Cross-sell whitespace: top {len(top)} of {ws['opportunities']:,} opportunities, expected value "
-                    f"{fmt_money(total, currency)} of {fmt_money(ws['expected_value'], currency)}",
+                    f"{fmt_money(total, currency, style='full')} of {fmt_money(ws['expected_value'], currency, style='full')}",
         "value": total, "value_basis": VALUE_BASIS["expected"]}], columns=cols)
 
 
@@ -283,8 +283,8 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         rows.append({"rule": "stalled_playbook", "segment": r.segment,
                      "recommendation": f"Revisit the {r.segment} playbook: the segment has not grown since the "
                                        "baseline; check cadence, offer and coverage against the plan",
-                     "evidence": f"{source}: {r.segment} {kpi_prose(kpi)} {fmt_money(r.value, currency)} "
-                                 f"vs {fmt_money(r.baseline, currency)} at baseline ({change:+.1%})",
+                     "evidence": f"{source}: {r.segment} {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
+                                 f"vs {fmt_money(r.baseline, currency, style='full')} at baseline ({change:+.1%})",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
     return pd.DataFrame(rows, columns=cols)
 

@@ -82,7 +82,7 @@ def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: p
         data cannot support is left out).
     """
     def m(v):
-        return fmt_money(v, currency)
+        return fmt_money(v, currency, style="full")  # exact; a compact page rewrites it
 
     months = round(horizon_days / 30.44)
     rows = []
@@ -116,7 +116,7 @@ def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: p
                      tot, "currency", "revenue_at_risk_by_segment"))
     if revenue_lost is not None and len(revenue_lost) and revenue_lost["accounts_lost_12m"].iloc[0] > 0:
         lost = revenue_lost.iloc[0]  # apart from revenue at risk: these accounts are no longer active
-        text = describe_revenue_lost(lost, currency)
+        text = describe_revenue_lost(lost, currency, style="full")
         rows.append(("revenue_lost", f"{text[:1].upper()}{text[1:]}, apart from the revenue at risk of active "
                      "accounts.", lost["revenue_lost_12m"], "currency", "revenue_lost"))
     if len(whitespace):

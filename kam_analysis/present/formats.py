@@ -9,16 +9,25 @@ gives the Excel/PowerPoint number format that shows a value the way :func:`fmt_v
 writes it, and :func:`axis_formatter` the matplotlib tick formatter.
 
 Missing values (None, NaN, infinities, text) are written ``n/a``, never ``nan``.
+
+**One money style per deliverable** (:data:`DELIVERABLE_MONEY_STYLE`): the deck and the HTML
+dashboard write money compact (``€9.7k``, ``€452k``, ``€1.2m``), both workbooks in full with a
+thousands separator (``€9,713``, ``€1,204,566``), in their text as in their number formats.
+The phases write money in their sentences in full (exact, ``style="full"``); a compact
+deliverable rewrites every text it shows with :func:`compact_money`, so one page never
+mixes ``€23k`` with ``€9,713``.
 """
 from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 __all__ = [
     "CURRENCY_SYMBOLS", "NA", "currency_symbol", "is_num", "fmt_money", "fmt_share", "fmt_points", "fmt_count",
     "fmt_top", "fmt_score", "fmt_ratio", "fmt_days", "fmt_value", "fmt_change", "fmt_date", "fmt_period",
-    "excel_number_format", "axis_formatter", "POINT_UNITS",
+    "excel_number_format", "axis_formatter", "POINT_UNITS", "MONEY_STYLES", "DELIVERABLE_MONEY_STYLE",
+    "money_style", "compact_money",
 ]
 
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF ", "JPY": "¥"}
@@ -42,27 +51,65 @@ def is_num(v) -> bool:
         return False
 
 
-def fmt_money(v, currency: str = "EUR", *, signed: bool = False) -> str:
-    """Money, compact: ``€12.3m``, ``€452k``, ``€4,520``, ``€1.2bn``; ``-€3k`` for a loss.
+MONEY_STYLES = ("compact", "full")
+#: how each deliverable (its manifest name) writes money: compact on the pages read at a glance,
+#: full figures in the workbooks a client works in
+DELIVERABLE_MONEY_STYLE = {
+    "deck": "compact",
+    "html_dashboard": "compact",
+    "kpi_dashboard": "full",
+    "segmentation_workbook": "full",
+}
 
-    Amounts of 10,000 and more are written in thousands (k), millions (m) or billions
-    (bn); smaller ones in full, so a €6,641 account is never "€7k".
+
+def money_style(deliverable: str) -> str:
+    """The money style (``compact`` or ``full``) of a deliverable, by its manifest name."""
+    return DELIVERABLE_MONEY_STYLE[deliverable]
+
+
+def fmt_money(v, currency: str = "EUR", *, signed: bool = False, style: str = "compact") -> str:
+    """Money in one of the two styles; ``-€3.0k`` for a loss.
+
+    ``compact`` (deck, HTML): ``€1.2bn``, ``€12.3m``, ``€452k``, ``€9.7k`` (one decimal under
+    €10k, so a €6,641 account is ``€6.6k``, never ``€7k``), ``€641`` under a thousand.
+    ``full`` (workbooks, phase sentences): ``€1,204,566``, ``€9,713``, ``€641``.
     """
     if not is_num(v):
         return NA
+    if style not in MONEY_STYLES:
+        raise ValueError(f"money style {style!r}: expected one of {MONEY_STYLES}")
     v = float(v)
     s = currency_symbol(currency)
     a = abs(v)
-    if a >= 999_950_000:
+    if style == "full":
+        body = f"{a:,.0f}"
+    elif a >= 999_950_000:
         body = f"{a / 1e9:.1f}bn"
     elif a >= 999_500:
         body = f"{a / 1e6:.1f}m"
-    elif a >= 1e4:
+    elif a >= 9_950:
         body = f"{a / 1e3:.0f}k"
+    elif a >= 999.5:
+        body = f"{a / 1e3:.1f}k"
     else:
         body = f"{a:,.0f}"
-    sign = "-" if v < 0 and body.strip("0.,") else ("+" if signed and v > 0 else "")
+    sign = "-" if v < 0 and body.strip("0.,k") else ("+" if signed and v > 0 else "")
     return f"{sign}{s}{body}"
+
+
+def _full_money_pattern(currency: str) -> "re.Pattern[str]":
+    sym = re.escape(currency_symbol(currency))
+    # a full figure: the symbol, digits in groups of three, no k/m/bn after it
+    return re.compile(rf"{sym}(\d{{1,3}}(?:,\d{{3}})+|\d{{4,}})(?:\.\d+)?(?![\d,.]*\d|\s?(?:k|m|bn)\b|[kmb])")
+
+
+def compact_money(text, currency: str = "EUR"):
+    """``text`` with every full money figure in ``currency`` written compact (``€9,713`` ->
+    ``€9.7k``), as a compact deliverable shows the phases' sentences; anything else unchanged."""
+    if not isinstance(text, str) or not text:
+        return text
+    return _full_money_pattern(currency).sub(
+        lambda m: fmt_money(float(m.group(0)[len(currency_symbol(currency)):].replace(",", "")), currency), text)
 
 
 def fmt_share(v, *, decimals: int = 1, signed: bool = False) -> str:
@@ -114,11 +161,12 @@ def fmt_days(v) -> str:
     return f"{n:,.0f} day{'' if round(n) == 1 else 's'}"
 
 
-def fmt_value(v, unit: str | None, currency: str = "EUR", *, signed: bool = False) -> str:
-    """Format ``v`` by its unit (``currency``, ``share``, ``count``, ``score``, ``ratio``, ``days``)."""
+def fmt_value(v, unit: str | None, currency: str = "EUR", *, signed: bool = False, money: str = "compact") -> str:
+    """Format ``v`` by its unit (``currency``, ``share``, ``count``, ``score``, ``ratio``, ``days``);
+    ``money`` is the money style (:data:`MONEY_STYLES`)."""
     unit = (unit or "").lower()
     if unit == "currency":
-        return fmt_money(v, currency, signed=signed)
+        return fmt_money(v, currency, signed=signed, style=money)
     if unit == "share":
         return fmt_share(v, signed=signed)
     if unit == "count":
@@ -171,7 +219,10 @@ def fmt_period(ts, period: str) -> str:
 def excel_number_format(unit: str, currency: str = "EUR", *, max_abs: float = 0.0, compact: bool = True) -> str:
     """The Excel/PowerPoint number format that shows a ``unit`` value as :func:`fmt_value` does.
 
-    ``compact`` money (charts, tiles) scales like :func:`fmt_money` (€1.2m / €452k / €4,520);
+    ``compact`` money (the deck's charts) is in one scale chosen by ``max_abs``, the largest
+    amount shown, as :func:`fmt_money` writes compact money: millions (``€1.2m``, ``€0.4m``)
+    from €999,500, thousands (``€452k``) from €9,950, thousands with a decimal (``€9.7k``) from
+    €999.50, else whole (``€641``), negatives with a minus, so a chart never shows ``€9,713``;
     ``compact=False`` (workbook columns) shows the full amount with the symbol, negatives red.
     ``share1`` is a share with one decimal.
     """
@@ -179,9 +230,9 @@ def excel_number_format(unit: str, currency: str = "EUR", *, max_abs: float = 0.
     if unit == "currency":
         if not compact:
             return f'"{s}"#,##0;[Red]-"{s}"#,##0'
-        if max_abs >= 1e4:
-            return f'[>=999500]"{s}"#,##0.0,,"m";[>=10000]"{s}"#,##0,"k";"{s}"#,##0'
-        return f'"{s}"#,##0'
+        body = ('#,##0.0,,"m"' if max_abs >= 999_500 else '#,##0,"k"' if max_abs >= 9_950
+                else '#,##0.0,"k"' if max_abs >= 999.5 else "#,##0")
+        return f'"{s}"{body};-"{s}"{body}'
     if unit == "share":
         return "0%" if compact else "0.0%"
     if unit == "share1":
