@@ -31,12 +31,13 @@ OUTCOMES = ("grown", "stable", "declined", "lost")
 #: where a committed action stands, as the client reads it; "not reported" when the returned file
 #: does not mention it (an unreported action is never called overdue: its status is unknown)
 ACTION_BUCKETS = ("done", "in progress", "not started", "overdue", "dropped", "not reported")
-_KPI_STATUS = ("met", "on track", "off track", "no target")
+_KPI_STATUS = ("met", "on track", "off track", "no target", "no data")
 #: the status colour (present.theme RAG) of each outcome, action bucket and KPI status, on every deliverable
 STATUS_RAG: dict[str, str] = {"grown": "green", "stable": "n/a", "declined": "amber", "lost": "red",
                               "done": "green", "in progress": "amber", "not started": "n/a", "overdue": "red",
                               "dropped": "n/a", "not reported": "n/a",
-                              "met": "green", "on track": "green", "off track": "red", "no target": "n/a"}
+                              "met": "green", "on track": "green", "off track": "red", "no target": "n/a",
+                              "no data": "n/a"}
 
 
 def _s(v, n: int = 80) -> str:
@@ -80,20 +81,25 @@ class FollowUp:
         return fmt_money(v, self.currency)
 
     def summary_value(self, *metrics: str):
-        """The value of the first of ``metrics`` the summary table has (None when none)."""
+        """The figure of the first of ``metrics`` the summary table has: its ``value``, or its ``text``
+        (dates and names) when the value is empty; None when the table has none of them."""
         s = self.summary
         if s is None or s.empty:
             return None
         for m in metrics:
-            hit = s.loc[s["metric"] == m, "value"]
-            if len(hit) and hit.iloc[0] is not None and not (isinstance(hit.iloc[0], float) and hit.iloc[0] != hit.iloc[0]):
-                return hit.iloc[0]
+            hit = s[s["metric"] == m]
+            if hit.empty:
+                continue
+            for col in ("value", "text"):
+                v = hit[col].iloc[0] if col in hit.columns else None
+                if v is not None and not (isinstance(v, float) and v != v) and str(v).strip():
+                    return v
         return None
 
     @property
     def plan_as_of(self) -> dt.date | None:
         """The as-of date of the plan run (its data's end), from the summary table."""
-        v = self.summary_value("plan_as_of", "plan_as_of_date")
+        v = self.summary_value("plan_as_of")
         try:
             return pd.Timestamp(v).date() if v is not None else None
         except (TypeError, ValueError):
@@ -167,12 +173,12 @@ class FollowUp:
                          "plan": fmt_value(r["plan_value"], unit, self.currency),
                          "target": fmt_value(r["target"], unit, self.currency) if is_num(r["target"]) else "none set",
                          "actual": fmt_value(r["actual"], unit, self.currency),
-                         "change": fmt_change(r["change"], unit, self.currency) if is_num(r["change"]) else "n/a",
+                         "change": _kpi_change(r, unit, self.currency),
                          "trajectory": self._trajectory(r),
                          "_o": _KPI_STATUS.index(status) if status in _KPI_STATUS else len(_KPI_STATUS)})
-        order = {"off track": 0, "on track": 1, "met": 2, "no target": 3}
+        order = {"off track": 0, "on track": 1, "met": 2, "no target": 3, "no data": 4}
         out = pd.DataFrame(rows)
-        return out.assign(_o=out["status"].map(order).fillna(4)).sort_values("_o", kind="stable")
+        return out.assign(_o=out["status"].map(order).fillna(5)).sort_values("_o", kind="stable")
 
     @staticmethod
     def _trajectory(r) -> str:
@@ -401,6 +407,17 @@ class FollowUp:
         for head, _ in ch[:2]:
             shorts.append(_short(head, self))
         return "What changes now: " + _join(shorts) if shorts else "Nothing in the plan needs to change now"
+
+
+def _kpi_change(r, unit: str | None, currency: str) -> str:
+    """A KPI's change since the plan: points for rates and scores, relative ("+6.0%") when the table
+    says the change is relative (money and counts), else in the KPI's unit."""
+    v = r.get("change")
+    if not is_num(v):
+        return "n/a"
+    if str(r.get("change_kind") or "") == "relative":
+        return fmt_share(v, signed=True)
+    return fmt_change(v, unit, currency)
 
 
 def _head(label: str) -> str:
