@@ -29,10 +29,10 @@ def followup(d: DeckData) -> FollowUp | None:
     return d._followup
 
 
-def _source(d: DeckData, f: FollowUp, *tables: str, data: str = "order data"):
+def _source(d: DeckData, f: FollowUp, *tables: str, data: str | None = None):
     """"Client order data to 31 Dec 2025; the plan of the review of 30 Jun 2025; KAM analysis"."""
     plan = f"the plan of the review of {fmt_date(f.plan_as_of)}" if f.plan_as_of else "the last review's plan"
-    return Source(f"{d.client} {data} to {fmt_date(d.as_of)}; {plan}; KAM analysis", tables)
+    return Source(f"{data or d.client + ' order data to ' + fmt_date(d.as_of)}; {plan}; KAM analysis", tables)
 
 
 def _cap(text: str) -> str:
@@ -93,7 +93,7 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
                       source=_source(d, f, *PLAN_TABLES[:3]),
                       footnote="Grew: revenue over the last 12 months up by more than "
                                f"{fmt_share(getattr(t, 'followup_grown', 0.10), decimals=0)} on the 12 months to the "
-                               "plan; lost: no order for longer than the churn window.",
+                               f"plan; lost: no order in the last {fmt_count(d.params.analysis.churn_days)} days.",
                       notes="Follow-up review: the key accounts, KPI targets and actions the earlier run committed to "
                             "are measured on the new data with the same definitions; an account's outcome compares "
                             "its trailing-12-month revenue now with the same figure at the plan's as-of date.")]
@@ -240,7 +240,8 @@ def s_since_actions(d: DeckData) -> list[SlideSpec]:
         foot += f" The {fmt_top(len(owners), a['owner'].nunique())} owners by number of actions."
     return [SlideSpec(SECTION, "Chart", title, draw, topic="Actions since the plan",
                       source=_source(d, f, "plan_actions", "plan_recommendations",
-                                     data="returned action statuses" if f.actions_returned else "account plans"),
+                                     data=f"{d.client}'s returned action statuses" if f.actions_returned else
+                                     f"No action status returned by {fmt_date(d.as_of)}"),
                       footnote=foot,
                       notes="Each action of the plan's account plans, matched by its id to the returned actions file "
                             "(status, date, comment); overdue = due before this review's as-of date and not done.")]
