@@ -143,7 +143,7 @@ def _cmd_validate(args) -> int:
     setup = check_params(params)  # industry, benchmarks, playbooks, RFM file, overrides, template, logo
     ensure_demo_data(params)
     report = validate_data(params)
-    report.con.close()  # DuckDB removes its spill folder (if it made one) on close
+    report.close()  # DuckDB removes its spill folder (if it made one) on close; warehouse extracts go too
     errors = setup + report.errors
     for p in errors + report.warnings:
         print(p)

@@ -6,6 +6,7 @@ the message, not a traceback.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -55,6 +56,10 @@ class Terminated(KeyboardInterrupt):
     """
 
 
+#: how a warehouse source is named in a problem's ``file`` (config.WarehouseSource.label)
+_WAREHOUSE_SOURCE = re.compile(r"^(duckdb|postgres|pyspark|snowflake|bigquery) (table|query)\b")
+
+
 @dataclass(frozen=True)
 class Problem:
     """One data problem found by validation.
@@ -93,8 +98,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = []
-        if self.file:
-            where.append(f"file {self.file}")
+        if self.file:  # a file, or a warehouse source ('postgres table sales.orders')
+            where.append(self.file if _WAREHOUSE_SOURCE.match(self.file) else f"file {self.file}")
         if self.column:
             where.append(f"column '{self.column}'")
         if self.setting:

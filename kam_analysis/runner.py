@@ -340,13 +340,16 @@ def plan_phases(requested: list[str] | None, *, only: bool = False, params_path:
 
 def _input_hashes(params: Params) -> dict[str, dict]:
     """Input name -> path and sha256 of every file that shapes the results (None when missing)."""
-    from .data.prepare import input_files, sha256_file
+    from .data.prepare import input_files, sha256_file, warehouse_inputs
 
     out = {}
     for k, path in {**input_files(params), **_config_inputs(params)}.items():
         exists = path.is_file()
         out[k] = {"table": k, "path": str(path), "bytes": path.stat().st_size if exists else None,
                   "sha256": sha256_file(path) if exists else None}
+    for k, label in warehouse_inputs(params).items():
+        # a database table has no checksum to compare: its rows may change between two runs
+        out[k] = {"table": k, "path": label, "bytes": None, "sha256": None, "warehouse": True}
     return out
 
 
@@ -375,7 +378,9 @@ def _reusable_base(base: Path, params: Params, reused: list[str], *, inputs: dic
     changed = []
     for k in sorted(set(then) | set(inputs)):
         old, new = then.get(k), inputs.get(k)
-        if new is None or new["sha256"] is None:
+        if new is not None and new.get("warehouse"):
+            changed.append(f"{k} is read from a database ({new['path']}), whose rows may have changed since")
+        elif new is None or new["sha256"] is None:
             changed.append(f"{k} ({(old or new)['path']}: {'missing' if new else 'no longer given'})")
         elif old is None:
             changed.append(f"{k} ({new['path']}: not an input of that run)")
@@ -552,6 +557,10 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         write_capability_tables(Run(work, params))  # what the data supports: every phase reads it
         manifest["inputs"] = list(_input_hashes(params).values())
         manifest["validation"] = {"warnings": [str(w) for w in report.warnings], "stats": report.stats}
+        # what left the client's database: rows and bytes (Arrow size) of each warehouse table's extract
+        manifest["warehouse"] = {name: {"source": source, "rows": report.stats[name].get("warehouse_rows"),
+                                        "bytes_received": report.stats[name].get("warehouse_bytes")}
+                                 for name, (source, _extract, _key) in report.extracts.items()}
         manifest["prepare_seconds"] = round(time.perf_counter() - t0, 3)
         for w in report.warnings:
             say("  " + str(w).replace("\n", "\n  "))

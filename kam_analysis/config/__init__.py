@@ -26,6 +26,8 @@ from .resources import (  # noqa: F401  (re-exported)
 from .schema import (  # noqa: F401  (re-exported)
     _Section,
     FileSpec,
+    WarehouseSource,
+    WAREHOUSE_BACKENDS,
     DemoSpec,
     DataSection,
     ClientSection,

@@ -143,7 +143,8 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
         else:
             msg = err["msg"].removeprefix("Value error, ")
             got = err.get("input")
-            got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+            # a connection setting may hold a pasted URL with its password: never repeat it
+            got_s = "" if isinstance(got, dict) or (loc and loc[-1] == "connection") else f" (got {got!r})"
             lines.append(f"  - '{dotted}': {msg}{got_s}" if dotted else f"  - {msg}")
     return "\n".join(lines)
 
@@ -157,7 +158,7 @@ def _resolve_paths(params: Params, base: Path) -> Params:
 
     for name in ("transactions", "accounts", "surveys", "capability"):
         spec = getattr(params.data, name)
-        if spec is not None:
+        if spec is not None and spec.path is not None:
             spec.path = res(spec.path)
     params.benchmarks.file = res(params.benchmarks.file) or TEMPLATES_DIR / "benchmarks.yaml"
     params.strategy.playbooks = res(params.strategy.playbooks) or TEMPLATES_DIR / "playbooks.yaml"

@@ -16,10 +16,63 @@ class _Section(BaseModel):
 
 
 # --------------------------------------------------------------------------- data files
-class FileSpec(_Section):
-    """One client file and how its columns map onto the data contract."""
+#: Backends a warehouse source may name; Snowflake and BigQuery go through the same Ibis layer
+#: (docs/warehouses.md) once their Ibis extra is installed.
+WAREHOUSE_BACKENDS = ("duckdb", "postgres", "pyspark", "snowflake", "bigquery")
 
-    path: Path = Field(description="CSV, XLSX/XLS or Parquet file; relative to the params file")
+
+class WarehouseSource(_Section):
+    """A client table read from a database or Spark instead of a file (docs/warehouses.md).
+
+    ``connection`` is the NAME of an environment variable holding the connection URL (or
+    an entry of that name in the consultant's own ``~/.config/kam/connections.yaml``,
+    outside the repository), never the URL or a password itself: the parameter file, the
+    run's manifest, its logs and every message name the variable, not its value.
+    """
+
+    backend: Literal["duckdb", "postgres", "pyspark", "snowflake", "bigquery"] = Field(
+        description="the engine that holds the table: duckdb, postgres, pyspark (Spark, Databricks), "
+                    "snowflake or bigquery")
+    table: str | None = Field(None, min_length=1, description="the table or view, e.g. sales.order_lines")
+    query: str | None = Field(None, min_length=1, description="a SELECT run in the engine, instead of a table")
+    connection: str | None = Field(
+        None, description="NAME of the environment variable holding the connection URL (never the URL itself); "
+                          "pyspark without one uses the running Spark session or local mode")
+    key: list[str] = Field(default_factory=list, description="client columns that identify a row, named in "
+                                                             "messages (default: the mapped ids)")
+
+    @field_validator("connection")
+    @classmethod
+    def _a_name_not_a_secret(cls, v: str | None) -> str | None:
+        # the value is never repeated in the message: it may be a URL holding a password
+        if v is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", v):
+            raise ValueError("give the NAME of an environment variable that holds the connection URL "
+                             "(e.g. KAM_WAREHOUSE_URL), never the URL or a password: export "
+                             "KAM_WAREHOUSE_URL='postgresql://user:password@host/db' in your shell and write "
+                             "connection: KAM_WAREHOUSE_URL")
+        return v
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> "WarehouseSource":
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give either table (a table or view name) or query (a SELECT), not both or neither")
+        if self.backend != "pyspark" and self.connection is None:
+            raise ValueError(f"a {self.backend} source needs connection: the name of the environment variable "
+                             "holding its URL")
+        return self
+
+    def label(self) -> str:
+        """How messages name the source: the backend and the table, never the connection's value."""
+        return f"{self.backend} table {self.table}" if self.table else f"{self.backend} query"
+
+
+class FileSpec(_Section):
+    """One client file, or a table in a database (``warehouse``), and how its columns map onto the
+    data contract."""
+
+    path: Path | None = Field(None, description="CSV, XLSX/XLS or Parquet file; relative to the params file")
+    warehouse: WarehouseSource | None = Field(
+        None, description="read the table from a database or Spark instead of a file (docs/warehouses.md)")
     sheet: str | int | None = Field(None, description="Excel sheet name or index (default: first sheet)")
     header_row: int | None = Field(
         None, ge=1, description="Excel/CSV: 1-based row holding the column names (default: detected)"
@@ -34,6 +87,26 @@ class FileSpec(_Section):
         default_factory=dict,
         description="contract column -> client column; unmapped contract columns use their own name",
     )
+
+    @model_validator(mode="after")
+    def _file_or_warehouse(self) -> "FileSpec":
+        if (self.path is None) == (self.warehouse is None):
+            raise ValueError("give either path (a client file) or warehouse (a database table), not both or neither")
+        if self.warehouse is not None:
+            given = sorted(k for k in ("sheet", "header_row", "encoding", "delimiter") if getattr(self, k) is not None)
+            if given:
+                raise ValueError(f"{', '.join(given)} describe a file; a warehouse source has typed columns")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The file, or the warehouse table, as messages name it."""
+        return str(self.path) if self.warehouse is None else self.warehouse.label()
+
+    @property
+    def source_name(self) -> str:
+        """The file's name, or the warehouse table, for short mentions."""
+        return Path(self.path).name if self.warehouse is None else self.warehouse.label()
 
 
 class DemoSpec(_Section):

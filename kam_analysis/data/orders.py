@@ -85,7 +85,7 @@ def build_transactions(ck, report, params, stg_t: str, keep: str) -> bool:
     con, spec = ck.con, params.data.transactions
     cols = report.present_columns["transactions"]
     stats = report.stats["transactions"]
-    fname = str(spec.path)
+    fname = spec.source
     has_id, has_line = "order_id" in cols, "line_id" in cols
     id_col = spec.columns.get("order_id", "order_id")
     base = f"account_id IS NOT NULL AND order_date IS NOT NULL AND net_revenue IS NOT NULL AND {keep}"
@@ -143,7 +143,7 @@ def build_transactions(ck, report, params, stg_t: str, keep: str) -> bool:
 
 def _order_id_ok(ck, con, spec, stg_t: str, base: str, id_col: str) -> bool:
     """The order-id checks; False when the mapping cannot be an order id (nothing more is built)."""
-    fname = str(spec.path)
+    fname = spec.source
     acc_col = spec.columns.get("account_id", "account_id")
     n_rows = con.execute(f"SELECT count(*) FROM {stg_t} WHERE {base}").fetchone()[0] or 0
     same = con.execute(f"SELECT count(*) FILTER (WHERE order_id = account_id) FROM {stg_t} "

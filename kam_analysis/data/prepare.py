@@ -28,17 +28,25 @@ from .runfolder import Run, _atomic_write_bytes
 from .validate import ValidationReport, validate_data
 
 __all__ = ["open_run", "ensure_demo_data", "prepare_run_data", "compute_account_summary", "exact_sum",
-           "counted_order_sql", "active_sql", "input_files", "sha256_file", "aggregate_tables"]
+           "counted_order_sql", "active_sql", "input_files", "warehouse_inputs", "sha256_file",
+           "aggregate_tables"]
 
 
 def input_files(params: Params) -> dict[str, Path]:
-    """Contract table -> client file path, for the tables the params name."""
+    """Contract table -> client file path, for the tables the params name as files (a warehouse
+    source has no file: :func:`warehouse_inputs`)."""
     out = {}
     for name in ("transactions", "accounts", "surveys", "capability"):
         spec = getattr(params.data, name)
-        if spec is not None:
+        if spec is not None and spec.path is not None:
             out[name] = Path(spec.path)
     return out
+
+
+def warehouse_inputs(params: Params) -> dict[str, str]:
+    """Contract table -> how messages name its warehouse source ('postgres table sales.orders')."""
+    return {name: spec.source for name in ("transactions", "accounts", "surveys", "capability")
+            if (spec := getattr(params.data, name)) is not None and spec.warehouse is not None}
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -55,7 +63,7 @@ def ensure_demo_data(params: Params) -> None:
     if demo is None:
         return
     files = input_files(params)
-    if all(p.exists() for p in files.values()):
+    if "transactions" not in files or all(p.exists() for p in files.values()):
         return
     out_dir = files["transactions"].parent
     generate_client(demo.profile, out_dir, seed=demo.seed, n_accounts=demo.n_accounts, start=demo.start,
@@ -79,6 +87,7 @@ def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
     run_dir = Path(run_dir)
     ensure_demo_data(params)
     con = _connect(run_dir / ".duckdb_tmp")
+    report = None
     try:
         report = validate_data(params, con)
         report.raise_for_errors()
@@ -105,7 +114,10 @@ def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
             run.write_table(name, df)
         return report
     finally:
-        con.close()
+        if report is not None:
+            report.close()  # and the warehouse extracts
+        else:
+            con.close()
         _rmtree(run_dir / ".duckdb_tmp")
 
 

@@ -33,13 +33,13 @@ import duckdb
 
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
+from . import row_rules
 from .contract import CONTRACT, PLACEHOLDERS, TOTAL_LABELS, Column, Table
 from .orders import N_EXAMPLES as _N_EXAMPLES, build_transactions, examples_sql as _examples, id_rows_sql as _id_rows
 from .readers import ROW_COLUMN, connect_duckdb, csv_record_lines, header_key, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
 
-_MAX_NUMBER = 1e15  # no client amount or score is this large; it is an export error
 _CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
@@ -62,6 +62,26 @@ class ValidationReport:
     views: dict[str, str] = field(default_factory=dict)
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     present_columns: dict[str, list[str]] = field(default_factory=dict)
+    #: warehouse tables: name -> (source, local extract, key columns' name), see data.warehouse
+    extracts: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    _extract_dir: str | None = None
+
+    def extract_dir(self):
+        """A private temporary folder for warehouse extracts (removed by :meth:`close`)."""
+        import tempfile
+        from pathlib import Path
+
+        if self._extract_dir is None:
+            self._extract_dir = tempfile.mkdtemp(prefix="kam-extract-")
+        return Path(self._extract_dir)
+
+    def close(self) -> None:
+        """Close the DuckDB connection and remove the warehouse extracts."""
+        import shutil
+
+        self.con.close()
+        if self._extract_dir:
+            shutil.rmtree(self._extract_dir, ignore_errors=True)
 
     @property
     def errors(self) -> list[Problem]:
@@ -274,14 +294,14 @@ class _Checker:
             self.r.problems.extend(exc.problems)
         except (duckdb.Error, ValueError, OSError, UnicodeError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-            self.add(rule="unreadable_file", file=str(spec.path),
+            self.add(rule="unreadable_file", file=spec.source,
                      message=f"The {table.name} file could not be processed: {first}",
                      fix=f"check the file opens in Excel and matches data.{table.name} in the params "
                          "(delimiter, encoding, header_row, sheet)")
         return None
 
     def _stage(self, table: Table, spec: FileSpec) -> str | None:
-        con, fname = self.con, str(spec.path)
+        con, fname = self.con, spec.source
         valid_names = [c.name for c in table.columns]
         for key in spec.columns:
             if key not in valid_names:
@@ -293,8 +313,13 @@ class _Checker:
         wanted_required = [spec.columns.get(c, c) for c in table.required_columns]
         raw_view = f"raw_{table.name}"
         info: dict = {}
-        cols = read_raw(con, spec, table=table.name, view=raw_view, required_client_columns=wanted_required,
-                        info=info)
+        if spec.warehouse is not None:
+            from .warehouse import stage_warehouse
+
+            cols = stage_warehouse(self, table, spec, raw_view, wanted_required, info, self.r.extract_dir())
+        else:
+            cols = read_raw(con, spec, table=table.name, view=raw_view, required_client_columns=wanted_required,
+                            info=info)
         header_line = int(info.get("header_row", 1))
         self.delimiter = info.get("delimiter")
         types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {sql_ident(raw_view)})").fetchall())
@@ -332,6 +357,8 @@ class _Checker:
             return None
         n_rows = con.execute(f"SELECT count(*) FROM {sql_ident(raw_view)}").fetchone()[0]
         if n_rows == 0:
+            if spec.warehouse is not None and any(p.file == fname for p in self.r.problems):
+                return None  # the engine's checks already said why nothing was extracted
             self.add(rule="empty_table", file=fname, message=f"The {table.name} file has a header but no rows",
                      fix="re-export the data from the client system with its rows")
             return None
@@ -371,10 +398,14 @@ class _Checker:
                         f"{', '.join(selects)} FROM {source}")
         finally:
             con.execute(f"SET preserve_insertion_order = {'true' if old else 'false'}")
-        if not has_sheet_rows:
+        if not has_sheet_rows and spec.path is not None:
             self._file_lines(stg, spec, info, int(n_rows))
         self.r.present_columns[table.name] = self_cols
         self.r.stats[table.name] = {"rows_read": int(n_rows)}
+        if spec.warehouse is not None:  # what the engine holds, and what left it
+            self.r.stats[table.name].update(rows_read=int(info["rows_in_source"]), warehouse_rows=info["warehouse_rows"],
+                                            warehouse_bytes=info["warehouse_bytes"])
+            self.r.extracts[table.name] = (spec.source, info["extract"], info["key_name"])
         self._name_rows(stg, mapped, raw_kept, n_before)
         self._parse_failures(table, spec, stg, mapped, raw_kept)
         return stg
@@ -401,14 +432,14 @@ class _Checker:
         table = next((k for k in ("transactions", "accounts", "surveys", "capability")
                       if getattr(self.params.data, k) is spec), "<table>")
         if day_first and month_first:
-            self.mixed.add((str(spec.path), client))
-            self.add(rule="mixed_date_formats", file=str(spec.path), column=client,
+            self.mixed.add((spec.source, client))
+            self.add(rule="mixed_date_formats", file=spec.source, column=client,
                      message="Dates mix day-first and month-first formats", count=int(day_first + month_first),
                      examples=(ex_d, ex_m),
                      fix="export dates as ISO (YYYY-MM-DD), or split the file by format; "
                          f"set data.{table}.date_format if every date has one format")
         elif n_ambiguous and not day_first and not month_first:
-            self.add(rule="ambiguous_dates", severity="warning", file=str(spec.path), column=client,
+            self.add(rule="ambiguous_dates", severity="warning", file=spec.source, column=client,
                      count=int(n_ambiguous), examples=(ex_a,),
                      message="No date in the column shows whether it is day-first or month-first; "
                              "read as day-first (dd/mm/yyyy)",
@@ -452,7 +483,7 @@ class _Checker:
             same = [n for n in names if header_key(n) == header_key(client)]
             if len(same) > 1:
                 found = True
-                self.add(rule="duplicate_column", file=str(spec.path), column=client,
+                self.add(rule="duplicate_column", file=spec.source, column=client,
                          examples=tuple(same),
                          message=f"The {table.name} file has {len(same)} columns named "
                                  + " and ".join(repr(n) for n in same)
@@ -493,13 +524,13 @@ class _Checker:
                                      f"LIMIT {_N_EXAMPLES}")
             if n_multi:
                 self.con.execute(f"UPDATE {stg} SET {sql_ident(name)} = {_number_sql(raw, False, ',')}")
-                self.add(rule="thousands_separator", severity="warning", file=str(spec.path), column=client,
+                self.add(rule="thousands_separator", severity="warning", file=spec.source, column=client,
                          count=int(n_grouped), examples=ex,
                          message=f"The dots in {name} separate thousands (a value has two of them, "
                                  "and none has decimals), so 25.000 is read as twenty-five thousand",
                          fix=f"nothing to do if that is right; otherwise set data.{table.name}.decimal: '.'")
             else:
-                self.add(rule="ambiguous_number", file=str(spec.path), column=client, count=int(n_grouped),
+                self.add(rule="ambiguous_number", file=spec.source, column=client, count=int(n_grouped),
                          examples=ex,
                          message=f"{n_grouped:,} values of {name} have a dot before exactly three digits "
                                  "(e.g. 25.000), which may be a thousands separator (25,000) or a decimal "
@@ -525,7 +556,7 @@ class _Checker:
             ex = _examples(self.con, f"SELECT {_with_row(raw)} FROM {stg} WHERE regexp_full_match("
                                      f"{num}, {sql_str(_COMMA_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
                                      f"LIMIT {_N_EXAMPLES}")
-            self.add(rule="ambiguous_number", file=str(spec.path), column=client, count=int(n_grouped),
+            self.add(rule="ambiguous_number", file=spec.source, column=client, count=int(n_grouped),
                      examples=ex,
                      message=f"{n_grouped:,} values of {name} have a comma before exactly three digits (e.g. "
                              "25,000) in a semicolon-separated file, where the comma is usually the decimal mark: "
@@ -566,7 +597,7 @@ class _Checker:
         if not reasons:
             return
         rows = sorted(reasons)
-        self.add(rule="totals_row", file=str(spec.path), count=len(rows),
+        self.add(rule="totals_row", file=spec.source, count=len(rows),
                  column=", ".join(sorted(columns)),
                  examples=tuple(reasons[r] for r in rows[:_N_EXAMPLES]),
                  message=f"{'Row' if len(rows) == 1 else 'Rows'} {', '.join(map(str, rows[:_N_EXAMPLES]))}"
@@ -578,7 +609,7 @@ class _Checker:
 
     def _parse_failures(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
                         raw_kept: dict[str, bool]) -> None:
-        con, fname = self.con, str(spec.path)
+        con, fname = self.con, spec.source
         self._totals_rows(table, spec, stg, mapped, raw_kept)
         self._ambiguous_thousands(table, spec, stg, mapped, raw_kept)
         # one problem for rows missing required values (a footer or blank row misses several)
@@ -592,11 +623,8 @@ class _Checker:
                 names = [n for n, k in zip(missing, counts[:-1]) if k]
                 any_missing = " OR ".join(missing.values())
                 rows = _examples(con, f"SELECT _row FROM {stg} WHERE {any_missing} ORDER BY _row LIMIT {_N_EXAMPLES}")
-                self.add(rule="missing_value", file=fname, column=", ".join(mapped[n] for n in names),
-                         count=int(n_any), message=f"{n_any:,} rows have no {' or no '.join(names)}",
-                         examples=tuple(f"row {r}" for r in rows),
-                         fix=f"fill in {' and '.join(names)} for these rows or remove them from the extract "
-                             f"(empty, {', '.join(repr(p) for p in PLACEHOLDERS[1:5])} ... count as no value)")
+                self.r.problems.append(row_rules.missing_values(fname, names, [mapped[n] for n in names], n_any,
+                                                                tuple(f"row {r}" for r in rows)))
         for name, client in mapped.items():
             col = table.column(name)
             parsed = sql_ident(name)
@@ -623,21 +651,14 @@ class _Checker:
                 if n_early:
                     ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    self.add(rule="implausible_date", file=fname, column=client, count=int(n_early), examples=ex,
-                             message=f"{n_early:,} value{'s' if n_early != 1 else ''} of {name} "
-                                     f"{'are' if n_early != 1 else 'is'} before {col.earliest:%Y-%m-%d}",
-                             fix="1899-12-30, 1899-12-31 and 1900-01-00 are how a spreadsheet shows an empty date: "
-                                 "leave these cells empty in the export or give the real dates")
+                    self.r.problems.append(row_rules.implausible_date(fname, name, client, col, n_early, ex))
             if col.dtype in ("number", "integer"):
-                cond = f"{parsed} IS NOT NULL AND (NOT isfinite({parsed}) OR abs({parsed}) >= {_MAX_NUMBER!r})"
+                cond = f"{parsed} IS NOT NULL AND (NOT isfinite({parsed}) OR abs({parsed}) >= {row_rules.MAX_NUMBER!r})"
                 n_huge = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
                 if n_huge:
                     ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    self.add(rule="implausible_number", file=fname, column=client, count=int(n_huge), examples=ex,
-                             message=f"{n_huge:,} values of {name} are infinite, not a number, or larger than "
-                                     f"{_MAX_NUMBER:,.0f} in size",
-                             fix=f"check the {name} column mapping and the export (an id or a date read as a number?)")
+                    self.r.problems.append(row_rules.implausible_number(fname, name, client, n_huge, ex))
             if col.min is not None or col.max is not None:
                 conds = []
                 if col.min is not None:
@@ -649,20 +670,14 @@ class _Checker:
                 if n_out:
                     ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    rng = f"{col.min:g} to {col.max:g}" if col.max is not None else f"at least {col.min:g}"
-                    self.add(rule="out_of_range", file=fname, column=client, count=int(n_out),
-                             message=f"{n_out:,} values of {name} are outside {rng}", examples=ex,
-                             fix=f"{name} must be {rng}; correct the values or map the right column")
+                    self.r.problems.append(row_rules.out_of_range(fname, name, client, col, n_out, ex))
             if col.dtype == "integer":
                 cond = f"{parsed} IS NOT NULL AND isfinite({parsed}) AND {parsed} <> round({parsed})"
                 n_frac = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
                 if n_frac:
                     ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    self.add(rule="not_whole", file=fname, column=client, count=int(n_frac), examples=ex,
-                             message=f"{n_frac:,} values of {name} are not whole numbers",
-                             fix=f"{name} is one respondent's whole-number answer per row: a value such as 9.5 is "
-                                 "an average or a typing error; give the individual responses")
+                    self.r.problems.append(row_rules.not_whole(fname, name, client, n_frac, ex))
 
     def future_dates(self, table: str, spec: FileSpec, stg: str, col: str) -> str:
         """Errors for dates after today, a warning for dates after the as-of date; returns the keep filter."""
@@ -674,15 +689,11 @@ class _Checker:
         if n_future:
             ex = _examples(self.con, f"SELECT {_with_row(c)} FROM {stg} WHERE {c} > DATE '{today}' GROUP BY {c} "
                                      f"ORDER BY {c} LIMIT {_N_EXAMPLES}")
-            self.add(rule="future_date", file=str(spec.path), column=client, count=int(n_future),
-                     message=f"{n_future:,} {table} rows are dated in the future (after today, {today})",
-                     examples=tuple(ex), fix="check the date column mapping and the date format (day/month order)")
+            self.r.problems.append(row_rules.future_date(spec.source, table, client, today, n_future, tuple(ex)))
         n_after = self.con.execute(
             f"SELECT count(*) FROM {stg} WHERE {c} > DATE '{as_of}' AND {c} <= DATE '{today}'").fetchone()[0]
         if n_after:
-            self.add(rule="after_as_of", severity="warning", file=str(spec.path), column=client, count=int(n_after),
-                     message=f"{n_after:,} {table} rows are after the as-of date {as_of} and are excluded",
-                     fix="move analysis.as_of_date later if they should count")
+            self.r.problems.append(row_rules.after_as_of(spec.source, table, client, as_of, n_after))
         keep = f"{c} <= DATE '{as_of}'"
         hs = self.params.analysis.history_start
         if hs:
@@ -705,7 +716,7 @@ class _Checker:
         ).fetchone()
         if live or last is None:
             return
-        self.add(rule="no_live_account", file=str(spec.path), column=spec.columns.get("order_date", "order_date"),
+        self.add(rule="no_live_account", file=spec.source, column=spec.columns.get("order_date", "order_date"),
                  message=(f"no account placed an order in the {a.churn_days} days up to the as-of date {a.as_of_date}: "
                           f"the last order is dated {last}, so every account has stopped buying and there is no live "
                           "account to score, select or plan for"),
@@ -764,7 +775,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
             if n_dup:
                 ex = _examples(con, f"SELECT {_id_rows('account_id')} FROM {stg_a} WHERE account_id IS NOT NULL "
                                     f"GROUP BY account_id HAVING count(*) > 1 ORDER BY account_id LIMIT {_N_EXAMPLES}")
-                ck.add(rule="duplicate_id", file=str(spec.path), column=spec.columns.get("account_id", "account_id"),
+                ck.add(rule="duplicate_id", file=spec.source, column=spec.columns.get("account_id", "account_id"),
                        count=int(n_dup), examples=ex, message=f"{n_dup:,} account ids appear more than once",
                        fix="the accounts file needs one row per account; remove or merge the duplicates")
             cols = [c for c in report.present_columns["accounts"]]
@@ -778,11 +789,11 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
                 if n_orph:
                     ex = _first_ids(con, stg_t, "account_id IN (SELECT account_id FROM v_transactions "
                                                 "ANTI JOIN v_accounts_given USING (account_id))")
-                    ck.add(rule="orphan_account", file=str(tspec.path),
+                    ck.add(rule="orphan_account", file=tspec.source,
                            column=tspec.columns.get("account_id", "account_id"), count=int(n_orph_rows),
                            examples=ex,
                            message=f"{n_orph:,} account ids in transactions are not in the accounts file "
-                                   f"({spec.path.name})",
+                                   f"({spec.source_name})",
                            fix="add these accounts to the accounts file, or check both files use the same id format")
     # derived / completed accounts view
     if stg_t:
@@ -802,7 +813,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
             spec = data.surveys
             cols = report.present_columns["surveys"]
             if "nps" not in cols and "csat" not in cols:
-                ck.add(rule="missing_column", file=str(spec.path),
+                ck.add(rule="missing_column", file=spec.source,
                        message="The surveys file has neither an NPS nor a CSAT column",
                        fix="map data.surveys.columns.nps and/or data.surveys.columns.csat")
             keep = ck.future_dates("surveys", spec, stg_s, "survey_date")
@@ -815,7 +826,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
                     "ANTI JOIN v_accounts a USING (account_id) WHERE s.account_id IS NOT NULL").fetchone()[0]
                 if n_unk:
                     ex = _first_ids(con, stg_s, "account_id NOT IN (SELECT account_id FROM v_accounts)")
-                    ck.add(rule="unknown_account", severity="warning", file=str(spec.path),
+                    ck.add(rule="unknown_account", severity="warning", file=spec.source,
                            column=spec.columns.get("account_id", "account_id"), count=int(n_unk), examples=ex,
                            message=f"{n_unk:,} survey responses are for accounts not in the data; they are ignored",
                            fix="check the survey file uses the same account ids as the transactions")
@@ -826,7 +837,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
                     "FROM v_transactions), 0) FROM v_surveys s").fetchone()[0] or 0.0
                 report.stats["surveys"]["coverage"] = cov  # type: ignore[assignment]
                 if cov < params.thresholds.survey_coverage_min:
-                    ck.add(rule="low_coverage", severity="warning", file=str(spec.path),
+                    ck.add(rule="low_coverage", severity="warning", file=spec.source,
                            message=f"Only {cov:.0%} of accounts have a survey response (threshold "
                                    f"{params.thresholds.survey_coverage_min:.0%}); NPS/CSAT will be flagged unreliable",
                            fix="ask the client for more survey data, or lower thresholds.survey_coverage_min")
@@ -843,7 +854,7 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
             if n_dup:
                 ex = _examples(con, f"SELECT {_id_rows('dimension')} FROM {stg_c} WHERE dimension IS NOT NULL "
                                     f"GROUP BY dimension HAVING count(*) > 1 ORDER BY dimension LIMIT {_N_EXAMPLES}")
-                ck.add(rule="duplicate_id", file=str(data.capability.path),
+                ck.add(rule="duplicate_id", file=data.capability.source,
                        column=data.capability.columns.get("dimension", "dimension"), count=int(n_dup),
                        examples=ex, message=f"{n_dup} capability dimensions appear more than once",
                        fix="give one score per dimension (average the assessors' scores first)")
@@ -853,4 +864,9 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
             report.views["capability"] = "v_capability"
     if stg_t and not report.errors:  # a consequence of the dates: reported when nothing else is wrong
         ck.no_live_account(data.transactions)
+    if report.extracts:
+        from .warehouse import name_rows
+
+        for source, extract, key_name in report.extracts.values():
+            report.problems = name_rows(con, report.problems, source, extract, key_name)
     return report

@@ -1,0 +1,419 @@
+"""Client tables in a database or on Spark: connection, checks in the engine, extraction.
+
+A ``data.<table>`` entry with a ``warehouse`` source (:class:`~kam_analysis.config.WarehouseSource`)
+is read through Ibis, the portable layer over DuckDB, PostgreSQL, Spark, Snowflake and
+BigQuery (docs/warehouses.md):
+
+1. **Connection.** ``connection`` names an environment variable (or an entry of that name in
+   the consultant's own ``~/.config/kam/connections.yaml``, or the file ``KAM_CONNECTIONS``
+   names) holding the URL. The URL, its password and any token are never written anywhere:
+   every message is scrubbed of them (:func:`scrub`), including a driver's own error text.
+2. **Row-level rules in the engine.** Required values missing, dates before the contract's
+   earliest or after today, rows after the as-of date, numbers implausible, out of range or
+   not whole are counted *in the engine*, with a few examples named by the row's key
+   (``order_id O-123``); the messages are those of a client file
+   (:mod:`kam_analysis.data.row_rules`). A table with such an error is not extracted.
+3. **Extraction.** Only the mapped columns of the rows the rules keep leave the engine, in
+   Arrow batches written straight to a local Parquet file (memory bounded by one batch;
+   never an order-level pandas frame). Validation then continues on that file with the
+   file rules (order ids, repeated lines, unknown accounts ...), so the rest of the
+   engagement runs unchanged; the rows those rules name are given by their key too
+   (:func:`name_rows`). The bytes received are recorded (``warehouse_bytes`` in the
+   table's validation stats and the run's manifest).
+
+A column the engine types as text where the contract wants a number or a date is brought
+out as text and read by the file rules (currency symbols, day-first dates ...).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import duckdb
+
+from ..config import FileSpec, Params, WarehouseSource
+from ..exceptions import DataValidationError, Problem
+from . import row_rules
+from .contract import PLACEHOLDERS, Table
+from .readers import ROW_COLUMN, header_key, sql_ident, sql_str
+
+__all__ = ["connection_url", "connect", "scrub", "stage_warehouse", "name_rows", "KEY_COLUMN",
+           "CONNECTIONS_FILE_ENV", "BATCH_ROWS"]
+
+#: environment variable naming the consultant's own connections file (default ~/.config/kam/connections.yaml)
+CONNECTIONS_FILE_ENV = "KAM_CONNECTIONS"
+#: the extract's column holding each row's key (for messages)
+KEY_COLUMN = "__kam_key__"
+#: rows per Arrow batch fetched from the engine: the memory one batch of the extract takes
+BATCH_ROWS = 100_000
+_N_EXAMPLES = 5
+_DEFAULT_KEY = {"transactions": (("order_id", "line_id"), ("account_id", "order_date")),
+                "accounts": (("account_id",),), "surveys": (("account_id", "survey_date"),),
+                "capability": (("dimension",),)}
+
+
+def _problem(spec: FileSpec, message: str, fix: str, rule: str = "warehouse_source") -> DataValidationError:
+    return DataValidationError([Problem(rule=rule, file=spec.source, message=message, fix=fix)])
+
+
+def _connections_file() -> Path:
+    return Path(os.environ.get(CONNECTIONS_FILE_ENV) or "~/.config/kam/connections.yaml").expanduser()
+
+
+def connection_url(spec: FileSpec, table: str) -> str | None:
+    """The URL the source's ``connection`` names: the environment variable, else the entry of
+    that name in the consultant's connections file; None for a Spark source without one."""
+    src: WarehouseSource = spec.warehouse
+    if src.connection is None:
+        return None
+    value = os.environ.get(src.connection, "").strip()
+    if value:
+        return value
+    path = _connections_file()
+    if path.is_file():
+        import yaml
+
+        try:
+            entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError):
+            raise _problem(spec, f"The connections file {path} is not valid YAML",
+                           "write one line per connection: NAME: <url>") from None
+        if isinstance(entries, dict) and str(entries.get(src.connection) or "").strip():
+            return str(entries[src.connection]).strip()
+    raise _problem(spec, f"The environment variable {src.connection} (data.{table}.warehouse.connection) is not "
+                         f"set, and {path} has no entry {src.connection}",
+                   f"export {src.connection}='<backend>://user:password@host:port/database' in the shell that runs "
+                   f"kam, or add the line '{src.connection}: <url>' to {path} (your own file, outside the "
+                   "repository); docs/warehouses.md gives the URL of each backend", rule="warehouse_connection")
+
+
+# --------------------------------------------------------------------------- secrets
+_USERINFO = re.compile(r"(://[^/\s:@]*:)[^@\s/]+@")
+_SECRET_PARAM = re.compile(r"((?:password|passwd|pwd|token|secret|key|credentials)=)[^&;\s]+", re.I)
+
+
+def secrets_of(url: str | None) -> list[str]:
+    """The strings of ``url`` that must never be shown: the URL itself, its password and tokens."""
+    if not url:
+        return []
+    out = [url]
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            out += [parts.password, unquote(parts.password)]
+        for k, v in parse_qsl(parts.query) + [tuple(p.split("=", 1)) for p in url.split(";")[1:] if "=" in p]:
+            if _SECRET_PARAM.match(f"{k}=x") and v:
+                out += [v, unquote(v)]
+    except ValueError:
+        pass
+    return sorted({s for s in out if len(s) >= 3}, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret, every ``user:password@`` and every ``password=`` value masked."""
+    for s in secrets:
+        text = text.replace(s, "***")
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***@", text))
+
+
+def _first_line(exc: BaseException, secrets: list[str]) -> str:
+    text = scrub(str(exc).strip() or type(exc).__name__, secrets)
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
+
+
+# --------------------------------------------------------------------------- connecting
+def connect(spec: FileSpec, table: str):
+    """An Ibis connection to the source's engine. Raises DataValidationError (scrubbed) when it fails."""
+    src = spec.warehouse
+    url = connection_url(spec, table)
+    secrets = secrets_of(url)
+    try:
+        import ibis
+
+        if src.backend == "duckdb":
+            path = re.sub(r"^duckdb:(//)?", "", url or "") or ":memory:"
+            return ibis.duckdb.connect(path, read_only=path != ":memory:")
+        if src.backend == "postgres":
+            parts = urlsplit(url)
+            if parts.scheme not in ("postgres", "postgresql"):
+                raise ValueError(f"the URL in {src.connection} must start with postgresql://")
+            return ibis.postgres.connect(host=parts.hostname, port=parts.port or 5432,
+                                         user=unquote(parts.username or "") or None,
+                                         password=unquote(parts.password or "") or None,
+                                         database=parts.path.lstrip("/") or None, connect_timeout=15,
+                                         **dict(parse_qsl(parts.query)))
+        if src.backend == "pyspark":
+            from pyspark.sql import SparkSession
+
+            builder = SparkSession.builder
+            if url:
+                builder = builder.remote(url) if url.startswith("sc://") else builder.master(url)
+            return ibis.pyspark.connect(builder.getOrCreate())
+        return ibis.connect(url)  # snowflake://..., bigquery://... through the backend's Ibis extra
+    except ImportError as exc:
+        raise _problem(spec, f"The {src.backend} backend is not installed ({_first_line(exc, secrets)})",
+                       f"pip install 'ibis-framework[{src.backend}]' in kam's environment") from None
+    except Exception as exc:  # noqa: BLE001 - every driver raises its own types; the message is scrubbed
+        where = f"the URL in {src.connection}" if src.connection else "the Spark session"
+        raise _problem(spec, f"Could not connect to the {src.backend} source ({where}): {_first_line(exc, secrets)}",
+                       f"check {where} (host, port, database, user, password) and that the server is reachable "
+                       "from this machine", rule="warehouse_connection") from None
+
+
+def _source_table(con, spec: FileSpec, table: str, secrets: list[str]):
+    src = spec.warehouse
+    try:
+        if src.query:
+            return con.sql(src.query)
+        *schema, name = src.table.split(".")
+        return con.table(name, database=tuple(schema) if len(schema) > 1 else (schema[0] if schema else None))
+    except Exception as exc:  # noqa: BLE001
+        what = "query" if src.query else f"table {src.table}"
+        raise _problem(spec, f"The {src.backend} {what} could not be read: {_first_line(exc, secrets)}",
+                       f"check data.{table}.warehouse.{'query' if src.query else 'table'} (schema.table) and "
+                       "that the connection's user may read it", rule="missing_file") from None
+
+
+# --------------------------------------------------------------------------- staging
+def _native(dtype, contract_dtype: str) -> bool:
+    """True when the engine's type already is the contract type (the rules run in the engine)."""
+    if contract_dtype in ("number", "integer"):
+        return dtype.is_numeric() and not dtype.is_boolean()
+    if contract_dtype == "date":
+        return dtype.is_date() or dtype.is_timestamp()
+    if contract_dtype == "bool":
+        return dtype.is_boolean()
+    return False
+
+
+def _key_columns(table: Table, spec: FileSpec, mapped: dict[str, str]) -> list[str]:
+    if spec.warehouse.key:
+        return list(spec.warehouse.key)
+    for names in _DEFAULT_KEY[table.name]:
+        if names[0] in mapped:
+            return [mapped[n] for n in names if n in mapped]
+    return [mapped[table.required_columns[0]]]
+
+
+def stage_warehouse(ck, table: Table, spec: FileSpec, view: str, required_client_columns: list[str],
+                    info: dict, extract_dir: Path) -> list[str]:
+    """Check the source's rows in its engine and extract the clean mapped columns into DuckDB view ``view``.
+
+    Returns the view's columns (the client's names, as :func:`~kam_analysis.data.readers.read_raw`
+    does). When a mapped column is missing the view is empty, with the source's columns, so the
+    file rules name it; when a row-level rule finds an error the problems are added and the view
+    is empty too (nothing is extracted).
+    """
+    import ibis
+
+    con_duck: duckdb.DuckDBPyConnection = ck.con
+    params: Params = ck.params
+    url_secrets = secrets_of(connection_url(spec, table.name))
+    backend = connect(spec, table.name)
+    t = _source_table(backend, spec, table.name, url_secrets)
+    try:
+        schema = t.schema()
+        by_key = {header_key(c): c for c in schema.names}
+        mapped = {}
+        for c in table.columns:
+            client = spec.columns.get(c.name, c.name)
+            actual = client if client in schema.names else by_key.get(header_key(client))
+            if actual is not None:
+                mapped[c.name] = actual
+        if any(c not in mapped for c in table.required_columns) or any(
+                c in spec.columns and c not in mapped for c in (col.name for col in table.columns)):
+            _empty_view(con_duck, view, schema.names)
+            return list(schema.names)
+        key_cols = _key_columns(table, spec, mapped)
+        missing_key = [k for k in key_cols if k not in schema.names]
+        if missing_key:
+            raise _problem(spec, f"The key column{'s' if len(missing_key) > 1 else ''} {', '.join(missing_key)} "
+                                 f"(data.{table.name}.warehouse.key) {'are' if len(missing_key) > 1 else 'is'} not in "
+                                 f"the source", f"name columns of the source; it has: {', '.join(schema.names[:20])}")
+        key = ibis.literal(" / ").join([t[k].cast("string").fill_null("") for k in key_cols]) \
+            if len(key_cols) > 1 else t[key_cols[0]].cast("string")
+        key_name = "/".join(key_cols)
+        keep, errors, n_source = _row_rules(ck, t, table, spec, mapped, key, key_name, schema)
+        info["rows_in_source"] = n_source
+        if errors:
+            _empty_view(con_duck, view, schema.names)
+            return list(schema.names)
+        clients = list(dict.fromkeys(mapped.values()))
+        expr = t.filter(keep) if keep is not None else t
+        expr = expr.select(*[expr[c] for c in clients], **{KEY_COLUMN: key})
+        path = extract_dir / f"{table.name}.parquet"
+        n_bytes, n_rows, timezones = _extract(backend, expr, path)
+    except DataValidationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an engine error mid-way, scrubbed
+        raise _problem(spec, f"The {spec.warehouse.backend} source failed while being checked: "
+                             f"{_first_line(exc, url_secrets)}",
+                       "check the table and the column mapping; docs/warehouses.md lists what each backend needs")
+    finally:
+        _disconnect(backend)
+    con_duck.execute(f"CREATE OR REPLACE VIEW {sql_ident(view)} AS SELECT * EXCLUDE (file_row_number, "
+                     f"{sql_ident(KEY_COLUMN)}), file_row_number + 1 AS {sql_ident(ROW_COLUMN)} "
+                     f"FROM read_parquet({sql_str(str(path))}, file_row_number = true)")
+    info.update(header_row=0, timezones=timezones, extract=str(path), key_name=key_name,
+                warehouse_bytes=n_bytes, warehouse_rows=n_rows)
+    return clients + [ROW_COLUMN]
+
+
+def _disconnect(backend) -> None:
+    try:
+        if getattr(backend, "name", "") != "pyspark":  # the Spark session belongs to whoever started it
+            backend.disconnect()
+    except Exception:  # noqa: BLE001 - closing is best effort
+        pass
+
+
+def _empty_view(con: duckdb.DuckDBPyConnection, view: str, names: list[str]) -> None:
+    cols = ", ".join(f"NULL::VARCHAR AS {sql_ident(n)}" for n in names) or "NULL::VARCHAR AS __none"
+    con.execute(f"CREATE OR REPLACE VIEW {sql_ident(view)} AS SELECT {cols} WHERE false")
+
+
+def _extract(backend, expr, path: Path) -> tuple[int, int, dict[str, str]]:
+    """Stream ``expr`` into Parquet ``path`` in Arrow batches; (bytes received, rows, zoned timestamp columns)."""
+    import pyarrow.parquet as pq
+
+    n_bytes = n_rows = 0
+    if getattr(backend, "name", "") == "duckdb":
+        # Ibis 12's DuckDB batches call an API DuckDB 2 removed: stream the compiled query directly
+        reader = backend.con.sql(str(backend.compile(expr))).to_arrow_reader(BATCH_ROWS)
+    else:
+        reader = backend.to_pyarrow_batches(expr, chunk_size=BATCH_ROWS)
+    tmp = path.with_suffix(".parquet.tmp")
+    with pq.ParquetWriter(tmp, reader.schema) as writer:
+        for batch in reader:
+            n_bytes += batch.nbytes
+            n_rows += batch.num_rows
+            writer.write_batch(batch)
+    tmp.replace(path)
+    zones = {f.name: f.type.tz for f in reader.schema if getattr(f.type, "tz", None)}
+    return n_bytes, n_rows, zones
+
+
+def _given(col, dtype):
+    """The value, NULL when it is empty or a placeholder ('N/A', '-': contract.PLACEHOLDERS)."""
+    if not dtype.is_string():
+        return col
+    s = col.strip()
+    return (s.lower().isin([p for p in PLACEHOLDERS if p]) | (s == "")).ifelse(None, col)
+
+
+def _row_rules(ck, t, table: Table, spec: FileSpec, mapped: dict[str, str], key, key_name: str, schema):
+    """Count the row-level rules in the engine (one query), fetch examples of those that fire.
+
+    Returns (the filter of rows to extract or None, whether an error was found, rows in the source).
+    """
+    import ibis
+
+    a = ck.params.analysis
+    today, fname = dt.date.today(), spec.source
+    counts: dict[str, object] = {"n_rows": t.count()}
+    conds: dict[str, object] = {}
+    required = [n for n in mapped if table.column(n).required]
+    miss = {n: _given(t[mapped[n]], schema[mapped[n]]).isnull() for n in required}
+    if miss:
+        conds["missing"] = ibis.or_(*miss.values())
+        for n, c in miss.items():
+            counts[f"missing__{n}"] = c.ifelse(1, 0).sum()
+    date_col = {"transactions": "order_date", "surveys": "survey_date"}.get(table.name)
+    keep = None
+    for name, client in mapped.items():
+        col, dtype = table.column(name), schema[client]
+        if not _native(dtype, col.dtype):
+            continue
+        x = t[client]
+        if col.dtype == "date":
+            d = x.cast("date")
+            if col.earliest is not None:
+                conds[f"early__{name}"] = d < ibis.date(col.earliest)
+            if name == date_col:
+                conds[f"future__{name}"] = d > ibis.date(today)
+                counts[f"after__{name}"] = ((d > ibis.date(a.as_of_date)) & (d <= ibis.date(today))).ifelse(1, 0).sum()
+                keep = d <= ibis.date(a.as_of_date)
+                if a.history_start:
+                    keep &= d >= ibis.date(a.history_start)
+        elif col.dtype in ("number", "integer"):
+            v = x.cast("float64")
+            conds[f"huge__{name}"] = v.notnull() & (v.isinf() | v.isnan() | (v.abs() >= row_rules.MAX_NUMBER))
+            bounds = []
+            if col.min is not None:
+                bounds.append(v < col.min)
+            if col.max is not None:
+                bounds.append(v > col.max)
+            if bounds:
+                conds[f"range__{name}"] = v.notnull() & ibis.or_(*bounds)
+            if col.dtype == "integer":
+                conds[f"frac__{name}"] = v.notnull() & (v != v.round(0))
+    for k, c in conds.items():
+        counts[k] = c.ifelse(1, 0).sum()
+    got = t.aggregate(**counts).to_pyarrow().to_pylist()[0]
+    got = {k: int(v or 0) for k, v in got.items()}
+
+    def examples(cond, value=None) -> tuple:
+        cols = {"k": key} if value is None else {"k": key, "v": value.cast("string")}
+        rows = t.filter(cond).select(**cols).distinct().order_by("k").limit(_N_EXAMPLES).to_pyarrow().to_pylist()
+        return tuple(f"{key_name} {r['k']}" + ("" if value is None else f": {r['v']}") for r in rows)
+
+    problems = []
+    if got.get("missing"):
+        names = [n for n in required if got.get(f"missing__{n}")]
+        problems.append(row_rules.missing_values(fname, names, [mapped[n] for n in names], got["missing"],
+                                                 examples(conds["missing"])))
+    for name, client in mapped.items():
+        col = table.column(name)
+        x = t[client]
+        if got.get(f"early__{name}"):
+            problems.append(row_rules.implausible_date(fname, name, client, col, got[f"early__{name}"],
+                                                       examples(conds[f"early__{name}"], x)))
+        if got.get(f"huge__{name}"):
+            problems.append(row_rules.implausible_number(fname, name, client, got[f"huge__{name}"],
+                                                         examples(conds[f"huge__{name}"], x)))
+        if got.get(f"range__{name}"):
+            problems.append(row_rules.out_of_range(fname, name, client, col, got[f"range__{name}"],
+                                                   examples(conds[f"range__{name}"], x)))
+        if got.get(f"frac__{name}"):
+            problems.append(row_rules.not_whole(fname, name, client, got[f"frac__{name}"],
+                                                examples(conds[f"frac__{name}"], x)))
+        if got.get(f"future__{name}"):
+            problems.append(row_rules.future_date(fname, table.name, client, today, got[f"future__{name}"],
+                                                  examples(conds[f"future__{name}"], x)))
+        if got.get(f"after__{name}"):
+            problems.append(row_rules.after_as_of(fname, table.name, client, a.as_of_date, got[f"after__{name}"]))
+    if got["n_rows"] == 0:
+        problems.append(Problem(rule="empty_table", file=fname, message=f"The {table.name} source has no rows",
+                                fix="check the table or query, and that the connection's user may see its rows"))
+    ck.r.problems.extend(problems)
+    return keep, any(p.severity == "error" for p in problems), got["n_rows"]
+
+
+# --------------------------------------------------------------------------- messages
+_ROWS = re.compile(r"\b([Rr])ows? (\d+(?:, \d+)*)")
+
+
+def name_rows(con: duckdb.DuckDBPyConnection, problems: list[Problem], source: str, extract: str,
+              key_name: str) -> list[Problem]:
+    """Problems of ``source`` whose examples and message name rows of the extract ('row 5'), with each row's
+    key instead ('order_id O-123'): an extract's row number finds nothing in the client's database."""
+    import dataclasses
+
+    mine = [p for p in problems if p.file == source]
+    numbers = {int(n) for p in mine for text in (p.message, *map(str, p.examples))
+               for m in _ROWS.finditer(text) for n in m.group(2).split(", ")}
+    if not numbers:
+        return problems
+    keys = dict(con.execute(f"SELECT file_row_number + 1, {sql_ident(KEY_COLUMN)} FROM read_parquet("
+                            f"{sql_str(extract)}, file_row_number = true) WHERE file_row_number + 1 IN "
+                            f"({', '.join(map(str, sorted(numbers)))})").fetchall())
+
+    def rename(text: str) -> str:
+        return _ROWS.sub(lambda m: f"{key_name} " + ", ".join(str(keys.get(int(n), n)) for n in m.group(2).split(", ")),
+                         text)
+
+    return [dataclasses.replace(p, message=rename(p.message), examples=tuple(rename(str(e)) for e in p.examples))
+            if p.file == source else p for p in problems]

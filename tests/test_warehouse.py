@@ -1,0 +1,243 @@
+"""Warehouse sources: the setting, credentials kept secret, rules counted in the engine, extraction.
+
+These use DuckDB as the engine (an embedded database file, through Ibis like any other);
+tests/test_warehouse_engines.py runs the same client from PostgreSQL and Spark.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from kam_analysis.config import load_params
+from kam_analysis.exceptions import ParameterError
+
+from conftest import write_demo_params
+from warehouse_helpers import demo_tables, load_duckdb_file, warehouse_params
+
+PLANTED = "Pl4nted-S3cret-pw"
+
+
+def _params(tmp_path: Path, source: dict, **analysis) -> Path:
+    raw = {"client": {"name": "Warehouse Client"},
+           "data": {"transactions": {"warehouse": source,
+                                     "columns": {"account_id": "cust", "order_id": "order_no", "order_date": "day",
+                                                 "net_revenue": "amount"}}},
+           "analysis": {"as_of_date": "2025-06-30", "churn_days": 180, **analysis},
+           "output": {"root": str(tmp_path / "outputs")}}
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return p
+
+
+def _duck(tmp_path: Path, rows: list[tuple]) -> Path:
+    db = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE orders (order_no VARCHAR, cust VARCHAR, day DATE, amount DOUBLE)")
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", rows)
+    con.close()
+    return db
+
+
+# --------------------------------------------------------------------------- the setting
+def test_a_warehouse_source_names_an_environment_variable_never_the_url(tmp_path):
+    p = _params(tmp_path, {"backend": "postgres", "table": "sales.orders",
+                           "connection": f"postgresql://kam:{PLANTED}@db:5432/sales"})
+    with pytest.raises(ParameterError) as err:
+        load_params(p)
+    text = str(err.value)
+    assert "connection" in text and "NAME of an environment variable" in text
+    assert PLANTED not in text and "@db:5432" not in text
+
+
+@pytest.mark.parametrize("source, words", [
+    ({"backend": "postgres", "table": "t", "query": "SELECT 1", "connection": "X"}, "either table"),
+    ({"backend": "postgres", "connection": "X"}, "either table"),
+    ({"backend": "postgres", "table": "t"}, "needs connection"),
+    ({"backend": "oracle", "table": "t", "connection": "X"}, "backend"),
+])
+def test_a_warehouse_source_is_checked_before_anything_runs(tmp_path, source, words):
+    with pytest.raises(ParameterError, match=words):
+        load_params(_params(tmp_path, source))
+
+
+def test_a_file_and_a_warehouse_or_file_options_on_a_warehouse_are_refused(tmp_path):
+    p = _params(tmp_path, {"backend": "duckdb", "table": "orders", "connection": "KAM_WH"})
+    raw = yaml.safe_load(p.read_text())
+    raw["data"]["transactions"]["path"] = "orders.csv"
+    p.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParameterError, match="either path"):
+        load_params(p)
+    del raw["data"]["transactions"]["path"]
+    raw["data"]["transactions"]["delimiter"] = ";"
+    p.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParameterError, match="delimiter describe"):
+        load_params(p)
+
+
+def test_pyspark_needs_no_connection_and_the_label_names_the_table(tmp_path):
+    params = load_params(_params(tmp_path, {"backend": "pyspark", "table": "lake.orders"}))
+    spec = params.data.transactions
+    assert spec.path is None and spec.source == "pyspark table lake.orders"
+
+
+# --------------------------------------------------------------------------- secrets
+def test_scrub_masks_the_url_password_and_tokens():
+    from kam_analysis.data.warehouse import scrub, secrets_of
+
+    url = f"postgresql://kam:{PLANTED}@db.example:5432/sales?sslmode=require&password={PLANTED}x"
+    text = (f"could not connect to {url}: FATAL password {PLANTED} rejected; "
+            f"retry sc://host:443/;token=abc{PLANTED} and mysql://u:other-secret@h/db")
+    out = scrub(text, secrets_of(url))
+    assert PLANTED not in out and "other-secret" not in out and "abc" not in out
+    assert "***" in out and "could not connect" in out
+
+
+def test_a_failed_connection_never_shows_the_password(tmp_path, monkeypatch, capsys):
+    """kam validate and kam run on a PostgreSQL source that refuses the connection: exit 2, the
+    message names the environment variable, and the planted password is nowhere on the terminal
+    or under the output folder."""
+    from kam_analysis.cli import main
+
+    # a closed port on this machine: the driver fails at once
+    monkeypatch.setenv("KAM_WH_URL", f"postgresql://kam:{PLANTED}@127.0.0.1:9/sales?connect_timeout=2")
+    p = _params(tmp_path, {"backend": "postgres", "table": "sales.orders", "connection": "KAM_WH_URL"})
+    for command in ("validate", "run"):
+        assert main([command, str(p)]) == 2
+        out = capsys.readouterr()
+        text = out.out + out.err
+        assert "Could not connect to the postgres source (the URL in KAM_WH_URL)" in text
+        assert PLANTED not in text and "kam:" not in text
+    written = [f for f in (tmp_path / "outputs").rglob("*") if f.is_file()] if (tmp_path / "outputs").exists() else []
+    assert all(PLANTED not in f.read_text(errors="ignore") for f in written)
+
+
+def test_an_unset_variable_says_how_to_set_it(tmp_path, monkeypatch):
+    from kam_analysis.data.validate import validate_data
+
+    monkeypatch.delenv("KAM_NOT_SET", raising=False)
+    monkeypatch.setenv("KAM_CONNECTIONS", str(tmp_path / "none.yaml"))
+    report = validate_data(load_params(_params(tmp_path, {"backend": "postgres", "table": "t",
+                                                          "connection": "KAM_NOT_SET"})))
+    report.close()
+    [p] = report.errors
+    assert p.rule == "warehouse_connection" and "KAM_NOT_SET" in p.message and "export KAM_NOT_SET=" in p.fix
+
+
+def test_the_connection_may_come_from_the_consultants_own_file(tmp_path, monkeypatch):
+    from kam_analysis.data.validate import validate_data
+
+    db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 3, 1), 100.0)])
+    monkeypatch.delenv("KAM_WH", raising=False)
+    (tmp_path / "connections.yaml").write_text(f"KAM_WH: duckdb://{db}\n")
+    monkeypatch.setenv("KAM_CONNECTIONS", str(tmp_path / "connections.yaml"))
+    report = validate_data(load_params(_params(tmp_path, {"backend": "duckdb", "table": "orders",
+                                                          "connection": "KAM_WH"})))
+    report.close()
+    assert report.ok, report.summary()
+    assert report.stats["transactions"]["warehouse_rows"] == 1
+
+
+# --------------------------------------------------------------------------- rules in the engine
+def test_row_rules_are_counted_in_the_engine_with_the_file_messages_and_keys(tmp_path, monkeypatch):
+    """Missing accounts, a future date and rows after the as-of date: counted by the engine, said as for
+    a file, each example named by its order number; nothing is extracted from a table with errors."""
+    from kam_analysis.data.validate import validate_data
+
+    future = dt.date.today() + dt.timedelta(days=30)
+    rows = [("O1", "A1", dt.date(2025, 1, 5), 10.0), ("O2", None, dt.date(2025, 1, 6), 20.0),
+            ("O3", " n/a ", dt.date(2025, 1, 7), 30.0), ("O4", "A2", future, 40.0),
+            ("O5", "A2", dt.date(2025, 8, 1), 50.0)]
+    db = _duck(tmp_path, rows)
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    report = validate_data(load_params(_params(tmp_path, {"backend": "duckdb", "table": "orders",
+                                                          "connection": "KAM_WH"})))
+    report.close()
+    by_rule = {p.rule: p for p in report.problems}
+    missing = by_rule["missing_value"]
+    assert missing.count == 2 and missing.message == "2 rows have no account_id"
+    assert missing.examples == ("order_no O2", "order_no O3") and missing.column == "cust"
+    assert missing.file == "duckdb table orders" and str(missing).startswith(
+        "[ERROR] 2 rows have no account_id (duckdb table orders, column 'cust')")
+    fut = by_rule["future_date"]
+    assert fut.count == 1 and fut.examples == (f"order_no O4: {future}",)
+    assert by_rule["after_as_of"].count == 1 and by_rule["after_as_of"].severity == "warning"
+    assert "transactions" not in report.views  # errors: nothing extracted
+    assert "warehouse_rows" not in report.stats.get("transactions", {})
+
+
+def test_set_rules_run_on_the_extract_and_name_rows_by_their_key(tmp_path, monkeypatch):
+    """An order number used by two accounts is found in the extract; the example names the order's
+    key in the client's table, not a row number of the extract."""
+    from kam_analysis.data.validate import validate_data
+
+    db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 1, 5), 10.0), ("O1", "A2", dt.date(2025, 1, 5), 20.0),
+                          ("O2", "A2", dt.date(2025, 2, 1), 30.0)])
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    report = validate_data(load_params(_params(tmp_path, {"backend": "duckdb", "table": "orders",
+                                                          "connection": "KAM_WH"})))
+    report.close()
+    [dup] = [p for p in report.errors if p.rule == "duplicate_id"]
+    assert dup.message == "1 order ids belong to more than one account"
+    assert dup.examples == ("O1 (order_no O1, O1)",)
+    assert report.stats["transactions"]["warehouse_rows"] == 3
+
+
+def test_a_missing_column_is_named_with_the_sources_columns(tmp_path, monkeypatch):
+    from kam_analysis.data.validate import validate_data
+
+    db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 1, 5), 10.0)])
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    p = _params(tmp_path, {"backend": "duckdb", "table": "orders", "connection": "KAM_WH"})
+    raw = yaml.safe_load(p.read_text())
+    raw["data"]["transactions"]["columns"]["net_revenue"] = "amt"
+    p.write_text(yaml.safe_dump(raw))
+    report = validate_data(load_params(p))
+    report.close()
+    [miss] = report.errors
+    assert miss.rule == "missing_column" and "looked for 'amt'" in miss.message
+    assert 'net_revenue: "amount"' in miss.fix and "'order_no', 'cust', 'day', 'amount'" in miss.fix
+    # only the schema was read: nothing left the engine
+    assert "warehouse_rows" not in report.stats.get("transactions", {})
+
+
+def test_a_missing_table_is_a_clear_error(tmp_path, monkeypatch):
+    from kam_analysis.data.validate import validate_data
+
+    db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 1, 5), 10.0)])
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    report = validate_data(load_params(_params(tmp_path, {"backend": "duckdb", "table": "sales.nothing",
+                                                          "connection": "KAM_WH"})))
+    report.close()
+    [p] = report.errors
+    assert p.message.startswith("The duckdb table sales.nothing could not be read") and "warehouse.table" in p.fix
+
+
+# --------------------------------------------------------------------------- the prepared run
+def test_a_run_prepared_from_a_database_equals_the_file_run(tmp_path, monkeypatch):
+    """The demo client's four tables in a DuckDB database file: the run's clean data and its
+    account-level tables equal those prepared from the client's files; the bytes that left the
+    database are recorded."""
+    from kam_analysis.data.prepare import prepare_run_data
+
+    (tmp_path / "files").mkdir()
+    fp = write_demo_params(tmp_path / "files", n_accounts=300)
+    names = load_duckdb_file(tmp_path / "wh.duckdb", demo_tables(fp))
+    monkeypatch.setenv("KAM_WH", f"duckdb://{tmp_path / 'wh.duckdb'}")
+    wp = warehouse_params(fp, tmp_path / "wh" / "params.yaml", backend="duckdb", connection="KAM_WH", tables=names)
+    file_report = prepare_run_data(load_params(fp), tmp_path / "run_files")
+    wh_report = prepare_run_data(load_params(wp), tmp_path / "run_wh")
+    for sub in ("data/transactions", "data/accounts", "data/surveys", "data/capability", "tables/account_summary",
+                "tables/account_period", "tables/account_category"):
+        a = pd.read_parquet(tmp_path / "run_files" / f"{sub}.parquet")
+        b = pd.read_parquet(tmp_path / "run_wh" / f"{sub}.parquet")
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=sub)
+    st = wh_report.stats["transactions"]
+    assert st["orders"] == file_report.stats["transactions"]["orders"]
+    assert st["warehouse_rows"] == len(pd.read_parquet(tmp_path / "run_wh" / "data" / "transactions.parquet"))
+    assert st["warehouse_bytes"] > 0
+    assert not any((tmp_path / "run_wh").rglob("*.duckdb")) and not (tmp_path / "run_wh" / ".duckdb_tmp").exists()
