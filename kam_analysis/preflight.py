@@ -130,6 +130,19 @@ def check_params(params: Params) -> list[Problem]:
     logo = params.branding.logo
     if logo is not None:
         problems += _logo(Path(logo))
+
+    # ---- a follow-up review: the plan run (same client, earlier, finished) and the returned actions file
+    if params.review.plan_run:
+        from .exceptions import DataValidationError
+        from .phases.followup import load_plan
+
+        try:
+            load_plan(params.review.plan_run, params)
+        except ParameterError as exc:
+            message, fix = _split_fix(str(exc))
+            problems.append(_problem("plan_run", message, fix, key="review.plan_run"))
+        except DataValidationError as exc:
+            problems += [p for p in exc.problems if p.severity == "error"]
     return problems
 
 

@@ -556,6 +556,11 @@ class ReviewSection(_Section):
         0.10, ge=0, le=1, description="follow-up: one whose revenue fell by more than this share has declined "
                                       "(within both bands: stable)")
 
+    followup_target_months: int = Field(
+        12, ge=1, le=60, description="follow-up: months the plan gives itself to reach its KPI targets (a KPI is on "
+                                     "track when the share of its gap closed is at least the share of this time "
+                                     "elapsed)")
+
     @field_validator("plan_run")
     @classmethod
     def _plan_run_text(cls, v: str | None) -> str | None:

@@ -419,7 +419,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("plan_summary", "review", "figure",
        "the follow-up review in figures: the plan run's date and as-of date, months since, key accounts, "
        "actions and recommendations committed, done and overdue, and what the follow-up leaves out",
-       required="metric label value unit note", written_when=_FOLLOWUP),
+       required="metric label value unit note", optional="text", written_when=_FOLLOWUP),
     _t("plan_kpis", "review", "KPI",
        "each headline KPI at the plan, its committed target and today's value from the same KPI engine; the "
        "change, the share of the gap closed against the share of the time elapsed, and the status (met, on "
