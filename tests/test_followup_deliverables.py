@@ -77,7 +77,8 @@ def _plan_tables(run: Run, *, returned: bool = True) -> dict:
     w("plan_key_accounts", pd.DataFrame({
         "account_id": key, "account_name": names, "plan_segment": [q[0]] * 10, "current_segment": now_seg,
         "revenue_plan": REV_PLAN, "revenue_now": REV_NOW, "change": np.array(REV_NOW) / np.array(REV_PLAN) - 1,
-        "outcome": OUTCOMES}))
+        "outcome": OUTCOMES, "still_key": [True] * 7 + [False] * 3, "whitespace_plan": [2] * 10,
+        "whitespace_converted": [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]}))
     w("plan_summary", pd.DataFrame({"metric": ["plan_as_of", "months_since"], "label": ["Plan as of", "Months since"],
                                     "value": [np.nan, 6.0], "unit": ["date", "months"], "note": ["", ""],
                                     "text": [PLAN_AS_OF.isoformat(), ""]}))
@@ -204,6 +205,14 @@ def test_lost_accounts_of_one_name_carry_their_ids_and_the_changes_name_them(fol
     text = " ".join(changes)
     assert f"Dupont SA ({key[8]})" in text and f"Dupont SA ({key[9]})" in text
     assert "Reassign overdue actions: 3 actions past due and not done" in text
+
+
+def test_still_key_cross_sell_and_coverage_are_counted(followup_deck):
+    plan, accounts = _since(followup_deck)[0], _since(followup_deck)[2]
+    text = " ".join(accounts[2])
+    assert "7 of the 10 are key accounts by today's selection too" in text
+    assert "3 of the 20 cross-sell categories the plan named for these accounts were bought since" in text
+    assert "9 of the 10 accounts the coverage plan gave 3 managers have that manager today" in " ".join(plan[2])
 
 
 def test_the_executive_summary_leads_with_the_follow_up(followup_deck):

@@ -156,6 +156,39 @@ class FollowUp:
         t["_o"] = t["outcome"].map({o: i for i, o in enumerate(OUTCOMES)}).fillna(len(OUTCOMES))
         return t.sort_values(["revenue_plan", "account_id"], ascending=[False, True], kind="stable")
 
+    def still_key_text(self) -> str | None:
+        """"7 of the 10 are key accounts by today's selection too" (None without the column)."""
+        t = self.key_accounts
+        if "still_key" not in t.columns:
+            return None
+        k = int(t["still_key"].fillna(False).astype(bool).sum())
+        return f"{fmt_count(k)} of the {fmt_count(len(t))} are key accounts by today's selection too"
+
+    def whitespace_text(self) -> str | None:
+        """"4 of the 23 cross-sell categories the plan named were bought since" (None without the columns)."""
+        t = self.key_accounts
+        if not {"whitespace_plan", "whitespace_converted"} <= set(t.columns):
+            return None
+        named = int(pd.to_numeric(t["whitespace_plan"], errors="coerce").fillna(0).sum())
+        if not named:
+            return None
+        conv = int(pd.to_numeric(t["whitespace_converted"], errors="coerce").fillna(0).sum())
+        return (f"{fmt_count(conv)} of the {_plural(named, 'cross-sell category', 'cross-sell categories')} the plan "
+                f"named for these accounts {_was(conv)} bought since")
+
+    def coverage_text(self) -> str | None:
+        """Coverage delivered against the plan, or why it cannot be measured (None without the table)."""
+        cov = self.coverage
+        if cov is None or cov.empty:
+            return None
+        planned = int(pd.to_numeric(cov["accounts_planned"], errors="coerce").fillna(0).sum())
+        done = pd.to_numeric(cov["accounts_delivered"], errors="coerce")
+        if done.notna().any():
+            return (f"{fmt_count(done.sum())} of the {_plural(planned, 'account')} the coverage plan gave "
+                    f"{_plural(len(cov), 'manager')} have that manager today")
+        why = _s(cov["status"].iloc[0], 200) if "status" in cov.columns else ""
+        return "not measurable" + (": " + why.removeprefix("not measurable: ") if why else "")
+
     # ------------------------------------------------------------------ KPIs
     def kpi_rows(self) -> pd.DataFrame | None:
         """Per KPI: label, unit, the values at the plan, target and now in one format, the change since

@@ -82,6 +82,8 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
               (f" ({fmt_share(now / then - 1, decimals=0, signed=True)})" if then else ""), False)]]
     if (mh := f.migration_headline()) is not None:
         body.append([("Segments: ", True), (mh, False)])
+    if (cv := f.coverage_text()) is not None:
+        body.append([("Coverage delivered: ", True), (cv, False)])
     title = f.headline()
 
     def draw(c_: SlideCanvas):
@@ -160,6 +162,9 @@ def s_since_key_accounts(d: DeckData) -> list[SlideSpec]:
             names = g["name"].head(3).tolist()
             line.append(("; " + ", ".join(_text(x, 40) for x in names) + (" and others" if len(g) > 3 else ""), False))
         take.append(line)
+    for head, text in (("Still key: ", f.still_key_text()), ("Cross-sell: ", f.whitespace_text())):
+        if text:
+            take.append([(head, True), (text, False)])
     money_fmt = excel_number_format("currency", d.cur, max_abs=float(max(shown["revenue_plan"].max(),
                                                                         shown["revenue_now"].max(), 0)))
 
