@@ -144,16 +144,20 @@ def test_actions_take_the_returned_status_and_overdue_means_due_and_not_done():
                          "action": ["x", "y", "z", "w"], "owner": ["o"] * 4,
                          "due_date": pd.to_datetime(["2026-01-01", "2026-01-01", "2026-01-01", "2026-12-01"]),
                          "kpi": [""] * 4, "trigger": [""] * 4})  # a plan run from before the ids
-    returned = pd.DataFrame({"action_id": ["A-1", "A-2"], "status": ["done", "dropped"],
-                             "status_date": pd.to_datetime(["2026-02-01", pd.NaT]), "comment": ["ok", "no budget"],
-                             "source": ["f.csv, row 2", "f.csv, row 3"]})
+    returned = pd.DataFrame({"action_id": ["A-1", "A-2", "B-1", "B-2"],
+                             "status": ["done", "dropped", "in progress", "not started"],
+                             "status_date": pd.to_datetime(["2026-02-01", pd.NaT, pd.NaT, pd.NaT]),
+                             "comment": ["ok", "no budget", "", ""], "source": [f"f.csv, row {i}" for i in (2, 3, 4, 5)]})
     t = fu.compute_plan_actions(acts, returned, as_of=dt.date(2026, 6, 30)).set_index("action_id")
     assert list(t.index) == ["A-1", "A-2", "B-1", "B-2"]
-    assert t["status"].tolist() == ["done", "dropped", NOT_REPORTED, NOT_REPORTED]
+    assert t["status"].tolist() == ["done", "dropped", "in progress", "not started"]
     assert t["overdue"].tolist() == [False, False, True, False]  # B-2 is not due yet
     assert t.loc["A-1", "status_date"] == pd.Timestamp("2026-02-01") and t.loc["A-2", "comment"] == "no budget"
+    part = fu.compute_plan_actions(acts, returned.iloc[:1], as_of=dt.date(2026, 6, 30))
+    assert part["status"].tolist() == ["done", NOT_REPORTED, NOT_REPORTED, NOT_REPORTED]
+    assert not part["overdue"].any()  # an unreported action's status is unknown: never overdue
     none = fu.compute_plan_actions(acts, None, as_of=dt.date(2026, 6, 30))
-    assert (none["status"] == NOT_REPORTED).all() and none["overdue"].sum() == 3
+    assert (none["status"] == NOT_REPORTED).all() and not none["overdue"].any()
 
 
 def test_recommendations_keep_their_id_and_text_as_title():
@@ -163,7 +167,7 @@ def test_recommendations_keep_their_id_and_text_as_title():
                              "comment": [""], "source": ["f, row 2"]})
     t = fu.compute_plan_recommendations(recs, returned, as_of=dt.date(2026, 6, 30))
     assert t["recommendation_id"].tolist() == ["REC-01", "REC-02"] and t["title"].tolist() == ["Do A", "Do B"]
-    assert t["status"].tolist() == [NOT_REPORTED, "in progress"] and t["overdue"].tolist() == [True, True]
+    assert t["status"].tolist() == [NOT_REPORTED, "in progress"] and t["overdue"].tolist() == [False, True]
 
 
 # --------------------------------------------------------------------------- the returned actions file

@@ -20,8 +20,9 @@ each commitment against this run's tables, and :func:`write_followup` writes the
   direction), ``on track`` when the share of the plan's gap closed is at least the share of
   ``review.followup_target_months`` elapsed, ``off track`` otherwise, ``no target``
   without a committed target and ``no data`` when either value is missing;
-* an action is ``overdue`` when it was due before this run's as-of date and is neither
-  done nor dropped; an action the returned file does not mention is ``not reported``.
+* an action is ``overdue`` when it was due before this run's as-of date and the returned file
+  reports it in progress or not started; one the file does not mention is ``not reported``
+  (its status is unknown, so it is never called overdue).
 """
 from __future__ import annotations
 
@@ -453,7 +454,8 @@ def _with_status(frame: pd.DataFrame, id_col: str, returned: pd.DataFrame | None
     else:
         out["status"], out["status_date"], out["comment"], out["source"] = NOT_REPORTED, pd.NaT, "", ""
     due = pd.to_datetime(out["due_date"]) if "due_date" in out else pd.Series(pd.NaT, index=out.index)
-    out["overdue"] = (due < pd.Timestamp(as_of)) & ~out["status"].isin(["done", "dropped"])
+    # overdue needs a reported status: an unreported action may well be done (its status is unknown)
+    out["overdue"] = (due < pd.Timestamp(as_of)) & out["status"].isin(["in progress", "not started"])
     return out
 
 
@@ -463,7 +465,7 @@ def compute_plan_actions(actions: pd.DataFrame, returned: pd.DataFrame | None, *
 
     ``status`` from the returned file (``not reported`` when it does not mention the action),
     ``status_date``, ``comment``, ``source`` (file and row); ``overdue`` = due before ``as_of``
-    and neither done nor dropped. ``account_name`` from ``names`` (the display names, which
+    and reported in progress or not started (an unreported action's status is unknown). ``account_name`` from ``names`` (the display names, which
     honour pseudonymisation) when given.
     """
     acts = actions if "action_id" in actions else actions.assign(action_id=action_ids(actions).to_numpy())
@@ -535,7 +537,7 @@ def compute_plan_summary(plan: Plan, *, as_of: dt.date, tables: dict[str, pd.Dat
         for s in ("done", "in progress", "not started", "dropped", NOT_REPORTED):
             add(f"{noun}_{s.replace(' ', '_')}", f"{noun.capitalize()} {s}", int((t["status"] == s).sum()))
         add(f"{noun}_overdue", f"{noun.capitalize()} overdue", int(t["overdue"].sum()),
-            note="due before the as-of date and neither done nor dropped")
+            note="due before the as-of date and reported in progress or not started")
     if plan.actions_file is not None:
         add("actions_file", "Returned actions file", unit="text", text=plan.actions_file.name)
     for name, what in plan.missing.items():
