@@ -254,6 +254,7 @@ def test_the_dashboard_tells_the_same_story(followup_run):
     assert f["changes_title"] == "What changes now: replace 2 lost key accounts and re-plan 1 declining key account"
     page = build_html_dashboard(followup_run).read_text()
     assert 'id="since"' in page and "What changes now" in page
+    assert "7 of the 10 are key accounts by today&#39;s selection too." in page
     block = page.split('<section id="since">')[1].split("<h2>Headline KPIs")[0]
     visible = re.sub(r"<[^>]+>", " ", block)
     assert not internal_names(visible), internal_names(visible)

@@ -430,6 +430,8 @@ class FollowUp:
             "actions_by_owner": [] if owners is None else [
                 {"owner": o, "counts": [int(v) for v in row]} for o, row in owners.iterrows()],
             "migration_headline": _cap(self.migration_headline() or "") or None,
+            "notes": [_cap(t) + "." for t in (self.still_key_text(), self.whitespace_text()) if t] + (
+                [f"Coverage delivered: {c}."] if (c := self.coverage_text()) else []),
             "changes_title": self.changes_headline(),
             "changes": [{"head": h, "text": t} for h, t in self.changes()],
         }
