@@ -150,3 +150,59 @@ def test_did_declines_on_too_few_programme_accounts(demo_run):
     assert not m.supported_
     assert re.search(r"only \d+ programme account\(s\).*at least 30", m.reason_)
     assert np.isnan(m.summary().loc[0, "estimate"])
+
+
+# ---------------------------------------------------------------- matching: k-d tree = brute force
+def brute_force_match(pool, treated, ratio):
+    """The matching as it was first written: sort every free pool row by distance, per treated row."""
+    free = np.ones(len(pool), dtype=bool)
+    taken = []
+    for point in treated:
+        if not free.any():
+            break
+        dist = np.where(free, np.sqrt(((pool - point) ** 2).sum(axis=1)), np.inf)
+        nearest = np.argsort(dist, kind="stable")[: min(ratio, int(free.sum()))]
+        free[nearest] = False
+        taken.append(nearest)
+    return np.concatenate(taken) if taken else np.array([], dtype=int)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matching_equals_brute_force_with_planted_ties(seed):
+    from kam_analysis.models.impact import match_nearest
+
+    rng = np.random.default_rng(seed)
+    # coarse grids: many pool rows at exactly the same point and at equal distances from a treated row
+    pool = np.column_stack([rng.integers(0, 12, 3000), rng.integers(0, 4, 3000)]).astype(float) / 2.0
+    pool[:200] = [3.0, 1.0]  # a block of identical rows
+    treated = np.column_stack([rng.integers(4, 12, 250), rng.integers(0, 4, 250)]).astype(float) / 2.0
+    treated[:30] = [3.0, 1.0]  # treated rows sitting on that block
+    treated = treated[np.argsort(-treated[:, 0], kind="stable")]
+    for ratio in (1, 5, 10):
+        expected = brute_force_match(pool, treated, ratio)
+        got = match_nearest(pool, treated, ratio)
+        np.testing.assert_array_equal(got, expected)
+    # continuous values, pool nearly exhausted (200 x 10 of 2,100): the tree is rebuilt along the way
+    pool = rng.normal(0, 1, (2100, 2))
+    treated = rng.normal(1, 1, (200, 2))
+    np.testing.assert_array_equal(match_nearest(pool, treated, 10), brute_force_match(pool, treated, 10))
+    # more demand than pool: every pool row is taken once, then matching stops
+    got = match_nearest(pool[:50], treated, 10)
+    np.testing.assert_array_equal(got, brute_force_match(pool[:50], treated, 10))
+    assert sorted(got) == list(range(50))
+
+
+def test_did_with_tied_accounts_recovers_effect_and_matches_brute_force(monkeypatch):
+    from kam_analysis.models import impact
+
+    effect = math.log(1.2)
+    ap, acc, start = simulate_panel(effect=effect, n=900, seed=5)
+    # revenue on a coarse grid and orders constant: many accounts tie on the matching features
+    ap["revenue"] = np.exp(np.round(np.log(ap["revenue"]) * 2) / 2)
+    ap["orders"] = 1
+    fast = ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
+    assert fast.supported_ and fast.ci_low_ <= effect <= fast.ci_high_ and fast.ci_low_ > 0
+    monkeypatch.setattr(impact, "match_nearest", brute_force_match)
+    slow = ProgrammeImpact(programme_start=start, drop_edge_periods=False).fit(ap, acc)
+    pd.testing.assert_frame_equal(fast.summary(), slow.summary())
+    assert fast.n_control_ == slow.n_control_ > 0
