@@ -2,6 +2,7 @@
 
     kam run params/<client>.yaml [--phase PHASE [PHASE ...] [--only]] [--plan-run RUN] [--set key.sub=value ...]
     kam validate params/<client>.yaml [--set key.sub=value ...]
+    kam history params/<client>.yaml | "Client Name" [--kpi K1,K2] [--json]
     kam new-client "Client Name" [--industry X] [--currency USD] [--as-of DATE] [--programme-start DATE | --no-programme]
     kam demo-data OUT_DIR [--profile demo|consumer|b2b] [--accounts N] [--orders N] [--format csv|parquet]
 
@@ -29,6 +30,7 @@ _EPILOG = """examples:
   kam run params/acme.yaml --set analysis.churn_days=120
   kam run params/acme-q3.yaml --plan-run latest    a follow-up review: the plan of the last run vs the new data
   kam validate params/acme.yaml                   check the client's data before running
+  kam history params/acme.yaml                    every run of the client: dates, inputs, status, KPIs
 """
 
 
@@ -86,6 +88,21 @@ def _parser() -> argparse.ArgumentParser:
                        description="Read every client file named in the params, check it against the data "
                                    "contract and print one message per problem. Exit status 2 if any error.")
     add_common(v)
+
+    h = sub.add_parser("history", help="list every run of a client: dates, inputs, status, headline KPIs",
+                       description="Every run of the client in one table, oldest first: when it ran, its as-of "
+                                   "date, its status (success; partial = finished without the deliverables, or "
+                                   "still running; failed, with why), the earlier run whose plan it reviewed, and "
+                                   "its headline KPIs as that run computed them; each run's input files with the "
+                                   "first 8 characters of their SHA-256. Read from each run's manifest.json.")
+    h.add_argument("client", help="the client's params file (params/<client>.yaml), its name, or its folder of runs")
+    h.add_argument("--root", default=None, metavar="DIR",
+                   help="the output folder holding the client folders (default: the params file's output.root, "
+                        "else outputs/)")
+    h.add_argument("--kpi", default=None, metavar="K1,K2",
+                   help="headline KPIs to show, by their names in docs/kpi_dictionary.md (default: revenue_12m, "
+                        "revenue_growth_yoy, active_accounts, retention_rate)")
+    h.add_argument("--json", action="store_true", help="print the runs as JSON instead of a table")
 
     n = sub.add_parser("new-client", help="create a clean params/<client>.yaml for a new client",
                        description="Write params/<client-slug>.yaml from templates/new_client.yaml: the client's "
@@ -159,6 +176,15 @@ def _cmd_validate(args) -> int:
     return 0
 
 
+def _cmd_history(args) -> int:
+    from .history import find_client_dir, history_json, parse_kpis, render_history
+
+    kpis = parse_kpis(args.kpi)
+    folder, client = find_client_dir(args.client, root=args.root)
+    print(history_json(folder, kpis=kpis) if args.json else render_history(folder, client=client, kpis=kpis))
+    return 0
+
+
 def _cmd_new_client(args) -> int:
     from .newclient import write_new_client
 
@@ -189,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.getLogger("papermill").setLevel(logging.ERROR)  # progress is printed by the runner
-    handlers = {"run": _cmd_run, "validate": _cmd_validate, "new-client": _cmd_new_client,
+    handlers = {"run": _cmd_run, "validate": _cmd_validate, "history": _cmd_history, "new-client": _cmd_new_client,
                 "demo-data": _cmd_demo_data}
     import signal
     import threading

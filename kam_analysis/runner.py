@@ -647,6 +647,9 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
     kept = faults.finalise(work, final, manifest, client_dir if new_client_dir else None)
     if kept:
         _record_client_identity(client_dir, params, manifest)
+        from .data.history import write_history_index
+
+        write_history_index(client_dir)  # outputs/<client>/history.json, rebuilt from the manifests
     final = Path(manifest["run_dir"])
     if status == "success" and manifest["status"] == "success":
         tmp = client_dir / f".LATEST.{run_id}"

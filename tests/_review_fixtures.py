@@ -102,6 +102,9 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     run.write_table("segment_migration", mig)
     recs, _ = recommendations.compute_run_recommendations(run, scorecard=sc, cohorts=None, accounts=account_kpis)
     run.write_table("recommendations", recs)
+    from kam_analysis.phases.kpi_history import build_kpi_history
+
+    run.write_table("kpi_history", build_kpi_history(run))  # no earlier run of this client: its first review
     assert rv.dashboard_at_risk_rows > 0
     # every other table the phases always write, with no rows: the deliverables read them strictly
     for spec in TABLES.values():

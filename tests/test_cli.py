@@ -109,7 +109,7 @@ def test_every_help_example_parses():
     assert any("--phase strategy review" in e for e in examples)
     for example in examples:
         args = _parser().parse_args(shlex.split(example)[1:])
-        assert args.command in ("run", "validate")
+        assert args.command in ("run", "validate", "history")
     args = _parser().parse_args(["run", "p.yaml", "--phase", "strategy", "review", "--only"])
     assert args.phases == ["strategy", "review"] and args.only
     assert _parser().parse_args(["run", "p.yaml", "--phase", "strategy", "--phase", "review"]).phases == [

@@ -182,7 +182,7 @@ def eng(request, tmp_path_factory) -> Engagement:
     res = run_engagement(params, progress=None)
     assert res.ok
     d = {rec["name"]: res.run_dir / rec["path"] for rec in res.manifest["deliverables"]}
-    assert set(d) == {"segmentation_workbook", "kpi_dashboard", "html_dashboard", "deck"}
+    assert set(d) == {"segmentation_workbook", "kpi_dashboard", "html_dashboard", "deck", "crm_exports"}
     e = Engagement(request.param, Run(res.run_dir, load_params(params)), paths=d)
     e.deck = read_deck(d["deck"])
     e.workbook = read_workbook(d["segmentation_workbook"])

@@ -28,6 +28,7 @@ BUILDERS: dict[str, str] = {
     "kpi_dashboard": ".kpi_dashboard:build_kpi_dashboard",
     "html_dashboard": ".html_dashboard:build_html_dashboard",
     "deck": ".deck:build_deck",
+    "crm_exports": ".exports:build_crm_exports",
 }
 
 

@@ -31,6 +31,7 @@ from ..present.formats import compact_money, currency_symbol, fmt_date, fmt_mone
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label, kpi_unit
 from ..phases.review import ALL_ACCOUNTS
+from ._kpi_history import history_data
 from ._kpi_tiles import NO_TARGET_NOTE, baseline_tiles, programme_sentence
 
 __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
@@ -138,6 +139,8 @@ def collect_dashboard_data(run) -> dict:
     t = t.sort_values(["kpi", "segment", "period_start"])
     t = t.assign(period_label=[fmt_period(x, p.analysis.period) if pd.notna(x) else "" for x in t["period_start"]])
     data["trends"] = _records(t, ["period_start", "period_label", "segment", "kpi", "value", "target"])
+    # each headline KPI across the client's reviews (one review: says it is the first)
+    data["kpi_history"] = history_data(run)
     # segments and portfolio matrix
     segs = run.read_table("segments")
     names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)

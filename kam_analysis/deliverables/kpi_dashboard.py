@@ -39,6 +39,7 @@ from ..metrics import (KPI_DEFINITIONS, change_vs_baseline, describe_lost_split,
 from ..phases.review import ALL_ACCOUNTS
 from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top, money_style
 from ..present.theme import active_theme, tint
+from ._kpi_history import SHEET as HISTORY_SHEET, kpi_history_sheet
 from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
 from ._xlsx import (FMT, THIN, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
                     title_block, write_cell, write_frame)
@@ -365,11 +366,13 @@ def build_kpi_dashboard(run) -> Path:
 
     # ------------------------------------------------------------ detail sheets
     _detail_sheets(wb, run, notes)
+    kpi_history_sheet(wb, run)  # the headline KPIs across the client's reviews
     _operating_sheets(wb, run)
     _about_sheet(wb, run, notes)
     for sheet in wb.worksheets:
         if sheet.title != "Dashboard":
-            single = sheet.title in {"Programme impact", "Migration", "About", "KPI vs target", "Trend data"}
+            single = sheet.title in {"Programme impact", "Migration", "About", "KPI vs target", "Trend data",
+                                     HISTORY_SHEET}
             _page_setup(sheet, client=client, title=sheet.title, repeat_rows=None if single else "4:4",
                         fit_height=1 if single else 0)
     path = run.deliverable_path("kpi_dashboard.xlsx")
