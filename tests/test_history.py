@@ -97,6 +97,30 @@ def test_statuses_of_hand_made_run_folders(tmp_path):
     assert "deliverables were not built" in runs[2].note
     assert "killed" in runs[3].note and "manifest" in runs[4].note
     assert runs[0].as_of_date == "2025-03-31" and runs[0].ok and not runs[1].ok
+    assert all(r.plan_run is None for r in runs)
+
+
+def test_the_plan_run_a_follow_up_reviewed_is_the_one_it_resolved(tmp_path, capsys):
+    from kam_analysis.cli import main
+
+    base = {"analysis": {"as_of_date": "2025-06-30"}, "client": {"name": "C", "currency": "EUR"}}
+    done = [{"name": "deck", "status": "success"}]
+    _manifest(tmp_path / "20260101T000000Z-aaaaaa", status="success", started_at="2026-01-01T00:00:00+00:00",
+              params=base, deliverables=done, client="C")
+    follow = {**base, "analysis": {"as_of_date": "2025-12-31"}, "review": {"plan_run": "latest"}}
+    _manifest(tmp_path / "20260102T000000Z-bbbbbb", status="success", started_at="2026-01-02T00:00:00+00:00",
+              params=follow, deliverables=done, client="C")
+    (tmp_path / "20260102T000000Z-bbbbbb" / "tables").mkdir()
+    pd.DataFrame({"metric": ["plan_run", "as_of"], "label": ["Plan reviewed", "x"], "value": [None, None],
+                  "unit": ["text", "date"], "note": ["", ""], "text": ["20260101T000000Z-aaaaaa", "2025-12-31"]}
+                 ).to_parquet(tmp_path / "20260102T000000Z-bbbbbb" / "tables" / "plan_summary.parquet")
+    _manifest(tmp_path / "20260103T000000Z-cccccc-failed", status="failed", started_at="2026-01-03T00:00:00+00:00",
+              params=follow, client="C", error="stopped")  # failed before the review resolved it
+    runs = list_runs(tmp_path)
+    assert [r.plan_run for r in runs] == [None, "20260101T000000Z-aaaaaa", "latest (not resolved)"]
+    assert main(["history", str(tmp_path)]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line[:1].isdigit()]
+    assert "30 Jun 2025 run" in rows[1] and "latest (not resolved)" in rows[2]
 
 
 # --------------------------------------------------------------------------- end to end

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 __all__ = ["HISTORY_FILE", "STATUSES", "RunRecord", "client_dir", "list_runs", "read_run_table",
-           "resolve_plan_run", "write_history_index"]
+           "write_history_index"]
 
 #: the machine-readable index of a client's runs, in its client folder
 HISTORY_FILE = "history.json"
@@ -66,8 +66,8 @@ class RunRecord:
     inputs : list of dict
         ``{"name", "file", "sha256"}`` of every input file (client data first).
     plan_run : str or None
-        The earlier run this run reviewed (``review.plan_run``, resolved to a run id when the
-        run named it ``latest`` or by its folder); None when it was not a follow-up review.
+        The run id whose plan this run reviewed, as the run resolved ``review.plan_run`` (its
+        ``plan_summary`` table); None when it was not a follow-up review.
     phases_reused : dict
         Phase -> run id it was reused from (``kam run --phase``).
     note : str
@@ -150,8 +150,7 @@ def _record(folder: Path) -> RunRecord:
                     package_version=(manifest.get("packages") or {}).get("kam-analysis"),
                     inputs=_inputs(manifest), phases_reused={k: v for k, v in
                                                              (manifest.get("phases_reused") or {}).items() if v})
-    plan = manifest.get("plan_run") or (params.get("review") or {}).get("plan_run")
-    rec.plan_run = Path(str(plan)).name.removesuffix("-failed") if plan else None
+    rec.plan_run = _plan_run(folder, manifest, params)
     if in_progress:
         owner = _read_json(folder / ".owner.json") or {}
         alive = _alive(owner) if owner else True
@@ -179,6 +178,22 @@ def _record(folder: Path) -> RunRecord:
     return rec
 
 
+def _plan_run(folder: Path, manifest: dict, params: dict) -> str | None:
+    """The run id whose plan this run reviewed: as the run resolved it (its ``plan_summary``),
+    else as ``review.plan_run`` named it (``latest (not resolved)`` when the run stopped first)."""
+    spec = (params.get("review") or {}).get("plan_run")
+    if not spec:
+        return None
+    summary = read_run_table(folder, "plan_summary")
+    if summary is not None and {"metric", "text"} <= set(summary.columns):
+        named = summary.loc[summary["metric"] == "plan_run", "text"]
+        if len(named) and str(named.iloc[0]).strip():
+            return str(named.iloc[0]).strip()
+    if spec == "latest":
+        return "latest (not resolved)"
+    return Path(str(spec)).name
+
+
 def _started_from_id(run_id: str) -> str | None:
     try:
         return pd.Timestamp(run_id.split("-")[0]).isoformat()
@@ -194,17 +209,6 @@ def _is_run_folder(p: Path) -> bool:
     return (p / "manifest.json").exists() or p.name.endswith("-failed")
 
 
-def resolve_plan_run(records: list[RunRecord], rec: RunRecord) -> str | None:
-    """The run id ``rec`` reviewed when it named its plan run ``latest``: the most recent
-    successful run started before it with an earlier as-of date (the rule of
-    ``review.plan_run``)."""
-    if rec.plan_run != "latest":
-        return rec.plan_run
-    earlier = [r for r in records if r.ok and r.run_id < rec.run_id and r.as_of_date and rec.as_of_date
-               and r.as_of_date < rec.as_of_date]
-    return earlier[-1].run_id if earlier else None
-
-
 def list_runs(folder: str | Path) -> list[RunRecord]:
     """Every run of the client whose runs are in ``folder`` (``outputs/<client>``), oldest first.
 
@@ -216,8 +220,6 @@ def list_runs(folder: str | Path) -> list[RunRecord]:
         return []
     records = [_record(p) for p in folder.iterdir() if p.name != "interactive" and _is_run_folder(p)]
     records.sort(key=lambda r: (r.started_at or "", r.run_id))
-    for r in records:
-        r.plan_run = resolve_plan_run(records, r)
     return records
 
 
