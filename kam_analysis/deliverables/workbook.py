@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
@@ -27,8 +28,9 @@ from ..data.orders import order_rule_client
 from ..metrics import kpi_label
 from ..present.labels import P_ALIVE, client_words, label, labels
 from ..present.theme import active_theme
-from ._xlsx import (FMT, THIN, autofit_columns, save_workbook, set_workbook_properties, title_block,
-                    write_cell, write_frame)
+from . import _xlsx_stream
+from ._xlsx import (FMT, THIN, autofit_columns, save_workbook, set_workbook_properties,
+                    stored_rows, title_block, write_cell, write_frame, write_values)
 
 __all__ = ["build_segmentation_workbook", "WORKBOOK_SHEETS"]
 
@@ -117,6 +119,11 @@ def _readme(ws, run, ctx) -> None:
         write_cell(ws, row, 2, v, number_format=FMT["date"] if isinstance(v, dt.date) else
                    (FMT["int"] if isinstance(v, int) else None)).alignment = Alignment(horizontal="left")
         row += 1
+    if ctx.get("accounts_file"):
+        shown, total, name = ctx["accounts_file"]
+        row = _note(ws, row, f"The Accounts sheet lists the {shown:,} accounts with the best selection score (Excel "
+                             f"holds {_xlsx_stream.EXCEL_MAX_ROWS:,} rows); all {total:,} accounts are in the file "
+                             f"{name} delivered with this workbook.", italic=False)
     row += 1
     row = _section(ws, row, "What each sheet shows")
     sheets = pd.DataFrame({"Sheet": list(WORKBOOK_SHEETS), "What it shows": list(WORKBOOK_SHEETS.values())})
@@ -194,9 +201,21 @@ def _accounts(ws, run, ctx) -> None:
                "score_strategic": "dec3", "relative_strength": "dec3", "stability": "0%", "cluster": "0",
                "revenue_12m": "money", "gross_margin_12m": "money", "clv": "money", "p_alive": "0%",
                "expected_purchases": "dec1", "account_id": "text", "rfm_score": "text"}
-    row = title_block(ws, "Accounts", f"{len(df):,} accounts · sorted by selection score · "
-                      "filters on every column · propose changes in the last two columns")
     df = df.sort_values("selection_rank", kind="stable") if "selection_rank" in df else df
+    limit = _xlsx_stream.EXCEL_MAX_ROWS
+    room = limit - 4  # the title, subtitle and blank row above the header, and the header
+    if len(df) > room:  # beyond Excel's last row: the best-scored accounts here, every account in a CSV file
+        full = run.deliverable_path(f"{run.params.slug}_accounts.csv")
+        _full_list_csv(df.drop(columns=["your_override", "your_reason"]), headers, full)
+        ctx["accounts_file"] = (room, len(df), full.name)
+        df = df.head(room)
+        sub = (f"The {room:,} accounts with the best selection score of {len(seg):,} (Excel holds {limit:,} rows): "
+               f"all {len(seg):,} accounts are in the file {full.name} delivered with this workbook · filters on "
+               "every column · propose changes in the last two columns")
+    else:
+        sub = (f"{len(df):,} accounts · sorted by selection score · filters on every column · propose changes in "
+               "the last two columns")
+    row = title_block(ws, "Accounts", sub)
     last_row, last_col = _frame(ws, df, start_row=row, formats=formats, headers=headers, table="Accounts",
                                      style="TableStyleMedium2")
     first = row + 1
@@ -249,7 +268,7 @@ def _accounts(ws, run, ctx) -> None:
     for c in ("is_key", "currently_key", "cluster", "rfm_score", "selection_rank"):
         if c in col:
             j = df.columns.get_loc(c) + 1
-            for r in range(first, last_row + 1):
+            for r in stored_rows(ws, first, last_row):  # the streamed rows repeat the last one's style
                 ws.cell(r, j).alignment = Alignment(horizontal="center")
     ws.freeze_panes = ws.cell(row=first, column=3)
     _fit(ws, max_width=48)
@@ -257,6 +276,17 @@ def _accounts(ws, run, ctx) -> None:
     ws.column_dimensions[col["your_reason"]].width = 40
     ws.row_dimensions[row].height = 32
     ws.auto_filter.ref = None  # the table carries its own filter
+
+
+def _full_list_csv(df: pd.DataFrame, headers: dict, path: Path) -> None:
+    """Every account, with the Accounts sheet's column names, as a CSV file beside the workbook."""
+    from ..data.runfolder import _csv_bytes  # the run folder's CSV writer (Arrow, RFC 4180)
+    from ..safety import neutralise_frame_for_csv
+
+    out = neutralise_frame_for_csv(df.rename(columns=headers))
+    tmp = path.with_suffix(".csv.tmp")
+    tmp.write_bytes(_csv_bytes(out))
+    tmp.replace(path)
 
 
 def _summary(ws, run, ctx) -> None:
@@ -387,14 +417,23 @@ def _matrix(ws, run, ctx, data_ws) -> None:
     chart.x_axis.numFmt = chart.y_axis.numFmt = "0.0"
     chart.x_axis.delete = chart.y_axis.delete = False
     colors = list(active_theme().quadrant_palette)
+    blocks = []
     for k, q in enumerate(names):
+        # at most Excel's rows per quadrant (a million points draw as a solid area anyway)
         sub = seg.loc[seg["quadrant"] == q, ["relative_strength", "attractiveness"]].dropna()
+        sub = sub.head(_xlsx_stream.EXCEL_MAX_ROWS - r0)
+        blocks.append(sub.round(4).to_numpy(dtype=float))
         c0 = data_col + 2 * k
         write_cell(data_ws, r0, c0, f"{q}: strength")
         write_cell(data_ws, r0, c0 + 1, f"{q}: attractiveness")
-        for i, (x, y) in enumerate(sub.itertuples(index=False)):
-            write_cell(data_ws, r0 + 1 + i, c0, round(float(x), 4), number_format="0.000")
-            write_cell(data_ws, r0 + 1 + i, c0 + 1, round(float(y), 4), number_format="0.000")
+    height = max((len(b) for b in blocks), default=0)
+    if height:  # one block of columns, each quadrant's points from the top, padded with empty cells
+        grid = np.full((height, 2 * len(blocks)), np.nan)
+        for k, b in enumerate(blocks):
+            grid[:len(b), 2 * k:2 * k + 2] = b
+        write_values(data_ws, pd.DataFrame(grid), start_row=r0 + 1, start_col=data_col, number_format="0.000")
+    for k, (q, sub) in enumerate(zip(names, blocks)):
+        c0 = data_col + 2 * k
         if len(sub):
             xs = Reference(data_ws, min_col=c0, min_row=r0 + 1, max_row=r0 + len(sub))
             ys = Reference(data_ws, min_col=c0 + 1, min_row=r0 + 1, max_row=r0 + len(sub))
@@ -795,8 +834,8 @@ def build_segmentation_workbook(run) -> Path:
         ws.title = name
     # the parameters sheet first: it holds the quadrant list the Accounts drop-down points at
     _weights(sheets["Weights & parameters"], run, ctx)
-    _readme(sheets["README"], run, ctx)
     _accounts(sheets["Accounts"], run, ctx)
+    _readme(sheets["README"], run, ctx)  # after Accounts: it says where a list too long for Excel is
     _summary(sheets["Summary"], run, ctx)
     data_ws = wb.create_sheet("Chart data")
     data_ws.sheet_state = "hidden"

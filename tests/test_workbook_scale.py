@@ -1,0 +1,146 @@
+"""Big sheets: rows streamed into the file at save time give the same workbook as openpyxl's cells,
+and a portfolio beyond Excel's last row keeps the top accounts and says where the full list is."""
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from openpyxl import Workbook
+from openpyxl.styles import Alignment
+
+from kam_analysis.deliverables import _xlsx_stream
+from kam_analysis.deliverables._xlsx import save_workbook, stored_rows, write_frame, write_values
+from kam_analysis.deliverables.workbook import build_segmentation_workbook
+
+from test_workbook import _tiny_run
+
+
+def _cells(ws, max_row=None):
+    """Every cell's value, type and look (number format, alignment, font, fill) by coordinate."""
+    out = {}
+    for row in ws.iter_rows(max_row=max_row):
+        for c in row:
+            if c.value is None and not c.has_style:
+                continue
+            out[c.coordinate] = (c.value, c.data_type, c.number_format, c.alignment.horizontal,
+                                 c.font.name, c.font.b, c.fill.fgColor.rgb)
+    return out
+
+
+def _same(a: dict, b: dict) -> None:
+    """Equal cell by cell; numbers to 1e-14 (openpyxl writes floats to 16 digits, the streamed
+    rows the exact shortest repr)."""
+    assert a.keys() == b.keys(), sorted(a.keys() ^ b.keys())[:6]
+    for k in a:
+        if isinstance(a[k][0], float) and isinstance(b[k][0], float):
+            assert a[k][0] == pytest.approx(b[k][0], rel=1e-14, abs=1e-300) and a[k][1:] == b[k][1:], (k, a[k], b[k])
+        else:
+            assert a[k] == b[k], (k, a[k], b[k])
+
+
+def _mixed_frame(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=n)
+    x[::5] = np.nan
+    x[7] = np.inf
+    return pd.DataFrame({
+        "id": [f"A{i:04d}" for i in range(n)],
+        "text": ["=HYPERLINK(\"x\")", " lead space", "a\x01b & <c>", None, "+1", "Ünïcode · €"] * (n // 6)
+                + ["x"] * (n % 6),
+        "value": x, "count": np.arange(n, dtype=np.int64), "flag": [bool(i % 2) for i in range(n)],
+        "when": pd.date_range("2024-01-01", periods=n, freq="D"),
+        "share": rng.uniform(size=n),
+    })
+
+
+def _build(tmp_path, name: str, frame: pd.DataFrame, *, center_col: int) -> openpyxl.Workbook:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Big"
+    last, _ = write_frame(ws, frame, start_row=3, formats={"value": "dec2", "count": "int", "when": "date",
+                                                          "share": "pct", "id": "text"}, table="Big")
+    for r in stored_rows(ws, 4, last):  # a per-row style, as the Accounts sheet sets one
+        ws.cell(r, center_col).alignment = Alignment(horizontal="center")
+    grid = pd.DataFrame(np.where(np.arange(len(frame))[:, None] < [len(frame), len(frame) // 2],
+                                 np.round(frame[["share", "share"]].to_numpy(), 4), np.nan))
+    write_values(wb.create_sheet("Points"), grid, start_row=2, number_format="0.000")
+    path = tmp_path / f"{name}.xlsx"
+    save_workbook(wb, path, when=dt.date(2025, 6, 30))
+    return path
+
+
+def test_streamed_rows_equal_openpyxl_cells(tmp_path, monkeypatch):
+    frame = _mixed_frame(60)
+    whole = _build(tmp_path, "whole", frame, center_col=5)
+    monkeypatch.setattr(_xlsx_stream, "MATERIALISED_ROWS", 7)
+    streamed = _build(tmp_path, "streamed", frame, center_col=5)
+    with zipfile.ZipFile(streamed) as z:  # the tail really was streamed: inline strings, no openpyxl cells
+        assert 'r="A63"' in z.read("xl/worksheets/sheet1.xml").decode()
+    a, b = openpyxl.load_workbook(whole), openpyxl.load_workbook(streamed)
+    for sheet in ("Big", "Points"):
+        _same(_cells(b[sheet]), _cells(a[sheet]))
+    ws = b["Big"]
+    assert ws.tables["Big"].ref == "A3:G63" and ws.max_row == 63
+    # streamed rows (from row 11): text never a formula, control characters gone, spaces kept
+    assert ws["B16"].value == '=HYPERLINK("x")' and ws["B16"].data_type == "s"
+    assert ws["B18"].value == "ab & <c>" and ws["B17"].value == " lead space"
+    assert ws["C11"].value is None and ws["C11"].number_format == "0.00"  # inf: an empty cell, formatted
+    assert ws["F11"].value == dt.datetime(2024, 1, 8) and ws["E12"].value is False
+    assert ws["E63"].alignment.horizontal == "center"  # the template row's per-row style reaches the tail
+
+
+def test_rows_beyond_excel_are_refused(monkeypatch):
+    monkeypatch.setattr(_xlsx_stream, "MATERIALISED_ROWS", 2)
+    monkeypatch.setattr(_xlsx_stream, "EXCEL_MAX_ROWS", 10)
+    with pytest.raises(ValueError, match="beyond Excel's 10 rows"):
+        write_frame(Workbook().active, pd.DataFrame({"a": range(20)}), start_row=1)
+
+
+@pytest.fixture(scope="module")
+def tiny(demo_run, tmp_path_factory):
+    return _tiny_run(demo_run, tmp_path_factory.mktemp("wbscale"))
+
+
+def test_segmentation_workbook_streamed_is_the_same_workbook(tiny, tmp_path, monkeypatch):
+    whole = openpyxl.load_workbook(build_segmentation_workbook(tiny))
+    monkeypatch.setattr(_xlsx_stream, "MATERIALISED_ROWS", 25)
+    streamed = openpyxl.load_workbook(build_segmentation_workbook(tiny))
+    n = len(tiny.read_table("segments"))
+    assert n > 100
+    assert streamed.sheetnames == whole.sheetnames
+    for sheet in whole.sheetnames:  # every sheet: the Accounts and chart-data tails and the longer small tables
+        _same(_cells(streamed[sheet]), _cells(whole[sheet]))
+        a, b = whole[sheet], streamed[sheet]
+        assert (b.max_row, b.freeze_panes, b.print_title_rows, b.print_title_cols, b.page_setup.paperSize) == (
+            a.max_row, a.freeze_panes, a.print_title_rows, a.print_title_cols, a.page_setup.paperSize)
+        assert {t.name: t.ref for t in b.tables.values()} == {t.name: t.ref for t in a.tables.values()}
+        assert [str(r.sqref) for r in b.conditional_formatting] == [str(r.sqref) for r in a.conditional_formatting]
+        assert [str(r.sqref) for r in b.data_validations.dataValidation] == [
+            str(r.sqref) for r in a.data_validations.dataValidation]
+        # (column widths are measured on the rows openpyxl holds: 2,000 normally, 25 here)
+    acc = streamed["Accounts"]
+    assert acc.max_row == 4 + n and acc.tables["Accounts"].ref.endswith(str(4 + n)) and acc.freeze_panes == "C5"
+
+
+def test_beyond_excel_rows_the_top_accounts_and_a_full_csv(tiny, monkeypatch):
+    monkeypatch.setattr(_xlsx_stream, "MATERIALISED_ROWS", 20)
+    monkeypatch.setattr(_xlsx_stream, "EXCEL_MAX_ROWS", 104)  # room for 100 accounts under the title and header
+    seg = tiny.read_table("segments")
+    path = build_segmentation_workbook(tiny)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Accounts"]
+    assert ws.max_row == 104 and ws.tables["Accounts"].ref.endswith("104")
+    top = seg.sort_values("selection_rank", kind="stable").head(100)["account_id"].astype(str).tolist()
+    assert [ws.cell(r, 1).value for r in range(5, 105)] == top
+    csv = path.parent / f"{tiny.params.slug}_accounts.csv"
+    full = pd.read_csv(csv, dtype={"Account ID": str})
+    assert len(full) == len(seg) > 100 and "Your override" not in full and "Rank" in full
+    assert full["Account ID"].tolist()[:100] == top
+    for where in (ws["A2"].value, " ".join(str(c.value) for c in wb["README"]["A"] if c.value)):
+        assert f"all {len(seg):,} accounts are in the file {csv.name}" in where
+    # the points of the hidden chart sheet stop at Excel's last row too
+    assert wb["Chart data"].max_row <= 104
