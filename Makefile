@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast system-deps lab benchmark clean
+.PHONY: demo demo-review test test-fast system-deps lab benchmark clean
 
 # constraints.txt pins every package to the versions the tests passed with, so two
 # installs (a consultant's laptop, CI) run the same code; pyproject.toml keeps the ranges.
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/kam run params/demo.yaml
+
+# The demo's quarterly review six months later: measures the plan of the last `make demo` run
+# (its data and returned actions file are generated from that run on first use).
+demo-review: $(STAMP)
+	$(BIN)/kam run params/demo-review.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

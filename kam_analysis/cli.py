@@ -157,8 +157,8 @@ def _cmd_validate(args) -> int:
     from .preflight import check_params
 
     params = load_params(args.params, args.overrides)
+    ensure_demo_data(params)  # a demo's files first: the follow-up demo's actions file is checked below
     setup = check_params(params)  # industry, benchmarks, playbooks, RFM file, overrides, template, logo
-    ensure_demo_data(params)
     report = validate_data(params)
     report.close()  # DuckDB removes its spill folder (if it made one) on close; warehouse extracts go too
     errors = setup + report.errors

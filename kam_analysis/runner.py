@@ -504,6 +504,10 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
     params = load_params(params_path, overrides)
     from .preflight import raise_for_params
 
+    if params.data.demo is not None and params.data.demo.follow_up_months:
+        from .data.prepare import ensure_demo_data
+
+        ensure_demo_data(params)  # the follow-up demo's files, made from its plan run, before the checks read them
     raise_for_params(params)  # the industry, playbooks, RFM file, template ...: before anything runs
     overrides = list(overrides or [])
     nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -177,3 +178,56 @@ def test_a_plan_run_without_action_ids_is_refused(plan_run, tmp_path):
         generate_followup(copy, tmp_path / "out")
     with pytest.raises(ParameterError, match="not a finished run folder"):
         generate_followup(tmp_path / "nothing", tmp_path / "out")
+
+
+def _review_params(tmp_path, plan_run: str | None, *, as_of: str = "2026-06-30"):
+    """params/demo-review.yaml with its data and outputs under ``tmp_path``."""
+    import yaml
+
+    from conftest import REPO
+    from kam_analysis.config import load_params
+
+    raw = yaml.safe_load((REPO / "params" / "demo-review.yaml").read_text())
+    for table in ("transactions", "accounts", "surveys", "capability"):
+        raw["data"][table]["path"] = str(tmp_path / "data" / Path(raw["data"][table]["path"]).name)
+    raw["review"]["actions_file"] = str(tmp_path / "data" / "returned_actions.csv")
+    raw["review"]["plan_run"] = plan_run
+    raw["analysis"]["as_of_date"] = as_of
+    raw["output"] = {"root": str(tmp_path / "outputs")}
+    path = tmp_path / "demo-review.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_params(path)
+
+
+def test_demo_review_params_make_their_data_from_the_plan_run(plan_run, followup, tmp_path):
+    from kam_analysis.data.prepare import ensure_demo_data
+
+    params = _review_params(tmp_path, str(plan_run))
+    ensure_demo_data(params)
+    made = followup_files(tmp_path / "data")
+    assert all(p.is_file() for p in made.values())
+    assert made["transactions"].read_bytes() == followup["paths"]["transactions"].read_bytes()
+    before = made["actions"].stat().st_mtime_ns
+    ensure_demo_data(params)  # files present: nothing is made again
+    assert made["actions"].stat().st_mtime_ns == before
+    import shutil
+
+    shutil.copytree(plan_run, tmp_path / "newer-run")  # the demo was run again: made again from that run
+    ensure_demo_data(_review_params(tmp_path, str(tmp_path / "newer-run")))
+    assert made["actions"].stat().st_mtime_ns != before
+    assert (tmp_path / "data" / ".made_from").read_text().strip() == str((tmp_path / "newer-run").resolve())
+
+
+def test_demo_review_without_a_demo_run_says_run_make_demo_first(tmp_path):
+    from kam_analysis.data.prepare import ensure_demo_data
+
+    with pytest.raises(ParameterError, match="run make demo first"):
+        ensure_demo_data(_review_params(tmp_path, "latest"))
+    assert not (tmp_path / "data").exists()
+
+
+def test_demo_review_as_of_must_be_the_plan_run_plus_the_months(plan_run, tmp_path):
+    from kam_analysis.data.prepare import ensure_demo_data
+
+    with pytest.raises(ParameterError, match="ends the follow-up data on 2026-06-30.*2026-03-31"):
+        ensure_demo_data(_review_params(tmp_path, str(plan_run), as_of="2026-03-31"))

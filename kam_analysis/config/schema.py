@@ -126,11 +126,17 @@ class DemoSpec(_Section):
     end: dt.date | None = Field(None, description="last day of history (default: the profile's)")
     n_orders: int | None = Field(None, ge=1000, description="large-client mode (demo only): target order count")
     file_format: Literal["csv", "parquet"] = Field("csv", description="format of the orders file (demo only)")
+    follow_up_months: int | None = Field(
+        None, ge=1, le=24, description="demo only: make the data a later snapshot of the plan run (review.plan_run), "
+                                       "this many months after its as-of date, with the plan's execution planted "
+                                       "(kam_analysis.data.demo_followup); the plan run's accounts and seed are kept")
 
     @model_validator(mode="after")
     def _demo_only(self) -> "DemoSpec":
-        if self.profile != "demo" and (self.n_orders is not None or self.file_format != "csv"):
-            raise ValueError(f"data.demo.n_orders and file_format apply to the demo profile only, not '{self.profile}'")
+        if self.profile != "demo" and (self.n_orders is not None or self.file_format != "csv"
+                                       or self.follow_up_months is not None):
+            raise ValueError(f"data.demo.n_orders, file_format and follow_up_months apply to the demo profile only, "
+                             f"not '{self.profile}'")
         return self
 
 

@@ -57,8 +57,9 @@ import pandas as pd
 
 from ..exceptions import ParameterError
 from .demo import DEMO_COLUMNS, PLANTED, demo_files, season_factor
+from .planrun import ACTION_STATUSES, NOT_REPORTED
 
-__all__ = ["FOLLOWUP_PLANTED", "ACTION_STATUSES", "followup_files", "generate_followup"]
+__all__ = ["FOLLOWUP_PLANTED", "followup_files", "generate_followup", "ensure_followup_data"]
 
 FOLLOWUP_PLANTED: dict = {
     "months": 6,
@@ -75,8 +76,6 @@ FOLLOWUP_PLANTED: dict = {
     "action_status_shares": {"done": 0.45, "in progress": 0.25, "not started": 0.10, "not reported": 0.20},
 }
 
-#: the statuses of the returned actions file (the contract's), and "not reported" for an action left out
-ACTION_STATUSES = ("done", "in progress", "not started", "dropped")
 
 _COMMENTS = {
     "done": ["Agreed at the quarterly business review", "Done; follow-up meeting booked",
@@ -88,11 +87,83 @@ _COMMENTS = {
 }
 
 
+#: the file beside the snapshot naming the plan run it was made from (so a newer demo run makes it again)
+MADE_FROM = ".made_from"
+
+
 def followup_files(out_dir: str | Path) -> dict[str, Path]:
     """The paths :func:`generate_followup` writes in ``out_dir``: the demo's four files, the
     returned actions file (``actions``) and the planted truths (``planted``, for tests only)."""
     out = Path(out_dir)
     return {**demo_files(out), "actions": out / "returned_actions.csv", "planted": out / "planted.json"}
+
+
+def ensure_followup_data(params) -> None:
+    """Make the follow-up demo's files (``data.demo.follow_up_months``) when missing or made from another run.
+
+    They are made from the plan run ``review.plan_run`` names (``latest``: the client's most
+    recent successful run with an earlier as-of date), ``follow_up_months`` after its as-of
+    date, into the folder of the transactions file; the params must name the generator's
+    files there (as ``params/demo-review.yaml`` does). Files made from another plan run (the
+    demo was run again since) are made again from this one.
+
+    Raises
+    ------
+    ParameterError
+        No plan run to make them from ("run make demo first"), the params name other files,
+        or the snapshot would not end on ``analysis.as_of_date``.
+    """
+    from .planrun import check_plan_identity, resolve_plan_run
+
+    months = params.data.demo.follow_up_months
+    files = {k: Path(getattr(params.data, k).path) for k in ("transactions", "accounts", "surveys", "capability")
+             if getattr(params.data, k) is not None}
+    if "transactions" not in files:
+        raise ParameterError("data.demo.follow_up_months writes the follow-up demo's files, but data.transactions "
+                             "names no file; fix: give data.transactions.path, as params/demo-review.yaml does")
+    actions = params.review.actions_file
+    out_dir = files["transactions"].parent
+    made = followup_files(out_dir)
+    present = all(p.exists() for p in files.values()) and (actions is None or Path(actions).exists())
+    client_dir = Path(params.output.root) / params.slug
+    as_of = params.analysis.as_of_date
+    try:
+        if params.review.plan_run is None or as_of is None:
+            raise ParameterError("review.plan_run and analysis.as_of_date name the plan run and the end of the "
+                                 "follow-up data; fix: set review.plan_run: latest and analysis.as_of_date")
+        plan = resolve_plan_run(params.review.plan_run, client_dir=client_dir, client_name=params.client.name,
+                                as_of=as_of)
+        _, plan_params = check_plan_identity(plan, client_name=params.client.name, as_of=as_of)
+    except ParameterError as exc:
+        if present:  # the review's own checks say what is wrong with the plan run
+            return
+        raise ParameterError(
+            f"the follow-up demo data ({out_dir}) is made from the demo's plan run, and there is none to use: {exc}. "
+            "Fix: run make demo first (kam run params/demo.yaml), then this again") from None
+    stamp = out_dir / MADE_FROM
+    if present and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == str(Path(plan).resolve()):
+        return
+    named = {**{f"data.{k}.path": (p, made[k]) for k, p in files.items()},
+             **({"review.actions_file": (Path(actions), made["actions"])} if actions is not None else {})}
+    wrong = [f"{key} ({given.name}, expected {want.name})" for key, (given, want) in named.items()
+             if Path(given).resolve() != want.resolve()]
+    if wrong:
+        if present:  # the client's own files under a follow-up demo spec: leave them alone
+            return
+        raise ParameterError(
+            f"data.demo.follow_up_months writes the follow-up demo's files into {out_dir}, but the params name other "
+            f"files: {'; '.join(wrong)}; fix: point them at "
+            f"{', '.join(p.name for k, p in made.items() if k != 'planted')} in that folder, as "
+            "params/demo-review.yaml does")
+    plan_as_of = pd.Timestamp(plan_params["analysis"]["as_of_date"])
+    end = (plan_as_of + pd.DateOffset(months=months)).date()
+    if end != as_of:
+        raise ParameterError(
+            f"data.demo.follow_up_months ({months}) after the plan run's as-of date {plan_as_of.date()} ends the "
+            f"follow-up data on {end}, but analysis.as_of_date is {as_of}; fix: set analysis.as_of_date: {end}, or "
+            "follow_up_months to the months between the two dates")
+    generate_followup(plan, out_dir, months=months)
+    stamp.write_text(str(Path(plan).resolve()) + "\n", encoding="utf-8")
 
 
 def _read_plan_run(plan_run: Path) -> dict:
@@ -322,7 +393,7 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
                       "segment_accounts": int((seg["quadrant"] == from_name).sum()),
                       "revenue_factor": P["migration_revenue_factor"]},
         "actions": {s: sorted(a for a, st in status_of.items() if st == s and not a.startswith("REC-"))
-                    for s in (*ACTION_STATUSES, "not reported")},
+                    for s in (*ACTION_STATUSES, NOT_REPORTED)},
         "recommendations": {a: st for a, st in sorted(status_of.items()) if a.startswith("REC-")},
         "coverage_delivered": {a: m for a, m in sorted(changed.items())},
     }
@@ -362,7 +433,7 @@ def _returned_actions(rng: np.random.Generator, actions: pd.DataFrame, recs: pd.
     rec_status = ["done", "in progress", "not started"]
     for i, (aid, account) in enumerate(zip(items["action_id"].astype(str), items["account_id"].fillna("").astype(str))):
         if i >= n_act:  # a recommendation
-            status = rec_status[i - n_act] if i - n_act < len(rec_status) else "not reported"
+            status = rec_status[i - n_act] if i - n_act < len(rec_status) else NOT_REPORTED
         elif account in grown:
             status = "done"
         elif account in lost:
@@ -373,7 +444,7 @@ def _returned_actions(rng: np.random.Generator, actions: pd.DataFrame, recs: pd.
         status_of[aid] = status
         base = {c: items.at[i, c] for c in _RETURNED_COLUMNS[:6]}
         base["due_date"] = due.iloc[i].date().isoformat() if pd.notna(due.iloc[i]) else ""
-        if status == "not reported":
+        if status == NOT_REPORTED:
             rows.append({**base, "status": "", "status_date": "", "comment": ""})
             continue
         d = due.iloc[i] if pd.notna(due.iloc[i]) else as_of + pd.Timedelta(days=45)

@@ -58,9 +58,18 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def ensure_demo_data(params: Params) -> None:
-    """Generate the synthetic client (``data.demo``) when the params ask for one and a file is missing."""
+    """Generate the synthetic client (``data.demo``) when the params ask for one and a file is missing.
+
+    With ``data.demo.follow_up_months`` the data is the demo's later snapshot, made from the
+    plan run ``review.plan_run`` names (:func:`~.demo_followup.ensure_followup_data`).
+    """
     demo = params.data.demo
     if demo is None:
+        return
+    if demo.follow_up_months:
+        from .demo_followup import ensure_followup_data
+
+        ensure_followup_data(params)
         return
     files = input_files(params)
     if "transactions" not in files or all(p.exists() for p in files.values()):
