@@ -30,6 +30,7 @@ __all__ = [
     "FEATURES",
     "ChurnModelNotSupported",
     "build_churn_frame",
+    "build_churn_frames",
     "ChurnRiskModel",
     "compute_backtest",
     "compute_churn_risk",
@@ -78,6 +79,11 @@ class ChurnModelNotSupported(RunError):
 _FLIP = {"frequency_trend", "nps_score"}
 
 
+def _day(d) -> pd.Timestamp:
+    """A cut-off as the key and ``cutoff`` value of its frame (the day, as a timestamp built from a date)."""
+    return pd.Timestamp(pd.Timestamp(d).date())
+
+
 def _sql_date(d) -> str:
     return f"DATE '{pd.Timestamp(d).date()}'"
 
@@ -111,10 +117,28 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
         account_id, cutoff, revenue_12m (at the cut-off), every feature in
         :data:`FEATURES` the data supports, and churned (float 0/1, NaN when unobserved).
     """
+    return build_churn_frames(transactions, cutoffs=[cutoff], horizon_days=horizon_days, activity_days=activity_days,
+                              surveys=surveys, accounts=accounts, data_end=data_end)[_day(cutoff)]
+
+
+def build_churn_frames(transactions: pd.DataFrame | str, *, cutoffs, horizon_days: int, activity_days: int,
+                       surveys: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None,
+                       data_end: dt.date | None = None) -> dict[pd.Timestamp, pd.DataFrame]:
+    """:func:`build_churn_frame` at several cut-offs, reading the transactions once.
+
+    The order lines are summed once to order-days (account, order, date, exact revenue)
+    and, with a category, to the days each category was bought, in one DuckDB
+    connection; every cut-off is then computed from those tables, with the same rule as
+    a single cut-off (an order's date is its first day on or before the end of the
+    outcome window, its revenue the sum of those days). Returns cut-off (Timestamp) ->
+    frame.
+    """
     import duckdb
 
-    from ..data.prepare import active_sql, counted_order_sql, exact_sum
+    from ..data.prepare import exact_sum
 
+    cuts = sorted({_day(c) for c in cutoffs})
+    frames: dict[pd.Timestamp, pd.DataFrame] = {}
     con = duckdb.connect()
     try:
         if isinstance(transactions, pd.DataFrame):
@@ -124,34 +148,58 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
         else:
             src = transactions
             has_cat = "category" in [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        c = _sql_date(cutoff)
-        counted = counted_order_sql('rev')
-        end = _sql_date(pd.Timestamp(cutoff) + pd.Timedelta(days=horizon_days))
-        cat_expr = (f"count(DISTINCT category) FILTER (WHERE order_date > {c} - INTERVAL 365 DAY AND net_revenue > 0)"
-                    if has_cat else "NULL")
-        df = con.execute(f"""
-            WITH tx AS (SELECT account_id, order_id, order_date, net_revenue{', category' if has_cat else ''}
-                        FROM {src} WHERE order_date <= {end}),
-            o AS (SELECT account_id, order_id, min(order_date) AS d, {exact_sum('net_revenue')} AS rev FROM tx GROUP BY ALL),
-            hist AS (
-                SELECT account_id,
-                       max(d) FILTER (WHERE {counted}) AS last_d, min(d) FILTER (WHERE {counted}) AS first_d,
-                       count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 182 DAY) AS o_recent,
-                       count(*) FILTER (WHERE {counted} AND d <= {c} - INTERVAL 182 DAY
-                                                 AND d > {c} - INTERVAL 365 DAY) AS o_prior,
-                       count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 365 DAY) AS orders_12m,
-                       CAST(coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 365 DAY), 0) AS DOUBLE) AS revenue_12m
-                FROM o WHERE d <= {c} GROUP BY account_id),
-            cat AS (SELECT account_id, {cat_expr} AS category_breadth FROM tx WHERE order_date <= {c} GROUP BY 1),
-            fut AS (SELECT account_id, count(*) FILTER (WHERE {counted}) AS o_future FROM o
-                    WHERE d > {c} AND d <= {end} GROUP BY account_id)
-            SELECT h.*, cat.category_breadth, coalesce(fut.o_future, 0) AS o_future
-            FROM hist h LEFT JOIN cat USING (account_id) LEFT JOIN fut USING (account_id)
-            WHERE {active_sql('h.last_d', as_of=c, churn_days=activity_days)}
-            ORDER BY account_id""").df()
+        last_end = _sql_date(cuts[-1] + pd.Timedelta(days=horizon_days))
+        # order-days; n_days > 1 marks an order whose lines fall on several dates (its date
+        # and revenue then depend on the cut-off)
+        con.execute(f"""
+            CREATE TEMP TABLE od AS
+            SELECT *, count(*) OVER (PARTITION BY account_id, order_id) AS n_days FROM (
+                SELECT account_id, order_id, order_date, {exact_sum('net_revenue')} AS rev
+                FROM {src} WHERE order_date <= {last_end} GROUP BY ALL)""")
+        if has_cat:
+            con.execute(f"""CREATE TEMP TABLE cd AS SELECT DISTINCT account_id, category, order_date FROM {src}
+                            WHERE net_revenue > 0 AND order_date <= {_sql_date(cuts[-1])}""")
+        for cut in cuts:
+            frames[cut] = _churn_frame_at(con, cut, has_cat=has_cat, horizon_days=horizon_days,
+                                          activity_days=activity_days, surveys=surveys, accounts=accounts,
+                                          data_end=data_end)
     finally:
         con.close()
-    cut = pd.Timestamp(cutoff)
+    return frames
+
+
+def _churn_frame_at(con, cut: pd.Timestamp, *, has_cat: bool, horizon_days: int, activity_days: int, surveys,
+                    accounts, data_end) -> pd.DataFrame:
+    """One cut-off's frame from the order-day tables of :func:`build_churn_frames`."""
+    from ..data.prepare import active_sql, counted_order_sql
+
+    counted = counted_order_sql("rev")
+    c = _sql_date(cut)
+    end = _sql_date(cut + pd.Timedelta(days=horizon_days))
+    cat_cte = (f"cat AS (SELECT account_id, count(DISTINCT category) FILTER (WHERE order_date > {c} - INTERVAL 365 DAY)"
+               f" AS category_breadth FROM cd WHERE order_date <= {c} GROUP BY 1)" if has_cat else
+               "cat AS (SELECT account_id, NULL AS category_breadth FROM hist WHERE false)")
+    df = con.execute(f"""
+        WITH o AS (SELECT account_id, order_id, order_date AS d, rev FROM od WHERE n_days = 1 AND order_date <= {end}
+                   UNION ALL
+                   SELECT account_id, order_id, min(order_date) AS d, sum(rev) AS rev FROM od
+                   WHERE n_days > 1 AND order_date <= {end} GROUP BY account_id, order_id),
+        hist AS (
+            SELECT account_id,
+                   max(d) FILTER (WHERE {counted}) AS last_d, min(d) FILTER (WHERE {counted}) AS first_d,
+                   count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 182 DAY) AS o_recent,
+                   count(*) FILTER (WHERE {counted} AND d <= {c} - INTERVAL 182 DAY
+                                             AND d > {c} - INTERVAL 365 DAY) AS o_prior,
+                   count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 365 DAY) AS orders_12m,
+                   CAST(coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 365 DAY), 0) AS DOUBLE) AS revenue_12m
+            FROM o WHERE d <= {c} GROUP BY account_id),
+        {cat_cte},
+        fut AS (SELECT account_id, count(*) FILTER (WHERE {counted}) AS o_future FROM o
+                WHERE d > {c} AND d <= {end} GROUP BY account_id)
+        SELECT h.*, cat.category_breadth, coalesce(fut.o_future, 0) AS o_future
+        FROM hist h LEFT JOIN cat USING (account_id) LEFT JOIN fut USING (account_id)
+        WHERE {active_sql('h.last_d', as_of=c, churn_days=activity_days)}
+        ORDER BY account_id""").df()
     out = pd.DataFrame({"account_id": df["account_id"].astype(str), "cutoff": cut,
                         "revenue_12m": df["revenue_12m"].astype(float)})
     out["recency_months"] = (cut - pd.to_datetime(df["last_d"])).dt.days / 30.44
@@ -480,8 +528,11 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
     kw = dict(horizon_days=horizon_days, activity_days=activity_days, surveys=surveys, accounts=accounts,
               data_end=as_of)
 
+    # every cut-off's frame from one pass over the transactions
+    at = build_churn_frames(transactions, cutoffs=[as_of, cut_test, *cuts_train, *cuts_final], **kw)
+
     def pooled(cuts):
-        frames = [build_churn_frame(transactions, cutoff=c.date(), **kw) for c in sorted(cuts)]
+        frames = [at[_day(c)] for c in sorted(cuts)]
         frames = [f for f in frames if len(f)]
         if not frames:
             dates = ", ".join(pd.Timestamp(c).strftime("%-d %b %Y") for c in sorted(cuts))
@@ -498,8 +549,7 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
     empty_bt = pd.DataFrame({c: pd.Series(dtype="float64" if c == "value" else "object") for c in BACKTEST_COLUMNS})
     empty_cal = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("predicted", "observed") else "int64")
                               for c in CALIBRATION_COLUMNS})
-    scoring = build_churn_frame(transactions, cutoff=as_of.date(), **kw)
-    test = build_churn_frame(transactions, cutoff=cut_test.date(), **kw)
+    scoring, test = at[_day(as_of)], at[_day(cut_test)]
     try:
         final_train = pooled(cuts_final)
         skipped = [f for f in features if f not in final_train.columns]
