@@ -288,6 +288,8 @@ def test_missing_commitment_tables_are_named_with_what_the_follow_up_leaves_out(
                                  "recommendations"}
     assert plan.targets == {"retention_rate": 0.8} and plan.as_of == dt.date(2025, 12, 31)
     note = next(n for n in plan.notes if "account_plan_actions" in n)
+    assert "segments table: the follow-up leaves out the committed key accounts, the committed segments and the " \
+           "migration since (plan_key_accounts, plan_segments, plan_migration)." in " ".join(plan.notes)
     assert note == ("The plan run 20260101T000000Z-aaaaaa has no account_plan_actions table: the follow-up leaves "
                     "out the account-plan actions and their status (plan_actions).")
     summary = fu.compute_plan_summary(plan, as_of=dt.date(2026, 6, 30), tables={})

@@ -47,14 +47,12 @@ __all__ = ["COMMITMENTS", "OUTCOMES", "KPI_STATUSES", "Plan", "load_plan", "mont
 
 #: the plan run's commitment tables -> what the follow-up leaves out when one is missing
 COMMITMENTS: dict[str, str] = {
-    "kpi_headline": "the KPIs at the plan and their progress to target (plan_kpis)",
-    "segments": "the committed key accounts, the committed segments and the migration since (plan_key_accounts, "
-                "plan_segments, plan_migration)",
-    "account_kpis": "the committed accounts' revenue at the plan (plan_key_accounts, plan_segments, "
-                    "plan_migration)",
-    "coverage_plan": "coverage delivered against the plan (plan_coverage)",
-    "account_plan_actions": "the account-plan actions and their status (plan_actions)",
-    "recommendations": "the recommendations and their status (plan_recommendations)",
+    "kpi_headline": "the KPIs at the plan and their progress to target",
+    "segments": "the committed key accounts, the committed segments and the migration since",
+    "account_kpis": "the committed accounts' revenue at the plan",
+    "coverage_plan": "coverage delivered against the plan",
+    "account_plan_actions": "the account-plan actions and their status",
+    "recommendations": "the recommendations and their status",
 }
 #: what the tables each need from the plan run
 _NEEDS: dict[str, tuple[str, ...]] = {
@@ -157,7 +155,9 @@ def load_plan(spec: str, params) -> Plan:
     plan = Plan(run_dir=Path(run_dir), run_id=Path(run_dir).name, as_of=plan_as_of, plan_date=plan_date,
                 params=pparams, tables=tables, missing=missing, targets=targets, segment_column=seg_col)
     for name, what in missing.items():
-        plan.notes.append(f"The plan run {plan.run_id} has no {name} table: the follow-up leaves out {what}.")
+        tables_out = ", ".join(t for t, needs in _NEEDS.items() if name in needs)
+        plan.notes.append(f"The plan run {plan.run_id} has no {name} table: the follow-up leaves out {what} "
+                          f"({tables_out}).")
     path = params.review.actions_file
     if path is not None:
         known = set()
@@ -300,7 +300,7 @@ def compute_plan_key_accounts(plan_segments: pd.DataFrame, plan_kpis: pd.DataFra
     out["revenue_plan"] = ids.map(kp["revenue_12m"]).astype(float).to_numpy() if "revenue_12m" in kp else np.nan
     out["revenue_now"] = pd.Series(ids.map(kn["revenue_12m"]), dtype=float).fillna(0.0).to_numpy()
     rp = out["revenue_plan"].astype(float)
-    out["change"] = np.where(rp > 0, out["revenue_now"] / rp.where(rp > 0) - 1, np.nan)
+    out["change"] = np.round(np.where(rp > 0, out["revenue_now"] / rp.where(rp > 0) - 1, np.nan), 10)
     active = pd.Series(ids.map(kn["active"]) if "active" in kn else np.nan, dtype=object).fillna(False).astype(bool)
     out["outcome"] = [account_outcome(a, b, active=c, grown=grown, declined=declined)
                       for a, b, c in zip(out["revenue_plan"], out["revenue_now"], active)]
