@@ -3,11 +3,16 @@
 #   LibreOffice (calc + impress) to render decks and workbooks to PDF,
 #   poppler-utils (pdftoppm) to turn PDFs into PNG pages,
 #   Chromium to test and screenshot the HTML dashboard,
-#   fonts so renders look like the client will see them.
+#   fonts so renders look like the client will see them,
+#   PostgreSQL (server and libpq) and a Java runtime for the warehouse tests (a throwaway
+#   cluster started by scripts/start-test-postgres.sh; Spark in local mode runs on Java).
 set -euo pipefail
-PKGS=(libreoffice-calc libreoffice-impress poppler-utils chromium fonts-dejavu fonts-liberation2 fonts-crosextra-carlito)
+PKGS=(libreoffice-calc libreoffice-impress poppler-utils chromium fonts-dejavu fonts-liberation2 fonts-crosextra-carlito
+      postgresql libpq5 default-jre-headless)
 missing=()
 for p in "${PKGS[@]}"; do
+  # any Debian PostgreSQL server version will do (postgresql is the metapackage of the current one)
+  if [ "$p" = postgresql ] && compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then continue; fi
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -1,0 +1,119 @@
+"""The engagement run from real engines: a PostgreSQL server and Spark in local mode.
+
+The small demo client (300 accounts) is loaded into each engine with typed, snake_case
+columns; the whole engagement runs from it (deliverables aside) and every table and every
+clean data file must equal the run made from the client's files. The PostgreSQL URL holds
+a password: it must reach neither the terminal nor any file of the run folder.
+
+Needs a server and Java: CI starts a throwaway PostgreSQL cluster
+(``scripts/start-test-postgres.sh``, exporting ``KAM_TEST_POSTGRES_URL``) and installs
+Debian's Java runtime (``make system-deps``). Without them these tests are skipped locally,
+and fail under ``KAM_REQUIRE_SYSTEM_DEPS=1`` (CI). Spark starts once per session.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+
+from conftest import write_demo_params
+from warehouse_helpers import demo_tables, load_postgres, load_spark, warehouse_params
+
+pytestmark = pytest.mark.slow
+
+PG_VAR = "KAM_TEST_POSTGRES_URL"
+
+
+def _missing(what: str):
+    msg = f"{what} (CI: .ci/run provides it; locally see scripts/start-test-postgres.sh and make system-deps)"
+    if os.environ.get("KAM_REQUIRE_SYSTEM_DEPS") == "1":
+        pytest.fail(msg)
+    pytest.skip(msg)
+
+
+def _run(params: Path, capsys) -> tuple[Path, str]:
+    """``kam run`` without deliverables (the tables are what is compared); the run folder and the terminal."""
+    from kam_analysis import run_engagement
+
+    capsys.readouterr()
+    result = run_engagement(params, deliverables=False)
+    out = capsys.readouterr()
+    assert result.ok, result
+    return Path(result.run_dir), out.out + out.err
+
+
+@pytest.fixture(scope="module")
+def file_client(tmp_path_factory):
+    """The demo client's files and params, and its run from the files (the reference)."""
+    from kam_analysis import run_engagement
+
+    tmp = tmp_path_factory.mktemp("files")
+    params = write_demo_params(tmp, n_accounts=300, name="Warehouse Demo")
+    result = run_engagement(params, deliverables=False, progress=None)
+    assert result.ok, result
+    return params, Path(result.run_dir), demo_tables(params)
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    if shutil.which("java") is None:
+        _missing("Java is not installed (default-jre-headless)")
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        _missing("pyspark is not installed")
+    session = (SparkSession.builder.master("local[1]").appName("kam-tests")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.shuffle.partitions", "2").config("spark.driver.memory", "1g").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _assert_same_tables(reference: Path, run: Path) -> None:
+    names = sorted(p.relative_to(reference) for p in (reference / "tables").glob("*.parquet"))
+    names += sorted(p.relative_to(reference) for p in (reference / "data").glob("*.parquet"))
+    assert len(names) > 20
+    theirs = sorted(p.relative_to(run) for p in [*(run / "tables").glob("*.parquet"), *(run / "data").glob("*.parquet")])
+    assert theirs == sorted(names)
+    for name in names:
+        a, b = pd.read_parquet(reference / name), pd.read_parquet(run / name)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=str(name))
+
+
+def test_the_engagement_runs_from_postgresql_with_every_table_equal(file_client, tmp_path, capsys):
+    url = os.environ.get(PG_VAR)
+    if not url:
+        _missing(f"no PostgreSQL server ({PG_VAR} is not set)")
+    password = urlsplit(url).password
+    assert password and len(password) >= 8
+    file_params, reference, tables = file_client
+    names = load_postgres(url, tables)
+    params = warehouse_params(file_params, tmp_path / "pg.yaml", backend="postgres", connection=PG_VAR,
+                              tables=names)
+    assert password not in params.read_text()
+    run, terminal = _run(params, capsys)
+    _assert_same_tables(reference, run)
+    manifest = (run / "manifest.json").read_text()
+    import json
+
+    wh = json.loads(manifest)["warehouse"]
+    assert wh["transactions"]["source"] == "postgres table kam_demo.transactions"
+    assert wh["transactions"]["rows"] == len(tables["transactions"]) and wh["transactions"]["bytes_received"] > 0
+    # the password is nowhere: not on the terminal, not in any file the run wrote
+    assert password not in terminal
+    for f in run.rglob("*"):
+        if f.is_file():
+            assert password.encode() not in f.read_bytes(), f
+
+
+def test_the_engagement_runs_from_spark_with_every_table_equal(file_client, spark_session, tmp_path, capsys):
+    file_params, reference, tables = file_client
+    names = load_spark(spark_session, tables)
+    params = warehouse_params(file_params, tmp_path / "spark.yaml", backend="pyspark", connection=None, tables=names)
+    run, _terminal = _run(params, capsys)
+    _assert_same_tables(reference, run)
