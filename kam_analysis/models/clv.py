@@ -1,6 +1,7 @@
 """Predictive customer lifetime value: BG/NBD, Gamma-Gamma, P(alive) and discounted CLV.
 
-The two models of Fader, Hardie & Lee (2005), fitted by maximum likelihood with scipy:
+The two models of Fader, Hardie & Lee (2005), fitted by maximum likelihood with scipy
+(L-BFGS-B on the log-parameters with the analytic gradient of each log-likelihood):
 
 * **BG/NBD** ("Counting your customers the easy way", *Marketing Science* 24(2)): while
   alive, an account buys as a Poisson process with rate λ ~ Gamma(r, α); after each
@@ -150,17 +151,31 @@ def _check_rft(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return x, tx, T
 
 
-def _minimise(neg_ll, x0: np.ndarray, names: list[str], model: str, maxiter: int, tol: float):
-    """Minimise on the log scale (all parameters positive); polish with a second start."""
-    with np.errstate(all="ignore"):
-        best = None
-        for method in ("Nelder-Mead", "L-BFGS-B"):
-            start = x0 if best is None else best.x
-            opts = {"maxiter": maxiter, "xatol": tol, "fatol": tol, "maxfev": maxiter * 4} \
-                if method == "Nelder-Mead" else {"maxiter": maxiter, "gtol": 1e-8, "ftol": 1e-14}
-            res = optimize.minimize(neg_ll, start, method=method, options=opts)
-            if best is None or (np.isfinite(res.fun) and res.fun <= best.fun):
-                best = res
+#: bounds of the log-parameters: a parameter that runs to 1e-8 or 1e8 has no interior maximum
+_LOG_BOUND = 8 * np.log(10)
+
+
+def _minimise(neg_ll_grad, x0: np.ndarray, names: list[str], model: str, maxiter: int):
+    """Minimise a mean negative log-likelihood on the log scale (all parameters positive).
+
+    ``neg_ll_grad(theta)`` returns the value and its analytic gradient, so the
+    quasi-Newton L-BFGS-B converges in a few dozen evaluations (Nelder–Mead needed about
+    800 without gradients). Parameters are bounded to [1e-8, 1e8]: a parameter that runs
+    to a bound means the likelihood has no interior maximum, which is reported.
+    """
+    from threadpoolctl import threadpool_limits
+
+    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(x0)
+    opts = {"maxiter": maxiter, "gtol": 1e-10, "ftol": 1e-15, "maxcor": 20}
+    # one BLAS thread: OpenBLAS threads the optimiser's tiny linear algebra and the
+    # likelihood's dot products, and on a shared 2-core machine the threads' hand-offs made
+    # a 23,570-account fit 40x slower (1.1 s against 29 ms)
+    with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
+        best = optimize.minimize(neg_ll_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
+        if not best.success:  # a line search that stops short (rounding near the optimum): restart once
+            again = optimize.minimize(neg_ll_grad, best.x, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
+            if np.isfinite(again.fun) and again.fun <= best.fun:
+                best = again
     params = np.exp(best.x)
     if not np.isfinite(best.fun) or not np.all(np.isfinite(params)):
         raise CLVFitError(f"{model} fit failed: the log-likelihood is not finite at the solution "
@@ -214,22 +229,75 @@ class BetaGeoFitter:
                           -np.inf)
         return a1 + a2 + np.logaddexp(a3, a4)
 
+    @staticmethod
+    def _prepare(x, tx, T, w) -> dict:
+        """Data in the form the likelihood needs: the terms that depend on x alone are
+        computed once per distinct frequency, weighted by how many accounts have it."""
+        ux, inv = np.unique(x, return_inverse=True)
+        return {"x": x, "tx": tx, "T": T, "w": w, "ux": ux, "wu": np.bincount(inv, weights=w), "rep": x > 0,
+                "xm1": np.where(x > 0, x - 1, 0.0)}
+
+    @staticmethod
+    def _ll_grad(params, d: dict) -> tuple[float, np.ndarray]:
+        """Total (weighted) log-likelihood and its gradient in (r, α, a, b).
+
+        With A = −(r+x) ln(α+T), B = ln a − ln(b+x−1) − (r+x) ln(α+t_x) (B = −∞ when
+        x = 0), L = logaddexp(A, B) and the weight s = e^(B−L) of the second term::
+
+            ∂/∂r = ψ(r+x) − ψ(r) + ln α − (1−s) ln(α+T) − s ln(α+t_x)
+            ∂/∂α = r/α − (r+x) [(1−s)/(α+T) + s/(α+t_x)]
+            ∂/∂a = ψ(a+b) − ψ(a+b+x) + s/a
+            ∂/∂b = ψ(b+x) − ψ(b) + ψ(a+b) − ψ(a+b+x) − s/(b+x−1)
+        """
+        r, alpha, a, b = params
+        x, tx, T, w, ux, wu = d["x"], d["tx"], d["T"], d["w"], d["ux"], d["wu"]
+        # terms in x only: once per distinct frequency
+        ab_x = special.digamma(a + b + ux)
+        ll = float(np.dot(wu, special.gammaln(r + ux) + special.betaln(a, b + ux))) \
+            + wu.sum() * (r * np.log(alpha) - special.gammaln(r) - special.betaln(a, b))
+        g = np.array([np.dot(wu, special.digamma(r + ux)) + wu.sum() * (np.log(alpha) - special.digamma(r)),
+                      wu.sum() * r / alpha,
+                      wu.sum() * special.digamma(a + b) - np.dot(wu, ab_x),
+                      np.dot(wu, special.digamma(b + ux) - ab_x) + wu.sum() * (special.digamma(a + b)
+                                                                              - special.digamma(b))])
+        # the two-term mixture, per account
+        log_T, log_tx = np.log(alpha + T), np.log(alpha + tx)
+        rx = r + x
+        diff = np.where(d["rep"], np.log(a) - np.log(b + d["xm1"]) + rx * (log_T - log_tx), -np.inf)
+        mix = -rx * log_T + np.logaddexp(0.0, diff)  # logaddexp(A, B) = A + log(1 + e^(B−A))
+        s = special.expit(diff)
+        ws = w * s
+        ll += float(np.dot(w, mix))
+        g[0] -= np.dot(w, log_T) + np.dot(ws, log_tx - log_T)
+        g[1] -= np.dot(w * rx, (1 - s) / (alpha + T) + s / (alpha + tx))
+        g[2] += ws.sum() / a
+        g[3] -= np.dot(ws, 1.0 / (b + d["xm1"]))
+        return ll, g
+
     def fit(self, frequency, recency, T, *, weights=None) -> "BetaGeoFitter":
-        """Fit by maximum likelihood; ``weights`` counts identical rows (optional)."""
+        """Fit by maximum likelihood; ``weights`` counts identical rows (optional).
+
+        The mean negative log-likelihood is minimised over the log-parameters with
+        L-BFGS-B and the analytic gradient (:meth:`_ll_grad`).
+        """
         x, tx, T = _check_rft(frequency, recency, T)
         w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
         if (x > 0).sum() == 0:
             raise CLVFitError("BG/NBD cannot be fitted: no account made a repeat purchase; "
                               "fix: use a longer history")
-        scale = max(T.max() / 10.0, 1e-9)  # work on a scale where alpha is near 1
+        scale = np.array([1.0, max(T.max() / 10.0, 1e-9), 1.0, 1.0])  # work on a scale where alpha is near 1
+        data = self._prepare(x, tx, T, w)
+        total = w.sum()
 
         def neg(logp):
             p = np.exp(logp)
-            ll = self._ll(p * np.array([1, scale, 1, 1]), x, tx, T)
-            return -(np.sum(w * ll)) / w.sum() + self.penalizer * np.sum(p ** 2)
+            ll, g = self._ll_grad(p * scale, data)
+            # chain rule: d/d(log p_j) = p_j · scale_j · dℓ/dP_j
+            return (-ll / total + self.penalizer * np.sum(p ** 2),
+                    -(p * scale * g) / total + 2 * self.penalizer * p ** 2)
 
-        params, _, _ = _minimise(neg, np.zeros(4), self.param_names, "BG/NBD", self.maxiter, 1e-10)
-        params = params * np.array([1, scale, 1, 1])
+        params, _, _ = _minimise(neg, np.zeros(4), self.param_names, "BG/NBD", self.maxiter)
+        params = params * scale
         self.params_ = dict(zip(self.param_names, map(float, params)))
         self.log_likelihood_ = float(np.sum(w * self._ll(params, x, tx, T)))
         self.n_ = int(w.sum())
@@ -301,6 +369,36 @@ class GammaGammaFitter:
         return (special.gammaln(p * x + q) - special.gammaln(p * x) - special.gammaln(q) + q * np.log(v)
                 + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(v + m * x))
 
+    @staticmethod
+    def _prepare(x, m) -> dict:
+        """The sums the likelihood needs; terms in x alone once per distinct frequency."""
+        ux, inv = np.unique(x, return_inverse=True)
+        log_m = np.log(m)
+        return {"x": x, "m": m, "ux": ux, "nu": np.bincount(inv).astype(float), "n": float(len(x)),
+                "sum_log_m": float(log_m.sum()), "sum_x_log_m": float(np.dot(x, log_m))}
+
+    @staticmethod
+    def _ll_grad(params, d: dict) -> tuple[float, np.ndarray]:
+        """Total log-likelihood and its gradient in (p, q, γ)::
+
+            ∂/∂p = x [ψ(px+q) − ψ(px) + ln m_x + ln x − ln(γ + m_x x)]
+            ∂/∂q = ψ(px+q) − ψ(q) + ln γ − ln(γ + m_x x)
+            ∂/∂γ = q/γ − (px+q)/(γ + m_x x)
+        """
+        p, q, v = params
+        x, m, ux, nu, n = d["x"], d["m"], d["ux"], d["nu"], d["n"]
+        pu = p * ux
+        psi_pq = special.digamma(pu + q)
+        log_u = np.log(ux)
+        ll_u = special.gammaln(pu + q) - special.gammaln(pu) + pu * log_u
+        log_vm = np.log(v + m * x)
+        ll = (float(np.dot(nu, ll_u)) + n * (q * np.log(v) - special.gammaln(q)) + p * d["sum_x_log_m"]
+              - d["sum_log_m"] - float(np.dot(p * x + q, log_vm)))
+        g = np.array([np.dot(nu * ux, psi_pq - special.digamma(pu) + log_u) + d["sum_x_log_m"] - np.dot(x, log_vm),
+                      np.dot(nu, psi_pq) - n * special.digamma(q) + n * np.log(v) - log_vm.sum(),
+                      n * q / v - np.sum((p * x + q) / (v + m * x))])
+        return ll, g
+
     def fit(self, frequency, monetary_value) -> "GammaGammaFitter":
         """Fit on accounts with at least one repeat purchase and positive mean value."""
         x = np.asarray(frequency, dtype=float)
@@ -314,15 +412,17 @@ class GammaGammaFitter:
         if len(x) < 10:
             raise CLVFitError(f"Gamma-Gamma cannot be fitted on {len(x)} accounts with repeat purchases "
                               "(needs at least 10); fix: use a longer history")
-        scale = float(np.mean(m))
+        scale = np.array([1.0, 1.0, float(np.mean(m))])  # work on a scale where gamma is near 1
+        data = self._prepare(x, m)
 
         def neg(logp):
             p = np.exp(logp)
-            ll = self._ll(p * np.array([1, 1, scale]), x, m)
-            return -np.mean(ll) + self.penalizer * np.sum(p ** 2)
+            ll, g = self._ll_grad(p * scale, data)
+            return (-ll / len(x) + self.penalizer * np.sum(p ** 2),
+                    -(p * scale * g) / len(x) + 2 * self.penalizer * p ** 2)
 
-        params, _, _ = _minimise(neg, np.array([0.0, 0.7, 0.0]), self.param_names, "Gamma-Gamma", self.maxiter, 1e-10)
-        params = params * np.array([1, 1, scale])
+        params, _, _ = _minimise(neg, np.array([0.0, 0.7, 0.0]), self.param_names, "Gamma-Gamma", self.maxiter)
+        params = params * scale
         self.params_ = dict(zip(self.param_names, map(float, params)))
         self.log_likelihood_ = float(np.sum(self._ll(params, x, m)))
         self.n_ = int(len(x))
