@@ -35,22 +35,6 @@ ACTION_OVERDUE = [False] * 5 + [False, False] + [True, True, True] + [False, Fal
 OWNERS = ["Amelia Hart", "Jonas Weber", "Chloé Martin"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _summary_text():
-    """The review phase writes dates and names of the summary in a ``text`` column (declared with
-    the phase's follow-up tables; declared here until that lands)."""
-    from dataclasses import replace
-
-    from kam_analysis.data.tables import TABLES
-
-    mp = pytest.MonkeyPatch()
-    spec = TABLES["plan_summary"]
-    if "text" not in spec.columns:
-        mp.setitem(TABLES, "plan_summary", replace(spec, optional=(*spec.optional, "text")))
-    yield
-    mp.undo()
-
-
 @pytest.fixture(scope="module")
 def first_run(demo_run, tmp_path_factory):
     """The review tables of the dashboard tests, with the deck tests' segmentation and phase tables on top."""
