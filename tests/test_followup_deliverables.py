@@ -159,7 +159,8 @@ def test_the_section_follows_the_summary_with_six_pages(followup_deck):
     assert len(_since(followup_deck)) == 6
 
 
-def test_titles_carry_the_planted_counts_and_money(followup_deck):
+def test_titles_carry_the_planted_counts_and_money(followup_run, followup_deck):
+    q = followup_run.planted["quadrants"]
     titles = [t for _, t, _ in _since(followup_deck)]
     lost = eur(REV_PLAN[8] + REV_PLAN[9])
     assert titles[0] == f"6 of 10 key accounts grew; 2 were lost, with {lost} of revenue a year at the plan"
@@ -168,8 +169,8 @@ def test_titles_carry_the_planted_counts_and_money(followup_deck):
     assert titles[2] == (f"Key-account revenue went from {eur(then)} to {eur(now)} "
                          f"({now / then - 1:+.0%}): 6 grown, 1 stable, 1 declined, 2 lost")
     assert titles[3] == "5 of 12 committed actions are done; 3 are overdue; 1 not reported"
-    assert titles[4].startswith("9 of the 100 accounts of the committed segmentation (9%) are in another segment now"
-                                "; the largest move: 4 from "), titles[4]
+    assert titles[4] == (f"9 of the 100 accounts (9%) have left their committed segment; the largest move: 4 from "
+                         f"{q[0]} to {q[1]}"), titles[4]
     assert titles[5] == "What changes now: replace 2 lost key accounts and re-plan 1 declining key account"
 
 
@@ -242,3 +243,48 @@ def test_the_dashboard_tells_the_same_story(followup_run):
     block = page.split('<section id="since">')[1].split("<h2>Headline KPIs")[0]
     visible = re.sub(r"<[^>]+>", " ", block)
     assert not internal_names(visible), internal_names(visible)
+
+
+# ------------------------------------------------------------------ the wording, on tiny frames
+def _tiny(**tables) -> "FollowUp":
+    from kam_analysis.deliverables.followup_story import FollowUp
+
+    ka = pd.DataFrame({"account_id": ["A1", "A2"], "account_name": ["Alpha", "Beta"], "plan_segment": ["S", "S"],
+                       "current_segment": ["S", "S"], "revenue_plan": [100_000.0, 50_000.0],
+                       "revenue_now": [100_200.0, 50_100.0], "change": [0.002, 0.002], "outcome": ["stable"] * 2})
+    return FollowUp(key_accounts=tables.pop("key_accounts", ka), currency="EUR", as_of=dt.date(2026, 6, 30),
+                    actions_returned=True, inactive="Inactive accounts", **tables)
+
+
+def test_names_keep_their_id_when_cut_and_owners_lose_their_role():
+    from kam_analysis.deliverables.followup_story import person, short_name
+
+    assert short_name("Kensington Department Store GmbH (C100290)", 38) == "Kensington Department Stor… (C100290)"
+    assert len(short_name("Kensington Department Store GmbH (C100290)", 38)) <= 38
+    assert short_name("Alpha", 38) == "Alpha"
+    assert person("Luca Romano (Key account manager)") == "Luca Romano" and person("Head of sales") == "Head of sales"
+
+
+def test_revenue_that_barely_moved_is_held_not_went_from_x_to_x():
+    assert _tiny().revenue_sentence() == "Key-account revenue held at €150k"
+
+
+def test_accounts_not_buying_at_the_plan_are_not_counted_as_moving():
+    mig = pd.DataFrame({"plan_segment": ["S", "S", "T", "Inactive accounts"],
+                        "current_segment": ["S", "T", "T", "Inactive accounts"], "accounts": [6, 2, 2, 90],
+                        "revenue_now": [1.0] * 4})
+    f = _tiny(migration=mig)
+    assert f.migration_headline() == ("2 of the 10 accounts buying at the plan (20%) have left their committed "
+                                      "segment; the largest move: 2 from S to T")
+
+
+def test_the_kpi_table_shows_every_target_then_the_main_kpis_and_counts_the_rest():
+    kpis = [("retention_rate", 0.8), ("nps", 40.0)] + [(k, np.nan) for k in
+                                                        ("revenue_12m", "active_accounts", "gini", "hhi", "orders_12m",
+                                                         "average_order_value", "repeat_purchase_rate", "new_accounts")]
+    t = pd.DataFrame({"kpi": [k for k, _ in kpis], "plan_value": 1.0, "target": [v for _, v in kpis], "actual": 1.0,
+                      "change": 0.0, "status": ["off track", "met"] + ["no target"] * 8})
+    rows, left = _tiny(kpis=t).kpi_rows_shown(6)
+    assert list(rows["kpi"]) == ["retention_rate", "nps", "revenue_12m", "active_accounts", "average_order_value",
+                                 "repeat_purchase_rate"]
+    assert left == 4

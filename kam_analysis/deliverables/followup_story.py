@@ -32,6 +32,9 @@ OUTCOMES = ("grown", "stable", "declined", "lost")
 #: does not mention it (an unreported action is never called overdue: its status is unknown)
 ACTION_BUCKETS = ("done", "in progress", "not started", "overdue", "dropped", "not reported")
 _KPI_STATUS = ("met", "on track", "off track", "no target", "no data")
+#: rows of the KPI table on a page; the KPIs without a target shown first when there is room
+KPI_ROWS = 8
+MAIN_KPIS = ["revenue_12m", "active_accounts", "retention_rate", "average_order_value", "repeat_purchase_rate", "nps"]
 #: the status colour (present.theme RAG) of each outcome, action bucket and KPI status, on every deliverable
 STATUS_RAG: dict[str, str] = {"grown": "green", "stable": "n/a", "declined": "amber", "lost": "red",
                               "done": "green", "in progress": "amber", "not started": "n/a", "overdue": "red",
@@ -75,6 +78,7 @@ class FollowUp:
     actions: pd.DataFrame | None = None
     recommendations: pd.DataFrame | None = None
     names: dict = field(default_factory=dict)
+    inactive: str = "Inactive accounts"  # the group of accounts not buying at the plan: not counted as moving
 
     # ------------------------------------------------------------------ figures
     def money(self, v) -> str:
@@ -141,6 +145,15 @@ class FollowUp:
         else:
             grew += "; none was lost"
         return grew[:1].upper() + grew[1:]
+
+    def revenue_sentence(self) -> str:
+        """"Key-account revenue went from €1.3m to €1.5m (+12%)", or "held at €1.3m" when it moved
+        by less than half a percent."""
+        then, now = self.revenue_then_now()
+        if then and abs(now / then - 1) < 0.005:
+            return f"Key-account revenue held at {self.money(now)}"
+        change = f" ({fmt_share(now / then - 1, decimals=0, signed=True)})" if then else ""
+        return f"Key-account revenue went from {self.money(then)} to {self.money(now)}{change}"
 
     def revenue_then_now(self) -> tuple[float, float]:
         t = self.key_accounts
@@ -212,6 +225,18 @@ class FollowUp:
         order = {"off track": 0, "on track": 1, "met": 2, "no target": 3, "no data": 4}
         out = pd.DataFrame(rows)
         return out.assign(_o=out["status"].map(order).fillna(5)).sort_values("_o", kind="stable")
+
+    def kpi_rows_shown(self, limit: int = KPI_ROWS) -> tuple[pd.DataFrame | None, int]:
+        """(rows, how many KPIs are left out): every KPI with a committed target, then the main
+        KPIs without one, at most ``limit`` rows (the full list is the KPI dashboard's)."""
+        rows = self.kpi_rows()
+        if rows is None:
+            return None, 0
+        rated = rows[~rows["status"].isin(["no target", "no data"])]
+        rest = rows[rows["status"].isin(["no target", "no data"])]
+        main = rest[rest["kpi"].isin(MAIN_KPIS)].assign(_m=lambda t: t["kpi"].map(MAIN_KPIS.index)).sort_values("_m")
+        shown = pd.concat([rated, main.drop(columns="_m")]).head(max(limit, len(rated)))
+        return shown, len(rows) - len(shown)
 
     @staticmethod
     def _trajectory(r) -> str:
@@ -304,7 +329,7 @@ class FollowUp:
         best = None
         for a in piv.index:
             for b in piv.columns:
-                if a != b and piv.loc[a, b] > 0 and (best is None or piv.loc[a, b] > best[2]):
+                if a != b and a != self.inactive and b != self.inactive and piv.loc[a, b] > 0 and (best is None or piv.loc[a, b] > best[2]):
                     best = (str(a), str(b), int(piv.loc[a, b]))
         return best
 
@@ -312,13 +337,15 @@ class FollowUp:
         piv = self.migration_matrix()
         if piv is None:
             return None
-        base = int(piv.to_numpy().sum())
-        stay = int(sum(piv.loc[a, a] for a in piv.index if a in piv.columns))
+        live = piv.loc[[a for a in piv.index if a != self.inactive]]  # not buying at the plan: nothing to move from
+        base = int(live.to_numpy().sum())
+        stay = int(sum(live.loc[a, a] for a in live.index if a in live.columns))
         moved = base - stay
         if not base:
             return None
-        text = (f"{fmt_count(moved)} of the {_plural(base, 'account')} of the committed segmentation "
-                f"({fmt_share(moved / base, decimals=0)}) are in another segment now")
+        buying = " buying at the plan" if len(live) < len(piv) else ""
+        text = (f"{fmt_count(moved)} of the {_plural(base, 'account')}{buying} "
+                f"({fmt_share(moved / base, decimals=0)}) have left their committed segment")
         if (mv := self.largest_move()) is not None:
             text += f"; the largest move: {fmt_count(mv[2])} from {mv[0]} to {mv[1]}"
         return text
@@ -350,10 +377,10 @@ class FollowUp:
             else:
                 over = a[a["bucket"] == "overdue"]
                 if len(over):
-                    per = over["owner"].value_counts()
+                    per = over["owner"].map(person).value_counts()
                     out.append(("Reassign overdue actions",
                                 f"{_plural(len(over), 'action')} past due and not done: " +
-                                ", ".join(f"{o} {fmt_count(k)}" for o, k in per.head(4).items()) +
+                                ", ".join(f"{o} ({fmt_count(k)})" for o, k in per.head(4).items()) +
                                 ("; and others" if len(per) > 4 else "")))
                 nr = a[a["bucket"] == "not reported"]
                 if len(nr):
@@ -393,8 +420,7 @@ class FollowUp:
         if kr is not None and kr["status"].isin(["met", "on track", "off track"]).any():
             rated = kr[kr["status"].isin(["met", "on track", "off track"])]
             met = int((rated["status"] == "met").sum())
-            out.append({"value": f"{met} of {len(rated)}", "label": "KPI targets met",
-                        "sub": f"{fmt_count((rated['status'] == 'on track').sum())} more on track",
+            out.append({"value": f"{met} of {len(rated)}", "label": "KPI targets met", "sub": _kpi_sub(rated),
                         "status": "green" if met == len(rated) else "amber"})
         a = self.action_rows()
         if a is not None:
@@ -409,13 +435,15 @@ class FollowUp:
     def as_dict(self) -> dict:
         """Everything the HTML dashboard's block shows, formatted (JSON-ready)."""
         ka = self.key_account_rows()
-        kr = self.kpi_rows()
+        kr, kpis_left = self.kpi_rows_shown(limit=12)
         owners = self.actions_by_owner()
         return {
             "title": "Since the last review" + (f" ({fmt_date(self.plan_as_of)})" if self.plan_as_of else ""),
             "headline": self.headline() + ".",
             "tiles": self.tiles(),
             "kpi_headline": _cap(self.kpi_headline() or "") or None,
+            "kpis_note": (f"The KPIs with a committed target and the main others; {_plural(kpis_left, 'more KPI')} "
+                          "without a target in the KPI dashboard's plan-against-actual sheet." if kpis_left else ""),
             "kpis": [] if kr is None else [
                 {k: r[k] for k in ("label", "plan", "target", "actual", "change", "trajectory", "status")}
                 | {"rag": STATUS_RAG.get(r["status"], "n/a")} for _, r in kr.iterrows()],
@@ -444,6 +472,32 @@ class FollowUp:
         return "What changes now: " + _join(shorts) if shorts else "Nothing in the plan needs to change now"
 
 
+def _kpi_sub(rated: pd.DataFrame) -> str:
+    """"1 more on track, 2 off track" under the KPI-targets tile."""
+    on, off = int((rated["status"] == "on track").sum()), int((rated["status"] == "off track").sum())
+    return ", ".join([x for x in (f"{fmt_count(on)} more on track" if on else "",
+                                  f"{fmt_count(off)} off track" if off else "") if x]) or "all met"
+
+
+def person(owner: str) -> str:
+    """An owner as a sentence names them: "Luca Romano (Key account manager)" -> "Luca Romano"."""
+    o = str(owner)
+    return o.split(" (")[0] if o.endswith(")") and " (" in o else o
+
+
+def short_name(name: str, n: int = 38) -> str:
+    """An account name cut to ``n`` characters, keeping the id a repeated name carries:
+    "Kensington Department Store … (C100290)"."""
+    name = str(name)
+    if len(name) <= n:
+        return name
+    if name.endswith(")") and " (" in name:
+        base, tag = name.rsplit(" (", 1)
+        keep = max(n - len(tag) - 4, 8)
+        return base[:keep].rstrip() + "… (" + tag
+    return name[: n - 1].rstrip() + "…"
+
+
 def _kpi_change(r, unit: str | None, currency: str) -> str:
     """A KPI's change since the plan: points for rates and scores, relative ("+6.0%") when the table
     says the change is relative (money and counts), else in the KPI's unit."""
@@ -465,10 +519,10 @@ def _cap(text: str) -> str:
 
 
 def _lc(text: str) -> str:
-    w = text.split(" ")
-    if w and w[0][:1].isupper() and sum(ch.isupper() for ch in w[0]) == 1:
-        w[0] = w[0][:1].lower() + w[0][1:]
-    return " ".join(w)
+    """A label mid-sentence, as the deck lower-cases one (acronyms kept: "net promoter score", "NPS")."""
+    from .deck_story._base import _lc_first  # at call time: the deck's story package imports this module
+
+    return _lc_first(text)
 
 
 def _short(head: str, f: FollowUp) -> str:
@@ -519,6 +573,7 @@ def load_followup(read: Callable[[str, tuple[str, ...]], pd.DataFrame | None], p
     returned = getattr(params.review, "actions_file", None) is not None or (
         actions is not None and bool((actions["status"].astype(str).str.strip().str.lower() != "not reported").any()))
     return FollowUp(key_accounts=ka, currency=params.client.currency, as_of=params.analysis.as_of_date,
+                    inactive=params.segmentation.key_accounts.tier_names.inactive,
                     actions_returned=returned, summary=get("plan_summary"), kpis=get("plan_kpis"), segments=get("plan_segments"),
                     migration=get("plan_migration"), coverage=get("plan_coverage"), actions=actions,
                     recommendations=get("plan_recommendations"), names=dict(names or {}))

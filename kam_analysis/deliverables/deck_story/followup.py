@@ -12,7 +12,8 @@ import pandas as pd
 from .._pptx import Box, SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_date, fmt_share, fmt_top
 from ...present.theme import tint
-from ..followup_story import ACTION_BUCKETS, OUTCOMES, PLAN_TABLES, STATUS_RAG, FollowUp, load_followup
+from ..followup_story import (ACTION_BUCKETS, KPI_ROWS, OUTCOMES, PLAN_TABLES, STATUS_RAG, FollowUp, _kpi_sub,
+                              load_followup, person, short_name)
 from ._base import _bullets, DeckData, IN, SlideSpec, Source, _takeaway, _text, _tiles
 
 SECTION = "since"
@@ -56,7 +57,7 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
     if rated is not None and len(rated):
         met = int((rated["status"] == "met").sum())
         tiles.append((f"{met} of {len(rated)}", "KPI targets met", "green" if met == len(rated) else "amber"))
-        subs.append(f"{fmt_count((rated['status'] == 'on track').sum())} more on track")
+        subs.append(_kpi_sub(rated))
     a = f.action_rows()
     if a is not None:
         if f.actions_returned:
@@ -106,7 +107,7 @@ def s_since_kpis(d: DeckData) -> list[SlideSpec]:
     f = followup(d)
     if f is None:
         return []
-    rows = f.kpi_rows()
+    rows, left = f.kpi_rows_shown(KPI_ROWS)
     if rows is None:
         d.skip("KPIs against the plan's targets", "the plan committed no KPI to follow")
         return []
@@ -131,9 +132,11 @@ def s_since_kpis(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec(SECTION, "Table", title, draw, topic="KPIs against the plan's targets",
                       source=_source(d, f, "plan_kpis"),
-                      footnote="Changes in rates and scores are in percentage points. Met: at or beyond the target now; "
-                               "on track: the gap is closing at least as fast as the time to the target passes; off "
-                               "track: behind that pace.",
+                      footnote="Changes in rates and scores are in percentage points, in money and counts relative "
+                               "to the plan. Met: at or beyond the target now; on track: the gap is closing at least as "
+                               "fast as the time to the target passes; off track: behind that pace." + (
+                                   f" The KPIs with a committed target and the main others; {fmt_count(left)} more "
+                                   "without a target are in the KPI dashboard." if left else ""),
                       notes="Each KPI is recomputed on the new data with the plan run's definition and compared with "
                             "the value at the plan and the committed target; the trajectory compares the share of the "
                             "gap closed with the share of the time elapsed.")]
@@ -146,11 +149,8 @@ def s_since_key_accounts(d: DeckData) -> list[SlideSpec]:
         return []
     ka = f.key_account_rows()
     shown = ka.head(KEY_ACCOUNTS_ON_CHART)
-    then, now = f.revenue_then_now()
-    change = f" ({fmt_share(now / then - 1, decimals=0, signed=True)})" if then else ""
     c = f.outcome_counts()
-    title = (f"Key-account revenue went from {f.money(then)} to {f.money(now)}{change}: " +
-             ", ".join(f"{fmt_count(c[o])} {o}" for o in OUTCOMES if c[o]))
+    title = f.revenue_sentence() + ": " + ", ".join(f"{fmt_count(c[o])} {o}" for o in OUTCOMES if c[o])
     take = []
     for o in OUTCOMES:
         g = ka[ka["outcome"] == o]
@@ -160,7 +160,8 @@ def s_since_key_accounts(d: DeckData) -> list[SlideSpec]:
         line = [(f"{_cap(o)} ({fmt_count(len(g))}): ", True), (f"{f.money(t0)} then, {f.money(t1)} now", False)]
         if o in ("lost", "declined"):
             names = g["name"].head(3).tolist()
-            line.append(("; " + ", ".join(_text(x, 40) for x in names) + (" and others" if len(g) > 3 else ""), False))
+            line.append(("; " + ", ".join(short_name(x, 40) for x in names) + (" and others" if len(g) > 3 else ""),
+                         False))
         take.append(line)
     for head, text in (("Still key: ", f.still_key_text()), ("Cross-sell: ", f.whitespace_text())):
         if text:
@@ -169,7 +170,7 @@ def s_since_key_accounts(d: DeckData) -> list[SlideSpec]:
                                                                         shown["revenue_now"].max(), 0)))
 
     def draw(cv: SlideCanvas):
-        cats = [_text(x, 38) for x in shown["name"]]
+        cats = [short_name(x, 38) for x in shown["name"]]
         cv.bar_chart(cv.region("Chart"), cats, {"At the plan": shown["revenue_plan"].tolist(),
                                                 "Now": shown["revenue_now"].tolist()},
                      number_format=money_fmt, horizontal=True, colors=[tint(cv.style.primary, 0.55), cv.style.primary])
@@ -204,8 +205,8 @@ def s_since_actions(d: DeckData) -> list[SlideSpec]:
         rag = [STATUS_RAG[b] for b in ACTION_BUCKETS if b in owners.columns]
         over = a[a["bucket"] == "overdue"].sort_values("due_date")
         for _, r in over.head(3).iterrows():
-            take.append([(f"{_text(r['name'], 30)}: ", True),
-                         (f"{_text(r['action'], 70)} ({_text(r['owner'], 30)}, due {fmt_date(r['due_date'])})", False)])
+            take.append([(f"{short_name(r['name'], 34)}: ", True),
+                         (f"{_text(r['action'], 70)} ({person(r['owner'])}, due {fmt_date(r['due_date'])})", False)])
         nr = int((a["bucket"] == "not reported").sum())
         if nr:
             take.append([("Not reported: ", True), (f"{fmt_count(nr)} action{'s' if nr != 1 else ''} the returned file "
@@ -234,7 +235,9 @@ def s_since_actions(d: DeckData) -> list[SlideSpec]:
         if rag is not None:  # not started, dropped and not reported: three greys, lightest for the unknown
             greys = iter([c.style.na, tint(c.style.na, 0.35), tint(c.style.na, 0.65)])
             colors = [col if x != "n/a" else next(greys) for col, x in zip(colors, rag)]
-        c.bar_chart(c.region("Chart"), [_text(o, 30) for o in owners.index], series, number_format="0",
+        cats = [person(o) for o in owners.index]
+        cats = cats if len(set(cats)) == len(cats) else list(owners.index)  # the role tells two namesakes apart
+        c.bar_chart(c.region("Chart"), [_text(o, 36) for o in cats], series, number_format="0",
                     horizontal=True, stacked=True, colors=colors, label_format="0;-0;;")  # no label on an empty part
         _takeaway(c, take[:5], heading="Overdue first" if f.actions_returned else "Action status")
 
