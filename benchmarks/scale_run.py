@@ -84,6 +84,8 @@ def _accounts(run_dir: Path) -> pd.DataFrame:
 
 def _segments(seg: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Ranks over the grown portfolio, and a CLV for every live account (the worst case for the workbook)."""
+    if "selection_score" not in seg:
+        return seg
     live = seg["selection_score"].notna()
     seg["selection_rank"] = seg["selection_score"].rank(ascending=False, method="first")
     for c, make in (("clv", lambda n: rng.gamma(2.0, 4000.0, n)), ("p_alive", lambda n: rng.uniform(0.2, 1, n)),

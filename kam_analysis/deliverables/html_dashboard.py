@@ -34,11 +34,15 @@ from ..phases.review import ALL_ACCOUNTS
 from ._kpi_history import history_data
 from ._kpi_tiles import NO_TARGET_NOTE, baseline_tiles, programme_sentence
 
-__all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "render_dashboard",
+__all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "matrix_points", "render_dashboard",
            "baseline_change_text"]
 
 TEMPLATE = "dashboard.html.j2"
 #: the churn-risk bands the at-risk list shows (a low band is not "at risk")
+#: accounts drawn one by one on the portfolio matrix; beyond, the rest are counted on a grid
+MATRIX_POINTS = 1_500
+#: squares per side of the portfolio matrix's grid of counts
+MATRIX_GRID = 25
 TREND_KPIS = ["revenue", "ordering_accounts", "average_order_value", "period_retention_rate"]
 SCORECARD_KPIS = ["revenue_12m", "retention_rate", "revenue_growth_yoy", "average_order_value",
                   "repeat_purchase_rate", "nps"]
@@ -157,13 +161,16 @@ def collect_dashboard_data(run) -> dict:
             m = m.merge(summary[["account_id", "revenue_12m"]], on="account_id", how="left")
             m["name"] = m["account_id"].astype(str).map(names).fillna(m["account_id"].astype(str))
             m = m.dropna(subset=["attractiveness", "relative_strength"])
-            matrix = _records(m, ["name", "segment", "attractiveness", "relative_strength", "is_key", "revenue_12m"])
+            matrix, data["matrix_density"], data["matrix_counts"] = matrix_points(m)
         else:
             notes.append("Portfolio matrix: the segmentation has no attractiveness and relative-strength scores.")
     else:
         notes.append("Segment filter and portfolio matrix: the accounts have no segment in this review.")
     data["segments"] = segment_names
     data["matrix"] = matrix
+    data.setdefault("matrix_density", [])
+    data.setdefault("matrix_counts", {})
+    data["matrix_grid"] = MATRIX_GRID
     # at-risk list
     risk = run.read_table("churn_risk", columns=("account_id", "risk_score", "revenue_at_risk"))
     at_risk, at_risk_counts = [], {}
@@ -243,6 +250,38 @@ def followup_data(run) -> dict | None:
     names = run.account_display_names().to_dict() if run.has_data("accounts") else {}
     f = load_followup(read, run.params, names)
     return None if f is None else f.as_dict()
+
+
+def matrix_points(m: pd.DataFrame) -> tuple[list[dict], list[dict], dict]:
+    """The portfolio matrix as the page draws it: bubbles, shaded squares and counts.
+
+    Up to :data:`MATRIX_POINTS` accounts every account is a bubble. Beyond, a bubble is drawn
+    for the key accounts (at most ``MATRIX_POINTS``, the largest) and for the largest accounts
+    by revenue (the largest overall and the largest of each segment, so the segment filter
+    always has bubbles); every other
+    account is counted in a square of a :data:`MATRIX_GRID` x :data:`MATRIX_GRID` grid of its
+    segment (the page shades it by the count). So 200,000 accounts cost a few hundred
+    kilobytes, not 30 MB, and the page stays responsive.
+
+    Returns (bubbles, squares ``{segment, i, j, n}`` with i across (strength) and j up
+    (attractiveness), accounts per segment and in all).
+    """
+    m = m.sort_values(["revenue_12m", "account_id"], ascending=[False, True], na_position="last")
+    counts = {ALL_ACCOUNTS: int(len(m)), **{str(k): int(v) for k, v in m["segment"].value_counts().items()}}
+    cols = ["name", "segment", "attractiveness", "relative_strength", "is_key", "revenue_12m"]
+    if len(m) <= MATRIX_POINTS:
+        return _records(m, cols), [], counts
+    per_segment = max(MATRIX_POINTS // max(m["segment"].nunique(), 1) // 2, 1)
+    pick = m.head(MATRIX_POINTS // 2).index.union(m.groupby("segment", sort=False).head(per_segment).index)
+    if "is_key" in m:  # the key accounts (bounded by the managers' capacity; the largest if ever more)
+        pick = pick.union(m.index[m["is_key"].fillna(False).astype(bool)][:MATRIX_POINTS])
+    bubbles, rest = m.loc[m.index.isin(pick)], m.loc[~m.index.isin(pick)]
+    g = MATRIX_GRID
+    cells = pd.DataFrame({"segment": rest["segment"].astype(str),
+                          "i": np.clip((rest["relative_strength"].to_numpy(float) * g).astype(int), 0, g - 1),
+                          "j": np.clip((rest["attractiveness"].to_numpy(float) * g).astype(int), 0, g - 1)})
+    squares = cells.groupby(["segment", "i", "j"], sort=True).size().rename("n").reset_index()
+    return _records(bubbles, cols), _records(squares, ["segment", "i", "j", "n"]), counts
 
 
 def churn_unsupported_text(run) -> str:
