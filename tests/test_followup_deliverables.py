@@ -174,6 +174,14 @@ def test_titles_carry_the_planted_counts_and_money(followup_run, followup_deck):
     assert titles[5] == "What changes now: replace 2 lost key accounts and re-plan 1 declining key account"
 
 
+def test_no_note_or_source_line_is_cut(followup_deck):
+    for _, title, texts in _since(followup_deck):
+        for t in texts:
+            for line in t.splitlines():
+                if line.startswith(("Note:", "Source:")):
+                    assert not line.endswith("…"), (title, line)
+
+
 def test_kpi_changes_are_in_points_and_money_in_one_format(followup_deck):
     _, _, texts = _since(followup_deck)[1]
     assert "-4.0 pts" in texts and "+3.0 pts" in texts  # retention (a rate) and NPS (a score) in points

@@ -132,11 +132,10 @@ def s_since_kpis(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec(SECTION, "Table", title, draw, topic="KPIs against the plan's targets",
                       source=_source(d, f, "plan_kpis"),
-                      footnote="Changes in rates and scores are in percentage points, in money and counts relative "
-                               "to the plan. Met: at or beyond the target now; on track: the gap is closing at least as "
-                               "fast as the time to the target passes; off track: behind that pace." + (
-                                   f" The KPIs with a committed target and the main others; {fmt_count(left)} more "
-                                   "without a target are in the KPI dashboard." if left else ""),
+                      footnote="Rates and scores change in points, money and counts relative to the plan. Met: "
+                               "target reached; on track: the gap closes at least as fast as the time passes; off "
+                               "track: slower." + (f" {fmt_count(left)} more KPIs without a target are in the KPI "
+                                                   "dashboard." if left else ""),
                       notes="Each KPI is recomputed on the new data with the plan run's definition and compared with "
                             "the value at the plan and the committed target; the trajectory compares the share of the "
                             "gap closed with the share of the time elapsed.")]
