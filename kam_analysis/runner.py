@@ -562,8 +562,11 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         manifest["inputs"] = list(_input_hashes(params).values())
         manifest["validation"] = {"warnings": [str(w) for w in report.warnings], "stats": report.stats}
         # what left the client's database: rows and bytes (Arrow size) of each warehouse table's extract
+        # and whether the account-level tables were aggregated in the engine (and what those results weighed)
         manifest["warehouse"] = {name: {"source": source, "rows": report.stats[name].get("warehouse_rows"),
-                                        "bytes_received": report.stats[name].get("warehouse_bytes")}
+                                        "bytes_received": report.stats[name].get("warehouse_bytes"),
+                                        **{k: report.stats[name][k] for k in ("aggregated_in_engine", "aggregates_bytes")
+                                           if k in report.stats[name]}}
                                  for name, (source, _extract, _key) in report.extracts.items()}
         manifest["prepare_seconds"] = round(time.perf_counter() - t0, 3)
         for w in report.warnings:

@@ -240,4 +240,27 @@ def test_a_run_prepared_from_a_database_equals_the_file_run(tmp_path, monkeypatc
     assert st["orders"] == file_report.stats["transactions"]["orders"]
     assert st["warehouse_rows"] == len(pd.read_parquet(tmp_path / "run_wh" / "data" / "transactions.parquet"))
     assert st["warehouse_bytes"] > 0
+    # the account-level tables were aggregated in the engine: only account-level rows came back for them
+    assert st["aggregated_in_engine"] is True and 0 < st["aggregates_bytes"]
     assert not any((tmp_path / "run_wh").rglob("*.duckdb")) and not (tmp_path / "run_wh" / ".duckdb_tmp").exists()
+
+
+def test_an_amount_held_as_text_is_read_by_the_file_rules_and_aggregated_locally(tmp_path, monkeypatch):
+    """A database column of text amounts ('1,234.50', '(12.00)'): it leaves the engine as text, the file
+    rules read it, and the account tables are aggregated from the extract (not in the engine)."""
+    from kam_analysis.data.prepare import prepare_run_data
+
+    db = tmp_path / "wh.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE orders (order_no VARCHAR, cust VARCHAR, day DATE, amount VARCHAR)")
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)",
+                    [("O1", "A1", dt.date(2025, 3, 1), "1,234.50"), ("O2", "A1", dt.date(2025, 4, 1), "(12.00)"),
+                     ("O3", "A2", dt.date(2025, 5, 1), "€ 80")])
+    con.close()
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    params = load_params(_params(tmp_path, {"backend": "duckdb", "table": "orders", "connection": "KAM_WH"}))
+    report = prepare_run_data(params, tmp_path / "run")
+    assert report.stats["transactions"]["aggregated_in_engine"] is False
+    summary = pd.read_parquet(tmp_path / "run" / "tables" / "account_summary.parquet").set_index("account_id")
+    assert summary.loc["A1", "revenue"] == pytest.approx(1222.50) and summary.loc["A1", "n_orders"] == 1
+    assert summary.loc["A2", "revenue"] == pytest.approx(80.0)

@@ -104,6 +104,7 @@ def test_the_engagement_runs_from_postgresql_with_every_table_equal(file_client,
     wh = json.loads(manifest)["warehouse"]
     assert wh["transactions"]["source"] == "postgres table kam_demo.transactions"
     assert wh["transactions"]["rows"] == len(tables["transactions"]) and wh["transactions"]["bytes_received"] > 0
+    assert wh["transactions"]["aggregated_in_engine"] is True and wh["transactions"]["aggregates_bytes"] > 0
     # the password is nowhere: not on the terminal, not in any file the run wrote
     assert password not in terminal
     for f in run.rglob("*"):
@@ -117,3 +118,6 @@ def test_the_engagement_runs_from_spark_with_every_table_equal(file_client, spar
     params = warehouse_params(file_params, tmp_path / "spark.yaml", backend="pyspark", connection=None, tables=names)
     run, _terminal = _run(params, capsys)
     _assert_same_tables(reference, run)
+    import json
+
+    assert json.loads((run / "manifest.json").read_text())["warehouse"]["transactions"]["aggregated_in_engine"] is True

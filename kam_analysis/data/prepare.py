@@ -119,7 +119,16 @@ def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
             "present_columns": report.present_columns,
         }, indent=2, default=str), encoding="utf-8")
         run = Run(run_dir, params)
-        for name, df in aggregate_tables(con, params, data_dir).items():
+        engine = None
+        if params.data.transactions.warehouse is not None:
+            from .warehouse import engine_aggregates
+
+            # account-level results computed where the orders live; None: aggregated here from the extract
+            engine = engine_aggregates(params)
+            report.stats["transactions"]["aggregated_in_engine"] = engine is not None
+            if engine is not None:
+                report.stats["transactions"]["aggregates_bytes"] = int(engine["bytes"])
+        for name, df in aggregate_tables(con, params, data_dir, engine).items():
             run.write_table(name, df)
         return report
     finally:
@@ -178,7 +187,7 @@ def active_sql(last_order: str, *, as_of: str, churn_days: int) -> str:
 
 
 def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path, *,
-                            as_of=None) -> pd.DataFrame:
+                            as_of=None, engine: dict | None = None) -> pd.DataFrame:
     """One row per account as it stood on ``as_of`` (default: the run's as-of date), in DuckDB.
 
     Orders and survey responses after ``as_of`` are left out; windows (last 12 months,
@@ -189,6 +198,10 @@ def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data
     :func:`kam_analysis.metrics.activity.is_active`). Leaves the temporary views ``t``
     (transactions) and ``orders`` (lines summed per order) on ``con`` for callers that
     aggregate further.
+
+    ``engine``: the order-derived columns already computed where the transactions live
+    (:func:`kam_analysis.data.warehouse.engine_aggregates`, the same definitions in Ibis); then
+    no order line is read here and ``orders`` is not made.
     """
     a = params.analysis
     as_of_date = pd.Timestamp(as_of or a.as_of_date).date()
@@ -198,15 +211,15 @@ def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data
     as_of = f"DATE '{as_of_date}'"
     counted = counted_order_sql("revenue")
     con.execute(f"CREATE OR REPLACE TEMP VIEW t AS SELECT * FROM {t} WHERE order_date <= {as_of}")
-    # Money is summed as DECIMAL: exact, so the totals do not depend on the order in which
-    # DuckDB's threads add rows up (double sums would differ in the last bits between runs).
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE orders AS
-        SELECT account_id, order_id, min(order_date) AS order_date, {exact_sum('net_revenue')} AS revenue,
-               {exact_sum('gross_margin')} AS gross_margin
-        FROM t GROUP BY account_id, order_id""")
-    per_acc = con.execute(f"""
-        WITH per AS (
+    if engine is None:
+        # Money is summed as DECIMAL: exact, so the totals do not depend on the order in which
+        # DuckDB's threads add rows up (double sums would differ in the last bits between runs).
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE orders AS
+            SELECT account_id, order_id, min(order_date) AS order_date, {exact_sum('net_revenue')} AS revenue,
+                   {exact_sum('gross_margin')} AS gross_margin
+            FROM t GROUP BY account_id, order_id""")
+        per_sql = f"""
         SELECT account_id,
                min(order_date) FILTER (WHERE {counted}) AS first_order_date,
                max(order_date) FILTER (WHERE {counted}) AS last_order_date,
@@ -219,14 +232,29 @@ def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data
                count(*) FILTER (WHERE {counted} AND order_date > {as_of} - INTERVAL 12 MONTH) AS orders_12m,
                count(*) FILTER (WHERE {counted} AND order_date <= {as_of} - INTERVAL 12 MONTH
                                 AND order_date > {as_of} - INTERVAL 24 MONTH) AS orders_prev_12m
-        FROM orders GROUP BY account_id)
+        FROM orders GROUP BY account_id"""
+        breadth_sql = """
+        SELECT account_id, count(DISTINCT category) AS n_categories, count(DISTINCT channel) AS n_channels
+        FROM t GROUP BY account_id"""
+    else:
+        con.register("engine_per_account", engine["per_account"])
+        con.register("engine_breadth", engine["breadth"])
+        per_sql = """
+        SELECT account_id, CAST(first_order_date AS DATE) AS first_order_date,
+               CAST(last_order_date AS DATE) AS last_order_date, CAST(n_orders AS BIGINT) AS n_orders,
+               revenue::DOUBLE AS revenue, gross_margin::DOUBLE AS gross_margin, revenue_12m::DOUBLE AS revenue_12m,
+               revenue_prev_12m::DOUBLE AS revenue_prev_12m, CAST(orders_12m AS BIGINT) AS orders_12m,
+               CAST(orders_prev_12m AS BIGINT) AS orders_prev_12m
+        FROM engine_per_account"""
+        breadth_sql = ("SELECT account_id, CAST(n_categories AS BIGINT) AS n_categories, "
+                       "CAST(n_channels AS BIGINT) AS n_channels FROM engine_breadth")
+    per_acc = con.execute(f"""
+        WITH per AS ({per_sql})
         SELECT *, date_diff('day', last_order_date, {as_of}) AS recency_days,
                date_diff('day', first_order_date, {as_of}) AS tenure_days,
                {active_sql('last_order_date', as_of=as_of, churn_days=a.churn_days)} AS active
         FROM per""").df()
-    breadth = con.execute("""
-        SELECT account_id, count(DISTINCT category) AS n_categories, count(DISTINCT channel) AS n_channels
-        FROM t GROUP BY account_id""").df()
+    breadth = con.execute(breadth_sql).df()
     accounts = con.execute(f"SELECT * FROM {acc}").df()
     summary = accounts.merge(per_acc, on="account_id", how="left").merge(breadth, on="account_id", how="left")
     if has_surveys:
@@ -252,8 +280,10 @@ def compute_account_summary(con: duckdb.DuckDBPyConnection, params: Params, data
     return summary.sort_values("account_id", kind="stable").reset_index(drop=True)
 
 
-def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path) -> dict[str, pd.DataFrame]:
-    """Aggregate the clean transactions (Parquet) to account-level frames, in DuckDB.
+def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: Path,
+                     engine: dict | None = None) -> dict[str, pd.DataFrame]:
+    """Aggregate the clean transactions (Parquet) to account-level frames, in DuckDB, or finish
+    those the warehouse computed (``engine``, :func:`kam_analysis.data.warehouse.engine_aggregates`).
 
     Returns
     -------
@@ -263,18 +293,29 @@ def aggregate_tables(con: duckdb.DuckDBPyConnection, params: Params, data_dir: P
         scores), ``account_period`` (account x period: revenue, orders, margin) and
         ``account_category`` (account x product category: revenue, orders).
     """
-    summary = compute_account_summary(con, params, data_dir)
+    summary = compute_account_summary(con, params, data_dir, engine=engine)
     a = params.analysis
-    period = con.execute(f"""
-        SELECT account_id, CAST(date_trunc('{a.period}', order_date) AS DATE) AS period_start,
-               sum(revenue)::DOUBLE AS revenue, count(*) FILTER (WHERE {counted_order_sql('revenue')}) AS orders,
-               sum(gross_margin)::DOUBLE AS gross_margin
-        FROM orders GROUP BY ALL ORDER BY account_id, period_start""").df()
+    if engine is None:
+        period = con.execute(f"""
+            SELECT account_id, CAST(date_trunc('{a.period}', order_date) AS DATE) AS period_start,
+                   sum(revenue)::DOUBLE AS revenue, count(*) FILTER (WHERE {counted_order_sql('revenue')}) AS orders,
+                   sum(gross_margin)::DOUBLE AS gross_margin
+            FROM orders GROUP BY ALL ORDER BY account_id, period_start""").df()
+        category = con.execute(f"""
+            SELECT account_id, coalesce(category, '(none)') AS category, {exact_sum('net_revenue')}::DOUBLE AS revenue,
+                   count(DISTINCT order_id) AS orders
+            FROM t GROUP BY ALL ORDER BY account_id, category""").df()
+    else:
+        con.register("engine_period", engine["period"])
+        con.register("engine_category", engine["category"])
+        period = con.execute("""
+            SELECT account_id, CAST(period_start AS DATE) AS period_start, revenue::DOUBLE AS revenue,
+                   CAST(orders AS BIGINT) AS orders, gross_margin::DOUBLE AS gross_margin
+            FROM engine_period ORDER BY account_id, period_start""").df()
+        category = con.execute("""
+            SELECT account_id, category, revenue::DOUBLE AS revenue, CAST(orders AS BIGINT) AS orders
+            FROM engine_category ORDER BY account_id, category""").df()
     period["period_start"] = pd.to_datetime(period["period_start"])
-    category = con.execute(f"""
-        SELECT account_id, coalesce(category, '(none)') AS category, {exact_sum('net_revenue')}::DOUBLE AS revenue,
-               count(DISTINCT order_id) AS orders
-        FROM t GROUP BY ALL ORDER BY account_id, category""").df()
     return {"account_summary": summary, "account_period": period, "account_category": category}
 
 

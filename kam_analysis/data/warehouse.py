@@ -40,7 +40,7 @@ from . import row_rules
 from .contract import PLACEHOLDERS, Table
 from .readers import ROW_COLUMN, header_key, sql_ident, sql_str
 
-__all__ = ["connection_url", "connect", "scrub", "stage_warehouse", "name_rows", "KEY_COLUMN",
+__all__ = ["connection_url", "connect", "scrub", "stage_warehouse", "name_rows", "engine_aggregates", "KEY_COLUMN",
            "CONNECTIONS_FILE_ENV", "BATCH_ROWS"]
 
 #: environment variable naming the consultant's own connections file (default ~/.config/kam/connections.yaml)
@@ -189,6 +189,18 @@ def _native(dtype, contract_dtype: str) -> bool:
     return False
 
 
+def _mapping(table: Table, spec: FileSpec, names: list[str]) -> dict[str, str]:
+    """Contract column -> the source's column (as for a file: exact name, else case and spaces ignored)."""
+    by_key = {header_key(c): c for c in names}
+    mapped = {}
+    for c in table.columns:
+        client = spec.columns.get(c.name, c.name)
+        actual = client if client in names else by_key.get(header_key(client))
+        if actual is not None:
+            mapped[c.name] = actual
+    return mapped
+
+
 def _key_columns(table: Table, spec: FileSpec, mapped: dict[str, str]) -> list[str]:
     if spec.warehouse.key:
         return list(spec.warehouse.key)
@@ -216,13 +228,7 @@ def stage_warehouse(ck, table: Table, spec: FileSpec, view: str, required_client
     t = _source_table(backend, spec, table.name, url_secrets)
     try:
         schema = t.schema()
-        by_key = {header_key(c): c for c in schema.names}
-        mapped = {}
-        for c in table.columns:
-            client = spec.columns.get(c.name, c.name)
-            actual = client if client in schema.names else by_key.get(header_key(client))
-            if actual is not None:
-                mapped[c.name] = actual
+        mapped = _mapping(table, spec, schema.names)
         if any(c not in mapped for c in table.required_columns) or any(
                 c in spec.columns and c not in mapped for c in (col.name for col in table.columns)):
             _empty_view(con_duck, view, schema.names)
@@ -417,3 +423,119 @@ def name_rows(con: duckdb.DuckDBPyConnection, problems: list[Problem], source: s
 
     return [dataclasses.replace(p, message=rename(p.message), examples=tuple(rename(str(e)) for e in p.examples))
             if p.file == source else p for p in problems]
+
+
+# --------------------------------------------------------------------------- aggregation in the engine
+_CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_TRUNCATE = {"month": "M", "quarter": "Q", "year": "Y"}
+
+
+def _clean_text(col, dtype):
+    """The engine's spelling of validation's text rule: control characters removed, trimmed, and
+    empty or a placeholder ('N/A', '-') read as no value."""
+    import ibis
+
+    s = (col if dtype.is_string() else col.cast("string")).re_replace(_CONTROL_RE, "").strip()
+    return (s.lower().isin([p for p in PLACEHOLDERS if p]) | (s == "")).ifelse(ibis.null("string"), s)
+
+
+def _clean_transactions(t, spec: FileSpec, params: Params):
+    """The clean transactions (validation's ``v_transactions``) as an expression in the engine, or None when
+    a column needs the local file rules (a date or an amount the engine holds as text, a zoned timestamp)."""
+    import ibis
+
+    from .contract import CONTRACT
+
+    schema = t.schema()
+    mapped = _mapping(CONTRACT["transactions"], spec, schema.names)
+    for name in ("order_date", "net_revenue", "gross_margin", "cost"):
+        if name in mapped:
+            dtype = schema[mapped[name]]
+            contract = "date" if name == "order_date" else "number"
+            if not _native(dtype, contract) or getattr(dtype, "timezone", None):
+                return None
+    a = params.analysis
+    d = t[mapped["order_date"]].cast("date")
+    money = "decimal(38, 4)"  # exact sums, as data.prepare.exact_sum
+
+    def amount(name):
+        return t[mapped[name]].cast("float64")
+
+    cols = {"account_id": _clean_text(t[mapped["account_id"]], schema[mapped["account_id"]]), "order_date": d,
+            "net_revenue": amount("net_revenue")}
+    cols["order_id"] = (_clean_text(t[mapped["order_id"]], schema[mapped["order_id"]]) if "order_id" in mapped
+                        else cols["account_id"].concat(" ", d.cast("string")))
+    cols["gross_margin"] = (amount("gross_margin") if "gross_margin" in mapped else
+                            amount("net_revenue") - amount("cost") if "cost" in mapped else ibis.null("float64"))
+    for name in ("category", "channel"):
+        cols[name] = _clean_text(t[mapped[name]], schema[mapped[name]]) if name in mapped else ibis.null("string")
+    if "line_id" in mapped:
+        cols["line_id"] = _clean_text(t[mapped["line_id"]], schema[mapped["line_id"]])
+    keep = d <= ibis.date(a.as_of_date)
+    if a.history_start:
+        keep &= d >= ibis.date(a.history_start)
+    clean = t.filter(keep).select(**cols)
+    clean = clean.filter(clean.account_id.notnull() & clean.order_date.notnull() & clean.net_revenue.notnull())
+    if "line_id" in mapped:
+        clean = clean.distinct()  # copies of one line of an order (data.orders)
+    return clean.mutate(revenue_x=clean.net_revenue.cast(money), margin_x=clean.gross_margin.cast(money))
+
+
+def engine_aggregates(params: Params) -> dict | None:
+    """The order-derived parts of the account-level tables, computed in the transactions' engine.
+
+    Returns Arrow tables (account level: only they leave the engine): ``per_account`` (first and
+    last counted order, orders, revenue and margin, the trailing-12-month windows), ``breadth``
+    (categories and channels bought), ``period`` (account x period) and ``category`` (account x
+    category), with the definitions of :func:`kam_analysis.data.prepare.compute_account_summary`;
+    and ``bytes``, what they weighed. None when the transactions are not in a warehouse, or a
+    column needs the local file rules (then :mod:`kam_analysis.data.prepare` aggregates the extract).
+    """
+    import ibis
+    import pandas as pd
+
+    spec = params.data.transactions
+    if spec.warehouse is None:
+        return None
+    secrets = secrets_of(connection_url(spec, "transactions"))
+    backend = connect(spec, "transactions")
+    try:
+        clean = _clean_transactions(_source_table(backend, spec, "transactions", secrets), spec, params)
+        if clean is None:
+            return None
+        a = params.analysis
+        as_of = pd.Timestamp(a.as_of_date)
+        lo12 = ibis.date((as_of - pd.DateOffset(months=12)).date())
+        lo24 = ibis.date((as_of - pd.DateOffset(months=24)).date())
+        orders = clean.group_by(["account_id", "order_id"]).aggregate(
+            order_date=clean.order_date.min(), revenue=clean.revenue_x.sum(), gross_margin=clean.margin_x.sum())
+        counted = orders.revenue > 0  # data.prepare.counted_order_sql
+        last12 = orders.order_date > lo12
+        prev12 = (orders.order_date <= lo12) & (orders.order_date > lo24)
+        per = orders.group_by("account_id").aggregate(
+            first_order_date=orders.order_date.min(where=counted), last_order_date=orders.order_date.max(where=counted),
+            n_orders=orders.order_id.count(where=counted), revenue=orders.revenue.sum(),
+            gross_margin=orders.gross_margin.sum(), revenue_12m=orders.revenue.sum(where=last12),
+            revenue_prev_12m=orders.revenue.sum(where=prev12), orders_12m=orders.order_id.count(where=counted & last12),
+            orders_prev_12m=orders.order_id.count(where=counted & prev12))
+        breadth = clean.group_by("account_id").aggregate(n_categories=clean.category.nunique(),
+                                                         n_channels=clean.channel.nunique())
+        by_period = orders.mutate(period_start=orders.order_date.truncate(_TRUNCATE[a.period]).cast("date"))
+        period = by_period.group_by(["account_id", "period_start"]).aggregate(
+            revenue=by_period.revenue.sum(), orders=by_period.order_id.count(where=by_period.revenue > 0),
+            gross_margin=by_period.gross_margin.sum())
+        cat = clean.mutate(category=clean.category.fill_null("(none)"))
+        category = cat.group_by(["account_id", "category"]).aggregate(revenue=cat.revenue_x.sum(),
+                                                                      orders=cat.order_id.nunique())
+        out = {name: backend.to_pyarrow(expr) for name, expr in
+               (("per_account", per), ("breadth", breadth), ("period", period), ("category", category))}
+    except DataValidationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an engine error, scrubbed
+        raise _problem(spec, f"The {spec.warehouse.backend} source failed while aggregating: "
+                             f"{_first_line(exc, secrets)}",
+                       "check the table and the column mapping; docs/warehouses.md lists what each backend needs")
+    finally:
+        _disconnect(backend)
+    out["bytes"] = sum(tbl.nbytes for tbl in out.values())
+    return out
