@@ -35,7 +35,7 @@ from ._xlsx_stream import EXCEL_MAX_ROWS, clear_streamed_range, defer_rows, defe
 __all__ = [
     "FMT", "THIN", "rag_fill", "write_cell", "write_frame", "autofit_columns", "style_header_row",
     "set_workbook_properties", "save_workbook", "table_name", "title_block", "EXCEL_MAX_ROWS", "stored_rows",
-    "write_values",
+    "write_values", "POINTS_FMT", "RELATIVE_FMT", "note_cell",
 ]
 
 
@@ -213,6 +213,18 @@ def autofit_columns(ws: Worksheet, *, min_width: float = 8, max_width: float = 6
             widths[cell.column] = max(widths.get(cell.column, 0), longest * (1.15 if bold else 1.05) + 2)
     for col, w in widths.items():
         ws.column_dimensions[get_column_letter(col)].width = max(min_width, min(max_width, w))
+
+
+#: Excel number formats of a change: in points (shares x100 and scores), and relative
+POINTS_FMT = '+0.0" pts";-0.0" pts";0.0" pts"'
+RELATIVE_FMT = "+0.0%;-0.0%;0.0%"
+
+
+def note_cell(ws: Worksheet, row: int, col: int, text: str) -> Cell:
+    """A note in house style (small, italic, muted) at ``(row, col)``."""
+    c = write_cell(ws, row, col, text)
+    c.font = Font(italic=True, size=9, color=active_theme().muted)
+    return c
 
 
 def title_block(ws: Worksheet, title: str, subtitle: str = "", *, row: int = 1, col: int = 1) -> int:

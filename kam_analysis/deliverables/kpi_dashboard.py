@@ -28,7 +28,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
@@ -40,14 +39,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..metrics import (KPI_DEFINITIONS, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
                        kpi_unit)
 from ..phases.review import ALL_ACCOUNTS
-from ..data.planrun import NOT_REPORTED as NOT_REPORTED_STATUS
-from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_date, fmt_top, money_style
+from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top, money_style
 from ..present.theme import active_theme, tint
 from ._kpi_history import SHEET as HISTORY_SHEET, kpi_history_sheet
 from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
-from ._xlsx import (FMT, THIN, rag_fill, autofit_columns, save_workbook, set_workbook_properties, style_header_row,
-                    title_block, write_cell, write_frame)
-from .followup_story import STATUS_RAG
+from ._plan_sheet import SHEET as PLAN_SHEET, plan_sheet
+from ._xlsx import (FMT, POINTS_FMT, RELATIVE_FMT, THIN, rag_fill, autofit_columns, note_cell, save_workbook,
+                    set_workbook_properties, style_header_row, title_block, write_cell, write_frame)
 from .html_dashboard import SCORECARD_KPIS, TREND_KPIS, programme_size_data
 
 __all__ = ["build_kpi_dashboard", "header_footer_text"]
@@ -64,8 +62,7 @@ def _unit_format(unit: str | None, currency: str) -> str:
     return excel_number_format(unit or "score", currency, compact=False)
 
 
-_POINTS_FMT = '+0.0" pts";-0.0" pts";0.0" pts"'
-_RELATIVE_FMT = "+0.0%;-0.0%;0.0%"
+_POINTS_FMT, _RELATIVE_FMT = POINTS_FMT, RELATIVE_FMT
 _STATUS_BASIS = {"target": "Target", "baseline": "Baseline", "n/a": "–"}
 
 
@@ -126,8 +123,7 @@ def _page_setup(ws: Worksheet, *, client: str, title: str, landscape: bool = Tru
 
 
 def _note(ws: Worksheet, row: int, col: int, text: str) -> None:
-    c = write_cell(ws, row, col, text)
-    c.font = Font(italic=True, size=9, color=active_theme().muted)
+    note_cell(ws, row, col, text)
 
 
 def _tile(ws: Worksheet, row: int, col: int, tile: dict, currency: str) -> None:
@@ -372,7 +368,7 @@ def build_kpi_dashboard(run) -> Path:
     # ------------------------------------------------------------ detail sheets
     _detail_sheets(wb, run, notes)
     kpi_history_sheet(wb, run)  # the headline KPIs across the client's reviews
-    _plan_sheet(wb, run, notes)
+    plan_sheet(wb, run, notes)  # a follow-up review: the earlier plan measured now
     _operating_sheets(wb, run)
     _about_sheet(wb, run, notes)
     for sheet in wb.worksheets:
@@ -380,7 +376,7 @@ def build_kpi_dashboard(run) -> Path:
             single = sheet.title in {"Programme impact", "Migration", "About", "KPI vs target", "Trend data",
                                      HISTORY_SHEET}
             _page_setup(sheet, client=client, title=sheet.title,
-                        repeat_rows=None if single or sheet.title == "Plan vs actual" else "4:4",
+                        repeat_rows=None if single or sheet.title == PLAN_SHEET else "4:4",
                         fit_height=1 if single else 0)
     path = run.deliverable_path("kpi_dashboard.xlsx")
     save_workbook(wb, path, when=p.engagement.date or p.analysis.as_of_date)
@@ -610,153 +606,6 @@ def _lost_sheet(wb: Workbook, run, money: str) -> None:
 _P_EFFECT = "Probability of an effect this large by chance alone"
 _P_PRETREND = "Pre-programme check: probability the groups moved in parallel (low = already diverging)"
 _P_PLACEBO = "Placebo check: probability of the fake-start effect by chance (low = a warning)"
-
-
-_PLAN_BLOCKS = ("plan_summary", "plan_kpis", "plan_key_accounts", "plan_segments", "plan_migration", "plan_coverage",
-                "plan_actions", "plan_recommendations")
-
-
-def _plan_block(ws: Worksheet, row: int, title: str, df: pd.DataFrame, *, formats: dict, headers: dict,
-                table: str, status_col: str | None = None, row_formats: dict[str, list[str]] | None = None) -> int:
-    """One titled table of the Plan vs actual sheet at ``row``; returns the next free row."""
-    write_cell(ws, row, 1, title).font = Font(bold=True, size=11, color=active_theme().primary)
-    last, _ = write_frame(ws, df, start_row=row + 1, formats=formats, headers=headers, table=table, freeze=False)
-    for col, fmts in (row_formats or {}).items():
-        j = list(df.columns).index(col) + 1
-        for i, f in enumerate(fmts):
-            ws.cell(row=row + 2 + i, column=j).number_format = f
-    if status_col and len(df):
-        j = list(df.columns).index(status_col) + 1
-        for i, v in enumerate(df[status_col].astype(str)):
-            rag = STATUS_RAG.get(v, "n/a")
-            if rag in ("green", "amber", "red"):
-                ws.cell(row=row + 2 + i, column=j).fill = rag_fill(rag)
-    return last + 2
-
-
-def _plan_sheet(wb: Workbook, run, notes: list[str]) -> None:
-    """The "Plan vs actual" sheet of a follow-up review: what the earlier plan committed to, measured on
-    this run's data (the review phase's ``plan_*`` tables; docs/followup.md). No sheet without them."""
-    t = {n: run.read_table(n, missing_ok=True) for n in _PLAN_BLOCKS}
-    if t["plan_summary"] is None:
-        return
-    p = run.params
-    cur = p.client.currency
-    money = excel_number_format("currency", cur, compact=False)
-    summ = t["plan_summary"].set_index("metric")
-
-    def fig(metric, col="value"):
-        return summ[col].get(metric) if metric in summ.index else None
-
-    ws = wb.create_sheet("Plan vs actual")
-    plan_as_of = fig("plan_as_of", "text")
-    months = fig("months_since")
-    sub = (f"The plan made on data up to {fmt_date(pd.Timestamp(plan_as_of).date())}, measured on data up to "
-           f"{fmt_date(p.analysis.as_of_date)}" if plan_as_of else "The earlier plan, measured on today's data")
-    if months is not None and pd.notna(months):
-        sub += f" ({months:g} months later)"
-    title_block(ws, "Plan vs actual", sub)
-    row = 4
-    figures = [(m, lab) for m, lab in (
-        ("key_accounts", "Key accounts in the plan"), ("key_accounts_grown", "Grown"),
-        ("key_accounts_stable", "Stable"), ("key_accounts_declined", "Declined"), ("key_accounts_lost", "Lost"),
-        ("revenue_key_plan", "Their revenue at the plan (12 months)"),
-        ("revenue_key_now", "Their revenue now (12 months)"), ("kpis_with_target", "KPIs with a target"),
-        ("kpis_met", "Targets met"), ("kpis_on_track", "On track"), ("kpis_off_track", "Off track"),
-        ("actions", "Account-plan actions"), ("actions_done", "Done"), ("actions_in_progress", "In progress"),
-        ("actions_overdue", "Overdue"), ("actions_not_reported", "Not reported"),
-        ("recommendations", "Recommendations"), ("recommendations_done", "Done")) if m in summ.index]
-    fr = pd.DataFrame({"figure": [lab for _, lab in figures], "value": [fig(m) for m, _ in figures]})
-    row = _plan_block(ws, row, "The plan in figures", fr, formats={}, headers={"figure": "Figure", "value": "Value"},
-                      table="PlanFigures", row_formats={"value": [money if m.startswith("revenue") else FMT["int"]
-                                                                  for m, _ in figures]})
-    if t["plan_kpis"] is not None and len(t["plan_kpis"]):
-        k = t["plan_kpis"]
-        k = k[k["status"] != "no target"] if (k["status"] != "no target").any() else k[k["kpi"].isin(SCORECARD_KPIS)]
-        units = [kpi_unit(x) if x in KPI_DEFINITIONS else "score" for x in k["kpi"].astype(str)]
-        change = [c * 100 if kind == "points" and u == "share" else c
-                  for c, kind, u in zip(k["change"].astype(float), k["change_kind"], units)]
-        view = pd.DataFrame({"kpi": [kpi_label(x) if x in KPI_DEFINITIONS else lab for x, lab in zip(k["kpi"], k["label"])],
-                             "plan_value": k["plan_value"].to_numpy(), "target": k["target"].to_numpy(),
-                             "actual": k["actual"].to_numpy(), "change": change,
-                             "gap_closed": k["gap_closed"].to_numpy(), "status": k["status"].to_numpy()})
-        vf = [_unit_format(u, cur) for u in units]
-        row = _plan_block(ws, row, "KPIs against the targets of the plan", view, formats={"gap_closed": "pct"},
-                          headers={"kpi": "KPI", "plan_value": "At the plan", "target": "Target", "actual": "Now",
-                                   "change": "Change since the plan", "gap_closed": "Share of the gap closed",
-                                   "status": "Status"}, table="PlanKpis", status_col="status",
-                          row_formats={"plan_value": vf, "target": vf, "actual": vf,
-                                       "change": [_POINTS_FMT if u in POINT_UNITS else _RELATIVE_FMT for u in units]})
-    if t["plan_key_accounts"] is not None:
-        a = t["plan_key_accounts"]
-        names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
-        view = pd.DataFrame({"account": a["account_id"].astype(str).map(names).fillna(a["account_name"]).to_numpy(),
-                             "plan_segment": a["plan_segment"].to_numpy(), "current_segment": a["current_segment"].to_numpy(),
-                             "revenue_plan": a["revenue_plan"].to_numpy(), "revenue_now": a["revenue_now"].to_numpy(),
-                             "change": a["change"].to_numpy(), "outcome": a["outcome"].to_numpy()})
-        row = _plan_block(ws, row, "Key accounts of the plan: revenue then and now", view,
-                          formats={"revenue_plan": money, "revenue_now": money, "change": _RELATIVE_FMT},
-                          headers={"account": "Account", "plan_segment": "Segment in the plan",
-                                   "current_segment": "Segment now", "revenue_plan": "Revenue at the plan (12 months)",
-                                   "revenue_now": "Revenue now (12 months)", "change": "Change",
-                                   "outcome": "Outcome"}, table="PlanKeyAccounts", status_col="outcome")
-    if t["plan_segments"] is not None:
-        sg = t["plan_segments"]
-        row = _plan_block(ws, row, "Segments of the plan: their accounts followed", sg[[
-            "segment", "accounts", "accounts_active", "retention", "revenue_plan", "revenue_now"]],
-            formats={"accounts": "int", "accounts_active": "int", "retention": "pct", "revenue_plan": money,
-                     "revenue_now": money},
-            headers={"segment": "Segment in the plan", "accounts": "Accounts", "accounts_active": "Still buying",
-                     "retention": "Retention since the plan", "revenue_plan": "Revenue at the plan (12 months)",
-                     "revenue_now": "Revenue now (12 months)"}, table="PlanSegments")
-    if t["plan_migration"] is not None and len(t["plan_migration"]):
-        m = t["plan_migration"]
-        piv = m.pivot_table(index="plan_segment", columns="current_segment", values="accounts", aggfunc="sum",
-                            fill_value=0)
-        piv = piv.reindex(index=list(dict.fromkeys(m["plan_segment"])), columns=list(dict.fromkeys(m["current_segment"])),
-                          fill_value=0).rename_axis(None, axis=1).reset_index()
-        row = _plan_block(ws, row, "Where the accounts of each segment of the plan are now (accounts)", piv,
-                          formats={c: "int" for c in piv.columns if c != "plan_segment"},
-                          headers={"plan_segment": "Segment in the plan → now"}, table="PlanMigration")
-    if t["plan_coverage"] is not None and len(t["plan_coverage"]):
-        c = t["plan_coverage"]
-        row = _plan_block(ws, row, "Coverage: the accounts each manager was given, and served today", c[[
-            x for x in ("manager", "accounts_planned", "accounts_delivered", "hours_planned", "status") if x in c]],
-            formats={"accounts_planned": "int", "accounts_delivered": "int", "hours_planned": "int"},
-            headers={"manager": "Manager", "accounts_planned": "Accounts in the plan",
-                     "accounts_delivered": "Served by that manager today", "hours_planned": "Hours a year in the plan",
-                     "status": "Note"}, table="PlanCoverage")
-    if t["plan_actions"] is not None and len(t["plan_actions"]):
-        ac = t["plan_actions"]
-        names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
-        view = pd.DataFrame({"account": ac["account_id"].astype(str).map(names).fillna(ac["account_name"]).to_numpy(),
-                             "action": ac["action"].to_numpy(), "owner": ac["owner"].to_numpy(),
-                             "due_date": pd.to_datetime(ac["due_date"]).to_numpy(), "status": ac["status"].to_numpy(),
-                             "status_date": pd.to_datetime(ac["status_date"]).to_numpy(),
-                             "overdue": np.where(ac["overdue"].fillna(False).astype(bool), "overdue", ""),
-                             "comment": ac["comment"].to_numpy()})
-        row = _plan_block(ws, row, "Account-plan actions and their status", view,
-                          formats={"due_date": "date", "status_date": "date"},
-                          headers={"account": "Account", "action": "Action", "owner": "Owner", "due_date": "Due by",
-                                   "status": "Status", "status_date": "Status date", "overdue": "Overdue",
-                                   "comment": "Comment"}, table="PlanActions", status_col="status")
-        if (ac["status"] == NOT_REPORTED_STATUS).all():
-            _note(ws, row - 1, 1, "No status came back for these actions: the status file the client returns "
-                                  "with the plan's actions would show which were done and which are overdue.")
-            row += 1
-    if t["plan_recommendations"] is not None and len(t["plan_recommendations"]):
-        rc = t["plan_recommendations"]
-        row = _plan_block(ws, row, "Recommendations of the plan and their status", rc[[
-            x for x in ("title", "owner", "due_date", "status", "status_date", "comment") if x in rc]],
-            formats={"due_date": "date", "status_date": "date"},
-            headers={"title": "Recommendation", "owner": "Owner", "due_date": "Due by", "status": "Status",
-                     "status_date": "Status date", "comment": "Comment"}, table="PlanRecommendations",
-            status_col="status")
-    left = summ[summ.index.str.startswith("left_out_")]
-    for _, r in left.iterrows():
-        notes.append(f"Plan vs actual: the earlier plan has no record of {r['text']}, so it is left out.")
-    autofit_columns(ws, skip_rows=[1, 2])
-    ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, 34)
 
 
 def _operating_sheets(wb: Workbook, run) -> None:
