@@ -200,6 +200,53 @@ def engagement(label: str, params_path: Path, extra: list[str] | None = None) ->
     return res
 
 
+def deliverables_at_scale(n_accounts: int, base_run: Path | None) -> dict:
+    """Each deliverable built on a synthetic run folder of ``n_accounts`` (see scale_run.py):
+    a small run's one-row-per-account tables repeated, so the deliverables are timed at scale
+    without running the whole engagement there. The base run is the demo engagement's."""
+    if base_run is None:
+        res = engagement("demo (base of the scaled run folder)", REPO / "params" / "demo.yaml",
+                         ["--set", f"output.root={DATA / 'outputs'}"])
+        base_run = Path(res["run_dir"])
+    print(f"timing the deliverables at {n_accounts:,} accounts ...", flush=True)
+    log = DATA / f"deliverables_{n_accounts}.log"
+    dst = DATA / f"scaled_{n_accounts}"
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    res = run_measured([sys.executable, str(HERE / "scale_run.py"), str(base_run), str(dst), "--accounts",
+                        str(n_accounts), "--time"], log=log)
+    recs = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    import pyarrow.parquet as pq
+
+    base_accounts = pq.ParquetFile(base_run / "tables" / "segments.parquet").metadata.num_rows
+    return {"accounts": n_accounts, "base_run": str(base_run), "base_accounts": base_accounts,
+            "records": recs, "peak_rss_tree_bytes": res["peak_rss_tree_bytes"], "exit_code": res["exit_code"],
+            "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _scale_section(d: dict) -> list[str]:
+    recs = [r for r in d["records"] if r.get("name") and "status" in r]
+    page = next((r for r in d["records"] if r.get("name") == "html_dashboard_in_chromium"), None)
+    lines = ["", f"## Deliverables at {d['accounts']:,} accounts (synthetic run folder)", "",
+             f"Measured {d['at']} with `python benchmarks/run_benchmark.py --deliverables-at {d['accounts']}`: "
+             f"a run of the demo client ({d['base_accounts']:,} accounts) whose one-row-per-account tables are "
+             f"repeated to {d['accounts']:,} accounts (`benchmarks/scale_run.py`), each deliverable built on it "
+             "in one process. Load average {0} before and {1} after on this shared 2-core machine (other agents "
+             "were running): wall time is inflated by the load, CPU time much less so.".format(
+                 ", ".join(map(str, d["load_average_before"])), ", ".join(map(str, d["load_average_after"]))),
+             "", "| deliverable | wall | CPU | file | memory growth |", "|---|---|---|---|---|"]
+    for r in recs:
+        size = f"{r['bytes'] / 2**20:.1f} MB" if r.get("bytes") else "–"
+        lines.append(f"| {r['name']} | {_s(r.get('seconds'))} | {_s(r.get('cpu_seconds'))} | {size} | "
+                     f"{r.get('rss_growth_gib', 0):.2f} GiB |")
+    lines.append(f"\nPeak memory of the process (all deliverables in turn): {_gib(d['peak_rss_tree_bytes'])}.")
+    if page:
+        lines.append(f"\nThe HTML dashboard in headless Chromium: drawn {page.get('load_ms', 0):,} ms after "
+                     f"navigation, re-drawn for one segment in {page.get('filter_ms', 0):,} ms, "
+                     f"{page.get('elements', 0):,} elements, JavaScript errors: {len(page.get('js_errors', []))}.")
+    return lines
+
+
 # --------------------------------------------------------------------------- report
 def _gib(b: float | None) -> str:
     return "–" if not b else f"{b / 2**30:.2f} GiB"
@@ -258,6 +305,8 @@ def write_report(results: dict, md_path: Path) -> None:
                   "| step | ratio |", "|---|---|"]
         for k, v in g["ratios"].items():
             lines.append(f"| {k} | {v:.2f}× |")
+    if results.get("deliverables_at_scale"):
+        lines += _scale_section(results["deliverables_at_scale"])
     gens = results.get("generation", {})
     if gens:
         lines += ["", "## Generating the large clients (`kam demo-data`)", "", "| client | wall | peak RSS |",
@@ -289,7 +338,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-demo", action="store_true", help="skip the demo engagement")
     ap.add_argument("--no-deliverables", action="store_true", help="pass --no-deliverables to kam run")
     ap.add_argument("--out", default=str(HERE / "results"), help="results file stem (.md and .json)")
+    ap.add_argument("--deliverables-at", type=int, default=0, metavar="ACCOUNTS",
+                    help="also time each deliverable on a synthetic run folder of this many accounts")
+    ap.add_argument("--only-deliverables-at", type=int, default=0, metavar="ACCOUNTS",
+                    help="only that, kept beside the other figures of an earlier results.json")
+    ap.add_argument("--base-run", help="the small run folder to grow (default: a fresh demo run)")
     args = ap.parse_args(argv)
+    out = Path(args.out)
+    if args.only_deliverables_at:
+        DATA.mkdir(parents=True, exist_ok=True)
+        results = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {
+            "argv": [], "machine": machine(), "notebook_start": {}, "engagements": [],
+            "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        d = deliverables_at_scale(args.only_deliverables_at, Path(args.base_run) if args.base_run else None)
+        d["machine"] = machine()
+        results["deliverables_at_scale"] = d
+        out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+        write_report(results, out.with_suffix(".md"))
+        print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+        return d["exit_code"]
     env_note = os.environ.get("PYTHONPATH")
     results: dict = {"argv": argv if argv is not None else sys.argv[1:], "machine": machine(),
                      "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -316,8 +383,11 @@ def main(argv: list[str] | None = None) -> int:
             g = growth(same[0], same[-1])
             if g:
                 results.setdefault("growth", []).append(g)
+    if args.deliverables_at:
+        demo = next((r for r in results["engagements"] if r["label"] == "demo" and r.get("run_dir")), None)
+        results["deliverables_at_scale"] = deliverables_at_scale(
+            args.deliverables_at, Path(args.base_run) if args.base_run else (Path(demo["run_dir"]) if demo else None))
     results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     write_report(results, out.with_suffix(".md"))
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")

@@ -120,20 +120,57 @@ def time_deliverables(run_dir: str | Path, names: list[str] | None = None) -> li
     return out
 
 
+def time_page(path: str | Path) -> dict | None:
+    """Milliseconds until the HTML dashboard is drawn in headless Chromium, and to re-draw it
+    for one segment; None without Chromium and Playwright."""
+    import shutil as sh
+
+    chromium = sh.which("chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not chromium:
+        return None
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            t0 = time.perf_counter()
+            page.goto(Path(path).resolve().as_uri())
+            page.wait_for_selector("#at-risk-table")
+            loaded = time.perf_counter() - t0
+            segment = page.locator("#segment-filter option").all_inner_texts()[1]
+            t0 = time.perf_counter()
+            page.select_option("#segment-filter", segment)
+            page.wait_for_function("() => document.getElementById('trend-segment').textContent.includes("
+                                   + json.dumps(segment) + ")")
+            filtered = time.perf_counter() - t0
+            elements = page.evaluate("document.getElementsByTagName('*').length")
+        finally:
+            browser.close()
+    return {"load_ms": round(loaded * 1000), "filter_ms": round(filtered * 1000), "elements": elements,
+            "js_errors": errors}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src")
     ap.add_argument("dst")
     ap.add_argument("--accounts", type=int, default=200_000)
     ap.add_argument("--time", nargs="*", metavar="DELIVERABLE",
-                    help="then build and time these deliverables (all when none is named)")
+                    help="then build and time these deliverables (all when none is named), one JSON line each")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     dst = scale_run(a.src, a.dst, a.accounts)
-    print(f"scaled {a.src} -> {dst} ({a.accounts:,} accounts) in {time.perf_counter() - t0:.1f} s")
+    print(json.dumps({"scaled": str(dst), "accounts": a.accounts, "seconds": round(time.perf_counter() - t0, 2)}))
     if a.time is not None:
         for rec in time_deliverables(dst, a.time or None):
-            print(json.dumps(rec))
+            print(json.dumps(rec), flush=True)
+            if rec["name"] == "html_dashboard" and rec.get("path"):
+                print(json.dumps({"name": "html_dashboard_in_chromium", **(time_page(dst / rec["path"]) or {})}))
 
 
 if __name__ == "__main__":
