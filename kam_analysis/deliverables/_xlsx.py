@@ -110,16 +110,19 @@ def style_header_row(ws: Worksheet, row: int, first_col: int, last_col: int) -> 
 
 def write_frame(ws: Worksheet, df: pd.DataFrame, *, start_row: int = 1, start_col: int = 1,
                 formats: dict[str, str] | None = None, headers: dict[str, str] | None = None,
-                table: str | None = None, style: str = "TableStyleMedium2", freeze: bool = True) -> tuple[int, int]:
+                table: str | None = None, style: str = "TableStyleMedium2", freeze: bool = True,
+                stream: bool = False) -> tuple[int, int]:
     """Write ``df`` with a header row; optionally as an Excel table. Returns (last_row, last_col).
 
     ``formats`` maps column -> a key of :data:`FMT` or an Excel number format;
     ``headers`` maps column -> display header (client-readable names).
 
-    Only the first :data:`~kam_analysis.deliverables._xlsx_stream.MATERIALISED_ROWS` data
-    rows become openpyxl cells; the rest are streamed into the file when it is saved, with
-    the styles of the last of those rows (:mod:`kam_analysis.deliverables._xlsx_stream`).
-    So style a big table's rows over :func:`stored_rows` after writing it, never over every row.
+    With ``stream`` (the sheets of every account), only the first
+    :data:`~kam_analysis.deliverables._xlsx_stream.MATERIALISED_ROWS` data rows become
+    openpyxl cells; the rest are streamed into the file when it is saved, with the styles of
+    the last of those rows (:mod:`kam_analysis.deliverables._xlsx_stream`). Style such a
+    table's rows over :func:`stored_rows` after writing it, never over every row; a table
+    whose rows get different styles one by one is written without ``stream``.
     """
     formats = formats or {}
     headers = headers or {}
@@ -132,7 +135,7 @@ def write_frame(ws: Worksheet, df: pd.DataFrame, *, start_row: int = 1, start_co
     # Setting number_format looks the style up per cell; on big sheets copy the style
     # array of the column's first formatted cell instead (same result, several times faster).
     templates: list = [None] * len(cols)
-    held = min(values.shape[0], _xlsx_stream.MATERIALISED_ROWS)
+    held = min(values.shape[0], _xlsx_stream.MATERIALISED_ROWS) if stream else values.shape[0]
     for i in range(held):
         for j in range(values.shape[1]):
             if templates[j] is None:

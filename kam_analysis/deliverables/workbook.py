@@ -217,7 +217,7 @@ def _accounts(ws, run, ctx) -> None:
                "the last two columns")
     row = title_block(ws, "Accounts", sub)
     last_row, last_col = _frame(ws, df, start_row=row, formats=formats, headers=headers, table="Accounts",
-                                     style="TableStyleMedium2")
+                                     style="TableStyleMedium2", stream=True)
     first = row + 1
     col = {c: get_column_letter(i + 1) for i, c in enumerate(df.columns)}
     rng = lambda c: f"{col[c]}{first}:{col[c]}{last_row}"  # noqa: E731
