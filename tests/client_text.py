@@ -178,6 +178,8 @@ def money_styles(deliverables: dict[str, Path]) -> dict[str, dict[str, list[tupl
     figure a client reads in its text (and, in a workbook, in its cells' number formats)."""
     out: dict[str, dict[str, list]] = {}
     for name, path in deliverables.items():
+        if path.suffix not in (".pptx", ".xlsx", ".html"):  # the CRM export CSVs: data for an import, not pages
+            continue
         kinds: dict[str, list] = {"compact": [], "full": []}
         for where, text in client_texts({name: path}):
             for token in MONEY.findall(text):

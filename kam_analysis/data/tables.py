@@ -522,7 +522,6 @@ CONSULTANT_ONLY: dict[str, str] = {
     "category_penetration": "working table of the whitespace heat map (the figure reaches the deck)",
     "churn_calibration": "model check by risk decile; the deck says the back-test quality in words",
     "clv_accounts": "per-account CLV model inputs; the workbook shows the CLV itself",
-    "coverage_plan": "per-account coverage; the workbook's account plans and the deck show what it decides",
     "impact_by_lever": "scenario detail by segment and lever; the deck shows the scenarios and the tornado",
     "key_status_changes": "audit of accounts whose key-account flag changed; the notebook lists them",
     "kpi_by_segment": "the assessment's breakdowns; the dashboards show the review's segment scorecard",

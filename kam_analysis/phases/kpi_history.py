@@ -5,8 +5,8 @@ earlier successful run of the same client whose as-of date is not after this run
 earlier values are read from each run's own stored ``kpi_headline`` table — never
 recomputed with today's definitions — and a run made by another version of kam-analysis
 says so in ``note`` (its KPI definitions may differ; the version is in ``package_version``).
-Several runs on the same as-of date (a phase re-run) all stay, the later ones
-``superseded=False``: a trend uses one point per as-of date, the latest run's.
+Several runs on the same as-of date (a phase re-run) all stay; all but the latest are
+``superseded``, so a trend uses one point per as-of date, the latest run's (this run's at its own date).
 """
 from __future__ import annotations
 
