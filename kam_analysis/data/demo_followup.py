@@ -137,9 +137,10 @@ def ensure_followup_data(params) -> None:
     except ParameterError as exc:
         if present:  # the review's own checks say what is wrong with the plan run
             return
+        why = str(exc).split("; fix:")[0]
         raise ParameterError(
-            f"the follow-up demo data ({out_dir}) is made from the demo's plan run, and there is none to use: {exc}. "
-            "Fix: run make demo first (kam run params/demo.yaml), then this again") from None
+            f"the follow-up demo's data ({out_dir}) is made from the demo's own run, and there is none to make it "
+            f"from: {why}; fix: run make demo first (kam run params/demo.yaml), then make demo-review") from None
     stamp = out_dir / MADE_FROM
     if present and stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == str(Path(plan).resolve()):
         return
