@@ -48,7 +48,7 @@ def plan_run(tmp_path_factory):
                           "owner": "Key account manager", "due_date": AS_OF + pd.Timedelta(days=30 * n)}
                          for a in keys for n in (1, 2, 3)])
     cov = s[["account_id", "account_manager"]].assign(
-        assigned_manager=lambda d: np.where(d["account_id"].isin(keys[:2]), "Planned Manager", d["account_manager"]))
+        assigned_manager=lambda d: np.where(d["account_id"].isin(keys[:3]), "Planned Manager", d["account_manager"]))
     recs = pd.DataFrame({"rank": [1, 2, 3, 4], "recommendation_id": ["REC-01", "REC-02", "REC-03", "REC-04"],
                          "recommendation": ["Fund", "Fix", "Grow", "Trim"], "owner": "Board",
                          "due_date": AS_OF + pd.Timedelta(days=60)})
@@ -153,11 +153,25 @@ def test_returned_actions_file_reports_the_planted_statuses(followup):
     assert (ret.loc[ret["status"] == "", ["status_date", "comment"]] == "").all().all()
 
 
-def test_accounts_file_names_the_planned_managers(followup):
+def test_accounts_file_names_the_planned_managers_but_one_hand_over(followup):
     acc = pd.read_csv(followup["paths"]["accounts"]).set_index("Customer ID")
-    delivered = followup["planted"]["coverage_delivered"]
+    delivered, pending = followup["planted"]["coverage_delivered"], followup["planted"]["coverage_not_delivered"]
     assert len(delivered) == 2 and set(delivered.values()) == {"Planned Manager"}
     assert (acc.loc[list(delivered), "Account Manager"] == "Planned Manager").all()
+    assert len(pending) == 1 and (acc.loc[list(pending), "Account Manager"] != "Planned Manager").all()
+
+
+def test_new_accounts_are_won_at_the_pace_before_the_plan(followup):
+    o, new = followup["orders"], followup["planted"]["new_accounts"]
+    acc = pd.read_csv(followup["paths"]["accounts"]).set_index("Customer ID")
+    first = o[o["Net Sales (EUR)"] > 0].groupby("Customer ID")["date"].min()
+    won_before = ((first > AS_OF - pd.DateOffset(months=12)) & (first <= AS_OF)).sum()
+    assert len(new) == round(won_before / 2) > 0
+    assert not set(new) & set(followup["segments"].index)  # not in the plan
+    assert set(new) <= set(acc.index) and (acc.loc[new, "KAM Programme"] == "N").all()
+    assert ((first[new] > AS_OF) & (first[new] <= NEW_AS_OF)).all()
+    assert (pd.to_datetime(acc.loc[new, "Customer Since"]) == first[new]).all()
+    assert len(acc) == len(followup["segments"]) + len(new)
 
 
 def test_same_plan_run_same_bytes(followup, plan_run, tmp_path):

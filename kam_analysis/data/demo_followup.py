@@ -36,13 +36,17 @@ reads it: no parameter names it).
     client who did not fill it in leaves it. The top three recommendations are done, in
     progress and not started; the others are not reported.
 ``coverage``
-    The accounts file names each account's manager of the plan (the coverage plan's
-    ``assigned_manager``): the planned coverage was delivered.
+    The accounts file names the manager of the plan (the coverage plan's ``assigned_manager``)
+    for the accounts the plan hands to another manager, except every third of those
+    hand-overs, still pending: its old manager is still named.
+``new_accounts``
+    New accounts are won at the pace of the 12 months before the plan, each buying like an
+    account won then (from the month it is won; a digital-desk account, not in the plan).
 
 Every other account carries on as in the last 12 months — its own order rate, order value,
 category and channel mix and margin rate, with the demo's seasonality, market growth and
 monthly churn — except that committed key accounts other than the lost ones do not stop
-buying, so the lost key accounts are exactly the planted ones. No new accounts are won.
+buying, so the lost key accounts are exactly the planted ones.
 
 Deterministic: one ``numpy.random.Generator`` seeded from the plan run's demo seed, accounts
 and actions in a stable order, so the same plan run always gives byte-identical files.
@@ -56,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError
-from .demo import DEMO_COLUMNS, PLANTED, demo_files, season_factor
+from .demo import DEMO_COLUMNS, PLANTED, TRADE_SEGMENTS, _names, demo_files, season_factor
 from .planrun import ACTION_STATUSES, NOT_REPORTED
 
 __all__ = ["FOLLOWUP_PLANTED", "followup_files", "generate_followup", "ensure_followup_data"]
@@ -298,25 +302,49 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
     steady = np.isin(ids, stable)
     ratio[steady] = rng.uniform(*P["stable_revenue_factor"], int(steady.sum()))
     protected = np.isin(ids, key_ids) | is_mover  # committed key accounts (and movers) do not churn
-
-    # ---------------- six more months of orders
+    nps = plan["surveys"].sort_values("survey_date", kind="stable").groupby("account_id")["nps"].last()
+    detractor = (nps.reindex(ids) <= 6).fillna(False).to_numpy()
     start = as_of + pd.Timedelta(days=1)
     periods = pd.period_range(start, new_as_of, freq="M")
+    n_m = len(periods)
+
+    # ---------------- new accounts, won at the pace of the 12 months before the plan: each
+    # buys like an account won in those months (its template) from the month it is won
+    won = [pos_of[a] for a in first_order.index[(first_order > as_of - pd.DateOffset(months=12)).to_numpy()]]
+    n_new = int(round(len(won) * months / 12)) if won else 0
+    tpl = rng.choice(np.array(won, dtype=int), n_new) if n_new else np.zeros(0, dtype=int)
+    digits = ids.str.extract(r"^([A-Za-z]*)(\d+)$")
+    prefix = digits[0].dropna().iloc[0] if digits[1].notna().all() and len(ids) else "N"
+    first_new = int(digits[1].astype("int64").max()) + 1 if digits[1].notna().all() and len(ids) else 1
+    new_ids = np.array([f"{prefix}{first_new + i}" for i in range(n_new)], dtype=object)
+    won_month = np.concatenate([np.zeros(n, dtype=int), rng.integers(0, n_m, n_new)])
+    ext = (lambda a, fill=None: np.concatenate([a, a[tpl] if fill is None else np.full(n_new, fill, dtype=a.dtype)]))
+    rate, aov, margin_rate = ext(rate), ext(aov), ext(margin_rate)
+    cat_mix, chan_mix = np.vstack([cat_mix, cat_mix[tpl]]), np.vstack([chan_mix, chan_mix[tpl]])
+    live, is_lost, is_mover, protected, detractor = (ext(a, False) for a in (live, is_lost, is_mover, protected,
+                                                                                 detractor))
+    live[n:] = True
+    ratio, rev12_plan, h2 = ext(ratio, np.nan), ext(rev12_plan, 0.0), ext(h2, 0.0)
+    all_ids = np.concatenate([ids.to_numpy(dtype=object), new_ids])
+    n_old, n = n, n + n_new
+
+    # ---------------- six more months of orders
     lo = np.array([max(p.start_time, start).to_datetime64() for p in periods], dtype="datetime64[D]")
     hi = np.array([min(p.end_time.normalize(), new_as_of).to_datetime64() for p in periods], dtype="datetime64[D]")
     ndays = (hi - lo).astype(int) + 1
     frac = ndays / np.array([p.days_in_month for p in periods])
-    n_m = len(periods)
-    nps = plan["surveys"].sort_values("survey_date", kind="stable").groupby("account_id")["nps"].last()
-    detractor = (nps.reindex(ids) <= 6).fillna(False).to_numpy()
     base = PLANTED["base_monthly_churn"]
     odds = base / (1 - base) * np.where(detractor, PLANTED["detractor_churn_odds_ratio"], 1.0)
     life = rng.geometric(odds / (1 + odds))  # months still buying (>= 1)
     life = np.where(protected, n_m, life)
-    alive = live[:, None] & ~is_lost[:, None] & (np.arange(n_m)[None, :] < life[:, None])
+    m_idx = np.arange(n_m)[None, :]
+    alive = (live[:, None] & ~is_lost[:, None] & (m_idx >= won_month[:, None])
+             & (m_idx < won_month[:, None] + life[:, None]))
     season = season_factor(np.array([p.month for p in periods])) * frac
     lam = rate[:, None] * season[None, :] * alive
     counts = rng.poisson(lam)
+    # a new account is won by a purchase: at least one order in the month it is won
+    counts[np.arange(n_old, n), won_month[n_old:]] = np.maximum(counts[np.arange(n_old, n), won_month[n_old:]], 1)
     # a planted account buys at least twice (spread over the months), so its revenue can be set
     boost = ~np.isnan(ratio) | is_mover
     short = boost & (counts.sum(axis=1) < 2)
@@ -352,7 +380,7 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
     first_no = int(tx["order_id"].astype(str).str.extract(r"(\d+)$")[0].astype("int64").max()) + 1
     order_no = np.array([f"SO-{first_no + i}" for i in range(k)], dtype=object)
     new_lines = pd.DataFrame({
-        "account_id": np.concatenate([ids.to_numpy()[acc_of], ids.to_numpy()[acc_of[ret]]]),
+        "account_id": np.concatenate([all_ids[acc_of], all_ids[acc_of[ret]]]),
         "order_id": np.concatenate([order_no, order_no[ret]]),
         "order_date": np.concatenate([dates, dates[ret]]).astype("datetime64[ns]"),
         "net_revenue": np.concatenate([revenue, -np.round(revenue[ret] * r_share, 2)]),
@@ -371,7 +399,20 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
     acc = acc.assign(account_id=acc["account_id"].astype(str)).set_index("account_id").reindex(ids)
     changed = planned[planned.index.isin(acc.index)]
     changed = changed[changed != acc.loc[changed.index, "account_manager"].astype(str)]
+    # every third planned hand-over has not happened yet: the old manager is still named
+    pending = changed.iloc[2::3]
+    changed = changed.drop(pending.index)
     acc.loc[changed.index, "account_manager"] = changed
+    if n_new:  # the new accounts: a template's profile, a name, served by the digital desk until sized
+        new_acc = acc.iloc[tpl].copy()
+        new_acc.index = pd.Index(new_ids, name="account_id")
+        trade = new_acc["segment"].astype(str).isin(TRADE_SEGMENTS).to_numpy()
+        new_acc["account_name"] = _names(rng, trade)
+        first_new_order = new_lines.groupby("account_id")["order_date"].min()
+        new_acc["acquisition_date"] = first_new_order.reindex(new_acc.index).dt.date.to_numpy()
+        new_acc["account_manager"] = "Digital desk"
+        new_acc["key_account"] = False
+        acc = pd.concat([acc, new_acc])
 
     # ---------------- the returned actions file
     returned, status_of = _returned_actions(rng, plan["account_plan_actions"], plan["recommendations"],
@@ -397,6 +438,8 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
                     for s in (*ACTION_STATUSES, NOT_REPORTED)},
         "recommendations": {a: st for a, st in sorted(status_of.items()) if a.startswith("REC-")},
         "coverage_delivered": {a: m for a, m in sorted(changed.items())},
+        "coverage_not_delivered": {a: m for a, m in sorted(pending.items())},
+        "new_accounts": new_ids.tolist(),
     }
     paths["planted"].write_text(json.dumps(planted, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths
