@@ -50,3 +50,40 @@ def test_ramp_up_is_validated():
 
     with pytest.raises(ValueError, match="ramp_up"):
         StrategySection(ramp_up=[0.5, 1.5])
+
+
+def test_a_recommendation_costs_the_manager_hours_and_tools_share_of_the_accounts_it_touches():
+    from kam_analysis.phases.business_case import recommendation_costs
+
+    plan = pd.DataFrame({"account_id": ["A", "B", "C", "D"], "hours_per_account": [10.0, 20.0, 0.0, 5.0]})
+    c = recommendation_costs([["A", "B"], ["C"], [], ["A", "X"]], plan, cost_per_hour=100.0,
+                             tools_cost_per_year=8_000.0)
+    # A+B: 30 h x 100 + 8,000 x 2/4; C (digital, no hours): tools share only; none: nothing; X is not in the plan
+    assert c["cost_hours"].tolist() == [30.0, 0.0, 0.0, 10.0]
+    assert c["cost"].tolist() == [3_000 + 4_000, 2_000, 0.0, 1_000 + 4_000]
+    assert c["accounts_touched"].tolist() == [2, 1, 0, 2]
+    assert not c["cost_assumed"].any()
+    d = recommendation_costs([["A"]], plan, cost_per_hour=None, tools_cost_per_year=8_000.0)
+    assert d["cost_assumed"].all()
+    assert d["cost"].iloc[0] == 10 * ASSUMED_PROGRAMME_COSTS["cost_per_hour"] + 2_000
+
+
+def test_recommendations_carry_their_cost_and_the_accounts_it_is_counted_on():
+    from types import SimpleNamespace
+
+    from kam_analysis.phases.recommendations import ACCOUNT_IDS, compute_recommendations, with_costs
+
+    a = pd.DataFrame([{"rule": "whitespace", "segment": "", "recommendation": "x", "evidence": "e", "value": 50.0,
+                       "value_basis": "", ACCOUNT_IDS: "A; B"},
+                      {"rule": "segment_target_gap", "segment": "Star", "recommendation": "y", "evidence": "e",
+                       "value": 40.0, "value_basis": "", ACCOUNT_IDS: None}])
+    recs = compute_recommendations(a)
+    segs = pd.DataFrame({"account_id": ["A", "B", "C"], "quadrant": ["Star", "Other", "Star"]})
+    plan = pd.DataFrame({"account_id": ["A", "B", "C"], "hours_per_account": [10.0, 0.0, 4.0]})
+    p = SimpleNamespace(strategy=SimpleNamespace(cost_per_hour=50.0, tools_cost_per_year=None))
+    out = with_costs(recs, segments=segs, segment_col="quadrant", coverage_plan=plan, params=p)
+    assert ACCOUNT_IDS not in out
+    tools = ASSUMED_PROGRAMME_COSTS["tools_cost_per_year"]
+    assert out["accounts_touched"].tolist() == [2, 2]  # A, B named; Star = A, C
+    assert out["cost"].tolist() == pytest.approx([10 * 50 + tools * 2 / 3, 14 * 50 + tools * 2 / 3])
+    assert out["cost_assumed"].all()  # the tools cost is the documented assumption

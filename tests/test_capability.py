@@ -152,3 +152,17 @@ def test_analysis_statuses_of_the_demo_and_of_a_transactions_only_client(runs):
     for k in ANALYSES:  # every not-supported analysis names what unlocks it
         if b.status(k) == NOT_SUPPORTED:
             assert b.unlock(k) and b.caveat(k), k
+
+
+def test_a_kpi_without_a_value_names_the_input_that_unlocks_it():
+    from kam_analysis.metrics.capability import kpi_unlock, needs_data_text
+
+    assert kpi_unlock("nps").startswith("Customer survey responses")
+    assert kpi_unlock("csat_top2") == kpi_unlock("nps")
+    assert kpi_unlock("gross_margin_rate").startswith("Gross margin")
+    assert "cost to serve" in kpi_unlock("profit_12m") and "Gross margin" in kpi_unlock("profit_12m")
+    assert kpi_unlock("retention_rate").startswith("Order history going back further")  # orders only: history
+    text = needs_data_text(["nps", "retention_rate", "csat_top2"])
+    assert text.startswith("Needs data: NPS, CSAT") and "(send: customer survey responses" in text
+    assert "Retention" in text.split(";")[1] and "order history going back further" in text.split(";")[1]
+    assert needs_data_text([]) == ""

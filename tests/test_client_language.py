@@ -235,3 +235,40 @@ def test_the_money_scan_tells_the_styles_apart():
 @pytest.mark.slow
 def test_each_deliverable_writes_money_in_one_style(deliverables):
     assert_one_money_style(deliverables)
+
+
+@pytest.mark.slow
+def test_each_recommendation_shows_its_own_cost_on_the_deck_and_in_the_kpi_workbook(deliverables):
+    """Cost a year = manager hours of the accounts it touches x the cost of an hour + their tools share
+    (phases.business_case.recommendation_costs), marked assumed: the demo gives no cost parameters."""
+    import pandas as pd
+    from openpyxl import load_workbook
+    from pptx import Presentation
+
+    from kam_analysis.present.formats import fmt_money
+
+    run_dir = deliverables["deck"].parents[1]
+    recs = pd.read_parquet(run_dir / "tables" / "recommendations.parquet").sort_values("rank")
+    assert recs["cost"].notna().all() and (recs["cost"] > 0).any() and recs["cost_assumed"].all()
+    want = [f"{fmt_money(c, 'EUR')} a year (assumed)" for c in recs["cost"]]
+    deck_rows, decisions = [], []
+    for s in Presentation(deliverables["deck"]).slides:
+        for sh in s.shapes:
+            if not (getattr(sh, "has_table", False) and sh.has_table):
+                continue
+            head = [c.text for c in sh.table.rows[0].cells]
+            rows = [[c.text for c in r.cells] for r in list(sh.table.rows)[1:]]
+            if head[1] == "Recommendation":
+                assert head[-1] == "Cost a year"
+                deck_rows += rows
+            if head[:3] == ["Decision", "Value", "Cost"]:
+                decisions += [r for r in rows if not r[0].startswith("1. Fund")]
+    assert deck_rows and [r[-1] for r in deck_rows] == want[:len(deck_rows)]
+    assert decisions and all(r[2] in want for r in decisions), decisions
+    assert not any("manager time" in r[2] for r in decisions)
+    ws = load_workbook(deliverables["kpi_dashboard"])["Recommendations"]
+    head = [c.value for c in ws[4]]
+    j, k = head.index("Cost a year"), head.index("Cost basis")
+    body = [r for r in ws.iter_rows(min_row=5, values_only=True) if r[0] is not None]
+    assert [round(r[j], 2) for r in body] == [round(c, 2) for c in recs["cost"]]
+    assert {r[k] for r in body} == {"assumed"}

@@ -174,6 +174,13 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             # ... the KPI tiles too: each shows the segment's own value
             tiles = page.locator("#tiles .tile .label").all_inner_texts()
             assert tiles and all(t.lower().endswith("\u2014 " + target.lower()) for t in tiles), tiles
+            # ... and the recommendations: the segment's own, then those on the whole portfolio
+            recs = data["recommendations"]
+            shown_recs = page.locator("#recs li").evaluate_all("ls => ls.map(l => l.dataset.segment)")
+            assert sorted(shown_recs) == sorted(r["segment"] or "" for r in recs
+                                                if (r["segment"] or "") in ("", target))
+            assert len(shown_recs) < len(recs) or all(not r["segment"] or r["segment"] == target for r in recs)
+            assert "recommendations concern " + target in page.locator("#recs-note").inner_text()
             page.screenshot(path=str(tmp_path / "dashboard_segment.png"), full_page=True)
             # on a phone (390 px) nothing is wider than the screen: wide tables scroll inside their box
             page.set_viewport_size({"width": 390, "height": 900})

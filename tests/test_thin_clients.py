@@ -133,3 +133,43 @@ def test_client_pages_show_no_internal_name(thin):
     _, result, _ = thin
     found = scan({p.stem: p for p in (result.run_dir / "deliverables").iterdir()})
     assert not found, "\n".join(f"{w}: {h} in {t[:140]!r}" for w, t, h in found[:30])
+
+
+def test_no_scorecard_shows_a_row_of_na_values(thin):
+    """A KPI the data cannot measure (no surveys: NPS) is no row of results: it leaves the deck's
+    scorecard, both KPI-dashboard sheets and the HTML scorecard for a 'needs data' line naming the
+    input that unlocks it."""
+    import json
+    import re
+
+    from openpyxl import load_workbook
+    from pptx import Presentation
+
+    from kam_analysis.deliverables.html_dashboard import SCORECARD_KPIS
+
+    _, result, _ = thin
+    d = result.run_dir / "deliverables"
+    for slide in Presentation(d / "framework_deck.pptx").slides:
+        for sh in slide.shapes:
+            if getattr(sh, "has_table", False) and sh.has_table:
+                rows = [[c.text for c in r.cells] for r in sh.table.rows]
+                if rows[0][:2] == ["KPI", "Current"]:
+                    assert all(r[1] not in ("n/a", "–", "") for r in rows[1:]), rows
+    wb = load_workbook(d / "kpi_dashboard.xlsx")
+    for sheet, col in (("KPI vs target", "Current"), ("Scorecard", "Value")):
+        ws = wb[sheet]
+        head = [c.value for c in ws[4]]
+        if col not in head:
+            continue
+        j = head.index(col)
+        body = [r for r in ws.iter_rows(min_row=5, values_only=True) if any(v is not None for v in r)]
+        assert all(isinstance(r[j], (int, float)) for r in body), (sheet, [r for r in body if r[j] is None][:3])
+    sc = result.run.read_table("kpi_scorecard")
+    unmeasured = [k for k in SCORECARD_KPIS if k in set(sc["kpi"]) and sc.loc[sc["kpi"] == k, "value"].isna().all()]
+    page = (d / "dashboard.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="dashboard-data">(.*?)</script>', page, re.S).group(1))
+    assert not {k["kpi"] for k in data["scorecard_kpis"]} & set(unmeasured)
+    if unmeasured:
+        assert data["scorecard_needs"].startswith("Needs data: ") and "(send: " in data["scorecard_needs"]
+        dash = " ".join(str(c.value) for row in wb["Dashboard"].iter_rows() for c in row if isinstance(c.value, str))
+        assert "Needs data: " in dash

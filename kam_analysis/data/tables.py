@@ -409,7 +409,8 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "optimisation recommendations ranked by value, each with its evidence and a stable id (REC-<rank>, the "
        "key of the returned actions file)",
        required="rank recommendation evidence value",
-       optional="rule value_basis segment owner due_date recommendation_id"),
+       optional="rule value_basis segment owner due_date recommendation_id accounts_touched cost_hours cost "
+                "cost_assumed"),
     _t("segment_migration", "review", "baseline segment × current segment",
        "transition matrix baseline -> current segment: accounts and revenue",
        required="from_segment to_segment accounts revenue",

@@ -30,6 +30,7 @@ from ..config import TEMPLATES_DIR
 from ..present.formats import compact_money, currency_symbol, fmt_date, fmt_money, fmt_period, money_style
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label, kpi_unit
+from ..metrics.capability import needs_data_text
 from ..phases.review import ALL_ACCOUNTS
 from ._kpi_history import history_data
 from ._kpi_tiles import NO_TARGET_NOTE, baseline_tiles, programme_sentence
@@ -217,8 +218,11 @@ def collect_dashboard_data(run) -> dict:
     shown_kpis = set(SCORECARD_KPIS) | {t["kpi"] for t in data["tiles"]}  # the tiles follow the segment filter too
     data["scorecard"] = _records(sc[sc["kpi"].isin(shown_kpis)], ["segment", "kpi", "value", "target",
                                                                    "status", "status_basis"])
+    # a KPI with no value in any segment is no column of results: the "needs data" line names it
+    measured = set(sc.loc[pd.to_numeric(sc["value"], errors="coerce").notna(), "kpi"])
     data["scorecard_kpis"] = [{"kpi": k, "label": kpi_label(k, short=True), "unit": kpi_unit(k)} for k in SCORECARD_KPIS
-                              if k in set(sc["kpi"])]
+                              if k in measured]
+    data["scorecard_needs"] = needs_data_text([k for k in SCORECARD_KPIS if k in set(sc["kpi"]) and k not in measured])
     # impact and recommendations
     imp = run.read_table("programme_impact")
     data["impact"] = _records(imp, ["supported", "uplift", "uplift_ci_low", "uplift_ci_high", "sentence",
@@ -231,8 +235,14 @@ def collect_dashboard_data(run) -> dict:
     # every recommendation of the table (the deck shows the largest and says how many there are)
     if "due_date" in recs:
         recs = recs.assign(due=[fmt_date(x) if pd.notna(x) else "" for x in recs["due_date"]])
+    if "cost" in recs:  # each recommendation's own cost a year, marked when the cost parameters are assumed
+        recs = recs.assign(cost_text=[(fmt_money(c, p.client.currency) + " a year" + (" (assumed)" if bool(a) else ""))
+                                      if pd.notna(c) else "" for c, a in zip(recs["cost"], recs.get(
+                                          "cost_assumed", pd.Series(False, index=recs.index)))])
+    # each carries its segment ("" for one on the whole portfolio), so the segment filter filters the list
     data["recommendations"] = _records(recs.sort_values("rank"), [c for c in (
-        "rank", "recommendation", "evidence", "value", "value_basis", "owner", "due") if c in recs])
+        "rank", "recommendation", "evidence", "value", "value_basis", "owner", "due", "segment", "cost_text")
+        if c in recs])
     data["recommendations_total"] = len(recs)
     data["followup"] = followup_data(run)
     data["notes"] = notes

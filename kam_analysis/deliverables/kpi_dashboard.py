@@ -39,7 +39,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..metrics import (KPI_DEFINITIONS, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
                        kpi_unit)
 from ..phases.review import ALL_ACCOUNTS
-from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top, money_style
+from ..metrics.capability import needs_data_text
+from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top, is_num, money_style
 from ..present.theme import active_theme, tint
 from ._kpi_history import SHEET as HISTORY_SHEET, kpi_history_sheet
 from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
@@ -306,7 +307,9 @@ def build_kpi_dashboard(run) -> Path:
     h.font = Font(bold=True, size=11, color=active_theme().primary)
     row += 1
     if len(sc):
-        kp = [k for k in SCORECARD_KPIS if k in set(sc["kpi"])]
+        # a KPI with no value in any segment is no column of results: it goes to the "needs data" line
+        kp = [k for k in SCORECARD_KPIS if k in set(sc.loc[sc["value"].map(is_num), "kpi"])]
+        sc_needs = needs_data_text([k for k in SCORECARD_KPIS if k in set(sc["kpi"]) and k not in kp])
         segs = list(dict.fromkeys(sc["segment"]))
         write_cell(ws, row, 2, "Segment")
         ws.merge_cells(start_row=row, start_column=2, end_row=row, end_column=3)
@@ -341,7 +344,11 @@ def build_kpi_dashboard(run) -> Path:
         row = last_r + 1
         _note(ws, row, 2, "Green/amber/red against the client's target where one is set, otherwise against the "
                           "segment at the baseline date.")
-        row += 2
+        row += 1
+        if sc_needs:
+            _note(ws, row, 2, sc_needs)
+            row += 1
+        row += 1
     else:
         _note(ws, row, 2, "The KPI status by segment is not available: the segment review did not run on this data.")
         notes.append("Segment status table: no segment KPI in this run.")
@@ -412,13 +419,24 @@ def _detail(wb: Workbook, name: str, title: str, subtitle: str, df: pd.DataFrame
     return ws
 
 
+def _measured(df: pd.DataFrame, value_col: str) -> tuple[pd.DataFrame, str]:
+    """The rows of a KPI table with a value, and the "needs data" line for the KPIs with none anywhere
+    (with the input that unlocks them): a row of n/a values is never shown as a result."""
+    if df.empty or not {"kpi", value_col} <= set(df.columns):
+        return df, ""
+    has = df[value_col].map(is_num)
+    missing = set(df.loc[~has, "kpi"].astype(str)) - set(df.loc[has, "kpi"].astype(str))
+    needs = needs_data_text([k for k in dict.fromkeys(df["kpi"].astype(str)) if k in missing])
+    return df[has].reset_index(drop=True), (". " + needs.rstrip(".") if needs else "")
+
+
 def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     p = run.params
     cur = p.client.currency
     money = excel_number_format("currency", cur, compact=False)
     kvt = run.read_table("kpi_vs_target")
     cols = [c for c in ["kpi", "current", "target", "gap", "status", "baseline", "vs_baseline"] if c in kvt]
-    kv = kvt[cols]
+    kv, kv_needs = _measured(kvt[cols], "current")
     head = run.read_table("kpi_headline") if run.has_table("kpi_headline") else None
     if head is not None and {"kpi", "ci_low", "ci_high", "n"} <= set(head.columns):  # what qualifies each KPI
         q = head.drop_duplicates("kpi").set_index("kpi")
@@ -430,15 +448,16 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     _detail(wb, "KPI vs target", "Headline KPIs against target and baseline",
             "Trailing twelve months; baseline = the same KPI at the baseline date; changes of shares and "
             f"scores in points, of money and counts in %; {lvl} range where the KPI has one; small base = fewer "
-            f"than {p.thresholds.min_denominator} accounts or responses, read with care", view, formats={},
+            f"than {p.thresholds.min_denominator} accounts or responses, read with care" + kv_needs, view, formats={},
             row_formats=fmts, status_col="status", table="KpiVsTarget",
             headers={"ci_low": f"{lvl} range, low", "ci_high": f"{lvl} range, high", "small_base": "Small base"})
     sc = run.read_table("kpi_scorecard")
     cols = [c for c in ["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap", "status",
                         "status_basis"] if c in sc]
-    view, fmts = _kpi_view(sc[cols], value_cols=["value", "baseline", "target"], currency=cur)
+    sc, sc_needs = _measured(sc[cols], "value")
+    view, fmts = _kpi_view(sc, value_cols=["value", "baseline", "target"], currency=cur)
     _detail(wb, "Scorecard", "Segment scorecard", "Segment x KPI, trailing twelve months, vs target or "
-            "baseline; changes of shares and scores in points, of money and counts in %", view,
+            "baseline; changes of shares and scores in points, of money and counts in %" + sc_needs, view,
             formats={"n": "int"}, row_formats=fmts, status_col="status", table="Scorecard")
     tr = run.read_table("kpi_tracking")
     if {"n", "value"} <= set(tr.columns):  # a period whose KPI is undefined (no base) is blank, as on Trend data
@@ -518,13 +537,19 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         autofit_columns(ws, skip_rows=[1, 2])
         ws.column_dimensions["A"].width = 36
     recs = run.read_table("recommendations")
+    if "cost_assumed" in recs:
+        recs = recs.assign(cost_assumed=recs["cost_assumed"].map(lambda a: "assumed" if bool(a) else "your figures"))
     ws = _detail(wb, "Recommendations", "Optimisation recommendations",
                  "Ranked by the money at stake for each action; each value says what it measures (revenue at "
-                 "risk, uplift, expected value) — values of different kinds are not added up",
-                 recs[[c for c in ["rank", "recommendation", "evidence", "value", "value_basis", "owner",
-                                   "due_date"] if c in recs]],
-                 formats={"rank": "int", "value": money, "due_date": "date"},
-                 headers={"value": "Value at stake", "owner": "Owner", "due_date": "Due by"},
+                 "risk, uplift, expected value) — values of different kinds are not added up"
+                 + ("; cost a year = the account-manager hours of the accounts it touches x the cost of an hour, "
+                    "plus their share of the tools (part of the programme's cost, not on top of it)"
+                    if "cost" in recs else ""),
+                 recs[[c for c in ["rank", "recommendation", "evidence", "value", "value_basis", "cost", "cost_assumed",
+                                   "owner", "due_date"] if c in recs]],
+                 formats={"rank": "int", "value": money, "cost": money, "due_date": "date"},
+                 headers={"value": "Value at stake", "cost": "Cost a year", "cost_assumed": "Cost basis",
+                          "owner": "Owner", "due_date": "Due by"},
                  table="Recommendations")
     for col in ("B", "C"):
         ws.column_dimensions[col].width = 70

@@ -28,7 +28,7 @@ import pandas as pd
 from ..present.formats import fmt_money
 from .concentration import compute_concentration_summary
 
-__all__ = ["SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
+__all__ = ["kpi_unlock", "needs_data_text", "SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
            "compute_data_profile", "compute_analysis_support", "write_capability_tables", "Capability",
            "data_requests"]
 
@@ -254,6 +254,32 @@ _SEND = {
     "capability": _Need("A KAM capability self-assessment (score 1-5 per dimension, with a target)", "capability"),
     "history": _Need("Order history going back further (at least 24 months in total)", "history_months"),
 }
+
+
+def kpi_unlock(kpi: str) -> str:
+    """What to send so a KPI with no value can be measured, by the data the KPI registry says it
+    needs (surveys, margin, capability ...); a KPI on the orders alone that has no value lacks history."""
+    from .definitions import KPI_DEFINITIONS
+
+    k = KPI_DEFINITIONS.get(kpi)
+    needs = [n.strip().split(".")[0] for n in (k.needs if k is not None else "transactions").split("+")]
+    sends = [_SEND[n].send for n in needs if n in _SEND]
+    return " and ".join(sends) if sends else _SEND["history"].send
+
+
+def needs_data_text(kpis) -> str:
+    """One sentence for the KPIs a scorecard cannot measure, grouped by the input that unlocks them:
+    ``Needs data: NPS, CSAT (send customer survey responses (...)); ...`` ("" for none). A row of
+    n/a values is never shown as a result; this line stands in for it."""
+    from .definitions import kpi_label
+
+    groups: dict[str, list[str]] = {}
+    for k in dict.fromkeys(map(str, kpis)):
+        groups.setdefault(kpi_unlock(k), []).append(kpi_label(k, short=True))
+    if not groups:
+        return ""
+    parts = [f"{', '.join(labels)} (send: {send[:1].lower()}{send[1:]})" for send, labels in groups.items()]
+    return "Needs data: " + "; ".join(parts) + "."
 
 
 def _s(analysis: str, status: str, caveat: str = "", need: str = "") -> dict:

@@ -33,7 +33,7 @@ import pandas as pd
 from ..config import ASSUMED_PROGRAMME_COSTS
 
 __all__ = ["COST_ITEMS", "compute_business_case", "compute_programme_cost", "programme_hours",
-           "programme_revenue_share", "margin_known"]
+           "programme_revenue_share", "margin_known", "recommendation_costs"]
 
 #: cost item -> (label, parameter, kind)
 COST_ITEMS: dict[str, tuple[str, str, str]] = {
@@ -186,3 +186,52 @@ def compute_business_case(scenarios: pd.DataFrame, cost: pd.DataFrame, *, ramp_u
 def margin_known(baseline: pd.DataFrame) -> bool:
     """True when the segment baseline's impact is in gross profit (the orders carry margin)."""
     return "note" not in baseline or not baseline["note"].fillna("").astype(str).str.strip().ne("").any()
+
+
+def recommendation_costs(touched: list, coverage_plan: pd.DataFrame | None, *, cost_per_hour: float | None,
+                         tools_cost_per_year: float | None) -> pd.DataFrame:
+    """What each recommendation costs a year, from the programme's cost parameters.
+
+    A recommendation costs a year of the account-manager hours the coverage plan sets for the
+    accounts it touches (``hours_per_account``, the hours their playbook needs; none for an account
+    served digitally or outside the plan) x the cost of an hour, plus those accounts' share of the
+    tools budget (``tools_cost_per_year`` x accounts touched / accounts in the plan): the CRM and
+    data every action runs on. A cost parameter the client has not given is
+    :data:`~kam_analysis.config.ASSUMED_PROGRAMME_COSTS`, and the cost is marked ``cost_assumed``.
+    It is part of the programme's cost (the business case), not on top of it.
+
+    Parameters
+    ----------
+    touched : list of iterables of account ids
+        Per recommendation (in table order), the accounts it touches.
+    coverage_plan : DataFrame or None
+        ``account_id``, ``hours_per_account``; None: no plan, no hours (tools share only, of the
+        accounts touched over the accounts touched by any recommendation).
+
+    Returns
+    -------
+    DataFrame
+        accounts_touched, cost_hours, cost_manager_time, cost_tools, cost, cost_assumed (one row per
+        recommendation, in the order given).
+    """
+    rate = float(ASSUMED_PROGRAMME_COSTS["cost_per_hour"] if cost_per_hour is None else cost_per_hour)
+    tools = float(ASSUMED_PROGRAMME_COSTS["tools_cost_per_year"] if tools_cost_per_year is None
+                  else tools_cost_per_year)
+    assumed = cost_per_hour is None or tools_cost_per_year is None
+    sets = [set(map(str, t)) for t in touched]
+    if coverage_plan is not None and len(coverage_plan) and {"account_id", "hours_per_account"} <= set(coverage_plan):
+        plan = coverage_plan.assign(_id=coverage_plan["account_id"].astype(str)).drop_duplicates("_id")
+        hours = pd.to_numeric(plan["hours_per_account"], errors="coerce").fillna(0.0).clip(lower=0)
+        hours.index = plan["_id"].to_numpy()
+        base = len(plan)
+    else:
+        hours = pd.Series(dtype=float)
+        base = len(set().union(*sets)) if sets else 0
+    rows = []
+    for ids in sets:
+        h = float(hours.reindex(sorted(ids)).fillna(0.0).sum()) if ids else 0.0
+        t = tools * min(len(ids) / base, 1.0) if base else 0.0
+        rows.append({"accounts_touched": len(ids), "cost_hours": h, "cost_manager_time": h * rate, "cost_tools": t,
+                     "cost": h * rate + t, "cost_assumed": assumed})
+    return pd.DataFrame(rows, columns=["accounts_touched", "cost_hours", "cost_manager_time", "cost_tools", "cost",
+                                       "cost_assumed"])

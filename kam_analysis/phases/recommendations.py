@@ -32,10 +32,16 @@ __all__ = [
     "RULE_OWNERS_NO_KEY",
     "compute_run_recommendations",
     "recommendation_ids",
+    "touched_accounts",
+    "with_costs",
+    "ACCOUNT_IDS",
 ]
 
 
 _REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "value_basis", "segment"]
+#: the accounts a rule's recommendation touches, where the rule names them ("; "-joined ids): what
+#: its cost is counted on (:func:`kam_analysis.phases.business_case.recommendation_costs`)
+ACCOUNT_IDS = "account_ids"
 
 #: who owns each kind of recommendation and how many days from the plan date it is due: the
 #: consultant's proposal, shown beside each recommendation for the client to confirm
@@ -228,7 +234,8 @@ def rule_uncovered_risk(churn_risk: pd.DataFrame, accounts: pd.DataFrame | None,
                           f"starting with {', '.join(shown)}{more}",
         "evidence": f"{source.capitalize()}: {len(m)} account(s) in risk band {'/'.join(sorted(bands))} {why}; "
                     f"revenue at risk {fmt_money(total, currency, style='full')}",
-        "value": total, "value_basis": VALUE_BASIS["risk"]}], columns=cols)
+        "value": total, "value_basis": VALUE_BASIS["risk"],
+        ACCOUNT_IDS: "; ".join(m[account_col].astype(str))}], columns=[*cols, ACCOUNT_IDS])
 
 
 def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str = "EUR",
@@ -256,7 +263,8 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
                           f"{cat} ({fmt_money(float(by_cat.iloc[0]), currency, style='full')} of their {fmt_money(total, currency, style='full')})",
         "evidence": f"Cross-sell whitespace: top {len(top)} of {ws['opportunities']:,} opportunities, expected value "
                     f"{fmt_money(total, currency, style='full')} of {fmt_money(ws['expected_value'], currency, style='full')}",
-        "value": total, "value_basis": VALUE_BASIS["expected"]}], columns=cols)
+        "value": total, "value_basis": VALUE_BASIS["expected"],
+        ACCOUNT_IDS: "; ".join(dict.fromkeys(top[account_col].astype(str)))}], columns=[*cols, ACCOUNT_IDS])
 
 
 def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[str], *,
@@ -320,7 +328,7 @@ def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key
     df = df[np.isfinite(df["value"].astype(float))]
     df = df.sort_values(["value", "rule", "segment"], ascending=[False, True, True], kind="stable")
     df.insert(0, "rank", range(1, len(df) + 1))
-    df = df[_REC_COLUMNS].reset_index(drop=True)
+    df = df[_REC_COLUMNS + [c for c in (ACCOUNT_IDS,) if c in df]].reset_index(drop=True)
     df["recommendation_id"] = recommendation_ids(df["rank"])
     if plan_date is not None:
         df["owner"] = df["rule"].map(lambda r: rule_owner(r, has_key_accounts=has_key_accounts)[0])
@@ -385,5 +393,38 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
         outputs.append(rule_stalled_playbooks(cohorts, [s for s in cohorts["segment"].unique() if s != inactive],
                                               min_improvement=rv.playbook_min_improvement, currency=cur))
     has_key = segs is None or "is_key" not in segs or bool(segs["is_key"].fillna(False).astype(bool).any())
-    return compute_recommendations(*outputs, plan_date=p.strategy.plan_date or p.analysis.as_of_date,
-                                   has_key_accounts=has_key), notes
+    recs = compute_recommendations(*outputs, plan_date=p.strategy.plan_date or p.analysis.as_of_date,
+                                   has_key_accounts=has_key)
+    return with_costs(recs, segments=segs, segment_col=seg_col, coverage_plan=run.read_table("coverage_plan"),
+                      params=p), notes
+
+
+def touched_accounts(recs: pd.DataFrame, *, segments: pd.DataFrame | None, segment_col: str) -> list[list[str]]:
+    """Per recommendation, the accounts it touches: those its rule names (``account_ids``), else
+    every account of its segment (a segment's target gap or playbook), else none."""
+    by_seg: dict[str, list[str]] = {}
+    if segments is not None and segment_col in segments:
+        for s, g in segments.groupby(segments[segment_col].astype(str)):
+            by_seg[str(s)] = g["account_id"].astype(str).tolist()
+    out = []
+    for _, r in recs.iterrows():
+        ids = str(r.get(ACCOUNT_IDS) or "") if ACCOUNT_IDS in recs else ""
+        if ids and ids != "nan":
+            out.append([a for a in ids.split("; ") if a])
+        else:
+            out.append(by_seg.get(str(r.get("segment") or ""), []))
+    return out
+
+
+def with_costs(recs: pd.DataFrame, *, segments: pd.DataFrame | None, segment_col: str,
+               coverage_plan: pd.DataFrame | None, params) -> pd.DataFrame:
+    """The recommendations with what each costs a year (:func:`~kam_analysis.phases.business_case.
+    recommendation_costs`: manager hours of the accounts it touches x the cost of an hour, plus their
+    share of the tools), ``cost_assumed`` when a cost parameter is the documented assumption."""
+    from .business_case import recommendation_costs
+
+    cost = recommendation_costs(touched_accounts(recs, segments=segments, segment_col=segment_col), coverage_plan,
+                                cost_per_hour=params.strategy.cost_per_hour,
+                                tools_cost_per_year=params.strategy.tools_cost_per_year)
+    out = recs.drop(columns=[ACCOUNT_IDS], errors="ignore").reset_index(drop=True)
+    return pd.concat([out, cost[["accounts_touched", "cost_hours", "cost", "cost_assumed"]]], axis=1)

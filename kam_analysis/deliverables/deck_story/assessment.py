@@ -10,6 +10,7 @@ from .._pptx import Box, SlideCanvas
 from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_period, fmt_share, fmt_top, fmt_value,
                                  is_num)
 from ...metrics import kpi_label
+from ...metrics.capability import needs_data_text
 from ...metrics.benchmarks import ILLUSTRATIVE_LABEL, benchmark_label
 from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
@@ -176,11 +177,18 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
             u = d.unit_of(r["kpi"])
             return [d.label_of(r["kpi"]), fmt_value(r["current"], u, d.cur), fmt_value(r["target"], u, d.cur),
                     fmt_change(r["gap"], u, d.cur), str(r["status"]).upper()]
+    # a KPI the data cannot measure is no result: it leaves the table for a "needs data" line
+    # naming the input that unlocks it
+    cur_col = "current"
+    measured = tab[cur_col].map(is_num)
+    needs = needs_data_text(tab.loc[~measured, "kpi"])
+    tab = tab[measured].reset_index(drop=True)
+    if tab.empty:
+        return []
     rows = [row(r) for _, r in tab.iterrows()]
     status = tab["status"].astype(str).str.lower()
     n_red, n_amber = int((status == "red").sum()), int((status == "amber").sum())
     rated = int(status.isin(["green", "amber", "red"]).sum())
-    na = tab.loc[status == "n/a", "kpi"].tolist()
     unrated = int((status == "not rated").sum())
     if rated == 0 and unrated:
         title = (f"No targets are set: {unrated} KPIs are shown against illustrative benchmarks for reference only, "
@@ -211,8 +219,8 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
         foot += " Not rated: no target and no sourced benchmark."
     if any(r[2] == "not compared" for r in rows if len(r) > 2):
         foot += " Not compared: the benchmark is in another currency than the client's."
-    if na:
-        foot += f" n/a: not measurable from the data ({', '.join(d.label_of(k) for k in na)})."
+    if needs:
+        foot += " " + needs
 
     def draw(c: SlideCanvas):
         c.table(c.region("Table"), header, rows, widths=[2.4] + [1.2] * (len(header) - 2) + [0.9],

@@ -131,6 +131,15 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     return row, clause, assumption_note(d, cost)
 
 
+def recommendation_cost_text(d: DeckData, rec) -> str:
+    """A recommendation's own cost as a slide says it: ``€12k a year (assumed)``; "" without one."""
+    c = rec.get("cost")
+    if not is_num(c):
+        return ""
+    assumed = bool(rec.get("cost_assumed")) if rec.get("cost_assumed") is not None else False
+    return f"{d.money(c)} a year" + (" (assumed)" if assumed else "")
+
+
 def _recommendation_decisions(d: DeckData, n: int) -> list[list[str]]:
     r = d.peek("recommendations")
     if r is None or r.empty or "rank" not in r:
@@ -147,7 +156,7 @@ def _recommendation_decisions(d: DeckData, n: int) -> list[list[str]]:
         if x.get("due_date") is not None and not pd.isna(x.get("due_date")):
             when.append(f"by {fmt_date(x['due_date'])}")
         ret = ", ".join(when) or "—"
-        out.append([_first_clause(x["recommendation"], 80), value, cost, ret])
+        out.append([_first_clause(x["recommendation"], 80), value, recommendation_cost_text(d, x) or cost, ret])
     return out
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 from ...present.theme import active_theme, tint
 from .._pptx import SlideCanvas
 from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, fmt_top, is_num
+from .decisions import recommendation_cost_text
 from ._base import (_bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
                     SlideSpec, _text, _tiles)
 
@@ -223,6 +224,7 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     has_b = has_v and "value_basis" in t.columns
 
     has_o = "owner" in t.columns
+    has_c = "cost" in t.columns
 
     def owner(r) -> str:
         due = r.get("due_date")
@@ -230,7 +232,8 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
 
     rows = [[fmt_count(r["rank"]), _text(r["recommendation"], 200)] + ([owner(r)] if has_o else []) +
             [_text(r["evidence"], 260)] +
-            ([d.money(r["value"]) + (f" {_text(r['value_basis'], 60)}" if has_b else "")] if has_v else [])
+            ([d.money(r["value"]) + (f" {_text(r['value_basis'], 60)}" if has_b else "")] if has_v else []) +
+            ([recommendation_cost_text(d, r) or "–"] if has_c else [])
             for _, r in t.iterrows()]
     first = t.iloc[0]
     lead = _lc_first(_first_clause(first["recommendation"], 70))
@@ -244,15 +247,20 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
             c.table(c.region("Table"), ["#", "Recommendation"] + (["Owner and timing"] if has_o else []) + ["Evidence"]
-                    + (["Value at stake"] if has_v else []), rows[sl],
-                    widths=[0.4, 2.6] + ([1.3] if has_o else []) + [2.8] + ([1.4] if has_v else []),
-                    align=["c", "l"] + (["l"] if has_o else []) + ["l"] + (["l"] if has_v else []), max_pt=13)
+                    + (["Value at stake"] if has_v else []) + (["Cost a year"] if has_c else []), rows[sl],
+                    widths=[0.4, 2.4] + ([1.2] if has_o else []) + [2.5 if has_c else 2.8] + ([1.3] if has_v else [])
+                    + ([1.1] if has_c else []),
+                    align=["c", "l"] + (["l"] if has_o else []) + ["l"] + (["l"] if has_v else []) + (["l"] if has_c else []),
+                    max_pt=13)
         out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Recommendations", source=d.source("recommendations"),
                              footnote=(f"The {fmt_top(len(t), total)} recommendations by value; every one is in the "
                                        "KPI and HTML dashboards. " if len(t) < total else "") +
                                       ("Each value is the money at stake for that action, of the kind named beside it; "
-                                       "values of different kinds are not added up." if has_v else ""),
+                                       "values of different kinds are not added up." if has_v else "") +
+                                      (" Cost a year: the account-manager hours of the accounts it touches at the cost "
+                                       "of an hour, plus their share of the tools; part of the programme's cost."
+                                       if has_c else ""),
                              notes="Rule-based recommendations ranked by value at stake; each names its evidence. "
                                    "Values are of different kinds (revenue at risk of churn, revenue uplift, expected "
                                    "cross-sell value) and are not summed."))
