@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from ..data.planrun import NOT_REPORTED
@@ -26,6 +26,9 @@ from .followup_story import STATUS_RAG
 from .html_dashboard import SCORECARD_KPIS
 
 __all__ = ["SHEET", "plan_sheet"]
+
+#: columns of free text, wrapped in their cell
+_LONG_TEXT = frozenset({"action", "comment", "title", "status_note", "account"})
 
 #: the sheet's name
 SHEET = "Plan vs actual"
@@ -43,6 +46,15 @@ def _plan_block(ws: Worksheet, row: int, title: str, df: pd.DataFrame, *, format
         j = list(df.columns).index(col) + 1
         for i, f in enumerate(fmts):
             ws.cell(row=row + 2 + i, column=j).number_format = f
+    for j, c in enumerate(df.columns, start=1):  # numbers (and dates) right-aligned under a right-aligned header
+        numeric = pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_datetime64_any_dtype(df[c])
+        ws.cell(row=row + 1, column=j).alignment = Alignment(vertical="center", wrap_text=True,
+                                                             horizontal="right" if numeric else "left",
+                                                             indent=0 if numeric else 1)
+        for i in range(len(df)):  # text gets a little air from the number before it; all top-aligned
+            ws.cell(row=row + 2 + i, column=j).alignment = (
+                Alignment(horizontal="right", vertical="top") if numeric
+                else Alignment(indent=1, vertical="top", wrap_text=c in _LONG_TEXT))
     if status_col and len(df):
         j = list(df.columns).index(status_col) + 1
         for i, v in enumerate(df[status_col].astype(str)):
@@ -139,11 +151,13 @@ def plan_sheet(wb: Workbook, run, notes: list[str]) -> None:
     if t["plan_coverage"] is not None and len(t["plan_coverage"]):
         c = t["plan_coverage"]
         row = _plan_block(ws, row, "Coverage: the accounts each manager was given, and served today", c[[
-            x for x in ("manager", "accounts_planned", "accounts_delivered", "hours_planned", "status") if x in c]],
+            x for x in ("manager", "accounts_planned", "accounts_delivered", "hours_planned", "status")
+            if x in c and (x != "status" or c["accounts_delivered"].isna().all())]]  # the note says why not measured
+            .rename(columns={"status": "status_note"}),
             formats={"accounts_planned": "int", "accounts_delivered": "int", "hours_planned": "int"},
             headers={"manager": "Manager", "accounts_planned": "Accounts in the plan",
                      "accounts_delivered": "Served by that manager today", "hours_planned": "Hours a year in the plan",
-                     "status": "Note"}, table="PlanCoverage")
+                     "status_note": "Note"}, table="PlanCoverage")
     if t["plan_actions"] is not None and len(t["plan_actions"]):
         ac = t["plan_actions"]
         names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
@@ -173,5 +187,13 @@ def plan_sheet(wb: Workbook, run, notes: list[str]) -> None:
     left = summ[summ.index.str.startswith("left_out_")]
     for _, r in left.iterrows():
         notes.append(f"Plan vs actual: the earlier plan has no record of {r['text']}, so it is left out.")
-    autofit_columns(ws, skip_rows=[1, 2])
-    ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width or 0, 34)
+    autofit_columns(ws, skip_rows=[1, 2], max_width=30)  # several tables share the columns: none too wide
+    ws.column_dimensions["A"].width = 36
+    for cells in ws.iter_rows(min_row=4):  # a wrapped text gets the lines it needs (no renderer grows a row)
+        lines = 1
+        for c in cells:
+            if c.alignment is not None and c.alignment.wrap_text and isinstance(c.value, str) and c.row > 4:
+                width = ws.column_dimensions[c.column_letter].width or 10
+                lines = max(lines, -(-len(c.value) // max(int(width * 1.1) - 2, 8)))
+        if lines > 1:
+            ws.row_dimensions[cells[0].row].height = 13 * lines + 2
