@@ -213,7 +213,9 @@ def test_the_executive_summary_leads_with_the_follow_up(followup_deck):
     first_section = next(i for i, (lay, _, _) in enumerate(followup_deck) if lay == "Section")
     summ = [(t, x) for _, t, x in followup_deck[:first_section] if t.startswith("6 of 10 key accounts grew since")]
     assert len(summ) == 1, titles[:first_section]
-    assert any("key accounts committed at the last review (30 Jun 2025) grew; 2 were lost" in x for x in summ[0][1])
+    assert any("key accounts committed at the last review (30 Jun 2025) grew; 2 were lost, with "
+               f"{eur(REV_PLAN[8] + REV_PLAN[9])} of revenue a year at the plan; 5 of 12 committed actions are done"
+               in x for x in summ[0][1]), summ
 
 
 def test_without_returned_statuses_nothing_is_called_done_or_overdue(unreturned_run):

@@ -209,8 +209,8 @@ def _f_followup(d: DeckData) -> Finding | None:
     if c["lost"]:
         text += (f"; {fmt_count(c['lost'])} {'was' if c['lost'] == 1 else 'were'} lost, with "
                  f"{f.money(f.outcome_revenue('lost'))} of revenue a year at the plan")
-    if (k := f.kpi_headline()) is not None:
-        text += f"; {k}"
+    if (a := f.actions_headline()) is not None:  # the KPIs against target are the summary's own finding
+        text += f"; {a[:1].lower() + a[1:]}"
     short = f"{fmt_count(c['grown'])} of {fmt_count(n)} key accounts grew since the last review"
     return Finding(f"{fmt_count(c['grown'])} of {fmt_count(n)}", text + ".", short)
 
