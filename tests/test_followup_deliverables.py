@@ -171,7 +171,8 @@ def test_titles_carry_the_planted_counts_and_money(followup_run, followup_deck):
     assert titles[3] == "5 of 12 committed actions are done; 3 are overdue; 1 not reported"
     assert titles[4] == (f"9 of the 100 accounts (9%) have left their committed segment; the largest move: 4 from "
                          f"{q[0]} to {q[1]}"), titles[4]
-    assert titles[5] == "What changes now: replace 2 lost key accounts and re-plan 1 declining key account"
+    assert titles[5] == ("What changes now: replace 2 lost key accounts, re-plan 1 declining key account and reassign "
+                         "3 overdue actions")
 
 
 def test_no_note_or_source_line_is_cut(followup_deck):
@@ -246,7 +247,8 @@ def test_the_dashboard_tells_the_same_story(followup_run):
     assert f["headline"].startswith("6 of 10 key accounts grew; 2 were lost")
     assert [t["value"] for t in f["tiles"]][:3] == ["10", "6", "2"]
     assert f["actions_headline"] == "5 of 12 committed actions are done; 3 are overdue; 1 not reported"
-    assert f["changes_title"] == "What changes now: replace 2 lost key accounts and re-plan 1 declining key account"
+    assert f["changes_title"] == ("What changes now: replace 2 lost key accounts, re-plan 1 declining key account and "
+                                  "reassign 3 overdue actions")
     page = build_html_dashboard(followup_run).read_text()
     assert 'id="since"' in page and "What changes now" in page
     assert "7 of the 10 are key accounts by today&#39;s selection too." in page
@@ -280,12 +282,12 @@ def test_revenue_that_barely_moved_is_held_not_went_from_x_to_x():
 
 
 def test_accounts_not_buying_at_the_plan_are_not_counted_as_moving():
-    mig = pd.DataFrame({"plan_segment": ["S", "S", "T", "Inactive accounts"],
-                        "current_segment": ["S", "T", "T", "Inactive accounts"], "accounts": [6, 2, 2, 90],
-                        "revenue_now": [1.0] * 4})
+    mig = pd.DataFrame({"plan_segment": ["S", "S", "S", "T", "Inactive accounts"],
+                        "current_segment": ["S", "T", "Inactive accounts", "T", "Inactive accounts"],
+                        "accounts": [6, 2, 1, 2, 90], "revenue_now": [1.0] * 5})
     f = _tiny(migration=mig)
-    assert f.migration_headline() == ("2 of the 10 accounts buying at the plan (20%) have left their committed "
-                                      "segment; the largest move: 2 from S to T")
+    assert f.migration_headline() == ("2 of the 11 accounts buying at the plan moved segment and 1 stopped buying; "
+                                      "the largest move: 2 from S to T")
 
 
 def test_the_kpi_table_shows_every_target_then_the_main_kpis_and_counts_the_rest():

@@ -79,6 +79,9 @@ class FollowUp:
     recommendations: pd.DataFrame | None = None
     names: dict = field(default_factory=dict)
     inactive: str = "Inactive accounts"  # the group of accounts not buying at the plan: not counted as moving
+    grown: float = 0.10  # review.followup_grown / followup_declined / analysis.churn_days: the outcome rules
+    declined: float = 0.10
+    churn_days: int = 180
 
     # ------------------------------------------------------------------ figures
     def money(self, v) -> str:
@@ -219,7 +222,7 @@ class FollowUp:
                          "plan": fmt_value(r["plan_value"], unit, self.currency),
                          "target": fmt_value(r["target"], unit, self.currency) if is_num(r["target"]) else "none set",
                          "actual": fmt_value(r["actual"], unit, self.currency),
-                         "change": _kpi_change(r, unit, self.currency),
+                         "change": _kpi_change(r, unit, self.currency), "_change": r.get("change"),
                          "trajectory": self._trajectory(r),
                          "_o": _KPI_STATUS.index(status) if status in _KPI_STATUS else len(_KPI_STATUS)})
         order = {"off track": 0, "on track": 1, "met": 2, "no target": 3, "no data": 4}
@@ -343,9 +346,13 @@ class FollowUp:
         moved = base - stay
         if not base:
             return None
-        buying = " buying at the plan" if len(live) < len(piv) else ""
-        text = (f"{fmt_count(moved)} of the {_plural(base, 'account')}{buying} "
-                f"({fmt_share(moved / base, decimals=0)}) have left their committed segment")
+        if len(live) < len(piv):  # "223 of the 1,069 accounts buying at the plan moved segment and 99 stopped buying"
+            stopped = int(live[self.inactive].sum()) if self.inactive in live.columns else 0
+            text = (f"{fmt_count(moved - stopped)} of the {_plural(base, 'account')} buying at the plan moved segment"
+                    + (f" and {fmt_count(stopped)} stopped buying" if stopped else ""))
+        else:
+            text = (f"{fmt_count(moved)} of the {_plural(base, 'account')} ({fmt_share(moved / base, decimals=0)}) "
+                    "have left their committed segment")
         if (mv := self.largest_move()) is not None:
             text += f"; the largest move: {fmt_count(mv[2])} from {mv[0]} to {mv[1]}"
         return text
@@ -386,16 +393,17 @@ class FollowUp:
                 if len(nr):
                     out.append(("Ask for the missing statuses",
                                 f"the returned file does not mention {_plural(len(nr), 'committed action')}"))
-        rows = self.kpi_rows()
-        if rows is not None:
-            for _, r in rows[rows["status"] == "off track"].head(2).iterrows():
-                out.append((f"Re-plan {_lc(_head(r['label']))}",
-                            f"off track at {r['actual']} against a target of {r['target']} "
-                            f"({r['change']} since the plan)"))
         if (mv := self.largest_move()) is not None:
             out.append(("Adjust the service of accounts that moved",
                         f"{_plural(mv[2], 'account')} moved from {mv[0]} to {mv[1]}: their playbook follows their "
                         "new segment"))
+        rows = self.kpi_rows()
+        if rows is not None:
+            for _, r in rows[rows["status"] == "off track"].head(2).iterrows():
+                since = ("unchanged since the plan" if is_num(r["_change"]) and float(r["_change"]) == 0
+                         else f"{r['change']} since the plan")
+                out.append((f"Re-plan {_lc(_head(r['label']))}",
+                            f"off track at {r['actual']} against a target of {r['target']} ({since})"))
         cov = self.coverage
         if cov is not None and not cov.empty:
             planned = pd.to_numeric(cov["accounts_planned"], errors="coerce").fillna(0).sum()
@@ -443,7 +451,10 @@ class FollowUp:
             "tiles": self.tiles(),
             "kpi_headline": _cap(self.kpi_headline() or "") or None,
             "kpis_note": (f"The KPIs with a committed target and the main others; {_plural(kpis_left, 'more KPI')} "
-                          "without a target in the KPI dashboard's plan-against-actual sheet." if kpis_left else ""),
+                          "without a target are in the KPI dashboard." if kpis_left else ""),
+            "outcome_note": (f"Grown or declined: revenue over the last 12 months moved by more than "
+                             f"{fmt_share(self.grown, decimals=0)} / {fmt_share(self.declined, decimals=0)} since the "
+                             f"plan; lost: no order in the last {fmt_count(self.churn_days)} days."),
             "kpis": [] if kr is None else [
                 {k: r[k] for k in ("label", "plan", "target", "actual", "change", "trajectory", "status")}
                 | {"rag": STATUS_RAG.get(r["status"], "n/a")} for _, r in kr.iterrows()],
@@ -467,7 +478,7 @@ class FollowUp:
     def changes_headline(self) -> str:
         ch = self.changes()
         shorts = []
-        for head, _ in ch[:2]:
+        for head, _ in ch[:3]:
             shorts.append(_short(head, self))
         return "What changes now: " + _join(shorts) if shorts else "Nothing in the plan needs to change now"
 
@@ -537,6 +548,7 @@ def _short(head: str, f: FollowUp) -> str:
         "Return the action statuses": "return the action statuses",
         "Reassign overdue actions": f"reassign {_plural(n_over, 'overdue action')}",
         "Ask for the missing statuses": f"collect {_plural(n_nr, 'missing action status', 'missing action statuses')}",
+        "Adjust the service of accounts that moved": "adjust the service of the accounts that moved segment",
     }.get(head, _lc(head))
 
 
@@ -574,6 +586,8 @@ def load_followup(read: Callable[[str, tuple[str, ...]], pd.DataFrame | None], p
         actions is not None and bool((actions["status"].astype(str).str.strip().str.lower() != "not reported").any()))
     return FollowUp(key_accounts=ka, currency=params.client.currency, as_of=params.analysis.as_of_date,
                     inactive=params.segmentation.key_accounts.tier_names.inactive,
+                    grown=params.review.followup_grown, declined=params.review.followup_declined,
+                    churn_days=params.analysis.churn_days,
                     actions_returned=returned, summary=get("plan_summary"), kpis=get("plan_kpis"), segments=get("plan_segments"),
                     migration=get("plan_migration"), coverage=get("plan_coverage"), actions=actions,
                     recommendations=get("plan_recommendations"), names=dict(names or {}))

@@ -78,9 +78,8 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
     when = f" ({fmt_date(f.plan_as_of)})" if f.plan_as_of else ""
     body = [[("Committed at the last review" + when + ": ", True), (", ".join(committed[:-1]) + (
         " and " if len(committed) > 1 else "") + committed[-1], False)],
-            [("Key-account revenue: ", True),
-             (f"{f.money(then)} a year at the plan, {f.money(now)} now" +
-              (f" ({fmt_share(now / then - 1, decimals=0, signed=True)})" if then else ""), False)]]
+            [("Key-account revenue: ", True), (_cap(f.revenue_sentence().removeprefix("Key-account revenue ")) +
+                                                 " (last 12 months, at the plan and now)", False)]]
     if (mh := f.migration_headline()) is not None:
         body.append([("Segments: ", True), (mh, False)])
     if (cv := f.coverage_text()) is not None:
@@ -95,7 +94,7 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec(SECTION, "Key Numbers", title, draw, topic="The plan since the last review",
                       source=_source(d, f, *PLAN_TABLES[:3]),
                       footnote="Grew: revenue over the last 12 months up by more than "
-                               f"{fmt_share(getattr(t, 'followup_grown', 0.10), decimals=0)} on the 12 months to the "
+                               f"{fmt_share(t.followup_grown, decimals=0)} on the 12 months to the "
                                f"plan; lost: no order in the last {fmt_count(d.params.analysis.churn_days)} days.",
                       notes="Follow-up review: the key accounts, KPI targets and actions the earlier run committed to "
                             "are measured on the new data with the same definitions; an account's outcome compares "
