@@ -49,7 +49,7 @@ def _mixed_frame(n: int) -> pd.DataFrame:
     x[7] = np.inf
     return pd.DataFrame({
         "id": [f"A{i:04d}" for i in range(n)],
-        "text": ["=HYPERLINK(\"x\")", " lead space", "a\x01b & <c>", None, "+1", "Ünïcode · €"] * (n // 6)
+        "text": ["=HYPERLINK(\"x\")", " lead space", "a\x01b & <c>", None, "+1\r\nx\ry", "Ünïcode · €"] * (n // 6)
                 + ["x"] * (n % 6),
         "value": x, "count": np.arange(n, dtype=np.int64), "flag": [bool(i % 2) for i in range(n)],
         "when": pd.date_range("2024-01-01", periods=n, freq="D"),
@@ -87,7 +87,7 @@ def test_streamed_rows_equal_openpyxl_cells(tmp_path, monkeypatch):
     assert ws.tables["Big"].ref == "A3:G63" and ws.max_row == 63
     # streamed rows (from row 11): text never a formula, control characters gone, spaces kept
     assert ws["B16"].value == '=HYPERLINK("x")' and ws["B16"].data_type == "s"
-    assert ws["B18"].value == "ab & <c>" and ws["B17"].value == " lead space"
+    assert ws["B18"].value == "ab & <c>" and ws["B17"].value == " lead space" and ws["B20"].value == "+1\r\nx\ry"
     assert ws["C11"].value is None and ws["C11"].number_format == "0.00"  # inf: an empty cell, formatted
     assert ws["F11"].value == dt.datetime(2024, 1, 8) and ws["E12"].value is False
     assert ws["E63"].alignment.horizontal == "center"  # the template row's per-row style reaches the tail

@@ -88,7 +88,8 @@ def stored_rows(ws, first: int, last: int) -> range:
 
 # --------------------------------------------------------------------------- cell XML
 def _text(v: Any) -> str:
-    return escape(clean_text(str(v), max_len=_MAX_CELL))
+    # a carriage return as a character reference: a raw one would be read back as a line feed
+    return escape(clean_text(str(v), max_len=_MAX_CELL), {"\r": "&#13;"})
 
 
 def _one(ref: str, s: str, v: Any) -> str:
