@@ -78,7 +78,7 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
     when = f" ({fmt_date(f.plan_as_of)})" if f.plan_as_of else ""
     body = [[("Committed at the last review" + when + ": ", True), (", ".join(committed[:-1]) + (
         " and " if len(committed) > 1 else "") + committed[-1], False)],
-            [("Key-account revenue: ", True), (_cap(f.revenue_sentence().removeprefix("Key-account revenue ")) +
+            [("Key-account revenue: ", True), (f.revenue_sentence().removeprefix("Key-account revenue ") +
                                                  " (last 12 months, at the plan and now)", False)]]
     if (mh := f.migration_headline()) is not None:
         body.append([("Segments: ", True), (mh, False)])
@@ -310,7 +310,7 @@ def s_since_changes(d: DeckData) -> list[SlideSpec]:
     f = followup(d)
     if f is None:
         return []
-    items = f.changes()[:6]
+    items = f.changes()[:7]
     if not items:
         items = [("Keep the plan", "every committed key account, KPI and action is where the plan expected it")]
     title = f.changes_headline()
