@@ -452,9 +452,10 @@ class FollowUp:
             "kpi_headline": _cap(self.kpi_headline() or "") or None,
             "kpis_note": (f"The KPIs with a committed target and the main others; {_plural(kpis_left, 'more KPI')} "
                           "without a target are in the KPI dashboard." if kpis_left else ""),
-            "outcome_note": (f"Grown or declined: revenue over the last 12 months moved by more than "
-                             f"{fmt_share(self.grown, decimals=0)} / {fmt_share(self.declined, decimals=0)} since the "
-                             f"plan; lost: no order in the last {fmt_count(self.churn_days)} days."),
+            "outcome_note": ("Grown or declined: revenue over the last 12 months moved by more than " + (
+                f"{fmt_share(self.grown, decimals=0)} either way" if self.grown == self.declined else
+                f"{fmt_share(self.grown, decimals=0)} up or {fmt_share(self.declined, decimals=0)} down") +
+                f" since the plan; lost: no order in the last {fmt_count(self.churn_days)} days."),
             "kpis": [] if kr is None else [
                 {k: r[k] for k in ("label", "plan", "target", "actual", "change", "trajectory", "status")}
                 | {"rag": STATUS_RAG.get(r["status"], "n/a")} for _, r in kr.iterrows()],
