@@ -100,8 +100,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="the output folder holding the client folders (default: the params file's output.root, "
                         "else outputs/)")
     h.add_argument("--kpi", default=None, metavar="K1,K2",
-                   help="headline KPIs to show, by their names in docs/kpi_dictionary.md (default: revenue_12m, "
-                        "revenue_growth_yoy, active_accounts, retention_rate)")
+                   help="headline KPIs to show, comma-separated, by their names in docs/kpi_dictionary.md, e.g. "
+                        "revenue_12m,nps (default: the dashboards' first four KPI tiles: revenue, growth, active "
+                        "accounts, retention)")
     h.add_argument("--json", action="store_true", help="print the runs as JSON instead of a table")
 
     n = sub.add_parser("new-client", help="create a clean params/<client>.yaml for a new client",

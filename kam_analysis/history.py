@@ -13,14 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 from .data.history import RunRecord, list_runs, read_run_table
+from .deliverables._kpi_tiles import BASELINE_TILE_KPIS
 from .exceptions import ParameterError
 from .metrics.definitions import KPI_DEFINITIONS, format_kpi, kpi_label
 from .present.formats import NA, fmt_date
 
 __all__ = ["HISTORY_KPIS", "find_client_dir", "history_json", "history_rows", "parse_kpis", "render_history"]
 
-#: the headline KPIs ``kam history`` shows by default (the dashboards' baseline tiles, first four)
-HISTORY_KPIS = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate")
+#: the headline KPIs ``kam history`` shows by default: the dashboards' first four tiles (a terminal's width)
+HISTORY_KPIS = BASELINE_TILE_KPIS[:4]
 
 
 def find_client_dir(target: str | Path, *, root: str | Path | None = None) -> tuple[Path, str | None]:
