@@ -228,7 +228,7 @@ def _scale_section(d: dict) -> list[str]:
     recs = [r for r in d["records"] if r.get("name") and "status" in r]
     page = next((r for r in d["records"] if r.get("name") == "html_dashboard_in_chromium"), None)
     lines = ["", f"## Deliverables at {d['accounts']:,} accounts (synthetic run folder)", "",
-             f"Measured {d['at']} with `python benchmarks/run_benchmark.py --deliverables-at {d['accounts']}`: "
+             f"Measured {d['at']} with `python benchmarks/run_benchmark.py {d.get('argv', '')}`: "
              f"a run of the demo client ({d['base_accounts']:,} accounts) whose one-row-per-account tables are "
              f"repeated to {d['accounts']:,} accounts (`benchmarks/scale_run.py`), each deliverable built on it "
              "in one process. Load average {0} before and {1} after on this shared 2-core machine (other agents "
@@ -352,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         d = deliverables_at_scale(args.only_deliverables_at, Path(args.base_run) if args.base_run else None)
         d["machine"] = machine()
+        d["argv"] = " ".join(argv if argv is not None else sys.argv[1:])
         results["deliverables_at_scale"] = d
         out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
         write_report(results, out.with_suffix(".md"))
@@ -387,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         demo = next((r for r in results["engagements"] if r["label"] == "demo" and r.get("run_dir")), None)
         results["deliverables_at_scale"] = deliverables_at_scale(
             args.deliverables_at, Path(args.base_run) if args.base_run else (Path(demo["run_dir"]) if demo else None))
+        results["deliverables_at_scale"]["argv"] = " ".join(results["argv"])
     results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     write_report(results, out.with_suffix(".md"))
