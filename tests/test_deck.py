@@ -738,3 +738,22 @@ def test_churn_model_not_supported_is_said_in_client_words(full_run, tmp_path):
     notes = "\n".join(s.notes_slide.notes_text_frame.text for s in slides if s.has_notes_slide)
     assert why in text and "cut-off" not in text and "['" not in text
     assert "2 Jul 2023" in notes
+
+
+def test_coverage_title_says_what_capacity_leaves_out_or_carries(full_run, full_deck, tmp_path):
+    # the fixture's plan covers 170 of 300 accounts and leaves €330k of value uncovered
+    _, slides = _slides(full_deck)
+    gap = [_title(s) for s in slides if "leaves 130 of 300 accounts" in _title(s)]
+    assert gap and "€330k of value is at stake" in gap[0], [_title(s) for s in slides]
+    # every account covered, manager time on two segments only: no '€0 at stake' headline
+    run = _copy_run(full_run, tmp_path / "covered", full_run.params)
+    run.write_table("coverage_by_segment", pd.DataFrame({
+        "segment": ["Strategic", "Star", "Status"], "accounts": [60, 90, 150], "covered": [60, 90, 150],
+        "hours_needed": [2400, 1800, 0], "hours_allocated": [2400, 1800, 0], "value_at_stake": [0.0, 0.0, 0.0]}))
+    _, slides = _slides(build_deck(run))
+    titles = [_title(s) for s in slides]
+    assert "The team's capacity carries the plan: 4,200 manager hours a year, all on Strategic and Star accounts" \
+        in titles, titles
+    assert not any("€0" in t for t in titles)
+    s = next(s for s in slides if _title(s).startswith("The team's capacity carries"))
+    assert "Status: 150 accounts, served without manager time" in "\n".join(_texts(s))

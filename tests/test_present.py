@@ -129,3 +129,11 @@ def test_matrix_axes_are_one_convention():
     assert (MATRIX.x, MATRIX.y) == ("relative_strength", "attractiveness")
     # first quadrant (high attractiveness, high strength) sits top right
     assert MATRIX.corners[0] == (True, True)
+
+
+def test_fmt_list_reads_as_a_sentence():
+    from kam_analysis.present.formats import fmt_list
+    assert fmt_list([]) == ""
+    assert fmt_list(["Strategic"]) == "Strategic"
+    assert fmt_list(["Strategic", "", "Star"]) == "Strategic and Star"
+    assert fmt_list(["A", "B", "C"]) == "A, B and C"

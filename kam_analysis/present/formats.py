@@ -27,7 +27,7 @@ __all__ = [
     "CURRENCY_SYMBOLS", "NA", "currency_symbol", "is_num", "fmt_money", "fmt_share", "fmt_points", "fmt_count",
     "fmt_top", "fmt_score", "fmt_ratio", "fmt_days", "fmt_value", "fmt_change", "fmt_date", "fmt_period",
     "excel_number_format", "axis_formatter", "POINT_UNITS", "MONEY_STYLES", "DELIVERABLE_MONEY_STYLE",
-    "money_style", "compact_money",
+    "money_style", "compact_money", "fmt_list",
 ]
 
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF ", "JPY": "¥"}
@@ -110,6 +110,14 @@ def compact_money(text, currency: str = "EUR"):
         return text
     return _full_money_pattern(currency).sub(
         lambda m: fmt_money(float(m.group(0)[len(currency_symbol(currency)):].replace(",", "")), currency), text)
+
+
+def fmt_list(items) -> str:
+    """Items as a sentence: 'A', 'A and B', 'A, B and C' (empty items dropped)."""
+    items = [str(x) for x in items if x]
+    if len(items) <= 1:
+        return items[0] if items else ""
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def fmt_share(v, *, decimals: int = 1, signed: bool = False) -> str:

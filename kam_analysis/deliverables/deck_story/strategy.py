@@ -7,7 +7,7 @@ import pandas as pd
 from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...metrics import describe_lost_split, describe_revenue_lost, kpi_explanation, kpi_label
-from ...present.formats import excel_number_format, fmt_count, fmt_date, fmt_share, fmt_top, is_num
+from ...present.formats import excel_number_format, fmt_count, fmt_date, fmt_list, fmt_share, fmt_top, is_num
 from ._base import (_churn_backtested, _churn_unsupported, DeckData, _lc_first, _q, _rows_per_page, SlideSpec,
                     _takeaway, _text)
 
@@ -58,12 +58,25 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
                 topic="Coverage and capacity")
     if t is None:
         return []
-    cov = t["covered"].sum() / t["accounts"].sum() if t["accounts"].sum() else None
+    n_acc, n_cov = int(t["accounts"].sum()), int(t["covered"].sum())
+    cov = n_cov / n_acc if n_acc else None
     stake = t["value_at_stake"].sum() if "value_at_stake" in t.columns else None
-    title = f"The plan covers {fmt_count(t['covered'].sum())} of {fmt_count(t['accounts'].sum())} accounts" + (
-        f"; {d.money(stake)} of value is at stake" if is_num(stake) else "")
+    hours = float(t["hours_allocated"].sum())
+    with_hours = [_text(s, 30) for s in t.loc[t["hours_allocated"] > 0, "segment"]]
+    if n_cov < n_acc:  # a capacity gap: say what it leaves out, and what it puts at stake when that is known
+        title = (f"The team's capacity leaves {fmt_count(n_acc - n_cov)} of {fmt_count(n_acc)} accounts without "
+                 f"the service their plan needs" + (f"; {d.money(stake)} of value is at stake"
+                                                    if is_num(stake) and stake > 0 else ""))
+    elif hours > 0:
+        title = (f"The team's capacity carries the plan: {fmt_count(hours)} manager hours a year, all on "
+                 f"{fmt_list(with_hours)} accounts")
+    else:
+        title = "No account needs dedicated manager time: every account is served by its tier"
     take = [f"{_text(r['segment'], 30)}: {fmt_count(r['covered'])}/{fmt_count(r['accounts'])} covered, "
-            f"{fmt_count(r['hours_allocated'])} of {fmt_count(r['hours_needed'])} hours" for _, r in t.iterrows()]
+            f"{fmt_count(r['hours_allocated'])} of {fmt_count(r['hours_needed'])} hours"
+            if r["hours_needed"] > 0 or r["hours_allocated"] > 0 else
+            f"{_text(r['segment'], 30)}: {fmt_count(r['accounts'])} accounts, served without manager time"
+            for _, r in t.iterrows()]
     if cov is not None:
         take.insert(0, f"Coverage {fmt_share(cov, decimals=0)} of accounts")
 
