@@ -294,3 +294,21 @@ def test_crm_exports_round_trip(client):
     assert [r["action_id"] for r in a] == list(acts["action_id"])
     assert all(r["status"] == r["status_date"] == r["comment"] == "" for r in a)
     assert [r["due_date"] for r in a] == list(pd.to_datetime(acts["due_date"]).dt.strftime("%Y-%m-%d"))
+
+
+def test_a_returned_actions_file_matches_ids_the_export_guarded_against_formulas(tmp_path):
+    """An account id that looks like a formula ('-A7', '@x') is exported with the guard "'" and
+    still matches when the client returns the file."""
+    from kam_analysis.data.planrun import read_actions_file
+    from kam_analysis.deliverables.exports import EXPORTS, write_export
+
+    cols = EXPORTS["account_plan_actions.csv"]
+    frame = pd.DataFrame([{c: "" for c in cols} | {"action_id": aid, "account_id": aid.rsplit("-", 1)[0]}
+                          for aid in ("-A7-1", "@x-1", "C1-1")])[list(cols)]
+    path = write_export(frame, tmp_path / "account_plan_actions.csv")
+    rows = _read_export(path)
+    assert [r["action_id"] for r in rows] == ["'-A7-1", "'@x-1", "C1-1"]  # as Excel shows it: text, not a formula
+    text = path.read_bytes().decode("utf-8-sig").replace(",,,\r\n", ",done,2026-01-15,called\r\n")
+    path.write_bytes(text.encode("utf-8-sig"))  # the client's filled-in file, as Excel saves "CSV UTF-8"
+    back = read_actions_file(path, known_ids={"-A7-1", "@x-1", "C1-1"})
+    assert sorted(back["action_id"]) == ["-A7-1", "@x-1", "C1-1"] and set(back["status"]) == {"done"}

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..exceptions import DataValidationError, ParameterError, Problem, list_values
+from ..safety import is_formula_like
 
 __all__ = ["ACTION_STATUSES", "NOT_REPORTED", "ACTIONS_COLUMNS", "successful_runs", "resolve_plan_run",
            "check_plan_identity", "read_run_record", "read_actions_file"]
@@ -189,11 +190,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]], int]:
         except UnicodeDecodeError:
             continue
     lines = text.splitlines()
-    try:
-        dialect = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t")
+    try:  # the delimiter only: Excel in a French locale saves ';'. The quote is always '"' — a sniffed "'"
+        # would split the cells the export guarded against formulas ("'=...", "'-12-1")
+        delimiter = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(lines, dialect))
+        delimiter = ","
+    rows = list(csv.reader(lines, delimiter=delimiter, quotechar='"'))
     if not rows:
         return [], [], 1
     return [str(c) for c in rows[0]], rows[1:], 2
@@ -279,6 +281,8 @@ def read_actions_file(path: str | Path, *, known_ids: set[str] | None = None,
     for n, r in enumerate(rows, start=first_row):
         rid, status = cell(r, "action_id"), cell(r, "status")
         rid = "" if rid is None else str(rid).strip()
+        if rid.startswith("'") and is_formula_like(rid[1:]):  # the export's formula guard on an id: "'-12-1"
+            rid = rid[1:]
         status = "" if status is None else str(status).strip()
         if not rid and not status:
             continue
