@@ -168,6 +168,8 @@ def _cmd_validate(args) -> int:
     stats = report.stats
     for table, s in stats.items():
         print(f"  {table}: {s.get('rows_read', 0):,} rows read")
+        if "warehouse_bytes" in s:  # what left the client's database (docs/warehouses.md)
+            print(f"    {s['warehouse_rows']:,} clean rows left the database ({s['warehouse_bytes'] / 1e6:,.1f} MB)")
         if table == "transactions" and "orders" in s:
             print(f"    {order_rule(s)}")
     if errors:

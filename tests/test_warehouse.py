@@ -97,7 +97,7 @@ def test_scrub_masks_the_url_password_and_tokens():
     assert "***" in out and "could not connect" in out
 
 
-def test_a_failed_connection_never_shows_the_password(tmp_path, monkeypatch, capsys):
+def test_a_failed_connection_never_shows_the_password(tmp_path, monkeypatch, capfd):
     """kam validate and kam run on a PostgreSQL source that refuses the connection: exit 2, the
     message names the environment variable, and the planted password is nowhere on the terminal
     or under the output folder."""
@@ -108,7 +108,7 @@ def test_a_failed_connection_never_shows_the_password(tmp_path, monkeypatch, cap
     p = _params(tmp_path, {"backend": "postgres", "table": "sales.orders", "connection": "KAM_WH_URL"})
     for command in ("validate", "run"):
         assert main([command, str(p)]) == 2
-        out = capsys.readouterr()
+        out = capfd.readouterr()
         text = out.out + out.err
         assert "Could not connect to the postgres source (the URL in KAM_WH_URL)" in text
         assert PLANTED not in text and "kam:" not in text
@@ -264,3 +264,68 @@ def test_an_amount_held_as_text_is_read_by_the_file_rules_and_aggregated_locally
     summary = pd.read_parquet(tmp_path / "run" / "tables" / "account_summary.parquet").set_index("account_id")
     assert summary.loc["A1", "revenue"] == pytest.approx(1222.50) and summary.loc["A1", "n_orders"] == 1
     assert summary.loc["A2", "revenue"] == pytest.approx(80.0)
+
+
+def test_the_extract_is_streamed_in_batches(tmp_path, monkeypatch):
+    """The order lines are written one Arrow batch at a time (one row group each), never held whole."""
+    import ibis
+    import pyarrow.parquet as pq
+
+    from kam_analysis.data import warehouse
+
+    monkeypatch.setattr(warehouse, "BATCH_ROWS", 100)
+    con = ibis.duckdb.connect()
+    con.con.execute("CREATE TABLE lines AS SELECT range AS i, 'x' || range AS s FROM range(1050)")
+    expr = con.table("lines")
+    n_bytes, n_rows, _ = warehouse._extract(con, expr, tmp_path / "x.parquet")
+    f = pq.ParquetFile(tmp_path / "x.parquet")
+    assert n_rows == 1050 == f.metadata.num_rows
+    assert f.metadata.num_row_groups >= 10 and max(f.metadata.row_group(i).num_rows for i in range(
+        f.metadata.num_row_groups)) <= 100
+    assert n_bytes >= 1050 * 8
+
+
+def test_a_query_is_read_like_a_table(tmp_path, monkeypatch):
+    from kam_analysis.data.validate import validate_data
+
+    db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 1, 5), 10.0), ("O2", "A2", dt.date(2025, 2, 1), -5.0),
+                          ("O3", "A2", dt.date(2025, 2, 2), 30.0)])
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    report = validate_data(load_params(_params(tmp_path, {"backend": "duckdb", "connection": "KAM_WH",
+                                                          "query": "SELECT * FROM orders WHERE amount > 0"})))
+    report.close()
+    assert report.ok, report.summary()
+    assert report.stats["transactions"]["warehouse_rows"] == 2 and report.stats["transactions"]["orders"] == 2
+
+
+def test_kam_validate_says_what_left_the_database(tmp_path, monkeypatch, capsys):
+    from kam_analysis.cli import main
+
+    db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 1, 5), 10.0), ("O2", "A2", dt.date(2025, 6, 1), 30.0)])
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    assert main(["validate", str(_params(tmp_path, {"backend": "duckdb", "table": "orders",
+                                                     "connection": "KAM_WH"}))]) == 0
+    out = capsys.readouterr().out
+    assert "transactions: 2 rows read" in out and "2 clean rows left the database (0.0 MB)" in out
+
+
+def test_phases_are_not_reused_over_a_database_whose_rows_may_have_changed(tmp_path, monkeypatch):
+    """A file has a checksum; a database table has none: --phase never reuses earlier results over it."""
+    import json
+
+    from kam_analysis.exceptions import RunError
+    from kam_analysis.runner import _input_hashes, _reusable_base
+
+    monkeypatch.setenv("KAM_WH", f"duckdb://{tmp_path / 'wh.duckdb'}")
+    p = _params(tmp_path, {"backend": "duckdb", "table": "orders", "connection": "KAM_WH"})
+    params = load_params(p)
+    inputs = _input_hashes(params)
+    assert inputs["transactions"] == {"table": "transactions", "path": "duckdb table orders", "bytes": None,
+                                      "sha256": None, "warehouse": True}
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "manifest.json").write_text(json.dumps({"inputs": list(inputs.values()),
+                                                    "params": params.resolved_dump()}, default=str))
+    with pytest.raises(RunError, match=r"transactions is read from a database \(duckdb table orders\), whose rows "
+                                       r"may have changed since"):
+        _reusable_base(base, params, ["assessment"], inputs=inputs, params_path=p, overrides=[])

@@ -53,6 +53,8 @@ def warehouse_params(file_params: Path, out: Path, *, backend: str, connection: 
         raw["data"][t] = {"warehouse": src, "columns": {k: snake(v) for k, v in spec.get("columns", {}).items()}}
     if name:
         raw["client"]["name"] = name
+    # a client folder of its own: the review's KPI history reads the client's earlier runs
+    raw["output"] = {"root": str(out.parent / f"outputs-{backend}")}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(raw, sort_keys=False))
     return out

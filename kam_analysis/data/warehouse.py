@@ -166,6 +166,10 @@ def connect(spec: FileSpec, table: str):
 def _source_table(con, spec: FileSpec, table: str, secrets: list[str]):
     src = spec.warehouse
     try:
+        if src.query and getattr(con, "name", "") == "duckdb":
+            # Ibis 12 describes a DuckDB query with an API DuckDB 2 removed: name it as a view first
+            con.con.execute(f"CREATE OR REPLACE TEMP VIEW kam_source_query AS {src.query}")
+            return con.table("kam_source_query")
         if src.query:
             return con.sql(src.query)
         *schema, name = src.table.split(".")
@@ -257,7 +261,7 @@ def stage_warehouse(ck, table: Table, spec: FileSpec, view: str, required_client
     except Exception as exc:  # noqa: BLE001 - an engine error mid-way, scrubbed
         raise _problem(spec, f"The {spec.warehouse.backend} source failed while being checked: "
                              f"{_first_line(exc, url_secrets)}",
-                       "check the table and the column mapping; docs/warehouses.md lists what each backend needs")
+                       "check the table and the column mapping; docs/warehouses.md lists what each backend needs") from None
     finally:
         _disconnect(backend)
     con_duck.execute(f"CREATE OR REPLACE VIEW {sql_ident(view)} AS SELECT * EXCLUDE (file_row_number, "
@@ -289,7 +293,9 @@ def _extract(backend, expr, path: Path) -> tuple[int, int, dict[str, str]]:
     if getattr(backend, "name", "") == "duckdb":
         # Ibis 12's DuckDB batches call an API DuckDB 2 removed: stream the compiled query directly
         reader = backend.con.sql(str(backend.compile(expr))).to_arrow_reader(BATCH_ROWS)
-    else:
+    elif getattr(backend, "name", "") == "pyspark":
+        reader = _spark_batches(backend, expr)
+    else:  # PostgreSQL: a server-side cursor, fetched BATCH_ROWS at a time
         reader = backend.to_pyarrow_batches(expr, chunk_size=BATCH_ROWS)
     tmp = path.with_suffix(".parquet.tmp")
     with pq.ParquetWriter(tmp, reader.schema) as writer:
@@ -300,6 +306,35 @@ def _extract(backend, expr, path: Path) -> tuple[int, int, dict[str, str]]:
     tmp.replace(path)
     zones = {f.name: f.type.tz for f in reader.schema if getattr(f.type, "tz", None)}
     return n_bytes, n_rows, zones
+
+
+def _spark_batches(backend, expr):
+    """Spark's rows one partition at a time, in Arrow batches of BATCH_ROWS.
+
+    Ibis collects a Spark result whole, through pandas; an order-level extract must not be,
+    so the rows are read with ``toLocalIterator`` (one partition in memory at a time).
+    """
+    import pyarrow as pa
+
+    schema = expr.schema().to_pyarrow()
+    frame = backend._session.sql(str(backend.compile(expr)))
+
+    def batch(rows: list[tuple]) -> pa.RecordBatch:
+        columns = list(zip(*rows)) if rows else [[] for _ in schema]
+        return pa.RecordBatch.from_arrays([pa.array(list(c), type=f.type) for c, f in zip(columns, schema)],
+                                          schema=schema)
+
+    def batches():
+        rows: list[tuple] = []
+        for row in frame.toLocalIterator(prefetchPartitions=False):
+            rows.append(tuple(row))
+            if len(rows) >= BATCH_ROWS:
+                yield batch(rows)
+                rows = []
+        if rows:
+            yield batch(rows)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _given(col, dtype):
@@ -534,7 +569,7 @@ def engine_aggregates(params: Params) -> dict | None:
     except Exception as exc:  # noqa: BLE001 - an engine error, scrubbed
         raise _problem(spec, f"The {spec.warehouse.backend} source failed while aggregating: "
                              f"{_first_line(exc, secrets)}",
-                       "check the table and the column mapping; docs/warehouses.md lists what each backend needs")
+                       "check the table and the column mapping; docs/warehouses.md lists what each backend needs") from None
     finally:
         _disconnect(backend)
     out["bytes"] = sum(tbl.nbytes for tbl in out.values())
