@@ -399,8 +399,8 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
     acc = acc.assign(account_id=acc["account_id"].astype(str)).set_index("account_id").reindex(ids)
     changed = planned[planned.index.isin(acc.index)]
     changed = changed[changed != acc.loc[changed.index, "account_manager"].astype(str)]
-    # every third planned hand-over has not happened yet: the old manager is still named
-    pending = changed.iloc[2::3]
+    # every third planned hand-over (the first of three) has not happened yet: the old manager is still named
+    pending = changed.iloc[::3]
     changed = changed.drop(pending.index)
     acc.loc[changed.index, "account_manager"] = changed
     if n_new:  # the new accounts: a template's profile, a name, served by the digital desk until sized
