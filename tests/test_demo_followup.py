@@ -52,8 +52,13 @@ def plan_run(tmp_path_factory):
     recs = pd.DataFrame({"rank": [1, 2, 3, 4], "recommendation_id": ["REC-01", "REC-02", "REC-03", "REC-04"],
                          "recommendation": ["Fund", "Fix", "Grow", "Trim"], "owner": "Board",
                          "due_date": AS_OF + pd.Timedelta(days=60)})
+    tx = run.read_data("transactions")
+    bought = set(zip(tx["account_id"].astype(str), tx["category"].astype(str)))
+    cats = sorted(tx["category"].astype(str).unique())
+    ws = pd.DataFrame([{"account_id": a, "category": c} for a in keys for c in cats if (a, c) not in bought])
+    ws["rank"] = ws.groupby("account_id").cumcount() + 1
     for name, df in (("segments", seg), ("account_plan_actions", acts), ("coverage_plan", cov),
-                     ("recommendations", recs)):
+                     ("recommendations", recs), ("whitespace", ws)):
         df.to_parquet(run.tables_dir / f"{name}.parquet", index=False)
     (tmp / "run" / "manifest.json").write_text(json.dumps(
         {"client": "Maison Demo", "run_id": "plan-1", "status": "success"}))
@@ -112,6 +117,19 @@ def test_key_accounts_grow_decline_stay_or_stop_as_planted(followup):
     last = o.groupby("Customer ID")["date"].max()
     assert (last[ka["lost"]] <= NEW_AS_OF - pd.Timedelta(days=180)).all()  # no longer live at the new date
     assert set(ka["grown"] + ka["declined"] + ka["stable"]) <= set(after["Customer ID"])
+
+
+def test_grown_accounts_buy_the_cross_sell_the_plan_named(followup):
+    o, p = followup["orders"], followup["planted"]
+    ws = pd.read_parquet(followup["plan"] / "tables" / "whitespace.parquet")
+    converted = p["whitespace_converted"]
+    assert converted and set(converted) <= set(p["key_accounts"]["grown"])
+    after = o[o["date"] > AS_OF]
+    for a, cats in converted.items():
+        named = ws[ws["account_id"] == a].sort_values("rank")["category"].tolist()
+        assert cats == named[:len(cats)] and 1 <= len(cats) <= 2
+        assert set(cats) <= set(after.loc[after["Customer ID"] == a, "Product Category"])
+        assert not set(cats) & set(o.loc[(o["Customer ID"] == a) & (o["date"] <= AS_OF), "Product Category"])
 
 
 def test_a_share_of_one_segment_buys_its_way_across_the_attractiveness_split(followup):

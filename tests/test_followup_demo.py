@@ -71,6 +71,11 @@ def test_key_account_outcomes_are_the_planted_ones(review):
     expected = {a: outcome for outcome in ("grown", "declined", "stable", "lost") for a in planted[outcome]}
     assert len(ka) == planted["committed"] == len(expected)
     assert ka["outcome"].to_dict() == expected
+    converted = review["planted"]["whitespace_converted"]
+    assert converted  # the plan named cross-sell for the grown accounts, and they bought it
+    for a, cats in converted.items():
+        assert ka.loc[a, "whitespace_converted"] >= len(cats), a
+        assert set(cats) <= set(ka.loc[a, "whitespace_categories"].split(", ")), a
     ratio = ka["revenue_now"] / ka["revenue_plan"]
     for a, r in review["planted"]["revenue_ratio"].items():
         assert ratio[a] == pytest.approx(r, rel=1e-3), a

@@ -39,6 +39,9 @@ reads it: no parameter names it).
     The accounts file names the manager of the plan (the coverage plan's ``assigned_manager``)
     for the accounts the plan hands to another manager, except every third of those
     hand-overs, still pending: its old manager is still named.
+``whitespace_converted``
+    Each grown key account buys the plan's top one or two cross-sell (whitespace)
+    categories for it in the six months (its first orders).
 ``new_accounts``
     New accounts are won at the pace of the 12 months before the plan, each buying like an
     account won then (from the month it is won; a digital-desk account, not in the plan).
@@ -192,6 +195,8 @@ def _read_plan_run(plan_run: Path) -> dict:
     for d, names in need.items():
         for n in names:
             out[n] = pd.read_parquet(plan_run / d / f"{n}.parquet")
+    ws = plan_run / "tables" / "whitespace.parquet"  # optional: the cross-sell the plan named
+    out["whitespace"] = pd.read_parquet(ws, columns=["account_id", "category", "rank"]) if ws.is_file() else None
     if "action_id" not in out["account_plan_actions"]:
         raise ParameterError(f"the plan run {plan_run} has account-plan actions without an action_id (a run made "
                              "before actions had ids); fix: run the demo engagement again (make demo)")
@@ -364,6 +369,20 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
     scale = np.where(np.isnan(target), 1.0, target / np.where(sums > 0, sums, 1.0))
     value = value * scale[acc_of]
     cat = _choice(rng.random(k), cat_mix, acc_of)
+    # grown accounts bought the cross-sell the plan named for them: their first orders of the six
+    # months are in the plan's top whitespace categories (one order each, up to two)
+    converted: dict[str, list[str]] = {}
+    ws = plan["whitespace"]
+    if ws is not None and k:
+        ws = ws.assign(account_id=ws["account_id"].astype(str)).sort_values(["account_id", "rank"], kind="stable")
+        first_orders = pd.Series(np.arange(k)).groupby(acc_of).apply(list)
+        for a in grown:
+            named = [c for c in ws.loc[ws["account_id"] == a, "category"].astype(str) if c in cats][:2]
+            slots = first_orders.get(pos_of[a], [])
+            if len(slots) > len(named) >= 1:  # keep at least one order in the account's own mix
+                for slot, c in zip(slots, named):
+                    cat[slot] = cats.index(c)
+                converted[a] = named
     chan = _choice(rng.random(k), chan_mix, acc_of)
     mrate = margin_rate[acc_of] + rng.normal(0, 0.03, k)
     revenue = np.round(value, 2)
@@ -440,6 +459,7 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
         "coverage_delivered": {a: m for a, m in sorted(changed.items())},
         "coverage_not_delivered": {a: m for a, m in sorted(pending.items())},
         "new_accounts": new_ids.tolist(),
+        "whitespace_converted": converted,
     }
     paths["planted"].write_text(json.dumps(planted, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths
