@@ -7,6 +7,7 @@ import pandas as pd
 from ...present.theme import active_theme, tint
 from .._pptx import SlideCanvas
 from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, fmt_top, is_num
+from ...phases.review import baseline_date
 from .decisions import recommendation_cost_text
 from ._base import (_bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
                     SlideSpec, _text, _tiles)
@@ -187,8 +188,13 @@ def s_migration(d: DeckData) -> list[SlideSpec]:
     base, stay = core.sum(), np.trace(core)
     moved = base - stay
     new = piv.loc[[x for x in row_labels if x not in set(common)]].to_numpy().sum()
+    a = d.params.analysis  # the baseline is dated: a follow-up review also shows migration since its plan
+    bdate = baseline_date(as_of=a.as_of_date, programme_start=a.programme_start,
+                          configured=d.params.review.baseline_date)
+    since = (f"the programme start ({fmt_date(bdate)})" if bdate == a.programme_start else
+             f"the baseline of {fmt_date(bdate)}")
     title = (f"{fmt_count(moved)} of {fmt_count(base)} accounts ({fmt_share(moved / base, decimals=0) if base else 'n/a'})"
-             " changed segment since the baseline" + (f"; {fmt_count(new)} accounts are new or re-entered" if new else ""))
+             f" changed segment since {since}" + (f"; {fmt_count(new)} accounts are new or re-entered" if new else ""))
     rows, fills, colors = [], {}, {}
     labels = col_labels
     mx = piv.to_numpy().max() or 1
