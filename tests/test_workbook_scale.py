@@ -144,3 +144,35 @@ def test_beyond_excel_rows_the_top_accounts_and_a_full_csv(tiny, monkeypatch):
         assert f"all {len(seg):,} accounts are in the file {csv.name}" in where
     # the points of the hidden chart sheet stop at Excel's last row too
     assert wb["Chart data"].max_row <= 104
+
+
+@pytest.mark.render
+def test_libreoffice_reads_the_streamed_rows(tiny, tmp_path, monkeypatch):
+    import subprocess
+
+    from conftest import require_tool
+
+    soffice, pdftotext = require_tool("soffice"), require_tool("pdftotext")
+    monkeypatch.setattr(_xlsx_stream, "MATERIALISED_ROWS", 25)
+    path = build_segmentation_workbook(tiny)
+    profile = f"-env:UserInstallation=file://{tmp_path / 'lo_profile'}"  # no clash with other soffice runs
+    out = subprocess.run([soffice, profile, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+                         capture_output=True, text=True, timeout=240)
+    pdf = tmp_path / (path.stem + ".pdf")
+    assert pdf.exists(), out.stderr
+    text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, timeout=120).stdout
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Accounts"]
+    last = ws.max_row
+    assert last > 4 + 25 + 50
+    # accounts from the streamed tail, with the rank in the sheet's number format
+    rank_col = [c.value for c in ws[4]].index("Rank") + 1
+    ranked = 0
+    for r in (4 + 26, 4 + 27, last - 1, last):
+        line = next((ln for ln in text.splitlines() if ln.strip().startswith(str(ws.cell(r, 1).value) + " ")), "")
+        assert line, ws.cell(r, 1).value
+        rank = ws.cell(r, rank_col).value
+        if isinstance(rank, (int, float)):
+            assert f" {rank:,.0f} " in line, line
+            ranked += 1
+    assert ranked >= 2
