@@ -329,3 +329,17 @@ def test_phases_are_not_reused_over_a_database_whose_rows_may_have_changed(tmp_p
     with pytest.raises(RunError, match=r"transactions is read from a database \(duckdb table orders\), whose rows "
                                        r"may have changed since"):
         _reusable_base(base, params, ["assessment"], inputs=inputs, params_path=p, overrides=[])
+
+
+def test_orders_all_after_the_as_of_date_are_an_error_not_an_empty_run(tmp_path, monkeypatch):
+    from kam_analysis.data.validate import validate_data
+
+    db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 8, 5), 10.0), ("O2", "A2", dt.date(2025, 9, 1), 30.0)])
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    report = validate_data(load_params(_params(tmp_path, {"backend": "duckdb", "table": "orders",
+                                                          "connection": "KAM_WH"})))
+    report.close()
+    [warning] = report.warnings
+    [error] = report.errors
+    assert warning.rule == "after_as_of" and warning.count == 2
+    assert error.message == "No transactions remain on or before the as-of date 2025-06-30"

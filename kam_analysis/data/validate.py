@@ -357,8 +357,15 @@ class _Checker:
             return None
         n_rows = con.execute(f"SELECT count(*) FROM {sql_ident(raw_view)}").fetchone()[0]
         if n_rows == 0:
-            if spec.warehouse is not None and any(p.file == fname for p in self.r.problems):
+            if spec.warehouse is not None and any(p.file == fname and p.severity == "error" for p in self.r.problems):
                 return None  # the engine's checks already said why nothing was extracted
+            if spec.warehouse is not None and table.name != "transactions":
+                return None  # every row is after the as-of date (said in a warning): the table is left out
+            if spec.warehouse is not None:  # every order is after the as-of date (or before history_start)
+                self.add(rule="empty_table", file=fname, message="No transactions remain on or before the as-of date "
+                         f"{self.params.analysis.as_of_date}", fix="check analysis.as_of_date / history_start and the "
+                                                                    "order date column")
+                return None
             self.add(rule="empty_table", file=fname, message=f"The {table.name} file has a header but no rows",
                      fix="re-export the data from the client system with its rows")
             return None
