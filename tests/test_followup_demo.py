@@ -107,3 +107,35 @@ def test_action_statuses_are_the_returned_ones(review):
     assert set(acts.index[acts["status"] == "done"]) == set(planted["done"])
     recs = review["plan_recommendations"].set_index("recommendation_id")["status"]
     assert recs.reindex(list(review["planted"]["recommendations"])).to_dict() == review["planted"]["recommendations"]
+
+
+def test_the_deck_and_the_dashboard_tell_the_planted_story(review, tmp_path):
+    """The deck's "Since the last review" section and the HTML block carry the planted counts."""
+    from pptx import Presentation
+
+    from client_text import deck_texts, html_texts, internal_names
+    from kam_analysis.config import load_params
+    from kam_analysis.data.runfolder import Run
+    from kam_analysis.deliverables.deck import build_deck
+    from kam_analysis.deliverables.html_dashboard import build_html_dashboard
+    from kam_analysis.present.formats import fmt_money
+
+    params = load_params(Path(review["later"]).parents[2] / "demo-review.yaml")
+    run = Run(review["later"], params)
+    deck, page = build_deck(run), build_html_dashboard(run)
+    p = review["planted"]
+    n, grown, lost = p["key_accounts"]["committed"], len(p["key_accounts"]["grown"]), len(p["key_accounts"]["lost"])
+    ka = review["plan_key_accounts"]
+    lost_rev = fmt_money(ka.loc[ka["account_id"].isin(p["key_accounts"]["lost"]), "revenue_plan"].sum())
+    titles = [s.shapes.title.text_frame.text for s in Presentation(str(deck)).slides if s.shapes.title is not None]
+    start = titles.index("Since the last review")
+    assert titles[start + 1] == (f"{grown} of {n} key accounts grew; {lost} {'was' if lost == 1 else 'were'} lost, "
+                                 f"with {lost_rev} of revenue a year at the plan")
+    done, total = len(p["actions"]["done"]), sum(len(v) for v in p["actions"].values())
+    assert any(t.startswith(f"{done} of {total} committed actions are done") for t in titles[start:start + 7])
+    assert any(t.startswith(f"What changes now: replace {lost} lost key account") for t in titles[start:start + 7])
+    assert f"{grown} of {n} key accounts grew" in page.read_text(encoding="utf-8")
+    pages = {i + 1 for i in range(start, start + 7)}
+    found = [(w, t, h) for w, t in deck_texts(deck) if int(w.split()[1]) in pages and (h := internal_names(t))]
+    found += [(w, t, h) for w, t in html_texts(page) if (h := internal_names(t))]
+    assert not found, found
