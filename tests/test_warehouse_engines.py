@@ -143,3 +143,30 @@ def test_spark_rows_are_streamed_in_batches_not_collected(spark_session, tmp_pat
     n_bytes, n_rows, _ = warehouse._extract(con, con.table("kam_lines"), tmp_path / "x.parquet")
     f = pq.ParquetFile(tmp_path / "x.parquet")
     assert n_rows == 2000 == f.metadata.num_rows and f.metadata.num_row_groups == 5 and n_bytes > 0
+
+
+def test_a_wrong_password_is_refused_without_showing_it(tmp_path, capfd, monkeypatch):
+    """The real server refuses a planted wrong password: kam validate exits 2 naming the variable, and the
+    password is not on the terminal."""
+    from kam_analysis.cli import main
+
+    url = os.environ.get(PG_VAR)
+    if not url:
+        _missing(f"no PostgreSQL server ({PG_VAR} is not set)")
+    planted = "Wr0ng-Pl4nted-pw"
+    parts = urlsplit(url)
+    monkeypatch.setenv("KAM_WRONG_PG", f"postgresql://{parts.username}:{planted}@{parts.hostname}:{parts.port}/postgres")
+    params = tmp_path / "params.yaml"
+    params.write_text(f"""client: {{name: Wrong Password}}
+data:
+  transactions:
+    warehouse: {{backend: postgres, table: kam_demo.transactions, connection: KAM_WRONG_PG}}
+analysis: {{as_of_date: 2025-12-31}}
+output: {{root: {tmp_path / 'outputs'}}}
+""")
+    capfd.readouterr()
+    assert main(["validate", str(params)]) == 2
+    out = capfd.readouterr()
+    text = out.out + out.err
+    assert "Could not connect to the postgres source (the URL in KAM_WRONG_PG)" in text
+    assert "password authentication failed" in text and planted not in text
