@@ -54,6 +54,8 @@ def _mixed_frame(n: int) -> pd.DataFrame:
         "value": x, "count": np.arange(n, dtype=np.int64), "flag": [bool(i % 2) for i in range(n)],
         "when": pd.date_range("2024-01-01", periods=n, freq="D"),
         "share": rng.uniform(size=n),
+        "maybe": pd.array([True, None, False] * (n // 3) + [None] * (n % 3), dtype="boolean"),
+        "whole": pd.array([1, None, 3] * (n // 3) + [None] * (n % 3), dtype="Int64"),
     })
 
 
@@ -84,12 +86,13 @@ def test_streamed_rows_equal_openpyxl_cells(tmp_path, monkeypatch):
     for sheet in ("Big", "Points"):
         _same(_cells(b[sheet]), _cells(a[sheet]))
     ws = b["Big"]
-    assert ws.tables["Big"].ref == "A3:G63" and ws.max_row == 63
+    assert ws.tables["Big"].ref == "A3:I63" and ws.max_row == 63
     # streamed rows (from row 11): text never a formula, control characters gone, spaces kept
     assert ws["B16"].value == '=HYPERLINK("x")' and ws["B16"].data_type == "s"
     assert ws["B18"].value == "ab & <c>" and ws["B17"].value == " lead space" and ws["B20"].value == "+1\r\nx\ry"
     assert ws["C11"].value is None and ws["C11"].number_format == "0.00"  # inf: an empty cell, formatted
     assert ws["F11"].value == dt.datetime(2024, 1, 8) and ws["E12"].value is False
+    assert (ws["H13"].value, ws["H14"].value, ws["I13"].value, ws["I14"].value) == (True, None, 1, None)
     assert ws["E63"].alignment.horizontal == "center"  # the template row's per-row style reaches the tail
 
 

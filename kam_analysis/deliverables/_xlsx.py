@@ -65,12 +65,12 @@ _MAX_CELL = 32_767  # Excel's limit on characters in a cell
 def write_cell(ws: Worksheet, row: int, col: int, value: Any, *, number_format: str | None = None) -> Cell:
     """Write one value safely and return the cell.
 
-    Strings are always stored as text (never interpreted as a formula); NaN, NaT, None
+    Strings are always stored as text (never interpreted as a formula); NaN, NaT, NA, None
     and infinities give an empty cell; numpy scalars become Python numbers; timestamps
     become naive datetimes.
     """
     cell = ws.cell(row=row, column=col)
-    if value is None or value is pd.NaT:
+    if value is None or value is pd.NaT or value is pd.NA:
         cell.value = None
     elif isinstance(value, (float, np.floating)):
         cell.value = float(value) if math.isfinite(float(value)) else None

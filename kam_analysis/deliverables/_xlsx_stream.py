@@ -31,7 +31,8 @@ from openpyxl.utils.datetime import to_excel
 
 from ..safety import clean_text
 
-__all__ = ["EXCEL_MAX_ROWS", "MATERIALISED_ROWS", "clear_streamed_range", "defer_rows", "deferred", "stream_sheet", "stored_rows"]
+__all__ = ["EXCEL_MAX_ROWS", "MATERIALISED_ROWS", "clear_streamed_range", "defer_rows", "deferred", "stream_sheet",
+           "stored_rows"]
 
 #: Excel's last row: a sheet cannot hold more
 EXCEL_MAX_ROWS = 1_048_576
@@ -48,7 +49,8 @@ def defer_rows(ws, values: pd.DataFrame, *, first_row: int, start_col: int, temp
     """Record ``values`` (its columns in order, any dtype) to be written from ``first_row`` on at save time.
 
     Each cell takes the style of the cell in ``template_row`` (the last row openpyxl wrote)
-    and the same column. Rows must be the last rows of the sheet. An empty value gives an
+    and the same column. No openpyxl cell may lie in the rows it takes (cells below are fine:
+    the block is written before them). An empty value gives an
     empty cell in that style (as write_frame writes one), or no cell without ``empty_cells``.
     """
     if first_row + len(values) - 1 > EXCEL_MAX_ROWS:
@@ -94,7 +96,7 @@ def _text(v: Any) -> str:
 
 def _one(ref: str, s: str, v: Any) -> str:
     """One cell of any type, as write_cell would store it ('' for an empty, unstyled cell)."""
-    if v is None or v is pd.NaT:
+    if _missing(v):
         return f'<c r="{ref}"{s}/>' if s else ""
     if isinstance(v, (bool, np.bool_)):
         return f'<c r="{ref}"{s} t="b"><v>{int(bool(v))}</v></c>'
@@ -117,9 +119,9 @@ def _column(col: pd.Series, letter: str, rows: list[str], style: int, empty_cell
     s = f' s="{style}"' if style else ""
     head = f'<c r="{letter}'
     empty = f'"{s}/>' if s and empty_cells else None
-    if pd.api.types.is_bool_dtype(col.dtype):
+    if col.dtype == bool:  # numpy booleans (a nullable boolean column takes the general path)
         return [f'{head}{r}"{s} t="b"><v>{int(v)}</v></c>' for r, v in zip(rows, col.tolist())]
-    if pd.api.types.is_numeric_dtype(col.dtype):
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
         vals = col.to_numpy(dtype=float, na_value=np.nan)
         ok = np.isfinite(vals).tolist()
         if pd.api.types.is_integer_dtype(col.dtype):
@@ -135,7 +137,7 @@ def _column(col: pd.Series, letter: str, rows: list[str], style: int, empty_cell
         cache: dict[str, str] = {}
         out = []
         for r, v in zip(rows, values):
-            if v is None or not isinstance(v, str):
+            if not isinstance(v, str):
                 out.append(f'{head}{r}{empty}' if empty else "")
                 continue
             t = cache.get(v)
@@ -149,7 +151,7 @@ def _column(col: pd.Series, letter: str, rows: list[str], style: int, empty_cell
 
 
 def _missing(v: Any) -> bool:
-    return v is None or v is pd.NaT or (isinstance(v, float) and not math.isfinite(v))
+    return v is None or v is pd.NaT or v is pd.NA or (isinstance(v, float) and not math.isfinite(v))
 
 
 def _rows_xml(block: dict, styles: list[int]) -> Any:
