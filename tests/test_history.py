@@ -290,10 +290,12 @@ def test_crm_exports_round_trip(client):
     assert len({r["account_id"] for r in cov}) == len(cov) == len(segs)
     assert {r["covered"] for r in cov} <= {"true", "false"}
     a = read["account_plan_actions.csv"]
-    assert len(a) == len(acts) > 0 and len({r["action_id"] for r in a}) == len(a)
-    assert [r["action_id"] for r in a] == list(acts["action_id"])
+    recs = pd.read_parquet(run / "tables" / "recommendations.parquet").sort_values("rank")
+    assert len(a) == len(acts) + len(recs) and len(acts) > 0 and len({r["action_id"] for r in a}) == len(a)
+    assert [r["action_id"] for r in a] == list(acts["action_id"]) + list(recs["recommendation_id"])
     assert all(r["status"] == r["status_date"] == r["comment"] == "" for r in a)
-    assert [r["due_date"] for r in a] == list(pd.to_datetime(acts["due_date"]).dt.strftime("%Y-%m-%d"))
+    assert [r["due_date"] for r in a[:len(acts)]] == list(pd.to_datetime(acts["due_date"]).dt.strftime("%Y-%m-%d"))
+    assert all(r["account_id"] == "" and r["action"] for r in a[len(acts):])  # recommendations: no account
 
 
 def test_a_returned_actions_file_matches_ids_the_export_guarded_against_formulas(tmp_path):

@@ -8,8 +8,9 @@ Three files in ``deliverables/`` (field mapping for Salesforce, HubSpot and Dyna
 * ``coverage_assignments.csv`` — one row per account: the manager assigned, the engagement
   model and the manager hours a year;
 * ``account_plan_actions.csv`` — one row per account-plan action with its stable
-  ``action_id``, and the empty ``status``, ``status_date`` and ``comment`` columns the client
-  fills in and returns as ``review.actions_file`` for the follow-up review.
+  ``action_id``, then one per recommendation (its ``REC-`` id, no account), and the empty
+  ``status``, ``status_date`` and ``comment`` columns the client fills in and returns as
+  ``review.actions_file`` for the follow-up review.
 
 Format (one decision for all three, for Excel and the CRMs' import tools alike): UTF-8 with
 a byte-order mark (Excel on Windows reads accents correctly only with it; Salesforce Data
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..present.formats import fmt_money
 from ..present.labels import labels
 from ..safety import neutralise_frame_for_csv
 
@@ -91,6 +93,17 @@ def export_frames(run) -> dict[str, pd.DataFrame]:
         "owner": _text(acts["owner"]), "due_date": _iso(acts["due_date"]),
         "kpi": _text(acts["kpi"]).map(labels), "target": _text(acts["target"]) if "target" in acts else "",
         "status": "", "status_date": "", "comment": ""})
+    recs = run.read_table("recommendations", columns=["rank", "recommendation", "value"])
+    if "recommendation_id" in recs and len(recs):  # reported on in the same returned file, by their REC- id
+        recs = recs.sort_values("rank", kind="stable")
+        cur = run.params.client.currency
+        basis = recs["value_basis"] if "value_basis" in recs else pd.Series("at stake", index=recs.index)
+        actions = pd.concat([actions, pd.DataFrame({
+            "action_id": _text(recs["recommendation_id"]), "account_id": "", "account_name": "",
+            "action": _text(recs["recommendation"]), "owner": _text(recs["owner"]) if "owner" in recs else "",
+            "due_date": _iso(recs["due_date"]) if "due_date" in recs else "", "kpi": "",
+            "target": [f"{fmt_money(v, cur)} {b}" if pd.notna(v) else "" for v, b in zip(recs["value"], basis)],
+            "status": "", "status_date": "", "comment": ""})], ignore_index=True)
     frames = {"segment_assignments.csv": segments, "coverage_assignments.csv": coverage,
               "account_plan_actions.csv": actions}
     return {name: frames[name][list(cols)].reset_index(drop=True) for name, cols in EXPORTS.items()}
