@@ -32,10 +32,11 @@ def engagement(tmp_path_factory):
     plan_params = write_demo_params(tmp, n_accounts=300, name="Followup Client")
     plan = run_engagement(plan_params, deliverables=False)
     info = make_followup_snapshot(plan_params, plan.run_dir, tmp / "later")
-    later = run_engagement(info["params"], deliverables=False)
+    said: list[str] = []
+    later = run_engagement(info["params"], deliverables=False, progress=said.append)
     params = load_params(info["params"])
     run = Run(later.run_dir, params, reader="deliverable kpi_dashboard")
-    return {"tmp": tmp, "plan": plan, "later": later, "info": info, "params": params, "run": run,
+    return {"tmp": tmp, "plan": plan, "later": later, "info": info, "params": params, "run": run, "said": said,
             "dashboard": build_kpi_dashboard(run), "plan_params": plan_params}
 
 
@@ -50,6 +51,8 @@ def test_the_plan_run_writes_no_follow_up_and_the_follow_up_measures_it(engageme
     assert s.loc["plan_run", "text"] == plan.run_dir.name  # 'latest' = the earlier run, never itself
     assert s.loc["plan_as_of", "text"] == "2025-12-31" and s.loc["as_of", "text"] == FOLLOWUP_AS_OF.isoformat()
     assert s.loc["months_since", "value"] == 9
+    assert f"  follow-up review of the plan of run {plan.run_dir.name} (data up to 2025-12-31)" in engagement["said"]
+    assert later.manifest["plan_run"] == {"run_id": plan.run_dir.name, "as_of": "2025-12-31", "missing": []}
 
 
 def test_planted_key_account_outcomes_are_recovered(engagement):
@@ -122,8 +125,6 @@ def test_plan_kpis_come_from_the_engine_on_both_sides(engagement):
 
 
 def test_kpi_dashboard_has_a_plan_vs_actual_sheet_in_client_language(engagement):
-    import re
-
     from openpyxl import load_workbook
 
     info = engagement["info"]
@@ -135,7 +136,9 @@ def test_kpi_dashboard_has_a_plan_vs_actual_sheet_in_client_language(engagement)
     assert "Key accounts of the plan: revenue then and now" in text and "lost" in text and "grown" in text
     names = engagement["run"].account_display_names()
     assert names[info["lost"]] in text and names[info["grown"]] in text
-    assert not [t for t in text if re.search(r"\b[a-z]+_[a-z_]+\b", t)], "snake_case on a client page"
+    from client_text import internal_names
+
+    assert not internal_names("\n".join(text)), "table names, parameter keys, run ids or snake_case on a client page"
     assert engagement["plan"].run_dir.name not in " ".join(text)  # no run id
     # one money format: the workbook's full figures
     from kam_analysis.present.formats import excel_number_format
