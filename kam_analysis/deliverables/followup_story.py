@@ -366,14 +366,13 @@ class FollowUp:
         if len(lost):
             out.append(("Replace lost key accounts",
                         f"{_join(lost['name'].head(4).tolist())}{' and others' if len(lost) > 4 else ''} stopped "
-                        f"buying ({self.money(self.outcome_revenue('lost'))} of revenue a year at the plan): take "
-                        f"{'it' if len(lost) == 1 else 'them'} off the key-account list and choose "
-                        f"{'a replacement' if len(lost) == 1 else 'replacements'} from today's selection"))
+                        f"buying ({self.money(self.outcome_revenue('lost'))} a year at the plan): replace "
+                        f"{'it' if len(lost) == 1 else 'them'} from today's key-account selection"))
         dec = ka[ka["outcome"] == "declined"]
         if len(dec):
             drop = self.outcome_revenue("declined") - self.outcome_revenue("declined", "revenue_now")
             out.append(("Re-plan declining key accounts",
-                        f"{_plural(len(dec), 'key account')} bought less than at the plan ({self.money(-drop)}): "
+                        f"{_plural(len(dec), 'key account')} bought {self.money(drop)} less than at the plan: "
                         f"{_join(dec['name'].head(3).tolist())}{' and others' if len(dec) > 3 else ''}"))
         a = self.action_rows()
         if a is not None:

@@ -322,7 +322,7 @@ def s_since_changes(d: DeckData) -> list[SlideSpec]:
             c.text_box(Box(r.x, r.y, int(0.55 * IN), r.h), [f"{i + 1}"], size=18, bold=True, fill=c.style.primary,
                        color="FFFFFF", align="c", anchor="m", fit=False, max_len=4)
             c.text_box(Box(r.x + int(0.7 * IN), r.y, r.w - int(0.7 * IN), r.h),
-                       [[(head + ": ", True), (_text(text, 300), False)]], size=16, anchor="m", color=c.style.text,
+                       [[(head + ": ", True), (_text(text, 300), False)]], size=15, anchor="m", color=c.style.text,
                        min_pt=10)
 
     return [SlideSpec(SECTION, "Title and Content", title, draw, topic="What changes now",
