@@ -272,3 +272,58 @@ def test_each_recommendation_shows_its_own_cost_on_the_deck_and_in_the_kpi_workb
     body = [r for r in ws.iter_rows(min_row=5, values_only=True) if r[0] is not None]
     assert [round(r[j], 2) for r in body] == [round(c, 2) for c in recs["cost"]]
     assert {r[k] for r in body} == {"assumed"}
+
+
+@pytest.mark.slow
+def test_control_charts_and_the_tornado_reach_both_dashboards(deliverables, tmp_path):
+    """The KPI dashboard: a 'Control charts' sheet (every tracked KPI's values and limits, a native line
+    chart each) and a 'Sensitivity' sheet (the tornado's levers, a native bar chart); the HTML: the same
+    figures as inline SVG, drawn offline."""
+    import json
+    import re
+
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    from conftest import require_tool
+
+    run_dir = deliverables["deck"].parents[1]
+    spc = pd.read_parquet(run_dir / "tables" / "spc_limits.parquet")
+    sens = pd.read_parquet(run_dir / "tables" / "sensitivity.parquet")
+    sens = sens[sens["swing"].notna()].sort_values("swing", ascending=False, kind="stable")
+    assert len(spc) and (sens["swing"] > 0).any()
+    wb = load_workbook(deliverables["kpi_dashboard"])
+    cc = wb["Control charts"]
+    assert len(cc._charts) == spc["kpi"].nunique()
+    first = spc[spc["kpi"] == spc["kpi"].iloc[0]].sort_values("period_start")
+    values = [r[1] for r in cc.iter_rows(min_row=7, max_row=6 + len(first), values_only=True)]
+    assert values == pytest.approx(first["value"].tolist())
+    se = wb["Sensitivity"]
+    assert len(se._charts) == 1
+    body = [r for r in se.iter_rows(min_row=5, max_row=4 + len(sens), values_only=True)]
+    assert [r[0] for r in body] == sens["label"].tolist()[::-1]  # widest on top of Excel's bar chart
+    base = float(sens["profit_base"].iloc[0])
+    assert [r[2] for r in body] == pytest.approx((sens["profit_high"] - base).tolist()[::-1])
+    page = deliverables["html_dashboard"].read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="dashboard-data">(.*?)</script>', page, re.S).group(1))
+    assert [c["kpi"] for c in data["control_charts"]] == list(dict.fromkeys(spc["kpi"]))
+    assert [lv["label"] for lv in data["tornado"]["levers"]] == sens["label"].tolist()
+    chromium = require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    url = deliverables["html_dashboard"].resolve().as_uri()
+    requests, errors = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.wait_for_selector("#tornado svg")
+            assert page.locator("#control svg").count() == spc["kpi"].nunique()
+            assert page.locator("#control circle.signal").count() == int(spc["signal"].astype(bool).sum())
+            assert page.locator("#tornado rect.bar").count() == 2 * len(sens)
+            assert errors == [] and requests == [url]
+        finally:
+            browser.close()

@@ -605,3 +605,18 @@ def test_account_plans_differ_with_the_accounts_situation(playbooks):
     assert sets.nunique() == 4
     assert actions.groupby("account_id").size().between(3, 5).all()
     assert actions["target"].str.len().gt(0).all() and actions["owner"].str.len().gt(0).all()
+
+
+def test_the_tornado_swings_the_base_the_business_case_credits():
+    """Given each segment's share of revenue in the programme's accounts, every lever's swing is the
+    impact in those accounts only (A half in the programme, B not at all), as the business case credits it."""
+    mult = {"low": 0.5, "base": 1.0, "high": 1.5}
+    whole = strategy.compute_sensitivity(_baseline(), _levers(), whitespace_value={"A": 200.0}, multipliers=mult)
+    prog = strategy.compute_sensitivity(_baseline(), _levers(), whitespace_value={"A": 200.0}, multipliers=mult,
+                                        programme_share={"A": 0.5, "B": 0.0})
+    whole, prog = whole.set_index("lever"), prog.set_index("lever")
+    assert prog.loc["aov_growth", "swing"] == pytest.approx(0.5 * 50)  # A only: half of A's 50
+    assert prog.loc["retention_pts", "swing"] == pytest.approx(0.5 * 25)
+    assert prog.loc["frequency_growth", "swing"] == pytest.approx(0.0)  # B's lever: B is not in the programme
+    assert whole.loc["frequency_growth", "swing"] > 0
+    assert set(prog["basis"]) == {"programme accounts"} and set(whole["basis"]) == {"whole base"}

@@ -33,6 +33,7 @@ from ..metrics import change_vs_baseline, describe_lost_split, describe_revenue_
 from ..metrics.capability import needs_data_text
 from ..phases.review import ALL_ACCOUNTS
 from ._kpi_history import history_data
+from ._computed_views import control_chart_views, tornado_view
 from ._kpi_tiles import NO_TARGET_NOTE, baseline_tiles, programme_sentence
 
 __all__ = ["build_html_dashboard", "collect_dashboard_data", "json_for_script", "matrix_points", "render_dashboard",
@@ -245,6 +246,9 @@ def collect_dashboard_data(run) -> dict:
         if c in recs])
     data["recommendations_total"] = len(recs)
     data["followup"] = followup_data(run)
+    # the control charts of the tracked KPIs and the scenario sensitivity, as the deck shows them
+    data["control_charts"] = control_chart_views(run)
+    data["tornado"] = tornado_view(run)
     data["notes"] = notes
     return data
 

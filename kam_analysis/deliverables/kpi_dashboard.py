@@ -16,6 +16,8 @@ At-risk accounts when the strategy phase has scored churn risk;
 Plan vs actual   a follow-up review only (review.plan_run): the earlier plan's KPIs, key
                  accounts, segments, coverage, actions and recommendations measured now;
 Lost accounts    revenue already lost to the accounts that stopped buying in the last 12 months, and the list;
+Control charts   each tracked KPI by period with its centre line and control limits (table + native line chart);
+Sensitivity      the tornado: each lever's change of the yearly impact at its low and high value (table + bar chart);
 About            what each sheet shows, the RAG thresholds and targets, notes on missing data.
 
 Every cell is written with :mod:`._xlsx` (client text never becomes a formula) and every
@@ -30,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import LineChart, Reference
+from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -43,6 +45,7 @@ from ..metrics.capability import needs_data_text
 from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top, is_num, money_style
 from ..present.theme import active_theme, tint
 from ._kpi_history import SHEET as HISTORY_SHEET, kpi_history_sheet
+from ._computed_views import control_chart_views, tornado_view
 from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
 from ._plan_sheet import SHEET as PLAN_SHEET, plan_sheet
 from ._xlsx import (FMT, POINTS_FMT, RELATIVE_FMT, THIN, rag_fill, autofit_columns, note_cell, save_workbook,
@@ -381,7 +384,7 @@ def build_kpi_dashboard(run) -> Path:
     for sheet in wb.worksheets:
         if sheet.title != "Dashboard":
             single = sheet.title in {"Programme impact", "Migration", "About", "KPI vs target", "Trend data",
-                                     HISTORY_SHEET}
+                                     HISTORY_SHEET, "Sensitivity"}
             _page_setup(sheet, client=client, title=sheet.title,
                         repeat_rows=None if single or sheet.title == PLAN_SHEET else "4:4",
                         fit_height=1 if single else 0)
@@ -575,6 +578,96 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                 f"{fmt_top(len(shown), len(r))} accounts with revenue at risk (churn-risk model of the strategy phase)",
                 shown[cols], formats={"risk_score": "pct", "revenue_at_risk": money}, table="AtRisk")
     _lost_sheet(wb, run, money)
+    _control_chart_sheet(wb, run, cur)
+    _sensitivity_sheet(wb, run, cur)
+
+
+def _control_chart_sheet(wb: Workbook, run, currency: str) -> None:
+    """Control charts of the tracked KPIs: per KPI its table (period, value, centre, limits, signal)
+    and a native line chart beside it; is a change a signal or noise?"""
+    views = control_chart_views(run)
+    if not views:
+        return
+    ws = wb.create_sheet("Control charts")
+    title_block(ws, "Control charts", "Is a change real or noise? A point outside the limits, or a long run on one "
+                "side of the centre line, is a real change; all accounts")
+    row = 4
+    for v in views:
+        h = write_cell(ws, row, 1, v["label"])
+        h.font = Font(bold=True, size=11, color=active_theme().primary)
+        _note(ws, row + 1, 1, f"{v['basis']}; " + (f"{v['signals']} period(s) signal a real change" if v["signals"]
+                                                   else "no period signals a real change"))
+        head = row + 2
+        for j, name in enumerate(("Period", "Value", "Centre line", "Upper limit", "Lower limit", "Signal")):
+            write_cell(ws, head, 1 + j, name)
+        style_header_row(ws, head, 1, 6)
+        fmt = _unit_format(v["unit"], currency)
+        for i, pt in enumerate(v["points"]):
+            r = head + 1 + i
+            write_cell(ws, r, 1, pt["period"])
+            for j, k in enumerate(("value", "center", "ucl", "lcl")):
+                write_cell(ws, r, 2 + j, pt[k], number_format=fmt)
+            write_cell(ws, r, 6, "yes" if pt["signal"] else "")
+        last = head + len(v["points"])
+        ch = LineChart()
+        ch.title = v["label"]
+        ch.height, ch.width = 7.5, 16
+        ch.y_axis.number_format = fmt
+        ch.y_axis.majorGridlines = None
+        ch.add_data(Reference(ws, min_col=2, max_col=5, min_row=head, max_row=last), titles_from_data=True)
+        ch.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=last))
+        th = active_theme()
+        for s, colour, dash in zip(ch.series, (th.primary, th.muted, th.red, th.red), (None, "dash", "sysDot", "sysDot")):
+            s.graphicalProperties.line.solidFill = colour
+            s.graphicalProperties.line.width = 22000 if dash is None else 12000
+            if dash:
+                s.graphicalProperties.line.dashStyle = dash
+            s.smooth = False
+        ws.add_chart(ch, f"H{head}")
+        row = max(last, row + 15) + 2
+    autofit_columns(ws, skip_rows=[1, 2])
+    ws.column_dimensions["A"].width = 14
+
+
+def _sensitivity_sheet(wb: Workbook, run, currency: str) -> None:
+    """The tornado: each lever's change of the yearly impact at its low and high value, widest first,
+    as a table and a native bar chart."""
+    v = tornado_view(run)
+    if v is None:
+        return
+    ws = wb.create_sheet("Sensitivity")
+    title_block(ws, "Scenario sensitivity", v["note"])
+    head = 4
+    names = ("Lever", "At its low value", "At its high value", f"Yearly {v['word']} impact, low",
+             f"Yearly {v['word']} impact, high")
+    for j, name in enumerate(names):
+        write_cell(ws, head, 1 + j, name)
+    style_header_row(ws, head, 1, len(names))
+    money = excel_number_format("currency", currency, compact=False)
+    change = _signed_format("currency", currency)
+    levers = v["levers"][::-1]  # Excel draws the first category at the bottom: widest on top
+    for i, lv in enumerate(levers):
+        r = head + 1 + i
+        write_cell(ws, r, 1, lv["label"])
+        write_cell(ws, r, 2, lv["low"] - v["base"], number_format=change)
+        write_cell(ws, r, 3, lv["high"] - v["base"], number_format=change)
+        write_cell(ws, r, 4, lv["low"], number_format=money)
+        write_cell(ws, r, 5, lv["high"], number_format=money)
+    last = head + len(levers)
+    _note(ws, last + 2, 1, f"Base case: {v['word']} impact of {currency_symbol(currency)}{v['base']:,.0f} a year.")
+    ch = BarChart()
+    ch.type, ch.grouping, ch.overlap = "bar", "clustered", 100
+    ch.title = v["title"]
+    ch.height, ch.width = 7.5, 16
+    ch.x_axis.tickLblPos = "low"  # lever names left of the bars
+    ch.y_axis.number_format = change
+    ch.add_data(Reference(ws, min_col=2, max_col=3, min_row=head, max_row=last), titles_from_data=True)
+    ch.set_categories(Reference(ws, min_col=1, min_row=head + 1, max_row=last))
+    for s, colour in zip(ch.series, (active_theme().red, active_theme().accent)):
+        s.graphicalProperties.solidFill = colour
+        s.graphicalProperties.line.solidFill = colour
+    ws.add_chart(ch, f"A{last + 4}")
+    autofit_columns(ws, skip_rows=[1, 2])
 
 
 def _lost_sheet(wb: Workbook, run, money: str) -> None:
