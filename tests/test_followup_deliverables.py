@@ -300,3 +300,31 @@ def test_the_kpi_table_shows_every_target_then_the_main_kpis_and_counts_the_rest
     assert list(rows["kpi"]) == ["retention_rate", "nps", "revenue_12m", "active_accounts", "average_order_value",
                                  "repeat_purchase_rate"]
     assert left == 4
+
+
+@pytest.mark.render
+def test_the_block_follows_the_segment_filter_in_chromium(followup_run):
+    from conftest import require_tool
+
+    chromium = require_tool("chromium")
+    from playwright.sync_api import sync_playwright
+
+    q = followup_run.planted["quadrants"]
+    url = build_html_dashboard(followup_run).resolve().as_uri()
+    errors = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            rows = page.locator("#since-accounts tbody tr")
+            assert rows.count() == 10 and rows.locator("visible=true").count() == 10
+            page.select_option("#segment-filter", q[0])  # 7 committed key accounts are in it now
+            assert rows.locator("visible=true").count() == 7
+            assert f"7 of the 10 committed key accounts are in {q[0]} now" in page.inner_text("#since-accounts-note")
+            page.set_viewport_size({"width": 390, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert errors == []
+        finally:
+            browser.close()
