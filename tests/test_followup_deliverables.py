@@ -63,9 +63,10 @@ def _plan_tables(run: Run, *, returned: bool = True) -> dict:
         "revenue_plan": REV_PLAN, "revenue_now": REV_NOW, "change": np.array(REV_NOW) / np.array(REV_PLAN) - 1,
         "outcome": OUTCOMES, "still_key": [True] * 7 + [False] * 3, "whitespace_plan": [2] * 10,
         "whitespace_converted": [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]}))
-    w("plan_summary", pd.DataFrame({"metric": ["plan_as_of", "months_since"], "label": ["Plan as of", "Months since"],
-                                    "value": [np.nan, 6.0], "unit": ["date", "months"], "note": ["", ""],
-                                    "text": [PLAN_AS_OF.isoformat(), ""]}))
+    w("plan_summary", pd.DataFrame({"metric": ["plan_as_of", "months_since", "left_out_whitespace"],
+                                    "label": ["Plan as of", "Months since", "Left out"], "value": [np.nan, 6.0, np.nan],
+                                    "unit": ["date", "months", "text"], "note": ["", "", ""],
+                                    "text": [PLAN_AS_OF.isoformat(), "", "the cross-sell opportunities it named"]}))
     w("plan_kpis", pd.DataFrame({
         "kpi": ["revenue_12m", "average_order_value", "retention_rate", "nps"],
         "plan_value": [5.0e6, 900.0, 0.75, 30.0], "target": [5.2e6, 1000.0, 0.80, np.nan],
@@ -207,6 +208,8 @@ def test_still_key_cross_sell_and_coverage_are_counted(followup_deck):
     assert "7 of the 10 are key accounts by today's selection too" in text
     assert "3 of the 20 cross-sell categories the plan named for these accounts were bought since" in text
     assert "9 of the 10 accounts the coverage plan gave 3 managers have that manager today" in " ".join(plan[2])
+    assert ("Left out, as the last review has no record of them: the cross-sell opportunities it named"
+            in " ".join(plan[2]))
 
 
 def test_the_executive_summary_leads_with_the_follow_up(followup_deck):
@@ -328,3 +331,18 @@ def test_the_block_follows_the_segment_filter_in_chromium(followup_run):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_a_follow_up_whose_plan_has_no_key_accounts_says_so_instead_of_a_section(first_run, tmp_path):
+    import shutil
+
+    shutil.copytree(first_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", first_run.params)
+    run.write_table("plan_summary", pd.DataFrame({
+        "metric": ["plan_as_of", "left_out_segments"], "label": ["Plan as of", "Left out"], "value": [np.nan] * 2,
+        "unit": ["date", "text"], "note": ["", ""],
+        "text": [PLAN_AS_OF.isoformat(), "the committed key accounts, the committed segments and the migration since"]}))
+    slides = _deck(run)
+    assert not any(t == "Since the last review" for _, t, _ in slides)
+    page = " | ".join(x for _, t, texts in slides if t.startswith("Analyses not included") for x in texts)
+    assert "Since the last review" in page and "the last review's plan has no record of its key accounts" in page

@@ -103,6 +103,15 @@ class FollowUp:
                     return v
         return None
 
+    def left_out(self) -> list[str]:
+        """What the follow-up leaves out because the plan run has no record of it (the summary's
+        ``left_out_*`` rows, in client words: "the recommendations and their status")."""
+        s = self.summary
+        if s is None or s.empty or "text" not in s.columns:
+            return []
+        rows = s[s["metric"].astype(str).str.startswith("left_out_")]
+        return [t for t in (_s(x, 160) for x in rows["text"]) if t]
+
     @property
     def plan_as_of(self) -> dt.date | None:
         """The as-of date of the plan run (its data's end), from the summary table."""
@@ -470,7 +479,9 @@ class FollowUp:
                 {"owner": o, "counts": [int(v) for v in row]} for o, row in owners.iterrows()],
             "migration_headline": _cap(self.migration_headline() or "") or None,
             "notes": [_cap(t) + "." for t in (self.still_key_text(), self.whitespace_text()) if t] + (
-                [f"Coverage delivered: {c}."] if (c := self.coverage_text()) else []),
+                [f"Coverage delivered: {c}."] if (c := self.coverage_text()) else []) + (
+                [f"Left out, as the last review has no record of them: {'; '.join(lo)}."] if (lo := self.left_out())
+                else []),
             "changes_title": self.changes_headline(),
             "changes": [{"head": h, "text": t} for h, t in self.changes()],
         }

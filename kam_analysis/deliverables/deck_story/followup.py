@@ -27,6 +27,9 @@ def followup(d: DeckData) -> FollowUp | None:
             return d.peek(name, cols) if d.run.has_table(name) else None
         names = d.names().to_dict() if d.run.has_table("plan_key_accounts") else {}
         d._followup = load_followup(read, d.params, names)
+        if d._followup is None and d.run.has_table("plan_summary"):  # a follow-up whose plan has no key accounts
+            d.skip("Since the last review", "the last review's plan has no record of its key accounts",
+                   detail="no committed key accounts in the plan run (table plan_key_accounts absent or empty)")
     return d._followup
 
 
@@ -84,6 +87,8 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
         body.append([("Segments: ", True), (mh, False)])
     if (cv := f.coverage_text()) is not None:
         body.append([("Coverage delivered: ", True), (cv, False)])
+    if lo := f.left_out():
+        body.append([("Left out, as the last review has no record of them: ", True), ("; ".join(lo), False)])
     title = f.headline()
 
     def draw(c_: SlideCanvas):
