@@ -229,6 +229,11 @@ def test_without_returned_statuses_nothing_is_called_done_or_overdue(unreturned_
     text = " ".join(x for _, _, texts in since for x in texts)
     assert "Return the action statuses" in text and "which were done, which are overdue" in text
     assert "Actions done" not in text and "overdue action" not in titles[5]
+    f = collect_dashboard_data(unreturned_run)["followup"]
+    assert f["actions_headline"].startswith("No status has come back") and not f["actions_returned"]
+    assert [t["label"] for t in f["tiles"]][-1] == "Actions committed"
+    page = build_html_dashboard(unreturned_run).read_text()
+    assert "<th class=\"num\">Actions committed</th>" in page and ">Overdue<" not in page.split('id="since"')[1][:20000]
 
 
 def test_the_since_pages_speak_client_language(followup_run, followup_deck, tmp_path):
