@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-review test test-fast system-deps lab benchmark clean
+.PHONY: demo demo-review test test-fast system-deps lab benchmark benchmark-deliverables clean
 
 # constraints.txt pins every package to the versions the tests passed with, so two
 # installs (a consultant's laptop, CI) run the same code; pyproject.toml keeps the ranges.
@@ -40,6 +40,10 @@ lab: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/run_benchmark.py
+
+# the deliverables alone at 200,000 accounts (a synthetic run folder grown from a demo run; a few minutes)
+benchmark-deliverables: $(STAMP)
+	$(BIN)/python benchmarks/run_benchmark.py --only-deliverables-at 200000
 
 clean:
 	rm -rf $(VENV) .pytest_cache
