@@ -415,10 +415,12 @@ def test_quadrant_sizes_agree_everywhere(eng):
     for r in body:
         if r[0] in sizes:
             assert r[3] == sizes[r[0]], f"{eng.name}: KPI dashboard scorecard {r[0]} has {r[3]} accounts"
-    # HTML matrix: one point per account with both scores
+    # HTML matrix: every account with both scores, as a bubble or counted in a square (big portfolios)
     if eng.html_data["matrix"]:
         scored = s.dropna(subset=["attractiveness", "relative_strength"])["quadrant"].value_counts().to_dict()
-        shown = pd.Series([m["segment"] for m in eng.html_data["matrix"]]).value_counts().to_dict()
+        squares = pd.DataFrame(eng.html_data.get("matrix_density") or [], columns=["segment", "i", "j", "n"])
+        shown = (pd.Series([m["segment"] for m in eng.html_data["matrix"]]).value_counts()
+                 .add(squares.groupby("segment")["n"].sum(), fill_value=0).astype(int).to_dict())
         assert shown == scored
 
 
