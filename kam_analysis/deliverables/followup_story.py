@@ -341,7 +341,9 @@ class FollowUp:
         best = None
         for a in piv.index:
             for b in piv.columns:
-                if a != b and a != self.inactive and b != self.inactive and piv.loc[a, b] > 0 and (best is None or piv.loc[a, b] > best[2]):
+                if a == b or self.inactive in (a, b) or piv.loc[a, b] <= 0:
+                    continue
+                if best is None or piv.loc[a, b] > best[2]:
                     best = (str(a), str(b), int(piv.loc[a, b]))
         return best
 
@@ -599,6 +601,7 @@ def load_followup(read: Callable[[str, tuple[str, ...]], pd.DataFrame | None], p
                     inactive=params.segmentation.key_accounts.tier_names.inactive,
                     grown=params.review.followup_grown, declined=params.review.followup_declined,
                     churn_days=params.analysis.churn_days,
-                    actions_returned=returned, summary=get("plan_summary"), kpis=get("plan_kpis"), segments=get("plan_segments"),
+                    actions_returned=returned, summary=get("plan_summary"), kpis=get("plan_kpis"),
+                    segments=get("plan_segments"),
                     migration=get("plan_migration"), coverage=get("plan_coverage"), actions=actions,
                     recommendations=get("plan_recommendations"), names=dict(names or {}))

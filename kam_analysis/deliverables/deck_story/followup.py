@@ -101,9 +101,9 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
                       footnote="Grew: revenue over the last 12 months up by more than "
                                f"{fmt_share(t.followup_grown, decimals=0)} on the 12 months to the "
                                f"plan; lost: no order in the last {fmt_count(d.params.analysis.churn_days)} days.",
-                      notes="Follow-up review: the key accounts, KPI targets and actions the earlier run committed to "
-                            "are measured on the new data with the same definitions; an account's outcome compares "
-                            "its trailing-12-month revenue now with the same figure at the plan's as-of date.")]
+                      notes="Follow-up review: the key accounts, KPI targets and actions the last review committed "
+                            "to are measured on the new data with the same definitions; an account's outcome compares "
+                            "its trailing-12-month revenue now with the same figure at the end of the last review's data.")]
 
 
 # ------------------------------------------------------------------ 2 KPIs against the committed targets
@@ -140,7 +140,7 @@ def s_since_kpis(d: DeckData) -> list[SlideSpec]:
                                "target reached; on track: the gap closes at least as fast as the time passes; off "
                                "track: slower." + (f" {fmt_count(left)} more KPIs without a target are in the KPI "
                                                    "dashboard." if left else ""),
-                      notes="Each KPI is recomputed on the new data with the plan run's definition and compared with "
+                      notes="Each KPI is recomputed on the new data with the last review's definition and compared with "
                             "the value at the plan and the committed target; the trajectory compares the share of the "
                             "gap closed with the share of the time elapsed.")]
 
@@ -255,7 +255,8 @@ def s_since_actions(d: DeckData) -> list[SlideSpec]:
                                      f"No action status returned by {fmt_date(d.as_of)}"),
                       footnote=foot,
                       notes="Each action of the plan's account plans, matched by its id to the returned actions file "
-                            "(status, date, comment); overdue = due before this review's as-of date and not done.")]
+                            "(status, date, comment); overdue = reported in progress or not started and due before the end "
+                            "of this review's data.")]
 
 
 # ------------------------------------------------------------------ 5 migration against the committed segmentation
@@ -306,8 +307,8 @@ def s_since_migration(d: DeckData) -> list[SlideSpec]:
                       footnote="Rows: the segment each account was given at the plan; columns: its segment now; "
                                "diagonal = accounts that stayed." + (" Still buying: share of the segment's buying "
                                                                       "accounts that still buy." if extra else ""),
-                      notes="Migration against the committed segmentation: the plan run's segment of each account "
-                            "(not a segmentation recomputed with today's criteria) against its segment in this run.")]
+                      notes="Migration against the committed segmentation: each account's segment at the last review, "
+                            "as committed, against its segment now; today's criteria are never applied to the past.")]
 
 
 # ------------------------------------------------------------------ 6 what changes now
