@@ -28,7 +28,9 @@ def followup(d: DeckData) -> FollowUp | None:
         names = d.names().to_dict() if d.run.has_table("plan_key_accounts") else {}
         d._followup = load_followup(read, d.params, names)
         if d._followup is None and d.run.has_table("plan_summary"):  # a follow-up whose plan has no key accounts
-            d.skip("Since the last review", "the last review's plan has no record of its key accounts",
+            why = ("the last review committed no key account to follow" if d.run.has_table("plan_key_accounts")
+                   else "the last review's plan has no record of its key accounts")
+            d.skip("Since the last review", why,
                    detail="no committed key accounts in the plan run (table plan_key_accounts absent or empty)")
     return d._followup
 
