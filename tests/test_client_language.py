@@ -327,3 +327,21 @@ def test_control_charts_and_the_tornado_reach_both_dashboards(deliverables, tmp_
             assert errors == [] and requests == [url]
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_the_tornado_swings_the_base_the_business_case_credits(deliverables):
+    """The tornado's base case is the business case's base-case benefit (the programme's accounts), not
+    the whole base's scenario, and its note says so."""
+    import pandas as pd
+    from pptx import Presentation
+
+    tables = deliverables["deck"].parents[1] / "tables"
+    sens = pd.read_parquet(tables / "sensitivity.parquet")
+    bc = pd.read_parquet(tables / "business_case.parquet").set_index("scenario")
+    assert set(sens["basis"]) == {"programme accounts"}
+    assert sens["profit_base"].iloc[0] == pytest.approx(bc.loc["base", "profit_full_year"])
+    assert bc.loc["base", "profit_full_year"] < bc.loc["base", "whole_base_full_year"]  # not every account is costed
+    notes = [sh.text_frame.text for s in Presentation(deliverables["deck"]).slides for sh in s.shapes
+             if sh.has_text_frame and "one lever" not in sh.text_frame.text and "Each lever swung" in sh.text_frame.text]
+    assert notes and all("the base the business case credits" in n for n in notes)

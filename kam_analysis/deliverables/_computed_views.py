@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..metrics import KPI_DEFINITIONS, kpi_label
 from ..present.formats import fmt_count, fmt_period, is_num
+from .deck_story.computed import sensitivity_scope
 
 __all__ = ["tornado_view", "control_chart_views"]
 
@@ -41,7 +42,8 @@ def tornado_view(run) -> dict | None:
                         "swing": float(r["swing"])} for _, r in t.iterrows()],
             "title": f"{word.capitalize()} impact a year, one lever at a time",
             "note": (f"Each lever swung from {m['low']:g}x to {m['high']:g}x its target, the others at the base "
-                     f"case; bars show the change in the yearly {word} impact." + (f" {note}" if note else ""))}
+                     f"case; bars show the change in the yearly {word} impact{sensitivity_scope(t)}."
+                     + (f" {note}" if note else ""))}
 
 
 def control_chart_views(run) -> list[dict]:

@@ -54,6 +54,14 @@ WORKBOOK_SHEETS = {
 
 
 
+def _pin_at_zero(ch, values=()) -> None:
+    """A bar chart's value axis starts at 0 (LibreOffice may start it near the smallest bar, which
+    draws 133 as a third of 156), unless a plotted value is negative; counts and means are never."""
+    vals = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not vals or min(vals) >= 0:
+        ch.y_axis.scaling.min = 0
+
+
 def _yes_no(s: pd.Series) -> pd.Series:
     return s.map(lambda v: "Yes" if bool(v) else "No")
 
@@ -341,6 +349,8 @@ def _summary(ws, run, ctx) -> None:
             j = cols.index(c) + 1
             ch.add_data(Reference(ws, min_col=j, min_row=row, max_row=last), titles_from_data=True)
     ch.set_categories(cats)
+    _pin_at_zero(ch, [ws.cell(r, cols.index(c) + 1).value for c in ("account_share", "revenue_share", "profit_share")
+                      if c in cols for r in range(row + 1, last + 1)])
     _colour_series(ch, active_theme().series[:2] + [active_theme().highlight])
     ch.x_axis.tickLblPos = "low"  # category names below negative profit bars
     ch.height, ch.width = 8, 16
@@ -356,6 +366,7 @@ def _summary(ws, run, ctx) -> None:
         j = cols.index(c) + 1
         ch2.add_data(Reference(ws, min_col=j, min_row=row, max_row=last), titles_from_data=True)
     ch2.set_categories(cats)
+    _pin_at_zero(ch2)
     _colour_series(ch2, [active_theme().extra[0], active_theme().primary])
     ch2.dataLabels = DataLabelList()
     ch2.dataLabels.showVal = True
@@ -556,6 +567,7 @@ def _clusters(ws, run, ctx) -> None:
         ch.add_data(Reference(ws, min_col=2, min_row=r, max_row=l2), titles_from_data=True)
         ch.set_categories(Reference(ws, min_col=1, min_row=r + 1, max_row=l2))
         _colour_series(ch, [active_theme().accent])
+        _pin_at_zero(ch, s["silhouette"].tolist())
         ch.x_axis.title = "Number of clusters (k)"
         ch.y_axis.title = "Mean silhouette"
         ch.y_axis.numFmt = "0.00"
@@ -611,6 +623,7 @@ def _clv(ws, run, ctx) -> None:
             ch.add_data(Reference(ws, min_col=j, min_row=h0, max_row=h0 + n_groups), titles_from_data=True)
         ch.set_categories(Reference(ws, min_col=1, min_row=h0 + 1, max_row=h0 + n_groups))
         _colour_series(ch, active_theme().series[:2])
+        _pin_at_zero(ch)
         ch.x_axis.title = "Repeat orders in the calibration period"
         ch.y_axis.title = "Mean orders in holdout"
         ch.y_axis.numFmt = "0.0"

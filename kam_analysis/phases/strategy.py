@@ -20,7 +20,7 @@ import pandas as pd
 # The phase's public surface: the functions the strategy notebook calls, each defined once
 # in its concept module and listed here so the notebook reads ``strategy.<function>``.
 from .account_plans import build_account_plans
-from .business_case import compute_business_case, compute_programme_cost, margin_known
+from .business_case import compute_business_case, compute_programme_cost, margin_known, programme_revenue_share
 from .coverage import compute_account_value, compute_coverage_plan, resolve_capacity
 from .playbooks import build_kpi_ownership, build_operating_calendar, compute_segment_playbook, load_playbooks
 from .targets import compute_impact_scenarios, compute_lever_impact, compute_segment_baseline, \
@@ -31,6 +31,7 @@ from ..metrics import describe_revenue_lost
 from ..present.formats import fmt_money, fmt_value
 
 __all__ = [
+    "programme_revenue_share",
     "load_playbooks",
     "compute_segment_playbook",
     "compute_account_value",

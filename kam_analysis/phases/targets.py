@@ -300,22 +300,33 @@ def compute_impact_scenarios(baseline: pd.DataFrame, levers: pd.DataFrame, *, wh
 
 def compute_sensitivity(baseline: pd.DataFrame, levers: pd.DataFrame, *, whitespace_value: dict[str, float]
                         | None = None, multipliers: dict[str, float], programme_cost: float = 0.0,
-                        cap_share: float | None = None) -> pd.DataFrame:
+                        cap_share: float | None = None, programme_share=None) -> pd.DataFrame:
     """Tornado table: swing one lever from its low to its high multiplier, others at base
     (each total under the same cap as :func:`compute_impact_scenarios`).
+
+    ``programme_share`` (segment -> share of the segment's 12-month revenue in the accounts the
+    programme costs, :func:`~kam_analysis.phases.business_case.programme_revenue_share`): given,
+    each total is the impact in those accounts only — per segment, its impact x its share — the
+    base the business case credits, so the tornado swings the figure the ROI rests on; without
+    it, the whole base.
 
     Returns
     -------
     DataFrame
         lever, label, low_multiplier, high_multiplier, profit_low, profit_base,
-        profit_high, swing (= profit_high - profit_low), sorted by swing (largest first).
+        profit_high, swing (= profit_high - profit_low), basis ("programme accounts" or
+        "whole base"), sorted by swing (largest first).
     """
+    share = pd.Series(programme_share, dtype=float) if programme_share is not None else None
     cap_rev = cap_share * max(float(baseline["revenue_12m"].sum()), 0.0) if cap_share is not None else None
 
     def total(mult):
         imp, _ = _cap(compute_lever_impact(baseline, levers, whitespace_value=whitespace_value, multipliers=mult),
                       cap_rev)
-        return imp["profit_impact"].sum() - programme_cost
+        if share is None:
+            return imp["profit_impact"].sum() - programme_cost
+        seg = imp.groupby("segment")["profit_impact"].sum()
+        return float((seg * seg.index.map(share).fillna(0.0).to_numpy()).sum()) - programme_cost
 
     base_m = {k: multipliers["base"] for k in LEVERS}
     p_base = total(base_m)
@@ -325,5 +336,6 @@ def compute_sensitivity(baseline: pd.DataFrame, levers: pd.DataFrame, *, whitesp
         hi = total({**base_m, lever: multipliers["high"]})
         rows.append({"lever": lever, "label": _LEVER_LABELS[lever], "low_multiplier": multipliers["low"],
                      "high_multiplier": multipliers["high"], "profit_low": lo, "profit_base": p_base,
-                     "profit_high": hi, "swing": hi - lo})
+                     "profit_high": hi, "swing": hi - lo,
+                     "basis": "whole base" if share is None else "programme accounts"})
     return pd.DataFrame(rows).sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)

@@ -11,6 +11,15 @@ from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_s
 from ._base import DeckData, SlideSpec, _takeaway, _text
 
 
+def sensitivity_scope(t: pd.DataFrame) -> str:
+    """What base the tornado swings, as its note says it: the programme's accounts (as the business
+    case credits them) or the whole base."""
+    if "basis" in t.columns and (t["basis"].astype(str) == "programme accounts").any():
+        return (" in the accounts whose manager time is costed, the base the business case credits "
+                "(not the whole customer base)")
+    return " across the whole customer base"
+
+
 def s_sensitivity(d: DeckData) -> list[SlideSpec]:
     """Tornado: how far each lever moves the base case's profit impact from its low to its high value."""
     sc = d.peek("impact_scenarios")
@@ -49,7 +58,8 @@ def s_sensitivity(d: DeckData) -> list[SlideSpec]:
     m = d.params.strategy.scenario_multipliers
     return [SlideSpec("strategy", "Chart", title, draw, topic="Scenario sensitivity", source=d.source("sensitivity"),
                       footnote=f"Each lever swung from {m['low']:g}x to {m['high']:g}x its target, the others at the "
-                               f"base case; bars show the change in the yearly {word} impact.",
+                               f"base case; bars show the change in the yearly {word} impact"
+                               + sensitivity_scope(t) + ".",
                       notes="Tornado: one lever at a time moved between its low and high scenario multiplier, the "
                             "others at base; the widest bar is the assumption the business case depends on most.")]
 
