@@ -39,10 +39,10 @@ def test_kpi_history_takes_each_runs_own_values_and_leaves_out_later_as_of_dates
                (_rec("r2", "2026-03-31"), _head({"revenue_12m": 999.0})),  # later as-of: not in this review's history
                (_rec("r3", "2025-09-30"), _head({"revenue_12m": 120.0, "retired_kpi": 5.0}))]
     h = compute_kpi_history(_head({"revenue_12m": 150.0, "nps": 12.0}), current_run=now, earlier=earlier)
-    assert list(h["run_id"]) == ["r1", "r1", "r3", "r4", "r4"]  # as-of order; only this run's KPIs
-    assert dict(zip(h["run_id"] + h["kpi"], h["value"])) == {"r1revenue_12m": 100.0, "r1nps": 10.0,
-                                                             "r3revenue_12m": 120.0, "r4revenue_12m": 150.0,
-                                                             "r4nps": 12.0}
+    assert h["run_id"].fillna("now").tolist() == ["r1", "r1", "r3", "now", "now"]  # as-of order; this run's KPIs only
+    assert h["run_date"].iloc[3:].isna().all()  # this run's id and date live in its manifest only
+    assert dict(zip(h["run_id"].fillna("now") + h["kpi"], h["value"])) == {
+        "r1revenue_12m": 100.0, "r1nps": 10.0, "r3revenue_12m": 120.0, "nowrevenue_12m": 150.0, "nownps": 12.0}
     assert list(h["current_run"]) == [False, False, False, True, True]
     assert h.loc[h["run_id"] == "r1", "note"].str.contains("kam-analysis 0.9").all()  # another version: said
     assert (h.loc[h["run_id"] != "r1", "note"] == "").all()
@@ -55,9 +55,11 @@ def test_a_rerun_of_the_same_as_of_date_supersedes_the_earlier_one():
     earlier = [(_rec("r1", "2025-06-30"), _head({"revenue_12m": 1.0})),
                (_rec("r2", "2025-06-30"), _head({"revenue_12m": 2.0})),
                (_rec("r0", "2025-12-31", started="2026-01-01T09:00:00+00:00"), _head({"revenue_12m": 3.0}))]
-    h = compute_kpi_history(_head({"revenue_12m": 4.0}), current_run=now, earlier=earlier).set_index("run_id")
-    assert h["superseded"].to_dict() == {"r1": True, "r2": False, "r0": True, "r3": False}
-    assert history_points(h.reset_index()) == 2
+    h = compute_kpi_history(_head({"revenue_12m": 4.0}), current_run=now, earlier=earlier)
+    # r0 has this run's as-of date: this run supersedes it, so it is not listed
+    assert h["run_id"].fillna("now").tolist() == ["r1", "r2", "now"]
+    assert h["superseded"].tolist() == [True, False, False] and h["value"].tolist() == [1.0, 2.0, 4.0]
+    assert history_points(h) == 2
 
 
 def test_first_review_has_only_this_runs_rows():
@@ -214,16 +216,16 @@ def test_kam_history_prints_each_run_with_its_kpis(client, capsys):
 def test_kpi_history_equals_each_runs_kpi_headline(client):
     first, second = client["first"].run_dir, client["second"].run_dir
     h1 = pd.read_parquet(first / "tables" / "kpi_history.parquet")
-    assert set(h1["run_id"]) == {first.name} and history_points(h1) == 1  # the client's first review
+    assert h1["current_run"].all() and history_points(h1) == 1  # the client's first review
     h2 = pd.read_parquet(second / "tables" / "kpi_history.parquet")
-    assert set(h2["run_id"]) == {first.name, second.name}  # never the failed run; the partial one did not exist yet
+    assert set(h2["run_id"].dropna()) == {first.name}  # never the failed run; the partial one did not exist yet
     for run in (first, second):
-        mine = h2[h2["run_id"] == run.name]
+        mine = h2[h2["run_id"] == run.name] if run == first else h2[h2["current_run"]]
         expected = _headline(run)
         assert len(mine) == len(expected)
         for k, v in zip(mine["kpi"], mine["value"]):
             assert (pd.isna(v) and pd.isna(expected[k])) or v == pytest.approx(expected[k], rel=1e-12)
-    assert h2.loc[h2["run_id"] == second.name, "current_run"].all()
+    assert h2.loc[h2["current_run"], "run_id"].isna().all()
     assert (h2["as_of_date"].dt.strftime("%Y-%m-%d").unique() == list(AS_OF)).all()
 
 

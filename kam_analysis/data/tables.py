@@ -388,9 +388,10 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "headline KPIs against target and the pre-programme baseline, with RAG status",
        required="kpi label unit current target gap status baseline vs_baseline vs_baseline_kind"),
     _t("kpi_history", "review", "run × KPI",
-       "each headline KPI of this run and of the client's earlier successful runs (as-of date not after this "
-       "run's), as each run stored it in its own kpi_headline (never recomputed); superseded = a later run has "
-       "the same as-of date; note = made by another kam-analysis version (definitions may differ)",
+       "each headline KPI of this run and of the client's earlier successful runs (as-of date before this "
+       "run's), as each run stored it in its own kpi_headline (never recomputed); this run's rows have no run id "
+       "or date (current_run); superseded = a later run has the same as-of date; note = made by another "
+       "kam-analysis version (definitions may differ)",
        required="run_id run_date as_of_date kpi label value unit current_run superseded note",
        optional="package_version"),
     _t("programme_event_study", "review", "period relative to the programme start",

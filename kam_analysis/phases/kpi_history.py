@@ -1,12 +1,16 @@
 """Each headline KPI across the client's reviews (table ``kpi_history``).
 
 One row per run × KPI: this run's headline KPIs (``kpi_headline``) and those of every
-earlier successful run of the same client whose as-of date is not after this run's. The
+earlier successful run of the same client whose as-of date is before this run's (an earlier
+run on this run's own as-of date is superseded by this run, so it is not listed). The
 earlier values are read from each run's own stored ``kpi_headline`` table — never
 recomputed with today's definitions — and a run made by another version of kam-analysis
 says so in ``note`` (its KPI definitions may differ; the version is in ``package_version``).
-Several runs on the same as-of date (a phase re-run) all stay; all but the latest are
-``superseded``, so a trend uses one point per as-of date, the latest run's (this run's at its own date).
+Several earlier runs on one as-of date (a phase re-run) all stay; all but the latest are
+``superseded``, so a trend uses one point per as-of date, the latest run's.
+
+This run's own rows carry no run id and no run date (``current_run`` marks them): a run's
+id lives only in its manifest, so two runs of the same inputs write the same table.
 """
 from __future__ import annotations
 
@@ -30,10 +34,10 @@ def compute_kpi_history(current: pd.DataFrame, *, current_run: RunRecord,
     current : DataFrame
         This run's ``kpi_headline`` (``kpi``, ``value``).
     current_run : RunRecord
-        This run (its id, start and as-of date, package version).
+        This run (its as-of date and package version; its id only to leave it out of ``earlier``).
     earlier : list of (RunRecord, DataFrame)
-        Earlier successful runs and their stored ``kpi_headline``; runs with a later as-of
-        date than this run's are left out here.
+        Earlier successful runs and their stored ``kpi_headline``; runs whose as-of date is
+        not before this run's are left out here.
 
     Returns
     -------
@@ -45,7 +49,7 @@ def compute_kpi_history(current: pd.DataFrame, *, current_run: RunRecord,
     order = {k: i for i, k in enumerate(kpis)}
     rows = []
     runs = [(r, t) for r, t in earlier if r.as_of_date and current_run.as_of_date
-            and r.as_of_date <= current_run.as_of_date and r.run_id != current_run.run_id]
+            and r.as_of_date < current_run.as_of_date and r.run_id != current_run.run_id]
     for rec, table in runs + [(current_run, current)]:
         is_current = rec is current_run
         values = dict(zip(table["kpi"].astype(str), pd.to_numeric(table["value"], errors="coerce")))
@@ -58,7 +62,8 @@ def compute_kpi_history(current: pd.DataFrame, *, current_run: RunRecord,
             if k not in values:
                 continue
             known = k in KPI_DEFINITIONS
-            rows.append({"run_id": rec.run_id, "run_date": _utc_naive(rec.started_at),
+            rows.append({"run_id": None if is_current else rec.run_id,
+                         "run_date": pd.NaT if is_current else _utc_naive(rec.started_at),
                          "as_of_date": pd.Timestamp(rec.as_of_date), "kpi": k,
                          "label": kpi_label(k) if known else str(labels.get(k, k)),
                          "value": values[k], "unit": kpi_unit(k) if known else None,
@@ -67,13 +72,12 @@ def compute_kpi_history(current: pd.DataFrame, *, current_run: RunRecord,
     out = pd.DataFrame(rows, columns=KPI_HISTORY_COLUMNS)
     if out.empty:
         return out
-    out = out.assign(_o=out["kpi"].map(order)).sort_values(["as_of_date", "run_date", "_o"], kind="stable")
+    out["run_date"] = pd.to_datetime(out["run_date"])
+    out = out.assign(_o=out["kpi"].map(order), _c=out["current_run"].astype(int))
+    out = out.sort_values(["as_of_date", "_c", "run_date", "_o"], kind="stable")
     last = out.groupby("as_of_date")["run_date"].transform("max")
     out["superseded"] = (out["run_date"] < last) & ~out["current_run"]
-    # the current run is the latest at its as-of date, whatever an earlier run's start time
-    same_as_current = (out["as_of_date"] == pd.Timestamp(current_run.as_of_date)) & ~out["current_run"]
-    out.loc[same_as_current, "superseded"] = True
-    return out.drop(columns="_o").reset_index(drop=True)
+    return out.drop(columns=["_o", "_c"]).reset_index(drop=True)
 
 
 def _utc_naive(ts) -> pd.Timestamp:
