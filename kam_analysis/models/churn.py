@@ -124,21 +124,24 @@ def build_churn_frame(transactions: pd.DataFrame | str, *, cutoff: dt.date, hori
 def build_churn_frames(transactions: pd.DataFrame | str, *, cutoffs, horizon_days: int, activity_days: int,
                        surveys: pd.DataFrame | None = None, accounts: pd.DataFrame | None = None,
                        data_end: dt.date | None = None) -> dict[pd.Timestamp, pd.DataFrame]:
-    """:func:`build_churn_frame` at several cut-offs, reading the transactions once.
+    """:func:`build_churn_frame` at several cut-offs, from one pass over the transactions.
 
-    The order lines are summed once to order-days (account, order, date, exact revenue)
-    and, with a category, to the days each category was bought, in one DuckDB
-    connection; every cut-off is then computed from those tables, with the same rule as
-    a single cut-off (an order's date is its first day on or before the end of the
-    outcome window, its revenue the sum of those days). Returns cut-off (Timestamp) ->
-    frame.
+    The order lines are summed once to orders (exact revenue, first and last day) and,
+    with a category, to each account's last day of buying each category before every
+    cut-off; every cut-off's features are then filtered aggregates of one GROUP BY over
+    the orders, so the order lines are read twice in all instead of once per cut-off.
+    The rule is the single cut-off's: an order counts from its first day and its revenue
+    is the sum of its lines up to the end of the cut-off's outcome window (an order whose
+    lines fall on several days is summed per cut-off). Returns cut-off day (Timestamp)
+    -> frame.
     """
     import duckdb
 
-    from ..data.prepare import exact_sum
+    from ..data.prepare import active_sql, counted_order_sql, exact_sum
 
     cuts = sorted({_day(c) for c in cutoffs})
-    frames: dict[pd.Timestamp, pd.DataFrame] = {}
+    cs = [_sql_date(c) for c in cuts]
+    ends = [_sql_date(c + pd.Timedelta(days=horizon_days)) for c in cuts]
     con = duckdb.connect()
     try:
         if isinstance(transactions, pd.DataFrame):
@@ -148,58 +151,66 @@ def build_churn_frames(transactions: pd.DataFrame | str, *, cutoffs, horizon_day
         else:
             src = transactions
             has_cat = "category" in [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
-        last_end = _sql_date(cuts[-1] + pd.Timedelta(days=horizon_days))
-        # order-days; n_days > 1 marks an order whose lines fall on several dates (its date
-        # and revenue then depend on the cut-off)
-        con.execute(f"""
-            CREATE TEMP TABLE od AS
-            SELECT *, count(*) OVER (PARTITION BY account_id, order_id) AS n_days FROM (
-                SELECT account_id, order_id, order_date, {exact_sum('net_revenue')} AS rev
-                FROM {src} WHERE order_date <= {last_end} GROUP BY ALL)""")
+        con.execute(f"""CREATE TEMP TABLE o1 AS
+            SELECT account_id, order_id, min(order_date) AS d, max(order_date) AS d_last,
+                   {exact_sum('net_revenue')} AS rev
+            FROM {src} WHERE order_date <= {max(ends)} GROUP BY account_id, order_id""")
+        orders = "SELECT NULL::INTEGER AS cut, account_id, d, rev FROM o1"
+        multi = bool(con.execute("SELECT count(*) FROM o1 WHERE d_last > d").fetchone()[0])
+        if multi:
+            # orders over several days: their revenue up to each cut-off's outcome end
+            con.execute(f"""CREATE TEMP TABLE om AS
+                SELECT t.account_id, t.order_id, t.order_date, {exact_sum('t.net_revenue')} AS rev
+                FROM {src} t SEMI JOIN (SELECT account_id, order_id FROM o1 WHERE d_last > d) m
+                  ON t.account_id = m.account_id AND t.order_id IS NOT DISTINCT FROM m.order_id
+                WHERE t.order_date <= {max(ends)} GROUP BY ALL""")
+            orders = (f"SELECT NULL::INTEGER AS cut, account_id, d, rev FROM o1 WHERE d_last = d" + "".join(
+                f" UNION ALL SELECT {i} AS cut, account_id, min(order_date) AS d, sum(rev) AS rev FROM om "
+                f"WHERE order_date <= {e} GROUP BY account_id, order_id" for i, e in enumerate(ends)))
+        counted = counted_order_sql("rev")
+        aggs = []
+        for i, (c, e) in enumerate(zip(cs, ends)):
+            mine = f"(cut IS NULL OR cut = {i})" if multi else "true"  # the cut-off's own rows
+            past = f"{mine} AND d <= {c}"
+            aggs += [f"max(d) FILTER (WHERE {past} AND {counted}) AS last_d_{i}",
+                     f"min(d) FILTER (WHERE {past} AND {counted}) AS first_d_{i}",
+                     f"count(*) FILTER (WHERE {past} AND {counted} AND d > {c} - INTERVAL 182 DAY) AS o_recent_{i}",
+                     f"count(*) FILTER (WHERE {past} AND {counted} AND d <= {c} - INTERVAL 182 DAY "
+                     f"AND d > {c} - INTERVAL 365 DAY) AS o_prior_{i}",
+                     f"count(*) FILTER (WHERE {past} AND {counted} AND d > {c} - INTERVAL 365 DAY) AS orders_12m_{i}",
+                     f"CAST(coalesce(sum(rev) FILTER (WHERE {past} AND d > {c} - INTERVAL 365 DAY), 0) AS DOUBLE) "
+                     f"AS revenue_12m_{i}",
+                     f"count(*) FILTER (WHERE {mine} AND {counted} AND d > {c} AND d <= {e}) AS o_future_{i}"]
+        con.execute(f"CREATE TEMP TABLE agg AS SELECT account_id, {', '.join(aggs)} FROM ({orders}) GROUP BY account_id")
         if has_cat:
-            con.execute(f"""CREATE TEMP TABLE cd AS SELECT DISTINCT account_id, category, order_date FROM {src}
-                            WHERE net_revenue > 0 AND order_date <= {_sql_date(cuts[-1])}""")
-        for cut in cuts:
-            frames[cut] = _churn_frame_at(con, cut, has_cat=has_cat, horizon_days=horizon_days,
-                                          activity_days=activity_days, surveys=surveys, accounts=accounts,
-                                          data_end=data_end)
+            # categories bought (a line with positive revenue) in the year to each cut-off: the
+            # last day each account bought each category on or before the cut-off, then counted
+            last = ", ".join(f"max(order_date) FILTER (WHERE order_date <= {c}) AS m_{i}" for i, c in enumerate(cs))
+            breadth = ", ".join(f"count(*) FILTER (WHERE m_{i} > {c} - INTERVAL 365 DAY) AS category_breadth_{i}"
+                                for i, c in enumerate(cs))
+            con.execute(f"""CREATE TEMP TABLE cat AS SELECT account_id, {breadth} FROM (
+                SELECT account_id, category, {last} FROM {src}
+                WHERE net_revenue > 0 AND category IS NOT NULL AND order_date <= {max(cs)}
+                GROUP BY account_id, category) GROUP BY account_id""")
+        frames: dict[pd.Timestamp, pd.DataFrame] = {}
+        for i, (cut, c) in enumerate(zip(cuts, cs)):
+            cols = ", ".join(f"{k}_{i} AS {k}" for k in ("last_d", "first_d", "o_recent", "o_prior", "orders_12m",
+                                                        "revenue_12m", "o_future"))
+            df = con.execute(f"""
+                SELECT account_id, {cols}, {f'cat.category_breadth_{i}' if has_cat else 'NULL'} AS category_breadth
+                FROM agg {'LEFT JOIN cat USING (account_id)' if has_cat else ''}
+                WHERE {active_sql(f'last_d_{i}', as_of=c, churn_days=activity_days)}
+                ORDER BY account_id""").df()
+            frames[cut] = _churn_frame(df, cut, has_cat=has_cat, horizon_days=horizon_days, surveys=surveys,
+                                       accounts=accounts, data_end=data_end)
     finally:
         con.close()
     return frames
 
 
-def _churn_frame_at(con, cut: pd.Timestamp, *, has_cat: bool, horizon_days: int, activity_days: int, surveys,
-                    accounts, data_end) -> pd.DataFrame:
-    """One cut-off's frame from the order-day tables of :func:`build_churn_frames`."""
-    from ..data.prepare import active_sql, counted_order_sql
-
-    counted = counted_order_sql("rev")
-    c = _sql_date(cut)
-    end = _sql_date(cut + pd.Timedelta(days=horizon_days))
-    cat_cte = (f"cat AS (SELECT account_id, count(DISTINCT category) FILTER (WHERE order_date > {c} - INTERVAL 365 DAY)"
-               f" AS category_breadth FROM cd WHERE order_date <= {c} GROUP BY 1)" if has_cat else
-               "cat AS (SELECT account_id, NULL AS category_breadth FROM hist WHERE false)")
-    df = con.execute(f"""
-        WITH o AS (SELECT account_id, order_id, order_date AS d, rev FROM od WHERE n_days = 1 AND order_date <= {end}
-                   UNION ALL
-                   SELECT account_id, order_id, min(order_date) AS d, sum(rev) AS rev FROM od
-                   WHERE n_days > 1 AND order_date <= {end} GROUP BY account_id, order_id),
-        hist AS (
-            SELECT account_id,
-                   max(d) FILTER (WHERE {counted}) AS last_d, min(d) FILTER (WHERE {counted}) AS first_d,
-                   count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 182 DAY) AS o_recent,
-                   count(*) FILTER (WHERE {counted} AND d <= {c} - INTERVAL 182 DAY
-                                             AND d > {c} - INTERVAL 365 DAY) AS o_prior,
-                   count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 365 DAY) AS orders_12m,
-                   CAST(coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 365 DAY), 0) AS DOUBLE) AS revenue_12m
-            FROM o WHERE d <= {c} GROUP BY account_id),
-        {cat_cte},
-        fut AS (SELECT account_id, count(*) FILTER (WHERE {counted}) AS o_future FROM o
-                WHERE d > {c} AND d <= {end} GROUP BY account_id)
-        SELECT h.*, cat.category_breadth, coalesce(fut.o_future, 0) AS o_future
-        FROM hist h LEFT JOIN cat USING (account_id) LEFT JOIN fut USING (account_id)
-        WHERE {active_sql('h.last_d', as_of=c, churn_days=activity_days)}
-        ORDER BY account_id""").df()
+def _churn_frame(df: pd.DataFrame, cut: pd.Timestamp, *, has_cat: bool, horizon_days: int, surveys, accounts,
+                 data_end) -> pd.DataFrame:
+    """One cut-off's features from its account-level counts (:func:`build_churn_frames`)."""
     out = pd.DataFrame({"account_id": df["account_id"].astype(str), "cutoff": cut,
                         "revenue_12m": df["revenue_12m"].astype(float)})
     out["recency_months"] = (cut - pd.to_datetime(df["last_d"])).dt.days / 30.44
