@@ -351,3 +351,20 @@ def test_a_follow_up_whose_plan_has_no_key_accounts_says_so_instead_of_a_section
     assert not any(t == "Since the last review" for _, t, _ in slides)
     page = " | ".join(x for _, t, texts in slides if t.startswith("Analyses not included") for x in texts)
     assert "Since the last review" in page and "the last review's plan has no record of its key accounts" in page
+
+
+def test_a_plan_without_key_accounts_still_follows_its_kpis_and_actions(followup_run, tmp_path):
+    import shutil
+
+    shutil.copytree(followup_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", followup_run.params)
+    ka = run.read_table("plan_key_accounts")
+    run.write_table("plan_key_accounts", ka.iloc[0:0])
+    since = _since(_deck(run))
+    titles = [t for _, t, _ in since]
+    assert titles[0] == "1 of 3 KPI targets met, 1 on track; account retention is off track at 71.0% against 80.0%"
+    assert not any(t.startswith("Key-account revenue") for t in titles)
+    assert any(t.startswith("5 of 12 committed actions are done") for t in titles)
+    assert collect_dashboard_data(run)["followup"]["key_accounts"] == []
+    page = build_html_dashboard(run).read_text()
+    assert 'id="since"' in page and 'id="since-accounts"' not in page

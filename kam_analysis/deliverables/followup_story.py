@@ -145,8 +145,11 @@ class FollowUp:
                                    errors="coerce").fillna(0).sum())
 
     def headline(self) -> str:
-        """"7 of 10 key accounts grew; 2 were lost, with €412k of revenue a year at the plan"."""
+        """"7 of 10 key accounts grew; 2 were lost, with €412k of revenue a year at the plan"; without
+        committed key accounts, the KPIs' or the actions' headline."""
         n, c = len(self.key_accounts), self.outcome_counts()
+        if not n:
+            return _cap(self.kpi_headline() or self.actions_headline() or "The last review committed no key account")
         grew = (f"{fmt_count(c['grown'])} of {_plural(n, 'key account')} grew" if c["grown"]
                 else f"none of the {_plural(n, 'key account')} grew")
         if c["lost"]:
@@ -176,6 +179,8 @@ class FollowUp:
         """The committed key accounts, largest revenue at the plan first: name (with id where names
         repeat), segment then and now, revenue then and now, change and outcome."""
         t = self.key_accounts.copy()
+        if t.empty:
+            return t.assign(name=pd.Series(dtype=object), _o=pd.Series(dtype=float))
         t["name"] = self.account_names(t)
         t["outcome"] = t["outcome"].astype(str).str.lower()
         t["_o"] = t["outcome"].map({o: i for i, o in enumerate(OUTCOMES)}).fillna(len(OUTCOMES))
@@ -433,7 +438,7 @@ class FollowUp:
                {"value": fmt_count(c["grown"]), "label": "Grew", "sub": f"of {fmt_count(n)}", "status": "green"},
                {"value": fmt_count(c["lost"]), "label": "Lost", "status": "red" if c["lost"] else "n/a",
                 "sub": f"{self.money(self.outcome_revenue('lost'))} a year at the plan" if c["lost"]
-                else "none stopped buying"}]
+                else "none stopped buying"}] if n else []
         kr = self.kpi_rows()
         if kr is not None and kr["status"].isin(["met", "on track", "off track"]).any():
             rated = kr[kr["status"].isin(["met", "on track", "off track"])]
@@ -591,9 +596,11 @@ def load_followup(read: Callable[[str, tuple[str, ...]], pd.DataFrame | None], p
         return None if t is None or t.empty else t
 
     ka = get("plan_key_accounts")
+    kpis, actions = get("plan_kpis"), get("plan_actions")
     if ka is None:
-        return None
-    actions = get("plan_actions")
+        if kpis is None and actions is None:
+            return None  # a first review, or a plan with nothing to follow
+        ka = pd.DataFrame(columns=list(COLUMNS["plan_key_accounts"]))  # a plan without key accounts
     # returned: the engagement names the file, or some action carries a status from it
     returned = getattr(params.review, "actions_file", None) is not None or (
         actions is not None and bool((actions["status"].astype(str).str.strip().str.lower() != "not reported").any()))
@@ -601,7 +608,7 @@ def load_followup(read: Callable[[str, tuple[str, ...]], pd.DataFrame | None], p
                     inactive=params.segmentation.key_accounts.tier_names.inactive,
                     grown=params.review.followup_grown, declined=params.review.followup_declined,
                     churn_days=params.analysis.churn_days,
-                    actions_returned=returned, summary=get("plan_summary"), kpis=get("plan_kpis"),
+                    actions_returned=returned, summary=get("plan_summary"), kpis=kpis,
                     segments=get("plan_segments"),
                     migration=get("plan_migration"), coverage=get("plan_coverage"), actions=actions,
                     recommendations=get("plan_recommendations"), names=dict(names or {}))

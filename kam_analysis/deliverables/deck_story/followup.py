@@ -50,29 +50,13 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
     f = followup(d)
     if f is None:
         return []
-    n, c = len(f.key_accounts), f.outcome_counts()
-    then, now = f.revenue_then_now()
-    tiles = [(fmt_count(n), "Key accounts committed", None),
-             (fmt_count(c["grown"]), "Grew", "green"),
-             (fmt_count(c["lost"]), "Lost", "red" if c["lost"] else None)]
-    subs = [f"{f.money(then)} a year at the plan", f"of {fmt_count(n)}",
-            f"{f.money(f.outcome_revenue('lost'))} a year at the plan" if c["lost"] else "none stopped buying"]
-    kr = f.kpi_rows()
-    rated = kr[kr["status"].isin(["met", "on track", "off track"])] if kr is not None else None
-    if rated is not None and len(rated):
-        met = int((rated["status"] == "met").sum())
-        tiles.append((f"{met} of {len(rated)}", "KPI targets met", "green" if met == len(rated) else "amber"))
-        subs.append(_kpi_sub(rated))
-    a = f.action_rows()
-    if a is not None:
-        if f.actions_returned:
-            done = int((a["bucket"] == "done").sum())
-            tiles.append((f"{done} of {len(a)}", "Actions done", None))
-            subs.append(f"{fmt_count((a['bucket'] == 'overdue').sum())} overdue")
-        else:
-            tiles.append((fmt_count(len(a)), "Actions committed", None))
-            subs.append("no status returned yet")
-    committed = [f"{fmt_count(n)} key accounts with {f.money(then)} of revenue a year"]
+    n = len(f.key_accounts)
+    then, _ = f.revenue_then_now()
+    ft = f.tiles()  # as the HTML block shows them
+    tiles = [(t["value"], t["label"], None if t["status"] == "n/a" else t["status"]) for t in ft]
+    subs = [t["sub"] for t in ft]
+    kr, a = f.kpi_rows(), f.action_rows()
+    committed = [f"{fmt_count(n)} key accounts with {f.money(then)} of revenue a year"] if n else []
     if kr is not None:
         committed.append(f"{fmt_count((kr['status'] != 'no target').sum())} KPI targets")
     if a is not None:
@@ -83,8 +67,8 @@ def s_since_plan(d: DeckData) -> list[SlideSpec]:
     when = f" ({fmt_date(f.plan_as_of)})" if f.plan_as_of else ""
     body = [[("Committed at the last review" + when + ": ", True), (", ".join(committed[:-1]) + (
         " and " if len(committed) > 1 else "") + committed[-1], False)],
-            [("Key-account revenue: ", True), (f.revenue_sentence().removeprefix("Key-account revenue ") +
-                                                 " (last 12 months, at the plan and now)", False)]]
+            ] + ([[("Key-account revenue: ", True), (f.revenue_sentence().removeprefix("Key-account revenue ") +
+                                                   " (last 12 months, at the plan and now)", False)]] if n else [])
     if (mh := f.migration_headline()) is not None:
         body.append([("Segments: ", True), (mh, False)])
     if (cv := f.coverage_text()) is not None:
@@ -153,6 +137,9 @@ def s_since_key_accounts(d: DeckData) -> list[SlideSpec]:
     if f is None:
         return []
     ka = f.key_account_rows()
+    if ka.empty:
+        d.skip("Key accounts since the plan", "the last review committed no key account")
+        return []
     shown = ka.head(KEY_ACCOUNTS_ON_CHART)
     c = f.outcome_counts()
     title = f.revenue_sentence() + ": " + ", ".join(f"{fmt_count(c[o])} {o}" for o in OUTCOMES if c[o])

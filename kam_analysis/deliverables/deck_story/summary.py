@@ -205,6 +205,10 @@ def _f_followup(d: DeckData) -> Finding | None:
     if f is None:
         return None
     n, c = len(f.key_accounts), f.outcome_counts()
+    if not n:  # a plan without key accounts: its KPIs' or actions' headline
+        head = f.headline()
+        return Finding("Since", f"the last review: {head[:1].lower() + head[1:]}.", f"since the last review: "
+                       f"{head[:1].lower() + head[1:]}")
     text = f"key accounts committed at the last review{' (' + fmt_date(f.plan_as_of) + ')' if f.plan_as_of else ''} grew"
     if c["lost"]:
         text += (f"; {fmt_count(c['lost'])} {'was' if c['lost'] == 1 else 'were'} lost, with "
