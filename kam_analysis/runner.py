@@ -548,18 +548,23 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         "phases_reused": {ph: None for ph in reused}, "base_run": base.name if base else None,
         "packages": _versions(),
     }
-    if params.review.plan_run:  # a follow-up review: say which plan it measures, and what it leaves out
-        from .phases.followup import load_plan
-
-        plan = load_plan(params.review.plan_run, params)  # checked by the preflight: same client, earlier, done
-        manifest["plan_run"] = {"run_id": plan.run_id, "as_of": plan.as_of.isoformat(),
-                                "missing": sorted(plan.missing)}
-        say(f"  follow-up review of the plan of run {plan.run_id} (data up to {plan.as_of})")
-        for note in plan.notes:
-            say(f"  {note}")
     status, error, stage = "failed", None, "prepare"
     try:
         say(f"kam run: {params.client.name} -> {client_dir / run_id}")
+        if params.review.plan_run:  # a follow-up review: say which plan it measures, and what it leaves out
+            from .phases.followup import load_plan
+
+            plan = load_plan(params.review.plan_run, params)  # checked by the preflight: same client, earlier, done
+            manifest["plan_run"] = {"run_id": plan.run_id, "as_of": plan.as_of.isoformat(),
+                                    "missing": sorted(plan.missing)}
+            if plan.actions_file is not None:  # recorded here, not among the inputs: it shapes the review only,
+                from .data.prepare import sha256_file  # so a corrected file re-runs with --phase review
+
+                manifest["plan_run"]["actions_file"] = {"path": str(plan.actions_file),
+                                                        "sha256": sha256_file(plan.actions_file)}
+            say(f"  follow-up review of the plan of run {plan.run_id} (data up to {plan.as_of})")
+            for note in plan.notes:
+                say(f"  {note}")
         say("  validating client data ...")
         from .data.prepare import prepare_run_data
 

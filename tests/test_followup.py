@@ -207,9 +207,9 @@ def test_a_bad_actions_file_names_every_problem_with_file_column_rows_examples_a
     assert f"file {f}" in msg and "column 'status'" in msg and "'finished'" in msg and "(row 2)" in msg
     assert "write one of: done, in progress, not started, dropped" in msg
     assert "column 'status_date'" in msg and "'15/03/2026'" in msg and "YYYY-MM-DD" in msg
-    assert "rows 4, 5" not in msg and "(rows 3, 4)" in msg  # the duplicate A-2
-    assert "'Z-9'" in msg and "ids the plan run does not have (row 5)" in msg
-    assert "no action id (row 6)" in msg
+    assert "2 rows reporting an action id that another row reports too (rows 3, 4)" in msg  # A-2 twice
+    assert "'Z-9'" in msg and "1 row with an action id the plan run does not have (row 5)" in msg
+    assert "1 row with a status but no action id (row 6)" in msg
     assert "Traceback" not in msg
 
 

@@ -52,7 +52,10 @@ def test_the_plan_run_writes_no_follow_up_and_the_follow_up_measures_it(engageme
     assert s.loc["plan_as_of", "text"] == "2025-12-31" and s.loc["as_of", "text"] == FOLLOWUP_AS_OF.isoformat()
     assert s.loc["months_since", "value"] == 9
     assert f"  follow-up review of the plan of run {plan.run_dir.name} (data up to 2025-12-31)" in engagement["said"]
-    assert later.manifest["plan_run"] == {"run_id": plan.run_dir.name, "as_of": "2025-12-31", "missing": []}
+    rec = dict(later.manifest["plan_run"])
+    returned = rec.pop("actions_file")
+    assert rec == {"run_id": plan.run_dir.name, "as_of": "2025-12-31", "missing": []}
+    assert returned["path"] == str(engagement["info"]["actions"]) and len(returned["sha256"]) == 64
 
 
 def test_planted_key_account_outcomes_are_recovered(engagement):
@@ -192,3 +195,19 @@ def test_a_bad_actions_file_stops_the_run_with_located_messages(engagement, caps
     assert code == 2
     assert f"file {bad}" in out and "column 'status'" in out and "(row 2)" in out and "'finished'" in out
     assert "'NOPE-1'" in out and "(row 3)" in out and "fix: " in out
+
+
+def test_a_corrected_actions_file_reruns_the_review_only(engagement):
+    """The client sends the file again with one more action done: --phase review reuses the other phases."""
+    from kam_analysis.runner import run_engagement
+
+    info = engagement["info"]
+    ret = pd.read_csv(info["actions"], dtype=str, keep_default_na=False)
+    third = ret.loc[~ret["action_id"].isin([*info["done"], info["in_progress"], info["rec_done"]]), "action_id"].iloc[0]
+    ret.loc[ret["action_id"] == third, ["status", "status_date"]] = ["done", "2026-09-01"]
+    ret.to_csv(info["actions"], index=False)
+    again = run_engagement(info["params"], phases=["review"], deliverables=False, progress=None)
+    assert set(again.manifest["phases_reused"]) == {"assessment", "segmentation", "strategy"}
+    acts = _t(again, "plan_actions").set_index("action_id")
+    assert set(acts.index[acts["status"] == "done"]) == {*info["done"], third}
+    assert again.manifest["plan_run"]["run_id"] == engagement["plan"].run_dir.name  # still the plan, not the review

@@ -291,21 +291,23 @@ def read_actions_file(path: str | Path, *, known_ids: set[str] | None = None,
     df = pd.DataFrame(recs, columns=["row", "action_id", "status_raw", "date_raw", "comment"])
     problems: list[Problem] = []
 
-    def add(rule, message, column, bad: pd.DataFrame, values, fix):
+    def add(rule, what, column, bad: pd.DataFrame, values, fix):
         rows_ = bad["row"].tolist()
         where = f"row{'s' if len(rows_) > 1 else ''} {list_values(rows_, 8)}".replace("'", "")
+        n = len(rows_)
+        message = f"{n} row{'s' if n > 1 else ''} {what}"
         problems.append(Problem(rule, f"{message} ({where})", fix, file=name, column=column, count=len(bad),
                                 examples=tuple(dict.fromkeys(values))[:5], setting=setting))
 
     blank_id = df[df["action_id"] == ""]
     if len(blank_id):
-        add("actions_blank_id", "rows give a status but no action id", "action_id", blank_id,
+        add("actions_blank_id", "with a status but no action id", "action_id", blank_id,
             blank_id["status_raw"], ids_fix)
     allowed = {_status_key(s): s for s in ACTION_STATUSES}
     df["status"] = df["status_raw"].map(lambda s: allowed.get(_status_key(s), None) if s else NOT_REPORTED)
     bad = df[df["status"].isna()]
     if len(bad):
-        add("actions_status", "rows have a status that is not one of " + ", ".join(ACTION_STATUSES), "status",
+        add("actions_status", "with a status that is not one of " + ", ".join(ACTION_STATUSES), "status",
             bad, bad["status_raw"], f"write one of: {', '.join(ACTION_STATUSES)} (or leave it empty when there "
                                     "is nothing to report)")
 
@@ -325,17 +327,17 @@ def read_actions_file(path: str | Path, *, known_ids: set[str] | None = None,
     df["status_date"] = df["date_raw"].map(parse_date)
     bad = df[df["status_date"].isna() & df["date_raw"].map(lambda v: parse_date(v) is None)]
     if len(bad):
-        add("actions_date", "rows have a status_date that is not a date", "status_date", bad,
+        add("actions_date", "with a status_date that is not a date", "status_date", bad,
             bad["date_raw"].astype(str), "write the date as YYYY-MM-DD (e.g. 2026-03-15), or an Excel date cell")
     ids = df[df["action_id"] != ""]
     dup = ids[ids["action_id"].duplicated(keep=False)]
     if len(dup):
-        add("actions_duplicate", "the same action id is reported on several rows", "action_id", dup,
+        add("actions_duplicate", "reporting an action id that another row reports too", "action_id", dup,
             dup["action_id"], "keep one row per action id (the latest status)")
     if known_ids is not None:
         unknown = ids[~ids["action_id"].isin(known_ids)]
         if len(unknown):
-            add("actions_unknown_id", "rows name action ids the plan run does not have", "action_id", unknown,
+            add("actions_unknown_id", "with an action id the plan run does not have", "action_id", unknown,
                 unknown["action_id"], "use the file exported by the plan run this review measures (review.plan_run); "
                                       "do not edit the ids")
     if problems:
