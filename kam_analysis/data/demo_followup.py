@@ -203,9 +203,14 @@ def _read_plan_run(plan_run: Path) -> dict:
     return out
 
 
-def _pick(rng: np.random.Generator, ids: list[str], share: float, lo: int, hi: int) -> list[str]:
+def _pick(rng: np.random.Generator, ids: list[str], share: float, lo: int, hi: int,
+          prefer: set[str] | None = None) -> list[str]:
+    """A random ``share`` of ``ids`` (at least ``lo``, at most ``hi``); those in ``prefer`` first."""
     k = int(min(len(ids), max(lo, min(hi, round(share * len(ids))))))
-    return sorted(rng.permutation(np.array(ids, dtype=object))[:k].tolist())
+    order = rng.permutation(np.array(ids, dtype=object)).tolist()
+    if prefer:
+        order = sorted(order, key=lambda a: a not in prefer)  # stable: random within each group
+    return sorted(order[:k])
 
 
 def _mix(lines: pd.DataFrame, col: str, options: list[str], accounts: pd.Index) -> np.ndarray:
@@ -284,8 +289,10 @@ def generate_followup(plan_run: str | Path, out_dir: str | Path, *, months: int 
     key_ids = [a for a in ids[seg["is_key"].fillna(False).to_numpy(dtype=bool)]]
     live_key = [a for a in key_ids if live[pos_of[a]]]
     lost = _pick(rng, live_key, P["lost_share"], P["lost_min"], P["lost_max"])
+    # grown accounts are picked among those the plan named cross-sell for, when there are enough
+    ws_named = set(plan["whitespace"]["account_id"].astype(str)) if plan["whitespace"] is not None else set()
     grown = _pick(rng, [a for a in live_key if a not in lost and rev12_plan[pos_of[a]] > 0],
-                  P["grown_share"], P["grown_min"], P["grown_max"])
+                  P["grown_share"], P["grown_min"], P["grown_max"], prefer=ws_named)
     # a decline shows in the trailing 12 months only if the six months before the plan hold
     # less than the declined share of its revenue
     declined = _pick(rng, [a for a in live_key if a not in lost and a not in grown and rev12_plan[pos_of[a]] > 0
