@@ -5,6 +5,7 @@
     kam history params/<client>.yaml | "Client Name" [--kpi K1,K2] [--json]
     kam new-client "Client Name" [--industry X] [--currency USD] [--as-of DATE] [--programme-start DATE | --no-programme]
     kam demo-data OUT_DIR [--profile demo|consumer|b2b] [--accounts N] [--orders N] [--format csv|parquet]
+    kam demo-data OUT_DIR --follow-up RUN_DIR [--months N]
 
 Exit status: 0 success; 1 a failed run (it says which notebook and cell failed, or that
 the disk is full, and where the failed run is kept); 2 a data or parameter problem (a
@@ -132,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="number of accounts (default: 2000 demo, 26000 consumer, 3000 b2b)")
     d.add_argument("--orders", type=int, default=None, help="target number of orders (large-client mode)")
     d.add_argument("--format", choices=["csv", "parquet"], default="csv", help="format of the orders file")
+    d.add_argument("--follow-up", dest="follow_up", metavar="RUN_DIR", default=None,
+                   help="instead: the demo's follow-up snapshot, months after this run of the demo (its folder), "
+                        "with the plan's execution planted and the client's returned actions file "
+                        "(make demo-review makes it from the last demo run)")
+    d.add_argument("--months", type=int, default=None, help="with --follow-up: months after the run's as-of "
+                                                            "date (default 6)")
     return p
 
 
@@ -205,6 +212,20 @@ def _cmd_demo_data(args) -> int:
 
     if args.profile != "demo" and (args.orders is not None or args.format != "csv"):
         raise ParameterError("--orders and --format apply to --profile demo only")
+    if args.months is not None and not args.follow_up:
+        raise ParameterError("--months goes with --follow-up RUN_DIR")
+    if args.follow_up:
+        from .data.demo_followup import generate_followup
+
+        if args.profile != "demo" or args.accounts is not None or args.orders is not None or args.format != "csv":
+            raise ParameterError("--follow-up makes a later snapshot of a demo run, with that run's accounts: "
+                                 "--profile, --accounts, --orders and --format do not apply")
+        if args.months is not None and not 1 <= args.months <= 24:
+            raise ParameterError(f"--months must be between 1 and 24, not {args.months}")
+        paths = generate_followup(args.follow_up, args.out_dir, months=args.months, seed=args.seed)
+        for name, path in paths.items():
+            print(f"{name:<13} {path}")
+        return 0
     paths = generate_client(args.profile, args.out_dir, seed=args.seed, n_accounts=args.accounts,
                             n_orders=args.orders, file_format=args.format)
     for name, path in paths.items():

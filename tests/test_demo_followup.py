@@ -263,3 +263,16 @@ def test_demo_review_as_of_must_be_the_plan_run_plus_the_months(plan_run, tmp_pa
 
     with pytest.raises(ParameterError, match="ends the follow-up data on 2026-06-30.*2026-03-31"):
         ensure_demo_data(_review_params(tmp_path, str(plan_run), as_of="2026-03-31"))
+
+
+def test_kam_demo_data_follow_up_writes_the_snapshot_of_a_run(plan_run, followup, tmp_path, capsys):
+    from kam_analysis.cli import main
+
+    assert main(["demo-data", str(tmp_path / "fu"), "--follow-up", str(plan_run)]) == 0
+    made = followup_files(tmp_path / "fu")
+    assert made["transactions"].read_bytes() == followup["paths"]["transactions"].read_bytes()
+    assert str(made["actions"]) in capsys.readouterr().out
+    assert main(["demo-data", str(tmp_path / "x"), "--follow-up", str(tmp_path / "nothing")]) == 2
+    assert "not a finished run folder" in capsys.readouterr().err
+    assert main(["demo-data", str(tmp_path / "x"), "--follow-up", str(plan_run), "--profile", "b2b"]) == 2
+    assert main(["demo-data", str(tmp_path / "x"), "--months", "3"]) == 2
