@@ -22,7 +22,7 @@ from kam_analysis.data.runfolder import Run
 
 pytestmark = pytest.mark.slow
 
-DELIVERABLES = {"segmentation_workbook", "kpi_dashboard", "html_dashboard", "deck"}
+DELIVERABLES = {"segmentation_workbook", "kpi_dashboard", "html_dashboard", "deck", "crm_exports"}
 
 
 @pytest.fixture(scope="module", params=["consumer", "b2b"])
