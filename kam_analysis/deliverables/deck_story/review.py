@@ -260,13 +260,11 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
                     max_pt=13)
         out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Recommendations", source=d.source("recommendations"),
-                             footnote=(f"The {fmt_top(len(t), total)} recommendations by value; every one is in the "
-                                       "KPI and HTML dashboards. " if len(t) < total else "") +
-                                      ("Each value is the money at stake for that action, of the kind named beside it; "
-                                       "values of different kinds are not added up." if has_v else "") +
-                                      (" Cost a year: the account-manager hours of the accounts it touches at the cost "
-                                       "of an hour, plus their share of the tools; part of the programme's cost."
-                                       if has_c else ""),
+                             footnote=(f"The {fmt_top(len(t), total)} by value; all are in the KPI and HTML "
+                                       "dashboards. " if len(t) < total else "") +
+                                      ("Values are of the kind named beside each, never added up." if has_v else "") +
+                                      (" Cost a year: manager hours of the accounts it touches at the hourly cost, plus "
+                                       "their tools share." if has_c else ""),
                              notes="Rule-based recommendations ranked by value at stake; each names its evidence. "
                                    "Values are of different kinds (revenue at risk of churn, revenue uplift, expected "
                                    "cross-sell value) and are not summed."))
