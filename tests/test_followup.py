@@ -53,6 +53,11 @@ def test_plan_kpis_compare_the_plans_headline_with_todays():
     rev = t.loc["revenue_12m"]
     assert rev["change"] == pytest.approx(0.10) and rev["change_kind"] == "relative" and rev["status"] == "no target"
     assert t.loc["average_order_value", "trajectory"] == "unchanged"
+    blind = fu.compute_plan_kpis(plan, now, {"retention_rate": 0.80}, months_since=6,
+                                 unmeasured={"retention_rate": "not measured since"}).set_index("kpi")
+    assert blind.loc["retention_rate", "status"] == "no data" and blind.loc["retention_rate", "trajectory"] == \
+        "not measured" and blind.loc["retention_rate", "note"] == "not measured since"
+    assert np.isnan(blind.loc["retention_rate", "gap_closed"]) and blind.loc["revenue_12m", "note"] == ""
     later = fu.compute_plan_kpis(plan, now, {"retention_rate": 0.80}, months_since=30, target_months=12)
     assert later.set_index("kpi").loc["retention_rate", "time_elapsed"] == 1.0  # the whole target period is over
 

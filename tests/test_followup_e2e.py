@@ -125,6 +125,10 @@ def test_plan_kpis_come_from_the_engine_on_both_sides(engagement):
     assert {kpi: k.loc[kpi, "target"] for kpi in targets} == pytest.approx(targets)
     assert set(k["status"]) <= {"met", "on track", "off track", "no target", "no data"}
     assert (k.loc[list(targets), "status"] != "no target").all()
+    # the snapshot has no survey response after the plan: NPS is not measured again, never rated
+    assert k.loc["nps", "status"] == "no data" and k.loc["nps", "trajectory"] == "not measured"
+    assert "no survey response since the plan" in k.loc["nps", "note"]
+    assert k.loc["retention_rate", "trajectory"] != "not measured" and k.loc["retention_rate", "note"] == ""
 
 
 def test_kpi_dashboard_has_a_plan_vs_actual_sheet_in_client_language(engagement):

@@ -43,7 +43,7 @@ __all__ = ["COMMITMENTS", "OUTCOMES", "KPI_STATUSES", "Plan", "load_plan", "mont
            "account_outcome", "compute_plan_kpis", "compute_plan_key_accounts", "compute_plan_segments",
            "compute_plan_migration", "compute_plan_coverage", "compute_plan_actions",
            "compute_plan_recommendations", "compute_plan_summary", "compute_followup", "write_followup",
-           "NOT_IN_DATA"]
+           "NOT_IN_DATA", "unmeasured_kpis"]
 
 #: the plan run's commitment tables -> what the follow-up leaves out when one is missing
 COMMITMENTS: dict[str, str] = {
@@ -204,7 +204,8 @@ def kpi_status(kpi: str, *, plan_value: float, target: float, actual: float, tim
 
 
 def compute_plan_kpis(plan_headline: pd.DataFrame, now_headline: pd.DataFrame, targets: dict[str, float], *,
-                      months_since: float, target_months: int = 12) -> pd.DataFrame:
+                      months_since: float, target_months: int = 12,
+                      unmeasured: dict[str, str] | None = None) -> pd.DataFrame:
     """Each headline KPI at the plan, its committed target and today's value (both from the KPI engine).
 
     Columns: ``kpi, label, unit, plan_value, target, actual, change, change_kind`` (points for
@@ -212,7 +213,12 @@ def compute_plan_kpis(plan_headline: pd.DataFrame, now_headline: pd.DataFrame, t
     ``trajectory`` (``improved`` / ``worsened`` / ``unchanged`` in the KPI's better direction),
     ``gap_closed``, ``time_elapsed`` (months since / ``target_months``, at most 1) and ``status``
     (:func:`kpi_status`). KPIs with a target first, in the order of the plan's headline.
+
+    ``unmeasured`` maps a KPI the new data has not measured again since the plan (e.g. a
+    survey KPI without a response since) to the reason: its trajectory is ``not measured``,
+    its status ``no data`` (``no target`` without one), the reason in ``note`` — never rated.
     """
+    unmeasured = unmeasured or {}
     plan = plan_headline.drop_duplicates("kpi").set_index("kpi")["value"].astype(float)
     now = now_headline.drop_duplicates("kpi").set_index("kpi")["value"].astype(float)
     labels = now_headline.drop_duplicates("kpi").set_index("kpi")["label"] if "label" in now_headline else {}
@@ -231,17 +237,38 @@ def compute_plan_kpis(plan_headline: pd.DataFrame, now_headline: pd.DataFrame, t
         else:
             traj = "improved" if (av > pv) == higher_is_better(kpi) else "worsened"
         status, gap = kpi_status(kpi, plan_value=pv, target=tgt, actual=av, time_elapsed=elapsed)
+        if kpi in unmeasured:
+            traj, gap = "not measured", np.nan
+            status = "no target" if not np.isfinite(tgt) else "no data"
         try:
             label, unit = kpi_label(kpi), kpi_unit(kpi)
         except Exception:  # noqa: BLE001 - a KPI the registry no longer has: the plan's own words
             label, unit = str(labels.get(kpi, kpi)), ""
         rows.append({"kpi": kpi, "label": label, "unit": unit, "plan_value": pv, "target": tgt, "actual": av,
                      "change": change, "change_kind": kind, "trajectory": traj, "gap_closed": gap,
-                     "time_elapsed": elapsed, "status": status})
+                     "time_elapsed": elapsed, "status": status, "note": unmeasured.get(kpi, "")})
     out = pd.DataFrame(rows, columns=["kpi", "label", "unit", "plan_value", "target", "actual", "change",
-                                      "change_kind", "trajectory", "gap_closed", "time_elapsed", "status"])
+                                      "change_kind", "trajectory", "gap_closed", "time_elapsed", "status", "note"])
     has_target = out["target"].notna()
     return pd.concat([out[has_target], out[~has_target]], ignore_index=True)
+
+
+def unmeasured_kpis(run, plan_as_of: dt.date) -> dict[str, str]:
+    """The KPIs this run's data has not measured again since the plan, with the reason.
+
+    The survey KPIs (``needs == "surveys"`` in the KPI registry) when no survey response is
+    dated after the plan's as-of date: today's value then re-reads the plan's responses, so a
+    change (or none) says nothing about what happened since.
+    """
+    from ..metrics import KPI_DEFINITIONS
+
+    if run.has_data("surveys"):
+        s = run.read_data("surveys")
+        if "survey_date" in s and (pd.to_datetime(s["survey_date"]) > pd.Timestamp(plan_as_of)).any():
+            return {}
+    why = (f"no survey response since the plan (data up to {plan_as_of}): not measured again; the responses "
+           "since then would measure it")
+    return {k: why for k, d in KPI_DEFINITIONS.items() if d.needs == "surveys"}
 
 
 # --------------------------------------------------------------------------- accounts and segments
@@ -566,7 +593,8 @@ def compute_followup(run, plan: Plan) -> dict[str, pd.DataFrame]:
     if can("plan_kpis"):
         out["plan_kpis"] = compute_plan_kpis(plan.tables["kpi_headline"], run.read_table("kpi_headline"),
                                              plan.targets, months_since=months_between(plan.as_of, as_of),
-                                             target_months=rv.followup_target_months)
+                                             target_months=rv.followup_target_months,
+                                             unmeasured=unmeasured_kpis(run, plan.as_of))
     if can("plan_key_accounts"):
         segs_p, kpis_p = plan.tables["segments"], plan.tables["account_kpis"]
         segs_n, kpis_n = run.read_table("segments"), run.read_table("account_kpis")
