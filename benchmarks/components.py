@@ -260,14 +260,17 @@ def _max_rel(a: dict, b: dict) -> float:
 def render(res: dict) -> str:
     """The results as a marked section of results.md (run_benchmark.py keeps it when it rewrites the file)."""
     m = res["machine"]
-    lb, la = (", ".join(f"{v:.1f}" for v in res[k]) for k in ("load_before", "load_after"))
+    passes = res.get("passes") or [{"started": res["started"], "components": ["all"], "load_before": res["load_before"],
+                                    "load_after": res["load_after"]}]
+    loads = "; ".join(f"{', '.join(p['components'])} ({p['started']}): {', '.join(f'{v:.1f}' for v in p['load_before'])}"
+                      f" before, {', '.join(f'{v:.1f}' for v in p['load_after'])} after" for p in passes)
     lines = [f"{SECTION_START}components -->", "", "## Model costs one at a time (issue 15)", "",
-             f"Run {res['started']} with `python benchmarks/components.py` (median of the runs shown; wall / CPU "
-             "seconds of this process). "
+             "Timed with `python benchmarks/components.py` (median of up to 3 runs; wall / CPU seconds of the "
+             "benchmark process, DuckDB's threads included). "
              f"**Machine:** {m['cpu']}, {m['logical_cores']} logical cores, {m['ram_gib']} GiB, {m['platform']}; "
              f"Python {m['python']}, numpy {m['numpy']}, scipy {m['scipy']}, pandas {m['pandas']}, DuckDB "
-             f"{m['duckdb']}. **Load average** (1, 5, 15 min) before: {lb}; after: {la} — the machine was shared "
-             "with other agents' test runs, so wall times are inflated by the load; CPU seconds are the steadier "
+             f"{m['duckdb']}. **Load average** (1, 5, 15 min) of each pass — {loads}: the 2 cores were shared with other "
+             "agents' test runs, so wall times are inflated several-fold by the load; CPU seconds are the steadier "
              "comparison. \"Before\" is the code at commit " f"`{res.get('before', BEFORE)}`, loaded from git.", "",
              "| component | input | before (wall / CPU) | now (wall / CPU) | CPU speed-up | same result |",
              "|---|---|---|---|---|---|"]
@@ -350,6 +353,8 @@ def main(argv=None) -> int:
     if args.orders and {"cohorts", "churn"} & set(args.only):
         bench_orders(args, res, [p for p in ("cohorts", "churn") if p in args.only])
     res["load_after"] = os.getloadavg()
+    res.setdefault("passes", []).append({"started": res["started"], "components": args.only,
+                                         "load_before": res["load_before"], "load_after": res["load_after"]})
     args.out.write_text(json.dumps(res, indent=1, default=str))
     write_section(res, args.md)
     print(render(res))
