@@ -36,6 +36,7 @@ import pandas as pd
 from ..data.planrun import (NOT_REPORTED, check_plan_identity, read_actions_file, resolve_plan_run)
 from ..data.runfolder import Run
 from ..metrics import change_vs_baseline, higher_is_better, kpi_label, kpi_unit
+from ..present.formats import fmt_date
 from .account_plans import action_ids
 from .recommendations import recommendation_ids
 
@@ -266,8 +267,8 @@ def unmeasured_kpis(run, plan_as_of: dt.date) -> dict[str, str]:
         s = run.read_data("surveys")
         if "survey_date" in s and (pd.to_datetime(s["survey_date"]) > pd.Timestamp(plan_as_of)).any():
             return {}
-    why = (f"no survey response since the plan (data up to {plan_as_of}): not measured again; the responses "
-           "since then would measure it")
+    why = (f"no survey response since the plan (data up to {fmt_date(plan_as_of)}): not measured again; the "
+           "responses since then would measure it")
     return {k: why for k, d in KPI_DEFINITIONS.items() if d.needs == "surveys"}
 
 
