@@ -301,3 +301,22 @@ def test_missing_commitment_tables_are_named_with_what_the_follow_up_leaves_out(
     left = summary[summary["metric"].str.startswith("left_out_")]
     assert set(left["metric"]) == {f"left_out_{t}" for t in plan.missing}
     assert summary.set_index("metric").loc["months_since", "value"] == 6.0
+
+
+def test_survey_kpis_are_unmeasured_only_without_a_response_since_the_plan():
+    class FakeRun:
+        def __init__(self, dates):
+            self.dates = dates
+
+        def has_data(self, name):
+            return name == "surveys" and self.dates is not None
+
+        def read_data(self, name):
+            return pd.DataFrame({"account_id": ["A"] * len(self.dates), "survey_date": pd.to_datetime(self.dates)})
+
+    plan_as_of = dt.date(2025, 12, 31)
+    assert fu.unmeasured_kpis(FakeRun(["2025-06-01", "2026-02-01"]), plan_as_of) == {}
+    old = fu.unmeasured_kpis(FakeRun(["2025-06-01", "2025-12-31"]), plan_as_of)
+    assert {"nps", "csat_top2", "csat_mean"} <= set(old) and "retention_rate" not in old
+    assert old["nps"].startswith("no survey response since the plan (data up to 31 Dec 2025)")
+    assert set(fu.unmeasured_kpis(FakeRun(None), plan_as_of)) == set(old)  # no surveys at all: none measured
