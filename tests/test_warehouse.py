@@ -170,20 +170,62 @@ def test_row_rules_are_counted_in_the_engine_with_the_file_messages_and_keys(tmp
     assert "warehouse_rows" not in report.stats.get("transactions", {})
 
 
-def test_set_rules_run_on_the_extract_and_name_rows_by_their_key(tmp_path, monkeypatch):
-    """An order number used by two accounts is found in the extract; the example names the order's
-    key in the client's table, not a row number of the extract."""
+def test_order_id_rules_are_counted_in_the_engine_before_anything_leaves(tmp_path, monkeypatch):
+    """An order number used by two accounts, and one with no number: found by the engine with the file's
+    messages, examples named by id and key; nothing is extracted."""
     from kam_analysis.data.validate import validate_data
 
     db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 1, 5), 10.0), ("O1", "A2", dt.date(2025, 1, 5), 20.0),
-                          ("O2", "A2", dt.date(2025, 2, 1), 30.0)])
+                          ("O2", "A2", dt.date(2025, 2, 1), 30.0), ("", "A3", dt.date(2025, 2, 3), 5.0)])
     monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
     report = validate_data(load_params(_params(tmp_path, {"backend": "duckdb", "table": "orders",
                                                           "connection": "KAM_WH"})))
     report.close()
-    [dup] = [p for p in report.errors if p.rule == "duplicate_id"]
-    assert dup.message == "1 order ids belong to more than one account"
-    assert dup.examples == ("O1 (order_no O1, O1)",)
+    by_rule = {p.rule: p for p in report.errors}
+    dup = by_rule["duplicate_id"]
+    assert dup.message == "1 order ids belong to more than one account" and dup.examples == ("O1 (accounts A1, A2)",)
+    empty = by_rule["missing_value"]
+    assert empty.message == "1 rows have no order_id" and empty.examples == ("cust/day A3 / 2025-02-03",)
+    assert "warehouse_rows" not in report.stats.get("transactions", {})
+
+
+def test_an_order_id_spanning_months_is_refused_in_the_engine(tmp_path, monkeypatch):
+    from kam_analysis.data.validate import validate_data
+
+    rows = [(f"C{i % 3}", f"A{i % 3}", dt.date(2024, 1 + i % 12, 1), 10.0) for i in range(30)]
+    db = _duck(tmp_path, rows)
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    report = validate_data(load_params(_params(tmp_path, {"backend": "duckdb", "table": "orders",
+                                                          "connection": "KAM_WH"})))
+    report.close()
+    [err] = report.errors
+    assert err.rule == "order_id_spans_dates" and err.message.startswith(
+        "3 order ids ('order_no') have lines more than 31 days apart (30 of 30 rows)")
+    assert err.examples[0] == "C0: 4 dates from 2024-01-01 to 2024-10-01"
+    assert "warehouse_rows" not in report.stats.get("transactions", {})
+
+
+def test_rules_run_on_the_extract_name_rows_by_their_key(tmp_path, monkeypatch):
+    """Orders of an account missing from the accounts table: found on the extract, the example names the
+    order's key in the client's table, not a row number of the extract."""
+    from kam_analysis.data.validate import validate_data
+
+    db = _duck(tmp_path, [("O1", "A1", dt.date(2025, 1, 5), 10.0), ("O2", "A9", dt.date(2025, 2, 1), 30.0),
+                          ("O3", "A9", dt.date(2025, 2, 2), 30.0)])
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE customers AS SELECT 'A1' AS cust")
+    con.close()
+    monkeypatch.setenv("KAM_WH", f"duckdb://{db}")
+    p = _params(tmp_path, {"backend": "duckdb", "table": "orders", "connection": "KAM_WH"})
+    raw = yaml.safe_load(p.read_text())
+    raw["data"]["accounts"] = {"warehouse": {"backend": "duckdb", "table": "customers", "connection": "KAM_WH"},
+                               "columns": {"account_id": "cust"}}
+    p.write_text(yaml.safe_dump(raw))
+    report = validate_data(load_params(p))
+    report.close()
+    [orphan] = report.errors
+    assert orphan.rule == "orphan_account" and orphan.count == 2
+    assert orphan.examples == ("A9 (order_no O2, O3)",)
     assert report.stats["transactions"]["warehouse_rows"] == 3
 
 

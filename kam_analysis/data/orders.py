@@ -20,6 +20,7 @@ clean view every later step reads (``v_transactions``).
 """
 from __future__ import annotations
 
+from ..exceptions import Problem
 from .readers import header_key
 
 __all__ = ["build_transactions", "order_rule", "order_rule_client", "ORDER_RULE_NO_ID", "examples_sql", "id_rows_sql", "MAX_ORDER_SPAN_DAYS",
@@ -89,7 +90,8 @@ def build_transactions(ck, report, params, stg_t: str, keep: str) -> bool:
     has_id, has_line = "order_id" in cols, "line_id" in cols
     id_col = spec.columns.get("order_id", "order_id")
     base = f"account_id IS NOT NULL AND order_date IS NOT NULL AND net_revenue IS NOT NULL AND {keep}"
-    if has_id and not _order_id_ok(ck, con, spec, stg_t, base, id_col):
+    # a warehouse table had these rules counted in its engine, before anything was extracted (data.warehouse)
+    if has_id and "transactions" not in report.extracts and not _order_id_ok(ck, con, spec, stg_t, base, id_col):
         return False
     order_expr = ("order_id" if has_id else
                   "account_id || ' ' || strftime(order_date, '%Y-%m-%d') AS order_id")
@@ -141,6 +143,54 @@ def build_transactions(ck, report, params, stg_t: str, keep: str) -> bool:
     return True
 
 
+# ---- the order-id rules' verdicts and messages: one spelling for a file (below, in DuckDB) and for a
+# warehouse (data.warehouse, counted in the engine)
+def is_account_id(id_col: str, acc_col: str, same: int, n_rows: int) -> bool:
+    """The order-id mapping is the account column, or equals it on 95% of the rows."""
+    return header_key(id_col) == header_key(acc_col) or bool(n_rows and same >= 0.95 * n_rows)
+
+
+def spread_is_error(n_long: int, lines_long: int, n_rows: int) -> bool:
+    """Ids spanning more than MAX_ORDER_SPAN_DAYS hold enough lines to refuse the mapping."""
+    return bool(n_long and lines_long >= SPREAD_ORDER_LINE_SHARE * max(n_rows, 1))
+
+
+def order_id_is_account(fname, id_col, acc_col, same, n_rows) -> Problem:
+    return Problem(rule="order_id_is_account", file=fname, column=id_col, count=int(same),
+                   message=f"The order id ('{id_col}') is the account id ('{acc_col}')"
+                           + ("" if header_key(id_col) == header_key(acc_col) else f" on {same:,} of {n_rows:,} rows")
+                           + ": every account's purchases would count as one single order",
+                   fix=_NO_ID_FIX)
+
+
+def missing_order_id(fname, id_col, n_empty, examples) -> Problem:
+    return Problem(rule="missing_value", file=fname, column=id_col, count=int(n_empty), examples=tuple(examples),
+                   message=f"{n_empty:,} rows have no order_id", fix="fill in the order id for these rows, or " + _NO_ID_FIX)
+
+
+def order_id_of_several_accounts(fname, id_col, n_conf, examples) -> Problem:
+    return Problem(rule="duplicate_id", file=fname, column=id_col, count=int(n_conf), examples=tuple(examples),
+                   message=f"{n_conf:,} order ids belong to more than one account",
+                   fix="order ids must be unique per order; check the order id mapping or de-duplicate the extract; "
+                       "if the column is not an order number, " + _NO_ID_FIX)
+
+
+def order_id_spans_months(fname, id_col, n_long, lines_long, n_rows, examples) -> Problem:
+    return Problem(rule="order_id_spans_dates", file=fname, column=id_col, count=int(n_long), examples=tuple(examples),
+                   message=f"{n_long:,} order ids ('{id_col}') have lines more than {MAX_ORDER_SPAN_DAYS} days apart "
+                           f"({lines_long:,} of {n_rows:,} rows): this is not an order number (a customer, contract "
+                           "or project code?), and counting it as one order would merge months of purchases",
+                   fix=_NO_ID_FIX)
+
+
+def order_id_spans_days(fname, id_col, n_multi, examples) -> Problem:
+    return Problem(rule="order_id_spans_dates", severity="warning", file=fname, column=id_col, count=int(n_multi),
+                   examples=tuple(examples),
+                   message=f"{n_multi:,} order ids have lines on more than one date; each such order is dated by "
+                           "its first line",
+                   fix="nothing to do if lines are dated by delivery or invoice; check the order id mapping otherwise")
+
+
 def _order_id_ok(ck, con, spec, stg_t: str, base: str, id_col: str) -> bool:
     """The order-id checks; False when the mapping cannot be an order id (nothing more is built)."""
     fname = spec.source
@@ -148,21 +198,15 @@ def _order_id_ok(ck, con, spec, stg_t: str, base: str, id_col: str) -> bool:
     n_rows = con.execute(f"SELECT count(*) FROM {stg_t} WHERE {base}").fetchone()[0] or 0
     same = con.execute(f"SELECT count(*) FILTER (WHERE order_id = account_id) FROM {stg_t} "
                        f"WHERE {base}").fetchone()[0] or 0
-    if header_key(id_col) == header_key(acc_col) or (n_rows and same >= 0.95 * n_rows):
-        ck.add(rule="order_id_is_account", file=fname, column=id_col, count=int(same),
-               message=f"The order id ('{id_col}') is the account id ('{acc_col}')"
-                       + ("" if header_key(id_col) == header_key(acc_col) else f" on {same:,} of {n_rows:,} rows")
-                       + ": every account's purchases would count as one single order",
-               fix=_NO_ID_FIX)
+    if is_account_id(id_col, acc_col, same, n_rows):
+        ck.r.problems.append(order_id_is_account(fname, id_col, acc_col, same, n_rows))
         return False
     ok = True
     n_empty = con.execute(f"SELECT count(*) FROM {stg_t} WHERE order_id IS NULL AND {base}").fetchone()[0]
     if n_empty:
         rows = examples_sql(con, f"SELECT 'row ' || _row FROM {stg_t} WHERE order_id IS NULL AND {base} "
                                  f"ORDER BY _row LIMIT {N_EXAMPLES}")
-        ck.add(rule="missing_value", file=fname, column=id_col, count=int(n_empty), examples=rows,
-               message=f"{n_empty:,} rows have no order_id",
-               fix="fill in the order id for these rows, or " + _NO_ID_FIX)
+        ck.r.problems.append(missing_order_id(fname, id_col, n_empty, rows))
         ok = False
     # an order id may hold several lines, but only for one account
     n_conf = con.execute(
@@ -172,10 +216,7 @@ def _order_id_ok(ck, con, spec, stg_t: str, base: str, id_col: str) -> bool:
         ex = examples_sql(con, f"SELECT {id_rows_sql('order_id')} FROM {stg_t} WHERE order_id IS NOT NULL "
                                f"GROUP BY order_id HAVING count(DISTINCT account_id) > 1 ORDER BY order_id "
                                f"LIMIT {N_EXAMPLES}")
-        ck.add(rule="duplicate_id", file=fname, column=id_col, count=int(n_conf), examples=ex,
-               message=f"{n_conf:,} order ids belong to more than one account",
-               fix="order ids must be unique per order; check the order id mapping or de-duplicate the extract; "
-                   "if the column is not an order number, " + _NO_ID_FIX)
+        ck.r.problems.append(order_id_of_several_accounts(fname, id_col, n_conf, ex))
         ok = False
     # an order happens on one day: lines a few days apart are tolerated, months apart are not an order
     spread = (f"SELECT order_id, count(*) AS n, count(DISTINCT order_date) AS n_dates, min(order_date) AS d0, "
@@ -184,24 +225,16 @@ def _order_id_ok(ck, con, spec, stg_t: str, base: str, id_col: str) -> bool:
     n_multi, n_long, lines_long = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE d1 - d0 > {MAX_ORDER_SPAN_DAYS}), "
         f"coalesce(sum(n) FILTER (WHERE d1 - d0 > {MAX_ORDER_SPAN_DAYS}), 0) FROM ({spread})").fetchone()
-    if n_long and lines_long >= SPREAD_ORDER_LINE_SHARE * max(n_rows, 1):
+    if spread_is_error(n_long, lines_long, n_rows):
         ex = examples_sql(con, f"SELECT order_id || ': ' || n_dates || ' dates from ' || d0 || ' to ' || d1 || "
                                f"' (row ' || r || ')' FROM ({spread}) WHERE d1 - d0 > {MAX_ORDER_SPAN_DAYS} "
                                f"ORDER BY n_dates DESC, order_id LIMIT {N_EXAMPLES}")
-        ck.add(rule="order_id_spans_dates", file=fname, column=id_col, count=int(n_long), examples=ex,
-               message=f"{n_long:,} order ids ('{id_col}') have lines more than {MAX_ORDER_SPAN_DAYS} days apart "
-                       f"({lines_long:,} of {n_rows:,} rows): this is not an order number (a customer, contract "
-                       "or project code?), and counting it as one order would merge months of purchases",
-               fix=_NO_ID_FIX)
+        ck.r.problems.append(order_id_spans_months(fname, id_col, n_long, lines_long, n_rows, ex))
         ok = False
     elif n_multi:
         ex = examples_sql(con, f"SELECT order_id || ': ' || d0 || ' to ' || d1 FROM ({spread}) "
                                f"ORDER BY d1 - d0 DESC, order_id LIMIT {N_EXAMPLES}")
-        ck.add(rule="order_id_spans_dates", severity="warning", file=fname, column=id_col, count=int(n_multi),
-               examples=ex,
-               message=f"{n_multi:,} order ids have lines on more than one date; each such order is dated by "
-                       "its first line",
-               fix="nothing to do if lines are dated by delivery or invoice; check the order id mapping otherwise")
+        ck.r.problems.append(order_id_spans_days(fname, id_col, n_multi, ex))
     return ok
 
 

@@ -37,7 +37,8 @@ import duckdb
 from ..config import FileSpec, Params, WarehouseSource
 from ..exceptions import DataValidationError, Problem
 from . import row_rules
-from .contract import PLACEHOLDERS, Table
+from . import orders as order_rules
+from .contract import CONTRACT, PLACEHOLDERS, Table
 from .readers import ROW_COLUMN, header_key, sql_ident, sql_str
 
 __all__ = ["connection_url", "connect", "scrub", "stage_warehouse", "name_rows", "engine_aggregates", "KEY_COLUMN",
@@ -248,6 +249,8 @@ def stage_warehouse(ck, table: Table, spec: FileSpec, view: str, required_client
         key_name = "/".join(key_cols)
         keep, errors, n_source = _row_rules(ck, t, table, spec, mapped, key, key_name, schema)
         info["rows_in_source"] = n_source
+        if not errors and table.name == "transactions" and "order_id" in mapped:
+            errors = _order_id_rules(ck, t, keep, spec, mapped, schema)
         if errors:
             _empty_view(con_duck, view, schema.names)
             return list(schema.names)
@@ -433,6 +436,71 @@ def _row_rules(ck, t, table: Table, spec: FileSpec, mapped: dict[str, str], key,
     return keep, any(p.severity == "error" for p in problems), got["n_rows"]
 
 
+def _order_id_rules(ck, t_all, keep, spec: FileSpec, mapped: dict[str, str], schema) -> bool:
+    """data.orders' order-id rules, counted in the engine before anything is extracted (a customer or
+    contract code mapped as the order id is found without moving the table); True on an error.
+
+    As for a file, an id's accounts are compared over every row, the rest over the rows in the
+    analysis window (``keep``)."""
+    import ibis
+
+    rules = order_rules
+    fname, id_col, acc_col = spec.source, mapped["order_id"], mapped["account_id"]
+    t = t_all if keep is None else t_all.filter(keep)
+
+    def cleaned(tbl):
+        return tbl.select(account_id=_clean_text(tbl[acc_col], schema[acc_col]),
+                          order_id=_clean_text(tbl[id_col], schema[id_col]),
+                          order_date=tbl[mapped["order_date"]].cast("date"))
+
+    c, c_all = cleaned(t), cleaned(t_all)
+    n_rows, same, n_empty = (int(v or 0) for v in c.aggregate(
+        n=c.count(), same=(c.order_id == c.account_id).ifelse(1, 0).sum(),
+        empty=c.order_id.isnull().ifelse(1, 0).sum()).to_pyarrow().to_pylist()[0].values())
+    if rules.is_account_id(id_col, acc_col, same, n_rows):
+        ck.r.problems.append(rules.order_id_is_account(fname, id_col, acc_col, same, n_rows))
+        return True
+    ok = True
+    if n_empty:
+        # the order id is what is missing: the rows are found by their account and date
+        key = list(spec.warehouse.key) or [acc_col, mapped["order_date"]]
+        shown = t.filter(_clean_text(t[id_col], schema[id_col]).isnull()).select(
+            k=ibis.literal(" / ").join([t[k].cast("string").fill_null("") for k in key]) if len(key) > 1
+            else t[key[0]].cast("string")).order_by("k").limit(_N_EXAMPLES).to_pyarrow().to_pylist()
+        ck.r.problems.append(rules.missing_order_id(fname, id_col, n_empty,
+                                                    tuple(f"{'/'.join(key)} {r['k']}" for r in shown)))
+        ok = False
+    f_all = c_all.filter(c_all.order_id.notnull())
+    by_id = f_all.group_by("order_id").aggregate(
+        n_acc=f_all.account_id.nunique(), a0=f_all.account_id.min(), a1=f_all.account_id.max())
+    several = by_id.filter(by_id.n_acc > 1)
+    n_conf = int(several.count().to_pyarrow().as_py() or 0)
+    if n_conf:
+        ex = several.order_by("order_id").limit(_N_EXAMPLES).to_pyarrow().to_pylist()
+        ck.r.problems.append(rules.order_id_of_several_accounts(
+            fname, id_col, n_conf, tuple(f"{r['order_id']} (accounts {r['a0']}, {r['a1']}"
+                                         f"{', ...' if r['n_acc'] > 2 else ''})" for r in ex)))
+        ok = False
+    f = c.filter(c.order_id.notnull())
+    ids = f.group_by("order_id").aggregate(
+        n=f.count(), n_dates=f.order_date.nunique(), d0=f.order_date.min(), d1=f.order_date.max())
+    spread = ids.filter(ids.n_dates > 1).mutate(days=ids.d1.delta(ids.d0, unit="day"))
+    long = spread.days > rules.MAX_ORDER_SPAN_DAYS
+    n_multi, n_long, lines_long = (int(v or 0) for v in spread.aggregate(
+        m=spread.count(), l=long.ifelse(1, 0).sum(), ll=spread.n.sum(where=long)).to_pyarrow().to_pylist()[0].values())
+    if rules.spread_is_error(n_long, lines_long, n_rows):
+        ex = spread.filter(long).order_by([ibis.desc("n_dates"), "order_id"]).limit(_N_EXAMPLES).to_pyarrow().to_pylist()
+        ck.r.problems.append(rules.order_id_spans_months(
+            fname, id_col, n_long, lines_long, n_rows,
+            tuple(f"{r['order_id']}: {r['n_dates']} dates from {r['d0']} to {r['d1']}" for r in ex)))
+        ok = False
+    elif n_multi:
+        ex = spread.order_by([ibis.desc("days"), "order_id"]).limit(_N_EXAMPLES).to_pyarrow().to_pylist()
+        ck.r.problems.append(rules.order_id_spans_days(fname, id_col, n_multi,
+                                                       tuple(f"{r['order_id']}: {r['d0']} to {r['d1']}" for r in ex)))
+    return not ok
+
+
 # --------------------------------------------------------------------------- messages
 _ROWS = re.compile(r"\b([Rr])ows? (\d+(?:, \d+)*)")
 
@@ -478,8 +546,6 @@ def _clean_transactions(t, spec: FileSpec, params: Params):
     """The clean transactions (validation's ``v_transactions``) as an expression in the engine, or None when
     a column needs the local file rules (a date or an amount the engine holds as text, a zoned timestamp)."""
     import ibis
-
-    from .contract import CONTRACT
 
     schema = t.schema()
     mapped = _mapping(CONTRACT["transactions"], spec, schema.names)
