@@ -385,3 +385,24 @@ def test_orders_all_after_the_as_of_date_are_an_error_not_an_empty_run(tmp_path,
     [error] = report.errors
     assert warning.rule == "after_as_of" and warning.count == 2
     assert error.message == "No transactions remain on or before the as-of date 2025-06-30"
+
+
+def test_a_connections_file_inside_the_repository_is_refused(tmp_path, monkeypatch):
+    from kam_analysis.config import REPO_ROOT, SOURCE_CHECKOUT
+    from kam_analysis.data.validate import validate_data
+
+    if not SOURCE_CHECKOUT:
+        pytest.skip("an installed package has no repository")
+    inside = REPO_ROOT / "outputs" / f"connections-{tmp_path.name}.yaml"
+    inside.parent.mkdir(exist_ok=True)
+    inside.write_text(f"KAM_WH_IN_REPO: postgresql://kam:{PLANTED}@db/sales\n")
+    try:
+        monkeypatch.delenv("KAM_WH_IN_REPO", raising=False)
+        monkeypatch.setenv("KAM_CONNECTIONS", str(inside))
+        report = validate_data(load_params(_params(tmp_path, {"backend": "postgres", "table": "t",
+                                                              "connection": "KAM_WH_IN_REPO"})))
+        report.close()
+    finally:
+        inside.unlink()
+    [p] = report.errors
+    assert "inside the repository" in p.message and PLANTED not in str(p)

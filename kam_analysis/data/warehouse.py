@@ -77,6 +77,14 @@ def connection_url(spec: FileSpec, table: str) -> str | None:
     if path.is_file():
         import yaml
 
+        from ..config import REPO_ROOT, SOURCE_CHECKOUT
+
+        if SOURCE_CHECKOUT and path.resolve().is_relative_to(REPO_ROOT.resolve()):
+            raise _problem(spec, f"The connections file {path} is inside the repository, where it could be "
+                                 "committed with its passwords", f"move it outside the repository (the default is "
+                                 f"~/.config/kam/connections.yaml) and point {CONNECTIONS_FILE_ENV} at it, or unset "
+                                 f"{CONNECTIONS_FILE_ENV}", rule="warehouse_connection")
+
         try:
             entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, UnicodeDecodeError):
