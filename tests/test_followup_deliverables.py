@@ -167,8 +167,8 @@ def test_titles_carry_the_planted_counts_and_money(followup_run, followup_deck):
     assert titles[0] == f"6 of 10 key accounts grew; 2 were lost, with {lost} of revenue a year at the plan"
     assert titles[1] == "1 of 3 KPI targets met, 1 on track; account retention is off track at 71.0% against 80.0%"
     then, now = sum(REV_PLAN), sum(REV_NOW)
-    assert titles[2] == (f"Key-account revenue went from {eur(then)} to {eur(now)} "
-                         f"({now / then - 1:+.0%}): 6 grown, 1 stable, 1 declined, 2 lost")
+    assert titles[2] == (f"Key-account revenue rose {now / then - 1:.0%} to {eur(now)} (from {eur(then)}): "
+                         "6 grown, 1 stable, 1 declined, 2 lost")
     assert titles[3] == "5 of 12 committed actions are done; 3 are overdue; 1 not reported"
     assert titles[4] == (f"9 of the 100 accounts (9%) have left their committed segment; the largest move: 4 from "
                          f"{q[0]} to {q[1]}"), titles[4]
@@ -287,6 +287,8 @@ def test_names_keep_their_id_when_cut_and_owners_lose_their_role():
 
 def test_revenue_that_barely_moved_is_held_not_went_from_x_to_x():
     assert _tiny().revenue_sentence() == "Key-account revenue held at €150k"
+    ka = _tiny().key_accounts.assign(revenue_now=[101_000.0, 51_000.0])  # +1.3%: both read €150k, then €152k
+    assert _tiny(key_accounts=ka).revenue_sentence() == "Key-account revenue rose 1% to €152k (from €150k)"
 
 
 def test_accounts_not_buying_at_the_plan_are_not_counted_as_moving():

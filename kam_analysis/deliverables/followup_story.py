@@ -162,13 +162,15 @@ class FollowUp:
         return grew[:1].upper() + grew[1:]
 
     def revenue_sentence(self) -> str:
-        """"Key-account revenue went from €1.3m to €1.5m (+12%)", or "held at €1.3m" when it moved
-        by less than half a percent."""
+        """"Key-account revenue rose 7% to €1.8m (from €1.7m)"; "held at €1.3m" when it moved by less
+        than half a percent; no "from" when both amounts read the same ("rose 1% to €1.7m")."""
         then, now = self.revenue_then_now()
-        if then and abs(now / then - 1) < 0.005:
+        if not then or abs(now / then - 1) < 0.005:
             return f"Key-account revenue held at {self.money(now)}"
-        change = f" ({fmt_share(now / then - 1, decimals=0, signed=True)})" if then else ""
-        return f"Key-account revenue went from {self.money(then)} to {self.money(now)}{change}"
+        ch = now / then - 1
+        frm = f" (from {self.money(then)})" if self.money(then) != self.money(now) else ""
+        return (f"Key-account revenue {'rose' if ch > 0 else 'fell'} {fmt_share(abs(ch), decimals=0)} to "
+                f"{self.money(now)}{frm}")
 
     def revenue_then_now(self) -> tuple[float, float]:
         t = self.key_accounts
