@@ -127,7 +127,7 @@ def test_cohort_retention_equals_the_period_object_version_on_the_demo(demo_orde
         new = metrics.compute_cohort_retention(demo_orders, period=period, min_denominator=30, **kw)
         old = cohort_retention_reference(demo_orders, period=period, min_denominator=30, **kw)
         assert len(new) > 3
-        pd.testing.assert_frame_equal(new, old)
+        pd.testing.assert_frame_equal(new, old, check_exact=True)
 
 
 def test_cohort_retention_equals_the_old_version_on_edge_cases():
@@ -138,7 +138,7 @@ def test_cohort_retention_equals_the_old_version_on_edge_cases():
     for period in ("month", "quarter", "year"):
         for as_of in (None, "2024-12-31", "2022-06-30"):
             pd.testing.assert_frame_equal(metrics.compute_cohort_retention(o, period=period, as_of=as_of),
-                                          cohort_retention_reference(o, period=period, as_of=as_of))
+                                          cohort_retention_reference(o, period=period, as_of=as_of), check_exact=True)
     # an as-of date before every order: no cell; only refunds: no cohort
     assert metrics.compute_cohort_retention(o, as_of="2022-06-30").empty
     assert metrics.compute_cohort_retention(o[o["revenue"] <= 0]).empty
@@ -154,11 +154,11 @@ def _compare_churn(transactions, cutoffs, *, horizon_days, activity_days, data_e
         old = _frame_from_reference(churn_frame_reference(transactions, cutoff=c, horizon_days=horizon_days,
                                                           activity_days=activity_days), c,
                                     has_cat=has_cat, observed=observed)
-        pd.testing.assert_frame_equal(new[pd.Timestamp(c)], old)
+        pd.testing.assert_frame_equal(new[pd.Timestamp(c)], old, check_exact=True)
         # the single-cut-off entry point gives the same frame
         one = churn.build_churn_frame(transactions, cutoff=c, horizon_days=horizon_days,
                                       activity_days=activity_days, data_end=data_end)
-        pd.testing.assert_frame_equal(one, old)
+        pd.testing.assert_frame_equal(one, old, check_exact=True)
     return new
 
 
