@@ -320,3 +320,24 @@ def test_survey_kpis_are_unmeasured_only_without_a_response_since_the_plan():
     assert {"nps", "csat_top2", "csat_mean"} <= set(old) and "retention_rate" not in old
     assert old["nps"].startswith("no survey response since the plan (data up to 31 Dec 2025)")
     assert set(fu.unmeasured_kpis(FakeRun(None), plan_as_of)) == set(old)  # no surveys at all: none measured
+
+
+@pytest.mark.parametrize("plan, now, mid", [
+    ("2025-12-31", "2026-06-30", "2026-03-31"), ("2025-12-31", "2026-09-30", "2026-04-30"),
+    ("2025-12-31", "2026-01-31", None), ("2025-12-31", "2026-02-28", None), ("2025-12-31", "2026-03-31", "2026-01-31"),
+])
+def test_the_trajectorys_middle_point_is_a_month_end_halfway(plan, now, mid):
+    got = fu.trajectory_date(dt.date.fromisoformat(plan), dt.date.fromisoformat(now))
+    assert got == (dt.date.fromisoformat(mid) if mid else None)
+
+
+def test_plan_kpis_carry_the_middle_point_of_the_path():
+    plan = pd.DataFrame({"kpi": ["retention_rate", "nps"], "label": ["t", "n"], "value": [0.70, 10.0]})
+    now = pd.DataFrame({"kpi": ["retention_rate", "nps"], "label": ["t", "n"], "value": [0.76, 10.0]})
+    mid = pd.DataFrame({"kpi": ["retention_rate", "nps"], "label": ["t", "n"], "value": [0.72, 10.0]})
+    t = fu.compute_plan_kpis(plan, now, {}, months_since=6, midpoint=mid, midpoint_date=dt.date(2026, 3, 31),
+                             unmeasured={"nps": "no survey"}).set_index("kpi")
+    assert t.loc["retention_rate", "midpoint_value"] == 0.72
+    assert t.loc["retention_rate", "midpoint_date"] == pd.Timestamp("2026-03-31")
+    assert np.isnan(t.loc["nps", "midpoint_value"])  # not measured since the plan: no middle point either
+    assert "midpoint_value" not in fu.compute_plan_kpis(plan, now, {}, months_since=1).columns

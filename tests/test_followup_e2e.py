@@ -125,6 +125,12 @@ def test_plan_kpis_come_from_the_engine_on_both_sides(engagement):
     assert {kpi: k.loc[kpi, "target"] for kpi in targets} == pytest.approx(targets)
     assert set(k["status"]) <= {"met", "on track", "off track", "no target", "no data"}
     assert (k.loc[list(targets), "status"] != "no target").all()
+    # the path's middle point (30 Apr 2026, halfway into the nine months): revenue from the raw orders by hand
+    assert (k["midpoint_date"] == pd.Timestamp("2026-04-30")).all()
+    orders = pd.read_csv(engagement["info"]["params"].parent / "orders_followup.csv", dtype={"Customer ID": str})
+    when = pd.to_datetime(orders["Order Date"], format="%d/%m/%Y")
+    window = (when > "2025-04-30") & (when <= "2026-04-30")
+    assert k.loc["revenue_12m", "midpoint_value"] == pytest.approx(orders.loc[window, "Net Sales (EUR)"].sum())
     # the snapshot has no survey response after the plan: NPS is not measured again, never rated
     assert k.loc["nps", "status"] == "no data" and k.loc["nps", "trajectory"] == "not measured"
     assert "no survey response since the plan" in k.loc["nps", "note"]

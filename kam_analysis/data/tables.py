@@ -434,7 +434,8 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "change, the share of the gap closed against the share of the time elapsed, and the status (met, on "
        "track, off track, no target)",
        required="kpi plan_value target actual change status",
-       optional="label unit trajectory gap_closed time_elapsed change_kind target_date note",
+       optional="label unit trajectory gap_closed time_elapsed change_kind target_date note midpoint_value "
+                "midpoint_date",
        written_when=_FOLLOWUP),
     _t("plan_key_accounts", "review", "key account committed in the plan",
        "each committed key account: its committed and current segment, trailing-12-month revenue at the plan "

@@ -110,14 +110,20 @@ def plan_sheet(wb: Workbook, run, notes: list[str]) -> None:
                              "plan_value": k["plan_value"].to_numpy(), "target": k["target"].to_numpy(),
                              "actual": k["actual"].to_numpy(), "change": change,
                              "gap_closed": k["gap_closed"].to_numpy(), "status": k["status"].to_numpy()})
+        if "midpoint_value" in k and k["midpoint_value"].notna().any():  # the path's middle point
+            view.insert(3, "midpoint_value", k["midpoint_value"].to_numpy())
+            mid_head = f"Halfway ({fmt_date(pd.Timestamp(k['midpoint_date'].dropna().iloc[0]).date())})"
+        else:
+            mid_head = "Halfway"
         if "note" in k and k["note"].fillna("").astype(str).str.strip().any():  # why a KPI is not measured
             view["kpi_note"] = k["note"].fillna("").to_numpy()
         vf = [excel_number_format(u or "score", cur, compact=False) for u in units]
         row = _plan_block(ws, row, "KPIs against the targets of the plan", view, formats={"gap_closed": "pct"},
                           headers={"kpi": "KPI", "plan_value": "At the plan", "target": "Target", "actual": "Now",
                                    "change": "Change since the plan", "gap_closed": "Share of the gap closed",
-                                   "status": "Status", "kpi_note": "Note"}, table="PlanKpis", status_col="status",
-                          row_formats={"plan_value": vf, "target": vf, "actual": vf,
+                                   "status": "Status", "kpi_note": "Note", "midpoint_value": mid_head},
+                          table="PlanKpis", status_col="status",
+                          row_formats={"plan_value": vf, "target": vf, "actual": vf, "midpoint_value": vf,
                                        "change": [POINTS_FMT if u in POINT_UNITS else RELATIVE_FMT for u in units]})
     if t["plan_key_accounts"] is not None:
         a = t["plan_key_accounts"]

@@ -44,7 +44,7 @@ __all__ = ["COMMITMENTS", "OUTCOMES", "KPI_STATUSES", "Plan", "load_plan", "mont
            "account_outcome", "compute_plan_kpis", "compute_plan_key_accounts", "compute_plan_segments",
            "compute_plan_migration", "compute_plan_coverage", "compute_plan_actions",
            "compute_plan_recommendations", "compute_plan_summary", "compute_followup", "write_followup",
-           "NOT_IN_DATA", "unmeasured_kpis"]
+           "NOT_IN_DATA", "unmeasured_kpis", "trajectory_date", "midpoint_headline"]
 
 #: the plan run's commitment tables -> what the follow-up leaves out when one is missing
 COMMITMENTS: dict[str, str] = {
@@ -206,7 +206,8 @@ def kpi_status(kpi: str, *, plan_value: float, target: float, actual: float, tim
 
 def compute_plan_kpis(plan_headline: pd.DataFrame, now_headline: pd.DataFrame, targets: dict[str, float], *,
                       months_since: float, target_months: int = 12,
-                      unmeasured: dict[str, str] | None = None) -> pd.DataFrame:
+                      unmeasured: dict[str, str] | None = None, midpoint: pd.DataFrame | None = None,
+                      midpoint_date: dt.date | None = None) -> pd.DataFrame:
     """Each headline KPI at the plan, its committed target and today's value (both from the KPI engine).
 
     Columns: ``kpi, label, unit, plan_value, target, actual, change, change_kind`` (points for
@@ -218,8 +219,14 @@ def compute_plan_kpis(plan_headline: pd.DataFrame, now_headline: pd.DataFrame, t
     ``unmeasured`` maps a KPI the new data has not measured again since the plan (e.g. a
     survey KPI without a response since) to the reason: its trajectory is ``not measured``,
     its status ``no data`` (``no target`` without one), the reason in ``note`` — never rated.
+
+    With ``midpoint`` (the same engine's headline KPIs at ``midpoint_date``, a month end
+    between the plan and now: :func:`trajectory_date`) the path since the plan has a middle
+    point: ``midpoint_value`` and ``midpoint_date``.
     """
     unmeasured = unmeasured or {}
+    mid = (midpoint.drop_duplicates("kpi").set_index("kpi")["value"].astype(float)
+           if midpoint is not None and len(midpoint) else pd.Series(dtype=float))
     plan = plan_headline.drop_duplicates("kpi").set_index("kpi")["value"].astype(float)
     now = now_headline.drop_duplicates("kpi").set_index("kpi")["value"].astype(float)
     labels = now_headline.drop_duplicates("kpi").set_index("kpi")["label"] if "label" in now_headline else {}
@@ -247,11 +254,36 @@ def compute_plan_kpis(plan_headline: pd.DataFrame, now_headline: pd.DataFrame, t
             label, unit = str(labels.get(kpi, kpi)), ""
         rows.append({"kpi": kpi, "label": label, "unit": unit, "plan_value": pv, "target": tgt, "actual": av,
                      "change": change, "change_kind": kind, "trajectory": traj, "gap_closed": gap,
-                     "time_elapsed": elapsed, "status": status, "note": unmeasured.get(kpi, "")})
+                     "time_elapsed": elapsed, "status": status, "note": unmeasured.get(kpi, ""),
+                     "midpoint_value": np.nan if kpi in unmeasured else float(mid.get(kpi, np.nan)),
+                     "midpoint_date": pd.Timestamp(midpoint_date) if midpoint_date else pd.NaT})
     out = pd.DataFrame(rows, columns=["kpi", "label", "unit", "plan_value", "target", "actual", "change",
-                                      "change_kind", "trajectory", "gap_closed", "time_elapsed", "status", "note"])
+                                      "change_kind", "trajectory", "gap_closed", "time_elapsed", "status", "note",
+                                      "midpoint_value", "midpoint_date"])
+    if midpoint_date is None:
+        out = out.drop(columns=["midpoint_value", "midpoint_date"])
     has_target = out["target"].notna()
     return pd.concat([out[has_target], out[~has_target]], ignore_index=True)
+
+
+def trajectory_date(plan_as_of: dt.date, as_of: dt.date) -> dt.date | None:
+    """The month end at or before halfway from the plan's as-of date to this run's, strictly between
+    them; None when there is none (less than about two months apart)."""
+    a, b = pd.Timestamp(plan_as_of), pd.Timestamp(as_of)
+    mid = (a + (b - a) / 2).normalize()
+    end = mid if mid.is_month_end else mid - pd.offsets.MonthEnd(1)
+    return end.date() if a < end < b else None
+
+
+def midpoint_headline(run, when: dt.date) -> pd.DataFrame:
+    """The headline KPIs at ``when`` from the KPI engine on this run's data (the assessment's call, as of then)."""
+    from ..metrics import compute_account_kpis_as_of, compute_headline_kpis
+
+    thr = run.params.thresholds
+    cap = run.read_data("capability") if run.has_data("capability") else None
+    return compute_headline_kpis(compute_account_kpis_as_of(run, when), confidence=thr.confidence,
+                                 min_denominator=thr.min_denominator, survey_coverage_min=thr.survey_coverage_min,
+                                 capability=cap)
 
 
 def unmeasured_kpis(run, plan_as_of: dt.date) -> dict[str, str]:
@@ -592,10 +624,12 @@ def compute_followup(run, plan: Plan) -> dict[str, pd.DataFrame]:
         return all(t in have for t in _NEEDS[name])
 
     if can("plan_kpis"):
+        mid = trajectory_date(plan.as_of, as_of)
         out["plan_kpis"] = compute_plan_kpis(plan.tables["kpi_headline"], run.read_table("kpi_headline"),
                                              plan.targets, months_since=months_between(plan.as_of, as_of),
                                              target_months=rv.followup_target_months,
-                                             unmeasured=unmeasured_kpis(run, plan.as_of))
+                                             unmeasured=unmeasured_kpis(run, plan.as_of),
+                                             midpoint=midpoint_headline(run, mid) if mid else None, midpoint_date=mid)
     if can("plan_key_accounts"):
         segs_p, kpis_p = plan.tables["segments"], plan.tables["account_kpis"]
         segs_n, kpis_n = run.read_table("segments"), run.read_table("account_kpis")
