@@ -7,9 +7,17 @@ import pandas as pd
 
 from ..metrics import KPI_DEFINITIONS, kpi_label
 from ..present.formats import fmt_count, fmt_period, is_num
-from .deck_story.computed import sensitivity_scope
 
-__all__ = ["tornado_view", "control_chart_views"]
+__all__ = ["tornado_view", "control_chart_views", "sensitivity_scope"]
+
+
+def sensitivity_scope(t: pd.DataFrame) -> str:
+    """What base the tornado swings, as its note says it: the programme's accounts (as the business
+    case credits them) or the whole base."""
+    if "basis" in t.columns and (t["basis"].astype(str) == "programme accounts").any():
+        return (" in the accounts whose manager time is costed, the base the business case credits "
+                "(not the whole customer base)")
+    return " across the whole customer base"
 
 
 def _benefit_word(run) -> str:

@@ -8,58 +8,41 @@ import pandas as pd
 from .._pptx import SlideCanvas
 from ...metrics import KPI_DEFINITIONS, kpi_label
 from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_value, is_num
+from .._computed_views import tornado_view
 from ._base import DeckData, SlideSpec, _takeaway, _text
 
 
-def sensitivity_scope(t: pd.DataFrame) -> str:
-    """What base the tornado swings, as its note says it: the programme's accounts (as the business
-    case credits them) or the whole base."""
-    if "basis" in t.columns and (t["basis"].astype(str) == "programme accounts").any():
-        return (" in the accounts whose manager time is costed, the base the business case credits "
-                "(not the whole customer base)")
-    return " across the whole customer base"
-
-
 def s_sensitivity(d: DeckData) -> list[SlideSpec]:
-    """Tornado: how far each lever moves the base case's profit impact from its low to its high value."""
-    sc = d.peek("impact_scenarios")
-    if sc is not None and "capped" in sc.columns and sc.loc[sc["scenario"] == "base", "capped"].astype(bool).any():
-        return []  # no targets and the cap binds in the base case: every lever moves a figure held at the cap
-    t = d.table("sensitivity", ("label", "profit_low", "profit_base", "profit_high", "swing"),
-                topic="Scenario sensitivity")
-    if t is None:
+    """Tornado: how far each lever moves the base case's impact from its low to its high value
+    (:func:`~kam_analysis.deliverables._computed_views.tornado_view`, as both dashboards show it)."""
+    if d.table("sensitivity", ("label", "profit_low", "profit_base", "profit_high", "swing"),
+               topic="Scenario sensitivity") is None:
         return []
-    t = t[t["swing"].map(is_num)].sort_values("swing", ascending=True)  # largest bar on top
-    if t.empty or not (t["swing"] > 0).any():
+    v = tornado_view(d.run)
+    if v is None:
         return []
-    base = float(t["profit_base"].iloc[0])
-    top = t.iloc[-1]
-    bc = d.peek("business_case")  # without margin on the orders the impact is revenue: never call it profit
-    word = ("revenue" if bc is not None and "benefit_basis" in bc.columns
-            and (bc["benefit_basis"].astype(str) == "revenue").any() else "profit")
+    word, base, levers = v["word"], v["base"], v["levers"]  # widest first
+    top = levers[0]
     title = (f"{_text(top['label'], 50).split(' (')[0]} moves the {word} impact most: "
-             f"{d.money(top['profit_low'])} to {d.money(top['profit_high'])} around the base case's {d.money(base)}")
-    mx = float(max((t["profit_high"] - base).abs().max(), (t["profit_low"] - base).abs().max()))
-    take = [f"{_text(r['label'], 50)}: {d.money(r['profit_low'])} to {d.money(r['profit_high'])}"
-            for _, r in t.iloc[::-1].iterrows()]
+             f"{d.money(top['low'])} to {d.money(top['high'])} around the base case's {d.money(base)}")
+    mx = max(max(abs(lv["high"] - base), abs(lv["low"] - base)) for lv in levers)
+    take = [f"{_text(lv['label'], 50)}: {d.money(lv['low'])} to {d.money(lv['high'])}" for lv in levers]
+    bars = levers[::-1]  # PowerPoint draws the first category at the bottom: widest on top
 
     def draw(c: SlideCanvas):
         from pptx.enum.chart import XL_TICK_LABEL_POSITION
 
-        chart = c.bar_chart(c.region("Chart"), [_text(x, 40) for x in t["label"]],
-                            {"Lever at its low value": (t["profit_low"] - base).tolist(),
-                             "Lever at its high value": (t["profit_high"] - base).tolist()},
+        chart = c.bar_chart(c.region("Chart"), [_text(lv["label"], 40) for lv in bars],
+                            {"Lever at its low value": [lv["low"] - base for lv in bars],
+                             "Lever at its high value": [lv["high"] - base for lv in bars]},
                             number_format=excel_number_format("currency", d.cur, max_abs=mx), horizontal=True,
                             colors=[c.style.red, c.style.accent])
         chart.category_axis.tick_label_position = XL_TICK_LABEL_POSITION.LOW  # labels left of the bars
         chart.plots[0].overlap = 100  # one bar per lever, low to the left and high to the right
-        _takeaway(c, take, heading=f"{word.capitalize()} impact a year, one lever at a time")
+        _takeaway(c, take, heading=v["title"])
 
-    m = d.params.strategy.scenario_multipliers
     return [SlideSpec("strategy", "Chart", title, draw, topic="Scenario sensitivity", source=d.source("sensitivity"),
-                      footnote=f"Each lever swung from {m['low']:g}x to {m['high']:g}x its target, the others at the "
-                               f"base case; bars show the change in the yearly {word} impact"
-                               + sensitivity_scope(t) + ".",
+                      footnote=v["note"],
                       notes="Tornado: one lever at a time moved between its low and high scenario multiplier, the "
                             "others at base; the widest bar is the assumption the business case depends on most.")]
 
