@@ -316,3 +316,20 @@ def test_a_returned_actions_file_matches_ids_the_export_guarded_against_formulas
     path.write_bytes(text.encode("utf-8-sig"))  # the client's filled-in file, as Excel saves "CSV UTF-8"
     back = read_actions_file(path, known_ids={"-A7-1", "@x-1", "C1-1"})
     assert sorted(back["action_id"]) == ["-A7-1", "@x-1", "C1-1"] and set(back["status"]) == {"done"}
+
+
+def test_client_folder_is_built_in_one_place():
+    """The client's folder of runs (``<output.root>/<slug>``) has one definition,
+    ``data.history.client_dir``: the follow-up, the demo follow-up and the KPI history use it."""
+    import re
+    from pathlib import Path
+
+    import kam_analysis
+    pkg = Path(kam_analysis.__file__).parent
+    pattern = re.compile(r"def _?client_dir\(params")
+    defs = [str(p.relative_to(pkg)) for p in pkg.rglob("*.py") if pattern.search(p.read_text(encoding="utf-8"))]
+    # runner.py keeps its own resolving variant (it refuses a folder outside the output root)
+    assert sorted(defs) == ["data/history.py", "runner.py"], defs
+    for mod in ("phases/followup.py", "data/demo_followup.py", "phases/kpi_history.py"):
+        text = (pkg / mod).read_text(encoding="utf-8")
+        assert "client_dir(params)" in text and "output.root) / params.slug" not in text, mod

@@ -64,6 +64,7 @@ import pandas as pd
 
 from ..exceptions import ParameterError
 from .demo import DEMO_COLUMNS, PLANTED, TRADE_SEGMENTS, _names, demo_files, season_factor
+from .history import client_dir
 from .planrun import ACTION_STATUSES, NOT_REPORTED
 
 __all__ = ["FOLLOWUP_PLANTED", "followup_files", "generate_followup", "ensure_followup_data"]
@@ -132,13 +133,13 @@ def ensure_followup_data(params) -> None:
     out_dir = files["transactions"].parent
     made = followup_files(out_dir)
     present = all(p.exists() for p in files.values()) and (actions is None or Path(actions).exists())
-    client_dir = Path(params.output.root) / params.slug
+    runs = client_dir(params)
     as_of = params.analysis.as_of_date
     try:
         if params.review.plan_run is None or as_of is None:
             raise ParameterError("review.plan_run and analysis.as_of_date name the plan run and the end of the "
                                  "follow-up data; fix: set review.plan_run: latest and analysis.as_of_date")
-        plan = resolve_plan_run(params.review.plan_run, client_dir=client_dir, client_name=params.client.name,
+        plan = resolve_plan_run(params.review.plan_run, client_dir=runs, client_name=params.client.name,
                                 as_of=as_of)
         _, plan_params = check_plan_identity(plan, client_name=params.client.name, as_of=as_of)
     except ParameterError as exc:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.history import client_dir
 from ..data.planrun import (NOT_REPORTED, check_plan_identity, read_actions_file, resolve_plan_run)
 from ..data.runfolder import Run
 from ..metrics import change_vs_baseline, higher_is_better, kpi_label, kpi_unit
@@ -104,10 +105,6 @@ def months_between(start: dt.date, end: dt.date) -> float:
     return round((b - a).days / _DAYS_PER_MONTH, 1)
 
 
-def _client_dir(params) -> Path:
-    return Path(params.output.root) / params.slug
-
-
 def load_plan(spec: str, params) -> Plan:
     """Resolve ``spec`` (``review.plan_run``), check it is an earlier run of this client, read its commitments.
 
@@ -126,7 +123,7 @@ def load_plan(spec: str, params) -> Plan:
         The returned actions file has problems (all of them, located).
     """
     as_of = params.analysis.as_of_date
-    run_dir = resolve_plan_run(spec, client_dir=_client_dir(params), client_name=params.client.name, as_of=as_of)
+    run_dir = resolve_plan_run(spec, client_dir=client_dir(params), client_name=params.client.name, as_of=as_of)
     manifest, pparams = check_plan_identity(run_dir, client_name=params.client.name, as_of=as_of)
     analysis = pparams.get("analysis") or {}
     plan_as_of = dt.date.fromisoformat(str(analysis["as_of_date"])[:10])
