@@ -166,13 +166,21 @@ def test_actions_take_the_returned_status_and_overdue_means_due_and_not_done():
 
 
 def test_recommendations_keep_their_id_and_text_as_title():
-    recs = pd.DataFrame({"rank": [1, 2], "recommendation": ["Do A", "Do B"], "evidence": ["e", "e"],
+    # a plan run written before ids: the content ids, derived from rule and segment
+    recs = pd.DataFrame({"rank": [1, 2], "rule": ["whitespace", "stalled_playbook"], "segment": ["", "Develop"],
+                         "recommendation": ["Do A", "Do B"], "evidence": ["e", "e"],
                          "value": [10.0, 5.0], "due_date": pd.to_datetime(["2026-01-01", "2026-01-01"])})
-    returned = pd.DataFrame({"action_id": ["REC-02"], "status": ["in progress"], "status_date": [pd.NaT],
+    returned = pd.DataFrame({"action_id": ["REC-playbook-develop"], "status": ["in progress"], "status_date": [pd.NaT],
                              "comment": [""], "source": ["f, row 2"]})
     t = fu.compute_plan_recommendations(recs, returned, as_of=dt.date(2026, 6, 30))
-    assert t["recommendation_id"].tolist() == ["REC-01", "REC-02"] and t["title"].tolist() == ["Do A", "Do B"]
+    assert t["recommendation_id"].tolist() == ["REC-whitespace", "REC-playbook-develop"]
+    assert t["title"].tolist() == ["Do A", "Do B"]
     assert t["status"].tolist() == [NOT_REPORTED, "in progress"] and t["overdue"].tolist() == [False, True]
+    # a plan run written with rank ids keeps them: the file the client returns names those
+    ranked = recs.assign(recommendation_id=["REC-01", "REC-02"])
+    t = fu.compute_plan_recommendations(ranked, returned.assign(action_id=["REC-02"]), as_of=dt.date(2026, 6, 30))
+    assert t["recommendation_id"].tolist() == ["REC-01", "REC-02"]
+    assert t["status"].tolist() == [NOT_REPORTED, "in progress"]
 
 
 # --------------------------------------------------------------------------- the returned actions file

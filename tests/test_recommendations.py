@@ -137,14 +137,45 @@ def test_every_recommendation_is_kept_so_the_count_is_the_tables_rows():
     assert len(r) == 20 and r["rank"].tolist() == list(range(1, 21))  # no cap: a deliverable says "top N of 20"
     assert r["recommendation"].iloc[0] == "do 20" and r["recommendation"].iloc[-1] == "do 1"
     # a stable id per recommendation, the key of the client's returned actions file
-    assert r["recommendation_id"].tolist() == [f"REC-{i:02d}" for i in range(1, 21)]
+    assert r["recommendation_id"].tolist() == [f"REC-r-s{i:02d}" for i in range(20, 0, -1)]
     assert r["recommendation_id"].is_unique
     assert "recommendation_id" in recommendations.compute_recommendations().columns
 
 
-def test_recommendation_ids_widen_past_99():
-    ids = recommendations.recommendation_ids(pd.Series([1, 2, 100]))
-    assert ids.tolist() == ["REC-001", "REC-002", "REC-100"]
+def _gap(segment, kpi, value):
+    return pd.DataFrame([{"rule": "segment_target_gap", "segment": segment, "kpi": kpi,
+                          "recommendation": f"Lift {kpi} in {segment}", "evidence": "KPI scorecard: x", "value": value}])
+
+
+def test_recommendation_ids_follow_what_a_recommendation_is_about_not_its_rank():
+    """A returned status must stay on its recommendation next quarter, when ranks have changed."""
+    q1 = recommendations.compute_recommendations(
+        _gap("Strategic", "retention_rate", 900.0), _gap("Strategic", "avg_order_value", 500.0),
+        pd.DataFrame([{"rule": "whitespace", "segment": "", "recommendation": "cross-sell", "evidence": "w",
+                       "value": 100.0}]))
+    q2 = recommendations.compute_recommendations(  # next quarter: the order flipped, one new finding
+        _gap("Strategic", "retention_rate", 50.0), _gap("Strategic", "avg_order_value", 500.0),
+        pd.DataFrame([{"rule": "whitespace", "segment": "", "recommendation": "cross-sell", "evidence": "w",
+                       "value": 800.0}]),
+        pd.DataFrame([{"rule": "stalled_playbook", "segment": "Develop / grow", "kpi": "revenue_12m",
+                       "recommendation": "revisit", "evidence": "p", "value": 10.0}]))
+    id1 = dict(zip(q1["recommendation"], q1["recommendation_id"]))
+    id2 = dict(zip(q2["recommendation"], q2["recommendation_id"]))
+    assert id1 == {"Lift retention_rate in Strategic": "REC-retention-strategic",
+                   "Lift avg_order_value in Strategic": "REC-order-value-strategic", "cross-sell": "REC-whitespace"}
+    assert q1["rank"].tolist() != q2.set_index("recommendation").loc[q1["recommendation"], "rank"].tolist()
+    assert all(id2[k] == v for k, v in id1.items())  # same finding, same id, whatever its rank
+    assert id2["revisit"] == "REC-playbook-develop-grow"
+    assert q2["kpi"].tolist()[:2] == ["", "avg_order_value"]  # the KPI is kept in the table
+
+
+def test_recommendation_ids_are_unique_within_a_run_and_derivable_for_old_runs():
+    twice = pd.DataFrame({"rule": ["whitespace", "whitespace", "uncovered_high_risk"], "segment": ["", "", ""]})
+    assert recommendations.recommendation_ids(twice).tolist() == ["REC-whitespace", "REC-whitespace-2",
+                                                                  "REC-uncovered-risk"]
+    # an old plan run's table has no kpi column: rule and segment, repeats numbered
+    old = pd.DataFrame({"rank": [1, 2], "rule": ["segment_target_gap"] * 2, "segment": ["Status", "Status"]})
+    assert recommendations.recommendation_ids(old).tolist() == ["REC-target-gap-status", "REC-target-gap-status-2"]
 
 
 def test_each_recommendation_has_an_owner_and_a_due_date_from_its_rule():

@@ -245,7 +245,7 @@ def read_actions_file(path: str | Path, *, known_ids: set[str] | None = None,
     path = Path(path)
     name = str(path)
     ids_fix = "keep the action_id column of the exported file (account-plan actions '<account>-<n>', " \
-              "recommendations 'REC-<n>')"
+              "recommendations 'REC-<what>-<segment>')"
     if not path.is_file():
         raise DataValidationError([Problem(
             "actions_file", "the returned actions file does not exist", file=name, setting=setting,

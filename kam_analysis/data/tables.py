@@ -408,10 +408,10 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "mean log revenue of programme vs matched control accounts by period",
        required="period_start group mean_log_revenue accounts"),
     _t("recommendations", "review", "recommendation",
-       "optimisation recommendations ranked by value, each with its evidence and a stable id (REC-<rank>, the "
-       "key of the returned actions file)",
+       "optimisation recommendations ranked by value, each with its evidence and a stable id from what it is "
+       "about (REC-<kpi or rule>-<segment>, the key of the returned actions file)",
        required="rank recommendation evidence value",
-       optional="rule value_basis segment owner due_date recommendation_id accounts_touched cost_hours cost "
+       optional="rule value_basis segment kpi owner due_date recommendation_id accounts_touched cost_hours cost "
                 "cost_assumed"),
     _t("segment_migration", "review", "baseline segment × current segment",
        "transition matrix baseline -> current segment: accounts and revenue",

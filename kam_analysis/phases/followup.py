@@ -140,8 +140,8 @@ def load_plan(spec: str, params) -> Plan:
     if acts is not None and "action_id" not in acts:  # a plan run made before the ids: the same ids, derived
         tables["account_plan_actions"] = acts.assign(action_id=action_ids(acts).to_numpy())
     recs = tables.get("recommendations")
-    if recs is not None and "recommendation_id" not in recs and "rank" in recs:
-        tables["recommendations"] = recs.assign(recommendation_id=recommendation_ids(recs["rank"]).to_numpy())
+    if recs is not None and "recommendation_id" not in recs:  # made before ids: the content ids, derived
+        tables["recommendations"] = recs.assign(recommendation_id=recommendation_ids(recs).to_numpy())
     targets = {str(k): float(v) for k, v in (pparams.get("targets") or {}).items()}
     kvt = tables.get("kpi_vs_target")
     if kvt is not None and {"kpi", "target"} <= set(kvt.columns):
@@ -541,7 +541,7 @@ def compute_plan_recommendations(recs: pd.DataFrame, returned: pd.DataFrame | No
 
     As :func:`compute_plan_actions`; ``overdue`` needs the recommendation's ``due_date``.
     """
-    r = recs if "recommendation_id" in recs else recs.assign(recommendation_id=recommendation_ids(recs["rank"]).to_numpy())
+    r = recs if "recommendation_id" in recs else recs.assign(recommendation_id=recommendation_ids(recs).to_numpy())
     r = r.rename(columns={"recommendation": "title"})
     out = _with_status(r, "recommendation_id", returned, as_of)
     if "due_date" not in r:

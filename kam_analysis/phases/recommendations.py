@@ -31,7 +31,9 @@ __all__ = [
     "rule_owner",
     "RULE_OWNERS_NO_KEY",
     "compute_run_recommendations",
+    "recommendation_id",
     "recommendation_ids",
+    "KPI",
     "touched_accounts",
     "with_costs",
     "ACCOUNT_IDS",
@@ -42,6 +44,8 @@ _REC_COLUMNS = ["rank", "rule", "recommendation", "evidence", "value", "value_ba
 #: the accounts a rule's recommendation touches, where the rule names them ("; "-joined ids): what
 #: its cost is counted on (:func:`kam_analysis.phases.business_case.recommendation_costs`)
 ACCOUNT_IDS = "account_ids"
+#: The KPI a recommendation is about (segment target gaps, stalled playbooks); part of its id.
+KPI = "kpi"
 
 #: who owns each kind of recommendation and how many days from the plan date it is due: the
 #: consultant's proposal, shown beside each recommendation for the client to confirm
@@ -161,14 +165,14 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
             extra = f"; at today's volume, {fmt_money(value, currency, style='full')} more revenue at target"
         if not np.isfinite(value):
             continue
-        rows.append({"rule": "segment_target_gap", "segment": r.segment,
+        rows.append({"rule": "segment_target_gap", "segment": r.segment, KPI: r.kpi,
                      "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
                                        f"{label} levers on the next business-review agenda",
                      "evidence": f"KPI scorecard: {r.segment} {label} = {format_kpi(r.value, r.kpi, currency, money='full')} vs target "
                                  f"{format_kpi(r.target, r.kpi, currency, money='full')} (status {r.status}); segment revenue (12m) "
                                  f"{fmt_money(rev, currency, style='full')}{extra}",
                      "value": float(value), "value_basis": basis})
-    return pd.DataFrame(rows, columns=[c for c in _REC_COLUMNS if c != "rank"])
+    return pd.DataFrame(rows, columns=[*(c for c in _REC_COLUMNS if c != "rank"), KPI])
 
 
 def _blank_or_label(values: pd.Series, labels: set[str]) -> pd.Series:
@@ -288,29 +292,72 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         if change > min_improvement:
             continue
         value = max(r.baseline - r.value, 0.0) + min_improvement * r.baseline
-        rows.append({"rule": "stalled_playbook", "segment": r.segment,
+        rows.append({"rule": "stalled_playbook", "segment": r.segment, KPI: kpi,
                      "recommendation": f"Revisit the {r.segment} playbook: the segment has not grown since the "
                                        "baseline; check cadence, offer and coverage against the plan",
                      "evidence": f"{source}: {r.segment} {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
                                  f"vs {fmt_money(r.baseline, currency, style='full')} at baseline ({change:+.1%})",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=[*cols, KPI])
 
 
-def recommendation_ids(ranks: pd.Series) -> pd.Series:
-    """The stable id of each recommendation of a run: ``"REC-<rank>"`` (``REC-01``, ``REC-02`` ...).
+#: The short word of each rule in a recommendation's id (a rule not listed uses its own name).
+_RULE_WORDS = {"segment_target_gap": "target-gap", "stalled_playbook": "playbook", "uncovered_high_risk": "uncovered-risk",
+               "whitespace": "whitespace"}
+_KPI_WORDS = {"retention_rate": "retention", "churn_rate": "churn", "repeat_purchase_rate": "repeat-purchase",
+              "avg_order_value": "order-value"}
 
-    Deterministic for the run (the rank orders by value, then rule, then segment), and of
-    another form than an account-plan action's ``<account_id>-<n>``, so one returned file
-    can report on both; the follow-up review matches the returned status on it.
+
+def _slug(text, limit: int = 24) -> str:
+    s = "".join(c if c.isalnum() else "-" for c in str(text).strip().lower())
+    s = "-".join(p for p in s.split("-") if p)
+    return s[:limit].rstrip("-")
+
+
+def recommendation_id(rule: str = "", segment: str = "", kpi: str = "") -> str:
+    """The content id of one recommendation: ``REC-<what>-<segment>``, from what it is about.
+
+    ``what`` is the KPI for a segment target gap (``REC-retention-strategic``; ``target-gap``
+    when the KPI is not recorded, as in plan runs made before the ``kpi`` column), else the
+    rule's word (:data:`_RULE_WORDS`: ``REC-playbook-develop``, ``REC-uncovered-risk``,
+    ``REC-whitespace``); lowercase, words joined by ``-``. The same finding gets the same id
+    in every run, whatever its rank, so a status the client returns stays on the
+    recommendation it was given for when the plan is measured a quarter later.
     """
-    width = max(2, len(str(int(ranks.max())))) if len(ranks) else 2
-    return ranks.astype(int).map(lambda r: f"REC-{r:0{width}d}").rename("recommendation_id")
+    rule = "" if rule is None or (isinstance(rule, float) and np.isnan(rule)) else str(rule)
+    what = _RULE_WORDS.get(rule, _slug(rule))
+    kpi_word = _KPI_WORDS.get(str(kpi), _slug(kpi)) if kpi and isinstance(kpi, str) else ""
+    if rule == "segment_target_gap" and kpi_word:
+        what = kpi_word
+    elif not what:
+        what = kpi_word or "rule"
+    elif kpi_word and rule not in _RULE_WORDS:
+        what = f"{what}-{kpi_word}"
+    seg = _slug(segment) if isinstance(segment, str) else ""
+    return "-".join(p for p in ("REC", what, seg) if p)
+
+
+def recommendation_ids(recs: pd.DataFrame) -> pd.Series:
+    """The id of each recommendation of a run (:func:`recommendation_id`), in the table's order.
+
+    Two recommendations about the same thing (the same rule, segment and KPI) get ``-2``,
+    ``-3`` ... in rank order, so ids are unique within a run. The form (``REC-`` and words)
+    differs from an account-plan action's ``<account_id>-<n>``, so one returned file can
+    report on both; the follow-up review matches the returned status on it.
+    """
+    col = lambda c: recs[c] if c in recs else pd.Series([""] * len(recs), index=recs.index)  # noqa: E731
+    base = [recommendation_id(r, s, k) for r, s, k in zip(col("rule"), col("segment"), col(KPI).fillna(""))]
+    seen: dict[str, int] = {}
+    out = []
+    for b in base:
+        seen[b] = seen.get(b, 0) + 1
+        out.append(b if seen[b] == 1 else f"{b}-{seen[b]}")
+    return pd.Series(out, index=recs.index, dtype=object, name="recommendation_id")
 
 
 def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key_accounts: bool = True) -> pd.DataFrame:
     """All rules' recommendations ranked by value (largest first): ``rank, rule, recommendation,
-    evidence, value, value_basis, segment, recommendation_id`` (:func:`recommendation_ids`), and with ``plan_date`` each one's ``owner`` and
+    evidence, value, value_basis, segment`` (``kpi`` when a rule names one), ``recommendation_id`` (:func:`recommendation_ids`), and with ``plan_date`` each one's ``owner`` and
     ``due_date`` (:data:`RULE_OWNERS`: days after the plan date; :data:`RULE_OWNERS_NO_KEY`
     when ``has_key_accounts`` is False, so no owner is a role the client does not have).
 
@@ -328,8 +375,10 @@ def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key
     df = df[np.isfinite(df["value"].astype(float))]
     df = df.sort_values(["value", "rule", "segment"], ascending=[False, True, True], kind="stable")
     df.insert(0, "rank", range(1, len(df) + 1))
-    df = df[_REC_COLUMNS + [c for c in (ACCOUNT_IDS,) if c in df]].reset_index(drop=True)
-    df["recommendation_id"] = recommendation_ids(df["rank"])
+    df = df[_REC_COLUMNS + [c for c in (KPI, ACCOUNT_IDS) if c in df]].reset_index(drop=True)
+    if KPI in df:
+        df[KPI] = df[KPI].fillna("")
+    df["recommendation_id"] = recommendation_ids(df)
     if plan_date is not None:
         df["owner"] = df["rule"].map(lambda r: rule_owner(r, has_key_accounts=has_key_accounts)[0])
         days = df["rule"].map(lambda r: rule_owner(r, has_key_accounts=has_key_accounts)[1])
