@@ -85,11 +85,11 @@ def test_dates_and_periods():
 
 def test_excel_formats_follow_the_text_formats():
     assert excel_number_format("currency", "USD", compact=False) == '"$"#,##0;[Red]-"$"#,##0'
-    assert excel_number_format("currency", "EUR", max_abs=2e6) == '"€"#,##0.0,,"m";-"€"#,##0.0,,"m"'
+    assert excel_number_format("currency", "EUR", max_abs=2e6) == '"€"#,##0.0,,"m";-"€"#,##0.0,,"m";"€"0'
     # one compact scale per chart, never a full figure: €9,713 on a chart of tens of thousands reads €10k
-    assert excel_number_format("currency", "EUR", max_abs=45_000) == '"€"#,##0,"k";-"€"#,##0,"k"'
-    assert excel_number_format("currency", "EUR", max_abs=9_713) == '"€"#,##0.0,"k";-"€"#,##0.0,"k"'
-    assert excel_number_format("currency", "EUR", max_abs=641) == '"€"#,##0;-"€"#,##0'
+    assert excel_number_format("currency", "EUR", max_abs=45_000) == '"€"#,##0,"k";-"€"#,##0,"k";"€"0'
+    assert excel_number_format("currency", "EUR", max_abs=9_713) == '"€"#,##0.0,"k";-"€"#,##0.0,"k";"€"0'
+    assert excel_number_format("currency", "EUR", max_abs=641) == '"€"#,##0;-"€"#,##0;"€"0'
     assert excel_number_format("share") == "0%"
     assert excel_number_format("count") == "#,##0"
 

@@ -230,7 +230,8 @@ def excel_number_format(unit: str, currency: str = "EUR", *, max_abs: float = 0.
     ``compact`` money (the deck's charts) is in one scale chosen by ``max_abs``, the largest
     amount shown, as :func:`fmt_money` writes compact money: millions (``€1.2m``, ``€0.4m``)
     from €999,500, thousands (``€452k``) from €9,950, thousands with a decimal (``€9.7k``) from
-    €999.50, else whole (``€641``), negatives with a minus, so a chart never shows ``€9,713``;
+    €999.50, else whole (``€641``), negatives with a minus and zero as ``€0`` (not ``€0k``), so a
+    chart never shows ``€9,713``;
     ``compact=False`` (workbook columns) shows the full amount with the symbol, negatives red.
     ``share1`` is a share with one decimal.
     """
@@ -240,7 +241,7 @@ def excel_number_format(unit: str, currency: str = "EUR", *, max_abs: float = 0.
             return f'"{s}"#,##0;[Red]-"{s}"#,##0'
         body = ('#,##0.0,,"m"' if max_abs >= 999_500 else '#,##0,"k"' if max_abs >= 9_950
                 else '#,##0.0,"k"' if max_abs >= 999.5 else "#,##0")
-        return f'"{s}"{body};-"{s}"{body}'
+        return f'"{s}"{body};-"{s}"{body};"{s}"0'
     if unit == "share":
         return "0%" if compact else "0.0%"
     if unit == "share1":

@@ -3,12 +3,9 @@
 of the tracked KPIs."""
 from __future__ import annotations
 
-import pandas as pd
-
 from .._pptx import SlideCanvas
-from ...metrics import KPI_DEFINITIONS, kpi_label
-from ...present.formats import excel_number_format, fmt_count, fmt_period, fmt_share, fmt_value, is_num
-from .._computed_views import tornado_view
+from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_value, is_num
+from .._computed_views import control_chart_views, tornado_view
 from ._base import DeckData, SlideSpec, _takeaway, _text
 
 
@@ -27,7 +24,7 @@ def s_sensitivity(d: DeckData) -> list[SlideSpec]:
              f"{d.money(top['low'])} to {d.money(top['high'])} around the base case's {d.money(base)}")
     mx = max(max(abs(lv["high"] - base), abs(lv["low"] - base)) for lv in levers)
     take = [f"{_text(lv['label'], 50)}: {d.money(lv['low'])} to {d.money(lv['high'])}" for lv in levers]
-    bars = levers[::-1]  # PowerPoint draws the first category at the bottom: widest on top
+    bars = levers  # the chart helper lists the first category on top: widest on top
 
     def draw(c: SlideCanvas):
         from pptx.enum.chart import XL_TICK_LABEL_POSITION
@@ -106,41 +103,32 @@ def s_manager_coverage(d: DeckData) -> list[SlideSpec]:
 
 
 def s_control_charts(d: DeckData) -> list[SlideSpec]:
-    """One control chart per tracked KPI that has limits: is the change a signal or noise?"""
-    t = d.peek("spc_limits")
-    if t is None or t.empty or not {"kpi", "period_start", "value", "center", "ucl", "lcl"} <= set(t.columns):
-        return []
+    """One control chart per tracked KPI that has limits (the first two; both dashboards show every
+    one, from the same :func:`~kam_analysis.deliverables._computed_views.control_chart_views`)."""
     out = []
-    for kpi, g in list(t.groupby("kpi", sort=False))[:2]:
-        g = g.sort_values("period_start")
-        unit = KPI_DEFINITIONS[kpi].unit if kpi in KPI_DEFINITIONS else ("currency" if kpi == "revenue" else "ratio")
-        label = kpi_label(kpi) if kpi in KPI_DEFINITIONS else str(kpi).replace("_", " ").capitalize()
-        signals = g[g["signal"].astype(bool)] if "signal" in g else g.iloc[0:0]
-        cats = [fmt_period(p, d.params.analysis.period) for p in g["period_start"]]
-        if len(signals):
-            last = signals.iloc[-1]
+    for v in control_chart_views(d.run)[:2]:
+        unit, label = v["unit"], v["label"]
+        pts = [p for p in v["points"] if p["value"] is not None]
+        signals = [p for p in pts if p["signal"]]
+        if signals:
+            last = signals[-1]
             title = (f"{label}: {fmt_count(len(signals))} period(s) outside normal variation, the latest "
-                     f"{fmt_period(last['period_start'], d.params.analysis.period)} at "
-                     f"{fmt_value(last['value'], unit, d.cur)}")
+                     f"{last['period']} at {fmt_value(last['value'], unit, d.cur)}")
         else:
             title = f"{label} stays within its normal variation: no period signals a real change"
-        mx = float(pd.concat([g["value"], g["ucl"]]).abs().max())
+        mx = max(abs(x) for p in pts for x in (p["value"], p["ucl"]) if x is not None)
 
-        start = d.params.analysis.programme_start
-        n_base = int((g["period_start"] < pd.Timestamp(start)).sum()) if start else 0
-
-        def draw(c: SlideCanvas, g=g, cats=cats, mx=mx, unit=unit, signals=signals, n_base=n_base):
-            c.line_chart(c.region("Chart"), cats, {"Value": g["value"].tolist(), "Centre line": g["center"].tolist(),
-                                                   "Upper limit": g["ucl"].tolist(), "Lower limit": g["lcl"].tolist()},
+        def draw(c: SlideCanvas, v=v, pts=pts, mx=mx, unit=unit, signals=signals):
+            c.line_chart(c.region("Chart"), [p["period"] for p in pts],
+                         {"Value": [p["value"] for p in pts], "Centre line": [p["center"] for p in pts],
+                          "Upper limit": [p["ucl"] for p in pts], "Lower limit": [p["lcl"] for p in pts]},
                          number_format=excel_number_format(unit if unit in ("currency", "share") else "ratio", d.cur,
                                                            max_abs=mx),
                          colors=[c.style.primary, c.style.muted, c.style.red, c.style.red], labels_last=False)
-            _takeaway(c, [f"Limits from the {fmt_count(n_base)} periods before the programme" if n_base
-                          else "Limits from the whole history (no programme start)",
+            _takeaway(c, [v["basis"],
                           "A point outside the limits, or a long run on one side of the centre line, is a real "
                           "change, not noise"] +
-                      [f"{fmt_period(r['period_start'], d.params.analysis.period)}: "
-                       f"{fmt_value(r['value'], unit, d.cur)}" for _, r in signals.tail(3).iterrows()],
+                      [f"{p['period']}: {fmt_value(p['value'], unit, d.cur)}" for p in signals[-3:]],
                       heading="How to read it")
 
         out.append(SlideSpec("review", "Chart", title, draw, topic="Control charts", source=d.source("spc_limits"),
