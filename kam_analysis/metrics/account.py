@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .activity import active_accounts_at, is_counted_order, to_day
+from .activity import active_accounts_at, is_active, is_counted_order, to_day
+from .engine import OrderSource
 
 __all__ = ["load_orders", "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier"]
 
@@ -47,6 +48,38 @@ def _latest_response(surveys: pd.DataFrame, col: str, lo: pd.Timestamp, hi: pd.T
     return s.groupby(account_col)[col].last()
 
 
+
+def _order_frame_aggregates(orders: pd.DataFrame, *, T, w0, w1, p0, p1, churn_days: int, account_col: str):
+    """The per-account order inputs of :func:`compute_account_kpis` from an order frame (small frames)."""
+    o = orders.copy()
+    o["order_date"] = pd.to_datetime(o["order_date"])
+    if "gross_margin" not in o:
+        o["gross_margin"] = np.nan
+    has_margin = bool(o["gross_margin"].notna().any())
+    pos = is_counted_order(o["revenue"])
+    in_w = (o["order_date"] > w0) & (o["order_date"] <= w1)
+    in_p = (o["order_date"] > p0) & (o["order_date"] <= p1)
+    g = o.groupby(account_col)
+    per = pd.DataFrame({
+        "first_order_date": o[pos].groupby(account_col)["order_date"].min(),
+        "last_order_date": o[pos].groupby(account_col)["order_date"].max(),
+        "n_orders": o[pos].groupby(account_col).size(),
+        "revenue_total": g["revenue"].sum(),
+        "gross_margin_total": g["gross_margin"].sum(min_count=1),
+        "revenue_12m": o[in_w].groupby(account_col)["revenue"].sum(),
+        "revenue_prev_12m": o[in_p].groupby(account_col)["revenue"].sum(),
+        "orders_12m": o[in_w & pos].groupby(account_col).size(),
+        "orders_prev_12m": o[in_p & pos].groupby(account_col).size(),
+        "gross_margin_12m": o[in_w].groupby(account_col)["gross_margin"].sum(min_count=1),
+        "in_book_12m": o[in_w].groupby(account_col).size() > 0,
+    })
+    per.index.name = account_col
+    kw = dict(churn_days=churn_days, account_col=account_col)
+    active_at = {"T": active_accounts_at(o, T, **kw), "w0": active_accounts_at(o, w0, **kw),
+                 "p0": active_accounts_at(o, p0, **kw)}
+    return per, has_margin, (o["order_date"].min() if len(o) else None), active_at
+
+
 def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accounts: pd.DataFrame | None = None,
                          surveys: pd.DataFrame | None = None, months: int = 12,
                          account_col: str = "account_id") -> pd.DataFrame:
@@ -54,8 +87,10 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
 
     Parameters
     ----------
-    orders : DataFrame
-        Order level (:func:`load_orders`): account_id, order_date, revenue, gross_margin.
+    orders : OrderSource or DataFrame
+        The run's orders in the engine (:class:`~kam_analysis.metrics.engine.OrderSource`,
+        aggregated in DuckDB: only account rows leave it), or an order-level frame
+        (:func:`load_orders`: account_id, order_date, revenue, gross_margin) for small data.
     as_of : date
         T.
     churn_days : int
@@ -84,29 +119,16 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
     T = to_day(as_of)
     w0, w1 = _window(T, months)
     p0, p1 = _window(T, months, back=1)
-    o = orders.copy()
-    o["order_date"] = pd.to_datetime(o["order_date"])
-    if "gross_margin" not in o:
-        o["gross_margin"] = np.nan
-    has_margin = bool(o["gross_margin"].notna().any())
-    pos = is_counted_order(o["revenue"])
-    in_w = (o["order_date"] > w0) & (o["order_date"] <= w1)
-    in_p = (o["order_date"] > p0) & (o["order_date"] <= p1)
-    g = o.groupby(account_col)
-    per = pd.DataFrame({
-        "first_order_date": o[pos].groupby(account_col)["order_date"].min(),
-        "last_order_date": o[pos].groupby(account_col)["order_date"].max(),
-        "n_orders": o[pos].groupby(account_col).size(),
-        "revenue_total": g["revenue"].sum(),
-        "gross_margin_total": g["gross_margin"].sum(min_count=1),
-        "revenue_12m": o[in_w].groupby(account_col)["revenue"].sum(),
-        "revenue_prev_12m": o[in_p].groupby(account_col)["revenue"].sum(),
-        "orders_12m": o[in_w & pos].groupby(account_col).size(),
-        "orders_prev_12m": o[in_p & pos].groupby(account_col).size(),
-        "gross_margin_12m": o[in_w].groupby(account_col)["gross_margin"].sum(min_count=1),
-        "in_book_12m": o[in_w].groupby(account_col).size() > 0,
-    })
-    per.index.name = account_col
+    if isinstance(orders, OrderSource):  # aggregated in DuckDB: no order-level frame in pandas
+        per, info = orders.account_aggregates(T=T, w0=w0, w1=w1, p0=p0, p1=p1, account_col=account_col)
+        has_margin, data_start = info["has_margin"], info["data_start"]
+        last = {"T": per.pop("last_T"), "w0": per.pop("last_w0"), "p0": per.pop("last_p0")}
+        per["in_book_12m"] = per["in_book_12m"].astype(bool)
+        active_at = {k: pd.Index(v.index[is_active(v, as_of=d, churn_days=churn_days).to_numpy()])
+                     for (k, v), d in zip(last.items(), (T, w0, p0))}
+    else:
+        per, has_margin, data_start, active_at = _order_frame_aggregates(
+            orders, T=T, w0=w0, w1=w1, p0=p0, p1=p1, churn_days=churn_days, account_col=account_col)
     if accounts is not None and len(accounts.columns) > 0:
         acc = accounts.copy()
         acc[account_col] = acc[account_col].astype(str)
@@ -126,10 +148,9 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
     else:
         out["gross_margin_12m"] = np.nan
         out["gross_margin_total"] = np.nan
-    kw = dict(churn_days=churn_days, account_col=account_col)
-    out["active"] = out.index.isin(active_accounts_at(o, T, **kw))
-    out["active_at_start"] = out.index.isin(active_accounts_at(o, w0, **kw))
-    out["active_at_prev_start"] = out.index.isin(active_accounts_at(o, p0, **kw))
+    out["active"] = out.index.isin(active_at["T"])
+    out["active_at_start"] = out.index.isin(active_at["w0"])
+    out["active_at_prev_start"] = out.index.isin(active_at["p0"])
     out["is_new_12m"] = (out["first_order_date"] > w0) & (out["first_order_date"] <= w1)
     if has_margin:
         cts = out["cost_to_serve"] if "cost_to_serve" in out else 0.0
@@ -159,7 +180,7 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
         out.attrs["has_nps"] = bool("nps" in sv and sv["nps"].notna().any())
         out.attrs["has_csat"] = bool("csat" in sv and sv["csat"].notna().any())
     # attrs stay JSON-safe (they travel into the Parquet metadata of the run-folder table)
-    out.attrs["data_start"] = to_day(o["order_date"].min()).strftime("%Y-%m-%d") if len(o) else None
+    out.attrs["data_start"] = to_day(data_start).strftime("%Y-%m-%d") if data_start is not None else None
     out.attrs["as_of"] = T.strftime("%Y-%m-%d")
     out.attrs["churn_days"] = int(churn_days)
     return out.reset_index()
@@ -171,7 +192,7 @@ def compute_account_kpis_as_of(run, as_of, *, orders: pd.DataFrame | None = None
     """The account KPI frame (:func:`compute_account_kpis`) as it stood on ``as_of``.
 
     The same engine on the run's data with everything after ``as_of`` excluded: orders
-    dated after ``as_of`` (:func:`load_orders`) and survey responses dated after it are
+    dated after ``as_of`` (the run's orders, aggregated in DuckDB) and survey responses dated after it are
     dropped, then :func:`compute_account_kpis` runs with ``T = as_of`` and the run's
     ``analysis.churn_days``. Account attributes are today's (the accounts file has no
     history), so every account of the accounts file appears, with zeros when it had not
@@ -194,8 +215,12 @@ def compute_account_kpis_as_of(run, as_of, *, orders: pd.DataFrame | None = None
         The columns and attrs of :func:`compute_account_kpis` at ``as_of``.
     """
     T = to_day(as_of)
-    o = load_orders(run) if orders is None else orders
-    o = o[pd.to_datetime(o["order_date"]) <= T]
+    if orders is None:
+        orders = OrderSource.from_run(run)
+    if isinstance(orders, OrderSource):
+        o = orders.up_to(T)
+    else:
+        o = orders[pd.to_datetime(orders["order_date"]) <= T]
     if accounts is None and run.has_data("accounts"):
         accounts = run.read_data("accounts")
     if surveys is None and run.has_data("surveys"):

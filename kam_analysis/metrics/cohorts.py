@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .activity import PERIOD_FREQ, to_day
+from .engine import OrderSource
 
 __all__ = ["compute_cohort_retention"]
 
@@ -43,6 +44,14 @@ def compute_cohort_retention(orders: pd.DataFrame, *, period: str = "quarter", a
     # periods as integers (months since 1970 divided by the period's length in months): no
     # Period objects, so 10 million orders are a few vectorised operations
     step = _MONTHS[period]
+    if isinstance(orders, OrderSource):  # the cells are aggregated in DuckDB
+        cells = orders.cohort_cells(step=step, last_period=_period_of(to_day(as_of), step) if as_of is not None
+                                    else None)
+        if cells["last_p"] is None:
+            return pd.DataFrame(columns=cols)
+        return _grid(cells["act"], cells["rev"], cells["size"], last_p=cells["last_p"],
+                     data_first=cells["data_first"], period=period, step=step, min_denominator=min_denominator,
+                     cols=cols)
     dates = pd.to_datetime(orders[date_col]).to_numpy()
     p = dates.astype("datetime64[M]").astype(np.int64) // step
     revenue = orders[revenue_col].reset_index(drop=True)
@@ -62,6 +71,13 @@ def compute_cohort_retention(orders: pd.DataFrame, *, period: str = "quarter", a
     act = cells[positive[keep]].groupby(["c", "k"])["a"].nunique()
     rev = cells.groupby(["c", "k"])["r"].sum()
     size = first.value_counts().sort_index()
+    return _grid(act, rev, size, last_p=last_p, data_first=data_first, period=period, step=step,
+                 min_denominator=min_denominator, cols=cols)
+
+
+def _grid(act: pd.Series, rev: pd.Series, size: pd.Series, *, last_p: int, data_first: int, period: str, step: int,
+          min_denominator: int, cols: list[str]) -> pd.DataFrame:
+    """The cohort x period matrix from its cells: active accounts and revenue by (cohort, k), cohort sizes."""
     n_periods = np.maximum(last_p - size.index.to_numpy() + 1, 0)
     out = pd.DataFrame({"c": np.repeat(size.index.to_numpy(), n_periods),
                         "period_index": np.concatenate([np.arange(n) for n in n_periods]).astype(np.int64)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .activity import PERIOD_FREQ, active_accounts_at, is_counted_order, to_day
+from .engine import OrderSource
 
 __all__ = ["compute_period_retention", "compute_period_kpis"]
 
@@ -26,8 +27,10 @@ def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_
 
     Parameters
     ----------
-    orders : DataFrame
-        Order level (:func:`kam_analysis.metrics.load_orders`).
+    orders : OrderSource or DataFrame
+        The orders in the engine (:class:`~kam_analysis.metrics.engine.OrderSource`: one
+        row per period leaves DuckDB; all accounts only) or an order-level frame
+        (:func:`kam_analysis.metrics.load_orders`).
     period : str
         ``month``, ``quarter`` or ``year``.
     as_of : date
@@ -47,12 +50,15 @@ def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_
         ``period_start, group, base, retained, period_retention_rate, period_churn_rate, note``.
     """
     cols = ["period_start", "group", "base", "retained", "period_retention_rate", "period_churn_rate", "note"]
+    freq = PERIOD_FREQ[period]
+    T = to_day(as_of)
+    if isinstance(orders, OrderSource):
+        return _period_retention_engine(orders, freq=freq, T=T, churn_days=churn_days, groups=groups,
+                                        all_label=all_label, cols=cols)
     o = orders[[account_col, date_col, revenue_col]].copy()
     o[date_col] = pd.to_datetime(o[date_col])
     if o.empty:
         return pd.DataFrame(columns=cols)
-    freq = PERIOD_FREQ[period]
-    T = to_day(as_of)
     data_start = to_day(o[date_col].min())
     first = o.loc[is_counted_order(o[revenue_col]), date_col].min()
     first = first if pd.notna(first) else data_start
@@ -84,6 +90,31 @@ def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_
                          "period_churn_rate": 1 - rate if np.isfinite(rate) else np.nan, "note": note})
     return pd.DataFrame(rows, columns=cols)
 
+
+
+def _period_retention_engine(orders: OrderSource, *, freq, T, churn_days, groups, all_label, cols) -> pd.DataFrame:
+    """:func:`compute_period_retention` with the orders in DuckDB: one row per period leaves it."""
+    if groups is not None:
+        raise ValueError("period retention by group needs an order frame; the engine computes all accounts only")
+    data_start, first = orders.date_range()
+    if data_start is None:
+        return pd.DataFrame(columns=cols)
+    data_start = to_day(data_start)
+    first = first if first is not None else data_start
+    idx = pd.period_range(first.to_period(freq), T.to_period(freq), freq=freq)
+    bounds = [(p.start_time.normalize() - pd.Timedelta(days=1), min(p.end_time.normalize(), T)) for p in idx]
+    counts = orders.period_activity(bounds, churn_days=churn_days)
+    rows = []
+    for p, (base_date, _), nb, nk in zip(idx, bounds, counts["base"], counts["retained"]):
+        short = data_start > base_date - pd.Timedelta(days=churn_days - 1)
+        nb, nk = int(nb), int(nk)
+        rate = np.nan if short or nb == 0 else nk / nb
+        note = (f"retention needs {churn_days} days of history before the period" if short
+                else "" if nb else "no account active before the period")
+        rows.append({"period_start": p.start_time, "group": all_label, "base": 0 if short else nb,
+                     "retained": 0 if short else nk, "period_retention_rate": rate,
+                     "period_churn_rate": 1 - rate if np.isfinite(rate) else np.nan, "note": note})
+    return pd.DataFrame(rows, columns=cols)
 
 def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter", as_of=None,
                         orders: pd.DataFrame | None = None, churn_days: int = 180,
@@ -137,7 +168,7 @@ def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter"
     out["period_retention_rate"] = np.nan
     out["period_churn_rate"] = np.nan
     out["retention_base"] = 0
-    if orders is not None and len(orders):
+    if orders is not None and (isinstance(orders, OrderSource) or len(orders)):
         r = compute_period_retention(orders, period=period, as_of=as_of_ts, churn_days=churn_days,
                                      account_col=account_col).set_index("period_start").reindex(idx)
         out["period_retention_rate"] = r["period_retention_rate"].to_numpy(dtype=float)

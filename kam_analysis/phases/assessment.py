@@ -421,13 +421,15 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
 def load_inputs(run) -> dict:
     """What the assessment reads from the run folder.
 
-    Returns a dict with ``orders`` (order level, :func:`kam_analysis.metrics.load_orders`),
-    ``accounts`` (always present: derived from the transactions when the client gave no
-    accounts file), ``surveys`` and ``capability`` (None when the client gave none).
+    Returns a dict with ``orders`` (the run's orders left in DuckDB, an
+    :class:`kam_analysis.metrics.engine.OrderSource`: the KPI functions aggregate them there
+    and only account, period and cohort rows reach pandas), ``accounts`` (always present:
+    derived from the transactions when the client gave no accounts file), ``surveys`` and
+    ``capability`` (None when the client gave none).
     """
-    from ..metrics import load_orders
+    from ..metrics.engine import OrderSource
 
-    return {"orders": load_orders(run), "accounts": run.read_data("accounts"),
+    return {"orders": OrderSource.from_run(run), "accounts": run.read_data("accounts"),
             "surveys": run.read_data("surveys") if run.has_data("surveys") else None,
             "capability": run.read_data("capability") if run.has_data("capability") else None}
 

@@ -1,0 +1,188 @@
+"""Order-level KPI inputs aggregated in DuckDB: only account-level and period rows leave it.
+
+The assessment's account KPIs, period-on-period retention and cohort retention all start
+from orders (the lines of one order id summed). At 10 million orders a pandas frame of
+them is about 1.5 GiB (briefly 3.4 GiB through DuckDB's ``.df()``), so here the orders
+stay in the engine: an :class:`OrderSource` names the order lines (the run's clean
+transactions, or any DuckDB relation) and each function returns one row per account, per
+period or per cohort cell. The definitions are those of the pandas functions that take an
+order frame (:func:`kam_analysis.metrics.compute_account_kpis`,
+:func:`~kam_analysis.metrics.compute_period_retention`,
+:func:`~kam_analysis.metrics.compute_cohort_retention`, which dispatch here when given an
+:class:`OrderSource`); ``tests/test_engine_orders.py`` checks the tables are identical.
+
+Money is summed exactly (DECIMAL, :func:`kam_analysis.data.prepare.exact_sum`) and cast to
+a double once, at the end.
+
+Memory: every connection opened here is capped by ``SET memory_limit`` (default ``2GB``,
+DuckDB spills to a temporary directory beyond it); set the environment variable
+``KAM_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``) to change it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from ..data.prepare import counted_order_sql, exact_sum
+
+__all__ = ["OrderSource", "duckdb_connect", "DEFAULT_MEMORY_LIMIT"]
+
+#: DuckDB's memory cap in the kernels unless ``KAM_DUCKDB_MEMORY_LIMIT`` says otherwise
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+def duckdb_connect():
+    """A DuckDB connection with the kernel's memory cap (``KAM_DUCKDB_MEMORY_LIMIT``, default 2GB)."""
+    import duckdb
+
+    con = duckdb.connect()
+    limit = os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip() or DEFAULT_MEMORY_LIMIT
+    try:
+        con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
+    except Exception as exc:  # a malformed value: say which setting and what it should look like
+        con.close()
+        raise ValueError(f"KAM_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory size DuckDB understands; "
+                         "fix: a size such as 2GB or 1500MB") from exc
+    return con
+
+
+def _ts(d) -> str:
+    return f"TIMESTAMP '{pd.Timestamp(d).strftime('%Y-%m-%d %H:%M:%S')}'"
+
+
+@dataclass(frozen=True)
+class OrderSource:
+    """Order lines in the engine: ``account_id, order_id, order_date, net_revenue, gross_margin``.
+
+    ``relation`` is a DuckDB relation (``read_parquet('...')``); ``until`` leaves out the
+    orders dated after it (an order's date is its earliest line's), as
+    :func:`kam_analysis.metrics.compute_account_kpis_as_of` does with an order frame.
+    """
+
+    relation: str
+    until: pd.Timestamp | None = None
+
+    @classmethod
+    def from_run(cls, run) -> "OrderSource":
+        """The run's clean transactions."""
+        return cls(run.transactions_sql())
+
+    def up_to(self, when) -> "OrderSource":
+        """The same orders without those dated after ``when``."""
+        return replace(self, until=pd.Timestamp(when).normalize())
+
+    def orders_cte(self) -> str:
+        """``orders(account_id, d, rev, gm)``: one row per order id, money as exact DECIMAL sums."""
+        having = f" HAVING CAST(min(order_date) AS TIMESTAMP) <= {_ts(self.until)}" if self.until is not None else ""
+        return (f"orders AS (SELECT account_id, CAST(min(order_date) AS TIMESTAMP) AS d, "
+                f"{exact_sum('net_revenue')} AS rev, {exact_sum('gross_margin')} AS gm "
+                f"FROM {self.relation} GROUP BY account_id, order_id{having})")
+
+    def query(self, sql: str) -> pd.DataFrame:
+        """Run ``WITH orders AS (...) <sql>`` and return the (small) result."""
+        con = duckdb_connect()
+        try:
+            return con.execute(f"WITH {self.orders_cte()} {sql}").df()
+        finally:
+            con.close()
+
+    # ------------------------------------------------------------------ account level
+    def account_aggregates(self, *, T: pd.Timestamp, w0, w1, p0, p1, account_col: str = "account_id"):
+        """Per account the order inputs of :func:`compute_account_kpis`, plus the facts it needs.
+
+        Returns ``(per, info)``: ``per`` indexed by account with first/last counted order,
+        counts and sums overall, in the window ``W = (w0, w1]`` and the previous one
+        ``P = (p0, p1]``, and ``last_T`` / ``last_w0`` / ``last_p0`` (the last counted order
+        on or before each date, for the activity rule); ``info`` has ``has_margin``,
+        ``data_start`` (the earliest order) and ``n`` (orders).
+        """
+        pos = counted_order_sql("rev")
+        in_w = f"d > {_ts(w0)} AND d <= {_ts(w1)}"
+        in_p = f"d > {_ts(p0)} AND d <= {_ts(p1)}"
+        per = self.query(f"""
+            SELECT account_id,
+                   min(d) FILTER (WHERE {pos}) AS first_order_date,
+                   max(d) FILTER (WHERE {pos}) AS last_order_date,
+                   count(*) FILTER (WHERE {pos}) AS n_orders,
+                   CAST(sum(rev) AS DOUBLE) AS revenue_total,
+                   CAST(sum(gm) AS DOUBLE) AS gross_margin_total,
+                   CAST(sum(rev) FILTER (WHERE {in_w}) AS DOUBLE) AS revenue_12m,
+                   CAST(sum(rev) FILTER (WHERE {in_p}) AS DOUBLE) AS revenue_prev_12m,
+                   count(*) FILTER (WHERE {in_w} AND {pos}) AS orders_12m,
+                   count(*) FILTER (WHERE {in_p} AND {pos}) AS orders_prev_12m,
+                   CAST(sum(gm) FILTER (WHERE {in_w}) AS DOUBLE) AS gross_margin_12m,
+                   count(*) FILTER (WHERE {in_w}) > 0 AS in_book_12m,
+                   max(d) FILTER (WHERE {pos} AND d <= {_ts(T)}) AS last_T,
+                   max(d) FILTER (WHERE {pos} AND d <= {_ts(w0)}) AS last_w0,
+                   max(d) FILTER (WHERE {pos} AND d <= {_ts(p0)}) AS last_p0,
+                   count(gm) AS n_margin, min(d) AS first_any, count(*) AS n
+            FROM orders GROUP BY account_id ORDER BY account_id""")
+        info = {"has_margin": bool(per["n_margin"].sum() > 0) if len(per) else False,
+                "data_start": per["first_any"].min() if len(per) else None, "n": int(per["n"].sum()) if len(per) else 0}
+        per = per.drop(columns=["n_margin", "first_any", "n"]).set_index("account_id")
+        per.index.name = account_col
+        return per, info
+
+    # ------------------------------------------------------------------ period on period
+    def period_activity(self, bounds: list[tuple[pd.Timestamp, pd.Timestamp]], *, churn_days: int) -> pd.DataFrame:
+        """For each ``(base_date, end)``: accounts active at ``base_date`` and of those, active at ``end``.
+
+        Active at d = a counted order in ``(d - churn_days, d]`` (the rule of
+        :func:`kam_analysis.metrics.is_active` on the last counted order up to d).
+        Returns ``i, base, retained`` (one row per pair, in order).
+        """
+        if not bounds:
+            return pd.DataFrame({"i": [], "base": [], "retained": []})
+        vals = ", ".join(f"({i}, {_ts(b)}, {_ts(e)})" for i, (b, e) in enumerate(bounds))
+        pos = counted_order_sql("rev")
+        return self.query(f""",
+            c AS (SELECT DISTINCT account_id, d FROM orders WHERE {pos}),
+            p(i, b, e) AS (VALUES {vals}),
+            dates AS (SELECT DISTINCT b AS x FROM p UNION SELECT DISTINCT e FROM p),
+            act AS (SELECT DISTINCT x, account_id FROM dates JOIN c
+                    ON c.d > x - INTERVAL {int(churn_days)} DAY AND c.d <= x),
+            pairs AS (SELECT p.i, ab.account_id, ae.account_id IS NOT NULL AS kept
+                      FROM p JOIN act ab ON ab.x = p.b
+                      LEFT JOIN act ae ON ae.x = p.e AND ae.account_id = ab.account_id)
+            SELECT p.i, count(pairs.account_id) AS base, count(*) FILTER (WHERE pairs.kept) AS retained
+            FROM p LEFT JOIN pairs USING (i) GROUP BY p.i ORDER BY p.i""")
+
+    def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+        """The earliest order and the earliest counted order (None without orders)."""
+        r = self.query(f"SELECT min(d) AS a, min(d) FILTER (WHERE {counted_order_sql('rev')}) AS c FROM orders")
+        a, c = r.iloc[0]["a"], r.iloc[0]["c"]
+        return (pd.Timestamp(a) if pd.notna(a) else None, pd.Timestamp(c) if pd.notna(c) else None)
+
+    # ------------------------------------------------------------------ cohorts
+    def cohort_cells(self, *, step: int, last_period: int | None) -> dict:
+        """The cells of :func:`compute_cohort_retention`, periods as integers (months since 1970 // step).
+
+        Returns a dict: ``act`` and ``rev`` (Series on ``(c, k)``: cohort accounts with a
+        counted order, the cohort's net revenue), ``size`` (accounts per cohort),
+        ``last_p`` (the period of the latest order kept, when ``last_period`` is None) and
+        ``data_first`` (the earliest period kept).
+        """
+        pos = counted_order_sql("rev")
+        per = f"CAST(floor(((year(d) - 1970) * 12 + month(d) - 1) / {int(step)}) AS BIGINT)"
+        cells = self.query(f""",
+            op AS (SELECT account_id, d, rev, {per} AS p FROM orders),
+            first AS (SELECT account_id, min(p) AS c FROM op WHERE {pos} GROUP BY account_id),
+            kept AS (SELECT first.c, op.p - first.c AS k, op.account_id, op.rev, op.d, op.p
+                     FROM op JOIN first USING (account_id) WHERE op.p >= first.c)
+            SELECT c, k, count(DISTINCT account_id) FILTER (WHERE {pos}) AS act,
+                   CAST(sum(rev) AS DOUBLE) AS rev, max(d) AS last_d, arg_max(p, d) AS last_p, min(p) AS first_p
+            FROM kept GROUP BY c, k ORDER BY c, k""")
+        size = self.query(f"""
+            SELECT c, count(*) AS n FROM (SELECT account_id,
+                   min(CAST(floor(((year(d) - 1970) * 12 + month(d) - 1) / {int(step)}) AS BIGINT)) AS c
+                   FROM orders WHERE {pos} GROUP BY account_id) GROUP BY c ORDER BY c""")
+        key = pd.MultiIndex.from_arrays([cells["c"].astype("int64"), cells["k"].astype("int64")])
+        last_p = last_period
+        if last_p is None and len(cells):
+            last_p = int(cells.loc[cells["last_d"].idxmax(), "last_p"])
+        return {"act": pd.Series(cells["act"].to_numpy(), index=key),
+                "rev": pd.Series(cells["rev"].to_numpy(dtype=float), index=key),
+                "size": pd.Series(size["n"].to_numpy(dtype="int64"), index=size["c"].astype("int64").to_numpy()),
+                "last_p": last_p, "data_first": int(cells["first_p"].min()) if len(cells) else None}
