@@ -19,6 +19,7 @@ from pptx import Presentation
 
 from _review_fixtures import build_review_run
 from client_text import deck_texts, internal_names
+from kam_analysis.metrics import kpi_label
 from kam_analysis.data.runfolder import Run
 from kam_analysis.deliverables.deck import build_deck
 from kam_analysis.deliverables.html_dashboard import build_html_dashboard, collect_dashboard_data
@@ -62,7 +63,8 @@ def _plan_tables(run: Run, *, returned: bool = True) -> dict:
         "account_id": key, "account_name": names, "plan_segment": [q[0]] * 10, "current_segment": now_seg,
         "revenue_plan": REV_PLAN, "revenue_now": REV_NOW, "change": np.array(REV_NOW) / np.array(REV_PLAN) - 1,
         "outcome": OUTCOMES, "still_key": [True] * 7 + [False] * 3, "whitespace_plan": [2] * 10,
-        "whitespace_converted": [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]}))
+        "whitespace_converted": [1, 1, 1, 0, 0, 0, 0, 0, 0, 0],
+        "last_order_date": pd.to_datetime(["2026-06-20"] * 8 + ["2026-02-14", "2025-12-20"])}))
     w("plan_summary", pd.DataFrame({"metric": ["plan_as_of", "months_since", "left_out_whitespace"],
                                     "label": ["Plan as of", "Months since", "Left out"], "value": [np.nan, 6.0, np.nan],
                                     "unit": ["date", "months", "text"], "note": ["", "", ""],
@@ -71,7 +73,9 @@ def _plan_tables(run: Run, *, returned: bool = True) -> dict:
         "kpi": ["revenue_12m", "average_order_value", "retention_rate", "nps"],
         "plan_value": [5.0e6, 900.0, 0.75, 30.0], "target": [5.2e6, 1000.0, 0.80, np.nan],
         "actual": [5.3e6, 950.0, 0.71, 33.0], "change": [0.06, 50 / 900, -0.04, 3.0],
-        "change_kind": ["relative", "relative", "points", "points"],
+        "change_kind": ["relative", "relative", "points", "points"], "label": [kpi_label(k) for k in (
+            "revenue_12m", "average_order_value", "retention_rate", "nps")],
+        "gap_closed": [1.5, 0.5, -0.8, np.nan],
         "status": ["met", "on track", "off track", "no target"]}))
     seg_names = [q[0], q[1]]
     w("plan_segments", pd.DataFrame({"segment": seg_names, "accounts": [40, 60], "accounts_active": [36, 51],
@@ -200,6 +204,32 @@ def test_lost_accounts_of_one_name_carry_their_ids_and_the_changes_name_them(fol
     text = " ".join(changes)
     assert f"Dupont SA ({key[8]})" in text and f"Dupont SA ({key[9]})" in text
     assert "Reassign overdue actions: 3 actions past due and not done" in text
+
+
+def test_a_lost_account_shows_its_last_order_beside_its_revenue(followup_run, followup_deck):
+    """Lost (no order in the churn window) yet with revenue in the last 12 months: the last order
+    date says why, on the deck page, the dashboard block and the Plan vs actual sheet."""
+    from openpyxl import Workbook
+
+    from kam_analysis.deliverables._plan_sheet import plan_sheet
+    key = followup_run.planted["key"]
+    body = " ".join(_since(followup_deck)[2][2])
+    assert f"Dupont SA ({key[8]}) (last order 14 Feb 2026)" in body
+    assert "(last order 20 Dec 2025)" in body
+    assert body.count("last order") == 2  # only the lost accounts: a grown one's date says nothing
+    rows = collect_dashboard_data(followup_run)["followup"]["key_accounts"]
+    assert sorted(r["last_order"] for r in rows if r["last_order"]) == ["last order 14 Feb 2026",
+                                                                        "last order 20 Dec 2025"]
+    assert all(r["last_order"] == "" for r in rows if r["outcome"] != "lost")
+    assert "Lost · last order 14 Feb 2026" in build_html_dashboard(followup_run).read_text()
+    wb = Workbook()
+    plan_sheet(wb, followup_run, [])
+    ws = wb["Plan vs actual"]
+    cells = {(c.row, c.column): c.value for r in ws.iter_rows() for c in r if c.value is not None}
+    (hr, hc), = [k for k, v in cells.items() if v == "Last order"]
+    dates = [cells.get((hr + i, hc)) for i in range(1, 11)]
+    assert pd.Timestamp("2026-02-14") in dates and pd.Timestamp("2025-12-20") in dates
+    assert ws.cell(row=hr + 1, column=hc).number_format == "yyyy-mm-dd"
 
 
 def test_still_key_cross_sell_and_coverage_are_counted(followup_deck):

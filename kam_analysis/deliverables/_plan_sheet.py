@@ -43,6 +43,8 @@ def _plan_block(ws: Worksheet, row: int, title: str, df: pd.DataFrame, *, format
     write_cell(ws, row, 1, title).font = Font(bold=True, size=11, color=active_theme().primary)
     last, _ = write_frame(ws, df, start_row=row + 1, formats=formats, headers=headers, table=table, freeze=False)
     for col, fmts in (row_formats or {}).items():
+        if col not in df.columns:  # an optional column the plan run did not write (e.g. midpoint_value)
+            continue
         j = list(df.columns).index(col) + 1
         for i, f in enumerate(fmts):
             ws.cell(row=row + 2 + i, column=j).number_format = f
@@ -132,12 +134,16 @@ def plan_sheet(wb: Workbook, run, notes: list[str]) -> None:
                              "plan_segment": a["plan_segment"].to_numpy(), "current_segment": a["current_segment"].to_numpy(),
                              "revenue_plan": a["revenue_plan"].to_numpy(), "revenue_now": a["revenue_now"].to_numpy(),
                              "change": a["change"].to_numpy(), "outcome": a["outcome"].to_numpy()})
+        if "last_order_date" in a:  # why a lost account can still have revenue in the last 12 months
+            view["last_order_date"] = pd.to_datetime(a["last_order_date"]).dt.tz_localize(None).to_numpy()
         row = _plan_block(ws, row, "Key accounts of the plan: revenue then and now", view,
-                          formats={"revenue_plan": money, "revenue_now": money, "change": RELATIVE_FMT},
+                          formats={"revenue_plan": money, "revenue_now": money, "change": RELATIVE_FMT,
+                                   "last_order_date": "date"},
                           headers={"account": "Account", "plan_segment": "Segment in the plan",
                                    "current_segment": "Segment now", "revenue_plan": "Revenue at the plan (12 months)",
                                    "revenue_now": "Revenue now (12 months)", "change": "Change",
-                                   "outcome": "Outcome"}, table="PlanKeyAccounts", status_col="outcome")
+                                   "outcome": "Outcome", "last_order_date": "Last order"},
+                          table="PlanKeyAccounts", status_col="outcome")
     if t["plan_segments"] is not None:
         sg = t["plan_segments"]
         row = _plan_block(ws, row, "Segments of the plan: their accounts followed", sg[[

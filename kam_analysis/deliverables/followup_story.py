@@ -188,6 +188,17 @@ class FollowUp:
         t["_o"] = t["outcome"].map({o: i for i, o in enumerate(OUTCOMES)}).fillna(len(OUTCOMES))
         return t.sort_values(["revenue_plan", "account_id"], ascending=[False, True], kind="stable")
 
+    @staticmethod
+    def last_order_text(row) -> str:
+        """"last order 14 Feb 2026" for a lost key account, "" for the others or without the date.
+
+        A lost account (no order within the churn window) can still have revenue in the last 12
+        months; its last order date, shown beside it on every page, says why both are true."""
+        d = row.get("last_order_date") if hasattr(row, "get") else None
+        if str(row.get("outcome", "")).lower() != "lost" or d is None or pd.isna(d):
+            return ""
+        return f"last order {fmt_date(pd.Timestamp(d).date())}"
+
     def still_key_text(self) -> str | None:
         """"7 of the 10 are key accounts by today's selection too" (None without the column)."""
         t = self.key_accounts
@@ -479,7 +490,8 @@ class FollowUp:
             "key_accounts": [{"name": r["name"], "plan_segment": _s(r["plan_segment"], 30),
                               "current_segment": _s(r["current_segment"], 30) or "Not in the new data",
                               "revenue_plan": self.money(r["revenue_plan"]), "revenue_now": self.money(r["revenue_now"]),
-                              "outcome": r["outcome"], "rag": STATUS_RAG.get(r["outcome"], "n/a")}
+                              "outcome": r["outcome"], "rag": STATUS_RAG.get(r["outcome"], "n/a"),
+                              "last_order": self.last_order_text(r)}
                              for _, r in ka.iterrows()],
             "actions_headline": _cap(self.actions_headline() or "") or None,
             "actions_returned": self.actions_returned,

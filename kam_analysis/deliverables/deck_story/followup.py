@@ -151,9 +151,9 @@ def s_since_key_accounts(d: DeckData) -> list[SlideSpec]:
         t0, t1 = g["revenue_plan"].sum(), g["revenue_now"].sum()
         line = [(f"{_cap(o)} ({fmt_count(len(g))}): ", True), (f"{f.money(t0)} then, {f.money(t1)} now", False)]
         if o in ("lost", "declined"):
-            names = g["name"].head(3).tolist()
-            line.append(("; " + ", ".join(short_name(x, 40) for x in names) + (" and others" if len(g) > 3 else ""),
-                         False))
+            named = [short_name(r["name"], 40) + (f" ({f.last_order_text(r)})" if f.last_order_text(r) else "")
+                     for _, r in g.head(3).iterrows()]
+            line.append(("; " + ", ".join(named) + (" and others" if len(g) > 3 else ""), False))
         take.append(line)
     for head, text in (("Still key: ", f.still_key_text()), ("Cross-sell: ", f.whitespace_text())):
         if text:
