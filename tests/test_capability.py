@@ -44,7 +44,7 @@ def _profile(**present) -> pd.DataFrame:
             "programme_members": True, "programme_start": True, "capability": True, "targets": True,
             "segment_targets": False, "benchmarks_sourced": True, "benchmark_currency": True}
     base.update(present)
-    values = {"history_months": 48.0, "pre_programme_months": 30.0, "accounts_live": 100.0}
+    values = {"history_months": 48.0, "pre_programme_months": 30.0, "accounts_live": 100.0, "accounts": 120.0}
     rows = [{"item": k, "present": v, "value": np.nan, "detail": "in EUR, not the client's USD: not compared"}
             for k, v in base.items()]
     rows += [{"item": k, "present": True, "value": v, "detail": ""} for k, v in values.items()]
@@ -102,6 +102,48 @@ def test_short_history_is_not_supported_for_the_models(params):
     prof.loc[prof["item"] == "history_months", "value"] = 12.0  # a year of invoices, a 12-month horizon
     assert compute_analysis_support(prof, params).set_index("analysis").at["churn_model", "status"] == NOT_SUPPORTED
     assert s.at["programme_impact", "status"] == NOT_SUPPORTED
+
+
+def test_a_small_base_refuses_the_analyses_below_their_minimum_size(params):
+    from kam_analysis.metrics.capability import MIN_SIZES, MinimumSizes
+
+    prof = _profile()
+    prof.loc[prof["item"] == "accounts_live", "value"] = 3.0
+    prof.loc[prof["item"] == "accounts", "value"] = 3.0
+    s = compute_analysis_support(prof, params).set_index("analysis")
+    refused = {"portfolio_matrix", "key_account_selection", "scenarios", "churn_model", "churn_backtest",
+               "whitespace", "cohorts"}
+    assert set(s.index[s["status"] == NOT_SUPPORTED]) == refused  # every input is there: only the size refuses
+    for k in refused - {"churn_backtest"}:
+        assert s.at[k, "caveat"].startswith("only 3 "), s.at[k, "caveat"]
+        assert "too few to" in s.at[k, "caveat"] and s.at[k, "minimum"].startswith("at least")
+    assert "at least 20 live accounts" == s.at["portfolio_matrix", "minimum"] == f"at least " \
+        f"{MIN_SIZES.portfolio_matrix_accounts} live accounts"
+    req = data_requests(s.reset_index())
+    base = req[req["send"].str.contains("whole customer base")]
+    assert len(base) == 1 and "only 3 live accounts are too few" in base["send"].iloc[0]
+    assert "Portfolio matrix and segment profiles (at least 20 live accounts)" in base["unlocks"].iloc[0]
+    # one live account short of each minimum refuses; the minimum itself is enough
+    sizes = MinimumSizes()
+    for n, expect in ((sizes.portfolio_matrix_accounts - 1, NOT_SUPPORTED), (sizes.portfolio_matrix_accounts, SUPPORTED)):
+        prof.loc[prof["item"].isin(["accounts_live", "accounts"]), "value"] = float(n)
+        assert compute_analysis_support(prof, params).set_index("analysis").at["portfolio_matrix", "status"] == expect
+    # the sizes are parameters: a smaller minimum lets a 3-account base have its matrix
+    prof.loc[prof["item"].isin(["accounts_live", "accounts"]), "value"] = 3.0
+    small = MinimumSizes(portfolio_matrix_accounts=3)
+    assert compute_analysis_support(prof, params, small).set_index("analysis").at["portfolio_matrix", "status"] \
+        == SUPPORTED
+
+
+def test_a_refused_analysis_keeps_its_columns_and_no_row():
+    sup = pd.DataFrame({"analysis": ["scenarios", "whitespace"], "status": [NOT_SUPPORTED, SUPPORTED],
+                        "caveat": ["only 3 live accounts: too few", ""], "unlock": ["", ""]})
+    cap = Capability(sup)
+    f = pd.DataFrame({"segment": ["A"], "value": [2.0]})
+    assert cap.keep("scenarios", f).empty and list(cap.keep("scenarios", f).columns) == ["segment", "value"]
+    assert cap.keep("whitespace", f) is f
+    assert cap.refuses_table("business_case") == "scenarios" and cap.refuses_table("whitespace") is None
+    assert cap.refuses_table("segments") is None
 
 
 # --------------------------------------------------------------------------- two real profiles

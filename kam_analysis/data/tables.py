@@ -145,8 +145,10 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        optional=_ACCOUNT_ATTRIBUTES + " n_responses nps_mean csat_mean nps_latest last_survey_date"),
     _t("analysis_support", "prepare", "analysis",
        "what the run's data and inputs support: each analysis supported, supported with a caveat (in client "
-       "words) or not supported, with the input that would unlock it",
-       required="analysis label status caveat unlock unlock_item"),
+       "words) or not supported, with the input that would unlock it and, for an analysis below its minimum "
+       "size, the size it needs",
+       required="analysis label status caveat unlock unlock_item",
+       optional="minimum"),
     _t("data_profile", "prepare", "profile item",
        "the data-capability profile: which inputs are present (sourced or illustrative benchmarks and their "
        "currency), history length, and the customer base's shape (live / dormant / lapsed, concentration, "

@@ -28,7 +28,7 @@ import pandas as pd
 from ..present.formats import fmt_money
 from .concentration import compute_concentration_summary
 
-__all__ = ["kpi_unlock", "needs_data_text", "SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
+__all__ = ["MinimumSizes", "MIN_SIZES", "ANALYSIS_TABLES", "kpi_unlock", "needs_data_text", "SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
            "compute_data_profile", "compute_analysis_support", "write_capability_tables", "Capability",
            "data_requests"]
 
@@ -50,11 +50,56 @@ ANALYSES: dict[str, str] = {
     "churn_model": "Churn-risk model and revenue at risk",
     "churn_backtest": "Back-test of the churn-risk model",
     "coverage_capacity": "Coverage plan against the team's capacity",
+    "portfolio_matrix": "Portfolio matrix and segment profiles",
+    "key_account_selection": "Key-account selection",
+    "cohorts": "Acquisition cohorts",
     "whitespace": "Cross-sell whitespace",
-    "scenarios": "Impact scenarios",
+    "scenarios": "Impact scenarios and business case",
     "programme_impact": "Programme impact (programme vs comparable accounts)",
     "playbook_gap": "Playbook results since the programme start",
     "migration": "Segment migration since the programme start",
+}
+
+
+
+@dataclass(frozen=True)
+class MinimumSizes:
+    """The smallest customer base each analysis is run on: below it the analysis is *not
+    supported* and no phase or deliverable shows it (one place; ``docs/data_capability.md``).
+
+    Counts are **live** accounts (a counted order within the churn window at the as-of date),
+    the accounts the analyses work on. The defaults are judgement, not statistics: the
+    smallest base on which the result means something a partner could present.
+    """
+
+    #: the portfolio matrix (and its segment profiles and weight stability): four quadrants
+    #: need about five accounts each before a quadrant's profile describes more than one account
+    portfolio_matrix_accounts: int = 20
+    #: key-account selection: picking the few accounts that deserve a manager needs a base to pick from
+    key_account_accounts: int = 10
+    #: impact scenarios and the business case: a segment's levers rest on the segment's own
+    #: accounts, and a few accounts give figures of a few euros that are noise, not a case
+    scenario_accounts: int = 20
+    #: the churn-risk model: a logistic regression learns from the accounts that churned, so it
+    #: needs a base where churners can number more than a handful
+    churn_accounts: int = 20
+    #: cross-sell whitespace: what similar accounts buy needs peers to compare with
+    whitespace_accounts: int = 10
+    #: acquisition cohorts: at least two half-year cohorts to compare and accounts in them
+    cohort_months: float = 6.0
+    cohort_accounts: int = 10
+
+
+#: the defaults every run uses
+MIN_SIZES = MinimumSizes()
+
+#: the run tables that show an analysis gated by a minimum size: a deliverable that reads one of
+#: them for a client page asks the analysis's support first (DeckData reads them through it)
+ANALYSIS_TABLES: dict[str, tuple[str, ...]] = {
+    "portfolio_matrix": ("segment_profiles", "weight_stability", "segment_stability"),
+    "cohorts": ("cohort_retention",),
+    "whitespace": ("whitespace", "category_penetration"),
+    "scenarios": ("impact_scenarios", "impact_by_lever", "sensitivity", "business_case", "programme_cost"),
 }
 
 #: the lifecycle statuses of an account at the as-of date, in order
@@ -253,6 +298,7 @@ _SEND = {
     "programme": _Need("Which accounts are in a key-account programme, and the date it started", "programme_members"),
     "capability": _Need("A KAM capability self-assessment (score 1-5 per dimension, with a target)", "capability"),
     "history": _Need("Order history going back further (at least 24 months in total)", "history_months"),
+    "base": _Need("The orders of the whole customer base, if this extract is a part of it", "accounts_live"),
 }
 
 
@@ -282,18 +328,30 @@ def needs_data_text(kpis) -> str:
     return "Needs data: " + "; ".join(parts) + "."
 
 
-def _s(analysis: str, status: str, caveat: str = "", need: str = "") -> dict:
+def _s(analysis: str, status: str, caveat: str = "", need: str = "", minimum: str = "") -> dict:
     n = _SEND.get(need)
     return {"analysis": analysis, "label": ANALYSES[analysis], "status": status, "caveat": caveat,
-            "unlock": n.send if n else "", "unlock_item": n.key if n else ""}
+            "unlock": n.send if n else "", "unlock_item": n.key if n else "", "minimum": minimum}
 
 
-def compute_analysis_support(profile: pd.DataFrame, params) -> pd.DataFrame:
+def _too_few(n: float, need: int, what: str) -> str:
+    """The client-words reason of a minimum-size refusal."""
+    return (f"only {n:.0f} live account{'s' if n != 1 else ''}: too few to {what} (at least {need} are needed; "
+            "it runs when the base grows or the whole customer base is sent)")
+
+
+def _live(need: int) -> str:
+    return f"at least {need} live accounts"
+
+
+def compute_analysis_support(profile: pd.DataFrame, params, sizes: MinimumSizes = MIN_SIZES) -> pd.DataFrame:
     """Each analysis of :data:`ANALYSES`: supported, supported with a caveat, or not supported.
 
-    Returns ``analysis, label, status, caveat, unlock, unlock_item``: ``caveat`` says in
+    Returns ``analysis, label, status, caveat, unlock, unlock_item, minimum``: ``caveat`` says in
     client words what limits a supported analysis or why one is not supported; ``unlock``
     is what to send to unlock (or firm up) it, ``unlock_item`` the profile item it fills.
+    An analysis run on fewer live accounts than its :class:`MinimumSizes` is not supported,
+    whatever inputs the client gave; ``minimum`` then says the size it needs, in client words.
     """
     pr = profile.set_index("item")
 
@@ -346,14 +404,20 @@ def compute_analysis_support(profile: pd.DataFrame, params) -> pd.DataFrame:
     # horizon back for the model, two for the back-test on a later period (and at least a month of orders
     # before the cut-off to learn from)
     horizon_m = st.churn_horizon_days / 30.44
-    if months < horizon_m + 1:
+    if live < sizes.churn_accounts:
+        rows.append(_s("churn_model", NOT_SUPPORTED, _too_few(live, sizes.churn_accounts, "learn which accounts "
+                       "are about to stop buying"), "base", _live(sizes.churn_accounts)))
+    elif months < horizon_m + 1:
         rows.append(_s("churn_model", NOT_SUPPORTED, f"{months:.0f} months of history are too few for a "
                        f"{horizon_m:.0f}-month churn horizon", "history"))
     else:
         rows.append(_s("churn_model", SUPPORTED) if has("surveys") else
                     _s("churn_model", CAVEAT, "without survey scores the model rests on buying behaviour only",
                        "surveys"))
-    if months < 2 * horizon_m + 1:
+    if live < sizes.churn_accounts:
+        rows.append(_s("churn_backtest", NOT_SUPPORTED, "there is no churn-risk model to back-test on a base "
+                       "this small", "base", _live(sizes.churn_accounts)))
+    elif months < 2 * horizon_m + 1:
         rows.append(_s("churn_backtest", NOT_SUPPORTED, f"a back-test on a later period needs more than "
                        f"{2 * horizon_m:.0f} months of history; the data has {months:.0f}", "history"))
     else:
@@ -361,9 +425,38 @@ def compute_analysis_support(profile: pd.DataFrame, params) -> pd.DataFrame:
     rows.append(_s("coverage_capacity", SUPPORTED) if has("managers") else
                 _s("coverage_capacity", CAVEAT, "the team's capacity is not known: the plan shows the hours and "
                    "headcount full coverage would need, not who covers whom", "managers"))
-    rows.append(_s("whitespace", SUPPORTED) if live > 0 else
-                _s("whitespace", NOT_SUPPORTED, "no live accounts to sell to", "history"))
-    if has("targets") or has("segment_targets"):
+    rows.append(_s("portfolio_matrix", SUPPORTED) if live >= sizes.portfolio_matrix_accounts else
+                _s("portfolio_matrix", NOT_SUPPORTED, _too_few(live, sizes.portfolio_matrix_accounts, "sort into "
+                   "four quadrants that each describe more than an account or two"), "base",
+                   _live(sizes.portfolio_matrix_accounts)))
+    rows.append(_s("key_account_selection", SUPPORTED) if live >= sizes.key_account_accounts else
+                _s("key_account_selection", NOT_SUPPORTED, _too_few(live, sizes.key_account_accounts, "choose "
+                   "the few that deserve a key-account manager"), "base",
+                   _live(sizes.key_account_accounts)))
+    n_acc = val("accounts")
+    if months < sizes.cohort_months:
+        rows.append(_s("cohorts", NOT_SUPPORTED, f"{months:.0f} months of history: too short to compare "
+                       f"acquisition cohorts (at least {sizes.cohort_months:.0f} are needed)", "history",
+                       f"at least {sizes.cohort_months:.0f} months of orders"))
+    elif n_acc < sizes.cohort_accounts:
+        rows.append(_s("cohorts", NOT_SUPPORTED, f"only {n_acc:.0f} accounts: too few to follow cohorts of new "
+                       f"accounts (at least {sizes.cohort_accounts} are needed)", "base",
+                       f"at least {sizes.cohort_accounts} accounts"))
+    else:
+        rows.append(_s("cohorts", SUPPORTED))
+    if live <= 0:
+        rows.append(_s("whitespace", NOT_SUPPORTED, "no live accounts to sell to", "history"))
+    elif live < sizes.whitespace_accounts:
+        rows.append(_s("whitespace", NOT_SUPPORTED, _too_few(live, sizes.whitespace_accounts, "learn what "
+                       "similar accounts buy"), "base",
+                       _live(sizes.whitespace_accounts)))
+    else:
+        rows.append(_s("whitespace", SUPPORTED))
+    if live < sizes.scenario_accounts:
+        rows.append(_s("scenarios", NOT_SUPPORTED, _too_few(live, sizes.scenario_accounts, "put a value on "
+                       "targets or a business case: a few accounts give figures that are noise"),
+                       "base", _live(sizes.scenario_accounts)))
+    elif has("targets") or has("segment_targets"):
         rows.append(_s("scenarios", SUPPORTED))
     else:
         rows.append(_s("scenarios", CAVEAT, f"no targets were given: the scenarios close part of the gap to the "
@@ -388,7 +481,7 @@ def compute_analysis_support(profile: pd.DataFrame, params) -> pd.DataFrame:
                        "started: too few to compare programme and other accounts", "history"))
         rows.append(_s("playbook_gap", SUPPORTED))
         rows.append(_s("migration", SUPPORTED))
-    out = pd.DataFrame(rows, columns=["analysis", "label", "status", "caveat", "unlock", "unlock_item"])
+    out = pd.DataFrame(rows, columns=["analysis", "label", "status", "caveat", "unlock", "unlock_item", "minimum"])
     assert set(out["analysis"]) == set(ANALYSES), "every analysis gets one status"
     return out
 
@@ -412,9 +505,14 @@ def data_requests(support: pd.DataFrame) -> pd.DataFrame:
     s = support[(support["status"] != SUPPORTED) & support["unlock"].astype(str).str.len().gt(0)]
     rows = []
     for send, g in s.groupby("unlock", sort=False):
+        mins = g["minimum"].fillna("").astype(str) if "minimum" in g else pd.Series("", index=g.index)
+        label = g["label"].where(mins.eq(""), g["label"] + " (" + mins + ")")
+        if g["unlock_item"].eq("accounts_live").any():  # a minimum-size refusal: say the size the data has
+            why = g.loc[g["unlock_item"].eq("accounts_live"), "caveat"].iloc[0].split(":")[0]
+            send = f"{send} ({why[:1].lower()}{why[1:]} are too few for these analyses)"
         rows.append({"send": send,
-                     "unlocks": "; ".join(g.loc[g["status"] == NOT_SUPPORTED, "label"]),
-                     "firms_up": "; ".join(g.loc[g["status"] == CAVEAT, "label"])})
+                     "unlocks": "; ".join(label[g["status"] == NOT_SUPPORTED]),
+                     "firms_up": "; ".join(label[g["status"] == CAVEAT])})
     return pd.DataFrame(rows, columns=["send", "unlocks", "firms_up"])
 
 
@@ -444,6 +542,20 @@ class Capability:
 
     def supported(self, analysis: str) -> bool:
         return self.status(analysis) != NOT_SUPPORTED
+
+    def keep(self, analysis: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` when the run supports ``analysis``, else the same columns with no row: a phase
+        passes a refused analysis's result through this, so nothing downstream (plans,
+        recommendations, headlines, deliverables) counts a figure the data cannot carry."""
+        return frame if self.supported(analysis) else frame.iloc[0:0].copy()
+
+    def refuses_table(self, table: str) -> str | None:
+        """The analysis a run table shows (:data:`ANALYSIS_TABLES`) when the run does not support
+        it, else None: a deliverable leaves such a table off its client pages."""
+        for analysis, tables in ANALYSIS_TABLES.items():
+            if table in tables and not self.supported(analysis):
+                return analysis
+        return None
 
     def caveat(self, analysis: str) -> str:
         return "" if self._by is None or analysis not in self._by.index else str(self._by.at[analysis, "caveat"])

@@ -99,8 +99,8 @@ class DeckData:
     # ------------------------------------------------------------------ tables
     def _read(self, name: str, cols: tuple[str, ...]) -> pd.DataFrame | None:
         table_spec(name)  # a name the catalogue does not declare is a bug, not a missing slide
-        if not self.run.has_table(name):
-            return None
+        if not self.run.has_table(name) or self._capability_of().refuses_table(name):
+            return None  # a table of an analysis the run does not support (minimum size) is never shown
         if name not in self._cache or cols:  # the run checks the columns on every read
             self._cache.setdefault(name, self.run.read_table(name, columns=cols))
         return self._cache[name]
@@ -114,6 +114,8 @@ class DeckData:
             The table is not declared, or one of ``cols`` is missing.
         """
         df = self._read(name, cols)
+        if df is None and self.refused(self._capability_of().refuses_table(name) or "", topic=topic):
+            return None
         if df is None:
             when = table_spec(name).written_when
             self.skipped.append((topic, "not produced in this run" + (f": only when {when}" if when else "")))
@@ -172,14 +174,29 @@ class DeckData:
         return kpi_label(kpi)
 
     # ------------------------------------------------------------------ what the data supports
-    def support(self, analysis: str) -> str:
-        """The run's support status of ``analysis`` (table ``analysis_support``: supported,
-        supported_with_caveat or not_supported; supported for a run without the table)."""
+    def _capability_of(self):
         from ...metrics.capability import Capability
 
         if "_capability" not in self.__dict__:
-            self._capability = Capability(self.peek("analysis_support"))
-        return self._capability.status(analysis)
+            t = self.run.read_table("analysis_support") if self.run.has_table("analysis_support") else None
+            self._capability = Capability(t)
+        return self._capability
+
+    def support(self, analysis: str) -> str:
+        """The run's support status of ``analysis`` (table ``analysis_support``: supported,
+        supported_with_caveat or not_supported; supported for a run without the table)."""
+        return self._capability_of().status(analysis)
+
+    def refused(self, analysis: str, *, topic: str) -> bool:
+        """True when the run does not support ``analysis`` (e.g. below its minimum size): the page
+        is left out, listed on the appendix with the reason in client words; the data-request page
+        lists the analysis from ``analysis_support``. False for "" or a supported analysis."""
+        if not analysis or self.supports(analysis):
+            return False
+        why = self._capability_of().caveat(analysis) or "the data cannot support it yet"
+        if (topic, why) not in self.skipped:
+            self.skipped.append((topic, why))
+        return True
 
     def supports(self, analysis: str) -> bool:
         """Whether the run supports ``analysis`` (with or without a caveat)."""

@@ -19,6 +19,8 @@ def _quadrant_colors(d: DeckData, c: SlideCanvas, order: list[str]) -> list[str]
 
 
 def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
+    if d.refused("portfolio_matrix", topic="Portfolio matrix"):
+        return []
     s = d.table("segments", ("account_id", "attractiveness", "relative_strength", "quadrant"), topic="Portfolio matrix")
     if s is None:
         return []
@@ -69,6 +71,8 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
 
 
 def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
+    if d.refused("portfolio_matrix", topic="Segment profiles"):
+        return []
     sp = d.peek("segment_profiles")
     if sp is not None and {"segment", "accounts", "revenue_share"} <= set(sp.columns) and len(sp):
         cols = [("segment", "Segment", "l", lambda v: _text(v, 30)),
@@ -128,6 +132,8 @@ def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
 
 
 def s_key_accounts(d: DeckData) -> list[SlideSpec]:
+    if d.refused("key_account_selection", topic="Key account list"):
+        return []
     s = d.table("segments", ("account_id", "is_key", "revenue_12m"), topic="Key account list")
     if s is None:
         return []
@@ -243,6 +249,8 @@ def s_clv(d: DeckData) -> list[SlideSpec]:
 
 
 def s_stability(d: DeckData) -> list[SlideSpec]:
+    if d.refused("portfolio_matrix", topic="Robustness of assignments"):
+        return []
     s = d.table("segments", ("account_id", "quadrant", "stability"), topic="Robustness of assignments")
     if s is None:
         return []
@@ -357,6 +365,8 @@ def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
 
 def s_programme_size(d: DeckData) -> list[SlideSpec]:
     """Where key-account management fits: live and inactive accounts, the coverage tiers, capacity."""
+    if d.refused("key_account_selection", topic="Key-account programme size"):
+        return []
     z = sizing_values(d)
     if z is None:  # a run from before the sizing rule: nothing to say, nothing skipped
         return []
