@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -636,55 +637,26 @@ class _Checker:
             col = table.column(name)
             parsed = sql_ident(name)
             raw = sql_ident("raw__" + name) if name in raw_kept else None
-            shown = raw or parsed
             zero_date = f"regexp_full_match({raw}, {sql_str(_ZERO_DATE)})" if raw and col.dtype == "date" else "FALSE"
+            checks = [(rule.sql(parsed, col, zero_date), functools.partial(rule.problem, fname, name, client, col))
+                      for rule in row_rules.VALUE_RULES if rule.applies(col)]
             if raw is not None and (fname, client) not in self.mixed:
-                cond = f"{raw} IS NOT NULL AND {parsed} IS NULL AND NOT {zero_date}"
-                n_bad = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
-                if n_bad:
-                    ex = _examples(con, f"SELECT {_with_row(raw)} FROM {stg} WHERE {cond} GROUP BY {raw} "
-                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    kind = {"date": "dates", "bool": "yes/no values"}.get(col.dtype, "numbers")
-                    fix = {"date": f"use ISO dates (YYYY-MM-DD) or set data.{table.name}.date_format, e.g. '%d/%m/%Y'",
-                           "bool": "use yes/no, true/false or 1/0"}.get(
-                        col.dtype, "remove text from the numbers (a currency symbol or code before or after is fine); "
-                                   f"if the file writes decimals with a comma (1.234,50), set data.{table.name}.decimal: ','")
-                    self.add(rule="unparseable", file=fname, column=client, count=int(n_bad),
-                             message=f"{n_bad:,} value{'s' if n_bad != 1 else ''} in {name} cannot be read as {kind}",
-                             examples=ex, fix=fix)
-            if col.dtype == "date" and col.earliest is not None:
-                cond = f"({parsed} < DATE '{col.earliest}' OR {zero_date})"
-                n_early = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
-                if n_early:
-                    ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
-                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    self.r.problems.append(row_rules.implausible_date(fname, name, client, col, n_early, ex))
-            if col.dtype in ("number", "integer"):
-                cond = f"{parsed} IS NOT NULL AND (NOT isfinite({parsed}) OR abs({parsed}) >= {row_rules.MAX_NUMBER!r})"
-                n_huge = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
-                if n_huge:
-                    ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
-                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    self.r.problems.append(row_rules.implausible_number(fname, name, client, n_huge, ex))
-            if col.min is not None or col.max is not None:
-                conds = []
-                if col.min is not None:
-                    conds.append(f"{parsed} < {col.min!r}")
-                if col.max is not None:
-                    conds.append(f"{parsed} > {col.max!r}")
-                cond = f"{parsed} IS NOT NULL AND ({' OR '.join(conds)})"
-                n_out = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
-                if n_out:
-                    ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
-                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    self.r.problems.append(row_rules.out_of_range(fname, name, client, col, n_out, ex))
-            if col.dtype == "integer":
-                cond = f"{parsed} IS NOT NULL AND isfinite({parsed}) AND {parsed} <> round({parsed})"
-                n_frac = con.execute(f"SELECT count(*) FROM {stg} WHERE {cond}").fetchone()[0]
-                if n_frac:
-                    ex = _examples(con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
-                                        f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
-                    self.r.problems.append(row_rules.not_whole(fname, name, client, n_frac, ex))
+                checks.insert(0, (f"{raw} IS NOT NULL AND {parsed} IS NULL AND NOT {zero_date}",
+                                  functools.partial(row_rules.unparseable, fname, table.name, name, client, col)))
+            self.check(stg, raw or parsed, checks)
+
+    def check(self, stg: str, shown: str, checks: list) -> None:
+        """Count the rows of ``stg`` meeting each condition of ``checks`` (one pass), and for each found add
+        ``problem(count, examples)``, the examples the first rows' values of ``shown`` ('row 7: 1e16')."""
+        if not checks:
+            return
+        counts = self.con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for cond, _ in checks)
+                                  + f" FROM {stg}").fetchone()
+        for (cond, problem), n in zip(checks, counts):
+            if n:
+                ex = _examples(self.con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
+                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
+                self.r.problems.append(problem(int(n), ex))
 
     def future_dates(self, table: str, spec: FileSpec, stg: str, col: str) -> str:
         """Errors for dates after today, a warning for dates after the as-of date; returns the keep filter."""

@@ -380,28 +380,16 @@ def _row_rules(ck, t, table: Table, spec: FileSpec, mapped: dict[str, str], key,
         if not _native(dtype, col.dtype):
             continue
         x = t[client]
-        if col.dtype == "date":
+        for rule in row_rules.VALUE_RULES:
+            if rule.applies(col):
+                conds[f"{rule.key}__{name}"] = rule.engine(x, col)
+        if col.dtype == "date" and name == date_col:
             d = x.cast("date")
-            if col.earliest is not None:
-                conds[f"early__{name}"] = d < ibis.date(col.earliest)
-            if name == date_col:
-                conds[f"future__{name}"] = d > ibis.date(today)
-                counts[f"after__{name}"] = ((d > ibis.date(a.as_of_date)) & (d <= ibis.date(today))).ifelse(1, 0).sum()
-                keep = d <= ibis.date(a.as_of_date)
-                if a.history_start:
-                    keep &= d >= ibis.date(a.history_start)
-        elif col.dtype in ("number", "integer"):
-            v = x.cast("float64")
-            conds[f"huge__{name}"] = v.notnull() & (v.isinf() | v.isnan() | (v.abs() >= row_rules.MAX_NUMBER))
-            bounds = []
-            if col.min is not None:
-                bounds.append(v < col.min)
-            if col.max is not None:
-                bounds.append(v > col.max)
-            if bounds:
-                conds[f"range__{name}"] = v.notnull() & ibis.or_(*bounds)
-            if col.dtype == "integer":
-                conds[f"frac__{name}"] = v.notnull() & (v != v.round(0))
+            conds[f"future__{name}"] = d > ibis.date(today)
+            counts[f"after__{name}"] = ((d > ibis.date(a.as_of_date)) & (d <= ibis.date(today))).ifelse(1, 0).sum()
+            keep = d <= ibis.date(a.as_of_date)
+            if a.history_start:
+                keep &= d >= ibis.date(a.history_start)
     for k, c in conds.items():
         counts[k] = c.ifelse(1, 0).sum()
     got = t.aggregate(**counts).to_pyarrow().to_pylist()[0]
@@ -420,18 +408,10 @@ def _row_rules(ck, t, table: Table, spec: FileSpec, mapped: dict[str, str], key,
     for name, client in mapped.items():
         col = table.column(name)
         x = t[client]
-        if got.get(f"early__{name}"):
-            problems.append(row_rules.implausible_date(fname, name, client, col, got[f"early__{name}"],
-                                                       examples(conds[f"early__{name}"], x)))
-        if got.get(f"huge__{name}"):
-            problems.append(row_rules.implausible_number(fname, name, client, got[f"huge__{name}"],
-                                                         examples(conds[f"huge__{name}"], x)))
-        if got.get(f"range__{name}"):
-            problems.append(row_rules.out_of_range(fname, name, client, col, got[f"range__{name}"],
-                                                   examples(conds[f"range__{name}"], x)))
-        if got.get(f"frac__{name}"):
-            problems.append(row_rules.not_whole(fname, name, client, got[f"frac__{name}"],
-                                                examples(conds[f"frac__{name}"], x)))
+        for rule in row_rules.VALUE_RULES:
+            k = f"{rule.key}__{name}"
+            if got.get(k):
+                problems.append(rule.problem(fname, name, client, col, got[k], examples(conds[k], x)))
         if got.get(f"future__{name}"):
             problems.append(row_rules.future_date(fname, table.name, client, today, got[f"future__{name}"],
                                                   examples(conds[f"future__{name}"], x)))
