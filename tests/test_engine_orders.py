@@ -150,3 +150,50 @@ def test_memory_limit_is_set_and_overridable(monkeypatch):
     monkeypatch.setenv("KAM_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(ValueError, match="KAM_DUCKDB_MEMORY_LIMIT"):
         duckdb_connect()
+
+
+# ---------------------------------------------------------------- CLV purchase-day summary
+def _compare_clv(run, relation, *, as_of, time_unit_days=7.0, holdout_weeks=(None, 13, 40)):
+    from kam_analysis.models import clv
+
+    class _Run:  # load_purchase_days reads the run's transactions and its as-of date
+        params = run.params
+
+        @staticmethod
+        def transactions_sql():
+            return relation
+
+    purchases = clv.load_purchase_days(_Run)
+    out = []
+    for weeks in holdout_weeks:
+        cal = None if weeks is None else pd.Timestamp(as_of) - pd.Timedelta(weeks=weeks)
+        old = clv.compute_clv_summary(purchases, observation_end=as_of, calibration_end=cal,
+                                      time_unit_days=time_unit_days)
+        new = clv.compute_clv_summary_from_run(run, observation_end=as_of, calibration_end=cal,
+                                               time_unit_days=time_unit_days, relation=relation)
+        pd.testing.assert_frame_equal(new, old, **CHECK)
+        out.append(new)
+    return out
+
+
+def test_clv_summary_is_identical_on_the_demo(demo_run):
+    as_of = pd.Timestamp(demo_run.params.analysis.as_of_date)
+    full, *_ = _compare_clv(demo_run, demo_run.transactions_sql(), as_of=as_of)
+    assert len(full) > 100 and full["frequency"].gt(3).sum() > 20
+    _compare_clv(demo_run, demo_run.transactions_sql(), as_of=as_of, time_unit_days=1.0, holdout_weeks=(26,))
+
+
+def test_clv_summary_is_identical_on_edge_cases(demo_run, tmp_path):
+    lines = _lines()
+    src = _source(lines, tmp_path, "clv")
+    as_of = pd.Timestamp(demo_run.params.analysis.as_of_date)
+    # the demo's as-of date is after these lines; move them to end just before it
+    shift = as_of - pd.Timestamp("2024-05-31")
+    moved = lines.assign(order_date=lines["order_date"] + shift)
+    rel = _source(moved, tmp_path, "clv_moved").relation
+    full, hold, _ = _compare_clv(demo_run, rel, as_of=as_of, holdout_weeks=(None, 30, 200))
+    s = full.set_index("account_id")
+    # A: positive days 01-10, 06-30, 07-01 (the -5 on 07-03 is a return on its own: no purchase)
+    assert s.at["A", "frequency"] == 2 and s.at["A", "monetary_value"] == pytest.approx((40.0 + 60.35) / 2)
+    assert "C" not in s.index               # only refunds: never a purchase
+    assert src.relation != rel

@@ -34,6 +34,7 @@ __all__ = [
     "compute_holdout_check",
     "compute_clv",
     "load_purchase_days",
+    "compute_clv_summary_from_run",
 ]
 
 
@@ -128,6 +129,65 @@ def compute_clv_summary(purchases: pd.DataFrame, *, observation_end, calibration
     out.index.name = account_col
     out["frequency"] = out["frequency"].astype("int64")
     return out.reset_index()
+
+
+
+def compute_clv_summary_from_run(run, *, observation_end, calibration_end=None, time_unit_days: float = 7.0,
+                                 relation: str | None = None) -> pd.DataFrame:
+    """:func:`compute_clv_summary` of the run's purchase days, aggregated in DuckDB.
+
+    The purchase days of :func:`load_purchase_days` (net revenue per account and day,
+    positive days only, up to the as-of date) never reach pandas: one row per account
+    leaves the engine, with the same columns and definitions as
+    :func:`compute_clv_summary`. Values are summed exactly (DECIMAL) and rounded once, so
+    a total can differ from the pandas sum of rounded day values in its last bits
+    (``tests/test_engine_orders.py`` compares the two). ``relation`` replaces the run's
+    transactions (a DuckDB relation of order lines).
+    """
+    from ..data.prepare import exact_sum
+    from ..metrics.engine import duckdb_connect
+
+    obs_end = pd.Timestamp(observation_end).normalize()
+    cal_end = pd.Timestamp(calibration_end).normalize() if calibration_end is not None else obs_end
+    if cal_end > obs_end:
+        raise CLVFitError(f"calibration end {cal_end.date()} is after observation end {obs_end.date()}; "
+                          "fix: choose a calibration end before the observation end")
+    as_of = pd.Timestamp(run.params.analysis.as_of_date).normalize() if run is not None else obs_end
+    src = relation or run.transactions_sql()
+    cal, obs = f"DATE '{cal_end.date()}'", f"DATE '{obs_end.date()}'"
+    unit = float(time_unit_days)
+    con = duckdb_connect()
+    try:
+        df = con.execute(f"""
+            WITH days AS (SELECT account_id, CAST(order_date AS DATE) AS d, {exact_sum('net_revenue')} AS v
+                          FROM {src} WHERE order_date <= DATE '{as_of.date()}'
+                          GROUP BY ALL HAVING {exact_sum('net_revenue')} > 0),
+            acc AS (SELECT CAST(account_id AS VARCHAR) AS account_id,
+                           count(*) FILTER (WHERE d <= {cal}) - 1 AS frequency,
+                           min(d) AS first_d, max(d) FILTER (WHERE d <= {cal}) AS last_d,
+                           sum(v) FILTER (WHERE d <= {cal}) - arg_min(v, d) AS repeat_total,
+                           count(*) FILTER (WHERE d > {cal}) AS n_hold,
+                           sum(v) FILTER (WHERE d > {cal}) AS v_hold
+                    FROM days WHERE d <= {obs} GROUP BY account_id HAVING min(d) <= {cal})
+            SELECT account_id, CAST(frequency AS BIGINT) AS frequency,
+                   date_diff('day', first_d, last_d) / {unit} AS recency,
+                   date_diff('day', first_d, {cal}) / {unit} AS "T",
+                   CASE WHEN frequency > 0 THEN CAST(repeat_total AS DOUBLE) / frequency ELSE 0.0 END
+                       AS monetary_value,
+                   CAST(n_hold AS BIGINT) AS frequency_holdout,
+                   CASE WHEN n_hold > 0 THEN CAST(v_hold AS DOUBLE) / n_hold ELSE 0.0 END AS monetary_holdout
+            FROM acc ORDER BY account_id""").df()
+    finally:
+        con.close()
+    df["account_id"] = df["account_id"].astype(str)
+    df["frequency"] = df["frequency"].astype("int64")
+    for c in ("recency", "T", "monetary_value", "monetary_holdout"):
+        df[c] = df[c].astype("float64")
+    if calibration_end is None:
+        return df.drop(columns=["frequency_holdout", "monetary_holdout"])
+    df["frequency_holdout"] = df["frequency_holdout"].astype("int64")
+    df["duration_holdout"] = (obs_end - cal_end) / pd.Timedelta(days=time_unit_days)
+    return df
 
 
 def _check_rft(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
