@@ -400,3 +400,43 @@ def test_a_plan_without_key_accounts_still_follows_its_kpis_and_actions(followup
     assert collect_dashboard_data(run)["followup"]["key_accounts"] == []
     page = build_html_dashboard(run).read_text()
     assert 'id="since"' in page and 'id="since-accounts"' not in page
+
+
+def test_next_steps_lead_with_what_changes_without_repeating_its_sentences(followup_run, followup_deck):
+    _, changes_title, changes = _since(followup_deck)[5]
+    (_, title, steps), = [s for s in followup_deck if s[1].startswith(tuple(f"{n} next steps" for n in range(2, 8)))]
+    body = " ".join(steps)
+    assert title.endswith("starting with what changes since the last review: replace 2 lost key accounts")
+    assert body.index("Since the last review: replace 2 lost key accounts") < body.index(
+        "Since the last review: reassign 3 overdue actions")
+    assert "stopped buying" in " ".join(changes) and "stopped buying" not in body  # the sentence stays on its page
+    # retention is re-planned by the follow-up: no second step asks to close its gap
+    assert "Since the last review: re-plan account retention" in body
+    assert "close the gap on account retention" not in body
+
+
+def test_what_changes_now_says_top_n_of_m_when_cut():
+    ka = _tiny().key_accounts.assign(outcome=["lost", "declined"], revenue_now=[0.0, 10_000.0])
+    f = _tiny(key_accounts=ka)
+    every = f.changes()
+    shown, total = f.changes_shown(limit=1)
+    assert total == len(every) == 2 and shown == every[:1]
+    assert f.next_steps() == ["replace 1 lost key account", "re-plan 1 declining key account"]
+
+
+def test_the_changes_page_counts_what_it_leaves_out(followup_run, tmp_path):
+    """Eight changes (a second KPI off track): the page lists seven and its footnote says "top 7 of 8"."""
+    import shutil
+
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.followup import followup, s_since_changes
+    dest = tmp_path / "run"
+    shutil.copytree(followup_run.dir, dest)
+    run = Run(dest, followup_run.params)
+    k = run.read_table("plan_kpis")
+    k.loc[k["kpi"] == "average_order_value", ["actual", "status"]] = [850.0, "off track"]
+    run.write_table("plan_kpis", k)
+    d = DeckData(run)
+    assert len(followup(d).changes()) == 8, [h for h, _ in followup(d).changes()]
+    (spec,) = s_since_changes(d)
+    assert spec.footnote.startswith("The top 7 of 8 changes, most urgent first")

@@ -26,6 +26,8 @@ __all__ = ["ACTION_BUCKETS", "COLUMNS", "FollowUp", "OUTCOMES", "PLAN_TABLES", "
 #: the review phase's follow-up tables; the story needs the key accounts, the rest add to it
 PLAN_TABLES = ("plan_summary", "plan_kpis", "plan_key_accounts", "plan_segments", "plan_migration",
                "plan_coverage", "plan_actions", "plan_recommendations")
+#: the most changes the deck's What-changes-now page lists (more: it says "top 7 of N")
+CHANGES_SHOWN = 7
 #: a committed key account's outcome (review.followup_* thresholds), best first
 OUTCOMES = ("grown", "stable", "declined", "lost")
 #: where a committed action stands, as the client reads it; "not reported" when the returned file
@@ -387,6 +389,26 @@ class FollowUp:
         return text
 
     # ------------------------------------------------------------------ what changes now
+    def _replanned_kpi_rows(self) -> pd.DataFrame | None:
+        """The KPIs "What changes now" re-plans: the two worst off track."""
+        rows = self.kpi_rows()
+        return None if rows is None else rows[rows["status"] == "off track"].head(2)
+
+    def replanned_kpis(self) -> set[str]:
+        """The KPI keys a change re-plans (the deck's next steps do not ask to close their gap again)."""
+        rows = self._replanned_kpi_rows()
+        return set() if rows is None else set(rows["kpi"].astype(str))
+
+    def next_steps(self) -> list[str]:
+        """Each change in its short form, most urgent first ("replace 2 lost key accounts"): the deck's
+        Next steps lead with them, without repeating the sentences of the What-changes-now page."""
+        return [_short(h, self) for h, _ in self.changes()]
+
+    def changes_shown(self, limit: int = CHANGES_SHOWN) -> tuple[list[tuple[str, str]], int]:
+        """(the first ``limit`` changes, how many there are): a page that lists fewer says "top N of M"."""
+        ch = self.changes()
+        return ch[:limit], len(ch)
+
     def changes(self) -> list[tuple[str, str]]:
         """(heading, sentence) per change, derived from the figures above, most urgent first."""
         out: list[tuple[str, str]] = []
@@ -425,9 +447,9 @@ class FollowUp:
             out.append(("Adjust the service of accounts that moved",
                         f"{_plural(mv[2], 'account')} moved from {mv[0]} to {mv[1]}: their playbook follows their "
                         "new segment"))
-        rows = self.kpi_rows()
+        rows = self._replanned_kpi_rows()
         if rows is not None:
-            for _, r in rows[rows["status"] == "off track"].head(2).iterrows():
+            for _, r in rows.iterrows():
                 since = ("unchanged since the plan" if is_num(r["_change"]) and float(r["_change"]) == 0
                          else f"{r['change']} since the plan")
                 out.append((f"Re-plan {_lc(_head(r['label']))}",

@@ -5,13 +5,23 @@ import re
 
 
 from ...data.orders import order_rule_client
-from ...present.formats import fmt_count, fmt_value
+from ...present.formats import fmt_count, fmt_top, fmt_value
 from .._pptx import Box, SlideCanvas
 from ._base import _bullets, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text
 from .context import PHASES
+from .followup import followup
+
+#: the most next steps the page lists (more: its footnote says "top 7 of N")
+STEPS_SHOWN = 7
 
 
 def s_next_steps(d: DeckData) -> list[SlideSpec]:
+    """Numbered next steps: on a follow-up review first what changes since the last review (in
+    short: its page has the sentences), then the consultant's steps, KPI gaps not already
+    re-planned, the top recommendations, phases to complete and data to provide."""
+    f = followup(d)
+    lead = [[("Since the last review: ", True), (_text(x, 160), False)] for x in (f.next_steps() if f else [])]
+    replanned = f.replanned_kpis() if f else set()
     items = [[(_text(x, 200), False)] for x in d.params.engagement.next_steps]
     rec = d.peek("recommendations")
     if rec is not None and {"rank", "recommendation"} <= set(rec.columns):
@@ -29,7 +39,7 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
         items.append([("Data: ", True), ("record the KAM programme start date so its impact can be measured", False)])
     kt = d.peek("kpi_vs_target")
     if kt is not None and {"kpi", "current", "target", "status"} <= set(kt.columns):
-        for _, r in kt[kt["status"].isin(["red", "amber"])].iterrows():
+        for _, r in kt[kt["status"].isin(["red", "amber"]) & ~kt["kpi"].astype(str).isin(replanned)].iterrows():
             u = d.unit_of(r["kpi"])
             items.insert(len(d.params.engagement.next_steps),
                          [("KPI: ", True), (f"close the gap on {_lc_first(d.label_of(r['kpi']))} "
@@ -37,7 +47,9 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
                                             f"{fmt_value(r['target'], u, d.cur)})", False)])
     if not items:
         items.append([("Review: ", True), ("agree the targets and re-run the engagement at the next review date", False)])
-    items = items[:7]
+    items = lead + items
+    total = len(items)
+    items = items[:STEPS_SHOWN]
 
     def draw(c: SlideCanvas):
         box = c.region("Body")
@@ -49,9 +61,13 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
                        color=c.style.text, min_pt=10)
 
     first = _lc_first(items[0][-1][0].rstrip("."))
-    title = (f"{len(items)} next steps, starting with: {first}" if len(items) > 1 else f"Next step: {first}")
-    return [SlideSpec("next", "Title and Content", title[:150],
-                      draw, topic="Next steps", source="KAM analysis: the consultant's next steps and the recommendations",
+    if lead and len(items) > 1:
+        title = f"{len(items)} next steps, starting with what changes since the last review: {first}"
+    else:
+        title = (f"{len(items)} next steps, starting with: {first}" if len(items) > 1 else f"Next step: {first}")
+    foot = f"The {fmt_top(len(items), total)} next steps." if len(items) < total else ""
+    return [SlideSpec("next", "Title and Content", title[:150], draw, topic="Next steps", footnote=foot,
+                      source="KAM analysis: the consultant's next steps and the recommendations",
                       notes="Next steps: the consultant's agreed steps, the top recommendations, phases still to "
                             "complete and the data that would unlock more analysis.")]
 

@@ -305,7 +305,7 @@ def s_since_changes(d: DeckData) -> list[SlideSpec]:
     f = followup(d)
     if f is None:
         return []
-    items = f.changes()[:7]
+    items, total = f.changes_shown()
     if not items:
         items = [("Keep the plan", "every committed key account, KPI and action is where the plan expected it")]
     title = f.changes_headline()
@@ -320,8 +320,10 @@ def s_since_changes(d: DeckData) -> list[SlideSpec]:
                        [[(head + ": ", True), (_text(text, 300), False)]], size=15, anchor="m", color=c.style.text,
                        min_pt=10)
 
+    foot = (f"The {fmt_top(len(items), total)} changes, most urgent first; every one is in the dashboard."
+            if len(items) < total else "")
     return [SlideSpec(SECTION, "Title and Content", title, draw, topic="What changes now",
-                      source=_source(d, f, *PLAN_TABLES),
+                      source=_source(d, f, *PLAN_TABLES), footnote=foot,
                       notes="What changes now is derived from the follow-up figures only: lost and declining key "
                             "accounts, overdue or unreported actions, KPIs off track, the largest segment move and "
                             "coverage not delivered; nothing is added that the data does not show.")]
