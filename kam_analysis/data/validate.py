@@ -6,19 +6,8 @@ problem is a :class:`~kam_analysis.exceptions.Problem` naming the file, the clie
 column, how many rows, a few example values and the fix. Errors stop the run;
 warnings are reported and the run goes on.
 
-Parsing rules (the README documents them for consultants):
-
-* numbers: surrounding currency symbols/codes and spaces are ignored, thousands
-  separators removed (``1,234.50``; with ``decimal: ","`` also ``1.234,50``), and
-  ``(12.00)`` is read as ``-12.00``;
-* dates: ISO ``2024-03-31`` (with or without a time) and compact ``20240331`` always; ``dd/mm/yyyy`` or
-  ``mm/dd/yyyy`` is chosen from the data (a value like ``31/01/2024`` proves day-first)
-  and must be consistent within a column; ``date_format`` in the params overrides;
-* booleans: 1/0, true/false, yes/no, y/n;
-* text: trimmed, control characters removed;
-* everywhere: placeholders such as ``N/A``, ``-``, ``null`` are missing values
-  (:data:`~kam_analysis.data.contract.PLACEHOLDERS`); a totals row is refused; every
-  example value in a message names its row.
+How values are read (numbers, dates, booleans, text, placeholders) is
+:mod:`kam_analysis.data.parsing`; every example value in a message names its row.
 """
 from __future__ import annotations
 
@@ -26,8 +15,6 @@ import dataclasses
 import datetime as dt
 import difflib
 import functools
-import re
-import zoneinfo
 from dataclasses import dataclass, field
 
 import duckdb
@@ -35,13 +22,13 @@ import duckdb
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
 from . import row_rules
-from .contract import CONTRACT, PLACEHOLDERS, TOTAL_LABELS, Column, Table
+from .contract import CONTRACT, TOTAL_LABELS, Column, Table
+from .parsing import (COMMA_GROUPS, DOT_GROUPS, ZERO_DATE, given_sql, is_native, number_parts_sql,
+                      number_sql, number_text_sql, parse_sql)
 from .orders import N_EXAMPLES as _N_EXAMPLES, build_transactions, examples_sql as _examples, id_rows_sql as _id_rows
 from .readers import ROW_COLUMN, connect_duckdb, csv_record_lines, header_key, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
-
-_CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
 @dataclass
@@ -109,145 +96,10 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- SQL pieces
-def _given(expr: str) -> str:
-    """The cell as text, NULL when it is empty or a placeholder such as 'N/A' or '-' (contract.PLACEHOLDERS)."""
-    values = ", ".join(sql_str(p) for p in PLACEHOLDERS)
-    return (f"CASE WHEN lower(trim(CAST({expr} AS VARCHAR))) IN ({values}) THEN NULL "
-            f"ELSE CAST({expr} AS VARCHAR) END")
-
-
-def _text(expr: str) -> str:
-    cleaned = f"trim(regexp_replace(CAST({expr} AS VARCHAR), '{_CONTROL_RE}', '', 'g'))"
-    return f"NULLIF({_given(cleaned)}, '')"
-
-
+# --------------------------------------------------------------------------- messages
 def _with_row(value: str) -> str:
     """SQL of the example 'row <n>: <value>' (the first file row holding the value)."""
     return f"'row ' || min(_row) || ': ' || CAST({value} AS VARCHAR)"
-
-
-# A number as clients write it: optional brackets, sign, currency (code or symbol) before
-# or after, a trailing minus (SAP-style "12.50-"); spaces and apostrophes are removed
-# first, so "EUR 1 234,50" and "1'234.50" reach this pattern as "EUR1234,50" / "1234.50".
-_NUM_PATTERN = (r"^(\(?)([+-]?)([A-Za-z]{0,3}[$€£¥₹]?)([+-]?)([0-9.,]*[0-9][0-9.,]*)"
-                r"([A-Za-z]{0,3}[$€£¥₹]?)(-?)(\)?)$")
-_NUM_PARTS = ["open", "s1", "cur1", "s2", "num", "cur2", "s3", "close"]
-# The digits must be grouped consistently: with decimal "." commas only as thousands
-# separators between groups of three ("1,234.5"), never "1,5" (ambiguous: European decimal).
-_GROUPED = {".": r"^([0-9]{1,3}(,[0-9]{3})+|[0-9]*)(\.[0-9]*)?$",
-            ",": r"^([0-9]{1,3}(\.[0-9]{3})+|[0-9]*)(,[0-9]*)?$"}
-_SCIENTIFIC = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+$"
-# Digits grouped by dots in threes only ("25.000", "1.234.567"): thousands or decimals?
-_DOT_GROUPS = r"^[0-9]{1,3}(\.[0-9]{3})+$"
-_COMMA_GROUPS = r"^[0-9]{1,3}(,[0-9]{3})+$"
-# A spreadsheet's day zero written as a date (1900-01-00, 00/01/1900, 0.1.1900)
-_ZERO_DATE = r"^(1900-0?1-0?0|0?0[/.\-]0?1[/.\-]1900|0?1[/.\-]0?0[/.\-]1900)([ T].*)?$"
-
-
-def _number_text_sql(expr: str) -> str:
-    """The number's text with spaces and apostrophes (thousands separators) removed."""
-    return f"regexp_replace(CAST({expr} AS VARCHAR), '[\\s\u00a0\u202f''’]', '', 'g')"
-
-
-def _number_parts_sql(text: str) -> str:
-    """A struct of the number's parts (see _NUM_PATTERN); computed once per value."""
-    return f"regexp_extract({text}, {sql_str(_NUM_PATTERN)}, {_NUM_PARTS!r})"
-
-
-def _number_sql(expr: str, native_numeric: bool, decimal: str, *, text: str | None = None,
-                parts: str | None = None) -> str:
-    """SQL reading a client number (see the module docstring for the rules); NULL if unreadable.
-
-    ``text`` and ``parts`` may name columns already holding :func:`_number_text_sql` and
-    :func:`_number_parts_sql` of ``expr`` (so the regular expression runs once per value).
-    """
-    if native_numeric:
-        return f"TRY_CAST({expr} AS DOUBLE)"
-    s = text or _number_text_sql(expr)
-    parts = parts or _number_parts_sql(s)
-    core = f"{parts}.num"
-    digits = (f"replace({core}, ',', '')" if decimal == "." else f"replace(replace({core}, '.', ''), ',', '.')")
-    neg = (f"(({parts}.open = '(' AND {parts}.close = ')') OR {parts}.s1 = '-' OR {parts}.s2 = '-' "
-           f"OR {parts}.s3 = '-')")
-    balanced = f"(({parts}.open = '(') = ({parts}.close = ')'))"
-    signs = f"(length({parts}.s1) + length({parts}.s2) + length({parts}.s3) <= 1)"
-    value = (f"CASE WHEN {balanced} AND {signs} AND regexp_full_match({core}, {sql_str(_GROUPED[decimal])}) "
-             f"THEN (CASE WHEN {neg} THEN -1 ELSE 1 END) * TRY_CAST(NULLIF({digits}, '') AS DOUBLE) END")
-    if decimal == ".":
-        value = f"CASE WHEN regexp_full_match({s}, {sql_str(_SCIENTIFIC)}) THEN TRY_CAST({s} AS DOUBLE) ELSE {value} END"
-    return value
-
-
-# Dates with a month name are unambiguous; tried after ISO and the numeric forms.
-_NAMED_MONTH_FORMATS = ["%d-%b-%Y", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%d-%b-%y"]
-
-
-def _date_sql(expr: str, fmt: str | None, slash_order: str) -> str:
-    t = f"trim(CAST({expr} AS VARCHAR))"
-    if fmt:
-        return f"CAST(TRY_STRPTIME({t}, {sql_str(fmt)}) AS DATE)"
-    sep_fmts = ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"] if slash_order == "dmy" else ["%m/%d/%Y", "%m.%d.%Y", "%m-%d-%Y"]
-    parts = [f"TRY_CAST({t} AS DATE)", f"CAST(TRY_CAST({t} AS TIMESTAMP) AS DATE)",
-             f"CAST(TRY_STRPTIME({t}, '%Y/%m/%d') AS DATE)"]
-    parts += [f"CAST(TRY_STRPTIME(split_part({t}, ' ', 1), {sql_str(f)}) AS DATE)" for f in sep_fmts]
-    parts += [f"CAST(TRY_STRPTIME({t}, {sql_str(f)}) AS DATE)" for f in _NAMED_MONTH_FORMATS]
-    # compact dates as POS and ERP systems write them: 20250314 (year 1900-2099 first, so never ddmmyyyy)
-    parts.append(f"CASE WHEN regexp_full_match({t}, '(19|20)[0-9]{{6}}') "
-                 f"THEN CAST(TRY_STRPTIME({t}, '%Y%m%d') AS DATE) END")
-    return f"COALESCE({', '.join(parts)})"
-
-
-def _bool_sql(expr: str) -> str:
-    t = f"lower(trim(CAST({expr} AS VARCHAR)))"
-    return (f"CASE WHEN {t} IN ('1','1.0','true','yes','y','t','x') THEN TRUE "
-            f"WHEN {t} IN ('0','0.0','false','no','n','f') THEN FALSE ELSE NULL END")
-
-
-def _is_native(col: Column, native_type: str) -> bool:
-    """True when the file's own type already is the contract type (Parquet), so parsing cannot fail."""
-    t = native_type.upper()
-    if col.dtype in ("number", "integer"):
-        return any(k in t for k in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL"))
-    if col.dtype == "date":
-        return "DATE" in t or "TIMESTAMP" in t
-    if col.dtype == "bool":
-        return t == "BOOLEAN"
-    return True  # text and ids: trimming cannot fail
-
-
-def _zoned_date_sql(expr: str, zone: str | None) -> str:
-    """The calendar date of a time-zone-aware timestamp on the clock of the zone the file
-    records for it (a fixed offset such as '+02:00' or a zone name); UTC when it records none."""
-    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", zone or "")
-    if m:
-        minutes = (1 if m.group(1) == "+" else -1) * (int(m.group(2)) * 60 + int(m.group(3)))
-        return f"CAST(timezone('UTC', {expr}) + INTERVAL ({minutes}) MINUTE AS DATE)"
-    try:
-        name = str(zoneinfo.ZoneInfo(zone)) if zone else "UTC"
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        name = "UTC"
-    return f"CAST(timezone({sql_str(name)}, {expr}) AS DATE)"
-
-
-def _parse_sql(col: Column, expr: str, native_type: str, spec: FileSpec, slash_order: str,
-               zone: str | None = None) -> str:
-    native = _is_native(col, native_type)
-    if col.dtype in ("id", "text"):
-        return _text(expr)
-    if col.dtype in ("number", "integer"):
-        return _number_sql(expr if native else _given(expr), native, spec.decimal)
-    if col.dtype == "date":
-        if native and "TIME ZONE" in native_type.upper():
-            return _zoned_date_sql(expr, zone)
-        if native:
-            return f"CAST({expr} AS DATE)"
-        return _date_sql(_given(expr), spec.date_format, slash_order)
-    if col.dtype == "bool":
-        if native:
-            return expr
-        return _bool_sql(_given(expr))
-    raise AssertionError(col.dtype)
 
 
 def _delimiter_hint(cols: list[str]) -> str:
@@ -378,18 +230,18 @@ class _Checker:
             expr = sql_ident(client)
             native_type = types.get(client, "VARCHAR")
             slash = self._slash_order(raw_view, client, spec, col) if (
-                col.dtype == "date" and not _is_native(col, native_type)) else "dmy"
-            if col.dtype in ("number", "integer") and not _is_native(col, native_type):
+                col.dtype == "date" and not is_native(col, native_type)) else "dmy"
+            if col.dtype in ("number", "integer") and not is_native(col, native_type):
                 # the number's parts, extracted once in an inner query
-                pre.append(f"{_number_text_sql(_given(expr))} AS __kam_nt{i}")
-                pre.append(f"{_number_parts_sql(f'__kam_nt{i}')} AS __kam_np{i}")
-                parsed_sql = _number_sql(expr, False, spec.decimal, text=f"__kam_nt{i}", parts=f"__kam_np{i}")
+                pre.append(f"{number_text_sql(given_sql(expr))} AS __kam_nt{i}")
+                pre.append(f"{number_parts_sql(f'__kam_nt{i}')} AS __kam_np{i}")
+                parsed_sql = number_sql(expr, False, spec.decimal, text=f"__kam_nt{i}", parts=f"__kam_np{i}")
             else:
-                parsed_sql = _parse_sql(col, expr, native_type, spec, slash, (info.get("timezones") or {}).get(client))
+                parsed_sql = parse_sql(col, expr, native_type, spec, slash, (info.get("timezones") or {}).get(client))
             selects.append(f"{parsed_sql} AS {sql_ident(name)}")
-            if col.dtype not in ("id", "text") and not _is_native(col, native_type):
+            if col.dtype not in ("id", "text") and not is_native(col, native_type):
                 # the text as given, kept only where parsing can fail (for the examples in messages)
-                selects.append(f"NULLIF(trim({_given(expr)}), '') AS {sql_ident('raw__' + name)}")
+                selects.append(f"NULLIF(trim({given_sql(expr)}), '') AS {sql_ident('raw__' + name)}")
                 raw_kept[name] = True
             self_cols.append(name)
         stg = f"stg_{table.name}"
@@ -518,8 +370,8 @@ class _Checker:
             if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
                 continue
             raw = sql_ident("raw__" + name)
-            num = f"({_number_parts_sql(_number_text_sql(raw))}).num"
-            grouped = f"regexp_full_match(n, {sql_str(_DOT_GROUPS)})"
+            num = f"({number_parts_sql(number_text_sql(raw))}).num"
+            grouped = f"regexp_full_match(n, {sql_str(DOT_GROUPS)})"
             n_grouped, n_multi, n_decimal, n_comma = self.con.execute(
                 f"SELECT count(*) FILTER (WHERE {grouped}), "
                 f"count(*) FILTER (WHERE {grouped} AND n LIKE '%.%.%'), "
@@ -528,10 +380,10 @@ class _Checker:
             if not n_grouped or n_decimal or n_comma:
                 continue
             ex = _examples(self.con, f"SELECT {_with_row(raw)} FROM {stg} WHERE regexp_full_match("
-                                     f"{num}, {sql_str(_DOT_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
+                                     f"{num}, {sql_str(DOT_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
                                      f"LIMIT {_N_EXAMPLES}")
             if n_multi:
-                self.con.execute(f"UPDATE {stg} SET {sql_ident(name)} = {_number_sql(raw, False, ',')}")
+                self.con.execute(f"UPDATE {stg} SET {sql_ident(name)} = {number_sql(raw, False, ',')}")
                 self.add(rule="thousands_separator", severity="warning", file=spec.source, column=client,
                          count=int(n_grouped), examples=ex,
                          message=f"The dots in {name} separate thousands (a value has two of them, "
@@ -553,8 +405,8 @@ class _Checker:
             if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
                 continue
             raw = sql_ident("raw__" + name)
-            num = f"({_number_parts_sql(_number_text_sql(raw))}).num"
-            grouped = f"regexp_full_match(n, {sql_str(_COMMA_GROUPS)})"
+            num = f"({number_parts_sql(number_text_sql(raw))}).num"
+            grouped = f"regexp_full_match(n, {sql_str(COMMA_GROUPS)})"
             n_grouped, n_multi, n_other = self.con.execute(
                 f"SELECT count(*) FILTER (WHERE {grouped}), count(*) FILTER (WHERE {grouped} AND n LIKE '%,%,%'), "
                 f"count(*) FILTER (WHERE n LIKE '%.%' OR (n LIKE '%,%' AND NOT {grouped})) "
@@ -562,7 +414,7 @@ class _Checker:
             if not n_grouped or n_multi or n_other:
                 continue
             ex = _examples(self.con, f"SELECT {_with_row(raw)} FROM {stg} WHERE regexp_full_match("
-                                     f"{num}, {sql_str(_COMMA_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
+                                     f"{num}, {sql_str(COMMA_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
                                      f"LIMIT {_N_EXAMPLES}")
             self.add(rule="ambiguous_number", file=spec.source, column=client, count=int(n_grouped),
                      examples=ex,
@@ -637,7 +489,7 @@ class _Checker:
             col = table.column(name)
             parsed = sql_ident(name)
             raw = sql_ident("raw__" + name) if name in raw_kept else None
-            zero_date = f"regexp_full_match({raw}, {sql_str(_ZERO_DATE)})" if raw and col.dtype == "date" else "FALSE"
+            zero_date = f"regexp_full_match({raw}, {sql_str(ZERO_DATE)})" if raw and col.dtype == "date" else "FALSE"
             checks = [(rule.sql(parsed, col, zero_date), functools.partial(rule.problem, fname, name, client, col))
                       for rule in row_rules.VALUE_RULES if rule.applies(col)]
             if raw is not None and (fname, client) not in self.mixed:

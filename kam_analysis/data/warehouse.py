@@ -39,6 +39,7 @@ from ..exceptions import DataValidationError, Problem
 from . import row_rules
 from . import orders as order_rules
 from .contract import CONTRACT, PLACEHOLDERS, Table
+from .parsing import CONTROL_RE
 from .readers import ROW_COLUMN, header_key, sql_ident, sql_str
 
 __all__ = ["connection_url", "connect", "scrub", "stage_warehouse", "name_rows", "engine_aggregates", "KEY_COLUMN",
@@ -517,7 +518,6 @@ def name_rows(con: duckdb.DuckDBPyConnection, problems: list[Problem], source: s
 
 
 # --------------------------------------------------------------------------- aggregation in the engine
-_CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _TRUNCATE = {"month": "M", "quarter": "Q", "year": "Y"}
 
 
@@ -526,7 +526,7 @@ def _clean_text(col, dtype):
     empty or a placeholder ('N/A', '-') read as no value."""
     import ibis
 
-    s = (col if dtype.is_string() else col.cast("string")).re_replace(_CONTROL_RE, "").strip()
+    s = (col if dtype.is_string() else col.cast("string")).re_replace(CONTROL_RE, "").strip()
     return (s.lower().isin([p for p in PLACEHOLDERS if p]) | (s == "")).ifelse(ibis.null("string"), s)
 
 
