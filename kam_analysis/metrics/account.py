@@ -17,11 +17,11 @@ def load_orders(run) -> pd.DataFrame:
     one row per order id, lines (including returns) summed. ``gross_margin`` is NaN
     when the data has no margin or cost.
     """
-    import duckdb
+    from .engine import duckdb_connect
 
     from ..data.prepare import exact_sum
 
-    con = duckdb.connect()
+    con = duckdb_connect()  # memory-capped (KAM_DUCKDB_MEMORY_LIMIT)
     try:
         df = con.execute(
             f"SELECT account_id, order_id, CAST(min(order_date) AS TIMESTAMP) AS order_date, "

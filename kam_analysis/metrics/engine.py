@@ -14,9 +14,11 @@ order frame (:func:`kam_analysis.metrics.compute_account_kpis`,
 Money is summed exactly (DECIMAL, :func:`kam_analysis.data.prepare.exact_sum`) and cast to
 a double once, at the end.
 
-Memory: every connection opened here is capped by ``SET memory_limit`` (default ``2GB``,
-DuckDB spills to a temporary directory beyond it); set the environment variable
-``KAM_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``) to change it.
+Memory: every DuckDB connection a phase kernel opens (:func:`duckdb_connect`: here, in
+``load_orders``, the CLV and churn models and the migration phase) is capped by ``SET
+memory_limit`` (default ``2GB``; beyond it DuckDB spills to ``<tmp>/kam_duckdb``); set the
+environment variable ``KAM_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``) to change it. Without a cap
+DuckDB takes up to 80% of the machine's memory in each kernel.
 """
 from __future__ import annotations
 
@@ -45,6 +47,10 @@ def duckdb_connect():
         con.close()
         raise ValueError(f"KAM_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory size DuckDB understands; "
                          "fix: a size such as 2GB or 1500MB") from exc
+    # spill beyond the cap to the system's temporary directory (not a .tmp folder where the kernel runs)
+    import tempfile
+
+    con.execute(f"SET temp_directory = '{os.path.join(tempfile.gettempdir(), 'kam_duckdb').replace(chr(39), '')}'")
     return con
 
 

@@ -135,14 +135,14 @@ def build_churn_frames(transactions: pd.DataFrame | str, *, cutoffs, horizon_day
     lines fall on several days is summed per cut-off). Returns cut-off day (Timestamp)
     -> frame.
     """
-    import duckdb
+    from ..metrics.engine import duckdb_connect
 
     from ..data.prepare import active_sql, counted_order_sql, exact_sum
 
     cuts = sorted({_day(c) for c in cutoffs})
     cs = [_sql_date(c) for c in cuts]
     ends = [_sql_date(c + pd.Timedelta(days=horizon_days)) for c in cuts]
-    con = duckdb.connect()
+    con = duckdb_connect()  # memory-capped (KAM_DUCKDB_MEMORY_LIMIT)
     try:
         if isinstance(transactions, pd.DataFrame):
             con.register("src_tx", transactions)

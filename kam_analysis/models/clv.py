@@ -49,11 +49,11 @@ def load_purchase_days(run, *, account_col: str = "account_id") -> pd.DataFrame:
     Days whose net value is zero or negative (a return on its own) are not purchases and
     are dropped. Returns ``account_id, order_date, value``.
     """
-    import duckdb
+    from ..metrics.engine import duckdb_connect
 
     from ..data.prepare import exact_sum
 
-    con = duckdb.connect()
+    con = duckdb_connect()  # memory-capped (KAM_DUCKDB_MEMORY_LIMIT)
     try:
         df = con.execute(f"""
             SELECT {account_col} AS account_id, CAST(order_date AS DATE) AS order_date,

@@ -28,11 +28,11 @@ def compute_summary_as_of(run, as_of: dt.date) -> pd.DataFrame:
     the baseline come from :func:`kam_analysis.metrics.compute_account_kpis_as_of`). Accounts
     without an order by ``as_of`` are left out.
     """
-    import duckdb
+    from ..metrics.engine import duckdb_connect
 
     from ..data.prepare import compute_account_summary
 
-    con = duckdb.connect()
+    con = duckdb_connect()  # memory-capped (KAM_DUCKDB_MEMORY_LIMIT)
     try:
         s = compute_account_summary(con, run.params, run.data_dir, as_of=as_of)
     finally:
