@@ -23,7 +23,8 @@ from __future__ import annotations
 from ..exceptions import Problem
 from .readers import header_key
 
-__all__ = ["build_transactions", "order_rule", "order_rule_client", "ORDER_RULE_NO_ID", "examples_sql", "id_rows_sql", "MAX_ORDER_SPAN_DAYS",
+__all__ = ["build_transactions", "order_rule", "order_rule_client", "ORDER_RULE_NO_ID", "examples_sql", "id_rows_sql",
+           "groups_sql", "MAX_ORDER_SPAN_DAYS",
            "SPREAD_ORDER_LINE_SHARE", "N_EXAMPLES"]
 
 N_EXAMPLES = 5
@@ -43,6 +44,15 @@ def id_rows_sql(col: str) -> str:
     return (f"{col} || ' (row' || CASE WHEN count(*) > 1 THEN 's ' ELSE ' ' END "
             f"|| array_to_string(list(_row ORDER BY _row)[1:3], ', ') "
             f"|| CASE WHEN count(*) > 3 THEN ', ...)' ELSE ')' END")
+
+
+def groups_sql(con, stg: str, col: str, having: str, where: str = "TRUE") -> tuple[int, tuple]:
+    """How many values of ``col`` in ``stg`` meet ``having`` (``'count(*) > 1'``: duplicates), and the
+    first few, smallest first, with their rows (``'O1 (rows 2, 5)'``): a table-level rule in one call."""
+    groups = f"FROM {stg} WHERE {col} IS NOT NULL AND {where} GROUP BY {col} HAVING {having}"
+    n = con.execute(f"SELECT count(*) FROM (SELECT {col} {groups})").fetchone()[0]
+    return int(n), (examples_sql(con, f"SELECT {id_rows_sql(col)} {groups} ORDER BY {col} LIMIT {N_EXAMPLES}")
+                    if n else ())
 
 
 #: How orders are counted when the data has no order id (shown in validation's summary and the notes).
@@ -209,13 +219,8 @@ def _order_id_ok(ck, con, spec, stg_t: str, base: str, id_col: str) -> bool:
         ck.r.problems.append(missing_order_id(fname, id_col, n_empty, rows))
         ok = False
     # an order id may hold several lines, but only for one account
-    n_conf = con.execute(
-        f"SELECT count(*) FROM (SELECT order_id FROM {stg_t} WHERE order_id IS NOT NULL "
-        "GROUP BY order_id HAVING count(DISTINCT account_id) > 1)").fetchone()[0]
+    n_conf, ex = groups_sql(con, stg_t, "order_id", "count(DISTINCT account_id) > 1")
     if n_conf:
-        ex = examples_sql(con, f"SELECT {id_rows_sql('order_id')} FROM {stg_t} WHERE order_id IS NOT NULL "
-                               f"GROUP BY order_id HAVING count(DISTINCT account_id) > 1 ORDER BY order_id "
-                               f"LIMIT {N_EXAMPLES}")
         ck.r.problems.append(order_id_of_several_accounts(fname, id_col, n_conf, ex))
         ok = False
     # an order happens on one day: lines a few days apart are tolerated, months apart are not an order

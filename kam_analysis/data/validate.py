@@ -25,7 +25,7 @@ from . import row_rules
 from .contract import CONTRACT, TOTAL_LABELS, Column, Table
 from .parsing import (COMMA_GROUPS, DOT_GROUPS, ZERO_DATE, given_sql, is_native, number_parts_sql,
                       number_sql, number_text_sql, parse_sql)
-from .orders import N_EXAMPLES as _N_EXAMPLES, build_transactions, examples_sql as _examples, id_rows_sql as _id_rows
+from .orders import N_EXAMPLES as _N_EXAMPLES, build_transactions, examples_sql as _examples, groups_sql, id_rows_sql as _id_rows
 from .readers import ROW_COLUMN, connect_duckdb, csv_record_lines, header_key, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
@@ -379,9 +379,7 @@ class _Checker:
                 f"FROM (SELECT {num} AS n FROM {stg} WHERE {raw} IS NOT NULL)").fetchone()
             if not n_grouped or n_decimal or n_comma:
                 continue
-            ex = _examples(self.con, f"SELECT {_with_row(raw)} FROM {stg} WHERE regexp_full_match("
-                                     f"{num}, {sql_str(DOT_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
-                                     f"LIMIT {_N_EXAMPLES}")
+            ex = self.examples(stg, raw, f"regexp_full_match({num}, {sql_str(DOT_GROUPS)})")
             if n_multi:
                 self.con.execute(f"UPDATE {stg} SET {sql_ident(name)} = {number_sql(raw, False, ',')}")
                 self.add(rule="thousands_separator", severity="warning", file=spec.source, column=client,
@@ -413,9 +411,7 @@ class _Checker:
                 f"FROM (SELECT {num} AS n FROM {stg} WHERE {raw} IS NOT NULL)").fetchone()
             if not n_grouped or n_multi or n_other:
                 continue
-            ex = _examples(self.con, f"SELECT {_with_row(raw)} FROM {stg} WHERE regexp_full_match("
-                                     f"{num}, {sql_str(COMMA_GROUPS)}) GROUP BY {raw} ORDER BY min(_row) "
-                                     f"LIMIT {_N_EXAMPLES}")
+            ex = self.examples(stg, raw, f"regexp_full_match({num}, {sql_str(COMMA_GROUPS)})")
             self.add(rule="ambiguous_number", file=spec.source, column=client, count=int(n_grouped),
                      examples=ex,
                      message=f"{n_grouped:,} values of {name} have a comma before exactly three digits (e.g. "
@@ -497,18 +493,23 @@ class _Checker:
                                   functools.partial(row_rules.unparseable, fname, table.name, name, client, col)))
             self.check(stg, raw or parsed, checks)
 
-    def check(self, stg: str, shown: str, checks: list) -> None:
-        """Count the rows of ``stg`` meeting each condition of ``checks`` (one pass), and for each found add
-        ``problem(count, examples)``, the examples the first rows' values of ``shown`` ('row 7: 1e16')."""
+    def check(self, stg: str, shown: str, checks: list, order: str = "min(_row)") -> None:
+        """Count the rows of ``stg`` meeting each condition of ``checks`` (``(condition, problem)`` pairs) in
+        one pass, and for each found add ``problem(count, examples)``: the first few values of ``shown`` by
+        ``order`` with their rows ('row 7: 1e16'); none for a triple ``(condition, problem, False)``."""
         if not checks:
             return
-        counts = self.con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for cond, _ in checks)
+        counts = self.con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {cond})" for cond, *_ in checks)
                                   + f" FROM {stg}").fetchone()
-        for (cond, problem), n in zip(checks, counts):
+        for (cond, problem, *with_examples), n in zip(checks, counts):
             if n:
-                ex = _examples(self.con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
-                                         f"ORDER BY min(_row) LIMIT {_N_EXAMPLES}")
+                ex = self.examples(stg, shown, cond, order) if with_examples in ([], [True]) else ()
                 self.r.problems.append(problem(int(n), ex))
+
+    def examples(self, stg: str, shown: str, cond: str, order: str = "min(_row)") -> tuple:
+        """The first few values of ``shown`` in the rows of ``stg`` meeting ``cond``, with their row ('row 7: x')."""
+        return _examples(self.con, f"SELECT {_with_row(shown)} FROM {stg} WHERE {cond} GROUP BY {shown} "
+                                   f"ORDER BY {order} LIMIT {_N_EXAMPLES}")
 
     def future_dates(self, table: str, spec: FileSpec, stg: str, col: str) -> str:
         """Errors for dates after today, a warning for dates after the as-of date; returns the keep filter."""
@@ -516,15 +517,11 @@ class _Checker:
         today = dt.date.today()
         client = spec.columns.get(col, col)
         c = sql_ident(col)
-        n_future = self.con.execute(f"SELECT count(*) FROM {stg} WHERE {c} > DATE '{today}'").fetchone()[0]
-        if n_future:
-            ex = _examples(self.con, f"SELECT {_with_row(c)} FROM {stg} WHERE {c} > DATE '{today}' GROUP BY {c} "
-                                     f"ORDER BY {c} LIMIT {_N_EXAMPLES}")
-            self.r.problems.append(row_rules.future_date(spec.source, table, client, today, n_future, tuple(ex)))
-        n_after = self.con.execute(
-            f"SELECT count(*) FROM {stg} WHERE {c} > DATE '{as_of}' AND {c} <= DATE '{today}'").fetchone()[0]
-        if n_after:
-            self.r.problems.append(row_rules.after_as_of(spec.source, table, client, as_of, n_after))
+        self.check(stg, c, [(f"{c} > DATE '{today}'",
+                             functools.partial(row_rules.future_date, spec.source, table, client, today)),
+                            (f"{c} > DATE '{as_of}' AND {c} <= DATE '{today}'",
+                             lambda n, ex: row_rules.after_as_of(spec.source, table, client, as_of, n), False)],
+                   order=c)
         keep = f"{c} <= DATE '{as_of}'"
         hs = self.params.analysis.history_start
         if hs:
@@ -600,12 +597,8 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
         stg_a = ck.stage(CONTRACT["accounts"], data.accounts)
         if stg_a:
             spec = data.accounts
-            n_dup = con.execute(
-                f"SELECT count(*) FROM (SELECT account_id FROM {stg_a} "
-                f"WHERE account_id IS NOT NULL GROUP BY account_id HAVING count(*) > 1)").fetchone()[0]
+            n_dup, ex = groups_sql(con, stg_a, "account_id", "count(*) > 1")
             if n_dup:
-                ex = _examples(con, f"SELECT {_id_rows('account_id')} FROM {stg_a} WHERE account_id IS NOT NULL "
-                                    f"GROUP BY account_id HAVING count(*) > 1 ORDER BY account_id LIMIT {_N_EXAMPLES}")
                 ck.add(rule="duplicate_id", file=spec.source, column=spec.columns.get("account_id", "account_id"),
                        count=int(n_dup), examples=ex, message=f"{n_dup:,} account ids appear more than once",
                        fix="the accounts file needs one row per account; remove or merge the duplicates")
@@ -679,12 +672,8 @@ def validate_data(params: Params, con: duckdb.DuckDBPyConnection | None = None) 
         stg_c = ck.stage(CONTRACT["capability"], data.capability)
         if stg_c:
             cols = report.present_columns["capability"]
-            n_dup = con.execute(
-                f"SELECT count(*) FROM (SELECT dimension FROM {stg_c} "
-                "WHERE dimension IS NOT NULL GROUP BY dimension HAVING count(*) > 1)").fetchone()[0]
+            n_dup, ex = groups_sql(con, stg_c, "dimension", "count(*) > 1")
             if n_dup:
-                ex = _examples(con, f"SELECT {_id_rows('dimension')} FROM {stg_c} WHERE dimension IS NOT NULL "
-                                    f"GROUP BY dimension HAVING count(*) > 1 ORDER BY dimension LIMIT {_N_EXAMPLES}")
                 ck.add(rule="duplicate_id", file=data.capability.source,
                        column=data.capability.columns.get("dimension", "dimension"), count=int(n_dup),
                        examples=ex, message=f"{n_dup} capability dimensions appear more than once",
