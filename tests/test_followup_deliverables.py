@@ -440,3 +440,48 @@ def test_the_changes_page_counts_what_it_leaves_out(followup_run, tmp_path):
     assert len(followup(d).changes()) == 8, [h for h, _ in followup(d).changes()]
     (spec,) = s_since_changes(d)
     assert spec.footnote.startswith("The top 7 of 8 changes, most urgent first")
+
+
+# ------------------------------------------------------------------ the KPIs across reviews
+def _history(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    from kam_analysis.metrics import kpi_unit
+    return pd.DataFrame([{"run_id": f"r{d}", "run_date": d, "as_of_date": pd.Timestamp(d), "kpi": k, "label": kpi_label(k),
+                          "value": v, "unit": kpi_unit(k), "current_run": d == "2026-06-30", "superseded": False,
+                          "note": ""} for d, k, v in rows])
+
+
+def test_a_follow_up_with_two_reviews_has_a_kpis_across_reviews_page(followup_run, tmp_path):
+    import shutil
+
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.followup import s_since_history
+    dest = tmp_path / "run"
+    shutil.copytree(followup_run.dir, dest)
+    run = Run(dest, followup_run.params)
+    run.write_table("kpi_history", _history([
+        ("2025-12-31", "revenue_12m", 5.0e6), ("2026-06-30", "revenue_12m", 5.3e6),        # +6%
+        ("2025-12-31", "active_accounts", 400.0), ("2026-06-30", "active_accounts", 460.0),  # +15%: moved most
+        ("2025-12-31", "retention_rate", 0.75), ("2026-06-30", "retention_rate", 0.71)]))  # -4 pts: not comparable
+    (spec,) = s_since_history(DeckData(run))
+    assert spec.title == "Across the 2 reviews, active accounts moved most: 400 to 460 (+15.0%)", spec.title
+    assert "rates in points" in spec.footnote
+    slides = _deck(run)
+    titles = [t for _, t, _ in _since(slides)]
+    assert titles[2] == spec.title  # after the KPIs against target
+    body = " ".join(_since(slides)[2][2])
+    assert "31 Dec 2025" in body and "30 Jun 2026" in body and "-4.0 pts" in body
+    # one review only (a follow-up whose history holds no earlier review): no page
+    run.write_table("kpi_history", _history([("2026-06-30", "revenue_12m", 5.3e6)]))
+    assert s_since_history(DeckData(run)) == []
+
+
+def test_the_kpi_that_moved_most_is_a_level_before_a_rate():
+    from kam_analysis.deliverables._kpi_history import largest_move
+    t = [{"kpi": "revenue_12m", "label": "Revenue", "unit": "currency", "values": [100.0, None, 90.0]},
+         {"kpi": "retention_rate", "label": "Retention", "unit": "share", "values": [0.5, 0.9]},
+         {"kpi": "active_accounts", "label": "Active", "unit": "count", "values": [10.0, 10.5]}]
+    m = largest_move(t)
+    assert (m["kpi"], m["kind"]) == ("revenue_12m", "relative") and m["change"] == pytest.approx(-0.10)
+    m = largest_move([t[1], {**t[2], "values": [10.0, 10.0]}])  # no level moved: the rate, in points
+    assert (m["kpi"], m["kind"]) == ("retention_rate", "points") and m["change"] == pytest.approx(0.4)
+    assert largest_move([{**t[0], "values": [None, 5.0]}]) is None

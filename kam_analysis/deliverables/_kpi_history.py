@@ -10,10 +10,10 @@ import pandas as pd
 
 from ..metrics import kpi_label, kpi_unit
 from ..metrics.definitions import KPI_DEFINITIONS
-from ..present.formats import fmt_date
+from ..present.formats import POINT_UNITS, fmt_date
 from ._kpi_tiles import BASELINE_TILE_KPIS
 
-__all__ = ["HISTORY_KPIS", "SHEET", "history_data", "kpi_history_sheet"]
+__all__ = ["HISTORY_KPIS", "SHEET", "history_data", "kpi_history_sheet", "largest_move"]
 
 #: the KPIs drawn across reviews: the dashboards' headline tiles
 HISTORY_KPIS = BASELINE_TILE_KPIS
@@ -71,6 +71,31 @@ def history_data(run, *, kpis: tuple[str, ...] = HISTORY_KPIS) -> dict:
                             "used an earlier version of the analysis: a KPI's definition may have changed since "
                             "(the KPI dictionary lists each definition).")
     return out
+
+
+def largest_move(table: list[dict]) -> dict | None:
+    """The headline KPI that moved most from the first to the last review that measured it.
+
+    ``table`` is :func:`history_data`'s ``table``. Levels (money, counts) compare by relative
+    change, the largest first; rates and scores (``POINT_UNITS``) change in points, which do
+    not compare with a relative change, so one of them is named only when no level moved.
+    Returns ``kpi, label, unit, first, last, change, kind`` (``relative`` or ``points``), or
+    None when no KPI has two values."""
+    levels, points = [], []
+    for e in table:
+        vals = [v for v in e["values"] if v is not None]
+        if len(vals) < 2:
+            continue
+        first, last = vals[0], vals[-1]
+        if (e.get("unit") or "") in POINT_UNITS:
+            points.append({**e, "first": first, "last": last, "change": last - first, "kind": "points"})
+        elif first:
+            levels.append({**e, "first": first, "last": last, "change": last / first - 1, "kind": "relative"})
+    for group in (levels, points):
+        moved = [m for m in group if m["change"]]
+        if moved:
+            return max(moved, key=lambda m: abs(m["change"]))
+    return None
 
 
 #: the sheet of the KPI dashboard that shows the headline KPIs across reviews

@@ -10,11 +10,13 @@ from __future__ import annotations
 import pandas as pd
 
 from .._pptx import Box, SlideCanvas
-from ...present.formats import excel_number_format, fmt_count, fmt_date, fmt_share, fmt_top
+from ...present.formats import (POINT_UNITS, excel_number_format, fmt_change, fmt_count, fmt_date, fmt_share,
+                                fmt_top, fmt_value)
+from .._kpi_history import history_data, largest_move
 from ...present.theme import tint
 from ..followup_story import (ACTION_BUCKETS, KPI_ROWS, OUTCOMES, PLAN_TABLES, STATUS_RAG, FollowUp, _kpi_sub,
                               load_followup, person, short_name)
-from ._base import _bullets, DeckData, IN, SlideSpec, Source, _takeaway, _text, _tiles
+from ._base import _bullets, DeckData, IN, SlideSpec, Source, _lc_first, _takeaway, _text, _tiles
 
 SECTION = "since"
 KEY_ACCOUNTS_ON_CHART = 12
@@ -129,6 +131,57 @@ def s_since_kpis(d: DeckData) -> list[SlideSpec]:
                       notes="Each KPI is recomputed on the new data with the last review's definition and compared with "
                             "the value at the plan and the committed target; the trajectory compares the share of the "
                             "gap closed with the share of the time elapsed.")]
+
+
+# ------------------------------------------------------------------ 2b the KPIs across every review
+#: the most reviews the page shows as columns (the latest; more: the footnote says so)
+HISTORY_COLUMNS = 6
+
+
+def s_since_history(d: DeckData) -> list[SlideSpec]:
+    """The headline KPIs at every review of the client (``kpi_history``, as both dashboards show
+    them), titled with the KPI that moved most; no page before a second review."""
+    f = followup(d)
+    if f is None or not d.run.has_table("kpi_history"):
+        return []
+    h = history_data(d.run)
+    if h["first_review"] or not h["table"]:
+        return []
+    n = len(h["reviews"])
+    cols = list(range(max(0, n - HISTORY_COLUMNS), n))
+    labels = [h["review_labels"][i] for i in cols]
+    rows = []
+    for e in h["table"]:
+        vals = [v for v in e["values"] if v is not None]
+        change = ""
+        if len(vals) >= 2:
+            change = (fmt_change(vals[-1] - vals[0], e["unit"], d.cur) if (e["unit"] or "") in POINT_UNITS
+                      else fmt_share(vals[-1] / vals[0] - 1, signed=True) if vals[0] else "n/a")
+        rows.append([e["label"]] + [fmt_value(e["values"][i], e["unit"], d.cur) if e["values"][i] is not None
+                                    else "n/a" for i in cols] + [change])
+    mv = largest_move(h["table"])
+    if mv is None:
+        title = f"The headline KPIs held across the {fmt_count(n)} reviews, {h['review_labels'][0]} to {labels[-1]}"
+    else:
+        how = (fmt_change(mv["change"], mv["unit"], d.cur) if mv["kind"] == "points"
+               else fmt_share(mv["change"], signed=True))
+        title = (f"Across the {fmt_count(n)} reviews, {_lc_first(mv['label'])} moved most: "
+                 f"{fmt_value(mv['first'], mv['unit'], d.cur)} to {fmt_value(mv['last'], mv['unit'], d.cur)} ({how})")
+    header = ["KPI", *labels, "Change"]
+
+    def draw(c: SlideCanvas):
+        c.table(c.region("Table"), header, rows, widths=[2.2] + [1.1] * len(labels) + [1.1],
+                align=["l"] + ["r"] * (len(labels) + 1), bold_cols=[0], max_pt=14)
+
+    foot = ("Each KPI as that review measured it: all accounts, last 12 months to the review's date. Change: first "
+            "to last review, rates in points, money and counts relative; moved most compares relative changes.")
+    if len(cols) < n:
+        foot += f" The last {fmt_count(len(cols))} of {fmt_count(n)} reviews; every one is in the dashboards."
+    foot += "".join(" " + x for x in h["notes"])
+    return [SlideSpec(SECTION, "Table", title, draw, topic="KPIs across reviews",
+                      source=_source(d, f, "kpi_history"), footnote=foot,
+                      notes="The headline KPIs of every successful review of this client, read from each review's own "
+                            "results (the run history), so a value is what that review reported.")]
 
 
 # ------------------------------------------------------------------ 3 key accounts
@@ -329,5 +382,5 @@ def s_since_changes(d: DeckData) -> list[SlideSpec]:
                             "coverage not delivered; nothing is added that the data does not show.")]
 
 
-FOLLOWUP_STORY = [s_since_plan, s_since_kpis, s_since_key_accounts, s_since_actions, s_since_migration,
+FOLLOWUP_STORY = [s_since_plan, s_since_kpis, s_since_history, s_since_key_accounts, s_since_actions, s_since_migration,
                   s_since_changes]
