@@ -92,7 +92,8 @@ def render(res: dict) -> str:
     lines = [f"{SECTION_START}assessment_orders -->", "",
              "## The assessment's orders and CLV's purchase days: pandas frame against DuckDB (issue 15)", "",
              f"Measured {res['when']} with `python benchmarks/assessment_orders.py --orders {res['orders']}` "
-             f"({res.get('rows', '?'):,} order lines; each path in a fresh process). **Machine:** {m}. "
+             f"({res.get('rows', '?'):,} order lines of a large demo client; each path in a fresh process; the DuckDB "
+             f"paths under the kernels' memory cap, {res.get('memory_limit', '2GB')}). **Machine:** {m}. "
              f"**Load average** (1, 5, 15 min): {res['load_before']} before, {res['load_after']} after — "
              "the 2 cores were shared with other agents, so wall times are inflated; CPU seconds (DuckDB's threads "
              "included) and peak memory are the comparable figures.", "",
@@ -143,7 +144,8 @@ def main(argv=None) -> int:
            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical cores, "
                       f"{platform.platform()}; Python {platform.python_version()}",
-           "load_before": ", ".join(f"{x:.1f}" for x in os.getloadavg())}
+           "load_before": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+           "memory_limit": os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", "2GB")}
     for mode in args.only:
         out = subprocess.run([sys.executable, __file__, "--orders", str(args.orders), "--child", mode],
                              capture_output=True, text=True)
