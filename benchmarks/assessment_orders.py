@@ -112,7 +112,7 @@ def render(res: dict) -> str:
                      f"{r['rss_after_imports_gib']:.2f} GiB | "
                      + ", ".join(f"{k} {r[k]:,.0f}" if isinstance(r[k], (int, float)) else f"{k} {r[k]}"
                                  for k in keys) + " |")
-    lines += ["", SECTION_END]
+    lines += [""] + [f"{n}" for n in res.get("notes", [])] + (["" ] if res.get("notes") else []) + [SECTION_END]
     return "\n".join(lines)
 
 

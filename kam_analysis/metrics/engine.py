@@ -23,7 +23,7 @@ DuckDB takes up to 80% of the machine's memory in each kernel.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -69,6 +69,8 @@ class OrderSource:
 
     relation: str
     until: pd.Timestamp | None = None
+    #: facts learnt by one pass and reused by the next (the earliest orders); not copied by up_to
+    _facts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_run(cls, run) -> "OrderSource":
@@ -127,6 +129,9 @@ class OrderSource:
             FROM orders GROUP BY account_id ORDER BY account_id""")
         info = {"has_margin": bool(per["n_margin"].sum() > 0) if len(per) else False,
                 "data_start": per["first_any"].min() if len(per) else None, "n": int(per["n"].sum()) if len(per) else 0}
+        first = per["first_order_date"].min() if len(per) else None
+        self._facts["date_range"] = (pd.Timestamp(info["data_start"]) if info["data_start"] is not None else None,
+                                     pd.Timestamp(first) if first is not None and pd.notna(first) else None)
         per = per.drop(columns=["n_margin", "first_any", "n"]).set_index("account_id")
         per.index.name = account_col
         return per, info
@@ -157,6 +162,8 @@ class OrderSource:
 
     def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """The earliest order and the earliest counted order (None without orders)."""
+        if "date_range" in self._facts:  # learnt by account_aggregates: no second pass over the lines
+            return self._facts["date_range"]
         r = self.query(f"SELECT min(d) AS a, min(d) FILTER (WHERE {counted_order_sql('rev')}) AS c FROM orders")
         a, c = r.iloc[0]["a"], r.iloc[0]["c"]
         return (pd.Timestamp(a) if pd.notna(a) else None, pd.Timestamp(c) if pd.notna(c) else None)
@@ -180,10 +187,8 @@ class OrderSource:
             SELECT c, k, count(DISTINCT account_id) FILTER (WHERE {pos}) AS act,
                    CAST(sum(rev) AS DOUBLE) AS rev, max(d) AS last_d, arg_max(p, d) AS last_p, min(p) AS first_p
             FROM kept GROUP BY c, k ORDER BY c, k""")
-        size = self.query(f"""
-            SELECT c, count(*) AS n FROM (SELECT account_id,
-                   min(CAST(floor(((year(d) - 1970) * 12 + month(d) - 1) / {int(step)}) AS BIGINT)) AS c
-                   FROM orders WHERE {pos} GROUP BY account_id) GROUP BY c ORDER BY c""")
+        # a cohort's accounts are those with a counted order in its first period: the cell k = 0
+        size = cells[cells["k"] == 0][["c", "act"]].rename(columns={"act": "n"})
         key = pd.MultiIndex.from_arrays([cells["c"].astype("int64"), cells["k"].astype("int64")])
         last_p = last_period
         if last_p is None and len(cells):
