@@ -21,10 +21,9 @@ import duckdb
 
 from ..config import FileSpec, Params
 from ..exceptions import DataValidationError, Problem
-from . import row_rules
-from .contract import CONTRACT, TOTAL_LABELS, Column, Table
-from .parsing import (COMMA_GROUPS, DOT_GROUPS, ZERO_DATE, given_sql, is_native, number_parts_sql,
-                      number_sql, number_text_sql, parse_sql)
+from . import formats, row_rules
+from .contract import CONTRACT, TOTAL_LABELS, Table
+from .parsing import ZERO_DATE, given_sql, is_native, number_parts_sql, number_sql, number_text_sql, parse_sql
 from .orders import N_EXAMPLES as _N_EXAMPLES, build_transactions, examples_sql as _examples, groups_sql, id_rows_sql as _id_rows
 from .readers import ROW_COLUMN, connect_duckdb, csv_record_lines, header_key, read_raw, sql_ident, sql_str
 
@@ -229,7 +228,7 @@ class _Checker:
             col = table.column(name)
             expr = sql_ident(client)
             native_type = types.get(client, "VARCHAR")
-            slash = self._slash_order(raw_view, client, spec, col) if (
+            slash = formats.slash_order(self, raw_view, client, spec, col) if (
                 col.dtype == "date" and not is_native(col, native_type)) else "dmy"
             if col.dtype in ("number", "integer") and not is_native(col, native_type):
                 # the number's parts, extracted once in an inner query
@@ -269,42 +268,6 @@ class _Checker:
         self._name_rows(stg, mapped, raw_kept, n_before)
         self._parse_failures(table, spec, stg, mapped, raw_kept)
         return stg
-
-    def _slash_order(self, view: str, client: str, spec: FileSpec, col: Column) -> str:
-        """``"dmy"`` or ``"mdy"`` for numeric dates like 05/03/2024, decided from the whole column."""
-        if spec.date_format:
-            return "dmy"
-        t = f"trim(CAST({sql_ident(client)} AS VARCHAR))"
-        pat = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})"
-        d1 = f"TRY_CAST(regexp_extract({t}, '{pat}', 1) AS INT)"
-        d2 = f"TRY_CAST(regexp_extract({t}, '{pat}', 2) AS INT)"
-        # evidence for an order = a date valid under that reading only (day 13-31, month 1-12);
-        # a value valid under neither (31-31-2024) is evidence of nothing: it is reported as
-        # unparseable by the parsing rule, not as a second date format
-        day_ev = f"({d1} BETWEEN 13 AND 31 AND {d2} BETWEEN 1 AND 12)"
-        month_ev = f"({d2} BETWEEN 13 AND 31 AND {d1} BETWEEN 1 AND 12)"
-        either = f"({d1} BETWEEN 1 AND 12 AND {d2} BETWEEN 1 AND 12 AND {d1} <> {d2})"
-        q = (f"SELECT count(*) FILTER (WHERE {day_ev}), count(*) FILTER (WHERE {month_ev}), "
-             f"min({t}) FILTER (WHERE {day_ev}), min({t}) FILTER (WHERE {month_ev}), "
-             f"count(*) FILTER (WHERE {either}), min({t}) FILTER (WHERE {either}) "
-             f"FROM {sql_ident(view)}")
-        day_first, month_first, ex_d, ex_m, n_ambiguous, ex_a = self.con.execute(q).fetchone()
-        table = next((k for k in ("transactions", "accounts", "surveys", "capability")
-                      if getattr(self.params.data, k) is spec), "<table>")
-        if day_first and month_first:
-            self.mixed.add((spec.source, client))
-            self.add(rule="mixed_date_formats", file=spec.source, column=client,
-                     message="Dates mix day-first and month-first formats", count=int(day_first + month_first),
-                     examples=(ex_d, ex_m),
-                     fix="export dates as ISO (YYYY-MM-DD), or split the file by format; "
-                         f"set data.{table}.date_format if every date has one format")
-        elif n_ambiguous and not day_first and not month_first:
-            self.add(rule="ambiguous_dates", severity="warning", file=spec.source, column=client,
-                     count=int(n_ambiguous), examples=(ex_a,),
-                     message="No date in the column shows whether it is day-first or month-first; "
-                             "read as day-first (dd/mm/yyyy)",
-                     fix=f"if the dates are month-first, set data.{table}.date_format: '%m/%d/%Y'")
-        return "mdy" if month_first and not day_first else "dmy"
 
     def _file_lines(self, stg: str, spec: FileSpec, info: dict, n_rows: int) -> None:
         """Renumber ``_row`` as the file's lines when blank lines or quoted line breaks shift them."""
@@ -351,74 +314,6 @@ class _Checker:
                          fix="rename all but one of them in the file so every column name is unique (or delete the "
                              f"copies), then map the right one: data.{table.name}.columns.{c.name}: \"<its name>\"")
         return found
-
-    def _ambiguous_thousands(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
-                             raw_kept: dict[str, bool]) -> None:
-        """Numbers whose dots could be thousands separators or decimal points ('25.000').
-
-        Only when ``decimal`` is not set: a value with two dots (1.234.567) proves the dots
-        separate thousands and the column is read so (with a warning); otherwise the file is
-        refused with the setting that decides. In a semicolon-separated file, where the comma
-        is the usual decimal mark, '25,000' is refused the same way unless a value with two
-        commas (1,234,567) shows they separate thousands.
-        """
-        if "decimal" in spec.model_fields_set:
-            return
-        if self.delimiter == ";":
-            self._ambiguous_commas(table, spec, stg, mapped, raw_kept)
-        for name, client in mapped.items():
-            if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
-                continue
-            raw = sql_ident("raw__" + name)
-            num = f"({number_parts_sql(number_text_sql(raw))}).num"
-            grouped = f"regexp_full_match(n, {sql_str(DOT_GROUPS)})"
-            n_grouped, n_multi, n_decimal, n_comma = self.con.execute(
-                f"SELECT count(*) FILTER (WHERE {grouped}), "
-                f"count(*) FILTER (WHERE {grouped} AND n LIKE '%.%.%'), "
-                f"count(*) FILTER (WHERE n LIKE '%.%' AND NOT {grouped}), count(*) FILTER (WHERE n LIKE '%,%') "
-                f"FROM (SELECT {num} AS n FROM {stg} WHERE {raw} IS NOT NULL)").fetchone()
-            if not n_grouped or n_decimal or n_comma:
-                continue
-            ex = self.examples(stg, raw, f"regexp_full_match({num}, {sql_str(DOT_GROUPS)})")
-            if n_multi:
-                self.con.execute(f"UPDATE {stg} SET {sql_ident(name)} = {number_sql(raw, False, ',')}")
-                self.add(rule="thousands_separator", severity="warning", file=spec.source, column=client,
-                         count=int(n_grouped), examples=ex,
-                         message=f"The dots in {name} separate thousands (a value has two of them, "
-                                 "and none has decimals), so 25.000 is read as twenty-five thousand",
-                         fix=f"nothing to do if that is right; otherwise set data.{table.name}.decimal: '.'")
-            else:
-                self.add(rule="ambiguous_number", file=spec.source, column=client, count=int(n_grouped),
-                         examples=ex,
-                         message=f"{n_grouped:,} values of {name} have a dot before exactly three digits "
-                                 "(e.g. 25.000), which may be a thousands separator (25,000) or a decimal "
-                                 "point (25.0); nothing in the column decides",
-                         fix=f"set data.{table.name}.decimal: ',' if the dot separates thousands (European "
-                             f"style, 25.000 = twenty-five thousand), or data.{table.name}.decimal: '.' if it is "
-                             "a decimal point")
-
-    def _ambiguous_commas(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
-                          raw_kept: dict[str, bool]) -> None:
-        for name, client in mapped.items():
-            if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
-                continue
-            raw = sql_ident("raw__" + name)
-            num = f"({number_parts_sql(number_text_sql(raw))}).num"
-            grouped = f"regexp_full_match(n, {sql_str(COMMA_GROUPS)})"
-            n_grouped, n_multi, n_other = self.con.execute(
-                f"SELECT count(*) FILTER (WHERE {grouped}), count(*) FILTER (WHERE {grouped} AND n LIKE '%,%,%'), "
-                f"count(*) FILTER (WHERE n LIKE '%.%' OR (n LIKE '%,%' AND NOT {grouped})) "
-                f"FROM (SELECT {num} AS n FROM {stg} WHERE {raw} IS NOT NULL)").fetchone()
-            if not n_grouped or n_multi or n_other:
-                continue
-            ex = self.examples(stg, raw, f"regexp_full_match({num}, {sql_str(COMMA_GROUPS)})")
-            self.add(rule="ambiguous_number", file=spec.source, column=client, count=int(n_grouped),
-                     examples=ex,
-                     message=f"{n_grouped:,} values of {name} have a comma before exactly three digits (e.g. "
-                             "25,000) in a semicolon-separated file, where the comma is usually the decimal mark: "
-                             "25,000 may be twenty-five thousand or 25.0; nothing in the column decides",
-                     fix=f"set data.{table.name}.decimal: '.' if the comma separates thousands, or "
-                         f"data.{table.name}.decimal: ',' if it is the decimal mark")
 
     def _totals_rows(self, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
                      raw_kept: dict[str, bool]) -> None:
@@ -467,7 +362,7 @@ class _Checker:
                         raw_kept: dict[str, bool]) -> None:
         con, fname = self.con, spec.source
         self._totals_rows(table, spec, stg, mapped, raw_kept)
-        self._ambiguous_thousands(table, spec, stg, mapped, raw_kept)
+        formats.ambiguous_numbers(self, table, spec, stg, mapped, raw_kept)
         # one problem for rows missing required values (a footer or blank row misses several)
         missing = {name: (f"{sql_ident('raw__' + name)} IS NULL" if name in raw_kept else f"{sql_ident(name)} IS NULL")
                    for name in mapped if table.column(name).required}
