@@ -214,8 +214,8 @@ def test_a_lost_account_shows_its_last_order_beside_its_revenue(followup_run, fo
     from kam_analysis.deliverables._plan_sheet import plan_sheet
     key = followup_run.planted["key"]
     body = " ".join(_since(followup_deck)[2][2])
-    assert f"Dupont SA ({key[8]}) (last order 14 Feb 2026)" in body
-    assert "(last order 20 Dec 2025)" in body
+    assert f"Dupont SA ({key[8]}), last order 14 Feb 2026" in body
+    assert ", last order 20 Dec 2025" in body
     assert body.count("last order") == 2  # only the lost accounts: a grown one's date says nothing
     rows = collect_dashboard_data(followup_run)["followup"]["key_accounts"]
     assert sorted(r["last_order"] for r in rows if r["last_order"]) == ["last order 14 Feb 2026",
@@ -411,8 +411,17 @@ def test_next_steps_lead_with_what_changes_without_repeating_its_sentences(follo
         "Since the last review: reassign 3 overdue actions")
     assert "stopped buying" in " ".join(changes) and "stopped buying" not in body  # the sentence stays on its page
     # retention is re-planned by the follow-up: no second step asks to close its gap
-    assert "Since the last review: re-plan account retention" in body
+    assert body.count("Since the last review:") == 3  # the three most urgent; the page has them all
+    # retention is re-planned by the follow-up: no step asks to close its gap again
     assert "close the gap on account retention" not in body
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.closing import s_next_steps
+    from kam_analysis.deliverables.deck_story.followup import followup
+    d = DeckData(followup_run)
+    (spec,) = s_next_steps(d)
+    n = len(followup(d).changes())
+    assert n > 3
+    assert f"The top 3 of {n} changes since the last review lead; What changes now lists every one." in spec.footnote
 
 
 def test_what_changes_now_says_top_n_of_m_when_cut():

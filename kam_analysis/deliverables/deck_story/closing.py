@@ -13,6 +13,8 @@ from .followup import followup
 
 #: the most next steps the page lists (more: its footnote says "top 7 of N")
 STEPS_SHOWN = 7
+#: the follow-up's most urgent changes that lead the next steps (all of them are on What changes now)
+FOLLOWUP_STEPS = 3
 
 
 def s_next_steps(d: DeckData) -> list[SlideSpec]:
@@ -20,7 +22,8 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
     short: its page has the sentences), then the consultant's steps, KPI gaps not already
     re-planned, the top recommendations, phases to complete and data to provide."""
     f = followup(d)
-    lead = [[("Since the last review: ", True), (_text(x, 160), False)] for x in (f.next_steps() if f else [])]
+    lead = [[("Since the last review: ", True), (_text(x, 160), False)]
+            for x in (f.next_steps() if f else [])[:FOLLOWUP_STEPS]]
     replanned = f.replanned_kpis() if f else set()
     items = [[(_text(x, 200), False)] for x in d.params.engagement.next_steps]
     rec = d.peek("recommendations")
@@ -66,6 +69,9 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
     else:
         title = (f"{len(items)} next steps, starting with: {first}" if len(items) > 1 else f"Next step: {first}")
     foot = f"The {fmt_top(len(items), total)} next steps." if len(items) < total else ""
+    if f is not None and len(f.next_steps()) > len(lead):
+        foot = (foot + " " if foot else "") + (f"The {fmt_top(len(lead), len(f.next_steps()))} changes since the "
+                                               "last review lead; What changes now lists every one.")
     return [SlideSpec("next", "Title and Content", title[:150], draw, topic="Next steps", footnote=foot,
                       source="KAM analysis: the consultant's next steps and the recommendations",
                       notes="Next steps: the consultant's agreed steps, the top recommendations, phases still to "

@@ -156,7 +156,7 @@ def s_since_history(d: DeckData) -> list[SlideSpec]:
         change = ""
         if len(vals) >= 2:
             change = (fmt_change(vals[-1] - vals[0], e["unit"], d.cur) if (e["unit"] or "") in POINT_UNITS
-                      else fmt_share(vals[-1] / vals[0] - 1, signed=True) if vals[0] else "n/a")
+                      else fmt_share(round(vals[-1] / vals[0] - 1, 3) + 0.0, signed=True) if vals[0] else "n/a")
         rows.append([e["label"]] + [fmt_value(e["values"][i], e["unit"], d.cur) if e["values"][i] is not None
                                     else "n/a" for i in cols] + [change])
     mv = largest_move(h["table"])
@@ -204,9 +204,10 @@ def s_since_key_accounts(d: DeckData) -> list[SlideSpec]:
         t0, t1 = g["revenue_plan"].sum(), g["revenue_now"].sum()
         line = [(f"{_cap(o)} ({fmt_count(len(g))}): ", True), (f"{f.money(t0)} then, {f.money(t1)} now", False)]
         if o in ("lost", "declined"):
-            named = [short_name(r["name"], 40) + (f" ({f.last_order_text(r)})" if f.last_order_text(r) else "")
+            named = [short_name(r["name"], 40) + (f", {f.last_order_text(r)}" if f.last_order_text(r) else "")
                      for _, r in g.head(3).iterrows()]
-            line.append(("; " + ", ".join(named) + (" and others" if len(g) > 3 else ""), False))
+            sep = "; " if any(f.last_order_text(r) for _, r in g.head(3).iterrows()) else ", "
+            line.append(("; " + sep.join(named) + (" and others" if len(g) > 3 else ""), False))
         take.append(line)
     for head, text in (("Still key: ", f.still_key_text()), ("Cross-sell: ", f.whitespace_text())):
         if text:
