@@ -150,11 +150,11 @@ def _gap(segment, kpi, value):
 def test_recommendation_ids_follow_what_a_recommendation_is_about_not_its_rank():
     """A returned status must stay on its recommendation next quarter, when ranks have changed."""
     q1 = recommendations.compute_recommendations(
-        _gap("Strategic", "retention_rate", 900.0), _gap("Strategic", "avg_order_value", 500.0),
+        _gap("Strategic", "retention_rate", 900.0), _gap("Strategic", "average_order_value", 500.0),
         pd.DataFrame([{"rule": "whitespace", "segment": "", "recommendation": "cross-sell", "evidence": "w",
                        "value": 100.0}]))
     q2 = recommendations.compute_recommendations(  # next quarter: the order flipped, one new finding
-        _gap("Strategic", "retention_rate", 50.0), _gap("Strategic", "avg_order_value", 500.0),
+        _gap("Strategic", "retention_rate", 50.0), _gap("Strategic", "average_order_value", 500.0),
         pd.DataFrame([{"rule": "whitespace", "segment": "", "recommendation": "cross-sell", "evidence": "w",
                        "value": 800.0}]),
         pd.DataFrame([{"rule": "stalled_playbook", "segment": "Develop / grow", "kpi": "revenue_12m",
@@ -162,11 +162,12 @@ def test_recommendation_ids_follow_what_a_recommendation_is_about_not_its_rank()
     id1 = dict(zip(q1["recommendation"], q1["recommendation_id"]))
     id2 = dict(zip(q2["recommendation"], q2["recommendation_id"]))
     assert id1 == {"Lift retention_rate in Strategic": "REC-retention-strategic",
-                   "Lift avg_order_value in Strategic": "REC-order-value-strategic", "cross-sell": "REC-whitespace"}
+                   "Lift average_order_value in Strategic": "REC-order-value-strategic", "cross-sell": "REC-whitespace"}
     assert q1["rank"].tolist() != q2.set_index("recommendation").loc[q1["recommendation"], "rank"].tolist()
     assert all(id2[k] == v for k, v in id1.items())  # same finding, same id, whatever its rank
     assert id2["revisit"] == "REC-playbook-develop-grow"
-    assert q2["kpi"].tolist()[:2] == ["", "avg_order_value"]  # the KPI is kept in the table
+    assert recommendations.recommendation_id("segment_target_gap", "Status", "revenue_growth_yoy") == "REC-growth-status"
+    assert q2["kpi"].tolist()[:2] == ["", "average_order_value"]  # the KPI is kept in the table
 
 
 def test_recommendation_ids_are_unique_within_a_run_and_derivable_for_old_runs():

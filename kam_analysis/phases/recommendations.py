@@ -305,7 +305,7 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
 _RULE_WORDS = {"segment_target_gap": "target-gap", "stalled_playbook": "playbook", "uncovered_high_risk": "uncovered-risk",
                "whitespace": "whitespace"}
 _KPI_WORDS = {"retention_rate": "retention", "churn_rate": "churn", "repeat_purchase_rate": "repeat-purchase",
-              "avg_order_value": "order-value"}
+              "average_order_value": "order-value", "revenue_growth_yoy": "growth", "revenue_12m": "revenue"}
 
 
 def _slug(text, limit: int = 24) -> str:
