@@ -193,3 +193,8 @@ def test_each_recommendation_has_an_owner_and_a_due_date_from_its_rule():
     assert r.loc["uncovered_high_risk", "due_date"] == pd.Timestamp("2026-01-31")
     assert r.loc["whitespace", "due_date"] == pd.Timestamp("2026-04-01")
     assert "owner" not in compute_recommendations(a).columns  # no plan date, no made-up dates
+
+
+def test_the_id_words_name_kpis_of_the_dictionary():
+    from kam_analysis.metrics.definitions import KPI_DEFINITIONS
+    assert set(recommendations._KPI_WORDS) <= set(KPI_DEFINITIONS)
