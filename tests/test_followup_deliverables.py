@@ -494,3 +494,9 @@ def test_the_kpi_that_moved_most_is_a_level_before_a_rate():
     m = largest_move([t[1], {**t[2], "values": [10.0, 10.0]}])  # no level moved: the rate, in points
     assert (m["kpi"], m["kind"]) == ("retention_rate", "points") and m["change"] == pytest.approx(0.4)
     assert largest_move([{**t[0], "values": [None, 5.0]}]) is None
+
+
+def test_a_change_that_rounds_to_nothing_has_no_minus_sign():
+    from kam_analysis.deliverables.followup_story import _kpi_change
+    assert _kpi_change({"change": -0.00004, "change_kind": "relative"}, "currency", "EUR") == "+0.0%"
+    assert _kpi_change({"change": -0.0006, "change_kind": "relative"}, "currency", "EUR") == "-0.1%"

@@ -570,7 +570,7 @@ def _kpi_change(r, unit: str | None, currency: str) -> str:
     if not is_num(v):
         return "n/a"
     if str(r.get("change_kind") or "") == "relative":
-        return fmt_share(v, signed=True)
+        return fmt_share(round(float(v), 3) + 0.0, signed=True)  # no "-0.0%" for a change that rounds to nothing
     return fmt_change(v, unit, currency)
 
 
