@@ -723,6 +723,34 @@ def _name_final_folder(work: Path, final: Path) -> None:
             pass
 
 
+#: the kernel-wide BLAS limit (kept referenced: threadpoolctl restores the original limits when it is collected)
+_BLAS_LIMIT = None
+
+
+def limit_blas_threads() -> int | None:
+    """One BLAS thread for the whole kernel (``KAM_BLAS_THREADS``, default 1; 0 leaves BLAS alone).
+
+    The models' linear algebra is small or tall-and-narrow (CLV fits, k-means, logistic
+    regressions, programme-impact regressions); on a shared 2-core machine OpenBLAS's
+    threads hand work back and forth and cost more than they save: the segmentation of a
+    300-account client took 0.40-0.48 s of CPU with the default threads and 0.29-0.31 s with
+    one (benchmarks/results.md). Returns the limit applied, or None.
+    """
+    global _BLAS_LIMIT
+    raw = os.environ.get("KAM_BLAS_THREADS", "1").strip() or "1"
+    try:
+        n = int(raw)
+    except ValueError:
+        raise RunError(f"KAM_BLAS_THREADS={raw!r} is not a whole number; fix: 1 (the default), "
+                       "another thread count, or 0 to leave BLAS's own setting") from None
+    if n <= 0:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    _BLAS_LIMIT = threadpool_limits(n, user_api="blas")
+    return n
+
+
 def open_run(params_path: str | Path, run_dir: str | Path | None = None, overrides: list[str] | None = None,
              *, phase: str | None = None) -> Run:
     """Open the run folder a notebook works in (:func:`kam_analysis.data.prepare.open_run`).
@@ -738,6 +766,8 @@ def open_run(params_path: str | Path, run_dir: str | Path | None = None, overrid
     from .data.prepare import open_run as _open
     from .metrics.capability import write_capability_tables
 
+    if phase is not None:  # a phase notebook's kernel
+        limit_blas_threads()
     run = _open(params_path, run_dir, overrides)
     if not run.has_table("analysis_support"):
         write_capability_tables(run)

@@ -197,3 +197,25 @@ def test_clv_summary_is_identical_on_edge_cases(demo_run, tmp_path):
     assert s.at["A", "frequency"] == 2 and s.at["A", "monetary_value"] == pytest.approx((40.0 + 60.35) / 2)
     assert "C" not in s.index               # only refunds: never a purchase
     assert src.relation != rel
+
+
+def test_a_phase_kernel_gets_one_blas_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from kam_analysis import runner
+    from kam_analysis.exceptions import KAMError
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    try:
+        assert runner.limit_blas_threads() == 1
+        assert blas_threads() in (set(), {1})   # set() only where numpy has no threaded BLAS
+        monkeypatch.setenv("KAM_BLAS_THREADS", "0")
+        assert runner.limit_blas_threads() is None
+        monkeypatch.setenv("KAM_BLAS_THREADS", "two")
+        with pytest.raises(KAMError, match="KAM_BLAS_THREADS"):
+            runner.limit_blas_threads()
+    finally:
+        if runner._BLAS_LIMIT is not None:
+            runner._BLAS_LIMIT.restore_original_limits()
