@@ -155,35 +155,30 @@ def _tiny_acct(**kw):
     return metrics.compute_account_kpis(o, as_of="2025-12-31", churn_days=180, **kw)
 
 
-def test_data_readiness_says_what_is_missing():
-    a = _tiny_acct()
-    h = metrics.compute_headline_kpis(a)
-    r = assessment.compute_data_readiness(a, headline=h, dimensions=["segment"], has_capability=False,
-                                          benchmark_industry="online_retail", targets={}).set_index("analysis")
-    assert {"supported", "reason"} <= set(r.columns)
-    assert not r.at["Gross margin", "supported"]
-    assert "no gross margin" in r.at["Account profitability and whale curve", "reason"]
-    assert not r.at["Net Promoter Score", "supported"] and r.at["Net Promoter Score", "reason"] == "no survey data"
-    assert not r.at["KAM capability maturity", "supported"]
-    assert not r.at["Breakdown by segment", "supported"]
-    assert "no segment column" in r.at["Breakdown by segment", "reason"]
-    assert r.at["Historical CLV", "status"] == "caution" and "revenue-based" in r.at["Historical CLV", "reason"]
-    assert r.at["Revenue, orders and order value", "supported"]
+def test_findings_state_no_kpi_the_data_does_not_support():
+    """The findings read the run's one support table (analysis_support) and the headline's own
+    reliability notes: a survey KPI on too low a coverage, or of an analysis not supported, is no finding."""
+    from kam_analysis.metrics.capability import unreliable_kpis
 
-
-def test_low_survey_coverage_makes_nps_unsupported():
     s = pd.DataFrame({"account_id": ["A"], "survey_date": pd.to_datetime(["2025-10-01"]), "nps": [10.0],
                       "csat": [5.0]})
     a = _tiny_acct(surveys=s)  # 1 of 2 ordering accounts -> 50%
     h = metrics.compute_headline_kpis(a, survey_coverage_min=0.6)
     assert "unreliable: survey coverage 50% < 60%" in h.set_index("kpi").at["nps", "note"]
-    r = assessment.compute_data_readiness(a, headline=h, dimensions=[], has_capability=False,
-                                          benchmark_industry=None, targets={}, survey_coverage_min=0.6)
-    nps = r.set_index("analysis").loc["Net Promoter Score"]
-    assert not nps["supported"] and nps["status"] == "unreliable" and "50%" in nps["reason"]
-    f = assessment.compute_key_findings(h, readiness=r)
-    cx = f.set_index("topic").at["Customer experience", "finding"]
-    assert "too little survey data" in cx
+    why = unreliable_kpis(h)
+    assert why["nps"].startswith("survey coverage 50% is below 60%") and set(why) == {"nps", "csat_top2"}
+    f = assessment.compute_key_findings(h)
+    assert "too little survey data" in f.set_index("topic").at["Customer experience", "finding"]
+    ok = metrics.compute_headline_kpis(a, survey_coverage_min=0.4, min_denominator=1)
+    assert unreliable_kpis(ok) == {}
+    assert "NPS is +100" in assessment.compute_key_findings(ok).set_index("topic").at["Customer experience", "finding"]
+    support = pd.DataFrame({"analysis": ["customer_experience", "kpi_baseline"], "label": [
+        "Customer experience (NPS, satisfaction)", "KPI baseline"], "status": ["not_supported", "supported"],
+        "kpis": ["nps, csat_top2, survey_coverage", "revenue_12m"]})
+    f2 = assessment.compute_key_findings(ok, support=support).set_index("topic")
+    assert "NPS is" not in f2.at["Customer experience", "finding"]
+    assert f2.at["Data readiness", "finding"] == ("1 of 2 analyses are not supported on this data: customer "
+                                                 "experience (NPS, satisfaction).")
 
 
 def test_findings_are_built_from_the_tables(acct_demo):
@@ -227,10 +222,11 @@ def test_transactions_only_client_runs_and_says_what_is_missing(tmp_path):
     res = run_engagement(path, phases=["assessment"], deliverables=False, progress=None)
     assert res.ok
     tables = res.run_dir / "tables"
-    r = pd.read_parquet(tables / "data_readiness.parquet").set_index("analysis")
-    for analysis in ("Gross margin", "Account profitability and whale curve", "Net Promoter Score", "CSAT",
-                     "KAM capability maturity", "Key-account programme analysis", "Breakdown by segment"):
-        assert not r.at[analysis, "supported"], analysis
+    r = pd.read_parquet(tables / "analysis_support.parquet").set_index("analysis")
+    for analysis in ("profitability", "customer_experience", "capability_maturity", "programme_impact",
+                     "segment_breakdowns"):
+        assert r.at[analysis, "status"] == "not_supported", analysis
+    assert not (tables / "data_readiness.parquet").exists()  # one table decides
     h = pd.read_parquet(tables / "kpi_headline.parquet").set_index("kpi")
     assert np.isnan(h.at["profit_12m", "value"]) and "no gross margin" in h.at["profit_12m", "note"]
     assert np.isnan(h.at["nps", "value"])

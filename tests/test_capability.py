@@ -191,6 +191,9 @@ def test_analysis_statuses_of_the_demo_and_of_a_transactions_only_client(runs):
               "playbook_gap", "migration", "customer_experience", "profitability"):
         assert d.status(k) == SUPPORTED, (k, d.caveat(k))
     assert d.status("benchmark_rag") == NOT_SUPPORTED  # the template's benchmarks are all illustrative
+    for k in ("portfolio_matrix", "key_account_selection", "cohorts", "whitespace", "scenarios", "churn_model"):
+        # 300 accounts clear every minimum size: the demo keeps each analysis
+        assert d.supported(k) and b.supported(k), (k, d.caveat(k), b.caveat(k))
     for k in ANALYSES:  # every not-supported analysis names what unlocks it
         if b.status(k) == NOT_SUPPORTED:
             assert b.unlock(k) and b.caveat(k), k

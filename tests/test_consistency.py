@@ -701,3 +701,35 @@ def test_where_key_account_management_fits_is_one_sentence_everywhere(eng):
     cells = {c for row in eng.kpi_book["Dashboard"] for c in row if isinstance(c, str)}
     assert prog["title"] in cells
     assert html.unescape(prog["title"]) in eng.html_text
+
+
+SIZED = ("portfolio_matrix", "key_account_selection", "cohorts", "whitespace", "scenarios", "churn_model")
+
+
+def test_an_analysis_below_its_minimum_size_is_on_no_client_page(eng):
+    """The degenerate client's base is too small for the size-gated analyses: each is refused in
+    client words, its tables hold no row (no figure downstream), no deck page, HTML block or workbook
+    matrix shows it, and the data request lists it with its minimum. The other clients keep them."""
+    sup = eng.table("analysis_support").set_index("analysis")
+    if eng.name != "degenerate":
+        assert (sup.loc[list(SIZED), "status"] != "not_supported").all(), sup.loc[list(SIZED), ["status", "caveat"]]
+        return
+    assert (sup.loc[list(SIZED), "status"] == "not_supported").all()
+    live = int(eng.table("data_profile").set_index("item").at["accounts_live", "value"])
+    for k in ("portfolio_matrix", "key_account_selection", "whitespace", "scenarios", "churn_model"):
+        assert sup.at[k, "caveat"].startswith(f"only {live} live accounts: too few to"), sup.at[k, "caveat"]
+    for t in ("impact_scenarios", "impact_by_lever", "sensitivity", "business_case", "whitespace"):
+        assert eng.table(t).empty, t  # nothing a later phase could count
+    titles = " ".join(s.title.lower() for s in eng.deck)
+    for word in ("portfolio matrix", "business case", "scenario", "whitespace", "cross-sell", "cohort", "tornado",
+                 "at stake", "worth"):
+        assert word not in titles, word  # no page of a refused analysis, and no money figure from one
+    request = " ".join(s.all_text for s in eng.deck if "need data the client has not sent" in s.title)
+    for k in SIZED:
+        assert sup.at[k, "label"] in request, k
+    assert "(at least 20 live accounts)" in request and f"only {live} live accounts are too few" in request
+    assert "quadrant" not in titles
+    assert not eng.html_data["matrix"] and eng.html_data["matrix_note"].startswith(f"Not shown: only {live} live")
+    assert not eng.html_data.get("tornado")
+    matrix_sheet = " ".join(str(v) for row in eng.workbook["Portfolio matrix"] for v in row if v is not None)
+    assert "Not shown: only" in matrix_sheet and "accounts (" not in matrix_sheet

@@ -111,8 +111,6 @@ def _phase_tables(run: Run) -> None:
                                                          "KAM roles & skills", "Performance measurement"],
                                            "score": [2.5, 2.0, 3.0, 2.5, 1.5], "target": [4.0, 4.0, 4.0, 4.0, 4.0],
                                            "gap": [1.5, 2.0, 1.0, 1.5, 2.5]}))
-    w("data_readiness", pd.DataFrame({"analysis": ["NPS by segment", "Profitability"], "supported": [True, False],
-                                      "reason": ["", "cost to serve missing for 40% of accounts"]}))
     segs = segs.assign(rfm_segment=rng.choice(["Champions", "Loyal", "At risk", "Hibernating"], n),
                        cluster=rng.integers(0, 4, n), clv=segs["revenue_12m"] * 2.5, p_alive=rng.uniform(0.3, 1, n),
                        stability=np.where(rng.uniform(size=n) < 0.8, 1.0, rng.uniform(0.4, 0.95, n)))

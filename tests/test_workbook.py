@@ -16,8 +16,6 @@ from kam_analysis.phases import overrides
 from kam_analysis.phases import segmentation as sg
 from kam_analysis.config import QuadrantOverride
 from kam_analysis.exceptions import RunError
-from kam_analysis.metrics import compute_account_kpis_as_of, compute_headline_kpis
-from kam_analysis.phases.assessment import compute_data_readiness
 from kam_analysis.deliverables.workbook import WORKBOOK_SHEETS, build_segmentation_workbook
 from kam_analysis.data.runfolder import Run
 from kam_analysis.present.labels import P_ALIVE
@@ -42,15 +40,18 @@ def _tiny_run(demo_run, tmp_path) -> Run:
                                                       reason="=SUM(A1:A9) planted reason")]
     run = Run(rd, params)
     sg.write_segmentation_tables(run, sg.compute_segmentation(run))
-    # the strategy's account plans (none here: the Account plans sheet says so) and the
-    # assessment's data-readiness table, which the Data quality sheet reads
+    # the strategy's account plans (none here: the Account plans sheet says so) and the run's
+    # capability profile, which the Data quality sheet reads
     from kam_analysis.data.tables import table_spec
     for name in ("account_plans", "account_plan_actions"):
         run.write_table(name, pd.DataFrame(columns=list(table_spec(name).required)))
-    a = compute_account_kpis_as_of(run, params.analysis.as_of_date)
-    run.write_table("data_readiness", compute_data_readiness(
-        a, headline=compute_headline_kpis(a), dimensions=params.analysis.breakdown_by, has_capability=False,
-        benchmark_industry=params.client.industry, targets=params.targets))
+    run.write_table("analysis_support", pd.DataFrame([
+        {"analysis": "kpi_baseline", "label": "KPI baseline (revenue, orders, order value, accounts)",
+         "status": "supported", "caveat": "", "unlock": "", "unlock_item": "", "minimum": "",
+         "kpis": "revenue_12m, orders_12m"},
+        {"analysis": "profitability", "label": "Account profitability and whale curve", "status": "not_supported",
+         "caveat": "no cost to serve per account", "unlock": "The annual cost to serve each account",
+         "unlock_item": "cost_to_serve", "minimum": "", "kpis": "profit_12m"}]))
     return run
 
 
@@ -209,3 +210,16 @@ def test_returned_workbook_feeds_overrides(built, tmp_path):
         overrides.apply_overrides(seg, ov, quadrant_names=run.params.segmentation.quadrant_names.ordered())
     out, log = overrides.apply_overrides(seg, ov.iloc[:1], quadrant_names=run.params.segmentation.quadrant_names.ordered())
     assert log["reason"].tolist() == ["Moving to a distributor next year"]
+
+
+def test_data_quality_sheet_shows_what_the_run_supports(built):
+    """The sheet reads the run's one support table (analysis_support), in client words."""
+    from kam_analysis.metrics import kpi_label
+
+    _, _, wb = built
+    rows = [[c for c in r if c is not None] for r in wb["Data quality"].iter_rows(values_only=True)]
+    prof = next(r for r in rows if r and r[0] == "Account profitability and whale curve")
+    assert prof[1] == "Not supported" and "no cost to serve per account" in prof
+    assert kpi_label("profit_12m") in prof and "The annual cost to serve each account" in prof
+    base = next(r for r in rows if r and str(r[0]).startswith("KPI baseline"))
+    assert base[1] == "Supported"

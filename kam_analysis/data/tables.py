@@ -148,7 +148,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "words) or not supported, with the input that would unlock it and, for an analysis below its minimum "
        "size, the size it needs",
        required="analysis label status caveat unlock unlock_item",
-       optional="minimum"),
+       optional="minimum kpis"),
     _t("data_profile", "prepare", "profile item",
        "the data-capability profile: which inputs are present (sourced or illustrative benchmarks and their "
        "currency), history length, and the customer base's shape (live / dormant / lapsed, concentration, "
@@ -177,9 +177,6 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("concentration_summary", "assessment", "metric", "top10/top20 share, Gini, HHI, effective accounts",
        required="metric value",
        optional="n note"),
-    _t("data_readiness", "assessment", "analysis", "what the data supports and what it does not",
-       required="analysis supported reason",
-       optional="status kpis"),
     _t("kpi_by_period", "assessment", "period",
        "revenue, orders, ordering accounts, AOV, growth and retention by period",
        required="period_start revenue orders ordering_accounts average_order_value orders_per_account revenue_growth "
@@ -566,7 +563,7 @@ def tables_markdown() -> str:
         "",
         "Conventions: `account_id` is text; shares are fractions (0.25, not 25); money is in the client",
         "currency (`params.client.currency`); dates are datetimes; a value the data cannot support is",
-        "NaN/None with the reason in a `note` column or in `data_readiness` — never a made-up number.",
+        "NaN/None with the reason in a `note` column or in `analysis_support` — never a made-up number.",
         "",
         "## Phases",
         "",

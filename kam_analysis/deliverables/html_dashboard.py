@@ -30,7 +30,7 @@ from ..config import TEMPLATES_DIR
 from ..present.formats import compact_money, currency_symbol, fmt_date, fmt_money, fmt_period, money_style
 from ..present.theme import hex_css, theme_for
 from ..metrics import change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label, kpi_unit
-from ..metrics.capability import needs_data_text
+from ..metrics.capability import Capability, needs_data_text
 from ..phases.review import ALL_ACCOUNTS
 from ._kpi_history import history_data
 from ._computed_views import control_chart_views, tornado_view
@@ -157,7 +157,10 @@ def collect_dashboard_data(run) -> dict:
         segment_names = [str(s) for s in pd.unique(segs[seg_col].dropna().astype(str))]
         order = [q for q in p.segmentation.quadrant_names.ordered() if q in segment_names]
         segment_names = order + sorted(s for s in segment_names if s not in order)
-        if {"attractiveness", "relative_strength"} <= set(segs.columns):
+        refused = Capability.of(run).refusal("portfolio_matrix")
+        if refused:  # below the matrix's minimum size: no bubbles, the reason in client words
+            data["matrix_note"] = refused
+        elif {"attractiveness", "relative_strength"} <= set(segs.columns):
             m = segs[["account_id", "attractiveness", "relative_strength", seg_col]
                      + (["is_key"] if "is_key" in segs else [])].rename(columns={seg_col: "segment"})
             m = m.merge(summary[["account_id", "revenue_12m"]], on="account_id", how="left")

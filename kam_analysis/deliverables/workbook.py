@@ -26,6 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..data.orders import order_rule_client
 from ..metrics import kpi_label
+from ..metrics.capability import SUPPORT_WORDS
 from ..present.labels import P_ALIVE, client_words, label, labels
 from ..present.theme import active_theme
 from . import _xlsx_stream
@@ -382,6 +383,13 @@ def _summary(ws, run, ctx) -> None:
 
 
 def _matrix(ws, run, ctx, data_ws) -> None:
+    from ..metrics.capability import Capability
+
+    refused = Capability.of(run).refusal("portfolio_matrix")  # below its minimum size: the reason, no matrix
+    if refused:
+        _note(ws, title_block(ws, "KAM portfolio matrix", "Account attractiveness x relative strength"), refused,
+              italic=False)
+        return
     prof = ctx["profiles"].set_index("segment")
     names = ctx["names"]
     seg = ctx["segments"]
@@ -753,23 +761,18 @@ def _data_quality(ws, run, ctx) -> None:
         row = last + 2
     else:
         row = _note(ws, row, "No problems found.", italic=False) + 1
-    dr = run.read_table("data_readiness")
     row = _section(ws, row, "Which analyses the data supports")
-    if dr is not None and len(dr):
-        d = dr.copy()
-        if "kpis" in d:
-            d["kpis"] = [", ".join(kpi_label(k.strip()) for k in str(v).split(",") if k.strip()) for v in d["kpis"]]
-        if "reason" in d:
-            d["reason"] = d["reason"].map(client_words)
-        if "supported" in d:
-            d["supported"] = _yes_no(d["supported"])
-        last, _ = _frame(ws, d, start_row=row, headers={"analysis": "Analysis", "supported": "Supported",
-                                                             "status": "Status", "reason": "Reason",
-                                                             "kpis": "KPIs it supports"}, table="DataReadiness",
-                              freeze=False)
+    if run.has_table("analysis_support"):  # the run's capability profile: the one table that decides
+        d = run.read_table("analysis_support")
+        d = pd.DataFrame({"Analysis": d["label"], "Status": d["status"].map(SUPPORT_WORDS).fillna(d["status"]),
+                          "Why": d["caveat"].fillna("").map(client_words),
+                          "What would unlock it": d["unlock"].fillna(""),
+                          "KPIs it supports": [", ".join(kpi_label(k.strip()) for k in str(v).split(",") if k.strip())
+                                               for v in d.get("kpis", pd.Series("", index=d.index)).fillna("")]})
+        last, _ = _frame(ws, d, start_row=row, table="DataReadiness", freeze=False)
         row = last + 2
     else:
-        row = _note(ws, row, "The assessment phase wrote no data-readiness table in this run.", italic=False) + 1
+        row = _note(ws, row, "This run has no record of what its data supports.", italic=False) + 1
     note = ctx["settings"].get("clv_note")
     if note:
         row = _section(ws, row + 1, "Segmentation notes")

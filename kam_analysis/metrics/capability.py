@@ -28,12 +28,14 @@ import pandas as pd
 from ..present.formats import fmt_money
 from .concentration import compute_concentration_summary
 
-__all__ = ["MinimumSizes", "MIN_SIZES", "ANALYSIS_TABLES", "kpi_unlock", "needs_data_text", "SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
+__all__ = ["SUPPORT_WORDS", "MinimumSizes", "MIN_SIZES", "ANALYSIS_TABLES", "ANALYSIS_KPIS", "unreliable_kpis", "kpi_unlock", "needs_data_text", "SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
            "compute_data_profile", "compute_analysis_support", "write_capability_tables", "Capability",
            "data_requests"]
 
 SUPPORTED, CAVEAT, NOT_SUPPORTED = "supported", "supported_with_caveat", "not_supported"
 STATUSES = (SUPPORTED, CAVEAT, NOT_SUPPORTED)
+#: each status as a client page says it
+SUPPORT_WORDS = {SUPPORTED: "Supported", CAVEAT: "Supported, with a caveat", NOT_SUPPORTED: "Not supported"}
 
 #: the analyses whose support the profile decides: key -> client-facing name
 ANALYSES: dict[str, str] = {
@@ -100,6 +102,23 @@ ANALYSIS_TABLES: dict[str, tuple[str, ...]] = {
     "cohorts": ("cohort_retention",),
     "whitespace": ("whitespace", "category_penetration"),
     "scenarios": ("impact_scenarios", "impact_by_lever", "sensitivity", "business_case", "programme_cost"),
+}
+
+#: the headline KPIs each analysis carries (the KPI keys of ``metrics.definitions``): a KPI of an analysis
+#: that is not supported is never stated as a finding
+ANALYSIS_KPIS: dict[str, str] = {
+    "kpi_baseline": "revenue_12m, orders_12m, average_order_value, orders_per_account, repeat_purchase_rate",
+    "yoy_growth": "revenue_growth_yoy",
+    "retention": "retention_rate, churn_rate",
+    "segment_breakdowns": "",
+    "kpi_vs_target": "",
+    "benchmark_rag": "",
+    "customer_experience": "nps, csat_top2, survey_coverage",
+    "profitability": "profit_12m, unprofitable_account_share",
+    "capability_maturity": "kam_maturity_score",
+    "predictive_clv": "",
+    "churn_model": "",
+    "programme_impact": "",
 }
 
 #: the lifecycle statuses of an account at the as-of date, in order
@@ -331,7 +350,8 @@ def needs_data_text(kpis) -> str:
 def _s(analysis: str, status: str, caveat: str = "", need: str = "", minimum: str = "") -> dict:
     n = _SEND.get(need)
     return {"analysis": analysis, "label": ANALYSES[analysis], "status": status, "caveat": caveat,
-            "unlock": n.send if n else "", "unlock_item": n.key if n else "", "minimum": minimum}
+            "unlock": n.send if n else "", "unlock_item": n.key if n else "", "minimum": minimum,
+            "kpis": ANALYSIS_KPIS.get(analysis, "")}
 
 
 def _too_few(n: float, need: int, what: str) -> str:
@@ -347,11 +367,14 @@ def _live(need: int) -> str:
 def compute_analysis_support(profile: pd.DataFrame, params, sizes: MinimumSizes = MIN_SIZES) -> pd.DataFrame:
     """Each analysis of :data:`ANALYSES`: supported, supported with a caveat, or not supported.
 
-    Returns ``analysis, label, status, caveat, unlock, unlock_item, minimum``: ``caveat`` says in
+    Returns ``analysis, label, status, caveat, unlock, unlock_item, minimum, kpis``: ``caveat`` says in
     client words what limits a supported analysis or why one is not supported; ``unlock``
     is what to send to unlock (or firm up) it, ``unlock_item`` the profile item it fills.
     An analysis run on fewer live accounts than its :class:`MinimumSizes` is not supported,
     whatever inputs the client gave; ``minimum`` then says the size it needs, in client words.
+    ``kpis`` lists the headline KPIs the analysis carries (:data:`ANALYSIS_KPIS`). This is the one
+    table that says what the data supports: the assessment's findings, the workbook's data-quality
+    sheet and the deck's data-request page read it.
     """
     pr = profile.set_index("item")
 
@@ -481,8 +504,32 @@ def compute_analysis_support(profile: pd.DataFrame, params, sizes: MinimumSizes 
                        "started: too few to compare programme and other accounts", "history"))
         rows.append(_s("playbook_gap", SUPPORTED))
         rows.append(_s("migration", SUPPORTED))
-    out = pd.DataFrame(rows, columns=["analysis", "label", "status", "caveat", "unlock", "unlock_item", "minimum"])
+    out = pd.DataFrame(rows, columns=["analysis", "label", "status", "caveat", "unlock", "unlock_item", "minimum",
+                                      "kpis"])
     assert set(out["analysis"]) == set(ANALYSES), "every analysis gets one status"
+    return out
+
+
+def unreliable_kpis(headline: pd.DataFrame) -> dict[str, str]:
+    """The headline KPIs whose value rests on too little data to state as a finding: ``kpi -> why``.
+
+    The rule is the headline's own (``metrics.group.compute_headline_kpis`` notes a survey KPI
+    ``unreliable`` below ``thresholds.survey_coverage_min`` and a ``small base`` below
+    ``thresholds.min_denominator``): only the survey KPIs, whose respondents choose themselves.
+    """
+    out = {}
+    if headline is None or not {"kpi", "note", "n"} <= set(headline.columns):
+        return out
+    h = headline.set_index("kpi")
+    for k in ("nps", "csat_top2"):
+        if k not in h.index or not isinstance(h.at[k, "note"], str):
+            continue
+        note, n = h.at[k, "note"], h.at[k, "n"]
+        if "unreliable: " in note:  # "unreliable: survey coverage 12% < 30%"
+            cov = note.split("unreliable: ")[1].split(";")[0].replace(" < ", " is below ")
+            out[k] = f"{cov}: the accounts that answered may not represent the others"
+        elif "small base" in note and pd.notna(n):
+            out[k] = f"{int(n)} respondents in the last 12 months are too few to state a score"
     return out
 
 
@@ -548,6 +595,14 @@ class Capability:
         passes a refused analysis's result through this, so nothing downstream (plans,
         recommendations, headlines, deliverables) counts a figure the data cannot carry."""
         return frame if self.supported(analysis) else frame.iloc[0:0].copy()
+
+    def refusal(self, analysis: str) -> str:
+        """``"Not shown: <why in client words>."`` when the run does not support ``analysis`` (a page or
+        block a deliverable leaves out says this in its place), else ""."""
+        if self.table is None or self.supported(analysis):
+            return ""
+        why = self.caveat(analysis).strip() or "the data cannot support it yet"
+        return f"Not shown: {why}."
 
     def refuses_table(self, table: str) -> str | None:
         """The analysis a run table shows (:data:`ANALYSIS_TABLES`) when the run does not support

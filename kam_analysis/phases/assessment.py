@@ -1,4 +1,4 @@
-"""Phase 1 diagnosis beyond the KPIs: benchmark and target gaps, KAM maturity, data readiness.
+"""Phase 1 diagnosis beyond the KPIs: benchmark and target gaps, KAM maturity, findings.
 
 * :func:`load_benchmarks` / :func:`compute_benchmark_gaps` set the headline KPIs against
   the industry benchmarks of ``templates/benchmarks.yaml`` and the client's targets
@@ -6,8 +6,8 @@
 * :func:`compute_capability_maturity` / :func:`compute_maturity_stage` read the optional
   KAM capability self-assessment and place the client on the relationship ladder
   (exploratory, basic, cooperative, interdependent, integrated).
-* :func:`compute_data_readiness` says what the client data supports and what it does
-  not, so no deliverable presents a number the data cannot carry.
+* What the data supports is the run's capability profile (``metrics.capability``, table
+  ``analysis_support``), decided once at prepare; the findings read it.
 * :func:`compute_key_findings` turns the tables into the sentences a consultant says.
 """
 from __future__ import annotations
@@ -32,7 +32,6 @@ __all__ = [
     "compute_benchmark_gaps",
     "compute_capability_maturity",
     "compute_maturity_stage",
-    "compute_data_readiness",
     "compute_key_findings",
     "load_inputs",
     "format_kpi_values",
@@ -217,131 +216,18 @@ def compute_maturity_stage(maturity: pd.DataFrame, *, ladder: pd.DataFrame) -> p
         "largest_gap": float(weakest["gap"]) if np.isfinite(weakest["gap"]) else np.nan}])
 
 
-# --------------------------------------------------------------------------- data readiness
-def _r(analysis: str, supported: bool, reason: str, *, status: str | None = None, kpis: str = "") -> dict:
-    return {"analysis": analysis, "supported": bool(supported),
-            "status": status or ("supported" if supported else "not supported"), "reason": reason, "kpis": kpis}
-
-
-def compute_data_readiness(account_kpis: pd.DataFrame, *, headline: pd.DataFrame, dimensions: list[str],
-                           has_capability: bool, benchmark_industry: str | None, targets: dict[str, float],
-                           survey_coverage_min: float = 0.3, min_denominator: int = 30,
-                           n_cohorts: int | None = None) -> pd.DataFrame:
-    """What the client data supports, and what it does not, analysis by analysis.
-
-    ``supported`` is False when the data cannot carry the analysis (missing column or
-    file, too little history) *or* when the number would be unreliable (survey coverage
-    below ``survey_coverage_min``, fewer than ``min_denominator`` respondents): such a
-    number is still in the tables, flagged, but deliverables must not present it as a
-    finding. ``status`` is ``supported``, ``caution`` (supported with a caveat),
-    ``unreliable`` or ``not supported``; ``reason`` says why in one sentence; ``kpis``
-    lists the KPI keys affected.
-
-    Returns ``analysis, supported, status, reason, kpis``.
-    """
-    a = account_kpis
-    h = headline.set_index("kpi")
-    T = pd.Timestamp(a.attrs["as_of"]) if a.attrs.get("as_of") else None
-    start = pd.Timestamp(a.attrs["data_start"]) if a.attrs.get("data_start") else None
-    months = ((T - start).days / 30.44) if T is not None and start is not None else np.nan
-    n_orders = int(a["n_orders"].sum())
-    rows = [_r("Revenue, orders and order value", n_orders > 0,
-               f"{n_orders:,} orders from {start:%d %b %Y} to {T:%d %b %Y} ({months:.0f} months of history)"
-               if n_orders else "no orders on or before the as-of date",
-               kpis="revenue_12m, orders_12m, average_order_value, orders_per_account, repeat_purchase_rate")]
-    yoy_ok = np.isfinite(h.at["revenue_growth_yoy", "value"]) if "revenue_growth_yoy" in h.index else False
-    rows.append(_r("Year-on-year growth", yoy_ok,
-                   "24 months of history cover the current and the previous 12 months" if yoy_ok else
-                   f"only {months:.0f} months of history; 24 are needed for year-on-year comparisons",
-                   kpis="revenue_growth_yoy"))
-    ret_n = h.at["retention_rate", "n"] if "retention_rate" in h.index else 0
-    ret_ok = np.isfinite(h.at["retention_rate", "value"])
-    churn_days = a.attrs.get("churn_days", "")
-    if ret_ok:
-        small = ret_n < min_denominator
-        rows.append(_r("Retention and churn", True,
-                       f"churn = no order for {churn_days} days; base of {int(ret_n):,} accounts active 12 months ago"
-                       + (f" (below {min_denominator}: wide interval)" if small else ""),
-                       status="caution" if small else "supported", kpis="retention_rate, churn_rate"))
-    else:
-        rows.append(_r("Retention and churn", False, str(h.at["retention_rate", "note"]),
-                       kpis="retention_rate, churn_rate"))
-    if n_cohorts is not None:
-        rows.append(_r("Acquisition cohorts", n_cohorts >= 2,
-                       f"{n_cohorts} acquisition cohorts; the first holds every account already buying when the "
-                       "data starts (its true acquisition date is earlier)" if n_cohorts >= 2 else
-                       "fewer than two acquisition periods in the data", status="caution" if n_cohorts >= 2 else None))
-    for dim in dimensions:
-        present = dim in a and a[dim].notna().any()
-        groups = a[dim].nunique() if present else 0
-        rows.append(_r(f"Breakdown by {dim.replace('_', ' ')}", present and groups >= 2,
-                       f"{groups} groups" if present and groups >= 2 else
-                       (f"only one {dim} value in the data" if present else f"the accounts data has no {dim} column"),
-                       kpis="kpi_by_segment"))
-    has_key = "key_account" in a and a["key_account"].notna().any()
-    rows.append(_r("Key-account programme analysis", has_key,
-                   f"{int(a['key_account'].fillna(False).astype(bool).sum())} accounts flagged as key accounts in the client's data" if has_key
-                   else "the accounts data has no key_account flag", kpis="key_account_revenue_share, key_accounts"))
-    has_margin = bool(a.attrs.get("has_margin", False))
-    rows.append(_r("Gross margin", has_margin,
-                   "the transactions carry gross margin (or cost)" if has_margin else
-                   "the transactions have no gross margin or cost column: margin-based KPIs not computed",
-                   kpis="gross_margin_12m, gross_margin_rate"))
-    has_cts = bool(a.attrs.get("has_cost_to_serve", False))
-    prof_ok = has_margin and has_cts
-    rows.append(_r("Account profitability and whale curve", prof_ok,
-                   "gross margin minus the accounts' annual cost to serve" if prof_ok else
-                   ("no gross margin in the transactions: profitability not computed" if not has_margin else
-                    "the accounts data has no cost_to_serve: profit after cost to serve not computed"),
-                   kpis="profit_12m, unprofitable_account_share"))
-    basis = a.attrs.get("clv_basis", "revenue")
-    rows.append(_r("Historical CLV", n_orders > 0,
-                   "margin-based (cumulative gross margin)" if basis == "margin" else
-                   "revenue-based (no margin in the data): it overstates value for low-margin accounts",
-                   status="supported" if basis == "margin" else "caution", kpis="clv_historical"))
-    has_surveys = bool(a.attrs.get("has_surveys", False))
-    cov = float(h.at["survey_coverage", "value"]) if "survey_coverage" in h.index else np.nan
-    for kpi, name, col in (("nps", kpi_label("nps"), "has_nps"), ("csat_top2", "CSAT", "has_csat")):
-        n = h.at[kpi, "n"] if kpi in h.index else 0
-        if not has_surveys:
-            rows.append(_r(name, False, "no survey data", kpis=kpi))
-        elif not a.attrs.get(col, False) or not np.isfinite(h.at[kpi, "value"]):
-            rows.append(_r(name, False, str(h.at[kpi, "note"]) or "no responses in the last 12 months", kpis=kpi))
-        elif np.isfinite(cov) and cov < survey_coverage_min:
-            rows.append(_r(name, False, f"survey coverage {cov:.0%} is below {survey_coverage_min:.0%}: the "
-                           "respondents may not represent the base", status="unreliable", kpis=kpi))
-        elif n < min_denominator:
-            rows.append(_r(name, False, f"{int(n)} respondents, below the minimum of {min_denominator}",
-                           status="unreliable", kpis=kpi))
-        else:
-            rows.append(_r(name, True, f"{int(n):,} respondents in the last 12 months, coverage {cov:.0%}", kpis=kpi))
-    rows.append(_r("Survey response rate", False, "the survey data lists respondents only, not the accounts "
-                   "invited; coverage of the ordering base is reported instead", kpis="survey_coverage"))
-    rows.append(_r("KAM capability maturity", has_capability,
-                   "self-assessment scores by dimension" if has_capability else
-                   "no capability self-assessment file (data.capability): maturity not assessed",
-                   kpis="kam_maturity_score"))
-    rows.append(_r("Industry benchmarks", benchmark_industry is not None,
-                   f"benchmarks for {str(benchmark_industry).replace('_', ' ')} (those marked illustrative are placeholders, shown for reference only)"
-                   if benchmark_industry else "no benchmarks for the client's industry",
-                   status="caution" if benchmark_industry else None))
-    rows.append(_r("Client targets", bool(targets),
-                   f"targets set for {len(targets)} KPIs: {', '.join(kpi_label(t) for t in targets)}" if targets else
-                   "no KPI targets were given: KPIs are reported as a baseline; only a sourced benchmark could "
-                   "rate them (illustrative ones rate nothing)", kpis=", ".join(targets)))
-    return pd.DataFrame(rows, columns=["analysis", "supported", "status", "reason", "kpis"])
-
-
 # --------------------------------------------------------------------------- findings
 def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = None,
                          comparisons: pd.DataFrame | None = None, maturity_stage: pd.DataFrame | None = None,
-                         readiness: pd.DataFrame | None = None, currency: str = "EUR",
+                         support: pd.DataFrame | None = None, currency: str = "EUR",
                          confidence: float = 0.95) -> pd.DataFrame:
     """The assessment's headline messages, one sentence each, built only from the tables.
 
     Topics: scale and growth, retention, concentration, key-account dependence,
     profitability, customer experience (only when the data supports it), the largest
-    red gaps, maturity, and the number of analyses the data cannot support.
+    red gaps, maturity, and the analyses the data cannot support (``support``: the run's
+    ``analysis_support``; a KPI of an analysis it does not support, or a survey KPI the
+    headline notes as unreliable, is never stated as a finding).
 
     Returns ``rank, topic, finding``.
     """
@@ -353,11 +239,13 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
     def f(k):
         return fmt_value(v(k), str(h.at[k, "unit"]) if k in h.index else "", currency)
 
-    unsupported = set()
-    if readiness is not None:
-        for r in readiness.itertuples():
-            if not r.supported:
-                unsupported.update(x.strip() for x in str(r.kpis).split(",") if x.strip())
+    from ..metrics.capability import NOT_SUPPORTED, unreliable_kpis
+
+    unsupported = set(unreliable_kpis(headline))
+    refused = support[support["status"] == NOT_SUPPORTED] if support is not None else None
+    if refused is not None and "kpis" in refused:
+        for kpis in refused["kpis"]:
+            unsupported.update(x.strip() for x in str(kpis).split(",") if x.strip())
     out = []
     growth = v("revenue_growth_yoy")
     out.append(("Scale and growth",
@@ -389,7 +277,7 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
                     f"{f('csat_top2')}."))
     elif np.isfinite(v("nps")):
         out.append(("Customer experience", f"NPS ({v('nps'):+.0f}) rests on too little survey data to present "
-                    "as a finding (see data readiness)."))
+                    "as a finding (see what the data supports)."))
     if gaps is not None and len(gaps):
         red = gaps[gaps["status"] == "red"]
         vs_t = red[red["status_basis"] == "target"]
@@ -408,12 +296,9 @@ def compute_key_findings(headline: pd.DataFrame, *, gaps: pd.DataFrame | None = 
         out.append(("KAM maturity", f"KAM capability scores {m['overall_score']:.1f} of 5 (target "
                     f"{m['overall_target']:.1f}): the '{m['stage']}' stage of the relationship ladder; the widest "
                     f"gap is {m['weakest_dimension'].lower()} ({m['largest_gap']:+.1f})."))
-    if readiness is not None:
-        n_no = int((~readiness["supported"]).sum())
-        if n_no:
-            out.append(("Data readiness", f"{n_no} of {len(readiness)} analyses are not supported or not reliable "
-                        "on this data: " + ", ".join(readiness.loc[~readiness['supported'], 'analysis'].str.lower())
-                        + "."))
+    if refused is not None and len(refused):
+        out.append(("Data readiness", f"{len(refused)} of {len(support)} analyses are not supported on this data: "
+                    + "; ".join(x if x[1:2].isupper() else x[:1].lower() + x[1:] for x in refused["label"]) + "."))
     return pd.DataFrame([{"rank": i + 1, "topic": t, "finding": s} for i, (t, s) in enumerate(out)])
 
 

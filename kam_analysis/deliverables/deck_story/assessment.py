@@ -418,10 +418,10 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
     rows = [[_text(r["send"], 160), _text(r["unlocks"], 220) or "–", _text(r["firms_up"], 220) or "–"]
             for _, r in req.iterrows()]
     covered = " ".join(req["unlocks"].str.lower())
-    dr = d.peek("data_readiness")
-    if dr is not None and {"analysis", "supported", "status", "reason"} <= set(dr.columns):
-        for _, r in dr[dr["status"].astype(str) == "unreliable"].iterrows():
-            rows.append([f"More survey responses: {_text(r['reason'], 140)}", _text(r["analysis"], 60), "–"])
+    from ...metrics.capability import unreliable_kpis
+
+    for kpi, why in unreliable_kpis(d.peek("kpi_headline")).items():  # the headline's own reliability note
+        rows.append([f"More survey responses: {_text(why, 140)}", d.label_of(kpi), "–"])
     pi = d.peek("programme_impact")
     if (pi is not None and {"supported", "sentence"} <= set(pi.columns) and len(pi) and not bool(pi["supported"].iloc[0])
             and "programme impact" not in covered):
@@ -462,11 +462,6 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
 def _data_limits_list(d: DeckData) -> list[SlideSpec]:
     """The analyses the data could not support, with the reason (runs without ``analysis_support``)."""
     rows = []
-    dr = d.peek("data_readiness")
-    if dr is not None and {"analysis", "supported", "reason"} <= set(dr.columns):
-        for _, r in dr.iterrows():
-            if not bool(r["supported"]):
-                rows.append((_text(r["analysis"], 60), _text(r["reason"], 180)))
     p = d.params.data
     have_rows = {r[0].lower() for r in rows}
     inputs = [("surveys", "NPS and satisfaction", "no survey file was provided"),
@@ -506,8 +501,8 @@ def _data_limits_list(d: DeckData) -> list[SlideSpec]:
             c.table(c.region("Table"), ["Analysis", "Why it is not shown"], [list(r) for r in rows[sl]],
                     widths=[1.3, 2.7], bold_cols=[0], max_pt=14)
         out.append(SlideSpec("assessment", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""),
-                             draw, topic="Data readiness", source=d.source("data_readiness") if dr is not None else
-                             f"Engagement parameters and data validation, {d.client}",
+                             draw, topic="Data readiness",
+                             source=f"Engagement parameters and data validation, {d.client}",
                              footnote="Numbers the data cannot support are left out of this deck, not estimated.",
                              notes="Data readiness: analyses the data or the consultant's inputs could not support, "
                                    "with the reason. Provide the missing input to add them in the next run."))
