@@ -122,7 +122,8 @@ def test_a_small_base_refuses_the_analyses_below_their_minimum_size(params):
     req = data_requests(s.reset_index())
     base = req[req["send"].str.contains("whole customer base")]
     assert len(base) == 1 and "only 3 live accounts are too few" in base["send"].iloc[0]
-    assert "Portfolio matrix and segment profiles (at least 20 live accounts)" in base["unlocks"].iloc[0]
+    assert "Portfolio matrix and segment profiles, Impact scenarios and business case (at least 20 live accounts)" \
+        in base["unlocks"].iloc[0]
     # one live account short of each minimum refuses; the minimum itself is enough
     sizes = MinimumSizes()
     for n, expect in ((sizes.portfolio_matrix_accounts - 1, NOT_SUPPORTED), (sizes.portfolio_matrix_accounts, SUPPORTED)):

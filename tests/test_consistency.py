@@ -661,6 +661,7 @@ def test_number_of_recommendations_agrees_everywhere(eng):
                 assert title.startswith(f"{m_total} recommendation"), f"{eng.name}: '{title}'"
     # KPI dashboard
     _, body = rows_after_header(eng.kpi_book.get("Recommendations", []), "#")
+    body = [r for r in body if r[:1] != ["(none)"]]  # an empty Excel table holds one "(none)" row
     if body:
         sub = " ".join(str(c) for r in eng.kpi_book["Recommendations"][:3] for c in r if c)
         assert len(body) == m_total or f"top {len(body)} of {m_total}" in sub

@@ -520,18 +520,20 @@ class SlideCanvas:
     def table(self, box: Box, header: Sequence[str], rows: Sequence[Sequence[str]], *,
               widths: Sequence[float] | None = None, align: Sequence[str] | None = None,
               fills: dict[tuple[int, int], str] | None = None, font_colors: dict[tuple[int, int], str] | None = None,
-              max_pt: float = 12, min_pt: float = 8, bold_cols: Iterable[int] = (), header_fill: str | None = None):
+              max_pt: float = 12, min_pt: float = 8, bold_cols: Iterable[int] = (), header_fill: str | None = None,
+              max_len: int = 220):
         """A native table sized to ``box``; the font shrinks until every row's wrapped text fits.
 
-        ``rows`` are display strings (the caller formats numbers). Row heights follow
-        the wrapped line count, so the table's height never exceeds ``box.h``.
+        ``rows`` are display strings (the caller formats numbers), each cut at ``max_len``
+        characters. Row heights follow the wrapped line count, so the table's height never
+        exceeds ``box.h``.
         """
         ncol = len(header)
         widths = widths or [1] * ncol
         tot = sum(widths)
         col_w = [int(box.w * w / tot) for w in widths]
         align = align or ["l"] * ncol
-        rows = [[clean_text(str(c), max_len=220) for c in r] for r in rows]
+        rows = [[clean_text(str(c), max_len=max_len) for c in r] for r in rows]
         header = [clean_text(str(h), max_len=60) for h in header]
         size = max_pt
         pad_h = 0.10 * EMU_PER_IN

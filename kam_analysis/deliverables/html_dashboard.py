@@ -89,9 +89,12 @@ def json_for_script(data: Any) -> str:
 
 def programme_size_data(run, *, money: str = "compact") -> dict | None:
     """Title, takeaways and tier rows of the key-account sizing, as the deck words them (None without
-    it), money in the deliverable's style (``money``: compact or full)."""
+    it, or when the base is too small for key-account selection: the deck leaves its page out too),
+    money in the deliverable's style (``money``: compact or full)."""
     from .deck_story.segmentation import programme_size_text, sizing_figures
 
+    if Capability.of(run).refusal("key_account_selection"):
+        return None
     z = sizing_figures(run.read_table("key_account_sizing"))
     tiers = run.read_table("coverage_tiers")
     if z is None or tiers.empty:

@@ -553,13 +553,18 @@ def data_requests(support: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for send, g in s.groupby("unlock", sort=False):
         mins = g["minimum"].fillna("").astype(str) if "minimum" in g else pd.Series("", index=g.index)
-        label = g["label"].where(mins.eq(""), g["label"] + " (" + mins + ")")
         if g["unlock_item"].eq("accounts_live").any():  # a minimum-size refusal: say the size the data has
             why = g.loc[g["unlock_item"].eq("accounts_live"), "caveat"].iloc[0].split(":")[0]
             send = f"{send} ({why[:1].lower()}{why[1:]} are too few for these analyses)"
-        rows.append({"send": send,
-                     "unlocks": "; ".join(label[g["status"] == NOT_SUPPORTED]),
-                     "firms_up": "; ".join(label[g["status"] == CAVEAT])})
+
+        def labels(mask) -> str:  # the analyses, those with one minimum size together: "a, b (at least 20 ...)"
+            parts = []
+            for m, h in g[mask].groupby(mins[mask], sort=False):
+                parts.append(", ".join(h["label"]) + f" ({m})" if m else "; ".join(h["label"]))
+            return "; ".join(parts)
+
+        rows.append({"send": send, "unlocks": labels(g["status"] == NOT_SUPPORTED),
+                     "firms_up": labels(g["status"] == CAVEAT)})
     return pd.DataFrame(rows, columns=["send", "unlocks", "firms_up"])
 
 

@@ -415,7 +415,7 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
     from ...metrics.capability import data_requests
 
     req = data_requests(support)
-    rows = [[_text(r["send"], 160), _text(r["unlocks"], 220) or "–", _text(r["firms_up"], 220) or "–"]
+    rows = [[_text(r["send"], 200), _text(r["unlocks"], 360) or "–", _text(r["firms_up"], 220) or "–"]
             for _, r in req.iterrows()]
     covered = " ".join(req["unlocks"].str.lower())
     from ...metrics.capability import unreliable_kpis
@@ -445,7 +445,7 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
     for k, sl in enumerate(pages):
         def draw(c: SlideCanvas, sl=sl):
             c.table(c.region("Table"), ["What to send", "What it unlocks", "What it makes firmer"], rows[sl],
-                    widths=[1.6, 1.4, 1.2], bold_cols=[0], max_pt=13)
+                    widths=[1.6, 1.4, 1.2], bold_cols=[0], max_pt=13, max_len=360)
         out.append(SlideSpec("assessment", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""),
                              draw, topic="Data request", source=d.source("analysis_support", "data_profile",
                                                                         data="data and engagement inputs"),

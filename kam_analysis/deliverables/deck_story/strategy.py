@@ -13,6 +13,8 @@ from ._base import (_churn_backtested, _churn_unsupported, DeckData, _lc_first, 
 
 
 def s_playbooks(d: DeckData) -> list[SlideSpec]:
+    if d.refused("portfolio_matrix", topic="Segment playbooks"):  # a playbook per quadrant of too small a base
+        return []
     t = d.table("segment_playbook", ("segment", "objective", "engagement_model"), topic="Segment playbooks")
     if t is None:
         return []
