@@ -24,7 +24,7 @@ from ..exceptions import Problem
 from .readers import header_key
 
 __all__ = ["build_transactions", "order_rule", "order_rule_client", "ORDER_RULE_NO_ID", "examples_sql", "id_rows_sql",
-           "groups_sql", "MAX_ORDER_SPAN_DAYS",
+           "groups_sql", "no_transactions_left", "MAX_ORDER_SPAN_DAYS",
            "SPREAD_ORDER_LINE_SHARE", "N_EXAMPLES"]
 
 N_EXAMPLES = 5
@@ -146,9 +146,7 @@ def build_transactions(ck, report, params, stg_t: str, keep: str) -> bool:
                                        "account_id, order_id FROM clean_transactions)").fetchone()
     stats["orders"], stats["accounts"] = int(n_orders), int(n_accounts)
     if kept == 0 and not report.errors:
-        ck.add(rule="empty_table", file=fname,
-               message=f"No transactions remain on or before the as-of date {params.analysis.as_of_date}",
-               fix="check analysis.as_of_date / history_start and the order date column")
+        ck.r.problems.append(no_transactions_left(fname, params.analysis.as_of_date))
     report.views["transactions"] = "v_transactions"
     return True
 
@@ -163,6 +161,12 @@ def is_account_id(id_col: str, acc_col: str, same: int, n_rows: int) -> bool:
 def spread_is_error(n_long: int, lines_long: int, n_rows: int) -> bool:
     """Ids spanning more than MAX_ORDER_SPAN_DAYS hold enough lines to refuse the mapping."""
     return bool(n_long and lines_long >= SPREAD_ORDER_LINE_SHARE * max(n_rows, 1))
+
+
+def no_transactions_left(fname, as_of) -> Problem:
+    """Every transaction is after the as-of date (or before history_start): of a file, or of a warehouse table."""
+    return Problem(rule="empty_table", file=fname, message=f"No transactions remain on or before the as-of date {as_of}",
+                   fix="check analysis.as_of_date / history_start and the order date column")
 
 
 def order_id_is_account(fname, id_col, acc_col, same, n_rows) -> Problem:

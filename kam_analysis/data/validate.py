@@ -24,7 +24,8 @@ from ..exceptions import DataValidationError, Problem
 from . import formats, row_rules
 from .contract import CONTRACT, TOTAL_LABELS, Table
 from .parsing import ZERO_DATE, given_sql, is_native, number_parts_sql, number_sql, number_text_sql, parse_sql
-from .orders import N_EXAMPLES as _N_EXAMPLES, build_transactions, examples_sql as _examples, groups_sql, id_rows_sql as _id_rows
+from .orders import (N_EXAMPLES as _N_EXAMPLES, build_transactions, examples_sql as _examples, groups_sql,
+                     id_rows_sql as _id_rows, no_transactions_left)
 from .readers import ROW_COLUMN, connect_duckdb, csv_record_lines, header_key, read_raw, sql_ident, sql_str
 
 __all__ = ["ValidationReport", "validate_data"]
@@ -214,9 +215,7 @@ class _Checker:
             if spec.warehouse is not None and table.name != "transactions":
                 return None  # every row is after the as-of date (said in a warning): the table is left out
             if spec.warehouse is not None:  # every order is after the as-of date (or before history_start)
-                self.add(rule="empty_table", file=fname, message="No transactions remain on or before the as-of date "
-                         f"{self.params.analysis.as_of_date}", fix="check analysis.as_of_date / history_start and the "
-                                                                    "order date column")
+                self.r.problems.append(no_transactions_left(fname, self.params.analysis.as_of_date))
                 return None
             self.add(rule="empty_table", file=fname, message=f"The {table.name} file has a header but no rows",
                      fix="re-export the data from the client system with its rows")
