@@ -732,5 +732,6 @@ def test_an_analysis_below_its_minimum_size_is_on_no_client_page(eng):
     assert "quadrant" not in titles
     assert not eng.html_data["matrix"] and eng.html_data["matrix_note"].startswith(f"Not shown: only {live} live")
     assert not eng.html_data.get("tornado")
+    assert eng.html_data["segments"] == [] and {r["segment"] for r in eng.html_data["scorecard"]} == {"All accounts"}
     matrix_sheet = " ".join(str(v) for row in eng.workbook["Portfolio matrix"] for v in row if v is not None)
     assert "Not shown: only" in matrix_sheet and "accounts (" not in matrix_sheet

@@ -156,14 +156,15 @@ def collect_dashboard_data(run) -> dict:
     summary = run.read_table("account_summary")
     segment_names: list[str] = []
     matrix = []
-    if seg_col in segs:
+    # the quadrants of too small a base describe an account or two: no matrix, no filter by them
+    refused = Capability.of(run).refusal("portfolio_matrix") if seg_col == "quadrant" else ""
+    if refused:
+        data["matrix_note"] = refused
+    elif seg_col in segs:
         segment_names = [str(s) for s in pd.unique(segs[seg_col].dropna().astype(str))]
         order = [q for q in p.segmentation.quadrant_names.ordered() if q in segment_names]
         segment_names = order + sorted(s for s in segment_names if s not in order)
-        refused = Capability.of(run).refusal("portfolio_matrix")
-        if refused:  # below the matrix's minimum size: no bubbles, the reason in client words
-            data["matrix_note"] = refused
-        elif {"attractiveness", "relative_strength"} <= set(segs.columns):
+        if {"attractiveness", "relative_strength"} <= set(segs.columns):
             m = segs[["account_id", "attractiveness", "relative_strength", seg_col]
                      + (["is_key"] if "is_key" in segs else [])].rename(columns={seg_col: "segment"})
             m = m.merge(summary[["account_id", "revenue_12m"]], on="account_id", how="left")
@@ -222,6 +223,8 @@ def collect_dashboard_data(run) -> dict:
                                 r, churn_days=p.analysis.churn_days))}
     # scorecard
     sc = run.read_table("kpi_scorecard")
+    if refused and "segment" in sc:
+        sc = sc[sc["segment"].astype(str) == ALL_ACCOUNTS]
     shown_kpis = set(SCORECARD_KPIS) | {t["kpi"] for t in data["tiles"]}  # the tiles follow the segment filter too
     data["scorecard"] = _records(sc[sc["kpi"].isin(shown_kpis)], ["segment", "kpi", "value", "target",
                                                                    "status", "status_basis"])
