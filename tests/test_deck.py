@@ -756,3 +756,14 @@ def test_coverage_title_says_what_capacity_leaves_out_or_carries(full_run, full_
     assert not any("€0" in t for t in titles)
     s = next(s for s in slides if _title(s).startswith("The team's capacity carries"))
     assert "Status: 150 accounts, served without manager time" in "\n".join(_texts(s))
+
+
+def test_whale_title_never_reads_the_same_figure_twice(full_run, tmp_path):
+    # peak €3.04m at 86% of accounts, total €3.0m: both print as €3.0m, so the title names what the tail gives back
+    share = np.linspace(0.01, 1, 100)
+    profit = np.where(share <= 0.86, 3.04e6 * share / 0.86, 3.04e6 - (share - 0.86) / 0.14 * 40_000)
+    run = _copy_run(full_run, tmp_path / "whale", full_run.params)
+    run.write_table("whale_curve", pd.DataFrame({"account_share": share, "cumulative_profit": profit}))
+    titles = [_title(s) for s in _slides(build_deck(run))[1]]
+    assert "Profit peaks at €3.0m with the most profitable 86% of accounts; the other 14% give back €40k" in titles, \
+        [t for t in titles if "Profit" in t]

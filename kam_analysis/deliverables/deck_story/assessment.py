@@ -332,8 +332,13 @@ def s_whale(d: DeckData) -> list[SlideSpec]:
     at = float(w["account_share"].iloc[peak_i])
     if len(w) > 200:
         w = w.iloc[np.unique(np.linspace(0, len(w) - 1, 200).round().astype(int))]
-    title = (f"Profit peaks at {d.money(peak)} with the most profitable {fmt_share(at, decimals=0)} of accounts; "
-             f"the rest erode it to {d.money(final)}")
+    head = f"Profit peaks at {d.money(peak)} with the most profitable {fmt_share(at, decimals=0)} of accounts"
+    if peak - final <= 0:
+        title = head + "; no account loses money"
+    elif d.money(final) == d.money(peak):  # compact rounding would read 'peaks at €3.0m … erode it to €3.0m'
+        title = head + f"; the other {fmt_share(1 - at, decimals=0)} give back {d.money(peak - final)}"
+    else:
+        title = head + f"; the rest erode it to {d.money(final)}"
 
     def draw(c: SlideCanvas):
         c.xy_chart(c.region("Chart"), {"Cumulative profit": (w["account_share"].tolist(), w["cumulative_profit"].tolist())},
