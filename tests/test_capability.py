@@ -134,6 +134,11 @@ def test_a_small_base_refuses_the_analyses_below_their_minimum_size(params):
     small = MinimumSizes(portfolio_matrix_accounts=3)
     assert compute_analysis_support(prof, params, small).set_index("analysis").at["portfolio_matrix", "status"] \
         == SUPPORTED
+    # ... and the client's parameter file sets them (analysis.min_sizes), typed and range-checked
+    own = params.model_copy(update={"analysis": params.analysis.model_copy(
+        update={"min_sizes": MinimumSizes(portfolio_matrix_accounts=3)})})
+    s = compute_analysis_support(prof, own).set_index("analysis")
+    assert s.at["portfolio_matrix", "status"] == SUPPORTED and s.at["scenarios", "status"] == NOT_SUPPORTED
 
 
 def test_a_refused_analysis_keeps_its_columns_and_no_row():

@@ -34,6 +34,7 @@ from .schema import (  # noqa: F401  (re-exported)
     EngagementSection,
     AnalysisSection,
     RAGThresholds,
+    MinimumSizes,
     ThresholdSection,
     BenchmarkSection,
     QuadrantNames,

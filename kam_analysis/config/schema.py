@@ -169,6 +169,31 @@ class EngagementSection(_Section):
         description="the consultant's agreed next steps, shown first on the deck's next-steps slide")
 
 
+class MinimumSizes(_Section):
+    """The smallest customer base each analysis is run on: below it the analysis is *not
+    supported* and no phase or deliverable shows it (``docs/data_capability.md``).
+
+    Counts are **live** accounts (a counted order within the churn window at the as-of date),
+    the accounts the analyses work on. The defaults are judgement, not statistics: the
+    smallest base on which the result means something a partner could present.
+    """
+
+    portfolio_matrix_accounts: int = Field(
+        20, ge=1, description="live accounts for the portfolio matrix, its segment profiles and weight stability "
+                              "(four quadrants need about five accounts each)")
+    key_account_accounts: int = Field(10, ge=1, description="live accounts to pick key accounts from")
+    scenario_accounts: int = Field(
+        20, ge=1, description="live accounts for impact scenarios and the business case (a few accounts give "
+                              "figures of a few euros that are noise, not a case)")
+    churn_accounts: int = Field(20, ge=1, description="live accounts for the churn-risk model (churners must "
+                                                      "number more than a handful)")
+    whitespace_accounts: int = Field(10, ge=1, description="live accounts for cross-sell whitespace (peers to "
+                                                           "compare with)")
+    cohort_months: float = Field(6.0, ge=0, description="months of orders for acquisition cohorts (two half-year "
+                                                        "cohorts to compare)")
+    cohort_accounts: int = Field(10, ge=1, description="accounts for acquisition cohorts")
+
+
 class AnalysisSection(_Section):
     as_of_date: dt.date = Field(description="the analysis date; orders after it are excluded")
     programme_start: dt.date | None = Field(None, description="start of the KAM programme, if any")
@@ -180,6 +205,8 @@ class AnalysisSection(_Section):
         description="account attributes the KPIs are broken down by (absent ones are skipped; "
                     "value_tier = tiers of segmentation.tiers by last-12-month revenue)",
     )
+    min_sizes: MinimumSizes = Field(default_factory=MinimumSizes,
+                                    description="the smallest base each analysis is run on (live accounts)")
 
     @model_validator(mode="after")
     def _dates(self) -> "AnalysisSection":

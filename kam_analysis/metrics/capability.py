@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..config import MinimumSizes
 from ..present.formats import fmt_money
 from .concentration import compute_concentration_summary
 
@@ -64,35 +65,7 @@ ANALYSES: dict[str, str] = {
 
 
 
-@dataclass(frozen=True)
-class MinimumSizes:
-    """The smallest customer base each analysis is run on: below it the analysis is *not
-    supported* and no phase or deliverable shows it (one place; ``docs/data_capability.md``).
-
-    Counts are **live** accounts (a counted order within the churn window at the as-of date),
-    the accounts the analyses work on. The defaults are judgement, not statistics: the
-    smallest base on which the result means something a partner could present.
-    """
-
-    #: the portfolio matrix (and its segment profiles and weight stability): four quadrants
-    #: need about five accounts each before a quadrant's profile describes more than one account
-    portfolio_matrix_accounts: int = 20
-    #: key-account selection: picking the few accounts that deserve a manager needs a base to pick from
-    key_account_accounts: int = 10
-    #: impact scenarios and the business case: a segment's levers rest on the segment's own
-    #: accounts, and a few accounts give figures of a few euros that are noise, not a case
-    scenario_accounts: int = 20
-    #: the churn-risk model: a logistic regression learns from the accounts that churned, so it
-    #: needs a base where churners can number more than a handful
-    churn_accounts: int = 20
-    #: cross-sell whitespace: what similar accounts buy needs peers to compare with
-    whitespace_accounts: int = 10
-    #: acquisition cohorts: at least two half-year cohorts to compare and accounts in them
-    cohort_months: float = 6.0
-    cohort_accounts: int = 10
-
-
-#: the defaults every run uses
+#: the defaults (a client's own: ``analysis.min_sizes`` in its parameter file)
 MIN_SIZES = MinimumSizes()
 
 #: the run tables that show an analysis gated by a minimum size: a deliverable that reads one of
@@ -364,7 +337,7 @@ def _live(need: int) -> str:
     return f"at least {need} live accounts"
 
 
-def compute_analysis_support(profile: pd.DataFrame, params, sizes: MinimumSizes = MIN_SIZES) -> pd.DataFrame:
+def compute_analysis_support(profile: pd.DataFrame, params, sizes: MinimumSizes | None = None) -> pd.DataFrame:
     """Each analysis of :data:`ANALYSES`: supported, supported with a caveat, or not supported.
 
     Returns ``analysis, label, status, caveat, unlock, unlock_item, minimum, kpis``: ``caveat`` says in
@@ -376,6 +349,7 @@ def compute_analysis_support(profile: pd.DataFrame, params, sizes: MinimumSizes 
     table that says what the data supports: the assessment's findings, the workbook's data-quality
     sheet and the deck's data-request page read it.
     """
+    sizes = sizes or getattr(getattr(params, "analysis", None), "min_sizes", None) or MIN_SIZES
     pr = profile.set_index("item")
 
     def has(item: str) -> bool:
