@@ -767,3 +767,18 @@ def test_whale_title_never_reads_the_same_figure_twice(full_run, tmp_path):
     titles = [_title(s) for s in _slides(build_deck(run))[1]]
     assert "Profit peaks at €3.0m with the most profitable 86% of accounts; the other 14% give back €40k" in titles, \
         [t for t in titles if "Profit" in t]
+
+
+def test_phase_status_tells_a_small_base_from_missing_data(full_run, tmp_path):
+    run = _copy_run(full_run, tmp_path / "small", full_run.params)
+    sup = run.read_table("analysis_support")
+    small = sup["analysis"].isin(["cohorts", "scenarios"])
+    sup.loc[small, "status"] = "not_supported"
+    sup.loc[small, "caveat"] = "only 8 live accounts: too few to compare"
+    sup.loc[small, "minimum"] = "at least 20 live accounts"
+    run.write_table("analysis_support", sup)
+    _, slides = _slides(build_deck(run))
+    s = next(s for s in slides if _title(s).startswith("All five KAM phases have run"))
+    # cohorts (assessment) and the impact scenarios (strategy) are refused for the base's size, not for an input
+    assert "2 need a larger customer base than the data holds" in "\n".join(_texts(s)), _title(s)
+    assert _title(s) == "All five KAM phases have run; 2 of their 17 results need a larger customer base", _title(s)

@@ -591,6 +591,14 @@ class Capability:
                 return analysis
         return None
 
+    def too_small(self, analysis: str) -> bool:
+        """Whether ``analysis`` is refused for the size of the base (below its :class:`MinimumSizes`),
+        not for an input the client has not sent."""
+        if self.supported(analysis) or self._by is None or "minimum" not in self._by.columns:
+            return False
+        m = self._by.at[analysis, "minimum"]
+        return isinstance(m, str) and bool(m.strip())
+
     def caveat(self, analysis: str) -> str:
         return "" if self._by is None or analysis not in self._by.index else str(self._by.at[analysis, "caveat"])
 

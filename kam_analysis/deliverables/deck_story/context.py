@@ -49,6 +49,17 @@ def produced(d: DeckData, table: str) -> bool:
     return True
 
 
+#: results refused with an analysis that is not in ANALYSIS_TABLES (its own page decides)
+_RESULT_ANALYSIS = {"churn_drivers": "churn_model"}
+
+
+def _too_small_for(d: DeckData, table: str) -> bool:
+    """Whether ``table``'s result is missing because the base is below its analysis's minimum size."""
+    cap = d._capability_of()
+    analysis = cap.refuses_table(table) or _RESULT_ANALYSIS.get(table)
+    return bool(analysis) and cap.too_small(analysis)
+
+
 def s_framework(d: DeckData) -> list[SlideSpec]:
     # every phase has run by the time the deck is built; a result it does not show is one the
     # client's data does not support yet (the data request in the appendix says what unlocks it)
@@ -58,16 +69,25 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
         state = "Complete" if len(have) == len(tables) else "Partly: needs data" if have else "Needs data"
         status.append((num, name, tables, have, state))
     done = sum(s[4] == "Complete" for s in status)
-    missing = sum(len(s[2]) - len(s[3]) for s in status)
+    not_made = [t for _, _, tables, have, _ in status for t in tables if t not in have]
+    small = [t for t in not_made if _too_small_for(d, t)]  # refused for the size of the base, not a missing input
+    wait, n_small = len(not_made) - len(small), len(small)
+    n_all = sum(len(s[2]) for s in status)
+    waits = f"{wait} result{'s' if wait != 1 else ''} need{'s' if wait == 1 else ''} data the client has not sent yet"
+    smalls = f"{n_small} need{'s' if n_small == 1 else ''} a larger customer base than the data holds"
     stands = (f"Results as of {d.as_of:%d %B %Y}. " +
               ("All phases have results; the next step is the periodic review against target." if done == 5 else
-               f"{missing} result{'s' if missing != 1 else ''} need data the client has not sent yet: the data "
-               "request in the appendix lists what would unlock each."))
+               "; ".join(x for x in (waits if wait else "", smalls if n_small else "") if x) +
+               ": the data request in the appendix lists what would unlock each."))
     if done == 5:
         title = "All five KAM phases have run; this deck reports each of them"
+    elif not n_small:
+        title = f"All five KAM phases have run; {wait} of their {n_all} results wait for data the client has not sent"
+    elif not wait:
+        title = f"All five KAM phases have run; {n_small} of their {n_all} results need a larger customer base"
     else:
-        title = (f"All five KAM phases have run; {missing} of their "
-                 f"{sum(len(s[2]) for s in status)} results wait for data the client has not sent")
+        title = (f"All five KAM phases have run; of their {n_all} results, {wait} wait for data the client has not "
+                 f"sent and {n_small} need a larger customer base")
 
     def draw(c: SlideCanvas):
         from pptx.enum.shapes import MSO_SHAPE
