@@ -733,5 +733,9 @@ def test_an_analysis_below_its_minimum_size_is_on_no_client_page(eng):
     assert not eng.html_data["matrix"] and eng.html_data["matrix_note"].startswith(f"Not shown: only {live} live")
     assert not eng.html_data.get("tornado")
     assert eng.html_data["segments"] == [] and {r["segment"] for r in eng.html_data["scorecard"]} == {"All accounts"}
+    # the review tracks no KPI by quadrants this small: its own tables hold "All accounts" only, so every
+    # deliverable (the KPI dashboard's scorecard and tracking sheets too) follows them
+    for table in ("kpi_scorecard", "kpi_tracking"):
+        assert set(eng.run.read_table(table)["segment"].astype(str)) == {"All accounts"}, table
     matrix_sheet = " ".join(str(v) for row in eng.workbook["Portfolio matrix"] for v in row if v is not None)
     assert "Not shown: only" in matrix_sheet and "accounts (" not in matrix_sheet

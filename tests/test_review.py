@@ -210,3 +210,22 @@ def test_scorecard_without_the_segment_column_gives_all_accounts_only():
     assert np.isnan(sc.set_index("kpi").loc["revenue_12m", "baseline"])  # no baseline frame given
 
 
+
+
+def test_a_base_too_small_for_the_matrix_tracks_all_accounts_only():
+    from kam_analysis.metrics.capability import Capability
+    from kam_analysis.phases.review import ALL_ACCOUNTS, compute_segment_scorecard, tracked_segments
+
+    segs = pd.DataFrame({"account_id": ["a", "b", "c"], "quadrant": ["Strategic", "Star", "Status"]})
+    kpis, _ = _tiny_engine_frames()
+    refused = Capability(pd.DataFrame({"analysis": ["portfolio_matrix"], "status": ["not_supported"],
+                                       "caveat": ["only 3 live accounts: too few"], "unlock": [""],
+                                       "unlock_item": ["accounts_live"], "minimum": ["at least 20 live accounts"]}))
+    ok = Capability(None)
+    assert "quadrant" not in tracked_segments(segs, "quadrant", refused)
+    assert tracked_segments(segs, "quadrant", ok) is segs
+    segs_t = segs.assign(tier=["key", "core", "core"])
+    assert tracked_segments(segs_t, "tier", refused) is segs_t  # only the quadrants are the matrix's
+    sc = compute_segment_scorecard(kpis, tracked_segments(segs, "quadrant", refused), targets={}, amber=0.05,
+                                   red=0.15, kpis=None)
+    assert set(sc["segment"]) == {ALL_ACCOUNTS}

@@ -37,6 +37,7 @@ __all__ = [
     "programme_impact_from_params",
     "compute_spc_set",
     "compute_playbook_cohorts",
+    "tracked_segments",
 ]
 
 ALL_ACCOUNTS = "All accounts"
@@ -44,6 +45,16 @@ ALL_ACCOUNTS = "All accounts"
 #: default: it is 1 - retention, and a second colour for the same fact would confuse.
 SCORECARD_KPIS = ("revenue_12m", "revenue_growth_yoy", "active_accounts", "retention_rate",
                   "average_order_value", "repeat_purchase_rate", "nps")
+
+
+def tracked_segments(segments: pd.DataFrame, segment_col: str, capability) -> pd.DataFrame:
+    """The segments the review tracks KPIs by: ``segments`` as they are, or without
+    ``segment_col`` when it is the portfolio quadrant and the base is too small for the matrix
+    (quadrants of one or two accounts mean nothing), so the scorecard and the KPI tracking
+    hold the "All accounts" rows only and every deliverable follows them."""
+    if segment_col == "quadrant" and segment_col in segments and not capability.supported("portfolio_matrix"):
+        return segments.drop(columns=[segment_col])
+    return segments
 
 
 # --------------------------------------------------------------------------- status and trend
