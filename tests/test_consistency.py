@@ -737,5 +737,6 @@ def test_an_analysis_below_its_minimum_size_is_on_no_client_page(eng):
     # deliverable (the KPI dashboard's scorecard and tracking sheets too) follows them
     for table in ("kpi_scorecard", "kpi_tracking"):
         assert set(eng.run.read_table(table)["segment"].astype(str)) == {"All accounts"}, table
+    assert eng.run.read_table("cohort_retention").empty  # refused cohorts: the assessment keeps no row of them
     matrix_sheet = " ".join(str(v) for row in eng.workbook["Portfolio matrix"] for v in row if v is not None)
     assert "Not shown: only" in matrix_sheet and "accounts (" not in matrix_sheet
