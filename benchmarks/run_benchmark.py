@@ -117,6 +117,23 @@ def machine() -> dict:
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
+def notebook_imports() -> str:
+    """The import lines of the engagement's notebooks, as one cell: the floor every phase notebook pays
+    (read from the notebooks, so a renamed module cannot leave this benchmark importing a stale one)."""
+    import nbformat
+
+    lines: dict[str, None] = {}
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            for line in cell.source.splitlines():
+                code = line.split("#", 1)[0].rstrip()
+                if code.startswith(("import ", "from ")) and not code.endswith(("(", "\\", ",")):
+                    lines[code] = None
+    return "\n".join(lines)
+
+
 def bare_notebook_start(reps: int = 3) -> dict:
     """Seconds to execute a one-cell notebook with papermill: empty, and importing kam_analysis."""
     import nbformat
@@ -125,9 +142,7 @@ def bare_notebook_start(reps: int = 3) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, source in (("kernel_only", "1 + 1"),
-                              ("kernel_plus_imports", "import kam_analysis\nfrom kam_analysis import charts, kpis, "
-                                                      "reporting, segmentation, strategy, review\n"
-                                                      "import matplotlib.pyplot as plt")):
+                              ("kernel_plus_imports", notebook_imports())):
             nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
             nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
             src = Path(tmp) / f"{label}.ipynb"
