@@ -36,7 +36,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-SECTION_START, SECTION_END = "<!-- section:", "<!-- /section -->"  # as in run_benchmark.py
+sys.path.insert(0, str(HERE))
+from _sections import SECTION_END, section_open, write_section  # noqa: E402 (benchmarks/ is on the path)
 AS_OF, CHURN_DAYS, HOLDOUT_WEEKS = "2025-12-31", 180, 26
 MODES = ("orders_frame", "orders_engine", "clv_frame", "clv_engine")
 
@@ -89,7 +90,7 @@ def child(mode: str, orders: Path) -> dict:
 
 def render(res: dict) -> str:
     m = res["machine"]
-    lines = [f"{SECTION_START}assessment_orders -->", "",
+    lines = [section_open("assessment_orders"), "",
              "## The assessment's orders and CLV's purchase days: pandas frame against DuckDB (issue 15)", "",
              f"Measured {res['when']} with `python benchmarks/assessment_orders.py --orders {res['orders']}` "
              f"({res.get('rows', '?'):,} order lines of a large demo client; each path in a fresh process; the DuckDB "
@@ -114,18 +115,6 @@ def render(res: dict) -> str:
                                  for k in keys) + " |")
     lines += [""] + [f"{n}" for n in res.get("notes", [])] + (["" ] if res.get("notes") else []) + [SECTION_END]
     return "\n".join(lines)
-
-
-def write_section(res: dict, md_path: Path) -> None:
-    section = render(res)
-    text = md_path.read_text(encoding="utf-8") if md_path.exists() else "# Benchmark results\n"
-    start = text.find(f"{SECTION_START}assessment_orders -->")
-    if start >= 0:
-        end = text.find(SECTION_END, start) + len(SECTION_END)
-        text = text[:start] + section + text[end:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    md_path.write_text(text, encoding="utf-8")
 
 
 def main(argv=None) -> int:
@@ -156,7 +145,7 @@ def main(argv=None) -> int:
         print(mode, res["modes"][mode], flush=True)
     res["load_after"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     (args.out / "assessment_orders.json").write_text(json.dumps(res, indent=2), encoding="utf-8")
-    write_section(res, args.out / "results.md")
+    write_section(args.out / "results.md", "assessment_orders", render(res))
     print(render(res))
     return 0
 

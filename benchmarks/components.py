@@ -46,7 +46,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 CDNOW = REPO / "tests" / "data" / "CDNOW_sample.txt"
 BEFORE = "49a7393"  # main before issue 15's model changes
-SECTION_START, SECTION_END = "<!-- section:", "<!-- /section -->"  # as in run_benchmark.py
+sys.path.insert(0, str(HERE))
+from _sections import SECTION_END, section_open, write_section  # noqa: E402 (benchmarks/ is on the path)
 
 
 def old_module(name: str, path: str, commit: str):
@@ -264,7 +265,7 @@ def render(res: dict) -> str:
                                     "load_after": res["load_after"]}]
     loads = "; ".join(f"{', '.join(p['components'])} ({p['started']}): {', '.join(f'{v:.1f}' for v in p['load_before'])}"
                       f" before, {', '.join(f'{v:.1f}' for v in p['load_after'])} after" for p in passes)
-    lines = [f"{SECTION_START}components -->", "", "## Model costs one at a time (issue 15)", "",
+    lines = [section_open("components"), "", "## Model costs one at a time (issue 15)", "",
              "Timed with `python benchmarks/components.py` (median of up to 3 runs; wall / CPU seconds of the "
              "benchmark process, DuckDB's threads included). "
              f"**Machine:** {m['cpu']}, {m['logical_cores']} logical cores, {m['ram_gib']} GiB, {m['platform']}; "
@@ -317,18 +318,6 @@ def render(res: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(res: dict, md_path: Path) -> None:
-    section = render(res)
-    text = md_path.read_text(encoding="utf-8") if md_path.exists() else "# Benchmark results\n"
-    start = text.find(f"{SECTION_START}components -->")
-    if start >= 0:
-        end = text.find(SECTION_END, start) + len(SECTION_END)
-        text = text[:start] + section + text[end:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    md_path.write_text(text, encoding="utf-8")
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", nargs="*", choices=["clv", "matching", "cohorts", "churn"],
@@ -356,7 +345,7 @@ def main(argv=None) -> int:
     res.setdefault("passes", []).append({"started": res["started"], "components": args.only,
                                          "load_before": res["load_before"], "load_after": res["load_after"]})
     args.out.write_text(json.dumps(res, indent=1, default=str))
-    write_section(res, args.md)
+    write_section(args.md, "components", render(res))
     print(render(res))
     return 0
 

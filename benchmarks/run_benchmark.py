@@ -36,6 +36,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))  # benchmarks/_sections.py, also when loaded by path
+from _sections import kept_sections  # noqa: E402
 DATA = HERE / "data"
 KAM = [sys.executable, "-m", "kam_analysis.cli"]
 
@@ -330,21 +332,6 @@ def write_report(results: dict, md_path: Path) -> None:
             lines.append(f"| {k} | {_s(v['seconds'])} | {_gib(v['peak_rss_tree_bytes'])} |")
     lines.append("")
     md_path.write_text("\n".join(lines) + kept_sections(md_path), encoding="utf-8")
-
-
-#: sections other benchmark scripts write into results.md (benchmarks/components.py), kept on rewrite
-SECTION_START, SECTION_END = "<!-- section:", "<!-- /section -->"
-
-
-def kept_sections(md_path: Path) -> str:
-    """The marked sections of the existing results.md, to be kept when this report rewrites it."""
-    if not md_path.exists():
-        return ""
-    text, out, pos = md_path.read_text(encoding="utf-8"), [], 0
-    while (start := text.find(SECTION_START, pos)) >= 0 and (end := text.find(SECTION_END, start)) >= 0:
-        out.append(text[start:end + len(SECTION_END)])
-        pos = end + len(SECTION_END)
-    return "".join(f"\n{s}\n" for s in out)
 
 
 def growth(a: dict, b: dict) -> dict | None:

@@ -22,3 +22,16 @@ def test_the_notebook_start_benchmark_imports_what_the_notebooks_import():
     assert "from kam_analysis.phases import" in src and "from kam_analysis import metrics" in src
     out = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_each_script_rewrites_only_its_own_section_of_the_results(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from _sections import SECTION_END, kept_sections, section_open, write_section
+
+    md = tmp_path / "results.md"
+    write_section(md, "components", f"{section_open('components')}\nold\n{SECTION_END}")
+    write_section(md, "assessment_orders", f"{section_open('assessment_orders')}\nmine\n{SECTION_END}")
+    write_section(md, "components", f"{section_open('components')}\nnew\n{SECTION_END}")
+    text = md.read_text()
+    assert "new" in text and "old" not in text and text.count(SECTION_END) == 2 and "mine" in text
+    assert kept_sections(md).count(SECTION_END) == 2  # run_benchmark.py keeps both when it rewrites the file
