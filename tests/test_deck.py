@@ -756,6 +756,14 @@ def test_coverage_title_says_what_capacity_leaves_out_or_carries(full_run, full_
     assert not any("€0" in t for t in titles)
     s = next(s for s in slides if _title(s).startswith("The team's capacity carries"))
     assert "Status: 150 accounts, served without manager time" in "\n".join(_texts(s))
+    # no team capacity given (a transactions-only client): the plan sizes the need and claims no gap
+    run = _copy_run(full_run, tmp_path / "nocap", full_run.params)
+    prof = run.read_table("data_profile")
+    prof.loc[prof["item"] == "managers", "present"] = False
+    run.write_table("data_profile", prof)
+    titles = [_title(s) for s in _slides(build_deck(run))[1]]
+    assert "Full coverage needs 5,100 manager hours a year, on Strategic, Star and Status accounts; the team's " \
+        "capacity is not known yet" in titles, [t for t in titles if "hours" in t or "capacity" in t]
 
 
 def test_whale_title_never_reads_the_same_figure_twice(full_run, tmp_path):

@@ -65,7 +65,12 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
     stake = t["value_at_stake"].sum() if "value_at_stake" in t.columns else None
     hours = float(t["hours_allocated"].sum())
     with_hours = [_text(s, 30) for s in t.loc[t["hours_allocated"] > 0, "segment"]]
-    if n_cov < n_acc:  # a capacity gap: say what it leaves out, and what it puts at stake when that is known
+    needed = float(t["hours_needed"].sum())
+    if not d.has_input("managers") and needed > 0:  # no capacity given: the plan sizes the need, allocates nothing
+        title = (f"Full coverage needs {fmt_count(needed)} manager hours a year, on "
+                 f"{fmt_list([_text(s, 30) for s in t.loc[t['hours_needed'] > 0, 'segment']])} accounts; the team's "
+                 "capacity is not known yet")
+    elif n_cov < n_acc:  # a capacity gap: say what it leaves out, and what it puts at stake when that is known
         title = (f"The team's capacity leaves {fmt_count(n_acc - n_cov)} of {fmt_count(n_acc)} accounts without "
                  f"the service their plan needs" + (f"; {d.money(stake)} of value is at stake"
                                                     if is_num(stake) and stake > 0 else ""))
