@@ -744,6 +744,8 @@ def test_coverage_title_says_what_capacity_leaves_out_or_carries(full_run, full_
     _, slides = _slides(full_deck)
     gap = [_title(s) for s in slides if "leaves 130 of 300 accounts" in _title(s)]
     assert gap and "€330k of value is at stake" in gap[0], [_title(s) for s in slides]
+    s = next(s for s in slides if "leaves 130 of 300 accounts" in _title(s))
+    assert "Coverage 57% of accounts" in "\n".join(_texts(s))
     # every account covered, manager time on two segments only: no '€0 at stake' headline
     run = _copy_run(full_run, tmp_path / "covered", full_run.params)
     run.write_table("coverage_by_segment", pd.DataFrame({
@@ -762,6 +764,13 @@ def test_coverage_title_says_what_capacity_leaves_out_or_carries(full_run, full_
     prof.loc[prof["item"] == "managers", "present"] = False
     run.write_table("data_profile", prof)
     titles = [_title(s) for s in _slides(build_deck(run))[1]]
+    # a gap too small for whole percents is not rounded away
+    run2 = _copy_run(full_run, tmp_path / "tiny", full_run.params)
+    run2.write_table("coverage_by_segment", pd.DataFrame({
+        "segment": ["Strategic"], "accounts": [4009], "covered": [4003], "hours_needed": [60.0],
+        "hours_allocated": [0.0], "value_at_stake": [1614.0]}))
+    s = next(s for s in _slides(build_deck(run2))[1] if "leaves 6 of 4,009 accounts" in _title(s))
+    assert "Coverage 99.9% of accounts" in "\n".join(_texts(s))
     assert "Full coverage needs 5,100 manager hours a year, on Strategic, Star and Status accounts; the team's " \
         "capacity is not known yet" in titles, [t for t in titles if "hours" in t or "capacity" in t]
 
