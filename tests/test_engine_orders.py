@@ -219,3 +219,66 @@ def test_a_phase_kernel_gets_one_blas_thread(monkeypatch):
     finally:
         if runner._BLAS_LIMIT is not None:
             runner._BLAS_LIMIT.restore_original_limits()
+
+
+# ---------------------------------------------------------------------------- an order frame in the engine
+def _five():
+    """Five order rows; W = (2023-06-30, 2024-06-30], P = (2022-06-30, 2023-06-30]."""
+    return pd.DataFrame({
+        "account_id": ["A", "A", "A", "B", "B"],
+        "order_date": pd.to_datetime(["2023-03-15", "2024-05-01", "2024-06-10", "2022-01-10", "2024-01-20"]),
+        "revenue": [100.0, 50.5, -20.0, 80.0, 40.25],        # A's 2024-06-10 is a refund (not an order)
+        "gross_margin": [30.0, 10.0, -5.0, 20.0, np.nan]})
+
+
+def test_from_frame_account_kpis_by_hand():
+    df = _five()
+    before = df.copy()
+    a = metrics.compute_account_kpis(OrderSource.from_frame(df), as_of="2024-06-30", churn_days=90)
+    pd.testing.assert_frame_equal(df, before)          # the caller's frame is untouched
+    a = a.set_index("account_id")
+    assert list(a.index) == ["A", "B"]
+    assert a.at["A", "n_orders"] == 2 and a.at["B", "n_orders"] == 2
+    assert a.at["A", "revenue_total"] == 130.5 and a.at["B", "revenue_total"] == 120.25
+    assert a.at["A", "revenue_12m"] == 30.5 and a.at["A", "orders_12m"] == 1
+    assert a.at["A", "revenue_prev_12m"] == 100.0 and a.at["A", "orders_prev_12m"] == 1
+    assert a.at["B", "revenue_12m"] == 40.25 and a.at["B", "revenue_prev_12m"] == 0.0
+    assert a.at["A", "gross_margin_12m"] == 5.0 and a.at["A", "gross_margin_total"] == 35.0
+    assert a.at["B", "gross_margin_12m"] == 0.0 and a.at["B", "gross_margin_total"] == 20.0  # NaN margin = none
+    assert a.at["A", "last_order_date"] == pd.Timestamp("2024-05-01")      # the refund is not the last order
+    assert a.at["A", "first_order_date"] == pd.Timestamp("2023-03-15")
+    # active = last counted order in (T - 90 days, T]: A on 2024-05-01 yes, B on 2024-01-20 no
+    assert bool(a.at["A", "active"]) and not bool(a.at["B", "active"])
+    assert not bool(a.at["A", "active_at_start"])      # 2023-03-15 is more than 90 days before 2023-06-30
+    assert not a["is_new_12m"].any()
+    assert a.attrs["data_start"] == "2022-01-10" and a.attrs["has_margin"] and a.attrs["clv_basis"] == "margin"
+
+
+def test_from_frame_orders_margin_and_column_names():
+    df = _five().rename(columns={"account_id": "cust", "order_date": "day", "revenue": "net"})
+    df["doc"] = ["o1", "o2", "o2", "o3", "o4"]           # A's refund is a line of order o2: one order of 30.5
+    src = OrderSource.from_frame(df.drop(columns="gross_margin"), account_col="cust", date_col="day",
+                                 revenue_col="net", order_col="doc")
+    a = metrics.compute_account_kpis(src, as_of="2024-06-30", churn_days=90).set_index("account_id")
+    assert a.at["A", "orders_12m"] == 1 and a.at["A", "revenue_12m"] == 30.5 and a.at["A", "n_orders"] == 2
+    assert a.at["A", "last_order_date"] == pd.Timestamp("2024-05-01")
+    # no margin column: no margin KPIs, the CLV basis is revenue
+    assert not a.attrs["has_margin"] and a["gross_margin_12m"].isna().all()
+    assert a.at["A", "clv_historical"] == 130.5
+    # up_to leaves out the later orders; the frame is registered again in each connection
+    early = metrics.compute_account_kpis(src.up_to("2023-12-31"), as_of="2023-12-31", churn_days=90)
+    assert early.set_index("account_id").at["A", "revenue_total"] == 100.0
+    with pytest.raises(ValueError, match="'order_date'"):
+        OrderSource.from_frame(df)
+
+
+def test_from_frame_cohorts_by_hand():
+    c = metrics.compute_cohort_retention(OrderSource.from_frame(_five()), period="year", as_of="2024-06-30",
+                                         min_denominator=2)
+    c = c.set_index(["cohort_label", "period_index"])
+    # B's cohort is 2022 (left-censored: the data starts then), A's 2023
+    assert list(c.index) == [("2022", 0), ("2022", 1), ("2022", 2), ("2023", 0), ("2023", 1)]
+    assert c.loc[("2022", 1), "active_accounts"] == 0 and c.loc[("2022", 2), "revenue"] == 40.25
+    assert c.loc[("2023", 1), "revenue"] == 30.5 and c.loc[("2023", 1), "revenue_retention"] == 0.305
+    assert c.loc[("2023", 1), "retention"] == 1.0
+    assert c["left_censored"].tolist() == [True, True, True, False, False] and c["small_cohort"].all()

@@ -54,6 +54,15 @@ def duckdb_connect():
     return con
 
 
+#: the name a :meth:`OrderSource.from_frame` frame is registered under in a connection
+_FRAME = "_kam_order_frame"
+
+
+def _q(col: str) -> str:
+    """A column name quoted for DuckDB."""
+    return '"' + str(col).replace('"', '""') + '"'
+
+
 def _ts(d) -> str:
     return f"TIMESTAMP '{pd.Timestamp(d).strftime('%Y-%m-%d %H:%M:%S')}'"
 
@@ -64,11 +73,14 @@ class OrderSource:
 
     ``relation`` is a DuckDB relation (``read_parquet('...')``); ``until`` leaves out the
     orders dated after it (an order's date is its earliest line's), as
-    :func:`kam_analysis.metrics.compute_account_kpis_as_of` does with an order frame.
+    :func:`kam_analysis.metrics.compute_account_kpis_as_of` does. ``frame`` is a pandas
+    frame of orders (:meth:`from_frame`), registered in each connection :meth:`query` opens.
     """
 
     relation: str
     until: pd.Timestamp | None = None
+    #: the pandas frame behind ``relation`` (:meth:`from_frame`), registered as ``_FRAME`` in each connection
+    frame: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     #: facts learnt by one pass and reused by the next (the earliest orders); not copied by up_to
     _facts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -76,6 +88,32 @@ class OrderSource:
     def from_run(cls, run) -> "OrderSource":
         """The run's clean transactions."""
         return cls(run.transactions_sql())
+
+    @classmethod
+    def from_frame(cls, df: pd.DataFrame, *, account_col: str = "account_id", date_col: str = "order_date",
+                   revenue_col: str = "revenue", margin_col: str | None = "gross_margin",
+                   order_col: str | None = None) -> "OrderSource":
+        """An order-level pandas frame as an order source (small data: tests, an analyst's frame).
+
+        Each row is an order line of ``account_col`` dated ``date_col`` with net revenue
+        ``revenue_col`` and gross margin ``margin_col`` (NULL when the frame has no such
+        column); the lines of one ``order_col`` value are one order, and without
+        ``order_col`` every row is its own order. The frame is not copied: it is
+        registered in each DuckDB connection :meth:`query` opens, so the KPIs of a frame
+        are computed by the same SQL as those of the run's transactions.
+        """
+        need = [c for c in (account_col, date_col, revenue_col, order_col) if c is not None]
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            raise ValueError(f"the order frame has no column {', '.join(map(repr, missing))} "
+                             f"(its columns: {', '.join(map(str, df.columns))}); fix: name the column "
+                             "with account_col / date_col / revenue_col / order_col")
+        order = _q(order_col) if order_col is not None else "row_number() OVER ()"
+        margin = _q(margin_col) if margin_col is not None and margin_col in df.columns else "NULL"
+        rel = (f"(SELECT {_q(account_col)} AS account_id, {order} AS order_id, "
+               f"CAST({_q(date_col)} AS TIMESTAMP) AS order_date, {_q(revenue_col)} AS net_revenue, "
+               f"CAST({margin} AS DOUBLE) AS gross_margin FROM {_FRAME})")
+        return cls(rel, frame=df)
 
     def up_to(self, when) -> "OrderSource":
         """The same orders without those dated after ``when``."""
@@ -92,6 +130,8 @@ class OrderSource:
         """Run ``WITH orders AS (...) <sql>`` and return the (small) result."""
         con = duckdb_connect()
         try:
+            if self.frame is not None:
+                con.register(_FRAME, self.frame)
             return con.execute(f"WITH {self.orders_cte()} {sql}").df()
         finally:
             con.close()
