@@ -144,7 +144,9 @@ def test_beyond_excel_rows_the_top_accounts_and_a_full_csv(tiny, monkeypatch):
     assert len(full) == len(seg) > 100 and "Your override" not in full and "Rank" in full
     assert full["Account ID"].tolist()[:100] == top
     for where in (ws["A2"].value, " ".join(str(c.value) for c in wb["README"]["A"] if c.value)):
-        assert f"all {len(seg):,} accounts are in the file {csv.name}" in where
+        assert f"100 accounts with the best selection score of {len(seg):,}" in where
+        assert f"the full list of {len(seg):,} accounts, with the same columns, is delivered as a data file" in where
+        assert csv.name not in where and ".csv" not in where  # no file names on a client page
     # the points of the hidden chart sheet stop at Excel's last row too
     assert wb["Chart data"].max_row <= 104
 

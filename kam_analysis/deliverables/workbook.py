@@ -129,10 +129,9 @@ def _readme(ws, run, ctx) -> None:
                    (FMT["int"] if isinstance(v, int) else None)).alignment = Alignment(horizontal="left")
         row += 1
     if ctx.get("accounts_file"):
-        shown, total, name = ctx["accounts_file"]
-        row = _note(ws, row, f"The Accounts sheet lists the {shown:,} accounts with the best selection score (Excel "
-                             f"holds {_xlsx_stream.EXCEL_MAX_ROWS:,} rows); all {total:,} accounts are in the file "
-                             f"{name} delivered with this workbook.", italic=False)
+        shown, total = ctx["accounts_file"]
+        row = _note(ws, row, f"The Accounts sheet lists the {shown:,} accounts with the best selection score of "
+                             f"{total:,} ({_full_list_note(total)}).", italic=False)
     row += 1
     row = _section(ws, row, "What each sheet shows")
     sheets = pd.DataFrame({"Sheet": list(WORKBOOK_SHEETS), "What it shows": list(WORKBOOK_SHEETS.values())})
@@ -216,11 +215,10 @@ def _accounts(ws, run, ctx) -> None:
     if len(df) > room:  # beyond Excel's last row: the best-scored accounts here, every account in a CSV file
         full = run.deliverable_path(f"{run.params.slug}_accounts.csv")
         _full_list_csv(df.drop(columns=["your_override", "your_reason"]), headers, full)
-        ctx["accounts_file"] = (room, len(df), full.name)
+        ctx["accounts_file"] = (room, len(df))
+        sub = (f"The {room:,} accounts with the best selection score of {len(df):,} ({_full_list_note(len(df))}) · "
+               "filters on every column · propose changes in the last two columns")
         df = df.head(room)
-        sub = (f"The {room:,} accounts with the best selection score of {len(seg):,} (Excel holds {limit:,} rows): "
-               f"all {len(seg):,} accounts are in the file {full.name} delivered with this workbook · filters on "
-               "every column · propose changes in the last two columns")
     else:
         sub = (f"{len(df):,} accounts · sorted by selection score · filters on every column · propose changes in "
                "the last two columns")
@@ -285,6 +283,13 @@ def _accounts(ws, run, ctx) -> None:
     ws.column_dimensions[col["your_reason"]].width = 40
     ws.row_dimensions[row].height = 32
     ws.auto_filter.ref = None  # the table carries its own filter
+
+
+def _full_list_note(total: int) -> str:
+    """What a sheet cut at Excel's last row says about the rest, in client language (no file name:
+    the user guide names the file, ``<client>_accounts.csv`` beside the workbook)."""
+    return (f"an Excel sheet holds {_xlsx_stream.EXCEL_MAX_ROWS:,} rows; the full list of {total:,} accounts, "
+            "with the same columns, is delivered as a data file alongside this workbook")
 
 
 def _full_list_csv(df: pd.DataFrame, headers: dict, path: Path) -> None:
