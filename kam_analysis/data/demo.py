@@ -196,66 +196,73 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     affinity /= affinity.sum(axis=1, keepdims=True)
     chan_p = np.where(is_trade[:, None], [0.25, 0.05, 0.10, 0.60], [0.50, 0.30, 0.20, 0.0])
 
-    # ---------------- orders: account x month counts, vectorised
+    # ---------------- orders
     m_idx = np.arange(n_m)
-    alive = (m_idx[None, :] >= acq_m[:, None]) & (m_idx[None, :] < last_m[:, None])
-    season = season_factor(np.array([p.month for p in months]))
-    lam = rate[:, None] * season[None, :] * alive
-    if n_orders:
-        # large-client mode: scale every account's purchase rate by one factor so the
-        # expected number of orders (before returns) is n_orders; ranks and shares are unchanged
-        lam = lam * (float(n_orders) / max(float(lam.sum()), 1e-9))
-    counts = rng.poisson(lam)
-    acc_of_order = np.repeat(np.repeat(np.arange(n), n_m), counts.ravel())
-    mon_of_order = np.repeat(np.tile(m_idx, n), counts.ravel())
-    n_ord = len(acc_of_order)
     month_start = np.array([p.start_time.to_datetime64() for p in months], dtype="datetime64[D]")
     days_in = np.array([p.days_in_month for p in months])
-    day = (rng.random(n_ord) * days_in[mon_of_order]).astype(int)
-    dates = month_start[mon_of_order] + day.astype("timedelta64[D]")
-    years = (mon_of_order / 12.0)
-    uplift = np.where(is_key[acc_of_order] & (mon_of_order >= prog_m), 1 + P["programme_uplift"], 1.0)
-    value = aov[acc_of_order] * np.exp(rng.normal(-0.06, 0.35, n_ord)) * (1 + P["market_growth"]) ** years * uplift
-    cat = _draw_choice(rng.random(n_ord), affinity, acc_of_order).clip(0, len(CATEGORIES) - 1)
-    chan = _draw_choice(rng.random(n_ord), chan_p, acc_of_order).clip(0, len(CHANNELS) - 1)
-    mrate = _MARGIN_RATE[cat] - np.where(is_trade[acc_of_order], 0.12, 0.0) + rng.normal(0, 0.03, n_ord)
-    order_sort = np.lexsort((acc_of_order, dates))
-    acc_of_order, dates, value, cat, chan, mrate = (a[order_sort] for a in (acc_of_order, dates, value, cat, chan, mrate))
-    revenue = np.round(value, 2)
-    margin = np.round(value * mrate, 2)
-    order_no = np.arange(1, n_ord + 1) + 1_000_000
-
-    # returns: 3% of orders get a negative line under the same order number
-    ret = rng.random(n_ord) < 0.03
-    r_share = rng.uniform(0.2, 1.0, ret.sum())
-    ret_rev = -np.round(revenue[ret] * r_share, 2)
-    ret_mar = -np.round(margin[ret] * r_share, 2)
-
+    season = season_factor(np.array([p.month for p in months]))
+    paths = demo_files(out, file_format)
     acc_ids = np.array([f"C{100000 + i}" for i in range(n)])
-    # Built column by column as Arrow arrays (categories and ids as dictionary codes), so a
-    # 10-million-order client never holds fixed-width numpy strings or a pandas copy.
-    line_no = np.concatenate([order_no, order_no[ret]])
-    line_date = np.concatenate([dates, dates[ret]])
-    # by date, then order number; stable, so an order's line comes before its return line
-    # (the same order as sorting the "SO-<number>" strings while numbers have equal length)
-    rows = np.lexsort((line_no, line_date))
-    orders = {
-        "Order No": line_no[rows],
-        "Customer ID": np.concatenate([acc_of_order, acc_of_order[ret]])[rows],
-        "Order Date": line_date[rows],
-        "Net Sales (EUR)": np.concatenate([revenue, ret_rev])[rows],
-        "Gross Margin (EUR)": np.concatenate([margin, ret_mar])[rows],
-        "Product Category": np.concatenate([cat, cat[ret]])[rows],
-        "Sales Channel": np.concatenate([chan, chan[ret]])[rows],
-    }
-    del rows, line_no, line_date
+    if n_orders:
+        # large-client mode streams month by month (bounded memory at 50 million orders)
+        n_orders_acc, first_order = _stream_orders(
+            rng, paths["transactions"], file_format, acc_ids=acc_ids,
+            n_orders=int(n_orders), acq_m=acq_m, last_m=last_m, rate=rate, aov=aov, is_key=is_key,
+            is_trade=is_trade, prog_m=prog_m, affinity=affinity, chan_p=chan_p, season=season,
+            month_start=month_start, days_in=days_in)
+    else:
+        alive = (m_idx[None, :] >= acq_m[:, None]) & (m_idx[None, :] < last_m[:, None])
+        lam = rate[:, None] * season[None, :] * alive
+        counts = rng.poisson(lam)
+        acc_of_order = np.repeat(np.repeat(np.arange(n), n_m), counts.ravel())
+        mon_of_order = np.repeat(np.tile(m_idx, n), counts.ravel())
+        n_ord = len(acc_of_order)
+        day = (rng.random(n_ord) * days_in[mon_of_order]).astype(int)
+        dates = month_start[mon_of_order] + day.astype("timedelta64[D]")
+        years = (mon_of_order / 12.0)
+        uplift = np.where(is_key[acc_of_order] & (mon_of_order >= prog_m), 1 + P["programme_uplift"], 1.0)
+        value = aov[acc_of_order] * np.exp(rng.normal(-0.06, 0.35, n_ord)) * (1 + P["market_growth"]) ** years * uplift
+        cat = _draw_choice(rng.random(n_ord), affinity, acc_of_order).clip(0, len(CATEGORIES) - 1)
+        chan = _draw_choice(rng.random(n_ord), chan_p, acc_of_order).clip(0, len(CHANNELS) - 1)
+        mrate = _MARGIN_RATE[cat] - np.where(is_trade[acc_of_order], 0.12, 0.0) + rng.normal(0, 0.03, n_ord)
+        order_sort = np.lexsort((acc_of_order, dates))
+        acc_of_order, dates, value, cat, chan, mrate = (a[order_sort] for a in (acc_of_order, dates, value, cat, chan, mrate))
+        revenue = np.round(value, 2)
+        margin = np.round(value * mrate, 2)
+        order_no = np.arange(1, n_ord + 1) + 1_000_000
+
+        # returns: 3% of orders get a negative line under the same order number
+        ret = rng.random(n_ord) < 0.03
+        r_share = rng.uniform(0.2, 1.0, ret.sum())
+        ret_rev = -np.round(revenue[ret] * r_share, 2)
+        ret_mar = -np.round(margin[ret] * r_share, 2)
+
+        # Built column by column as Arrow arrays (categories and ids as dictionary codes), so a
+        # 10-million-order client never holds fixed-width numpy strings or a pandas copy.
+        line_no = np.concatenate([order_no, order_no[ret]])
+        line_date = np.concatenate([dates, dates[ret]])
+        # by date, then order number; stable, so an order's line comes before its return line
+        # (the same order as sorting the "SO-<number>" strings while numbers have equal length)
+        rows = np.lexsort((line_no, line_date))
+        orders = {
+            "Order No": line_no[rows],
+            "Customer ID": np.concatenate([acc_of_order, acc_of_order[ret]])[rows],
+            "Order Date": line_date[rows],
+            "Net Sales (EUR)": np.concatenate([revenue, ret_rev])[rows],
+            "Gross Margin (EUR)": np.concatenate([margin, ret_mar])[rows],
+            "Product Category": np.concatenate([cat, cat[ret]])[rows],
+            "Sales Channel": np.concatenate([chan, chan[ret]])[rows],
+        }
+        del rows, line_no, line_date
+        _write_orders(orders, paths["transactions"], file_format, acc_ids)
+        del orders
+        n_orders_acc = np.bincount(acc_of_order, minlength=n)
+        first_order = pd.Series(dates).groupby(acc_of_order).min()
 
     # ---------------- accounts file
-    n_orders_acc = np.bincount(acc_of_order, minlength=n)
     years_active = np.maximum((last_m - acq_m) / 12.0, 1 / 12)
     cts = (60 + 18 * n_orders_acc / years_active + np.where(is_trade, 900, 0) + np.where(is_key, 4500, 0)
            + rng.normal(0, 40, n)).clip(20)
-    first_order = pd.Series(dates).groupby(acc_of_order).min()
     acq_date = np.array([month_start[m] for m in acq_m]) - acq_offset_days.astype("timedelta64[D]")
     has_first = np.isin(np.arange(n), first_order.index)
     acq_date = np.where(has_first & (acq_offset_days == 0),
@@ -279,7 +286,7 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     rows = []
     for y_start in range(0, n_m, 12):
         m_survey = min(y_start + 9, n_m - 1)  # October
-        active = alive[:, m_survey]
+        active = (acq_m <= m_survey) & (last_m > m_survey)
         p_resp = np.where(is_trade | is_key, 0.7, 0.35)
         resp = active & (rng.random(n) < p_resp)
         idx = np.flatnonzero(resp)
@@ -293,8 +300,6 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
 
     capability = pd.DataFrame(CAPABILITY, columns=["Dimension", "Score", "Target"])
 
-    paths = demo_files(out, file_format)
-    _write_orders(orders, paths["transactions"], file_format, acc_ids)
     accounts.to_csv(paths["accounts"], index=False, encoding="utf-8")
     surveys["Response Date"] = pd.to_datetime(surveys["Response Date"]).dt.strftime("%Y-%m-%d")
     surveys.to_csv(paths["surveys"], index=False, encoding="utf-8")
@@ -318,10 +323,22 @@ def _draw_choice(u: np.ndarray, probs: np.ndarray, owner: np.ndarray, chunk: int
 
 def _write_orders(orders: dict[str, np.ndarray], path: Path, file_format: str, acc_ids: np.ndarray) -> None:
     """Write the orders (numpy columns; ids and categories as codes) as Parquet or CSV."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
+
+    table = _orders_table(orders, file_format, acc_ids)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    if file_format == "parquet":
+        pq.write_table(table, tmp)
+    else:
+        pacsv.write_csv(table, tmp)
+    tmp.replace(path)
+
+
+def _orders_table(orders: dict[str, np.ndarray], file_format: str, acc_ids: np.ndarray):
+    """The orders (numpy columns; ids and categories as codes) as an Arrow table in the file's layout."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     def decode(codes: np.ndarray, labels) -> pa.Array:
         return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(list(labels))).dictionary_decode()
@@ -337,10 +354,88 @@ def _write_orders(orders: dict[str, np.ndarray], path: Path, file_format: str, a
         "Product Category": decode(orders["Product Category"], CATEGORIES),
         "Sales Channel": decode(orders["Sales Channel"], CHANNELS),
     }
-    table = pa.table(columns)
+    return pa.table(columns)
+
+
+def _stream_orders(rng: np.random.Generator, path: Path, file_format: str, *, acc_ids: np.ndarray, n_orders: int,
+                   acq_m: np.ndarray, last_m: np.ndarray, rate: np.ndarray, aov: np.ndarray,
+                   is_key: np.ndarray, is_trade: np.ndarray, prog_m: int, affinity: np.ndarray,
+                   chan_p: np.ndarray, season: np.ndarray, month_start: np.ndarray,
+                   days_in: np.ndarray) -> tuple[np.ndarray, pd.Series]:
+    """Large-client mode: draw and write the orders one calendar month at a time.
+
+    Every account's purchase rate is scaled by one factor so the expected number of orders
+    (before returns) is ``n_orders``; ranks and shares are unchanged. The model is the
+    in-memory one's (same rates, values, uplift, categories, channels, margins, 3% returns),
+    but the draws are made month by month, so only one month's orders are in memory and
+    50 million orders are written in bounded memory. The file is in the same order as the
+    in-memory one (by date, then order number; order numbers by date, then account; a
+    return line right after its order) and has the same columns and types.
+
+    Returns each account's number of orders and the date of its first order (by account
+    index, accounts with orders only), which the accounts file needs.
+    """
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    P = PLANTED
+    n, n_m = len(acc_ids), len(season)
+
+    def alive(m: int) -> np.ndarray:
+        return (acq_m <= m) & (last_m > m)
+
+    expected = sum(float(season[m] * rate[alive(m)].sum()) for m in range(n_m))
+    scale = float(n_orders) / max(expected, 1e-9)
+    n_orders_acc = np.zeros(n, dtype=np.int64)
+    first = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    next_no = 1_000_001
     tmp = path.with_suffix(path.suffix + ".tmp")
-    if file_format == "parquet":
-        pq.write_table(table, tmp)
-    else:
-        pacsv.write_csv(table, tmp)
+    writer = None
+    try:
+        for m in range(n_m):
+            counts = rng.poisson(rate * season[m] * alive(m) * scale)
+            acc = np.repeat(np.arange(n), counts)
+            k = len(acc)
+            day = (rng.random(k) * days_in[m]).astype(int)
+            dates = month_start[m] + day.astype("timedelta64[D]")
+            uplift = np.where(is_key[acc] & (m >= prog_m), 1 + P["programme_uplift"], 1.0)
+            value = aov[acc] * np.exp(rng.normal(-0.06, 0.35, k)) * (1 + P["market_growth"]) ** (m / 12.0) * uplift
+            cat = _draw_choice(rng.random(k), affinity, acc).clip(0, len(CATEGORIES) - 1)
+            chan = _draw_choice(rng.random(k), chan_p, acc).clip(0, len(CHANNELS) - 1)
+            mrate = _MARGIN_RATE[cat] - np.where(is_trade[acc], 0.12, 0.0) + rng.normal(0, 0.03, k)
+            order_sort = np.lexsort((acc, dates))
+            acc, dates, value, cat, chan, mrate = (a[order_sort] for a in (acc, dates, value, cat, chan, mrate))
+            revenue = np.round(value, 2)
+            margin = np.round(value * mrate, 2)
+            order_no = np.arange(next_no, next_no + k)
+            next_no += k
+            ret = rng.random(k) < 0.03
+            r_share = rng.uniform(0.2, 1.0, ret.sum())
+            line_no = np.concatenate([order_no, order_no[ret]])
+            line_date = np.concatenate([dates, dates[ret]])
+            rows = np.lexsort((line_no, line_date))
+            chunk = {
+                "Order No": line_no[rows],
+                "Customer ID": np.concatenate([acc, acc[ret]])[rows],
+                "Order Date": line_date[rows],
+                "Net Sales (EUR)": np.concatenate([revenue, -np.round(revenue[ret] * r_share, 2)])[rows],
+                "Gross Margin (EUR)": np.concatenate([margin, -np.round(margin[ret] * r_share, 2)])[rows],
+                "Product Category": np.concatenate([cat, cat[ret]])[rows],
+                "Sales Channel": np.concatenate([chan, chan[ret]])[rows],
+            }
+            n_orders_acc += np.bincount(acc, minlength=n)
+            # orders are sorted by date: an account's first row this month is its earliest
+            seen, at = np.unique(acc, return_index=True)
+            new = seen[np.isnat(first[seen])]
+            first[new] = dates[at[np.isnat(first[seen])]]
+            table = _orders_table(chunk, file_format, acc_ids)
+            if writer is None:
+                writer = (pq.ParquetWriter(tmp, table.schema) if file_format == "parquet"
+                          else pacsv.CSVWriter(tmp, table.schema))
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
     tmp.replace(path)
+    has = ~np.isnat(first)
+    return n_orders_acc, pd.Series(first[has], index=np.flatnonzero(has))
