@@ -3,6 +3,7 @@
     python benchmarks/run_benchmark.py                 # demo + 1M + 10M (the 10M run takes minutes)
     python benchmarks/run_benchmark.py --sizes 1000000  # demo + 1M only
     python benchmarks/run_benchmark.py --no-demo --sizes 10000000
+    python benchmarks/run_benchmark.py --no-demo --sizes 50000000:1000000 --section large-50m  # its own section
 
 For each engagement it runs ``kam run`` in a child process and samples, every 0.2 s,
 the resident memory (RSS) of the whole process tree (the runner plus its Jupyter
@@ -37,7 +38,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))  # benchmarks/_sections.py, also when loaded by path
-from _sections import kept_sections  # noqa: E402
+from _sections import SECTION_END, kept_sections, section_open, write_section  # noqa: E402
 DATA = HERE / "data"
 KAM = [sys.executable, "-m", "kam_analysis.cli"]
 
@@ -51,6 +52,7 @@ class TreeSampler:
         self.peak_tree = 0
         self.peak_single = 0
         self.samples = 0
+        self.loads: list[float] = []  # 1-minute load average at each sample: how busy the shared cores were
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -74,6 +76,7 @@ class TreeSampler:
                 self.peak_single = max(self.peak_single, rss)
             self.peak_tree = max(self.peak_tree, total)
             self.samples += 1
+            self.loads.append(os.getloadavg()[0])
             self._stop.wait(self.interval)
 
     def __enter__(self) -> "TreeSampler":
@@ -97,7 +100,9 @@ def run_measured(cmd: list[str], *, env: dict | None = None, log: Path | None = 
         if log:
             out.close()
     return {"seconds": round(time.perf_counter() - t0, 2), "exit_code": code,
-            "peak_rss_tree_bytes": s.peak_tree, "peak_rss_single_bytes": s.peak_single, "samples": s.samples}
+            "peak_rss_tree_bytes": s.peak_tree, "peak_rss_single_bytes": s.peak_single, "samples": s.samples,
+            "load_average_mean": round(statistics.fmean(s.loads), 2) if s.loads else None,
+            "load_average_max": round(max(s.loads), 2) if s.loads else None}
 
 
 def machine() -> dict:
@@ -160,14 +165,32 @@ def bare_notebook_start(reps: int = 3) -> dict:
 
 
 # --------------------------------------------------------------------------- engagements
-def _tag(n_orders: int, fmt: str) -> str:
-    tag = f"{n_orders // 1_000_000}m" if n_orders >= 1_000_000 else f"{n_orders // 1000}k"
+DEFAULT_ACCOUNTS = 200_000
+
+
+def _count(n: int) -> str:
+    return f"{n // 1_000_000}m" if n >= 1_000_000 else f"{n // 1000}k"
+
+
+def _tag(n_orders: int, fmt: str, accounts: int = DEFAULT_ACCOUNTS) -> str:
+    tag = _count(n_orders) if accounts == DEFAULT_ACCOUNTS else f"{_count(n_orders)}_{_count(accounts)}_accounts"
     return tag if fmt == "parquet" else f"{tag}_{fmt}"
+
+
+def parse_sizes(text: str, accounts: int) -> list[tuple[int, int]]:
+    """``--sizes``: comma-separated order counts, each optionally ``ORDERS:ACCOUNTS``
+    (e.g. ``50000000:1000000``); without accounts a size gets ``--accounts``."""
+    out = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            orders, _, acc = part.partition(":")
+            out.append((int(orders), int(acc) if acc else accounts))
+    return out
 
 
 def large_params(n_orders: int, accounts: int, fmt: str = "parquet") -> Path:
     """Write the large client's params file (its data from :func:`generate`); return the params path."""
-    tag = _tag(n_orders, fmt)
+    tag = _tag(n_orders, fmt, accounts)
     folder = DATA / f"large_{tag}"
     params_path = DATA / f"large_{tag}.yaml"
     raw = yaml.safe_load((REPO / "params" / "demo.yaml").read_text())
@@ -184,7 +207,7 @@ def large_params(n_orders: int, accounts: int, fmt: str = "parquet") -> Path:
 
 
 def generate(n_orders: int, accounts: int, fmt: str = "parquet") -> dict | None:
-    tag = _tag(n_orders, fmt)
+    tag = _tag(n_orders, fmt, accounts)
     folder = DATA / f"large_{tag}"
     if (folder / f"orders.{fmt}").exists():
         return None
@@ -334,6 +357,38 @@ def write_report(results: dict, md_path: Path) -> None:
     md_path.write_text("\n".join(lines) + kept_sections(md_path), encoding="utf-8")
 
 
+def own_section(results: dict, name: str) -> str:
+    """results.md's marked section ``name`` for the engagements of one ``--section`` run."""
+    m = results["machine"]
+    lines = [section_open(name), "", f"## Large client measured on its own: {name}", "",
+             f"Run {results['finished_at']} with `python benchmarks/run_benchmark.py {' '.join(results['argv'])}` "
+             f"on {m['cpu_model']}, {m['logical_cores']} logical cores, {m['ram_gib']} GiB RAM. The cores were "
+             "shared with other agents' work: the 1-minute load average during each step is given (2.0 would "
+             "mean both cores busy), so wall times are upper bounds.", ""]
+    for k, v in results.get("generation", {}).items():
+        lines.append(f"- Generating {k} (`kam demo-data`, written month by month): {_s(v['seconds'])}, "
+                     f"peak RSS {_gib(v['peak_rss_tree_bytes'])}, load average {v.get('load_average_mean')} "
+                     f"(max {v.get('load_average_max')}).")
+    for r in results["engagements"]:
+        rows = r.get("rows", {})
+        lines += ["", f"### {r['label']}", "",
+                  f"{rows.get('transactions', {}).get('rows_read', 0):,} order lines, "
+                  f"{rows.get('accounts', {}).get('rows_read', 0):,} accounts: **{_s(r['seconds'])}** "
+                  f"({r['seconds'] / 60:.1f} min) wall, peak RSS **{_gib(r['peak_rss_tree_bytes'])}** for the whole "
+                  f"process tree ({_gib(r['peak_rss_single_bytes'])} the largest process), exit code "
+                  f"{r['exit_code']}; load average {r.get('load_average_mean')} on average during the run "
+                  f"(max {r.get('load_average_max')}).", "", "| step | seconds |", "|---|---|",
+                  f"| prepare (validate + aggregate) | {_s(r.get('prepare_seconds'))} |"]
+        lines += [f"| phase {k} | {_s(v)} |" for k, v in r.get("phases", {}).items()]
+        lines += [f"| deliverable {k} | {_s(v)} |" for k, v in r.get("deliverables", {}).items()]
+        failed = {k: v for k, v in r.get("deliverables_status", {}).items() if v != "success"}
+        if failed:
+            lines.append(f"\nDeliverables not built: {', '.join(f'{k} ({v})' for k, v in failed.items())}.")
+        if r.get("error_tail"):
+            lines += ["", "The run failed; the end of its log:", "", "```", r["error_tail"][-1500:], "```"]
+    return "\n".join(lines) + "\n\n" + SECTION_END
+
+
 def growth(a: dict, b: dict) -> dict | None:
     if not (a.get("phases") and b.get("phases")):
         return None
@@ -349,8 +404,13 @@ def growth(a: dict, b: dict) -> dict | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", default="1000000,10000000", help="comma-separated order counts of large clients")
-    ap.add_argument("--accounts", type=int, default=200_000, help="accounts of the large clients")
+    ap.add_argument("--sizes", default="1000000,10000000",
+                    help="comma-separated order counts of large clients, each optionally ORDERS:ACCOUNTS "
+                         "(50 million orders for 1 million accounts: 50000000:1000000)")
+    ap.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS, help="accounts of the large clients")
+    ap.add_argument("--section", metavar="NAME",
+                    help="write these engagements as results.md's marked section NAME, keeping the rest of "
+                         "the file (for a size measured on its own, e.g. the 50-million-order client)")
     ap.add_argument("--formats", default="parquet", help="comma-separated orders file formats: parquet,csv")
     ap.add_argument("--no-demo", action="store_true", help="skip the demo engagement")
     ap.add_argument("--no-deliverables", action="store_true", help="pass --no-deliverables to kam run")
@@ -385,15 +445,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_demo:
         results["engagements"].append(
             engagement("demo", REPO / "params" / "demo.yaml", extra + ["--set", f"output.root={DATA / 'outputs'}"]))
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    sizes = parse_sizes(args.sizes, args.accounts)
     large = []
     for fmt in [f.strip() for f in args.formats.split(",") if f.strip()]:
-        for n in sizes:
-            gen = generate(n, args.accounts, fmt)
+        for n, accounts in sizes:
+            load_before = [round(x, 2) for x in os.getloadavg()]
+            gen = generate(n, accounts, fmt)
             if gen:
-                results["generation"][f"{n:,} orders ({fmt})"] = gen
-            label = f"large {n / 1e6:g}M orders ({fmt})"
-            r = engagement(label, large_params(n, args.accounts, fmt), extra)
+                gen["load_average_before"] = load_before
+                gen["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+                results["generation"][f"{n:,} orders, {accounts:,} accounts ({fmt})"] = gen
+            label = (f"large {n / 1e6:g}M orders ({fmt})" if accounts == DEFAULT_ACCOUNTS
+                     else f"large {n / 1e6:g}M orders, {accounts / 1e6:g}M accounts ({fmt})")
+            r = engagement(label, large_params(n, accounts, fmt), extra)
             results["engagements"].append(r)
             large.append(r)
         same = [r for r in large if r["label"].endswith(f"({fmt})")]
@@ -407,6 +471,12 @@ def main(argv: list[str] | None = None) -> int:
             args.deliverables_at, Path(args.base_run) if args.base_run else (Path(demo["run_dir"]) if demo else None))
         results["deliverables_at_scale"]["argv"] = " ".join(results["argv"])
     results["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    if args.section:
+        out.with_name(f"{out.name}_{args.section}").with_suffix(".json").write_text(
+            json.dumps(results, indent=2, default=str), encoding="utf-8")
+        write_section(out.with_suffix(".md"), args.section, own_section(results, args.section))
+        print(f"wrote section {args.section} of {out.with_suffix('.md')}")
+        return 0 if all(r["exit_code"] == 0 for r in results["engagements"]) else 1
     out.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
     write_report(results, out.with_suffix(".md"))
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
