@@ -48,6 +48,11 @@ def _source(lines: pd.DataFrame, tmp_path, name: str) -> OrderSource:
     return OrderSource(f"read_parquet('{path}')")
 
 
+#: period retention groups: C has none (it counts in the all-accounts rows only), E never ordered,
+#: group "z" has no active account, so its rows are zeros with a note
+GROUPS = pd.Series({"A": "x", "B": "x", "D": "y", "E": "z"})
+
+
 def _compare_all(frame, source, *, as_of, churn_days, accounts=None, period="quarter"):
     for T in (as_of, pd.Timestamp(as_of) - pd.DateOffset(months=7)):
         old = metrics.compute_account_kpis(frame[frame["order_date"] <= pd.Timestamp(T)], as_of=T,
@@ -59,6 +64,12 @@ def _compare_all(frame, source, *, as_of, churn_days, accounts=None, period="qua
         old = metrics.compute_period_retention(frame, period=per, as_of=as_of, churn_days=churn_days)
         new = metrics.compute_period_retention(source, period=per, as_of=as_of, churn_days=churn_days)
         pd.testing.assert_frame_equal(new, old, **CHECK)
+        for groups, label in ((GROUPS, "All"), (GROUPS, None)):  # by group, with and without all-accounts rows
+            old = metrics.compute_period_retention(frame, period=per, as_of=as_of, churn_days=churn_days,
+                                                   groups=groups, all_label=label)
+            new = metrics.compute_period_retention(source, period=per, as_of=as_of, churn_days=churn_days,
+                                                   groups=groups, all_label=label)
+            pd.testing.assert_frame_equal(new, old, **CHECK)
         for a in (as_of, None):
             old = metrics.compute_cohort_retention(frame, period=per, as_of=a, min_denominator=2)
             new = metrics.compute_cohort_retention(source, period=per, as_of=a, min_denominator=2)

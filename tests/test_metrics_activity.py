@@ -139,9 +139,11 @@ def test_retention_by_group_is_the_headline_rule_per_group(tiny):
     assert v["Y"] == pytest.approx(r.at["Y", "retention_rate"]) == pytest.approx(1 / 3)
 
 
-def test_period_retention_by_group_uses_the_same_rule(tiny):
-    _, orders = tiny
-    p = metrics.compute_period_retention(orders, period="year", as_of=T, churn_days=180,
+@pytest.mark.parametrize("where", ["frame", "engine"])
+def test_period_retention_by_group_uses_the_same_rule(tiny, where):
+    run, orders = tiny
+    source = orders if where == "frame" else metrics.OrderSource.from_run(run)
+    p = metrics.compute_period_retention(source, period="year", as_of=T, churn_days=180,
                                          groups=pd.Series({"A": "X", "B": "X", "C": "Y", "D": "Y", "E": "Y"}),
                                          all_label="All").set_index(["period_start", "group"])
     y24 = pd.Timestamp("2024-01-01")

@@ -5,6 +5,7 @@ Concept modules (each imports only lower layers and its siblings):
 * :mod:`.definitions` - the KPI registry (label, unit, better-direction, data needs, formula);
 * :mod:`.activity` - counted order, active / churned, recency, retention, new, reactivated;
 * :mod:`.lost` - accounts that stopped buying in the last 12 months and the revenue already lost with them;
+* :mod:`.engine` - the run's orders kept in DuckDB (:class:`OrderSource`): only account and period rows leave it;
 * :mod:`.account` - orders from the run and one row per account with every KPI's inputs;
 * :mod:`.group` - KPIs of a group of accounts: headline, by segment, year on year;
 * :mod:`.period` - KPIs by month / quarter / year;
@@ -19,6 +20,7 @@ from .activity import (active_accounts_at, compute_retention, is_active, is_coun
 from .capability import Capability, lifecycle_status
 from .cohorts import compute_cohort_retention
 from .concentration import compute_concentration_curve, compute_concentration_summary, compute_whale_curve
+from .engine import OrderSource
 from .definitions import (KPI, KPI_DEFINITIONS, LOWER_IS_BETTER, UNITS, change_vs_baseline, format_kpi, get_kpi,
                           higher_is_better, kpi_dictionary_markdown, kpi_explanation, kpi_label, kpi_prose,
                           kpi_unit,
@@ -44,5 +46,5 @@ __all__ = [
     "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",
     "compute_cohort_retention", "in_programme", "compute_key_account_sets", "Capability", "lifecycle_status",
     "value_per_hour_floor", "compute_key_account_sizing", "TIERS",
-    "lost_window", "compute_lost_accounts", "compute_revenue_lost", "describe_revenue_lost", "describe_lost_split",
+    "OrderSource", "lost_window", "compute_lost_accounts", "compute_revenue_lost", "describe_revenue_lost", "describe_lost_split",
 ]

@@ -126,12 +126,17 @@ class OrderSource:
                 f"{exact_sum('net_revenue')} AS rev, {exact_sum('gross_margin')} AS gm "
                 f"FROM {self.relation} GROUP BY account_id, order_id{having})")
 
-    def query(self, sql: str) -> pd.DataFrame:
-        """Run ``WITH orders AS (...) <sql>`` and return the (small) result."""
+    def query(self, sql: str, *, frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+        """Run ``WITH orders AS (...) <sql>`` and return the (small) result.
+
+        ``frames``: small pandas frames (an account-to-group map, ...) the query reads by name.
+        """
         con = duckdb_connect()
         try:
             if self.frame is not None:
                 con.register(_FRAME, self.frame)
+            for name, frame in (frames or {}).items():
+                con.register(name, frame)
             return con.execute(f"WITH {self.orders_cte()} {sql}").df()
         finally:
             con.close()
@@ -177,18 +182,27 @@ class OrderSource:
         return per, info
 
     # ------------------------------------------------------------------ period on period
-    def period_activity(self, bounds: list[tuple[pd.Timestamp, pd.Timestamp]], *, churn_days: int) -> pd.DataFrame:
+    def period_activity(self, bounds: list[tuple[pd.Timestamp, pd.Timestamp]], *, churn_days: int,
+                        groups: pd.Series | None = None) -> pd.DataFrame:
         """For each ``(base_date, end)``: accounts active at ``base_date`` and of those, active at ``end``.
 
         Active at d = a counted order in ``(d - churn_days, d]`` (the rule of
         :func:`kam_analysis.metrics.is_active` on the last counted order up to d).
-        Returns ``i, base, retained`` (one row per pair, in order).
+        Returns ``i, g, base, retained``: one row per pair ``i`` (in order) and group ``g``.
+        ``g`` is -1 for all accounts; with ``groups`` (a group number >= 0 by account id,
+        compared as text; an account may be in several groups) also one row per pair and
+        group number, zeros included. Accounts without a group count in the -1 rows only.
         """
+        codes = [] if groups is None else sorted({int(c) for c in groups})
+        grid = pd.MultiIndex.from_product([range(len(bounds)), [-1, *codes]], names=["i", "g"])
         if not bounds:
-            return pd.DataFrame({"i": [], "base": [], "retained": []})
+            return pd.DataFrame({"i": [], "g": [], "base": [], "retained": []}, dtype="int64")
         vals = ", ".join(f"({i}, {_ts(b)}, {_ts(e)})" for i, (b, e) in enumerate(bounds))
         pos = counted_order_sql("rev")
-        return self.query(f""",
+        grp = pd.DataFrame({"account_id": pd.Series([], dtype=str), "g": pd.Series([], dtype="int64")}) \
+            if groups is None else pd.DataFrame({"account_id": pd.Index(groups.index).astype(str),
+                                                 "g": pd.Series(groups).astype("int64").to_numpy()})
+        counts = self.query(f""",
             c AS (SELECT DISTINCT account_id, d FROM orders WHERE {pos}),
             p(i, b, e) AS (VALUES {vals}),
             dates AS (SELECT DISTINCT b AS x FROM p UNION SELECT DISTINCT e FROM p),
@@ -196,9 +210,15 @@ class OrderSource:
                     ON c.d > x - INTERVAL {int(churn_days)} DAY AND c.d <= x),
             pairs AS (SELECT p.i, ab.account_id, ae.account_id IS NOT NULL AS kept
                       FROM p JOIN act ab ON ab.x = p.b
-                      LEFT JOIN act ae ON ae.x = p.e AND ae.account_id = ab.account_id)
-            SELECT p.i, count(pairs.account_id) AS base, count(*) FILTER (WHERE pairs.kept) AS retained
-            FROM p LEFT JOIN pairs USING (i) GROUP BY p.i ORDER BY p.i""")
+                      LEFT JOIN act ae ON ae.x = p.e AND ae.account_id = ab.account_id),
+            grp AS (SELECT DISTINCT CAST(account_id AS VARCHAR) AS account_id, CAST(g AS BIGINT) AS g FROM grp_frame)
+            SELECT i, CASE WHEN grouping(grp.g) = 1 THEN -1 ELSE grp.g END AS g,
+                   count(*) AS base, count(*) FILTER (WHERE kept) AS retained
+            FROM pairs LEFT JOIN grp ON grp.account_id = CAST(pairs.account_id AS VARCHAR)
+            GROUP BY GROUPING SETS ((i), (i, grp.g))
+            HAVING grouping(grp.g) = 1 OR grp.g IS NOT NULL""", frames={"grp_frame": grp})
+        counts = counts.set_index(["i", "g"])[["base", "retained"]].reindex(grid, fill_value=0)
+        return counts.astype("int64").reset_index()
 
     def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """The earliest order and the earliest counted order (None without orders)."""

@@ -29,7 +29,7 @@ def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_
     ----------
     orders : OrderSource or DataFrame
         The orders in the engine (:class:`~kam_analysis.metrics.engine.OrderSource`: one
-        row per period leaves DuckDB; all accounts only) or an order-level frame
+        row per period and group leaves DuckDB) or an order-level frame
         (:func:`kam_analysis.metrics.load_orders`).
     period : str
         ``month``, ``quarter`` or ``year``.
@@ -93,9 +93,7 @@ def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_
 
 
 def _period_retention_engine(orders: OrderSource, *, freq, T, churn_days, groups, all_label, cols) -> pd.DataFrame:
-    """:func:`compute_period_retention` with the orders in DuckDB: one row per period leaves it."""
-    if groups is not None:
-        raise ValueError("period retention by group needs an order frame; the engine computes all accounts only")
+    """:func:`compute_period_retention` with the orders in DuckDB: one row per period and group leaves it."""
     data_start, first = orders.date_range()
     if data_start is None:
         return pd.DataFrame(columns=cols)
@@ -103,18 +101,30 @@ def _period_retention_engine(orders: OrderSource, *, freq, T, churn_days, groups
     first = first if first is not None else data_start
     idx = pd.period_range(first.to_period(freq), T.to_period(freq), freq=freq)
     bounds = [(p.start_time.normalize() - pd.Timedelta(days=1), min(p.end_time.normalize(), T)) for p in idx]
-    counts = orders.period_activity(bounds, churn_days=churn_days)
+    labels: list[tuple[object, int]] = []  # (label, group number; -1 = all accounts)
+    codes = None
+    if groups is None or all_label is not None:
+        labels.append((all_label, -1))
+    if groups is not None:
+        g = pd.Series(groups).dropna()
+        g.index = g.index.astype(str)
+        names = sorted(g.unique(), key=str)
+        labels += [(name, k) for k, name in enumerate(names)]
+        codes = g.map({name: k for k, name in enumerate(names)}).astype("int64")
+    counts = orders.period_activity(bounds, churn_days=churn_days, groups=codes).set_index(["i", "g"])
     rows = []
-    for p, (base_date, _), nb, nk in zip(idx, bounds, counts["base"], counts["retained"]):
+    for i, (p, (base_date, _)) in enumerate(zip(idx, bounds)):
         short = data_start > base_date - pd.Timedelta(days=churn_days - 1)
-        nb, nk = int(nb), int(nk)
-        rate = np.nan if short or nb == 0 else nk / nb
-        note = (f"retention needs {churn_days} days of history before the period" if short
-                else "" if nb else "no account active before the period")
-        rows.append({"period_start": p.start_time, "group": all_label, "base": 0 if short else nb,
-                     "retained": 0 if short else nk, "period_retention_rate": rate,
-                     "period_churn_rate": 1 - rate if np.isfinite(rate) else np.nan, "note": note})
+        for name, k in labels:
+            nb, nk = (int(x) for x in counts.loc[(i, k), ["base", "retained"]])
+            rate = np.nan if short or nb == 0 else nk / nb
+            note = (f"retention needs {churn_days} days of history before the period" if short
+                    else "" if nb else "no account active before the period")
+            rows.append({"period_start": p.start_time, "group": name, "base": 0 if short else nb,
+                         "retained": 0 if short else nk, "period_retention_rate": rate,
+                         "period_churn_rate": 1 - rate if np.isfinite(rate) else np.nan, "note": note})
     return pd.DataFrame(rows, columns=cols)
+
 
 def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter", as_of=None,
                         orders: pd.DataFrame | None = None, churn_days: int = 180,
