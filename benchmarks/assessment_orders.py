@@ -16,7 +16,10 @@ comparable figures. Results go to ``results.md`` (section ``assessment_orders``)
 
 * ``orders (frame)``: ``load_orders`` then ``compute_account_kpis``,
   ``compute_period_retention`` (quarters) and ``compute_cohort_retention`` (quarters) on
-  the frame; ``orders (engine)``: the same three on an ``OrderSource``.
+  the frame; ``orders (engine)``: the same three on an ``OrderSource``. The KPIs have one
+  definition, in DuckDB: a frame is registered in DuckDB (``OrderSource.from_frame``) and
+  aggregated by the same SQL, so the frame path now measures the cost of pulling the orders
+  into pandas first (the figures in results.md before that change timed the pandas copies).
 * ``clv (frame)``: ``load_purchase_days`` then ``compute_clv_summary`` twice (the fit and
   the 26-week holdout (the default), as the segmentation does); ``clv (engine)``:
   ``compute_clv_summary_from_run`` twice.

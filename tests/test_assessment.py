@@ -14,6 +14,7 @@ import yaml
 from kam_analysis import ParameterError
 from kam_analysis.phases import assessment
 from kam_analysis import metrics
+from kam_analysis.metrics.engine import OrderSource
 from kam_analysis.config import TEMPLATES_DIR
 
 from conftest import write_demo_params
@@ -192,7 +193,7 @@ def test_findings_are_built_from_the_tables(acct_demo):
 
 @pytest.fixture(scope="module")
 def acct_demo(demo_run):
-    a = metrics.compute_account_kpis(metrics.load_orders(demo_run), as_of=demo_run.params.analysis.as_of_date,
+    a = metrics.compute_account_kpis(OrderSource.from_run(demo_run), as_of=demo_run.params.analysis.as_of_date,
                                   churn_days=180, accounts=demo_run.read_data("accounts"),
                                   surveys=demo_run.read_data("surveys"))
     return a, metrics.compute_headline_kpis(a, capability=demo_run.read_data("capability"))
@@ -250,7 +251,7 @@ def test_every_assessment_chart_is_titled_and_labelled(acct_demo, demo_run):
     from kam_analysis import charts
 
     a, h = acct_demo
-    o = metrics.load_orders(demo_run)
+    o = OrderSource.from_run(demo_run)
     T = demo_run.params.analysis.as_of_date
     period = metrics.compute_period_kpis(demo_run.read_table("account_period"), as_of=T, orders=o, churn_days=180)
     seg = metrics.compute_segment_kpis(a, dimensions=["segment"])

@@ -1,12 +1,13 @@
-"""The assessment's order-level work in DuckDB gives the tables the pandas order frame gave.
+"""The assessment's order-level work in DuckDB (``metrics.engine.OrderSource``).
 
 ``metrics.engine.OrderSource`` keeps the orders in the engine (issue 15: no order-level
 frame in pandas); ``compute_account_kpis``, ``compute_period_kpis`` (period-on-period
-retention) and ``compute_cohort_retention`` take it instead of the frame of
-``load_orders``. Each table is compared exactly with the frame's, on the demo client and on
-hand-made order lines: refunds (a refund-only order, a refund before the first purchase),
-one account, an order whose lines span several days (and a window edge), no margin.
-Money sums agree to the last bits (the engine's sum is the exactly rounded one, see CHECK).
+retention) and ``compute_cohort_retention`` take it, and a pandas order frame goes into the
+same SQL through ``OrderSource.from_frame`` (one definition of each KPI). Checked by hand on
+order lines: refunds (a refund-only order, a refund before the first purchase), one
+account, an order whose lines span several days (and a window edge), no margin. Period
+retention's pandas path (by group too) and the CLV summary's are compared with DuckDB
+(money sums to the last bits, see CHECK).
 """
 from __future__ import annotations
 
@@ -24,8 +25,19 @@ from kam_analysis.metrics.engine import OrderSource, duckdb_connect
 CHECK = dict(check_exact=False, rtol=1e-13, atol=1e-9)
 
 
+def _source(lines: pd.DataFrame, tmp_path, name: str) -> OrderSource:
+    path = tmp_path / f"{name}.parquet"
+    lines.to_parquet(path, index=False)
+    return OrderSource(f"read_parquet('{path}')")
+
+
+#: period retention groups: C has none (it counts in the all-accounts rows only), E never ordered,
+#: group "z" has no active account, so its rows are zeros with a note
+GROUPS = pd.Series({"A": "x", "B": "x", "D": "y", "E": "z"})
+
+
 def _frame_orders(lines: pd.DataFrame) -> pd.DataFrame:
-    """load_orders on a table of lines (the order frame the pandas path reads)."""
+    """load_orders on a table of lines (the order frame period retention's pandas path reads)."""
     from kam_analysis.data.prepare import exact_sum
 
     con = duckdb_connect()
@@ -42,24 +54,8 @@ def _frame_orders(lines: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _source(lines: pd.DataFrame, tmp_path, name: str) -> OrderSource:
-    path = tmp_path / f"{name}.parquet"
-    lines.to_parquet(path, index=False)
-    return OrderSource(f"read_parquet('{path}')")
-
-
-#: period retention groups: C has none (it counts in the all-accounts rows only), E never ordered,
-#: group "z" has no active account, so its rows are zeros with a note
-GROUPS = pd.Series({"A": "x", "B": "x", "D": "y", "E": "z"})
-
-
-def _compare_all(frame, source, *, as_of, churn_days, accounts=None, period="quarter"):
-    for T in (as_of, pd.Timestamp(as_of) - pd.DateOffset(months=7)):
-        old = metrics.compute_account_kpis(frame[frame["order_date"] <= pd.Timestamp(T)], as_of=T,
-                                           churn_days=churn_days, accounts=accounts)
-        new = metrics.compute_account_kpis(source.up_to(T), as_of=T, churn_days=churn_days, accounts=accounts)
-        pd.testing.assert_frame_equal(new, old, **CHECK)
-        assert new.attrs == old.attrs
+def _compare_period(frame, source, *, as_of, churn_days, period="quarter"):
+    """Period retention's pandas path against the engine (account KPIs and cohorts have only the engine)."""
     for per in (period, "month", "year"):
         old = metrics.compute_period_retention(frame, period=per, as_of=as_of, churn_days=churn_days)
         new = metrics.compute_period_retention(source, period=per, as_of=as_of, churn_days=churn_days)
@@ -70,40 +66,22 @@ def _compare_all(frame, source, *, as_of, churn_days, accounts=None, period="qua
             new = metrics.compute_period_retention(source, period=per, as_of=as_of, churn_days=churn_days,
                                                    groups=groups, all_label=label)
             pd.testing.assert_frame_equal(new, old, **CHECK)
-        for a in (as_of, None):
-            old = metrics.compute_cohort_retention(frame, period=per, as_of=a, min_denominator=2)
-            new = metrics.compute_cohort_retention(source, period=per, as_of=a, min_denominator=2)
-            if old.empty:
-                assert new.empty
-            else:
-                pd.testing.assert_frame_equal(new, old, **CHECK)
-    return new
 
 
-def test_the_demo_tables_are_identical(demo_run):
+def test_the_demo_in_the_engine(demo_run):
     p = demo_run.params.analysis
-    frame = metrics.load_orders(demo_run)
     source = OrderSource.from_run(demo_run)
-    accounts = demo_run.read_data("accounts")
-    surveys = demo_run.read_data("surveys") if demo_run.has_data("surveys") else None
-    old = metrics.compute_account_kpis(frame, as_of=p.as_of_date, churn_days=p.churn_days, accounts=accounts,
-                                       surveys=surveys)
-    new = metrics.compute_account_kpis(source, as_of=p.as_of_date, churn_days=p.churn_days, accounts=accounts,
-                                       surveys=surveys)
+    new = metrics.compute_account_kpis(source, as_of=p.as_of_date, churn_days=p.churn_days,
+                                       accounts=demo_run.read_data("accounts"))
     assert len(new) > 100 and new["active"].sum() > 50 and new["revenue_12m"].gt(0).sum() > 50
-    pd.testing.assert_frame_equal(new, old, **CHECK)
-    assert new.attrs == old.attrs
     ap = demo_run.read_table("account_period")
     kw = dict(period=p.period, as_of=p.as_of_date, churn_days=p.churn_days)
+    frame = metrics.load_orders(demo_run)
     old = metrics.compute_period_kpis(ap, orders=frame, **kw)
     new = metrics.compute_period_kpis(ap, orders=source, **kw)
     assert new["retention_base"].gt(0).sum() > 3
     pd.testing.assert_frame_equal(new, old, **CHECK)
-    _compare_all(frame, source, as_of=p.as_of_date, churn_days=p.churn_days, accounts=accounts, period=p.period)
-    # the as-of variant (review, follow-up) reads the run's orders in the engine
-    T = pd.Timestamp(p.as_of_date) - pd.DateOffset(months=5)
-    pd.testing.assert_frame_equal(metrics.compute_account_kpis_as_of(demo_run, T),
-                                  metrics.compute_account_kpis_as_of(demo_run, T, orders=frame), **CHECK)
+    _compare_period(frame, source, as_of=p.as_of_date, churn_days=p.churn_days, period=p.period)
 
 
 def _lines():
@@ -121,18 +99,12 @@ def _lines():
 
 
 @pytest.mark.parametrize("churn_days", [90, 150, 365])
-def test_edge_cases_are_identical(tmp_path, churn_days):
+def test_period_edge_cases_are_identical(tmp_path, churn_days):
     lines = _lines()
     as_of = pd.Timestamp("2024-05-31")
-    frame, source = _frame_orders(lines), _source(lines, tmp_path, "lines")
-    accounts = pd.DataFrame({"account_id": ["A", "B", "C", "D", "E"], "segment": list("xxyyz")})
-    new = _compare_all(frame, source, as_of=as_of, churn_days=churn_days, accounts=accounts)
-    assert len(new) > 3
-    # without margin, one account, no accounts table
-    nm = lines.assign(gross_margin=np.nan)
-    _compare_all(_frame_orders(nm), _source(nm, tmp_path, "nm"), as_of=as_of, churn_days=churn_days)
+    _compare_period(_frame_orders(lines), _source(lines, tmp_path, "lines"), as_of=as_of, churn_days=churn_days)
     one = lines[lines["account_id"] == "A"]
-    _compare_all(_frame_orders(one), _source(one, tmp_path, "one"), as_of=as_of, churn_days=churn_days)
+    _compare_period(_frame_orders(one), _source(one, tmp_path, "one"), as_of=as_of, churn_days=churn_days)
 
 
 def test_hand_computed_account_row(tmp_path):
@@ -147,6 +119,26 @@ def test_hand_computed_account_row(tmp_path):
     assert a.at["A", "last_order_date"] == pd.Timestamp("2023-06-30")
     assert bool(a.at["D", "active"]) is (pd.Timestamp("2023-12-03") > pd.Timestamp("2024-05-31") - pd.Timedelta(days=365))
     assert a.at["C", "n_orders"] == 0 and not a.at["C", "active"]
+
+
+def test_hand_computed_cohorts_on_lines(tmp_path):
+    """Cohorts of the order lines, from a Parquet relation and from the same lines as a frame."""
+    lines = _lines()
+    for orders, kw in ((_source(lines, tmp_path, "c"), {}), (lines, {"revenue_col": "net_revenue"})):
+        y = metrics.compute_cohort_retention(orders, period="year", as_of="2024-05-31", min_denominator=2, **kw)
+        y = y.set_index(["cohort_label", "period_index"])
+        # B from 2022 (left-censored); A (its 2022 refund r0 precedes its first order) and D from 2023; C never
+        assert list(y.index) == [("2022", 0), ("2022", 1), ("2022", 2), ("2023", 0), ("2023", 1)]
+        assert y.loc[("2022", 1), "revenue"] == 80.25 and y.loc[("2022", 2), "active_accounts"] == 0
+        assert y.loc[("2023", 0), "accounts"] == 2 and y.loc[("2023", 0), "revenue"] == 237.95
+        assert y.loc[("2023", 1), "active_accounts"] == 0 and y.loc[("2023", 1), "revenue"] == -20.0
+        assert y.loc[("2023", 1), "revenue_retention"] == pytest.approx(-20.0 / 237.95)
+        assert y["left_censored"].tolist() == [True, True, True, False, False]
+        q = metrics.compute_cohort_retention(orders, period="quarter", as_of="2024-05-31", min_denominator=2, **kw)
+        q = q[q["cohort_label"] == "2023-Q1"].set_index("period_index")
+        # A's order 2 (lines 30 June - 3 July) is dated 30 June: all of it in Q2, none in Q3
+        assert q.at[1, "revenue"] == 95.35 and q.at[1, "active_accounts"] == 1 and q.at[2, "revenue"] == 0.0
+        assert q.at[3, "active_accounts"] == 1 and q.at[3, "revenue"] == 12.5   # D in 2023-Q4
 
 
 def test_memory_limit_is_set_and_overridable(monkeypatch):

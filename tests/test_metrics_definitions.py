@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from kam_analysis import metrics
+from kam_analysis.metrics.engine import OrderSource
 from kam_analysis.metrics import definitions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +29,7 @@ def test_write_kpi_dictionary_writes_every_kpi(tmp_path):
 
 
 def test_every_headline_kpi_is_registered_with_a_valid_unit(demo_run):
-    kpis = metrics.compute_account_kpis(metrics.load_orders(demo_run), as_of=demo_run.params.analysis.as_of_date,
+    kpis = metrics.compute_account_kpis(OrderSource.from_run(demo_run), as_of=demo_run.params.analysis.as_of_date,
                                         churn_days=demo_run.params.analysis.churn_days,
                                         accounts=demo_run.read_data("accounts"))
     h = metrics.compute_headline_kpis(kpis)

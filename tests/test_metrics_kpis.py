@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from kam_analysis import metrics
+from kam_analysis.metrics.engine import OrderSource
 
 AS_OF = "2025-12-31"
 
@@ -369,7 +370,7 @@ def test_demo_concentration_matches_the_raw_files(demo_run, demo_params):
     # independent formulas: Gini by mean absolute difference; top 20% by ceil
     gini = np.abs(x[:, None] - x[None, :]).sum() / (2 * n * n * x.mean())
     top20 = x[::-1][: math.ceil(0.2 * n)].sum() / x.sum()
-    a = metrics.compute_account_kpis(metrics.load_orders(demo_run), as_of=AS_OF, churn_days=180,
+    a = metrics.compute_account_kpis(OrderSource.from_run(demo_run), as_of=AS_OF, churn_days=180,
                                   accounts=demo_run.read_data("accounts"))
     s = metrics.compute_concentration_summary(a["revenue_12m"]).set_index("metric")["value"]
     assert s["gini"] == pytest.approx(gini, abs=1e-9)
@@ -392,7 +393,7 @@ def test_demo_churn_matches_the_raw_files_and_the_generator(demo_run, demo_param
 
     base, end = active(start), active(T)
     expected = 1 - len(base & end) / len(base)
-    a = metrics.compute_account_kpis(metrics.load_orders(demo_run), as_of=AS_OF, churn_days=180,
+    a = metrics.compute_account_kpis(OrderSource.from_run(demo_run), as_of=AS_OF, churn_days=180,
                                   accounts=demo_run.read_data("accounts"))
     h = metrics.compute_headline_kpis(a)
     assert _h(h, "churn_rate") == pytest.approx(expected, abs=1e-12)

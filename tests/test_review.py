@@ -9,6 +9,7 @@ import pytest
 
 from kam_analysis.phases import assessment, review
 from kam_analysis import metrics
+from kam_analysis.metrics.engine import OrderSource
 from kam_analysis.metrics import compute_account_kpis, compute_headline_kpis
 
 
@@ -155,7 +156,7 @@ def test_account_kpis_as_of_reproduces_the_engine_and_cuts_at_the_date(demo_run)
     orders = metrics.load_orders(demo_run)
     surveys = demo_run.read_data("surveys")
     # the assessment's account_kpis (notebook 01: engine on all orders, accounts, surveys)
-    today = metrics.compute_account_kpis(orders, as_of=p.as_of_date, churn_days=p.churn_days,
+    today = metrics.compute_account_kpis(OrderSource.from_run(demo_run), as_of=p.as_of_date, churn_days=p.churn_days,
                                       accounts=demo_run.read_data("accounts"), surveys=surveys)
     again = metrics.compute_account_kpis_as_of(demo_run, p.as_of_date)
     pd.testing.assert_frame_equal(today, again)

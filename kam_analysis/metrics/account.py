@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .activity import active_accounts_at, is_active, is_counted_order, to_day
-from .engine import OrderSource
+from .activity import is_active, to_day
+from .engine import OrderSource, as_order_source
 
 __all__ = ["load_orders", "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier"]
 
@@ -49,38 +49,8 @@ def _latest_response(surveys: pd.DataFrame, col: str, lo: pd.Timestamp, hi: pd.T
 
 
 
-def _order_frame_aggregates(orders: pd.DataFrame, *, T, w0, w1, p0, p1, churn_days: int, account_col: str):
-    """The per-account order inputs of :func:`compute_account_kpis` from an order frame (small frames)."""
-    o = orders.copy()
-    o["order_date"] = pd.to_datetime(o["order_date"])
-    if "gross_margin" not in o:
-        o["gross_margin"] = np.nan
-    has_margin = bool(o["gross_margin"].notna().any())
-    pos = is_counted_order(o["revenue"])
-    in_w = (o["order_date"] > w0) & (o["order_date"] <= w1)
-    in_p = (o["order_date"] > p0) & (o["order_date"] <= p1)
-    g = o.groupby(account_col)
-    per = pd.DataFrame({
-        "first_order_date": o[pos].groupby(account_col)["order_date"].min(),
-        "last_order_date": o[pos].groupby(account_col)["order_date"].max(),
-        "n_orders": o[pos].groupby(account_col).size(),
-        "revenue_total": g["revenue"].sum(),
-        "gross_margin_total": g["gross_margin"].sum(min_count=1),
-        "revenue_12m": o[in_w].groupby(account_col)["revenue"].sum(),
-        "revenue_prev_12m": o[in_p].groupby(account_col)["revenue"].sum(),
-        "orders_12m": o[in_w & pos].groupby(account_col).size(),
-        "orders_prev_12m": o[in_p & pos].groupby(account_col).size(),
-        "gross_margin_12m": o[in_w].groupby(account_col)["gross_margin"].sum(min_count=1),
-        "in_book_12m": o[in_w].groupby(account_col).size() > 0,
-    })
-    per.index.name = account_col
-    kw = dict(churn_days=churn_days, account_col=account_col)
-    active_at = {"T": active_accounts_at(o, T, **kw), "w0": active_accounts_at(o, w0, **kw),
-                 "p0": active_accounts_at(o, p0, **kw)}
-    return per, has_margin, (o["order_date"].min() if len(o) else None), active_at
-
-
-def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accounts: pd.DataFrame | None = None,
+def compute_account_kpis(orders: OrderSource | pd.DataFrame, *, as_of, churn_days: int,
+                         accounts: pd.DataFrame | None = None,
                          surveys: pd.DataFrame | None = None, months: int = 12,
                          account_col: str = "account_id") -> pd.DataFrame:
     """One row per account with the inputs every KPI is computed from.
@@ -90,7 +60,9 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
     orders : OrderSource or DataFrame
         The run's orders in the engine (:class:`~kam_analysis.metrics.engine.OrderSource`,
         aggregated in DuckDB: only account rows leave it), or an order-level frame
-        (:func:`load_orders`: account_id, order_date, revenue, gross_margin) for small data.
+        (account_id, order_date, revenue, optional gross_margin and order_id) for small
+        data, which goes into the engine through
+        :meth:`~kam_analysis.metrics.engine.OrderSource.from_frame`: the same SQL either way.
     as_of : date
         T.
     churn_days : int
@@ -119,16 +91,14 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
     T = to_day(as_of)
     w0, w1 = _window(T, months)
     p0, p1 = _window(T, months, back=1)
-    if isinstance(orders, OrderSource):  # aggregated in DuckDB: no order-level frame in pandas
-        per, info = orders.account_aggregates(T=T, w0=w0, w1=w1, p0=p0, p1=p1, account_col=account_col)
-        has_margin, data_start = info["has_margin"], info["data_start"]
-        last = {"T": per.pop("last_T"), "w0": per.pop("last_w0"), "p0": per.pop("last_p0")}
-        per["in_book_12m"] = per["in_book_12m"].astype(bool)
-        active_at = {k: pd.Index(v.index[is_active(v, as_of=d, churn_days=churn_days).to_numpy()])
-                     for (k, v), d in zip(last.items(), (T, w0, p0))}
-    else:
-        per, has_margin, data_start, active_at = _order_frame_aggregates(
-            orders, T=T, w0=w0, w1=w1, p0=p0, p1=p1, churn_days=churn_days, account_col=account_col)
+    # aggregated in DuckDB (a frame too, through OrderSource.from_frame): no order-level frame in pandas
+    source = as_order_source(orders, account_col=account_col)
+    per, info = source.account_aggregates(T=T, w0=w0, w1=w1, p0=p0, p1=p1, account_col=account_col)
+    has_margin, data_start = info["has_margin"], info["data_start"]
+    last = {"T": per.pop("last_T"), "w0": per.pop("last_w0"), "p0": per.pop("last_p0")}
+    per["in_book_12m"] = per["in_book_12m"].astype(bool)
+    active_at = {k: pd.Index(v.index[is_active(v, as_of=d, churn_days=churn_days).to_numpy()])
+                 for (k, v), d in zip(last.items(), (T, w0, p0))}
     if accounts is not None and len(accounts.columns) > 0:
         acc = accounts.copy()
         acc[account_col] = acc[account_col].astype(str)
@@ -186,7 +156,7 @@ def compute_account_kpis(orders: pd.DataFrame, *, as_of, churn_days: int, accoun
     return out.reset_index()
 
 
-def compute_account_kpis_as_of(run, as_of, *, orders: pd.DataFrame | None = None,
+def compute_account_kpis_as_of(run, as_of, *, orders: OrderSource | pd.DataFrame | None = None,
                                accounts: pd.DataFrame | None = None,
                                surveys: pd.DataFrame | None = None) -> pd.DataFrame:
     """The account KPI frame (:func:`compute_account_kpis`) as it stood on ``as_of``.
@@ -206,7 +176,10 @@ def compute_account_kpis_as_of(run, as_of, *, orders: pd.DataFrame | None = None
         The run folder (clean transactions, accounts, surveys).
     as_of : date
         The earlier as-of date.
-    orders, accounts, surveys : DataFrame, optional
+    orders : OrderSource or DataFrame, optional
+        The orders (default: the run's, in the engine); a frame goes through
+        :meth:`~kam_analysis.metrics.engine.OrderSource.from_frame`.
+    accounts, surveys : DataFrame, optional
         Already loaded inputs (default: read from the run); they are filtered here.
 
     Returns
@@ -215,12 +188,7 @@ def compute_account_kpis_as_of(run, as_of, *, orders: pd.DataFrame | None = None
         The columns and attrs of :func:`compute_account_kpis` at ``as_of``.
     """
     T = to_day(as_of)
-    if orders is None:
-        orders = OrderSource.from_run(run)
-    if isinstance(orders, OrderSource):
-        o = orders.up_to(T)
-    else:
-        o = orders[pd.to_datetime(orders["order_date"]) <= T]
+    o = (OrderSource.from_run(run) if orders is None else as_order_source(orders)).up_to(T)
     if accounts is None and run.has_data("accounts"):
         accounts = run.read_data("accounts")
     if surveys is None and run.has_data("surveys"):

@@ -5,15 +5,21 @@ import numpy as np
 import pandas as pd
 
 from .activity import PERIOD_FREQ, to_day
-from .engine import OrderSource
+from .engine import OrderSource, as_order_source
 
 __all__ = ["compute_cohort_retention"]
 
 
-def compute_cohort_retention(orders: pd.DataFrame, *, period: str = "quarter", as_of=None,
+def compute_cohort_retention(orders: OrderSource | pd.DataFrame, *, period: str = "quarter", as_of=None,
                              min_denominator: int = 30, account_col: str = "account_id",
                              date_col: str = "order_date", revenue_col: str = "revenue") -> pd.DataFrame:
     """Acquisition-cohort retention matrix and cohort net revenue retention.
+
+    ``orders`` is an :class:`~kam_analysis.metrics.engine.OrderSource` or an order-level
+    frame (``account_col``, ``date_col``, ``revenue_col``; lines of one ``order_id`` are
+    one order), which goes into the engine through
+    :meth:`~kam_analysis.metrics.engine.OrderSource.from_frame`: the cells are computed
+    in DuckDB either way.
 
     Formulas
     --------
@@ -41,38 +47,16 @@ def compute_cohort_retention(orders: pd.DataFrame, *, period: str = "quarter", a
             "revenue_retention", "left_censored", "small_cohort"]
     if period not in PERIOD_FREQ:
         raise ValueError(f"period must be one of {list(PERIOD_FREQ)}, got {period!r}")
-    # periods as integers (months since 1970 divided by the period's length in months): no
-    # Period objects, so 10 million orders are a few vectorised operations
+    # periods as integers (months since 1970 divided by the period's length in months): no Period objects
     step = _MONTHS[period]
-    if isinstance(orders, OrderSource):  # the cells are aggregated in DuckDB
-        cells = orders.cohort_cells(step=step, last_period=_period_of(to_day(as_of), step) if as_of is not None
-                                    else None)
-        if cells["last_p"] is None:
-            return pd.DataFrame(columns=cols)
-        return _grid(cells["act"], cells["rev"], cells["size"], last_p=cells["last_p"],
-                     data_first=cells["data_first"], period=period, step=step, min_denominator=min_denominator,
-                     cols=cols)
-    dates = pd.to_datetime(orders[date_col]).to_numpy()
-    p = dates.astype("datetime64[M]").astype(np.int64) // step
-    revenue = orders[revenue_col].reset_index(drop=True)
-    positive = (revenue > 0).to_numpy()
-    if not positive.any():
+    # the cells are aggregated in DuckDB (a frame too, through OrderSource.from_frame)
+    source = as_order_source(orders, account_col=account_col, date_col=date_col, revenue_col=revenue_col)
+    cells = source.cohort_cells(step=step, last_period=_period_of(to_day(as_of), step) if as_of is not None
+                                else None)
+    if cells["last_p"] is None:
         return pd.DataFrame(columns=cols)
-    acct, _ = pd.factorize(orders[account_col])
-    first = pd.Series(p[positive]).groupby(acct[positive]).min()  # cohort period of each account that bought
-    cohort_of = np.full(int(acct.max()) + 1, np.iinfo(np.int64).min)
-    cohort_of[first.index.to_numpy()] = first.to_numpy()
-    row_cohort = cohort_of[acct]
-    k = p - row_cohort
-    keep = (row_cohort != np.iinfo(np.int64).min) & (k >= 0)
-    last_p = (_period_of(to_day(as_of), step) if as_of is not None else int(p[keep][dates[keep].argmax()]))
-    data_first = int(p[keep].min())
-    cells = pd.DataFrame({"c": row_cohort[keep], "k": k[keep], "a": acct[keep], "r": revenue[keep].to_numpy()})
-    act = cells[positive[keep]].groupby(["c", "k"])["a"].nunique()
-    rev = cells.groupby(["c", "k"])["r"].sum()
-    size = first.value_counts().sort_index()
-    return _grid(act, rev, size, last_p=last_p, data_first=data_first, period=period, step=step,
-                 min_denominator=min_denominator, cols=cols)
+    return _grid(cells["act"], cells["rev"], cells["size"], last_p=cells["last_p"], data_first=cells["data_first"],
+                 period=period, step=step, min_denominator=min_denominator, cols=cols)
 
 
 def _grid(act: pd.Series, rev: pd.Series, size: pd.Series, *, last_p: int, data_first: int, period: str, step: int,

@@ -4,12 +4,13 @@ The assessment's account KPIs, period-on-period retention and cohort retention a
 from orders (the lines of one order id summed). At 10 million orders a pandas frame of
 them is about 1.5 GiB (briefly 3.4 GiB through DuckDB's ``.df()``), so here the orders
 stay in the engine: an :class:`OrderSource` names the order lines (the run's clean
-transactions, or any DuckDB relation) and each function returns one row per account, per
-period or per cohort cell. The definitions are those of the pandas functions that take an
-order frame (:func:`kam_analysis.metrics.compute_account_kpis`,
-:func:`~kam_analysis.metrics.compute_period_retention`,
-:func:`~kam_analysis.metrics.compute_cohort_retention`, which dispatch here when given an
-:class:`OrderSource`); ``tests/test_engine_orders.py`` checks the tables are identical.
+transactions, any DuckDB relation, or a small pandas order frame through
+:meth:`OrderSource.from_frame`) and each function returns one row per account, per period
+or per cohort cell. This SQL is the one definition of those KPIs:
+:func:`kam_analysis.metrics.compute_account_kpis` and
+:func:`~kam_analysis.metrics.compute_cohort_retention` run it on an :class:`OrderSource`
+and turn an order frame into one (:func:`as_order_source`); there is no pandas copy to
+keep equal. ``tests/test_engine_orders.py`` checks it on order lines computed by hand.
 
 Money is summed exactly (DECIMAL, :func:`kam_analysis.data.prepare.exact_sum`) and cast to
 a double once, at the end.
@@ -29,7 +30,7 @@ import pandas as pd
 
 from ..data.prepare import counted_order_sql, exact_sum
 
-__all__ = ["OrderSource", "duckdb_connect", "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["OrderSource", "as_order_source", "duckdb_connect", "DEFAULT_MEMORY_LIMIT"]
 
 #: DuckDB's memory cap in the kernels unless ``KAM_DUCKDB_MEMORY_LIMIT`` says otherwise
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -257,3 +258,20 @@ class OrderSource:
                 "rev": pd.Series(cells["rev"].to_numpy(dtype=float), index=key),
                 "size": pd.Series(size["n"].to_numpy(dtype="int64"), index=size["c"].astype("int64").to_numpy()),
                 "last_p": last_p, "data_first": int(cells["first_p"].min()) if len(cells) else None}
+
+
+def as_order_source(orders, *, account_col: str = "account_id", date_col: str = "order_date",
+                    revenue_col: str = "revenue", margin_col: str | None = "gross_margin") -> OrderSource:
+    """``orders`` as an :class:`OrderSource`: a source as it is, a pandas order frame through
+    :meth:`OrderSource.from_frame` (its ``order_id`` column, when it has one, groups its
+    lines into orders; without it every row is an order).
+
+    The KPI functions that take orders call this, so a frame an analyst or a test passes
+    is computed by the same SQL as the run's transactions: one definition of each KPI.
+    """
+    if isinstance(orders, OrderSource):
+        return orders
+    if not isinstance(orders, pd.DataFrame):
+        raise TypeError(f"orders must be an OrderSource or a pandas DataFrame of orders, got {type(orders).__name__}")
+    return OrderSource.from_frame(orders, account_col=account_col, date_col=date_col, revenue_col=revenue_col,
+                                  margin_col=margin_col, order_col="order_id" if "order_id" in orders.columns else None)
