@@ -152,6 +152,23 @@ def test_a_refused_analysis_keeps_its_columns_and_no_row():
     assert cap.refuses_table("segments") is None
 
 
+def test_a_refusal_in_full_and_in_a_few_words(params):
+    """A page that leaves out a split says why in full (its note) and in a few words (a takeaway or a
+    subtitle), both from the one refusal in ``analysis_support``."""
+    from kam_analysis.metrics.capability import NOT_BY_QUADRANT
+
+    prof = _profile()
+    prof.loc[prof["item"].isin(["accounts_live", "accounts"]), "value"] = 8.0
+    cap = Capability(compute_analysis_support(prof, params))
+    why = cap.caveat("portfolio_matrix")
+    assert cap.refusal("portfolio_matrix") == f"Not shown: {why}."
+    assert cap.refusal("portfolio_matrix", NOT_BY_QUADRANT) == f"Not split by portfolio quadrant: {why}."
+    assert cap.brief("portfolio_matrix") == "only 8 live accounts; at least 20 live accounts are needed"
+    assert cap.brief("profitability") == "no gross margin on the orders" or cap.supported("profitability")
+    assert cap.brief("kpi_baseline") == "" and cap.refusal("kpi_baseline", NOT_BY_QUADRANT) == ""
+    assert cap.refuses_table("segment_playbook") == "portfolio_matrix"  # a playbook per quadrant
+
+
 # --------------------------------------------------------------------------- two real profiles
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):

@@ -40,6 +40,7 @@ from data_helpers import write_params
 from kam_analysis.config import load_params
 from kam_analysis.data.runfolder import Run
 from kam_analysis.metrics import describe_revenue_lost, kpi_label, lifecycle_status
+from kam_analysis.metrics.capability import Capability
 from kam_analysis.present.formats import fmt_count, fmt_money, fmt_top, fmt_value
 from kam_analysis.runner import run_engagement
 
@@ -740,3 +741,37 @@ def test_an_analysis_below_its_minimum_size_is_on_no_client_page(eng):
     assert eng.run.read_table("cohort_retention").empty  # refused cohorts: the assessment keeps no row of them
     matrix_sheet = " ".join(str(v) for row in eng.workbook["Portfolio matrix"] for v in row if v is not None)
     assert "Not shown: only" in matrix_sheet and "accounts (" not in matrix_sheet
+
+
+def _names_a_quadrant(text: str, quadrants) -> list[str]:
+    return [q for q in quadrants if re.search(rf"\b{re.escape(q)}\b", text)]
+
+
+def test_a_base_too_small_for_the_matrix_names_no_quadrant_on_a_client_page(eng):
+    """The quadrants are still computed on a degenerate client (playbooks and coverage use them), but no
+    client page names one as if the segmentation existed: the coverage slide shows all accounts and says
+    why it is not split, the baseline slide counts no quadrant, the workbook's summary, accounts, CLV and
+    overrides sheets name none, and the phase-status slide does not tick the playbooks the deck leaves
+    out. The other clients keep their quadrants on the same pages."""
+    quadrants = eng.run.params.segmentation.quadrant_names.ordered()
+    coverage = next(s for s in eng.deck if any("Coverage " in t for t in s.texts) and s.charts)
+    summary = " ".join(str(v) for row in eng.workbook["Summary"] for v in row if v is not None)
+    if eng.name != "degenerate":
+        assert _names_a_quadrant(coverage.all_text, quadrants) and _names_a_quadrant(summary, quadrants)
+        return
+    why = Capability.of(eng.run).caveat("portfolio_matrix")
+    assert why.startswith("only 8 live accounts")
+    assert not _names_a_quadrant(coverage.all_text, quadrants), coverage.all_text
+    assert coverage.charts[0]["categories"] == ["All accounts"]
+    assert f"Not split by portfolio quadrant: {why}." in coverage.all_text  # the whole reason, with what unlocks it
+    assert "Not split by portfolio quadrant: only 8 live accounts; at least 20 live accounts are needed" in \
+        coverage.all_text.splitlines()  # the takeaway, in a few words
+    baseline = next(s for s in eng.deck if s.title.startswith("This review sets the baseline"))
+    assert not _names_a_quadrant(baseline.all_text, quadrants) and "no portfolio quadrants, as " + why in baseline.all_text
+    assert not _names_a_quadrant(summary, quadrants) and f"Not split by portfolio quadrant: {why}." in summary
+    for sheet in ("Accounts", "CLV", "Overrides log"):
+        text = " ".join(str(v) for row in eng.workbook[sheet] for v in row if v is not None)
+        assert not _names_a_quadrant(text, quadrants) and not re.search(r"\bQuadrant\b", text), sheet
+    status = next(s for s in eng.deck if "KAM phases" in s.title)
+    assert "✓ Playbooks" not in status.all_text and "Playbooks" in status.all_text
+    assert not any(s.title.startswith(q) for s in eng.deck for q in quadrants)

@@ -26,7 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..data.orders import order_rule_client
 from ..metrics import kpi_label
-from ..metrics.capability import SUPPORT_WORDS
+from ..metrics.capability import NOT_BY_QUADRANT, SUPPORT_WORDS, Capability
 from ..present.labels import P_ALIVE, client_words, label, labels
 from ..present.theme import active_theme
 from . import _xlsx_stream
@@ -183,16 +183,17 @@ def _accounts(ws, run, ctx) -> None:
         if c in acc and (show_attrs or c != "account_manager"):
             df[c] = df["account_id"].map(acc.set_index("account_id")[c])
     df["is_key"] = _yes_no(seg["is_key"])
+    quadrants = not ctx["no_quadrants"]  # a base too small for the matrix: no quadrant to show or override
     for c in ("coverage_tier", "selection_rank", "selection_score", "score_value", "score_growth", "score_strategic",
               "relative_strength", "quadrant_model", "quadrant", "override_reason", "stability", "rfm_segment",
               "rfm_score", "cluster", "cluster_label", "revenue_12m", "gross_margin_12m", "clv", "p_alive",
               "expected_purchases"):
-        if c in seg:
+        if c in seg and (quadrants or c not in ("quadrant_model", "quadrant", "override_reason", "stability")):
             df[c] = seg[c].to_numpy()
     if "currently_key" in seg:
         df["currently_key"] = _yes_no(seg["currently_key"])
-    df["your_override"] = None
-    df["your_reason"] = None
+    if quadrants:  # the client's feedback columns
+        df["your_override"] = df["your_reason"] = None
     headers = {"account_id": "Account ID", "account": "Account", "region": "Region", "segment": "Customer type",
                "account_manager": "Account manager", "is_key": "Key account", "coverage_tier": "Coverage tier",
                "selection_rank": "Rank",
@@ -214,14 +215,14 @@ def _accounts(ws, run, ctx) -> None:
     room = limit - 4  # the title, subtitle and blank row above the header, and the header
     if len(df) > room:  # beyond Excel's last row: the best-scored accounts here, every account in a CSV file
         full = run.deliverable_path(f"{run.params.slug}_accounts.csv")
-        _full_list_csv(df.drop(columns=["your_override", "your_reason"]), headers, full)
+        _full_list_csv(df.drop(columns=["your_override", "your_reason"], errors="ignore"), headers, full)
         ctx["accounts_file"] = (room, len(df))
         sub = (f"The {room:,} accounts with the best selection score of {len(df):,} ({_full_list_note(len(df))}) · "
-               "filters on every column · propose changes in the last two columns")
+               "filters on every column" + (" · propose changes in the last two columns" if quadrants else ""))
         df = df.head(room)
     else:
-        sub = (f"{len(df):,} accounts · sorted by selection score · filters on every column · propose changes in "
-               "the last two columns")
+        sub = (f"{len(df):,} accounts · sorted by selection score · filters on every column" +
+               (" · propose changes in the last two columns" if quadrants else f" · {ctx['no_quadrants_brief']}"))
     row = title_block(ws, "Accounts", sub)
     last_row, last_col = _frame(ws, df, start_row=row, formats=formats, headers=headers, table="Accounts",
                                      style="TableStyleMedium2", stream=True)
@@ -260,6 +261,17 @@ def _accounts(ws, run, ctx) -> None:
                 ws.conditional_formatting.add(rng(c), FormulaRule(
                     formula=[f"${col['cluster']}{first}={k}"],
                     fill=PatternFill("solid", bgColor=th.category_fills[(k - 1) % len(th.category_fills)])))
+    for c in ("is_key", "currently_key", "cluster", "rfm_score", "selection_rank"):
+        if c in col:
+            j = df.columns.get_loc(c) + 1
+            for r in stored_rows(ws, first, last_row):  # the streamed rows repeat the last one's style
+                ws.cell(r, j).alignment = Alignment(horizontal="center")
+    ws.freeze_panes = ws.cell(row=first, column=3)
+    _fit(ws, max_width=48)
+    ws.row_dimensions[row].height = 32
+    ws.auto_filter.ref = None  # the table carries its own filter
+    if not quadrants:
+        return
     # the client's feedback columns: a drop-down of quadrant names and free text
     dv = DataValidation(type="list", formula1=ctx["quadrant_list_ref"], allow_blank=True, showDropDown=False)
     dv.error = "Choose one of the four quadrant names"
@@ -272,17 +284,8 @@ def _accounts(ws, run, ctx) -> None:
     dv.add(rng("your_override"))
     for c in ("your_override", "your_reason"):
         ws.cell(row, df.columns.get_loc(c) + 1).fill = PatternFill("solid", fgColor=active_theme().accent)
-    for c in ("is_key", "currently_key", "cluster", "rfm_score", "selection_rank"):
-        if c in col:
-            j = df.columns.get_loc(c) + 1
-            for r in stored_rows(ws, first, last_row):  # the streamed rows repeat the last one's style
-                ws.cell(r, j).alignment = Alignment(horizontal="center")
-    ws.freeze_panes = ws.cell(row=first, column=3)
-    _fit(ws, max_width=48)
     ws.column_dimensions[col["your_override"]].width = 16
     ws.column_dimensions[col["your_reason"]].width = 40
-    ws.row_dimensions[row].height = 32
-    ws.auto_filter.ref = None  # the table carries its own filter
 
 
 def _full_list_note(total: int) -> str:
@@ -306,6 +309,10 @@ def _full_list_csv(df: pd.DataFrame, headers: dict, path: Path) -> None:
 def _summary(ws, run, ctx) -> None:
     prof = ctx["profiles"]
     cur = run.params.client.currency
+    if ctx["no_quadrants"]:  # a base too small for the matrix: no quadrant to summarise, and why
+        _note(ws, title_block(ws, "Segment summary", "By portfolio quadrant"), ctx["no_quadrants"], italic=False)
+        ws.column_dimensions["A"].width = 120
+        return
     row = title_block(ws, "Segment summary", "One row per portfolio quadrant · revenue and profit over the last "
                       "12 months · profit = gross margin less cost to serve")
     value_cols = [c for c in ("segment", "accounts", "key_accounts", "account_share", "revenue_12m",
@@ -388,8 +395,6 @@ def _summary(ws, run, ctx) -> None:
 
 
 def _matrix(ws, run, ctx, data_ws) -> None:
-    from ..metrics.capability import Capability
-
     refused = Capability.of(run).refusal("portfolio_matrix")  # below its minimum size: the reason, no matrix
     if refused:
         _note(ws, title_block(ws, "KAM portfolio matrix", "Account attractiveness x relative strength"), refused,
@@ -646,7 +651,8 @@ def _clv(ws, run, ctx) -> None:
         ws.add_chart(ch, f"G{h0}")
         row = max(last + 2, h0 + 17)
     seg = ctx["segments"]
-    if seg["clv"].notna().any():
+    quadrants = not ctx["no_quadrants"]  # a base too small for the matrix: no CLV by quadrant
+    if seg["clv"].notna().any() and quadrants:
         row = _section(ws, row, f"Predicted CLV by quadrant ({cur})")
         g = seg.groupby("quadrant")["clv"]
         by = pd.DataFrame({"quadrant": ctx["names"]})
@@ -662,6 +668,7 @@ def _clv(ws, run, ctx) -> None:
                                        "clv_total": "Total CLV", "clv_mean": "Mean CLV", "clv_median": "Median CLV",
                                        "avg_p_alive": f"Avg {P_ALIVE.lower()}"}, table="CLVByQuadrant", freeze=False)
         row = last + 2
+    if seg["clv"].notna().any():
         row = _section(ws, row, "Top 20 accounts by predicted CLV")
         names = run.account_display_names()
         top = seg.dropna(subset=["clv"]).sort_values("clv", ascending=False).head(20)
@@ -670,6 +677,8 @@ def _clv(ws, run, ctx) -> None:
                             "p_alive": top["p_alive"].to_numpy(),
                             "expected_purchases": top["expected_purchases"].to_numpy(),
                             "revenue_12m": top["revenue_12m"].to_numpy()})
+        if not quadrants:  # no quadrant to name
+            top = top.drop(columns=["quadrant"])
         last, _ = _frame(ws, top, start_row=row,
                               formats={"clv": "money", "p_alive": "pct", "expected_purchases": "dec1",
                                        "revenue_12m": "money"},
@@ -717,8 +726,9 @@ def _overrides(ws, run, ctx) -> None:
     log = run.read_table("segment_overrides")
     row = title_block(ws, "Overrides log", "Quadrants the consultant set against the data, with the reason "
                       "(the overrides returned in this workbook's Accounts sheet or agreed in the engagement)")
-    if log is None or log.empty:
-        _note(ws, row, "No overrides in this run: every quadrant is the data's assignment.", italic=False)
+    if ctx["no_quadrants"] or log is None or log.empty:  # no quadrant (too small a base), or none overridden
+        _note(ws, row, ctx["no_quadrants"] or "No overrides in this run: every quadrant is the data's assignment.",
+              italic=False)
         ws.column_dimensions["A"].width = 80
         return
     names = run.account_display_names()
@@ -847,6 +857,9 @@ def build_segmentation_workbook(run) -> Path:
     when = p.engagement.date or p.analysis.as_of_date
     ctx = {"segments": seg, "profiles": run.read_table("segment_profiles"),
            "names": p.segmentation.quadrant_names.ordered(), "n_accounts": int(len(seg)),
+           # "" or, on a base too small for the matrix, why no sheet splits or names quadrants
+           "no_quadrants": Capability.of(run).refusal("portfolio_matrix", NOT_BY_QUADRANT),
+           "no_quadrants_brief": f"{NOT_BY_QUADRANT.lower()}: {Capability.of(run).brief('portfolio_matrix')}",
            "n_key": int(seg["is_key"].sum()), "date": when, "rfm_tones": rfm_tones,
            "settings": dict(zip(settings["setting"], settings["value"])) if settings is not None else {}}
     wb = Workbook()

@@ -29,11 +29,14 @@ from ..config import MinimumSizes
 from ..present.formats import fmt_money
 from .concentration import compute_concentration_summary
 
-__all__ = ["SUPPORT_WORDS", "MinimumSizes", "MIN_SIZES", "ANALYSIS_TABLES", "ANALYSIS_KPIS", "unreliable_kpis", "kpi_unlock", "needs_data_text", "SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
+__all__ = ["NOT_BY_QUADRANT", "SUPPORT_WORDS", "MinimumSizes", "MIN_SIZES", "ANALYSIS_TABLES", "ANALYSIS_KPIS", "unreliable_kpis", "kpi_unlock", "needs_data_text", "SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
            "compute_data_profile", "compute_analysis_support", "write_capability_tables", "Capability",
            "data_requests"]
 
 SUPPORTED, CAVEAT, NOT_SUPPORTED = "supported", "supported_with_caveat", "not_supported"
+#: what a client page says in place of a split by portfolio quadrant when the matrix is refused
+#: (its figures then stand for all accounts): ``Capability.refusal("portfolio_matrix", NOT_BY_QUADRANT)``
+NOT_BY_QUADRANT = "Not split by portfolio quadrant"
 STATUSES = (SUPPORTED, CAVEAT, NOT_SUPPORTED)
 #: each status as a client page says it
 SUPPORT_WORDS = {SUPPORTED: "Supported", CAVEAT: "Supported, with a caveat", NOT_SUPPORTED: "Not supported"}
@@ -71,7 +74,8 @@ MIN_SIZES = MinimumSizes()
 #: the run tables that show an analysis gated by a minimum size: a deliverable that reads one of
 #: them for a client page asks the analysis's support first (DeckData reads them through it)
 ANALYSIS_TABLES: dict[str, tuple[str, ...]] = {
-    "portfolio_matrix": ("segment_profiles", "weight_stability", "segment_stability"),
+    # a playbook per quadrant: no quadrant, no playbook page (the phase-status slide counts it refused)
+    "portfolio_matrix": ("segment_profiles", "weight_stability", "segment_stability", "segment_playbook"),
     "cohorts": ("cohort_retention",),
     "whitespace": ("whitespace", "category_penetration"),
     "scenarios": ("impact_scenarios", "impact_by_lever", "sensitivity", "business_case", "programme_cost"),
@@ -575,13 +579,24 @@ class Capability:
         recommendations, headlines, deliverables) counts a figure the data cannot carry."""
         return frame if self.supported(analysis) else frame.iloc[0:0].copy()
 
-    def refusal(self, analysis: str) -> str:
+    def refusal(self, analysis: str, what: str = "Not shown") -> str:
         """``"Not shown: <why in client words>."`` when the run does not support ``analysis`` (a page or
-        block a deliverable leaves out says this in its place), else ""."""
+        block a deliverable leaves out says this in its place), else "". ``what`` names what is left
+        out when it is less than the whole page ("Not split by quadrant": the figures stand for all
+        accounts, the split the refused analysis would give is left out)."""
         if self.table is None or self.supported(analysis):
             return ""
         why = self.caveat(analysis).strip() or "the data cannot support it yet"
-        return f"Not shown: {why}."
+        return f"{what}: {why}."
+
+    def brief(self, analysis: str) -> str:
+        """The refusal in a few words, for a takeaway or a subtitle: the reason up to its colon, with
+        the minimum size when the base is too small ("only 8 live accounts; at least 20 live accounts
+        are needed"); "" when the run supports ``analysis``. :meth:`refusal` gives the whole sentence."""
+        if self.table is None or self.supported(analysis):
+            return ""
+        why = (self.caveat(analysis).strip() or "the data cannot support it yet").split(":")[0]
+        return f"{why}; {self._by.at[analysis, 'minimum']} are needed" if self.too_small(analysis) else why
 
     def refuses_table(self, table: str) -> str | None:
         """The analysis a run table shows (:data:`ANALYSIS_TABLES`) when the run does not support

@@ -198,6 +198,15 @@ class DeckData:
             self.skipped.append((topic, why))
         return True
 
+    def refusal(self, analysis: str, what: str = "Not shown") -> str:
+        """``"<what>: <why in client words>."`` when the run does not support ``analysis``, else ""
+        (:meth:`kam_analysis.metrics.capability.Capability.refusal`)."""
+        return self._capability_of().refusal(analysis, what)
+
+    def brief_refusal(self, analysis: str) -> str:
+        """The refusal in a few words ("" when supported; :meth:`Capability.brief`)."""
+        return self._capability_of().brief(analysis)
+
     def supports(self, analysis: str) -> bool:
         """Whether the run supports ``analysis`` (with or without a caveat)."""
         return self.support(analysis) != "not_supported"

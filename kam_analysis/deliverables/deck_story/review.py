@@ -143,7 +143,10 @@ def s_review_baseline(d: DeckData) -> list[SlideSpec]:
     when = d.as_of.strftime("%d %B %Y").lstrip("0")
     body = [[("Baseline: ", True), (f"the key figures above, over the 12 months to {when}", False)]]
     segs = d.peek("segments")
-    if segs is not None and {"is_key", "quadrant"} <= set(segs.columns):
+    if not d.supports("portfolio_matrix"):  # a base too small for the matrix: no quadrant to count
+        body.append([("Segmentation today: ", True),
+                     (f"no portfolio quadrants, as {d._capability_of().caveat('portfolio_matrix')}", False)])
+    elif segs is not None and {"is_key", "quadrant"} <= set(segs.columns):
         n_key = int(segs["is_key"].astype(bool).sum())
         sizes = segs["quadrant"].astype(str).value_counts()
         body.append([("Segmentation today: ", True),

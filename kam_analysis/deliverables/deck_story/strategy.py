@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ...metrics.capability import NOT_BY_QUADRANT
+from ...phases.review import ALL_ACCOUNTS
 from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...metrics import describe_lost_split, describe_revenue_lost, kpi_explanation, kpi_label
@@ -55,11 +57,25 @@ def s_playbooks(d: DeckData) -> list[SlideSpec]:
     return specs
 
 
+def all_accounts_row(t: pd.DataFrame) -> pd.DataFrame:
+    """A per-segment table summed into one "All accounts" row (its counts, hours and money; rates
+    are recomputed, text columns dropped)."""
+    num = t.select_dtypes("number").drop(columns=["coverage_rate"], errors="ignore").sum().to_frame().T
+    if "coverage_rate" in t.columns and "covered" in num and "accounts" in num:
+        num["coverage_rate"] = num["covered"] / num["accounts"].where(num["accounts"] > 0)
+    return num.assign(segment=ALL_ACCOUNTS)[["segment", *num.columns]]
+
+
 def s_coverage(d: DeckData) -> list[SlideSpec]:
     t = d.table("coverage_by_segment", ("segment", "accounts", "covered", "hours_needed", "hours_allocated"),
                 topic="Coverage and capacity")
     if t is None:
         return []
+    # quadrants of too small a base describe an account or two: the plan is shown for all accounts,
+    # and the slide says why it is not split (the phase-status slide counts the matrix as refused)
+    by_quadrant = d.refusal("portfolio_matrix", NOT_BY_QUADRANT)
+    if by_quadrant:
+        t = all_accounts_row(t)
     n_acc, n_cov = int(t["accounts"].sum()), int(t["covered"].sum())
     cov = n_cov / n_acc if n_acc else None
     stake = t["value_at_stake"].sum() if "value_at_stake" in t.columns else None
@@ -67,16 +83,16 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
     with_hours = [_text(s, 30) for s in t.loc[t["hours_allocated"] > 0, "segment"]]
     needed = float(t["hours_needed"].sum())
     if not d.has_input("managers") and needed > 0:  # no capacity given: the plan sizes the need, allocates nothing
-        title = (f"Full coverage needs {fmt_count(needed)} manager hours a year, on "
-                 f"{fmt_list([_text(s, 30) for s in t.loc[t['hours_needed'] > 0, 'segment']])} accounts; the team's "
-                 "capacity is not known yet")
+        on = "" if by_quadrant else \
+            f", on {fmt_list([_text(s, 30) for s in t.loc[t['hours_needed'] > 0, 'segment']])} accounts"
+        title = f"Full coverage needs {fmt_count(needed)} manager hours a year{on}; the team's capacity is not known yet"
     elif n_cov < n_acc:  # a capacity gap: say what it leaves out, and what it puts at stake when that is known
         title = (f"The team's capacity leaves {fmt_count(n_acc - n_cov)} of {fmt_count(n_acc)} accounts without "
                  f"the service their plan needs" + (f"; {d.money(stake)} of value is at stake"
                                                     if is_num(stake) and stake > 0 else ""))
     elif hours > 0:
-        title = (f"The team's capacity carries the plan: {fmt_count(hours)} manager hours a year, all on "
-                 f"{fmt_list(with_hours)} accounts")
+        title = (f"The team's capacity carries the plan: {fmt_count(hours)} manager hours a year" +
+                 ("" if by_quadrant else f", all on {fmt_list(with_hours)} accounts"))
     else:
         title = "No account needs dedicated manager time: every account is served by its tier"
     take = [f"{_text(r['segment'], 30)}: {fmt_count(r['covered'])}/{fmt_count(r['accounts'])} covered, "
@@ -87,6 +103,8 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
     if cov is not None:
         # one decimal when whole percents would round a gap away ('100%' with 6 accounts uncovered)
         take.insert(0, f"Coverage {fmt_share(cov, decimals=0 if n_cov == n_acc or cov < 0.995 else 1)} of accounts")
+    if by_quadrant:  # the whole reason is the slide's note
+        take.append(f"{NOT_BY_QUADRANT}: {d.brief_refusal('portfolio_matrix')}")
 
     def draw(c: SlideCanvas):
         c.bar_chart(c.region("Chart"), [_text(x, 30) for x in t["segment"]],
@@ -95,7 +113,7 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, take[:6])
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Coverage and capacity",
-                      source=d.source("coverage_by_segment"),
+                      source=d.source("coverage_by_segment"), footnote=by_quadrant,
                       notes="Coverage plan: account-manager hours allocated to maximise expected value subject to "
                             "capacity (linear programme); hours needed from each engagement model.")]
 
