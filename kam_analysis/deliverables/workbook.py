@@ -273,13 +273,10 @@ def _accounts(ws, run, ctx) -> None:
     if not quadrants:
         return
     # the client's feedback columns: a drop-down of quadrant names and free text
-    dv = DataValidation(type="list", formula1=ctx["quadrant_list_ref"], allow_blank=True, showDropDown=False)
-    dv.error = "Choose one of the four quadrant names"
-    dv.errorTitle = "Quadrant"
-    dv.prompt = "Propose a different quadrant for this account"
-    dv.promptTitle = "Your override"
-    dv.showInputMessage = True
-    dv.showErrorMessage = True
+    dv = DataValidation(type="list", formula1=ctx["quadrant_list_ref"], allow_blank=True, showDropDown=False,
+                        error="Choose one of the four quadrant names", errorTitle="Quadrant", showErrorMessage=True,
+                        prompt="Propose a different quadrant for this account", promptTitle="Your override",
+                        showInputMessage=True)
     ws.add_data_validation(dv)
     dv.add(rng("your_override"))
     for c in ("your_override", "your_reason"):
