@@ -65,6 +65,10 @@ def test_did_reports_no_effect_on_placebo_data():
     assert m.ci_low_ < 0 < m.ci_high_
     assert m.p_value_ > 0.05
     assert "no measurable difference" in m.sentence_
+    # at a large client's scale the counts read with thousands separators (the 200,000-account
+    # engagement's deck, KPI workbook and HTML read 'the 14196 programme accounts')
+    m.n_treated_, m.n_control_ = 14_196, 74_516
+    assert "the 14,196 programme accounts and 74,516 comparable accounts" in m._sentence()
 
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import in_programme
+from ..present.formats import fmt_count
 
 __all__ = ["ProgrammeImpact", "match_nearest", "period_offset"]
 
@@ -438,8 +439,8 @@ class ProgrammeImpact:
         start = pd.Timestamp(self.programme_start).strftime("%-d %B %Y")
         est = f"{self.uplift_:+.1%}"
         ci = f"{self.uplift_ci_low_:+.1%} to {self.uplift_ci_high_:+.1%}"
-        tr = f"the {self.n_treated_} programme accounts"
-        co = f"{self.n_control_} comparable accounts outside the programme"
+        tr = f"the {fmt_count(self.n_treated_)} programme accounts"  # 14,196, not 14196, at scale
+        co = f"{fmt_count(self.n_control_)} comparable accounts outside the programme"
         if self.ci_low_ > 0:
             head = (f"Since the programme started on {start}, {tr} have grown their revenue per active period by "
                     f"an estimated {self.uplift_:.1%} more than {co} (range {ci}, {lvl} confidence)")
