@@ -228,3 +228,40 @@ def test_an_undefined_period_kpi_is_blank_on_both_sheets(review_run, tmp_path):
             assert (r["Value"] is None) == (trend[r["Period"]] is None), r["Period"]
             compared += 1
     assert compared >= 2
+
+
+def test_recommendations_sheet_names_the_segment_of_each(workbook, review_run):
+    """Each recommendation's segment, as the HTML's segment filter reads it; one on the whole portfolio
+    reads "All accounts"."""
+    from kam_analysis.phases.review import ALL_ACCOUNTS
+
+    _, wb = workbook
+    headers, rows = _sheet_rows(wb["Recommendations"])
+    assert "Segment" in headers
+    recs = review_run.read_table("recommendations").sort_values("rank")
+    assert len(rows) == len(recs)
+    want = [s if isinstance(s, str) and s.strip() else ALL_ACCOUNTS for s in recs["segment"]]
+    assert [r["Segment"].value for r in rows] == want
+    assert len(set(want)) > 1  # the demo's recommendations concern different segments
+    wide = headers.index("Recommendation") + 1
+    assert wb["Recommendations"].column_dimensions[chr(64 + wide)].width == 70
+
+
+def test_without_targets_kpi_vs_target_says_so_and_what_unlocks_it(review_run, tmp_path):
+    """No targets: the sheet says plainly that none were given and what to send, with no empty table's
+    '(none)' row; the statement is the run's own refusal of KPIs against target."""
+    from kam_analysis.metrics.capability import Capability, compute_analysis_support
+
+    shutil.copytree(review_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", review_run.params)
+    run.write_table("kpi_vs_target", review.compute_kpi_vs_target(run.read_table("kpi_headline"), {}, amber=0.05,
+                                                                  red=0.15))
+    prof = run.read_table("data_profile")
+    prof.loc[prof["item"] == "targets", "present"] = False  # the client set none
+    run.write_table("analysis_support", compute_analysis_support(prof, run.params))
+    ws = load_workbook(build_kpi_dashboard(run))["KPI vs target"]
+    cells = [c.value for row in ws.iter_rows() for c in row if c.value is not None]
+    assert "(none)" not in cells and "KPI" not in cells and "Current" not in cells  # no table of nothing
+    statement = Capability.of(run).statement("kpi_vs_target")
+    assert statement in cells
+    assert statement.startswith("No KPI targets were given") and "To unlock it, send: your KPI targets" in statement

@@ -41,7 +41,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..metrics import (KPI_DEFINITIONS, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
                        kpi_unit)
 from ..phases.review import ALL_ACCOUNTS
-from ..metrics.capability import needs_data_text
+from ..metrics.capability import Capability, needs_data_text
 from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top, is_num, money_style
 from ..present.theme import active_theme, tint
 from ._kpi_history import SHEET as HISTORY_SHEET, kpi_history_sheet
@@ -448,12 +448,18 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                                    for n in kv["kpi"].map(q["n"])])
     view, fmts = _kpi_view(kv, value_cols=["current", "target", "baseline", "ci_low", "ci_high"], currency=cur)
     lvl = f"{p.thresholds.confidence:.0%}"
-    _detail(wb, "KPI vs target", "Headline KPIs against target and baseline",
-            "Trailing twelve months; baseline = the same KPI at the baseline date; changes of shares and "
-            f"scores in points, of money and counts in %; {lvl} range where the KPI has one; small base = fewer "
-            f"than {p.thresholds.min_denominator} accounts or responses, read with care" + kv_needs, view, formats={},
-            row_formats=fmts, status_col="status", table="KpiVsTarget",
-            headers={"ci_low": f"{lvl} range, low", "ci_high": f"{lvl} range, high", "small_base": "Small base"})
+    no_targets = (Capability.of(run).statement("kpi_vs_target") or kv_needs.lstrip(". ")) if kv.empty else ""
+    if no_targets:  # no targets: say so and what unlocks it, never an empty table's "(none)" row
+        ws = wb.create_sheet("KPI vs target")
+        _note(ws, title_block(ws, "Headline KPIs against target", "Trailing twelve months"), 1, no_targets)
+        ws.column_dimensions["A"].width = 120
+    else:
+        _detail(wb, "KPI vs target", "Headline KPIs against target and baseline",
+                "Trailing twelve months; baseline = the same KPI at the baseline date; changes of shares and "
+                f"scores in points, of money and counts in %; {lvl} range where the KPI has one; small base = fewer "
+                f"than {p.thresholds.min_denominator} accounts or responses, read with care" + kv_needs, view,
+                formats={}, row_formats=fmts, status_col="status", table="KpiVsTarget",
+                headers={"ci_low": f"{lvl} range, low", "ci_high": f"{lvl} range, high", "small_base": "Small base"})
     sc = run.read_table("kpi_scorecard")
     cols = [c for c in ["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap", "status",
                         "status_basis"] if c in sc]
@@ -540,6 +546,9 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         autofit_columns(ws, skip_rows=[1, 2])
         ws.column_dimensions["A"].width = 36
     recs = run.read_table("recommendations")
+    if "segment" in recs:  # the segment each one concerns (the HTML's segment filter reads it); blank = all
+        recs = recs.assign(segment=recs["segment"].where(recs["segment"].fillna("").astype(str).str.strip() != "",
+                                                         ALL_ACCOUNTS))
     if "cost_assumed" in recs:
         recs = recs.assign(cost_assumed=recs["cost_assumed"].map(lambda a: "assumed" if bool(a) else "your figures"))
     ws = _detail(wb, "Recommendations", "Optimisation recommendations",
@@ -548,17 +557,17 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                  + ("; cost a year = the account-manager hours of the accounts it touches x the cost of an hour, "
                     "plus their share of the tools (part of the programme's cost, not on top of it)"
                     if "cost" in recs else ""),
-                 recs[[c for c in ["rank", "recommendation", "evidence", "value", "value_basis", "cost", "cost_assumed",
-                                   "owner", "due_date"] if c in recs]],
+                 shown := recs[[c for c in ["rank", "segment", "recommendation", "evidence", "value", "value_basis",
+                                            "cost", "cost_assumed", "owner", "due_date"] if c in recs]],
                  formats={"rank": "int", "value": money, "cost": money, "due_date": "date"},
                  headers={"value": "Value at stake", "cost": "Cost a year", "cost_assumed": "Cost basis",
                           "owner": "Owner", "due_date": "Due by"},
                  table="Recommendations")
-    for col in ("B", "C"):
-        ws.column_dimensions[col].width = 70
+    for c in ("recommendation", "evidence"):
+        ws.column_dimensions[get_column_letter(shown.columns.get_loc(c) + 1)].width = 70
     for i, rec in enumerate(recs.itertuples(index=False)):
         r = 5 + i
-        for col in (1, 2, 3, 4, 5):
+        for col in range(1, min(len(shown.columns), 6) + 1):
             ws.cell(row=r, column=col).alignment = Alignment(wrap_text=True, vertical="top")
         lines = max(len(str(rec.recommendation)), len(str(rec.evidence))) // 62 + 1
         ws.row_dimensions[r].height = 15 * lines + 3

@@ -589,6 +589,15 @@ class Capability:
         why = self.caveat(analysis).strip() or "the data cannot support it yet"
         return f"{what}: {why}."
 
+    def statement(self, analysis: str) -> str:
+        """A refused analysis said plainly where its page or sheet would be: why, and what to send
+        ("No KPI targets were given: ... . To unlock it, send: your KPI targets ..."); "" when supported."""
+        if self.table is None or self.supported(analysis):
+            return ""
+        why = self.caveat(analysis).strip() or "the data cannot support it yet"
+        send = self.unlock(analysis).strip()
+        return f"{why[:1].upper()}{why[1:]}." + (f" To unlock it, send: {send[:1].lower()}{send[1:]}." if send else "")
+
     def brief(self, analysis: str) -> str:
         """The refusal in a few words, for a takeaway or a subtitle: the reason up to its colon, with
         the minimum size when the base is too small ("only 8 live accounts; at least 20 live accounts
