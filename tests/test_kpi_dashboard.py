@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from kam_analysis.deliverables.kpi_dashboard import build_kpi_dashboard, header_footer_text
 from kam_analysis.data.runfolder import Run
 from kam_analysis.exceptions import RunError
+from kam_analysis.metrics import kpi_unit
 from kam_analysis.phases import review
 
 
@@ -265,3 +266,41 @@ def test_without_targets_kpi_vs_target_says_so_and_what_unlocks_it(review_run, t
     statement = Capability.of(run).statement("kpi_vs_target")
     assert statement in cells
     assert statement.startswith("No KPI targets were given") and "To unlock it, send: your KPI targets" in statement
+
+
+def test_a_large_clients_amounts_and_counts_show_in_full(review_run, tmp_path):
+    """At 200,000 accounts revenue runs to billions and the programme to tens of thousands of
+    accounts: the segment table's full amounts fit their columns (no ###), the impact sheet's
+    counts have separators, the revenue axis reads in millions."""
+    shutil.copytree(review_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", review_run.params)
+    sc = run.read_table("kpi_scorecard")
+    money = sc["kpi"].map(lambda k: kpi_unit(k) == "currency")
+    sc.loc[money, "value"] = sc.loc[money, "value"] * 10_000  # the demo's €0.3m becomes billions
+    run.write_table("kpi_scorecard", sc)
+    tr = run.read_table("kpi_tracking")
+    rev = tr["kpi"] == "revenue"
+    tr.loc[rev, "value"] = tr.loc[rev, "value"] * 10_000
+    run.write_table("kpi_tracking", tr)
+    imp = run.read_table("programme_impact")
+    imp[["n_programme", "n_treated", "n_control", "n_obs"]] = [16_000, 14_196, 74_516, 596_966]
+    run.write_table("programme_impact", imp)
+    wb = load_workbook(build_kpi_dashboard(run))
+
+    ws = wb["Dashboard"]
+    big = [c for row in ws.iter_rows() for c in row
+           if isinstance(c.value, (int, float)) and not isinstance(c.value, bool) and c.value >= 1e9]
+    assert big, "no billion-sized amount on the dashboard"
+    for c in big:  # the column holds the full amount and its symbol: '€2,609,270,083' is 14 characters
+        shown = f"€{c.value:,.0f}"
+        assert ws.column_dimensions[c.column_letter].width >= len(shown) + 1, (c.coordinate, shown)
+
+    imp_ws = wb["Programme impact"]
+    cells = {r[0].value: r[1] for r in imp_ws.iter_rows(min_row=5, max_col=2) if r[0].value}
+    for label, n in (("Control accounts", 74_516), ("Programme accounts in the estimate", 14_196),
+                     ("Accounts in the client's programme", 16_000), ("Account-periods", 596_966)):
+        assert cells[label].value == n and cells[label].number_format == "#,##0", label
+
+    axes = [ch.y_axis.numFmt.formatCode for ch in ws._charts if "€" in str(ch.y_axis.numFmt)]
+    assert len(axes) == 2 and '"m"' in axes[0], axes  # revenue by period in millions, not €2,600,000,000
+    assert all("[Red]" not in f for f in axes)  # no axis in full amounts

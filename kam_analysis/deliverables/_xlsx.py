@@ -35,7 +35,7 @@ from ._xlsx_stream import EXCEL_MAX_ROWS, clear_streamed_range, defer_rows, defe
 __all__ = [
     "FMT", "THIN", "rag_fill", "write_cell", "write_frame", "autofit_columns", "style_header_row",
     "set_workbook_properties", "save_workbook", "table_name", "title_block", "EXCEL_MAX_ROWS", "stored_rows",
-    "write_values", "POINTS_FMT", "RELATIVE_FMT", "note_cell",
+    "write_values", "POINTS_FMT", "RELATIVE_FMT", "note_cell", "widen_to_fit",
 ]
 
 
@@ -201,21 +201,40 @@ def autofit_columns(ws: Worksheet, *, min_width: float = 8, max_width: float = 6
         for cell in row:
             if cell.value is None or cell.row in skip:
                 continue
-            v = cell.value
-            if isinstance(v, float):
-                fmt = cell.number_format or ""
-                text = f"{v:,.0f}" if "0.0" not in fmt else f"{v:,.2f}"
-                if "%" in fmt:
-                    text = f"{v:.1%}"
-            elif isinstance(v, (dt.datetime, dt.date)):
-                text = "2024-12-31"
-            else:
-                text = str(v)
-            longest = max((len(line) for line in text.split("\n")), default=0)
-            bold = cell.font is not None and cell.font.b
-            widths[cell.column] = max(widths.get(cell.column, 0), longest * (1.15 if bold else 1.05) + 2)
+            widths[cell.column] = max(widths.get(cell.column, 0), _needed_width(cell))
     for col, w in widths.items():
         ws.column_dimensions[get_column_letter(col)].width = max(min_width, min(max_width, w))
+
+
+def _needed_width(cell: Cell) -> float:
+    """The column width ``cell``'s displayed value needs (roughly, in Excel's character units)."""
+    v = cell.value
+    fmt = cell.number_format or ""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        text = f"{v:,.0f}" if "0.0" not in fmt else f"{v:,.2f}"
+        if "%" in fmt:
+            text = f"{v:.1%}"
+        text += "".join(re.findall(r'"([^"]*)"', fmt.split(";")[0]))  # a currency symbol, a unit
+    elif isinstance(v, (dt.datetime, dt.date)):
+        text = "2024-12-31"
+    else:
+        text = str(v)
+    longest = max((len(line) for line in text.split("\n")), default=0)
+    bold = cell.font is not None and cell.font.b
+    return longest * (1.15 if bold else 1.05) + 2
+
+
+def widen_to_fit(ws: Worksheet, columns: Iterable[int], rows: Iterable[int], *, max_width: float = 60) -> None:
+    """Widen (never narrow) ``columns`` so that every value in ``rows`` shows: a full amount
+    of a large client (``€2,609,270,083``) otherwise prints as ``###`` in a column sized
+    for the layout."""
+    rows = list(rows)
+    for col in columns:
+        need = max((_needed_width(ws.cell(row=r, column=col)) for r in rows
+                    if ws.cell(row=r, column=col).value is not None), default=0)
+        dim = ws.column_dimensions[get_column_letter(col)]
+        if need > (dim.width or 8.43):
+            dim.width = min(max_width, need)
 
 
 #: Excel number formats of a change: in points (shares x100 and scores), and relative

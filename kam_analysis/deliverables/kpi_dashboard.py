@@ -49,7 +49,7 @@ from ._computed_views import control_chart_views, tornado_view
 from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, programme_sentence
 from ._plan_sheet import SHEET as PLAN_SHEET, plan_sheet
 from ._xlsx import (FMT, POINTS_FMT, RELATIVE_FMT, THIN, rag_fill, autofit_columns, note_cell, save_workbook,
-                    set_workbook_properties, style_header_row, title_block, write_cell, write_frame)
+                    set_workbook_properties, style_header_row, title_block, widen_to_fit, write_cell, write_frame)
 from .html_dashboard import SCORECARD_KPIS, TREND_KPIS, programme_size_data
 
 __all__ = ["build_kpi_dashboard", "header_footer_text"]
@@ -162,6 +162,13 @@ def _tile(ws: Worksheet, row: int, col: int, tile: dict, currency: str) -> None:
     if status != "n/a":
         for c in (col, col + 1):
             ws.cell(row=row + 3, column=c).fill = rag_fill(status)
+
+
+def _axis_money(data: pd.DataFrame, columns: list[str], currency: str) -> str:
+    """A money axis in one compact scale (``€800.0m``, as the deck's charts): a large client's
+    full amounts (``€900,000,000``) take a third of a small chart's width."""
+    top = pd.to_numeric(data[columns].stack(), errors="coerce").abs().max()
+    return excel_number_format("currency", currency, max_abs=float(top) if is_num(top) else 0.0)
 
 
 def _line_chart(ws_data: Worksheet, *, title: str, y_title: str, cols: list[int], first_row: int, last_row: int,
@@ -283,13 +290,13 @@ def build_kpi_dashboard(run) -> Path:
         charts = []
         if lab["revenue"] in cols:
             charts.append(_line_chart(wd, title=f"{lab['revenue']} by period", y_title=cur, cols=[cols[lab["revenue"]]],
-                                      first_row=5, last_row=last, number_format=excel_number_format("currency", cur, compact=False)))
+                                      first_row=5, last_row=last, number_format=_axis_money(data, [lab["revenue"]], cur)))
         if lab["average_order_value"] in cols:
             c2 = [cols[lab["average_order_value"]]] + ([cols["AOV target"]] if "AOV target" in cols else [])
             charts.append(_line_chart(wd, title=f"{lab['average_order_value']}" + (" vs target" if "AOV target" in cols
                                                                                    else " by period"),
-                                      y_title=cur, cols=c2,
-                                      first_row=5, last_row=last, number_format=excel_number_format("currency", cur, compact=False)))
+                                      y_title=cur, cols=c2, first_row=5, last_row=last,
+                                      number_format=_axis_money(data, [data.columns[c - 1] for c in c2], cur)))
         if lab["ordering_accounts"] in cols:
             charts.append(_line_chart(wd, title=f"{lab['ordering_accounts']} by period", y_title="Accounts",
                                       cols=[cols[lab["ordering_accounts"]]], first_row=5, last_row=last,
@@ -344,6 +351,7 @@ def build_kpi_dashboard(run) -> Path:
                                                            font=Font(color=active_theme().rag(status))))
         for j in range(len(kp)):
             ws.column_dimensions[get_column_letter(status_col + j)].hidden = True
+        widen_to_fit(ws, range(4, 4 + len(kp)), range(first, last_r + 1))  # €2,609,270,083, not ###
         row = last_r + 1
         _note(ws, row, 2, "Green/amber/red against the client's target where one is set, otherwise against the "
                           "segment at the baseline date.")
@@ -505,9 +513,11 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         write_cell(ws, 4, 2, "Value")
         style_header_row(ws, 4, 1, 2)
         pct_rows = {"Estimated uplift", "CI low", "CI high", "Confidence level"}
+        dec_rows = {_P_EFFECT, _P_PRETREND, _P_PLACEBO, "Placebo estimate (fake start, pre-period only)"}
         for i, (k, v) in enumerate(rows):
-            write_cell(ws, 5 + i, 1, k)
-            fmt = FMT["pct"] if k in pct_rows else (FMT["dec3"] if (k in (_P_EFFECT, _P_PRETREND, _P_PLACEBO) or "estimate" in k) else None)
+            write_cell(ws, 5 + i, 1, k).alignment = Alignment(wrap_text=True, vertical="top")  # never cut off
+            # counts with separators (74,516 control accounts, not 74516; 14,196 in the estimate, not 14196.000)
+            fmt = FMT["pct"] if k in pct_rows else FMT["dec3"] if k in dec_rows else FMT["int"] if is_num(v) else None
             write_cell(ws, 5 + i, 2, v, number_format=fmt)
         c = write_cell(ws, 6 + len(rows), 1, str(r["sentence"]))
         c.alignment = Alignment(wrap_text=True, vertical="top")
@@ -520,7 +530,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                                  "coef": "Effect (log revenue)", "ci_low": "CI low", "ci_high": "CI high"},
                         table="EventStudy", freeze=False)
             ws.row_dimensions[12 + len(rows)].height = 30
-        ws.column_dimensions["A"].width = 44
+        ws.column_dimensions["A"].width = 56
         for col in "BCDEF":
             ws.column_dimensions[col].width = 16
     mig = run.read_table("segment_migration", missing_ok=True)  # written only when the baseline has the column
