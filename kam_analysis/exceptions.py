@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "KAMError",
     "ParameterError",
+    "SettingError",
     "DataValidationError",
     "RunError",
     "RunStopped",
@@ -27,6 +28,10 @@ class KAMError(Exception):
 
 class ParameterError(KAMError):
     """The parameter file (or a ``--set`` override) is invalid."""
+
+
+class SettingError(KAMError, ValueError):
+    """An environment variable the package reads (e.g. ``KAM_DUCKDB_MEMORY_LIMIT``) holds a value it cannot use."""
 
 
 class RunError(KAMError):

@@ -285,3 +285,28 @@ def test_from_frame_cohorts_by_hand():
     assert c.loc[("2023", 1), "revenue"] == 30.5 and c.loc[("2023", 1), "revenue_retention"] == 0.305
     assert c.loc[("2023", 1), "retention"] == 1.0
     assert c["left_censored"].tolist() == [True, True, True, False, False] and c["small_cohort"].all()
+def test_validation_and_kernels_share_one_memory_cap(monkeypatch):
+    """The runner's validation/preparation connection and a kernel's connection take the same cap."""
+    from kam_analysis.data.readers import connect_duckdb
+
+    monkeypatch.setenv("KAM_DUCKDB_MEMORY_LIMIT", "900MB")
+    a, b = connect_duckdb(), duckdb_connect()
+    try:
+        caps = {c.execute("SELECT current_setting('memory_limit')").fetchone()[0] for c in (a, b)}
+    finally:
+        a.close(), b.close()
+    assert len(caps) == 1 and "MiB" in caps.pop()
+
+
+def test_a_bad_memory_setting_stops_a_run_with_a_clear_message(tmp_path, monkeypatch, capsys):
+    """``kam validate`` with an unusable KAM_DUCKDB_MEMORY_LIMIT: exit code, the variable and the fix, no traceback."""
+    from kam_analysis.cli import main
+    from conftest import write_demo_params
+
+    params = write_demo_params(tmp_path, n_accounts=60)
+    monkeypatch.setenv("KAM_DUCKDB_MEMORY_LIMIT", "lots")
+    code = main(["validate", str(params)])
+    out = capsys.readouterr()
+    assert code != 0
+    text = out.out + out.err
+    assert "KAM_DUCKDB_MEMORY_LIMIT" in text and "2GB" in text and "Traceback" not in text

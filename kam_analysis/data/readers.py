@@ -27,13 +27,34 @@ from pathlib import Path
 import duckdb
 
 from ..config import FileSpec
-from ..exceptions import DataValidationError, Problem
+from ..exceptions import DataValidationError, Problem, SettingError
 
 __all__ = ["read_raw", "detect_encoding", "csv_record_lines", "header_key", "sql_ident", "sql_str", "ROW_COLUMN",
-           "connect_duckdb"]
+           "connect_duckdb", "DEFAULT_MEMORY_LIMIT", "set_memory_limit"]
 
-#: DuckDB memory cap for transaction-level work; beyond it DuckDB spills to disk.
-MEMORY_LIMIT = "4GB"
+#: DuckDB's memory cap for every connection the package opens (validation and preparation in
+#: the runner, and each phase kernel's queries) unless ``KAM_DUCKDB_MEMORY_LIMIT`` says
+#: otherwise; beyond it DuckDB spills to disk. One cap for both, so the runner's preparation
+#: is no longer the largest process of a run (it peaked at 3.7 GiB under a separate 4 GB cap).
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+def set_memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    """Apply the memory cap (``KAM_DUCKDB_MEMORY_LIMIT``, default :data:`DEFAULT_MEMORY_LIMIT`); return it.
+
+    Raises :class:`~kam_analysis.exceptions.SettingError` (a ``ValueError``) naming the variable and the expected form when DuckDB does not
+    understand the value (the connection is closed).
+    """
+    import os
+
+    limit = os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip() or DEFAULT_MEMORY_LIMIT
+    try:
+        con.execute(f"SET memory_limit = {sql_str(limit)}")
+    except duckdb.Error as exc:  # a malformed value: say which setting and what it should look like
+        con.close()
+        raise SettingError(f"KAM_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory size DuckDB understands; "
+                         "fix: a size such as 2GB or 1500MB") from exc
+    return limit
 
 #: Column the Excel and Parquet readers add: each record's row number in its sheet or file
 #: (for messages; CSV rows are numbered while staging).
@@ -47,7 +68,7 @@ _PARQUET = {".parquet", ".pq"}
 def connect_duckdb(tmp_dir: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for client extracts of any size.
 
-    Memory is capped at :data:`MEMORY_LIMIT` and larger intermediate results spill to
+    Memory is capped (:func:`set_memory_limit`) and larger intermediate results spill to
     ``tmp_dir`` (default: a per-process folder in the system temp dir), so a
     10-million-row file validates on a laptop; insertion order is not preserved (less
     memory) except where a step asks for it; no progress bar on the terminal.
@@ -63,7 +84,7 @@ def connect_duckdb(tmp_dir: str | Path | None = None) -> duckdb.DuckDBPyConnecti
     tmp = Path(tmp_dir) if tmp_dir else Path(tempfile.gettempdir()) / f"kam-duckdb-{os.getpid()}"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET temp_directory = {sql_str(str(tmp))}")
-    con.execute(f"SET memory_limit = {sql_str(MEMORY_LIMIT)}")
+    set_memory_limit(con)
     con.execute("SET preserve_insertion_order = false")
     try:
         con.execute("SET enable_progress_bar = false")

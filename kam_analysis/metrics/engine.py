@@ -17,7 +17,8 @@ a double once, at the end.
 
 Memory: every DuckDB connection a phase kernel opens (:func:`duckdb_connect`: here, in
 ``load_orders``, the CLV and churn models and the migration phase) is capped by ``SET
-memory_limit`` (default ``2GB``; beyond it DuckDB spills to ``<tmp>/kam_duckdb``); set the
+memory_limit`` (:func:`kam_analysis.data.readers.set_memory_limit`, the same cap as the
+runner's validation: default ``2GB``; beyond it DuckDB spills to ``<tmp>/kam_duckdb``); set the
 environment variable ``KAM_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``) to change it. Without a cap
 DuckDB takes up to 80% of the machine's memory in each kernel.
 """
@@ -29,11 +30,9 @@ from dataclasses import dataclass, field, replace
 import pandas as pd
 
 from ..data.prepare import counted_order_sql, exact_sum
+from ..data.readers import DEFAULT_MEMORY_LIMIT, set_memory_limit
 
 __all__ = ["OrderSource", "as_order_source", "duckdb_connect", "DEFAULT_MEMORY_LIMIT"]
-
-#: DuckDB's memory cap in the kernels unless ``KAM_DUCKDB_MEMORY_LIMIT`` says otherwise
-DEFAULT_MEMORY_LIMIT = "2GB"
 
 
 def duckdb_connect():
@@ -41,13 +40,7 @@ def duckdb_connect():
     import duckdb
 
     con = duckdb.connect()
-    limit = os.environ.get("KAM_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip() or DEFAULT_MEMORY_LIMIT
-    try:
-        con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
-    except Exception as exc:  # a malformed value: say which setting and what it should look like
-        con.close()
-        raise ValueError(f"KAM_DUCKDB_MEMORY_LIMIT={limit!r} is not a memory size DuckDB understands; "
-                         "fix: a size such as 2GB or 1500MB") from exc
+    set_memory_limit(con)
     # spill beyond the cap to the system's temporary directory (not a .tmp folder where the kernel runs)
     import tempfile
 
