@@ -324,12 +324,15 @@ class _Checker:
         """
         con = self.con
         labels = ", ".join(sql_str(v) for v in TOTAL_LABELS)
-        cells = {n: (sql_ident("raw__" + n) if n in raw_kept else sql_ident(n)) for n in mapped}
+        # a label is text: only a text or id column, or a column's text as given, can hold one (a column the
+        # file stores as numbers or dates cannot; casting 50 million of them to text cost minutes)
+        cells = {n: (sql_ident("raw__" + n) if n in raw_kept else sql_ident(n)) for n in mapped
+                 if n in raw_kept or table.column(n).dtype in ("id", "text")}
         conds = [f"trim(rtrim(lower(CAST({c} AS VARCHAR)), ':')) IN ({labels})" for c in cells.values()]
         reasons: dict[int, str] = {}
         columns: set[str] = set()
         for row, *vals in con.execute(f"SELECT _row, {', '.join(cells.values())} FROM {stg} "
-                                      f"WHERE {' OR '.join(conds)} ORDER BY _row LIMIT 1000").fetchall():
+                                      f"WHERE {' OR '.join(conds)} ORDER BY _row LIMIT 1000").fetchall() if cells else []:
             n, v = next((n, v) for n, v in zip(cells, vals)
                         if v is not None and str(v).lower().rstrip(":").strip() in TOTAL_LABELS)
             reasons[row] = f"row {row}: {mapped[n]} is {str(v)!r}"
