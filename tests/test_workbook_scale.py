@@ -181,3 +181,27 @@ def test_libreoffice_reads_the_streamed_rows(tiny, tmp_path, monkeypatch):
             assert f" {rank:,.0f} " in line, line
             ranked += 1
     assert ranked >= 2
+
+
+def test_a_large_quadrant_charts_its_largest_accounts_and_says_of_how_many(tiny, monkeypatch):
+    """At 200,000 accounts the matrix chart drew 121,276 points as four solid blocks: a quadrant
+    beyond the limit shows its largest accounts by revenue, and the sheet says so, of how many."""
+    from kam_analysis.deliverables import _matrix_chart
+
+    monkeypatch.setattr(_matrix_chart, "MATRIX_CHART_POINTS", 10)
+    seg = tiny.read_table("segments")
+    names = tiny.params.segmentation.quadrant_names.ordered()
+    on = seg.dropna(subset=["relative_strength", "attractiveness"])
+    on = on[on["quadrant"].isin(names)]
+    assert on.groupby("quadrant").size().min() > 10  # every quadrant is cut
+    wb = openpyxl.load_workbook(build_segmentation_workbook(tiny))
+    data = wb["Chart data"]
+    for k, q in enumerate(names):
+        top = on[on["quadrant"] == q].sort_values(["revenue_12m", "account_id"], ascending=[False, True]).head(10)
+        got = [(data.cell(r, 1 + 2 * k).value, data.cell(r, 2 + 2 * k).value) for r in range(3, 13)]
+        assert got == [(round(x, 4), round(y, 4)) for x, y in zip(top["relative_strength"], top["attractiveness"])], q
+        assert data.cell(13, 1 + 2 * k).value is None
+    assert all(c.value is None for row in data.iter_rows(min_row=13) for c in row)
+    notes = " ".join(str(c.value) for row in wb["Portfolio matrix"].iter_rows() for c in row if c.value)
+    assert f"the 10 largest accounts of each quadrant by revenue (40 of {len(on):,})" in notes
+    assert "every account is on the Accounts sheet" in notes

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.chart import BarChart, Reference
 from openpyxl.chart.label import DataLabelList
 from openpyxl.formatting.rule import ColorScaleRule, DataBarRule, FormulaRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill
@@ -30,8 +30,9 @@ from ..metrics.capability import NOT_BY_QUADRANT, SUPPORT_WORDS, Capability
 from ..present.labels import P_ALIVE, client_words, label, labels
 from ..present.theme import active_theme
 from . import _xlsx_stream
+from ._matrix_chart import matrix_chart
 from ._xlsx import (FMT, THIN, autofit_columns, save_workbook, set_workbook_properties,
-                    stored_rows, title_block, write_cell, write_frame, write_values)
+                    stored_rows, title_block, write_cell, write_frame)
 
 __all__ = ["build_segmentation_workbook", "WORKBOOK_SHEETS"]
 
@@ -430,51 +431,9 @@ def _matrix(ws, run, ctx, data_ws) -> None:
     ws.column_dimensions["A"].width = 20
     ws.column_dimensions["B"].width = 46
     ws.column_dimensions["C"].width = 46
-    # chart data: one x/y block per quadrant, on the hidden 'Chart data' sheet
-    data_col, r0 = 1, 2
-    write_cell(data_ws, 1, 1, "Data of the portfolio-matrix chart: relative strength (x) and attractiveness (y)")
-    chart = ScatterChart()
-    chart.title = "Accounts on the portfolio matrix"
-    chart.style = 13
-    chart.x_axis.title = "Relative strength (0-1)"
-    chart.y_axis.title = "Attractiveness (0-1)"
-    chart.x_axis.scaling.min, chart.x_axis.scaling.max = 0, 1
-    chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
-    chart.x_axis.numFmt = chart.y_axis.numFmt = "0.0"
-    chart.x_axis.delete = chart.y_axis.delete = False
-    colors = list(active_theme().quadrant_palette)
-    blocks = []
-    for k, q in enumerate(names):
-        # at most Excel's rows per quadrant (a million points draw as a solid area anyway)
-        sub = seg.loc[seg["quadrant"] == q, ["relative_strength", "attractiveness"]].dropna()
-        sub = sub.head(_xlsx_stream.EXCEL_MAX_ROWS - r0)
-        blocks.append(sub.round(4).to_numpy(dtype=float))
-        c0 = data_col + 2 * k
-        write_cell(data_ws, r0, c0, f"{q}: strength")
-        write_cell(data_ws, r0, c0 + 1, f"{q}: attractiveness")
-    height = max((len(b) for b in blocks), default=0)
-    if height:  # one block of columns, each quadrant's points from the top, padded with empty cells
-        grid = np.full((height, 2 * len(blocks)), np.nan)
-        for k, b in enumerate(blocks):
-            grid[:len(b), 2 * k:2 * k + 2] = b
-        write_values(data_ws, pd.DataFrame(grid), start_row=r0 + 1, start_col=data_col, number_format="0.000")
-    for k, (q, sub) in enumerate(zip(names, blocks)):
-        c0 = data_col + 2 * k
-        if len(sub):
-            xs = Reference(data_ws, min_col=c0, min_row=r0 + 1, max_row=r0 + len(sub))
-            ys = Reference(data_ws, min_col=c0 + 1, min_row=r0 + 1, max_row=r0 + len(sub))
-            s = Series(ys, xs, title_from_data=False, title=q)
-            s.marker.symbol = "circle"
-            s.marker.size = 5
-            s.marker.graphicalProperties.solidFill = colors[k]
-            s.marker.graphicalProperties.line.solidFill = colors[k]
-            s.graphicalProperties.line.noFill = True
-            chart.series.append(s)
-    chart.height, chart.width = 11, 15
-    chart.legend.position = "b"
-    ws.add_chart(chart, f"A{row + 4}")
-    for j in range(1, 9):
-        data_ws.column_dimensions[get_column_letter(j)].width = 24
+    note = matrix_chart(ws, data_ws, seg, names, anchor=f"A{row + 4}")
+    if note:  # a large portfolio: which accounts the chart shows, of how many
+        _note(ws, row + 3, note)
     ws.sheet_view.showGridLines = False
 
 
