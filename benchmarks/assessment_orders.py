@@ -20,9 +20,10 @@ comparable figures. Results go to ``results.md`` (section ``assessment_orders``)
   definition, in DuckDB: a frame is registered in DuckDB (``OrderSource.from_frame``) and
   aggregated by the same SQL, so the frame path now measures the cost of pulling the orders
   into pandas first (the figures in results.md before that change timed the pandas copies).
-* ``clv (frame)``: ``load_purchase_days`` then ``compute_clv_summary`` twice (the fit and
-  the 26-week holdout (the default), as the segmentation does); ``clv (engine)``:
-  ``compute_clv_summary_from_run`` twice.
+* ``clv (engine)``: ``compute_clv_summary_from_run`` twice (the fit and the 26-week holdout
+  (the default), as the segmentation does). The pandas path it replaced (``load_purchase_days``
+  then a pandas summary, its row in results.md) is gone: the summary has one definition, in
+  DuckDB, and a pandas frame goes through it too (``compute_clv_summary``).
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from _sections import SECTION_END, section_open, write_section  # noqa: E402 (benchmarks/ is on the path)
 AS_OF, CHURN_DAYS, HOLDOUT_WEEKS = "2025-12-31", 180, 26
-MODES = ("orders_frame", "orders_engine", "clv_frame", "clv_engine")
+MODES = ("orders_frame", "orders_engine", "clv_engine")
 
 
 def relation(orders: Path) -> str:
@@ -76,14 +77,8 @@ def child(mode: str, orders: Path) -> dict:
                 "revenue_12m": float(a["revenue_12m"].sum()), "active": int(a["active"].sum()),
                 "retained": int(r["retained"].sum())}
     else:
-        if mode == "clv_frame":
-            purchases = clv.load_purchase_days(run)
-            info["purchase_days"] = len(purchases)
-            s = clv.compute_clv_summary(purchases, observation_end=as_of)
-            h = clv.compute_clv_summary(purchases, observation_end=as_of, calibration_end=cal)
-        else:
-            s = clv.compute_clv_summary_from_run(run, observation_end=as_of)
-            h = clv.compute_clv_summary_from_run(run, observation_end=as_of, calibration_end=cal)
+        s = clv.compute_clv_summary_from_run(run, observation_end=as_of)
+        h = clv.compute_clv_summary_from_run(run, observation_end=as_of, calibration_end=cal)
         info.update({"accounts": len(s), "repeat_days": int(s["frequency"].sum()),
                      "holdout_days": int(h["frequency_holdout"].sum())})
     r1, w1 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()

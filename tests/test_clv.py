@@ -155,6 +155,35 @@ def test_summary_hand_worked():
     assert s.loc["A", "duration_holdout"] == pytest.approx(4.0)
 
 
+def test_summary_of_a_purchase_log_and_of_order_lines():
+    """A purchase log counts every row (a free CD, value 0, is a purchase, as in CDNOW); order
+    lines with returns count only the days that net to more than zero (the run's rule)."""
+    tx = pd.DataFrame({"cust": [7, 7, 7, 7, 8],
+                       "day": ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-15", "2024-01-08"],
+                       "amount": [10.0, 0.0, 30.0, -30.0, 5.0]})
+    before = tx.copy()
+    log = clv.compute_clv_summary(tx, account_col="cust", date_col="day", value_col="amount",
+                                  observation_end="2024-01-29", time_unit_days=1.0)
+    assert list(log.columns) == ["cust", "frequency", "recency", "T", "monetary_value"]
+    assert log["cust"].tolist() == [7, 8]                       # the account column keeps its name and type
+    a = log.set_index("cust").loc[7]
+    # 7: days 1, 8 (0.0) and 15 (30 - 30 = 0): three purchases, two repeats of value 0
+    assert (a["frequency"], a["recency"], a["T"], a["monetary_value"]) == (2, 14.0, 28.0, 0.0)
+    lines = clv.compute_clv_summary(tx, account_col="cust", date_col="day", value_col="amount",
+                                    observation_end="2024-01-29", time_unit_days=1.0, order_lines=True)
+    a = lines.set_index("cust").loc[7]
+    assert (a["frequency"], a["recency"], a["T"], a["monetary_value"]) == (0, 0.0, 28.0, 0.0)   # only 1 Jan
+    no_value = clv.compute_clv_summary(tx, account_col="cust", date_col="day", value_col=None,
+                                       observation_end="2024-01-29").set_index("cust")
+    assert no_value.at[7, "frequency"] == 2 and no_value.at[7, "monetary_value"] == 0.0
+    pd.testing.assert_frame_equal(tx, before)                    # the caller's frame is untouched
+    with pytest.raises(CLVFitError, match=r"no column\(s\) \['value'\]"):
+        clv.compute_clv_summary(tx, account_col="cust", date_col="day", observation_end="2024-01-29")
+    with pytest.raises(CLVFitError, match="calibration end 2024-02-05 is after"):
+        clv.compute_clv_summary(tx, account_col="cust", date_col="day", value_col="amount",
+                                observation_end="2024-01-29", calibration_end="2024-02-05")
+
+
 def test_inconsistent_summary_gives_clear_error():
     with pytest.raises(CLVFitError, match=r"recency > T: 1 rows"):
         BetaGeoFitter().fit([1, 2], [5, 12], [10, 10])

@@ -6,8 +6,9 @@ retention) and ``compute_cohort_retention`` take it, and a pandas order frame go
 same SQL through ``OrderSource.from_frame`` (one definition of each KPI). Checked by hand on
 order lines: refunds (a refund-only order, a refund before the first purchase), one
 account, an order whose lines span several days (and a window edge), no margin. Period
-retention's pandas path (by group too) and the CLV summary's are compared with DuckDB
-(money sums to the last bits, see CHECK).
+retention's pandas path (by group too) is compared with DuckDB (money sums to the last
+bits, see CHECK); the CLV summary (one SQL for order lines and a pandas frame) is checked
+by hand.
 """
 from __future__ import annotations
 
@@ -156,50 +157,60 @@ def test_memory_limit_is_set_and_overridable(monkeypatch):
 
 
 # ---------------------------------------------------------------- CLV purchase-day summary
-def _compare_clv(run, relation, *, as_of, time_unit_days=7.0, holdout_weeks=(None, 13, 40)):
+#: the purchase days of _lines(): A 2023-01-10 (100.10), 06-30 (40.0), 07-01 (60.35) -- its refund r0,
+#: the -5 line of 07-03 and the credit note 3 net to <= 0 on their days: no purchase; B 2022-03-03 (70.0),
+#: 2023-03-03 (80.25); D 2023-01-05 (30.0), 12-03 (12.5); C only refunds: never a purchase
+def _clv_both(tmp_path, **kw):
+    """The summary of _lines() from a relation of order lines and from the same lines as a frame."""
     from kam_analysis.models import clv
 
-    class _Run:  # load_purchase_days reads the run's transactions and its as-of date
-        params = run.params
-
-        @staticmethod
-        def transactions_sql():
-            return relation
-
-    purchases = clv.load_purchase_days(_Run)
-    out = []
-    for weeks in holdout_weeks:
-        cal = None if weeks is None else pd.Timestamp(as_of) - pd.Timedelta(weeks=weeks)
-        old = clv.compute_clv_summary(purchases, observation_end=as_of, calibration_end=cal,
-                                      time_unit_days=time_unit_days)
-        new = clv.compute_clv_summary_from_run(run, observation_end=as_of, calibration_end=cal,
-                                               time_unit_days=time_unit_days, relation=relation)
-        pd.testing.assert_frame_equal(new, old, **CHECK)
-        out.append(new)
-    return out
-
-
-def test_clv_summary_is_identical_on_the_demo(demo_run):
-    as_of = pd.Timestamp(demo_run.params.analysis.as_of_date)
-    full, *_ = _compare_clv(demo_run, demo_run.transactions_sql(), as_of=as_of)
-    assert len(full) > 100 and full["frequency"].gt(3).sum() > 20
-    _compare_clv(demo_run, demo_run.transactions_sql(), as_of=as_of, time_unit_days=1.0, holdout_weeks=(26,))
-
-
-def test_clv_summary_is_identical_on_edge_cases(demo_run, tmp_path):
     lines = _lines()
-    src = _source(lines, tmp_path, "clv")
+    by_rel = clv.compute_clv_summary_from_run(None, relation=_source(lines, tmp_path, "clv").relation, **kw)
+    by_frame = clv.compute_clv_summary(lines, value_col="net_revenue", order_lines=True, **kw)
+    return by_rel.set_index("account_id"), by_frame.set_index("account_id")
+
+
+def test_clv_summary_by_hand_in_weeks(tmp_path):
+    for s in _clv_both(tmp_path, observation_end="2024-05-31"):
+        assert list(s.index) == ["A", "B", "D"]
+        assert list(s.columns) == ["frequency", "recency", "T", "monetary_value"]
+        # A: 3 purchase days = 2 repeats; t_x = 10 Jan -> 1 Jul 2023 = 172 days, T = 10 Jan 2023 -> 31 May 2024
+        assert s.at["A", "frequency"] == 2 and s.at["A", "recency"] == pytest.approx(172 / 7)
+        assert s.at["A", "T"] == pytest.approx(507 / 7)
+        assert s.at["A", "monetary_value"] == pytest.approx((40.0 + 60.35) / 2)   # repeat days only
+        assert s.at["B", "frequency"] == 1 and s.at["B", "recency"] == pytest.approx(365 / 7)
+        assert s.at["B", "T"] == pytest.approx(820 / 7) and s.at["B", "monetary_value"] == 80.25
+        assert s.at["D", "recency"] == pytest.approx(332 / 7) and s.at["D", "T"] == pytest.approx(512 / 7)
+        assert s.at["D", "monetary_value"] == 12.5
+
+
+def test_clv_summary_by_hand_with_a_holdout_in_days(tmp_path):
+    rel, frame = _clv_both(tmp_path, observation_end="2024-05-31", calibration_end="2023-06-30", time_unit_days=1.0)
+    for s in (rel, frame):
+        assert list(s.index) == ["A", "B", "D"]
+        # A: 10 Jan and 30 Jun in calibration (x = 1, m = 40), 1 Jul in the holdout
+        assert tuple(s.loc["A", ["frequency", "recency", "T", "monetary_value"]]) == (1, 171.0, 171.0, 40.0)
+        assert s.at["A", "frequency_holdout"] == 1 and s.at["A", "monetary_holdout"] == 60.35
+        assert tuple(s.loc["B", ["frequency", "recency", "T", "monetary_value"]]) == (1, 365.0, 484.0, 80.25)
+        assert s.at["B", "frequency_holdout"] == 0 and s.at["B", "monetary_holdout"] == 0.0
+        # D: one purchase in calibration (no repeat: recency and m are 0), its second in the holdout
+        assert tuple(s.loc["D", ["frequency", "recency", "T", "monetary_value"]]) == (0, 0.0, 176.0, 0.0)
+        assert s.at["D", "frequency_holdout"] == 1 and s.at["D", "monetary_holdout"] == 12.5
+        assert (s["duration_holdout"] == 336.0).all()          # 30 Jun 2023 -> 31 May 2024
+    pd.testing.assert_frame_equal(rel, frame)                   # one SQL, whichever way the lines come in
+
+
+def test_clv_summary_of_the_run_stops_at_its_as_of_date(demo_run):
+    from kam_analysis.models import clv
+
     as_of = pd.Timestamp(demo_run.params.analysis.as_of_date)
-    # the demo's as-of date is after these lines; move them to end just before it
-    shift = as_of - pd.Timestamp("2024-05-31")
-    moved = lines.assign(order_date=lines["order_date"] + shift)
-    rel = _source(moved, tmp_path, "clv_moved").relation
-    full, hold, _ = _compare_clv(demo_run, rel, as_of=as_of, holdout_weeks=(None, 30, 200))
-    s = full.set_index("account_id")
-    # A: positive days 01-10, 06-30, 07-01 (the -5 on 07-03 is a return on its own: no purchase)
-    assert s.at["A", "frequency"] == 2 and s.at["A", "monetary_value"] == pytest.approx((40.0 + 60.35) / 2)
-    assert "C" not in s.index               # only refunds: never a purchase
-    assert src.relation != rel
+    full = clv.compute_clv_summary_from_run(demo_run, observation_end=as_of)
+    assert len(full) > 100 and full["frequency"].gt(3).sum() > 20 and full["account_id"].map(type).eq(str).all()
+    assert (full["recency"] <= full["T"]).all() and full["monetary_value"].ge(0).all()
+    # an observation end after the as-of date adds no purchases, only age
+    later = clv.compute_clv_summary_from_run(demo_run, observation_end=as_of + pd.Timedelta(weeks=2))
+    pd.testing.assert_series_equal(later["frequency"], full["frequency"])
+    np.testing.assert_allclose(later["T"], full["T"] + 2.0)
 
 
 def test_a_phase_kernel_gets_one_blas_thread(monkeypatch):

@@ -33,7 +33,6 @@ __all__ = [
     "compute_clv_summary",
     "compute_holdout_check",
     "compute_clv",
-    "load_purchase_days",
     "compute_clv_summary_from_run",
 ]
 
@@ -43,126 +42,38 @@ class CLVFitError(KAMError):
 
 
 # --------------------------------------------------------------------------- data
-def load_purchase_days(run, *, account_col: str = "account_id") -> pd.DataFrame:
-    """Net revenue per account and purchase day, aggregated in DuckDB from the run's transactions.
+def _purchase_days_sql(src: str, *, until: pd.Timestamp, account: str = "account_id", date: str = "order_date",
+                       value: str | None = "net_revenue", order_lines: bool = True) -> str:
+    """SQL ``(account_id, d, v)``: the purchase days of order lines ``src``, the one definition.
 
-    Days whose net value is zero or negative (a return on its own) are not purchases and
-    are dropped. Returns ``account_id, order_date, value``.
+    Purchases on the same calendar day (up to ``until``) are one transaction, their values
+    summed exactly (DECIMAL) (Fader, Hardie & Lee 2005). With ``order_lines`` the rows are
+    order lines with returns (the run's transactions): a day that nets to zero or less (a
+    return on its own) is not a purchase; without it every row is a purchase (a purchase
+    log such as CDNOW's, where a free CD, value 0, is a purchase). Without ``value`` every
+    day with a row is a purchase of value 0.
     """
-    from ..metrics.engine import duckdb_connect
-
     from ..data.prepare import exact_sum
 
+    v = exact_sum(value) if value is not None else "CAST(0 AS DECIMAL(38, 4))"
+    having = f" HAVING {v} > 0" if value is not None and order_lines else ""
+    return (f"SELECT {account} AS account_id, CAST({date} AS DATE) AS d, {v} AS v FROM {src} "
+            f"WHERE CAST({date} AS DATE) <= DATE '{until.date()}' GROUP BY ALL{having}")
+
+
+def _summary_sql(days: str, *, cal_end: pd.Timestamp, obs_end: pd.Timestamp, unit: float,
+                 frame: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The per-account summary of purchase days ``days`` (see :func:`compute_clv_summary`), in DuckDB."""
+    from ..metrics.engine import duckdb_connect
+
+    cal, obs = f"DATE '{cal_end.date()}'", f"DATE '{obs_end.date()}'"
     con = duckdb_connect()  # memory-capped (KAM_DUCKDB_MEMORY_LIMIT)
     try:
-        df = con.execute(f"""
-            SELECT {account_col} AS account_id, CAST(order_date AS DATE) AS order_date,
-                   CAST({exact_sum('net_revenue')} AS DOUBLE) AS value
-            FROM {run.transactions_sql()}
-            WHERE order_date <= DATE '{run.params.analysis.as_of_date}'
-            GROUP BY ALL HAVING {exact_sum('net_revenue')} > 0
-            ORDER BY account_id, order_date""").df()
-    finally:
-        con.close()
-    df["order_date"] = pd.to_datetime(df["order_date"])
-    df["account_id"] = df["account_id"].astype(str)
-    return df
-
-
-def compute_clv_summary(purchases: pd.DataFrame, *, observation_end, calibration_end=None,
-                        account_col: str = "account_id", date_col: str = "order_date",
-                        value_col: str | None = "value", time_unit_days: float = 7.0) -> pd.DataFrame:
-    """Frequency / recency / age / monetary summary per account, with an optional holdout.
-
-    Purchases on the same day are one transaction (their values summed), as in Fader,
-    Hardie & Lee (2005).
-
-    Formulas (per account, time in units of ``time_unit_days``)
-    -----------------------------------------------------------
-    * ``frequency`` x = number of purchase days in the calibration period − 1 (repeat purchases);
-    * ``recency`` t_x = last − first purchase day in the calibration period;
-    * ``T`` = calibration end − first purchase day;
-    * ``monetary_value`` m_x = mean value of the repeat purchases (first purchase excluded;
-      0 when x = 0);
-    * with ``calibration_end``: ``frequency_holdout`` = purchase days after calibration end
-      up to ``observation_end``, ``monetary_holdout`` their mean value and
-      ``duration_holdout`` = observation end − calibration end.
-
-    Only accounts whose first purchase is on or before the calibration end are kept.
-    """
-    obs_end = pd.Timestamp(observation_end)
-    cal_end = pd.Timestamp(calibration_end) if calibration_end is not None else obs_end
-    if cal_end > obs_end:
-        raise CLVFitError(f"calibration end {cal_end.date()} is after observation end {obs_end.date()}; "
-                          "fix: choose a calibration end before the observation end")
-    cols = [account_col, date_col] + ([value_col] if value_col else [])
-    missing = [c for c in cols if c not in purchases.columns]
-    if missing:
-        raise CLVFitError(f"purchase data has no column(s) {missing}; columns present: {list(purchases.columns)}")
-    df = purchases[cols].copy()
-    df[date_col] = pd.to_datetime(df[date_col]).dt.normalize()
-    df = df[df[date_col] <= obs_end]
-    if value_col is None:
-        df["_v"] = 0.0
-        value_col = "_v"
-    daily = df.groupby([account_col, date_col], sort=True)[value_col].sum().reset_index()
-    first = daily.groupby(account_col)[date_col].transform("min")
-    daily = daily[first <= cal_end]
-    first = first[daily.index]
-    cal = daily[daily[date_col] <= cal_end]
-    unit = pd.Timedelta(days=time_unit_days)
-    g = cal.groupby(account_col)
-    out = pd.DataFrame({"frequency": g.size() - 1,
-                        "first": g[date_col].min(), "last": g[date_col].max(),
-                        "total": g[value_col].sum()})
-    first_value = cal.sort_values([account_col, date_col]).groupby(account_col)[value_col].first()
-    out["recency"] = (out["last"] - out["first"]) / unit
-    out["T"] = (cal_end - out["first"]) / unit
-    repeat_total = out["total"] - first_value.reindex(out.index)
-    out["monetary_value"] = np.where(out["frequency"] > 0, repeat_total / out["frequency"].clip(lower=1), 0.0)
-    out = out[["frequency", "recency", "T", "monetary_value"]]
-    if calibration_end is not None:
-        hold = daily[daily[date_col] > cal_end].groupby(account_col)[value_col].agg(["size", "mean"])
-        out["frequency_holdout"] = hold["size"].reindex(out.index).fillna(0).astype("int64")
-        out["monetary_holdout"] = hold["mean"].reindex(out.index).fillna(0.0)
-        out["duration_holdout"] = (obs_end - cal_end) / unit
-    out.index.name = account_col
-    out["frequency"] = out["frequency"].astype("int64")
-    return out.reset_index()
-
-
-
-def compute_clv_summary_from_run(run, *, observation_end, calibration_end=None, time_unit_days: float = 7.0,
-                                 relation: str | None = None) -> pd.DataFrame:
-    """:func:`compute_clv_summary` of the run's purchase days, aggregated in DuckDB.
-
-    The purchase days of :func:`load_purchase_days` (net revenue per account and day,
-    positive days only, up to the as-of date) never reach pandas: one row per account
-    leaves the engine, with the same columns and definitions as
-    :func:`compute_clv_summary`. Values are summed exactly (DECIMAL) and rounded once, so
-    a total can differ from the pandas sum of rounded day values in its last bits
-    (``tests/test_engine_orders.py`` compares the two). ``relation`` replaces the run's
-    transactions (a DuckDB relation of order lines).
-    """
-    from ..data.prepare import exact_sum
-    from ..metrics.engine import duckdb_connect
-
-    obs_end = pd.Timestamp(observation_end).normalize()
-    cal_end = pd.Timestamp(calibration_end).normalize() if calibration_end is not None else obs_end
-    if cal_end > obs_end:
-        raise CLVFitError(f"calibration end {cal_end.date()} is after observation end {obs_end.date()}; "
-                          "fix: choose a calibration end before the observation end")
-    as_of = pd.Timestamp(run.params.analysis.as_of_date).normalize() if run is not None else obs_end
-    src = relation or run.transactions_sql()
-    cal, obs = f"DATE '{cal_end.date()}'", f"DATE '{obs_end.date()}'"
-    unit = float(time_unit_days)
-    con = duckdb_connect()
-    try:
-        df = con.execute(f"""
-            WITH days AS (SELECT account_id, CAST(order_date AS DATE) AS d, {exact_sum('net_revenue')} AS v
-                          FROM {src} WHERE order_date <= DATE '{as_of.date()}'
-                          GROUP BY ALL HAVING {exact_sum('net_revenue')} > 0),
-            acc AS (SELECT CAST(account_id AS VARCHAR) AS account_id,
+        if frame is not None:
+            con.register(_FRAME, frame)
+        return con.execute(f"""
+            WITH days AS ({days}),
+            acc AS (SELECT account_id,
                            count(*) FILTER (WHERE d <= {cal}) - 1 AS frequency,
                            min(d) AS first_d, max(d) FILTER (WHERE d <= {cal}) AS last_d,
                            sum(v) FILTER (WHERE d <= {cal}) - arg_min(v, d) AS repeat_total,
@@ -179,15 +90,100 @@ def compute_clv_summary_from_run(run, *, observation_end, calibration_end=None, 
             FROM acc ORDER BY account_id""").df()
     finally:
         con.close()
-    df["account_id"] = df["account_id"].astype(str)
+
+
+#: the name a pandas frame of purchases is registered under in :func:`compute_clv_summary`'s connection
+_FRAME = "_kam_clv_purchases"
+
+
+def _q(col: str) -> str:
+    return '"' + str(col).replace('"', '""') + '"'
+
+
+def _ends(observation_end, calibration_end) -> tuple[pd.Timestamp, pd.Timestamp]:
+    obs_end = pd.Timestamp(observation_end).normalize()
+    cal_end = pd.Timestamp(calibration_end).normalize() if calibration_end is not None else obs_end
+    if cal_end > obs_end:
+        raise CLVFitError(f"calibration end {cal_end.date()} is after observation end {obs_end.date()}; "
+                          "fix: choose a calibration end before the observation end")
+    return obs_end, cal_end
+
+
+def _finish(df: pd.DataFrame, *, holdout: bool, obs_end, cal_end, time_unit_days: float,
+            account_col: str) -> pd.DataFrame:
     df["frequency"] = df["frequency"].astype("int64")
     for c in ("recency", "T", "monetary_value", "monetary_holdout"):
         df[c] = df[c].astype("float64")
-    if calibration_end is None:
-        return df.drop(columns=["frequency_holdout", "monetary_holdout"])
-    df["frequency_holdout"] = df["frequency_holdout"].astype("int64")
-    df["duration_holdout"] = (obs_end - cal_end) / pd.Timedelta(days=time_unit_days)
-    return df
+    if not holdout:
+        df = df.drop(columns=["frequency_holdout", "monetary_holdout"])
+    else:
+        df["frequency_holdout"] = df["frequency_holdout"].astype("int64")
+        df["duration_holdout"] = (obs_end - cal_end) / pd.Timedelta(days=time_unit_days)
+    return df.rename(columns={"account_id": account_col})
+
+
+def compute_clv_summary(purchases: pd.DataFrame, *, observation_end, calibration_end=None,
+                        account_col: str = "account_id", date_col: str = "order_date",
+                        value_col: str | None = "value", time_unit_days: float = 7.0,
+                        order_lines: bool = False) -> pd.DataFrame:
+    """Frequency / recency / age / monetary summary per account, with an optional holdout.
+
+    ``purchases`` is a pandas frame of dated purchases (or order lines); it is registered
+    in DuckDB and summarised by the same SQL as the run's transactions
+    (:func:`compute_clv_summary_from_run`): one definition of the summary. Purchases on the
+    same day are one transaction (their values summed), as in Fader, Hardie & Lee (2005).
+    Every row is a purchase unless ``order_lines``: then the rows are order lines with
+    returns, as the run's transactions are, and a day whose lines net to zero or less (a
+    return on its own) is not a purchase.
+
+    Formulas (per account, time in units of ``time_unit_days``)
+    -----------------------------------------------------------
+    * ``frequency`` x = number of purchase days in the calibration period − 1 (repeat purchases);
+    * ``recency`` t_x = last − first purchase day in the calibration period;
+    * ``T`` = calibration end − first purchase day;
+    * ``monetary_value`` m_x = mean value of the repeat purchases (first purchase excluded;
+      0 when x = 0);
+    * with ``calibration_end``: ``frequency_holdout`` = purchase days after calibration end
+      up to ``observation_end``, ``monetary_holdout`` their mean value and
+      ``duration_holdout`` = observation end − calibration end.
+
+    Only accounts whose first purchase is on or before the calibration end are kept. Money
+    is summed exactly (DECIMAL, 4 decimals) and rounded once. The account column keeps its
+    name (``account_col``) and its type.
+    """
+    obs_end, cal_end = _ends(observation_end, calibration_end)
+    cols = [account_col, date_col] + ([value_col] if value_col else [])
+    missing = [c for c in cols if c not in purchases.columns]
+    if missing:
+        raise CLVFitError(f"purchase data has no column(s) {missing}; columns present: {list(purchases.columns)}")
+    frame = purchases
+    if not pd.api.types.is_datetime64_any_dtype(purchases[date_col]):
+        frame = purchases[cols].assign(**{date_col: pd.to_datetime(purchases[date_col])})
+    days = _purchase_days_sql(_FRAME, until=obs_end, account=_q(account_col), date=_q(date_col),
+                              value=_q(value_col) if value_col else None, order_lines=order_lines)
+    df = _summary_sql(days, cal_end=cal_end, obs_end=obs_end, unit=float(time_unit_days), frame=frame)
+    return _finish(df, holdout=calibration_end is not None, obs_end=obs_end, cal_end=cal_end,
+                   time_unit_days=time_unit_days, account_col=account_col)
+
+
+def compute_clv_summary_from_run(run, *, observation_end, calibration_end=None, time_unit_days: float = 7.0,
+                                 relation: str | None = None) -> pd.DataFrame:
+    """:func:`compute_clv_summary` of the run's transactions, aggregated in DuckDB.
+
+    The purchase days (net revenue per account and day, positive days only, up to the
+    run's as-of date) never reach pandas: one row per account leaves the engine, with the
+    columns and definitions of :func:`compute_clv_summary` (the same SQL). ``relation``
+    replaces the run's transactions (a DuckDB relation of order lines); the account ids
+    are strings.
+    """
+    obs_end, cal_end = _ends(observation_end, calibration_end)
+    as_of = pd.Timestamp(run.params.analysis.as_of_date).normalize() if run is not None else obs_end
+    days = _purchase_days_sql(relation or run.transactions_sql(), until=min(as_of, obs_end),
+                              account="CAST(account_id AS VARCHAR)")
+    df = _summary_sql(days, cal_end=cal_end, obs_end=obs_end, unit=float(time_unit_days))
+    df["account_id"] = df["account_id"].astype(str)
+    return _finish(df, holdout=calibration_end is not None, obs_end=obs_end, cal_end=cal_end,
+                   time_unit_days=time_unit_days, account_col="account_id")
 
 
 def _check_rft(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
