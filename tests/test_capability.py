@@ -234,3 +234,41 @@ def test_a_kpi_without_a_value_names_the_input_that_unlocks_it():
     assert text.startswith("Needs data: NPS, CSAT") and "(send: customer survey responses" in text
     assert "Retention" in text.split(";")[1] and "order history going back further" in text.split(";")[1]
     assert needs_data_text([]) == ""
+
+
+def test_the_churn_models_own_refusal_is_the_runs_one_reason(tmp_path):
+    """The profile's minimum (20 live accounts) cannot foresee how many accounts stop buying: when the
+    model's own checks refuse it, the strategy phase records that refusal in the run's analysis support,
+    and the deck, the HTML and the data request give that one reason with what unlocks it. A re-run whose
+    model fits goes back to the profile's status."""
+    import datetime as dt
+
+    from kam_analysis.deliverables.deck_story._base import DeckData, _churn_unsupported
+    from kam_analysis.deliverables.html_dashboard import churn_unsupported_text
+    from kam_analysis.models import churn
+    from kam_analysis.phases import strategy
+
+    run = open_run(write_demo_params(tmp_path, n_accounts=300, seed=3), tmp_path / "run")
+    before = Capability.of(run).table.set_index("analysis").loc[["churn_model", "churn_backtest"]]
+    assert (before["status"] != NOT_SUPPORTED).all()
+    rows = [(f"A{i}", f"O{i}-{m}", (pd.Timestamp("2022-01-15") + pd.DateOffset(months=m)).date().isoformat(),
+             100.0, "x") for i in range(40) for m in range(24 if i < 2 else 36)]  # 2 of 40 accounts stop buying
+    tx = pd.DataFrame(rows, columns=["account_id", "order_id", "order_date", "net_revenue", "category"])
+    res = churn.run_churn_analysis(tx.assign(order_date=pd.to_datetime(tx["order_date"])), as_of=dt.date(2024, 12, 31),
+                                   horizon_days=180, activity_days=180, features=["recency_months"])
+    caveat = res["refusal"]["caveat"]
+    strategy.record_churn_model(run, res)
+    cap = Capability.of(run)
+    assert cap.status("churn_model") == NOT_SUPPORTED and cap.caveat("churn_model") == caveat
+    assert cap.status("churn_backtest") == NOT_SUPPORTED and cap.caveat("churn_backtest").endswith(caveat)
+    assert cap.unlock("churn_model").startswith("Order history going back further")
+    assert not cap.too_small("churn_model")  # it waits for data, it is not below the size minimum
+    assert _churn_unsupported(DeckData(run)) == caveat
+    assert f"({caveat})" in churn_unsupported_text(run) and "To unlock it: order history going back" in \
+        churn_unsupported_text(run)
+    req = data_requests(cap.table)
+    assert "Churn-risk model and revenue at risk" in req.loc[req["send"].str.startswith("Order history"),
+                                                             "unlocks"].iloc[0]
+    strategy.record_churn_model(run, {"supported": True, "note": "", "refusal": None, "backtest_refusal": None})
+    after = Capability.of(run).table.set_index("analysis").loc[["churn_model", "churn_backtest"]]
+    pd.testing.assert_frame_equal(after, before)

@@ -216,3 +216,35 @@ def test_churn_charts_draw_a_not_supported_panel():
                                       note=note)
     assert "not estimated" in ax2.get_title() and not ax2.patches
     plt.close("all")
+
+
+def _steady_accounts(n: int, lapsed: int):
+    """``n`` accounts ordering every month for three years, the first ``lapsed`` stopping a year before the
+    as-of date: enough accounts for the 20-account minimum, too few stopping to learn from."""
+    rows = []
+    for i in range(n):
+        months = 24 if i < lapsed else 36
+        rows += [(f"A{i}", f"O{i}-{m}", (pd.Timestamp("2022-01-15") + pd.DateOffset(months=m)).date().isoformat(),
+                  100.0, "x") for m in range(months)]
+    return _tx(rows)
+
+
+def test_the_models_own_refusal_is_in_client_words_with_what_unlocks_it():
+    res = churn.run_churn_analysis(_steady_accounts(40, 2), as_of=dt.date(2024, 12, 31), horizon_days=180,
+                                   activity_days=180, features=["recency_months", "orders_12m_log2"])
+    assert res["supported"] is False
+    caveat, need = res["refusal"]["caveat"], res["refusal"]["need"]
+    n, k = map(int, re.search(r"(\d+) accounts, (\d+) churned", res["note"]).groups())
+    assert k == 4  # planted: 2 accounts stop buying, seen in 2 pooled windows each
+    assert caveat.startswith("too few accounts to learn which are about to stop buying: in the periods the model "
+                             f"learns from, {k} accounts stopped buying and {n - k} kept buying")
+    assert "(at least 5 of each, and 30 in all, are needed)" in caveat
+    assert not re.search(r"\b[a-z]+[._][a-z_.]+\b", caveat)  # no parameter key, no snake_case
+    assert need == "history"  # 40 accounts in each window: it is the stopping that is missing
+    assert caveat in churn.describe_churn_analysis(res)  # the notebook leads with the client's reason
+    short = churn.run_churn_analysis(_steady_accounts(10, 0), as_of=dt.date(2024, 12, 31), horizon_days=180,
+                                     activity_days=180, features=["recency_months", "orders_12m_log2"])
+    assert short["refusal"]["need"] == "base"  # fewer than 30 to learn from: a larger base unlocks it
+    too_short = churn.run_churn_analysis(_steady_accounts(40, 0), as_of=dt.date(2022, 3, 31), horizon_days=365,
+                                         activity_days=180, features=["recency_months"])
+    assert too_short["refusal"]["caveat"].startswith("the order history is too short for a 365-day churn horizon")

@@ -50,7 +50,7 @@ from ._kpi_tiles import BASELINE_STATUS, NO_TARGET_NOTE, baseline_tiles, program
 from ._plan_sheet import SHEET as PLAN_SHEET, plan_sheet
 from ._xlsx import (FMT, POINTS_FMT, RELATIVE_FMT, THIN, rag_fill, autofit_columns, note_cell, save_workbook,
                     set_workbook_properties, style_header_row, title_block, widen_to_fit, write_cell, write_frame)
-from .html_dashboard import SCORECARD_KPIS, TREND_KPIS, programme_size_data
+from .html_dashboard import SCORECARD_KPIS, TREND_KPIS, churn_unsupported_text, programme_size_data
 
 __all__ = ["build_kpi_dashboard", "header_footer_text"]
 
@@ -583,8 +583,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         ws.row_dimensions[r].height = 15 * lines + 3
     risk = run.read_table("churn_risk", columns=("account_id", "risk_score", "revenue_at_risk"))
     if risk.empty:
-        notes.append("At-risk accounts: no account has a churn-risk score (the data did not support the churn "
-                     "model).")
+        notes.append(f"At-risk accounts: {churn_unsupported_text(run)}")  # the run's one reason
     else:
         names = run.account_display_names() if run.has_data("accounts") else pd.Series(dtype=object)
         r = risk.copy()

@@ -31,7 +31,7 @@ from .concentration import compute_concentration_summary
 
 __all__ = ["NOT_BY_QUADRANT", "SUPPORT_WORDS", "MinimumSizes", "MIN_SIZES", "ANALYSIS_TABLES", "ANALYSIS_KPIS", "unreliable_kpis", "kpi_unlock", "needs_data_text", "SUPPORTED", "CAVEAT", "NOT_SUPPORTED", "STATUSES", "ANALYSES", "LIFECYCLE", "lifecycle_status",
            "compute_data_profile", "compute_analysis_support", "write_capability_tables", "Capability",
-           "data_requests"]
+           "data_requests", "with_refusal"]
 
 SUPPORTED, CAVEAT, NOT_SUPPORTED = "supported", "supported_with_caveat", "not_supported"
 #: what a client page says in place of a split by portfolio quadrant when the matrix is refused
@@ -520,6 +520,21 @@ def write_capability_tables(run) -> tuple[pd.DataFrame, pd.DataFrame]:
     return profile, support
 
 
+def with_refusal(support: pd.DataFrame, analysis: str, caveat: str, need: str) -> pd.DataFrame:
+    """``support`` with ``analysis`` not supported for a reason found only when it ran (the churn
+    model's own checks: too few accounts stopped buying to learn from), so every deliverable gives
+    that one reason: ``caveat`` in client words, ``need`` the input that unlocks it (a key of the
+    data request, e.g. ``history``). A refusal the profile already made is kept."""
+    out = support.copy()
+    hit = out["analysis"] == analysis
+    if not hit.any() or (out.loc[hit, "status"] == NOT_SUPPORTED).all():
+        return out
+    n = _SEND.get(need)
+    out.loc[hit, ["status", "caveat", "unlock", "unlock_item", "minimum"]] = \
+        [NOT_SUPPORTED, caveat, n.send if n else "", n.key if n else "", ""]
+    return out
+
+
 def data_requests(support: pd.DataFrame) -> pd.DataFrame:
     """The data request a consultant sends: one row per input to send, with the analyses it unlocks.
 
@@ -531,8 +546,9 @@ def data_requests(support: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for send, g in s.groupby("unlock", sort=False):
         mins = g["minimum"].fillna("").astype(str) if "minimum" in g else pd.Series("", index=g.index)
-        if g["unlock_item"].eq("accounts_live").any():  # a minimum-size refusal: say the size the data has
-            why = g.loc[g["unlock_item"].eq("accounts_live"), "caveat"].iloc[0].split(":")[0]
+        sized = g["unlock_item"].eq("accounts_live") & mins.str.strip().ne("")
+        if sized.any():  # a minimum-size refusal: say the size the data has
+            why = g.loc[sized, "caveat"].iloc[0].split(":")[0]
             send = f"{send} ({why[:1].lower()}{why[1:]} are too few for these analyses)"
 
         def labels(mask) -> str:  # the analyses, those with one minimum size together: "a, b (at least 20 ...)"

@@ -72,7 +72,17 @@ CHURN_RISK_COLUMNS = ["account_id", "segment", "active", "risk_score", "risk_ban
 class ChurnModelNotSupported(RunError):
     """The client's data cannot support the churn model (history too short for the horizon,
     too few accounts or too few churners). A data limitation: the engagement goes on
-    without churn scores, and says why."""
+    without churn scores, and says why.
+
+    ``client`` is the reason in client words (no parameter key) and ``need`` the input that would
+    unlock the model (a key of the capability profile's data request: ``history`` or ``base``): the
+    strategy phase records them as the churn model's refusal in ``analysis_support``
+    (:func:`kam_analysis.metrics.capability.with_refusal`), the one reason every deliverable shows."""
+
+    def __init__(self, message: str, *, client: str = "", need: str = "history"):
+        super().__init__(message)
+        self.client = client or message.split("; fix:")[0]
+        self.need = need
 
 
 # features whose sign is flipped so the odds ratio reads naturally ("each halving ...", "each point lower ...")
@@ -295,9 +305,15 @@ class ChurnRiskModel:
         data = df.dropna(subset=[outcome, *self.features])
         y = data[outcome].astype(float)
         if len(data) < 30 or y.nunique() < 2 or min(y.sum(), len(y) - y.sum()) < 5:
-            raise ChurnModelNotSupported(f"too little data to fit the churn model: {len(data)} accounts, {int(y.sum())} churned; "
-                           "it needs at least 30 accounts with 5 churned and 5 retained (a longer history, or a "
-                           "shorter strategy.churn_horizon_days, helps)")
+            n, k = len(data), int(y.sum())
+            raise ChurnModelNotSupported(
+                f"too little data to fit the churn model: {n} accounts, {k} churned; it needs at least 30 accounts "
+                "with 5 churned and 5 retained (a longer history, or a shorter strategy.churn_horizon_days, helps)",
+                client=f"too few accounts to learn which are about to stop buying: in the periods the model learns "
+                       f"from, {k} account{'s' if k != 1 else ''} stopped buying and {n - k} kept buying (at least 5 "
+                       "of each, and 30 in all, are needed)",
+                # fewer than 30 distinct accounts: a larger base unlocks it; else a longer history does
+                need="base" if (data[groups].nunique() if groups in data else n) < 30 else "history")
         self.dropped_ = [f for f in self.features if data[f].nunique() < 2]
         self.features_ = [f for f in self.features if f not in self.dropped_]
         X = sm.add_constant(self._design(data, self.features_), has_constant="add")
@@ -525,7 +541,9 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
         ""), ``model`` (final ChurnRiskModel or None), ``drivers`` (its drivers_),
         ``backtest_model``, ``train`` and ``final_train`` (pooled frames), ``test``,
         ``scoring``, ``backtest`` metrics, ``calibration``, ``skipped`` features,
-        ``cutoffs`` (train list, test, final list, score).
+        ``cutoffs`` (train list, test, final list, score), ``refusal`` and ``backtest_refusal``
+        (None, or ``{"caveat", "need"}``: why the model or its back-test could not be fitted, in
+        client words, and the input that would unlock it).
     """
     unknown = [f for f in features if f not in FEATURES]
     if unknown:
@@ -549,7 +567,9 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
             dates = ", ".join(pd.Timestamp(c).strftime("%-d %b %Y") for c in sorted(cuts))
             raise ChurnModelNotSupported(f"no account was active before the churn-model cut-off dates ({dates}); "
                            "the order history is too short for a horizon of "
-                           f"{horizon_days} days; fix: set a shorter strategy.churn_horizon_days")
+                           f"{horizon_days} days; fix: set a shorter strategy.churn_horizon_days",
+                           client=f"the order history is too short for a {horizon_days}-day churn horizon: no "
+                                  f"account was buying before {dates}", need="history")
         return pd.concat(frames, ignore_index=True)
 
     def reason(exc: Exception) -> str:
@@ -572,10 +592,11 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
                                                    if c in ("coef", "odds_ratio", "ci_low", "ci_high", "p_value")
                                                    else "object") for c in DRIVER_COLUMNS})
         return {"supported": False, "note": f"churn model not supported: {reason(exc)}", "model": None,
+                "refusal": {"caveat": exc.client, "need": exc.need}, "backtest_refusal": None,
                 "drivers": empty_drivers, "backtest_model": None, "train": None, "final_train": None,
                 "test": test, "scoring": scoring, "backtest": empty_bt, "calibration": empty_cal,
                 "skipped": [f for f in features if f not in scoring.columns], "cutoffs": cutoffs}
-    note, train, bt = "", None, None
+    note, train, bt, bt_refusal = "", None, None, None
     metrics, cal = empty_bt, empty_cal
     try:
         train = pooled(cuts_train)
@@ -584,7 +605,8 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
         metrics, cal = compute_backtest(test["churned"], bt.predict_proba(test))
     except ChurnModelNotSupported as exc:
         note = f"churn back-test not supported: {reason(exc)}"
-    return {"supported": True, "note": note, "model": final, "drivers": final.drivers_, "backtest_model": bt,
+        bt_refusal = {"caveat": f"a back-test on a later period cannot be fitted: {exc.client}", "need": exc.need}
+    return {"supported": True, "note": note, "model": final, "refusal": None, "backtest_refusal": bt_refusal, "drivers": final.drivers_, "backtest_model": bt,
             "train": train, "final_train": final_train, "test": test, "scoring": scoring, "backtest": metrics,
             "calibration": cal, "skipped": skipped, "cutoffs": cutoffs}
 
@@ -606,9 +628,11 @@ def describe_churn_analysis(result: dict) -> str:
     """A sentence on what the churn model was trained and tested on, or why it was not fitted."""
     cut = result["cutoffs"]
     skipped = (f" Features skipped for lack of data: {', '.join(result['skipped'])}." if result["skipped"] else "")
-    if result["model"] is None:
-        return (f"**The churn-risk model is not supported by this data** — {result['note']}. No account gets a "
-                "risk score and no revenue at risk is estimated; downstream tables carry no churn numbers.")
+    if result["model"] is None:  # the reason the deliverables give (the run's analysis support records it)
+        why = (result.get("refusal") or {}).get("caveat") or result["note"]
+        return (f"**The churn-risk model is not supported by this data** — {why}. No account gets a "
+                "risk score and no revenue at risk is estimated; downstream tables carry no churn numbers. "
+                f"(Method: {result['note']}.)")
     m = result["model"]
     text = (f"Trained on cut-offs {', '.join(str(c) for c in cut['final'])} ({m.n_:,} account-windows, churn rate "
             f"{m.base_rate_:.1%});")

@@ -54,7 +54,41 @@ __all__ = [
     "build_operating_calendar",
     "format_metrics",
     "build_strategy_headlines",
+    "record_churn_model",
 ]
+
+
+def record_churn_model(run, result: dict) -> pd.DataFrame:
+    """Write the churn model's status (table ``churn_model_status``) and, when its own checks refused
+    it or its back-test (too few accounts stopped buying to learn from), record that refusal in the
+    run's ``analysis_support``: the profile's 20-account minimum cannot foresee how many accounts
+    stop buying, and every deliverable (deck, workbooks, HTML) and the notebook then give the one
+    reason, with the input that would unlock it. Returns the status table."""
+    from ..metrics.capability import compute_analysis_support, with_refusal
+    from ..models.churn import compute_churn_model_status
+
+    status = compute_churn_model_status(result)
+    run.write_table("churn_model_status", status)
+    if not (run.has_table("analysis_support") and run.has_table("data_profile")):
+        return status
+    support = run.read_table("analysis_support")
+    # the churn rows as the profile decides them (a re-run of this phase starts from them again) ...
+    rule = compute_analysis_support(run.read_table("data_profile"), run.params).set_index("analysis")
+    keys = ["churn_model", "churn_backtest"]
+    new = support.set_index("analysis")
+    new.loc[keys, rule.columns.drop("label")] = rule.loc[keys, rule.columns.drop("label")]
+    new = new.reset_index()
+    # ... then the model's own refusal, if its checks found too little to learn from
+    refusal, bt_refusal = result.get("refusal"), result.get("backtest_refusal")
+    if refusal:
+        new = with_refusal(new, "churn_model", refusal["caveat"], refusal["need"])
+        bt_refusal = {"caveat": "there is no churn-risk model to back-test: " + refusal["caveat"],
+                      "need": refusal["need"]}
+    if bt_refusal:
+        new = with_refusal(new, "churn_backtest", bt_refusal["caveat"], bt_refusal["need"])
+    if not new[support.columns].equals(support):
+        run.write_table("analysis_support", new[support.columns])
+    return status
 
 
 def format_metrics(metrics: pd.DataFrame, *, currency: str = "EUR", value_col: str = "value",
