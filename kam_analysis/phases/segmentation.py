@@ -395,7 +395,7 @@ def compute_stability(norm_attractiveness: pd.DataFrame, attractiveness_weights:
                       norm_strength: pd.DataFrame, strength_weights: pd.Series, quadrant_model, *, names,
                       attractiveness_threshold: float | None = None, strength_threshold: float | None = None,
                       draws: int = 500, concentration: float = 20.0, seed: int = 0,
-                      chunk: int = 50) -> pd.Series:
+                      chunk: int = 50, block_cells: int = 4_000_000) -> pd.Series:
     """Share of perturbed-weight draws in which each account keeps its model quadrant.
 
     Each draw takes new weights ``w* ~ Dirichlet(concentration · k · w)`` for each axis
@@ -427,12 +427,16 @@ def compute_stability(norm_attractiveness: pd.DataFrame, attractiveness_weights:
         m = min(chunk, draws - done)
         Wa = rng.dirichlet(concentration * len(wa) * wa, size=m).T if len(wa) > 1 else np.ones((1, m))
         Ws = rng.dirichlet(concentration * len(ws) * ws, size=m).T if len(ws) > 1 else np.ones((1, m))
-        A = na @ Wa
-        S = ns @ Ws
-        hi_a = A >= (np.median(A, axis=0) if attractiveness_threshold is None else attractiveness_threshold)
-        hi_s = S >= (np.median(S, axis=0) if strength_threshold is None else strength_threshold)
-        code = np.where(hi_a, np.where(hi_s, 0, 1), np.where(hi_s, 2, 3))
-        same += (code == model_code[:, None]).sum(axis=1)
+        # the chunk's draws scored a few at a time: accounts x draws matrices stay near block_cells
+        # (1 million accounts x 50 draws was 400 MB a matrix); the same draws, so the same shares
+        step = max(1, min(m, block_cells // max(len(model), 1)))
+        for j in range(0, m, step):
+            A = na @ Wa[:, j:j + step]
+            S = ns @ Ws[:, j:j + step]
+            hi_a = A >= (np.median(A, axis=0) if attractiveness_threshold is None else attractiveness_threshold)
+            hi_s = S >= (np.median(S, axis=0) if strength_threshold is None else strength_threshold)
+            code = np.where(hi_a, np.where(hi_s, 0, 1), np.where(hi_s, 2, 3)).astype(np.int8)
+            same += (code == model_code[:, None]).sum(axis=1)
         done += m
     return pd.Series(same / draws, index=norm_attractiveness.index, name="stability")
 
