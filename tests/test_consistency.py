@@ -184,6 +184,10 @@ def eng(request, tmp_path_factory) -> Engagement:
     assert res.ok
     d = {rec["name"]: res.run_dir / rec["path"] for rec in res.manifest["deliverables"]}
     assert set(d) == {"segmentation_workbook", "kpi_dashboard", "html_dashboard", "deck", "crm_exports"}
+    # the manifest lists every file handed to the client (the three CRM exports, not only the first)
+    listed = {p for rec in res.manifest["deliverables"] for p in rec["paths"]}
+    on_disk = {str(f.relative_to(res.run_dir)) for f in (res.run_dir / "deliverables").iterdir() if f.is_file()}
+    assert listed == on_disk and len(next(r for r in res.manifest["deliverables"] if r["name"] == "crm_exports")["paths"]) == 3
     e = Engagement(request.param, Run(res.run_dir, load_params(params)), paths=d)
     e.deck = read_deck(d["deck"])
     e.workbook = read_workbook(d["segmentation_workbook"])

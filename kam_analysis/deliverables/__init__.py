@@ -21,8 +21,9 @@ from ..present.theme import theme_for, use_theme
 
 __all__ = ["BUILDERS", "build_deliverables"]
 
-# name -> "module:function"; each function takes a Run and returns the written path (a
-# table it needs that is missing raises the run's RunError, which fails the run).
+# name -> "module:function"; each function takes a Run and returns the written path, or a list of
+# paths when it writes several files (the main one first); a table it needs that is missing
+# raises the run's RunError, which fails the run.
 BUILDERS: dict[str, str] = {
     "segmentation_workbook": ".workbook:build_segmentation_workbook",
     "kpi_dashboard": ".kpi_dashboard:build_kpi_dashboard",
@@ -54,7 +55,9 @@ def build_deliverables(run_dir: str | Path, params, *, only: list[str] | None = 
             module = importlib.import_module(mod_name, __name__)
             with use_theme(theme_for(params)):  # the client's colours in every deliverable
                 path = getattr(module, func_name)(run)
-            rec.update(status="success", path=str(Path(path).relative_to(run.dir)) if path else None)
+            paths = [str(Path(p).relative_to(run.dir)) for p in (path if isinstance(path, list) else [path]) if p]
+            # ``path``: the main file; ``paths``: every file the deliverable wrote (the manifest lists them all)
+            rec.update(status="success", path=paths[0] if paths else None, paths=paths)
         except Exception as exc:  # noqa: BLE001 - reported by the runner, which fails the run
             rec.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         rec["seconds"] = round(time.perf_counter() - t0, 3)

@@ -118,8 +118,9 @@ def write_export(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def build_crm_exports(run) -> Path:
-    """Write the three CSV exports into ``deliverables/``; return the account-plan actions file
-    (the one the client fills in and sends back)."""
+def build_crm_exports(run) -> list[Path]:
+    """Write the three CSV exports into ``deliverables/``; return their paths, the account-plan
+    actions file (the one the client fills in and sends back) first."""
     paths = {name: write_export(frame, run.deliverable_path(name)) for name, frame in export_frames(run).items()}
-    return paths["account_plan_actions.csv"]
+    first = "account_plan_actions.csv"
+    return [paths[first], *(p for n, p in paths.items() if n != first)]
