@@ -63,6 +63,12 @@ def test_a_recommendation_costs_the_manager_hours_and_tools_share_of_the_account
     assert c["cost"].tolist() == [3_000 + 4_000, 2_000, 0.0, 1_000 + 4_000]
     assert c["accounts_touched"].tolist() == [2, 1, 0, 2]
     assert not c["cost_assumed"].any()
+    # the last touches A again: A's 10 h and its tools share are counted by the first already
+    assert c["cost_overlap"].tolist() == [0.0, 0.0, 0.0, 10 * 100 + 8_000 / 4]
+    # the list with each account counted once: A, B, C and X -> 30 h x 100 + 8,000 x 4/4
+    assert (c["cost"] - c["cost_overlap"]).sum() == 30 * 100 + 8_000 == \
+        recommendation_costs([["A", "B", "C", "X"]], plan, cost_per_hour=100.0, tools_cost_per_year=8_000.0)[
+            "cost"].iloc[0]
     d = recommendation_costs([["A"]], plan, cost_per_hour=None, tools_cost_per_year=8_000.0)
     assert d["cost_assumed"].all()
     assert d["cost"].iloc[0] == 10 * ASSUMED_PROGRAMME_COSTS["cost_per_hour"] + 2_000

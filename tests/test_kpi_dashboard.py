@@ -304,3 +304,25 @@ def test_a_large_clients_amounts_and_counts_show_in_full(review_run, tmp_path):
     axes = [ch.y_axis.numFmt.formatCode for ch in ws._charts if "€" in str(ch.y_axis.numFmt)]
     assert len(axes) == 2 and '"m"' in axes[0], axes  # revenue by period in millions, not €2,600,000,000
     assert all("[Red]" not in f for f in axes)  # no axis in full amounts
+
+
+def test_recommendation_costs_that_overlap_are_totalled_once(review_run, tmp_path):
+    """Two recommendations on the same accounts count their hours twice: the sheet says so and gives
+    the list's cost with each account counted once, not the column's sum."""
+    from kam_analysis.present.formats import fmt_money
+
+    shutil.copytree(review_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", review_run.params)
+    recs = run.read_table("recommendations")
+    assert "cost_overlap" in recs
+    # planted: the second one touches the first one's accounts, a quarter of its cost already counted
+    planted = recs.assign(cost=1000.0, cost_overlap=[0.0, 250.0] + [0.0] * (len(recs) - 2))
+    run.write_table("recommendations", planted)
+    sub = load_workbook(build_kpi_dashboard(run))["Recommendations"]["A2"].value
+    cur = run.params.client.currency
+    total, summed = 1000.0 * len(recs) - 250.0, 1000.0 * len(recs)
+    assert (f"Costs overlap where recommendations touch the same accounts: together they cost "
+            f"{fmt_money(total, cur, style='full')} a year, each account counted once, not the "
+            f"{fmt_money(summed, cur, style='full')} the column adds up to") in sub
+    run.write_table("recommendations", planted.assign(cost_overlap=0.0))  # nothing shared: nothing to say
+    assert "overlap" not in load_workbook(build_kpi_dashboard(run))["Recommendations"]["A2"].value

@@ -411,7 +411,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "about (REC-<kpi or rule>-<segment>, the key of the returned actions file)",
        required="rank recommendation evidence value",
        optional="rule value_basis segment kpi owner due_date recommendation_id accounts_touched cost_hours cost "
-                "cost_assumed"),
+                "cost_overlap cost_assumed"),
     _t("segment_migration", "review", "baseline segment × current segment",
        "transition matrix baseline -> current segment: accounts and revenue",
        required="from_segment to_segment accounts revenue",

@@ -42,7 +42,7 @@ from ..metrics import (KPI_DEFINITIONS, change_vs_baseline, describe_lost_split,
                        kpi_unit)
 from ..phases.review import ALL_ACCOUNTS
 from ..metrics.capability import Capability, needs_data_text
-from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_top, is_num, money_style
+from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_money, fmt_top, is_num, money_style
 from ..present.theme import active_theme, tint
 from ._kpi_history import SHEET as HISTORY_SHEET, kpi_history_sheet
 from ._computed_views import control_chart_views, tornado_view
@@ -566,7 +566,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                  "risk, uplift, expected value) — values of different kinds are not added up"
                  + ("; cost a year = the account-manager hours of the accounts it touches x the cost of an hour, "
                     "plus their share of the tools (part of the programme's cost, not on top of it)"
-                    if "cost" in recs else ""),
+                    if "cost" in recs else "") + _cost_overlap_text(recs, cur),
                  shown := recs[[c for c in ["rank", "segment", "recommendation", "evidence", "value", "value_basis",
                                             "cost", "cost_assumed", "owner", "due_date"] if c in recs]],
                  formats={"rank": "int", "value": money, "cost": money, "due_date": "date"},
@@ -598,6 +598,19 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     _lost_sheet(wb, run, money)
     _control_chart_sheet(wb, run, cur)
     _sensitivity_sheet(wb, run, cur)
+
+
+def _cost_overlap_text(recs: pd.DataFrame, currency: str) -> str:
+    """Where recommendations touch the same accounts their costs overlap: the list's cost with each
+    account counted once (``cost - cost_overlap``, :func:`kam_analysis.phases.business_case.
+    recommendation_costs`), never the column's sum; "" when nothing overlaps."""
+    if not {"cost", "cost_overlap"} <= set(recs) or not (recs["cost_overlap"].fillna(0) > 0.005).any():
+        return ""
+    style = money_style("kpi_dashboard")
+    total, summed = float((recs["cost"] - recs["cost_overlap"].fillna(0)).sum()), float(recs["cost"].sum())
+    return (f". Costs overlap where recommendations touch the same accounts: together they cost "
+            f"{fmt_money(total, currency, style=style)} a year, each account counted once, not the "
+            f"{fmt_money(summed, currency, style=style)} the column adds up to")
 
 
 def _control_chart_sheet(wb: Workbook, run, currency: str) -> None:

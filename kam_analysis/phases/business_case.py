@@ -200,6 +200,11 @@ def recommendation_costs(touched: list, coverage_plan: pd.DataFrame | None, *, c
     :data:`~kam_analysis.config.ASSUMED_PROGRAMME_COSTS`, and the cost is marked ``cost_assumed``.
     It is part of the programme's cost (the business case), not on top of it.
 
+    Two recommendations that touch the same accounts count those accounts' hours and tools share
+    twice: ``cost_overlap`` is the part of a recommendation's cost an earlier one in the list (a
+    higher rank) already counts, so ``(cost - cost_overlap).sum()`` is what the list costs with
+    each account counted once — the total a page states, never the sum of the costs.
+
     Parameters
     ----------
     touched : list of iterables of account ids
@@ -211,8 +216,8 @@ def recommendation_costs(touched: list, coverage_plan: pd.DataFrame | None, *, c
     Returns
     -------
     DataFrame
-        accounts_touched, cost_hours, cost_manager_time, cost_tools, cost, cost_assumed (one row per
-        recommendation, in the order given).
+        accounts_touched, cost_hours, cost_manager_time, cost_tools, cost, cost_overlap, cost_assumed
+        (one row per recommendation, in the order given).
     """
     rate = float(ASSUMED_PROGRAMME_COSTS["cost_per_hour"] if cost_per_hour is None else cost_per_hour)
     tools = float(ASSUMED_PROGRAMME_COSTS["tools_cost_per_year"] if tools_cost_per_year is None
@@ -227,11 +232,16 @@ def recommendation_costs(touched: list, coverage_plan: pd.DataFrame | None, *, c
     else:
         hours = pd.Series(dtype=float)
         base = len(set().union(*sets)) if sets else 0
-    rows = []
+
+    def parts(ids: set) -> tuple[float, float]:  # (manager hours, tools share) of a set of accounts
+        return (float(hours.reindex(sorted(ids)).fillna(0.0).sum()) if ids else 0.0,
+                tools * min(len(ids) / base, 1.0) if base else 0.0)
+
+    rows, seen = [], set()
     for ids in sets:
-        h = float(hours.reindex(sorted(ids)).fillna(0.0).sum()) if ids else 0.0
-        t = tools * min(len(ids) / base, 1.0) if base else 0.0
+        (h, t), (h_seen, t_seen) = parts(ids), parts(ids & seen)
         rows.append({"accounts_touched": len(ids), "cost_hours": h, "cost_manager_time": h * rate, "cost_tools": t,
-                     "cost": h * rate + t, "cost_assumed": assumed})
+                     "cost": h * rate + t, "cost_overlap": h_seen * rate + t_seen, "cost_assumed": assumed})
+        seen |= ids
     return pd.DataFrame(rows, columns=["accounts_touched", "cost_hours", "cost_manager_time", "cost_tools", "cost",
-                                       "cost_assumed"])
+                                       "cost_overlap", "cost_assumed"])

@@ -469,11 +469,12 @@ def with_costs(recs: pd.DataFrame, *, segments: pd.DataFrame | None, segment_col
                coverage_plan: pd.DataFrame | None, params) -> pd.DataFrame:
     """The recommendations with what each costs a year (:func:`~kam_analysis.phases.business_case.
     recommendation_costs`: manager hours of the accounts it touches x the cost of an hour, plus their
-    share of the tools), ``cost_assumed`` when a cost parameter is the documented assumption."""
+    share of the tools), ``cost_overlap`` (the part a higher-ranked one touching the same accounts already
+    counts) and ``cost_assumed`` when a cost parameter is the documented assumption."""
     from .business_case import recommendation_costs
 
     cost = recommendation_costs(touched_accounts(recs, segments=segments, segment_col=segment_col), coverage_plan,
                                 cost_per_hour=params.strategy.cost_per_hour,
                                 tools_cost_per_year=params.strategy.tools_cost_per_year)
     out = recs.drop(columns=[ACCOUNT_IDS], errors="ignore").reset_index(drop=True)
-    return pd.concat([out, cost[["accounts_touched", "cost_hours", "cost", "cost_assumed"]]], axis=1)
+    return pd.concat([out, cost[["accounts_touched", "cost_hours", "cost", "cost_overlap", "cost_assumed"]]], axis=1)
