@@ -83,7 +83,7 @@ def test_churn_frame_features_and_outcome_by_hand():
     assert list(f.index) == ["a", "b"]
     assert f.loc["a", "churned"] == 0 and f.loc["b", "churned"] == 1
     assert f.loc["a", "recency_months"] == pytest.approx(46 / 30.44)
-    # a: 2 orders in the last 182 days (Sep, Nov), 1 in the half-year before (Mar): log2(3/2)
+    # a: 2 orders in the last 6 months (Sep, Nov), 1 in the 6 months before (Mar): log2(3/2)
     assert f.loc["a", "frequency_trend"] == pytest.approx(np.log2(3 / 2))
     assert f.loc["a", "orders_12m_log2"] == pytest.approx(np.log2(3))
     assert f.loc["a", "category_breadth"] == 2 and f.loc["a", "revenue_12m"] == 220
@@ -95,6 +95,25 @@ def test_churn_frame_features_and_outcome_by_hand():
     g = churn.build_churn_frame(tx, cutoff=dt.date(2025, 10, 1), horizon_days=180, activity_days=365,
                                data_end=dt.date(2025, 12, 31))
     assert g["churned"].isna().all() and "detractor" not in g
+
+
+def test_churn_frame_windows_are_the_kpis_calendar_months():
+    """'Last 12 months' and 'last 6 months' are calendar months, as in every KPI (not 365 / 182 days):
+    at the cut-off 31 Mar 2024 (a leap year) 1 Apr 2023 is inside the year and 1 Oct 2023 inside the half-year."""
+    from kam_analysis import metrics
+    from kam_analysis.metrics.engine import OrderSource
+
+    tx = _tx([("z", "1", "2023-03-31", 10.0, "X"), ("z", "2", "2023-04-01", 20.0, "Y"),
+              ("z", "3", "2023-09-30", 30.0, "X"), ("z", "4", "2023-10-01", 40.0, "X"),
+              ("z", "5", "2024-03-01", 50.0, "X")])
+    f = churn.build_churn_frame(tx, cutoff=dt.date(2024, 3, 31), horizon_days=90, activity_days=180).set_index("account_id")
+    assert f.loc["z", "revenue_12m"] == 20 + 30 + 40 + 50                # 31 Mar 2023 is a year back: out
+    assert f.loc["z", "orders_12m_log2"] == pytest.approx(np.log2(4))
+    assert f.loc["z", "frequency_trend"] == pytest.approx(np.log2(3 / 3))  # 1 Oct, 1 Mar recent; 1 Apr, 30 Sep prior
+    assert f.loc["z", "category_breadth"] == 2                            # Y on 1 Apr 2023 is in the year
+    kpis = metrics.compute_account_kpis(OrderSource.from_frame(tx, revenue_col="net_revenue", order_col="order_id"),
+                                        as_of="2024-03-31", churn_days=180).set_index("account_id")
+    assert kpis.at["z", "revenue_12m"] == f.loc["z", "revenue_12m"] and kpis.at["z", "orders_12m"] == 4
 
 
 def test_backtest_metrics_by_hand():

@@ -142,8 +142,10 @@ def build_churn_frames(transactions: pd.DataFrame | str, *, cutoffs, horizon_day
     the orders, so the order lines are read twice in all instead of once per cut-off.
     The rule is the single cut-off's: an order counts from its first day and its revenue
     is the sum of its lines up to the end of the cut-off's outcome window (an order whose
-    lines fall on several days is summed per cut-off). Returns cut-off day (Timestamp)
-    -> frame.
+    lines fall on several days is summed per cut-off). "Last 12 months" and "last 6
+    months" are calendar months back from the cut-off (``INTERVAL 12 MONTH``), the KPIs'
+    windows, so ``revenue_12m`` at a cut-off is the account KPI's. Returns cut-off day
+    (Timestamp) -> frame.
     """
     from ..metrics.engine import duckdb_connect
 
@@ -184,11 +186,11 @@ def build_churn_frames(transactions: pd.DataFrame | str, *, cutoffs, horizon_day
             past = f"{mine} AND d <= {c}"
             aggs += [f"max(d) FILTER (WHERE {past} AND {counted}) AS last_d_{i}",
                      f"min(d) FILTER (WHERE {past} AND {counted}) AS first_d_{i}",
-                     f"count(*) FILTER (WHERE {past} AND {counted} AND d > {c} - INTERVAL 182 DAY) AS o_recent_{i}",
-                     f"count(*) FILTER (WHERE {past} AND {counted} AND d <= {c} - INTERVAL 182 DAY "
-                     f"AND d > {c} - INTERVAL 365 DAY) AS o_prior_{i}",
-                     f"count(*) FILTER (WHERE {past} AND {counted} AND d > {c} - INTERVAL 365 DAY) AS orders_12m_{i}",
-                     f"CAST(coalesce(sum(rev) FILTER (WHERE {past} AND d > {c} - INTERVAL 365 DAY), 0) AS DOUBLE) "
+                     f"count(*) FILTER (WHERE {past} AND {counted} AND d > {c} - INTERVAL 6 MONTH) AS o_recent_{i}",
+                     f"count(*) FILTER (WHERE {past} AND {counted} AND d <= {c} - INTERVAL 6 MONTH "
+                     f"AND d > {c} - INTERVAL 12 MONTH) AS o_prior_{i}",
+                     f"count(*) FILTER (WHERE {past} AND {counted} AND d > {c} - INTERVAL 12 MONTH) AS orders_12m_{i}",
+                     f"CAST(coalesce(sum(rev) FILTER (WHERE {past} AND d > {c} - INTERVAL 12 MONTH), 0) AS DOUBLE) "
                      f"AS revenue_12m_{i}",
                      f"count(*) FILTER (WHERE {mine} AND {counted} AND d > {c} AND d <= {e}) AS o_future_{i}"]
         con.execute(f"CREATE TEMP TABLE agg AS SELECT account_id, {', '.join(aggs)} FROM ({orders}) GROUP BY account_id")
@@ -196,7 +198,7 @@ def build_churn_frames(transactions: pd.DataFrame | str, *, cutoffs, horizon_day
             # categories bought (a line with positive revenue) in the year to each cut-off: the
             # last day each account bought each category on or before the cut-off, then counted
             last = ", ".join(f"max(order_date) FILTER (WHERE order_date <= {c}) AS m_{i}" for i, c in enumerate(cs))
-            breadth = ", ".join(f"count(*) FILTER (WHERE m_{i} > {c} - INTERVAL 365 DAY) AS category_breadth_{i}"
+            breadth = ", ".join(f"count(*) FILTER (WHERE m_{i} > {c} - INTERVAL 12 MONTH) AS category_breadth_{i}"
                                 for i, c in enumerate(cs))
             con.execute(f"""CREATE TEMP TABLE cat AS SELECT account_id, {breadth} FROM (
                 SELECT account_id, category, {last} FROM {src}
