@@ -73,7 +73,7 @@ def churn_frame_reference(transactions, *, cutoff, horizon_days, activity_days, 
         c = f"DATE '{pd.Timestamp(cutoff).date()}'"
         counted = counted_order_sql("rev")
         end = f"DATE '{(pd.Timestamp(cutoff) + pd.Timedelta(days=horizon_days)).date()}'"
-        cat_expr = (f"count(DISTINCT category) FILTER (WHERE order_date > {c} - INTERVAL 365 DAY AND net_revenue > 0)"
+        cat_expr = (f"count(DISTINCT category) FILTER (WHERE order_date > {c} - INTERVAL 12 MONTH AND net_revenue > 0)"
                     if has_cat else "NULL")
         return con.execute(f"""
             WITH tx AS (SELECT account_id, order_id, order_date, net_revenue{', category' if has_cat else ''}
@@ -82,11 +82,11 @@ def churn_frame_reference(transactions, *, cutoff, horizon_days, activity_days, 
             hist AS (
                 SELECT account_id,
                        max(d) FILTER (WHERE {counted}) AS last_d, min(d) FILTER (WHERE {counted}) AS first_d,
-                       count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 182 DAY) AS o_recent,
-                       count(*) FILTER (WHERE {counted} AND d <= {c} - INTERVAL 182 DAY
-                                                 AND d > {c} - INTERVAL 365 DAY) AS o_prior,
-                       count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 365 DAY) AS orders_12m,
-                       CAST(coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 365 DAY), 0) AS DOUBLE) AS revenue_12m
+                       count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 6 MONTH) AS o_recent,
+                       count(*) FILTER (WHERE {counted} AND d <= {c} - INTERVAL 6 MONTH
+                                                 AND d > {c} - INTERVAL 12 MONTH) AS o_prior,
+                       count(*) FILTER (WHERE {counted} AND d > {c} - INTERVAL 12 MONTH) AS orders_12m,
+                       CAST(coalesce(sum(rev) FILTER (WHERE d > {c} - INTERVAL 12 MONTH), 0) AS DOUBLE) AS revenue_12m
                 FROM o WHERE d <= {c} GROUP BY account_id),
             cat AS (SELECT account_id, {cat_expr} AS category_breadth FROM tx WHERE order_date <= {c} GROUP BY 1),
             fut AS (SELECT account_id, count(*) FILTER (WHERE {counted}) AS o_future FROM o
