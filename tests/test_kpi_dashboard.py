@@ -326,3 +326,25 @@ def test_recommendation_costs_that_overlap_are_totalled_once(review_run, tmp_pat
             f"{fmt_money(summed, cur, style='full')} the column adds up to") in sub
     run.write_table("recommendations", planted.assign(cost_overlap=0.0))  # nothing shared: nothing to say
     assert "overlap" not in load_workbook(build_kpi_dashboard(run))["Recommendations"]["A2"].value
+
+
+def test_control_chart_notes_count_their_periods_in_words(workbook, review_run, tmp_path):
+    """'3 periods signal', '1 period signals', never '3 period(s)': one note for the workbook and the HTML."""
+    from kam_analysis.deliverables._computed_views import control_chart_views
+
+    shutil.copytree(review_run.dir, tmp_path / "run")
+    run = Run(tmp_path / "run", review_run.params)
+    import pandas as pd
+
+    first, second = "revenue", "average_order_value"
+    periods = pd.date_range("2024-01-01", periods=6, freq="QS")
+    spc = pd.DataFrame([{"kpi": k, "chart": "individuals", "period_start": t, "value": 100.0 + i, "n": 1,
+                         "center": 100.0, "ucl": 110.0, "lcl": 90.0, "rule": "", "limits_from": "baseline",
+                         "signal": i < (1 if k == first else 3)}  # one signal on the first KPI, three on the second
+                        for k in (first, second) for i, t in enumerate(periods)])
+    run.write_table("spc_limits", spc)
+    notes = {v["kpi"]: v["signals_note"] for v in control_chart_views(run)}
+    assert notes[first] == "1 period signals a real change" and notes[second] == "3 periods signal a real change"
+    ws = load_workbook(build_kpi_dashboard(run))["Control charts"]
+    text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
+    assert "(s)" not in text and notes[first] in text and notes[second] in text

@@ -137,3 +137,11 @@ def test_fmt_list_reads_as_a_sentence():
     assert fmt_list(["Strategic"]) == "Strategic"
     assert fmt_list(["Strategic", "", "Star"]) == "Strategic and Star"
     assert fmt_list(["A", "B", "C"]) == "A, B and C"
+
+
+def test_fmt_n_counts_in_the_right_number():
+    from kam_analysis.present.formats import fmt_n
+    assert fmt_n(1, "period") == "1 period"
+    assert fmt_n(3, "period") == "3 periods" and fmt_n(0, "period") == "0 periods"
+    assert fmt_n(14_196, "account") == "14,196 accounts"
+    assert fmt_n(2, "analysis", "analyses") == "2 analyses"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..metrics import KPI_DEFINITIONS, kpi_label
-from ..present.formats import fmt_count, fmt_period, is_num
+from ..present.formats import fmt_count, fmt_n, fmt_period, is_num
 
 __all__ = ["tornado_view", "control_chart_views", "sensitivity_scope"]
 
@@ -75,6 +75,9 @@ def control_chart_views(run) -> list[dict]:
                     "basis": (f"Limits from the {fmt_count(n_base)} periods before the programme" if n_base
                               else "Limits from the whole history (no programme start)"),
                     "signals": int(signal.sum()),
+                    "signals_note": (f"{fmt_n(int(signal.sum()), 'period')} "
+                                     f"{'signals' if int(signal.sum()) == 1 else 'signal'} a real change"
+                                     if signal.any() else "no period signals a real change"),
                     "points": [{"period": fmt_period(r["period_start"], p.analysis.period),
                                 "value": float(r["value"]) if is_num(r["value"]) else None,
                                 "center": float(r["center"]) if is_num(r["center"]) else None,

@@ -626,8 +626,7 @@ def _control_chart_sheet(wb: Workbook, run, currency: str) -> None:
     for v in views:
         h = write_cell(ws, row, 1, v["label"])
         h.font = Font(bold=True, size=11, color=active_theme().primary)
-        _note(ws, row + 1, 1, f"{v['basis']}; " + (f"{v['signals']} period(s) signal a real change" if v["signals"]
-                                                   else "no period signals a real change"))
+        _note(ws, row + 1, 1, f"{v['basis']}; {v['signals_note']}")
         head = row + 2
         for j, name in enumerate(("Period", "Value", "Centre line", "Upper limit", "Lower limit", "Signal")):
             write_cell(ws, head, 1 + j, name)

@@ -27,7 +27,7 @@ __all__ = [
     "CURRENCY_SYMBOLS", "NA", "currency_symbol", "is_num", "fmt_money", "fmt_share", "fmt_points", "fmt_count",
     "fmt_top", "fmt_score", "fmt_ratio", "fmt_days", "fmt_value", "fmt_change", "fmt_date", "fmt_period",
     "excel_number_format", "axis_formatter", "POINT_UNITS", "MONEY_STYLES", "DELIVERABLE_MONEY_STYLE",
-    "money_style", "compact_money", "fmt_list",
+    "money_style", "compact_money", "fmt_list", "fmt_n",
 ]
 
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF ", "JPY": "¥"}
@@ -139,6 +139,12 @@ def fmt_count(v, *, signed: bool = False) -> str:
     if not is_num(v):
         return NA
     return f"{float(v):{'+' if signed else ''},.0f}"
+
+
+def fmt_n(n, one: str, many: str | None = None) -> str:
+    """A count and its noun, singular or plural: ``1 period``, ``3 periods``, ``14,196 accounts``
+    (never ``3 period(s)``)."""
+    return f"{fmt_count(n)} {one if is_num(n) and float(n) == 1 else (many or one + 's')}"
 
 
 def fmt_top(shown: int, total: int) -> str:

@@ -4,7 +4,7 @@ of the tracked KPIs."""
 from __future__ import annotations
 
 from .._pptx import SlideCanvas
-from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_value, is_num
+from ...present.formats import excel_number_format, fmt_count, fmt_n, fmt_share, fmt_value, is_num
 from .._computed_views import control_chart_views, tornado_view
 from ._base import DeckData, SlideSpec, _takeaway, _text
 
@@ -112,7 +112,7 @@ def s_control_charts(d: DeckData) -> list[SlideSpec]:
         signals = [p for p in pts if p["signal"]]
         if signals:
             last = signals[-1]
-            title = (f"{label}: {fmt_count(len(signals))} period(s) outside normal variation, the latest "
+            title = (f"{label}: {fmt_n(len(signals), 'period')} outside normal variation, the latest "
                      f"{last['period']} at {fmt_value(last['value'], unit, d.cur)}")
         else:
             title = f"{label} stays within its normal variation: no period signals a real change"
