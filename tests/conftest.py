@@ -44,6 +44,38 @@ def demo_run(demo_params, tmp_path_factory):
     return open_run(demo_params, tmp_path_factory.mktemp("run"))
 
 
+def order_frame(lines) -> "pd.DataFrame":
+    """Orders as a pandas frame, for a test's reference computation only.
+
+    ``lines``: a run (its clean transactions), a DuckDB relation of order lines or a pandas
+    frame of them. One row per ``account_id, order_id``: ``order_date`` (its earliest
+    line), ``revenue`` and ``gross_margin`` (its lines summed exactly). The package itself
+    keeps orders in DuckDB (``metrics.engine.OrderSource``; issue 15).
+    """
+    import pandas as pd
+
+    from kam_analysis.data.prepare import exact_sum
+    from kam_analysis.metrics.engine import duckdb_connect
+
+    con = duckdb_connect()
+    try:
+        if isinstance(lines, pd.DataFrame):
+            con.register("lines", lines)
+            src = "lines"
+        else:
+            src = lines if isinstance(lines, str) else lines.transactions_sql()
+        df = con.execute(
+            f"SELECT account_id, order_id, CAST(min(order_date) AS TIMESTAMP) AS order_date, "
+            f"CAST({exact_sum('net_revenue')} AS DOUBLE) AS revenue, "
+            f"CAST({exact_sum('gross_margin')} AS DOUBLE) AS gross_margin "
+            f"FROM {src} GROUP BY account_id, order_id ORDER BY order_date, order_id").df()
+    finally:
+        con.close()
+    df["order_date"] = pd.to_datetime(df["order_date"])
+    df["gross_margin"] = df["gross_margin"].astype("float64")
+    return df
+
+
 def require_tool(name: str) -> str:
     """Path of a system tool (soffice, chromium, pdftoppm); skip the test if absent.
 

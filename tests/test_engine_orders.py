@@ -18,6 +18,7 @@ import pytest
 
 from kam_analysis import metrics
 from kam_analysis.metrics.engine import OrderSource, duckdb_connect
+from tests.conftest import order_frame
 
 #: counts, dates, flags and labels must be equal; money sums may differ in the last bits only: the
 #: engine sums the order lines exactly (DECIMAL) and rounds once, the frame path added the
@@ -38,21 +39,8 @@ GROUPS = pd.Series({"A": "x", "B": "x", "D": "y", "E": "z"})
 
 
 def _frame_orders(lines: pd.DataFrame) -> pd.DataFrame:
-    """load_orders on a table of lines (the order frame period retention's pandas path reads)."""
-    from kam_analysis.data.prepare import exact_sum
-
-    con = duckdb_connect()
-    try:
-        con.register("lines", lines)
-        df = con.execute(
-            f"SELECT account_id, order_id, CAST(min(order_date) AS TIMESTAMP) AS order_date, "
-            f"CAST({exact_sum('net_revenue')} AS DOUBLE) AS revenue, "
-            f"CAST({exact_sum('gross_margin')} AS DOUBLE) AS gross_margin "
-            f"FROM lines GROUP BY account_id, order_id ORDER BY order_date, order_id").df()
-    finally:
-        con.close()
-    df["gross_margin"] = df["gross_margin"].astype("float64")
-    return df
+    """The orders of a table of lines as a frame (period retention's pandas path reads one)."""
+    return order_frame(lines)
 
 
 def _compare_period(frame, source, *, as_of, churn_days, period="quarter"):
@@ -77,7 +65,7 @@ def test_the_demo_in_the_engine(demo_run):
     assert len(new) > 100 and new["active"].sum() > 50 and new["revenue_12m"].gt(0).sum() > 50
     ap = demo_run.read_table("account_period")
     kw = dict(period=p.period, as_of=p.as_of_date, churn_days=p.churn_days)
-    frame = metrics.load_orders(demo_run)
+    frame = order_frame(demo_run)
     old = metrics.compute_period_kpis(ap, orders=frame, **kw)
     new = metrics.compute_period_kpis(ap, orders=source, **kw)
     assert new["retention_base"].gt(0).sum() > 3

@@ -17,6 +17,7 @@ import pytest
 from kam_analysis import metrics
 from kam_analysis.metrics.activity import PERIOD_FREQ, to_day
 from kam_analysis.models import churn
+from tests.conftest import order_frame
 
 
 # ---------------------------------------------------------------- the replaced implementations
@@ -123,7 +124,7 @@ MONEY = dict(check_exact=False, rtol=1e-13, atol=1e-9)
 
 @pytest.fixture(scope="module")
 def demo_orders(demo_run):
-    return metrics.load_orders(demo_run)
+    return order_frame(demo_run)
 
 
 @pytest.mark.parametrize("period", ["month", "quarter", "year"])

@@ -36,6 +36,7 @@ from kam_analysis.data.prepare import active_sql, counted_order_sql, prepare_run
 from kam_analysis.data.runfolder import Run
 from kam_analysis.phases.segmentation import compute_rfm
 from tests.data_helpers import write_params
+from tests.conftest import order_frame
 
 T = pd.Timestamp("2024-12-31")
 TRANSACTIONS = """account_id,order_id,order_date,net_revenue
@@ -63,7 +64,7 @@ def tiny(tmp_path_factory):
                                       extra={"analysis": {"as_of_date": "2024-12-31", "churn_days": 180}}))
     prepare_run_data(params, tmp / "run")
     run = Run(tmp / "run", params)
-    orders = metrics.load_orders(run)
+    orders = order_frame(run)
     return run, orders
 
 

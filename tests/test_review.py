@@ -11,6 +11,7 @@ from kam_analysis.phases import assessment, review
 from kam_analysis import metrics
 from kam_analysis.metrics.engine import OrderSource
 from kam_analysis.metrics import compute_account_kpis, compute_headline_kpis
+from tests.conftest import order_frame
 
 
 # --------------------------------------------------------------------------- status and trend
@@ -153,7 +154,7 @@ def test_segment_scorecard_uses_the_kpi_engine_and_baseline():
 
 def test_account_kpis_as_of_reproduces_the_engine_and_cuts_at_the_date(demo_run):
     p = demo_run.params.analysis
-    orders = metrics.load_orders(demo_run)
+    orders = order_frame(demo_run)  # the reference: window sums in pandas
     surveys = demo_run.read_data("surveys")
     # the assessment's account_kpis (notebook 01: engine on all orders, accounts, surveys)
     today = metrics.compute_account_kpis(OrderSource.from_run(demo_run), as_of=p.as_of_date, churn_days=p.churn_days,
