@@ -414,3 +414,21 @@ def test_boolean_attribute_with_blanks_is_labelled(acct):
     assert set(s["group"]) == {"Key account", "Other", "(missing)"}
     n = s[s["kpi"] == "accounts"].set_index("group")["value"]
     assert n.to_dict() == {"(missing)": 2, "Key account": 1, "Other": 2}
+
+
+def test_nps_bands_have_one_definition():
+    """Promoters 9-10, detractors 0-6, passives 7-8: the NPS, the churn model's detractor feature and
+    the account plans' service-issue / relationship-strength reasons all read metrics.stats."""
+    from kam_analysis.metrics.stats import compute_nps, is_detractor, is_promoter
+    from kam_analysis.phases.account_plans import account_situations
+
+    assert [bool(is_detractor(s)) for s in (0, 6, 7)] == [True, True, False]
+    assert [bool(is_promoter(s)) for s in (8, 9, 10)] == [False, True, True]
+    n = compute_nps(pd.Series([6.0, 7.0, 8.0, 9.0]))
+    assert (n["detractors"], n["passives"], n["promoters"], n["value"]) == (0.25, 0.5, 0.25, 0.0)
+    def situations(nps):
+        return account_situations(risk_band="low", revenue_trend=0.0, nps_latest=nps, whitespace_value=0.0,
+                                  revenue_12m=1000.0)
+
+    assert situations(6.0) == ["service_issue"] and situations(7.0) == ["steady"]
+    assert situations(9.0) == ["relationship_strength"] and situations(8.0) == ["steady"]

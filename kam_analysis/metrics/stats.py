@@ -6,7 +6,20 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-__all__ = ["wilson_interval", "t_interval", "ratio_estimate", "compute_nps"]
+__all__ = ["wilson_interval", "t_interval", "ratio_estimate", "compute_nps", "is_promoter", "is_detractor"]
+
+#: the NPS bands, the one definition: promoters score 9-10, detractors 0-6 (7-8 are passives)
+PROMOTER_MIN, DETRACTOR_MAX = 9, 6
+
+
+def is_promoter(score):
+    """A score (or array/Series of scores) of a promoter: 9-10. A missing score is neither."""
+    return score >= PROMOTER_MIN
+
+
+def is_detractor(score):
+    """A score (or array/Series of scores) of a detractor: 0-6. A missing score is neither."""
+    return score <= DETRACTOR_MAX
 
 
 def _alpha(confidence: float) -> float:
@@ -78,8 +91,8 @@ def compute_nps(scores: pd.Series, *, weights: pd.Series | None = None,
     if n == 0:
         return {"value": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0,
                 "promoters": np.nan, "passives": np.nan, "detractors": np.nan}
-    prom = (s >= 9).astype(float)
-    det = (s <= 6).astype(float)
+    prom = is_promoter(s).astype(float)
+    det = is_detractor(s).astype(float)
     if weights is not None:
         w = pd.Series(weights, dtype="float64")[keep].clip(lower=0).fillna(0)
         if w.sum() <= 0:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError, RunError
+from ..metrics.stats import is_detractor
 
 __all__ = [
     "FEATURES",
@@ -241,7 +242,7 @@ def _churn_frame(df: pd.DataFrame, cut: pd.Timestamp, *, has_cat: bool, horizon_
         out["no_survey"] = (~has).astype(float)
         if "nps" in latest:
             nps = ids.map(latest["nps"]).astype(float)
-            out["detractor"] = (nps <= 6).astype(float).where(nps.notna(), 0.0)
+            out["detractor"] = is_detractor(nps).astype(float).where(nps.notna(), 0.0)
             out["nps_score"] = nps.fillna(nps.mean() if nps.notna().any() else 0.0)
         if "csat" in latest:
             csat = ids.map(latest["csat"]).astype(float)

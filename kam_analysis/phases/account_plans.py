@@ -18,6 +18,7 @@ import pandas as pd
 
 from .coverage import compute_account_value
 from .playbooks import playbook_text
+from ..metrics.stats import is_detractor, is_promoter
 from ..present.formats import fmt_money
 
 __all__ = ["SITUATIONS", "account_situations", "action_ids", "build_account_plans"]
@@ -41,13 +42,13 @@ def account_situations(*, risk_band, revenue_trend, nps_latest, whitespace_value
     out = []
     if str(risk_band).lower() == "high" or (num(revenue_trend) and revenue_trend < -0.10):
         out.append("retention_risk")
-    if num(nps_latest) and nps_latest <= 6:
+    if num(nps_latest) and is_detractor(nps_latest):
         out.append("service_issue")
     if num(whitespace_value) and whitespace_value > 0 and whitespace_value >= 0.15 * max(float(revenue_12m or 0), 0):
         out.append("whitespace")
     if num(revenue_trend) and revenue_trend >= 0.10:
         out.append("growth_headroom")
-    if num(nps_latest) and nps_latest >= 9 and str(risk_band).lower() != "high":
+    if num(nps_latest) and is_promoter(nps_latest) and str(risk_band).lower() != "high":
         out.append("relationship_strength")
     return out or ["steady"]
 
