@@ -776,6 +776,9 @@ def test_a_base_too_small_for_the_matrix_names_no_quadrant_on_a_client_page(eng)
     for sheet in ("Accounts", "CLV", "Overrides log"):
         text = " ".join(str(v) for row in eng.workbook[sheet] for v in row if v is not None)
         assert not _names_a_quadrant(text, quadrants) and not re.search(r"\bQuadrant\b", text), sheet
+    for export in ("segment_assignments.csv", "coverage_assignments.csv"):  # nor into the client's CRM
+        crm = pd.read_csv(eng.run.dir / "deliverables" / export, dtype=str, keep_default_na=False)
+        assert len(crm) == 8 and not set(crm["segment"]) & set(quadrants), (export, set(crm["segment"]))
     calendar = " ".join(str(v) for row in eng.kpi_book.get("Operating calendar", []) for v in row if v is not None)
     assert "business reviews" in calendar and not _names_a_quadrant(calendar, quadrants)  # reviews with key accounts
     status = next(s for s in eng.deck if "KAM phases" in s.title)

@@ -70,12 +70,23 @@ def _names(run, ids: pd.Series, fallback: pd.Series | None = None) -> pd.Series:
 
 def export_frames(run) -> dict[str, pd.DataFrame]:
     """The three export tables (before neutralising), columns as :data:`EXPORTS`."""
+    from ..metrics.capability import Capability
+
     as_of = pd.Timestamp(run.params.analysis.as_of_date).strftime("%Y-%m-%d")
+    # a base too small for the portfolio matrix has no quadrant to send to the CRM: the segment is empty
+    # (the inactive accounts keep their own group)
+    no_matrix = set(run.params.segmentation.quadrant_names.ordered()) \
+        if not Capability.of(run).supported("portfolio_matrix") else set()
+
+    def _segment(s: pd.Series) -> pd.Series:
+        t = _text(s)
+        return t.where(~t.isin(no_matrix), "")
+
     seg = run.read_table("segments", columns=["account_id", "is_key", "quadrant"])
     seg = seg.assign(account_id=seg["account_id"].astype(str)).sort_values("account_id", kind="stable")
     segments = pd.DataFrame({
         "account_id": seg["account_id"], "account_name": _names(run, seg["account_id"]),
-        "segment": _text(seg["quadrant"]), "key_account": _flag(seg["is_key"]),
+        "segment": _segment(seg["quadrant"]), "key_account": _flag(seg["is_key"]),
         "coverage_tier": _text(seg["coverage_tier"]) if "coverage_tier" in seg else "", "as_of_date": as_of})
     cov = run.read_table("coverage_plan", columns=["account_id", "segment", "engagement_model", "covered",
                                                    "hours_allocated", "assigned_manager"])
@@ -84,7 +95,7 @@ def export_frames(run) -> dict[str, pd.DataFrame]:
         "account_id": cov["account_id"], "account_name": _names(run, cov["account_id"]),
         "assigned_manager": _text(cov["assigned_manager"]), "engagement_model": _text(cov["engagement_model"]),
         "hours_per_year": pd.to_numeric(cov["hours_allocated"], errors="coerce").round(1),
-        "covered": _flag(cov["covered"]), "segment": _text(cov["segment"]), "as_of_date": as_of})
+        "covered": _flag(cov["covered"]), "segment": _segment(cov["segment"]), "as_of_date": as_of})
     acts = run.read_table("account_plan_actions", columns=["action_id", "account_id", "account_name", "action",
                                                            "owner", "due_date", "kpi"])
     actions = pd.DataFrame({
