@@ -300,6 +300,17 @@ def test_a_large_clients_amounts_and_counts_show_in_full(review_run, tmp_path):
     for label, n in (("Control accounts", 74_516), ("Programme accounts in the estimate", 14_196),
                      ("Accounts in the client's programme", 16_000), ("Account-periods", 596_966)):
         assert cells[label].value == n and cells[label].number_format == "#,##0", label
+    # a label or a note longer than its column wraps in a row tall enough for it (LibreOffice grows none)
+    measures = {}
+    for r in imp_ws.iter_rows(min_row=5, max_col=2):  # the measure table: down to its first empty row
+        if r[0].value is None:
+            break
+        measures[r[0].value] = r[1]
+    assert len(measures) > 10
+    for label, cell in measures.items():
+        text = max((label, str(cell.value or "")), key=len)
+        if len(text) > 60:
+            assert imp_ws.row_dimensions[cell.row].height >= 30, label
 
     axes = [ch.y_axis.numFmt.formatCode for ch in ws._charts if "€" in str(ch.y_axis.numFmt)]
     assert len(axes) == 2 and '"m"' in axes[0], axes  # revenue by period in millions, not €2,600,000,000

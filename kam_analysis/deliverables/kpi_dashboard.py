@@ -518,7 +518,13 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
             write_cell(ws, 5 + i, 1, k).alignment = Alignment(wrap_text=True, vertical="top")  # never cut off
             # counts with separators (74,516 control accounts, not 74516; 14,196 in the estimate, not 14196.000)
             fmt = FMT["pct"] if k in pct_rows else FMT["dec3"] if k in dec_rows else FMT["int"] if is_num(v) else None
-            write_cell(ws, 5 + i, 2, v, number_format=fmt)
+            val = write_cell(ws, 5 + i, 2, v, number_format=fmt)
+            if isinstance(v, str) and len(v) > 16:  # a sentence: across B:F, wrapped, not off the page
+                ws.merge_cells(start_row=5 + i, start_column=2, end_row=5 + i, end_column=6)
+                val.alignment = Alignment(wrap_text=True, vertical="top")
+            # explicit heights: LibreOffice does not grow a row for wrapped text
+            lines = max(-(-len(k) // 54), -(-len(v) // 76) if isinstance(v, str) else 1, 1)
+            ws.row_dimensions[5 + i].height = 15 * lines
         c = write_cell(ws, 6 + len(rows), 1, str(r["sentence"]))
         c.alignment = Alignment(wrap_text=True, vertical="top")
         ws.merge_cells(start_row=6 + len(rows), start_column=1, end_row=9 + len(rows), end_column=6)
