@@ -568,6 +568,17 @@ def test_a_refund_inside_the_window_does_not_make_an_account_live(tmp_path):
     assert [x.rule for x in rep.errors] == ["no_live_account"]
 
 
+def test_an_order_dated_before_the_window_is_not_live_for_its_later_line(tmp_path):
+    # O1's lines straddle the window's start (2024-02-02 for as-of 2024-07-31): the order is dated by its
+    # first line, before the window, so no account is live (only orders with a line inside are summed)
+    tx = "account_id,order_id,order_date,net_revenue\nA1,O1,2024-01-20,100\nA1,O1,2024-02-10,50\n"
+    rep = validate(tmp_path, transactions=tx, as_of="2024-07-31")
+    assert "no_live_account" in [x.rule for x in rep.errors]
+    tx_live = tx + "A2,O2,2024-07-01,30\nA2,O2,2024-07-02,-10\n"  # a positive order inside: live
+    assert "no_live_account" not in [x.rule for x in validate(tmp_path / "b", transactions=tx_live,
+                                                              as_of="2024-07-31").errors]
+
+
 def test_order_rule_line_says_one_order_of_one_account_in_the_singular():
     from kam_analysis.data.orders import order_rule
 

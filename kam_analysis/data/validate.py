@@ -434,6 +434,14 @@ class _Checker:
         for, and the usual cause is an as-of date past the end of the data.
         """
         a = self.params.analysis
+        cutoff = f"DATE '{a.as_of_date}' - INTERVAL {int(a.churn_days)} DAY"
+        # one live order is enough: only the orders with a line in the window are summed (all 50 million
+        # orders were grouped, for a yes)
+        if self.con.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM v_transactions WHERE order_id IN (SELECT order_id FROM "
+                f"v_transactions WHERE order_date > {cutoff}) GROUP BY account_id, order_id "
+                f"HAVING sum(net_revenue) > 0 AND min(order_date) > {cutoff} LIMIT 1)").fetchone()[0]:
+            return
         live, last = self.con.execute(
             "SELECT count(DISTINCT account_id) FILTER (WHERE order_date > DATE '{as_of}' - INTERVAL {d} DAY), "
             "max(order_date) FROM (SELECT account_id, order_id, min(order_date) AS order_date FROM v_transactions "
