@@ -223,3 +223,24 @@ def test_data_quality_sheet_shows_what_the_run_supports(built):
     assert kpi_label("profit_12m") in prof and "The annual cost to serve each account" in prof
     base = next(r for r in rows if r and str(r[0]).startswith("KPI baseline"))
     assert base[1] == "Supported"
+
+
+def test_data_quality_names_the_inputs_in_client_words_and_clv_counts_are_whole(built):
+    """'Orders', not the table name 'transactions'; the CLV fit's account count and horizon read
+    196,806 and 36, not 196,806.000 and 36.000."""
+    from kam_analysis.present.labels import INPUT_LABELS
+
+    run, _, wb = built
+    ws = wb["Data quality"]
+    t = ws.tables["RowsLoaded"]
+    first, last = int(re.search(r"^[A-Z]+(\d+)", t.ref).group(1)), int(re.search(r":[A-Z]+(\d+)$", t.ref).group(1))
+    names = [ws.cell(r, 1).value for r in range(first + 1, last + 1)]
+    assert names and set(names) <= set(INPUT_LABELS.values()) and "Orders" in names
+    clv = wb["CLV"]
+    rows = {r[1].value: r[2] for r in clv.iter_rows(max_col=3) if r[1].value}
+    params = run.read_table("clv_params")
+    assert "n_accounts" in set(params["parameter"])
+    assert rows["Accounts in the fit"].number_format == "#,##0"
+    assert rows["Horizon (months)"].number_format == "#,##0"
+    assert rows["Annual discount rate"].number_format == "0.0%"
+    assert rows["Log-likelihood of the fit"].number_format == "#,##0.000"

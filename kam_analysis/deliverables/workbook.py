@@ -27,7 +27,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from ..data.orders import order_rule_client
 from ..metrics import kpi_label
 from ..metrics.capability import NOT_BY_QUADRANT, SUPPORT_WORDS, Capability
-from ..present.labels import P_ALIVE, client_words, label, labels
+from ..present.labels import P_ALIVE, client_words, input_label, label, labels
 from ..present.theme import active_theme
 from . import _xlsx_stream
 from ._matrix_chart import matrix_chart
@@ -577,8 +577,11 @@ def _clv(ws, run, ctx) -> None:
         last, _ = _frame(ws, p, start_row=row, formats={"value": "#,##0.000"},
                          headers={"model": "Model", "parameter": "Parameter", "value": "Estimate",
                                   "meaning": "Meaning"}, table="CLVParameters", freeze=False)
-        for r in range(row + 1, last + 1):
+        whole = {"n_accounts": FMT["int"], "horizon_months": FMT["int"], "time_unit_days": FMT["int"],
+                 "annual_discount_rate": FMT["pct"]}  # 196,806 accounts, not 196,806.000
+        for r, key in zip(range(row + 1, last + 1), params["parameter"]):
             ws.cell(r, 4).alignment = Alignment(indent=1)
+            ws.cell(r, 3).number_format = whole.get(str(key), ws.cell(r, 3).number_format)
         row = last + 2
     if hold is not None and len(hold):
         row = _section(ws, row, f"Holdout check: actual vs predicted orders in the last "
@@ -706,7 +709,7 @@ def _data_quality(ws, run, ctx) -> None:
     stats = v.get("stats", {})
     if stats:
         row = _section(ws, row, "Rows read and kept")
-        st = pd.DataFrame([{"table": t, "rows_read": s.get("rows_read"),
+        st = pd.DataFrame([{"table": input_label(t), "rows_read": s.get("rows_read"),
                             "rows_kept": s.get("rows_kept", s.get("rows_read"))} for t, s in stats.items()])
         last, _ = _frame(ws, st, start_row=row, formats={"rows_read": "int", "rows_kept": "int"},
                               headers={"table": "Data", "rows_read": "Rows read", "rows_kept": "Rows kept"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["COLUMN_LABELS", "P_ALIVE", "client_words", "label", "labels"]
+__all__ = ["COLUMN_LABELS", "INPUT_LABELS", "P_ALIVE", "client_words", "input_label", "label", "labels"]
 
 #: the BG/NBD probability that an account is still buying, in words
 P_ALIVE = "Chance still active"
@@ -46,6 +46,16 @@ COLUMN_LABELS: dict[str, str] = {
     "annual_discount_rate": "Annual discount rate",
     "time_unit_days": "Model time unit (days)",
 }
+
+
+#: the client's input files in client words (the deck's data sources, the workbook's data quality)
+INPUT_LABELS: dict[str, str] = {"transactions": "Orders", "accounts": "Customer master data",
+                                "surveys": "Customer surveys", "capability": "KAM capability self-assessment"}
+
+
+def input_label(name) -> str:
+    """The client's words for one of its inputs (``transactions`` -> ``Orders``)."""
+    return INPUT_LABELS.get(str(name), str(name).replace("_", " ").capitalize())
 
 
 def label(name) -> str:

@@ -6,6 +6,7 @@ import re
 
 from ...data.orders import order_rule_client
 from ...present.formats import fmt_count, fmt_top, fmt_value
+from ...present.labels import input_label
 from .._pptx import Box, SlideCanvas
 from ._base import _bullets, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text
 from .context import PHASES
@@ -105,10 +106,6 @@ def s_method_notes(d: DeckData, specs: list[SlideSpec]) -> list[SlideSpec]:
     return out
 
 
-_INPUT_NAMES = {"transactions": "Orders", "accounts": "Customer master data", "surveys": "Customer surveys",
-                "capability": "KAM capability self-assessment"}
-
-
 def s_data_sources(d: DeckData) -> list[SlideSpec]:
     v = d.run.validation()
     rows, files = [], []
@@ -117,7 +114,7 @@ def s_data_sources(d: DeckData) -> list[SlideSpec]:
         fname = _text(spec.path.name, 50) if spec is not None and getattr(spec, "path", None) else ""
         files.append(f"{table}: {fname}" if fname else table)
         kept = st.get("rows_kept", st.get("rows_read"))
-        rows.append([_INPUT_NAMES.get(table, table.capitalize()), fmt_count(st.get("rows_read")), fmt_count(kept)])
+        rows.append([input_label(table), fmt_count(st.get("rows_read")), fmt_count(kept)])
     a = d.params.analysis
     facts = [f"As-of date: {a.as_of_date:%d %b %Y}", f"Period: {a.period}", f"Churn definition: no order for {a.churn_days} days",
              ]
