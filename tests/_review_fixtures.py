@@ -17,7 +17,7 @@ import pandas as pd
 
 from kam_analysis.phases import migration, recommendations, review, strategy
 from kam_analysis.metrics import (compute_account_kpis_as_of, compute_headline_kpis, compute_lost_accounts,
-                                  compute_period_kpis, compute_revenue_lost, load_orders)
+                                  compute_period_kpis, compute_revenue_lost, OrderSource)
 from kam_analysis.data.runfolder import Run
 from kam_analysis.data.tables import TABLES, table_spec
 
@@ -71,13 +71,13 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     coverage = strategy.compute_coverage_plan(segments, summary, playbooks, managers=managers, order=names.ordered(),
                                               tolerance=st.load_balance_tolerance)
     run.write_table("coverage_plan", coverage["coverage_plan"])
-    orders = load_orders(run)
+    orders = OrderSource.from_run(run)  # as notebook 03 does
     lapsed = compute_lost_accounts(orders, as_of=p.analysis.as_of_date, churn_days=p.analysis.churn_days,
                                      segments=segments)
     run.write_table("lost_accounts", lapsed)
     run.write_table("revenue_lost", compute_revenue_lost(lapsed, as_of=p.analysis.as_of_date,
                                                          churn_days=p.analysis.churn_days,
-                                                         data_start=orders["order_date"].min()))
+                                                         data_start=orders.date_range()[0]))
     ws = run.read_table("account_category").groupby("category", as_index=False).head(3)
     run.write_table("whitespace", ws.assign(expected_value=ws["revenue"] * 0.1)[["account_id", "category",
                                                                                   "expected_value"]])

@@ -134,11 +134,11 @@ def _phase_tables(run: Run) -> None:
                                   "risk_band": ["high"] * 10 + ["medium"] * 10 + ["low"] * 10,
                                   "revenue_at_risk": np.linspace(40000, 1000, 30)}))
     an = run.params.analysis  # revenue already lost: the metric itself on the demo's orders
-    orders = metrics.load_orders(run)
+    orders = metrics.OrderSource.from_run(run)
     lapsed = metrics.compute_lost_accounts(orders, as_of=an.as_of_date, churn_days=an.churn_days, segments=segs)
     w("lost_accounts", lapsed)
     w("revenue_lost", metrics.compute_revenue_lost(lapsed, as_of=an.as_of_date, churn_days=an.churn_days,
-                                                   data_start=orders["order_date"].min()))
+                                                   data_start=orders.date_range()[0]))
     w("whitespace", pd.DataFrame({"account_id": ids[:14], "category": ["Footwear", "Fragrance"] * 7,
                                   "expected_value": np.linspace(30000, 4000, 14)}))
     _whitespace_heatmap(run)

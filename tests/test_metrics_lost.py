@@ -47,9 +47,28 @@ ORDERS = pd.DataFrame([
 ], columns=["account_id", "order_date", "revenue"]).assign(order_date=lambda d: pd.to_datetime(d["order_date"]))
 
 
+def _lines(orders: pd.DataFrame, tmp_path) -> metrics.OrderSource:
+    """The orders as the run stores them: order lines in Parquet, B's 2024-03-01 order split over two lines
+    (a return on a later day: still one order, dated its first line's day, of net revenue 200)."""
+    lines = orders.rename(columns={"revenue": "net_revenue"}).assign(
+        order_id=[f"o{i}" for i in range(len(orders))], gross_margin=None)
+    b = lines.index[(lines["account_id"] == "B") & (lines["order_date"] == pd.Timestamp("2024-03-01"))]
+    lines.loc[b, "net_revenue"] = 230.0
+    ret = lines.loc[b].assign(order_date=pd.Timestamp("2024-03-05"), net_revenue=-30.0)
+    path = tmp_path / "lines.parquet"
+    pd.concat([lines, ret]).to_parquet(path, index=False)
+    return metrics.OrderSource(f"read_parquet('{path}')")
+
+
+@pytest.fixture(scope="module", params=["frame", "lines"])
+def source(request, tmp_path_factory):
+    """The tiny client's orders as a pandas frame (OrderSource.from_frame) and as order lines in Parquet."""
+    return ORDERS if request.param == "frame" else _lines(ORDERS, tmp_path_factory.mktemp("lost"))
+
+
 @pytest.fixture(scope="module")
-def lost():
-    return metrics.compute_lost_accounts(ORDERS, as_of=T, churn_days=180)
+def lost(source):
+    return metrics.compute_lost_accounts(source, as_of=T, churn_days=180)
 
 
 def test_window_is_the_twelve_months_before_the_activity_window():
@@ -101,13 +120,29 @@ def test_headline_row_and_history_flag(lost):
     assert metrics.describe_revenue_lost(none) == "no account stopped buying in the last 12 months"
 
 
-def test_orders_after_the_as_of_date_are_ignored_and_segments_attached():
+@pytest.mark.parametrize("where", ["frame", "lines"])
+def test_orders_after_the_as_of_date_are_ignored_and_segments_attached(where, tmp_path):
     later = pd.concat([ORDERS, pd.DataFrame({"account_id": ["B"], "order_date": [pd.Timestamp("2025-01-10")],
-                                             "revenue": [999.0]})])
+                                             "revenue": [999.0]})], ignore_index=True)
     segs = pd.DataFrame({"account_id": list("ABCDEFG"), "quadrant": ["S1"] * 3 + ["S2"] * 4})
-    got = metrics.compute_lost_accounts(later, as_of=T, churn_days=180, segments=segs).set_index("account_id")
+    src = later if where == "frame" else _lines(later, tmp_path)
+    got = metrics.compute_lost_accounts(src, as_of=T, churn_days=180, segments=segs).set_index("account_id")
     assert got["revenue_lost_12m"].to_dict() == {"C": 400.0, "B": 250.0, "F": 70.0}
     assert got["segment"].to_dict() == {"C": "S1", "B": "S1", "F": "S2"}
+
+
+def test_the_query_learns_the_start_of_the_history(tmp_path):
+    """compute_revenue_lost's data_start is OrderSource.date_range(): found by the lost-accounts pass itself."""
+    src = _lines(ORDERS, tmp_path)
+    metrics.compute_lost_accounts(src, as_of=T, churn_days=180)
+    assert src._facts["date_range"] == (pd.Timestamp("2023-05-01"), pd.Timestamp("2023-05-01"))
+    refund_first = pd.concat([ORDERS, pd.DataFrame({"account_id": ["G"], "order_date": [pd.Timestamp("2023-01-02")],
+                                                    "revenue": [-5.0]})], ignore_index=True)
+    src = metrics.OrderSource.from_frame(refund_first)
+    metrics.compute_lost_accounts(src, as_of=T, churn_days=180)
+    # the earliest order is G's credit note; the earliest counted one still B's
+    assert src._facts["date_range"] == (pd.Timestamp("2023-01-02"), pd.Timestamp("2023-05-01"))
+    assert src.date_range() == metrics.OrderSource.from_frame(refund_first).date_range()
 
 
 def test_no_lost_account_gives_an_empty_table_with_its_columns():

@@ -169,8 +169,7 @@ class OrderSource:
         info = {"has_margin": bool(per["n_margin"].sum() > 0) if len(per) else False,
                 "data_start": per["first_any"].min() if len(per) else None, "n": int(per["n"].sum()) if len(per) else 0}
         first = per["first_order_date"].min() if len(per) else None
-        self._facts["date_range"] = (pd.Timestamp(info["data_start"]) if info["data_start"] is not None else None,
-                                     pd.Timestamp(first) if first is not None and pd.notna(first) else None)
+        self.remember_date_range(info["data_start"], first)
         per = per.drop(columns=["n_margin", "first_any", "n"]).set_index("account_id")
         per.index.name = account_col
         return per, info
@@ -216,11 +215,16 @@ class OrderSource:
 
     def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """The earliest order and the earliest counted order (None without orders)."""
-        if "date_range" in self._facts:  # learnt by account_aggregates: no second pass over the lines
+        if "date_range" in self._facts:  # learnt by an earlier pass over all the orders: no second pass
             return self._facts["date_range"]
         r = self.query(f"SELECT min(d) AS a, min(d) FILTER (WHERE {counted_order_sql('rev')}) AS c FROM orders")
-        a, c = r.iloc[0]["a"], r.iloc[0]["c"]
-        return (pd.Timestamp(a) if pd.notna(a) else None, pd.Timestamp(c) if pd.notna(c) else None)
+        self.remember_date_range(r.iloc[0]["a"], r.iloc[0]["c"])
+        return self._facts["date_range"]
+
+    def remember_date_range(self, first_any, first_counted) -> None:
+        """Keep :meth:`date_range` as found by a query that read all these orders (``min(d)``, ``min(d)`` counted)."""
+        self._facts["date_range"] = tuple(pd.Timestamp(x) if x is not None and pd.notna(x) else None
+                                          for x in (first_any, first_counted))
 
     # ------------------------------------------------------------------ cohorts
     def cohort_cells(self, *, step: int, last_period: int | None) -> dict:

@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..data.prepare import counted_order_sql
 from ..present.formats import fmt_count, fmt_date, fmt_money
-from .activity import is_counted_order, last_counted_order, to_day
+from .activity import to_day
 from .capability import lifecycle_status
+from .engine import OrderSource, _ts
 
 __all__ = ["lost_window", "compute_lost_accounts", "compute_revenue_lost", "describe_revenue_lost",
            "describe_lost_split", "LOST_COLUMNS", "REVENUE_LOST_COLUMNS"]
@@ -68,17 +70,23 @@ def _empty(with_segment: bool) -> pd.DataFrame:
     return out.assign(segment=pd.Series(dtype="object")) if with_segment else out
 
 
-def compute_lost_accounts(orders: pd.DataFrame, *, as_of, churn_days: int, months: int = 12,
+def compute_lost_accounts(orders: OrderSource | pd.DataFrame, *, as_of, churn_days: int, months: int = 12,
                           segments: pd.DataFrame | None = None, segment_col: str = "quadrant",
                           account_col: str = "account_id", date_col: str = "order_date",
                           revenue_col: str = "revenue") -> pd.DataFrame:
     """One row per account lost in the last ``months`` months, with the revenue lost.
 
+    The orders stay in DuckDB: each account's last counted order, its revenue window and
+    the lifecycle inputs are aggregated there, and one row per lost account leaves it.
+
     Parameters
     ----------
-    orders : DataFrame
-        Order level (:func:`kam_analysis.metrics.load_orders`): account, date, net revenue.
-        Orders after ``as_of`` are ignored.
+    orders : OrderSource or DataFrame
+        The run's orders in the engine (:meth:`OrderSource.from_run
+        <kam_analysis.metrics.engine.OrderSource.from_run>`), or a small order-level frame
+        (account, date, net revenue; ``account_col`` / ``date_col`` / ``revenue_col``),
+        read through :meth:`~kam_analysis.metrics.engine.OrderSource.from_frame` by the same
+        query. Orders after ``as_of`` are ignored.
     as_of : date
         T.
     churn_days : int
@@ -97,35 +105,43 @@ def compute_lost_accounts(orders: pd.DataFrame, *, as_of, churn_days: int, month
         ``revenue_lost_12m`` (the rule in this module's docstring), and ``segment`` with
         ``segments``; largest revenue lost first (ties by account id).
     """
+    if not isinstance(orders, OrderSource):
+        orders = OrderSource.from_frame(orders, account_col=account_col, date_col=date_col, revenue_col=revenue_col,
+                                        margin_col=None)
     T = to_day(as_of)
-    o = orders[[account_col, date_col, revenue_col]].copy()
-    o[date_col] = pd.to_datetime(o[date_col])
-    o[account_col] = o[account_col].astype(str)
-    o = o[o[date_col] <= T]
     lo, hi = lost_window(T, churn_days=churn_days, months=months)
-    last = last_counted_order(o, account_col=account_col, date_col=date_col, revenue_col=revenue_col)
-    last = last[(last > lo) & (last <= hi)]
-    if last.empty:
+    pos = counted_order_sql("o.rev")
+    # one pass over the orders (materialized: read by three steps); one row per lost account leaves
+    # the engine, plus the earliest orders (OrderSource.date_range, so data_start costs no second pass)
+    per = orders.query(f""",
+        o AS MATERIALIZED (SELECT CAST(account_id AS VARCHAR) AS account_id, d, rev FROM orders),
+        span AS (SELECT min(d) AS first_any, min(d) FILTER (WHERE {counted_order_sql("rev")}) AS first_counted FROM o),
+        last AS (SELECT account_id, max(d) AS last FROM o WHERE {counted_order_sql("rev")} AND d <= {_ts(T)}
+                 GROUP BY account_id HAVING max(d) > {_ts(lo)} AND max(d) <= {_ts(hi)}),
+        lost AS (SELECT last.account_id, last.last AS last_order_date,
+                        CAST(sum(o.rev) FILTER (WHERE o.d > last.last - INTERVAL {int(months)} MONTH
+                                                AND o.d <= last.last) AS DOUBLE) AS revenue_lost_12m,
+                        count(*) FILTER (WHERE {pos}) AS n_orders,
+                        count(*) FILTER (WHERE {pos} AND o.d > {_ts(T - pd.DateOffset(months=months))}) AS orders_12m
+                 FROM last JOIN o ON o.account_id = last.account_id AND o.d <= {_ts(T)}
+                 GROUP BY last.account_id, last.last)
+        SELECT * FROM span LEFT JOIN lost ON TRUE""")
+    orders.remember_date_range(per["first_any"].iloc[0], per["first_counted"].iloc[0])
+    per = per[per["account_id"].notna()]
+    if per.empty:
         return _empty(segments is not None)
-    o = o[o[account_col].isin(last.index)]
-    start = pd.to_datetime(o[account_col].map(last - pd.DateOffset(months=months)))
-    end = pd.to_datetime(o[account_col].map(last))
-    in_window = (o[date_col] > start) & (o[date_col] <= end)
-    lost = o[in_window].groupby(account_col)[revenue_col].sum().astype("float64").reindex(last.index,
-                                                                                          fill_value=0.0)
+    per = per.set_index(per["account_id"].astype(str))
+    last = pd.to_datetime(per["last_order_date"])
     # the lifecycle status by its one definition: none of these accounts is active at T
-    counted = o[is_counted_order(o[revenue_col])]
-    in_w = counted[counted[date_col] > T - pd.DateOffset(months=months)]
-    status = lifecycle_status(pd.DataFrame({
-        "active": False, "n_orders": counted.groupby(account_col).size().reindex(last.index, fill_value=0),
-        "orders_12m": in_w.groupby(account_col).size().reindex(last.index, fill_value=0)}, index=last.index))
+    status = lifecycle_status(pd.DataFrame({"active": False, "n_orders": per["n_orders"].astype("int64"),
+                                            "orders_12m": per["orders_12m"].astype("int64")}, index=per.index))
     out = pd.DataFrame({
-        "account_id": last.index.astype(str),
+        "account_id": per.index.astype(str),
         "last_order_date": last.to_numpy(),
         "churn_date": (last + pd.Timedelta(days=int(churn_days))).to_numpy(),
         "days_since_last_order": (T - last).dt.days.astype("int64").to_numpy(),
         "lifecycle": status.to_numpy(),
-        "revenue_lost_12m": lost.astype("float64").to_numpy(),
+        "revenue_lost_12m": per["revenue_lost_12m"].fillna(0.0).astype("float64").to_numpy(),
     })
     if segments is not None:
         seg = segments[[account_col, segment_col]].rename(columns={account_col: "account_id", segment_col: "segment"})
