@@ -143,7 +143,7 @@ def test_retention_by_group_is_the_headline_rule_per_group(tiny):
 @pytest.mark.parametrize("where", ["frame", "engine"])
 def test_period_retention_by_group_uses_the_same_rule(tiny, where):
     run, orders = tiny
-    source = orders if where == "frame" else metrics.OrderSource.from_run(run)
+    source = metrics.OrderSource.from_frame(orders) if where == "frame" else metrics.OrderSource.from_run(run)
     p = metrics.compute_period_retention(source, period="year", as_of=T, churn_days=180,
                                          groups=pd.Series({"A": "X", "B": "X", "C": "Y", "D": "Y", "E": "Y"}),
                                          all_label="All").set_index(["period_start", "group"])

@@ -46,7 +46,7 @@ TINY_ORDERS = pd.DataFrame([
 def test_period_segment_kpis_by_hand():
     ap, seg = _tiny_period_frame()
     k = review.compute_period_segment_kpis(ap, seg, period="quarter", as_of=dt.date(2024, 9, 30),
-                                           orders=TINY_ORDERS, churn_days=90)
+                                           orders=metrics.OrderSource.from_frame(TINY_ORDERS), churn_days=90)
     v = k.set_index(["segment", "kpi", "period_start"])["value"]
     p2, p3 = pd.Timestamp("2024-04-01"), pd.Timestamp("2024-07-01")
     assert v[("All accounts", "revenue", p2)] == 180.0

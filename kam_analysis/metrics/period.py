@@ -4,13 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .activity import PERIOD_FREQ, active_accounts_at, is_counted_order, to_day
+from .activity import PERIOD_FREQ, to_day
 from .engine import OrderSource
 
 __all__ = ["compute_period_retention", "compute_period_kpis"]
 
 
-def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_days: int,
+def compute_period_retention(orders: OrderSource | pd.DataFrame, *, period: str, as_of, churn_days: int,
                              groups: pd.Series | None = None, all_label: str | None = None,
                              account_col: str = "account_id", date_col: str = "order_date",
                              revenue_col: str = "revenue") -> pd.DataFrame:
@@ -29,8 +29,9 @@ def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_
     ----------
     orders : OrderSource or DataFrame
         The orders in the engine (:class:`~kam_analysis.metrics.engine.OrderSource`: one
-        row per period and group leaves DuckDB) or an order-level frame
-        (:func:`kam_analysis.metrics.load_orders`).
+        row per period and group leaves DuckDB), or a small order-level frame (account,
+        date, net revenue: ``account_col`` / ``date_col`` / ``revenue_col``) read through
+        :meth:`~kam_analysis.metrics.engine.OrderSource.from_frame` by the same query.
     period : str
         ``month``, ``quarter`` or ``year``.
     as_of : date
@@ -52,48 +53,9 @@ def compute_period_retention(orders: pd.DataFrame, *, period: str, as_of, churn_
     cols = ["period_start", "group", "base", "retained", "period_retention_rate", "period_churn_rate", "note"]
     freq = PERIOD_FREQ[period]
     T = to_day(as_of)
-    if isinstance(orders, OrderSource):
-        return _period_retention_engine(orders, freq=freq, T=T, churn_days=churn_days, groups=groups,
-                                        all_label=all_label, cols=cols)
-    o = orders[[account_col, date_col, revenue_col]].copy()
-    o[date_col] = pd.to_datetime(o[date_col])
-    if o.empty:
-        return pd.DataFrame(columns=cols)
-    data_start = to_day(o[date_col].min())
-    first = o.loc[is_counted_order(o[revenue_col]), date_col].min()
-    first = first if pd.notna(first) else data_start
-    idx = pd.period_range(first.to_period(freq), T.to_period(freq), freq=freq)
-    labels: list[tuple[object, pd.Index | None]] = []
-    if groups is None or all_label is not None:
-        labels.append((all_label, None))
-    if groups is not None:
-        g = pd.Series(groups).dropna()
-        g.index = g.index.astype(str)
-        for name in sorted(g.unique(), key=str):
-            labels.append((name, pd.Index(g.index[g == name])))
-    rows = []
-    kw = dict(churn_days=churn_days, account_col=account_col, date_col=date_col, revenue_col=revenue_col)
-    for p in idx:
-        base_date = p.start_time.normalize() - pd.Timedelta(days=1)
-        end = min(p.end_time.normalize(), T)
-        short = data_start > base_date - pd.Timedelta(days=churn_days - 1)
-        base = active_accounts_at(o, base_date, **kw).astype(str)
-        kept = base.intersection(active_accounts_at(o, end, **kw).astype(str))
-        for name, members in labels:
-            b = base if members is None else base.intersection(members)
-            k = kept if members is None else kept.intersection(members)
-            rate = np.nan if short or len(b) == 0 else len(k) / len(b)
-            note = (f"retention needs {churn_days} days of history before the period" if short
-                    else "" if len(b) else "no account active before the period")
-            rows.append({"period_start": p.start_time, "group": name, "base": 0 if short else len(b),
-                         "retained": 0 if short else len(k), "period_retention_rate": rate,
-                         "period_churn_rate": 1 - rate if np.isfinite(rate) else np.nan, "note": note})
-    return pd.DataFrame(rows, columns=cols)
-
-
-
-def _period_retention_engine(orders: OrderSource, *, freq, T, churn_days, groups, all_label, cols) -> pd.DataFrame:
-    """:func:`compute_period_retention` with the orders in DuckDB: one row per period and group leaves it."""
+    if not isinstance(orders, OrderSource):  # a small order frame: the same query reads it
+        orders = OrderSource.from_frame(orders, account_col=account_col, date_col=date_col, revenue_col=revenue_col,
+                                        margin_col=None)
     data_start, first = orders.date_range()
     if data_start is None:
         return pd.DataFrame(columns=cols)
@@ -127,7 +89,7 @@ def _period_retention_engine(orders: OrderSource, *, freq, T, churn_days, groups
 
 
 def compute_period_kpis(account_period: pd.DataFrame, *, period: str = "quarter", as_of=None,
-                        orders: pd.DataFrame | None = None, churn_days: int = 180,
+                        orders: OrderSource | pd.DataFrame | None = None, churn_days: int = 180,
                         period_col: str = "period_start", account_col: str = "account_id",
                         revenue_col: str = "revenue", orders_col: str = "orders",
                         margin_col: str = "gross_margin") -> pd.DataFrame:

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .assessment import rag_status
-from ..metrics import change_vs_baseline, compute_headline_kpis, compute_period_retention, higher_is_better
+from ..metrics import (OrderSource, change_vs_baseline, compute_headline_kpis, compute_period_retention,
+                       higher_is_better)
 from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
 
@@ -131,7 +132,8 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
                                 as_of: dt.date | None = None, account_col: str = "account_id",
                                 period_col: str = "period_start", revenue_col: str = "revenue",
                                 orders_col: str = "orders", all_label: str = ALL_ACCOUNTS,
-                                orders: pd.DataFrame | None = None, churn_days: int = 180) -> pd.DataFrame:
+                                orders: OrderSource | pd.DataFrame | None = None, churn_days: int = 180
+                                ) -> pd.DataFrame:
     """KPIs for every period and segment (and all accounts), in long form.
 
     Segments are today's (``segments[segment_col]``) applied to the whole history, so a
@@ -147,8 +149,9 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
     * ``period_retention_rate`` = account retention period on period, the metrics layer's
       rule (:func:`kam_analysis.metrics.compute_period_retention`: accounts active under
       ``churn_days`` the day before *t* still active at its end; ``n`` = that base). Needs
-      the order-level ``orders`` (:func:`kam_analysis.metrics.load_orders`); without them
-      the KPI is left out;
+      ``orders`` (the run's orders in the engine, :meth:`OrderSource.from_run
+      <kam_analysis.metrics.engine.OrderSource.from_run>`: one row per period and segment
+      leaves DuckDB; or a small order frame); without them the KPI is left out;
     * ``revenue_growth_yoy`` = revenue / revenue one year of periods earlier - 1.
 
     Returns
@@ -176,8 +179,8 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
         by = g.groupby(period_col)
         revenue = by[revenue_col].sum().reindex(periods, fill_value=0.0)
         orders = by[orders_col].sum().reindex(periods, fill_value=0).astype(float)
-        active_sets = g[g[orders_col] > 0].groupby(period_col)[account_col].apply(set)
-        active = pd.Series([len(active_sets.get(p, ())) for p in periods], index=periods, dtype=float)
+        active = g[g[orders_col] > 0].groupby(period_col)[account_col].nunique().reindex(periods, fill_value=0)
+        active = active.astype(float)
         yoy = revenue / revenue.shift(py).replace(0, np.nan) - 1
         kpis = {
             "revenue": (revenue, active),
