@@ -572,18 +572,20 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                  "risk, uplift, expected value) — values of different kinds are not added up"
                  + ("; cost a year = the account-manager hours of the accounts it touches x the cost of an hour, "
                     "plus their share of the tools (part of the programme's cost, not on top of it)"
-                    if "cost" in recs else "") + _cost_overlap_text(recs, cur),
+                    if "cost" in recs else ""),
                  shown := recs[[c for c in ["rank", "segment", "recommendation", "evidence", "value", "value_basis",
                                             "cost", "cost_assumed", "owner", "due_date"] if c in recs]],
                  formats={"rank": "int", "value": money, "cost": money, "due_date": "date"},
                  headers={"value": "Value at stake", "cost": "Cost a year", "cost_assumed": "Cost basis",
                           "owner": "Owner", "due_date": "Due by"},
                  table="Recommendations")
+    if overlap := _cost_overlap_text(recs, cur):  # under the subtitle, where a reader adds up the cost column
+        _note(ws, 3, 1, overlap)
     for c in ("recommendation", "evidence"):
         ws.column_dimensions[get_column_letter(shown.columns.get_loc(c) + 1)].width = 70
     for i, rec in enumerate(recs.itertuples(index=False)):
         r = 5 + i
-        for col in range(1, min(len(shown.columns), 6) + 1):
+        for col in range(1, len(shown.columns) + 1):
             ws.cell(row=r, column=col).alignment = Alignment(wrap_text=True, vertical="top")
         lines = max(len(str(rec.recommendation)), len(str(rec.evidence))) // 62 + 1
         ws.row_dimensions[r].height = 15 * lines + 3
@@ -614,9 +616,9 @@ def _cost_overlap_text(recs: pd.DataFrame, currency: str) -> str:
         return ""
     style = money_style("kpi_dashboard")
     total, summed = float((recs["cost"] - recs["cost_overlap"].fillna(0)).sum()), float(recs["cost"].sum())
-    return (f". Costs overlap where recommendations touch the same accounts: together they cost "
+    return (f"Costs overlap where recommendations touch the same accounts: together they cost "
             f"{fmt_money(total, currency, style=style)} a year, each account counted once, not the "
-            f"{fmt_money(summed, currency, style=style)} the column adds up to")
+            f"{fmt_money(summed, currency, style=style)} the cost column adds up to.")
 
 
 def _control_chart_sheet(wb: Workbook, run, currency: str) -> None:
