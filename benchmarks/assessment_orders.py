@@ -1,4 +1,4 @@
-"""The assessment's order-level work and CLV's purchase-day summary, frame path against engine path.
+"""The assessment's order-level work and CLV's purchase-day summary, in DuckDB.
 
     python benchmarks/assessment_orders.py --orders benchmarks/data/large_10000000/orders.parquet
 
@@ -12,18 +12,16 @@ seconds (the process's, DuckDB's threads included) and the peak resident memory 
 process (``ru_maxrss``) next to its resident memory after the imports. The load average is
 recorded before and after: the machine is shared, so CPU seconds and peak memory are the
 comparable figures. Results go to ``results.md`` (section ``assessment_orders``) and
-``assessment_orders.json``.
+``assessment_orders.json``. The pandas paths they replaced (``load_orders``, an order-level
+frame, and ``load_purchase_days`` with a pandas summary) are deleted: each KPI and the CLV
+summary have one definition, in DuckDB, which a pandas frame goes through too
+(``OrderSource.from_frame``, ``compute_clv_summary``); their measured rows stay in
+results.md as the "before" figures until the next run of this script rewrites the section.
 
-* ``orders (frame)``: ``load_orders`` then ``compute_account_kpis``,
-  ``compute_period_retention`` (quarters) and ``compute_cohort_retention`` (quarters) on
-  the frame; ``orders (engine)``: the same three on an ``OrderSource``. The KPIs have one
-  definition, in DuckDB: a frame is registered in DuckDB (``OrderSource.from_frame``) and
-  aggregated by the same SQL, so the frame path now measures the cost of pulling the orders
-  into pandas first (the figures in results.md before that change timed the pandas copies).
+* ``orders (engine)``: ``compute_account_kpis``, ``compute_period_retention`` (quarters)
+  and ``compute_cohort_retention`` (quarters) on an ``OrderSource``.
 * ``clv (engine)``: ``compute_clv_summary_from_run`` twice (the fit and the 26-week holdout
-  (the default), as the segmentation does). The pandas path it replaced (``load_purchase_days``
-  then a pandas summary, its row in results.md) is gone: the summary has one definition, in
-  DuckDB, and a pandas frame goes through it too (``compute_clv_summary``).
+  (the default), as the segmentation does).
 """
 from __future__ import annotations
 
@@ -43,7 +41,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 from _sections import SECTION_END, section_open, write_section  # noqa: E402 (benchmarks/ is on the path)
 AS_OF, CHURN_DAYS, HOLDOUT_WEEKS = "2025-12-31", 180, 26
-MODES = ("orders_frame", "orders_engine", "clv_engine")
+MODES = ("orders_engine", "clv_engine")
 
 
 def relation(orders: Path) -> str:
@@ -69,7 +67,7 @@ def child(mode: str, orders: Path) -> dict:
     cal = as_of - pd.Timedelta(weeks=HOLDOUT_WEEKS)
     info = {}
     if mode.startswith("orders"):
-        src = metrics.load_orders(run) if mode == "orders_frame" else OrderSource(rel)
+        src = OrderSource(rel)
         a = metrics.compute_account_kpis(src, as_of=as_of, churn_days=CHURN_DAYS)
         r = metrics.compute_period_retention(src, period="quarter", as_of=as_of, churn_days=CHURN_DAYS)
         c = metrics.compute_cohort_retention(src, period="quarter", as_of=as_of)

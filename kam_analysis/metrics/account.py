@@ -1,4 +1,4 @@
-"""Account level: orders from the run, and one row per account with the inputs of every KPI."""
+"""Account level: one row per account with the inputs of every KPI, from orders kept in DuckDB."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,33 +7,7 @@ import pandas as pd
 from .activity import is_active, to_day
 from .engine import OrderSource, as_order_source
 
-__all__ = ["load_orders", "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier"]
-
-
-def load_orders(run) -> pd.DataFrame:
-    """Order-level frame from the run's clean transactions, summed in DuckDB.
-
-    Returns ``account_id, order_id, order_date (datetime), revenue, gross_margin``:
-    one row per order id, lines (including returns) summed. ``gross_margin`` is NaN
-    when the data has no margin or cost.
-    """
-    from .engine import duckdb_connect
-
-    from ..data.prepare import exact_sum
-
-    con = duckdb_connect()  # memory-capped (KAM_DUCKDB_MEMORY_LIMIT)
-    try:
-        df = con.execute(
-            f"SELECT account_id, order_id, CAST(min(order_date) AS TIMESTAMP) AS order_date, "
-            f"CAST({exact_sum('net_revenue')} AS DOUBLE) AS revenue, "
-            f"CAST({exact_sum('gross_margin')} AS DOUBLE) AS gross_margin "
-            f"FROM {run.transactions_sql()} GROUP BY account_id, order_id ORDER BY order_date, order_id").df()
-    finally:
-        con.close()
-    df["order_date"] = pd.to_datetime(df["order_date"])
-    df["gross_margin"] = df["gross_margin"].astype("float64")
-    return df
-
+__all__ = ["compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier"]
 
 
 def _window(as_of: pd.Timestamp, months: int, back: int = 0) -> tuple[pd.Timestamp, pd.Timestamp]:

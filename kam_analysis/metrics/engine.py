@@ -16,7 +16,7 @@ Money is summed exactly (DECIMAL, :func:`kam_analysis.data.prepare.exact_sum`) a
 a double once, at the end.
 
 Memory: every DuckDB connection a phase kernel opens (:func:`duckdb_connect`: here, in
-``load_orders``, the CLV and churn models and the migration phase) is capped by ``SET
+the CLV and churn models and the migration phase) is capped by ``SET
 memory_limit`` (:func:`kam_analysis.data.readers.set_memory_limit`, the same cap as the
 runner's validation: default ``2GB``; beyond it DuckDB spills to ``<tmp>/kam_duckdb``); set the
 environment variable ``KAM_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``) to change it. Without a cap
