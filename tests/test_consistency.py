@@ -773,7 +773,7 @@ def test_a_base_too_small_for_the_matrix_names_no_quadrant_on_a_client_page(eng)
     baseline = next(s for s in eng.deck if s.title.startswith("This review sets the baseline"))
     assert not _names_a_quadrant(baseline.all_text, quadrants) and "no portfolio quadrants, as " + why in baseline.all_text
     assert not _names_a_quadrant(summary, quadrants) and f"Not split by portfolio quadrant: {why}." in summary
-    for sheet in ("Accounts", "CLV", "Overrides log"):
+    for sheet in ("Accounts", "CLV", "Overrides log", "README"):  # the README says what each sheet shows here
         text = " ".join(str(v) for row in eng.workbook[sheet] for v in row if v is not None)
         assert not _names_a_quadrant(text, quadrants) and not re.search(r"\bQuadrant\b", text), sheet
     for export in ("segment_assignments.csv", "coverage_assignments.csv"):  # nor into the client's CRM

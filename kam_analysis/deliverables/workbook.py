@@ -53,6 +53,15 @@ WORKBOOK_SHEETS = {
                      "and target. The header is in row 1 and nothing is merged, so the sheet imports into a CRM as "
                      "tasks.",
 }
+#: what the sheets that split or name quadrants show on a base too small for the portfolio matrix
+NO_MATRIX_SHEETS = {
+    "Accounts": "Every account: selection score and its parts, coverage tier, RFM segment, cluster, predicted CLV "
+                "and the chance it is still active. Filter and sort freely.",
+    "Summary": "Why there is no summary by portfolio quadrant, and what would unlock it.",
+    "Portfolio matrix": "Why there is no portfolio matrix, and what would unlock it.",
+    "CLV": "Predictive customer lifetime value: model parameters, the holdout check and the highest CLVs.",
+    "Overrides log": "Why there is no quadrant to override.",
+}
 
 
 
@@ -135,7 +144,8 @@ def _readme(ws, run, ctx) -> None:
                              f"{total:,} ({_full_list_note(total)}).", italic=False)
     row += 1
     row = _section(ws, row, "What each sheet shows")
-    sheets = pd.DataFrame({"Sheet": list(WORKBOOK_SHEETS), "What it shows": list(WORKBOOK_SHEETS.values())})
+    shows = {**WORKBOOK_SHEETS, **(NO_MATRIX_SHEETS if ctx["no_quadrants"] else {})}
+    sheets = pd.DataFrame({"Sheet": list(shows), "What it shows": list(shows.values())})
     last, _ = _frame(ws, sheets, start_row=row, table="ReadmeSheets", style="TableStyleLight9", freeze=False)
     for r in range(row + 1, last + 1):
         ws.cell(r, 2).alignment = Alignment(wrap_text=True, vertical="top")
@@ -144,7 +154,7 @@ def _readme(ws, run, ctx) -> None:
             ws.row_dimensions[r].height = 30
     row = last + 2
     row = _section(ws, row, "How the segmentation was made")
-    for line in [
+    for line in [x for x in [
         "Only live accounts (an order in the last "
         f"{p.analysis.churn_days} days) are scored and placed on the matrix; the others are "
         f"'{p.segmentation.key_accounts.tier_names.inactive}', a group of their own.",
@@ -160,7 +170,7 @@ def _readme(ws, run, ctx) -> None:
         f"a year, in {_clv_basis(run).replace('_', ' ')}.",
         "To propose a different quadrant for an account, pick it in 'Your override' on the Accounts sheet and "
         "give a reason in 'Your reason'; the consultant applies it in the next run and logs it.",
-    ]:
+    ] if not (ctx["no_quadrants"] and "quadrant" in x)] + [ctx["no_quadrants"]] * bool(ctx["no_quadrants"]):
         c = write_cell(ws, row, 1, "• " + line)
         ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=2)
         c.alignment = Alignment(wrap_text=True, vertical="top")
