@@ -174,6 +174,8 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             # ... the KPI tiles too: each shows the segment's own value
             tiles = page.locator("#tiles .tile .label").all_inner_texts()
             assert tiles and all(t.lower().endswith("\u2014 " + target.lower()) for t in tiles), tiles
+            assert "all accounts" not in page.locator("#tiles-note").inner_text()
+            assert f"{target} accounts" in page.locator("#tiles-note").inner_text()
             # ... and the recommendations: the segment's own, then those on the whole portfolio
             recs = data["recommendations"]
             shown_recs = page.locator("#recs li").evaluate_all("ls => ls.map(l => l.dataset.segment)")
