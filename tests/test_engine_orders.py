@@ -309,3 +309,30 @@ def test_a_bad_memory_setting_stops_a_run_with_a_clear_message(tmp_path, monkeyp
     assert code != 0
     text = out.out + out.err
     assert "KAM_DUCKDB_MEMORY_LIMIT" in text and "2GB" in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize("churn_days", [20, 90, 200])
+def test_period_retention_is_the_activity_rule_on_random_orders(churn_days):
+    """Each period's base and retained, overall and by group, are compute_retention's (the activity rule in
+    pandas) between the day before the period and its end, on 3,000 random orders of 200 accounts (10% refunds,
+    several orders a day, accounts without a group, a group label no account has ordered under)."""
+    rng = np.random.default_rng(churn_days)
+    n = 3000
+    frame = pd.DataFrame({"account_id": rng.integers(0, 200, n).astype(str),
+                          "order_date": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 1300, n), unit="D"),
+                          "revenue": np.where(rng.random(n) < 0.1, -5.0, rng.random(n) * 100)})
+    groups = pd.Series(rng.choice(["a", "b"], 150), index=[str(i) for i in range(150)])
+    groups["never"] = "c"
+    as_of = pd.Timestamp("2024-06-15")
+    got = metrics.compute_period_retention(OrderSource.from_frame(frame), period="quarter", as_of=as_of,
+                                           churn_days=churn_days, groups=groups, all_label="All")
+    assert len(got) == 4 * got["period_start"].nunique() and got["base"].sum() > 500
+    for _, r in got.iterrows():
+        if r["note"].startswith("retention needs"):
+            assert r["base"] == 0 and np.isnan(r["period_retention_rate"])
+            continue
+        members = frame if r["group"] == "All" else frame[frame["account_id"].isin(groups.index[groups == r["group"]])]
+        end = min(r["period_start"] + pd.offsets.QuarterEnd(0), as_of)
+        want = metrics.compute_retention(members, start=r["period_start"] - pd.Timedelta(days=1), end=end,
+                                         churn_days=churn_days)
+        assert (r["base"], r["retained"]) == (want["base"], want["retained"]), (r["period_start"], r["group"])

@@ -196,11 +196,19 @@ class OrderSource:
             if groups is None else pd.DataFrame({"account_id": pd.Index(groups.index).astype(str),
                                                  "g": pd.Series(groups).astype("int64").to_numpy()})
         counts = self.query(f""",
-            c AS (SELECT DISTINCT account_id, d FROM orders WHERE {pos}),
             p(i, b, e) AS (VALUES {vals}),
-            dates AS (SELECT DISTINCT b AS x FROM p UNION SELECT DISTINCT e FROM p),
-            act AS (SELECT DISTINCT x, account_id FROM dates JOIN c
-                    ON c.d > x - INTERVAL {int(churn_days)} DAY AND c.d <= x),
+            xs AS (SELECT DISTINCT b AS x FROM p UNION SELECT DISTINCT e FROM p),
+            -- each account's counted orders in buckets (previous x, x], the latest of each kept (k = the
+            -- bucket's x): the last counted order up to a date x is that of the latest bucket k <= x
+            bk AS (SELECT c.account_id, xs.x AS k, max(c.d) AS d
+                   FROM (SELECT account_id, d FROM orders WHERE {pos}) c ASOF JOIN xs ON c.d <= xs.x
+                   GROUP BY c.account_id, xs.x),
+            -- so the account is active at every x in [k, until): before its next bucket and while the
+            -- order is in (x - churn_days, x]; the intervals of one account do not overlap
+            nx AS (SELECT account_id, k, least(coalesce(lead(k) OVER (PARTITION BY account_id ORDER BY k),
+                                                        TIMESTAMP 'infinity'), d + INTERVAL {int(churn_days)} DAY)
+                          AS until FROM bk),
+            act AS (SELECT xs.x, nx.account_id FROM xs JOIN nx ON xs.x >= nx.k AND xs.x < nx.until),
             pairs AS (SELECT p.i, ab.account_id, ae.account_id IS NOT NULL AS kept
                       FROM p JOIN act ab ON ab.x = p.b
                       LEFT JOIN act ae ON ae.x = p.e AND ae.account_id = ab.account_id),
