@@ -339,6 +339,21 @@ def test_recommendation_costs_that_overlap_are_totalled_once(review_run, tmp_pat
     assert load_workbook(build_kpi_dashboard(run))["Recommendations"]["A3"].value is None
 
 
+def test_about_sheet_shows_each_target_in_its_kpis_unit(workbook, review_run):
+    from kam_analysis.metrics import kpi_label
+
+    _, wb = workbook
+    cells = {r[0].value: r[1] for r in wb["About"].iter_rows(min_row=5, max_col=2) if r[0].value}
+    targets = review_run.params.targets
+    assert any(kpi_unit(k) == "share" for k in targets)
+    for k, v in targets.items():
+        c = cells[f"Target: {kpi_label(k)}"]
+        assert c.value == pytest.approx(v)
+        unit = kpi_unit(k)
+        assert ("%" in c.number_format) == (unit == "share"), (k, c.number_format)
+        assert ("€" in c.number_format) == (unit == "currency"), (k, c.number_format)
+
+
 def test_control_chart_notes_count_their_periods_in_words(workbook, review_run, tmp_path):
     """'3 periods signal', '1 period signals', never '3 period(s)': one note for the workbook and the HTML."""
     from kam_analysis.deliverables._computed_views import control_chart_views

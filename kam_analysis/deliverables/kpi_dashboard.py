@@ -790,13 +790,15 @@ def _about_sheet(wb: Workbook, run, notes: list[str]) -> None:
             ("Programme start", str(p.analysis.programme_start or "not set")), ("Period", p.analysis.period),
             ("Currency", p.client.currency), ("RAG amber threshold (shortfall vs target)", p.thresholds.rag.amber),
             ("RAG red threshold (shortfall vs target)", p.thresholds.rag.red)]
+    fmts = {f"Target: {kpi_label(k)}": _unit_format(kpi_unit(k), p.client.currency) for k in p.targets}
     rows += [(f"Target: {kpi_label(k)}", v) for k, v in p.targets.items()]
     write_cell(ws, 4, 1, "Setting")
     write_cell(ws, 4, 2, "Value")
     style_header_row(ws, 4, 1, 2)
     for i, (k, v) in enumerate(rows):
         write_cell(ws, 5 + i, 1, k)
-        write_cell(ws, 5 + i, 2, v, number_format=FMT["pct"] if "threshold" in k else None)
+        # a target in its KPI's unit (85.0%, €450), as the tiles show it, not 0.85
+        write_cell(ws, 5 + i, 2, v, number_format=FMT["pct"] if "threshold" in k else fmts.get(k))
     r = 7 + len(rows)
     write_cell(ws, r, 1, "Notes on the data").font = Font(bold=True, color=active_theme().primary)
     for i, n in enumerate(notes or ["Every section had its data."]):
