@@ -361,7 +361,8 @@ def own_section(results: dict, name: str) -> str:
     """results.md's marked section ``name`` for the engagements of one ``--section`` run."""
     m = results["machine"]
     lines = [section_open(name), "", f"## Large client measured on its own: {name}", "",
-             f"Run {results['finished_at']} with `python benchmarks/run_benchmark.py {' '.join(results['argv'])}` "
+             f"Run {results['finished_at']} with `"
+             + results.get("command", f"python benchmarks/run_benchmark.py {' '.join(results['argv'])}") + "` "
              f"on {m['cpu_model']}, {m['logical_cores']} logical cores, {m['ram_gib']} GiB RAM. The cores were "
              "shared with other agents' work: the 1-minute load average during each step is given (2.0 would "
              "mean both cores busy), so wall times are upper bounds.", ""]
