@@ -7,10 +7,12 @@ stay in the engine: an :class:`OrderSource` names the order lines (the run's cle
 transactions, any DuckDB relation, or a small pandas order frame through
 :meth:`OrderSource.from_frame`) and each function returns one row per account, per period
 or per cohort cell. This SQL is the one definition of those KPIs:
-:func:`kam_analysis.metrics.compute_account_kpis` and
-:func:`~kam_analysis.metrics.compute_cohort_retention` run it on an :class:`OrderSource`
-and turn an order frame into one (:func:`as_order_source`); there is no pandas copy to
-keep equal. ``tests/test_engine_orders.py`` checks it on order lines computed by hand.
+:func:`kam_analysis.metrics.compute_account_kpis`,
+:func:`~kam_analysis.metrics.compute_cohort_retention`,
+:func:`~kam_analysis.metrics.compute_period_retention` (overall and by segment) and
+:func:`~kam_analysis.metrics.compute_lost_accounts` (its SQL in :mod:`.lost`) run it on an
+:class:`OrderSource` and turn an order frame into one (:func:`as_order_source`); there is
+no pandas copy to keep equal. ``tests/test_engine_orders.py`` checks it on order lines computed by hand.
 
 Money is summed exactly (DECIMAL, :func:`kam_analysis.data.prepare.exact_sum`) and cast to
 a double once, at the end.

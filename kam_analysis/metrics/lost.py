@@ -36,7 +36,7 @@ from ..data.prepare import counted_order_sql
 from ..present.formats import fmt_count, fmt_date, fmt_money
 from .activity import to_day
 from .capability import lifecycle_status
-from .engine import OrderSource, _ts
+from .engine import OrderSource, _ts, as_order_source
 
 __all__ = ["lost_window", "compute_lost_accounts", "compute_revenue_lost", "describe_revenue_lost",
            "describe_lost_split", "LOST_COLUMNS", "REVENUE_LOST_COLUMNS"]
@@ -105,9 +105,7 @@ def compute_lost_accounts(orders: OrderSource | pd.DataFrame, *, as_of, churn_da
         ``revenue_lost_12m`` (the rule in this module's docstring), and ``segment`` with
         ``segments``; largest revenue lost first (ties by account id).
     """
-    if not isinstance(orders, OrderSource):
-        orders = OrderSource.from_frame(orders, account_col=account_col, date_col=date_col, revenue_col=revenue_col,
-                                        margin_col=None)
+    orders = as_order_source(orders, account_col=account_col, date_col=date_col, revenue_col=revenue_col)
     T = to_day(as_of)
     lo, hi = lost_window(T, churn_days=churn_days, months=months)
     pos = counted_order_sql("o.rev")

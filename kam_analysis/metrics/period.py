@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from .activity import PERIOD_FREQ, to_day
-from .engine import OrderSource
+from .engine import OrderSource, as_order_source
 
 __all__ = ["compute_period_retention", "compute_period_kpis"]
 
@@ -53,9 +53,7 @@ def compute_period_retention(orders: OrderSource | pd.DataFrame, *, period: str,
     cols = ["period_start", "group", "base", "retained", "period_retention_rate", "period_churn_rate", "note"]
     freq = PERIOD_FREQ[period]
     T = to_day(as_of)
-    if not isinstance(orders, OrderSource):  # a small order frame: the same query reads it
-        orders = OrderSource.from_frame(orders, account_col=account_col, date_col=date_col, revenue_col=revenue_col,
-                                        margin_col=None)
+    orders = as_order_source(orders, account_col=account_col, date_col=date_col, revenue_col=revenue_col)
     data_start, first = orders.date_range()
     if data_start is None:
         return pd.DataFrame(columns=cols)
