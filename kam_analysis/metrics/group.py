@@ -24,23 +24,31 @@ def _retention_masks(a: pd.DataFrame, prev: bool = False) -> tuple[pd.Series, pd
     return base, base & a[end].fillna(False).astype(bool)
 
 
-def _rate_masks(a: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
-    ordering = a["orders_12m"] > 0
-    prev_ordering = a["orders_prev_12m"] > 0
-    base, kept = _retention_masks(a)
-    base_p, kept_p = _retention_masks(a, prev=True)
-    return {
-        "retention_rate": (base, kept),
-        "churn_rate": (base, base & ~kept),
-        "repeat_purchase_rate": (ordering, a["orders_12m"] >= 2),
-        "csat_top2": (a["csat_12m"].notna(), a["csat_12m"] >= 4),
-        "survey_coverage": (ordering, ordering & a["responded_12m"]),
-        # previous window, for comparisons
-        "retention_rate_prev": (base_p, kept_p),
-        "churn_rate_prev": (base_p, base_p & ~kept_p),
-        "repeat_purchase_rate_prev": (prev_ordering, a["orders_prev_12m"] >= 2),
-        "csat_top2_prev": (a["csat_prev_12m"].notna(), a["csat_prev_12m"] >= 4),
-    }
+#: the rate KPIs with (base, success) masks, and their previous-window twins
+_RATE_MASKS = ("retention_rate", "churn_rate", "repeat_purchase_rate", "csat_top2", "survey_coverage",
+               "retention_rate_prev", "churn_rate_prev", "repeat_purchase_rate_prev", "csat_top2_prev")
+
+
+def _rate_mask(a: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series]:
+    """(base, success) of one rate KPI of :data:`_RATE_MASKS` over account_kpis rows.
+
+    One at a time: the group tests ask for one KPI's masks of a group and of the rest of
+    the accounts, hundreds of times on a client with many groups."""
+    prev = name.endswith("_prev")
+    kpi = name[: -len("_prev")] if prev else name
+    if kpi in ("retention_rate", "churn_rate"):
+        base, kept = _retention_masks(a, prev=prev)
+        return (base, kept) if kpi == "retention_rate" else (base, base & ~kept)
+    if kpi == "repeat_purchase_rate":
+        c = "orders_prev_12m" if prev else "orders_12m"
+        return a[c] > 0, a[c] >= 2
+    if kpi == "csat_top2":
+        c = "csat_prev_12m" if prev else "csat_12m"
+        return a[c].notna(), a[c] >= 4
+    if name == "survey_coverage":
+        ordering = a["orders_12m"] > 0
+        return ordering, ordering & a["responded_12m"]
+    raise KeyError(name)
 
 
 def compute_retention_by_group(account_kpis: pd.DataFrame, *, by: str,
@@ -137,9 +145,8 @@ def compute_group_kpis(account_kpis: pd.DataFrame, *, confidence: float = 0.95, 
     rows.append(_row("active_accounts", int(a["active"].sum()), n=len(a),
                      note=f"a counted order in the last {a.attrs.get('churn_days', '')} days".replace("  ", " ")))
     rows.append(_row("new_accounts_12m", int(a["is_new_12m"].sum()), n=len(a)))
-    masks = _rate_masks(a)
     for kpi in ("retention_rate", "churn_rate"):
-        base, succ = masks[kpi]
+        base, succ = _rate_mask(a, kpi)
         n = int(base.sum())
         if not history_ok.get("retention", True):
             rows.append(_row(kpi, np.nan, n=n, note=f"history too short: needs orders from "
@@ -158,7 +165,7 @@ def compute_group_kpis(account_kpis: pd.DataFrame, *, confidence: float = 0.95, 
                      _join("CI clustered by account", "" if orders else "no orders in the last 12 months")))
     m, lo, hi = t_interval(a.loc[ordering, "orders_12m"], confidence)
     rows.append(_row("orders_per_account", m, lo, hi, int(ordering.sum()), small(int(ordering.sum()))))
-    base, succ = masks["repeat_purchase_rate"]
+    base, succ = _rate_mask(a, "repeat_purchase_rate")
     n, k = int(base.sum()), int(succ.sum())
     lo, hi = wilson_interval(k, n, confidence)
     rows.append(_row("repeat_purchase_rate", k / n if n else np.nan, lo, hi, n, small(n)))
@@ -192,7 +199,7 @@ def compute_group_kpis(account_kpis: pd.DataFrame, *, confidence: float = 0.95, 
                      "per account to the as-of date, undiscounted"))
     # surveys
     has_surveys = a.attrs.get("has_surveys", a["responded_12m"].any())
-    base, succ = masks["survey_coverage"]
+    base, succ = _rate_mask(a, "survey_coverage")
     n_cov = int(base.sum())
     coverage = succ.sum() / n_cov if n_cov else np.nan
     if not has_surveys:
@@ -216,7 +223,7 @@ def compute_group_kpis(account_kpis: pd.DataFrame, *, confidence: float = 0.95, 
             for kpi in ("nps", "nps_revenue_weighted"):
                 rows.append(_row(kpi, np.nan, note="not computed: the surveys have no NPS score"))
         if a["csat_12m"].notna().any() or a.attrs.get("has_csat", False):
-            base, succ = masks["csat_top2"]
+            base, succ = _rate_mask(a, "csat_top2")
             n, k = int(base.sum()), int(succ.sum())
             lo, hi = wilson_interval(k, n, confidence)
             rows.append(_row("csat_top2", k / n if n else np.nan, lo, hi, n, _join(small(n), unreliable)))
@@ -295,9 +302,8 @@ _COMPARED = ("retention_rate", "churn_rate", "repeat_purchase_rate", "csat_top2"
 def _stat(a: pd.DataFrame, kpi: str, confidence: float, prev: bool = False) -> tuple[float, float, int]:
     """(estimate, standard error, n) of a comparable KPI over the accounts in ``a``."""
     sfx = "_prev" if prev else ""
-    masks = _rate_masks(a)
-    if f"{kpi}{sfx}" in masks:
-        base, succ = masks[f"{kpi}{sfx}"]
+    if f"{kpi}{sfx}" in _RATE_MASKS:
+        base, succ = _rate_mask(a, f"{kpi}{sfx}")
         n = int(base.sum())
         if n == 0:
             return np.nan, np.nan, 0
@@ -327,10 +333,9 @@ def _stat(a: pd.DataFrame, kpi: str, confidence: float, prev: bool = False) -> t
 def _two_sample(kpi: str, a1: pd.DataFrame, a2: pd.DataFrame, confidence: float, prev2: bool = False):
     """p-value of the difference between group 1 and group 2 (proportion z-test for rates,
     Welch t-test for means, z-test on standard errors for AOV and NPS)."""
-    masks1, masks2 = _rate_masks(a1), _rate_masks(a2)
-    if kpi in masks1:
-        b1, s1 = masks1[kpi]
-        b2, s2 = masks2[f"{kpi}_prev"] if prev2 else masks2[kpi]
+    if kpi in _RATE_MASKS:
+        b1, s1 = _rate_mask(a1, kpi)
+        b2, s2 = _rate_mask(a2, f"{kpi}_prev" if prev2 else kpi)
         n1, n2 = int(b1.sum()), int(b2.sum())
         k1, k2 = int(s1.sum()), int(s2.sum())
         if min(n1, n2) == 0 or (k1 + k2 in (0, n1 + n2)):
