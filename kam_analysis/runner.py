@@ -17,6 +17,10 @@ Papermill turns a cell exception into ``PapermillExecutionError`` but lets nbcli
 ``CellTimeoutError`` and ``DeadKernelError`` through, and the notebook it saved after a
 timeout looks successful; the runner records those failures itself (in the manifest and
 in the notebook's metadata).
+
+Each phase's kernel is started, and imports what its notebook imports, while the phase
+before runs (:mod:`kam_analysis.warmkernel`); a kernel started ahead is stopped on every
+path, and the phase record says whether the phase ran on one (``kernel_started_ahead``).
 """
 from __future__ import annotations
 
@@ -236,8 +240,16 @@ def _mark_failed(nb_path: Path, reason: str) -> None:
     _atomic_write_bytes(nb_path, nbformat.writes(nb).encode("utf-8"))
 
 
-def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: int) -> dict:
+#: the kernel's command-line options (Papermill's ``extra_arguments``): start-up chatter off the terminal
+_KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
+def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: int, warm=None) -> dict:
     """Execute one notebook; return a phase record (never raises for notebook failures).
+
+    ``warm`` is a :class:`~kam_analysis.warmkernel.WarmKernel` started for this notebook:
+    its kernel is used when it is alive (Papermill then shuts it down as its own), and it
+    is shut down on every path.
 
     Papermill runs in a worker thread while the main thread waits, so a Ctrl-C or SIGTERM
     reaches the runner (not nbclient's own signal handling, which only stops the kernel):
@@ -258,14 +270,24 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: i
 
     def work() -> None:
         try:
+            km = warm.take() if warm is not None else None
+            rec["kernel_started_ahead"] = km is not None
+            if km is not None:  # started and imported while the phase before ran
+                from .warmkernel import handed_over
+
+                managers.append(km)
+                manager_class = handed_over(km)
+            else:
+                manager_class = faults.kernel_manager_class(managers)
             pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=kernel,
                                 cwd=str(nb_in.parent), execution_timeout=timeout, progress_bar=False,
-                                log_output=False, report_mode=False,
-                                kernel_manager_class=faults.kernel_manager_class(managers),
-                                # keep the kernel's own start-up chatter off the consultant's terminal
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                log_output=False, report_mode=False, kernel_manager_class=manager_class,
+                                extra_arguments=list(_KERNEL_ARGS))
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             outcome["exc"] = exc
+        finally:
+            if warm is not None:
+                warm.shutdown()
 
     worker = threading.Thread(target=work, name=f"papermill-{nb_out.stem}", daemon=True)
     worker.start()
@@ -274,6 +296,8 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: i
             worker.join(0.2)
     except KeyboardInterrupt as stop:  # Ctrl-C, or Terminated (SIGTERM)
         faults.stop_kernel(managers, worker)
+        if warm is not None:
+            warm.shutdown()
         reason = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted (Ctrl-C)"
         _mark_notebook_failed(nb_out, f"run {reason} while this cell was running")
         rec.update(status="failed", error_type=type(stop).__name__, error=f"run {reason}",
@@ -514,6 +538,9 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
     wanted = plan_phases(phases, only=only, params_path=params_path, overrides=overrides)
     reused = [ph for ph in PHASES if ph not in wanted]
     check_client_identity(params)
+    from .warmkernel import warm_kernels_enabled
+
+    warm_ahead = warm_kernels_enabled()  # KAM_WARM_KERNELS: a bad value stops the run here
     base, base_manifest = None, None
     if reused:
         base = latest_run(params)
@@ -549,7 +576,18 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         "packages": _versions(),
     }
     status, error, stage = "failed", None, "prepare"
+    warm: dict[str, object] = {}  # phase -> its kernel, started ahead (kam_analysis/warmkernel.py)
+
+    def start_warm(ph: str) -> None:
+        from .warmkernel import WarmKernel
+
+        if not warm_ahead:
+            return
+        warm[ph] = WarmKernel(nb_dir / PHASES[ph].notebook, kernel=params.execution.kernel, cwd=nb_dir.resolve(),
+                              extra_arguments=_KERNEL_ARGS, manager_class=faults.kernel_manager_class([]))
     try:
+        if wanted:
+            start_warm(wanted[0])  # the first phase's kernel starts while the data is validated
         say(f"kam run: {params.client.name} -> {client_dir / run_id}")
         if params.review.plan_run:  # a follow-up review: say which plan it measures, and what it leaves out
             from .phases.followup import load_plan
@@ -601,11 +639,17 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
             nb_name = PHASES[phase].notebook
             say(f"  [{i}/{len(wanted)}] {phase:<13} running {nb_name} ...")
             before = _figures(work)
+            if i < len(wanted):
+                start_warm(wanted[i])  # the next phase's kernel starts and imports while this one runs
+            elif deliverables:
+                from .deliverables import preload_builders
+
+                preload_builders()  # the deliverables' libraries load while the last phase runs
             try:
                 rec = _execute(nb_dir / nb_name, work / "notebooks" / nb_name,
                                {"params_path": str(Path(params_path).resolve()), "run_dir": str(work),
                                 "overrides": overrides},
-                               kernel=params.execution.kernel, timeout=timeout)
+                               kernel=params.execution.kernel, timeout=timeout, warm=warm.pop(phase, None))
             except KeyboardInterrupt as exc:
                 rec = getattr(exc, "kam_phase_record", {"notebook": nb_name, "status": "failed",
                                                         "error_type": type(exc).__name__, "error": "run stopped"})
@@ -648,6 +692,8 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         else:
             error = RunError(f"unexpected error: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
+    for kernel in warm.values():  # started for a phase that did not run: stopped on every path
+        kernel.shutdown()  # type: ignore[attr-defined]
     if stop.signum is not None and not isinstance(error, RunStopped):
         # a library turned the signal into its own error (DuckDB: "Interrupted"); it is still a stop
         error, status = faults.stopped_error(KeyboardInterrupt(), stop, stage), "failed"
