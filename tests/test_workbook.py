@@ -147,6 +147,13 @@ def test_summary_and_native_charts(built):
     start = int(re.search(r"^[A-Z]+(\d+)", t.ref).group(1))
     assert [ws.cell(start + 1 + i, 1).value for i in range(n)] == prof["segment"].tolist()
     assert ws.cell(start + 1, 6).number_format == "0.0%"  # revenue share
+    # an engagement intent longer than its column wraps in a row tall enough (it overprinted the next row)
+    intent = [c.column for c in ws[start] if c.value == "Engagement intent"][0]
+    width = ws.column_dimensions[openpyxl.utils.get_column_letter(intent)].width
+    for i in range(n):
+        text = str(ws.cell(start + 1 + i, intent).value or "")
+        assert len(text) <= width or ws.row_dimensions[start + 1 + i].height >= 30, text
+    assert any(len(str(ws.cell(start + 1 + i, intent).value or "")) > width for i in range(n))
     with zipfile.ZipFile(path) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) >= 5  # summary x2, matrix, clusters, CLV holdout

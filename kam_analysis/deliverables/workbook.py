@@ -354,8 +354,10 @@ def _summary(ws, run, ctx) -> None:
     _fit(ws, max_width=16, title_rows=(1, 2, row - 1, r2 - 1))
     ws.column_dimensions["A"].width = 14
     ws.column_dimensions[get_column_letter(value_cols.index("intent") + 1)].width = 62
-    for r in range(row + 1, last + 1):
-        ws.cell(r, value_cols.index("intent") + 1).alignment = Alignment(wrap_text=True, vertical="top")
+    for r in range(row + 1, last + 1):  # explicit heights: LibreOffice grows no row for wrapped text
+        c = ws.cell(r, value_cols.index("intent") + 1)
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.row_dimensions[r].height = 15 * max(1, -(-len(str(c.value or "")) // 58))
     cols = value_cols
     # chart: share of accounts vs share of revenue and profit per quadrant
     ch = BarChart()
