@@ -149,7 +149,10 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
     programme_start : date
         Start of the client's KAM programme (key accounts get ``programme_uplift``).
     n_orders : int, optional
-        Large-client mode: scale purchase rates so about this many orders are written.
+        Large-client mode: scale purchase rates so about this many orders are written,
+        drawn and written one month at a time (:func:`_stream_orders`; 50 million orders
+        for 1 million accounts peak near 1.1 GiB). Same layout as the default mode, other
+        draws: the default demo's bytes do not depend on this mode.
     file_format : {"csv", "parquet"}
         Format of the orders file (the other files are small CSVs).
     """
