@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -69,6 +70,8 @@ def spark_session():
         from pyspark.sql import SparkSession
     except ImportError:
         _missing("pyspark is not installed")
+    # the workers run this Python (the extract streams Arrow through them: pyarrow), as kam's own session does
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (SparkSession.builder.master("local[1]").appName("kam-tests")
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "2").config("spark.driver.memory", "1g").getOrCreate())
@@ -129,20 +132,43 @@ def test_the_engagement_runs_from_spark_with_every_table_equal(file_client, spar
 
 
 def test_spark_rows_are_streamed_in_batches_not_collected(spark_session, tmp_path, monkeypatch):
-    """Ibis collects a Spark result whole (through pandas); the extract reads it partition by partition
-    in Arrow batches instead."""
+    """Ibis collects a Spark result whole (through pandas); the extract instead builds Arrow batches where
+    Spark computes each partition and fetches them one partition at a time: the driver receives one blob
+    per batch, never a Python row per line, and the batches are cut to BATCH_ROWS."""
+    import datetime as dt
+    from decimal import Decimal
+
     import ibis
     import pyarrow.parquet as pq
 
     from kam_analysis.data import warehouse
 
     monkeypatch.setattr(warehouse, "BATCH_ROWS", 400)
-    spark_session.range(0, 2000, numPartitions=4).selectExpr("id", "cast(id AS string) AS s") \
-        .createOrReplaceTempView("kam_lines")
+    lines = spark_session.range(0, 2000, numPartitions=4).selectExpr(
+        "id", "cast(id AS string) AS s", "date_add(date'2024-01-01', cast(id % 300 AS int)) AS d",
+        "cast(id AS decimal(12, 2)) / 4 AS amount", "timestamp_ntz'2024-03-01 10:30:00' AS ts")
+    lines.createOrReplaceTempView("kam_lines")
+    frame_class = type(lines)
+    fetched = []
+    real = frame_class.toLocalIterator
+
+    def counting(self, *args, **kwargs):
+        for row in real(self, *args, **kwargs):
+            fetched.append(row)
+            yield row
+
+    monkeypatch.setattr(frame_class, "toLocalIterator", counting)
     con = ibis.pyspark.connect(spark_session)
     n_bytes, n_rows, _ = warehouse._extract(con, con.table("kam_lines"), tmp_path / "x.parquet")
     f = pq.ParquetFile(tmp_path / "x.parquet")
-    assert n_rows == 2000 == f.metadata.num_rows and f.metadata.num_row_groups == 5 and n_bytes > 0
+    assert n_rows == 2000 == f.metadata.num_rows and n_bytes > 0
+    # 4 partitions of 500 lines: two blobs each (400 + 100) reach the driver, re-cut into 5 batches of 400
+    assert len(fetched) == 8
+    assert [f.metadata.row_group(i).num_rows for i in range(f.metadata.num_row_groups)] == [400] * 5
+    got = f.read().to_pylist()
+    assert [r["id"] for r in got] == list(range(2000))
+    assert got[1234] == {"id": 1234, "s": "1234", "d": dt.date(2024, 1, 1) + dt.timedelta(days=1234 % 300),
+                         "amount": Decimal("308.50"), "ts": dt.datetime(2024, 3, 1, 10, 30)}
 
 
 def test_a_wrong_password_is_refused_without_showing_it(tmp_path, capfd, monkeypatch):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -158,6 +159,9 @@ def connect(spec: FileSpec, table: str):
         if src.backend == "pyspark":
             from pyspark.sql import SparkSession
 
+            # Spark's Python workers run kam's Python unless told otherwise (the extract streams Arrow through
+            # them, which needs pyarrow; a bare python3 on the PATH may lack it); a running session keeps its own
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = SparkSession.builder
             if url:
                 builder = builder.remote(url) if url.startswith("sc://") else builder.master(url)
@@ -321,30 +325,72 @@ def _extract(backend, expr, path: Path) -> tuple[int, int, dict[str, str]]:
 
 
 def _spark_batches(backend, expr):
-    """Spark's rows one partition at a time, in Arrow batches of BATCH_ROWS.
+    """Spark's result in Arrow batches of BATCH_ROWS, one partition at a time, no Python object per row.
 
-    Ibis collects a Spark result whole, through pandas; an order-level extract must not be,
-    so the rows are read with ``toLocalIterator`` (one partition in memory at a time).
+    Ibis (and ``DataFrame.toArrow``) collect a Spark result whole; an order-level extract must
+    not be. Each partition is turned into Arrow IPC blobs of at most BATCH_ROWS rows where it
+    is computed (``mapInArrow``: one blob per output row), and the blobs are fetched one
+    partition at a time (``toLocalIterator``), so the driver holds one partition's blobs and
+    the Python side never builds a row. The blobs are cut again into batches of BATCH_ROWS.
     """
     import pyarrow as pa
 
     schema = expr.schema().to_pyarrow()
     frame = backend._session.sql(str(backend.compile(expr)))
+    rows_per_blob = BATCH_ROWS
 
-    def batch(rows: list[tuple]) -> pa.RecordBatch:
-        columns = list(zip(*rows)) if rows else [[] for _ in schema]
-        return pa.RecordBatch.from_arrays([pa.array(list(c), type=f.type) for c, f in zip(columns, schema)],
-                                          schema=schema)
+    def to_blobs(batches):  # runs in Spark's Python workers: only pyarrow, nothing of kam
+        import pyarrow as pa
+
+        pending, n = [], 0
+
+        def blob(parts):
+            sink = pa.BufferOutputStream()
+            with pa.ipc.new_stream(sink, parts[0].schema) as w:
+                for part in parts:
+                    w.write_batch(part)
+            return pa.RecordBatch.from_pydict({"arrow": [sink.getvalue().to_pybytes()]})
+
+        for b in batches:
+            while b.num_rows:
+                take = b.slice(0, rows_per_blob - n)
+                b = b.slice(take.num_rows)
+                pending.append(take)
+                n += take.num_rows
+                if n >= rows_per_blob:
+                    yield blob(pending)
+                    pending, n = [], 0
+        if pending:
+            yield blob(pending)
+
+    blobs = frame.mapInArrow(to_blobs, "arrow binary")
+
+    def conform(batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Spark's Arrow types as the expression's schema (a Spark timestamp is zoned: its wall time)."""
+        import pyarrow.compute as pc
+
+        cols = []
+        for col, field in zip(batch.columns, schema):
+            if pa.types.is_timestamp(col.type) and col.type.tz and not getattr(field.type, "tz", None):
+                col = pc.local_timestamp(col)
+            cols.append(col if col.type == field.type else col.cast(field.type))
+        return pa.RecordBatch.from_arrays(cols, schema=schema)
 
     def batches():
-        rows: list[tuple] = []
-        for row in frame.toLocalIterator(prefetchPartitions=False):
-            rows.append(tuple(row))
-            if len(rows) >= BATCH_ROWS:
-                yield batch(rows)
-                rows = []
-        if rows:
-            yield batch(rows)
+        pending: list[pa.RecordBatch] = []
+        n = 0
+        for row in blobs.toLocalIterator(prefetchPartitions=False):
+            for b in pa.ipc.open_stream(row[0]):
+                pending.append(conform(b))
+                n += b.num_rows
+            while n >= BATCH_ROWS:
+                table = pa.Table.from_batches(pending, schema=schema).combine_chunks()
+                yield from table.slice(0, BATCH_ROWS).to_batches(max_chunksize=BATCH_ROWS)
+                rest = table.slice(BATCH_ROWS)
+                pending, n = rest.to_batches(), rest.num_rows
+        if n:
+            yield from pa.Table.from_batches(pending, schema=schema).combine_chunks().to_batches(
+                max_chunksize=BATCH_ROWS)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
