@@ -171,6 +171,57 @@ def test_spark_rows_are_streamed_in_batches_not_collected(spark_session, tmp_pat
                          "amount": Decimal("308.50"), "ts": dt.datetime(2024, 3, 1, 10, 30)}
 
 
+def test_postgres_rows_leave_through_copy_exactly_as_through_a_cursor(tmp_path, monkeypatch):
+    """The PostgreSQL extract reads ``COPY ... TO STDOUT`` as CSV with Arrow (no Python tuple per row): every
+    value, NULL and awkward text equals what Ibis's cursor returns, and a zoned timestamp takes the cursor."""
+    import ibis
+    import psycopg
+    import pyarrow.parquet as pq
+
+    from kam_analysis.data import warehouse
+
+    url = os.environ.get(PG_VAR)
+    if not url:
+        _missing(f"no PostgreSQL server ({PG_VAR} is not set)")
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("DROP SCHEMA IF EXISTS kam_copy CASCADE")
+        con.execute("CREATE SCHEMA kam_copy")
+        con.execute("CREATE TABLE kam_copy.lines (id bigint, s text, x double precision, n integer, b boolean, "
+                    "d date, ts timestamp, amount numeric(12, 2), zoned timestamptz)")
+        con.execute("""INSERT INTO kam_copy.lines VALUES
+            (1, 'plain', 0.1, 7, true, '2024-02-29', '2024-03-01 10:30:00.123456', 308.50, '2024-03-01 10:30+02'),
+            (2, '', 1e-300, -3, false, '1999-12-31', '2024-03-01 00:00:00', -0.01, NULL),
+            (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+            (4, 'a, "quoted"' || chr(10) || 'line', 123456789.123456789, 0, true, '2025-01-01', NULL, 0, NULL),
+            (5, 'ünïcode €', -2.5e15, 2147483647, NULL, '2000-01-01', '1970-01-01 00:00:01', 9999999999.99, NULL)""")
+    backend = ibis.postgres.connect(**{k: v for k, v in (
+        ("host", urlsplit(url).hostname), ("port", urlsplit(url).port), ("user", urlsplit(url).username),
+        ("password", urlsplit(url).password), ("database", urlsplit(url).path.lstrip("/")))})
+    try:
+        t = backend.table("lines", database="kam_copy")
+        plain = t.select(*[c for c in t.columns if c != "zoned"]).order_by("id")
+        assert warehouse._copyable(plain.schema().to_pyarrow()) and not warehouse._copyable(t.schema().to_pyarrow())
+        cursor_reads = []
+        real = type(backend).to_pyarrow_batches
+        monkeypatch.setattr(type(backend), "to_pyarrow_batches",
+                            lambda self, *a, **k: cursor_reads.append(1) or real(self, *a, **k))
+        n_bytes, n_rows, _ = warehouse._extract(backend, plain, tmp_path / "copy.parquet")
+        assert cursor_reads == []  # read through COPY
+        via_cursor = backend.to_pyarrow(plain)
+        got = pq.read_table(tmp_path / "copy.parquet")
+        assert n_rows == 5 and n_bytes > 0
+        assert got.schema == via_cursor.schema
+        assert got.to_pylist() == via_cursor.to_pylist()
+        assert got.column("s").to_pylist()[:4] == ["plain", "", None, 'a, "quoted"\nline']
+        # a zoned timestamp is not read from text: the cursor path, values equal too
+        cursor_reads.clear()
+        warehouse._extract(backend, t.order_by("id"), tmp_path / "zoned.parquet")
+        assert cursor_reads == [1]
+        assert pq.read_table(tmp_path / "zoned.parquet").to_pylist() == backend.to_pyarrow(t.order_by("id")).to_pylist()
+    finally:
+        backend.disconnect()
+
+
 def test_a_wrong_password_is_refused_without_showing_it(tmp_path, capfd, monkeypatch):
     """The real server refuses a planted wrong password: kam validate exits 2 naming the variable, and the
     password is not on the terminal."""

@@ -311,7 +311,9 @@ def _extract(backend, expr, path: Path) -> tuple[int, int, dict[str, str]]:
         reader = backend.con.sql(str(backend.compile(expr))).to_arrow_reader(BATCH_ROWS)
     elif getattr(backend, "name", "") == "pyspark":
         reader = _spark_batches(backend, expr)
-    else:  # PostgreSQL: a server-side cursor, fetched BATCH_ROWS at a time
+    elif getattr(backend, "name", "") == "postgres" and _copyable(expr.schema().to_pyarrow()):
+        reader = _postgres_batches(backend, expr)
+    else:  # a server-side cursor, fetched BATCH_ROWS at a time (a Python tuple per row)
         reader = backend.to_pyarrow_batches(expr, chunk_size=BATCH_ROWS)
     tmp = path.with_suffix(".parquet.tmp")
     with pq.ParquetWriter(tmp, reader.schema) as writer:
@@ -322,6 +324,67 @@ def _extract(backend, expr, path: Path) -> tuple[int, int, dict[str, str]]:
     tmp.replace(path)
     zones = {f.name: f.type.tz for f in reader.schema if getattr(f.type, "tz", None)}
     return n_bytes, n_rows, zones
+
+
+def _copyable(schema) -> bool:
+    """True when every column reads back exactly from PostgreSQL's CSV: text, whole and floating numbers,
+    booleans, dates, naive timestamps and decimals (as Ibis types them: an unconstrained ``numeric`` is
+    decimal(38, 9) on both paths). A zoned timestamp, an interval or an array goes through the cursor."""
+    import pyarrow as pa
+
+    t = pa.types
+    return all(t.is_string(f.type) or t.is_large_string(f.type) or t.is_integer(f.type) or t.is_floating(f.type)
+               or t.is_boolean(f.type) or t.is_date32(f.type) or (t.is_timestamp(f.type) and not f.type.tz)
+               or (t.is_decimal(f.type) and f.type.precision <= 38) for f in schema)
+
+
+def _postgres_batches(backend, expr):
+    """PostgreSQL's rows through ``COPY (query) TO STDOUT`` as CSV, parsed by Arrow in blocks: no Python
+    object per row (Ibis's batches build a tuple per row through a cursor, the larger cost on millions of
+    lines). NULL is an unquoted empty field and an empty text a quoted one, as Arrow reads them; dates and
+    timestamps in ISO, floating numbers in their shortest exact form."""
+    import io
+
+    import pyarrow as pa
+    from pyarrow import csv
+
+    schema = expr.schema().to_pyarrow()
+    query = str(backend.compile(expr))
+    con = backend.con
+
+    class Stream(io.RawIOBase):
+        def __init__(self, chunks):
+            self.chunks, self.buf = iter(chunks), memoryview(b"")
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, out) -> int:
+            while not len(self.buf):
+                chunk = next(self.chunks, None)
+                if chunk is None:
+                    return 0
+                self.buf = memoryview(bytes(chunk))
+            n = min(len(out), len(self.buf))
+            out[:n], self.buf = self.buf[:n], self.buf[n:]
+            return n
+
+    options = csv.ConvertOptions(column_types=schema, strings_can_be_null=True, null_values=[""],
+                                 quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])
+
+    def batches():
+        with con.cursor() as cur:
+            cur.execute("SET DateStyle = 'ISO, YMD'")
+            cur.execute("SET extra_float_digits = 1")  # shortest exact text of a float (PostgreSQL 12+)
+            with cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+                reader = csv.open_csv(io.BufferedReader(Stream(copy), 1 << 20),
+                                      read_options=csv.ReadOptions(column_names=schema.names, block_size=8 << 20),
+                                      parse_options=csv.ParseOptions(newlines_in_values=True),
+                                      convert_options=options)
+                for batch in reader:
+                    yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
 
 
 def _spark_batches(backend, expr):
