@@ -174,6 +174,8 @@ def test_spark_rows_are_streamed_in_batches_not_collected(spark_session, tmp_pat
 def test_postgres_rows_leave_through_copy_exactly_as_through_a_cursor(tmp_path, monkeypatch):
     """The PostgreSQL extract reads ``COPY ... TO STDOUT`` as CSV with Arrow (no Python tuple per row): every
     value, NULL and awkward text equals what Ibis's cursor returns, and a zoned timestamp takes the cursor."""
+    import datetime as dt
+
     import ibis
     import psycopg
     import pyarrow.parquet as pq
@@ -213,6 +215,13 @@ def test_postgres_rows_leave_through_copy_exactly_as_through_a_cursor(tmp_path, 
         assert got.schema == via_cursor.schema
         assert got.to_pylist() == via_cursor.to_pylist()
         assert got.column("s").to_pylist()[:4] == ["plain", "", None, 'a, "quoted"\nline']
+        # account-level results come back the same way; a column whose SQL computes another type than Ibis
+        # reports (a quarter truncated to a date is a timestamp in PostgreSQL) is cast to the reported type
+        agg = t.group_by("b").aggregate(revenue=t.x.cast("decimal(38, 4)").sum(), first=t.d.min(), n=t.id.count(),
+                                        quarter=t.d.truncate("Q").cast("date").max()).order_by("b")
+        assert warehouse._fetch(backend, agg).to_pylist() == backend.to_pyarrow(agg).to_pylist()
+        assert warehouse._fetch(backend, agg).column("quarter").to_pylist() == [
+            dt.date(1999, 10, 1), dt.date(2025, 1, 1), dt.date(2000, 1, 1)]
         # a zoned timestamp is not read from text: the cursor path, values equal too
         cursor_reads.clear()
         warehouse._extract(backend, t.order_by("id"), tmp_path / "zoned.parquet")
