@@ -799,3 +799,18 @@ def test_phase_status_tells_a_small_base_from_missing_data(full_run, tmp_path):
     # cohorts (assessment) and the impact scenarios (strategy) are refused for the base's size, not for an input
     assert "2 need a larger customer base than the data holds" in "\n".join(_texts(s)), _title(s)
     assert _title(s) == "All five KAM phases have run; 2 of their 17 results need a larger customer base", _title(s)
+
+
+def test_no_key_account_says_why_there_are_no_account_plans(full_run, tmp_path):
+    """A large client whose accounts are all served by a tier: the appendix says there is no key
+    account to plan for, not 'the data gave no result for it'."""
+    from kam_analysis.data.tables import table_spec
+
+    run = _copy_run(full_run, tmp_path / "nokey", full_run.params)
+    run.write_table("account_plans", pd.DataFrame(columns=list(table_spec("account_plans").required)))
+    run.write_table("segments", run.read_table("segments").assign(is_key=False))
+    _, slides = _slides(build_deck(run))
+    s = next(s for s in slides if _title(s) == "Analyses not included in this deck")
+    text = "\n".join(_texts(s))
+    assert "no account is a key account, so there is no key-account plan to write" in text
+    assert "the data gave no result for it" not in text

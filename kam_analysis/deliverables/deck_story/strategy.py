@@ -401,6 +401,11 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
 def s_account_plans(d: DeckData) -> list[SlideSpec]:
     """The key accounts' plans: an overview of the top accounts (situation, own objective, next action),
     then one page for each of the first three with its 3-5 actions, owners, dates and targets."""
+    plans, seg = d.peek("account_plans", ("account_id", "objective")), d.peek("segments", ("is_key",))
+    if plans is not None and plans.empty and seg is not None and not seg["is_key"].fillna(False).astype(bool).any():
+        # the appendix says why in the client's words, not 'the data gave no result for it'
+        d.skip("Account plans", "no account is a key account, so there is no key-account plan to write")
+        return []
     t = d.table("account_plans", ("account_id", "objective"), topic="Account plans")
     if t is None:
         return []
