@@ -814,3 +814,15 @@ def test_no_key_account_says_why_there_are_no_account_plans(full_run, tmp_path):
     text = "\n".join(_texts(s))
     assert "no account is a key account, so there is no key-account plan to write" in text
     assert "the data gave no result for it" not in text
+
+
+def test_phase_status_title_agrees_in_number():
+    """'1 of their 17 results waits', '3 ... wait': the title's verb follows its count."""
+    from kam_analysis.deliverables.deck_story.context import phase_status_title
+
+    assert phase_status_title(done=4, wait=1, n_small=0, n_all=17).endswith("1 of their 17 results waits for data the client has not sent")
+    assert "3 of their 17 results wait for data" in phase_status_title(done=4, wait=3, n_small=0, n_all=17)
+    assert phase_status_title(done=3, wait=0, n_small=1, n_all=17).endswith("1 of their 17 results needs a larger customer base")
+    both = phase_status_title(done=2, wait=1, n_small=2, n_all=17)
+    assert "1 waits for data" in both and "2 need a larger customer base" in both
+    assert phase_status_title(done=5, wait=0, n_small=0, n_all=17) == "All five KAM phases have run; this deck reports each of them"

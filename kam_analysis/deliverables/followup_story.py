@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..metrics import KPI_DEFINITIONS, kpi_label
-from ..present.formats import fmt_change, fmt_count, fmt_date, fmt_money, fmt_share, fmt_value, is_num
+from ..present.formats import fmt_change, fmt_count, fmt_date, fmt_money, fmt_n, fmt_share, fmt_value, is_num
 from ..safety import clean_text
 
 __all__ = ["ACTION_BUCKETS", "COLUMNS", "FollowUp", "OUTCOMES", "PLAN_TABLES", "STATUS_RAG", "load_followup"]
@@ -49,10 +49,6 @@ def _s(v, n: int = 80) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return ""
     return clean_text(str(v), max_len=n)
-
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{fmt_count(n)} {one if n == 1 else (many or one + 's')}"
 
 
 def _was(n: int) -> str:
@@ -152,8 +148,8 @@ class FollowUp:
         n, c = len(self.key_accounts), self.outcome_counts()
         if not n:
             return _cap(self.kpi_headline() or self.actions_headline() or "The last review committed no key account")
-        grew = (f"{fmt_count(c['grown'])} of {_plural(n, 'key account')} grew" if c["grown"]
-                else f"none of the {_plural(n, 'key account')} grew")
+        grew = (f"{fmt_count(c['grown'])} of {fmt_n(n, 'key account')} grew" if c["grown"]
+                else f"none of the {fmt_n(n, 'key account')} grew")
         if c["lost"]:
             grew += (f"; {fmt_count(c['lost'])} {_was(c['lost'])} lost, with {self.money(self.outcome_revenue('lost'))} "
                      "of revenue a year at the plan")
@@ -218,7 +214,7 @@ class FollowUp:
         if not named:
             return None
         conv = int(pd.to_numeric(t["whitespace_converted"], errors="coerce").fillna(0).sum())
-        return (f"{fmt_count(conv)} of the {_plural(named, 'cross-sell category', 'cross-sell categories')} the plan "
+        return (f"{fmt_count(conv)} of the {fmt_n(named, 'cross-sell category', 'cross-sell categories')} the plan "
                 f"named for these accounts {_was(conv)} bought since")
 
     def coverage_text(self) -> str | None:
@@ -229,8 +225,8 @@ class FollowUp:
         planned = int(pd.to_numeric(cov["accounts_planned"], errors="coerce").fillna(0).sum())
         done = pd.to_numeric(cov["accounts_delivered"], errors="coerce")
         if done.notna().any():
-            return (f"{fmt_count(done.sum())} of the {_plural(planned, 'account')} the coverage plan gave "
-                    f"{_plural(len(cov), 'manager')} have that manager today")
+            return (f"{fmt_count(done.sum())} of the {fmt_n(planned, 'account')} the coverage plan gave "
+                    f"{fmt_n(len(cov), 'manager')} have that manager today")
         why = _s(cov["status"].iloc[0], 200) if "status" in cov.columns else ""
         return "not measurable" + (": " + why.removeprefix("not measurable: ") if why else "")
 
@@ -287,7 +283,7 @@ class FollowUp:
         if rated.empty:
             return None
         n_met, n_on = int((rated["status"] == "met").sum()), int((rated["status"] == "on track").sum())
-        text = f"{fmt_count(n_met)} of {_plural(len(rated), 'KPI target')} met"
+        text = f"{fmt_count(n_met)} of {fmt_n(len(rated), 'KPI target')} met"
         if n_on:
             text += f", {fmt_count(n_on)} on track"
         off = rated[rated["status"] == "off track"]
@@ -334,10 +330,10 @@ class FollowUp:
         owners = a["owner"].nunique()
         if not self.actions_returned:
             due = self.actions_due()
-            return (f"No status has come back for the {_plural(n, 'committed action')} of {_plural(owners, 'owner')}"
+            return (f"No status has come back for the {fmt_n(n, 'committed action')} of {fmt_n(owners, 'owner')}"
                     + (f"; {fmt_count(due)} {_was(due)} due by now" if due else ""))
         c = a["bucket"].value_counts()
-        text = f"{fmt_count(c.get('done', 0))} of {_plural(n, 'committed action')} are done"
+        text = f"{fmt_count(c.get('done', 0))} of {fmt_n(n, 'committed action')} are done"
         if c.get("overdue", 0):
             text += f"; {fmt_count(c['overdue'])} {'is' if c['overdue'] == 1 else 'are'} overdue"
         if c.get("not reported", 0):
@@ -379,10 +375,10 @@ class FollowUp:
             return None
         if len(live) < len(piv):  # "223 of the 1,069 accounts buying at the plan moved segment and 99 stopped buying"
             stopped = int(live[self.inactive].sum()) if self.inactive in live.columns else 0
-            text = (f"{fmt_count(moved - stopped)} of the {_plural(base, 'account')} buying at the plan moved segment"
+            text = (f"{fmt_count(moved - stopped)} of the {fmt_n(base, 'account')} buying at the plan moved segment"
                     + (f" and {fmt_count(stopped)} stopped buying" if stopped else ""))
         else:
-            text = (f"{fmt_count(moved)} of the {_plural(base, 'account')} ({fmt_share(moved / base, decimals=0)}) "
+            text = (f"{fmt_count(moved)} of the {fmt_n(base, 'account')} ({fmt_share(moved / base, decimals=0)}) "
                     "have left their committed segment")
         if (mv := self.largest_move()) is not None:
             text += f"; the largest move: {fmt_count(mv[2])} from {mv[0]} to {mv[1]}"
@@ -423,29 +419,29 @@ class FollowUp:
         if len(dec):
             drop = self.outcome_revenue("declined") - self.outcome_revenue("declined", "revenue_now")
             out.append(("Re-plan declining key accounts",
-                        f"{_plural(len(dec), 'key account')} bought {self.money(drop)} less than at the plan: "
+                        f"{fmt_n(len(dec), 'key account')} bought {self.money(drop)} less than at the plan: "
                         f"{_join(dec['name'].head(3).tolist())}{' and others' if len(dec) > 3 else ''}"))
         a = self.action_rows()
         if a is not None:
             if not self.actions_returned:
                 out.append(("Return the action statuses",
-                            f"the status of the {_plural(len(a), 'committed action')} was not returned; with it, this "
+                            f"the status of the {fmt_n(len(a), 'committed action')} was not returned; with it, this "
                             "review would show which were done, which are overdue and whom to reassign them to"))
             else:
                 over = a[a["bucket"] == "overdue"]
                 if len(over):
                     per = over["owner"].map(person).value_counts()
                     out.append(("Reassign overdue actions",
-                                f"{_plural(len(over), 'action')} past due and not done: " +
+                                f"{fmt_n(len(over), 'action')} past due and not done: " +
                                 ", ".join(f"{o} ({fmt_count(k)})" for o, k in per.head(4).items()) +
                                 ("; and others" if len(per) > 4 else "")))
                 nr = a[a["bucket"] == "not reported"]
                 if len(nr):
                     out.append(("Ask for the missing statuses",
-                                f"the returned file does not mention {_plural(len(nr), 'committed action')}"))
+                                f"the returned file does not mention {fmt_n(len(nr), 'committed action')}"))
         if (mv := self.largest_move()) is not None:
             out.append(("Adjust the service of accounts that moved",
-                        f"{_plural(mv[2], 'account')} moved from {mv[0]} to {mv[1]}: their playbook follows their "
+                        f"{fmt_n(mv[2], 'account')} moved from {mv[0]} to {mv[1]}: their playbook follows their "
                         "new segment"))
         rows = self._replanned_kpi_rows()
         if rows is not None:
@@ -460,7 +456,7 @@ class FollowUp:
             done = pd.to_numeric(cov["accounts_delivered"], errors="coerce")
             if planned and done.notna().any() and done.sum() < planned:
                 out.append(("Close the coverage gap",
-                            f"{fmt_count(done.sum())} of the {_plural(int(planned), 'account')} the coverage plan "
+                            f"{fmt_count(done.sum())} of the {fmt_n(int(planned), 'account')} the coverage plan "
                             "assigned are served by the manager it named"))
         return out
 
@@ -500,7 +496,7 @@ class FollowUp:
             "headline": self.headline() + ".",
             "tiles": self.tiles(),
             "kpi_headline": _cap(self.kpi_headline() or "") or None,
-            "kpis_note": (f"The KPIs with a committed target and the main others; {_plural(kpis_left, 'more KPI')} "
+            "kpis_note": (f"The KPIs with a committed target and the main others; {fmt_n(kpis_left, 'more KPI')} "
                           "without a target are in the KPI dashboard." if kpis_left else ""),
             "outcome_note": ("Grown or declined: revenue over the last 12 months moved by more than " + (
                 f"{fmt_share(self.grown, decimals=0)} either way" if self.grown == self.declined else
@@ -597,11 +593,11 @@ def _short(head: str, f: FollowUp) -> str:
     n_over = int((a["bucket"] == "overdue").sum()) if a is not None else 0
     n_nr = int((a["bucket"] == "not reported").sum()) if a is not None else 0
     return {
-        "Replace lost key accounts": f"replace {_plural(c['lost'], 'lost key account')}",
-        "Re-plan declining key accounts": f"re-plan {_plural(c['declined'], 'declining key account')}",
+        "Replace lost key accounts": f"replace {fmt_n(c['lost'], 'lost key account')}",
+        "Re-plan declining key accounts": f"re-plan {fmt_n(c['declined'], 'declining key account')}",
         "Return the action statuses": "return the action statuses",
-        "Reassign overdue actions": f"reassign {_plural(n_over, 'overdue action')}",
-        "Ask for the missing statuses": f"collect {_plural(n_nr, 'missing action status', 'missing action statuses')}",
+        "Reassign overdue actions": f"reassign {fmt_n(n_over, 'overdue action')}",
+        "Ask for the missing statuses": f"collect {fmt_n(n_nr, 'missing action status', 'missing action statuses')}",
         "Adjust the service of accounts that moved": "adjust the service of the accounts that moved segment",
     }.get(head, _lc(head))
 

@@ -97,7 +97,7 @@ def s_manager_coverage(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("strategy", "Table", title, draw, topic="Coverage by account manager",
                       source=d.source("manager_load"),
                       footnote="Accounts kept = accounts the manager already covers today; the plan moves as few as "
-                               "it can." + (f" {fmt_count(len(over))} manager(s) above capacity." if len(over) else ""),
+                               "it can." + (f" {fmt_n(len(over), 'manager')} above capacity." if len(over) else ""),
                       notes="Coverage assignment by manager: the optimiser's hours per manager against each "
                             "manager's capacity, keeping today's account-manager relationships where possible.")]
 

@@ -60,6 +60,23 @@ def _too_small_for(d: DeckData, table: str) -> bool:
     return bool(analysis) and cap.too_small(analysis)
 
 
+def phase_status_title(*, done: int, wait: int, n_small: int, n_all: int) -> str:
+    """The phase-status slide's title: how many results wait for data and how many need a larger base."""
+    def verb(n: int, one: str, many: str) -> str:
+        return one if n == 1 else many
+
+    if done == 5:
+        return "All five KAM phases have run; this deck reports each of them"
+    if not n_small:
+        return (f"All five KAM phases have run; {wait} of their {n_all} results "
+                f"{verb(wait, 'waits', 'wait')} for data the client has not sent")
+    if not wait:
+        return (f"All five KAM phases have run; {n_small} of their {n_all} results "
+                f"{verb(n_small, 'needs', 'need')} a larger customer base")
+    return (f"All five KAM phases have run; of their {n_all} results, {wait} {verb(wait, 'waits', 'wait')} for data "
+            f"the client has not sent and {n_small} {verb(n_small, 'needs', 'need')} a larger customer base")
+
+
 def s_framework(d: DeckData) -> list[SlideSpec]:
     # every phase has run by the time the deck is built; a result it does not show is one the
     # client's data does not support yet (the data request in the appendix says what unlocks it)
@@ -79,15 +96,7 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
               ("All phases have results; the next step is the periodic review against target." if done == 5 else
                "; ".join(x for x in (waits if wait else "", smalls if n_small else "") if x) +
                ": the data request in the appendix lists what would unlock each."))
-    if done == 5:
-        title = "All five KAM phases have run; this deck reports each of them"
-    elif not n_small:
-        title = f"All five KAM phases have run; {wait} of their {n_all} results wait for data the client has not sent"
-    elif not wait:
-        title = f"All five KAM phases have run; {n_small} of their {n_all} results need a larger customer base"
-    else:
-        title = (f"All five KAM phases have run; of their {n_all} results, {wait} wait for data the client has not "
-                 f"sent and {n_small} need a larger customer base")
+    title = phase_status_title(done=done, wait=wait, n_small=n_small, n_all=n_all)
 
     def draw(c: SlideCanvas):
         from pptx.enum.shapes import MSO_SHAPE
