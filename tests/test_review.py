@@ -55,13 +55,42 @@ def test_period_segment_kpis_by_hand():
     # on 20 Aug does not change its last order)
     assert v[("All accounts", "period_retention_rate", p2)] == pytest.approx(2 / 3)
     assert v[("All accounts", "period_retention_rate", p3)] == pytest.approx(1 / 2)
-    # segment S = {a, b}: p2 revenue 120 from 1 account; retention p2 = {a}/{a,b} = 1/2
+    # segment S = {a, b}: p2 revenue 120 from 1 account; retention is for all accounts only
     assert v[("S", "revenue_per_account", p2)] == 120.0
-    assert v[("S", "period_retention_rate", p2)] == pytest.approx(0.5)
+    assert set(k.loc[k["kpi"] == "period_retention_rate", "segment"]) == {"All accounts"}
     assert v[("T", "ordering_accounts", p3)] == 1.0
     # a period ending after as-of is dropped
     k2 = review.compute_period_segment_kpis(ap, seg, period="quarter", as_of=dt.date(2024, 8, 15))
     assert k2["period_start"].max() == p2
+
+
+def test_retention_is_not_split_by_segments_drawn_from_todays_activity():
+    """Planted: today's quadrants hold today's active accounts, the rest are "Inactive accounts"
+    (as the segmentation draws them). By those segments the latest period's retention would be
+    100% and 0% by construction; only All accounts carries it, with its true value."""
+    # churn 90 days, as of 30 Sep 2024: active today (order since 2 Jul) = {a, d}; b and c lapsed
+    orders = pd.DataFrame([("a", "2024-05-10", 10.0), ("b", "2024-03-20", 10.0), ("c", "2024-06-10", 10.0),
+                           ("a", "2024-08-01", 10.0), ("d", "2024-09-01", 10.0)],
+                          columns=["account_id", "order_date", "revenue"]).assign(
+        order_date=lambda d: pd.to_datetime(d["order_date"]))
+    ap = (orders.assign(period_start=orders["order_date"].dt.to_period("Q").dt.start_time, orders=1)
+          .groupby(["account_id", "period_start"], as_index=False)[["revenue", "orders"]].sum())
+    today = pd.DataFrame({"account_id": ["a", "b", "c", "d"],
+                          "quadrant": ["Star", "Inactive accounts", "Inactive accounts", "Strategic"]})
+    k = review.compute_period_segment_kpis(ap, today, period="quarter", as_of=dt.date(2024, 9, 30),
+                                           orders=OrderSource.from_frame(orders), churn_days=90)
+    ret = k[k["kpi"] == "period_retention_rate"]
+    assert set(ret["segment"]) == {"All accounts"}
+    # Q3 base: active on 30 Jun = {a (10 May), c (10 Jun)} (b's 20 Mar is 102 days old); at 30 Sep a is
+    # still active (1 Aug), c is not -> 1/2. By today's quadrants: Star {a} 1/1 = 100%, Inactive {c} 0%
+    q3 = ret.set_index("period_start")["value"][pd.Timestamp("2024-07-01")]
+    assert q3 == pytest.approx(0.5)
+    # the other KPIs are still by segment
+    assert {"Star", "Strategic", "Inactive accounts"} <= set(k.loc[k["kpi"] == "revenue", "segment"])
+    # the status and trend machinery copes: no segment row of retention, no "needs data" row for it
+    t = review.compute_kpi_tracking(k, programme_start=dt.date(2024, 4, 1), targets={}, amber=0.05, red=0.15,
+                                    trend_window=1, flat_band=0.02)
+    assert set(t.loc[t["kpi"] == "period_retention_rate", "segment"]) == {"All accounts"}
 
 
 def test_kpi_tracking_baseline_target_and_status():
@@ -127,8 +156,10 @@ def test_segment_scorecard_uses_the_kpi_engine_and_baseline():
     assert v.loc[("S", "average_order_value"), "status"] == "green"  # above 45
     assert v.loc[("T", "average_order_value"), "status"] == "red"  # 10 vs 45
     assert v.loc[("All accounts", "average_order_value"), "status"] == "amber"  # 40: 11% short of 45
-    # retention (engine definition: active at T-12m and at T): S 2/2, T 0/1, all 2/3; churn is its complement
-    assert v.loc[("S", "retention_rate"), "value"] == 1.0 and v.loc[("T", "retention_rate"), "value"] == 0.0
+    # retention (engine definition: active at T-12m and at T): all 2/3; churn is its complement. By
+    # segment it would be S 2/2, T 0/1 — today's membership, not a finding — so no segment carries it
+    assert ("S", "retention_rate") not in v.index and ("T", "retention_rate") not in v.index
+    assert not sc[(sc["segment"] != "All accounts") & sc["kpi"].isin(metrics.ALL_ACCOUNTS_ONLY_KPIS)].size
     assert v.loc[("All accounts", "churn_rate"), "value"] == pytest.approx(1 / 3)
     assert v.loc[("All accounts", "churn_rate"), "status"] == "amber"  # lower is better: 11% above 0.3
     assert set(sc["kpi"]) == set(review.SCORECARD_KPIS) | {"churn_rate"}  # the default KPIs + those with a target

@@ -21,7 +21,7 @@ from .capability import Capability, lifecycle_status
 from .cohorts import compute_cohort_retention
 from .concentration import compute_concentration_curve, compute_concentration_summary, compute_whale_curve
 from .engine import OrderSource
-from .definitions import (KPI, KPI_DEFINITIONS, LOWER_IS_BETTER, UNITS, change_vs_baseline, format_kpi, get_kpi,
+from .definitions import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, KPI, KPI_DEFINITIONS, LOWER_IS_BETTER, UNITS, change_vs_baseline, format_kpi, get_kpi,
                           higher_is_better, kpi_dictionary_markdown, kpi_explanation, kpi_label, kpi_prose,
                           kpi_unit,
                           render_kpi_dictionary, write_kpi_dictionary)
@@ -35,7 +35,7 @@ from .period import compute_period_kpis, compute_period_retention
 from .stats import compute_nps
 
 __all__ = [
-    "KPI", "KPI_DEFINITIONS", "UNITS", "LOWER_IS_BETTER", "get_kpi", "kpi_label", "kpi_prose", "kpi_explanation", "kpi_unit",
+    "KPI", "KPI_DEFINITIONS", "ALL_ACCOUNTS_ONLY_KPIS", "SEGMENT_RETENTION_NOTE", "UNITS", "LOWER_IS_BETTER", "get_kpi", "kpi_label", "kpi_prose", "kpi_explanation", "kpi_unit",
     "higher_is_better", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown", "render_kpi_dictionary",
     "write_kpi_dictionary",
     "is_counted_order", "last_counted_order", "recency_days", "is_active", "active_accounts_at",

@@ -21,7 +21,7 @@ from ..present.formats import POINT_UNITS, fmt_value
 
 __all__ = ["KPI", "KPI_DEFINITIONS", "UNITS", "LOWER_IS_BETTER", "get_kpi", "kpi_label", "kpi_prose", "kpi_explanation", "kpi_unit",
            "higher_is_better", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown",
-           "render_kpi_dictionary", "write_kpi_dictionary"]
+           "render_kpi_dictionary", "write_kpi_dictionary", "ALL_ACCOUNTS_ONLY_KPIS", "SEGMENT_RETENTION_NOTE"]
 
 #: the units a KPI may have (each has one display format in present.formats.fmt_value)
 UNITS = ("currency", "share", "count", "score", "ratio", "days")
@@ -219,6 +219,16 @@ KPI_DEFINITIONS = {k: KPI(**{**d.__dict__, "short": _SHORT_PROSE.get(k, (d.short
 
 #: KPIs where lower is better (churn, concentration, unprofitable share)
 LOWER_IS_BETTER = frozenset(k for k, d in KPI_DEFINITIONS.items() if d.higher_is_better is False)
+
+#: KPIs reported for all accounts only, never by the review's segments: the segments (quadrant,
+#: tier, RFM segment, cluster ...) are drawn from today's data — the quadrants from today's
+#: active accounts, the rest forming "Inactive accounts" — so a segment's retention (or churn)
+#: would read 100% (0%) by construction, and earlier periods would be inflated by survivorship.
+ALL_ACCOUNTS_ONLY_KPIS = frozenset({"retention_rate", "churn_rate", "period_retention_rate", "period_churn_rate"})
+
+#: what a client page says where it would otherwise show a segment's retention
+SEGMENT_RETENTION_NOTE = ("Retention is shown for all accounts only: segments are drawn from today's active accounts, "
+                          "so a segment's retention would read 100% by construction.")
 
 
 def get_kpi(kpi: str) -> KPI:

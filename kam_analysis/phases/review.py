@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .assessment import rag_status
-from ..metrics import (OrderSource, change_vs_baseline, compute_headline_kpis, compute_period_retention,
-                       higher_is_better)
+from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, OrderSource, change_vs_baseline, compute_headline_kpis,
+                       compute_period_retention, higher_is_better)
 from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
 
@@ -151,7 +151,11 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
       ``churn_days`` the day before *t* still active at its end; ``n`` = that base). Needs
       ``orders`` (the run's orders in the engine, :meth:`OrderSource.from_run
       <kam_analysis.metrics.engine.OrderSource.from_run>`: one row per period and segment
-      leaves DuckDB; or a small order frame); without them the KPI is left out;
+      leaves DuckDB; or a small order frame); without them the KPI is left out. For all
+      accounts only (:data:`~kam_analysis.metrics.definitions.ALL_ACCOUNTS_ONLY_KPIS`): the
+      segments are today's, drawn from today's active accounts, so a segment's retention
+      would read 100% (inactive: 0%) in the latest period by construction and be inflated
+      by survivorship before it — an artefact, not a finding;
     * ``revenue_growth_yoy`` = revenue / revenue one year of periods earlier - 1.
 
     Returns
@@ -193,15 +197,11 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
         for kpi, (vals, n) in kpis.items():
             out.append(pd.DataFrame({"period_start": periods, "segment": name, "kpi": kpi,
                                      "value": vals.to_numpy(dtype=float), "n": n.to_numpy(dtype=float)}))
-    if order_level is not None and len(periods):
-        seg_of = None
-        if segments is not None and segment_col in segments:
-            seg_of = segments.dropna(subset=[segment_col]).set_index(segments.dropna(subset=[segment_col])[account_col]
-                                                                     .astype(str))[segment_col].astype(str)
+    if order_level is not None and len(periods):  # all accounts only (see the docstring)
         last_day = periods.max() + period_offset(period) - pd.Timedelta(days=1)
         r = compute_period_retention(order_level, period=period, as_of=as_of or last_day, churn_days=churn_days,
-                                     groups=seg_of, all_label=all_label, account_col=account_col)
-        r = r[r["period_start"].isin(periods)]
+                                     all_label=all_label, account_col=account_col)
+        r = r[r["period_start"].isin(periods) & (r["group"].astype(str) == all_label)]
         out.append(pd.DataFrame({"period_start": r["period_start"], "segment": r["group"].astype(str),
                                  "kpi": "period_retention_rate", "value": r["period_retention_rate"].astype(float),
                                  "n": r["base"].astype(float)}))
@@ -294,6 +294,10 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
     members at the baseline (``baseline_segments``); when ``baseline_segments`` is None, for
     today's members — a cohort view: how did these same accounts develop.
 
+    Retention and churn (:data:`~kam_analysis.metrics.definitions.ALL_ACCOUNTS_ONLY_KPIS`)
+    have an ``All accounts`` row only: today's segments are drawn from today's active
+    accounts, so a segment's retention would read 100% (inactive: 0%) by construction.
+
     Parameters
     ----------
     kpis : iterable of str, optional
@@ -338,6 +342,8 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
                 base_k, _ = _kpi_values(baseline_kpis, base_ids, account_col=account_col, options=options)
         for kpi, value in cur_k.items():
             if keep is not None and kpi not in keep:
+                continue
+            if ids is not None and kpi in ALL_ACCOUNTS_ONLY_KPIS:  # 100% by construction for today's segments
                 continue
             value = float(value) if value is not None else np.nan
             b = float(base_k.get(kpi, np.nan))
