@@ -150,7 +150,7 @@ def compute_period_segment_kpis(account_period: pd.DataFrame, segments: pd.DataF
       rule (:func:`kam_analysis.metrics.compute_period_retention`: accounts active under
       ``churn_days`` the day before *t* still active at its end; ``n`` = that base). Needs
       ``orders`` (the run's orders in the engine, :meth:`OrderSource.from_run
-      <kam_analysis.metrics.engine.OrderSource.from_run>`: one row per period and segment
+      <kam_analysis.metrics.engine.OrderSource.from_run>`: one row per period
       leaves DuckDB; or a small order frame); without them the KPI is left out. For all
       accounts only (:data:`~kam_analysis.metrics.definitions.ALL_ACCOUNTS_ONLY_KPIS`): the
       segments are today's, drawn from today's active accounts, so a segment's retention
