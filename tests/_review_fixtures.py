@@ -87,7 +87,8 @@ def build_review_run(source: Run, dest: Path, *, with_upstream: bool = True) -> 
     kvt = review.compute_kpi_vs_target(run.read_table("kpi_headline"), p.targets, amber=rag.amber, red=rag.red,
                                        baseline=compute_headline_kpis(base))
     run.write_table("kpi_vs_target", kvt)
-    pk = review.compute_period_segment_kpis(ap, segments, period=an.period, as_of=an.as_of_date)
+    pk = review.compute_period_segment_kpis(ap, segments, period=an.period, as_of=an.as_of_date, orders=orders,
+                                            churn_days=an.churn_days)
     tracking = review.compute_kpi_tracking(pk, programme_start=an.programme_start, targets=p.targets,
                                            amber=rag.amber, red=rag.red, trend_window=4, flat_band=0.02)
     run.write_table("kpi_tracking", tracking)

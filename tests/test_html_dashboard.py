@@ -171,11 +171,24 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             assert n_seg == expected < n_all
             assert target in page.locator("#trend-segment").inner_text()
             assert rows_before >= seg_rows.count()
-            # ... the KPI tiles too: each shows the segment's own value
-            tiles = page.locator("#tiles .tile .label").all_inner_texts()
-            assert tiles and all(t.lower().endswith("\u2014 " + target.lower()) for t in tiles), tiles
-            assert "all accounts" not in page.locator("#tiles-note").inner_text()
-            assert f"{target} accounts" in page.locator("#tiles-note").inner_text()
+            # ... the KPI tiles too: each shows the segment's own value — retention excepted: by today's
+            # segment it would read 100% by construction, so its tile shows all accounts, labelled so
+            tiles = page.locator("#tiles .tile").evaluate_all(
+                "ts => ts.map(t => [t.dataset.kpi, t.querySelector('.label').textContent])")
+            only = set(data["all_accounts_only_kpis"])
+            assert tiles and all(t.lower().endswith("\u2014 " + target.lower()) for k, t in tiles if k not in only)
+            ret = [t for k, t in tiles if k in only]
+            assert ret and all(t.endswith("\u2014 all accounts") for t in ret), tiles
+            assert page.locator('#tiles .tile[data-kpi="retention_rate"] .value').inner_text() not in ("100.0%",
+                                                                                                      "0.0%")
+            note = page.locator("#tiles-note").inner_text()
+            assert "twelve months, all accounts" not in note and f"{target} accounts" in note
+            assert data["segment_retention_note"] in note
+            # the retention trend is the all-accounts one, labelled so, with the same note once
+            assert (page.locator('#trends [data-kpi="period_retention_rate"] h3').inner_text()
+                    .endswith("\u2014 all accounts"))
+            assert data["segment_retention_note"] in page.locator("#trends").inner_text()
+            assert data["segment_retention_note"] in page.locator("#scorecard").inner_text()
             # ... and the recommendations: the segment's own, then those on the whole portfolio
             recs = data["recommendations"]
             shown_recs = page.locator("#recs li").evaluate_all("ls => ls.map(l => l.dataset.segment)")
@@ -190,6 +203,19 @@ def test_dashboard_in_headless_chromium(review_run, tmp_path):
             assert errors == [] and requests == [url]
         finally:
             browser.close()
+
+
+def test_no_segment_carries_retention(review_run):
+    """Today's segments are drawn from today's active accounts, so a segment's retention would
+    read 100% (inactive: 0%) by construction: the page's data holds retention for all accounts only."""
+    data = collect_dashboard_data(review_run)
+    only = set(data["all_accounts_only_kpis"])
+    assert {"retention_rate", "period_retention_rate"} <= only
+    for rows in (data["scorecard"], data["trends"]):
+        assert not [r for r in rows if r["kpi"] in only and r["segment"] != review.ALL_ACCOUNTS]
+    assert any(r["kpi"] == "period_retention_rate" and r["segment"] == review.ALL_ACCOUNTS for r in data["trends"])
+    assert any(r["kpi"] == "retention_rate" and r["segment"] == review.ALL_ACCOUNTS for r in data["scorecard"])
+    assert len({r["segment"] for r in data["scorecard"]}) > 1  # the fixture has segments: the check bites
 
 
 def test_pseudonymised_run_shows_no_account_names(review_run):

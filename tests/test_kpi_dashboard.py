@@ -374,3 +374,21 @@ def test_control_chart_notes_count_their_periods_in_words(workbook, review_run, 
     ws = load_workbook(build_kpi_dashboard(run))["Control charts"]
     text = " ".join(str(c.value) for row in ws.iter_rows() for c in row if c.value)
     assert "(s)" not in text and notes[first] in text and notes[second] in text
+
+
+def test_no_segment_shows_retention(workbook, review_run):
+    """Today's segments are drawn from today's active accounts, so a segment's retention would read
+    100% (inactive: 0%) by construction: the tracking and scorecard sheets hold it for all accounts
+    only and say why once; the dashboard's segment grid leaves those cells blank with the same note."""
+    from kam_analysis.metrics import ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, kpi_label
+
+    _, wb = workbook
+    labels = {kpi_label(k) for k in ALL_ACCOUNTS_ONLY_KPIS}
+    for name in ("KPI tracking", "Scorecard"):
+        _, rows = _sheet_rows(wb[name])
+        assert len({r["Segment"].value for r in rows}) > 1, name  # the fixture has segments: the check bites
+        ret = [r for r in rows if r["KPI"].value in labels]
+        assert ret and {r["Segment"].value for r in ret} == {review.ALL_ACCOUNTS}, name
+        assert SEGMENT_RETENTION_NOTE in wb[name]["A2"].value, name
+    dash = [str(c.value) for row in wb["Dashboard"].iter_rows() for c in row if c.value]
+    assert SEGMENT_RETENTION_NOTE in dash

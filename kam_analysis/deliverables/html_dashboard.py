@@ -29,7 +29,8 @@ import pandas as pd
 from ..config import TEMPLATES_DIR
 from ..present.formats import compact_money, currency_symbol, fmt_date, fmt_money, fmt_period, money_style
 from ..present.theme import hex_css, theme_for
-from ..metrics import change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label, kpi_unit
+from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost,
+                       kpi_label, kpi_unit)
 from ..metrics.capability import Capability, needs_data_text
 from ..phases.review import ALL_ACCOUNTS
 from ._kpi_history import history_data
@@ -148,6 +149,10 @@ def collect_dashboard_data(run) -> dict:
     t = t.sort_values(["kpi", "segment", "period_start"])
     t = t.assign(period_label=[fmt_period(x, p.analysis.period) if pd.notna(x) else "" for x in t["period_start"]])
     data["trends"] = _records(t, ["period_start", "period_label", "segment", "kpi", "value", "target"])
+    # retention is never split by today's segments (100% by construction): under a segment filter the
+    # page shows the all-accounts figure, labelled so, and says why once
+    data["all_accounts_only_kpis"] = sorted(ALL_ACCOUNTS_ONLY_KPIS)
+    data["segment_retention_note"] = SEGMENT_RETENTION_NOTE
     # each headline KPI across the client's reviews (one review: says it is the first)
     data["kpi_history"] = history_data(run)
     # segments and portfolio matrix

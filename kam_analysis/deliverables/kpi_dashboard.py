@@ -38,7 +38,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..metrics import (KPI_DEFINITIONS, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
+from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, KPI_DEFINITIONS, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
                        kpi_unit)
 from ..phases.review import ALL_ACCOUNTS
 from ..metrics.capability import Capability, needs_data_text
@@ -356,6 +356,9 @@ def build_kpi_dashboard(run) -> Path:
         _note(ws, row, 2, "Green/amber/red against the client's target where one is set, otherwise against the "
                           "segment at the baseline date.")
         row += 1
+        if ret_note := _retention_note(sc[sc["kpi"].isin(kp)]):  # segments' retention cells are left blank
+            _note(ws, row, 2, ret_note)
+            row += 1
         if sc_needs:
             _note(ws, row, 2, sc_needs)
             row += 1
@@ -407,6 +410,14 @@ _HEADERS = {"kpi": "KPI", "label": "KPI", "current": "Current", "target": "Targe
             "trend": "Trend", "rank": "#", "recommendation": "Recommendation", "evidence": "Evidence",
             "value_basis": "What the value measures", "account_id": "Account ID", "account": "Account",
             "risk_score": "Churn probability", "risk_band": "Risk band", "revenue_at_risk": "Revenue at risk"}
+
+
+def _retention_note(df: pd.DataFrame) -> str:
+    """The one note on retention by segment, when ``df`` (segment x KPI rows) has segments and a
+    KPI reported for all accounts only: its segment rows are left out, and the page says why."""
+    if not {"segment", "kpi"} <= set(df.columns) or df["segment"].nunique() < 2:
+        return ""
+    return SEGMENT_RETENTION_NOTE if df["kpi"].isin(ALL_ACCOUNTS_ONLY_KPIS).any() else ""
 
 
 def _detail(wb: Workbook, name: str, title: str, subtitle: str, df: pd.DataFrame, *, formats: dict,
@@ -471,10 +482,12 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     sc = run.read_table("kpi_scorecard")
     cols = [c for c in ["segment", "kpi", "value", "n", "baseline", "vs_baseline", "target", "gap", "status",
                         "status_basis"] if c in sc]
+    sc_ret = _retention_note(sc)
     sc, sc_needs = _measured(sc[cols], "value")
     view, fmts = _kpi_view(sc, value_cols=["value", "baseline", "target"], currency=cur)
     _detail(wb, "Scorecard", "Segment scorecard", "Segment x KPI, trailing twelve months, vs target or "
-            "baseline; changes of shares and scores in points, of money and counts in %" + sc_needs, view,
+            "baseline; changes of shares and scores in points, of money and counts in %" + sc_needs
+            + (f". {sc_ret}" if sc_ret else ""), view,
             formats={"n": "int"}, row_formats=fmts, status_col="status", table="Scorecard")
     tr = run.read_table("kpi_tracking")
     if {"n", "value"} <= set(tr.columns):  # a period whose KPI is undefined (no base) is blank, as on Trend data
@@ -485,7 +498,8 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
                            currency=cur)
     _detail(wb, "KPI tracking", "KPIs by period and segment",
             "Status vs target where defined per period, else vs the pre-programme baseline; trend = last year "
-            "of periods vs the year before; changes of shares in points, of money and counts in %", view,
+            "of periods vs the year before; changes of shares in points, of money and counts in %"
+            + (f". {tr_ret}" if (tr_ret := _retention_note(tr)) else ""), view,
             formats={"period_start": "date", "n": "int"}, row_formats=fmts, status_col="status",
             table="KpiTracking")
     imp = run.read_table("programme_impact")
