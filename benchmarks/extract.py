@@ -187,13 +187,14 @@ def main(argv: list[str] | None = None) -> int:
     res = {"engine": args.engine, "argv": " ".join(argv if argv is not None else sys.argv[1:]), "rows": args.rows,
            "before_commit": args.before, "runs": []}
     env, folder = dict(os.environ), None
+    lines = lines_parquet(args.orders, args.rows)  # here, not in a timed process (its memory would count)
     if args.engine == "postgres":
         from warehouse_run import start_server, stop_server
 
         url = os.environ.get("KAM_TEST_POSTGRES_URL")
         if not url:
             url, folder = start_server()
-        load_postgres(url, lines_parquet(args.orders, args.rows))
+        load_postgres(url, lines)
         env["KAM_EXTRACT_BENCH_URL"] = url
     try:
         res["load_before"] = [round(x, 2) for x in os.getloadavg()]
