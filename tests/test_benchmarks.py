@@ -35,3 +35,29 @@ def test_each_script_rewrites_only_its_own_section_of_the_results(tmp_path):
     text = md.read_text()
     assert "new" in text and "old" not in text and text.count(SECTION_END) == 2 and "mine" in text
     assert kept_sections(md).count(SECTION_END) == 2  # run_benchmark.py keeps both when it rewrites the file
+
+
+def test_sizes_name_their_accounts_and_a_size_can_be_its_own_section(tmp_path):
+    rb = _benchmark_module()
+    assert rb.parse_sizes("1000000, 50000000:1000000", 200_000) == [(1_000_000, 200_000), (50_000_000, 1_000_000)]
+    # the 200,000-account clients keep their folders; another account count gets its own
+    assert rb._tag(10_000_000, "parquet", 200_000) == "10m" and rb._tag(10_000_000, "csv") == "10m_csv"
+    assert rb._tag(50_000_000, "parquet", 1_000_000) == "50m_1m_accounts"
+    run = {"label": "large 50M orders, 1M accounts (parquet)", "seconds": 1500.0, "exit_code": 0,
+           "peak_rss_tree_bytes": 5 * 2**30, "peak_rss_single_bytes": 3 * 2**30, "load_average_mean": 1.5,
+           "load_average_max": 2.5, "prepare_seconds": 300.0, "phases": {"assessment": 200.0},
+           "deliverables": {"deck": 10.0}, "deliverables_status": {"deck": "success", "html_dashboard": "failed"},
+           "rows": {"transactions": {"rows_read": 51_504_999}, "accounts": {"rows_read": 1_000_000}}}
+    results = {"machine": {"cpu_model": "X", "logical_cores": 2, "ram_gib": 23.5}, "finished_at": "T",
+               "argv": ["--sizes", "50000000:1000000", "--section", "large-50m"], "engagements": [run],
+               "generation": {}}
+    md = tmp_path / "results.md"
+    md.write_text("# Benchmark results\n\nother figures\n")
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from _sections import write_section
+
+    write_section(md, "large-50m", rb.own_section(results, "large-50m"))
+    text = md.read_text()
+    assert "other figures" in text and "51,504,999 order lines, 1,000,000 accounts" in text
+    assert "**1,500.0 s** (25.0 min) wall, peak RSS **5.00 GiB**" in text and "load average 1.5" in text
+    assert "| phase assessment | 200.0 s |" in text and "Deliverables not built: html_dashboard (failed)" in text
