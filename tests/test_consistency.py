@@ -345,6 +345,33 @@ def test_period_retention_is_one_series(eng):
 
 
 # --------------------------------------------------------------------------- key accounts and quadrants
+def test_no_segment_shows_a_retention_true_by_construction(eng):
+    """Today's quadrants hold today's active accounts (the rest are "Inactive accounts"), so a
+    quadrant's retention would read 100% and the inactive 0% by construction. No table a client page
+    reads, and no client page, shows retention by segment; All accounts keeps it."""
+    from kam_analysis.metrics import ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE
+
+    all_label = eng.html_data["all_label"]
+    for table in ("kpi_tracking", "kpi_scorecard"):
+        t = eng.table(table)
+        ret = t[t["kpi"].isin(ALL_ACCOUNTS_ONLY_KPIS)]
+        assert set(ret["segment"].astype(str)) <= {all_label}, (eng.name, table)
+        if table == "kpi_scorecard":
+            assert all_label in set(ret["segment"].astype(str)), eng.name  # kept for all accounts
+    for rows in (eng.html_data["scorecard"], eng.html_data["trends"]):
+        assert not [r for r in rows if r["kpi"] in ALL_ACCOUNTS_ONLY_KPIS and r["segment"] != all_label]
+    labels = {kpi_label(k) for k in ALL_ACCOUNTS_ONLY_KPIS}
+    for sheet in ("KPI tracking", "Scorecard"):
+        header, rows = rows_after_header(eng.kpi_book[sheet], "Period" if sheet == "KPI tracking" else "Segment")
+        assert header, (eng.name, sheet)
+        seg, kpi = header.index("Segment"), header.index("KPI")
+        assert {r[seg] for r in rows if r[kpi] in labels} <= {all_label}, (eng.name, sheet)
+    if len(eng.html_data["segments"]) > 1:  # a page with segments says once why retention is not by segment
+        assert eng.html_data["segment_retention_note"] == SEGMENT_RETENTION_NOTE
+        dash = " ".join(str(v) for row in eng.kpi_book["Dashboard"] for v in row if v is not None)
+        assert SEGMENT_RETENTION_NOTE in dash, eng.name
+
+
 def _key_counts(e: Engagement) -> tuple[int | None, int | None]:
     s = e.table("segments")
     if s is None:
