@@ -377,10 +377,12 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "accounts that fell out of / entered key status since the baseline",
        required="account_id account change baseline_segment current_segment revenue_baseline revenue_current"),
     _t("kpi_scorecard", "review", "segment × KPI",
-       "segment x KPI (trailing 12 months) vs target and baseline, RAG status",
+       "segment x KPI (trailing 12 months) vs target and baseline, RAG status; retention and churn for "
+       "All accounts only (today's segments would read 100%/0% by construction)",
        required="segment kpi value n baseline vs_baseline vs_baseline_kind target gap status status_basis"),
     _t("kpi_tracking", "review", "period × segment × KPI",
-       "KPI by period and segment vs target and baseline, RAG status and trend",
+       "KPI by period and segment vs target and baseline, RAG status and trend; period retention for "
+       "All accounts only",
        required="period_start segment kpi value n baseline vs_baseline vs_baseline_kind target status status_basis "
                 "trend post_programme note"),
     _t("kpi_vs_target", "review", "KPI",
