@@ -194,6 +194,8 @@ class OrderSource:
             return pd.DataFrame({"i": [], "g": [], "base": [], "retained": []}, dtype="int64")
         vals = ", ".join(f"({i}, {_ts(b)}, {_ts(e)})" for i, (b, e) in enumerate(bounds))
         pos = counted_order_sql("rev")
+        xs = sorted({b for b, _ in bounds} | {e for _, e in bounds})
+        bucket = "CASE " + " ".join(f"WHEN d <= {_ts(x)} THEN {_ts(x)}" for x in xs) + " END"
         grp = pd.DataFrame({"account_id": pd.Series([], dtype=str), "g": pd.Series([], dtype="int64")}) \
             if groups is None else pd.DataFrame({"account_id": pd.Index(groups.index).astype(str),
                                                  "g": pd.Series(groups).astype("int64").to_numpy()})
@@ -201,10 +203,12 @@ class OrderSource:
             p(i, b, e) AS (VALUES {vals}),
             xs AS (SELECT DISTINCT b AS x FROM p UNION SELECT DISTINCT e FROM p),
             -- each account's counted orders in buckets (previous x, x], the latest of each kept (k = the
-            -- bucket's x): the last counted order up to a date x is that of the latest bucket k <= x
-            bk AS (SELECT c.account_id, xs.x AS k, max(c.d) AS d
-                   FROM (SELECT account_id, d FROM orders WHERE {pos}) c ASOF JOIN xs ON c.d <= xs.x
-                   GROUP BY c.account_id, xs.x),
+            -- bucket's x, the first x on or after the order): the last counted order up to a date x is that
+            -- of the latest bucket k <= x. The bucket is a CASE over the few dates x, so this is a plain
+            -- aggregation DuckDB can spill, not an ASOF join that sorts every order
+            bk AS (SELECT account_id, k, max(d) AS d
+                   FROM (SELECT account_id, d, {bucket} AS k FROM orders WHERE {pos})
+                   WHERE k IS NOT NULL GROUP BY account_id, k),
             -- so the account is active at every x in [k, until): before its next bucket and while the
             -- order is in (x - churn_days, x]; the intervals of one account do not overlap
             nx AS (SELECT account_id, k, least(coalesce(lead(k) OVER (PARTITION BY account_id ORDER BY k),
