@@ -826,3 +826,25 @@ def test_phase_status_title_agrees_in_number():
     both = phase_status_title(done=2, wait=1, n_small=2, n_all=17)
     assert "1 waits for data" in both and "2 need a larger customer base" in both
     assert phase_status_title(done=5, wait=0, n_small=0, n_all=17) == "All five KAM phases have run; this deck reports each of them"
+
+
+def test_no_manager_hours_draws_no_chart_or_table_of_zeros(full_run, tmp_path):
+    """A plan that assigns no manager hours (no account's service model needs them): the coverage slide
+    states it instead of charting zeros, and the per-manager table of 0% is left out."""
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    run = _copy_run(full_run, tmp_path / "nohours", full_run.params)
+    run.write_table("coverage_by_segment", pd.DataFrame({
+        "segment": ["Strategic", "Star"], "accounts": [60, 90], "covered": [60, 90],
+        "hours_needed": [0.0, 0.0], "hours_allocated": [0.0, 0.0], "value_at_stake": [0.0, 0.0]}))
+    load = pd.DataFrame({"manager": ["Amelia Hart", "Tom Jansen"], "capacity_hours": [1200.0, 1200.0],
+                         "hours_assigned": [0.0, 0.0], "utilisation": [0.0, 0.0], "accounts": [0, 0],
+                         "accounts_kept": [0, 0]})
+    run.write_table("manager_load", load)
+    _, slides = _slides(build_deck(run))
+    s = next(s for s in slides if _title(s).startswith("No account needs dedicated manager time"))
+    assert not any(sh.shape_type == MSO_SHAPE_TYPE.CHART or getattr(sh, "has_chart", False) for sh in s.shapes)
+    text = "\n".join(_texts(s))
+    assert "assigns no manager hours" in text
+    assert f"{int(load['capacity_hours'].sum()):,} hours a year are not drawn on" in text
+    assert not any("of the account managers' time" in _title(x) or "fully booked" in _title(x) for x in slides)

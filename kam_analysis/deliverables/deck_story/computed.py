@@ -78,6 +78,8 @@ def s_manager_coverage(d: DeckData) -> list[SlideSpec]:
                 topic="Coverage by account manager")
     if t is None:
         return []
+    if not (t["hours_assigned"].fillna(0) > 0).any():
+        return []  # a table of zeros: the coverage slide already says the plan assigns no manager hours
     t = t.sort_values(["hours_assigned", "manager"], ascending=[False, True])
     over = t[t["utilisation"] > 1.0]
     full = int((t["utilisation"] >= 0.995).sum())

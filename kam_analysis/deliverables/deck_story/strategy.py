@@ -106,10 +106,23 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
     if by_quadrant:  # the whole reason is the slide's note
         take.append(f"{NOT_BY_QUADRANT}: {d.brief_refusal('portfolio_matrix')}")
 
+    no_hours = needed <= 0 and hours <= 0
+    if no_hours:  # nothing to chart (bars of zeros): say what the plan is instead
+        free = d.table("manager_load", ("capacity_hours",), topic="Coverage by account manager")
+        cap_hours = float(free["capacity_hours"].sum()) if free is not None and len(free) else 0.0
+        statement = [[("No account's service model calls for dedicated account-manager time", True)],
+                     "Every account is served through its segment's tier, so the plan assigns no manager hours "
+                     "and there is no capacity gap to close."]
+        if cap_hours > 0:
+            statement.append(f"The account managers' {fmt_count(cap_hours)} hours a year are not drawn on by this plan.")
+
     def draw(c: SlideCanvas):
-        c.bar_chart(c.region("Chart"), [_text(x, 30) for x in t["segment"]],
-                    {"Hours needed": t["hours_needed"].tolist(), "Hours allocated": t["hours_allocated"].tolist()},
-                    number_format="#,##0", colors=[tint(c.style.primary, 0.55), c.style.primary])
+        if no_hours:
+            c.text_box(c.region("Chart"), statement, size=16, anchor="m")
+        else:
+            c.bar_chart(c.region("Chart"), [_text(x, 30) for x in t["segment"]],
+                        {"Hours needed": t["hours_needed"].tolist(), "Hours allocated": t["hours_allocated"].tolist()},
+                        number_format="#,##0", colors=[tint(c.style.primary, 0.55), c.style.primary])
         _takeaway(c, take[:6])
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Coverage and capacity",
