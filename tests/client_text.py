@@ -108,7 +108,7 @@ def _json_strings(v, where: str, out: list) -> None:
 
 
 # values of the data island that the script uses as keys, never shows
-HTML_KEYS = {"kpi", "unit", "status", "fmt", "key", "band", "id", "account_id", "period"}
+HTML_KEYS = {"kpi", "unit", "status", "fmt", "key", "band", "id", "account_id", "period", "all_accounts_only_kpis"}
 
 
 def html_texts(path: Path) -> list[tuple[str, str]]:
