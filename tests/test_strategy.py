@@ -381,15 +381,23 @@ def test_bad_strategy_params_are_clear_errors(tmp_path, strategy_params, message
 
 
 def test_segment_baseline_by_hand():
-    # a and b were active 12 months ago, only a still is (c is new); retention is the headline rule
-    kpis = pd.DataFrame({"account_id": list("abc"), "revenue_12m": [300.0, 0.0, 100.0],
-                         "orders_12m": [3, 0, 2], "orders_prev_12m": [2, 1, 0], "gross_margin_12m": [120.0, 0.0, 30.0],
-                         "active_at_start": [True, True, False], "active": [True, False, True]})
-    seg = pd.DataFrame({"account_id": list("abc"), "quadrant": ["S", "S", "S"]})
-    b = strategy.compute_segment_baseline(kpis, seg).iloc[0]
-    assert (b["base_accounts"], b["retained"]) == (2, 1)
-    assert b["retention_rate"] == pytest.approx(0.5)
-    assert b["revenue_per_retained"] == pytest.approx(300)
+    # a and b were active 12 months ago, only a still is (c is new); d (another segment) stayed.
+    # Retention is the portfolio's (a, d kept of a, b, d: 2/3), applied to each segment's accounts
+    # active today: measured on today's members it would be 100% for a segment of live accounts
+    kpis = pd.DataFrame({"account_id": list("abcd"), "revenue_12m": [300.0, 0.0, 100.0, 50.0],
+                         "orders_12m": [3, 0, 2, 1], "orders_prev_12m": [2, 1, 0, 1],
+                         "gross_margin_12m": [120.0, 0.0, 30.0, 10.0],
+                         "active_at_start": [True, True, False, True], "active": [True, False, True, True]})
+    seg = pd.DataFrame({"account_id": list("abcd"), "quadrant": ["S", "S", "S", "T"]})
+    base = strategy.compute_segment_baseline(kpis, seg).set_index("segment")
+    b = base.loc["S"]
+    assert (b["base_accounts"], b["retained"]) == (2, 1)  # a and c active today; round(2 x 2/3)
+    assert b["retention_rate"] == pytest.approx(2 / 3) and base.loc["T", "retention_rate"] == pytest.approx(2 / 3)
+    assert b["revenue_per_retained"] == pytest.approx((300 + 100) / 2)
+    # the retention lever has room in a segment of live accounts (it had none at 100%)
+    lev = pd.DataFrame({"segment": ["S"], "lever": ["retention_pts"], "value": [0.05]})
+    imp = strategy.compute_lever_impact(base.reset_index(), lev)
+    assert imp["revenue_impact"].iloc[0] == pytest.approx(0.05 * 2 * 200)
     assert b["average_order_value"] == pytest.approx(400 / 5)
     assert b["orders_per_account"] == pytest.approx(5 / 2)
     assert b["margin_rate"] == pytest.approx(150 / 400)  # 12-month margin / 12-month revenue

@@ -43,10 +43,16 @@ def compute_segment_baseline(account_kpis: pd.DataFrame, segments: pd.DataFrame,
 
     Formulas
     --------
-    * ``base_accounts``, ``retained``, ``retention_rate``: the 12-month account retention
-      (:func:`kam_analysis.metrics.compute_retention_by_group`: accounts active 12 months
-      ago, those still active today, their ratio);
-    * ``revenue_per_retained`` = last-12-month revenue of retained accounts / retained;
+    * ``base_accounts`` = the segment's accounts active today: those whose retention over the
+      next 12 months the retention lever acts on;
+    * ``retention_rate`` = the **portfolio's** 12-month account retention (the headline rule,
+      :func:`kam_analysis.metrics.compute_retention_by_group` over every account), the same for
+      each segment: measured on today's segment members it would read 100% for every live
+      quadrant by construction (they are today's active accounts), leaving the lever no room
+      (see :data:`kam_analysis.metrics.SEGMENT_RETENTION_NOTE`); ``retained`` = base_accounts x
+      that rate, rounded;
+    * ``revenue_per_retained`` = last-12-month revenue of the segment's active accounts / their
+      number (what a kept account brings a year);
     * ``average_order_value`` = revenue_12m / orders_12m;
     * ``orders_per_account`` = orders_12m / accounts with an order in the last 12 months;
     * ``margin_rate`` = gross_margin_12m / revenue_12m (the ``gross_margin_rate`` KPI per
@@ -56,19 +62,25 @@ def compute_segment_baseline(account_kpis: pd.DataFrame, segments: pd.DataFrame,
     df[segment_col] = df[segment_col].astype(str)
     for c in ("active_at_start", "active"):
         df[c] = df[c].fillna(False).astype(bool)
-    ret = compute_retention_by_group(df, by=segment_col).set_index("group")
+    # the portfolio's rate over every account of the KPIs (not only those in ``segments``)
+    every = account_kpis.assign(_portfolio="all")
+    for c in ("active_at_start", "active"):
+        every[c] = every[c].fillna(False).astype(bool)
+    portfolio = compute_retention_by_group(every, by="_portfolio").iloc[0]
+    rate = float(portfolio["retention_rate"]) if pd.notna(portfolio["retention_rate"]) else np.nan
     has_margin = "gross_margin_12m" in df and df["gross_margin_12m"].notna().any()
     df["_gm"] = df["gross_margin_12m"].fillna(0.0) if has_margin else 0.0
     df["_buyer"] = df["orders_12m"].fillna(0) > 0
+    df["_active_rev"] = df["revenue_12m"].fillna(0.0).where(df["active"], 0.0)
     g = df.groupby(segment_col)
     out = pd.DataFrame({
         "accounts": g.size(), "revenue_12m": g["revenue_12m"].sum(), "orders_12m": g["orders_12m"].sum(),
         "buyers_12m": g["_buyer"].sum(), "gross_margin_12m": g["_gm"].sum(),
     })
-    out["base_accounts"] = ret["base"]
-    out["retained"] = ret["retained"]
-    out["retention_rate"] = ret["retention_rate"]
-    out["revenue_per_retained"] = ret["retained_revenue_12m"] / out["retained"].where(out["retained"] > 0)
+    out["base_accounts"] = g["active"].sum()
+    out["retention_rate"] = rate
+    out["retained"] = (out["base_accounts"] * rate).round() if np.isfinite(rate) else 0
+    out["revenue_per_retained"] = g["_active_rev"].sum() / out["base_accounts"].where(out["base_accounts"] > 0)
     order = [s for s in (order or []) if s in out.index] + [s for s in out.index if s not in (order or [])]
     out = out.reindex(order)
     out["average_order_value"] = out["revenue_12m"] / out["orders_12m"].where(out["orders_12m"] > 0)
