@@ -237,26 +237,9 @@ def generate_demo(out_dir: str | Path, *, seed: int = 42, n_accounts: int = 2000
         # returns: 3% of orders get a negative line under the same order number
         ret = rng.random(n_ord) < 0.03
         r_share = rng.uniform(0.2, 1.0, ret.sum())
-        ret_rev = -np.round(revenue[ret] * r_share, 2)
-        ret_mar = -np.round(margin[ret] * r_share, 2)
-
         # Built column by column as Arrow arrays (categories and ids as dictionary codes), so a
         # 10-million-order client never holds fixed-width numpy strings or a pandas copy.
-        line_no = np.concatenate([order_no, order_no[ret]])
-        line_date = np.concatenate([dates, dates[ret]])
-        # by date, then order number; stable, so an order's line comes before its return line
-        # (the same order as sorting the "SO-<number>" strings while numbers have equal length)
-        rows = np.lexsort((line_no, line_date))
-        orders = {
-            "Order No": line_no[rows],
-            "Customer ID": np.concatenate([acc_of_order, acc_of_order[ret]])[rows],
-            "Order Date": line_date[rows],
-            "Net Sales (EUR)": np.concatenate([revenue, ret_rev])[rows],
-            "Gross Margin (EUR)": np.concatenate([margin, ret_mar])[rows],
-            "Product Category": np.concatenate([cat, cat[ret]])[rows],
-            "Sales Channel": np.concatenate([chan, chan[ret]])[rows],
-        }
-        del rows, line_no, line_date
+        orders = _order_lines(order_no, dates, acc_of_order, revenue, margin, cat, chan, ret, r_share)
         _write_orders(orders, paths["transactions"], file_format, acc_ids)
         del orders
         n_orders_acc = np.bincount(acc_of_order, minlength=n)
@@ -322,6 +305,25 @@ def _draw_choice(u: np.ndarray, probs: np.ndarray, owner: np.ndarray, chunk: int
         hi = min(lo + chunk, len(u))
         out[lo:hi] = (u[lo:hi, None] > cum_by_owner[owner[lo:hi]]).sum(axis=1)
     return out
+
+
+def _order_lines(order_no, dates, acc, revenue, margin, cat, chan, ret, r_share) -> dict:
+    """Order lines and their return lines (``ret``: orders with a return of ``r_share`` of the
+    value), as the orders file's columns: by date, then order number; stable, so an order's line
+    comes before its return line (the same order as sorting the "SO-<number>" strings while
+    numbers have equal length)."""
+    line_no = np.concatenate([order_no, order_no[ret]])
+    line_date = np.concatenate([dates, dates[ret]])
+    rows = np.lexsort((line_no, line_date))
+    return {
+        "Order No": line_no[rows],
+        "Customer ID": np.concatenate([acc, acc[ret]])[rows],
+        "Order Date": line_date[rows],
+        "Net Sales (EUR)": np.concatenate([revenue, -np.round(revenue[ret] * r_share, 2)])[rows],
+        "Gross Margin (EUR)": np.concatenate([margin, -np.round(margin[ret] * r_share, 2)])[rows],
+        "Product Category": np.concatenate([cat, cat[ret]])[rows],
+        "Sales Channel": np.concatenate([chan, chan[ret]])[rows],
+    }
 
 
 def _write_orders(orders: dict[str, np.ndarray], path: Path, file_format: str, acc_ids: np.ndarray) -> None:
@@ -414,18 +416,7 @@ def _stream_orders(rng: np.random.Generator, path: Path, file_format: str, *, ac
             next_no += k
             ret = rng.random(k) < 0.03
             r_share = rng.uniform(0.2, 1.0, ret.sum())
-            line_no = np.concatenate([order_no, order_no[ret]])
-            line_date = np.concatenate([dates, dates[ret]])
-            rows = np.lexsort((line_no, line_date))
-            chunk = {
-                "Order No": line_no[rows],
-                "Customer ID": np.concatenate([acc, acc[ret]])[rows],
-                "Order Date": line_date[rows],
-                "Net Sales (EUR)": np.concatenate([revenue, -np.round(revenue[ret] * r_share, 2)])[rows],
-                "Gross Margin (EUR)": np.concatenate([margin, -np.round(margin[ret] * r_share, 2)])[rows],
-                "Product Category": np.concatenate([cat, cat[ret]])[rows],
-                "Sales Channel": np.concatenate([chan, chan[ret]])[rows],
-            }
+            chunk = _order_lines(order_no, dates, acc, revenue, margin, cat, chan, ret, r_share)
             n_orders_acc += np.bincount(acc, minlength=n)
             # orders are sorted by date: an account's first row this month is its earliest
             seen, at = np.unique(acc, return_index=True)
