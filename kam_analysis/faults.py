@@ -56,30 +56,41 @@ def kernel_pid(managers: list) -> int | None:
     return None
 
 
-def stop_kernel(managers: list, worker, *, grace: float = 5.0) -> None:
-    """Interrupt the running cell (so the notebook shows where it stopped), then kill the kernel.
+def stop_kernel(managers: list, done, *, grace: float = 5.0, patience: float = 60.0) -> None:
+    """Interrupt the running cell (so the notebook shows where it stopped), kill the kernel, and
+    wait until ``done`` (a :class:`threading.Event`) is set: the worker thread (Papermill) has
+    saved the notebook and ended.
 
     The kernel runs in its own session, so a Ctrl-C on the terminal never reaches it; it
-    is stopped here, and the worker thread (Papermill) then saves the notebook and ends.
+    is stopped here. A kernel that appears while this waits (the phase was still taking
+    or starting it when the signal came) is killed too: the run folder is renamed once this
+    returns, and a kernel left running would go on writing tables into the old path. Gives
+    up after ``patience`` seconds.
     """
     import signal
+    import time
 
-    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, 10.0)):
+    deadline = time.monotonic() + patience
+    interrupted: set[int] = set()
+    killed: set[int] = set()
+    while not done.is_set() and time.monotonic() < deadline:
         pid = kernel_pid(managers)
-        if pid is None:  # still starting (or never started): give it a moment, then stop
-            worker.join(wait)
-            if not worker.is_alive():
-                return
-            pid = kernel_pid(managers)
-            if pid is None:
-                continue
-        try:
-            os.killpg(pid, sig) if sig == signal.SIGKILL else os.kill(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        worker.join(wait)
-        if not worker.is_alive():
-            return
+        if pid is not None and pid not in interrupted:
+            interrupted.add(pid)
+            try:
+                os.kill(pid, signal.SIGINT)
+            except (ProcessLookupError, PermissionError):
+                pass
+            done.wait(grace)
+        elif pid is not None and pid not in killed:
+            killed.add(pid)
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            done.wait(1.0)
+        else:
+            done.wait(0.2)
 
 
 def file_list(run_dir: Path) -> list[dict]:

@@ -288,16 +288,21 @@ def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: i
         finally:
             if warm is not None:
                 warm.shutdown()
+            done.set()
 
+    # The main thread waits on an Event, not on Thread.join: on Python 3.11 a join cut short
+    # by the signal's exception marks a still-running thread as stopped (is_alive() False), and
+    # the runner would rename the run folder while the kernel still writes into it.
+    done = threading.Event()
     worker = threading.Thread(target=work, name=f"papermill-{nb_out.stem}", daemon=True)
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt as stop:  # Ctrl-C, or Terminated (SIGTERM)
-        faults.stop_kernel(managers, worker)
-        if warm is not None:
+        if warm is not None:  # first: a kernel not yet taken is stopped, and the phase can no longer take it
             warm.shutdown()
+        faults.stop_kernel(managers, done)
         reason = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted (Ctrl-C)"
         _mark_notebook_failed(nb_out, f"run {reason} while this cell was running")
         rec.update(status="failed", error_type=type(stop).__name__, error=f"run {reason}",

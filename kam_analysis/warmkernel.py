@@ -111,6 +111,8 @@ class WarmKernel:
         self._taken = False
         self._lock = threading.Lock()
         self._closed = False
+        self._stopped = False
+        self._ready = threading.Event()  # set when the start-up thread ends (see shutdown)
         self._args = (kernel, str(cwd), list(extra_arguments), manager_class, startup_timeout)
         self._thread = threading.Thread(target=self._start, name=f"warm-{self.nb_path.stem}", daemon=True)
         self._thread.start()
@@ -128,6 +130,8 @@ class WarmKernel:
             asyncio.run(self._warm(km, startup_timeout))
         except BaseException as exc:  # noqa: BLE001 - the phase then starts its own kernel
             self.error = exc
+        finally:
+            self._ready.set()
 
     async def _warm(self, km, startup_timeout: float) -> None:
         modules = notebook_imports(self.nb_path)
@@ -151,31 +155,37 @@ class WarmKernel:
         RunStopped
             :meth:`shutdown` was called (the run is being stopped): the phase must not start.
         """
-        self._thread.join(wait)
-        if self._closed:
-            from .exceptions import RunStopped
+        self._ready.wait(wait)
+        with self._lock:  # against shutdown(): a stopped run's kernel is never handed to its phase
+            if self._closed:
+                from .exceptions import RunStopped
 
-            raise RunStopped("the run was stopped before this phase's kernel was ready")
-        if self._thread.is_alive() or self._taken or self.km is None:
-            return None
-        alive = False
-        if self.error is None:
-            try:
-                alive = asyncio.run(_is_alive(self.km))
-            except Exception:  # noqa: BLE001
-                alive = False
-        if not alive:
-            return None
-        self._taken = True
-        return self.km
+                raise RunStopped("the run was stopped before this phase's kernel was ready")
+            if not self._ready.is_set() or self._taken or self.km is None:
+                return None
+            alive = False
+            if self.error is None:
+                try:
+                    alive = asyncio.run(_is_alive(self.km))
+                except Exception:  # noqa: BLE001
+                    alive = False
+            if not alive:
+                return None
+            self._taken = True
+            return self.km
 
     def shutdown(self) -> None:
-        """Stop the kernel unless it was taken (the phase that took it owns it). Never raises."""
+        """Stop the kernel unless it was taken (the phase that took it owns it). Never raises.
+
+        After this, :meth:`take` raises :class:`RunStopped`: a phase waiting for the kernel
+        does not start on it."""
         with self._lock:
             self._closed = True
-        self._thread.join(10.0)
-        if self._taken or self.km is None:
-            return
+        self._ready.wait(10.0)  # an Event: a Thread.join cut short by a signal (Python 3.11) corrupts the thread
+        with self._lock:  # called from the main thread and the phase's worker: the kernel is stopped once
+            if self._taken or self.km is None or self._stopped:
+                return
+            self._stopped = True
         stop_manager(self.km)
 
 

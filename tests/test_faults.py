@@ -190,3 +190,47 @@ def test_a_killed_runs_partial_folder_is_kept_as_failed_by_the_next_run(client, 
     assert running.exists()  # its process is alive: another run in progress is never touched
     assert any("was killed before it could finish" in line for line in lines)
     assert not (res.run_dir / faults.OWNER_FILE).exists()
+
+
+# --------------------------------------------------------------------------- a signal while the phase is starting
+def test_a_signal_while_the_phase_waits_for_its_kernel_stops_the_kernel_it_then_starts(tmp_path):
+    """The signal comes while the phase is still waiting for its kernel (started ahead). On
+    Python 3.11 a ``Thread.join`` cut short by the signal's exception marks the running worker
+    thread as stopped; the runner then renamed the run folder while the kernel it went on to
+    start kept writing into the old path (a leftover ``.partial`` folder in CI). The runner
+    must stop that kernel, and return only once the notebook has stopped."""
+    import threading
+
+    marker = tmp_path / "written-after-the-stop"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"import time\ntime.sleep(4)\nopen({str(marker)!r}, 'w').write('late')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb_in = tmp_path / "slow.ipynb"
+    nbformat.write(nb, nb_in)
+
+    class SlowToWarm:  # a kernel started ahead that is still importing when the signal comes
+        def __init__(self):
+            self.closed = threading.Event()
+
+        def take(self):
+            time.sleep(1.0)
+            return None  # the phase then starts its own kernel (what a failed warm-up does)
+
+        def shutdown(self):
+            self.closed.set()
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt()
+
+    old = signal.signal(signal.SIGUSR1, interrupt)
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            runner._execute(nb_in, tmp_path / "out.ipynb", {}, kernel="python3", timeout=60, warm=SlowToWarm())
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR1, old)
+    assert stopped.value.kam_phase_record["status"] == "failed"
+    time.sleep(6)  # long enough for a kernel left running to finish its cell
+    assert not marker.exists(), "the kernel went on running after the runner had stopped the phase"
