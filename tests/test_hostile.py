@@ -350,3 +350,19 @@ def test_engagement_survives_degenerate_data(file, tmp_path, capsys):
     code, text = _run_all(params_path, capsys)
     assert "Traceback (most recent call last)" not in text.split("Notebook")[0]
     assert code == 0, text
+
+
+@pytest.mark.parametrize("delimiter,values,expected", [
+    # a value with two commas proves the commas separate thousands: read so, nothing to say
+    (";", ("25,000", "1,234,567", "800"), (25000.0, 1234567.0, 800.0)),
+    # a decimal point elsewhere in the column decides: the commas separate thousands
+    (";", ("25,000", "1,500", "12.50"), (25000.0, 1500.0, 12.5)),
+    # a dot before other than three digits decides: the dots are decimal points
+    (",", ("25.000", "1.500", "1.5"), (25.0, 1.5, 1.5)),
+])
+def test_thousands_groups_decided_by_another_value_in_the_column(delimiter, values, expected, tmp_path):
+    header = delimiter.join(("account_id", "order_id", "order_date", "net_revenue"))
+    rows = "".join(delimiter.join((f"A{i}", f"O{i}", "2024-01-15", v)) + "\n" for i, v in enumerate(values, 1))
+    run, rep = _prepare(tmp_path, transactions={"content": header + "\n" + rows})
+    assert _revenue(run) == {f"A{i}": v for i, v in enumerate(expected, 1)}
+    assert not [w for w in rep.warnings if "thousand" in str(w) or "decimal" in str(w)]

@@ -68,21 +68,48 @@ def ambiguous_numbers(ck, table: Table, spec: FileSpec, stg: str, mapped: dict[s
     if "decimal" in spec.model_fields_set:
         return
     if ck.delimiter == ";":
-        _ambiguous_commas(ck, table, spec, stg, mapped, raw_kept)
+        _grouped_in_threes(ck, table, spec, stg, mapped, raw_kept, ",")
+    _grouped_in_threes(ck, table, spec, stg, mapped, raw_kept, ".")
+
+
+# What each separator's undecided column says: (message, fix), formatted with n, name, table.
+_UNDECIDED = {
+    ".": ("{n:,} values of {name} have a dot before exactly three digits (e.g. 25.000), which may be a "
+          "thousands separator (25,000) or a decimal point (25.0); nothing in the column decides",
+          "set data.{table}.decimal: ',' if the dot separates thousands (European style, 25.000 = "
+          "twenty-five thousand), or data.{table}.decimal: '.' if it is a decimal point"),
+    ",": ("{n:,} values of {name} have a comma before exactly three digits (e.g. 25,000) in a "
+          "semicolon-separated file, where the comma is usually the decimal mark: 25,000 may be "
+          "twenty-five thousand or 25.0; nothing in the column decides",
+          "set data.{table}.decimal: '.' if the comma separates thousands, or data.{table}.decimal: ',' "
+          "if it is the decimal mark"),
+}
+
+
+def _grouped_in_threes(ck, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
+                       raw_kept: dict[str, bool], sep: str) -> None:
+    """The number columns whose only use of ``sep`` is before groups of three digits.
+
+    A value using the other mark, or ``sep`` otherwise (``1.5``), decides the column: it is
+    left to the parser. A value with ``sep`` twice (``1.234.567``) proves ``sep`` separates
+    thousands: a comma already reads so (``decimal`` defaults to '.'); dots are re-read as
+    thousands with a warning. Otherwise nothing decides and the file is refused.
+    """
+    other = "," if sep == "." else "."
+    groups = sql_str(DOT_GROUPS if sep == "." else COMMA_GROUPS)
     for name, client in mapped.items():
         if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
             continue
         raw = sql_ident("raw__" + name)
         num = f"({number_parts_sql(number_text_sql(raw))}).num"
-        grouped = f"regexp_full_match(n, {sql_str(DOT_GROUPS)})"
-        n_grouped, n_multi, n_decimal, n_comma = ck.con.execute(
-            f"SELECT count(*) FILTER (WHERE {grouped}), "
-            f"count(*) FILTER (WHERE {grouped} AND n LIKE '%.%.%'), "
-            f"count(*) FILTER (WHERE n LIKE '%.%' AND NOT {grouped}), count(*) FILTER (WHERE n LIKE '%,%') "
+        grouped = f"regexp_full_match(n, {groups})"
+        n_grouped, n_multi, n_other = ck.con.execute(
+            f"SELECT count(*) FILTER (WHERE {grouped}), count(*) FILTER (WHERE {grouped} AND n LIKE '%{sep}%{sep}%'), "
+            f"count(*) FILTER (WHERE n LIKE '%{other}%' OR (n LIKE '%{sep}%' AND NOT {grouped})) "
             f"FROM (SELECT {num} AS n FROM {stg} WHERE {raw} IS NOT NULL)").fetchone()
-        if not n_grouped or n_decimal or n_comma:
+        if not n_grouped or n_other or (n_multi and sep == ","):
             continue
-        ex = ck.examples(stg, raw, f"regexp_full_match({num}, {sql_str(DOT_GROUPS)})")
+        ex = ck.examples(stg, raw, f"regexp_full_match({num}, {groups})")
         if n_multi:
             ck.con.execute(f"UPDATE {stg} SET {sql_ident(name)} = {number_sql(raw, False, ',')}")
             ck.add(rule="thousands_separator", severity="warning", file=spec.source, column=client,
@@ -91,34 +118,6 @@ def ambiguous_numbers(ck, table: Table, spec: FileSpec, stg: str, mapped: dict[s
                            "and none has decimals), so 25.000 is read as twenty-five thousand",
                    fix=f"nothing to do if that is right; otherwise set data.{table.name}.decimal: '.'")
         else:
+            message, fix = (t.format(n=n_grouped, name=name, table=table.name) for t in _UNDECIDED[sep])
             ck.add(rule="ambiguous_number", file=spec.source, column=client, count=int(n_grouped),
-                   examples=ex,
-                   message=f"{n_grouped:,} values of {name} have a dot before exactly three digits "
-                           "(e.g. 25.000), which may be a thousands separator (25,000) or a decimal "
-                           "point (25.0); nothing in the column decides",
-                   fix=f"set data.{table.name}.decimal: ',' if the dot separates thousands (European "
-                       f"style, 25.000 = twenty-five thousand), or data.{table.name}.decimal: '.' if it is "
-                       "a decimal point")
-
-def _ambiguous_commas(ck, table: Table, spec: FileSpec, stg: str, mapped: dict[str, str],
-                      raw_kept: dict[str, bool]) -> None:
-    for name, client in mapped.items():
-        if table.column(name).dtype not in ("number", "integer") or name not in raw_kept:
-            continue
-        raw = sql_ident("raw__" + name)
-        num = f"({number_parts_sql(number_text_sql(raw))}).num"
-        grouped = f"regexp_full_match(n, {sql_str(COMMA_GROUPS)})"
-        n_grouped, n_multi, n_other = ck.con.execute(
-            f"SELECT count(*) FILTER (WHERE {grouped}), count(*) FILTER (WHERE {grouped} AND n LIKE '%,%,%'), "
-            f"count(*) FILTER (WHERE n LIKE '%.%' OR (n LIKE '%,%' AND NOT {grouped})) "
-            f"FROM (SELECT {num} AS n FROM {stg} WHERE {raw} IS NOT NULL)").fetchone()
-        if not n_grouped or n_multi or n_other:
-            continue
-        ex = ck.examples(stg, raw, f"regexp_full_match({num}, {sql_str(COMMA_GROUPS)})")
-        ck.add(rule="ambiguous_number", file=spec.source, column=client, count=int(n_grouped),
-               examples=ex,
-               message=f"{n_grouped:,} values of {name} have a comma before exactly three digits (e.g. "
-                       "25,000) in a semicolon-separated file, where the comma is usually the decimal mark: "
-                       "25,000 may be twenty-five thousand or 25.0; nothing in the column decides",
-               fix=f"set data.{table.name}.decimal: '.' if the comma separates thousands, or "
-                   f"data.{table.name}.decimal: ',' if it is the decimal mark")
+                   examples=ex, message=message, fix=fix)
