@@ -256,3 +256,134 @@ output: {{root: {tmp_path / 'outputs'}}}
     text = out.out + out.err
     assert "Could not connect to the postgres source (the URL in KAM_WRONG_PG)" in text
     assert "password authentication failed" in text and planted not in text
+
+
+# --------------------------------------------------------------------------- small PostgreSQL tables
+def _pg_orders(url: str, schema: str, amount_type: str, rows: list[tuple]) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        con.execute(f"CREATE SCHEMA {schema}")
+        con.execute(f"CREATE TABLE {schema}.orders (order_no text, cust text, day date, amount {amount_type})")
+        with con.cursor() as cur:
+            cur.executemany(f"INSERT INTO {schema}.orders VALUES (%s, %s, %s, %s::{amount_type})", rows)
+
+
+def _pg_params(tmp_path: Path, source: dict) -> Path:
+    import yaml
+
+    raw = {"client": {"name": "Warehouse Client"},
+           "data": {"transactions": {"warehouse": {"backend": "postgres", "connection": PG_VAR, **source},
+                                     "columns": {"account_id": "cust", "order_id": "order_no", "order_date": "day",
+                                                 "net_revenue": "amount"}}},
+           "analysis": {"as_of_date": "2025-06-30", "churn_days": 180},
+           "output": {"root": str(tmp_path / "outputs")}}
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return p
+
+
+def test_postgres_order_lines_are_read_and_cleaned_once_into_a_temporary_table(tmp_path, monkeypatch):
+    """The account-level aggregates read the source once: the order lines are cleaned into one temporary
+    table the four aggregates read (a volatile function in the source query counts the rows the engine
+    reads: once per line, where the four queries over the source read each line four times or more), and
+    the table is dropped before the connection closes, when the aggregation succeeds and when it fails."""
+    import datetime as dt
+
+    import psycopg
+
+    from kam_analysis.config import load_params
+    from kam_analysis.data import warehouse
+    from kam_analysis.exceptions import DataValidationError
+
+    url = os.environ.get(PG_VAR)
+    if not url:
+        _missing(f"no PostgreSQL server ({PG_VAR} is not set)")
+    rows = [(f"O{i}", f"A{i % 7}", dt.date(2024, 1, 1) + dt.timedelta(days=i % 500), 10.5 + i) for i in range(60)]
+    rows.append(("O3", "A3", dt.date(2024, 1, 4), 1.25))  # a second line of order O3
+    _pg_orders(url, "kam_once", "double precision", rows)
+    with psycopg.connect(url, autocommit=True) as con:
+        con.execute("CREATE SEQUENCE kam_once.reads")
+        con.execute("CREATE FUNCTION kam_once.tick() RETURNS boolean VOLATILE LANGUAGE plpgsql AS "
+                    "$$ BEGIN PERFORM nextval('kam_once.reads'); RETURN true; END $$")
+    params = load_params(_pg_params(tmp_path, {"query": "SELECT * FROM kam_once.orders WHERE kam_once.tick()"}))
+    temp_tables = []
+    real_disconnect = warehouse._disconnect
+
+    def disconnect(backend):
+        with backend.con.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_class WHERE relnamespace = pg_my_temp_schema() AND relkind = 'r'")
+            temp_tables.append(cur.fetchone()[0])
+        real_disconnect(backend)
+
+    monkeypatch.setattr(warehouse, "_disconnect", disconnect)
+
+    def reads() -> int:
+        with psycopg.connect(url, autocommit=True) as con:
+            last, called = con.execute("SELECT last_value, is_called FROM kam_once.reads").fetchone()
+            con.execute("ALTER SEQUENCE kam_once.reads RESTART")
+            return last if called else 0
+
+    reads()
+    created = []
+    real_materialise = warehouse._materialise
+    monkeypatch.setattr(warehouse, "_materialise",
+                        lambda backend, clean: created.append(1) or real_materialise(backend, clean))
+    out = warehouse.engine_aggregates(params)
+    assert created == [1] and reads() == len(rows)  # every line read once, by the one temporary table
+    assert temp_tables == [0]  # dropped before the connection closed
+    per = {r["account_id"]: r for r in out["per_account"].to_pylist()}
+    assert per["A3"]["n_orders"] == len([r for r in rows[:60] if r[1] == "A3"])
+    assert float(per["A3"]["revenue"]) == sum(r[3] for r in rows if r[1] == "A3")
+    # a failure while fetching: the temporary table is dropped all the same
+    real_fetch = warehouse._fetch
+    calls = []
+
+    def failing(backend, expr):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the server went away")
+        return real_fetch(backend, expr)
+
+    monkeypatch.setattr(warehouse, "_fetch", failing)
+    with pytest.raises(DataValidationError, match="failed while aggregating: the server went away"):
+        warehouse.engine_aggregates(params)
+    assert temp_tables == [0, 0]
+    # the same aggregates over the source itself (no temporary table) are equal, reading each line 4+ times
+    monkeypatch.setattr(warehouse, "_fetch", real_fetch)
+    monkeypatch.setattr(warehouse, "_materialise", lambda backend, clean: (clean, lambda: None))
+    reads()
+    direct = warehouse.engine_aggregates(params)
+    assert reads() >= 4 * len(rows)
+    for name in ("per_account", "breadth", "period", "category"):
+        keys = [c for c in ("account_id", "period_start", "category") if c in out[name].column_names]
+        assert out[name].sort_by([(k, "ascending") for k in keys]).equals(
+            direct[name].sort_by([(k, "ascending") for k in keys])), name
+
+
+@pytest.mark.parametrize("amount_type", ["numeric(20, 12)", "numeric"])
+def test_a_postgres_numeric_with_twelve_decimals_arrives_exactly(tmp_path, monkeypatch, amount_type):
+    """An amount typed numeric with 12 decimals (declared, or an unconstrained numeric that Ibis types
+    decimal(38, 9)) arrives with its value, through the extract and the aggregates in the engine."""
+    import datetime as dt
+
+    from kam_analysis.config import load_params
+    from kam_analysis.data.prepare import prepare_run_data
+
+    url = os.environ.get(PG_VAR)
+    if not url:
+        _missing(f"no PostgreSQL server ({PG_VAR} is not set)")
+    amounts = ["1234.567890123456", "0.000000000001", "-12.345678901234", "99999999.999999999999"]
+    rows = [(f"O{i}", f"A{i % 2}", dt.date(2025, 1, 1) + dt.timedelta(days=i), a) for i, a in enumerate(amounts)]
+    _pg_orders(url, "kam_numeric", amount_type, rows)
+    params = load_params(_pg_params(tmp_path, {"table": "kam_numeric.orders"}))
+    report = prepare_run_data(params, tmp_path / "run")
+    lines = pd.read_parquet(tmp_path / "run" / "data" / "transactions.parquet").set_index("order_id")
+    for i, a in enumerate(amounts):
+        assert float(lines.loc[f"O{i}", "net_revenue"]) == float(a), (i, a)
+    summary = pd.read_parquet(tmp_path / "run" / "tables" / "account_summary.parquet").set_index("account_id")
+    assert report.stats["transactions"]["aggregated_in_engine"] is True
+    # money sums are exact to 4 decimals (data.prepare.exact_sum), as for a file
+    assert summary.loc["A0", "revenue"] == pytest.approx(round(float(amounts[0]) + float(amounts[2]), 4), abs=1e-9)
+    assert summary.loc["A1", "revenue"] == pytest.approx(round(float(amounts[1]) + float(amounts[3]), 4), abs=1e-9)

@@ -184,6 +184,13 @@ def _source_table(con, spec: FileSpec, table: str, secrets: list[str]):
             # Ibis 12 describes a DuckDB query with an API DuckDB 2 removed: name it as a view first
             con.con.execute(f"CREATE OR REPLACE TEMP VIEW kam_source_query AS {src.query}")
             return con.table("kam_source_query")
+        if src.query and getattr(con, "name", "") == "postgres":
+            # Ibis 12's con.sql() on PostgreSQL drops its scratch view with an empty name (a syntax error):
+            # name the query as a temporary view (private to this connection) first
+            with con.con.cursor() as cur:
+                cur.execute(f"CREATE OR REPLACE TEMP VIEW kam_source_query AS {src.query}")
+            con.con.commit()
+            return con.table("kam_source_query")
         if src.query:
             return con.sql(src.query)
         *schema, name = src.table.split(".")
@@ -269,7 +276,7 @@ def stage_warehouse(ck, table: Table, spec: FileSpec, view: str, required_client
             return list(schema.names)
         clients = list(dict.fromkeys(mapped.values()))
         expr = t.filter(keep) if keep is not None else t
-        expr = expr.select(*[expr[c] for c in clients], **{KEY_COLUMN: key})
+        expr = expr.select(*[_portable(expr[c], schema[c]) for c in clients], **{KEY_COLUMN: key})
         path = extract_dir / f"{table.name}.parquet"
         n_bytes, n_rows, timezones = _extract(backend, expr, path)
     except DataValidationError:
@@ -286,6 +293,17 @@ def stage_warehouse(ck, table: Table, spec: FileSpec, view: str, required_client
     info.update(header_row=0, timezones=timezones, extract=str(path), key_name=key_name,
                 warehouse_bytes=n_bytes, warehouse_rows=n_rows)
     return clients + [ROW_COLUMN]
+
+
+def _portable(col, dtype):
+    """The column as it leaves the engine: a decimal of unknown scale (PostgreSQL's unconstrained
+    ``numeric``, which Ibis types decimal(38, 9) however many decimals its values have: the cursor
+    fails on a 10th decimal, a cast to numeric(38, 9) rounds it away) is sent as a double-precision
+    number, which is how the file rules read every amount (15-17 significant digits); a declared
+    ``numeric(p, s)`` up to 38 digits arrives exactly."""
+    if dtype.is_decimal() and (dtype.precision is None or dtype.scale is None or dtype.precision > 38):
+        return col.cast("float64").name(col.get_name())
+    return col
 
 
 def _disconnect(backend) -> None:
@@ -328,8 +346,8 @@ def _extract(backend, expr, path: Path) -> tuple[int, int, dict[str, str]]:
 
 def _copyable(schema) -> bool:
     """True when every column reads back exactly from PostgreSQL's CSV: text, whole and floating numbers,
-    booleans, dates, naive timestamps and decimals (as Ibis types them: an unconstrained ``numeric`` is
-    decimal(38, 9) on both paths). A zoned timestamp, an interval or an array goes through the cursor."""
+    booleans, dates, naive timestamps and declared decimals (an unconstrained ``numeric`` leaves as a double:
+    :func:`_portable`). A zoned timestamp, an interval or an array goes through the cursor."""
     import pyarrow as pa
 
     t = pa.types
@@ -703,7 +721,41 @@ def _clean_transactions(t, spec: FileSpec, params: Params):
     clean = clean.filter(clean.account_id.notnull() & clean.order_date.notnull() & clean.net_revenue.notnull())
     if "line_id" in mapped:
         clean = clean.distinct()  # copies of one line of an order (data.orders)
-    return clean.mutate(revenue_x=clean.net_revenue.cast(money), margin_x=clean.gross_margin.cast(money))
+    clean = clean.mutate(revenue_x=clean.net_revenue.cast(money), margin_x=clean.gross_margin.cast(money))
+    # only what the aggregates read (the float amounts and the line id served the filter and the copies)
+    return clean.select("account_id", "order_id", "order_date", "category", "channel", "revenue_x", "margin_x")
+
+
+def _materialise(backend, clean):
+    """The clean order lines computed once in the engine: (the table to aggregate, its release).
+
+    Ibis's ``Table.cache()`` is the backend's own way: a temporary table on PostgreSQL, DuckDB,
+    Snowflake and BigQuery (``create_table(..., temp=True)``, private to the connection and
+    gone with it), a persisted DataFrame behind a temporary view on Spark (which cannot create
+    temporary tables; the lines are computed on the first query and kept in the executors'
+    memory, spilling to their disk). Every aggregate then reads it instead of re-reading the
+    source and re-cleaning the ids. A backend that can do neither (the cache raises) keeps the
+    expression: each aggregate recomputes the clean lines from the source, as before.
+    The release drops the table (or unpersists); call it whatever happens (``finally``).
+    """
+    try:
+        cached = clean.cache()
+    except Exception:  # noqa: BLE001 - no temporary tables here: aggregate from the expression
+        return clean, lambda: None
+
+    def release() -> None:
+        try:
+            cached.release()
+        except Exception:  # noqa: BLE001 - Ibis 12's DROP fails on DuckDB 2: drop it ourselves
+            try:
+                name = cached.op().name.replace('"', '""')
+                cur = backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+                if cur is not None and cur is not getattr(backend, "con", None):  # DuckDB returns its connection
+                    cur.close()
+            except Exception:  # noqa: BLE001 - best effort; a temporary table also goes with the connection
+                pass
+
+    return cached, release
 
 
 def engine_aggregates(params: Params) -> dict | None:
@@ -728,32 +780,36 @@ def engine_aggregates(params: Params) -> dict | None:
         clean = _clean_transactions(_source_table(backend, spec, "transactions", secrets), spec, params)
         if clean is None:
             return None
-        a = params.analysis
-        as_of = pd.Timestamp(a.as_of_date)
-        lo12 = ibis.date((as_of - pd.DateOffset(months=12)).date())
-        lo24 = ibis.date((as_of - pd.DateOffset(months=24)).date())
-        orders = clean.group_by(["account_id", "order_id"]).aggregate(
-            order_date=clean.order_date.min(), revenue=clean.revenue_x.sum(), gross_margin=clean.margin_x.sum())
-        counted = orders.revenue > 0  # data.prepare.counted_order_sql
-        last12 = orders.order_date > lo12
-        prev12 = (orders.order_date <= lo12) & (orders.order_date > lo24)
-        per = orders.group_by("account_id").aggregate(
-            first_order_date=orders.order_date.min(where=counted), last_order_date=orders.order_date.max(where=counted),
-            n_orders=orders.order_id.count(where=counted), revenue=orders.revenue.sum(),
-            gross_margin=orders.gross_margin.sum(), revenue_12m=orders.revenue.sum(where=last12),
-            revenue_prev_12m=orders.revenue.sum(where=prev12), orders_12m=orders.order_id.count(where=counted & last12),
-            orders_prev_12m=orders.order_id.count(where=counted & prev12))
-        breadth = clean.group_by("account_id").aggregate(n_categories=clean.category.nunique(),
-                                                         n_channels=clean.channel.nunique())
-        by_period = orders.mutate(period_start=orders.order_date.truncate(_TRUNCATE[a.period]).cast("date"))
-        period = by_period.group_by(["account_id", "period_start"]).aggregate(
-            revenue=by_period.revenue.sum(), orders=by_period.order_id.count(where=by_period.revenue > 0),
-            gross_margin=by_period.gross_margin.sum())
-        cat = clean.mutate(category=clean.category.fill_null("(none)"))
-        category = cat.group_by(["account_id", "category"]).aggregate(revenue=cat.revenue_x.sum(),
-                                                                      orders=cat.order_id.nunique())
-        out = {name: _fetch(backend, expr) for name, expr in
-               (("per_account", per), ("breadth", breadth), ("period", period), ("category", category))}
+        clean, release = _materialise(backend, clean)
+        try:
+            a = params.analysis
+            as_of = pd.Timestamp(a.as_of_date)
+            lo12 = ibis.date((as_of - pd.DateOffset(months=12)).date())
+            lo24 = ibis.date((as_of - pd.DateOffset(months=24)).date())
+            orders = clean.group_by(["account_id", "order_id"]).aggregate(
+                order_date=clean.order_date.min(), revenue=clean.revenue_x.sum(), gross_margin=clean.margin_x.sum())
+            counted = orders.revenue > 0  # data.prepare.counted_order_sql
+            last12 = orders.order_date > lo12
+            prev12 = (orders.order_date <= lo12) & (orders.order_date > lo24)
+            per = orders.group_by("account_id").aggregate(
+                first_order_date=orders.order_date.min(where=counted), last_order_date=orders.order_date.max(where=counted),
+                n_orders=orders.order_id.count(where=counted), revenue=orders.revenue.sum(),
+                gross_margin=orders.gross_margin.sum(), revenue_12m=orders.revenue.sum(where=last12),
+                revenue_prev_12m=orders.revenue.sum(where=prev12), orders_12m=orders.order_id.count(where=counted & last12),
+                orders_prev_12m=orders.order_id.count(where=counted & prev12))
+            breadth = clean.group_by("account_id").aggregate(n_categories=clean.category.nunique(),
+                                                             n_channels=clean.channel.nunique())
+            by_period = orders.mutate(period_start=orders.order_date.truncate(_TRUNCATE[a.period]).cast("date"))
+            period = by_period.group_by(["account_id", "period_start"]).aggregate(
+                revenue=by_period.revenue.sum(), orders=by_period.order_id.count(where=by_period.revenue > 0),
+                gross_margin=by_period.gross_margin.sum())
+            cat = clean.mutate(category=clean.category.fill_null("(none)"))
+            category = cat.group_by(["account_id", "category"]).aggregate(revenue=cat.revenue_x.sum(),
+                                                                          orders=cat.order_id.nunique())
+            out = {name: _fetch(backend, expr) for name, expr in
+                   (("per_account", per), ("breadth", breadth), ("period", period), ("category", category))}
+        finally:
+            release()
     except DataValidationError:
         raise
     except Exception as exc:  # noqa: BLE001 - an engine error, scrubbed
