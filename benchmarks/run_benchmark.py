@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import psutil
@@ -44,42 +45,55 @@ KAM = [sys.executable, "-m", "kam_analysis.cli"]
 
 
 # --------------------------------------------------------------------------- measuring
-class TreeSampler:
-    """Peak RSS of a process and all its descendants, sampled in a thread."""
+class ProcessSampler:
+    """Peak memory of processes and all their descendants, sampled in a thread every ``interval`` s.
 
-    def __init__(self, pid: int, interval: float = 0.2):
-        self.pid, self.interval = pid, interval
-        self.peak_tree = 0
-        self.peak_single = 0
+    ``memory(process)`` says what to sum: one process's figures in bytes, by name (``rss`` below;
+    the PostgreSQL benchmark sums PSS too). At each sample each figure is summed over the processes
+    alive then: ``peak[name]`` keeps the largest sum, ``peak_single[name]`` the largest single
+    process, ``peak_processes`` the most processes at once, ``loads`` the 1-minute load average at
+    each sample (how busy the shared cores were). Sampling ends when a root process ends.
+    """
+
+    def __init__(self, pids: list[int], memory, interval: float = 0.2):
+        self.pids, self.memory, self.interval = list(pids), memory, interval
+        self.peak: dict[str, int] = defaultdict(int)
+        self.peak_single: dict[str, int] = defaultdict(int)
+        self.peak_processes = 0
         self.samples = 0
-        self.loads: list[float] = []  # 1-minute load average at each sample: how busy the shared cores were
+        self.loads: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self._stop.is_set():
-            total = 0
+        roots = []
+        for pid in self.pids:
             try:
-                procs = [root, *root.children(recursive=True)]
+                roots.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                pass
+        while roots and not self._stop.is_set():
+            try:
+                procs = [p for r in roots for p in (r, *r.children(recursive=True))]
             except psutil.NoSuchProcess:
                 break
+            totals: dict[str, int] = defaultdict(int)
             for p in procs:
                 try:
-                    rss = p.memory_info().rss
+                    figures = self.memory(p)
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
-                total += rss
-                self.peak_single = max(self.peak_single, rss)
-            self.peak_tree = max(self.peak_tree, total)
+                for name, value in figures.items():
+                    totals[name] += value
+                    self.peak_single[name] = max(self.peak_single[name], value)
+            for name, total in totals.items():
+                self.peak[name] = max(self.peak[name], total)
+            self.peak_processes = max(self.peak_processes, len(procs))
             self.samples += 1
             self.loads.append(os.getloadavg()[0])
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "TreeSampler":
+    def __enter__(self) -> "ProcessSampler":
         self._thread.start()
         return self
 
@@ -88,19 +102,24 @@ class TreeSampler:
         self._thread.join()
 
 
+def rss(process: psutil.Process) -> dict[str, int]:
+    """A process's resident memory: what :class:`ProcessSampler` sums for the kam process tree."""
+    return {"rss": process.memory_info().rss}
+
+
 def run_measured(cmd: list[str], *, env: dict | None = None, log: Path | None = None) -> dict:
     """Run ``cmd``; return wall seconds, exit code and peak tree/single-process RSS (bytes)."""
     t0 = time.perf_counter()
     out = open(log, "w") if log else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        with TreeSampler(proc.pid) as s:
+        with ProcessSampler([proc.pid], rss) as s:
             code = proc.wait()
     finally:
         if log:
             out.close()
     return {"seconds": round(time.perf_counter() - t0, 2), "exit_code": code,
-            "peak_rss_tree_bytes": s.peak_tree, "peak_rss_single_bytes": s.peak_single, "samples": s.samples,
+            "peak_rss_tree_bytes": s.peak["rss"], "peak_rss_single_bytes": s.peak_single["rss"], "samples": s.samples,
             "load_average_mean": round(statistics.fmean(s.loads), 2) if s.loads else None,
             "load_average_max": round(max(s.loads), 2) if s.loads else None}
 

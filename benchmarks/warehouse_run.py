@@ -30,7 +30,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -41,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))  # benchmarks/ on the path, also when loaded by path
 from _sections import SECTION_END, section_open, write_section  # noqa: E402
-from run_benchmark import KAM, TreeSampler, machine  # noqa: E402
+from run_benchmark import KAM, ProcessSampler, machine, rss  # noqa: E402
 
 SCHEMA = "kam_bench"
 URL_VAR = "KAM_BENCH_POSTGRES_URL"
@@ -142,44 +141,11 @@ def warehouse_params(client: dict, out: Path, output_root: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- measure
-class ServerSampler:
-    """Peak memory of the server's processes (postmaster and its backends): PSS and RSS, summed."""
-
-    def __init__(self, pids: list[int], interval: float = 0.5):
-        self.pids, self.interval = pids, interval
-        self.peak_pss = self.peak_rss = 0
-        self.peak_backends = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        roots = []
-        for pid in self.pids:
-            try:
-                roots.append(psutil.Process(pid))
-            except psutil.NoSuchProcess:
-                pass
-        while roots and not self._stop.is_set():
-            pss = rss = 0
-            procs = [p for r in roots for p in (r, *r.children(recursive=True))]
-            for p in procs:
-                try:
-                    m = p.memory_full_info()
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    continue
-                pss += getattr(m, "pss", m.rss)
-                rss += m.rss
-            self.peak_pss, self.peak_rss = max(self.peak_pss, pss), max(self.peak_rss, rss)
-            self.peak_backends = max(self.peak_backends, len(procs))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> "ServerSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+def pss_and_rss(process: psutil.Process) -> dict[str, int]:
+    """A server process's memory: PSS (the shared buffers split between the processes that map them,
+    not counted once per backend) and RSS."""
+    m = process.memory_full_info()
+    return {"pss": getattr(m, "pss", m.rss), "rss": m.rss}
 
 
 def measured_run(params: Path, url: str, log: Path, extra: list[str]) -> dict:
@@ -187,15 +153,15 @@ def measured_run(params: Path, url: str, log: Path, extra: list[str]) -> dict:
     pids = server_pids(url)
     load_before = [round(x, 2) for x in os.getloadavg()]
     t0 = time.perf_counter()
-    with open(log, "w") as out, ServerSampler(pids) as server:
+    with open(log, "w") as out, ProcessSampler(pids, pss_and_rss, interval=0.5) as server:
         proc = subprocess.Popen([*KAM, "run", str(params), *extra], cwd=REPO, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
-        with TreeSampler(proc.pid) as tree:
+        with ProcessSampler([proc.pid], rss) as tree:
             code = proc.wait()
     res = {"seconds": round(time.perf_counter() - t0, 2), "exit_code": code,
-           "peak_rss_tree_bytes": tree.peak_tree, "peak_rss_single_bytes": tree.peak_single,
-           "server_peak_pss_bytes": server.peak_pss, "server_peak_rss_bytes": server.peak_rss,
-           "server_peak_processes": server.peak_backends, "load_average_before": load_before,
+           "peak_rss_tree_bytes": tree.peak["rss"], "peak_rss_single_bytes": tree.peak_single["rss"],
+           "server_peak_pss_bytes": server.peak["pss"], "server_peak_rss_bytes": server.peak["rss"],
+           "server_peak_processes": server.peak_processes, "load_average_before": load_before,
            "load_average_after": [round(x, 2) for x in os.getloadavg()]}
     text = log.read_text()
     if code == 0:

@@ -61,3 +61,28 @@ def test_sizes_name_their_accounts_and_a_size_can_be_its_own_section(tmp_path):
     assert "other figures" in text and "51,504,999 order lines, 1,000,000 accounts" in text
     assert "**1,500.0 s** (25.0 min) wall, peak RSS **5.00 GiB**" in text and "load average 1.5" in text
     assert "| phase assessment | 200.0 s |" in text and "Deliverables not built: html_dashboard (failed)" in text
+
+
+def test_the_sampler_sums_what_it_is_given_over_a_process_and_its_children():
+    rb = _benchmark_module()
+    # a parent holding 40 MiB starts a child holding 80 MiB; both hold it for a second once the child has it
+    child = "b = bytearray(80 * 2**20); print('ready', flush=True); import time; time.sleep(30)"
+    parent = (f"import subprocess, sys, time; b = bytearray(40 * 2**20); "
+              f"c = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE); "
+              f"c.stdout.readline(); time.sleep(1.0); c.kill(); c.wait()")
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    counted = []
+
+    def rss_and_one(p):
+        counted.append(p.pid)
+        return {**rb.rss(p), "one": 1}
+
+    with rb.ProcessSampler([proc.pid], rss_and_one, interval=0.05) as s:
+        proc.wait(timeout=60)
+    assert s.samples >= 2 and s.peak_processes == 2 and s.peak["one"] == 2 and s.peak_single["one"] == 1
+    assert s.peak_single["rss"] >= 80 * 2**20  # the child alone
+    assert s.peak["rss"] >= 120 * 2**20 > s.peak_single["rss"]  # the two summed
+    assert proc.pid in counted and len(set(counted)) == 2
+    with rb.ProcessSampler([proc.pid], rss_and_one) as gone:  # the process has ended: nothing to sample
+        pass
+    assert gone.samples == 0 and gone.peak["rss"] == 0
