@@ -291,8 +291,6 @@ def main(argv: list[str] | None = None) -> int:
         print("running kam run from PostgreSQL ...", flush=True)
         res["run"] = measured_run(params, url, work / "run.log", ["--no-deliverables"] if args.no_deliverables else [])
         res["at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        if r["exit_code"] == 0:
-            res["note"] = ""
         r = res["run"]
         print(f"  {r['seconds']:.0f} s, exit {r['exit_code']}, kam tree {_gib(r['peak_rss_tree_bytes'])}, "
               f"server PSS {_gib(r['server_peak_pss_bytes'])}", flush=True)
