@@ -792,10 +792,12 @@ def engine_aggregates(params: Params) -> dict | None:
             last12 = orders.order_date > lo12
             prev12 = (orders.order_date <= lo12) & (orders.order_date > lo24)
             per = orders.group_by("account_id").aggregate(
-                first_order_date=orders.order_date.min(where=counted), last_order_date=orders.order_date.max(where=counted),
+                first_order_date=orders.order_date.min(where=counted),
+                last_order_date=orders.order_date.max(where=counted),
                 n_orders=orders.order_id.count(where=counted), revenue=orders.revenue.sum(),
                 gross_margin=orders.gross_margin.sum(), revenue_12m=orders.revenue.sum(where=last12),
-                revenue_prev_12m=orders.revenue.sum(where=prev12), orders_12m=orders.order_id.count(where=counted & last12),
+                revenue_prev_12m=orders.revenue.sum(where=prev12),
+                orders_12m=orders.order_id.count(where=counted & last12),
                 orders_prev_12m=orders.order_id.count(where=counted & prev12))
             breadth = clean.group_by("account_id").aggregate(n_categories=clean.category.nunique(),
                                                              n_channels=clean.channel.nunique())
