@@ -767,6 +767,8 @@ def engine_aggregates(params: Params) -> dict | None:
     category), with the definitions of :func:`kam_analysis.data.prepare.compute_account_summary`;
     and ``bytes``, what they weighed. None when the transactions are not in a warehouse, or a
     column needs the local file rules (then :mod:`kam_analysis.data.prepare` aggregates the extract).
+    The source is read and its lines cleaned once, into a temporary table the four queries read
+    (:func:`_materialise`; dropped however the aggregation ends).
     """
     import ibis
     import pandas as pd
