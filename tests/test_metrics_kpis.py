@@ -432,3 +432,25 @@ def test_nps_bands_have_one_definition():
 
     assert situations(6.0) == ["service_issue"] and situations(7.0) == ["steady"]
     assert situations(9.0) == ["relationship_strength"] and situations(8.0) == ["steady"]
+
+
+# --------------------------------------------------------------------------- one revenue share
+def test_revenue_shares_are_of_all_accounts_revenue_inactive_included():
+    """A segment's share of revenue: the group's 12-month revenue over every account's (the
+    inactive group too), so a complete grouping adds up to 100%; a group with no account is
+    kept at 0 when asked for, and a share of a non-positive total is n/a, not a division."""
+    a = pd.DataFrame({"account_id": list("ABCDEF"),
+                      "seg": ["Strategic", "Strategic", "Star", "Inactive", "Inactive", "Star"],
+                      "revenue_12m": [500.0, 300.0, 100.0, 60.0, 0.0, 40.0]})
+    g = metrics.compute_revenue_shares(a, "seg", order=["Strategic", "Star", "Status", "Inactive"])
+    assert list(g.index) == ["Strategic", "Star", "Status", "Inactive"]
+    assert list(g["accounts"]) == [2, 2, 0, 2]
+    assert list(g["revenue_12m"]) == pytest.approx([800, 140, 0, 60])
+    # 800 of 1,000, not 800 of the live 940
+    assert list(g["revenue_share"]) == pytest.approx([0.8, 0.14, 0.0, 0.06])
+    assert list(g["account_share"]) == pytest.approx([2 / 6, 2 / 6, 0, 2 / 6])
+    assert g["revenue_share"].sum() == pytest.approx(1.0)
+    assert metrics.revenue_share(800.0, 1000.0) == pytest.approx(0.8)
+    assert math.isnan(metrics.revenue_share(5.0, 0.0)) and math.isnan(metrics.revenue_share(5.0, -10.0))
+    neg = a.assign(revenue_12m=[-10.0, 0, 0, 0, 0, 0])
+    assert metrics.compute_revenue_shares(neg, "seg")["revenue_share"].isna().all()

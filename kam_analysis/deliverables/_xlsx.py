@@ -27,6 +27,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..present.formats import excel_number_format
 from ..present.theme import Theme, active_theme
 from ..safety import clean_text
 from . import _xlsx_stream
@@ -43,7 +44,7 @@ FMT = {
     "money": '#,##0;[Red]-#,##0',
     "money2": '#,##0.00;[Red]-#,##0.00',
     "int": "#,##0",
-    "pct": "0.0%",
+    "pct": excel_number_format("share", compact=False),  # a share as fmt_share writes it: 69.4%
     "dec1": "0.0",
     "dec2": "0.00",
     "dec3": "0.000",

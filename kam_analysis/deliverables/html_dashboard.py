@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import TEMPLATES_DIR
-from ..present.formats import compact_money, currency_symbol, fmt_date, fmt_money, fmt_period, money_style
+from ..present.formats import compact_money, currency_symbol, fmt_date, fmt_money, fmt_period, fmt_share, money_style
 from ..present.theme import hex_css, theme_for
 from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost,
                        kpi_label, kpi_unit)
@@ -105,7 +105,9 @@ def programme_size_data(run, *, money: str = "compact") -> dict | None:
                                churn_days=run.params.analysis.churn_days,
                                lost=run.read_table("revenue_lost") if run.has_table("revenue_lost") else None)
     text["rows"] = [{**r, "accounts": int(r["accounts"]), "revenue_share": _clean(r["revenue_share"]),
+                     "revenue_share_text": fmt_share(r["revenue_share"]),  # as every deliverable writes it
                      "hours": _clean(r["hours"])} for r in text["rows"]]
+    text["share_label"] = kpi_label("revenue_share", short=True)
     return text
 
 

@@ -26,6 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..data.orders import order_rule_client
 from ..metrics import kpi_label
+from ..present.formats import fmt_share
 from ..metrics.capability import NOT_BY_QUADRANT, SUPPORT_WORDS, Capability
 from ..present.labels import P_ALIVE, client_words, input_label, label, labels
 from ..present.theme import active_theme
@@ -330,7 +331,7 @@ def _summary(ws, run, ctx) -> None:
                                   "top_rfm_segment", "top_cluster") if c in prof]
     headers = {"segment": "Quadrant", "accounts": "Accounts", "key_accounts": "Key accounts",
                "account_share": "Share of accounts", "revenue_12m": f"Revenue 12m ({cur})",
-               "revenue_share": "Share of revenue", "profit_12m": f"Profit 12m ({cur})",
+               "revenue_share": kpi_label("revenue_share", short=True), "profit_12m": f"Profit 12m ({cur})",
                "profit_share": "Share of profit", "avg_revenue_12m": f"Avg revenue / account ({cur})",
                "avg_orders_12m": "Avg orders 12m", "median_recency_days": "Median days since last order",
                "avg_tenure_years": "Avg tenure (years)", "avg_categories": "Avg categories",
@@ -430,8 +431,8 @@ def _matrix(ws, run, ctx, data_ws) -> None:
             lines = [q]
             if p is not None:
                 lines += [f"{int(p['accounts']):,} accounts ({int(p.get('key_accounts', 0)):,} key)",
-                          f"{p['revenue_share']:.0%} of revenue · "
-                          + (f"{p['profit_share']:.0%} of profit" if pd.notna(p.get("profit_share")) else
+                          f"{fmt_share(p['revenue_share'])} of revenue · "
+                          + (f"{fmt_share(p['profit_share'])} of profit" if pd.notna(p.get("profit_share")) else
                              "profit n/a"),
                           str(p.get("intent", ""))]
             c = write_cell(ws, r, 2 + j, "\n".join(lines))
@@ -458,7 +459,7 @@ def _rfm(ws, run, ctx) -> None:
         _note(ws, row, "No RFM table in this run.")
         return
     headers = {"rfm_segment": "RFM segment", "accounts": "Accounts", "account_share": "Share of accounts",
-               "revenue_12m": f"Revenue 12m ({cur})", "revenue_share": "Share of revenue", "r_score": "Avg R",
+               "revenue_12m": f"Revenue 12m ({cur})", "revenue_share": kpi_label("revenue_share", short=True), "r_score": "Avg R",
                "f_score": "Avg F", "m_score": "Avg M", "median_orders": "Median orders",
                "median_recency_days": "Median days since last order", "description": "What it means"}
     formats = {"accounts": "int", "account_share": "pct", "revenue_12m": "money", "revenue_share": "pct",
@@ -509,7 +510,7 @@ def _clusters(ws, run, ctx) -> None:
     keep = ["cluster", "cluster_label", "accounts", "account_share", "revenue_12m", "revenue_share"]
     headers = {"cluster": "Cluster", "cluster_label": "Profile", "accounts": "Accounts",
                "account_share": "Share of accounts", "revenue_12m": f"Revenue 12m ({cur})",
-               "revenue_share": "Share of revenue"}
+               "revenue_share": kpi_label("revenue_share", short=True)}
     formats = {"cluster": "0", "accounts": "int", "account_share": "pct", "revenue_12m": "money",
                "revenue_share": "pct"}
     last, _ = _frame(ws, prof[keep], start_row=row, formats=formats, headers=headers, table="Clusters",

@@ -25,7 +25,7 @@ from .definitions import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, KPI, K
                           higher_is_better, kpi_dictionary_markdown, kpi_explanation, kpi_label, kpi_prose,
                           kpi_unit,
                           render_kpi_dictionary, write_kpi_dictionary)
-from .group import (compute_group_kpis, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
+from .group import (compute_group_kpis, compute_revenue_shares, revenue_share, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
                     compute_survey_coverage)
 from .key_accounts import (TIERS, compute_key_account_sets, compute_key_account_sizing, in_programme,
                            value_per_hour_floor)
@@ -41,7 +41,7 @@ __all__ = [
     "is_counted_order", "last_counted_order", "recency_days", "is_active", "active_accounts_at",
     "compute_retention", "period_starts",
     "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier",
-    "compute_group_kpis", "compute_retention_by_group", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
+    "compute_group_kpis", "compute_revenue_shares", "revenue_share", "compute_retention_by_group", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
     "compute_survey_coverage", "compute_period_kpis", "compute_period_retention", "compute_nps",
     "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",
     "compute_cohort_retention", "in_programme", "compute_key_account_sets", "Capability", "lifecycle_status",

@@ -156,7 +156,8 @@ KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
     # account groups (kpi_by_segment)
     KPI("accounts", "Accounts", "count", None, "accounts in the group"),
     KPI("revenue_share", "Share of revenue, last 12 months", "share", None,
-        "revenue_12m of the group / revenue_12m of all accounts"),
+        "revenue_12m of the group / revenue_12m of all accounts (live and inactive; the groups add up to 100%)",
+        short="Share of revenue"),
     # one period (kpi_by_period, kpi_tracking): month, quarter or year
     KPI("revenue", "Net revenue in the period", "currency", True,
         "sum of net revenue of the order lines dated in the period (refunds netted off)", short="Net revenue"),

@@ -11,8 +11,47 @@ from .definitions import get_kpi, kpi_label
 from .key_accounts import in_programme
 from .stats import compute_nps, ratio_estimate, t_interval, wilson_interval
 
-__all__ = ["compute_retention_by_group", "compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
+__all__ = ["revenue_share", "compute_revenue_shares", "compute_retention_by_group", "compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
            "compute_survey_coverage"]
+
+
+# --------------------------------------------------------------------------- revenue share
+def revenue_share(part, total):
+    """A group's share of revenue (KPI ``revenue_share``): ``part / total``, where ``total`` is the
+    last-12-month revenue of *all* the client's accounts (live and inactive, the headline
+    revenue), so the shares of a complete grouping add up to 100%. NaN when the total is not
+    positive (a share of no revenue means nothing). Scalars or arrays."""
+    p, t = np.asarray(part, dtype="float64"), np.asarray(total, dtype="float64")
+    out = np.where(t > 0, p / np.where(t > 0, t, 1.0), np.nan)
+    return float(out) if out.ndim == 0 else out
+
+
+def compute_revenue_shares(accounts: pd.DataFrame, by: str, *, order: list | None = None,
+                           revenue_col: str = "revenue_12m", account_col: str = "account_id") -> pd.DataFrame:
+    """Accounts and revenue of each group of ``by``, and their shares: the one definition of a
+    segment's (quadrant's, tier's, RFM segment's, cluster's) share of revenue and of accounts.
+
+    ``accounts`` holds one row per account, *every* account of the client (the inactive
+    ones too): the denominators are all accounts and all accounts' revenue (the headline
+    revenue, :func:`revenue_share`). ``order`` lists the groups to show (kept with 0
+    accounts when empty); without it, the groups in the data, sorted.
+
+    Returns
+    -------
+    DataFrame indexed by group (named ``by``): ``accounts``, ``account_share``,
+    ``revenue_12m`` (the group's revenue, under that name whatever ``revenue_col``) and
+    ``revenue_share``.
+    """
+    g = accounts.groupby(by, observed=True).agg(accounts=(account_col, "size"), revenue_12m=(revenue_col, "sum"))
+    if order is not None:
+        g = g.reindex(order)
+    g = g.fillna({"accounts": 0, "revenue_12m": 0.0})
+    g["accounts"] = g["accounts"].astype("int64")
+    n = len(accounts)
+    g["account_share"] = g["accounts"] / n if n else np.nan
+    g["revenue_share"] = revenue_share(g["revenue_12m"].to_numpy(), accounts[revenue_col].sum())
+    g.index.name = by
+    return g[["accounts", "account_share", "revenue_12m", "revenue_share"]]
 
 
 # rate KPIs: name -> (base mask, success mask) over account_kpis rows
@@ -391,8 +430,8 @@ def compute_segment_kpis(account_kpis: pd.DataFrame, *, dimensions: list[str], c
             k = compute_group_kpis(sub, confidence=confidence, min_denominator=min_denominator,
                                    survey_coverage_min=survey_coverage_min, history_ok=_history_ok(a))
             extra = pd.DataFrame([_row("accounts", len(sub), n=len(sub)),
-                                  _row("revenue_share", sub["revenue_12m"].sum() / total_rev if total_rev > 0
-                                       else np.nan, n=int((sub["orders_12m"] > 0).sum()))])
+                                  _row("revenue_share", revenue_share(sub["revenue_12m"].sum(), total_rev),
+                                       n=int((sub["orders_12m"] > 0).sum()))])
             k = pd.concat([extra, k], ignore_index=True)
             k["p_value"] = [(_two_sample(kpi, sub, rest, confidence) if kpi in _COMPARED and len(rest) else np.nan)
                             for kpi in k["kpi"]]

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError
+from ..metrics import compute_revenue_shares
 
 __all__ = ["ClusteringNotSupported", "compute_clusters"]
 
@@ -91,11 +92,9 @@ def compute_clusters(features: pd.DataFrame, *, columns: list[str], k_min: int =
                                 "cluster_label": [names[c] for c in cluster]})
     prof = X.groupby(cluster).mean().add_prefix("mean_")
     zc = zmean.add_prefix("z_")
-    counts = pd.Series(cluster).value_counts().sort_index()
-    revenue = pd.Series(value).groupby(cluster).sum()
-    out = pd.DataFrame({"cluster": counts.index, "cluster_label": [names[c] for c in counts.index],
-                        "accounts": counts.to_numpy(), "account_share": counts.to_numpy() / n,
-                        "revenue_12m": revenue.reindex(counts.index).to_numpy(),
-                        "revenue_share": revenue.reindex(counts.index).to_numpy() / (value.sum() or np.nan)})
+    sh = compute_revenue_shares(pd.DataFrame({"account_id": np.arange(n), "cluster": cluster, "revenue_12m": value}),
+                                "cluster")
+    out = pd.DataFrame({"cluster": sh.index, "cluster_label": [names[c] for c in sh.index],
+                        **{c: sh[c].to_numpy() for c in ("accounts", "account_share", "revenue_12m", "revenue_share")}})
     out = pd.concat([out.reset_index(drop=True), prof.reset_index(drop=True), zc.reset_index(drop=True)], axis=1)
     return assignments, out, sil

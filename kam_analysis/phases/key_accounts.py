@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import ASSUMED_PROGRAMME_COSTS
+from ..metrics.group import compute_revenue_shares
 from ..metrics.key_accounts import compute_key_account_sizing, value_per_hour_floor
 from .coverage import resolve_capacity
 from .playbooks import engagement_tier_hours, engagement_tier_models, load_playbooks
@@ -111,14 +112,12 @@ def compute_coverage_tiers(segments: pd.DataFrame, *, params, hours: dict[str, f
     """
     from ..metrics.key_accounts import TIERS
 
-    g = segments.groupby(tier_col).agg(accounts=("account_id", "size"), revenue_12m=("revenue_12m", "sum"))
-    g = g.reindex(list(TIERS)).fillna({"accounts": 0, "revenue_12m": 0.0})
-    tot_n, tot_r = g["accounts"].sum(), g["revenue_12m"].clip(lower=0).sum()
+    g = compute_revenue_shares(segments, tier_col, order=list(TIERS))
     out = pd.DataFrame({"tier": list(TIERS), "label": [tier_label(params, t) for t in TIERS],
                         "accounts": g["accounts"].astype(int).to_numpy(),
-                        "account_share": (g["accounts"] / tot_n).to_numpy() if tot_n else float("nan"),
+                        "account_share": g["account_share"].to_numpy(),
                         "revenue_12m": g["revenue_12m"].to_numpy(),
-                        "revenue_share": (g["revenue_12m"] / tot_r).to_numpy() if tot_r else float("nan"),
+                        "revenue_share": g["revenue_share"].to_numpy(),
                         "hours_per_account": [float(hours[t]) for t in TIERS]})
     return out
 

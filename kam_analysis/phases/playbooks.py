@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError, list_values
+from ..metrics import compute_revenue_shares
 from .targets import LEVERS
 
 __all__ = [
@@ -224,7 +225,8 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
                              revenue_col: str = "revenue_12m", order: list[str] | None = None) -> pd.DataFrame:
     """One row per segment: its size and the playbook that applies.
 
-    Columns: segment, accounts, key_accounts, revenue_12m, revenue_share, objective,
+    Columns: segment, accounts, key_accounts, revenue_12m, revenue_share (the one definition,
+    :func:`~kam_analysis.metrics.compute_revenue_shares`: of all accounts' revenue), objective,
     engagement_model (readable label), engagement_model_key, service_level, contact_cadence, investment_level,
     kpi_focus, responsible, accountable, consulted, informed, hours_per_account,
     hours_needed (= accounts x hours_per_account), expected_uplift. With
@@ -244,12 +246,11 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
     if missing:
         raise ParameterError(f"segment(s) {list_values(missing)} in the segments table have no playbook "
                              f"(playbooks: {', '.join(books)}); fix: add them to the playbooks file")
-    g = df.groupby(segment_col).agg(accounts=(account_col, "size"), revenue_12m=(revenue_col, "sum"))
-    g["key_accounts"] = df.groupby(segment_col)["is_key"].sum().astype(int) if "is_key" in df else 0
     order = [s for s in (order or list(books)) if s in books]
-    g = g.reindex(order).fillna({"accounts": 0, "revenue_12m": 0.0, "key_accounts": 0})
-    total = g["revenue_12m"].sum()
-    g["revenue_share"] = g["revenue_12m"] / total if total else np.nan
+    g = compute_revenue_shares(df, segment_col, order=order, revenue_col=revenue_col, account_col=account_col)
+    g = g.drop(columns="account_share")
+    g.insert(1, "key_accounts", (df.groupby(segment_col)["is_key"].sum().reindex(order).fillna(0).astype(int)
+                                 if "is_key" in df else 0))
     rows = []
     for seg in g.index:
         pb = books[seg]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError
+from ..metrics import compute_revenue_shares
 
 __all__ = ["load_rfm_segments", "compute_rfm", "compute_rfm_profiles"]
 
@@ -112,17 +113,11 @@ def compute_rfm_profiles(rfm: pd.DataFrame, features: pd.DataFrame, *, segments:
     0 accounts so the workbook always shows the full scheme.
     """
     df = rfm.merge(features[[account_col, "revenue_12m", "n_orders", "recency_days"]], on=account_col)
-    g = df.groupby("rfm_segment").agg(accounts=(account_col, "size"), revenue_12m=("revenue_12m", "sum"),
-                                      r_score=("r_score", "mean"), f_score=("f_score", "mean"),
-                                      m_score=("m_score", "mean"), median_orders=("n_orders", "median"),
-                                      median_recency_days=("recency_days", "median"))
     order = [s["name"] for s in segments["segments"]]
-    g = g.reindex(order)
-    g["accounts"] = g["accounts"].fillna(0).astype("int64")
-    g["revenue_12m"] = g["revenue_12m"].fillna(0.0)
-    total = g["revenue_12m"].sum()
-    g["revenue_share"] = g["revenue_12m"] / total if total else np.nan
-    g["account_share"] = g["accounts"] / max(g["accounts"].sum(), 1)
+    g = compute_revenue_shares(df, "rfm_segment", order=order, account_col=account_col).join(
+        df.groupby("rfm_segment").agg(r_score=("r_score", "mean"), f_score=("f_score", "mean"),
+                                      m_score=("m_score", "mean"), median_orders=("n_orders", "median"),
+                                      median_recency_days=("recency_days", "median")))
     g["description"] = [s.get("description", "") for s in segments["segments"]]
     g.index.name = "rfm_segment"
     return g.reset_index()[["rfm_segment", "accounts", "account_share", "revenue_12m", "revenue_share", "r_score",

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError, RunError
-from ..metrics import in_programme
+from ..metrics import compute_revenue_shares, in_programme
 from ..metrics.capability import lifecycle_status
 from .key_accounts import compute_coverage_tiers, resolve_sizing_inputs, size_key_accounts, sizing_table, tier_label
 from ..models.clustering import ClusteringNotSupported, compute_clusters
@@ -449,7 +449,9 @@ def compute_segment_profiles(segments: pd.DataFrame, features: pd.DataFrame, *, 
 
     Formulas
     --------
-    * ``revenue_share`` = quadrant revenue_12m / total revenue_12m;
+    * ``accounts``, ``account_share``, ``revenue_12m``, ``revenue_share``: the one definition,
+      :func:`~kam_analysis.metrics.compute_revenue_shares` (shares of all accounts and of all
+      accounts' revenue, the inactive group included, so the rows add up to 100%);
     * ``profit_share`` = quadrant profit_12m / total profit_12m (profit = gross margin
       12m − cost to serve; gross margin when cost to serve is unknown);
     * ``avg_*`` are means over the quadrant's accounts, ``median_*`` medians;
@@ -469,15 +471,15 @@ def compute_segment_profiles(segments: pd.DataFrame, features: pd.DataFrame, *, 
     if inactive is not None and (df[segment_col] == inactive[0]).any():
         order = order + [inactive[0]]
     g = df.groupby(segment_col)
+    shares = compute_revenue_shares(df, segment_col, order=order, account_col=account_col)
     out = pd.DataFrame(index=pd.Index(order, name="segment"))
-    out["accounts"] = g.size().reindex(order).fillna(0).astype("int64")
-    out["account_share"] = out["accounts"] / max(len(df), 1)
+    out["accounts"] = shares["accounts"].to_numpy()
+    out["account_share"] = shares["account_share"].to_numpy()
     out["key_accounts"] = g["is_key"].sum().reindex(order).fillna(0).astype("int64") if "is_key" in df else 0
     out["overridden"] = (g["overridden"].sum().reindex(order).fillna(0).astype("int64")
                          if "overridden" in df else 0)
-    out["revenue_12m"] = g["revenue_12m"].sum().reindex(order).fillna(0.0)
-    tot = df["revenue_12m"].sum()
-    out["revenue_share"] = out["revenue_12m"] / tot if tot else np.nan
+    out["revenue_12m"] = shares["revenue_12m"].to_numpy()
+    out["revenue_share"] = shares["revenue_share"].to_numpy()
     out["gross_margin_12m"] = g["gross_margin_12m"].sum(min_count=1).reindex(order)
     out["profit_12m"] = g["profit_12m"].sum(min_count=1).reindex(order)
     ptot = df["profit_12m"].sum(min_count=1)
@@ -683,10 +685,8 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     segments = segments[lead + [c for c in segments.columns if c not in lead]]
     profiles = compute_segment_profiles(segments, feats, names=names, intents=seg.quadrant_intents,
                                         account_col=account_col, inactive=(inactive, seg.key_accounts.inactive_intent))
-    tier_summary = (segments.groupby("tier", sort=False).agg(accounts=(account_col, "size"),
-                                                             revenue_12m=("revenue_12m", "sum"))
-                    .reindex(list(seg.tiers)).fillna(0).reset_index())
-    tier_summary["revenue_share"] = tier_summary["revenue_12m"] / (tier_summary["revenue_12m"].sum() or np.nan)
+    tier_summary = (compute_revenue_shares(segments, "tier", order=list(seg.tiers), account_col=account_col)
+                    [["accounts", "revenue_12m", "revenue_share"]].reset_index())
     weights = pd.concat([sel_w.assign(axis="attractiveness (selection score)"),
                          str_w.assign(axis="relative strength")], ignore_index=True)
     weights = weights[["axis", "criterion", "column", "group", "weight", "weight_used", "higher_is_better", "status"]]

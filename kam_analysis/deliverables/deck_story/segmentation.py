@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 
-from ...metrics import kpi_label, lifecycle_status
+from ...metrics import kpi_label, lifecycle_status, revenue_share
 from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
@@ -33,20 +33,27 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
     s = s[s["attractiveness"].map(is_num) & s["relative_strength"].map(is_num)]
     quads = _q(d)
     order = [q for q in quads if q in set(s["quadrant"])] + sorted(set(s["quadrant"].astype(str)) - set(quads))
-    tot = s["revenue_12m"].clip(lower=0).sum()
-    by = s.groupby("quadrant").agg(n=("account_id", "size"), rev=("revenue_12m", "sum"))
     pos = s[s["revenue_12m"] > 0].sort_values(["revenue_12m", "account_id"], ascending=[False, True])
     shown = pos.groupby("quadrant", sort=False).head(40)  # the 40 largest of each quadrant
     floor = 0.03 * float(shown["revenue_12m"].max()) if len(shown) else 0.0
     shown = shown.assign(_size=shown["revenue_12m"].clip(lower=floor))
+    # the shares are the segment profiles' (one definition: of all accounts and all revenue, the
+    # inactive group included), so this page and the profile table print the same figure
+    sp = d.peek("segment_profiles", ("segment", "accounts", "revenue_share"))
+    sp = sp.set_index(sp["segment"].astype(str)) if sp is not None else None
     q0 = order[0]
-    n_share = fmt_share(by.loc[q0, "n"] / len(s), decimals=0)
-    r_share = fmt_share(by.loc[q0, "rev"] / tot, decimals=0) if tot else ""
-    joint = "and" if n_share == r_share else "but"  # 'but' only when the two shares differ
-    title = (f"{q0} accounts are {n_share} of the live accounts {joint} {r_share} of their revenue"
-             if tot else "KAM portfolio matrix")
-    take = [f"{q}: {fmt_count(by.loc[q, 'n'])} accounts, {fmt_share(by.loc[q, 'rev'] / tot)} of live revenue"
-            for q in order if q in by.index and tot]
+    title = "KAM portfolio matrix"
+    take = []
+    if sp is not None and q0 in sp.index and is_num(sp.loc[q0, "revenue_share"]):
+        r_share = fmt_share(sp.loc[q0, "revenue_share"])
+        if "account_share" in sp.columns and is_num(sp.loc[q0, "account_share"]):
+            n_share = fmt_share(sp.loc[q0, "account_share"])
+            joint = "and" if n_share == r_share else "but"  # 'but' only when the two shares differ
+            title = f"{q0} accounts are {n_share} of accounts {joint} {r_share} of revenue"
+        else:
+            title = f"{q0} accounts hold {r_share} of revenue"
+        take = [f"{q}: {fmt_count(sp.loc[q, 'accounts'])} accounts, {fmt_share(sp.loc[q, 'revenue_share'])} of revenue"
+                for q in [*order, *[x for x in sp.index if x not in order]] if q in sp.index]
     if "is_key" in s.columns:
         take.append(f"{fmt_count(s['is_key'].astype(bool).sum())} accounts selected as key")
 
@@ -78,7 +85,7 @@ def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
         cols = [("segment", "Segment", "l", lambda v: _text(v, 30)),
                 ("accounts", "Accounts", "r", fmt_count),
                 ("revenue_12m", kpi_label("revenue_12m", short=True), "r", d.money),
-                ("revenue_share", "Revenue share", "r", fmt_share),
+                ("revenue_share", kpi_label("revenue_share", short=True), "r", fmt_share),
                 ("profit_share", "Profit share", "r", fmt_share),
                 ("intent", "Engagement intent", "l", lambda v: _text(v, 120))]
         cols = [c for c in cols if c[0] in sp.columns]
@@ -103,32 +110,8 @@ def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
                           source=d.source("segment_profiles"), footnote=foot,
                           notes="Segment profiles: accounts, revenue and profit share per quadrant, and the intent "
                                 "carried into the strategy.")]
-    s = d.table("segments", ("account_id", "quadrant", "revenue_12m"), topic="Segment profiles")
-    if s is None:
-        return []
-    g = s.groupby("quadrant").agg(accounts=("account_id", "size"), revenue=("revenue_12m", "sum"))
-    order = [q for q in _q(d) if q in g.index] + [q for q in g.index if q not in _q(d)]
-    g = g.loc[order]
-    tot = g["revenue"].sum()
-    extra = [c for c in ("is_key",) if c in s.columns]
-    rows = []
-    for q, r in g.iterrows():
-        row = [_text(q, 30), fmt_count(r["accounts"]), fmt_share(r["accounts"] / g["accounts"].sum()),
-               d.money(r["revenue"]), fmt_share(r["revenue"] / tot) if tot else "n/a"]
-        if extra:
-            row.append(fmt_count(s.loc[s["quadrant"] == q, "is_key"].astype(bool).sum()))
-        rows.append(row)
-    top = g["revenue"].idxmax()
-    title = f"The {top} quadrant holds {fmt_share(g.loc[top, 'revenue'] / tot)} of revenue with {fmt_count(g.loc[top, 'accounts'])} accounts"
-
-    def draw(c: SlideCanvas):
-        header = ["Quadrant", "Accounts", "Share of accounts", kpi_label("revenue_12m", short=True),
-                  "Share of revenue"] + (["Key accounts"] if extra else [])
-        c.table(c.region("Table"), header, rows, widths=[1.6] + [1] * (len(header) - 1),
-                align=["l"] + ["r"] * (len(header) - 1), bold_cols=[0], max_pt=15)
-
-    return [SlideSpec("segmentation", "Table", title, draw, topic="Segment profiles", source=d.source("segments"),
-                      notes="Accounts and last-12-month revenue per portfolio quadrant (segments table).")]
+    d.skip("Segment profiles", "no segment profiles in this run", detail="segment_profiles")
+    return []
 
 
 def s_key_accounts(d: DeckData) -> list[SlideSpec]:
@@ -148,12 +131,12 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
            ("stability", "Stability", "r", lambda v: fmt_share(v, decimals=0))]
     opt = [o for o in opt if o[0] in s.columns][:4]
     rows = [[d.name_of(r["account_id"]), d.money(r["revenue_12m"]),
-             fmt_share(r["revenue_12m"] / tot) if tot else "n/a"] + [f(r[c]) for c, _, _, f in opt]
+             fmt_share(revenue_share(r["revenue_12m"], tot))] + [f(r[c]) for c, _, _, f in opt]
             for _, r in top.iterrows()]
     which = fmt_top(len(top), len(key))
     lead = which.capitalize() if len(top) >= len(key) else f"The {which}"  # "All 2", "The top 12 of 26"
-    title = (f"{lead} key accounts generate {fmt_share(top['revenue_12m'].sum() / tot)} of revenue"
-             if tot else f"{lead} key accounts")
+    title = (f"{lead} key accounts generate {fmt_share(revenue_share(top['revenue_12m'].sum(), tot))} of revenue"
+             if tot > 0 else f"{lead} key accounts")
 
     def draw(c: SlideCanvas):
         header = ["Account", kpi_label("revenue_12m", short=True), "Share"] + [h for _, h, _, _ in opt]
@@ -167,28 +150,30 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
 
 
 def s_rfm(d: DeckData) -> list[SlideSpec]:
-    s = d.table("segments", ("account_id", "rfm_segment", "revenue_12m"), topic="RFM segments")
-    if s is None:
+    # the shares are the rfm_profiles table's (metrics.compute_revenue_shares), as in the workbook
+    t = d.table("rfm_profiles", ("rfm_segment", "accounts", "account_share", "revenue_12m", "revenue_share"),
+                topic="RFM segments")
+    if t is None:
         return []
-    g = s.groupby("rfm_segment").agg(n=("account_id", "size"), rev=("revenue_12m", "sum")).sort_values(
-        "rev", ascending=False)
+    t = t[(t["accounts"] > 0) & t["revenue_share"].map(is_num)]
+    g = t.set_index("rfm_segment").sort_values("revenue_12m", ascending=False, kind="stable")
     n_seg, g = len(g), g.head(10)
-    tot_n, tot_r = len(s), s["revenue_12m"].sum()
-    if not tot_r:
+    if g.empty:
         return []
     top = g.index[0]
-    title = (f"'{_text(top, 30)}' accounts are {fmt_share(g.loc[top, 'n'] / tot_n, decimals=0)} of accounts and "
-             f"{fmt_share(g.loc[top, 'rev'] / tot_r, decimals=0)} of revenue")
+    title = (f"'{_text(top, 30)}' accounts are {fmt_share(g.loc[top, 'account_share'])} of accounts and "
+             f"{fmt_share(g.loc[top, 'revenue_share'])} of revenue")
     cats = [_text(x, 24) for x in g.index]
 
     def draw(c: SlideCanvas):
-        c.bar_chart(c.region("Chart"), cats, {"Share of accounts": (g["n"] / tot_n).tolist(),
-                                             "Share of revenue": (g["rev"] / tot_r).tolist()},
-                    number_format="0%", horizontal=True, colors=[tint(c.style.primary, 0.55), c.style.primary])
-        _takeaway(c, [f"{cat}: {fmt_count(n)} accounts" for cat, n in zip(cats[:5], g["n"][:5])],
+        c.bar_chart(c.region("Chart"), cats, {"Share of accounts": g["account_share"].tolist(),
+                                             kpi_label("revenue_share", short=True): g["revenue_share"].tolist()},
+                    number_format=excel_number_format("share", compact=False), horizontal=True,
+                    colors=[tint(c.style.primary, 0.55), c.style.primary])
+        _takeaway(c, [f"{cat}: {fmt_count(n)} accounts" for cat, n in zip(cats[:5], g["accounts"][:5])],
                   heading=f"Largest by revenue ({fmt_top(min(5, len(cats)), n_seg)} segments)")
 
-    return [SlideSpec("segmentation", "Chart", title, draw, topic="RFM segments", source=d.source("segments"),
+    return [SlideSpec("segmentation", "Chart", title, draw, topic="RFM segments", source=d.source("rfm_profiles"),
                       footnote=f"The {fmt_top(len(g), n_seg)} RFM segments by revenue shown." if len(g) < n_seg else "",
                       notes="RFM: recency, frequency and monetary scores by quantile, mapped to named segments.")]
 
@@ -345,7 +330,7 @@ def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
                  "revenue to carry a dedicated manager, so every account is served by a tier")
     else:
         title = (f"Key-account management fits {fmt_count(sel)} of {fmt_count(live)} live accounts "
-                 f"({fmt_share(key_share, decimals=0)} of revenue); the others are served by tiers")
+                 f"({fmt_share(key_share)} of revenue); the others are served by tiers")
     floor = f"A dedicated manager needs an account with at least {money(z['key_floor'])} of revenue a year"
     if is_num(z.get("growth_floor")) and z["growth_floor"] < 1e300:
         floor += f"; a pooled team {money(z['growth_floor'])}"
@@ -381,7 +366,7 @@ def s_programme_size(d: DeckData) -> list[SlideSpec]:
              fmt_count(r["hours"])] for r in text["rows"]]
 
     def draw(c: SlideCanvas):
-        c.table(c.region("Chart"), ["Tier", "Accounts", "Share of revenue", "Service", "Manager hours a year"], rows,
+        c.table(c.region("Chart"), ["Tier", "Accounts", kpi_label("revenue_share", short=True), "Service", "Manager hours a year"], rows,
                 widths=[1.3, 0.9, 0.9, 2.4, 0.9], align=["l", "r", "r", "l", "r"], bold_cols=[0], max_pt=13)
         _takeaway(c, take)
 

@@ -25,7 +25,7 @@ def s_playbooks(d: DeckData) -> list[SlideSpec]:
     mix = "engagement_mix" in t.columns and t["engagement_mix"].notna().all()
     if mix:  # what the accounts get once their value caps the playbook, not the playbook's nominal model
         t = t.assign(engagement_model=t["engagement_mix"])
-    cols = [("segment", "Segment", 1.0), ("accounts", "Accounts", 0.8), ("revenue_share", "Revenue share", 0.9),
+    cols = [("segment", "Segment", 1.0), ("accounts", "Accounts", 0.8), ("revenue_share", kpi_label("revenue_share", short=True), 0.9),
             ("objective", "Objective", 2.6), ("engagement_model", "Engagement (accounts)" if "engagement_mix" in t.columns
                                                else "Engagement model", 2.2),
             ("contact_cadence", "Contact cadence", 1.9), ("investment_level", "Investment", 0.9)]
@@ -41,7 +41,7 @@ def s_playbooks(d: DeckData) -> list[SlideSpec]:
     else:
         title = f"{_text(first['segment'], 30)} accounts get a {_text(first['engagement_model'], 60).lower()}"
         if "revenue_share" in t.columns and is_num(first["revenue_share"]):
-            title += f", in line with their {fmt_share(first['revenue_share'], decimals=0)} share of revenue"
+            title += f", in line with their {fmt_share(first['revenue_share'])} share of revenue"
     specs = []
     pages = _rows_per_page(len(rows), 6)
     for k, sl in enumerate(pages):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 from .._pptx import Box, SlideCanvas
-from ...metrics import kpi_explanation, kpi_label
+from ...metrics import kpi_explanation, kpi_label, revenue_share
 from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, is_num
 from ._base import (_bullets, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
                     _lc_first, SlideSpec, _text, _tiles)
@@ -135,7 +135,7 @@ def _f_key_accounts(d: DeckData) -> Finding | None:
         return Finding("0", f"of {fmt_count(live)} live accounts bring enough revenue to carry a dedicated key account "
                        "manager: every account is served by a tier (pooled team or digital).",
                        "no account can carry a dedicated manager")
-    share = fmt_share(key['revenue_12m'].sum() / tot)
+    share = fmt_share(revenue_share(key['revenue_12m'].sum(), tot))
     return Finding(fmt_count(len(key)), f"key accounts selected, holding {share} of last-12-month revenue: the live "
                    "accounts whose value can carry a dedicated manager.",
                    f"{fmt_count(len(key))} key accounts hold {share} of revenue")
