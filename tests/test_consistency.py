@@ -41,7 +41,7 @@ from kam_analysis.config import load_params
 from kam_analysis.data.runfolder import Run
 from kam_analysis.metrics import describe_revenue_lost, kpi_label, lifecycle_status
 from kam_analysis.metrics.capability import Capability
-from kam_analysis.present.formats import fmt_count, fmt_money, fmt_top, fmt_value
+from kam_analysis.present.formats import excel_number_format, fmt_count, fmt_money, fmt_share, fmt_top, fmt_value
 from kam_analysis.runner import run_engagement
 
 pytestmark = pytest.mark.slow
@@ -454,6 +454,94 @@ def test_quadrant_sizes_agree_everywhere(eng):
         shown = (pd.Series([m["segment"] for m in eng.html_data["matrix"]]).value_counts()
                  .add(squares.groupby("segment")["n"].sum(), fill_value=0).astype(int).to_dict())
         assert shown == scored
+
+
+def _segment_shares(e: Engagement) -> dict[str, str]:
+    """segment -> its share of revenue as every page must print it (segment_profiles, fmt_share)."""
+    sp = e.table("segment_profiles")
+    if sp is None or "revenue_share" not in sp:
+        return {}
+    return {str(r["segment"]): fmt_share(r["revenue_share"]) for _, r in sp.iterrows()
+            if pd.notna(r["revenue_share"])}
+
+
+def test_a_segments_share_of_revenue_is_one_figure_everywhere(eng):
+    """One segment, one share of revenue: the deck's portfolio matrix (title and takeaways), segment
+    profiles and playbooks, the workbook's Summary and matrix grid print the segment_profiles value
+    with the same rounding (a '73% of live revenue' beside '69.4%' on the next slide fails), and the
+    strategy's playbook table carries the same number."""
+    want = _segment_shares(eng)
+    if not want:
+        pytest.skip("no segment profiles in this run")
+    sp = eng.table("segment_profiles").set_index("segment")
+    pb = eng.table("segment_playbook")
+    if pb is not None and "revenue_share" in pb:
+        for _, r in pb.iterrows():
+            if r["segment"] in sp.index:
+                assert same(r["revenue_share"], sp.loc[r["segment"], "revenue_share"], rel=1e-9), \
+                    f"{eng.name}: segment_playbook {r['segment']}"
+    names = "|".join(re.escape(q) for q in sorted(want, key=len, reverse=True))
+    pattern = re.compile(rf"\b({names})\b[^\n•;|]*?(\d[\d.]*%) (?:share )?of (?:live |their )?revenue")
+    seen = 0
+    for sl in eng.deck:
+        for text in [sl.title, *sl.texts]:
+            for m in pattern.finditer(text):
+                seen += 1
+                assert m.group(2) == want[m.group(1)], f"{eng.name}: '{m.group(0)}' on '{sl.title}', table {want}"
+        for t in sl.tables:
+            share_col = next((t[0].index(h) for h in ("Share of revenue", "Revenue share") if h in t[0]), None)
+            if t[0][0] in ("Segment", "Quadrant") and share_col is not None:
+                for row in t[1:]:
+                    if row[0] in want:
+                        seen += 1
+                        assert row[share_col] == want[row[0]], f"{eng.name}: {row[0]} in a table on '{sl.title}'"
+    if Capability.of(eng.run).refusal("portfolio_matrix"):  # too few accounts: no page names a segment
+        assert not seen and not rows_after_header(eng.workbook["Summary"], "Quadrant")[1], eng.name
+        return
+    assert seen, f"{eng.name}: the deck prints no segment's share of revenue"
+    # the workbook: Summary values in the share format, and the matrix grid's text
+    header, body = rows_after_header(eng.workbook["Summary"], "Quadrant")
+    j = header.index(kpi_label("revenue_share", short=True))
+    for r in body:
+        assert fmt_share(r[j]) == want[r[0]], f"{eng.name}: workbook Summary {r[0]} {r[j]}"
+    wb = load_workbook(eng.paths["segmentation_workbook"])
+    fmts = {c.number_format for row in wb["Summary"].iter_rows() for c in row
+            if isinstance(c.value, float) and any(same(c.value, v) for v in sp["revenue_share"].dropna() if v)}
+    assert fmts == {excel_number_format("share", compact=False)}, f"{eng.name}: Summary share formats {fmts}"
+    grid = 0
+    for r in eng.workbook["Portfolio matrix"]:
+        for c in r:
+            if isinstance(c, str) and "\n" in c and c.split("\n")[0] in want:
+                grid += 1
+                m = re.search(r"(\d[\d.]*%) of revenue", c)
+                assert m and m.group(1) == want[c.split("\n")[0]], f"{eng.name}: workbook matrix '{c}'"
+    assert grid, f"{eng.name}: the workbook's matrix grid names no segment"
+
+
+def test_the_key_tiers_share_of_revenue_is_one_figure_everywhere(eng):
+    """'Key-account management fits N of M live accounts (X of revenue)': the title's X is the
+    tier table's key row, on the deck, the KPI dashboard and the HTML dashboard's table."""
+    t = eng.table("coverage_tiers")
+    if t is None or t.empty or eng.html_data.get("programme") is None:
+        pytest.skip("no key-account sizing in this run")
+    key = t.set_index("tier")["revenue_share"]
+    label = t.set_index("tier")["label"]
+    want = {label[k]: fmt_share(key[k]) for k in key.index if pd.notna(key[k])}
+    prog = eng.html_data["programme"]
+    for r in prog["rows"]:
+        assert r["revenue_share_text"] == want[r["tier"]], f"{eng.name}: HTML tier {r['tier']}"
+        assert f">{want[r['tier']]}<" in eng.paths["html_dashboard"].read_text(encoding="utf-8")
+    titles = [prog["title"], *(s.title for s in eng.deck),
+              *(str(v) for row in eng.kpi_book["Dashboard"] for v in row if v is not None)]
+    for text in titles:
+        for m in re.finditer(r"Key-account management fits [\d,]+ of [\d,]+ live accounts \((\S+) of revenue\)", text):
+            assert m.group(1) == want[label["key"]], f"{eng.name}: '{m.group(0)}'"
+    for sl in eng.deck:
+        for tb in sl.tables:
+            if tb[0][0] == "Tier" and "Share of revenue" in tb[0]:
+                j = tb[0].index("Share of revenue")
+                for row in tb[1:]:
+                    assert row[j] == want[row[0]], f"{eng.name}: deck tier {row[0]}"
 
 
 def test_portfolio_matrix_axes_are_strength_across_and_attractiveness_up(eng):
