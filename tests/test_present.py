@@ -145,3 +145,15 @@ def test_fmt_n_counts_in_the_right_number():
     assert fmt_n(3, "period") == "3 periods" and fmt_n(0, "period") == "0 periods"
     assert fmt_n(14_196, "account") == "14,196 accounts"
     assert fmt_n(2, "analysis", "analyses") == "2 analyses"
+
+
+def test_a_share_rounds_its_halves_as_excel_shows_the_cell():
+    """345 of 2,000 accounts is 0.1725: Excel's 0.0% shows 17.3%, so the deck's text must too
+    (Python's own {:.1%} gives 17.2% from the binary 0.17249999...)."""
+    from kam_analysis.present.formats import fmt_share
+
+    assert 345 / 2000 == 0.1725 and f"{345 / 2000:.1%}" == "17.2%"
+    assert fmt_share(345 / 2000) == "17.3%" and fmt_share(-345 / 2000) == "-17.3%"
+    assert fmt_share(0.125, decimals=0) == "13%" and fmt_share(0.135, decimals=0) == "14%"
+    assert fmt_share(0.6938) == "69.4%" and fmt_share(0.0, signed=True) == "+0.0%"
+    assert fmt_share(0.253, signed=True) == "+25.3%" and fmt_share(float("nan")) == "n/a"

@@ -87,7 +87,7 @@ def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
                 ("accounts", "Accounts", "r", fmt_count),
                 ("revenue_12m", kpi_label("revenue_12m", short=True), "r", d.money),
                 ("revenue_share", kpi_label("revenue_share", short=True), "r", fmt_share),
-                ("profit_share", "Profit share", "r", fmt_share),
+                ("profit_share", "Share of profit", "r", fmt_share),
                 ("intent", "Engagement intent", "l", lambda v: _text(v, 120))]
         cols = [c for c in cols if c[0] in sp.columns]
         qo = {q: i for i, q in enumerate(_q(d))}
