@@ -70,12 +70,13 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("segmentation", "Chart", title, draw, topic="Portfolio matrix",
                       source=d.source("segments"),
-                      footnote=f"Live accounts only ({fmt_count(len(s))}); inactive accounts are a group of their "
-                               f"own, off the matrix. Shares are of all accounts and all revenue of the last 12 months, "
-                               f"inactive accounts included. Bubble area = revenue (12m; floor 3% of the largest); the 40 largest of each "
+                      footnote=f"Live accounts only ({fmt_count(len(s))}); inactive accounts are off the matrix. Shares "
+                               f"are of all accounts and all revenue. Bubble area = revenue (12m); the 40 largest of each "
                                f"quadrant shown ({fmt_count(len(shown))} of {fmt_count(len(s))}).",
                       notes="KAM portfolio matrix (McDonald & Rogers): relative strength across, attractiveness up, quadrants "
-                            "at the thresholds from params; consultant overrides applied in the segments table.")]
+                            "at the thresholds from params; consultant overrides applied in the segments table. Bubble "
+                            "area floored at 3% of the largest so small accounts stay visible. Shares of accounts and of "
+                            "revenue are the segment profiles' (all accounts, inactive included), as on every page.")]
 
 
 def s_segment_profiles(d: DeckData) -> list[SlideSpec]:
