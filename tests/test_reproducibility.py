@@ -130,6 +130,45 @@ def test_prepare_does_not_depend_on_thread_count(tmp_path, monkeypatch):
     assert duckdb  # imported for the monkeypatched connection
 
 
+def test_clean_transactions_keep_the_files_order_and_nothing_depends_on_it(tmp_path):
+    """The clean transactions are written in the client file's order (no sort of 50 million
+    lines); every account-level table is the same whatever order the file lists its lines in."""
+    import random
+    import shutil
+
+    from kam_analysis.data.prepare import ensure_demo_data
+
+    for side in "ab":
+        (tmp_path / side).mkdir()
+    params_a = load_params(write_demo_params(tmp_path / "a", n_accounts=150, seed=24))
+    ensure_demo_data(params_a)
+    params_b = load_params(write_demo_params(tmp_path / "b", n_accounts=150, seed=24))
+    shutil.copytree(tmp_path / "a" / "data", tmp_path / "b" / "data")
+    orders = tmp_path / "b" / "data" / "orders.csv"
+    head, *body = orders.read_text(encoding="utf-8").splitlines(keepends=True)
+    random.Random(7).shuffle(body)
+    orders.write_text(head + "".join(body), encoding="utf-8")
+    prepare_run_data(params_a, tmp_path / "run_a")
+    prepare_run_data(params_b, tmp_path / "run_b")
+
+    ta, tb = _tables(tmp_path / "run_a"), _tables(tmp_path / "run_b")
+    assert sorted(ta) == sorted(tb)
+    for name in ta:
+        if name == "data/transactions.parquet":
+            continue
+        pd.testing.assert_frame_equal(ta[name], tb[name], check_exact=True, obj=name)
+    lines_a, lines_b = ta["data/transactions.parquet"], tb["data/transactions.parquet"]
+    key = list(lines_a.columns)
+    pd.testing.assert_frame_equal(lines_a.sort_values(key, ignore_index=True),
+                                  lines_b.sort_values(key, ignore_index=True), check_exact=True)
+    # in the shuffled file's order: orders appear as the file first lists them
+    id_col = params_b.data.transactions.columns.get("order_id", "order_id")
+    given = pd.read_csv(orders, dtype=str)[id_col].str.strip()
+    kept = set(lines_b["order_id"])
+    assert list(dict.fromkeys(lines_b["order_id"])) == [o for o in dict.fromkeys(given) if o in kept]
+    assert not lines_b["order_date"].is_monotonic_increasing  # not sorted after all
+
+
 def test_differences_are_detected(tmp_path):
     """The comparison itself can fail: a changed input gives different tables."""
     params = load_params(write_demo_params(tmp_path, n_accounts=150, seed=23))

@@ -111,10 +111,16 @@ def build_transactions(ck, report, params, stg_t: str, keep: str) -> bool:
     n_in_scope = con.execute(f"SELECT count(*) FROM {stg_t} WHERE {base}").fetchone()[0]
     if has_line:
         _line_ids(ck, con, stg_t, base, select, fname, spec)
+        # DISTINCT does not keep the file's order: sorted on every column, so the clean file is the same
+        # on every run (data.prepare writes it in this table's order)
         con.execute(f"CREATE OR REPLACE TABLE clean_transactions AS SELECT DISTINCT {select} FROM {stg_t} "
-                    f"WHERE {base}")
-    else:
-        con.execute(f"CREATE OR REPLACE TABLE clean_transactions AS SELECT {select} FROM {stg_t} WHERE {base}")
+                    f"WHERE {base} ORDER BY ALL")
+    else:  # the file's order kept (a filter): the clean file is the same on every run, unsorted
+        con.execute("SET preserve_insertion_order = true")
+        try:
+            con.execute(f"CREATE OR REPLACE TABLE clean_transactions AS SELECT {select} FROM {stg_t} WHERE {base}")
+        finally:
+            con.execute("SET preserve_insertion_order = false")
     kept = con.execute("SELECT count(*) FROM clean_transactions").fetchone()[0]
     stats["copies_dropped"] = int(n_in_scope) - int(kept)
     plain = ", ".join(["account_id", "order_id", "order_date", "net_revenue"] + opt)
