@@ -27,7 +27,7 @@ from .readers import connect_duckdb, sql_str
 from .runfolder import Run, _atomic_write_bytes
 from .validate import ValidationReport, validate_data
 
-__all__ = ["open_run", "ensure_demo_data", "prepare_run_data", "compute_account_summary", "exact_sum",
+__all__ = ["open_run", "ensure_demo_data", "prepare_run_data", "compute_account_summary", "exact_sum", "order_totals_sql",
            "counted_order_sql", "active_sql", "input_files", "warehouse_inputs", "sha256_file",
            "aggregate_tables"]
 
@@ -120,6 +120,14 @@ def prepare_run_data(params: Params, run_dir: str | Path) -> ValidationReport:
             con.execute(f"COPY ({query}) TO {sql_str(str(tmp))} (FORMAT PARQUET)")
             tmp.replace(target)
         con.execute("SET preserve_insertion_order = false")
+        if "transactions" in report.views:
+            # the lines summed per order, once: every order-level query of the phases reads this file
+            # instead of grouping 50 million lines again (a total order, so the file is the same on every run)
+            target = data_dir / "orders.parquet"
+            tmp = target.with_suffix(".parquet.tmp")
+            lines = f"read_parquet({sql_str(str(data_dir / 'transactions.parquet'))})"
+            con.execute(f"COPY ({order_totals_sql(lines)} ORDER BY ALL) TO {sql_str(str(tmp))} (FORMAT PARQUET)")
+            tmp.replace(target)
         (data_dir / "validation.json").write_text(json.dumps({
             "problems": [{**p.__dict__, "examples": [str(e) for e in p.examples]} for p in report.problems],
             "stats": report.stats,
@@ -160,6 +168,19 @@ def exact_sum(expr: str) -> str:
     money sum over transactions uses this (wrap in ``CAST(... AS DOUBLE)`` for pandas).
     """
     return f"sum(CAST({expr} AS DECIMAL(38, 4)))"
+
+
+def order_totals_sql(lines: str) -> str:
+    """SQL for the orders of order ``lines``: one row per order id, ``account_id``, ``d`` (the
+    order's date: its earliest line's, as TIMESTAMP), ``rev`` and ``gm`` (its lines' net revenue
+    and gross margin, exact DECIMAL sums).
+
+    The one definition of an order: the run writes it once (``data/orders.parquet``) and every
+    order-level query reads that (:class:`kam_analysis.metrics.engine.OrderSource`), or groups
+    the lines with this same SQL when a run has no such file.
+    """
+    return (f"SELECT account_id, CAST(min(order_date) AS TIMESTAMP) AS d, {exact_sum('net_revenue')} AS rev, "
+            f"{exact_sum('gross_margin')} AS gm FROM {lines} GROUP BY account_id, order_id")
 
 
 

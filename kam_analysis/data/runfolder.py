@@ -213,6 +213,13 @@ class Run:
         p = str(self.data_dir / "transactions.parquet").replace("'", "''")
         return f"read_parquet('{p}')"
 
+    def orders_sql(self) -> str | None:
+        """A DuckDB ``read_parquet(...)`` expression over the run's orders (one row per order:
+        ``account_id, d, rev, gm``; :func:`kam_analysis.data.prepare.order_totals_sql`), or None
+        for a run folder written before the file existed."""
+        path = self.data_dir / "orders.parquet"
+        return f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')" if path.exists() else None
+
     def validation(self) -> dict:
         p = self.data_dir / "validation.json"
         return json.loads(p.read_text()) if p.exists() else {"problems": [], "stats": {}}

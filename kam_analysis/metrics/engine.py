@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from ..data.prepare import counted_order_sql, exact_sum
+from ..data.prepare import counted_order_sql, order_totals_sql
 from ..data.readers import DEFAULT_MEMORY_LIMIT, set_memory_limit
 
 __all__ = ["OrderSource", "as_order_source", "duckdb_connect", "DEFAULT_MEMORY_LIMIT"]
@@ -75,6 +75,9 @@ class OrderSource:
 
     relation: str
     until: pd.Timestamp | None = None
+    #: the same lines already summed per order (``account_id, d, rev, gm``: the run's ``data/orders.parquet``);
+    #: None: :meth:`orders_cte` groups ``relation``
+    orders: str | None = None
     #: the pandas frame behind ``relation`` (:meth:`from_frame`), registered as ``_FRAME`` in each connection
     frame: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     #: facts learnt by one pass and reused by the next (the earliest orders); not copied by up_to
@@ -83,7 +86,7 @@ class OrderSource:
     @classmethod
     def from_run(cls, run) -> "OrderSource":
         """The run's clean transactions."""
-        return cls(run.transactions_sql())
+        return cls(run.transactions_sql(), orders=run.orders_sql())
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, *, account_col: str = "account_id", date_col: str = "order_date",
@@ -117,10 +120,9 @@ class OrderSource:
 
     def orders_cte(self) -> str:
         """``orders(account_id, d, rev, gm)``: one row per order id, money as exact DECIMAL sums."""
-        having = f" HAVING CAST(min(order_date) AS TIMESTAMP) <= {_ts(self.until)}" if self.until is not None else ""
-        return (f"orders AS (SELECT account_id, CAST(min(order_date) AS TIMESTAMP) AS d, "
-                f"{exact_sum('net_revenue')} AS rev, {exact_sum('gross_margin')} AS gm "
-                f"FROM {self.relation} GROUP BY account_id, order_id{having})")
+        where = f" WHERE d <= {_ts(self.until)}" if self.until is not None else ""
+        source = self.orders if self.orders is not None else f"({order_totals_sql(self.relation)})"
+        return f"orders AS (SELECT account_id, d, rev, gm FROM {source}{where})"
 
     def query(self, sql: str, *, frames: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
         """Run ``WITH orders AS (...) <sql>`` and return the (small) result.
