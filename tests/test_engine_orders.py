@@ -403,3 +403,31 @@ def test_period_retention_is_the_activity_rule_on_random_orders(churn_days):
         want = metrics.compute_retention(members, start=r["period_start"] - pd.Timedelta(days=1), end=end,
                                          churn_days=churn_days)
         assert (r["base"], r["retained"]) == (want["base"], want["retained"]), (r["period_start"], r["group"])
+
+
+def test_the_runs_orders_file_is_the_lines_summed_per_order(demo_run):
+    """A run writes its orders once (data/orders.parquet) and the queries read it; the file
+    holds exactly what grouping the lines gives, and every query answers the same from either."""
+    from dataclasses import replace
+
+    source = OrderSource.from_run(demo_run)
+    assert source.orders is not None and "orders.parquet" in source.orders
+    lines = replace(source, orders=None)  # the fallback: the lines grouped in each query
+    con = duckdb_connect()
+    try:
+        on_file = con.execute(f"SELECT * FROM {source.orders} ORDER BY ALL").df()
+        grouped = con.execute(f"WITH {lines.orders_cte()} SELECT * FROM orders ORDER BY ALL").df()
+    finally:
+        con.close()
+    assert len(on_file) == demo_run.validation()["stats"]["transactions"]["orders"]
+    pd.testing.assert_frame_equal(on_file, grouped, check_exact=True)
+    T = pd.Timestamp(demo_run.params.analysis.as_of_date)
+    half = T - pd.DateOffset(months=6)
+    for src in (source.up_to(half), source):  # with and without a cut-off date
+        other = replace(src, orders=None)
+        pd.testing.assert_frame_equal(src.query("SELECT count(*) AS n, sum(rev) AS r FROM orders"),
+                                      other.query("SELECT count(*) AS n, sum(rev) AS r FROM orders"))
+    bounds = [(T - pd.DateOffset(months=12), T), (half - pd.DateOffset(months=12), half)]
+    pd.testing.assert_frame_equal(source.period_activity(bounds, churn_days=180),
+                                  lines.period_activity(bounds, churn_days=180), check_exact=True)
+    assert source.up_to(half).date_range() == lines.up_to(half).date_range()
