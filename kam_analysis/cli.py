@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from .data.tables import PHASES
 from .exceptions import DataValidationError, KAMError, ParameterError, Terminated

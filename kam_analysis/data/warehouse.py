@@ -247,7 +247,6 @@ def stage_warehouse(ck, table: Table, spec: FileSpec, view: str, required_client
     import ibis
 
     con_duck: duckdb.DuckDBPyConnection = ck.con
-    params: Params = ck.params
     url_secrets = secrets_of(connection_url(spec, table.name))
     backend = connect(spec, table.name)
     t = _source_table(backend, spec, table.name, url_secrets)

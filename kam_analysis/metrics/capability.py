@@ -364,7 +364,7 @@ def compute_analysis_support(profile: pd.DataFrame, params, sizes: MinimumSizes 
 
     months = val("history_months")
     live = val("accounts_live")
-    a, st = params.analysis, params.strategy
+    st = params.strategy
     rows = [_s("kpi_baseline", SUPPORTED if months > 0 else NOT_SUPPORTED,
                "" if months > 0 else "there are no orders on or before the as-of date", "" if months > 0 else "history")]
     rows.append(_s("yoy_growth", SUPPORTED, "") if months >= 24 else

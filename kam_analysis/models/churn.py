@@ -177,7 +177,7 @@ def build_churn_frames(transactions: pd.DataFrame | str, *, cutoffs, horizon_day
                 FROM {src} t SEMI JOIN (SELECT account_id, order_id FROM o1 WHERE d_last > d) m
                   ON t.account_id = m.account_id AND t.order_id IS NOT DISTINCT FROM m.order_id
                 WHERE t.order_date <= {max(ends)} GROUP BY ALL""")
-            orders = (f"SELECT NULL::INTEGER AS cut, account_id, d, rev FROM o1 WHERE d_last = d" + "".join(
+            orders = ("SELECT NULL::INTEGER AS cut, account_id, d, rev FROM o1 WHERE d_last = d" + "".join(
                 f" UNION ALL SELECT {i} AS cut, account_id, min(order_date) AS d, sum(rev) AS rev FROM om "
                 f"WHERE order_date <= {e} GROUP BY account_id, order_id" for i, e in enumerate(ends)))
         counted = counted_order_sql("rev")

@@ -9,7 +9,6 @@ the cost per hour when the client gave one - and writes the result as the
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd

@@ -229,7 +229,7 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("assessment", "Table", title, draw, topic="KPI scorecard", source=d.source(src),
                       footnote=foot.strip(),
-                      notes=f"KPI scorecard: current value (trailing 12 months) against the client's target and the "
+                      notes="KPI scorecard: current value (trailing 12 months) against the client's target and the "
                             "industry benchmark; gap = current - reference; RAG by relative shortfall against the "
                             "target, or a sourced benchmark in the client's currency. Illustrative benchmarks are "
                             "reference only and never rate a KPI." + (" Illustrative benchmarks: " + "; ".join(

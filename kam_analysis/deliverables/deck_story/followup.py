@@ -14,7 +14,7 @@ from ...present.formats import (POINT_UNITS, excel_number_format, fmt_change, fm
                                 fmt_top, fmt_value)
 from .._kpi_history import history_data, largest_move
 from ...present.theme import tint
-from ..followup_story import (ACTION_BUCKETS, KPI_ROWS, OUTCOMES, PLAN_TABLES, STATUS_RAG, FollowUp, _kpi_sub,
+from ..followup_story import (ACTION_BUCKETS, KPI_ROWS, OUTCOMES, PLAN_TABLES, STATUS_RAG, FollowUp,
                               load_followup, person, short_name)
 from ._base import _bullets, DeckData, IN, SlideSpec, Source, _lc_first, _takeaway, _text, _tiles
 
