@@ -217,8 +217,10 @@ class ProgrammeImpact:
         return ap[(ap[period_col] != first) & ((ap[period_col] != last) | (last == last_period))]
 
     @staticmethod
-    def _within(df: pd.DataFrame, cols: list[str], group: str) -> pd.DataFrame:
-        return df[cols] - df.groupby(group)[cols].transform("mean")
+    def _within(df: pd.DataFrame, cols: list[str], codes: np.ndarray) -> pd.DataFrame:
+        """``cols`` demeaned within account (``codes``: each row's account as an integer; grouping by
+        integers instead of the account-id strings keeps the 1-million-account review within memory)."""
+        return df[cols] - df[cols].groupby(codes).transform("mean")
 
     def fit(self, account_period: pd.DataFrame, accounts: pd.DataFrame, *, account_col: str = "account_id",
             period_col: str = "period_start", revenue_col: str = "revenue",
@@ -345,13 +347,14 @@ class ProgrammeImpact:
         pcols = list(pd_dum.columns)
         groups = d[account_col].astype("category").cat.codes.to_numpy()
         alpha = 1 - self.confidence
-        X = self._within(d, ["did"] + pcols, account_col)
-        yd = self._within(d, ["y"], account_col)["y"]
+        X = self._within(d, ["did"] + pcols, groups)
+        yd = self._within(d, ["y"], groups)["y"]
         res = sm.OLS(yd, X).fit(cov_type="cluster", cov_kwds={"groups": groups})
         ci = res.conf_int(alpha).loc["did"]
         self.estimate_ = float(res.params["did"])
         self.ci_low_, self.ci_high_ = float(ci.iloc[0]), float(ci.iloc[1])
         self.p_value_ = float(res.pvalues["did"])
+        del res, X  # a fit keeps copies of its design matrix: freed before the next (3M rows at 1M accounts)
         self.uplift_ = math.expm1(self.estimate_)
         self.uplift_ci_low_, self.uplift_ci_high_ = math.expm1(self.ci_low_), math.expm1(self.ci_high_)
         # event study
@@ -365,7 +368,7 @@ class ProgrammeImpact:
             d[c] = ((rel == r) & (d["treated"] == 1)).astype(float)
             ecols.append((int(r), c))
         names = [c for _, c in ecols]
-        Xe = self._within(d, names + pcols, account_col)
+        Xe = self._within(d, names + pcols, groups)
         # drop interaction columns with no variation after demeaning (e.g. all-treated periods)
         names = [c for c in names if Xe[c].abs().sum() > 1e-12]
         ese = sm.OLS(yd, Xe[names + pcols]).fit(cov_type="cluster", cov_kwds={"groups": groups})
@@ -386,6 +389,7 @@ class ProgrammeImpact:
             self.pretrend_p_value_ = float(w.pvalue)
         else:
             self.pretrend_p_value_ = np.nan
+        del ese, Xe, yd
         self._placebo(d, account_col, period_col, start, alpha)
         self.supported_ = True
         self.reason_ = ""
@@ -425,9 +429,9 @@ class ProgrammeImpact:
         dums = pd.get_dummies(pre[period_col].rank(method="dense").astype(int), prefix="q", dtype=float).iloc[:, 1:]
         pcols = list(dums.columns)
         pre = pd.concat([pre.reset_index(drop=True), dums.reset_index(drop=True)], axis=1)
-        X = self._within(pre, ["fake"] + pcols, account_col)
-        y = self._within(pre, ["y"], account_col)["y"]
         groups = pre[account_col].astype("category").cat.codes.to_numpy()
+        X = self._within(pre, ["fake"] + pcols, groups)
+        y = self._within(pre, ["y"], groups)["y"]
         if X["fake"].abs().sum() < 1e-12:
             return
         res = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": groups})
