@@ -327,6 +327,8 @@ class ProgrammeImpact:
                                      f"comparable to the programme accounts; at least {self.min_accounts} are needed")
         keep = set(treated.index) | chosen
         d = ap[ap[account_col].isin(keep)].copy()
+        n_treated = len(treated)
+        del ap, window, pre, treated, pool  # the account-period frames (millions of rows): only d is fitted
         if match_end is not None:
             d = d[d[period_col] >= match_end]
             periods = [p for p in periods if p >= match_end]
@@ -334,7 +336,7 @@ class ProgrammeImpact:
         self.match_window_end_ = match_end
         d["treated"] = d[treated_col].astype(float)
         d["did"] = d["treated"] * d["post"].astype(float)
-        self.n_treated_, self.n_control_, self.n_obs_ = len(treated), len(chosen), len(d)
+        self.n_treated_, self.n_control_, self.n_obs_ = n_treated, len(chosen), len(d)
         tr = d.groupby([period_col, "treated"]).agg(mean_log_revenue=("y", "mean"), accounts=("y", "size"))
         tr = tr.reset_index().rename(columns={period_col: "period_start"})
         tr["group"] = np.where(tr["treated"] == 1, "Programme accounts", "Matched control accounts")
