@@ -213,7 +213,7 @@ def large_params(n_orders: int, accounts: int, fmt: str = "parquet") -> Path:
     folder = DATA / f"large_{tag}"
     params_path = DATA / f"large_{tag}.yaml"
     raw = yaml.safe_load((REPO / "params" / "demo.yaml").read_text())
-    raw["client"]["name"] = f"Large Client {tag.upper()}"
+    raw["client"]["name"] = f"Large Client ({n_orders / 1e6:g} million orders, {accounts:,} accounts)"  # on every page
     raw["data"].pop("demo", None)
     raw["data"]["transactions"]["path"] = str(folder / f"orders.{fmt}")
     for table, name in (("accounts", "customers.csv"), ("surveys", "nps_survey.csv"),
