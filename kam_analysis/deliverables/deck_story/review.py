@@ -97,7 +97,7 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
                  f"({conf} interval {ci})")
     else:
         title = f"The programme effect is estimated at {_impact_text(r)} ({conf} interval {ci})"
-    body = [[("In plain words: ", True), (_text(r["sentence"], 400), False)],
+    body = [[("In plain words: ", True), (_text(r["sentence"], 560), False)],
             [("Estimate: ", True), (f"{_impact_text(r)} ({conf} interval {ci})", False)]]
     if is_num(lo) and is_num(hi):
         clear = float(lo) > 0 or float(hi) < 0

@@ -204,11 +204,10 @@ def _backtest_words(d: DeckData) -> str:
         return ""
     bt = d.peek("churn_backtest").set_index("metric")["value"]
     auc, lift, rate = bt.get("auc"), bt.get("top_decile_lift"), bt.get("top_decile_rate")
-    out = (f"Tested on a later period the model had not seen: it ranked an account that then churned above one "
-           f"that stayed {fmt_share(auc, decimals=0)} of the time (50% = guessing)")
+    out = (f"On a later period it had not seen, the model ranked a churner above a stayer "
+           f"{fmt_share(auc, decimals=0)} of the time (50% = guessing)")
     if is_num(lift) and is_num(rate):
-        out += (f", and the riskiest tenth of accounts churned at {fmt_share(rate, decimals=0)}, "
-                f"{lift:.1f} times the average")
+        out += f"; the riskiest tenth churned at {fmt_share(rate, decimals=0)}, {lift:.1f} times the average"
     return out + "."
 
 
@@ -244,8 +243,9 @@ def s_churn_risk(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, take, heading=f"Largest revenue at risk ({fmt_top(len(top), n_risk)} accounts)")
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Revenue at risk", source=d.source("churn_risk"),
-                      footnote=("Revenue at risk = churn probability x last-12-month revenue." + left_out + (
-                          " " + _backtest_words(d) if _backtest_words(d) else "")).strip(),
+                      # the left-out bands go to the notes: with the back-test the line outran the footnote
+                      footnote=("Revenue at risk = churn probability x last-12-month revenue." + (
+                          " " + _backtest_words(d) if _backtest_words(d) else left_out)).strip(),
                       notes="Revenue at risk = churn probability x last-12-month revenue, by risk band." + left_out)]
 
 
