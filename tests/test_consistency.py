@@ -518,6 +518,28 @@ def test_a_segments_share_of_revenue_is_one_figure_everywhere(eng):
     assert grid, f"{eng.name}: the workbook's matrix grid names no segment"
 
 
+def test_a_value_tier_is_one_definition(eng):
+    """An account's value tier is the same in the assessment's breakdowns (account_kpis) and the
+    segmentation (segments, tier summary); the deck's concentration page states the top tier's
+    share of revenue as the tier summary has it, and of buying accounts."""
+    k, s, ts = eng.table("account_kpis"), eng.table("segments"), eng.table("tier_summary")
+    if k is None or s is None or "value_tier" not in k:
+        pytest.skip("no value tiers in this run")
+    both = k[["account_id", "value_tier"]].merge(s[["account_id", "tier"]], on="account_id", validate="1:1")
+    assert len(both) == len(s), eng.name
+    diff = both[both["value_tier"].astype(str) != both["tier"].astype(str)]
+    assert diff.empty, f"{eng.name}: {len(diff)} accounts in two tiers, e.g. {diff.head(3).to_dict('records')}"
+    counts = s["tier"].astype(str).value_counts()
+    for _, r in ts.iterrows():
+        assert r["accounts"] == counts.get(str(r["tier"]), 0), f"{eng.name}: tier_summary {r['tier']}"
+    top = ts.iloc[0]
+    buyers = ts.loc[ts["tier"].astype(str) != "No orders (12m)", "accounts"].sum()
+    want = (f"The {top['tier']} tier — {fmt_share(top['accounts'] / buyers, decimals=0)} of buying accounts — "
+            f"generates {fmt_share(top['revenue_share'])} of revenue")
+    titles = [sl.title for sl in eng.deck if "tier —" in sl.title]
+    assert all(t == want for t in titles), f"{eng.name}: {titles} vs {want}"
+
+
 def test_the_key_tiers_share_of_revenue_is_one_figure_everywhere(eng):
     """'Key-account management fits N of M live accounts (X of revenue)': the title's X is the
     tier table's key row, on the deck, the KPI dashboard and the HTML dashboard's table."""

@@ -271,6 +271,24 @@ def test_value_tier_by_hand(acct):
                                                    "E": "No orders (12m)"}
 
 
+def test_segmentation_tiers_are_the_value_tier_by_hand():
+    """One definition of a value tier: the segmentation's tiers (workbook, tier summary, review
+    baseline) are the assessment's. 10 buying accounts and 4 without revenue in 12 months: the
+    top 20% are the 2 largest buyers (not 20% of 14 = 3, which would pull in a tail buyer), and
+    the 4 non-buyers are in no tier."""
+    from kam_analysis.phases import segmentation
+    rev = [900, 800, 700, 600, 500, 400, 300, 200, 100, 50, 0, 0, -20, 0]
+    acct = pd.DataFrame({"account_id": [f"A{i:02d}" for i in range(len(rev))], "revenue_12m": rev})
+    tiers = {"Top": 0.2, "Middle": 0.3, "Tail": 0.5}
+    seg = segmentation.compute_value_tiers(acct.sample(frac=1, random_state=1), tiers=tiers)
+    got = dict(zip(seg["account_id"], seg["tier"].astype(str)))
+    assert got == dict(zip(acct["account_id"], metrics.compute_value_tier(acct, tiers=tiers)))
+    assert [got[f"A{i:02d}"] for i in range(len(rev))] == (
+        ["Top"] * 2 + ["Middle"] * 3 + ["Tail"] * 5 + [metrics.NO_ORDERS_TIER] * 4)
+    assert list(seg["value_rank"]) == list(range(1, len(rev) + 1))
+    assert list(seg["tier"].cat.categories) == ["Top", "Middle", "Tail", metrics.NO_ORDERS_TIER]
+
+
 def test_segment_kpis_by_hand(acct):
     s = metrics.compute_segment_kpis(acct, dimensions=["segment", "key_account", "region"], min_denominator=2)
     assert {"dimension", "group", "kpi", "value", "n", "note"} <= set(s.columns)

@@ -7,7 +7,10 @@ import pandas as pd
 from .activity import is_active, to_day
 from .engine import OrderSource, as_order_source
 
-__all__ = ["compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier"]
+__all__ = ["compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier", "NO_ORDERS_TIER"]
+
+#: the value tier of an account without positive revenue in the last 12 months (it is not ranked)
+NO_ORDERS_TIER = "No orders (12m)"
 
 
 def _window(as_of: pd.Timestamp, months: int, back: int = 0) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -174,13 +177,15 @@ def compute_account_kpis_as_of(run, as_of, *, orders: OrderSource | pd.DataFrame
 
 
 def compute_value_tier(account_kpis: pd.DataFrame, *, tiers: dict[str, float], value_col: str = "revenue_12m",
-                       account_col: str = "account_id", inactive_label: str = "No orders (12m)") -> pd.Series:
-    """A descriptive value tier by trailing revenue, for the assessment's breakdowns.
+                       account_col: str = "account_id", inactive_label: str = NO_ORDERS_TIER) -> pd.Series:
+    """The value tier of every account: the one definition, used by the assessment's
+    breakdowns, the segmentation's tier summary and the review's baseline tiers.
 
-    Accounts with ``value_col > 0`` are ranked (largest first, ties by account id) and
-    cut by the shares in ``tiers`` (``segmentation.tiers``, top tier first): the first
-    ``round(share_1 n)`` accounts get tier 1, and so on. Accounts without positive value
-    get ``inactive_label``.
+    Accounts with ``value_col > 0`` (the buying accounts) are ranked (largest first, ties
+    by account id) and cut by the shares in ``tiers`` (``segmentation.tiers``, top tier
+    first): the first ``round(share_1 n)`` of the ``n`` buying accounts get tier 1, and so
+    on. Accounts without positive value are not ranked: they get ``inactive_label``, so a
+    client's dormant accounts never inflate its top tier.
     """
     a = account_kpis
     tier = pd.Series(inactive_label, index=a.index, dtype="object")

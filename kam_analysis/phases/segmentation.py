@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ParameterError, RunError
-from ..metrics import compute_revenue_shares, in_programme
+from ..metrics import NO_ORDERS_TIER, compute_revenue_shares, compute_value_tier, in_programme
 from ..metrics.capability import lifecycle_status
 from .key_accounts import compute_coverage_tiers, resolve_sizing_inputs, size_key_accounts, sizing_table, tier_label
 from ..models.clustering import ClusteringNotSupported, compute_clusters
@@ -84,27 +84,18 @@ FEATURE_LABELS: dict[str, tuple[str, str, str]] = {
 # --------------------------------------------------------------------------- tiers
 def compute_value_tiers(account_summary: pd.DataFrame, *, tiers: dict[str, float],
                         value_col: str = "revenue_12m", account_col: str = "account_id") -> pd.DataFrame:
-    """Rank accounts by value and cut them into tiers by share of accounts.
-
-    ``tiers`` maps tier name to share of accounts, top tier first (shares sum to 1).
-    Ties are broken by account id so the result is deterministic. Returns
-    ``account_id, value, value_rank, tier``.
+    """Every account with its value rank and tier (:func:`kam_analysis.metrics.compute_value_tier`,
+    the one definition: buying accounts ranked and cut by ``tiers``, the others
+    :data:`~kam_analysis.metrics.NO_ORDERS_TIER`). Returns ``account_id, <value_col>,
+    value_rank, tier`` sorted by value (largest first, ties by account id); ``tier`` is an
+    ordered categorical, the tiers of ``tiers`` then the no-orders tier.
     """
-    df = account_summary[[account_col, value_col]].rename(columns={value_col: "value"})
-    df = df.sort_values(["value", account_col], ascending=[False, True], kind="stable").reset_index(drop=True)
+    df = account_summary[[account_col, value_col]].sort_values([value_col, account_col], ascending=[False, True],
+                                                               kind="stable").reset_index(drop=True)
     df["value_rank"] = range(1, len(df) + 1)
-    n = len(df)
-    bounds, cum = [], 0.0
-    for name, share in tiers.items():
-        cum += share
-        bounds.append((name, round(cum * n)))
-    labels, start = [], 0
-    for name, end in bounds:
-        labels += [name] * (end - start)
-        start = end
-    labels += [bounds[-1][0]] * (n - len(labels))
-    df["tier"] = pd.Categorical(labels[:n], categories=list(tiers), ordered=True)
-    return df.rename(columns={"value": value_col})
+    tier = compute_value_tier(df, tiers=tiers, value_col=value_col, account_col=account_col)
+    df["tier"] = pd.Categorical(tier, categories=[*tiers, NO_ORDERS_TIER], ordered=True)
+    return df
 
 
 # --------------------------------------------------------------------------- features
@@ -685,7 +676,8 @@ def compute_segmentation(run, *, account_col: str = "account_id") -> dict[str, p
     segments = segments[lead + [c for c in segments.columns if c not in lead]]
     profiles = compute_segment_profiles(segments, feats, names=names, intents=seg.quadrant_intents,
                                         account_col=account_col, inactive=(inactive, seg.key_accounts.inactive_intent))
-    tier_summary = (compute_revenue_shares(segments, "tier", order=list(seg.tiers), account_col=account_col)
+    tier_order = [*seg.tiers] + ([NO_ORDERS_TIER] if (segments["tier"] == NO_ORDERS_TIER).any() else [])
+    tier_summary = (compute_revenue_shares(segments, "tier", order=tier_order, account_col=account_col)
                     [["accounts", "revenue_12m", "revenue_share"]].reset_index())
     weights = pd.concat([sel_w.assign(axis="attractiveness (selection score)"),
                          str_w.assign(axis="relative strength")], ignore_index=True)

@@ -14,7 +14,7 @@ from ...exceptions import RunError
 from ...safety import clean_text
 from .._pptx import EMU_PER_IN, Box, SlideCanvas
 from ...present.formats import fmt_money, fmt_value, is_num
-from ...metrics import KPI_DEFINITIONS, kpi_label
+from ...metrics import KPI_DEFINITIONS, NO_ORDERS_TIER, kpi_label
 
 
 IN = EMU_PER_IN
@@ -231,6 +231,14 @@ def _text(v, n: int = 120) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return ""
     return clean_text(str(v), max_len=n)
+
+
+def buying_tiers(ts: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The value tiers of ``tier_summary`` without the no-orders group, and that group's
+    account count (tiers rank only the accounts that bought in the last 12 months)."""
+    idle = ts["tier"].astype(str) == NO_ORDERS_TIER
+    rest = ts[~idle & ts["revenue_share"].map(is_num)]
+    return rest.reset_index(drop=True), int(ts.loc[idle, "accounts"].sum())
 
 
 def _lc_first(text: str) -> str:

@@ -12,7 +12,7 @@ from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_
 from ...metrics import kpi_label
 from ...metrics.capability import needs_data_text
 from ...metrics.benchmarks import ILLUSTRATIVE_LABEL, benchmark_label
-from ._base import _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
+from ._base import buying_tiers, _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
 
 def change_words(x: float) -> str:
@@ -299,24 +299,27 @@ def s_concentration(d: DeckData) -> list[SlideSpec]:
     ts = d.table("tier_summary", ("tier", "accounts", "revenue_share"), topic="Revenue concentration")
     if ts is None:
         return []
-    ts = ts[ts["revenue_share"].map(is_num)]
+    ts, idle = buying_tiers(ts)
     acc_share = (ts["accounts"] / ts["accounts"].sum()).tolist()
     tiers = [_text(x, 30) for x in ts["tier"]]
     top = ts.iloc[0]
-    title = (f"The {tiers[0]} tier — {fmt_share(acc_share[0], decimals=0)} of accounts — generates "
+    title = (f"The {tiers[0]} tier — {fmt_share(acc_share[0], decimals=0)} of buying accounts — generates "
              f"{fmt_share(top['revenue_share'])} of revenue")
     take = [f"{t}: {fmt_count(a)} accounts, {fmt_share(s)} of revenue" for t, a, s in
             zip(tiers, ts["accounts"], ts["revenue_share"])]
+    if idle:
+        take.append(f"{fmt_count(idle)} more accounts had no order in the last 12 months and are in no tier")
 
     def draw(c: SlideCanvas):
-        c.bar_chart(c.region("Chart"), tiers, {"Share of accounts": acc_share,
+        c.bar_chart(c.region("Chart"), tiers, {"Share of buying accounts": acc_share,
                                               "Share of revenue (12 months)": ts["revenue_share"].tolist()},
                     number_format="0%", colors=[tint(c.style.primary, 0.55), c.style.primary])
         _takeaway(c, take)
 
     return [SlideSpec("assessment", "Chart", title, draw, topic="Revenue concentration",
                       source=d.source("tier_summary"),
-                      footnote="Tiers cut by share of accounts ranked by last-12-month revenue (segmentation.tiers).",
+                      footnote="Value tiers rank the accounts that ordered in the last 12 months by that revenue and cut "
+                               "them by share of accounts.",
                       notes="Value tiers: accounts ranked by last-12-month revenue and cut by share of accounts.")]
 
 

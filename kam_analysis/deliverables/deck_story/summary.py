@@ -5,7 +5,7 @@ from __future__ import annotations
 from .._pptx import Box, SlideCanvas
 from ...metrics import kpi_explanation, kpi_label, revenue_share
 from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, is_num
-from ._base import (_bullets, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
+from ._base import (_bullets, buying_tiers, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
                     _lc_first, SlideSpec, _text, _tiles)
 
 
@@ -83,11 +83,12 @@ def _f_concentration(d: DeckData) -> Finding | None:
                            f"the top 20% of accounts bring {fmt_share(v.iloc[0])} of it")
     ts = d.peek("tier_summary")
     if ts is not None and {"tier", "accounts", "revenue_share"} <= set(ts.columns) and len(ts):
+        ts, _ = buying_tiers(ts)
         top = ts.iloc[0]
         share_acc = top["accounts"] / ts["accounts"].sum()
         return Finding(fmt_share(top["revenue_share"]),
                        f"of revenue comes from the {_text(top['tier'], 30)} tier, {fmt_share(share_acc, decimals=0)} "
-                       "of accounts.",
+                       "of buying accounts.",
                        f"{fmt_share(share_acc, decimals=0)} of accounts bring {fmt_share(top['revenue_share'])} of it")
     return None
 
