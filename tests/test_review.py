@@ -20,6 +20,10 @@ def test_trend_direction_compares_last_window_with_previous():
     assert review.trend_direction([10, 10, 9, 9], window=2, flat_band=0.02) == "down"
     assert review.trend_direction([10, 10, 10.1, 10.1], window=2, flat_band=0.02) == "flat"  # +1%
     assert review.trend_direction([10, 12, 11], window=2, flat_band=0.02) == "n/a"  # too short
+    # a negative growth rate getting worse falls: -20% -> -80% is down, -80% -> -20% up
+    assert review.trend_direction([-0.2, -0.2, -0.8, -0.8], window=2, flat_band=0.02) == "down"
+    assert review.trend_direction([-0.8, -0.8, -0.2, -0.2], window=2, flat_band=0.02) == "up"
+    assert review.trend_direction([-0.1, -0.1, 0.1, 0.1], window=2, flat_band=0.02) == "up"
 
 
 # --------------------------------------------------------------------------- KPIs by period and segment

@@ -63,8 +63,9 @@ def trend_direction(values: Iterable[float], *, window: int, flat_band: float,
                     lower_is_better: bool = False) -> str:
     """Direction of a KPI: the mean of the last ``window`` values against the ``window`` before.
 
-    change = mean(last window) / mean(previous window) - 1 (absolute difference when the
-    previous mean is 0); "up" if change > flat_band, "down" if < -flat_band, else "flat";
+    change = mean(last window) / mean(previous window) - 1 when the previous mean is
+    positive, else the absolute difference (a growth rate going from -20% to -80% is
+    "down": the ratio of two negative means would read it as a rise); "up" if change > flat_band, "down" if < -flat_band, else "flat";
     "n/a" with fewer than 2 x window finite values. With ``window`` = one year of periods
     the comparison is year on year and so free of seasonality. ``lower_is_better`` does not
     change the direction (a falling churn rate is "down"); it only matters for colour.
@@ -73,7 +74,7 @@ def trend_direction(values: Iterable[float], *, window: int, flat_band: float,
     if window < 1 or len(v) < 2 * window:
         return "n/a"
     last, prev = v.iloc[-window:].mean(), v.iloc[-2 * window:-window].mean()
-    change = last / prev - 1 if prev != 0 else last - prev
+    change = last / prev - 1 if prev > 0 else last - prev
     if change > flat_band:
         return "up"
     if change < -flat_band:
