@@ -42,7 +42,7 @@ from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, KPI_DEFINITIONS, SEGMENT_RETENTIO
                        kpi_unit)
 from ..phases.review import ALL_ACCOUNTS
 from ..metrics.capability import Capability, needs_data_text
-from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_money, fmt_top, is_num, money_style
+from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_date, fmt_money, fmt_top, is_num, money_style
 from ..present.theme import active_theme, tint
 from ._kpi_history import SHEET as HISTORY_SHEET, kpi_history_sheet
 from ._computed_views import control_chart_views, tornado_view
@@ -213,9 +213,9 @@ def build_kpi_dashboard(run) -> Path:
     ws.sheet_view.showGridLines = False
     set_workbook_properties(wb, title=f"{p.engagement.title} — KPI dashboard", client=client,
                             when=p.engagement.date or p.analysis.as_of_date, creator=p.engagement.consultant)
-    sub = f"Data as of {p.analysis.as_of_date}"
+    sub = f"Data as of {fmt_date(p.analysis.as_of_date)}"
     if p.analysis.programme_start:
-        sub += f" · programme started {p.analysis.programme_start}"
+        sub += f" · programme started {fmt_date(p.analysis.programme_start)}"
     row = title_block(ws, f"{client} — KPI dashboard", f"{sub} · {p.engagement.consultant}", row=1, col=2)
     ws.column_dimensions["A"].width = 2
     for c in range(2, 14):

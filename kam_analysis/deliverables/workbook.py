@@ -670,7 +670,7 @@ def _weights(ws, run, ctx) -> None:
                      column=w["column"].map(label))
         last, _ = _frame(ws, w, start_row=row, formats={"weight": "dec2", "weight_used": "pct"},
                               headers={"axis": "Axis", "criterion": "Criterion", "column": "Account feature",
-                                       "group": "Group", "weight": "Weight (params)", "weight_used": "Weight used",
+                                       "group": "Group", "weight": "Weight set", "weight_used": "Weight used",
                                        "higher_is_better": "Higher is better", "status": "Status"},
                               table="Weights", freeze=False)
         ws.conditional_formatting.add(f"F{row + 1}:F{last}", DataBarRule(start_type="num", start_value=0,
