@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..metrics import format_kpi, kpi_prose
 from .review import ALL_ACCOUNTS
-from ..present.formats import fmt_money
+from ..present.formats import fmt_count, fmt_money, is_num
 from .whitespace import summarise_whitespace
 
 __all__ = [
@@ -273,7 +273,7 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
 
 def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[str], *,
                            kpi: str = "revenue_12m", min_improvement: float = 0.0, currency: str = "EUR",
-                           source: str = "Playbook cohorts") -> pd.DataFrame:
+                           source: str = "Same accounts since the baseline") -> pd.DataFrame:
     """Playbooks whose segment did not improve since the baseline.
 
     Fires for each playbook segment whose ``kpi`` (default trailing-12-month revenue) changed
@@ -292,11 +292,17 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         if change > min_improvement:
             continue
         value = max(r.baseline - r.value, 0.0) + min_improvement * r.baseline
+        # the cohort is the segment's members at the baseline, not today's (whose growth the segment
+        # scorecard shows, and which accounts moving in can flatter): the words say which
+        n = getattr(r, "n", None)
+        who = (f"the {fmt_count(n)} accounts that were {r.segment} at the baseline" if is_num(n) and n > 0
+               else f"the accounts that were {r.segment} at the baseline")
         rows.append({"rule": "stalled_playbook", "segment": r.segment, KPI: kpi,
-                     "recommendation": f"Revisit the {r.segment} playbook: the segment has not grown since the "
-                                       "baseline; check cadence, offer and coverage against the plan",
-                     "evidence": f"{source}: {r.segment} {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
-                                 f"vs {fmt_money(r.baseline, currency, style='full')} at baseline ({change:+.1%})",
+                     "recommendation": f"Revisit the {r.segment} playbook: {who} have not grown since; check "
+                                       "cadence, offer and coverage against the plan",
+                     "evidence": f"{source}: {who}, {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
+                                 f"now vs {fmt_money(r.baseline, currency, style='full')} then ({change:+.1%}); "
+                                 "the segment's scorecard follows today's members",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
     return pd.DataFrame(rows, columns=[*cols, KPI])
 
