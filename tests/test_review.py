@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import numpy as np
 import pandas as pd
@@ -112,6 +113,9 @@ def test_kpi_tracking_baseline_target_and_status():
     # AOV is compared with its target: p3 = 140 / 3 = 46.7 vs 40 -> green; p1 = 180/4 = 45 -> green
     assert (aov["status_basis"] == "target").all()
     assert aov.loc[pd.Timestamp("2024-07-01"), "status"] == "green"
+    # a segment's order value is measured against its own baseline: the target is the portfolio's
+    seg_aov = t[(t.segment != "All accounts") & (t.kpi == "average_order_value")]
+    assert len(seg_aov) and seg_aov["target"].isna().all() and not (seg_aov["status_basis"] == "target").any()
     none = review.compute_kpi_tracking(k, programme_start=None, targets={}, amber=0.05, red=0.15, trend_window=1,
                                        flat_band=0.02)
     assert none["baseline"].isna().all() and none["note"].str.contains("no programme start").all()
@@ -157,9 +161,15 @@ def test_segment_scorecard_uses_the_kpi_engine_and_baseline():
     assert v.loc[("S", "revenue_12m"), "vs_baseline"] == pytest.approx(150 / 110 - 1)
     assert v.loc[("S", "revenue_12m"), "n"] == 2 and v.loc[("S", "revenue_12m"), "status_basis"] == "baseline"
     assert v.loc[("S", "average_order_value"), "value"] == pytest.approx(50)  # 150 / 3 orders
-    assert v.loc[("S", "average_order_value"), "status"] == "green"  # above 45
-    assert v.loc[("T", "average_order_value"), "status"] == "red"  # 10 vs 45
+    # the order-value target is the portfolio's: a segment's order value scales with its accounts, so
+    # segments are measured against their own baseline (S 50 vs 110/3 orders at baseline ...), not 45
+    for q in ("S", "T"):
+        assert math.isnan(v.loc[(q, "average_order_value"), "target"]), q
+        assert v.loc[(q, "average_order_value"), "status_basis"] == "baseline", q
+    assert v.loc[("All accounts", "average_order_value"), "target"] == 45
     assert v.loc[("All accounts", "average_order_value"), "status"] == "amber"  # 40: 11% short of 45
+    # a score's target is every segment's: NPS 40 applies to S and T
+    assert v.loc[("S", "nps"), "target"] == 40 and v.loc[("S", "nps"), "status_basis"] == "target"
     # retention (engine definition: active at T-12m and at T): all 2/3; churn is its complement. By
     # segment it would be S 2/2, T 0/1 — today's membership, not a finding — so no segment carries it
     assert ("S", "retention_rate") not in v.index and ("T", "retention_rate") not in v.index

@@ -22,7 +22,7 @@ from .cohorts import compute_cohort_retention
 from .concentration import compute_concentration_curve, compute_concentration_summary, compute_whale_curve
 from .engine import OrderSource
 from .definitions import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, KPI, KPI_DEFINITIONS, LOWER_IS_BETTER, UNITS, change_vs_baseline, format_kpi, get_kpi,
-                          higher_is_better, kpi_dictionary_markdown, kpi_explanation, kpi_label, kpi_prose,
+                          higher_is_better, target_applies_to_segment, kpi_dictionary_markdown, kpi_explanation, kpi_label, kpi_prose,
                           kpi_unit,
                           render_kpi_dictionary, write_kpi_dictionary)
 from .group import (compute_group_kpis, compute_revenue_shares, revenue_share, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
@@ -36,7 +36,7 @@ from .stats import compute_nps
 
 __all__ = [
     "KPI", "KPI_DEFINITIONS", "ALL_ACCOUNTS_ONLY_KPIS", "SEGMENT_RETENTION_NOTE", "UNITS", "LOWER_IS_BETTER", "get_kpi", "kpi_label", "kpi_prose", "kpi_explanation", "kpi_unit",
-    "higher_is_better", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown", "render_kpi_dictionary",
+    "higher_is_better", "target_applies_to_segment", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown", "render_kpi_dictionary",
     "write_kpi_dictionary",
     "is_counted_order", "last_counted_order", "recency_days", "is_active", "active_accounts_at",
     "compute_retention", "period_starts",

@@ -21,7 +21,8 @@ from ..present.formats import POINT_UNITS, fmt_value
 
 __all__ = ["KPI", "KPI_DEFINITIONS", "UNITS", "LOWER_IS_BETTER", "get_kpi", "kpi_label", "kpi_prose", "kpi_explanation", "kpi_unit",
            "higher_is_better", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown",
-           "render_kpi_dictionary", "write_kpi_dictionary", "ALL_ACCOUNTS_ONLY_KPIS", "SEGMENT_RETENTION_NOTE"]
+           "render_kpi_dictionary", "write_kpi_dictionary", "ALL_ACCOUNTS_ONLY_KPIS", "SEGMENT_RETENTION_NOTE",
+           "target_applies_to_segment"]
 
 #: the units a KPI may have (each has one display format in present.formats.fmt_value)
 UNITS = ("currency", "share", "count", "score", "ratio", "days")
@@ -272,6 +273,22 @@ def kpi_explanation(kpi: str, *, churn_days: int) -> str:
 def kpi_unit(kpi: str) -> str:
     """The unit of a registered KPI (raises ``KeyError`` naming it when it is not registered)."""
     return get_kpi(kpi).unit
+
+
+def target_applies_to_segment(kpi: str) -> bool:
+    """Whether the client's target for a KPI (set for the whole portfolio) is also each
+    segment's target.
+
+    Only for rates and scores (share and score units: retention, growth, repeat purchase,
+    NPS, CSAT), which every segment can be asked to reach. Currency, count and ratio KPIs
+    (average order value, revenue, orders per account) scale with the segment's accounts:
+    segments cut by value differ on them by construction, so a portfolio-wide order-value
+    target would call every small-account segment 'red' and value the gap as if its orders
+    could triple. A segment is measured on those against its own baseline instead.
+    """
+    from ..present.formats import POINT_UNITS
+
+    return kpi in KPI_DEFINITIONS and kpi_unit(kpi) in POINT_UNITS
 
 
 def higher_is_better(kpi: str) -> bool:

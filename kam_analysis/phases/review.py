@@ -21,7 +21,7 @@ import pandas as pd
 
 from .assessment import rag_status
 from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, OrderSource, change_vs_baseline, compute_headline_kpis,
-                       compute_period_retention, higher_is_better)
+                       compute_period_retention, higher_is_better, target_applies_to_segment)
 from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
 
@@ -222,7 +222,9 @@ def compute_kpi_tracking(period_kpis: pd.DataFrame, *, programme_start: dt.date 
     * ``baseline`` = mean of the KPI over the periods before ``programme_start`` (NaN,
       with a note, without a programme date or pre-programme periods);
     * ``target`` = the client's target for KPIs defined the same way per period
-      (:data:`PERIOD_TARGET_KPIS`);
+      (:data:`PERIOD_TARGET_KPIS`); for a segment only where the portfolio's target is a
+      segment's too (:func:`~kam_analysis.metrics.target_applies_to_segment`: rates and
+      scores, not order value);
     * ``status`` = :func:`rag_status` against the target when there is one, else against
       the baseline (``status_basis`` says which);
     * ``vs_baseline`` = :func:`change_vs_baseline` (points for share/score KPIs, relative
@@ -243,7 +245,8 @@ def compute_kpi_tracking(period_kpis: pd.DataFrame, *, programme_start: dt.date 
         base = float(pre.mean()) if len(pre) else np.nan
         g["baseline"] = base
         g["vs_baseline"], g["vs_baseline_kind"] = change_vs_baseline(g["value"].astype(float), base, kpi)
-        tgt = float(targets[kpi]) if kpi in targets and kpi in PERIOD_TARGET_KPIS else np.nan
+        tgt = (float(targets[kpi]) if kpi in targets and kpi in PERIOD_TARGET_KPIS
+               and (_seg == ALL_ACCOUNTS or target_applies_to_segment(kpi)) else np.nan)
         g["target"] = tgt
         hib = higher_is_better(kpi)
         if np.isfinite(tgt):
@@ -314,7 +317,9 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
         vs_baseline_kind`` (:func:`change_vs_baseline`: value - baseline in points for
         share/score KPIs, value / baseline - 1 for currency/count KPIs), ``target, gap`` (value - target), ``status, status_basis``;
         ``status`` is RAG (:func:`rag_status`, the KPI's direction from the KPI dictionary)
-        against the target when there is one, else against the baseline.
+        against the target when there is one, else against the baseline. A segment row has
+        the client's target only where it is a segment's target too
+        (:func:`~kam_analysis.metrics.target_applies_to_segment`); ``All accounts`` has every target.
     """
     options = {"confidence": confidence, "min_denominator": min_denominator,
                "survey_coverage_min": survey_coverage_min}
@@ -348,7 +353,7 @@ def compute_segment_scorecard(account_kpis: pd.DataFrame, segments: pd.DataFrame
                 continue
             value = float(value) if value is not None else np.nan
             b = float(base_k.get(kpi, np.nan))
-            t = float(targets.get(kpi, np.nan))
+            t = float(targets.get(kpi, np.nan)) if ids is None or target_applies_to_segment(kpi) else np.nan
             hib = higher_is_better(kpi)
             if np.isfinite(t):
                 status, basis = rag_status(value, t, amber=amber, red=red, higher_is_better=hib), "target"
