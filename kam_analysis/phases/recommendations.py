@@ -300,7 +300,7 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         rows.append({"rule": "stalled_playbook", "segment": r.segment, KPI: kpi,
                      "recommendation": f"Revisit the {r.segment} playbook: {who} have not grown since; check "
                                        "cadence, offer and coverage against the plan",
-                     "evidence": f"{source}: {who}, {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
+                     "evidence": f"{source}: {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
                                  f"now vs {fmt_money(r.baseline, currency, style='full')} then ({change:+.1%}); "
                                  "the segment's scorecard follows today's members",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
