@@ -38,3 +38,26 @@ def test_p_chart_limits_and_run_rule():
     # 7 points above the centre line from index 3 on -> the 7th of them signals a run
     assert not r["signal"].iloc[:9].any()
     assert r.loc[9, "rule"] in {"run of 7", "outside limits"} and r["signal"].iloc[9]
+
+
+def test_p_chart_widens_to_the_real_variation_of_a_large_base():
+    """Laney p': 500,000 accounts a quarter, retention wandering +/- 1 point from quarter to
+    quarter (planted), then a 6-point drop. The binomial sigma is 0.065 points, so a classic
+    p-chart would flag nearly every quarter; the p' limits follow the real variation and
+    flag only the drop."""
+    rng = np.random.default_rng(7)
+    n = np.full(16, 500_000)
+    p = 0.70 + rng.normal(0, 0.01, 16)
+    p[12:] -= 0.06
+    s = pd.DataFrame({"period_start": pd.date_range("2021-01-01", periods=16, freq="QS"), "value": p, "n": n})
+    mask = np.array([True] * 12 + [False] * 4)
+    r = compute_spc(s, kind="p", baseline_mask=mask, min_baseline=6, run_length=99)
+    pbar = (p[:12] * n[:12]).sum() / n[:12].sum()
+    sd = math.sqrt(pbar * (1 - pbar) / 500_000)
+    z = (p[:12] - pbar) / sd
+    sigma_z = np.abs(np.diff(z)).mean() / 1.128
+    assert sigma_z > 5  # overdispersed: the process varies far more than sampling would
+    assert r["ucl"].iloc[0] == pytest.approx(pbar + 3 * sd * sigma_z)
+    assert r["signal"].tolist() == [False] * 12 + [True] * 4
+    classic = ((np.abs(p[:12] - pbar)) > 3 * sd).sum()
+    assert classic >= 8  # what the unadjusted chart would have flagged among the stable quarters

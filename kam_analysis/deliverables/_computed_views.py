@@ -71,7 +71,8 @@ def control_chart_views(run) -> list[dict]:
         label = kpi_label(kpi) if kpi in KPI_DEFINITIONS else str(kpi).replace("_", " ").capitalize()
         n_base = int((g["period_start"] < pd.Timestamp(start)).sum()) if start else 0
         signal = g["signal"].astype(bool) if "signal" in g else pd.Series(False, index=g.index)
-        out.append({"kpi": str(kpi), "label": label, "unit": unit,
+        chart = str(g["chart"].iloc[0]) if "chart" in g and len(g) else "individuals"
+        out.append({"kpi": str(kpi), "label": label, "unit": unit, "chart": chart,
                     "basis": (f"Limits from the {fmt_count(n_base)} periods before the programme" if n_base
                               else "Limits from the whole history (no programme start)"),
                     "signals": int(signal.sum()),

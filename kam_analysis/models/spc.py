@@ -18,8 +18,14 @@ def compute_spc(series: pd.DataFrame, *, kind: str = "individuals", value_col: s
 
     * individuals (XmR) chart: centre = mean(x); MR-bar = mean |x_t - x_{t-1}|;
       limits = centre +/- 2.66 * MR-bar (2.66 = 3 / d2, d2 = 1.128 for n = 2);
-    * p-chart (a share with denominator n_t): centre p-bar = sum(p_t n_t) / sum(n_t);
-      limits = p-bar +/- 3 sqrt(p-bar (1 - p-bar) / n_t), clipped to [0, 1].
+    * p-chart (a share with denominator n_t), Laney's p' form: centre p-bar = sum(p_t n_t) /
+      sum(n_t); sigma_t = sqrt(p-bar (1 - p-bar) / n_t); limits = p-bar +/- 3 sigma_t
+      sigma_z, clipped to [0, 1], where sigma_z = mean |z_t - z_{t-1}| / 1.128 over the
+      baseline periods' z_t = (p_t - p-bar) / sigma_t, floored at 1. With sigma_z = 1 this
+      is the classic p-chart; with hundreds of thousands of accounts a period's binomial
+      sigma is a few hundredths of a point, far below the quarter-to-quarter variation any
+      real business has, so the classic limits would flag every period (Laney 2002,
+      "Improved control charts for attributes", Quality Engineering 14(4)).
 
     A period signals when it lies outside the limits, or ends a run of ``run_length``
     consecutive points on the same side of the centre line (Western Electric rule 4).
@@ -54,9 +60,12 @@ def compute_spc(series: pd.DataFrame, *, kind: str = "individuals", value_col: s
         n = df[n_col].astype(float)
         pbar = float((df.loc[use, "value"] * n[use]).sum() / n[use].sum()) if n[use].sum() else np.nan
         sd = np.sqrt(pbar * (1 - pbar) / n.where(n > 0))
+        z = ((df.loc[use, "value"].astype(float) - pbar) / sd[use]).replace([np.inf, -np.inf], np.nan).dropna()
+        sigma_z = float(z.diff().abs().mean() / 1.128) if len(z) > 1 else np.nan
+        sigma_z = max(sigma_z, 1.0) if np.isfinite(sigma_z) else 1.0  # never narrower than the binomial p-chart
         df["center"] = pbar
-        df["ucl"] = (pbar + 3 * sd).clip(upper=1.0)
-        df["lcl"] = (pbar - 3 * sd).clip(lower=0.0)
+        df["ucl"] = (pbar + 3 * sd * sigma_z).clip(upper=1.0)
+        df["lcl"] = (pbar - 3 * sd * sigma_z).clip(lower=0.0)
     side = np.sign(df["value"] - df["center"]).where(ok, 0)
     run, runs = 0, []
     prev = 0

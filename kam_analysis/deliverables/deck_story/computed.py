@@ -134,6 +134,10 @@ def s_control_charts(d: DeckData) -> list[SlideSpec]:
                       heading="How to read it")
 
         out.append(SlideSpec("review", "Chart", title, draw, topic="Control charts", source=d.source("spc_limits"),
-                             notes="Statistical process control: individuals chart; centre line and 3-sigma limits "
-                                   "from the pre-programme periods; signals by the Western Electric rules."))
+                             notes="Statistical process control: " + (
+                                 "Laney p' chart for a rate (the binomial limits widened by the period-to-period "
+                                 "variation, so a large account base is not flagged every period)"
+                                 if v["chart"] == "p" else "individuals (XmR) chart") +
+                                   "; centre line and 3-sigma limits from the pre-programme periods; signals by the "
+                                   "Western Electric rules."))
     return out
