@@ -98,7 +98,7 @@ def test_lost_accounts_sheet_shows_revenue_already_lost(workbook, review_run):
     ws = load_workbook(path)["Lost accounts"]
     lost = review_run.read_table("revenue_lost").iloc[0]
     cells = {r[0].value: r[1].value for r in ws.iter_rows(min_row=4, max_row=5)}
-    assert cells["Revenue already lost to accounts that stopped buying in the last 12 months"] == \
+    assert cells["Revenue already lost to accounts that churned in the last 12 months"] == \
         pytest.approx(lost["revenue_lost_12m"], rel=1e-12)
     assert cells["Accounts lost in the last 12 months"] == lost["accounts_lost_12m"]
 

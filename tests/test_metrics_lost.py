@@ -106,18 +106,18 @@ def test_headline_row_and_history_flag(lost):
     assert row["accounts_lost_12m"] == 3 and row["revenue_lost_12m"] == 720.0
     assert (row["dormant_accounts"], row["lapsed_accounts"]) == (2, 1)
     assert metrics.describe_lost_split(row, churn_days=180) == (
-        "2 dormant (an order in the last 12 months, none in the last 180 days) and 1 lapsed (no order for more "
-        "than 12 months)")
+        "2 dormant (last order within 12 months) and 1 lapsed (last order over 12 months ago); an account churns "
+        "after 180 days without an order")
     assert (row["last_order_after"], row["last_order_until"]) == (pd.Timestamp("2023-07-04"), pd.Timestamp("2024-07-04"))
     # the history would have to start by 2022-07-04 for no lost account or month to be missing
     assert not row["history_complete"] and "lower bound" in row["note"]
     full = metrics.compute_revenue_lost(lost, as_of=T, churn_days=180, data_start="2022-07-04").iloc[0]
     assert full["history_complete"] and full["note"] == ""
-    assert metrics.describe_revenue_lost(full, "EUR") == "€720 already lost to 3 accounts that stopped buying in the last 12 months"
+    assert metrics.describe_revenue_lost(full, "EUR") == "€720 already lost to 3 accounts that churned in the last 12 months"
     assert metrics.describe_revenue_lost(row, "GBP").startswith("at least £720 already lost to 3 accounts")
     none = metrics.compute_revenue_lost(lost.iloc[:0], as_of=T, churn_days=180, data_start="2022-01-01").iloc[0]
     assert none["accounts_lost_12m"] == 0 and none["revenue_lost_12m"] == 0.0
-    assert metrics.describe_revenue_lost(none) == "no account stopped buying in the last 12 months"
+    assert metrics.describe_revenue_lost(none) == "no account churned in the last 12 months"
 
 
 @pytest.mark.parametrize("where", ["frame", "lines"])

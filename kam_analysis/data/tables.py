@@ -328,7 +328,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("kpi_ownership", "strategy", "KPI", "KPI -> owner, review cadence, current, target",
        required="kpi label owner review source_table current target"),
     _t("lost_accounts", "strategy", "account lost in the last 12 months",
-       "account that stopped buying in the last 12 months -> last counted order, the day it churned, dormant or "
+       "account that churned in the last 12 months -> last counted order, the day it churned, dormant or "
        "lapsed, revenue already lost (its net revenue in the 12 months up to its last order; metrics/lost.py)",
        required="account_id last_order_date churn_date days_since_last_order lifecycle revenue_lost_12m",
        optional="segment"),
@@ -342,7 +342,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        required="segment accounts active_accounts high_risk_accounts mean_risk revenue_12m revenue_at_risk "
                 "share_at_risk"),
     _t("revenue_lost", "strategy", "run (one row)",
-       "revenue already lost to the accounts that stopped buying in the last 12 months, how many (dormant and "
+       "revenue already lost to the accounts that churned in the last 12 months, how many (dormant and "
        "lapsed), the window of their last order and whether the history covers it (else a lower bound); apart "
        "from revenue at risk",
        required="accounts_lost_12m revenue_lost_12m dormant_accounts lapsed_accounts last_order_after "

@@ -15,7 +15,7 @@ Recommendations  ranked, each with its evidence;
 At-risk accounts when the strategy phase has scored churn risk;
 Plan vs actual   a follow-up review only (review.plan_run): the earlier plan's KPIs, key
                  accounts, segments, coverage, actions and recommendations measured now;
-Lost accounts    revenue already lost to the accounts that stopped buying in the last 12 months, and the list;
+Lost accounts    revenue already lost to the accounts that churned in the last 12 months, and the list;
 Control charts   each tracked KPI by period with its centre line and control limits (table + native line chart);
 Sensitivity      the tornado: each lever's change of the yearly impact at its low and high value (table + bar chart);
 About            what each sheet shows, the RAG thresholds and targets, notes on missing data.
@@ -723,7 +723,7 @@ def _sensitivity_sheet(wb: Workbook, run, currency: str) -> None:
 
 
 def _lost_sheet(wb: Workbook, run, money: str) -> None:
-    """Revenue already lost to the accounts that stopped buying in the last 12 months: the figure,
+    """Revenue already lost to the accounts that churned in the last 12 months: the figure,
     the number of accounts (dormant and lapsed) in labelled cells, then the accounts, largest first.
     Its own sheet: never added to revenue at risk."""
     p = run.params

@@ -4,7 +4,7 @@ Concept modules (each imports only lower layers and its siblings):
 
 * :mod:`.definitions` - the KPI registry (label, unit, better-direction, data needs, formula);
 * :mod:`.activity` - counted order, active / churned, recency, retention, new, reactivated;
-* :mod:`.lost` - accounts that stopped buying in the last 12 months and the revenue already lost with them;
+* :mod:`.lost` - accounts that churned in the last 12 months and the revenue already lost with them;
 * :mod:`.engine` - the run's orders kept in DuckDB (:class:`OrderSource`): only account and period rows leave it;
 * :mod:`.account` - orders from the run and one row per account with every KPI's inputs;
 * :mod:`.group` - KPIs of a group of accounts: headline, by segment, year on year;

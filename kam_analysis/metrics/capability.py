@@ -113,7 +113,7 @@ def lifecycle_status(summary: pd.DataFrame) -> pd.Series:
     * ``no orders``: an account with no counted order on or before the as-of date.
 
     The accounts whose revenue is *already lost* (:mod:`kam_analysis.metrics.lost`) are the
-    dormant ones and the lapsed ones that stopped buying within the last 12 months.
+    dormant ones and the lapsed ones that churned within the last 12 months.
     """
     active = summary["active"].fillna(False).astype(bool)
     o12 = pd.to_numeric(summary["orders_12m"], errors="coerce").fillna(0) > 0

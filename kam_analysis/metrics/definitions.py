@@ -112,7 +112,7 @@ KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
         "whose last order is in (T - 12 months - churn_days, T - 12 months] (lifecycle_status); never-ordering "
         "accounts and earlier losses excluded (compute_lost_accounts)", short="Accounts lost (12m)",
         prose="accounts lost in the last 12 months"),
-    KPI("revenue_lost_12m", "Revenue already lost to accounts that stopped buying in the last 12 months", "currency",
+    KPI("revenue_lost_12m", "Revenue already lost to accounts that churned in the last 12 months", "currency",
         False,
         "sum over the accounts_lost_12m of the net revenue of their order lines dated in (last counted order - "
         "12 months, last counted order]; accounts active at T are not in it (their exposure is revenue at risk, "
@@ -205,9 +205,9 @@ _EXPLAIN = {
     "period_retention_rate": "of the accounts active the day before a period starts (an order in the {churn_days} "
                              "days before), the share still active at its end",
     "average_order_value": "net revenue of the last 12 months divided by the orders placed in them",
-    "accounts_lost_12m": "accounts that stopped buying in the last 12 months: no order in the last {churn_days} days, "
+    "accounts_lost_12m": "accounts that churned in the last 12 months: no order in the last {churn_days} days, "
                          "but still an active customer 12 months ago or later",
-    "revenue_lost_12m": "what the accounts that stopped buying in the last 12 months bought in the 12 months up to "
+    "revenue_lost_12m": "what the accounts that churned in the last 12 months bought in the 12 months up to "
                         "their last order (returns netted off): revenue already gone, apart from the revenue at risk of "
                         "accounts still active",
     "repeat_purchase_rate": "of the accounts that ordered in the last 12 months, the share that ordered twice or more",

@@ -1,4 +1,4 @@
-"""Revenue already lost: the accounts that stopped buying in the last 12 months, and what they bought.
+"""Revenue already lost: the accounts that churned in the last 12 months, and what they bought.
 
 The rule, defined once (and kept apart from *revenue at risk*, which is for accounts still
 active at T; :mod:`kam_analysis.models.churn` scores only those):
@@ -25,7 +25,7 @@ active at T; :mod:`kam_analysis.models.churn` scores only those):
   (registry: :data:`~kam_analysis.metrics.definitions.KPI_DEFINITIONS`).
 
 When the order history starts after ``T - 12 months - churn_days - 12 months`` an account
-that stopped buying early in the window may be missing, or part of its 12 months unseen:
+that churned early in the window may be missing, or part of its 12 months unseen:
 the figures are then a lower bound and ``history_complete`` is False.
 """
 from __future__ import annotations
@@ -177,7 +177,7 @@ def compute_revenue_lost(lost: pd.DataFrame, *, as_of, churn_days: int, data_sta
     need = lo - pd.DateOffset(months=months)
     complete = start is not None and start <= need
     note = "" if complete else (
-        f"the order history starts on {fmt_date(start)}, after {fmt_date(need)}: accounts that stopped buying early "
+        f"the order history starts on {fmt_date(start)}, after {fmt_date(need)}: accounts that churned early "
         f"in the last {months} months, or part of their last {months} months of orders, may be missing, so these "
         "figures are a lower bound" if start is not None else "no orders")
     status = lost["lifecycle"] if "lifecycle" in lost else pd.Series(dtype="object")
@@ -194,22 +194,24 @@ def compute_revenue_lost(lost: pd.DataFrame, *, as_of, churn_days: int, data_sta
 def describe_revenue_lost(row, currency: str = "EUR", *, style: str = "compact") -> str:
     """The figure as every deliverable words it, from one ``revenue_lost`` row.
 
-    ``"€1.2m already lost to 85 accounts that stopped buying in the last 12 months"``;
+    ``"€1.2m already lost to 85 accounts that churned in the last 12 months"``;
     ``"at least "`` in front when the history is too short to see every such account
-    (``history_complete`` False); ``"no account stopped buying in the last 12 months"`` when
+    (``history_complete`` False); ``"no account churned in the last 12 months"`` when
     none did. ``style`` is the deliverable's money style (:func:`~kam_analysis.present.formats.money_style`).
     """
     n = int(row["accounts_lost_12m"])
     complete = bool(row["history_complete"])
     if n == 0:
-        return ("no account stopped buying in the last 12 months" if complete else
-                "no account stopped buying in the last 12 months of the order history (too short to see every one)")
+        return ("no account churned in the last 12 months" if complete else
+                "no account churned in the last 12 months of the order history (too short to see every one)")
     return (f"{'' if complete else 'at least '}{fmt_money(row['revenue_lost_12m'], currency, style=style)} already lost to "
-            f"{fmt_count(n)} account{'s' if n != 1 else ''} that stopped buying in the last 12 months")
+            f"{fmt_count(n)} account{'s' if n != 1 else ''} that churned in the last 12 months")
 
 
 def describe_lost_split(row, *, churn_days: int) -> str:
-    """How the accounts lost split into dormant and lapsed, in the client's words."""
+    """How the accounts lost split into dormant and lapsed, in the client's words, with what
+    'churned' means (a lapsed account's last order is over 12 months back, yet it churned —
+    reached ``churn_days`` without an order — within the last 12 months)."""
     d, lp = int(row["dormant_accounts"]), int(row["lapsed_accounts"])
-    return (f"{fmt_count(d)} dormant (an order in the last 12 months, none in the last {churn_days} days) and "
-            f"{fmt_count(lp)} lapsed (no order for more than 12 months)")
+    return (f"{fmt_count(d)} dormant (last order within 12 months) and {fmt_count(lp)} lapsed (last order over "
+            f"12 months ago); an account churns after {churn_days} days without an order")

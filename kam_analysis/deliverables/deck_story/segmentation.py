@@ -341,7 +341,7 @@ def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
     if lost is not None and len(lost) and int(lost["accounts_lost_12m"].iloc[0]) > 0:
         r = lost.iloc[0]
         inactive += (f"; {'at least ' if not bool(r['history_complete']) else ''}{money(r['revenue_lost_12m'])} of "
-                     f"revenue already lost to the {fmt_count(r['accounts_lost_12m'])} that stopped buying in the "
+                     f"revenue already lost to the {fmt_count(r['accounts_lost_12m'])} that churned in the "
                      "last 12 months")
     take = [inactive, floor, cap]
     rows = [{"tier": r["label"], "accounts": r["accounts"], "revenue_share": r["revenue_share"],

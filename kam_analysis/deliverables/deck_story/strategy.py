@@ -253,7 +253,7 @@ _LOST = kpi_label("revenue_lost_12m", short=True)
 
 
 def s_revenue_lost(d: DeckData) -> list[SlideSpec]:
-    """Revenue already lost to the accounts that stopped buying in the last 12 months: its own figure,
+    """Revenue already lost to the accounts that churned in the last 12 months: its own figure,
     next to (never added to) revenue at risk; written whether or not the churn model is supported."""
     t = d.table("revenue_lost", ("accounts_lost_12m", "revenue_lost_12m", "dormant_accounts", "lapsed_accounts",
                                  "history_complete", "note"), topic=_LOST)
@@ -274,10 +274,10 @@ def s_revenue_lost(d: DeckData) -> list[SlideSpec]:
         order = [q for q in _q(d) if q in set(lost["segment"])]
         g = lost.groupby("segment")["revenue_lost_12m"].agg(["sum", "size"])
         g = g.reindex(order + [s for s in g.index if s not in order])
-    else:  # one segment (accounts that stopped buying are all inactive): by the quarter they stopped
+    else:  # one segment (accounts that churned are all inactive): by the quarter they churned
         q = pd.to_datetime(lost["churn_date"] if "churn_date" in lost.columns else lost["last_order_date"])
         g = lost.groupby(q.dt.to_period("Q"))["revenue_lost_12m"].agg(["sum", "size"]).sort_index()
-        g.index = [f"Stopped Q{x.quarter} {x.year}" for x in g.index]
+        g.index = [f"Churned Q{x.quarter} {x.year}" for x in g.index]
     by = [f"{_text(k, 30)}: {d.money(v['sum'])} ({fmt_count(v['size'])} accounts)" for k, v in g.iterrows()]
     top = lost.head(5)
     take = [f"{d.name_of(a['account_id'])}: {d.money(a['revenue_lost_12m'])}, last order "
@@ -294,12 +294,12 @@ def s_revenue_lost(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("strategy", "Chart", said, draw, topic=_LOST, source=d.source("revenue_lost", "lost_accounts"),
                       footnote=(f"Accounts lost: {describe_lost_split(r, churn_days=churn_days)}. " + (
-                          "Revenue already lost = their revenue in the 12 months up to their last order; never part "
-                          "of revenue at risk." if not lower else
+                          "Revenue already lost = their revenue in the 12 months up to their last order." if not lower
+                          else
                           "A lower bound: the order history is too short to see every account lost.")),
                       notes=(f"Revenue already lost: {kpi_explanation('revenue_lost_12m', churn_days=churn_days)}. "
                              f"Accounts lost: {kpi_explanation('accounts_lost_12m', churn_days=churn_days)}. "
-                             "By " + ("segment" if by_segment else "quarter they stopped (became inactive)") + ": "
+                             "Never part of revenue at risk. By " + ("segment" if by_segment else "quarter they churned") + ": "
                              + "; ".join(by) + "." + lower))]
 
 

@@ -182,7 +182,7 @@ def _f_lost(d: DeckData) -> Finding | None:
     n = int(r["accounts_lost_12m"])
     lower = "" if bool(r["history_complete"]) else " (at least: the order history is too short to see them all)"
     return Finding(d.money(r["revenue_lost_12m"]),
-                   f"already lost to {fmt_count(n)} account{'s' if n != 1 else ''} that stopped buying in the last 12 months"
+                   f"already lost to {fmt_count(n)} account{'s' if n != 1 else ''} that churned in the last 12 months"
                    f"{lower}, apart from the revenue at risk of active accounts.")
 
 
