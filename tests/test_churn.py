@@ -50,6 +50,25 @@ def test_protective_driver_reads_as_protective():
     assert "cuts the odds" in d.loc["detractor", "interpretation"]
 
 
+def test_a_tiny_effect_on_a_large_base_is_clear_but_not_a_driver():
+    """Planted: tenure raises the odds by 3% a year on 200,000 accounts (statistically clear, too
+    small to act on) and a detractor by 2.5x. Only the detractor is a driver; tenure reads as
+    measurable but too small, and the deck's slide names the detractor."""
+    rng = np.random.default_rng(3)
+    n = 200_000
+    df = pd.DataFrame({"tenure_years": rng.uniform(0, 10, n), "detractor": (rng.random(n) < 0.3).astype(float)})
+    logit = -1.5 + np.log(1.03) * df["tenure_years"] + np.log(2.5) * df["detractor"]
+    df["churned"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
+    df["account_id"] = [f"A{i}" for i in range(n)]
+    d = churn.ChurnRiskModel(["tenure_years", "detractor"], horizon_days=365).fit(df).drivers_.set_index("feature")
+    assert d.loc["tenure_years", "significant"] and not d.loc["tenure_years", "material"]
+    assert d.loc["tenure_years", "direction"] == "too small"
+    assert "too small to act on" in d.loc["tenure_years", "interpretation"]
+    assert d.loc["detractor", "material"] and d.loc["detractor", "direction"] == "raises risk"
+    from kam_analysis.deliverables.deck_story.strategy import driver_is_clear
+    assert driver_is_clear(d.reset_index()).tolist() == [False, True]
+
+
 def test_model_input_errors():
     df = _simulate(200, seed=1, log_or_detractor=0.5)
     with pytest.raises(ParameterError, match=r"churn feature\(s\) \['nps_score'\] are not in the data"):

@@ -85,7 +85,7 @@ def plot_churn_drivers(drivers: pd.DataFrame, *, confidence: float = 0.95, note:
         _, ax = plt.subplots(figsize=(9, 0.55 * len(d) + 1.6))
     y = np.arange(len(d))
     colors = [series_colors()[4] if (s and o > 1) else series_colors()[1] if s else series_colors()[5]
-              for s, o in zip(d["significant"], d["odds_ratio"])]
+              for s, o in zip(d["material"] if "material" in d else d["significant"], d["odds_ratio"])]
     ax.hlines(y, d["ci_low"], d["ci_high"], color=colors, lw=2.5)
     ax.scatter(d["odds_ratio"], y, color=colors, s=60, zorder=3)
     ax.axvline(1, color=hex_css(active_theme().text), lw=1, ls="--")

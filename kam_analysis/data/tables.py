@@ -293,7 +293,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     _t("churn_drivers", "strategy", "driver",
        "churn driver -> odds ratio, confidence interval, p-value, plain-language interpretation",
        required="feature odds_ratio ci_low ci_high p_value interpretation",
-       optional="label coef significant direction"),
+       optional="label coef significant material direction"),
     _t("churn_model_status", "strategy", "run (one row)", "whether the data supported the churn model, and why not",
        required="analysis supported reason"),
     _t("churn_risk", "strategy", "account",

@@ -63,7 +63,12 @@ FEATURES: dict[str, _Feature] = {
     "key_account": _Feature("In the key-account programme", "being in the client's key-account programme", "accounts"),
 }
 DRIVER_COLUMNS = ["feature", "label", "coef", "odds_ratio", "ci_low", "ci_high", "p_value", "significant",
-                  "direction", "interpretation"]
+                  "material", "direction", "interpretation"]
+#: A driver is worth acting on only when one unit of it (each unit above is a step a manager can
+#: see: a month, a doubling, a detractor) moves the odds of churning by at least this factor,
+#: either way. On a large base every effect is statistically clear; an odds ratio of 1.02 is not
+#: a reason to act, so it is reported as measurable but too small (``material`` False).
+MATERIAL_ODDS_RATIO = 1.1
 BACKTEST_COLUMNS = ["metric", "label", "value", "unit", "note"]
 CALIBRATION_COLUMNS = ["decile", "accounts", "predicted", "observed"]
 CHURN_RISK_COLUMNS = ["account_id", "segment", "active", "risk_score", "risk_band", "risk_rank", "revenue_12m",
@@ -354,10 +359,15 @@ class ChurnRiskModel:
             spec = FEATURES.get(f, _Feature(f.replace("_", " "), f"one unit more of {f.replace('_', ' ')}"))
             orr, orl, orh = np.exp(coef), np.exp(lo), np.exp(hi)
             sig = bool(orl > 1 or orh < 1)
+            material = sig and abs(coef) >= np.log(MATERIAL_ODDS_RATIO)
             lvl = f"{self.confidence:.0%}"
             if not sig:
                 text = (f"No clear effect of {spec.unit} on churn: odds ratio {orr:.2f} "
                         f"({lvl} CI {orl:.2f}–{orh:.2f} includes 1).")
+            elif not material:
+                text = (f"{spec.unit[0].upper() + spec.unit[1:]} {'raises' if orr > 1 else 'lowers'} the odds of "
+                        f"churning in {horizon} by only {abs(orr - 1):.0%} (odds ratio {orr:.2f}, {lvl} CI "
+                        f"{orl:.2f}–{orh:.2f}): measurable, too small to act on.")
             elif orr > 1:
                 text = (f"{spec.unit[0].upper() + spec.unit[1:]} multiplies the odds of churning in {horizon} by "
                         f"{orr:.2f} ({lvl} CI {orl:.2f}–{orh:.2f}): a risk driver.")
@@ -365,8 +375,9 @@ class ChurnRiskModel:
                 text = (f"{spec.unit[0].upper() + spec.unit[1:]} cuts the odds of churning in {horizon} by "
                         f"{1 - orr:.0%} (odds ratio {orr:.2f}, {lvl} CI {orl:.2f}–{orh:.2f}): protective.")
             rows.append({"feature": f, "label": spec.label, "coef": coef, "odds_ratio": orr, "ci_low": orl,
-                         "ci_high": orh, "p_value": p, "significant": sig,
-                         "direction": ("raises risk" if orr > 1 else "lowers risk") if sig else "unclear",
+                         "ci_high": orh, "p_value": p, "significant": sig, "material": material,
+                         "direction": (("raises risk" if orr > 1 else "lowers risk") if material
+                                       else "too small" if sig else "unclear"),
                          "interpretation": text})
         return pd.DataFrame(rows)
 
@@ -591,7 +602,7 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
         final = ChurnRiskModel(used, confidence=confidence, horizon_days=horizon_days).fit(final_train,
                                                                                           groups="account_id")
     except ChurnModelNotSupported as exc:
-        empty_drivers = pd.DataFrame({c: pd.Series(dtype="bool" if c == "significant" else "float64"
+        empty_drivers = pd.DataFrame({c: pd.Series(dtype="bool" if c in ("significant", "material") else "float64"
                                                    if c in ("coef", "odds_ratio", "ci_low", "ci_high", "p_value")
                                                    else "object") for c in DRIVER_COLUMNS})
         return {"supported": False, "note": f"churn model not supported: {reason(exc)}", "model": None,

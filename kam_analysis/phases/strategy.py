@@ -134,7 +134,8 @@ def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: p
         rows.append(("value_at_stake", f"The accounts left uncovered forgo {m(cap['value_at_stake'])} of expected value "
                      f"a year; allocating hours by value per hour adds {m(cap['optimiser_gain'])} over covering the "
                      "largest accounts first.", cap["value_at_stake"], "currency", "capacity_summary"))
-    sig = churn_drivers[churn_drivers["significant"] & (churn_drivers["odds_ratio"] > 1)]
+    material = churn_drivers["material"] if "material" in churn_drivers else churn_drivers["significant"]
+    sig = churn_drivers[material.fillna(False).astype(bool) & (churn_drivers["odds_ratio"] > 1)]
     if len(sig):
         top = sig.sort_values("odds_ratio", ascending=False).iloc[0]
         rows.append(("churn_driver", top["interpretation"], top["odds_ratio"], "ratio", "churn_drivers"))

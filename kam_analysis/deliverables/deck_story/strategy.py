@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ...metrics.capability import NOT_BY_QUADRANT
+from ...models.churn import MATERIAL_ODDS_RATIO
 from ...phases.review import ALL_ACCOUNTS
 from ...present.theme import tint
 from .._pptx import SlideCanvas
@@ -132,8 +133,12 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
 
 
 def driver_is_clear(t: pd.DataFrame) -> pd.Series:
-    """Per churn driver: True when its effect is distinguishable from none at 95% — the confidence
-    interval of the odds ratio excludes 1 (else ``p_value`` < 0.05; else ``significant``; else False)."""
+    """Per churn driver: True when its effect is worth acting on — the model's ``material`` (clear at
+    95% and at least :data:`~kam_analysis.models.churn.MATERIAL_ODDS_RATIO` per unit); for a table
+    without it, when distinguishable from none: the confidence interval of the odds ratio
+    excludes 1 (else ``p_value`` < 0.05; else ``significant``; else False)."""
+    if "material" in t.columns:
+        return t["material"].fillna(False).astype(bool)
     if {"ci_low", "ci_high"} <= set(t.columns):
         lo, hi = pd.to_numeric(t["ci_low"], errors="coerce"), pd.to_numeric(t["ci_high"], errors="coerce")
         return ((lo > 1) | (hi < 1)).fillna(False)
@@ -160,7 +165,10 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
     sig = driver_is_clear(t)
     clear = t[sig]
     if clear.empty:  # every interval includes 1: name no driver
-        title = "No account feature clearly drives churn: every odds ratio's 95% range includes no effect"
+        title = ("No account feature clearly drives churn: every odds ratio's 95% range includes no effect"
+                 if not ("significant" in t.columns and t["significant"].fillna(False).astype(bool).any()) else
+                 f"No account feature moves churn enough to act on: the measurable effects are each under "
+                 f"{MATERIAL_ODDS_RATIO - 1:.0%} per step")
     else:
         top = clear.iloc[0]
         name = top["label"] if "label" in t.columns and isinstance(top.get("label"), str) else top["feature"]
@@ -189,7 +197,7 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Churn-risk drivers", source=d.source("churn_drivers"),
                       footnote="Odds ratio > 1 raises the odds of churning in the next period (red); < 1 lowers them "
-                               "(teal); grey = not distinguishable from no effect at 95% confidence." + (
+                               f"(teal); grey = no effect at 95% confidence, or one under {MATERIAL_ODDS_RATIO - 1:.0%} per step." + (
                                    f" The {fmt_top(len(t), n_drivers)} drivers by strength shown." if len(t) < n_drivers
                                    else ""),
                       notes="Churn-risk model: logistic regression of churn in the next period on account features; "
