@@ -265,7 +265,10 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "coverage tier (key, growth, core, inactive; the client's names) -> accounts, revenue and the manager "
        "hours a year each account can carry",
        required="tier label accounts account_share revenue_12m revenue_share hours_per_account"),
-    _t("tier_summary", "segmentation", "value tier", "value tier -> accounts and revenue",
+    _t("tier_summary", "segmentation", "value tier",
+       "value tier -> accounts and revenue (`metrics.compute_value_tier`, the one definition: the accounts that "
+       "bought in the last 12 months ranked by that revenue and cut by `segmentation.tiers`; accounts without an "
+       "order in 12 months form the last row, `No orders (12m)`, in no tier)",
        required="tier accounts revenue_12m revenue_share"),
     # ------------------------------------------------------------------ strategy
     _t("account_plan_actions", "strategy", "action",
