@@ -74,7 +74,19 @@ def test_no_capacity_headline_when_capacity_is_enough_or_unknown(demo_run, tmp_p
     d = _deck_with_sizing(demo_run, tmp_path / "b", warranted=0, managers=None, capacity=None, selected=0)
     (spec,) = s_programme_size(d)
     assert _f_capacity(d) is None
-    assert spec.title.startswith("Key-account management fits none of the 1,000 live accounts")
+    # the demo gives no cost of a manager hour: the threshold is the default rule, and the page says so
+    assert demo_run.params.strategy.cost_per_hour is None
+    assert spec.title.startswith("No live account reaches the default key-account threshold of €50k")
+    assert "until the client sets the cost of a manager hour" in spec.title
+    from kam_analysis.deliverables.deck_story.segmentation import programme_size_text, sizing_figures
+    z = sizing_figures(d.run.read_table("key_account_sizing"))
+    tiers = d.run.read_table("coverage_tiers")
+    text = programme_size_text(z, tiers, money=d.money, churn_days=180, default_rule="1% of the live accounts' revenue")
+    assert "A default, not the client's figure: 1% of the live accounts' revenue" in text["takeaways"][1]
+    # with the client's own cost per hour the threshold is the client's: the plain sentence
+    text = programme_size_text(z, tiers, money=d.money, churn_days=180, default_rule=None)
+    assert text["title"].startswith("Key-account management fits none of the 1,000 live accounts")
+    assert "default" not in " ".join(text["takeaways"])
 
 
 def test_the_dashboards_carry_the_capacity_gap_headline(demo_run, tmp_path):

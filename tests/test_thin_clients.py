@@ -121,7 +121,7 @@ def test_key_accounts_within_value_and_capacity_and_no_manager_promise_to_the_ma
               if s.shapes.title is not None]
     if profile == "consumer":
         assert key.empty
-        assert any(t.startswith("Key-account management fits none of the") for t in titles)
+        assert any(t.startswith("No live account reaches the default key-account threshold") for t in titles)
     else:
         assert any(t.startswith(f"Key-account management fits {len(key):,} of") for t in titles)
 

@@ -92,7 +92,7 @@ def programme_size_data(run, *, money: str = "compact") -> dict | None:
     """Title, takeaways and tier rows of the key-account sizing, as the deck words them (None without
     it, or when the base is too small for key-account selection: the deck leaves its page out too),
     money in the deliverable's style (``money``: compact or full)."""
-    from .deck_story.segmentation import programme_size_text, sizing_figures
+    from .deck_story.segmentation import default_floor_rule, programme_size_text, sizing_figures
 
     if Capability.of(run).refusal("key_account_selection"):
         return None
@@ -102,7 +102,7 @@ def programme_size_data(run, *, money: str = "compact") -> dict | None:
         return None
     cur = run.params.client.currency
     text = programme_size_text(z, tiers, money=lambda v: fmt_money(v, cur, style=money),
-                               churn_days=run.params.analysis.churn_days,
+                               churn_days=run.params.analysis.churn_days, default_rule=default_floor_rule(run.params),
                                lost=run.read_table("revenue_lost") if run.has_table("revenue_lost") else None)
     text["rows"] = [{**r, "accounts": int(r["accounts"]), "revenue_share": _clean(r["revenue_share"]),
                      "revenue_share_text": fmt_share(r["revenue_share"]),  # as every deliverable writes it

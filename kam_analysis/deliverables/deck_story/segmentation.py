@@ -312,14 +312,25 @@ def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
     return capacity_text(z)
 
 
+def default_floor_rule(params) -> str | None:
+    """The words of the key-account threshold's rule when it is the engagement's default, not
+    the client's (no ``strategy.cost_per_hour``): None when the client gave the cost."""
+    cph = params.strategy.cost_per_hour
+    if cph is not None and cph > 0:
+        return None
+    return (f"{fmt_share(params.segmentation.key_accounts.min_revenue_share, decimals=0)} of the live accounts' "
+            "revenue")
+
+
 def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
-                        lost: pd.DataFrame | None = None) -> dict:
+                        lost: pd.DataFrame | None = None, default_rule: str | None = None) -> dict:
     """Title, takeaways and tier rows of "where key-account management fits", for every deliverable.
 
     ``z``: :func:`sizing_figures`; ``tiers``: the ``coverage_tiers`` table; ``money``: the
     client's money formatter; ``lost``: the ``revenue_lost`` table (the revenue already lost
-    to the accounts that stopped buying, said with the inactive group). The title is the
-    capacity gap when it binds.
+    to the accounts that churned, said with the inactive group); ``default_rule``
+    (:func:`default_floor_rule`): the threshold's rule when it is a default, never stated as
+    the client's fact. The title is the capacity gap when it binds.
     """
     live, sel = int(z["live_accounts"]), int(z["selected"])
     key = tiers[tiers["tier"] == "key"]
@@ -327,6 +338,9 @@ def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
     cap, _ = capacity_text(z)
     if z.get("capacity_gap", 0) > 0 and is_num(z.get("capacity_accounts")):
         title = cap
+    elif sel == 0 and default_rule:
+        title = (f"No live account reaches the default key-account threshold of {money(z['key_floor'])} of revenue "
+                 "a year, so every account is served by a tier until the client sets the cost of a manager hour")
     elif sel == 0:
         title = (f"Key-account management fits none of the {fmt_count(live)} live accounts: none brings enough "
                  "revenue to carry a dedicated manager, so every account is served by a tier")
@@ -336,6 +350,9 @@ def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
     floor = f"A dedicated manager needs an account with at least {money(z['key_floor'])} of revenue a year"
     if is_num(z.get("growth_floor")) and z["growth_floor"] < 1e300:
         floor += f"; a pooled team {money(z['growth_floor'])}"
+    if default_rule:
+        floor += (f". A default, not the client's figure: {default_rule}; the client's cost of a manager hour "
+                  "would set it")
     inactive = (f"{fmt_count(live)} live accounts; {fmt_count(z['inactive_accounts'])} inactive (no order in the "
                 f"last {churn_days} days), a group of their own, off the portfolio matrix")
     if lost is not None and len(lost) and int(lost["accounts_lost_12m"].iloc[0]) > 0:
@@ -362,6 +379,7 @@ def s_programme_size(d: DeckData) -> list[SlideSpec]:
     if t is None:
         return []
     text = programme_size_text(z, t, money=d.money, churn_days=d.params.analysis.churn_days,
+                               default_rule=default_floor_rule(d.params),
                                lost=d.peek("revenue_lost", ("accounts_lost_12m", "revenue_lost_12m", "history_complete")))
     title, take = text["title"], text["takeaways"]
     rows = [[_text(r["tier"], 30), fmt_count(r["accounts"]), fmt_share(r["revenue_share"]), r["service"],
