@@ -616,6 +616,9 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         from .metrics.capability import write_capability_tables
 
         write_capability_tables(Run(work, params))  # what the data supports: every phase reads it
+        from .data.readers import return_freed_memory
+
+        return_freed_memory()  # the runner waits from here on while the kernels need the memory
         manifest["inputs"] = list(_input_hashes(params).values())
         manifest["validation"] = {"warnings": [str(w) for w in report.warnings], "stats": report.stats}
         # what left the client's database: rows and bytes (Arrow size) of each warehouse table's extract

@@ -30,13 +30,33 @@ from ..config import FileSpec
 from ..exceptions import DataValidationError, Problem, SettingError
 
 __all__ = ["read_raw", "detect_encoding", "csv_record_lines", "header_key", "sql_ident", "sql_str", "ROW_COLUMN",
-           "connect_duckdb", "DEFAULT_MEMORY_LIMIT", "set_memory_limit"]
+           "connect_duckdb", "DEFAULT_MEMORY_LIMIT", "set_memory_limit", "return_freed_memory"]
 
 #: DuckDB's memory cap for every connection the package opens (validation and preparation in
 #: the runner, and each phase kernel's queries) unless ``KAM_DUCKDB_MEMORY_LIMIT`` says
 #: otherwise; beyond it DuckDB spills to disk. One cap for both, so the runner's preparation
 #: is no longer the largest process of a run (it peaked at 3.7 GiB under a separate 4 GB cap).
 DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+def return_freed_memory() -> None:
+    """Hand the memory pandas and Arrow have freed back to the operating system.
+
+    Arrow's allocator (mimalloc in the wheels) keeps freed pages for reuse: after the
+    runner's preparation of the 50-million-order client it held 0.7 GiB it would never use
+    again (the process fell from 0.96 to 0.25 GiB with this call) while the phase kernels,
+    which need the memory, ran beside it. glibc's ``malloc_trim`` does the same for
+    pandas' and NumPy's heap; it is skipped where there is no glibc.
+    """
+    import ctypes
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def set_memory_limit(con: duckdb.DuckDBPyConnection) -> str:

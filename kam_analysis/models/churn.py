@@ -341,6 +341,13 @@ class ChurnRiskModel:
         self.n_ = int(len(data))
         self.base_rate_ = float(y.mean())
         self.drivers_ = self._drivers()
+        self.exog_means_ = np.asarray(X.mean(axis=0))[1:]  # the average training account (contributions)
+        # the fit keeps copies of the pooled training design (5 million rows x a dozen columns at 1
+        # million accounts); every figure used later is computed above or from params
+        try:
+            self.result_.remove_data()
+        except (AttributeError, NotImplementedError):  # a results class without it keeps its data
+            pass
         return self
 
     def _drivers(self) -> pd.DataFrame:
@@ -392,7 +399,7 @@ class ChurnRiskModel:
         """Each feature's push on the log-odds relative to the average training account:
         coef_k x (x_ik - mean_k)."""
         X = self._design(df, self.features_).fillna(0.0)
-        means = np.asarray(self.result_.model.exog.mean(axis=0))[1:]
+        means = self.exog_means_
         coefs = self.result_.params.drop("const").to_numpy()
         return pd.DataFrame((X.to_numpy() - means) * coefs, columns=self.features_, index=df.index)
 
@@ -553,8 +560,7 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
     dict
         ``supported`` (bool), ``note`` (why the model or its back-test is missing, else
         ""), ``model`` (final ChurnRiskModel or None), ``drivers`` (its drivers_),
-        ``backtest_model``, ``train`` and ``final_train`` (pooled frames), ``test``,
-        ``scoring``, ``backtest`` metrics, ``calibration``, ``skipped`` features,
+        ``backtest_model``, ``scoring`` (the accounts scored at the as-of date), ``backtest`` metrics, ``calibration``, ``skipped`` features,
         ``cutoffs`` (train list, test, final list, score), ``refusal`` and ``backtest_refusal``
         (None, or ``{"caveat", "need"}``: why the model or its back-test could not be fitted, in
         client words, and the input that would unlock it).
@@ -607,8 +613,8 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
                                                    else "object") for c in DRIVER_COLUMNS})
         return {"supported": False, "note": f"churn model not supported: {reason(exc)}", "model": None,
                 "refusal": {"caveat": exc.client, "need": exc.need}, "backtest_refusal": None,
-                "drivers": empty_drivers, "backtest_model": None, "train": None, "final_train": None,
-                "test": test, "scoring": scoring, "backtest": empty_bt, "calibration": empty_cal,
+                "drivers": empty_drivers, "backtest_model": None, "scoring": scoring, "backtest": empty_bt,
+                "calibration": empty_cal,
                 "skipped": [f for f in features if f not in scoring.columns], "cutoffs": cutoffs}
     note, train, bt, bt_refusal = "", None, None, None
     metrics, cal = empty_bt, empty_cal
@@ -620,8 +626,15 @@ def run_churn_analysis(transactions: pd.DataFrame | str, *, as_of: dt.date, hori
     except ChurnModelNotSupported as exc:
         note = f"churn back-test not supported: {reason(exc)}"
         bt_refusal = {"caveat": f"a back-test on a later period cannot be fitted: {exc.client}", "need": exc.need}
-    return {"supported": True, "note": note, "model": final, "refusal": None, "backtest_refusal": bt_refusal, "drivers": final.drivers_, "backtest_model": bt,
-            "train": train, "final_train": final_train, "test": test, "scoring": scoring, "backtest": metrics,
+    # the pooled training and test frames (millions of rows at scale) are not returned: only the
+    # scoring frame is used after the fit, and the memory they held goes back to the system
+    del train, final_train, test
+    at.clear()  # every cut-off's frame but the scoring one (held above)
+    from ..data.readers import return_freed_memory
+
+    return_freed_memory()
+    return {"supported": True, "note": note, "model": final, "refusal": None, "backtest_refusal": bt_refusal,
+            "drivers": final.drivers_, "backtest_model": bt, "scoring": scoring, "backtest": metrics,
             "calibration": cal, "skipped": skipped, "cutoffs": cutoffs}
 
 

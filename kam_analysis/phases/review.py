@@ -392,12 +392,16 @@ def playbook_segment_column(segments: pd.DataFrame, playbook_segments: Iterable[
 def programme_impact_from_params(account_period: pd.DataFrame, accounts: pd.DataFrame, *, params
                                  ) -> ProgrammeImpact:
     """:class:`ProgrammeImpact` configured from the run's params (``review.did_*``) and fitted."""
+    from ..data.readers import return_freed_memory
+
     r = params.review
-    return ProgrammeImpact(programme_start=params.analysis.programme_start, period=params.analysis.period,
-                           confidence=params.thresholds.confidence, control_ratio=r.did_control_ratio,
-                           min_accounts=r.did_min_accounts, min_pre_periods=r.did_min_pre_periods,
-                           min_post_periods=r.did_min_post_periods, drop_edge_periods=r.did_drop_edge_periods,
-                           match_window_share=r.did_match_window_share).fit(account_period, accounts)
+    out = ProgrammeImpact(programme_start=params.analysis.programme_start, period=params.analysis.period,
+                          confidence=params.thresholds.confidence, control_ratio=r.did_control_ratio,
+                          min_accounts=r.did_min_accounts, min_pre_periods=r.did_min_pre_periods,
+                          min_post_periods=r.did_min_post_periods, drop_edge_periods=r.did_drop_edge_periods,
+                          match_window_share=r.did_match_window_share).fit(account_period, accounts)
+    return_freed_memory()  # the fit's working frames (gigabytes at 1 million accounts) go back to the system
+    return out
 
 
 #: the KPIs put on control charts: (kpi, chart kind)
