@@ -286,3 +286,37 @@ def test_the_models_own_refusal_is_in_client_words_with_what_unlocks_it():
     too_short = churn.run_churn_analysis(_steady_accounts(40, 0), as_of=dt.date(2022, 3, 31), horizon_days=365,
                                          activity_days=180, features=["recency_months"])
     assert too_short["refusal"]["caveat"].startswith("the order history is too short for a 365-day churn horizon")
+
+
+def test_an_early_warning_sign_is_not_sold_as_the_cause(demo_run, tmp_path):
+    """Months since the last order describes the slowdown churn is the end of: when it is the
+    strongest effect the deck calls it an early-warning sign and names the strongest driver a
+    manager can act on; without one it says nothing actionable moves churn enough."""
+    import shutil
+
+    from kam_analysis.data.runfolder import Run
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.strategy import s_churn_drivers
+
+    shutil.copytree(demo_run.dir, tmp_path / "run", dirs_exist_ok=True)
+    run = Run(tmp_path / "run", demo_run.params)
+    rows = [("recency_months", "Months since last order", 2.96, 2.94, 2.97, True),
+            ("detractor", "Detractor (latest NPS 0-6)", 1.40, 1.35, 1.45, True),
+            ("tenure_years", "Tenure (years)", 1.02, 1.01, 1.03, False)]
+    drivers = pd.DataFrame(rows, columns=["feature", "label", "odds_ratio", "ci_low", "ci_high", "material"]).assign(
+        p_value=0.001, significant=True, interpretation="x")
+    run.write_table("churn_drivers", drivers)
+    (spec,) = s_churn_drivers(DeckData(run))
+    assert spec.title.startswith("Months since last order is the clearest early-warning sign of churn (odds ratio 2.96")
+    assert spec.title.endswith("of what a manager can act on, detractor weighs most (odds ratio 1.40)")
+    run.write_table("churn_drivers", drivers.assign(material=[True, False, False]))
+    (spec,) = s_churn_drivers(DeckData(run))
+    assert spec.title.endswith("nothing a manager can act on moves churn enough to matter")
+    run.write_table("churn_drivers", drivers.iloc[1:])
+    (spec,) = s_churn_drivers(DeckData(run))
+    assert spec.title.startswith("Detractor is the strongest clear churn driver (odds ratio 1.40")
+    # the model's own sentence says the same
+    df = _simulate(6000, seed=11, log_or_detractor=np.log(2.5))
+    d = churn.ChurnRiskModel(["recency_months", "detractor"], horizon_days=365).fit(df).drivers_.set_index("feature")
+    assert "an early-warning sign" in d.loc["recency_months", "interpretation"]
+    assert d.loc["detractor", "interpretation"].endswith("a risk driver.")

@@ -62,6 +62,10 @@ FEATURES: dict[str, _Feature] = {
     "category_breadth": _Feature("Categories bought, last 12 months", "each extra product category bought", "category"),
     "key_account": _Feature("In the key-account programme", "being in the client's key-account programme", "accounts"),
 }
+#: Features that describe the slowdown churn is the end of (how long since the last order, the
+#: order rate falling) rather than a cause a manager can act on: on client pages they are
+#: early-warning signs, and the driver named as the one to act on is the strongest other one.
+EARLY_WARNING_FEATURES = frozenset({"recency_months", "frequency_trend"})
 DRIVER_COLUMNS = ["feature", "label", "coef", "odds_ratio", "ci_low", "ci_high", "p_value", "significant",
                   "material", "direction", "interpretation"]
 #: A driver is worth acting on only when one unit of it (each unit above is a step a manager can
@@ -375,6 +379,10 @@ class ChurnRiskModel:
                 text = (f"{spec.unit[0].upper() + spec.unit[1:]} {'raises' if orr > 1 else 'lowers'} the odds of "
                         f"churning in {horizon} by only {abs(orr - 1):.0%} (odds ratio {orr:.2f}, {lvl} CI "
                         f"{orl:.2f}–{orh:.2f}): measurable, too small to act on.")
+            elif orr > 1 and f in EARLY_WARNING_FEATURES:
+                text = (f"{spec.unit[0].upper() + spec.unit[1:]} multiplies the odds of churning in {horizon} by "
+                        f"{orr:.2f} ({lvl} CI {orl:.2f}–{orh:.2f}): an early-warning sign, the slowdown itself "
+                        "rather than its cause.")
             elif orr > 1:
                 text = (f"{spec.unit[0].upper() + spec.unit[1:]} multiplies the odds of churning in {horizon} by "
                         f"{orr:.2f} ({lvl} CI {orl:.2f}–{orh:.2f}): a risk driver.")

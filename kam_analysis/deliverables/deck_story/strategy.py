@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ...metrics.capability import NOT_BY_QUADRANT
-from ...models.churn import MATERIAL_ODDS_RATIO
+from ...models.churn import EARLY_WARNING_FEATURES, MATERIAL_ODDS_RATIO
 from ...phases.review import ALL_ACCOUNTS
 from ...present.theme import tint
 from .._pptx import SlideCanvas
@@ -170,12 +170,25 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
                  f"No account feature moves churn enough to act on: the measurable effects are each under "
                  f"{MATERIAL_ODDS_RATIO - 1:.0%} per step")
     else:
+        def name_of(r) -> str:
+            n = r["label"] if "label" in t.columns and isinstance(r.get("label"), str) else r["feature"]
+            return _text(str(n).split(" (")[0].replace("_", " "), 60)  # the unit in brackets belongs to the chart
+
+        def odds(r) -> str:
+            rng = (f", 95% range {r['ci_low']:.2f}–{r['ci_high']:.2f}"
+                   if is_num(r.get("ci_low")) and is_num(r.get("ci_high")) else "")
+            return f"odds ratio {r['odds_ratio']:.2f}{rng}"
+
         top = clear.iloc[0]
-        name = top["label"] if "label" in t.columns and isinstance(top.get("label"), str) else top["feature"]
-        name = _text(str(name).split(" (")[0].replace("_", " "), 60)  # the unit in brackets belongs to the chart
-        rng = (f", 95% range {top['ci_low']:.2f}–{top['ci_high']:.2f}"
-               if is_num(top.get("ci_low")) and is_num(top.get("ci_high")) else "")
-        title = f"{name[:1].upper() + name[1:]} is the strongest clear churn driver (odds ratio {top['odds_ratio']:.2f}{rng})"
+        name = name_of(top)
+        if top["feature"] in EARLY_WARNING_FEATURES:  # a symptom: say so, and name what a manager can act on
+            act = clear[~clear["feature"].isin(EARLY_WARNING_FEATURES)]
+            title = f"{name[:1].upper() + name[1:]} is the clearest early-warning sign of churn ({odds(top)}); " + (
+                f"of what a manager can act on, {_lc_first(name_of(act.iloc[0]))} weighs most "
+                f"(odds ratio {act.iloc[0]['odds_ratio']:.2f})" if len(act) else
+                "nothing a manager can act on moves churn enough to matter")
+        else:
+            title = f"{name[:1].upper() + name[1:]} is the strongest clear churn driver ({odds(top)})"
     take = []
     for _, r in pd.concat([t[sig], t[~sig]]).head(4).iterrows():
         if "interpretation" in t.columns and isinstance(r.get("interpretation"), str) and r["interpretation"].strip():
