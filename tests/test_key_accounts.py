@@ -126,3 +126,54 @@ def test_no_fund_the_programme_decision_without_key_accounts(demo_run, tmp_path)
         assert (got is not None) == expect
         if expect:
             assert got[0][0].startswith("Fund the KAM programme") and "2 key accounts" in got[0][0]
+
+
+def test_no_key_account_reads_the_same_on_every_page(demo_run, tmp_path):
+    """A run that selects no key account: under the default threshold (no cost of a manager hour)
+    the account plans wait for that input on the phase-status page, the data request asks for it
+    and the appendix says why in the same words; with the client's own cost, no key account is a
+    finding: phase 4 is complete and nothing is requested."""
+    import shutil
+
+    from kam_analysis.data.runfolder import Run
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.assessment import data_request_rows
+    from kam_analysis.deliverables.deck_story.context import s_framework
+    from kam_analysis.deliverables.deck_story.strategy import s_account_plans
+
+    import re
+
+    from kam_analysis.data.tables import TABLES
+
+    def waiting(title: str) -> int:
+        m = re.search(r"(\d+) (?:of their \d+ results )?waits? for data", title)
+        return int(m.group(1)) if m else 0
+
+    shutil.copytree(demo_run.dir, tmp_path / "run", dirs_exist_ok=True)
+    own = demo_run.params.model_copy(update={"strategy": demo_run.params.strategy.model_copy(
+        update={"cost_per_hour": 75.0})})
+    waits = {}
+    for params, default in ((demo_run.params, True), (own, False)):
+        run = Run(tmp_path / "run", params)
+        ids = run.read_table("account_summary")["account_id"]
+        seg = pd.DataFrame({c: [0.5] * len(ids) for c in TABLES["segments"].required}).assign(
+            account_id=ids.to_numpy(), is_key=False, quadrant="Status")
+        run.write_table("segments", seg)
+        run.write_table("account_plans", pd.DataFrame({c: pd.Series(dtype="object")
+                                                       for c in TABLES["account_plans"].required}))
+        d = DeckData(run)
+        (frame,) = s_framework(d)
+        waits[default] = waiting(frame.title)
+        assert s_account_plans(d) == []
+        why = dict(d.skipped)["Account plans"]
+        rows, extra = data_request_rows(d, run.read_table("analysis_support"))
+        asked = [r for r in rows if r[0].startswith("The fully loaded cost of an account-manager hour")]
+        if default:
+            assert why.startswith("no account reaches the default key-account threshold (1% of the live "
+                                  "accounts' revenue); the client's cost of a manager hour would set it")
+            assert len(asked) == 1 and extra == 1 and "account plans" in asked[0][1]
+        else:
+            assert why.startswith("no account brings enough revenue to carry a dedicated manager")
+            assert not asked and extra == 0
+    # the account plans wait for the cost of a manager hour only while the threshold is the default
+    assert waits[True] == waits[False] + 1

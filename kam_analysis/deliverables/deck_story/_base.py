@@ -13,7 +13,7 @@ from ...data.tables import table_spec
 from ...exceptions import RunError
 from ...safety import clean_text
 from .._pptx import EMU_PER_IN, Box, SlideCanvas
-from ...present.formats import fmt_money, fmt_value, is_num
+from ...present.formats import fmt_money, fmt_share, fmt_value, is_num
 from ...metrics import KPI_DEFINITIONS, NO_ORDERS_TIER, kpi_label
 
 
@@ -231,6 +231,28 @@ def _text(v, n: int = 120) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return ""
     return clean_text(str(v), max_len=n)
+
+
+def default_floor_rule(params) -> str | None:
+    """The words of the key-account threshold's rule when it is the engagement's default, not
+    the client's (no ``strategy.cost_per_hour``): None when the client gave the cost."""
+    cph = params.strategy.cost_per_hour
+    if cph is not None and cph > 0:
+        return None
+    return (f"{fmt_share(params.segmentation.key_accounts.min_revenue_share, decimals=0)} of the live accounts' "
+            "revenue")
+
+
+def no_key_account_reason(d: "DeckData") -> tuple[str, bool]:
+    """Why a run selected no key account, in the client's words, and whether an input the client
+    has not given would change it: under the default key-account threshold (no cost of a manager
+    hour) the account plans and the business case wait for that input; under the client's own
+    cost, no key account is a finding, not a gap."""
+    rule = default_floor_rule(d.params)
+    if rule:
+        return (f"no account reaches the default key-account threshold ({rule}); the client's cost of a manager "
+                "hour would set it", True)
+    return "no account brings enough revenue to carry a dedicated manager", False
 
 
 def buying_tiers(ts: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -12,7 +12,7 @@ from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_
 from ...metrics import kpi_label
 from ...metrics.capability import needs_data_text
 from ...metrics.benchmarks import ILLUSTRATIVE_LABEL, benchmark_label
-from ._base import buying_tiers, _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
+from ._base import buying_tiers, _churn_unsupported, DeckData, no_key_account_reason, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
 
 def change_words(x: float) -> str:
@@ -413,13 +413,10 @@ def s_capability(d: DeckData) -> list[SlideSpec]:
                       notes="KAM capability self-assessment: score per dimension (1-5) against the target score.")]
 
 
-def s_data_limits(d: DeckData) -> list[SlideSpec]:
-    """What the data could not support, as a data request the consultant can send the client:
-    each input to send, the analyses it unlocks and those it makes firmer (from the run's
-    ``analysis_support``). A run without that table gets the list of analyses and reasons."""
-    support = d.peek("analysis_support")
-    if support is None or support.empty:
-        return _data_limits_list(d)
+def data_request_rows(d: DeckData, support) -> tuple[list[list[str]], int]:
+    """The data request's rows (what to send, what it unlocks, what it makes firmer): the run's
+    ``analysis_support`` plus the inputs the deck's own pages found missing; and how many
+    analyses those extra inputs would unlock (beyond ``analysis_support``'s unsupported ones)."""
     from ...metrics.capability import data_requests
 
     req = data_requests(support)
@@ -441,9 +438,27 @@ def s_data_limits(d: DeckData) -> list[SlideSpec]:
         rows.append([f"A longer order history ({_text(churn_why, 140)})", "Churn-risk model and revenue at risk", "–"])
     for topic, why in d.limits:
         rows.append([_text(why, 160), _text(topic, 60), "–"])
+    segs = d.peek("segments")
+    extra = 0
+    if (segs is not None and "is_key" in segs and not segs["is_key"].fillna(False).astype(bool).any()
+            and no_key_account_reason(d)[1]):  # the key-account threshold is a default until the client sets it
+        rows.append(["The fully loaded cost of an account-manager hour (the key-account threshold is a default "
+                     "until then)", "Key-account selection, account plans and the business case", "–"])
+        extra += 1
+    return rows, extra
+
+
+def s_data_limits(d: DeckData) -> list[SlideSpec]:
+    """What the data could not support, as a data request the consultant can send the client:
+    each input to send, the analyses it unlocks and those it makes firmer (from the run's
+    ``analysis_support``). A run without that table gets the list of analyses and reasons."""
+    support = d.peek("analysis_support")
+    if support is None or support.empty:
+        return _data_limits_list(d)
+    rows, extra = data_request_rows(d, support)
     if not rows:
         return []
-    n_out = int((support["status"] == "not_supported").sum())
+    n_out = int((support["status"] == "not_supported").sum()) + extra
     ins = f"{len(rows)} input{'s' if len(rows) != 1 else ''} would"
     title = (f"{n_out} {'analyses need' if n_out != 1 else 'analysis needs'} data the client has not sent yet: "
              f"{ins} unlock or firm {'them' if n_out != 1 else 'it'} up" if n_out else

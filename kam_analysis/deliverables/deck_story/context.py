@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ...present.theme import tint
 from .._pptx import Box, SlideCanvas
-from ._base import _bullets, _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text
+from ._base import (_bullets, _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text,
+                    no_key_account_reason)
 
 
 PHASES = [
@@ -80,9 +81,14 @@ def phase_status_title(*, done: int, wait: int, n_small: int, n_all: int) -> str
 def s_framework(d: DeckData) -> list[SlideSpec]:
     # every phase has run by the time the deck is built; a result it does not show is one the
     # client's data does not support yet (the data request in the appendix says what unlocks it)
+    # no key account under the client's own cost of a manager hour is a finding: its account plans are
+    # not waiting for anything (under the default threshold they wait for that cost: the data request says so)
+    segs = d.peek("segments")
+    no_key = segs is not None and "is_key" in segs and not segs["is_key"].fillna(False).astype(bool).any()
+    not_applicable = {"account_plans"} if no_key and not no_key_account_reason(d)[1] else set()
     status = []
     for num, name, tables in PHASES:
-        have = [t for t in tables if produced(d, t)]
+        have = [t for t in tables if produced(d, t) or t in not_applicable]
         state = "Complete" if len(have) == len(tables) else "Partly: needs data" if have else "Needs data"
         status.append((num, name, tables, have, state))
     done = sum(s[4] == "Complete" for s in status)
@@ -112,7 +118,9 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
                        color=c.style.primary, min_pt=11)
             c.text_box(Box(b.x, b.y + int(1.65 * IN), b.w - int(0.1 * IN), int(0.4 * IN)), [state], size=13,
                        bold=True, color=fill if state != "Needs data" else c.style.muted, fit=False)
-            items = [[("✓ " if t in have else "–  ", True, c.style.accent if t in have else c.style.muted),
+            items = [[("–  ", True, c.style.muted), (_PHASE_OUTPUTS.get(t, t) + " (no key account)", False,
+                                                      c.style.muted)] if t in not_applicable else
+                     [("✓ " if t in have else "–  ", True, c.style.accent if t in have else c.style.muted),
                       (_PHASE_OUTPUTS.get(t, t), False, c.style.text if t in have else c.style.muted)]
                      for t in tables]
             c.text_box(Box(b.x, b.y + int(2.15 * IN), b.w - int(0.1 * IN), int(1.6 * IN)),

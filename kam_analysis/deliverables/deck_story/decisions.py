@@ -15,7 +15,7 @@ import pandas as pd
 
 from .._pptx import Box, SlideCanvas
 from ...present.formats import fmt_count, fmt_date, fmt_money, fmt_share, is_num
-from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text
+from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text, no_key_account_reason
 
 
 def _business_case(d: DeckData) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -208,8 +208,7 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
     base = bc[bc["scenario"].astype(str).str.lower() == "base"]
     b = base.iloc[0] if len(base) else bc.iloc[0]
     if _n_key(d) == 0:
-        d.skipped.append(("Business case", "no account brings enough revenue to carry a dedicated manager, so "
-                                           "there is no KAM programme to cost"))
+        d.skipped.append(("Business case", no_key_account_reason(d)[0] + ", so there is no KAM programme to cost"))
         return []
     if is_num(b.get("programme_accounts")) and int(b["programme_accounts"]) == 0:
         d.skipped.append(("Business case", "the plan puts manager hours on no account, so there is no programme "

@@ -7,6 +7,7 @@ import pandas as pd
 from ...metrics import kpi_label, lifecycle_status, revenue_share
 from ...present.theme import tint
 from .._pptx import SlideCanvas
+from ._base import default_floor_rule  # noqa: F401 (the dashboards take it from here)
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
 from ...present.labels import P_ALIVE
 from ._base import DeckData, _q, SlideSpec, _takeaway, _text
@@ -310,16 +311,6 @@ def capacity_text(z: dict) -> tuple[str, str]:
 def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
     """:func:`capacity_text` (kept for the executive summary's finding)."""
     return capacity_text(z)
-
-
-def default_floor_rule(params) -> str | None:
-    """The words of the key-account threshold's rule when it is the engagement's default, not
-    the client's (no ``strategy.cost_per_hour``): None when the client gave the cost."""
-    cph = params.strategy.cost_per_hour
-    if cph is not None and cph > 0:
-        return None
-    return (f"{fmt_share(params.segmentation.key_accounts.min_revenue_share, decimals=0)} of the live accounts' "
-            "revenue")
 
 
 def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
