@@ -800,8 +800,9 @@ def _about_sheet(wb: Workbook, run, notes: list[str]) -> None:
     p = run.params
     ws = wb.create_sheet("About")
     title_block(ws, "About this dashboard", f"{p.engagement.title} · {p.engagement.consultant}")
-    rows = [("Client", p.client.name), ("As-of date", str(p.analysis.as_of_date)),
-            ("Programme start", str(p.analysis.programme_start or "not set")), ("Period", p.analysis.period),
+    rows = [("Client", p.client.name), ("As-of date", fmt_date(p.analysis.as_of_date)),
+            ("Programme start", fmt_date(p.analysis.programme_start) if p.analysis.programme_start else "not set"),
+            ("Period", p.analysis.period),
             ("Currency", p.client.currency), ("RAG amber threshold (shortfall vs target)", p.thresholds.rag.amber),
             ("RAG red threshold (shortfall vs target)", p.thresholds.rag.red)]
     fmts = {f"Target: {kpi_label(k)}": _unit_format(kpi_unit(k), p.client.currency) for k in p.targets}
