@@ -151,6 +151,32 @@ def test_beyond_excel_rows_the_top_accounts_and_a_full_csv(tiny, monkeypatch):
     assert wb["Chart data"].max_row <= 104
 
 
+def test_a_set_workbook_size_keeps_the_top_accounts_and_says_why(tiny, tmp_path):
+    """output.workbook_accounts below the client's account count: the Accounts sheet keeps the
+    best-scored ones, the full list goes to the data file, and the sheet says why in client words
+    (the workbook's size, not Excel's row limit)."""
+    from kam_analysis.data.runfolder import Run
+
+    seg = tiny.read_table("segments")
+    assert len(seg) > 100
+    import shutil
+
+    shutil.copytree(tiny.dir, tmp_path / "run", dirs_exist_ok=True)
+    p = tiny.params.model_copy(update={"output": tiny.params.output.model_copy(update={"workbook_accounts": 100})})
+    run = Run(tmp_path / "run", p)
+    path = build_segmentation_workbook(run)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Accounts"]
+    assert ws.max_row == 104
+    top = seg.sort_values("selection_rank", kind="stable").head(100)["account_id"].astype(str).tolist()
+    assert [ws.cell(r, 1).value for r in range(5, 105)] == top
+    full = pd.read_csv(path.parent / f"{p.slug}_accounts.csv", dtype={"Account ID": str})
+    assert len(full) == len(seg)
+    for where in (ws["A2"].value, " ".join(str(c.value) for c in wb["README"]["A"] if c.value)):
+        assert "the workbook keeps the best-scored accounts so it opens quickly and can be sent" in where
+        assert "Excel sheet holds" not in where
+
+
 @pytest.mark.render
 def test_libreoffice_reads_the_streamed_rows(tiny, tmp_path, monkeypatch):
     import subprocess

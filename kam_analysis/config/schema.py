@@ -699,6 +699,11 @@ class ExecutionSection(_Section):
 class OutputSection(_Section):
     root: Path = Field(Path("outputs"), description="runs are written under <root>/<client-slug>/")
     pseudonymise: bool = Field(False, description="replace account names in client deliverables")
+    workbook_accounts: int = Field(
+        250_000, ge=100, le=1_048_000,
+        description="most accounts the segmentation workbook's Accounts sheet lists (best selection score first); "
+                    "above it the full list goes to a data file beside the workbook, so a million-account client's "
+                    "workbook stays small enough to open and send (192 MB with every account)")
 
 
 class Params(_Section):

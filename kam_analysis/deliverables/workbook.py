@@ -141,7 +141,8 @@ def _readme(ws, run, ctx) -> None:
     if ctx.get("accounts_file"):
         shown, total = ctx["accounts_file"]
         row = _note(ws, row, f"The Accounts sheet lists the {shown:,} accounts with the best selection score of "
-                             f"{total:,} ({_full_list_note(total)}).", italic=False)
+                             f"{total:,} ({_full_list_note(total, excel=shown == _xlsx_stream.EXCEL_MAX_ROWS - 4)}).",
+                             italic=False)
     row += 1
     row = _section(ws, row, "What each sheet shows")
     shows = {**WORKBOOK_SHEETS, **(NO_MATRIX_SHEETS if ctx["no_quadrants"] else {})}
@@ -222,13 +223,14 @@ def _accounts(ws, run, ctx) -> None:
                "revenue_12m": "money", "gross_margin_12m": "money", "clv": "money", "p_alive": "0%",
                "expected_purchases": "dec1", "account_id": "text", "rfm_score": "text"}
     df = df.sort_values("selection_rank", kind="stable") if "selection_rank" in df else df
-    limit = _xlsx_stream.EXCEL_MAX_ROWS
-    room = limit - 4  # the title, subtitle and blank row above the header, and the header
-    if len(df) > room:  # beyond Excel's last row: the best-scored accounts here, every account in a CSV file
+    excel_room = _xlsx_stream.EXCEL_MAX_ROWS - 4  # the title, subtitle and blank row above the header, and the header
+    room = min(excel_room, run.params.output.workbook_accounts)
+    if len(df) > room:  # beyond Excel's last row or the set size: the best-scored accounts here, all in a CSV file
         full = run.deliverable_path(f"{run.params.slug}_accounts.csv")
         _full_list_csv(df.drop(columns=["your_override", "your_reason"], errors="ignore"), headers, full)
         ctx["accounts_file"] = (room, len(df))
-        sub = (f"The {room:,} accounts with the best selection score of {len(df):,} ({_full_list_note(len(df))}) · "
+        sub = (f"The {room:,} accounts with the best selection score of {len(df):,} "
+               f"({_full_list_note(len(df), excel=room == excel_room)}) · "
                "filters on every column" + (" · propose changes in the last two columns" if quadrants else ""))
         df = df.head(room)
     else:
@@ -296,11 +298,14 @@ def _accounts(ws, run, ctx) -> None:
     ws.column_dimensions[col["your_reason"]].width = 40
 
 
-def _full_list_note(total: int) -> str:
-    """What a sheet cut at Excel's last row says about the rest, in client language (no file name:
-    the user guide names the file, ``<client>_accounts.csv`` beside the workbook)."""
-    return (f"an Excel sheet holds {_xlsx_stream.EXCEL_MAX_ROWS:,} rows; the full list of {total:,} accounts, "
-            "with the same columns, is delivered as a data file alongside this workbook")
+def _full_list_note(total: int, *, excel: bool = True) -> str:
+    """What a sheet cut at Excel's last row (``excel``) or at the set workbook size says about the
+    rest, in client language (no file name: the user guide names the file,
+    ``<client>_accounts.csv`` beside the workbook)."""
+    why = (f"an Excel sheet holds {_xlsx_stream.EXCEL_MAX_ROWS:,} rows" if excel else
+           "the workbook keeps the best-scored accounts so it opens quickly and can be sent")
+    return (f"{why}; the full list of {total:,} accounts, with the same columns, is delivered as a data file "
+            "alongside this workbook")
 
 
 def _full_list_csv(df: pd.DataFrame, headers: dict, path: Path) -> None:
