@@ -307,7 +307,7 @@ def test_an_early_warning_sign_is_not_sold_as_the_cause(demo_run, tmp_path):
         p_value=0.001, significant=True, interpretation="x")
     run.write_table("churn_drivers", drivers)
     (spec,) = s_churn_drivers(DeckData(run))
-    assert spec.title.startswith("Months since last order is the clearest early-warning sign of churn (odds ratio 2.96")
+    assert spec.title.startswith("Months since last order is the clearest early-warning sign of churn (odds ratio 2.96); ")
     assert spec.title.endswith("of what a manager can act on, detractor weighs most (odds ratio 1.40)")
     run.write_table("churn_drivers", drivers.assign(material=[True, False, False]))
     (spec,) = s_churn_drivers(DeckData(run))

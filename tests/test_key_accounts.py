@@ -64,6 +64,15 @@ def test_capacity_gap_is_the_headline_when_managers_fall_short(demo_run, tmp_pat
     assert f is not None and f.number == "60 of 80" and "1 more manager needed" in f.text
 
 
+def programme_size_text_for(d):
+    from kam_analysis.deliverables.deck_story.segmentation import (default_floor_rule, programme_size_text,
+                                                                   sizing_figures)
+
+    return programme_size_text(sizing_figures(d.run.read_table("key_account_sizing")),
+                               d.run.read_table("coverage_tiers"), money=d.money, churn_days=180,
+                               default_rule=default_floor_rule(d.params))
+
+
 def test_no_capacity_headline_when_capacity_is_enough_or_unknown(demo_run, tmp_path):
     from kam_analysis.deliverables.deck_story.segmentation import s_programme_size
     from kam_analysis.deliverables.deck_story.summary import _f_capacity
@@ -76,8 +85,10 @@ def test_no_capacity_headline_when_capacity_is_enough_or_unknown(demo_run, tmp_p
     assert _f_capacity(d) is None
     # the demo gives no cost of a manager hour: the threshold is the default rule, and the page says so
     assert demo_run.params.strategy.cost_per_hour is None
-    assert spec.title.startswith("No live account reaches the default key-account threshold of €50k")
-    assert "until the client sets the cost of a manager hour" in spec.title
+    assert spec.title == ("No live account reaches the default key-account threshold (€50k a year): every account "
+                          "is served by a tier for now")
+    assert "the client's cost of a manager hour would set it" in " ".join(
+        programme_size_text_for(d)["takeaways"])
     from kam_analysis.deliverables.deck_story.segmentation import programme_size_text, sizing_figures
     z = sizing_figures(d.run.read_table("key_account_sizing"))
     tiers = d.run.read_table("coverage_tiers")

@@ -80,7 +80,7 @@ def phase_status_title(*, done: int, wait: int, n_small: int, n_all: int) -> str
 
 def s_framework(d: DeckData) -> list[SlideSpec]:
     # every phase has run by the time the deck is built; a result it does not show is one the
-    # client's data does not support yet (the data request in the appendix says what unlocks it)
+    # client's data does not support yet (the data request page says what unlocks it)
     # no key account under the client's own cost of a manager hour is a finding: its account plans are
     # not waiting for anything (under the default threshold they wait for that cost: the data request says so)
     segs = d.peek("segments")
@@ -101,7 +101,7 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
     stands = (f"Results as of {d.as_of:%d %B %Y}. " +
               ("All phases have results; the next step is the periodic review against target." if done == 5 else
                "; ".join(x for x in (waits if wait else "", smalls if n_small else "") if x) +
-               ": the data request in the appendix lists what would unlock each."))
+               ": the data request in the assessment section lists what would unlock each."))
     title = phase_status_title(done=done, wait=wait, n_small=n_small, n_all=n_all)
 
     def draw(c: SlideCanvas):

@@ -330,8 +330,8 @@ def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
     if z.get("capacity_gap", 0) > 0 and is_num(z.get("capacity_accounts")):
         title = cap
     elif sel == 0 and default_rule:
-        title = (f"No live account reaches the default key-account threshold of {money(z['key_floor'])} of revenue "
-                 "a year, so every account is served by a tier until the client sets the cost of a manager hour")
+        title = (f"No live account reaches the default key-account threshold ({money(z['key_floor'])} a year): "
+                 "every account is served by a tier for now")
     elif sel == 0:
         title = (f"Key-account management fits none of the {fmt_count(live)} live accounts: none brings enough "
                  "revenue to carry a dedicated manager, so every account is served by a tier")

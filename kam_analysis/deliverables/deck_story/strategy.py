@@ -183,10 +183,11 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
         name = name_of(top)
         if top["feature"] in EARLY_WARNING_FEATURES:  # a symptom: say so, and name what a manager can act on
             act = clear[~clear["feature"].isin(EARLY_WARNING_FEATURES)]
-            title = f"{name[:1].upper() + name[1:]} is the clearest early-warning sign of churn ({odds(top)}); " + (
-                f"of what a manager can act on, {_lc_first(name_of(act.iloc[0]))} weighs most "
-                f"(odds ratio {act.iloc[0]['odds_ratio']:.2f})" if len(act) else
-                "nothing a manager can act on moves churn enough to matter")
+            title = (f"{name[:1].upper() + name[1:]} is the clearest early-warning sign of churn (odds ratio "
+                     f"{top['odds_ratio']:.2f}); " + (
+                         f"of what a manager can act on, {_lc_first(name_of(act.iloc[0]))} weighs most "
+                         f"(odds ratio {act.iloc[0]['odds_ratio']:.2f})" if len(act) else
+                         "nothing a manager can act on moves churn enough to matter"))
         else:
             title = f"{name[:1].upper() + name[1:]} is the strongest clear churn driver ({odds(top)})"
     take = []
