@@ -117,7 +117,8 @@ def test_rule_stalled_playbooks_fires_when_segment_did_not_grow():
     assert recommendations.rule_stalled_playbooks(sc, ["Growth"]).empty
     assert set(r2["value_basis"]) == {"revenue short of the expected improvement"}
     # the cohort is the baseline's members, and the words say so (the scorecard follows today's)
-    assert "accounts that were Key at the baseline have not grown" in r["recommendation"].iloc[0]
+    assert r["recommendation"].iloc[0] == ("Revisit the Key playbook: the accounts that were Key at the baseline have "
+                                           "not grown; check cadence, offer and coverage")
     assert "now vs €1,000 then (-10.0%)" in r["evidence"].iloc[0]
     r3 = recommendations.rule_stalled_playbooks(sc.assign(n=[212, 80, 40]), ["Key"])
     assert "the 212 accounts that were Key at the baseline" in r3["recommendation"].iloc[0]

@@ -298,8 +298,8 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         who = (f"the {fmt_count(n)} accounts that were {r.segment} at the baseline" if is_num(n) and n > 0
                else f"the accounts that were {r.segment} at the baseline")
         rows.append({"rule": "stalled_playbook", "segment": r.segment, KPI: kpi,
-                     "recommendation": f"Revisit the {r.segment} playbook: {who} have not grown since; check "
-                                       "cadence, offer and coverage against the plan",
+                     "recommendation": f"Revisit the {r.segment} playbook: {who} have not grown; check cadence, "
+                                       "offer and coverage",
                      "evidence": f"{source}: {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
                                  f"now vs {fmt_money(r.baseline, currency, style='full')} then ({change:+.1%}); "
                                  "the segment's scorecard follows today's members",

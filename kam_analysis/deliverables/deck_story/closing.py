@@ -30,7 +30,7 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
     rec = d.peek("recommendations")
     if rec is not None and {"rank", "recommendation"} <= set(rec.columns):
         for _, r in rec.sort_values("rank").head(3).iterrows():
-            items.append([("Recommendation: ", True), (_lc_first(_text(r["recommendation"], 160)), False)])
+            items.append([("Recommendation: ", True), (_lc_first(_text(r["recommendation"], 200)), False)])
     for num, name, tables, *_ in PHASES:
         if not any(d.run.has_table(t) for t in tables):
             items.append([(f"Phase {num}: ", True), (f"complete {name.lower()} and add it to the next run", False)])

@@ -121,7 +121,7 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
                       footnote="Difference-in-differences: accounts in the client's KAM programme vs comparable "
                                "accounts outside it, before vs after the programme start; cluster-robust standard errors.",
                       notes="Programme impact by difference-in-differences with account and period effects; the "
-                            "effect is shown as the revenue uplift exp(beta) - 1 when the table gives it." +
+                            "effect is shown as a revenue uplift (the exponential of the log-revenue effect, minus one)." +
                             (f" Test of no effect: {p}." if p else ""))]
 
 
@@ -263,9 +263,10 @@ def s_recommendations(d: DeckData) -> list[SlideSpec]:
                     max_pt=13)
         out.append(SlideSpec("review", "Table", title + (f" ({k + 1}/{len(pages)})" if len(pages) > 1 else ""), draw,
                              topic="Recommendations", source=d.source("recommendations"),
-                             footnote=(f"The {fmt_top(len(t), total)} by value; all are in the KPI and HTML "
-                                       "dashboards. " if len(t) < total else "") +
-                                      ("Values are of the kind named beside each, never added up." if has_v else "") +
+                             footnote=(f"The {fmt_top(len(t), total)} by value; all are in the two dashboards. "
+                                       if len(t) < total else "") +
+                                      ("Each value is of the kind named beside it; they are not a total." if has_v
+                                       else "") +
                                       (" Cost a year: manager hours of the accounts it touches at the hourly cost, plus "
                                        "their tools share." if has_c else ""),
                              notes="Rule-based recommendations ranked by value at stake; each names its evidence. "

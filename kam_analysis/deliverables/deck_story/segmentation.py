@@ -75,7 +75,7 @@ def s_portfolio_matrix(d: DeckData) -> list[SlideSpec]:
                                f"are of all accounts and all revenue. Bubble area = revenue (12m); the 40 largest of each "
                                f"quadrant shown ({fmt_count(len(shown))} of {fmt_count(len(s))}).",
                       notes="KAM portfolio matrix (McDonald & Rogers): relative strength across, attractiveness up, quadrants "
-                            "at the thresholds from params; consultant overrides applied in the segments table. Bubble "
+                            "at the engagement's thresholds; the consultant's overrides applied. Bubble "
                             "area floored at 3% of the largest so small accounts stay visible. Shares of accounts and of "
                             "revenue are the segment profiles' (all accounts, inactive included), as on every page.")]
 
@@ -149,7 +149,8 @@ def s_key_accounts(d: DeckData) -> list[SlideSpec]:
     return [SlideSpec("segmentation", "Table", title, draw, topic="Key account list", source=d.source("segments"),
                       footnote=f"{fmt_count(len(key))} key accounts selected; the {fmt_top(len(top), len(key))} by "
                                "last-12-month revenue shown.",
-                      notes="Key accounts are the accounts the selection scoring picks. Flag is_key in the segments table.")]
+                      notes="Key accounts are the accounts the selection scoring picks, within what their value and the "
+                            "managers' hours can carry.")]
 
 
 def s_rfm(d: DeckData) -> list[SlideSpec]:
