@@ -667,6 +667,27 @@ def test_impact_interval_across_zero_is_not_called_growth(full_run, tmp_path):
     assert "grew" not in spec.title and "more revenue growth" not in f.text
 
 
+def test_impact_from_groups_already_diverging_is_not_read_as_a_result(full_run, tmp_path):
+    """The comparison failed its pre-programme check (parallel_trends False): neither the slide's
+    title nor the summary finding reads the estimate as an effect or as no effect."""
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.review import s_programme_impact
+    from kam_analysis.deliverables.deck_story.summary import _f_impact
+
+    run = _copy_run(full_run, tmp_path / "run", full_run.params)
+    run.write_table("programme_impact", pd.DataFrame({
+        "supported": [True], "estimate": [np.log1p(-0.001)], "ci_low": [np.log1p(-0.004)],
+        "ci_high": [np.log1p(0.002)], "uplift": [-0.001], "uplift_ci_low": [-0.004], "uplift_ci_high": [0.002],
+        "confidence": [0.95], "p_value": [0.45], "parallel_trends": [False], "n_treated": [71097],
+        "n_control": [371861], "sentence": ["x"]}))
+    d = DeckData(run)
+    (spec,) = s_programme_impact(d)
+    assert spec.title.startswith("The programme's effect cannot be measured reliably yet")
+    assert "No measurable programme effect" not in spec.title
+    f = _f_impact(d)
+    assert "not reliable yet" in f.text and "not distinguishable" not in f.text
+
+
 def test_a_change_that_rounds_to_zero_is_held_steady():
     from kam_analysis.deliverables.deck_story.assessment import change_words
 

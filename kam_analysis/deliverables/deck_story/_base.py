@@ -386,6 +386,13 @@ def _impact_values(r) -> tuple[float | None, float | None, float | None, str]:
     return (float(r["estimate"]) if is_num(r.get("estimate")) else None, r.get("ci_low"), r.get("ci_high"), unit)
 
 
+def impact_diverged(r) -> bool:
+    """Whether the programme comparison failed its own pre-programme check (``parallel_trends``
+    False): the groups were already drifting apart, so no effect (measured or null) is claimed."""
+    v = r.get("parallel_trends") if hasattr(r, "get") else None
+    return v is not None and not pd.isna(v) and not bool(v)
+
+
 def _impact_text(r) -> str:
     val, _, _, unit = _impact_values(r)
     return fmt_value(val, unit, signed=True)

@@ -9,7 +9,7 @@ from .._pptx import SlideCanvas
 from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, fmt_top, is_num
 from ...phases.review import baseline_date
 from .decisions import recommendation_cost_text
-from ._base import (_bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
+from ._base import (impact_diverged, _bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
                     SlideSpec, _text, _tiles)
 
 
@@ -89,7 +89,10 @@ def s_programme_impact(d: DeckData) -> list[SlideSpec]:
         p = "p < 0.001" if r["p_value"] < 0.001 else f"p = {r['p_value']:.3f}"  # speaker notes only
     level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
     conf = fmt_share(level, decimals=0)
-    if is_num(lo) and is_num(hi) and float(lo) <= 0 <= float(hi):
+    if impact_diverged(r):  # the comparison fails its own check: no effect, measured or null, is claimed
+        title = (f"The programme's effect cannot be measured reliably yet: its accounts and the comparison were "
+                 f"already diverging before it started (estimate {_impact_text(r)})")
+    elif is_num(lo) and is_num(hi) and float(lo) <= 0 <= float(hi):
         # an interval across zero is no measured effect: the title does not claim one
         title = f"No measurable programme effect yet: the estimate is {_impact_text(r)} ({conf} interval {ci})"
     elif unit == "share":

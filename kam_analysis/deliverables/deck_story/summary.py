@@ -5,7 +5,7 @@ from __future__ import annotations
 from .._pptx import Box, SlideCanvas
 from ...metrics import kpi_explanation, kpi_label, revenue_share
 from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, is_num
-from ._base import (_bullets, buying_tiers, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
+from ._base import (impact_diverged, _bullets, buying_tiers, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
                     _lc_first, SlideSpec, _text, _tiles)
 
 
@@ -156,7 +156,10 @@ def _f_impact(d: DeckData) -> Finding | None:
     level = r.get("confidence") if is_num(r.get("confidence")) else d.params.thresholds.confidence
     ci = (f" ({fmt_share(level, decimals=0)} CI {fmt_value(lo, unit, signed=True)} to "
           f"{fmt_value(hi, unit, signed=True)})") if is_num(lo) and is_num(hi) else ""
-    if is_num(lo) and is_num(hi) and float(lo) <= 0 <= float(hi):
+    if impact_diverged(r):
+        text = (f"estimated programme effect on revenue, not reliable yet: programme and comparison accounts were "
+                f"already diverging before the start{ci}.")
+    elif is_num(lo) and is_num(hi) and float(lo) <= 0 <= float(hi):
         text = f"estimated programme effect on revenue, not distinguishable from no effect{ci}."
     elif unit == "share":
         text = f"more revenue growth in programme accounts than in comparable accounts{ci}."
