@@ -869,3 +869,21 @@ def test_no_manager_hours_draws_no_chart_or_table_of_zeros(full_run, tmp_path):
     assert "assigns no manager hours" in text
     assert f"{int(load['capacity_hours'].sum()):,} hours a year are not drawn on" in text
     assert not any("of the account managers' time" in _title(x) or "fully booked" in _title(x) for x in slides)
+
+
+def test_a_shares_gap_to_target_is_in_points_on_the_review_page(full_run, tmp_path):
+    """Retention 80.3% against a target of 85.0% is 4.7 points short: the review page says
+    '-4.7 pts against target', as the assessment's KPI table does, never '-4.7%'."""
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.review import s_kpi_dashboard
+
+    run = _copy_run(full_run, tmp_path / "run", full_run.params)
+    kvt = run.read_table("kpi_vs_target")
+    row = kvt[kvt["kpi"] == "retention_rate"].index
+    assert len(row)
+    kvt.loc[row, ["current", "target", "gap", "status"]] = [0.803, 0.85, 0.803 - 0.85, "amber"]
+    run.write_table("kpi_vs_target", kvt)
+    path = build_deck(run)
+    text = " ".join(sh.text_frame.text for s in Presentation(path).slides for sh in s.shapes if sh.has_text_frame)
+    assert "-4.7 pts against target" in text and "-4.7% against target" not in text
+    assert s_kpi_dashboard(DeckData(run))

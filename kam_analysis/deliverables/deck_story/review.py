@@ -6,7 +6,7 @@ import pandas as pd
 
 from ...present.theme import active_theme, tint
 from .._pptx import SlideCanvas
-from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, fmt_top, is_num
+from ...present.formats import fmt_change, fmt_count, fmt_date, fmt_share, fmt_value, fmt_top, is_num
 from ...phases.review import baseline_date
 from .decisions import recommendation_cost_text
 from ._base import (impact_diverged, _bullets, DeckData, _first_clause, _impact_text, _impact_values, _lc_first, _q, _rows_per_page,
@@ -42,7 +42,7 @@ def s_kpi_dashboard(d: DeckData) -> list[SlideSpec]:
         if r["status"] in ("red", "amber") and "gap" in t.columns:
             u = d.unit_of(r["kpi"])
             body.append([(f"{d.label_of(r['kpi'])}: ", True),
-                         (f"{fmt_value(r['gap'], u, d.cur, signed=True)} against target", False)])
+                         (f"{fmt_change(r['gap'], u, d.cur)} against target", False)])  # points, as on every page
 
     def draw(c: SlideCanvas):
         _tiles(c, c.region("Numbers"), tiles, sub=subs)
