@@ -887,3 +887,13 @@ def test_a_shares_gap_to_target_is_in_points_on_the_review_page(full_run, tmp_pa
     text = " ".join(sh.text_frame.text for s in Presentation(path).slides for sh in s.shapes if sh.has_text_frame)
     assert "-4.7 pts against target" in text and "-4.7% against target" not in text
     assert s_kpi_dashboard(DeckData(run))
+
+
+def test_the_cohort_title_counts_the_client_s_periods(full_run):
+    """'still orders 4 quarters later' (the run's period), not '4 periods later'."""
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.assessment import s_cohorts
+
+    assert full_run.params.analysis.period == "quarter"
+    (spec,) = s_cohorts(DeckData(full_run))
+    assert re.search(r"still orders \d+ quarters? later$", spec.title), spec.title

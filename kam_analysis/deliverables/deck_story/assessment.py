@@ -7,7 +7,7 @@ import numpy as np
 
 from ...present.theme import Theme, active_theme, tint
 from .._pptx import Box, SlideCanvas
-from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_period, fmt_share, fmt_top, fmt_value,
+from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_n, fmt_period, fmt_share, fmt_top, fmt_value,
                                  is_num)
 from ...metrics import kpi_label
 from ...metrics.capability import needs_data_text
@@ -365,7 +365,8 @@ def s_cohorts(d: DeckData) -> list[SlideSpec]:
     cols = [c for c in piv.columns]
     k = 4 if 4 in piv.columns else cols[min(len(cols) - 1, 4)]
     col = piv[k].dropna()
-    title = (f"On average {fmt_share(col.mean(), decimals=0)} of an acquisition cohort still orders {k} periods later"
+    later = fmt_n(int(k), {"month": "month", "quarter": "quarter", "year": "year"}.get(d.params.analysis.period, "period"))
+    title = (f"On average {fmt_share(col.mean(), decimals=0)} of an acquisition cohort still orders {later} later"
              if len(col) and k > 0 else "Cohort retention by acquisition period")  # period 0 is 100% by definition
     rows, fills, colors = [], {}, {}
     for i, (cohort, r) in enumerate(piv.iterrows()):
