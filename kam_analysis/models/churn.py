@@ -381,8 +381,7 @@ class ChurnRiskModel:
                         f"{orl:.2f}–{orh:.2f}): measurable, too small to act on.")
             elif orr > 1 and f in EARLY_WARNING_FEATURES:
                 text = (f"{spec.unit[0].upper() + spec.unit[1:]} multiplies the odds of churning in {horizon} by "
-                        f"{orr:.2f} ({lvl} CI {orl:.2f}–{orh:.2f}): an early-warning sign, the slowdown itself "
-                        "rather than its cause.")
+                        f"{orr:.2f} ({lvl} CI {orl:.2f}–{orh:.2f}): an early-warning sign, not a cause.")
             elif orr > 1:
                 text = (f"{spec.unit[0].upper() + spec.unit[1:]} multiplies the odds of churning in {horizon} by "
                         f"{orr:.2f} ({lvl} CI {orl:.2f}–{orh:.2f}): a risk driver.")
