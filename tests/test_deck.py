@@ -897,3 +897,16 @@ def test_the_cohort_title_counts_the_client_s_periods(full_run):
     assert full_run.params.analysis.period == "quarter"
     (spec,) = s_cohorts(DeckData(full_run))
     assert re.search(r"still orders \d+ quarters? later$", spec.title), spec.title
+
+
+def test_the_scenario_range_is_said_to_be_an_assumption(full_run):
+    """Low/base/high multiply every lever by the engagement's multipliers (0.5/1/1.5 by default):
+    the impact page says the range is an assumption, not a forecast range."""
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.strategy import s_impact
+
+    specs = s_impact(DeckData(full_run))
+    assert specs
+    said = " ".join(f"{s.footnote or ''} {s.notes or ''}" for s in specs)
+    assert "Low and high cases apply 0.5x and 1.5x the base case's improvement to every lever" in said
+    assert "an assumption, not a forecast range" in said

@@ -413,6 +413,12 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
     foot = (f"No targets were set: each segment closes part of its gap to the client's top-quartile segment "
             f"(retention, order value, order frequency), and no scenario exceeds {fmt_share(cap, decimals=0)} of "
             "last-12-month revenue. No industry benchmark or playbook default is used." if own else "")
+    m = d.params.strategy.scenario_multipliers
+    spread = (f"Low and high cases apply {m['low'] / m['base']:g}x and {m['high'] / m['base']:g}x the base case's "
+              "improvement to every lever: an assumption, not a forecast range."
+              if {"low", "base", "high"} <= set(m) and m["base"] else "")
+    if not own:  # the own-history footnote is full: the spread goes to the notes there
+        foot = spread
     cols = ["revenue_impact", "profit_impact"] if show_profit else ["revenue_impact"]
     mx = float(np.nanmax(np.abs(t[cols].to_numpy(dtype=float))))
 
@@ -430,7 +436,7 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
                              "part of each segment's gap to the top-quartile segment, scaled down in proportion when "
                              "a scenario would exceed the cap on its share of revenue; low/base/high multiply every "
                              "lever." if own else "Impact scenarios: revenue and profit if the KPI targets are "
-                             "reached, low/base/high assumptions."))]
+                             "reached, low/base/high assumptions.") + (" " + spread if spread else ""))]
 
 
 def s_account_plans(d: DeckData) -> list[SlideSpec]:
