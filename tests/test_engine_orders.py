@@ -430,4 +430,6 @@ def test_the_runs_orders_file_is_the_lines_summed_per_order(demo_run):
     bounds = [(T - pd.DateOffset(months=12), T), (half - pd.DateOffset(months=12), half)]
     pd.testing.assert_frame_equal(source.period_activity(bounds, churn_days=180),
                                   lines.period_activity(bounds, churn_days=180), check_exact=True)
+    # every column int64 whatever order DuckDB returns the rows in (the index once kept DuckDB's INTEGER)
+    assert (source.period_activity(bounds, churn_days=180).dtypes == "int64").all()
     assert source.up_to(half).date_range() == lines.up_to(half).date_range()

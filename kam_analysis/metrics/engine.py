@@ -227,7 +227,9 @@ class OrderSource:
             GROUP BY GROUPING SETS ((i), (i, grp.g))
             HAVING grouping(grp.g) = 1 OR grp.g IS NOT NULL""", frames={"grp_frame": grp})
         counts = counts.set_index(["i", "g"])[["base", "retained"]].reindex(grid, fill_value=0)
-        return counts.astype("int64").reset_index()
+        # every column int64: when DuckDB's rows already match the grid, reindex keeps DuckDB's own index
+        # (INTEGER for the VALUES' i), and its row order is not fixed, so the levels' dtype was not either
+        return counts.reset_index().astype("int64")
 
     def date_range(self) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
         """The earliest order and the earliest counted order (None without orders)."""
