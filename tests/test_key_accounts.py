@@ -65,8 +65,8 @@ def test_capacity_gap_is_the_headline_when_managers_fall_short(demo_run, tmp_pat
 
 
 def programme_size_text_for(d):
-    from kam_analysis.deliverables.deck_story.segmentation import (default_floor_rule, programme_size_text,
-                                                                   sizing_figures)
+    from kam_analysis.deliverables.deck_story._base import default_floor_rule
+    from kam_analysis.deliverables.deck_story.segmentation import programme_size_text, sizing_figures
 
     return programme_size_text(sizing_figures(d.run.read_table("key_account_sizing")),
                                d.run.read_table("coverage_tiers"), money=d.money, churn_days=180,

@@ -92,7 +92,8 @@ def programme_size_data(run, *, money: str = "compact") -> dict | None:
     """Title, takeaways and tier rows of the key-account sizing, as the deck words them (None without
     it, or when the base is too small for key-account selection: the deck leaves its page out too),
     money in the deliverable's style (``money``: compact or full)."""
-    from .deck_story.segmentation import default_floor_rule, programme_size_text, sizing_figures
+    from .deck_story._base import default_floor_rule
+    from .deck_story.segmentation import programme_size_text, sizing_figures
 
     if Capability.of(run).refusal("key_account_selection"):
         return None

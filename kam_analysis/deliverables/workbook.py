@@ -139,10 +139,9 @@ def _readme(ws, run, ctx) -> None:
                    (FMT["int"] if isinstance(v, int) else None)).alignment = Alignment(horizontal="left")
         row += 1
     if ctx.get("accounts_file"):
-        shown, total = ctx["accounts_file"]
+        shown, total, excel = ctx["accounts_file"]
         row = _note(ws, row, f"The Accounts sheet lists the {shown:,} accounts with the best selection score of "
-                             f"{total:,} ({_full_list_note(total, excel=shown == _xlsx_stream.EXCEL_MAX_ROWS - 4)}).",
-                             italic=False)
+                             f"{total:,} ({_full_list_note(total, excel=excel)}).", italic=False)
     row += 1
     row = _section(ws, row, "What each sheet shows")
     shows = {**WORKBOOK_SHEETS, **(NO_MATRIX_SHEETS if ctx["no_quadrants"] else {})}
@@ -228,7 +227,7 @@ def _accounts(ws, run, ctx) -> None:
     if len(df) > room:  # beyond Excel's last row or the set size: the best-scored accounts here, all in a CSV file
         full = run.deliverable_path(f"{run.params.slug}_accounts.csv")
         _full_list_csv(df.drop(columns=["your_override", "your_reason"], errors="ignore"), headers, full)
-        ctx["accounts_file"] = (room, len(df))
+        ctx["accounts_file"] = (room, len(df), room == excel_room)
         sub = (f"The {room:,} accounts with the best selection score of {len(df):,} "
                f"({_full_list_note(len(df), excel=room == excel_room)}) · "
                "filters on every column" + (" · propose changes in the last two columns" if quadrants else ""))

@@ -243,6 +243,12 @@ def default_floor_rule(params) -> str | None:
             "revenue")
 
 
+def selects_no_key_account(d: "DeckData") -> bool:
+    """Whether the run's segmentation selected no key account (False without a segments table)."""
+    segs = d.peek("segments")
+    return segs is not None and "is_key" in segs and not segs["is_key"].fillna(False).astype(bool).any()
+
+
 def no_key_account_reason(d: "DeckData") -> tuple[str, bool]:
     """Why a run selected no key account, in the client's words, and whether an input the client
     has not given would change it: under the default key-account threshold (no cost of a manager

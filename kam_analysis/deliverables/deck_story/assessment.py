@@ -12,7 +12,7 @@ from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_
 from ...metrics import kpi_label
 from ...metrics.capability import needs_data_text
 from ...metrics.benchmarks import ILLUSTRATIVE_LABEL, benchmark_label
-from ._base import buying_tiers, _churn_unsupported, DeckData, no_key_account_reason, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
+from ._base import buying_tiers, _churn_unsupported, DeckData, no_key_account_reason, selects_no_key_account, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
 
 
 def change_words(x: float) -> str:
@@ -365,7 +365,7 @@ def s_cohorts(d: DeckData) -> list[SlideSpec]:
     cols = [c for c in piv.columns]
     k = 4 if 4 in piv.columns else cols[min(len(cols) - 1, 4)]
     col = piv[k].dropna()
-    later = fmt_n(int(k), {"month": "month", "quarter": "quarter", "year": "year"}.get(d.params.analysis.period, "period"))
+    later = fmt_n(int(k), d.params.analysis.period)  # "4 quarters"
     title = (f"On average {fmt_share(col.mean(), decimals=0)} of an acquisition cohort still orders {later} later"
              if len(col) and k > 0 else "Cohort retention by acquisition period")  # period 0 is 100% by definition
     rows, fills, colors = [], {}, {}
@@ -439,10 +439,8 @@ def data_request_rows(d: DeckData, support) -> tuple[list[list[str]], int]:
         rows.append([f"A longer order history ({_text(churn_why, 140)})", "Churn-risk model and revenue at risk", "–"])
     for topic, why in d.limits:
         rows.append([_text(why, 160), _text(topic, 60), "–"])
-    segs = d.peek("segments")
     extra = 0
-    if (segs is not None and "is_key" in segs and not segs["is_key"].fillna(False).astype(bool).any()
-            and no_key_account_reason(d)[1]):  # the key-account threshold is a default until the client sets it
+    if selects_no_key_account(d) and no_key_account_reason(d)[1]:  # the threshold is a default until the client sets it
         rows.append(["The fully loaded cost of an account-manager hour (the key-account threshold is a default "
                      "until then)", "Key-account selection, account plans and the business case", "–"])
         extra += 1

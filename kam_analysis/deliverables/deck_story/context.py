@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...present.theme import tint
 from .._pptx import Box, SlideCanvas
 from ._base import (_bullets, _churn_unsupported, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text,
-                    no_key_account_reason)
+                    no_key_account_reason, selects_no_key_account)
 
 
 PHASES = [
@@ -83,9 +83,8 @@ def s_framework(d: DeckData) -> list[SlideSpec]:
     # client's data does not support yet (the data request page says what unlocks it)
     # no key account under the client's own cost of a manager hour is a finding: its account plans are
     # not waiting for anything (under the default threshold they wait for that cost: the data request says so)
-    segs = d.peek("segments")
-    no_key = segs is not None and "is_key" in segs and not segs["is_key"].fillna(False).astype(bool).any()
-    not_applicable = {"account_plans"} if no_key and not no_key_account_reason(d)[1] else set()
+    not_applicable = ({"account_plans"} if selects_no_key_account(d) and not no_key_account_reason(d)[1]
+                      else set())
     status = []
     for num, name, tables in PHASES:
         have = [t for t in tables if produced(d, t) or t in not_applicable]

@@ -7,10 +7,9 @@ import pandas as pd
 from ...metrics import kpi_label, lifecycle_status, revenue_share
 from ...present.theme import tint
 from .._pptx import SlideCanvas
-from ._base import default_floor_rule  # noqa: F401 (the dashboards take it from here)
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
 from ...present.labels import P_ALIVE
-from ._base import DeckData, _q, SlideSpec, _takeaway, _text
+from ._base import DeckData, default_floor_rule, _q, SlideSpec, _takeaway, _text
 
 
 def _quadrant_colors(d: DeckData, c: SlideCanvas, order: list[str]) -> list[str]:

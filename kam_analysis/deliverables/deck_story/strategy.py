@@ -11,7 +11,7 @@ from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...metrics import describe_lost_split, describe_revenue_lost, kpi_explanation, kpi_label
 from ...present.formats import excel_number_format, fmt_count, fmt_date, fmt_list, fmt_share, fmt_top, is_num
-from ._base import (_churn_backtested, _churn_unsupported, DeckData, no_key_account_reason, _lc_first, _q, _rows_per_page, SlideSpec,
+from ._base import (_churn_backtested, _churn_unsupported, DeckData, no_key_account_reason, selects_no_key_account, _lc_first, _q, _rows_per_page, SlideSpec,
                     _takeaway, _text)
 
 
@@ -443,7 +443,7 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
     """The key accounts' plans: an overview of the top accounts (situation, own objective, next action),
     then one page for each of the first three with its 3-5 actions, owners, dates and targets."""
     plans, seg = d.peek("account_plans", ("account_id", "objective")), d.peek("segments", ("is_key",))
-    if plans is not None and plans.empty and seg is not None and not seg["is_key"].fillna(False).astype(bool).any():
+    if plans is not None and plans.empty and seg is not None and selects_no_key_account(d):
         # the appendix says why in the client's words, not 'the data gave no result for it'
         d.skip("Account plans", no_key_account_reason(d)[0] + ", so there is no key-account plan to write")
         return []
