@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -105,8 +106,13 @@ def _slide_texts(run, builder) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _write_business_case(run, *, basis: str, n_key: int = 2, payback: float = 1.0):
-    cost = compute_programme_cost(PLAN, cost_per_hour=None, tools_cost_per_year=None, setup_cost=None)
+#: the client's own costs, chosen so no figure of theirs equals an assumed one
+CLIENT_COSTS = {"cost_per_hour": 75.0, "tools_cost_per_year": 12_000.0, "setup_cost": 30_000.0}
+NO_COSTS = dict.fromkeys(CLIENT_COSTS)
+
+
+def _write_business_case(run, *, basis: str, n_key: int = 2, payback: float = 1.0, costs: dict = NO_COSTS):
+    cost = compute_programme_cost(PLAN, **costs)
     run.write_table("programme_cost", cost)
     bc = compute_business_case(SCEN.assign(gross_profit_impact=[50_000.0]), cost, ramp_up=[0.5, 1.0, 1.0],
                                impact_by_lever=LEVERS.assign(revenue_impact=[50_000.0, 50_000.0],
@@ -120,35 +126,68 @@ def _write_business_case(run, *, basis: str, n_key: int = 2, payback: float = 1.
     return bc
 
 
+def _notes(run, fn) -> str:
+    from kam_analysis.deliverables.deck_story._base import DeckData
+
+    return " ".join(spec.notes for spec in fn(DeckData(run)))
+
+
 def test_no_profit_word_in_the_business_case_without_margin(demo_run, tmp_path):
     from kam_analysis.deliverables.deck_story.decisions import s_business_case, s_decisions
 
     run = _run_copy(demo_run, tmp_path)
-    _write_business_case(run, basis="revenue")
-    slides = _slide_texts(run, s_business_case) + _slide_texts(run, s_decisions)
-    assert len(slides) == 2
-    for title, texts in slides:
-        blob = " ".join([title, *texts])
-        assert "profit" not in blob.lower(), blob
-        assert "ROI +" not in blob and "returns" not in title  # no revenue multiple dressed as a return
-    bc_title, bc_texts = slides[0]
-    assert "revenue" in bc_title and "margin" in bc_title and "assumed" in bc_title
-    assert any("gross margin or cost of goods" in t for t in bc_texts)
-    assert any("Benefit counted only in the 2 accounts whose manager time is costed" in t for t in bc_texts)
-    dec = " ".join(slides[1][1])
-    assert "(assumed)" in dec and "revenue covers the cost in 1 month " in dec  # 1 month, not '1 months'
+    for costs in (NO_COSTS, CLIENT_COSTS):
+        _write_business_case(run, basis="revenue", costs=costs)
+        slides = _slide_texts(run, s_business_case) + _slide_texts(run, s_decisions)
+        assert len(slides) == 2
+        for title, texts in slides:
+            blob = " ".join([title, *texts])
+            assert "profit" not in blob.lower(), blob
+            assert "ROI +" not in blob and "returns" not in title  # no revenue multiple dressed as a return
+        bc_title, bc_texts = slides[0]
+        assert "revenue" in bc_title and "margin" in bc_title
+        assert any("gross margin or cost of goods" in t for t in bc_texts)
+        assert any("Benefit counted only in the 2 accounts whose manager time is costed" in t for t in bc_texts)
+        dec = " ".join(slides[1][1])
+        if costs is CLIENT_COSTS:
+            assert "revenue covers the cost in 1 month;" in dec  # 1 month, not "1 months"
+        else:  # no cost the client has not given, so no payback either
+            assert "Needs your cost figures" in dec and "covers the cost" not in dec
 
 
-def test_with_margin_the_roi_is_marked_as_resting_on_assumed_costs(demo_run, tmp_path):
+def test_a_cost_the_client_has_not_given_is_never_a_figure_on_the_page(demo_run, tmp_path):
+    """The standard: an input the client did not give never becomes a euro figure, a return or a
+    payback on a client page. At the documented assumptions the page gives the benefit and the
+    manager hours and asks for the costs; the illustration is in the speaker notes only."""
+    from kam_analysis.config import ASSUMED_PROGRAMME_COSTS
     from kam_analysis.deliverables.deck_story.decisions import s_business_case, s_decisions
+    from kam_analysis.present.formats import fmt_money
 
     run = _run_copy(demo_run, tmp_path)
-    _write_business_case(run, basis="gross profit", payback=7.0)
+    bc = _write_business_case(run, basis="gross profit", payback=7.0)
+    b = bc.iloc[0]
     (bc_title, bc_texts), (dec_title, dec_texts) = _slide_texts(run, s_business_case) + _slide_texts(run, s_decisions)
-    assert "at assumed costs" in bc_title and "payback in 7 months" in bc_title
-    assert any("ROI = net / cost, at assumed costs" in t for t in bc_texts)
-    assert "at assumed costs" in dec_title
-    assert any("on assumed costs" in t for t in dec_texts) and any("replace with yours" in t for t in dec_texts)
+    page = " ".join([bc_title, *bc_texts, dec_title, *dec_texts])
+    a = ASSUMED_PROGRAMME_COSTS  # (the planted whole-base scenario is €50k a year, as the assumed set-up)
+    cost_figures = [fmt_money(b["cost_over_horizon"]), fmt_money(b["net_over_horizon"]), fmt_money(a["cost_per_hour"]),
+                    fmt_money(a["tools_cost_per_year"]), f"{fmt_money(a['setup_cost'])} one-off"]
+    assert not [f for f in cost_figures if f in page], page
+    assert not re.search(r"ROI [+-]?\d|payback in \d", page) and "assumed" not in page, page
+    assert fmt_money(b["profit_over_horizon"]) in bc_title and "need your cost figures" in bc_title
+    assert "return needs your cost figures" in dec_title
+    assert "80 hours a year; needs your cost of an hour" in page  # the plan's 2 x 40 hours: a fact, not a cost
+    assert any("Your cost of an account-manager hour (80 hours a year in the plan), your tools budget a year and "
+               "your one-off set-up cost price the programme" in t for t in dec_texts)
+    notes = _notes(run, s_business_case) + _notes(run, s_decisions)
+    assert "Illustration only" in notes and fmt_money(b["cost_over_horizon"]) in notes
+
+    # with the client's own costs the page states the cost and the return
+    bc = _write_business_case(run, basis="gross profit", payback=7.0, costs=CLIENT_COSTS)
+    (bc_title, bc_texts), (dec_title, dec_texts) = _slide_texts(run, s_business_case) + _slide_texts(run, s_decisions)
+    assert "payback in 7 months" in bc_title and fmt_money(bc["cost_over_horizon"].iloc[0]) in bc_title
+    assert any("ROI = net / cost." in t for t in bc_texts)
+    assert "the programme" in dec_title and "need" not in dec_title  # its return, at the client's costs
+    assert "Illustration only" not in _notes(run, s_decisions)
 
 
 def test_no_programme_decision_and_no_key_account_owner_without_key_accounts(demo_run, tmp_path):

@@ -92,10 +92,11 @@ def test_the_executive_summary_opens_with_decisions_with_value_cost_and_return(d
     assert len(rows) == 3
     fund = rows[0]
     assert fund[0].startswith("1. Fund the KAM programme")
-    assert "€" in fund[1] and "€" in fund[2] and "ROI" in fund[3] and ("payback" in fund[3])
-    # the demo gives no programme cost: the page says the costs are assumed and asks for the client's own
+    # the demo gives no programme cost: the value is the data's, the cost and return are asked for, never assumed
+    assert "€" in fund[1] and fund[2] == "Needs your cost figures" and "ROI" not in fund[3], fund
     text = "\n".join(sh.text_frame.text for sh in first.shapes if sh.has_text_frame)
-    assert "(assumed)" in fund[2] and "replace with yours" in text
+    assert "Your cost of an account-manager hour" in text and "price the programme" in text
+    assert "assumed" not in " ".join(fund) + text and "€60" not in text
 
 
 @pytest.mark.slow
@@ -240,17 +241,21 @@ def test_each_deliverable_writes_money_in_one_style(deliverables):
 @pytest.mark.slow
 def test_each_recommendation_shows_its_own_cost_on_the_deck_and_in_the_kpi_workbook(deliverables):
     """Cost a year = manager hours of the accounts it touches x the cost of an hour + their tools share
-    (phases.business_case.recommendation_costs), marked assumed: the demo gives no cost parameters."""
+    (phases.business_case.recommendation_costs). The demo gives no cost parameters, so no page states
+    a euro cost: each says the manager hours it takes and that the cost needs the client's figures."""
     import pandas as pd
     from openpyxl import load_workbook
     from pptx import Presentation
 
-    from kam_analysis.present.formats import fmt_money
+    from kam_analysis.phases.business_case import recommendation_cost_text
 
     run_dir = deliverables["deck"].parents[1]
     recs = pd.read_parquet(run_dir / "tables" / "recommendations.parquet").sort_values("rank")
     assert recs["cost"].notna().all() and (recs["cost"] > 0).any() and recs["cost_assumed"].all()
-    want = [f"{fmt_money(c, 'EUR')} a year (assumed)" for c in recs["cost"]]
+    want = [recommendation_cost_text(c, h, a, "EUR") for c, h, a in zip(recs["cost"], recs["cost_hours"],
+                                                                        recs["cost_assumed"])]
+    assert all("needs your figures" in w and "€" not in w for w in want), want
+    assert any(f"{round(h):,} manager hours a year" in w for w, h in zip(want, recs["cost_hours"]) if h > 1), want
     deck_rows, decisions = [], []
     for s in Presentation(deliverables["deck"]).slides:
         for sh in s.shapes:
@@ -270,8 +275,8 @@ def test_each_recommendation_shows_its_own_cost_on_the_deck_and_in_the_kpi_workb
     head = [c.value for c in ws[4]]
     j, k = head.index("Cost a year"), head.index("Cost basis")
     body = [r for r in ws.iter_rows(min_row=5, values_only=True) if r[0] is not None]
-    assert [round(r[j], 2) for r in body] == [round(c, 2) for c in recs["cost"]]
-    assert {r[k] for r in body} == {"assumed"}
+    assert [r[j] for r in body] == [None] * len(recs)  # no figure at a cost the client has not given
+    assert [r[k] for r in body] == want
 
 
 @pytest.mark.slow

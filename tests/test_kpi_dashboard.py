@@ -327,7 +327,7 @@ def test_recommendation_costs_that_overlap_are_totalled_once(review_run, tmp_pat
     recs = run.read_table("recommendations")
     assert "cost_overlap" in recs
     # planted: the second one touches the first one's accounts, a quarter of its cost already counted
-    planted = recs.assign(cost=1000.0, cost_overlap=[0.0, 250.0] + [0.0] * (len(recs) - 2))
+    planted = recs.assign(cost=1000.0, cost_overlap=[0.0, 250.0] + [0.0] * (len(recs) - 2), cost_assumed=False)
     run.write_table("recommendations", planted)
     sub = load_workbook(build_kpi_dashboard(run))["Recommendations"]["A3"].value  # under the subtitle
     cur = run.params.client.currency

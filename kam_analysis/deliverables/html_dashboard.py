@@ -32,6 +32,7 @@ from ..present.theme import hex_css, theme_for
 from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost,
                        kpi_label, kpi_unit)
 from ..metrics.capability import Capability, needs_data_text
+from ..phases.business_case import recommendation_cost_text
 from ..phases.review import ALL_ACCOUNTS
 from ._kpi_history import history_data
 from ._computed_views import control_chart_views, tornado_view
@@ -253,10 +254,10 @@ def collect_dashboard_data(run) -> dict:
     # every recommendation of the table (the deck shows the largest and says how many there are)
     if "due_date" in recs:
         recs = recs.assign(due=[fmt_date(x) if pd.notna(x) else "" for x in recs["due_date"]])
-    if "cost" in recs:  # each recommendation's own cost a year, marked when the cost parameters are assumed
-        recs = recs.assign(cost_text=[(fmt_money(c, p.client.currency) + " a year" + (" (assumed)" if bool(a) else ""))
-                                      if pd.notna(c) else "" for c, a in zip(recs["cost"], recs.get(
-                                          "cost_assumed", pd.Series(False, index=recs.index)))])
+    if "cost" in recs:  # each recommendation's own cost a year; its manager hours when a cost is not the client's
+        no = pd.Series(None, index=recs.index, dtype=object)
+        recs = recs.assign(cost_text=[recommendation_cost_text(c, h, a, p.client.currency) for c, h, a in zip(
+            recs["cost"], recs.get("cost_hours", no), recs.get("cost_assumed", no))])
     # each carries its segment ("" for one on the whole portfolio), so the segment filter filters the list
     data["recommendations"] = _records(recs.sort_values("rank"), [c for c in (
         "rank", "recommendation", "evidence", "value", "value_basis", "owner", "due", "segment", "cost_text")

@@ -40,6 +40,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, KPI_DEFINITIONS, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
                        kpi_unit)
+from ..phases.business_case import recommendation_cost_text
 from ..phases.review import ALL_ACCOUNTS
 from ..metrics.capability import Capability, needs_data_text
 from ..present.formats import POINT_UNITS, currency_symbol, excel_number_format, fmt_date, fmt_money, fmt_top, is_num, money_style
@@ -579,8 +580,13 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
     if "segment" in recs:  # the segment each one concerns (the HTML's segment filter reads it); blank = all
         recs = recs.assign(segment=recs["segment"].where(recs["segment"].fillna("").astype(str).str.strip() != "",
                                                          ALL_ACCOUNTS))
-    if "cost_assumed" in recs:
-        recs = recs.assign(cost_assumed=recs["cost_assumed"].map(lambda a: "assumed" if bool(a) else "your figures"))
+    if "cost_assumed" in recs:  # a cost the client has not given is no figure: its hours and what prices them
+        unpriced = recs["cost_assumed"].fillna(False).astype(bool)
+        hours = recs["cost_hours"] if "cost_hours" in recs else pd.Series(None, index=recs.index, dtype=object)
+        recs = recs.assign(
+            cost_assumed=["your figures" if not a else recommendation_cost_text(c, h, a, cur)
+                          for c, h, a in zip(recs["cost"], hours, unpriced)],
+            cost=recs["cost"].where(~unpriced))
     ws = _detail(wb, "Recommendations", "Optimisation recommendations",
                  "Ranked by the money at stake for each action; each value says what it measures (revenue at "
                  "risk, uplift, expected value) — values of different kinds are not added up"
@@ -627,6 +633,8 @@ def _cost_overlap_text(recs: pd.DataFrame, currency: str) -> str:
     account counted once (``cost - cost_overlap``, :func:`kam_analysis.phases.business_case.
     recommendation_costs`), never the column's sum; "" when nothing overlaps."""
     if not {"cost", "cost_overlap"} <= set(recs) or not (recs["cost_overlap"].fillna(0) > 0.005).any():
+        return ""
+    if recs["cost"].isna().any():  # a cost the client has not given is no figure, and so is no total
         return ""
     style = money_style("kpi_dashboard")
     total, summed = float((recs["cost"] - recs["cost_overlap"].fillna(0)).sum()), float(recs["cost"].sum())

@@ -32,8 +32,9 @@ import pandas as pd
 
 from ..config import ASSUMED_PROGRAMME_COSTS
 
-__all__ = ["COST_ITEMS", "compute_business_case", "compute_programme_cost", "programme_hours",
-           "programme_revenue_share", "margin_known", "recommendation_costs"]
+__all__ = ["COST_ITEMS", "COST_INPUT_WORDS", "compute_business_case", "compute_programme_cost", "cost_needs",
+           "missing_cost_inputs", "programme_hours", "programme_revenue_share", "margin_known",
+           "recommendation_cost_text", "recommendation_costs"]
 
 #: cost item -> (label, parameter, kind)
 COST_ITEMS: dict[str, tuple[str, str, str]] = {
@@ -41,6 +42,46 @@ COST_ITEMS: dict[str, tuple[str, str, str]] = {
     "tools": ("CRM, data and tools", "tools_cost_per_year", "per year"),
     "setup": ("One-off set-up (training, CRM set-up, account-plan workshops)", "setup_cost", "one-off"),
 }
+
+#: cost parameter -> the figure a client page asks for when the client has not given it. A cost
+#: the client has not given is never a euro figure, a return or a payback on a client page: the
+#: page says which of these it needs (the documented assumptions only illustrate, in the notes)
+COST_INPUT_WORDS: dict[str, str] = {"cost_per_hour": "the cost of an account-manager hour",
+                                    "tools_cost_per_year": "the tools budget a year",
+                                    "setup_cost": "the one-off set-up cost"}
+
+
+def missing_cost_inputs(cost: pd.DataFrame) -> list[str]:
+    """The cost figures the client has not given, in client words (``programme_cost``'s assumed items,
+    in :data:`COST_ITEMS` order); [] when every cost is the client's."""
+    if cost is None or cost.empty or "assumed" not in cost:
+        return []
+    params = [str(p).removeprefix("strategy.") for p in cost.loc[cost["assumed"].astype(bool), "parameter"]]
+    return [COST_INPUT_WORDS[p] for p in COST_INPUT_WORDS if p in params]
+
+
+def cost_needs(missing: list[str]) -> str:
+    """'your cost of an account-manager hour and your tools budget a year' (what unlocks a cost), or ''."""
+    if not missing:
+        return ""
+    words = ["your " + m.removeprefix("the ") for m in missing]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def recommendation_cost_text(cost, hours, assumed, currency: str, *, style: str = "compact") -> str:
+    """A recommendation's own cost as every deliverable says it: "€12k a year" at the client's costs;
+    at a cost the client has not given, the manager hours it takes and what prices them ("120
+    manager hours a year; the cost needs your figures"), never a euro figure; "" without a cost."""
+    from ..present.formats import fmt_count, fmt_money, is_num
+
+    if not is_num(cost):
+        return ""
+    if not bool(assumed):
+        return f"{fmt_money(cost, currency, style=style)} a year"
+    h = float(hours) if is_num(hours) else 0.0
+    if h > 0:
+        return f"{fmt_count(h)} manager hour{'' if round(h) == 1 else 's'} a year; the cost needs your figures"
+    return "a share of the tools budget; the cost needs your figures"
 
 
 def programme_hours(coverage_plan: pd.DataFrame) -> tuple[pd.Series, str]:

@@ -7,13 +7,17 @@ no return (ROI) is shown, only a revenue payback labelled as such and the input 
 give a profit return; with no key account there is no programme to fund; (2)
 and (3) the two largest recommendations, each with the value at stake, who owns it and
 by when, and what it costs when the recommendation table says. A cost the client has
-not given is the documented assumption and every page that uses it says so.
+not given never becomes a euro figure, a return or a payback on a page: the page gives the
+benefit and the manager hours, and asks for the figures that would cost them
+(:func:`~kam_analysis.phases.business_case.missing_cost_inputs`); the cost and return at the
+documented assumptions are an illustration in the speaker notes only.
 """
 from __future__ import annotations
 
 import pandas as pd
 
 from .._pptx import Box, SlideCanvas
+from ...phases.business_case import cost_needs, missing_cost_inputs, recommendation_cost_text as _rec_cost_text
 from ...present.formats import fmt_count, fmt_date, fmt_money, fmt_share, is_num
 from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text, no_key_account_reason
 
@@ -28,7 +32,8 @@ def _business_case(d: DeckData) -> tuple[pd.DataFrame, pd.DataFrame] | None:
 
 
 def assumption_note(d: DeckData, cost: pd.DataFrame) -> str:
-    """'Assumed €60 per manager hour, €50k set-up — replace with yours' for the items not given, or ''."""
+    """For the speaker notes only: 'The documented assumptions: €60 per account-manager hour, €50k
+    one-off set-up' for the cost items the client has not given, or ''."""
     parts = []
     for _, r in cost[cost["assumed"].astype(bool)].iterrows():
         if r["item"] == "manager_time":
@@ -37,7 +42,35 @@ def assumption_note(d: DeckData, cost: pd.DataFrame) -> str:
             parts.append(f"{d.money(r['amount'])} one-off set-up")
         else:
             parts.append(f"{d.money(r['amount'])} a year for tools")
-    return ("Assumed " + ", ".join(parts) + " — replace with yours.") if parts else ""
+    return ("The documented assumptions: " + ", ".join(parts) + ".") if parts else ""
+
+
+def cost_ask(cost: pd.DataFrame) -> str:
+    """What a page asks for when a cost is not the client's: 'Your cost of an account-manager hour
+    (1,240 hours a year in the plan) and the tools budget a year price the programme; until then no
+    cost, return or payback is stated.', or ''."""
+    missing = missing_cost_inputs(cost)
+    if not missing:
+        return ""
+    hours = cost.loc[cost["item"] == "manager_time", "quantity"]
+    h = float(hours.iloc[0]) if len(hours) and is_num(hours.iloc[0]) else 0.0
+    need = cost_needs(missing)
+    if h > 0 and "account-manager hour" in need:
+        need = need.replace("account-manager hour", f"account-manager hour ({fmt_count(h)} hours a year in the plan)", 1)
+    return f"{need[:1].upper()}{need[1:]} price the programme; until then no cost, return or payback is stated."
+
+
+def illustration_note(d: DeckData, b, cost: pd.DataFrame, years: int) -> str:
+    """Speaker notes: the base case's cost and return at the documented assumptions, said to be an
+    illustration and not the client's figures; '' when every cost is the client's."""
+    note = assumption_note(d, cost)
+    if not note:
+        return ""
+    ret = ("" if _revenue_basis(b) or not is_num(b.get("roi")) else
+           f", ROI {fmt_share(b['roi'], decimals=0, signed=True)}, {_payback(b['payback_months'], years)}")
+    return (f"Illustration only, not for the client's pages: at {note.removeprefix('The documented assumptions: ').rstrip('.')}"
+            f" the programme would cost {d.money(b['cost_over_horizon'])} over {years} years{ret}. "
+            "Replace them with the client's figures to state a cost and a return.")
 
 
 def _months(v) -> str:
@@ -100,44 +133,42 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     assumed = bool(b["assumed_costs"])
     revenue = _revenue_basis(b)
     scope = _scope(b)
-    value = (f"{d.money(b['profit_over_horizon'])} {'revenue' if revenue else 'gross profit'} over {years} years "
+    word = "revenue" if revenue else "gross profit"
+    value = (f"{d.money(b['profit_over_horizon'])} {word} over {years} years "
              f"(base case{', ' + scope if scope else ''})")
+    cost_cell = "Needs your cost figures" if assumed else f"{d.money(b['cost_over_horizon'])} over {years} years"
     if _no_gain(b):  # the scenarios' uplift is all outside the accounts the programme pays for
         value = f"None credited {scope or 'to the programme'}: {NO_GAIN}"
         ret = f"{NO_GAIN_UNLOCK[:1].upper()}{NO_GAIN_UNLOCK[1:]}"
-        clause = (f"the data credits no gain to the accounts the programme covers "
-                  f"({d.money(b['cost_over_horizon'])}{' of assumed cost' if assumed else ''} over {years} years)")
+        clause = ("the data credits no gain to the accounts the programme covers"
+                  + ("" if assumed else f" ({d.money(b['cost_over_horizon'])} over {years} years)"))
+    elif assumed:  # a cost the client has not given: the benefit, and what would price it; no return
+        ret = "Return and payback follow from your costs" + (f"; {NO_MARGIN_RETURN}" if revenue else "")
+        clause = (f"the programme's accounts add {d.money(b['profit_over_horizon'])} of {word} over {years} years "
+                  "in the base case; its return needs your cost figures")
     elif revenue:  # a revenue multiple is not a return: payback on revenue, labelled, and what unlocks a return
         ret = (f"revenue covers the cost {'in ' + _months(b['payback_months']) if is_num(b['payback_months']) else f'not within {years} years'}"
-               f"{' at assumed costs' if assumed else ''}; {NO_MARGIN_RETURN}")
+               f"; {NO_MARGIN_RETURN}")
         clause = (f"the programme's accounts add {d.money(b['profit_over_horizon'])} of revenue over {years} years "
-                  f"for {d.money(b['cost_over_horizon'])}{' of assumed cost' if assumed else ''}")
+                  f"for {d.money(b['cost_over_horizon'])}")
     else:
         rois = [r for r in bc["roi"] if is_num(r)]
         ret = f"ROI {fmt_share(b['roi'], decimals=0, signed=True)}, {_payback(b['payback_months'], years)}"
         if len(rois) > 1:
             ret += (f" (range {fmt_share(min(rois), decimals=0, signed=True)} to "
                     f"{fmt_share(max(rois), decimals=0, signed=True)})")
-        if assumed:
-            ret += ", on assumed costs"
         clause = (f"funding the programme returns {fmt_share(b['roi'], decimals=0)} over {years} years"
                   if b["roi"] > 0 else f"the programme does not pay back within {years} years in the base case")
-        if assumed:
-            clause += " at assumed costs"
     # with no gain credited to the accounts it pays for, the decision is to value the programme first
     label = "Set key-account targets before funding the programme" if _no_gain(b) else "Fund the KAM programme"
-    row = [f"{label}{who}", value,
-           f"{d.money(b['cost_over_horizon'])} over {years} years" + (" (assumed)" if assumed else ""), ret]
-    return row, clause, assumption_note(d, cost)
+    row = [f"{label}{who}", value, cost_cell, ret]
+    return row, clause, cost_ask(cost), illustration_note(d, b, cost, years)
 
 
 def recommendation_cost_text(d: DeckData, rec) -> str:
-    """A recommendation's own cost as a slide says it: ``€12k a year (assumed)``; "" without one."""
-    c = rec.get("cost")
-    if not is_num(c):
-        return ""
-    assumed = bool(rec.get("cost_assumed")) if rec.get("cost_assumed") is not None else False
-    return f"{d.money(c)} a year" + (" (assumed)" if assumed else "")
+    """A recommendation's own cost as a slide says it (:func:`~kam_analysis.phases.business_case.
+    recommendation_cost_text`: never a euro figure at a cost the client has not given)."""
+    return _rec_cost_text(rec.get("cost"), rec.get("cost_hours"), rec.get("cost_assumed"), d.cur)
 
 
 def _recommendation_decisions(d: DeckData, n: int) -> list[list[str]]:
@@ -167,7 +198,7 @@ def s_decisions(d: DeckData) -> list[SlideSpec]:
     if not rows:
         d.skipped.append(("Decisions", "no business case or recommendation in this run"))
         return []
-    note = prog[2] if prog else ""
+    note, illustration = (prog[2], prog[3]) if prog else ("", "")
     n = len(rows)
     title = (f"{({1: 'One', 2: 'Two', 3: 'Three'}).get(n, fmt_count(n))} decision{'s' if n > 1 else ''} for the board"
              + (f": {prog[1]}" if prog else ""))
@@ -180,7 +211,7 @@ def s_decisions(d: DeckData) -> list[SlideSpec]:
                 widths=[2.6, 2.0, 1.6, 2.0], align=["l", "l", "l", "l"], bold_cols=[0], max_pt=15)
         if note:
             c.text_box(Box(box.x, box.y + box.h - int(0.8 * IN), box.w, int(0.7 * IN)),
-                       [[("Cost assumptions  ", True, c.style.primary), (note, False, c.style.text)]],
+                       [[("What the cost needs  ", True, c.style.primary), (note, False, c.style.text)]],
                        size=13, fill=c.style.light, anchor="m", inset=0.15, min_pt=9)
 
     return [SlideSpec("summary", "Title and Content", title, draw, topic="Decisions",
@@ -191,7 +222,8 @@ def s_decisions(d: DeckData) -> list[SlideSpec]:
                             "programme's cost "
                             "(account-manager hours the coverage plan allocates x cost per hour, tools per year, one-off set-up); "
                             "ROI = net / cost; payback = first month the cumulative net turns positive. Others: the "
-                            "largest recommendations by value. " + (note or "All costs are the client's figures."))]
+                            "largest recommendations by value. "
+                            + (illustration or "All costs are the client's figures."))]
 
 
 def s_business_case(d: DeckData) -> list[SlideSpec]:
@@ -217,12 +249,25 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
     revenue = _revenue_basis(b)
     assumed = bool(b["assumed_costs"])
     scope = _scope(b)
-    at = " at assumed costs" if assumed else ""
-    title = (f"The data credits no gain to the accounts the programme covers, for {d.money(b['cost_over_horizon'])} "
-             f"over {years} years{at}: {NO_GAIN_UNLOCK}") if _no_gain(b) else ""
-    if revenue:  # no margin: revenue and a revenue payback, never a 'return'
+    word = "revenue" if revenue else "gross profit"
+    if _no_gain(b):
+        title = ("The data credits no gain to the accounts the programme covers"
+                 + ("" if assumed else f", for {d.money(b['cost_over_horizon'])} over {years} years")
+                 + f": {NO_GAIN_UNLOCK}")
+    else:
+        title = ""
+    if assumed:  # a cost the client has not given: the benefit only, and what would price it
+        title = title or (f"In the base case the programme's accounts add {d.money(b['profit_over_horizon'])} of "
+                          f"{word} over {years} years; " + ("its cost needs your cost figures and a return needs "
+                                                            "margin data" if revenue else
+                                                            "its cost and return need your cost figures"))
+        head = ["Scenario", f"{word.capitalize()} a year at full run-rate", f"{word.capitalize()} over {years} years"]
+        rows = [[str(r["scenario"]).capitalize(), d.money(r["profit_full_year"]), d.money(r["profit_over_horizon"])]
+                for _, r in bc.iterrows()]
+        widths, align = [1.2, 2.0, 2.0], ["l", "r", "r"]
+    elif revenue:  # no margin: revenue and a revenue payback, never a 'return'
         title = title or (f"In the base case the programme's accounts add {d.money(b['profit_over_horizon'])} of revenue "
-                          f"over {years} years for {d.money(b['cost_over_horizon'])}{at}; a return needs margin data")
+                          f"over {years} years for {d.money(b['cost_over_horizon'])}; a return needs margin data")
         head = ["Scenario", "Revenue a year at full run-rate", f"Revenue over {years} years",
                 f"Cost over {years} years", "Revenue covers cost in"]
         rows = [[str(r["scenario"]).capitalize(), d.money(r["profit_full_year"]), d.money(r["profit_over_horizon"]),
@@ -233,7 +278,7 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
     else:
         title = title or (
             f"In the base case the programme returns {fmt_share(b['roi'], decimals=0, signed=True)} on "
-            f"{d.money(b['cost_over_horizon'])} over {years} years{at}, {_payback(b['payback_months'], years)}")
+            f"{d.money(b['cost_over_horizon'])} over {years} years, {_payback(b['payback_months'], years)}")
         head = ["Scenario", "Profit a year at full run-rate", f"Profit over {years} years", f"Cost over {years} years",
                 "Net", "ROI", "Payback"]
         rows = [[str(r["scenario"]).capitalize(), d.money(r["profit_full_year"]), d.money(r["profit_over_horizon"]),
@@ -242,7 +287,7 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
                  _payback(r["payback_months"], years).removeprefix("payback in ")]
                 for _, r in bc.iterrows()]
         widths, align = [0.9, 1.3, 1.2, 1.2, 1.1, 0.7, 1.2], ["l", "r", "r", "r", "r", "r", "r"]
-    take = [f"{_text(r['label'], 70)}: {d.money(r['amount'])} {r['kind']}" + (" (assumed)" if bool(r["assumed"]) else "")
+    take = [f"{_text(r['label'], 70)}: " + (_unpriced(r) if bool(r["assumed"]) else f"{d.money(r['amount'])} {r['kind']}")
             for _, r in cost.iterrows()]
     if scope:
         whole = b.get("whole_base_full_year")
@@ -250,9 +295,8 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
                     + (f" (the whole base's scenario: {d.money(whole)} a year)" if is_num(whole) else ""))
     if revenue:
         take.append(f"No margin on the orders: {NO_MARGIN_RETURN}")
-    note = assumption_note(d, cost)
-    if note:
-        take.append(note)
+    if ask := cost_ask(cost):
+        take.append(ask)
 
     def draw(c: SlideCanvas):
         box = c.region("Chart")
@@ -265,8 +309,18 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
                       source=d.source("business_case", "programme_cost"),
                       footnote=f"Impact builds up over the years ({ramp} of a full year); costs run from day one; "
                                + ("the benefit is revenue: the orders carry no margin." if revenue
-                                  else "ROI = net / cost" + (", at assumed costs." if assumed else ".")),
+                                  else "the cost, return and payback need your cost figures." if assumed
+                                  else "ROI = net / cost."),
                       notes="Business case: each scenario's impact (gross profit; revenue when the orders carry no "
                             "margin) in the accounts the plan puts manager hours on, at full run-rate, ramped up over the "
                             "programme years, against the programme's cost; payback is the first month the cumulative "
-                            "net (set-up paid at the start) turns positive. " + (note or ""))]
+                            "net (set-up paid at the start) turns positive. "
+                            + illustration_note(d, b, cost, years))]
+
+
+def _unpriced(item) -> str:
+    """A cost item the client has not given, as the business-case page lists it: its quantity when it
+    has one, and that it needs the client's figure; never the assumed amount."""
+    if item["item"] == "manager_time" and is_num(item["quantity"]):
+        return f"{fmt_count(item['quantity'])} hours a year; needs your cost of an hour"
+    return "needs your figure"
