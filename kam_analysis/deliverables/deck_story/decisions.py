@@ -295,8 +295,6 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
                     + (f" (the whole base's scenario: {d.money(whole)} a year)" if is_num(whole) else ""))
     if revenue:
         take.append(f"No margin on the orders: {NO_MARGIN_RETURN}")
-    if ask := cost_ask(cost):
-        take.append(ask)
 
     def draw(c: SlideCanvas):
         box = c.region("Chart")
