@@ -198,8 +198,10 @@ def render(res: dict, file_run: dict | None) -> str:
              f"{m['logical_cores']} logical cores, {m['ram_gib']} GiB RAM; PostgreSQL {res['server_version']} on the "
              "same machine (a throwaway cluster from `scripts/start-test-postgres.sh`, fsync off). Load average "
              f"{', '.join(map(str, r['load_average_before']))} before and {', '.join(map(str, r['load_average_after']))} "
-             "after: the 2 cores were shared with other agents' work, so the wall time is an upper bound and is "
-             "not directly comparable with a run on an idle machine.", "",
+             "after " + ("(2.0 would mean both cores busy; anything else running on the machine shares them, so "
+                         "the wall time is an upper bound)." if max(r["load_average_before"][:1] or [0]) < 1.5 else
+                         ": the 2 cores were shared with other work, so the wall time is an upper bound and is "
+                         "not directly comparable with a run on an idle machine."), "",
              f"Loading the client into PostgreSQL (DuckDB → CSV → `COPY FROM STDIN`, not part of the run): "
              + ", ".join(f"{k} {v['rows']:,} rows in {v['seconds']:.0f} s ({_mb(v['table_bytes'])} on disk)"
                          for k, v in res["load"].items()) + ".", "",
@@ -238,19 +240,20 @@ def render(res: dict, file_run: dict | None) -> str:
 
 
 def file_run_of(res: dict) -> dict | None:
-    """The file-based run of the same client in results.json (run_benchmark.py), with when it finished."""
-    path = HERE / "results.json"
-    if not path.exists():
-        return None
-    results = json.loads(path.read_text())
+    """The file-based run of the same client (the same number of order lines) in ``results.json`` or a
+    section's ``results_<section>.json`` (run_benchmark.py), the latest one, with when it finished."""
     n = res["load"].get("transactions", {}).get("rows")
-    run = next((e for e in results.get("engagements", [])
-                if e.get("rows", {}).get("transactions", {}).get("rows_read") == n), None)
-    if run:
-        load = results.get("machine", {}).get("load_average_at_start", [])
-        run = {**run, "label": f"{run['label']}, {results.get('finished_at', '')[:10]}, load average "
-                               f"{', '.join(map(str, load))} at start"}
-    return run
+    found = []
+    for path in [HERE / "results.json", *sorted(HERE.glob("results_*.json"))]:
+        results = json.loads(path.read_text())
+        for e in results.get("engagements", []):
+            if e.get("exit_code") == 0 and e.get("rows", {}).get("transactions", {}).get("rows_read") == n:
+                found.append((results.get("finished_at", ""), e, results))
+    if not found:
+        return None
+    finished, run, results = max(found, key=lambda f: f[0])
+    load = results.get("machine", {}).get("load_average_at_start", [])
+    return {**run, "label": f"{run['label']}, {finished[:10]}, load average {', '.join(map(str, load))} at start"}
 
 
 def main(argv: list[str] | None = None) -> int:

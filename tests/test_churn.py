@@ -320,3 +320,15 @@ def test_an_early_warning_sign_is_not_sold_as_the_cause(demo_run, tmp_path):
     d = churn.ChurnRiskModel(["recency_months", "detractor"], horizon_days=365).fit(df).drivers_.set_index("feature")
     assert "an early-warning sign" in d.loc["recency_months", "interpretation"]
     assert d.loc["detractor", "interpretation"].endswith("a risk driver.")
+
+
+def test_risk_band_labels_say_the_bands_are_ranks():
+    """A band is a rank among the active accounts, not a level: the label says which share it holds,
+    so a 47% churn probability in the 'low' band of a high-churn client is not read as safe."""
+    from kam_analysis.models.churn import risk_band_label
+
+    shares = {"high": 0.10, "medium": 0.25}
+    assert risk_band_label("high", shares) == "high (riskiest 10%)"
+    assert risk_band_label("medium", shares) == "medium (next 25%)"
+    assert risk_band_label("low", shares) == "low (other 65%)"
+    assert risk_band_label("lapsed", shares) == "lapsed" and risk_band_label(None, shares) == ""

@@ -528,7 +528,8 @@ def test_headlines_quote_the_tables():
                         "value": [2, 2400, 30, 120, 8, 6, 150_000, 12_000]})
     drivers = pd.DataFrame({"feature": ["detractor", "tenure_years"], "odds_ratio": [2.1, 0.9], "significant": [True, False],
                             "interpretation": ["Detractors churn more.", "n/a"]})
-    bt = pd.DataFrame({"metric": ["auc", "top_decile_lift"], "value": [0.71, 2.97]})
+    bt = pd.DataFrame({"metric": ["auc", "base_rate", "top_decile_rate", "top_decile_lift"],
+                       "value": [0.71, 0.116, 0.36, 0.36 / 0.116]})
     rar = pd.DataFrame({"segment": ["Strategic", "Star"], "revenue_at_risk": [300_000.0, 100_000.0]})
     ws = pd.DataFrame({"account_id": ["a", "a", "b"], "is_key": [True, True, False], "category": ["X", "Y", "X"],
                        "expected_value": [5000.0, 7000.0, 1.0]})
@@ -541,6 +542,10 @@ def test_headlines_quote_the_tables():
     assert text["coverage"].startswith("2 account managers (2,400 h a year) can give 30 of the 120 accounts")
     assert "take 8 managers (6 more)" in text["coverage"]
     assert text["churn_driver"] == "Detractors churn more."
+    # the back-test's rate beside its own base, in its own window (365 days: not the 12-month churn KPI's base)
+    assert text["churn_backtest"] == ("Tested on a later period, the churn model ranked a churner above a stayer "
+                                      "71% of the time (50% = chance); its riskiest tenth churned at 36% within a "
+                                      "year, against 11.6% of all active accounts.")
     # the phases write money in full; a compact page (deck, HTML) rewrites it (present.formats.compact_money)
     assert "€400,000 of revenue is at risk" in text["revenue_at_risk"] and "75% of it in the Strategic" in text["revenue_at_risk"]
     assert text["whitespace"] == ("3 cross-sell opportunities are worth €12,001 a year in expectation, 2 of them "

@@ -32,6 +32,7 @@ from ..present.theme import hex_css, theme_for
 from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost,
                        kpi_label, kpi_unit)
 from ..metrics.capability import Capability, needs_data_text
+from ..models.churn import risk_band_label
 from ..phases.business_case import recommendation_cost_text
 from ..phases.review import ALL_ACCOUNTS
 from ._kpi_history import history_data
@@ -217,6 +218,7 @@ def collect_dashboard_data(run) -> dict:
         keep += [g.head(p.review.dashboard_at_risk_rows) for _, g in r.groupby("segment", dropna=True)]
         r = pd.concat(keep).drop_duplicates("account_id").sort_values(["revenue_at_risk", "account_id"],
                                                                        ascending=[False, True])
+        r = r.assign(risk_band=r["risk_band"].map(lambda b: risk_band_label(b, p.strategy.risk_band_shares) or None))
         at_risk = _records(r, ["name", "segment", "risk_score", "risk_band", "revenue_at_risk", "account_manager"])
     data["at_risk"] = at_risk
     data["at_risk_counts"] = at_risk_counts

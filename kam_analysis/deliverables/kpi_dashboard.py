@@ -40,6 +40,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, KPI_DEFINITIONS, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost, kpi_label,
                        kpi_unit)
+from ..models.churn import risk_band_label
 from ..phases.business_case import recommendation_cost_text
 from ..phases.review import ALL_ACCOUNTS
 from ..metrics.capability import Capability, needs_data_text
@@ -619,6 +620,7 @@ def _detail_sheets(wb: Workbook, run, notes: list[str]) -> None:
         r = r[r["revenue_at_risk"].fillna(0) > 0].sort_values(["revenue_at_risk", "account_id"],
                                                               ascending=[False, True])
         shown = r.head(max(p.review.dashboard_at_risk_rows * 4, 100))
+        shown = shown.assign(risk_band=shown["risk_band"].map(lambda b: risk_band_label(b, p.strategy.risk_band_shares)))
         cols = [c for c in ["account_id", "account", "risk_score", "risk_band", "revenue_at_risk"] if c in r]
         _detail(wb, "At-risk accounts", "Accounts at risk", f"Largest revenue at risk first: the "
                 f"{fmt_top(len(shown), len(r))} accounts with revenue at risk (churn-risk model of the strategy phase)",

@@ -34,6 +34,8 @@ __all__ = [
     "build_churn_frames",
     "ChurnRiskModel",
     "compute_backtest",
+    "backtest_sentence",
+    "risk_band_label",
     "compute_churn_risk",
     "compute_revenue_at_risk",
     "compute_churn_model_status",
@@ -454,6 +456,42 @@ def compute_backtest(y_true, score, *, n_bins: int = 10) -> tuple[pd.DataFrame, 
     cal = pd.DataFrame({"decile": dec.to_numpy(), "p": p, "y": y}).groupby("decile").agg(
         accounts=("y", "size"), predicted=("p", "mean"), observed=("y", "mean")).reset_index()
     return metrics, cal
+
+
+def backtest_sentence(backtest: pd.DataFrame, horizon_days: int) -> str:
+    """The back-test in the words every page uses: how often the model ranked a churner above a
+    stayer on a later period, and the riskiest tenth's churn rate beside the rate of all the
+    accounts active then, in the model's own window (so it is not read against the 12-month churn
+    KPI); '' without a back-test. ``backtest``: :func:`compute_backtest`'s metrics."""
+    from ..present.formats import fmt_days, fmt_share
+
+    bt = backtest.set_index("metric")["value"] if len(backtest) else pd.Series(dtype=float)
+    auc, rate, base = (float(bt.get(k, np.nan)) for k in ("auc", "top_decile_rate", "base_rate"))
+    if not np.isfinite(auc):
+        return ""
+    out = (f"Tested on a later period, the model ranked a churner above a stayer {fmt_share(auc, decimals=0)} "
+           "of the time (50% = chance)")
+    if np.isfinite(rate) and np.isfinite(base):
+        within = "a year" if int(horizon_days) == 365 else fmt_days(horizon_days)
+        out += (f"; its riskiest tenth churned at {fmt_share(rate, decimals=0)} within {within}, against "
+                f"{fmt_share(base, decimals=1)} of all active accounts")
+    return out + "."
+
+
+def risk_band_label(band, band_shares: dict[str, float]) -> str:
+    """A risk band as a client page names it: the bands are ranks, not levels, so each says which
+    share of the active accounts it holds ("high (riskiest 10%)", "medium (next 20%)", "low (other
+    70%)"); a reader of a high-churn client otherwise reads a 47% churn probability called "low" as
+    safe. Other values (lapsed, not scored, missing) are returned as they are ('' for missing)."""
+    from ..present.formats import fmt_share
+
+    if not isinstance(band, str):
+        return ""
+    hi, mid = float(band_shares.get("high", 0.0)), float(band_shares.get("medium", 0.0))
+    share = {"high": ("riskiest", hi), "medium": ("next", mid), "low": ("other", 1.0 - hi - mid)}.get(band.lower())
+    if share is None:
+        return band
+    return f"{band} ({share[0]} {fmt_share(share[1], decimals=0)})"
 
 
 def compute_churn_risk(scoring: pd.DataFrame, model: ChurnRiskModel | None, *, segments: pd.DataFrame,

@@ -302,7 +302,8 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
                                        "offer and coverage",
                      "evidence": f"{source}: {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
                                  f"now vs {fmt_money(r.baseline, currency, style='full')} then ({change:+.1%}); "
-                                 "the segment's scorecard follows today's members",
+                                 "the segment's scorecard follows today's members; groups formed on their "
+                                 "baseline value drift toward the average, so part of a fall is not the playbook's",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
     return pd.DataFrame(rows, columns=[*cols, KPI])
 

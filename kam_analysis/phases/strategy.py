@@ -27,6 +27,7 @@ from .targets import compute_impact_scenarios, compute_lever_impact, compute_seg
     compute_sensitivity, resolve_segment_targets
 from .whitespace import compute_category_penetration, compute_whitespace, summarise_whitespace, \
     whitespace_value_by_segment
+from ..models.churn import backtest_sentence
 from ..metrics import describe_revenue_lost
 from ..present.formats import fmt_money, fmt_value
 
@@ -139,11 +140,9 @@ def build_strategy_headlines(*, capacity_summary: pd.DataFrame, churn_drivers: p
     if len(sig):
         top = sig.sort_values("odds_ratio", ascending=False).iloc[0]
         rows.append(("churn_driver", top["interpretation"], top["odds_ratio"], "ratio", "churn_drivers"))
-    bt = churn_backtest.set_index("metric")["value"]
-    if np.isfinite(bt.get("auc", np.nan)):
-        rows.append(("churn_backtest", f"Tested on a later period it was not trained on, the churn model ranks a churner "
-                     f"above a non-churner {bt['auc']:.0%} of the time (AUC); the riskiest 10% of accounts churn "
-                     f"{bt['top_decile_lift']:.1f}x as often as the average.", bt["auc"], "ratio", "churn_backtest"))
+    if said := backtest_sentence(churn_backtest, horizon_days):
+        rows.append(("churn_backtest", said.replace("the model", "the churn model", 1),
+                     float(churn_backtest.set_index("metric")["value"]["auc"]), "ratio", "churn_backtest"))
     if len(revenue_at_risk) and revenue_at_risk["revenue_at_risk"].sum() > 0:
         r = revenue_at_risk.sort_values("revenue_at_risk", ascending=False)
         tot = r["revenue_at_risk"].sum()

@@ -352,6 +352,9 @@ def s_whale(d: DeckData) -> list[SlideSpec]:
                       f"Total profit {d.money(final)}", f"Profit given back by the tail: {d.money(peak - final)}"])
 
     return [SlideSpec("assessment", "Chart", title, draw, topic="Whale curve", source=d.source("whale_curve"),
+                      # the profit basis on the page: a reader otherwise takes it for gross margin
+                      footnote=f"Profit = {_lc_first(kpi_label('profit_12m'))}: gross margin minus each account's "
+                               "annual cost to serve.",
                       notes="Whale curve: accounts ranked from most to least profitable (gross margin minus cost to "
                             "serve); cumulative profit against share of accounts.")]
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ...metrics.capability import NOT_BY_QUADRANT
-from ...models.churn import EARLY_WARNING_FEATURES, MATERIAL_ODDS_RATIO
+from ...models.churn import EARLY_WARNING_FEATURES, MATERIAL_ODDS_RATIO, backtest_sentence, risk_band_label
 from ...phases.review import ALL_ACCOUNTS
 from ...present.theme import tint
 from .._pptx import SlideCanvas
@@ -224,13 +224,7 @@ def _backtest_words(d: DeckData) -> str:
     """The churn model's back-test quality in words a client reads (no AUC, no Brier score)."""
     if not _churn_backtested(d):
         return ""
-    bt = d.peek("churn_backtest").set_index("metric")["value"]
-    auc, lift, rate = bt.get("auc"), bt.get("top_decile_lift"), bt.get("top_decile_rate")
-    out = (f"On a later period it had not seen, the model ranked a churner above a stayer "
-           f"{fmt_share(auc, decimals=0)} of the time (50% = guessing)")
-    if is_num(lift) and is_num(rate):
-        out += f"; the riskiest tenth churned at {fmt_share(rate, decimals=0)}, {lift:.1f} times the average"
-    return out + "."
+    return backtest_sentence(d.peek("churn_backtest"), d.params.strategy.churn_horizon_days)
 
 
 def s_churn_risk(d: DeckData) -> list[SlideSpec]:
@@ -253,13 +247,16 @@ def s_churn_risk(d: DeckData) -> list[SlideSpec]:
                 + (" (accounts already lapsed)." if "lapsed" in empty else ".")) if empty else ""
     tot = g.sum()
     hi = g.iloc[0]
-    title = f"{d.money(tot)} of revenue is at risk; {fmt_share(hi / tot, decimals=0) if tot else 'n/a'} of it in the {str(g.index[0]).lower()}-risk band"
+    first = risk_band_label(str(g.index[0]).lower(), d.params.strategy.risk_band_shares)
+    title = f"{d.money(tot)} of revenue is at risk; {fmt_share(hi / tot, decimals=0) if tot else 'n/a'} of it in the {first} risk band"
     n_risk = int((t["revenue_at_risk"].fillna(0) > 0).sum())
     top = t[t["revenue_at_risk"].fillna(0) > 0].sort_values("revenue_at_risk", ascending=False).head(5)
     take = [f"{d.name_of(r['account_id'])}: {d.money(r['revenue_at_risk'])}" for _, r in top.iterrows()]
 
     def draw(c: SlideCanvas):
-        c.bar_chart(c.region("Chart"), [str(x).capitalize() for x in g.index], {"Revenue at risk": g.tolist()},
+        bands = d.params.strategy.risk_band_shares
+        c.bar_chart(c.region("Chart"), [risk_band_label(str(x), bands).capitalize() for x in g.index],
+                    {"Revenue at risk": g.tolist()},
                     number_format=excel_number_format("currency", d.cur, max_abs=float(g.abs().max())),
                     colors=[c.style.red])
         _takeaway(c, take, heading=f"Largest revenue at risk ({fmt_top(len(top), n_risk)} accounts)")
@@ -502,7 +499,7 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
         if is_num(r.get("nps_latest")):
             facts.append(f"Latest NPS score: {r['nps_latest']:.0f}")
         if isinstance(r.get("risk_band"), str) and r["risk_band"] != "not scored":
-            facts.append(f"Churn risk: {r['risk_band']}")
+            facts.append(f"Churn risk: {risk_band_label(r['risk_band'], d.params.strategy.risk_band_shares)}")
         if is_num(r.get("whitespace_value")) and r["whitespace_value"] > 0:
             facts.append(f"Cross-sell potential: {d.money(r['whitespace_value'])} a year")
         if has_sit:
