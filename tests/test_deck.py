@@ -640,7 +640,9 @@ def test_revenue_at_risk_chart_leaves_out_empty_bands(demo_like_deck):
     s = next(s for s in slides if "of revenue is at risk" in _title(s))
     chart = next(sh.chart for sh in s.shapes if sh.has_chart)
     cats = list(chart.plots[0].categories)
-    assert cats == ["High", "Medium", "Low"] and all(v > 0 for v in chart.plots[0].series[0].values)
+    # the bands are ranks: each says the share of active accounts it holds (strategy.risk_band_shares)
+    assert cats == ["High (riskiest 10%)", "Medium (next 20%)", "Low (other 70%)"]
+    assert all(v > 0 for v in chart.plots[0].series[0].values)
     assert "lapsed" in "\n".join(_texts(s)).lower()  # the footnote says the band was left out
 
 
