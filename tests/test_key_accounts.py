@@ -188,3 +188,30 @@ def test_no_key_account_reads_the_same_on_every_page(demo_run, tmp_path):
             assert not asked and extra == 0
     # the account plans wait for the cost of a manager hour only while the threshold is the default
     assert waits[True] == waits[False] + 1
+
+
+def test_the_sizing_page_says_where_todays_programme_lands():
+    """Counted by hand: 5 accounts in the client's programme (2 key here, 1 growth, 2 inactive), one key
+    account outside it; the sentence names each tier by the client's name and says none qualifies when
+    no programme account is key."""
+    import pandas as pd
+
+    from kam_analysis.deliverables.deck_story.segmentation import programme_fit_text
+    from kam_analysis.metrics import programme_by_tier
+
+    segs = pd.DataFrame({"account_id": list("abcdefg"),
+                         "currently_key": [True, True, True, True, True, False, False],
+                         "coverage_tier_key": ["key", "key", "growth", "inactive", "inactive", "key", "core"],
+                         "is_key": [True, True, False, False, False, True, False]})
+    fit = programme_by_tier(segs)
+    assert fit == {"programme": 5, "by_tier": {"key": 2, "growth": 1, "core": 0, "inactive": 2}, "new_key": 1}
+    tiers = pd.DataFrame({"tier": ["key", "growth", "core", "inactive"],
+                          "label": ["Key accounts", "Growth accounts", "Core accounts", "Dormant"]})
+    assert programme_fit_text(fit, tiers) == ("Today's programme of 5 accounts splits here into 2 key accounts, "
+                                              "1 growth account and 2 dormant; 1 key account is new to it")
+    none_key = segs.assign(coverage_tier_key=["growth"] * 5 + ["core", "core"], is_key=False)
+    assert programme_fit_text(programme_by_tier(none_key), tiers) == (
+        "Today's programme of 5 accounts has none that qualifies for a dedicated manager here: it splits into "
+        "5 growth accounts")
+    assert programme_by_tier(segs.assign(currently_key=False)) is None
+    assert programme_by_tier(segs.drop(columns="currently_key")) is None

@@ -29,7 +29,7 @@ import pandas as pd
 from ..config import TEMPLATES_DIR
 from ..present.formats import compact_money, currency_symbol, fmt_date, fmt_money, fmt_period, fmt_share, money_style
 from ..present.theme import hex_css, theme_for
-from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost,
+from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, programme_by_tier, SEGMENT_RETENTION_NOTE, change_vs_baseline, describe_lost_split, describe_revenue_lost,
                        kpi_label, kpi_unit)
 from ..metrics.capability import Capability, needs_data_text
 from ..models.churn import risk_band_label
@@ -106,7 +106,9 @@ def programme_size_data(run, *, money: str = "compact") -> dict | None:
     cur = run.params.client.currency
     text = programme_size_text(z, tiers, money=lambda v: fmt_money(v, cur, style=money),
                                churn_days=run.params.analysis.churn_days, default_rule=default_floor_rule(run.params),
-                               lost=run.read_table("revenue_lost") if run.has_table("revenue_lost") else None)
+                               lost=run.read_table("revenue_lost") if run.has_table("revenue_lost") else None,
+                               programme=programme_by_tier(run.read_table("segments"))
+                               if run.has_table("segments") else None)
     text["rows"] = [{**r, "accounts": int(r["accounts"]), "revenue_share": _clean(r["revenue_share"]),
                      "revenue_share_text": fmt_share(r["revenue_share"]),  # as every deliverable writes it
                      "hours": _clean(r["hours"])} for r in text["rows"]]

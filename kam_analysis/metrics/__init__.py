@@ -27,7 +27,7 @@ from .definitions import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, KPI, K
                           render_kpi_dictionary, write_kpi_dictionary)
 from .group import (compute_group_kpis, compute_revenue_shares, revenue_share, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
                     compute_survey_coverage)
-from .key_accounts import (TIERS, compute_key_account_sets, compute_key_account_sizing, in_programme,
+from .key_accounts import (TIERS, compute_key_account_sets, compute_key_account_sizing, in_programme, programme_by_tier,
                            value_per_hour_floor)
 from .lost import (compute_lost_accounts, compute_revenue_lost, describe_lost_split, describe_revenue_lost,
                    lost_window)
@@ -44,7 +44,7 @@ __all__ = [
     "compute_group_kpis", "compute_revenue_shares", "revenue_share", "compute_retention_by_group", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
     "compute_survey_coverage", "compute_period_kpis", "compute_period_retention", "compute_nps",
     "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",
-    "compute_cohort_retention", "in_programme", "compute_key_account_sets", "Capability", "lifecycle_status",
+    "compute_cohort_retention", "in_programme", "programme_by_tier", "compute_key_account_sets", "Capability", "lifecycle_status",
     "value_per_hour_floor", "compute_key_account_sizing", "TIERS",
     "OrderSource", "lost_window", "compute_lost_accounts", "compute_revenue_lost", "describe_revenue_lost", "describe_lost_split",
 ]

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["in_programme", "compute_key_account_sets", "value_per_hour_floor", "compute_key_account_sizing", "TIERS"]
+__all__ = ["in_programme", "compute_key_account_sets", "value_per_hour_floor", "compute_key_account_sizing", "TIERS",
+           "programme_by_tier"]
 
 _TRUE_TEXT = frozenset({"Y", "YES", "TRUE", "1", "T", "X"})
 
@@ -85,6 +86,27 @@ def compute_key_account_sets(segments: pd.DataFrame, accounts: pd.DataFrame | No
 #: coverage tiers, richest service first (:func:`compute_key_account_sizing`); the names shown to
 #: the client come from ``segmentation.key_accounts.tier_names``
 TIERS = ("key", "growth", "core", "inactive")
+
+
+def programme_by_tier(segments: pd.DataFrame) -> dict | None:
+    """Where the client's current programme lands in the coverage tiers the data supports.
+
+    ``segments``: the ``segments`` table (``currently_key``: the client's programme flag;
+    ``coverage_tier_key``: :data:`TIERS`; ``is_key``). Returns ``programme`` (accounts in the
+    client's programme), ``by_tier`` (tier -> programme accounts in it, every tier of
+    :data:`TIERS`) and ``new_key`` (key accounts outside the programme today); None when the
+    data has no programme flag or nobody is in the programme.
+    """
+    if not {"currently_key", "coverage_tier_key"} <= set(segments.columns):
+        return None
+    prog = segments["currently_key"].fillna(False).astype(bool)
+    if not prog.any():
+        return None
+    tiers = segments.loc[prog, "coverage_tier_key"].astype(str).value_counts()
+    key = segments["is_key"].fillna(False).astype(bool) if "is_key" in segments else \
+        segments["coverage_tier_key"].astype(str).eq("key")
+    return {"programme": int(prog.sum()), "by_tier": {t: int(tiers.get(t, 0)) for t in TIERS},
+            "new_key": int((key & ~prog).sum())}
 
 
 def value_per_hour_floor(live_revenue: float, *, key_hours: float, min_revenue_share: float,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 
-from ...metrics import kpi_label, lifecycle_status, revenue_share
+from ...metrics import kpi_label, lifecycle_status, programme_by_tier, revenue_share
 from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
@@ -313,15 +313,45 @@ def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
     return capacity_text(z)
 
 
+def programme_fit_text(fit: dict | None, tiers: pd.DataFrame) -> str:
+    """Where the client's current programme lands in the tiers the data supports, in one sentence
+    ("Today's programme of 160 accounts splits here into 12 key accounts, 60 growth accounts, 56
+    core accounts and 32 inactive accounts; 3 key accounts are new to it"); '' without a
+    programme. ``fit``: :func:`kam_analysis.metrics.programme_by_tier`; ``tiers``: ``coverage_tiers``
+    (the client's tier names)."""
+    if not fit:
+        return ""
+    names = dict(zip(tiers["tier"].astype(str), tiers["label"].astype(str)))
+    def one(t: str, n: int) -> str:  # "1 growth account", "60 growth accounts"
+        name = names.get(t, t).lower()
+        return f"{fmt_count(n)} {name[:-1] if n == 1 and name.endswith(' accounts') else name}"
+
+    parts = [one(t, n) for t, n in fit["by_tier"].items() if n]
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    n = fit["programme"]
+    key = fit["by_tier"].get("key", 0)
+    whole = f"Today's programme of {fmt_count(n)} account{'s' if n != 1 else ''}"
+    out = (f"{whole} has none that qualifies for a dedicated manager here: it splits into {listed}" if not key else
+           f"{whole} splits here into {listed}")
+    if fit.get("new_key"):
+        out += f"; {fmt_count(fit['new_key'])} key account{'s are' if fit['new_key'] != 1 else ' is'} new to it"
+    return out
+
+
 def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
-                        lost: pd.DataFrame | None = None, default_rule: str | None = None) -> dict:
+                        lost: pd.DataFrame | None = None, default_rule: str | None = None,
+                        programme: dict | None = None) -> dict:
     """Title, takeaways and tier rows of "where key-account management fits", for every deliverable.
 
     ``z``: :func:`sizing_figures`; ``tiers``: the ``coverage_tiers`` table; ``money``: the
     client's money formatter; ``lost``: the ``revenue_lost`` table (the revenue already lost
     to the accounts that churned, said with the inactive group); ``default_rule``
     (:func:`default_floor_rule`): the threshold's rule when it is a default, never stated as
-    the client's fact. The title is the capacity gap when it binds.
+    the client's fact; ``programme``: :func:`kam_analysis.metrics.programme_by_tier`, where the
+    client's current programme lands (a partner's first question when the data supports fewer
+    key accounts than the client has). The title is the capacity gap when it binds.
     """
     live, sel = int(z["live_accounts"]), int(z["selected"])
     key = tiers[tiers["tier"] == "key"]
@@ -352,6 +382,8 @@ def programme_size_text(z: dict, tiers: pd.DataFrame, *, money, churn_days: int,
                      f"revenue already lost to the {fmt_count(r['accounts_lost_12m'])} that churned in the "
                      "last 12 months")
     take = [inactive, floor, cap]
+    if fit := programme_fit_text(programme, tiers):
+        take.append(fit)
     rows = [{"tier": r["label"], "accounts": r["accounts"], "revenue_share": r["revenue_share"],
              "service": TIER_SERVICE.get(r["tier"], ""), "hours": r["hours_per_account"]} for _, r in tiers.iterrows()]
     return {"title": title, "takeaways": take, "rows": rows, "capacity_binds": bool(z.get("capacity_gap", 0) > 0
@@ -369,8 +401,10 @@ def s_programme_size(d: DeckData) -> list[SlideSpec]:
                 topic="Where key-account management fits")
     if t is None:
         return []
+    segs = d.peek("segments")
     text = programme_size_text(z, t, money=d.money, churn_days=d.params.analysis.churn_days,
                                default_rule=default_floor_rule(d.params),
+                               programme=programme_by_tier(segs) if segs is not None else None,
                                lost=d.peek("revenue_lost", ("accounts_lost_12m", "revenue_lost_12m", "history_complete")))
     title, take = text["title"], text["takeaways"]
     rows = [[_text(r["tier"], 30), fmt_count(r["accounts"]), fmt_share(r["revenue_share"]), r["service"],
