@@ -121,7 +121,13 @@ def test_rule_stalled_playbooks_fires_when_segment_did_not_grow():
                                            "not grown; check cadence, offer and coverage")
     assert "now vs €1,000 then (-10.0%)" in r["evidence"].iloc[0]
     r3 = recommendations.rule_stalled_playbooks(sc.assign(n=[212, 80, 40]), ["Key"])
-    assert "the 212 accounts that were Key at the baseline" in r3["recommendation"].iloc[0]
+    assert "the 212 accounts that were Key at the baseline have not grown" in r3["recommendation"].iloc[0]
+    assert "part of a fall may be drift toward the average" in r3["evidence"].iloc[0]  # regression to the mean
+    # one account is said as one, and a cohort below the minimum base is not judged at all
+    one = recommendations.rule_stalled_playbooks(sc.assign(n=[1, 80, 40]), ["Key"])
+    assert "the account that was Key at the baseline has not grown" in one["recommendation"].iloc[0]
+    assert recommendations.rule_stalled_playbooks(sc.assign(n=[29, 80, 40]), ["Key"], min_accounts=30).empty
+    assert len(recommendations.rule_stalled_playbooks(sc.assign(n=[30, 80, 40]), ["Key"], min_accounts=30)) == 1
 
 
 

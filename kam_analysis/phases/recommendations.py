@@ -273,14 +273,15 @@ def rule_whitespace(whitespace: pd.DataFrame, *, top_n: int = 20, currency: str 
 
 def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[str], *,
                            kpi: str = "revenue_12m", min_improvement: float = 0.0, currency: str = "EUR",
-                           source: str = "Same accounts since the baseline") -> pd.DataFrame:
+                           source: str = "Same accounts since the baseline", min_accounts: int = 1) -> pd.DataFrame:
     """Playbooks whose segment did not improve since the baseline.
 
     Fires for each playbook segment whose ``kpi`` (default trailing-12-month revenue) changed
     by no more than ``min_improvement`` (relative) between baseline and now; value = the
     revenue lost (baseline - current, at least 0) plus the improvement that was expected
     (``min_improvement`` x baseline); ``value_basis`` "revenue short of the expected
-    improvement".
+    improvement". A cohort of fewer than ``min_accounts`` accounts (the scorecard's ``n``) is
+    not judged: one or two accounts' revenue says nothing about a playbook.
     """
     cols = [c for c in _REC_COLUMNS if c != "rank"]
     sc = scorecard[(scorecard["kpi"] == kpi) & scorecard["segment"].isin(set(map(str, playbook_segments)))]
@@ -291,19 +292,22 @@ def rule_stalled_playbooks(scorecard: pd.DataFrame, playbook_segments: Iterable[
         change = r.value / r.baseline - 1
         if change > min_improvement:
             continue
+        if is_num(getattr(r, "n", None)) and r.n < min_accounts:
+            continue
         value = max(r.baseline - r.value, 0.0) + min_improvement * r.baseline
         # the cohort is the segment's members at the baseline, not today's (whose growth the segment
         # scorecard shows, and which accounts moving in can flatter): the words say which
         n = getattr(r, "n", None)
-        who = (f"the {fmt_count(n)} accounts that were {r.segment} at the baseline" if is_num(n) and n > 0
-               else f"the accounts that were {r.segment} at the baseline")
+        who = (f"the account that was {r.segment} at the baseline has" if is_num(n) and n == 1 else
+               f"the {fmt_count(n)} accounts that were {r.segment} at the baseline have" if is_num(n) and n > 0
+               else f"the accounts that were {r.segment} at the baseline have")
         rows.append({"rule": "stalled_playbook", "segment": r.segment, KPI: kpi,
-                     "recommendation": f"Revisit the {r.segment} playbook: {who} have not grown; check cadence, "
+                     "recommendation": f"Revisit the {r.segment} playbook: {who} not grown; check cadence, "
                                        "offer and coverage",
                      "evidence": f"{source}: {kpi_prose(kpi)} {fmt_money(r.value, currency, style='full')} "
                                  f"now vs {fmt_money(r.baseline, currency, style='full')} then ({change:+.1%}); "
-                                 "the segment's scorecard follows today's members; groups formed on their "
-                                 "baseline value drift toward the average, so part of a fall is not the playbook's",
+                                 "the segment's scorecard follows today's members; part of a fall may be "
+                                 "drift toward the average",
                      "value": float(value), "value_basis": VALUE_BASIS["shortfall"]})
     return pd.DataFrame(rows, columns=[*cols, KPI])
 
@@ -447,7 +451,8 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     else:
         inactive = p.segmentation.key_accounts.tier_names.inactive  # stopped buying: a win-back list, not a cohort
         outputs.append(rule_stalled_playbooks(cohorts, [s for s in cohorts["segment"].unique() if s != inactive],
-                                              min_improvement=rv.playbook_min_improvement, currency=cur))
+                                              min_improvement=rv.playbook_min_improvement, currency=cur,
+                                              min_accounts=p.thresholds.min_denominator))
     has_key = segs is None or "is_key" not in segs or bool(segs["is_key"].fillna(False).astype(bool).any())
     recs = compute_recommendations(*outputs, plan_date=p.strategy.plan_date or p.analysis.as_of_date,
                                    has_key_accounts=has_key)
