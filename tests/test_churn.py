@@ -332,3 +332,13 @@ def test_risk_band_labels_say_the_bands_are_ranks():
     assert risk_band_label("medium", shares) == "medium (next 25%)"
     assert risk_band_label("low", shares) == "low (other 65%)"
     assert risk_band_label("lapsed", shares) == "lapsed" and risk_band_label(None, shares) == ""
+
+
+def test_every_churn_feature_label_is_whole_on_a_chart_axis():
+    """The driver chart's axis shows CHART_LABEL_MAX characters; a longer label ended in '…' mid-word
+    ('Order count, last 12 months (per doubli…')."""
+    from kam_analysis.deliverables._pptx import CHART_LABEL_MAX
+    from kam_analysis.models.churn import FEATURES
+
+    long = {k: f.label for k, f in FEATURES.items() if len(f.label) > CHART_LABEL_MAX}
+    assert not long, long

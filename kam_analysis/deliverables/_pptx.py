@@ -124,6 +124,8 @@ class BubbleChartData(_BubbleChartData):
 
 EMU_PER_IN = 914400
 EMU_PER_PT = 12700
+#: the longest category or series name a chart axis or legend shows whole (longer ones end in "…")
+CHART_LABEL_MAX = 40
 
 # canonical layout name -> names accepted in a firm's template (compared case/space/punctuation-insensitively)
 LAYOUTS: dict[str, tuple[str, ...]] = {
@@ -674,9 +676,9 @@ class SlideCanvas:
         is at most 0, and ``maximum`` at least 0."""
         minimum, maximum = bar_axis_bounds([v for vals in series.values() for v in vals], minimum, maximum)
         cd = CategoryChartData(number_format=number_format)
-        cd.categories = [clean_text(str(c), max_len=40) for c in categories]
+        cd.categories = [clean_text(str(c), max_len=CHART_LABEL_MAX) for c in categories]
         for name, vals in series.items():
-            cd.add_series(clean_text(str(name), max_len=40), [finite(v) for v in vals])
+            cd.add_series(clean_text(str(name), max_len=CHART_LABEL_MAX), [finite(v) for v in vals])
         if horizontal:
             kind = XL_CHART_TYPE.BAR_STACKED if stacked else XL_CHART_TYPE.BAR_CLUSTERED
         else:
@@ -723,9 +725,9 @@ class SlideCanvas:
                    area: bool = False, minimum: float | None = None, maximum: float | None = None):
         """A native line (or area) chart by category; missing values are gaps, never NaN."""
         cd = CategoryChartData(number_format=number_format)
-        cd.categories = [clean_text(str(c), max_len=40) for c in categories]
+        cd.categories = [clean_text(str(c), max_len=CHART_LABEL_MAX) for c in categories]
         for name, vals in series.items():
-            cd.add_series(clean_text(str(name), max_len=40), [finite(v) for v in vals])
+            cd.add_series(clean_text(str(name), max_len=CHART_LABEL_MAX), [finite(v) for v in vals])
         kind = XL_CHART_TYPE.AREA if area else XL_CHART_TYPE.LINE_MARKERS
         gf = self.slide.shapes.add_chart(kind, Emu(box.x), Emu(box.y), Emu(box.w), Emu(box.h), cd)
         chart = gf.chart
@@ -837,7 +839,7 @@ class SlideCanvas:
     def radar_chart(self, box: Box, categories: Sequence[str], series: dict[str, Sequence], *, number_format: str,
                     maximum: float | None = None, colors: Sequence[str] | None = None):
         cd = CategoryChartData(number_format=number_format)
-        cd.categories = [clean_text(str(c), max_len=40) for c in categories]
+        cd.categories = [clean_text(str(c), max_len=CHART_LABEL_MAX) for c in categories]
         for name, vals in series.items():
             cd.add_series(clean_text(str(name), max_len=40), [finite(v) or 0.0 for v in vals])
         gf = self.slide.shapes.add_chart(XL_CHART_TYPE.RADAR_MARKERS, Emu(box.x), Emu(box.y), Emu(box.w),

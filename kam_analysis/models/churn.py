@@ -51,10 +51,12 @@ class _Feature:
     needs: str = ""  # "surveys", "accounts", "category" when it needs optional data
 
 
+#: each feature's label is whole on a chart axis (deliverables._pptx.CHART_LABEL_MAX characters) and in
+#: every table; the unit sentence carries the detail (which windows, which scores)
 FEATURES: dict[str, _Feature] = {
     "recency_months": _Feature("Months since last order", "each extra month since the last order"),
-    "orders_12m_log2": _Feature("Order count, last 12 months (per doubling)", "each doubling of the number of orders"),
-    "frequency_trend": _Feature("Order rate falling (per halving, last 6 vs prior 6 months)",
+    "orders_12m_log2": _Feature("Orders, last 12 months (per doubling)", "each doubling of the number of orders"),
+    "frequency_trend": _Feature("Order rate falling (per halving)",
                                 "each halving of the recent order rate against the six months before", ),
     "detractor": _Feature("Detractor (latest NPS 0-6)", "a detractor NPS score (0-6) on the latest survey", "surveys"),
     "no_survey": _Feature("No survey response", "having no survey response", "surveys"),
