@@ -472,3 +472,26 @@ def test_revenue_shares_are_of_all_accounts_revenue_inactive_included():
     assert math.isnan(metrics.revenue_share(5.0, 0.0)) and math.isnan(metrics.revenue_share(5.0, -10.0))
     neg = a.assign(revenue_12m=[-10.0, 0, 0, 0, 0, 0])
     assert metrics.compute_revenue_shares(neg, "seg")["revenue_share"].isna().all()
+
+
+def test_top_share_counts_are_one_definition():
+    """'The top 10% of accounts' counts the same accounts in the concentration summary and the value
+    tiers (metrics.concentration.top_count: nearest count, halves up, at least one): 1,065 buying
+    accounts -> 107 and 213 (the summary's ceil gave 107 and 213, the tiers' round 106 and 213);
+    5 accounts at 10% -> 1 (Python's round(0.5) gave 0, an empty top tier)."""
+    import numpy as np
+    import pandas as pd
+
+    from kam_analysis.metrics import compute_concentration_summary
+    from kam_analysis.metrics.account import compute_value_tier
+
+    n = 1065
+    rev = pd.Series(np.arange(n, 0, -1, dtype=float) * 10.0)
+    kpis = pd.DataFrame({"account_id": [f"A{i:04d}" for i in range(n)], "revenue_12m": rev})
+    tier = compute_value_tier(kpis, tiers={"Top": 0.1, "Upper": 0.1, "Rest": 0.8})
+    assert (tier == "Top").sum() == 107 and (tier.isin(["Top", "Upper"])).sum() == 213
+    summary = compute_concentration_summary(rev).set_index("metric")["value"]
+    assert summary["top10_share"] == pytest.approx(rev[tier == "Top"].sum() / rev.sum())
+    assert summary["top20_share"] == pytest.approx(rev[tier.isin(["Top", "Upper"])].sum() / rev.sum())
+    five = compute_value_tier(kpis.head(5), tiers={"Top": 0.1, "Rest": 0.9})
+    assert (five == "Top").sum() == 1

@@ -6,6 +6,7 @@ import pandas as pd
 
 from .activity import is_active, to_day
 from .engine import OrderSource, as_order_source
+from .concentration import top_count
 
 __all__ = ["compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier", "NO_ORDERS_TIER"]
 
@@ -183,8 +184,9 @@ def compute_value_tier(account_kpis: pd.DataFrame, *, tiers: dict[str, float], v
 
     Accounts with ``value_col > 0`` (the buying accounts) are ranked (largest first, ties
     by account id) and cut by the shares in ``tiers`` (``segmentation.tiers``, top tier
-    first): the first ``round(share_1 n)`` of the ``n`` buying accounts get tier 1, and so
-    on. Accounts without positive value are not ranked: they get ``inactive_label``, so a
+    first): the first :func:`~kam_analysis.metrics.concentration.top_count` ``(share_1, n)`` of
+    the ``n`` buying accounts get tier 1, the first ``top_count(share_1 + share_2, n)`` tiers 1
+    and 2, and so on (the count every "top 20% of accounts" on a page uses). Accounts without positive value are not ranked: they get ``inactive_label``, so a
     client's dormant accounts never inflate its top tier.
     """
     a = account_kpis
@@ -193,7 +195,7 @@ def compute_value_tier(account_kpis: pd.DataFrame, *, tiers: dict[str, float], v
     n, cum, start = len(pos), 0.0, 0
     for name, share in tiers.items():
         cum += share
-        end = int(round(cum * n))
+        end = top_count(cum, n)
         tier.loc[pos.index[start:end]] = name
         start = end
     if start < n:

@@ -4,7 +4,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve"]
+__all__ = ["compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve", "top_count"]
+
+
+def top_count(share: float, n: int) -> int:
+    """How many of ``n`` ranked accounts "the top ``share``" is: ``share x n`` rounded to the
+    nearest count, halves up, and at least one account for any positive share (capped at ``n``).
+    The one count behind every "top 10% / top 20% of accounts" a page states: the concentration
+    summary and the value tiers (cut at ``top_count`` of their cumulative shares). Nearest, not
+    ceiling: 34% of 3 accounts is 1, not 2 (67%); halves up, not Python's round: 10% of 5 is 1."""
+    n = int(n)
+    if n <= 0 or share <= 0:
+        return 0
+    return min(n, max(1, int(np.floor(float(share) * n + 0.5 + 1e-9))))
 
 
 def _positive_sorted(values: pd.Series) -> np.ndarray:
@@ -37,8 +49,8 @@ def compute_concentration_summary(values: pd.Series) -> pd.DataFrame:
 
     Formulas (x sorted, n accounts with x > 0)
     ------------------------------------------
-    * ``top10_share`` / ``top20_share`` = sum of the ``ceil(0.1 n)`` / ``ceil(0.2 n)``
-      largest x / sum x;
+    * ``top10_share`` / ``top20_share`` = sum of the :func:`top_count` (``0.1 n`` / ``0.2 n``
+      to the nearest count, halves up, at least 1) largest x / sum x;
     * ``gini`` = sum_i (2i - n - 1) x_(i) / (n sum x), x ascending (0 = equal, max (n-1)/n);
     * ``hhi`` = sum (x_i / sum x)^2 (0-1 scale; 1/n when all equal);
     * ``effective_accounts`` = 1 / hhi (the number of equal-sized accounts with the same HHI);
@@ -61,8 +73,8 @@ def compute_concentration_summary(values: pd.Series) -> pd.DataFrame:
     hhi = float((s ** 2).sum())
     cum = np.cumsum(s)
     k80 = int(np.searchsorted(cum, 0.8 - 1e-12) + 1)
-    rows = [("top10_share", x[: int(np.ceil(0.1 * n))].sum() / tot),
-            ("top20_share", x[: int(np.ceil(0.2 * n))].sum() / tot),
+    rows = [("top10_share", x[: top_count(0.1, n)].sum() / tot),
+            ("top20_share", x[: top_count(0.2, n)].sum() / tot),
             ("gini", gini), ("hhi", hhi), ("effective_accounts", 1 / hhi), ("accounts_for_80pct", k80 / n)]
     return pd.DataFrame({"metric": [r[0] for r in rows], "value": [float(r[1]) for r in rows], "n": n,
                          "note": note})

@@ -146,10 +146,10 @@ KPI_DEFINITIONS: dict[str, KPI] = {k.name: k for k in [
         "accounts selected by the scoring or flagged key_account (compute_key_account_sets)",
         "segmentation + accounts.key_account", short="Key accounts (selected or programme)"),
     KPI("top10_share", "Revenue share of top 10% of accounts", "share", False,
-        "revenue_12m of the ceil(0.1 n) largest accounts / revenue_12m, over the n accounts with "
-        "revenue_12m > 0"),
+        "revenue_12m of the 0.1 n largest accounts (nearest count, halves up, at least 1: top_count) / "
+        "revenue_12m, over the n accounts with revenue_12m > 0"),
     KPI("top20_share", "Revenue share of top 20% of accounts", "share", False,
-        "as top10_share with ceil(0.2 n) accounts"),
+        "as top10_share with 0.2 n accounts"),
     KPI("gini", "Gini coefficient of revenue", "ratio", False,
         "sum_i (2i - n - 1) x_(i) / (n sum x), x ascending, accounts with revenue_12m > 0"),
     KPI("hhi", "Herfindahl-Hirschman index of revenue", "ratio", False,
