@@ -633,3 +633,18 @@ def test_the_tornado_swings_the_base_the_business_case_credits():
     assert prog.loc["frequency_growth", "swing"] == pytest.approx(0.0)  # B's lever: B is not in the programme
     assert whole.loc["frequency_growth", "swing"] > 0
     assert set(prog["basis"]) == {"programme accounts"} and set(whole["basis"]) == {"whole base"}
+
+
+def test_a_review_cadence_is_promised_only_to_accounts_with_manager_time():
+    """The demo's Strategic playbook promised quarterly business reviews to 345 accounts, 254 of them
+    served digitally, and the Status playbook its reviews to 190 accounts none of which carries
+    manager time."""
+    from kam_analysis.phases.playbooks import cadence_in_practice
+
+    qbr = "Quarterly business review, monthly check-in"
+    assert cadence_in_practice(qbr, 91, 345, 40.0) == (
+        "Quarterly business review, monthly check-in (the 91 with manager time; digital for the other 254)")
+    assert cadence_in_practice(qbr, 345, 345, 40.0) == qbr
+    assert cadence_in_practice("Semi-annual review, quarterly touchpoint", 0, 190, 10.0) == (
+        "Digital contact; semi-annual review, quarterly touchpoint once an account's value carries manager time")
+    assert cadence_in_practice("Automated journeys, annual survey", 0, 344, 0.0) == "Automated journeys, annual survey"

@@ -358,7 +358,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        required="segment accounts key_accounts revenue_12m revenue_share objective engagement_model "
                 "engagement_model_key service_level contact_cadence investment_level kpi_focus responsible "
                 "accountable consulted informed hours_per_account hours_needed expected_uplift",
-       optional="engagement_mix"),
+       optional="engagement_mix cadence_mix"),
     _t("segment_targets", "strategy", "segment × lever", "segment x lever -> target value and its source",
        required="segment lever label value source current_kpi target_kpi"),
     _t("sensitivity", "strategy", "lever", "tornado: profit impact when one lever swings",

@@ -27,6 +27,7 @@ __all__ = [
     "compute_account_engagement",
     "engagement_tier_hours",
     "compute_segment_playbook",
+    "cadence_in_practice",
     "build_kpi_ownership",
     "build_operating_calendar",
 ]
@@ -233,7 +234,8 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
     ``segments.coverage_tier_key``: hours_needed is the sum of each account's hours capped at
     its tier (:func:`compute_account_engagement`), and ``engagement_mix`` says how many of the
     segment's accounts get each engagement model ("Dedicated key account manager: 12;
-    Digital and inside sales: 240").
+    Digital and inside sales: 240") and ``cadence_mix`` the contact cadence they get
+    (:func:`cadence_in_practice`).
 
     ``playbooks`` is the dict :func:`load_playbooks` returns. A segment in the data
     without a playbook raises :class:`ParameterError`.
@@ -288,8 +290,25 @@ def compute_segment_playbook(segments: pd.DataFrame, account_summary: pd.DataFra
                              sorted(c.items(), key=lambda x: label_order.get(x[0], 99)))
 
         out["engagement_mix"] = out["segment"].map(mix)
-        cols.append("engagement_mix")
+        managed = eng[eng["hours_per_account"] > 0].groupby("segment").size()
+        out["cadence_mix"] = [cadence_in_practice(c, int(managed.get(s, 0)), int(n), float(h))
+                              for s, c, n, h in zip(out["segment"], out["contact_cadence"], out["accounts"],
+                                                    out["hours_per_account"])]
+        cols += ["engagement_mix", "cadence_mix"]
     return out[cols]
+
+
+def cadence_in_practice(cadence: str, managed: int, accounts: int, playbook_hours: float) -> str:
+    """The playbook's contact cadence as the segment's accounts get it once their value caps the
+    playbook's hours: a review cadence needs manager time, so it is promised only to the accounts
+    with some ("Quarterly business review (the 91 with manager time; digital for the other 254)");
+    a segment none of whose accounts carries manager time gets digital contact. A cadence of a
+    playbook without manager hours (automated journeys) is as written."""
+    if playbook_hours <= 0 or managed >= accounts:
+        return cadence
+    if managed <= 0:
+        return f"Digital contact; {cadence[:1].lower()}{cadence[1:]} once an account's value carries manager time"
+    return f"{cadence} (the {managed:,} with manager time; digital for the other {accounts - managed:,})"
 
 
 

@@ -26,6 +26,8 @@ def s_playbooks(d: DeckData) -> list[SlideSpec]:
     mix = "engagement_mix" in t.columns and t["engagement_mix"].notna().all()
     if mix:  # what the accounts get once their value caps the playbook, not the playbook's nominal model
         t = t.assign(engagement_model=t["engagement_mix"])
+        if "cadence_mix" in t.columns and t["cadence_mix"].notna().all():  # a review cadence needs manager time
+            t = t.assign(contact_cadence=t["cadence_mix"])
     cols = [("segment", "Segment", 1.0), ("accounts", "Accounts", 0.8), ("revenue_share", kpi_label("revenue_share", short=True), 0.9),
             ("objective", "Objective", 2.6), ("engagement_model", "Engagement (accounts)" if "engagement_mix" in t.columns
                                                else "Engagement model", 2.2),
