@@ -147,7 +147,7 @@ def test_no_profit_word_in_the_business_case_without_margin(demo_run, tmp_path):
         bc_title, bc_texts = slides[0]
         assert "revenue" in bc_title and "margin" in bc_title
         assert any("gross margin or cost of goods" in t for t in bc_texts)
-        assert any("Benefit counted only in the 2 accounts whose manager time is costed" in t for t in bc_texts)
+        assert any("Benefit counted only in the 2 accounts the plan gives manager hours" in t for t in bc_texts)
         dec = " ".join(slides[1][1])
         if costs is CLIENT_COSTS:
             assert "revenue covers the cost in 1 month;" in dec  # 1 month, not "1 months"

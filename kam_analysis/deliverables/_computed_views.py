@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..metrics import KPI_DEFINITIONS, kpi_label
+from ..phases.business_case import PLAN_ACCOUNTS_CLAUSE
 from ..present.formats import fmt_count, fmt_n, fmt_period, is_num
 
 __all__ = ["tornado_view", "control_chart_views", "sensitivity_scope"]
@@ -15,7 +16,7 @@ def sensitivity_scope(t: pd.DataFrame) -> str:
     """What base the tornado swings, as its note says it: the programme's accounts (as the business
     case credits them) or the whole base."""
     if "basis" in t.columns and (t["basis"].astype(str) == "programme accounts").any():
-        return (" in the accounts whose manager time is costed, the base the business case credits "
+        return (f" in the accounts {PLAN_ACCOUNTS_CLAUSE}, the base the business case credits "
                 "(not the whole customer base)")
     return " across the whole customer base"
 

@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..config import ASSUMED_PROGRAMME_COSTS
 
-__all__ = ["COST_ITEMS", "COST_INPUT_WORDS", "compute_business_case", "compute_programme_cost", "cost_needs",
+__all__ = ["COST_ITEMS", "COST_INPUT_WORDS", "PLAN_ACCOUNTS_CLAUSE", "compute_business_case", "compute_programme_cost", "cost_needs",
            "missing_cost_inputs", "programme_hours", "programme_revenue_share", "margin_known",
            "recommendation_cost_text", "recommendation_costs"]
 
@@ -42,6 +42,11 @@ COST_ITEMS: dict[str, tuple[str, str, str]] = {
     "tools": ("CRM, data and tools", "tools_cost_per_year", "per year"),
     "setup": ("One-off set-up (training, CRM set-up, account-plan workshops)", "setup_cost", "one-off"),
 }
+
+#: the business case's accounts, by one name on every page: the accounts the coverage plan puts
+#: manager hours on (key and growth tiers), never "the programme's accounts", which reads as the
+#: client's own programme (its flag; a different group, the one the impact estimate follows)
+PLAN_ACCOUNTS_CLAUSE = "the plan gives manager hours"
 
 #: cost parameter -> the figure a client page asks for when the client has not given it. A cost
 #: the client has not given is never a euro figure, a return or a payback on a client page: the
@@ -70,8 +75,9 @@ def cost_needs(missing: list[str]) -> str:
 
 def recommendation_cost_text(cost, hours, assumed, currency: str, *, style: str = "compact") -> str:
     """A recommendation's own cost as every deliverable says it: "€12k a year" at the client's costs;
-    at a cost the client has not given, the manager hours it takes and what prices them ("120
-    manager hours a year; the cost needs your figures"), never a euro figure; "" without a cost."""
+    at a cost the client has not given, the manager hours it takes (part of the coverage plan's, not
+    on top of them) and what prices them ("120 of the plan's manager hours a year; the cost needs
+    your figures"), never a euro figure; "" without a cost."""
     from ..present.formats import fmt_count, fmt_money, is_num
 
     if not is_num(cost):
@@ -80,7 +86,7 @@ def recommendation_cost_text(cost, hours, assumed, currency: str, *, style: str 
         return f"{fmt_money(cost, currency, style=style)} a year"
     h = float(hours) if is_num(hours) else 0.0
     if h > 0:
-        return f"{fmt_count(h)} manager hour{'' if round(h) == 1 else 's'} a year; the cost needs your figures"
+        return f"{fmt_count(h)} of the plan's manager hours a year; the cost needs your figures"
     return "a share of the tools budget; the cost needs your figures"
 
 

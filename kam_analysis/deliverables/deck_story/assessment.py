@@ -10,6 +10,7 @@ from .._pptx import Box, SlideCanvas
 from ...present.formats import (excel_number_format, fmt_change, fmt_count, fmt_n, fmt_period, fmt_share, fmt_top, fmt_value,
                                  is_num)
 from ...metrics import kpi_label
+from ...phases.business_case import COST_INPUT_WORDS, cost_needs, missing_cost_inputs
 from ...metrics.capability import needs_data_text
 from ...metrics.benchmarks import ILLUSTRATIVE_LABEL, benchmark_label
 from ._base import buying_tiers, _churn_unsupported, DeckData, no_key_account_reason, selects_no_key_account, IN, _lc_first, _rows_per_page, SlideSpec, _takeaway, _text
@@ -186,6 +187,9 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
     if tab.empty:
         return []
     rows = [row(r) for _, r in tab.iterrows()]
+    if src == "benchmark_gaps" and all(r[3] == "–" for r in rows):  # no sourced benchmark: a column of dashes says nothing
+        header = header[:3] + header[4:]
+        rows = [r[:3] + r[4:] for r in rows]
     status = tab["status"].astype(str).str.lower()
     n_red, n_amber = int((status == "red").sum()), int((status == "amber").sum())
     rated = int(status.isin(["green", "amber", "red"]).sum())
@@ -198,7 +202,7 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
     elif n_red + n_amber == 0:
         title = f"All {rated} measurable KPIs meet their targets"
     else:
-        worst = tab[status.isin(["red", "amber"])].iloc[0]
+        worst = tab[status == "red"].iloc[0] if n_red else tab[status == "amber"].iloc[0]  # the title leads with a red
         against = ("target or benchmark" if src == "benchmark_gaps" and "status_basis" in tab
                    and (tab["status_basis"] == "benchmark").any() else "target")
         title = (f"{n_red + n_amber} of {rated} measurable KPIs fall short of their {against}; "
@@ -446,6 +450,13 @@ def data_request_rows(d: DeckData, support) -> tuple[list[list[str]], int]:
     if selects_no_key_account(d) and no_key_account_reason(d)[1]:  # the threshold is a default until the client sets it
         rows.append(["The fully loaded cost of an account-manager hour (the key-account threshold is a default "
                      "until then)", "Key-account selection, account plans and the business case", "–"])
+        extra += 1
+    elif missing := missing_cost_inputs(d.peek("programme_cost")):  # no cost, return or payback is stated without them
+        ask = cost_needs(missing)
+        unlocks = "The programme's cost, return and payback; each recommendation's cost"
+        if COST_INPUT_WORDS["cost_per_hour"] in missing:
+            unlocks += "; the key-account threshold (a default until then)"
+        rows.append([f"{ask[:1].upper()}{ask[1:]}", unlocks, "–"])
         extra += 1
     return rows, extra
 

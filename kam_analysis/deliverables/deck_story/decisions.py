@@ -17,9 +17,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .._pptx import Box, SlideCanvas
-from ...phases.business_case import cost_needs, missing_cost_inputs, recommendation_cost_text as _rec_cost_text
+from ...phases.business_case import PLAN_ACCOUNTS_CLAUSE, cost_needs, missing_cost_inputs, recommendation_cost_text as _rec_cost_text
 from ...present.formats import fmt_count, fmt_date, fmt_money, fmt_share, is_num
-from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text, no_key_account_reason
+from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text, default_floor_rule, no_key_account_reason
 
 
 def _business_case(d: DeckData) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -102,11 +102,12 @@ def _no_gain(b) -> bool:
 
 
 def _scope(b) -> str:
-    """'in the 46 accounts whose manager time is costed' or ''."""
+    """'in the 46 accounts the plan gives manager hours' or '' (one name for the business case's
+    accounts: "the programme's accounts" read as the client's own programme, a different group)."""
     n = b.get("programme_accounts")
     if not is_num(n):
         return ""
-    return f"in the {fmt_count(n)} account{'' if int(n) == 1 else 's'} whose manager time is costed"
+    return f"in the {fmt_count(n)} account{'' if int(n) == 1 else 's'} {PLAN_ACCOUNTS_CLAUSE}"
 
 
 def _n_key(d: DeckData) -> int | None:
@@ -129,7 +130,9 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     n_key = _n_key(d)
     if n_key == 0:  # no account's value carries a dedicated manager: there is no KAM programme to fund
         return None
-    who = f": {fmt_count(n_key)} key accounts and the coverage plan for the rest" if n_key else " and its coverage plan"
+    at = " (default threshold)" if default_floor_rule(d.params) else ""
+    who = (f": {fmt_count(n_key)} key accounts{at} and the coverage plan for the rest" if n_key
+           else " and its coverage plan")
     assumed = bool(b["assumed_costs"])
     revenue = _revenue_basis(b)
     scope = _scope(b)
@@ -140,16 +143,16 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     if _no_gain(b):  # the scenarios' uplift is all outside the accounts the programme pays for
         value = f"None credited {scope or 'to the programme'}: {NO_GAIN}"
         ret = f"{NO_GAIN_UNLOCK[:1].upper()}{NO_GAIN_UNLOCK[1:]}"
-        clause = ("the data credits no gain to the accounts the programme covers"
+        clause = (f"the data credits no gain to the accounts {PLAN_ACCOUNTS_CLAUSE}"
                   + ("" if assumed else f" ({d.money(b['cost_over_horizon'])} over {years} years)"))
     elif assumed:  # a cost the client has not given: the benefit, and what would price it; no return
         ret = "Return and payback follow from your costs" + (f"; {NO_MARGIN_RETURN}" if revenue else "")
-        clause = (f"the programme's accounts add {d.money(b['profit_over_horizon'])} of {word} over {years} years "
+        clause = (f"the accounts {PLAN_ACCOUNTS_CLAUSE} add {d.money(b['profit_over_horizon'])} of {word} over {years} years "
                   "in the base case; its return needs your cost figures")
     elif revenue:  # a revenue multiple is not a return: payback on revenue, labelled, and what unlocks a return
         ret = (f"revenue covers the cost {'in ' + _months(b['payback_months']) if is_num(b['payback_months']) else f'not within {years} years'}"
                f"; {NO_MARGIN_RETURN}")
-        clause = (f"the programme's accounts add {d.money(b['profit_over_horizon'])} of revenue over {years} years "
+        clause = (f"the accounts {PLAN_ACCOUNTS_CLAUSE} add {d.money(b['profit_over_horizon'])} of revenue over {years} years "
                   f"for {d.money(b['cost_over_horizon'])}")
     else:
         rois = [r for r in bc["roi"] if is_num(r)]
@@ -251,13 +254,13 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
     scope = _scope(b)
     word = "revenue" if revenue else "gross profit"
     if _no_gain(b):
-        title = ("The data credits no gain to the accounts the programme covers"
+        title = (f"The data credits no gain to the accounts {PLAN_ACCOUNTS_CLAUSE}"
                  + ("" if assumed else f", for {d.money(b['cost_over_horizon'])} over {years} years")
                  + f": {NO_GAIN_UNLOCK}")
     else:
         title = ""
     if assumed:  # a cost the client has not given: the benefit only, and what would price it
-        title = title or (f"In the base case the programme's accounts add {d.money(b['profit_over_horizon'])} of "
+        title = title or (f"In the base case the accounts {PLAN_ACCOUNTS_CLAUSE} add {d.money(b['profit_over_horizon'])} of "
                           f"{word} over {years} years; " + ("its cost needs your cost figures and a return needs "
                                                             "margin data" if revenue else
                                                             "its cost and return need your cost figures"))
@@ -266,7 +269,7 @@ def s_business_case(d: DeckData) -> list[SlideSpec]:
                 for _, r in bc.iterrows()]
         widths, align = [1.2, 2.0, 2.0], ["l", "r", "r"]
     elif revenue:  # no margin: revenue and a revenue payback, never a 'return'
-        title = title or (f"In the base case the programme's accounts add {d.money(b['profit_over_horizon'])} of revenue "
+        title = title or (f"In the base case the accounts {PLAN_ACCOUNTS_CLAUSE} add {d.money(b['profit_over_horizon'])} of revenue "
                           f"over {years} years for {d.money(b['cost_over_horizon'])}; a return needs margin data")
         head = ["Scenario", "Revenue a year at full run-rate", f"Revenue over {years} years",
                 f"Cost over {years} years", "Revenue covers cost in"]

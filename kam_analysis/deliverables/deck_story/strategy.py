@@ -501,7 +501,10 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
         if is_num(r.get("nps_latest")):
             facts.append(f"Latest NPS score: {r['nps_latest']:.0f}")
         if isinstance(r.get("risk_band"), str) and r["risk_band"] != "not scored":
-            facts.append(f"Churn risk: {risk_band_label(r['risk_band'], d.params.strategy.risk_band_shares)}")
+            band = risk_band_label(r["risk_band"], d.params.strategy.risk_band_shares)
+            # the probability beside its rank: 'low' alone read as safe beside a detractor score
+            facts.append(f"Churn risk: {fmt_share(r['risk_score'], decimals=0)} chance, {band}"
+                         if is_num(r.get("risk_score")) else f"Churn risk: {band}")
         if is_num(r.get("whitespace_value")) and r["whitespace_value"] > 0:
             facts.append(f"Cross-sell potential: {d.money(r['whitespace_value'])} a year")
         if has_sit:
