@@ -147,7 +147,7 @@ def test_no_profit_word_in_the_business_case_without_margin(demo_run, tmp_path):
         bc_title, bc_texts = slides[0]
         assert "revenue" in bc_title and "margin" in bc_title
         assert any("gross margin or cost of goods" in t for t in bc_texts)
-        assert any("Benefit counted only in the 2 accounts the plan gives manager hours" in t for t in bc_texts)
+        assert any("Benefit counted only in the 2 accounts with planned manager hours" in t for t in bc_texts)
         dec = " ".join(slides[1][1])
         if costs is CLIENT_COSTS:
             assert "revenue covers the cost in 1 month;" in dec  # 1 month, not "1 months"
@@ -174,7 +174,7 @@ def test_a_cost_the_client_has_not_given_is_never_a_figure_on_the_page(demo_run,
     assert not [f for f in cost_figures if f in page], page
     assert not re.search(r"ROI [+-]?\d|payback in \d", page) and "assumed" not in page, page
     assert fmt_money(b["profit_over_horizon"]) in bc_title and "need your cost figures" in bc_title
-    assert "return needs your cost figures" in dec_title
+    assert "return needs your costs" in dec_title
     assert "80 hours a year; needs your cost of an hour" in page  # the plan's 2 x 40 hours: a fact, not a cost
     assert any("Your cost of an account-manager hour (80 hours a year in the plan), your tools budget a year and "
                "your one-off set-up cost price the programme" in t for t in dec_texts)

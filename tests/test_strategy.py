@@ -648,3 +648,19 @@ def test_a_review_cadence_is_promised_only_to_accounts_with_manager_time():
     assert cadence_in_practice("Semi-annual review, quarterly touchpoint", 0, 190, 10.0) == (
         "Digital contact; semi-annual review, quarterly touchpoint once an account's value carries manager time")
     assert cadence_in_practice("Automated journeys, annual survey", 0, 344, 0.0) == "Automated journeys, annual survey"
+
+
+def test_the_impact_page_says_its_improvements_are_the_playbooks_assumptions():
+    """Every lever the demo counts is a playbook default: the page says 'assumed, not your targets' and
+    gives each lever's range over the segments where it counts (a zero lever is not counted)."""
+    from kam_analysis.deliverables.deck_story.strategy import lever_assumptions
+
+    t = pd.DataFrame({"segment": ["A", "A", "A", "A", "B", "B", "B", "B"],
+                      "lever": ["retention_pts", "aov_growth", "frequency_growth", "cross_sell_capture"] * 2,
+                      "value": [0.03, 0.03, 0.03, 0.25, 0.01, 0.05, 0.0, 0.05],
+                      "source": ["playbook default"] * 8})
+    assert lever_assumptions(t) == (True, "retention +1 to +3 pts, order value +3% to +5%, order frequency +3%, "
+                                          "cross-sell 5% to 25% of whitespace")
+    client = t.assign(source=["params (strategy.segment_targets)"] + ["playbook default"] * 7)
+    assert lever_assumptions(client)[0] is False
+    assert lever_assumptions(t.assign(value=0.0)) == (False, "")

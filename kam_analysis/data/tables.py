@@ -539,7 +539,6 @@ CONSULTANT_ONLY: dict[str, str] = {
     "revenue_at_risk_by_segment": "the churn risk by segment; the deck shows it by risk band and account",
     "score_components": "per-account parts of the selection score; the workbook shows the score",
     "segment_baseline": "inputs of the impact scenarios, explained in the strategy notebook",
-    "segment_targets": "lever targets per segment, explained in the strategy notebook",
     "strategy_headlines": "the strategy notebook's summary lines; the deck words its own titles",
     "survey_coverage": "survey reach behind the NPS figures; the data-quality notes cite it",
     "tier_summary": "value tiers; the deck uses them only when the concentration table is missing",

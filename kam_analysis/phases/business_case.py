@@ -46,7 +46,7 @@ COST_ITEMS: dict[str, tuple[str, str, str]] = {
 #: the business case's accounts, by one name on every page: the accounts the coverage plan puts
 #: manager hours on (key and growth tiers), never "the programme's accounts", which reads as the
 #: client's own programme (its flag; a different group, the one the impact estimate follows)
-PLAN_ACCOUNTS_CLAUSE = "the plan gives manager hours"
+PLAN_ACCOUNTS_CLAUSE = "with planned manager hours"
 
 #: cost parameter -> the figure a client page asks for when the client has not given it. A cost
 #: the client has not given is never a euro figure, a return or a payback on a client page: the

@@ -148,7 +148,7 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     elif assumed:  # a cost the client has not given: the benefit, and what would price it; no return
         ret = "Return and payback follow from your costs" + (f"; {NO_MARGIN_RETURN}" if revenue else "")
         clause = (f"the accounts {PLAN_ACCOUNTS_CLAUSE} add {d.money(b['profit_over_horizon'])} of {word} over {years} years "
-                  "in the base case; its return needs your cost figures")
+                  "in the base case; its return needs your costs")
     elif revenue:  # a revenue multiple is not a return: payback on revenue, labelled, and what unlocks a return
         ret = (f"revenue covers the cost {'in ' + _months(b['payback_months']) if is_num(b['payback_months']) else f'not within {years} years'}"
                f"; {NO_MARGIN_RETURN}")

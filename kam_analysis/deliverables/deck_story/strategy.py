@@ -389,6 +389,37 @@ def s_whitespace_map(d: DeckData) -> list[SlideSpec]:
                             "Figure whitespace_heatmap, table whitespace.")]
 
 
+#: lever -> (short name, how its value reads): the assumed improvements as the impact page lists them
+_LEVER_WORDS = {"retention_pts": ("retention", "pts"), "aov_growth": ("order value", "%"),
+                "frequency_growth": ("order frequency", "%"), "cross_sell_capture": ("cross-sell", "% of whitespace")}
+
+
+def lever_assumptions(targets: pd.DataFrame | None) -> tuple[bool, str]:
+    """(whether every improvement counted is a playbook's standard one, the improvements in words:
+    "retention +1 to +3 pts, order value +1% to +5%, ..." over the segments where each counts).
+    A playbook default is an assumption, not the client's target: the impact page says so."""
+    if targets is None or targets.empty or not {"lever", "value", "source"} <= set(targets.columns):
+        return False, ""
+    t = targets[pd.to_numeric(targets["value"], errors="coerce").fillna(0) > 0]
+    if t.empty:
+        return False, ""
+    defaults = bool((t["source"].astype(str) == "playbook default").all())
+    parts = []
+    for lever, (name, unit) in _LEVER_WORDS.items():
+        v = t.loc[t["lever"] == lever, "value"].astype(float)
+        if v.empty:
+            continue
+        lo, hi = v.min(), v.max()
+        if unit == "pts":
+            rng = f"+{lo * 100:.0f} pts" if round(lo * 100) == round(hi * 100) else f"+{lo * 100:.0f} to +{hi * 100:.0f} pts"
+        elif unit == "%":
+            rng = f"+{lo:.0%}" if round(lo * 100) == round(hi * 100) else f"+{lo:.0%} to +{hi:.0%}"
+        else:
+            rng = (f"{lo:.0%}" if round(lo * 100) == round(hi * 100) else f"{lo:.0%} to {hi:.0%}") + " of whitespace"
+        parts.append(f"{name} {rng}")
+    return defaults, ", ".join(parts)
+
+
 def s_impact(d: DeckData) -> list[SlideSpec]:
     t = d.table("impact_scenarios", ("scenario", "revenue_impact"), topic="Impact scenarios")
     if t is None:
@@ -403,9 +434,11 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
     base = t[t["scenario"].astype(str).str.lower() == "base"]
     own = "cap_share" in t.columns and t["cap_share"].map(is_num).any()  # no client targets: own history, capped
     cap = float(t["cap_share"].dropna().iloc[0]) if own else None
-    what = "Closing part of the gap to the client's own best segments" if own else "Reaching the targets"
+    defaults, levers = (False, "") if own else lever_assumptions(d.peek("segment_targets"))
+    what = ("Closing part of the gap to the client's own best segments" if own else
+            "The playbooks' standard improvements" if defaults else "Reaching the targets")
     if len(base):
-        title = (f"{what} adds {d.money(base['revenue_impact'].iloc[0])} of revenue in the base case "
+        title = (f"{what} {'would add' if defaults else 'adds'} {d.money(base['revenue_impact'].iloc[0])} of revenue in the base case "
                  f"(range {d.money(t['revenue_impact'].min())} to {d.money(t['revenue_impact'].max())})")
     else:
         title = f"{what} adds {d.money(t['revenue_impact'].min())} to {d.money(t['revenue_impact'].max())} of revenue"
@@ -427,7 +460,9 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, [f"{str(r['scenario']).capitalize()}: {d.money(r['revenue_impact'])} revenue" +
                       (f", {d.money(r['profit_impact'])} profit" if show_profit else "")
                       for _, r in t.iterrows()] + ([f"No targets set: from the client's own history, at most "
-                                                    f"{fmt_share(cap, decimals=0)} of revenue"] if own else []))
+                                                    f"{fmt_share(cap, decimals=0)} of revenue"] if own else [])
+                 + ([f"{'Assumed, the playbooks' + chr(39) + ' standard (not your targets)' if defaults else 'Improvements counted'}"
+                     f", by segment: {levers}"] if levers else []))
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Impact scenarios", source=d.source("impact_scenarios"),
                       footnote=foot,
