@@ -915,3 +915,25 @@ def test_the_scenario_range_is_said_to_be_an_assumption(full_run):
     said = " ".join(f"{s.footnote or ''} {s.notes or ''}" for s in specs)
     assert "Low and high cases apply 0.5x and 1.5x the base case's improvement to every lever" in said
     assert "an assumption, not a forecast range" in said
+
+
+def test_a_control_chart_title_says_which_way_the_signals_go(full_run, tmp_path):
+    """Five periods above the centre line: the title says the KPI moved up (it read 'Net revenue: 5 periods
+    outside normal variation'); a period on each side keeps the neutral wording."""
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.computed import s_control_charts
+
+    run = _copy_run(full_run, tmp_path / "run", full_run.params)
+    periods = pd.date_range("2024-01-01", periods=8, freq="QS")
+    values = [100.0, 101.0, 99.0, 100.0, 130.0, 131.0, 132.0, 133.0]
+    base = pd.DataFrame({"kpi": "revenue", "chart": "x", "period_start": periods, "value": values, "n": 50,
+                         "center": 100.0, "ucl": 110.0, "lcl": 90.0, "signal": [v > 110 for v in values],
+                         "rule": "", "limits_from": "baseline"})
+    run.write_table("spc_limits", base)
+    (spec,) = [s for s in s_control_charts(DeckData(run)) if s.topic == "Control charts"][:1]
+    assert " has moved up: 4 periods signal a real rise, the latest " in spec.title, spec.title
+    mixed = base.assign(value=[100.0, 80.0, 99.0, 100.0, 101.0, 99.0, 100.0, 130.0],
+                        signal=[False, True, False, False, False, False, False, True])
+    run.write_table("spc_limits", mixed)
+    (spec,) = [s for s in s_control_charts(DeckData(run)) if s.topic == "Control charts"][:1]
+    assert ": 2 periods outside normal variation, the latest " in spec.title, spec.title

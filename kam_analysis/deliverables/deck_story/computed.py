@@ -114,8 +114,12 @@ def s_control_charts(d: DeckData) -> list[SlideSpec]:
         signals = [p for p in pts if p["signal"]]
         if signals:
             last = signals[-1]
-            title = (f"{label}: {fmt_n(len(signals), 'period')} outside normal variation, the latest "
-                     f"{last['period']} at {fmt_value(last['value'], unit, d.cur)}")
+            up = [p for p in signals if p["center"] is not None and p["value"] > p["center"]]
+            way = ("rise" if len(up) == len(signals) else "fall" if not up else "")
+            lead = (f"{label} has moved {'up' if way == 'rise' else 'down'}: "
+                    f"{fmt_n(len(signals), 'period')} signal{'s' if len(signals) == 1 else ''} a real {way}"
+                    if way else f"{label}: {fmt_n(len(signals), 'period')} outside normal variation")
+            title = f"{lead}, the latest {last['period']} at {fmt_value(last['value'], unit, d.cur)}"
         else:
             title = f"{label} stays within its normal variation: no period signals a real change"
         mx = max(abs(x) for p in pts for x in (p["value"], p["ucl"]) if x is not None)
@@ -130,7 +134,7 @@ def s_control_charts(d: DeckData) -> list[SlideSpec]:
             _takeaway(c, [v["basis"],
                           "A point outside the limits, or a long run on one side of the centre line, is a real "
                           "change, not noise"] +
-                      [f"{p['period']}: {fmt_value(p['value'], unit, d.cur)}" for p in signals[-3:]],
+                      [f"{p['period']}: {fmt_value(p['value'], unit, d.cur)}" for p in signals[-5:]],
                       heading="How to read it")
 
         out.append(SlideSpec("review", "Chart", title, draw, topic="Control charts", source=d.source("spc_limits"),
