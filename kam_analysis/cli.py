@@ -161,7 +161,7 @@ def _cmd_validate(args) -> int:
     from .data.orders import order_rule
     from .data.prepare import ensure_demo_data
     from .data.validate import validate_data
-    from .preflight import check_params
+    from .preflight import check_params, params_warnings
 
     params = load_params(args.params, args.overrides)
     ensure_demo_data(params)  # a demo's files first: the follow-up demo's actions file is checked below
@@ -169,7 +169,8 @@ def _cmd_validate(args) -> int:
     report = validate_data(params)
     report.close()  # DuckDB removes its spill folder (if it made one) on close; warehouse extracts go too
     errors = setup + report.errors
-    for p in errors + report.warnings:
+    warnings = report.warnings + params_warnings(params)  # e.g. an objective that disagrees with its target
+    for p in errors + warnings:
         print(p)
     stats = report.stats
     for table, s in stats.items():
@@ -179,9 +180,9 @@ def _cmd_validate(args) -> int:
         if table == "transactions" and "orders" in s:
             print(f"    {order_rule(s)}")
     if errors:
-        print(f"\n{len(errors)} error(s), {len(report.warnings)} warning(s): fix the errors, then run again.")
+        print(f"\n{len(errors)} error(s), {len(warnings)} warning(s): fix the errors, then run again.")
         return 2
-    print(f"\nData OK, parameters OK: {len(report.warnings)} warning(s). Ready for: kam run {args.params}")
+    print(f"\nData OK, parameters OK: {len(warnings)} warning(s). Ready for: kam run {args.params}")
     return 0
 
 

@@ -73,9 +73,13 @@ def stop_kernel(managers: list, done, *, grace: float = 5.0, patience: float = 6
     deadline = time.monotonic() + patience
     interrupted: set[int] = set()
     killed: set[int] = set()
+    # only the kernel running when the stop came is interrupted first (so its notebook shows where it
+    # stopped); one that appears later is killed at once: an interrupt sent while it still boots is
+    # lost, and its first cell would then run, and write, during the grace period
+    at_stop = kernel_pid(managers)
     while not done.is_set() and time.monotonic() < deadline:
         pid = kernel_pid(managers)
-        if pid is not None and pid not in interrupted:
+        if pid is not None and pid == at_stop and pid not in interrupted:
             interrupted.add(pid)
             try:
                 os.kill(pid, signal.SIGINT)

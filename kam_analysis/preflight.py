@@ -19,7 +19,7 @@ from pathlib import Path
 from .config import Params
 from .exceptions import KAMError, ParameterError, Problem
 
-__all__ = ["check_params", "raise_for_params"]
+__all__ = ["check_params", "params_warnings", "raise_for_params"]
 
 
 def _problem(rule: str, message: str, fix: str = "", *, file=None, key: str | None = None) -> Problem:
@@ -159,6 +159,15 @@ def _logo(path: Path) -> list[Problem]:
         return [_problem("logo", f"The logo {path} is not a readable image", "give a PNG or JPEG file",
                          file=path, key="branding.logo")]
     return []
+
+
+def params_warnings(params: Params) -> list[Problem]:
+    """What in the parameters is consistent enough to run but would make the deck disagree with
+    itself (warnings; the run goes on): an objective that gives a KPI another figure than its
+    target (:func:`kam_analysis.metrics.objectives.objective_target_conflicts`)."""
+    from .metrics.objectives import objective_target_conflicts
+
+    return objective_target_conflicts(params)
 
 
 def raise_for_params(params: Params) -> None:

@@ -620,7 +620,10 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
 
         return_freed_memory()  # the runner waits from here on while the kernels need the memory
         manifest["inputs"] = list(_input_hashes(params).values())
-        manifest["validation"] = {"warnings": [str(w) for w in report.warnings], "stats": report.stats}
+        from .preflight import params_warnings
+
+        warnings = report.warnings + params_warnings(params)  # the data's, and the parameters' own story
+        manifest["validation"] = {"warnings": [str(w) for w in warnings], "stats": report.stats}
         # what left the client's database: rows and bytes (Arrow size) of each warehouse table's extract
         # and whether the account-level tables were aggregated in the engine (and what those results weighed)
         manifest["warehouse"] = {name: {"source": source, "rows": report.stats[name].get("warehouse_rows"),
@@ -629,7 +632,7 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
                                            if k in report.stats[name]}}
                                  for name, (source, _extract, _key) in report.extracts.items()}
         manifest["prepare_seconds"] = round(time.perf_counter() - t0, 3)
-        for w in report.warnings:
+        for w in warnings:
             say("  " + str(w).replace("\n", "\n  "))
         (work / "params.json").write_text(json.dumps(params.resolved_dump(), indent=2), encoding="utf-8")
         manifest["params"] = params.resolved_dump()

@@ -207,11 +207,10 @@ def test_the_sizing_page_says_where_todays_programme_lands():
     assert fit == {"programme": 5, "by_tier": {"key": 2, "growth": 1, "core": 0, "inactive": 2}, "new_key": 1}
     tiers = pd.DataFrame({"tier": ["key", "growth", "core", "inactive"],
                           "label": ["Key accounts", "Growth accounts", "Core accounts", "Dormant"]})
-    assert programme_fit_text(fit, tiers) == ("Today's programme of 5 accounts splits here into 2 key accounts, "
-                                              "1 growth account and 2 dormant; 1 key account is new to it")
+    assert programme_fit_text(fit, tiers) == ("Of today's programme of 5 accounts, 2 are key accounts, 1 growth "
+                                              "account and 2 dormant here; the selection adds 1 account from outside it")
     none_key = segs.assign(coverage_tier_key=["growth"] * 5 + ["core", "core"], is_key=False)
     assert programme_fit_text(programme_by_tier(none_key), tiers) == (
-        "Today's programme of 5 accounts has none that qualifies for a dedicated manager here: it splits into "
-        "5 growth accounts")
+        "Of today's programme of 5 accounts, none qualifies for a dedicated manager here: 5 are growth accounts")
     assert programme_by_tier(segs.assign(currently_key=False)) is None
     assert programme_by_tier(segs.drop(columns="currently_key")) is None

@@ -1,9 +1,9 @@
-"""The deck's objectives and the targets it rates against tell one story (config.consistency)."""
+"""The deck's objectives and the targets it rates against tell one story (metrics.objectives)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from kam_analysis.config.consistency import objective_target_conflicts
+from kam_analysis.metrics.objectives import objective_target_conflicts
 
 
 def _params(objectives, targets):
@@ -29,3 +29,25 @@ def test_agreeing_or_untargeted_objectives_are_not_flagged():
     assert objective_target_conflicts(_params(["Open 3 new markets for revenue growth"],
                                                {"revenue_growth_yoy": 0.08})) == []
     assert objective_target_conflicts(_params([], {"nps": 40})) == []
+
+
+def test_kam_validate_reports_the_warning_and_still_passes(tmp_path, capsys):
+    """The wiring: `kam validate` prints the objective's warning, counts it, and exits 0 (a warning)."""
+    from pathlib import Path
+
+    import yaml
+
+    from kam_analysis.cli import main
+
+    repo = Path(__file__).resolve().parents[1]
+    raw = yaml.safe_load((repo / "params" / "demo.yaml").read_text())
+    for spec in raw["data"].values():  # the demo's files, from wherever the copy is
+        if isinstance(spec, dict) and "path" in spec:
+            spec["path"] = str((repo / "params" / spec["path"]).resolve())
+    raw["context"]["most"]["objectives"] = ["Lift key-account NPS above 50"]
+    path = tmp_path / "client.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "[WARNING] The objective 'Lift key-account NPS above 50' gives Net Promoter Score" in out
+    assert "(parameter context.most.objectives[0])" in out and "1 warning(s)" in out

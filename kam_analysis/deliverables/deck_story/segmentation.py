@@ -315,28 +315,34 @@ def capacity_sentence(d: DeckData, z: dict) -> tuple[str, str]:
 
 def programme_fit_text(fit: dict | None, tiers: pd.DataFrame) -> str:
     """Where the client's current programme lands in the tiers the data supports, in one sentence
-    ("Today's programme of 160 accounts splits here into 12 key accounts, 60 growth accounts, 56
-    core accounts and 32 inactive accounts; 3 key accounts are new to it"); '' without a
-    programme. ``fit``: :func:`kam_analysis.metrics.programme_by_tier`; ``tiers``: ``coverage_tiers``
-    (the client's tier names)."""
+    ("Of today's programme of 160 accounts, 12 are key accounts here, 60 growth accounts, 56 core
+    accounts and 32 inactive accounts; the selection adds 3 accounts from outside it"); '' without
+    a programme. No count stands right before "key accounts" but the selection's own, so the page
+    never seems to state a second number of key accounts. ``fit``:
+    :func:`kam_analysis.metrics.programme_by_tier`; ``tiers``: ``coverage_tiers`` (the client's
+    tier names)."""
     if not fit:
         return ""
     names = dict(zip(tiers["tier"].astype(str), tiers["label"].astype(str)))
+
     def one(t: str, n: int) -> str:  # "1 growth account", "60 growth accounts"
         name = names.get(t, t).lower()
         return f"{fmt_count(n)} {name[:-1] if n == 1 and name.endswith(' accounts') else name}"
 
-    parts = [one(t, n) for t, n in fit["by_tier"].items() if n]
-    if not parts:
+    shown = [(t, n) for t, n in fit["by_tier"].items() if n]
+    if not shown:
         return ""
+    t0, n0 = shown[0]
+    name0 = one(t0, n0).split(" ", 1)[1]
+    parts = [f"{fmt_count(n0)} {'is' if n0 == 1 else 'are'} {name0}"] + [one(t, n) for t, n in shown[1:]]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     n = fit["programme"]
-    key = fit["by_tier"].get("key", 0)
-    whole = f"Today's programme of {fmt_count(n)} account{'s' if n != 1 else ''}"
-    out = (f"{whole} has none that qualifies for a dedicated manager here: it splits into {listed}" if not key else
-           f"{whole} splits here into {listed}")
+    whole = f"Of today's programme of {fmt_count(n)} account{'s' if n != 1 else ''}"
+    out = (f"{whole}, none qualifies for a dedicated manager here: {listed}" if not fit["by_tier"].get("key")
+           else f"{whole}, {listed} here")
     if fit.get("new_key"):
-        out += f"; {fmt_count(fit['new_key'])} key account{'s are' if fit['new_key'] != 1 else ' is'} new to it"
+        k = fit["new_key"]
+        out += f"; the selection adds {fmt_count(k)} account{'s' if k != 1 else ''} from outside it"
     return out
 
 

@@ -5,15 +5,16 @@ deck's MOST page: "Lift key-account NPS above 50") and the KPI targets as number
 (``targets.nps: 40``, the scorecard's RAG status). When a sentence names a KPI with a figure
 the targets do not carry, the deck states two goals for one KPI and a reader cannot tell which
 one the status is measured against. :func:`objective_target_conflicts` finds them before a
-run; ``kam validate`` and ``kam run`` report each as a warning (the run goes on: an objective
-for the key accounts may rightly differ from a portfolio target, and the fix then is to say so
-in the sentence or set the segment's own target).
+run; ``kam validate`` and ``kam run`` report each as a warning through
+:func:`kam_analysis.preflight.params_warnings` (the run goes on: the fix is to make the figure and
+the target agree, or to leave the figure out of the objective).
 """
 from __future__ import annotations
 
 import re
 
 from ..exceptions import Problem
+from .definitions import KPI_DEFINITIONS
 
 __all__ = ["OBJECTIVE_WORDS", "objective_target_conflicts"]
 
@@ -43,7 +44,7 @@ def objective_target_conflicts(params) -> list[Problem]:
     score or money as written). A sentence that carries the target among its figures agrees;
     a KPI without a target, or a sentence without a figure, is not compared.
     """
-    from ..metrics.definitions import KPI_DEFINITIONS
+    from .definitions import KPI_DEFINITIONS
 
     most = getattr(getattr(params, "context", None), "most", None)
     objectives = list(getattr(most, "objectives", None) or [])
