@@ -210,3 +210,20 @@ def test_each_recommendation_has_an_owner_and_a_due_date_from_its_rule():
 def test_the_id_words_name_kpis_of_the_dictionary():
     from kam_analysis.metrics.definitions import KPI_DEFINITIONS
     assert set(recommendations._KPI_WORDS) <= set(KPI_DEFINITIONS)
+
+
+def test_a_segment_without_manager_time_gets_digital_levers_and_its_playbooks_owner():
+    """The demo told the Streamline segment (all served digitally) to put NPS levers 'on the next
+    business-review agenda', owned by a 'key-account lead' it does not have."""
+    plan = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "segment": ["Star", "Star", "Streamline", "Streamline"],
+                         "hours_per_account": [30.0, 0.0, 0.0, 0.0]})
+    books = pd.DataFrame({"segment": ["Star", "Streamline"], "accountable": ["Head of key accounts", "E-commerce manager"]})
+    owners = recommendations.digital_segment_owners(plan, books)
+    assert owners == {"Streamline": "E-commerce manager"}
+    assert recommendations.digital_segment_owners(None, books) == {}
+    sc = _scorecard([("Streamline", "retention_rate", 0.60, 0.7, 0.80, "red", "target"),
+                     ("Star", "retention_rate", 0.60, 0.7, 0.80, "red", "target")])
+    r = recommendations.rule_segment_target_gaps(sc, pd.Series({"Streamline": 1000.0, "Star": 2000.0}),
+                                                 digital=owners).set_index("segment")["recommendation"]
+    assert r["Streamline"].endswith("into the segment's digital journeys")
+    assert r["Star"].endswith("on the next business-review agenda")

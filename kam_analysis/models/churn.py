@@ -35,6 +35,7 @@ __all__ = [
     "ChurnRiskModel",
     "compute_backtest",
     "backtest_sentence",
+    "horizon_words",
     "risk_band_label",
     "compute_churn_risk",
     "compute_revenue_at_risk",
@@ -460,12 +461,19 @@ def compute_backtest(y_true, score, *, n_bins: int = 10) -> tuple[pd.DataFrame, 
     return metrics, cal
 
 
+def horizon_words(horizon_days: int) -> str:
+    """The churn model's horizon as every page says it: "a year" for 365 days, else "180 days"."""
+    from ..present.formats import fmt_days
+
+    return "a year" if int(horizon_days) == 365 else fmt_days(horizon_days)
+
+
 def backtest_sentence(backtest: pd.DataFrame, horizon_days: int) -> str:
     """The back-test in the words every page uses: how often the model ranked a churner above a
     stayer on a later period, and the riskiest tenth's churn rate beside the rate of all the
     accounts active then, in the model's own window (so it is not read against the 12-month churn
     KPI); '' without a back-test. ``backtest``: :func:`compute_backtest`'s metrics."""
-    from ..present.formats import fmt_days, fmt_share
+    from ..present.formats import fmt_share
 
     bt = backtest.set_index("metric")["value"] if len(backtest) else pd.Series(dtype=float)
     auc, rate, base = (float(bt.get(k, np.nan)) for k in ("auc", "top_decile_rate", "base_rate"))
@@ -474,8 +482,7 @@ def backtest_sentence(backtest: pd.DataFrame, horizon_days: int) -> str:
     out = (f"Tested on a later period, the model ranked a churner above a stayer {fmt_share(auc, decimals=0)} "
            "of the time (50% = chance)")
     if np.isfinite(rate) and np.isfinite(base):
-        within = "a year" if int(horizon_days) == 365 else fmt_days(horizon_days)
-        out += (f"; its riskiest tenth churned at {fmt_share(rate, decimals=0)} within {within}, against "
+        out += (f"; its riskiest tenth churned at {fmt_share(rate, decimals=0)} within {horizon_words(horizon_days)}, against "
                 f"{fmt_share(base, decimals=1)} of all active accounts")
     return out + "."
 

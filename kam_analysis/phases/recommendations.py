@@ -29,6 +29,7 @@ __all__ = [
     "rule_stalled_playbooks",
     "compute_recommendations",
     "rule_owner",
+    "digital_segment_owners",
     "RULE_OWNERS_NO_KEY",
     "compute_run_recommendations",
     "recommendation_id",
@@ -102,8 +103,12 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
                              churn_risk: pd.DataFrame | None = None, segments: pd.DataFrame | None = None,
                              statuses: Iterable[str] = ("red",), currency: str = "EUR",
                              all_label: str = ALL_ACCOUNTS, segment_col: str = "quadrant",
-                             account_col: str = "account_id", skip: Iterable[str] = ()) -> pd.DataFrame:
+                             account_col: str = "account_id", skip: Iterable[str] = (),
+                             digital: Iterable[str] = ()) -> pd.DataFrame:
     """Segments missing a KPI target, each valued at the money at stake for closing that gap.
+
+    ``digital``: the segments none of whose accounts gets manager time in the plan: their levers go
+    into the segment's digital journeys, not onto a business-review agenda they do not have.
 
     ``skip`` names segments that get no such recommendation: the inactive accounts (no order
     in the churn window), whose order value or growth no business review can lift.
@@ -127,6 +132,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
     bases are not comparable sums: the deliverables show each with its basis.
     """
     statuses = set(statuses)
+    digital_set = set(map(str, digital))
     rows = []
     sc = scorecard[(scorecard["status_basis"] == "target") & scorecard["status"].isin(statuses)
                    & (scorecard["segment"] != all_label) & ~scorecard["segment"].isin(set(skip))]
@@ -167,7 +173,9 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
             continue
         rows.append({"rule": "segment_target_gap", "segment": r.segment, KPI: r.kpi,
                      "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
-                                       f"{label} levers on the next business-review agenda",
+                                       f"{label} levers "
+                                       + ("into the segment's digital journeys" if str(r.segment) in digital_set
+                                          else "on the next business-review agenda"),
                      "evidence": f"KPI scorecard: {r.segment} {label} = {format_kpi(r.value, r.kpi, currency, money='full')} vs target "
                                  f"{format_kpi(r.target, r.kpi, currency, money='full')} (status {r.status}); segment revenue (12m) "
                                  f"{fmt_money(rev, currency, style='full')}{extra}",
@@ -397,6 +405,21 @@ def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key
     return df
 
 
+def digital_segment_owners(coverage_plan: pd.DataFrame | None, segment_playbook: pd.DataFrame | None) -> dict[str, str]:
+    """segment -> its playbook's accountable role, for the segments none of whose accounts gets
+    manager hours in the coverage plan (served digitally): a recommendation on such a segment is
+    owned by that role, not by a key-account lead it does not have. {} without the tables."""
+    if coverage_plan is None or segment_playbook is None or coverage_plan.empty or \
+            not {"segment", "hours_per_account"} <= set(coverage_plan.columns) or \
+            not {"segment", "accountable"} <= set(segment_playbook.columns):
+        return {}
+    hours = pd.to_numeric(coverage_plan["hours_per_account"], errors="coerce").fillna(0.0)
+    by_seg = hours.groupby(coverage_plan["segment"].astype(str)).sum()
+    role = segment_playbook.assign(segment=segment_playbook["segment"].astype(str)).set_index("segment")["accountable"]
+    return {s: str(role[s]).strip() for s in by_seg.index[by_seg <= 0]
+            if s in role.index and isinstance(role[s], str) and role[s].strip()}
+
+
 def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.DataFrame | None,
                                 accounts: pd.DataFrame | None) -> tuple[pd.DataFrame, list[str]]:
     """Apply every recommendation rule to the run's tables; return (ranked table, notes on skipped rules).
@@ -421,10 +444,13 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
         risk = None
         notes.append("churn-risk evidence and the uncovered-risk rule skipped: the churn_risk table has no scored "
                      "account (the data did not support the churn model; see churn_model_status)")
+    full_plan = run.read_table("coverage_plan")
+    owners = digital_segment_owners(full_plan, run.read_table("segment_playbook")
+                                    if run.has_table("segment_playbook") else None)
     outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
                                         statuses=rv.recommend_on_status, currency=cur,
-                                        skip=[p.segmentation.key_accounts.tier_names.inactive])]
-    plan = run.read_table("coverage_plan")
+                                        skip=[p.segmentation.key_accounts.tier_names.inactive], digital=owners)]
+    plan = full_plan
     if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
         plan = None
     if no_scores:
@@ -456,6 +482,11 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     has_key = segs is None or "is_key" not in segs or bool(segs["is_key"].fillna(False).astype(bool).any())
     recs = compute_recommendations(*outputs, plan_date=p.strategy.plan_date or p.analysis.as_of_date,
                                    has_key_accounts=has_key)
+    if owners and len(recs) and {"owner", "segment", "rule"} <= set(recs.columns):
+        # a segment without manager time has no key-account lead: its playbook's accountable role owns it
+        mapped = recs["segment"].astype(str).map(owners)
+        mine = recs["rule"].isin(["segment_target_gap", "stalled_playbook"]) & mapped.notna()
+        recs.loc[mine, "owner"] = mapped[mine]
     return with_costs(recs, segments=segs, segment_col=seg_col, coverage_plan=run.read_table("coverage_plan"),
                       params=p), notes
 

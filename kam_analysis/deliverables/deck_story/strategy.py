@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from ...metrics.capability import NOT_BY_QUADRANT
-from ...models.churn import EARLY_WARNING_FEATURES, MATERIAL_ODDS_RATIO, backtest_sentence, risk_band_label
+from ...models.churn import EARLY_WARNING_FEATURES, MATERIAL_ODDS_RATIO, backtest_sentence, horizon_words, risk_band_label
 from ...phases.review import ALL_ACCOUNTS
 from ...present.theme import tint
 from .._pptx import SlideCanvas
@@ -212,7 +212,8 @@ def s_churn_drivers(d: DeckData) -> list[SlideSpec]:
         _takeaway(c, take, heading="What drives churn")
 
     return [SlideSpec("strategy", "Chart", title, draw, topic="Churn-risk drivers", source=d.source("churn_drivers"),
-                      footnote="Odds ratio > 1 raises the odds of churning in the next period (red); < 1 lowers them "
+                      footnote=f"Odds ratio > 1 raises the odds of churning within "
+                               f"{horizon_words(d.params.strategy.churn_horizon_days)} (red); < 1 lowers them "
                                f"(teal); grey = no effect at 95% confidence, or one under {MATERIAL_ODDS_RATIO - 1:.0%} per step." + (
                                    f" The {fmt_top(len(t), n_drivers)} drivers by strength shown." if len(t) < n_drivers
                                    else ""),
@@ -430,7 +431,7 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
     # without margin data a profit impact would only repeat the revenue impact under another name
     show_profit = "profit_impact" in t.columns and d.has_input("margin")
     if show_profit:
-        series["Profit impact"] = t["profit_impact"].tolist()
+        series["Gross profit impact"] = t["profit_impact"].tolist()  # revenue x margin rate: before cost to serve
     base = t[t["scenario"].astype(str).str.lower() == "base"]
     own = "cap_share" in t.columns and t["cap_share"].map(is_num).any()  # no client targets: own history, capped
     cap = float(t["cap_share"].dropna().iloc[0]) if own else None
@@ -458,7 +459,7 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
         c.bar_chart(c.region("Chart"), [str(x).capitalize() for x in t["scenario"]], series,
                     number_format=excel_number_format("currency", d.cur, max_abs=mx), colors=[c.style.primary, c.style.accent])
         _takeaway(c, [f"{str(r['scenario']).capitalize()}: {d.money(r['revenue_impact'])} revenue" +
-                      (f", {d.money(r['profit_impact'])} profit" if show_profit else "")
+                      (f", {d.money(r['profit_impact'])} gross profit" if show_profit else "")
                       for _, r in t.iterrows()] + ([f"No targets set: from the client's own history, at most "
                                                     f"{fmt_share(cap, decimals=0)} of revenue"] if own else [])
                  + ([f"{'Assumed, the playbooks' + chr(39) + ' standard (not your targets)' if defaults else 'Improvements counted'}"
