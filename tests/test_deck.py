@@ -937,3 +937,23 @@ def test_a_control_chart_title_says_which_way_the_signals_go(full_run, tmp_path)
     run.write_table("spc_limits", mixed)
     (spec,) = [s for s in s_control_charts(DeckData(run)) if s.topic == "Control charts"][:1]
     assert ": 2 periods outside normal variation, the latest " in spec.title, spec.title
+
+
+def test_the_next_steps_ask_for_the_costs_the_business_case_waits_on(full_run, tmp_path):
+    """Without the client's costs no cost, return or payback is stated: sending them is a next step, first
+    after the consultant's own; with every cost given it is not."""
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.closing import s_next_steps
+    from kam_analysis.phases.business_case import compute_programme_cost
+
+    run = _copy_run(full_run, tmp_path / "run", full_run.params)
+    plan = pd.DataFrame({"account_id": ["a"], "hours_per_account": [40.0], "hours_allocated": [40.0]})
+    run.write_table("programme_cost", compute_programme_cost(plan, cost_per_hour=None, tools_cost_per_year=5000.0,
+                                                             setup_cost=None))
+    assert not run.params.engagement.next_steps  # the demo's: no consultant's own step comes first
+    (spec,) = s_next_steps(DeckData(run))
+    assert "starting with: send your cost of an account-manager hour and your one-off set-up cost" in spec.title
+    run.write_table("programme_cost", compute_programme_cost(plan, cost_per_hour=70.0, tools_cost_per_year=5000.0,
+                                                             setup_cost=1000.0))
+    (spec,) = s_next_steps(DeckData(run))
+    assert "send your cost" not in spec.title

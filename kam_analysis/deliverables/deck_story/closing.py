@@ -5,6 +5,7 @@ import re
 
 
 from ...data.orders import order_rule_client
+from ...phases.business_case import cost_needs, missing_cost_inputs
 from ...present.formats import fmt_count, fmt_top, fmt_value
 from ...present.labels import input_label
 from .._pptx import Box, SlideCanvas
@@ -49,6 +50,11 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
                          [("KPI: ", True), (f"close the gap on {_lc_first(d.label_of(r['kpi']))} "
                                             f"({fmt_value(r['current'], u, d.cur)} against a target of "
                                             f"{fmt_value(r['target'], u, d.cur)})", False)])
+    if missing_costs := missing_cost_inputs(d.peek("programme_cost")):
+        # the board's decision waits on them: first after the consultant's own steps
+        items.insert(len(d.params.engagement.next_steps),
+                     [("Costs: ", True), (f"send {cost_needs(missing_costs)}, so the programme's cost, return and "
+                                          "payback can be stated", False)])
     if not items:
         items.append([("Review: ", True), ("agree the targets and re-run the engagement at the next review date", False)])
     items = lead + items
