@@ -176,7 +176,7 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
                     trig("whitespace", w["basis"], f"first order in {w['category']} (expected "
                          f"{money(w['expected_value'])} a year)", category=w["category"], value=money(w["expected_value"]))
             elif sit == "growth_headroom":
-                add("Agree a growth plan with the client's decision makers: volumes, range and service for the year",
+                add("Agree a growth plan with the account's decision makers: volumes, range and service for the year",
                     "responsible", 45, "revenue_growth", f"revenue grew {trend:+.0%} last year",
                     f"revenue of {money(rev * 1.10)} or more over the next 12 months (+10%)")
             elif sit == "relationship_strength":

@@ -343,7 +343,7 @@ def s_whitespace(d: DeckData) -> list[SlideSpec]:
                 widths=[2, 2, 1], align=["l", "l", "r"], bold_cols=[0], max_pt=14)
 
     return [SlideSpec("strategy", "Table", title, draw, topic="Cross-sell whitespace", source=d.source("whitespace"),
-                      notes="Whitespace: categories a key account does not buy that similar accounts do; expected "
+                      notes="Whitespace: categories an account does not buy that similar accounts do (every buying account, key or not); expected "
                             "value from co-purchase lift and segment penetration.")]
 
 
@@ -505,9 +505,13 @@ def s_account_plans(d: DeckData) -> list[SlideSpec]:
     which = fmt_top(len(top), n_all)
     which = which if len(top) >= n_all else f"the {which}"  # "all 2", "the top 8 of 15"
     sits = t["situation"].astype(str).str.split("; ").str[0].value_counts() if has_sit else pd.Series(dtype=int)
-    title = (f"Each key account gets its own plan; of {which} by value, "
+    # ranked by predicted lifetime value where the segmentation has one, not by the revenue the table shows
+    by = ("by lifetime value" if "value_basis" in t.columns and (t["value_basis"].astype(str) == "clv").all()
+          else "by revenue" if "value_basis" in t.columns and (t["value_basis"].astype(str) == "revenue_12m").all()
+          else "by value")
+    title = (f"Each key account gets its own plan; of {which} {by}, "
              f"{fmt_count(int((top['situation'].astype(str).str.split('; ').str[0] == sits.index[0]).sum()))} "
-             f"start with {sits.index[0]}" if has_sit and len(sits) else f"Account plans for {which} key accounts")
+             f"start with {sits.index[0]}" if has_sit and len(sits) else f"Account plans for {which} key accounts {by}")
 
     def draw(c: SlideCanvas):
         c.table(c.region("Table"), ["Account", "Revenue (12m)"] + (["Situation"] if has_sit else []) +
