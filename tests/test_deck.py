@@ -952,8 +952,41 @@ def test_the_next_steps_ask_for_the_costs_the_business_case_waits_on(full_run, t
                                                              setup_cost=None))
     assert not run.params.engagement.next_steps  # the demo's: no consultant's own step comes first
     (spec,) = s_next_steps(DeckData(run))
-    assert "starting with: send your cost of an account-manager hour and your one-off set-up cost" in spec.title
+    assert spec.title.endswith("starting with: send your cost figures, so the programme's cost and return can be "
+                               "stated"), spec.title
     run.write_table("programme_cost", compute_programme_cost(plan, cost_per_hour=70.0, tools_cost_per_year=5000.0,
                                                              setup_cost=1000.0))
     (spec,) = s_next_steps(DeckData(run))
     assert "send your cost" not in spec.title
+
+
+def test_the_coverage_page_says_how_many_covered_accounts_get_manager_time(full_run, tmp_path):
+    """'Strategic: 345/345 covered' read as 345 accounts with a manager while 254 of them are served
+    digitally: each segment with hours says how many of its accounts the plan gives manager time."""
+    from kam_analysis.deliverables.deck_story._base import DeckData
+    from kam_analysis.deliverables.deck_story.strategy import s_coverage
+
+    run = _copy_run(full_run, tmp_path / "run", full_run.params)
+    ids = run.read_table("segments")["account_id"].astype(str).head(10).tolist()
+    hours = [40.0 if i < 3 else 0.0 for i in range(len(ids))]
+    plan = pd.DataFrame({"account_id": ids, "segment": "Strategic", "is_key": [h > 0 for h in hours],
+                         "engagement_model": "", "engagement_model_key": "", "hours_per_account": hours,
+                         "expected_uplift": 0.0, "value": 1.0, "value_basis": "revenue_12m", "expected_gain": 0.0,
+                         "revenue_12m": 1.0, "covered": True, "hours_allocated": hours, "account_manager": None,
+                         "assigned_manager": None, "status": "covered"})
+    run.write_table("coverage_plan", plan)
+    run.write_table("coverage_by_segment", pd.DataFrame({
+        "segment": ["Strategic"], "accounts": [len(plan)], "covered": [len(plan)], "coverage_rate": [1.0],
+        "hours_needed": [120.0], "hours_allocated": [120.0], "value_at_stake": [0.0]}))
+    d = DeckData(run)
+    if d.refusal("portfolio_matrix", ""):
+        pytest.skip("this run's base is too small for segments: the page shows all accounts")
+    from kam_analysis.deliverables._pptx import DeckTemplate
+    from kam_analysis.deliverables.deck import _render, _style
+
+    p = run.params
+    deck = DeckTemplate(p.branding.template, style=_style(p), apply_colors=p.branding.apply_colors_to_template)
+    for spec in s_coverage(d):
+        _render(deck, spec)
+    text = " ".join(t for slide in deck.prs.slides for t in _texts(slide))
+    assert f"Strategic: {len(plan)}/{len(plan)} covered (3 with manager time), 120 of 120 hours" in text, text

@@ -9,7 +9,7 @@ from ...phases.business_case import cost_needs, missing_cost_inputs
 from ...present.formats import fmt_count, fmt_top, fmt_value
 from ...present.labels import input_label
 from .._pptx import Box, SlideCanvas
-from ._base import _bullets, DeckData, IN, _lc_first, _rows_per_page, SlideSpec, _text
+from ._base import _bullets, DeckData, IN, _first_clause, _lc_first, _rows_per_page, SlideSpec, _text
 from .context import PHASES
 from .followup import followup
 
@@ -53,8 +53,8 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
     if missing_costs := missing_cost_inputs(d.peek("programme_cost")):
         # the board's decision waits on them: first after the consultant's own steps
         items.insert(len(d.params.engagement.next_steps),
-                     [("Costs: ", True), (f"send {cost_needs(missing_costs)}, so the programme's cost, return and "
-                                          "payback can be stated", False)])
+                     [("Costs: ", True), (f"send your cost figures, so the programme's cost and return can be "
+                                          f"stated: {cost_needs(missing_costs)}", False)])
     if not items:
         items.append([("Review: ", True), ("agree the targets and re-run the engagement at the next review date", False)])
     items = lead + items
@@ -71,6 +71,8 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
                        color=c.style.text, min_pt=10)
 
     first = _lc_first(items[0][-1][0].rstrip("."))
+    if len(first) > 100:  # a title gives the step's lead clause, whole, never cut mid-phrase
+        first = _first_clause(first, 100)
     if lead and len(items) > 1:
         title = f"{len(items)} next steps, starting with what changes since the last review: {first}"
     else:

@@ -98,8 +98,17 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
                  ("" if by_quadrant else f", all on {fmt_list(with_hours)} accounts"))
     else:
         title = "No account needs dedicated manager time: every account is served by its tier"
-    take = [f"{_text(r['segment'], 30)}: {fmt_count(r['covered'])}/{fmt_count(r['accounts'])} covered, "
-            f"{fmt_count(r['hours_allocated'])} of {fmt_count(r['hours_needed'])} hours"
+    # "covered" = served as the plan says, digitally for most: the line says how many get manager time
+    cp = d.peek("coverage_plan", ("segment", "hours_per_account"))
+    managed = (cp[pd.to_numeric(cp["hours_per_account"], errors="coerce").fillna(0) > 0]
+               .groupby(cp["segment"].astype(str)).size() if cp is not None and not by_quadrant else pd.Series(dtype=int))
+
+    def with_time(seg) -> str:
+        n = int(managed.get(str(seg), 0)) if len(managed) else None
+        return f" ({fmt_count(n)} with manager time)" if n is not None else ""
+
+    take = [f"{_text(r['segment'], 30)}: {fmt_count(r['covered'])}/{fmt_count(r['accounts'])} covered"
+            f"{with_time(r['segment'])}, {fmt_count(r['hours_allocated'])} of {fmt_count(r['hours_needed'])} hours"
             if r["hours_needed"] > 0 or r["hours_allocated"] > 0 else
             f"{_text(r['segment'], 30)}: {fmt_count(r['accounts'])} accounts, served without manager time"
             for _, r in t.iterrows()]
