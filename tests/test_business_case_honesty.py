@@ -178,8 +178,10 @@ def test_a_cost_the_client_has_not_given_is_never_a_figure_on_the_page(demo_run,
     assert "80 hours a year; needs your cost of an hour" in page  # the plan's 2 x 40 hours: a fact, not a cost
     assert any("Your cost of an account-manager hour (80 hours a year in the plan), your tools budget a year and "
                "your one-off set-up cost price the programme" in t for t in dec_texts)
+    # the notes travel with the file: they say why, and carry no figure built on an assumed cost either
     notes = _notes(run, s_business_case) + _notes(run, s_decisions)
-    assert "Illustration only" in notes and fmt_money(b["cost_over_horizon"]) in notes
+    assert "No cost, return or payback is stated" in notes
+    assert not [f for f in cost_figures if f in notes] and not re.search(r"ROI [+-]?\d|payback in \d", notes), notes
 
     # with the client's own costs the page states the cost and the return
     bc = _write_business_case(run, basis="gross profit", payback=7.0, costs=CLIENT_COSTS)
@@ -187,7 +189,7 @@ def test_a_cost_the_client_has_not_given_is_never_a_figure_on_the_page(demo_run,
     assert "payback in 7 months" in bc_title and fmt_money(bc["cost_over_horizon"].iloc[0]) in bc_title
     assert any("ROI = net / cost." in t for t in bc_texts)
     assert "the programme" in dec_title and "need" not in dec_title  # its return, at the client's costs
-    assert "Illustration only" not in _notes(run, s_decisions)
+    assert "No cost, return or payback is stated" not in _notes(run, s_decisions)
 
 
 def test_no_programme_decision_and_no_key_account_owner_without_key_accounts(demo_run, tmp_path):

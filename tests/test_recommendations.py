@@ -227,3 +227,16 @@ def test_a_segment_without_manager_time_gets_digital_levers_and_its_playbooks_ow
                                                  digital=owners).set_index("segment")["recommendation"]
     assert r["Streamline"].endswith("into the segment's digital journeys")
     assert r["Star"].endswith("on the next business-review agenda")
+
+
+def test_a_mixed_segment_reviews_only_its_accounts_with_manager_time():
+    """Star: 166 of its 190 accounts are served digitally, so its levers go on the business-review agenda
+    of the 24 with manager time and into the digital journeys of the rest."""
+    plan = pd.DataFrame({"account_id": list("abcd"), "segment": ["Star", "Star", "Star", "Core"],
+                         "hours_per_account": [30.0, 30.0, 0.0, 0.0], "hours_allocated": [30.0, 0.0, 0.0, 0.0]})
+    counts = recommendations.segment_manager_counts(plan)
+    assert counts == {"Star": (1, 3), "Core": (0, 1)}  # allocated hours count where the plan allocates any
+    sc = _scorecard([("Star", "retention_rate", 0.60, 0.7, 0.80, "red", "target")])
+    r = recommendations.rule_segment_target_gaps(sc, pd.Series({"Star": 1000.0}), managed=counts)
+    assert r["recommendation"].iloc[0].endswith("on the next business-review agenda of its 1 account with manager "
+                                                "time and into the digital journeys of the rest")

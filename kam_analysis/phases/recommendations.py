@@ -30,6 +30,7 @@ __all__ = [
     "compute_recommendations",
     "rule_owner",
     "digital_segment_owners",
+    "segment_manager_counts",
     "RULE_OWNERS_NO_KEY",
     "compute_run_recommendations",
     "recommendation_id",
@@ -99,16 +100,44 @@ def _segment_risk(churn_risk: pd.DataFrame | None, segments: pd.DataFrame | None
     return float(r[np.isfinite(r)].sum())
 
 
+def _lever_channel(segment: str, digital: set, managed: dict | None) -> str:
+    """Where a segment's levers go: the business-review agenda of the accounts with manager time,
+    the digital journeys of the others."""
+    if segment in digital:
+        return "into the segment's digital journeys"
+    m, n = (managed or {}).get(segment, (None, None))
+    if m is not None and 0 < m < n:
+        return (f"on the next business-review agenda of its {m:,} account{'s' if m != 1 else ''} with manager "
+                "time and into the digital journeys of the rest")
+    return "on the next business-review agenda"
+
+
+def segment_manager_counts(coverage_plan: pd.DataFrame | None) -> dict[str, tuple[int, int]]:
+    """segment -> (accounts the plan gives manager time, accounts): allocated hours where the plan
+    allocates any, else the hours the playbooks need (no capacity given). {} without a plan."""
+    if coverage_plan is None or coverage_plan.empty or not {"segment", "hours_per_account"} <= set(coverage_plan):
+        return {}
+    alloc = pd.to_numeric(coverage_plan.get("hours_allocated", pd.Series(0.0, index=coverage_plan.index)),
+                          errors="coerce").fillna(0.0)
+    hours = alloc if (alloc > 0).any() else pd.to_numeric(coverage_plan["hours_per_account"], errors="coerce").fillna(0.0)
+    seg = coverage_plan["segment"].astype(str)
+    with_time, total = (hours > 0).groupby(seg).sum(), seg.value_counts()
+    return {s: (int(with_time.get(s, 0)), int(total[s])) for s in total.index}
+
+
 def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series, *,
                              churn_risk: pd.DataFrame | None = None, segments: pd.DataFrame | None = None,
                              statuses: Iterable[str] = ("red",), currency: str = "EUR",
                              all_label: str = ALL_ACCOUNTS, segment_col: str = "quadrant",
                              account_col: str = "account_id", skip: Iterable[str] = (),
-                             digital: Iterable[str] = ()) -> pd.DataFrame:
+                             digital: Iterable[str] = (), managed: dict | None = None) -> pd.DataFrame:
     """Segments missing a KPI target, each valued at the money at stake for closing that gap.
 
     ``digital``: the segments none of whose accounts gets manager time in the plan: their levers go
     into the segment's digital journeys, not onto a business-review agenda they do not have.
+    ``managed``: segment -> (accounts with manager time, accounts) (:func:`segment_manager_counts`):
+    in a segment where only some have it, the business review is for those and the digital
+    journeys for the rest.
 
     ``skip`` names segments that get no such recommendation: the inactive accounts (no order
     in the churn window), whose order value or growth no business review can lift.
@@ -173,9 +202,7 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
             continue
         rows.append({"rule": "segment_target_gap", "segment": r.segment, KPI: r.kpi,
                      "recommendation": f"Lift {label} in the {r.segment} segment to target: put the playbook's "
-                                       f"{label} levers "
-                                       + ("into the segment's digital journeys" if str(r.segment) in digital_set
-                                          else "on the next business-review agenda"),
+                                       f"{label} levers " + _lever_channel(str(r.segment), digital_set, managed),
                      "evidence": f"KPI scorecard: {r.segment} {label} = {format_kpi(r.value, r.kpi, currency, money='full')} vs target "
                                  f"{format_kpi(r.target, r.kpi, currency, money='full')} (status {r.status}); segment revenue (12m) "
                                  f"{fmt_money(rev, currency, style='full')}{extra}",
@@ -449,7 +476,8 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
                                     if run.has_table("segment_playbook") else None)
     outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
                                         statuses=rv.recommend_on_status, currency=cur,
-                                        skip=[p.segmentation.key_accounts.tier_names.inactive], digital=owners)]
+                                        skip=[p.segmentation.key_accounts.tier_names.inactive], digital=owners,
+                                        managed=segment_manager_counts(full_plan))]
     plan = full_plan
     if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
         plan = None

@@ -9,8 +9,8 @@ and (3) the two largest recommendations, each with the value at stake, who owns 
 by when, and what it costs when the recommendation table says. A cost the client has
 not given never becomes a euro figure, a return or a payback on a page: the page gives the
 benefit and the manager hours, and asks for the figures that would cost them
-(:func:`~kam_analysis.phases.business_case.missing_cost_inputs`); the cost and return at the
-documented assumptions are an illustration in the speaker notes only.
+(:func:`~kam_analysis.phases.business_case.missing_cost_inputs`); not even the speaker notes
+(which travel with the file) carry a figure built on an assumed cost.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ import pandas as pd
 
 from .._pptx import Box, SlideCanvas
 from ...phases.business_case import PLAN_ACCOUNTS_CLAUSE, cost_needs, missing_cost_inputs, recommendation_cost_text as _rec_cost_text
-from ...present.formats import fmt_count, fmt_date, fmt_money, fmt_share, is_num
+from ...present.formats import fmt_count, fmt_date, fmt_share, is_num
 from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text, default_floor_rule, no_key_account_reason
+from .strategy import lever_assumptions
 
 
 def _business_case(d: DeckData) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -29,20 +30,6 @@ def _business_case(d: DeckData) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     order = {"low": 0, "base": 1, "high": 2}
     bc = bc.assign(_o=bc["scenario"].astype(str).str.lower().map(order).fillna(9)).sort_values("_o")
     return bc, cost
-
-
-def assumption_note(d: DeckData, cost: pd.DataFrame) -> str:
-    """For the speaker notes only: 'The documented assumptions: €60 per account-manager hour, €50k
-    one-off set-up' for the cost items the client has not given, or ''."""
-    parts = []
-    for _, r in cost[cost["assumed"].astype(bool)].iterrows():
-        if r["item"] == "manager_time":
-            parts.append(f"{fmt_money(r['unit_cost'], d.cur)} per account-manager hour")
-        elif r["kind"] == "one-off":
-            parts.append(f"{d.money(r['amount'])} one-off set-up")
-        else:
-            parts.append(f"{d.money(r['amount'])} a year for tools")
-    return ("The documented assumptions: " + ", ".join(parts) + ".") if parts else ""
 
 
 def cost_ask(cost: pd.DataFrame) -> str:
@@ -61,16 +48,16 @@ def cost_ask(cost: pd.DataFrame) -> str:
 
 
 def illustration_note(d: DeckData, b, cost: pd.DataFrame, years: int) -> str:
-    """Speaker notes: the base case's cost and return at the documented assumptions, said to be an
-    illustration and not the client's figures; '' when every cost is the client's."""
-    note = assumption_note(d, cost)
-    if not note:
+    """Speaker notes when a cost is not the client's: why no cost, return or payback is stated, and
+    where the consultant finds them at the documented assumptions; '' when every cost is the
+    client's. The notes travel with the file to the client, so they carry no figure built on an
+    assumed cost either."""
+    missing = missing_cost_inputs(cost)
+    if not missing:
         return ""
-    ret = ("" if _revenue_basis(b) or not is_num(b.get("roi")) else
-           f", ROI {fmt_share(b['roi'], decimals=0, signed=True)}, {_payback(b['payback_months'], years)}")
-    return (f"Illustration only, not for the client's pages: at {note.removeprefix('The documented assumptions: ').rstrip('.')}"
-            f" the programme would cost {d.money(b['cost_over_horizon'])} over {years} years{ret}. "
-            "Replace them with the client's figures to state a cost and a return.")
+    return ("No cost, return or payback is stated: " + cost_needs(missing)
+            + " are not given yet. The run's business_case and programme_cost tables hold them at the "
+              "documented assumptions (config.ASSUMED_PROGRAMME_COSTS), for the consultant only.")
 
 
 def _months(v) -> str:
@@ -137,8 +124,10 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     revenue = _revenue_basis(b)
     scope = _scope(b)
     word = "revenue" if revenue else "gross profit"
+    standard = lever_assumptions(d.peek("segment_targets"))[0]  # the playbooks' improvements, not the client's
     value = (f"{d.money(b['profit_over_horizon'])} {word} over {years} years "
-             f"(base case{', ' + scope if scope else ''})")
+             f"(base case{' at the playbooks' + chr(39) + ' standard improvements' if standard else ''}"
+             f"{', ' + scope if scope else ''})")
     cost_cell = "Needs your cost figures" if assumed else f"{d.money(b['cost_over_horizon'])} over {years} years"
     if _no_gain(b):  # the scenarios' uplift is all outside the accounts the programme pays for
         value = f"None credited {scope or 'to the programme'}: {NO_GAIN}"

@@ -99,13 +99,15 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
     else:
         title = "No account needs dedicated manager time: every account is served by its tier"
     # "covered" = served as the plan says, digitally for most: the line says how many get manager time
-    cp = d.peek("coverage_plan", ("segment", "hours_per_account"))
-    managed = (cp[pd.to_numeric(cp["hours_per_account"], errors="coerce").fillna(0) > 0]
-               .groupby(cp["segment"].astype(str)).size() if cp is not None and not by_quadrant else pd.Series(dtype=int))
+    # (allocated hours when the team's capacity is known; without it the plan only sizes the need)
+    cp = d.peek("coverage_plan", ("segment", "hours_per_account", "hours_allocated"))
+    known = d.has_input("managers")
+    col, word = ("hours_allocated", "with manager time") if known else ("hours_per_account", "needing manager time")
+    managed = (cp[pd.to_numeric(cp[col], errors="coerce").fillna(0) > 0].groupby(cp["segment"].astype(str)).size()
+               if cp is not None and not by_quadrant else None)
 
     def with_time(seg) -> str:
-        n = int(managed.get(str(seg), 0)) if len(managed) else None
-        return f" ({fmt_count(n)} with manager time)" if n is not None else ""
+        return f" ({fmt_count(int(managed.get(str(seg), 0)))} {word})" if managed is not None else ""
 
     take = [f"{_text(r['segment'], 30)}: {fmt_count(r['covered'])}/{fmt_count(r['accounts'])} covered"
             f"{with_time(r['segment'])}, {fmt_count(r['hours_allocated'])} of {fmt_count(r['hours_needed'])} hours"
@@ -479,8 +481,12 @@ def s_impact(d: DeckData) -> list[SlideSpec]:
                       notes=("Impact scenarios from the client's own history (no targets were given): levers close "
                              "part of each segment's gap to the top-quartile segment, scaled down in proportion when "
                              "a scenario would exceed the cap on its share of revenue; low/base/high multiply every "
-                             "lever." if own else "Impact scenarios: revenue and profit if the KPI targets are "
-                             "reached, low/base/high assumptions.") + (" " + spread if spread else ""))]
+                             "lever." if own else "Impact scenarios: revenue and gross profit if each segment "
+                             "reaches its lever improvements (" + ("the playbooks' standard ones: " + levers if defaults
+                                                                   else "the client's, a benchmark gap's or a "
+                                                                        "playbook's, as the strategy notebook lists "
+                                                                        "them") + "), low/base/high assumptions.")
+                      + (" " + spread if spread else ""))]
 
 
 def s_account_plans(d: DeckData) -> list[SlideSpec]:
