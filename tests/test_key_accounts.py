@@ -214,3 +214,27 @@ def test_the_sizing_page_says_where_todays_programme_lands():
         "Of today's programme of 5 accounts, none qualifies for a dedicated manager here: 5 are growth accounts")
     assert programme_by_tier(segs.assign(currently_key=False)) is None
     assert programme_by_tier(segs.drop(columns="currently_key")) is None
+
+
+def test_the_default_threshold_names_the_rule_that_set_it():
+    """A small base: the assumed cost of an hour (not 1% of revenue) set the consumer client's $24k
+    threshold, and the page said '1% of the live accounts' revenue' (about $11.7k)."""
+    import pandas as pd
+
+    from kam_analysis.config import load_params
+    from kam_analysis.deliverables.deck_story._base import default_floor_rule
+    from kam_analysis.metrics.key_accounts import value_per_hour_floor
+
+    params = load_params("params/demo.yaml")
+    floor, note = value_per_hour_floor(1_174_197.74, key_hours=40, min_revenue_share=0.01, max_cost_share=0.10,
+                                       assumed_cost_per_hour=60.0)
+    assert floor == pytest.approx(600.0)  # 60 / 10% a year per hour: 40 h need 24,000
+    sizing = pd.DataFrame({"metric": ["key_floor"], "value": [floor * 40], "note": [f"40 h a year; {note}"]})
+    assert default_floor_rule(params, sizing) == ("manager time at an assumed €60 an hour may cost at most 10% of an "
+                                                  "account's revenue")
+    _, share_note = value_per_hour_floor(8_531_917.0, key_hours=40, min_revenue_share=0.01, max_cost_share=0.10,
+                                         assumed_cost_per_hour=60.0)
+    sizing = sizing.assign(note=[f"40 h a year; {share_note}"])
+    assert default_floor_rule(params, sizing) == "1% of the live accounts' revenue"
+    assert default_floor_rule(params.model_copy(update={"strategy": params.strategy.model_copy(
+        update={"cost_per_hour": 75.0})}), sizing) is None

@@ -105,7 +105,8 @@ def programme_size_data(run, *, money: str = "compact") -> dict | None:
         return None
     cur = run.params.client.currency
     text = programme_size_text(z, tiers, money=lambda v: fmt_money(v, cur, style=money),
-                               churn_days=run.params.analysis.churn_days, default_rule=default_floor_rule(run.params),
+                               churn_days=run.params.analysis.churn_days,
+                               default_rule=default_floor_rule(run.params, run.read_table("key_account_sizing")),
                                lost=run.read_table("revenue_lost") if run.has_table("revenue_lost") else None,
                                programme=programme_by_tier(run.read_table("segments"))
                                if run.has_table("segments") else None)

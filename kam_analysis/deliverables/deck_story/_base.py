@@ -233,14 +233,34 @@ def _text(v, n: int = 120) -> str:
     return clean_text(str(v), max_len=n)
 
 
-def default_floor_rule(params) -> str | None:
+def default_floor_rule(params, sizing: pd.DataFrame | None = None) -> str | None:
     """The words of the key-account threshold's rule when it is the engagement's default, not
-    the client's (no ``strategy.cost_per_hour``): None when the client gave the cost."""
+    the client's (no ``strategy.cost_per_hour``): None when the client gave the cost.
+
+    The default is the stricter of two rules (:func:`kam_analysis.metrics.key_accounts.
+    value_per_hour_floor`): a share of the live accounts' revenue, or manager time at the assumed
+    cost of an hour costing at most a share of the account's revenue. ``sizing`` (the
+    ``key_account_sizing`` table) says which one set the threshold; without it the first is named."""
     cph = params.strategy.cost_per_hour
     if cph is not None and cph > 0:
         return None
-    return (f"{fmt_share(params.segmentation.key_accounts.min_revenue_share, decimals=0)} of the live accounts' "
-            "revenue")
+    ka = params.segmentation.key_accounts
+    note = ""
+    if sizing is not None and {"metric", "note"} <= set(sizing.columns):
+        n = sizing.loc[sizing["metric"] == "key_floor", "note"]
+        note = str(n.iloc[0]) if len(n) and isinstance(n.iloc[0], str) else ""
+    if "at an assumed" in note:  # the assumed cost of an hour binds: say so, not the revenue-share rule
+        from ...config import ASSUMED_PROGRAMME_COSTS
+        from ...present.formats import fmt_money
+
+        return (f"manager time at an assumed {fmt_money(ASSUMED_PROGRAMME_COSTS['cost_per_hour'], params.client.currency)}"
+                f" an hour may cost at most {fmt_share(ka.max_cost_share, decimals=0)} of an account's revenue")
+    return f"{fmt_share(ka.min_revenue_share, decimals=0)} of the live accounts' revenue"
+
+
+def floor_rule(d: "DeckData") -> str | None:
+    """:func:`default_floor_rule` of a deck's run (its sizing table says which rule set the threshold)."""
+    return default_floor_rule(d.params, d.peek("key_account_sizing"))
 
 
 def selects_no_key_account(d: "DeckData") -> bool:
@@ -254,7 +274,7 @@ def no_key_account_reason(d: "DeckData") -> tuple[str, bool]:
     has not given would change it: under the default key-account threshold (no cost of a manager
     hour) the account plans and the business case wait for that input; under the client's own
     cost, no key account is a finding, not a gap."""
-    rule = default_floor_rule(d.params)
+    rule = floor_rule(d)
     if rule:
         return (f"no account reaches the default key-account threshold ({rule}); the client's cost of a manager "
                 "hour would set it", True)

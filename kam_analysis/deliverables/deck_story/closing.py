@@ -9,7 +9,8 @@ from ...phases.business_case import cost_needs, missing_cost_inputs
 from ...present.formats import fmt_count, fmt_top, fmt_value
 from ...present.labels import input_label
 from .._pptx import Box, SlideCanvas
-from ._base import _bullets, DeckData, IN, _first_clause, _lc_first, _rows_per_page, SlideSpec, _text
+from ._base import (_bullets, DeckData, IN, _first_clause, _lc_first, _rows_per_page, SlideSpec, _text, floor_rule,
+                    selects_no_key_account)
 from .context import PHASES
 from .followup import followup
 
@@ -50,7 +51,11 @@ def s_next_steps(d: DeckData) -> list[SlideSpec]:
                          [("KPI: ", True), (f"close the gap on {_lc_first(d.label_of(r['kpi']))} "
                                             f"({fmt_value(r['current'], u, d.cur)} against a target of "
                                             f"{fmt_value(r['target'], u, d.cur)})", False)])
-    if missing_costs := missing_cost_inputs(d.peek("programme_cost")):
+    if selects_no_key_account(d) and floor_rule(d):  # no programme to cost: the hour's cost sets the threshold
+        items.insert(len(d.params.engagement.next_steps),
+                     [("Costs: ", True), ("send your cost of an account-manager hour, so the key-account threshold "
+                                          "is yours, not a default", False)])
+    elif missing_costs := missing_cost_inputs(d.peek("programme_cost")):
         # the board's decision waits on them: first after the consultant's own steps
         items.insert(len(d.params.engagement.next_steps),
                      [("Costs: ", True), (f"send your cost figures, so the programme's cost and return can be "

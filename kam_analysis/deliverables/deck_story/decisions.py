@@ -19,7 +19,7 @@ import pandas as pd
 from .._pptx import Box, SlideCanvas
 from ...phases.business_case import PLAN_ACCOUNTS_CLAUSE, cost_needs, missing_cost_inputs, recommendation_cost_text as _rec_cost_text
 from ...present.formats import fmt_count, fmt_date, fmt_share, is_num
-from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text, default_floor_rule, no_key_account_reason
+from ._base import DeckData, IN, SlideSpec, _first_clause, _takeaway, _text, floor_rule, no_key_account_reason
 from .strategy import lever_assumptions
 
 
@@ -117,7 +117,7 @@ def _programme_decision(d: DeckData) -> tuple[list[str], str, str] | None:
     n_key = _n_key(d)
     if n_key == 0:  # no account's value carries a dedicated manager: there is no KAM programme to fund
         return None
-    at = " (default threshold)" if default_floor_rule(d.params) else ""
+    at = " (default threshold)" if floor_rule(d) else ""
     who = (f": {fmt_count(n_key)} key accounts{at} and the coverage plan for the rest" if n_key
            else " and its coverage plan")
     assumed = bool(b["assumed_costs"])

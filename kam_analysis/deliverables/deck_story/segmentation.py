@@ -9,7 +9,7 @@ from ...present.theme import tint
 from .._pptx import SlideCanvas
 from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
 from ...present.labels import P_ALIVE
-from ._base import DeckData, default_floor_rule, _q, SlideSpec, _takeaway, _text
+from ._base import DeckData, floor_rule, _q, SlideSpec, _takeaway, _text
 
 
 def _quadrant_colors(d: DeckData, c: SlideCanvas, order: list[str]) -> list[str]:
@@ -409,7 +409,7 @@ def s_programme_size(d: DeckData) -> list[SlideSpec]:
         return []
     segs = d.peek("segments")
     text = programme_size_text(z, t, money=d.money, churn_days=d.params.analysis.churn_days,
-                               default_rule=default_floor_rule(d.params),
+                               default_rule=floor_rule(d),
                                programme=programme_by_tier(segs) if segs is not None else None,
                                lost=d.peek("revenue_lost", ("accounts_lost_12m", "revenue_lost_12m", "history_complete")))
     title, take = text["title"], text["takeaways"]

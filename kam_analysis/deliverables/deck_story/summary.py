@@ -5,7 +5,7 @@ from __future__ import annotations
 from .._pptx import Box, SlideCanvas
 from ...metrics import kpi_explanation, kpi_label, revenue_share
 from ...present.formats import fmt_count, fmt_date, fmt_share, fmt_value, is_num
-from ._base import (default_floor_rule, impact_diverged, _bullets, buying_tiers, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
+from ._base import (floor_rule, impact_diverged, _bullets, buying_tiers, _churn_unsupported, DeckData, Finding, _first_clause, _impact_text, _impact_values, IN,
                     _lc_first, SlideSpec, _text, _tiles)
 
 
@@ -139,7 +139,7 @@ def _f_key_accounts(d: DeckData) -> Finding | None:
     share = fmt_share(revenue_share(key['revenue_12m'].sum(), tot))
     # at the default threshold the count is provisional: the summary says so, as the sizing page does
     at = (" at the default threshold, until your cost of a manager hour sets it"
-          if default_floor_rule(d.params) else "")
+          if floor_rule(d) else "")
     return Finding(fmt_count(len(key)), f"key accounts selected, holding {share} of last-12-month revenue: the live "
                    f"accounts whose value can carry a dedicated manager{at}.",
                    f"{fmt_count(len(key))} key accounts hold {share} of revenue")
