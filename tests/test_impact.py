@@ -152,7 +152,7 @@ def test_did_declines_on_too_few_programme_accounts(demo_run):
     m = review.programme_impact_from_params(demo_run.read_table("account_period"),
                                             demo_run.read_table("account_summary"), params=demo_run.params)
     assert not m.supported_
-    assert re.search(r"only \d+ programme account\(s\).*at least 30", m.reason_)
+    assert re.search(r"only \d+ programme accounts bought in at least 1 period of .*at least 30", m.reason_)
     assert np.isnan(m.summary().loc[0, "estimate"])
 
 

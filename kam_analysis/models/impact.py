@@ -312,11 +312,13 @@ class ProgrammeImpact:
         self.match_window_periods_ = n_match if match_end is not None else len(pre_periods)
         self.match_pre_periods_ = len(pre_periods)
         if len(treated) < self.min_accounts:
-            return self._unsupported(f"only {len(treated)} programme account(s) bought in at least "
-                                     f"{self.min_match_periods} period(s) of the matching window before the start; "
+            n_t, k = len(treated), self.min_match_periods
+            return self._unsupported(f"only {n_t} programme account{'' if n_t == 1 else 's'} bought in at least "
+                                     f"{k} period{'' if k == 1 else 's'} of the matching window before the start; "
                                      f"at least {self.min_accounts} are needed")
         if len(pool) < self.min_accounts:
-            return self._unsupported(f"only {len(pool)} non-programme account(s) with pre-programme history to "
+            return self._unsupported(f"only {len(pool)} non-programme account{'' if len(pool) == 1 else 's'} "
+                                     "with pre-programme history to "
                                      f"serve as a control group; at least {self.min_accounts} are needed")
         chosen: set = set()
         if self.matching == "nearest":

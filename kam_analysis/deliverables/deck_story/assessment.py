@@ -261,7 +261,7 @@ def concentration_equivalent(summ: dict) -> str | None:
         n = 1.0 / float(summ["hhi"])
     if n is None or not math.isfinite(float(n)) or float(n) <= 0:
         return None
-    return f"Revenue as concentrated as if {fmt_count(n)} accounts shared it equally"
+    return f"Revenue as concentrated as if {fmt_n(round(float(n)), 'account')} shared it equally"
 
 
 def s_concentration(d: DeckData) -> list[SlideSpec]:

@@ -7,7 +7,7 @@ import pandas as pd
 from ...metrics import kpi_label, lifecycle_status, programme_by_tier, revenue_share
 from ...present.theme import tint
 from .._pptx import SlideCanvas
-from ...present.formats import excel_number_format, fmt_count, fmt_share, fmt_top, is_num
+from ...present.formats import excel_number_format, fmt_count, fmt_n, fmt_share, fmt_top, is_num
 from ...present.labels import P_ALIVE
 from ._base import DeckData, floor_rule, _q, SlideSpec, _takeaway, _text
 
@@ -173,7 +173,7 @@ def s_rfm(d: DeckData) -> list[SlideSpec]:
                                              kpi_label("revenue_share", short=True): g["revenue_share"].tolist()},
                     number_format=excel_number_format("share", compact=False), horizontal=True,
                     colors=[tint(c.style.primary, 0.55), c.style.primary])
-        _takeaway(c, [f"{cat}: {fmt_count(n)} accounts" for cat, n in zip(cats[:5], g["accounts"][:5])],
+        _takeaway(c, [f"{cat}: {fmt_n(int(n), 'account')}" for cat, n in zip(cats[:5], g["accounts"][:5])],
                   heading=f"Largest by revenue ({fmt_top(min(5, len(cats)), n_seg)} segments)")
 
     return [SlideSpec("segmentation", "Chart", title, draw, topic="RFM segments", source=d.source("rfm_profiles"),
