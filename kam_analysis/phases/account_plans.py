@@ -195,7 +195,10 @@ def build_account_plans(segments: pd.DataFrame, account_summary: pd.DataFrame, *
         acts = acts[:5]
         actions += acts
         lead = sits[0]
-        top_cat = str(ws.iloc[0]["category"]) if len(ws) else ""
+        # every category of the account's whitespace, named as its value sums them (the whitespace pages
+        # give each category's own value: "Footwear €35k" summed two categories)
+        cats = [str(c) for c in ws["category"]] if len(ws) else []
+        top_cat = cats[0] if len(cats) == 1 else (", ".join(cats[:-1]) + " and " + cats[-1]) if cats else ""
         objective = {
             "retention_risk": (f"Protect {money(hold)} of revenue: stop the decline"
                                + (f" ({trend:+.0%} on the year)" if pd.notna(trend) else "")
