@@ -274,3 +274,24 @@ def test_every_assessment_chart_is_titled_and_labelled(acct_demo, demo_run):
         assert ax.get_xlabel() and (ax.get_ylabel() or ax.get_yticklabels()), ax.get_title()
     assert radar.get_title()
     plt.close("all")
+
+
+def test_a_kpi_on_too_few_accounts_or_responses_is_not_rated():
+    """The 8-account client's deck rated NPS red on 4 respondents (its own page said 4 are too few to state
+    a score): a headline marked 'small base' gets no colour in either scorecard."""
+    import pandas as pd
+
+    from kam_analysis.phases.assessment import compute_benchmark_gaps
+    from kam_analysis.phases.review import compute_kpi_vs_target
+
+    head = pd.DataFrame({"kpi": ["nps", "retention_rate"], "label": ["NPS", "Retention"], "value": [-25.0, 0.9],
+                         "unit": ["score", "share"], "n": [4, 300],
+                         "note": ["small base (n=4 < 30)", ""]})
+    bm = pd.DataFrame(columns=["kpi", "benchmark", "illustrative", "source", "currency"])
+    gaps = compute_benchmark_gaps(head, benchmarks=bm, targets={"nps": 40, "retention_rate": 0.85},
+                                  amber=0.05, red=0.15).set_index("kpi")
+    assert gaps.at["nps", "status"] == "not rated"
+    assert "4 accounts or responses (fewer than 30) are too few to rate" in gaps.at["nps", "note"]
+    assert gaps.at["retention_rate", "status"] == "green"
+    kvt = compute_kpi_vs_target(head, {"nps": 40, "retention_rate": 0.85}, amber=0.05, red=0.15).set_index("kpi")
+    assert kvt.at["nps", "status"] == "not rated" and kvt.at["retention_rate", "status"] == "green"

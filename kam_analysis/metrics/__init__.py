@@ -25,7 +25,7 @@ from .definitions import (ALL_ACCOUNTS_ONLY_KPIS, SEGMENT_RETENTION_NOTE, KPI, K
                           higher_is_better, target_applies_to_segment, kpi_dictionary_markdown, kpi_explanation, kpi_label, kpi_prose,
                           kpi_unit,
                           render_kpi_dictionary, write_kpi_dictionary)
-from .group import (compute_group_kpis, compute_revenue_shares, revenue_share, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
+from .group import (SMALL_BASE, too_small_to_rate, compute_group_kpis, compute_revenue_shares, revenue_share, compute_retention_by_group, compute_headline_kpis, compute_kpi_comparisons, compute_segment_kpis,
                     compute_survey_coverage)
 from .key_accounts import (TIERS, compute_key_account_sets, compute_key_account_sizing, in_programme, programme_by_tier,
                            value_per_hour_floor)
@@ -36,7 +36,7 @@ from .stats import compute_nps
 
 __all__ = [
     "KPI", "KPI_DEFINITIONS", "ALL_ACCOUNTS_ONLY_KPIS", "SEGMENT_RETENTION_NOTE", "UNITS", "LOWER_IS_BETTER", "get_kpi", "kpi_label", "kpi_prose", "kpi_explanation", "kpi_unit",
-    "higher_is_better", "target_applies_to_segment", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown", "render_kpi_dictionary",
+    "higher_is_better", "target_applies_to_segment", "SMALL_BASE", "too_small_to_rate", "format_kpi", "change_vs_baseline", "kpi_dictionary_markdown", "render_kpi_dictionary",
     "write_kpi_dictionary",
     "is_counted_order", "last_counted_order", "recency_days", "is_active", "active_accounts_at",
     "compute_retention", "period_starts",

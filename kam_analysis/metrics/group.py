@@ -12,7 +12,17 @@ from .key_accounts import in_programme
 from .stats import compute_nps, ratio_estimate, t_interval, wilson_interval
 
 __all__ = ["revenue_share", "compute_revenue_shares", "compute_retention_by_group", "compute_group_kpis", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
-           "compute_survey_coverage"]
+           "compute_survey_coverage", "SMALL_BASE", "too_small_to_rate"]
+
+#: how a headline KPI's note marks a base below ``thresholds.min_denominator`` accounts or responses
+SMALL_BASE = "small base"
+
+
+def too_small_to_rate(note) -> bool:
+    """Whether a headline KPI rests on too few accounts or responses to carry a red/amber/green
+    status (its note marks a :data:`SMALL_BASE`): the scorecards then say "not rated", never a
+    colour a handful of accounts decided."""
+    return isinstance(note, str) and SMALL_BASE in note
 
 
 # --------------------------------------------------------------------------- revenue share
@@ -164,7 +174,7 @@ def compute_group_kpis(account_kpis: pd.DataFrame, *, confidence: float = 0.95, 
     a = account_kpis
     history_ok = history_ok or {"retention": True, "yoy": True}
     rows: list[dict] = []
-    small = lambda n: f"small base (n={int(n)} < {min_denominator})" if n < min_denominator else ""  # noqa: E731
+    small = lambda n: f"{SMALL_BASE} (n={int(n)} < {min_denominator})" if n < min_denominator else ""  # noqa: E731
     ordering = a["orders_12m"] > 0
     rev = float(a["revenue_12m"].sum())
     rev_prev = float(a["revenue_prev_12m"].sum())

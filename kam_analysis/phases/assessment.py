@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 
 from ..config import TEMPLATES_DIR
 from ..exceptions import ParameterError
-from ..metrics import format_kpi, higher_is_better, kpi_label
+from ..metrics import format_kpi, higher_is_better, kpi_label, too_small_to_rate
 from ..metrics.benchmarks import benchmark_comparable, benchmark_label, benchmark_usable, load_benchmarks
 from ..present.formats import fmt_change, fmt_count, fmt_period, fmt_value, is_num
 from ..present.theme import active_theme, hex_css
@@ -103,8 +104,10 @@ def compute_benchmark_gaps(headline: pd.DataFrame, *, benchmarks: pd.DataFrame, 
     rated: ``status = 'not rated'``, ``status_basis = 'none'``, and ``note`` says why (an
     illustrative benchmark is a labelled reference only). A money benchmark in another
     currency is not compared at all: ``benchmark`` and its gap are NaN and the note names
-    both currencies. ``status`` is ``n/a`` when the KPI could not be computed. A KPI whose
-    headline note says it is unreliable keeps its status, and the note says so.
+    both currencies. ``status`` is ``n/a`` when the KPI could not be computed, and ``not rated``
+    when its base is below the minimum (:func:`kam_analysis.metrics.too_small_to_rate`: a
+    handful of accounts or responses decides no colour); the note says so. A KPI whose headline
+    note says it is unreliable (survey coverage) keeps its status, and the note says so.
 
     Raises
     ------
@@ -145,6 +148,11 @@ def compute_benchmark_gaps(headline: pd.DataFrame, *, benchmarks: pd.DataFrame, 
             if comparable:
                 notes.append(f"no target; the benchmark is {benchmark_label(illustrative=illus, source=src)}: "
                              "shown for reference, not rated")
+        if status in ("green", "amber", "red") and too_small_to_rate(h.at[kpi, "note"]):
+            status = "not rated"  # a handful of accounts or responses decides no colour
+            m = re.search(r"n=(\d+) < (\d+)", str(h.at[kpi, "note"]))
+            notes.append(f"not rated: {m.group(1)} accounts or responses (fewer than {m.group(2)}) are too few to rate"
+                         if m else "not rated: too few accounts or responses to rate")
         if not np.isfinite(cur):
             status = "n/a"
         if not np.isfinite(cur) or "unreliable" in str(h.at[kpi, "note"]):

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .assessment import rag_status
-from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, OrderSource, change_vs_baseline, compute_headline_kpis,
+from ..metrics import (ALL_ACCOUNTS_ONLY_KPIS, too_small_to_rate, OrderSource, change_vs_baseline, compute_headline_kpis,
                        compute_period_retention, higher_is_better, target_applies_to_segment)
 from ..models.impact import ProgrammeImpact, period_offset
 from ..models.spc import compute_spc
@@ -106,9 +106,11 @@ def compute_kpi_vs_target(headline: pd.DataFrame, targets: dict[str, float], *, 
     for share/score KPIs, current / baseline - 1 for currency/count KPIs) and
     ``vs_baseline_kind`` ("points" / "relative"). ``status`` is
     :func:`rag_status` with the KPI's direction from the KPI dictionary — the same call the
-    assessment's ``benchmark_gaps`` makes, so both tables give a KPI the same status.
+    assessment's ``benchmark_gaps`` makes, so both tables give a KPI the same status — or
+    ``not rated`` when the headline marks its base too small (:func:`kam_analysis.metrics.too_small_to_rate`).
     """
     cur = headline.set_index("kpi")["value"]
+    notes = headline.set_index("kpi")["note"] if "note" in headline else pd.Series(dtype=object)
     base = baseline.set_index("kpi")["value"] if baseline is not None and len(baseline) else pd.Series(dtype=float)
     labels = headline.set_index("kpi")["label"] if "label" in headline else pd.Series(dtype=object)
     units = headline.set_index("kpi")["unit"] if "unit" in headline else pd.Series(dtype=object)
@@ -120,8 +122,9 @@ def compute_kpi_vs_target(headline: pd.DataFrame, targets: dict[str, float], *, 
         rows.append({"kpi": kpi, "label": labels.get(kpi, kpi.replace("_", " ").capitalize()),
                      "unit": units.get(kpi, None), "current": value, "target": float(target),
                      "gap": value - float(target),
-                     "status": rag_status(value, float(target), amber=amber, red=red,
-                                          higher_is_better=higher_is_better(kpi)),
+                     "status": ("not rated" if too_small_to_rate(notes.get(kpi)) and np.isfinite(value) else
+                                rag_status(value, float(target), amber=amber, red=red,
+                                           higher_is_better=higher_is_better(kpi))),
                      "baseline": b, "vs_baseline": float(change), "vs_baseline_kind": kind})
     return pd.DataFrame(rows, columns=["kpi", "label", "unit", "current", "target", "gap", "status", "baseline",
                                        "vs_baseline", "vs_baseline_kind"])

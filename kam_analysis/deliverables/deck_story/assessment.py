@@ -194,7 +194,12 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
     n_red, n_amber = int((status == "red").sum()), int((status == "amber").sum())
     rated = int(status.isin(["green", "amber", "red"]).sum())
     unrated = int((status == "not rated").sum())
-    if rated == 0 and unrated:
+    # not rated though a target is set: too few accounts or responses (metrics.too_small_to_rate)
+    small_n = int(((status == "not rated") & tab["target"].map(is_num)).sum()) if "target" in tab else 0
+    if rated == 0 and small_n:
+        title = (f"No KPI with a target has enough accounts or responses to rate: "
+                 f"{fmt_n(small_n, 'KPI')} shown, not rated")
+    elif rated == 0 and unrated:
         title = (f"No targets are set: {unrated} KPIs are shown against illustrative benchmarks for reference only, "
                  "none is rated" if illus_sources else f"No targets are set: {unrated} KPIs are shown, none is rated")
     elif rated == 0:
@@ -219,7 +224,10 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
     foot = rag_note
     if illus_sources:
         foot += " Illustrative benchmarks are template placeholders, not published figures: they rate no KPI."
-    if unrated and not illus_sources:
+    if small_n:
+        foot += (f" Not rated against its target: fewer than {d.params.thresholds.min_denominator} accounts or "
+                 "responses.")
+    if unrated > small_n and not illus_sources:
         foot += " Not rated: no target and no sourced benchmark."
     if any(r[2] == "not compared" for r in rows if len(r) > 2):
         foot += " Not compared: the benchmark is in another currency than the client's."
