@@ -212,6 +212,8 @@ def s_scorecard(d: DeckData) -> list[SlideSpec]:
                    and (tab["status_basis"] == "benchmark").any() else "target")
         title = (f"{n_red + n_amber} of {rated} measurable KPIs fall short of their {against}; "
                  f"{_lc_first(d.label_of(worst['kpi']))} is {str(worst['status']).lower()}")
+    if rated and small_n:  # the targets a handful of accounts cannot rate are said, not dropped
+        title += f"; {fmt_n(small_n, 'other')} {'has' if small_n == 1 else 'have'} too few accounts or responses to rate"
     fills, colors = {}, {}
     for i, s in enumerate(status):
         if s in ("green", "amber", "red"):
