@@ -234,8 +234,12 @@ def test_a_mixed_segment_reviews_only_its_accounts_with_manager_time():
     of the 24 with manager time and into the digital journeys of the rest."""
     plan = pd.DataFrame({"account_id": list("abcd"), "segment": ["Star", "Star", "Star", "Core"],
                          "hours_per_account": [30.0, 30.0, 0.0, 0.0], "hours_allocated": [30.0, 0.0, 0.0, 0.0]})
-    counts = recommendations.segment_manager_counts(plan)
-    assert counts == {"Star": (1, 3), "Core": (0, 1)}  # allocated hours count where the plan allocates any
+    from kam_analysis.phases.coverage import accounts_with_manager_time
+
+    counts, allocated = accounts_with_manager_time(plan)
+    assert counts == {"Star": (1, 3), "Core": (0, 1)} and allocated  # allocated hours where the plan allocates any
+    needed, allocated = accounts_with_manager_time(plan.assign(hours_allocated=0.0))
+    assert needed == {"Star": (2, 3), "Core": (0, 1)} and not allocated  # no capacity: the hours the playbooks need
     sc = _scorecard([("Star", "retention_rate", 0.60, 0.7, 0.80, "red", "target")])
     r = recommendations.rule_segment_target_gaps(sc, pd.Series({"Star": 1000.0}), managed=counts)
     assert r["recommendation"].iloc[0].endswith("on the next business-review agenda of its 1 account with manager "

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ASSUMED_PROGRAMME_COSTS
+from ..present.formats import fmt_count, fmt_money, is_num
 
 __all__ = ["COST_ITEMS", "COST_INPUT_WORDS", "PLAN_ACCOUNTS_CLAUSE", "compute_business_case", "compute_programme_cost", "cost_needs",
            "missing_cost_inputs", "programme_hours", "programme_revenue_share", "margin_known",
@@ -78,8 +79,6 @@ def recommendation_cost_text(cost, hours, assumed, currency: str, *, style: str 
     at a cost the client has not given, the manager hours it takes (part of the coverage plan's, not
     on top of them) and what prices them ("120 of the plan's manager hours a year; the cost needs
     your figures"), never a euro figure; "" without a cost."""
-    from ..present.formats import fmt_count, fmt_money, is_num
-
     if not is_num(cost):
         return ""
     if not bool(assumed):

@@ -15,7 +15,7 @@ from ..exceptions import ParameterError, list_values
 from ..models.coverage import assign_managers, compute_naive_coverage, optimise_coverage
 from .playbooks import compute_account_engagement
 
-__all__ = ["compute_account_value", "resolve_capacity", "compute_coverage_plan"]
+__all__ = ["compute_account_value", "resolve_capacity", "compute_coverage_plan", "accounts_with_manager_time"]
 
 
 def compute_account_value(segments: pd.DataFrame, account_summary: pd.DataFrame, *, account_col: str = "account_id",
@@ -207,3 +207,19 @@ def compute_coverage_plan(segments: pd.DataFrame, account_summary: pd.DataFrame,
                  "account_manager", "assigned_manager", "status"]
     return {"coverage_plan": df.rename(columns={account_col: "account_id"})[plan_cols], "coverage_by_segment": seg,
             "capacity_summary": summary, "manager_load": load, "value_note": note}
+
+
+def accounts_with_manager_time(coverage_plan: pd.DataFrame | None) -> tuple[dict[str, tuple[int, int]], bool]:
+    """Per segment, (accounts the coverage plan gives manager time, accounts), and whether that is
+    time allocated (True) or only the time the playbooks need (False: no capacity was given, so
+    the plan allocates none). The one count behind the coverage page, the recommendations'
+    channel and owner and the segments served digitally. ({}, False) without a plan."""
+    if coverage_plan is None or coverage_plan.empty or not {"segment", "hours_per_account"} <= set(coverage_plan):
+        return {}, False
+    alloc = pd.to_numeric(coverage_plan["hours_allocated"], errors="coerce").fillna(0.0) \
+        if "hours_allocated" in coverage_plan else pd.Series(0.0, index=coverage_plan.index)
+    allocated = bool((alloc > 0).any())
+    hours = alloc if allocated else pd.to_numeric(coverage_plan["hours_per_account"], errors="coerce").fillna(0.0)
+    seg = coverage_plan["segment"].astype(str)
+    with_time, total = (hours > 0).groupby(seg).sum(), seg.value_counts()
+    return {s_: (int(with_time.get(s_, 0)), int(total[s_])) for s_ in total.index}, allocated

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..metrics import format_kpi, kpi_prose
+from .coverage import accounts_with_manager_time
 from .review import ALL_ACCOUNTS
 from ..present.formats import fmt_count, fmt_money, is_num
 from .whitespace import summarise_whitespace
@@ -30,7 +31,6 @@ __all__ = [
     "compute_recommendations",
     "rule_owner",
     "digital_segment_owners",
-    "segment_manager_counts",
     "RULE_OWNERS_NO_KEY",
     "compute_run_recommendations",
     "recommendation_id",
@@ -112,19 +112,6 @@ def _lever_channel(segment: str, digital: set, managed: dict | None) -> str:
     return "on the next business-review agenda"
 
 
-def segment_manager_counts(coverage_plan: pd.DataFrame | None) -> dict[str, tuple[int, int]]:
-    """segment -> (accounts the plan gives manager time, accounts): allocated hours where the plan
-    allocates any, else the hours the playbooks need (no capacity given). {} without a plan."""
-    if coverage_plan is None or coverage_plan.empty or not {"segment", "hours_per_account"} <= set(coverage_plan):
-        return {}
-    alloc = pd.to_numeric(coverage_plan.get("hours_allocated", pd.Series(0.0, index=coverage_plan.index)),
-                          errors="coerce").fillna(0.0)
-    hours = alloc if (alloc > 0).any() else pd.to_numeric(coverage_plan["hours_per_account"], errors="coerce").fillna(0.0)
-    seg = coverage_plan["segment"].astype(str)
-    with_time, total = (hours > 0).groupby(seg).sum(), seg.value_counts()
-    return {s: (int(with_time.get(s, 0)), int(total[s])) for s in total.index}
-
-
 def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series, *,
                              churn_risk: pd.DataFrame | None = None, segments: pd.DataFrame | None = None,
                              statuses: Iterable[str] = ("red",), currency: str = "EUR",
@@ -135,7 +122,8 @@ def rule_segment_target_gaps(scorecard: pd.DataFrame, segment_revenue: pd.Series
 
     ``digital``: the segments none of whose accounts gets manager time in the plan: their levers go
     into the segment's digital journeys, not onto a business-review agenda they do not have.
-    ``managed``: segment -> (accounts with manager time, accounts) (:func:`segment_manager_counts`):
+    ``managed``: segment -> (accounts with manager time, accounts)
+    (:func:`kam_analysis.phases.coverage.accounts_with_manager_time`):
     in a segment where only some have it, the business review is for those and the digital
     journeys for the rest.
 
@@ -434,17 +422,15 @@ def compute_recommendations(*rule_outputs: pd.DataFrame, plan_date=None, has_key
 
 def digital_segment_owners(coverage_plan: pd.DataFrame | None, segment_playbook: pd.DataFrame | None) -> dict[str, str]:
     """segment -> its playbook's accountable role, for the segments none of whose accounts gets
-    manager hours in the coverage plan (served digitally): a recommendation on such a segment is
-    owned by that role, not by a key-account lead it does not have. {} without the tables."""
-    if coverage_plan is None or segment_playbook is None or coverage_plan.empty or \
-            not {"segment", "hours_per_account"} <= set(coverage_plan.columns) or \
-            not {"segment", "accountable"} <= set(segment_playbook.columns):
+    manager time in the coverage plan (:func:`~kam_analysis.phases.coverage.accounts_with_manager_time`:
+    served digitally): a recommendation on such a segment is owned by that role, not by a
+    key-account lead it does not have. {} without the tables."""
+    counts, _ = accounts_with_manager_time(coverage_plan)
+    if not counts or segment_playbook is None or not {"segment", "accountable"} <= set(segment_playbook.columns):
         return {}
-    hours = pd.to_numeric(coverage_plan["hours_per_account"], errors="coerce").fillna(0.0)
-    by_seg = hours.groupby(coverage_plan["segment"].astype(str)).sum()
     role = segment_playbook.assign(segment=segment_playbook["segment"].astype(str)).set_index("segment")["accountable"]
-    return {s: str(role[s]).strip() for s in by_seg.index[by_seg <= 0]
-            if s in role.index and isinstance(role[s], str) and role[s].strip()}
+    return {s: str(role[s]).strip() for s, (m, _n) in counts.items()
+            if m == 0 and s in role.index and isinstance(role[s], str) and role[s].strip()}
 
 
 def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.DataFrame | None,
@@ -477,7 +463,7 @@ def compute_run_recommendations(run, *, scorecard: pd.DataFrame, cohorts: pd.Dat
     outputs = [rule_segment_target_gaps(scorecard, seg_rev, churn_risk=risk, segments=segs, segment_col=seg_col,
                                         statuses=rv.recommend_on_status, currency=cur,
                                         skip=[p.segmentation.key_accounts.tier_names.inactive], digital=owners,
-                                        managed=segment_manager_counts(full_plan))]
+                                        managed=accounts_with_manager_time(full_plan)[0])]
     plan = full_plan
     if plan is not None and not {"covered", "assigned_manager"} & set(plan.columns):
         plan = None

@@ -6,6 +6,7 @@ import pandas as pd
 
 from ...metrics.capability import NOT_BY_QUADRANT
 from ...models.churn import EARLY_WARNING_FEATURES, MATERIAL_ODDS_RATIO, backtest_sentence, horizon_words, risk_band_label
+from ...phases.coverage import accounts_with_manager_time
 from ...phases.review import ALL_ACCOUNTS
 from ...present.theme import tint
 from .._pptx import SlideCanvas
@@ -99,15 +100,12 @@ def s_coverage(d: DeckData) -> list[SlideSpec]:
     else:
         title = "No account needs dedicated manager time: every account is served by its tier"
     # "covered" = served as the plan says, digitally for most: the line says how many get manager time
-    # (allocated hours when the team's capacity is known; without it the plan only sizes the need)
-    cp = d.peek("coverage_plan", ("segment", "hours_per_account", "hours_allocated"))
-    known = d.has_input("managers")
-    col, word = ("hours_allocated", "with manager time") if known else ("hours_per_account", "needing manager time")
-    managed = (cp[pd.to_numeric(cp[col], errors="coerce").fillna(0) > 0].groupby(cp["segment"].astype(str)).size()
-               if cp is not None and not by_quadrant else None)
+    # (allocated hours when the plan allocates any; without a capacity it only sizes the need)
+    counts, allocated = accounts_with_manager_time(None if by_quadrant else d.peek("coverage_plan"))
+    word = "with manager time" if allocated else "needing manager time"
 
     def with_time(seg) -> str:
-        return f" ({fmt_count(int(managed.get(str(seg), 0)))} {word})" if managed is not None else ""
+        return f" ({fmt_count(counts.get(str(seg), (0, 0))[0])} {word})" if counts else ""
 
     take = [f"{_text(r['segment'], 30)}: {fmt_count(r['covered'])}/{fmt_count(r['accounts'])} covered"
             f"{with_time(r['segment'])}, {fmt_count(r['hours_allocated'])} of {fmt_count(r['hours_needed'])} hours"
