@@ -27,12 +27,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 from .data.tables import PHASES
 from .exceptions import RunStopped, Terminated
 
-__all__ = ["recover_killed_runs", "mark_stage", "StopSignals", "stop_kernel", "kernel_manager_class", "stopped_error", "disk_full", "failure",
+__all__ = ["recover_killed_runs", "mark_stage", "StopSignals", "stop_kernel", "kernel_manager_class", "reap_later", "reap_exiting_kernels", "stopped_error", "disk_full", "failure",
            "discard", "write_manifest", "finalise", "file_list", "STAGES"]
 
 
@@ -45,7 +47,54 @@ def kernel_manager_class(started: list):
             super().__init__(*args, **kwargs)
             started.append(self)
 
+        async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            """A graceful shutdown asks the kernel to exit and returns: the process finishes
+            exiting in the background (:func:`reap_later`, killed if it
+            has not after 5 s) while the run goes on. A forced one (``now``) is jupyter_client's."""
+            process = getattr(self.provisioner, "process", None)
+            if now or restart or process is None or not self.owns_kernel or not self.has_kernel:
+                return await super()._async_shutdown_kernel(now=now, restart=restart)
+            self.shutting_down = True
+            self.stop_restarter()
+            await self._async_request_shutdown(restart=False)
+            reap_later(process)
+            await self._async_cleanup_resources(restart=False)
+
+        shutdown_kernel = _async_shutdown_kernel
+
     return _Recorded
+
+
+_EXITING: list[threading.Thread] = []
+_LOCK = threading.Lock()
+
+
+def reap_later(process, *, wait: float = 5.0) -> None:
+    """Wait in the background for a kernel ``process`` (a ``Popen``) asked to exit; kill it after ``wait`` s."""
+    def reap() -> None:
+        try:
+            process.wait(timeout=wait)
+        except Exception:  # noqa: BLE001 - still running after the wait: killed
+            try:
+                process.kill()
+                process.wait(timeout=wait)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+    thread = threading.Thread(target=reap, name="kam-kernel-exit", daemon=True)
+    thread.start()
+    with _LOCK:
+        _EXITING.append(thread)
+
+
+def reap_exiting_kernels(timeout: float = 15.0) -> None:
+    """Wait until every kernel asked to exit has exited (killed if it would not). Never raises."""
+    deadline = time.monotonic() + timeout
+    with _LOCK:
+        threads = list(_EXITING)
+        _EXITING.clear()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def kernel_pid(managers: list) -> int | None:
@@ -178,7 +227,8 @@ def failure(error: BaseException, stage: str, manifest: dict) -> dict:
     import signal
 
     recs = [r for r in manifest.get("phases", []) if r.get("status") == "failed"]
-    rec = recs[-1] if recs else {}
+    # the failed stage's own record (a phase running beside it may have failed after it, waiting for it)
+    rec = next((r for r in recs if r.get("phase") == stage), recs[-1] if recs else {})
     if isinstance(error, RunStopped):
         cause = "terminated" if error.exit_code == 128 + signal.SIGTERM else "interrupted"
     elif disk_full(error, str(rec.get("error", ""))):

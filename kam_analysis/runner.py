@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Callable
 
 from .config import REPO_ROOT, Params, load_params
-from .data.runfolder import Run
+from .data.runfolder import PHASE_STATE, Run, _atomic_write_bytes
 from .data.tables import PHASES, TABLES, downstream
 from . import faults
-from .exceptions import KAMError, RunError, RunStopped, Terminated
+from .execution import KERNEL_ARGS, PhaseExecution, execute
+from .exceptions import KAMError, RunError, RunStopped
 
 __all__ = ["PHASES", "RunResult", "run_engagement", "latest_run", "plan_phases", "NOTEBOOKS_DIR"]
 
@@ -166,168 +167,6 @@ def _config_inputs(params: Params) -> dict[str, Path]:
         "logo": params.branding.logo,
     }
     return {k: Path(v) for k, v in candidates.items() if v is not None and Path(v).is_file()}
-
-
-_SPECIAL_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
-
-
-def _is_special(cell) -> bool:
-    return bool(_SPECIAL_TAGS & set(cell.get("metadata", {}).get("tags", [])))
-
-
-def _failing_cell(nb_path: Path) -> tuple[int | None, dict | None]:
-    """Index (in the saved notebook) of the cell that failed, or was running when execution stopped."""
-    import nbformat  # lazily: it pulls in jsonschema, ~2.5 s on every kernel's import
-
-    if not nb_path.exists():
-        return None, None
-    nb = nbformat.read(nb_path, as_version=4)
-    started = None
-    for i, cell in enumerate(nb.cells):
-        pm = cell.get("metadata", {}).get("papermill", {})
-        if pm.get("exception") or pm.get("status") == "failed":
-            return i, nb
-        if pm.get("start_time") and not _is_special(cell):
-            started = i
-    return started, nb
-
-
-def _locate(nb_path: Path) -> dict:
-    """Where a notebook failed, as the analyst sees the source notebook.
-
-    ``cell_number`` is the 1-based position in the source notebook (papermill's injected
-    parameters cell and error banner are not counted), ``exec_count`` the ``In [n]`` shown
-    in the executed notebook, ``cell_source`` the cell's first line.
-    """
-    try:
-        idx, nb = _failing_cell(nb_path)
-    except Exception:  # noqa: BLE001 - a notebook cut short (disk full, killed) is not readable
-        idx, nb = None, None
-    if idx is None or nb is None:
-        return {"cell_number": None, "exec_count": None, "cell_source": ""}
-    number = sum(1 for c in nb.cells[: idx + 1] if not _is_special(c))
-    lines = nb.cells[idx].source.strip().splitlines()
-    return {"cell_number": number, "exec_count": nb.cells[idx].get("execution_count"),
-            "cell_source": lines[0][:120] if lines else ""}
-
-
-def _mark_notebook_failed(nb_path: Path, reason: str) -> None:
-    """Record a timeout / dead kernel in the saved notebook so it no longer looks successful."""
-    try:
-        _mark_failed(nb_path, reason)
-    except Exception:  # noqa: BLE001 - unreadable or unwritable (disk full): the manifest says why
-        pass
-
-
-def _mark_failed(nb_path: Path, reason: str) -> None:
-    import nbformat  # lazily: it pulls in jsonschema, ~2.5 s on every kernel's import
-
-    index, nb = _failing_cell(nb_path)
-    if nb is None:
-        return
-    if index is not None:
-        cell = nb.cells[index]
-        cell.metadata.setdefault("papermill", {})["status"] = "failed"
-        cell.metadata["papermill"]["exception"] = True
-        if cell.cell_type == "code":
-            cell.outputs.append(nbformat.v4.new_output("error", ename="RunError", evalue=reason, traceback=[reason]))
-        for later in nb.cells[index + 1:]:
-            later.metadata.setdefault("papermill", {})["status"] = "pending"
-    nb.metadata.setdefault("papermill", {})["exception"] = True
-    nb.metadata["kam"] = {"status": "failed", "reason": reason}
-    from .data.runfolder import _atomic_write_bytes
-
-    _atomic_write_bytes(nb_path, nbformat.writes(nb).encode("utf-8"))
-
-
-#: the kernel's command-line options (Papermill's ``extra_arguments``): start-up chatter off the terminal
-_KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
-
-
-def _execute(nb_in: Path, nb_out: Path, params: dict, *, kernel: str, timeout: int, warm=None) -> dict:
-    """Execute one notebook; return a phase record (never raises for notebook failures).
-
-    ``warm`` is a :class:`~kam_analysis.warmkernel.WarmKernel` started for this notebook:
-    its kernel is used when it is alive (Papermill then shuts it down as its own), and it
-    is shut down on every path.
-
-    Papermill runs in a worker thread while the main thread waits, so a Ctrl-C or SIGTERM
-    reaches the runner (not nbclient's own signal handling, which only stops the kernel):
-    the kernel is interrupted and stopped, the notebook saved as far as it ran, and the
-    KeyboardInterrupt (or :class:`Terminated`) re-raised after the phase record is written
-    into ``rec_out``.
-    """
-    import threading
-
-    import papermill as pm
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-    from papermill.exceptions import PapermillExecutionError
-
-    t0 = time.perf_counter()
-    rec: dict = {"notebook": nb_out.name, "status": "success"}
-    managers: list = []
-    outcome: dict = {}
-
-    def work() -> None:
-        try:
-            km = warm.take() if warm is not None else None
-            rec["kernel_started_ahead"] = km is not None
-            if km is not None:  # started and imported while the phase before ran
-                from .warmkernel import handed_over
-
-                managers.append(km)
-                manager_class = handed_over(km)
-            else:
-                manager_class = faults.kernel_manager_class(managers)
-            pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=kernel,
-                                cwd=str(nb_in.parent), execution_timeout=timeout, progress_bar=False,
-                                log_output=False, report_mode=False, kernel_manager_class=manager_class,
-                                extra_arguments=list(_KERNEL_ARGS))
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            outcome["exc"] = exc
-        finally:
-            if warm is not None:
-                warm.shutdown()
-            done.set()
-
-    # The main thread waits on an Event, not on Thread.join: on Python 3.11 a join cut short
-    # by the signal's exception marks a still-running thread as stopped (is_alive() False), and
-    # the runner would rename the run folder while the kernel still writes into it.
-    done = threading.Event()
-    worker = threading.Thread(target=work, name=f"papermill-{nb_out.stem}", daemon=True)
-    worker.start()
-    try:
-        while not done.wait(0.2):
-            pass
-    except KeyboardInterrupt as stop:  # Ctrl-C, or Terminated (SIGTERM)
-        if warm is not None:  # first: a kernel not yet taken is stopped, and the phase can no longer take it
-            warm.shutdown()
-        faults.stop_kernel(managers, done)
-        reason = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted (Ctrl-C)"
-        _mark_notebook_failed(nb_out, f"run {reason} while this cell was running")
-        rec.update(status="failed", error_type=type(stop).__name__, error=f"run {reason}",
-                   seconds=round(time.perf_counter() - t0, 3), **_locate(nb_out))
-        stop.kam_phase_record = rec  # type: ignore[attr-defined]
-        raise
-    exc = outcome.get("exc")
-    if isinstance(exc, PapermillExecutionError):
-        rec.update(status="failed", error_type=exc.ename, error=f"{exc.ename}: {exc.evalue}".strip())
-    elif isinstance(exc, CellTimeoutError):
-        reason = f"cell timed out after {timeout} s (execution.cell_timeout)"
-        _mark_notebook_failed(nb_out, reason)
-        rec.update(status="failed", error_type="CellTimeoutError", error=reason, detail=str(exc)[:300])
-    elif isinstance(exc, DeadKernelError):
-        reason = "the kernel died (out of memory, a crash, or the process exited)"
-        _mark_notebook_failed(nb_out, reason)
-        rec.update(status="failed", error_type="DeadKernelError", error=reason, detail=str(exc)[:300])
-    elif exc is not None:  # kernel could not start, notebook unreadable, disk full while saving ...
-        rec.update(status="failed", error_type=type(exc).__name__, error=f"{type(exc).__name__}: {exc}"[:500])
-        if faults.disk_full(exc):
-            rec["error"] = "the disk is full (no space left on device) " + rec["error"]
-    rec["seconds"] = round(time.perf_counter() - t0, 3)
-    if rec["status"] == "failed":
-        rec.update(_locate(nb_out))
-    return rec
 
 
 def _command(params_path: str | Path, phases: list[str], overrides: list[str]) -> str:
@@ -465,13 +304,55 @@ def _reuse(base: Path, base_manifest: dict, work: Path, reused: list[str]) -> li
     return out
 
 
+#: above this many order lines, phases run one at a time (each running phase's kernel holds its own data)
+PARALLEL_MAX_LINES = 2_000_000
+#: before the data is read, a transactions file above this size is taken as too large for phases side by side
+_PARALLEL_MAX_BYTES = 200 * 2**20
+
+
+def phase_slots(params: Params, stats: dict | None = None) -> int:
+    """How many phases may run at once: ``execution.parallel_phases`` when given, else 2 on a
+    machine with 2 or more cores and up to :data:`PARALLEL_MAX_LINES` order lines, else 1.
+
+    ``stats`` is the validation's statistics (``rows_kept`` of ``transactions``); without
+    them (before the data is read) the transactions file's size stands in, and a database
+    table counts as large.
+    """
+    if params.execution.parallel_phases is not None:
+        return params.execution.parallel_phases
+    if (os.cpu_count() or 1) < 2 or os.name == "nt":  # without flock the tables' index has no lock
+        return 1
+    if stats is not None:
+        rows = (stats.get("transactions") or {}).get("rows_kept")
+        return 2 if rows is not None and rows <= PARALLEL_MAX_LINES else 1
+    from .data.prepare import input_files
+
+    path = input_files(params).get("transactions")
+    if path is not None and not path.exists() and params.data.demo is not None:
+        return 2  # a demo client whose files are generated during preparation: small
+    return 2 if path is not None and path.is_file() and path.stat().st_size <= _PARALLEL_MAX_BYTES else 1
+
+
 def _figures(work: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in (work / "figures").glob("*.png")}
 
 
 def _written(work: Path, phase: str, figures_before: dict[str, int]) -> dict:
-    """The tables and figures a phase wrote (recorded so a later run can reuse exactly those)."""
-    figs = [name for name, t in sorted(_figures(work).items()) if figures_before.get(name) != t]
+    """The tables and figures a phase wrote (recorded so a later run can reuse exactly those).
+
+    A phase notebook opened with its phase logs the figures it saves (``figure_log``), which
+    tells two phases running side by side apart; for a notebook that did not, the figures
+    changed since ``figures_before``.
+    """
+    from .data.runfolder import figure_log
+
+    log = work / figure_log(phase)
+    if log.exists():
+        saved = set(log.read_text(encoding="utf-8").split())
+        log.unlink()
+        figs = sorted(f"{name}.png" for name in saved if (work / "figures" / f"{name}.png").exists())
+    else:
+        figs = [name for name, t in sorted(_figures(work).items()) if figures_before.get(name) != t]
     tables = [t for t, spec in TABLES.items() if spec.phase == phase and (work / "tables" / f"{t}.parquet").exists()]
     return {"tables": tables, "figures": figs}
 
@@ -589,10 +470,11 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         if not warm_ahead:
             return
         warm[ph] = WarmKernel(nb_dir / PHASES[ph].notebook, kernel=params.execution.kernel, cwd=nb_dir.resolve(),
-                              extra_arguments=_KERNEL_ARGS, manager_class=faults.kernel_manager_class([]))
+                              extra_arguments=KERNEL_ARGS, manager_class=faults.kernel_manager_class([]))
     try:
-        if wanted:
-            start_warm(wanted[0])  # the first phase's kernel starts while the data is validated
+        # the first phases' kernels start while the data is validated (two when they will run side by side)
+        for ph in [ph for ph in wanted if all(a not in wanted for a in PHASES[ph].after)][:phase_slots(params)]:
+            start_warm(ph)
         say(f"kam run: {params.client.name} -> {client_dir / run_id}")
         if params.review.plan_run:  # a follow-up review: say which plan it measures, and what it leaves out
             from .phases.followup import load_plan
@@ -616,6 +498,9 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         from .metrics.capability import write_capability_tables
 
         write_capability_tables(Run(work, params))  # what the data supports: every phase reads it
+        from .metrics.account import write_account_kpis
+
+        write_account_kpis(Run(work, params))  # the assessment and the segmentation both read it
         from .data.readers import return_freed_memory
 
         return_freed_memory()  # the runner waits from here on while the kernels need the memory
@@ -644,44 +529,95 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
             for r in manifest["phases"]:
                 say(f"  {r['phase']:<13} reused from run {r['from_run']} (inputs unchanged)")
         timeout = cell_timeout or params.execution.cell_timeout
-        for i, phase in enumerate(wanted, 1):
-            stage = phase
-            faults.mark_stage(work, stage)
-            nb_name = PHASES[phase].notebook
-            say(f"  [{i}/{len(wanted)}] {phase:<13} running {nb_name} ...")
-            before = _figures(work)
-            if i < len(wanted):
-                start_warm(wanted[i])  # the next phase's kernel starts and imports while this one runs
-            elif deliverables:
-                from .deliverables import preload_builders
+        slots = phase_slots(params, report.stats)
+        manifest["parallel_phases"] = slots
+        nb_params = {"params_path": str(Path(params_path).resolve()), "run_dir": str(work), "overrides": overrides}
+        pending, running, finished, records = list(wanted), {}, set(), {}
+        before: dict[str, dict[str, int]] = {}
+        failed: RunError | None = None
 
-                preload_builders()  # the deliverables' libraries load while the last phase runs
-            try:
-                rec = _execute(nb_dir / nb_name, work / "notebooks" / nb_name,
-                               {"params_path": str(Path(params_path).resolve()), "run_dir": str(work),
-                                "overrides": overrides},
-                               kernel=params.execution.kernel, timeout=timeout, warm=warm.pop(phase, None))
-            except KeyboardInterrupt as exc:
-                rec = getattr(exc, "kam_phase_record", {"notebook": nb_name, "status": "failed",
-                                                        "error_type": type(exc).__name__, "error": "run stopped"})
-                manifest["phases"].append({**rec, "phase": phase})
-                raise
-            rec["phase"] = phase
-            rec.update(_written(work, phase, before))
-            manifest["phases"].append(rec)
-            unwritten = [t for t, spec in TABLES.items()
-                         if spec.phase == phase and not spec.conditional and t not in rec["tables"]]
-            if rec["status"] == "success" and unwritten:
-                rec.update(status="failed", error_type="RunError",
-                           error=f"the notebook finished without writing table(s) {', '.join(unwritten)}, which "
-                                 "kam_analysis/data/tables.py says the phase always writes")
-                raise RunError(f"Notebook {nb_name}: {rec['error']}")
-            if rec["status"] != "success":
-                cell = rec.get("cell_number")
-                where = f"cell {cell}" if cell is not None else "before the first cell"
-                src = f" ({rec['cell_source']})" if rec.get("cell_source") else ""
-                raise RunError(f"Notebook {nb_name} failed at {where}{src}: {rec['error']}")
-            say(f"        done in {rec['seconds']:.1f} s")
+        def ready(ph: str) -> bool:
+            """Every phase it runs after has finished (or was reused); every phase it waits for
+            in its notebook has at least started (so a waiting phase never holds the slot the
+            phase it waits for needs)."""
+            return (all(a in finished or a not in wanted for a in PHASES[ph].after)
+                    and all(a in finished or a in running or a not in wanted for a in PHASES[ph].waits))
+
+        def phase_state() -> None:  # what Run.wait_for reads in a waiting notebook
+            _atomic_write_bytes(work / PHASE_STATE, json.dumps(
+                {"unfinished": [ph for ph in wanted if ph not in finished and ph not in failed_phases],
+                 "failed": failed_phases}).encode("utf-8"))
+
+        failed_phases: list[str] = []
+        phase_state()
+
+        try:
+            while running or (pending and failed is None):  # after a failure, only what runs is let finish
+                while failed is None and len(running) < slots:  # start what is ready, as slots allow
+                    phase = next((ph for ph in pending if ready(ph)), None)
+                    if phase is None:
+                        break
+                    pending.remove(phase)
+                    stage = phase
+                    faults.mark_stage(work, stage)
+                    nb_name = PHASES[phase].notebook
+                    say(f"  [{wanted.index(phase) + 1}/{len(wanted)}] {phase:<13} running {nb_name} ...")
+                    before[phase] = _figures(work)
+                    running[phase] = PhaseExecution(nb_dir / nb_name, work / "notebooks" / nb_name, nb_params,
+                                                     kernel=params.execution.kernel, timeout=timeout,
+                                                     warm=warm.pop(phase, None))
+                if failed is None:
+                    for ph in pending[:slots]:  # the next phases' kernels start and import while these run
+                        if ph not in warm:
+                            start_warm(ph)
+                    if not pending and deliverables:
+                        from .deliverables import preload_builders
+
+                        preload_builders()  # the deliverables' libraries load while the last phase runs
+                if not running:  # nothing ready though phases remain: a cycle in the phases' dependencies
+                    raise RunError(f"no phase can start: {', '.join(pending)} wait for each other "
+                                   "(kam_analysis/data/tables.py, PHASES)")
+                try:
+                    while not any(ex.done.wait(0.1 / len(running)) for ex in running.values()):
+                        pass
+                except KeyboardInterrupt as exc:
+                    stage = min(running, key=wanted.index)  # the stop is recorded against the first running phase
+                    for ph, ex in running.items():
+                        records[ph] = {**ex.stop(exc), "phase": ph}
+                    raise
+                for ph, ex in list(running.items()):
+                    if not ex.done.is_set():
+                        continue
+                    del running[ph]
+                    rec = records[ph] = {**ex.result(), "phase": ph}
+                    rec.update(_written(work, ph, before[ph]))
+                    nb_name = PHASES[ph].notebook
+                    unwritten = [t for t, spec in TABLES.items()
+                                 if spec.phase == ph and not spec.conditional and t not in rec["tables"]]
+                    if rec["status"] == "success" and unwritten:
+                        rec.update(status="failed", error_type="RunError",
+                                   error=f"the notebook finished without writing table(s) {', '.join(unwritten)}, "
+                                         "which kam_analysis/data/tables.py says the phase always writes")
+                        failed = failed or RunError(f"Notebook {nb_name}: {rec['error']}")
+                    elif rec["status"] != "success":
+                        cell = rec.get("cell_number")
+                        where = f"cell {cell}" if cell is not None else "before the first cell"
+                        src = f" ({rec['cell_source']})" if rec.get("cell_source") else ""
+                        failed = failed or RunError(f"Notebook {nb_name} failed at {where}{src}: {rec['error']}")
+                    else:
+                        finished.add(ph)
+                        who = f"{ph} " if slots > 1 else ""
+                        say(f"        {who}done in {rec['seconds']:.1f} s")
+                    if rec["status"] != "success":
+                        failed_phases.append(ph)
+                        if stage not in failed_phases:
+                            stage = ph  # the run's failure is the first failed phase's (the others are let finish)
+                    phase_state()
+        finally:
+            manifest["phases"] += [records[ph] for ph in wanted if ph in records]
+            (work / PHASE_STATE).unlink(missing_ok=True)
+        if failed is not None:
+            raise failed
         if deliverables:
             stage = "deliverables"
             faults.mark_stage(work, stage)
@@ -705,6 +641,7 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         error.__cause__ = exc
     for kernel in warm.values():  # started for a phase that did not run: stopped on every path
         kernel.shutdown()  # type: ignore[attr-defined]
+    faults.reap_exiting_kernels()  # the phases' kernels asked to exit have exited before the folder is closed
     if stop.signum is not None and not isinstance(error, RunStopped):
         # a library turned the signal into its own error (DuckDB: "Interrupted"); it is still a stop
         error, status = faults.stopped_error(KeyboardInterrupt(), stop, stage), "failed"
@@ -826,8 +763,13 @@ def open_run(params_path: str | Path, run_dir: str | Path | None = None, overrid
     if phase is not None:  # a phase notebook's kernel
         limit_blas_threads()
     run = _open(params_path, run_dir, overrides)
+    run.phase = phase
     if not run.has_table("analysis_support"):
         write_capability_tables(run)
+    if not run.has_table("account_kpis"):
+        from .metrics.account import write_account_kpis
+
+        write_account_kpis(run)
     if not run_dir and phase is not None:
         _prepare_earlier_phases(run, params_path, list(overrides or []), phase)
     return run
@@ -848,7 +790,7 @@ def _prepare_earlier_phases(run: Run, params_path: str | Path, overrides: list[s
     for ph in todo:
         nb = PHASES[ph].notebook
         print(f"Preparing the scratch run: running {nb} (this notebook needs the {ph} results) ...", flush=True)
-        rec = _execute(NOTEBOOKS_DIR / nb, run.dir / "notebooks" / nb,
+        rec = execute(NOTEBOOKS_DIR / nb, run.dir / "notebooks" / nb,
                        {"params_path": str(Path(params_path).resolve()), "run_dir": str(run.dir),
                         "overrides": overrides},
                        kernel=run.params.execution.kernel, timeout=run.params.execution.cell_timeout)

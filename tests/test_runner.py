@@ -40,7 +40,10 @@ def _notebooks(folder: Path, bodies: dict[str, str] | None = None, *, mark: int 
         p = nbformat.v4.new_code_cell(PARAMS_CELL)
         p.metadata["tags"] = ["parameters"]
         work = bodies.get(phase, TABLES_CELL.format(phase=phase, mark=mark))
-        nb.cells = [nbformat.v4.new_markdown_cell(f"# {phase}"), p, nbformat.v4.new_code_cell(OPEN),
+        if spec.waits:  # as the real notebook: it starts beside the phases it waits for, and waits here
+            work = "".join(f"run.wait_for({w!r})\n" for w in spec.waits) + work
+        opened = OPEN.replace("overrides)", f"overrides, phase={phase!r})")  # as the real notebooks open it
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {phase}"), p, nbformat.v4.new_code_cell(opened),
                     nbformat.v4.new_code_cell(work)]
         if figures:
             nb.cells.append(nbformat.v4.new_code_cell(FIGURE_CELL.format(phase=phase)))
@@ -116,7 +119,9 @@ def test_cell_timeout_fails_run_and_marks_notebook(client, tmp_path):
     with pytest.raises(RunError, match=r"03_strategy\.ipynb failed at cell 4 \(import time\): cell timed out after 20 s"):
         run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None, cell_timeout=20)
     failed, m = _assert_failed_run_left_last_good_untouched(client, good, before)
-    assert m["phases"][-1]["error_type"] == "CellTimeoutError"
+    # the review ran beside the strategy (these notebooks do not wait for it); the failure is the strategy's
+    assert {p["phase"]: p for p in m["phases"]}["strategy"]["error_type"] == "CellTimeoutError"
+    assert m["failure"]["phase"] == "strategy" and m["failure"]["cause"] == "cell_timeout"
     nb = nbformat.read(failed / "notebooks" / "03_strategy.ipynb", as_version=4)
     # papermill alone would leave this notebook looking successful
     assert nb.metadata["kam"]["status"] == "failed"
@@ -156,6 +161,10 @@ def test_phase_rerun_reruns_what_depends_on_it_and_reuses_only_what_came_before(
                            deliverables=False, progress=None)
     second = run_engagement(client, phases=["segmentation"], deliverables=False, progress=None,
                             notebooks_dir=_notebooks(tmp_path / "nb2", mark=2, figures=True))
+    # the assessment and the segmentation ran side by side: each is credited with its own figure only
+    assert first.manifest["parallel_phases"] == 2
+    assert [p["figures"] for p in first.manifest["phases"]] == [[f"{ph}_figure.png"] for ph in PHASES]
+    assert not list(first.run_dir.glob(".figures-*")) and not (first.run_dir / ".phases.json").exists()
     m = second.manifest
     assert [(p["phase"], p["status"]) for p in m["phases"]] == [
         ("assessment", "reused"), ("segmentation", "success"), ("strategy", "success"), ("review", "success")]

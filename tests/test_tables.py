@@ -42,9 +42,13 @@ def test_every_table_belongs_to_a_step_and_declares_each_column_once():
 def test_phases_form_a_dag_in_run_order():
     order = list(PHASES)
     for i, p in enumerate(PHASES.values()):
-        assert all(order.index(a) < i for a in p.after), p.name
+        assert all(order.index(a) < i for a in p.reads), p.name
     assert downstream(["segmentation"]) == ["segmentation", "strategy", "review"]
-    assert downstream(["review", "assessment"]) == order
+    # the segmentation reads only the prepare step's tables: a new assessment leaves it as it was
+    assert downstream(["review", "assessment"]) == ["assessment", "strategy", "review"]
+    assert downstream(["assessment", "segmentation"]) == order
+    # the review waits for the strategy in its notebook: a new strategy re-runs it
+    assert downstream(["strategy"]) == ["strategy", "review"]
     assert downstream(["review"]) == ["review"]
     with pytest.raises(RunError, match="unknown phase.*stratgy; choose from assessment, segmentation"):
         downstream(["stratgy"])

@@ -694,6 +694,11 @@ class ContextSection(_Section):
 class ExecutionSection(_Section):
     cell_timeout: int = Field(1800, ge=1, description="seconds a notebook cell may run")
     kernel: str = "python3"
+    parallel_phases: int | None = Field(
+        None, ge=1, le=4,
+        description="phases that do not read each other's tables (assessment and segmentation) run at once, up "
+                    "to this many; empty: 2 on a machine with 2 or more cores and up to "
+                    f"{2_000_000:,} order lines, else 1 (each running phase's kernel holds its own data)")
 
 
 class OutputSection(_Section):

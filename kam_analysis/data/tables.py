@@ -33,20 +33,33 @@ PREPARE = "prepare"
 
 @dataclass(frozen=True)
 class Phase:
-    """One phase of the engagement: its notebook and the phases whose tables it reads."""
+    """One phase of the engagement: its notebook and the phases whose tables it reads.
+
+    ``after``: phases that must have finished before it starts. ``waits``: phases whose
+    tables only its later cells read; it may start beside them, and its notebook waits
+    for them (:meth:`kam_analysis.data.runfolder.Run.wait_for`) before those cells.
+    """
 
     name: str
     notebook: str
     title: str
     after: tuple[str, ...] = ()
+    waits: tuple[str, ...] = ()
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every phase whose tables it reads: re-running one of them re-runs this one."""
+        return self.after + self.waits
 
 
-#: the phases in run order; ``after`` names the phases whose tables a phase reads
+#: the phases in run order; ``after`` names the phases whose tables a phase reads (the
+#: assessment and the segmentation read only the prepare step's tables, so they may run at once)
 PHASES: dict[str, Phase] = {p.name: p for p in (
     Phase("assessment", "01_assessment.ipynb", "1 Assessment & benchmarking"),
-    Phase("segmentation", "02_segmentation.ipynb", "2 Segmentation", after=("assessment",)),
-    Phase("strategy", "03_strategy.ipynb", "3–4 Strategy & operational planning", after=("segmentation",)),
-    Phase("review", "04_review.ipynb", "5 Review & optimisation", after=("strategy",)),
+    Phase("segmentation", "02_segmentation.ipynb", "2 Segmentation"),
+    Phase("strategy", "03_strategy.ipynb", "3–4 Strategy & operational planning", after=("assessment", "segmentation")),
+    Phase("review", "04_review.ipynb", "5 Review & optimisation", after=("assessment", "segmentation"),
+          waits=("strategy",)),
 )}
 
 
@@ -64,7 +77,7 @@ def downstream(phases: Iterable[str]) -> list[str]:
         raise RunError(f"unknown phase(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}")
     out: list[str] = []
     for name, phase in PHASES.items():  # run order is a topological order
-        if name in wanted or any(a in out for a in phase.after):
+        if name in wanted or any(a in out for a in phase.reads):
             out.append(name)
     return out
 
@@ -155,7 +168,7 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
        "order value)",
        required="item group label present value unit detail"),
     # ------------------------------------------------------------------ assessment
-    _t("account_kpis", "assessment", "account",
+    _t("account_kpis", PREPARE, "account",
        "one row per account: the inputs of every KPI (12-month windows, activity, profit, CLV, surveys)",
        required="account_id first_order_date last_order_date n_orders revenue_total gross_margin_total revenue_12m "
                 "revenue_prev_12m orders_12m orders_prev_12m gross_margin_12m in_book_12m active active_at_start "
@@ -571,15 +584,17 @@ def tables_markdown() -> str:
         "",
         "## Phases",
         "",
-        "Re-running a phase (`kam run --phase`) re-runs every phase after it; the tables of those phases",
-        "are never copied from an earlier run.",
+        "Re-running a phase (`kam run --phase`) re-runs every phase that reads its tables; the tables of",
+        "those phases are never copied from an earlier run. Phases that do not read each other's tables run",
+        "at once (`execution.parallel_phases`); a phase whose later cells read another's tables starts beside",
+        "it and waits for it before those cells (`Run.wait_for`).",
         "",
-        "| phase | notebook | runs after (and is re-run with) |",
+        "| phase | notebook | reads the tables of (and is re-run with) |",
         "|---|---|---|",
         f"| {PREPARE} | (the runner, before any notebook, on every run) | – |",
     ]
     for p in PHASES.values():
-        lines.append(f"| {p.name} | `{p.notebook}` | {', '.join(p.after) or PREPARE} |")
+        lines.append(f"| {p.name} | `{p.notebook}` | {', '.join(p.reads) or PREPARE} |")
     titles = {PREPARE: "prepare (written by the runner before any notebook)",
               **{p.name: p.title for p in PHASES.values()}}
     for phase, title in titles.items():

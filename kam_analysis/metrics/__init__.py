@@ -14,7 +14,7 @@ Concept modules (each imports only lower layers and its siblings):
 
 Notebooks use ``from kam_analysis import metrics`` and call ``metrics.compute_...``.
 """
-from .account import NO_ORDERS_TIER, compute_account_kpis, compute_account_kpis_as_of, compute_value_tier
+from .account import NO_ORDERS_TIER, compute_account_kpis, compute_account_kpis_as_of, compute_value_tier, write_account_kpis
 from .activity import (active_accounts_at, compute_retention, is_active, is_counted_order, last_counted_order,
                        period_starts, recency_days)
 from .capability import Capability, lifecycle_status
@@ -40,7 +40,7 @@ __all__ = [
     "write_kpi_dictionary",
     "is_counted_order", "last_counted_order", "recency_days", "is_active", "active_accounts_at",
     "compute_retention", "period_starts",
-    "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier", "NO_ORDERS_TIER",
+    "compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier", "write_account_kpis", "NO_ORDERS_TIER",
     "compute_group_kpis", "compute_revenue_shares", "revenue_share", "compute_retention_by_group", "compute_headline_kpis", "compute_segment_kpis", "compute_kpi_comparisons",
     "compute_survey_coverage", "compute_period_kpis", "compute_period_retention", "compute_nps",
     "compute_concentration_curve", "compute_concentration_summary", "compute_whale_curve",

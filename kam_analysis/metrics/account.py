@@ -8,7 +8,7 @@ from .activity import is_active, to_day
 from .engine import OrderSource, as_order_source
 from .concentration import top_count
 
-__all__ = ["compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier", "NO_ORDERS_TIER"]
+__all__ = ["compute_account_kpis", "compute_account_kpis_as_of", "compute_value_tier", "write_account_kpis", "NO_ORDERS_TIER"]
 
 #: the value tier of an account without positive revenue in the last 12 months (it is not ranked)
 NO_ORDERS_TIER = "No orders (12m)"
@@ -201,3 +201,20 @@ def compute_value_tier(account_kpis: pd.DataFrame, *, tiers: dict[str, float], v
     if start < n:
         tier.loc[pos.index[start:]] = list(tiers)[-1]
     return tier
+
+
+def write_account_kpis(run) -> pd.DataFrame:
+    """Compute and write ``account_kpis`` for the run (prepare step), with each account's value tier.
+
+    One row per account with the inputs of every KPI, as of ``analysis.as_of_date``
+    (:func:`compute_account_kpis` on the run's orders, accounts and surveys). Written before
+    the phases run because both the assessment and the segmentation read it, so neither
+    waits for the other.
+    """
+    a = run.params.analysis
+    kpis = compute_account_kpis(OrderSource.from_run(run), as_of=a.as_of_date, churn_days=a.churn_days,
+                                accounts=run.read_data("accounts"),
+                                surveys=run.read_data("surveys") if run.has_data("surveys") else None)
+    kpis["value_tier"] = compute_value_tier(kpis, tiers=run.params.segmentation.tiers)
+    run.write_table("account_kpis", kpis)
+    return kpis
