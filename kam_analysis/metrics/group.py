@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import proportions_ztest
 
 from .concentration import compute_concentration_summary
 from .definitions import get_kpi, kpi_label
@@ -389,6 +387,7 @@ def _two_sample(kpi: str, a1: pd.DataFrame, a2: pd.DataFrame, confidence: float,
         k1, k2 = int(s1.sum()), int(s2.sum())
         if min(n1, n2) == 0 or (k1 + k2 in (0, n1 + n2)):
             return np.nan
+        from statsmodels.stats.proportion import proportions_ztest  # imported on first use (about 1 s)
         _, p = proportions_ztest([k1, k2], [n1, n2])
         return float(p)
     v1, se1, n1 = _stat(a1, kpi, confidence)
@@ -396,6 +395,7 @@ def _two_sample(kpi: str, a1: pd.DataFrame, a2: pd.DataFrame, confidence: float,
     if min(n1, n2) < 2 or not np.isfinite(se1) or not np.isfinite(se2) or se1 + se2 == 0:
         return np.nan
     z = (v1 - v2) / np.sqrt(se1 ** 2 + se2 ** 2)
+    from scipy import stats  # imported on first use (about 1 s)
     return float(2 * stats.norm.sf(abs(z)))
 
 
@@ -472,6 +472,7 @@ def compute_kpi_comparisons(account_kpis: pd.DataFrame, *, confidence: float = 0
     """
     a = account_kpis
     hist = _history_ok(a)
+    from scipy import stats  # imported on first use (about 1 s)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     rows = []
     for kpi in ("retention_rate", "churn_rate", "repeat_purchase_rate", "average_order_value",

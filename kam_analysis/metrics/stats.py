@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
 
 __all__ = ["wilson_interval", "t_interval", "ratio_estimate", "compute_nps", "is_promoter", "is_detractor"]
 
@@ -29,6 +27,7 @@ def _alpha(confidence: float) -> float:
 def wilson_interval(k: float, n: float, confidence: float) -> tuple[float, float]:
     if n <= 0:
         return (np.nan, np.nan)
+    from statsmodels.stats.proportion import proportion_confint  # imported on first use (about 1 s)
     lo, hi = proportion_confint(int(k), int(n), alpha=_alpha(confidence), method="wilson")
     return float(lo), float(hi)
 
@@ -43,6 +42,7 @@ def t_interval(x: pd.Series, confidence: float) -> tuple[float, float, float]:
     if n < 2:
         return m, np.nan, np.nan
     se = float(x.std(ddof=1)) / np.sqrt(n)
+    from scipy import stats  # imported on first use (about 1 s)
     h = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * se
     return m, m - h, m + h
 
@@ -64,6 +64,7 @@ def ratio_estimate(num: pd.Series, den: pd.Series, confidence: float) -> tuple[f
         return r, np.nan, np.nan, np.nan
     resid = num - r * den
     se = float(np.sqrt((resid ** 2).sum() / (n * (n - 1))) / den.mean())
+    from scipy import stats  # imported on first use (about 1 s)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return r, r - z * se, r + z * se, se
 
@@ -104,6 +105,7 @@ def compute_nps(scores: pd.Series, *, weights: pd.Series | None = None,
     pp, pd_ = float(prom.mean()), float(det.mean())
     value = 100 * (pp - pd_)
     se = 100 * np.sqrt(max(pp + pd_ - (pp - pd_) ** 2, 0.0) / n)
+    from scipy import stats  # imported on first use (about 1 s)
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     lo, hi = (max(value - z * se, -100.0), min(value + z * se, 100.0)) if n >= 2 else (np.nan, np.nan)
     return {"value": value, "ci_low": lo, "ci_high": hi, "n": n, "promoters": pp,
