@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -110,6 +111,8 @@ def rss(process: psutil.Process) -> dict[str, int]:
 def run_measured(cmd: list[str], *, env: dict | None = None, log: Path | None = None) -> dict:
     """Run ``cmd``; return wall seconds, exit code and peak tree/single-process RSS (bytes)."""
     t0 = time.perf_counter()
+    if log:
+        log.parent.mkdir(parents=True, exist_ok=True)  # benchmarks/data/ is not in a fresh checkout
     out = open(log, "w") if log else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -320,7 +323,7 @@ def write_report(results: dict, md_path: Path) -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Run {results['finished_at']} with `python benchmarks/run_benchmark.py {' '.join(results['argv'])}`.",
+        f"Run {results['finished_at']} with `python benchmarks/run_benchmark.py {shlex.join(results['argv'])}`.",
         "",
         f"**Machine:** {m['cpu_model']}, {m['logical_cores']} logical cores ({m['physical_cores']} physical), "
         f"{m['ram_gib']} GiB RAM, {m['os']}; Python {m['python']}, DuckDB {m['duckdb']}, pandas {m['pandas']}. "
@@ -381,7 +384,7 @@ def own_section(results: dict, name: str) -> str:
     m = results["machine"]
     lines = [section_open(name), "", f"## Measured on its own: {name}", "",
              f"Run {results['finished_at']} with `"
-             + results.get("command", f"python benchmarks/run_benchmark.py {' '.join(results['argv'])}") + "` "
+             + results.get("command", f"python benchmarks/run_benchmark.py {shlex.join(results['argv'])}") + "` "
              f"on {m['cpu_model']}, {m['logical_cores']} logical cores, {m['ram_gib']} GiB RAM. Anything else "
              "running shares the cores: the 1-minute load average during each step is given (2.0 would "
              "mean both cores busy), so wall times are upper bounds.", ""]
