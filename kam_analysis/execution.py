@@ -257,6 +257,7 @@ class PhaseExecution:
             rec.update(status="failed", error_type=type(exc).__name__, error=f"{type(exc).__name__}: {exc}"[:500])
             if faults.disk_full(exc):
                 rec["error"] = "the disk is full (no space left on device) " + rec["error"]
+        rec["kernel_forked"] = any(getattr(km, "kam_forked", False) for km in self.managers)  # kam_analysis/kernelfork.py
         rec["seconds"] = round(time.perf_counter() - self.t0, 3)
         if rec["status"] == "failed":
             rec.update(_locate(nb_out))

@@ -17,6 +17,12 @@ a ``<run-id>-failed/`` folder whose ``manifest.json`` names the phase and the ca
   (process, host, the phase it was in). The client's next run finds it, sees that its
   process is gone, and keeps it as ``<run-id>-failed/`` with a manifest (cause
   ``killed``) instead of leaving it half-written.
+* **Kernels.** Each phase's kernel is started (or forked from the run's preloaded server,
+  :mod:`kam_analysis.kernelfork`) by :func:`kernel_manager_class`, which records it so a
+  signal stops the kernel its phase runs in. A phase that ends asks its kernel to exit and
+  goes on; the process is reaped in the background (:func:`reap_later`, killed after 5 s)
+  and the runner waits for every such kernel (:func:`reap_exiting_kernels`) before it
+  closes the run folder, so no kernel outlives its run.
 * **Disk full.** The failed run keeps only its notebooks and manifest: data, tables,
   figures and deliverables are removed to give the space back (``removed_to_free_space``);
   if not even the manifest can be written, the run folder is removed. Manifests are
@@ -34,8 +40,9 @@ from pathlib import Path
 from .data.tables import PHASES
 from .exceptions import RunStopped, Terminated
 
-__all__ = ["recover_killed_runs", "mark_stage", "StopSignals", "stop_kernel", "kernel_manager_class", "reap_later", "reap_exiting_kernels", "stopped_error", "disk_full", "failure",
-           "discard", "write_manifest", "finalise", "file_list", "STAGES"]
+__all__ = ["recover_killed_runs", "mark_stage", "StopSignals", "stop_kernel", "kernel_manager_class", "reap_later",
+           "reap_exiting_kernels", "stopped_error", "disk_full", "failure", "discard", "write_manifest", "finalise",
+           "file_list", "STAGES"]
 
 
 def kernel_manager_class(started: list):
@@ -61,6 +68,13 @@ def kernel_manager_class(started: list):
             await self._async_cleanup_resources(restart=False)
 
         shutdown_kernel = _async_shutdown_kernel
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+            """Forked from the run's preloaded server when there is one (kam_analysis/kernelfork.py)."""
+            from .kernelfork import launch_forked
+
+            if not launch_forked(self, kernel_cmd, kw):
+                await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return _Recorded
 

@@ -401,12 +401,30 @@ def run_engagement(params_path: str | Path, *, overrides: list[str] | None = Non
         notebook or deliverable failed (the run folder is kept as ``<run-id>-failed``).
     """
     say = progress or (lambda _msg: None)
-    with faults.StopSignals() as stop:
+    from .kernelfork import serving
+
+    with faults.StopSignals() as stop, serving(_fork_server(notebooks_dir)):
         try:
             return _run(params_path, overrides=overrides, phases=phases, only=only, notebooks_dir=notebooks_dir,
                         cell_timeout=cell_timeout, deliverables=deliverables, say=say, stop=stop)
         except KeyboardInterrupt as exc:  # before a run folder existed: nothing to keep
             raise faults.stopped_error(exc, stop, None) from None
+
+
+def _fork_server(notebooks_dir):
+    """The server the phases' kernels are forked from (kam_analysis/kernelfork.py), started now so
+    its imports overlap the checks of the data; None with ``KAM_FORK_KERNELS=0``."""
+    from .kernelfork import ForkServer, fork_kernels_enabled
+    from .warmkernel import notebook_imports
+
+    if not fork_kernels_enabled():
+        return None
+    nb_dir = (Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR).resolve()
+    from .deliverables import BUILDERS
+
+    modules = [m for ph in PHASES.values() for m in notebook_imports(nb_dir / ph.notebook)]
+    modules += ["kam_analysis.deliverables" + t.split(":")[0] for t in BUILDERS.values() if t.startswith(".")]
+    return ForkServer(list(dict.fromkeys(modules)), cwd=nb_dir)
 
 
 def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, deliverables, say, stop) -> RunResult:
@@ -463,6 +481,7 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
     }
     status, error, stage = "failed", None, "prepare"
     warm: dict[str, object] = {}  # phase -> its kernel, started ahead (kam_analysis/warmkernel.py)
+    builds = None  # the deliverables, built as their phases finish (kam_analysis/deliverables)
 
     def start_warm(ph: str) -> None:
         from .warmkernel import WarmKernel
@@ -550,6 +569,15 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
 
         failed_phases: list[str] = []
         phase_state()
+        if deliverables:
+            from .deliverables import Builds
+            from .kernelfork import current_server
+
+            builds = Builds(work, params, params_path=params_path, overrides=overrides, server=current_server(),
+                            progress=say)
+
+        def built(ph: str) -> bool:  # a phase's tables are all written: it finished here, or was reused
+            return ph in finished or ph not in wanted
 
         try:
             while running or (pending and failed is None):  # after a failure, only what runs is let finish
@@ -570,10 +598,12 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
                     for ph in pending[:slots]:  # the next phases' kernels start and import while these run
                         if ph not in warm:
                             start_warm(ph)
-                    if not pending and deliverables:
+                    if not pending and builds is not None and builds.server is None:
                         from .deliverables import preload_builders
 
                         preload_builders()  # the deliverables' libraries load while the last phase runs
+                if builds is not None and failed is None:  # a deliverable whose phases are done is built now
+                    builds.poll(built, slots - len(running))
                 if not running:  # nothing ready though phases remain: a cycle in the phases' dependencies
                     raise RunError(f"no phase can start: {', '.join(pending)} wait for each other "
                                    "(kam_analysis/data/tables.py, PHASES)")
@@ -618,12 +648,10 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
             (work / PHASE_STATE).unlink(missing_ok=True)
         if failed is not None:
             raise failed
-        if deliverables:
+        if builds is not None:
             stage = "deliverables"
             faults.mark_stage(work, stage)
-            from .deliverables import build_deliverables
-
-            manifest["deliverables"] = build_deliverables(work, params, progress=say)
+            manifest["deliverables"] = builds.finish(slots)
             failed = [d for d in manifest["deliverables"] if d["status"] == "failed"]
             if failed:
                 raise RunError("; ".join(f"Deliverable {d['name']} failed: {d['error']}" for d in failed))
@@ -639,6 +667,8 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
         else:
             error = RunError(f"unexpected error: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
+    if builds is not None:
+        builds.stop()  # a failed or stopped run: a deliverable still being built is abandoned
     for kernel in warm.values():  # started for a phase that did not run: stopped on every path
         kernel.shutdown()  # type: ignore[attr-defined]
     faults.reap_exiting_kernels()  # the phases' kernels asked to exit have exited before the folder is closed

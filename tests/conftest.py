@@ -94,6 +94,17 @@ THIN_SIZES = {"consumer": 2_500, "b2b": 600}
 
 
 @pytest.fixture(scope="session")
+def language_co_run(tmp_path_factory):
+    """The demo engagement on 600 accounts, run once per session with the real runner (its result)."""
+    from kam_analysis.runner import run_engagement
+
+    params = write_demo_params(tmp_path_factory.mktemp("lang"), n_accounts=600, seed=11, name="Language Co")
+    res = run_engagement(params, progress=None)
+    assert res.ok
+    return res
+
+
+@pytest.fixture(scope="session")
 def thin_client_runs(tmp_path_factory):
     """The two transactions-only demo clients (params/demo-consumer.yaml, demo-b2b.yaml, scaled
     down), each run once per session with the real runner: profile -> (result, raw params)."""

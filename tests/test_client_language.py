@@ -11,8 +11,6 @@ from __future__ import annotations
 import pytest
 
 from client_text import client_texts, internal_names, scan
-from conftest import write_demo_params
-from kam_analysis.runner import run_engagement
 
 
 @pytest.mark.parametrize("text, hit", [
@@ -43,10 +41,8 @@ def test_the_scan_leaves_client_prose_alone(text):
 
 
 @pytest.fixture(scope="module")
-def deliverables(tmp_path_factory):
-    params = write_demo_params(tmp_path_factory.mktemp("lang"), n_accounts=600, seed=11, name="Language Co")
-    res = run_engagement(params, progress=None)
-    assert res.ok
+def deliverables(language_co_run):
+    res = language_co_run
     return {rec["name"]: res.run_dir / rec["path"] for rec in res.manifest["deliverables"]}
 
 

@@ -42,9 +42,10 @@ def _probe_notebooks(folder, fail: str | None = None):
 
 
 def _kernels() -> list[psutil.Process]:
-    """The kernels this test process started that are still running."""
-    return [c for c in psutil.Process().children(recursive=True)
-            if c.is_running() and c.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(c.cmdline())]
+    """The kernels (and kernel fork servers) this test process started that are still running."""
+    return [c for c in psutil.Process().children(recursive=True)  # a forked kernel has its server's command line
+            if c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+            and ("ipykernel_launcher" in " ".join(c.cmdline()) or "kam_analysis.kernelfork" in " ".join(c.cmdline()))]
 
 
 @pytest.fixture()
@@ -64,6 +65,7 @@ def test_notebook_imports_lists_top_level_imports_once(tmp_path):
 def test_every_phase_runs_on_a_kernel_started_ahead_and_its_notebook_is_as_cold(client, tmp_path):
     result = run_engagement(client, notebooks_dir=_probe_notebooks(tmp_path / "nb"), deliverables=False, progress=None)
     assert [p["kernel_started_ahead"] for p in result.manifest["phases"]] == [True] * len(PHASES)
+    assert [p["kernel_forked"] for p in result.manifest["phases"]] == [True] * len(PHASES)
     for spec in PHASES.values():
         nb = nbformat.read(result.run_dir / "notebooks" / spec.notebook, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
@@ -113,7 +115,12 @@ def test_warm_kernels_can_be_turned_off_and_a_bad_setting_stops_the_run(client, 
         run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None)
     assert not (client.parent / "outputs" / "warm-test").exists()
     monkeypatch.setenv("KAM_WARM_KERNELS", "0")
+    monkeypatch.setenv("KAM_FORK_KERNELS", "2")
+    with pytest.raises(RunError, match="KAM_FORK_KERNELS='2' is not 0 or 1"):
+        run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None)
+    monkeypatch.setenv("KAM_FORK_KERNELS", "0")  # nor forked from the preloaded server: a cold kernel
     result = run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None)
     assert [p["kernel_started_ahead"] for p in result.manifest["phases"]] == [False] * len(PHASES)
+    assert [p["kernel_forked"] for p in result.manifest["phases"]] == [False] * len(PHASES)
     nb = nbformat.read(result.run_dir / "notebooks" / PHASES["segmentation"].notebook, as_version=4)
     assert nb.cells[2].outputs[0]["text"].strip() == "seen False []"  # a cold kernel: tabnanny not loaded yet
