@@ -108,21 +108,30 @@ def rss(process: psutil.Process) -> dict[str, int]:
     return {"rss": process.memory_info().rss}
 
 
+def pss_and_rss(process: psutil.Process) -> dict[str, int]:
+    """A process's memory as PSS (pages shared with other processes split between them: the fork
+    server's libraries in its forked kernels, PostgreSQL's shared buffers in its backends, counted
+    once in a sum) and as RSS (each shared page counted in every process that maps it)."""
+    m = process.memory_full_info()
+    return {"pss": getattr(m, "pss", m.rss), "rss": m.rss}
+
+
 def run_measured(cmd: list[str], *, env: dict | None = None, log: Path | None = None) -> dict:
-    """Run ``cmd``; return wall seconds, exit code and peak tree/single-process RSS (bytes)."""
+    """Run ``cmd``; return wall seconds, exit code, peak tree/single-process RSS and peak tree PSS (bytes)."""
     t0 = time.perf_counter()
     if log:
         log.parent.mkdir(parents=True, exist_ok=True)  # benchmarks/data/ is not in a fresh checkout
     out = open(log, "w") if log else subprocess.DEVNULL
     try:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        with ProcessSampler([proc.pid], rss) as s:
+        with ProcessSampler([proc.pid], pss_and_rss) as s:
             code = proc.wait()
     finally:
         if log:
             out.close()
     return {"seconds": round(time.perf_counter() - t0, 2), "exit_code": code,
-            "peak_rss_tree_bytes": s.peak["rss"], "peak_rss_single_bytes": s.peak_single["rss"], "samples": s.samples,
+            "peak_rss_tree_bytes": s.peak["rss"], "peak_rss_single_bytes": s.peak_single["rss"],
+            "peak_pss_tree_bytes": s.peak["pss"], "samples": s.samples,
             "load_average_mean": round(statistics.fmean(s.loads), 2) if s.loads else None,
             "load_average_max": round(max(s.loads), 2) if s.loads else None}
 
@@ -403,7 +412,9 @@ def own_section(results: dict, name: str) -> str:
                   f"{rows.get('transactions', {}).get('rows_read', 0):,} order lines, "
                   f"{rows.get('accounts', {}).get('rows_read', 0):,} accounts: **{_s(r['seconds'])}** "
                   f"({r['seconds'] / 60:.1f} min) wall, peak RSS **{_gib(r['peak_rss_tree_bytes'])}** for the whole "
-                  f"process tree ({_gib(r['peak_rss_single_bytes'])} the largest process), exit code "
+                  f"process tree ({_gib(r['peak_rss_single_bytes'])} the largest process"
+                  + (f"; PSS {_gib(r['peak_pss_tree_bytes'])}, which counts the pages the forked kernels share "
+                     "with their server once" if r.get("peak_pss_tree_bytes") else "") + "), exit code "
                   f"{r['exit_code']}; load average {r.get('load_average_mean')} on average during the run "
                   f"(max {r.get('load_average_max')}).", "", "| step | seconds |", "|---|---|",
                   f"| prepare (validate + aggregate) | {_s(r.get('prepare_seconds'))} |"]

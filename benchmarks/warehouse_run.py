@@ -33,14 +33,13 @@ import sys
 import time
 from pathlib import Path
 
-import psutil
 import yaml
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))  # benchmarks/ on the path, also when loaded by path
 from _sections import SECTION_END, section_open, write_section  # noqa: E402
-from run_benchmark import KAM, ProcessSampler, machine, rss  # noqa: E402
+from run_benchmark import KAM, ProcessSampler, machine, pss_and_rss, rss  # noqa: E402
 
 SCHEMA = "kam_bench"
 URL_VAR = "KAM_BENCH_POSTGRES_URL"
@@ -141,13 +140,6 @@ def warehouse_params(client: dict, out: Path, output_root: Path) -> Path:
 
 
 # --------------------------------------------------------------------------- measure
-def pss_and_rss(process: psutil.Process) -> dict[str, int]:
-    """A server process's memory: PSS (the shared buffers split between the processes that map them,
-    not counted once per backend) and RSS."""
-    m = process.memory_full_info()
-    return {"pss": getattr(m, "pss", m.rss), "rss": m.rss}
-
-
 def measured_run(params: Path, url: str, log: Path, extra: list[str]) -> dict:
     env = {**os.environ, URL_VAR: url}
     pids = server_pids(url)

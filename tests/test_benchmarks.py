@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,3 +89,20 @@ def test_the_sampler_sums_what_it_is_given_over_a_process_and_its_children():
     with rb.ProcessSampler([proc.pid], rss_and_one) as gone:  # the process has ended: nothing to sample
         pass
     assert gone.samples == 0 and gone.peak["rss"] == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not os.path.exists("/proc/self/smaps_rollup"), reason="Linux PSS")
+def test_pss_counts_pages_a_fork_shares_with_its_parent_once():
+    """A parent touching 100 MiB forks a child that only reads them: RSS summed counts them twice,
+    PSS once (what the fork server and its kernels share)."""
+    rb = _benchmark_module()
+    code = ("import os, time, sys\nb = bytearray(os.urandom(100 * 2**20))\npid = os.fork()\n"
+            "if pid == 0:\n    s = sum(b[::4096]); time.sleep(2.5); os._exit(0)\n"
+            "time.sleep(0.5); print('forked', flush=True); os.waitpid(pid, 0)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"forked"
+    with rb.ProcessSampler([proc.pid], rb.pss_and_rss, interval=0.1) as s:
+        proc.wait(timeout=60)
+    assert s.peak_processes == 2
+    assert s.peak["rss"] >= 190 * 2**20  # each process maps the 100 MiB
+    assert 95 * 2**20 <= s.peak["pss"] <= 150 * 2**20  # shared once between the two
