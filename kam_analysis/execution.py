@@ -214,7 +214,11 @@ class PhaseExecution:
                 else:
                     manager_class = faults.kernel_manager_class(self.managers)
                 pm.execute_notebook(str(nb_in), str(nb_out), parameters=params, kernel_name=kernel,
-                                    cwd=str(nb_in.parent), execution_timeout=timeout, progress_bar=False,
+                                    execution_timeout=timeout, progress_bar=False,
+                                    # the kernel's working directory, given to the kernel: Papermill's own
+                                    # ``cwd`` chdirs the whole process, and two phases side by side then
+                                    # restore each other's directory (the runner was left in notebooks/)
+                                    resources={"metadata": {"path": str(Path(nb_in).resolve().parent)}},
                                     log_output=False, report_mode=False, kernel_manager_class=manager_class,
                                     engine_name=engine, extra_arguments=list(KERNEL_ARGS))
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread

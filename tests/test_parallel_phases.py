@@ -104,3 +104,31 @@ def test_notebook_saves_are_throttled_while_cells_run():
         time.sleep(0.01)
     assert 3 <= len(writes) <= 6
     assert all(b - a >= 0.2 for a, b in zip(writes, writes[1:]))
+
+
+def test_phases_side_by_side_leave_the_callers_directory_alone_and_each_kernel_works_in_the_notebooks(
+        tmp_path, monkeypatch):
+    """Papermill's ``cwd`` changes the whole process's directory while a notebook runs: two phases at
+    once restored each other's, and the runner (a JupyterLab session calling it, the relative path the
+    next test reads) was left in the notebooks' folder."""
+    import os
+
+    import nbformat
+
+    from test_runner import TABLES_CELL, _notebooks
+    from kam_analysis.runner import PHASES, run_engagement
+
+    client = write_demo_params(tmp_path, n_accounts=40, seed=5, name="Where Am I")
+    nbs = _notebooks(tmp_path / "nb", {ph: TABLES_CELL.format(phase=ph, mark=1) + "\nimport os\nprint('cwd', os.getcwd())"
+                                       for ph in PHASES})
+    elsewhere = tmp_path / "caller"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for _ in range(2):
+        res = run_engagement(client, notebooks_dir=nbs, deliverables=False, progress=None)
+        assert res.manifest["parallel_phases"] == 2
+        assert os.getcwd() == str(elsewhere)
+    for spec in PHASES.values():
+        nb = nbformat.read(res.run_dir / "notebooks" / spec.notebook, as_version=4)
+        out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+        assert f"cwd {nbs.resolve()}" in out, (spec.notebook, out)
