@@ -446,6 +446,11 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
 
     warm_ahead = warm_kernels_enabled()  # KAM_WARM_KERNELS: a bad value stops the run here
     base, base_manifest = None, None
+    if reused and not only and all(not PHASES[ph].reads for ph in phases or []) and latest_run(params) is None:
+        # --phase of a first phase (one that reads no other's tables) on a client with no run yet: nothing
+        # to reuse, and nothing it needs first, so the whole engagement runs (as it did before the phases
+        # formed a DAG, when every phase came after the assessment)
+        wanted, reused = list(PHASES), []
     if reused:
         base = latest_run(params)
         if base is None:
