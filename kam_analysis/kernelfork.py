@@ -466,6 +466,7 @@ def serve(path: str, modules: list[str]) -> None:
                     conn.close()
     finally:
         listener.close()
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)  # its socket's folder, also when the runner died
 
 
 if __name__ == "__main__":

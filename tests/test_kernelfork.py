@@ -150,3 +150,11 @@ def test_a_forked_call_returns_its_result_or_its_error_and_its_exit_status(tmp_p
     finally:
         server.close()
     assert server.call("test_kernelfork:answer", 1) is None  # a closed server: the caller does it itself
+
+
+def test_a_server_whose_runner_died_exits_and_removes_its_socket_folder(tmp_path):
+    server = ForkServer([], cwd=tmp_path)
+    assert server.call("test_kernelfork:answer", 2).wait(timeout=30) == 0  # up and serving
+    server.proc.stdin.close()  # what the runner's death does to the pipe (close() is never called)
+    server.proc.wait(timeout=15)
+    assert not os.path.exists(os.path.dirname(server.path))
