@@ -294,8 +294,9 @@ def launch_forked(km, kernel_cmd: list[str], kw: dict) -> bool:
 
 # --------------------------------------------------------------------------- server side
 
-def _call(req: dict, conn: socket.socket, keep: list) -> None:
-    """In the forked child: run the function ``req`` names, write its result on ``conn``. Never returns."""
+def _in_child(keep: list, body) -> None:
+    """In a forked child: close the server's sockets and selector (``keep``), take the default
+    signals and the runner's output, run ``body()`` (its exit status) and exit. Never returns."""
     code = 1
     try:
         for s in keep:
@@ -303,70 +304,12 @@ def _call(req: dict, conn: socket.socket, keep: list) -> None:
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        os.dup2(_STDOUT, 1)
+        os.dup2(_STDOUT, 1)  # its output goes where the runner's goes, as for a process the runner starts
         os.dup2(_STDERR, 2)
-        os.chdir(req.get("cwd") or os.getcwd())
-        sys.path[:] = req.get("path") or sys.path
-        import importlib
-
-        module, func = req["call"].split(":")
-        try:
-            msg = {"result": getattr(importlib.import_module(module), func)(*req.get("args", []))}
-            code = 0
-        except Exception as exc:  # noqa: BLE001 - the caller reports it
-            msg = {"error": f"{type(exc).__name__}: {exc}"}
-        conn.setblocking(True)
-        conn.sendall(json.dumps(msg, default=str).encode() + b"\n")
-    except BaseException:  # noqa: BLE001 - the caller sees a process that exited without a result
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-
-def _child(req: dict, keep: list) -> None:
-    """In the forked child: become the kernel ``req`` describes (``keep``: the server's sockets and
-    selector, closed here). Never returns."""
-    code = 1
-    try:
-        for s in keep:
-            s.close()
-        os.setsid()  # its own process group, as jupyter_client gives a kernel (interrupts go to the group)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGPIPE):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-        os.dup2(_STDOUT, 1)  # the kernel's output goes where the runner's goes, as for a kernel it starts
-        os.dup2(_STDERR, 2)
-        cwd = req.get("cwd") or os.getcwd()
-        os.chdir(cwd)
-        if sys.path and sys.path[0] == _START_CWD:
-            sys.path[0] = os.getcwd()  # ``python -m`` puts the working directory first
-        env = dict(req["env"])
-        env["JPY_PARENT_PID"] = str(os.getppid())  # the server: the kernel exits when it is gone
-        os.environ.clear()
-        os.environ.update(env)
-        import random
-
-        random.seed()
-        if "numpy" in sys.modules:
-            sys.modules["numpy"].random.seed()
-        argv = list(req["argv"])
-        sys.argv = [sys.modules["ipykernel"].__file__, *argv]
-        from ipykernel import kernelapp
-
-        kernelapp.launch_new_instance(argv=argv)
-        code = 0
+        code = body()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - the runner sees a kernel that died; say why on stderr
+    except BaseException:  # noqa: BLE001 - the caller sees a process that ended without a result; say why
         import traceback
 
         traceback.print_exc()
@@ -376,6 +319,48 @@ def _child(req: dict, keep: list) -> None:
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _call(req: dict, conn: socket.socket) -> int:
+    """Run the function ``req`` names and write its result (or error) on ``conn``; the exit status."""
+    os.chdir(req.get("cwd") or os.getcwd())
+    sys.path[:] = req.get("path") or sys.path
+    import importlib
+
+    module, func = req["call"].split(":")
+    try:
+        msg, code = {"result": getattr(importlib.import_module(module), func)(*req.get("args", []))}, 0
+    except Exception as exc:  # noqa: BLE001 - the caller reports it
+        msg, code = {"error": f"{type(exc).__name__}: {exc}"}, 1
+    conn.setblocking(True)
+    conn.sendall(json.dumps(msg, default=str).encode() + b"\n")
+    return code
+
+
+def _kernel(req: dict) -> int:
+    """Become the kernel ``req`` describes (ipykernel's own exit status)."""
+    os.setsid()  # its own process group, as jupyter_client gives a kernel (interrupts go to the group)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.chdir(req.get("cwd") or os.getcwd())
+    if sys.path and sys.path[0] == _START_CWD:
+        sys.path[0] = os.getcwd()  # ``python -m`` puts the working directory first
+    env = dict(req["env"])
+    env["JPY_PARENT_PID"] = str(os.getppid())  # the server: the kernel exits when it is gone
+    os.environ.clear()
+    os.environ.update(env)
+    import random
+
+    random.seed()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+    argv = list(req["argv"])
+    sys.argv = [sys.modules["ipykernel"].__file__, *argv]
+    from ipykernel import kernelapp
+
+    kernelapp.launch_new_instance(argv=argv)
+    return 0
 
 
 _STDOUT = _STDERR = -1
@@ -441,10 +426,10 @@ def serve(path: str, modules: list[str]) -> None:
                         conn.close()
                         continue
                     pid = os.fork()
-                    if pid == 0 and "call" in req:
-                        _call(req, conn, [sel, listener, *kernels.values()])
+                    if pid == 0 and "call" in req:  # the child answers on its request's connection
+                        _in_child([sel, listener, *kernels.values()], lambda: _call(req, conn))
                     elif pid == 0:
-                        _child(req, [sel, listener, conn, *kernels.values()])
+                        _in_child([sel, listener, conn, *kernels.values()], lambda: _kernel(req))
                     kernels[pid] = conn
                     try:
                         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
