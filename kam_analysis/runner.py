@@ -573,6 +573,7 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
                  "failed": failed_phases}).encode("utf-8"))
 
         failed_phases: list[str] = []
+        errors: dict[str, RunError] = {}  # failed phase -> its error
         phase_state()
         if deliverables:
             from .deliverables import Builds
@@ -633,20 +634,22 @@ def _run(params_path, *, overrides, phases, only, notebooks_dir, cell_timeout, d
                         rec.update(status="failed", error_type="RunError",
                                    error=f"the notebook finished without writing table(s) {', '.join(unwritten)}, "
                                          "which kam_analysis/data/tables.py says the phase always writes")
-                        failed = failed or RunError(f"Notebook {nb_name}: {rec['error']}")
+                        errors[ph] = failed = RunError(f"Notebook {nb_name}: {rec['error']}")
                     elif rec["status"] != "success":
                         cell = rec.get("cell_number")
                         where = f"cell {cell}" if cell is not None else "before the first cell"
                         src = f" ({rec['cell_source']})" if rec.get("cell_source") else ""
-                        failed = failed or RunError(f"Notebook {nb_name} failed at {where}{src}: {rec['error']}")
+                        errors[ph] = failed = RunError(f"Notebook {nb_name} failed at {where}{src}: {rec['error']}")
                     else:
                         finished.add(ph)
                         who = f"{ph} " if slots > 1 else ""
                         say(f"        {who}done in {rec['seconds']:.1f} s")
                     if rec["status"] != "success":
                         failed_phases.append(ph)
-                        if stage not in failed_phases:
-                            stage = ph  # the run's failure is the first failed phase's (the others are let finish)
+                        # the run's failure is the earliest failed phase's in run order, whichever ended first:
+                        # a phase waiting for it (the review for the strategy) may time out at the same moment
+                        stage = min(failed_phases, key=wanted.index)
+                        failed = errors[stage]
                     phase_state()
         finally:
             manifest["phases"] += [records[ph] for ph in wanted if ph in records]
